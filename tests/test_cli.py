@@ -141,7 +141,8 @@ def test_a_bad_listen_address_in_the_environment_is_a_config_error(
     assert main(["run", "--config", str(_config(tmp_path, QUEUE))]) == 2
     err = capsys.readouterr().err
     (line,) = [line for line in err.splitlines() if not line.startswith("{")]
-    assert line == "sesd: config error: SESD_HTTP_LISTEN: listen must be HOST:PORT, got 'garbage'"
+    # The variable, then the reason, as a config's key is said (not "listen" again).
+    assert line == "sesd: config error: SESD_HTTP_LISTEN: must be HOST:PORT, got 'garbage'"
 
 
 @pytest.mark.parametrize("listen", ["garbage", "", "127.0.0.1:99999"])
@@ -166,7 +167,8 @@ def test_a_bad_listen_flag_is_a_usage_error(
     assert stopped.value.code == 2
     err = capsys.readouterr().err
     assert "config error" not in err
-    assert err.splitlines()[-1].startswith("sesd run: error: argument --listen: listen ")
+    assert err.splitlines()[-1].startswith("sesd run: error: argument --listen: ")
+    assert "--listen: listen" not in err  # the flag, then the reason
     assert repr(listen) in err.splitlines()[-1]
 
 

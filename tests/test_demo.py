@@ -274,7 +274,10 @@ def test_without_moto_the_demo_says_how_to_get_it_in_one_line(
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [("bad", "listen must be HOST:PORT, got 'bad'"), ("127.0.0.1:99999", "port 99999")],
+    [
+        ("bad", "argument --listen: must be HOST:PORT, got 'bad'"),
+        ("127.0.0.1:99999", "argument --listen: '127.0.0.1:99999': port 99999 is over 65535"),
+    ],
 )
 def test_a_listen_address_that_is_none_is_a_usage_error(
     value: str, message: str, capsys: pytest.CaptureFixture[str]

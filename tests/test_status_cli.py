@@ -498,7 +498,7 @@ def test_the_default_address(tmp_path: Path) -> None:
     # SESD_HTTP_LISTEN moves `sesd run` over the file (the image sets it): here too.
     assert default_url(str(path), "0.0.0.0:19616") == "http://127.0.0.1:19616"
     assert default_url(None, "127.0.0.2:9700") == "http://127.0.0.2:9700"
-    with pytest.raises(ConfigError, match="SESD_HTTP_LISTEN: listen must be HOST:PORT"):
+    with pytest.raises(ConfigError, match="SESD_HTTP_LISTEN: must be HOST:PORT"):
         default_url(str(path), "9585")
 
 

@@ -141,9 +141,9 @@ def test_a_daemon_at_port_0_is_asked_for_its_port(
     else:
         monkeypatch.delenv("SESD_HTTP_LISTEN", raising=False)
     assert main(["status", "--config", str(path)]) == 2
-    where = "$SESD_HTTP_LISTEN" if variable else "[http] listen"
+    where = "SESD_HTTP_LISTEN" if variable else "http.listen"
     assert capsys.readouterr().err == (
-        f"sesd: {where} names port 0 (any free port): give the port sesd took as"
+        f"sesd: {where}: names port 0 (any free port): give the port sesd took as"
         " --url http://HOST:PORT\n"
     )
 

@@ -19,6 +19,7 @@ __all__ = [
     "command",
     "config_error",
     "listen_address",
+    "listen_refused",
     "load",
     "no_secrets",
     "one_line",
@@ -148,8 +149,15 @@ def listen_address(text: str) -> str:
     try:
         HttpConfig(listen=text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        raise argparse.ArgumentTypeError(listen_refused(exc)) from None
     return text
+
+
+def listen_refused(exc: ValueError) -> str:
+    """Why ``[http] listen``'s check refused an address, said after the name it was
+    given by (``SESD_HTTP_LISTEN: must be HOST:PORT, got 'x'``, ``argument --listen:
+    ...``), as a config's key is: its own "listen" is not what was written."""
+    return str(exc).removeprefix("listen ")
 
 
 def whole_number(low: int, high: int) -> Callable[[str], int]:

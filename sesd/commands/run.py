@@ -18,6 +18,7 @@ from sesd.commands.common import (
     Commands,
     config_error,
     listen_address,
+    listen_refused,
     load,
     start_error,
     start_failed,
@@ -159,7 +160,7 @@ def execute(args: argparse.Namespace) -> int:
             http = HttpConfig(listen=args.listen, web_config=config.http.web_config)
         except ValueError as exc:
             # Named as it was given: a unit's environment is not a flag anyone typed.
-            return config_error(f"SESD_HTTP_LISTEN: {exc}")
+            return config_error(f"SESD_HTTP_LISTEN: {listen_refused(exc)}")
         config = msgspec.structs.replace(config, http=http)
     for warning in config.warnings():
         get_logger().warning("sesd.config.warning", warning=warning)

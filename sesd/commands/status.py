@@ -26,7 +26,13 @@ from urllib.parse import urlsplit
 import anyio
 import msgspec
 
-from sesd.commands.common import Commands, config_error, whole_number, with_config
+from sesd.commands.common import (
+    Commands,
+    config_error,
+    listen_refused,
+    whole_number,
+    with_config,
+)
 from sesd.commands.status_fetch import (
     PASSWORD_VARIABLE,
     Access,
@@ -115,7 +121,7 @@ def default_url(config_path: str | None, listen: str | None = None) -> str:
         try:
             http = HttpConfig(listen=listen, web_config=http.web_config)
         except ValueError as exc:
-            raise ConfigError(f"SESD_HTTP_LISTEN: {exc}") from None
+            raise ConfigError(f"SESD_HTTP_LISTEN: {listen_refused(exc)}") from None
     host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(http.host, http.host)  # noqa: S104
     if ":" in host:
         host = f"[{host}]"
@@ -203,9 +209,9 @@ def _unaskable(url: str, *, given: bool) -> str:
     if not given:
         if not url.endswith(":0"):
             return ""
-        where = "$SESD_HTTP_LISTEN" if os.environ.get("SESD_HTTP_LISTEN") else "[http] listen"
+        where = "SESD_HTTP_LISTEN" if os.environ.get("SESD_HTTP_LISTEN") else "http.listen"
         return (
-            f"{where} names port 0 (any free port): give the port sesd took as"
+            f"{where}: names port 0 (any free port): give the port sesd took as"
             " --url http://HOST:PORT"
         )
     parts = urlsplit(url)
