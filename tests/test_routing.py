@@ -134,7 +134,8 @@ def test_several_sinks_of_a_type_route_by_rule() -> None:
         (RULE + 'labels = {alertname = "x"}\n', "labels.alertname: set by sesd"),
         (RULE + 'labels = {tenant = "x"}\n', "labels.tenant: set by sesd"),
         (RULE + 'labels = {team = ""}\n', "labels.team: give it a value"),
-        (RULE + 'labels = {"team-x" = "a"}\n', 'labels."team-x": a label\'s name'),
+        # A bare TOML key (letters, digits, '_', '-'), said bare as the file may write it.
+        (RULE + 'labels = {"team-x" = "a"}\n', "labels.team-x: a label's name"),
         (RULE + 'runbook_url = "https://r.example/{oops}"\n', "runbook_url:"),
     ],
 )
