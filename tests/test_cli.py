@@ -243,7 +243,7 @@ def test_a_state_file_that_could_never_be_saved_stops_the_start(
     code, err = sesd_run("--config", str(_config(tmp_path, text)))
     assert code == 2
     assert "Traceback" not in err
-    assert f"sesd: cannot start: [state] path: directory {missing} does not exist" in err
+    assert f"sesd: cannot start: state.path: directory {missing} does not exist" in err
 
 
 def test_the_demo_with_its_port_taken_is_one_line_and_exit_2(
@@ -374,10 +374,10 @@ def test_check_config_warns_of_a_state_path_run_cannot_save_here(
         path = str(_config(tmp_path, QUEUE + f'[state]\npath = "{state}"\n'))
         assert main(["check-config", path]) == 0
         err = capsys.readouterr().err
-        assert "sesd: warning: [state] path: " in err
+        assert "sesd: warning: state.path: " in err
         assert problem in err
         assert main(["check-config", path, "--no-secrets"]) == 0
-        assert "[state] path" not in capsys.readouterr().err
+        assert "state.path: " not in capsys.readouterr().err
     fine = str(_config(tmp_path, QUEUE + f'[state]\npath = "{tmp_path}/state/sesd.state"\n'))
     assert main(["check-config", fine]) == 0
     assert "[state]" not in capsys.readouterr().err

@@ -104,8 +104,9 @@ def test_several_sinks_of_a_type_route_by_rule() -> None:
         'alerts.sinks.relay.url: a literal secret in this file; prefer "env:NAME" or "file:/path"',
         'alerts.sinks.relay.secret: a literal secret in this file; prefer "env:NAME" or '
         '"file:/path"',
-        "no silences file ([alerts] silences_path or [state] path): `sesd silence` cannot "
-        "mute these alerts, and notifications carry no mute line",
+        "alerts.silences_path: not given, nor state.path beside which it is kept: no "
+        "silences file, so `sesd silence` cannot mute these alerts, and notifications carry "
+        "no mute line",
     ]
     masked = config.to_display()["alerts"]["sinks"]
     assert masked["relay"]["secret"] == "***"

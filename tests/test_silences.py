@@ -360,7 +360,12 @@ def test_silences_need_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     path.write_text("")
     args = ["silence", "list", "--config", str(path)]
     assert main(args) == 2
-    assert "set [alerts] silences_path" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    # The key to set first, as check-config's warning of it names it.
+    assert err == (
+        "sesd: alerts.silences_path: not given, nor state.path beside which it is kept: "
+        "silences need a file; set one\n"
+    )
 
 
 def test_the_silences_file_defaults_to_beside_the_state_file(tmp_path: Path) -> None:
@@ -503,7 +508,7 @@ def test_without_a_silences_file_no_mute_line_is_offered_and_check_config_says_w
     assert line.startswith("sesd silence add --config /etc/sesd/sesd.toml --rule delays ")
     (tmp_path / "bare.toml").write_text(queue + rule)
     assert main(["check-config", str(tmp_path / "bare.toml")]) == 0
-    assert "no silences file ([alerts] silences_path or [state] path)" in capsys.readouterr().err
+    assert "alerts.silences_path: not given, nor state.path" in capsys.readouterr().err
 
 
 # --- the daemon's side, what it logs, and the file's edges -------------------------
@@ -807,8 +812,8 @@ def test_an_end_before_the_calendar_is_not_said_to_be_after_it(
 @pytest.mark.parametrize(
     ("section", "key"),
     [
-        ('[alerts]\nsilences_path = "silences.json"\n', "[alerts] silences_path 'silences.json'"),
-        ('[state]\npath = "state.bin"\n', "[state] path 'state.bin'"),
+        ('[alerts]\nsilences_path = "silences.json"\n', "alerts.silences_path: 'silences.json'"),
+        ('[state]\npath = "state.bin"\n', "state.path: 'state.bin'"),
     ],
 )
 def test_a_relative_silences_path_is_refused_by_the_command(

@@ -182,7 +182,7 @@ def test_a_lock_the_file_system_refuses_is_one_line_and_leaves_nothing_open(
     with pytest.raises(StartError) as raised:
         hold(str(path))
     said = str(raised.value)
-    assert said.startswith(f"[state] path {path}: cannot lock {refused}: No locks available (")
+    assert said.startswith(f"state.path: {path}: cannot lock {refused}: No locks available (")
     assert "a local disk" in said
     assert "\n" not in said
     assert sorted(os.listdir("/proc/self/fd")) == opened

@@ -173,7 +173,7 @@ async def test_a_failed_start_exits_within_its_room_past_a_thread_that_hangs(
         took = time.monotonic() - started
     assert code == 2
     assert took < EXIT_ROOM
-    said = [line for line in lines if line.startswith("sesd: cannot start: [state] path: ")]
+    said = [line for line in lines if line.startswith("sesd: cannot start: state.path: ")]
     stalled = [json.loads(line) for line in lines if "sesd.daemon.exit_stalled" in line]
     assert len(said) == 1
     assert [(s["after"], s["threads"]) for s in stalled] == [("failed_start", ["lookup"])]

@@ -118,14 +118,17 @@ def run_silence(config: Config, args: argparse.Namespace) -> int:
     """Run one ``sesd silence`` subcommand; 0 on success, 1 when an id is unknown."""
     path = config.silences_path
     if path is None:
-        return _error("silences need a file: set [alerts] silences_path (or [state] path)")
+        return _error(
+            "alerts.silences_path: not given, nor state.path beside which it is kept: "
+            "silences need a file; set one"
+        )
     if not os.path.isabs(path):
         # Relative to the daemon's working directory (systemd's, the container's), which
         # is not known here: written from the operator's, the silence would mute nothing.
-        key = "[alerts] silences_path" if config.alerts.silences_path else "[state] path"
+        key = "alerts.silences_path" if config.alerts.silences_path else "state.path"
         named = config.alerts.silences_path or config.state.path
         return _error(
-            f"{key} {named!r} is relative: sesd run reads it from its own working "
+            f"{key}: {named!r} is relative: sesd run reads it from its own working "
             "directory, which this command cannot know; write it as an absolute path"
         )
     file = SilenceFile(path)

@@ -141,8 +141,9 @@ def config_warnings(config: Config) -> list[str]:
         found.append(NO_RULES)
     if alerts.rules and config.silences_path is None:
         found.append(
-            "no silences file ([alerts] silences_path or [state] path): `sesd silence` "
-            "cannot mute these alerts, and notifications carry no mute line"
+            "alerts.silences_path: not given, nor state.path beside which it is kept: no "
+            "silences file, so `sesd silence` cannot mute these alerts, and notifications "
+            "carry no mute line"
         )
     # Not errors: a container's working directory is fixed (WORKDIR), and a daemon
     # that ran on them before must not fail to start, nor a reload be refused.

@@ -37,7 +37,7 @@ _DISK: Final = "free space or fix the directory's permissions"
 _REMEDY: Final = {
     errno.EMFILE: "sesd is out of file descriptors: raise its limit (LimitNOFILE=)",
     errno.ENFILE: "the system is out of file descriptors",
-    errno.EISDIR: "[state] path names a directory: name a file",
+    errno.EISDIR: "state.path names a directory: name a file",
     errno.ENOSPC: "the disk is full (or out of inodes): free space on it",
     errno.EDQUOT: "the disk quota of sesd's user is used up: free space or raise it",
     errno.EBUSY: "the file is a mount point (a Kubernetes subPath of a file, a bind mount), "

@@ -51,20 +51,20 @@ def _take(path: str, lock: str) -> int:
     except OSError as exc:
         owned = exc.errno in (errno.EACCES, errno.EISDIR)
         hint = " (remove it, or make it the daemon user's)" if owned else ""
-        raise StartError(f"[state] path {path}: cannot open {lock}: {exc.strerror}{hint}") from None
+        raise StartError(f"state.path: {path}: cannot open {lock}: {exc.strerror}{hint}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         holder = _holder(fd)
         os.close(fd)
         raise StartError(
-            f"[state] path {path}: another sesd is using it ({lock} is held{holder}); "
+            f"state.path: {path}: another sesd is using it ({lock} is held{holder}); "
             "give each sesd a file of its own"
         ) from None
     except OSError as exc:
         os.close(fd)  # not left open for as long as the process lives
         raise StartError(
-            f"[state] path {path}: cannot lock {lock}: {exc.strerror}{_unlockable(exc)}"
+            f"state.path: {path}: cannot lock {lock}: {exc.strerror}{_unlockable(exc)}"
         ) from None
     # Who holds it, for the error of the next sesd on the file (replicas sharing a
     # volume: a pod's host name is its name). The kernel lets go of the lock when the

@@ -20,27 +20,27 @@ def unsavable(path: str) -> str | None:
     owner = foreign_link(path)
     if owner is not None:
         return (
-            f"[state] path {path} is a link made by uid {owner}: root follows no link "
+            f"state.path: {path} is a link made by uid {owner}: root follows no link "
             "another user made (run sesd as the daemon's user)"
         )
     path = linked(path)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
-        return f"[state] path: directory {directory} does not exist"
+        return f"state.path: directory {directory} does not exist"
     if _read_only(directory):
         # Not the user's permissions (root may not write there either): a pod's
         # readOnlyRootFilesystem with no volume at the path, or a disk remounted so.
         return (
-            f"[state] path: directory {directory} is on a read-only filesystem (mount a "
+            f"state.path: directory {directory} is on a read-only filesystem (mount a "
             "writable volume there)"
         )
     if not os.access(directory, os.W_OK):
-        return f"[state] path: directory {directory} is not writable by this user"
+        return f"state.path: directory {directory} is not writable by this user"
     if os.path.isdir(path):
-        return f"[state] path: {path} is a directory; name a file in it"
+        return f"state.path: {path} is a directory; name a file in it"
     if _mount_point(path):
         return (
-            f"[state] path: {path} is a mount point (a Kubernetes subPath of a file, a bind "
+            f"state.path: {path} is a mount point (a Kubernetes subPath of a file, a bind "
             "mount), which a save's rename cannot replace: mount a directory and name a "
             "file in it"
         )
