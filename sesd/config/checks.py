@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from typing import TYPE_CHECKING
 
 from sesd.config.alerts import (
@@ -29,6 +30,7 @@ __all__ = [
     "check_across_sections",
     "config_warnings",
     "for_daemon",
+    "new_warnings",
 ]
 
 #: The rule metrics only GetAccount's polls give a value (the reputation estimate is
@@ -75,6 +77,30 @@ def for_daemon(config: Config) -> Config:
     if not config.queues:
         raise ConfigError("queues: at least one [[queues]] is needed")
     return config
+
+
+def new_warnings(old: Config, new: Config) -> list[str]:
+    """The warnings of ``new`` that ``old`` did not give: what a reload says of what it
+    brought. A warning names a queue or a rule by its index, which a queue or rule
+    written before it moves: each is told by what it is (a queue's name, a rule's, and
+    the value said after any other index), not where it is."""
+    before = {_unmoved(warning, old) for warning in old.warnings()}
+    return [warning for warning in new.warnings() if _unmoved(warning, new) not in before]
+
+
+_QUEUE_AT = re.compile(r"\bqueues\[(\d+)\]")
+
+
+def _unmoved(warning: str, config: Config) -> str:
+    """``warning`` with ``queues[1]`` as ``queues (NAME)`` (names are unique), and every
+    other index left out: a rule's is followed by its name, a list's by the value."""
+    queues = config.queues
+
+    def named(found: re.Match[str]) -> str:
+        at = int(found.group(1))
+        return f"queues ({queues[at].label})" if at < len(queues) else found.group(0)
+
+    return re.sub(r"\[\d+\]", "[]", _QUEUE_AT.sub(named, warning))
 
 
 def config_warnings(config: Config) -> list[str]:

@@ -13,6 +13,7 @@ import anyio
 import msgspec
 
 from sesd.config import Config, ConfigError, core_settings, load_config
+from sesd.config.checks import new_warnings
 from sesd.config.files import followed_files, reread
 from sesd.core.text import escaped
 from sesd.io.logs import get_logger, set_level
@@ -223,10 +224,8 @@ class Reloader:
         )
         # What the start warns of, said of what this reload brought (a queue added
         # with a visibility timeout of 0...): under a plain SIGHUP no check ran first.
-        before = set(old.warnings())
-        for warning in merged.warnings():
-            if warning not in before:
-                self._log.warning("sesd.config.warning", warning=warning)
+        for warning in new_warnings(old, merged):
+            self._log.warning("sesd.config.warning", warning=warning)
         daemon.changes.notify()
         if daemon.aws is not None:
             # Last: the pollers it stopped still hold their clients (closed as they end).
