@@ -112,7 +112,11 @@ class DomainsConfig(Section, frozen=True):
         if self.max_tracked < 0:
             raise ValueError("max_tracked must not be negative")
         listed = [(f"track[{i}]", domain) for i, domain in enumerate(self.track)]
-        listed += [(f"groups.{name}", d) for name, members in self.groups.items() for d in members]
+        listed += [
+            (f"groups.{toml_key(name)}", domain)
+            for name, members in self.groups.items()
+            for domain in members
+        ]
         grouped: dict[str, tuple[str, str]] = {}
         for where, domain in listed:
             norm = normalise_domain(domain)
