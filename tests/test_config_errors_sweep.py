@@ -360,8 +360,11 @@ CASES = [
      "'a' is accounts[0]'s name too"),
     (Q + Q.replace("/1/q", "/2/q"), "queues[1].url: names queue 'q', as queues[0] does: set "
      "`name` on one"),
-    (Q + Q.replace("/1/q", "/2/r") + 'name = "q"', "queues[1].name: 'q' is queues[0]'s name "
-     "too"),
+    # The first named by its URL: it has no `name` to look for.
+    (Q + Q.replace("/1/q", "/2/r") + 'name = "q"', "queues[1].name: 'q' is the name queues[0]'s "
+     "URL gives it: set another"),
+    (Q + 'name = "q"\n' + Q.replace("/1/q", "/2/r") + 'name = "q"', "queues[1].name: 'q' is "
+     "queues[0]'s name too"),
     # A rule's key that goes with another metric, or another list: that key.
     (RA + 'cause = "dns"', "alerts.rules[0] (r).cause: goes with metric cause_ratio, and "
      "cause_ratio needs it"),

@@ -330,11 +330,18 @@ def _check_accounts_and_queues(config: Config) -> None:
             )
     labels = [q.label for q in config.queues]
     for i, queue in enumerate(config.queues):
-        if not queue.name and (first := labels.index(queue.label)) < i:
+        first = labels.index(queue.label)
+        if not queue.name and first < i:
             # Its URL's last part names it: no `name` key to point at.
             raise ValueError(
                 f"queues[{i}].url: names queue {queue.label!r}, as queues[{first}] does: set "
                 "`name` on one"
+            )
+        if queue.name and not config.queues[first].name and first < i:
+            # The first one's URL names it: its own `name` is nowhere to be found.
+            raise ValueError(
+                f"queues[{i}].name: {queue.name!r} is the name queues[{first}]'s URL gives "
+                "it: set another"
             )
     _named_once(labels, "queues")
     canary = config.canary
