@@ -173,6 +173,8 @@ def test_set_overrides_each_key_and_is_checked_as_the_file_is() -> None:
         ("r.min_events=many", "'many' is not a number"),
         ("r.clear_below=0.5", "clear_below: 0.5 is above `above` (0.1)"),
         ("r.for=soon", "for: invalid duration 'soon'"),
+        # The key, then why, as each other key refused is said (and as the file's is).
+        ("r.min_events=-1", "'r.min_events=-1': min_events: must not be negative"),
         ("r.for=-5m", "for: invalid duration '-5m' (use e.g. '10s', '5m', '1h30m')"),
     ],
 )

@@ -114,7 +114,7 @@ class RuleConfig(Section, frozen=True):
             known = ", ".join(METRICS + CANARY_METRICS + ACCOUNT_METRICS + TENANT_METRICS)
             raise ValueError(f"metric {self.metric!r} is unknown (known: {known})")
         if self.min_events < 0:
-            raise ValueError("min_events must not be negative")
+            raise ValueError("min_events: must not be negative")
         if not self.sinks:
             raise ValueError("sinks must name at least one sink")
         check_thresholds(self)
