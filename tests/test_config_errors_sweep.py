@@ -486,3 +486,27 @@ def test_a_warning_is_named_by_the_key_written(
         assert [line for line in said if line.startswith(warning.removesuffix(MORE))], said
     else:
         assert warning in said
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        (FLEET + RA + 'sinks = ["am", "pd", "pd"]', "alerts.rules[0] (r).sinks["),
+        (RA + 'domains = ["gg", "b.com", "gg"]', "alerts.rules[0] (r).domains["),
+    ],
+    ids=["sink", "domain"],
+)
+def test_a_name_listed_twice_is_warned_of_once(
+    text: str, key: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same warning of the same name, once for each time a rule lists it, says
+    nothing more the second time: its first place is said."""
+    path = tmp_path / "sesd.toml"
+    path.write_text(Q + text + "\n", encoding="utf-8")
+    args = argparse.Namespace(
+        path=str(path), config=None, no_secrets=False, quiet=True, digest=False
+    )
+    assert check_config.execute(args) == 0
+    err = capsys.readouterr().err
+    said = [line for line in err.splitlines() if line.startswith(f"sesd: warning: {key}")]
+    assert len(said) == 1, said

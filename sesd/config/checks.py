@@ -219,6 +219,8 @@ def _no_group_warnings(config: Config) -> list[str]:
                 dotted = "." in (normalise_domain(name) or name).strip(".")
                 if is_glob(name) or name in config.domains.groups or dotted:
                     continue
+                if name in (named or [])[:j]:
+                    continue  # said at its first place
                 found.append(
                     f"alerts.rules[{i}] ({rule.name}).{key}[{j}]: {name!r}, which is no "
                     "group of [domains] groups and, without a dot, no recipient's domain: "
@@ -252,7 +254,7 @@ def _fleet_warnings(config: Config) -> list[str]:
             "recovers resolves the incident the others still fire; page through the "
             f"shared Alertmanager sink {shared[0]!r}"
             for j, name in enumerate(rule.sinks)
-            if isinstance(named[name], PagerDutyConfig)
+            if isinstance(named[name], PagerDutyConfig) and name not in rule.sinks[:j]
         ]
     return found
 
