@@ -129,6 +129,11 @@ def test_absolute_names_and_htpasswd_hashes_are_kept() -> None:
             "http_server_config:\n  headers:\n    X-Powered-By: sesd\n",
             "http_server_config.headers.X-Powered-By: cannot be set",
         ),
+        # A header's value of another type: the header named, not msgspec's [...].
+        (
+            "http_server_config:\n  headers:\n    X-Frame-Options: [deny]\n",
+            "http_server_config.headers.X-Frame-Options: Expected `str`, got `array`",
+        ),
         (
             "http_server_config:\n  headers:\n    X-Frame-Options: allow\n",
             "http_server_config.headers.X-Frame-Options: give deny or sameorigin",

@@ -22,7 +22,7 @@ from typing import Any
 import msgspec
 import yaml
 
-from sesd.config.values import ConfigError, Section, one_line
+from sesd.config.values import ConfigError, Section, keyed, one_line
 
 __all__ = [
     "HttpServerConfig",
@@ -150,7 +150,7 @@ def parse_web_config(text: str, directory: str = ".") -> WebConfig:
     try:
         config = msgspec.convert(data, WebConfig)
     except msgspec.ValidationError as exc:
-        raise ConfigError(one_line(exc)) from None
+        raise ConfigError(keyed(one_line(exc), data)) from None
     _check_http(config.http_server_config)
     tls = config.tls_server_config
     if tls is None:
