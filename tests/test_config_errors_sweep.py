@@ -355,6 +355,12 @@ CASES = [
     ('[alerts]\nevaluate_every = "10m"\n' + RA, "alerts.evaluate_every: 10m is longer than "
      "alerts.rules[0] (r).window (5m): an incident between two evaluations would never be "
      "seen"),
+    # The key refused left out: its default said so, not as if written.
+    ('[windows]\nsizes = ["5m", "2d"]', "domains.idle_evict: 24h (the default) is shorter than "
+     "the largest window (2d)" + MORE),
+    ('[windows]\nresolution = "1s"\nsizes = ["1s", "5m"]\n' + RA.replace('"5m"', '"1s"'),
+     "alerts.evaluate_every: 5s (the default) is longer than alerts.rules[0] (r).window (1s)"
+     + MORE),
     # A name given twice: the second's key, as a rule's name given twice is said.
     (f'[[accounts]]\nname = "a"\n{ROLE}[[accounts]]\nname = "a"\n{ROLE}', "accounts[1].name: "
      "'a' is accounts[0]'s name too"),

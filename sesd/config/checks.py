@@ -13,11 +13,12 @@ from sesd.config.alerts import (
     CANARY_METRICS,
     TENANT_METRICS,
     AlertmanagerConfig,
+    AlertsConfig,
     PagerDutyConfig,
     is_glob,
 )
-from sesd.config.sections import SHIPPED_STOP_TIMEOUT
-from sesd.config.values import ConfigError, shown_url, toml_key
+from sesd.config.sections import SHIPPED_STOP_TIMEOUT, DomainsConfig
+from sesd.config.values import ConfigError, Duration, shown_url, toml_key
 from sesd.config.watched import check_rule_names
 from sesd.core.domains import normalise_domain
 
@@ -282,6 +283,17 @@ def _shortest_first(config: Config) -> list[str]:
     return [size.text for size in sorted(config.windows.sizes, key=lambda size: size.seconds)]
 
 
+#: The defaults of the keys refused for another's value (a window written).
+_EVICT = DomainsConfig().idle_evict.seconds
+_EVERY = AlertsConfig().evaluate_every.seconds
+
+
+def _given(value: Duration, default: float) -> str:
+    """A duration as written, ``(the default)`` after it when it is the key's default:
+    the key may be one the file does not write."""
+    return f"{value.text} (the default)" if value.seconds == default else value.text
+
+
 def _check_rule_windows(config: Config) -> None:
     """Each rule reads a configured window, a canary metric needs the canary, and no
     label is evicted while its windows still hold events."""
@@ -289,7 +301,7 @@ def _check_rule_windows(config: Config) -> None:
     widest = max(config.windows.sizes, key=lambda size: size.seconds)
     if config.domains.idle_evict.seconds < widest.seconds:
         raise ValueError(
-            f"domains.idle_evict: {config.domains.idle_evict.text} is shorter than the "
+            f"domains.idle_evict: {_given(config.domains.idle_evict, _EVICT)} is shorter than the "
             f"largest window ({widest.text}): a domain would be evicted while its windows "
             "still hold events (its alerts resolving as 'no data')"
         )
@@ -303,7 +315,7 @@ def _check_rule_windows(config: Config) -> None:
         window = next(size for size in config.windows.sizes if size.text == rule.window)
         if every.seconds > window.seconds:
             raise ValueError(
-                f"alerts.evaluate_every: {every.text} is longer than alerts.rules[{i}] "
+                f"alerts.evaluate_every: {_given(every, _EVERY)} is longer than alerts.rules[{i}] "
                 f"({rule.name}).window ({rule.window}): an incident between two evaluations "
                 "would never be seen"
             )
