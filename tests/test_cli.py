@@ -310,7 +310,8 @@ def test_a_config_error_quoting_control_characters_is_one_safe_line(
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "\x1b" not in err
-    assert ".bad\\u001b]0;x\\u0007\\u000akey: unknown key" in err
+    # Quoted, as the file writes a key that is not bare (its escapes read as TOML's).
+    assert '."bad\\u001b]0;x\\u0007\\u000akey": unknown key' in err
 
 
 def test_a_config_file_with_a_byte_order_mark_loads(
