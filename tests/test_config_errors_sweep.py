@@ -228,6 +228,9 @@ CASES = [
     # must write it: alerts.sinks.a.b would be the table b in a sink a.
     ('[alerts.sinks."a.b"]\ntype = "slack"\n' + S + 'timeout = "0s"', 'alerts.sinks."a.b".'
      "timeout: must be at least 100ms (0 would wait for ever)"),
+    # Its quote and backslash escaped as TOML escapes them in a quoted key.
+    ('[alerts.sinks."a\\"b\\\\"]\ntype = "email"', 'alerts.sinks."a\\"b\\\\".type: give one of '
+     "slack, pagerduty, alertmanager, webhook, console (got 'email')"),
     ('[alerts.sinks."a b"]\ntype = "email"', 'alerts.sinks."a b".type: give one of slack, '
      "pagerduty, alertmanager, webhook, console (got 'email')"),
     ('[alerts.sinks."a:b"]\ntype = "slack"\nwebhook_url = "nope"', 'alerts.sinks."a:b".'

@@ -289,8 +289,11 @@ def toml_key(name: str, limit: int = 200) -> str:
     ``limit`` and quoted as TOML quotes a key that is not bare (an escape reads in it as
     TOML's own): the name is a hand's text, shown to a terminal. A bare key is TOML's:
     ``pd-eu`` is one, ``a.b`` (a sink's name may hold dots) is the table ``b`` in ``a``."""
-    shown = escaped(name, limit)
-    return shown if _BARE_KEY.fullmatch(name) else f'"{shown}"'
+    if _BARE_KEY.fullmatch(name):
+        return escaped(name, limit)
+    # Its quote and backslash as a quoted key writes them, before the escapes.
+    written = name.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped(written, limit)}"'
 
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
