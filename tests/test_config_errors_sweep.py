@@ -398,6 +398,13 @@ CASES = [
      "never fire"),
     (R.replace("delay_ratio", "sending_paused") + 'above = 0\ndomains = ["a.com"]',
      "alerts.rules[0] (r).domains: sending_paused watches accounts: leave domains out"),
+    # Its exclusions too: not "a rule on domains", which it is not.
+    (R.replace("delay_ratio", "sending_paused") + 'above = 0\nexclude_providers = ["google"]',
+     "alerts.rules[0] (r).exclude_providers: sending_paused watches accounts: leave "
+     "exclude_providers out"),
+    (R.replace("delay_ratio", "quota_used_ratio") + 'above = 0.9\nexclude_tenants = ["a"]',
+     "alerts.rules[0] (r).exclude_tenants: quota_used_ratio watches accounts: leave "
+     "exclude_tenants out"),
     (RA + 'domains = ["*"]\nproviders = ["*"]', "alerts.rules[0] (r): give `domains` or "
      "`providers`, not both"),
     (TEN + RA + 'tenants = ["a"]\ndomains = ["*"]', "alerts.rules[0] (r): give `domains`, "

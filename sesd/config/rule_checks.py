@@ -85,12 +85,8 @@ def check_watched(rule: RuleConfig) -> None:
     default)."""
     from sesd.config.alerts import ACCOUNT_METRICS, TENANT_METRICS  # defined beside rules
 
-    # ["*"] is what this check itself gives a rule without domains: a rule saved and
-    # read back (the state file, a refresh of the config's files) has it.
-    domains = rule.domains not in (None, ["*"])
-    if rule.metric in ACCOUNT_METRICS and (rule.providers or domains or rule.tenants):
-        key = "domains" if domains else "providers" if rule.providers else "tenants"
-        raise ValueError(f"{key}: {rule.metric} watches accounts: leave {key} out")
+    if rule.metric in ACCOUNT_METRICS:
+        _check_accounts(rule)
     if rule.tenants is not None or rule.metric in TENANT_METRICS:
         _check_tenants(rule)
         return
@@ -116,6 +112,27 @@ def check_watched(rule: RuleConfig) -> None:
         _check_some_left("providers", rule.providers, rule.exclude_providers)
     else:
         _check_some_left("domains", rule.domains or [], rule.exclude_domains)
+
+
+def _check_accounts(rule: RuleConfig) -> None:
+    """A rule on accounts names no domains, providers nor tenants, nor leaves any out
+    (refused below as a rule on domains' would be, which it is not)."""
+    # ["*"] is what check_watched itself gives a rule without domains: a rule saved and
+    # read back (the state file, a refresh of the config's files) has it.
+    domains = rule.domains not in (None, ["*"])
+    given = [
+        key
+        for key, named in (
+            ("domains", domains),
+            ("providers", rule.providers),
+            ("tenants", rule.tenants),
+            ("exclude_providers", rule.exclude_providers),
+            ("exclude_tenants", rule.exclude_tenants),
+        )
+        if named
+    ]
+    if given:
+        raise ValueError(f"{given[0]}: {rule.metric} watches accounts: leave {given[0]} out")
 
 
 def _check_some_left(kind: str, watched: list[str], excluded: list[str] | None) -> None:
