@@ -25,6 +25,7 @@ from sesd.alerting.changes import (
 )
 from sesd.alerting.gate import gate
 from sesd.alerting.grouping import Groups
+from sesd.alerting.held import held_alert
 from sesd.alerting.labels import Listing
 from sesd.alerting.reads import Reads
 from sesd.alerting.rule_versions import RuleVersions
@@ -300,7 +301,7 @@ class Evaluator:
             figures.counts if figures is not None else None,
             breakdown,
         )  # fmt: skip
-        return alert, remember
+        return (held_alert(alert) if state.held else alert), remember
 
     def _decide(
         self, rule: RuleConfig, label: str, alert: Alert, remember: bool, now: float,

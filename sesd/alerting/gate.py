@@ -26,7 +26,9 @@ def gate(
 ) -> Transition | None:
     """What ``evaluator`` sends for a step's ``transition`` of (``rule``, ``domain``):
     a resolve only when its firing was sent; a firing silenced is held (noted in
-    ``evaluator.held``), and sent once its silence ended while it still fires."""
+    ``evaluator.held``), and sent once its silence ended while it still fires. A sink
+    owed the firing of an alert whose resolve is owed too (a window too thin held it)
+    is paged nothing yet."""
     if transition is RESOLVED:
         silences = evaluator.silences
         evaluator.ended_silences |= silences.waiting_on(rule.name, domain, rule.severity, now)
@@ -34,6 +36,10 @@ def gate(
         return transition if sent else None
     if state.status is not FIRING:
         return None
+    if transition is Transition.FIRING:
+        # Fired by this step (anew, its owed resolve undone, say): every sink is paged,
+        # not only those a stop left without the firing before.
+        evaluator.unheard.owed.pop((rule.name, domain), None)
     silence = evaluator.silences.match(rule.name, domain, rule.severity, now)
     if silence is not None:
         if transition is not None:

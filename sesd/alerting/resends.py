@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 from sesd.alerting.alert import Alert, notification_of
 from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.held import resolved_alert
 from sesd.alerting.outbox import Outbox
 from sesd.alerting.rules import Transition, has_waited
 
@@ -49,24 +50,25 @@ class Resends:
             due.append((name, outbox))
         if not due:
             return
-        by_rule = _firing_by_rule(evaluator)
+        by_rule = _firing_by_rule(evaluator, now)
         for name, outbox in due:
             for rule in evaluator.rules:
-                alerts = by_rule.get(rule.name)
-                if alerts and name in rule.sinks:
-                    outbox.put(
-                        notification_of(
-                            rule, Transition.REPEAT, (name,), tuple(alerts), now, evaluator.mute
+                for kind, alerts in by_rule.get(rule.name, {}).items():
+                    if name in rule.sinks:
+                        outbox.put(
+                            notification_of(rule, kind, (name,), tuple(alerts), now, evaluator.mute)
                         )
-                    )
 
 
-def _firing_by_rule(evaluator: Evaluator) -> dict[str, list[Alert]]:
-    """The firing alerts whose firing was sent, by rule. One a silence began to hold
-    after its firing went out is posted again too: Alertmanager would otherwise end it
-    after its endsAt, and its receivers hear a resolve for an alert that still fires
-    (sesd's silence holds new notifications, not this)."""
-    by_rule: dict[str, list[Alert]] = {}
+def _firing_by_rule(evaluator: Evaluator, now: float) -> dict[str, dict[Transition, list[Alert]]]:
+    """The firing alerts whose firing was sent, by rule, as a repeat. One a silence
+    began to hold after its firing went out is posted again too: Alertmanager would
+    otherwise end it after its endsAt, and its receivers hear a resolve for an alert
+    that still fires (sesd's silence holds new notifications, not this). One whose
+    resolve a stop left undelivered, held firing by a window too thin to make that
+    resolve again, is posted as sesd last knew it: resolved, when and at what it
+    resolved (sesd.alerting.held), as its other sinks and the status page tell it."""
+    by_rule: dict[str, dict[Transition, list[Alert]]] = {}
     states = evaluator.states
     # A firing still waiting its group_wait goes with its group, not before it.
     waiting = evaluator.groups.waiting()
@@ -77,5 +79,8 @@ def _firing_by_rule(evaluator: Evaluator) -> dict[str, list[Alert]]:
             # Its start as the state has it now (a clock step back brings it back).
             if alert.since != state.since:
                 alert = dataclasses.replace(alert, since=state.since)
-            by_rule.setdefault(rule_name, []).append(alert)
+            kind = Transition.REPEAT
+            if state.resolved_at is not None:
+                alert, kind = resolved_alert(alert, state, now), Transition.RESOLVED
+            by_rule.setdefault(rule_name, {}).setdefault(kind, []).append(alert)
     return by_rule

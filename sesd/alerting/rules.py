@@ -21,7 +21,7 @@ Time is a parameter; nothing here reads a clock.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from sesd.config import RuleConfig
@@ -118,6 +118,9 @@ class AlertState:
     resolved_at: float | None = None
     #: Whether this firing was notified (False while a silence holds it back).
     notified: bool = False
+    #: Whether its last step held it firing on a window too thin to resolve on (its
+    #: ``value`` is then the figure it last fired at, or resolved at). Not saved.
+    held: bool = field(default=False, compare=False)
 
 
 def measure(
@@ -196,6 +199,68 @@ def _stepped_back(state: AlertState, now: float) -> None:
         state.last_sent = now
 
 
+def _firing(
+    rule: RuleConfig,
+    state: AlertState,
+    value: float | None,
+    now: float,
+    repeat_interval: float,
+    blind: bool,
+    thin: bool,
+    tick: float,
+) -> Transition | None:
+    """:func:`step` of a firing alert: it resolves, fires anew, repeats, or is held."""
+    was_held, state.held = state.held, False
+    if thin and (state.resolved_at is not None or not _holds(rule, value)):
+        return _held(state, now, repeat_interval, tick)
+    if not _holds(rule, value):
+        return _resolved(rule, state, value, now, blind)
+    state.value = value
+    if state.resolved_at is not None and was_held:
+        # Its resolve, decided before a stop, was told meanwhile (Alertmanager);
+        # firing on a window full again, it fires anew.
+        state.since = state.last_sent = now
+        state.resolved_at = None
+        return Transition.FIRING
+    # Firing on what it reads: a resolve a stop left undelivered is undone (kept,
+    # no data at a stall would resolve it, as a resolve decided before the stop).
+    state.resolved_at = None
+    if now - state.last_sent >= less_a_tenth(repeat_interval, tick):
+        state.last_sent = now
+        return Transition.REPEAT
+    return None
+
+
+def _resolved(
+    rule: RuleConfig, state: AlertState, value: float | None, now: float, blind: bool
+) -> Transition:
+    """A firing alert resolves at ``now``, on ``value``. A blind step without data gets
+    here only with a resolve decided before a stop (:func:`step`), nothing read since
+    (the window emptied over the stop): that resolve is made again as decided, at its
+    figure and when it ended. Told "no data" at the start, it read as mail stopped, the
+    incident as the downtime. (Not where the rule in force fires at that figure:
+    "resolved at 10%" then read against thresholds that keep it firing.)"""
+    state.status = INACTIVE
+    owed = state.resolved_at
+    if blind and value is None and owed is not None and not _holds(rule, state.value):
+        state.resolved_at = min(owed, now)
+    else:
+        state.value, state.resolved_at = value, now
+    return RESOLVED
+
+
+def _held(state: AlertState, now: float, repeat_interval: float, tick: float) -> Transition | None:
+    """A firing alert held by a window too thin to resolve on: it tells what was last
+    known of it, its figure left as it last fired (or resolved) at. One whose resolve,
+    decided before a stop, is owed gets no reminder (it would page the incident firing),
+    whatever the thin window reads: that resolve or a new firing waits for a full one."""
+    state.held = True
+    if state.resolved_at is None and now - state.last_sent >= less_a_tenth(repeat_interval, tick):
+        state.last_sent = now
+        return Transition.REPEAT
+    return None
+
+
 def step(
     rule: RuleConfig,
     state: AlertState,
@@ -211,47 +276,17 @@ def step(
     """Advance ``state`` to ``now`` given the current value; returns what to notify.
     ``blind``: no data now means nothing (a firing alert without data stays as it is);
     ``thin``: the window holds too little of its span to resolve on (a firing alert
-    stays firing); ``tick``: the evaluation period, of which a tenth short of ``for``
-    counts as held, and of ``repeat_interval`` as due (:func:`less_a_tenth`)."""
+    stays firing, :func:`_held`); ``tick``: the evaluation period, of which a tenth
+    short of ``for`` counts as held, and of ``repeat_interval`` as due
+    (:func:`less_a_tenth`)."""
     if blind and value is None and state.status is FIRING and state.resolved_at is None:
         return None
     if state.since > now or state.last_sent > now:  # rare: a call only then
         _stepped_back(state, now)
-    if (
-        blind
-        and value is None
-        and state.status is FIRING
-        and not thin
-        and not _holds(rule, state.value)
-    ):
-        # Its resolve, decided before a stop, and nothing read since (the window emptied
-        # over the stop): made again as decided, at its figure and when it ended. Told
-        # "no data" at the start, it read as mail stopped, the incident as the downtime.
-        # (Not where the rule in force fires at that figure: "resolved at 10%" then read
-        # against thresholds that keep it firing.)
-        state.status, state.resolved_at = INACTIVE, min(state.resolved_at or now, now)
-        return RESOLVED
-    was, state.value = state.value, value
-    breach = value is not None and rule.breaches(value) and volume >= rule.min_events
     if state.status is FIRING:
-        if not _holds(rule, value) and not thin:
-            state.status = INACTIVE
-            state.resolved_at = now
-            return Transition.RESOLVED
-        if _holds(rule, value):
-            # Firing on what it reads: a resolve a stop left undelivered is undone (kept,
-            # no data at a stall would resolve it, as a resolve decided before the stop).
-            state.resolved_at = None
-        elif state.resolved_at is not None:
-            # Its resolve, decided before a stop, held by a window too thin to make it
-            # again: a reminder would page it firing at a figure that resolves it. The
-            # figure it resolved at stays (a thin slice's, "no data" often, is none).
-            state.value = was
-            return None
-        if now - state.last_sent >= less_a_tenth(repeat_interval, tick):
-            state.last_sent = now
-            return Transition.REPEAT
-        return None
+        return _firing(rule, state, value, now, repeat_interval, blind, thin, tick)
+    state.value = value
+    breach = value is not None and rule.breaches(value) and volume >= rule.min_events
     if not breach:
         state.status = INACTIVE
         return None

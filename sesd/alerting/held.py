@@ -1,0 +1,37 @@
+"""What a firing alert held by a window too thin to resolve on tells its sinks: what
+sesd last knew of it (sesd.alerting.rules.step). A reminder tells the figure it last
+fired at, and why it is held; an alert whose resolve a stop left undelivered is
+posted again as resolved, when and at what it resolved."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Final
+
+from sesd.alerting.alert import Alert
+from sesd.alerting.rules import AlertState, Transition
+
+__all__ = ["THIN_NOTE", "held_alert", "resolved_alert"]
+
+#: Why a reminder's figure is not the window's: sesd's own words.
+THIN_NOTE: Final = (
+    "held firing: its window has too few events to resolve on (sesd reads behind); "
+    "the figure is the one it last fired at"
+)
+
+
+def held_alert(alert: Alert) -> Alert:
+    """``alert`` (its figure the one it last fired at) saying why it is held."""
+    return replace(alert, notes=(*alert.notes, THIN_NOTE))
+
+
+def resolved_alert(alert: Alert, state: AlertState, now: float) -> Alert:
+    """``alert``, firing in ``state`` while its resolve is owed, told as resolved: at
+    the time it resolved (never after ``now``) and the figure it resolved at."""
+    assert state.resolved_at is not None
+    at = min(state.resolved_at, now)
+    since = min(state.since, at)
+    notes = tuple(note for note in alert.notes if note != THIN_NOTE)
+    return replace(
+        alert, kind=Transition.RESOLVED, at=at, since=since, value=state.value, notes=notes
+    )

@@ -1,0 +1,99 @@
+"""While sesd reads more than half a window behind (a backlog draining, after a
+restart say), a window holds a slice of its span, too thin to resolve a firing alert
+on: the alert is held firing. What it tells meanwhile is what sesd last knew of it. A
+reminder tells the figure it last fired at (not the thin window's, under its
+threshold), and says it is held by a window with too few events. An alert whose
+resolve a stop left undelivered stays resolved as far as the sinks are told (no
+reminder, Alertmanager posted it resolved); should it fire still once the window
+fills, that is a new firing, paged once to every sink of the rule."""
+
+from __future__ import annotations
+
+import pytest
+
+from sesd.alerting.alert import Notification
+from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.render import pagerduty_events
+from sesd.alerting.render_slack import slack_message
+from sesd.alerting.rules import Transition
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from sesd.runtime.state import restore
+from tests.test_owed_ended_restart import resolve_left_unsent
+from tests.test_rule_changes import SINKS, T, rule
+from tests.test_rules import feed_spike
+
+#: Reminders every ten minutes, so one falls due while the window is thin.
+REMINDED = SINKS.replace('group_wait = "0s"\n', 'group_wait = "0s"\nrepeat_interval = "10m"\n')
+
+
+def _firing_then_thin() -> tuple[Evaluator, Pipeline, float]:
+    """a.example fires at 60% (above 20%); eleven minutes on, sesd reads 200 s behind
+    its 5m window (a backlog draining), where one delay in ten reads 10%."""
+    config = parse_config(REMINDED + rule())
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, ["5m"])
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    (fired,) = evaluator.evaluate(pipeline.ledger, T)
+    assert (fired.kind, fired.value) == (Transition.FIRING, 0.6)
+    evaluator.due(T, flush=True)
+    later = T + 660
+    feed_spike(pipeline, "a.example", later, 1, 9)
+    pipeline.ledger.tallies.received("q", later, 200.0)
+    return evaluator, pipeline, later
+
+
+def test_a_reminder_while_the_window_is_thin_tells_the_figure_it_last_fired_at() -> None:
+    evaluator, pipeline, later = _firing_then_thin()
+    (reminder,) = evaluator.evaluate(pipeline.ledger, later)
+    assert reminder.kind is Transition.REPEAT
+    # Not "10.0% (above 20.0%)", a figure that would have resolved it.
+    assert reminder.value == 0.6
+    (note,) = [n for n in reminder.notes if "too few events" in n]
+    (sent,) = evaluator.due(later, flush=True)
+    slack = slack_message(sent)
+    assert "60.0%" in slack["text"]
+    assert "10.0%" not in slack["text"]
+    assert any("too few events" in b["text"]["text"] for b in slack["blocks"][1:-1])
+    (event,) = pagerduty_events(sent, "key", "sesd")
+    assert b"60.0%" in event
+    assert note.encode() in event
+    # Once the window holds enough again, the alert is judged on it: it resolves.
+    pipeline.ledger.tallies.received("q", later + 10, 1.0)
+    (resolved,) = evaluator.evaluate(pipeline.ledger, later + 10)
+    assert (resolved.kind, resolved.value, resolved.notes) == (Transition.RESOLVED, 0.1, ())
+
+
+def _restored_thin(extra: str) -> tuple[Evaluator, Pipeline]:
+    """a.example fired at 60% on the pager and resolved at 10%; the pager had not taken
+    the resolve at the stop. The restart's rule (``extra``) clears below 5%; sesd
+    reads 200 s behind the 5m window: too thin to make the resolve again."""
+    later = parse_config(SINKS + rule(extra=extra + "clear_below = 0.05\n"))
+    pipeline = Pipeline(core_settings(later))
+    after = Evaluator(later.alerts, ["5m"])
+    restore(resolve_left_unsent(["5m"]), pipeline.ledger, after, T + 4)
+    pipeline.ledger.tallies.received("q", T + 4, 200.0)
+    assert after.evaluate(pipeline.ledger, T + 4) == []
+    assert after.due(T + 4, flush=True) == []
+    return after, pipeline
+
+
+@pytest.mark.parametrize(
+    "sinks", [["pager"], ["pager", "chat"]], ids=["same sinks", "a sink named anew"]
+)
+def test_an_owed_resolve_firing_still_once_the_window_fills_is_a_new_firing(
+    sinks: list[str],
+) -> None:
+    """Held through the thin window as resolved, then found firing on a full one: a new
+    firing from then, paged once to every sink of the rule (the chat, named anew, and
+    the pager alike)."""
+    named = ", ".join(f'"{sink}"' for sink in sinks)
+    after, pipeline = _restored_thin(f"sinks = [{named}]\n")
+    feed_spike(pipeline, "a.example", T + 5, 60, 0)
+    pipeline.ledger.tallies.received("q", T + 5, 1.0)  # caught up
+    (fired,) = after.evaluate(pipeline.ledger, T + 5)
+    assert (fired.kind, fired.since) == (Transition.FIRING, T + 5)
+    sent: list[Notification] = after.due(T + 5, flush=True)
+    assert [(n.kind, n.sinks) for n in sent] == [(Transition.FIRING, tuple(sinks))]
+    assert after.evaluate(pipeline.ledger, T + 6) == []
+    assert after.due(T + 6, flush=True) == []
