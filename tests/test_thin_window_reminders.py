@@ -9,16 +9,23 @@ fills, that is a new firing, paged once to every sink of the rule."""
 
 from __future__ import annotations
 
+import aiohttp
 import pytest
+from prometheus_client import CollectorRegistry, Counter
 
 from sesd.alerting.alert import Notification
+from sesd.alerting.alertmanager import AlertmanagerSink
 from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.held import THIN_NOTE
+from sesd.alerting.outbox import Outbox
 from sesd.alerting.render import pagerduty_events
 from sesd.alerting.render_slack import slack_message
+from sesd.alerting.resends import Resends
 from sesd.alerting.rules import Transition
-from sesd.config import core_settings, parse_config
+from sesd.config import AlertmanagerConfig, core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.runtime.state import restore
+from sesd.status.alerts import active, alert_rows
 from tests.test_owed_ended_restart import resolve_left_unsent
 from tests.test_rule_changes import SINKS, T, rule
 from tests.test_rules import feed_spike
@@ -97,3 +104,47 @@ def test_an_owed_resolve_firing_still_once_the_window_fills_is_a_new_firing(
     assert [(n.kind, n.sinks) for n in sent] == [(Transition.FIRING, tuple(sinks))]
     assert after.evaluate(pipeline.ledger, T + 6) == []
     assert after.due(T + 6, flush=True) == []
+
+
+def test_the_status_page_says_why_a_firing_alert_is_held() -> None:
+    """The alert's row reads as its reminder does: the figure it last fired at, and the
+    note that the window holds too few events."""
+    evaluator, pipeline, later = _firing_then_thin()
+    evaluator.evaluate(pipeline.ledger, later)
+    (row,) = alert_rows(pipeline.ledger, evaluator, active(evaluator), later)
+    assert (row.state, row.value) == ("firing", 0.6)
+    assert THIN_NOTE in row.notes
+
+
+async def test_alertmanager_is_not_told_an_alert_held_once_the_window_is_full() -> None:
+    """The reminder sent while the window was thin is what Alertmanager is posted again
+    at each resend: once the window holds enough, and the alert fires on it, that post
+    no longer says it is held."""
+    am = '[alerts.sinks.am]\ntype = "alertmanager"\nurls = ["http://127.0.0.1:9"]\n'
+    config = parse_config(REMINDED + am + rule(extra='sinks = ["pager", "am"]\n'))
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, ["5m"])
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    evaluator.evaluate(pipeline.ledger, T)
+    evaluator.due(T, flush=True)
+    later = T + 660
+    feed_spike(pipeline, "a.example", later, 1, 9)
+    pipeline.ledger.tallies.received("q", later, 200.0)
+    (reminder,) = evaluator.evaluate(pipeline.ledger, later)
+    assert THIN_NOTE in reminder.notes
+    evaluator.due(later, flush=True)
+    feed_spike(pipeline, "a.example", later + 10, 60, 0)
+    pipeline.ledger.tallies.received("q", later + 10, 1.0)
+    assert evaluator.evaluate(pipeline.ledger, later + 10) == []
+    async with aiohttp.ClientSession() as session:
+        sink_config = config.alerts.named_sinks()["am"]
+        assert isinstance(sink_config, AlertmanagerConfig)
+        counter = Counter("n", "n", ["sink", "outcome"], registry=CollectorRegistry())
+        outbox = Outbox(AlertmanagerSink(sink_config, session, "am"), size=10, counter=counter)
+        resends = Resends()
+        resends.at_once("am")
+        resends.post(evaluator, {"am": outbox}, later + 10)
+        (posted,) = outbox.unsent()
+        (alert,) = posted.alerts
+        assert (posted.kind, alert.value) == (Transition.REPEAT, 0.6)
+        assert THIN_NOTE not in alert.notes

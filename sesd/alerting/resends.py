@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 from sesd.alerting.alert import Alert, notification_of
 from sesd.alerting.evaluator import Evaluator
-from sesd.alerting.held import resolved_alert
+from sesd.alerting.held import resent
 from sesd.alerting.outbox import Outbox
 from sesd.alerting.rules import Transition, has_waited
 
@@ -79,8 +79,6 @@ def _firing_by_rule(evaluator: Evaluator, now: float) -> dict[str, dict[Transiti
             # Its start as the state has it now (a clock step back brings it back).
             if alert.since != state.since:
                 alert = dataclasses.replace(alert, since=state.since)
-            kind = Transition.REPEAT
-            if state.resolved_at is not None:
-                alert, kind = resolved_alert(alert, state, now), Transition.RESOLVED
+            kind, alert = resent(alert, state, now)
             by_rule.setdefault(rule_name, {}).setdefault(kind, []).append(alert)
     return by_rule

@@ -13,6 +13,7 @@ from sesd.alerting.accounts import account_lines
 from sesd.alerting.alert import SEVERITY_RANK, alert_of, identity, metric_text
 from sesd.alerting.cause_text import cause_advice, cause_noted, dominant_cause, hinted_count
 from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.held import THIN_NOTE
 from sesd.alerting.rules import AlertState, Status, Transition
 from sesd.alerting.silences import Silence
 from sesd.alerting.tenants import measure_tenant
@@ -155,6 +156,8 @@ def _row(
         # (under the threshold): shown so, not as a figure it fires at.
         value, value_text = None, _resolved_text(rule.metric, state.value)
         notes = (*notes, _OWED_NOTE)
+    elif state.held:
+        notes = (*notes, THIN_NOTE)  # its figure the one it last fired at, as reminders say
     # A provider name may come back from a state file: kept like any text read in.
     provider = ledger.provider_of(label, now) if scope == DOMAIN else None
     return AlertRow(
