@@ -82,6 +82,10 @@ def _restored_thin(extra: str) -> tuple[Evaluator, Pipeline]:
     pipeline.ledger.tallies.received("q", T + 4, 200.0)
     assert after.evaluate(pipeline.ledger, T + 4) == []
     assert after.due(T + 4, flush=True) == []
+    # The status page reads it resolved, its resolve waiting for a window full again.
+    (row,) = alert_rows(pipeline.ledger, after, active(after), T + 4)
+    assert (row.value, row.value_text) == (None, "resolved at 10.0%")
+    assert any("window holds enough events" in note for note in row.notes)
     return after, pipeline
 
 

@@ -44,7 +44,10 @@ _NOTE_CHARS: Final = 1000
 #: Scopes from the widest: an alert on one of them explains those on the next.
 _BREADTH: Final = {ACCOUNT: 0, CANARY: 1, PROVIDER: 2, TENANT: 3, DOMAIN: 4}
 #: The note of a firing alert whose resolve a stop left undelivered.
-_OWED_NOTE: Final = "resolved before sesd stopped; its resolve goes out at the next evaluation"
+_OWED_NOTE: Final = (
+    "resolved before sesd stopped; its resolve goes out at the next evaluation "
+    "whose window holds enough events"
+)
 _WINDOW_STAGE: Final = {
     ACCOUNT: "the SES account (sending status and reputation)",
     TENANT: "SES tenant management (the tenant's sending status and findings)",
@@ -151,9 +154,9 @@ def _row(
     silence = evaluator.silences.match(rule.name, label, rule.severity, now)
     value, value_text = state.value, metric_text(rule.metric, state.value)
     if state.status is Status.FIRING and state.resolved_at is not None:
-        # Its resolve, decided before a stop, not delivered: firing as the sinks have it
-        # until the next evaluation makes it again. Its figure is the one it resolved at
-        # (under the threshold): shown so, not as a figure it fires at.
+        # Its resolve, decided before a stop, not delivered: firing in the state until
+        # an evaluation on a window holding enough makes it again. Its figure is the
+        # one it resolved at (under the threshold): shown so, as the sinks are told.
         value, value_text = None, _resolved_text(rule.metric, state.value)
         notes = (*notes, _OWED_NOTE)
     elif state.held:
