@@ -11,7 +11,7 @@ from typing import Final
 from sesd.alerting.alert import Alert
 from sesd.alerting.rules import AlertState, Transition
 
-__all__ = ["THIN_NOTE", "held_alert", "resent", "resolved_alert"]
+__all__ = ["THIN_NOTE", "held_alert", "resent"]
 
 #: Why a reminder's figure is not the window's: sesd's own words.
 THIN_NOTE: Final = (
@@ -28,10 +28,14 @@ def held_alert(alert: Alert) -> Alert:
 def resent(alert: Alert, state: AlertState, now: float) -> tuple[Transition, Alert]:
     """What a resend posts of ``alert`` (what was last sent of the firing ``state``):
     a repeat, saying it is held only while its window is still too thin (the reminder
-    sent then is posted till the next one), or, while its resolve is owed, the
-    resolve (:func:`resolved_alert`)."""
+    sent then is posted till the next one), or, while its resolve is owed, that
+    resolve: at the time it resolved (never after ``now``), at the figure it
+    resolved at."""
     if state.resolved_at is not None:
-        return Transition.RESOLVED, resolved_alert(alert, state, now)
+        at = min(state.resolved_at, now)
+        since, notes = min(state.since, at), _unheld(alert.notes)
+        told = replace(alert, kind=Transition.RESOLVED, at=at, since=since, notes=notes)
+        return Transition.RESOLVED, replace(told, value=state.value)
     if not state.held and THIN_NOTE in alert.notes:
         alert = replace(alert, notes=_unheld(alert.notes))
     return Transition.REPEAT, alert
@@ -39,19 +43,3 @@ def resent(alert: Alert, state: AlertState, now: float) -> tuple[Transition, Ale
 
 def _unheld(notes: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(note for note in notes if note != THIN_NOTE)
-
-
-def resolved_alert(alert: Alert, state: AlertState, now: float) -> Alert:
-    """``alert``, firing in ``state`` while its resolve is owed, told as resolved: at
-    the time it resolved (never after ``now``) and the figure it resolved at."""
-    assert state.resolved_at is not None
-    at = min(state.resolved_at, now)
-    since = min(state.since, at)
-    return replace(
-        alert,
-        kind=Transition.RESOLVED,
-        at=at,
-        since=since,
-        value=state.value,
-        notes=_unheld(alert.notes),
-    )
