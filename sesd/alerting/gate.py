@@ -38,8 +38,10 @@ def gate(
         return None
     if transition is Transition.FIRING:
         # Fired by this step (anew, its owed resolve undone, say): every sink is paged,
-        # not only those a stop left without the firing before.
+        # not only those a stop left without the firing before, and none has been yet
+        # (a silence holding it back sends it once it ends).
         evaluator.unheard.owed.pop((rule.name, domain), None)
+        state.notified = False
     silence = evaluator.silences.match(rule.name, domain, rule.severity, now)
     if silence is not None:
         if transition is not None:
