@@ -7,13 +7,36 @@ anew: its page then goes out once the silence ends, as any silenced firing's doe
 
 from __future__ import annotations
 
-from sesd.alerting.rules import Transition
+from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.rules import FIRING, AlertState, Transition
 from sesd.alerting.silences import Silence, SilenceSet
-from tests.test_rule_changes import T
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from sesd.runtime.state import restore, snapshot
+from sesd.runtime.state_alerts import _state
+from tests.test_rule_changes import SINKS, T, rule
 from tests.test_rules import feed_spike
 from tests.test_thin_window_reminders import _restored_thin
 
 PAGER = 'sinks = ["pager"]\n'
+
+
+def test_a_stop_while_the_window_is_thin_keeps_a_held_resolve_a_new_firing() -> None:
+    """Held on the thin window (told resolved), sesd stops again before it catches up;
+    the start after that reads a full window that fires: a new firing from then, paged
+    to the pager, not the old incident going on."""
+    before, pipeline = _restored_thin(PAGER)
+    blob = snapshot(pipeline.ledger, before, T + 5, (), True)
+    config = parse_config(SINKS + rule(extra=PAGER + "clear_below = 0.05\n"))
+    pipeline = Pipeline(core_settings(config))
+    after = Evaluator(config.alerts, ["5m"])
+    restore(blob, pipeline.ledger, after, T + 6)
+    feed_spike(pipeline, "a.example", T + 6, 60, 0)
+    pipeline.ledger.tallies.received("q", T + 6, 1.0)  # a full window
+    (fired,) = after.evaluate(pipeline.ledger, T + 6)
+    assert (fired.kind, fired.since) == (Transition.FIRING, T + 6)
+    sent = [(n.kind, n.sinks) for n in after.due(T + 6, flush=True)]
+    assert sent == [(Transition.FIRING, ("pager",))]
 
 
 def test_a_held_resolve_firing_anew_under_a_silence_is_paged_once_it_ends() -> None:
@@ -32,3 +55,14 @@ def test_a_held_resolve_firing_anew_under_a_silence_is_paged_once_it_ends() -> N
     after.evaluate(pipeline.ledger, T + 600)
     sent = [(n.kind, n.sinks) for n in after.due(T + 600, flush=True)]
     assert sent == [(Transition.FIRING, ("pager",))]
+
+
+def test_a_state_file_of_an_earlier_build_reads_its_alerts_not_held() -> None:
+    """A row of six items (no build before this one saved whether an alert was held)
+    reads as not held; a seventh item other than true is none either."""
+    six = ["firing", T, T, 0.1, T + 2, True]
+    assert _state(six) == AlertState(FIRING, T, T, 0.1, T + 2, True)
+    for row, held in ((six, False), ([*six, 1], False), ([*six, True], True)):
+        state = _state(row)
+        assert state is not None
+        assert state.held is held

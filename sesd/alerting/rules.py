@@ -119,7 +119,9 @@ class AlertState:
     #: Whether this firing was notified (False while a silence holds it back).
     notified: bool = False
     #: Whether its last step held it firing on a window too thin to resolve on (its
-    #: ``value`` is then the figure it last fired at, or resolved at). Not saved.
+    #: ``value`` is then the figure it last fired at, or resolved at). Saved: a resolve
+    #: owed and held so was told meanwhile, and its alert firing after a second restart
+    #: fires anew.
     held: bool = field(default=False, compare=False)
 
 

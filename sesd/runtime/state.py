@@ -59,6 +59,9 @@ __all__ = [
 STATE_VERSION = 4  # 2: keys are XXH3 digests; 3: compact windows; 4: pure-read windows
 #: How many of the alerts a change of rules since the save owes the start's line names.
 _NAMED_OWED: Final = 20
+#: A state's seventh item, written only where its alert is held by a window too thin
+#: to decide on (sesd.runtime.state_alerts reads a row without it as not held).
+_HELD: Final[dict[bool, list[bool]]] = {False: [], True: [True]}
 
 
 class StateError(Exception):
@@ -87,6 +90,7 @@ def snapshot(
     alerts = {
         rule: {
             domain: [s.status.value, s.since, s.last_sent, s.value, s.resolved_at, s.notified]
+            + _HELD[s.held]
             for domain, s in states.items()
             if s.status is not Status.INACTIVE
         }

@@ -187,12 +187,16 @@ def _states(rows: Any) -> dict[str, AlertState] | None:
 
 def _state(row: Any) -> AlertState | None:
     """An alert state as saved (a file from before silences, without the sixth item:
-    every firing alert in it had been sent), or None when it does not read."""
+    every firing alert in it had been sent; one from before the seventh, held: none
+    was), or None when it does not read."""
     head = leading(row, 5)
     if head is None:
         return None
     status, since, last_sent, value, resolved_at = head
     notified = row[5] if len(row) > 5 else True
+    # Held by a window too thin to decide on (told what sesd last knew of it): an item
+    # only a file of this build has, and only where it is so.
+    held = len(row) > 6 and row[6] is True
     if (
         not isinstance(status, str)  # a list or a map is not even hashable
         or status not in _STATUSES
@@ -205,7 +209,7 @@ def _state(row: Any) -> AlertState | None:
     # "nan%" in a resolve owed at the start, and on the status page.
     if value is not None and not math.isfinite(value):
         value = None
-    return AlertState(Status(status), since, last_sent, value, resolved_at, notified)
+    return AlertState(Status(status), since, last_sent, value, resolved_at, notified, held)
 
 
 def _number(value: Any) -> bool:
