@@ -1,10 +1,11 @@
 """A resolve left undelivered at a stop is saved as its alert still firing (the sinks
 have it so), with the figure it resolved at; the first evaluation after the restart
-makes the resolve again. Until then the status page, its JSON and `sesd status` list
-the alert among the firing ones: they must not show it firing at that figure (10%
-under a rule above 20%, a contradiction), but as resolved at it, its resolve to go
-out. What goes to the sinks is made by an evaluation, which reads the figure anew:
-before the first one, nothing is sent of it, nor does /metrics carry a figure."""
+makes the resolve again. Until then the status page, its JSON, `sesd status` and
+/metrics must not show it firing at that figure (10% under a rule above 20%, a
+contradiction), nor count it firing, but tell it resolved at it, its resolve to go
+out, as Alertmanager is posted it. What goes to the sinks is made by an evaluation,
+which reads the figure anew: before the first one, nothing is sent of it, nor does
+/metrics carry a figure."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from sesd.runtime.daemon import Daemon
 from sesd.runtime.state import restore, snapshot, write_state
 from sesd.status.markup import alerts_html
 from sesd.status.model import build_status, scope_page
-from sesd.status.page import status_main
+from sesd.status.page import status_html, status_main
 from tests.test_owed_ended_restart import resolve_left_unsent
 from tests.test_rule_changes import SINKS, T, rule
 from tests.test_rules import feed_spike
@@ -45,8 +46,16 @@ def test_a_resolve_owed_at_a_restart_is_not_shown_firing_at_the_figure_it_resolv
     try:
         doc = build_status(daemon.status, T + 4, {}, (daemon.status.started, {}))
         (row,) = doc.alerts.items
-        # Firing as the sinks have it, until its resolve goes out; no figure it fires at.
-        assert (row.state, row.value) == ("firing", None)
+        # Resolved, as sesd last knew it (and Alertmanager is posted it): firing only in
+        # the state, until an evaluation makes its resolve again; no figure it fires at.
+        assert (row.state, row.value) == ("resolved", None)
+        # Counted neither firing nor pending: not "1 firing" in the heading or the tab.
+        assert (doc.alerts.total, doc.alerts.firing, doc.alerts.resolved) == (1, 0, 1)
+        assert "0 firing, 0 pending, 1 resolved" in alerts_html(
+            doc.alerts.items, 1, 0, T + 4, resolved=1
+        )
+        assert "<title" in status_html(doc, 10.0)
+        assert "firing ·" not in status_html(doc, 10.0)
         assert row.value_text == "resolved at 10.0%"
         assert any("resolve goes out" in note for note in row.notes)
         assert "resolved at 10.0%" in alerts_html(doc.alerts.items, 1, 1, T + 4)
@@ -55,10 +64,12 @@ def test_a_resolve_owed_at_a_restart_is_not_shown_firing_at_the_figure_it_resolv
         assert [(a.value, a.value_text) for a in page.alerts] == [(None, "resolved at 10.0%")]
         shown = table(doc)
         assert "resolved at 10.0% (above 20.0%" in shown
+        assert "ALERTS: 0 firing, 0 pending, 1 resolved" in shown
         assert "delay_ratio 10.0%" not in shown
-        # /metrics says it fires (1), as before the stop the sinks had it; no figure.
+        # /metrics does not count it firing (0), as the alert's row and Alertmanager
+        # tell it; no figure.
         metrics = generate_latest(daemon.metrics.registry).decode()
-        assert 'sesd_alerts_firing{domain="a.example",rule="delays"} 1.0' in metrics
+        assert 'sesd_alerts_firing{domain="a.example",rule="delays"} 0.0' in metrics
         # Nothing is sent of it before an evaluation: no reminder, no re-post.
         assert daemon.alerting.evaluator.due(T + 4) == []
         assert all(not len(outbox) for outbox in daemon.alerting.outboxes.values())

@@ -13,6 +13,7 @@ from typing import Final
 from sesd.core.text import clean
 from sesd.status.charts import STAGES, duration, moment, percent, seconds, walked, when
 from sesd.status.document import SAME_ADVICE, AlertRow, ScopeTable, Status
+from sesd.status.markup import counted
 from sesd.status.model import MAX_ALERTS
 from sesd.status.page import SHARE, built, sinks_text
 
@@ -69,7 +70,7 @@ def table(status: Status, url: str = "") -> str:
 
 def _alerts(status: Status) -> list[str]:
     alerts = status.alerts
-    lines = ["", f"ALERTS: {alerts.firing} firing, {alerts.total - alerts.firing} pending"]
+    lines = ["", f"ALERTS: {counted(alerts.total, alerts.firing, alerts.resolved)}"]
     for a, before in zip(alerts.items, [None, *alerts.items][:-1], strict=True):
         lines += _alert(a, status.at, before)
     if len(alerts.items) < alerts.total:

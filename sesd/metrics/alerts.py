@@ -25,8 +25,9 @@ _CHUNK = 1_000
 
 class AlertsCollector(Collector):
     """``sesd_alerts_firing{rule,domain}`` (1 while firing, 0 while pending or just
-    resolved) and ``sesd_alerts_silenced{rule,domain}`` (1 while a firing alert is
-    held back by a silence)."""
+    resolved, one whose resolve a stop left owed included) and
+    ``sesd_alerts_silenced{rule,domain}`` (1 while a firing alert is held back by a
+    silence)."""
 
     def __init__(self, evaluator: Evaluator, now: Callable[[], float]) -> None:
         self._evaluator = evaluator
@@ -52,7 +53,9 @@ class AlertsCollector(Collector):
                     firing, silenced = _families()
                     taken = 0
                 values = (rule, domain)
-                on = state.status is Status.FIRING
+                # Not one whose resolve, decided before a stop, is owed: resolved as
+                # sesd last knew it, as its status row and Alertmanager are told.
+                on = state.status is Status.FIRING and state.resolved_at is None
                 firing.add(values, 1 if on else 0)
                 silenced.add(values, 1 if on and evaluator.silenced(rule, domain, now) else 0)
                 taken += 1

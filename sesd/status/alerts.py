@@ -79,8 +79,15 @@ class Active:
 
     @property
     def firing(self) -> bool:
-        """Whether it fires (else it is pending)."""
-        return self.state.status is Status.FIRING
+        """Whether it fires (else it is pending, or resolved: :attr:`resolved`)."""
+        return self.state.status is Status.FIRING and self.state.resolved_at is None
+
+    @property
+    def resolved(self) -> bool:
+        """Whether its resolve, decided before a stop, is owed: firing in the state
+        until an evaluation makes that resolve again, resolved as sesd last knew it (and
+        as Alertmanager is posted it), so counted neither firing nor pending."""
+        return self.state.status is Status.FIRING and self.state.resolved_at is not None
 
     def key(self) -> tuple[bool, int, int, float, str, str]:
         """Firing first; the account's, the canary's, a provider's and a tenant's before
@@ -110,7 +117,7 @@ def firing_on(found: list[Active]) -> dict[tuple[str, str], list[str]]:
     undelivered: its row reads it resolved, and so does the label's."""
     out: dict[tuple[str, str], list[str]] = {}
     for alert in found:
-        if alert.firing and alert.state.resolved_at is None:
+        if alert.firing:
             out.setdefault((alert.scope, alert.label), []).append(alert.rule.name)
     return out
 
@@ -129,6 +136,7 @@ def alert_list(
     return AlertList(
         total=len(found),
         firing=sum(1 for a in found if a.firing),
+        resolved=sum(1 for a in found if a.resolved),
         items=alert_rows(ledger, evaluator, found[:top], now),
     )
 
@@ -152,8 +160,10 @@ def _row(
             identity(rule, label, Transition.FIRING, state, now), None, breakdown
         ).stage
     silence = evaluator.silences.match(rule.name, label, rule.severity, now)
+    shown_state = state.status.value
     value, value_text = state.value, metric_text(rule.metric, state.value)
     if state.status is Status.FIRING and state.resolved_at is not None:
+        shown_state = "resolved"
         # Its resolve, decided before a stop, not delivered: firing in the state until
         # an evaluation on a window holding enough makes it again. Its figure is the
         # one it resolved at (under the threshold): shown so, as the sinks are told.
@@ -167,7 +177,7 @@ def _row(
         rule=rule.name,
         scope=scope,
         name=label,
-        state=state.status.value,
+        state=shown_state,
         severity=rule.severity,
         metric=rule.metric,
         window=rule.window,

@@ -158,7 +158,8 @@ class AlertRow(msgspec.Struct, frozen=True, kw_only=True):
     #: domain, provider, tenant, account or canary.
     scope: str
     name: str
-    #: firing or pending.
+    #: firing or pending; resolved: its resolve, decided before a stop, is owed (firing
+    #: in the state until an evaluation makes it again).
     state: str
     severity: str
     metric: str
@@ -193,6 +194,9 @@ class AlertList(msgspec.Struct, frozen=True, kw_only=True):
     total: int
     firing: int
     items: list[AlertRow]
+    #: Listed, but neither firing nor pending: a resolve a stop left undelivered, its
+    #: row's state ``resolved`` until an evaluation makes it again.
+    resolved: int = 0
 
 
 class ScopeRow(msgspec.Struct, frozen=True, kw_only=True):

@@ -20,6 +20,7 @@ __all__ = [
     "EVERY_ALERT",
     "MORE_ALERTS",
     "alerts_html",
+    "counted",
     "empty",
     "page_shell",
     "row",
@@ -106,12 +107,18 @@ def empty(text: str) -> str:
 
 
 def alerts_html(
-    alerts: list[AlertRow], total: int, firing: int, now: float, more: str = MORE_ALERTS
+    alerts: list[AlertRow],
+    total: int,
+    firing: int,
+    now: float,
+    more: str = MORE_ALERTS,
+    resolved: int = 0,
 ) -> str:
     """Alerts firing and pending: each with its value, cause and advice, and silence;
     when not all are listed, how many are, and a link to more (``more``; "": none
-    lists more, and where every alert is is said instead)."""
-    title = f"<h2>Now <small>{firing} firing, {total - firing} pending</small></h2>"
+    lists more, and where every alert is is said instead). ``resolved`` of ``total``
+    are neither: their resolve, decided before a stop, is owed."""
+    title = f"<h2>Now <small>{counted(total, firing, resolved)}</small></h2>"
     if not alerts:
         return title + empty("No alert is firing or pending.")
     head = ("state", "rule", "on", "value", "since", "cause and advice", "where", "silence")
@@ -195,3 +202,10 @@ def tenants_html(tenants: list[TenantRow], total: int = 0) -> str:
         for t in tenants
     )
     return f"<h2>What SES says of its tenants{cut}</h2>" + table("tenants", head, rows)
+
+
+def counted(total: int, firing: int, resolved: int) -> str:
+    """How many of ``total`` alerts fire, are pending, and are resolved with their
+    resolve owed (said only when some are)."""
+    pending = total - firing - resolved
+    return f"{firing} firing, {pending} pending" + (f", {resolved} resolved" if resolved else "")

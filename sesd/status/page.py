@@ -248,9 +248,9 @@ def status_main(status: Status, more: str = MORE_ALERTS) -> str:
     """The page's ``<main>``: now, the queues, then each axis, the canary, accounts,
     silences (``more``: the page listing the most alerts, for a cut list)."""
     alerts = status.alerts
+    now = alerts_html(alerts.items, alerts.total, alerts.firing, status.at, more, alerts.resolved)
     parts = [
-        '<section id="now">'
-        f"{alerts_html(alerts.items, alerts.total, alerts.firing, status.at, more)}</section>",
+        f'<section id="now">{now}</section>',
         f'<section id="queues">{_queues(status.queues, status.lag)}</section>',
     ]
     parts += [

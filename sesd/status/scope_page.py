@@ -91,9 +91,10 @@ def _breakdown(b: BreakdownView) -> str:
 
 def scope_main(detail: ScopeDetail, firing: int) -> str:
     """A label page's ``<main>`` (``firing``: how many of its alerts fire)."""
+    resolved = sum(1 for a in detail.alerts if a.state == "resolved")
+    listed = alerts_html(detail.alerts, len(detail.alerts), firing, detail.at, resolved=resolved)
     return (
-        '<section id="now">'
-        f"{alerts_html(detail.alerts, len(detail.alerts), firing, detail.at)}</section>"
+        f'<section id="now">{listed}</section>'
         f'<section id="windows">{_windows(detail.windows)}'
         f'<p class="pending">{detail.pending} recipients delayed and not delivered yet</p>'
         "</section>"

@@ -196,8 +196,10 @@
     ];
   }
 
-  function alerts(items, total, firing) {
-    const title = h("h2", {}, "Now ", h("small", {}, `${firing} firing, ${total - firing} pending`));
+  // resolved: listed, neither firing nor pending (a resolve a stop left undelivered).
+  function alerts(items, total, firing, resolved) {
+    const counts = `${firing} firing, ${total - firing - resolved} pending` + (resolved ? `, ${resolved} resolved` : "");
+    const title = h("h2", {}, "Now ", h("small", {}, counts));
     if (!items.length) return [title, empty("No alert is firing or pending.")];
     const head = ["state", "rule", "on", "value", "since", "cause and advice", "where", "silence"];
     // A page listing the most (no MORE_ALERTS) says where every alert is instead.
@@ -313,7 +315,7 @@
 
   function statusMain(doc) {
     return [
-      h("section", { id: "now" }, alerts(doc.alerts.items, doc.alerts.total, doc.alerts.firing)),
+      h("section", { id: "now" }, alerts(doc.alerts.items, doc.alerts.total, doc.alerts.firing, doc.alerts.resolved || 0)),
       h("section", { id: "queues" }, queues(doc)),
       doc.scopes.map((t) => h("section", { id: "scope-" + t.axis, class: "scopes" }, scopeTable(t))),
       h("section", { id: "canary" }, canary(doc.canary)),
@@ -364,7 +366,7 @@
   function scopeMain(d) {
     const firing = d.alerts.filter((a) => a.state === "firing").length;
     return [
-      h("section", { id: "now" }, alerts(d.alerts, d.alerts.length, firing)),
+      h("section", { id: "now" }, alerts(d.alerts, d.alerts.length, firing, d.alerts.filter((a) => a.state === "resolved").length)),
       h("section", { id: "windows" }, windows(d.windows),
         h("p", { class: "pending" }, `${d.pending} recipients delayed and not delivered yet`)),
       h("section", { id: "breakdown" }, breakdown(d.breakdown)),
