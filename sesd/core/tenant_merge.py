@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Final
 from sesd.core.text import clean
 
 if TYPE_CHECKING:
-    from sesd.core.tenants import TenantStatus
+    from sesd.core.tenant_status import TenantStatus
 
 __all__ = [
     "MAX_FINDINGS", "WORD", "clean_findings", "clean_status", "impact_after", "impact_of",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any, Final
 
 import msgspec
@@ -23,6 +22,7 @@ from sesd.core.tenant_merge import (
     impact_after,
     merged,
 )
+from sesd.core.tenant_status import TenantNotice, TenantStatus
 from sesd.core.text import clean
 
 __all__ = [
@@ -50,73 +50,6 @@ MAX_STATUSES: Final = 10_000
 MAX_IDS_PER_LABEL: Final = 4
 #: An AWS account id: what a tenant only events named is kept under.
 _ACCOUNT_ID: Final = re.compile(r"\d{12}")
-
-
-class TenantNotice(msgspec.Struct, frozen=True, gc=False):
-    """What one of SES's tenant events (EventBridge) says: a sending status change
-    (``status`` set) or a reputation finding opened or closed (``finding`` set)."""
-
-    region: str
-    account: str
-    tenant: str
-    time: float
-    #: ENABLED, DISABLED or REINSTATED, with who set it (AWS_MANAGED or
-    #: CUSTOMER_MANAGED) and why.
-    status: str = ""
-    origin: str = ""
-    cause: str = ""
-    #: A finding: its type (BOUNCE, COMPLAINT...), impact (LOW, HIGH), description,
-    #: and whether it is open.
-    finding: str = ""
-    impact: str = ""
-    description: str = ""
-    open: bool = True
-
-
-@dataclass(slots=True)
-class TenantStatus:
-    """What SES says of one tenant in one (account, region)."""
-
-    #: ENABLED, REINSTATED or DISABLED: DISABLED when either status below is.
-    sending: str = "ENABLED"
-    customer: str = "ENABLED"
-    customer_cause: str = ""
-    aws: str = "ENABLED"
-    aws_cause: str = ""
-    #: The highest impact of its open findings (LOW, HIGH), "" with none.
-    impact: str = ""
-    #: none, standard or strict.
-    policy: str = ""
-    #: Open findings: (type, impact, description).
-    findings: list[tuple[str, str, str]] = field(default_factory=list)
-    #: When SES's newest word on it was given (event or poll), Unix time.
-    updated: float = 0.0
-    #: When SES's newest word on its sending status was given (a status event or a
-    #: poll): a finding's newer event says nothing of it.
-    status_at: float = 0.0
-    #: ...and on each origin's (a poll's word is on both, an event's on one; 0: none
-    #: heard): what an event said under an id moves under a label by origin (merged).
-    customer_at: float = 0.0
-    aws_at: float = 0.0
-    #: Each finding type's newest event (opened or closed), Unix time: an older one,
-    #: come late or again (SQS delivers at least once), changes nothing.
-    heard: dict[str, float] = field(default_factory=dict)
-    #: When its last list of open findings was read from: it spoke of every type.
-    findings_at: float = 0.0
-
-    @property
-    def paused(self) -> bool:
-        """Whether SES does not let the tenant send."""
-        return self.sending == "DISABLED"
-
-    @property
-    def cause(self) -> str:
-        """Why it is paused: SES's cause, else the customer's."""
-        if self.aws == "DISABLED":
-            return self.aws_cause or "paused by SES"
-        if self.customer == "DISABLED":
-            return self.customer_cause or "paused by you"
-        return ""
 
 
 #: (account label, region, tenant name)
