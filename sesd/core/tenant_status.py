@@ -6,10 +6,11 @@ events says (:class:`TenantNotice`); kept per tenant by sesd.core.tenants. Pure.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 
-__all__ = ["TenantNotice", "TenantStatus"]
+__all__ = ["TenantNotice", "TenantStatus", "restored"]
 
 
 class TenantNotice(msgspec.Struct, frozen=True, gc=False):
@@ -77,3 +78,22 @@ class TenantStatus:
         if self.customer == "DISABLED":
             return self.customer_cause or "paused by you"
         return ""
+
+
+def restored(saved: Any, *, unnamed: bool) -> TenantStatus:
+    """A status as a state file saved it (sesd.core.tenants), an older build's dated as
+    it was meant: a file from before ``status_at`` dates the status by ``updated``, and
+    one from before the per-origin times dates each origin by ``status_at``; but under
+    an AWS account id no poll named (``unnamed``: events' word, each on one origin), an
+    origin still as none spoke of it (ENABLED, no cause) is dated as never heard: moved
+    under the label (a poll naming the id), it would lift the label's pause there."""
+    status = msgspec.convert(saved, TenantStatus)
+    if "status_at" not in saved:  # a file from before: what ``updated`` meant
+        status.status_at = status.updated
+    if "aws_at" not in saved:  # (so of each origin: the newest word on either)
+        status.customer_at = status.aws_at = status.status_at
+        if unnamed and (status.customer, status.customer_cause) == ("ENABLED", ""):
+            status.customer_at = 0.0
+        if unnamed and (status.aws, status.aws_cause) == ("ENABLED", ""):
+            status.aws_at = 0.0
+    return status

@@ -22,7 +22,7 @@ from sesd.core.tenant_merge import (
     impact_after,
     merged,
 )
-from sesd.core.tenant_status import TenantNotice, TenantStatus
+from sesd.core.tenant_status import TenantNotice, TenantStatus, restored
 from sesd.core.text import clean
 
 __all__ = [
@@ -311,11 +311,7 @@ class TenantStatuses:
             unnamed = unnamed and (account, region) not in self.watched
             if (account, region) in where or unnamed:
                 key = (str(account), str(region), str(tenant))
-                status = msgspec.convert(saved, TenantStatus)
-                if "status_at" not in saved:  # a file from before: what ``updated`` meant
-                    status.status_at = status.updated
-                if "aws_at" not in saved:  # (so of each origin: the newest word on either)
-                    status.customer_at = status.aws_at = status.status_at
+                status = restored(saved, unnamed=unnamed)
                 clean_status(status)
                 self._newest(key, status)
         for account_id, label in sorted(ids):

@@ -1,0 +1,50 @@
+"""What a tenant's status keeps from what SES said before is its own: a status kept
+under a raw AWS account id (its account not named by a poll yet) joins the label's
+by what it heard, origin by origin, even when read from an older build's state
+file. Pure: the statuses as the poller and the pipeline write them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from sesd.core.tenants import TenantStatus, TenantStatuses
+
+ACCOUNT = "123456789012"
+REGION = "eu-west-1"
+T = 1_700_000_000.0
+PAUSE = "The bounce rate exceeded 15.0%."
+
+
+def _old_row(status: TenantStatus) -> Any:
+    """``status`` as a build before the per-origin times wrote it: no ``customer_at``
+    and no ``aws_at``, and no ``findings_at`` either."""
+    row = msgspec.to_builtins(status)
+    del row["customer_at"], row["aws_at"], row["findings_at"]
+    return row
+
+
+def test_an_old_files_status_under_the_id_lifts_no_pause_on_an_origin_it_never_heard() -> None:
+    """An older build's file: SES paused acme, read by the label's poll at T; under the
+    account id (an event read before a poll named it), the customer's "enabled" event
+    at T + 10. The file dates both of the id's origins at T + 10. Restored, the poll
+    naming the id moves its word under the label: SES's pause, of an origin the event
+    never spoke of, stands (else its alert resolved, until the next poll)."""
+    label = ("default", REGION, "acme")
+    polled = TenantStatus(sending="DISABLED", aws="DISABLED", aws_cause=PAUSE,
+                          updated=T, status_at=T)  # fmt: skip
+    heard = TenantStatus(updated=T + 10, status_at=T + 10)
+    rows = [[*label, _old_row(polled)], [ACCOUNT, REGION, "acme", _old_row(heard)]]
+    statuses = TenantStatuses([label[:2]])
+    statuses.restore(rows, {label[:2]}, [(ACCOUNT, "default")])
+    status = statuses.status[label]
+    assert (status.sending, status.aws, status.cause) == ("DISABLED", "DISABLED", PAUSE)
+    # What the id's row did say of an origin (a pause) moves as it did.
+    paused = TenantStatus(sending="DISABLED", customer="DISABLED", customer_cause="held",
+                          updated=T + 10, status_at=T + 10)  # fmt: skip
+    rows = [[*label, _old_row(TenantStatus(updated=T, status_at=T))],
+            [ACCOUNT, REGION, "acme", _old_row(paused)]]  # fmt: skip
+    statuses = TenantStatuses([label[:2]])
+    statuses.restore(rows, {label[:2]}, [(ACCOUNT, "default")])
+    assert (statuses.status[label].customer, statuses.status[label].cause) == ("DISABLED", "held")
