@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-from sesd.core.tenants import TenantStatus, TenantStatuses
+from sesd.core.tenants import TenantNotice, TenantStatus, TenantStatuses
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -48,3 +48,43 @@ def test_an_old_files_status_under_the_id_lifts_no_pause_on_an_origin_it_never_h
     statuses = TenantStatuses([label[:2]])
     statuses.restore(rows, {label[:2]}, [(ACCOUNT, "default")])
     assert (statuses.status[label].customer, statuses.status[label].cause) == ("DISABLED", "held")
+
+
+def _paused(tenant: str, at: float, account: str = ACCOUNT) -> TenantNotice:
+    """SES's pause of ``tenant`` at ``at``, as its status event tells it."""
+    return TenantNotice(
+        REGION, account, tenant, at, status="DISABLED", origin="AWS_MANAGED", cause=PAUSE
+    )
+
+
+def test_a_tenant_heard_under_the_id_of_a_tenantless_account_goes_once_a_list_misses_it() -> None:
+    """A fresh start whose account has no tenants: its lists name none, so no poll has
+    named its AWS account id. hooli, created and paused at T + 10 (its event kept under
+    the id), is deleted before the poll at T + 300 lists it: that list, of the one
+    account in the region whose id is unknown, did not name it, and it goes (else its
+    ``tenant_sending_paused`` alert fired for good, across restarts too: no list ever
+    names the id). One heard of after the list was asked for stays."""
+    where = ("default", REGION)
+    statuses = TenantStatuses([where])
+    statuses.gone(*where, set(), T)
+    statuses.apply(_paused("hooli", T + 10))
+    statuses.apply(_paused("globex", T + 310))
+    # Kept across a restart, as a pause SES told of must be.
+    restored = TenantStatuses([where])
+    restored.restore(statuses.snapshot(), {where})
+    assert (ACCOUNT, REGION, "hooli") in restored.status
+    restored.gone(*where, set(), T + 300)
+    assert list(restored.status) == [(ACCOUNT, REGION, "globex")]
+
+
+def test_a_tenant_heard_under_another_id_than_the_labels_stays() -> None:
+    """The label's polls have named its account's id (a tenant listed, then deleted:
+    its lists are empty since): a tenant heard of under another id (another account's,
+    on a shared queue) is not the label's, and a list of the label's says nothing of
+    it."""
+    where = ("default", REGION)
+    statuses = TenantStatuses([where])
+    statuses.named(ACCOUNT, "default")
+    statuses.apply(_paused("hooli", T + 10, account="210987654321"))
+    statuses.gone(*where, set(), T + 300)
+    assert list(statuses.status) == [("210987654321", REGION, "hooli")]

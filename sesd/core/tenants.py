@@ -276,15 +276,20 @@ class TenantStatuses:
         """A poll of (account, region) that lists only ``listed``: a tenant it no longer
         lists (deleted, or renamed) is forgotten, its alerts resolve; unless an event
         spoke of it after ``since`` (the poll's start: it may be newer than the list).
-        An event of one not kept, no newer, is of one gone: not heard (:meth:`apply`)."""
+        An event of one not kept, no newer, is of one gone: not heard (:meth:`apply`).
+        While no list has named the account's id, so are those events told of under an
+        id no poll named, in ``region``: no poll naming the id would move them."""
         self.listed[(account, region)] = since
-        stale = [
-            key
-            for key, status in self.status.items()
-            if key[:2] == (account, region) and key[2] not in listed and status.updated <= since
-        ]
+        stale = [k for k in self.status if k[:2] == (account, region) and k[2] not in listed]
+        if account not in self.roles and account not in self.accounts.values():
+            # Its AWS account id unknown (no list has named a tenant since the start):
+            # what events told under an id no poll named, in this region, may be its own
+            # tenants', deleted before a list named them (no poll would move them).
+            ids = [k for k in self._groups.get(None, ()) if _ACCOUNT_ID.fullmatch(k[0])]
+            stale += [k for k in ids if k[1] == region and k[2] not in listed]
         for key in stale:
-            self._forget(key)
+            if self.status[key].updated <= since:
+                self._forget(key)
 
     def snapshot(self) -> list[list[Any]]:
         """Plain data for the state file: what SES last said stands after a restart
