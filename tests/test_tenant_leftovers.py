@@ -9,6 +9,7 @@ from typing import Any
 
 import msgspec
 
+from sesd.account.tenant_entities import written
 from sesd.core.tenants import TenantNotice, TenantStatus, TenantStatuses
 
 ACCOUNT = "123456789012"
@@ -88,3 +89,53 @@ def test_a_tenant_heard_under_another_id_than_the_labels_stays() -> None:
     statuses.apply(_paused("hooli", T + 10, account="210987654321"))
     statuses.gone(*where, set(), T + 300)
     assert list(statuses.status) == [("210987654321", REGION, "hooli")]
+
+
+def _entity(tenant_id: str, account: str = ACCOUNT) -> dict[str, object]:
+    """ListReputationEntities' entry of acme, as SES answers it: enabled, low impact."""
+    arn = f"arn:aws:ses:{REGION}:{account}:tenant/acme/{tenant_id}"
+    return {"ReputationEntityReference": arn, "ReputationImpact": "LOW"}
+
+
+def _opened(at: float, tenant_id: str = "tn-1") -> TenantNotice:
+    """acme's BOUNCE finding opened at ``at``, as its event tells it."""
+    arn = f"arn:aws:ses:{REGION}:{ACCOUNT}:tenant/acme/{tenant_id}"
+    return TenantNotice(REGION, ACCOUNT, "acme", at, finding="BOUNCE", impact="HIGH",
+                        description="The bounce rate is high.", arn=arn)  # fmt: skip
+
+
+def test_a_tenant_made_again_under_its_name_starts_without_the_old_ones_findings() -> None:
+    """Findings not listed (VDM off): acme's BOUNCE finding is known from its event
+    alone. acme is deleted and made again between two polls (SES gives it another
+    tenant id): the next poll's acme is another tenant, without the old one's finding
+    (else its ``reputation_impact`` alert named a finding of a tenant that is no more,
+    for good: no list ever closes it). Its own finding's event, heard before its
+    first poll, is kept; an older event of the old acme, come late, is not heard."""
+    where = ("default", REGION)
+    statuses = TenantStatuses([where])
+    written(statuses, where, _entity("tn-1"), T)
+    statuses.apply(_opened(T + 10))
+    written(statuses, where, _entity("tn-2"), T + 300)
+    key = (*where, "acme")
+    assert (statuses.status[key].findings, statuses.status[key].impact) == ([], "LOW")
+    statuses.apply(_opened(T + 20))
+    assert statuses.status[key].findings == []
+    statuses.apply(_opened(T + 400, "tn-3"))  # (made a third time)
+    written(statuses, where, _entity("tn-3"), T + 600)
+    assert [f[0] for f in statuses.status[key].findings] == ["BOUNCE"]
+
+
+def test_a_role_pointed_at_another_account_starts_its_same_named_tenant_clean() -> None:
+    """prod's role reached ACCOUNT, whose acme had a BOUNCE finding (its event); a
+    reload points the role at another account, whose tenant is named acme too. Its
+    first poll's acme is that account's: none of the other's findings."""
+    other = "210987654321"
+    where = ("prod", REGION)
+    statuses = TenantStatuses([where])
+    statuses.watch([where], {"prod": ACCOUNT})
+    written(statuses, where, _entity("tn-1"), T)
+    statuses.apply(_opened(T + 10))
+    assert statuses.status[(*where, "acme")].findings
+    statuses.watch([where], {"prod": other})
+    written(statuses, where, _entity("tn-1", other), T + 300)
+    assert statuses.status[(*where, "acme")].findings == []

@@ -390,6 +390,10 @@ def _status_event(tenant: str, status: str, *, origin: str = "AWS_MANAGED") -> s
     )
 
 
+#: acme's ARN, as its events name it (the id SES gave it: another once made again).
+ARN = f"arn:aws:ses:{REGION}:{ACCOUNT}:tenant/acme/tn-acme"
+
+
 def test_ses_status_events_decode_and_a_finding_closes() -> None:
     """SES's tenant events from EventBridge: a status change (its timestamp an array), a
     finding opened and closed (under both names SES's documents give the closing
@@ -397,7 +401,7 @@ def test_ses_status_events_decode_and_a_finding_closes() -> None:
     paused = decode_body(_status_event("acme", "DISABLED"))
     assert paused == TenantNotice(
         REGION, ACCOUNT, "acme", f.T0 + 5, status="DISABLED", origin="AWS_MANAGED",
-        cause="Bounce rate too high.",
+        cause="Bounce rate too high.", arn=ARN,
     )  # fmt: skip
     pipeline = _pipeline(PAUSED_RULE)
     assert pipeline.feed(_status_event("acme", "DISABLED"), "q", NOW).event_type == "tenant_status"
@@ -435,16 +439,16 @@ def test_a_tenant_event_missing_its_parts_is_read_for_what_it_holds() -> None:
     bare["detail-type"] = "Advisor Recommendation Status Open"
     del bare["detail"], bare["time"]
     assert decode_body(json.dumps(bare)) == TenantNotice(
-        REGION, ACCOUNT, "acme", 0.0, finding="FINDING", impact="", description="", open=True
+        REGION, ACCOUNT, "acme", 0.0, finding="FINDING", description="", open=True, arn=ARN
     )
     bare["detail"] = {"data": {"origin": "AWS_MANAGED", "record": {"status": "DISABLED"}}}
     assert decode_body(json.dumps(bare)) == TenantNotice(
-        REGION, ACCOUNT, "acme", 0.0, finding="FINDING", impact="", description="", open=True
+        REGION, ACCOUNT, "acme", 0.0, finding="FINDING", description="", open=True, arn=ARN
     )
     uncaused = json.loads(_status_event("acme", "DISABLED"))
     del uncaused["detail"]["data"]["record"]["cause"]
     assert decode_body(json.dumps(uncaused)) == TenantNotice(
-        REGION, ACCOUNT, "acme", f.T0 + 5, status="DISABLED", origin="AWS_MANAGED"
+        REGION, ACCOUNT, "acme", f.T0 + 5, status="DISABLED", origin="AWS_MANAGED", arn=ARN
     )
     shaped = json.loads(_status_event("acme", "DISABLED"))
     shaped["detail"] = {"data": 5}

@@ -11,7 +11,7 @@ from typing import Any
 
 from sesd.account.failures import text
 from sesd.core.accounts import Target
-from sesd.core.tenant_map import MAX_RESOURCE_ARN, TenantMap, tenant_of_arn
+from sesd.core.tenant_map import MAX_RESOURCE_ARN, TenantMap, names_a_resource, tenant_of_arn
 from sesd.core.tenants import TenantStatus, TenantStatuses, aggregate
 
 __all__ = ["findings_of", "refused", "written"]
@@ -22,7 +22,8 @@ def written(
 ) -> str | None:
     """One entity's status written (its findings those last heard of, until the
     findings' list is read); its tenant's name, or None for another entity."""
-    where = tenant_of_arn(text(entity, "ReputationEntityReference"))
+    arn = text(entity, "ReputationEntityReference")
+    where = tenant_of_arn(arn)
     if where is None:
         return None
     statuses.named(where[1], target[0])
@@ -42,6 +43,7 @@ def written(
         impact=text(entity, "ReputationImpact"),
         policy=text(entity, "ReputationManagementPolicy").rpartition("/")[2],
         findings=[] if kept is None else list(kept.findings),
+        arn=arn if names_a_resource(arn) else "",
     )
     statuses.polled(key, status, at)
     return where[2]

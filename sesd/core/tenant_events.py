@@ -10,7 +10,7 @@ from typing import Final
 import msgspec
 
 from sesd.core.events import Invalid, Outer, Skipped
-from sesd.core.tenant_map import tenant_of_arn
+from sesd.core.tenant_map import names_a_resource, tenant_of_arn
 from sesd.core.tenants import TenantNotice
 from sesd.core.text import clean
 from sesd.core.timestamps import unix_seconds
@@ -56,10 +56,10 @@ _TENANT_DETAIL: Final = msgspec.json.Decoder(_TenantDetail)
 
 def tenant_notice(outer: Outer, kind: str) -> TenantNotice | Skipped | Invalid:
     """A tenant's status change or finding, from SES's EventBridge event."""
-    found = next((w for w in map(tenant_of_arn, outer.eb_resources) if w is not None), None)
+    found = next(((w, a) for a in outer.eb_resources if (w := tenant_of_arn(a))), None)
     if found is None:
         return Skipped("eventbridge_not_tenant")  # a finding about an identity, say
-    region, account, tenant = found
+    (region, account, tenant), arn = found[0], found[1] if names_a_resource(found[1]) else ""
     try:
         detail = _TENANT_DETAIL.decode(bytes(outer.eb_detail) or b"{}")
         at = unix_seconds(outer.eb_time) if outer.eb_time else 0.0
@@ -72,10 +72,10 @@ def tenant_notice(outer: Outer, kind: str) -> TenantNotice | Skipped | Invalid:
             return Invalid("schema", "a sending status event without its status")
         return TenantNotice(
             region, account, tenant, at, status=data.record.status, origin=data.origin,
-            cause=data.record.cause or "",
+            cause=data.record.cause or "", arn=arn,
         )  # fmt: skip
     description = detail.data if isinstance(detail.data, str) else ""
     return TenantNotice(
         region, account, tenant, at, finding=detail.metadata.type or "FINDING",
-        impact=detail.metadata.impact, description=description, open=kind == "open",
+        impact=detail.metadata.impact, description=description, open=kind == "open", arn=arn,
     )  # fmt: skip

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from sesd.core.tenant_map import names_a_resource
 from sesd.core.text import clean
 
 if TYPE_CHECKING:
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_FINDINGS", "WORD", "clean_findings", "clean_status", "impact_after", "impact_of",
-    "merged",
+    "merged", "same",
 ]  # fmt: skip
 
 #: The most open findings kept of one tenant: one per type of finding, and SES has
@@ -40,6 +41,13 @@ def impact_after(status: TenantStatus, *, opened: bool) -> str:
     if status.findings_at or not opened:
         return found
     return "HIGH" if "HIGH" in (found, status.impact) else found or status.impact
+
+
+def same(status: TenantStatus, arn: str) -> bool:
+    """Whether SES's word naming ``arn`` (its tenant's ARN, "" when not told) can be of
+    the tenant ``status`` is of: SES gives a tenant made again under its name another
+    id, and one of another account is another tenant (a role pointed elsewhere)."""
+    return not (arn and status.arn) or arn == status.arn
 
 
 def merged(kept: TenantStatus, later: TenantStatus) -> TenantStatus:
@@ -70,6 +78,7 @@ def merged(kept: TenantStatus, later: TenantStatus) -> TenantStatus:
     if taken:  # (else the impact stands as SES gave it: a status event says none)
         kept.impact = impact_after(kept, opened=True)  # (unlisted: raised, never lowered)
     kept.updated = max(kept.updated, later.updated)
+    kept.arn = kept.arn or later.arn
     return kept
 
 
@@ -89,6 +98,7 @@ def clean_status(status: TenantStatus) -> None:
     status.customer_cause, status.aws_cause = clean(status.customer_cause), clean(status.aws_cause)
     status.findings = clean_findings(status.findings)
     status.heard = {clean(k, WORD): at for k, at in list(status.heard.items())[-MAX_FINDINGS:]}
+    status.arn = status.arn if names_a_resource(status.arn) else ""  # (a file edited by hand)
 
 
 def clean_findings(findings: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:

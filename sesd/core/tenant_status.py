@@ -32,6 +32,8 @@ class TenantNotice(msgspec.Struct, frozen=True, gc=False):
     impact: str = ""
     description: str = ""
     open: bool = True
+    #: The tenant's ARN as the event named it: its account's id and SES's id of it.
+    arn: str = ""
 
 
 @dataclass(slots=True)
@@ -64,6 +66,10 @@ class TenantStatus:
     heard: dict[str, float] = field(default_factory=dict)
     #: When its last list of open findings was read from: it spoke of every type.
     findings_at: float = 0.0
+    #: The ARN of the tenant it is (its account's id and SES's id of it), as SES last
+    #: named it ("": not told): another one (the tenant made again under its name, or
+    #: the label's role pointed at another account) is another tenant.
+    arn: str = ""
 
     @property
     def paused(self) -> bool:

@@ -21,6 +21,7 @@ from sesd.core.tenant_merge import (
     clean_status,
     impact_after,
     merged,
+    same,
 )
 from sesd.core.tenant_status import TenantNotice, TenantStatus, restored
 from sesd.core.text import clean
@@ -192,7 +193,10 @@ class TenantStatuses:
         (its word, newer, stands: dropped whole, the poll's on the other went unseen)."""
         current = self.status.get(key)
         fresh.updated = fresh.status_at = fresh.customer_at = fresh.aws_at = at
+        if current is not None and not same(current, fresh.arn):
+            current, fresh.findings = None, []  # another tenant of the name: from none
         if current is not None:
+            fresh.arn = fresh.arn or current.arn
             if current.customer_at > at:
                 fresh.customer, fresh.customer_cause = current.customer, current.customer_cause
                 fresh.customer_at = current.customer_at
@@ -241,6 +245,12 @@ class TenantStatuses:
         if key not in self.status and notice.time <= self.listed.get(key[:2], -1.0):
             return  # the list read after it did not name the tenant: gone (deleted) since
         status = self.record(key)
+        if not same(status, notice.arn):  # another tenant of the name (SES's id)
+            if notice.time <= status.updated:
+                return  # the one before it, or of it before: what is kept is newer
+            status = TenantStatus()  # made again, or of another account: from none
+            self._newest(key, status)
+        status.arn = notice.arn or status.arn
         if notice.status:
             # Older than the newest word on its own origin (a poll's is on both): the
             # other's newer word says nothing of this one's.
