@@ -139,3 +139,17 @@ def test_a_role_pointed_at_another_account_starts_its_same_named_tenant_clean() 
     statuses.watch([where], {"prod": other})
     written(statuses, where, _entity("tn-1", other), T + 300)
     assert statuses.status[(*where, "acme")].findings == []
+
+
+def test_a_late_event_of_a_tenant_a_tenantless_accounts_list_missed_is_not_heard() -> None:
+    """As above, hooli (under the id) goes at the list of T + 300 that missed it; its
+    pause's event, delivered again after (SQS delivers at least once), is older than
+    that list: it does not bring hooli back (paused until the next poll)."""
+    where = ("default", REGION)
+    statuses = TenantStatuses([where])
+    statuses.apply(_paused("hooli", T + 10))
+    statuses.gone(*where, set(), T + 300)
+    statuses.apply(_paused("hooli", T + 10))
+    assert statuses.status == {}
+    statuses.apply(_paused("hooli", T + 301))  # (made again since)
+    assert list(statuses.status) == [(ACCOUNT, REGION, "hooli")]

@@ -242,7 +242,7 @@ class TenantStatuses:
         entry = entry_watching(self.roles, self.watched, notice.account, notice.region)
         account = entry or self.accounts.get(notice.account, notice.account)
         key = (account, notice.region, notice.tenant)
-        if key not in self.status and notice.time <= self.listed.get(key[:2], -1.0):
+        if key not in self.status and notice.time <= self._listed(key):
             return  # the list read after it did not name the tenant: gone (deleted) since
         status = self.record(key)
         if not same(status, notice.arn):  # another tenant of the name (SES's id)
@@ -291,7 +291,7 @@ class TenantStatuses:
         id no poll named, in ``region``: no poll naming the id would move them."""
         self.listed[(account, region)] = since
         stale = [k for k in self.status if k[:2] == (account, region) and k[2] not in listed]
-        if account not in self.roles and account not in self.accounts.values():
+        if self._unknown(account):
             # Its AWS account id unknown (no list has named a tenant since the start):
             # what events told under an id no poll named, in this region, may be its own
             # tenants', deleted before a list named them (no poll would move them).
@@ -300,6 +300,19 @@ class TenantStatuses:
         for key in stale:
             if self.status[key].updated <= since:
                 self._forget(key)
+
+    def _unknown(self, label: str) -> bool:
+        """Whether no list has named ``label``'s AWS account id, nor its role."""
+        return label not in self.roles and label not in self.accounts.values()
+
+    def _listed(self, key: TenantKey) -> float:
+        """When the last list that would have named ``key``'s tenant was read from (-1:
+        none): its (account, region)'s; under an id no poll named, the newest of its
+        region's accounts whose id is unknown (:meth:`gone`)."""
+        if key[:2] in self.watched or not _ACCOUNT_ID.fullmatch(key[0]):
+            return self.listed.get(key[:2], -1.0)
+        return max((at for (label, region), at in self.listed.items()
+                    if region == key[1] and self._unknown(label)), default=-1.0)  # fmt: skip
 
     def snapshot(self) -> list[list[Any]]:
         """Plain data for the state file: what SES last said stands after a restart
