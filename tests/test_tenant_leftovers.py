@@ -153,3 +153,21 @@ def test_a_late_event_of_a_tenant_a_tenantless_accounts_list_missed_is_not_heard
     assert statuses.status == {}
     statuses.apply(_paused("hooli", T + 301))  # (made again since)
     assert list(statuses.status) == [(ACCOUNT, REGION, "hooli")]
+
+
+def test_credentials_reaching_another_account_keep_its_tenants_events_not_the_old_ones() -> None:
+    """The default credentials reached ACCOUNT, whose acme had a BOUNCE finding (its
+    event); they reach another account now (no reload says so), whose acme's
+    COMPLAINT finding is heard under that account's id before a poll names it. The
+    poll naming it moves that word under the label: acme is that account's, with its
+    finding alone, not the other's nor none."""
+    other = "210987654321"
+    where = ("default", REGION)
+    statuses = TenantStatuses([where])
+    written(statuses, where, _entity("tn-1"), T)
+    statuses.apply(_opened(T + 10))
+    arn = f"arn:aws:ses:{REGION}:{other}:tenant/acme/tn-9"
+    statuses.apply(TenantNotice(REGION, other, "acme", T + 20, finding="COMPLAINT",
+                                impact="LOW", arn=arn))  # fmt: skip
+    written(statuses, where, _entity("tn-9", other), T + 300)
+    assert [f[0] for f in statuses.status[(*where, "acme")].findings] == ["COMPLAINT"]

@@ -127,7 +127,8 @@ class TenantStatuses:
         events said while no poll named it (kept under the id, with the tenants named by
         events only: at start, or the entry added back by a reload) is moved under the
         label too, not left there for ever as another account's. Where the label keeps
-        the same tenant, the newer word of each kind wins, as :meth:`apply` takes it.
+        the same tenant, the newer word of each kind wins, as :meth:`apply` takes it;
+        another of its name (another ARN), the newer tenant's status whole.
         An ``[[accounts]]`` entry's own polls of its id leave it another label's (the
         default credentials', reaching the same account) for the regions the entry
         does not watch: where it does, its events count under its name (:meth:`apply`)."""
@@ -147,7 +148,12 @@ class TenantStatuses:
             self._forget(key)
             moved = (label, key[1], key[2])
             kept = self.status.get(moved)
-            self._newest(moved, heard if kept is None else merged(kept, heard))
+            if kept is None:
+                self._newest(moved, heard)
+            elif same(kept, heard.arn):
+                self._newest(moved, merged(kept, heard))
+            else:  # two tenants of the name (made again, another account's): the newer
+                self._newest(moved, heard if heard.updated >= kept.updated else kept)
 
     def record(self, key: TenantKey) -> TenantStatus:
         """A tenant's status, to write what SES said into (made, ENABLED, on first use;
