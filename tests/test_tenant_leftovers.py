@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 
 from sesd.account.tenant_entities import written
+from sesd.core.tenant_merge import identity
 from sesd.core.tenants import TenantNotice, TenantStatus, TenantStatuses
 
 ACCOUNT = "123456789012"
@@ -171,3 +172,20 @@ def test_credentials_reaching_another_account_keep_its_tenants_events_not_the_ol
                                 impact="LOW", arn=arn))  # fmt: skip
     written(statuses, where, _entity("tn-9", other), T + 300)
     assert [f[0] for f in statuses.status[(*where, "acme")].findings] == ["COMPLAINT"]
+
+
+def test_a_tenant_is_told_by_its_account_and_id_not_by_the_form_of_its_arn() -> None:
+    """An event's ARN and a poll's naming one tenant (account id and SES's id of it)
+    are of one tenant whatever else they spell: a pause polled stands at its finding's
+    event. An ARN without SES's id of the tenant says not which: no tenant's."""
+    assert identity(f"arn:aws:ses:{REGION}:{ACCOUNT}:tenant/acme/tn-1") == f"{ACCOUNT}/tn-1"
+    assert identity(f"arn:aws-us-gov:ses:{REGION}:{ACCOUNT}:tenant/acme/tn-1") == f"{ACCOUNT}/tn-1"
+    assert identity(f"arn:aws:ses:{REGION}:{ACCOUNT}:tenant/acme/") == ""
+    assert identity("arn:aws:ses:x:1:tenant/acme/" + "i" * 400) == ""  # (no ARN SES writes)
+    where = ("default", REGION)
+    statuses = TenantStatuses([where])
+    paused = {**_entity("tn-1"), "AwsSesManagedStatus": {"Status": "DISABLED"}}
+    written(statuses, where, paused, T)
+    statuses.apply(TenantNotice(REGION, ACCOUNT, "acme", T + 10, finding="BOUNCE", arn=(
+        f"arn:aws-us-gov:ses:{REGION}:{ACCOUNT}:tenant/acme/tn-1")))  # fmt: skip
+    assert statuses.status[(*where, "acme")].paused

@@ -11,7 +11,8 @@ from typing import Any
 
 from sesd.account.failures import text
 from sesd.core.accounts import Target
-from sesd.core.tenant_map import MAX_RESOURCE_ARN, TenantMap, names_a_resource, tenant_of_arn
+from sesd.core.tenant_map import MAX_RESOURCE_ARN, TenantMap, tenant_of_arn
+from sesd.core.tenant_merge import identity
 from sesd.core.tenants import TenantStatus, TenantStatuses, aggregate
 
 __all__ = ["findings_of", "refused", "written"]
@@ -43,7 +44,7 @@ def written(
         impact=text(entity, "ReputationImpact"),
         policy=text(entity, "ReputationManagementPolicy").rpartition("/")[2],
         findings=[] if kept is None else list(kept.findings),
-        arn=arn if names_a_resource(arn) else "",
+        tenant_id=identity(arn),
     )
     statuses.polled(key, status, at)
     return where[2]

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from sesd.core.tenant_map import names_a_resource
+from sesd.core.tenant_map import MAX_RESOURCE_ARN, names_a_resource
 from sesd.core.text import clean
 
 if TYPE_CHECKING:
     from sesd.core.tenant_status import TenantStatus
 
 __all__ = [
-    "MAX_FINDINGS", "WORD", "clean_findings", "clean_status", "impact_after", "impact_of",
-    "merged", "same",
+    "MAX_FINDINGS", "WORD", "clean_findings", "clean_status", "identity", "impact_after",
+    "impact_of", "merged", "same",
 ]  # fmt: skip
 
 #: The most open findings kept of one tenant: one per type of finding, and SES has
@@ -43,11 +43,22 @@ def impact_after(status: TenantStatus, *, opened: bool) -> str:
     return "HIGH" if "HIGH" in (found, status.impact) else found or status.impact
 
 
-def same(status: TenantStatus, arn: str) -> bool:
-    """Whether SES's word naming ``arn`` (its tenant's ARN, "" when not told) can be of
-    the tenant ``status`` is of: SES gives a tenant made again under its name another
-    id, and one of another account is another tenant (a role pointed elsewhere)."""
-    return not (arn and status.arn) or arn == status.arn
+def identity(arn: str) -> str:
+    """Which tenant a tenant's ARN names: its AWS account id and the id SES gave it
+    ("account/id"; "" where the ARN names none, or is none SES writes). SES gives a
+    tenant made again under its name another id; one of another account is another."""
+    if not names_a_resource(arn):
+        return ""
+    head, _, rest = arn.partition(":tenant/")
+    _, _, made = rest.partition("/")
+    account = head.rpartition(":")[2]
+    return f"{account}/{made}" if account and made else ""
+
+
+def same(status: TenantStatus, tenant_id: str) -> bool:
+    """Whether SES's word on the tenant ``tenant_id`` (:func:`identity`; "" when not
+    told) can be of the one ``status`` is of."""
+    return not (tenant_id and status.tenant_id) or tenant_id == status.tenant_id
 
 
 def merged(kept: TenantStatus, later: TenantStatus) -> TenantStatus:
@@ -78,7 +89,7 @@ def merged(kept: TenantStatus, later: TenantStatus) -> TenantStatus:
     if taken:  # (else the impact stands as SES gave it: a status event says none)
         kept.impact = impact_after(kept, opened=True)  # (unlisted: raised, never lowered)
     kept.updated = max(kept.updated, later.updated)
-    kept.arn = kept.arn or later.arn
+    kept.tenant_id = kept.tenant_id or later.tenant_id
     return kept
 
 
@@ -98,7 +109,8 @@ def clean_status(status: TenantStatus) -> None:
     status.customer_cause, status.aws_cause = clean(status.customer_cause), clean(status.aws_cause)
     status.findings = clean_findings(status.findings)
     status.heard = {clean(k, WORD): at for k, at in list(status.heard.items())[-MAX_FINDINGS:]}
-    status.arn = status.arn if names_a_resource(status.arn) else ""  # (a file edited by hand)
+    ok = len(status.tenant_id) <= MAX_RESOURCE_ARN and status.tenant_id.isascii()
+    status.tenant_id = status.tenant_id if ok else ""  # (a file edited by hand)
 
 
 def clean_findings(findings: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:

@@ -66,10 +66,10 @@ class TenantStatus:
     heard: dict[str, float] = field(default_factory=dict)
     #: When its last list of open findings was read from: it spoke of every type.
     findings_at: float = 0.0
-    #: The ARN of the tenant it is (its account's id and SES's id of it), as SES last
-    #: named it ("": not told): another one (the tenant made again under its name, or
-    #: the label's role pointed at another account) is another tenant.
-    arn: str = ""
+    #: Which tenant it is, "account/id" (its AWS account's id and SES's id of it, from
+    #: the ARN SES last named it by; "": not told): another (the tenant made again under
+    #: its name, or the label's role pointed at another account) is another tenant.
+    tenant_id: str = ""
 
     @property
     def paused(self) -> bool:

@@ -19,6 +19,7 @@ from sesd.core.tenant_merge import (
     aggregate,
     clean_findings,
     clean_status,
+    identity,
     impact_after,
     merged,
     same,
@@ -150,7 +151,7 @@ class TenantStatuses:
             kept = self.status.get(moved)
             if kept is None:
                 self._newest(moved, heard)
-            elif same(kept, heard.arn):
+            elif same(kept, heard.tenant_id):
                 self._newest(moved, merged(kept, heard))
             else:  # two tenants of the name (made again, another account's): the newer
                 self._newest(moved, heard if heard.updated >= kept.updated else kept)
@@ -199,10 +200,10 @@ class TenantStatuses:
         (its word, newer, stands: dropped whole, the poll's on the other went unseen)."""
         current = self.status.get(key)
         fresh.updated = fresh.status_at = fresh.customer_at = fresh.aws_at = at
-        if current is not None and not same(current, fresh.arn):
+        if current is not None and not same(current, fresh.tenant_id):
             current, fresh.findings = None, []  # another tenant of the name: from none
         if current is not None:
-            fresh.arn = fresh.arn or current.arn
+            fresh.tenant_id = fresh.tenant_id or current.tenant_id
             if current.customer_at > at:
                 fresh.customer, fresh.customer_cause = current.customer, current.customer_cause
                 fresh.customer_at = current.customer_at
@@ -251,12 +252,13 @@ class TenantStatuses:
         if key not in self.status and notice.time <= self._listed(key):
             return  # the list read after it did not name the tenant: gone (deleted) since
         status = self.record(key)
-        if not same(status, notice.arn):  # another tenant of the name (SES's id)
+        made = identity(notice.arn)
+        if not same(status, made):  # another tenant of the name (SES's id)
             if notice.time <= status.updated:
                 return  # the one before it, or of it before: what is kept is newer
             status = TenantStatus()  # made again, or of another account: from none
             self._newest(key, status)
-        status.arn = notice.arn or status.arn
+        status.tenant_id = made or status.tenant_id
         if notice.status:
             # Older than the newest word on its own origin (a poll's is on both): the
             # other's newer word says nothing of this one's.
