@@ -189,3 +189,20 @@ def test_a_tenant_is_told_by_its_account_and_id_not_by_the_form_of_its_arn() -> 
     statuses.apply(TenantNotice(REGION, ACCOUNT, "acme", T + 10, finding="BOUNCE", arn=(
         f"arn:aws-us-gov:ses:{REGION}:{ACCOUNT}:tenant/acme/tn-1")))  # fmt: skip
     assert statuses.status[(*where, "acme")].paused
+
+
+def test_a_low_finding_closed_leaves_the_high_impact_ses_gave_of_another() -> None:
+    """Findings not listed: SES rates acme's impact HIGH (polled), of a finding no
+    event told of; a LOW finding opens, and closes. Its close says nothing of the
+    finding that made the impact HIGH: it stays (else the ``reputation_impact`` alert
+    resolved until the next poll). The HIGH one's close lowers it."""
+    where = ("default", REGION)
+    statuses = TenantStatuses([where])
+    written(statuses, where, {**_entity("tn-1"), "ReputationImpact": "HIGH"}, T)
+    low = TenantNotice(REGION, ACCOUNT, "acme", T + 10, finding="COMPLAINT", impact="LOW")
+    statuses.apply(low)
+    statuses.apply(msgspec.structs.replace(low, time=T + 20, open=False))
+    assert statuses.status[(*where, "acme")].impact == "HIGH"
+    statuses.apply(_opened(T + 30))
+    statuses.apply(msgspec.structs.replace(_opened(T + 40), open=False))
+    assert statuses.status[(*where, "acme")].impact == ""

@@ -32,13 +32,14 @@ def impact_of(findings: list[tuple[str, str, str]]) -> str:
     return "HIGH" if "HIGH" in impacts else ("LOW" if impacts else "")
 
 
-def impact_after(status: TenantStatus, *, opened: bool) -> str:
+def impact_after(status: TenantStatus, *, opened: bool, closed: str = "") -> str:
     """``status``'s impact once a finding event was applied to its findings: their
-    highest, once a list has named them all (``findings_at``) or the event closed one;
-    else an opened finding raises the impact SES gave (a poll's: of findings no event
-    told of too), and never lowers it."""
+    highest, once a list has named them all (``findings_at``); else an opened finding
+    raises the impact SES gave (a poll's: of findings no event told of too), and never
+    lowers it, and one closed (its impact ``closed``) lowers it but from its own: a
+    HIGH impact SES gave stands a LOW finding's close (another made it HIGH)."""
     found = impact_of(status.findings)
-    if status.findings_at or not opened:
+    if status.findings_at or (not opened and (status.impact != "HIGH" or closed == "HIGH")):
         return found
     return "HIGH" if "HIGH" in (found, status.impact) else found or status.impact
 

@@ -284,10 +284,11 @@ class TenantStatuses:
         if len(heard) > MAX_FINDINGS:
             del heard[next(iter(heard))]
         finding = (kind, clean(notice.impact, WORD), clean(notice.description))
+        was = next((f[1] for f in status.findings if f[0] == kind), finding[1])
         status.findings = [f for f in status.findings if f[0] != kind]
         if notice.open and len(status.findings) < MAX_FINDINGS:
             status.findings.append(finding)
-        status.impact = impact_after(status, opened=notice.open)
+        status.impact = impact_after(status, opened=notice.open, closed=was)
         status.updated = max(status.updated, notice.time)
 
     def gone(self, account: str, region: str, listed: set[str], since: float) -> None:
