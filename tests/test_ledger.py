@@ -85,7 +85,7 @@ def test_a_state_file_from_before_providers_tenants_and_canaries_still_loads() -
     filled = _filled().ledger
     saved = msgspec.msgpack.decode(msgspec.msgpack.encode(filled.snapshot(f.T0)))
     later = ("scopes", "tenant_labels", "tenant_map", "providers", "canaries", "tenant_walks")
-    for key in (*later, "accounts", "tenant_status", "tenant_ids"):
+    for key in (*later, "accounts", "tenant_status", "tenant_ids", "tenant_listed"):
         del saved[key]
     del saved["pending"]["axes"]
     fresh = Ledger(core_settings(parse_config(CONFIG)))

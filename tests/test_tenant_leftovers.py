@@ -10,6 +10,8 @@ from typing import Any
 import msgspec
 
 from sesd.account.tenant_entities import written
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
 from sesd.core.tenant_merge import identity
 from sesd.core.tenants import TenantNotice, TenantStatus, TenantStatuses
 
@@ -206,3 +208,21 @@ def test_a_low_finding_closed_leaves_the_high_impact_ses_gave_of_another() -> No
     statuses.apply(_opened(T + 30))
     statuses.apply(msgspec.structs.replace(_opened(T + 40), open=False))
     assert statuses.status[(*where, "acme")].impact == ""
+
+
+def test_a_restart_keeps_when_each_list_was_read_and_a_late_event_brings_back_no_one() -> None:
+    """initech, paused, goes at the list of T + 300 (deleted); sesd restarts, and reads
+    its queue's backlog before its first poll: the pause's event (T + 10) is older
+    than that list, saved in the state file. initech stays gone (else paused, its
+    alert firing, until the first poll)."""
+    queue = f"[[queues]]\nurl = 'https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/eu'\n"
+    config = parse_config(f"{queue}[tenants]\nenabled = true\n")
+    before = Pipeline(core_settings(config)).ledger
+    where = ("default", REGION)
+    before.tenant_status.named(ACCOUNT, "default")
+    before.tenant_status.polled((*where, "initech"), TenantStatus(sending="DISABLED"), T)
+    before.tenant_status.gone(*where, set(), T + 300)
+    after = Pipeline(core_settings(config)).ledger
+    after.restore(msgspec.json.decode(msgspec.json.encode(before.snapshot(T + 400))), T + 400)
+    after.tenant_status.apply(_paused("initech", T + 10))
+    assert after.tenant_status.status == {}

@@ -301,6 +301,7 @@ class Ledger:
             "accounts": self.accounts.snapshot(self.settings.roles),
             "tenant_status": self.tenant_status.snapshot(),
             "tenant_ids": [[i, label] for i, label in self.tenant_status.accounts.items()],
+            "tenant_listed": [[*where, at] for where, at in self.tenant_status.listed.items()],
             "tenant_walks": self.tenant_walks.snapshot(),
         }
 
@@ -337,7 +338,8 @@ class Ledger:
         where -= self.accounts.restore(data.get("accounts", []), where, self.settings.roles)
         # The ids the labels' polls named, an empty listing's too (not in an older file).
         ids = {*self.accounts.ids(), *ids_in(data.get("tenant_ids"))}
-        self.tenant_status.restore(data.get("tenant_status", []), where, ids)
+        listed = data.get("tenant_listed", [])
+        self.tenant_status.restore(data.get("tenant_status", []), where, ids, listed)
         # The map of an AWS account no label reaches now goes, as a reload's would.
         reached = self.settings.reached(self.accounts.ids())  # the file's ids for the default
         forget_unreached(self.tenant_map, held_in(data.get("accounts", [])), reached)

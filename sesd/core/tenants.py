@@ -333,6 +333,7 @@ class TenantStatuses:
         rows: list[list[Any]],
         where: set[tuple[str, str]],
         ids: Iterable[tuple[str, str]] = (),
+        listed: Any = (),
     ) -> None:
         """Load what :meth:`snapshot` returned, for the (account, region)s in ``where``
         (those configured now), and those only events named (under an AWS account id, as
@@ -342,7 +343,8 @@ class TenantStatuses:
         again where :meth:`watch` would keep them, what the events said under each id
         moved under its label (:meth:`named`): an event read before the first poll
         counts under its label, not the id (the poll's move under the label let its one
-        origin's default overwrite the other's: SES's pause lifted)."""
+        origin's default overwrite the other's: SES's pause lifted); and ``listed``, when
+        each (account, region)'s last list was read (a row each), those in ``where``."""
         for account, region, tenant, saved, *_ in rows:  # items a later build added: not ours
             unnamed = isinstance(account, str) and _ACCOUNT_ID.fullmatch(account) is not None
             unnamed = unnamed and (account, region) not in self.watched
@@ -354,6 +356,12 @@ class TenantStatuses:
         for account_id, label in sorted(ids):
             if self._reaches(label, account_id):
                 self.named(account_id, label)
+        # When each list was read from (:meth:`gone`; not in an older file): an event of
+        # a tenant it found gone, read from the backlog after the restart, is not heard.
+        for row in listed if isinstance(listed, list) else ():
+            read = isinstance(row, list) and len(row) == 3 and (row[0], row[1]) in where
+            if read and isinstance(row[2], (int, float)) and not isinstance(row[2], bool):
+                self.listed[(row[0], row[1])] = float(row[2])
 
     def ranked(self) -> list[tuple[TenantKey, TenantStatus]]:
         """Every tenant, those SES acts on first (paused, then high and low impact),
