@@ -129,7 +129,7 @@ class TenantStatuses:
         events only: at start, or the entry added back by a reload) is moved under the
         label too, not left there for ever as another account's. Where the label keeps
         the same tenant, the newer word of each kind wins, as :meth:`apply` takes it;
-        another of its name (another ARN), the newer tenant's status whole.
+        another of its name (another id SES gave it), the newer tenant's status whole.
         An ``[[accounts]]`` entry's own polls of its id leave it another label's (the
         default credentials', reaching the same account) for the regions the entry
         does not watch: where it does, its events count under its name (:meth:`apply`)."""
@@ -197,7 +197,8 @@ class TenantStatuses:
     def polled(self, key: TenantKey, fresh: TenantStatus, at: float) -> None:
         """What a poll said (newer than any event before ``at``), on each origin of the
         sending status but one a status event spoke of while the poll was under way
-        (its word, newer, stands: dropped whole, the poll's on the other went unseen)."""
+        (its word, newer, stands: dropped whole, the poll's on the other went unseen).
+        Of another tenant of the name than the one kept (:func:`same`): from none."""
         current = self.status.get(key)
         fresh.updated = fresh.status_at = fresh.customer_at = fresh.aws_at = at
         if current is not None and not same(current, fresh.tenant_id):
