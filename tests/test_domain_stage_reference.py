@@ -58,6 +58,10 @@ def _case(draw: st.DrawFn) -> tuple[int, list[float]]:
 @example((3, [1_800_000_000.0, math.nextafter(1_800_000_005.0, 0.0), 1_800_000_005.0]))
 @example((0, [932.51, 932.5]))  # in 0.1 s buckets 9325 * 0.1 <= 932.5, yet 932.5 // 0.1 is 9324
 @example((1, [0.0, -0.0, math.nextafter(0.5, 0.0), 0.5, -0.25]))
+# A bucket opened where whole seconds are no longer exact floats has no span: the
+# span of the bucket staged before it must not stay to stand in for it.
+@example((2, [1000.5, 2.0**53, 1000.5]))
+@example((2, [1000.5, -(2.0**60), 1000.25]))
 def test_a_write_opens_a_bucket_exactly_when_its_floor_division_changes(
     case: tuple[int, list[float]],
 ) -> None:

@@ -133,6 +133,8 @@ class DomainWindows:
         self._stage = fine
         if self._fine.is_integer() and abs(t) < _EXACT:
             self._stage_from, self._stage_to = fine * self._fine, (fine + 1) * self._fine
+        else:  # no span (not the last bucket's): each write divides
+            self._stage_from, self._stage_to = math.inf, -math.inf
         accepted = 0
         for index, ring in enumerate(self._rings):
             head = ring.head
