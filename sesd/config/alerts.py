@@ -322,6 +322,12 @@ class AlertsConfig(Section, frozen=True):
                         f"(configured: {', '.join(sorted(known))}; add "
                         f"[alerts.sinks.{toml_key(wanted)}])"
                     )
+                if wanted in rule.sinks[:j]:
+                    # Each name is a route: named twice, the sink was paged twice for
+                    # one transition (a second PagerDuty trigger, a second Slack post).
+                    raise ValueError(
+                        f"rules[{i}] ({rule.name}).sinks[{j}]: {wanted!r} is named twice"
+                    )
 
     def named_sinks(self) -> dict[str, SinkConfig]:
         """Every sink by name: ``console``, the older sections, then ``[alerts.sinks]``."""
