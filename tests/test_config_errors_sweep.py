@@ -405,6 +405,11 @@ CASES = [
     (R.replace("delay_ratio", "sending_paused") + 'above = 0\nexclude_providers = ["google"]',
      "alerts.rules[0] (r).exclude_providers: sending_paused watches accounts: leave "
      "exclude_providers out"),
+    # exclude_domains too: an account's alert has no domain to leave out, and it was
+    # read as a rule on domains' would be, then ignored.
+    (R.replace("delay_ratio", "sending_paused") + 'above = 0\nexclude_domains = ["a.com"]',
+     "alerts.rules[0] (r).exclude_domains: sending_paused watches accounts: leave "
+     "exclude_domains out"),
     (R.replace("delay_ratio", "quota_used_ratio") + 'above = 0.9\nexclude_tenants = ["a"]',
      "alerts.rules[0] (r).exclude_tenants: quota_used_ratio watches accounts: leave "
      "exclude_tenants out"),

@@ -126,6 +126,7 @@ def _check_accounts(rule: RuleConfig) -> None:
             ("domains", domains),
             ("providers", rule.providers),
             ("tenants", rule.tenants),
+            ("exclude_domains", rule.exclude_domains),
             ("exclude_providers", rule.exclude_providers),
             ("exclude_tenants", rule.exclude_tenants),
         )
