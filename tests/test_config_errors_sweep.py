@@ -182,6 +182,12 @@ CASES = [
     ('[alerts.pagerduty]\nrouting_key = "k"\n[alerts.sinks.pagerduty]\ntype = "console"',
      "alerts.sinks.pagerduty: [alerts.pagerduty] and [alerts.sinks.pagerduty] name the same "
      "sink"),
+    # The older sections' type is their name: another said in msgspec's words alone.
+    ('[alerts.slack]\ntype = "pagerduty"\n' + S, "alerts.slack.type: must be \"slack\" (or "
+     "left out): [alerts.slack] is a Slack sink; a pagerduty sink is [alerts.sinks.NAME] (got "
+     "'pagerduty')"),
+    ('[alerts.pagerduty]\ntype = 1\nrouting_key = "k"', "alerts.pagerduty.type: must be "
+     "\"pagerduty\" (or left out): [alerts.pagerduty] is a PagerDuty sink (got 1)"),
     ('[alerts.sinks.x]\nurl = "https://h.example/x"', "alerts.sinks.x.type: give one of slack, "
      "pagerduty, alertmanager, webhook, console (the key is missing)"),
     ('[alerts.sinks.x]\ntype = "email"', "alerts.sinks.x.type: give one of slack, pagerduty, "

@@ -27,6 +27,7 @@ def check_sinks(data: dict[str, Any]) -> None:
     alerts = data.get("alerts")
     if isinstance(alerts, dict):
         _check_misplaced(alerts)
+        _check_older(alerts)
     sinks = alerts.get("sinks") if isinstance(alerts, dict) else None
     if not isinstance(sinks, dict):
         return
@@ -63,3 +64,27 @@ def _check_misplaced(alerts: dict[str, Any]) -> None:
                 f"alerts.{toml_key(name)}: unknown key (a sink named {escaped(name, 200)} is "
                 f"[alerts.sinks.{toml_key(name)}])"
             )
+
+
+#: The older sections, each a sink of the type its name says.
+_OLDER = {"slack": "Slack", "pagerduty": "PagerDuty"}
+
+
+def _check_older(alerts: dict[str, Any]) -> None:
+    """ConfigError for ``[alerts.slack]`` (or ``[alerts.pagerduty]``) whose ``type`` is
+    not its name: msgspec said ``Invalid value 'pagerduty'``, which names neither what
+    the type must be nor where a sink of that type goes."""
+    for name, kind in _OLDER.items():
+        table = alerts.get(name)
+        if not isinstance(table, dict) or table.get("type", name) == name:
+            continue
+        given = table["type"]
+        elsewhere = (
+            f"; a {given} sink is [alerts.sinks.NAME]"
+            if isinstance(given, str) and given in SINK_TYPES
+            else ""
+        )
+        raise ConfigError(
+            f'alerts.{name}.type: must be "{name}" (or left out): [alerts.{name}] is a '
+            f"{kind} sink{elsewhere} (got {given!r})"
+        )
