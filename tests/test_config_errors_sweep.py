@@ -254,6 +254,9 @@ CASES = [
     (RA + RA, "alerts.rules[1] (r).name: 'r' is alerts.rules[0]'s name too"),
     (RA.replace('"r"', '"a b"'), "alerts.rules[0] (a b).name: 'a b': use letters, digits, '-', "
      "'_', '.', ':'"),
+    # A name too long is cut where the rule is named, and says so: not a shorter name.
+    (RA.replace('"r"', '"' + "n" * 70 + '"'), "alerts.rules[0] (" + "n" * 63 + "…).name: '"
+     + "n" * 70 + "': use letters, digits, '-', '_', '.', ':'"),
     (RA.replace("delay_ratio", "zz"), "alerts.rules[0] (r).metric: 'zz' is unknown (known: "
      "delay_ratio," + MORE),
     (RA + "min_events = -1", "alerts.rules[0] (r).min_events: must not be negative"),

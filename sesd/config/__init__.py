@@ -80,6 +80,7 @@ from sesd.config.values import (
     urls_shown,
 )
 from sesd.config.web import WebConfig, WebConfigFile, parse_web_config
+from sesd.core.text import escaped
 
 __all__ = [
     "ACCOUNT_METRICS",
@@ -284,7 +285,8 @@ def _pointed(message: str, data: dict[str, Any]) -> str:
     name = rule.get("name") if isinstance(rule, dict) else None
     rest = message[found.end() :]
     if isinstance(name, str) and not rest.startswith(" ("):  # not named already
-        message = f"{found.group(0)} ({name[:64]}){rest}"
+        # Cut with an ellipsis: a name cut silently reads as a shorter name to search for.
+        message = f"{found.group(0)} ({escaped(name, 64)}){rest}"
     key = rest.partition(":")[0].lstrip(".")
     value = rule.get(key) if isinstance(rule, dict) else None
     if isinstance(value, str) and value.strip().endswith("%"):
