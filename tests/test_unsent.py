@@ -12,8 +12,10 @@ import anyio
 import msgspec
 import pytest
 
+from sesd.alerting.alert_log import log_unsent
+from sesd.alerting.rules import Transition
 from sesd.config import Config
-from sesd.io.logs import configure_logging
+from sesd.io.logs import configure_logging, get_logger
 from sesd.runtime.daemon import Daemon
 from tests import factory as f
 from tests.conftest import running, send_bodies
@@ -144,3 +146,15 @@ async def test_a_resolve_owed_to_a_sink_the_restart_dropped_is_a_warning(
     assert gone["domains"] == ["outlook.example"]
     assert gone["count"] == 1
     assert "by hand" in gone["hint"]
+
+
+def test_a_stop_without_a_state_file_says_the_key_that_would_keep_the_unsent() -> None:
+    """Without a state file what a stop leaves unsent is lost; the line says so, naming
+    the key as every message of the config names it (``state.path``)."""
+    logs = io.StringIO()
+    configure_logging("info", "json", stream=logs)
+    unsent = [("delay-ratio-high", "outlook.example", Transition.FIRING)]
+    log_unsent(get_logger(), unsent, kept=False)
+    (line,) = [json.loads(line) for line in logs.getvalue().splitlines()]
+    assert line["event"] == "sesd.notify.unsent_at_exit"
+    assert line["hint"] == "lost: without state.path nothing is kept across a restart"

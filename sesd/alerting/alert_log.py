@@ -49,7 +49,7 @@ def log_unsent(log: Any, unsent: list[tuple[str, str, Transition]], *, kept: boo
             hint="saved as not sent: the restart sends them (a firing or a resolve to the "
             "sinks that had not taken it, and to no other)"
             if kept
-            else "lost: without [state] path nothing is kept across a restart",
+            else "lost: without state.path nothing is kept across a restart",
         )
 
 
