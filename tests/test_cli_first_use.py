@@ -247,8 +247,9 @@ def test_a_domain_in_two_groups_is_refused(
     table = '[domains]\ngroups = { microsoft = ["outlook.com"], consumer = ["Outlook.com."] }'
     assert check(tmp_path, table + "\n" + BASE, capsys) == (
         2,
-        "sesd: config error: sesd.toml: domains.groups.consumer: 'Outlook.com.' is "
-        "outlook.com, already in domains.groups.microsoft: a domain counts under one group\n",
+        "sesd: config error: sesd.toml: domains.groups.consumer[0]: 'Outlook.com.' is "
+        "outlook.com, already in domains.groups.microsoft[0]: a domain counts under one "
+        "group\n",
     )
 
 

@@ -97,10 +97,10 @@ def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatc
         ),
         ('[[queues]]\nurl = "ftp://x"', "queues[0].url: 'ftp://x' is not an http(s) URL"),
         ("[windows]\nsizes = ['5 minutes']", "windows.sizes[0]: invalid duration '5 minutes'"),
-        # A group's member that is no domain: the group is named.
+        # A group's member that is no domain: the group and its index are named.
         (
             '[domains]\ngroups = { microsoft = ["outlook.com", ""] }',
-            "domains.groups.microsoft: '' is not a usable domain name",
+            "domains.groups.microsoft[1]: '' is not a usable domain name",
         ),
         # A browser reads /domain/.. (or %2E%2E) as /: the group's page cannot be reached.
         (

@@ -47,13 +47,14 @@ CASES = [
     # [domains], [dimensions]
     ("[domains]\nmax_tracked = -1", "domains.max_tracked: must not be negative"),
     ('[domains]\ntrack = ["a b"]', "domains.track[0]: 'a b' is not a usable domain name"),
-    ('[domains]\ngroups = {a = ["x.com"], b = ["x.com"]}', "domains.groups.b: 'x.com', "
-     "already in domains.groups.a: a domain counts under one group"),
+    # A group's member named by its index, as track's is.
+    ('[domains]\ngroups = {a = ["x.com"], b = ["y.com", "x.com"]}', "domains.groups.b[1]: "
+     "'x.com', already in domains.groups.a[0]: a domain counts under one group"),
     # A group's name that is no bare key, quoted where its members are refused too.
-    ('[domains]\ngroups = {"a.b" = ["x y"]}', 'domains.groups."a.b": \'x y\' is not a usable '
-     "domain name"),
-    ('[domains]\ngroups = {"a.b" = ["x.com"], c = ["x.com"]}', "domains.groups.c: 'x.com', "
-     'already in domains.groups."a.b": a domain counts under one group'),
+    ('[domains]\ngroups = {"a.b" = ["x y"]}', 'domains.groups."a.b"[0]: \'x y\' is not a '
+     "usable domain name"),
+    ('[domains]\ngroups = {"a.b" = ["x.com"], c = ["x.com"]}', "domains.groups.c[0]: 'x.com', "
+     'already in domains.groups."a.b"[0]: a domain counts under one group'),
     ('[domains]\ngroups = {other = ["x.com"]}', "domains.groups.other: the name is reserved"),
     ('[domains]\ngroups = {".." = ["x.com"]}', 'domains.groups."..": the name cannot name a page '
      "(a browser reads /domain/.. as /)"),

@@ -37,8 +37,8 @@ _ROLE = 'name = "a"\nrole_arn = "arn:aws:iam::123456789012:role/sesd"\n'
         # One of a list: its index, as msgspec's own path names an item.
         ('[domains]\ntrack = ["x.com", "a b"]',
          "domains.track[1]: 'a b' is not a usable domain name"),
-        ('[domains]\ngroups = {mail = ["a b"]}', "domains.groups.mail: 'a b' is not a usable "
-         "domain name"),
+        ('[domains]\ngroups = {mail = ["a b"]}', "domains.groups.mail[0]: 'a b' is not a "
+         "usable domain name"),
         ("[dimensions]\nmax_tracked = -1", "dimensions.max_tracked: must not be negative"),
         ('[alerts]\nevaluate_every = "1ms"', "alerts.evaluate_every: must be at least 100ms (it "
          "is 1ms)"),

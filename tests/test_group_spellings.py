@@ -21,17 +21,17 @@ QUEUE = '[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/123456789012/ses
         (
             "bücher.de",
             "xn--bcher-kva.de",
-            "groups.b: 'xn--bcher-kva.de', already in domains.groups.a (as 'bücher.de')",
+            "groups.b[0]: 'xn--bcher-kva.de', already in domains.groups.a[0] (as 'bücher.de')",
         ),
         (
             "xn--bcher-kva.de",
             "Bücher.DE",
-            "groups.b: 'Bücher.DE' is xn--bcher-kva.de, already in domains.groups.a",
+            "groups.b[0]: 'Bücher.DE' is xn--bcher-kva.de, already in domains.groups.a[0]",
         ),
         (
             "Bücher.de",
             "bücher.de.",
-            "groups.b: 'bücher.de.' is xn--bcher-kva.de, already in domains.groups.a"
+            "groups.b[0]: 'bücher.de.' is xn--bcher-kva.de, already in domains.groups.a[0]"
             " (as 'Bücher.de')",
         ),
     ],

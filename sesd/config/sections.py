@@ -111,22 +111,26 @@ class DomainsConfig(Section, frozen=True):
     def __post_init__(self) -> None:
         if self.max_tracked < 0:
             raise ValueError("max_tracked must not be negative")
-        listed = [(f"track[{i}]", domain) for i, domain in enumerate(self.track)]
-        listed += [
-            (f"groups.{toml_key(name)}", domain)
-            for name, members in self.groups.items()
-            for domain in members
+        # (key, group, domain): each member named by its index, as track's are.
+        listed: list[tuple[str, str | None, str]] = [
+            (f"track[{i}]", None, domain) for i, domain in enumerate(self.track)
         ]
-        grouped: dict[str, tuple[str, str]] = {}
-        for where, domain in listed:
+        listed += [
+            (f"groups.{toml_key(name)}[{j}]", name, domain)
+            for name, members in self.groups.items()
+            for j, domain in enumerate(members)
+        ]
+        grouped: dict[str, tuple[str, str, str]] = {}
+        for where, group, domain in listed:
             norm = normalise_domain(domain)
             if norm is None:
                 raise ValueError(f"{where}: {domain!r} is not a usable domain name")
-            # One label a domain: in a second group it counted under the last alone.
-            if where.startswith("track["):
+            # One label a domain: in a second group it counted under the last alone
+            # (twice in one group, it counts under that group all the same).
+            if group is None:
                 continue
-            first, written = grouped.setdefault(norm, (where, domain))
-            if first != where:
+            first, first_group, written = grouped.setdefault(norm, (where, group, domain))
+            if first_group != group:
                 # Each as written where it is: a search for the normal form does not
                 # find bücher.de.
                 said = repr(domain) if domain == norm else f"{domain!r} is {norm}"
