@@ -66,3 +66,18 @@ def test_a_state_file_of_an_earlier_build_reads_its_alerts_not_held() -> None:
         state = _state(row)
         assert state is not None
         assert state.held is held
+
+
+def test_a_held_resolve_reading_under_its_threshold_once_the_window_fills_resolves() -> None:
+    """Held on the thin window (told resolved at 10%), the window fills with nothing
+    new: it still reads 10%, under the 20% a firing needs, though over the 5% the
+    restart's rule clears at. That is no new firing (a page "10.0% above 20.0%" for an
+    incident told ended): the resolve goes out, at what the window reads."""
+    after, pipeline = _restored_thin(PAGER)
+    pipeline.ledger.tallies.received("q", T + 5, 1.0)  # caught up, the window as it was
+    (resolved,) = after.evaluate(pipeline.ledger, T + 5)
+    assert (resolved.kind, resolved.value) == (Transition.RESOLVED, 0.1)
+    sent = [(n.kind, n.sinks) for n in after.due(T + 5, flush=True)]
+    assert sent == [(Transition.RESOLVED, ("pager",))]
+    assert list(after.firing()) == []
+    assert after.evaluate(pipeline.ledger, T + 6) == []

@@ -171,6 +171,12 @@ def _holds(rule: RuleConfig, value: float | None) -> bool:
     return value is not None and rule.holds(value)
 
 
+def _breach(rule: RuleConfig, value: float | None, volume: int) -> bool:
+    """Whether ``value`` is past ``above`` on a window holding ``min_events`` (as
+    :func:`step` has it inline: it runs at every step of every label)."""
+    return value is not None and rule.breaches(value) and volume >= rule.min_events
+
+
 def has_waited(start: float, now: float, period: float) -> bool:
     """Whether ``period`` has passed since ``start``. A start ahead of ``now`` (the wall
     clock stepped back since) has waited: a step back must not hold a notification
@@ -205,6 +211,7 @@ def _firing(
     rule: RuleConfig,
     state: AlertState,
     value: float | None,
+    volume: int,
     now: float,
     repeat_interval: float,
     blind: bool,
@@ -215,12 +222,15 @@ def _firing(
     was_held, state.held = state.held, False
     if thin and (state.resolved_at is not None or not _holds(rule, value)):
         return _held(state, now, repeat_interval, tick)
-    if not _holds(rule, value):
+    renewed = state.resolved_at is not None and was_held
+    # Told resolved meanwhile, it fires anew only on a breach, as any new firing: a
+    # value between the thresholds keeps a firing alert firing, not an ended one.
+    if not _holds(rule, value) or (renewed and not _breach(rule, value, volume)):
         return _resolved(rule, state, value, now, blind)
     state.value = value
-    if state.resolved_at is not None and was_held:
+    if renewed:
         # Its resolve, decided before a stop, was told meanwhile (Alertmanager);
-        # firing on a window full again, it fires anew.
+        # breaching on a window full again, it fires anew.
         state.since = state.last_sent = now
         state.resolved_at = None
         return Transition.FIRING
@@ -286,7 +296,7 @@ def step(
     if state.since > now or state.last_sent > now:  # rare: a call only then
         _stepped_back(state, now)
     if state.status is FIRING:
-        return _firing(rule, state, value, now, repeat_interval, blind, thin, tick)
+        return _firing(rule, state, value, volume, now, repeat_interval, blind, thin, tick)
     state.value = value
     breach = value is not None and rule.breaches(value) and volume >= rule.min_events
     if not breach:
