@@ -75,3 +75,25 @@ def test_a_thin_window_after_the_restart_keeps_the_figure_an_owed_resolve_tells(
     after.evaluate(ledger, T + 7200)
     sent = [(a.kind, a.value) for n in after.due(T + 7200, flush=True) for a in n.alerts]
     assert sent == [(Transition.RESOLVED, 0.1)]
+
+
+def test_an_owed_resolve_held_longer_than_its_window_tells_its_figure_once_caught_up() -> None:
+    """As above, but the first start drains its backlog for longer than the window
+    (held meanwhile, told resolved at 10%, ending when it ended: Alertmanager posted it
+    so), and its window is empty once it catches up. The resolve then made is the one
+    every sink was told meanwhile, not "no data" ending at the catch-up: the pager's
+    incident would read as lasting through the downtime and the backlog."""
+    blob = resolve_left_unsent(["5m"])
+    config = parse_config(SINKS + rule())
+    after = Evaluator(config.alerts, ["5m"])
+    ledger = Pipeline(core_settings(config)).ledger
+    restore(blob, ledger, after, T + 3600)
+    ledger.tallies.received("q", T + 3600, 3000.0)  # reading 50 min behind
+    assert after.evaluate(ledger, T + 3600) == []
+    ledger.tallies.received("q", T + 4000, 1.0)  # caught up, no mail in the window
+    after.evaluate(ledger, T + 4000)
+    sent = [
+        (n.sinks, a.kind, a.value, a.at) for n in after.due(T + 4000, flush=True)
+        for a in n.alerts
+    ]  # fmt: skip
+    assert sent == [(("pager",), Transition.RESOLVED, 0.1, T + 2)]

@@ -226,7 +226,8 @@ def _firing(
     # Told resolved meanwhile, it fires anew only on a breach, as any new firing: a
     # value between the thresholds keeps a firing alert firing, not an ended one.
     if not _holds(rule, value) or (renewed and not _breach(rule, value, volume)):
-        return _resolved(rule, state, value, now, blind)
+        # Held, it was told resolved as decided: so is a window empty once it is full.
+        return _resolved(rule, state, value, now, blind or renewed)
     state.value = value
     if renewed:
         # Its resolve, decided before a stop, was told meanwhile (Alertmanager);
@@ -248,7 +249,8 @@ def _resolved(
 ) -> Transition:
     """A firing alert resolves at ``now``, on ``value``. A blind step without data gets
     here only with a resolve decided before a stop (:func:`step`), nothing read since
-    (the window emptied over the stop): that resolve is made again as decided, at its
+    (the window emptied over the stop), as does the first step on a full window of one
+    held meanwhile, told resolved as decided: that resolve is made again so, at its
     figure and when it ended. Told "no data" at the start, it read as mail stopped, the
     incident as the downtime. (Not where the rule in force fires at that figure:
     "resolved at 10%" then read against thresholds that keep it firing.)"""
