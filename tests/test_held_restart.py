@@ -81,3 +81,25 @@ def test_a_held_resolve_reading_under_its_threshold_once_the_window_fills_resolv
     assert sent == [(Transition.RESOLVED, ("pager",))]
     assert list(after.firing()) == []
     assert after.evaluate(pipeline.ledger, T + 6) == []
+
+
+def test_a_held_resolve_breaching_once_the_window_fills_waits_its_for() -> None:
+    """Held on the thin window (told resolved), the window fills breaching a rule with
+    `for = "1m"`: a new firing waits its `for`, as any does. Its resolve goes out
+    meanwhile as it was told (10%, ending when it ended), and the firing a minute
+    after the next evaluation found it pending."""
+    after, pipeline = _restored_thin(PAGER + 'for = "1m"\n')
+    feed_spike(pipeline, "a.example", T + 5, 60, 0)
+    pipeline.ledger.tallies.received("q", T + 5, 1.0)  # caught up
+    (resolved,) = after.evaluate(pipeline.ledger, T + 5)
+    told = (resolved.kind, resolved.value, resolved.since, resolved.at)
+    assert told == (Transition.RESOLVED, 0.1, T, T + 2)
+    sent = [(n.kind, n.sinks) for n in after.due(T + 5, flush=True)]
+    assert sent == [(Transition.RESOLVED, ("pager",))]
+    assert after.evaluate(pipeline.ledger, T + 30) == []
+    pipeline.ledger.tallies.received("q", T + 60, 1.0)
+    assert after.evaluate(pipeline.ledger, T + 60) == []
+    (fired,) = after.evaluate(pipeline.ledger, T + 90)
+    assert (fired.kind, fired.since) == (Transition.FIRING, T + 90)
+    sent = [(n.kind, n.sinks) for n in after.due(T + 90, flush=True)]
+    assert sent == [(Transition.FIRING, ("pager",))]

@@ -223,6 +223,13 @@ def _firing(
     if thin and (state.resolved_at is not None or not _holds(rule, value)):
         return _held(state, now, repeat_interval, tick)
     renewed = state.resolved_at is not None and was_held
+    if renewed and _breach(rule, value, volume) and less_a_tenth(rule.for_.seconds, tick) > 0:
+        # Told resolved meanwhile, breaching again: a new firing, which waits its `for`
+        # as any does. The resolve goes out first, as it was told (the figure breaching
+        # now would read "resolved at 35%"); the next step finds it pending.
+        state.status = INACTIVE
+        state.resolved_at = min(state.resolved_at or now, now)
+        return RESOLVED
     # Told resolved meanwhile, it fires anew only on a breach, as any new firing: a
     # value between the thresholds keeps a firing alert firing, not an ended one.
     if not _holds(rule, value) or (renewed and not _breach(rule, value, volume)):
