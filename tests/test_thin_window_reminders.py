@@ -59,6 +59,11 @@ def test_a_reminder_while_the_window_is_thin_tells_the_figure_it_last_fired_at()
     (note,) = [n for n in reminder.notes if "too few events" in n]
     (sent,) = evaluator.due(later, flush=True)
     slack = slack_message(sent)
+    # Its counts are the thin window's (one delay in ten, not 60%): the note says so.
+    counts = [b["text"]["text"] for b in slack["blocks"][1:-1] if "counts:" in b["text"]["text"]]
+    assert counts
+    assert "delivery 9" in counts[0]
+    assert "counts are the thin window's" in note
     assert "60.0%" in slack["text"]
     assert "10.0%" not in slack["text"]
     assert any("too few events" in b["text"]["text"] for b in slack["blocks"][1:-1])

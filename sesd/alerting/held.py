@@ -16,7 +16,7 @@ __all__ = ["THIN_NOTE", "held_alert", "resent"]
 #: Why a reminder's figure is not the window's: sesd's own words.
 THIN_NOTE: Final = (
     "held firing: its window has too few events to resolve on (sesd reads behind); "
-    "the figure is the one it last fired at"
+    "the figure is the one it last fired at, the counts are the thin window's"
 )
 
 
