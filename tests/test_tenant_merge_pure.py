@@ -6,7 +6,7 @@ shapes a poll and an event make. Pure."""
 
 from __future__ import annotations
 
-from sesd.core.tenant_merge import aggregate, impact_of, merged
+from sesd.core.tenant_merge import aggregate, impact_after, impact_of, merged
 from sesd.core.tenants import TenantStatus
 
 T = 1_800_000_000.0
@@ -57,3 +57,44 @@ def test_findings_are_replaced_by_type_where_heard_no_sooner() -> None:
     assert kept.findings == [("b", "LOW", "b"), ("a", "HIGH", "new a"), ("c", "LOW", "c")]
     assert list(kept.heard.items()) == [("b", T), ("a", T + 1), ("c", T + 2)]
     assert (kept.impact, kept.updated, kept.sending) == ("HIGH", T + 3, "ENABLED")
+
+
+def test_a_finding_opened_before_any_list_raises_the_impact_and_never_lowers_it() -> None:
+    """Until a list has named every finding, SES's impact (a poll's) may be of findings
+    no event told of: a LOW finding opened on a tenant SES gave none reads LOW, on one
+    it gave HIGH still HIGH; once listed, the findings alone make it."""
+    low = [("COMPLAINT", "LOW", "Complaints.")]
+    assert impact_after(TenantStatus(findings=low), opened=True) == "LOW"
+    assert impact_after(TenantStatus(findings=low, impact="HIGH"), opened=True) == "HIGH"
+    assert impact_after(TenantStatus(findings=[], impact="LOW"), opened=True) == "LOW"
+    listed = TenantStatus(findings=low, impact="HIGH", findings_at=T)
+    assert impact_after(listed, opened=True) == "LOW"
+
+
+def test_a_finding_moved_under_the_label_leaves_a_higher_impact_polled() -> None:
+    """SES's HIGH (polled, findings never listed) and a LOW finding heard under the
+    AWS account id: joined, the impact stays HIGH."""
+    kept = TenantStatus(impact="HIGH", updated=T)
+    later = TenantStatus(findings=[("COMPLAINT", "LOW", "c")], heard={"COMPLAINT": T + 1})
+    merged(kept, later)
+    assert (kept.findings, kept.impact) == ([("COMPLAINT", "LOW", "c")], "HIGH")
+
+
+def test_a_status_word_moved_under_the_label_leaves_the_impact_as_ses_gave_it() -> None:
+    """SES's impact HIGH, its findings listed (none open): a pause heard under the id
+    and joined says nothing of the impact, which stays HIGH."""
+    kept = TenantStatus(impact="HIGH", findings_at=T, customer_at=T, aws_at=T, status_at=T)
+    later = TenantStatus(customer="DISABLED", customer_at=T + 5, status_at=T + 5)
+    merged(kept, later)
+    assert (kept.sending, kept.impact) == ("DISABLED", "HIGH")
+
+
+def test_a_newer_word_of_ses_is_taken_and_disables_the_tenant() -> None:
+    """SES's own pause (the AWS-managed origin) heard under the id: joined, the tenant
+    is paused by SES, with SES's cause and time."""
+    kept = TenantStatus(customer_at=T, aws_at=T, status_at=T)
+    later = TenantStatus(aws="DISABLED", aws_cause="bounces", aws_at=T + 5, status_at=T + 5)
+    merged(kept, later)
+    assert (kept.sending, kept.aws, kept.aws_cause, kept.aws_at) == (
+        "DISABLED", "DISABLED", "bounces", T + 5,
+    )  # fmt: skip
