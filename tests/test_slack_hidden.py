@@ -88,3 +88,23 @@ def test_the_fallback_text_is_bounded_as_escaped() -> None:
     assert len(text) <= SLACK_MAX_TEXT
     assert re.search(r"; …and \d+ more \(3 critical, \d+ warning\)$", text), text[-200:]
     assert text.count("&") == text.count("&amp;"), text
+
+
+def test_the_alerts_not_shown_are_counted_by_urgency_not_by_name() -> None:
+    """Warnings and infos not shown: the warnings are counted first (more urgent),
+    though "info" comes first as a word."""
+    notification = _mixed(60, 0)
+    alerts = tuple(
+        replace(a, severity="info") if i % 2 else a for i, a in enumerate(notification.alerts)
+    )
+    notification = replace(notification, alerts=alerts, severity="warning")
+    rest = slack_message(notification)["blocks"][-2]["text"]["text"]
+    assert re.match(r"…and \d+ more \(\d+ warning, \d+ info\): ", rest), rest[:80]
+
+
+def test_the_fallback_text_of_several_severities_says_each_alerts() -> None:
+    """A warning and a critical alert: the phone's notification says which is which,
+    as the blocks do."""
+    text = slack_message(_mixed(1, 1))["text"]
+    assert "warning · " in text, text
+    assert "critical · " in text, text
