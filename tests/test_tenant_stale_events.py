@@ -125,3 +125,19 @@ def test_a_role_pointed_at_another_account_hears_its_tenants_older_than_the_old_
     )
     statuses.apply(paused)
     assert statuses.status[("prod", REGION, "initech")].paused
+
+
+def test_a_reload_leaving_the_role_keeps_the_list_an_older_event_is_read_against() -> None:
+    """prod's role reaches ACCOUNT, whose list, read at NOW, no longer names initech
+    (deleted); a reload leaves the role and the region as they were. SES's pause of
+    initech dated NOW - 10, read after the reload, brings back no deleted tenant; nor
+    does one dated NOW, the instant the list was asked for (it was read after)."""
+    statuses = TenantStatuses([("prod", REGION)])
+    statuses.watch([("prod", REGION)], {"prod": ACCOUNT})
+    statuses.gone("prod", REGION, set(), NOW)
+    statuses.watch([("prod", REGION)], {"prod": ACCOUNT})
+    statuses.apply(_paused("initech", NOW - 10))
+    statuses.apply(_paused("initech", NOW))
+    assert statuses.status == {}
+    statuses.apply(_paused("initech", NOW + 1))  # after the list was asked for: heard
+    assert statuses.status[("prod", REGION, "initech")].paused
