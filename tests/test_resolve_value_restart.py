@@ -9,12 +9,15 @@ from __future__ import annotations
 import pytest
 
 from sesd.alerting.evaluator import Evaluator
-from sesd.alerting.rules import Transition
+from sesd.alerting.rules import FIRING, AlertState, Transition, step
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.runtime.state import restore, snapshot
+from tests import test_rules
 from tests.test_owed_ended_restart import resolve_left_unsent
 from tests.test_rule_changes import SINKS, WINDOWS, T, rule
+
+HOUR = 3600.0
 
 
 @pytest.mark.parametrize(
@@ -97,3 +100,22 @@ def test_an_owed_resolve_held_longer_than_its_window_tells_its_figure_once_caugh
         for a in n.alerts
     ]  # fmt: skip
     assert sent == [(("pager",), Transition.RESOLVED, 0.1, T + 2)]
+
+
+@pytest.mark.parametrize(
+    ("figure", "told"),
+    [(0.02, (0.02, T - 100)), (0.08, (None, T + 3600))],
+    ids=["the rule in force clears at it", "the rule in force fires at it"],
+)
+def test_an_owed_resolve_on_an_empty_window_keeps_its_figure_where_the_rule_clears(
+    figure: float, told: tuple[float | None, float]
+) -> None:
+    """A resolve decided before the stop at ``figure``, the window empty after it: made
+    again at its figure and end where the rule in force clears at that figure; where
+    it fires at it (above 10%, clearing below 5%: a reload between), "resolved at 8%"
+    would read against thresholds that keep it firing, and the resolve says no data."""
+    state = AlertState(FIRING, since=T - 600, last_sent=T - 600, value=figure,
+                       resolved_at=T - 100)  # fmt: skip
+    made = step(test_rules.rule(), state, None, 0, T + 3600, HOUR, blind=True)
+    assert made is Transition.RESOLVED
+    assert (state.value, state.resolved_at) == told
