@@ -108,3 +108,32 @@ def test_the_fallback_text_of_several_severities_says_each_alerts() -> None:
     text = slack_message(_mixed(1, 1))["text"]
     assert "warning · " in text, text
     assert "critical · " in text, text
+
+
+@pytest.mark.parametrize("pad", range(12))
+def test_the_fallback_text_holds_every_headline_that_fits_and_the_whole_count(
+    pad: int,
+) -> None:
+    """Domains one character longer at a time move where the bound falls: the text
+    always ends in the whole count, within the bound, and holds as many headlines as
+    fit before it (one more, with the count of those after it, would pass the bound)."""
+    notification = _mixed(40, 3)
+    alerts = tuple(
+        replace(a, domain="x" * pad + a.domain) for a in notification.alerts
+    )  # fmt: skip
+    text = slack_message(replace(notification, alerts=alerts))["text"]
+    assert len(text) <= SLACK_MAX_TEXT
+    match = re.search(r"; …and (\d+) more \((\d+) critical, (\d+) warning\)$", text)
+    assert match, text[-200:]
+    hidden = int(match[1])
+    shown = text.count("[FIRING]")
+    assert shown + hidden == 43
+    kept = text[: match.start() + 2]
+    nxt = alerts[shown]
+    alone = slack_message(replace(notification, alerts=(nxt,)))["text"]
+    head = f"{nxt.severity} · " + alone.split(": ", 1)[1]
+    left = hidden - 1
+    critical = min(3, left)
+    parts = [f"{n} {s}" for n, s in ((critical, "critical"), (left - critical, "warning")) if n]
+    count = f"…and {left} more ({', '.join(parts)})"
+    assert len(kept) + len(head) + 2 + len(count) > SLACK_MAX_TEXT
