@@ -11,6 +11,7 @@ import math
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from sesd.core.windows.breakdown import Noted
 from sesd.core.windows.domain import DomainWindows
 from sesd.core.windows.specs import window_specs
 
@@ -62,6 +63,7 @@ def _case(draw: st.DrawFn) -> tuple[int, list[float]]:
 # span of the bucket staged before it must not stay to stand in for it.
 @example((2, [1000.5, 2.0**53, 1000.5]))
 @example((2, [1000.5, -(2.0**60), 1000.25]))
+@example((3, [1_800_000_000.0, 1_800_000_001.0, 1_800_000_002.0, 1_800_000_005.0, 1_800_000_010.0]))
 def test_a_write_opens_a_bucket_exactly_when_its_floor_division_changes(
     case: tuple[int, list[float]],
 ) -> None:
@@ -74,12 +76,16 @@ def test_a_write_opens_a_bucket_exactly_when_its_floor_division_changes(
     for i, t in enumerate(times):
         opened = windows.opened
         # Each kind of write, in turn: each asks the same of the stage.
-        if i % 3 == 0:
+        if i % 5 == 0:
             windows.delivered(t, now, -1, -1)
-        elif i % 3 == 1:
+        elif i % 5 == 1:
             windows.count(t, now, 0)
-        else:
+        elif i % 5 == 2:
             windows.suppressed(t, now)
+        elif i % 5 == 3:
+            windows.note(t, now, Noted([], [], 0, None))
+        else:
+            windows.observe_delay_duration(t, now, 1000.0)
         assert windows.opened - opened == (stage is None or t // fine != stage)
         stage = t // fine
         assert windows._stage == stage

@@ -6,8 +6,17 @@ shapes a poll and an event make. Pure."""
 
 from __future__ import annotations
 
-from sesd.core.tenant_merge import aggregate, impact_after, impact_of, merged
+from sesd.core.tenant_merge import (
+    MAX_FINDINGS,
+    WORD,
+    aggregate,
+    clean_status,
+    impact_after,
+    impact_of,
+    merged,
+)
 from sesd.core.tenants import TenantStatus
+from sesd.core.text import clean
 
 T = 1_800_000_000.0
 
@@ -98,3 +107,28 @@ def test_a_newer_word_of_ses_is_taken_and_disables_the_tenant() -> None:
     assert (kept.sending, kept.aws, kept.aws_cause, kept.aws_at) == (
         "DISABLED", "DISABLED", "bounces", T + 5,
     )  # fmt: skip
+
+
+def test_a_polled_status_is_cleaned_and_bounded_as_an_events_text() -> None:
+    """A poll's or a state file's words are a stranger's as an event's are: each word
+    at most WORD characters, control characters escaped, findings and the types heard
+    bounded, the types heard of last kept."""
+    word = "\x1b[31m" + "W" * 100
+    status = TenantStatus(
+        sending=word, customer=word, aws=word, impact=word, policy=word,
+        customer_cause="C" * 500, aws_cause="A" * 500,
+        findings=[(word, word, "D" * 500)] * (MAX_FINDINGS + 5),
+        heard={f"{i:02d}{word}": float(i) for i in range(MAX_FINDINGS + 5)},
+    )  # fmt: skip
+    clean_status(status)
+    words = [status.sending, status.customer, status.aws, status.impact, status.policy]
+    assert all(len(w) <= WORD and "\x1b" not in w for w in words), words
+    assert len(status.customer_cause) == len(status.aws_cause) == len(clean("C" * 500))
+    assert len(status.findings) == MAX_FINDINGS
+    kind, impact, text = status.findings[0]
+    assert (len(kind), len(impact), text) == (WORD, WORD, clean("D" * 500))
+    assert "\x1b" not in kind + impact
+    heard = list(status.heard)
+    assert len(heard) == MAX_FINDINGS
+    assert all(len(k) <= WORD and "\x1b" not in k for k in heard)
+    assert [status.heard[k] for k in heard] == [float(i) for i in range(5, MAX_FINDINGS + 5)]
