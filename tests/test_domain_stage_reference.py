@@ -64,6 +64,7 @@ def _case(draw: st.DrawFn) -> tuple[int, list[float]]:
 @example((2, [1000.5, 2.0**53, 1000.5]))
 @example((2, [1000.5, -(2.0**60), 1000.25]))
 @example((3, [1_800_000_000.0, 1_800_000_001.0, 1_800_000_002.0, 1_800_000_005.0, 1_800_000_010.0]))
+@example((0, [1.05] * 6))  # every kind of write, the stage's bucket divided (0.1 s)
 def test_a_write_opens_a_bucket_exactly_when_its_floor_division_changes(
     case: tuple[int, list[float]],
 ) -> None:
