@@ -141,3 +141,28 @@ def test_senders_are_placed_again_once_a_poll_not_at_each_delivery_after_it() ->
     _delivery(pipeline)
     assert len(asked) == placed
     assert _sends(pipeline) == {("default", AP, ""): 1}
+
+
+def test_a_second_housekeeping_round_after_a_poll_places_no_sender_again() -> None:
+    """The poll moves ACCOUNT's sender, no event follows, and the janitor's round
+    places the senders again; its next round, no event nor poll between, asks no
+    place: the same estimates, but every known sender placed at each round (up to
+    MAX_ESTIMATED of them a round) until the next event."""
+    pipeline = Pipeline(core_settings(parse_config(_QUEUES + _entry("eu"))))
+    _send(pipeline, AP, ACCOUNT, 1)
+    _send(pipeline, AP, OTHER, 2)
+    asked: list[tuple[str, str, str]] = []
+    estimates = pipeline._estimates
+    place = estimates._place
+
+    def counted(queue: str, source_arn: str, account_id: str) -> tuple[str, str]:
+        asked.append((queue, source_arn, account_id))
+        return place(queue, source_arn, account_id)
+
+    estimates._place = counted
+    _poll(pipeline, ACCOUNT)
+    pipeline.housekeep(NOW + 10)
+    assert {key[2] for key in asked} == {ACCOUNT, OTHER}
+    after, placed = _sends(pipeline), len(asked)
+    pipeline.housekeep(NOW + 20)
+    assert (len(asked), _sends(pipeline)) == (placed, after)
