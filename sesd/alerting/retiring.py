@@ -63,6 +63,9 @@ class Undelivered(NamedTuple):
     #: Resolves not kept, of labels later than the ones a sink that tells alerts apart by
     #: them is owed the resolve of (see :meth:`_Sorting._owe`).
     relabelled: int = 0
+    #: The resolves in ``again``, as made: the state file saves each with its own
+    #: figure, start and end (its alert may be pending a new firing since).
+    resolves: tuple[Alert, ...] = ()
 
 
 def undelivered(
@@ -113,7 +116,8 @@ def undelivered(
                 for alert in outbox.sink.owed_alerts()
                 if sorting.again(name, alert, Transition.RESOLVED)
             ]
-    return Undelivered(again, sorting.retired, sorting.firing, sorting.relabelled)
+    resolves = tuple(sorting.resolves)
+    return Undelivered(again, sorting.retired, sorting.firing, sorting.relabelled, resolves)
 
 
 def unsent_alerts(outboxes: Iterable[Outbox], evaluator: Evaluator) -> list[Alert]:
@@ -147,6 +151,8 @@ class _Sorting:
         self.firing: dict[tuple[str, str], list[str]] = {}
         #: Resolves of later labels not kept for a sink that tells alerts by them.
         self.relabelled = 0
+        #: The resolves made again (of a rule neither in force nor kept as it was).
+        self.resolves: list[Alert] = []
         #: Per sink and alert (as that sink tells alerts apart), when each incident it
         #: has not taken the firing of began: the resolves of those are owed to no one.
         self._unpaged: set[tuple[tuple[str, str, str, object], float]] = set()
@@ -182,6 +188,8 @@ class _Sorting:
         # A removed rule's, to its sinks: its resolves kept with the rule as it was.
         rule = self._rules.get(alert.rule) or self._was.last(alert.rule)
         if rule is None:
+            if kind is Transition.RESOLVED:
+                self.resolves.append(alert)
             return True
         made = _made_again(rule, sink, alert, self._by_labels)
         if kind is Transition.FIRING and made:

@@ -255,8 +255,9 @@ class StateSaver:
                 "(a crash before then loses them)"),
             )  # fmt: skip
         blob = snapshot(
-            self._ledger, self._evaluator, now, unsent.again, stopped, retired, unsent.firing
-        )
+            self._ledger, self._evaluator, now, unsent.again, stopped, retired, unsent.firing,
+            unsent.resolves,
+        )  # fmt: skip
         self._taken += 1
         try:
             kept = await anyio.to_thread.run_sync(

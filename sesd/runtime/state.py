@@ -21,6 +21,7 @@ from typing import Any, Final
 
 import msgspec
 
+from sesd.alerting.alert import Alert
 from sesd.alerting.changes import Rechecked
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.retiring import Retiring
@@ -38,6 +39,7 @@ from sesd.runtime.state_alerts import (
     clocked,
     read_heard,
     read_retired,
+    resolve_row,
     saved_heard,
     saved_retired,
     unread_alerted,
@@ -76,6 +78,7 @@ def snapshot(
     stopped: bool = False,
     retired: Iterable[Retiring] = (),
     firing_owed: Mapping[tuple[str, str], Collection[str]] | None = None,
+    resolves: Iterable[Alert] = (),
 ) -> bytes:
     """Everything worth keeping, encoded: the ledger's saved stores and the alert
     states, as if ``unsent`` (rule, domain, kind: notifications not delivered yet) had
@@ -86,7 +89,9 @@ def snapshot(
     the restart resolves it on the rule's sinks (sesd.alerting.retiring keeps them
     apart, in ``retired``, and says why). ``firing_owed``: the sinks each firing in
     ``unsent`` is owed to (every sink of its rule where it does not say); the others
-    took it, and are not sent it again (sesd.alerting.unheard)."""
+    took it, and are not sent it again (sesd.alerting.unheard). ``resolves``: those
+    in ``unsent`` as made, each saved with its own figure, start and end (its state
+    may hold a new breach since)."""
     alerts = {
         rule: {
             domain: [s.status.value, s.since, s.last_sent, s.value, s.resolved_at, s.notified]
@@ -96,6 +101,9 @@ def snapshot(
         }
         for rule, states in evaluator.states.items()
     }
+    made: dict[tuple[str, str], Alert] = {}
+    for alert in resolves:  # the first of an alert's: the incident its sinks have open
+        made.setdefault((alert.rule, alert.domain), alert)
     for rule, domain, kind in unsent:
         # A rule no longer in force: what it owes is a resolve, kept in ``retired``
         # under the rule as it was (sesd.alerting.retiring), not made again.
@@ -112,12 +120,7 @@ def snapshot(
             # restart resolves it again (or finds it firing, as the sinks have it).
             # Its resolved_at says the resolve was decided: not held back at the start.
             state = evaluator.states.get(rule, {}).get(domain)
-            since, sent = (now, now) if state is None else (state.since, state.last_sent)
-            ended = now if state is None or state.resolved_at is None else state.resolved_at
-            # The figure it resolved at (read since; not one breaching again): a resolve
-            # the restart's rules owe (its rule or sink gone) tells it, not "no data".
-            value = state.value if state is not None and state.status is Status.INACTIVE else None
-            saved[domain] = [Status.FIRING.value, since, sent, value, ended, True]
+            saved[domain] = resolve_row(state, made.get((rule, domain)), now)
     heard = saved_heard(alerts, evaluator.rules, evaluator.unheard.owed, firing_owed or {})
     rules = {rule.name: saved_rule(rule) for rule in evaluator.rules}
     owed = list(retired)

@@ -44,6 +44,7 @@ from typing import Any, Final
 
 import msgspec
 
+from sesd.alerting.alert import Alert
 from sesd.alerting.changes import Retired
 from sesd.alerting.retiring import Retiring
 from sesd.alerting.rules import AlertState, Status
@@ -57,6 +58,7 @@ __all__ = [
     "leading",
     "read_heard",
     "read_retired",
+    "resolve_row",
     "saved_heard",
     "saved_retired",
     "unread_alerted",
@@ -214,6 +216,24 @@ def _state(row: Any) -> AlertState | None:
 
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def resolve_row(state: AlertState | None, made: Alert | None, now: float) -> list[Any]:
+    """The row of an alert whose resolve (``made``, where the caller has it) is not
+    delivered: firing, as the sinks have it, its resolve decided (``resolved_at``).
+    The resolve made tells its figure, its incident's start and its end: the state
+    may hold a new breach since (pending under the rule's ``for``), which holds none
+    of them; saved from that, the restart's resolve said "no data", from the new
+    breach's start, after its own end. Without it, they are read from the state."""
+    sent = now if state is None else state.last_sent
+    if made is not None:
+        return [Status.FIRING.value, made.since, sent, made.value, made.at, True]
+    since = now if state is None else state.since
+    ended = now if state is None or state.resolved_at is None else state.resolved_at
+    # The figure it resolved at (read since; not one breaching again): a resolve the
+    # restart's rules owe (its rule or sink gone) tells it, not "no data".
+    value = state.value if state is not None and state.status is Status.INACTIVE else None
+    return [Status.FIRING.value, since, sent, value, ended, True]
 
 
 def saved_heard(

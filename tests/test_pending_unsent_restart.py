@@ -1,0 +1,51 @@
+"""A resolve left undelivered at a stop while its alert breaches again (pending a new
+firing under its rule's `for`) is saved as the alert still firing, and the restart
+makes it again. The pending state holds the new breach, not the incident the resolve
+ends: the resolve saved tells its own figure, start and end, as made before the stop,
+not "no data" from the new breach's start (after its own end)."""
+
+from __future__ import annotations
+
+from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.rules import Status, Transition
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from sesd.runtime.state import restore, snapshot
+from tests.test_rule_changes import SINKS, T, rule
+from tests.test_rules import feed_spike
+
+FOR = 'sinks = ["pager"]\nfor = "1m"\n'
+
+
+def test_a_resolve_unsent_while_its_alert_is_pending_again_keeps_its_figure() -> None:
+    """a.example fires at 60% a minute after it breached, resolves at 10% two seconds
+    on, and breaches again (pending) before the pager takes the resolve; sesd stops.
+    An hour later the restart's resolve says 10%, since the firing, ended when it
+    ended."""
+    config = parse_config(SINKS + rule(extra=FOR))
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, ["5m"])
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    assert evaluator.evaluate(pipeline.ledger, T) == []
+    (fired,) = evaluator.evaluate(pipeline.ledger, T + 60)
+    assert (fired.kind, fired.since) == (Transition.FIRING, T + 60)
+    evaluator.due(T + 60)
+    feed_spike(pipeline, "a.example", T + 62, 0, 50)
+    (resolved,) = evaluator.evaluate(pipeline.ledger, T + 62)
+    told = (resolved.kind, resolved.value, resolved.since, resolved.at)
+    assert told == (Transition.RESOLVED, 0.1, T + 60, T + 62)
+    feed_spike(pipeline, "a.example", T + 70, 60, 0)
+    assert evaluator.evaluate(pipeline.ledger, T + 70) == []
+    assert evaluator.states["delays"]["a.example"].status is Status.PENDING
+    unsent = [("delays", "a.example", Transition.RESOLVED)]
+    blob = snapshot(pipeline.ledger, evaluator, T + 71, unsent, True, resolves=[resolved])
+
+    after = Evaluator(config.alerts, ["5m"])
+    ledger = Pipeline(core_settings(config)).ledger
+    restore(blob, ledger, after, T + 3671)
+    after.evaluate(ledger, T + 3671)
+    sent = [
+        (n.sinks, a.kind, a.value, a.since, a.at) for n in after.due(T + 3671, flush=True)
+        for a in n.alerts
+    ]  # fmt: skip
+    assert sent == [(("pager",), Transition.RESOLVED, 0.1, T + 60, T + 62)]
