@@ -6,11 +6,14 @@ not "no data" from the new breach's start (after its own end)."""
 
 from __future__ import annotations
 
+import aiohttp
+
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Status, Transition
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.runtime.state import restore, snapshot
+from tests.test_routing import _alerting, _queued
 from tests.test_rule_changes import SINKS, T, rule
 from tests.test_rules import feed_spike
 
@@ -40,6 +43,44 @@ def test_a_resolve_unsent_while_its_alert_is_pending_again_keeps_its_figure() ->
     unsent = [("delays", "a.example", Transition.RESOLVED)]
     blob = snapshot(pipeline.ledger, evaluator, T + 71, unsent, True, resolves=[resolved])
 
+    after = Evaluator(config.alerts, ["5m"])
+    ledger = Pipeline(core_settings(config)).ledger
+    restore(blob, ledger, after, T + 3671)
+    after.evaluate(ledger, T + 3671)
+    sent = [
+        (n.sinks, a.kind, a.value, a.since, a.at) for n in after.due(T + 3671, flush=True)
+        for a in n.alerts
+    ]  # fmt: skip
+    assert sent == [(("pager",), Transition.RESOLVED, 0.1, T + 60, T + 62)]
+
+
+async def test_a_resolve_queued_while_its_alert_is_pending_again_keeps_its_figure() -> None:
+    """As above, as the daemon saves it: the pager (down) took the firing and not the
+    resolve, queued; what the alerting says is undelivered goes into the file (that
+    resolve kept apart, as made, with the pager owed it). The restart resolves the
+    pager's incident at 10%, since the firing, ended when it ended."""
+    head = '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.pager]\ntype = "pagerduty"\n'
+    head += 'routing_key = "k"\nevents_url = "http://127.0.0.1:9/e"\n'
+    config = parse_config(head + rule(extra=FOR))
+    async with aiohttp.ClientSession() as session:
+        alerting, pipeline, now = _alerting(head + rule(extra=FOR))
+        alerting.open(session)
+        feed_spike(pipeline, "a.example", T, 6, 4)
+        alerting.evaluate()
+        now[0] = T + 60
+        alerting.evaluate()
+        assert _queued(alerting, "pager") == [("firing", ["a.example"])]  # taken
+        now[0] = T + 62
+        feed_spike(pipeline, "a.example", T + 62, 0, 50)
+        assert [n.kind for n in alerting.evaluate()] == [Transition.RESOLVED]
+        now[0] = T + 70
+        feed_spike(pipeline, "a.example", T + 70, 60, 0)
+        assert alerting.evaluate() == []
+        unsent = alerting.undelivered()
+        blob = snapshot(
+            pipeline.ledger, alerting.evaluator, T + 71, unsent.again, True, unsent.retired,
+            unsent.firing, unsent.resolves,
+        )  # fmt: skip
     after = Evaluator(config.alerts, ["5m"])
     ledger = Pipeline(core_settings(config)).ledger
     restore(blob, ledger, after, T + 3671)
