@@ -275,6 +275,14 @@ class Reputation:
             del self._targets[target]
 
 
+def _observe(event: Event, watched: str, n: int, windows: Windows) -> None:
+    """:meth:`Senders.observe` for an event other than a delivery."""
+    bounce = event.ses.bounce
+    hard = bounce is not None and bounce.bounce_type == "Permanent"
+    for window in windows:
+        window.observe(watched, n, hard)
+
+
 #: Who sent an event's mail, as AWS reviews it: (queue, identity ARN, sending account id)
 #: -> (account, region) (:meth:`sesd.core.ledger.Ledger.sender`).
 Place = Callable[[str, str, str], tuple[str, str]]
@@ -284,7 +292,7 @@ class Senders:
     """The pipeline's way into the estimate: the windows each sender's mail counts in,
     found once a sender, and each event counted there, in one call an event."""
 
-    __slots__ = ("_found", "_place", "_reputation")
+    __slots__ = ("_found", "_last", "_place", "_reputation")
 
     def __init__(self, reputation: Reputation, place: Place) -> None:
         self._reputation = reputation
@@ -293,10 +301,16 @@ class Senders:
         # looked up by the event's own strings (no name past SES's is kept: such an
         # event is looked up again with "" for it, by _first).
         self._found: dict[tuple[str, str, str, str], Windows] = {}
+        # The last sender found in _found, and its windows: most events are the same
+        # sender's as the one before, and four comparisons of its strings cost less
+        # than the key's tuple, its hash (the event's strings are new: each is hashed)
+        # and the lookup (1,190 instructions an event fewer, counted under cachegrind).
+        self._last: tuple[str, str, str, str, Windows] | None = None
 
     def clear(self) -> None:
         """Forget where each sender's mail is estimated."""
         self._found.clear()
+        self._last = None
 
     def moved(self, senders: dict[tuple[str, str, str], tuple[str, str]]) -> None:
         """Where senders' mail counts may have moved (a poll named another AWS account
@@ -310,6 +324,7 @@ class Senders:
         keys = list(senders)
         senders.clear()
         self._found.clear()
+        self._last = None
         placed = {self._place(*key) for key in keys}
         if len(keys) < MAX_ESTIMATED:
             self._reputation.forget({key[:2] for key in self._reputation.seen()} - placed)
@@ -322,12 +337,25 @@ class Senders:
         if watched is None:
             return
         mail = event.mail
-        key = (queue, mail.source_arn, mail.sending_account_id, event.config_set)
-        windows = self._found.get(key)
-        if windows is None:
-            windows = self._first(event, queue)
-            if windows is None:
-                return
+        arn, account, config_set = mail.source_arn, mail.sending_account_id, event.config_set
+        last = self._last
+        if (
+            last is not None
+            and arn == last[1]
+            and account == last[2]
+            and config_set == last[3]
+            and queue == last[0]
+        ):
+            windows = last[4]
+        else:
+            found = self._found.get((queue, arn, account, config_set))
+            if found is not None:  # (one _first() answers is found here from the next event)
+                self._last = (queue, arn, account, config_set, found)
+            else:
+                found = self._first(event, queue)
+                if found is None:
+                    return
+            windows = found
         recipients = event.recipients
         n = len(recipients)
         for address in recipients:  # eligible(), inline
@@ -343,10 +371,7 @@ class Senders:
                     if window.next >= window.prune_at:
                         window._prune()
             return
-        bounce = event.ses.bounce
-        hard = bounce is not None and bounce.bounce_type == "Permanent"
-        for window in windows:
-            window.observe(watched, n, hard)
+        _observe(event, watched, n, windows)
 
     def _first(self, event: Event, queue: str) -> Windows | None:
         """The windows of a sender not found by its event's own strings: made on its first
