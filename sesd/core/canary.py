@@ -115,7 +115,7 @@ class CanaryTracker:
         self.deadline = deadline
         self.queue = queue
         self.canaries: deque[Canary] = deque(maxlen=_KEEP)
-        self._by_id: dict[str, Canary] = {}
+        self.by_id: dict[str, Canary] = {}
         self.figures = _Figures()
         self.sent_total = 0
         self.errors: dict[str, int] = {}
@@ -149,7 +149,7 @@ class CanaryTracker:
         """A call that SES accepted, with its message id."""
         canary = Canary(sent_at=at, send_seconds=seconds, message_id=message_id)
         self._remember(canary)
-        self._by_id[message_id] = canary
+        self.by_id[message_id] = canary
         self.sent_total += 1
         self.figures.send.observe(seconds)
         return canary
@@ -164,7 +164,7 @@ class CanaryTracker:
 
     def _remember(self, canary: Canary) -> None:
         if len(self.canaries) == self.canaries.maxlen:
-            self._by_id.pop(self.canaries[0].message_id, None)
+            self.by_id.pop(self.canaries[0].message_id, None)
         self._seq += 1
         canary.seq, canary.shifted = self._seq, self.shifted
         self.canaries.append(canary)
@@ -194,12 +194,12 @@ class CanaryTracker:
         if queue == self.queue:
             self.last_event_at = now
         return CANARY_TAG in event.mail.tags or (
-            bool(self._by_id) and event.message_id in self._by_id
+            bool(self.by_id) and event.message_id in self.by_id
         )
 
     def observe(self, event: Event, received_at: float) -> None:
         """A canary's event: its Send, Delivery or Bounce completes a stage."""
-        canary = self._by_id.get(event.message_id)
+        canary = self.by_id.get(event.message_id)
         if canary is None:
             # Another replica's canary, or one sent before a restart.
             self.events["unmatched"] = self.events.get("unmatched", 0) + 1
@@ -313,7 +313,7 @@ class CanaryTracker:
             canary = Canary(*row[:_SAVED])  # items a later build added: not ours
             self._remember(canary)
             if canary.message_id:
-                self._by_id[canary.message_id] = canary
+                self.by_id[canary.message_id] = canary
             if canary.done_at is not None:
                 self.last_done = canary  # rows are in the order of sending
         if rows:

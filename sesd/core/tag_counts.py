@@ -3,12 +3,35 @@ each tag's value a bounded label, its counters and its windows. Pure code."""
 
 from __future__ import annotations
 
+from typing import Final
+
 from sesd.core.decode import Event
 from sesd.core.domains import tag_label
+from sesd.core.events import EVENT_TYPE_INDEX
 from sesd.core.ledger import Ledger
+from sesd.core.recipients import never_sent
 from sesd.core.windows import DomainWindows
 
-__all__ = ["count_tags"]
+__all__ = ["count_event_tags", "count_tags"]
+
+#: The event types a suppression list can stand in for (see never_sent).
+_SUPPRESSIBLE: Final = frozenset((EVENT_TYPE_INDEX["bounce"], EVENT_TYPE_INDEX["complaint"]))
+
+
+def count_event_tags(
+    ledger: Ledger,
+    tag_names: list[str],
+    event: Event,
+    n: int,
+    t: float,
+    now: float,
+    in_windows: bool,
+) -> None:
+    """:func:`count_tags` for an event of its own type, unless it is a bounce or a
+    complaint SES never attempted (a suppression list): that is in no family."""
+    kind = event.kind
+    if tag_names and not (kind in _SUPPRESSIBLE and never_sent(event)):
+        count_tags(ledger, tag_names, event, kind, n, t, now, in_windows)
 
 
 def count_tags(
