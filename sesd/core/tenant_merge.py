@@ -24,6 +24,8 @@ __all__ = [
 MAX_FINDINGS: Final = 32
 #: The longest word kept where SES sends one (a status, an impact, a finding's type).
 WORD: Final = 64
+#: How high each impact SES gives is (any other word: none).
+_LEVEL: Final = {"HIGH": 2, "LOW": 1}
 
 
 def impact_of(findings: list[tuple[str, str, str]]) -> str:
@@ -36,10 +38,12 @@ def impact_after(status: TenantStatus, *, opened: bool, closed: str = "") -> str
     """``status``'s impact once a finding event was applied to its findings: their
     highest, once a list has named them all (``findings_at``); else an opened finding
     raises the impact SES gave (a poll's: of findings no event told of too), and never
-    lowers it, and one closed (its impact ``closed``) lowers it but from its own: a
-    HIGH impact SES gave stands a LOW finding's close (another made it HIGH)."""
+    lowers it, and one closed (its impact ``closed``) lowers it but from its own level:
+    a HIGH impact SES gave stands a LOW finding's close (another made it HIGH), and
+    neither stands one of no level (a type never heard of, its event naming none)."""
     found = impact_of(status.findings)
-    if status.findings_at or (not opened and (status.impact != "HIGH" or closed == "HIGH")):
+    own = _LEVEL.get(closed, 0) >= _LEVEL.get(status.impact, 0)
+    if status.findings_at or (not opened and own):
         return found
     return "HIGH" if "HIGH" in (found, status.impact) else found or status.impact
 
