@@ -34,3 +34,45 @@ def test_a_close_of_a_finding_of_no_level_lowers_no_impact_ses_gave() -> None:
     statuses.apply(TenantNotice(REGION, ACCOUNT, "acme", T + 20, finding="DMARC", impact="LOW",
                                 open=False))  # fmt: skip
     assert statuses.status[(*where, "acme")].impact == ""
+
+
+def _paused(tenant: str, at: float, account: str = ACCOUNT) -> TenantNotice:
+    """SES's pause of ``tenant`` at ``at``, as its status event tells it."""
+    return TenantNotice(REGION, account, tenant, at, status="DISABLED", origin="AWS_MANAGED")
+
+
+def test_a_target_dropped_and_added_back_keeps_when_its_list_was_read() -> None:
+    """initech goes at the list of T + 300; a reload drops the target, the next adds it
+    back, its role reaching the same account. initech's pause (T + 10), delivered late,
+    is older than that list: not heard (it was, paused until the first poll). A role
+    pointed at another account since: that list says nothing of it."""
+    where = ("ops", REGION)
+    statuses = TenantStatuses([where])
+    statuses.watch([where], {"ops": ACCOUNT})
+    statuses.gone(*where, set(), T + 300)
+    statuses.watch([], {"ops": ACCOUNT})
+    statuses.watch([where], {"ops": ACCOUNT})
+    statuses.apply(_paused("initech", T + 10))
+    assert statuses.status == {}
+    statuses.watch([], {"ops": ACCOUNT})
+    statuses.watch([where], {"ops": "210987654321"})
+    statuses.apply(_paused("initech", T + 10, account="210987654321"))
+    assert list(statuses.status) == [("ops", REGION, "initech")]
+
+
+def test_a_list_of_one_tenantless_account_leaves_another_ones_tenant() -> None:
+    """Two labels without a role watch one region, neither's lists naming a tenant (no
+    AWS account id known). hooli, paused at T + 310 and kept under its id, may be
+    either's: b's list of T + 400 missed it, but a's last (T + 300) was read before it
+    was made. a's may be the account it is of: it stays until a list of each missed it,
+    and an event of it between the two lists is heard."""
+    a, b = ("a", REGION), ("b", REGION)
+    statuses = TenantStatuses([a, b])
+    statuses.gone(*a, set(), T + 300)
+    statuses.apply(_paused("hooli", T + 310))
+    statuses.gone(*b, set(), T + 400)
+    assert list(statuses.status) == [(ACCOUNT, REGION, "hooli")]
+    statuses.apply(_paused("globex", T + 350))  # (made after a's list)
+    assert (ACCOUNT, REGION, "globex") in statuses.status
+    statuses.gone(*a, set(), T + 500)
+    assert statuses.status == {}

@@ -98,7 +98,8 @@ class TenantStatuses:
         tenant is counted under its own again, oldest first, as kept. What SES said of
         the tenants of one no longer polled is forgotten, their alerts resolve: no poll
         will speak of them again (a restart drops them alike), and the account's own
-        status goes too. Those only events named (under an AWS account id no poll
+        status goes too; when its last list was read is kept, for the run, while its
+        role reaches the same account. Those only events named (under an AWS account id no poll
         named) are kept, as they were before the reload. An AWS account id the polls
         named for an entry no longer watched is forgotten: added back, its role may
         reach another account, and the old one's events would show as its own; so is
@@ -106,11 +107,12 @@ class TenantStatuses:
         ``roles``: each ``[[accounts]]`` entry's AWS account id by its name, now."""
         before, self.watched = self.watched, frozenset(watched)
         was, self.roles = self.roles, dict(roles or {})
-        # (a list of the account a role reached before says nothing of the one it reaches)
-        same = {
-            k for k in self.listed if k in self.watched and was.get(k[0]) == self.roles.get(k[0])
+        # A target dropped keeps its list's time (added back, an event older than it is
+        # of a tenant gone still); a list of the account a role reached before says
+        # nothing of the one it reaches now.
+        self.listed = {
+            k: t for k, t in self.listed.items() if was.get(k[0]) == self.roles.get(k[0])
         }
-        self.listed = {k: self.listed[k] for k in same}
         self.accounts = {i: label for i, label in self.accounts.items() if self._reaches(label, i)}
         kept, self.status, self._groups, self._unnamed = self.status, {}, {}, {}
         for key, status in kept.items():
@@ -298,18 +300,23 @@ class TenantStatuses:
         spoke of it after ``since`` (the poll's start: it may be newer than the list).
         An event of one not kept, no newer, is of one gone: not heard (:meth:`apply`).
         While no list has named the account's id, so are those events told of under an
-        id no poll named, in ``region``: no poll naming the id would move them."""
+        id no poll named, in ``region``: no poll naming the id would move them; of two
+        such accounts in the region, either's, so each one's list must have missed it."""
         self.listed[(account, region)] = since
         stale = [k for k in self.status if k[:2] == (account, region) and k[2] not in listed]
-        if self._unknown(account):
-            # Its AWS account id unknown (no list has named a tenant since the start):
-            # what events told under an id no poll named, in this region, may be its own
-            # tenants', deleted before a list named them (no poll would move them).
-            ids = [k for k in self._groups.get(None, ()) if _ACCOUNT_ID.fullmatch(k[0])]
-            stale += [k for k in ids if k[1] == region and k[2] not in listed]
         for key in stale:
             if self.status[key].updated <= since:
                 self._forget(key)
+        if self._unknown(account):
+            # Its AWS account id unknown (no list has named a tenant since the start):
+            # what events told under an id no poll named, in this region, may be its own
+            # tenants', deleted before a list named them (no poll would move them); or
+            # another's whose id is unknown too, made after that one's list.
+            ids = [k for k in self._groups.get(None, ()) if _ACCOUNT_ID.fullmatch(k[0])]
+            missed = self._unknown_listed(region)
+            for key in [k for k in ids if k[1] == region and k[2] not in listed]:
+                if self.status[key].updated <= missed:
+                    self._forget(key)
 
     def _unknown(self, label: str) -> bool:
         """Whether no list has named ``label``'s AWS account id, nor its role."""
@@ -317,12 +324,18 @@ class TenantStatuses:
 
     def _listed(self, key: TenantKey) -> float:
         """When the last list that would have named ``key``'s tenant was read from (-1:
-        none): its (account, region)'s; under an id no poll named, the newest of its
-        region's accounts whose id is unknown (:meth:`gone`)."""
+        none): its watched (account, region)'s; under an id no poll named, the oldest of
+        its region's accounts whose id is unknown (:meth:`gone`)."""
         if key[:2] in self.watched or not _ACCOUNT_ID.fullmatch(key[0]):
-            return self.listed.get(key[:2], -1.0)
-        return max((at for (label, region), at in self.listed.items()
-                    if region == key[1] and self._unknown(label)), default=-1.0)  # fmt: skip
+            return self.listed.get(key[:2], -1.0) if key[:2] in self.watched else -1.0
+        return self._unknown_listed(key[1])
+
+    def _unknown_listed(self, region: str) -> float:
+        """When the list that missed a tenant under an id no poll named, in ``region``,
+        last was read from: the oldest of the region's accounts whose id is unknown,
+        each one's last (-1: one has none, or there is none)."""
+        return min((self.listed.get(w, -1.0) for w in self.watched
+                    if w[1] == region and self._unknown(w[0])), default=-1.0)  # fmt: skip
 
     def snapshot(self) -> list[list[Any]]:
         """Plain data for the state file: what SES last said stands after a restart
