@@ -65,7 +65,8 @@ class TenantStatuses:
     poll named: made up, perhaps)."""
 
     __slots__ = (
-        "_groups", "_unnamed", "accounts", "ids_forgotten", "listed", "roles", "status", "watched",
+        "_dropped", "_groups", "_unnamed", "accounts", "ids_forgotten", "listed", "roles",
+        "status", "watched",
     )  # fmt: skip
 
     def __init__(self, watched: Iterable[tuple[str, str]] = ()) -> None:
@@ -88,6 +89,9 @@ class TenantStatuses:
         #: When each watched (account, region)'s last whole list of statuses was read
         #: from (:meth:`gone`): a tenant it did not name was gone then.
         self.listed: dict[tuple[str, str], float] = {}
+        #: ...and of each a reload dropped, for the run, while its role reaches the
+        #: same account: added back, :meth:`watch` puts it back in ``listed``.
+        self._dropped: dict[tuple[str, str], float] = {}
 
     def watch(
         self,
@@ -107,12 +111,13 @@ class TenantStatuses:
         ``roles``: each ``[[accounts]]`` entry's AWS account id by its name, now."""
         before, self.watched = self.watched, frozenset(watched)
         was, self.roles = self.roles, dict(roles or {})
-        # A target dropped keeps its list's time (added back, an event older than it is
-        # of a tenant gone still); a list of the account a role reached before says
-        # nothing of the one it reaches now.
-        self.listed = {
-            k: t for k, t in self.listed.items() if was.get(k[0]) == self.roles.get(k[0])
-        }
+        # A target dropped keeps its list's time aside (added back, an event older than
+        # it is of a tenant gone still); a list of the account a role reached before
+        # says nothing of the one it reaches now.
+        both = {k: t for k, t in {**self._dropped, **self.listed}.items()
+                if was.get(k[0]) == self.roles.get(k[0])}  # fmt: skip
+        self.listed = {k: t for k, t in both.items() if k in self.watched}
+        self._dropped = {k: t for k, t in both.items() if k not in self.watched}
         self.accounts = {i: label for i, label in self.accounts.items() if self._reaches(label, i)}
         kept, self.status, self._groups, self._unnamed = self.status, {}, {}, {}
         for key, status in kept.items():
@@ -324,17 +329,17 @@ class TenantStatuses:
 
     def _listed(self, key: TenantKey) -> float:
         """When the last list that would have named ``key``'s tenant was read from (-1:
-        none): its watched (account, region)'s; under an id no poll named, the oldest of
+        none): its (account, region)'s; under an id no poll named, the oldest of
         its region's accounts whose id is unknown (:meth:`gone`)."""
         if key[:2] in self.watched or not _ACCOUNT_ID.fullmatch(key[0]):
-            return self.listed.get(key[:2], -1.0) if key[:2] in self.watched else -1.0
+            return self.listed.get(key[:2], -1.0)
         return self._unknown_listed(key[1])
 
     def _unknown_listed(self, region: str) -> float:
         """When the list that missed a tenant under an id no poll named, in ``region``,
         last was read from: the oldest of the region's accounts whose id is unknown,
         each one's last (-1: one has none, or there is none)."""
-        return min((self.listed.get(w, -1.0) for w in self.watched
+        return min((self.listed.get(w, -1.0) for w in {*self.listed, *self.watched}
                     if w[1] == region and self._unknown(w[0])), default=-1.0)  # fmt: skip
 
     def snapshot(self) -> list[list[Any]]:
