@@ -31,6 +31,7 @@ _QUEUES = (
     f'[[queues]]\nurl = "https://sqs.{EU}.amazonaws.com/{ACCOUNT}/eu"\n'
     f'[[queues]]\nurl = "https://sqs.{AP}.amazonaws.com/{ACCOUNT}/ap"\n'
 )
+_TENANTS = "[tenants]\nenabled = true\n"
 _RULE = (
     '[[alerts.rules]]\nname = "bounces"\nmetric = "reputation_bounce_ratio"\nwindow = "1h"\n'
     "above = 0.04\nmin_events = 1\n"
@@ -174,8 +175,8 @@ def test_an_empty_listing_moves_no_sender() -> None:
     says nothing of which account the credentials reach (ACCOUNT stays ``default``'s,
     as its tenants' events do): its mail there still counts under ``default``, rather
     than move to ``eu`` (its estimate forgotten, an alert on it resolved) and back at
-    the next tenant made; after a restart too."""
-    pipeline = Pipeline(core_settings(parse_config(_QUEUES + _entry("eu"))))
+    the next tenant made; after a restart too (with ``[tenants]`` on, as listings are)."""
+    pipeline = Pipeline(core_settings(parse_config(_QUEUES + _TENANTS + _entry("eu"))))
     ledger = pipeline.ledger
     roles = (ledger.tenant_status.roles, ledger.tenant_status.watched)
     statuses = ledger.tenant_status
@@ -187,7 +188,7 @@ def test_an_empty_listing_moves_no_sender() -> None:
     assert _sends(pipeline) == {("default", AP, ""): 2}
     # And after a restart, its state file read (the estimate starts afresh).
     saved = msgspec.msgpack.decode(msgspec.msgpack.encode(ledger.snapshot(NOW)))
-    pipeline = Pipeline(core_settings(parse_config(_QUEUES + _entry("eu"))))
+    pipeline = Pipeline(core_settings(parse_config(_QUEUES + _TENANTS + _entry("eu"))))
     pipeline.ledger.restore(saved, NOW)
     _send(pipeline, AP, ACCOUNT, 1)
     assert _sends(pipeline) == {("default", AP, ""): 1}

@@ -5,7 +5,11 @@ Pure: the statuses as the poller and the pipeline write them."""
 
 from __future__ import annotations
 
+import msgspec
+
 from sesd.account.tenant_entities import written
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
 from sesd.core.tenants import TenantNotice, TenantStatuses
 
 ACCOUNT = "123456789012"
@@ -76,3 +80,27 @@ def test_a_list_of_one_tenantless_account_leaves_another_ones_tenant() -> None:
     assert (ACCOUNT, REGION, "globex") in statuses.status
     statuses.gone(*a, set(), T + 500)
     assert statuses.status == {}
+
+
+def test_a_restart_with_tenants_off_forgets_the_account_id_listings_named() -> None:
+    """The default credentials' tenants named ACCOUNT (then the last was deleted: an
+    empty listing keeps the id as ``emptied``). Restarted with ``[tenants]`` off, no
+    listing will ever say which account they reach again: the file's ids are not kept
+    (the credentials may reach another account now, and the old one's mail would count
+    under the label for good)."""
+    queue = f"[[queues]]\nurl = 'https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/eu'\n"
+    on = parse_config(f"{queue}[tenants]\nenabled = true\n")
+    before = Pipeline(core_settings(on)).ledger
+    before.accounts.record(("default", REGION)).account_id = ACCOUNT
+    before.accounts.record(("default", REGION)).emptied = "210987654321"
+    before.tenant_status.named(ACCOUNT, "default")
+    saved = msgspec.json.decode(msgspec.json.encode(before.snapshot(T)))
+    off = Pipeline(core_settings(parse_config(f"{queue}[tenants]\nenabled = false\n"))).ledger
+    off.restore(saved, T)
+    status = off.accounts.status[("default", REGION)]
+    assert (status.account_id, status.emptied) == (None, None)
+    assert off.accounts.ids() == set()
+    assert off.tenant_status.accounts == {}
+    again = Pipeline(core_settings(on)).ledger  # (with them on, the next listing corrects it)
+    again.restore(saved, T)
+    assert again.accounts.status[("default", REGION)].account_id == ACCOUNT

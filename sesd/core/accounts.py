@@ -180,14 +180,22 @@ class Accounts:
         return rows
 
     def restore(
-        self, rows: list[list[Any]], where: set[Target], roles: Mapping[str, str] | None = None
+        self,
+        rows: list[list[Any]],
+        where: set[Target],
+        roles: Mapping[str, str] | None = None,
+        *,
+        listings: bool = True,
     ) -> set[Target]:
         """Load what :meth:`snapshot` returned, for the targets in ``where`` (those
         configured now), but an entry's whose role reaches another AWS account now than
         the file names (``roles``, as :meth:`snapshot` takes them): what another account
         said (a pause, its quota) would stand under the entry until a poll answers, and
         for the run while the new role's GetAccount fails. Returns those entries'
-        targets: what the file says of their tenants is the other account's too."""
+        targets: what the file says of their tenants is the other account's too. Without
+        ``listings`` (``[tenants]`` off), the AWS account ids the file's listings named
+        are not kept: no listing will correct them (the credentials may reach another
+        account now), and the old one's mail would count under the label for good."""
         roles, moved = roles or {}, set()
         for account, region, saved, *_ in rows:  # items a later build added: not ours
             reached = _reached(saved) if account in roles else None
@@ -207,6 +215,8 @@ class Accounts:
                     status.account_id = None
                 if status.emptied is not None and not _ACCOUNT_ID.fullmatch(status.emptied):
                     status.emptied = None
+                if not listings:
+                    status.account_id = status.emptied = None
                 self.status[(str(account), str(region))] = status
         self.reach += 1  # (the ids the file's polls named)
         return moved

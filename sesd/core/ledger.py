@@ -335,9 +335,11 @@ class Ledger:
         # What SES said of accounts (watched for their health alone too) and tenants still
         # watched, and walks; not an entry's whose role reaches another account now.
         where = set(self.settings.watched)
-        where -= self.accounts.restore(data.get("accounts", []), where, self.settings.roles)
+        # (with [tenants] off, no listing would correct the ids the file's listings named)
+        on, rows = self.settings.tenants, data.get("accounts", [])
+        where -= self.accounts.restore(rows, where, self.settings.roles, listings=on)
         # The ids the labels' polls named, an empty listing's too (not in an older file).
-        ids = {*self.accounts.ids(), *ids_in(data.get("tenant_ids"))}
+        ids = {*self.accounts.ids(), *(ids_in(data.get("tenant_ids")) if on else ())}
         listed = data.get("tenant_listed", [])
         self.tenant_status.restore(data.get("tenant_status", []), where, ids, listed)
         # The map of an AWS account no label reaches now goes, as a reload's would.
