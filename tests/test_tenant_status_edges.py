@@ -10,7 +10,11 @@ import msgspec
 from sesd.account.tenant_entities import written
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
-from sesd.core.tenants import TenantNotice, TenantStatuses
+from sesd.core.tenant_map import MAX_RESOURCE_ARN
+from sesd.core.tenant_merge import MAX_FINDINGS, WORD
+from sesd.core.tenants import MAX_STATUSES, TenantNotice, TenantStatus, TenantStatuses
+from sesd.core.text import MAX_CHARS
+from sesd.runtime.state_size import state_limit
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -104,3 +108,52 @@ def test_a_restart_with_tenants_off_forgets_the_account_id_listings_named() -> N
     again = Pipeline(core_settings(on)).ledger  # (with them on, the next listing corrects it)
     again.restore(saved, T)
     assert again.accounts.status[("default", REGION)].account_id == ACCOUNT
+
+
+def _largest() -> TenantStatus:
+    """A status with every field at its bound: each text of 4-byte characters where any
+    text goes, SES's ids at their longest, as many findings and types heard as kept."""
+    wide = "\N{EMOJI MODIFIER FITZPATRICK TYPE-6}"
+    status = TenantStatus(
+        sending="DISABLED", customer=wide * WORD, customer_cause=wide * MAX_CHARS,
+        aws=wide * WORD, aws_cause=wide * MAX_CHARS, impact=wide * WORD, policy=wide * WORD,
+        tenant_id="9" * MAX_RESOURCE_ARN, updated=T, status_at=T, customer_at=T, aws_at=T,
+        findings_at=T,
+    )  # fmt: skip
+    for i in range(MAX_FINDINGS):
+        kind = f"{i:02d}" + wide * (WORD - 2)
+        status.findings.append((kind, wide * WORD, wide * MAX_CHARS))
+        status.heard[kind] = T + i
+    return status
+
+
+def test_a_file_of_the_largest_statuses_fits_under_the_limit() -> None:
+    """Status events come from whoever can send to the queue: each tenant's status may
+    hold every field at its bound (tenant_id included, up to 384 bytes), under the
+    longest label and tenant name, for MAX_STATUSES tenants of each (account, region)
+    watched and as many named by events only, beside a tenants' map full of the
+    longest ARNs. A config with every cap small must not set such a file aside (a
+    status was counted as 2 kB, 54 kB measured, and the events-only ones not at all:
+    three regions' came to 2.61 GB beside the map, over a limit of 2.57 GB)."""
+    queues = "".join(
+        f'[[queues]]\nurl = "https://sqs.{region}.amazonaws.com/{ACCOUNT}/q"\nname = "{region}"\n'
+        for region in ("eu-west-1", "us-east-1", "ap-southeast-2")
+    )
+    config = parse_config(
+        "[domains]\nmax_tracked = 10\n[providers]\nenabled = false\n"
+        "[ingest]\ndedup_max_entries = 1000\nmax_pending_delays = 1000\n"
+        f"{queues}[tenants]\nenabled = true\n"
+    )
+    ledger = Pipeline(core_settings(config)).ledger
+    assert len(ledger.settings.watched) == 3
+    head = f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/"
+    rows = [[f"{head}{i:07d}".ljust(MAX_RESOURCE_ARN, "x"), "t" * 64] for i in range(1_000)]
+    per_row = len(msgspec.msgpack.encode({"tenant_map": rows})) / len(rows)
+    statuses = TenantStatuses([("a" * 80, REGION)])
+    for i in range(100):
+        statuses.status[("a" * 80, "ap-southeast-2", f"{i:03d}".ljust(64, "t"))] = _largest()
+    per_status = len(msgspec.msgpack.encode({"tenant_status": statuses.snapshot()})) / 100
+    assert per_status > 20_000
+    most = MAX_STATUSES * (len(ledger.settings.watched) + 1)
+    full_map = per_row * ledger.tenant_map.max_entries
+    assert state_limit(ledger, config.alerts.rules, ()) > per_status * most + full_map

@@ -10,7 +10,9 @@ the stores no setting caps (canaries, accounts). A file saved at the default cap
 with the pending table full is 12 MB, a label's windows at their largest 77 kB; a
 tenants' map full (a million ARNs) about 160 MB, up to 454 MB of the longest ARNs it
 keeps, and a walk of an (account, region)'s tenants under way beside it up to 520 MB
-(a million resources at their caps). Resolves owed under rules a reload removed are
+(a million resources at their caps); tenants' statuses up to 540 MB per (account,
+region) watched, and as much for those events alone named (10,000 each, every field
+at its bound). Resolves owed under rules a reload removed are
 of no rule the config at the start names: they have a room of their own
 (:func:`retired_room`), which a save keeps them to (:func:`kept_owed`), with those
 of a rule in force past its own share (a reload narrowed its scope)."""
@@ -84,9 +86,12 @@ _PER_WALK_TENANT: Final = 128
 #: ...and the token of its next page: at most MAX_TOKEN characters, of any text (SES
 #: documents none), each at most 4 bytes.
 _PER_WALK_TOKEN: Final = 4 * MAX_TOKEN
-#: What SES says of a tenant: its statuses and causes, a few findings (a status with
-#: every finding's longest text, 14 kB, is for a file saved at the floor's margin).
-_PER_STATUS: Final = 2048
+#: What SES says of a tenant: its statuses and causes, its findings and the types heard
+#: of, SES's id of it, under its key: 53,820 bytes measured with every field at its
+#: bound (texts of 4-byte characters, the longest tenant id and names). Status events
+#: are anyone's who can send to the queue: a flood of made-up tenants may fill each
+#: (account, region)'s room, and the events-only tenants' as much again.
+_PER_STATUS: Final = 64 << 10
 #: The stores no setting caps small, and the document around them.
 _FLOOR: Final = 32 << 20
 
@@ -207,7 +212,7 @@ def state_limit(ledger: Ledger, rules: Iterable[RuleConfig], sinks: Collection[s
         # Whatever tenants says now: a file saved with them on holds the map, and a
         # start that turned them off must not set aside its windows for it.
         + ledger.tenant_map.max_entries * _PER_ARN
-        + MAX_STATUSES * max(1, len(s.watched)) * _PER_STATUS
+        + MAX_STATUSES * (len(s.watched) + 1) * _PER_STATUS  # (+1: those of events only)
         # A walk of each (account, region) watched, each held to what the map holds.
         + len(s.watched) * _walk_bytes(ledger.tenant_map.max_entries)
     )
