@@ -102,6 +102,24 @@ def test_another_replicas_canary_stays_out_of_the_windows() -> None:
         assert pipeline.ledger.canary.events == {"unmatched": 1}
 
 
+def test_our_canarys_event_without_its_tag_is_ours_by_its_id() -> None:
+    """An event of a canary this replica sent is known by its message id too, its tag
+    missing: it completes the canary and stays out of the windows; another message's
+    event without the tag is traffic."""
+    pipeline = Pipeline(core_settings(parse_config(CANARY)))
+    tracker = pipeline.ledger.canary
+    tracker.sent("m-1", T0, 0.2)
+    untagged = f.delivery([SIM], at=T0 + 1.5, message_id="m-1")
+    untagged["mail"]["tags"] = {}
+    pipeline.feed(f.sns(untagged), "events", T0 + 2.0, T0 + 2.0)
+    assert tracker.events == {"matched": 1}
+    assert tracker.canaries[0].outcome == "delivery"
+    assert pipeline.ledger.windows == {}
+    pipeline.feed(f.sns(f.delivery(["a@gmail.com"], at=T0, message_id="m-2")), "events", T0 + 3)
+    assert set(pipeline.ledger.windows) == {"gmail.com"}
+    assert tracker.events == {"matched": 1}
+
+
 def test_missing_after_the_deadline_until_a_canary_comes_back() -> None:
     """Past the 2 min deadline a canary is missing; a later canary coming back ends the
     streak (the earlier one is not counted again); the late one arriving ends it too."""
