@@ -340,10 +340,10 @@ class Alerting:
         return notifications
 
     def dispatch(self, notification: Notification) -> None:
-        """Queue a notification on each of its sinks' outboxes. One owed to a sink the
-        config no longer names (a restart dropped it: a reload sends what it owes the
-        sinks it removes before they close) is said, not sent."""
-        for name in notification.sinks:
+        """Queue a notification once on each sink it names (a rule a state file saved may
+        name one twice). One owed to a sink the config no longer names (a restart dropped it:
+        a reload sends what it owes the sinks it removes before they close) is said, not sent."""
+        for name in dict.fromkeys(notification.sinks):
             outbox = self.outboxes.get(name)
             if outbox is not None:
                 outbox.put(notification)
