@@ -5,6 +5,9 @@ Pure: the statuses as the poller and the pipeline write them."""
 
 from __future__ import annotations
 
+import tracemalloc
+from pathlib import Path
+
 import msgspec
 
 from sesd.account.tenant_entities import written
@@ -14,6 +17,7 @@ from sesd.core.tenant_map import MAX_RESOURCE_ARN
 from sesd.core.tenant_merge import MAX_FINDINGS, WORD
 from sesd.core.tenants import MAX_STATUSES, TenantNotice, TenantStatus, TenantStatuses
 from sesd.core.text import MAX_CHARS
+from sesd.runtime.state import read_state
 from sesd.runtime.state_size import state_limit
 
 ACCOUNT = "123456789012"
@@ -157,3 +161,19 @@ def test_a_file_of_the_largest_statuses_fits_under_the_limit() -> None:
     most = MAX_STATUSES * (len(ledger.settings.watched) + 1)
     full_map = per_row * ledger.tenant_map.max_entries
     assert state_limit(ledger, config.alerts.rules, ()) > per_status * most + full_map
+
+
+def test_a_small_state_file_is_read_in_as_little_memory_as_it_takes(tmp_path: Path) -> None:
+    """The limit counts every tenant status at its largest: 2.75 GB for the example
+    config. A read asked for the limit's bytes took them first (a buffered read makes
+    room for all it is asked), so a 2-byte file failed with MemoryError on a host of
+    less memory than that: sesd did not start. Only what the file holds is taken."""
+    path = tmp_path / "state"
+    path.write_bytes(b"{}")
+    tracemalloc.start()
+    try:
+        assert read_state(str(path), 1 << 30) == b"{}"
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20

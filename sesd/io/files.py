@@ -93,7 +93,11 @@ def read_plain(path: str, limit: int | None = None) -> bytes:
             return handle.read()
         if found.st_size > limit:
             raise TooLarge(path, found.st_size, limit)
-        blob = handle.read(limit + 1)  # no more, if it grew since
+        # What it holds, not the limit: a read makes room for all it asks first (the
+        # limit may be gigabytes, more than the host has); if it grew since, on to it.
+        blob = handle.read(found.st_size + 1)
+        while len(blob) <= limit and (more := handle.read(min(1 << 16, limit + 1 - len(blob)))):
+            blob += more
         if len(blob) > limit:
             raise TooLarge(path, len(blob), limit)
         return blob
