@@ -177,3 +177,20 @@ def test_a_small_state_file_is_read_in_as_little_memory_as_it_takes(tmp_path: Pa
     finally:
         tracemalloc.stop()
     assert peak < 1 << 20
+
+
+def test_an_entry_removed_whole_and_added_back_keeps_when_its_list_was_read() -> None:
+    """A reload removes the ``[[accounts]]`` entry whole (its role with it), the next
+    adds it back, its role reaching the same account: initech's late pause (T + 10),
+    older than the list of T + 300 that found it gone, is not heard, as where the
+    reload dropped a region alone (it was, paused until the first poll). Added back
+    reaching another account, that list says nothing of it."""
+    where = ("ops", REGION)
+    for role, heard in ((ACCOUNT, []), ("210987654321", [("ops", REGION, "initech")])):
+        statuses = TenantStatuses([where])
+        statuses.watch([where], {"ops": ACCOUNT})
+        statuses.gone(*where, set(), T + 300)
+        statuses.watch([], {})
+        statuses.watch([where], {"ops": role})
+        statuses.apply(_paused("initech", T + 10, account=role))
+        assert list(statuses.status) == heard

@@ -89,9 +89,9 @@ class TenantStatuses:
         #: When each watched (account, region)'s last whole list of statuses was read
         #: from (:meth:`gone`): a tenant it did not name was gone then.
         self.listed: dict[tuple[str, str], float] = {}
-        #: ...and of each a reload dropped, for the run, while its role reaches the
-        #: same account: added back, :meth:`watch` puts it back in ``listed``.
-        self._dropped: dict[tuple[str, str], float] = {}
+        #: ...and of each a reload dropped, for the run, with the AWS account its role
+        #: reached then: added back reaching it, :meth:`watch` puts it back in ``listed``.
+        self._dropped: dict[tuple[str, str], tuple[float, str | None]] = {}
 
     def watch(
         self,
@@ -111,13 +111,13 @@ class TenantStatuses:
         ``roles``: each ``[[accounts]]`` entry's AWS account id by its name, now."""
         before, self.watched = self.watched, frozenset(watched)
         was, self.roles = self.roles, dict(roles or {})
-        # A target dropped keeps its list's time aside (added back, an event older than
-        # it is of a tenant gone still); a list of the account a role reached before
-        # says nothing of the one it reaches now.
-        both = {k: t for k, t in {**self._dropped, **self.listed}.items()
-                if was.get(k[0]) == self.roles.get(k[0])}  # fmt: skip
-        self.listed = {k: t for k, t in both.items() if k in self.watched}
-        self._dropped = {k: t for k, t in both.items() if k not in self.watched}
+        # A target dropped keeps its list's time aside, with the account its role reached
+        # (added back reaching it, its entry removed whole between or not, an event older
+        # than it is of a tenant gone still); a list of that account says nothing of another.
+        both = {**self._dropped, **{k: (t, was.get(k[0])) for k, t in self.listed.items()}}
+        self.listed = {k: t for k, (t, role) in both.items()
+                       if k in self.watched and role == self.roles.get(k[0])}  # fmt: skip
+        self._dropped = {k: v for k, v in both.items() if k not in self.watched}
         self.accounts = {i: label for i, label in self.accounts.items() if self._reaches(label, i)}
         kept, self.status, self._groups, self._unnamed = self.status, {}, {}, {}
         for key, status in kept.items():
