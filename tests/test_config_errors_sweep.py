@@ -33,6 +33,11 @@ CASES = [
     # [http], and the web configuration file it names (read with the secrets)
     ('[http]\nlisten = "bogus"', "http.listen: must be HOST:PORT, got 'bogus'"),
     ('[http]\nlisten = "h:99999"', "http.listen: 'h:99999': port 99999 is over 65535"),
+    # A host no address has, refused here, not at the start's bind in a line it splits.
+    ('[http]\nlisten = "a\\nb:1"', "http.listen: 'a\\nb:1': the host has a space, control or "
+     "invisible character (shown escaped): no address has one"),
+    ('[http]\nlisten = "a\\u202eb c:1"', "http.listen: 'a\\u202eb c:1': the host has a space, "
+     "control or invisible character (shown escaped): no address has one"),
     ("[http]\nweb_config = 1", "http.web_config: expected the path of a web configuration file"),
     ('[http]\nweb_config = "/nonexistent/sesd-web.yml"', "http.web_config: cannot read "
      "/nonexistent/sesd-web.yml: No such file or directory"),

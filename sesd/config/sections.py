@@ -54,6 +54,9 @@ class HttpConfig(Section, frozen=True):
             raise ValueError(f"listen must be HOST:PORT, got {self.listen!r}")
         if int(port) > 65535:
             raise ValueError(f"listen {self.listen!r}: port {port} is over 65535")
+        if has_control(host) or any(char.isspace() for char in host):  # no bind takes it
+            why = "a space, control or invisible character (shown escaped): no address has one"
+            raise ValueError(f"listen {self.listen!r}: the host has {why}")
 
     @property
     def host(self) -> str:
