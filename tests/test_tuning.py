@@ -168,9 +168,9 @@ def test_set_overrides_each_key_and_is_checked_as_the_file_is() -> None:
         (".above=0.2", "write RULE.KEY=VALUE"),
         ("nope.above=0.2", "no rule named 'nope'"),
         ("r.window=1h", "'window' is not one of above, below"),
-        ("r.above=high", "'high' is not a number"),
-        ("r.min_events=1.5", "'1.5' is not a whole number"),
-        ("r.min_events=many", "'many' is not a number"),
+        ("r.above=high", "'r.above=high': above: 'high' is not a number"),
+        ("r.min_events=1.5", "'r.min_events=1.5': min_events: '1.5' is not a whole number"),
+        ("r.min_events=many", "'r.min_events=many': min_events: 'many' is not a number"),
         ("r.clear_below=0.5", "clear_below: 0.5 is above `above` (0.1)"),
         ("r.for=soon", "for: invalid duration 'soon'"),
         # The key, then why, as each other key refused is said (and as the file's is).

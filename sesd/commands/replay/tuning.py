@@ -60,13 +60,13 @@ def _value(key: str, value: str, setting: str) -> Any:
             return value
         number = float(value)
     except ValueError:
-        raise ConfigError(f"--set {setting!r}: {value!r} is not a number") from None
+        raise ConfigError(f"--set {setting!r}: {key}: {value!r} is not a number") from None
     if key != "min_events":
         return number
     try:
         return int(value)
     except ValueError:
-        raise ConfigError(f"--set {setting!r}: {value!r} is not a whole number") from None
+        raise ConfigError(f"--set {setting!r}: {key}: {value!r} is not a whole number") from None
 
 
 def _plain(obj: Any) -> Any:
