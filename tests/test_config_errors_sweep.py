@@ -234,6 +234,10 @@ CASES = [
      "or a literal)"),
     (HOOK + 'secret = "env:SESD_SWEEP_NEVER_SET"', "alerts.sinks.hook.secret: environment "
      "variable SESD_SWEEP_NEVER_SET is not set"),
+    # A reference to nothing: not a variable named "" unset, nor the directory "." unread.
+    (HOOK + 'secret = "env:"', "alerts.sinks.hook.secret: 'env:' names nothing: write env:NAME"),
+    (HOOK + 'secret = "file:"', "alerts.sinks.hook.secret: 'file:' names nothing: write "
+     "file:PATH"),
     (HOOK + 'urls = ["x"]', "alerts.sinks.hook.urls: unknown key (did you mean url?)"),
     ('[alerts.sinks.c2]\ntype = "console"\nurl = "x"', "alerts.sinks.c2.url: unknown key"),
     # A name that is no bare TOML key (a sink's may hold '.' and ':'), quoted as the file

@@ -118,6 +118,8 @@ class Secret:
     def resolve(self) -> None:
         """Read the secret from its source; raises ValueError naming the source only."""
         ref = self.reference
+        if written := {"env:": "env:NAME", "file:": "file:PATH"}.get(ref):
+            raise ValueError(f"{ref!r} names nothing: write {written}")
         if ref.startswith("env:"):
             name = ref[4:]
             value = os.environ.get(name)
