@@ -101,7 +101,10 @@ def test_absolute_names_and_htpasswd_hashes_are_kept() -> None:
             f"basic_auth_users:\n  alice: {HASH}\n  alice: {HASH}\n",
             "not valid YAML: key 'alice' given twice (line 3, column 3)",
         ),
-        (f"basic_auth_users:\n  'a:b': {HASH}\n", "basic_auth_users.a:b: a user name cannot"),
+        (f"basic_auth_users:\n  'a:b': {HASH}\n", 'basic_auth_users."a:b": a user name cannot'),
+        # A name that is no bare key quoted, as the config's are: not a user "b" in "a".
+        ("basic_auth_users:\n  'a.b': x\n", 'basic_auth_users."a.b": not a bcrypt hash'),
+        ("basic_auth_users:\n  '': x\n", 'basic_auth_users."": not a bcrypt hash'),
         (f"basic_auth_users:\n  yes: {HASH}\n", "basic_auth_users.True: a user name must be"),
         ("basic_auth_user: {}\n", "basic_auth_user: unknown key"),
         ("tls_server_config:\n  cert_fil: a\n", "tls_server_config.cert_fil: unknown key"),

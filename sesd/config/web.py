@@ -22,7 +22,7 @@ from typing import Any
 import msgspec
 import yaml
 
-from sesd.config.values import ConfigError, Section, keyed, one_line
+from sesd.config.values import ConfigError, Section, keyed, one_line, toml_key
 
 __all__ = [
     "HttpServerConfig",
@@ -184,13 +184,14 @@ def _check_users(users: Any) -> None:
     if not isinstance(users, dict):
         return
     for name, hashed in users.items():
+        key = f"basic_auth_users.{toml_key(str(name))}"  # "a.b" is no user b in a
         if not isinstance(name, str):
-            raise ConfigError(f"basic_auth_users.{name}: a user name must be a string (quote it)")
+            raise ConfigError(f"{key}: a user name must be a string (quote it)")
         if ":" in name:
-            raise ConfigError(f"basic_auth_users.{name}: a user name cannot hold ':'")
+            raise ConfigError(f"{key}: a user name cannot hold ':'")
         if not isinstance(hashed, str) or not _BCRYPT.fullmatch(hashed):
             # The value is a secret of sorts: say what is wrong, never what it is.
-            raise ConfigError(f"basic_auth_users.{name}: not a bcrypt hash")
+            raise ConfigError(f"{key}: not a bcrypt hash")
 
 
 def _check_http(http: HttpServerConfig) -> None:
@@ -198,14 +199,15 @@ def _check_http(http: HttpServerConfig) -> None:
     if http.http2:
         raise ConfigError(f"{key}.http2: sesd serves HTTP/1.1 only (set false or leave it out)")
     for name, value in http.headers.items():
+        header = f"{key}.headers.{toml_key(name)}"
         if name not in HEADERS:
-            raise ConfigError(f"{key}.headers.{name}: cannot be set (one of {', '.join(HEADERS)})")
+            raise ConfigError(f"{header}: cannot be set (one of {', '.join(HEADERS)})")
         allowed = HEADERS[name]
         if allowed and value not in allowed:
-            raise ConfigError(f"{key}.headers.{name}: give {' or '.join(allowed)} (got {value!r})")
+            raise ConfigError(f"{header}: give {' or '.join(allowed)} (got {value!r})")
         if not value.isascii() or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
             # Every response, /healthz too, would fail to be written.
-            raise ConfigError(f"{key}.headers.{name}: a control or non-ASCII character")
+            raise ConfigError(f"{header}: a control or non-ASCII character")
 
 
 def _check_tls(tls: TlsServerConfig) -> None:
