@@ -174,6 +174,16 @@ CASES = [
     ("[alerts]\noutbox_size = 0", "alerts.outbox_size: must be at least 1"),
     ('[alerts]\ndashboard_url = "x{foo}"', "alerts.dashboard_url: 'x{foo}' is not a template of "
      "{domain}, {rule}, {window} ('foo')"),
+    # A lone brace said as the file would be mended, not in Python's format words.
+    ('[alerts]\ndashboard_url = "https://g/{"', "alerts.dashboard_url: 'https://g/{' is not a "
+     "template of {domain}, {rule}, {window} (a lone '{': a brace of the link's own is written "
+     "{{ or }})"),
+    ('[alerts]\ndashboard_url = "https://g/{x"', "alerts.dashboard_url: 'https://g/{x' is not a "
+     "template of {domain}, {rule}, {window} (a lone '{': a brace of the link's own is written "
+     "{{ or }})"),
+    ('[alerts]\ndashboard_url = "https://g/}"', "alerts.dashboard_url: 'https://g/}' is not a "
+     "template of {domain}, {rule}, {window} (a lone '}': a brace of the link's own is written "
+     "{{ or }})"),
     ('[alerts]\ndashboard_url = "x"', "alerts.dashboard_url: 'x' is not an http(s) URL"),
     ('[alerts]\nevaluate = "5s"', "alerts.evaluate: unknown key" + MORE),
     ('[alerts.webhook]\nurl = "x"', "alerts.webhook: unknown key"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import string
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import msgspec
 
@@ -35,10 +35,20 @@ def check_template(template: str, what: str) -> None:
     except _NotPlain as exc:
         raise ValueError(str(exc)) from None
     except (KeyError, IndexError, ValueError, AttributeError) as exc:
+        lone = _LONE.get(str(exc))
+        why = f"a lone '{lone}': {_OWN_BRACE}" if lone else exc
         raise ValueError(
-            f"{what}: {template!r} is not a template of {{domain}}, {{rule}}, {{window}} ({exc})"
+            f"{what}: {template!r} is not a template of {{domain}}, {{rule}}, {{window}} ({why})"
         ) from None
     check_http_url(example, what)
+
+
+#: Python's words for a brace left alone, and the brace.
+_LONE: Final = {
+    "Single '{' encountered in format string": "{",
+    "expected '}' before end of string": "{",
+    "Single '}' encountered in format string": "}",
+}
 
 
 class _NotPlain(Exception):
