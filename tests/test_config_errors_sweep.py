@@ -250,6 +250,13 @@ CASES = [
      "file:PATH"),
     (HOOK + 'urls = ["x"]', "alerts.sinks.hook.urls: unknown key (did you mean url?)"),
     ('[alerts.sinks.c2]\ntype = "console"\nurl = "x"', "alerts.sinks.c2.url: unknown key"),
+    # A key of no name is a key too, quoted as TOML writes it, not msgspec's words.
+    ('[alerts.sinks.c2]\ntype = "console"\n"" = 1', 'alerts.sinks.c2."": unknown key'),
+    ('"" = 1\n' + Q, '"": unknown key'),
+    ('[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/1/q"\n"" = 1', 'queues[0]."": '
+     "unknown key"),
+    ('[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/1/q"\n"a`b" = 1', 'queues[0].'
+     '"a`b": unknown key'),
     # A name that is no bare TOML key (a sink's may hold '.' and ':'), quoted as the file
     # must write it: alerts.sinks.a.b would be the table b in a sink a.
     ('[alerts.sinks."a.b"]\ntype = "slack"\n' + S + 'timeout = "0s"', 'alerts.sinks."a.b".'

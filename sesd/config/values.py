@@ -235,7 +235,7 @@ def urls_shown(data: Any) -> Any:
 
 
 _AT_PATH = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
-_UNKNOWN = re.compile(r"Object contains unknown field `(?P<field>[^`]+)`")
+_UNKNOWN = re.compile(r"Object contains unknown field `(?P<field>.*)`", re.S)
 _MISSING = re.compile(r"Object missing required field `(?P<field>[^`]+)`")
 
 
