@@ -12,7 +12,8 @@ from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Status, Transition
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
-from sesd.runtime.state import restore, snapshot
+from sesd.runtime.state import snapshot
+from tests.test_owed_ended_restart import restarted
 from tests.test_routing import _alerting, _queued
 from tests.test_rule_changes import SINKS, T, rule
 from tests.test_rules import feed_spike
@@ -43,15 +44,9 @@ def test_a_resolve_unsent_while_its_alert_is_pending_again_keeps_its_figure() ->
     unsent = [("delays", "a.example", Transition.RESOLVED)]
     blob = snapshot(pipeline.ledger, evaluator, T + 71, unsent, True, resolves=[resolved])
 
-    after = Evaluator(config.alerts, ["5m"])
-    ledger = Pipeline(core_settings(config)).ledger
-    restore(blob, ledger, after, T + 3671)
-    after.evaluate(ledger, T + 3671)
-    sent = [
-        (n.sinks, a.kind, a.value, a.since, a.at) for n in after.due(T + 3671, flush=True)
-        for a in n.alerts
-    ]  # fmt: skip
-    assert sent == [(("pager",), Transition.RESOLVED, 0.1, T + 60, T + 62)]
+    assert _told_an_hour_on(blob, SINKS + rule(extra=FOR)) == [
+        (("pager",), Transition.RESOLVED, 0.1, T + 60, T + 62)
+    ]
 
 
 async def test_a_resolve_queued_while_its_alert_is_pending_again_keeps_its_figure() -> None:
@@ -61,7 +56,6 @@ async def test_a_resolve_queued_while_its_alert_is_pending_again_keeps_its_figur
     pager's incident at 10%, since the firing, ended when it ended."""
     head = '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.pager]\ntype = "pagerduty"\n'
     head += 'routing_key = "k"\nevents_url = "http://127.0.0.1:9/e"\n'
-    config = parse_config(head + rule(extra=FOR))
     async with aiohttp.ClientSession() as session:
         alerting, pipeline, now = _alerting(head + rule(extra=FOR))
         alerting.open(session)
@@ -81,12 +75,19 @@ async def test_a_resolve_queued_while_its_alert_is_pending_again_keeps_its_figur
             pipeline.ledger, alerting.evaluator, T + 71, unsent.again, True, unsent.retired,
             unsent.firing, unsent.resolves,
         )  # fmt: skip
-    after = Evaluator(config.alerts, ["5m"])
-    ledger = Pipeline(core_settings(config)).ledger
-    restore(blob, ledger, after, T + 3671)
+    assert _told_an_hour_on(blob, head + rule(extra=FOR)) == [
+        (("pager",), Transition.RESOLVED, 0.1, T + 60, T + 62)
+    ]
+
+
+def _told_an_hour_on(
+    blob: bytes, text: str
+) -> list[tuple[tuple[str, ...], Transition, float | None, float, float]]:
+    """(sinks, kind, value, since, end) of what the first evaluation of a start an
+    hour after the stop, on the config ``text``, sends."""
+    after, ledger = restarted(blob, text, ["5m"], T + 3671)
     after.evaluate(ledger, T + 3671)
-    sent = [
+    return [
         (n.sinks, a.kind, a.value, a.since, a.at) for n in after.due(T + 3671, flush=True)
         for a in n.alerts
     ]  # fmt: skip
-    assert sent == [(("pager",), Transition.RESOLVED, 0.1, T + 60, T + 62)]

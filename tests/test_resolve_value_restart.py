@@ -8,31 +8,26 @@ from __future__ import annotations
 
 import pytest
 
-from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import FIRING, AlertState, Transition, step
-from sesd.config import core_settings, parse_config
-from sesd.core.pipeline import Pipeline
-from sesd.runtime.state import restore, snapshot
+from sesd.runtime.state import snapshot
 from tests import test_rules
-from tests.test_owed_ended_restart import resolve_left_unsent
+from tests.test_owed_ended_restart import resolve_left_unsent, restarted
 from tests.test_rule_changes import SINKS, WINDOWS, T, rule
 
 HOUR = 3600.0
 
 
 @pytest.mark.parametrize(
-    "restarted",
+    "rules",
     [rule(name="other"), rule(extra='sinks = ["chat"]\n')],
     ids=["rule removed", "sink dropped"],
 )
-def test_a_resolve_owed_by_the_restarts_rules_tells_its_figure(restarted: str) -> None:
+def test_a_resolve_owed_by_the_restarts_rules_tells_its_figure(rules: str) -> None:
     """a.example fires at 60% on the pager and resolves at 10%; the pager has not taken
     the resolve when sesd stops. The restart's rules no longer page the pager with it:
     the resolve they owe it says 10%."""
     blob = resolve_left_unsent()
-    later = parse_config(SINKS + restarted)
-    after = Evaluator(later.alerts, WINDOWS)
-    restore(blob, Pipeline(core_settings(later)).ledger, after, T + 4)
+    after, _ = restarted(blob, SINKS + rules, WINDOWS, T + 4)
     owed = [
         (n.sinks, a.value) for n in after.due(T + 4) for a in n.alerts
         if a.kind is Transition.RESOLVED
@@ -47,10 +42,7 @@ def test_a_resolve_owed_after_a_stop_longer_than_its_window_tells_its_figure() -
     "no data" at the restart, it read as though the domain's mail had stopped, and the
     incident as lasting through the downtime."""
     blob = resolve_left_unsent(["5m"])
-    config = parse_config(SINKS + rule())
-    after = Evaluator(config.alerts, ["5m"])
-    ledger = Pipeline(core_settings(config)).ledger
-    restore(blob, ledger, after, T + 3600)
+    after, ledger = restarted(blob, SINKS + rule(), ["5m"], T + 3600)
     after.evaluate(ledger, T + 3600)
     sent = [
         (n.sinks, a.kind, a.value, a.at) for n in after.due(T + 3600, flush=True)
@@ -65,16 +57,11 @@ def test_a_thin_window_after_the_restart_keeps_the_figure_an_owed_resolve_tells(
     catches up. The start after that, its window empty too, makes the resolve at 10%:
     the thin window's "no data" was no figure the alert resolved at."""
     blob = resolve_left_unsent(["5m"])
-    config = parse_config(SINKS + rule())
-    between = Evaluator(config.alerts, ["5m"])
-    ledger = Pipeline(core_settings(config)).ledger
-    restore(blob, ledger, between, T + 3600)
+    between, ledger = restarted(blob, SINKS + rule(), ["5m"], T + 3600)
     ledger.tallies.received("q", T + 3600, 3000.0)  # reading 50 min behind
     assert between.evaluate(ledger, T + 3600) == []
     blob = snapshot(ledger, between, T + 3601, (), True)
-    after = Evaluator(config.alerts, ["5m"])
-    ledger = Pipeline(core_settings(config)).ledger
-    restore(blob, ledger, after, T + 7200)
+    after, ledger = restarted(blob, SINKS + rule(), ["5m"], T + 7200)
     after.evaluate(ledger, T + 7200)
     sent = [(a.kind, a.value) for n in after.due(T + 7200, flush=True) for a in n.alerts]
     assert sent == [(Transition.RESOLVED, 0.1)]
@@ -87,10 +74,7 @@ def test_an_owed_resolve_held_longer_than_its_window_tells_its_figure_once_caugh
     every sink was told meanwhile, not "no data" ending at the catch-up: the pager's
     incident would read as lasting through the downtime and the backlog."""
     blob = resolve_left_unsent(["5m"])
-    config = parse_config(SINKS + rule())
-    after = Evaluator(config.alerts, ["5m"])
-    ledger = Pipeline(core_settings(config)).ledger
-    restore(blob, ledger, after, T + 3600)
+    after, ledger = restarted(blob, SINKS + rule(), ["5m"], T + 3600)
     ledger.tallies.received("q", T + 3600, 3000.0)  # reading 50 min behind
     assert after.evaluate(ledger, T + 3600) == []
     ledger.tallies.received("q", T + 4000, 1.0)  # caught up, no mail in the window
