@@ -245,10 +245,7 @@ def _firing(
     # Firing on what it reads: a resolve a stop left undelivered is undone (kept,
     # no data at a stall would resolve it, as a resolve decided before the stop).
     state.resolved_at = None
-    if now - state.last_sent >= less_a_tenth(repeat_interval, tick):
-        state.last_sent = now
-        return Transition.REPEAT
-    return None
+    return _reminder(state, now, repeat_interval, tick)
 
 
 def _resolved(
@@ -276,7 +273,15 @@ def _held(state: AlertState, now: float, repeat_interval: float, tick: float) ->
     decided before a stop, is owed gets no reminder (it would page the incident firing),
     whatever the thin window reads: that resolve or a new firing waits for a full one."""
     state.held = True
-    if state.resolved_at is None and now - state.last_sent >= less_a_tenth(repeat_interval, tick):
+    return _reminder(state, now, repeat_interval, tick) if state.resolved_at is None else None
+
+
+def _reminder(
+    state: AlertState, now: float, repeat_interval: float, tick: float
+) -> Transition | None:
+    """A firing alert's reminder, when its ``repeat_interval`` has passed since it was
+    last sent (a tenth of an evaluation short counts: :func:`less_a_tenth`)."""
+    if now - state.last_sent >= less_a_tenth(repeat_interval, tick):
         state.last_sent = now
         return Transition.REPEAT
     return None
