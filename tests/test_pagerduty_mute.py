@@ -11,6 +11,8 @@ import json
 
 import pytest
 
+from sesd.alerting.alert import Notification
+from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.render import pagerduty_events
 from sesd.config import parse_config
 from tests import factory as f
@@ -20,13 +22,19 @@ from tests.test_rules import built, feed_spike
 pytestmark = pytest.mark.timeout(30)
 
 
-def test_each_pagerduty_event_offers_the_line_that_mutes_its_alert_alone() -> None:
+def fired(*domains: str) -> tuple[Notification, Evaluator]:
+    """The notification of ``domains`` firing together on one critical rule, and the
+    evaluator that made it."""
     pipeline, evaluator = built(parse_config(RULE.format(severity="critical")))
-    t = f.T0
-    feed_spike(pipeline, "a.example", t, 5, 5)
-    feed_spike(pipeline, "b.example", t, 5, 5)
-    evaluator.evaluate(pipeline.ledger, t)
-    (notification,) = evaluator.due(t + 30)
+    for domain in domains:
+        feed_spike(pipeline, domain, f.T0, 5, 5)
+    evaluator.evaluate(pipeline.ledger, f.T0)
+    (notification,) = evaluator.due(f.T0 + 30)
+    return notification, evaluator
+
+
+def test_each_pagerduty_event_offers_the_line_that_mutes_its_alert_alone() -> None:
+    notification, evaluator = fired("a.example", "b.example")
     assert "--domain '*'" in notification.silence  # Slack's, for the message's domains
     events = [json.loads(e)["payload"] for e in pagerduty_events(notification, "key", "sesd")]
     mutes = {event["component"]: event["custom_details"]["mute"] for event in events}
@@ -39,10 +47,7 @@ def test_each_pagerduty_event_offers_the_line_that_mutes_its_alert_alone() -> No
 def test_an_alert_no_line_of_its_own_names_offers_the_notifications() -> None:
     """A notification whose lines per domain name none of its alerts: each event
     offers the notification's line, not none (the one test above named each)."""
-    pipeline, evaluator = built(parse_config(RULE.format(severity="critical")))
-    feed_spike(pipeline, "a.example", f.T0, 5, 5)
-    evaluator.evaluate(pipeline.ledger, f.T0)
-    (notification,) = evaluator.due(f.T0 + 30)
+    notification, _ = fired("a.example")
     assert notification.silence
     bare = dataclasses.replace(notification, mutes=())
     (event,) = [json.loads(e)["payload"] for e in pagerduty_events(bare, "key", "sesd")]

@@ -14,21 +14,13 @@ import pytest
 
 from sesd.alerting.documents import webhook_document
 from sesd.alerting.rules import Transition
-from sesd.config import parse_config
-from tests import factory as f
-from tests.test_group_severity import RULE
-from tests.test_rules import built, feed_spike
+from tests.test_pagerduty_mute import fired
 
 pytestmark = pytest.mark.timeout(30)
 
 
 def test_each_webhook_alert_offers_the_line_that_mutes_it_alone() -> None:
-    pipeline, evaluator = built(parse_config(RULE.format(severity="critical")))
-    t = f.T0
-    feed_spike(pipeline, "a.example", t, 5, 5)
-    feed_spike(pipeline, "b.example", t, 5, 5)
-    evaluator.evaluate(pipeline.ledger, t)
-    (notification,) = evaluator.due(t + 30)
+    notification, evaluator = fired("a.example", "b.example")
     document = json.loads(webhook_document(notification))
     assert document["mute"] == notification.silence
     assert "--domain '*'" in document["mute"]
@@ -40,10 +32,7 @@ def test_each_webhook_alert_offers_the_line_that_mutes_it_alone() -> None:
 
 def test_a_resolved_alert_offers_no_line() -> None:
     """Nothing fires to mute: null, as the document's own ``mute``."""
-    pipeline, evaluator = built(parse_config(RULE.format(severity="critical")))
-    feed_spike(pipeline, "a.example", f.T0, 5, 5)
-    evaluator.evaluate(pipeline.ledger, f.T0)
-    (notification,) = evaluator.due(f.T0 + 30)
+    notification, _ = fired("a.example")
     resolved = dataclasses.replace(
         notification,
         kind=Transition.RESOLVED,
