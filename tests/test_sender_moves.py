@@ -132,9 +132,9 @@ def test_a_reload_moving_a_sender_forgets_the_place_it_left_but_an_idle_senders(
     assert _sends(pipeline) == {("default", AP, ""): 1, ("prod", EU, ""): 1}
 
 
-def test_an_alert_on_a_place_left_resolves() -> None:
-    """A bounce alert fires on ``eu/ap-southeast-2``; the poll moves its only sender:
-    the alert resolves at the next evaluation, rather than repeat until a restart."""
+def _bounce_alert_on_eu() -> tuple[Pipeline, Evaluator]:
+    """A pipeline whose one sender counts under ``eu/ap-southeast-2``, where a bounce
+    alert has fired, and the evaluator that fired it."""
     config = parse_config(_RULE + _QUEUES + _entry("eu"))
     pipeline = Pipeline(core_settings(config))
     evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
@@ -142,6 +142,13 @@ def test_an_alert_on_a_place_left_resolves() -> None:
     _send(pipeline, AP, ACCOUNT, 1, "bounce")
     (fired,) = evaluator.evaluate(pipeline.ledger, NOW)
     assert (fired.kind.value, fired.domain) == ("firing", f"eu/{AP}")
+    return pipeline, evaluator
+
+
+def test_an_alert_on_a_place_left_resolves() -> None:
+    """A bounce alert fires on ``eu/ap-southeast-2``; the poll moves its only sender:
+    the alert resolves at the next evaluation, rather than repeat until a restart."""
+    pipeline, evaluator = _bounce_alert_on_eu()
     _poll(pipeline, ACCOUNT)
     _send(pipeline, AP, ACCOUNT, 1)
     (resolved,) = evaluator.evaluate(pipeline.ledger, NOW + 60)
@@ -153,13 +160,7 @@ def test_a_place_left_goes_at_housekeeping_with_no_event_after_the_poll() -> Non
     fires, and no event comes after it (a quiet night's queues): the janitor's round
     places the senders again, and the alert resolves and the series go, rather than
     repeat for mail no longer sent there until the next event."""
-    config = parse_config(_RULE + _QUEUES + _entry("eu"))
-    pipeline = Pipeline(core_settings(config))
-    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
-    _send(pipeline, AP, ACCOUNT, 1)
-    _send(pipeline, AP, ACCOUNT, 1, "bounce")
-    (fired,) = evaluator.evaluate(pipeline.ledger, NOW)
-    assert (fired.kind.value, fired.domain) == ("firing", f"eu/{AP}")
+    pipeline, evaluator = _bounce_alert_on_eu()
     _poll(pipeline, ACCOUNT)
     pipeline.housekeep(NOW + 10)
     assert _sends(pipeline) == {}
