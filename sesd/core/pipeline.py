@@ -285,8 +285,7 @@ class Pipeline:
                 suppressed(event, recipients, t, now, in_windows)
             return
         if self._reach != ledger.accounts.reach:  # a label's polls found another account
-            self._reach = ledger.accounts.reach
-            self._estimates.moved(ledger.senders)  # each placed again; places left go
+            self._follow_moves()
         self._reputation(event, queue, kind)
         if kind == _DELIVERY:
             delivered(ledger, event, recipients, t, now, in_windows)
@@ -311,8 +310,7 @@ class Pipeline:
             ledger.providers.latest = now
         ledger.domains.last_seen[slots[0].name] = now
         if self._reach != ledger.accounts.reach:  # as _count() follows it
-            self._reach = ledger.accounts.reach
-            self._estimates.moved(ledger.senders)
+            self._follow_moves()
         self._reputation(event, queue, _DELIVERY)
         delivered_one(ledger, event, slots, t, now, in_windows)
         if self._tag_names:
@@ -370,6 +368,12 @@ class Pipeline:
             slot = self._provider_slots[provider] = self.ledger.by_provider.slot(provider)
         return until, (found, slot)
 
+    def _follow_moves(self) -> None:
+        """The polls moved where senders count: each is placed again, the places left
+        go (the callers compare the reach inline: no call without a move)."""
+        self._reach = self.ledger.accounts.reach
+        self._estimates.moved(self.ledger.senders)
+
     # --- housekeeping ------------------------------------------------------------
 
     def housekeep(self, now: float) -> list[str]:
@@ -381,8 +385,7 @@ class Pipeline:
         """
         ledger = self.ledger
         if self._reach != ledger.accounts.reach:  # a poll's move, no event since
-            self._reach = ledger.accounts.reach
-            self._estimates.moved(ledger.senders)
+            self._follow_moves()
         evicted, tenants = evict_idle(ledger, now)
         if evicted:
             gone = set(evicted)
