@@ -290,7 +290,7 @@ def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatc
             '[tenants]\nenabled = true\n[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\n'
             'window = "5m"\nabove = 0.1\ntenants = ["shop-us", "shop.eu"]',
             "alerts.rules[0] (r).tenants[1]: 'shop.eu', which SES allows no tenant to be "
-            "called (letters, digits, '-' and '_', up to 64)",
+            "called (ASCII letters, digits, '-' and '_', up to 64)",
         ),
         (
             '[tenants]\nenabled = true\n[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\n'
@@ -303,7 +303,7 @@ def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatc
             '[tenants]\nenabled = true\n[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\n'
             'window = "5m"\nabove = 0.1\ntenants = ["shop-*", "shop.*"]',
             "alerts.rules[0] (r).tenants[1]: 'shop.*', a glob that matches no tenant name SES "
-            "allows (letters, digits, '-' and '_', up to 64)",
+            "allows (ASCII letters, digits, '-' and '_', up to 64)",
         ),
         (
             '[tenants]\nenabled = true\n[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\n'

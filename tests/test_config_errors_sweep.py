@@ -81,7 +81,8 @@ CASES = [
     ("[providers]\nconcurrency = 0", "providers.concurrency: must be between 1 and 100"),
     ("[providers]\nmax_cache = 0", "providers.max_cache: must be at least 1"),
     ('[providers.mx]\nOther = ["x.com"]', "providers.mx.Other: not a usable provider label "
-     "(lower-case letters, digits, '_' and '-'; not other, none or unknown)"),
+     "(lower-case ASCII letters, digits, '_' and '-', first a letter, at most 32; not other, none "
+     "or unknown)"),
     ("[providers.mx]\nfoo = []", "providers.mx.foo: list at least one MX host suffix"),
     ('[providers.mx]\nfoo = ["a b"]', "providers.mx.foo: 'a b' is not a host name suffix"),
     ('[providers.mx]\nfoo = "x"', "providers.mx.foo: Expected `array`, got `str`"),
@@ -132,8 +133,8 @@ CASES = [
     ('[aws]\naccess_key_id = "k"', "aws: access_key_id and secret_access_key go together"),
     ('[aws]\nregion = "x"', "aws.region: 'x' is not an AWS region (e.g. eu-west-1)"),
     ('[aws]\nendpoint_url = "x"', "aws.endpoint_url: 'x' is not an http(s) URL"),
-    ('[[accounts]]\nname = "a b"\n' + ROLE, "accounts[0].name: 'a b': letters, digits, '_', "
-     "'.', '-' ('default' is the default credential chain)"),
+    ('[[accounts]]\nname = "a b"\n' + ROLE, "accounts[0].name: 'a b': ASCII letters, digits, "
+     "'_', '.', '-', at most 64 ('default' is the default credential chain)"),
     ('[[accounts]]\nname = "a"\nrole_arn = "x"', "accounts[0].role_arn: 'x' is not a role ARN "
      "(arn:aws:iam::123456789012:role/NAME)"),
     ('[[accounts]]\nname = "a"\n' + ROLE + 'region = "x"', "accounts[0].region: 'x' is not an "
@@ -189,7 +190,7 @@ CASES = [
     ('[alerts.webhook]\nurl = "x"', "alerts.webhook: unknown key"),
     # Sinks, of every kind, as [alerts.sinks.NAME] and as [alerts.slack], [alerts.pagerduty]
     ('[alerts.sinks."a b"]\ntype = "slack"\n' + S, 'alerts.sinks."a b": a sink\'s name is of '
-     "letters, digits, '-', '_', '.', ':'"),
+     "ASCII letters, digits, '-', '_', '.', ':', at most 64"),
     ('[alerts.sinks.console]\ntype = "slack"\n' + S, "alerts.sinks.console: the name is kept for "
      "standard output"),
     # A sink's name given twice: the named sink's key, as a second rule's name is said.
@@ -279,11 +280,25 @@ CASES = [
     ('[domains]\ngroups = {a-b = "x"}', "domains.groups.a-b: Expected `array`, got `str`"),
     # [[alerts.rules]]: what a rule is
     (RA + RA, "alerts.rules[1] (r).name: 'r' is alerts.rules[0]'s name too"),
-    (RA.replace('"r"', '"a b"'), "alerts.rules[0] (a b).name: 'a b': use letters, digits, '-', "
-     "'_', '.', ':'"),
+    (RA.replace('"r"', '"a b"'), "alerts.rules[0] (a b).name: 'a b': use ASCII letters, "
+     "digits, '-', '_', '.', ':', at most 64"),
+    # "letters" alone reads as any alphabet's: é is one, and is refused.
+    (RA.replace('"r"', '"délai"'), "alerts.rules[0] (délai).name: 'délai': use ASCII letters, "
+     "digits, '-', '_', '.', ':', at most 64"),
+    # No name in brackets where there is none to show.
+    (RA.replace('"r"', '""'), "alerts.rules[0].name: '': use ASCII letters, digits, '-', '_', "
+     "'.', ':', at most 64"),
     # A name too long is cut where the rule is named, and says so: not a shorter name.
     (RA.replace('"r"', '"' + "n" * 70 + '"'), "alerts.rules[0] (" + "n" * 63 + "…).name: '"
-     + "n" * 70 + "': use letters, digits, '-', '_', '.', ':'"),
+     + "n" * 70 + "': use ASCII letters, digits, '-', '_', '.', ':', at most 64"),
+    ('[alerts.sinks."é"]\ntype = "console"', 'alerts.sinks."é": a sink\'s name is of ASCII '
+     "letters, digits, '-', '_', '.', ':', at most 64"),
+    ('[[accounts]]\nname = "é"\n' + ROLE, "accounts[0].name: 'é': ASCII letters, digits, '_', "
+     "'.', '-', at most 64 ('default' is the default credential chain)"),
+    (RA + 'labels = {"é" = "x"}', 'alerts.rules[0] (r).labels."é": a label\'s name is of ASCII '
+     "letters, digits and '_', not first a digit, at most 128"),
+    (TEN + RA + 'tenants = ["é"]', "alerts.rules[0] (r).tenants[0]: 'é', which SES allows no "
+     "tenant to be called (ASCII letters, digits, '-' and '_', up to 64)"),
     (RA.replace("delay_ratio", "zz"), "alerts.rules[0] (r).metric: 'zz' is unknown (known: "
      "delay_ratio," + MORE),
     (RA + "min_events = -1", "alerts.rules[0] (r).min_events: must not be negative"),
@@ -301,7 +316,7 @@ CASES = [
     (R + 'above = "5%"', "alerts.rules[0] (r).above: Expected `float | null`, got `str` (a "
      "fraction: 0.05 is 5%)"),
     (RA + 'labels = {"a b" = "x"}', 'alerts.rules[0] (r).labels."a b": a label\'s name is of '
-     "letters, digits and '_'"),
+     "ASCII letters, digits and '_', not first a digit, at most 128"),
     (RA + 'labels = {severity = "x"}', "alerts.rules[0] (r).labels.severity: set by sesd"),
     (RA + 'labels = {team = ""}', "alerts.rules[0] (r).labels.team: give it a value "
      "(Alertmanager drops empty ones)"),
@@ -342,9 +357,9 @@ CASES = [
     (RA + 'providers = ["*"]\nexclude_providers = ["q*"]', "alerts.rules[0] (r)."
      "exclude_providers[0]: 'q*', a glob that matches no provider sesd knows (apple," + MORE),
     (TEN + RA + 'tenants = ["a", "shop.eu"]', "alerts.rules[0] (r).tenants[1]: 'shop.eu', which "
-     "SES allows no tenant to be called (letters, digits, '-' and '_', up to 64)"),
+     "SES allows no tenant to be called (ASCII letters, digits, '-' and '_', up to 64)"),
     (TEN + RA + 'tenants = ["shop.*"]', "alerts.rules[0] (r).tenants[0]: 'shop.*', a glob that "
-     "matches no tenant name SES allows (letters, digits, '-' and '_', up to 64)"),
+     "matches no tenant name SES allows (ASCII letters, digits, '-' and '_', up to 64)"),
     (TEN + RA + 'tenants = ["unknow[n]"]', "alerts.rules[0] (r).tenants[0]: 'unknow[n]', a glob "
      "that matches only 'unknown', which a glob never takes: name it to watch it"),
     (TEN + RA + 'tenants = ["*"]\nexclude_tenants = ["a", "test *"]', "alerts.rules[0] (r)."

@@ -64,7 +64,8 @@ _ROLE = 'name = "a"\nrole_arn = "arn:aws:iam::123456789012:role/sesd"\n'
          "URL"),
         # An account's name, said as "account name" where the key is name.
         ('[[accounts]]\nname = "a b"\n' 'role_arn = "arn:aws:iam::123456789012:role/sesd"',
-         "accounts[0].name: 'a b': letters, digits, '_', '.', '-' ('default' is the default "
+         "accounts[0].name: 'a b': ASCII letters, digits, '_', '.', '-', at most 64 ('default' is "
+         "the default "
          "credential chain)"),
         # A group's name refused: the group's key, quoted as TOML quotes it when not bare.
         ('[domains]\ngroups = { other = ["x.com"] }',
@@ -81,27 +82,28 @@ _ROLE = 'name = "a"\nrole_arn = "arn:aws:iam::123456789012:role/sesd"\n'
         # A table's key that names something (a provider, a sink): that key, escaped and
         # quoted as TOML quotes a key that is not bare, where the table alone was named.
         ('[providers.mx]\nOther = ["mx.example"]', "providers.mx.Other: not a usable provider "
-         "label (lower-case letters, digits, '_' and '-'; not other, none or unknown)"),
+         "label (lower-case ASCII letters, digits, '_' and '-', first a letter, at most 32; not "
+         "other, none or unknown)"),
         ('[providers.mx]\n"a\\u001bb" = ["mx.example"]', 'providers.mx."a\\u001bb": not a '
-         "usable provider label (lower-case letters, digits, '_' and '-'; not other, none or "
-         "unknown)"),
+         "usable provider label (lower-case ASCII letters, digits, '_' and '-', first a "
+         "letter, at most 32; not other, none or unknown)"),
         ('[alerts.sinks.console]\ntype = "slack"\nwebhook_url = "https://h.example/x"',
          "alerts.sinks.console: the name is kept for standard output"),
         # A rule's window not among the sizes: the rule's key, as its other keys are named.
         (_RULE.replace('"5m"', '"7m"'), "alerts.rules[0] (r).window: '7m' is not one of "
          "windows.sizes (5m, 15m, 1h)"),
         # A rule's or a sink's name, a label's: the key that holds it.
-        (_RULE.replace('"r"', '"a b"'), "alerts.rules[0] (a b).name: 'a b': use letters, "
-         "digits, '-', '_', '.', ':'"),
+        (_RULE.replace('"r"', '"a b"'), "alerts.rules[0] (a b).name: 'a b': use ASCII "
+         "letters, digits, '-', '_', '.', ':', at most 64"),
         (_RULE + _RULE, "alerts.rules[1] (r).name: 'r' is alerts.rules[0]'s name too"),
         (_RULE.replace("delay_ratio", "latency"), "alerts.rules[0] (r).metric: 'latency' is "
          "unknown (known: delay_ratio, "),
         (_RULE.replace("delay_ratio", "cause_ratio") + 'cause = "gremlins"',
          "alerts.rules[0] (r).cause: 'gremlins' is unknown (known: ses_internal, "),
         ('[alerts.sinks."a b"]\ntype = "console"', 'alerts.sinks."a b": a sink\'s name is of '
-         "letters, digits, '-', '_', '.', ':'"),
+         "ASCII letters, digits, '-', '_', '.', ':', at most 64"),
         (_RULE + 'labels = {"a\\u001bb" = "x"}', 'alerts.rules[0] (r).labels."a\\u001bb": a '
-         "label's name is of letters, digits and '_'"),
+         "label's name is of ASCII letters, digits and '_', not first a digit, at most 128"),
         (_RULE + "labels = {severity = \"x\"}", "alerts.rules[0] (r).labels.severity: set by sesd"),
         (_RULE + 'labels = {team = ""}', "alerts.rules[0] (r).labels.team: give it a value "
          "(Alertmanager drops empty ones)"),

@@ -284,7 +284,7 @@ def _pointed(message: str, data: dict[str, Any]) -> str:
     rule = rules[int(found.group(1))] if int(found.group(1)) < len(rules) else None
     name = rule.get("name") if isinstance(rule, dict) else None
     rest = message[found.end() :]
-    if isinstance(name, str) and not rest.startswith(" ("):  # not named already
+    if isinstance(name, str) and name and not rest.startswith(" ("):  # not named already
         # Cut with an ellipsis: a name cut silently reads as a shorter name to search for.
         message = f"{found.group(0)} ({escaped(name, 64)}){rest}"
     key = rest.partition(":")[0].lstrip(".")

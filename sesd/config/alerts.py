@@ -64,6 +64,8 @@ SINK_TYPES = ("slack", "pagerduty", "alertmanager", "webhook", "console")
 #: The shortest evaluate_every, seconds.
 _FASTEST_EVALUATION = 0.1
 _NAME = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+#: What :data:`_NAME` takes, said: "letters" alone reads as any alphabet's (é is one).
+_NAME_IS = "ASCII letters, digits, '-', '_', '.', ':', at most 64"
 
 
 def is_glob(pattern: str) -> bool:
@@ -109,7 +111,7 @@ class RuleConfig(Section, frozen=True):
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):
-            raise ValueError(f"name {self.name!r}: use letters, digits, '-', '_', '.', ':'")
+            raise ValueError(f"name {self.name!r}: use {_NAME_IS}")
         if self.metric not in METRICS + CANARY_METRICS + ACCOUNT_METRICS + TENANT_METRICS:
             known = ", ".join(METRICS + CANARY_METRICS + ACCOUNT_METRICS + TENANT_METRICS)
             raise ValueError(f"metric {self.metric!r} is unknown (known: {known})")
@@ -373,9 +375,7 @@ def _check_sink_names(alerts: AlertsConfig) -> None:
     and a named sink do not share a name."""
     for name, sink in alerts.sinks.items():
         if not _NAME.fullmatch(name):
-            raise ValueError(
-                f"sinks.{toml_key(name)}: a sink's name is of letters, digits, '-', '_', '.', ':'"
-            )
+            raise ValueError(f"sinks.{toml_key(name)}: a sink's name is of {_NAME_IS}")
         if name == "console" and not isinstance(sink, ConsoleConfig):
             raise ValueError("sinks.console: the name is kept for standard output")
     for name in ("slack", "pagerduty"):

@@ -177,8 +177,8 @@ class AccountConfig(Section, frozen=True):
     def __post_init__(self) -> None:
         if not ACCOUNT_NAME.fullmatch(self.name) or self.name == DEFAULT_ACCOUNT:
             raise ValueError(
-                f"name {self.name!r}: letters, digits, '_', '.', '-' ('default' is "
-                "the default credential chain)"
+                f"name {self.name!r}: ASCII letters, digits, '_', '.', '-', at most 64 "
+                "('default' is the default credential chain)"
             )
         if not _ROLE_ARN.fullmatch(self.role_arn):
             raise ValueError(

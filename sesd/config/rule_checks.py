@@ -202,7 +202,8 @@ def check_extras(rule: RuleConfig) -> None:
     for name, value in rule.labels.items():
         if not _LABEL_NAME.fullmatch(name):
             raise ValueError(
-                f"labels.{toml_key(name)}: a label's name is of letters, digits and '_'"
+                f"labels.{toml_key(name)}: a label's name is of ASCII letters, digits and "
+                "'_', not first a digit, at most 128"
             )
         if name in _OWN_LABELS:
             raise ValueError(f"labels.{name}: set by sesd")

@@ -216,8 +216,9 @@ class ProvidersConfig(Section, frozen=True):
         for label, suffixes in self.mx.items():
             if not MX_LABEL.fullmatch(label) or label in ("other", "none", "unknown"):
                 raise ValueError(
-                    f"mx.{toml_key(label, 200)}: not a usable provider label (lower-case letters, "
-                    "digits, '_' and '-'; not other, none or unknown)"
+                    f"mx.{toml_key(label, 200)}: not a usable provider label (lower-case ASCII "
+                    "letters, digits, '_' and '-', first a letter, at most 32; not other, "
+                    "none or unknown)"
                 )
             if not suffixes:
                 raise ValueError(f"mx.{label}: list at least one MX host suffix")

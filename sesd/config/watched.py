@@ -150,7 +150,7 @@ def _met(labels: Iterable[str], key: str, watched: list[str] | None) -> set[str]
 
 
 #: The names SES allows a tenant.
-_NAMES = "(letters, digits, '-' and '_', up to 64)"
+_NAMES = "(ASCII letters, digits, '-' and '_', up to 64)"
 #: The names SES allows a tenant that are no tenant's label (it is quoted: 'other').
 _OWN_NAMES = (UNKNOWN, OTHER)
 
