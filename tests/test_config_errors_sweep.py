@@ -30,6 +30,21 @@ TEN = "[tenants]\nenabled = true\n"
 MORE = " ..."
 
 CASES = [
+    # Not TOML: a key as the file writes it, not as the Python tuple tomllib names it by,
+    # and a key given twice named, where tomllib says "Cannot overwrite a value".
+    ('[aws]\nregion = "us-east-1"\n[aws]\nregion = "eu-west-1"', "not valid TOML: [aws] "
+     "declared twice (at line 5, column 5): a table is written once"),
+    ('[queues]\nurl = "x"', "not valid TOML: [queues] declared twice (at line 3, column 8): a "
+     "table is written once; [[queues]] begins each entry of a list of tables"),
+    ('[alerts.sinks."a.b"]\ntype = "console"\n[alerts.sinks."a.b"]', 'not valid TOML: '
+     '[alerts.sinks."a.b"] declared twice (at line 5, column 20): a table is written once'),
+    ('[alerts.sinks.a]\ntype = "console"\n[alerts]\nsinks.a.type = "x"', "not valid TOML: "
+     "alerts.sinks.a is a table of its own ([alerts.sinks.a]) (at line 6, column 19): a "
+     "dotted key in another table cannot add to it"),
+    (RA + "above = 0.2", "not valid TOML: alerts.rules[0].above given twice (at line 8): a key "
+     "is given once in its table"),
+    ('[domains]\ngroups = {"a b" = 1, "a b" = 2}', 'not valid TOML: "a b" given twice in an '
+     "inline table (at line 4, column 31): give each key once"),
     # [http], and the web configuration file it names (read with the secrets)
     ('[http]\nlisten = "bogus"', "http.listen: must be HOST:PORT, got 'bogus'"),
     ('[http]\nlisten = "h:99999"', "http.listen: 'h:99999': port 99999 is over 65535"),

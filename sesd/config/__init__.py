@@ -67,6 +67,7 @@ from sesd.config.sections import (
     WindowsConfig,
 )
 from sesd.config.sink_checks import check_sinks
+from sesd.config.toml_errors import toml_error
 from sesd.config.values import (
     ConfigError,
     Duration,
@@ -307,7 +308,7 @@ def parse_config(text: str) -> Config:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}") from None
+        raise ConfigError(f"not valid TOML: {toml_error(str(exc), text)}") from None
     check_sinks(data)
     try:
         config = msgspec.convert(data, Config, dec_hook=dec_hook)
