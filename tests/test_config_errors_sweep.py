@@ -232,6 +232,26 @@ CASES = [
      "webhook_url: not an http(s) URL with a host (value not shown)"),
     ('[alerts.sinks.chat]\ntype = "slack"\n' + S + 'timeout = "0s"', "alerts.sinks.chat.timeout: "
      "must be at least 100ms (0 would wait for ever)"),
+    # A URL sesd sends to, refused where the HTTP client would drop a pasted line break
+    # (or percent-encode a space, into a path not meant) or fail every send (its port).
+    ('[alerts.slack]\nwebhook_url = "https://h.example/x\\n"', "alerts.slack.webhook_url: has a "
+     "space, a newline or another control or invisible character, as a line break pasted at "
+     "its end: no URL holds one (value not shown)"),
+    (HOOK.replace("/x", "/x\\u200b"), "alerts.sinks.hook.url: has a space, a newline or another "
+     "control or invisible character" + MORE),
+    (HOOK.replace("h.example", "h.example:99999"), "alerts.sinks.hook.url: its port is not a "
+     "number from 1 to 65535 (value not shown)"),
+    (HOOK.replace("h.example", "h.example:abc"), "alerts.sinks.hook.url: its port is not a "
+     "number from 1 to 65535 (value not shown)"),
+    (AM + 'urls = ["http://a:0"]', "alerts.sinks.am.urls[0]: 'http://a:0': its port is not a "
+     "number from 1 to 65535"),
+    (AM + 'urls = ["http://a b"]', "alerts.sinks.am.urls[0]: 'http://a b': has a space, a "
+     "newline or another control or invisible character, as a line break pasted at its end: "
+     "no URL holds one"),
+    ('[alerts.pagerduty]\nrouting_key = "k"\nevents_url = "https://e.example/v2\\t"', "alerts."
+     "pagerduty.events_url: 'https://e.example/v2\\u0009': has a space" + MORE),
+    (Q.replace("/q", "/q ") , "queues[0].url: 'https://sqs.us-east-1.amazonaws.com/1/q ': has a "
+     "space" + MORE),
     ('[alerts.pagerduty]\nrouting_key = "k"\nevents_url = "x"', "alerts.pagerduty.events_url: "
      "'x' is not an http(s) URL"),
     ('[alerts.pagerduty]\nrouting_key = "k"\nsource = " "', "alerts.pagerduty.source: must not "

@@ -68,17 +68,15 @@ from sesd.config.sections import (
 )
 from sesd.config.sink_checks import check_sinks
 from sesd.config.toml_errors import toml_error
+from sesd.config.urls import shown_url, url_fault, urls_shown
 from sesd.config.values import (
     ConfigError,
     Duration,
     Secret,
     Section,
-    is_http_url,
     keyed,
     one_line,
-    shown_url,
     toml_key,
-    urls_shown,
 )
 from sesd.config.web import WebConfig, WebConfigFile, parse_web_config
 from sesd.core.text import escaped
@@ -350,9 +348,10 @@ def _read(secrets: list[tuple[str, Secret]]) -> None:
 
 
 def _check_url(key: str, secret: Secret) -> None:
-    if key.endswith(_URL_SECRETS) and not is_http_url(secret.get()):
+    fault = url_fault(secret.get()) if key.endswith(_URL_SECRETS) else None
+    if fault is not None:
         # The value is a secret: say what is wrong, never what it is.
-        raise ConfigError(f"{key}: not an http(s) URL with a host (value not shown)")
+        raise ConfigError(f"{key}: {fault} (value not shown)")
 
 
 #: Secrets that are URLs: a URL without a scheme or host would fail every send.

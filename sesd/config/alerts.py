@@ -14,7 +14,8 @@ import msgspec
 
 from sesd.config.rule_checks import check_extras, check_template, check_watched
 from sesd.config.thresholds import check_thresholds
-from sesd.config.values import Duration, Secret, Section, check_http_url, toml_key
+from sesd.config.urls import check_http_url
+from sesd.config.values import Duration, Secret, Section, toml_key
 
 __all__ = [
     "ACCOUNT_METRICS",

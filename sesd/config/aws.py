@@ -14,12 +14,12 @@ from urllib.parse import urlparse
 
 import msgspec
 
+from sesd.config.urls import check_http_url
 from sesd.config.values import (
     LABEL_LENGTH,
     Duration,
     Secret,
     Section,
-    check_http_url,
     check_region,
 )
 from sesd.core.accounts import ACCOUNT_NAME, DEFAULT_ACCOUNT, is_region
@@ -211,7 +211,6 @@ class QueueConfig(Section, frozen=True):
     delete_invalid: bool | None = None
 
     def __post_init__(self) -> None:
-        check_http_url(self.url, "url")
         # The label (the name, else the URL's last part) is on every metric and log line
         # of the queue: a control character there would drive a terminal or split a
         # line, an invisible one make two names look one.
@@ -225,6 +224,7 @@ class QueueConfig(Section, frozen=True):
                     f"(shown escaped); {what} is the queue label of metrics and log "
                     "lines: write it without"
                 )
+        check_http_url(self.url, "url")
         for key, written, what in (
             ("url", self.url.rstrip("/").rsplit("/", 1)[-1], " in its last part"),
             ("name", self.name, ""),

@@ -18,7 +18,8 @@ from sesd.config.alerts import (
     is_glob,
 )
 from sesd.config.sections import SHIPPED_STOP_TIMEOUT, DomainsConfig
-from sesd.config.values import ConfigError, Duration, shown_url, toml_key
+from sesd.config.urls import shown_url
+from sesd.config.values import ConfigError, Duration, toml_key
 from sesd.config.watched import check_rule_names
 from sesd.core.domains import normalise_domain
 

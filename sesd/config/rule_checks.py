@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Final
 
 import msgspec
 
-from sesd.config.values import check_http_url, toml_key
+from sesd.config.urls import check_link
+from sesd.config.values import toml_key
 from sesd.core.causes import CAUSES
 from sesd.core.domains import normalise_domain, takes_glob, takes_name
 
@@ -40,7 +41,7 @@ def check_template(template: str, what: str) -> None:
         raise ValueError(
             f"{what}: {template!r} is not a template of {{domain}}, {{rule}}, {{window}} ({why})"
         ) from None
-    check_http_url(example, what)
+    check_link(example, what)
 
 
 #: Python's words for a brace left alone, and the brace.

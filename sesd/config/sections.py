@@ -9,11 +9,11 @@ from typing import Final, Literal
 
 import msgspec
 
+from sesd.config.urls import check_http_url
 from sesd.config.values import (
     LABEL_LENGTH,
     Duration,
     Section,
-    check_http_url,
     check_region,
     toml_key,
 )

@@ -8,10 +8,11 @@ import os
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse, urlsplit, urlunsplit
 
 import msgspec
 
+# Where `sesd setup` has found it (sesd.config.urls holds the config's URL checks).
+from sesd.config.urls import check_http_url
 from sesd.core.accounts import is_region
 from sesd.core.text import escaped
 
@@ -23,13 +24,11 @@ __all__ = [
     "Section",
     "check_http_url",
     "check_region",
-    "is_http_url",
     "keyed",
     "meant_key",
     "meant_word",
     "one_line",
     "toml_key",
-    "urls_shown",
 ]
 
 
@@ -184,54 +183,12 @@ class Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=T
     pass
 
 
-def is_http_url(url: str) -> bool:
-    try:
-        parsed = urlparse(url)
-        host = parsed.hostname
-    except ValueError:
-        return False
-    return parsed.scheme in ("http", "https") and bool(host)
-
-
 def check_region(region: str | None, what: str) -> None:
     """Raise ValueError naming ``what`` when ``region`` is set and no AWS region (a
     template's trailing space, a missing hyphen: the SDK would refuse it only when
     the first client is made)."""
     if region is not None and not is_region(region):
         raise ValueError(f"{what}: {region!r} is not an AWS region (e.g. eu-west-1)")
-
-
-def check_http_url(url: str, key: str = "") -> None:
-    """Raise ValueError when ``url`` is no http(s) URL with a host, naming ``key``
-    (the key of its table that holds it) when given."""
-    if not is_http_url(url):
-        named = f"{key}: " if key else ""
-        raise ValueError(f"{named}{shown_url(url)!r} is not an http(s) URL")
-
-
-def shown_url(url: str) -> str:
-    """A URL as a log line, an error or check-config may show it: a password in it
-    (``https://user:PASSWORD@host``) is ``***``."""
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return url if "@" not in url else "(a URL, not shown)"
-    if password is None:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
-
-
-def urls_shown(data: Any) -> Any:
-    """``data`` with every URL's password masked (:func:`shown_url`)."""
-    if isinstance(data, dict):
-        return {key: urls_shown(value) for key, value in data.items()}
-    if isinstance(data, list):
-        return [urls_shown(value) for value in data]
-    if isinstance(data, str) and "@" in data and "://" in data:
-        return shown_url(data)
-    return data
 
 
 _AT_PATH = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)

@@ -1,0 +1,105 @@
+"""The config's URLs: which ones a request can be sent to, and how one is shown (a
+password in it masked)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from sesd.core.text import escaped, has_control
+
+__all__ = [
+    "NOT_HTTP",
+    "check_http_url",
+    "check_link",
+    "is_http_url",
+    "shown_url",
+    "url_fault",
+    "urls_shown",
+]
+
+#: What a URL without an http(s) scheme or a host is told.
+NOT_HTTP = "not an http(s) URL with a host"
+
+
+def url_fault(url: str) -> str | None:
+    """What keeps ``url`` from being an http(s) URL a request is sent to as written, or
+    None. Said without the URL: it may be a secret's value. A space, a newline or an
+    invisible character is refused, not left to the HTTP client, which drops some
+    (a pasted newline at the end) and percent-encodes others (a path that is not the
+    one meant); a port no socket has fails every send."""
+    if has_control(url) or any(char.isspace() for char in url):
+        return (
+            "has a space, a newline or another control or invisible character, as a line "
+            "break pasted at its end: no URL holds one"
+        )
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # a bracket unclosed: '[::1'
+        return NOT_HTTP
+    if parts.scheme not in ("http", "https") or not host:
+        return NOT_HTTP
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or over 65535
+        port = -1
+    if port is not None and not 0 < port <= 65535:
+        return "its port is not a number from 1 to 65535"
+    return None
+
+
+def is_http_url(url: str) -> bool:
+    """Whether a request can be sent to ``url`` (:func:`url_fault`)."""
+    return url_fault(url) is None
+
+
+def check_http_url(url: str, key: str = "") -> None:
+    """Raise ValueError when a request cannot be sent to ``url`` (:func:`url_fault`),
+    naming ``key`` (the key of its table that holds it) when given."""
+    fault = url_fault(url)
+    if fault is None:
+        return
+    named = f"{key}: " if key else ""
+    if fault == NOT_HTTP:
+        raise ValueError(f"{named}{shown_url(url)!r} is not an http(s) URL")
+    # Escaped as the rest of the config's values are: the URL is the file's, of any text.
+    raise ValueError(f"{named}'{escaped(shown_url(url), 200)}': {fault}")
+
+
+def check_link(url: str, key: str) -> None:
+    """Raise ValueError when ``url``, a link a notification carries (not one sesd
+    requests), is no http(s) URL with a host: the old check, kept for links, which
+    a config that ran may hold with a space a chat client reads."""
+    try:
+        parts = urlsplit(url)
+        good = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        good = False
+    if not good:
+        raise ValueError(f"{key}: {shown_url(url)!r} is not an http(s) URL")
+
+
+def shown_url(url: str) -> str:
+    """A URL as a log line, an error or check-config may show it: a password in it
+    (``https://user:PASSWORD@host``) is ``***``."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return url if "@" not in url else "(a URL, not shown)"
+    if password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+def urls_shown(data: Any) -> Any:
+    """``data`` with every URL's password masked (:func:`shown_url`)."""
+    if isinstance(data, dict):
+        return {key: urls_shown(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [urls_shown(value) for value in data]
+    if isinstance(data, str) and "@" in data and "://" in data:
+        return shown_url(data)
+    return data
