@@ -571,6 +571,14 @@ WARNINGS = [
      "secret in this file" + MORE),
     ('[alerts.sinks."a:b"]\ntype = "alertmanager"\nurls = ["http://u:p@h"]', 'alerts.sinks."a:b"'
      ".urls: a password in a URL is a literal secret" + MORE),
+    # A domain twice in one group, or tracked twice: counted once all the same (a
+    # warning; in two groups it is refused, counted under one alone), a slip to say.
+    ('[domains]\ngroups = {g = ["a.com", "b.com", "a.com"]}', "domains.groups.g[2]: 'a.com', "
+     "listed at domains.groups.g[0] too: it counts once (another domain meant?)"),
+    ('[domains]\ngroups = {"g.h" = ["a.com", "A.COM."]}', 'domains.groups."g.h"[1]: \'A.COM.\' '
+     'is a.com, listed at domains.groups."g.h"[0] too: it counts once (another domain meant?)'),
+    ('[domains]\ntrack = ["a.com", "a.com"]', "domains.track[1]: 'a.com', listed at "
+     "domains.track[0] too: it counts once (another domain meant?)"),
     ('[domains]\ngroups = {g = ["a.com"]}\n' + RA + 'domains = ["b.com", "gg"]',
      "alerts.rules[0] (r).domains[1]: 'gg', which is no group of [domains] groups and, "
      "without a dot, no recipient's domain" + MORE),
