@@ -187,6 +187,15 @@ CASES = [
     ('[alerts]\nnotification_max_age = "0s"', "alerts.notification_max_age: must be positive"),
     ('[alerts]\nevaluate_every = "1ms"', "alerts.evaluate_every: must be at least 100ms (it is "
      "1ms)"),
+    # A bare number (seconds) refused as written, not as the text it was read as ('-5s').
+    ("[alerts]\nevaluate_every = -5", "alerts.evaluate_every: invalid duration -5: a bare "
+     "number is seconds, from 0 to a year (or write e.g. '10s', '5m', '1h30m')"),
+    ("[alerts]\nevaluate_every = 1e400", "alerts.evaluate_every: invalid duration inf: a bare "
+     "number is seconds, from 0 to a year" + MORE),
+    ("[alerts]\nevaluate_every = nan", "alerts.evaluate_every: invalid duration nan: a bare "
+     "number is seconds, from 0 to a year" + MORE),
+    ("[alerts]\nevaluate_every = 1e20", "alerts.evaluate_every: invalid duration 1e+20: a bare "
+     "number is seconds, from 0 to a year" + MORE),
     ("[alerts]\noutbox_size = 0", "alerts.outbox_size: must be at least 1"),
     ('[alerts]\ndashboard_url = "x{foo}"', "alerts.dashboard_url: 'x{foo}' is not a template of "
      "{domain}, {rule}, {window} ('foo')"),

@@ -12,11 +12,20 @@ from sesd.config.web import WebConfigFile
 
 __all__ = ["dec_hook", "display_hook", "source_hook"]
 
+#: The longest a duration may be, in seconds (Duration's own bound).
+_YEAR = 366 * 86400
+
 
 def dec_hook(type_: type, obj: Any) -> Any:
     """msgspec's decoding hook for the config's value types."""
     if type_ is Duration:
         if isinstance(obj, int | float) and not isinstance(obj, bool):
+            # Said as written (-5, inf), not as the text it would become ('-5s', 'infs').
+            if not 0 <= obj <= _YEAR:  # nan too
+                raise ValueError(
+                    f"invalid duration {obj!r}: a bare number is seconds, from 0 to a year "
+                    "(or write e.g. '10s', '5m', '1h30m')"
+                )
             return Duration(f"{obj}s")
         if isinstance(obj, str):
             return Duration(obj)
