@@ -20,6 +20,8 @@ from tests.test_tenant_passes import NOW
 from tests.test_tenant_reach import ACCOUNT, OTHER, QUEUE, REGION, _restarted, _role
 
 TARGET = ("prod", REGION)
+#: What SES says of tenants is kept with them counted only.
+TENANTS = "[tenants]\nenabled = true\n"
 
 
 def _paused(account: str) -> Pipeline:
@@ -51,7 +53,7 @@ def test_a_restart_with_the_same_role_restores_what_ses_said() -> None:
 def _tenant_paused(account: str) -> Pipeline:
     """``prod``'s role reaches ``account``, whose tenant globex SES last said is paused
     (its listing, as a poll's, recorded the entry's status in that region)."""
-    pipeline = Pipeline(core_settings(parse_config(f"{QUEUE}{_role(account)}")))
+    pipeline = Pipeline(core_settings(parse_config(f"{TENANTS}{QUEUE}{_role(account)}")))
     pipeline.ledger.accounts.record(TARGET)
     status = pipeline.ledger.tenant_status.record(("prod", REGION, "globex"))
     status.sending = status.aws = "DISABLED"
@@ -61,13 +63,14 @@ def _tenant_paused(account: str) -> Pipeline:
 def test_a_moved_role_shows_no_tenant_the_old_account_paused() -> None:
     """The file's tenant statuses of ``prod`` are another account's: a paused one would
     show (and alert) under the entry until the new role's tenants were listed."""
-    after = _restarted(_tenant_paused(ACCOUNT), f"{QUEUE}{_role(OTHER)}")
+    after = _restarted(_tenant_paused(ACCOUNT), f"{TENANTS}{QUEUE}{_role(OTHER)}")
     assert ("prod", REGION, "globex") not in after.ledger.tenant_status.status
 
 
 def test_a_restart_with_the_same_role_restores_its_tenants() -> None:
     """The role unchanged (renamed), the tenant's pause stands as SES last said it."""
-    after = _restarted(_tenant_paused(ACCOUNT), f"{QUEUE}{_role(ACCOUNT).replace('sesd', 'sesd2')}")
+    renamed = _role(ACCOUNT).replace("sesd", "sesd2")
+    after = _restarted(_tenant_paused(ACCOUNT), f"{TENANTS}{QUEUE}{renamed}")
     assert after.ledger.tenant_status.status[("prod", REGION, "globex")].paused
 
 
@@ -111,7 +114,7 @@ def test_a_restart_with_the_role_now_in_another_account_restores_none_of_its_ten
     before = _paused(ACCOUNT)
     paused = before.ledger.tenant_status.record(("prod", REGION, "globex"))
     paused.sending = paused.aws = "DISABLED"
-    after = _restarted(before, f"{QUEUE}{_role(now)}")
+    after = _restarted(before, f"{TENANTS}{QUEUE}{_role(now)}")
     assert (("prod", REGION, "globex") in after.ledger.tenant_status.status) is (now == ACCOUNT)
 
 

@@ -14,7 +14,7 @@ import anyio
 from sesd.core.tallies import Outcome
 from tests.conftest import make_queue, send_bodies
 from tests.test_sqs_edges import poller
-from tests.test_sqs_redelivered_notice import _finding
+from tests.test_sqs_redelivered_notice import TENANTS, _finding
 
 CONFIRMATION = json.dumps({"Type": "SubscriptionConfirmation", "Message": "confirm"})
 
@@ -27,12 +27,12 @@ async def _received(sqs: Any, url: str) -> list[Any]:
     return messages
 
 
-async def _handled_twice(sqs: Any, body: str) -> Any:
+async def _handled_twice(sqs: Any, body: str, settings: str = "") -> Any:
     """``body`` handled by a poller whose delete SQS refuses (an expired receipt
     handle), then received again (as after its visibility timeout) and handled."""
     url, _ = await make_queue(sqs)
     await send_bodies(sqs, url, [body])
-    p, _ = poller(sqs, url)
+    p, _ = poller(sqs, url, settings=settings)
     (first,) = await _received(sqs, url)
     expired: Any = {**first, "ReceiptHandle": "expired-handle"}
     await p._handle([expired])
@@ -56,6 +56,6 @@ async def test_a_skipped_body_delivered_again_counts_as_a_duplicate(sqs: Any) ->
 async def test_a_tenant_notice_delivered_again_counts_as_a_duplicate(sqs: Any) -> None:
     """SES's tenant event whose delete failed comes again: processed once (in the
     tenant notices' count too), then a duplicate."""
-    tallies = await _handled_twice(sqs, _finding("Open", "2026-03-02T08:00:00Z"))
+    tallies = await _handled_twice(sqs, _finding("Open", "2026-03-02T08:00:00Z"), TENANTS)
     assert tallies.notices == {"q": 1}
     assert tallies.messages == {("q", Outcome.PROCESSED): 1, ("q", Outcome.DUPLICATE): 1}

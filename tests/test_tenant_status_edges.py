@@ -114,6 +114,35 @@ def test_a_restart_with_tenants_off_forgets_the_account_id_listings_named() -> N
     assert again.accounts.status[("default", REGION)].account_id == ACCOUNT
 
 
+def test_with_tenants_off_what_ses_says_of_tenants_is_not_kept() -> None:
+    """globex paused under ``default`` when sesd stopped; restarted with ``[tenants]``
+    off, no poll reads its status again nor forgets it, and no rule reads it. It was
+    restored all the same, and SES's status events read after the start were kept
+    under the raw AWS account id (no listing names it): the page showed both, the
+    pause for good, the event's word for as long as the run. Neither is kept now: the
+    event is skipped as an EventBridge event sesd does not use. When its list was read
+    stays in the file, for a start with them on again."""
+    queue = f"[[queues]]\nurl = 'https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/eu'\n"
+    before = Pipeline(core_settings(parse_config(f"{queue}[tenants]\nenabled = true\n")))
+    statuses = before.ledger.tenant_status
+    statuses.polled(("default", REGION, "globex"), TenantStatus(sending="DISABLED"), T)
+    statuses.gone("default", REGION, {"globex"}, T)
+    saved = msgspec.json.decode(msgspec.json.encode(before.ledger.snapshot(T)))
+    off = Pipeline(core_settings(parse_config(f"{queue}[tenants]\nenabled = false\n")))
+    off.ledger.restore(saved, T)
+    arn = f"arn:aws:ses:{REGION}:{ACCOUNT}:tenant/acme/tn-1"
+    paused = {
+        "version": "0", "id": "eb-1", "detail-type": "Sending Status Disabled",
+        "source": "aws.ses", "account": ACCOUNT, "time": "2027-01-15T08:00:05Z",
+        "region": REGION, "resources": [arn],
+        "detail": {"origin": "AWS_MANAGED", "data": {"record": {"status": "DISABLED"}}},
+    }  # fmt: skip
+    result = off.feed(msgspec.json.encode(paused), "eu", T + 60)
+    assert (result.outcome, result.reason) == ("skipped", "eventbridge_not_email")
+    assert off.ledger.tenant_status.status == {}
+    assert off.ledger.snapshot(T + 60)["tenant_listed"] == [["default", REGION, T]]
+
+
 def _largest() -> TenantStatus:
     """A status with every field at its bound: each text of 4-byte characters where any
     text goes, SES's ids at their longest, as many findings and types heard as kept."""

@@ -140,7 +140,7 @@ class Ledger:
             self.by_provider = Scope(PROVIDER, 1, self.specs)
             self.providers = ProviderCache(settings.providers_max_cache)
         #: SES tenants (None when not counted), their labels, and what maps resources to
-        #: them; what SES says of each is kept either way (status events may arrive).
+        #: them, and what SES says of each (kept only when counted: sesd.core.results).
         self.by_tenant: Scope | None = None
         self.tenant_labels = LabelTable(
             max_tracked=settings.tenants_max_tracked, idle_evict=settings.idle_evict
@@ -340,8 +340,10 @@ class Ledger:
         where -= self.accounts.restore(rows, where, self.settings.roles, listings=on)
         # The ids the labels' polls named, an empty listing's too (not in an older file).
         ids = {*self.accounts.ids(), *(ids_in(data.get("tenant_ids")) if on else ())}
-        listed = data.get("tenant_listed", [])
-        self.tenant_status.restore(data.get("tenant_status", []), where, ids, listed)
+        # With them off, no poll would read a restored status again nor forget it; when
+        # each list was read stays (saved again) for a start with them on.
+        statuses = data.get("tenant_status", []) if on else []
+        self.tenant_status.restore(statuses, where, ids, data.get("tenant_listed", []))
         # The map of an AWS account no label reaches now goes, as a reload's would.
         reached = self.settings.reached(self.accounts.ids())  # the file's ids for the default
         forget_unreached(self.tenant_map, held_in(data.get("accounts", [])), reached)

@@ -29,10 +29,16 @@ class Result:
 PROCESSED: Final = [Result(Outcome.PROCESSED, event_type=name) for name in EVENT_TYPE_INDEX]
 DUPLICATE: Final = Result(Outcome.DUPLICATE)
 NOTICE: Final = Result(Outcome.PROCESSED, event_type="tenant_status")
+#: A tenant event with [tenants] off: an EventBridge event of SES's sesd does not use.
+_UNUSED: Final = Skipped("eventbridge_not_email")
 
 
 def no_email(ledger: Ledger, decoded: Skipped | Invalid | TenantNotice, queue: str) -> Result:
     """Count a body from ``queue`` that holds no email event, by what it holds."""
+    if isinstance(decoded, TenantNotice) and not ledger.settings.tenants:
+        # [tenants] off: no poll reads a tenant's status again nor forgets it, and no rule
+        # reads it; what the event says would stand for the run (a pause lifted since).
+        decoded = _UNUSED
     if isinstance(decoded, TenantNotice):
         # What SES says of a tenant: rules read it at their next evaluation.
         ledger.tenant_status.apply(decoded)
