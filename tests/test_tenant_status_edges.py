@@ -15,7 +15,13 @@ from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.core.tenant_map import MAX_RESOURCE_ARN
 from sesd.core.tenant_merge import MAX_FINDINGS, WORD
-from sesd.core.tenants import MAX_STATUSES, TenantNotice, TenantStatus, TenantStatuses
+from sesd.core.tenants import (
+    MAX_DROPPED_LISTS,
+    MAX_STATUSES,
+    TenantNotice,
+    TenantStatus,
+    TenantStatuses,
+)
 from sesd.core.text import MAX_CHARS
 from sesd.runtime.state import read_state
 from sesd.runtime.state_size import state_limit
@@ -140,7 +146,7 @@ def test_with_tenants_off_what_ses_says_of_tenants_is_not_kept() -> None:
     result = off.feed(msgspec.json.encode(paused), "eu", T + 60)
     assert (result.outcome, result.reason) == ("skipped", "eventbridge_not_email")
     assert off.ledger.tenant_status.status == {}
-    assert off.ledger.snapshot(T + 60)["tenant_listed"] == [["default", REGION, T]]
+    assert off.ledger.snapshot(T + 60)["tenant_listed"] == [["default", REGION, T, None]]
 
 
 def _largest() -> TenantStatus:
@@ -223,3 +229,68 @@ def test_an_entry_removed_whole_and_added_back_keeps_when_its_list_was_read() ->
         statuses.watch([where], {"ops": role})
         statuses.apply(_paused("initech", T + 10, account=role))
         assert list(statuses.status) == heard
+
+
+def _restarted(statuses: TenantStatuses, where: list[tuple[str, str]], role: str) -> TenantStatuses:
+    """A sesd started watching ``where``, ``ops``'s role reaching ``role``, from the list
+    times ``statuses`` saved (through the file's encoding)."""
+    rows = msgspec.json.decode(msgspec.json.encode(statuses.listed_rows()))
+    fresh = TenantStatuses(where)
+    fresh.watch(where, {"ops": role})
+    fresh.restore([], set(where), (), rows)
+    return fresh
+
+
+def test_a_list_time_a_reload_dropped_is_kept_across_restarts() -> None:
+    """initech goes at the list of T + 300; a reload drops the target, sesd restarts
+    without it, and restarts again with it added back, its role reaching the same
+    account. initech's pause (T + 10), delivered late, is older than that list: not
+    heard, as where no restart came between (a dropped target's list time was kept for
+    the run only: it was heard, paused until the first poll). Added back reaching
+    another account, that list says nothing of it."""
+    where = ("ops", REGION)
+    for role, heard in ((ACCOUNT, []), ("210987654321", [("ops", REGION, "initech")])):
+        statuses = TenantStatuses([where])
+        statuses.watch([where], {"ops": ACCOUNT})
+        statuses.gone(*where, set(), T + 300)
+        statuses.watch([], {"ops": ACCOUNT})
+        back = _restarted(_restarted(statuses, [], ACCOUNT), [where], role)
+        back.apply(_paused("initech", T + 10, account=role))
+        assert list(back.status) == heard
+
+
+def test_a_list_time_a_restart_dropped_is_kept_in_the_state_file() -> None:
+    """The default credentials' list of T + 300 found initech gone; a reload removes
+    the region's queue, sesd restarts (the file saved, the config still without it),
+    and a restart with the queue added back reads initech's pause of T + 10, delivered
+    late: not heard, as without the restarts."""
+    queue = f"[[queues]]\nurl = 'https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/eu'\n"
+    other = queue.replace(REGION, "us-east-1").replace("/eu'", "/us'")
+    on, off = (parse_config(f"{q}[tenants]\nenabled = true\n") for q in (queue + other, other))
+    ledger = Pipeline(core_settings(on)).ledger
+    ledger.tenant_status.gone("default", REGION, set(), T + 300)
+    ledger.reconfigure(core_settings(off))
+    for config in (off, on):
+        saved = msgspec.json.decode(msgspec.json.encode(ledger.snapshot(T + 400)))
+        ledger = Pipeline(core_settings(config)).ledger
+        ledger.restore(saved, T + 500)
+    ledger.tenant_status.apply(_paused("initech", T + 10))
+    assert ledger.tenant_status.status == {}
+
+
+def test_the_list_times_of_targets_dropped_are_bounded() -> None:
+    """Reloads that drop target after target (a config made by a tool, a region each)
+    kept each one's list time for the run, and the file would keep them for good:
+    only the latest dropped are kept, the watched ones whatever their number."""
+    statuses = TenantStatuses()
+    for i in range(MAX_DROPPED_LISTS + 10):
+        where = (f"a{i}", REGION)
+        statuses.watch([where, ("ops", REGION)])
+        statuses.gone(*where, set(), T + i)
+        statuses.gone("ops", REGION, set(), T + i)
+    statuses.watch([("ops", REGION)])
+    rows = statuses.listed_rows()
+    assert len(rows) == MAX_DROPPED_LISTS + 1
+    assert ["ops", REGION, T + MAX_DROPPED_LISTS + 9, None] in rows
+    assert [f"a{MAX_DROPPED_LISTS + 9}", REGION, T + MAX_DROPPED_LISTS + 9, None] in rows
+    assert not any(row[0] == "a9" for row in rows)

@@ -301,7 +301,7 @@ class Ledger:
             "accounts": self.accounts.snapshot(self.settings.roles),
             "tenant_status": self.tenant_status.snapshot(),
             "tenant_ids": [[i, label] for i, label in self.tenant_status.accounts.items()],
-            "tenant_listed": [[*where, at] for where, at in self.tenant_status.listed.items()],
+            "tenant_listed": self.tenant_status.listed_rows(),
             "tenant_walks": self.tenant_walks.snapshot(),
         }
 

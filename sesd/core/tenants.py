@@ -13,6 +13,7 @@ from typing import Any, Final
 import msgspec
 
 from sesd.core.settings import entry_watching
+from sesd.core.tenant_lists import MAX_DROPPED_LISTS, ListTimes
 from sesd.core.tenant_merge import (
     MAX_FINDINGS,
     WORD,
@@ -28,6 +29,7 @@ from sesd.core.tenant_status import TenantNotice, TenantStatus, restored
 from sesd.core.text import clean
 
 __all__ = [
+    "MAX_DROPPED_LISTS",
     "MAX_FINDINGS",
     "MAX_IDS_PER_LABEL",
     "MAX_STATUSES",
@@ -65,8 +67,8 @@ class TenantStatuses:
     poll named: made up, perhaps)."""
 
     __slots__ = (
-        "_dropped", "_groups", "_unnamed", "accounts", "ids_forgotten", "listed", "roles",
-        "status", "watched",
+        "_groups", "_unnamed", "accounts", "ids_forgotten", "lists", "roles", "status",
+        "watched",
     )  # fmt: skip
 
     def __init__(self, watched: Iterable[tuple[str, str]] = ()) -> None:
@@ -86,12 +88,11 @@ class TenantStatuses:
         #: The keys of the others (None's) by their account, in the same order: what a
         #: poll naming an id moves, found without a pass over every tenant kept.
         self._unnamed: dict[str, dict[TenantKey, None]] = {}
-        #: When each watched (account, region)'s last whole list of statuses was read
-        #: from (:meth:`gone`): a tenant it did not name was gone then.
-        self.listed: dict[tuple[str, str], float] = {}
-        #: ...and of each a reload dropped, for the run, with the AWS account its role
-        #: reached then: added back reaching it, :meth:`watch` puts it back in ``listed``.
-        self._dropped: dict[tuple[str, str], tuple[float, str | None]] = {}
+        #: When each (account, region)'s last whole list of statuses was read from
+        #: (:meth:`gone`): a tenant it did not name was gone then. Of those a reload
+        #: dropped too, with the AWS account its role reached: added back reaching it,
+        #: :meth:`watch` lists it again.
+        self.lists = ListTimes()
 
     def watch(
         self,
@@ -102,7 +103,7 @@ class TenantStatuses:
         tenant is counted under its own again, oldest first, as kept. What SES said of
         the tenants of one no longer polled is forgotten, their alerts resolve: no poll
         will speak of them again (a restart drops them alike), and the account's own
-        status goes too; when its last list was read is kept, for the run, while its
+        status goes too; when its last list was read is kept (saved too), while its
         role reaches the same account. Those only events named (under an AWS account id no poll
         named) are kept, as they were before the reload. An AWS account id the polls
         named for an entry no longer watched is forgotten: added back, its role may
@@ -111,13 +112,7 @@ class TenantStatuses:
         ``roles``: each ``[[accounts]]`` entry's AWS account id by its name, now."""
         before, self.watched = self.watched, frozenset(watched)
         was, self.roles = self.roles, dict(roles or {})
-        # A target dropped keeps its list's time aside, with the account its role reached
-        # (added back reaching it, its entry removed whole between or not, an event older
-        # than it is of a tenant gone still); a list of that account says nothing of another.
-        both = {**self._dropped, **{k: (t, was.get(k[0])) for k, t in self.listed.items()}}
-        self.listed = {k: t for k, (t, role) in both.items()
-                       if k in self.watched and role == self.roles.get(k[0])}  # fmt: skip
-        self._dropped = {k: v for k, v in both.items() if k not in self.watched}
+        self.lists.watch(self.watched, was, self.roles)
         self.accounts = {i: label for i, label in self.accounts.items() if self._reaches(label, i)}
         kept, self.status, self._groups, self._unnamed = self.status, {}, {}, {}
         for key, status in kept.items():
@@ -307,7 +302,7 @@ class TenantStatuses:
         While no list has named the account's id, so are those events told of under an
         id no poll named, in ``region``: no poll naming the id would move them; of two
         such accounts in the region, either's, so each one's list must have missed it."""
-        self.listed[(account, region)] = since
+        self.lists.listed[(account, region)] = since
         stale = [k for k in self.status if k[:2] == (account, region) and k[2] not in listed]
         for key in stale:
             if self.status[key].updated <= since:
@@ -332,14 +327,15 @@ class TenantStatuses:
         none): its (account, region)'s; under an id no poll named, the oldest of
         its region's accounts whose id is unknown (:meth:`gone`)."""
         if key[:2] in self.watched or not _ACCOUNT_ID.fullmatch(key[0]):
-            return self.listed.get(key[:2], -1.0)
+            return self.lists.listed.get(key[:2], -1.0)
         return self._unknown_listed(key[1])
 
     def _unknown_listed(self, region: str) -> float:
         """When the list that missed a tenant under an id no poll named, in ``region``,
         last was read from: the oldest of the region's accounts whose id is unknown,
         each one's last (-1: one has none, or there is none)."""
-        return min((self.listed.get(w, -1.0) for w in {*self.listed, *self.watched}
+        listed = self.lists.listed
+        return min((listed.get(w, -1.0) for w in {*listed, *self.watched}
                     if w[1] == region and self._unknown(w[0])), default=-1.0)  # fmt: skip
 
     def snapshot(self) -> list[list[Any]]:
@@ -363,7 +359,7 @@ class TenantStatuses:
         moved under its label (:meth:`named`): an event read before the first poll
         counts under its label, not the id (the poll's move under the label let its one
         origin's default overwrite the other's: SES's pause lifted); and ``listed``, when
-        each (account, region)'s last list was read (a row each), those in ``where``."""
+        each (account, region)'s last list was read (:meth:`listed_rows`)."""
         for account, region, tenant, saved, *_ in rows:  # items a later build added: not ours
             unnamed = isinstance(account, str) and _ACCOUNT_ID.fullmatch(account) is not None
             unnamed = unnamed and (account, region) not in self.watched
@@ -377,10 +373,12 @@ class TenantStatuses:
                 self.named(account_id, label)
         # When each list was read from (:meth:`gone`; not in an older file): an event of
         # a tenant it found gone, read from the backlog after the restart, is not heard.
-        for row in listed if isinstance(listed, list) else ():
-            read = isinstance(row, list) and len(row) == 3 and (row[0], row[1]) in where
-            if read and isinstance(row[2], (int, float)) and not isinstance(row[2], bool):
-                self.listed[(row[0], row[1])] = float(row[2])
+        self.lists.restore(listed, where, self.watched, self.roles)
+
+    def listed_rows(self) -> list[list[Any]]:
+        """Plain data for the state file: when each list was read, of the (account,
+        region)s watched and of those dropped (:class:`~sesd.core.tenant_lists.ListTimes`)."""
+        return self.lists.rows(self.roles)
 
     def ranked(self) -> list[tuple[TenantKey, TenantStatus]]:
         """Every tenant, those SES acts on first (paused, then high and low impact),
