@@ -89,13 +89,15 @@ class Active:
         as Alertmanager is posted it), so counted neither firing nor pending."""
         return self.state.status is Status.FIRING and self.state.resolved_at is not None
 
-    def key(self) -> tuple[bool, int, int, float, str, str]:
-        """Firing first; the account's, the canary's, a provider's and a tenant's before
-        a domain's (one of them explains many of a domain's); then critical first, then
-        the oldest."""
+    def key(self) -> tuple[int, int, int, float, str, str]:
+        """Firing first, then pending, then resolved (over: a cut list leaves them out
+        before an alert that may yet fire); the account's, the canary's, a provider's
+        and a tenant's before a domain's (one of them explains many of a domain's); then
+        critical first, then the oldest."""
         breadth = _BREADTH.get(self.scope, len(_BREADTH))
         severity = SEVERITY_RANK.get(self.rule.severity, 9)
-        return (not self.firing, breadth, severity, self.state.since, self.rule.name, self.label)
+        rank = 0 if self.firing else 2 if self.resolved else 1
+        return (rank, breadth, severity, self.state.since, self.rule.name, self.label)
 
 
 def active(evaluator: Evaluator) -> list[Active]:
