@@ -335,6 +335,7 @@ async def test_resolves_owed_after_a_restart_are_drawn_resolved_and_listed_last(
             assert await page.evaluate(BADGES) == ["firing"] * 3 + ["pending"] * 2 + ["resolved"] * 2
             owed = page.locator("#now tr.alert.resolved").filter(has_text="domain outlook.com")
             await expect(owed.locator("td").nth(3)).to_contain_text("delay_ratio resolved at 8.0%")
+            await expect(owed.locator("td.time")).to_have_text("08:59:00Z")  # not 08:00
             await expect(owed).to_contain_text("its resolve goes out at the next evaluation")
             held = page.locator("#now tr.alert.firing").filter(has_text="provider microsoft")
             await expect(held).to_contain_text("delay_ratio 60.0%")

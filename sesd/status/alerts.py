@@ -162,7 +162,7 @@ def _row(
             identity(rule, label, Transition.FIRING, state, now), None, breakdown
         ).stage
     silence = evaluator.silences.match(rule.name, label, rule.severity, now)
-    shown_state = state.status.value
+    shown_state, since = state.status.value, state.since
     value, value_text = state.value, metric_text(rule.metric, state.value)
     if state.status is Status.FIRING and state.resolved_at is not None:
         shown_state = "resolved"
@@ -171,6 +171,10 @@ def _row(
         # one it resolved at (under the threshold): shown so, as the sinks are told.
         value, value_text = None, _resolved_text(rule.metric, state.value)
         notes = (*notes, _OWED_NOTE)
+        # Since it resolved (as Alertmanager's endsAt, never after now: a clock set
+        # back across the restart), not since it fired: "resolved since 08:00" read
+        # as an incident over an hour before it was.
+        since = min(state.resolved_at, now)
     elif state.held:
         notes = (*notes, THIN_NOTE)  # its figure the one it last fired at, as reminders say
     # A provider name may come back from a state file: kept like any text read in.
@@ -189,7 +193,7 @@ def _row(
         fires="above" if rule.rising else "below",
         value_text=value_text,
         threshold_text=metric_text(rule.metric, rule.threshold),
-        since=state.since,
+        since=since,
         cause=cause,
         stage=stage,
         silence=None if silence is None else _silence_ref(silence),
