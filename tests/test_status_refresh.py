@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, expect
 
-from sesd.alerting.silence_file import SilenceFile
 from sesd.alerting.rules import AlertState
+from sesd.alerting.silence_file import SilenceFile
 from sesd.alerting.silences import Silence, SilenceSet
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import parse_config
@@ -285,7 +285,7 @@ async def test_a_figure_exactly_halfway_reads_as_the_server_rounded_it(browser: 
 
 #: A stranger's text (SES quotes a tenant's cause as given): markup, quotes, a
 #: right-to-left override, a zero-width space, and a word longer than any screen.
-STRANGE = '<script>window.sesdPwned = 1</script>"\'&amp; \u202eevil\u202c zero\u200bwidth '
+STRANGE = "<script>window.sesdPwned = 1</script>\"'&amp; \u202eevil\u202c zero\u200bwidth "
 STRANGE += "Y" * 300
 
 
@@ -330,9 +330,13 @@ async def test_resolves_owed_after_a_restart_are_drawn_resolved_and_listed_last(
         for refresh, redraws in ((300, 0), (0.25, 1)):
             await opened(page, f"{base}/?refresh={refresh}", redraws)
             texts.append(await page.evaluate(OWN_TEXTS))
-            await expect(page.locator("#now h2")).to_have_text("Now 3 firing, 2 pending, 2 resolved")
+            await expect(page.locator("#now h2")).to_have_text(
+                "Now 3 firing, 2 pending, 2 resolved"
+            )
             await expect(page).to_have_title("3 firing · sesd status")
-            assert await page.evaluate(BADGES) == ["firing"] * 3 + ["pending"] * 2 + ["resolved"] * 2
+            assert (
+                await page.evaluate(BADGES) == ["firing"] * 3 + ["pending"] * 2 + ["resolved"] * 2
+            )
             owed = page.locator("#now tr.alert.resolved").filter(has_text="domain outlook.com")
             await expect(owed.locator("td").nth(3)).to_contain_text("delay_ratio resolved at 8.0%")
             await expect(owed.locator("td.time")).to_have_text("08:59:00Z")  # not 08:00
@@ -341,7 +345,7 @@ async def test_resolves_owed_after_a_restart_are_drawn_resolved_and_listed_last(
             await expect(held).to_contain_text("delay_ratio 60.0%")
             await expect(held).to_contain_text("held firing: its window has too few events")
             tenant = page.locator("#now tr.alert.resolved").filter(has_text="tenant globex")
-            await expect(tenant).to_contain_text('<script>window.sesdPwned = 1</script>"\'&amp;')
+            await expect(tenant).to_contain_text("<script>window.sesdPwned = 1</script>\"'&amp;")
             await expect(tenant).to_contain_text("\\u202eevil\\u202c zero\\u200bwidth")
             badge = await tenant.locator(".badge").evaluate(
                 "(b) => [getComputedStyle(b).backgroundColor, getComputedStyle(b).color]"
