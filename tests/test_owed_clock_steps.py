@@ -1,0 +1,120 @@
+"""An alert whose resolve a stop left undelivered, and a restart whose wall clock has
+stepped an hour ahead or an hour back meanwhile (NTP setting a host's clock at boot, a
+VM restored from a snapshot). The resolve goes out once, when and at the figure it
+resolved at (never after the restart's clock: Alertmanager refuses an end ahead of its
+start), and nothing is paged firing. ``sesd run`` as a real process under libfaketime
+(its wall clock stepped, its monotonic clock left alone), with a real Alertmanager."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import anyio
+import pytest
+
+from sesd.alerting.alertmanager import AlertmanagerSink
+from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.rules import Transition
+from sesd.commands.demo.localsqs import LocalSqs
+from sesd.config import AlertmanagerConfig, core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from sesd.runtime.state import snapshot, write_state
+from tests.conftest import make_queue
+from tests.receivers import WebhookReceiver
+from tests.sesd_process import config_file, sesd_process
+from tests.test_alertmanager import alertmanager
+from tests.test_clock_steps import _faketime_library
+from tests.test_rule_changes import rule
+from tests.test_rules import feed_spike
+
+
+def _at(text: str) -> float:
+    return datetime.fromisoformat(text).timestamp()
+
+
+def _sinks(am: str) -> str:
+    return (
+        '[alerts]\ngroup_wait = "0s"\nevaluate_every = "100ms"\n'
+        f'[alerts.sinks.am]\ntype = "alertmanager"\nurls = ["{am}"]\nresend_every = "1h"\n'
+        + rule(extra='sinks = ["am"]\n')
+    )
+
+
+async def _owed(text: str, base: float, receiver: WebhookReceiver) -> bytes:
+    """The state file of a stop at ``base + 61``: a.example fired at 60% at ``base``
+    (Alertmanager notified it) and resolved at 10% at ``base + 60``; Alertmanager had
+    not taken the resolve."""
+    config = parse_config(text)
+    pipeline = Pipeline(core_settings(config))
+    feed_spike(pipeline, "a.example", base, 6, 4)
+    evaluator = Evaluator(config.alerts, ["5m", "15m", "1h"])
+    evaluator.evaluate(pipeline.ledger, base)
+    sink_config = config.alerts.named_sinks()["am"]
+    assert isinstance(sink_config, AlertmanagerConfig)
+    async with aiohttp.ClientSession() as session:
+        sink = AlertmanagerSink(sink_config, session, "am")
+        for notification in evaluator.due(base, flush=True):
+            await sink.send(notification)
+    with anyio.fail_after(30):
+        await receiver.wait_for(lambda body: body["status"] == "firing")
+    feed_spike(pipeline, "a.example", base + 60, 0, 50)
+    (resolved,) = evaluator.evaluate(pipeline.ledger, base + 60)
+    assert (resolved.kind, resolved.value) == (Transition.RESOLVED, 0.1)
+    unsent = [("delays", "a.example", Transition.RESOLVED)]
+    return snapshot(pipeline.ledger, evaluator, base + 61, unsent, True)
+
+
+def _kinds(records: list[dict[str, Any]]) -> list[str]:
+    return [str(r.get("kind")) for r in records if r.get("event") == "sesd.notify.sent"]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("step", [3600, -3600], ids=["an hour ahead", "an hour back"])
+async def test_an_owed_resolve_across_a_clock_step_is_posted_once_when_it_ended(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, step: int
+) -> None:
+    """Stopped with the resolve owed, restarted with the wall clock an hour off: the
+    resolve is posted to Alertmanager at 10%, ending when it resolved (an hour ahead,
+    that time; an hour back, the time ahead of the clock is not posted: it ends no
+    later than the restart's clock, and no earlier than it started), and Alertmanager
+    notifies it resolved; nothing is posted firing."""
+    library = _faketime_library()
+    offset = tmp_path / "faketime"
+    offset.write_text(f"{step:+d}\n")
+    base = float(int(time.time()) - 120)
+    url, _ = await make_queue(sqs)
+    async with WebhookReceiver() as receiver, alertmanager(tmp_path, receiver.url) as am:
+        text = _sinks(am)
+        state = tmp_path / "state.bin"
+        write_state(str(state), await _owed(text, base, receiver))
+        config = config_file(
+            tmp_path,
+            f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
+            f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+            f'[state]\npath = "{state}"\n' + text,
+        )
+        env = {
+            "LD_PRELOAD": library,
+            "FAKETIME_TIMESTAMP_FILE": str(offset),
+            "FAKETIME_NO_CACHE": "1",
+            "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+        }
+        started = time.time() + step
+        async with sesd_process(config, env=env) as sesd:
+            with anyio.fail_after(30):
+                body = await receiver.wait_for(lambda b: b["status"] == "resolved")
+            (alert,) = body["alerts"]
+            assert alert["labels"]["domain"] == "a.example"
+            assert "10.0%" in alert["annotations"]["summary"]
+            ends, starts = _at(alert["endsAt"]), _at(alert["startsAt"])
+            if step > 0:
+                assert (starts, ends) == (base, base + 60)
+            else:
+                assert starts <= ends
+                assert started - 5 <= ends <= time.time() + step
+            assert "firing" not in _kinds(sesd.records)
+            assert [b["status"] for b in receiver.bodies] == ["firing", "resolved"]
