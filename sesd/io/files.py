@@ -94,13 +94,17 @@ def read_plain(path: str, limit: int | None = None) -> bytes:
         if found.st_size > limit:
             raise TooLarge(path, found.st_size, limit)
         # What it holds, not the limit: a read makes room for all it asks first (the
-        # limit may be gigabytes, more than the host has); if it grew since, on to it.
-        blob = handle.read(found.st_size + 1)
-        while len(blob) <= limit and (more := handle.read(min(1 << 16, limit + 1 - len(blob)))):
-            blob += more
-        if len(blob) > limit:
-            raise TooLarge(path, len(blob), limit)
-        return blob
+        # limit may be gigabytes, more than the host has); if it grew since, on to it,
+        # a piece at a time, joined once (adding each to the whole copied the whole).
+        pieces = [handle.read(found.st_size + 1)]
+        read = len(pieces[0])
+        while read <= limit and (more := handle.read(min(1 << 16, limit + 1 - read))):
+            pieces.append(more)
+            read += len(more)
+        if read > limit:
+            # The read stopped a byte past the limit: the file's size is what it holds now.
+            raise TooLarge(path, max(os.fstat(fd).st_size, read), limit)
+        return b"".join(pieces)
 
 
 def write_atomic(path: str, blob: bytes, may_replace: Callable[[], bool] | None = None) -> bool:

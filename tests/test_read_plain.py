@@ -1,0 +1,56 @@
+"""A plain file read under a bound, on a real filesystem: one that grows while it is
+read is read on to the bound, no further, and refused naming the size it has."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from sesd.io.files import TooLarge, read_plain
+
+
+def _growing(monkeypatch: pytest.MonkeyPatch, path: Path, more: bytes) -> None:
+    """``path`` gains ``more`` right after its reader looks at its size (a writer's
+    append landing between the look and the read), once."""
+    look = os.fstat
+    grown: list[bool] = []
+
+    def size_then_grow(fd: int) -> os.stat_result:
+        found = look(fd)
+        if not grown:
+            grown.append(True)
+            with path.open("ab") as handle:
+                handle.write(more)
+        return found
+
+    monkeypatch.setattr(os, "fstat", size_then_grow)
+
+
+def test_a_file_that_grows_past_the_bound_while_read_is_refused_with_its_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """100 bytes when looked at, under a bound of 1,000; 300,000 more land before the
+    read. Refused, as a file over the bound is, naming the 300,100 bytes it holds (it
+    said 1,001: where the read stopped, a byte past the bound)."""
+    path = tmp_path / "state.bin"
+    path.write_bytes(b"x" * 100)
+    _growing(monkeypatch, path, b"y" * 300_000)
+    with pytest.raises(TooLarge) as refused:
+        read_plain(str(path), 1_000)
+    assert (refused.value.size, refused.value.limit) == (300_100, 1_000)
+    assert "300,100 bytes" in str(refused.value)
+
+
+def test_a_file_that_grows_within_the_bound_while_read_is_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """100 bytes when looked at; 200,000 more (several pieces of 64 KiB) land before the
+    read, within the bound: every byte is read, in order."""
+    path = tmp_path / "state.bin"
+    path.write_bytes(b"x" * 100)
+    more = bytes(range(256)) * 782  # 200,192 bytes: four pieces, the last a part
+    _growing(monkeypatch, path, more)
+    assert read_plain(str(path), 300_000) == b"x" * 100 + more
+    assert read_plain(str(path), len(more) + 100) == b"x" * 100 + more
