@@ -17,6 +17,7 @@ from sesd.core.tenant_map import (
     tenant_of_arn,
     valid_tenant,
 )
+from sesd.core.tenant_merge import identity
 from sesd.core.tenants import MAX_FINDINGS, MAX_STATUSES, TenantNotice, TenantStatus, TenantStatuses
 
 ACCOUNT = "123456789012"
@@ -309,6 +310,29 @@ def test_tenants_and_their_findings_are_bounded_the_longest_silent_first_out() -
     assert len(statuses.status[(ACCOUNT, "eu-west-1", "first")].findings) == MAX_FINDINGS
     ranked = [name for (_, _, name), _ in statuses.ranked()[:3]]
     assert ranked == ["first", "newcomer", "polled"]  # paused (HIGH first), then by key
+
+
+@pytest.mark.parametrize("older", ["another tenant of the name", "its own older word"])
+def test_an_event_not_applied_does_not_keep_its_tenant_from_making_room(older: str) -> None:
+    """acme (SES's id tn-2), polled first, is the tenant SES spoke of longest ago among
+    MAX_STATUSES. An event comes late: of the tenant of its name SES deleted before (tn-1)
+    or acme's own pause, older than the poll. Neither is applied, and neither is SES
+    speaking of acme now: the next tenant polled takes acme's room (it took the second
+    one's, acme moved to the newest end by what it did not apply)."""
+    where = (ACCOUNT, "eu-west-1")
+    statuses = TenantStatuses([where])
+    arn = f"arn:aws:ses:eu-west-1:{ACCOUNT}:tenant/acme/tn-2"
+    statuses.polled((*where, "acme"), TenantStatus(tenant_id=identity(arn)), T)
+    for i in range(MAX_STATUSES - 1):
+        statuses.polled((*where, f"t{i}"), TenantStatus(), T)
+    made = arn.replace("tn-2", "tn-1") if older.startswith("another") else arn
+    late = TenantNotice("eu-west-1", ACCOUNT, "acme", T - 60, status="DISABLED",
+                        origin="AWS_MANAGED", arn=made)  # fmt: skip
+    statuses.apply(late)
+    assert not statuses.status[(*where, "acme")].paused
+    statuses.polled((*where, "newcomer"), TenantStatus(), T + 1)
+    assert (*where, "acme") not in statuses.status
+    assert (*where, "t0") in statuses.status
 
 
 def test_one_accounts_ten_thousand_tenants_do_not_crowd_out_anothers_paused_one() -> None:

@@ -254,20 +254,21 @@ class TenantStatuses:
         key = (account, notice.region, notice.tenant)
         if key not in self.status and notice.time <= self._listed(key):
             return  # the list read after it did not name the tenant: gone (deleted) since
-        status = self.record(key)
-        made = identity(notice.arn)
+        # Moved to the newest end of the order it is kept in only by what is applied: an
+        # older word is not SES speaking of it now (the longest silent makes room).
+        status, made = self.status.get(key) or TenantStatus(), identity(notice.arn)
         if not same(status, made):  # another tenant of the name (SES's id)
             if notice.time <= status.updated:
                 return  # the one before it, or of it before: what is kept is newer
             status = TenantStatus()  # made again, or of another account: from none
-            self._newest(key, status)
-        status.tenant_id = made or status.tenant_id
         if notice.status:
             # Older than the newest word on its own origin (a poll's is on both): the
             # other's newer word says nothing of this one's.
             ses = notice.origin == "AWS_MANAGED"
             if notice.time < (status.aws_at if ses else status.customer_at):
                 return
+            status.tenant_id = made or status.tenant_id
+            self._newest(key, status)
             said, cause = clean(notice.status, WORD), clean(notice.cause)
             if ses:
                 status.aws, status.aws_cause, status.aws_at = said, cause, notice.time
@@ -282,6 +283,8 @@ class TenantStatuses:
         heard = status.heard
         if notice.time < max(heard.get(kind, notice.time), status.findings_at):
             return
+        status.tenant_id = made or status.tenant_id
+        self._newest(key, status)
         heard.pop(kind, None)  # the newest last: the one dropped is the longest unheard
         heard[kind] = notice.time
         if len(heard) > MAX_FINDINGS:
