@@ -311,3 +311,25 @@ def test_a_polled_status_whose_arn_names_another_region_is_the_target_s() -> Non
     assert list(statuses.status) == [(*where, "acme")]
     statuses.gone(*where, set(), T + 300)
     assert statuses.status == {}
+
+
+def test_a_target_the_restart_s_config_removed_is_the_one_removed_last() -> None:
+    """1,024 targets removed by reloads, one after another, and ``ops`` still watched
+    when sesd stops; the restart's config leaves ``ops`` out. ``ops`` was removed last:
+    its list time is kept and the first target removed makes room (the file's rows of
+    targets watched come first: read as removed first, ``ops``'s went)."""
+    statuses = TenantStatuses()
+    ops = ("ops", REGION)
+    for i in range(MAX_DROPPED_LISTS):
+        statuses.watch([(f"a{i}", REGION), ops], {"ops": ACCOUNT})
+        statuses.gone(f"a{i}", REGION, set(), T + i)
+    statuses.watch([ops], {"ops": ACCOUNT})
+    statuses.gone(*ops, set(), T + 5_000)
+    after = _restarted(statuses, [], ACCOUNT)
+    rows = after.listed_rows()
+    assert len(rows) == MAX_DROPPED_LISTS
+    assert [*ops, T + 5_000, ACCOUNT] in rows
+    assert not any(row[0] == "a0" for row in rows)
+    back = _restarted(after, [ops], ACCOUNT)
+    back.apply(_paused("initech", T + 10))
+    assert back.status == {}

@@ -47,9 +47,11 @@ class ListTimes:
 
     def rows(self, roles: Mapping[str, str]) -> list[list[Any]]:
         """Plain data for the state file: (account, region, time, its role's AWS account
-        or None) each, those watched (``roles``: their entries' now) then those dropped."""
-        watched = [[*k, at, roles.get(k[0])] for k, at in self.listed.items()]
-        return watched + [[*k, at, role] for k, (at, role) in self.dropped.items()]
+        or None) each, those dropped, the one dropped last last, then those watched
+        (``roles``: their entries' now): one a restart's config leaves out is dropped
+        after every other, so read back (:meth:`restore`), not first to go."""
+        dropped = [[*k, at, role] for k, (at, role) in self.dropped.items()]
+        return dropped + [[*k, at, roles.get(k[0])] for k, at in self.listed.items()]
 
     def restore(
         self,
@@ -61,8 +63,9 @@ class ListTimes:
         """Load what :meth:`rows` returned: a target in ``where`` (configured now, its
         role reaching the account the file's statuses are of) whose role reaches the
         account the row names (an older file's names none) is listed; one not
-        ``watched`` now is dropped, as a reload would keep it. A row that does not read
-        so (a file edited by hand) is not loaded; items a later build added are not ours."""
+        ``watched`` now is dropped, as a reload would keep it, in the rows' order (the
+        last :data:`MAX_DROPPED_LISTS` kept). A row that does not read so (a file
+        edited by hand) is not loaded; items a later build added are not ours."""
         for row in rows if isinstance(rows, list) else ():
             if not isinstance(row, list) or len(row) < 3:
                 continue
