@@ -9,6 +9,7 @@ import tracemalloc
 from pathlib import Path
 
 import msgspec
+import pytest
 
 from sesd.account.tenant_entities import written
 from sesd.config import core_settings, parse_config
@@ -333,3 +334,35 @@ def test_a_target_the_restart_s_config_removed_is_the_one_removed_last() -> None
     back = _restarted(after, [ops], ACCOUNT)
     back.apply(_paused("initech", T + 10))
     assert back.status == {}
+
+
+OTHER = "210987654321"
+
+
+@pytest.mark.parametrize(
+    ("row", "heard"),
+    [
+        (["ops", REGION, T + 300], False),  # the build before's: no AWS account said
+        (["ops", REGION, T + 300, ACCOUNT, "a later build's"], False),
+        (["ops", REGION, T + 300, OTHER], True),  # the role reached another account
+        (["ops", REGION, T + 300, 7], True),
+        (["ops", REGION, "soon"], True),
+        (["ops", REGION, True], True),
+        (["ops", REGION], True),
+        ([["ops"], REGION, T + 300], True),
+        ("ops", True),
+    ],
+)
+def test_a_list_time_row_is_read_as_its_shape_says(row: object, heard: bool) -> None:
+    """``ops``'s list of T + 300 found initech gone; the file's row of it is read back
+    and initech's pause of T + 10 comes late: not heard where the row says the list was
+    of the account ``ops``'s role reaches (or, a file of the build before, says no
+    account: restored as then); heard where it says another, or does not read (a hand's
+    edit: not loaded, the rest of the file read)."""
+    where = ("ops", REGION)
+    statuses = TenantStatuses([where])
+    statuses.watch([where], {"ops": ACCOUNT})
+    statuses.restore([], {where}, (), [row, ["gone", REGION, T + 300, 7], ["old", REGION, T + 300]])
+    statuses.apply(_paused("initech", T + 10))
+    assert (list(statuses.status) == [(*where, "initech")]) is heard
+    assert statuses.listed_rows() == ([] if heard else [[*where, T + 300, ACCOUNT]])
