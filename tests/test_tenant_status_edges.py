@@ -145,7 +145,7 @@ def test_with_tenants_off_what_ses_says_of_tenants_is_not_kept() -> None:
         "detail": {"origin": "AWS_MANAGED", "data": {"record": {"status": "DISABLED"}}},
     }  # fmt: skip
     result = off.feed(msgspec.json.encode(paused), "eu", T + 60)
-    assert (result.outcome, result.reason) == ("skipped", "eventbridge_not_email")
+    assert (result.outcome, result.reason) == ("skipped", "tenants_off")
     assert off.ledger.tenant_status.status == {}
     assert off.ledger.snapshot(T + 60)["tenant_listed"] == [["default", REGION, T, None]]
 

@@ -60,6 +60,7 @@ REPLAY_INVALID_REASONS: Final = ("too_large",)
 SKIPPED_REASONS: Final = (
     "sns_subscription_confirmation", "sns_unsubscribe_confirmation", "ses_topic_validation",
     "ses_subscription_succeeded", "eventbridge_not_email", "eventbridge_not_tenant",
+    "tenants_off",
 )  # fmt: skip
 
 

@@ -29,8 +29,9 @@ class Result:
 PROCESSED: Final = [Result(Outcome.PROCESSED, event_type=name) for name in EVENT_TYPE_INDEX]
 DUPLICATE: Final = Result(Outcome.DUPLICATE)
 NOTICE: Final = Result(Outcome.PROCESSED, event_type="tenant_status")
-#: A tenant event with [tenants] off: an EventBridge event of SES's sesd does not use.
-_UNUSED: Final = Skipped("eventbridge_not_email")
+#: A tenant event with [tenants] off: a reason of its own, so that one who routes
+#: them to sesd and left tenants off sees why no pause is told of.
+_UNUSED: Final = Skipped("tenants_off")
 
 
 def no_email(ledger: Ledger, decoded: Skipped | Invalid | TenantNotice, queue: str) -> Result:
