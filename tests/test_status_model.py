@@ -10,17 +10,20 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from sesd.alerting.rules import Status as AlertStatus
 from sesd.alerting.silence_file import SilenceFile
 from sesd.alerting.silences import Silence, SilenceSet
+from sesd.commands.status_table import table
 from sesd.core.causes import classify
 from sesd.core.decode import decode_body
 from sesd.core.events import EVENT_TYPE_INDEX
 from sesd.metrics.exposition import render
+from sesd.status.charts import moment
 from sesd.status.document import Status
 from sesd.status.model import Limits, build_status, read_counters, scope_page
 from sesd.status.sources import Rates
 from tests import factory as f
-from tests.status_world import MICROSOFT, QUEUE, World, feed, spike, world
+from tests.status_world import MICROSOFT, QUEUE, World, everything, feed, spike, world
 
 NOW = f.T0 + 3600
 DELAY = EVENT_TYPE_INDEX["delivery_delay"]
@@ -460,3 +463,44 @@ def test_a_sink_whose_posts_fail_is_named_in_the_header() -> None:
 
     assert "NOTIFICATIONS NOT SENT LATELY: pagerduty 4 retried, 1 failed" in table(doc)
     assert "NOTIFICATIONS NOT SENT" not in table(later)
+
+
+def test_resolves_owed_are_listed_last_oldest_resolve_first_since_they_resolved() -> None:
+    """After a restart, slow-burn's alerts on outlook.com (fired an hour ago, resolved a
+    minute ago) and yahoo.com (fired later, resolved twenty minutes ago) have their
+    resolves owed, and so has globex's pause, resolved "ahead" of a clock set back
+    since; microsoft's breach is pending: the document, its JSON and ``sesd status``
+    list the resolved after the pending, the oldest resolve first (as the rows' since
+    reads, not when they fired), each since it resolved, globex's since the page's time
+    (never after it); a list cut to 4 keeps the firing and the pending one."""
+    w = everything()
+    states = w.evaluator.states
+    for rule, label, fired, resolved in (
+        ("slow-burn", "outlook.com", NOW - 3600, NOW - 60),
+        ("slow-burn", "yahoo.com", NOW - 1800, NOW - 1200),
+        ("tenant-paused", "globex", NOW - 600, NOW + 3000),
+    ):
+        owed = states[rule][label]
+        owed.status, owed.since, owed.resolved_at = AlertStatus.FIRING, fired, resolved
+    states["provider-delay-ratio-high"]["microsoft"].status = AlertStatus.PENDING
+    doc = status(w)
+    rows = [(a.state, a.rule, a.name, a.since) for a in doc.alerts.items]
+    assert [r[0] for r in rows] == ["firing"] * 3 + ["pending"] + ["resolved"] * 3
+    assert rows[4:] == [
+        ("resolved", "tenant-paused", "globex", NOW),
+        ("resolved", "slow-burn", "yahoo.com", NOW - 1200),
+        ("resolved", "slow-burn", "outlook.com", NOW - 60),
+    ]
+    assert (doc.alerts.total, doc.alerts.firing, doc.alerts.resolved) == (7, 3, 3)
+    sent = msgspec.json.decode(msgspec.json.encode(doc))["alerts"]["items"]
+    assert [(a["state"], a["rule"], a["name"], a["since"]) for a in sent] == rows
+    lines = [line for line in table(doc).splitlines() if line.startswith("  RESOLVED")]
+    assert [line.rsplit(" since ", 1)[1] for line in lines] == [
+        moment(NOW, NOW),
+        moment(NOW - 1200, NOW),
+        moment(NOW - 60, NOW),
+    ]
+    assert ["globex" in lines[0], "yahoo.com" in lines[1], "outlook.com" in lines[2]] == [True] * 3
+    cut = status(w, limits=Limits(alerts=4)).alerts
+    assert [a.state for a in cut.items] == ["firing"] * 3 + ["pending"]
+    assert (cut.total, cut.firing, cut.resolved) == (7, 3, 3)

@@ -172,7 +172,8 @@ class AlertRow(msgspec.Struct, frozen=True, kw_only=True):
     #: The value and the threshold as alert text writes them (4.5%, 12.0s).
     value_text: str
     threshold_text: str
-    #: When it fired (firing) or the breach began (pending).
+    #: When it fired (firing), the breach began (pending) or it resolved (resolved:
+    #: never after the document's ``at``, should the clock have been set back since).
     since: float
     cause: CauseView | None
     #: Where in the path: "SES -> recipient MTA", "inside SES", a canary stage...
@@ -189,7 +190,8 @@ class AlertRow(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class AlertList(msgspec.Struct, frozen=True, kw_only=True):
-    """Firing alerts first (critical first, then the oldest), then pending ones."""
+    """Firing alerts first, then pending ones, then resolved ones (each: the widest
+    scope first, then critical first, then the oldest, as the rows' since reads)."""
 
     total: int
     firing: int
