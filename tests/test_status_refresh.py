@@ -306,6 +306,10 @@ def restarted_thin() -> World:
     return w
 
 
+#: Whether a cell's table fits its box (no sideways scroll), and the cell in the table.
+FITS = """(c) => { const box = c.closest(".wide");
+  return [box.scrollWidth <= box.clientWidth, c.scrollWidth <= c.clientWidth]; }"""
+
 #: The alerts table's state badges, top to bottom.
 BADGES = "() => Array.from(document.querySelectorAll('#now .badge'), (b) => b.textContent)"
 
@@ -321,7 +325,7 @@ async def test_resolves_owed_after_a_restart_are_drawn_resolved_and_listed_last(
     the time they resolved, at the figure they resolved at, with the note that their
     resolve is owed; the held row says why it is held. The stranger's cause in globex's
     row is text (nothing ran), its invisible characters shown escaped, its long word
-    kept within the table's box. Once the resolve is made the row goes, and the
+    kept within the table's box, and so in the tenants' table. Once the resolve is made the row goes, and the
     heading with it."""
     w = restarted_thin()
     async with serving(w) as (_, base), watched(browser) as seen:
@@ -353,6 +357,12 @@ async def test_resolves_owed_after_a_restart_are_drawn_resolved_and_listed_last(
             assert badge == ["rgb(26, 110, 52)", "rgb(255, 255, 255)"]  # --badge-ok, white
             box = await page.locator("#now .wide").evaluate("(b) => b.scrollWidth <= b.clientWidth")
             assert box
+            # In what SES says of its tenants too: a column the word made wider than the
+            # table's box scrolled the reason (and the findings) out of sight.
+            why = page.locator("table.tenants td.text").filter(has_text="Y" * 40)
+            await expect(why).to_contain_text("\\u202eevil\\u202c")
+            wide = await why.evaluate(FITS)
+            assert wide == [True, True], wide
             assert await page.locator("#main script").count() == 0
         assert texts[1] == texts[0]
         shot = artifacts(tmp_path) / "status-page-resolves-owed.png"

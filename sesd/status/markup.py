@@ -196,7 +196,7 @@ def tenants_html(tenants: list[TenantRow], total: int = 0) -> str:
         + td(f"{t.account} / {t.region}")
         + td(t.sending)
         + td(t.impact or "-")
-        + td(t.cause or "-")
+        + td(t.cause or "-", "text")
         + f"<td>{_notes(t.findings)}</td>"
         + "</tr>"
         for t in tenants

@@ -300,7 +300,7 @@
     const cut = rows.length < (total || 0) ? [" ", h("small", {}, `${rows.length} of ${total} listed`)] : [];
     return [h("h2", {}, "What SES says of its tenants", ...cut), table("tenants", head, rows.map((t) =>
       row(`${t.tenant} ${t.account} ${t.region}`, t.sending === "DISABLED" ? "bad" : "", td(t.tenant, "name"), td(`${t.account} / ${t.region}`),
-        td(t.sending), td(t.impact || "-"), td(t.cause || "-"),
+        td(t.sending), td(t.impact || "-"), td(t.cause || "-", "text"),
         h("td", {}, t.findings.length ? t.findings.map((f) => h("span", { class: "note" }, f)) : "-"))))];
   }
 
