@@ -310,6 +310,10 @@ def restarted_thin() -> World:
 FITS = """(c) => { const box = c.closest(".wide");
   return [box.scrollWidth <= box.clientWidth, c.scrollWidth <= c.clientWidth]; }"""
 
+#: The left edge of each alert's row, top to bottom: its width and colour.
+EDGES = """() => Array.from(document.querySelectorAll('#now tr.alert td:first-child'),
+  (c) => `${getComputedStyle(c).borderLeftWidth} ${getComputedStyle(c).borderLeftColor}`)"""
+
 #: The alerts table's state badges, top to bottom.
 BADGES = "() => Array.from(document.querySelectorAll('#now .badge'), (b) => b.textContent)"
 
@@ -321,11 +325,12 @@ async def test_resolves_owed_after_a_restart_are_drawn_resolved_and_listed_last(
     thin window, two more firing and two pending: as the server draws the page and as
     the script redraws it, the heading reads "3 firing, 2 pending, 2 resolved" and the
     tab "3 firing"; the owed rows come after the pending (over, they take no place a
-    pending alert needs in a cut list), badged resolved in green with white text, since
-    the time they resolved, at the figure they resolved at, with the note that their
-    resolve is owed; the held row says why it is held. The stranger's cause in globex's
-    row is text (nothing ran), its invisible characters shown escaped, its long word
-    kept within the table's box, and so in the tenants' table. Once the resolve is made the row goes, and the
+    pending alert needs in a cut list), badged resolved in green with white text,
+    edged green (firing rows red, pending orange), since the time they resolved, at
+    the figure they resolved at, with the note that their resolve is owed; the held row
+    says why it is held. The stranger's cause in globex's row is text (nothing ran),
+    its invisible characters shown escaped, its long word kept within the table's box,
+    and so in the tenants' table. Once the resolve is made the row goes, and the
     heading with it."""
     w = restarted_thin()
     async with serving(w) as (_, base), watched(browser) as seen:
@@ -355,6 +360,13 @@ async def test_resolves_owed_after_a_restart_are_drawn_resolved_and_listed_last(
                 "(b) => [getComputedStyle(b).backgroundColor, getComputedStyle(b).color]"
             )
             assert badge == ["rgb(26, 110, 52)", "rgb(255, 255, 255)"]  # --badge-ok, white
+            edges = await page.evaluate(EDGES)
+            red, orange, green = (
+                "3px rgb(192, 38, 45)",
+                "3px rgb(163, 91, 0)",
+                "3px rgb(29, 122, 58)",
+            )
+            assert edges == [red] * 3 + [orange] * 2 + [green] * 2  # --bad, --warn, --ok
             box = await page.locator("#now .wide").evaluate("(b) => b.scrollWidth <= b.clientWidth")
             assert box
             # In what SES says of its tenants too: a column the word made wider than the
