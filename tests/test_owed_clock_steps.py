@@ -23,7 +23,8 @@ from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import AlertmanagerConfig, core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.runtime.state import snapshot, write_state
-from tests.conftest import make_queue
+from tests import factory as f
+from tests.conftest import make_queue, send_bodies
 from tests.receivers import WebhookReceiver
 from tests.sesd_process import config_file, sesd_process
 from tests.test_alertmanager import alertmanager
@@ -118,3 +119,81 @@ async def test_an_owed_resolve_across_a_clock_step_is_posted_once_when_it_ended(
                 assert started - 5 <= ends <= time.time() + step
             assert "firing" not in _kinds(sesd.records)
             assert [b["status"] for b in receiver.bodies] == ["firing", "resolved"]
+
+
+def _reminded(hook: str) -> str:
+    """Reminders every second to a webhook (no resends: each post is a reminder)."""
+    return (
+        '[alerts]\ngroup_wait = "0s"\nevaluate_every = "100ms"\nrepeat_interval = "1s"\n'
+        f'[alerts.sinks.hook]\ntype = "webhook"\nurl = "{hook}"\n'
+        + rule(extra='sinks = ["hook"]\n')
+    )
+
+
+def _firing(text: str, base: float) -> bytes:
+    """The state file of a stop at ``base + 61``: a.example fired at 60% at ``base``,
+    and its sinks were told."""
+    config = parse_config(text)
+    pipeline = Pipeline(core_settings(config))
+    feed_spike(pipeline, "a.example", base, 6, 4)
+    evaluator = Evaluator(config.alerts, ["5m", "15m", "1h"])
+    (fired,) = evaluator.evaluate(pipeline.ledger, base)
+    assert fired.kind is Transition.FIRING
+    evaluator.due(base, flush=True)
+    return snapshot(pipeline.ledger, evaluator, base + 61, [], True)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("step", [3600, -3600], ids=["an hour ahead", "an hour back"])
+async def test_a_held_alert_across_a_clock_step_is_reminded_at_its_interval(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, step: int
+) -> None:
+    """a.example fired at 60% before a stop; restarted with the wall clock an hour off,
+    sesd reads 200 s behind (ten deliveries stamped so by the restart's clock: 0%, which
+    would resolve it, in a 5m window holding too little of its span): the alert is
+    held firing, and reminded at the 1s repeat_interval: an hour ahead, at once (its
+    last page an hour old by the clock), an hour back, a second after sesd first reads
+    (not an hour on, nor at every evaluation); each reminder tells 60%, the figure it
+    fired at, with the note that it is held, a second apart; nothing resolves it."""
+    library = _faketime_library()
+    offset = tmp_path / "faketime"
+    offset.write_text(f"{step:+d}\n")
+    base = float(int(time.time()) - 120)
+    url, _ = await make_queue(sqs)
+    async with WebhookReceiver() as hook:
+        text = _reminded(hook.url)
+        state = tmp_path / "state.bin"
+        write_state(str(state), _firing(text, base))
+        late = time.time() + step - 200
+        bodies = [f.raw(f.delivery([f"ok{i}@a.example"], at=late)) for i in range(10)]
+        await send_bodies(sqs, url, bodies)
+        config = config_file(
+            tmp_path,
+            f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
+            f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+            f'[state]\npath = "{state}"\n' + text,
+        )
+        env = {
+            "LD_PRELOAD": library,
+            "FAKETIME_TIMESTAMP_FILE": str(offset),
+            "FAKETIME_NO_CACHE": "1",
+            "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+        }
+        async with sesd_process(config, env=env) as sesd:
+            with anyio.fail_after(20):
+                await sesd.wait_for(lambda r: r.get("event") == "sesd.sqs.batch")
+                read = time.time() + step
+                await hook.wait_for(lambda _: len(hook.bodies) >= 2)
+        reminders = [a for body in hook.bodies for a in body["alerts"]]
+        assert [(body["kind"], a["domain"]) for body in hook.bodies for a in body["alerts"]] == [
+            ("repeat", "a.example")
+        ] * len(reminders)
+        ats = [_at(a["at"]) for a in reminders]
+        if step > 0:
+            assert ats[0] <= read + 1  # due at once: its last page an hour old
+        else:
+            assert read + 0.5 <= ats[0] <= read + 3  # a second on, not an hour
+        assert ats[1] - ats[0] >= 0.9  # at its interval, not every evaluation
+        for alert in reminders:
+            assert "60.0%" in alert["summary"]
+            assert "held firing: its window has too few events" in alert["description"]
