@@ -51,11 +51,11 @@ from sesd.config.aws import (
 )
 from sesd.config.checks import check_across_sections, config_warnings, for_daemon
 from sesd.config.core import core_settings
+from sesd.config.domains import DomainsConfig
 from sesd.config.hooks import dec_hook, display_hook
 from sesd.config.sections import (
     CanaryConfig,
     DimensionsConfig,
-    DomainsConfig,
     HttpConfig,
     IngestConfig,
     LoggingConfig,

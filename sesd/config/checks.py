@@ -17,7 +17,8 @@ from sesd.config.alerts import (
     PagerDutyConfig,
     is_glob,
 )
-from sesd.config.sections import SHIPPED_STOP_TIMEOUT, DomainsConfig
+from sesd.config.domains import DomainsConfig
+from sesd.config.sections import SHIPPED_STOP_TIMEOUT
 from sesd.config.urls import shown_url
 from sesd.config.values import ConfigError, Duration, toml_key
 from sesd.config.watched import check_rule_names

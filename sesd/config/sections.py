@@ -1,6 +1,6 @@
-"""The sections of the config file other than ``[aws]`` (sesd.config.aws) and
-``[alerts]`` (sesd.config.alerts): each validates itself, and an error names its
-key."""
+"""The sections of the config file other than ``[aws]`` (sesd.config.aws),
+``[alerts]`` (sesd.config.alerts) and ``[domains]`` (sesd.config.domains): each
+validates itself, and an error names its key."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import msgspec
 
 from sesd.config.urls import check_http_url
 from sesd.config.values import (
-    LABEL_LENGTH,
     Duration,
     Section,
     check_region,
@@ -28,7 +27,6 @@ __all__ = [
     "SHIPPED_STOP_TIMEOUT",
     "CanaryConfig",
     "DimensionsConfig",
-    "DomainsConfig",
     "HttpConfig",
     "IngestConfig",
     "LoggingConfig",
@@ -101,75 +99,6 @@ class WindowsConfig(Section, frozen=True):
             if size.seconds in seen:
                 raise ValueError(f"sizes[{i}]: {size.text} is listed twice")
             seen.add(size.seconds)
-
-
-class DomainsConfig(Section, frozen=True):
-    """``[domains]``: which recipient domains become label values."""
-
-    track: list[str] = []
-    groups: dict[str, list[str]] = {}
-    max_tracked: int = 200
-    idle_evict: Duration = msgspec.field(default_factory=lambda: Duration("24h"))
-
-    def __post_init__(self) -> None:
-        if self.max_tracked < 0:
-            raise ValueError("max_tracked must not be negative")
-        # (key, group, domain): each member named by its index, as track's are.
-        listed: list[tuple[str, str | None, str]] = [
-            (f"track[{i}]", None, domain) for i, domain in enumerate(self.track)
-        ]
-        listed += [
-            (f"groups.{toml_key(name)}[{j}]", name, domain)
-            for name, members in self.groups.items()
-            for j, domain in enumerate(members)
-        ]
-        grouped: dict[str, tuple[str, str, str]] = {}
-        for where, group, domain in listed:
-            norm = normalise_domain(domain)
-            if norm is None:
-                raise ValueError(f"{where}: {domain!r} is not a usable domain name")
-            # One label a domain: in a second group it counted under the last alone
-            # (twice in one group, it counts under that group all the same).
-            if group is None:
-                continue
-            first, first_group, written = grouped.setdefault(norm, (where, group, domain))
-            if first_group != group:
-                # Each as written where it is: a search for the normal form does not
-                # find bücher.de.
-                said = repr(domain) if domain == norm else f"{domain!r} is {norm}"
-                # The other group named whole, as README writes a key: the loader
-                # puts "domains." before this line's own key, not before this one.
-                there = f"domains.{first}" + ("" if written == norm else f" (as {written!r})")
-                raise ValueError(
-                    f"{where}: {said}, already in {there}: a domain counts under one group"
-                )
-        for name in self.groups:
-            # Named by its key (quoted as TOML quotes a key that is not bare), which the
-            # loader puts after "domains.".
-            key = f"groups.{toml_key(name)}"
-            if name in ("other", "invalid") or not name:
-                raise ValueError(f"{key}: the name is reserved")
-            if name in (".", ".."):
-                # A URL's path reads them (and %2E, %2E%2E) as steps: no escaping keeps
-                # the group's status page, /domain/NAME, reachable.
-                up = "/" if name == ".." else "/domain/"
-                raise ValueError(
-                    f"{key}: the name cannot name a page (a browser reads /domain/{name} as {up})"
-                )
-            # The name is the domain label of the group's series, alerts and log lines,
-            # bounded and refused as a queue's name is (sesd.config.aws).
-            label = "a group's name is the domain label of metrics, alerts and log lines"
-            # Named by its key too, escaped: the name is written to a terminal.
-            if has_control(name):
-                raise ValueError(
-                    f"groups.{toml_key(name, 200)}: a control or invisible character "
-                    f"(shown escaped); {label}: write it without"
-                )
-            if len(name) > LABEL_LENGTH:
-                raise ValueError(
-                    f"groups.{toml_key(name, 40)}: {len(name)} characters; {label}: "
-                    f"at most {LABEL_LENGTH}"
-                )
 
 
 class DimensionsConfig(Section, frozen=True):
