@@ -129,6 +129,24 @@ CASES = [
      "name the set whose events reach sesd"),
     # A key required and left out: that key, where msgspec named its table.
     ('[canary]\nconfiguration_set = "cs"', "canary.from: required, and not given"),
+    # What SES refuses at the first send, refused here: a configuration set's name is of
+    # ASCII letters, digits, '-' and '_'; an address holds no line break.
+    (CAN.replace('"cs"', '"c s"'), "canary.configuration_set: 'c s' is no configuration set's "
+     "name (ASCII letters, digits, '-' and '_', at most 64): SES refuses the canary's send"),
+    (CAN.replace('"cs"', '"cs\\n"'), "canary.configuration_set: 'cs\\u000a' is no configuration "
+     "set's name (ASCII letters, digits, '-' and '_', at most 64): SES refuses the canary's send"),
+    (CAN.replace('"cs"', '"' + "c" * 65 + '"'), "canary.configuration_set: '" + "c" * 65 + "' is "
+     "no configuration set's name (ASCII letters, digits, '-' and '_', at most 64): SES refuses "
+     "the canary's send"),
+    (CAN.replace("a@b.example", "a@b.example\\n"), "canary.from: 'a@b.example\\u000a': a line "
+     "break, another control or invisible character, or a space at its start or end: SES "
+     "refuses the canary's send"),
+    (CAN.replace("a@b.example", " a@b.example"), "canary.from: ' a@b.example': a line break, "
+     "another control or invisible character, or a space at its start or end: SES refuses the "
+     "canary's send"),
+    (CAN.replace("a@b.example", "Canary <a@b.\\u200bexample>"), "canary.from: 'Canary "
+     "<a@b.\\u200bexample>': a line break, another control or invisible character, or a space "
+     "at its start or end: SES refuses the canary's send"),
     (CAN + 'region = "x"', "canary.region: 'x' is not an AWS region (e.g. eu-west-1)"),
     (CAN + 'interval = "0s"', "canary.interval: must be at least 1s"),
     (CAN + 'deadline = "0s"', "canary.deadline: must be positive"),

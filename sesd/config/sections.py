@@ -19,7 +19,7 @@ from sesd.config.values import (
 from sesd.config.web import WebConfig, WebConfigFile
 from sesd.core.domains import normalise_domain
 from sesd.core.providers import MX_LABEL
-from sesd.core.text import has_control
+from sesd.core.text import escaped, has_control
 
 __all__ = [
     "EXIT_ROOM",
@@ -253,6 +253,10 @@ _SIMULATOR = re.compile(
 )
 
 
+#: A configuration set's name, as SES allows it.
+_CONFIGURATION_SET = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
 class CanaryConfig(Section, frozen=True):
     """``[canary]``: one email through SES to the mailbox simulator every ``interval``."""
 
@@ -281,6 +285,22 @@ class CanaryConfig(Section, frozen=True):
             )
         if not self.configuration_set:
             raise ValueError("configuration_set must name the set whose events reach sesd")
+        # What SES refuses at the first send (a space, a pasted line break), refused here:
+        # check-config passes, and the canary fails every send (and pages) after the start.
+        if not _CONFIGURATION_SET.fullmatch(self.configuration_set):
+            raise ValueError(
+                f"configuration_set: '{escaped(self.configuration_set, 100)}' is no "
+                "configuration set's name (ASCII letters, digits, '-' and '_', at most 64): "
+                "SES refuses the canary's send"
+            )
+        # A display name may hold spaces ("Canary <canary@example.com>"); no address
+        # holds a control character or begins or ends with a space.
+        if has_control(self.from_) or self.from_ != self.from_.strip():
+            raise ValueError(
+                f"from: '{escaped(self.from_, 200)}': a line break, another control or "
+                "invisible character, or a space at its start or end: SES refuses the "
+                "canary's send"
+            )
         check_region(self.region, "region")
         if self.interval.seconds < 1:
             raise ValueError("interval must be at least 1s")

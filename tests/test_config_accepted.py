@@ -1,0 +1,73 @@
+"""Configs that are valid stay valid: each check that refuses what would fail at first
+use (a URL with a line break, an address SES refuses) is held to the values that do
+work, written the ways operators write them, so that a reload of a config that ran is
+not refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sesd.config import SlackConfig, config_warnings, parse_config, read_secrets
+
+pytestmark = pytest.mark.timeout(30)
+
+Q = '[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/1/q"\n'
+CAN = '[canary]\nfrom = "a@b.example"\nconfiguration_set = "cs"\n'
+RULE = '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\nabove = 0.1\n'
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[::1]:9093",
+        "http://[fe80::1%25eth0]:9093/",
+        "https://bücher.example/x",
+        "https://xn--bcher-kva.example/x",
+        "https://h.example/a%20b/c",
+        "https://u:p%40ss@h.example:8443/x",
+        "https://h.example/x?token=a&b=c",
+        "http://am.example:9093/alertmanager",
+        "http://10.0.0.1:9093/",
+    ],
+)
+def test_a_url_a_request_can_be_sent_to_is_taken(url: str) -> None:
+    """IPv6 and IDN hosts, percent-encoded paths, a user and password, a query string,
+    a path prefix: every sink's URL and every endpoint takes them."""
+    am = url if "?" not in url else "http://am.example:9093/alertmanager"
+    config = parse_config(
+        f'{Q}[aws]\nendpoint_url = "{url}"\n[tenants]\nendpoint_url = "{url}"\n'
+        f'{CAN}endpoint_url = "{url}"\n'
+        f'[alerts.sinks.hook]\ntype = "webhook"\nurl = "{url}"\n'
+        f'[alerts.sinks.slack]\ntype = "slack"\nwebhook_url = "{url}"\n'
+        f'[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "env:X"\nevents_url = "{url}"\n'
+        f'[alerts.sinks.am]\ntype = "alertmanager"\nurls = ["{am}"]\n'
+    )
+    assert config.aws.endpoint_url == url
+
+
+def test_a_secret_file_ending_in_a_newline_is_a_url_without_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A secret's file or variable is read with the line break an editor or ``echo``
+    leaves at its end left off: the URL in it is taken, and sent to without it."""
+    (tmp_path / "hook").write_text("https://hooks.example/T/B/x\n", encoding="utf-8")
+    monkeypatch.setenv("SESD_TEST_HOOK", "https://hooks.example/T/B/y\n")
+    config = parse_config(
+        f'[alerts.sinks.a]\ntype = "slack"\nwebhook_url = "file:{tmp_path / "hook"}"\n'
+        '[alerts.sinks.b]\ntype = "webhook"\nurl = "env:SESD_TEST_HOOK"\n'
+        '[alerts.sinks.c]\ntype = "pagerduty"\nrouting_key = "env:SESD_TEST_HOOK"\n'
+    )
+    read_secrets(config)
+    sink = config.alerts.sinks["a"]
+    assert isinstance(sink, SlackConfig)
+    assert sink.webhook_url.get() == "https://hooks.example/T/B/x"
+
+
+def test_a_canary_sender_with_a_display_name_is_taken() -> None:
+    """SES takes a From with a display name, spaces in it: the canary's is not refused."""
+    config = parse_config(Q + CAN.replace("a@b.example", "SES Canary <canary@b.example>"))
+    assert config.canary is not None
+    assert config.canary.from_ == "SES Canary <canary@b.example>"
+    assert not [w for w in config_warnings(config) if w.startswith("canary")]
