@@ -378,6 +378,22 @@ def test_secret_references(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         read_secrets(again)
 
 
+def test_a_secret_read_with_a_line_break_inside_is_refused_without_it(tmp_path: Path) -> None:
+    """A routing key's file of two lines (a key pasted twice, a comment below it) is read
+    with the line break between them, which PagerDuty refuses at the first page: refused
+    at the start, naming the key, not the value."""
+    (tmp_path / "key").write_text("k1\nk2\n", encoding="utf-8")
+    config = parse_config(
+        f'[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "file:{tmp_path / "key"}"\n'
+    )
+    with pytest.raises(ConfigError) as raised:
+        read_secrets(config)
+    assert str(raised.value) == (
+        "alerts.sinks.pd.routing_key: has a line break or another control or invisible "
+        "character: no key or password holds one (value not shown)"
+    )
+
+
 def test_a_secret_file_not_in_utf8_is_refused_without_its_bytes(tmp_path: Path) -> None:
     """A secret file in Latin-1 is refused by name; the message says nothing of its
     bytes (Python's decoder names the byte it stopped at: a piece of the secret)."""

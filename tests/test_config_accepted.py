@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sesd.config import SlackConfig, config_warnings, parse_config, read_secrets
+from sesd.config import AlertmanagerConfig, SlackConfig, config_warnings, parse_config, read_secrets
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -71,3 +71,19 @@ def test_a_canary_sender_with_a_display_name_is_taken() -> None:
     assert config.canary is not None
     assert config.canary.from_ == "SES Canary <canary@b.example>"
     assert not [w for w in config_warnings(config) if w.startswith("canary")]
+
+
+def test_a_password_with_a_space_is_taken(tmp_path: Path) -> None:
+    """A password or an HMAC key may hold a space (a key sent to an API may not): the
+    check of secrets refuses control characters in them, not spaces."""
+    (tmp_path / "pw").write_text("correct horse battery\n", encoding="utf-8")
+    config = parse_config(
+        f'{Q}[alerts.sinks.am]\ntype = "alertmanager"\nurls = ["http://am:9093"]\n'
+        f'username = "u"\npassword = "file:{tmp_path / "pw"}"\n'
+        '[alerts.sinks.hook]\ntype = "webhook"\nurl = "https://h.example/x"\nsecret = "s p"\n'
+    )
+    read_secrets(config)
+    sink = config.alerts.sinks["am"]
+    assert isinstance(sink, AlertmanagerConfig)
+    assert sink.password is not None
+    assert sink.password.get() == "correct horse battery"

@@ -283,6 +283,19 @@ CASES = [
      "'x' is not an http(s) URL"),
     ('[alerts.pagerduty]\nrouting_key = "k"\nsource = " "', "alerts.pagerduty.source: must not "
      "be blank: PagerDuty refuses every event then"),
+    # A secret that is no URL, refused where the service it goes to would refuse it at
+    # the first page (a pasted line break; a space in a key), the value not shown.
+    (PD.replace('"k"', '"k\\n"'), "alerts.sinks.pd.routing_key: has a line break or another "
+     "control or invisible character: no key or password holds one (value not shown)"),
+    (PD.replace('"k"', '"k k"'), "alerts.sinks.pd.routing_key: has a space: no such key holds "
+     "one (value not shown)"),
+    (AM + 'urls = ["http://a"]\nusername = "u"\npassword = "p\\u0000q"', "alerts.sinks.am."
+     "password: has a line break or another control or invisible character: no key or "
+     "password holds one (value not shown)"),
+    (HOOK + 'secret = "s\\u200b"', "alerts.sinks.hook.secret: has a line break or another "
+     "control or invisible character: no key or password holds one (value not shown)"),
+    ('[aws]\naccess_key_id = "AKIA EXAMPLE"\nsecret_access_key = "s"', "aws.access_key_id: has "
+     "a space: no such key holds one (value not shown)"),
     ('[alerts.pagerduty]\nrouting_key = "file:/nonexistent/sesd-key"', "alerts.pagerduty."
      "routing_key: cannot read secret file /nonexistent/sesd-key: No such file or directory"),
     (PD + 'events_url = "x"', "alerts.sinks.pd.events_url: 'x' is not an http(s) URL"),

@@ -76,6 +76,7 @@ from sesd.config.values import (
     Section,
     keyed,
     one_line,
+    secret_fault,
     toml_key,
 )
 from sesd.config.web import WebConfig, WebConfigFile, parse_web_config
@@ -314,7 +315,7 @@ def parse_config(text: str) -> Config:
         raise ConfigError(_pointed(keyed(one_line(exc, schema=Config), data), data)) from None
     for key, secret in config.secrets():
         if secret.is_literal:
-            _check_url(key, secret)
+            _check_secret(key, secret)
     return config
 
 
@@ -344,11 +345,15 @@ def _read(secrets: list[tuple[str, Secret]]) -> None:
             secret.resolve()
         except ValueError as exc:
             raise ConfigError(f"{key}: {exc}") from None
-        _check_url(key, secret)
+        _check_secret(key, secret)
 
 
-def _check_url(key: str, secret: Secret) -> None:
-    fault = url_fault(secret.get()) if key.endswith(_URL_SECRETS) else None
+def _check_secret(key: str, secret: Secret) -> None:
+    """Refuse what the service a secret goes to would refuse at the first send."""
+    if key.endswith(_URL_SECRETS):
+        fault = url_fault(secret.get())
+    else:
+        fault = secret_fault(secret.get(), token=key.endswith(_TOKENS))
     if fault is not None:
         # The value is a secret: say what is wrong, never what it is.
         raise ConfigError(f"{key}: {fault} (value not shown)")
@@ -356,6 +361,8 @@ def _check_url(key: str, secret: Secret) -> None:
 
 #: Secrets that are URLs: a URL without a scheme or host would fail every send.
 _URL_SECRETS = (".webhook_url", ".url")
+#: Secrets that are keys, of no space (a password, an HMAC key may hold one).
+_TOKENS = (".routing_key", ".access_key_id", ".secret_access_key")
 
 
 def load_config(

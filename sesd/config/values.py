@@ -14,7 +14,7 @@ import msgspec
 # Where `sesd setup` has found it (sesd.config.urls holds the config's URL checks).
 from sesd.config.urls import check_http_url
 from sesd.core.accounts import is_region
-from sesd.core.text import escaped
+from sesd.core.text import escaped, has_control
 
 __all__ = [
     "LABEL_LENGTH",
@@ -28,6 +28,7 @@ __all__ = [
     "meant_key",
     "meant_word",
     "one_line",
+    "secret_fault",
     "toml_key",
 ]
 
@@ -174,6 +175,21 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self.reference)
+
+
+def secret_fault(value: str, *, token: bool) -> str | None:
+    """What keeps a secret's ``value`` (not a URL) from being sent as written, or None;
+    said without the value. No key or password holds a control or invisible character
+    (a line break pasted at the end of a literal: a file's or a variable's is left off
+    when read); a ``token`` (an API key) holds no space either."""
+    if has_control(value):
+        return (
+            "has a line break or another control or invisible character: no key or "
+            "password holds one"
+        )
+    if token and any(char.isspace() for char in value):
+        return "has a space: no such key holds one"
+    return None
 
 
 # --- sections ----------------------------------------------------------------
