@@ -298,6 +298,12 @@ CASES = [
      "a space: no such key holds one (value not shown)"),
     ('[alerts.pagerduty]\nrouting_key = "file:/nonexistent/sesd-key"', "alerts.pagerduty."
      "routing_key: cannot read secret file /nonexistent/sesd-key: No such file or directory"),
+    # A reference with a space after its colon: said as written, not as a variable's
+    # name read with the space ("environment variable  SESD_X", two spaces).
+    (PD.replace('"k"', '"env: SESD_X"'), "alerts.sinks.pd.routing_key: 'env: SESD_X': a "
+     "space around the name: write 'env:SESD_X'"),
+    (PD.replace('"k"', '"file: /run/key "'), "alerts.sinks.pd.routing_key: 'file: /run/key ': "
+     "a space around the path: write 'file:/run/key'"),
     (PD + 'events_url = "x"', "alerts.sinks.pd.events_url: 'x' is not an http(s) URL"),
     (PD + 'timeout = "10m"', "alerts.sinks.pd.timeout: '10m' is over 5m: a receiver that hangs "
      "would hold every notification behind it that long (a bare number is seconds)"),
@@ -322,6 +328,8 @@ CASES = [
      "variable SESD_SWEEP_NEVER_SET is not set"),
     # A reference to nothing: not a variable named "" unset, nor the directory "." unread.
     (HOOK + 'secret = "env:"', "alerts.sinks.hook.secret: 'env:' names nothing: write env:NAME"),
+    (HOOK + 'secret = "env: "', "alerts.sinks.hook.secret: 'env: ' names nothing: write "
+     "env:NAME"),
     (HOOK + 'secret = "file:"', "alerts.sinks.hook.secret: 'file:' names nothing: write "
      "file:PATH"),
     (HOOK + 'urls = ["x"]', "alerts.sinks.hook.urls: unknown key (did you mean url?)"),

@@ -118,8 +118,14 @@ class Secret:
     def resolve(self) -> None:
         """Read the secret from its source; raises ValueError naming the source only."""
         ref = self.reference
-        if written := {"env:": "env:NAME", "file:": "file:PATH"}.get(ref):
+        kind, _, named = ref.partition(":")  # env: or file:, for a reference
+        if not self.is_literal and not named.strip():
+            written = "env:NAME" if kind == "env" else "file:PATH"
             raise ValueError(f"{ref!r} names nothing: write {written}")
+        if not self.is_literal and named != named.strip():
+            # Said as written: read with the space, the name would show as "variable  X".
+            what = "name" if kind == "env" else "path"
+            raise ValueError(f"{ref!r}: a space around the {what}: write '{kind}:{named.strip()}'")
         if ref.startswith("env:"):
             name = ref[4:]
             value = os.environ.get(name)
