@@ -404,6 +404,16 @@ CASES = [
     (RA + 'labels = {team = ""}', "alerts.rules[0] (r).labels.team: give it a value "
      "(Alertmanager drops empty ones)"),
     (RA + "labels = {team = 1}", "alerts.rules[0] (r).labels.team: Expected `str`, got `int`"),
+    # A label's value goes to Alertmanager, Prometheus and every sink's message: a
+    # control character would split a line or drive a terminal, an invisible one make
+    # two teams look one.
+    (RA + 'labels = {team = "a\\u0000b"}', "alerts.rules[0] (r).labels.team: 'a\\u0000b': a "
+     "control or invisible character (shown escaped); a label's value goes to Alertmanager "
+     "and every sink: write it without"),
+    (RA + 'labels = {team = "mail\\n"}', "alerts.rules[0] (r).labels.team: 'mail\\u000a': a "
+     "control or invisible character" + MORE),
+    (RA + 'labels = {"a\\u0000" = "x"}', "alerts.rules[0] (r).labels.\"a\\u0000\": a label's "
+     "name is of ASCII letters" + MORE),
     (RA + 'runbook_url = "x{zz}"', "alerts.rules[0] (r).runbook_url: 'x{zz}' is not a template "
      "of {domain}, {rule}, {window} ('zz')"),
     (R.replace("delay_ratio", "cause_ratio") + 'above = 0.1\ncause = "zz"', "alerts.rules[0] "

@@ -13,6 +13,7 @@ from sesd.config.urls import check_link
 from sesd.config.values import toml_key
 from sesd.core.causes import CAUSES
 from sesd.core.domains import normalise_domain, takes_glob, takes_name
+from sesd.core.text import escaped, has_control
 
 if TYPE_CHECKING:
     from sesd.config.alerts import RuleConfig
@@ -211,6 +212,14 @@ def check_extras(rule: RuleConfig) -> None:
         if not value:
             # Alertmanager drops a label with an empty value without a word.
             raise ValueError(f"labels.{name}: give it a value (Alertmanager drops empty ones)")
+        if has_control(value):
+            # A line split, a terminal driven, two teams that look one: refused as a
+            # queue's or a group's name is.
+            raise ValueError(
+                f"labels.{name}: '{escaped(value, 200)}': a control or invisible character "
+                "(shown escaped); a label's value goes to Alertmanager and every sink: write "
+                "it without"
+            )
     if rule.runbook_url is not None:
         check_template(rule.runbook_url, "runbook_url")
     if (rule.metric == "cause_ratio") != (rule.cause is not None):
