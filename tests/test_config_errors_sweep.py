@@ -637,6 +637,15 @@ WARNINGS = [
      'is a.com, listed at domains.groups."g.h"[0] too: it counts once (another domain meant?)'),
     ('[domains]\ntrack = ["a.com", "a.com"]', "domains.track[1]: 'a.com', listed at "
      "domains.track[0] too: it counts once (another domain meant?)"),
+    # A link a notification carries, with a pasted line break or a space: a chat client
+    # cuts it there. Warned of, not refused: a config that ran with one still loads.
+    (RA + 'runbook_url = "https://wiki.example/{rule}\\n"', "alerts.rules[0] (r).runbook_url: "
+     "'https://wiki.example/{rule}\\u000a' has a space, a line break or another control or "
+     "invisible character (shown escaped): a chat client cuts the link there"),
+    ('[alerts]\ndashboard_url = "https://g.example/d?var-domain={domain} "', "alerts."
+     "dashboard_url: 'https://g.example/d?var-domain={domain} ' has a space, a line break or "
+     "another control or invisible character (shown escaped): a chat client cuts the link "
+     "there"),
     ('[domains]\ngroups = {g = ["a.com"]}\n' + RA + 'domains = ["b.com", "gg"]',
      "alerts.rules[0] (r).domains[1]: 'gg', which is no group of [domains] groups and, "
      "without a dot, no recipient's domain" + MORE),

@@ -18,6 +18,7 @@ from sesd.config.alerts import (
     is_glob,
 )
 from sesd.config.domains import DomainsConfig
+from sesd.config.rule_checks import link_warnings
 from sesd.config.sections import SHIPPED_STOP_TIMEOUT
 from sesd.config.urls import shown_url
 from sesd.config.values import ConfigError, Duration, toml_key
@@ -154,7 +155,7 @@ def config_warnings(config: Config) -> list[str]:
         if q.wait_time_seconds == 0
     ]
     found += _grace_warnings(config)
-    found += _listed_twice(config.domains)
+    found += _listed_twice(config.domains) + link_warnings(config.alerts)
     found += _no_group_warnings(config)
     found += _fleet_warnings(config)
     if not config.account_health.enabled:

@@ -16,9 +16,9 @@ from sesd.core.domains import normalise_domain, takes_glob, takes_name
 from sesd.core.text import escaped, has_control
 
 if TYPE_CHECKING:
-    from sesd.config.alerts import RuleConfig
+    from sesd.config.alerts import AlertsConfig, RuleConfig
 
-__all__ = ["check_extras", "check_template", "check_watched"]
+__all__ = ["check_extras", "check_template", "check_watched", "link_warnings"]
 
 _LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 #: Labels sesd sets itself on an Alertmanager alert.
@@ -43,6 +43,24 @@ def check_template(template: str, what: str) -> None:
             f"{what}: {template!r} is not a template of {{domain}}, {{rule}}, {{window}} ({why})"
         ) from None
     check_link(example, what)
+
+
+def link_warnings(alerts: AlertsConfig) -> list[str]:
+    """The links notifications carry (``dashboard_url``, a rule's ``runbook_url``) with
+    a space, a pasted line break or an invisible character: a chat client cuts the link
+    there. Warned of, not refused (:func:`check_link`): a config that ran with one
+    still loads."""
+    links = [("alerts.dashboard_url", alerts.dashboard_url)]
+    links += [
+        (f"alerts.rules[{i}] ({rule.name}).runbook_url", rule.runbook_url)
+        for i, rule in enumerate(alerts.rules)
+    ]
+    return [
+        f"{key}: '{escaped(link, 200)}' has a space, a line break or another control or "
+        "invisible character (shown escaped): a chat client cuts the link there"
+        for key, link in links
+        if link is not None and (has_control(link) or any(char.isspace() for char in link))
+    ]
 
 
 #: Python's words for a brace left alone, and the brace.
