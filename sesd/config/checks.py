@@ -17,7 +17,7 @@ from sesd.config.alerts import (
     PagerDutyConfig,
     is_glob,
 )
-from sesd.config.domains import DomainsConfig
+from sesd.config.domains import DomainsConfig, listed_twice
 from sesd.config.rule_checks import link_warnings
 from sesd.config.sections import SHIPPED_STOP_TIMEOUT
 from sesd.config.urls import shown_url
@@ -155,7 +155,7 @@ def config_warnings(config: Config) -> list[str]:
         if q.wait_time_seconds == 0
     ]
     found += _grace_warnings(config)
-    found += _listed_twice(config.domains) + link_warnings(config.alerts)
+    found += listed_twice(config.domains) + link_warnings(config.alerts)
     found += _no_group_warnings(config)
     found += _fleet_warnings(config)
     if not config.account_health.enabled:
@@ -207,28 +207,6 @@ def config_warnings(config: Config) -> list[str]:
             f" docker stop --time): raise theirs to {math.ceil(longest)}s, or sesd is "
             "killed before its state is saved"
         )
-    return found
-
-
-def _listed_twice(domains: DomainsConfig) -> list[str]:
-    """A domain listed twice in ``track`` or in one group: counted once all the same, so
-    a warning, not an error (in two groups it is refused: it would count under one
-    alone), but a slip, as often as not for another domain meant."""
-    lists = [("track", domains.track)]
-    lists += [(f"groups.{toml_key(name)}", members) for name, members in domains.groups.items()]
-    found = []
-    for key, members in lists:
-        first: dict[str, int] = {}
-        for i, domain in enumerate(members):
-            norm = normalise_domain(domain) or domain  # each normalises: checked
-            j = first.setdefault(norm, i)
-            if j != i:
-                # As written, and what it reads as: bücher.de is xn--bcher-kva.de.
-                said = repr(domain) if domain == norm else f"{domain!r} is {norm}"
-                found.append(
-                    f"domains.{key}[{i}]: {said}, listed at domains.{key}[{j}] too: it "
-                    "counts once (another domain meant?)"
-                )
     return found
 
 

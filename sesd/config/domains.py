@@ -10,7 +10,7 @@ from sesd.config.values import LABEL_LENGTH, Duration, Section, toml_key
 from sesd.core.domains import normalise_domain
 from sesd.core.text import has_control
 
-__all__ = ["DomainsConfig"]
+__all__ = ["DomainsConfig", "listed_twice"]
 
 
 class DomainsConfig(Section, frozen=True):
@@ -80,3 +80,25 @@ class DomainsConfig(Section, frozen=True):
                     f"groups.{toml_key(name, 40)}: {len(name)} characters; {label}: "
                     f"at most {LABEL_LENGTH}"
                 )
+
+
+def listed_twice(domains: DomainsConfig) -> list[str]:
+    """A domain listed twice in ``track`` or in one group: counted once all the same, so
+    a warning, not an error (in two groups it is refused: it would count under one
+    alone), but a slip, as often as not for another domain meant."""
+    lists = [("track", domains.track)]
+    lists += [(f"groups.{toml_key(name)}", members) for name, members in domains.groups.items()]
+    found = []
+    for key, members in lists:
+        first: dict[str, int] = {}
+        for i, domain in enumerate(members):
+            norm = normalise_domain(domain) or domain  # each normalises: checked
+            j = first.setdefault(norm, i)
+            if j != i:
+                # As written, and what it reads as: bücher.de is xn--bcher-kva.de.
+                said = repr(domain) if domain == norm else f"{domain!r} is {norm}"
+                found.append(
+                    f"domains.{key}[{i}]: {said}, listed at domains.{key}[{j}] too: it "
+                    "counts once (another domain meant?)"
+                )
+    return found
