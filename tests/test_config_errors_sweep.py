@@ -615,6 +615,17 @@ WARNINGS = [
      "working directory" + MORE),
     ('[alerts]\nsilences_path = "s.json"', "alerts.silences_path: 's.json' is relative: read "
      "from the working directory" + MORE),
+    # A path with a pasted line break: the file is named with it, where no one looks, and
+    # the path written without it reads another (the state starts empty). Warned of, not
+    # refused: a daemon that ran on it must start again.
+    ('[state]\npath = "/var/lib/sesd/state.bin\\n"', "state.path: '/var/lib/sesd/state.bin"
+     "\\u000a' has a control or invisible character or a space at its end (shown escaped): "
+     "the file is named with it, where no one looks for it, and the path written without "
+     "it is another file (the state starts empty there)"),
+    ('[alerts]\nsilences_path = "/var/lib/sesd/s.json "', "alerts.silences_path: "
+     "'/var/lib/sesd/s.json ' has a control or invisible character or a space at its end (shown "
+     "escaped): the file is named with it, where no one looks for it, and the path written "
+     "without it is another file (no silence is there)"),
     (R.replace("delay_ratio", "sending_paused") + "above = 0\n[account_health]\nenabled = "
      "false", "alerts.rules[0] (r).metric: sending_paused is what SESv2 GetAccount says, which "
      "[account_health] enabled = false does not poll: the rule never fires"),

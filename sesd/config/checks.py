@@ -24,6 +24,7 @@ from sesd.config.urls import shown_url
 from sesd.config.values import ConfigError, Duration, toml_key
 from sesd.config.watched import check_rule_names
 from sesd.core.domains import normalise_domain
+from sesd.core.text import escaped, has_control
 
 if TYPE_CHECKING:
     from sesd.config import Config
@@ -179,6 +180,16 @@ def config_warnings(config: Config) -> list[str]:
     # Not errors: a container's working directory is fixed (WORKDIR), and a daemon
     # that ran on them before must not fail to start, nor a reload be refused.
     state = config.state.path
+    found += [
+        f"{key}: '{escaped(path, 200)}' has a control or invisible character or a space at "
+        "its end (shown escaped): the file is named with it, where no one looks for it, and "
+        f"the path written without it is another file ({what} there)"
+        for key, path, what in (
+            ("state.path", state, "the state starts empty"),
+            ("alerts.silences_path", alerts.silences_path, "no silence is"),
+        )
+        if path and (has_control(path) or path != path.strip())
+    ]
     if state is not None and not os.path.isabs(state):
         beside = "" if alerts.silences_path else (
             ", and `sesd silence` refuses the silences file beside it (it cannot know "
