@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sesd.config import AlertmanagerConfig, SlackConfig, config_warnings, parse_config, read_secrets
+from sesd.config import AlertmanagerConfig, SlackConfig, parse_config, read_secrets
+from sesd.config.checks import config_warnings
 
 pytestmark = pytest.mark.timeout(30)
 

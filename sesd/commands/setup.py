@@ -26,7 +26,7 @@ from sesd.commands.common import Commands, command, config_error, whole_number
 from sesd.commands.provision import EVENT_TYPES, Plan, SetupOptions, run_setup
 from sesd.config import ConfigError, load_config
 from sesd.config.aws import KEY_UNKNOWN, region_not_enabled
-from sesd.config.values import check_http_url
+from sesd.config.urls import check_http_url
 from sesd.core.accounts import is_region
 from sesd.core.text import escaped
 from sesd.io.aws_errors import error_code

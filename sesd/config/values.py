@@ -11,8 +11,6 @@ from typing import Any
 
 import msgspec
 
-# Where `sesd setup` has found it (sesd.config.urls holds the config's URL checks).
-from sesd.config.urls import check_http_url
 from sesd.core.accounts import is_region
 from sesd.core.text import escaped, has_control
 
@@ -22,7 +20,6 @@ __all__ = [
     "Duration",
     "Secret",
     "Section",
-    "check_http_url",
     "check_region",
     "keyed",
     "meant_key",
