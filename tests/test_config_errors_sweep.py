@@ -272,6 +272,13 @@ CASES = [
      "number from 1 to 65535 (value not shown)"),
     (AM + 'urls = ["http://a:0"]', "alerts.sinks.am.urls[0]: 'http://a:0': its port is not a "
      "number from 1 to 65535"),
+    # sesd adds /api/v2/alerts to an Alertmanager's URL: after a query or a fragment it
+    # would post to the URL's own path (a 404 or 405 at every post). A path prefix is taken.
+    (AM + 'urls = ["http://u:p@am:9093/am?x=1"]', "alerts.sinks.am.urls[0]: "
+     "'http://u:***@am:9093/am?x=1' has a query or a fragment ('?', '#'): sesd adds "
+     "/api/v2/alerts to the URL's path, which would land in it"),
+    (AM + 'urls = ["http://am:9093/#/alerts"]', "alerts.sinks.am.urls[0]: 'http://am:9093/#/alerts'"
+     " has a query or a fragment" + MORE),
     (AM + 'urls = ["http://a b"]', "alerts.sinks.am.urls[0]: 'http://a b': has a space, a "
      "newline or another control or invisible character, as a line break pasted at its end: "
      "no URL holds one"),

@@ -14,7 +14,7 @@ import msgspec
 
 from sesd.config.rule_checks import check_extras, check_template, check_watched
 from sesd.config.thresholds import check_thresholds
-from sesd.config.urls import check_http_url
+from sesd.config.urls import check_http_url, shown_url
 from sesd.config.values import Duration, Secret, Section, toml_key
 
 __all__ = [
@@ -251,6 +251,11 @@ class AlertmanagerConfig(_Sink, frozen=True, tag="alertmanager"):
             raise ValueError("username and password go together (basic auth)")
         for i, url in enumerate(self.urls):
             check_http_url(url, f"urls[{i}]")
+            if "?" in url or "#" in url:  # a path prefix is taken: /alertmanager
+                raise ValueError(
+                    f"urls[{i}]: '{shown_url(url)}' has a query or a fragment ('?', '#'): sesd "
+                    "adds /api/v2/alerts to the URL's path, which would land in it"
+                )
         if self.resend_every.seconds < 1:
             raise ValueError("resend_every must be at least 1s")
         _check_timeout(self.timeout)
