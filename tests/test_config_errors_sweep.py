@@ -286,6 +286,13 @@ CASES = [
      "pagerduty.events_url: 'https://e.example/v2\\u0009': has a space" + MORE),
     (Q.replace("/q", "/q ") , "queues[0].url: 'https://sqs.us-east-1.amazonaws.com/1/q ': has a "
      "space" + MORE),
+    # A password in the URL masked there too, as everywhere a URL is shown.
+    # The line break kept where it is named: the URL parser would drop it.
+    ('[[queues]]\nurl = "https://u:hunter2@sqs.us-east-1.amazonaws.com/1/q\\n"', "queues[0].url:"
+     " 'https://u:***@sqs.us-east-1.amazonaws.com/1/q\\u000a': a control or invisible character"
+     + MORE),
+    (AM + 'urls = ["http://u:p@a/\\n"]', "alerts.sinks.am.urls[0]: 'http://u:***@a/\\u000a': has "
+     "a space" + MORE),
     ('[alerts.pagerduty]\nrouting_key = "k"\nevents_url = "x"', "alerts.pagerduty.events_url: "
      "'x' is not an http(s) URL"),
     ('[alerts.pagerduty]\nrouting_key = "k"\nsource = " "', "alerts.pagerduty.source: must not "

@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 
 import msgspec
 
-from sesd.config.urls import check_http_url
+from sesd.config.urls import check_http_url, shown_url
 from sesd.config.values import (
     LABEL_LENGTH,
     Duration,
@@ -220,7 +220,7 @@ class QueueConfig(Section, frozen=True):
         ):
             if has_control(written):
                 raise ValueError(
-                    f"{key} '{escaped(written, 200)}': a control or invisible character "
+                    f"{key} '{escaped(shown_url(written), 200)}': a control or invisible character "
                     f"(shown escaped); {what} is the queue label of metrics and log "
                     "lines: write it without"
                 )

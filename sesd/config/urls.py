@@ -4,7 +4,7 @@ password in it masked)."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from sesd.core.text import escaped, has_control
 
@@ -82,16 +82,16 @@ def check_link(url: str, key: str) -> None:
 
 def shown_url(url: str) -> str:
     """A URL as a log line, an error or check-config may show it: a password in it
-    (``https://user:PASSWORD@host``) is ``***``."""
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return url if "@" not in url else "(a URL, not shown)"
-    if password is None:
+    (``https://user:PASSWORD@host``) is ``***``, the rest as written (a control
+    character an error names stays in it, to be shown escaped: the URL parser would
+    drop a line break)."""
+    scheme, sep, rest = url.partition("://")
+    # The authority ends where the URL parser ends it: at the first '/', '?' or '#'.
+    end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
+    userinfo, at, host = rest[:end].rpartition("@")
+    if not sep or not at or ":" not in userinfo:
         return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+    return f"{scheme}://{userinfo.partition(':')[0]}:***@{host}{rest[end:]}"
 
 
 def urls_shown(data: Any) -> Any:
