@@ -45,6 +45,22 @@ CASES = [
      "is given once in its table"),
     ('[domains]\ngroups = {"a b" = 1, "a b" = 2}', 'not valid TOML: "a b" given twice in an '
      "inline table (at line 4, column 31): give each key once"),
+    # A table given whole (an inline table) or by dotted keys, then declared: no header
+    # declared it before, and the message says what did.
+    ('[alerts]\nslack = { webhook_url = "https://h.example/x" }\n[alerts.slack]\ntimeout = "5s"',
+     "not valid TOML: [alerts.slack] (at line 5, column 14): alerts.slack is given already, "
+     "as an inline table or by dotted keys: give a table's keys in one place"),
+    ('alerts.slack.timeout = "5s"\n[alerts]\n' + Q, "not valid TOML: [alerts] (at line 2, column 8): "
+     "alerts is given already, as an inline table or by dotted keys: give a table's keys in "
+     "one place"),
+    # The key given twice where tomllib stopped, as TOML reads it (quoted or bare), not a
+    # pair of lines of a string of many lines, nor of a table whose header holds a ']'.
+    ('[alerts.slack]\nwebhook_url = """\nx = 1\nx = 2\n"""\ntimeout = "5s"\n"timeout" = "6s"',
+     "not valid TOML: alerts.slack.timeout given twice (at line 9): a key is given once in its "
+     "table"),
+    ('[alerts.sinks.c]\ntype = "console"\n[alerts.sinks."a]b"]\ntype = "console"\ntype = "x"',
+     'not valid TOML: alerts.sinks."a]b".type given twice (at line 7): a key is given once in '
+     "its table"),
     # [http], and the web configuration file it names (read with the secrets)
     ('[http]\nlisten = "bogus"', "http.listen: must be HOST:PORT, got 'bogus'"),
     ('[http]\nlisten = "h:99999"', "http.listen: 'h:99999': port 99999 is over 65535"),

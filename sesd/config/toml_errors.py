@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import re
+import tomllib
 
 from sesd.config.values import toml_key
 
@@ -46,16 +47,44 @@ def toml_error(message: str, text: str) -> str:
             key = found.group("key")
             if key[:1] in "'\"":  # a key tomllib quoted as Python does
                 key = toml_key(ast.literal_eval(key))
+            # The headers before the one tomllib stopped at.
+            headers = _headers(text, _line(found.group("at"), text) - 1).values()
+            if said == _SAID[0][1] and f"[{key}]" not in headers and f"[[{key}]]" not in headers:
+                # No header declared it: an inline table or dotted keys gave it.
+                return (
+                    f"[{key}]{found.group('at')}: {key} is given already, as an inline table "
+                    "or by dotted keys: give a table's keys in one place"
+                )
             # The header of a list's entry written as a table's: [queues] for [[queues]].
-            listed = re.search(rf"^\s*\[\[\s*{re.escape(key)}\s*\]\]", text, re.M)
+            listed = f"[[{key}]]" in headers
             hint = f"; [[{key}]] begins each entry of a list of tables" if listed else ""
             return said.format(key=key, at=found.group("at"), list=hint)
     if message.startswith("Cannot overwrite a value"):
-        twice = _given_twice(text)
+        twice = _given_twice(text, _line(message, text))
         if twice is not None:
             key, line = twice
             return f"{key} given twice (at line {line}): a key is given once in its table"
     return message
+
+
+def _line(at: str, text: str) -> int:
+    """The line tomllib's ``(at line N, ...)`` or ``(at end of document)`` names."""
+    found = re.search(r"\(at line (\d+), column \d+\)$", at)
+    return int(found.group(1)) if found is not None else len(text.splitlines())
+
+
+def _key(written: str) -> str | None:
+    """A key as TOML reads it (``"a.b".c``: two parts), dotted as the config's errors
+    write it; None when it is no key."""
+    try:
+        data = tomllib.loads(f"{written} = 0")
+    except tomllib.TOMLDecodeError:
+        return None
+    parts = []
+    while isinstance(data, dict) and len(data) == 1:
+        part, data = next(iter(data.items()))
+        parts.append(toml_key(part))
+    return ".".join(parts)
 
 
 def _dotted(found: re.Match[str]) -> str:
@@ -63,30 +92,47 @@ def _dotted(found: re.Match[str]) -> str:
     return ".".join(toml_key(part) for part in parts)
 
 
-_HEADER = re.compile(r"\s*(?P<open>\[\[?)\s*(?P<key>[^\]]+?)\s*\]\]?\s*(?:#.*)?")
-_KEY = re.compile(r"\s*(?P<key>[A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*')\s*=")
+#: A table's header, ``[a."b]c"]`` or ``[[a]]``: a quoted key may hold a ']'.
+_HEADER = re.compile(
+    r"\s*(?P<open>\[\[?)\s*(?P<key>(?:[^\]\"'#]|\"(?:[^\"\\]|\\.)*\"|'[^']*')+?)\s*\]\]?\s*(?:#.*)?"
+)
+_KEY = re.compile(r"\s*(?P<key>[A-Za-z0-9_-]+|\"(?:[^\"\\]|\\.)*\"|'[^']*')\s*=")
 
 
-def _given_twice(text: str) -> tuple[str, int] | None:
-    """The first key written twice in one table (as its dotted key, a list's entry by its
-    index) and the line of its second, from a scan of the lines that begin a table or
-    give a key; None when the scan finds none (a key written in dotted form, a value of
-    many lines: tomllib's own message is said then)."""
-    table, seen, counts = "", set[str](), dict[str, int]()
-    for number, line in enumerate(text.splitlines(), 1):
+def _headers(text: str, last: int) -> dict[int, str]:
+    """The tables' headers up to line ``last``, by line, each dotted as :func:`_key`
+    writes a key, in its brackets (``[[queues]]``, ``[alerts.sinks."a]b"]``)."""
+    found = {}
+    for number, line in enumerate(text.splitlines()[:last], 1):
         header = _HEADER.fullmatch(line)
-        if header is not None:
-            name = re.sub(r"\s*\.\s*", ".", header.group("key"))
-            if header.group("open") == "[[":
-                counts[name] = counts.get(name, -1) + 1
-                name = f"{name}[{counts[name]}]"
-            table, seen = name, set()
+        key = _key(header.group("key")) if header is not None else None
+        if header is not None and key is not None:
+            found[number] = f"[{key}]" if header.group("open") == "[" else f"[[{key}]]"
+    return found
+
+
+def _given_twice(text: str, last: int) -> tuple[str, int] | None:
+    """The key tomllib found given twice in one table (as its dotted key, a list's
+    entry by its index) and its line: the last key at or before line ``last``, where
+    tomllib stopped, when a scan of the lines that begin a table or give a key finds it
+    given before in its table. None when the scan does not (a key written in dotted
+    form, one after a value of many lines: tomllib's own message is said then); an
+    earlier pair of lines alike (in a string of many lines) is not taken for it."""
+    headers = _headers(text, last)
+    table, seen, counts = "", set[str](), dict[str, int]()
+    twice: tuple[str, int] | None = None
+    for number, line in enumerate(text.splitlines()[:last], 1):
+        if number in headers:
+            table = headers[number].strip("[]")
+            if headers[number].startswith("[["):
+                counts[table] = counts.get(table, -1) + 1
+                table = f"{table}[{counts[table]}]"
+            table, seen, twice = table, set(), None
             continue
-        key = _KEY.match(line)
+        found = _KEY.match(line)
+        key = _key(found.group("key")) if found is not None else None
         if key is None:
             continue
-        written = key.group("key")
-        if written in seen:
-            return (f"{table}.{written}" if table else written), number
-        seen.add(written)
-    return None
+        twice = ((f"{table}.{key}" if table else key), number) if key in seen else None
+        seen.add(key)
+    return twice
