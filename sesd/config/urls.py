@@ -3,6 +3,7 @@ password in it masked)."""
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,17 +23,29 @@ __all__ = [
 NOT_HTTP = "not an http(s) URL with a host"
 
 
+#: Characters said by name where a URL holds one.
+_NAMED = {"\n": "a line break", "\r": "a carriage return", "\t": "a tab", " ": "a space"}
+
+
 def url_fault(url: str) -> str | None:
     """What keeps ``url`` from being an http(s) URL a request is sent to as written, or
     None. Said without the URL: it may be a secret's value. A space, a newline or an
     invisible character is refused, not left to the HTTP client, which drops some
     (a pasted newline at the end) and percent-encodes others (a path that is not the
     one meant); a port no socket has fails every send."""
-    if has_control(url) or any(char.isspace() for char in url):
-        return (
-            "has a space, a newline or another control or invisible character, as a line "
-            "break pasted at its end: no URL holds one"
-        )
+    odd = next((i for i, char in enumerate(url) if char.isspace() or has_control(char)), None)
+    if odd is not None:
+        # What and where: a secret's URL is not shown, to find the character in.
+        char = url[odd]
+        if char.isspace():
+            kind = "a space"
+        elif unicodedata.category(char) == "Cc":
+            kind = "a control character"
+        else:
+            kind = "an invisible character"
+        what = _NAMED.get(char) or f"U+{ord(char):04X}, {kind},"
+        where = "at its end" if odd == len(url) - 1 else f"at character {odd + 1} of {len(url)}"
+        return f"has {what} {where}: no URL holds one"
     try:
         parts = urlsplit(url)
         host = parts.hostname
