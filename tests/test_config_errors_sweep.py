@@ -136,6 +136,10 @@ CASES = [
      "e.g. '10s', '5m', '1h30m')"),
     ('[reload]\ncheck_files_every = "500ms"', "reload.check_files_every: must be 0s (off) or at "
      "least 1s"),
+    # A bare number Python writes with an exponent (1e-05) is read as the seconds it is,
+    # not refused as a duration '1e-05s'.
+    ("[reload]\ncheck_files_every = 0.00001", "reload.check_files_every: must be 0s (off) or at "
+     "least 1s"),
     # [canary]
     (CAN.replace("a@b.example", "nope"), "canary.from: must be an email address (a verified "
      "identity), got 'nope'"),

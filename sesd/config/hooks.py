@@ -5,6 +5,7 @@ secrets masked)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from sesd.config.values import Duration, Secret
@@ -26,7 +27,8 @@ def dec_hook(type_: type, obj: Any) -> Any:
                     f"invalid duration {obj!r}: a bare number is seconds, from 0 to a year "
                     "(or write e.g. '10s', '5m', '1h30m')"
                 )
-            return Duration(f"{obj}s")
+            # Written out: Python writes 0.00001 as 1e-05, which is no duration's text.
+            return Duration(f"{format(Decimal(repr(obj)), 'f')}s")
         if isinstance(obj, str):
             return Duration(obj)
         raise ValueError(f"expected a duration such as '10s', got {type(obj).__name__}")
