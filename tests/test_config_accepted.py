@@ -88,3 +88,15 @@ def test_a_password_with_a_space_is_taken(tmp_path: Path) -> None:
     assert isinstance(sink, AlertmanagerConfig)
     assert sink.password is not None
     assert sink.password.get() == "correct horse battery"
+
+
+def test_a_url_with_what_the_http_client_drops_still_loads() -> None:
+    """A line break pasted at a URL's end, a tab, a space before it: the HTTP client
+    drops them and sends to the URL meant, so a config that ran on one loads again at a
+    reload or a restart (check-config warns of each)."""
+    config = parse_config(
+        f'{Q}[alerts.sinks.s]\ntype = "slack"\nwebhook_url = "https://h.example/x\\n"\n'
+        '[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "k"\n'
+        'events_url = " https://events.example/v2/enqueue\\t"\n'
+    )
+    assert len([w for w in config_warnings(config) if "the HTTP client drops" in w]) == 2

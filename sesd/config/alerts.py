@@ -221,7 +221,7 @@ class PagerDutyConfig(_Sink, frozen=True, tag="pagerduty"):
     timeout: Duration = msgspec.field(default_factory=lambda: Duration("10s"))
 
     def __post_init__(self) -> None:
-        check_http_url(self.events_url, "events_url")
+        check_http_url(self.events_url, "events_url", drops=True)
         _check_timeout(self.timeout)
         if not self.source.strip():
             raise ValueError("source must not be blank: PagerDuty refuses every event then")

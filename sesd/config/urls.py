@@ -7,15 +7,19 @@ import unicodedata
 from typing import Any
 from urllib.parse import urlsplit
 
+from sesd.config.values import toml_key
 from sesd.core.text import escaped, has_control
 
 __all__ = [
     "NOT_HTTP",
+    "as_sent",
     "check_http_url",
     "check_link",
     "is_http_url",
     "shown_url",
+    "url_dropped",
     "url_fault",
+    "url_warnings",
     "urls_shown",
 ]
 
@@ -23,29 +27,27 @@ __all__ = [
 NOT_HTTP = "not an http(s) URL with a host"
 
 
-#: Characters said by name where a URL holds one.
-_NAMED = {"\n": "a line break", "\r": "a carriage return", "\t": "a tab", " ": "a space"}
-
-
-def url_fault(url: str) -> str | None:
-    """What keeps ``url`` from being an http(s) URL a request is sent to as written, or
-    None. Said without the URL: it may be a secret's value. A space, a newline or an
-    invisible character is refused, not left to the HTTP client, which drops some
-    (a pasted newline at the end) and percent-encodes others (a path that is not the
-    one meant); a port no socket has fails every send."""
-    odd = next((i for i, char in enumerate(url) if char.isspace() or has_control(char)), None)
+def url_fault(url: str, *, drops: bool = True) -> str | None:
+    """What keeps ``url`` from being an http(s) URL a request is sent to as meant, or
+    None. Said without the URL: it may be a secret's value. A space or an invisible or
+    control character the HTTP client keeps is refused, not left to it to
+    percent-encode into a path that is not the one meant; one it drops is not
+    (:func:`url_dropped`: a config that ran on it must load again), unless not sent
+    as written (``drops`` false: an Alertmanager's, to which a path is added after a
+    line break; an endpoint of the AWS SDK, another client). A port no socket has
+    fails every send."""
+    lead = len(url) - len(url.lstrip(_LEADING))
+    odd = next(
+        (
+            i
+            for i, char in enumerate(url)
+            if _odd(char) and not (drops and _is_dropped(char, i, lead))
+        ),
+        None,
+    )
     if odd is not None:
-        # What and where: a secret's URL is not shown, to find the character in.
-        char = url[odd]
-        if char.isspace():
-            kind = "a space"
-        elif unicodedata.category(char) == "Cc":
-            kind = "a control character"
-        else:
-            kind = "an invisible character"
-        what = _NAMED.get(char) or f"U+{ord(char):04X}, {kind},"
-        where = "at its end" if odd == len(url) - 1 else f"at character {odd + 1} of {len(url)}"
-        return f"has {what} {where}: no URL holds one"
+        return f"has {_said(url, odd)}: no URL holds one"
+    url = as_sent(url)
     try:
         parts = urlsplit(url)
         host = parts.hostname
@@ -62,15 +64,80 @@ def url_fault(url: str) -> str | None:
     return None
 
 
+def as_sent(url: str) -> str:
+    """``url`` as the HTTP client (yarl, as urllib) sends it: without a tab or a line
+    break anywhere, nor a control character or a space before it."""
+    return url.translate(_DROPPED).lstrip(_LEADING)
+
+
+def url_dropped(url: str) -> str | None:
+    """What the HTTP client drops from ``url`` (:func:`as_sent`), said without the URL,
+    or None: a slip to write without, which does not change where a request goes."""
+    lead = len(url) - len(url.lstrip(_LEADING))
+    dropped = next((i for i, char in enumerate(url) if _is_dropped(char, i, lead)), None)
+    if dropped is None:
+        return None
+    return f"has {_said(url, dropped)}, which the HTTP client drops: write it without"
+
+
+def url_warnings(data: Any, key: str = "") -> list[str]:
+    """:func:`url_dropped` of every http(s) URL in ``data`` (the config as the file
+    writes it), named by its key; the links a notification carries are not requested
+    (sesd.config.rule_checks warns of theirs)."""
+    if isinstance(data, dict):
+        return [
+            warning
+            for name, value in data.items()
+            if name not in ("runbook_url", "dashboard_url")
+            for warning in url_warnings(value, f"{key}.{toml_key(name)}" if key else name)
+        ]
+    if isinstance(data, list):
+        return [w for i, value in enumerate(data) for w in url_warnings(value, f"{key}[{i}]")]
+    dropped = url_dropped(data) if isinstance(data, str) and "://" in data else None
+    return [f"{key}: {dropped}"] if dropped else []
+
+
+#: What the HTTP client drops anywhere in a URL, and before it.
+_DROPPED = str.maketrans("", "", "\t\r\n")
+_LEADING = "".join(map(chr, range(33)))
+#: Characters said by name where a URL holds one.
+_NAMED = {"\n": "a line break", "\r": "a carriage return", "\t": "a tab", " ": "a space"}
+
+
+def _odd(char: str) -> bool:
+    return char.isspace() or has_control(char)
+
+
+def _is_dropped(char: str, i: int, lead: int) -> bool:
+    """Whether the client drops ``char``, at ``i`` of a URL ``lead`` characters of
+    which (control characters and spaces) come before it."""
+    return char in "\t\r\n" or i < lead
+
+
+def _said(url: str, i: int) -> str:
+    """The character at ``i`` of ``url``, what it is and where."""
+    char = url[i]
+    if char.isspace():
+        kind = "a space"
+    elif unicodedata.category(char) == "Cc":
+        kind = "a control character"
+    else:
+        kind = "an invisible character"
+    what = _NAMED.get(char) or f"U+{ord(char):04X}, {kind},"
+    where = "at its end" if i == len(url) - 1 else f"at character {i + 1} of {len(url)}"
+    return f"{what} {where}"
+
+
 def is_http_url(url: str) -> bool:
     """Whether a request can be sent to ``url`` (:func:`url_fault`)."""
     return url_fault(url) is None
 
 
-def check_http_url(url: str, key: str = "") -> None:
-    """Raise ValueError when a request cannot be sent to ``url`` (:func:`url_fault`),
-    naming ``key`` (the key of its table that holds it) when given."""
-    fault = url_fault(url)
+def check_http_url(url: str, key: str = "", *, drops: bool = False) -> None:
+    """Raise ValueError when a request cannot be sent to ``url`` (:func:`url_fault`,
+    ``drops`` when the HTTP client sends it as written), naming ``key`` (the key of its
+    table that holds it) when given."""
+    fault = url_fault(url, drops=drops)
     if fault is None:
         return
     named = f"{key}: " if key else ""
