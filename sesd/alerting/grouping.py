@@ -1,7 +1,11 @@
 """Alerts grouped into notifications: transitions of one rule and kind, to the same
 sinks, that happen within ``group_wait`` of the first go out together as one
 :class:`~sesd.alerting.alert.Notification`, so a provider outage across fifty
-domains is one message, not fifty."""
+domains is one message, not fifty.
+
+Each sink is told an alert's incidents in the order they happened: a resolve waiting
+its group goes ahead of the next firing of its alert that goes out before it
+(:meth:`Groups.due`)."""
 
 from __future__ import annotations
 
@@ -16,13 +20,19 @@ __all__ = ["Groups"]
 
 #: A group's key: its rule's name, the kind of its alerts, the sinks they go to.
 _Key = tuple[str, Transition, tuple[str, ...]]
+#: An alert in a group, numbered in the order the alerts were added.
+_Entry = tuple[int, Alert]
 
 
 @dataclass(slots=True)
 class _Group:
     rule: RuleConfig
     first_at: float
-    alerts: list[Alert] = field(default_factory=list)
+    entries: list[_Entry] = field(default_factory=list)
+
+    @property
+    def alerts(self) -> tuple[Alert, ...]:
+        return tuple(alert for _, alert in self.entries)
 
 
 class Groups:
@@ -33,6 +43,7 @@ class Groups:
         #: The evaluation ticks' period (evaluate_every): ``due`` is asked at each.
         self.tick = 0.0
         self._groups: dict[_Key, _Group] = {}
+        self._added = 0  # alerts added so far: each one's number
 
     def add(self, rule: RuleConfig, alert: Alert, now: float, sinks: tuple[str, ...]) -> None:
         """Into the group of its rule, kind and sinks."""
@@ -40,7 +51,8 @@ class Groups:
         group = self._groups.get(key)
         if group is None:
             group = self._groups[key] = _Group(rule, now)
-        group.alerts.append(alert)
+        self._added += 1
+        group.entries.append((self._added, alert))
 
     def due(
         self,
@@ -61,12 +73,61 @@ class Groups:
             if (flush or has_waited(group.first_at, now, wait))
             and (rules is None or key[0] in rules)
         ]
-        notifications = []
+        notifications = self._ahead(ready, now, mute)
         for key in ready:
-            group = self._groups.pop(key)
-            notifications.append(
-                notification_of(group.rule, key[1], key[2], tuple(group.alerts), now, mute)
-            )
+            group = self._groups.pop(key, None)
+            if group is not None:  # not emptied by :meth:`_ahead`
+                notifications.append(
+                    notification_of(group.rule, key[1], key[2], group.alerts, now, mute)
+                )
+        return notifications
+
+    def _ahead(
+        self, ready: list[_Key], now: float, mute: Callable[[str, list[str]], str]
+    ) -> list[Notification]:
+        """The resolves to send ahead of the ``ready`` groups, taken out of theirs: each
+        of an alert one of those groups holds a later firing or repeat of to a sink of
+        the resolve's (it fired again while the resolve waited its ``group_wait``, and
+        joined a group begun earlier), no earlier one of it waiting for any of those
+        sinks (the resolve then follows the firing it ends, as it did). Sent after the
+        firing, PagerDuty would add it to the incident still open (one dedup key an
+        alert) and the resolve close that; an outbox holding both would send the
+        resolve alone. Each sink is told in its own order: a resolve to one sink and a
+        firing to another (a reload moved the rule) wait as they did."""
+        going = {  # (rule, label, sink) of each firing or repeat going now
+            (alert.rule, alert.domain, sink)
+            for key in ready
+            if key[1] is not Transition.RESOLVED
+            for _, alert in self._groups[key].entries
+            for sink in key[2]
+        }
+        if not going:
+            return []
+        earliest: dict[tuple[str, str, str], int] = {}  # of every firing or repeat waiting
+        for key, group in self._groups.items():
+            if key[1] is not Transition.RESOLVED:
+                for n, alert in group.entries:
+                    for sink in key[2]:
+                        which = (alert.rule, alert.domain, sink)
+                        earliest[which] = min(n, earliest.get(which, n))
+        notifications = []
+        for key, group in list(self._groups.items()):
+            if key[1] is not Transition.RESOLVED:
+                continue
+            moved = [
+                (n, alert)
+                for n, alert in group.entries
+                if any((alert.rule, alert.domain, sink) in going for sink in key[2])
+                and all(earliest.get((alert.rule, alert.domain, sink), n) >= n for sink in key[2])
+            ]
+            if not moved:
+                continue
+            gone = {n for n, _ in moved}
+            group.entries = [entry for entry in group.entries if entry[0] not in gone]
+            if not group.entries:
+                del self._groups[key]
+            alerts = tuple(alert for _, alert in moved)
+            notifications.append(notification_of(group.rule, key[1], key[2], alerts, now, mute))
         return notifications
 
     def withdraw(self, held: Callable[[Alert], bool]) -> list[Alert]:
@@ -76,12 +137,13 @@ class Groups:
         for key, group in list(self._groups.items()):
             if key[1] is Transition.RESOLVED:
                 continue
-            kept = [alert for alert in group.alerts if not held(alert)]
-            if len(kept) == len(group.alerts):
+            kept = [(n, alert) for n, alert in group.entries if not held(alert)]
+            if len(kept) == len(group.entries):
                 continue
-            taken += [alert for alert in group.alerts if alert not in kept]
+            left = {n for n, _ in kept}
+            taken += [alert for n, alert in group.entries if n not in left]
             if kept:
-                group.alerts = kept
+                group.entries = kept
             else:
                 del self._groups[key]
         return taken
@@ -100,25 +162,27 @@ class Groups:
             if key[1] is not Transition.RESOLVED:
                 continue
             kept = []
-            for alert in group.alerts:
+            for n, alert in group.entries:
                 gone = withdrawn.get((alert.rule, alert.domain, alert.since), set())
                 if not gone & set(key[2]):
-                    kept.append(alert)
+                    kept.append((n, alert))
                     continue
                 left = tuple(sink for sink in key[2] if sink not in gone)
                 if left:  # the sinks that had the firing: in their own group
                     other = (key[0], key[1], left)
                     self._groups.setdefault(other, _Group(group.rule, group.first_at))
-                    self._groups[other].alerts.append(alert)
+                    self._groups[other].entries.append((n, alert))
             if not kept:
                 del self._groups[key]
             else:
-                group.alerts = kept
+                group.entries = kept
 
     def waiting(self) -> list[tuple[str, str, Transition]]:
         """(rule, domain, kind) of every alert still waiting (a pure read)."""
-        return [(a.rule, a.domain, a.kind) for group in self._groups.values() for a in group.alerts]
+        return [
+            (a.rule, a.domain, a.kind) for group in self._groups.values() for _, a in group.entries
+        ]
 
     def alerts(self) -> list[tuple[tuple[str, ...], Alert]]:
         """Every alert still waiting, with the sinks it goes to (a pure read)."""
-        return [(key[2], a) for key, group in self._groups.items() for a in group.alerts]
+        return [(key[2], a) for key, group in self._groups.items() for _, a in group.entries]
