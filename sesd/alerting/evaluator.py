@@ -36,8 +36,10 @@ from sesd.alerting.rules import (
     Blindness,
     Status,
     Transition,
+    breaches,
     measure,
     step,
+    told_ended,
 )
 from sesd.alerting.silences import SilenceSet, silence_command
 from sesd.alerting.slices import Evaluation, Whole
@@ -101,6 +103,9 @@ class Evaluator:
         self.retired = RuleVersions()
         #: Restored firings some sinks had not taken at the stop (sesd.alerting.unheard).
         self.unheard = Unheard()
+        #: (rule, label) -> what a step read that a new incident begins on, stepped again
+        #: once the resolve that step made is emitted (:meth:`_decide`).
+        self._anew: dict[tuple[str, str], tuple[Scope, Read | None]] = {}
         self.configure(config, window_names, now=0.0)
 
     def configure(
@@ -271,12 +276,20 @@ class Evaluator:
             value, read = None, None  # read late: what ends them may be further back
         blind = value is None and self.blindness.of(seconds, now)
         thin = state.status is FIRING and self.blindness.thin(seconds, now)
+        renewed = told_ended(state)
         transition = step(
             rule, state, value, volume, now, self._repeat, blind, thin, tick=self._tick
         )
         if state.since < since and transition is not Transition.FIRING:  # stepped back past it
             self.rechecked.moved_back((rule.name, domain), since, state.since)
         kind = gate(self, rule, domain, state, transition, now)
+        if renewed and transition is Transition.RESOLVED and breaches(rule, value, volume):
+            # Told ended while a thin window held it, breaching on a full one: the resolve
+            # goes as told, and the same reading is a new incident's first step, taken
+            # once the resolve is emitted (its sinks: those that had the old firing).
+            if kind is None:
+                return self._step(rule, scope, domain, now, read)
+            self._anew[rule.name, domain] = (scope, read)
         # A firing alert restored from the state file: known again for resends.
         remember = (
             kind is None
@@ -311,8 +324,12 @@ class Evaluator:
         resends, or emitted."""
         if remember:
             self.current[(rule.name, label)] = alert
-        else:
-            self._emit(rule, alert, now, out)
+            return
+        self._emit(rule, alert, now, out)
+        if self._anew and (anew := self._anew.pop((rule.name, label), None)) is not None:
+            then = self._step(rule, anew[0], label, now, anew[1])
+            if then is not None:
+                self._decide(rule, label, *then, now, out)
 
     def _forget_or_note(self, rule: RuleConfig, label: str, read: Read | None) -> None:
         """An inactive (rule, label) after its step: forgotten when its windows are gone

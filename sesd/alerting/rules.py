@@ -38,9 +38,11 @@ __all__ = [
     "Blindness",
     "Status",
     "Transition",
+    "breaches",
     "has_waited",
     "measure",
     "step",
+    "told_ended",
 ]
 
 
@@ -171,7 +173,7 @@ def _holds(rule: RuleConfig, value: float | None) -> bool:
     return value is not None and rule.holds(value)
 
 
-def _breach(rule: RuleConfig, value: float | None, volume: int) -> bool:
+def breaches(rule: RuleConfig, value: float | None, volume: int) -> bool:
     """Whether ``value`` is past ``above`` on a window holding ``min_events`` (as
     :func:`step` has it inline: it runs at every step of every label)."""
     return value is not None and rule.breaches(value) and volume >= rule.min_events
@@ -223,16 +225,17 @@ def _firing(
     if thin and (state.resolved_at is not None or not _holds(rule, value)):
         return _held(state, now, repeat_interval, tick)
     renewed = state.resolved_at is not None and was_held
-    if renewed and _breach(rule, value, volume) and less_a_tenth(rule.for_.seconds, tick) > 0:
+    if renewed and breaches(rule, value, volume) and less_a_tenth(rule.for_.seconds, tick) > 0:
         # Told resolved meanwhile, breaching again: a new firing, which waits its `for`
         # as any does. The resolve goes out first, as it was told (the figure breaching
-        # now would read "resolved at 35%"); the next step finds it pending.
+        # now would read "resolved at 35%"); the same reading's next step, at once, finds
+        # it pending (sesd.alerting.evaluator).
         state.status = INACTIVE
         state.resolved_at = min(state.resolved_at or now, now)
         return RESOLVED
     # Told resolved meanwhile, it fires anew only on a breach, as any new firing: a
     # value between the thresholds keeps a firing alert firing, not an ended one.
-    if not _holds(rule, value) or (renewed and not _breach(rule, value, volume)):
+    if not _holds(rule, value) or (renewed and not breaches(rule, value, volume)):
         # Held, it was told resolved as decided: so is a window empty once it is full.
         return _resolved(rule, state, value, now, blind or renewed)
     state.value = value
@@ -285,6 +288,13 @@ def _reminder(
         state.last_sent = now
         return Transition.REPEAT
     return None
+
+
+def told_ended(state: AlertState) -> bool:
+    """Whether the firing ``state``'s sinks were told it ended (its resolve, decided
+    before a stop, owed and held by a thin window: :func:`_held`): the step that makes
+    that resolve may be followed, at once, by the step of a new incident."""
+    return state.held and state.resolved_at is not None and state.status is FIRING
 
 
 def step(
