@@ -81,3 +81,15 @@ async def test_the_sinks_past_what_a_line_names_are_counted(tmp_path: Path) -> N
     assert said["count"] == 25
     assert said["sinks"] == [f"old{i:02}" for i in range(NAMED_RULES)]
     assert said["sinks_not_named"] == 25 - NAMED_RULES
+
+
+async def test_a_sink_a_saved_rule_names_twice_counts_once(tmp_path: Path) -> None:
+    """A rule restored from a file saved while it named its sink twice (before a config
+    refused that) is owed three resolves past the room: three incidents, each sent
+    once to the sink it names (sesd.alerting.service queues one a sink), so three left
+    out, not six; the resolves kept take a row of the room each, not two."""
+    said = await _warned(tmp_path, [([SINKS[1], SINKS[1]], 3)])
+    assert said["count"] == 3
+    assert said["sinks"] == [SINKS[1]]
+    room = said["room"]
+    assert said["kept"] == room

@@ -11,6 +11,7 @@ from functools import partial
 from typing import Final
 
 import anyio
+import msgspec
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.retiring import Retiring, Undelivered
@@ -236,16 +237,17 @@ class StateSaver:
             )  # fmt: skip
         # Past what the file's size bound sets aside, a restart would set it aside.
         room = retired_room(self._ledger.settings, len(self._evaluator.config.named_sinks()))
-        retired, cut = kept_owed(unsent.retired, self._evaluator.rules, room, self._ledger.settings)
+        owed = _once_a_sink(unsent.retired)
+        retired, cut = kept_owed(owed, self._evaluator.rules, room, self._ledger.settings)
         # A crash keeps the last periodic save: what it leaves out is lost as at a stop.
         # Said when a save leaves out one the save before did not, not at every save after.
-        left = _rows(unsent.retired) - _rows(retired) if cut else set()
+        left = _rows(owed) - _rows(retired) if cut else set()
         told, self._left_out = bool(left - self._left_out), left
         if cut and (stopped or told):
             # Rows, as the room counts them (a resolve to one sink): the rules in
             # force's, to sinks they name, kept outside the room up to their share.
             rows = sum(len(rule.sinks) for rule, _ in retired)
-            named, sinks = _left_out(unsent.retired, retired)
+            named, sinks = _left_out(owed, retired)
             self._log.warning(
                 "sesd.state.resolves_not_kept", count=cut, kept=rows, room=room,
                 **rules_in_line(named), **_sinks_in_line(sinks),
@@ -328,6 +330,18 @@ class StateSaver:
             soon = self._soon = anyio.Event()
             await self.save()
             last = anyio.current_time()
+
+
+def _once_a_sink(retired: list[Retiring]) -> list[Retiring]:
+    """``retired``, each rule naming each sink once: a rule a file saved while it named
+    one twice (before a config refused that) is sent one resolve a sink (dispatch
+    queues it once), which takes one row of the room, and is left out once."""
+    return [
+        (msgspec.structs.replace(rule, sinks=list(dict.fromkeys(rule.sinks))), alert)
+        if len(set(rule.sinks)) < len(rule.sinks)
+        else (rule, alert)
+        for rule, alert in retired
+    ]
 
 
 def _rows(retired: list[Retiring]) -> set[tuple[str, str, float, str]]:
