@@ -4,8 +4,8 @@ the resolve again). The restart posts every firing alert to Alertmanager at once
 one is posted as sesd last knew it, resolved, when and at the figure it resolved at
 (the status page reads it so, and Slack and PagerDuty are told no reminder of it),
 not "firing" at the figure that resolved it. Should it fire still once the window
-fills, that is a new firing, posted once. The real Alertmanager, routing to a local
-webhook receiver."""
+fills, the resolve is posted as told, then a new firing, posted once. The real
+Alertmanager, routing to a local webhook receiver."""
 
 from __future__ import annotations
 
@@ -59,8 +59,9 @@ async def test_an_owed_resolve_is_posted_resolved_while_the_window_is_too_thin(
     """delays/a.example fired at 60% and Alertmanager holds it firing; it resolved at
     10% and sesd stopped before the resolve went out. Restarted 200 s behind its 5m
     window, sesd posts it at once, resolved at the time it resolved and at 10%:
-    Alertmanager notifies it resolved. The window then fills with delays: it fires
-    anew, and Alertmanager notifies that firing, begun then, once."""
+    Alertmanager notifies it resolved. The window then fills with delays: its resolve
+    is posted as told, then it fires anew, and Alertmanager notifies that firing,
+    begun then, once."""
     base = float(int(time.time()) - 120)
     async with (
         WebhookReceiver() as receiver,
@@ -108,16 +109,20 @@ async def test_an_owed_resolve_is_posted_resolved_while_the_window_is_too_thin(
         assert "10.0%" in alert["annotations"]["summary"]
         assert await anyio.to_thread.run_sync(_firing, am) == []
 
-        # Caught up, the window full of delays: a new firing, posted once.
+        # Caught up, the window full of delays: the resolve as told, then a new firing,
+        # posted once.
         feed_spike(restarted, "a.example", base + 110, 60, 0)
         ledger.tallies.received("q", base + 110, 1.0)
-        (fired,) = after.evaluate(ledger, base + 110)
+        resolved, fired = after.evaluate(ledger, base + 110)
+        assert (resolved.kind, resolved.at) == (Transition.RESOLVED, base + 60)
         assert (fired.kind, fired.since) == (Transition.FIRING, base + 110)
         sent = after.due(base + 110, flush=True)
-        assert [(n.kind, n.sinks) for n in sent] == [(Transition.FIRING, ("am",))]
-        outbox.put(sent[0])
+        kinds = [(n.kind, n.sinks) for n in sent]
+        assert kinds == [(Transition.RESOLVED, ("am",)), (Transition.FIRING, ("am",))]
+        for notification in sent:
+            outbox.put(notification)
         resends.post(after, {"am": outbox}, base + 110)  # not due again for an hour
-        assert len(outbox) == 1
+        assert len(outbox) == 2
 
         def anew(body: dict[str, Any]) -> bool:
             return bool(body["status"] == "firing") and any(

@@ -1,9 +1,10 @@
 """An alert whose resolve a stop left undelivered, held by a window too thin to make
 that resolve again (sesd reading a backlog far behind), is told resolved meanwhile
-(Alertmanager is posted it so): should it fire still once the window fills, that is
-a new firing, paged once to every sink of the rule. It stays so across a second stop
-made while the window was still thin, and through a silence in force when it fires
-anew: its page then goes out once the silence ends, as any silenced firing's does."""
+(Alertmanager is posted it so): should it fire still once the window fills, its
+resolve goes as told, then a new firing, paged once to every sink of the rule. It
+stays so across a second stop made while the window was still thin, and through a
+silence in force when it fires anew: its page then goes out once the silence ends,
+as any silenced firing's does."""
 
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ PAGER = 'sinks = ["pager"]\n'
 
 def test_a_stop_while_the_window_is_thin_keeps_a_held_resolve_a_new_firing() -> None:
     """Held on the thin window (told resolved), sesd stops again before it catches up;
-    the start after that reads a full window that fires: a new firing from then, paged
-    to the pager, not the old incident going on."""
+    the start after that reads a full window that fires: the resolve as told, then a
+    new firing from then, paged to the pager, not the old incident going on."""
     before, pipeline = _restored_thin(PAGER)
     blob = snapshot(pipeline.ledger, before, T + 5, (), True)
     config = parse_config(SINKS + rule(extra=PAGER + "clear_below = 0.05\n"))
@@ -33,23 +34,28 @@ def test_a_stop_while_the_window_is_thin_keeps_a_held_resolve_a_new_firing() -> 
     restore(blob, pipeline.ledger, after, T + 6)
     feed_spike(pipeline, "a.example", T + 6, 60, 0)
     pipeline.ledger.tallies.received("q", T + 6, 1.0)  # a full window
-    (fired,) = after.evaluate(pipeline.ledger, T + 6)
+    resolved, fired = after.evaluate(pipeline.ledger, T + 6)
+    assert (resolved.kind, resolved.at) == (Transition.RESOLVED, T + 2)
     assert (fired.kind, fired.since) == (Transition.FIRING, T + 6)
     sent = [(n.kind, n.sinks) for n in after.due(T + 6, flush=True)]
-    assert sent == [(Transition.FIRING, ("pager",))]
+    assert sent == [(Transition.RESOLVED, ("pager",)), (Transition.FIRING, ("pager",))]
 
 
 def test_a_held_resolve_firing_anew_under_a_silence_is_paged_once_it_ends() -> None:
     """Held on the thin window, the alert fires anew on a full one while a silence
-    holds a.example: nothing is sent then; once the silence ends, the new firing is
-    paged, as any firing a silence held back is (reminders alone were not the page)."""
+    holds a.example: its resolve goes as told (a silence holds firings back, not the
+    end of an incident the sinks have), the new firing not; once the silence ends, the
+    new firing is paged, as any firing a silence held back is (reminders alone were not
+    the page)."""
     after, pipeline = _restored_thin(PAGER)
     silence = Silence(id="s1", comment="deploy", starts_at=T, ends_at=T + 600, domain="a.example")
     after.silences = SilenceSet([silence])
     feed_spike(pipeline, "a.example", T + 5, 60, 0)
     pipeline.ledger.tallies.received("q", T + 5, 1.0)  # caught up
     after.evaluate(pipeline.ledger, T + 5)
-    assert after.due(T + 5, flush=True) == []
+    assert [(n.kind, n.sinks) for n in after.due(T + 5, flush=True)] == [
+        (Transition.RESOLVED, ("pager",))
+    ]
     feed_spike(pipeline, "a.example", T + 600, 60, 0)
     pipeline.ledger.tallies.received("q", T + 600, 1.0)
     after.evaluate(pipeline.ledger, T + 600)

@@ -5,7 +5,8 @@ reminder tells the figure it last fired at (not the thin window's, under its
 threshold), and says it is held by a window with too few events. An alert whose
 resolve a stop left undelivered stays resolved as far as the sinks are told (no
 reminder, Alertmanager posted it resolved); should it fire still once the window
-fills, that is a new firing, paged once to every sink of the rule."""
+fills, its resolve goes as told, then a new firing, paged once to every sink of the
+rule."""
 
 from __future__ import annotations
 
@@ -97,20 +98,27 @@ def _restored_thin(extra: str) -> tuple[Evaluator, Pipeline]:
 @pytest.mark.parametrize(
     "sinks", [["pager"], ["pager", "chat"]], ids=["same sinks", "a sink named anew"]
 )
-def test_an_owed_resolve_firing_still_once_the_window_fills_is_a_new_firing(
+def test_an_owed_resolve_firing_still_once_the_window_fills_resolves_then_fires(
     sinks: list[str],
 ) -> None:
-    """Held through the thin window as resolved, then found firing on a full one: a new
-    firing from then, paged once to every sink of the rule (the chat, named anew, and
-    the pager alike)."""
+    """Held through the thin window as resolved, then found firing on a full one (a rule
+    with no `for`): the sinks were told the incident ended, so the resolve goes as it
+    was told (at 10%, to the pager, which had the firing), then the new firing from
+    then, paged once to every sink of the rule (the chat, named anew, and the pager
+    alike). Paged alone, PagerDuty took it into the incident still open (one dedup
+    key an alert), and Slack showed a second firing with no resolve between."""
     named = ", ".join(f'"{sink}"' for sink in sinks)
     after, pipeline = _restored_thin(f"sinks = [{named}]\n")
     feed_spike(pipeline, "a.example", T + 5, 60, 0)
     pipeline.ledger.tallies.received("q", T + 5, 1.0)  # caught up
-    (fired,) = after.evaluate(pipeline.ledger, T + 5)
+    resolved, fired = after.evaluate(pipeline.ledger, T + 5)
+    assert (resolved.kind, resolved.value, resolved.at) == (Transition.RESOLVED, 0.1, T + 2)
     assert (fired.kind, fired.since) == (Transition.FIRING, T + 5)
     sent: list[Notification] = after.due(T + 5, flush=True)
-    assert [(n.kind, n.sinks) for n in sent] == [(Transition.FIRING, tuple(sinks))]
+    assert [(n.kind, n.sinks) for n in sent] == [
+        (Transition.RESOLVED, ("pager",)),
+        (Transition.FIRING, tuple(sinks)),
+    ]
     assert after.evaluate(pipeline.ledger, T + 6) == []
     assert after.due(T + 6, flush=True) == []
 

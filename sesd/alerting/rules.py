@@ -225,26 +225,21 @@ def _firing(
     if thin and (state.resolved_at is not None or not _holds(rule, value)):
         return _held(state, now, repeat_interval, tick)
     renewed = state.resolved_at is not None and was_held
-    if renewed and breaches(rule, value, volume) and less_a_tenth(rule.for_.seconds, tick) > 0:
-        # Told resolved meanwhile, breaching again: a new firing, which waits its `for`
-        # as any does. The resolve goes out first, as it was told (the figure breaching
-        # now would read "resolved at 35%"); the same reading's next step, at once, finds
-        # it pending (sesd.alerting.evaluator).
+    if renewed and breaches(rule, value, volume):
+        # Told resolved meanwhile, breaching again: a new incident. The resolve goes out
+        # first, as it was told (the figure breaching now would read "resolved at 35%"):
+        # sent the firing alone, PagerDuty took it into the incident still open, Slack
+        # showed a second firing. The same reading's next step, at once, begins the new
+        # one: pending under a `for`, as any new breach, or fired (sesd.alerting.evaluator).
         state.status = INACTIVE
         state.resolved_at = min(state.resolved_at or now, now)
         return RESOLVED
     # Told resolved meanwhile, it fires anew only on a breach, as any new firing: a
     # value between the thresholds keeps a firing alert firing, not an ended one.
-    if not _holds(rule, value) or (renewed and not breaches(rule, value, volume)):
+    if not _holds(rule, value) or renewed:
         # Held, it was told resolved as decided: so is a window empty once it is full.
         return _resolved(rule, state, value, now, blind or renewed)
     state.value = value
-    if renewed:
-        # Its resolve, decided before a stop, was told meanwhile (Alertmanager);
-        # breaching on a window full again, it fires anew.
-        state.since = state.last_sent = now
-        state.resolved_at = None
-        return Transition.FIRING
     # Firing on what it reads: a resolve a stop left undelivered is undone (kept,
     # no data at a stall would resolve it, as a resolve decided before the stop).
     state.resolved_at = None
