@@ -297,6 +297,9 @@ CASES = [
     (AM + 'urls = ["http://u:p@am:9093/am?x=1"]', "alerts.sinks.am.urls[0]: "
      "'http://u:***@am:9093/am?x=1' has a query or a fragment ('?', '#'): sesd adds "
      "/api/v2/alerts to the URL's path, which would land in it"),
+    # A token written as the URL's user name is masked as a password is.
+    (AM + 'urls = ["https://tok3n@am:9093/?x=1"]', "alerts.sinks.am.urls[0]: "
+     "'https://***@am:9093/?x=1' has a query or a fragment" + MORE),
     (AM + 'urls = ["http://am:9093/#/alerts"]', "alerts.sinks.am.urls[0]: 'http://am:9093/#/alerts'"
      " has a query or a fragment" + MORE),
     (AM + 'urls = ["http://a b"]', "alerts.sinks.am.urls[0]: 'http://a b': has a space at "
@@ -688,7 +691,9 @@ WARNINGS = [
     ('[alerts.sinks."a.b"]\ntype = "slack"\n' + S, 'alerts.sinks."a.b".webhook_url: a literal '
      "secret in this file" + MORE),
     ('[alerts.sinks."a:b"]\ntype = "alertmanager"\nurls = ["http://u:p@h"]', 'alerts.sinks."a:b"'
-     ".urls: a password in a URL is a literal secret" + MORE),
+     ".urls: a password or a user name (a token) in a URL is a literal secret" + MORE),
+    ('[alerts.sinks.am]\ntype = "alertmanager"\nurls = ["https://tok3n@h"]', "alerts.sinks.am"
+     ".urls: a password or a user name (a token) in a URL is a literal secret" + MORE),
     # A domain twice in one group, or tracked twice: counted once all the same (a
     # warning; in two groups it is refused, counted under one alone), a slip to say.
     ('[domains]\ngroups = {g = ["a.com", "b.com", "a.com"]}', "domains.groups.g[2]: 'a.com', "

@@ -44,7 +44,9 @@ class _Echoing(WebhookReceiver):
 def test_a_url_s_password_is_never_shown() -> None:
     assert shown_url("http://am:pa55word@10.0.0.1:9093/x") == "http://am:***@10.0.0.1:9093/x"
     assert shown_url("http://10.0.0.1:9093") == "http://10.0.0.1:9093"
-    assert shown_url("http://user@host") == "http://user@host"  # no password: nothing hidden
+    # A user name alone may be a token (https://TOKEN@host): masked as a password is.
+    assert shown_url("http://tok3n@host/x@y") == "http://***@host/x@y"
+    assert shown_url("http://host/x@y") == "http://host/x@y"
 
 
 def test_an_answer_quoting_the_request_loses_the_url_s_secrets() -> None:
@@ -107,7 +109,7 @@ async def test_an_alertmanager_behind_basic_auth_gets_its_password_from_a_secret
     assert "wrong-pass" not in out + err
     assert '"password": "env:AM_PASSWORD"' in out
     assert "http://ops:***@127.0.0.1:9093" in out
-    assert "alerts.sinks.am.urls: a password in a URL is a literal secret" in err
+    assert "alerts.sinks.am.urls: a password or a user name (a token) in a URL is a literal" in err
 
 
 def test_username_and_password_go_together() -> None:

@@ -121,8 +121,8 @@ def config_warnings(config: Config) -> list[str]:
         for name in alerts.unused_sinks()
     ]
     found += [
-        f"alerts.sinks.{toml_key(name)}.urls: a password in a URL is a literal secret in this "
-        'file; prefer username and password = "env:NAME"'
+        f"alerts.sinks.{toml_key(name)}.urls: a password or a user name (a token) in a URL is a "
+        'literal secret in this file; prefer username and password = "env:NAME"'
         for name, sink in alerts.sinks.items()
         if isinstance(sink, AlertmanagerConfig) and any(shown_url(url) != url for url in sink.urls)
     ]

@@ -162,20 +162,24 @@ def check_link(url: str, key: str) -> None:
 
 def shown_url(url: str) -> str:
     """A URL as a log line, an error or check-config may show it: a password in it
-    (``https://user:PASSWORD@host``) is ``***``, the rest as written (a control
-    character an error names stays in it, to be shown escaped: the URL parser would
-    drop a line break)."""
+    (``https://user:PASSWORD@host``) is ``***``, and so is a user name without one
+    (``https://TOKEN@host``: a token is often written so), the rest as written (a
+    control character an error names stays in it, to be shown escaped: the URL parser
+    would drop a line break)."""
     scheme, sep, rest = url.partition("://")
     # The authority ends where the URL parser ends it: at the first '/', '?' or '#'.
     end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
     userinfo, at, host = rest[:end].rpartition("@")
-    if not sep or not at or ":" not in userinfo:
+    if not sep or not at:
         return url
-    return f"{scheme}://{userinfo.partition(':')[0]}:***@{host}{rest[end:]}"
+    user, colon, _ = userinfo.partition(":")
+    shown = f"{user}:***" if colon else "***"
+    return f"{scheme}://{shown}@{host}{rest[end:]}"
 
 
 def urls_shown(data: Any) -> Any:
-    """``data`` with every URL's password masked (:func:`shown_url`)."""
+    """``data`` with every URL's password (or token as its user name) masked
+    (:func:`shown_url`)."""
     if isinstance(data, dict):
         return {key: urls_shown(value) for key, value in data.items()}
     if isinstance(data, list):
