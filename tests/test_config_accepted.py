@@ -100,3 +100,26 @@ def test_a_url_with_what_the_http_client_drops_still_loads() -> None:
         'events_url = " https://events.example/v2/enqueue\\t"\n'
     )
     assert len([w for w in config_warnings(config) if "the HTTP client drops" in w]) == 2
+
+
+def test_a_secret_url_with_a_line_break_inside_is_warned_of(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A URL read from a file or a variable with a line break inside (a file of two
+    lines, a wrapped paste) is sent without it, so it loads; check-config warns of it,
+    naming the reference and not the value, as of a line break in a URL in the file."""
+    (tmp_path / "hook").write_text("https://hooks.example/T/\nB/x\n", encoding="utf-8")
+    monkeypatch.setenv("SESD_TEST_HOOK", "https://hooks.example/T/B/y\tz")
+    config = parse_config(
+        f'{Q}[alerts.sinks.a]\ntype = "slack"\nwebhook_url = "file:{tmp_path / "hook"}"\n'
+        '[alerts.sinks.b]\ntype = "webhook"\nurl = "env:SESD_TEST_HOOK"\n'
+    )
+    read_secrets(config)
+    said = [w for w in config_warnings(config) if "the HTTP client drops" in w]
+    assert said == [
+        f"alerts.sinks.a.webhook_url: the URL read from 'file:{tmp_path / 'hook'}' has a line "
+        "break at character 25 of 28, which the HTTP client drops: write it without",
+        "alerts.sinks.b.url: the URL read from 'env:SESD_TEST_HOOK' has a tab at character "
+        "28 of 29, which the HTTP client drops: write it without",
+    ]
+    assert not [w for w in said if "hooks.example" in w]

@@ -68,7 +68,7 @@ from sesd.config.sections import (
 )
 from sesd.config.sink_checks import check_sinks
 from sesd.config.toml_errors import toml_error
-from sesd.config.urls import shown_url, url_fault, urls_shown
+from sesd.config.urls import URL_SECRETS, shown_url, url_fault, urls_shown
 from sesd.config.values import (
     ConfigError,
     Duration,
@@ -350,7 +350,7 @@ def _read(secrets: list[tuple[str, Secret]]) -> None:
 
 def _check_secret(key: str, secret: Secret) -> None:
     """Refuse what the service a secret goes to would refuse at the first send."""
-    if key.endswith(_URL_SECRETS):
+    if key.endswith(URL_SECRETS):  # a URL without a host would fail every send
         fault = url_fault(secret.get())
     else:
         fault = secret_fault(secret.get(), token=key.endswith(_TOKENS))
@@ -359,8 +359,6 @@ def _check_secret(key: str, secret: Secret) -> None:
         raise ConfigError(f"{key}: {fault} (value not shown)")
 
 
-#: Secrets that are URLs: a URL without a scheme or host would fail every send.
-_URL_SECRETS = (".webhook_url", ".url")
 #: Secrets that are keys, of no space (a password, an HMAC key may hold one).
 _TOKENS = (".routing_key", ".access_key_id", ".secret_access_key")
 

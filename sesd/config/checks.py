@@ -23,7 +23,7 @@ from sesd.config.domains import DomainsConfig, listed_twice
 from sesd.config.hooks import source_hook
 from sesd.config.rule_checks import link_warnings
 from sesd.config.sections import SHIPPED_STOP_TIMEOUT
-from sesd.config.urls import shown_url, url_warnings
+from sesd.config.urls import secret_url_warnings, shown_url, url_warnings
 from sesd.config.values import ConfigError, Duration, toml_key
 from sesd.config.watched import check_rule_names
 from sesd.core.domains import normalise_domain
@@ -161,6 +161,7 @@ def config_warnings(config: Config) -> list[str]:
     found += _grace_warnings(config)
     found += listed_twice(config.domains) + link_warnings(config.alerts)
     found += url_warnings(msgspec.to_builtins(config, enc_hook=source_hook))
+    found += secret_url_warnings(config.secrets())
     found += _no_group_warnings(config)
     found += _fleet_warnings(config)
     if not config.account_health.enabled:

@@ -4,18 +4,23 @@ password in it masked)."""
 from __future__ import annotations
 
 import unicodedata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from sesd.config.values import toml_key
 from sesd.core.text import escaped, has_control
 
+if TYPE_CHECKING:
+    from sesd.config.values import Secret
+
 __all__ = [
     "NOT_HTTP",
+    "URL_SECRETS",
     "as_sent",
     "check_http_url",
     "check_link",
     "is_http_url",
+    "secret_url_warnings",
     "shown_url",
     "url_dropped",
     "url_fault",
@@ -23,6 +28,8 @@ __all__ = [
     "urls_shown",
 ]
 
+#: The keys of the secrets that are URLs (a Slack or a webhook's URL).
+URL_SECRETS = (".webhook_url", ".url")
 #: What a URL without an http(s) scheme or a host is told.
 NOT_HTTP = "not an http(s) URL with a host"
 
@@ -95,6 +102,20 @@ def url_warnings(data: Any, key: str = "") -> list[str]:
         return [w for i, value in enumerate(data) for w in url_warnings(value, f"{key}[{i}]")]
     dropped = url_dropped(data) if isinstance(data, str) and "://" in data else None
     return [f"{key}: {dropped}"] if dropped else []
+
+
+def secret_url_warnings(secrets: list[tuple[str, Secret]]) -> list[str]:
+    """:func:`url_dropped` of each URL read from a file or a variable (a line break
+    inside: its ends are left off when read), named by its key and reference, the value
+    not shown; a literal's is warned of with the file's other URLs (:func:`url_warnings`)."""
+    found = []
+    for key, secret in secrets:
+        if key.endswith(URL_SECRETS) and not secret.is_literal and secret.is_read:
+            dropped = url_dropped(secret.get())
+            if dropped is not None:
+                ref = escaped(secret.reference, 200)
+                found.append(f"{key}: the URL read from '{ref}' {dropped}")
+    return found
 
 
 #: What the HTTP client drops anywhere in a URL, and before it.

@@ -153,6 +153,11 @@ class Secret:
             return None
         return Path(os.path.expandvars(self.reference[5:]))
 
+    @property
+    def is_read(self) -> bool:
+        """Whether :meth:`get` has a value: a literal, or a reference resolved."""
+        return self._value is not None
+
     def get(self) -> str:
         """The secret itself; only the code that sends it should call this."""
         if self._value is None:
