@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from sesd.config import AlertmanagerConfig, SlackConfig, parse_config, read_secrets
+from sesd.config import (
+    AlertmanagerConfig,
+    SlackConfig,
+    WebhookConfig,
+    parse_config,
+    read_secrets,
+)
 from sesd.config.checks import config_warnings
 
 pytestmark = pytest.mark.timeout(30)
@@ -123,3 +129,20 @@ def test_a_secret_url_with_a_line_break_inside_is_warned_of(
         "28 of 29, which the HTTP client drops: write it without",
     ]
     assert not [w for w in said if "hooks.example" in w]
+
+
+def test_a_webhook_s_hmac_key_of_any_text_is_taken(tmp_path: Path) -> None:
+    """A webhook's HMAC key is never sent: the receiver computes the same HMAC with its
+    own copy, of whatever text, a line break or a tab inside (a key file of two lines)
+    included. It is taken as read, as it was before keys sent to an API were checked."""
+    (tmp_path / "key").write_text("first half\nsecond\thalf\n", encoding="utf-8")
+    config = parse_config(
+        f'{Q}[alerts.sinks.hook]\ntype = "webhook"\nurl = "https://h.example/x"\n'
+        f'secret = "file:{tmp_path / "key"}"\n'
+        '[alerts.sinks.lit]\ntype = "webhook"\nurl = "https://h.example/y"\nsecret = "a\\u0000b"\n'
+    )
+    read_secrets(config)
+    sink = config.alerts.sinks["hook"]
+    assert isinstance(sink, WebhookConfig)
+    assert sink.secret is not None
+    assert sink.secret.get() == "first half\nsecond\thalf"

@@ -187,7 +187,7 @@ class Secret:
 
 def secret_fault(value: str, *, token: bool) -> str | None:
     """What keeps a secret's ``value`` (not a URL) from being sent as written, or None;
-    said without the value. No key or password holds a control or invisible character
+    said without the value. No key sent or password holds a control or invisible character
     (a line break pasted at the end of a literal: a file's or a variable's is left off
     when read); a ``token`` (an API key) holds no space either."""
     if has_control(value):
