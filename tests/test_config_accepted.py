@@ -146,3 +146,12 @@ def test_a_webhook_s_hmac_key_of_any_text_is_taken(tmp_path: Path) -> None:
     assert isinstance(sink, WebhookConfig)
     assert sink.secret is not None
     assert sink.secret.get() == "first half\nsecond\thalf"
+
+
+def test_a_label_value_in_a_script_joining_its_letters_is_taken() -> None:
+    """Alertmanager takes any UTF-8 in a label's value: a Persian team name holds a
+    zero-width non-joiner, an emoji a zero-width joiner. Neither splits a line or drives
+    a terminal; a config that ran with one loads again."""
+    for value in ("\u062a\u06cc\u0645\u200c\u0647\u0627", "\U0001f469\u200d\U0001f4bb"):
+        config = parse_config(f'{Q}{RULE}labels = {{ team = "{value}" }}\n')
+        assert config.alerts.rules[0].labels == {"team": value}

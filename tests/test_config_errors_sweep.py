@@ -445,13 +445,15 @@ CASES = [
      "(Alertmanager drops empty ones)"),
     (RA + "labels = {team = 1}", "alerts.rules[0] (r).labels.team: Expected `str`, got `int`"),
     # A label's value goes to Alertmanager, Prometheus and every sink's message: a
-    # control character would split a line or drive a terminal, an invisible one make
-    # two teams look one.
+    # control character would split a line or drive a terminal (an invisible one is
+    # taken: scripts join letters with one).
     (RA + 'labels = {team = "a\\u0000b"}', "alerts.rules[0] (r).labels.team: 'a\\u0000b': a "
-     "control or invisible character (shown escaped); a label's value goes to Alertmanager "
-     "and every sink: write it without"),
+     "control character or a line break (shown escaped); a label's value goes to "
+     "Alertmanager and every sink: write it without"),
     (RA + 'labels = {team = "mail\\n"}', "alerts.rules[0] (r).labels.team: 'mail\\u000a': a "
-     "control or invisible character" + MORE),
+     "control character or a line break" + MORE),
+    (RA + 'labels = {team = "a\\u2028b"}', "alerts.rules[0] (r).labels.team: 'a\\u2028b': a "
+     "control character or a line break" + MORE),
     (RA + 'labels = {"a\\u0000" = "x"}', "alerts.rules[0] (r).labels.\"a\\u0000\": a label's "
      "name is of ASCII letters" + MORE),
     (RA + 'runbook_url = "x{zz}"', "alerts.rules[0] (r).runbook_url: 'x{zz}' is not a template "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import string
+import unicodedata
 from typing import TYPE_CHECKING, Final
 
 import msgspec
@@ -230,13 +231,14 @@ def check_extras(rule: RuleConfig) -> None:
         if not value:
             # Alertmanager drops a label with an empty value without a word.
             raise ValueError(f"labels.{name}: give it a value (Alertmanager drops empty ones)")
-        if has_control(value):
-            # A line split, a terminal driven, two teams that look one: refused as a
-            # queue's or a group's name is.
+        if any(unicodedata.category(char) == "Cc" or char in "\u2028\u2029" for char in value):
+            # A line split, a terminal driven. Not an invisible character: Alertmanager
+            # takes any UTF-8, and scripts join letters with one (a Persian name's
+            # zero-width non-joiner, an emoji's joiner).
             raise ValueError(
-                f"labels.{name}: '{escaped(value, 200)}': a control or invisible character "
-                "(shown escaped); a label's value goes to Alertmanager and every sink: write "
-                "it without"
+                f"labels.{name}: '{escaped(value, 200)}': a control character or a line "
+                "break (shown escaped); a label's value goes to Alertmanager and every sink: "
+                "write it without"
             )
     if rule.runbook_url is not None:
         check_template(rule.runbook_url, "runbook_url")
