@@ -38,6 +38,20 @@ CASES = [
      "table is written once; [[queues]] begins each entry of a list of tables"),
     ('[alerts.sinks."a.b"]\ntype = "console"\n[alerts.sinks."a.b"]', 'not valid TOML: '
      '[alerts.sinks."a.b"] declared twice (at line 5, column 20): a table is written once'),
+    # A key given twice in dotted form, or given a value and then made a table: named
+    # where tomllib says only "Cannot overwrite a value".
+    ('[alerts]\nslack.webhook_url = "https://h.example/x"\nslack . webhook_url = "y"',
+     "not valid TOML: alerts.slack.webhook_url given twice (at line 5): a key is given once "
+     "in its table"),
+    ("reload = 1\n" + Q + "[reload]", "not valid TOML: [reload] (at line 4): reload is given "
+     "already as a value, not a table: a key holds a value or a table, not both"),
+    ('[alerts]\nslack = "x"\nslack.webhook_url = "y"', "not valid TOML: alerts.slack.webhook_url"
+     " (at line 5): alerts.slack is given already as a value, not a table: a key holds a "
+     "value or a table, not both"),
+    # A line of a string of many lines is no header: the key is named in its own table.
+    ('[alerts.slack]\nwebhook_url = """\n[aws]\n"""\ntimeout = "5s"\ntimeout = "6s"',
+     "not valid TOML: alerts.slack.timeout given twice (at line 8): a key is given once in "
+     "its table"),
     ('[alerts.sinks.a]\ntype = "console"\n[alerts]\nsinks.a.type = "x"', "not valid TOML: "
      "alerts.sinks.a is a table of its own ([alerts.sinks.a]) (at line 6, column 19): a "
      "dotted key in another table cannot add to it"),

@@ -60,10 +60,7 @@ def toml_error(message: str, text: str) -> str:
             hint = f"; [[{key}]] begins each entry of a list of tables" if listed else ""
             return said.format(key=key, at=found.group("at"), list=hint)
     if message.startswith("Cannot overwrite a value"):
-        twice = _given_twice(text, _line(message, text))
-        if twice is not None:
-            key, line = twice
-            return f"{key} given twice (at line {line}): a key is given once in its table"
+        return _overwritten(text, _line(message, text)) or message
     return message
 
 
@@ -76,15 +73,21 @@ def _line(at: str, text: str) -> int:
 def _key(written: str) -> str | None:
     """A key as TOML reads it (``"a.b".c``: two parts), dotted as the config's errors
     write it; None when it is no key."""
+    parts = _parts(written)
+    return None if parts is None else ".".join(map(toml_key, parts))
+
+
+def _parts(written: str) -> list[str] | None:
+    """The parts of a key as TOML reads it (``"a.b".c``: ``a.b`` and ``c``), or None."""
     try:
-        data = tomllib.loads(f"{written} = 0")
+        data: object = tomllib.loads(f"{written} = 0")
     except tomllib.TOMLDecodeError:
         return None
     parts = []
     while isinstance(data, dict) and len(data) == 1:
         part, data = next(iter(data.items()))
-        parts.append(toml_key(part))
-    return ".".join(parts)
+        parts.append(part)
+    return parts
 
 
 def _dotted(found: re.Match[str]) -> str:
@@ -96,7 +99,9 @@ def _dotted(found: re.Match[str]) -> str:
 _HEADER = re.compile(
     r"\s*(?P<open>\[\[?)\s*(?P<key>(?:[^\]\"'#]|\"(?:[^\"\\]|\\.)*\"|'[^']*')+?)\s*\]\]?\s*(?:#.*)?"
 )
-_KEY = re.compile(r"\s*(?P<key>[A-Za-z0-9_-]+|\"(?:[^\"\\]|\\.)*\"|'[^']*')\s*=")
+_PART = r"(?:[A-Za-z0-9_-]+|\"(?:[^\"\\]|\\.)*\"|'[^']*')"
+#: The key a line gives, dotted or not: ``a = 1``, ``"a.b" . c = 1``.
+_DOTTED = re.compile(rf"\s*(?P<key>{_PART}(?:\s*\.\s*{_PART})*)\s*=")
 
 
 def _headers(text: str, last: int) -> dict[int, str]:
@@ -111,28 +116,75 @@ def _headers(text: str, last: int) -> dict[int, str]:
     return found
 
 
-def _given_twice(text: str, last: int) -> tuple[str, int] | None:
-    """The key tomllib found given twice in one table (as its dotted key, a list's
-    entry by its index) and its line: the last key at or before line ``last``, where
-    tomllib stopped, when a scan of the lines that begin a table or give a key finds it
-    given before in its table. None when the scan does not (a key written in dotted
-    form, one after a value of many lines: tomllib's own message is said then); an
-    earlier pair of lines alike (in a string of many lines) is not taken for it."""
-    headers = _headers(text, last)
-    table, seen, counts = "", set[str](), dict[str, int]()
-    twice: tuple[str, int] | None = None
-    for number, line in enumerate(text.splitlines()[:last], 1):
-        if number in headers:
-            table = headers[number].strip("[]")
-            if headers[number].startswith("[["):
-                counts[table] = counts.get(table, -1) + 1
-                table = f"{table}[{counts[table]}]"
-            table, seen, twice = table, set(), None
+def _overwritten(text: str, last: int) -> str | None:
+    """What tomllib's "Cannot overwrite a value" at line ``last`` means, as the file
+    writes it: a key given twice in its table (dotted or not), or a key given a value
+    and then made a table (``b = 1``, then ``[b]`` or ``b.c = 2``). Read by tomllib
+    itself from the lines before, where the table's header is the last line that
+    begins one outside a value of many lines (a string's line ``[aws]`` is none). None
+    when line ``last`` is not where such a key begins: tomllib's own message then."""
+    lines = text.splitlines(keepends=True)
+    before = _document(lines[: last - 1]) if 0 < last <= len(lines) else None
+    if before is None:
+        return None
+    line = lines[last - 1].rstrip("\r\n")
+    header = _HEADER.fullmatch(line)
+    found = _DOTTED.match(line) if header is None else None
+    if header is not None:
+        base, table, parts = before, "", _parts(header.group("key"))
+    elif found is not None:
+        base, table = _table(lines, last, before)
+        parts = _parts(found.group("key"))
+    else:
+        return None
+    key = ".".join(map(toml_key, parts or ()))
+    full = f"{table}.{key}" if table else key
+    if header is not None:  # [b] or [[b]], as written
+        full = f"{header.group('open')}{key}{header.group('open').replace('[', ']')}"
+    node: object = base
+    name = table
+    for i, part in enumerate(parts or ()):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        name = f"{name}.{toml_key(part)}" if name else toml_key(part)
+        node = node[part]
+        if i == len(parts or ()) - 1 and header is None:
+            return f"{full} given twice (at line {last}): a key is given once in its table"
+        if not isinstance(node, dict | list):
+            return (
+                f"{full} (at line {last}): {name} is given already as a value, not a table: "
+                "a key holds a value or a table, not both"
+            )
+    return None
+
+
+def _document(lines: list[str]) -> dict[str, object] | None:
+    """The document of ``lines``, or None when they end inside a value of many lines."""
+    try:
+        return tomllib.loads("".join(lines))
+    except tomllib.TOMLDecodeError:
+        return None
+
+
+def _table(
+    lines: list[str], last: int, document: dict[str, object]
+) -> tuple[dict[str, object], str]:
+    """The table line ``last`` of ``lines`` is in (``document`` is the lines before it)
+    and its name, a list's entry by its index: the last header before it that begins a
+    line outside a value of many lines."""
+    for number in range(last - 1, 0, -1):
+        header = _HEADER.fullmatch(lines[number - 1].rstrip("\r\n"))
+        if header is None or _document(lines[: number - 1]) is None:
             continue
-        found = _KEY.match(line)
-        key = _key(found.group("key")) if found is not None else None
-        if key is None:
-            continue
-        twice = ((f"{table}.{key}" if table else key), number) if key in seen else None
-        seen.add(key)
-    return twice
+        node: object = document
+        name = ""
+        for part in _parts(header.group("key")) or ():
+            if not isinstance(node, dict):
+                break
+            node = node.get(part)
+            name = f"{name}.{toml_key(part)}" if name else toml_key(part)
+            if isinstance(node, list) and node:
+                name += f"[{len(node) - 1}]"
+                node = node[-1]
+        return (node, name) if isinstance(node, dict) else ({}, name)
+    return document, ""
