@@ -297,23 +297,6 @@ def test_the_list_times_of_targets_dropped_are_bounded() -> None:
     assert not any(row[0] == "a9" for row in rows)
 
 
-def test_a_polled_status_whose_arn_names_another_region_is_the_target_s() -> None:
-    """An endpoint that is not quite SES's answers the eu-west-1 poll with acme's ARN
-    naming us-east-1. What it says is of the tenant polled, filed under the target's
-    (account, region): it was kept with the tenants only events named, and the next
-    list of eu-west-1, no longer naming acme, did not forget it (paused for good)."""
-    where = ("default", REGION)
-    statuses = TenantStatuses([where])
-    entity = {
-        "ReputationEntityReference": f"arn:aws:ses:us-east-1:{ACCOUNT}:tenant/acme/tn-1",
-        "AwsSesManagedStatus": {"Status": "DISABLED"},
-    }
-    assert written(statuses, where, entity, T) == "acme"
-    assert list(statuses.status) == [(*where, "acme")]
-    statuses.gone(*where, set(), T + 300)
-    assert statuses.status == {}
-
-
 def test_a_target_the_restart_s_config_removed_is_the_one_removed_last() -> None:
     """1,024 targets removed by reloads, one after another, and ``ops`` still watched
     when sesd stops; the restart's config leaves ``ops`` out. ``ops`` was removed last:

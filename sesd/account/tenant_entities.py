@@ -30,9 +30,7 @@ def written(
     statuses.named(where[1], target[0])
     customer = entity.get("CustomerManagedStatus")
     aws = entity.get("AwsSesManagedStatus")
-    # The target's region, whichever the ARN names (an endpoint not quite SES's): filed
-    # under another, it would be kept as a tenant only events named, no list forgetting it.
-    key = (target[0], target[1], where[2])
+    key = (target[0], where[0], where[2])
     kept = statuses.status.get(key)
     said = (text(customer, "Status") or "ENABLED", text(aws, "Status") or "ENABLED")
     status = TenantStatus(
