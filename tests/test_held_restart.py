@@ -8,6 +8,8 @@ as any silenced firing's does."""
 
 from __future__ import annotations
 
+import pytest
+
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import FIRING, AlertState, Transition
 from sesd.alerting.silences import Silence, SilenceSet
@@ -74,15 +76,25 @@ def test_a_state_file_of_an_earlier_build_reads_its_alerts_not_held() -> None:
         assert state.held is held
 
 
-def test_a_held_resolve_reading_under_its_threshold_once_the_window_fills_resolves() -> None:
-    """Held on the thin window (told resolved at 10%), the window fills with nothing
-    new: it still reads 10%, under the 20% a firing needs, though over the 5% the
-    restart's rule clears at. That is no new firing (a page "10.0% above 20.0%" for an
-    incident told ended): the resolve goes out, at what the window reads."""
+@pytest.mark.parametrize(
+    "delivered", [0, 20, 100], ids=["as it was", "between the thresholds", "under clear_below"]
+)
+def test_a_held_resolve_reading_under_its_threshold_once_the_window_fills_resolves(
+    delivered: int,
+) -> None:
+    """Held on the thin window (told resolved at 10%, ending at T+2: Alertmanager was
+    posted it so), the window fills with nothing past the 20% a firing needs: 10% as it
+    was, 7.5% (over the 5% the restart's rule clears at) or 3.75%. That is no new
+    firing (a page "10.0% above 20.0%" for an incident told ended): the resolve goes
+    out as it was told, at 10% and ending at T+2, not at what the window reads now nor
+    at this evaluation (endsAt and "fired for" stretched by the downtime and the
+    backlog)."""
     after, pipeline = _restored_thin(PAGER)
-    pipeline.ledger.tallies.received("q", T + 5, 1.0)  # caught up, the window as it was
+    feed_spike(pipeline, "a.example", T + 5, 0, delivered)
+    pipeline.ledger.tallies.received("q", T + 5, 1.0)  # caught up
     (resolved,) = after.evaluate(pipeline.ledger, T + 5)
-    assert (resolved.kind, resolved.value) == (Transition.RESOLVED, 0.1)
+    told = (resolved.kind, resolved.value, resolved.since, resolved.at)
+    assert told == (Transition.RESOLVED, 0.1, T, T + 2)
     sent = [(n.kind, n.sinks) for n in after.due(T + 5, flush=True)]
     assert sent == [(Transition.RESOLVED, ("pager",))]
     assert list(after.firing()) == []

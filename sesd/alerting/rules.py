@@ -224,21 +224,20 @@ def _firing(
     was_held, state.held = state.held, False
     if thin and (state.resolved_at is not None or not _holds(rule, value)):
         return _held(state, now, repeat_interval, tick)
-    renewed = state.resolved_at is not None and was_held
-    if renewed and breaches(rule, value, volume):
-        # Told resolved meanwhile, breaching again: a new incident. The resolve goes out
-        # first, as it was told (the figure breaching now would read "resolved at 35%"):
-        # sent the firing alone, PagerDuty took it into the incident still open, Slack
-        # showed a second firing. The same reading's next step, at once, begins the new
-        # one: pending under a `for`, as any new breach, or fired (sesd.alerting.evaluator).
+    if state.resolved_at is not None and was_held:
+        # Told resolved meanwhile (Alertmanager posted it ended then, at its figure): the
+        # resolve goes out as it was told, whatever the full window reads. Made at what
+        # it reads, it ended at this start, endsAt and "fired for" stretched by the
+        # downtime and the backlog; and breaching, it read "resolved at 35%". Breaching,
+        # it is a new incident, after this one: sent the firing alone, PagerDuty took it
+        # into the incident still open, Slack showed a second firing. The same reading's
+        # next step, at once, begins it: pending under a `for`, as any new breach, or
+        # fired (sesd.alerting.evaluator); a value between the thresholds begins none.
         state.status = INACTIVE
-        state.resolved_at = min(state.resolved_at or now, now)
+        state.resolved_at = min(state.resolved_at, now)
         return RESOLVED
-    # Told resolved meanwhile, it fires anew only on a breach, as any new firing: a
-    # value between the thresholds keeps a firing alert firing, not an ended one.
-    if not _holds(rule, value) or renewed:
-        # Held, it was told resolved as decided: so is a window empty once it is full.
-        return _resolved(rule, state, value, now, blind or renewed)
+    if not _holds(rule, value):
+        return _resolved(rule, state, value, now, blind)
     state.value = value
     # Firing on what it reads: a resolve a stop left undelivered is undone (kept,
     # no data at a stall would resolve it, as a resolve decided before the stop).
@@ -251,9 +250,8 @@ def _resolved(
 ) -> Transition:
     """A firing alert resolves at ``now``, on ``value``. A blind step without data gets
     here only with a resolve decided before a stop (:func:`step`), nothing read since
-    (the window emptied over the stop), as does the first step on a full window of one
-    held meanwhile, told resolved as decided: that resolve is made again so, at its
-    figure and when it ended. Told "no data" at the start, it read as mail stopped, the
+    (the window emptied over the stop): that resolve is made again so, at its figure
+    and when it ended. Told "no data" at the start, it read as mail stopped, the
     incident as the downtime. (Not where the rule in force fires at that figure:
     "resolved at 10%" then read against thresholds that keep it firing.)"""
     state.status = INACTIVE
