@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.retiring import undelivered
 from sesd.alerting.rules import FIRING, AlertState, Transition
 from sesd.alerting.silences import Silence, SilenceSet
 from sesd.config import core_settings, parse_config
@@ -122,3 +123,31 @@ def test_a_held_resolve_breaching_once_the_window_fills_waits_its_for() -> None:
     assert (fired.kind, fired.since) == (Transition.FIRING, T + 65)
     sent = [(n.kind, n.sinks) for n in after.due(T + 65, flush=True)]
     assert sent == [(Transition.FIRING, ("pager",))]
+
+
+def test_a_resolve_this_build_left_undelivered_goes_at_the_restart_not_held() -> None:
+    """The same stop saved by this build: the resolve the pager had not taken is kept
+    apart (``retired``), not among the rule's states as firing (an earlier build's way,
+    which the tests above restore). The restart, reading 200 s behind the 5m window,
+    sends it at once, as made (10%, ending at T+2), and holds nothing."""
+    first = parse_config(SINKS + rule(extra=PAGER))
+    before = Pipeline(core_settings(first))
+    feed_spike(before, "a.example", T, 6, 4)
+    evaluator = Evaluator(first.alerts, ["5m"])
+    evaluator.evaluate(before.ledger, T)
+    evaluator.due(T, flush=True)
+    feed_spike(before, "a.example", T + 2, 0, 50)
+    evaluator.evaluate(before.ledger, T + 2)  # the resolve waits its group at the stop
+    unsent = undelivered([], evaluator, frozenset())
+    assert (unsent.again, len(unsent.retired)) == ([], 1)
+    blob = snapshot(before.ledger, evaluator, T + 3, unsent.again, True, unsent.retired)
+    pipeline = Pipeline(core_settings(first))
+    after = Evaluator(first.alerts, ["5m"])
+    restore(blob, pipeline.ledger, after, T + 4)
+    assert list(after.firing()) == []
+    pipeline.ledger.tallies.received("q", T + 4, 200.0)
+    assert after.evaluate(pipeline.ledger, T + 4) == []
+    (sent,) = after.due(T + 4, flush=True)
+    (resolved,) = sent.alerts
+    assert (sent.kind, sent.sinks) == (Transition.RESOLVED, ("pager",))
+    assert (resolved.value, resolved.since, resolved.at) == (0.1, T, T + 2)

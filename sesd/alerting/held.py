@@ -1,7 +1,10 @@
 """What a firing alert held by a window too thin to resolve on tells its sinks: what
 sesd last knew of it (sesd.alerting.rules.step). A reminder tells the figure it last
 fired at, and why it is held; an alert whose resolve a stop left undelivered is
-posted again as resolved, when and at what it resolved."""
+posted again as resolved, when and at what it resolved (a state file of an earlier
+build saved such a resolve among the rule's states, firing, and so does this build
+while it holds one; an undelivered resolve of its own it keeps apart and sends at
+the restart: sesd.alerting.retiring)."""
 
 from __future__ import annotations
 

@@ -115,8 +115,10 @@ class AlertState:
     since: float = 0.0  # when the breach began (pending) or the alert fired
     last_sent: float = 0.0  # last firing or repeat notification
     value: float | None = None
-    #: When it last resolved. On a firing state (from a state file): its resolve was
-    #: decided then but not delivered before sesd stopped, so no blind step holds it.
+    #: When it last resolved. On a firing state (from a state file of an earlier build,
+    #: which saved an undelivered resolve so; this build keeps it apart, as
+    #: sesd.alerting.retiring says): its resolve was decided then but not delivered
+    #: before sesd stopped, so no blind step holds it.
     resolved_at: float | None = None
     #: Whether this firing was notified (False while a silence holds it back).
     notified: bool = False
