@@ -52,3 +52,52 @@ def test_a_resolve_waiting_its_group_goes_ahead_of_the_alerts_next_firing() -> N
     ]
     # c.example's resolve waits its group_wait, as before.
     assert _told(evaluator.due(T + 40)) == [("resolved", ["c.example"])]
+
+
+def test_an_alert_firing_resolving_and_firing_within_one_group_is_told_in_that_order() -> None:
+    """a.example fires at T+5 beside b.example (their group due at T+35), resolves at
+    T+10 and fires again at T+20, joining that group a second time. At T+35 the sinks
+    are told the first firing (beside b.example), its resolve, then the new firing:
+    not both firings, then the resolve a group_wait later, which closed the incident
+    while the alert fired (PagerDuty: one dedup key an alert; an outbox holding the
+    resolve behind both firings sent Alertmanager neither)."""
+    pipeline, evaluator = built(parse_config(WAITED + rule()))
+    feed_spike(pipeline, "a.example", T + 5, 6, 4)
+    feed_spike(pipeline, "b.example", T + 5, 6, 4)
+    evaluator.evaluate(pipeline.ledger, T + 5)
+    feed_spike(pipeline, "a.example", T + 10, 0, 90)  # 6 in 100: under 20%
+    (resolved,) = evaluator.evaluate(pipeline.ledger, T + 10)
+    assert (resolved.domain, resolved.kind) == ("a.example", Transition.RESOLVED)
+    feed_spike(pipeline, "a.example", T + 20, 60, 0)  # 66 in 160: over 20%
+    (fired,) = evaluator.evaluate(pipeline.ledger, T + 20)
+    assert (fired.domain, fired.kind) == ("a.example", Transition.FIRING)
+    assert _told(evaluator.due(T + 35)) == [
+        ("firing", ["a.example", "b.example"]),
+        ("resolved", ["a.example"]),
+        ("firing", ["a.example"]),
+    ]
+    assert evaluator.due(T + 40) == []
+
+
+def test_a_resolve_in_a_group_due_first_waits_for_the_firing_it_ends() -> None:
+    """c.example resolves at T (its firing long sent), so the rule's group of resolves
+    is due at T+30; a.example fires at T+5 (its group due at T+35) and resolves at T+10,
+    into the group due first. At T+30 c.example's resolve goes, a.example's waits: sent
+    then, it went ahead of the firing it ends, and PagerDuty, told the trigger after the
+    resolve, kept an incident open for an alert that had ended. At T+35 the firing goes,
+    then its resolve."""
+    pipeline, evaluator = built(parse_config(WAITED + rule()))
+    feed_spike(pipeline, "c.example", T - 100, 6, 4)
+    evaluator.evaluate(pipeline.ledger, T - 100)
+    assert _told(evaluator.due(T - 100, flush=True)) == [("firing", ["c.example"])]
+    feed_spike(pipeline, "c.example", T, 0, 90)
+    evaluator.evaluate(pipeline.ledger, T)
+    feed_spike(pipeline, "a.example", T + 5, 6, 4)
+    evaluator.evaluate(pipeline.ledger, T + 5)
+    feed_spike(pipeline, "a.example", T + 10, 0, 90)
+    evaluator.evaluate(pipeline.ledger, T + 10)
+    assert _told(evaluator.due(T + 30)) == [("resolved", ["c.example"])]
+    assert _told(evaluator.due(T + 35)) == [
+        ("firing", ["a.example"]),
+        ("resolved", ["a.example"]),
+    ]

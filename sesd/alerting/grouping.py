@@ -4,15 +4,15 @@ sinks, that happen within ``group_wait`` of the first go out together as one
 domains is one message, not fifty.
 
 Each sink is told an alert's incidents in the order they happened: a resolve waiting
-its group goes ahead of the next firing of its alert that goes out before it
-(:meth:`Groups.due`)."""
+its group goes ahead of the next firing of its alert that goes out before it, and
+after the firing it ends, which may wait a group due later (:meth:`Groups.due`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sesd.alerting.alert import Alert, Notification, notification_of
+from sesd.alerting.alert import Alert, Notification, notification_of, told_by_labels
 from sesd.alerting.rules import Transition, has_waited, less_a_tenth
 from sesd.config import RuleConfig
 
@@ -22,6 +22,15 @@ __all__ = ["Groups"]
 _Key = tuple[str, Transition, tuple[str, ...]]
 #: An alert in a group, numbered in the order the alerts were added.
 _Entry = tuple[int, Alert]
+#: An alert as every sink tells it apart: its rule, label, severity and labels. A
+#: reload that changes the last two makes another alert for Alertmanager, and owes
+#: no other sink a resolve (sesd.alerting.changes): the one's resolve and the other's
+#: firing go in no order.
+_Told = tuple[str, str, str, tuple[tuple[str, str], ...]]
+
+
+def _told(alert: Alert) -> _Told:
+    return (alert.rule, *told_by_labels(alert))
 
 
 @dataclass(slots=True)
@@ -74,13 +83,96 @@ class Groups:
             and (rules is None or key[0] in rules)
         ]
         notifications = self._ahead(ready, now, mute)
-        for key in ready:
+        # Twice: a resolve kept back behind its firing in a ready group goes after it.
+        for key in ready + [key for key in ready if key[1] is Transition.RESOLVED]:
             group = self._groups.pop(key, None)
-            if group is not None:  # not emptied by :meth:`_ahead`
-                notifications.append(
-                    notification_of(group.rule, key[1], key[2], group.alerts, now, mute)
-                )
+            if group is None:  # emptied by :meth:`_ahead` or :meth:`_between`, or gone
+                continue
+            if key[1] is Transition.RESOLVED:
+                group = self._kept_back(key, group)
+                if group is None:
+                    continue
+            notifications += self._rounds(key, group, now, mute)
         return notifications
+
+    def _kept_back(self, key: _Key, group: _Group) -> _Group | None:
+        """``group`` (of resolves, taken out) less the resolves whose firing or repeat
+        still waits (in a group due later) for a sink of theirs: those stay, to follow
+        it. Sent now, the resolve went ahead of the firing it ends, and PagerDuty, told
+        the trigger after it, kept an incident open for an alert that had ended."""
+        earliest: dict[tuple[_Told, str], int] = {}  # of each firing or repeat waiting
+        for other, each in self._groups.items():
+            if other[1] is not Transition.RESOLVED:
+                for n, alert in each.entries:
+                    for sink in other[2]:
+                        told = (_told(alert), sink)
+                        earliest[told] = min(n, earliest.get(told, n))
+        stay = {
+            n
+            for n, alert in group.entries
+            if any(earliest.get((_told(alert), sink), n) < n for sink in key[2])
+        }
+        if not stay:
+            return group
+        kept = [entry for entry in group.entries if entry[0] in stay]
+        self._groups[key] = _Group(group.rule, group.first_at, kept)
+        left = [entry for entry in group.entries if entry[0] not in stay]
+        return _Group(group.rule, group.first_at, left) if left else None
+
+    def _rounds(
+        self, key: _Key, group: _Group, now: float, mute: Callable[[str, list[str]], str]
+    ) -> list[Notification]:
+        """``group``'s notification; or, where an alert in it fired again after a resolve
+        of its earlier firing in it (it resolved and fired again within ``group_wait``),
+        the alerts up to that firing, the resolve, then the rest, in turn. As one, the
+        sinks were told both firings, then the resolve, which closed the incident while
+        the alert fired (PagerDuty: one dedup key an alert)."""
+        out: list[Notification] = []
+        batch: list[Alert] = []
+        last: dict[_Told, int] = {}  # each alert's last entry in the group
+        for n, alert in group.entries:
+            which = _told(alert)
+            before = last.get(which)
+            last[which] = n
+            between = [] if before is None else self._between(which, key[2], before, n, now, mute)
+            if between:
+                out.append(notification_of(group.rule, key[1], key[2], tuple(batch), now, mute))
+                out += between
+                batch = []
+            batch.append(alert)
+        out.append(notification_of(group.rule, key[1], key[2], tuple(batch), now, mute))
+        return out
+
+    def _between(
+        self,
+        which: _Told,
+        sinks: tuple[str, ...],
+        after: int,
+        before: int,
+        now: float,
+        mute: Callable[[str, list[str]], str],
+    ) -> list[Notification]:
+        """The resolves of alert ``which`` (:func:`_told`) to any of ``sinks`` added
+        between its entries numbered ``after`` and ``before``, taken out of their groups
+        as a notification each."""
+        out = []
+        for key, group in list(self._groups.items()):
+            if key[1] is not Transition.RESOLVED or not set(key[2]) & set(sinks):
+                continue
+            taken = [
+                (n, alert)
+                for n, alert in group.entries
+                if _told(alert) == which and after < n < before
+            ]
+            if not taken:
+                continue
+            gone = {n for n, _ in taken}
+            group.entries = [entry for entry in group.entries if entry[0] not in gone]
+            if not group.entries:
+                del self._groups[key]
+            alerts = tuple(alert for _, alert in taken)
+            out.append(notification_of(group.rule, key[1], key[2], alerts, now, mute))
+        return out
 
     def _ahead(
         self, ready: list[_Key], now: float, mute: Callable[[str, list[str]], str]
