@@ -69,6 +69,17 @@ async def _owed(text: str, base: float, receiver: WebhookReceiver) -> bytes:
     return snapshot(pipeline.ledger, evaluator, base + 61, unsent, True)
 
 
+def _faketime(library: str, offset: Path) -> dict[str, str]:
+    """The environment that runs sesd on the wall clock ``offset`` says (its monotonic
+    clock left true, as a real step leaves it)."""
+    return {
+        "LD_PRELOAD": library,
+        "FAKETIME_TIMESTAMP_FILE": str(offset),
+        "FAKETIME_NO_CACHE": "1",
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+    }
+
+
 def _kinds(records: list[dict[str, Any]]) -> list[str]:
     return [str(r.get("kind")) for r in records if r.get("event") == "sesd.notify.sent"]
 
@@ -98,12 +109,7 @@ async def test_an_owed_resolve_across_a_clock_step_is_posted_once_when_it_ended(
             f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
             f'[state]\npath = "{state}"\n' + text,
         )
-        env = {
-            "LD_PRELOAD": library,
-            "FAKETIME_TIMESTAMP_FILE": str(offset),
-            "FAKETIME_NO_CACHE": "1",
-            "FAKETIME_DONT_FAKE_MONOTONIC": "1",
-        }
+        env = _faketime(library, offset)
         started = time.time() + step
         async with sesd_process(config, env=env) as sesd:
             with anyio.fail_after(30):
@@ -176,12 +182,7 @@ async def test_a_held_alert_across_a_clock_step_is_reminded_at_its_interval(
             f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
             f'[state]\npath = "{state}"\n' + text,
         )
-        env = {
-            "LD_PRELOAD": library,
-            "FAKETIME_TIMESTAMP_FILE": str(offset),
-            "FAKETIME_NO_CACHE": "1",
-            "FAKETIME_DONT_FAKE_MONOTONIC": "1",
-        }
+        env = _faketime(library, offset)
         async with sesd_process(config, env=env) as sesd:
             with anyio.fail_after(20):
                 await sesd.wait_for(lambda r: r.get("event") == "sesd.sqs.batch")
