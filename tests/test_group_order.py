@@ -10,12 +10,19 @@ goes after that firing."""
 
 from __future__ import annotations
 
+import random
+from dataclasses import dataclass, replace
+
+import pytest
+
 from sesd.alerting.alert import Notification
+from sesd.alerting.grouping import Groups
 from sesd.alerting.rules import Transition
 from sesd.config import parse_config
 from tests import factory as f
 from tests.test_rule_changes import rule
 from tests.test_rules import built, feed_spike
+from tests.test_sinks import alert
 
 T = f.T0
 #: Every sink the same console, so the groups differ by kind alone.
@@ -101,3 +108,152 @@ def test_a_resolve_in_a_group_due_first_waits_for_the_firing_it_ends() -> None:
         ("firing", ["a.example"]),
         ("resolved", ["a.example"]),
     ]
+
+
+def test_a_repeat_and_its_resolve_waiting_go_ahead_of_the_alerts_next_firing() -> None:
+    """b.example fires at T-10 (the rule's group of firings due at T+20); c.example,
+    paging for hours, is reminded at T (its repeat due at T+30), resolves at T+5 (due
+    at T+35, kept behind the repeat) and fires again at T+10, joining b.example's
+    group. At T+20 the sinks are told b.example, c.example's repeat and resolve, then
+    its new firing: sent after it, the old repeat and resolve reopened and closed the
+    new incident (PagerDuty: one dedup key an alert)."""
+    (delays,) = parse_config(WAITED + rule()).alerts.rules
+    groups = Groups(30.0)
+    for at, domain, kind in [
+        (T - 10, "b.example", Transition.FIRING),
+        (T, "c.example", Transition.REPEAT),
+        (T + 5, "c.example", Transition.RESOLVED),
+        (T + 10, "c.example", Transition.FIRING),
+    ]:
+        groups.add(delays, alert(domain, kind=kind), at, ("pager",))
+    assert _told(groups.due(T + 20, lambda r, d: "", flush=False, rules=None)) == [
+        ("firing", ["b.example"]),
+        ("repeat", ["c.example"]),
+        ("resolved", ["c.example"]),
+        ("firing", ["c.example"]),
+    ]
+    assert groups.waiting() == []
+
+
+#: The model's alerts: two rules, three domains, each (rule, domain) told to fixed sinks.
+_RULES = parse_config(
+    '[alerts.sinks.p]\ntype = "console"\n[alerts.sinks.s]\ntype = "console"\n'
+    + rule("r1", 'sinks = ["p", "s"]\n')
+    + rule("r2", 'sinks = ["p", "s"]\n')
+).alerts.rules
+_DOMAINS = ("a.example", "b.example", "c.example")
+_SINKS = (("p",), ("p", "s"), ("s",))
+#: repeat_interval no shorter than group_wait, as configured (4h and 30s by default).
+_TICK, _WAIT, _REPEAT = 5.0, 30.0, 40.0
+#: Each alert's transitions, made once (the model numbers them by their value).
+_ALERTS = {
+    (r.name, d, kind): replace(alert(d, kind=kind), rule=r.name)
+    for r in _RULES
+    for d in _DOMAINS
+    for kind in Transition
+}
+
+
+@dataclass(slots=True)
+class _Added:
+    """One alert as the model added it: what, when, and when its key's group began."""
+
+    who: tuple[str, str]
+    kind: Transition
+    sinks: tuple[str, ...]
+    at: float
+    group_at: float
+    sent: float | None = None
+    call: int = -1  # the due() call that sent it
+    place: int = -1  # its notification's place in that call's list
+
+
+def _run(seed: int) -> tuple[list[_Added], list[tuple[float, bool]]]:
+    """A seeded random history of firings, repeats and resolves added to :class:`Groups`
+    at each tick (two in one tick at times: a held resolve breaching again), with
+    ``due`` asked at each (now and then flushed, for a rule alone); every alert added,
+    marked with the call and place that sent it."""
+    rng = random.Random(seed)
+    groups = Groups(_WAIT)
+    groups.tick = _TICK
+    sinks = {(r.name, d): rng.choice(_SINKS) for r in _RULES for d in _DOMAINS}
+    firing: set[tuple[str, str]] = set()
+    told: dict[tuple[str, str], float] = {}  # when each last changed or repeated
+    added: list[_Added] = []
+    waiting: dict[tuple[str, Transition, tuple[str, ...]], list[_Added]] = {}
+    calls: list[tuple[float, bool]] = []
+    for i in range(rng.randint(5, 40)):
+        now = T + i * _TICK
+        for r in _RULES:
+            for d in _DOMAINS:
+                who = (r.name, d)
+                for _ in range(2 if rng.random() < 0.1 else 1):
+                    if rng.random() < 0.6:
+                        continue
+                    if who not in firing:
+                        kind = Transition.FIRING
+                    elif now - told[who] >= _REPEAT and rng.random() < 0.3:
+                        kind = Transition.REPEAT
+                    else:
+                        kind = Transition.RESOLVED
+                    firing ^= {who} if kind is not Transition.REPEAT else set()
+                    told[who] = now
+                    key = (r.name, kind, sinks[who])
+                    same = [a for a in waiting.get(key, []) if a.sent is None]
+                    entry = _Added(who, kind, sinks[who], now, same[0].group_at if same else now)
+                    waiting[key] = [*same, entry]
+                    made = replace(_ALERTS[r.name, d, kind], value=float(len(added)))
+                    added.append(entry)
+                    groups.add(r, made, now, sinks[who])
+        # A reload owing a rule's resolves flushes that rule's groups, then the tick's.
+        flushed = [{rng.choice(_RULES).name}] if rng.random() < 0.05 else []
+        for only in [*flushed, None]:
+            sent = groups.due(now, lambda r, d: "", flush=only is not None, rules=only)
+            _mark(seed, added, sent, now, len(calls))
+            calls.append((now, only is not None))
+    end = T + 1000 * _TICK
+    _mark(seed, added, groups.due(end, lambda r, d: "", flush=True, rules=None), end, len(calls))
+    calls.append((end, True))
+    return added, calls
+
+
+def _mark(seed: int, added: list[_Added], sent: list[Notification], now: float, call: int) -> None:
+    """Each alert in ``sent`` (by its number in ``added``) marked as sent by ``call``."""
+    for place, n in enumerate(sent):
+        for a in n.alerts:
+            entry = added[int(a.value or 0)]
+            assert entry.sent is None, f"seed {seed}: {entry} sent twice"
+            assert (n.rule, n.kind, n.sinks) == (entry.who[0], entry.kind, entry.sinks)
+            entry.sent, entry.call, entry.place = now, call, place
+
+
+@pytest.mark.parametrize("seeds", [range(300)])
+def test_each_sink_is_told_each_alerts_transitions_in_turn_and_in_their_time(
+    seeds: range,
+) -> None:
+    """Random (seeded) histories of two rules' firings, repeats and resolves on three
+    domains to overlapping sinks, held to a plain model: each sink is told each alert's
+    transitions once each, in the order they happened (a resolve never ahead of the
+    firing it ends, nor behind the next firing); none goes before its group's
+    group_wait, but a resolve sent with a later transition of its own alert; none
+    waits past its group's group_wait, but one behind an earlier transition of its
+    own alert that waited a later group."""
+    wait = _WAIT - _TICK / 10
+    for seed in seeds:
+        added, calls = _run(seed)
+        regular = [t for t, flush in calls if not flush]
+        for who in {a.who for a in added}:
+            mine = [a for a in added if a.who == who]
+            for sink in ("p", "s"):
+                told = [a for a in mine if sink in a.sinks]
+                in_turn = sorted(told, key=lambda a: (a.call, a.place))
+                assert in_turn == told, f"seed {seed}: {who} told {sink} out of turn"
+            for i, a in enumerate(mine):
+                assert a.sent is not None, f"seed {seed}: {a} never sent"
+                with_later = any(b.call == a.call for b in mine[i + 1 :])
+                early = with_later  # sent before its own later transition
+                flushed = calls[a.call][1]
+                assert flushed or early or a.sent >= a.group_at + wait, f"seed {seed}: {a} early"
+                due = next((t for t in regular if t >= max(a.at, a.group_at + wait)), calls[-1][0])
+                behind = max((b.sent or 0 for b in mine[:i]), default=0)
+                assert a.sent <= max(due, behind), f"seed {seed}: {a} late"

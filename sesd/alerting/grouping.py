@@ -5,7 +5,8 @@ domains is one message, not fifty.
 
 Each sink is told an alert's incidents in the order they happened: a resolve waiting
 its group goes ahead of the next firing of its alert that goes out before it, and
-after the firing it ends, which may wait a group due later (:meth:`Groups.due`)."""
+after the firing it ends, which may wait a group due later; so does any transition of
+an alert still waiting when a later one goes (:meth:`Groups.due`)."""
 
 from __future__ import annotations
 
@@ -86,7 +87,7 @@ class Groups:
         # Twice: a resolve kept back behind its firing in a ready group goes after it.
         for key in ready + [key for key in ready if key[1] is Transition.RESOLVED]:
             group = self._groups.pop(key, None)
-            if group is None:  # emptied by :meth:`_ahead` or :meth:`_between`, or gone
+            if group is None:  # emptied by :meth:`_ahead` or :meth:`_before`, or gone
                 continue
             if key[1] is Transition.RESOLVED:
                 group = self._kept_back(key, group)
@@ -122,56 +123,66 @@ class Groups:
     def _rounds(
         self, key: _Key, group: _Group, now: float, mute: Callable[[str, list[str]], str]
     ) -> list[Notification]:
-        """``group``'s notification; or, where an alert in it fired again after a resolve
-        of its earlier firing in it (it resolved and fired again within ``group_wait``),
-        the alerts up to that firing, the resolve, then the rest, in turn. As one, the
-        sinks were told both firings, then the resolve, which closed the incident while
-        the alert fired (PagerDuty: one dedup key an alert)."""
+        """``group``'s notification; or, where an alert in it has an earlier transition
+        still waiting (in a group due later) for a sink of its, the alerts up to it, that
+        transition, then the rest, in turn. Its resolve between two firings in the group
+        (it resolved and fired again within ``group_wait``): as one, the sinks were told
+        both firings, then the resolve, which closed the incident while the alert fired
+        (PagerDuty: one dedup key an alert). A repeat and the resolve kept back behind it
+        (:meth:`_kept_back`), ahead of a new firing: sent after it, they reopened and
+        closed the new incident."""
         out: list[Notification] = []
         batch: list[Alert] = []
-        last: dict[_Told, int] = {}  # each alert's last entry in the group
+        waiting = {_told(a) for each in self._groups.values() for _, a in each.entries}
         for n, alert in group.entries:
             which = _told(alert)
-            before = last.get(which)
-            last[which] = n
-            between = [] if before is None else self._between(which, key[2], before, n, now, mute)
-            if between:
-                out.append(notification_of(group.rule, key[1], key[2], tuple(batch), now, mute))
-                out += between
+            before = self._before(which, key[2], n, now, mute) if which in waiting else []
+            if before:
+                if batch:
+                    out.append(notification_of(group.rule, key[1], key[2], tuple(batch), now, mute))
+                out += before
                 batch = []
             batch.append(alert)
         out.append(notification_of(group.rule, key[1], key[2], tuple(batch), now, mute))
         return out
 
-    def _between(
+    def _before(
         self,
         which: _Told,
         sinks: tuple[str, ...],
-        after: int,
         before: int,
         now: float,
         mute: Callable[[str, list[str]], str],
     ) -> list[Notification]:
-        """The resolves of alert ``which`` (:func:`_told`) to any of ``sinks`` added
-        between its entries numbered ``after`` and ``before``, taken out of their groups
-        as a notification each."""
-        out = []
-        for key, group in list(self._groups.items()):
-            if key[1] is not Transition.RESOLVED or not set(key[2]) & set(sinks):
-                continue
-            taken = [
-                (n, alert)
-                for n, alert in group.entries
-                if _told(alert) == which and after < n < before
+        """The transitions of alert ``which`` (:func:`_told`) to any of ``sinks`` (or to
+        a sink of one of those) added before its entry numbered ``before``, taken out of
+        their groups, in the order they were added (one notification a run of one kind)."""
+        taken: list[tuple[int, _Key, RuleConfig, Alert]] = []
+        told = set(sinks)
+        while True:
+            more = [
+                (n, key, group.rule, a)
+                for key, group in self._groups.items()
+                if told & set(key[2])
+                for n, a in group.entries
+                if n < before and _told(a) == which
             ]
-            if not taken:
-                continue
-            gone = {n for n, _ in taken}
-            group.entries = [entry for entry in group.entries if entry[0] not in gone]
-            if not group.entries:
-                del self._groups[key]
-            alerts = tuple(alert for _, alert in taken)
-            out.append(notification_of(group.rule, key[1], key[2], alerts, now, mute))
+            if not more:
+                break
+            for n, key, _, _ in more:
+                group = self._groups[key]
+                group.entries = [entry for entry in group.entries if entry[0] != n]
+                if not group.entries:
+                    del self._groups[key]
+                told |= set(key[2])
+            taken += more
+        out: list[Notification] = []
+        for _, key, rule, a in sorted(taken, key=lambda each: each[0]):
+            last = out[-1] if out else None
+            if last is not None and (last.kind, last.sinks) == key[1:]:
+                out[-1] = notification_of(rule, key[1], key[2], (*last.alerts, a), now, mute)
+            else:
+                out.append(notification_of(rule, key[1], key[2], (a,), now, mute))
         return out
 
     def _ahead(
