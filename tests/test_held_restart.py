@@ -66,6 +66,24 @@ def test_a_held_resolve_firing_anew_under_a_silence_is_paged_once_it_ends() -> N
     assert sent == [(Transition.FIRING, ("pager",))]
 
 
+
+def test_a_held_resolve_firing_anew_ends_its_until_resolved_silence_at_once() -> None:
+    """Held on the thin window, the alert fires anew on a full one while an
+    ``--until-resolved`` silence mutes its reminders: the resolve goes as told and ends
+    that silence, and the new firing, a new incident, is paged in the same evaluation,
+    not held back by the silence its own resolve ended (a page a tick late)."""
+    after, pipeline = _restored_thin(PAGER)
+    until = Silence(id="s1", comment="known", starts_at=T, ends_at=None, until_resolved=True)
+    after.silences = SilenceSet([until])
+    feed_spike(pipeline, "a.example", T + 5, 60, 0)
+    pipeline.ledger.tallies.received("q", T + 5, 1.0)  # caught up
+    after.evaluate(pipeline.ledger, T + 5)
+    assert (after.ended_silences, after.held) == ({"s1"}, [])
+    assert [(n.kind, n.sinks) for n in after.due(T + 5, flush=True)] == [
+        (Transition.RESOLVED, ("pager",)),
+        (Transition.FIRING, ("pager",)),
+    ]
+
 def test_a_state_file_of_an_earlier_build_reads_its_alerts_not_held() -> None:
     """A row of six items (no build before this one saved whether an alert was held)
     reads as not held; a seventh item other than true is none either."""

@@ -42,7 +42,10 @@ def gate(
         # (a silence holding it back sends it once it ends).
         evaluator.unheard.owed.pop((rule.name, domain), None)
         state.notified = False
-    silence = evaluator.silences.match(rule.name, domain, rule.severity, now)
+    # An ``--until-resolved`` silence a resolve ended in this evaluation holds nothing
+    # after it: a held resolve breaching again fires anew in the same one.
+    ended = evaluator.ended_silences
+    silence = evaluator.silences.match(rule.name, domain, rule.severity, now, ended)
     if silence is not None:
         if transition is not None:
             evaluator.held.append((rule.name, domain, transition.value, silence.id))

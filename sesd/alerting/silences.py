@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import shlex
+from collections.abc import Collection
 from fnmatch import fnmatchcase
 from typing import Final
 
@@ -128,10 +129,14 @@ class SilenceSet:
     def __init__(self, items: list[Silence] | None = None) -> None:
         self.items: list[Silence] = items or []
 
-    def match(self, rule: str, domain: str, severity: str, now: float) -> Silence | None:
-        """The first active silence that matches, if any."""
+    def match(
+        self, rule: str, domain: str, severity: str, now: float, ended: Collection[str] = ()
+    ) -> Silence | None:
+        """The first active silence that matches, if any, of those not ``ended`` (ids of
+        ``--until-resolved`` silences a resolve ended, ended in the file after)."""
         for silence in self.items:
-            if silence.active(now) and silence.matches(rule, domain, severity):
+            in_force = silence.id not in ended and silence.active(now)
+            if in_force and silence.matches(rule, domain, severity):
                 return silence
         return None
 
