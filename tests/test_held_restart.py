@@ -66,7 +66,6 @@ def test_a_held_resolve_firing_anew_under_a_silence_is_paged_once_it_ends() -> N
     assert sent == [(Transition.FIRING, ("pager",))]
 
 
-
 def test_a_held_resolve_firing_anew_ends_its_until_resolved_silence_at_once() -> None:
     """Held on the thin window, the alert fires anew on a full one while an
     ``--until-resolved`` silence mutes its reminders: the resolve goes as told and ends
@@ -83,6 +82,7 @@ def test_a_held_resolve_firing_anew_ends_its_until_resolved_silence_at_once() ->
         (Transition.RESOLVED, ("pager",)),
         (Transition.FIRING, ("pager",)),
     ]
+
 
 def test_a_state_file_of_an_earlier_build_reads_its_alerts_not_held() -> None:
     """A row of six items (no build before this one saved whether an alert was held)
