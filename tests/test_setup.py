@@ -63,6 +63,8 @@ async def test_setup_is_idempotent_and_events_flow(local_sqs: LocalSqs, sqs: Any
     assert kinds["SNS topic"] == "created"
     assert kinds["SQS dead-letter queue"] == "created"
     assert kinds["SQS queue"] == "created"
+    # The new queue had no policy: its policy is made, as the dry run said, not updated.
+    assert kinds["SQS queue policy"] == "created"
     assert kinds["SNS subscription (raw)"] == "created"
     assert kinds["SES configuration set"] == "created"
     assert kinds["SES event destination (SNS)"] == "created"

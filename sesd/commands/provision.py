@@ -156,8 +156,15 @@ async def run_setup(options: SetupOptions, plan: Plan | None = None) -> Plan:
             )
             current = found.get("Attributes", {}).get("Policy")
             policy = json.dumps(_queue_policy(current, queue_arn, topic_arn))
+            # A queue without a policy (one just made) has it created, not updated.
             await _attributes(
-                sqs, plan.queue_url, {"Policy": policy}, plan, "SQS queue policy", options.queue
+                sqs,
+                plan.queue_url,
+                {"Policy": policy},
+                plan,
+                "SQS queue policy",
+                options.queue,
+                changed="updated" if current else "created",
             )
         else:
             plan.record("created", "SQS queue policy", options.queue)
@@ -208,9 +215,17 @@ async def _queue(
 
 
 async def _attributes(
-    sqs: Any, url: str, wanted: dict[str, str], plan: Plan, kind: str, name: str
+    sqs: Any,
+    url: str,
+    wanted: dict[str, str],
+    plan: Plan,
+    kind: str,
+    name: str,
+    *,
+    changed: str = "updated",
 ) -> None:
-    """Set queue attributes that differ from ``wanted`` (JSON ones compared as JSON)."""
+    """Set queue attributes that differ from ``wanted`` (JSON ones compared as JSON),
+    recorded as ``changed``."""
     if not wanted:
         return
     response = await sqs.get_queue_attributes(QueueUrl=url, AttributeNames=list(wanted))
@@ -223,7 +238,7 @@ async def _attributes(
         return
     if not plan.dry_run:
         await sqs.set_queue_attributes(QueueUrl=url, Attributes=differing)
-    plan.record("updated", kind, name)
+    plan.record(changed, kind, name)
 
 
 def _json(value: str | None) -> Any:
