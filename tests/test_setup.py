@@ -140,6 +140,11 @@ async def test_setup_command_prints_the_plan_and_the_queue_block(
     code, out, err = await _setup(capsys, *command)
     assert code == 0, err
     assert f'url = "{local_sqs.url}/123456789012/{name}-events"' in out
+    # What it says to paste is a config that reads the queue where it was made: sesd
+    # sends SQS calls to [aws] endpoint_url, not to the host in the queue's URL.
+    pasted = parse_config(out.split("# add to sesd.toml:\n")[1].split("\n\n# IAM")[0])
+    assert pasted.aws.endpoint_url == local_sqs.url
+    assert [q.url for q in pasted.queues] == [f"{local_sqs.url}/123456789012/{name}-events"]
     assert "ses:GetAccount" in out
     assert "cloudwatch:GetMetricData" in out
 

@@ -13,6 +13,7 @@ is provisioned on its own (``sesd setup --region A --region B``).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -193,6 +194,14 @@ def execute(args: argparse.Namespace) -> int:
             _print_stopped(plans, plan, args.name, several)
             raise  # the command's one line and status (sesd.commands.main)
     _print_plans(plans, args.name, several)
+    if args.endpoint_url and args.endpoint_url != endpoint:
+        # sesd sends its SQS calls to [aws] endpoint_url, not to the host of a queue's
+        # URL: the block alone would have it poll AWS's SQS for a local queue.
+        print(
+            "\n# add too (sesd reads the queues through this endpoint, "
+            "not through their URLs' host):"
+        )
+        print(f"[aws]\nendpoint_url = {json.dumps(args.endpoint_url)}")
     print("\n# IAM permissions sesd needs (for the identity or role it runs as):")
     for action, why in PERMISSIONS:
         print(f"#   {action:<30} {why}")
