@@ -542,7 +542,7 @@ def test_the_table_shows_every_section() -> None:
     )
     for start in starts:
         assert any(line.startswith(start) for line in lines), start
-    assert lines[-1].endswith("until when its alert resolves: known")
+    assert lines[-1].endswith(" until its alert resolves: known")
     (queue,) = [line for line in lines if line.startswith("queue ")]
     assert queue.endswith(", last receive never"), queue  # no receive yet: not "never ago"
 

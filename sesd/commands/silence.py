@@ -95,7 +95,7 @@ def _when(text: str) -> float:
 
 def _iso(t: float | None) -> str:
     if t is None:
-        return "until resolved"
+        return "when its alert resolves"  # an --until-resolved silence: "ends when ..."
     try:
         return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     except (OverflowError, ValueError, OSError):

@@ -210,7 +210,7 @@ def _tail(status: Status) -> list[str]:
     silences = status.silences
     lines.append(f"SILENCES: {silences.total or 'none'}")
     for s in silences.items:
-        ends = "when its alert resolves" if s.ends_at is None else moment(s.ends_at, status.at)
+        ends = "its alert resolves" if s.ends_at is None else moment(s.ends_at, status.at)
         matchers = f"rule={s.rule or '*'} domain={s.domain or '*'} severity={s.severity or '*'}"
         lines.append(f"  {s.id} {s.state} {matchers} until {ends}: {s.comment}")
     if len(silences.items) < silences.total:
