@@ -429,6 +429,12 @@ def test_every_command_explains_itself(capsys: pytest.CaptureFixture[str]) -> No
     text = " ".join(capsys.readouterr().out.split())
     assert "a sink's name: console, slack, pagerduty, or one of [alerts.sinks]" in text
     assert "(default: None)" not in text
+    # README: a silence's --domain also names a provider, a tenant or an account (what
+    # the alert is about); a help saying "domain" alone sends a user to another way.
+    with pytest.raises(SystemExit):
+        main(["silence", "add", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--domain DOMAIN what the alert is about: a domain, group, provider, tenant or" in text
 
 
 def test_an_option_s_help_gives_its_default_once_and_only_a_real_one() -> None:

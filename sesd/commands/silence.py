@@ -46,7 +46,11 @@ def add_parser(commands: Commands) -> None:
     subcommands = silence.add_subparsers(dest="silence_command", required=True)
     add = with_config(subcommands, "add", "mute matching alerts; prints the new silence's id")
     add.add_argument("--rule", help="rule name or glob")
-    add.add_argument("--domain", help="domain or glob (e.g. 'yahoo.*')")
+    add.add_argument(
+        "--domain",
+        help="what the alert is about: a domain, group, provider, tenant or ACCOUNT/REGION, "
+        "or a glob (e.g. 'yahoo.*')",
+    )
     add.add_argument("--severity", help="severity or glob")
     until = add.add_mutually_exclusive_group(required=True)
     until.add_argument("--for", dest="for_", metavar="DURATION", help="e.g. 4h, 30m, 1h30m")
