@@ -423,7 +423,16 @@ def test_every_command_explains_itself(capsys: pytest.CaptureFixture[str]) -> No
         assert capsys.readouterr().out.count("\n") > 3, command
     with pytest.raises(SystemExit):
         main(["demo", "--help"])
-    assert "(default: 127.0.0.1:9585)" in capsys.readouterr().out
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: 127.0.0.1:9585)" in text
+    # As README's first lines: the address is the status page's (opened first), and
+    # the demo runs until Ctrl-C unless --duration says otherwise.
+    assert "--listen LISTEN HOST:PORT of the status page and /metrics" in text
+    assert "--duration DURATION stop after N seconds (without it: run until Ctrl-C)" in text
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--listen LISTEN HOST:PORT of /metrics, the probes and the status page" in text
     with pytest.raises(SystemExit):
         main(["send-test-alert", "--help"])
     text = " ".join(capsys.readouterr().out.split())

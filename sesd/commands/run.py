@@ -39,7 +39,8 @@ def add_parser(commands: Commands) -> None:
     run.add_argument(
         "--listen",
         type=listen_address,
-        help="HOST:PORT for /metrics and the probes, over [http] listen ($SESD_HTTP_LISTEN)",
+        help="HOST:PORT of /metrics, the probes and the status page, over [http] listen "
+        "($SESD_HTTP_LISTEN)",
     )
     run.set_defaults(execute=execute)
 

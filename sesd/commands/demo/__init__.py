@@ -256,9 +256,17 @@ def add_parser(commands: Commands) -> None:
         commands, "demo", "local SQS, synthetic traffic, a delay spike: no AWS account needed"
     )
     demo.add_argument(
-        "--listen", type=listen_address, default="127.0.0.1:9585", help="metrics address"
+        "--listen",
+        type=listen_address,
+        default="127.0.0.1:9585",
+        help="HOST:PORT of the status page and /metrics (127.0.0.1:0: any free port)",
     )
-    demo.add_argument("--duration", type=_positive, default=None, help="stop after N seconds")
+    demo.add_argument(
+        "--duration",
+        type=_positive,
+        default=None,
+        help="stop after N seconds (without it: run until Ctrl-C)",
+    )
     demo.add_argument(
         "--rate",
         type=_rate,
