@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
+import pytest
 
 from sesd.status.document import AlertRow, Status, TenantRow
 from sesd.status.scope_document import ScopeDetail
@@ -247,3 +248,52 @@ def test_every_file_of_the_repository_readme_names_is_there() -> None:
     named = {span for span in spans + links if span.split("/", 1)[0] in roots}
     assert len(named) >= 20
     assert sorted(path for path in named if not list(ROOT.glob(path))) == []
+
+
+def test_readme_s_status_line_lists_every_command_and_no_other() -> None:
+    """README's "Status:" names the commands in place (`run`, `status`, ..., `demo`):
+    a command added or renamed without it is one a reader of the list never learns of."""
+    from sesd.commands.main import COMMANDS
+
+    said = " ".join(TEXT.split("\nStatus: ", 1)[1].split(" commands are in place", 1)[0].split())
+    assert set(re.findall(r"`([a-z-]+)`", said.split(" and the ", 1)[1])) == set(COMMANDS)
+
+
+def _default(command: list[str], flag: str) -> object:
+    """The default argparse gives ``flag`` of ``command`` (``["status"]``)."""
+    from sesd.commands.main import _parser
+
+    parser = _parser(command[0])
+    for word in command:
+        actions = parser._subparsers._group_actions if parser._subparsers else []
+        parser = actions[0].choices[word]  # type: ignore[index]
+    (action,) = [a for a in parser._actions if flag in a.option_strings]
+    return action.default
+
+
+#: What README says of a flag's default, in its words, and the default it means.
+_DEFAULTS_SAID = [
+    (["demo"], "--listen", "`--listen HOST:PORT` (127.0.0.1:9585)", "127.0.0.1:9585"),
+    (["demo"], "--rate", "`--rate` (messages a second, 60;", 60),
+    (["demo"], "--spike-after", "seconds before the delay spike, 30,", 30),
+    (["demo"], "--spike-after", "a delay spike on `outlook.com` 30 s in", 30),
+    (["demo"], "--pause-after", "before SES pauses a tenant, 45)", 45),
+    (["demo"], "--pause-after", "SES pauses one 45 s in", 45),
+    (["demo"], "--every", "`--every` (seconds between console summaries, 5;", 5),
+    (["demo"], "--every", "a per-domain summary on the console every 5 s", 5),
+    (["demo"], "--duration", "(stop after that many seconds; default: run until Ctrl-C)", None),
+    (["status"], "--top", "`--top N` (1 to 200, default 10)", 10),
+    (["status"], "--alerts", "`--alerts N` (1 to 1,000, default 50)", 50),
+    (["setup"], "--max-receive-count", "(`--max-receive-count`, 5)", 5),
+]
+
+
+@pytest.mark.parametrize(("command", "flag", "said", "default"), _DEFAULTS_SAID)
+def test_a_default_readme_gives_a_flag_is_the_command_s(
+    command: list[str], flag: str, said: str, default: object
+) -> None:
+    """README's words for a flag's default (the demo's spike 30 s in, `status --top`'s
+    10) are there, and the default is the parser's: one changed on one side only
+    leaves the reader expecting the spike, or ten rows, that do not come."""
+    assert said in " ".join(TEXT.split())
+    assert _default(command, flag) == default
