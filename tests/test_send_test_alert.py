@@ -478,3 +478,32 @@ async def test_a_trigger_and_resolve_both_lost_say_the_alert_may_stay_open(
             "if the sink took the test alert, it stays open: resolve it by hand",
         ),
     ]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="sesd/alerting/sinks.py:194 (the POST every sink makes) keeps a connection "
+    "error's class alone, 'ClientConnectorError': the line does not say it was refused",
+)
+async def test_a_sink_nothing_answers_at_says_the_connection_was_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A first test of a Slack webhook whose host refuses the connection (a port wrong,
+    a proxy needed): the command ends, exit 1, with a line saying it could not connect,
+    not only an HTTP client's class name, and without the webhook's secret path."""
+    import json
+    import socket
+
+    with socket.socket() as taken:  # bound, never listening: a connection is refused
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        config = tmp_path / "sesd.toml"
+        config.write_text(
+            f'[alerts.slack]\nwebhook_url = "http://127.0.0.1:{port}/services/T0/B0/s3cr3t"\n'
+        )
+        with anyio.fail_after(30):
+            code, err = await _sesd(capsys, "--config", str(config), "--sink", "slack")
+    assert code == 1, err
+    (failed,) = [json.loads(line) for line in err.splitlines()]
+    assert "s3cr3t" not in err
+    assert "refused" in failed["error"].lower(), failed
