@@ -431,3 +431,21 @@ async def test_setup_creates_a_queue_sqs_calls_queuedoesnotexist(local_sqs: Loca
     assert endpoint.stripped >= 2  # the two GetQueueUrl of missing queues
     created = {kind for action, kind, _ in plan.steps if action == "created"}
     assert {"SQS dead-letter queue", "SQS queue"} <= created
+
+
+async def test_no_credentials_is_said_with_where_setup_looks_for_them(
+    local_sqs: LocalSqs, capsys: pytest.CaptureFixture[str], no_aws_credentials: None
+) -> None:
+    """A first run on a machine with no AWS credentials: the SDK's "Unable to locate
+    credentials", then a hint naming where setup looks (the default chain, not the
+    config's [aws] keys, which setup never reads), exit 1."""
+    name = f"n{uuid.uuid4().hex[:8]}"
+    code, _, err = await _setup(capsys, "--name", name, "--endpoint-url", local_sqs.url)
+    assert code == 1, err
+    failed, hint = err.splitlines()
+    assert (
+        failed
+        == "sesd: setup failed in us-east-1: NoCredentialsError: Unable to locate credentials"
+    )
+    assert hint.startswith("sesd: hint: no AWS credentials were found: setup signs with the SDK's ")
+    assert "AWS_PROFILE or ~/.aws/credentials" in hint

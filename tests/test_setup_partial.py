@@ -326,7 +326,8 @@ async def test_a_region_that_refuses_keys_another_accepted_is_named_as_the_regio
     the credentials, ap-east-1 refuses them InvalidClientTokenId (a region the account
     has not enabled): after the failure's line, a hint says the credentials work in
     eu-west-1 and ap-east-1 may not be enabled, as sesd's own polls say. Set up in
-    ap-east-1 alone, nothing vouches for the key: no such hint."""
+    ap-east-1 alone, nothing vouches for the key: the hint is the key's, not the
+    region's."""
     from sesd.commands.main import main
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -350,5 +351,7 @@ async def test_a_region_that_refuses_keys_another_accepted_is_named_as_the_regio
     assert "the credentials work in eu-west-1" in told
     assert "ap-east-1 may be a region the account has not enabled" in told
     assert alone[0] == 1
-    (failed,) = alone[1].splitlines()
+    failed, told = alone[1].splitlines()
     assert "InvalidClientTokenId" in failed
+    # The key's own refusal, as the daemon's log says it: no region to blame.
+    assert told == "sesd: hint: the access key is not valid: check the credentials"

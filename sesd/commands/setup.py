@@ -20,13 +20,13 @@ import sys
 from typing import Final
 
 import anyio
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from botocore.parsers import ResponseParserError
 
 from sesd.commands.common import Commands, command, config_error, whole_number
 from sesd.commands.provision import EVENT_TYPES, Plan, SetupOptions, run_setup
 from sesd.config import ConfigError, load_config
-from sesd.config.aws import KEY_UNKNOWN, region_not_enabled
+from sesd.config.aws import CREDENTIALS_REFUSED, KEY_UNKNOWN, region_not_enabled
 from sesd.config.urls import check_http_url
 from sesd.core.accounts import is_region
 from sesd.core.text import escaped
@@ -49,6 +49,13 @@ PERMISSIONS = (
     ("ses:ListRecommendations", "tenants: their open reputation findings"),
     ("ses:SendEmail", "the canary, if [canary] is set"),
     ("sts:AssumeRole", "the roles of [[accounts]], if any (on those roles)"),
+)
+#: Where setup looks for credentials: the SDK's default chain only (a config's [aws]
+#: keys are the daemon's; setup reads no secret of the config).
+_NO_CREDENTIALS = (
+    "no AWS credentials were found: setup signs with the SDK's default chain "
+    "(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE or ~/.aws/credentials, "
+    "the instance's or container's role), never with a config's [aws] keys"
 )
 #: What every name setup makes of ``--name`` may hold: SQS, SNS and SES all take these
 #: characters; the SES event destination NAME-sns has at most 64, so NAME at most 60
@@ -185,10 +192,9 @@ def execute(args: argparse.Namespace) -> int:
             said = escaped((str(exc).splitlines() or [""])[0], 300)
             _print_stopped(plans, plan, args.name, several)
             print(f"sesd: setup failed in {region}: {type(exc).__name__}: {said}", file=sys.stderr)
-            done = [made.region for made in plans]
-            if done and error_code(exc) in KEY_UNKNOWN:
-                # The regions before took these credentials: the region is the cause.
-                print(f"sesd: hint: {region_not_enabled(region, done)}", file=sys.stderr)
+            hint = _hint(exc, region, [made.region for made in plans])
+            if hint:
+                print(f"sesd: hint: {hint}", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
             _print_stopped(plans, plan, args.name, several)
@@ -206,6 +212,18 @@ def execute(args: argparse.Namespace) -> int:
     for action, why in PERMISSIONS:
         print(f"#   {action:<30} {why}")
     return 0
+
+
+def _hint(exc: Exception, region: str, done: list[str]) -> str:
+    """What to do about a failed call, when the error says (else ""): the credentials
+    are the commonest first run's mistake, and a retry cures none of them."""
+    code = error_code(exc)
+    if done and code in KEY_UNKNOWN:
+        # The regions before took these credentials: the region is the cause.
+        return region_not_enabled(region, done)
+    if isinstance(exc, NoCredentialsError):
+        return _NO_CREDENTIALS
+    return CREDENTIALS_REFUSED.get(code, "")
 
 
 def _only_theirs(path: str, theirs: dict[str, set[str]]) -> int:
