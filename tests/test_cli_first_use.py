@@ -266,3 +266,24 @@ def test_the_demo_refuses_a_rate_its_local_sqs_cannot_take(
     assert capsys.readouterr().err.endswith(
         f"sesd demo: error: argument --rate: {rate!r}: give a number from 0.1 to 1000\n"
     )
+
+
+def test_sesd_alone_lists_the_commands_and_silence_alone_its_three(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A first try, `sesd` with nothing after it, is the help (the commands and what
+    each does), not "the following arguments are required: command", status 2; and
+    `sesd silence` alone names its choices, not the attribute argparse keeps them in."""
+    from sesd.commands.main import main
+
+    assert main([]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "Watch Amazon SES delivery in real time." in err
+    assert "demo local SQS, synthetic traffic, a delay spike" in " ".join(err.split())
+    assert "required" not in err
+    with pytest.raises(SystemExit) as exited:
+        main(["silence"])
+    assert exited.value.code == 2
+    *_, line = capsys.readouterr().err.splitlines()
+    assert line == "sesd silence: error: the following arguments are required: {add,list,expire}"

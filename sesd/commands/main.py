@@ -85,7 +85,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         # Inside: Ctrl-C comes as readily while the command's modules load (the AWS
         # SDK takes most of a second) as while it runs.
-        args = _parser(given[0] if given else None).parse_args(given)
+        parser = _parser(given[0] if given else None)
+        if not given:
+            # `sesd` alone, a first try: the commands and what each does, not argparse's
+            # "the following arguments are required: command". A usage error's status.
+            parser.print_help(sys.stderr)
+            return 2
+        args = parser.parse_args(given)
         # Python's warnings too become log lines (JSON in production), not bare text.
         logging.captureWarnings(True)
         code: int = args.execute(args)

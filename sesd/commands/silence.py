@@ -43,7 +43,11 @@ def add_parser(commands: Commands) -> None:
     """``silence add|list|expire``, each with ``--config``."""
     silence = command(commands, "silence", "mute alerts for a while")
     silence.set_defaults(execute=execute)
-    subcommands = silence.add_subparsers(dest="silence_command", required=True)
+    # The metavar names the choices in a usage error too ("required: {add,list,expire}"),
+    # where argparse would name the attribute the choice is kept in.
+    subcommands = silence.add_subparsers(
+        dest="silence_command", required=True, metavar="{add,list,expire}"
+    )
     add = with_config(subcommands, "add", "mute matching alerts; prints the new silence's id")
     add.add_argument("--rule", help="rule name or glob")
     add.add_argument(
