@@ -339,6 +339,23 @@ def test_check_config_takes_the_file_as_an_argument_too(
     assert main(["check-config", path, "--config", str(other)]) == 2
     assert f"two config files, {path} and --config {other}: give one" in capsys.readouterr().err
     assert main(["check-config", path, "--config", path]) == 0  # the same one twice
+    capsys.readouterr()
+
+
+def test_no_config_file_is_told_each_way_the_command_takes_one(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No file named and no SESD_CONFIG: check-config's line names its PATH argument
+    too (its usage's first form); run's, --config and the variable alone."""
+    monkeypatch.delenv("SESD_CONFIG", raising=False)
+    assert main(["check-config"]) == 2
+    assert capsys.readouterr().err == (
+        "sesd: config error: no config file: give it as PATH, --config PATH or set SESD_CONFIG\n"
+    )
+    assert main(["run"]) == 2
+    assert capsys.readouterr().err == (
+        "sesd: config error: no config file: pass --config PATH or set SESD_CONFIG\n"
+    )
 
 
 def test_no_secrets_checks_a_config_whose_secrets_are_elsewhere(

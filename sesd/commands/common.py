@@ -96,7 +96,9 @@ def load(args: argparse.Namespace, *, secrets: bool = True, daemon: bool = False
         raise ConfigError(f"two config files, {given} and --config {args.config}: give one")
     path = given or args.config
     if not path:
-        raise ConfigError("no config file: pass --config PATH or set SESD_CONFIG")
+        # check-config takes the file as its argument too: the line says each way.
+        ways = "give it as PATH, --config PATH" if hasattr(args, "path") else "pass --config PATH"
+        raise ConfigError(f"no config file: {ways} or set SESD_CONFIG")
     args.config = path
     secrets = secrets and not getattr(args, "no_secrets", False)
     return load_config(path, resolve_secrets=secrets, daemon=daemon)
