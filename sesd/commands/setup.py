@@ -204,8 +204,8 @@ def execute(args: argparse.Namespace) -> int:
         # sesd sends its SQS calls to [aws] endpoint_url, not to the host of a queue's
         # URL: the block alone would have it poll AWS's SQS for a local queue.
         print(
-            "\n# add too (sesd reads the queues through this endpoint, "
-            "not through their URLs' host):"
+            "\n# add too, in [aws] if the config has one (sesd reads the queues "
+            "through this endpoint, not through their URLs' host):"
         )
         print(f"[aws]\nendpoint_url = {json.dumps(args.endpoint_url)}")
     print("\n# IAM permissions sesd needs (for the identity or role it runs as):")
