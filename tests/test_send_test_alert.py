@@ -480,11 +480,6 @@ async def test_a_trigger_and_resolve_both_lost_say_the_alert_may_stay_open(
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sesd/alerting/sinks.py:194 (the POST every sink makes) keeps a connection "
-    "error's class alone, 'ClientConnectorError': the line does not say it was refused",
-)
 async def test_a_sink_nothing_answers_at_says_the_connection_was_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

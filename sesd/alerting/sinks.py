@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import time
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
@@ -190,8 +191,13 @@ async def post_json(
     except TimeoutError:
         raise Retryable(f"timed out after {within:g}s") from None
     except aiohttp.ClientError as exc:
-        # The class only: the text of a connection error names the URL.
-        raise Retryable(type(exc).__name__) from None
+        # The class, and for a connection the system's reason ("Connection refused"):
+        # the text of a connection error names the host, its errno's reason does not.
+        number = getattr(getattr(exc, "os_error", None), "errno", None)
+        said = type(exc).__name__
+        if number:
+            said = f"{said}: {os.strerror(number)}"
+        raise Retryable(said) from None
 
 
 class SlackSink:
