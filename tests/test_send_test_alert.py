@@ -502,3 +502,21 @@ async def test_a_sink_nothing_answers_at_says_the_connection_was_refused(
     (failed,) = [json.loads(line) for line in err.splitlines()]
     assert "s3cr3t" not in err
     assert "refused" in failed["error"].lower(), failed
+
+
+async def test_a_name_that_does_not_resolve_is_said_by_the_resolvers_reason() -> None:
+    """A host name nothing resolves (a typo in a webhook's host): the reason is the
+    resolver's own text, not "Unknown error -2" (its negative errno read as the
+    system's), and the URL, whose path may be a secret, stays out of it."""
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(sinks.Retryable) as raised:
+            await sinks.post_json(
+                session, "http://nothing-here.invalid/services/s3cr3t", b"{}", 10,
+                ok=(200,), min_pause=1, default_pause=1,
+            )  # fmt: skip
+    said = str(raised.value)
+    assert said.startswith("ClientConnectorDNSError: "), said
+    assert "Unknown error" not in said
+    assert not [word for word in ("s3cr3t", "invalid") if word in said], said

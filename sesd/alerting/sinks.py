@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import socket
 import time
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
@@ -191,12 +192,15 @@ async def post_json(
     except TimeoutError:
         raise Retryable(f"timed out after {within:g}s") from None
     except aiohttp.ClientError as exc:
-        # The class, and for a connection the system's reason ("Connection refused"):
-        # the text of a connection error names the host, its errno's reason does not.
-        number = getattr(getattr(exc, "os_error", None), "errno", None)
+        # The class, and for a connection the system's reason ("Connection refused",
+        # "Name or service not known"): the text of a connection error names the host,
+        # the reason of its errno (a resolver's own for a name) does not.
+        cause = getattr(exc, "os_error", None)
         said = type(exc).__name__
-        if number:
-            said = f"{said}: {os.strerror(number)}"
+        if isinstance(cause, socket.gaierror) and cause.strerror:
+            said = f"{said}: {cause.strerror}"
+        elif isinstance(cause, OSError) and cause.errno and cause.errno > 0:
+            said = f"{said}: {os.strerror(cause.errno)}"
         raise Retryable(said) from None
 
 
