@@ -378,6 +378,14 @@ async def test_no_credentials_at_all_is_an_error_once_with_where_sesd_looks(
     assert not [r for r in sqs_warnings if r["level"] == "warning"]
 
 
+def _sqs_errors(poller: QueuePoller, operation: str) -> float | None:
+    """What ``sesd_sqs_errors_total`` counts of ``operation`` on poller's queue ``q``."""
+    labels = {"queue": "q", "account": "default", "region": "us-east-1"}
+    return poller._metrics.registry.get_sample_value(
+        "sesd_sqs_errors_total", {**labels, "operation": operation}
+    )
+
+
 async def _received_through(
     proxy: Proxy, sqs: Any, in_flight: InFlight
 ) -> tuple[QueuePoller, Any, list[Any], str, AsyncExitStack]:
@@ -421,6 +429,7 @@ async def test_a_delete_cut_off_at_the_end_of_the_grace_period_is_logged(
                 await poller._handle(messages)
             proxy.restore()
     assert pipeline.ledger.tallies.messages[("q", "processed")] == 3
+    assert _sqs_errors(poller, "delete") == 1  # a failed delete, as the SDK's give-up is
     records = [json.loads(line) for line in logs.getvalue().splitlines()]
     (cut,) = [r for r in records if r["event"] == "sesd.sqs.delete_cut_off"]
     assert (cut["count"], cut["level"], cut["queue"]) == (3, "warning", "q")
@@ -449,6 +458,7 @@ async def test_a_release_after_the_grace_period_has_a_budget_of_its_own(
                     await poller._handle(messages)
                 proxy.restore()
             assert await queue_counts(sqs, url) == ((0, 3) if stalled else (3, 0))
+            assert _sqs_errors(poller, "release") == (1 if stalled else 0)
     records = [json.loads(line) for line in logs.getvalue().splitlines()]
     assert [r["count"] for r in records if r["event"] == "sesd.sqs.released"] == [3]
     (cut,) = [r for r in records if r["event"] == "sesd.sqs.release_cut_off"]

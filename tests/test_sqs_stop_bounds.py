@@ -4,12 +4,18 @@ stop begins reaches the calls already in flight as it does those begun after."""
 
 from __future__ import annotations
 
+import io
+import json
 import math
 from typing import Any
 
 import anyio
+import pytest
 
+import sesd.runtime.sqs as sqs_module
+from sesd.io.logs import configure_logging
 from sesd.runtime.sqs_calls import InFlight
+from tests.conftest import queue_counts
 from tests.proxy import Proxy
 from tests.test_sqs_edges import _received_through
 
@@ -74,3 +80,38 @@ async def test_a_receive_waiting_when_the_stop_begins_is_abandoned_at_the_grace_
             proxy.restore()
     assert got == [None]
     assert took < 2.0, f"the receive ran {took:.1f}s, past the grace period's 0.2s"
+
+
+async def test_a_delete_cut_off_by_its_own_limit_in_a_stall_is_a_counted_failure(
+    local_sqs: Any, sqs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The network stalls, no stop under way, while a batch's delete is out: its own
+    limit cuts it off. That is a failed delete like one the SDK gave up on: counted in
+    ``sesd_sqs_errors_total{operation="delete"}`` (during a stall every delete ends so,
+    and the series said none failed), and the run of undeleted batches is told when a
+    delete works again."""
+    monkeypatch.setattr(sqs_module, "DELETE_LIMIT", 0.3)
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    async with Proxy(local_sqs.port) as proxy:
+        poller, pipeline, messages, url, stack = await _received_through(proxy, sqs, InFlight())
+        async with stack:
+            proxy.stall()
+            with anyio.fail_after(5):
+                await poller._handle(messages)
+            proxy.restore()
+            errors = poller._metrics.registry.get_sample_value(
+                "sesd_sqs_errors_total",
+                {"queue": "q", "account": "default", "region": "us-east-1", "operation": "delete"},
+            )
+            assert errors == 1
+            assert await queue_counts(sqs, url) == (0, 3)  # counted, not deleted
+            monkeypatch.setattr(sqs_module, "DELETE_LIMIT", 15.0)
+            with anyio.fail_after(5):
+                assert await poller._deletes.delete(messages) == 3
+    assert pipeline.ledger.tallies.messages[("q", "processed")] == 3
+    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    (cut,) = [r for r in records if r["event"] == "sesd.sqs.delete_cut_off"]
+    assert (cut["count"], cut["level"]) == (3, "warning")
+    (recovered,) = [r for r in records if r["event"] == "sesd.sqs.deletes_recovered"]
+    assert recovered["after_batches"] == 1

@@ -77,6 +77,10 @@ SHORT_POLL_PAUSE = 1.0
 #: timed out: a stalled SQS fails a receive only every read timeout (30 s), and three
 #: of those would outlast a short window, which would resolve its alerts as empty.
 FAILING_AFTER = 3
+#: How long a batch's delete may take, its SDK retries included, outside a stop: a
+#: network that stalls holds it no longer (what it could not delete comes back after its
+#: visibility timeout, a duplicate), and the poller reads on.
+DELETE_LIMIT = 15.0
 #: A receive that got no answer in time.
 _STALLED = (ReadTimeoutError, ConnectTimeoutError, asyncio.TimeoutError)
 
@@ -294,6 +298,7 @@ class QueuePoller:
             with self._in_flight.budget() as scope:
                 await self._deletes.release(messages)
             if scope.cancelled_caught:
+                self._deletes.cut_off("release")
                 self._cut_off(
                     "sesd.sqs.release_cut_off",
                     count=len(messages),
@@ -308,9 +313,12 @@ class QueuePoller:
         # Handled messages are deleted even if a cancellation arrives meanwhile:
         # otherwise they would be counted again after their visibility timeout.
         deleted = 0  # what SQS said it deleted: none known of a delete cut off
-        with self._in_flight.scope(15) as scope:
+        with self._in_flight.scope(DELETE_LIMIT) as scope:
             deleted = await self._deletes.delete(done)
         if scope.cancelled_caught:
+            # A failed delete, counted as one the SDK gave up on is: during a stall
+            # every delete ends so, and the errors' series would else say none failed.
+            self._deletes.cut_off("delete")
             self._cut_off(
                 "sesd.sqs.delete_cut_off",
                 count=len(done),

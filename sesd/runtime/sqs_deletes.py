@@ -159,6 +159,15 @@ class Deletes:
             self._delete_errors = 0
         return deleted
 
+    def cut_off(self, operation: str) -> None:
+        """A delete or a release (``operation``) cut off before SQS answered (its own
+        limit, a stop's bound): a failed call, counted as one whose error came back is
+        (whether SQS acted on it is not known); a delete's is one more batch of a run
+        left undeleted, said when deletes work again."""
+        self._counts.error(operation)
+        if operation == "delete":
+            self._delete_errors += 1
+
     def _delete_trouble(self, event: str, **fields: Any) -> None:
         """A delete that failed, or partly: a warning when a run of them begins, then at
         debug level (a throttled queue would log a line a batch); the count of the run
