@@ -129,3 +129,32 @@ async def test_a_receive_count_is_said_as_text_escaped_and_cut() -> None:
     said = {r["event"]: r for r in lines}["sesd.message.invalid"]["receive_count"]
     assert "\x1b" not in said
     assert len(said) <= 300
+
+
+async def test_a_bug_that_quotes_the_body_logs_its_traceback_with_the_text_cleaned(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bug in the pipeline raises an error quoting what the message held (as
+    ``int()`` quotes what it could not read): ``sesd.pipeline.failed`` keeps the
+    traceback's frames, for the report, but the error's text is a stranger's: its
+    address hidden, a terminal's escape escaped, cut short (whole, it put the address,
+    and a megabyte of body, into every such line). The message is left for SQS to
+    deliver again, as before."""
+    quoted = "to victim@one.example \x1b[2J" + "x" * 100_000
+
+    def raises(*_: Any) -> Any:
+        raise ValueError(f"invalid literal: {quoted!s}") from KeyError(quoted)
+
+    endpoint = OddMessages(_message(1))
+    monkeypatch.setattr("sesd.core.pipeline.Pipeline.feed", raises)
+    lines = await _batch(endpoint)
+    (failed,) = [r for r in lines if r["event"] == "sesd.pipeline.failed"]
+    said = json.dumps(failed)
+    assert "victim@" not in said
+    assert "\x1b" not in failed["exception"]
+    assert len(said) < 5_000
+    assert "Traceback (most recent call last)" in failed["exception"]
+    assert "in _judge" in failed["exception"]
+    assert "KeyError" in failed["exception"]  # the cause, as a traceback says it
+    assert failed["error"] == "ValueError"
+    assert endpoint.deleted == []
