@@ -49,3 +49,44 @@ def test_a_10_second_step_of_the_wall_clock_is_seen() -> None:
     wall[0] += 10.0
     clock()
     assert steps == [10.0]
+
+
+async def test_a_reload_that_restarts_a_queue_keeps_what_it_judged_invalid() -> None:
+    """A reload changes a queue's ``concurrency`` (its pollers start anew): the new
+    pollers share the invalid message ids the old ones saw, so an invalid message
+    still waiting for the dead-letter queue is not counted and logged again at its
+    next receive; a queue the reload removes forgets them."""
+    before = parse_config('[[queues]]\nurl = "http://127.0.0.1:9/1/q"\nname = "q"\n').queues
+    after = parse_config(
+        '[[queues]]\nurl = "http://127.0.0.1:9/1/q"\nname = "q"\nconcurrency = 2\n'
+    ).queues
+    memories = []
+
+    class Idle:
+        def __init__(self, stop: anyio.Event) -> None:
+            self.stop = stop
+
+        async def run(self) -> None:
+            await self.stop.wait()
+
+    def factory(queue, stop, memory, index):  # type: ignore[no-untyped-def]
+        memories.append(memory)
+        return Idle(stop)
+
+    stopping = anyio.Event()
+    async with anyio.create_task_group() as tg:
+        failures = Counter("failures", "test", ["task"], registry=CollectorRegistry())
+        consumers = Consumers(factory, failures)
+        tg.start_soon(consumers.run, before, stopping, lambda: 1.0, InFlight())
+        await anyio.wait_all_tasks_blocked()
+        consumers.change(before, after, 1.0)
+        await anyio.wait_all_tasks_blocked()
+        consumers.change(after, [], 1.0)
+        consumers.change([], after, 1.0)
+        await anyio.wait_all_tasks_blocked()
+        stopping.set()
+    assert len(memories) == 5
+    assert memories[1] is memories[0]  # the restart's pollers share the old memory
+    assert memories[2] is memories[0]
+    assert memories[3] is memories[4]  # removed, then added again: a fresh one
+    assert memories[3] is not memories[0]

@@ -54,6 +54,11 @@ class Consumers:
         #: ``sesd_task_failures_total``: a poller's fault is counted as ``poller``'s.
         self._failures = failures
         self._running: dict[str, _Consumer] = {}
+        #: The invalid message ids each queue's pollers saw, by label: kept while the
+        #: queue is configured, so pollers a reload starts anew (its ``concurrency``
+        #: changed) do not count and log again an invalid message left for the
+        #: dead-letter queue. (Ids are SQS's, unique: a queue moved keeps them harmlessly.)
+        self._invalid: dict[str, InvalidMemory] = {}
         self._group: anyio.abc.TaskGroup | None = None
         #: Whether a stop began: from then on no queue starts.
         self._stopping = False
@@ -106,6 +111,8 @@ class Consumers:
         in force's series, nor making it ready)."""
         old = {q.label: q for q in before}
         new = {q.label: q for q in after}
+        for label in self._invalid.keys() - new.keys():
+            del self._invalid[label]
         for label, queue in old.items():
             # (Not running: one an earlier reload of this stop moved, and started none.)
             if new.get(label) != queue and label in self._running:
@@ -130,7 +137,7 @@ class Consumers:
         return self._running.get(consumer.queue.label) is consumer
 
     async def _consume(self, consumer: _Consumer) -> None:
-        memory = InvalidMemory()
+        memory = self._invalid.setdefault(consumer.queue.label, InvalidMemory())
         # Held until the last poller has ended: a client a reload retired meanwhile is
         # closed then, not under a receive in flight.
         async with self._hold(consumer.queue):
