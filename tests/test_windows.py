@@ -21,6 +21,9 @@ from sesd.core.windows.breakdown import (
     _COUNTED,
     _COUNTED_CHARS,
     _COUNTED_MAX,
+    _NOTED,
+    _NOTED_CHARS,
+    _NOTED_MAX,
     DIAGNOSTIC,
     DOMAIN,
     detail_key,
@@ -446,8 +449,10 @@ def test_breakdown_for_alert_text() -> None:
 
 def test_a_problems_texts_that_repeat_are_cleaned_once() -> None:
     """The same diagnostic, status, MTA and domain for a second recipient are keyed as
-    they were for the first, addresses hidden, without being cleaned again."""
+    they were for the first, addresses hidden, without being cleaned again (nor the
+    source and configuration set: remembered with the rest)."""
     _COUNTED.clear()
+    _NOTED.clear()
     diagnostic = "smtp; 452 <victim@example.com>: mailbox\x1b[31m full"
 
     def note(message_id: str) -> Noted:
@@ -466,7 +471,7 @@ def test_a_problems_texts_that_repeat_are_cleaned_once() -> None:
     calls = _clean_cached.cache_info()
     again = note("m-2")
     after = _clean_cached.cache_info()
-    assert (after.hits + after.misses) - (calls.hits + calls.misses) == 2  # source, config set
+    assert (after.hits + after.misses) - (calls.hits + calls.misses) == 0
     assert again.keys == first.keys
     assert again.domain is first.domain
     said = f"smtp; 452 <{ADDRESS}>: mailbox\\u001b[31m full"
@@ -476,14 +481,21 @@ def test_a_problems_texts_that_repeat_are_cleaned_once() -> None:
 
 def test_the_keys_of_problem_texts_keep_no_long_text_and_no_more_than_their_bound() -> None:
     """Thousands of distinct diagnostics, some long, leave the texts remembered for
-    their keys bounded in number, each short."""
+    their keys (and what each recipient's texts made) bounded in number, each short."""
     _COUNTED.clear()
-    for i in range(3 * _COUNTED_MAX):
+    _NOTED.clear()
+    for i in range(3 * max(_COUNTED_MAX, _NOTED_MAX)):
         text = f"451 4.7.1 try again later {i}" + ("x" * 5000 if i % 2 else "")
         noted(message_id="m", source="", config_set="", diagnostics=[text])
         assert len(_COUNTED) <= _COUNTED_MAX
+        assert len(_NOTED) <= _NOTED_MAX
     assert _COUNTED
     assert all(len(text) <= _COUNTED_CHARS for _, text in _COUNTED)
+    assert _NOTED
+    for texts in _NOTED:
+        diagnostics = texts[4]
+        assert isinstance(diagnostics, tuple)
+        assert sum(len(text) for text in diagnostics) <= _NOTED_CHARS
 
 
 def test_bucket_values() -> None:

@@ -268,6 +268,19 @@ def problem_kinds(delay: bool) -> tuple[int, int, int, int]:
     return BOUNCE_STATUS, BOUNCE_DIAGNOSTIC, BOUNCE_MTA, OTHER_MESSAGE_ID
 
 
+#: What :func:`noted` made of a problem recipient's texts but its message id and domain
+#: (the examples after the message id's, the keys, the cause number), by those texts and
+#: flags: an incident's problem recipients bring the same few, and cleaning and keying
+#: them again cost about 25,000 instructions a recipient (counted under cachegrind).
+#: Kept only when the texts are short together (a stranger's long one must not be held,
+#: as for _COUNTED); emptied when full. Each Noted made from an entry shares its keys
+#: list: nothing changes one.
+_Made = tuple[tuple[tuple[int, str], ...], list[_Key], int]
+_NOTED: dict[tuple[object, ...], _Made] = {}
+_NOTED_MAX: Final = 1024
+_NOTED_CHARS: Final = 1024
+
+
 def noted(
     *,
     message_id: str,
@@ -292,8 +305,56 @@ def noted(
     ``hinted``: only weak evidence decided the cause; ``advised``: the id of the advice
     of the entry that decided it, if it has its own. Not a ``delay`` (a bounce, a
     complaint): its codes, MTA and message id are kept apart from the delays'."""
-    status_kind, diagnostic_kind, mta_kind, id_kind = problem_kinds(delay)
-    examples = [(id_kind, clean_once(message_id))]
+    texts = (
+        source,
+        config_set,
+        delay_type,
+        tuple(statuses),
+        tuple(diagnostics),
+        mta,
+        cause,
+        also,
+        hinted,
+        advised,
+        count_cause,
+        delay,
+    )
+    made = _NOTED.get(texts)
+    if made is None:
+        made = _made(*texts)
+        size = sum(map(len, statuses)) + sum(map(len, diagnostics))
+        size += len(source) + len(config_set) + len(delay_type) + len(mta) + len(cause)
+        if size + len(also) + len(advised) <= _NOTED_CHARS:
+            if len(_NOTED) >= _NOTED_MAX:
+                _NOTED.clear()
+            _NOTED[texts] = made
+    others, keys, cause_index = made
+    id_kind = MESSAGE_ID if delay else OTHER_MESSAGE_ID
+    return Noted(
+        [(id_kind, clean_once(message_id)), *others],
+        keys,
+        cause_index,
+        _counted(DOMAIN, domain) if domain else None,
+    )
+
+
+def _made(
+    source: str,
+    config_set: str,
+    delay_type: str,
+    statuses: tuple[str, ...],
+    diagnostics: tuple[str, ...],
+    mta: str,
+    cause: str,
+    also: str,
+    hinted: bool,
+    advised: str,
+    count_cause: bool,
+    delay: bool,
+) -> _Made:
+    """:func:`noted` but for the message id and the domain (its _NOTED entry)."""
+    status_kind, diagnostic_kind, mta_kind, _ = problem_kinds(delay)
+    examples = []
     if source:
         examples.append((SOURCE, clean(source)))
     if config_set:
@@ -312,9 +373,4 @@ def noted(
             keys.append(detail_key(HINTED_CAUSE, cause))
         if advised:
             keys.append(detail_key(ADVISED, advised))
-    return Noted(
-        examples,
-        keys,
-        CAUSE_INDEX[cause] if count_cause and cause else -1,
-        _counted(DOMAIN, domain) if domain else None,
-    )
+    return tuple(examples), keys, CAUSE_INDEX[cause] if count_cause and cause else -1
