@@ -365,6 +365,19 @@ def test_a_buckets_cells_fill_to_the_brim_and_no_further() -> None:
     assert ring.values(100)[0] == {1: 255, 2: 255, 3: 256}
 
 
+def test_a_busy_buckets_cells_found_by_key_fill_to_the_brim_and_no_further() -> None:
+    """Past _INDEXED cells, a stage adds to its key's cell up to 255 exactly; a key
+    that would pass it takes a cell of its own."""
+    ring = Ring(120.0, 30)
+    assert ring.place(100, 100)
+    keys = [value_key(0, b) for b in range(30)]
+    ring.add_values(100, dict.fromkeys(keys, 1))  # 30 cells: found by key from now on
+    ring.add_values(100, {keys[0]: 254, keys[1]: 255})  # the first's brim; past it
+    assert ring.cells is not None
+    assert len(ring.cells) == 30 + 1
+    assert ring.values(100)[0] == {0: 255, 1: 256, **dict.fromkeys(range(2, 30), 1)}
+
+
 @settings(max_examples=300, deadline=None, derandomize=True)
 @given(
     st.lists(
