@@ -198,14 +198,14 @@ class DomainWindows:
         if counts is None and not values:
             return
         self._staged_counts = self._staged = None
+        # The types counted (a few of eleven), found once for every ring.
+        counted = [] if counts is None else [(i, n) for i, n in enumerate(counts) if n]
         for index, ring in enumerate(self._rings):
             if not self._accepted >> index & 1:
                 continue
             bucket = self._stage // self._ratios[index]
-            if counts is not None:
-                for type_index, n in enumerate(counts):
-                    if n:
-                        ring.add(bucket, type_index, n)
+            if counted:
+                ring.add_counts(bucket, counted)
             if values:
                 ring.add_values(bucket, values)
 

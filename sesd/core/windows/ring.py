@@ -128,15 +128,22 @@ class Ring(RingReads):
 
     def add(self, bucket: int, type_index: int, n: int) -> None:
         """Count ``n`` recipients of a type in a bucket :meth:`place` accepted."""
-        column = self.columns[type_index]
-        if column is None:
-            column = self.column(type_index)
-        column[bucket % self.slots] += n
-        try:
-            column[-2] += n
-        except OverflowError:  # past 2**32 - 1 in all: the carry into the high word
-            total = column[-2] + n
-            column[-2], column[-1] = total & 0xFFFFFFFF, column[-1] + (total >> 32)
+        self.add_counts(bucket, [(type_index, n)])
+
+    def add_counts(self, bucket: int, counted: list[tuple[int, int]]) -> None:
+        """:meth:`add` for each (type index, n) of a stage: one call a flush, not one a
+        type."""
+        columns, at = self.columns, bucket % self.slots
+        for type_index, n in counted:
+            column = columns[type_index]
+            if column is None:
+                column = self.column(type_index)
+            column[at] += n
+            try:
+                column[-2] += n
+            except OverflowError:  # past 2**32 - 1 in all: the carry into the high word
+                total = column[-2] + n
+                column[-2], column[-1] = total & 0xFFFFFFFF, column[-1] + (total >> 32)
 
     def column(self, type_index: int) -> array[int]:
         """The counts of a type per slot and their total, made on first use."""
