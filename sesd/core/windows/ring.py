@@ -247,17 +247,26 @@ class Ring(RingReads):
             return
         # The slots of buckets head+1..bucket: one run, or two where it wraps around.
         start, steps = (head + 1) % slots, bucket - head
-        runs = [(start, min(start + steps, slots))]
-        if start + steps > slots:
-            runs.append((0, start + steps - slots))
-        for column in self.columns:
-            if column is not None:
-                for first, last in runs:
-                    gone = sum(column[first:last])
-                    if gone:
-                        total = (column[-1] << 32 | column[-2]) - gone
-                        column[-2], column[-1] = total & 0xFFFFFFFF, total >> 32
-                        column[first:last] = array("I", bytes(4 * (last - first)))
+        if steps == 1:
+            # One bucket on (three moves in four): its slot's counts leave, read and
+            # zeroed in place, not through a slice, its sum and a new array.
+            for column in self.columns:
+                if column is not None and column[start]:
+                    total = (column[-1] << 32 | column[-2]) - column[start]
+                    column[-2], column[-1] = total & 0xFFFFFFFF, total >> 32
+                    column[start] = 0
+        else:
+            runs = [(start, min(start + steps, slots))]
+            if start + steps > slots:
+                runs.append((0, start + steps - slots))
+            for column in self.columns:
+                if column is not None:
+                    for first, last in runs:
+                        gone = sum(column[first:last])
+                        if gone:
+                            total = (column[-1] << 32 | column[-2]) - gone
+                            column[-2], column[-1] = total & 0xFFFFFFFF, total >> 32
+                            column[first:last] = array("I", bytes(4 * (last - first)))
         self.head = bucket
         if self.cells and bucket - self.purged > BUCKET_MASK - 2 * slots:
             self._compact()  # before a stale cell's bucket number could wrap
