@@ -606,17 +606,20 @@ def test_a_snapshot_of_another_layout_is_refused() -> None:
 
 
 def test_details_count_exactly_64_values_a_kind_and_share_their_keys() -> None:
-    """The 64th distinct value is counted as itself, the 65th as OVERFLOW; the same
+    """The 64th distinct value is counted as itself, the 65th and those after as
+    OVERFLOW, together; a value counted already still counts as itself; the same
     (kind, value) in two buckets is one shared key object."""
     from sesd.core.windows.breakdown import OVERFLOW, Details
 
     details = Details(30)
-    for i in range(65):
+    for i in range(67):
         details.add(0, [detail_key(2, f"v{i:02d}")])
+    details.add(0, [detail_key(2, "v10")])
     (diagnostics,) = [found for found in details.top(-1, 0, 100) if found][:1]
     assert len(diagnostics) == 65
     assert ("v63", 1) in diagnostics
-    assert (OVERFLOW, 1) in diagnostics
+    assert (OVERFLOW, 3) in diagnostics
+    assert ("v10", 2) in diagnostics
     assert ("v64", 1) not in diagnostics
     details.add(10, [detail_key(3, "mx.example")])
     details.add(20, [detail_key(3, "mx.example")])

@@ -154,10 +154,15 @@ class Details:
         details = self.buckets.get(coarse)
         if details is None:
             details = self.buckets[coarse] = {}
+        # One lookup of a key before its count is written, not a test and then a get:
+        # a key is a tuple, hashed again at each (a problem recipient's five or so keys,
+        # in each of its windows).
         for key in keys:
-            if key not in details and len(details) >= KEYS_PER_BUCKET:
+            n = details.get(key)
+            if n is None and len(details) >= KEYS_PER_BUCKET:
                 key = detail_key(_pair(key)[0], OVERFLOW)
-            details[key] = details.get(key, 0) + 1
+                n = details.get(key)
+            details[key] = 1 if n is None else n + 1
 
     def prune(self, oldest: int) -> None:
         """Forget coarse buckets wholly before ring bucket ``oldest`` (write side)."""
