@@ -135,6 +135,31 @@ def test_a_repeat_and_its_resolve_waiting_go_ahead_of_the_alerts_next_firing() -
     assert groups.waiting() == []
 
 
+def test_a_resolve_under_a_new_severity_still_waits_for_the_alerts_repeat() -> None:
+    """b.example resolves at T-10 (the rule's group of resolves due at T+20); c.example
+    is reminded at T under ``warning`` (its repeat due at T+30); a reload makes the rule
+    ``critical`` and c.example resolves at T+5, into the group due first. At T+20
+    b.example's resolve goes, c.example's waits; at T+30 the repeat, then the resolve:
+    PagerDuty tells alerts apart by rule and domain alone, and told the old repeat
+    after the resolve, opened an incident for an alert that had ended."""
+    (delays,) = parse_config(WAITED + rule()).alerts.rules
+    groups = Groups(30.0)
+    for at, domain, kind, severity in [
+        (T - 10, "b.example", Transition.RESOLVED, "critical"),
+        (T, "c.example", Transition.REPEAT, "warning"),
+        (T + 5, "c.example", Transition.RESOLVED, "critical"),
+    ]:
+        made = replace(alert(domain, kind=kind), severity=severity)
+        groups.add(delays, made, at, ("pager",))
+    assert _told(groups.due(T + 20, lambda r, d: "", flush=False, rules=None)) == [
+        ("resolved", ["b.example"])
+    ]
+    assert _told(groups.due(T + 30, lambda r, d: "", flush=False, rules=None)) == [
+        ("repeat", ["c.example"]),
+        ("resolved", ["c.example"]),
+    ]
+
+
 #: The model's alerts: two rules, three domains, each (rule, domain) told to fixed sinks.
 _RULES = parse_config(
     '[alerts.sinks.p]\ntype = "console"\n[alerts.sinks.s]\ntype = "console"\n'
@@ -145,6 +170,9 @@ _DOMAINS = ("a.example", "b.example", "c.example")
 _SINKS = (("p",), ("p", "s"), ("s",))
 #: repeat_interval no shorter than group_wait, as configured (4h and 30s by default).
 _TICK, _WAIT, _REPEAT = 5.0, 30.0, 40.0
+#: What a reload may set a rule's alerts' severity and labels to.
+_SEVERITIES = ("critical", "warning")
+_LABELS: tuple[tuple[tuple[str, str], ...], ...] = ((), (("team", "mail"),))
 #: Each alert's transitions, made once (the model numbers them by their value).
 _ALERTS = {
     (r.name, d, kind): replace(alert(d, kind=kind), rule=r.name)
@@ -179,11 +207,18 @@ def _run(seed: int) -> tuple[list[_Added], list[tuple[float, bool]]]:
     sinks = {(r.name, d): rng.choice(_SINKS) for r in _RULES for d in _DOMAINS}
     firing: set[tuple[str, str]] = set()
     told: dict[tuple[str, str], float] = {}  # when each last changed or repeated
+    # Each rule's severity and labels, as a reload leaves them: an alert is still the
+    # one PagerDuty's dedup key names (rule and label), whatever they are.
+    relabelled: dict[str, tuple[str, tuple[tuple[str, str], ...]]]
+    relabelled = {r.name: ("critical", ()) for r in _RULES}
     added: list[_Added] = []
     waiting: dict[tuple[str, Transition, tuple[str, ...]], list[_Added]] = {}
     calls: list[tuple[float, bool]] = []
     for i in range(rng.randint(5, 40)):
         now = T + i * _TICK
+        if rng.random() < 0.1:
+            name = rng.choice(_RULES).name
+            relabelled[name] = (rng.choice(_SEVERITIES), rng.choice(_LABELS))
         for r in _RULES:
             for d in _DOMAINS:
                 who = (r.name, d)
@@ -202,7 +237,13 @@ def _run(seed: int) -> tuple[list[_Added], list[tuple[float, bool]]]:
                     same = [a for a in waiting.get(key, []) if a.sent is None]
                     entry = _Added(who, kind, sinks[who], now, same[0].group_at if same else now)
                     waiting[key] = [*same, entry]
-                    made = replace(_ALERTS[r.name, d, kind], value=float(len(added)))
+                    severity, labels = relabelled[r.name]
+                    made = replace(
+                        _ALERTS[r.name, d, kind],
+                        value=float(len(added)),
+                        severity=severity,
+                        labels=dict(labels),
+                    )
                     added.append(entry)
                     groups.add(r, made, now, sinks[who])
         # A reload owing a rule's resolves flushes that rule's groups, then the tick's.

@@ -3,17 +3,27 @@ sinks, that happen within ``group_wait`` of the first go out together as one
 :class:`~sesd.alerting.alert.Notification`, so a provider outage across fifty
 domains is one message, not fifty.
 
-Each sink is told an alert's incidents in the order they happened: a resolve waiting
-its group goes ahead of the next firing of its alert that goes out before it, and
-after the firing it ends, which may wait a group due later; so does any transition of
-an alert still waiting when a later one goes (:meth:`Groups.due`)."""
+One rule orders what a ready group sends: each sink is told each alert's transitions
+in the order they happened (alerts are numbered as added). Grouping would break it
+where one alert's transitions wait in different groups (its firing in the rule's
+group of firings begun earlier, its resolve in a group of resolves due before or
+after), and PagerDuty, told them out of turn, closed an incident while the alert
+fired or kept one open for an alert that had ended. So :meth:`Groups.due`
+
+* sends ahead of the ready groups each waiting resolve of an alert they fire or
+  repeat again (:meth:`Groups._ahead`), where nothing earlier of it still waits;
+* keeps back a ready resolve whose firing or repeat still waits a group due later
+  (:meth:`Groups._kept_back`): it goes with or after that;
+* splits a ready group where an alert in it has an earlier transition still waiting
+  in another group, and sends that in its place (:meth:`Groups._rounds`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sesd.alerting.alert import Alert, Notification, notification_of, told_by_labels
+from sesd.alerting.alert import Alert, Notification, notification_of
 from sesd.alerting.rules import Transition, has_waited, less_a_tenth
 from sesd.config import RuleConfig
 
@@ -23,15 +33,17 @@ __all__ = ["Groups"]
 _Key = tuple[str, Transition, tuple[str, ...]]
 #: An alert in a group, numbered in the order the alerts were added.
 _Entry = tuple[int, Alert]
-#: An alert as every sink tells it apart: its rule, label, severity and labels. A
-#: reload that changes the last two makes another alert for Alertmanager, and owes
-#: no other sink a resolve (sesd.alerting.changes): the one's resolve and the other's
-#: firing go in no order.
-_Told = tuple[str, str, str, tuple[tuple[str, str], ...]]
+#: Which alert a transition is of, for ordering: its rule and label. PagerDuty tells
+#: alerts apart so (the dedup key), whatever a reload did to their severity or labels
+#: since: a repeat sent under the old severity after the resolve under the new one
+#: reopened the incident. Alertmanager tells apart by labels and severity too, a finer
+#: split; ordered as one alert there, a relabelled alert's old-labels resolve and the
+#: new labels' firing keep the order the reload queued them in, which costs nothing.
+_Which = tuple[str, str]
 
 
-def _told(alert: Alert) -> _Told:
-    return (alert.rule, *told_by_labels(alert))
+def _which(alert: Alert) -> _Which:
+    return alert.rule, alert.domain
 
 
 @dataclass(slots=True)
@@ -96,22 +108,36 @@ class Groups:
             notifications += self._rounds(key, group, now, mute)
         return notifications
 
+    def _earliest_firings(self) -> dict[tuple[_Which, str], int]:
+        """The number of each alert's earliest firing or repeat still waiting, per sink
+        it waits for."""
+        earliest: dict[tuple[_Which, str], int] = {}
+        for key, group in self._groups.items():
+            if key[1] is not Transition.RESOLVED:
+                for n, alert in group.entries:
+                    for sink in key[2]:
+                        which = (_which(alert), sink)
+                        earliest[which] = min(n, earliest.get(which, n))
+        return earliest
+
+    def _take(self, key: _Key, numbers: set[int]) -> None:
+        """Take the entries numbered ``numbers`` out of ``key``'s group; one left empty
+        is gone."""
+        group = self._groups[key]
+        group.entries = [entry for entry in group.entries if entry[0] not in numbers]
+        if not group.entries:
+            del self._groups[key]
+
     def _kept_back(self, key: _Key, group: _Group) -> _Group | None:
         """``group`` (of resolves, taken out) less the resolves whose firing or repeat
         still waits (in a group due later) for a sink of theirs: those stay, to follow
         it. Sent now, the resolve went ahead of the firing it ends, and PagerDuty, told
         the trigger after it, kept an incident open for an alert that had ended."""
-        earliest: dict[tuple[_Told, str], int] = {}  # of each firing or repeat waiting
-        for other, each in self._groups.items():
-            if other[1] is not Transition.RESOLVED:
-                for n, alert in each.entries:
-                    for sink in other[2]:
-                        told = (_told(alert), sink)
-                        earliest[told] = min(n, earliest.get(told, n))
+        earliest = self._earliest_firings()
         stay = {
             n
             for n, alert in group.entries
-            if any(earliest.get((_told(alert), sink), n) < n for sink in key[2])
+            if any(earliest.get((_which(alert), sink), n) < n for sink in key[2])
         }
         if not stay:
             return group
@@ -133,9 +159,9 @@ class Groups:
         closed the new incident."""
         out: list[Notification] = []
         batch: list[Alert] = []
-        waiting = {_told(a) for each in self._groups.values() for _, a in each.entries}
+        waiting = {_which(a) for each in self._groups.values() for _, a in each.entries}
         for n, alert in group.entries:
-            which = _told(alert)
+            which = _which(alert)
             before = self._before(which, key[2], n, now, mute) if which in waiting else []
             if before:
                 if batch:
@@ -148,15 +174,15 @@ class Groups:
 
     def _before(
         self,
-        which: _Told,
+        which: _Which,
         sinks: tuple[str, ...],
         before: int,
         now: float,
         mute: Callable[[str, list[str]], str],
     ) -> list[Notification]:
-        """The transitions of alert ``which`` (:func:`_told`) to any of ``sinks`` (or to
-        a sink of one of those) added before its entry numbered ``before``, taken out of
-        their groups, in the order they were added (one notification a run of one kind)."""
+        """The transitions of alert ``which`` to any of ``sinks`` (or to a sink of one of
+        those) added before its entry numbered ``before``, taken out of their groups, in
+        the order they were added (one notification a run of one kind)."""
         taken: list[tuple[int, _Key, RuleConfig, Alert]] = []
         told = set(sinks)
         while True:
@@ -165,15 +191,12 @@ class Groups:
                 for key, group in self._groups.items()
                 if told & set(key[2])
                 for n, a in group.entries
-                if n < before and _told(a) == which
+                if n < before and _which(a) == which
             ]
             if not more:
                 break
             for n, key, _, _ in more:
-                group = self._groups[key]
-                group.entries = [entry for entry in group.entries if entry[0] != n]
-                if not group.entries:
-                    del self._groups[key]
+                self._take(key, {n})
                 told |= set(key[2])
             taken += more
         out: list[Notification] = []
@@ -197,8 +220,8 @@ class Groups:
         alert) and the resolve close that; an outbox holding both would send the
         resolve alone. Each sink is told in its own order: a resolve to one sink and a
         firing to another (a reload moved the rule) wait as they did."""
-        going = {  # (rule, label, sink) of each firing or repeat going now
-            (alert.rule, alert.domain, sink)
+        going = {  # (alert, sink) of each firing or repeat going now
+            (_which(alert), sink)
             for key in ready
             if key[1] is not Transition.RESOLVED
             for _, alert in self._groups[key].entries
@@ -206,13 +229,7 @@ class Groups:
         }
         if not going:
             return []
-        earliest: dict[tuple[str, str, str], int] = {}  # of every firing or repeat waiting
-        for key, group in self._groups.items():
-            if key[1] is not Transition.RESOLVED:
-                for n, alert in group.entries:
-                    for sink in key[2]:
-                        which = (alert.rule, alert.domain, sink)
-                        earliest[which] = min(n, earliest.get(which, n))
+        earliest = self._earliest_firings()
         notifications = []
         for key, group in list(self._groups.items()):
             if key[1] is not Transition.RESOLVED:
@@ -220,15 +237,12 @@ class Groups:
             moved = [
                 (n, alert)
                 for n, alert in group.entries
-                if any((alert.rule, alert.domain, sink) in going for sink in key[2])
-                and all(earliest.get((alert.rule, alert.domain, sink), n) >= n for sink in key[2])
+                if any((_which(alert), sink) in going for sink in key[2])
+                and all(earliest.get((_which(alert), sink), n) >= n for sink in key[2])
             ]
             if not moved:
                 continue
-            gone = {n for n, _ in moved}
-            group.entries = [entry for entry in group.entries if entry[0] not in gone]
-            if not group.entries:
-                del self._groups[key]
+            self._take(key, {n for n, _ in moved})
             alerts = tuple(alert for _, alert in moved)
             notifications.append(notification_of(group.rule, key[1], key[2], alerts, now, mute))
         return notifications
