@@ -44,14 +44,17 @@ def _failures() -> Counter:
 
 async def test_a_failed_task_is_counted_logged_and_run_again_until_it_returns() -> None:
     """Two faults, then the task ends by itself: counted twice under its name, logged
-    twice with the traceback and a hint, and run three times in all."""
+    twice with the traceback and a hint, and run three times in all. The fault's text
+    may quote a stranger's (an SDK error quoting an answer): its address hidden, its
+    escapes escaped, cut short, the frames kept."""
     runs = 0
+    quoted = "victim@one.example \x1b[2J" + "x" * 10_000
 
     async def flaky() -> None:
         nonlocal runs
         runs += 1
         if runs < 3:
-            raise RuntimeError(f"fault {runs}")
+            raise RuntimeError(f"fault {runs} for {quoted}")
 
     failures = _failures()
     logs = io.StringIO()
@@ -64,6 +67,11 @@ async def test_a_failed_task_is_counted_logged_and_run_again_until_it_returns() 
     failed = [r for r in records if r["event"] == "sesd.task.failed"]
     assert [r["task"] for r in failed] == ["flaky", "flaky"]
     assert "RuntimeError: fault 1" in failed[0]["exception"]
+    assert "in flaky" in failed[0]["exception"]
+    said = logs.getvalue()
+    assert "victim@" not in said
+    assert "\x1b" not in failed[0]["exception"]
+    assert len(said) < 5_000
     assert "report it" in failed[0]["hint"]
 
 
@@ -77,15 +85,16 @@ async def test_a_stop_is_not_a_fault() -> None:
 
 async def test_a_task_done_once_is_counted_and_logged_not_run_again() -> None:
     """A task done once (a queue's check) that raises, or has a future cancelled under
-    it, is counted and logged as a kept task is, and returns, run once; a stop's
-    cancellation is no fault."""
+    it, is counted and logged as a kept task is (the error's text cleaned), and
+    returns, run once; a stop's cancellation is no fault."""
     runs = 0
+    address = "victim@one.example"
 
     async def check() -> None:
         nonlocal runs
         runs += 1
         if runs == 1:
-            raise RecursionError("an answer nested too deep")
+            raise RecursionError(f"an answer nested too deep: {address}")
         future = asyncio.get_running_loop().create_future()
         future.cancel()
         await future
@@ -103,6 +112,7 @@ async def test_a_task_done_once_is_counted_and_logged_not_run_again() -> None:
     failed = [json.loads(line) for line in logs.getvalue().splitlines()]
     assert [(r["task"], r["queue"]) for r in failed] == [("check", "q")] * 2
     assert "RecursionError" in failed[0]["exception"]
+    assert "victim@" not in logs.getvalue()
     assert "not started again" in failed[0]["hint"]
 
 
@@ -321,6 +331,27 @@ async def test_a_stop_while_a_poller_waits_to_restart_ends_it_at_once() -> None:
     with anyio.fail_after(5):
         await kept_running("poller", fails, _failures(), restart_after=3600.0, until=until)
     assert runs == 1
+
+
+@pytest.mark.parametrize(("draw", "pause"), [(0.0, 80.0), (0.5, 100.0), (1.0, 120.0)])
+async def test_tasks_that_fail_together_restart_apart(draw: float, pause: float) -> None:
+    """Every poller of a queue meets the same fault at once: each waits the pause give or
+    take a fifth, drawn apart, so they do not all start again, and fail, in step. (The
+    stop ends the wait: nothing waits here.)"""
+    until = anyio.Event()
+
+    async def fails() -> None:
+        until.set()
+        raise RuntimeError("fault")
+
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    with anyio.fail_after(5):
+        await kept_running(
+            "poller", fails, _failures(), restart_after=100.0, until=until, rand=lambda: draw
+        )
+    (failed,) = [json.loads(line) for line in logs.getvalue().splitlines()]
+    assert failed["restart_in_seconds"] == pytest.approx(pause)
 
 
 async def test_a_stop_while_a_task_restarts_after_a_fault_is_a_stop() -> None:
