@@ -55,10 +55,15 @@ async def test_a_reload_that_restarts_a_queue_keeps_what_it_judged_invalid() -> 
     """A reload changes a queue's ``concurrency`` (its pollers start anew): the new
     pollers share the invalid message ids the old ones saw, so an invalid message
     still waiting for the dead-letter queue is not counted and logged again at its
-    next receive; a queue the reload removes forgets them."""
+    next receive; a queue the reload removes forgets them, and so does one it moves
+    under the same name to another URL (another queue: a stand-in's ids, or SQS's
+    own moved to a dead-letter queue read next, are not judged there)."""
     before = parse_config('[[queues]]\nurl = "http://127.0.0.1:9/1/q"\nname = "q"\n').queues
     after = parse_config(
         '[[queues]]\nurl = "http://127.0.0.1:9/1/q"\nname = "q"\nconcurrency = 2\n'
+    ).queues
+    moved = parse_config(
+        '[[queues]]\nurl = "http://127.0.0.1:9/1/dlq"\nname = "q"\nconcurrency = 2\n'
     ).queues
     memories = []
 
@@ -84,8 +89,12 @@ async def test_a_reload_that_restarts_a_queue_keeps_what_it_judged_invalid() -> 
         consumers.change(after, [], 1.0)
         consumers.change([], after, 1.0)
         await anyio.wait_all_tasks_blocked()
+        consumers.change(after, moved, 1.0)
+        await anyio.wait_all_tasks_blocked()
         stopping.set()
-    assert len(memories) == 5
+    assert len(memories) == 7
+    assert memories[5] is memories[6]
+    assert memories[5] is not memories[3]  # moved to another URL: a fresh one
     assert memories[1] is memories[0]  # the restart's pollers share the old memory
     assert memories[2] is memories[0]
     assert memories[3] is memories[4]  # removed, then added again: a fresh one

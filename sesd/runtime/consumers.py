@@ -55,9 +55,12 @@ class Consumers:
         self._failures = failures
         self._running: dict[str, _Consumer] = {}
         #: The invalid message ids each queue's pollers saw, by label: kept while the
-        #: queue is configured, so pollers a reload starts anew (its ``concurrency``
-        #: changed) do not count and log again an invalid message left for the
-        #: dead-letter queue. (Ids are SQS's, unique: a queue moved keeps them harmlessly.)
+        #: queue is read where it was, so pollers a reload starts anew (its
+        #: ``concurrency`` changed) do not count and log again an invalid message left
+        #: for the dead-letter queue. Forgotten when a reload removes the queue or moves
+        #: it (another URL, region or account): another queue's messages are judged
+        #: there anew (a stand-in's ids repeat; SQS's own, moved to a dead-letter queue
+        #: read next under the name, would pass uncounted and unlogged).
         self._invalid: dict[str, InvalidMemory] = {}
         self._group: anyio.abc.TaskGroup | None = None
         #: Whether a stop began: from then on no queue starts.
@@ -111,7 +114,8 @@ class Consumers:
         in force's series, nor making it ready)."""
         old = {q.label: q for q in before}
         new = {q.label: q for q in after}
-        for label in self._invalid.keys() - new.keys():
+        places = {label: q.place for label, q in old.items()}
+        for label in [k for k in self._invalid if k not in new or new[k].place != places.get(k)]:
             del self._invalid[label]
         for label, queue in old.items():
             # (Not running: one an earlier reload of this stop moved, and started none.)
