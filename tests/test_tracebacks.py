@@ -167,3 +167,30 @@ def test_an_error_whose_text_cannot_be_had_is_still_told(broken: str) -> None:
         exc.__notes__ = 42  # type: ignore[assignment]
     said = said_traceback(exc)
     assert ("Odd" if broken == "str" else "ValueError: v") in said
+
+
+@pytest.mark.parametrize("how", ["true", "exception", "stdlib"])
+def test_every_line_logged_with_its_exception_has_the_text_cleaned(how: str) -> None:
+    """A line logged with ``exc_info`` (a sink's failed post quoting the answer, a
+    reload's bug, a library's line through the standard library) tells the traceback
+    as :func:`said_traceback` does: frames kept, the error's text cleaned."""
+    import io
+    import json
+    import logging
+
+    from sesd.io.logs import configure_logging, get_logger
+
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    try:
+        _quoting()
+    except OddError as exc:
+        if how == "stdlib":
+            logging.getLogger("some.library").error("failed", exc_info=True)
+        else:
+            get_logger().error("sesd.x.failed", exc_info=True if how == "true" else exc)
+    (line,) = [json.loads(line) for line in logs.getvalue().splitlines()]
+    _clean(line["exception"])
+    assert "victim@" not in logs.getvalue()
+    assert "in _quoting" in line["exception"]
+    assert "tests.test_tracebacks.OddError: to " in line["exception"]

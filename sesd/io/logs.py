@@ -18,6 +18,7 @@ import structlog
 
 from sesd.core.text import clean
 from sesd.io.log_stream import Buffered, Lasting, dropped_lines
+from sesd.io.tracebacks import said_traceback
 
 __all__ = [
     "buffer_output",
@@ -50,6 +51,20 @@ def _by_level(_: Any, method: str, event: Any) -> Any:
     return event
 
 
+def _said_exc_info(_: Any, __: str, event: Any) -> Any:
+    """A line's ``exc_info`` (True, an exception, or the stdlib's triple) as its
+    ``exception``: the traceback as :func:`said_traceback` tells it, each error's text
+    cleaned (it may quote a stranger's: a sink's answer, a body, an address), as
+    structlog's ``format_exc_info`` would not."""
+    info = event.pop("exc_info", None)
+    if info is True:
+        info = sys.exc_info()
+    exc = info[1] if isinstance(info, tuple) else info
+    if isinstance(exc, BaseException):
+        event["exception"] = said_traceback(exc)
+    return event
+
+
 def configure_logging(
     level: str = "info", fmt: str = "auto", stream: TextIO | None = None, *, daemon: bool = False
 ) -> None:
@@ -79,7 +94,7 @@ def configure_logging(
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
+            _said_exc_info,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
@@ -196,7 +211,7 @@ def _route_stdlib(stream: Lasting | Buffered, renderer: Any) -> None:
             ],
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                structlog.processors.format_exc_info,
+                _said_exc_info,
                 renderer,
             ],
         )
