@@ -23,7 +23,7 @@ from sesd.core.scopes import Slot
 from sesd.core.sketch import MAX_BUCKET, PER_OCTAVE
 from sesd.core.tallies import BOUNCE_SUBTYPES, BOUNCE_TYPES, DELAY_TYPES, SUPPRESSED_SUBTYPES
 from sesd.core.windows import Noted, delivery_keys, noted
-from sesd.core.windows.domain import PROCESSING_KEYS, TO_DELIVERY_KEYS
+from sesd.core.windows.value_keys import PROCESSING_KEYS, TO_DELIVERY_KEYS
 
 __all__ = [
     "bounced",

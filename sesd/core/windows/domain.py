@@ -6,7 +6,7 @@ import math
 from typing import Any, Final
 
 from sesd.core.events import EVENT_TYPE_INDEX, EVENT_TYPES
-from sesd.core.sketch import MAX_BUCKET, PER_OCTAVE, bucket_of, summarise
+from sesd.core.sketch import bucket_of, summarise
 from sesd.core.windows.breakdown import (
     ADVISED,
     CAUSE,
@@ -24,42 +24,17 @@ from sesd.core.windows.breakdown import (
 )
 from sesd.core.windows.ring import NEVER, Ring, value_key
 from sesd.core.windows.specs import Figures, Summary, WindowSpec
+from sesd.core.windows.value_keys import CAUSE as _CAUSE
+from sesd.core.windows.value_keys import DELAY_DURATION as _DELAY_DURATION
+from sesd.core.windows.value_keys import SUMMARISED as _SUMMARISED
+from sesd.core.windows.value_keys import SUPPRESSED as _SUPPRESSED
 
-__all__ = ["PROCESSING_KEYS", "TO_DELIVERY_KEYS", "DomainWindows", "delivery_keys"]
+__all__ = ["DomainWindows"]
 
-_PROCESSING, _TO_DELIVERY, _DELAY_DURATION, _CAUSE = 0, 1, 2, 3
-#: The fourth kind of value tallies recipients by a code: a delayed recipient's cause
-#: (its index in CAUSES), or this code for a recipient that a suppression list kept
-#: SES from sending to (a bounce that is not one: counted apart).
-_SUPPRESSED: Final = 255
-#: The value kinds summarised as quantiles (the cause kind is counted, not summarised).
-_SUMMARISED = (_PROCESSING, _TO_DELIVERY, _DELAY_DURATION)
 _DELIVERY: Final = EVENT_TYPE_INDEX["delivery"]
 _T: Final = len(EVENT_TYPES)
 #: Below this, a whole number of seconds is exact as a float (the stage's span).
 _EXACT: Final = 2.0**52
-#: The value keys of a delivery's two values, by sketch bucket (made once: every
-#: delivery needs two).
-PROCESSING_KEYS: Final = [value_key(_PROCESSING, b) for b in range(MAX_BUCKET + 1)]
-TO_DELIVERY_KEYS: Final = [value_key(_TO_DELIVERY, b) for b in range(MAX_BUCKET + 1)]
-_ceil: Final = math.ceil
-_log2: Final = math.log2
-
-
-def delivery_keys(processing_ms: float | None, to_delivery_ms: float) -> tuple[int, int]:
-    """The staged-value keys of a delivery's processing time and time to delivery, for
-    :meth:`DomainWindows.delivered` (computed once for all of an event's recipients);
-    (-1, -1) when SES gave no processing time."""
-    if processing_ms is None:
-        return -1, -1
-    # bucket_of() twice, inline: every delivery takes this path, and the two calls cost
-    # more than the formula.
-    processing = 0 if processing_ms <= 1.0 else _ceil(_log2(processing_ms) * PER_OCTAVE)
-    to_delivery = 0 if to_delivery_ms <= 1.0 else _ceil(_log2(to_delivery_ms) * PER_OCTAVE)
-    return (
-        PROCESSING_KEYS[processing if processing < MAX_BUCKET else MAX_BUCKET],
-        TO_DELIVERY_KEYS[to_delivery if to_delivery < MAX_BUCKET else MAX_BUCKET],
-    )
 
 
 class DomainWindows:
