@@ -2,9 +2,12 @@
 list of the buckets moved over and tested every column for None, that form kept here
 as the reference: over rings wider than a few buckets whose writes wrap around, with
 counts in several columns and values, a stage anywhere, bounds behind the head (a
-clock stepped back), further apart than the ring, and equal."""
+clock stepped back), further apart than the ring, and equal; and over rings that gather
+their newest bucket's values aside (Ring.gathers), as the state file holds them."""
 
 from __future__ import annotations
+
+from array import array
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -30,8 +33,9 @@ def listed_moved_over(ring: Ring, a: int, b: int, values: bool, stage: int | Non
             for bucket in moved:
                 if column[bucket % slots]:
                     return False
-    if values and ring.cells:
-        for cell in ring.cells:
+    cells = array("I", ring.snapshot()["cells"])  # the cells and the values gathered aside
+    if values and cells:
+        for cell in cells:
             if head - ((head - (cell >> BUCKET_SHIFT)) & BUCKET_MASK) in moved:
                 return False
     return True
@@ -45,8 +49,8 @@ _WRITES = st.lists(
 )
 
 
-def _ring(slots: int, writes: list[tuple[int, int, int, int]]) -> Ring:
-    ring = Ring(10.0, slots)
+def _ring(slots: int, writes: list[tuple[int, int, int, int]], gathers: bool = False) -> Ring:
+    ring = Ring(10.0, slots, gathers)
     for bucket, now_bucket, type_index, n in writes:
         if ring.place(bucket, max(bucket, now_bucket)):
             if n:
@@ -64,6 +68,7 @@ def _ring(slots: int, writes: list[tuple[int, int, int, int]]) -> Ring:
     gap=st.integers(0, 30),
     stage=st.none() | st.integers(-15, 80),
     values=st.booleans(),
+    gathers=st.booleans(),
 )
 def test_moved_over_answers_as_the_listed_form(
     slots: int,
@@ -72,8 +77,9 @@ def test_moved_over_answers_as_the_listed_form(
     gap: int,
     stage: int | None,
     values: bool,
+    gathers: bool,
 ) -> None:
-    ring = _ring(slots, writes)
+    ring = _ring(slots, writes, gathers)
     b = a + gap
     assert ring.moved_over(a, b, values, stage) == listed_moved_over(ring, a, b, values, stage)
 

@@ -67,12 +67,15 @@ class DomainWindows:
 
     def __init__(self, specs: list[WindowSpec]) -> None:
         self._specs = specs
-        self._rings = [Ring(spec.width, spec.slots) for spec in specs]
         self._details: list[Details | None] = [None] * len(specs)
         self._examples: Examples | None = None
         fine = math.gcd(*(round(spec.width * 1000) for spec in specs))
         self._fine = fine / 1000  # the fine bucket's width, in seconds
         self._ratios = [round(spec.width * 1000) // fine for spec in specs]
+        # A ring wider than the stage gathers its newest bucket's values (Ring.gathers).
+        self._rings = [
+            Ring(s.width, s.slots, r > 1) for s, r in zip(specs, self._ratios, strict=True)
+        ]
         # The fine bucket staged. Each write compares ``t // self._fine`` with it as the
         # float ``//`` gives: a whole number, equal to an int exactly when its int() is,
         # so without that call (two a delivered recipient).
@@ -103,7 +106,7 @@ class DomainWindows:
 
     def _open(self, t: float, now: float) -> None:
         """Write out the stage, and stage ``t``'s fine bucket: placed in every ring now."""
-        self.flush(now)
+        self._write_stage()
         fine = int(t // self._fine)
         self._stage = fine
         if self._fine.is_integer() and abs(t) < _EXACT:
@@ -167,6 +170,13 @@ class DomainWindows:
         staged[key] = staged.get(key, 0) + 1
 
     def flush(self, now: float) -> None:
+        """Write the stage to every ring that accepted its bucket, and the values the
+        rings gather (Ring.gathers) as cells: nothing is held aside after it."""
+        self._write_stage()
+        for ring in self._rings:
+            ring.settle()
+
+    def _write_stage(self) -> None:
         """Write the stage to every ring that accepted its bucket (it still holds it:
         only this object moves its rings, and only when a stage opens)."""
         counts, values = self._staged_counts, self._staged

@@ -32,6 +32,9 @@ class RingReads:
     slots: int
     columns: list[array[int] | None]
     cells: array[int] | None
+    #: The newest bucket's values not yet in cells, and that bucket.
+    pending: dict[int, int] | None
+    pending_bucket: int
 
     def span(self, now_bucket: int) -> tuple[int, int]:
         """The held buckets inside the window ending at ``now_bucket``: ``(lo, hi]``."""
@@ -68,6 +71,8 @@ class RingReads:
             for bucket in moved:
                 if column[bucket % slots]:
                     return False
+        if values and self.pending is not None and self.pending_bucket in moved:
+            return False
         if values and self.cells:
             for cell in self.cells:
                 if head - ((head - (cell >> BUCKET_SHIFT)) & BUCKET_MASK) in moved:
@@ -118,18 +123,22 @@ class RingReads:
     def values(self, now_bucket: int) -> list[dict[int, int]]:
         """Per kind, sketch bucket -> how many values, in the window ending at ``now_bucket``."""
         out: list[dict[int, int]] = [{} for _ in range(KINDS)]
-        cells = self.cells
-        if not cells:
+        cells, pending = self.cells, self.pending
+        if not cells and pending is None:
             return out
         lo, hi = self.span(now_bucket)
         if hi <= lo:
             return out
         head = self.head
-        for cell in cells:
+        for cell in cells or ():
             bucket = head - ((head - (cell >> BUCKET_SHIFT)) & BUCKET_MASK)
             if not lo < bucket <= hi:
                 continue
             found = out[(cell >> 8) & 3]
             index = cell & 0xFF
             found[index] = found.get(index, 0) + (cell >> COUNT_SHIFT)
+        if pending is not None and lo < self.pending_bucket <= hi:
+            for key, n in pending.items():
+                found = out[(key >> 8) & 3]
+                found[key & 0xFF] = found.get(key & 0xFF, 0) + n
         return out
