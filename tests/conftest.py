@@ -146,6 +146,7 @@ def _fresh_caches() -> None:
     _clean_cached.cache_clear()
     breakdown._KEYS.clear()  # interned breakdown keys: shared objects, not answers
     breakdown._COUNTED.clear()  # a text's key, found once: an answer
+    breakdown._NOTED.clear()  # what a recipient's texts made, found once: an answer
 
 
 @pytest.fixture(scope="session", autouse=True)
