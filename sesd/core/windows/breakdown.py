@@ -192,13 +192,23 @@ class Details:
         """Load what :meth:`snapshot` returned. A kind this sesd does not know (a later
         one wrote the file, then was rolled back) is left out, not read as another. Each
         text is cleaned as a live one is: a file an older build saved (or a hand edited)
-        may hold one as it came."""
-        self.buckets = {
-            int(c): {
-                detail_key(int(k), clean(str(v))): int(n) for k, v, n in d if 0 <= int(k) < _KINDS
-            }
-            for c, d in data.items()
-        }
+        may hold one as it came: two that clean to one value count as one, their counts
+        added, and a bucket's values past the bound count as :data:`OVERFLOW`, as
+        :meth:`add` counts them (a file sesd wrote reads back as it was)."""
+        self.buckets = {}
+        for c, d in data.items():
+            details: dict[_Key, int] = {}
+            for k, v, n in d:
+                kind = int(k)
+                if not 0 <= kind < _KINDS:
+                    continue
+                key = detail_key(kind, clean(str(v)))
+                held = details.get(key)
+                if held is None and len(details) >= KEYS_PER_BUCKET:
+                    key = detail_key(kind, OVERFLOW)
+                    held = details.get(key)
+                details[key] = int(n) if held is None else held + int(n)
+            self.buckets[int(c)] = details
 
 
 def _newest_first(entry: tuple[float, str]) -> float:
