@@ -19,6 +19,7 @@ from sesd.core.text import clean, clean_once, mta_name
 from sesd.core.windows.breakdown import (
     _NOTED,
     _NOTED_CHARS,
+    _NOTED_ITEMS,
     _NOTED_MAX,
     ADVISED,
     CAUSE,
@@ -160,6 +161,7 @@ def test_noted_says_what_its_texts_made_afresh_say(
         assert found.domain == domain
     assert len(_NOTED) <= _NOTED_MAX
     assert all(_texts_size(texts) <= _NOTED_CHARS for texts in _NOTED)
+    assert all(len(texts[3]) + len(texts[4]) <= _NOTED_ITEMS for texts in _NOTED)  # type: ignore[arg-type]
 
 
 _FIELDS = ["source", "config_set", "delay_type", "statuses", "diagnostics", "mta"]
@@ -177,3 +179,16 @@ def test_each_text_counts_toward_what_the_memo_keeps(field: str, size: int) -> N
     call[field] = (text,) if field in ("statuses", "diagnostics") else text
     noted(**call)
     assert len(_NOTED) == (1 if size <= _NOTED_CHARS else 0)
+
+
+@pytest.mark.parametrize("field", ["statuses", "diagnostics"])
+@pytest.mark.parametrize("items", [_NOTED_ITEMS, _NOTED_ITEMS + 1, 5_000])
+def test_many_short_texts_are_not_remembered(field: str, items: int) -> None:
+    """Statuses or diagnostics of no characters are short together however many there
+    are: eight are remembered, one more (or thousands, a long key) is not, and what
+    noted() says of them is what cleaning them afresh says."""
+    _NOTED.clear()
+    call: dict[str, Any] = {"message_id": "m", "source": "", "config_set": "", field: ("",) * items}
+    found = noted(**call)
+    assert len(_NOTED) == (1 if items <= _NOTED_ITEMS else 0)
+    assert found.keys == made_afresh(**call)[1]

@@ -288,12 +288,14 @@ def problem_kinds(delay: bool) -> tuple[int, int, int, int]:
 #: flags: an incident's problem recipients bring the same few, and cleaning and keying
 #: them again cost about 25,000 instructions a recipient (counted under cachegrind).
 #: Kept only when the texts are short together (a stranger's long one must not be held,
-#: as for _COUNTED); emptied when full. Each Noted made from an entry shares its keys
+#: as for _COUNTED) and few (thousands of empty ones are short, and a long key); emptied
+#: when full. Each Noted made from an entry shares its keys
 #: list: nothing changes one.
 _Made = tuple[tuple[tuple[int, str], ...], list[_Key], int]
 _NOTED: dict[tuple[object, ...], _Made] = {}
 _NOTED_MAX: Final = 1024
 _NOTED_CHARS: Final = 1024
+_NOTED_ITEMS: Final = 8  # statuses and diagnostics together (a recipient has one each)
 
 
 def noted(
@@ -339,7 +341,8 @@ def noted(
         made = _made(*texts)
         size = sum(map(len, statuses)) + sum(map(len, diagnostics))
         size += len(source) + len(config_set) + len(delay_type) + len(mta) + len(cause)
-        if size + len(also) + len(advised) <= _NOTED_CHARS:
+        items = len(statuses) + len(diagnostics)
+        if size + len(also) + len(advised) <= _NOTED_CHARS and items <= _NOTED_ITEMS:
             if len(_NOTED) >= _NOTED_MAX:
                 _NOTED.clear()
             _NOTED[texts] = made
