@@ -156,7 +156,7 @@ def test_noted_says_what_its_texts_made_afresh_say(
         found = noted(**call)
         examples, keys, cause, domain = made_afresh(**call)
         assert found.examples == examples
-        assert found.keys == keys
+        assert list(found.keys) == keys
         assert found.cause == cause
         assert found.domain == domain
     assert len(_NOTED) <= _NOTED_MAX
@@ -191,4 +191,19 @@ def test_many_short_texts_are_not_remembered(field: str, items: int) -> None:
     call: dict[str, Any] = {"message_id": "m", "source": "", "config_set": "", field: ("",) * items}
     found = noted(**call)
     assert len(_NOTED) == (1 if items <= _NOTED_ITEMS else 0)
-    assert found.keys == made_afresh(**call)[1]
+    assert list(found.keys) == made_afresh(**call)[1]
+
+
+def test_one_recipients_keys_cannot_change_the_next_ones() -> None:
+    """Two recipients of an incident with alike texts share the keys the memo made: a
+    holder that tried to add to the first's (as a provider's windows add the domain)
+    cannot, and the second is given what cleaning its texts afresh gives."""
+    _NOTED.clear()
+    call: dict[str, Any] = {"message_id": "m", "source": "", "config_set": "", "cause": "c"}
+    call["diagnostics"] = ("smtp; 452 <ann@example.com>: full",)
+    first = noted(**call)
+    with pytest.raises(AttributeError):
+        first.keys.append(detail_key(DOMAIN, "example.com"))  # type: ignore[attr-defined]
+    again = noted(**call | {"message_id": "m2"})
+    assert again.keys is first.keys
+    assert list(again.keys) == made_afresh(**call)[1]

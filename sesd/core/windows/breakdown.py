@@ -1,7 +1,8 @@
 """What problem events said, kept for alert text: top delay types, SMTP status
 and diagnostic codes, reporting MTAs, causes (and causes named with a second
-one), the table entries' own advice, recipient domains (in a provider's windows),
-and recent examples (message ids, sending identities, configuration sets).
+one), the table entries' own advice, recipient domains (in a provider's windows);
+recent examples (message ids, sending identities, configuration sets) are kept
+by sesd.core.windows.examples.
 
 Counts are kept per coarse bucket (about a sixth of a window), so a window's
 breakdown can include up to a sixth of a window more than the window itself.
@@ -20,6 +21,14 @@ from typing import Any, Final, cast
 
 from sesd.core.causes import CAUSE_INDEX, named
 from sesd.core.text import clean, clean_once, mta_name
+from sesd.core.windows.examples import (
+    CONFIG_SET,
+    EXAMPLES,
+    MESSAGE_ID,
+    OTHER_MESSAGE_ID,
+    SOURCE,
+    Examples,
+)
 
 __all__ = [
     "ADVISED",
@@ -31,6 +40,7 @@ __all__ = [
     "DELAY_TYPE",
     "DIAGNOSTIC",
     "DOMAIN",
+    "EXAMPLES",
     "HINTED_CAUSE",
     "MESSAGE_ID",
     "MTA",
@@ -48,14 +58,12 @@ __all__ = [
     "problem_kinds",
 ]
 
-# The kinds a breakdown counts, and the kinds it keeps examples of. What bounces and
-# complaints said is kept apart from what delays said: a delay alert names the delays'
-# codes, MTAs and messages, a bounce alert the bounces'.
+# The kinds a breakdown counts (the kinds it keeps examples of: sesd.core.windows.
+# examples). What bounces and complaints said is kept apart from what delays said: a
+# delay alert names the delays' codes, MTAs and messages, a bounce alert the bounces'.
 DELAY_TYPE, STATUS, DIAGNOSTIC, MTA, CAUSE, DOMAIN, SECOND_CAUSE, HINTED_CAUSE = range(8)
 BOUNCE_STATUS, BOUNCE_DIAGNOSTIC, BOUNCE_MTA, ADVISED = 8, 9, 10, 11
 _KINDS: Final = 12
-MESSAGE_ID, SOURCE, CONFIG_SET, OTHER_MESSAGE_ID = 0, 1, 2, 3
-_EXAMPLE_KINDS: Final = 4
 
 #: Distinct values one coarse bucket counts; the rest count as OVERFLOW.
 KEYS_PER_BUCKET: Final = 64
@@ -63,8 +71,6 @@ KEYS_PER_BUCKET: Final = 64
 OVERFLOW: Final = "(other values)"
 #: Coarse buckets per window.
 DETAIL_BUCKETS: Final = 6
-#: Examples of each kind kept per domain.
-EXAMPLES: Final = 5
 
 #: A (kind, value) key, typed ``object`` where stored: one shared tuple per distinct
 #: pair, so the same SMTP status in a hundred buckets is stored once.
@@ -211,62 +217,21 @@ class Details:
             self.buckets[int(c)] = details
 
 
-def _newest_first(entry: tuple[float, str]) -> float:
-    return -entry[0]
-
-
-class Examples:
-    """The most recent distinct values of each kind, with their event times."""
-
-    __slots__ = ("recent",)
-
-    def __init__(self) -> None:
-        self.recent: list[list[tuple[float, str]]] = [[] for _ in range(_EXAMPLE_KINDS)]
-
-    def add(self, kind: int, t: float, value: str) -> None:
-        """Keep ``value`` as seen at ``t``: a value kept already moves to ``t`` if that
-        is later (one identity seen all through an incident stays in every window it
-        was seen in, not only the one it was first seen in)."""
-        recent = self.recent[kind]
-        for index, (seen, known) in enumerate(recent):
-            if known == value:
-                if t > seen:
-                    del recent[index]
-                    recent.append((t, value))
-                return
-        recent.append((t, value))
-        if len(recent) > EXAMPLES:
-            del recent[0]
-
-    def since(self, kind: int, since: float, until: float) -> list[str]:
-        """The kept values seen in ``(since, until]``, newest first (by event time; the
-        last kept first among equal times)."""
-        found = [(t, v) for t, v in reversed(self.recent[kind]) if since < t <= until]
-        found.sort(key=_newest_first)
-        return [v for _, v in found]
-
-    def snapshot(self) -> list[list[list[Any]]]:
-        """Plain data for the state file."""
-        return [[[t, v] for t, v in recent] for recent in self.recent]
-
-    def restore(self, data: list[list[list[Any]]]) -> None:
-        """Load what :meth:`snapshot` returned (a file from before bounces' message ids
-        were kept apart has three kinds; one from a later sesd's more are left out), each
-        text cleaned as a live one is."""
-        recent = [[(float(t), clean_once(str(v))) for t, v in kept[-EXAMPLES:]] for kept in data]
-        self.recent = (recent + [[] for _ in range(_EXAMPLE_KINDS)])[:_EXAMPLE_KINDS]
-
-
 class Noted:
     """What one problem recipient's event said, cleaned once for every window it is
     noted in (one per scope): example texts by kind, breakdown keys, the index of a
     cause to count (in CAUSES; -1 for none) and the recipient's domain's key (None
-    without one)."""
+    without one). Its keys may be shared with every recipient whose texts were alike
+    (:func:`noted` makes them a tuple): read them, do not change them."""
 
     __slots__ = ("cause", "domain", "examples", "keys")
 
     def __init__(
-        self, examples: list[tuple[int, str]], keys: list[_Key], cause: int, domain: _Key | None
+        self,
+        examples: list[tuple[int, str]],
+        keys: Sequence[_Key],
+        cause: int,
+        domain: _Key | None,
     ) -> None:
         self.examples = examples
         self.keys = keys
@@ -289,9 +254,9 @@ def problem_kinds(delay: bool) -> tuple[int, int, int, int]:
 #: them again cost about 25,000 instructions a recipient (counted under cachegrind).
 #: Kept only when the texts are short together (a stranger's long one must not be held,
 #: as for _COUNTED) and few (thousands of empty ones are short, and a long key); emptied
-#: when full. Each Noted made from an entry shares its keys
-#: list: nothing changes one.
-_Made = tuple[tuple[tuple[int, str], ...], list[_Key], int]
+#: when full. Each Noted made from an entry shares its keys, a tuple: no holder can
+#: change what the next recipient is given.
+_Made = tuple[tuple[tuple[int, str], ...], tuple[_Key, ...], int]
 _NOTED: dict[tuple[object, ...], _Made] = {}
 _NOTED_MAX: Final = 1024
 _NOTED_CHARS: Final = 1024
@@ -391,4 +356,5 @@ def _made(
             keys.append(detail_key(HINTED_CAUSE, cause))
         if advised:
             keys.append(detail_key(ADVISED, advised))
-    return tuple(examples), keys, CAUSE_INDEX[cause] if count_cause and cause else -1
+    cause_index = CAUSE_INDEX[cause] if count_cause and cause else -1
+    return tuple(examples), tuple(keys), cause_index
