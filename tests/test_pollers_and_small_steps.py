@@ -12,6 +12,16 @@ from sesd.runtime.consumers import Consumers
 from sesd.runtime.sqs_calls import InFlight
 
 
+class _Idle:
+    """A poller that does nothing until its queue's stop."""
+
+    def __init__(self, stop: anyio.Event) -> None:
+        self.stop = stop
+
+    async def run(self) -> None:
+        await self.stop.wait()
+
+
 async def test_a_queue_gets_concurrency_pollers() -> None:
     """The real Consumers, with a factory that records the pollers it is asked for."""
     config = parse_config(
@@ -19,16 +29,9 @@ async def test_a_queue_gets_concurrency_pollers() -> None:
     )
     made = []
 
-    class Idle:
-        def __init__(self, stop: anyio.Event) -> None:
-            self.stop = stop
-
-        async def run(self) -> None:
-            await self.stop.wait()
-
     def factory(queue, stop, memory, index):  # type: ignore[no-untyped-def]
         made.append(index)
-        return Idle(stop)
+        return _Idle(stop)
 
     stopping = anyio.Event()
     async with anyio.create_task_group() as tg:
@@ -67,16 +70,9 @@ async def test_a_reload_that_restarts_a_queue_keeps_what_it_judged_invalid() -> 
     ).queues
     memories = []
 
-    class Idle:
-        def __init__(self, stop: anyio.Event) -> None:
-            self.stop = stop
-
-        async def run(self) -> None:
-            await self.stop.wait()
-
     def factory(queue, stop, memory, index):  # type: ignore[no-untyped-def]
         memories.append(memory)
-        return Idle(stop)
+        return _Idle(stop)
 
     stopping = anyio.Event()
     async with anyio.create_task_group() as tg:
