@@ -449,3 +449,22 @@ async def test_no_credentials_is_said_with_where_setup_looks_for_them(
     )
     assert hint.startswith("sesd: hint: no AWS credentials were found: setup signs with the SDK's ")
     assert "AWS_PROFILE or ~/.aws/credentials" in hint
+
+
+async def test_an_endpoint_other_than_the_config_s_is_said_to_replace_it(
+    local_sqs: LocalSqs, tmp_path: Any, capsys: pytest.CaptureFixture[str], credentials: None
+) -> None:
+    """--endpoint-url over a config naming another endpoint: the line to paste says it
+    takes the config's one's place (a second endpoint_url in [aws] would be refused);
+    the config's own endpoint, with or without a final slash, needs no line at all."""
+    config = tmp_path / "sesd.toml"
+    config.write_text('[aws]\nendpoint_url = "http://127.0.0.1:9"\n')
+    command = ["--dry-run", "--config", str(config), "--endpoint-url", local_sqs.url]
+    code, out, err = await _setup(capsys, *command)
+    assert code == 0, err
+    assert 'in place of endpoint_url = "http://127.0.0.1:9"' in out
+    assert "add too" not in out
+    config.write_text(f'[aws]\nendpoint_url = "{local_sqs.url}"\n')
+    code, out, err = await _setup(capsys, *command[:-1], local_sqs.url + "/")
+    assert code == 0, err
+    assert "endpoint_url =" not in out

@@ -200,18 +200,27 @@ def execute(args: argparse.Namespace) -> int:
             _print_stopped(plans, plan, args.name, several)
             raise  # the command's one line and status (sesd.commands.main)
     _print_plans(plans, args.name, several)
-    if args.endpoint_url and args.endpoint_url != endpoint:
-        # sesd sends its SQS calls to [aws] endpoint_url, not to the host of a queue's
-        # URL: the block alone would have it poll AWS's SQS for a local queue.
-        print(
-            "\n# add too, in [aws] if the config has one (sesd reads the queues "
-            "through this endpoint, not through their URLs' host):"
-        )
-        print(f"[aws]\nendpoint_url = {json.dumps(args.endpoint_url)}")
+    _print_endpoint(args.endpoint_url, endpoint)
     print("\n# IAM permissions sesd needs (for the identity or role it runs as):")
     for action, why in PERMISSIONS:
         print(f"#   {action:<30} {why}")
     return 0
+
+
+def _print_endpoint(given: str | None, configured: str | None) -> None:
+    """The ``[aws] endpoint_url`` to paste, when ``--endpoint-url`` gave one the config
+    (if any) does not name: sesd sends its SQS calls there, not to the host of a queue's
+    URL, so the [[queues]] block alone would have it poll AWS's SQS for a local queue. A
+    config that names another endpoint has it replaced: a second one would be refused."""
+    if not given or given.rstrip("/") == (configured or "").rstrip("/"):
+        return
+    where = "add too, in [aws] if the config has one"
+    if configured:
+        where = f"in the config's [aws], in place of endpoint_url = {json.dumps(configured)}"
+    print(
+        f"\n# {where} (sesd reads the queues through this endpoint, not through their URLs' host):"
+    )
+    print(f"[aws]\nendpoint_url = {json.dumps(given)}")
 
 
 def _hint(exc: Exception, region: str, done: list[str]) -> str:
