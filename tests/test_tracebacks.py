@@ -127,8 +127,7 @@ def test_a_long_chain_says_what_it_left_out() -> None:
         nxt.__cause__ = exc
         exc = nxt
     said = said_traceback(exc)
-    assert "more" in said
-    assert "left out" in said
+    assert "(16 errors of the chain left out)" in said
 
 
 def test_a_very_deep_stack_keeps_its_ends() -> None:
@@ -194,3 +193,44 @@ def test_every_line_logged_with_its_exception_has_the_text_cleaned(how: str) -> 
     assert "victim@" not in logs.getvalue()
     assert "in _quoting" in line["exception"]
     assert "tests.test_tracebacks.OddError: to " in line["exception"]
+
+
+def test_a_chain_a_thousand_long_keeps_its_root_cause_and_counts_the_rest() -> None:
+    """A chain of causes 1,200 long (a retry loop that chains each failure to the last):
+    the newest errors and the root cause, where the fault began, are told; the line says
+    exactly how many errors between them were left out, and stays short."""
+    exc: BaseException = OddError("root cause")
+    for n in range(1200):
+        nxt = ValueError(f"retry {n}")
+        nxt.__cause__ = exc
+        exc = nxt
+    said = said_traceback(exc)
+    assert said.startswith("tests.test_tracebacks.OddError: root cause")
+    assert "(1196 errors of the chain left out)" in said
+    assert said.endswith("ValueError: retry 1199")
+    assert "retry 1196" in said
+    assert "retry 1195" not in said
+    assert len(said) < 2_000
+
+
+def test_groups_within_groups_tell_a_bounded_number_of_errors() -> None:
+    """Groups of five errors nested three deep, each error a chain of five (a task group
+    whose tasks ran task groups): however they multiply, a bounded number of errors is
+    told in all and the rest is said to be left out."""
+
+    def one(depth: int) -> Exception:
+        if depth == 0:
+            return ValueError("leaf")
+        return ExceptionGroup("tasks", [chain(depth - 1) for _ in range(5)])
+
+    def chain(depth: int) -> Exception:
+        exc = one(depth)
+        for _ in range(4):
+            nxt = one(depth)
+            nxt.__context__ = exc
+            exc = nxt
+        return exc
+
+    said = said_traceback(chain(3))
+    assert said.count("ValueError: leaf") + said.count("ExceptionGroup: tasks") <= 100
+    assert "errors left out" in said

@@ -18,13 +18,15 @@ __all__ = ["said_traceback"]
 #: not a stranger's).
 ERROR_CHARS = 300
 #: The most errors of a chain told (its causes and contexts): a loop of them, or a long
-#: one, would make the line as long as the text it keeps out.
+#: one, would make the line as long as the text it keeps out. The newest and the root.
 _CHAIN = 5
 #: The most notes of one error told.
 _NOTES = 5
 #: The most errors of one exception group told, and how deep groups in groups are told.
 _GROUP = 5
 _DEPTH = 3
+#: The most errors told in all: groups in groups, each error a chain, multiply.
+_ALL = 50
 #: The frames kept at each end of a stack deeper than twice as many: where it began and
 #: where it failed (a recursion's middle says nothing more, and would fill the line).
 _FRAMES = 20
@@ -38,42 +40,61 @@ _BARE = frozenset({"builtins", "__main__"})
 def said_traceback(exc: BaseException) -> str:
     """``exc``'s traceback as :func:`traceback.format_exception` tells it, its causes
     first, each error's text and notes cleaned and cut at :data:`ERROR_CHARS`."""
-    return "\n".join(_chain(exc, set(), 0)).rstrip("\n")
+    return "\n".join(_chain(exc, _Told(), 0)).rstrip("\n")
 
 
-def _chain(exc: BaseException, seen: set[int], depth: int) -> list[str]:
-    """The lines of ``exc`` and of the errors it was raised from or while handling,
-    oldest first; each error told once (``seen``: a loop of contexts ends)."""
-    told: list[list[str]] = []
+class _Told:
+    """The errors met so far in one traceback (``seen``: each is told once, a loop of
+    contexts ends) and how many were told (the bound :data:`_ALL`)."""
+
+    __slots__ = ("count", "seen")
+
+    def __init__(self) -> None:
+        self.seen: set[int] = set()
+        self.count = 0
+
+
+def _links(exc: BaseException, told: _Told) -> list[tuple[BaseException, str]]:
+    """``exc`` and the errors it was raised from or while handling, newest first, each
+    with what joins it to the one before it; walked whole (the errors are in memory
+    already), each once."""
+    links: list[tuple[BaseException, str]] = []
     error: BaseException | None = exc
     link = ""
-    while error is not None and id(error) not in seen:
-        if len(told) == _CHAIN:
-            told.append([f"({_more(error, seen)} more errors of the chain left out)", link])
-            break
-        seen.add(id(error))
-        told.append([*_one(error, seen, depth), link])
+    while error is not None and id(error) not in told.seen:
+        told.seen.add(id(error))
+        links.append((error, link))
         if error.__cause__ is not None:
             error, link = error.__cause__, _CAUSED
         elif not error.__suppress_context__:
             error, link = error.__context__, _DURING
         else:
             error = None
-    return [line for lines in reversed(told) for line in lines if line]
+    return links
 
 
-def _more(error: BaseException | None, seen: set[int]) -> int:
-    """How many errors of a chain are left from ``error`` on (a loop counted once)."""
-    count, ids = 0, set(seen)
-    while error is not None and id(error) not in ids and count < 1000:
-        ids.add(id(error))
-        count += 1
-        nxt = error.__cause__
-        error = nxt if nxt is not None or error.__suppress_context__ else error.__context__
-    return count
+def _chain(exc: BaseException, told: _Told, depth: int) -> list[str]:
+    """The lines of ``exc`` and of the errors it was raised from or while handling,
+    oldest first: of a long chain the newest and its root cause, where the fault began
+    (the rest counted). A chain is told whole or, once :data:`_ALL` errors are told
+    (its own before its groups' errors), left out and counted."""
+    links = _links(exc, told)
+    if told.count >= _ALL:
+        return [f"({len(links)} errors left out, with their groups': {_ALL} told in all)"]
+    kept: list[tuple[BaseException, str] | None] = list(links)
+    if len(links) > _CHAIN:
+        kept = [*links[: _CHAIN - 1], None, links[-1]]
+    told.count += len(kept) - (len(links) > _CHAIN)
+    parts: list[list[str]] = []
+    for n, item in enumerate(kept):
+        if item is None:
+            parts.append([f"({len(links) - _CHAIN} errors of the chain left out)", links[n][1]])
+        else:
+            parts.append([*_one(item[0], told, depth), item[1]])
+    return [line for lines in reversed(parts) for line in lines if line]
 
 
-def _one(error: BaseException, seen: set[int], depth: int) -> list[str]:
+def _one(error: BaseException, told: _Told, depth: int) -> list[str]:
     """One error: its frames, its line, its notes, and each error of it as a group."""
     lines: list[str] = []
     group = isinstance(error, BaseExceptionGroup)
@@ -83,7 +104,7 @@ def _one(error: BaseException, seen: set[int], depth: int) -> list[str]:
     lines.append(_said(error))
     lines.extend(_notes(error))
     if isinstance(error, BaseExceptionGroup):
-        lines.extend(_members(error, seen, depth))
+        lines.extend(_members(error, told, depth))
     return lines
 
 
@@ -99,7 +120,7 @@ def _frames(error: BaseException) -> str:
     return "".join([*head, left, *tail])
 
 
-def _members(group: BaseExceptionGroup[BaseException], seen: set[int], depth: int) -> list[str]:
+def _members(group: BaseExceptionGroup[BaseException], told: _Told, depth: int) -> list[str]:
     """The errors of an exception group, each indented as Python tells them: the first
     few, the rest counted; groups nested too deep counted, not told."""
     members = group.exceptions
@@ -108,8 +129,8 @@ def _members(group: BaseExceptionGroup[BaseException], seen: set[int], depth: in
     lines: list[str] = []
     for n, member in enumerate(members[:_GROUP], 1):
         lines.append(f"  +---------------- {n} ----------------")
-        told = "\n".join(_chain(member, seen, depth + 1))
-        lines.extend(f"  | {line}" for line in told.split("\n"))
+        said = "\n".join(_chain(member, told, depth + 1))
+        lines.extend(f"  | {line}" for line in said.split("\n"))
     if len(members) > _GROUP:
         lines.append(f"  +---------------- ... ----------------\n  | and {len(members) - _GROUP} "
                      "more exceptions")  # fmt: skip
