@@ -234,3 +234,36 @@ def test_groups_within_groups_tell_a_bounded_number_of_errors() -> None:
     said = said_traceback(chain(3))
     assert said.count("ValueError: leaf") + said.count("ExceptionGroup: tasks") <= 100
     assert "errors left out" in said
+
+
+def test_a_library_s_line_that_quotes_its_error_has_the_quote_cleaned() -> None:
+    """asyncio's "Task exception was never retrieved" (a library's task that failed
+    unawaited) writes the error's repr into its message, beside the traceback: the
+    message is cleaned as the error's text is, or the address and the whole body go
+    into the line all the same."""
+    import asyncio
+    import io
+    import json
+
+    from sesd.io.logs import configure_logging
+
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    loop = asyncio.new_event_loop()
+    try:
+        future = loop.create_future()
+        exc = _raised(_quoting)
+        future.set_exception(exc)
+        loop.default_exception_handler(
+            {"message": "Task exception was never retrieved", "exception": exc, "future": future}
+        )
+        future.exception()  # retrieved: no second line at its collection
+    finally:
+        loop.close()
+    (line,) = [json.loads(line) for line in logs.getvalue().splitlines()]
+    assert line["event"].startswith("Task exception was never retrieved")
+    assert "OddError" in line["event"]
+    _clean(line["event"])
+    assert len(line["event"]) <= 1000
+    assert "victim@" not in logs.getvalue()
+    assert "in _quoting" in line["exception"]

@@ -65,6 +65,19 @@ def _said_exc_info(_: Any, __: str, event: Any) -> Any:
     return event
 
 
+#: The most said of a library's message that comes with an error.
+MESSAGE_CHARS = 1000
+
+
+def _said_message(_: Any, __: str, event: Any) -> Any:
+    """A library's message logged with an error, cleaned as the error's text is: it may
+    quote it (asyncio's "Task exception was never retrieved" tells the error's repr,
+    an address or a whole body in it). Other messages are the library's own words."""
+    if event.get("exc_info") and isinstance(event.get("event"), str):
+        event["event"] = clean(event["event"], MESSAGE_CHARS)
+    return event
+
+
 def configure_logging(
     level: str = "info", fmt: str = "auto", stream: TextIO | None = None, *, daemon: bool = False
 ) -> None:
@@ -208,6 +221,7 @@ def _route_stdlib(stream: Lasting | Buffered, renderer: Any) -> None:
                 structlog.stdlib.add_logger_name,
                 structlog.stdlib.add_log_level,
                 structlog.processors.TimeStamper(fmt="iso", utc=True),
+                _said_message,
             ],
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
