@@ -349,3 +349,37 @@ def test_a_list_time_row_is_read_as_its_shape_says(row: object, heard: bool) -> 
     statuses.apply(_paused("initech", T + 10))
     assert (list(statuses.status) == [(*where, "initech")]) is heard
     assert statuses.listed_rows() == ([] if heard else [[*where, T + 300, ACCOUNT]])
+
+
+@pytest.mark.parametrize(
+    "spoilt",
+    [["ops", REGION], "ops", ["ops", REGION, "soon"], ["ops", REGION, True], [["ops"], REGION, 1]],
+)
+def test_a_list_time_row_that_does_not_read_leaves_the_rows_after_it_read(spoilt: object) -> None:
+    """A hand's edit spoilt the first row of the file's list times; ``ops``'s row of
+    T + 300, after it, still reads: initech's pause of T + 10, come late, is of a
+    tenant that list found gone, and not heard (the spoilt row was skipped, not the
+    rest)."""
+    where = ("ops", REGION)
+    statuses = TenantStatuses([where])
+    statuses.watch([where], {"ops": ACCOUNT})
+    statuses.restore([], {where}, (), [spoilt, ["ops", REGION, T + 300, ACCOUNT]])
+    statuses.apply(_paused("initech", T + 10))
+    assert statuses.status == {}
+    assert statuses.listed_rows() == [[*where, T + 300, ACCOUNT]]
+
+
+@pytest.mark.parametrize("listed", [None, 7, "ops", {"ops": T}])
+def test_a_file_whose_list_times_are_no_list_restores_the_rest(listed: object) -> None:
+    """A state file edited by hand: its list times are not a list. The restart reads
+    the rest of it, globex's pause among it, and no list time."""
+    queue = f"[[queues]]\nurl = 'https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/eu'\n"
+    config = parse_config(f"{queue}[tenants]\nenabled = true\n")
+    before = Pipeline(core_settings(config)).ledger
+    before.tenant_status.polled(("default", REGION, "globex"), TenantStatus(sending="DISABLED"), T)
+    saved = msgspec.json.decode(msgspec.json.encode(before.snapshot(T)))
+    saved["tenant_listed"] = listed
+    after = Pipeline(core_settings(config)).ledger
+    after.restore(saved, T + 60)
+    assert after.tenant_status.status[("default", REGION, "globex")].paused
+    assert after.tenant_status.listed_rows() == []
