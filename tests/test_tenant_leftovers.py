@@ -54,6 +54,22 @@ def test_an_old_files_status_under_the_id_lifts_no_pause_on_an_origin_it_never_h
     assert (statuses.status[label].customer, statuses.status[label].cause) == ("DISABLED", "held")
 
 
+def test_an_old_files_status_under_the_id_lifts_no_customer_pause_it_never_heard() -> None:
+    """The same with the origins the other way round: the customer's pause of acme,
+    read by the label's poll at T; under the account id, SES's "enabled" event at
+    T + 10, in an older build's file that dates both of the id's origins then. The
+    poll naming the id moves its word under the label: the customer's pause stands."""
+    label = ("default", REGION, "acme")
+    polled = TenantStatus(sending="DISABLED", customer="DISABLED", customer_cause="held",
+                          updated=T, status_at=T)  # fmt: skip
+    heard = TenantStatus(updated=T + 10, status_at=T + 10)
+    rows = [[*label, _old_row(polled)], [ACCOUNT, REGION, "acme", _old_row(heard)]]
+    statuses = TenantStatuses([label[:2]])
+    statuses.restore(rows, {label[:2]}, [(ACCOUNT, "default")])
+    status = statuses.status[label]
+    assert (status.sending, status.customer, status.cause) == ("DISABLED", "DISABLED", "held")
+
+
 def _paused(tenant: str, at: float, account: str = ACCOUNT) -> TenantNotice:
     """SES's pause of ``tenant`` at ``at``, as its status event tells it."""
     return TenantNotice(

@@ -8,6 +8,9 @@ for a tenant no poll lists, for good). Pure code, no server."""
 
 from __future__ import annotations
 
+import msgspec
+import pytest
+
 from sesd.core.tenants import TenantNotice, TenantStatus, TenantStatuses
 
 ACCOUNT = "123456789012"
@@ -83,3 +86,31 @@ def test_a_poll_keeps_its_word_on_the_origin_no_newer_event_spoke_of() -> None:
     assert (status.customer, status.aws, status.sending) == ("ENABLED", "DISABLED", "DISABLED")
     assert (status.customer_at, status.aws_at, status.status_at) == (T + 5, T, T + 5)
     assert status.cause == "bounces"
+
+
+@pytest.mark.parametrize("origin", ["AWS_MANAGED", "CUSTOMER_MANAGED"])
+def test_a_sending_status_an_earlier_build_saved_ignores_older_pauses(origin: str) -> None:
+    """A state file from before each origin's time was kept: acme sending, SES's
+    newest word at T. A pause of either origin from before T, come late, was lifted
+    by then: acme still sends."""
+    statuses = TenantStatuses([(ACCOUNT, REGION)])
+    statuses.restore([[*KEY, {"status_at": T, "updated": T}]], {(ACCOUNT, REGION)})
+    _said(statuses, T - 5, "DISABLED", origin)
+    assert not statuses.status[KEY].paused
+
+
+def test_a_restart_keeps_the_newest_word_on_each_origin_apart() -> None:
+    """A poll read from T that acme sends; the customer paused it at T + 10; sesd
+    restarts from its file. SES's own pause of T + 5 comes late: newer than the last
+    word on SES's origin (the poll's), it is taken, as without the restart; the
+    customer's lifting its pause at T + 20 leaves acme paused by SES."""
+    statuses = TenantStatuses([(ACCOUNT, REGION)])
+    statuses.polled(KEY, TenantStatus(), T)
+    _said(statuses, T + 10, "DISABLED", "CUSTOMER_MANAGED")
+    rows = msgspec.json.decode(msgspec.json.encode(statuses.snapshot()))
+    statuses = TenantStatuses([(ACCOUNT, REGION)])
+    statuses.restore(rows, {(ACCOUNT, REGION)})
+    _said(statuses, T + 5, "DISABLED", "AWS_MANAGED")
+    _said(statuses, T + 20, "ENABLED", "CUSTOMER_MANAGED")
+    status = statuses.status[KEY]
+    assert (status.sending, status.cause) == ("DISABLED", "paused by SES")
