@@ -1005,6 +1005,15 @@ _FORMS = {
         (b'{"n": 4}', 1),
         b"\n",
     ),
+    # Firehose: the line ends inside an object (cut short), then a line after it.
+    "firehose_cut": _stream(
+        (_EVENT, 1),
+        (b'{"n": 2}', 1),
+        (b'{"eventType": "Bounce", "x"', 1),
+        b"\n",
+        (b'{"n": 3}', 1),
+        b"\n",
+    ),
     # Two SQS dumps as the AWS CLI writes them, one after another (`jq .`).
     "documents": _stream(b"\n", (_DUMP, 2), b"\n", (_DUMP, 2), b"\n"),
 }
@@ -1025,6 +1034,21 @@ def test_each_body_comes_with_the_offset_where_its_value_starts(form: str, size:
     data, offsets = _FORMS[form]
     out = list(_placed(Chunks(data[i : i + size] for i in range(0, len(data), size))))
     assert [at for at, _ in out] == offsets
+
+
+@pytest.mark.parametrize("opening", [b'{"eventType": "Send", "pad": "', b'{"pad": "'])
+@pytest.mark.parametrize(("size", "read"), [(MAX_BODY, True), (MAX_BODY + 1, False)])
+def test_a_line_of_exactly_max_body_bytes_is_read(opening: bytes, size: int, read: bool) -> None:
+    """A value a line of exactly MAX_BODY bytes, an event's or any other, is read
+    whole; a byte more, it is skipped and counted as too large."""
+    from sesd.commands.replay.archive import _placed
+    from sesd.commands.replay.json_stream import Chunks
+
+    value = opening + b"x" * (size - len(opening) - 2) + b'"}'
+    assert len(value) == size
+    data = value + b"\n" + _EVENT + b"\n"
+    out = list(_placed(Chunks(data[i : i + 4096] for i in range(0, len(data), 4096))))
+    assert out == [(0, value if read else TOO_LARGE), (size + 1, _EVENT)]
 
 
 @pytest.mark.parametrize("form", ["line", "firehose", "element"])
