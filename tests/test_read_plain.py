@@ -4,6 +4,7 @@ read is read on to the bound, no further, and refused naming the size it has."""
 from __future__ import annotations
 
 import os
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,23 @@ def test_a_file_that_grows_within_the_bound_while_read_is_read_whole(
     _growing(monkeypatch, path, more)
     assert read_plain(str(path), 300_000) == b"x" * 100 + more
     assert read_plain(str(path), len(more) + 100) == b"x" * 100 + more
+
+
+def test_a_file_grown_far_past_the_bound_is_not_read_past_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """100 bytes when looked at, under a bound of 1,000; 20 MB land before the read (a
+    file another process writes at the path). Refused, having held about the bound in
+    memory, not the 20 MB: the bound is what keeps a wrong file from filling memory."""
+    path = tmp_path / "state.bin"
+    path.write_bytes(b"x" * 100)
+    _growing(monkeypatch, path, b"y" * 20_000_000)
+    tracemalloc.start()
+    try:
+        with pytest.raises(TooLarge) as refused:
+            read_plain(str(path), 1_000)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert refused.value.size == 20_000_100
+    assert peak < 1_000_000, peak
