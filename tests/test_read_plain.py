@@ -75,3 +75,21 @@ def test_a_file_grown_far_past_the_bound_is_not_read_past_it(
         tracemalloc.stop()
     assert refused.value.size == 20_000_100
     assert peak < 1_000_000, peak
+
+
+@pytest.mark.parametrize(("grown", "read"), [(1, True), (2, False), (10, False)])
+def test_a_file_a_byte_under_the_bound_that_grows_is_read_whole_or_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, grown: int, read: bool
+) -> None:
+    """999 bytes when looked at, under a bound of 1,000; ``grown`` more land before the
+    read. To exactly the bound, read whole; past it, refused: never handed on cut at
+    the bound (a state file cut mid-value)."""
+    path = tmp_path / "state.bin"
+    path.write_bytes(b"x" * 999)
+    _growing(monkeypatch, path, b"y" * grown)
+    if read:
+        assert read_plain(str(path), 1_000) == b"x" * 999 + b"y" * grown
+        return
+    with pytest.raises(TooLarge) as refused:
+        read_plain(str(path), 1_000)
+    assert refused.value.size == 999 + grown
