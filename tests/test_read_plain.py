@@ -3,6 +3,7 @@ read is read on to the bound, no further, and refused naming the size it has."""
 
 from __future__ import annotations
 
+import errno
 import os
 import tracemalloc
 from pathlib import Path
@@ -93,3 +94,26 @@ def test_a_file_a_byte_under_the_bound_that_grows_is_read_whole_or_refused(
     with pytest.raises(TooLarge) as refused:
         read_plain(str(path), 1_000)
     assert refused.value.size == 999 + grown
+
+
+def test_a_refusal_is_an_oserror_naming_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A FIFO at the path is refused at once (not waited on), and a file over the bound
+    or grown past it refused: each an OSError as the system's own, with its errno and
+    the file's path, so that any reader's message (``str(exc)``) says which file."""
+    fifo = tmp_path / "silences.json"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match="not a plain file") as refused:
+        read_plain(str(fifo))
+    assert (refused.value.errno, refused.value.filename) == (errno.EINVAL, str(fifo))
+    path = tmp_path / "state.bin"
+    path.write_bytes(b"x" * 2_000)
+    with pytest.raises(TooLarge) as large:
+        read_plain(str(path), 1_000)
+    assert (large.value.errno, large.value.filename) == (errno.EFBIG, str(path))
+    path.write_bytes(b"x" * 100)
+    _growing(monkeypatch, path, b"y" * 2_000)
+    with pytest.raises(TooLarge) as grown:
+        read_plain(str(path), 1_000)
+    assert (grown.value.filename, grown.value.size) == (str(path), 2_100)
