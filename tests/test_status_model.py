@@ -216,6 +216,26 @@ def test_a_pending_alert_comes_after_the_firing_ones() -> None:
     assert ("pending", "slow-burn") in states
 
 
+def test_firing_alerts_come_first_the_most_urgent_first_then_the_pending() -> None:
+    """A pending alert that is critical and on a provider still comes after every
+    firing one (what fires now is read first); of two firing on one domain at the same
+    time, the critical comes before the warning, whatever their names."""
+    extra = (
+        '[[alerts.rules]]\nname = "any-delay"\nmetric = "delayed_recipients"\nwindow = "5m"\n'
+        'above = 0\nseverity = "warning"\n'
+        '[[alerts.rules]]\nname = "provider-slow"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+        'above = 0.1\nmin_events = 10\nproviders = ["*"]\nseverity = "critical"\nfor = "10m"\n'
+    )
+    doc = status(spiked(extra))
+    assert [(a.state, a.rule, a.name) for a in doc.alerts.items] == [
+        ("firing", "provider-delay-ratio-high", "microsoft"),
+        ("firing", "delay-ratio-high", "outlook.com"),
+        ("firing", "any-delay", "outlook.com"),
+        ("firing", "any-delay", "yahoo.com"),
+        ("pending", "provider-slow", "microsoft"),
+    ]
+
+
 def test_queue_rates_and_lag_are_read_against_the_sample_a_request_kept() -> None:
     """The first request compares with the start (every counter 0); one more than five
     minutes later with the first: messages received per second, errors lately, the
