@@ -34,6 +34,8 @@ RULE = '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\nabo
         "https://xn--bcher-kva.example/x",
         "https://h.example/a%20b/c",
         "https://u:p%40ss@h.example:8443/x",
+        "https://u:p%23ss@h.example:8443/x",
+        "https://u:a%2Fb%3Fc@h.example/x",
         "https://h.example/x?token=a&b=c",
         "http://am.example:9093/alertmanager",
         "http://10.0.0.1:9093/",

@@ -327,6 +327,20 @@ CASES = [
      + MORE),
     (AM + 'urls = ["http://u:p@a/\\u0085"]', "alerts.sinks.am.urls[0]: 'http://u:***@a/\\u0085': "
      "has U+0085, a space, at its end: no URL holds one"),
+    # A password holding a '#', '/' or '?' not percent-encoded: the URL parser ends the
+    # host there (a port 'p' or 'a'), and the refusal masks all up to the last '@'.
+    (AM + 'urls = ["http://u:p#ss@am:9093"]', "alerts.sinks.am.urls[0]: 'http://u:***@am:9093'"
+     ": its port is not a number from 1 to 65535"),
+    (AM + 'urls = ["https://u:a/b@host/x"]', "alerts.sinks.am.urls[0]: 'https://u:***@host/x': "
+     "its port is not a number from 1 to 65535"),
+    (Q.replace("https://", "https://u:p?ss@"), "queues[0].url: "
+     "'https://u:***@sqs.us-east-1.amazonaws.com/1/q': its port is not a number from 1 to 65535"),
+    (Q + '[aws]\nendpoint_url = "http://u:p#ss@localhost:5000"', "aws.endpoint_url: "
+     "'http://u:***@localhost:5000': its port is not a number from 1 to 65535"),
+    (AM + 'urls = ["http://:p/ss@am"]', "alerts.sinks.am.urls[0]: 'http://***@am' is not an "
+     "http(s) URL"),
+    (HOOK.replace("https://", "https://u:p#ss@"), "alerts.sinks.hook.url: its port is not a "
+     "number from 1 to 65535 (value not shown)"),
     # An Alertmanager's URL is not sent as written (a path is added after a line break,
     # '//api/v2/alerts'), nor an endpoint by the AWS SDK: refused.
     (AM + 'urls = ["http://am:9093/\\n"]', "alerts.sinks.am.urls[0]: 'http://am:9093/\\u000a': "

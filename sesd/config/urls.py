@@ -191,6 +191,16 @@ def shown_url(url: str) -> str:
     # The authority ends where the URL parser ends it: at the first '/', '?' or '#'.
     end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
     userinfo, at, host = rest[:end].rpartition("@")
+    port_at = host.find(":")
+    if sep and not at and port_at >= 0 and not host.startswith("[") and "@" in rest[end:]:
+        # No user in the parser's view, but 'user:' and an '@' after: a password holding
+        # a '/', '?' or '#' not percent-encoded ends the parser's host there
+        # ('u:p#ss@host', its port 'p'), so all up to the last '@' is masked (a port and
+        # a path holding an '@' too: which was meant cannot be told). A host without a
+        # port is left: 'host/x@y' is a path far more often than a token with a '/'.
+        tail = rest.rpartition("@")[2]
+        user = host[:port_at]
+        return f"{scheme}://{user + ':' if user else ''}***@{tail}"
     if not sep or not at:
         return url
     user, colon, _ = userinfo.partition(":")
