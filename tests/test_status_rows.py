@@ -5,11 +5,14 @@ listed, those ending first first. Pure: built from a world at a fixed time."""
 
 from __future__ import annotations
 
+import pytest
+
 from sesd.alerting.held import THIN_NOTE
 from sesd.alerting.rules import Status as AlertStatus
 from sesd.alerting.silences import Silence, SilenceSet
 from sesd.status.alerts import link, silence_list
 from sesd.status.document import AlertRow, SilenceRef, SilenceRow
+from tests import status_world
 from tests.status_world import everything
 from tests.test_status_model import NOW, status
 
@@ -126,6 +129,25 @@ def test_a_row_of_every_scope_says_what_fires_where_and_why() -> None:
     )
     assert yahoo.cause is not None
     assert (yahoo.cause.name, yahoo.cause.of) == ("connection", 1)
+
+
+def test_a_slow_canary_send_names_the_api_call_not_a_missing_canary(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two canary rules fire together: the send-latency one names the API call as slow
+    (client -> SES), its figure in seconds; the missing one names the failed send."""
+    slow = (
+        '[[alerts.rules]]\nname = "canary-slow"\nmetric = "canary_send_latency_seconds"\n'
+        'window = "15m"\nabove = 0.1\n'
+    )
+    monkeypatch.setattr(status_world, "EVERYTHING", status_world.EVERYTHING + slow)
+    rows = {row.rule: row for row in status(everything()).alerts.items if row.scope == "canary"}
+    assert shown(rows["canary-slow"])[:15] == (
+        "canary-slow", "canary", "canary", "firing", "warning", "canary_send_latency_seconds",
+        "15m", 0.2, 0.1, 0.1, "above", "0.2s", "0.1s", NOW,
+        "API call (SendEmail is slow: client -> SES)",
+    )  # fmt: skip
+    assert rows["canary-missing"].stage == "API call (SendEmail failed: auth)"
 
 
 def test_a_resolve_owed_reads_resolved_at_its_figure_since_it_resolved() -> None:
