@@ -12,8 +12,9 @@ from sesd.alerting.rules import Status as AlertStatus
 from sesd.alerting.silences import Silence, SilenceSet
 from sesd.status.alerts import link, silence_list
 from sesd.status.document import AlertRow, SilenceRef, SilenceRow
+from tests import factory as f
 from tests import status_world
-from tests.status_world import everything
+from tests.status_world import everything, feed
 from tests.test_status_model import NOW, status
 
 #: The note a row of a resolve owed ends with.
@@ -148,6 +149,35 @@ def test_a_slow_canary_send_names_the_api_call_not_a_missing_canary(
         "API call (SendEmail is slow: client -> SES)",
     )  # fmt: skip
     assert rows["canary-missing"].stage == "API call (SendEmail failed: auth)"
+
+
+def test_an_account_reputation_alert_gives_sesds_estimate_of_the_whole_account(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Five hard bounces of 57 counted recipients: the account's reputation alert reads
+    8.8% and its notes give the estimate it was read from (the whole account's, not one
+    configuration set's) and how far AWS's review and pause levels are."""
+    rule = (
+        '[[alerts.rules]]\nname = "rep-bounce"\nmetric = "reputation_bounce_ratio"\n'
+        'window = "5m"\nabove = 0.01\n'
+    )
+    monkeypatch.setattr(status_world, "EVERYTHING", status_world.EVERYTHING + rule)
+    w = everything()
+    feed(w, [f.bounce([f"b{i}@outlook.com"], at=NOW - 10 + i) for i in range(5)], NOW)
+    row = next(row for row in status(w).alerts.items if row.rule == "rep-bounce")
+    assert (row.scope, row.name, row.value_text, row.threshold_text, row.link) == (
+        "account",
+        "default/eu-west-1",
+        "8.8%",
+        "1.0%",
+        None,
+    )
+    assert row.notes == [
+        "5 hard bounces over the last 57 delivered + bounced recipients (sesd's estimate "
+        "of AWS's arithmetic; the mailbox simulator left out)",
+        "0 more hard bounces among these would reach AWS's review level (5.0%); AWS may "
+        "pause sending at 10.0%",
+    ]
 
 
 def test_a_resolve_owed_reads_resolved_at_its_figure_since_it_resolved() -> None:
