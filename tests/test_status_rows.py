@@ -180,6 +180,26 @@ def test_an_account_reputation_alert_gives_sesds_estimate_of_the_whole_account(
     ]
 
 
+def test_a_rule_firing_below_its_threshold_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A delivery ratio under its floor: the row fires below, not above."""
+    rule = (
+        '[[alerts.rules]]\nname = "few-delivered"\nmetric = "delivery_ratio"\n'
+        'window = "5m"\nbelow = 0.9\n'
+    )
+    monkeypatch.setattr(status_world, "EVERYTHING", status_world.EVERYTHING + rule)
+    w = everything()
+    state = w.evaluator.states["few-delivered"]["outlook.com"]
+    state.status, state.since, state.value = AlertStatus.FIRING, NOW - 60, 0.4
+    row = next(row for row in status(w).alerts.items if row.rule == "few-delivered")
+    assert (row.state, row.fires, row.value_text, row.threshold_text, row.since) == (
+        "firing",
+        "below",
+        "40.0%",
+        "90.0%",
+        NOW - 60,
+    )
+
+
 def test_a_resolve_owed_reads_resolved_at_its_figure_since_it_resolved() -> None:
     """After a restart, the account's and outlook.com's alerts have their resolves
     owed: each row reads resolved, no current figure, "resolved at" the figure it
