@@ -242,6 +242,25 @@ def test_a_resolve_owed_reads_resolved_at_its_figure_since_it_resolved() -> None
     assert owed.cause.name == "ip_reputation"
 
 
+def test_a_pending_alert_that_resolved_before_lists_with_the_pending() -> None:
+    """microsoft's alert resolved two hours ago and is pending again; outlook.com's
+    slow-burn has its resolve owed: the pending one is listed before the resolve owed
+    (its last resolve is history, not a resolve owed), and reads pending since its
+    breach began."""
+    w = everything()
+    states = w.evaluator.states
+    again = states["provider-delay-ratio-high"]["microsoft"]
+    again.status, again.since, again.resolved_at = AlertStatus.PENDING, NOW - 30, NOW - 7200
+    owed = states["slow-burn"]["outlook.com"]
+    owed.status, owed.since, owed.resolved_at = AlertStatus.FIRING, NOW - 3600, NOW - 60
+    rows = [(row.state, row.rule, row.name, row.since) for row in status(w).alerts.items]
+    assert rows[-3:] == [
+        ("pending", "provider-delay-ratio-high", "microsoft", NOW - 30),
+        ("pending", "slow-burn", "yahoo.com", NOW),
+        ("resolved", "slow-burn", "outlook.com", NOW - 60),
+    ]
+
+
 def test_an_alert_held_on_a_thin_window_says_so_and_a_resolve_owed_does_not() -> None:
     """An alert held firing on a window too thin to resolve on ends its notes with why
     its figure is the one it fired at; a resolve owed that was held says it is owed,
