@@ -279,6 +279,21 @@ def test_an_alert_held_on_a_thin_window_says_so_and_a_resolve_owed_does_not() ->
     assert THIN_NOTE not in rows["ses-paused", "default/eu-west-1"].notes
 
 
+def test_a_silence_of_one_severity_holds_only_that_severitys_rows() -> None:
+    """A silence of outlook.com's critical alerts shows on its critical row, not on
+    its warning one."""
+    w = everything()
+    w.evaluator.silences = SilenceSet(
+        [Silence(id="crit", comment="paged already", starts_at=NOW - 60, ends_at=NOW + 600,
+                 domain="outlook.com", severity="critical")]
+    )  # fmt: skip
+    rows = {(row.rule, row.name): row for row in status(w).alerts.items}
+    assert rows["delay-ratio-high", "outlook.com"].silence == SilenceRef(
+        id="crit", comment="paged already", ends_at=NOW + 600, until_resolved=False
+    )
+    assert rows["slow-burn", "outlook.com"].silence is None
+
+
 def test_silences_are_listed_those_ending_first_first_with_their_matchers() -> None:
     """Active and pending silences, never the expired: those that end first first, of
     two ending together the lesser id first, then those waiting for a resolve (no end)
