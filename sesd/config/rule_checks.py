@@ -14,7 +14,7 @@ from sesd.config.urls import check_link
 from sesd.config.values import toml_key
 from sesd.core.causes import CAUSES
 from sesd.core.domains import normalise_domain, takes_glob, takes_name
-from sesd.core.text import escaped, has_control
+from sesd.core.text import escaped, has_space_or_control
 
 if TYPE_CHECKING:
     from sesd.config.alerts import AlertsConfig, RuleConfig
@@ -60,7 +60,7 @@ def link_warnings(alerts: AlertsConfig) -> list[str]:
         f"{key}: '{escaped(link, 200)}' has a space, a line break or another control or "
         "invisible character (shown escaped): a chat client cuts the link there"
         for key, link in links
-        if link is not None and (has_control(link) or any(char.isspace() for char in link))
+        if link is not None and has_space_or_control(link)
     ]
 
 

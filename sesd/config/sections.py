@@ -19,7 +19,7 @@ from sesd.config.values import (
 from sesd.config.web import WebConfig, WebConfigFile
 from sesd.core.domains import normalise_domain
 from sesd.core.providers import MX_LABEL
-from sesd.core.text import escaped, has_control
+from sesd.core.text import escaped, has_control, has_space_or_control
 
 __all__ = [
     "EXIT_ROOM",
@@ -52,7 +52,7 @@ class HttpConfig(Section, frozen=True):
             raise ValueError(f"listen must be HOST:PORT, got {self.listen!r}")
         if int(port) > 65535:
             raise ValueError(f"listen {self.listen!r}: port {port} is over 65535")
-        if has_control(host) or any(char.isspace() for char in host):  # no bind takes it
+        if has_space_or_control(host):  # no bind takes it
             why = "a space, control or invisible character (shown escaped): no address has one"
             raise ValueError(f"listen {self.listen!r}: the host has {why}")
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from sesd.config.values import toml_key
-from sesd.core.text import escaped, has_control
+from sesd.core.text import escaped, has_space_or_control
 
 if TYPE_CHECKING:
     from sesd.config.values import Secret
@@ -48,7 +48,7 @@ def url_fault(url: str, *, drops: bool = True) -> str | None:
         (
             i
             for i, char in enumerate(url)
-            if _odd(char) and not (drops and _is_dropped(char, i, lead))
+            if has_space_or_control(char) and not (drops and _is_dropped(char, i, lead))
         ),
         None,
     )
@@ -123,10 +123,6 @@ _DROPPED = str.maketrans("", "", "\t\r\n")
 _LEADING = "".join(map(chr, range(33)))
 #: Characters said by name where a URL holds one.
 _NAMED = {"\n": "a line break", "\r": "a carriage return", "\t": "a tab", " ": "a space"}
-
-
-def _odd(char: str) -> bool:
-    return char.isspace() or has_control(char)
 
 
 def _is_dropped(char: str, i: int, lead: int) -> bool:

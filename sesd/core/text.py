@@ -24,6 +24,7 @@ __all__ = [
     "clean_once",
     "escaped",
     "has_control",
+    "has_space_or_control",
     "mta_name",
     "redact_addresses",
     "slack_escape",
@@ -157,6 +158,12 @@ def has_control(text: str) -> bool:
     """Whether ``text`` holds a character :func:`escaped` would escape (a control, a
     format or invisible character): none of them prints."""
     return _CONTROL_RE.search(text) is not None
+
+
+def has_space_or_control(text: str) -> bool:
+    """Whether ``text`` holds a space of any kind or a character :func:`has_control`
+    finds: what no URL, address or key a config gives may hold."""
+    return has_control(text) or any(char.isspace() for char in text)
 
 
 def escaped(text: str, limit: int) -> str:
