@@ -35,7 +35,7 @@ from sesd.core.pipeline import Pipeline
 from sesd.core.tallies import Outcome
 from sesd.core.text import clean_once
 from sesd.io.aws_errors import error_code
-from sesd.io.backoff import backoff_delay
+from sesd.io.backoff import backoff_delay, spread
 from sesd.io.logs import get_logger
 from sesd.io.tracebacks import said_traceback
 from sesd.metrics.registry import Metrics
@@ -269,7 +269,7 @@ class QueuePoller:
             )
             return
         # Retrying soon would not help: slowly, so a fixed queue is found again.
-        self._delay = PERMANENT_RETRY * (0.9 + 0.2 * self._rand())
+        self._delay = spread(PERMANENT_RETRY, 0.1, rand=self._rand())
         # Told again when the hint changes: another region answering the credentials
         # since makes a key AWS does not know here the region's fault.
         if self._permanent != code or self._told != hint:

@@ -23,6 +23,7 @@ import anyio
 import anyio.abc
 from prometheus_client import Counter
 
+from sesd.io.backoff import spread
 from sesd.io.cancelled import stop_asked
 from sesd.io.logs import get_logger
 from sesd.io.tracebacks import said_traceback
@@ -71,7 +72,7 @@ async def kept_running(
             return
         except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001 - logged below
             _count(exc, name, failures)
-            pause = base * (1 - JITTER + 2 * JITTER * rand())
+            pause = spread(base, JITTER, rand=rand())
             log.error(
                 "sesd.task.failed",
                 task=name,
