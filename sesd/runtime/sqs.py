@@ -37,7 +37,6 @@ from sesd.core.text import clean_once
 from sesd.io.aws_errors import error_code
 from sesd.io.backoff import backoff_delay, spread
 from sesd.io.logs import get_logger
-from sesd.io.tracebacks import said_traceback
 from sesd.metrics.registry import Metrics
 from sesd.runtime.clock import compare_with_aws
 from sesd.runtime.health import Changes, Health
@@ -370,8 +369,8 @@ class QueuePoller:
                 "sesd.pipeline.failed",
                 sqs_message_id=clean_once(message_id),
                 error=type(exc).__name__,
-                # Not ``exc_info``: the error may quote the body (an address, a megabyte).
-                exception=said_traceback(exc),
+                # Told cleaned (sesd.io.logs): the error may quote the body (an address).
+                exc_info=exc,
                 **self._deletes.place(),
             )
             self._counts.error("process")

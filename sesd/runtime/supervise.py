@@ -26,7 +26,6 @@ from prometheus_client import Counter
 from sesd.io.backoff import spread
 from sesd.io.cancelled import stop_asked
 from sesd.io.logs import get_logger
-from sesd.io.tracebacks import said_traceback
 from sesd.metrics.registry import TASKS
 
 __all__ = ["JITTER", "RESTART_AFTER", "kept_running", "run_once", "start_kept"]
@@ -70,7 +69,7 @@ async def kept_running(
         try:
             await run()
             return
-        except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001 - logged below
+        except (Exception, asyncio.CancelledError) as exc:
             _count(exc, name, failures)
             pause = spread(base, JITTER, rand=rand())
             log.error(
@@ -78,8 +77,8 @@ async def kept_running(
                 task=name,
                 restart_in_seconds=round(pause, 3),
                 hint=_HINT,
-                # Not ``exc_info``: the error may quote a stranger's text (an answer).
-                exception=said_traceback(exc),
+                # Told cleaned (sesd.io.logs): the error may quote a stranger's answer.
+                exc_info=exc,
             )
         with anyio.move_on_after(pause):
             await (until.wait() if until is not None else anyio.sleep_forever())
@@ -97,9 +96,9 @@ async def run_once(
     log = get_logger(**context)
     try:
         await run()
-    except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001 - logged below
+    except (Exception, asyncio.CancelledError) as exc:
         _count(exc, name, failures)
-        log.error("sesd.task.failed", task=name, hint=_ONCE_HINT, exception=said_traceback(exc))
+        log.error("sesd.task.failed", task=name, hint=_ONCE_HINT, exc_info=exc)
 
 
 def _count(exc: BaseException, name: str, failures: Counter) -> None:
