@@ -796,3 +796,61 @@ def test_a_line_of_megabytes_costs_cause_no_more_than_a_short_one() -> None:
     *answers, peak = done.stdout.splitlines()
     assert [line.split(" ")[0] for line in answers] == ["unknown:", "greylisted,"]
     assert int(peak) < 64, f"peak {peak} MiB"
+
+
+@pytest.fixture
+def aws_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The SDK's config file, with one profile (``ops``), and no credentials file."""
+    path = tmp_path / "aws-config"
+    path.write_text("[profile ops]\nregion = eu-west-1\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(path))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_PROFILE", raising=False)
+    return path
+
+
+@pytest.mark.parametrize("variable", ["AWS_PROFILE", "AWS_DEFAULT_PROFILE"])
+def test_a_profile_the_sdk_files_lack_stops_the_start_in_one_line(
+    tmp_path: Path, aws_files: Path, sesd_run: SesdRun, variable: str
+) -> None:
+    """AWS_PROFILE (or the older AWS_DEFAULT_PROFILE) naming a profile ~/.aws has not:
+    every client sesd makes fails on it. One line at start naming the variable and
+    what to do, exit 2, where the first poller's client ended sesd with the SDK's
+    traceback, after it had said it was listening."""
+    text = QUEUE + '[http]\nlisten = "127.0.0.1:0"\n'
+    code, err = sesd_run("--config", str(_config(tmp_path, text)), env={variable: "opps"})
+    assert code == 2
+    assert "Traceback" not in err
+    assert (
+        f"sesd: cannot start: {variable} names the AWS profile 'opps', which the SDK's "
+        "config and credentials files do not have: name one they have (aws configure "
+        f"list-profiles), or unset {variable}"
+    ) in err.splitlines()
+    assert "sesd.http.listening" not in err
+
+
+def test_a_profile_the_sdk_files_have_is_not_said(
+    aws_files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sesd.runtime.aws_making import missing_profile
+
+    assert missing_profile() == ""
+    monkeypatch.setenv("AWS_PROFILE", "ops")
+    assert missing_profile() == ""
+    monkeypatch.setenv("AWS_PROFILE", "ops\x1b[2J")  # said as a terminal may show it
+    assert "'ops\\u001b[2J'" in missing_profile()
+
+
+def test_a_replay_of_s3_inputs_with_a_profile_the_sdk_files_lack_is_one_line(
+    tmp_path: Path, aws_files: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Replay's S3 client would fail on it with the SDK's traceback: said before
+    anything is read, exit 2."""
+    monkeypatch.setenv("AWS_PROFILE", "opps")
+    code = main(["replay", "--config", str(_config(tmp_path, QUEUE)), "s3://archive/events/"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("sesd: AWS_PROFILE names the AWS profile 'opps'")
+    assert "Traceback" not in err

@@ -451,6 +451,24 @@ async def test_no_credentials_is_said_with_where_setup_looks_for_them(
     assert "AWS_PROFILE or ~/.aws/credentials" in hint
 
 
+async def test_a_profile_the_sdk_files_lack_is_said_with_what_to_do(
+    local_sqs: LocalSqs, capsys: pytest.CaptureFixture[str], no_aws_credentials: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """AWS_PROFILE naming a profile ~/.aws has not: the SDK's line, then a hint naming
+    the variable and what to do (list the profiles, or unset it), exit 1."""
+    monkeypatch.setenv("AWS_PROFILE", "opps")
+    code, _, err = await _setup(capsys, "--name", "profiles", "--endpoint-url", local_sqs.url)
+    assert code == 1, err
+    failed, hint = err.splitlines()
+    assert failed.startswith("sesd: setup failed in us-east-1: ProfileNotFound: ")
+    assert hint == (
+        "sesd: hint: AWS_PROFILE names the AWS profile 'opps', which the SDK's config and "
+        "credentials files do not have: name one they have (aws configure list-profiles), "
+        "or unset AWS_PROFILE"
+    )
+
+
 async def test_an_endpoint_other_than_the_config_s_is_said_to_replace_it(
     local_sqs: LocalSqs, tmp_path: Any, capsys: pytest.CaptureFixture[str], credentials: None
 ) -> None:

@@ -5,13 +5,36 @@ of one region) get one client, not one each, the first kept in no one's sight.""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Hashable
 from contextlib import asynccontextmanager
 
 import anyio
 from aiobotocore.session import AioSession
+from botocore.exceptions import ProfileNotFound
 
-__all__ = ["OneEach", "read_models"]
+from sesd.core.text import escaped
+
+__all__ = ["OneEach", "missing_profile", "read_models"]
+
+
+def missing_profile() -> str:
+    """What to say when the environment names an AWS profile that the SDK's config and
+    credentials files do not have, else "". Every client sesd would make fails on it,
+    whatever its account (an account's own keys or role too: the SDK reads the
+    profile's settings for every client), each time with a traceback, so it is said
+    once, before anything starts. Reads the SDK's config files: call it off the loop."""
+    try:
+        AioSession().get_scoped_config()
+    except ProfileNotFound as exc:
+        variable = "AWS_PROFILE" if "AWS_PROFILE" in os.environ else "AWS_DEFAULT_PROFILE"
+        profile = escaped(str(exc.kwargs.get("profile", "")), 100)
+        return (
+            f"{variable} names the AWS profile '{profile}', which the SDK's config and "
+            "credentials files do not have: name one they have (aws configure "
+            f"list-profiles), or unset {variable}"
+        )
+    return ""
 
 
 class OneEach:
