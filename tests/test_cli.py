@@ -833,13 +833,13 @@ def test_a_profile_the_sdk_files_lack_stops_the_start_in_one_line(
 def test_a_profile_the_sdk_files_have_is_not_said(
     aws_files: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sesd.runtime.aws_making import missing_profile
+    from sesd.runtime.aws_making import aws_files_fault
 
-    assert missing_profile() == ""
+    assert aws_files_fault() == ""
     monkeypatch.setenv("AWS_PROFILE", "ops")
-    assert missing_profile() == ""
+    assert aws_files_fault() == ""
     monkeypatch.setenv("AWS_PROFILE", "ops\x1b[2J")  # said as a terminal may show it
-    assert "'ops\\u001b[2J'" in missing_profile()
+    assert "'ops\\u001b[2J'" in aws_files_fault()
 
 
 def test_a_replay_of_s3_inputs_with_a_profile_the_sdk_files_lack_is_one_line(
@@ -854,3 +854,26 @@ def test_a_replay_of_s3_inputs_with_a_profile_the_sdk_files_lack_is_one_line(
     assert code == 2
     assert err.startswith("sesd: AWS_PROFILE names the AWS profile 'opps'")
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("which", ["AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"])
+def test_an_sdk_file_that_cannot_be_parsed_stops_the_start_without_its_lines(
+    tmp_path: Path, aws_files: Path, sesd_run: SesdRun, monkeypatch: pytest.MonkeyPatch,
+    which: str,
+) -> None:  # fmt: skip
+    """~/.aws/config or ~/.aws/credentials that the SDK cannot parse fails every client
+    as a missing profile does: one line naming the file, exit 2, where it was the SDK's
+    traceback. The parser's lines that quote the file are not shown: a credentials
+    file's lines hold keys."""
+    broken = tmp_path / "aws-broken"
+    broken.write_text("aws_secret_access_key = SECRETKEY\n[default]\n")
+    monkeypatch.setenv(which, str(broken))
+    text = QUEUE + '[http]\nlisten = "127.0.0.1:0"\n'
+    code, err = sesd_run("--config", str(_config(tmp_path, text)))
+    assert code == 2
+    assert "Traceback" not in err and "SECRETKEY" not in err
+    assert (
+        f"sesd: cannot start: the AWS SDK cannot parse {broken} (File contains no section "
+        "headers.): mend it, or point AWS_CONFIG_FILE or AWS_SHARED_CREDENTIALS_FILE at "
+        "another file"
+    ) in err.splitlines()

@@ -146,14 +146,14 @@ def execute(args: argparse.Namespace) -> int:
     """Run until stopped; 0 after a graceful stop (1 when its state file could not be
     saved last), 2 when the config or the start fails, 1 after a fault (its traceback
     printed), one after the stop's last save too: sesd did not end as asked."""
-    from sesd.runtime.aws_making import missing_profile
+    from sesd.runtime.aws_making import aws_files_fault
     from sesd.runtime.daemon import Daemon, StartError
 
     try:
         config = load(args, daemon=True)
     except ConfigError as exc:
         return config_error(exc)
-    profile = missing_profile()
+    profile = aws_files_fault()
     if profile:
         return start_failed(StartError(profile))
     configure_logging(config.logging.level, config.logging.format, daemon=True)

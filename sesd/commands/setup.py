@@ -20,7 +20,13 @@ import sys
 from typing import Final
 
 import anyio
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConfigParseError,
+    NoCredentialsError,
+    ProfileNotFound,
+)
 from botocore.parsers import ResponseParserError
 
 from sesd.commands.common import Commands, command, config_error, whole_number
@@ -32,7 +38,7 @@ from sesd.core.accounts import is_region
 from sesd.core.text import escaped
 from sesd.io.aws_errors import error_code
 from sesd.io.logs import configure_logging
-from sesd.runtime.aws_making import missing_profile
+from sesd.runtime.aws_making import aws_files_fault
 
 __all__ = ["EVENT_TYPES", "PERMISSIONS", "Plan", "SetupOptions", "add_parser", "run_setup"]
 
@@ -233,8 +239,8 @@ def _hint(exc: Exception, region: str, done: list[str]) -> str:
         return region_not_enabled(region, done)
     if isinstance(exc, NoCredentialsError):
         return _NO_CREDENTIALS
-    if isinstance(exc, ProfileNotFound):
-        return missing_profile()
+    if isinstance(exc, (ProfileNotFound, ConfigParseError)):
+        return aws_files_fault()
     return CREDENTIALS_REFUSED.get(code, "")
 
 

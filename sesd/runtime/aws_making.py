@@ -11,19 +11,20 @@ from contextlib import asynccontextmanager
 
 import anyio
 from aiobotocore.session import AioSession
-from botocore.exceptions import ProfileNotFound
+from botocore.exceptions import ConfigParseError, ProfileNotFound
 
 from sesd.core.text import escaped
 
-__all__ = ["OneEach", "missing_profile", "read_models"]
+__all__ = ["OneEach", "aws_files_fault", "read_models"]
 
 
-def missing_profile() -> str:
-    """What to say when the environment names an AWS profile that the SDK's config and
-    credentials files do not have, else "". Every client sesd would make fails on it,
-    whatever its account (an account's own keys or role too: the SDK reads the
-    profile's settings for every client), each time with a traceback, so it is said
-    once, before anything starts. Reads the SDK's config files: call it off the loop."""
+def aws_files_fault() -> str:
+    """What to say when the SDK's own files stop every AWS call, else "": the
+    environment names a profile its config and credentials files do not have, or one of
+    those files cannot be parsed. Every client sesd would make fails on either, whatever
+    its account (an account's own keys or role too: the SDK reads the profile's settings
+    for every client), each time with a traceback, so it is said once, before anything
+    starts. Reads the SDK's files: call it off the loop."""
     try:
         AioSession().get_scoped_config()
     except ProfileNotFound as exc:
@@ -33,6 +34,15 @@ def missing_profile() -> str:
             f"{variable} names the AWS profile '{profile}', which the SDK's config and "
             "credentials files do not have: name one they have (aws configure "
             f"list-profiles), or unset {variable}"
+        )
+    except ConfigParseError as exc:
+        # The parser's first line only: the lines after it quote the file, and a
+        # credentials file's lines hold keys.
+        why = (str(exc.kwargs.get("error", "")).splitlines() or [""])[0]
+        path = escaped(str(exc.kwargs.get("path", "")), 300)
+        return (
+            f"the AWS SDK cannot parse {path} ({escaped(why, 200)}): mend it, or point "
+            "AWS_CONFIG_FILE or AWS_SHARED_CREDENTIALS_FILE at another file"
         )
     return ""
 

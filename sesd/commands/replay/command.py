@@ -28,7 +28,7 @@ from sesd.commands.replay.text import named, render_text, stopped_line
 from sesd.commands.replay.tuning import override, render_report, report
 from sesd.config import Config, ConfigError
 from sesd.io.logs import configure_logging
-from sesd.runtime.aws_making import missing_profile
+from sesd.runtime.aws_making import aws_files_fault
 from sesd.runtime.state import StateError, providers_cache, read_state
 from sesd.runtime.state_size import state_limit
 
@@ -122,7 +122,7 @@ def run_replay(
     except ConfigError as exc:
         print(f"sesd: {exc}", file=sys.stderr)
         return 2
-    profile = missing_profile() if any(map(is_s3, paths)) else ""
+    profile = aws_files_fault() if any(map(is_s3, paths)) else ""
     if profile:  # the S3 client cannot be made: said before anything is read
         print(f"sesd: {profile}", file=sys.stderr)
         return 2
