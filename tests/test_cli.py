@@ -871,7 +871,8 @@ def test_an_sdk_file_that_cannot_be_parsed_stops_the_start_without_its_lines(
     text = QUEUE + '[http]\nlisten = "127.0.0.1:0"\n'
     code, err = sesd_run("--config", str(_config(tmp_path, text)))
     assert code == 2
-    assert "Traceback" not in err and "SECRETKEY" not in err
+    assert "Traceback" not in err
+    assert "SECRETKEY" not in err
     assert (
         f"sesd: cannot start: the AWS SDK cannot parse {broken} (File contains no section "
         "headers.): mend it, or point AWS_CONFIG_FILE or AWS_SHARED_CREDENTIALS_FILE at "
