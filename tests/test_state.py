@@ -722,8 +722,9 @@ def test_a_later_build_s_file_says_so_and_an_earlier_copy_kept_aside_stays(
     tmp_path: Path,
 ) -> None:
     """A rollback at 3 a.m.: the file a later build wrote is refused with a line that
-    says it is a later build's (roll forward to use it), and kept aside. The run after
-    (a second rollback, a file damaged by a crash of the host) keeps its own refused
+    says it is a later build's (roll forward and put it back to use it), and kept
+    aside. The run after (a second rollback, a file damaged by a crash of the host)
+    keeps its own refused
     file beside that one rather than over it: a person may want the first back, and
     the copies kept are bounded."""
     import msgspec
@@ -748,8 +749,11 @@ def test_a_later_build_s_file_says_so_and_an_earlier_copy_kept_aside_stays(
     first = kept[0]
     assert first["reason"] == (
         f"state file format version {STATE_VERSION + 1} is a later sesd's (this one reads "
-        f"{STATE_VERSION}): roll forward to use it"
+        f"{STATE_VERSION}): to use it, roll forward and put it back at the path (see the hint)"
     )
+    # Rolled forward, sesd reads the path, which this run saved over: the file kept
+    # aside is used only once put back, which the hint says how to do.
+    assert f"move it back to {path} (over what this run saved)" in first["hint"]
     assert (tmp_path / "state.bin.unusable").read_bytes() == contents[0]
     assert [line["kept_as"] for line in kept[1:3]] == [f"{path}.unusable.1", f"{path}.unusable.2"]
     assert (tmp_path / "state.bin.unusable.1").read_bytes() == contents[1]

@@ -84,6 +84,34 @@ def test_a_state_path_that_is_a_directory_is_refused_at_start(tmp_path: Path) ->
         _saver(tmp_path / "state").load()
 
 
+def test_a_state_directory_this_user_cannot_write_names_whose_it_is() -> None:
+    """A host directory mounted into the container (`-v /srv/sesd:/var/lib/sesd`), root's:
+    the start is refused, and the line says whose the directory is and which user sesd
+    runs as (the image's 10001, or the uid systemd's DynamicUser picked), which
+    "not writable by this user" left to guess."""
+    with tempfile.TemporaryDirectory() as where:  # under /tmp, which any user may reach
+        Path(where).chmod(0o755)
+        directory = Path(where) / "sesd"
+        directory.mkdir(mode=0o755)
+        directory.chmod(0o755)
+        root = os.geteuid() == 0
+        if root:  # root writes anywhere: start as another user
+            os.seteuid(NOBODY)
+        else:
+            directory.chmod(0o555)
+        try:
+            with pytest.raises(StartError) as refused:
+                _saver(directory / "state.bin").load()
+        finally:
+            if root:
+                os.seteuid(0)
+    owner, mode, user = (0, "0755", NOBODY) if root else (os.geteuid(), "0555", os.geteuid())
+    assert str(refused.value) == (
+        f"state.path: directory {directory} is not writable by this user (owned by uid "
+        f"{owner}, mode {mode}; sesd runs as uid {user}: make it that user's)"
+    )
+
+
 async def test_a_link_to_the_state_file_keeps_pointing_at_the_file_saved(tmp_path: Path) -> None:
     """The file linked onto a persistent volume: saves replace the file the link names,
     not the link (which would leave the volume's file stale)."""
@@ -217,8 +245,20 @@ def _kept_aside(tmp_path: Path) -> None:
             os.seteuid(0)
     (ignored,) = logs
     assert ignored["event"] == "sesd.state.ignored"
-    assert "Permission denied" in ignored["reason"]
+    # Whose it is and whose it must be: "Permission denied" alone names neither.
+    owner, mode, user = (0, "0600", NOBODY) if root else (os.geteuid(), "0000", os.geteuid())
+    assert ignored["reason"] == (
+        f"cannot read {state}: Permission denied (owned by uid {owner}, mode {mode}; sesd "
+        f"runs as uid {user}: make it that user's)"
+    )
     assert ignored["kept_as"] == f"{state}.unusable"
+    # And how to have it back, once it is that user's: no start reads it where it is.
+    assert ignored["hint"] == (
+        f"sesd starts empty; the file it could not use is kept as {state}.unusable. To use "
+        "it once what kept it out is mended (a build that reads it, an owner sesd's user "
+        f"may read, more memory), stop sesd, move it back to {state} (over what this run "
+        "saved) and start sesd"
+    )
     assert not state.exists()
     assert (tmp_path / "state.bin.unusable").read_bytes() == b"a good file, for all sesd knows"
 

@@ -15,6 +15,7 @@ __all__ = [
     "give_to_directory_owner",
     "linked",
     "open_lock",
+    "owners",
     "read_plain",
     "write_atomic",
 ]
@@ -26,6 +27,25 @@ def give_to_directory_owner(fd: int, directory: Path) -> None:
         return
     owner = directory.stat()
     os.fchown(fd, owner.st_uid, owner.st_gid)
+
+
+def owners(path: str, exc: OSError) -> str:
+    """For a file or directory this user was refused (``exc``), who owns it and who
+    sesd runs as, and what to do: a backup restored as root, a host directory mounted
+    into the container, are another user's, and "Permission denied" alone does not
+    say whose, nor which user to hand them to (systemd's ``DynamicUser`` picks one).
+    Nothing for another error, or one the owner cannot be read for."""
+    if exc.errno not in (errno.EACCES, errno.EPERM):
+        return ""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return ""
+    me = os.geteuid()
+    return (
+        f" (owned by uid {found.st_uid}, mode {stat.S_IMODE(found.st_mode):04o}; sesd runs "
+        f"as uid {me}: make it that user's)"
+    )
 
 
 def foreign_link(path: str) -> int | None:

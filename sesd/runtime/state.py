@@ -32,7 +32,7 @@ from sesd.core.ledger import Ledger
 from sesd.core.scopes import DOMAIN
 from sesd.core.text import clean
 from sesd.core.ungrouped import drop_groups, removed_groups
-from sesd.io.files import TooLarge, read_plain, write_atomic
+from sesd.io.files import TooLarge, owners, read_plain, write_atomic
 from sesd.runtime.collector import held_off
 from sesd.runtime.state_alerts import (
     alert_states,
@@ -346,7 +346,8 @@ def _decoded(blob: bytes) -> dict[str, Any]:
     said = f"state file format version {version!r}"
     if type(version) is int and version > STATE_VERSION:
         raise StateError(
-            f"{said} is a later sesd's (this one reads {STATE_VERSION}): roll forward to use it"
+            f"{said} is a later sesd's (this one reads {STATE_VERSION}): to use it, roll "
+            "forward and put it back at the path (see the hint)"
         )
     raise StateError(
         f"{said} is an earlier sesd's, which this one no longer reads (it reads {STATE_VERSION})"
@@ -376,7 +377,7 @@ def read_state(path: str, limit: int | None = None) -> bytes | None:
             "not read"
         ) from None
     except OSError as exc:
-        raise StateError(f"cannot read {path}: {exc.strerror}") from None
+        raise StateError(f"cannot read {path}: {exc.strerror}{owners(path, exc)}") from None
 
 
 def write_state(path: str, blob: bytes, may_replace: Callable[[], bool] | None = None) -> bool:

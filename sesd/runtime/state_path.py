@@ -5,10 +5,11 @@ before each reload)."""
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 
-from sesd.io.files import foreign_link, linked
+from sesd.io.files import foreign_link, linked, owners
 
 __all__ = ["unsavable"]
 
@@ -34,8 +35,10 @@ def unsavable(path: str) -> str | None:
             f"state.path: directory {directory} is on a read-only filesystem (mount a "
             "writable volume there)"
         )
-    if not os.access(directory, os.W_OK):
-        return f"state.path: directory {directory} is not writable by this user"
+    # As the user sesd runs as (its effective uid), not the one that started it.
+    if not os.access(directory, os.W_OK, effective_ids=os.access in os.supports_effective_ids):
+        whose = owners(directory, OSError(errno.EACCES, "not writable"))
+        return f"state.path: directory {directory} is not writable by this user{whose}"
     if os.path.isdir(path):
         return f"state.path: {path} is a directory; name a file in it"
     if _mount_point(path):

@@ -326,5 +326,12 @@ def _keep_aside(path: str) -> tuple[dict[str, str], str | None]:
         os.replace(path, aside)
     except OSError as exc:
         return {"kept_aside": "no", "error": str(exc.strerror)}, None
-    kept = {"kept_as": aside, "hint": "sesd starts empty; the file it could not use is kept"}
+    kept = {
+        "kept_as": aside,
+        # No start reads it there: a person puts it back, or it is lost.
+        "hint": f"sesd starts empty; the file it could not use is kept as {aside}. To use "
+        "it once what kept it out is mended (a build that reads it, an owner sesd's user "
+        f"may read, more memory), stop sesd, move it back to {path} (over what this run "
+        "saved) and start sesd",
+    }
     return kept, f"the one found at start is kept as {aside}"
