@@ -733,6 +733,32 @@ def test_a_relative_state_path_is_warned_of() -> None:
     assert not [w for w in absolute if w.startswith("state.path:")]
 
 
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        (
+            '[state]\npath = "/var/lib/sesd/state.bin"\n'
+            '[alerts]\nsilences_path = "/var/lib/sesd/./state.bin"\n',
+            "/var/lib/sesd/./state.bin",
+        ),
+        # No silences_path: silences.json beside the state file, which is that file.
+        ('[state]\npath = "/var/lib/sesd/silences.json"\n', "/var/lib/sesd/silences.json"),
+    ],
+)
+def test_a_silences_file_that_is_the_state_file_is_refused(text: str, named: str) -> None:
+    """A silences path pasted from the state path: the daemon holds the state file's
+    lock, ``PATH.lock``, for its whole run, and ``sesd silence add`` at 3 a.m. waited on
+    that same lock for ever (nothing said); and each write would replace the other's
+    file. Refused, naming the key and why."""
+    with pytest.raises(ConfigError) as refused:
+        parse_config(text)
+    assert str(refused.value) == (
+        f"alerts.silences_path: {named!r} is the state file (state.path): `sesd silence` "
+        "would wait for ever on its lock, which the daemon holds, and each would write "
+        "over the other; give the silences a file of their own"
+    )
+
+
 def test_a_relative_silences_file_is_warned_of() -> None:
     """``[alerts] silences_path = "silences.json"`` is read from the daemon's working
     directory, which ``sesd silence`` cannot know, so it refuses the file: no silence

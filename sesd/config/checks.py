@@ -22,7 +22,7 @@ from sesd.config.alerts import (
 from sesd.config.domains import DomainsConfig, listed_twice
 from sesd.config.hooks import source_hook
 from sesd.config.rule_checks import link_warnings
-from sesd.config.sections import SHIPPED_STOP_TIMEOUT
+from sesd.config.sections import SHIPPED_STOP_TIMEOUT, check_state_files
 from sesd.config.urls import secret_url_warnings, shown_url, url_warnings
 from sesd.config.values import ConfigError, Duration, toml_key
 from sesd.config.watched import check_rule_names
@@ -76,6 +76,7 @@ def check_across_sections(config: Config) -> None:
     _check_rule_windows(config)
     check_rule_names(config)
     _check_accounts_and_queues(config)
+    check_state_files(config.state.path, config.silences_path)
 
 
 def for_daemon(config: Config) -> Config:

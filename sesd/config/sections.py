@@ -4,6 +4,7 @@ validates itself, and an error names its key."""
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Final, Literal
 
@@ -332,6 +333,19 @@ class StateConfig(Section, frozen=True):
         # A save holds the event loop while it builds the file: 0 would save in a loop.
         if self.save_every.seconds < 1:
             raise ValueError("save_every must be at least 1s")
+
+
+def check_state_files(state: str | None, silences: str | None) -> None:
+    """Raise ValueError when the silences file is the state file (``silences_path``
+    written as ``state.path``, or a state file named ``silences.json``): each locks
+    ``PATH.lock``, which the daemon holds while it runs, so ``sesd silence add`` would
+    wait for ever, and each write would replace the other's file."""
+    if state and silences and os.path.normpath(state) == os.path.normpath(silences):
+        raise ValueError(
+            f"alerts.silences_path: {escaped(silences, 200)!r} is the state file (state.path):"
+            " `sesd silence` would wait for ever on its lock, which the daemon holds, and "
+            "each would write over the other; give the silences a file of their own"
+        )
 
 
 class ReloadConfig(Section, frozen=True):
