@@ -13,7 +13,7 @@ import pytest
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Status, Transition
-from sesd.alerting.silence_file import SilenceFile, SilenceWatcher
+from sesd.alerting.silence_file import MOST_BYTES, SilenceFile, SilenceWatcher
 from sesd.alerting.silences import Silence, SilenceError
 from sesd.commands.main import main
 from sesd.config import Config, core_settings, parse_config
@@ -177,6 +177,26 @@ def test_an_unreadable_file_is_an_error_naming_it(tmp_path: Path) -> None:
     path.write_text('{"version": 9, "silences": []}')
     with pytest.raises(SilenceError, match="version 9 is not 1"):
         SilenceFile(str(path)).read()
+
+
+def test_a_file_larger_than_a_silences_file_is_refused_unread(tmp_path: Path) -> None:
+    """A silences path naming another, larger file (a log, a disk image): read whole
+    whenever it changed, each evaluation, a gigabyte at a time. Refused unread, naming
+    its size and the bound; the daemon keeps the silences it had."""
+    path = tmp_path / "silences.json"
+    SilenceFile(str(path)).add(_silence(domain="yahoo.com"), T)
+    silences = SilenceWatcher(str(path))
+    silences.refresh()
+    with path.open("r+b") as grown:  # sparse: no disk, and no memory unless read
+        grown.truncate(MOST_BYTES + 1)
+    with pytest.raises(SilenceError) as refused:
+        SilenceFile(str(path)).read()
+    assert str(refused.value) == (
+        f"{path} is {MOST_BYTES + 1:,} bytes, more than the {MOST_BYTES:,} a silences file "
+        "may hold (another file at the path?); not read"
+    )
+    silences.refresh()
+    assert silences.silences.match("r", "yahoo.com", "info", T + 1) is not None
 
 
 def test_a_file_saved_in_latin1_is_an_error_naming_it_and_where(tmp_path: Path) -> None:

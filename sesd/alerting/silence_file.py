@@ -13,7 +13,7 @@ import fcntl
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 import msgspec
 
@@ -29,10 +29,16 @@ from sesd.alerting.silences import (
 )
 from sesd.core.text import escaped
 from sesd.core.unreadable import not_utf8_at, undecoded
-from sesd.io.files import open_lock, read_plain, write_atomic
+from sesd.io.files import TooLarge, open_lock, read_plain, write_atomic
 from sesd.io.logs import get_logger
 
-__all__ = ["Entry", "SilenceFile", "SilenceWatcher"]
+__all__ = ["MOST_BYTES", "Entry", "SilenceFile", "SilenceWatcher"]
+
+
+#: The most bytes of a silences file read: some 200,000 silences, far more than people
+#: add in the week ended ones are kept. Any file at the path is read whenever it changes
+#: (a log file named by mistake, at each evaluation): not a gigabyte each time.
+MOST_BYTES: Final = 64 << 20
 
 
 class _Stored(msgspec.Struct):
@@ -93,9 +99,14 @@ class SilenceFile:
     def entries(self) -> list[Entry]:
         """Every entry of the file, silence or not; none when there is no file yet."""
         try:
-            blob = read_plain(self.path)
+            blob = read_plain(self.path, MOST_BYTES)
         except FileNotFoundError:
             return []
+        except TooLarge as exc:
+            raise SilenceError(
+                f"{self.path} is {exc.size:,} bytes, more than the {MOST_BYTES:,} a silences "
+                "file may hold (another file at the path?); not read"
+            ) from None
         except OSError as exc:
             raise SilenceError(f"cannot read {self.path}: {exc.strerror}") from None
         if (where := not_utf8_at(blob)) is not None:
