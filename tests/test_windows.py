@@ -648,7 +648,7 @@ def test_examples_are_the_newest_five_inside_the_window() -> None:
 
     examples = Examples()
     for i in range(3):
-        examples.add(0, 100.0 + i, f"m{i}")
+        examples.add(100.0 + i, [(0, f"m{i}")])
     assert examples.since(0, 100.0, 200.0) == ["m2", "m1"]
     restored = Examples()
     restored.restore([[[float(i), f"m{i}"] for i in range(8)], [], []])
@@ -664,9 +664,9 @@ def test_a_value_seen_all_through_an_incident_stays_in_the_newest_window() -> No
 
     examples = Examples()
     for i in range(60):
-        examples.add(0, 1000.0 + 10 * i, "arn:aws:ses:eu-west-1:123456789012:identity/x")
-    examples.add(0, 1000.0, "arn:aws:ses:eu-west-1:123456789012:identity/x")
-    examples.add(0, 1200.0, "other")
+        examples.add(1000.0 + 10 * i, [(0, "arn:aws:ses:eu-west-1:123456789012:identity/x")])
+    examples.add(1000.0, [(0, "arn:aws:ses:eu-west-1:123456789012:identity/x")])
+    examples.add(1200.0, [(0, "other")])
     assert examples.since(0, 1290.0, 1590.0) == ["arn:aws:ses:eu-west-1:123456789012:identity/x"]
     assert examples.since(0, 1100.0, 1590.0) == [
         "arn:aws:ses:eu-west-1:123456789012:identity/x",
@@ -816,9 +816,9 @@ def test_a_value_seen_again_at_the_same_time_keeps_its_place() -> None:
     from sesd.core.windows.breakdown import Examples
 
     examples = Examples()
-    examples.add(0, 100.0, "m0")
-    examples.add(0, 100.0, "m1")
-    examples.add(0, 100.0, "m0")
+    examples.add(100.0, [(0, "m0")])
+    examples.add(100.0, [(0, "m1")])
+    examples.add(100.0, [(0, "m0")])
     assert examples.since(0, 99.0, 100.0) == ["m1", "m0"]
 
 
@@ -829,5 +829,5 @@ def test_a_sixth_example_pushes_out_the_oldest() -> None:
 
     examples = Examples()
     for i in range(6):
-        examples.add(0, 100.0 + i, f"m{i}")
+        examples.add(100.0 + i, [(0, f"m{i}")])
     assert examples.since(0, 0.0, 200.0) == ["m5", "m4", "m3", "m2", "m1"]

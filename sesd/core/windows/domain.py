@@ -203,8 +203,7 @@ class DomainWindows:
         examples = self._examples
         if examples is None:
             examples = self._examples = Examples()
-        for kind, text in noted.examples:
-            examples.add(kind, t, text)
+        examples.add(t, noted.examples)
         if not self._stage_from <= t < self._stage_to and t // self._fine != self._stage:
             self._open(t, now)
         if noted.cause >= 0:

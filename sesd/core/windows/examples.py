@@ -8,6 +8,7 @@ Pure code: no clock, no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Final
 
 from sesd.core.text import clean_once
@@ -35,20 +36,24 @@ class Examples:
     def __init__(self) -> None:
         self.recent: list[list[tuple[float, str]]] = [[] for _ in range(_EXAMPLE_KINDS)]
 
-    def add(self, kind: int, t: float, value: str) -> None:
-        """Keep ``value`` as seen at ``t``: a value kept already moves to ``t`` if that
-        is later (one identity seen all through an incident stays in every window it
-        was seen in, not only the one it was first seen in)."""
-        recent = self.recent[kind]
-        for index, (seen, known) in enumerate(recent):
-            if known == value:
-                if t > seen:
-                    del recent[index]
-                    recent.append((t, value))
-                return
-        recent.append((t, value))
-        if len(recent) > EXAMPLES:
-            del recent[0]
+    def add(self, t: float, values: Iterable[tuple[int, str]]) -> None:
+        """Keep each (kind, value) as seen at ``t``: a value kept already moves to ``t`` if
+        that is later (one identity seen all through an incident stays in every window it
+        was seen in, not only the one it was first seen in). All of a problem recipient's
+        values in one call: a call for each cost about 1,000 instructions more a window
+        noted in (cachegrind)."""
+        for kind, value in values:
+            recent = self.recent[kind]
+            for index, (seen, known) in enumerate(recent):
+                if known == value:
+                    if t > seen:
+                        del recent[index]
+                        recent.append((t, value))
+                    break
+            else:
+                recent.append((t, value))
+                if len(recent) > EXAMPLES:
+                    del recent[0]
 
     def since(self, kind: int, since: float, until: float) -> list[str]:
         """The kept values seen in ``(since, until]``, newest first (by event time; the
