@@ -56,6 +56,9 @@ def undelivered(
     """An event of any type but a delivery (SES attempted it: no suppression list's),
     counted in each recipient's slots, then written as its type asks."""
     kind = event.kind
+    # A problem recipient's windows are read as (slot.windows or slot.window()) here and
+    # in delayed() and _note_recipient(), as a delivery's are: Slot.window()'s call is
+    # made only while they are not yet made (about 500 instructions a write fewer).
     # A delay is counted in the windows by delayed(): once per recipient's delay.
     counted = in_windows and kind != _DELAY
     for slots in recipients:
@@ -63,7 +66,7 @@ def undelivered(
             for slot in slots:
                 slot.counts[kind] += 1
                 if counted:
-                    slot.window().count(t, now, kind)
+                    (slot.windows or slot.window()).count(t, now, kind)
     if kind == _DELAY:
         delayed(ledger, event, recipients, domains, t, now, in_windows)
     elif kind == _BOUNCE:
@@ -207,7 +210,7 @@ def delayed(
         again = ledger.pending.holds(key)
         if in_windows and not again:
             for slot in slots:
-                slot.window().count(t, now, _DELAY)
+                (slot.windows or slot.window()).count(t, now, _DELAY)
         if expires is None or expires > now:
             labels = tuple(slot.name for slot in slots)
             for slot in slots:
@@ -335,7 +338,9 @@ def _note_recipient(
     if examples_only:
         problem = Noted(problem.examples, [], -1, None)
     for slot in slots:
-        slot.window().note(t, now, problem, with_domain=slot.scope is not ledger.by_domain)
+        (slot.windows or slot.window()).note(
+            t, now, problem, with_domain=slot.scope is not ledger.by_domain
+        )
 
 
 def complained(
