@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import anyio
 import pytest
 
@@ -86,6 +87,15 @@ def _in_window(scrape: dict[Any, float], window: str, event_type: str) -> float:
     return _value(scrape, "sesd_window_recipient_events", **labels)
 
 
+async def _fired_since(sesd: SesdProcess) -> float:
+    """When the status API says the alert of rule ``delays`` fired."""
+    url = f"http://127.0.0.1:{sesd.port}/api/v1/status"
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        body = await response.json()
+    (row,) = [row for row in body["alerts"]["items"] if row["rule"] == "delays"]
+    return float(row["since"])
+
+
 async def _stepped(sesd: SesdProcess, offset: Path, text: str, steps: int) -> None:
     """Move sesd's wall clock (libfaketime re-reads the file at every call) and wait
     until sesd has logged the step."""
@@ -106,7 +116,9 @@ async def test_steps_ahead_and_back_leave_every_figure_as_the_events_say(
     pending delays are all there: nothing was lost. Two hours back, events stamped
     ahead of the clock count at once (clamped to it). Each step is counted. An alert
     firing on the 5m window all along is neither resolved while the step empties the
-    window nor fired again after it: one incident, one page."""
+    window nor fired again after it: one incident, one page; its start moves with each
+    step, as far (two hours back, it fired two hours earlier by the new clock, not at
+    the step)."""
     library = _faketime_library()
     offset = tmp_path / "faketime"
     offset.write_text("+0\n")
@@ -140,6 +152,7 @@ async def test_steps_ahead_and_back_leave_every_figure_as_the_events_say(
         assert _value(scrape, "sesd_window_processing_seconds_count", **window) == 10
         with anyio.fail_after(30):
             await sesd.logged("sesd.alert.firing")
+        fired = await _fired_since(sesd)
 
         # Ten minutes ahead, long enough for a housekeeping pass (every second here),
         # which must not forget the delays that have expired by the stepped clock.
@@ -171,6 +184,7 @@ async def test_steps_ahead_and_back_leave_every_figure_as_the_events_say(
         assert _value(scrape, "sesd_alerts_firing", rule="delays", **domain) == 1
         alerts = [r["event"] for r in sesd.records if r["event"].startswith("sesd.alert.")]
         assert alerts == ["sesd.alert.firing"]
+        assert await _fired_since(sesd) == pytest.approx(fired, abs=0.5)
 
         # Two hours back: new events are ahead of the clock and count at its time.
         await _stepped(sesd, offset, "-7200", 3)
@@ -183,4 +197,5 @@ async def test_steps_ahead_and_back_leave_every_figure_as_the_events_say(
             assert _in_window(scrape, name, "delivery_delay") == 4
         assert _value(scrape, "sesd_delayed_recipients_pending", **domain) == 6
         assert _value(scrape, "sesd_clock_steps_total") == 3
+        assert await _fired_since(sesd) == pytest.approx(fired - 7200, abs=0.5)
         assert sesd.process.returncode is None

@@ -1,10 +1,13 @@
 """The rule an alert fired under, kept where a reload changed it since (its resolve
 says the rule changed; a sink named anew is told the thresholds it fired under), is
 kept for the incident after the wall clock steps back past when the alert fired: the
-alert's start moves to the new clock (sinks refuse a start after its end), and the
-incident is still the one that fired under that rule."""
+alert's start moves to the new clock (moved by the step where sesd measured it, taken
+as now where it did not: sinks refuse a start after its end), and the incident is
+still the one that fired under that rule."""
 
 from __future__ import annotations
+
+import pytest
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Transition
@@ -16,11 +19,14 @@ from tests.test_rules import feed_spike
 CHANGED = "the rule was changed in the config (above 0.2 to 0.3)"
 
 
-def test_a_resolve_after_a_clock_step_back_says_the_rule_changed() -> None:
+@pytest.mark.parametrize("told", [True, False], ids=["measured", "not measured"])
+def test_a_resolve_after_a_clock_step_back_says_the_rule_changed(told: bool) -> None:
     """a.example fires at 60% above 20%; a reload moves the rule to 30%. The clock steps
     back an hour; once the window has filled again (60%), the alert's start is the new
-    clock's. It then resolves at 25%: the resolve says the rule changed, as without the
-    step."""
+    clock's: moved back by the step where sesd measured it (a running daemon), the
+    first step's time where not (a step while sesd was stopped, its times read from
+    the state file). It then resolves at 25%: the resolve says the rule changed, as without
+    the step."""
     first = parse_config(SINKS + rule())
     later = parse_config(SINKS + rule().replace("0.2", "0.3"))
     pipeline = Pipeline(core_settings(first))
@@ -30,10 +36,11 @@ def test_a_resolve_after_a_clock_step_back_says_the_rule_changed() -> None:
     evaluator.due(T)
     evaluator.configure(later.alerts, WINDOWS, T + 1, pipeline.ledger)
     back = T - 3600
-    evaluator.stepped(back, -3601)
+    if told:
+        evaluator.stepped(back, -3601)
     feed_spike(pipeline, "a.example", back + 400, 6, 4)
     assert evaluator.evaluate(pipeline.ledger, back + 400) == []
-    assert evaluator.states["delays"]["a.example"].since == back + 400
+    assert evaluator.states["delays"]["a.example"].since == (T - 3601 if told else back + 400)
     feed_spike(pipeline, "a.example", back + 410, 0, 14)
     (resolved,) = evaluator.evaluate(pipeline.ledger, back + 410)
     assert (resolved.kind, resolved.value, resolved.notes) == (

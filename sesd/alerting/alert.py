@@ -109,6 +109,11 @@ class Alert:
         digest = hashlib.sha256(key.encode()).hexdigest()[:32]
         return f"{key[: _MAX_DEDUP_KEY - 33]}~{digest}"
 
+    def moved(self, step: float) -> Alert:
+        """This alert on a wall clock stepped by ``step`` seconds since it was made: its
+        times moved as far (sesd.alerting.clock_steps)."""
+        return replace(self, at=self.at + step, since=self.since + step)
+
 
 @dataclass(frozen=True, slots=True)
 class Notification:

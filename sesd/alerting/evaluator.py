@@ -23,6 +23,7 @@ from sesd.alerting.changes import (
     relabel,
     resolved_again,
 )
+from sesd.alerting.clock_steps import moved
 from sesd.alerting.gate import gate
 from sesd.alerting.grouping import Groups
 from sesd.alerting.held import held_alert
@@ -199,9 +200,12 @@ class Evaluator:
         self.blindness.since = max(self.blindness.since, now)
 
     def stepped(self, now: float, step: float) -> None:
-        """The wall clock stepped by ``step`` seconds to ``now``: :meth:`blind` from it. A
-        hold set before a step back is on the old clock, as far ahead of this one as the
-        step: kept, a day's step would hold every resolve for a day, not a window."""
+        """The wall clock stepped by ``step`` seconds to ``now``: every time held moves as
+        far (sesd.alerting.clock_steps), and :meth:`blind` from it. A hold set before a
+        step back is on the old clock, as far ahead of this one as the step: kept, a
+        day's step would hold every resolve for a day, not a window."""
+        self.settle()  # an evaluation under way ends on the clock it began on
+        moved(self, step)
         if step < 0:
             self.blindness.since = now
         self.blind(now)

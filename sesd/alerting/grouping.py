@@ -76,6 +76,15 @@ class Groups:
         self._added += 1
         group.entries.append((self._added, alert))
 
+    def moved(self, step: float) -> None:
+        """The wall clock stepped by ``step`` seconds: each group's start and its alerts'
+        times move as far (sesd.alerting.clock_steps). A group waits its group_wait from
+        when it began, a step ahead sending it no sooner, and its alerts' times are the
+        new clock's, as their next reminders' are."""
+        for group in self._groups.values():
+            group.first_at += step
+            group.entries = [(n, alert.moved(step)) for n, alert in group.entries]
+
     def due(
         self,
         now: float,

@@ -128,6 +128,14 @@ class AlertState:
     #: fires anew.
     held: bool = field(default=False, compare=False)
 
+    def moved(self, step: float) -> None:
+        """Its times on a wall clock stepped by ``step`` seconds since they were read:
+        moved as far (sesd.alerting.clock_steps)."""
+        self.since += step
+        self.last_sent += step
+        if self.resolved_at is not None:
+            self.resolved_at += step
+
 
 def measure(
     metric: str, figures: Figures, pending: int, cause_count: int = 0, suppressed: int = 0
@@ -200,7 +208,9 @@ def less_a_tenth(period: float, tick: float) -> float:
 
 
 def _stepped_back(state: AlertState, now: float) -> None:
-    """The wall clock stepped back past when the alert began pending or was last sent:
+    """The wall clock stepped back past when the alert began pending or was last sent,
+    by a step no process measured (one while sesd was stopped, read in a state file's
+    times: a running sesd moves its times with the clock, sesd.alerting.clock_steps):
     counted from now, so the step costs at most one `for` or repeat_interval, not the
     step's length on top (an hour's step back held a pending page an hour). A firing
     alert fired no later than now: a start ahead of its end is refused (Alertmanager
