@@ -43,9 +43,18 @@ def core_settings(config: Config) -> CoreSettings:
         region=config.aws.region,
         queues={q.label: (q.account_label, config.region_of(q)) for q in config.queues},
         watched=tuple(config.health_targets()),
+        account_polls=_account_polls(config),
         account_names={a.account_id: a.name for a in config.accounts},
         roles={a.name: a.account_id for a in config.accounts},
     )
+
+
+def _account_polls(config: Config) -> frozenset[str]:
+    """The APIs the account-health polls ask (sesd.account.poller)."""
+    health = config.account_health
+    if not health.enabled:
+        return frozenset()
+    return frozenset({"get_account", "get_metric_data"} if health.cloudwatch else {"get_account"})
 
 
 def _tracked(config: Config) -> tuple[str, ...]:

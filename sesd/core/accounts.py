@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -186,6 +186,7 @@ class Accounts:
         roles: Mapping[str, str] | None = None,
         *,
         listings: bool = True,
+        polls: Collection[str] = ("get_account", "get_metric_data"),
     ) -> set[Target]:
         """Load what :meth:`snapshot` returned, for the targets in ``where`` (those
         configured now), but an entry's whose role reaches another AWS account now than
@@ -217,6 +218,7 @@ class Accounts:
                     status.emptied = None
                 if not listings:
                     status.account_id = status.emptied = None
+                _unpolled(status, polls)
                 self.status[(str(account), str(region))] = status
         self.reach += 1  # (the ids the file's polls named)
         return moved
@@ -266,6 +268,16 @@ class Accounts:
             for (named, other), at in self.accepted.items()
             if named == account and other != region and at >= since
         )
+
+
+def _unpolled(status: AccountStatus, polls: Collection[str]) -> None:
+    """``status`` without the answers of the APIs not in ``polls``."""
+    if "get_account" not in polls:
+        status.sending_enabled = status.enforcement = status.production = None
+        status.max_24h = status.max_rate = status.sent_24h = status.polled_at = None
+    if "get_metric_data" not in polls:
+        status.aws, status.aws_at = {}, {}
+    status.answered = {api: at for api, at in status.answered.items() if api in polls}
 
 
 def _reached(saved: Any) -> str | None:

@@ -337,7 +337,8 @@ class Ledger:
         where = set(self.settings.watched)
         # (with [tenants] off, no listing would correct the ids the file's listings named)
         on, rows = self.settings.tenants, data.get("accounts", [])
-        where -= self.accounts.restore(rows, where, self.settings.roles, listings=on)
+        polls = self.settings.account_polls  # (their answers only: no other is read again)
+        where -= self.accounts.restore(rows, where, self.settings.roles, listings=on, polls=polls)
         # The ids the labels' polls named, an empty listing's too (not in an older file).
         ids = {*self.accounts.ids(), *(ids_in(data.get("tenant_ids")) if on else ())}
         # With them off, no poll would read a restored status again nor forget it; when

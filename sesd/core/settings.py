@@ -52,6 +52,10 @@ class CoreSettings:
     #: The (account, region) pairs whose health is watched: each a queue is in, and
     #: each ``[[accounts]]`` entry's, queue or none.
     watched: tuple[tuple[str, str], ...] = ()
+    #: The APIs the account-health polls ask of each of them (``get_account``,
+    #: ``get_metric_data``; none with ``[account_health]`` off): what a state file says
+    #: of another's answers no poll will correct.
+    account_polls: frozenset[str] = frozenset({"get_account", "get_metric_data"})
     #: Each ``[[accounts]]`` entry's name, by its 12-digit id (its role's).
     account_names: dict[str, str] = field(default_factory=dict)
     #: Each ``[[accounts]]`` entry's role's 12-digit id, by its name: two entries may
