@@ -40,7 +40,7 @@ def reference_measure_account(
     if metric == "quota_used_ratio":
         if status is None or status.quota_used_ratio is None:
             return None, 0, ()
-        used = f"sent {status.sent_24h:g} of {status.max_24h:g} in the last 24 h"
+        used = f"sent {_whole(status.sent_24h)} of {_whole(status.max_24h)} in the last 24 h"
         return status.quota_used_ratio, 1, (used,)
     kind = "bounce" if metric == "reputation_bounce_ratio" else "complaint"
     if metric not in ("reputation_bounce_ratio", "reputation_complaint_ratio"):
@@ -72,6 +72,12 @@ def _status_lines(status: AccountStatus) -> tuple[str, ...]:
     )
 
 
+def _whole(figure: float | None) -> str:
+    """A count as a whole number, never in an exponent's notation."""
+    assert figure is not None
+    return f"{int(figure)}" if figure == int(figure) else f"{figure:g}"
+
+
 def _utc(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
@@ -84,8 +90,8 @@ _STATUS = st.none() | st.builds(
     sending_enabled=st.none() | st.booleans(),
     enforcement=st.none() | st.sampled_from(["HEALTHY", "PROBATION", "SHUTDOWN", ""]),
     production=st.none() | st.booleans(),
-    max_24h=st.none() | st.sampled_from([0.0, -1.0, 200.0, 50_000.0]),
-    sent_24h=st.none() | st.sampled_from([0.0, 12.0, 50_000.0, 1e9]),
+    max_24h=st.none() | st.sampled_from([0.0, -1.0, 200.0, 50_000.0, 2e6]),
+    sent_24h=st.none() | st.sampled_from([0.0, 12.0, 50_000.0, 1_234_567.0, 1e9, 0.5]),
     aws=_FIGURES,
     aws_at=st.dictionaries(
         st.sampled_from(["bounce", "complaint"]), st.sampled_from([0.0, 1_800_000_000.5])

@@ -271,6 +271,11 @@ def test_each_account_metric_from_what_getaccount_said() -> None:
         1,
         ("sent 12500 of 50000 in the last 24 h",),
     )
+    # A large sender's quota is in the millions: counts, not "1.23457e+06 of 2e+06".
+    millions = _status(max_24h=2_000_000.0, sent_24h=1_234_567.0)
+    assert measure_account("quota_used_ratio", millions, None)[2] == (
+        "sent 1234567 of 2000000 in the last 24 h",
+    )
     assert measure_account("quota_used_ratio", AccountStatus(), None) == (None, 0, ())
     assert measure_account("quota_used_ratio", None, None) == (None, 0, ())
     assert _status(max_24h=0.0, sent_24h=1.0).quota_used_ratio is None

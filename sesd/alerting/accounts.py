@@ -63,7 +63,8 @@ def account_lines(
     if metric == "quota_used_ratio":
         if status is None or status.quota_used_ratio is None:
             return ()
-        return (f"sent {status.sent_24h:g} of {status.max_24h:g} in the last 24 h",)
+        sent, most = _count(status.sent_24h), _count(status.max_24h)
+        return (f"sent {sent} of {most} in the last 24 h",)
     kind = "bounce" if metric == "reputation_bounce_ratio" else "complaint"
     if metric not in ("reputation_bounce_ratio", "reputation_complaint_ratio"):
         raise ValueError(f"unknown account metric {metric!r}")
@@ -93,6 +94,14 @@ def _status_lines(status: AccountStatus) -> tuple[str, ...]:
         f"sending enabled: {status.sending_enabled}; enforcement status: "
         f"{status.enforcement or 'unknown'}; production access: {status.production}",
     )
+
+
+def _count(figure: float | None) -> str:
+    """A count SES gives as a double, whole as it is (``:g`` wrote a quota of
+    millions as "2e+06", and 1,234,567 sent as "1.23457e+06")."""
+    if figure is not None and figure.is_integer():
+        return f"{figure:.0f}"
+    return f"{figure:g}" if figure is not None else "?"  # (none: no ratio to tell)
 
 
 def _utc(at: float) -> str:
