@@ -18,8 +18,10 @@ import msgspec
 from sesd.commands.replay.json_scan import Scanner, object_end, skip_element
 
 __all__ = [
+    "BODY_OPENINGS",
     "MAX_BODY",
     "MAX_DOCUMENT",
+    "SEARCH_BACK_TO_BACK",
     "TOO_LARGE",
     "Chunks",
     "DocumentTooLarge",
@@ -46,6 +48,8 @@ _decode = msgspec.json.Decoder().decode
 #: as many instructions (``in``'s were 4,600 of the replay benchmark's 154,000 an
 #: event, under cachegrind), but ``in`` branches on each pair of bytes it compares.
 _BACK_TO_BACK: Final = re.compile(rb"\}\{").search
+#: The same search, for a reader that tests lines itself.
+SEARCH_BACK_TO_BACK: Final = _BACK_TO_BACK
 
 
 def back_to_back(data: bytes, end: int) -> bool:
@@ -66,7 +70,7 @@ _encode = msgspec.json.encode
 #: How a line opens when it is an event body itself (SES's event JSON, an SNS
 #: notification), as archives hold nine lines in ten: passed on as it is, without a
 #: decode here to find its shape (the pipeline decodes and checks it anyway).
-_BODY_OPENINGS: Final = (b'{"eventType"', b'{"Type"')
+BODY_OPENINGS: Final = (b'{"eventType"', b'{"Type"')
 
 #: A body, and the byte offset in the stream of the value it was read from.
 Placed = tuple[int, bytes]
@@ -140,7 +144,7 @@ def lines(lines: list[bytes], at: int = 0, *, apart: bool = True) -> Iterator[Pl
         if not line:
             continue
         if (
-            line.startswith(_BODY_OPENINGS)
+            line.startswith(BODY_OPENINGS)
             and len(line) <= MAX_BODY
             and (not apart or _BACK_TO_BACK(line) is None)
         ):
@@ -210,7 +214,7 @@ def concatenated(line: bytes, *, more: bool = False, at: int = 0) -> Generator[P
 #: How a record opens, at the top of objects written back to back: an SES event, an
 #: SNS notification, an EventBridge event. Inside a string a quote is escaped, so one
 #: of these found in the text is where a record (or an object in one) starts.
-_RECORD_OPENINGS: Final = (*_BODY_OPENINGS, b'{"version"', b'{"notificationType"')
+_RECORD_OPENINGS: Final = (*BODY_OPENINGS, b'{"version"', b'{"notificationType"')
 
 
 def _next_record(data: bytes, at: int) -> int:
@@ -304,7 +308,7 @@ class DocumentTooLarge(Exception):
 
 def document(
     data: bytes, chunks: Chunks, at: int = 0, limit: int = MAX_DOCUMENT
-) -> Iterator[Placed]:
+) -> Generator[Placed, None, None]:
     """One indented document (an SQS dump, at most ten messages), ``data`` at offset
     ``at`` then ``chunks``: read whole, up to ``limit`` bytes (else
     :class:`DocumentTooLarge`)."""
