@@ -2,8 +2,9 @@
 says the rule changed; a sink named anew is told the thresholds it fired under), is
 kept for the incident after the wall clock steps back past when the alert fired: the
 alert's start moves to the new clock (moved by the step where sesd measured it, taken
-as now where it did not: sinks refuse a start after its end), and the incident is
-still the one that fired under that rule."""
+as now where no process did: sinks refuse a start after its end), and the incident is
+still the one that fired under that rule. (A restart on a clock behind the state
+file's save: tests/test_state_stepped_back.py.)"""
 
 from __future__ import annotations
 
@@ -24,9 +25,8 @@ def test_a_resolve_after_a_clock_step_back_says_the_rule_changed(told: bool) -> 
     """a.example fires at 60% above 20%; a reload moves the rule to 30%. The clock steps
     back an hour; once the window has filled again (60%), the alert's start is the new
     clock's: moved back by the step where sesd measured it (a running daemon), the
-    first step's time where not (a step while sesd was stopped, its times read from
-    the state file). It then resolves at 25%: the resolve says the rule changed, as without
-    the step."""
+    first step's time where no process did. It then resolves at 25%: the resolve says
+    the rule changed, as without the step."""
     first = parse_config(SINKS + rule())
     later = parse_config(SINKS + rule().replace("0.2", "0.3"))
     pipeline = Pipeline(core_settings(first))

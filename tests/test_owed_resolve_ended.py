@@ -57,7 +57,14 @@ def test_a_resolve_sent_after_a_restart_ends_when_the_alert_ended() -> None:
 
 
 def test_a_file_saved_ahead_of_the_clock_ends_the_alert_no_later_than_now() -> None:
-    """The clock stepped back across the stop, to before the alert ended: the resolve
-    ends now: Alertmanager would keep an alert ending later firing until then."""
-    blob, _ = _ended_and_saved()
-    assert _resent(blob, f.T0 + 300).at == f.T0 + 300
+    """The clock stepped back across the stop, to before the alert ended (the file is
+    saved 301 s ahead of the restart): the resolve's times move back as far, ending a
+    second before the restart as it ended a second before the save (Alertmanager would
+    keep an alert ending later firing until then), and it says the alert fired ten
+    minutes, as before the stop (ended at the restart, from its start as saved, it
+    read five)."""
+    blob, resolve = _ended_and_saved()
+    resent = _resent(blob, f.T0 + 300)
+    assert (resent.since, resent.at) == (f.T0 - 301, f.T0 + 299)
+    assert firing_span(resent).startswith("fired for 10m00s, since ")
+    assert firing_span(resolve).startswith("fired for 10m00s, since ")

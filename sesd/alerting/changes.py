@@ -363,7 +363,7 @@ def owed_alert(
     if last is not None and change.kind is Transition.FIRING:
         return replace(last, kind=change.kind, at=now, notes=(change.note,))
     rule = change.rule
-    # Fired no later than it ends, as a step takes a state saved ahead of this clock
+    # Fired no later than it ends, as a step takes a start ahead of this clock
     # (sesd.alerting.rules.step): else the sinks' documents start it after its resolve.
     fields = {**fields, "since": min(fields["since"], fields["at"])}
     return Alert(

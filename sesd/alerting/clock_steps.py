@@ -13,9 +13,11 @@ reminders, its ``for`` and its group_wait run on as if no step came: a step back
 holds nothing for the step's length, a step ahead sends nothing early. Moved apart,
 a start no longer matched the rule it fired under, nor the alert posted again.
 
-A step no process measured, one while sesd was stopped (a state file's times are the
-clock's that saved it), is met by sesd.alerting.rules.step instead: a time ahead of
-now is taken as now.
+A step while sesd was stopped is read from the state file: as far back as the file was
+saved ahead of the clock, its times moved as far (sesd.runtime.state_alerts.stepped_back,
+with :func:`fired_moved`). A step no process measures (under the clock's tolerance, a
+time a file holds ahead of its own save) is met by sesd.alerting.rules.step: a time
+ahead of now is taken as now.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sesd.alerting.evaluator import Evaluator
+    from sesd.config import RuleConfig
 
-__all__ = ["moved"]
+__all__ = ["fired_moved", "moved"]
 
 
 def moved(evaluator: Evaluator, step: float) -> None:
@@ -35,6 +38,13 @@ def moved(evaluator: Evaluator, step: float) -> None:
         for state in states.values():
             state.moved(step)
     evaluator.current = {key: alert.moved(step) for key, alert in evaluator.current.items()}
-    fired = evaluator.rechecked.fired
-    evaluator.rechecked.fired = {key: (rule, at + step) for key, (rule, at) in fired.items()}
+    evaluator.rechecked.fired = fired_moved(evaluator.rechecked.fired, step)
     evaluator.groups.moved(step)
+
+
+def fired_moved(
+    fired: dict[tuple[str, str], tuple[RuleConfig, float]], step: float
+) -> dict[tuple[str, str], tuple[RuleConfig, float]]:
+    """``fired`` (the rule each firing alert fired under, and when: Rechecked.fired) with
+    each time moved ``step`` seconds, as its alert's start: still that incident's."""
+    return {key: (rule, at + step) for key, (rule, at) in fired.items()}

@@ -209,8 +209,9 @@ def less_a_tenth(period: float, tick: float) -> float:
 
 def _stepped_back(state: AlertState, now: float) -> None:
     """The wall clock stepped back past when the alert began pending or was last sent,
-    by a step no process measured (one while sesd was stopped, read in a state file's
-    times: a running sesd moves its times with the clock, sesd.alerting.clock_steps):
+    by a step no process measured (under the clock's tolerance, or a time a state file
+    holds ahead of its own save: a running sesd moves its times with the clock, and a
+    restart those of a file saved ahead of it, sesd.alerting.clock_steps):
     counted from now, so the step costs at most one `for` or repeat_interval, not the
     step's length on top (an hour's step back held a pending page an hour). A firing
     alert fired no later than now: a start ahead of its end is refused (Alertmanager

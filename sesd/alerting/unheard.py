@@ -167,7 +167,7 @@ def told(
         return rechecked.as_fired(change), last
     # The change and its page told alike: both judged by the figure the page tells, of
     # the incident the state is in (its start taken as now at a step back no process
-    # measured, read from a state file, the page's not).
+    # measured, sesd.alerting.rules.step, the page's not).
     page, rule = replace(last, kind=Transition.FIRING), change.rule
     key, since = (rule.name, change.label), change.state.since
     before = fired_rule(rechecked.fired, key, since, rule, page.value)

@@ -10,7 +10,8 @@ reload would. Counters are not kept: Prometheus handles counter resets.
 
 A file that cannot be read is reported and ignored: sesd starts rather than
 refusing to. Windows of a size the config no longer has start empty. A file saved
-ahead of the clock holds resolves on empty windows until the clock passes it.
+ahead of the clock holds resolves on empty windows until the clock passes it, and its
+alert times move back as far (sesd.runtime.state_alerts.stepped_back).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import msgspec
 
 from sesd.alerting.alert import Alert
 from sesd.alerting.changes import Rechecked
+from sesd.alerting.clock_steps import fired_moved
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.retiring import Retiring
 from sesd.alerting.rules import AlertState, Status, Transition
@@ -42,6 +44,7 @@ from sesd.runtime.state_alerts import (
     resolve_row,
     saved_heard,
     saved_retired,
+    stepped_back,
     unread_alerted,
 )
 from sesd.runtime.state_bounds import bounded, firing_of, named
@@ -186,15 +189,20 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
     data = _decoded(blob)
     try:
         Ledger(ledger.settings).restore(data, now)
-        alerts = alert_states(data["alerts"], now)
+        # A flipped byte here (no date of it can be written) is read as the start's time:
+        written = float(data["saved_at"])  # the rest is sound, and the start's lines say it
+        saved_at = clocked(written, now)
+        step = stepped_back(saved_at, now)  # the alert times move with the clock
+        alerts = alert_states(data["alerts"], now, step)
         windows = _windows(data, evaluator)
         rules, unknown, unread_rules = _rules(data.get("rules", {}), alerts, evaluator, windows)
         known = {name: states for name, states in alerts.items() if name not in unknown}
         dropped, refused = bounded(rules, known, ledger, data)
-        retired, unread, skipped = read_retired(data, now)
+        retired, unread, skipped = read_retired(data, now, step)
         heard, unheard = read_heard(data)
         fired = Rechecked()  # the rules firing alerts fired under, where since changed
         unfired = fired.adopt(data.get("fired"), rules, windows, unknown)
+        fired.fired = fired_moved(fired.fired, step)
         entries = {"rules": unread_rules, "retired": skipped, "heard": unheard, "alerted":
                    unread_alerted(data), "fired": unfired,
                    "canary_names": names_read(data.get("canary_names"))[1]}  # fmt: skip
@@ -211,9 +219,6 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
         # Resolving them again reads their states, and changes none.
         dry = Evaluator(evaluator.config, evaluator.window_names)
         dry.adopt(rules, _copied(known), now, retired=retired, heard=heard, fired=fired.fired)
-        # A flipped byte here (no date of it can be written) is read as the start's time:
-        written = float(data["saved_at"])  # the rest is sound, and the start's lines say it
-        saved_at = clocked(written, now)
         # A group the file was saved with and the config no longer has goes, and its
         # alerts resolve, as at a reload that removes it.
         gone = removed_groups(_groups(data), ledger.settings.groups, ledger.settings.track)

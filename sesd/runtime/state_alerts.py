@@ -61,6 +61,7 @@ __all__ = [
     "resolve_row",
     "saved_heard",
     "saved_retired",
+    "stepped_back",
     "unread_alerted",
 ]
 
@@ -98,14 +99,15 @@ def saved_retired(retired: Iterable[Retiring]) -> list[list[Any]]:
 
 
 def read_retired(
-    data: dict[str, Any], now: float
+    data: dict[str, Any], now: float, step: float = 0.0
 ) -> tuple[list[Retired], dict[str, list[str]], int]:
     """The resolves the file ``data`` keeps owed; the labels of those that cannot be
     sent (their rule no longer reads as one, or their entry does not read), by rule,
-    for a person: their incidents stay open; and how many entries did not read. A
-    time no clock tells is read as ``now``, as an alert state's (:func:`alert_states`):
-    the resolve is still owed, and sent rather than left for a person. The note goes
-    to every sink: it is read as event text is (escaped, bounded)."""
+    for a person: their incidents stay open; and how many entries did not read. Their
+    times are moved ``step`` seconds, and one no clock tells is read as ``now``, as an
+    alert state's (:func:`alert_states`): the resolve is still owed, and sent rather
+    than left for a person. The note goes to every sink: it is read as event text is
+    (escaped, bounded)."""
     saved = data.get("retired", [])
     if not isinstance(saved, list):
         return [], {}, 1
@@ -125,7 +127,7 @@ def read_retired(
             skipped += 1
             _name(unknown, described, rows)
             continue
-        _clock_all(states, now)
+        _clock_all(states, now, step)
         try:
             found.append((rule_of(described), states, clean(note, NOTE_CHARS)))
         except ValueError:
@@ -142,36 +144,57 @@ def _name(unknown: dict[str, list[str]], described: Any, rows: Any) -> None:
         unknown.setdefault(shown, []).extend(sorted(clean(str(label)) for label in rows))
 
 
-def alert_states(saved: dict[str, Any], now: float) -> dict[str, dict[str, AlertState]]:
-    """The saved alert states, by rule and label; ValueError when one does not read. A
-    time of one that no clock tells (a flipped byte in a float's exponent: not a
-    number, infinite, before 1970 or past year 9999) is read as ``now``, as a step
-    reads a start ahead of its clock: read as saved, no sink's document of its page
-    could be written (the page lost, and those grouped with it), and a last page at
-    no time never fell due for its reminder."""
+def alert_states(
+    saved: dict[str, Any], now: float, step: float = 0.0
+) -> dict[str, dict[str, AlertState]]:
+    """The saved alert states, by rule and label, their times moved ``step`` seconds
+    (:func:`stepped_back`); ValueError when one does not read. A time of one that no
+    clock tells (a flipped byte in a float's exponent: not a number, infinite, before
+    1970 or past year 9999) is read as ``now``, as a step reads a start ahead of its
+    clock: read as saved, no sink's document of its page could be written (the page
+    lost, and those grouped with it), and a last page at no time never fell due for
+    its reminder."""
     found: dict[str, dict[str, AlertState]] = {}
     for rule, rows in saved.items():
         states = _states(rows)
         if states is None:
             raise ValueError(f"an alert state of rule {clean(str(rule))} does not read")
-        _clock_all(states, now)
+        _clock_all(states, now, step)
         found[str(rule)] = states
     return found
 
 
-def _clock_all(states: dict[str, AlertState], now: float) -> None:
-    """Each of ``states``' times :func:`clocked`."""
+def _clock_all(states: dict[str, AlertState], now: float, step: float) -> None:
+    """Each of ``states``' times :func:`clocked`, moved ``step`` seconds."""
     for state in states.values():
-        state.since = clocked(state.since, now)
-        state.last_sent = clocked(state.last_sent, now)
+        state.since = clocked(state.since, now, step)
+        state.last_sent = clocked(state.last_sent, now, step)
         if state.resolved_at is not None:
-            state.resolved_at = clocked(state.resolved_at, now)
+            state.resolved_at = clocked(state.resolved_at, now, step)
 
 
-def clocked(at: float, now: float) -> float:
-    """``at``, or ``now`` where it is no time a clock tells (not a number, infinite,
-    before 1970 or past year 9999: no date can be written of it)."""
-    return at if 0 <= at <= _LATEST else now
+def clocked(at: float, now: float, step: float = 0.0) -> float:
+    """``at`` moved ``step`` seconds, or ``now`` where it is no time a clock tells, or
+    is moved to none (not a number, infinite, before 1970 or past year 9999: no date
+    can be written of it). Such a time is set, not moved: moved, it is still none."""
+    moved = at + step
+    return moved if 0 <= at <= _LATEST and 0 <= moved <= _LATEST else now
+
+
+def stepped_back(saved_at: float, now: float) -> float:
+    """How far the state file's alert times move at a start at ``now``: back by as much
+    as the file was saved ahead of ``now`` (the wall clock stepped back while sesd was
+    stopped, or the host started before NTP set it; nothing where it was not ahead). The
+    times are the saving clock's: moved, an alert that had fired forty minutes at the
+    save has fired forty minutes by this clock (its reminder says so, its startsAt is
+    when it began on this clock), a pending ``for`` and a reminder's wait run on from
+    where they were, and a resolve owed starts before it ends. Taken as ``now``, a
+    forty-minute incident read "firing for 1s" and began its ``for`` again. The
+    downtime is not known (the file tells how far the clock stepped, not when): taken
+    as none, "firing for" reads short by it, not by the incident's whole age, and no
+    timer ends early. A step sesd measures moves them likewise
+    (sesd.alerting.clock_steps)."""
+    return min(0.0, now - saved_at)
 
 
 def _states(rows: Any) -> dict[str, AlertState] | None:
