@@ -701,7 +701,8 @@ def test_a_file_saved_a_day_ahead_holds_resolves_no_longer_than_its_widest_windo
 
 def test_a_file_saved_ahead_of_the_clock_is_said_at_start(tmp_path: Path) -> None:
     """The start on a clock an hour behind the file's save says so, once, with how far:
-    the one on call learns why the windows read empty, and that it is the clock."""
+    the one on call learns why the windows read empty, that it is the clock, and that
+    the alert times were moved back with it."""
     from structlog.testing import capture_logs
 
     config, blob = _spiked_blob()
@@ -716,6 +717,7 @@ def test_a_file_saved_ahead_of_the_clock_is_said_at_start(tmp_path: Path) -> Non
     (ahead,) = [line for line in logs if line["event"] == "sesd.state.saved_ahead"]
     assert ahead["ahead_seconds"] == 3600
     assert "clock" in ahead["hint"]
+    assert "alert times are moved back as far" in ahead["hint"]
 
 
 def test_a_later_build_s_file_says_so_and_an_earlier_copy_kept_aside_stays(

@@ -287,7 +287,7 @@ def _ahead(log: Any, path: str, saved_at: float, now: float) -> None:
             hint="the file was saved later than this host's clock reads (it stepped back, "
             "or the host started before NTP set it): the windows read the events ahead "
             "of the clock only once it reaches them, and hold their resolves until then; "
-            "check the host's time sync",
+            "the alert times are moved back as far; check the host's time sync",
         )
 
 
