@@ -136,3 +136,23 @@ def test_a_changed_rule_s_resolve_after_a_restart_an_hour_back_says_the_rule_cha
         (CHANGED,),
     )
     assert resolved.since == T - BACK
+
+
+def test_a_save_time_more_than_a_day_ahead_moves_no_alert_time() -> None:
+    """A save time two days ahead of the restart (a damaged value is as likely as a
+    step that long: a host's clock kept in local time is at most 14 h off) moves
+    nothing: moved by it, the forty-minute incident would read two days old and a
+    pending ``for`` would end at once. Its start stays ahead of the clock, which the
+    next evaluation takes as its time, as before; a day ahead still moves."""
+    config = parse_config(REMINDED + rule())
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, WINDOWS)
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    (alert,) = evaluator.evaluate(pipeline.ledger, T)
+    assert alert.kind is Transition.FIRING
+    evaluator.due(T)
+    saved = T + 2400
+    blob = snapshot(pipeline.ledger, evaluator, saved)
+    for ahead, since in ((2 * 86_400.0, T), (86_400.0, saved - 86_400.0 - 2400)):
+        _, restored = _restored(REMINDED + rule(), blob, saved - ahead)
+        assert restored.states["delays"]["a.example"].since == since

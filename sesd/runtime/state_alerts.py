@@ -52,6 +52,7 @@ from sesd.config import RuleConfig, rule_of, saved_rule
 from sesd.core.text import clean
 
 __all__ = [
+    "MOST_STEP_BACK",
     "NOTE_CHARS",
     "alert_states",
     "clocked",
@@ -181,6 +182,14 @@ def clocked(at: float, now: float, step: float = 0.0) -> float:
     return moved if 0 <= at <= _LATEST and 0 <= moved <= _LATEST else now
 
 
+#: The furthest a state file's save time may be ahead of the clock at a start for its
+#: alert times to move back as far: a day, wider than any zone's offset (a host's clock
+#: kept in local time is at most 14 h off). Further ahead, a damaged save time is the
+#: likelier story than a step: moved by it, every alert would read decades old and a
+#: pending ``for`` would end at once.
+MOST_STEP_BACK: Final = 86_400.0
+
+
 def stepped_back(saved_at: float, now: float) -> float:
     """How far the state file's alert times move at a start at ``now``: back by as much
     as the file was saved ahead of ``now`` (the wall clock stepped back while sesd was
@@ -193,8 +202,10 @@ def stepped_back(saved_at: float, now: float) -> float:
     downtime is not known (the file tells how far the clock stepped, not when): taken
     as none, "firing for" reads short by it, not by the incident's whole age, and no
     timer ends early. A step sesd measures moves them likewise
-    (sesd.alerting.clock_steps)."""
-    return min(0.0, now - saved_at)
+    (sesd.alerting.clock_steps). A save time more than :data:`MOST_STEP_BACK` ahead
+    moves nothing: its times ahead of the clock are taken as ``now``."""
+    ahead = saved_at - now
+    return -ahead if 0.0 < ahead <= MOST_STEP_BACK else 0.0
 
 
 def _states(rows: Any) -> dict[str, AlertState] | None:

@@ -18,6 +18,7 @@ from sesd.alerting.evaluator import Evaluator
 from sesd.core.ledger import Ledger
 from sesd.core.timestamps import iso
 from sesd.runtime.state import StateError, read_state, restore
+from sesd.runtime.state_alerts import stepped_back
 from sesd.runtime.state_refused import firing_in, rules_in_line
 from sesd.runtime.state_size import state_limit
 
@@ -279,6 +280,12 @@ def _mark(marker: str, killed: int) -> None:
 def _ahead(log: Any, path: str, saved_at: float, now: float) -> None:
     """The file was saved later than the clock now reads: said once, for a person."""
     if saved_at - now > _AHEAD:
+        moved = (
+            "the alert times are moved back as far"
+            if stepped_back(saved_at, now)
+            else "the alert times are not moved (a day or more: a damaged save time is "
+            "as likely), those ahead of the clock are taken as now"
+        )
         log.warning(
             "sesd.state.saved_ahead",
             path=path,
@@ -287,7 +294,7 @@ def _ahead(log: Any, path: str, saved_at: float, now: float) -> None:
             hint="the file was saved later than this host's clock reads (it stepped back, "
             "or the host started before NTP set it): the windows read the events ahead "
             "of the clock only once it reaches them, and hold their resolves until then; "
-            "the alert times are moved back as far; check the host's time sync",
+            f"{moved}; check the host's time sync",
         )
 
 
