@@ -195,3 +195,49 @@ async def test_a_stop_during_a_reload_that_changes_the_canary_starts_no_canary(
     assert len(ses.requests) == 1, ses.requests
     assert not [r for r in sesd.records if r.get("level") == "error" or "exception" in r]
     assert code == 0
+
+
+#: ``sesd run`` that is sent a SIGHUP while it starts: after its config is read, before
+#: its daemon watches signals (the imports and the config's read take most of a second).
+HUP_WHILE_STARTING = """
+import os
+import signal
+import sys
+from sesd.runtime import daemon
+made = daemon.Daemon.__init__
+def init(self, *args, **kwargs):
+    os.kill(os.getpid(), signal.SIGHUP)
+    made(self, *args, **kwargs)
+daemon.Daemon.__init__ = init
+from sesd.commands.main import main
+sys.exit(main())
+"""
+
+
+@pytest.mark.timeout(60)
+async def test_a_sighup_while_sesd_starts_reloads_once_it_has_started(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """A SIGHUP before sesd watches signals (a reload sent as it restarts, under a
+    supervisor that is not systemd): not fatal (SIGHUP's default action ends a process
+    with no drain and no save), nor dropped (PID 1 in a container ignores a signal it
+    has no handler for): sesd starts, then reloads, and stops cleanly."""
+    url, _ = await make_queue(sqs)
+    path = config_file(
+        tmp_path,
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n',
+    )
+    command = [sys.executable, "-c", HUP_WHILE_STARTING]
+    async with sesd_process(path, command=command, until="sesd.config.reloaded") as sesd:
+        sesd.process.send_signal(signal.SIGTERM)
+        with anyio.fail_after(30):
+            await sesd.wait_for_event("sesd.daemon.stopped")
+            code = await sesd.process.wait()
+    signals = [
+        (r["signal"], r.get("during")) for r in sesd.records if r["event"] == "sesd.daemon.signal"
+    ]
+    assert signals == [("SIGHUP", "start"), ("SIGTERM", None)]
+    events = [r["event"] for r in sesd.records]
+    assert events.index("sesd.daemon.started") < events.index("sesd.config.reloaded")
+    assert code == 0

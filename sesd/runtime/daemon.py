@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import random
 import shlex
-import signal
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
@@ -41,6 +40,7 @@ from sesd.io.build import revision
 from sesd.io.logs import get_logger
 from sesd.metrics.registry import Metrics
 from sesd.providers.resolver import ProviderResolver
+from sesd.runtime import early
 from sesd.runtime.aws import AwsClients
 from sesd.runtime.canary import CanaryRunner
 from sesd.runtime.clock import AnchoredClock
@@ -214,9 +214,9 @@ class Daemon:
         starting gives the start up where it is: nothing was consumed, nothing saved."""
         self._watching = handle_signals
         if handle_signals:
-            # Until the signal watcher runs, a SIGHUP (a reload sent while starting)
-            # must not end sesd: its default action would.
-            signal.signal(signal.SIGHUP, signal.SIG_IGN)
+            # Until the signal watcher runs, a signal is held for it (`sesd run` held
+            # them from its first line; a SIGHUP's default action would end sesd).
+            early.hold()
         serving = False
         failed: Exception | None = None  # the start's: raised as it is, not in a group
         try:

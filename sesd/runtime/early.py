@@ -1,10 +1,11 @@
-"""Stop signals that come while sesd starts, before it watches signals
+"""Stop and reload signals that come while sesd starts, before it watches signals
 (sesd.runtime.signals).
 
 In a container sesd is PID 1, and the kernel drops a signal PID 1 has no handler
 for: a SIGTERM during the imports, the state file's load or the first AWS calls was
 lost, and the pod ran on (consuming, deleting, saving nothing) until its SIGKILL.
-Elsewhere the same signal killed sesd at once, a SIGINT with a traceback. ``sesd
+Elsewhere the same signal killed sesd at once, a SIGINT with a traceback, and so did
+a SIGHUP (a reload sent as sesd restarts), whose default action ends a process. ``sesd
 run`` calls :func:`hold` first thing, before its imports; the signal watcher acts
 on what was held once it runs. Standard library only: it is imported before the
 rest of sesd.
@@ -21,8 +22,9 @@ _received: list[signal.Signals] = []
 
 
 def hold() -> None:
-    """Remember a SIGTERM or SIGINT from now until the signal watcher takes over."""
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    """Remember a SIGTERM, SIGINT or SIGHUP from now until the signal watcher takes
+    over."""
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, _remember)
 
 
@@ -31,7 +33,7 @@ def _remember(signum: int, frame: FrameType | None) -> None:
 
 
 def taken() -> list[signal.Signals]:
-    """The stop signals held so far (forgotten once taken)."""
+    """The signals held so far, in their order (forgotten once taken)."""
     found = list(_received)
     _received.clear()
     return found

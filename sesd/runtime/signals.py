@@ -40,8 +40,8 @@ async def watch_signals(
     in_flight: InFlight,
     task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Turn signals into ``stop()`` and ``reload()`` calls, until cancelled; a stop
-    signal that came while sesd started (sesd.runtime.early) stops it now. A second
+    """Turn signals into ``stop()`` and ``reload()`` calls, until cancelled; a signal
+    that came while sesd started (sesd.runtime.early) is acted on now. A second
     stop signal cuts off the SQS calls ``in_flight``, saves and exits."""
     log = get_logger()
     # One reload waiting behind the one running is enough: it reads the newest file.
@@ -53,7 +53,13 @@ async def watch_signals(
             task_status.started()
             for signum in early.taken():
                 log.info("sesd.daemon.signal", signal=signum.name, during="start")
-                stop()
+                if signum == signal.SIGHUP:
+                    # Reloads once started (the file may have changed since the start
+                    # read it).
+                    with contextlib.suppress(anyio.WouldBlock):
+                        asked.send_nowait(None)
+                else:
+                    stop()
             async for signum in signals:
                 log.info("sesd.daemon.signal", signal=signum.name)
                 if signum == signal.SIGHUP:
