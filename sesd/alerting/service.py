@@ -23,6 +23,7 @@ from sesd.alerting.silence_checks import silence_check
 from sesd.alerting.silence_file import SilenceWatcher
 from sesd.alerting.sink_map import build_sink, build_sinks, sink_session
 from sesd.alerting.sinks import PagerDutySink, Sink
+from sesd.alerting.ticks import Ticks
 from sesd.config import Config, SinkConfig, core_settings
 from sesd.core.ledger import Ledger
 from sesd.core.ungrouped import removed_groups
@@ -77,6 +78,7 @@ class Alerting:
         self._session: aiohttp.ClientSession | None = None
         self._tasks: anyio.abc.TaskGroup | None = None
         self._resends = Resends()
+        self._ticks = Ticks(lambda: self._config.alerts.evaluate_every.seconds)
         #: Outboxes of sinks a reload removed, while they deliver what they hold.
         self._retired: list[Outbox] = []
         #: Whether the last evaluation found sesd reading further behind than a window.
@@ -132,6 +134,7 @@ class Alerting:
         settings = core_settings(config)
         gone = removed_groups(self._config.domains.groups, settings.groups, settings.track)
         self._config = config
+        self._ticks.retime()  # its evaluate_every
         now = self._clock()
         self.silences.use(config.silences_path, silence_check(config))
         windows = [spec.name for spec in self._ledger.specs]
@@ -213,7 +216,8 @@ class Alerting:
             self._tasks = tg
             for outbox in self.outboxes.values():
                 tg.start_soon(outbox.run)
-            next_at = last = anyio.current_time()
+            self._ticks.begin()
+            last = anyio.current_time()
             while True:
                 self._stalled(anyio.current_time() - last)
                 last = anyio.current_time()
@@ -222,10 +226,7 @@ class Alerting:
                 except Exception:  # noqa: BLE001 - a bug in one evaluation must not stop alerting
                     self.evaluation_errors.inc()
                     self._log.error("sesd.alert.evaluation_failed", exc_info=True)
-                # Drift-free ticks; a tick missed while busy is skipped, not queued.
-                interval = self._config.alerts.evaluate_every.seconds
-                next_at = max(next_at + interval, anyio.current_time())
-                await anyio.sleep_until(next_at)
+                await self._ticks.next()
 
     def _stalled(self, gap: float) -> None:
         """After the event loop stood still (a stopped process, a paused VM, a starved
