@@ -935,6 +935,34 @@ def test_a_firehose_record_too_large_is_skipped_and_the_next_ones_read() -> None
     ]
 
 
+@pytest.mark.parametrize("where", ["detail", "before_detail"])
+def test_an_eventbridge_record_too_large_is_counted_once_and_the_next_one_read(
+    where: str,
+) -> None:
+    """EventBridge records back to back on one line, one over the body limit, made so by
+    its event's diagnostic or by a field before its event: that record is counted too
+    large once, at its start, and the record after it is read. (Its scan for an end
+    stopped at the limit, so the record was taken as never closed and cut at the
+    opening of the SES event nested in it: either its head came out as an invalid value
+    of its own, or its event was replayed and the next record lost, read as one
+    invalid value with the brace that closed the large one.)"""
+    from sesd.commands.replay.archive import _values
+
+    records = [json.loads(f.eventbridge(f.delivery([f"u{i}@x.example"]))) for i in range(3)]
+    if where == "detail":
+        huge = json.loads(f.eventbridge(f.delay(["big@x.example"], diagnostic="d" * MAX_BODY)))
+    else:
+        huge = json.loads(f.eventbridge(f.delivery(["big@x.example"])))
+        huge["resources"] = ["r" * MAX_BODY]
+    line = b"".join(
+        json.dumps(r, separators=(",", ":")).encode() for r in (records[0], huge, records[1])
+    )
+    data = line + b"\n" + json.dumps(records[2]).encode() + b"\n"
+    out = list(_values(data[i : i + 65536] for i in range(0, len(data), 65536)))
+    assert [b is TOO_LARGE for b in out] == [False, True, False, False]
+    assert [json.loads(b) for b in out if b is not TOO_LARGE] == records
+
+
 def test_event_lines_pass_as_they_are_and_wrappers_are_opened() -> None:
     """A line that is an SES event or an SNS notification is the body, byte for byte
     (the pipeline decodes it); an SQS message's ``Body`` and an SQS dump's

@@ -191,15 +191,16 @@ def concatenated(line: bytes, *, more: bool = False, at: int = 0) -> Generator[P
                 yield from _placed(at + start, _bodies_of(candidate, value))
                 start = end
                 continue
-        end = object_end(line, start, start + MAX_BODY)
+        end = object_end(line, start)
         if end < 0 and more and len(line) - start <= MAX_BODY:
             # Still being read: an opening further on may be one nested in it (an
             # EventBridge record's ``detail`` opens as an SES event does).
             return line[start:]
         if end < 0:
-            # Never closed (a record cut short), or too large to be an event: what lies
-            # before the next record's opening is one invalid value, and the records
-            # after it are read as before (not lost with it).
+            # Never closed (a record cut short): what lies before the next record's
+            # opening is one invalid value, and the records after it are read as before
+            # (not lost with it). The scan is not stopped at MAX_BODY: a record too
+            # large but closed ends where it ends, not at an opening nested in it.
             resync = _next_record(line, start + 1)
             if resync < 0:
                 return line[start:]
