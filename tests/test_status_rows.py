@@ -340,3 +340,21 @@ def test_a_link_quotes_every_character_a_path_would_split_on() -> None:
     keeps the name one path segment."""
     assert link("tenant", "a/b c?d#e") == "/tenant/a%2Fb%20c%3Fd%23e"
     assert link("domain", "outlook.com") == "/domain/outlook.com"
+
+
+def test_a_tenant_named_as_a_domain_names_no_provider_and_quotes_ses_at_length() -> None:
+    """A tenant named after its customer's domain (outlook.com, whose mail goes to
+    microsoft), paused by SES with a cause of 1,500 characters: its row names no
+    provider (a tenant is no domain; the domain's own rows name microsoft), and its
+    note quotes SES up to the 1,000 characters a note holds, cut with an ellipsis, not
+    at the 200 of one diagnostic."""
+    w = everything()
+    paused = w.pipeline.ledger.tenant_status.record(("default", "eu-west-1", "outlook.com"))
+    paused.sending, paused.aws, paused.aws_cause = "DISABLED", "DISABLED", "y" * 1500
+    feed(w, [], NOW)
+    rows = {(row.rule, row.name): row for row in status(w).alerts.items}
+    tenant = rows["tenant-paused", "outlook.com"]
+    assert (tenant.scope, tenant.provider) == ("tenant", None)
+    assert rows["delay-ratio-high", "outlook.com"].provider == "microsoft"
+    head = "SES paused tenant outlook.com in eu-west-1 (account default): "
+    assert tenant.notes[0] == head + "y" * (999 - len(head)) + "…"
