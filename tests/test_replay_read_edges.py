@@ -173,12 +173,79 @@ def test_an_array_element_larger_than_a_chunk_and_the_bound_is_placed_where_it_s
 ) -> None:
     """An array's element of 3 MiB, skipped while it is read (its end still to come
     when it passes the bound), is counted at the offset of its first byte after the
-    white space before it, the elements after it at theirs: read 4 KiB at a time, or
-    1.5 MiB (the element then starting inside the first chunk)."""
+    white space before it, the elements after it at theirs (the next one right after
+    the comma): read 4 KiB at a time, or 1.5 MiB (the element then starting inside the
+    first chunk)."""
     huge = b'{"eventType": "Send", "pad": "' + b"x" * (3 << 20) + b'"}'
-    data = b"[" + _EVENT + b",  \n " + huge + b", " + _EVENT + b"]"
+    data = b"[" + _EVENT + b",  \n " + huge + b"," + _EVENT + b"]"
     assert _read(_split(data, size)) == [
         (1, _EVENT),
         (data.index(huge), TOO_LARGE),
         (len(data) - 1 - len(_EVENT), _EVENT),
+    ]
+
+
+def test_objects_back_to_back_each_at_its_offset_and_a_lone_brace_costs_itself() -> None:
+    """Objects back to back on a second line: one plain, one with ``}{`` inside a string
+    (found to its end by the scan that knows strings), a lone ``{`` (a record cut to
+    its first byte), then an event: each at its own offset in the stream; the lone
+    brace is one invalid value and the event after it is read."""
+    first, inner = b'{"k": 1}', b'{"n": "}{"}'
+    line = first + inner + b"{" + _EVENT
+    data = _EVENT + b"\n" + line + b"\n"
+    at = len(_EVENT) + 1
+    assert _read([data]) == [
+        (0, _EVENT),
+        (at, first),
+        (at + len(first), inner),
+        (at + len(first) + len(inner), b"{"),
+        (at + len(first) + len(inner) + 1, _EVENT),
+    ]
+
+
+def test_an_array_on_a_line_after_other_lines_opens_its_elements() -> None:
+    """Events a line each, then an array on one line (``jq -c`` output appended): each
+    element is a body at the line's offset (an event re-encoded, an SQS message's
+    ``Body``, a string as it is, a number as JSON writes it)."""
+    line = b"[" + _EVENT + b', {"Body": "b"}, "s", 3]'
+    assert _read([_EVENT + b"\n" + line + b"\n"]) == [
+        (0, _EVENT),
+        *((len(_EVENT) + 1, body) for body in (b"".join(_EVENT.split()), b"b", b"s", b"3")),
+    ]
+
+
+def test_an_sqs_dump_keeps_the_bytes_not_in_utf8_of_each_message() -> None:
+    """An indented SQS dump holding a Latin-1 byte in a message that is a string and in
+    one that is an event (no ``Body``): each is a body of its own, its byte kept as
+    read (the pipeline counts it ``not_utf8`` and says where), the other messages
+    read."""
+    dump = (
+        b'{\n  "Messages": [\n    {"Body": "a"},\n    "caf\xe9",\n'
+        b'    {"eventType": "Send", "x": "caf\xe9"}\n  ]\n}\n'
+    )
+    assert [body for _, body in _read([dump])] == [
+        b"a",
+        b"caf\xe9",
+        b'{"eventType": "Send", "x": "caf\xe9"}',
+    ]
+
+
+def test_a_body_over_the_bound_in_an_indented_dump_is_counted_too_large() -> None:
+    """An indented SQS dump (read whole) whose first message's body is a byte over
+    MAX_BODY: that body is counted too large, the next one read."""
+    dump = {"Messages": [{"Body": "x" * (MAX_BODY + 1)}, {"Body": "b"}]}
+    assert [body for _, body in _read([json.dumps(dump, indent=2).encode()])] == [
+        TOO_LARGE,
+        b"b",
+    ]
+
+
+def test_lines_opening_with_a_spaced_brace_are_lines_not_one_document() -> None:
+    """Events a line each whose writer puts a space after the opening brace: read a line
+    at a time, not held whole as one indented document (here a bound of 64 bytes on
+    a document would refuse the stream)."""
+    events = [b'{ "eventType": "Send", "n": %d }' % i for i in range(3)]
+    data = b"\n".join(events) + b"\n"
+    assert _read([data], max_document=64) == [
+        (i * (len(events[0]) + 1), e) for i, e in enumerate(events)
     ]
