@@ -155,7 +155,7 @@ def _row(
     now: float,
 ) -> AlertRow:
     scope = _scope_of(rule)
-    cause, stage, notes = None, _WINDOW_STAGE.get(scope, ""), _notes(ledger, rule, label, now)
+    cause, stage, notes = None, _WINDOW_STAGE.get(scope, ""), _notes(ledger, rule, label)
     if scope == CANARY:
         stage = ledger.canary.stage(rule.metric, now, Duration(rule.window).seconds)
     elif rule.metric not in TENANT_METRICS and scope != ACCOUNT:
@@ -243,7 +243,7 @@ def _cause(breakdown: Breakdown) -> CauseView | None:
     )
 
 
-def _notes(ledger: Ledger, rule: RuleConfig, label: str, now: float) -> tuple[str, ...]:
+def _notes(ledger: Ledger, rule: RuleConfig, label: str) -> tuple[str, ...]:
     """What SES says of an account or a tenant, or the canary's last timings."""
     if rule.metric in CANARY_METRICS:
         return tuple(ledger.canary.notes())
