@@ -19,7 +19,7 @@ import pytest
 from sesd.core.windows import DomainWindows, WindowSpec
 from sesd.core.windows.breakdown import Noted
 from sesd.core.windows.ring import Ring
-from sesd.core.windows.value_keys import delivery_keys
+from sesd.core.windows.value_keys import delivery_pair
 from tests.test_ring_gathers_reference import held_cells
 
 _LAYOUTS = [
@@ -42,8 +42,7 @@ def _cells_written_each_stage(specs: list[WindowSpec]) -> DomainWindows:
 
 def _write(windows: DomainWindows, op: int, t: float, now: float, n: int) -> None:
     if op == 0:
-        processing, to_delivery = delivery_keys(float(n * 37 % 5000), float(n * 911 % 90000))
-        windows.delivered(t, now, processing, to_delivery)
+        windows.delivered(t, now, delivery_pair(float(n * 37 % 5000), float(n * 911 % 90000)))
     elif op == 1:
         windows.count(t, now, n % 11, n % 3 + 1)
     elif op == 2:
@@ -97,11 +96,11 @@ def _step(
         now = _quiet_past_the_wrap(specs[-1], pair, now)
     elif roll < 0.04:
         # A burst: hundreds of one value in a stage, one gathered sum past a cell's 255.
-        processing, to_delivery = delivery_keys(40.0, 900.0)
+        values = delivery_pair(40.0, 900.0)
         burst = rng.choice([256, 300, 600])
         for windows in pair:
             for _ in range(burst):
-                windows.delivered(now, now, processing, to_delivery)
+                windows.delivered(now, now, values)
     elif roll > 0.97:
         for windows in pair:
             windows.flush(now)

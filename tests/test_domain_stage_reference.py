@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from sesd.core.windows.breakdown import Noted
 from sesd.core.windows.domain import DomainWindows
 from sesd.core.windows.specs import window_specs
+from sesd.core.windows.value_keys import NO_VALUES
 
 
 class _Counting(DomainWindows):
@@ -78,7 +79,7 @@ def test_a_write_opens_a_bucket_exactly_when_its_floor_division_changes(
         opened = windows.opened
         # Each kind of write, in turn: each asks the same of the stage.
         if i % 5 == 0:
-            windows.delivered(t, now, -1, -1)
+            windows.delivered(t, now, NO_VALUES)
         elif i % 5 == 1:
             windows.count(t, now, 0)
         elif i % 5 == 2:

@@ -16,7 +16,7 @@ from sesd.core.events import EVENT_TYPE_INDEX
 from sesd.core.pipeline import Pipeline
 from sesd.core.sketch import MAX_BUCKET, bucket_of, bucket_value, summarise
 from sesd.core.text import ADDRESS, _clean_cached
-from sesd.core.windows import DomainWindows, Noted, delivery_keys, noted, window_specs
+from sesd.core.windows import DomainWindows, Noted, delivery_pair, noted, window_specs
 from sesd.core.windows.breakdown import (
     _COUNTED,
     _COUNTED_CHARS,
@@ -29,6 +29,7 @@ from sesd.core.windows.breakdown import (
     detail_key,
 )
 from sesd.core.windows.ring import value_key
+from sesd.core.windows.value_keys import unpair
 from tests import factory as f
 from tests.test_rules import CONFIG
 
@@ -177,7 +178,7 @@ def test_processing_quantiles_per_window() -> None:
     w = DomainWindows(SPECS)
     now = 600.0
     for i in range(100):
-        w.delivered(now, now, *delivery_keys(1000.0 + i * 10, 2000.0))
+        w.delivered(now, now, delivery_pair(1000.0 + i * 10, 2000.0))
     figures = w.figures(0, now)
     p50, p95, _ = figures.processing_ms
     assert p50 is not None
@@ -197,7 +198,7 @@ def test_a_quantile_covers_exactly_its_window() -> None:
     delivery nor its quantile (the window holds no delivery), while 1h still has both."""
     w = DomainWindows(SPECS)
     t = 1200.0
-    w.delivered(t, t, *delivery_keys(120_000.0, 120_000.0))
+    w.delivered(t, t, delivery_pair(120_000.0, 120_000.0))
     assert w.figures(0, t).processing.p95 == bucket_value(bucket_of(120_000.0))
     later = w.figures(0, t + 590)
     assert later.count("delivery") == 0
@@ -216,7 +217,7 @@ def test_reads_are_pure() -> None:
     w = DomainWindows(SPECS)
     now = 10_000.0
     for i in range(30):
-        w.delivered(now - i * 10, now, *delivery_keys(500.0 + i, 900.0))
+        w.delivered(now - i * 10, now, delivery_pair(500.0 + i, 900.0))
         w.count(now - i * 10, now, DELAY)
         w.observe_delay_duration(now - i * 10, now, 30_000.0)
     before = [w.figures(index, now) for index in range(3)]
@@ -240,7 +241,7 @@ def test_every_write_gives_reads_a_stamp_they_never_had() -> None:
 
     writes: list[Callable[[], None]] = [
         lambda: w.count(t, now, DELAY),
-        lambda: w.delivered(t, now, *delivery_keys(900.0, 1200.0)),
+        lambda: w.delivered(t, now, delivery_pair(900.0, 1200.0)),
         lambda: w.suppressed(t, now),
         lambda: w.observe_delay_duration(t, now, 5000.0),
         lambda: w.note(t, now, noted(message_id="m", source="", config_set="")),
@@ -510,18 +511,24 @@ def test_bucket_values() -> None:
     assert bucket_of(1e15) == MAX_BUCKET
 
 
-def test_a_deliverys_keys_hold_the_buckets_bucket_of_gives() -> None:
-    """delivery_keys() finds its two buckets inline: the same as bucket_of()'s, from
-    below 1 ms to past the last bucket, on each bucket's bound and either side of it."""
+def test_a_deliverys_pair_holds_the_buckets_bucket_of_gives() -> None:
+    """delivery_pair() finds its two buckets inline: the same as bucket_of()'s, from
+    below 1 ms to past the last bucket, on each bucket's bound and either side of it,
+    each value's bucket apart from the other's; the pair unpairs into those two keys,
+    and a delivery with no processing time into none."""
     values = [-1.0, 0.0, 0.5, 1.0, 1.0001, 2.0**35, 2.0**35 * 1.1, 1e15]
     for bucket in range(MAX_BUCKET + 2):
         bound = 2.0 ** (bucket / 4)
         values += [bound, math.nextafter(bound, 0.0), math.nextafter(bound, math.inf)]
     values += [float(ms) for ms in range(0, 70_000, 7)]
-    for processing in values:
-        expected = (value_key(0, bucket_of(processing)), value_key(1, bucket_of(processing)))
-        assert delivery_keys(processing, processing) == expected, processing
-    assert delivery_keys(None, 5.0) == (-1, -1)
+    for processing, to_delivery in zip(values, [*values[7:], *values[:7]], strict=True):
+        expected = {value_key(0, bucket_of(processing)): 3, value_key(1, bucket_of(to_delivery)): 3}
+        found: dict[int, int] = {}
+        assert unpair({delivery_pair(processing, to_delivery): 3}, found) == 3
+        assert found == expected, (processing, to_delivery)
+    found = {}
+    assert unpair({delivery_pair(None, 5.0): 2}, found) == 2
+    assert found == {}
 
 
 def test_breakdowns_keep_the_coarse_bucket_of_the_oldest_held_bucket_and_survive_restore() -> None:
@@ -706,7 +713,7 @@ def test_a_delay_resolved_out_of_order_counts_where_it_ended() -> None:
 def test_a_processing_time_of_a_millisecond_is_recorded() -> None:
     """Sketch bucket 0 (1 ms and below) is a value like any other."""
     w = DomainWindows(SPECS)
-    w.delivered(100.0, 100.0, *delivery_keys(1.0, 0.5))
+    w.delivered(100.0, 100.0, delivery_pair(1.0, 0.5))
     figures = w.figures(0, 100.0)
     assert (figures.processing.count, figures.to_delivery.count) == (1, 1)
     assert figures.processing.p50 == 1.0

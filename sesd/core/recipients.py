@@ -22,8 +22,8 @@ from sesd.core.pending import Labels, legacy_pending_key, pending_key
 from sesd.core.scopes import Slot
 from sesd.core.sketch import MAX_BUCKET, PER_OCTAVE
 from sesd.core.tallies import BOUNCE_SUBTYPES, BOUNCE_TYPES, DELAY_TYPES, SUPPRESSED_SUBTYPES
-from sesd.core.windows import Noted, delivery_keys, noted
-from sesd.core.windows.value_keys import PROCESSING_KEYS, TO_DELIVERY_KEYS
+from sesd.core.windows import Noted, delivery_pair, noted
+from sesd.core.windows.value_keys import NO_VALUES, PAIR_ROWS, pair_row
 
 __all__ = [
     "bounced",
@@ -90,7 +90,7 @@ def delivered(
         ledger.tallies.processing.observe(processing_ms / 1000.0)
     # A delivery dated before its send (a clock's step) counts in the sketch's lowest
     # bucket, as any time of 1 ms and below does.
-    processing, to_delivery = delivery_keys(processing_ms, (event.time - event.sent) * 1000.0)
+    pair = delivery_pair(processing_ms, (event.time - event.sent) * 1000.0)
     message_id, addresses, pending = event.message_id, event.recipients, ledger.pending
     for i, slots in enumerate(recipients):
         if slots is None:
@@ -98,7 +98,7 @@ def delivered(
         for slot in slots:
             slot.counts[_DELIVERY] += 1
             if in_windows:
-                (slot.windows or slot.window()).delivered(t, now, processing, to_delivery)
+                (slot.windows or slot.window()).delivered(t, now, pair)
         # The pending delay's end asked here, and _end_delay() called only when it has
         # something to do (a delay ended; an address an earlier build keyed otherwise):
         # nearly every delivered recipient had no delay, and the call cost about 440
@@ -119,22 +119,23 @@ def delivered_one(
     assert delivery is not None
     processing_ms = delivery.processing_time_millis
     if processing_ms is None:
-        processing = to_delivery = -1
+        pair = NO_VALUES
     else:
         # Histogram.observe(), inline (its call cost about 300 instructions an event).
         histogram, seconds = ledger.tallies.processing, processing_ms / 1000.0
         histogram.counts[bisect_left(histogram.bounds, seconds)] += 1
         histogram.sum += seconds
-        # delivery_keys(), inline likewise (its call cost about 400).
+        # delivery_pair(), inline likewise (its call cost about 400).
         bucket = 0 if processing_ms <= 1.0 else _ceil(_log2(processing_ms) * PER_OCTAVE)
-        processing = PROCESSING_KEYS[bucket if bucket < MAX_BUCKET else MAX_BUCKET]
+        bucket = bucket if bucket < MAX_BUCKET else MAX_BUCKET
+        row = PAIR_ROWS[bucket] or pair_row(bucket)
         to_delivery_ms = (event.time - event.sent) * 1000.0
         bucket = 0 if to_delivery_ms <= 1.0 else _ceil(_log2(to_delivery_ms) * PER_OCTAVE)
-        to_delivery = TO_DELIVERY_KEYS[bucket if bucket < MAX_BUCKET else MAX_BUCKET]
+        pair = row[bucket if bucket < MAX_BUCKET else MAX_BUCKET]
     for slot in slots:
         slot.counts[_DELIVERY] += 1
         if in_windows:
-            (slot.windows or slot.window()).delivered(t, now, processing, to_delivery)
+            (slot.windows or slot.window()).delivered(t, now, pair)
     # pending_key(), inline (its call cost about 400 instructions an event): with the
     # domain in normal form, recipient_key() is the address stripped and lower-cased,
     # whatever its local part. Nor did an earlier build key it otherwise

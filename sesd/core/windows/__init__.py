@@ -18,7 +18,7 @@ returns; only writes move a ring on. Pure code: time is always a parameter.
 from sesd.core.windows.breakdown import OVERFLOW, Breakdown, Noted, noted
 from sesd.core.windows.domain import DomainWindows
 from sesd.core.windows.specs import NO_SUMMARY, Figures, Summary, WindowSpec, window_specs
-from sesd.core.windows.value_keys import delivery_keys
+from sesd.core.windows.value_keys import delivery_pair
 
 __all__ = [
     "NO_SUMMARY",
@@ -29,7 +29,7 @@ __all__ = [
     "Noted",
     "Summary",
     "WindowSpec",
-    "delivery_keys",
+    "delivery_pair",
     "noted",
     "window_specs",
 ]
