@@ -96,3 +96,13 @@ def test_examples_kept_by_key_read_as_a_list_searched_from_its_oldest(seed: int)
             since = t - rng.choice([0.5, 10.0, 200.0, 10**6])
             until = t - rng.choice([0.0, 0.0, 1.0, 50.0])
             assert examples.since(kind, since, until) == reference.since(kind, since, until)
+
+
+def test_a_file_that_fails_to_load_leaves_the_examples_as_they_were() -> None:
+    """A saved time that is not a number, after good entries, raises and changes nothing:
+    the examples read as before it (the file is refused whole)."""
+    examples = Examples()
+    examples.add(10.0, [(0, "kept")])
+    with pytest.raises(ValueError, match="could not convert"):
+        examples.restore([[[5.0, "good"], ["not a time", "bad"]]])
+    assert examples.snapshot() == [[[10.0, "kept"]], [], [], []]

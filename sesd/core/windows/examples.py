@@ -71,9 +71,10 @@ class Examples:
         """Load what :meth:`snapshot` returned (a file from before bounces' message ids
         were kept apart has three kinds; one from a later sesd's more are left out), each
         text cleaned as a live one is."""
-        self.recent = [{} for _ in range(_EXAMPLE_KINDS)]
+        loaded = Examples()  # (taken whole: a file that fails to load changes nothing)
         for kind, kept in enumerate(data[:_EXAMPLE_KINDS]):
             # As add() keeps them: texts an older sesd saved apart that clean to one text
             # are kept once.
             for t, v in kept[-EXAMPLES:]:
-                self.add(float(t), ((kind, clean_once(str(v))),))
+                loaded.add(float(t), ((kind, clean_once(str(v))),))
+        self.recent = loaded.recent
