@@ -163,7 +163,7 @@ def test_the_canary_and_account_rules_keep_their_labels_across_a_reload() -> Non
         'above = 0.5\nsinks = ["pager"]\n'
     )
     canary = (
-        '[canary]\nfrom = "c@example.com"\nconfiguration_set = "sesd"\n'
+        '[canary]\nfrom = "c@example.com"\nconfiguration_set = "sesd"\ndeadline = "2m"\n'
         '[[alerts.rules]]\nname = "canary"\nmetric = "canary_missing"\nwindow = "5m"\n'
         'above = 0.5\nsinks = ["pager"]\ndomains = ["x.example"]\n'
     )

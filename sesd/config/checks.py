@@ -19,6 +19,7 @@ from sesd.config.alerts import (
     PagerDutyConfig,
     is_glob,
 )
+from sesd.config.canary_checks import canary_window_warnings, check_canary_windows
 from sesd.config.domains import DomainsConfig, listed_twice
 from sesd.config.hooks import source_hook
 from sesd.config.rule_checks import link_warnings
@@ -74,6 +75,7 @@ def check_across_sections(config: Config) -> None:
     """Raise ValueError, naming the key, for the first thing one section names that
     another does not hold."""
     _check_rule_windows(config)
+    check_canary_windows(config)
     check_rule_names(config)
     _check_accounts_and_queues(config)
     check_state_files(config.state.path, config.silences_path)
@@ -165,6 +167,7 @@ def config_warnings(config: Config) -> list[str]:
     found += secret_url_warnings(config.secrets())
     found += _no_group_warnings(config)
     found += _fleet_warnings(config)
+    found += canary_window_warnings(config)
     if not config.account_health.enabled:
         found += [
             f"alerts.rules[{i}] ({rule.name}).metric: {rule.metric} is what SESv2 GetAccount "

@@ -1,0 +1,65 @@
+"""A canary rule's window against ``[canary]``'s timing: a canary counts as missing
+once ``deadline`` old, and only while it is in the rule's window, so a window no
+longer than the deadline never holds a lost canary."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sesd.config.values import Duration
+
+if TYPE_CHECKING:
+    from sesd.config import Config
+
+__all__ = ["canary_window_warnings", "check_canary_windows"]
+
+
+def check_canary_windows(config: Config) -> None:
+    """A ``canary_missing`` rule whose window is no longer than ``deadline`` never fires
+    for a canary whose events are lost, nor for a throttled or timed-out call: each is
+    missing only once the deadline has passed, when it is out of the window (only a
+    refused call is missing at once)."""
+    canary = config.canary
+    if canary is None:
+        return
+    for i, rule in enumerate(config.alerts.rules):
+        if rule.metric == "canary_missing" and Duration(rule.window).seconds <= (
+            canary.deadline.seconds
+        ):
+            raise ValueError(
+                f"alerts.rules[{i}] ({rule.name}).window: {rule.window} is not longer than "
+                f"canary.deadline ({canary.deadline.text}): a canary is missing once the "
+                "deadline has passed, by then out of the window, so the rule never fires "
+                "when canaries are lost; give a window of at least the deadline plus "
+                f"canary.interval ({canary.interval.text})"
+            )
+
+
+def canary_window_warnings(config: Config) -> list[str]:
+    """Canary rules whose window holds no canary part of the time: their alert resolves
+    between canaries (and with ``for`` longer than that, never fires)."""
+    canary = config.canary
+    if canary is None:
+        return []
+    deadline, interval = canary.deadline, canary.interval
+    found = []
+    for i, rule in enumerate(config.alerts.rules):
+        window = Duration(rule.window).seconds
+        key = f"alerts.rules[{i}] ({rule.name}).window: {rule.window}"
+        if rule.metric == "canary_missing" and deadline.seconds < window < (
+            deadline.seconds + interval.seconds
+        ):
+            found.append(
+                f"{key} is shorter than canary.deadline ({deadline.text}) plus "
+                f"canary.interval ({interval.text}): a canary is missing from its deadline "
+                "until it leaves the window, so some of the time no lost canary is in it "
+                "and the alert resolves while canaries are still lost; give a window of at "
+                "least the two together"
+            )
+        if rule.metric == "canary_send_latency_seconds" and window < interval.seconds:
+            found.append(
+                f"{key} is shorter than canary.interval ({interval.text}): between two "
+                "calls the window holds none, the latency reads as none and the alert "
+                "resolves; give a window of at least the interval"
+            )
+    return found
