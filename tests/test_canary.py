@@ -170,7 +170,7 @@ def test_a_call_a_retry_gets_through_is_missing_only_past_the_deadline(reason: s
     assert tracker.measure("canary_missing", 900, T0 + 120) == (0.0, 1)
     assert tracker.measure("canary_missing", 900, T0 + 121) == (1.0, 1)
     assert tracker.stage("canary_missing", T0 + 121, 900).startswith(
-        f"API call (SendEmail failed: {reason}: TooManyRequestsException)"
+        f"API call (SendEmail failed: {reason}: TooManyRequestsException, "
     )
     tracker.sent("m-2", T0 + 60, 0.1)
     pipeline.feed(canary_event("delivery", "m-2", T0 + 61), "events", T0 + 62, T0 + 62)

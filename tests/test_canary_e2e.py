@@ -14,6 +14,7 @@ import anyio
 import anyio.abc
 import msgspec
 import pytest
+from aiobotocore.config import AioConfig
 
 from sesd.alerting.rules import Status
 from sesd.canary.sender import CanarySender
@@ -553,3 +554,28 @@ async def test_an_own_canary_s_event_before_ses_answers_the_call_is_not_a_namesa
             fake.release()
     assert tracker.events == {"unmatched": 1}
     assert tracker.foreign_at is None
+
+
+async def test_a_throttled_canary_says_the_account_reached_its_sending_limits() -> None:
+    """SES answers 429 TooManyRequestsException when the account's maximum send rate or
+    daily quota is reached: real mail is refused too. Once the throttled canary is past
+    its deadline, the page says which limit to look at, not only "throttled"."""
+    tracker = CanaryTracker(deadline=120.0, queue="q")
+    config = parse_config(
+        '[[queues]]\nurl = "http://127.0.0.1:1/123456789012/q"\n'
+        f'[canary]\nfrom = "{FROM}"\nconfiguration_set = "sesd"\n'
+    )
+    assert config.canary is not None
+    once = AioConfig(retries={"mode": "standard", "total_max_attempts": 1})  # as sesd's
+    async with FakeSes() as ses, aws_client("sesv2", ses, once) as client:
+        ses.script(Reply(429))
+        sender = CanarySender(config.canary, client, tracker, clock=lambda: f.T0)
+        with anyio.fail_after(10):
+            await sender.send_once()
+    assert tracker.errors == {"throttled": 1}
+    assert tracker.stage("canary_missing", f.T0 + 121, 900) == (
+        "API call (SendEmail failed: throttled: TooManyRequestsException, the account's "
+        "maximum send rate or daily sending quota is reached (the canary counts against "
+        "the rate): the account's own mail is refused too; see sesd_ses_quota_used_ratio "
+        "and sesd_ses_max_send_rate, and ask AWS for more)"
+    )

@@ -19,6 +19,12 @@ _CODE_HINTS: Final = {
     "MessageRejected": "an identity not verified in the canary's region, or the sandbox",
     "MailFromDomainNotVerifiedException": "the MAIL FROM domain is not verified",
     "AccessDeniedException": "the canary's credentials may not call ses:SendEmail",
+    **dict.fromkeys(
+        ("TooManyRequestsException", "Throttling", "ThrottlingException", "LimitExceededException"),
+        "the account's maximum send rate or daily sending quota is reached (the canary "
+        "counts against the rate): the account's own mail is refused too; see "
+        "sesd_ses_quota_used_ratio and sesd_ses_max_send_rate, and ask AWS for more",
+    ),
 }
 
 
