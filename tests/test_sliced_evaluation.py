@@ -550,3 +550,43 @@ def test_listing_labels_is_a_slice_each_time_its_cost_reaches_steps(
         steps_run = 0
         count = sum(1 for _ in _evaluator(config).slices(pipeline.ledger, T + 1))
         assert count - steps_run == listing
+
+
+@pytest.mark.parametrize("step", [-3600.0, 3600.0], ids=["an hour back", "an hour ahead"])
+async def test_a_clock_step_between_slices_leaves_the_group_wait_whole(step: float) -> None:
+    """The last domain fires under a group_wait of 30 s; while the evaluation that
+    fires it is between two slices, the wall clock steps an hour (told from another
+    task, as the daemon tells it). The evaluation ends on the clock it began on and
+    its group's start moves with the clock: what is due is then asked on the new
+    clock too. The page waits its 30 s (asked at the old moment, an hour after the
+    moved start, a step back sent it at once), and goes once they are over."""
+    config = parse_config(RULES.replace('group_wait = "0s"', 'group_wait = "30s"'))
+    pipeline = _world(slices.STEPS)[1]
+    last = _domains(slices.STEPS)[-1]
+    feed_spike(pipeline, last, T, 6, 0)
+    clock = [T + 1]
+    alerting = _alerting(config, pipeline, clock)
+    states = alerting.evaluator.states
+    async with aiohttp.ClientSession() as session:
+        alerting.open(session)
+
+        async def step_midway() -> None:
+            while not any(states.values()):
+                await anyio.lowlevel.checkpoint()
+            clock[0] = T + 1 + step
+            alerting.evaluator.stepped(clock[0], step)
+            tg.cancel_scope.cancel()
+
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(alerting.evaluate_in_slices)
+                tg.start_soon(step_midway)
+    assert alerting.evaluations == 1
+    assert len(alerting.outboxes["console"]) == 0
+    assert alerting.evaluator.waiting() == [("delays", last, Transition.FIRING)]
+    clock[0] = T + 30 + step
+    assert alerting.evaluate() == []
+    clock[0] = T + 31 + step
+    assert [(n.kind, [a.domain for a in n.alerts]) for n in alerting.evaluate()] == [
+        (Transition.FIRING, [last])
+    ]

@@ -93,6 +93,8 @@ class Evaluator:
         self.listing = Listing()
         #: The evaluation begun in slices, until :meth:`evaluate` returns its alerts.
         self._begun: Evaluation | None = None
+        #: How far the wall-clock steps measured so far moved every time held (stepped()).
+        self.moved_by = 0.0
         #: When a window without data says nothing (see blind()).
         self.blindness = Blindness()
         #: The rules firing alerts fired under, where a reload changed them since.
@@ -206,6 +208,7 @@ class Evaluator:
         day's step would hold every resolve for a day, not a window."""
         self.settle()  # an evaluation under way ends on the clock it began on
         moved(self, step)
+        self.moved_by += step
         if step < 0:
             self.blindness.since = now
         self.blind(now)

@@ -14,6 +14,7 @@ from sesd.alerting.alert import Alert, Notification
 from sesd.alerting.alert_log import Held, log_alerts, log_sink_gone, log_unsent
 from sesd.alerting.alertmanager import AlertmanagerSink
 from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.lag import watch_lag
 from sesd.alerting.outbox import Outbox
 from sesd.alerting.recall import held_back, recall
 from sesd.alerting.resends import Resends
@@ -242,26 +243,6 @@ class Alerting:
                 "window's length",
             )
 
-    def _watch_lag(self, now: float) -> None:
-        """Say in the log when sesd starts and stops reading behind its shortest window
-        (a backlog draining, a starved CPU): meanwhile its windows may miss what waits
-        in the queue."""
-        behind = self._ledger.blind_behind(now)
-        if (behind is not None) == self._behind:
-            return
-        self._behind = behind is not None
-        if behind is not None:
-            queue, lag = behind
-            self._log.warning(
-                "sesd.behind",
-                queue=queue,
-                seconds=round(lag),
-                hint="its latest receives brought only events older than the shortest "
-                "window: windows may be missing recent events until sesd catches up",
-            )
-        else:
-            self._log.info("sesd.caught_up")
-
     def evaluate(self, *, flush: bool = False) -> list[Notification]:
         """One evaluation at the current time; due notifications go to their outboxes."""
         now = self._prepare()
@@ -274,7 +255,7 @@ class Alerting:
         (sesd.alerting.slices), and between the log lines of the alerts decided: a
         poll, a scrape or a health check waits for a slice, or for a few hundred
         lines, not for every rule on every domain nor for a storm's every alert."""
-        now = self._prepare()
+        now, moved = self._prepare(), self.evaluator.moved_by
         # A stop that comes meanwhile waits for the last slice and the last line: no
         # evaluation is left with states stepped and their alerts not decided, nor
         # with alerts queued and not logged.
@@ -292,7 +273,9 @@ class Alerting:
                 if n:
                     await anyio.lowlevel.checkpoint()
                 log_alerts(self._log, some, some_held)
-        return self._conclude(now, ended, flush=False)
+        # A clock step measured meanwhile moved the times it left (its groups' starts):
+        # what is due, and when a silence ends, is asked on the clock they moved to.
+        return self._conclude(now + self.evaluator.moved_by - moved, ended, flush=False)
 
     def _prepare(self) -> float:
         """What comes before the rules are stepped: the silences read (what a new one
@@ -331,7 +314,7 @@ class Alerting:
         """After the evaluation at ``now`` was decided and logged: the silences its
         resolves ``ended`` end, and due notifications go to their outboxes."""
         self.silences.end(ended, now)
-        self._watch_lag(now)
+        self._behind = watch_lag(self._log, self._ledger, now, self._behind)
         notifications = self.evaluator.due(now, flush=flush)
         for notification in notifications:
             self.dispatch(notification)
