@@ -854,3 +854,43 @@ def test_a_replica_of_a_fleet_is_warned_of_paging_pagerduty_itself() -> None:
     assert "dedup_key" in warning
     assert warning.endswith("page through the shared Alertmanager sink 'am'")
     assert parse_config(queue + sinks + rules).warnings() == []
+
+
+def test_a_replica_of_a_fleet_is_warned_of_posting_to_slack_or_a_webhook_itself() -> None:
+    """Each replica of a fleet (a shared Alertmanager sink) posts its own notifications
+    to Slack and to a webhook, which fold nothing: with three replicas, an incident
+    is up to three firings, and the first replica whose share recovers posts its
+    resolve while the others still fire (they post nothing more until the next
+    reminder). check-config warns of each rule that posts there itself, naming the
+    shared sink to alert through; one on what SES answers a poll is one message per
+    replica, and said so. The console is each replica's own log: no warning; nor
+    without a shared sink."""
+    queue = '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/1/ses-events"\n'
+    sinks = (
+        '[alerts]\nsilences_path = "/var/lib/sesd/silences.json"\n'
+        '[alerts.sinks.chat]\ntype = "slack"\nwebhook_url = "env:SESD_TEST_SLACK"\n'
+        '[alerts.sinks.hook]\ntype = "webhook"\nurl = "env:SESD_TEST_HOOK"\n'
+        '[alerts.sinks.am]\ntype = "alertmanager"\nurls = ["http://am:9093"]\n'
+    )
+    rules = (
+        '[[alerts.rules]]\nname = "delays"\nmetric = "delay_ratio"\nwindow = "15m"\n'
+        'above = 0.05\nsinks = ["console", "am", "chat", "hook"]\n'
+        '[[alerts.rules]]\nname = "paused"\nmetric = "sending_paused"\nwindow = "5m"\n'
+        'above = 0\nsinks = ["chat"]\n'
+    )
+    warnings = parse_config(queue + sinks + "shared = true\n" + rules).warnings()
+    assert [w.partition(" is ")[0] for w in warnings] == [
+        "alerts.rules[0] (delays).sinks[2]: 'chat'",
+        "alerts.rules[0] (delays).sinks[3]: 'hook'",
+        "alerts.rules[1] (paused).sinks[0]: 'chat'",
+    ], warnings
+    chat, hook, paused = warnings
+    for warning, kind in ((chat, "Slack"), (hook, "a webhook")):
+        assert warning.partition(" is ")[2].startswith(
+            f"{kind}, posted to by each replica of the fleet on its own: a firing from each "
+            "replica whose share breaches, and a resolve from the first whose share "
+            "recovers while the others still fire"
+        ), warning
+        assert warning.endswith("alert through the shared Alertmanager sink 'am'"), warning
+    assert "one message per replica" in paused, paused
+    assert parse_config(queue + sinks + rules).warnings() == []

@@ -714,6 +714,8 @@ WARNINGS = [
      "which reach different replicas of a fleet (a sink is shared): " + MORE),
     (FLEET + RA + 'sinks = ["am", "pd"]', "alerts.rules[0] (r).sinks[1]: 'pd' is PagerDuty, "
      "paged by each replica of the fleet under one dedup_key" + MORE),
+    (FLEET + HOOK + RA + 'sinks = ["am", "hook"]', "alerts.rules[0] (r).sinks[1]: 'hook' is a "
+     "webhook, posted to by each replica of the fleet on its own" + MORE),
     ('[alerts.sinks."a.b"]\ntype = "slack"\n' + S, 'alerts.sinks."a.b": no rule sends to this '
      "sink"),
     ('[alerts.sinks."a.b"]\ntype = "slack"\n' + S, 'alerts.sinks."a.b".webhook_url: a literal '

@@ -20,6 +20,7 @@ from sesd.config.values import Duration, Secret, Section, toml_key
 __all__ = [
     "ACCOUNT_METRICS",
     "CANARY_METRICS",
+    "GET_ACCOUNT_METRICS",
     "METRICS",
     "QUANTILE_METRICS",
     "SINK_TYPES",
@@ -58,6 +59,9 @@ ACCOUNT_METRICS = (
     "reputation_bounce_ratio",
     "reputation_complaint_ratio",
 )
+#: The rule metrics only GetAccount's polls give a value (the reputation estimate is
+#: read from events).
+GET_ACCOUNT_METRICS = ("sending_paused", "enforcement_not_healthy", "quota_used_ratio")
 #: Rule metrics of a tenant: what SES says of it (its sending status, its findings).
 TENANT_METRICS = ("tenant_sending_paused", "reputation_impact")
 SINK_TYPES = ("slack", "pagerduty", "alertmanager", "webhook", "console")

@@ -13,14 +13,14 @@ import msgspec
 
 from sesd.config.alerts import (
     CANARY_METRICS,
-    TENANT_METRICS,
+    GET_ACCOUNT_METRICS,
     AlertmanagerConfig,
     AlertsConfig,
-    PagerDutyConfig,
     is_glob,
 )
 from sesd.config.canary_checks import canary_window_warnings, check_canary_windows
 from sesd.config.domains import DomainsConfig, listed_twice
+from sesd.config.fleet_checks import fleet_warnings
 from sesd.config.hooks import source_hook
 from sesd.config.rule_checks import link_warnings
 from sesd.config.sections import SHIPPED_STOP_TIMEOUT, check_state_files
@@ -42,33 +42,11 @@ __all__ = [
     "new_warnings",
 ]
 
-#: The rule metrics only GetAccount's polls give a value (the reputation estimate is
-#: read from events).
-GET_ACCOUNT_METRICS = ("sending_paused", "enforcement_not_healthy", "quota_used_ratio")
 #: The warning of a config without rules.
 NO_RULES = (
     "alerts.rules: none configured, so sesd will never alert (it counts and serves "
     "metrics only); config/sesd.example.toml has rules to start from"
 )
-#: Rule metrics that pair two events of one message, and what a fleet's replica reads
-#: of them: SQS hands each event to whichever replica asks.
-_PAIRED = {
-    "delivery_ratio": (
-        "a replica counts the Send events and the Delivery events it is handed, mostly "
-        "of different messages, so its ratio is noise (0.8 or 1.2 with every message "
-        "delivered); alert from Prometheus on the fleet rules' sesd:delivery_ratio:1h "
-        "(the replicas' windows summed)"
-    ),
-    "pending_delays": (
-        "a replica keeps a delay pending until SES's expirationTime (hours) when another "
-        "replica saw its delivery, so the count grows with no delay outstanding; alert "
-        "on delay_ratio"
-    ),
-    "delay_duration_p95_seconds": (
-        "a delay's duration is measured only where the delay and its delivery reach the "
-        "same replica (about one in N), so the figure is of a few; alert on delay_ratio"
-    ),
-}
 
 
 def check_across_sections(config: Config) -> None:
@@ -166,7 +144,7 @@ def config_warnings(config: Config) -> list[str]:
     found += url_warnings(msgspec.to_builtins(config, enc_hook=source_hook))
     found += secret_url_warnings(config.secrets())
     found += _no_group_warnings(config)
-    found += _fleet_warnings(config)
+    found += fleet_warnings(config)
     found += canary_window_warnings(config)
     if not config.account_health.enabled:
         found += [
@@ -251,36 +229,6 @@ def _no_group_warnings(config: Config) -> list[str]:
                     "group of [domains] groups and, without a dot, no recipient's domain: "
                     "the rule watches nothing under it (a group's name misspelt?)"
                 )
-    return found
-
-
-def _fleet_warnings(config: Config) -> list[str]:
-    """On a replica of a fleet (a sink is ``shared``): a rule that pairs two events of
-    one message, whose figure is not the fleet's nor a sample of it; a rule that pages
-    PagerDuty itself, whose dedup_key every replica shares. Not errors: a config that
-    ran before must still start and reload."""
-    named = config.alerts.named_sinks()
-    shared = [n for n, s in named.items() if isinstance(s, AlertmanagerConfig) and s.shared]
-    if not shared:
-        return []
-    found = []
-    for i, rule in enumerate(config.alerts.rules):
-        if rule.metric in _PAIRED:
-            found.append(
-                f"alerts.rules[{i}] ({rule.name}).metric: {rule.metric} pairs two events of one "
-                "message, which reach different replicas of a fleet (a sink is shared): "
-                f"{_PAIRED[rule.metric]}"
-            )
-        if rule.metric in GET_ACCOUNT_METRICS or rule.metric in TENANT_METRICS:
-            continue  # what SES answers: every replica reads it alike
-        found += [
-            f"alerts.rules[{i}] ({rule.name}).sinks[{j}]: {name!r} is PagerDuty, paged by each "
-            "replica of the fleet under one dedup_key: the first replica whose share "
-            "recovers resolves the incident the others still fire; page through the "
-            f"shared Alertmanager sink {shared[0]!r}"
-            for j, name in enumerate(rule.sinks)
-            if isinstance(named[name], PagerDutyConfig)  # each named once (checked)
-        ]
     return found
 
 
