@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import time
 from collections.abc import Callable
@@ -753,18 +754,23 @@ async def test_a_host_clock_off_from_aws_is_measured_and_said(sqs: Any) -> None:
     assert 3598 <= said[0][1] <= 3602
 
 
-async def test_other_tasks_run_between_two_messages_and_a_stop_waits_for_the_batch(
-    sqs: Any,
+@pytest.mark.parametrize("costly", [True, False], ids=["costly", "cheap"])
+async def test_other_tasks_run_between_two_costly_messages_and_a_stop_waits_for_the_batch(
+    sqs: Any, costly: bool
 ) -> None:
-    """The ten messages of a batch are handled one at a time, the event loop's other
-    tasks (health, the watchdog's ping) running between two: ten costly messages are
+    """The ten messages of a batch are handled in order, the event loop's other tasks
+    (health, the watchdog's ping) running whenever the batch has held the loop for
+    ``HOLD``: ten costly messages (a second each, by the poller's monotonic clock) are
     ten short stalls, not one as long as all ten. A task taking every turn it gets sees
     the count of handled messages rise one by one, not jump from 0 to 10. Asked to stop
     at the fifth, the poller still handles and deletes all ten (one handled but not
-    deleted would come back and count as a duplicate); the stop is taken after."""
+    deleted would come back and count as a duplicate); the stop is taken after. Ten
+    cheap ones (the clock not moving) hold the loop once, together: the task sees 0,
+    then 10 (a turn for each would cost more than the message)."""
     url, _ = await make_queue(sqs)
     await send_bodies(sqs, url, [f.raw(f.delivery([f"u{i}@one.example"])) for i in range(10)])
-    p, _ = poller(sqs, url)
+    seconds = itertools.count()
+    p, _ = poller(sqs, url, monotonic=(lambda: float(next(seconds))) if costly else lambda: 0.0)
     messages: list[Any] = []
     with anyio.fail_after(10):
         while len(messages) < 10:
@@ -787,8 +793,8 @@ async def test_other_tasks_run_between_two_messages_and_a_stop_waits_for_the_bat
         with handling:
             await p._handle(messages)
         handled.set()
-    assert sorted(set(seen)) == list(range(11))
-    assert handling.cancel_called
+    assert sorted(set(seen)) == (list(range(11)) if costly else [0, 10])
+    assert handling.cancel_called is costly
     assert tallies.messages == {("q", Outcome.PROCESSED): 10}
     assert await queue_counts(sqs, url) == (0, 0)
 

@@ -14,7 +14,6 @@ import pytest
 
 from sesd.io.logs import configure_logging
 from sesd.runtime import sqs_calls
-from sesd.runtime.sqs_calls import InvalidMemory
 from tests import factory as f
 from tests.conftest import aws_client
 from tests.test_sqs_edges import poller
@@ -27,11 +26,9 @@ async def test_a_message_without_an_id_is_read_whatever_the_memory_holds() -> No
     """The invalid ids' memory holds "" (however it came there): a delivery without an
     id is still read and deleted (taken for that "", it was left unread)."""
     delivery = {"ReceiptHandle": "r1", "Body": f.raw(f.delivery(["a@one.example"]))}
-    memory = InvalidMemory()
-    memory.add("")
     async with OddMessages(delivery) as endpoint, aws_client("sqs", endpoint) as sqs:
         p, _ = poller(sqs, f"{endpoint.url}/123456789012/q")
-        p._invalid = memory
+        p._invalid.add("")
         messages = await p._receive()
         assert messages is not None
         await p._handle(messages)

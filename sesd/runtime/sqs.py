@@ -1,8 +1,9 @@
 """The input edge: long-polling SQS consumers that feed the pipeline.
 
 Each queue gets ``concurrency`` pollers. A poller receives up to 10 messages
-with a 20 s long poll, runs them through the pipeline (one at a time, other
-tasks in between), and deletes what was handled in one batch. A short-polled
+with a 20 s long poll, runs them through the pipeline (in order, the other tasks
+given a turn whenever the batch has held the event loop a while:
+sesd.runtime.sqs_judge), and deletes what was handled in one batch. A short-polled
 queue (``wait_time_seconds = 0``) is asked again a second after an empty answer,
 at once after one that brought messages.
 Invalid messages are left alone so the queue's redrive policy moves them to
@@ -32,8 +33,6 @@ from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 from sesd.config import QueueConfig
 from sesd.core.accounts import DEFAULT_ACCOUNT
 from sesd.core.pipeline import Pipeline
-from sesd.core.tallies import Outcome
-from sesd.core.text import clean_once
 from sesd.io.aws_errors import error_code
 from sesd.io.backoff import backoff_delay, spread
 from sesd.io.logs import get_logger
@@ -44,14 +43,13 @@ from sesd.runtime.sqs_calls import (
     SQS_ERRORS,
     InFlight,
     InvalidMemory,
-    body_no_text,
     describe_error,
     foreign_answer,
     hint_in,
     said_code,
-    text_member,
 )
 from sesd.runtime.sqs_deletes import Deletes
+from sesd.runtime.sqs_judge import Judge
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs.client import SQSClient
@@ -122,9 +120,9 @@ class QueuePoller:
         self._health = health
         self._changes = changes
         self._stopping = stopping
-        self._delete_invalid = delete_invalid
         self._clock = clock
         self._monotonic = monotonic
+        #: The message ids judged invalid (a reload's successor keeps them).
         self._invalid = invalid_memory if invalid_memory is not None else InvalidMemory()
         #: Shared with every poller of the daemon: what a stop bounds and a forced exit
         #: cuts (one of the poller's own would be out of their reach).
@@ -144,6 +142,17 @@ class QueuePoller:
         self._counts = metrics.sqs_counts(queue)
         #: What the poller gives back to SQS: deletes and releases.
         self._deletes = Deletes(client, queue, self._counts, self._log)
+        #: What each message of a batch comes to: fed to the pipeline, deleted or not.
+        self._judge = Judge(
+            pipeline,
+            self._label,
+            delete_invalid=delete_invalid,
+            invalid=self._invalid,
+            counts=self._counts,
+            log=self._log,
+            place=self._deletes.place,
+            monotonic=monotonic,
+        )
         #: The Date header of the latest answer compared with this host's clock.
         self._date: str | None = None
         #: Whether this poller reads the queue in force (its consumer says): once a
@@ -307,7 +316,7 @@ class QueuePoller:
             raise
         received_at = self._clock()
         with anyio.CancelScope(shield=True):  # a stop waits for the batch's end and deletes
-            done = [message for message in messages if await self._judge(message, received_at)]
+            done = await self._judge.batch(messages, received_at)
         self._after_batch()
         self._changes.notify()
         # Handled messages are deleted even if a cancellation arrives meanwhile:
@@ -335,59 +344,3 @@ class QueuePoller:
         (``retired``, at info)."""
         if not self._deletes.retired(event, **fields):
             self._log.warning(event, **fields)
-
-    async def _judge(self, message: MessageTypeDef, received_at: float) -> bool:
-        """Run one message through the pipeline, after other tasks (the watchdog, health)
-        had their turn: ten costly messages are ten short stalls, not one long one (a stop
-        waits: :meth:`_handle` shields the batch). True when it is to be deleted."""
-        await anyio.lowlevel.checkpoint()
-        # Text, as SQS's are ("" for a stand-in's list or object: no key; a body so is
-        # an invalid message). A message without an id is judged by its own body, never
-        # by the verdict on another without one.
-        message_id = text_member(message, "MessageId")
-        if message_id and message_id in self._invalid:
-            return self._delete_invalid
-        no_text = body_no_text(message)
-        try:
-            if no_text is not None:
-                result = self._pipeline.apply(no_text, self._label, received_at, received_at)
-            else:
-                body = text_member(message, "Body")
-                result = self._pipeline.feed(body, self._label, received_at, received_at)
-        except Exception as exc:  # noqa: BLE001 - a bug must not stop the queue
-            # Not deleted: SQS delivers it again. A bug before its event was applied
-            # (decoding, say) is tried again, then moves it to the dead-letter queue, to
-            # redrive once fixed; one while it was applied left what it wrote, and the
-            # redelivery is a duplicate (deleted then), never counted twice.
-            #
-            # A bug, wherever the message came from: logged at error, ``retired`` at the
-            # old place of a queue a reload moved or removed (as its other lines say).
-            # One there counts no ``process`` error: the series are the place in force's
-            # (its account and region), and the same bug counts there on the new
-            # place's messages.
-            self._log.error(
-                "sesd.pipeline.failed",
-                sqs_message_id=clean_once(message_id),
-                error=type(exc).__name__,
-                # Told cleaned (sesd.io.logs): the error may quote the body (an address).
-                exc_info=exc,
-                **self._deletes.place(),
-            )
-            self._counts.error("process")
-            return False
-        if result.outcome is not Outcome.INVALID:
-            return True
-        if message_id:
-            self._invalid.add(message_id)
-        attributes = message.get("Attributes", {})  # a map: botocore reads no other
-        receive_count = clean_once(text_member(attributes, "ApproximateReceiveCount"))
-        self._log.warning(  # ``retired`` at a moved or removed queue's old place, as above
-            "sesd.message.invalid",
-            sqs_message_id=clean_once(message_id),
-            reason=result.reason,
-            detail=result.detail,
-            receive_count=receive_count,
-            deleted=self._delete_invalid,
-            **self._deletes.place(),
-        )
-        return self._delete_invalid
