@@ -27,8 +27,8 @@ from sesd.core.pipeline import Pipeline
 from sesd.metrics.registry import Metrics
 from sesd.runtime.aws import AwsClients, poll_config, sqs_config, tenant_config
 from sesd.runtime.health import Changes, Health
+from sesd.runtime.in_flight import InFlight
 from sesd.runtime.sqs import QueuePoller
-from sesd.runtime.sqs_calls import InFlight
 from tests import factory as f
 from tests.conftest import aws_client
 from tests.fake_ses import ROLE_ACCOUNT, FakeSes

@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry, Counter
 from sesd.config import parse_config
 from sesd.runtime.clock import AnchoredClock
 from sesd.runtime.consumers import Consumers
-from sesd.runtime.sqs_calls import InFlight
+from sesd.runtime.in_flight import InFlight
 
 
 class _Idle:

@@ -23,8 +23,9 @@ from sesd.io.logs import configure_logging, get_logger
 from sesd.metrics.registry import Metrics
 from sesd.metrics.sqs import SqsSeries
 from sesd.runtime.health import Changes, Health
+from sesd.runtime.in_flight import InFlight
 from sesd.runtime.sqs import QueuePoller
-from sesd.runtime.sqs_calls import InFlight, check_queue
+from sesd.runtime.sqs_calls import check_queue
 from sesd.runtime.sqs_deletes import Deletes
 from tests.conftest import aws_client
 from tests.test_dedup import break_after_delivery

@@ -14,8 +14,8 @@ import anyio
 import pytest
 
 from sesd.commands.demo.localsqs import LocalSqs
+from sesd.runtime.in_flight import InFlight
 from sesd.runtime.signals import watch_signals
-from sesd.runtime.sqs_calls import InFlight
 from tests.conftest import make_queue
 from tests.fake_ses import FakeSes
 from tests.sesd_process import config_file, sesd_process

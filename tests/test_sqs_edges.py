@@ -27,8 +27,9 @@ from sesd.io.logs import configure_logging
 from sesd.metrics.registry import Metrics
 from sesd.runtime.daemon import Daemon
 from sesd.runtime.health import Changes, Health
+from sesd.runtime.in_flight import InFlight
 from sesd.runtime.sqs import QueuePoller
-from sesd.runtime.sqs_calls import InFlight, check_queue
+from sesd.runtime.sqs_calls import check_queue
 from sesd.status.document import Status
 from tests import factory as f
 from tests.conftest import aws_client, make_queue, queue_counts, running, send_bodies

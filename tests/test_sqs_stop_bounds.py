@@ -14,7 +14,7 @@ import pytest
 
 import sesd.runtime.sqs as sqs_module
 from sesd.io.logs import configure_logging
-from sesd.runtime.sqs_calls import InFlight
+from sesd.runtime.in_flight import InFlight
 from tests.conftest import queue_counts
 from tests.proxy import Proxy
 from tests.test_sqs_edges import _received_through

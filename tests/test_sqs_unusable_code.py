@@ -19,8 +19,8 @@ from sesd.io.logs import configure_logging
 from sesd.metrics.registry import Metrics
 from sesd.runtime.aws import AwsClients, poll_config
 from sesd.runtime.health import Changes, Health
+from sesd.runtime.in_flight import InFlight
 from sesd.runtime.sqs import QueuePoller
-from sesd.runtime.sqs_calls import InFlight
 from tests.fake_ses import ROLE_ACCOUNT, FakeSes
 
 pytestmark = pytest.mark.timeout(30)

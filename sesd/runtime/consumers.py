@@ -19,8 +19,9 @@ from prometheus_client import Counter
 
 from sesd.config import QueueConfig
 from sesd.io.logs import get_logger
+from sesd.runtime.in_flight import InFlight
 from sesd.runtime.sqs import QueuePoller
-from sesd.runtime.sqs_calls import InFlight, InvalidMemory
+from sesd.runtime.sqs_calls import InvalidMemory
 from sesd.runtime.supervise import kept_running
 
 __all__ = ["Consumers", "PollerFactory"]

@@ -48,13 +48,13 @@ from sesd.runtime.collector import settle
 from sesd.runtime.consumers import Consumers
 from sesd.runtime.health import Changes, Health
 from sesd.runtime.http import StartError, http_server
+from sesd.runtime.in_flight import InFlight
 from sesd.runtime.janitor import janitor
 from sesd.runtime.pollers import account_poller, queue_poller, tenant_poller
 from sesd.runtime.queue_check import start_check
 from sesd.runtime.reload import Reloader
 from sesd.runtime.saver import StateSaver
 from sesd.runtime.signals import EXIT_FORCED, watch_signals
-from sesd.runtime.sqs_calls import InFlight
 from sesd.runtime.state_start import RestoreStopped
 from sesd.runtime.supervise import start_kept
 from sesd.runtime.systemd import Notifier, tell_systemd

@@ -16,7 +16,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 
 from sesd.io.logs import flush_logs, get_logger
 from sesd.runtime import early
-from sesd.runtime.sqs_calls import InFlight
+from sesd.runtime.in_flight import InFlight
 
 __all__ = ["EXIT_FORCED", "FORCED_SAVE", "watch_signals"]
 

@@ -39,9 +39,9 @@ from sesd.io.logs import get_logger
 from sesd.metrics.registry import Metrics
 from sesd.runtime.clock import compare_with_aws
 from sesd.runtime.health import Changes, Health
+from sesd.runtime.in_flight import InFlight
 from sesd.runtime.sqs_calls import (
     SQS_ERRORS,
-    InFlight,
     InvalidMemory,
     describe_error,
     foreign_answer,

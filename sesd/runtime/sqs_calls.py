@@ -1,18 +1,15 @@
 """What every SQS call shares: the errors it may raise and what to do about them, the
-bound on calls in flight during a stop, the check of a queue at start, and the
-memory of invalid messages."""
+check of a queue at start, and the memory of invalid messages (the bound on calls in
+flight during a stop: sesd.runtime.in_flight)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
-import anyio
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from sesd.config import QueueConfig
@@ -41,7 +38,6 @@ __all__ = [
     "DENIED",
     "PERMANENT_ERRORS",
     "SQS_ERRORS",
-    "InFlight",
     "InvalidMemory",
     "batch_entries",
     "check_queue",
@@ -122,59 +118,6 @@ PERMANENT_ERRORS = {
 }
 #: The codes of a refusal by IAM (whatever the call).
 DENIED = frozenset({"AccessDenied", "AccessDeniedException"})
-
-
-class InFlight:
-    """SQS calls in flight, shielded from cancellation but bounded: once a stop has
-    begun, a receive ends with the grace period, and a delete or a release no more
-    than ``margin`` seconds after it, except a release after a cancellation, which
-    has ``margin`` seconds of its own."""
-
-    def __init__(self, margin: float = 2.0) -> None:
-        self.deadline = math.inf
-        self._margin = margin
-        #: Each call's scope, with the margin it has past the grace period.
-        self._scopes: dict[anyio.CancelScope, float] = {}
-
-    @contextlib.contextmanager
-    def scope(self, limit: float = math.inf, *, margin: bool = True) -> Iterator[anyio.CancelScope]:
-        """A shielded scope for one call: at most ``limit`` seconds, and no later than the
-        end of the grace period (plus the margin, for deletes and releases), whether
-        the stop began before the call or during it."""
-        extra = self._margin if margin else 0.0
-        with anyio.CancelScope(
-            shield=True, deadline=min(anyio.current_time() + limit, self.deadline + extra)
-        ) as scope:
-            self._scopes[scope] = extra
-            try:
-                yield scope
-            finally:
-                del self._scopes[scope]
-
-    @contextlib.contextmanager
-    def budget(self) -> Iterator[anyio.CancelScope]:
-        """A shielded scope of ``margin`` seconds from now, whatever the grace period:
-        messages received as a cancellation arrived are given back even when it
-        arrives at the very end (bounded by the grace period, the release would be
-        cut off before it began)."""
-        with anyio.CancelScope(shield=True, deadline=anyio.current_time() + self._margin) as scope:
-            yield scope
-
-    def end_by(self, deadline: float) -> None:
-        """A stop began: bound every call in flight, and every later one, by ``deadline``.
-        A bound only ever comes sooner: a forced exit's cut that came before the stop's
-        bound (both signals handled before the consumers woke) stays."""
-        self.deadline = min(self.deadline, deadline)
-        deadline = self.deadline
-        for scope, extra in self._scopes.items():
-            scope.deadline = min(scope.deadline, deadline + extra)
-
-    def cut(self) -> None:
-        """A forced exit begins: every call in flight is cut off, and any later one at
-        once (a release, after a cancellation, keeps its own moment). The exit's save
-        holds what was read until now; a delete after its snapshot would leave what the
-        batch brought in neither that file nor the queue."""
-        self.end_by(-math.inf)
 
 
 async def check_held(
