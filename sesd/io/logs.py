@@ -23,6 +23,7 @@ from sesd.io.tracebacks import said_traceback
 __all__ = [
     "buffer_output",
     "configure_logging",
+    "debug_logged",
     "dropped_lines",
     "flush_logs",
     "get_logger",
@@ -43,6 +44,12 @@ _level = [logging.INFO]
 def set_level(level: str) -> None:
     """Log at ``level`` and above from now on, in every logger."""
     _level[0] = _LEVELS[level]
+
+
+def debug_logged() -> bool:
+    """Whether debug lines are written (the level in force): a line said on every batch
+    asks first, as structlog would build the whole line before dropping it."""
+    return _level[0] <= logging.DEBUG
 
 
 def _by_level(_: Any, method: str, event: Any) -> Any:
