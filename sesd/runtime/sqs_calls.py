@@ -262,14 +262,11 @@ def batch_entries(messages: list[Any], **extra: object) -> list[dict[str, Any]]:
 _KINDS: dict[type, str] = {dict: "an object", list: "a list", bool: "a boolean"}
 
 
-def body_no_text(message: Any) -> Invalid | None:
-    """A received message's body that is no text, as the invalid message it makes: a
-    field of the wrong type (``schema``), not a body "not JSON" (a stand-in's object may
-    be JSON itself: a person would look for bytes that are not there). None for text,
-    or for none (missing or ``null``: an empty body, not JSON)."""
-    body = message.get("Body")
-    if body is None or isinstance(body, str):
-        return None
+def body_no_text(body: object) -> Invalid:
+    """A received message's body (its ``Body``) that is no text, neither missing nor
+    ``null`` (an empty body, not JSON), as the invalid message it makes: a field of the
+    wrong type (``schema``), not a body "not JSON" (a stand-in's object may be JSON
+    itself: a person would look for bytes that are not there)."""
     return Invalid("schema", f"body is no text but {_KINDS.get(type(body), 'a number')}")
 
 

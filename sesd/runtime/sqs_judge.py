@@ -95,13 +95,13 @@ class Judge:
         message_id = text_member(message, "MessageId")
         if message_id and message_id in self._invalid:
             return self._delete_invalid
-        no_text = body_no_text(message)
+        body = message.get("Body")  # read once: the member's two helpers in one step
         try:
-            if no_text is not None:
-                result = self._pipeline.apply(no_text, self._label, received_at, received_at)
+            if body is None or isinstance(body, str):  # none is an empty body (not JSON)
+                result = self._pipeline.feed(body or "", self._label, received_at, received_at)
             else:
-                body = text_member(message, "Body")
-                result = self._pipeline.feed(body, self._label, received_at, received_at)
+                invalid = body_no_text(body)
+                result = self._pipeline.apply(invalid, self._label, received_at, received_at)
         except Exception as exc:  # noqa: BLE001 - a bug must not stop the queue
             # Not deleted: SQS delivers it again. A bug before its event was applied
             # (decoding, say) is tried again, then moves it to the dead-letter queue, to
