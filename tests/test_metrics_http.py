@@ -133,15 +133,29 @@ async def test_metrics_claim_the_text_format_sesd_writes_whatever_the_library_sa
     a HEAD say exactly ``text/plain; version=0.0.4; charset=utf-8``: not
     prometheus_client's latest type (``version=1.0.0`` now, whatever it becomes in a
     later release), which promises a format sesd's writer does not follow and which a
-    scraper picks its parser by."""
+    scraper picks its parser by. So too when the scraper asks for OpenMetrics first, as
+    Prometheus does: the body is the text format, with no ``# EOF``, as its type says."""
     served = http_server(HttpConfig("127.0.0.1:0"), _registry(), Health([]), lambda: 0.0)
     with anyio.fail_after(30):
         async with served as port, aiohttp.ClientSession() as session:
             url = f"http://127.0.0.1:{port}/metrics"
             async with session.get(url) as got, session.head(url) as head:
                 await got.read()
-    for response in (got, head):
+            async with session.get(url, headers={"Accept": _PROMETHEUS_ACCEPT}) as asked:
+                body = await asked.read()
+    for response in (got, head, asked):
         assert response.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+    assert b"# EOF" not in body
+    assert body.startswith(b"# HELP sesd_test_domains A gauge per domain.\n")
+
+
+#: What Prometheus 3 asks of a target by default (scrape_protocols).
+_PROMETHEUS_ACCEPT = (
+    "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,"
+    "application/openmetrics-text;version=0.0.1;q=0.4,"
+    "text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,"
+    "text/plain;version=0.0.4;q=0.2,*/*;q=0.1"
+)
 
 
 async def test_a_head_probe_of_healthz_and_readyz_gets_their_status() -> None:
