@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import os
 import re
@@ -407,6 +408,56 @@ def test_kubernetes_manifests_agree_with_each_other() -> None:
         "kustomization.yaml",
         "secret.example.yaml",
     }
+
+
+#: kubectl's verbs that act on an object of a namespace (not `apply -k`, whose
+#: kustomization names it, nor `create namespace`).
+_NAMESPACED_VERBS = frozenset(
+    "annotate cp create delete describe edit exec get label logs patch port-forward "  # noqa: SIM905
+    "rollout scale".split()
+)
+
+
+def _kubectl_commands(text: str) -> list[list[str]]:
+    """kubectl's own arguments (up to ``--`` or a pipe) in each kubectl command a text
+    gives, its wrapped lines and comment marks joined."""
+    words = " ".join(line.strip().lstrip("#") for line in text.splitlines()).split()
+    commands = []
+    for i, word in enumerate(words):
+        if word.strip("`(") != "kubectl":
+            continue
+        arguments = []
+        for argument in words[i + 1 :]:
+            if argument in ("--", "|"):
+                break
+            arguments.append(argument.strip("`'\",.);:"))
+            if "`" in argument or argument.endswith((")", ",", ";")):
+                break
+        commands.append(arguments)
+    return commands
+
+
+def test_every_kubectl_command_shown_names_sesds_namespace() -> None:
+    """Everything the kustomizations make is in the namespace sesd, and kubectl acts
+    on the context's namespace (default) unless told: a command shown without
+    `-n sesd` answers "not found" to an SRE who runs it as written."""
+    shown = [README, ROOT / "RELIABILITY.md", ROOT / "TESTING.md", ROOT / "Dockerfile"]
+    shown += [p for p in (ROOT / "config").rglob("*") if p.is_file()]
+    shown += list((ROOT / "systemd").iterdir())
+    wrong, found = [], 0
+    for path in shown:
+        for arguments in _kubectl_commands(path.read_text()):
+            pairs = list(itertools.pairwise(arguments))
+            given = {value for flag, value in pairs if flag in ("-n", "--namespace")}
+            given |= {a.partition("=")[2] for a in arguments if a.startswith("--namespace=")}
+            verbs = [a for a in arguments if not a.startswith("-") and a not in given]
+            if not verbs or verbs[0] not in _NAMESPACED_VERBS or verbs[1:2] == ["namespace"]:
+                continue
+            found += 1
+            if given != {"sesd"}:
+                wrong.append(f"{path.relative_to(ROOT)}: kubectl {' '.join(arguments)}")
+    assert not wrong, wrong
+    assert found >= 5
 
 
 @pytest.mark.parametrize("directory", _SETUPS_ALL)
