@@ -159,11 +159,14 @@ async def test_a_retry_after_of_nothing_or_forever_is_bounded(header: str, pause
     assert sleeps.waits == [pause]
 
 
-async def test_5xx_is_retried_with_backoff() -> None:
-    """500 and 503 are retried with growing jittered delays; the third try succeeds."""
+@pytest.mark.parametrize("first", [500, 408])
+async def test_5xx_is_retried_with_backoff(first: int) -> None:
+    """500 and 503 are retried with growing jittered delays; the third try succeeds. So
+    is a 408 (a proxy or load balancer in front timed the request out): RFC 9110 lets
+    the client repeat it, and taken as a refusal for good it lost the page."""
     sleeps = Sleeps()
     async with Receiver("slack") as slack, aiohttp.ClientSession() as session:
-        slack.script(Answer(500), Answer(503))
+        slack.script(Answer(first), Answer(503))
         async with delivering(SlackSink(slack_config(slack.url), session), sleeps) as (box, c):
             box.put(notification())
             with anyio.fail_after(10):

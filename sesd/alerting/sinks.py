@@ -67,7 +67,7 @@ class DeliveryError(Exception):
 
 
 class Retryable(DeliveryError):
-    """A network error, a timeout or a 5xx: try again after a backoff."""
+    """A network error, a timeout, a 408 or a 5xx: try again after a backoff."""
 
 
 class RateLimited(Retryable):
@@ -79,7 +79,7 @@ class RateLimited(Retryable):
 
 
 class Permanent(DeliveryError):
-    """A 4xx other than 429: trying again would not help."""
+    """A 4xx other than 408 and 429: trying again would not help."""
 
 
 class Sink(Protocol):
@@ -92,6 +92,8 @@ class Sink(Protocol):
         ...
 
 
+#: Request Timeout: a timeout on the receiver's side, not a refusal.
+_TIMED_OUT: Final = 408
 #: The shortest pause after a 429, whatever Retry-After says (0, negative, not a
 #: number): a tight loop of posts is what the limit asks to stop.
 _MIN_RETRY_AFTER = 1.0
@@ -186,7 +188,9 @@ async def post_json(
             if response.status == 429:
                 pause = _retry_after(response, min_pause, default_pause)
                 raise RateLimited(f"HTTP 429, paused {pause:g}s", pause)
-            if response.status >= 500:
+            # 408: the receiver, or a proxy or load balancer in front, timed the request
+            # out before it was read whole; RFC 9110 lets the client repeat it.
+            if response.status >= 500 or response.status == _TIMED_OUT:
                 raise Retryable(f"HTTP {response.status}")
             raise Permanent(f"HTTP {response.status}: {answer(body, url, hide)}")
     except TimeoutError:
