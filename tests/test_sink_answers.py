@@ -3,6 +3,8 @@ proxy's error page or a broken receiver may answer with a body that does not end
 
 from __future__ import annotations
 
+import time
+
 import aiohttp
 import anyio
 import pytest
@@ -11,7 +13,8 @@ from aiohttp import web
 from sesd.alerting.sinks import Permanent, Retryable, SlackSink, WebhookSink
 from sesd.commands.demo.localhttp import LocalServer
 from sesd.config import parse_config
-from tests.test_sinks import notification, slack_config
+from tests.receivers import Answer, Receiver
+from tests.test_sinks import Sleeps, delivering, notification, slack_config
 
 #: What the endless answer writes at a time.
 _CHUNK = b"x" * 65536
@@ -71,3 +74,33 @@ async def test_slack_reads_the_start_of_a_long_answer_to_say_it_was_not_ok() -> 
         sink = SlackSink(slack_config(endless.url, timeout="5m"), session)
         with anyio.fail_after(10), pytest.raises(Permanent, match=r"not ok: x+"):
             await sink.send(notification())
+
+
+@pytest.mark.parametrize("zone", ["", " -0000"])
+async def test_a_retry_after_date_without_a_zone_is_read_as_utc(
+    zone: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 429's Retry-After as an HTTP date in asctime's form (RFC 9110 has recipients
+    read it; it names no zone, and is UTC), or with RFC 5322's "-0000", two minutes
+    ahead, on a host whose local time is New York's: sesd waits two minutes, not five
+    hours and two minutes (cut to five minutes), nor, east of UTC, a second."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        at = time.gmtime(time.time() + 120)
+        header = time.strftime("%a %b %d %H:%M:%S %Y", at)
+        if zone:
+            header = time.strftime("%a, %d %b %Y %H:%M:%S", at) + zone
+        sleeps = Sleeps()
+        async with Receiver("slack") as slack, aiohttp.ClientSession() as session:
+            slack.script(Answer(429, retry_after=header))
+            sink = SlackSink(slack_config(slack.url), session)
+            async with delivering(sink, sleeps) as (box, _):
+                box.put(notification())
+                with anyio.fail_after(10):
+                    await box.wait_empty()
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert len(sleeps.waits) == 1
+    assert 110 <= sleeps.waits[0] <= 120

@@ -15,6 +15,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Final, Protocol, TextIO
 from urllib.parse import parse_qsl, urlsplit
@@ -109,7 +110,10 @@ def _retry_after(response: aiohttp.ClientResponse, floor: float, default: float)
     except ValueError:
         value = default
         with contextlib.suppress(TypeError, ValueError, IndexError):
-            value = parsedate_to_datetime(header).timestamp() - time.time()
+            at = parsedate_to_datetime(header)
+            # A date without a zone (asctime's form, which RFC 9110 has recipients read,
+            # or "-0000") is UTC, as every HTTP date is: not the host's local time.
+            value = at.replace(tzinfo=at.tzinfo or UTC).timestamp() - time.time()
     if not math.isfinite(value):
         value = default
     return max(floor, _MIN_RETRY_AFTER, value)
