@@ -78,6 +78,9 @@ class Receiver(LocalServer):
         payload = await request.read()
         document = json.loads(payload)
         problem = self._check(document)
+        if self.kind == "pagerduty" and len(payload) > 512 * 1024:
+            problem = '{"status": "invalid event", "message": "event larger than 512 KB"}'
+
         if problem is not None:
             answer = Answer(400, body=problem)
         self.requests.append(document)
@@ -114,13 +117,15 @@ class Receiver(LocalServer):
             if len(blocks) > 50:
                 return "invalid_blocks"
             for block in blocks:
-                if block.get("type") == "section" and len(block["text"]["text"]) > 3000:
+                if not _slack_block_ok(block):
                     return "invalid_blocks"
             return None
         if document.get("event_action") not in ("trigger", "resolve", "acknowledge"):
             return '{"status": "invalid event", "message": "event_action"}'
         if not document.get("routing_key") or not document.get("dedup_key"):
             return '{"status": "invalid event", "message": "routing_key or dedup_key"}'
+        if len(document["dedup_key"]) > 255:
+            return '{"status": "invalid event", "message": "dedup_key"}'
         payload = document.get("payload")
         if document["event_action"] == "trigger":
             # The summary is required, at most 1024 characters.
@@ -135,6 +140,32 @@ class Receiver(LocalServer):
 
     def close(self) -> None:
         self._release.set()
+
+
+def _slack_text_ok(text: Any, limit: int = 3000) -> bool:
+    """A Block Kit text object as Slack takes it: a type, and 1 to ``limit`` characters."""
+    return (
+        isinstance(text, dict)
+        and text.get("type") in ("plain_text", "mrkdwn")
+        and 0 < len(text.get("text") or "") <= limit
+    )
+
+
+def _slack_block_ok(block: Any) -> bool:
+    """A block within Slack's documented limits: a section's text, a header's 150
+    characters of plain text, a context's ten elements (each a text or an image)."""
+    kind = block.get("type")
+    if kind == "section":
+        return _slack_text_ok(block.get("text"))
+    if kind == "header":
+        text = block.get("text")
+        return _slack_text_ok(text, 150) and text["type"] == "plain_text"
+    if kind == "context":
+        elements = block.get("elements") or []
+        return 0 < len(elements) <= 10 and all(
+            element.get("type") == "image" or _slack_text_ok(element) for element in elements
+        )
+    return True
 
 
 class WebhookReceiver(LocalServer):

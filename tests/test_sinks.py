@@ -7,6 +7,7 @@ import io
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 import aiohttp
 import anyio
@@ -374,6 +375,68 @@ async def test_slack_receiver_accepts_what_sesd_sends(kind: Transition) -> None:
         with anyio.fail_after(10):
             await box.wait_empty()
     assert slack.answers == [200]
+
+
+#: Text that grows the most as Slack gets it (each ``&``, ``<`` and ``>`` an entity).
+_HOSTILE = "&<>`*_~" * 28
+
+
+def _hostile(i: int, kind: Transition) -> Alert:
+    """An alert at every bound at once: a 253-character domain, a 64-character rule,
+    each breakdown bucket at its 64 values of strangers' text, links near their bound."""
+    buckets = [(f"{_HOSTILE}{j}", 1) for j in range(64)]
+    return replace(
+        alert(("x" * 60 + ".") * 3 + f"d{i}".rjust(7, "x") + ".example", kind=kind),
+        rule="r" * 64,
+        breakdown=Breakdown(
+            delay_types=buckets,
+            statuses=buckets,
+            diagnostics=buckets,
+            mtas=buckets,
+            causes=[(_HOSTILE, 3)],
+            domains=buckets,
+            message_ids=[_HOSTILE] * 5,
+            sources=[_HOSTILE] * 64,
+            config_sets=[_HOSTILE] * 64,
+        ),
+        notes=(_HOSTILE,) * 10,
+        runbook_url="https://runbooks.example/" + "a&" * 700,
+        dashboard_url="https://dash.example/" + "b" * 700,
+    )
+
+
+@pytest.mark.parametrize("kind", [Transition.FIRING, Transition.RESOLVED])
+async def test_a_wide_notification_at_every_bound_reaches_slack_and_pagerduty(
+    kind: Transition,
+) -> None:
+    """Sixty alerts, each at every bound sesd keeps (domain, rule, buckets, links) and
+    full of text that grows as Slack escapes it, with a mute line naming the longest
+    domain: the receivers, which refuse what the real APIs document refusing (Slack's
+    blocks, text objects, context elements; PagerDuty's dedup_key, summary, 512 KB),
+    take every post, so no part of it is lost to a 400."""
+    sleeps = Sleeps()
+    alerts = tuple(_hostile(i, kind) for i in range(60))
+    wide = replace(
+        notification(*alerts, kind=kind),
+        rule="r" * 64,
+        silence=f"sesd silence add --rule {'r' * 64} --domain {alerts[0].domain} --for 4h",
+    )
+    async with (
+        Receiver("slack") as slack,
+        Receiver("pagerduty") as pagerduty,
+        aiohttp.ClientSession() as session,
+    ):
+        sinks: list[Sink] = [
+            SlackSink(slack_config(slack.url), session),
+            PagerDutySink(pagerduty_config(pagerduty.url), session),
+        ]
+        for sink in sinks:
+            async with delivering(sink, sleeps) as (box, _):
+                box.put(wide)
+                with anyio.fail_after(10):
+                    await box.wait_empty()
+    assert slack.answers == [200]
+    assert len(pagerduty.requests) == len(pagerduty.accepted) == 60
 
 
 class AgingSleeps(Sleeps):
