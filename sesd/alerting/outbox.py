@@ -33,8 +33,8 @@ from collections.abc import Awaitable, Callable
 import anyio
 from prometheus_client import Counter
 
-from sesd.alerting.alert import Notification, told_by_labels, with_alerts
-from sesd.alerting.rules import Transition
+from sesd.alerting.alert import Notification
+from sesd.alerting.behind import resolved_behind, still_told
 from sesd.alerting.sinks import Permanent, RateLimited, Retryable, Sink
 from sesd.alerting.urgency import least_urgent_oldest, placed
 from sesd.alerting.urgency import rank as _rank
@@ -196,16 +196,7 @@ class Outbox:
 
     def resolve_waits(self, rule: str, label: str) -> bool:
         """Whether a resolve of ``rule``'s alert on ``label`` waits in the queue."""
-        return any(told[0] == label for told in self._resolved_behind(rule))
-
-    def _resolved_behind(self, rule: str) -> set[tuple[str, str, tuple[tuple[str, str], ...]]]:
-        """:func:`told_by_labels` of each alert of ``rule`` whose resolve is queued."""
-        return {
-            told_by_labels(alert)
-            for queued in self._queue
-            if queued.kind is Transition.RESOLVED and queued.rule == rule
-            for alert in queued.alerts
-        }
+        return any(told[0] == label for told in resolved_behind(self._queue, rule))
 
     def __len__(self) -> int:
         return len(self._queue) + self._in_flight
@@ -349,17 +340,8 @@ class Outbox:
         return True
 
     def _current(self, notification: Notification) -> Notification | None:
-        """What of ``notification`` goes to a sink that keeps each alert's state
-        (``keeps_state``: Alertmanager): not the alerts whose resolve waits behind it
-        (sent after an outage, a firing with its old startsAt pages at once, and its
-        resolve ends it only a group interval later); None when none is left."""
-        if notification.kind is Transition.RESOLVED or not getattr(self.sink, "keeps_state", False):
-            return notification
-        over = self._resolved_behind(notification.rule)
-        kept = tuple(alert for alert in notification.alerts if told_by_labels(alert) not in over)
-        if len(kept) == len(notification.alerts):
-            return notification
-        return with_alerts(notification, kept) if kept else None
+        """What of ``notification`` goes to the sink (sesd.alerting.behind)."""
+        return still_told(notification, self._queue, getattr(self.sink, "keeps_state", False))
 
     def _count(self, outcome: str) -> None:
         self._counter.labels(self.sink.name, outcome).inc()
