@@ -480,7 +480,7 @@ async def test_a_clock_step_back_does_not_hold_the_resends_for_as_long_as_the_st
     wall clock steps back half an hour, the next evaluation posts the firing alerts."""
     async with _firing_at_alertmanager() as (alerting, _, now):
         now[0] = T - 1800
-        alerting.evaluator.stepped(now[0], -1800)  # as the daemon does when its clock steps
+        alerting.stepped(now[0], -1800)  # as the daemon does when its clock steps
         alerting.evaluate()
         assert _queued(alerting, "am") == [("repeat", ["a.example"])]
         now[0] = T - 1790

@@ -574,7 +574,7 @@ async def test_a_clock_step_between_slices_leaves_the_group_wait_whole(step: flo
             while not any(states.values()):
                 await anyio.lowlevel.checkpoint()
             clock[0] = T + 1 + step
-            alerting.evaluator.stepped(clock[0], step)
+            alerting.stepped(clock[0], step)  # as the daemon does
             tg.cancel_scope.cancel()
 
         with anyio.fail_after(30):

@@ -30,6 +30,7 @@ import anyio
 import msgspec
 
 from sesd.alerting.alert import Alert, Notification
+from sesd.alerting.clock_steps import Moves
 from sesd.alerting.documents import VALID_FOR_RESENDS, alertmanager_documents
 from sesd.alerting.rules import Transition
 from sesd.alerting.sinks import (
@@ -40,6 +41,7 @@ from sesd.alerting.sinks import (
     post_json,
 )
 from sesd.config import AlertmanagerConfig, shown_url
+from sesd.core.timestamps import iso, unix_seconds
 from sesd.io.logs import get_logger
 
 __all__ = ["AlertmanagerSink"]
@@ -130,6 +132,20 @@ class AlertmanagerSink:
         found = {id(entry[2]): entry[2] for url in self._listed() for entry in self._owed[url]}
         return list(found.values())
 
+    def moved(self, moves: Moves) -> None:
+        """The wall clock stepped (measured, ``moves``' step): each resolve a member is
+        owed moves its times as far, as the evaluator's (sesd.alerting.clock_steps):
+        when it was posted (a member ends the alert by itself as long after), its
+        document's startsAt and endsAt (kept at the first post's, a step back posted
+        an end an hour ahead, and the member kept the alert firing that long), and its
+        alert (saved as not sent). A document owed to several members is moved once."""
+        documents = {id(doc): doc for entries in self._owed.values() for _, doc, _ in entries}
+        for document in documents.values():
+            for key in ("startsAt", "endsAt"):
+                document[key] = iso(unix_seconds(document[key]) + moves.step)
+        for url, entries in self._owed.items():
+            self._owed[url] = [(at + moves.step, doc, moves.alert(a)) for at, doc, a in entries]
+
     async def catch_up(self, *, every: bool = False) -> None:
         """Post what each member is owed, to the members whose time out is over (with
         ``every``, to all: the last chance, at a stop)."""
@@ -196,8 +212,9 @@ class AlertmanagerSink:
             if entries:
                 # Those posted, not as many from the front: a catch-up at a stop may
                 # post beside the outbox's, each taking what it found.
-                taken = set(map(id, entries))
-                left = [entry for entry in self._owed.get(url, []) if id(entry) not in taken]
+                # By document: a clock step meanwhile moves the entries, their documents in place.
+                taken = {id(entry[1]) for entry in entries}
+                left = [entry for entry in self._owed.get(url, []) if id(entry[1]) not in taken]
                 if left:
                     self._owed[url] = left
                 else:

@@ -13,6 +13,12 @@ reminders, its ``for`` and its group_wait run on as if no step came: a step back
 holds nothing for the step's length, a step ahead sends nothing early. Moved apart,
 a start no longer matched the rule it fired under, nor the alert posted again.
 
+What waits to be delivered moves too (sesd.alerting.service.Alerting.stepped, with
+:class:`Moves`): the notifications in each outbox and the resolves Alertmanager
+members are owed. Left on the old clock, a resolve waiting out an outage across a
+step back ended an hour ahead (Alertmanager kept the alert firing that long), and the
+state file saved its old start and end.
+
 A step while sesd was stopped is read from the state file: as far back as the file was
 saved ahead of the clock, its times moved as far (sesd.runtime.state_alerts.stepped_back,
 with :func:`fired_moved`). A step no process measures (under the clock's tolerance, a
@@ -22,13 +28,16 @@ ahead of now is taken as now.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from sesd.alerting.alert import Alert, Notification
 
 if TYPE_CHECKING:
     from sesd.alerting.evaluator import Evaluator
     from sesd.config import RuleConfig
 
-__all__ = ["fired_moved", "moved"]
+__all__ = ["Moves", "fired_moved", "moved"]
 
 
 def moved(evaluator: Evaluator, step: float) -> None:
@@ -48,3 +57,35 @@ def fired_moved(
     """``fired`` (the rule each firing alert fired under, and when: Rechecked.fired) with
     each time moved ``step`` seconds, as its alert's start: still that incident's."""
     return {key: (rule, at + step) for key, (rule, at) in fired.items()}
+
+
+class Moves:
+    """One step's moves of what waits to be delivered (sesd.alerting.service: the
+    notifications in the outboxes, the resolves Alertmanager members are owed), each
+    made once: a notification queued for several sinks, an alert in several
+    notifications or owed to several members, stays one object, as recall and the
+    state file's resolves owed tell them by identity (moved apart, one resolve owed
+    to two sinks was saved as two)."""
+
+    def __init__(self, step: float) -> None:
+        self.step = step
+        #: id of each object moved -> (it, kept alive so that no other takes its id; moved).
+        self._made: dict[int, tuple[Any, Any]] = {}
+
+    def alert(self, alert: Alert) -> Alert:
+        """``alert`` moved: its times as far as the clock stepped."""
+        found = self._made.get(id(alert))
+        if found is None:
+            found = self._made[id(alert)] = (alert, alert.moved(self.step))
+        moved_alert: Alert = found[1]
+        return moved_alert
+
+    def notification(self, notification: Notification) -> Notification:
+        """``notification`` moved: its time and its alerts' (:meth:`alert`)."""
+        found = self._made.get(id(notification))
+        if found is None:
+            alerts = tuple(self.alert(alert) for alert in notification.alerts)
+            made = replace(notification, at=notification.at + self.step, alerts=alerts)
+            found = self._made[id(notification)] = (notification, made)
+        moved_notification: Notification = found[1]
+        return moved_notification

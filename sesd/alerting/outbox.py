@@ -35,6 +35,7 @@ from prometheus_client import Counter
 
 from sesd.alerting.alert import Notification
 from sesd.alerting.behind import resolved_behind, still_told
+from sesd.alerting.clock_steps import Moves
 from sesd.alerting.sinks import Permanent, RateLimited, Retryable, Sink
 from sesd.alerting.urgency import least_urgent_oldest, placed
 from sesd.alerting.urgency import rank as _rank
@@ -198,6 +199,20 @@ class Outbox:
         """Whether a resolve of ``rule``'s alert on ``label`` waits in the queue."""
         return any(told[0] == label for told in resolved_behind(self._queue, rule))
 
+    def moved(self, moves: Moves) -> None:
+        """The wall clock stepped (measured, ``moves``' step): each notification not
+        delivered yet, the one under way too (at its next try), moves its times as far,
+        as the evaluator's (sesd.alerting.clock_steps), keeping its place and its first
+        try. Unmoved, a resolve waiting out an outage across an hour's step back was
+        posted ending an hour ahead (Alertmanager kept the alert firing that long), and
+        a save wrote its old start and end."""
+        new = {id(n): moves.notification(n) for n in self.unsent()}
+        self._first_tried = {id(new[k]): t for k, t in self._first_tried.items() if k in new}
+        for i, queued in enumerate(self._queue):
+            self._queue[i] = new[id(queued)]
+        if self._delivering is not None:
+            self._delivering = new[id(self._delivering)]
+
     def __len__(self) -> int:
         return len(self._queue) + self._in_flight
 
@@ -244,6 +259,7 @@ class Outbox:
                 log.error("sesd.notify.failed", error=type(exc).__name__, exc_info=True)
                 done = True
             finally:
+                notification = self._delivering or notification  # as a clock step moved it
                 self._in_flight, self._delivering = False, None
                 self._wake()
             if done:
@@ -277,6 +293,7 @@ class Outbox:
         attempt, limited = 0, False
         first = self._first_tried.get(id(notification), self._clock())
         while True:
+            notification = self._delivering or notification  # as a clock step moved it
             current, sink = self._current(notification), self.sink
             if current is None:
                 log.info("sesd.notify.superseded", reason="every alert in it has resolved since")
@@ -321,6 +338,7 @@ class Outbox:
                 return True
             with anyio.CancelScope() as self._waiting:
                 await self._sleep(pause)
+            notification = self._delivering or notification  # as a clock step moved it
             head = self._queue[0] if self._queue else None
             if head and _rank(head) < _rank(notification) and head.rule != notification.rule:
                 # Something more urgent came while this one waited: it goes first.

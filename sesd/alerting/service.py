@@ -13,6 +13,7 @@ from prometheus_client import Counter
 from sesd.alerting.alert import Alert, Notification
 from sesd.alerting.alert_log import Held, log_alerts, log_sink_gone, log_unsent
 from sesd.alerting.alertmanager import AlertmanagerSink
+from sesd.alerting.clock_steps import Moves
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.lag import watch_lag
 from sesd.alerting.outbox import Outbox
@@ -173,6 +174,17 @@ class Alerting:
             retired.close()
             self._retired.append(retired)  # still emptying: waited on at a stop, counted
             self._resends.forget(name)
+
+    def stepped(self, now: float, step: float) -> None:
+        """The wall clock stepped by ``step`` seconds to ``now`` (measured): every alert
+        time the evaluator holds moves as far, and so do those of what waits in the
+        outboxes (retired ones too) and of the resolves Alertmanager members are owed."""
+        self.evaluator.stepped(now, step)
+        moves = Moves(step)  # one object moved once, wherever it waits
+        for outbox in [*self.outboxes.values(), *self._retired]:
+            outbox.moved(moves)
+            if isinstance(outbox.sink, AlertmanagerSink):
+                outbox.sink.moved(moves)
 
     def waiting(self) -> dict[str, int]:
         """How many notifications each sink's outbox holds, the one being delivered

@@ -185,7 +185,7 @@ class Daemon:
     def _clock_stepped(self, step: float) -> None:
         self.metrics.clock_steps.inc()
         # Events in flight bear the old time: an empty window says nothing for a while.
-        self.alerting.evaluator.stepped(self.clock.peek(), step)
+        self.alerting.stepped(self.clock.peek(), step)
         # The canaries' times are this clock's: they move with it (no deadline passes).
         self.ledger.canary.stepped(step)
         hint = "the wall clock jumped; windows keep every event, reads follow the new time"

@@ -1,0 +1,73 @@
+"""A wall-clock step sesd measures while a resolve waits to be delivered: the resolve
+waiting in the outbox (Alertmanager down) and the one a member is owed move their
+times with the clock, as the evaluator's do (sesd.alerting.clock_steps). Unmoved, a
+resolve waiting across an hour's step back was posted with an end an hour ahead
+(Alertmanager kept the alert firing for the step's length), and a save wrote its old
+start and end (after a restart, an incident "firing for 0s"). Two Alertmanager-like
+members, the real sink, outbox and alerting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import anyio
+import msgspec
+
+from sesd.alerting.rules import Status, Transition
+from sesd.core.timestamps import iso
+from sesd.runtime.state import snapshot
+from tests.test_alertmanager_members import _Member
+from tests.test_reload_sinks import _fired
+from tests.test_routing import RULE, T, _alerting
+
+STEP = -3600.0
+
+
+async def test_a_resolve_waiting_across_a_clock_step_back_ends_on_the_new_clock() -> None:
+    """delays/a.example fires at T at members a and b; both are down when it resolves
+    at T + 600, so the resolve waits in the outbox and is owed to each. The clock steps
+    an hour back (measured): the state saved then keeps the resolve owed as fired an hour
+    earlier and resolved at T + 600 - 1h, and once the members are back every copy of
+    the resolve posted says so (startsAt T - 1h, endsAt T + 600 - 1h)."""
+    waiting, release = anyio.Event(), anyio.Event()
+
+    async def gate(seconds: float) -> None:
+        waiting.set()
+        await release.wait()
+
+    head = '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.am]\ntype = "alertmanager"\n'
+    async with _Member() as a, _Member() as b, aiohttp.ClientSession() as session:
+        members = f'urls = ["{a.url}", "{b.url}"]\nresend_every = "1h"\n'
+        alerting, pipeline, now = _alerting(head + members + RULE + 'sinks = ["am"]\n')
+        alerting.open(session)
+        outbox = alerting.outboxes["am"]
+        outbox._sleep = gate
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(outbox.run)
+                await _fired(alerting, pipeline, outbox)
+                a.status = b.status = 503
+                now[0] = T + 600
+                assert [n.kind for n in alerting.evaluate()] == [Transition.RESOLVED]
+                await waiting.wait()
+                now[0] = T + 601 + STEP
+                alerting.stepped(now[0], STEP)
+                unsent = alerting.undelivered()
+                blob = snapshot(
+                    pipeline.ledger, alerting.evaluator, now[0], unsent.again, True,
+                    unsent.retired, unsent.firing, unsent.resolves,
+                )  # fmt: skip
+                a.status = b.status = 200
+                release.set()
+                await outbox.wait_empty()
+                tg.cancel_scope.cancel()
+    # Owed to a sink that tells alerts apart by their labels: kept with its rule.
+    ((_, rows, _),) = msgspec.msgpack.decode(blob)["retired"]
+    row = rows["a.example"]
+    assert (row[0], row[1], row[4]) == (Status.FIRING.value, T + STEP, T + 600 + STEP)
+    posted: list[dict[str, Any]] = [doc for member in (a, b) for doc in member.bodies[-1]]
+    assert len(posted) == 4  # to each member: the resolve it is owed, the outbox's
+    assert {(doc["startsAt"], doc["endsAt"]) for doc in posted} == {
+        (iso(T + STEP), iso(T + 600 + STEP))
+    }
