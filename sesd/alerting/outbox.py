@@ -8,7 +8,7 @@ resolve. The task delivers the most urgent first
 out a sink's 429 or backoff steps aside for a more urgent one (a critical page
 is not held behind five hundred warnings at PagerDuty's rate), and goes on
 from where it was when its turn comes again. Backoff with full jitter on network
-errors, timeouts and 5xx; on 429 it pauses for as long as the sink asked (a
+errors, timeouts, 408 and 5xx; on 429 it pauses for as long as the sink asked (a
 pause past the notification's age limit gives it up, and the next waits out the
 rest of the pause, up to that limit, rather than being posted into it);
 other 4xx are permanent (logged, counted, not retried). A notification that
