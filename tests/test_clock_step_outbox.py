@@ -13,13 +13,16 @@ from typing import Any
 import aiohttp
 import anyio
 import msgspec
+import pytest
 
 from sesd.alerting.rules import Status, Transition
 from sesd.core.timestamps import iso
 from sesd.runtime.state import snapshot
+from tests.receivers import Answer, Receiver
 from tests.test_alertmanager_members import _Member
-from tests.test_reload_sinks import _fired
+from tests.test_reload_sinks import _at_pagerduty, _drained, _fired
 from tests.test_routing import RULE, T, _alerting
+from tests.test_rules import feed_spike
 
 STEP = -3600.0
 
@@ -71,3 +74,35 @@ async def test_a_resolve_waiting_across_a_clock_step_back_ends_on_the_new_clock(
     assert {(doc["startsAt"], doc["endsAt"]) for doc in posted} == {
         (iso(T + STEP), iso(T + 600 + STEP))
     }
+
+
+async def test_a_wide_page_under_retry_across_a_clock_step_goes_on_from_the_first_event_not_taken(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PagerDuty takes the first of three alerts' triggers, then answers 500; while the
+    outbox waits to try again the clock steps an hour back (measured). The notification
+    under retry moves to the new clock, and goes on from the second event: told apart
+    by the object, the moved one was a notification never begun, and its first event
+    went again (a trigger for an incident the on-call may have resolved by hand opens
+    a new one)."""
+    monkeypatch.setenv("SESD_TEST_ROUTING_KEY", "key-1")
+    async with Receiver("pagerduty") as pd, aiohttp.ClientSession() as session:
+        pd.script(Answer(202), Answer(500))
+        _text, alerting, pipeline, now = _at_pagerduty(pd.url, session)
+        for domain in ("a.example", "b.example", "c.example"):
+            feed_spike(pipeline, domain, T, 6, 4)
+        alerting.evaluate()
+
+        async def meanwhile(seconds: float) -> None:
+            now[0] += STEP
+            alerting.stepped(now[0], STEP)
+            await anyio.lowlevel.checkpoint()
+
+        await _drained(alerting.outboxes["pd"], meanwhile)
+    assert [e["payload"]["component"] for e in pd.accepted] == [
+        "a.example",
+        "b.example",
+        "c.example",
+    ]
+    # Sent on the new clock: the events' times moved with it.
+    assert pd.accepted[1]["payload"]["timestamp"] < pd.accepted[0]["payload"]["timestamp"]

@@ -178,13 +178,14 @@ class Alerting:
     def stepped(self, now: float, step: float) -> None:
         """The wall clock stepped by ``step`` seconds to ``now`` (measured): every alert
         time the evaluator holds moves as far, and so do those of what waits in the
-        outboxes (retired ones too) and of the resolves Alertmanager members are owed."""
+        outboxes (retired ones too), of the resolves Alertmanager members are owed, and
+        of the notifications PagerDuty has part-sent."""
         self.evaluator.stepped(now, step)
         moves = Moves(step)  # one object moved once, wherever it waits
         for outbox in [*self.outboxes.values(), *self._retired]:
             outbox.moved(moves)
-            if isinstance(outbox.sink, AlertmanagerSink):
-                outbox.sink.moved(moves)
+            if isinstance(outbox.sink, AlertmanagerSink | PagerDutySink):
+                outbox.sink.moved(moves)  # what it keeps of a notification, by the object
 
     def waiting(self) -> dict[str, int]:
         """How many notifications each sink's outbox holds, the one being delivered

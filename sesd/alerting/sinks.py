@@ -24,6 +24,7 @@ import aiohttp
 import msgspec
 
 from sesd.alerting.alert import Notification
+from sesd.alerting.clock_steps import Moves
 from sesd.alerting.documents import (
     SIGNATURE_HEADER,
     sign,
@@ -290,6 +291,14 @@ class PagerDutySink:
             and old._config.routing_key == self._config.routing_key
         ):
             self._part_sent = dict(old._part_sent)
+
+    def moved(self, moves: Moves) -> None:
+        """The wall clock stepped (measured): each notification part-sent is told by the
+        object its outbox holds now, moved (sesd.alerting.clock_steps). By the one it
+        replaced, the moved one began again from its first event, and a trigger went
+        again for an incident the on-call may have resolved by hand since."""
+        kept = [(moves.notification(n), at, refused) for n, at, refused in self._part_sent.values()]
+        self._part_sent = {id(n): (n, at, refused) for n, at, refused in kept}
 
     async def send(self, notification: Notification) -> None:
         """Post each alert's trigger or resolve event, from the first not taken yet."""
