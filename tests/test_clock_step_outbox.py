@@ -14,7 +14,9 @@ import aiohttp
 import anyio
 import msgspec
 import pytest
+from aiohttp import web
 
+from sesd.alerting.alertmanager import AlertmanagerSink
 from sesd.alerting.rules import Status, Transition
 from sesd.core.timestamps import iso
 from sesd.runtime.state import snapshot
@@ -106,3 +108,54 @@ async def test_a_wide_page_under_retry_across_a_clock_step_goes_on_from_the_firs
     ]
     # Sent on the new clock: the events' times moved with it.
     assert pd.accepted[1]["payload"]["timestamp"] < pd.accepted[0]["payload"]["timestamp"]
+
+
+class _Held(_Member):
+    """A member whose answers wait until :attr:`go` is set (:attr:`asked`: one came)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked, self.go = anyio.Event(), anyio.Event()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        self.asked.set()
+        await self.go.wait()
+        return await super()._handle(request)
+
+
+async def test_a_resolve_a_member_misses_in_a_post_across_a_step_is_owed_on_the_new_clock() -> None:
+    """delays/a.example fires at T at members a and b, and resolves at T + 600. While
+    the resolve's post waits on a, the clock steps an hour back (measured); then a
+    answers 503, b took it. The resolve a is owed is on the new clock: saved fired an
+    hour earlier and resolved at T + 600 - 1h, and posted to a so once it is back.
+    Recorded with the times the post began on, it ended an hour ahead: a kept the
+    alert firing that long."""
+    head = '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.am]\ntype = "alertmanager"\n'
+    async with _Held() as a, _Member() as b, aiohttp.ClientSession() as session:
+        members = f'urls = ["{a.url}", "{b.url}"]\nresend_every = "1h"\n'
+        alerting, pipeline, now = _alerting(head + members + RULE + 'sinks = ["am"]\n')
+        alerting.open(session)
+        outbox = alerting.outboxes["am"]
+        sink = outbox.sink
+        assert isinstance(sink, AlertmanagerSink)
+        a.go.set()
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(outbox.run)
+                await _fired(alerting, pipeline, outbox)
+                a.status, a.go, a.asked = 503, anyio.Event(), anyio.Event()
+                now[0] = T + 600
+                assert [n.kind for n in alerting.evaluate()] == [Transition.RESOLVED]
+                await a.asked.wait()
+                now[0] = T + 601 + STEP
+                alerting.stepped(now[0], STEP)
+                a.go.set()
+                await outbox.wait_empty()
+                tg.cancel_scope.cancel()
+        (owed,) = sink.owed_alerts()
+        assert (owed.since, owed.at) == (T + STEP, T + 600 + STEP)
+        a.status = 200
+        await sink.catch_up(every=True)
+    assert [(doc["startsAt"], doc["endsAt"]) for doc in a.bodies[-1]] == [
+        (iso(T + STEP), iso(T + 600 + STEP))
+    ]

@@ -22,7 +22,7 @@ repeats).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import aiohttp
@@ -90,6 +90,9 @@ class AlertmanagerSink:
         #: Member -> each resolved alert it did not take, with when it was posted (wall
         #: clock).
         self._owed: dict[str, list[_Owed]] = {}
+        #: The clock steps measured while a post is under way (None: none is), what it
+        #: owes a member that missed it is moved by on its return.
+        self._stepped: list[Moves] | None = None
 
     @property
     def endpoint(self) -> object:
@@ -140,11 +143,11 @@ class AlertmanagerSink:
         an end an hour ahead, and the member kept the alert firing that long), and its
         alert (saved as not sent). A document owed to several members is moved once."""
         documents = {id(doc): doc for entries in self._owed.values() for _, doc, _ in entries}
-        for document in documents.values():
-            for key in ("startsAt", "endsAt"):
-                document[key] = iso(unix_seconds(document[key]) + moves.step)
+        _moved(documents.values(), moves.step)
         for url, entries in self._owed.items():
             self._owed[url] = [(at + moves.step, doc, moves.alert(a)) for at, doc, a in entries]
+        if self._stepped is not None:
+            self._stepped.append(moves)  # the post under way owes on the new clock
 
     async def catch_up(self, *, every: bool = False) -> None:
         """Post what each member is owed, to the members whose time out is over (with
@@ -165,13 +168,22 @@ class AlertmanagerSink:
         now = self._clock()
         urls = list(self._config.urls)
         members = [url for url in urls if self._out.get(url, 0.0) <= now] or urls
-        failed = await self._post_all(members, alerts, posted)
+        self._stepped = []
+        try:
+            failed = await self._post_all(members, alerts, posted)
+        finally:
+            stepped, self._stepped = self._stepped, None
         if notification.kind is Transition.RESOLVED:
+            subjects = notification.alerts
+            for moves in stepped:
+                # A step measured during the post: what is owed is on the new clock.
+                posted, subjects = posted + moves.step, tuple(map(moves.alert, subjects))
+                _moved(alerts, moves.step)
             # Not one a member refused for good (a 4xx): posted again, it would be
             # refused again, with every post it went with.
             passing = [url for url, exc in failed.items() if isinstance(exc, Retryable)]
             for url in [*passing, *(url for url in urls if url not in members)]:
-                self._owe(url, posted, alerts, notification.alerts)
+                self._owe(url, posted, alerts, subjects)
         if len(failed) < len(members):
             return
         errors = list(failed.values())
@@ -252,3 +264,11 @@ class AlertmanagerSink:
                 self._owed[url] = kept
             else:
                 del self._owed[url]
+
+
+def _moved(documents: Iterable[dict[str, Any]], step: float) -> None:
+    """Move each of Alertmanager's ``documents``' startsAt and endsAt ``step`` seconds, in
+    place (the wall clock stepped so)."""
+    for document in documents:
+        for key in ("startsAt", "endsAt"):
+            document[key] = iso(unix_seconds(document[key]) + step)
