@@ -159,3 +159,32 @@ async def test_a_resolve_a_member_misses_in_a_post_across_a_step_is_owed_on_the_
     assert [(doc["startsAt"], doc["endsAt"]) for doc in a.bodies[-1]] == [
         (iso(T + STEP), iso(T + 600 + STEP))
     ]
+
+
+async def test_a_resolve_owed_is_let_go_on_the_daemons_clock() -> None:
+    """A member misses delays/a.example's resolve at T + 600 (resend_every 1m): it is
+    owed while the member could still hold the alert firing on sesd's clock, and let go
+    once that clock is four resend periods on. Read on the host's clock instead, a
+    resolve posted between a step and sesd measuring it was on the new clock, then
+    moved by the step again: a step back let it go at once."""
+    head = '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.am]\ntype = "alertmanager"\n'
+    async with _Member() as a, _Member() as b, aiohttp.ClientSession() as session:
+        members = f'urls = ["{a.url}", "{b.url}"]\nresend_every = "1m"\n'
+        alerting, pipeline, now = _alerting(head + members + RULE + 'sinks = ["am"]\n')
+        alerting.open(session)
+        outbox = alerting.outboxes["am"]
+        sink = outbox.sink
+        assert isinstance(sink, AlertmanagerSink)
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(outbox.run)
+                await _fired(alerting, pipeline, outbox)
+                a.status = 503
+                now[0] = T + 600
+                assert [n.kind for n in alerting.evaluate()] == [Transition.RESOLVED]
+                await outbox.wait_empty()
+                tg.cancel_scope.cancel()
+        now[0] = T + 600 + 4 * 60 - 1
+        assert sink.owed() == [("delays", "a.example")]
+        now[0] = T + 600 + 4 * 60 + 1
+        assert sink.owed() == []

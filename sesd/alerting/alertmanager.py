@@ -74,7 +74,8 @@ class AlertmanagerSink:
         self._config = config
         self._session = session
         self._clock = clock
-        self._wall = wall
+        #: Wall time, as sesd reckons it (Alerting gives it the daemon's clock).
+        self.wall = wall
         self._log = get_logger(sink=name)
         self._auth: dict[str, str] = {}
         self._hide: tuple[str, ...] = ()
@@ -114,7 +115,7 @@ class AlertmanagerSink:
     def owing(self) -> float | None:
         """When (the event loop's clock) a member that is owed resolves may be posted to again; None
         when no member is owed any (the outbox calls :meth:`catch_up` then)."""
-        self._forget(self._wall())
+        self._forget(self.wall())
         due = [self._out.get(url, 0.0) for url in self._listed()]
         return min(due) if due else None
 
@@ -131,7 +132,7 @@ class AlertmanagerSink:
     def owed_alerts(self) -> list[Alert]:
         """Each resolve a member the config lists is owed, once: a restart must tell one
         sent under labels the rule no longer has (a reload changed them) from its own."""
-        self._forget(self._wall())
+        self._forget(self.wall())
         found = {id(entry[2]): entry[2] for url in self._listed() for entry in self._owed[url]}
         return list(found.values())
 
@@ -155,13 +156,13 @@ class AlertmanagerSink:
         now = self._clock()
         ready = [url for url in self._listed() if every or self._out.get(url, 0.0) <= now]
         if ready:
-            await self._post_all(ready, [], self._wall())
+            await self._post_all(ready, [], self.wall())
 
     async def send(self, notification: Notification) -> None:
         """Post the alerts to each member (with ``shared``, not a resolve)."""
         if self._config.shared and notification.kind is Transition.RESOLVED:
             return
-        posted = self._wall()
+        posted = self.wall()
         alerts = alertmanager_documents(
             notification, self.resend_every, posted, shared=self._config.shared
         )

@@ -55,10 +55,12 @@ class Alerting:
         evaluation_errors: Counter,
         faults: Counter,
         console: TextIO | None = None,
+        wall: Callable[[], float] | None = None,
     ) -> None:
         self._config = config
         self._ledger = ledger
         self._clock = clock
+        self._wall = clock if wall is None else wall  # ``clock`` read looking for no step
         self._console = console
         self.evaluator = evaluator
         self.silences = SilenceWatcher(config.silences_path, silence_check(config))
@@ -103,6 +105,7 @@ class Alerting:
                 evaluator, name, rule, label, kind, self._clock()
             )
         if isinstance(sink, AlertmanagerSink):
+            sink.wall = self._wall  # the evaluator's clock, until a step is measured
             failed = self.notifications.labels(sink.name, "member_failed")
             sink.on_member_failed = lambda url: failed.inc()
         return sink

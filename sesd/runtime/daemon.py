@@ -123,6 +123,7 @@ class Daemon:
             evaluation_errors=self.metrics.evaluation_errors,
             faults=self.metrics.task_failures.labels("alerting"),
             console=console,
+            wall=self.clock.peek,
         )
         self.alerting.on_evaluated = self.changes.notify
         self.metrics.watch_outboxes(self.alerting.waiting)
