@@ -79,3 +79,40 @@ def test_a_latency_rule_whose_window_is_under_the_interval_is_warned_of() -> Non
         "calls the window holds none, the latency reads as none and the alert resolves; "
         "give a window of at least the interval"
     ) in config.warnings()
+
+
+@pytest.mark.parametrize(
+    ("timing", "warned"),
+    [
+        ('deadline = "5s"\n', "send_timeout (10s)"),
+        ('deadline = "10s"\n', "send_timeout (10s)"),
+        ('deadline = "20s"\nsend_timeout = "30s"\n', "send_timeout (30s)"),
+        ('deadline = "12s"\nsend_timeout = "30s"\ninterval = "15s"\n', "interval (15s)"),
+        ('deadline = "20s"\nsend_timeout = "30s"\ninterval = "25s"\n', "interval (25s)"),
+        ('deadline = "11s"\n', None),
+        ('deadline = "20s"\nsend_timeout = "30s"\ninterval = "19s"\n', None),
+    ],
+)
+def test_a_deadline_no_longer_than_the_send_timeout_is_warned_of(
+    timing: str, warned: str | None
+) -> None:
+    """A canary's deadline runs from the start of its SendEmail call: with a deadline of
+    5s and a send_timeout of 10s, a call that SES answers after 6s counts as missing the
+    moment it returns, its event not yet sent. check-config warns of a deadline no longer
+    than what one call may take (send_timeout, or the interval when shorter); the config
+    runs."""
+    tracker = CanaryTracker(deadline=5.0, queue="events")
+    tracker.sent("m-slow", T0, 6.0)  # the call began at T0 and returned at T0 + 6
+    assert tracker.overdue_count(T0 + 6.0) == 1
+    text = CANARY.replace('deadline = "2m"\n', timing)
+    found = [w for w in parse_config(text).warnings() if w.startswith("canary.deadline")]
+    if warned is None:
+        assert found == []
+        return
+    deadline = timing.split('"')[1]
+    assert found == [
+        f"canary.deadline: {deadline} is not longer than canary.{warned}, what one "
+        "SendEmail call may take: the deadline runs from the start of the call, so a slow "
+        "call that SES answers counts as missing the moment it returns, before its event "
+        "can arrive; give a deadline well above it (events take seconds to minutes)"
+    ]

@@ -1,6 +1,7 @@
 """A canary rule's window against ``[canary]``'s timing: a canary counts as missing
 once ``deadline`` old, and only while it is in the rule's window, so a window no
-longer than the deadline never holds a lost canary."""
+longer than the deadline never holds a lost canary. And the deadline against the
+call: it runs from the start of SendEmail, so it must leave room after the call."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def canary_window_warnings(config: Config) -> list[str]:
     if canary is None:
         return []
     deadline, interval = canary.deadline, canary.interval
-    found = []
+    found = _deadline_warnings(config)
     for i, rule in enumerate(config.alerts.rules):
         window = Duration(rule.window).seconds
         key = f"alerts.rules[{i}] ({rule.name}).window: {rule.window}"
@@ -63,3 +64,22 @@ def canary_window_warnings(config: Config) -> list[str]:
                 "resolves; give a window of at least the interval"
             )
     return found
+
+
+def _deadline_warnings(config: Config) -> list[str]:
+    """A deadline no longer than one call may take: a slow call that SES answers counts
+    as missing the moment it returns. Warned of, not refused (as a window that never
+    fires is): the deadline works for every call that answers sooner."""
+    canary = config.canary
+    if canary is None or canary.deadline.seconds > canary.call_timeout:
+        return []
+    timeout = canary.send_timeout
+    key = "send_timeout" if timeout.seconds <= canary.interval.seconds else "interval"
+    limit = timeout if key == "send_timeout" else canary.interval
+    return [
+        f"canary.deadline: {canary.deadline.text} is not longer than canary.{key} "
+        f"({limit.text}), what one SendEmail call may take: the deadline runs from the "
+        "start of the call, so a slow call that SES answers counts as missing the moment "
+        "it returns, before its event can arrive; give a deadline well above it (events "
+        "take seconds to minutes)"
+    ]
