@@ -194,9 +194,47 @@ def test_which_stage_a_missing_canary_points_at() -> None:
     )
     pipeline.feed(canary_event("send", "m-1", T0 + 1), "events", T0 + 13)
     assert tracker.stage("canary_missing", late, 900) == (
-        "inside SES (the Send event arrived, no Delivery yet)"
+        "inside SES (the Send event arrived, no Delivery yet), or the canary configuration "
+        "set does not publish Delivery events (nor, to a bounce address, Bounce)"
     )
     assert tracker.stage("canary_send_latency_seconds", late, 900).startswith("API call")
+
+
+@pytest.mark.parametrize("came_back_before", [False, True])
+def test_send_events_without_a_delivery_over_several_canaries_point_at_the_event_types(
+    came_back_before: bool,
+) -> None:
+    """A configuration set whose event destination publishes Send but not Delivery looks,
+    canary by canary, like SES holding the mail. Once three canaries are missing with a
+    Send event each and none has ever come back, the stage names the event types first;
+    when canaries came back before, SES holding them stays first (a set edited since is
+    still named as possible)."""
+    pipeline = Pipeline(core_settings(parse_config(CANARY)))
+    tracker = pipeline.ledger.canary
+    start = T0
+    if came_back_before:
+        tracker.sent("m-0", T0, 0.1)
+        pipeline.feed(canary_event("delivery", "m-0", T0 + 1), "events", T0 + 2, T0 + 2)
+        start = T0 + 60
+    for k in range(3):
+        tracker.sent(f"m-{k + 1}", start + 60 * k, 0.1)
+        at = start + 60 * k + 1
+        pipeline.feed(canary_event("send", f"m-{k + 1}", at), "events", at + 1, at + 1)
+    two_missing = start + 60 + 121  # the third is not yet past its 2m deadline
+    three_missing = start + 120 + 121
+    assert [tracker.overdue_count(t) for t in (two_missing, three_missing)] == [2, 3]
+    held = (
+        "inside SES (the Send event arrived, no Delivery yet), or the canary configuration "
+        "set does not publish Delivery events (nor, to a bounce address, Bounce)"
+    )
+    assert tracker.stage("canary_missing", two_missing, 900) == held
+    assert tracker.stage("canary_missing", three_missing, 900) == (
+        held
+        if came_back_before
+        else "the canary configuration set's event destination (Send events arrived for 3 "
+        "canaries, and not one has come back: does the set publish Delivery events, or, "
+        "to a bounce address, Bounce?), or inside SES"
+    )
 
 
 def test_send_latency_is_the_latest_answered_or_timed_out_call_in_the_window() -> None:

@@ -27,6 +27,10 @@ _CODE_HINTS: Final = {
     ),
 }
 
+#: Missing canaries, each with its Send event, none ever back: enough that SES holding
+#: every one of them reads as less likely than a set that does not publish Delivery.
+_NO_DELIVERY_AFTER: Final = 3
+
 
 def stage(tracker: CanaryTracker, metric: str, now: float, window: float) -> str:
     """Which stage of the path looks slow, in words the on-call person can act on."""
@@ -50,7 +54,7 @@ def stage(tracker: CanaryTracker, metric: str, now: float, window: float) -> str
             "a queue of its own"
         )
     if all(c.accepted_at is not None for c in missing):
-        return "inside SES (the Send event arrived, no Delivery yet)"
+        return _accepted(tracker, now)
     if tracker.last_event_at is not None and tracker.last_event_at > oldest.sent_at:
         return (
             "inside SES, or the canary configuration set's event destination (no "
@@ -60,6 +64,24 @@ def stage(tracker: CanaryTracker, metric: str, now: float, window: float) -> str
         f"event pipeline (nothing has arrived on queue {tracker.queue} since "
         f"{_when(tracker.last_event_at)}: check the configuration set's event destination, "
         "the SNS subscription, the queue and sesd_sqs_errors_total)"
+    )
+
+
+def _accepted(tracker: CanaryTracker, now: float) -> str:
+    """Missing canaries whose Send event arrived: SES holds them, or the configuration
+    set publishes Send but not what brings a canary back, which looks the same canary by
+    canary. Several of them and never one back reads as the second."""
+    if tracker.last_done is None:
+        held = sum(1 for c in tracker.missing(now) if c.accepted_at is not None)
+        if held >= _NO_DELIVERY_AFTER:
+            return (
+                "the canary configuration set's event destination (Send events arrived for "
+                f"{held} canaries, and not one has come back: does the set publish Delivery "
+                "events, or, to a bounce address, Bounce?), or inside SES"
+            )
+    return (
+        "inside SES (the Send event arrived, no Delivery yet), or the canary configuration "
+        "set does not publish Delivery events (nor, to a bounce address, Bounce)"
     )
 
 
