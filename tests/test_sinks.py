@@ -250,6 +250,30 @@ async def test_one_incident_is_one_trigger_and_one_resolve() -> None:
     assert trigger["routing_key"] == "R0UT1NGKEY"
 
 
+@pytest.mark.parametrize("over", [0, 1, 1000])
+async def test_a_long_summary_is_cut_with_an_ellipsis_inside_pagerduty_s_limit(
+    over: int,
+) -> None:
+    """A stage text that takes the summary ``over`` characters past PagerDuty's 1,024:
+    the event is taken, its summary 1,024 characters ending in an ellipsis, so the
+    on-call person sees that it was cut (as every other text sesd cuts); one of exactly
+    1,024 is sent whole."""
+    bare = pagerduty_events(notification(replace(alert(), stage="")), "K", "sesd")[0]
+    head = json.loads(bare)["payload"]["summary"]  # what comes before the stage
+    stage = "s" * (1024 - len(head) + over - 1) + "!"
+    sleeps = Sleeps()
+    async with Receiver("pagerduty") as pd, aiohttp.ClientSession() as session:
+        sink = PagerDutySink(pagerduty_config(pd.url), session)
+        async with delivering(sink, sleeps) as (box, _):
+            box.put(notification(replace(alert(), stage=stage)))
+            with anyio.fail_after(10):
+                await box.wait_empty()
+    (trigger,) = pd.accepted
+    summary = trigger["payload"]["summary"]
+    assert summary == (head + stage if not over else (head + stage)[:1023] + "…")
+    assert len(summary) == 1024
+
+
 async def test_pagerduty_429_pauses_at_least_30_seconds() -> None:
     """PagerDuty's 429 pauses the sink for at least 30 s, whatever Retry-After says."""
     sleeps = Sleeps()

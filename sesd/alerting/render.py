@@ -269,7 +269,7 @@ def pagerduty_events(notification: Notification, routing_key: str, source: str) 
                 if mostly_hinted(alert.breakdown):
                     summary += " (hinted)"
             event["payload"] = {
-                "summary": summary[:PD_MAX_SUMMARY],
+                "summary": _summary_head(summary),
                 "source": source,
                 "severity": alert.severity,
                 "component": alert.domain,
@@ -290,6 +290,14 @@ def pagerduty_events(notification: Notification, routing_key: str, source: str) 
             body = msgspec.json.encode(event)
         out.append(body)
     return out
+
+
+def _summary_head(summary: str) -> str:
+    """``summary`` within PagerDuty's limit: cut with an ellipsis, so that the on-call
+    person sees it was cut (PagerDuty refuses a longer one)."""
+    if len(summary) <= PD_MAX_SUMMARY:
+        return summary
+    return summary[: PD_MAX_SUMMARY - 1] + "…"
 
 
 def console_text(notification: Notification) -> str:
