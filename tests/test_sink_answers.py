@@ -10,11 +10,18 @@ import anyio
 import pytest
 from aiohttp import web
 
-from sesd.alerting.sinks import Permanent, Retryable, SlackSink, WebhookSink
+from sesd.alerting.sinks import PagerDutySink, Permanent, Retryable, SlackSink, WebhookSink
 from sesd.commands.demo.localhttp import LocalServer
 from sesd.config import parse_config
 from tests.receivers import Answer, Receiver
-from tests.test_sinks import Sleeps, delivering, notification, slack_config
+from tests.test_sinks import (
+    Sleeps,
+    delivering,
+    notification,
+    outcomes,
+    pagerduty_config,
+    slack_config,
+)
 
 #: What the endless answer writes at a time.
 _CHUNK = b"x" * 65536
@@ -104,3 +111,57 @@ async def test_a_retry_after_date_without_a_zone_is_read_as_utc(
         time.tzset()
     assert len(sleeps.waits) == 1
     assert 110 <= sleeps.waits[0] <= 120
+
+
+@pytest.mark.parametrize(
+    ("kind", "retry_after", "waited"),
+    [
+        ("slack", "7", 7.0),
+        ("pagerduty", "7", 7.0),  # PagerDuty's 30 s is what it asks after a 429
+        ("slack", "3600", 300.0),  # the longest pause, as for a 429
+        ("slack", "0", 1.0),  # the shortest, as for a 429
+        ("slack", "date", 120.0),
+    ],
+)
+async def test_a_503_with_retry_after_waits_what_it_asks(
+    kind: str, retry_after: str, waited: float
+) -> None:
+    """A receiver (or a proxy in front) answers 503 Service Unavailable with Retry-After,
+    which RFC 9110 defines for 503 as for 429: the sink waits what it asks, within the
+    same bounds as a 429's (a second to five minutes), then the notification goes, where
+    it was posted again after a backoff from a second, into the outage."""
+    if retry_after == "date":
+        retry_after = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 120))
+    sleeps = Sleeps()
+    async with Receiver(kind) as receiver, aiohttp.ClientSession() as session:
+        receiver.script(Answer(503, retry_after=retry_after))
+        sink = (
+            SlackSink(slack_config(receiver.url), session)
+            if kind == "slack"
+            else PagerDutySink(pagerduty_config(receiver.url), session)
+        )
+        async with delivering(sink, sleeps) as (box, _):
+            box.put(notification())
+            with anyio.fail_after(10):
+                await box.wait_empty()
+        assert len(receiver.accepted) == 1
+    assert len(sleeps.waits) == 1
+    if retry_after[0].isdigit():
+        assert sleeps.waits == [waited]
+    else:  # a date: the seconds to it, as the clock read them
+        assert waited - 10 <= sleeps.waits[0] <= waited
+
+
+async def test_a_503_without_retry_after_is_retried_with_backoff() -> None:
+    """A 503 that asks no pause (or one that does not read) is retried with backoff
+    from a second, as any 5xx."""
+    sleeps = Sleeps()
+    async with Receiver("slack") as slack, aiohttp.ClientSession() as session:
+        slack.script(Answer(503), Answer(503, retry_after="soon"))
+        async with delivering(SlackSink(slack_config(slack.url), session), sleeps) as (box, c):
+            box.put(notification())
+            with anyio.fail_after(10):
+                await box.wait_empty()
+            assert outcomes(c, "slack")["retried"] == 2
+    assert len(sleeps.waits) == 2
+    assert all(wait <= 2.0 for wait in sleeps.waits)

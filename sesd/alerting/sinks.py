@@ -9,14 +9,9 @@ secrets.
 
 from __future__ import annotations
 
-import contextlib
-import math
 import os
 import socket
-import time
 from collections.abc import Callable
-from datetime import UTC
-from email.utils import parsedate_to_datetime
 from typing import Final, Protocol, TextIO
 from urllib.parse import parse_qsl, urlsplit
 
@@ -32,6 +27,7 @@ from sesd.alerting.documents import (
 )
 from sesd.alerting.render import console_text, pagerduty_events
 from sesd.alerting.render_slack import slack_message
+from sesd.alerting.retry_after import MIN_RETRY_AFTER, asked, retry_after
 from sesd.alerting.rules import Transition
 from sesd.config import (
     PagerDutyConfig,
@@ -73,11 +69,13 @@ class Retryable(DeliveryError):
 
 
 class RateLimited(Retryable):
-    """429: pause the sink for ``retry_after`` seconds, then try again."""
+    """429, or 503 with Retry-After (``status``): pause the sink for ``retry_after``
+    seconds, then try again."""
 
-    def __init__(self, message: str, retry_after: float) -> None:
+    def __init__(self, message: str, retry_after: float, status: int = 429) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.status = status
 
 
 class Permanent(DeliveryError):
@@ -96,30 +94,8 @@ class Sink(Protocol):
 
 #: Request Timeout: a timeout on the receiver's side, not a refusal.
 _TIMED_OUT: Final = 408
-#: The shortest pause after a 429, whatever Retry-After says (0, negative, not a
-#: number): a tight loop of posts is what the limit asks to stop.
-_MIN_RETRY_AFTER = 1.0
-
-
-def _retry_after(response: aiohttp.ClientResponse, floor: float, default: float) -> float:
-    """The pause a 429 asks for: Retry-After in seconds, or an HTTP date (RFC 9110),
-    else ``default``; at least ``floor`` and a second (a pause past the notification's
-    age limit expires it: the outbox's ``max_age``)."""
-    header = response.headers.get("Retry-After", "")
-    try:
-        value = float(header)
-    except ValueError:
-        value = default
-        with contextlib.suppress(TypeError, ValueError, IndexError):
-            at = parsedate_to_datetime(header)
-            # A date without a zone (asctime's form, which RFC 9110 has recipients read,
-            # or "-0000") is UTC, as every HTTP date is: not the host's local time.
-            value = at.replace(tzinfo=at.tzinfo or UTC).timestamp() - time.time()
-    if not math.isfinite(value):
-        value = default
-    return max(floor, _MIN_RETRY_AFTER, value)
-
-
+#: Service Unavailable: with Retry-After, a pause asked as a 429's is.
+_UNAVAILABLE: Final = 503
 #: How much of a refusal's answer an error says (it helps: Slack's ``no_service``,
 #: PagerDuty's reason).
 _ANSWER_CHARS: Final = 100
@@ -190,9 +166,17 @@ async def post_json(
             body = await _answer_start(response)
             if response.status in ok:
                 return body
+            header = response.headers.get("Retry-After", "")
             if response.status == 429:
-                pause = _retry_after(response, min_pause, default_pause)
+                pause = retry_after(header, min_pause, default_pause)
                 raise RateLimited(f"HTTP 429, paused {pause:g}s", pause)
+            # RFC 9110 defines Retry-After for 503 too: the receiver (or a proxy in front)
+            # says when it is back; a backoff from a second would post into the outage.
+            # Within a 429's bounds, but not a sink's floor for a 429 (PagerDuty's 30 s).
+            wait = asked(header) if response.status == _UNAVAILABLE else None
+            if wait is not None:
+                pause = max(MIN_RETRY_AFTER, wait)
+                raise RateLimited(f"HTTP 503, paused {pause:g}s", pause, _UNAVAILABLE)
             # 408: the receiver, or a proxy or load balancer in front, timed the request
             # out before it was read whole; RFC 9110 lets the client repeat it.
             if response.status >= 500 or response.status == _TIMED_OUT:

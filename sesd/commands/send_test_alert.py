@@ -170,16 +170,18 @@ async def _send(sink: Sink, notification: Notification) -> None:
             # nothing pauses past these, so the line says why the test ends.
             if exc.retry_after > _LONGEST_PAUSE:
                 raise DeliveryError(
-                    f"HTTP 429: asks a pause of {exc.retry_after:g}s, more than the "
+                    f"HTTP {exc.status}: asks a pause of {exc.retry_after:g}s, more than the "
                     f"{_LONGEST_PAUSE:g}s a test waits; send it again later"
                 ) from exc
             if not tries_left:
-                raise DeliveryError(f"HTTP 429 {_RATE_LIMITED_TRIES} times in a row") from exc
+                raise DeliveryError(
+                    f"HTTP {exc.status} {_RATE_LIMITED_TRIES} times in a row"
+                ) from exc
             get_logger(sink=sink.name).warning(
                 "sesd.test_alert.rate_limited",
                 kind=notification.kind.value,
                 wait=exc.retry_after,
-                note=f"HTTP 429: waiting {exc.retry_after:g}s as the sink asks, then try "
+                note=f"HTTP {exc.status}: waiting {exc.retry_after:g}s as the sink asks, then try "
                 f"{_RATE_LIMITED_TRIES - tries_left + 1} of {_RATE_LIMITED_TRIES}",
             )
             await anyio.sleep(exc.retry_after)
