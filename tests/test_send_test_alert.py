@@ -317,8 +317,15 @@ async def test_every_sink_says_first_that_the_test_alert_is_a_test(
 
 @pytest.mark.parametrize(
     ("answer", "said"),
-    [(Answer(502), "HTTP 502"), (Answer(hang=True), "timed out after 0.5s")],
-    ids=["5xx", "timeout"],
+    [
+        (Answer(502), "HTTP 502"),
+        (Answer(hang=True), "timed out after 0.5s"),
+        (
+            Answer(503, retry_after="600"),
+            "HTTP 503: asks a pause of 600s, more than the 120s a test waits; send it again later",
+        ),
+    ],
+    ids=["5xx", "timeout", "503 asking a pause"],
 )
 async def test_a_trigger_that_may_have_been_taken_is_resolved_all_the_same(
     tmp_path: Path, answer: Answer, said: str, capsys: pytest.CaptureFixture[str]

@@ -167,16 +167,17 @@ async def _send(sink: Sink, notification: Notification) -> None:
             return
         except RateLimited as exc:
             # The sink's own words say "paused", which the daemon's outbox does; here
-            # nothing pauses past these, so the line says why the test ends.
+            # nothing pauses past these, so the line says why the test ends. A 503 (one
+            # that asks a pause) does not say the trigger was not taken, as a 429 does:
+            # its resolve is sent all the same.
+            given_up = Retryable if exc.status >= 500 else DeliveryError
             if exc.retry_after > _LONGEST_PAUSE:
-                raise DeliveryError(
+                raise given_up(
                     f"HTTP {exc.status}: asks a pause of {exc.retry_after:g}s, more than the "
                     f"{_LONGEST_PAUSE:g}s a test waits; send it again later"
                 ) from exc
             if not tries_left:
-                raise DeliveryError(
-                    f"HTTP {exc.status} {_RATE_LIMITED_TRIES} times in a row"
-                ) from exc
+                raise given_up(f"HTTP {exc.status} {_RATE_LIMITED_TRIES} times in a row") from exc
             get_logger(sink=sink.name).warning(
                 "sesd.test_alert.rate_limited",
                 kind=notification.kind.value,
