@@ -176,6 +176,8 @@ class WebhookReceiver(LocalServer):
     def __init__(self, secret: str | None = None, path: str = "/hook", status: int = 204) -> None:
         super().__init__()
         self.status = status
+        #: Headers each answer carries (a Retry-After with a 429 or a 503).
+        self.headers: dict[str, str] = {}
         self.path = path
         self.url = f"http://127.0.0.1:{self.port}{path}"
         self.secret = secret
@@ -204,7 +206,7 @@ class WebhookReceiver(LocalServer):
         self.bodies.append(json.loads(payload))
         self._changed.set()
         self._changed = anyio.Event()
-        return web.Response(status=self.status)
+        return web.Response(status=self.status, headers=self.headers)
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post(self.path, self._handle)

@@ -37,6 +37,7 @@ from sesd.alerting.sinks import (
     SLACK_DEFAULT_PAUSE,
     SUCCESS,
     DeliveryError,
+    RateLimited,
     Retryable,
     post_json,
 )
@@ -236,11 +237,23 @@ class AlertmanagerSink:
         async with anyio.create_task_group() as tg:
             for url in members:
                 tg.start_soon(one, url)
+        others_took = len(failed) < len(members)
         for url, exc in failed.items():
             self._out[url] = self._clock() + self.resend_every
-            self._log.warning("sesd.notify.member_failed", member=shown_url(url), error=str(exc))
-            if len(failed) < len(members):
+            # A member's 429 (or 503 with Retry-After) pauses nothing: it sits out a resend
+            # period while another takes the posts; when none took it, the outbox pauses
+            # and says so (sesd.notify.rate_limited), then posts to all.
+            said = _said(exc)
+            if others_took:
+                self._log.warning(
+                    "sesd.notify.member_failed",
+                    member=shown_url(url),
+                    error=said,
+                    sitting_out_seconds=self.resend_every,
+                )
                 self.on_member_failed(url)
+            else:
+                self._log.warning("sesd.notify.member_failed", member=shown_url(url), error=said)
         return failed
 
     def _owe(
@@ -273,3 +286,11 @@ def _moved(documents: Iterable[dict[str, Any]], step: float) -> None:
     for document in documents:
         for key in ("startsAt", "endsAt"):
             document[key] = iso(unix_seconds(document[key]) + step)
+
+
+def _said(exc: DeliveryError) -> str:
+    """What a member answered, without the pause a sink's error names (a member takes
+    none: :meth:`AlertmanagerSink._post_all`)."""
+    if isinstance(exc, RateLimited):
+        return f"HTTP {exc.status}"  # the pause it holds may be a default, not asked
+    return str(exc)
