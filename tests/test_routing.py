@@ -819,6 +819,33 @@ async def test_a_new_silence_recalls_the_pages_still_queued(tmp_path: Path) -> N
     assert _queued(alerting, "pager")[-1] == ("firing", ["a.example"])
 
 
+async def test_a_reload_moving_the_silences_file_reads_it_at_once(tmp_path: Path) -> None:
+    """A reload points silences_path at another file, whose silence holds a.example. The
+    silence is in force from the reload (the status page and metrics ask it before the
+    next evaluation), and a.example's page queued before is recalled at that evaluation
+    as for a silence added to the file: reading the file at the reload must not lose it."""
+    from sesd.alerting.silence_file import SilenceFile
+    from sesd.alerting.silences import Silence
+
+    alerting, pipeline, now, _ = await _silenceable(tmp_path, ("pager",), "0s")
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    feed_spike(pipeline, "b.example", T, 5, 5)
+    alerting.evaluate()
+    moved = tmp_path / "moved.json"
+    silence = Silence(id="s1", comment="storm", starts_at=T, ends_at=T + 60, rule="delays",
+                      domain="a.example")  # fmt: skip
+    SilenceFile(str(moved)).add(silence, T)
+    text = f'[alerts]\ngroup_wait = "0s"\nsilences_path = "{moved}"\n'
+    text += '[alerts.sinks.pager]\ntype = "console"\n' + RULE + 'sinks = ["pager"]\n'
+    alerting.reconfigure(parse_config(text))
+    assert alerting.evaluator.silenced("delays", "a.example", T)
+    assert not alerting.evaluator.silenced("delays", "b.example", T)
+    now[0] = T + 1
+    alerting.evaluate()
+    assert _domains_queued(alerting, "pager") == [["b.example"]]
+    assert alerting.evaluator.states["delays"]["a.example"].notified is False
+
+
 async def test_a_new_silence_recalls_a_firing_still_waiting_its_group_wait(
     tmp_path: Path,
 ) -> None:

@@ -199,24 +199,42 @@ class SilenceWatcher:
         #: Each entry left out at the last read (as :func:`_content` has it), and why.
         self._told: dict[bytes, str] = {}
         self.silences = SilenceSet()
-        self.use(path, check)
+        #: A read at a reload not yet reported by :meth:`refresh` (whose True recalls
+        #: what a new silence holds from the outboxes).
+        self._unreported = False
+        self._switch(path, check)
 
     def use(self, path: str | None, check: Callable[[Silence], str] | None = None) -> None:
-        """Read silences from ``path`` (None: no silences) from the next refresh on,
-        checked by ``check``: the same path's silences read are checked again now."""
+        """Read silences from ``path`` (None: no silences), checked by ``check``: the
+        same path's silences read are checked again now, another path's file read now
+        (or the silences would be none until the next evaluation's refresh, which still
+        reports the read as a change)."""
+        if self._switch(path, check):
+            self._unreported = self._read() or self._unreported
+
+    def _switch(self, path: str | None, check: Callable[[Silence], str] | None) -> bool:
+        """Take ``check``, and ``path`` unless it is the file read already; whether it
+        was another path."""
         self._given = check or (lambda silence: "")
         self._said: dict[tuple[str | None, str | None, str | None], str] = {}
         if self.file is not None and self.file.path == path:
             self._take(self._entries)
-            return
+            return False
         self.file = SilenceFile(path) if path else None
         self.silences.items = []
         self._told = {}
         self._entries: list[Entry] = []
         self._identity: tuple[int, int, int] | None = None
+        return True
 
     def refresh(self) -> bool:
-        """Read the file again if it changed since the last read; whether it did."""
+        """Read the file again if it changed since the last read; whether it did (or a
+        reload read another file since the last refresh)."""
+        unreported, self._unreported = self._unreported, False
+        return self._read() or unreported
+
+    def _read(self) -> bool:
+        """Read the file if it changed since the last read; whether it did."""
         if self.file is None:
             return False
         identity = self.file.identity()
