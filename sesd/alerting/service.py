@@ -336,6 +336,7 @@ class Alerting:
             self.dispatch(notification)
         self._resends.post(self.evaluator, self.outboxes, now)
         self.evaluations += 1
+        self._log.debug("sesd.alert.evaluated", at=now, notifications=len(notifications))
         self.on_evaluated()
         return notifications
 
