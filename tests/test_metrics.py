@@ -464,3 +464,17 @@ def test_a_rows_family_has_the_samples_prometheus_client_families_have() -> None
     assert render([summary]) == render([expected])
     with pytest.raises(TypeError):
         summary.samples = list(expected.samples)
+
+
+@pytest.mark.parametrize("typ", ["info", "histogram", "gaugehistogram", "stateset", "unknown"])
+def test_a_rows_family_of_a_type_it_cannot_write_is_refused(typ: str) -> None:
+    """Rows writes counters, gauges and summaries only: an info family's rows would be
+    exposed under ``NAME_info`` with samples named ``NAME``, a histogram's without its
+    buckets. Asked for one, it is refused as it is made, naming the type, rather than
+    scraped as text Prometheus rejects."""
+    from sesd.metrics.rows import Rows
+
+    with pytest.raises(ValueError, match=typ):
+        Rows("sesd_things", "Things.", typ, ["domain"])
+    for kind in ("counter", "gauge", "summary"):
+        assert Rows("sesd_things", "Things.", kind, ["domain"]).type == kind

@@ -13,6 +13,7 @@ the same samples, made from the rows when it asks.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 from prometheus_client.core import Metric
 from prometheus_client.samples import Sample
@@ -22,11 +23,17 @@ __all__ = ["Row", "Rows"]
 #: (sample name suffix, label names, label values, value)
 Row = tuple[str, tuple[str, ...], tuple[str, ...], float]
 
+#: The family types rows can hold: an info family is exposed as ``NAME_info`` and a
+#: histogram needs its buckets, neither of which a row of ``add`` gives.
+_WRITABLE: Final = ("counter", "gauge", "summary")
+
 
 class Rows(Metric):
     """A counter, gauge or summary family whose samples are rows."""
 
     def __init__(self, name: str, documentation: str, typ: str, labels: Sequence[str]):
+        if typ not in _WRITABLE:
+            raise ValueError(f"a Rows family is a {', '.join(_WRITABLE)}, not {typ!r}")
         self.rows: list[Row] = []
         super().__init__(name, documentation, typ)
         self.labels = tuple(labels)
