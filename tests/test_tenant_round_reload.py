@@ -61,3 +61,55 @@ async def test_a_target_a_reload_removed_meanwhile_is_asked_no_client() -> None:
         assert polled == [FIRST]
         assert local.calls.get("ListReputationEntities", 0) >= 1
         assert all(key[1] == "default" for key in aws._clients)
+
+
+async def test_a_reload_landing_as_a_targets_client_is_asked_costs_that_target_only() -> None:
+    """The round asks ``reader``'s client last; a reload removes the ``reader`` account
+    as that call waits (before the entry is read). us-east-1's poll goes on as if
+    nothing happened, and ``reader``'s is dropped without a fault or a failed call
+    counted: its client made outside the target's own handling, the KeyError of its
+    gone entry failed the whole round (the task restarted 10 s later, counted and
+    logged as a bug), us-east-1's statuses unread."""
+    before = read_secrets(parse_config(_BASE + _READER))
+    after = read_secrets(parse_config(_BASE))
+    ledger = Pipeline(core_settings(before)).ledger
+    async with LocalTenants() as local, AsyncExitStack() as stack:
+        aws = AwsClients(before, stack)
+
+        async def client_for(service: str, target: Target) -> Any:
+            if target != FIRST:  # the reload, as this call waits
+                aws.reconfigure(after)
+                poller.targets = after.health_targets()
+            return await aws.client(service, *target, tenant_config(), local.url, use="tenants")
+
+        poller = TenantPoller(
+            before.health_targets(), client_for, ledger.accounts, ledger.tenant_map,
+            ledger.tenant_status, every=300, recommendations=False, clock=lambda: f.T0,
+        )  # fmt: skip
+        await poller.poll_once()
+        assert local.calls.get("ListReputationEntities", 0) >= 1
+        assert ledger.accounts.errors == {}
+
+
+async def test_a_target_whose_client_cannot_be_made_fails_alone() -> None:
+    """``reader``'s client cannot be made (its SDK files unreadable: OSError). That is
+    counted and logged as its first call failing, as a failed call of it would be;
+    us-east-1 is polled all the same. It failed the whole round, every target unread."""
+    config = read_secrets(parse_config(_BASE + _READER))
+    ledger = Pipeline(core_settings(config)).ledger
+    async with LocalTenants() as local, AsyncExitStack() as stack:
+        aws = AwsClients(config, stack)
+
+        async def client_for(service: str, target: Target) -> Any:
+            if target != FIRST:
+                raise OSError("the SDK's model files could not be read")
+            return await aws.client(service, *target, tenant_config(), local.url, use="tenants")
+
+        poller = TenantPoller(
+            config.health_targets(), client_for, ledger.accounts, ledger.tenant_map,
+            ledger.tenant_status, every=300, recommendations=False, clock=lambda: f.T0,
+        )  # fmt: skip
+        await poller.poll_once()
+        assert local.calls.get("ListReputationEntities", 0) >= 1
+        api = "list_reputation_entities"
+        assert ledger.accounts.errors == {("reader", "eu-west-1", api, "OSError"): 1}

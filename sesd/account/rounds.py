@@ -6,10 +6,14 @@ answers lost, a pause SES set there unread, every round the fault came back)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
+from typing import TypeVar
 
 import anyio
 
-__all__ = ["side_by_side"]
+__all__ = ["one_by_one", "raised", "side_by_side"]
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 async def side_by_side(polls: Iterable[Callable[[], Awaitable[None]]]) -> None:
@@ -28,3 +32,23 @@ async def _caught(poll: Callable[[], Awaitable[None]], faults: list[Exception]) 
         await poll()
     except Exception as exc:  # noqa: BLE001 (kept for side_by_side to raise)
         faults.append(exc)
+
+
+async def one_by_one(
+    targets: Iterable[T], make: Callable[[T], Awaitable[R]]
+) -> list[tuple[T, R | Exception]]:
+    """What ``make`` gives each of ``targets``, one after another, or what it raised: a
+    target whose client cannot be made (its account's entry gone in a reload, its SDK
+    files unread) costs that target alone, not the round."""
+    made: list[tuple[T, R | Exception]] = []
+    for target in targets:
+        try:
+            made.append((target, await make(target)))
+        except Exception as exc:  # noqa: BLE001 (the target's poll takes it as its own)
+            made.append((target, exc))
+    return made
+
+
+async def raised(exc: Exception) -> None:
+    """Raise ``exc``: a fault met before a call, for the call's own handling to take."""
+    raise exc

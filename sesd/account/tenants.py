@@ -37,7 +37,7 @@ from botocore.exceptions import ClientError
 from sesd.account.failures import MAX_PAGES, EndlessList, UnreadableAnswer, text
 from sesd.account.paging import Pacer, Paged, PagedList, without_end
 from sesd.account.poller import ClientFor, During, Polls
-from sesd.account.rounds import side_by_side
+from sesd.account.rounds import one_by_one, raised, side_by_side
 from sesd.account.tenant_entities import findings_of, refused, written
 from sesd.account.tenant_resources import given_up, passed_over, read_arns
 from sesd.core.accounts import Accounts, Target
@@ -121,11 +121,8 @@ class TenantPoller(Polls):
         # A list broken under a watch a reload has ended since is not resumed: its
         # tokens are the old watch's (the old role's account, perhaps).
         self._lists = {k: v for k, v in self._lists.items() if self._still(k[0], v[0])}
-        clients = [
-            (target, await self._client_for("sesv2", target))
-            for target in self._round
-            if self._watched(target)
-        ]
+        made = partial(self._client_for, "sesv2")
+        clients = await one_by_one((t for t in self._round if self._watched(t)), made)
         try:
             await side_by_side([partial(self._poll, *each, deadline) for each in clients])
         finally:
@@ -147,6 +144,13 @@ class TenantPoller(Polls):
         return self._round.get(target)
 
     async def _poll(self, target: Target, ses: Any, deadline: float) -> None:
+        if isinstance(ses, Exception):
+            if not self._watched(target):
+                return  # its account's entry gone with it in a reload: nothing to keep
+            # Counted and logged as its first call failing (an unforeseen fault raised,
+            # as that call's would be, for this target alone).
+            await self._call(target, "list_reputation_entities", partial(raised, ses))
+            return
         await self._entities(target, ses)
         if self._recommendations and any(key[:2] == target for key in self._statuses.status):
             await self._findings(target, ses)
