@@ -59,6 +59,26 @@ async def test_a_datapoint_stamped_in_the_future_is_not_the_newest() -> None:
         assert status.aws_at["bounce"] == AT.timestamp()
 
 
+@pytest.mark.parametrize(("ahead", "kept"), [(299, True), (300, False), (599, False)])
+async def test_a_datapoint_a_period_ahead_of_the_clock_is_in_the_future(
+    ahead: int, kept: bool
+) -> None:
+    """The hours asked end a period (five minutes) past sesd's clock, the allowance for
+    AWS's clock being ahead of the host's. A datapoint stamped within it is the newest;
+    one stamped at its end or later is in the future and left out, the datapoint of
+    now the figure. Up to ten minutes ahead were taken for the newest."""
+    async with _polled() as (_ses, cloudwatch, poller):
+        cloudwatch.script(
+            ([Query("bounce", points=[(AT + timedelta(seconds=ahead), 0.001), (AT, 0.08)]),
+              Query("complaint", points=[(AT, 0.0003)])], None),
+        )  # fmt: skip
+        with anyio.fail_after(20):
+            await poller.poll_once()
+        status = poller.accounts.status[TARGET]
+        assert status.aws["bounce"] == (0.001 if kept else 0.08)
+        assert status.aws_at["bounce"] == AT.timestamp() + (ahead if kept else 0)
+
+
 @pytest.fixture
 def four_hours_behind_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The machine's local time zone four hours behind UTC."""

@@ -166,13 +166,14 @@ def _datapoints(result: dict[str, Any]) -> list[tuple[float, float]]:
 def _asked_for(
     pairs: list[tuple[float, float]], asked: dict[str, Any]
 ) -> list[tuple[float, float]]:
-    """The pairs stamped in the hours asked for, give or take a period (CloudWatch
-    rounds the start down to the minute): CloudWatch answers no other, but a stand-in
-    may (one that ignores the range, a proxy replaying an old answer), and one older
-    would be shown as AWS's current figure, one stamped in the future taken for the
-    newest."""
+    """The pairs stamped in the hours asked for, from a period before their start
+    (CloudWatch rounds the start down to the minute) to their end, a period past now
+    (exclusive, as CloudWatch's): CloudWatch answers no other, but a stand-in may (one
+    that ignores the range, a proxy replaying an old answer), and one older would be
+    shown as AWS's current figure, one stamped in the future taken for the newest.
+    The period past now is the allowance for AWS's clock being ahead of this host's."""
     start = asked["StartTime"].timestamp() - _PERIOD
-    end = asked["EndTime"].timestamp() + _PERIOD
+    end = asked["EndTime"].timestamp()
     return [pair for pair in pairs if start <= pair[0] < end]
 
 
