@@ -165,7 +165,14 @@ class _Writer:
         """The exposition, a family at a time (one join of every line at 1,000 domains
         holds the event loop for ~13 ms)."""
         for lines in self._families.values():
-            yield "".join(lines).encode()
+            text = "".join(lines)
+            try:
+                chunk = text.encode()
+            except UnicodeEncodeError:
+                # Half a surrogate pair in a label value is not UTF-8: written as "?",
+                # as sesd mends such text elsewhere, rather than fail the whole scrape.
+                chunk = text.encode(errors="replace")
+            yield chunk
 
 
 def render(families: Iterable[Metric]) -> bytes:
