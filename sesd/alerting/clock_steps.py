@@ -28,6 +28,7 @@ ahead of now is taken as now.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -40,15 +41,18 @@ if TYPE_CHECKING:
 __all__ = ["Moves", "fired_moved", "moved"]
 
 
-def moved(evaluator: Evaluator, step: float) -> None:
-    """Every time ``evaluator`` holds moved ``step`` seconds: the wall clock stepped so,
-    after the evaluation under way was finished on the clock it began on."""
+def moved(evaluator: Evaluator, moves: Moves) -> None:
+    """Every time ``evaluator`` holds moved as far as the clock stepped (``moves``, the
+    step's one memory of what it moved: an alert the evaluator holds that also waits in
+    an outbox stays one object), after the evaluation under way was finished on the
+    clock it began on."""
+    step = moves.step
     for states in evaluator.states.values():
         for state in states.values():
             state.moved(step)
-    evaluator.current = {key: alert.moved(step) for key, alert in evaluator.current.items()}
+    evaluator.current = {key: moves.alert(alert) for key, alert in evaluator.current.items()}
     evaluator.rechecked.fired = fired_moved(evaluator.rechecked.fired, step)
-    evaluator.groups.moved(step)
+    evaluator.groups.moved(moves)
 
 
 def fired_moved(
@@ -74,18 +78,22 @@ class Moves:
 
     def alert(self, alert: Alert) -> Alert:
         """``alert`` moved: its times as far as the clock stepped."""
-        found = self._made.get(id(alert))
-        if found is None:
-            found = self._made[id(alert)] = (alert, alert.moved(self.step))
-        moved_alert: Alert = found[1]
+        moved_alert: Alert = self._once(alert, lambda: alert.moved(self.step))
         return moved_alert
 
     def notification(self, notification: Notification) -> Notification:
         """``notification`` moved: its time and its alerts' (:meth:`alert`)."""
-        found = self._made.get(id(notification))
-        if found is None:
+
+        def made() -> Notification:
             alerts = tuple(self.alert(alert) for alert in notification.alerts)
-            made = replace(notification, at=notification.at + self.step, alerts=alerts)
-            found = self._made[id(notification)] = (notification, made)
-        moved_notification: Notification = found[1]
+            return replace(notification, at=notification.at + self.step, alerts=alerts)
+
+        moved_notification: Notification = self._once(notification, made)
         return moved_notification
+
+    def _once(self, thing: Any, make: Callable[[], Any]) -> Any:
+        """``thing`` moved, by ``make`` the first time it is asked for."""
+        found = self._made.get(id(thing))
+        if found is None:
+            found = self._made[id(thing)] = (thing, make())
+        return found[1]

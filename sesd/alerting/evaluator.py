@@ -23,7 +23,7 @@ from sesd.alerting.changes import (
     relabel,
     resolved_again,
 )
-from sesd.alerting.clock_steps import moved
+from sesd.alerting.clock_steps import Moves, moved
 from sesd.alerting.gate import gate
 from sesd.alerting.grouping import Groups
 from sesd.alerting.held import held_alert
@@ -201,13 +201,14 @@ class Evaluator:
         events are ahead too, and a queue not read yet must not cut that short)."""
         self.blindness.since = max(self.blindness.since, now)
 
-    def stepped(self, now: float, step: float) -> None:
+    def stepped(self, now: float, step: float, moves: Moves | None = None) -> None:
         """The wall clock stepped by ``step`` seconds to ``now``: every time held moves as
-        far (sesd.alerting.clock_steps), and :meth:`blind` from it. A hold set before a
-        step back is on the old clock, as far ahead of this one as the step: kept, a
-        day's step would hold every resolve for a day, not a window."""
+        far (sesd.alerting.clock_steps; ``moves``: the step's, shared with what waits in
+        the outboxes), and :meth:`blind` from it. A hold set before a step back is on the
+        old clock, as far ahead of this one as the step: kept, a day's step would hold
+        every resolve for a day, not a window."""
         self.settle()  # an evaluation under way ends on the clock it began on
-        moved(self, step)
+        moved(self, moves or Moves(step))
         self.moved_by += step
         if step < 0:
             self.blindness.since = now

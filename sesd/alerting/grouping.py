@@ -22,10 +22,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sesd.alerting.alert import Alert, Notification, notification_of
 from sesd.alerting.rules import Transition, has_waited, less_a_tenth
 from sesd.config import RuleConfig
+
+if TYPE_CHECKING:
+    from sesd.alerting.clock_steps import Moves
 
 __all__ = ["Groups"]
 
@@ -76,14 +80,14 @@ class Groups:
         self._added += 1
         group.entries.append((self._added, alert))
 
-    def moved(self, step: float) -> None:
-        """The wall clock stepped by ``step`` seconds: each group's start and its alerts'
-        times move as far (sesd.alerting.clock_steps). A group waits its group_wait from
-        when it began, a step ahead sending it no sooner, and its alerts' times are the
-        new clock's, as their next reminders' are."""
+    def moved(self, moves: Moves) -> None:
+        """The wall clock stepped: each group's start and its alerts' times move as far
+        (sesd.alerting.clock_steps). A group waits its group_wait from when it began, a
+        step ahead sending it no sooner, and its alerts' times are the new clock's, as
+        their next reminders' are."""
         for group in self._groups.values():
-            group.first_at += step
-            group.entries = [(n, alert.moved(step)) for n, alert in group.entries]
+            group.first_at += moves.step
+            group.entries = [(n, moves.alert(alert)) for n, alert in group.entries]
 
     def due(
         self,

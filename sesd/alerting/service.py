@@ -183,8 +183,8 @@ class Alerting:
         time the evaluator holds moves as far, and so do those of what waits in the
         outboxes (retired ones too), of the resolves Alertmanager members are owed, and
         of the notifications PagerDuty has part-sent."""
-        self.evaluator.stepped(now, step)
         moves = Moves(step)  # one object moved once, wherever it waits
+        self.evaluator.stepped(now, step, moves)
         for outbox in [*self.outboxes.values(), *self._retired]:
             outbox.moved(moves)
             if isinstance(outbox.sink, AlertmanagerSink | PagerDutySink):
