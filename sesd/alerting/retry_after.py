@@ -3,12 +3,11 @@ as an HTTP date, read by sesd.alerting.sinks for a 429 and a 503."""
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
-from datetime import UTC
-from email.utils import parsedate_to_datetime
 from typing import Final
+
+from sesd.core.timestamps import http_seconds
 
 __all__ = ["MIN_RETRY_AFTER", "asked", "retry_after"]
 
@@ -20,15 +19,12 @@ MIN_RETRY_AFTER: Final = 1.0
 def asked(header: str) -> float | None:
     """The pause a Retry-After value asks for, in seconds or as an HTTP date; None when
     it does not read."""
-    value: float | None = None
+    value: float | None
     try:
         value = float(header)
     except ValueError:
-        with contextlib.suppress(TypeError, ValueError, IndexError):
-            at = parsedate_to_datetime(header)
-            # A date without a zone (asctime's form, which RFC 9110 has recipients read,
-            # or "-0000") is UTC, as every HTTP date is: not the host's local time.
-            value = at.replace(tzinfo=at.tzinfo or UTC).timestamp() - time.time()
+        at = http_seconds(header)
+        value = None if at is None else at - time.time()
     return value if value is not None and math.isfinite(value) else None
 
 

@@ -13,13 +13,13 @@ scrape) :meth:`~AnchoredClock.peek`. The windows themselves lose nothing to a st
 
 from __future__ import annotations
 
-import email.utils
 import time
 from collections.abc import Callable
 from typing import Any, Final
 
 from prometheus_client import Gauge
 
+from sesd.core.timestamps import http_seconds
 from sesd.runtime.health import Health
 from sesd.status.sources import CLOCK_OFF
 
@@ -72,10 +72,7 @@ def compare_with_aws(date: str | None, now: float, health: Health, gauge: Gauge,
     the second): events count at their time on this clock, so a host an hour ahead
     reads every event an hour late (in no window, as if behind a backlog). Kept in
     ``health`` and ``gauge``; said when it goes off, and when it is back."""
-    try:
-        aws = email.utils.parsedate_to_datetime(date).timestamp() if date else None
-    except (TypeError, ValueError):
-        aws = None
+    aws = http_seconds(date) if date else None
     if aws is None:
         return
     offset = now - aws
