@@ -25,6 +25,7 @@ from sesd.alerting.documents import (
     sign,
     webhook_document,
 )
+from sesd.alerting.part_sent import PartSent
 from sesd.alerting.render import console_text, pagerduty_events
 from sesd.alerting.render_slack import slack_message
 from sesd.alerting.retry_after import MIN_RETRY_AFTER, asked, retry_after
@@ -244,16 +245,13 @@ class PagerDutySink:
     came back, and resolve a moment later.
     """
 
-    #: Notifications part-sent, by id (the object kept, so its id is not reused).
-    _MAX_PART_SENT = 64
-
     def __init__(
         self, config: PagerDutyConfig, session: aiohttp.ClientSession, name: str = "pagerduty"
     ) -> None:
         self.name = name
         self._config = config
         self._session = session
-        self._part_sent: dict[int, tuple[Notification, int, list[str]]] = {}
+        self._part_sent: PartSent[int] = PartSent()
         #: Whether a silence now holds (rule, label): its firing events are not sent.
         self.held: Callable[[str, str, Transition], bool] = lambda rule, label, kind: False
         #: Whether (rule, label)'s resolve waits behind this notification.
@@ -274,21 +272,19 @@ class PagerDutySink:
             and old._config.events_url == self._config.events_url
             and old._config.routing_key == self._config.routing_key
         ):
-            self._part_sent = dict(old._part_sent)
+            self._part_sent.adopt(old._part_sent)
 
     def moved(self, moves: Moves) -> None:
         """The wall clock stepped (measured): each notification part-sent is told by the
         object its outbox holds now, moved (sesd.alerting.clock_steps). By the one it
         replaced, the moved one began again from its first event, and a trigger went
         again for an incident the on-call may have resolved by hand since."""
-        kept = [(moves.notification(n), at, refused) for n, at, refused in self._part_sent.values()]
-        self._part_sent = {id(n): (n, at, refused) for n, at, refused in kept}
+        self._part_sent.moved(moves)
 
     async def send(self, notification: Notification) -> None:
         """Post each alert's trigger or resolve event, from the first not taken yet."""
         events = pagerduty_events(notification, self._config.routing_key.get(), self._config.source)
-        key = id(notification)
-        _, start, refused = self._part_sent.pop(key, (notification, 0, []))
+        start, refused = self._part_sent.take(notification, 0)
         firing = notification.kind is not Transition.RESOLVED
         for i in range(start, len(events)):
             label = notification.alerts[i].domain
@@ -312,9 +308,7 @@ class PagerDutySink:
             except Permanent as exc:
                 refused.append(str(exc))
             except DeliveryError:
-                while len(self._part_sent) >= self._MAX_PART_SENT:
-                    del self._part_sent[next(iter(self._part_sent))]
-                self._part_sent[key] = (notification, i, refused)
+                self._part_sent.keep(notification, i, refused)
                 raise
         if refused:
             raise Permanent(f"{len(refused)} of {len(events)} events refused: {refused[0]}")

@@ -1,0 +1,58 @@
+"""What a sink that posts a notification in several requests keeps of one it sent part of.
+
+PagerDuty takes one event per alert; a wide webhook notification goes as several
+documents. A post that fails part-way (a 429, a 5xx, a timeout) leaves the outbox to
+try the notification again: the sink goes on from the first request not taken, not
+from the start (PagerDuty's rate limit would be spent on the same first events, a
+webhook's receiver would take the first parts twice). What it keeps is told by the
+object the outbox holds, kept alive so that no other takes its id; a clock step moves
+that object (sesd.alerting.clock_steps), and this memory with it.
+"""
+
+from __future__ import annotations
+
+from typing import Generic, TypeVar
+
+from sesd.alerting.alert import Notification
+from sesd.alerting.clock_steps import Moves
+
+__all__ = ["PartSent"]
+
+#: Where a sink goes on from: PagerDuty's first event not taken, a webhook's part.
+Progress = TypeVar("Progress")
+
+
+class PartSent(Generic[Progress]):
+    """Notifications part-sent, by the object: where each goes on from, and the
+    refusals for good (a post the receiver will never take) met so far."""
+
+    #: Notifications kept at most (the oldest forgotten: an outbox retries one at a
+    #: time, with a few stepped aside for more urgent ones).
+    MOST = 64
+
+    def __init__(self) -> None:
+        self._kept: dict[int, tuple[Notification, Progress, list[str]]] = {}
+
+    def take(self, notification: Notification, start: Progress) -> tuple[Progress, list[str]]:
+        """Where ``notification`` goes on from (``start`` when none of it was sent) and
+        its refusals so far; forgotten until :meth:`keep` (a post failed again)."""
+        _, progress, refused = self._kept.pop(id(notification), (notification, start, []))
+        return progress, refused
+
+    def keep(self, notification: Notification, progress: Progress, refused: list[str]) -> None:
+        """Remember that ``notification`` goes on from ``progress`` at its next try."""
+        while len(self._kept) >= self.MOST:
+            del self._kept[next(iter(self._kept))]
+        self._kept[id(notification)] = (notification, progress, refused)
+
+    def adopt(self, old: PartSent[Progress]) -> None:
+        """Take over what ``old`` kept (the sink it belonged to was replaced by a reload
+        and posts to the same place)."""
+        self._kept = dict(old._kept)
+
+    def moved(self, moves: Moves) -> None:
+        """The wall clock stepped (measured): each notification is told by the object
+        its outbox holds now, moved. By the one it replaced, the moved one began again
+        from the start."""
+        kept = [(moves.notification(n), at, refused) for n, at, refused in self._kept.values()]
+        self._kept = {id(n): (n, at, refused) for n, at, refused in kept}
