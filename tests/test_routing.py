@@ -23,8 +23,8 @@ from sesd.alerting.sinks import (
     PagerDutySink,
     Permanent,
     Retryable,
-    WebhookSink,
 )
+from sesd.alerting.webhook import WebhookSink
 from sesd.commands.demo.localhttp import LocalServer
 from sesd.commands.main import main
 from sesd.config import (

@@ -10,7 +10,8 @@ import anyio
 import pytest
 from aiohttp import web
 
-from sesd.alerting.sinks import PagerDutySink, Permanent, Retryable, SlackSink, WebhookSink
+from sesd.alerting.sinks import PagerDutySink, Permanent, Retryable, SlackSink
+from sesd.alerting.webhook import WebhookSink
 from sesd.commands.demo.localhttp import LocalServer
 from sesd.config import parse_config
 from tests.receivers import Answer, Receiver

@@ -11,7 +11,8 @@ import anyio
 from aiohttp import web
 from structlog.testing import capture_logs
 
-from sesd.alerting.sinks import SlackSink, WebhookSink
+from sesd.alerting.sinks import SlackSink
+from sesd.alerting.webhook import WebhookSink
 from sesd.commands.demo.localhttp import LocalServer
 from sesd.config import WebhookConfig, parse_config
 from tests.receivers import Answer, Receiver

@@ -8,7 +8,8 @@ from typing import TextIO
 import aiohttp
 
 from sesd.alerting.alertmanager import AlertmanagerSink
-from sesd.alerting.sinks import ConsoleSink, PagerDutySink, Sink, SlackSink, WebhookSink
+from sesd.alerting.sinks import ConsoleSink, PagerDutySink, Sink, SlackSink
+from sesd.alerting.webhook import WebhookSink
 from sesd.config import (
     AlertmanagerConfig,
     AlertsConfig,

@@ -20,21 +20,12 @@ import msgspec
 
 from sesd.alerting.alert import Notification
 from sesd.alerting.clock_steps import Moves
-from sesd.alerting.documents import (
-    SIGNATURE_HEADER,
-    sign,
-    webhook_document,
-)
 from sesd.alerting.part_sent import PartSent
 from sesd.alerting.render import console_text, pagerduty_events
 from sesd.alerting.render_slack import slack_message
 from sesd.alerting.retry_after import MIN_RETRY_AFTER, asked, retry_after
 from sesd.alerting.rules import Transition
-from sesd.config import (
-    PagerDutyConfig,
-    SlackConfig,
-    WebhookConfig,
-)
+from sesd.config import PagerDutyConfig, SlackConfig
 from sesd.core.text import clean
 from sesd.io.logs import get_logger, print_line
 
@@ -48,7 +39,6 @@ __all__ = [
     "Retryable",
     "Sink",
     "SlackSink",
-    "WebhookSink",
     "answer",
     "post_json",
 ]
@@ -312,39 +302,6 @@ class PagerDutySink:
                 raise
         if refused:
             raise Permanent(f"{len(refused)} of {len(events)} events refused: {refused[0]}")
-
-
-class WebhookSink:
-    """sesd's own JSON document (``sesd.webhook.v1``), signed when a secret is set:
-    any 2xx is success."""
-
-    def __init__(self, config: WebhookConfig, session: aiohttp.ClientSession, name: str) -> None:
-        self.name = name
-        self._config = config
-        self._session = session
-
-    @property
-    def endpoint(self) -> object:
-        """Where it posts, as :attr:`SlackSink.endpoint`."""
-        return self._config.url
-
-    async def send(self, notification: Notification) -> None:
-        """Post the document."""
-        body = webhook_document(notification)
-        headers = {}
-        if self._config.secret is not None:
-            headers[SIGNATURE_HEADER] = sign(self._config.secret.get(), body)
-        await post_json(
-            self._session,
-            self._config.url.get(),
-            body,
-            self._config.timeout.seconds,
-            ok=SUCCESS,
-            min_pause=0.0,
-            default_pause=SLACK_DEFAULT_PAUSE,
-            headers=headers,
-            hide=() if self._config.secret is None else (self._config.secret.get(),),
-        )
 
 
 class ConsoleSink:
