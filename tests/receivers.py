@@ -168,13 +168,35 @@ def _slack_block_ok(block: Any) -> bool:
     return True
 
 
+#: nginx's default ``client_max_body_size`` (1m): a longer body is answered 413.
+NGINX_MOST_BODY = 1024 * 1024
+#: nginx's page for a body over its limit.
+_TOO_LARGE = (
+    "<html>\r\n<head><title>413 Request Entity Too Large</title></head>\r\n<body>\r\n"
+    "<center><h1>413 Request Entity Too Large</h1></center>\r\n<hr><center>nginx</center>"
+    "\r\n</body>\r\n</html>\r\n"
+)
+
+
 class WebhookReceiver(LocalServer):
     """An in-house endpoint for sesd's webhook sink (or Alertmanager's webhook receiver):
     records each JSON body; with ``secret``, it checks the HMAC-SHA256 signature header
-    as a careful receiver would (constant-time) and answers 401 when it does not match."""
+    as a careful receiver would (constant-time) and answers 401 when it does not match.
+    Behind nginx as it ships: a body over ``most`` bytes is answered 413 (nginx's page).
+    ``next_statuses``: the next answers to bodies it reads whole, then ``status``."""
 
-    def __init__(self, secret: str | None = None, path: str = "/hook", status: int = 204) -> None:
+    def __init__(
+        self,
+        secret: str | None = None,
+        path: str = "/hook",
+        status: int = 204,
+        most: int = NGINX_MOST_BODY,
+    ) -> None:
         super().__init__()
+        self.most = most
+        #: Bodies answered 413, by size.
+        self.too_large: list[int] = []
+        self.next_statuses: deque[int] = deque()
         self.status = status
         #: Headers each answer carries (a Retry-After with a 429 or a 503).
         self.headers: dict[str, str] = {}
@@ -182,8 +204,15 @@ class WebhookReceiver(LocalServer):
         self.url = f"http://127.0.0.1:{self.port}{path}"
         self.secret = secret
         self.bodies: list[Any] = []
+        #: The status of each answer to a body recorded.
+        self.statuses: list[int] = []
         self.rejected = 0
         self._changed = anyio.Event()
+
+    @property
+    def accepted(self) -> list[Any]:
+        """The bodies answered with a 2xx."""
+        return [b for b, s in zip(self.bodies, self.statuses, strict=True) if s < 300]
 
     async def wait_for(self, predicate: Any) -> Any:
         """Return the first body satisfying ``predicate``, waiting for it to come."""
@@ -194,7 +223,12 @@ class WebhookReceiver(LocalServer):
             await self._changed.wait()
 
     async def _handle(self, request: web.Request) -> web.Response:
-        payload = await request.read()
+        # Read whole, whatever its size, as nginx reads a refused body before it closes:
+        # left unread, the client may meet a reset connection and never the 413.
+        payload = await request.content.read()
+        if len(payload) > self.most:
+            self.too_large.append(len(payload))
+            return web.Response(status=413, text=_TOO_LARGE, content_type="text/html")
         if self.secret is not None:
             expected = (
                 "sha256=" + hmac.new(self.secret.encode(), payload, hashlib.sha256).hexdigest()
@@ -203,10 +237,12 @@ class WebhookReceiver(LocalServer):
             if not hmac.compare_digest(expected, got):
                 self.rejected += 1
                 return web.Response(status=401, text="bad signature")
+        status = self.next_statuses.popleft() if self.next_statuses else self.status
         self.bodies.append(json.loads(payload))
+        self.statuses.append(status)
         self._changed.set()
         self._changed = anyio.Event()
-        return web.Response(status=self.status, headers=self.headers)
+        return web.Response(status=status, headers=self.headers)
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post(self.path, self._handle)

@@ -9,7 +9,8 @@ Pure functions, like :mod:`sesd.alerting.render`.
   does), so it resolves on its own if sesd stops sending it; a resolved one
   carries the time it resolved.
 * The webhook: the document README describes, ``schema`` versioned
-  (``sesd.webhook.v1``), signed when a secret is set.
+  (``sesd.webhook.v1``), signed when a secret is set; a notification too wide for
+  one body goes as several whole documents, ``part`` of ``parts``.
 """
 
 from __future__ import annotations
@@ -31,14 +32,24 @@ from sesd.core.timestamps import iso
 __all__ = [
     "SIGNATURE_HEADER",
     "VALID_FOR_RESENDS",
+    "WEBHOOK_MOST_BYTES",
     "WEBHOOK_SCHEMA",
     "alertmanager_documents",
     "sign",
     "webhook_document",
+    "webhook_documents",
 ]
 
 WEBHOOK_SCHEMA = "sesd.webhook.v1"
 SIGNATURE_HEADER = "X-Sesd-Signature-256"
+#: The most bytes of one webhook document: a notification that would take more goes
+#: as several (``part`` of ``parts``). nginx refuses a body over 1 MiB by default
+#: (``client_max_body_size``), API gateways at a few MiB or less; an alert with its
+#: codes, MTAs and message ids takes 1.5 to 4 KB, so 500 domains 0.8 to 2 MB. A quarter of
+#: nginx's keeps clear of lower limits. The largest domain alert strangers' text can
+#: make (every breakdown list full of 200 characters of 4-byte UTF-8) is about 60 KB; a
+#: tenant's notes take about 7 KB for each account and region it is paused in.
+WEBHOOK_MOST_BYTES = 256 * 1024
 #: A firing alert is valid for this many resend periods (Prometheus uses 4).
 VALID_FOR_RESENDS = 4
 #: What a shared sink's alerts say of their figures.
@@ -144,27 +155,70 @@ def _webhook_alert(alert: Alert, mute: str) -> dict[str, Any]:
     }
 
 
-def webhook_document(notification: Notification) -> bytes:
-    """The webhook body (schema ``sesd.webhook.v1``). Each alert carries the line that
-    mutes its own domain: a receiver making each alert a ticket of its own would offer
-    the document's (``--domain '*'`` for several domains) to mute every domain."""
+def webhook_documents(
+    notification: Notification,
+    ends: tuple[int, ...] | None = None,
+    most: int = WEBHOOK_MOST_BYTES,
+) -> tuple[tuple[int, ...], list[bytes]]:
+    """The webhook bodies (schema ``sesd.webhook.v1``) of ``notification``, and where
+    each part's alerts end (the index after its last). Each is a whole document with the
+    notification's top-level fields, ``part`` (from 1) of ``parts``, and its share of
+    the alerts, in order: as many as keep it within ``most`` bytes (one alone that does
+    not fit goes alone). ``ends`` (a retry's): the parts made before, so that the ones
+    not taken yet carry the same alerts (a clock step may have moved their times).
+
+    Each alert carries the line that mutes its own domain: a receiver making each alert
+    a ticket of its own would offer the document's (``--domain '*'`` for several
+    domains) to mute every domain."""
     mutes = dict(notification.mutes)
-    return msgspec.json.encode(
-        {
-            "schema": WEBHOOK_SCHEMA,
-            "kind": notification.kind.value,
-            "rule": notification.rule,
-            "severity": notification.severity,
-            "at": iso(notification.at),
-            "mute": notification.silence or None,
-            # `sesd send-test-alert`'s: a receiver that acts on alerts skips it by field.
-            "test": any(alert.test for alert in notification.alerts),
-            "alerts": [
-                _webhook_alert(alert, mutes.get(alert.domain, notification.silence))
-                for alert in notification.alerts
-            ],
-        }
-    )
+    alerts = [
+        msgspec.json.encode(_webhook_alert(alert, mutes.get(alert.domain, notification.silence)))
+        for alert in notification.alerts
+    ]
+    head: dict[str, Any] = {
+        "schema": WEBHOOK_SCHEMA,
+        "kind": notification.kind.value,
+        "rule": notification.rule,
+        "severity": notification.severity,
+        "at": iso(notification.at),
+        "mute": notification.silence or None,
+        # `sesd send-test-alert`'s: a receiver that acts on alerts skips it by field.
+        "test": any(alert.test for alert in notification.alerts),
+    }
+    if ends is None:
+        # The envelope with as many digits in part and parts as any part can have.
+        most_parts = max(1, len(alerts))
+        empty: dict[str, Any] = {**head, "part": most_parts, "parts": most_parts, "alerts": []}
+        ends = _ends(len(msgspec.json.encode(empty)), [len(a) for a in alerts], most)
+    bodies, start = [], 0
+    for k, end in enumerate(ends):
+        part = {"part": k + 1, "parts": len(ends)}
+        raw = [msgspec.Raw(a) for a in alerts[start:end]]
+        bodies.append(msgspec.json.encode({**head, **part, "alerts": raw}))
+        start = end
+    return ends, bodies
+
+
+def _ends(envelope: int, sizes: list[int], most: int) -> tuple[int, ...]:
+    """Where each part's alerts end: alerts of ``sizes`` bytes in order, each part's as
+    many as fit within ``most`` bytes with its ``envelope`` (at least one)."""
+    ends, size = [], envelope
+    for i, alert in enumerate(sizes):
+        if size > envelope and size + alert + 1 > most:
+            ends.append(i)
+            size = envelope
+        size += alert + 1  # with the comma before it
+    ends.append(len(sizes))
+    return tuple(ends)
+
+
+def webhook_document(notification: Notification) -> bytes:
+    """The webhook body of a notification that goes as one document (within
+    WEBHOOK_MOST_BYTES: a test alert's, a narrow incident's)."""
+    _, bodies = webhook_documents(notification)
+    if len(bodies) != 1:
+        raise ValueError(f"the notification goes as {len(bodies)} documents")
+    return bodies[0]
 
 
 def sign(secret: str, body: bytes) -> str:

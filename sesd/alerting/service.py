@@ -182,13 +182,13 @@ class Alerting:
         """The wall clock stepped by ``step`` seconds to ``now`` (measured): every alert
         time the evaluator holds moves as far, and so do those of what waits in the
         outboxes (retired ones too), of the resolves Alertmanager members are owed, and
-        of the notifications PagerDuty has part-sent."""
+        of the notifications PagerDuty or a webhook has part-sent."""
         moves = Moves(step)  # one object moved once, wherever it waits
         self.evaluator.stepped(now, step, moves)
         for outbox in [*self.outboxes.values(), *self._retired]:
             outbox.moved(moves)
-            if isinstance(outbox.sink, AlertmanagerSink | PagerDutySink):
-                outbox.sink.moved(moves)  # what it keeps of a notification, by the object
+            # What a sink keeps of a notification, by the object (sesd.alerting.part_sent).
+            getattr(outbox.sink, "moved", lambda moves: None)(moves)
 
     def waiting(self) -> dict[str, int]:
         """How many notifications each sink's outbox holds, the one being delivered

@@ -1,14 +1,17 @@
 """The webhook sink: sesd's own JSON document (``sesd.webhook.v1``, built by
 sesd.alerting.documents) posted to a receiver of the user's, signed when a secret is
-set."""
+set. A notification too wide for one body (WEBHOOK_MOST_BYTES) goes as several
+documents, in order, each signed on its own."""
 
 from __future__ import annotations
 
 import aiohttp
 
 from sesd.alerting.alert import Notification
-from sesd.alerting.documents import SIGNATURE_HEADER, sign, webhook_document
-from sesd.alerting.sinks import SLACK_DEFAULT_PAUSE, SUCCESS, post_json
+from sesd.alerting.clock_steps import Moves
+from sesd.alerting.documents import SIGNATURE_HEADER, sign, webhook_documents
+from sesd.alerting.part_sent import PartSent
+from sesd.alerting.sinks import SLACK_DEFAULT_PAUSE, SUCCESS, DeliveryError, Permanent, post_json
 from sesd.config import WebhookConfig
 
 __all__ = ["WebhookSink"]
@@ -16,21 +19,53 @@ __all__ = ["WebhookSink"]
 
 class WebhookSink:
     """sesd's own JSON document (``sesd.webhook.v1``), signed when a secret is set:
-    any 2xx is success."""
+    any 2xx is success. A notification retried (after a 429, a 5xx, a timeout) goes on
+    from the first of its documents not taken: a receiver gets each part once. A part
+    refused for good does not hold back the ones after it."""
 
     def __init__(self, config: WebhookConfig, session: aiohttp.ClientSession, name: str) -> None:
         self.name = name
         self._config = config
         self._session = session
+        #: Each part-sent notification's next part, and where its parts' alerts end.
+        self._part_sent: PartSent[tuple[int, tuple[int, ...] | None]] = PartSent()
 
     @property
     def endpoint(self) -> object:
         """Where it posts, as :attr:`sesd.alerting.sinks.SlackSink.endpoint`."""
         return self._config.url
 
+    def adopt(self, old: object) -> None:
+        """Take over from ``old``, the sink this one replaces (a reload changed its
+        config): to the same URL, each notification part-sent goes on from the first
+        part not taken (a new secret signs the rest)."""
+        if isinstance(old, WebhookSink) and old._config.url == self._config.url:
+            self._part_sent.adopt(old._part_sent)
+
+    def moved(self, moves: Moves) -> None:
+        """The wall clock stepped (measured): what it keeps of each notification
+        part-sent is the moved one's (sesd.alerting.part_sent)."""
+        self._part_sent.moved(moves)
+
     async def send(self, notification: Notification) -> None:
-        """Post the document."""
-        body = webhook_document(notification)
+        """Post the notification's documents, from the first not taken yet."""
+        (start, ends), refused = self._part_sent.take(notification, (0, None))
+        ends, bodies = webhook_documents(notification, ends)
+        for k in range(start, len(bodies)):
+            try:
+                await self._post(bodies[k])
+            except Permanent as exc:
+                refused.append(str(exc))
+            except DeliveryError:
+                self._part_sent.keep(notification, (k, ends), refused)
+                raise
+        if len(bodies) == 1 and refused:
+            raise Permanent(refused[0])
+        if refused:
+            raise Permanent(f"{len(refused)} of {len(bodies)} parts refused: {refused[0]}")
+
+    async def _post(self, body: bytes) -> None:
+        """Post one document, signed when a secret is set."""
         headers = {}
         if self._config.secret is not None:
             headers[SIGNATURE_HEADER] = sign(self._config.secret.get(), body)

@@ -1,0 +1,236 @@
+"""A webhook notification too wide for one body goes as several whole documents.
+
+A rule firing on 500 domains, each alert with its codes, MTAs and message ids, makes
+a document of about 1.7 MB; nginx as it ships (``client_max_body_size 1m``) answers
+413, which is final: the page was lost. Each part is a ``sesd.webhook.v1`` document of
+at most 256 KiB with the notification's fields, ``part`` of ``parts``, signed on its
+own; a retry goes on from the first part not taken. Against a receiver behind nginx
+(tests/receivers.py) through the real sink and outbox."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import aiohttp
+import anyio
+import pytest
+from prometheus_client import Counter
+from structlog.testing import capture_logs
+
+from sesd.alerting.alert import Alert, Notification
+from sesd.alerting.documents import WEBHOOK_MOST_BYTES, webhook_documents
+from sesd.alerting.rules import Transition
+from sesd.alerting.webhook import WebhookSink
+from sesd.config import WebhookConfig, parse_config
+from sesd.core.reputation import MAX_CONFIG_SET_NAME
+from sesd.core.scopes import DOMAIN, PROVIDER
+from sesd.core.text import clean
+from sesd.core.timestamps import iso
+from sesd.core.windows import Breakdown
+from sesd.core.windows.examples import EXAMPLES
+from tests.receivers import WebhookReceiver
+from tests.test_reload_sinks import _drained
+from tests.test_routing import RULE, _alerting
+from tests.test_sinks import Sleeps, alert, delivering, notification, outcomes
+
+SECRET = "s3cret-for-the-hook"
+
+
+def _busy(domain: str, j: int) -> str:
+    """Outlook's answer to a sender it limits."""
+    return (
+        f"smtp; 451 4.7.500 Server busy. Please try again later from [203.0.113.{j}]. "
+        f"(S77714) [{domain} {j}]"
+    )
+
+
+def _wide(i: int) -> Alert:
+    """delays on one of an incident's domains, with what such an alert carries: about
+    3.4 KB of document."""
+    domain = f"mx{i:03}.example.net"
+    return replace(
+        alert(domain),
+        provider="microsoft",
+        breakdown=Breakdown(
+            delay_types=[("TransientCommunicationFailure", 40), ("MailboxFull", 2)],
+            statuses=[("4.7.0", 30), ("4.4.1", 10), ("4.2.2", 2)],
+            diagnostics=[(_busy(domain, j), 10) for j in range(3)],
+            mtas=[(f"a{j}.{domain}", 10) for j in range(3)],
+            message_ids=[f"0100018c1a2b3c4d-1a2b-{i:012d}-00000{j}" for j in range(5)],
+            sources=["arn:aws:ses:eu-west-1:123456789012:identity/mail.example.com"],
+            config_sets=["transactional"],
+            causes=[("ip_reputation", 30), ("rate_limited", 12)],
+        ),
+        runbook_url="https://runbooks.example.com/sesd/delays",
+        dashboard_url=f"https://grafana.example.com/d/sesd?var-domain={domain}",
+    )
+
+
+def _incident(width: int = 500) -> Notification:
+    return replace(
+        notification(*(_wide(i) for i in range(width))),
+        silence="sesd silence add --rule delays --domain '*' --for 4h",
+    )
+
+
+def _config(url: str, timeout: str = "5s") -> WebhookConfig:
+    text = f'[alerts.sinks.hook]\ntype = "webhook"\nurl = "{url}"\ntimeout = "{timeout}"\n'
+    config = parse_config(text + f'secret = "{SECRET}"\n').alerts.named_sinks()["hook"]
+    assert isinstance(config, WebhookConfig)
+    return config
+
+
+async def _delivered(hook: WebhookReceiver, wide: Notification) -> Counter:
+    """``wide`` through the webhook sink and its outbox to ``hook``, until it is
+    delivered or given up: the outbox's counter."""
+    async with aiohttp.ClientSession() as session:
+        sink = WebhookSink(_config(hook.url), session, "hook")
+        async with delivering(sink, Sleeps()) as (box, counter):
+            box.put(wide)
+            with anyio.fail_after(10):
+                await box.wait_empty()
+    return counter
+
+
+def _parts(bodies: list[Any]) -> list[tuple[int, int]]:
+    return [(body["part"], body["parts"]) for body in bodies]
+
+
+async def test_a_notification_on_500_domains_reaches_a_receiver_behind_nginx_in_signed_parts() -> (
+    None
+):
+    """The 500-domain incident, 1.7 MB as one document, goes as seven of at most 256
+    KiB: the receiver (nginx's 1 MiB in front, checking each part's signature) takes
+    every one, part 1 of 7 to 7 of 7 in order, each with the notification's fields; the
+    alerts, read part after part, are the 500 in order, each once."""
+    wide = _incident()
+    async with WebhookReceiver(secret=SECRET) as hook:
+        counter = await _delivered(hook, wide)
+    assert (hook.too_large, hook.rejected) == ([], 0)
+    assert outcomes(counter, "hook")["sent"] == 1
+    assert _parts(hook.accepted) == [(k, 7) for k in range(1, 8)]
+    heads = [{k: v for k, v in body.items() if k not in ("part", "alerts")} for body in hook.bodies]
+    assert heads == [heads[0]] * 7
+    assert heads[0] == {
+        "schema": "sesd.webhook.v1",
+        "kind": "firing",
+        "rule": "delays",
+        "severity": "critical",
+        "at": iso(wide.at),
+        "mute": wide.silence,
+        "test": False,
+        "parts": 7,
+    }
+    domains = [a["domain"] for body in hook.bodies for a in body["alerts"]]
+    assert domains == [a.domain for a in wide.alerts]
+
+
+def test_each_part_is_within_the_bound_and_an_alert_too_large_for_one_goes_alone() -> None:
+    """Each document is at most 256 KiB and holds as many alerts as fit: with the next
+    alert too, it would pass the bound. An alert whose own document passes the bound
+    (a domain's never does: strangers' text makes one of about 60 KB at most) goes in
+    a part of its own, not lost, and the parts around it are as full as the others."""
+    wide = _incident(200)
+    huge = replace(wide.alerts[100], notes=("n" * 1000,) * 300)
+    wide = replace(wide, alerts=(*wide.alerts[:100], huge, *wide.alerts[101:]))
+    ends, bodies = webhook_documents(wide)
+    sizes = [len(body) for body in bodies]
+    alone = ends.index(101)
+    assert ends[alone - 1] == 100
+    assert sizes[alone] > WEBHOOK_MOST_BYTES
+    assert max(sizes[:alone] + sizes[alone + 1 :]) <= WEBHOOK_MOST_BYTES
+    for k, end in enumerate(ends[:-1]):
+        _, fuller = webhook_documents(wide, (*ends[:k], end + 1, *ends[k + 1 :]))
+        assert len(fuller[k]) > WEBHOOK_MOST_BYTES
+
+
+@pytest.mark.parametrize("scope", [DOMAIN, PROVIDER])
+def test_the_largest_alert_strangers_text_makes_is_a_quarter_of_a_part(scope: str) -> None:
+    """Every text of an alert a stranger writes (diagnostics, MTAs, message ids,
+    identities, top domains) is at most 200 characters, each list at most five: full,
+    every character four bytes of UTF-8, on the longest domain, internal to SES (its
+    AWS Support facts repeat the identities and ids), the alert's document is under 64
+    KiB, what README promises: within one part with room to spare."""
+    texts = [clean(f"{j} " + "\U0001f600" * 300) for j in range(EXAMPLES)]
+    five = [(text, 1) for text in texts]
+    longest = ("x" * 62 + ".") * 3 + "x" * 61
+    largest = replace(
+        alert(longest, kind=Transition.REPEAT),
+        scope=scope,
+        provider=None if scope == PROVIDER else "p" * 64,
+        internal=True,
+        breakdown=Breakdown(
+            delay_types=five, statuses=five, diagnostics=five, mtas=five, message_ids=texts,
+            sources=texts, config_sets=["c" * MAX_CONFIG_SET_NAME] * EXAMPLES,
+            causes=[("ip_reputation", 3), ("rate_limited", 2)],
+            second_causes=[("rate_limited", 1)], hinted_causes=[("ip_reputation", 1)],
+            domains=[(longest, 1)] * EXAMPLES,
+        ),
+    )  # fmt: skip
+    _, (body,) = webhook_documents(notification(largest))
+    assert 48 * 1024 < len(body) < 64 * 1024
+
+
+def test_a_notification_that_fits_is_part_1_of_1() -> None:
+    """A narrow notification is one document, ``part`` 1 of ``parts`` 1: a receiver
+    reads the two fields on every document."""
+    _, (body,) = webhook_documents(_incident(3))
+    assert b'"part":1,"parts":1,' in body
+
+
+@pytest.mark.parametrize("status", [500, 408, 429])
+async def test_a_retry_after_a_part_failed_sends_only_the_parts_not_taken(status: int) -> None:
+    """The receiver takes part 1 of the 500-domain incident, then fails part 2 (a 5xx,
+    a proxy's 408, a 429): the retry goes on from part 2, so the receiver has each part
+    once (sent again from the start, the first part's alerts would be paged twice)."""
+    async with WebhookReceiver(secret=SECRET) as hook:
+        hook.next_statuses.extend([204, status])
+        counter = await _delivered(hook, _incident())
+    assert [body["part"] for body in hook.bodies] == [1, 2, 2, 3, 4, 5, 6, 7]
+    assert _parts(hook.accepted) == [(k, 7) for k in range(1, 8)]
+    assert outcomes(counter, "hook")["sent"] == 1
+
+
+async def test_a_part_refused_for_good_does_not_hold_back_the_rest() -> None:
+    """The receiver refuses part 2 for good (400): parts 3 to 7 still go, and the
+    notification counts as failed, the error saying how many parts were refused."""
+    async with WebhookReceiver(secret=SECRET) as hook:
+        hook.next_statuses.extend([204, 400])
+        with capture_logs() as logs:
+            counter = await _delivered(hook, _incident())
+    assert _parts(hook.accepted) == [(k, 7) for k in range(1, 8) if k != 2]
+    assert outcomes(counter, "hook")["failed"] == 1
+    (error,) = [e["error"] for e in logs if e["event"] == "sesd.notify.failed"]
+    assert error.startswith("1 of 7 parts refused: HTTP 400")
+
+
+async def test_a_part_sent_notification_goes_on_across_a_clock_step_and_a_reload() -> None:
+    """Part 2 of the incident fails (500). While the outbox waits to try again, the
+    clock steps an hour back (measured: what waits in the outbox moves to the new clock)
+    and a reload changes the sink's timeout (the sink made anew, to the same URL): the
+    moved notification goes on from part 2, on the new clock. Told by the object it
+    replaced, or forgotten with the old sink, it began again from part 1."""
+    wide = _incident()
+    async with WebhookReceiver(secret=SECRET) as hook, aiohttp.ClientSession() as session:
+        sink = f'[alerts.sinks.hook]\ntype = "webhook"\nurl = "{hook.url}"\nsecret = "{SECRET}"\n'
+        text = sink + RULE + 'sinks = ["hook"]\n'
+        alerting, _pipeline, now = _alerting(text)
+        alerting.open(session)
+        outbox = alerting.outboxes["hook"]
+        hook.next_statuses.extend([204, 500])
+        outbox.put(wide)
+
+        async def meanwhile(seconds: float) -> None:
+            now[0] -= 3600.0
+            alerting.stepped(now[0], -3600.0)
+            alerting.reconfigure(parse_config(text.replace("[alerts.sinks.hook]\n", _SLOWER)))
+            await anyio.lowlevel.checkpoint()
+
+        await _drained(outbox, meanwhile)
+    assert isinstance(alerting.outboxes["hook"].sink, WebhookSink)
+    assert [body["part"] for body in hook.bodies] == [1, 2, 2, 3, 4, 5, 6, 7]
+    assert {body["at"] for body in hook.bodies[2:]} == {iso(wide.at - 3600.0)}
+
+
+_SLOWER = '[alerts.sinks.hook]\ntimeout = "20s"\n'
