@@ -234,3 +234,23 @@ async def test_a_part_sent_notification_goes_on_across_a_clock_step_and_a_reload
 
 
 _SLOWER = '[alerts.sinks.hook]\ntimeout = "20s"\n'
+
+
+@pytest.mark.parametrize(("width", "parts"), [(500, 7), (1, 1)])
+async def test_a_body_too_large_for_the_receiver_is_logged_with_a_hint_naming_its_limit(
+    width: int, parts: int
+) -> None:
+    """A receiver whose proxy takes bodies of 1 KiB at most answers 413 to each part
+    of the 500-domain incident, and to a one-alert notification's one document: the
+    failure's log line says so and adds a hint naming the receiver's body-size limit
+    (nginx's client_max_body_size) and the size sesd posted, so the fix is in the line."""
+    async with WebhookReceiver(secret=SECRET, most=1024) as hook:
+        with capture_logs() as logs:
+            counter = await _delivered(hook, _incident(width))
+    assert len(hook.too_large) == parts
+    assert outcomes(counter, "hook")["failed"] == 1
+    (failed,) = [e for e in logs if e["event"] == "sesd.notify.failed"]
+    refused = "HTTP 413" if parts == 1 else f"{parts} of {parts} parts refused: HTTP 413"
+    assert failed["error"].startswith(f"{refused}: <html>")
+    assert "client_max_body_size" in failed["hint"]
+    assert f"no body of {hook.too_large[0]} bytes" in failed["hint"]

@@ -313,7 +313,7 @@ class Outbox:
                 log.warning("sesd.notify.retrying", error=str(exc), attempt=attempt, delay=pause)
             except Permanent as exc:
                 self._count("failed")
-                log.error("sesd.notify.failed", error=str(exc))
+                log.error("sesd.notify.failed", **exc.logged())
                 return True
             else:
                 self._count("sent")

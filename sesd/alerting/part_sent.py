@@ -11,10 +11,13 @@ that object (sesd.alerting.clock_steps), and this memory with it.
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from sesd.alerting.alert import Notification
 from sesd.alerting.clock_steps import Moves
+
+if TYPE_CHECKING:
+    from sesd.alerting.sinks import Permanent
 
 __all__ = ["PartSent"]
 
@@ -31,15 +34,17 @@ class PartSent(Generic[Progress]):
     MOST = 64
 
     def __init__(self) -> None:
-        self._kept: dict[int, tuple[Notification, Progress, list[str]]] = {}
+        self._kept: dict[int, tuple[Notification, Progress, list[Permanent]]] = {}
 
-    def take(self, notification: Notification, start: Progress) -> tuple[Progress, list[str]]:
+    def take(self, notification: Notification, start: Progress) -> tuple[Progress, list[Permanent]]:
         """Where ``notification`` goes on from (``start`` when none of it was sent) and
         its refusals so far; forgotten until :meth:`keep` (a post failed again)."""
         _, progress, refused = self._kept.pop(id(notification), (notification, start, []))
         return progress, refused
 
-    def keep(self, notification: Notification, progress: Progress, refused: list[str]) -> None:
+    def keep(
+        self, notification: Notification, progress: Progress, refused: list[Permanent]
+    ) -> None:
         """Remember that ``notification`` goes on from ``progress`` at its next try."""
         while len(self._kept) >= self.MOST:
             del self._kept[next(iter(self._kept))]

@@ -52,7 +52,16 @@ SLACK_DEFAULT_PAUSE = 30.0
 
 
 class DeliveryError(Exception):
-    """A notification was not delivered. The message never holds a secret."""
+    """A notification was not delivered. The message never holds a secret; ``hint``
+    says what to do, where sesd knows (a 413: the receiver's limit on a body)."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
+
+    def logged(self) -> dict[str, str]:
+        """What a log line says of it: ``error``, and ``hint`` when there is one."""
+        return {"error": str(self), **({"hint": self.hint} if self.hint else {})}
 
 
 class Retryable(DeliveryError):
@@ -85,6 +94,8 @@ class Sink(Protocol):
 
 #: Request Timeout: a timeout on the receiver's side, not a refusal.
 _TIMED_OUT: Final = 408
+#: Content Too Large: the receiver (or a proxy in front) takes no body this long.
+_TOO_LARGE: Final = 413
 #: Service Unavailable: with Retry-After, a pause asked as a 429's is.
 _UNAVAILABLE: Final = 503
 #: How much of a refusal's answer an error says (it helps: Slack's ``no_service``,
@@ -172,7 +183,10 @@ async def post_json(
             # out before it was read whole; RFC 9110 lets the client repeat it.
             if response.status >= 500 or response.status == _TIMED_OUT:
                 raise Retryable(f"HTTP {response.status}")
-            raise Permanent(f"HTTP {response.status}: {answer(body, url, hide)}")
+            shown = f"HTTP {response.status}: {answer(body, url, hide)}"
+            if response.status == _TOO_LARGE:
+                raise Permanent(shown, hint=_too_large(len(data)))
+            raise Permanent(shown)
     except TimeoutError:
         raise Retryable(f"timed out after {within:g}s") from None
     except aiohttp.ClientError as exc:
@@ -186,6 +200,15 @@ async def post_json(
         elif isinstance(cause, OSError) and cause.errno and cause.errno > 0:
             said = f"{said}: {os.strerror(cause.errno)}"
         raise Retryable(said) from None
+
+
+def _too_large(size: int) -> str:
+    """What to do about a 413 to a body of ``size`` bytes."""
+    return (
+        f"the receiver, or a proxy or gateway in front of it, takes no body of {size} "
+        "bytes: raise its limit on a request's body above that (nginx: "
+        "client_max_body_size, 1 MiB by default; an API gateway's payload limit)"
+    )
 
 
 class SlackSink:
@@ -296,12 +319,13 @@ class PagerDutySink:
                     hide=(self._config.routing_key.get(),),
                 )
             except Permanent as exc:
-                refused.append(str(exc))
+                refused.append(exc)
             except DeliveryError:
                 self._part_sent.keep(notification, i, refused)
                 raise
         if refused:
-            raise Permanent(f"{len(refused)} of {len(events)} events refused: {refused[0]}")
+            first = refused[0]
+            raise Permanent(f"{len(refused)} of {len(events)} events refused: {first}", first.hint)
 
 
 class ConsoleSink:

@@ -55,14 +55,15 @@ class WebhookSink:
             try:
                 await self._post(bodies[k])
             except Permanent as exc:
-                refused.append(str(exc))
+                refused.append(exc)
             except DeliveryError:
                 self._part_sent.keep(notification, (k, ends), refused)
                 raise
         if len(bodies) == 1 and refused:
-            raise Permanent(refused[0])
+            raise refused[0]
         if refused:
-            raise Permanent(f"{len(refused)} of {len(bodies)} parts refused: {refused[0]}")
+            first = refused[0]
+            raise Permanent(f"{len(refused)} of {len(bodies)} parts refused: {first}", first.hint)
 
     async def _post(self, body: bytes) -> None:
         """Post one document, signed when a secret is set."""

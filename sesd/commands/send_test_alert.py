@@ -129,7 +129,7 @@ async def send_test_alert(config: Config, sink_name: str) -> int:
                 # is a no-op if not. A 4xx or a 429 was a refusal: nothing to close.
                 firing_failed = True
                 if not (resolves and isinstance(exc, Retryable)):
-                    log.error("sesd.test_alert.failed", kind="firing", error=str(exc))
+                    log.error("sesd.test_alert.failed", kind="firing", **exc.logged())
                     return 1
                 log.error(
                     "sesd.test_alert.failed", kind="firing", error=str(exc), note=_MAYBE[type(sink)]
