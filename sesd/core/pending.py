@@ -16,7 +16,10 @@ whose delay ran the whole ``LONGEST_DELAY`` is remembered a while after (bounded
 the resolutions are, and saved with them), so that a retry then is not a new delay.
 
 Keys are hashes of (message id, address), so no address is held. Memory is
-bounded by ``max_entries``; delays beyond it are counted in :attr:`overflow`.
+bounded by ``max_entries``; a recipient whose first delay finds the table full is
+not held, counted once in :attr:`overflow` and remembered as one given up on is
+(its first delay's time): SES's retries of it are retries, not new delayed
+recipients, and a retry once the table has room holds it from that first delay.
 Each entry carries one label per scope (its domain's, its provider's: see
 sesd.core.scopes), and is counted under each.
 """
@@ -117,8 +120,9 @@ class PendingDelays:
         # resolutions' older generation.
         self._counted: set[int] = set()
         # Recipients whose delay ran to LONGEST_DELAY after its first and was then
-        # forgotten by expire() (key -> that first delay's time), in two generations
-        # as the resolutions: a retry after that is no new delay of 16 h more.
+        # forgotten by expire(), and those the full table refused (key -> that first
+        # delay's time), in two generations as the resolutions: a retry after that is
+        # no new delay of 16 h more, nor (a refused one's) a new delayed recipient.
         self._gave_up: dict[int, float] = {}
         self._gave_up_before: dict[int, float] = {}
         self._generation = max(1, max_entries // 2)
@@ -154,17 +158,21 @@ class PendingDelays:
             self._unlist(labels, was)
             self._list(labels, until)
             expires = until
-        elif len(self._entries) >= self.max_entries:
-            self.overflow += 1
-            return None
         else:
             # The decoder bounds expirationTime by the event's own time; ``t`` may be
             # the clock's, earlier (an event from ahead of it): bounded from ``t``.
-            # A recipient whose delay ran its 16 h and was forgotten: from its first.
+            # A recipient whose delay ran its 16 h and was forgotten, or one the full
+            # table refused: from its first.
             since = t
             first = self._first_of(key) if self._gave_up or self._gave_up_before else None
             if first is not None:
                 since = min(since, first)
+            if len(self._entries) >= self.max_entries:
+                if first is None:  # one recipient not held, however often SES retries
+                    self.overflow += 1
+                if first is None or t < first:
+                    self._give_up(key, since)
+                return None
             until = since + LONGEST_DELAY
             if until <= t:
                 return None  # SES gave up on it before this retry: not pending again
@@ -178,8 +186,9 @@ class PendingDelays:
         return None
 
     def holds(self, key: int) -> bool:
-        """Whether a recipient is pending, or was until SES gave up on it: a delay of
-        it now is a retry, not one more delayed recipient (a pure read)."""
+        """Whether a recipient is pending, or was until SES gave up on it, or was
+        delayed when the table was full: a delay of it now is a retry, not one more
+        delayed recipient (a pure read)."""
         if key in self._entries:
             return True
         return bool(self._gave_up or self._gave_up_before) and self._first_of(key) is not None
@@ -289,8 +298,8 @@ class PendingDelays:
 
     def snapshot(self) -> dict[str, object]:
         """Plain data for the state file: (key, labels, since, expires) per recipient,
-        the recent resolutions (key, time) and the recipients given up on (key, time
-        of their first delay)."""
+        the recent resolutions (key, time) and the recipients given up on or refused
+        by the full table (key, time of their first delay)."""
         resolved = {**self._resolved_before, **self._resolved}
         return {
             # The labels' own tuple (an array to msgpack, as a list is): one new

@@ -1,0 +1,65 @@
+"""The pending table at its bound (``[ingest] max_pending_delays``): a delay it cannot
+hold is counted once however often SES retries it, and in the overflow once, across a
+restart too; the table's room, once back, holds it from its first delay."""
+
+from __future__ import annotations
+
+from sesd.alerting.evaluator import Evaluator
+from sesd.config import core_settings, parse_config
+from sesd.core.events import EVENT_TYPE_INDEX
+from sesd.core.pending import PendingDelays
+from sesd.core.pipeline import Pipeline
+from sesd.runtime.state import restore, snapshot
+from tests import factory as f
+
+NOW = f.T0 + 10
+_DELAY = EVENT_TYPE_INDEX["delivery_delay"]
+
+
+def _delayed_in_the_hour(pipeline: Pipeline, domain: str) -> int:
+    """Delayed recipients of ``domain`` in the 1 h window."""
+    names = [spec.name for spec in pipeline.ledger.specs]
+    return pipeline.ledger.windows[domain].figures(names.index("1h"), NOW).count("delivery_delay")
+
+
+def test_a_recipient_a_full_table_cannot_hold_counts_once_however_often_ses_retries() -> None:
+    """A flood of delays at one domain fills the table (here of one). A recipient at
+    another domain is delayed at 07:27 and SES retries at 07:37 and 07:47: one delayed
+    recipient in its windows (its delay ratio, its min_events), as with room in the
+    table, not three; the overflow counts one recipient not held."""
+    config = parse_config("[ingest]\nmax_pending_delays = 1\n")
+    pipeline = Pipeline(core_settings(config))
+    pipeline.feed(f.raw(f.delay(["a@flood.example"], at=NOW - 3000, message_id="m0")), "q", NOW)
+    for retry in range(3):
+        at = NOW - 2000 + 600 * retry
+        body = f.raw(f.delay(["u@quiet.example"], at=at, message_id="m1"))
+        assert pipeline.feed(body, "q", NOW).outcome == "processed"
+    assert _delayed_in_the_hour(pipeline, "quiet.example") == 1
+    assert pipeline.ledger.pending.overflow == 1
+    assert pipeline.ledger.by_domain.recipients["quiet.example"][_DELAY] == 3  # each report
+    # Saved with the table full and restarted: its next retry is still a retry.
+    names = [spec.name for spec in pipeline.ledger.specs]
+    blob = snapshot(pipeline.ledger, Evaluator(config.alerts, names), NOW)
+    fresh = Pipeline(core_settings(config))
+    restore(blob, fresh.ledger, Evaluator(config.alerts, names), NOW)
+    retried = f.raw(f.delay(["u@quiet.example"], at=NOW - 200, message_id="m1"))
+    fresh.feed(retried, "q", NOW)
+    assert fresh.ledger.pending.overflow == 0
+    assert fresh.ledger.windows["quiet.example"].figures(0, NOW).count("delivery_delay") == 0
+
+
+def test_a_recipient_refused_by_a_full_table_is_held_from_its_first_delay_once_it_has_room() -> (
+    None
+):
+    """Refused at its first delay (t=100, the table full), held at a retry (t=300) once a
+    delivery freed room: pending, and its delay timed from t=100 when it ends."""
+    pending = PendingDelays(1)
+    pending.delayed(1, ("a.com",), 0.0, None)
+    assert pending.delayed(2, ("b.com",), 100.0, None) is None
+    assert pending.holds(2)
+    assert pending.count("b.com", 100.0) == 0
+    assert pending.resolved(1, 200.0) == (("a.com",), 200.0)
+    pending.delayed(2, ("b.com",), 300.0, None)
+    assert pending.count("b.com", 300.0) == 1
+    assert pending.resolved(2, 500.0) == (("b.com",), 400.0)
+    assert pending.overflow == 1
