@@ -63,3 +63,25 @@ def test_a_recipient_refused_by_a_full_table_is_held_from_its_first_delay_once_i
     assert pending.count("b.com", 300.0) == 1
     assert pending.resolved(2, 500.0) == (("b.com",), 400.0)
     assert pending.overflow == 1
+
+
+def test_a_restart_with_a_smaller_table_remembers_the_delays_it_cannot_hold() -> None:
+    """Twelve recipients pending in a table of twenty; the bound lowered to eight and
+    sesd restarted: eight are held, and the four the file held past them are counted
+    in the overflow and remembered, so SES's next retry of each of the twelve is no new
+    delayed recipient in the windows."""
+    small, names = parse_config("[ingest]\nmax_pending_delays = 8\n"), ["5m", "15m", "1h"]
+    pipeline = Pipeline(core_settings(parse_config("[ingest]\nmax_pending_delays = 20\n")))
+    for i in range(12):
+        body = f.raw(f.delay([f"u{i}@slow.example"], at=NOW - 2000, message_id=f"m{i}"))
+        pipeline.feed(body, "q", NOW)
+    blob = snapshot(pipeline.ledger, Evaluator(small.alerts, names), NOW)
+    fresh = Pipeline(core_settings(small))
+    restored = restore(blob, fresh.ledger, Evaluator(small.alerts, names), NOW)
+    assert (restored["pending_delays"], restored["pending_delays_over_bound"]) == (8, 4)
+    assert fresh.ledger.pending.overflow == 4
+    for i in range(12):
+        body = f.raw(f.delay([f"u{i}@slow.example"], at=NOW - 1000, message_id=f"m{i}"))
+        fresh.feed(body, "q", NOW)
+    assert _delayed_in_the_hour(fresh, "slow.example") == 12
+    assert fresh.ledger.pending.overflow == 4

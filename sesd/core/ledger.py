@@ -363,6 +363,7 @@ class Ledger:
             ],
             "pending_delays": len(self.pending),
             "pending_delays_refused": refused,
+            "pending_delays_over_bound": self.pending.overflow,  # a max lowered since
             "providers_cached": 0 if self.providers is None else len(self.providers.cache),
             "canaries": len(self.canary.canaries),
             "tenant_walks_resumed": len(self.tenant_walks.walks),

@@ -322,7 +322,8 @@ class PendingDelays:
         (one label, a string, before providers) is ``unknown``. An expiry later than
         ``LONGEST_DELAY`` after the entry's first delay is taken as that. A delay is
         kept only if each scope's ``admits`` takes its label there (one no event
-        makes would be counted and exported as if one had): how many were not."""
+        makes would be counted and exported as if one had): how many were not. Those
+        past ``max_entries`` count in :attr:`overflow`, remembered as refused."""
         where = list(range(self.scopes)) if where is None else where
         refused, checked = 0, dict[tuple[str, ...], bool]()  # labels repeat: checked once
         # One tuple for the rows of one label, as rows made from events share their
@@ -330,7 +331,12 @@ class PendingDelays:
         # rows held a few hundred labels 200,000 times over, 12 MB).
         shared: dict[Labels, Labels] = {}
         for key, found, since, expires in map(_DELAY, data["pending"]):
-            if int(key) not in self._entries and len(self._entries) < self.max_entries:
+            if int(key) not in self._entries and len(self._entries) >= self.max_entries:
+                # Past a smaller bound than the file's: not held, as a delay refused by
+                # the full table is not (a retry of it is no new delayed recipient).
+                self.overflow += 1
+                self._give_up(int(key), float(since))
+            elif int(key) not in self._entries:
                 saved = [str(found)] if isinstance(found, str) else [str(f) for f in found]
                 labels = tuple(saved[i] if 0 <= i < len(saved) else UNKNOWN for i in where)
                 labels = shared.setdefault(labels, labels)
