@@ -85,3 +85,19 @@ def test_a_restart_with_a_smaller_table_remembers_the_delays_it_cannot_hold() ->
         fresh.feed(body, "q", NOW)
     assert _delayed_in_the_hour(fresh, "slow.example") == 12
     assert fresh.ledger.pending.overflow == 4
+
+
+def test_a_flood_of_delays_at_one_domain_leaves_room_for_the_others() -> None:
+    """Gmail defers a mailing: its delayed recipients fill a table of eight up to the
+    three quarters one domain may hold (six; the other two counted in the overflow).
+    A recipient delayed at another domain then is still pending there, and its
+    ``pending_delays`` rule can see it."""
+    config = parse_config("[ingest]\nmax_pending_delays = 8\n")
+    pipeline = Pipeline(core_settings(config))
+    for i in range(8):
+        body = f.raw(f.delay([f"u{i}@gmail.com"], at=NOW - 600, message_id=f"m{i}"))
+        pipeline.feed(body, "q", NOW)
+    pending = pipeline.ledger.pending
+    assert (pending.count("gmail.com", NOW), pending.overflow) == (6, 2)
+    pipeline.feed(f.raw(f.delay(["ann@corp.example"], at=NOW - 60, message_id="m9")), "q", NOW)
+    assert pending.count("corp.example", NOW) == 1

@@ -16,7 +16,8 @@ whose delay ran the whole ``LONGEST_DELAY`` is remembered a while after (bounded
 the resolutions are, and saved with them), so that a retry then is not a new delay.
 
 Keys are hashes of (message id, address), so no address is held. Memory is
-bounded by ``max_entries``; a recipient whose first delay finds the table full is
+bounded by ``max_entries``, of which one domain label holds three quarters at
+most; a recipient whose first delay finds the table (or its domain's share) full is
 not held, counted once in :attr:`overflow` and remembered as one given up on is
 (its first delay's time): SES's retries of it are retries, not new delayed
 recipients, and a retry once the table has room holds it from that first delay.
@@ -97,6 +98,7 @@ class PendingDelays:
         "_heap",
         "_resolved",
         "_resolved_before",
+        "_share",
         "max_entries",
         "overflow",
         "scopes",
@@ -126,6 +128,9 @@ class PendingDelays:
         self._gave_up: dict[int, float] = {}
         self._gave_up_before: dict[int, float] = {}
         self._generation = max(1, max_entries // 2)
+        # The most one domain label may hold: a flood of delays at one domain (a
+        # provider deferring a mailing) leaves a quarter of the table to the others.
+        self._share = max_entries - max_entries // 4
         self.overflow = 0
 
     def delayed(
@@ -167,7 +172,10 @@ class PendingDelays:
             first = self._first_of(key) if self._gave_up or self._gave_up_before else None
             if first is not None:
                 since = min(since, first)
-            if len(self._entries) >= self.max_entries:
+            held = self._expiries.get((0, labels[0]))
+            if len(self._entries) >= self.max_entries or (
+                held is not None and len(held) >= self._share
+            ):
                 if first is None:  # one recipient not held, however often SES retries
                     self.overflow += 1
                 if first is None or t < first:

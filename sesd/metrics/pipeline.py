@@ -170,7 +170,8 @@ class PipelineCollector(Collector):
         )
         yield CounterMetricFamily(
             "sesd_pending_delays_overflow",
-            "Delayed recipients not tracked as pending because the table was full.",
+            "Delayed recipients not held as pending: the table, or their domain's share of it, "
+            "was full.",
             value=ledger.pending.overflow,
         )
         yield histogram_family(
