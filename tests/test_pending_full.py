@@ -1,14 +1,24 @@
 """The pending table at its bound (``[ingest] max_pending_delays``): a delay it cannot
 hold is counted once however often SES retries it, and in the overflow once, across a
-restart too; the table's room, once back, holds it from its first delay."""
+restart too; the table's room, once back, holds it from its first delay; one domain
+leaves room to the others; and the table refusing is warned of."""
 
 from __future__ import annotations
+
+from collections.abc import Callable, MutableMapping
+from typing import Any
+
+import anyio
+import pytest
+from structlog.testing import capture_logs
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.config import core_settings, parse_config
 from sesd.core.events import EVENT_TYPE_INDEX
 from sesd.core.pending import PendingDelays
 from sesd.core.pipeline import Pipeline
+from sesd.runtime import janitor
+from sesd.runtime.health import Changes
 from sesd.runtime.state import restore, snapshot
 from tests import factory as f
 
@@ -101,3 +111,50 @@ def test_a_flood_of_delays_at_one_domain_leaves_room_for_the_others() -> None:
     assert (pending.count("gmail.com", NOW), pending.overflow) == (6, 2)
     pipeline.feed(f.raw(f.delay(["ann@corp.example"], at=NOW - 60, message_id="m9")), "q", NOW)
     assert pending.count("corp.example", NOW) == 1
+
+
+async def test_the_table_refusing_delays_is_warned_of_once_a_spell(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A table of one holding its one delay says nothing. Delays it refuses are warned of
+    at the next round, and not again while refusals go on (a minute later); after an
+    hour without one, the next refusal is warned of again."""
+    monkeypatch.setattr(janitor, "EVERY", 0.01)
+    pipeline = Pipeline(core_settings(parse_config("[ingest]\nmax_pending_delays = 1\n")))
+    rounds, changes, housekeep, monotonic = [0], Changes(), pipeline.housekeep, [0.0]
+
+    def counted(now: float) -> list[str]:
+        rounds[0] += 1
+        changes.notify()
+        return housekeep(now)
+
+    monkeypatch.setattr(pipeline, "housekeep", counted)
+
+    def delay(*ids: int) -> None:
+        for i in ids:
+            body = f.raw(f.delay([f"u{i}@slow.example"], at=NOW - 60, message_id=f"m{i}"))
+            pipeline.feed(body, "q", NOW)
+
+    async def rounds_after(change: Callable[[], None]) -> None:
+        change()
+        seen = rounds[0]
+        await changes.wait_for(lambda: rounds[0] >= seen + 2)
+
+    def full(logs: list[MutableMapping[str, Any]]) -> list[MutableMapping[str, Any]]:
+        return [log for log in logs if log["event"] == "sesd.pending.full"]
+
+    with capture_logs() as logs, anyio.fail_after(20):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(janitor.janitor, pipeline, lambda: NOW, lambda: monotonic[0])
+            await rounds_after(lambda: delay(0))
+            assert full(logs) == []
+            await rounds_after(lambda: delay(1, 2))
+            assert [(log["held"], log["not_held"]) for log in full(logs)] == [(1, 2)]
+            monotonic[0] += 60.0
+            await rounds_after(lambda: delay(3))
+            assert len(full(logs)) == 1
+            monotonic[0] += janitor.QUIET
+            await rounds_after(lambda: delay(4))
+            tg.cancel_scope.cancel()
+    assert [log["not_held"] for log in full(logs)] == [2, 1]
+    assert full(logs)[0]["log_level"] == "warning"

@@ -1,6 +1,7 @@
 """The janitor: every :data:`EVERY` seconds, domains idle past their keep evicted from
 the windows, and what was made since frozen out of the collector's walks
-(sesd.runtime.collector); the record of senders found full warned of, once."""
+(sesd.runtime.collector); the record of senders found full warned of, once, and the
+pending table refusing delays, once a spell."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ __all__ = ["EVERY", "janitor"]
 
 #: Seconds between rounds (a test shortens it).
 EVERY = 10.0
+#: Seconds without a delay the pending table refused that end a spell of it full: the
+#: next refusal is warned of again.
+QUIET = 3600.0
 
 
 async def janitor(
@@ -26,6 +30,7 @@ async def janitor(
     log = get_logger()
     settler = Settler(monotonic(), log)
     capped = False
+    refused, last_refused = 0, -QUIET
     while True:
         evicted = pipeline.housekeep(clock())
         if evicted:
@@ -39,6 +44,17 @@ async def janitor(
                 "or a reload moves mail from, the estimate, its series and an alert on it "
                 "stay until a restart (a sender not kept may still count there)",
             )  # fmt: skip
-        log.debug("sesd.housekeeping.done", pending=len(pipeline.ledger.pending))
+        pending = pipeline.ledger.pending
+        if pending.overflow > refused:
+            if monotonic() - last_refused >= QUIET:
+                log.warning(
+                    "sesd.pending.full", held=len(pending), max_pending_delays=pending.max_entries,
+                    not_held=pending.overflow - refused,
+                    hint="a delayed recipient past the table (or past the three quarters of it "
+                    "one domain may hold) is not pending: in no pending gauge nor "
+                    "pending_delays rule, and not timed; raise [ingest] max_pending_delays",
+                )  # fmt: skip
+            refused, last_refused = pending.overflow, monotonic()
+        log.debug("sesd.housekeeping.done", pending=len(pending))
         settler.round(monotonic())  # what was made since, out of the walks
         await anyio.sleep(EVERY)
