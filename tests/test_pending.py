@@ -92,7 +92,7 @@ def test_capacity_and_eviction() -> None:
     pending.delayed(2, ("b.com",), 0, 100)
     pending.delayed(3, ("b.com",), 0, 100)
     assert pending.overflow == 1
-    pending.drop_label("b.com")
+    pending.drop_labels(["b.com"])
     assert pending.counts(0) == {"a.com": 1}
     assert len(pending) == 1
 
@@ -134,7 +134,7 @@ def test_dropping_a_label_keeps_the_others() -> None:
     pending.delayed(1, ("a.com",), 0, 100)
     pending.delayed(2, ("b.com",), 0, 100)
     pending.delayed(3, ("b.com",), 0, 100)
-    pending.drop_label("a.com")
+    pending.drop_labels(["a.com"])
     assert len(pending) == 2
     assert pending.counts(0) == {"b.com": 2}
 

@@ -28,16 +28,16 @@ def evict_idle(ledger: Ledger, now: float) -> tuple[list[str], list[str]]:
     evicted = ledger.domains.evict_idle(now, lambda label: pending.count(label, now) > 0)
     for label in evicted:
         ledger.by_domain.forget(label)
-        pending.drop_label(label)
+    pending.drop_labels(evicted)
     by_tenant = ledger.by_tenant
     tenants = -1 if by_tenant is None else by_tenant.index
     gone_tenants = ledger.tenant_labels.evict_idle(
         now, lambda label: pending.count(label, now, tenants) > 0
     )
-    for label in gone_tenants:
-        if by_tenant is not None:
+    if by_tenant is not None:
+        for label in gone_tenants:
             by_tenant.forget(label)
-            pending.drop_label(label, by_tenant.index)
+        pending.drop_labels(gone_tenants, by_tenant.index)
     for tag, table in ledger.tag_tables.items():
         for value in table.evict_idle(now):
             ledger.tag_windows.pop((tag, value), None)

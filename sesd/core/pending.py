@@ -30,7 +30,7 @@ from __future__ import annotations
 import bisect
 import heapq
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, Final
 
 import xxhash
@@ -282,13 +282,15 @@ class PendingDelays:
         first = self._gave_up.get(key)
         return self._gave_up_before.get(key) if first is None else first
 
-    def drop_label(self, label: str, scope: int = 0) -> None:
-        """Forget every pending recipient of an evicted label (of scope ``scope``)."""
-        if (scope, label) not in self._expiries:
+    def drop_labels(self, labels: Collection[str], scope: int = 0) -> None:
+        """Forget every pending recipient of evicted labels (of scope ``scope``), in one
+        pass over the table however many labels go (a round may evict hundreds)."""
+        gone = {label for label in labels if (scope, label) in self._expiries}
+        if not gone:
             return
-        for key in [k for k, e in self._entries.items() if e[0][scope] == label]:
-            labels, _, expires = self._entries.pop(key)
-            self._unlist(labels, expires)
+        for key in [k for k, e in self._entries.items() if e[0][scope] in gone]:
+            found, _, expires = self._entries.pop(key)
+            self._unlist(found, expires)
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -31,4 +31,4 @@ def drop_groups(ledger: Ledger, labels: Collection[str]) -> None:
     for label in labels:
         ledger.domains.drop(label)
         ledger.by_domain.forget(label)
-        ledger.pending.drop_label(label)
+    ledger.pending.drop_labels(labels)
