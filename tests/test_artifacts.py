@@ -824,6 +824,7 @@ def test_dashboard_covers_what_operators_need() -> None:
         "sesd_delayed_recipients_pending",
         "sesd_event_lag_seconds_bucket",
         "sesd_messages_total",
+        "sesd_pending_delays_overflow_total",
         "sesd_sqs_errors_total",
         "sesd_alerts_firing",
         "sesd_notifications_total",
