@@ -226,3 +226,22 @@ def test_a_body_that_is_no_email_event_is_the_same_in_bytes_or_text() -> None:
     body = '{"Type": "SubscriptionConfirmation", "MessageId": "m1"}'
     assert pipeline.feed(body.encode(), "q", f.T0).outcome == "skipped"
     assert pipeline.feed(body, "q", f.T0).outcome == "duplicate"
+
+
+def test_a_clock_stepped_ahead_forgets_no_key_seen_moments_before() -> None:
+    """Keys 1 and 2 are seen as a generation closes an hour after it began; five seconds
+    later NTP steps the clock two hours ahead (it was behind), and the ledger is told.
+    A new key six seconds after the first ones closes nothing (the open generation is
+    six seconds old, not two hours): 1 and 2 seen again are duplicates. Stepped back
+    as far, the filter rotates as real time passes (a horizon on), not two hours later."""
+    ledger = Pipeline(core_settings(parse_config(""))).ledger
+    seen, hour = ledger.dedup, ledger.horizon
+    assert not seen.seen(1, 0.0)
+    assert not seen.seen(2, hour)  # closes the first generation, 2 with it
+    ledger.stepped(7200.0)
+    assert not seen.seen(3, hour + 7206.0)
+    assert [seen.seen(key, hour + 7206.0) for key in (1, 2)] == [True, True]
+    ledger.stepped(-7200.0)
+    assert not seen.seen(4, 2 * hour + 6.0)  # closes the open generation (3, 4)
+    assert not seen.seen(5, 3 * hour + 6.0)  # and the next: 3 and 4 are gone
+    assert not seen.seen(3, 3 * hour + 7.0)

@@ -5,7 +5,8 @@ SQS messages. An event is identified by its SES message id, type, event time
 and recipients. Keys live in two generations: each covers ``horizon`` seconds
 (the largest window) or ``max_entries / 2`` keys, whichever comes first, so
 an event is remembered for at least one horizon unless the volume forces an
-earlier rotation, and memory never passes ``max_entries`` keys.
+earlier rotation, and memory never passes ``max_entries`` keys. Time is the
+caller's clock, and a step of it is told (:meth:`DuplicateFilter.stepped`).
 """
 
 from __future__ import annotations
@@ -86,6 +87,14 @@ class DuplicateFilter:
             self._current = set()
             self._generation_start = now
         return False
+
+    def stepped(self, step: float) -> None:
+        """The clock ``now`` is read on stepped by ``step`` seconds: the open generation's
+        start moves with it, so it closes a horizon of time that passed after it began
+        (ahead, the next key would close it at once and forget the keys of the one
+        before, seen moments ago; back, it would stay open for the step longer)."""
+        if self._generation_start is not None:
+            self._generation_start += step
 
     def __len__(self) -> int:
         return len(self._current) + len(self._previous)

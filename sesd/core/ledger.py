@@ -263,6 +263,12 @@ class Ledger:
         #: Who sent each (queue, identity ARN)'s mail (:meth:`sender`), as now configured.
         self.senders: dict[tuple[str, str, str], tuple[str, str]] = {}
 
+    def stepped(self, step: float) -> None:
+        """The wall clock stepped by ``step`` seconds: the times kept of it move with it
+        (the canaries', the duplicate filter's open generation's start)."""
+        self.canary.stepped(step)
+        self.dedup.stepped(step)
+
     # --- the state file ---------------------------------------------------------
 
     def layout(self) -> list[list[Any]]:

@@ -187,8 +187,9 @@ class Daemon:
         self.metrics.clock_steps.inc()
         # Events in flight bear the old time: an empty window says nothing for a while.
         self.alerting.stepped(self.clock.peek(), step)
-        # The canaries' times are this clock's: they move with it (no deadline passes).
-        self.ledger.canary.stepped(step)
+        # The canaries' times are this clock's, and the duplicate filter's: they move with
+        # it (no deadline passes, no key is forgotten early).
+        self.ledger.stepped(step)
         hint = "the wall clock jumped; windows keep every event, reads follow the new time"
         self._log.warning("sesd.clock.stepped", step_seconds=round(step, 3), hint=hint)
 
