@@ -5,7 +5,6 @@ leaves room to the others; and the table refusing is warned of."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
@@ -162,12 +161,27 @@ async def test_the_table_refusing_delays_is_warned_of_once_a_spell(
     assert full(logs)[0]["log_level"] == "warning"
 
 
+class _CountedPasses(dict):  # type: ignore[type-arg]
+    """The pending table's dict, counting the walks over all its entries."""
+
+    passes = 0
+
+    def items(self):  # type: ignore[no-untyped-def]
+        self.passes += 1
+        return super().items()
+
+    def values(self):  # type: ignore[no-untyped-def]
+        self.passes += 1
+        return super().values()
+
+
 def test_many_idle_domains_evicted_beside_a_big_table_take_one_pass_over_it() -> None:
     """A deferred mailing's 1,500 domains (``idle_evict = 1h``) go idle, their delays
     expired together and not yet forgotten, beside 60,000 recipients pending at a
     domain still busy: one janitor round evicts the 1,500 in one pass over the table,
     and keeps the busy domain's delays (a pass a domain held the event loop 1.8 s here,
-    one pass for all of them 4 ms)."""
+    one pass for all of them 4 ms). Passes are counted, not timed: a busy machine
+    stretches a time."""
     config = parse_config(
         '[domains]\nmax_tracked = 2000\nidle_evict = "1h"\n[ingest]\nmax_pending_delays = 80000\n'
     )
@@ -180,9 +194,9 @@ def test_many_idle_domains_evicted_beside_a_big_table_take_one_pass_over_it() ->
     pending = pipeline.ledger.pending
     for key in range(60_000):
         pending.delayed(key, ("busy.example",), NOW - 10, NOW + 3600)
-    began = time.perf_counter()
+    passes = _CountedPasses(pending._entries)
+    pending._entries = passes
     evicted, _ = evict_idle(pipeline.ledger, NOW)
-    took = time.perf_counter() - began
     assert len(evicted) == 1500
     assert (len(pending), pending.counts(NOW)) == (60_000, {"busy.example": 60_000})
-    assert took < 0.25, f"{took:.2f} s"
+    assert passes.passes == 1
