@@ -58,9 +58,10 @@ def test_prometheus_rule_unit_tests() -> None:
     SES tenants gone stale; and, over days of samples,
     SesdNoEvents on a steady sender that stops and resumes, a daily send, a queue empty
     from the start; and three replicas sharing one cause (a deleted queue, the resolver,
-    a backlog) make one alert, not three; a counter series first seen at 1 hides its
-    first increment (why sesd exports them at 0). Every test file in the folder runs,
-    so a new one is not left out."""
+    a backlog) make one alert, not three; two fleets in two namespaces, one Prometheus,
+    keep their sums, alerts and replicas apart; a counter series first seen at 1 hides
+    its first increment (why sesd exports them at 0). Every test file in the folder
+    runs, so a new one is not left out."""
     files = sorted(path.name for path in PROMETHEUS.glob("*.test.yml"))
     expected = {
         "sesd.rules.test.yml",
@@ -68,6 +69,7 @@ def test_prometheus_rule_unit_tests() -> None:
         "sesd.rules.hours.test.yml",
         "sesd.rules.replicas.test.yml",
         "sesd.rules.counters.test.yml",
+        "sesd.rules.namespaces.test.yml",
     }
     assert expected <= set(files)
     result = run(require_tool("promtool"), "test", "rules", *files, cwd=PROMETHEUS)
@@ -571,7 +573,8 @@ def test_the_fleet_notifies_each_incident_once() -> None:
     """The fleet's replicas post their built-in alerts to Alertmanager, so its
     PrometheusRule leaves out each alert a built-in rule repeats (same metric, window,
     threshold and wait) and nothing else, and the critical alert holds back the
-    built-in warning as it does the fleet rule's."""
+    built-in warning as it does the fleet rule's: in the same fleet only, which the
+    built-in alert names by the namespace Prometheus gives the fleet rules' alerts."""
     fleet = ROOT / "config" / "kubernetes-fleet"
     rendered = [d for d in _kustomize(fleet) if d["kind"] == "PrometheusRule"]
     (rule,) = rendered  # the base's is replaced, not kept beside it
@@ -602,6 +605,7 @@ def test_the_fleet_notifies_each_incident_once() -> None:
         ]
         assert twin.sinks == ["alertmanager"], name
         assert twin.for_.seconds == Duration(alert["for"]).seconds, name
+        assert twin.labels == {"namespace": namespaces[1]}, name
         held_back = [
             i
             for i in inhibit["inhibit_rules"]
@@ -613,6 +617,7 @@ def test_the_fleet_notifies_each_incident_once() -> None:
             and any(name in m for m in i["target_matchers"])
         ]
         assert held_back, f"{twin.name} is not held back where {name} is"
+        assert all(i["equal"] == ["namespace", "domain"] for i in held_back), name
 
 
 def test_the_fleet_overlay_spreads_replicas_that_alert_through_alertmanager() -> None:

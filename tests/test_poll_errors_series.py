@@ -10,6 +10,7 @@ exception's name (no answer) cannot be known ahead.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,8 @@ def _fires_on_the_first_failure(
     ]
     annotations = {}
     for key, text in rule["annotations"].items():
+        # A target without a namespace (not a PodMonitor's): no fleet to name.
+        text = re.sub(r"\{\{ with \$labels\.namespace \}\}.*?\{\{ end \}\}", "", text)
         for name, value in labels.items():
             text = text.replace(f"{{{{ $labels.{name} }}}}", value)
         annotations[key] = text
