@@ -819,6 +819,8 @@ def test_dashboard_covers_what_operators_need() -> None:
     assert "sesd_provider_recipient_events_total" in variables["provider"]["definition"]
     assert variables["tenant"]["includeAll"] is True
     assert variables["tenant"]["multi"] is True
+    assert variables["namespace"]["includeAll"] is True
+    assert variables["namespace"]["allValue"] == ".*"  # a target without a namespace too
     assert "sesd_tenant_recipient_events_total" in variables["tenant"]["definition"]
     assert "datasource" in variables
     exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p.get("targets", []))
@@ -860,6 +862,16 @@ def test_dashboard_covers_what_operators_need() -> None:
     assert "sum by (cause)" in exprs  # the cause panel
     ids = [p["id"] for p in dashboard["panels"]]
     assert len(ids) == len(set(ids))
+    # Every series a panel reads is of the fleets the namespace variable picks: two
+    # fleets scraped by one Prometheus are not added together unless asked.
+    selectors = [
+        (m.group(1), m.group(2) or "")
+        for p in dashboard["panels"]
+        for t in p.get("targets", [])
+        for m in re.finditer(r'(?<![\w:"$.])(sesd[_:][\w:]*|ALERTS)(\{[^}]*\})?', t["expr"])
+    ]
+    assert len(selectors) > 60
+    assert [n for n, s in selectors if 'namespace=~"$namespace"' not in s] == []
     # A per-domain panel follows the domain variable.
     assert all(
         "$domain" in t["expr"]
@@ -884,7 +896,7 @@ def test_dashboard_covers_what_operators_need() -> None:
     # Replicas polling the same account report the same status: max, never sum.
     assert any(
         "max by (account, region, tenant) (sesd_ses_reputation_entity_sending_status"
-        '{status="DISABLED"' in t["expr"]
+        '{namespace=~"$namespace",status="DISABLED"' in t["expr"]
         for p in dashboard["panels"]
         for t in p.get("targets", [])
     )
@@ -939,18 +951,22 @@ def test_the_dashboard_shows_each_query_in_its_own_unit() -> None:
     assert {"id": "custom.axisPlacement", "value": "right"} in queued["properties"]
 
 
-def dashboard_queries() -> list[str]:
-    """Every PromQL query of the dashboard, with Grafana's variables filled in."""
-    dashboard = json.loads(DASHBOARD.read_text())
-    return [
-        t["expr"]
+def filled(expr: str, namespace: str = ".*") -> str:
+    """A dashboard query with Grafana's variables filled in: every fleet, domain,
+    provider and tenant (their "All"), or the fleet of ``namespace``."""
+    return (
+        expr.replace("$namespace", namespace)
         .replace("$domain", ".*")
         .replace("$provider", ".*")
         .replace("$tenant", ".*")
         .replace("$__rate_interval", "1m")
-        for p in dashboard["panels"]
-        for t in p.get("targets", [])
-    ]
+    )
+
+
+def dashboard_queries() -> list[str]:
+    """Every PromQL query of the dashboard, with Grafana's variables filled in."""
+    dashboard = json.loads(DASHBOARD.read_text())
+    return [filled(t["expr"]) for p in dashboard["panels"] for t in p.get("targets", [])]
 
 
 #: Three replicas' estimates of one account's rates, each over its own share of the
@@ -972,7 +988,7 @@ def test_the_dashboard_shows_the_fleets_estimate_of_the_rates(
     query on three replicas' samples."""
     dashboard = json.loads(DASHBOARD.read_text())
     (expr,) = [
-        t["expr"]
+        filled(t["expr"])
         for p in dashboard["panels"]
         for t in p.get("targets", [])
         if f"sesd_ses_reputation_{kind}_ratio" in t["expr"]
@@ -1017,20 +1033,26 @@ def test_the_dashboard_shows_the_fleets_estimate_of_the_rates(
 #: sent 300 and all 300 were delivered; a message's Send and Delivery events reach
 #: whichever replica SQS hands each to, so no replica's own share is 1.
 _SPLIT_SENDS = (("a", 110, 88), ("b", 95, 104), ("c", 95, 108))
+#: Another fleet (namespace staging) in the same Prometheus, half its mail to the
+#: domain lost: the panel of fleet prod leaves it out.
+_OTHER_FLEET = (("d", 300, 150),)
 
 
 def test_the_delivery_ratio_panel_is_the_fleets_not_the_worst_replicas(tmp_path: Path) -> None:
     """All the mail to a domain was delivered, but its Send and Delivery events reached
     different replicas: one replica counts 110 sends and 88 deliveries (0.8). The panel
     draws the fleet's ratio (every replica's deliveries over every replica's sends: 1),
-    not the lowest replica's, which would show a fifth of the mail lost. promtool
-    evaluates the panel's query on three replicas' samples."""
+    not the lowest replica's, which would show a fifth of the mail lost; and, the
+    fleet in namespace prod picked, not another fleet's beside it. promtool
+    evaluates the panel's query on four replicas' samples."""
     dashboard = json.loads(DASHBOARD.read_text())
     (panel,) = [p for p in dashboard["panels"] if p["title"].startswith("Delivery ratio by")]
-    (expr,) = [t["expr"].replace("$domain", ".*") for t in panel["targets"]]
+    (expr,) = [filled(t["expr"], namespace="prod") for t in panel["targets"]]
     series = []
-    for instance, sent, delivered in _SPLIT_SENDS:
-        one = f'job="sesd",instance="{instance}",domain="a.example",window="15m"'
+    replicas = [("prod", *r) for r in _SPLIT_SENDS] + [("staging", *r) for r in _OTHER_FLEET]
+    for fleet, instance, sent, delivered in replicas:
+        one = f'job="sesd",namespace="{fleet}",instance="{instance}",domain="a.example"'
+        one += ',window="15m"'
         series += [
             {"series": f'sesd_window_recipient_events{{{one},event_type="send"}}',
              "values": f"{sent}x5"},
@@ -1417,7 +1439,7 @@ def test_every_series_and_label_the_dashboard_and_rules_read_is_one_sesd_exports
                 f"{where}: label {x}" for x in re.findall(r"\w+", clause) if x not in every_label
             ]
         for name, label in re.findall(r"label_values\((\w+),\s*(\w+)\)", expr):
-            if label not in exported.get(name, set()):
+            if label not in exported.get(name, set()) | _ADDED_LABELS:
                 wrong.append(f"{where}: {name} has no {label}")
     assert not wrong, wrong
     assert len(queries) > 150

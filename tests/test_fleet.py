@@ -29,7 +29,7 @@ from sesd.runtime.health import Changes
 from tests import factory as f
 from tests.conftest import make_queue, require_tool, send_bodies
 from tests.dns_server import hermetic
-from tests.test_artifacts import DASHBOARD, PROMETHEUS, dashboard_queries
+from tests.test_artifacts import DASHBOARD, PROMETHEUS, dashboard_queries, filled
 
 #: The measured traffic: (domain, deliveries, delays, bounces).
 TRAFFIC = [("outlook.example", 90, 10, 0), ("gmail.example", 50, 0, 0), ("yahoo.example", 36, 0, 4)]
@@ -394,7 +394,9 @@ async def _configs_in_force(fleet: Fleet) -> None:
     """The dashboard's "Configs in force" counts the configs the replicas run: two
     here, as each reads a private queue of its own, each replica one digest."""
     panels = json.loads(DASHBOARD.read_text())["panels"]
-    (expr,) = [t["expr"] for p in panels if p["title"] == "Configs in force" for t in p["targets"]]
+    (expr,) = [
+        filled(t["expr"]) for p in panels if p["title"] == "Configs in force" for t in p["targets"]
+    ]
     found = await fleet.until(expr, lambda found: bool(found) and found[0]["value"][1] == "2")
     assert [float(r["value"][1]) for r in found] == [2]
     assert len(await fleet.query("sesd_config_info == 1")) == 2
