@@ -2,7 +2,8 @@
 ``prometheus-alertmanager``), which routes to a local webhook receiver: two sesd
 processes firing the same (rule, domain) make one notification; an ``amtool`` silence
 holds an alert back; the resolve arrives; a provider found while an alert fires is in
-its annotations from the next resend."""
+its annotations from the next resend; the shipped config holds a warning back by a
+critical alert of its own fleet only."""
 
 from __future__ import annotations
 
@@ -315,3 +316,52 @@ async def test_the_shipped_routing_sends_a_strangers_text_to_slack_escaped(
     assert "&lt;http://evil.example/x|click here&gt;" in shown
     for raw in ("<", ">", "`"):
         assert raw not in shown, raw
+
+
+@pytest.mark.timeout(60)
+async def test_the_shipped_inhibition_holds_back_a_warning_of_the_same_fleet_only(
+    tmp_path: Path,
+) -> None:
+    """Two fleets (namespaces prod and staging) send to one Alertmanager, run with
+    config/alertmanager/alertmanager.yml. Prometheus fires SesdDelayRatioCritical on
+    gmail.com for prod; each fleet's replicas post their built-in delay-ratio-high on
+    gmail.com, labelled with their namespace (the fleet overlay's rule). prod's warning
+    is held back by prod's critical; staging's, another fleet's incident, reaches
+    Slack."""
+    import aiohttp
+
+    from tests.receivers import Receiver
+
+    def alert(name: str, severity: str, namespace: str) -> dict[str, Any]:
+        labels = {"alertname": name, "severity": severity, "namespace": namespace}
+        summary = f"{name} on gmail.com in {namespace}"
+        return {"labels": {**labels, "domain": "gmail.com"}, "annotations": {"summary": summary}}
+
+    alerts = [
+        alert("SesdDelayRatioCritical", "critical", "prod"),
+        alert("delay-ratio-high", "warning", "prod"),
+        alert("delay-ratio-high", "warning", "staging"),
+    ]
+    async with Receiver("slack") as slack, Receiver("pagerduty") as pd:
+        text = _shipped_config(tmp_path, slack.url, pd.url)
+        async with alertmanager(tmp_path, "", text) as url, aiohttp.ClientSession() as http:
+            async with http.post(f"{url}/api/v2/alerts", json=alerts) as response:
+                assert response.status == 200
+            with anyio.fail_after(30):
+                await pd.wait_for(1)
+                await slack.wait_for(2)
+            async with http.get(f"{url}/api/v2/alerts") as response:
+                states = {
+                    (a["labels"]["alertname"], a["labels"]["namespace"]): a["status"]["state"]
+                    for a in await response.json()
+                }
+    assert states == {
+        ("SesdDelayRatioCritical", "prod"): "active",
+        ("delay-ratio-high", "prod"): "suppressed",
+        ("delay-ratio-high", "staging"): "active",
+    }
+    texts = sorted(m["attachments"][0]["text"] for m in slack.accepted)
+    assert texts == [
+        "SesdDelayRatioCritical on gmail.com in prod\n",
+        "delay-ratio-high on gmail.com in staging\n",
+    ]
