@@ -360,6 +360,8 @@ async def test_the_shipped_inhibition_holds_back_a_warning_of_the_same_fleet_onl
         ("delay-ratio-high", "prod"): "suppressed",
         ("delay-ratio-high", "staging"): "active",
     }
+    (page,) = pd.accepted
+    assert page["payload"]["custom_details"]["namespace"] == "prod"
     texts = sorted(m["attachments"][0]["text"] for m in slack.accepted)
     assert texts == [
         "SesdDelayRatioCritical on gmail.com in prod\n",
