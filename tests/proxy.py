@@ -1,13 +1,17 @@
 """A TCP proxy on loopback that a test can cut and restore: an outage of the server
-behind it, without losing the server's state."""
+behind it, without losing the server's state; and a reverse proxy that serves a server
+under a path prefix."""
 
 from __future__ import annotations
 
 from types import TracebackType
 
+import aiohttp
 import anyio
+from aiohttp import web
 from anyio.abc import SocketStream, TaskGroup
 
+from sesd.commands.demo.localhttp import LocalServer
 from sesd.commands.demo.localsqs import free_port
 
 
@@ -96,3 +100,35 @@ class Proxy:
         self._tg.cancel_scope.cancel()
         await self._tg.__aexit__(exc_type, exc, tb)
         await self._listener.aclose()
+
+
+class PrefixProxy(LocalServer):
+    """A reverse proxy serving the HTTP server at ``upstream_port`` under ``prefix``
+    (nginx's ``location /sesd/ { proxy_pass http://127.0.0.1:9585/; }``, or kubectl
+    proxy's service path): ``PREFIX/x`` is the server's ``/x``; any other path is a
+    404, and is recorded in ``outside``."""
+
+    def __init__(self, upstream_port: int, prefix: str) -> None:
+        super().__init__()
+        self.url = f"http://127.0.0.1:{self.port}{prefix}"
+        self.outside: list[str] = []
+        self._upstream = upstream_port
+        self._prefix = prefix
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_route("*", "/{tail:.*}", self._forward)
+
+    async def _forward(self, request: web.Request) -> web.Response:
+        path = request.raw_path
+        if not path.startswith(f"{self._prefix}/"):
+            self.outside.append(path)
+            return web.Response(status=404, text="not under the prefix\n")
+        upstream = f"http://127.0.0.1:{self._upstream}{path[len(self._prefix) :]}"
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(request.method, upstream, data=await request.read()) as answer,
+        ):
+            body = await answer.read()
+            kept = ("Content-Type", "Content-Security-Policy", "Cache-Control")
+            headers = {k: answer.headers[k] for k in kept if k in answer.headers}
+            return web.Response(body=body, status=answer.status, headers=headers)

@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 import pytest
@@ -36,6 +37,7 @@ from tests.browser import (  # noqa: F401 (fixtures: browser and sqs)
     watched,
 )
 from tests.conftest import make_queue, running, send_bodies
+from tests.proxy import PrefixProxy
 from tests.status_world import MANY, MICROSOFT, RULES, many_alerts, settled, spike
 from tests.test_status_page import serving
 
@@ -496,5 +498,37 @@ async def test_a_list_cut_at_the_most_a_page_lists_is_redrawn_without_a_link(
                 f"1000 of {MANY} listed, the most a page lists: every alert is in /metrics "
                 "(sesd_alerts_firing)"
             )
-            await expect(more.locator("a")).to_have_attribute("href", "/metrics")
+            await expect(more.locator("a")).to_have_attribute("href", "metrics")
         seen.assert_clean(base.removeprefix("http://"))
+
+
+#: Where every link, stylesheet, icon and script of a page leads, as the browser reads it.
+TARGETS = """() => Array.from(document.querySelectorAll("a[href], link[href], script[src]"))
+    .map((e) => e.href || e.src)"""
+
+
+async def test_behind_a_proxy_s_prefix_every_page_loads_refreshes_and_links_under_it(
+    local_sqs: LocalSqs, sqs: Any, browser: Browser
+) -> None:
+    """Behind a reverse proxy that serves sesd under /sesd/ (nginx's proxy_pass, kubectl
+    proxy), the page's stylesheet, script and JSON come through the prefix, so the script
+    refreshes it; every link, as the server draws it and as the script redraws it,
+    stays under the prefix: a domain's opens its page there, which refreshes too, and
+    its heading leads back. Nothing is asked outside the prefix."""
+    async with (
+        spiked_page(local_sqs, sqs, browser) as (_, seen, host),
+        PrefixProxy(int(host.rsplit(":", 1)[1]), "/sesd") as front,
+    ):
+        page = seen.page
+        # One alert listed of two: the page links the longer list too.
+        for refresh, refreshes in ((300, 0), (0.25, 1)):
+            await opened(page, f"{front.url}/?alerts=1&refresh={refresh}", refreshes)
+            assert all(t.startswith(f"{front.url}/") for t in await page.evaluate(TARGETS))
+        await page.locator("#scope-domain tbody a").filter(has_text="outlook.com").click()
+        await expect(page).to_have_url(f"{front.url}/domain/outlook.com")
+        await opened(page, f"{front.url}/domain/outlook.com?refresh=0.25", 1)
+        assert all(t.startswith(f"{front.url}/") for t in await page.evaluate(TARGETS))
+        await page.locator("#header h1 a").click()
+        await expect(page).to_have_url(f"{front.url}/")
+        assert front.outside == []
+        seen.assert_clean(urlsplit(front.url).netloc)

@@ -126,10 +126,11 @@ async def test_text_from_strangers_is_escaped_and_the_page_holds_no_inline_code(
     assert shown in pages[1]  # the domain's own page lists its alerts too
     (outlook,) = [a for a in doc.alerts.items if a.name == "outlook.com"]
     assert outlook.provider == '<b id="mx">"gw"</b>'  # JSON is data: the script makes it text
-    for html in pages:
+    # The front page's paths are relative to it, a domain's to the root above it.
+    for html, root in zip(pages, ("", "../", "../"), strict=True):
         tags = _tags(html)
         assert [attrs for tag, attrs in tags if tag == "script"] == [
-            {"src": "/static/status.js", "defer": None}
+            {"src": f"{root}static/status.js", "defer": None}
         ]
         assert not [tag for tag, _ in tags if tag in ("img", "iframe", "object", "embed")]
         assert not [
@@ -214,8 +215,8 @@ async def test_a_cut_list_of_alerts_says_so_and_links_to_more() -> None:
         assert (len(doc.alerts.items), doc.alerts.total) == (1, 2)
         async with session.get(f"{base}/?alerts=1") as response:
             page = await response.text()
-        assert '<p class="more">1 of 2 listed: <a href="/?alerts=1000">list more</a></p>' in page
-        assert 'data-api="/api/v1/status?alerts=1"' in page
+        assert '<p class="more">1 of 2 listed: <a href="?alerts=1000">list more</a></p>' in page
+        assert 'data-api="api/v1/status?alerts=1"' in page
         assert '<title data-name="sesd status">2 firing · sesd status</title>' in page
         async with session.get(f"{base}/?alerts=1000") as response:
             assert 'class="more"' not in await response.text()
@@ -223,7 +224,7 @@ async def test_a_cut_list_of_alerts_says_so_and_links_to_more() -> None:
         # script's own link, data-more, too), not the default ones.
         async with session.get(f"{base}/?window=15m&alerts=1&top=2&refresh=30") as response:
             page = await response.text()
-        more = "/?window=15m&amp;top=2&amp;refresh=30&amp;alerts=1000"
+        more = "?window=15m&amp;top=2&amp;refresh=30&amp;alerts=1000"
         assert f'<a href="{more}">list more</a>' in page
         assert f'data-more="{more}"' in page
 
@@ -241,10 +242,10 @@ async def test_a_list_cut_at_the_most_a_page_lists_offers_no_longer_one() -> Non
         assert 'data-more=""' in page
         assert (
             f'<p class="more">1000 of {MANY} listed, the most a page lists: every alert is in '
-            '<a href="/metrics">/metrics</a> (sesd_alerts_firing)</p>'
+            '<a href="metrics">/metrics</a> (sesd_alerts_firing)</p>'
         ) in page
         async with session.get(f"{base}/") as response:
-            assert f'50 of {MANY} listed: <a href="/?alerts=1000">list more</a>' in (
+            assert f'50 of {MANY} listed: <a href="?alerts=1000">list more</a>' in (
                 await response.text()
             )
 
@@ -266,7 +267,11 @@ async def test_what_is_not_there_is_not_found(path: str, status: int) -> None:
     async with serving(hostile_world()) as (session, base), session.get(base + path) as response:
         assert response.status == status
         if path.startswith("/domain/nowhere"):
-            assert "sesd counts no domain named nowhere.example." in await response.text()
+            text = await response.text()
+            assert "sesd counts no domain named nowhere.example." in text
+            # Its stylesheet and link home relative to it, as a proxy's prefix needs.
+            assert '<link rel="stylesheet" href="../static/status.css">' in text
+            assert '<h1><a href="../">sesd</a></h1>' in text
 
 
 async def test_a_name_from_the_link_is_shown_cleaned() -> None:
@@ -409,7 +414,7 @@ def test_a_domain_in_idna_form_is_shown_with_its_unicode_form() -> None:
     shown = "xn--bcher-kva.de (bücher.de)"
     html = status_html(doc, 5)
     assert html.count(shown) == 2  # the alert's row and the domains table
-    assert 'href="/domain/xn--bcher-kva.de"' in html
+    assert 'href="domain/xn--bcher-kva.de"' in html
     detail = scope_page(w.sources, "domain", "xn--bcher-kva.de", NOW)
     assert detail is not None
     assert shown in scope_html(detail, 5)
@@ -480,7 +485,7 @@ async def test_a_domain_in_a_group_opens_its_group_s_page() -> None:
             assert doc.windows[0].delayed == 15
             async with session.get(f"{base}/domain/{member}") as response:
                 assert response.status == 200, member
-                assert 'data-api="/api/v1/domain/microsoft"' in await response.text()
+                assert 'data-api="../api/v1/domain/microsoft"' in await response.text()
         async with session.get(f"{base}/domain/live.com") as response:
             assert response.status == 404
 

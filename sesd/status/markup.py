@@ -22,6 +22,7 @@ __all__ = [
     "alerts_html",
     "counted",
     "empty",
+    "href",
     "page_shell",
     "row",
     "table",
@@ -36,6 +37,15 @@ MORE_ALERTS = f"/?alerts={MAX_ALERTS}"
 EVERY_ALERT = "the most a page lists: every alert is in {} (sesd_alerts_firing)"
 
 
+def href(root: str, path: str) -> str:
+    """``path``, one of sesd's (``/domain/gmail.com``, ``/?alerts=1000``), as a page
+    links it: relative, from a page ``root`` below sesd's own root ("" on the status
+    page, "../" on a label's). Behind a proxy that serves sesd under a prefix
+    (``https://ops.example/sesd/``), a path from the host's root would leave it: the
+    page would load without its stylesheet and script, and its links lead nowhere."""
+    return root + path.removeprefix("/") or "./"
+
+
 def page_shell(
     title: str,
     api: str,
@@ -46,6 +56,7 @@ def page_shell(
     main: str,
     firing: int,
     more: str = MORE_ALERTS,
+    root: str = "",
 ) -> str:
     """A whole page: its script refreshes ``main`` (and, on the status page, ``header``)
     from ``api`` every ``refresh`` seconds. ``title`` is what the page is of; the tab's
@@ -54,17 +65,20 @@ def page_shell(
     when the figures are, announced once (its age is not a live region). A second,
     unseen region tells a screen reader what starts firing or resolves; the footer's
     button stops the refresh for as long as a reader needs. ``more`` is the page that
-    lists the most alerts, for a cut list ("": this one does)."""
+    lists the most alerts, for a cut list ("": this one does). Every path is written
+    relative to ``root`` (:func:`href`), which the script is given too."""
     tab = f"{firing} firing · {title}" if firing else title
+    api = href(root, api)
+    more = more and href(root, more)
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<title data-name="{esc(title)}">{esc(tab)}</title>'
-        '<link rel="stylesheet" href="/static/status.css">'
-        '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">'
-        '<script src="/static/status.js" defer></script></head>'
+        f'<link rel="stylesheet" href="{root}static/status.css">'
+        f'<link rel="icon" href="{root}static/favicon.svg" type="image/svg+xml">'
+        f'<script src="{root}static/status.js" defer></script></head>'
         f'<body data-api="{esc(api)}" data-view="{esc(view)}" data-refresh="{refresh:g}" '
-        f'data-refreshes="0" data-at="{at!r}" data-more="{esc(more)}">'
+        f'data-refreshes="0" data-at="{at!r}" data-more="{esc(more)}" data-root="{esc(root)}">'
         '<div id="stale" class="stale" hidden><span id="stale-news" role="alert"></span> '
         '<span id="stale-age"></span></div><p id="news" class="spoken" role="status"></p>'
         f'<header id="header">{header}</header><main id="main">{main}</main>'
@@ -72,7 +86,7 @@ def page_shell(
         '<span id="refresh-state">refreshing every '
         f'{refresh:g} s</span> <button id="pause" type="button" aria-pressed="false" hidden>'
         f'pause</button> · <a href="{esc(api)}">JSON</a> · '
-        '<a href="/metrics">metrics</a></footer></body></html>\n'
+        f'<a href="{root}metrics">metrics</a></footer></body></html>\n'
     )
 
 
@@ -113,33 +127,37 @@ def alerts_html(
     now: float,
     more: str = MORE_ALERTS,
     resolved: int = 0,
+    root: str = "",
 ) -> str:
     """Alerts firing and pending: each with its value, cause and advice, and silence;
     when not all are listed, how many are, and a link to more (``more``; "": none
     lists more, and where every alert is is said instead). ``resolved`` of ``total``
-    are neither: their resolve, decided before a stop, is owed."""
+    are neither: their resolve, decided before a stop, is owed. Links are written
+    relative to ``root`` (:func:`href`)."""
     title = f"<h2>Now <small>{counted(total, firing, resolved)}</small></h2>"
     if not alerts:
         return title + empty("No alert is firing or pending.")
     head = ("state", "rule", "on", "value", "since", "cause and advice", "where", "silence")
     before = [None, *alerts][:-1]
     rows = table(
-        "alerts", head, (_alert_row(a, now, b) for a, b in zip(alerts, before, strict=True))
+        "alerts",
+        head,
+        (_alert_row(a, now, b, root) for a, b in zip(alerts, before, strict=True)),
     )
     if len(alerts) < total:
         listed = f"{len(alerts)} of {total} listed"
-        every = EVERY_ALERT.format('<a href="/metrics">/metrics</a>')
+        every = EVERY_ALERT.format(f'<a href="{root}metrics">/metrics</a>')
         rows += (
-            f'<p class="more">{listed}: <a href="{esc(more)}">list more</a></p>'
+            f'<p class="more">{listed}: <a href="{esc(href(root, more))}">list more</a></p>'
             if more
             else f'<p class="more">{listed}, {every}</p>'
         )
     return title + rows
 
 
-def _alert_row(a: AlertRow, now: float, before: AlertRow | None) -> str:
+def _alert_row(a: AlertRow, now: float, before: AlertRow | None, root: str) -> str:
     subject = f"{a.scope} {a.shown or a.name}"
-    on = f'<a href="{esc(a.link)}">{esc(subject)}</a>' if a.link else esc(subject)
+    on = f'<a href="{esc(href(root, a.link))}">{esc(subject)}</a>' if a.link else esc(subject)
     if a.provider:
         on += f'<span class="note">provider {esc(a.provider)}</span>'
     cause = ""

@@ -30,6 +30,7 @@ from sesd.status.markup import (
     MORE_ALERTS,
     alerts_html,
     empty,
+    href,
     page_shell,
     row,
     table,
@@ -76,7 +77,7 @@ def _header(daemon: DaemonView, now: float) -> str:
     if not daemon.state.ok:
         config += f"; state file save FAILED (last saved {moment(daemon.state.at, now)})"
     return (
-        f'<h1><a href="/">sesd</a> status <span class="version">{esc(built(daemon))}</span></h1>'
+        f'<h1><a href="./">sesd</a> status <span class="version">{esc(built(daemon))}</span></h1>'
         f'<p class="facts">{f"<span>on {esc(daemon.host)}</span> " if daemon.host else ""}'
         f"<span>up {esc(duration(daemon.uptime_seconds))}</span> "
         f'<span class="{"ok" if daemon.ready else "bad"}">{esc(ready)}</span> '
@@ -134,7 +135,7 @@ def _scope_table(t: ScopeTable) -> str:
     caption = f"delay ratio per {seconds(t.sparkline_step_seconds, 0)} over {t.sparkline_window}"
     rows = (
         row(f"{t.axis} {r.name}", "firing" if r.firing else "")
-        + f'<td class="name"><a href="{esc(r.link)}">{esc(r.shown or r.name)}</a></td>'
+        + f'<td class="name"><a href="{esc(href("", r.link))}">{esc(r.shown or r.name)}</a></td>'
         + td(percent(r.delay_ratio), "num")
         + f"<td>{sparkline_svg(r.sparkline, caption)}</td>"
         + td(r.delivered, "num")

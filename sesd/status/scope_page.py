@@ -13,6 +13,10 @@ from sesd.status.scope_document import BreakdownView, Counted, ScopeDetail, Wind
 
 __all__ = ["not_found_page", "scope_html", "scope_main"]
 
+#: The way back to sesd's root from a label's page (``/domain/NAME``): its paths are
+#: written relative to it (sesd.status.markup.href), for a proxy's prefix.
+_ROOT = "../"
+
 
 # --- one domain, provider or tenant ----------------------------------------------------
 
@@ -92,7 +96,8 @@ def _breakdown(b: BreakdownView) -> str:
 def scope_main(detail: ScopeDetail, firing: int) -> str:
     """A label page's ``<main>`` (``firing``: how many of its alerts fire)."""
     resolved = sum(1 for a in detail.alerts if a.state == "resolved")
-    listed = alerts_html(detail.alerts, len(detail.alerts), firing, detail.at, resolved=resolved)
+    total = len(detail.alerts)
+    listed = alerts_html(detail.alerts, total, firing, detail.at, resolved=resolved, root=_ROOT)
     return (
         f'<section id="now">{listed}</section>'
         f'<section id="windows">{_windows(detail.windows)}'
@@ -107,14 +112,14 @@ def scope_html(detail: ScopeDetail, refresh: float) -> str:
     """The page of one domain, provider or tenant."""
     shown = named(detail.axis, detail.name)
     header = (
-        f'<h1><a href="/">sesd</a> <span class="crumb">{esc(detail.axis)}</span> '
+        f'<h1><a href="{_ROOT}">sesd</a> <span class="crumb">{esc(detail.axis)}</span> '
         f'<span class="name">{esc(shown)}</span></h1>'
     )
     api = f"/api/v1/{detail.axis}/{quote(detail.name, safe='')}"
     title = f"sesd: {detail.axis} {shown}"
     firing = sum(1 for a in detail.alerts if a.state == "firing")
     main = scope_main(detail, firing)
-    return page_shell(title, api, "scope", refresh, detail.at, header, main, firing)
+    return page_shell(title, api, "scope", refresh, detail.at, header, main, firing, root=_ROOT)
 
 
 def not_found_page(text: str) -> str:
@@ -124,7 +129,7 @@ def not_found_page(text: str) -> str:
         # As the other pages: a phone lays a page without it out 980 px wide, shrunk.
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         "<title>sesd: not found</title>"
-        '<link rel="stylesheet" href="/static/status.css"></head><body>'
-        f'<header id="header"><h1><a href="/">sesd</a></h1></header><main id="main">'
+        f'<link rel="stylesheet" href="{_ROOT}static/status.css"></head><body>'
+        f'<header id="header"><h1><a href="{_ROOT}">sesd</a></h1></header><main id="main">'
         f"{empty(f'{text}.')}</main></body></html>\n"
     )

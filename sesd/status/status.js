@@ -35,7 +35,11 @@
   const svg = (tag, attrs, ...children) => fill(document.createElementNS(SVG, tag), attrs, children);
   // Links come from sesd as paths ("/domain/outlook.com"); anything else is not a link.
   const local = (path) => (typeof path === "string" && /^\/[^/\\]/.test(path) ? path : null);
-  const link = (path, text) => (local(path) ? h("a", { href: local(path) }, text) : text);
+  // A path of sesd's as the page links it (markup.href): relative to the way back to
+  // sesd's root from this page, so that a proxy's prefix (/sesd/) is kept.
+  const root = body.dataset.root || "";
+  const rooted = (path) => root + path.slice(1) || "./";
+  const link = (path, text) => (local(path) ? h("a", { href: rooted(local(path)) }, text) : text);
   const td = (text, css) => h("td", { class: css }, text);
   // A row says what it is of (as markup.row): a redraw matches rows by it.
   const row = (key, css, ...cells) => h("tr", { "data-key": key, class: css }, cells);
@@ -163,7 +167,7 @@
     const saved = d.state.ok ? "" : `; state file save FAILED (last saved ${moment(d.state.at)})`;
     const config = "config loaded " + moment(d.reload.at) + (d.reload.ok ? "" : ", last reload FAILED") + saved;
     const parts = [
-      h("h1", {}, h("a", { href: "/" }, "sesd"), " status ", h("span", { class: "version" }, d.version + (d.revision ? ` (${d.revision})` : ""))),
+      h("h1", {}, h("a", { href: rooted("/") }, "sesd"), " status ", h("span", { class: "version" }, d.version + (d.revision ? ` (${d.revision})` : ""))),
       // The replica that drew it (page.py's header): through a Service, each refresh
       // may reach another.
       h("p", { class: "facts" }, d.host ? [h("span", {}, "on " + d.host), " "] : null,
@@ -206,7 +210,7 @@
     const more = items.length >= total ? null : MORE_ALERTS
       ? h("p", { class: "more" }, `${items.length} of ${total} listed: `, h("a", { href: MORE_ALERTS }, "list more"))
       : h("p", { class: "more" }, `${items.length} of ${total} listed, the most a page lists: every alert is in `,
-        h("a", { href: "/metrics" }, "/metrics"), " (sesd_alerts_firing)");
+        h("a", { href: rooted("/metrics") }, "/metrics"), " (sesd_alerts_firing)");
     return [title, table("alerts", head, items.map((a, i) => alertRow(a, items[i - 1]))), more];
   }
 
