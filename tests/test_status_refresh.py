@@ -124,6 +124,30 @@ async def test_a_page_whose_sesd_is_gone_or_stuck_says_so_at_the_top_and_in_its_
         assert seen.dialogs == []
 
 
+async def test_a_page_whose_label_sesd_no_longer_counts_says_so_not_that_sesd_is_down(
+    local_sqs: LocalSqs, sqs: Any, browser: Browser
+) -> None:
+    """gmail.com's page is open when sesd evicts gmail.com (idle for a day, as its
+    housekeeping does): the banner says sesd answers but no longer counts this domain,
+    not that sesd may be down or stuck. The status page, whose own API answers 404 (an
+    older replica behind a Service, a proxy's route gone), says HTTP 404: it is of no
+    label to be no longer counted."""
+    async with spiked_page(local_sqs, sqs, browser) as (daemon, seen, host):
+        page = seen.page
+        banner, state = page.locator("#stale"), page.locator("#refresh-state")
+        await opened(page, f"http://{host}/domain/gmail.com?refresh=0.25", 1)
+        assert "gmail.com" in daemon.pipeline.housekeep(time.time() + 2 * 86400)
+        await expect(banner).to_contain_text("sesd answers, but no longer counts this domain")
+        await expect(banner).not_to_contain_text("down or stuck")
+        await expect(state).to_have_text("not refreshed: sesd no longer counts it; trying again")
+        await opened(page, f"http://{host}/?refresh=0.25", 1)
+        await page.route("**/api/v1/status*", lambda route: route.fulfill(status=404))
+        await expect(state).to_have_text("not refreshed: HTTP 404; trying again")
+        await expect(banner).to_contain_text("sesd may be down or stuck")
+        assert seen.errors == []
+        assert seen.dialogs == []
+
+
 async def test_an_answer_slower_than_the_pages_patience_is_still_drawn(browser: Browser) -> None:
     """Every answer comes 4 s after its request (a busy sesd, a slow link): past the
     page's patience (two periods, at least 3 s) the banner says there is no answer in

@@ -415,10 +415,17 @@
       `Not refreshed for ${since} (${failure}): what this page shows is as of ${moment(docAt)}.`;
   }
 
-  function failed(reason, next = "trying again") {
+  // What the banner says first: sesd may be down, or (a label's page whose API answers
+  // 404) it answers but no longer counts the label: idle past [domains] idle_evict, or
+  // removed by a reload. Said again only when it changes.
+  const crumb = document.querySelector("#header .crumb");
+  const GONE = `sesd answers, but no longer counts this ${crumb ? crumb.textContent : "label"}` +
+    " (idle too long, or a reload removed it):";
+  function failed(reason, next = "trying again", headline = "sesd may be down or stuck:") {
     failure = reason;
-    if (stale.hidden) {
-      document.getElementById("stale-news").textContent = "sesd may be down or stuck:";
+    const told = document.getElementById("stale-news");
+    if (stale.hidden || told.textContent !== headline) {
+      told.textContent = headline;
       stale.hidden = false;
     }
     age();
@@ -542,6 +549,8 @@
   let refreshes = 0;
   let ticks = 0;
   async function refresh() {
+    // A label's page whose API answered 404: sesd is up, the label gone.
+    let gone = false;
     try {
       if (paused) return;
       if (selecting()) {
@@ -554,7 +563,9 @@
         const response = await fetch(api, {
           cache: "no-store", headers: { Accept: "application/json" }, signal: AbortSignal.timeout(abandon),
         });
-        if (!response.ok) throw new Error(response.status === 404 ? "sesd no longer counts it" : "HTTP " + response.status);
+        // The status page's own API is never a 404 of sesd's: only a label's is.
+        gone = response.status === 404 && view === "scope";
+        if (!response.ok) throw new Error(gone ? "sesd no longer counts it" : "HTTP " + response.status);
         doc = await response.json();
       } finally {
         clearTimeout(late);
@@ -567,7 +578,8 @@
       body.dataset.refreshes = String(refreshes);
       state(`refreshing every ${every / 1000} s`, "");
     } catch (error) {
-      failed(error.name === "TimeoutError" ? `no answer in ${abandon / 1000} s` : error.message);
+      if (gone) failed(error.message, "trying again", GONE);
+      else failed(error.name === "TimeoutError" ? `no answer in ${abandon / 1000} s` : error.message);
     } finally {
       ticks += 1;
       body.dataset.ticks = String(ticks);
