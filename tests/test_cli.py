@@ -689,6 +689,23 @@ def test_a_line_that_is_not_utf8_gets_its_answer_in_its_place() -> None:
     ]
 
 
+def test_cause_with_standard_input_closed_says_so_in_one_line() -> None:
+    """`sesd cause -` started with no standard input at all (``<&-``, a job runner that
+    closes it): a usage error naming what to give, status 2, not a traceback."""
+    done = subprocess.run(
+        ["/bin/sh", "-c", f'exec "{sys.executable}" -m sesd cause - <&-'],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stdout == b""
+    assert done.stderr.decode() == (
+        "sesd: cause -: standard input is closed: give the diagnostic as an argument, "
+        "or one a line on standard input\n"
+    )
+
+
 def test_ctrl_c_ends_a_command_with_one_line_and_status_130() -> None:
     """Ctrl-C at `sesd cause -` while it waits for the next line on standard input: one
     line on standard error and an end by SIGINT (a shell's status 128 + 2), not a

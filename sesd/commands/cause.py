@@ -47,7 +47,15 @@ def _delay_type(text: str) -> str:
 
 def execute(args: argparse.Namespace) -> int:
     """One answer per input line, an empty one too (from the delay type, else unknown):
-    ``paste diagnostics.txt <(sesd cause - < diagnostics.txt)`` keeps its lines aligned."""
+    ``paste diagnostics.txt <(sesd cause - < diagnostics.txt)`` keeps its lines aligned;
+    2 when there is no standard input to read (closed: ``<&-``)."""
+    if args.text == "-" and sys.stdin is None:
+        print(
+            "sesd: cause -: standard input is closed: give the diagnostic as an argument, "
+            "or one a line on standard input",
+            file=sys.stderr,
+        )
+        return 2
     if args.text == "-" and isinstance(sys.stdin, io.TextIOWrapper):
         # A receiver may write its reply in Latin-1: such a line gets its answer (what
         # does not decode read as U+FFFD), where a strict locale's decoding would end
