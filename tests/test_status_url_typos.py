@@ -159,3 +159,41 @@ def test_an_address_that_names_no_host_is_a_usage_error(
     assert err.endswith(" is not a URL: it names no host\n")
     assert "planted-secret" not in err
     assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "host"),
+    [
+        ("http://sesd..example:9585", "sesd..example"),  # a dot typed twice
+        ("http://.sesd.example:9585", ".sesd.example"),
+        (f"https://{'a' * 64}.example/", f"{'a' * 64}.example"),  # a label past 63
+        ("http://sesd\u200b.example:9585", "sesd\u200b.example"),  # pasted with a ZWSP
+        ("http://\u202eexample.sesd:9585", "\u202eexample.sesd"),  # turns the line around
+        ("http://se\x1bcsd:9585", "se\x1bcsd"),  # ESC c resets a terminal
+    ],
+)
+def test_a_host_that_is_no_host_name_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], url: str, host: str
+) -> None:
+    """A host name with an empty label (a dot typed twice) or a label over 63
+    characters can be looked up by no resolver: the lookup's UnicodeError ended the
+    command with a traceback (status 1). A control, zero-width or bidirectional
+    character in it (pasted with the address) was asked for, and printed as it is. It
+    is the command line's mistake: status 2, one line naming the host, escaped."""
+    assert main(["status", "--url", url]) == 2
+    assert capsys.readouterr().err == (
+        f"sesd: --url {url!r} is not a URL: its host {host!r} is no host name (an empty "
+        "label, one over 63 characters, or a character no host name has)\n"
+    )
+
+
+def test_a_listen_address_whose_host_is_no_host_name_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same host in $SESD_HTTP_LISTEN (no --url): the line names the variable."""
+    monkeypatch.setenv("SESD_HTTP_LISTEN", "sesd..example:9585")
+    assert main(["status"]) == 2
+    assert capsys.readouterr().err == (
+        "sesd: SESD_HTTP_LISTEN: its host 'sesd..example' is no host name (an empty label, "
+        "one over 63 characters, or a character no host name has)\n"
+    )

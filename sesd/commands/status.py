@@ -203,19 +203,23 @@ def execute(args: argparse.Namespace) -> int:
 
 
 def _unaskable(url: str, *, given: bool) -> str:
-    """Why no request can be made to ``url`` (it names no host, or a port that is none:
-    port 0 too, where nothing listens), else "". One not ``given`` (read from the config
-    or $SESD_HTTP_LISTEN) can be wrong in its port 0 alone: any free port."""
-    if not given:
-        if not url.endswith(":0"):
-            return ""
-        where = "SESD_HTTP_LISTEN" if os.environ.get("SESD_HTTP_LISTEN") else "http.listen"
-        return (
-            f"{where}: names port 0 (any free port): give the port sesd took as"
-            " --url http://HOST:PORT"
-        )
+    """Why no request can be made to ``url`` (it names no host, a host no resolver can
+    look up, or a port that is none: port 0 too, where nothing listens), else "". One
+    not ``given`` (read from the config or $SESD_HTTP_LISTEN) can be wrong in its port 0
+    and its host name alone."""
     parts = urlsplit(url)
+    unnamed = _no_host_name(parts.hostname)
+    if not given:
+        where = "SESD_HTTP_LISTEN" if os.environ.get("SESD_HTTP_LISTEN") else "http.listen"
+        if url.endswith(":0"):
+            return (
+                f"{where}: names port 0 (any free port): give the port sesd took as"
+                " --url http://HOST:PORT"
+            )
+        return f"{where}: {unnamed}" if unnamed else ""
     said = f"--url {shown(url)!r} is not a URL"
+    if unnamed:
+        return f"{said}: {unnamed}"
     try:
         if parts.port == 0:
             raise ValueError
@@ -225,6 +229,25 @@ def _unaskable(url: str, *, given: bool) -> str:
         port = parts.netloc.rpartition("@")[2].rpartition("]")[2].partition(":")[2]
         return f"{said}: its port {port!r} is no number from 1 to 65535"
     return "" if parts.hostname else f"{said}: it names no host"
+
+
+def _no_host_name(host: str | None) -> str:
+    """Why ``host`` is no name a resolver can look up (an empty label: a dot typed twice;
+    a label over 63 characters; a control, zero-width or bidirectional character), else
+    "". Its lookup would end in a UnicodeError, or ask for a name no host has."""
+    if not host or host.startswith("["):
+        return ""
+    try:
+        host.encode("idna")  # what the lookup does (socket.getaddrinfo)
+    except UnicodeError:
+        pass
+    else:
+        if host.isprintable():
+            return ""
+    return (
+        f"its host {host!r} is no host name (an empty label, one over 63 characters, "
+        "or a character no host name has)"
+    )
 
 
 def _no_port(url: str) -> str:
