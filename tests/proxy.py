@@ -106,13 +106,14 @@ class PrefixProxy(LocalServer):
     """A reverse proxy serving the HTTP server at ``upstream_port`` under ``prefix``
     (nginx's ``location /sesd/ { proxy_pass http://127.0.0.1:9585/; }``, or kubectl
     proxy's service path): ``PREFIX/x`` is the server's ``/x``; any other path is a
-    404, and is recorded in ``outside``."""
+    404, and is recorded in ``outside``. ``upstream`` may be changed: another server
+    answers from then on (sesd restarted)."""
 
     def __init__(self, upstream_port: int, prefix: str) -> None:
         super().__init__()
         self.url = f"http://127.0.0.1:{self.port}{prefix}"
         self.outside: list[str] = []
-        self._upstream = upstream_port
+        self.upstream = upstream_port
         self._prefix = prefix
 
     def routes(self, app: web.Application) -> None:
@@ -123,7 +124,7 @@ class PrefixProxy(LocalServer):
         if not path.startswith(f"{self._prefix}/"):
             self.outside.append(path)
             return web.Response(status=404, text="not under the prefix\n")
-        upstream = f"http://127.0.0.1:{self._upstream}{path[len(self._prefix) :]}"
+        upstream = f"http://127.0.0.1:{self.upstream}{path[len(self._prefix) :]}"
         async with (
             aiohttp.ClientSession() as session,
             session.request(request.method, upstream, data=await request.read()) as answer,

@@ -32,7 +32,7 @@ from tests.browser import (  # noqa: F401 (fixtures: browser and sqs)
     watched,
 )
 from tests.conftest import make_queue, running, send_bodies
-from tests.proxy import Proxy
+from tests.proxy import PrefixProxy, Proxy
 from tests.status_world import NOW, World, everything, feed, settled, spike, world
 from tests.test_status_browser import artifacts, config_text, fired, spiked, spiked_page
 from tests.test_status_page import serving
@@ -144,6 +144,33 @@ async def test_a_page_whose_label_sesd_no_longer_counts_says_so_not_that_sesd_is
         await page.route("**/api/v1/status*", lambda route: route.fulfill(status=404))
         await expect(state).to_have_text("not refreshed: HTTP 404; trying again")
         await expect(banner).to_contain_text("sesd may be down or stuck")
+        assert seen.errors == []
+        assert seen.dialogs == []
+
+
+async def test_a_page_whose_window_a_restarted_sesd_does_not_keep_says_what_sesd_said(
+    browser: Browser,
+) -> None:
+    """The page ranking by the 15m window is open when sesd restarts with ``[windows]
+    sizes`` that no longer has it: every refresh is refused (400), sesd's line saying
+    which windows it keeps. The banner said only "HTTP 400", under "sesd may be down or
+    stuck"; it says sesd answers but refuses the page's address, and sesd's line."""
+    before, after = world(now=NOW), world('[windows]\nsizes = ["5m", "1h"]\n', now=NOW)
+    async with (
+        serving(before) as (_, old),
+        serving(after) as (_, new),
+        PrefixProxy(int(old.rsplit(":", 1)[1]), "/sesd") as front,
+        watched(browser) as seen,
+    ):
+        page = seen.page
+        await opened(page, f"{front.url}/?window=15m&refresh=0.25", 1)
+        front.upstream = int(new.rsplit(":", 1)[1])  # the restart
+        await expect(page.locator("#refresh-state")).to_have_text(
+            "not refreshed: HTTP 400: unknown window '15m'; sesd keeps 5m, 1h; trying again"
+        )
+        banner = page.locator("#stale")
+        await expect(banner).to_contain_text("sesd answers, but refuses this page's address")
+        await expect(banner).not_to_contain_text("down or stuck")
         assert seen.errors == []
         assert seen.dialogs == []
 

@@ -415,13 +415,17 @@
       `Not refreshed for ${since} (${failure}): what this page shows is as of ${moment(docAt)}.`;
   }
 
-  // What the banner says first: sesd may be down, or (a label's page whose API answers
-  // 404) it answers but no longer counts the label: idle past [domains] idle_evict, or
-  // removed by a reload. Said again only when it changes.
+  // What the banner says first: sesd may be down; or it answers, but (a label's page
+  // whose API answers 404) no longer counts the label: idle past [domains] idle_evict,
+  // or removed by a reload; or refuses the page's query (400, its line saying why: a
+  // window a restart with other [windows] no longer keeps). Said again only when it
+  // changes.
+  const DOWN = "sesd may be down or stuck:";
   const crumb = document.querySelector("#header .crumb");
   const GONE = `sesd answers, but no longer counts this ${crumb ? crumb.textContent : "label"}` +
     " (idle too long, or a reload removed it):";
-  function failed(reason, next = "trying again", headline = "sesd may be down or stuck:") {
+  const REFUSED = "sesd answers, but refuses this page's address (open it without what it names):";
+  function failed(reason, next = "trying again", headline = DOWN) {
     failure = reason;
     const told = document.getElementById("stale-news");
     if (stale.hidden || told.textContent !== headline) {
@@ -549,8 +553,8 @@
   let refreshes = 0;
   let ticks = 0;
   async function refresh() {
-    // A label's page whose API answered 404: sesd is up, the label gone.
-    let gone = false;
+    // What the banner says of a failure: sesd down, unless it answered (GONE, REFUSED).
+    let headline = DOWN;
     try {
       if (paused) return;
       if (selecting()) {
@@ -564,8 +568,17 @@
           cache: "no-store", headers: { Accept: "application/json" }, signal: AbortSignal.timeout(abandon),
         });
         // The status page's own API is never a 404 of sesd's: only a label's is.
-        gone = response.status === 404 && view === "scope";
-        if (!response.ok) throw new Error(gone ? "sesd no longer counts it" : "HTTP " + response.status);
+        if (response.status === 404 && view === "scope") {
+          headline = GONE;
+          throw new Error("sesd no longer counts it");
+        }
+        // sesd's refusal is one line of plain text (a proxy's is a page): said as it is.
+        const plain = (response.headers.get("Content-Type") || "").startsWith("text/plain");
+        if (response.status === 400 && plain) {
+          headline = REFUSED;
+          throw new Error("HTTP 400: " + (await response.text()).split("\n")[0].slice(0, 200));
+        }
+        if (!response.ok) throw new Error("HTTP " + response.status);
         doc = await response.json();
       } finally {
         clearTimeout(late);
@@ -578,8 +591,7 @@
       body.dataset.refreshes = String(refreshes);
       state(`refreshing every ${every / 1000} s`, "");
     } catch (error) {
-      if (gone) failed(error.message, "trying again", GONE);
-      else failed(error.name === "TimeoutError" ? `no answer in ${abandon / 1000} s` : error.message);
+      failed(error.name === "TimeoutError" ? `no answer in ${abandon / 1000} s` : error.message, "trying again", headline);
     } finally {
       ticks += 1;
       body.dataset.ticks = String(ticks);
