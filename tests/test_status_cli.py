@@ -23,6 +23,7 @@ import anyio
 import msgspec
 import pytest
 from aiohttp import web
+from anyio.abc import SocketAttribute, SocketStream
 from anyio.streams.buffered import BufferedByteReceiveStream
 
 from sesd.commands.demo.localhttp import LocalServer
@@ -272,6 +273,45 @@ async def test_something_else_answering_is_one_line_and_exit_1(
     err = capsys.readouterr().err
     assert err.startswith(f"sesd: {local_sqs.url}/api/v1/status ")
     assert err.count("\n") == 1
+
+
+async def test_a_port_where_another_service_answers_is_said_so(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``--url`` naming the mail relay's port (or any service that does not speak HTTP):
+    the line quoted the HTTP parser, ``400, message="Bad status line:\\n  Expected
+    HTTP/...``, an HTTP 400 nobody answered. It says the answer is not HTTP."""
+
+    async def banner(client: SocketStream) -> None:
+        async with client:
+            await client.send(b"220 mail.example.com ESMTP \x1b[2J\r\n")
+
+    async with await anyio.create_tcp_listener(local_host="127.0.0.1") as listener:
+        port = listener.extra(SocketAttribute.local_port)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(listener.serve, banner)
+            assert await sesd("status", "--url", f"http://127.0.0.1:{port}") == 1
+            tg.cancel_scope.cancel()
+    assert capsys.readouterr().err == (
+        f"sesd: cannot reach sesd at http://127.0.0.1:{port}: its answer is not HTTP "
+        "(another service listens on that port?)\n"
+    )
+
+
+async def test_an_address_that_redirects_in_a_loop_is_said_so(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A proxy redirecting the status API to itself (a login loop): the line says it
+    redirected without end, not that the answer is no HTTP."""
+
+    async def loop(request: web.Request) -> web.Response:
+        raise web.HTTPFound("/api/v1/status")
+
+    async with _answering("/api/v1/status", loop) as url:
+        assert await sesd("status", "--url", url) == 1
+    assert capsys.readouterr().err == (
+        f"sesd: cannot reach sesd at {url}: redirected more than 10 times\n"
+    )
 
 
 @asynccontextmanager

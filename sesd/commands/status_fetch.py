@@ -184,6 +184,13 @@ def _reason(exc: BaseException) -> str:
         return "not a URL with a host and a valid port"
     if isinstance(exc, aiohttp.ClientConnectorSSLError | ssl.SSLError):
         return "TLS failed (is it serving https? http:// for a plain server)"
+    if isinstance(exc, aiohttp.TooManyRedirects):
+        return f"redirected more than {len(exc.history)} times"
+    if isinstance(exc, aiohttp.ClientResponseError):
+        # No status is read without raise_for_status: this is the parser's refusal of
+        # the answer (an SMTP banner, a database's greeting), its text the stranger's
+        # bytes and a status 400 nobody answered.
+        return "its answer is not HTTP (another service listens on that port?)"
     found = exc.os_error if isinstance(exc, aiohttp.ClientConnectorError) else exc
     number = getattr(found, "errno", None)
     if isinstance(number, int) and number > 0:  # asyncio's own text names the address
