@@ -19,7 +19,7 @@ from prometheus_client import Counter
 from structlog.testing import capture_logs
 
 from sesd.alerting.alert import Alert, Notification
-from sesd.alerting.documents import WEBHOOK_MOST_BYTES, webhook_documents
+from sesd.alerting.documents import MOST_BODY_BYTES, webhook_documents
 from sesd.alerting.rules import Transition
 from sesd.alerting.webhook import WebhookSink
 from sesd.config import WebhookConfig, parse_config
@@ -138,11 +138,11 @@ def test_each_part_is_within_the_bound_and_an_alert_too_large_for_one_goes_alone
     sizes = [len(body) for body in bodies]
     alone = ends.index(101)
     assert ends[alone - 1] == 100
-    assert sizes[alone] > WEBHOOK_MOST_BYTES
-    assert max(sizes[:alone] + sizes[alone + 1 :]) <= WEBHOOK_MOST_BYTES
+    assert sizes[alone] > MOST_BODY_BYTES
+    assert max(sizes[:alone] + sizes[alone + 1 :]) <= MOST_BODY_BYTES
     for k, end in enumerate(ends[:-1]):
         _, fuller = webhook_documents(wide, (*ends[:k], end + 1, *ends[k + 1 :]))
-        assert len(fuller[k]) > WEBHOOK_MOST_BYTES
+        assert len(fuller[k]) > MOST_BODY_BYTES
 
 
 @pytest.mark.parametrize("scope", [DOMAIN, PROVIDER])

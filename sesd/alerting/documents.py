@@ -30,9 +30,9 @@ from sesd.core.scopes import ACCOUNT, DOMAIN, PROVIDER, TENANT
 from sesd.core.timestamps import iso
 
 __all__ = [
+    "MOST_BODY_BYTES",
     "SIGNATURE_HEADER",
     "VALID_FOR_RESENDS",
-    "WEBHOOK_MOST_BYTES",
     "WEBHOOK_SCHEMA",
     "alertmanager_documents",
     "sign",
@@ -42,14 +42,15 @@ __all__ = [
 
 WEBHOOK_SCHEMA = "sesd.webhook.v1"
 SIGNATURE_HEADER = "X-Sesd-Signature-256"
-#: The most bytes of one webhook document: a notification that would take more goes
-#: as several (``part`` of ``parts``). nginx refuses a body over 1 MiB by default
-#: (``client_max_body_size``), API gateways at a few MiB or less; an alert with its
-#: codes, MTAs and message ids takes 1.5 to 4 KB, so 500 domains 0.8 to 2 MB. A quarter of
-#: nginx's keeps clear of lower limits. The largest domain alert strangers' text can
-#: make (every breakdown list full of 200 characters of 4-byte UTF-8) is about 60 KB; a
-#: tenant's notes take about 7 KB for each account and region it is paused in.
-WEBHOOK_MOST_BYTES = 256 * 1024
+#: The most bytes of one body a sink posts: a webhook notification that would take
+#: more goes as several documents (``part`` of ``parts``). nginx refuses a body over
+#: 1 MiB by default (``client_max_body_size``), API gateways at a few MiB or less; an
+#: alert with its codes, MTAs and message ids takes 1.5 to 4 KB, so 500 domains 0.8 to
+#: 2 MB. A quarter of nginx's keeps clear of lower limits. The largest domain alert
+#: strangers' text can make (every breakdown list full of 200 characters of 4-byte
+#: UTF-8) is about 60 KB; a tenant's notes take about 7 KB for each account and region
+#: it is paused in.
+MOST_BODY_BYTES = 256 * 1024
 #: A firing alert is valid for this many resend periods (Prometheus uses 4).
 VALID_FOR_RESENDS = 4
 #: What a shared sink's alerts say of their figures.
@@ -158,7 +159,7 @@ def _webhook_alert(alert: Alert, mute: str) -> dict[str, Any]:
 def webhook_documents(
     notification: Notification,
     ends: tuple[int, ...] | None = None,
-    most: int = WEBHOOK_MOST_BYTES,
+    most: int = MOST_BODY_BYTES,
 ) -> tuple[tuple[int, ...], list[bytes]]:
     """The webhook bodies (schema ``sesd.webhook.v1``) of ``notification``, and where
     each part's alerts end (the index after its last). Each is a whole document with the
@@ -214,7 +215,7 @@ def _ends(envelope: int, sizes: list[int], most: int) -> tuple[int, ...]:
 
 def webhook_document(notification: Notification) -> bytes:
     """The webhook body of a notification that goes as one document (within
-    WEBHOOK_MOST_BYTES: a test alert's, a narrow incident's)."""
+    MOST_BODY_BYTES: a test alert's, a narrow incident's)."""
     _, bodies = webhook_documents(notification)
     if len(bodies) != 1:
         raise ValueError(f"the notification goes as {len(bodies)} documents")

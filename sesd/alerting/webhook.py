@@ -1,6 +1,6 @@
 """The webhook sink: sesd's own JSON document (``sesd.webhook.v1``, built by
 sesd.alerting.documents) posted to a receiver of the user's, signed when a secret is
-set. A notification too wide for one body (WEBHOOK_MOST_BYTES) goes as several
+set. A notification too wide for one body (MOST_BODY_BYTES) goes as several
 documents, in order, each signed on its own."""
 
 from __future__ import annotations
