@@ -8,9 +8,10 @@ import contextlib
 
 import aiohttp
 import pytest
+from structlog.testing import capture_logs
 
 from sesd.alerting.alertmanager import AlertmanagerSink
-from sesd.alerting.sinks import Retryable
+from sesd.alerting.sinks import Permanent, Retryable
 from sesd.config import AlertmanagerConfig
 from tests.test_alertmanager_members import _Member
 from tests.test_sinks import notification
@@ -32,8 +33,6 @@ async def test_a_member_asking_for_a_pause_is_said_to_sit_out_not_paused(status:
     """Member a answers 429 (or 503) with Retry-After: 5 while b takes the post. Nothing
     pauses (the sink's notification counts as sent): a sits out a resend period. The
     line logged for it says that, and names no 5 s pause it does not take."""
-    from structlog.testing import capture_logs
-
     async with _Member() as a, _Member() as b, aiohttp.ClientSession() as session:
         a.status, a.headers = status, {"Retry-After": "5"}
         sink = AlertmanagerSink(AlertmanagerConfig(urls=[a.url, b.url]), session, "am")
@@ -44,3 +43,30 @@ async def test_a_member_asking_for_a_pause_is_said_to_sit_out_not_paused(status:
     assert line["error"].startswith(f"HTTP {status}")
     assert line["sitting_out_seconds"] == 60.0
     assert len(b.bodies) == 1
+
+
+@pytest.mark.parametrize("took", [True, False])
+async def test_a_member_refusing_a_body_as_too_large_is_logged_with_the_limits_hint(
+    took: bool,
+) -> None:
+    """Member b is behind a proxy that takes bodies of 512 bytes at most: it answers 413.
+    Its ``member_failed`` line adds the hint the other sinks give, naming the size
+    posted and the limit to raise (nginx's client_max_body_size), while a takes the
+    post or when no member took it; then the sink's failure carries the hint too
+    (``sesd.notify.failed``)."""
+    async with _Member() as a, _Member(most=512) as b, aiohttp.ClientSession() as session:
+        urls = [a.url, b.url] if took else [b.url]
+        sink = AlertmanagerSink(AlertmanagerConfig(urls=urls), session, "am")
+        with capture_logs() as logs:
+            if took:
+                await sink.send(notification())
+            else:
+                with pytest.raises(Permanent) as failure:
+                    await sink.send(notification())
+                assert "client_max_body_size" in failure.value.hint
+    (line,) = [e for e in logs if e["event"] == "sesd.notify.member_failed"]
+    (size,) = b.too_large
+    assert line["error"].startswith("HTTP 413: <html>")
+    assert "client_max_body_size" in line["hint"]
+    assert f"no body of {size} bytes" in line["hint"]
+    assert ("sitting_out_seconds" in line) is took

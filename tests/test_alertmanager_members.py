@@ -18,17 +18,18 @@ from sesd.config import AlertmanagerConfig, Duration, core_settings, parse_confi
 from sesd.core.pipeline import Pipeline
 from sesd.metrics.registry import Metrics
 from tests.proxy import Proxy
-from tests.receivers import WebhookReceiver
+from tests.receivers import NGINX_MOST_BODY, WebhookReceiver
 from tests.test_routing import RULE, T
 from tests.test_rules import feed_spike
 from tests.test_sinks import alert, notification
 
 
 class _Member(WebhookReceiver):
-    """One member's alerts endpoint (200 on POST /api/v2/alerts)."""
+    """One member's alerts endpoint (200 on POST /api/v2/alerts), behind a proxy that
+    answers 413 to a body over ``most`` bytes (nginx's 1 MiB by default)."""
 
-    def __init__(self) -> None:
-        super().__init__(path="/api/v2/alerts", status=200)
+    def __init__(self, most: int = NGINX_MOST_BODY) -> None:
+        super().__init__(path="/api/v2/alerts", status=200, most=most)
         self.url = f"http://127.0.0.1:{self.port}"
 
 

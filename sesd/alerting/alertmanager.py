@@ -248,12 +248,12 @@ class AlertmanagerSink:
                 self._log.warning(
                     "sesd.notify.member_failed",
                     member=shown_url(url),
-                    error=said,
+                    **said,
                     sitting_out_seconds=self.resend_every,
                 )
                 self.on_member_failed(url)
             else:
-                self._log.warning("sesd.notify.member_failed", member=shown_url(url), error=said)
+                self._log.warning("sesd.notify.member_failed", member=shown_url(url), **said)
         return failed
 
     def _owe(
@@ -288,9 +288,10 @@ def _moved(documents: Iterable[dict[str, Any]], step: float) -> None:
             document[key] = iso(unix_seconds(document[key]) + step)
 
 
-def _said(exc: DeliveryError) -> str:
-    """What a member answered, without the pause a sink's error names (a member takes
-    none: :meth:`AlertmanagerSink._post_all`)."""
+def _said(exc: DeliveryError) -> dict[str, str]:
+    """What a member's line says of its failure (``error``, and a 413's ``hint``), without
+    the pause a sink's error names (a member takes none: :meth:`AlertmanagerSink._post_all`)."""
     if isinstance(exc, RateLimited):
-        return f"HTTP {exc.status}"  # the pause it holds may be a default, not asked
-    return str(exc)
+        # The pause it holds may be a default, not asked.
+        return {**exc.logged(), "error": f"HTTP {exc.status}"}
+    return exc.logged()
