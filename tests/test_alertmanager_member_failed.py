@@ -14,6 +14,7 @@ from sesd.alerting.alertmanager import AlertmanagerSink
 from sesd.alerting.sinks import Permanent, Retryable
 from sesd.config import AlertmanagerConfig
 from tests.test_alertmanager_members import _Member
+from tests.test_alertmanager_sizes import _incident
 from tests.test_sinks import notification
 
 
@@ -45,28 +46,30 @@ async def test_a_member_asking_for_a_pause_is_said_to_sit_out_not_paused(status:
     assert len(b.bodies) == 1
 
 
-@pytest.mark.parametrize("took", [True, False])
+@pytest.mark.parametrize(("width", "posts", "took"), [(1, 1, True), (1, 1, False), (500, 6, True)])
 async def test_a_member_refusing_a_body_as_too_large_is_logged_with_the_limits_hint(
-    took: bool,
+    width: int, posts: int, took: bool
 ) -> None:
     """Member b is behind a proxy that takes bodies of 512 bytes at most: it answers 413.
     Its ``member_failed`` line adds the hint the other sinks give, naming the size
     posted and the limit to raise (nginx's client_max_body_size), while a takes the
     post or when no member took it; then the sink's failure carries the hint too
-    (``sesd.notify.failed``)."""
+    (``sesd.notify.failed``). A 500-domain notification goes in six bodies: the line
+    says b refused all six, with the first's hint."""
     async with _Member() as a, _Member(most=512) as b, aiohttp.ClientSession() as session:
         urls = [a.url, b.url] if took else [b.url]
         sink = AlertmanagerSink(AlertmanagerConfig(urls=urls), session, "am")
         with capture_logs() as logs:
             if took:
-                await sink.send(notification())
+                await sink.send(_incident(width))
             else:
                 with pytest.raises(Permanent) as failure:
-                    await sink.send(notification())
+                    await sink.send(_incident(width))
                 assert "client_max_body_size" in failure.value.hint
     (line,) = [e for e in logs if e["event"] == "sesd.notify.member_failed"]
-    (size,) = b.too_large
-    assert line["error"].startswith("HTTP 413: <html>")
+    assert len(b.too_large) == posts
+    refused = "HTTP 413" if posts == 1 else f"{posts} of {posts} posts refused: HTTP 413"
+    assert line["error"].startswith(f"{refused}: <html>")
     assert "client_max_body_size" in line["hint"]
-    assert f"no body of {size} bytes" in line["hint"]
+    assert f"no body of {b.too_large[0]} bytes" in line["hint"]
     assert ("sitting_out_seconds" in line) is took

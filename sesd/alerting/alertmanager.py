@@ -11,6 +11,13 @@ the alert by itself (VALID_FOR_RESENDS resend periods). At a stop each member ow
 is tried once more, its time out waived; what is still owed then is saved in the
 state file as not sent (:meth:`owed`), so the restarted sesd resolves it again.
 
+A post's alerts go in bodies of at most MOST_BODY_BYTES, one after another to each
+member (a proxy in front of a member refuses a body over its limit for good, 413:
+nginx's is 1 MiB by default); Alertmanager takes each alert on its own. A body refused
+for good does not hold back the ones after it; a member that fails otherwise (down,
+busy) is posted no more of them: what it was owed and did not take stays owed, and so
+does a resolve in a body it did not take.
+
 Members are posted to at once, so a member that does not answer costs one timeout,
 not one per member; a member that failed sits out for a resend period (posts skip
 it), so a hung member costs one timeout a period, not one a notification (with
@@ -23,20 +30,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 import anyio
-import msgspec
 
 from sesd.alerting.alert import Alert, Notification
 from sesd.alerting.clock_steps import Moves
-from sesd.alerting.documents import VALID_FOR_RESENDS, alertmanager_documents
+from sesd.alerting.documents import (
+    VALID_FOR_RESENDS,
+    alertmanager_bodies,
+    alertmanager_documents,
+)
 from sesd.alerting.rules import Transition
 from sesd.alerting.sinks import (
     SLACK_DEFAULT_PAUSE,
     SUCCESS,
     DeliveryError,
+    Permanent,
     RateLimited,
     Retryable,
     post_json,
@@ -53,6 +64,14 @@ MAX_OWED = 1000
 #: A resolve owed: when it was posted (wall clock), its document, and its alert (what the
 #: state file keeps of it: its rule, label, and the labels and severity it was sent with).
 _Owed = tuple[float, dict[str, Any], Alert]
+
+
+class _Failure(NamedTuple):
+    """Why a member failed a post, and which of the post's alerts (by place) it did not
+    take: none of those refused for good, every one from the body it failed on."""
+
+    error: DeliveryError
+    untaken: list[int]
 
 
 class AlertmanagerSink:
@@ -183,52 +202,55 @@ class AlertmanagerSink:
                 _moved(alerts, moves.step)
             # Not one a member refused for good (a 4xx): posted again, it would be
             # refused again, with every post it went with.
-            passing = [url for url, exc in failed.items() if isinstance(exc, Retryable)]
-            for url in [*passing, *(url for url in urls if url not in members)]:
-                self._owe(url, posted, alerts, subjects)
+            missed = {u: f.untaken for u, f in failed.items() if isinstance(f.error, Retryable)}
+            missed |= {url: list(range(len(alerts))) for url in urls if url not in members}
+            for url, untaken in missed.items():
+                self._owe(url, posted, [alerts[i] for i in untaken], [subjects[i] for i in untaken])
         if len(failed) < len(members):
             return
-        errors = list(failed.values())
+        errors = [failure.error for failure in failed.values()]
         retryable = [exc for exc in errors if isinstance(exc, Retryable)]
         raise retryable[0] if retryable else errors[0]
 
     async def _post_all(
         self, members: list[str], alerts: list[dict[str, Any]], posted: float
-    ) -> dict[str, DeliveryError]:
+    ) -> dict[str, _Failure]:
         """Post ``alerts``, and what each is owed, to ``members`` at once; returns the
-        members that failed, with why (each sits out a resend period)."""
+        members that failed, with why and what they did not take (each sits out a
+        resend period)."""
         self._forget(posted)
-        failed: dict[str, DeliveryError] = {}
+        failed: dict[str, _Failure] = {}
 
         async def one(url: str) -> None:
             entries = list(self._owed.get(url, []))
-            owed = [entry[1] for entry in entries]
-            try:
-                await post_json(
-                    self._session,
-                    url.rstrip("/") + "/api/v2/alerts",
-                    msgspec.json.encode([*owed, *alerts]),
-                    self._config.timeout.seconds,
-                    ok=SUCCESS,
-                    min_pause=0.0,
-                    default_pause=SLACK_DEFAULT_PAUSE,
-                    headers=self._auth,
-                    hide=self._hide,
-                )
-            except DeliveryError as exc:
-                failed[url] = exc
-                if not isinstance(exc, Retryable):
-                    # Refused for good (a 4xx): what it was owed goes, or every later
-                    # post to it would carry the refused alerts and be refused too.
-                    self._owed.pop(url, None)
-                return
-            self._out.pop(url, None)
+            bodies = alertmanager_bodies([*(entry[1] for entry in entries), *alerts])
+            done: set[int] = set()  # the places of the alerts taken or refused for good
+            refused: list[Permanent] = []
+            error: DeliveryError | None = None
+            for part, body in bodies:
+                try:
+                    await self._post(url, body)
+                except Permanent as exc:
+                    # Refused for good (a 4xx): posted again, its alerts would be
+                    # refused again, with every post they went with. The rest still go.
+                    refused.append(exc)
+                except DeliveryError as exc:
+                    error = exc  # down or busy: the rest waits for it to answer
+                    break
+                done.update(part)
+            if error is None and refused:
+                error = _refused(refused, len(bodies))
+            if error is None:
+                self._out.pop(url, None)
+            else:
+                untaken = [i for i in range(len(alerts)) if len(entries) + i not in done]
+                failed[url] = _Failure(error, untaken)
             if entries:
                 # Those posted, not as many from the front: a catch-up at a stop may
                 # post beside the outbox's, each taking what it found.
                 # By document: a clock step meanwhile moves the entries, their documents in place.
-                taken = {id(entry[1]) for entry in entries}
-                left = [entry for entry in self._owed.get(url, []) if id(entry[1]) not in taken]
+                gone = {id(entries[i][1]) for i in done if i < len(entries)}
+                left = [entry for entry in self._owed.get(url, []) if id(entry[1]) not in gone]
                 if left:
                     self._owed[url] = left
                 else:
@@ -238,7 +260,7 @@ class AlertmanagerSink:
             for url in members:
                 tg.start_soon(one, url)
         others_took = len(failed) < len(members)
-        for url, exc in failed.items():
+        for url, (exc, _) in failed.items():
             self._out[url] = self._clock() + self.resend_every
             # A member's 429 (or 503 with Retry-After) pauses nothing: it sits out a resend
             # period while another takes the posts; when none took it, the outbox pauses
@@ -256,12 +278,26 @@ class AlertmanagerSink:
                 self._log.warning("sesd.notify.member_failed", member=shown_url(url), **said)
         return failed
 
+    async def _post(self, url: str, body: bytes) -> None:
+        """Post one body of alerts to the member at ``url``."""
+        await post_json(
+            self._session,
+            url.rstrip("/") + "/api/v2/alerts",
+            body,
+            self._config.timeout.seconds,
+            ok=SUCCESS,
+            min_pause=0.0,
+            default_pause=SLACK_DEFAULT_PAUSE,
+            headers=self._auth,
+            hide=self._hide,
+        )
+
     def _owe(
         self,
         url: str,
         posted: float,
         alerts: list[dict[str, Any]],
-        subjects: tuple[Alert, ...],
+        subjects: list[Alert],
     ) -> None:
         owed = self._owed.setdefault(url, [])
         owed.extend(
@@ -286,6 +322,15 @@ def _moved(documents: Iterable[dict[str, Any]], step: float) -> None:
     for document in documents:
         for key in ("startsAt", "endsAt"):
             document[key] = iso(unix_seconds(document[key]) + step)
+
+
+def _refused(refused: list[Permanent], bodies: int) -> Permanent:
+    """Why a member that refused for good ``refused`` of a post's ``bodies`` failed: its
+    one refusal, or how many, with the first's text and hint."""
+    first = refused[0]
+    if bodies == 1:
+        return first
+    return Permanent(f"{len(refused)} of {bodies} posts refused: {first}", first.hint)
 
 
 def _said(exc: DeliveryError) -> dict[str, str]:

@@ -34,6 +34,7 @@ __all__ = [
     "SIGNATURE_HEADER",
     "VALID_FOR_RESENDS",
     "WEBHOOK_SCHEMA",
+    "alertmanager_bodies",
     "alertmanager_documents",
     "sign",
     "webhook_document",
@@ -43,13 +44,13 @@ __all__ = [
 WEBHOOK_SCHEMA = "sesd.webhook.v1"
 SIGNATURE_HEADER = "X-Sesd-Signature-256"
 #: The most bytes of one body a sink posts: a webhook notification that would take
-#: more goes as several documents (``part`` of ``parts``). nginx refuses a body over
-#: 1 MiB by default (``client_max_body_size``), API gateways at a few MiB or less; an
-#: alert with its codes, MTAs and message ids takes 1.5 to 4 KB, so 500 domains 0.8 to
-#: 2 MB. A quarter of nginx's keeps clear of lower limits. The largest domain alert
-#: strangers' text can make (every breakdown list full of 200 characters of 4-byte
-#: UTF-8) is about 60 KB; a tenant's notes take about 7 KB for each account and region
-#: it is paused in.
+#: more goes as several documents (``part`` of ``parts``), Alertmanager's alerts as
+#: several posts. nginx refuses a body over 1 MiB by default (``client_max_body_size``),
+#: API gateways at a few MiB or less; an alert with its codes, MTAs and message ids
+#: takes 1.5 to 4 KB, so 500 domains 0.8 to 2 MB. A quarter of nginx's keeps clear of
+#: lower limits. The largest domain alert strangers' text can make (every breakdown
+#: list full of 200 characters of 4-byte UTF-8) is about 60 KB; a tenant's notes take
+#: about 7 KB for each account and region it is paused in.
 MOST_BODY_BYTES = 256 * 1024
 #: A firing alert is valid for this many resend periods (Prometheus uses 4).
 VALID_FOR_RESENDS = 4
@@ -121,6 +122,22 @@ def alertmanager_documents(
             }
         )
     return out
+
+
+def alertmanager_bodies(
+    documents: list[dict[str, Any]], most: int = MOST_BODY_BYTES
+) -> list[tuple[range, bytes]]:
+    """``documents`` as the bodies of ``POST /api/v2/alerts``, in order: JSON arrays of
+    as many as keep each within ``most`` bytes (one alone that does not fit goes alone),
+    with where in ``documents`` each body's are. Alertmanager takes any number of alerts
+    a post, each on its own, so a wide notification loses nothing split; as one body,
+    a proxy in front would refuse it whole (413). No documents: one empty array."""
+    encoded = [msgspec.json.encode(document) for document in documents]
+    bodies, start = [], 0
+    for end in _ends(len(b"[]"), [len(document) for document in encoded], most):
+        bodies.append((range(start, end), b"[" + b",".join(encoded[start:end]) + b"]"))
+        start = end
+    return bodies
 
 
 def _subject_labels(alert: Alert) -> dict[str, str]:
