@@ -11,11 +11,13 @@ resolves it did not take, and no more."""
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import msgspec
 import pytest
+from aiohttp import web
 from structlog.testing import capture_logs
 
 from sesd.alerting.alert import Alert, Notification
@@ -26,8 +28,10 @@ from sesd.alerting.documents import (
     alertmanager_documents,
 )
 from sesd.alerting.rules import Transition
+from sesd.commands.demo.localhttp import LocalServer
 from sesd.config import AlertmanagerConfig
-from tests.receivers import NGINX_MOST_BODY
+from tests.receivers import NGINX_MOST_BODY, WebhookReceiver
+from tests.test_alertmanager import alertmanager
 from tests.test_alertmanager_members import _Member
 from tests.test_sinks import notification
 from tests.test_webhook_parts import _wide
@@ -61,6 +65,36 @@ def _incident(width: int = WIDTH) -> Notification:
     return notification(*(_throttled(i) for i in range(width)))
 
 
+class _Nginx(LocalServer):
+    """nginx as it ships in front of ``upstream``: a body over 1 MiB is answered 413,
+    any other is passed on, and the upstream's answer passed back."""
+
+    def __init__(self, upstream: str) -> None:
+        super().__init__()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.upstream = upstream
+        #: Bodies answered 413, by size.
+        self.too_large: list[int] = []
+
+    async def _pass(self, request: web.Request) -> web.Response:
+        body = await request.content.read()
+        if len(body) > NGINX_MOST_BODY:
+            self.too_large.append(len(body))
+            return web.Response(status=413, text="413 Request Entity Too Large")
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                self.upstream + request.path,
+                data=body,
+                headers={"Content-Type": "application/json"},
+            ) as up,
+        ):
+            return web.Response(status=up.status, body=await up.read())
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/api/v2/alerts", self._pass)
+
+
 def _domains(bodies: list[Any]) -> list[str]:
     """The domains of the alerts the bodies carry, in the order posted."""
     return [alert["labels"]["domain"] for body in bodies for alert in body]
@@ -92,6 +126,29 @@ async def test_a_notification_on_500_domains_reaches_each_member_whole() -> None
         assert len(member.accepted) > 1
         assert _domains(member.accepted) == expected
     assert [e for e in logs if e["event"] == "sesd.notify.member_failed"] == []
+
+
+async def test_the_real_alertmanager_behind_nginx_holds_every_alert_of_500_domains(
+    tmp_path: Path,
+) -> None:
+    """Alertmanager itself, behind nginx as it ships: after the post of the 500-domain
+    notification (1.3 MB as one body, refused whole), it holds the 500 alerts, each
+    with its own labels: the bodies are Alertmanager's API as it reads it."""
+    incident = _incident()
+    async with (
+        WebhookReceiver() as hook,
+        alertmanager(tmp_path, hook.url) as am,
+        _Nginx(am) as nginx,
+        aiohttp.ClientSession() as session,
+    ):
+        sink = AlertmanagerSink(AlertmanagerConfig(urls=[nginx.url]), session, "am")
+        await sink.send(incident)
+        async with session.get(am + "/api/v2/alerts") as answer:
+            held = await answer.json()
+    assert nginx.too_large == []
+    assert sorted(alert["labels"]["domain"] for alert in held) == sorted(
+        a.domain for a in incident.alerts
+    )
 
 
 async def test_a_member_that_fails_part_way_is_owed_the_resolves_it_did_not_take() -> None:
