@@ -200,3 +200,19 @@ def test_many_idle_domains_evicted_beside_a_big_table_take_one_pass_over_it() ->
     assert len(evicted) == 1500
     assert (len(pending), pending.counts(NOW)) == (60_000, {"busy.example": 60_000})
     assert passes.passes == 1
+
+
+def test_a_refused_recipients_retry_processed_after_its_delivery_is_not_timed() -> None:
+    """The table full, a recipient is delayed at 07:27 and not held; it is delivered at
+    07:52. SQS keeps no order: SES's retry of 07:37 reaches sesd after the Delivery.
+    Its delay is not timed (it was never pending), neither at the Delivery nor at that
+    retry: not 15 minutes from the retry, a quarter of the 25 it lasted."""
+    pipeline = Pipeline(core_settings(parse_config("[ingest]\nmax_pending_delays = 1\n")))
+    pipeline.feed(f.raw(f.delay(["a@flood.example"], at=NOW - 3000, message_id="m0")), "q", NOW)
+    pipeline.feed(f.raw(f.delay(["u@quiet.example"], at=NOW - 2000, message_id="m1")), "q", NOW)
+    pipeline.feed(f.raw(f.delivery(["u@quiet.example"], at=NOW - 500, message_id="m1")), "q", NOW)
+    retry = f.raw(f.delay(["u@quiet.example"], at=NOW - 1400, message_id="m1"))
+    assert pipeline.feed(retry, "q", NOW).outcome == "processed"
+    figures = pipeline.ledger.windows["quiet.example"].figures(2, NOW)
+    assert figures.delay_duration.count == 0
+    assert figures.count("delivery_delay") == 1

@@ -144,10 +144,7 @@ class PendingDelays:
         if ended is None:
             ended = self._resolved_before.get(key)
         if ended is not None and ended >= t:
-            if key in self._counted:
-                return None  # over, and timed already (from its earliest delay seen)
-            self._counted.add(key)
-            return labels, ended - t
+            return self._over(key, labels, t, ended)
         found = self._entries.get(key)
         if found is not None:
             # Another delay for the same recipient: the first time, the latest expiry,
@@ -192,6 +189,20 @@ class PendingDelays:
             self._heap = [(e[2], k) for k, e in self._entries.items()]
             heapq.heapify(self._heap)
         return None
+
+    def _over(
+        self, key: int, labels: Labels, t: float, ended: float
+    ) -> tuple[Labels, float] | None:
+        """A delay at ``t`` of a recipient whose Delivery or Bounce at ``ended`` was seen."""
+        if key in self._counted:
+            return None  # over, and timed already (from its earliest delay seen)
+        if (self._gave_up or self._gave_up_before) and self._first_of(key) is not None:
+            # A retry of one the full table refused (or whose 16 h ran out) that SQS
+            # brought after its end: not timed from it (a delay began earlier), as the
+            # recipient, not pending then, was not at its end.
+            return None
+        self._counted.add(key)
+        return labels, ended - t
 
     def holds(self, key: int) -> bool:
         """Whether a recipient is pending, or was until SES gave up on it, or was
