@@ -216,3 +216,23 @@ def test_a_refused_recipients_retry_processed_after_its_delivery_is_not_timed() 
     figures = pipeline.ledger.windows["quiet.example"].figures(2, NOW)
     assert figures.delay_duration.count == 0
     assert figures.count("delivery_delay") == 1
+
+
+def test_the_memory_of_refused_recipients_reaches_half_the_table_of_later_refusals() -> None:
+    """A table of eight, full (six at one domain, two at another). A recipient refused
+    is still known at its retry after three more were refused (half the table, less
+    one): a retry, not counted again. After eight more (the whole memory), a flood
+    past what sesd remembers, its retry is a new recipient in the overflow, as README
+    says."""
+    pending = PendingDelays(8)
+    for key in range(8):
+        pending.delayed(key, ("flood.example" if key < 6 else "b.example",), 0.0, None)
+    assert pending.delayed(100, ("c.example",), 10.0, None) is None
+    for key in range(101, 104):
+        pending.delayed(key, ("c.example",), 20.0, None)
+    assert (pending.holds(100), pending.overflow) == (True, 4)
+    pending.delayed(100, ("c.example",), 30.0, None)
+    assert pending.overflow == 4
+    for key in range(104, 112):
+        pending.delayed(key, ("c.example",), 40.0, None)
+    assert not pending.holds(100)
