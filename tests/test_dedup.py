@@ -9,6 +9,7 @@ from sesd.core.decode import Event, decode_body
 from sesd.core.dedup import DuplicateFilter, event_key
 from sesd.core.events import EVENT_TYPE_INDEX
 from sesd.core.pipeline import Pipeline
+from sesd.runtime.daemon import Daemon
 from tests import factory as f
 
 NOW = f.T0 + 10
@@ -245,3 +246,24 @@ def test_a_clock_stepped_ahead_forgets_no_key_seen_moments_before() -> None:
     assert not seen.seen(4, 2 * hour + 6.0)  # closes the open generation (3, 4)
     assert not seen.seen(5, 3 * hour + 6.0)  # and the next: 3 and 4 are gone
     assert not seen.seen(3, 3 * hour + 7.0)
+
+
+def test_the_daemon_tells_the_duplicate_filter_of_a_step_it_measures() -> None:
+    """The daemon's own clock: an event at 00:00 and another an hour later (which closes
+    the filter's first generation, both in it); NTP then steps the wall clock two hours
+    ahead, five seconds on. The daemon measures the step at its next read, and SQS's
+    copies of both events, arriving then, are duplicates."""
+    config = parse_config('[[queues]]\nurl = "http://127.0.0.1:9/q"\nname = "q"\n')
+    wall, mono = [f.T0], [1000.0]
+    daemon = Daemon(config, clock=lambda: wall[0], monotonic=lambda: mono[0])
+    first = f.raw(f.delivery(["a@one.example"], at=f.T0, message_id="m1"))
+    assert daemon.pipeline.feed(first, "q", daemon.clock()).outcome == "processed"
+    wall[0], mono[0] = wall[0] + 3600, mono[0] + 3600
+    second = f.raw(f.delivery(["b@one.example"], at=wall[0], message_id="m2"))
+    assert daemon.pipeline.feed(second, "q", daemon.clock()).outcome == "processed"
+    wall[0], mono[0] = wall[0] + 7205, mono[0] + 5
+    third = f.raw(f.delivery(["c@one.example"], at=wall[0] - 7200, message_id="m3"))
+    assert daemon.pipeline.feed(third, "q", daemon.clock()).outcome == "processed"
+    assert daemon.clock.steps == 1
+    outcomes = [daemon.pipeline.feed(body, "q", daemon.clock()).outcome for body in (first, second)]
+    assert outcomes == ["duplicate", "duplicate"]

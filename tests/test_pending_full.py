@@ -62,17 +62,19 @@ def test_a_recipient_a_full_table_cannot_hold_counts_once_however_often_ses_retr
 def test_a_recipient_refused_by_a_full_table_is_held_from_its_first_delay_once_it_has_room() -> (
     None
 ):
-    """Refused at its first delay (t=100, the table full), held at a retry (t=300) once a
-    delivery freed room: pending, and its delay timed from t=100 when it ends."""
+    """Refused at a delay (t=100, the table full), and at an earlier one SQS brought
+    after it (t=60), held at a retry (t=300) once a delivery freed room: pending, and
+    its delay timed from t=60, its first, when it ends."""
     pending = PendingDelays(1)
     pending.delayed(1, ("a.com",), 0.0, None)
     assert pending.delayed(2, ("b.com",), 100.0, None) is None
+    assert pending.delayed(2, ("b.com",), 60.0, None) is None
     assert pending.holds(2)
     assert pending.count("b.com", 100.0) == 0
     assert pending.resolved(1, 200.0) == (("a.com",), 200.0)
     pending.delayed(2, ("b.com",), 300.0, None)
     assert pending.count("b.com", 300.0) == 1
-    assert pending.resolved(2, 500.0) == (("b.com",), 400.0)
+    assert pending.resolved(2, 500.0) == (("b.com",), 440.0)
     assert pending.overflow == 1
 
 
