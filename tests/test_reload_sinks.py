@@ -198,6 +198,48 @@ async def test_a_reload_during_a_wide_page_goes_on_from_the_first_event_not_take
     ]
 
 
+@pytest.mark.parametrize("meanwhile", ["reload", "clock step"])
+async def test_a_wide_page_failing_after_a_reload_or_a_step_during_a_post_goes_on_from_it(
+    monkeypatch: pytest.MonkeyPatch, meanwhile: str
+) -> None:
+    """PagerDuty takes the first of three alerts' triggers; the second is under way when
+    a reload changes the sink's timeout (the same key and URL), or the clock steps an
+    hour back; then PagerDuty answers it 500. The retry goes on from the second event:
+    asked of the new sink, which copied what the old one kept before the old one kept
+    this, or by the moved notification, it began again from the first."""
+    monkeypatch.setenv("SESD_TEST_ROUTING_KEY", "key-1")
+    async with Receiver("pagerduty") as pd, aiohttp.ClientSession() as session:
+        pd.script(Answer(202), Answer(500, hang=True))
+        text, alerting, pipeline, now = _at_pagerduty(pd.url, session)
+        for domain in ("a.example", "b.example", "c.example"):
+            feed_spike(pipeline, domain, T, 6, 4)
+        alerting.evaluate()
+        outbox = alerting.outboxes["pd"]
+
+        async def during_the_post() -> None:
+            await pd.wait_arrived(2)
+            if meanwhile == "reload":
+                slower = text.replace('events_url = "', 'timeout = "20s"\nevents_url = "')
+                alerting.reconfigure(read_secrets(parse_config(slower)))
+            else:
+                now[0] -= 3600.0
+                alerting.stepped(now[0], -3600.0)
+            pd.close()  # the held answer goes: the 500
+
+        async def backoff(seconds: float) -> None:
+            await anyio.lowlevel.checkpoint()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(during_the_post)
+            await _drained(outbox, backoff)
+    assert pd.answers == [202, 500, 200, 200]
+    assert [e["payload"]["component"] for e in pd.accepted] == [
+        "a.example",
+        "b.example",
+        "c.example",
+    ]
+
+
 async def test_a_sink_removed_and_named_again_keeps_one_rules_notifications_in_order(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 import anyio
 import pytest
+from aiohttp import web
 from prometheus_client import Counter
 from structlog.testing import capture_logs
 
@@ -234,6 +235,60 @@ async def test_a_part_sent_notification_goes_on_across_a_clock_step_and_a_reload
 
 
 _SLOWER = '[alerts.sinks.hook]\ntimeout = "20s"\n'
+
+
+class _Held(WebhookReceiver):
+    """The receiver, its answer to the second body held until the test releases it."""
+
+    def __init__(self) -> None:
+        super().__init__(secret=SECRET)
+        self.arrived, self.release, self._count = anyio.Event(), anyio.Event(), 0
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        self._count += 1
+        if self._count == 2:
+            self.arrived.set()
+            await self.release.wait()
+        return await super()._handle(request)
+
+
+@pytest.mark.parametrize("meanwhile", ["reload", "clock step"])
+async def test_a_part_failing_after_a_reload_or_a_clock_step_during_its_post_goes_on_from_it(
+    meanwhile: str,
+) -> None:
+    """Part 2 of the incident is under way when a reload changes the sink's timeout (the
+    sink made anew, to the same URL), or the clock steps an hour back; then it fails
+    (500). The retry goes on from part 2: the receiver has part 1 once. Asked of the new
+    sink, which copied what the old one kept before the old one kept this, or by the
+    moved notification, the sink began again from part 1."""
+    wide = _incident()
+    async with _Held() as hook, aiohttp.ClientSession() as session:
+        sink = f'[alerts.sinks.hook]\ntype = "webhook"\nurl = "{hook.url}"\nsecret = "{SECRET}"\n'
+        text = sink + RULE + 'sinks = ["hook"]\n'
+        alerting, _pipeline, now = _alerting(text)
+        alerting.open(session)
+        outbox = alerting.outboxes["hook"]
+        hook.next_statuses.extend([204, 500])
+        outbox.put(wide)
+
+        async def during_the_post() -> None:
+            await hook.arrived.wait()
+            if meanwhile == "reload":
+                alerting.reconfigure(parse_config(text.replace("[alerts.sinks.hook]\n", _SLOWER)))
+            else:
+                now[0] -= 3600.0
+                alerting.stepped(now[0], -3600.0)
+            hook.release.set()
+
+        async def backoff(seconds: float) -> None:
+            await anyio.lowlevel.checkpoint()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(during_the_post)
+            await _drained(outbox, backoff)
+    assert [body["part"] for body in hook.bodies] == [1, 2, 2, 3, 4, 5, 6, 7]
+    moved = wide.at - (3600.0 if meanwhile == "clock step" else 0.0)
+    assert {body["at"] for body in hook.bodies[2:]} == {iso(moved)}
 
 
 @pytest.mark.parametrize(("width", "parts"), [(500, 7), (1, 1)])

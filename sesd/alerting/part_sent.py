@@ -6,7 +6,10 @@ try the notification again: the sink goes on from the first request not taken, n
 from the start (PagerDuty's rate limit would be spent on the same first events, a
 webhook's receiver would take the first parts twice). What it keeps is told by the
 object the outbox holds, kept alive so that no other takes its id; a clock step moves
-that object (sesd.alerting.clock_steps), and this memory with it.
+that object (sesd.alerting.clock_steps), and this memory with it, during a post too.
+A sink a reload makes anew to the same place shares its memory with the one it
+replaces (copied, a post under way at the reload that then failed was kept by the old
+sink alone, and the new one began again from the start).
 """
 
 from __future__ import annotations
@@ -35,29 +38,35 @@ class PartSent(Generic[Progress]):
 
     def __init__(self) -> None:
         self._kept: dict[int, tuple[Notification, Progress, list[Permanent]]] = {}
+        #: The notification last taken, as the sink was given it and as a clock step
+        #: during its posts moved it: the one its outbox tries again.
+        self._sending: tuple[Notification, Notification] | None = None
 
     def take(self, notification: Notification, start: Progress) -> tuple[Progress, list[Permanent]]:
         """Where ``notification`` goes on from (``start`` when none of it was sent) and
         its refusals so far; forgotten until :meth:`keep` (a post failed again)."""
+        self._sending = (notification, notification)
         _, progress, refused = self._kept.pop(id(notification), (notification, start, []))
         return progress, refused
 
     def keep(
         self, notification: Notification, progress: Progress, refused: list[Permanent]
     ) -> None:
-        """Remember that ``notification`` goes on from ``progress`` at its next try."""
+        """Remember that ``notification`` goes on from ``progress`` at its next try: told
+        by the object a clock step during its posts moved it to, the one its outbox
+        holds now (by the one the sink was given, the retry began again from the start)."""
+        if self._sending is not None and self._sending[0] is notification:
+            notification = self._sending[1]
+        self._sending = None
         while len(self._kept) >= self.MOST:
             del self._kept[next(iter(self._kept))]
         self._kept[id(notification)] = (notification, progress, refused)
 
-    def adopt(self, old: PartSent[Progress]) -> None:
-        """Take over what ``old`` kept (the sink it belonged to was replaced by a reload
-        and posts to the same place)."""
-        self._kept = dict(old._kept)
-
     def moved(self, moves: Moves) -> None:
         """The wall clock stepped (measured): each notification is told by the object
-        its outbox holds now, moved. By the one it replaced, the moved one began again
-        from the start."""
+        its outbox holds now, moved, the one under way too. By the one it replaced, the
+        moved one began again from the start."""
         kept = [(moves.notification(n), at, refused) for n, at, refused in self._kept.values()]
         self._kept = {id(n): (n, at, refused) for n, at, refused in kept}
+        if self._sending is not None:
+            self._sending = (self._sending[0], moves.notification(self._sending[1]))

@@ -279,13 +279,14 @@ class PagerDutySink:
     def adopt(self, old: object) -> None:
         """Take over from ``old``, the sink this one replaces (a reload changed its
         config): to the same service (key and URL), each notification part-sent goes on
-        from the first event not taken, as it would have without the reload."""
+        from the first event not taken, as it would have without the reload, one under
+        way at the reload too: their memory is one (sesd.alerting.part_sent)."""
         if (
             isinstance(old, PagerDutySink)
             and old._config.events_url == self._config.events_url
             and old._config.routing_key == self._config.routing_key
         ):
-            self._part_sent.adopt(old._part_sent)
+            self._part_sent = old._part_sent
 
     def moved(self, moves: Moves) -> None:
         """The wall clock stepped (measured): each notification part-sent is told by the

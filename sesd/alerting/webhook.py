@@ -38,9 +38,10 @@ class WebhookSink:
     def adopt(self, old: object) -> None:
         """Take over from ``old``, the sink this one replaces (a reload changed its
         config): to the same URL, each notification part-sent goes on from the first
-        part not taken (a new secret signs the rest)."""
+        part not taken (a new secret signs the rest), one under way at the reload too:
+        their memory is one (sesd.alerting.part_sent)."""
         if isinstance(old, WebhookSink) and old._config.url == self._config.url:
-            self._part_sent.adopt(old._part_sent)
+            self._part_sent = old._part_sent
 
     def moved(self, moves: Moves) -> None:
         """The wall clock stepped (measured): what it keeps of each notification
