@@ -177,13 +177,17 @@ def webhook_documents(
     notification: Notification,
     ends: tuple[int, ...] | None = None,
     most: int = MOST_BODY_BYTES,
+    at: float | None = None,
 ) -> tuple[tuple[int, ...], list[bytes]]:
     """The webhook bodies (schema ``sesd.webhook.v1``) of ``notification``, and where
     each part's alerts end (the index after its last). Each is a whole document with the
     notification's top-level fields, ``part`` (from 1) of ``parts``, and its share of
     the alerts, in order: as many as keep it within ``most`` bytes (one alone that does
     not fit goes alone). ``ends`` (a retry's): the parts made before, so that the ones
-    not taken yet carry the same alerts (a clock step may have moved their times).
+    not taken yet carry the same alerts (a clock step may have moved their times);
+    ``at``: the time the parts made before said, each part's ``at`` (a receiver gathers
+    the parts by ``rule``, ``kind`` and ``at``: moved by a clock step since, the rest
+    would be another notification's, whose first parts never come).
 
     Each alert carries the line that mutes its own domain: a receiver making each alert
     a ticket of its own would offer the document's (``--domain '*'`` for several
@@ -198,7 +202,7 @@ def webhook_documents(
         "kind": notification.kind.value,
         "rule": notification.rule,
         "severity": notification.severity,
-        "at": iso(notification.at),
+        "at": iso(notification.at if at is None else at),
         "mute": notification.silence or None,
         # `sesd send-test-alert`'s: a receiver that acts on alerts skips it by field.
         "test": any(alert.test for alert in notification.alerts),

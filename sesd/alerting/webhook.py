@@ -27,8 +27,9 @@ class WebhookSink:
         self.name = name
         self._config = config
         self._session = session
-        #: Each part-sent notification's next part, and where its parts' alerts end.
-        self._part_sent: PartSent[tuple[int, tuple[int, ...] | None]] = PartSent()
+        #: Each part-sent notification's next part, where its parts' alerts end, and the
+        #: time they say it was made (the same in every part, whatever a clock step did).
+        self._part_sent: PartSent[tuple[int, tuple[int, ...] | None, float]] = PartSent()
 
     @property
     def endpoint(self) -> object:
@@ -50,15 +51,15 @@ class WebhookSink:
 
     async def send(self, notification: Notification) -> None:
         """Post the notification's documents, from the first not taken yet."""
-        (start, ends), refused = self._part_sent.take(notification, (0, None))
-        ends, bodies = webhook_documents(notification, ends)
+        (start, ends, at), refused = self._part_sent.take(notification, (0, None, notification.at))
+        ends, bodies = webhook_documents(notification, ends, at=at)
         for k in range(start, len(bodies)):
             try:
                 await self._post(bodies[k])
             except Permanent as exc:
                 refused.append(exc)
             except DeliveryError:
-                self._part_sent.keep(notification, (k, ends), refused)
+                self._part_sent.keep(notification, (k, ends, at), refused)
                 raise
         if len(bodies) == 1 and refused:
             raise refused[0]
