@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 import anyio
+import msgspec
 import pytest
 from aiohttp import web
 from prometheus_client import Counter
@@ -127,23 +128,65 @@ async def test_a_notification_on_500_domains_reaches_a_receiver_behind_nginx_in_
     assert domains == [a.domain for a in wide.alerts]
 
 
-def test_each_part_is_within_the_bound_and_an_alert_too_large_for_one_goes_alone() -> None:
+@pytest.mark.parametrize("at", [100, 0])
+def test_each_part_is_within_the_bound_and_an_alert_too_large_for_one_goes_alone(
+    at: int,
+) -> None:
     """Each document is at most 256 KiB and holds as many alerts as fit: with the next
     alert too, it would pass the bound. An alert whose own document passes the bound
     (a domain's never does: strangers' text makes one of about 60 KB at most) goes in
-    a part of its own, not lost, and the parts around it are as full as the others."""
+    a part of its own, not lost, and the parts around it are as full as the others (none
+    is empty, the huge alert the first too: a receiver would take a part of no alerts)."""
     wide = _incident(200)
-    huge = replace(wide.alerts[100], notes=("n" * 1000,) * 300)
-    wide = replace(wide, alerts=(*wide.alerts[:100], huge, *wide.alerts[101:]))
+    huge = replace(wide.alerts[at], notes=("n" * 1000,) * 300)
+    wide = replace(wide, alerts=(*wide.alerts[:at], huge, *wide.alerts[at + 1 :]))
     ends, bodies = webhook_documents(wide)
     sizes = [len(body) for body in bodies]
-    alone = ends.index(101)
-    assert ends[alone - 1] == 100
+    alone = ends.index(at + 1)
+    assert (0, *ends)[alone] == at
+    assert all(start < end for start, end in zip((0, *ends), ends, strict=False))  # none empty
     assert sizes[alone] > MOST_BODY_BYTES
     assert max(sizes[:alone] + sizes[alone + 1 :]) <= MOST_BODY_BYTES
     for k, end in enumerate(ends[:-1]):
         _, fuller = webhook_documents(wide, (*ends[:k], end + 1, *ends[k + 1 :]))
         assert len(fuller[k]) > MOST_BODY_BYTES
+
+
+def _fuller(wide: Notification, ends: tuple[int, ...], k: int, most: int) -> int:
+    """The size of part ``k`` of ``wide`` made to hold the alert after its last too."""
+    _, bodies = webhook_documents(wide, (*ends[:k], ends[k] + 1, *ends[k + 1 :]), most)
+    return len(bodies[k])
+
+
+#: Texts that take more bytes than characters: two- and four-byte UTF-8, and what JSON
+#: escapes (a quote, a backslash, a newline) or msgspec writes as is (U+2028).
+_TEXTS = ("plain", "\u00e9" * 40, '"\\\n\u2028</script>' * 12, "\U0001f600" * 30)
+
+
+@pytest.mark.parametrize("width", [24, 6])
+def test_no_part_passes_the_bound_by_a_byte(width: int) -> None:
+    """Alerts smaller and smaller, their text multi-byte and escaped, in thirteen parts
+    (``part`` and ``parts`` of two digits) or four: at a bound one byte short of the
+    smallest part that could hold one alert more (in the thirteen, part 11), the parts
+    are the same, none passes the bound, none is empty and the alerts are each once, in
+    order. Counted a byte short (the comma between alerts, a digit of ``part``), that
+    part took the alert more and passed the bound by a byte."""
+    wide = notification(
+        *(
+            replace(alert(f"d{i}.example"), notes=(_TEXTS[i % 4], "\u00e9" * (300 - 12 * i)))
+            for i in range(width)
+        )
+    )
+    ends, bodies = webhook_documents(wide, most=6000)
+    fuller = [_fuller(wide, ends, k, 6000) for k in range(len(ends) - 1)]
+    tight = min(fuller) - 1
+    assert (len(ends), fuller.index(tight + 1)) == ((13, 10) if width == 24 else (4, 1))
+    got, bodies = webhook_documents(wide, most=tight)
+    assert got == ends
+    assert max(len(body) for body in bodies) <= tight
+    domains = [[a["domain"] for a in msgspec.json.decode(body)["alerts"]] for body in bodies]
+    assert all(domains)
+    assert [d for part in domains for d in part] == [a.domain for a in wide.alerts]
 
 
 @pytest.mark.parametrize("scope", [DOMAIN, PROVIDER])
@@ -240,6 +283,45 @@ async def test_a_part_sent_notification_goes_on_across_a_clock_step_and_a_reload
 
 
 _SLOWER = '[alerts.sinks.hook]\ntimeout = "20s"\n'
+
+
+@pytest.mark.parametrize("changed", ["url", "secret"])
+async def test_a_reload_to_another_url_sends_every_part_and_a_new_secret_signs_the_rest(
+    changed: str,
+) -> None:
+    """Part 2 of the incident fails (500); while the outbox waits to try again, a
+    reload points the sink at another receiver, which has had no part: it gets all
+    seven. Or the reload rotates the secret (the receiver rotated too): the same
+    receiver gets parts 2 to 7, each signed with the new secret, none refused."""
+    async with (
+        WebhookReceiver(secret=SECRET) as hook,
+        WebhookReceiver(secret=SECRET) as other,
+        aiohttp.ClientSession() as session,
+    ):
+        sink = f'[alerts.sinks.hook]\ntype = "webhook"\nurl = "{hook.url}"\nsecret = "{SECRET}"\n'
+        text = sink + RULE + 'sinks = ["hook"]\n'
+        alerting, _pipeline, _now = _alerting(text)
+        alerting.open(session)
+        outbox = alerting.outboxes["hook"]
+        hook.next_statuses.extend([204, 500])
+        outbox.put(_incident())
+
+        async def meanwhile(seconds: float) -> None:
+            if changed == "url":
+                alerting.reconfigure(parse_config(text.replace(hook.url, other.url)))
+            else:
+                hook.secret = "rotated-" + SECRET
+                alerting.reconfigure(parse_config(text.replace(SECRET, hook.secret)))
+            await anyio.lowlevel.checkpoint()
+
+        await _drained(outbox, meanwhile)
+    assert hook.rejected == other.rejected == 0
+    if changed == "url":
+        assert [body["part"] for body in hook.bodies] == [1, 2]
+        assert _parts(other.accepted) == [(k, 7) for k in range(1, 8)]
+    else:
+        assert [body["part"] for body in hook.bodies] == [1, 2, 2, 3, 4, 5, 6, 7]
+        assert other.bodies == []
 
 
 class _Held(WebhookReceiver):
