@@ -21,7 +21,7 @@ from prometheus_client import Counter
 from structlog.testing import capture_logs
 
 from sesd.alerting.alert import Alert, Notification
-from sesd.alerting.documents import MOST_BODY_BYTES, webhook_documents
+from sesd.alerting.documents import MOST_BODY_BYTES, Made, webhook_documents
 from sesd.alerting.rules import Transition
 from sesd.alerting.webhook import WebhookSink
 from sesd.config import WebhookConfig, parse_config
@@ -32,8 +32,11 @@ from sesd.core.timestamps import iso
 from sesd.core.windows import Breakdown
 from sesd.core.windows.examples import EXAMPLES
 from tests.receivers import WebhookReceiver
+from tests.test_group_order import WAITED
 from tests.test_reload_sinks import _drained
-from tests.test_routing import RULE, _alerting
+from tests.test_routing import RULE, T, _alerting
+from tests.test_rule_changes import rule
+from tests.test_rules import built, feed_spike
 from tests.test_sinks import Sleeps, alert, delivering, notification, outcomes
 
 SECRET = "s3cret-for-the-hook"
@@ -116,6 +119,7 @@ async def test_a_notification_on_500_domains_reaches_a_receiver_behind_nginx_in_
     assert heads == [heads[0]] * 7
     assert heads[0] == {
         "schema": "sesd.webhook.v1",
+        "id": msgspec.json.decode(webhook_documents(wide)[1][0])["id"],
         "kind": "firing",
         "rule": "delays",
         "severity": "critical",
@@ -140,21 +144,22 @@ def test_each_part_is_within_the_bound_and_an_alert_too_large_for_one_goes_alone
     wide = _incident(200)
     huge = replace(wide.alerts[at], notes=("n" * 1000,) * 300)
     wide = replace(wide, alerts=(*wide.alerts[:at], huge, *wide.alerts[at + 1 :]))
-    ends, bodies = webhook_documents(wide)
+    made, bodies = webhook_documents(wide)
+    ends = made.ends
     sizes = [len(body) for body in bodies]
     alone = ends.index(at + 1)
     assert (0, *ends)[alone] == at
     assert all(start < end for start, end in zip((0, *ends), ends, strict=False))  # none empty
     assert sizes[alone] > MOST_BODY_BYTES
     assert max(sizes[:alone] + sizes[alone + 1 :]) <= MOST_BODY_BYTES
-    for k, end in enumerate(ends[:-1]):
-        _, fuller = webhook_documents(wide, (*ends[:k], end + 1, *ends[k + 1 :]))
-        assert len(fuller[k]) > MOST_BODY_BYTES
+    for k in range(len(ends) - 1):
+        assert _fuller(wide, made, k, MOST_BODY_BYTES) > MOST_BODY_BYTES
 
 
-def _fuller(wide: Notification, ends: tuple[int, ...], k: int, most: int) -> int:
+def _fuller(wide: Notification, made: Made, k: int, most: int) -> int:
     """The size of part ``k`` of ``wide`` made to hold the alert after its last too."""
-    _, bodies = webhook_documents(wide, (*ends[:k], ends[k] + 1, *ends[k + 1 :]), most)
+    ends = (*made.ends[:k], made.ends[k] + 1, *made.ends[k + 1 :])
+    _, bodies = webhook_documents(wide, made._replace(ends=ends), most)
     return len(bodies[k])
 
 
@@ -177,12 +182,13 @@ def test_no_part_passes_the_bound_by_a_byte(width: int) -> None:
             for i in range(width)
         )
     )
-    ends, bodies = webhook_documents(wide, most=6000)
-    fuller = [_fuller(wide, ends, k, 6000) for k in range(len(ends) - 1)]
+    made, bodies = webhook_documents(wide, most=6000)
+    ends = made.ends
+    fuller = [_fuller(wide, made, k, 6000) for k in range(len(ends) - 1)]
     tight = min(fuller) - 1
     assert (len(ends), fuller.index(tight + 1)) == ((13, 10) if width == 24 else (4, 1))
     got, bodies = webhook_documents(wide, most=tight)
-    assert got == ends
+    assert got.ends == ends
     assert max(len(body) for body in bodies) <= tight
     domains = [[a["domain"] for a in msgspec.json.decode(body)["alerts"]] for body in bodies]
     assert all(domains)
@@ -223,6 +229,38 @@ def test_a_notification_that_fits_is_part_1_of_1() -> None:
     assert b'"part":1,"parts":1,' in body
 
 
+@pytest.mark.parametrize("beside", [["b.example"], []])
+def test_two_notifications_of_one_rule_kind_and_time_are_told_apart_by_their_id(
+    beside: list[str],
+) -> None:
+    """a.example fires (beside b.example, or alone), resolves and fires again within
+    group_wait: at the group's time the sinks are told the first firing, the resolve,
+    then the new firing (sesd.alerting.grouping), two firings of the rule made at the
+    same time, each part 1 of 1, alone of the same alert. Told by ``rule``, ``kind``,
+    ``at`` and ``part`` (as a part posted again after a lost answer is), the new
+    incident's firing was the first's duplicate, and a receiver dropped it. Their
+    ``id`` differs (the new incident's alert began later); a notification's is the
+    same in each of its parts."""
+    pipeline, evaluator = built(parse_config(WAITED + rule()))
+    for domain in ["a.example", *beside]:
+        feed_spike(pipeline, domain, T + 5, 6, 4)
+    evaluator.evaluate(pipeline.ledger, T + 5)
+    feed_spike(pipeline, "a.example", T + 10, 0, 90)
+    evaluator.evaluate(pipeline.ledger, T + 10)
+    feed_spike(pipeline, "a.example", T + 20, 60, 0)
+    evaluator.evaluate(pipeline.ledger, T + 20)
+    first, _resolve, again = evaluator.due(T + 35)
+    heads = []
+    for each in (first, again):
+        (body,) = webhook_documents(each)[1]
+        heads.append(msgspec.json.decode(body))
+    same = ("rule", "kind", "at", "part", "parts")
+    assert [heads[0][key] for key in same] == [heads[1][key] for key in same]
+    assert heads[0]["id"] != heads[1]["id"]
+    _, bodies = webhook_documents(_incident())
+    assert len({msgspec.json.decode(body)["id"] for body in bodies}) == 1
+
+
 @pytest.mark.parametrize("status", [500, 408, 429])
 async def test_a_retry_after_a_part_failed_sends_only_the_parts_not_taken(status: int) -> None:
     """The receiver takes part 1 of the 500-domain incident, then fails part 2 (a 5xx,
@@ -255,9 +293,9 @@ async def test_a_part_sent_notification_goes_on_across_a_clock_step_and_a_reload
     and a reload changes the sink's timeout (the sink made anew, to the same URL): the
     moved notification goes on from part 2, its alerts on the new clock. Told by the
     object it replaced, or forgotten with the old sink, it began again from part 1.
-    Every part says the ``at`` part 1 said: a receiver gathers the parts by ``rule``,
-    ``kind`` and ``at``, and parts 2 to 7 at the moved time were another notification's,
-    whose part 1 never came."""
+    Every part says the ``at`` and the ``id`` part 1 said: a receiver gathers the parts
+    by ``id``, and parts 2 to 7 at the moved time were another notification's, whose
+    part 1 never came."""
     wide = _incident()
     async with WebhookReceiver(secret=SECRET) as hook, aiohttp.ClientSession() as session:
         sink = f'[alerts.sinks.hook]\ntype = "webhook"\nurl = "{hook.url}"\nsecret = "{SECRET}"\n'
@@ -278,6 +316,7 @@ async def test_a_part_sent_notification_goes_on_across_a_clock_step_and_a_reload
     assert isinstance(alerting.outboxes["hook"].sink, WebhookSink)
     assert [body["part"] for body in hook.bodies] == [1, 2, 2, 3, 4, 5, 6, 7]
     assert {body["at"] for body in hook.bodies} == {iso(wide.at)}
+    assert len({body["id"] for body in hook.bodies}) == 1
     alerts = [alert for body in hook.bodies[2:] for alert in body["alerts"]]
     assert {alert["at"] for alert in alerts} == {iso(wide.alerts[0].at - 3600.0)}
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -34,6 +34,7 @@ __all__ = [
     "SIGNATURE_HEADER",
     "VALID_FOR_RESENDS",
     "WEBHOOK_SCHEMA",
+    "Made",
     "alertmanager_bodies",
     "alertmanager_documents",
     "sign",
@@ -173,21 +174,27 @@ def _webhook_alert(alert: Alert, mute: str) -> dict[str, Any]:
     }
 
 
+class Made(NamedTuple):
+    """How a notification's webhook documents were made: where each part's alerts end
+    (the index after its last), and the ``at`` and ``id`` each part says. A retry
+    makes the parts not taken yet so again: a clock step since moved the notification
+    (its alerts' times), not what its parts say (a receiver gathers them by ``id``: the
+    rest would be another notification's, whose first parts never come)."""
+
+    ends: tuple[int, ...]
+    at: str
+    id: str
+
+
 def webhook_documents(
-    notification: Notification,
-    ends: tuple[int, ...] | None = None,
-    most: int = MOST_BODY_BYTES,
-    at: float | None = None,
-) -> tuple[tuple[int, ...], list[bytes]]:
-    """The webhook bodies (schema ``sesd.webhook.v1``) of ``notification``, and where
-    each part's alerts end (the index after its last). Each is a whole document with the
-    notification's top-level fields, ``part`` (from 1) of ``parts``, and its share of
-    the alerts, in order: as many as keep it within ``most`` bytes (one alone that does
-    not fit goes alone). ``ends`` (a retry's): the parts made before, so that the ones
-    not taken yet carry the same alerts (a clock step may have moved their times);
-    ``at``: the time the parts made before said, each part's ``at`` (a receiver gathers
-    the parts by ``rule``, ``kind`` and ``at``: moved by a clock step since, the rest
-    would be another notification's, whose first parts never come).
+    notification: Notification, made: Made | None = None, most: int = MOST_BODY_BYTES
+) -> tuple[Made, list[bytes]]:
+    """The webhook bodies (schema ``sesd.webhook.v1``) of ``notification``, and how they
+    were made. Each is a whole document with the notification's top-level fields,
+    ``part`` (from 1) of ``parts``, and its share of the alerts, in order: as many as
+    keep it within ``most`` bytes (one alone that does not fit goes alone). ``made`` (a
+    retry's): as the parts made before, so that the ones not taken yet carry the same
+    alerts, ``at`` and ``id``.
 
     Each alert carries the line that mutes its own domain: a receiver making each alert
     a ticket of its own would offer the document's (``--domain '*'`` for several
@@ -197,28 +204,44 @@ def webhook_documents(
         msgspec.json.encode(_webhook_alert(alert, mutes.get(alert.domain, notification.silence)))
         for alert in notification.alerts
     ]
+    at = iso(notification.at) if made is None else made.at
+    told = _webhook_id(notification, at) if made is None else made.id
     head: dict[str, Any] = {
         "schema": WEBHOOK_SCHEMA,
+        "id": told,
         "kind": notification.kind.value,
         "rule": notification.rule,
         "severity": notification.severity,
-        "at": iso(notification.at if at is None else at),
+        "at": at,
         "mute": notification.silence or None,
         # `sesd send-test-alert`'s: a receiver that acts on alerts skips it by field.
         "test": any(alert.test for alert in notification.alerts),
     }
-    if ends is None:
+    if made is None:
         # The envelope with as many digits in part and parts as any part can have.
         most_parts = max(1, len(alerts))
         empty: dict[str, Any] = {**head, "part": most_parts, "parts": most_parts, "alerts": []}
         ends = _ends(len(msgspec.json.encode(empty)), [len(a) for a in alerts], most)
+        made = Made(ends, at, told)
     bodies, start = [], 0
-    for k, end in enumerate(ends):
-        part = {"part": k + 1, "parts": len(ends)}
+    for k, end in enumerate(made.ends):
+        part = {"part": k + 1, "parts": len(made.ends)}
         raw = [msgspec.Raw(a) for a in alerts[start:end]]
         bodies.append(msgspec.json.encode({**head, **part, "alerts": raw}))
         start = end
-    return ends, bodies
+    return made, bodies
+
+
+def _webhook_id(notification: Notification, at: str) -> str:
+    """The notification's ``id``: a digest of what tells it from any other (its rule,
+    kind, sinks and time, its alerts' labels and since when each holds). Two of one rule
+    and kind are made at the same time where an alert resolved and fired again within
+    group_wait (sesd.alerting.grouping goes round the resolve: the two firings, of one
+    alert alone, differ in its start), or where its alerts go to sets of sinks apart:
+    told by ``rule``, ``kind`` and ``at``, a receiver took the second for the first."""
+    what = [notification.rule, notification.kind.value, notification.sinks, at]
+    alerts = [(alert.domain, iso(alert.since)) for alert in notification.alerts]
+    return hashlib.sha256(msgspec.json.encode([*what, alerts])).hexdigest()[:16]
 
 
 def _ends(envelope: int, sizes: list[int], most: int) -> tuple[int, ...]:

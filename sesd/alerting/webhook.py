@@ -9,7 +9,7 @@ import aiohttp
 
 from sesd.alerting.alert import Notification
 from sesd.alerting.clock_steps import Moves
-from sesd.alerting.documents import SIGNATURE_HEADER, sign, webhook_documents
+from sesd.alerting.documents import SIGNATURE_HEADER, Made, sign, webhook_documents
 from sesd.alerting.part_sent import PartSent
 from sesd.alerting.sinks import SLACK_DEFAULT_PAUSE, SUCCESS, DeliveryError, Permanent, post_json
 from sesd.config import WebhookConfig
@@ -27,9 +27,8 @@ class WebhookSink:
         self.name = name
         self._config = config
         self._session = session
-        #: Each part-sent notification's next part, where its parts' alerts end, and the
-        #: time they say it was made (the same in every part, whatever a clock step did).
-        self._part_sent: PartSent[tuple[int, tuple[int, ...] | None, float]] = PartSent()
+        #: Each part-sent notification's next part, and how its parts were made.
+        self._part_sent: PartSent[tuple[int, Made | None]] = PartSent()
 
     @property
     def endpoint(self) -> object:
@@ -51,15 +50,15 @@ class WebhookSink:
 
     async def send(self, notification: Notification) -> None:
         """Post the notification's documents, from the first not taken yet."""
-        (start, ends, at), refused = self._part_sent.take(notification, (0, None, notification.at))
-        ends, bodies = webhook_documents(notification, ends, at=at)
+        (start, made), refused = self._part_sent.take(notification, (0, None))
+        made, bodies = webhook_documents(notification, made)
         for k in range(start, len(bodies)):
             try:
                 await self._post(bodies[k])
             except Permanent as exc:
                 refused.append(exc)
             except DeliveryError:
-                self._part_sent.keep(notification, (k, ends, at), refused)
+                self._part_sent.keep(notification, (k, made), refused)
                 raise
         if len(bodies) == 1 and refused:
             raise refused[0]
