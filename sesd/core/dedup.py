@@ -11,6 +11,7 @@ caller's clock, and a step of it is told (:meth:`DuplicateFilter.stepped`).
 
 from __future__ import annotations
 
+import math
 import struct
 from typing import Final
 
@@ -23,6 +24,7 @@ __all__ = ["DuplicateFilter", "body_key", "event_key", "stable_key"]
 _pack_double: Final = struct.Struct("<d").pack
 #: XXH3 of bytes, as an int.
 _xxh3: Final = xxhash.xxh3_64_intdigest
+_INF: Final = math.inf
 
 
 def stable_key(first: str, second: str) -> int:
@@ -59,7 +61,7 @@ def body_key(body: bytes | str) -> int:
 class DuplicateFilter:
     """Remembers recent event keys; :meth:`seen` answers and records in one call."""
 
-    __slots__ = ("_current", "_generation_start", "_half", "_horizon", "_previous")
+    __slots__ = ("_current", "_generation_start", "_half", "_horizon", "_previous", "_rotate_at")
 
     def __init__(self, *, horizon: float, max_entries: int) -> None:
         self._horizon = horizon
@@ -67,6 +69,9 @@ class DuplicateFilter:
         self._current: set[int] = set()
         self._previous: set[int] = set()
         self._generation_start: float | None = None
+        #: The least ``now`` at which the open generation has lasted its horizon: one
+        #: comparison a key instead of a subtraction and one (-inf before the first key).
+        self._rotate_at = -_INF
 
     def seen(self, key: int, now: float) -> bool:
         """True if ``key`` was seen recently; otherwise remember it and return False."""
@@ -78,14 +83,16 @@ class DuplicateFilter:
         if key in current:
             return True
         current.add(key)
-        if self._generation_start is None:
-            self._generation_start = now
-        elif now - self._generation_start >= self._horizon or len(current) >= self._half:
-            # The key just added goes with the generation it closes: it is kept
-            # until the next rotation, at least a horizon away unless volume forces it.
-            self._previous = current
-            self._current = set()
-            self._generation_start = now
+        if not now < self._rotate_at or len(current) >= self._half:  # (a NaN goes in)
+            start = self._generation_start
+            if start is None:
+                self._start(now)
+            elif now - start >= self._horizon or len(current) >= self._half:
+                # The key just added goes with the generation it closes: it is kept
+                # until the next rotation, at least a horizon away unless volume forces it.
+                self._previous = current
+                self._current = set()
+                self._start(now)
         return False
 
     def stepped(self, step: float) -> None:
@@ -94,7 +101,25 @@ class DuplicateFilter:
         (ahead, the next key would close it at once and forget the keys of the one
         before, seen moments ago; back, it would stay open for the step longer)."""
         if self._generation_start is not None:
-            self._generation_start += step
+            self._start(self._generation_start + step)
+
+    def _start(self, now: float) -> None:
+        """A generation opened at ``now``, and the least time at which it has lasted its
+        horizon: ``now - start >= horizon`` rounds monotonically in ``now``, so it holds
+        from one float on, found from ``start + horizon`` by a step or two of one ulp.
+        :meth:`seen` tests the subtraction again before it rotates: the time only spares
+        it the test. Where the sum is not finite, every key tests it (-inf)."""
+        self._generation_start = now
+        horizon = self._horizon
+        at = now + horizon
+        if not math.isfinite(at):
+            self._rotate_at = -_INF
+            return
+        while at - now < horizon:
+            at = math.nextafter(at, _INF)
+        while (below := math.nextafter(at, -_INF)) - now >= horizon:
+            at = below
+        self._rotate_at = at
 
     def __len__(self) -> int:
         return len(self._current) + len(self._previous)
@@ -112,7 +137,10 @@ class DuplicateFilter:
         whose ``max_entries`` was larger, its newest keys are kept (which of one
         generation's, a set, is arbitrary)."""
         start = data["start"]
-        self._generation_start = float(start) if isinstance(start, int | float) else None
+        if isinstance(start, int | float):
+            self._start(float(start))
+        else:
+            self._generation_start, self._rotate_at = None, -_INF
         half = self._half
         current: list[int] = list(data["current"])  # type: ignore[call-overload]
         previous: list[int] = list(data["previous"])  # type: ignore[call-overload]
