@@ -19,7 +19,7 @@ def ring_with_one_per_bucket() -> Ring:
     """Slots 10; buckets 100..109 hold 1, 2, ..., 10 deliveries."""
     ring = Ring(10.0, 10)
     for i, bucket in enumerate(range(100, 110)):
-        assert ring.place(bucket, bucket)
+        assert ring.place(bucket, bucket * ring.width)
         ring.add(bucket, DELIVERY, i + 1)
     return ring
 
@@ -67,7 +67,7 @@ def test_values_past_a_cells_capacity_and_at_the_edges() -> None:
     and 700 after a hundred more set off a compaction; the largest bucket of the sketch
     is kept; a read whose window holds nothing of the ring reads nothing."""
     ring = Ring(10.0, 10)
-    ring.place(100, 100)
+    ring.place(100, 100 * ring.width)
     ring.add_values(100, {value_key(0, 12): 600, value_key(2, MAX_BUCKET): 1})
     assert ring.values(100)[0] == {12: 600}
     assert ring.values(100)[2] == {MAX_BUCKET: 1}
@@ -127,7 +127,7 @@ def test_the_duplicate_filters_generation_survives_a_restore() -> None:
 
 
 def _values(ring: Ring, bucket: int, n: int = 1, sketch_bucket: int = 7) -> None:
-    assert ring.place(bucket, bucket)
+    assert ring.place(bucket, bucket * ring.width)
     ring.add_values(bucket, {value_key(0, sketch_bucket): n})
 
 
@@ -154,7 +154,7 @@ def test_moving_a_whole_window_on_lets_every_value_go() -> None:
     """A write a whole window (or more) ahead clears the ring at once, values too."""
     ring = Ring(10.0, 10)
     _values(ring, 100)
-    assert ring.place(110, 110)
+    assert ring.place(110, 110 * ring.width)
     assert ring.cells is None
     assert ring.values(110) == [{}, {}, {}, {}]
 
@@ -164,9 +164,9 @@ def test_a_move_that_wraps_around_the_slots_clears_both_runs() -> None:
     4, whose slots (2, 3 and then 0) lie on both sides of the end of the slots."""
     ring = Ring(10.0, 4)
     for bucket in range(2, 6):
-        assert ring.place(bucket, bucket)
+        assert ring.place(bucket, bucket * ring.width)
         ring.add(bucket, DELIVERY, 1)
-    assert ring.place(8, 8)
+    assert ring.place(8, 8 * ring.width)
     assert ring.counts(8)[DELIVERY] == 1  # bucket 5 alone
     assert ring.column(DELIVERY)[-2] == 1  # the running total too (its low word)
 
@@ -179,7 +179,7 @@ def test_a_move_of_head_does_not_rewrite_the_values(first: int) -> None:
     ring = Ring(10.0, 10)
     _values(ring, first)
     cells = ring.cells
-    assert ring.place(first + 1, first + 1)
+    assert ring.place(first + 1, (first + 1) * ring.width)
     assert ring.cells is cells
 
 
@@ -213,7 +213,7 @@ def test_late_values_of_one_bucket_are_merged_as_they_grow() -> None:
     and read back as 500."""
     ring = Ring(10.0, 10)
     _values(ring, 100)
-    assert ring.place(95, 100)
+    assert ring.place(95, 100 * ring.width)
     for _ in range(500):
         ring.add_values(95, {value_key(0, 3): 1})
     assert ring.cells is not None
@@ -226,10 +226,10 @@ def test_stale_values_are_dropped_before_their_bucket_numbers_wrap() -> None:
     then 2**14 buckets of writes one bucket at a time: it must never be read as a
     value of the newest bucket."""
     ring = Ring(1.0, 10)
-    assert ring.place(1000, 1000)
+    assert ring.place(1000, 1000 * ring.width)
     ring.add_values(991, {value_key(0, 7): 1})  # the oldest bucket held, 991..1000
     for bucket in range(1001, 991 + (1 << 14) + 1):
-        assert ring.place(bucket, bucket)
+        assert ring.place(bucket, bucket * ring.width)
         ring.add(bucket, DELIVERY, 1)
     assert ring.values(ring.head) == [{}, {}, {}, {}]
 
@@ -238,7 +238,7 @@ def test_a_restored_ring_keeps_only_the_values_of_buckets_it_holds() -> None:
     ring = Ring(10.0, 4)
     for bucket in range(100, 104):
         _values(ring, bucket)
-    assert ring.place(104, 104)  # 100 leaves
+    assert ring.place(104, 104 * ring.width)  # 100 leaves
     copy = Ring(10.0, 4)
     copy.restore(ring.snapshot())
     assert copy.cells is not None
@@ -250,7 +250,7 @@ def test_counts_and_values_survive_the_state_file_at_their_limits() -> None:
     """A slot's count uses all 32 bits; a cell's count all 8 (its top bit is the
     word's); the largest sketch bucket is a value like another."""
     ring = Ring(10.0, 4)
-    assert ring.place(100, 100)
+    assert ring.place(100, 100 * ring.width)
     ring.add(100, DELIVERY, 2**32 - 1)
     ring.add_values(100, {value_key(0, MAX_BUCKET): 200})
     copy = Ring(10.0, 4)
@@ -262,7 +262,7 @@ def test_counts_and_values_survive_the_state_file_at_their_limits() -> None:
 def test_a_ring_from_another_layout_says_so() -> None:
     snapshot = Ring(10.0, 4).snapshot()
     ring = Ring(10.0, 4)
-    assert ring.place(100, 100)
+    assert ring.place(100, 100 * ring.width)
     ring.add(100, DELIVERY, 1)
     with pytest.raises(ValueError, match=r"^window layout changed$"):
         Ring(10.0, 5).restore(ring.snapshot())
@@ -289,9 +289,9 @@ def test_after_the_clock_steps_back_a_ring_starts_again_only_for_the_window_now(
 ) -> None:
     ring = Ring(10.0, 10)
     for b in range(91, 101):  # head 100, one delivery a bucket
-        assert ring.place(b, b)
+        assert ring.place(b, b * ring.width)
         ring.add(b, DELIVERY, 1)
-    assert ring.place(bucket, now_bucket) is kept
+    assert ring.place(bucket, now_bucket * ring.width) is kept
     if kept:
         ring.add(bucket, DELIVERY, 1)
     assert sum(ring.counts(ring.head)) == held_after  # from the running totals
@@ -302,7 +302,7 @@ def test_a_buckets_stages_are_merged_when_a_newer_bucket_opens() -> None:
     when the next bucket opens they are merged into one cell a key (as many as the
     counts need), the late stages of an older bucket between them into one of its own."""
     ring = Ring(120.0, 30)
-    assert ring.place(100, 100)
+    assert ring.place(100, 100 * ring.width)
     processing, to_delivery = value_key(0, 7), value_key(1, 9)
     ring.add_values(100, {processing: 3, to_delivery: 1})
     ring.add_values(99, {processing: 5})  # late
@@ -312,7 +312,7 @@ def test_a_buckets_stages_are_merged_when_a_newer_bucket_opens() -> None:
     ring.add_values(100, {to_delivery: 251})  # 5 + 251: one past a cell's 255
     assert ring.cells is not None
     assert len(ring.cells) == 2 + 1 + 8 + 1 + 1  # not merged yet
-    assert ring.place(101, 101)
+    assert ring.place(101, 101 * ring.width)
     ring.add_values(101, {processing: 1})
     assert len(ring.cells) == 5  # 15 | 255 + 1 | 6, then the new bucket's
     assert ring.values(100)[0] == {7: 15 + 6}  # the window ending at 100 holds 99
@@ -327,7 +327,7 @@ def test_a_busy_buckets_cells_are_found_by_key_once_they_pass_a_few_dozen() -> N
     stalls): past _INDEXED cells they are merged and then added to by key, so they
     stay one a key, a late stage between them adding its own; reads are exact."""
     ring = Ring(120.0, 30)
-    assert ring.place(100, 100)
+    assert ring.place(100, 100 * ring.width)
     processing = [value_key(0, b) for b in range(5)]
     to_delivery = [value_key(1, b) for b in range(5)]
     lengths = []
@@ -351,14 +351,14 @@ def test_a_buckets_cells_fill_to_the_brim_and_no_further() -> None:
     """Merged, a cell takes counts up to 255 exactly, and a key past it a second cell;
     a count of 255 in one stage is one cell."""
     ring = Ring(120.0, 30)
-    assert ring.place(100, 100)
+    assert ring.place(100, 100 * ring.width)
     first, second, third = value_key(0, 1), value_key(0, 2), value_key(0, 3)
     ring.add_values(100, {first: 1})
     ring.add_values(100, {second: 250})
     ring.add_values(100, {second: 5, first: 254})  # 255 each: the cell's brim
     ring.add_values(100, {third: 255})
     ring.add_values(100, {third: 1})
-    assert ring.place(101, 101)
+    assert ring.place(101, 101 * ring.width)
     ring.add_values(101, {first: 1})
     assert ring.cells is not None
     assert len(ring.cells) == 5  # first, second, third twice; then bucket 101's
@@ -369,7 +369,7 @@ def test_a_busy_buckets_cells_found_by_key_fill_to_the_brim_and_no_further() -> 
     """Past _INDEXED cells, a stage adds to its key's cell up to 255 exactly; a key
     that would pass it takes a cell of its own."""
     ring = Ring(120.0, 30)
-    assert ring.place(100, 100)
+    assert ring.place(100, 100 * ring.width)
     keys = [value_key(0, b) for b in range(30)]
     ring.add_values(100, dict.fromkeys(keys, 1))  # 30 cells: found by key from now on
     ring.add_values(100, {keys[0]: 254, keys[1]: 255})  # the first's brim; past it
@@ -400,7 +400,7 @@ def test_values_read_what_was_written_however_stages_fall(
     newest = 100
     for offset, values in writes:
         bucket = newest + offset
-        if not ring.place(bucket, newest + max(offset, 0)):
+        if not ring.place(bucket, (newest + max(offset, 0)) * ring.width):
             continue
         newest = max(newest, bucket)
         keyed = {value_key(0, sketch): n for sketch, n in values.items()}
@@ -427,14 +427,14 @@ def test_a_windows_count_may_pass_what_one_slot_holds() -> None:
     words of the total."""
     ring = Ring(86400.0, 30)
     for day in range(100, 130):
-        assert ring.place(day, day)
+        assert ring.place(day, day * ring.width)
         ring.add(day, DELIVERY, 150_000_000)
     assert ring.counts(129)[DELIVERY] == 30 * 150_000_000
     restarted = Ring(86400.0, 30)
     restarted.restore(ring.snapshot())
     assert restarted.counts(129)[DELIVERY] == 30 * 150_000_000  # 2**32 and more
     for day in range(130, 140):
-        assert ring.place(day, day)
+        assert ring.place(day, day * ring.width)
     assert ring.counts(139)[DELIVERY] == 20 * 150_000_000
     copy = Ring(86400.0, 30)
     copy.restore(ring.snapshot())
@@ -445,7 +445,7 @@ def test_a_busy_buckets_stages_before_its_index_are_merged_into_it() -> None:
     """Two stages of 13 keys each are 26 cells, past _INDEXED: the third stage merges
     them, one cell a key, and adds to those, so the bucket holds 13 cells, not 26."""
     ring = Ring(120.0, 30)
-    assert ring.place(100, 100)
+    assert ring.place(100, 100 * ring.width)
     keys = {value_key(0, b): 1 for b in range(13)}
     ring.add_values(100, keys)
     ring.add_values(100, keys)
@@ -461,7 +461,7 @@ def test_a_found_by_key_buckets_cells_fill_to_the_brim_and_no_further() -> None:
     exactly, a new key's 255 is one cell, and 600 in one stage are 255, 255 and 90,
     the next stage of that key adding to the last."""
     ring = Ring(120.0, 30)
-    assert ring.place(100, 100)
+    assert ring.place(100, 100 * ring.width)
     keys = {value_key(0, b): 1 for b in range(13)}
     for _ in range(3):
         ring.add_values(100, keys)
@@ -486,8 +486,8 @@ def test_a_cut_while_a_bucket_is_found_by_key_keeps_finding_its_cells() -> None:
     ring = Ring(10.0, 10)
     _values(ring, 100, 1, 0)
     ring.add_values(100, {value_key(0, b): 1 for b in range(1, 5)})  # 5 cells
-    assert ring.place(105, 105)
-    assert ring.place(110, 110)  # bucket 100 has left
+    assert ring.place(105, 105 * ring.width)
+    assert ring.place(110, 110 * ring.width)  # bucket 100 has left
     busy = {value_key(1, b): 1 for b in range(25)}
     ring.add_values(110, busy)
     ring.add_values(110, busy)  # 30 cells: found by key from this stage
@@ -508,15 +508,15 @@ def test_a_quiet_buckets_two_stages_are_appended_then_merged_behind_older_cells(
     and its two stages are merged, one cell a key, when the next bucket opens."""
     ring = Ring(10.0, 10)
     for bucket in range(100, 110):
-        assert ring.place(bucket, bucket)
+        assert ring.place(bucket, bucket * ring.width)
         ring.add_values(bucket, {value_key(0, 1): 1, value_key(0, 2): 1})
-    assert ring.place(110, 110)
+    assert ring.place(110, 110 * ring.width)
     stage = {value_key(1, 1): 1, value_key(1, 2): 2}
     ring.add_values(110, stage)
     ring.add_values(110, stage)
     assert ring.cells is not None
     assert len(ring.cells) == 20 + 2 + 2
-    assert ring.place(111, 111)
+    assert ring.place(111, 111 * ring.width)
     ring.add_values(111, {value_key(1, 1): 1})
     assert len(ring.cells) == 20 + 2 + 1
     assert ring.values(110)[1] == {1: 2, 2: 4}

@@ -44,7 +44,7 @@ def test_a_busy_buckets_cells_take_a_stage_as_the_shifted_sum_did(
 ) -> None:
     """Each key's cells in the bucket, in order, count what the reference gives."""
     ring = Ring(10.0, 8)
-    assert ring.place(bucket, bucket)
+    assert ring.place(bucket, bucket * ring.width)
     ring.add_values(bucket, dict.fromkeys(_KEYS, 1))  # from the next stage, found by key
     expected = {key: [1] for key in _KEYS}
     for stage in stages:
@@ -91,7 +91,7 @@ def test_counts_moved_on_a_bucket_at_a_time_are_those_of_the_buckets_held(
             continue
         on, behind, counted = write
         bucket, now_bucket = newest + on, newest + on + behind
-        if not ring.place(bucket, now_bucket):
+        if not ring.place(bucket, now_bucket * ring.width):
             continue
         if ring.head < newest:
             written = {}  # the clock stepped back past the window: started again

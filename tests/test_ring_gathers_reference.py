@@ -130,7 +130,7 @@ def _run(seed: int, steps: int) -> None:
             # cells' bucket numbers' wrap; the gathered bucket left long ago.
             step = max(1, slots - 1)
             for bucket in range(head + step, head + (1 << 14) + rng.randint(0, 3 * slots), step):
-                assert ring.place(bucket, bucket)
+                assert ring.place(bucket, bucket * ring.width)
                 assert model.place(bucket, bucket)
                 ring.add(bucket, 0, 1)
                 model.counts.setdefault(bucket, Counter())[0] += 1
@@ -146,7 +146,7 @@ def _run(seed: int, steps: int) -> None:
         else:
             bucket = head + rng.choice([0, 0, 1, 1, 2, -1, -slots, slots, 2 * slots, -3 * slots])
             now_bucket = bucket + rng.choice([0, 0, 1, -4 * slots])
-            accepted = ring.place(bucket, now_bucket)
+            accepted = ring.place(bucket, now_bucket * ring.width)
             assert accepted == model.place(bucket, now_bucket)
             if accepted:
                 if rng.random() < 0.5:

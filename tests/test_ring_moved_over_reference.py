@@ -52,7 +52,7 @@ _WRITES = st.lists(
 def _ring(slots: int, writes: list[tuple[int, int, int, int]], gathers: bool = False) -> Ring:
     ring = Ring(10.0, slots, gathers)
     for bucket, now_bucket, type_index, n in writes:
-        if ring.place(bucket, max(bucket, now_bucket)):
+        if ring.place(bucket, max(bucket, now_bucket) * ring.width):
             if n:
                 ring.add(bucket, type_index, n)
             else:

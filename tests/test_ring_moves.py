@@ -18,7 +18,7 @@ def _ring() -> Ring:
     """Slots 10, buckets 100..109 held, only 105 and 109 holding deliveries."""
     ring = Ring(10.0, 10)
     for bucket in range(100, 110):
-        assert ring.place(bucket, bucket)
+        assert ring.place(bucket, bucket * ring.width)
     ring.add(105, DELIVERY, 3)
     ring.add(109, DELIVERY, 4)
     return ring

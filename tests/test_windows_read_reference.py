@@ -79,7 +79,7 @@ def _ring(slots: int, writes: list[tuple[int, int, int, int]]) -> Ring:
     """A ring of ``slots`` buckets after ``writes``: a count, or with none a value."""
     ring = Ring(10.0, slots)
     for bucket, now_bucket, type_index, n in writes:
-        if ring.place(bucket, max(bucket, now_bucket)):
+        if ring.place(bucket, max(bucket, now_bucket) * ring.width):
             if n:
                 ring.add(bucket, type_index, n)
             else:

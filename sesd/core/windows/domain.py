@@ -107,7 +107,7 @@ class DomainWindows(DomainReads):
         accepted = 0
         for index, ring in enumerate(self._rings):
             head = ring.head
-            if not ring.place(fine // self._ratios[index], int(now // ring.width)):
+            if not ring.place(fine // self._ratios[index], now):
                 continue
             accepted |= 1 << index
             details = self._details[index]

