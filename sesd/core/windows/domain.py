@@ -171,14 +171,18 @@ class DomainWindows(DomainReads):
         if counts is None and not values and pairs is None:
             return
         self._staged_counts = self._staged = self._pairs = None
+        # The types counted (a few of eleven), found once for every ring.
+        counted: list[tuple[int, int]] = []
         if pairs is not None:  # the deliveries: a count, and their values
             if values is None:
                 values = {}
-            if counts is None:
-                counts = [0] * _T
-            counts[_DELIVERY] += unpair(pairs, values)
-        # The types counted (a few of eleven), found once for every ring.
-        counted = [] if counts is None else [(i, n) for i, n in enumerate(counts) if n]
+            delivered = unpair(pairs, values)
+            if counts is None:  # deliveries alone (most stages): their count is all
+                counted.append((_DELIVERY, delivered))
+            else:
+                counts[_DELIVERY] += delivered
+        if counts is not None:
+            counted = [(i, n) for i, n in enumerate(counts) if n]
         for index, ring in enumerate(self._rings):
             if not self._accepted >> index & 1:
                 continue
