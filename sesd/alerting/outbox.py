@@ -1,9 +1,8 @@
 """One bounded outbox and one delivery task per sink.
 
 ``put`` never blocks: the evaluator (and so ingestion) is never slowed by a
-sink. When the outbox is full the oldest of the least urgent
-notifications is dropped and counted, a repeat before a firing before a
-resolve. The task delivers the most urgent first
+sink. When the outbox is full one notification is dropped (sesd.alerting.queued
+says which), logged and counted. The task delivers the most urgent first
 (by the rule's severity), in order within a severity; a notification waiting
 out a sink's 429 or backoff steps aside for a more urgent one (a critical page
 is not held behind five hundred warnings at PagerDuty's rate), and goes on
@@ -34,10 +33,10 @@ import anyio
 from prometheus_client import Counter
 
 from sesd.alerting.alert import Notification
-from sesd.alerting.behind import resolved_behind, still_told
+from sesd.alerting.behind import still_told
 from sesd.alerting.clock_steps import Moves
+from sesd.alerting.queued import Queued
 from sesd.alerting.sinks import Permanent, RateLimited, Retryable, Sink
-from sesd.alerting.urgency import least_urgent_oldest, placed
 from sesd.alerting.urgency import rank as _rank
 from sesd.io.backoff import backoff_delay
 from sesd.io.cancelled import stop_asked
@@ -73,8 +72,9 @@ class Outbox:
         faults: Callable[[], None] = lambda: None,
     ) -> None:
         self.sink = sink
-        self._size = size
-        self._queue: deque[Notification] = deque()
+        self._queued = Queued(size)
+        #: What is queued, the next to deliver first (the order is :attr:`_queued`'s).
+        self._queue: deque[Notification] = self._queued.line
         self._in_flight = False
         self._delivering: Notification | None = None
         self._changed = anyio.Event()
@@ -86,8 +86,6 @@ class Outbox:
         self._max_age = max_age
         self._clock = clock
         self._faults = faults
-        #: When each notification stepped aside was first tried (its max_age runs on).
-        self._first_tried: dict[int, float] = {}
         self._closing = False
         #: When (``clock``) a 429 that expired its notification asked the sink's pause to end.
         self._resume_at = -math.inf
@@ -126,10 +124,9 @@ class Outbox:
         now, as :meth:`put` would have; a delivery under way keeps retrying until the
         new ``max_age``. A 429's pause begun runs on, however long: an age runs from a
         first try, so waiting drops nothing, and posted into, the endpoint refuses."""
-        self._size = size
+        self._queued.size = size
         self._max_age = max_age
-        while len(self._queue) > size:
-            self._drop_oldest()
+        self._dropped(self._queued.over())
 
     def close(self) -> None:
         """Deliver what is queued (and what the sink owes members), then let :meth:`run`
@@ -143,61 +140,38 @@ class Outbox:
         self._closing = False
 
     def put(self, notification: Notification) -> None:
-        """Queue a notification behind the as urgent or more; when full, drops one of
-        the least urgent (:meth:`_drop_oldest`), ``notification`` among them."""
-        self._insert(notification)
-        if len(self._queue) > self._size:
-            self._drop_oldest()
+        """Queue a notification behind the as urgent or more; when full, drops one
+        (:meth:`Queued.over <sesd.alerting.queued.Queued.over>`), perhaps this one."""
+        self._queued.add(notification)
+        self._dropped(self._queued.over())
         self._wake()
 
-    def _insert(self, notification: Notification, *, ahead: bool = False) -> None:
-        """Queue ``notification`` ahead of the less urgent (``ahead``: of the as urgent
-        too, for one that was being delivered), never ahead of its own rule's (a firing
-        and its resolve keep their order, whatever a reload did to the severity)."""
-        rank, rule = _rank(notification), notification.rule
-        # Its own rule's came after one that was being delivered, before a new one.
-        own = [i + 1 for i, queued in enumerate(self._queue) if queued.rule == rule]
-        after = 0 if ahead or not own else own[-1]
-        for i in range(after, len(self._queue)):
-            queued = self._queue[i]
-            if _rank(queued) > rank or (ahead and (_rank(queued) == rank or queued.rule == rule)):
-                self._queue.insert(i, notification)
-                return
-        self._queue.append(notification)
-
-    def _drop_oldest(self) -> None:
-        """Drop the oldest of the least urgent: a repeat first (the firing went, and
-        another repeat comes), then a firing (its next repeat pages), a resolve last
-        (nothing sends it again: its incident would stay open for ever)."""
-        dropped = least_urgent_oldest(self._queue)
-        self._queue.remove(dropped)
-        self._first_tried.pop(id(dropped), None)
-        self._count("dropped")
-        self._log.error(
-            "sesd.notify.dropped",
-            rule=dropped.rule,
-            kind=dropped.kind.value,
-            size=self._size,
-            hint="the sink has not taken notifications for a while: fix it (see "
-            "sesd.notify.* lines before this one), or raise [alerts] outbox_size",
-        )
+    def _dropped(self, dropped: list[Notification]) -> None:
+        """Log and count each notification dropped from the full outbox."""
+        for notification in dropped:
+            self._count("dropped")
+            self._log.error(
+                "sesd.notify.dropped",
+                rule=notification.rule,
+                kind=notification.kind.value,
+                size=self._queued.size,
+                hint="the sink has not taken notifications for a while: fix it (see "
+                "sesd.notify.* lines before this one), or raise [alerts] outbox_size",
+            )
 
     def waiting(self) -> list[Notification]:
         """The queued notifications no delivery has begun on."""
-        return [n for n in self._queue if id(n) not in self._first_tried]
+        return self._queued.waiting()
 
     def swap(self, queued: Notification, other: Notification | None) -> None:
-        """Put ``other`` where ``queued`` waits (None: take it out), or behind the more
-        urgent after it where it is less urgent (:func:`~sesd.alerting.urgency.placed`)."""
-        i = self._queue.index(queued)
-        del self._queue[i]
-        if other is not None:
-            self._queue.insert(placed(self._queue, i, queued, other), other)
+        """Put ``other`` where ``queued`` waits (None: take it out), as
+        :meth:`Queued.swap <sesd.alerting.queued.Queued.swap>`."""
+        self._queued.swap(queued, other)
         self._wake()
 
     def resolve_waits(self, rule: str, label: str) -> bool:
         """Whether a resolve of ``rule``'s alert on ``label`` waits in the queue."""
-        return any(told[0] == label for told in resolved_behind(self._queue, rule))
+        return self._queued.resolve_waits(rule, label)
 
     def moved(self, moves: Moves) -> None:
         """The wall clock stepped (measured, ``moves``' step): each notification not
@@ -207,9 +181,7 @@ class Outbox:
         posted ending an hour ahead (Alertmanager kept the alert firing that long), and
         a save wrote its old start and end."""
         new = {id(n): moves.notification(n) for n in self.unsent()}
-        self._first_tried = {id(new[k]): t for k, t in self._first_tried.items() if k in new}
-        for i, queued in enumerate(self._queue):
-            self._queue[i] = new[id(queued)]
+        self._queued.moved(new)
         if self._delivering is not None:
             self._delivering = new[id(self._delivering)]
 
@@ -263,7 +235,7 @@ class Outbox:
                 self._in_flight, self._delivering = False, None
                 self._wake()
             if done:
-                self._first_tried.pop(id(notification), None)
+                self._queued.forget(notification)
                 self._done(notification)
 
     def _done(self, notification: Notification) -> None:
@@ -291,7 +263,7 @@ class Outbox:
         urgent notification, queued again ahead of its own severity."""
         log = self._log.bind(rule=notification.rule, kind=notification.kind.value)
         attempt, limited = 0, False
-        first = self._first_tried.get(id(notification), self._clock())
+        first = self._queued.first_tried(notification, self._clock())
         while True:
             notification = self._delivering or notification  # as a clock step moved it
             current, sink = self._current(notification), self.sink
@@ -342,8 +314,7 @@ class Outbox:
             head = self._queue[0] if self._queue else None
             if head and _rank(head) < _rank(notification) and head.rule != notification.rule:
                 # Something more urgent came while this one waited: it goes first.
-                self._first_tried[id(notification)] = first
-                self._insert(notification, ahead=True)
+                self._queued.step_aside(notification, first)
                 log.info("sesd.notify.stepped_aside", severity=notification.severity)
                 return False
 
