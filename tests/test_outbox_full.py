@@ -9,12 +9,25 @@ import dataclasses
 
 import aiohttp
 import anyio
+from structlog.testing import capture_logs
 
 from sesd.alerting.alert import Notification
+from sesd.alerting.outbox import Outbox
+from sesd.alerting.queued import Queued
 from sesd.alerting.rules import Transition
 from sesd.alerting.sinks import PagerDutySink
-from tests.receivers import Answer, Receiver
-from tests.test_sinks import HeldSleeps, alert, delivering, notification, pagerduty_config
+from sesd.alerting.webhook import WebhookSink
+from tests.receivers import Answer, Receiver, WebhookReceiver
+from tests.test_sinks import (
+    HeldSleeps,
+    Sleeps,
+    alert,
+    delivering,
+    notification,
+    outcomes,
+    pagerduty_config,
+)
+from tests.test_webhook_parts import SECRET, _config, _incident
 
 
 def warning(domain: str, kind: Transition, rule: str = "slow") -> Notification:
@@ -80,3 +93,67 @@ async def test_a_full_outbox_drops_a_warning_that_comes_rather_than_a_critical_p
         ("trigger", "sesd:delays:d.example"),
         ("trigger", "sesd:delays:x.example"),
     ]
+
+
+class _Meanwhile(Sleeps):
+    """Each pause the outbox takes, the next of ``arrivals`` comes to ``box``."""
+
+    def __init__(self, *arrivals: Notification) -> None:
+        super().__init__()
+        self.arrivals = list(arrivals)
+        self.box: Outbox | None = None
+
+    async def __call__(self, seconds: float) -> None:
+        if self.arrivals and self.box is not None:
+            self.box.put(self.arrivals.pop(0))
+        await super().__call__(seconds)
+
+
+async def test_a_full_outbox_keeps_the_rest_of_a_part_sent_notification() -> None:
+    """A webhook receiver takes part 1 of a wide warning notification and fails part 2;
+    a critical page comes meanwhile, and the warning steps aside for it. The page fails
+    too, and while it waits another warning comes to the outbox, full with the part-sent
+    one: the warning not begun is dropped, and the receiver, gathering parts by ``id``,
+    still gets parts 2 and 3 of the part-sent one. Dropped as the oldest firing of the
+    least urgent, parts 1 of 3 were all it ever got."""
+    wide = dataclasses.replace(_incident(200), severity="warning")
+    critical = dataclasses.replace(notification(alert("c.example")), rule="down")
+    later = warning("z.example", Transition.FIRING)
+    sleeps = _Meanwhile(critical, later)
+    async with WebhookReceiver(secret=SECRET) as hook, aiohttp.ClientSession() as session:
+        hook.next_statuses.extend([204, 503, 503])  # part 1, part 2, the page
+        sink = WebhookSink(_config(hook.url), session, "hook")
+        with capture_logs() as logs:
+            async with delivering(sink, sleeps, size=1) as (box, counter):
+                sleeps.box = box
+                box.put(wide)
+                with anyio.fail_after(10):
+                    await box.wait_empty()
+    assert [(body["rule"], body["part"]) for body in hook.accepted] == [
+        ("delays", 1),
+        ("down", 1),
+        ("delays", 2),
+        ("delays", 3),
+    ]
+    assert {body["parts"] for body in hook.accepted if body["rule"] == "delays"} == {3}
+    assert outcomes(counter, "hook")["dropped"] == 1
+    (dropped,) = [e for e in logs if e["event"] == "sesd.notify.dropped"]
+    assert (dropped["rule"], dropped["kind"]) == ("slow", "firing")
+
+
+def test_a_smaller_outbox_drops_a_notification_begun_only_once_none_other_is_left() -> None:
+    """A reload makes an outbox of three hold one: the two firings not begun go, the
+    older first; the one that stepped aside (maybe part-sent), older than both, stays.
+    Made to hold none, it would go last (a size is at least one)."""
+    begun = warning("b.example", Transition.FIRING)
+    older, newer = warning("o.example", Transition.FIRING), warning("n.example", Transition.FIRING)
+    queued = Queued(3)
+    queued.add(older)
+    queued.add(newer)
+    queued.step_aside(begun, first=1.8e9)
+    assert list(queued.line) == [begun, older, newer]
+    queued.size = 1
+    assert queued.over() == [older, newer]
+    assert list(queued.line) == [begun]
+    queued.size = 0
+    assert queued.over() == [begun]

@@ -5,7 +5,8 @@ The most urgent first (by the rule's severity), in order within a severity, neve
 ahead of its own rule's (a firing and its resolve keep their order); one that stepped
 aside for a more urgent one goes first of its severity again (sesd.alerting.urgency
 says how urgent and what goes first). Over its size, the oldest of the least urgent
-goes: a repeat before a firing before a resolve. The delivery loop
+goes: a repeat before a firing before a resolve, one a delivery has begun on (it may
+be part-sent) only after every one not begun. The delivery loop
 (sesd.alerting.outbox) takes from the head of :attr:`Queued.line`, and logs and counts
 what goes.
 """
@@ -51,10 +52,15 @@ class Queued:
         """Take out what is over :attr:`size`, and return it: each time the oldest of the
         least urgent, a repeat first (the firing went, and another repeat comes), then a
         firing (its next repeat pages), a resolve last (nothing sends it again: its
-        incident would stay open for ever)."""
+        incident would stay open for ever). Of those no delivery has begun on first: one
+        that stepped aside may be part-sent (a webhook's parts, PagerDuty's events), and
+        dropped, the receiver had the first parts and never the rest (one gathering
+        parts by ``id`` never completes it, an incident's pages missed some domains).
+        So a notification coming to a full outbox drops one not begun, never one begun;
+        only a smaller size (a reload) can drop those, once none not begun is left."""
         dropped = []
         while len(self.line) > self.size:
-            dropped.append(least_urgent_oldest(self.line))
+            dropped.append(least_urgent_oldest(self.waiting() or self.line))
             self.line.remove(dropped[-1])
             self._first_tried.pop(id(dropped[-1]), None)
         return dropped
