@@ -141,6 +141,30 @@ async def test_a_full_outbox_keeps_the_rest_of_a_part_sent_notification() -> Non
     assert (dropped["rule"], dropped["kind"]) == ("slow", "firing")
 
 
+async def test_a_full_outbox_keeps_the_rest_of_a_part_sent_pagerduty_page() -> None:
+    """As above at PagerDuty: it takes the trigger of the first of three domains of a
+    warning page and answers 503 to the second; the critical page comes and is refused
+    once, and another warning comes to the full outbox meanwhile. That one is dropped:
+    the part-sent page's other two triggers still go, the incident's siblings."""
+    three = dataclasses.replace(
+        notification(*(alert(f"w{i}.example") for i in range(3))), severity="warning"
+    )
+    critical = dataclasses.replace(notification(alert("c.example")), rule="down")
+    sleeps = _Meanwhile(critical, warning("z.example", Transition.FIRING))
+    async with Receiver("pagerduty") as pd, aiohttp.ClientSession() as session:
+        pd.script(Answer(202), Answer(503), Answer(503))  # w0, w1, the page
+        sink = PagerDutySink(pagerduty_config(pd.url), session)
+        async with delivering(sink, sleeps, size=1) as (box, counter):
+            sleeps.box = box
+            box.put(three)
+            with anyio.fail_after(10):
+                await box.wait_empty()
+    assert [e["dedup_key"] for e in pd.accepted] == [
+        f"sesd:delays:{domain}.example" for domain in ("w0", "c", "w1", "w2")
+    ]
+    assert outcomes(counter, "pagerduty")["dropped"] == 1
+
+
 def test_a_smaller_outbox_drops_a_notification_begun_only_once_none_other_is_left() -> None:
     """A reload makes an outbox of three hold one: the two firings not begun go, the
     older first; the one that stepped aside (maybe part-sent), older than both, stays.
