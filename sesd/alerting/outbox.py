@@ -120,8 +120,8 @@ class Outbox:
             sink.over = self.resolve_waits
 
     def limit(self, size: int, max_age: float) -> None:
-        """Take new limits (a reload): a smaller queue drops its oldest notifications
-        now, as :meth:`put` would have; a delivery under way keeps retrying until the
+        """Take new limits (a reload): a smaller queue drops now what :meth:`put` would
+        have (those begun last); a delivery under way keeps retrying until the
         new ``max_age``. A 429's pause begun runs on, however long: an age runs from a
         first try, so waiting drops nothing, and posted into, the endpoint refuses."""
         self._queued.size = size
