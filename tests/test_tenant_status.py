@@ -508,6 +508,45 @@ def test_a_tenant_rule_alerts_once_per_watched_tenant_over_its_accounts_and_regi
     assert evaluator.evaluate(pipeline.ledger, T + 120) == []
 
 
+def test_a_rule_on_every_tenant_forgets_the_tenants_ses_no_longer_speaks_of() -> None:
+    """A platform's tenants come and go (and anyone who can send to the queue can name
+    made-up ones): a rule on every tenant keeps a state only for a tenant SES says
+    something of. acme, paused, is deleted: its alert resolves, and then it is
+    forgotten; so is beta, sending, once the status bound lets it go: half as many
+    tenants again as the bound keeps, each said once, leave the rule a state only for
+    those kept."""
+    from sesd.alerting.evaluator import Evaluator
+    from sesd.config import core_settings, parse_config
+    from sesd.core.pipeline import Pipeline
+
+    config = parse_config(
+        "[tenants]\nenabled = true\n"
+        '[[alerts.rules]]\nname = "tenant-paused"\nmetric = "tenant_sending_paused"\n'
+        'window = "5m"\nabove = 0\ntenants = ["*"]\n'
+    )
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
+    statuses = pipeline.ledger.tenant_status
+    statuses.apply(_status("acme", "DISABLED"))
+    statuses.apply(_status("beta", "ENABLED"))
+    (alert,) = evaluator.evaluate(pipeline.ledger, T)
+    assert (alert.kind.value, alert.domain) == ("firing", "acme")
+    states = evaluator.states["tenant-paused"]
+    assert sorted(states) == ["acme", "beta"]
+    statuses.gone(ACCOUNT, "eu-west-1", {"beta"}, T + 30)  # acme deleted in SES
+    (resolved,) = evaluator.evaluate(pipeline.ledger, T + 60)
+    assert (resolved.kind.value, resolved.domain) == ("resolved", "acme")
+    assert evaluator.evaluate(pipeline.ledger, T + 120) == []
+    assert sorted(states) == ["beta"]
+    for batch in range(3):  # made-up tenants, each said once: the bound lets beta go too
+        for n in range(MAX_STATUSES // 2):
+            statuses.apply(_status(f"made-up-{batch}-{n}", "ENABLED", at=T + 200 + batch))
+        evaluator.evaluate(pipeline.ledger, T + 300 + 60 * batch)
+    assert len(statuses.status) == MAX_STATUSES
+    assert set(states) <= {label for _, _, label in statuses.status}
+    assert "beta" not in states
+
+
 def test_a_silence_on_a_tenant_holds_its_alert_then_it_waits_its_group() -> None:
     """A silence on the tenant's name (what its alert's mute line names) holds the
     firing back; once it ends the firing is sent and its notification waits the

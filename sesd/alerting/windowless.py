@@ -14,7 +14,7 @@ from sesd.alerting.accounts import account_lines, account_value
 from sesd.alerting.alert import Alert
 from sesd.alerting.gate import gate
 from sesd.alerting.labels import takes
-from sesd.alerting.rules import AlertState, step
+from sesd.alerting.rules import INACTIVE, AlertState, step
 from sesd.alerting.tenants import measure_tenant
 from sesd.config import Duration, RuleConfig
 from sesd.core.accounts import AccountStatus
@@ -138,6 +138,11 @@ def step_tenants(
         transition = step(rule, state, value, volume, now, evaluator._repeat, tick=evaluator._tick)
         kind = gate(evaluator, rule, tenant, state, transition, now)
         if kind is None:
+            if state.status is INACTIVE and not found:
+                # SES says nothing of it any more (deleted, or past the statuses'
+                # bound): kept, the states of tenants that came and went (made-up
+                # names too) would outgrow that bound, as a domain's without windows.
+                del states[tenant]
             continue
         alert = Alert(
             **evaluator._identity(rule, tenant, kind, state, now),
