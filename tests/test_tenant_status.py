@@ -387,6 +387,32 @@ def test_tenants_are_ranked_as_ses_acts_on_them_not_by_name() -> None:
     assert ranked == ["d-paused", "c-high", "b-low", "a-sending", "e-sending"]
 
 
+def test_a_polled_paused_tenant_keeps_its_series_past_paused_ones_only_events_named() -> None:
+    """Anyone who can send to a queue can put status events on it naming made-up
+    tenants, paused, under an account id no poll named (digits: sorted before any
+    label). 250 of them do not take the series of acme, which a poll of prod says SES
+    paused, past the 200 series cap: SesdTenantSendingPaused reads those series. Of
+    each rank, the polled tenants come first."""
+    from prometheus_client import CollectorRegistry
+
+    from sesd.core.accounts import Accounts
+    from sesd.metrics.tenants import TenantCollector
+
+    statuses = TenantStatuses([("prod", "eu-west-1")])
+    paused = TenantStatus(sending="DISABLED", aws="DISABLED", aws_cause="Bounce rate.")
+    statuses.polled(("prod", "eu-west-1", "acme"), paused, T)
+    statuses.polled(("prod", "eu-west-1", "beta"), TenantStatus(), T)
+    for n in range(250):
+        statuses.apply(_status(f"made-up-{n}", "DISABLED"))
+    registry = CollectorRegistry()
+    registry.register(TenantCollector(statuses, 200, Accounts(), TenantMap()))
+    labels = {"account": "prod", "region": "eu-west-1", "tenant": "acme", "status": "DISABLED"}
+    assert registry.get_sample_value("sesd_ses_reputation_entity_sending_status", labels) == 1
+    ranked = [key for key, _ in statuses.ranked()]
+    assert ranked[0] == ("prod", "eu-west-1", "acme")
+    assert ranked[-1] == ("prod", "eu-west-1", "beta")  # sending: after every paused one
+
+
 def _found(*statuses: tuple[str, TenantStatus]) -> list[tuple[tuple[str, str, str], TenantStatus]]:
     return [(("prod", region, "acme"), status) for region, status in statuses]
 

@@ -384,10 +384,12 @@ class TenantStatuses:
         return self.lists.rows(self.roles)
 
     def ranked(self) -> list[tuple[TenantKey, TenantStatus]]:
-        """Every tenant, those SES acts on first (paused, then high and low impact),
-        then by (account, region, name). A pure read."""
+        """Every tenant, those SES acts on first (paused, then high and low impact), of
+        each those polled before those only events named (made up, perhaps: they must
+        not take a polled one's place under a cap), then by (account, region, name)."""
+        watched = self.watched
         return sorted(
             self.status.items(),
             key=lambda item: (not item[1].paused, item[1].impact != "HIGH",
-                              item[1].impact != "LOW", item[0]),
+                              item[1].impact != "LOW", item[0][:2] not in watched, item[0]),
         )  # fmt: skip
