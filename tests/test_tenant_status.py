@@ -413,6 +413,37 @@ def test_a_polled_paused_tenant_keeps_its_series_past_paused_ones_only_events_na
     assert ranked[-1] == ("prod", "eu-west-1", "beta")  # sending: after every paused one
 
 
+def test_tenants_only_events_named_make_at_most_the_cap_s_places_in_the_totals() -> None:
+    """Status events on the queue may name a made-up account id and region for each
+    tenant: 300 of them make no 300 series of sesd_ses_reputation_entities. The places
+    a poll reads (prod in eu-west-1) have theirs always; of the others, the 4 (the
+    series cap) with the most tenants theirs, the rest count under account and
+    region other, so the family still counts every tenant."""
+    from prometheus_client import CollectorRegistry
+
+    from sesd.core.accounts import Accounts
+    from sesd.metrics.tenants import TenantCollector
+
+    statuses = TenantStatuses([("prod", "eu-west-1")])
+    statuses.polled(("prod", "eu-west-1", "acme"), TenantStatus(), T)
+    for n in range(3):  # one account whose events come here legitimately, unpolled
+        statuses.apply(_status(f"legit-{n}", "DISABLED"))
+    for n in range(300):
+        made_up = TenantNotice(f"xx-{n}", f"{n:012d}", "t", T, status="DISABLED", origin="x")
+        statuses.apply(made_up)
+    registry = CollectorRegistry()
+    registry.register(TenantCollector(statuses, 4, Accounts(), TenantMap()))
+    samples = [
+        s for m in registry.collect() if m.name == "sesd_ses_reputation_entities" for s in m.samples
+    ]
+    placed = {tuple(s.labels[k] for k in ("account", "region", "status")): s.value for s in samples}
+    assert len(placed) == 6
+    assert placed[("prod", "eu-west-1", "ENABLED")] == 1
+    assert placed[(ACCOUNT, "eu-west-1", "DISABLED")] == 3
+    assert placed[("other", "other", "DISABLED")] == 300 - 3
+    assert sum(placed.values()) == len(statuses.status)
+
+
 def _found(*statuses: tuple[str, TenantStatus]) -> list[tuple[tuple[str, str, str], TenantStatus]]:
     return [(("prod", region, "acme"), status) for region, status in statuses]
 

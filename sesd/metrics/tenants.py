@@ -12,6 +12,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from sesd.core.accounts import Accounts
+from sesd.core.domains import OTHER
 from sesd.core.tenant_map import TenantMap, tenant_label
 from sesd.core.tenants import MAX_IDS_PER_LABEL, TenantKey, TenantStatus, TenantStatuses
 from sesd.metrics.families import described
@@ -79,11 +80,7 @@ class TenantCollector(Collector):
             "the ones without series of their own included).",
             labels=["account", "region", "status"],
         )
-        counted: dict[tuple[str, str, str], int] = {}
-        for (account, region, _), status in self._statuses.status.items():
-            key = (account, region, status.sending)
-            counted[key] = counted.get(key, 0) + 1
-        for key, n in sorted(counted.items()):
+        for key, n in sorted(self._totals().items()):
             totals.add_metric(list(key), n)
         yield from (sending, impact, findings, totals)
         yield from self._walks()
@@ -117,6 +114,31 @@ class TenantCollector(Collector):
                 if value is not None:
                     family.add_metric(list(target), value)
         yield from families
+
+    def _totals(self) -> dict[tuple[str, str, str], int]:
+        """The tenants by (account, region, sending status): each polled (account,
+        region) with its own series; of those only events named (an account id and a
+        region anyone who can send to a queue can make up, one per tenant), the
+        ``max_series`` with the most tenants, the rest under account and region
+        ``other`` (no region's name), so the family still counts every tenant."""
+        watched = self._statuses.watched
+        counted: dict[tuple[str, str, str], int] = {}
+        unpolled: dict[tuple[str, str], int] = {}
+        for (account, region, _), status in self._statuses.status.items():
+            key = (account, region, status.sending)
+            counted[key] = counted.get(key, 0) + 1
+            if (account, region) not in watched:
+                unpolled[(account, region)] = unpolled.get((account, region), 0) + 1
+        if len(unpolled) <= self._max_series:
+            return counted
+        ranked = sorted(unpolled, key=lambda where: (-unpolled[where], where))
+        placed = set(ranked[: self._max_series])
+        totals: dict[tuple[str, str, str], int] = {}
+        for (account, region, sending), n in counted.items():
+            if (account, region) not in watched and (account, region) not in placed:
+                account = region = OTHER
+            totals[(account, region, sending)] = totals.get((account, region, sending), 0) + n
+        return totals
 
     def _shown(self) -> list[tuple[TenantKey, TenantStatus]]:
         """The tenants with series of their own: those SES acts on first (paused, then
