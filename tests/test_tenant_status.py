@@ -565,6 +565,51 @@ def test_a_tenant_rule_alerts_once_per_watched_tenant_over_its_accounts_and_regi
     assert evaluator.evaluate(pipeline.ledger, T + 120) == []
 
 
+def test_a_tenant_paused_in_more_places_than_an_alert_names_is_told_in_a_page() -> None:
+    """Status events may name one tenant under any number of made-up account ids: 50
+    of them pause acme besides the poll of prod that says SES paused it. Its alert
+    names 10 places at most, prod's first (a poll's word), counts the rest, and still
+    ends with what to do; its accounts and regions are those it names."""
+    from sesd.alerting.evaluator import Evaluator
+    from sesd.alerting.tenants import MOST_PLACES
+    from sesd.config import core_settings, parse_config
+    from sesd.core.pipeline import Pipeline
+
+    config = parse_config(
+        "[tenants]\nenabled = true\n"
+        '[[alerts.rules]]\nname = "tenant-paused"\nmetric = "tenant_sending_paused"\n'
+        'window = "5m"\nabove = 0\ntenants = ["*"]\n'
+    )
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
+    statuses = pipeline.ledger.tenant_status
+    statuses.watch([("prod", "eu-west-1")])
+    for n in range(50):
+        made_up = f"{n:012d}"
+        statuses.apply(TenantNotice("eu-west-1", made_up, "acme", T, status="DISABLED",
+                                    origin="AWS_MANAGED", cause="made up " * 20))  # fmt: skip
+    paused = TenantStatus(sending="DISABLED", aws="DISABLED", aws_cause="Bounce rate.")
+    statuses.polled(("prod", "eu-west-1", "acme"), paused, T)
+    (alert,) = evaluator.evaluate(pipeline.ledger, T + 60)
+    assert MOST_PLACES == 10
+    assert alert.notes[0] == "SES paused tenant acme in eu-west-1 (account prod): Bounce rate."
+    assert len(alert.notes) == MOST_PLACES + 2
+    assert alert.notes[-2] == "and 41 more accounts and regions it is paused in"
+    assert alert.notes[-1].startswith("SES paused this tenant for its reputation")
+    assert len(alert.accounts) == MOST_PLACES
+    assert "prod" in alert.accounts
+    sending = [((f"{n:012d}", "eu-west-1", "beta"), TenantStatus()) for n in range(12)]
+    value, _, lines = measure_tenant("tenant_sending_paused", sending)
+    assert (value, len(lines), lines[-1]) == (
+        0.0,
+        11,
+        "and 2 more accounts and regions SES names it in",
+    )
+    high = [(k, TenantStatus(impact="HIGH")) for k, _ in sending]
+    value, _, lines = measure_tenant("reputation_impact", high)
+    assert (value, lines[-2]) == (1.0, "and 2 more accounts and regions with a HIGH finding")
+
+
 def test_a_rule_on_every_tenant_forgets_the_tenants_ses_no_longer_speaks_of() -> None:
     """A platform's tenants come and go (and anyone who can send to the queue can name
     made-up ones): a rule on every tenant keeps a state only for a tenant SES says

@@ -15,7 +15,7 @@ from sesd.alerting.alert import Alert
 from sesd.alerting.gate import gate
 from sesd.alerting.labels import takes
 from sesd.alerting.rules import INACTIVE, AlertState, step
-from sesd.alerting.tenants import measure_tenant
+from sesd.alerting.tenants import measure_tenant, named_places
 from sesd.config import Duration, RuleConfig
 from sesd.core.accounts import AccountStatus
 from sesd.core.canary import CANARY_DOMAIN
@@ -131,10 +131,11 @@ def step_tenants(
         by_tenant.setdefault(tenant_label(key[2]), []).append((key, status))
     # Named or matched, less those left out (exclude_tenants), as a rule on windows.
     watched = [t for t in by_tenant if takes(rule, t)]
+    polled = ledger.tenant_status.watched  # (account, region)s: SES's answers, not events
     for tenant in sorted(set(watched) | set(states)):
         state = states.setdefault(tenant, AlertState())
         found = by_tenant.get(tenant, [])
-        value, volume, notes = measure_tenant(rule.metric, found)
+        value, volume, notes = measure_tenant(rule.metric, found, polled)
         transition = step(rule, state, value, volume, now, evaluator._repeat, tick=evaluator._tick)
         kind = gate(evaluator, rule, tenant, state, transition, now)
         if kind is None:
@@ -144,13 +145,14 @@ def step_tenants(
                 # names too) would outgrow that bound, as a domain's without windows.
                 del states[tenant]
             continue
+        named = named_places(rule.metric, found, polled)  # (10 at most: where it reads 1 first)
         alert = Alert(
             **evaluator._identity(rule, tenant, kind, state, now),
             counts={},
             breakdown=Breakdown(),
             stage="SES tenant management (the tenant's sending status and findings)",
-            regions=sorted({key[1] for key, _ in found}),
-            accounts=sorted({key[0] for key, _ in found}),
+            regions=sorted({key[1] for key, _ in named}),
+            accounts=sorted({key[0] for key, _ in named}),
             internal=True,
             notes=notes,
             scope=TENANT,

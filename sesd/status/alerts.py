@@ -251,7 +251,7 @@ def _notes(ledger: Ledger, rule: RuleConfig, label: str) -> tuple[str, ...]:
         found = [
             (k, s) for k, s in ledger.tenant_status.status.items() if tenant_label(k[2]) == label
         ]
-        return measure_tenant(rule.metric, found)[2]
+        return measure_tenant(rule.metric, found, ledger.tenant_status.watched)[2]
     if rule.metric in ACCOUNT_METRICS:
         account, _, region = label.partition("/")
         status = ledger.accounts.status.get((account, region))
