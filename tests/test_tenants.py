@@ -23,7 +23,7 @@ from sesd.config import ConfigError, core_settings, parse_config
 from sesd.core.decode import decode_body
 from sesd.core.events import EVENT_TYPE_INDEX, Invalid
 from sesd.core.pipeline import Pipeline
-from sesd.core.tenants import TenantNotice
+from sesd.core.tenants import TenantNotice, TenantStatus
 from sesd.metrics.exposition import render
 from sesd.metrics.registry import Metrics
 from sesd.runtime.aws import tenant_config
@@ -427,6 +427,26 @@ def test_ses_status_events_decode_and_a_finding_closes() -> None:
     identity["resources"] = [f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/example.com"]
     assert pipeline.feed(json.dumps(identity), "q", NOW).reason == "eventbridge_not_tenant"
     assert pipeline.ledger.tallies.messages[("q", "processed")] == 5
+
+
+def test_a_tenant_event_dated_ahead_of_sesd_s_clock_is_taken_as_of_now() -> None:
+    """A status event dated a year ahead (a clock gone wrong, or a body made up by one
+    who can send to the queue) pauses acme as of when sesd reads it, as an email event
+    ahead of sesd's clock counts now: the poll a minute later, which says SES lets it
+    send, is the newer word, and the pause resolves. Taken as dated, the event would
+    outrank every poll for the year, the tenant paused, deleted or not."""
+    pipeline = _pipeline(PAUSED_RULE)
+    ahead = json.loads(_status_event("acme", "DISABLED"))
+    ahead["time"] = "2028-01-15T08:00:05Z"
+    assert pipeline.feed(json.dumps(ahead), "q", NOW).event_type == "tenant_status"
+    statuses = pipeline.ledger.tenant_status
+    key = (ACCOUNT, REGION, "acme")
+    assert statuses.status[key].paused
+    assert statuses.status[key].aws_at == NOW
+    statuses.polled(key, TenantStatus(tenant_id=f"{ACCOUNT}/tn-acme"), NOW + 60)
+    assert not statuses.status[key].paused
+    statuses.gone(ACCOUNT, REGION, set(), NOW + 120)  # deleted since: forgotten
+    assert key not in statuses.status
 
 
 def test_a_tenant_event_missing_its_parts_is_read_for_what_it_holds() -> None:

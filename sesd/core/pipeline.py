@@ -133,7 +133,7 @@ class Pipeline:
     ) -> Result:
         """Apply one decoded body; counts the message under its outcome."""
         if not isinstance(decoded, Event):
-            return no_email(self.ledger, decoded, queue)
+            return no_email(self.ledger, decoded, queue, now)
         ledger = self.ledger
         event = decoded
         listed = event.recipients

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+import msgspec
+
 from sesd.core.events import EVENT_TYPE_INDEX, Invalid, Skipped
 from sesd.core.ledger import Ledger
 from sesd.core.tallies import Outcome
@@ -34,13 +36,20 @@ NOTICE: Final = Result(Outcome.PROCESSED, event_type="tenant_status")
 _UNUSED: Final = Skipped("tenants_off")
 
 
-def no_email(ledger: Ledger, decoded: Skipped | Invalid | TenantNotice, queue: str) -> Result:
-    """Count a body from ``queue`` that holds no email event, by what it holds."""
+def no_email(
+    ledger: Ledger, decoded: Skipped | Invalid | TenantNotice, queue: str, now: float
+) -> Result:
+    """Count a body from ``queue`` that holds no email event, by what it holds, read at
+    ``now``."""
     if isinstance(decoded, TenantNotice) and not ledger.settings.tenants:
         # [tenants] off: no poll reads a tenant's status again nor forgets it, and no rule
         # reads it; what the event says would stand for the run (a pause lifted since).
         decoded = _UNUSED
     if isinstance(decoded, TenantNotice):
+        if decoded.time > now:
+            # Dated ahead of sesd's clock (a clock gone wrong, a body made up): as of
+            # now, as an email event is, else it outranks every poll until that date.
+            decoded = msgspec.structs.replace(decoded, time=now)
         # What SES says of a tenant: rules read it at their next evaluation.
         ledger.tenant_status.apply(decoded)
         ledger.tallies.notices[queue] = ledger.tallies.notices.get(queue, 0) + 1
