@@ -19,8 +19,8 @@ MOST_PLACES: Final = 10
 _ADVICE_AWS = (
     "SES paused this tenant for its reputation: read its findings (above, or SES's "
     "console, Tenants), fix what they name (list hygiene for bounces, consent and "
-    "unsubscribe for complaints), then ask AWS to reinstate it, or re-enable it if its "
-    "policy lets you (sesv2 update-reputation-entity-customer-managed-status)."
+    "unsubscribe for complaints), then ask AWS to review it: no customer-managed "
+    "status overrides a tenant SES itself disabled."
 )
 _ADVICE_CUSTOMER = (
     "The tenant was paused by your own account (customer-managed status): re-enable it "
