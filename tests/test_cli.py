@@ -24,6 +24,7 @@ from sesd import __version__
 from sesd.commands import run as run_command
 from sesd.commands.main import main
 from sesd.config.checks import NO_RULES
+from sesd.config.reading import CONFIG_BOUND
 from sesd.io.logs import configure_logging, flush_logs
 from tests import factory as f
 from tests.dns_server import hermetic_text
@@ -296,6 +297,24 @@ def test_a_config_file_not_in_utf8_is_one_line_and_exit_2(
         err = capsys.readouterr().err
         assert err.count("\n") == 1
         assert f"config file {path} is not UTF-8 text (byte" in err
+
+
+def test_a_file_too_large_for_a_config_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--config naming a log, a dump or a device (/dev/zero, read for ever) by mistake:
+    a config error saying so, for check-config and run alike, not a traceback (a
+    MemoryError) after the host's memory went into the read."""
+    path = tmp_path / "sesd.log"
+    with path.open("wb") as handle:
+        handle.truncate(CONFIG_BOUND + 1)
+    for args in (["check-config", str(path)], ["run", "--config", str(path)]):
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert err == (
+            f"sesd: config error: cannot read config file {path}: larger than 8 MiB, "
+            "which no config is (a log, a dump or a device named?)\n"
+        )
 
 
 def test_a_config_error_quoting_control_characters_is_one_safe_line(

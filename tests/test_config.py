@@ -11,6 +11,7 @@ import pytest
 from sesd.commands.main import main
 from sesd.config import ConfigError, parse_config, read_secrets, rule_of, saved_rule
 from sesd.config.checks import NO_RULES
+from sesd.config.reading import CONFIG_BOUND
 
 EXAMPLE = Path(__file__).parent.parent / "config" / "sesd.example.toml"
 
@@ -406,6 +407,22 @@ def test_a_secret_file_not_in_utf8_is_refused_without_its_bytes(tmp_path: Path) 
     assert f"aws.secret_access_key: secret file {secret_file} is not UTF-8 text" in said
     assert "0xe9" not in said
     assert "position" not in said
+
+
+def test_a_secret_file_too_large_for_a_secret_is_refused_unread(tmp_path: Path) -> None:
+    """``file:`` naming a log or a device by mistake (``/dev/urandom``, read for ever):
+    refused naming the key and the bound, not read whole into memory first (a
+    MemoryError's traceback at the start, a reload's thread held)."""
+    secret_file = tmp_path / "sesd.log"
+    with secret_file.open("wb") as handle:
+        handle.truncate(CONFIG_BOUND + 1)
+    config = parse_config(f'[aws]\naccess_key_id = "x"\nsecret_access_key = "file:{secret_file}"\n')
+    with pytest.raises(ConfigError) as caught:
+        read_secrets(config)
+    assert str(caught.value) == (
+        f"aws.secret_access_key: cannot read secret file {secret_file}: larger than 8 MiB, "
+        "which no secret is (a log, a dump or a device named?)"
+    )
 
 
 def test_check_config_masks_secrets(

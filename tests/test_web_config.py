@@ -13,6 +13,7 @@ import trustme
 
 from sesd.commands.main import main
 from sesd.config import ConfigError, parse_config, parse_web_config, read_secrets
+from sesd.config.reading import CONFIG_BOUND
 from sesd.config.web import UNSUPPORTED
 
 ROOT = Path(__file__).parent.parent
@@ -225,6 +226,20 @@ def test_a_file_that_is_not_text_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         read_secrets(config)
     assert str(caught.value) == f"http.web_config: {tmp_path / 'web.yml'} is not UTF-8 text"
+
+
+def test_a_file_too_large_for_a_web_configuration_is_named_unread(tmp_path: Path) -> None:
+    """web_config naming a log or a device by mistake is refused with the bound, not
+    read whole into memory first."""
+    config = parse_config(_config(tmp_path, None).read_text())
+    with (tmp_path / "web.yml").open("wb") as handle:
+        handle.truncate(CONFIG_BOUND + 1)
+    with pytest.raises(ConfigError) as caught:
+        read_secrets(config)
+    assert str(caught.value) == (
+        f"http.web_config: cannot read {tmp_path / 'web.yml'}: larger than 8 MiB, which no "
+        "web configuration is (a log, a dump or a device named?)"
+    )
 
 
 def test_the_tls_files_are_loaded_once_to_check_them(tmp_path: Path) -> None:

@@ -53,6 +53,7 @@ from sesd.config.checks import check_across_sections, config_warnings, for_daemo
 from sesd.config.core import core_settings
 from sesd.config.domains import DomainsConfig
 from sesd.config.hooks import dec_hook, display_hook
+from sesd.config.reading import read_bounded
 from sesd.config.sections import (
     CanaryConfig,
     DimensionsConfig,
@@ -373,7 +374,7 @@ def load_config(
     to), with ``daemon`` one a daemon can run on; a ConfigError names the file."""
     try:
         # An editor's byte-order mark (Windows, PowerShell's Out-File) is no TOML.
-        text = Path(path).read_text(encoding="utf-8-sig")
+        text = read_bounded(Path(path), what="no config").decode("utf-8-sig")
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:

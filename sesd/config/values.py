@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 
+from sesd.config.reading import read_bounded
 from sesd.core.accounts import is_region
 from sesd.core.text import escaped, has_control
 
@@ -133,7 +134,8 @@ class Secret:
             self._value = value.strip()
         elif (path := self.path) is not None:
             try:
-                self._value = path.read_text(encoding="utf-8").strip()
+                read = read_bounded(path, what="no secret")
+                self._value = read.decode().strip()
             except OSError as exc:
                 raise ValueError(f"cannot read secret file {path}: {exc.strerror}") from None
             except UnicodeDecodeError:

@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 import yaml
 
+from sesd.config.reading import read_bounded
 from sesd.config.values import ConfigError, Section, keyed, one_line, toml_key
 
 __all__ = [
@@ -318,7 +319,7 @@ class WebConfigFile:
         fails."""
         path = self.path
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_bounded(path, what="no web configuration").decode()
         except OSError as exc:
             raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
         except UnicodeDecodeError:
