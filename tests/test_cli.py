@@ -234,6 +234,35 @@ def test_a_relative_silences_file_is_warned_of_at_start(
     assert [w for w in warned if w.startswith("alerts.silences_path: 'silences.json'")]
 
 
+def test_a_silences_file_in_a_directory_that_does_not_exist_is_warned_of(
+    tmp_path: Path, taken_port: int, sesd_run: SesdRun, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """[alerts] silences_path in a directory that does not exist (a typo in it): the
+    daemon reads no file there as no silences, so nothing said it until the first
+    `sesd silence add`, in an incident, failed. check-config on this host and the start
+    warn of it, naming the key (here the start then stops, its port taken); a CI box's
+    check-config --no-secrets is not the host, and says nothing."""
+    missing = tmp_path / "no-such-directory"
+    text = QUEUE + f'[alerts]\nsilences_path = "{missing}/silences.json"\n'
+    path = str(_config(tmp_path, text))
+    said = (
+        f"alerts.silences_path: directory {missing} does not exist: the daemon reads no "
+        "silences there, and `sesd silence add` cannot write one (create it, or give "
+        "another path)"
+    )
+    assert main(["check-config", "--quiet", path]) == 0
+    assert f"sesd: warning: {said}\n" in capsys.readouterr().err
+    assert main(["check-config", "--quiet", "--no-secrets", path]) == 0
+    assert "silences_path" not in capsys.readouterr().err
+    _, err = sesd_run("--config", path, "--listen", f"127.0.0.1:{taken_port}")
+    logged = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    warned = [line["warning"] for line in logged if line["event"] == "sesd.config.warning"]
+    assert said in warned
+    missing.mkdir()
+    assert main(["check-config", "--quiet", path]) == 0
+    assert "silences_path" not in capsys.readouterr().err
+
+
 def test_a_state_file_that_could_never_be_saved_stops_the_start(
     tmp_path: Path, sesd_run: SesdRun
 ) -> None:

@@ -1,7 +1,8 @@
-"""Whether a state file could ever be saved where ``[state] path`` says: asked at
-start (sesd.runtime.state_start) and by ``sesd check-config``, which loads this alone
-(not the daemon's HTTP stack, the evaluator or the file's restore, for a check run
-before each reload)."""
+"""Whether a state file could ever be saved where ``[state] path`` says, and a
+silences file written where ``[alerts] silences_path`` says: asked at start
+(sesd.runtime.state_start, ``sesd run``) and by ``sesd check-config``, which loads
+this alone (not the daemon's HTTP stack, the evaluator or the file's restore, for a
+check run before each reload)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import re
 
 from sesd.io.files import foreign_link, linked, owners
 
-__all__ = ["unsavable"]
+__all__ = ["silences_unwritable", "unsavable"]
 
 
 def unsavable(path: str) -> str | None:
@@ -48,6 +49,25 @@ def unsavable(path: str) -> str | None:
             "file in it"
         )
     return None
+
+
+def silences_unwritable(path: str | None) -> str | None:
+    """Why ``sesd silence add`` could never write a silences file at ``path`` (as
+    ``[alerts] silences_path`` gives it) on this host: its directory missing. None
+    otherwise, and for a relative path, which is warned of as such. The daemon reads
+    no file there as no silences: without this, the first silence added, in an
+    incident, would be the first word of it. Not an error: the directory may be made
+    after the start, and a running daemon takes the file then."""
+    if not path or not os.path.isabs(path):
+        return None
+    directory = os.path.dirname(path)
+    if os.path.isdir(directory):
+        return None
+    return (
+        f"alerts.silences_path: directory {directory} does not exist: the daemon reads no "
+        "silences there, and `sesd silence add` cannot write one (create it, or give "
+        "another path)"
+    )
 
 
 def _mount_point(path: str) -> bool:
