@@ -75,6 +75,18 @@ CASES = [
     ('[alerts.sinks.c]\ntype = "console"\n[alerts.sinks."a]b"]\ntype = "console"\ntype = "x"',
      'not valid TOML: alerts.sinks."a]b".type given twice (at line 7): a key is given once in '
      "its table"),
+    # A table's header where a list of tables goes ([queues] for [[queues]]), or the
+    # reverse: the header named by its line, and the one to write.
+    (RA.replace("[[alerts.rules]]", "[alerts.rules]"), "alerts.rules: [alerts.rules] (at line "
+     "3) is one table, where a list of tables goes: begin each entry with [[alerts.rules]]"),
+    ('[accounts]\nname = "a"\n' + ROLE, "accounts: [accounts] (at line 3) is one table, where "
+     "a list of tables goes: begin each entry with [[accounts]]"),
+    ('[[aws]]\nregion = "eu-west-1"', "aws: [[aws]] (at line 3) begins a list of tables, where "
+     "one table goes: write [aws], once"),
+    ('[[alerts.sinks.x]]\ntype = "console"', "alerts.sinks.x: [[alerts.sinks.x]] (at line 3) "
+     "begins a list of tables, where one table goes: write [alerts.sinks.x], once"),
+    ('[alerts]\nrules = {name = "r"}', "alerts.rules: one table, where a list of tables goes: "
+     "begin each entry with [[alerts.rules]]"),
     # [http], and the web configuration file it names (read with the secrets)
     ('[http]\nlisten = "bogus"', "http.listen: must be HOST:PORT, got 'bogus'"),
     ('[http]\nlisten = "h:99999"', "http.listen: 'h:99999': port 99999 is over 65535"),

@@ -67,6 +67,7 @@ from sesd.config.sections import (
     TenantsConfig,
     WindowsConfig,
 )
+from sesd.config.shapes import shaped
 from sesd.config.sink_checks import check_sinks
 from sesd.config.toml_errors import toml_error
 from sesd.config.urls import URL_SECRETS, shown_url, url_fault, urls_shown
@@ -313,7 +314,8 @@ def parse_config(text: str) -> Config:
     try:
         config = msgspec.convert(data, Config, dec_hook=dec_hook)
     except msgspec.ValidationError as exc:
-        raise ConfigError(_pointed(keyed(one_line(exc, schema=Config), data), data)) from None
+        said = keyed(one_line(exc, schema=Config), data)
+        raise ConfigError(shaped(_pointed(said, data), data, text, Config)) from None
     for key, secret in config.secrets():
         if secret.is_literal:
             _check_secret(key, secret)

@@ -10,7 +10,7 @@ import tomllib
 
 from sesd.config.values import toml_key
 
-__all__ = ["toml_error"]
+__all__ = ["headers", "toml_error"]
 
 _STRING = r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\""
 #: A tuple of strings as Python's repr writes it: ``('alerts', 'sinks', 'a')``.
@@ -48,15 +48,15 @@ def toml_error(message: str, text: str) -> str:
             if key[:1] in "'\"":  # a key tomllib quoted as Python does
                 key = toml_key(ast.literal_eval(key))
             # The headers before the one tomllib stopped at.
-            headers = _headers(text, _line(found.group("at"), text) - 1).values()
-            if said == _SAID[0][1] and f"[{key}]" not in headers and f"[[{key}]]" not in headers:
+            before = headers(text, _line(found.group("at"), text) - 1).values()
+            if said == _SAID[0][1] and f"[{key}]" not in before and f"[[{key}]]" not in before:
                 # No header declared it: an inline table or dotted keys gave it.
                 return (
                     f"[{key}]{found.group('at')}: {key} is given already, as an inline table "
                     "or by dotted keys: give a table's keys in one place"
                 )
             # The header of a list's entry written as a table's: [queues] for [[queues]].
-            listed = f"[[{key}]]" in headers
+            listed = f"[[{key}]]" in before
             hint = f"; [[{key}]] begins each entry of a list of tables" if listed else ""
             return said.format(key=key, at=found.group("at"), list=hint)
     if message.startswith("Cannot overwrite a value"):
@@ -104,7 +104,7 @@ _PART = r"(?:[A-Za-z0-9_-]+|\"(?:[^\"\\]|\\.)*\"|'[^']*')"
 _DOTTED = re.compile(rf"\s*(?P<key>{_PART}(?:\s*\.\s*{_PART})*)\s*=")
 
 
-def _headers(text: str, last: int) -> dict[int, str]:
+def headers(text: str, last: int) -> dict[int, str]:
     """The tables' headers up to line ``last``, by line, each dotted as :func:`_key`
     writes a key, in its brackets (``[[queues]]``, ``[alerts.sinks."a]b"]``)."""
     found = {}

@@ -28,6 +28,7 @@ __all__ = [
     "one_line",
     "secret_fault",
     "toml_key",
+    "type_at",
 ]
 
 
@@ -231,7 +232,7 @@ def one_line(exc: msgspec.ValidationError, prefix: str = "", schema: type | None
     match = _AT_PATH.match(str(exc))
     assert match is not None
     msg, path = match.group("msg"), (match.group("path") or "").lstrip(".")
-    found = None if schema is None else _type_at(msgspec.inspect.type_info(schema), path)
+    found = None if schema is None else type_at(msgspec.inspect.type_info(schema), path)
     if msg.startswith("Invalid enum value") and isinstance(found, msgspec.inspect.LiteralType):
         msg += f" (one of: {', '.join(map(str, found.values))})"
     unknown = _UNKNOWN.match(msg)
@@ -305,7 +306,7 @@ def meant_word(written: str, known: list[str], case: str) -> str:
 _PART = re.compile(r"[^.\[\]]+|\[\d+\]")
 
 
-def _type_at(found: msgspec.inspect.Type, path: str) -> msgspec.inspect.Type | None:
+def type_at(found: msgspec.inspect.Type, path: str) -> msgspec.inspect.Type | None:
     """The type at ``path`` (``logging.level``, ``queues[0]``, "" for ``found``
     itself), or None when the path leads to none."""
     for part in _PART.findall(path):
