@@ -221,6 +221,37 @@ def test_a_literal_secret_is_warned_of_by_check_config_not_shown(
     assert "R0UT1NGKEY" not in err
 
 
+def test_a_secret_file_every_user_may_read_is_warned_of(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A ``file:`` secret left readable by every user (an editor's or `echo >`'s 0644):
+    whoever has a shell on the host can page as sesd. check-config says so, naming the
+    key, the file and its mode, never the secret (as the start and a reload do, from the
+    same warnings); a file of mode 0600 or 0640 is not warned of, nor one --no-secrets
+    leaves unread. A warning, not an error: a config that ran loads again."""
+    key = tmp_path / "routing_key"
+    key.write_text("R0UT1NGKEY\n")
+    sinks = (
+        f'[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "file:{key}"\n'
+        '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+        'above = 0.1\nsinks = ["pd"]\n'
+    )
+    path = str(_config(tmp_path, QUEUE + sinks))
+    said = (
+        f"sesd: warning: alerts.sinks.pd.routing_key: secret file {key} is readable by every "
+        "user (mode 0644): chmod o-r it (0600, or 0640 for a group sesd is in)"
+    )
+    for mode, warned in ((0o644, True), (0o604, True), (0o640, False), (0o600, False)):
+        key.chmod(mode)
+        assert main(["check-config", "--quiet", path]) == 0
+        err = capsys.readouterr().err
+        assert (said.replace("0644", f"{mode:04o}") in err.splitlines()) is warned
+        assert "R0UT1NGKEY" not in err
+    key.chmod(0o644)
+    assert main(["check-config", "--quiet", "--no-secrets", path]) == 0
+    assert "routing_key" not in capsys.readouterr().err
+
+
 def test_a_relative_silences_file_is_warned_of_at_start(
     tmp_path: Path, taken_port: int, sesd_run: SesdRun
 ) -> None:

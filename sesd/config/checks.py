@@ -115,6 +115,14 @@ def config_warnings(config: Config) -> list[str]:
         for key, secret in config.secrets()
         if secret.is_literal
     ]
+    # Read with the secrets (check-config, the start, a reload): whoever has a shell on
+    # the host can send as sesd. Not an error: a config that ran must load again.
+    found += [
+        f"{key}: secret file {escaped(str(secret.path), 200)} is readable by every user (mode "
+        f"{secret.open_mode:04o}): chmod o-r it (0600, or 0640 for a group sesd is in)"
+        for key, secret in config.secrets()
+        if secret.open_mode is not None
+    ]
     found += [
         f"queues[{i}].delete_invalid: a FIFO queue holds the rest of a message group behind "
         "an invalid message until it reaches its dead-letter queue (without one, for "

@@ -6,10 +6,11 @@ take the host's memory into before failing with a MemoryError's traceback."""
 from __future__ import annotations
 
 import errno
+import stat
 from pathlib import Path
 from typing import Final
 
-__all__ = ["CONFIG_BOUND", "read_bounded"]
+__all__ = ["CONFIG_BOUND", "open_to_all", "read_bounded"]
 
 #: The most of any of these files read, in bytes: the example config is 20 KB, and a
 #: config listing 100,000 domains about 2 MB. A FIFO or a device is read up to it too.
@@ -31,3 +32,14 @@ def read_bounded(path: Path, *, what: str) -> bytes:
         why += " (a log, a dump or a device named?)"
         raise _TooLarge(errno.EFBIG, why, str(path))
     return found
+
+
+def open_to_all(path: Path) -> int | None:
+    """The permission bits of the file at ``path`` when every user may read it (``o+r``,
+    as ssh asks of a private key: a directory shut to others is not looked at), else
+    None; None too when it cannot be looked at (it was just read: it may have gone)."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return None
+    return mode if mode & stat.S_IROTH else None

@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from sesd.config.reading import read_bounded
+from sesd.config.reading import open_to_all, read_bounded
 from sesd.core.accounts import is_region
 from sesd.core.text import escaped, has_control
 
@@ -103,11 +103,13 @@ class Secret:
     and the value never appears in ``repr``/``str`` (so never in logs or errors).
     """
 
-    __slots__ = ("_value", "reference")
+    __slots__ = ("_value", "open_mode", "reference")
 
     def __init__(self, reference: str) -> None:
         self.reference = reference
         self._value: str | None = reference if self.is_literal else None
+        #: A ``file:`` secret's permission bits, once read, when every user may read it.
+        self.open_mode: int | None = None
 
     @property
     def is_literal(self) -> bool:
@@ -137,6 +139,7 @@ class Secret:
             try:
                 read = read_bounded(path, what="no secret")
                 self._value = read.decode().strip()
+                self.open_mode = open_to_all(path)
             except OSError as exc:
                 raise ValueError(f"cannot read secret file {path}: {exc.strerror}") from None
             except UnicodeDecodeError:
