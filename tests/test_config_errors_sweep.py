@@ -87,6 +87,9 @@ CASES = [
      "begins a list of tables, where one table goes: write [alerts.sinks.x], once"),
     ('[alerts]\nrules = {name = "r"}', "alerts.rules: one table, where a list of tables goes: "
      "begin each entry with [[alerts.rules]]"),
+    # A rule's window the length of one kept, written another way: the one to write.
+    (R.replace('"5m"', '"60m"') + "above = 0.1", "alerts.rules[0] (r).window: '60m' is not "
+     "one of windows.sizes (5m, 15m, 1h); '1h' is that long: write it as windows.sizes does"),
     # [http], and the web configuration file it names (read with the secrets)
     ('[http]\nlisten = "bogus"', "http.listen: must be HOST:PORT, got 'bogus'"),
     ('[http]\nlisten = "h:99999"', "http.listen: 'h:99999': port 99999 is over 65535"),

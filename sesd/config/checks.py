@@ -291,6 +291,7 @@ def _check_rule_windows(config: Config) -> None:
             raise ValueError(
                 f"alerts.rules[{i}] ({rule.name}).window: {rule.window!r} is not one of "
                 f"windows.sizes ({', '.join(_shortest_first(config))})"
+                + _as_kept(config, rule.window)
             )
         window = next(size for size in config.windows.sizes if size.text == rule.window)
         if every.seconds > window.seconds:
@@ -303,6 +304,17 @@ def _check_rule_windows(config: Config) -> None:
             raise ValueError(
                 f"alerts.rules[{i}] ({rule.name}).metric: {rule.metric!r} needs [canary]"
             )
+
+
+def _as_kept(config: Config, window: str) -> str:
+    """``; '1h' is that long: ...`` when ``window`` is a kept window's length written
+    another way (``60m``, ``3600s``): a window is named as ``windows.sizes`` writes it."""
+    try:
+        seconds = Duration(window).seconds
+    except ValueError:
+        return ""
+    same = next((size.text for size in config.windows.sizes if size.seconds == seconds), None)
+    return f"; {same!r} is that long: write it as windows.sizes does" if same else ""
 
 
 def _named_once(names: list[str], key: str) -> None:
