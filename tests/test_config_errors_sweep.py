@@ -90,6 +90,19 @@ CASES = [
     # A rule's window the length of one kept, written another way: the one to write.
     (R.replace('"5m"', '"60m"') + "above = 0.1", "alerts.rules[0] (r).window: '60m' is not "
      "one of windows.sizes (5m, 15m, 1h); '1h' is that long: write it as windows.sizes does"),
+    # An SQS host's URL that names no queue (the account left out, the console's page of
+    # the queue pasted from the address bar): every receive would fail after the start.
+    ('[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/ses-events"', "queues[0].url: "
+     "'https://sqs.us-east-1.amazonaws.com/ses-events' is no queue's URL: SQS's are "
+     "https://sqs.REGION.amazonaws.com/ACCOUNT_ID/QUEUE_NAME, as the queue's Details show it"),
+    ('[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/123456789012/q?x=1"', "queues[0]"
+     ".url: 'https://sqs.eu-west-1.amazonaws.com/123456789012/q?x=1' is no queue's URL" + MORE),
+    ('[[queues]]\nurl = "https://us-east-1.console.aws.amazon.com/sqs/v3/home?region=us-east-1'
+     '#/queues/https%3A%2F%2Fsqs.us-east-1.amazonaws.com%2F123456789012%2Fq"', "queues[0].url: "
+     "'https://us-east-1.console.aws.amazon.com/sqs/v3/home?region=us-east-1#/queues/https%3A%2F"
+     "%2Fsqs.us-east-1.amazonaws.com%2F123456789012%2Fq' is the AWS console's page of the "
+     "queue, not its URL: SQS's are https://sqs.REGION.amazonaws.com/ACCOUNT_ID/QUEUE_NAME, as "
+     "the queue's Details show it"),
     # [http], and the web configuration file it names (read with the secrets)
     ('[http]\nlisten = "bogus"', "http.listen: must be HOST:PORT, got 'bogus'"),
     ('[http]\nlisten = "h:99999"', "http.listen: 'h:99999': port 99999 is over 65535"),

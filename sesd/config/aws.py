@@ -10,7 +10,7 @@ role (STS AssumeRole); without one, with the default credential chain.
 from __future__ import annotations
 
 import re
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit
 
 import msgspec
 
@@ -123,6 +123,33 @@ _SQS_HOST = re.compile(
     r"|(?:(?P<b>[a-z0-9-]+)\.queue\.amazonaws\.com(?:\.cn)?)"
     r"|(?P<oldest>queue\.amazonaws\.com)"
 )
+#: The path of a queue's URL on an SQS host: /ACCOUNT_ID/QUEUE_NAME.
+_QUEUE_PATH = re.compile(r"/\d+/[A-Za-z0-9_-]+(?:\.fifo)?/?")
+#: What SQS's queue URLs look like, said where a URL is none.
+_QUEUE_URL_IS = (
+    "SQS's are https://sqs.REGION.amazonaws.com/ACCOUNT_ID/QUEUE_NAME, as the queue's "
+    "Details show it"
+)
+
+
+def _check_queue_url(url: str) -> None:
+    """Raise ValueError when ``url`` is an AWS host's that names no queue: SQS's without
+    its account or name (or with a query), or the console's page of the queue. Another
+    host (a local SQS) is taken as written."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    shown = escaped(shown_url(url), 300)
+    if host.endswith(("console.aws.amazon.com", "console.amazonaws.cn")):
+        raise ValueError(
+            f"url: '{shown}' is the AWS console's page of the queue, not its URL: " + _QUEUE_URL_IS
+        )
+    if _SQS_HOST.fullmatch(host) is None:
+        return
+    if parts.query or parts.fragment or not _QUEUE_PATH.fullmatch(parts.path):
+        # Every receive would fail after the start, the queue unread.
+        raise ValueError(f"url: '{shown}' is no queue's URL: {_QUEUE_URL_IS}")
+
+
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
 
 
@@ -225,6 +252,7 @@ class QueueConfig(Section, frozen=True):
                     "lines: write it without"
                 )
         check_http_url(self.url, "url")
+        _check_queue_url(self.url)
         for key, written, what in (
             ("url", self.url.rstrip("/").rsplit("/", 1)[-1], " in its last part"),
             ("name", self.name, ""),
