@@ -221,6 +221,9 @@ CASES = [
     ('[state]\npath = ""', "state.path: empty: leave it out to keep no state file, or give the "
      "file's path"),
     ('[state]\nsave_every = "0s"', "state.save_every: must be at least 1s"),
+    # A bare number is seconds, and the same number quoted is a string: what to write.
+    ('[windows]\nsizes = ["5m", "900"]', "windows.sizes[1]: invalid duration '900': a number "
+     "of seconds is written without quotes (900) or with its unit ('900s')"),
     ('[state]\nsave_every = "5x"', "state.save_every: invalid duration '5x' (use e.g. '10s', "
      "'5m', '1h30m')"),
     ('[state]\nfile = "x"', "state.file: unknown key" + MORE),

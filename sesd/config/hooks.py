@@ -5,6 +5,7 @@ secrets masked)."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -30,6 +31,12 @@ def dec_hook(type_: type, obj: Any) -> Any:
             # Written out: Python writes 0.00001 as 1e-05, which is no duration's text.
             return Duration(f"{format(Decimal(repr(obj)), 'f')}s")
         if isinstance(obj, str):
+            if re.fullmatch(r"\d+(?:\.\d+)?", obj.strip()) and obj.strip() != "0":
+                # A bare number is seconds; quoted, the file gave a string.
+                raise ValueError(
+                    f"invalid duration {obj.strip()!r}: a number of seconds is written "
+                    f"without quotes ({obj.strip()}) or with its unit ('{obj.strip()}s')"
+                )
             return Duration(obj)
         raise ValueError(f"expected a duration such as '10s', got {type(obj).__name__}")
     if type_ is Secret:
