@@ -107,8 +107,12 @@ def test_absolute_names_and_htpasswd_hashes_are_kept() -> None:
         ("basic_auth_users:\n  'a.b': x\n", 'basic_auth_users."a.b": not a bcrypt hash'),
         ("basic_auth_users:\n  '': x\n", 'basic_auth_users."": not a bcrypt hash'),
         (f"basic_auth_users:\n  yes: {HASH}\n", "basic_auth_users.True: a user name must be"),
-        ("basic_auth_user: {}\n", "basic_auth_user: unknown key"),
-        ("tls_server_config:\n  cert_fil: a\n", "tls_server_config.cert_fil: unknown key"),
+        # A typo is named with the key meant, as in the config file.
+        ("basic_auth_user: {}\n", "basic_auth_user: unknown key (did you mean basic_auth_users?)"),
+        (
+            "tls_server_config:\n  cert_fil: a\n",
+            "tls_server_config.cert_fil: unknown key (did you mean cert_file?)",
+        ),
         ("tls_server_config:\n  key_file: a\n", "tls_server_config.cert_file: required"),
         ("tls_server_config:\n  cert_file: a\n", "tls_server_config.key_file: required"),
         (

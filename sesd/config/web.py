@@ -151,7 +151,7 @@ def parse_web_config(text: str, directory: str = ".") -> WebConfig:
     try:
         config = msgspec.convert(data, WebConfig)
     except msgspec.ValidationError as exc:
-        raise ConfigError(keyed(one_line(exc), data)) from None
+        raise ConfigError(keyed(one_line(exc, schema=WebConfig), data)) from None
     _check_http(config.http_server_config)
     tls = config.tls_server_config
     if tls is None:
