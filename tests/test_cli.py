@@ -294,6 +294,45 @@ def test_a_silences_file_in_a_directory_that_does_not_exist_is_warned_of(
     assert "silences_path" not in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("key", ["state.path", "alerts.silences_path"])
+@pytest.mark.parametrize("names", ["the config file", "a secret's file"])
+def test_a_state_or_silences_file_that_is_a_file_the_config_reads_is_refused(
+    tmp_path: Path, sesd_run: SesdRun, capsys: pytest.CaptureFixture[str], key: str, names: str
+) -> None:
+    """[state] path or [alerts] silences_path written as the config file's own path, or
+    a ``file:`` secret's (a path line pasted into the wrong key): each save or `sesd
+    silence add` would write over it, and the next start or reload find no config (or
+    no key). check-config and run refuse it alike, in one line naming the key."""
+    secret = tmp_path / "routing_key"
+    secret.write_text("R0UT1NGKEY\n")
+    secret.chmod(0o600)
+    config = tmp_path / "sesd.toml"
+    named = config if names == "the config file" else secret
+    section, _, name = key.rpartition(".")
+    text = QUEUE + (
+        f'[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "file:{secret}"\n'
+        '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+        'above = 0.1\nsinks = ["pd"]\n'
+    )
+    # Its table written after the rule's, so the line is the table's own.
+    text += f'[{section}]\n{name} = "{tmp_path}/./{named.name}"\n'
+    config.write_text(text)
+    what = (
+        "the config file itself"
+        if names == "the config file"
+        else "the file of alerts.sinks.pd.routing_key"
+    )
+    said = (
+        f"sesd: config error: {config}: {key}: '{tmp_path}/./{named.name}' is {what}: each "
+        "write would replace it; give it a file of its own\n"
+    )
+    assert main(["check-config", "--quiet", str(config)]) == 2
+    assert capsys.readouterr().err == said
+    code, err = sesd_run("--config", str(config))
+    assert code == 2
+    assert err.endswith(said)
+
+
 def test_a_state_file_that_could_never_be_saved_stops_the_start(
     tmp_path: Path, sesd_run: SesdRun
 ) -> None:

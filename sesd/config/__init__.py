@@ -53,7 +53,7 @@ from sesd.config.checks import check_across_sections, config_warnings, for_daemo
 from sesd.config.core import core_settings
 from sesd.config.domains import DomainsConfig
 from sesd.config.hooks import dec_hook, display_hook
-from sesd.config.reading import read_bounded
+from sesd.config.reading import check_written_files, read_bounded
 from sesd.config.sections import (
     CanaryConfig,
     DimensionsConfig,
@@ -385,6 +385,10 @@ def load_config(
         ) from None
     try:
         config = parse_config(text)
+        try:
+            check_written_files(config, path)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         config = for_daemon(config) if daemon else config
         return read_secrets(config) if resolve_secrets else config
     except ConfigError as exc:

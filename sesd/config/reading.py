@@ -6,11 +6,17 @@ take the host's memory into before failing with a MemoryError's traceback."""
 from __future__ import annotations
 
 import errno
+import os
 import stat
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-__all__ = ["CONFIG_BOUND", "open_to_all", "read_bounded"]
+from sesd.core.text import escaped
+
+if TYPE_CHECKING:
+    from sesd.config import Config
+
+__all__ = ["CONFIG_BOUND", "check_written_files", "open_to_all", "read_bounded"]
 
 #: The most of any of these files read, in bytes: the example config is 20 KB, and a
 #: config listing 100,000 domains about 2 MB. A FIFO or a device is read up to it too.
@@ -43,3 +49,33 @@ def open_to_all(path: Path) -> int | None:
     except OSError:
         return None
     return mode if mode & stat.S_IROTH else None
+
+
+def check_written_files(config: Config, path: str | os.PathLike[str]) -> None:
+    """Raise ValueError, naming the key, when the state file or the silences file is a
+    file the config at ``path`` reads (the config file itself, a ``file:`` secret's,
+    ``[http] web_config``): a save, or ``sesd silence add``, would write over it, and
+    the next start or reload find no config, or no key. Paths only: nothing is read."""
+    read = {_same(path): "the config file itself"}
+    read.update(
+        (_same(secret.path), f"the file of {key}")
+        for key, secret in config.secrets()
+        if secret.path is not None
+    )
+    if config.http.web_config is not None:
+        read[_same(config.http.web_config.path)] = "the file of http.web_config"
+    for key, written in (
+        ("state.path", config.state.path),
+        ("alerts.silences_path", config.silences_path),
+    ):
+        if written and (what := read.get(_same(written))) is not None:
+            shown = escaped(written, 200)
+            raise ValueError(
+                f"{key}: '{shown}' is {what}: each write would replace it; give it a file of "
+                "its own"
+            )
+
+
+def _same(path: str | os.PathLike[str]) -> str:
+    """``path`` as the file it names (links followed, ``.`` and ``..`` taken)."""
+    return os.path.realpath(path)
