@@ -702,6 +702,11 @@ FLEET = AM + 'urls = ["http://a"]\nshared = true\n' + PD
 
 #: Valid, but probably not meant: check-config's warnings, each keyed as errors are.
 WARNINGS = [
+    # A bare number is seconds: "4" meant as hours repeats each firing alert at each
+    # evaluation; a minute or more is not warned of (below).
+    (RA + "[alerts]\nrepeat_interval = 4", "alerts.repeat_interval: 4s: each firing alert is "
+     "sent again that often (at each evaluation, at most): several messages a minute to every "
+     "sink while it fires; give minutes or hours, as '4h' (a bare number is seconds)"),
     (Q + "visibility_timeout = 0", "queues[0].visibility_timeout: 0 shows each message again "
      "as it is received" + MORE),
     (Q + "wait_time_seconds = 0", "queues[0].wait_time_seconds: 0 receives without waiting: "

@@ -162,6 +162,15 @@ def config_warnings(config: Config) -> list[str]:
             for i, rule in enumerate(alerts.rules)
             if rule.metric in GET_ACCOUNT_METRICS
         ]
+    if alerts.rules and alerts.repeat_interval.seconds < 60:
+        # A bare number is seconds: `repeat_interval = 4` meant as hours. A warning: a
+        # config that ran loads again, and a test bench may want it so.
+        found.append(
+            f"alerts.repeat_interval: {alerts.repeat_interval.text}: each firing alert is "
+            "sent again that often (at each evaluation, at most): several messages a minute "
+            "to every sink while it fires; give minutes or hours, as '4h' (a bare number is "
+            "seconds)"
+        )
     if not alerts.rules:
         # Only [[queues]] is required: an install that stopped there looks healthy and
         # never pages.
