@@ -432,6 +432,14 @@ CASES = [
     (HOOK + 'secret = "file:"', "alerts.sinks.hook.secret: 'file:' names nothing: write "
      "file:PATH"),
     (HOOK + 'urls = ["x"]', "alerts.sinks.hook.urls: unknown key (did you mean url?)"),
+    # A key written as a part of the one meant, or the one meant as a part of it:
+    # Slack calls it a webhook URL, an account's role is an ARN.
+    ('[alerts.sinks.s]\ntype = "slack"\nurl = "https://h.example/x"', "alerts.sinks.s.url: "
+     "unknown key (did you mean webhook_url?)"),
+    ('[alerts.sinks.w]\ntype = "webhook"\nwebhook_url = "https://h.example/x"',
+     "alerts.sinks.w.webhook_url: unknown key (did you mean url?)"),
+    ('[[accounts]]\nname = "a"\nrole = "x"', "accounts[0].role: unknown key (did you mean "
+     "role_arn?)"),
     ('[alerts.sinks.c2]\ntype = "console"\nurl = "x"', "alerts.sinks.c2.url: unknown key"),
     # A key of no name is a key too, quoted as TOML writes it, not msgspec's words.
     ('[alerts.sinks.c2]\ntype = "console"\n"" = 1', 'alerts.sinks.c2."": unknown key'),

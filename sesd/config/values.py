@@ -303,7 +303,17 @@ def meant_word(written: str, known: list[str], case: str) -> str:
     if same:
         return f"did you mean {same[0]}? {case}"
     meant = difflib.get_close_matches(written, known, n=1, cutoff=0.78)
+    if not meant:
+        # A part of the word meant, or the word with more (``url`` for ``webhook_url``,
+        # ``role`` for ``role_arn``): too far for a typo's likeness; said when only one.
+        meant = [w for w in known if _part_of(written, w) or _part_of(w, written)]
+        meant = meant if len(meant) == 1 else []
     return f"did you mean {meant[0]}?" if meant else ""
+
+
+def _part_of(part: str, word: str) -> bool:
+    """Whether ``part`` is a ``_``-separated end of ``word`` (``url`` of ``events_url``)."""
+    return len(part) >= 3 and (word.startswith(f"{part}_") or word.endswith(f"_{part}"))
 
 
 _PART = re.compile(r"[^.\[\]]+|\[\d+\]")
