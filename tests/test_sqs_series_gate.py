@@ -81,6 +81,25 @@ def test_a_reload_that_leaves_a_queue_where_it_was_keeps_its_pollers_counting() 
     assert metrics.registry.get_sample_value("sesd_sqs_retries_total", released) == 0
 
 
+def test_a_queue_removed_and_added_again_counts_on_its_new_series() -> None:
+    """A reload removes ``events`` (its series go) and a later one adds it back where it
+    was: the pollers' counts land on the series exported now, from 0, not on the ones
+    removed (a count kept on a series looked up before the removal would be lost)."""
+    queue = '[[queues]]\nurl = "http://127.0.0.1:9/1/q"\nname = "events"\n'
+    config = parse_config(queue)
+    metrics = Metrics(Pipeline(core_settings(config)).ledger, config.queues, lambda: 0.0)
+    counts = metrics.sqs_counts(config.queues[0])
+    counts.received(5)
+    counts.error("receive")
+    metrics.set_queues([])
+    metrics.set_queues(config.queues)
+    counts.received(3)
+    counts.error("receive")
+    received = {"queue": "events", "account": "default", "region": "us-east-1"}
+    assert metrics.registry.get_sample_value("sesd_sqs_messages_received_total", received) == 3
+    assert _errors(metrics) == {("events", "default", "us-east-1", "receive"): 1.0}
+
+
 def test_a_queue_named_without_a_place_counts_nothing() -> None:
     """A queue given to the registry by its name alone (a test's, a bench's) is read
     nowhere: its series exist at 0, and no place's calls count on them."""
