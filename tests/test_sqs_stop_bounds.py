@@ -115,3 +115,51 @@ async def test_a_delete_cut_off_by_its_own_limit_in_a_stall_is_a_counted_failure
     assert (cut["count"], cut["level"]) == (3, "warning")
     (recovered,) = [r for r in records if r["event"] == "sesd.sqs.deletes_recovered"]
     assert recovered["after_batches"] == 1
+
+
+async def _held(in_flight: InFlight, limit: float, cut: list[float]) -> None:
+    """A call that never answers, in a scope of its own ``limit``: when it was cut off
+    (the scope is shielded: a test's own timeout would not reach it; given up after
+    1.5 s, it fails here)."""
+    began = anyio.current_time()
+    with in_flight.scope(limit) as scope, anyio.move_on_after(1.5):
+        await anyio.sleep_forever()
+    assert scope.cancelled_caught, "not cut off at its limit"
+    cut.append(anyio.current_time() - began)
+
+
+async def test_each_delete_is_cut_off_at_its_own_limit_whatever_came_before() -> None:
+    """Deletes' limits end at the moment each one's own ends, whichever deletes came
+    before: one begun while the cut of an earlier one (answered meanwhile) is pending
+    runs its whole limit, not to the earlier one's end; one with a shorter limit than a
+    call still in flight is cut off at its own, not held to the longer one's."""
+    in_flight = InFlight()
+    with in_flight.scope(0.05):
+        pass  # answered at once: its cut is pending
+    later: list[float] = []
+    await _held(in_flight, 0.2, later)
+    assert later[0] >= 0.2
+    short: list[float] = []
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(_held, in_flight, 1.0, [])
+        await anyio.lowlevel.checkpoint()  # the long one in flight
+        await _held(in_flight, 0.1, short)
+        in_flight.cut()  # the long one ends (shielded: the group's cancel would not reach it)
+    assert 0.1 <= short[0] < 1.0
+
+
+def test_a_delete_is_cut_off_at_its_limit_in_a_later_event_loop() -> None:
+    """The calls of one InFlight in two event loops, one after the other (a daemon's
+    run ended, another begun): a cut pending when the first loop ended never comes, and
+    a delete in the second is still cut off at its own limit."""
+    in_flight = InFlight()
+
+    async def answered() -> None:
+        with in_flight.scope(0.05):
+            pass
+
+    anyio.run(answered)
+    cut: list[float] = []
+
+    anyio.run(_held, in_flight, 0.1, cut)
+    assert cut[0] >= 0.1

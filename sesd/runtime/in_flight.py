@@ -5,6 +5,7 @@ back), but only until the stop's grace period ends."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 from collections.abc import Iterator
@@ -24,18 +25,55 @@ class InFlight:
     def __init__(self, margin: float = 2.0) -> None:
         self.deadline = math.inf
         self._margin = margin
-        #: Each call's scope, with the margin it has past the grace period.
-        self._scopes: dict[anyio.CancelScope, float] = {}
+        #: Each call's scope, with the margin it has past the grace period and the moment
+        #: its own limit cuts it off (inf: none).
+        self._scopes: dict[anyio.CancelScope, tuple[float, float]] = {}
+        #: The one timer that cuts off the calls past their own limit, the moment it is
+        #: set for, and its event loop. A scope's own deadline would make a timer on
+        #: every delete and cancel it a few milliseconds later, about 21,000
+        #: instructions a batch; this one is set when none is pending for an earlier
+        #: moment, and when it fires it cuts off the calls whose limit has come and is
+        #: set again for the next call still in flight, if any: a delete is cut off at
+        #: the moment its limit ends, as before.
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = math.inf
+        self._timer_loop: asyncio.AbstractEventLoop | None = None
 
     def scope(self, limit: float = math.inf, *, margin: bool = True) -> _Bounded:
         """A shielded scope for one call: at most ``limit`` seconds, and no later than the
         end of the grace period (plus the margin, for deletes and releases), whether
         the stop began before the call or during it."""
         extra = self._margin if margin else 0.0
-        deadline = self.deadline + extra
+        cut_at = math.inf
         if limit != math.inf:  # a receive has none: no clock read (every batch has one)
-            deadline = min(anyio.current_time() + limit, deadline)
-        return _Bounded(self._scopes, anyio.CancelScope(shield=True, deadline=deadline), extra)
+            # The event loop's clock, anyio's on asyncio, read without anyio's dispatch.
+            cut_at = asyncio.get_running_loop().time() + limit
+        scope = anyio.CancelScope(shield=True, deadline=self.deadline + extra)
+        return _Bounded(self, scope, extra, cut_at)
+
+    def _cut_at(self, when: float) -> None:
+        """Have the timer fire at ``when`` at the latest (a call's limit ends then)."""
+        loop = asyncio.get_running_loop()
+        if when >= self._timer_at and loop is self._timer_loop:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = loop.call_at(when, self._expire)
+        self._timer_at, self._timer_loop = when, loop
+
+    def _expire(self) -> None:
+        """The timer: cut off each call whose own limit has ended; set again for the
+        soonest of those still running."""
+        self._timer, self._timer_at = None, math.inf
+        now = asyncio.get_running_loop().time()
+        soonest = math.inf
+        for scope, (_, cut_at) in list(self._scopes.items()):
+            if cut_at <= now:
+                scope.cancel()
+            else:
+                soonest = min(soonest, cut_at)
+        if soonest != math.inf:
+            self._cut_at(soonest)
 
     @contextlib.contextmanager
     def budget(self) -> Iterator[anyio.CancelScope]:
@@ -52,7 +90,7 @@ class InFlight:
         bound (both signals handled before the consumers woke) stays."""
         self.deadline = min(self.deadline, deadline)
         deadline = self.deadline
-        for scope, extra in self._scopes.items():
+        for scope, (extra, _) in self._scopes.items():
             scope.deadline = min(scope.deadline, deadline + extra)
 
     def cut(self) -> None:
@@ -68,18 +106,21 @@ class _Bounded:
     (a stop's bound reaches it). A class, not a generator's context manager: two of
     them a batch, and the generator's machinery cost about a third of the scope."""
 
-    __slots__ = ("_extra", "_scope", "_scopes")
+    __slots__ = ("_cut_at", "_extra", "_in_flight", "_scope")
 
     def __init__(
-        self, scopes: dict[anyio.CancelScope, float], scope: anyio.CancelScope, extra: float
+        self, in_flight: InFlight, scope: anyio.CancelScope, extra: float, cut_at: float
     ) -> None:
-        self._scopes = scopes
+        self._in_flight = in_flight
         self._scope = scope
         self._extra = extra
+        self._cut_at = cut_at
 
     def __enter__(self) -> anyio.CancelScope:
         scope = self._scope.__enter__()
-        self._scopes[scope] = self._extra
+        self._in_flight._scopes[scope] = (self._extra, self._cut_at)
+        if self._cut_at != math.inf:
+            self._in_flight._cut_at(self._cut_at)
         return scope
 
     def __exit__(
@@ -88,5 +129,5 @@ class _Bounded:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool:
-        del self._scopes[self._scope]
+        del self._in_flight._scopes[self._scope]
         return self._scope.__exit__(exc_type, exc, tb)
