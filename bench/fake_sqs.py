@@ -15,6 +15,10 @@ The same process then plays Slack (``POST /slack``) and PagerDuty
 (``POST /pagerduty``), each answering as ``POST /control`` says: ``ok``,
 ``429`` (Retry-After: 1), ``500`` or ``hang`` (never answers); ``GET
 /control`` returns the requests each received.
+
+``GET /drained?count=N`` is answered once N messages have been deleted: how a
+benchmark learns that its consumer is done without watching the consumer from
+inside its process (bench/end_to_end.py).
 """
 
 from __future__ import annotations
@@ -130,9 +134,11 @@ def main() -> None:
     port, count = int(sys.argv[1]), int(sys.argv[2])
     messages = _messages(count, sys.argv[3] if len(sys.argv) > 3 else "deliveries")
     position = 0
+    deleted = 0
+    deletes = asyncio.Condition()
 
     async def handle(request: web.Request) -> web.Response:
-        nonlocal position
+        nonlocal position, deleted
         target = request.headers.get("X-Amz-Target", "").rpartition(".")[2]
         params = json.loads(await request.read() or b"{}")
         if target == "ReceiveMessage":
@@ -145,14 +151,25 @@ def main() -> None:
         elif target in ("DeleteMessageBatch", "ChangeMessageVisibilityBatch"):
             # Each entry named, as SQS names them: one named nowhere is a failed one.
             body = {"Successful": [{"Id": e["Id"]} for e in params["Entries"]], "Failed": []}
+            if target == "DeleteMessageBatch":
+                deleted += len(params["Entries"])
+                async with deletes:
+                    deletes.notify_all()
         elif target == "GetQueueAttributes":
             body = {"Attributes": {"RedrivePolicy": '{"maxReceiveCount": 5}'}}
         else:
             body = {}
         return web.Response(body=json.dumps(body), content_type="application/x-amz-json-1.0")
 
+    async def drained(request: web.Request) -> web.Response:
+        wanted = int(request.query["count"])
+        async with deletes:
+            await deletes.wait_for(lambda: deleted >= wanted)
+        return web.Response(text="drained")
+
     app = web.Application()
     app.router.add_post("/", handle)
+    app.router.add_get("/drained", drained)
     _sinks(app)
     print("ready", flush=True)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
