@@ -60,18 +60,22 @@ async def test_two_queues_consumed_and_deleted(local_sqs: LocalSqs, sqs: Any) ->
         assert tallies.messages[("b", "processed")] == 15
         assert daemon.ledger.by_domain.recipients["two.com"][5] == 15  # delivery_delay
         # The SDK does not rebuild its User-Agent on every call (a cost that buys
-        # nothing); the calls above worked with it.
-        client = daemon.sqs(daemon.config.queues[0])
-        sent: list[str] = []
-        client.meta.events.register(
-            "before-send.sqs.GetQueueAttributes",
-            lambda request, **_: sent.append(request.headers["User-Agent"].decode()),
-        )
-        await client.get_queue_attributes(QueueUrl=url_a, AttributeNames=["All"])
-        # sesd's own string, not the one the SDK rebuilds per call ("... ua/2.1 os/...").
-        (agent,) = sent
-        assert agent.startswith(f"sesd/{__version__}")
-        assert "ua/2.1" not in agent
+        # nothing), nor add its retry headers (sesd.io.sdk_calls), on either of the
+        # pollers' clients; the calls above worked so.
+        queue = daemon.config.queues[0]
+        for client in (daemon.sqs(queue), daemon.sqs(queue, "receive")):
+            sent: list[dict[str, Any]] = []
+            client.meta.events.register(
+                "before-send.sqs.GetQueueAttributes",
+                lambda request, **_: sent.append(dict(request.headers)),  # noqa: B023
+            )
+            await client.get_queue_attributes(QueueUrl=url_a, AttributeNames=["All"])
+            # sesd's own string, not the one the SDK rebuilds per call ("... ua/2.1 os/...").
+            (headers,) = sent
+            agent = headers["User-Agent"].decode()
+            assert agent.startswith(f"sesd/{__version__}")
+            assert "ua/2.1" not in agent
+            assert not {"amz-sdk-invocation-id", "amz-sdk-request"} & set(headers)
     assert await queue_counts(sqs, url_a) == (0, 0)
     assert await queue_counts(sqs, url_b) == (0, 0)
 

@@ -14,6 +14,7 @@ import anyio
 from sesd.account.poller import AccountPoller
 from sesd.account.tenants import TenantPoller
 from sesd.config import Config, QueueConfig
+from sesd.io.sdk_calls import trim_sqs
 from sesd.runtime.aws import poll_config, tenant_config
 from sesd.runtime.sqs import QueuePoller
 from sesd.runtime.sqs_calls import InvalidMemory
@@ -32,10 +33,15 @@ def queue_poller(
     messages seen, and every poller shares the daemon's SQS calls in flight."""
     account, region = daemon.ledger.where(queue.label)
     resolver = daemon.resolver
+    client, receiver = daemon.sqs(queue), daemon.sqs(queue, "receive")
+    for each in (client, receiver):
+        # Without the SDK's per-call handlers that SQS's calls do not need
+        # (sesd.io.sdk_calls): a client's pollers each ask, the first one does it.
+        trim_sqs(each)
     return QueuePoller(
-        daemon.sqs(queue),
+        client,
         queue,
-        receiver=daemon.sqs(queue, "receive"),
+        receiver=receiver,
         pipeline=daemon.pipeline,
         metrics=daemon.metrics,
         health=daemon.health,

@@ -1,0 +1,69 @@
+"""The SDK's per-call handlers sesd's SQS clients leave out (sesd.io.sdk_calls): a
+request is the same but for the two retry headers the SDK adds after signing, it is
+answered, and no other client of the session loses them. moto's SQS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import botocore.session
+
+from sesd.commands.demo.localsqs import LocalSqs
+from sesd.io.sdk_calls import trim_sqs
+from sesd.runtime.aws import sqs_config
+from tests.conftest import aws_client, make_queue, send_bodies
+
+_RETRY_HEADERS = {"amz-sdk-invocation-id", "amz-sdk-request"}
+
+
+def _signed(headers: dict[str, Any]) -> str:
+    """The headers a request's signature covers (its ``SignedHeaders``)."""
+    authorization: str = headers["Authorization"].decode()
+    return authorization.partition("SignedHeaders=")[2].partition(",")[0]
+
+
+async def test_a_trimmed_client_sends_the_same_signed_request_without_the_retry_headers(
+    local_sqs: LocalSqs, sqs: Any
+) -> None:
+    """Two clients of one session, with sesd's settings, receive and delete from a real
+    queue; one is trimmed. Both are answered, and the trimmed one's requests carry the
+    same headers, signed alike, but the SDK's two retry headers; the other client,
+    not trimmed, still sends them (each client has its own hooks)."""
+    url, _ = await make_queue(sqs)
+    await send_bodies(sqs, url, ["a", "b"])
+    sent: dict[str, list[dict[str, Any]]] = {"trimmed": [], "as made": []}
+    async with (
+        aws_client("sqs", local_sqs, sqs_config(2)) as trimmed,
+        aws_client("sqs", local_sqs, sqs_config(2)) as made,
+    ):
+        trim_sqs(trimmed)
+        trim_sqs(trimmed)  # the pollers of a client each ask: again changes nothing
+        for name, client in (("trimmed", trimmed), ("as made", made)):
+            client.meta.events.register(
+                "before-send.sqs",
+                lambda request, _name=name, **_: sent[_name].append(dict(request.headers)),
+            )
+            answer = await client.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=0
+            )
+            (message,) = answer["Messages"]
+            entries = [{"Id": "0", "ReceiptHandle": message["ReceiptHandle"]}]
+            deleted = await client.delete_message_batch(QueueUrl=url, Entries=entries)
+            assert [e["Id"] for e in deleted["Successful"]] == ["0"]
+    assert len(sent["trimmed"]) == len(sent["as made"]) == 2
+    for trimmed_headers, made_headers in zip(sent["trimmed"], sent["as made"], strict=True):
+        assert set(made_headers) - set(trimmed_headers) == _RETRY_HEADERS
+        assert set(trimmed_headers) <= set(made_headers)
+        assert _signed(trimmed_headers) == _signed(made_headers)
+        assert not _RETRY_HEADERS & set(_signed(made_headers).split(";"))
+
+
+def test_no_sqs_operation_has_what_the_handlers_left_out_would_write() -> None:
+    """Two of the handlers left out write only an idempotency token an operation's
+    model asks for, and an endpoint-discovery operation's version header: in the SDK's
+    SQS model no operation has either, so on every SQS call they did nothing."""
+    model = botocore.session.get_session().get_service_model("sqs")
+    operations = [model.operation_model(name) for name in model.operation_names]
+    assert "ReceiveMessage" in model.operation_names
+    assert [o.name for o in operations if o.idempotent_members] == []
+    assert [o.name for o in operations if o.is_endpoint_discovery_operation] == []
