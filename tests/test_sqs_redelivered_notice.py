@@ -18,6 +18,9 @@ ACCOUNT = "123456789012"
 REGION = "eu-west-1"
 #: What SES says of tenants is kept with them counted.
 TENANTS = "[tenants]\nenabled = true\n"
+#: sesd's clock when it reads the events: after all of them (SES's events come after
+#: they happened; one dated ahead of the clock is taken as of the clock's time).
+READ_AT = datetime(2027, 1, 15, 12, tzinfo=UTC).timestamp()
 
 
 def _finding(state: str, at: str) -> str:
@@ -58,7 +61,7 @@ async def test_a_finding_opened_again_by_a_redelivery_stays_closed(sqs: Any) -> 
     tenant's sending status does when an older status event comes late. A finding
     opened again later is open."""
     url, _ = await make_queue(sqs)
-    p, _ = poller(sqs, url, settings=TENANTS)
+    p, _ = poller(sqs, url, settings=TENANTS, clock=lambda: READ_AT)
     statuses = p._pipeline.ledger.tenant_status
     await _handled(p, sqs, url, _finding("Open", "2027-01-15T08:00:00Z"))
     (status,) = statuses.status.values()
@@ -88,7 +91,7 @@ async def test_a_pause_that_comes_after_a_newer_finding_still_pauses(sqs: Any) -
     paused (a finding says nothing of it), and an older status event, come late or
     again, changes that no more."""
     url, _ = await make_queue(sqs)
-    p, _ = poller(sqs, url, settings=TENANTS)
+    p, _ = poller(sqs, url, settings=TENANTS, clock=lambda: READ_AT)
     statuses = p._pipeline.ledger.tenant_status
     complaint = json.loads(_finding("Open", "2027-01-15T09:00:00Z"))
     complaint["detail"]["metadata"] = {"impact": "LOW", "type": "COMPLAINT"}
@@ -118,7 +121,7 @@ async def test_a_finding_a_poll_found_closed_stays_closed_when_its_opening_comes
     closed, its event lost); the opening comes again: the poll is newer, the finding
     stays closed."""
     url, _ = await make_queue(sqs)
-    p, _ = poller(sqs, url, settings=TENANTS)
+    p, _ = poller(sqs, url, settings=TENANTS, clock=lambda: READ_AT)
     statuses = p._pipeline.ledger.tenant_status
     await _handled(p, sqs, url, _finding("Open", "2027-01-15T08:00:00Z"))
     ((key, status),) = statuses.status.items()
@@ -138,7 +141,7 @@ async def test_a_pause_a_poll_found_stands_when_a_finding_event_came_during_the_
     arrives while it runs. The finding says nothing of acme's sending status: the pause
     the poll found stands, and so does the newer finding."""
     url, _ = await make_queue(sqs)
-    p, _ = poller(sqs, url, settings=TENANTS)
+    p, _ = poller(sqs, url, settings=TENANTS, clock=lambda: READ_AT)
     statuses = p._pipeline.ledger.tenant_status
     await _handled(p, sqs, url, _finding("Open", "2027-01-15T08:00:00Z"))
     ((key, status),) = statuses.status.items()

@@ -449,6 +449,21 @@ def test_a_tenant_event_dated_ahead_of_sesd_s_clock_is_taken_as_of_now() -> None
     assert key not in statuses.status
 
 
+def test_tenant_events_a_moment_ahead_of_sesd_s_clock_keep_their_order() -> None:
+    """On a host a few seconds behind AWS (within what sesd tolerates before it says
+    the clock is off), SES disables acme at 08:00:25 after enabling it at 08:00:20, and
+    SQS hands out the disabling first: the newer word still wins, by SES's own times.
+    Both taken as of sesd's clock, the one read last won, and acme read as sending."""
+    pipeline = _pipeline(PAUSED_RULE)
+    disabled = json.loads(_status_event("acme", "DISABLED"))
+    disabled["time"] = "2027-01-15T08:00:25Z"
+    enabled = json.loads(_status_event("acme", "ENABLED"))
+    enabled["time"] = "2027-01-15T08:00:20Z"
+    pipeline.feed(json.dumps(disabled), "q", NOW)
+    pipeline.feed(json.dumps(enabled), "q", NOW + 1)
+    assert pipeline.ledger.tenant_status.status[(ACCOUNT, REGION, "acme")].paused
+
+
 def test_a_tenant_event_missing_its_parts_is_read_for_what_it_holds() -> None:
     """A finding without detail or time is still the tenant's (at time 0: it never
     outranks a dated one), and one whose data is not its text has no description; a

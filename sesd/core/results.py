@@ -13,6 +13,7 @@ from sesd.core.events import EVENT_TYPE_INDEX, Invalid, Skipped
 from sesd.core.ledger import Ledger
 from sesd.core.tallies import Outcome
 from sesd.core.tenants import TenantNotice
+from sesd.core.timestamps import CLOCK_OFF
 
 __all__ = ["DUPLICATE", "NOTICE", "PROCESSED", "Result", "invalid", "no_email"]
 
@@ -46,9 +47,12 @@ def no_email(
         # reads it; what the event says would stand for the run (a pause lifted since).
         decoded = _UNUSED
     if isinstance(decoded, TenantNotice):
-        if decoded.time > now:
-            # Dated ahead of sesd's clock (a clock gone wrong, a body made up): as of
-            # now, as an email event is, else it outranks every poll until that date.
+        if decoded.time > now + CLOCK_OFF:
+            # Dated further ahead of sesd's clock than the two clocks may differ before
+            # sesd says so (a clock gone wrong, a body made up): as of now, as an email
+            # event is, else it outranks every poll until that date. Within it, SES's
+            # own time: on a host a few seconds behind AWS, two of SES's events a moment
+            # apart keep their order (SQS hands them out in any).
             decoded = msgspec.structs.replace(decoded, time=now)
         # What SES says of a tenant: rules read it at their next evaluation.
         ledger.tenant_status.apply(decoded)

@@ -13,7 +13,11 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Final
 
-__all__ = ["http_seconds", "iso", "parse_iso", "unix_seconds"]
+__all__ = ["CLOCK_OFF", "http_seconds", "iso", "parse_iso", "unix_seconds"]
+
+#: How far (seconds) the host's clock may be from AWS's before sesd says so: past it,
+#: events count at the wrong time (an hour ahead, every event is late, in no window).
+CLOCK_OFF: Final = 30.0
 
 #: Found once: read through its class at each call, it cost an eighth of a call (two
 #: calls an event, counted under cachegrind).

@@ -19,9 +19,8 @@ from typing import Any, Final
 
 from prometheus_client import Gauge
 
-from sesd.core.timestamps import http_seconds
+from sesd.core.timestamps import CLOCK_OFF, http_seconds
 from sesd.runtime.health import Health
-from sesd.status.sources import CLOCK_OFF
 
 __all__ = ["TOLERANCE", "AnchoredClock", "compare_with_aws"]
 

@@ -17,6 +17,7 @@ from typing import Final
 from prometheus_client import Counter, Gauge
 
 from sesd.core.ledger import Ledger
+from sesd.core.timestamps import CLOCK_OFF
 from sesd.status.alerts import active, alert_list, alert_rows, firing_on, silence_list
 from sesd.status.charts import duration
 from sesd.status.document import (
@@ -31,7 +32,7 @@ from sesd.status.document import (
 )
 from sesd.status.scope_document import ScopeDetail
 from sesd.status.scopes import find_label, scope_detail, scope_tables, tenant_rows
-from sesd.status.sources import CLOCK_OFF, Sample, Sources
+from sesd.status.sources import Sample, Sources
 
 __all__ = ["Limits", "build_status", "read_counters", "scope_page"]
 

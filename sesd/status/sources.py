@@ -19,22 +19,17 @@ import socket
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Final, Protocol
+from typing import Protocol
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.core.ledger import Ledger
 from sesd.io.build import revision
 from sesd.metrics.registry import Metrics
 
-__all__ = ["CLOCK_OFF", "Rates", "Readiness", "Sample", "Sources"]
+__all__ = ["Rates", "Readiness", "Sample", "Sources"]
 
 #: (when, counter -> cumulative value)
 Sample = tuple[float, dict[str, float]]
-
-
-#: How far (seconds) the host's clock may be from AWS's before sesd says so: past it,
-#: events count at the wrong time (an hour ahead, every event is late, in no window).
-CLOCK_OFF: Final = 30.0
 
 
 class Readiness(Protocol):
