@@ -125,3 +125,33 @@ def test_a_time_that_is_not_finite_is_tested_by_the_subtraction(start: float) ->
         for key, at in ((1, start), (2, now)):
             assert tested.seen(key, at) == reference.seen(key, at)
         assert str(_state(tested)) == str(reference.state())
+
+
+@pytest.mark.parametrize(
+    ("start", "horizon"),
+    [(-3600.0, 3600), (-1.0, 1.0), (-0.999_999_999, 1.0), (-86_400.5, 86_400.0)],
+)
+@pytest.mark.parametrize("opened_by", ["key", "step", "restore"])
+def test_a_generation_opened_about_a_horizon_before_zero_is_opened_at_once(
+    start: float, horizon: float, opened_by: str
+) -> None:
+    """A start about a horizon below 0 (a clock stepped back before 1970, a state file's
+    start) puts ``start + horizon`` near 0, where floats are far denser than near the
+    start: the rotation time is not a step or two of one ulp from the sum there (walked
+    one ulp at a time, it took billions). The generation opens at once, whether a key,
+    a clock step or a restore opened it, and rotates as the subtraction says."""
+    tested = DuplicateFilter(horizon=horizon, max_entries=100)
+    if opened_by == "key":
+        tested.seen(1, start)
+    elif opened_by == "step":
+        tested.seen(1, 0.0)
+        tested.stepped(start)
+    else:
+        tested.restore({"start": start, "current": [1], "previous": []})
+    assert _state(tested)["start"] == start
+    for key, steps in enumerate(range(-4, 5), start=2):
+        now = _ulps(start + horizon, steps)
+        rotated = DuplicateFilter(horizon=horizon, max_entries=100)
+        rotated.restore(tested.snapshot())
+        rotated.seen(key, now)
+        assert (_state(rotated)["previous"] != []) == (now - start >= horizon), (now, steps)

@@ -25,6 +25,9 @@ _pack_double: Final = struct.Struct("<d").pack
 #: XXH3 of bytes, as an int.
 _xxh3: Final = xxhash.xxh3_64_intdigest
 _INF: Final = math.inf
+#: How many ulps from ``start + horizon`` the rotation time is looked for, each way: a
+#: step or two where the sum's ulp is no finer than the start's (every Unix time).
+_ULPS: Final = 8
 
 
 def stable_key(first: str, second: str) -> int:
@@ -108,18 +111,28 @@ class DuplicateFilter:
         horizon: ``now - start >= horizon`` rounds monotonically in ``now``, so it holds
         from one float on, found from ``start + horizon`` by a step or two of one ulp.
         :meth:`seen` tests the subtraction again before it rotates: the time only spares
-        it the test. Where the sum is not finite, every key tests it (-inf)."""
+        it the test. Where the sum is not finite, or that time is not a few ulps from it,
+        every key tests it (-inf): a start about a horizon below 0 (a clock stepped back
+        before 1970, a state file's) puts the sum near 0, where floats are far denser
+        than near the start, and the time billions of ulps away."""
         self._generation_start = now
+        self._rotate_at = -_INF
         horizon = self._horizon
         at = now + horizon
         if not math.isfinite(at):
-            self._rotate_at = -_INF
             return
-        while at - now < horizon:
+        for _ in range(_ULPS):
+            if at - now >= horizon:
+                break
             at = math.nextafter(at, _INF)
-        while (below := math.nextafter(at, -_INF)) - now >= horizon:
+        else:
+            return
+        for _ in range(_ULPS):
+            below = math.nextafter(at, -_INF)
+            if below - now < horizon:
+                self._rotate_at = at
+                return
             at = below
-        self._rotate_at = at
 
     def __len__(self) -> int:
         return len(self._current) + len(self._previous)
