@@ -93,6 +93,36 @@ def test_a_restore_after_max_entries_was_lowered_keeps_the_newest_within_it() ->
         assert len(lowered) <= 100
 
 
+def test_a_restore_whose_open_generation_is_full_closes_it_and_forgets_the_one_before() -> None:
+    """Saved with an open generation of exactly the restoring filter's half: it closes
+    as it would at its next key, so the generation before it is forgotten at once and
+    the filter holds max_entries / 2 keys, not max_entries."""
+    before = DuplicateFilter(horizon=3600, max_entries=20)
+    for key in range(15):  # keys 0-9 closed, 10-14 open
+        before.seen(key, 0)
+    restored = DuplicateFilter(horizon=3600, max_entries=10)
+    restored.restore(before.snapshot())
+    assert len(restored) == 5
+    assert restored.snapshot()["current"] == []
+    assert not restored.seen(0, 1)
+    assert restored.seen(14, 1)
+
+
+def test_a_restore_of_a_filter_never_started_starts_at_the_next_key() -> None:
+    """A filter that had keys restores one saved before any key: its first key opens a
+    generation then, which closes a horizon later."""
+    empty = DuplicateFilter(horizon=60, max_entries=100).snapshot()
+    restored = DuplicateFilter(horizon=60, max_entries=100)
+    restored.seen(1, 0.0)
+    restored.restore(empty)
+    assert restored.snapshot() == {"start": None, "current": [], "previous": []}
+    assert not restored.seen(2, 100.0)
+    assert restored.snapshot()["start"] == 100.0
+    assert not restored.seen(3, 160.0)
+    saved = restored.snapshot()
+    assert (saved["start"], saved["current"], sorted(saved["previous"])) == (160.0, [], [2, 3])  # type: ignore[call-overload]
+
+
 def test_the_smallest_bound_is_never_passed() -> None:
     """max_entries 2 (or 3): a generation holds one key, closed at the next key added
     (the first key only starts it): never more than two keys kept, the oldest forgotten

@@ -155,3 +155,19 @@ def test_a_generation_opened_about_a_horizon_before_zero_is_opened_at_once(
         rotated.restore(tested.snapshot())
         rotated.seen(key, now)
         assert (_state(rotated)["previous"] != []) == (now - start >= horizon), (now, steps)
+
+
+@pytest.mark.parametrize(("start", "horizon"), [(-0.5, 1.0), (-1.5, 2.0), (-3600.5, 3601.0)])
+def test_a_sum_rounded_past_the_rotation_is_walked_back(start: float, horizon: float) -> None:
+    """A clock read before its epoch: ``start + horizon`` is a small number whose ulp is
+    finer than the horizon's, so several times below the sum already have ``now - start
+    == horizon``; the least of them closes the generation, as the subtraction says."""
+    least = start + horizon
+    while math.nextafter(least, -math.inf) - start >= horizon:
+        least = math.nextafter(least, -math.inf)
+    assert least < start + horizon
+    for now in (math.nextafter(least, -math.inf), least, start + horizon):
+        tested = DuplicateFilter(horizon=horizon, max_entries=10_000)
+        tested.seen(1, start)
+        tested.seen(2, now)
+        assert (_state(tested)["previous"] == [1, 2]) == (now - start >= horizon), now
