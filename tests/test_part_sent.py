@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from sesd.alerting.clock_steps import Moves
 from sesd.alerting.part_sent import PartSent
 from tests.test_sinks import notification
 
@@ -22,3 +23,30 @@ def test_the_notifications_part_sent_kept_are_bounded_the_oldest_forgotten() -> 
     assert kept.take(each[0], 0) == (0, [])
     assert kept.take(each[1], 0) == (2, [])
     assert kept.take(each[-1], 0) == (PartSent.MOST + 1, [])
+
+
+def test_a_notification_kept_is_told_by_itself_unless_it_is_the_one_taken() -> None:
+    """Kept before any is taken, or after another was taken, a notification goes on
+    from where it was kept when it is taken itself (not as the other one)."""
+    kept: PartSent[int] = PartSent()
+    first, second = notification(), replace(notification(), at=1.0)
+    kept.keep(first, 2, [])
+    kept.take(second, 0)
+    kept.keep(first, 3, [])
+    assert kept.take(second, 0) == (0, [])
+    assert kept.take(first, 0) == (3, [])
+
+
+def test_a_notification_under_way_across_two_clock_steps_goes_on_as_moved_twice() -> None:
+    """Two clock steps during one post: the sink keeps the notification it was given,
+    and the outbox tries again the one moved twice, which goes on from there."""
+    kept: PartSent[int] = PartSent()
+    given = notification()
+    kept.take(given, 0)
+    ahead, back = Moves(60.0), Moves(-30.0)
+    kept.moved(ahead)
+    kept.moved(back)
+    kept.keep(given, 4, [])
+    twice = back.notification(ahead.notification(given))
+    assert twice.at == given.at + 30.0
+    assert kept.take(twice, 0) == (4, [])
