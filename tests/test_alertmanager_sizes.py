@@ -188,6 +188,15 @@ def test_the_bodies_hold_every_alert_in_order_each_within_the_bound(most: int) -
     assert [i for part, _ in bodies for i in part] == list(range(len(documents)))
     for k, (part, body) in enumerate(bodies):
         assert len(body) <= most or len(part) == 1
-        if k + 1 < len(bodies):  # with the next and its comma, within a byte of the bound
-            assert len(body) + 1 + sizes[part.stop] + 1 > most
+        if k + 1 < len(bodies):  # with the next and its comma, over the bound
+            assert len(body) + 1 + sizes[part.stop] > most
     assert alertmanager_bodies([]) == [(range(0), b"[]")]
+
+
+def test_a_body_of_exactly_the_bound_goes_whole() -> None:
+    """Alerts that make a body of exactly ``most`` bytes go in one post; a byte less,
+    in two (counted with a comma before the first alert too, they went in two)."""
+    documents = alertmanager_documents(_incident(3), 60.0)
+    [(_, whole)] = alertmanager_bodies(documents)
+    assert alertmanager_bodies(documents, len(whole)) == [(range(3), whole)]
+    assert len(alertmanager_bodies(documents, len(whole) - 1)) == 2

@@ -195,6 +195,20 @@ def test_no_part_passes_the_bound_by_a_byte(width: int) -> None:
     assert [d for part in domains for d in part] == [a.domain for a in wide.alerts]
 
 
+@pytest.mark.parametrize("width", [2, 9])
+def test_a_document_of_exactly_the_bound_goes_whole(width: int) -> None:
+    """Alerts whose document is exactly ``most`` bytes go as one document; a byte
+    less, as two. Counted with a comma before the first alert too, or the envelope's
+    fields or digits longer than a part's, they went as two. (Ten alerts or more, the
+    envelope is counted with two digits of ``part`` and ``parts``: a document within
+    two bytes of the bound may go as two.)"""
+    wide = notification(*(alert(f"d{i}.example") for i in range(width)))
+    _, [whole] = webhook_documents(wide)
+    made, bodies = webhook_documents(wide, most=len(whole))
+    assert (made.ends, bodies) == ((width,), [whole])
+    assert len(webhook_documents(wide, most=len(whole) - 1)[1]) == 2
+
+
 @pytest.mark.parametrize("scope", [DOMAIN, PROVIDER])
 def test_the_largest_alert_strangers_text_makes_is_a_quarter_of_a_part(scope: str) -> None:
     """Every text of an alert a stranger writes (diagnostics, MTAs, message ids,

@@ -247,12 +247,12 @@ def _webhook_id(notification: Notification, at: str) -> str:
 def _ends(envelope: int, sizes: list[int], most: int) -> tuple[int, ...]:
     """Where each part's alerts end: alerts of ``sizes`` bytes in order, each part's as
     many as fit within ``most`` bytes with its ``envelope`` (at least one)."""
-    ends, size = [], envelope
+    ends, size, first = [], envelope, 0
     for i, alert in enumerate(sizes):
-        if size > envelope and size + alert + 1 > most:
+        if i > first and size + 1 + alert > most:  # with the comma before it
             ends.append(i)
-            size = envelope
-        size += alert + 1  # with the comma before it
+            size, first = envelope, i
+        size += alert + (i > first)  # a comma before each alert but a part's first
     ends.append(len(sizes))
     return tuple(ends)
 
