@@ -474,3 +474,17 @@ def test_a_recipients_key_is_its_normal_forms_whatever_it_looks_like(address: st
     Unicode, empty), is the digest of its message id and its ``recipient_key``: the
     plain addresses' shortcut keys them as the normal form does."""
     assert pending_key("m1", address) == stable_key("m1", recipient_key(address))
+
+
+def test_a_restore_counts_each_delay_its_labels_are_refused_for_and_reads_on() -> None:
+    """Two saved delays of a label no event makes now (a rule's scope gone from the
+    config) and one of a label admitted after them: the two are refused, counted one
+    each, and the third is read and held."""
+    before = PendingDelays(100)
+    for key, domain in ((1, "gone.example"), (2, "gone.example"), (3, "a.com")):
+        before.delayed(key, (domain,), 0, 100)
+    after = PendingDelays(100)
+    saved = before.snapshot()
+    saved["pending"] = sorted(saved["pending"], key=lambda row: row[0])  # type: ignore[call-overload]
+    assert after.restore(saved, admits=[lambda label: label != "gone.example"]) == 2
+    assert (len(after), after.count("a.com", 10)) == (1, 1)
