@@ -131,7 +131,8 @@ async def test_setup_command_prints_the_plan_and_the_queue_block(
     local_sqs: LocalSqs, capsys: pytest.CaptureFixture[str], credentials: None
 ) -> None:
     """`sesd setup --dry-run` prints what it would create and the [[queues]] block, exit 0;
-    the real run prints the queue URL to paste."""
+    the real run prints the queue URL to paste, and both end with the step that makes
+    SES publish events at all: sending with the configuration set."""
     name = f"c{uuid.uuid4().hex[:8]}"
     command = ["--name", name, "--endpoint-url", local_sqs.url]
     code, out, err = await _setup(capsys, *command, "--dry-run")
@@ -147,6 +148,8 @@ async def test_setup_command_prints_the_plan_and_the_queue_block(
     assert [q.url for q in pasted.queues] == [f"{local_sqs.url}/123456789012/{name}-events"]
     assert "ses:GetAccount" in out
     assert "cloudwatch:GetMetricData" in out
+    # Without this step no event reaches the queue: SES publishes what is sent with it.
+    assert f"send your mail with ConfigurationSetName={name} " in out
 
 
 async def test_setup_provisions_each_region_asked_for(

@@ -211,6 +211,13 @@ def execute(args: argparse.Namespace) -> int:
     print("\n# IAM permissions sesd needs (for the identity or role it runs as):")
     for action, why in PERMISSIONS:
         print(f"#   {action:<30} {why}")
+    # The step without which no event ever comes: SES publishes only the mail sent
+    # with the configuration set (the queue stays empty, and sesd sees nothing).
+    print(
+        f"\n# then send your mail with ConfigurationSetName={args.name} (or make {args.name} "
+        "the sending identity's default configuration set): SES publishes the events of "
+        "that mail only"
+    )
     return 0
 
 
