@@ -352,7 +352,9 @@ def test_the_demo_reads_none_of_the_machines_aws_setup(tmp_path: Path) -> None:
 def test_the_status_pages_address_is_the_first_line_on_the_terminal() -> None:
     """Output and log lines share a newcomer's terminal: the daemon's first log lines
     (listening, started) came before the page's address, which README says the demo
-    prints first. It is the first line of both streams together now."""
+    prints first. It is the first line of both streams together now. The line that
+    says what the demo shows says that a run of a second stops before the spike and
+    the pause: it promised both ("starts 30 s in") and a Ctrl-C the run did not need."""
     done = subprocess.run(
         [sys.executable, "-m", "sesd", "demo", "--listen", "127.0.0.1:0", "--duration", "1"],
         stdout=subprocess.PIPE,
@@ -364,6 +366,11 @@ def test_the_status_pages_address_is_the_first_line_on_the_terminal() -> None:
     assert done.returncode == 0, done.stdout[-3000:]
     first = done.stdout.splitlines()[0]
     assert re.fullmatch(r"sesd demo: the status page is at http://127\.0\.0\.1:\d+/", first)
+    said = next(line for line in done.stdout.splitlines() if "local SQS at" in line)
+    assert said.endswith(
+        "It stops 1 s in (or at Ctrl-C), before the delay spike on outlook.com (30 s in) "
+        "and the pause of tenant globex (45 s in): a longer --duration shows them."
+    ), said
 
 
 @pytest.mark.parametrize(

@@ -189,6 +189,30 @@ async def _pause_tenant(tenants: LocalTenants, endpoint: str, queue_url: str, at
         await sqs.send_message(QueueUrl=queue_url, MessageBody=body)
 
 
+def plan(spike_after: float, pause_after: float, duration: float | None) -> str:
+    """What the demo will show and when it stops. A ``--duration`` that ends it before
+    the spike or the pause says so: "starts 30 s in" and "Ctrl-C stops" over a run of
+    8 s promised what never came, and a stop the user need not make."""
+    shows = [
+        (
+            spike_after,
+            f"a delay spike on {SPIKE_DOMAIN} starts",
+            f"the delay spike on {SPIKE_DOMAIN}",
+        ),
+        (pause_after, f"SES pauses tenant {_PAUSED}", f"the pause of tenant {_PAUSED}"),
+    ]
+    seen = [f"{what} {at:g} s in" for at, what, _ in shows if duration is None or at < duration]
+    text = "; ".join(seen) + ". " if seen else ""
+    if duration is None:
+        return text + "Ctrl-C stops."
+    missed = [f"{name} ({at:g} s in)" for at, _, name in shows if at >= duration]
+    text += f"It stops {duration:g} s in (or at Ctrl-C)"
+    if missed:
+        text += ", before " + " and ".join(missed) + ": a longer --duration shows "
+        text += "them" if len(missed) > 1 else "it"
+    return text + "."
+
+
 async def run_demo(
     *,
     listen: str,
@@ -223,10 +247,8 @@ async def run_demo(
             started, begun = time.time(), anyio.current_time()
             await tg.start(daemon.run)
             print_line(
-                f"sesd demo: local SQS at {sqs.url}, metrics at "
-                f"{page}metrics; a delay spike on "
-                f"{SPIKE_DOMAIN} starts {spike_after:g} s in; SES pauses tenant {_PAUSED} "
-                f"{pause_after:g} s in. Ctrl-C stops."
+                f"sesd demo: local SQS at {sqs.url}, metrics at {page}metrics; "
+                + plan(spike_after, pause_after, duration)
             )
 
             async def report() -> None:
