@@ -86,25 +86,33 @@ def test_text_report_and_logs_stay_on_stderr(
     assert '"event"' not in out
 
 
+@pytest.mark.parametrize(
+    ("late", "said"),
+    [
+        (3, "replay counted 3 events in no window: they were further behind"),
+        (1, "replay counted 1 event in no window: it was further behind"),
+    ],
+)
 def test_events_behind_the_replays_clock_are_counted_and_said(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], late: int, said: str
 ) -> None:
     """Two regions' archives one after the other: the second's events are hours behind
     the first's last, so they count in no window and no rule sees them. The document
-    counts them and stderr says why and what to do."""
+    counts them and stderr says why and what to do (of one event, in the singular: a
+    newcomer's replay of a few samples read "1 events ... they were")."""
 
     config = tmp_path / "sesd.toml"
     config.write_text("")
     us = tmp_path / "us-east-1.jsonl"
     us.write_text(f.raw(f.delivery(["a@gmail.example"], at=f.T0 + 7200)) + "\n")
     eu = tmp_path / "eu-west-1.jsonl"
-    eu.write_text("".join(f.raw(f.delay([f"d{i}@outlook.example"])) + "\n" for i in range(3)))
+    eu.write_text("".join(f.raw(f.delay([f"d{i}@outlook.example"])) + "\n" for i in range(late)))
     assert main(["replay", "--config", str(config), "--json", str(us), str(eu)]) == 0
     captured = capsys.readouterr()
     document = json.loads(captured.out)
-    assert document["domains"]["outlook.example"] == {"delivery_delay": 3}
-    assert document["late_events"] == 3
-    assert "replay counted 3 events in no window" in captured.err
+    assert document["domains"]["outlook.example"] == {"delivery_delay": late}
+    assert document["late_events"] == late
+    assert said in captured.err
     assert "Replay each archive on its own, or in time order." in captured.err
 
 

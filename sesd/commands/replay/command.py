@@ -181,12 +181,16 @@ def _said(
         print(f"sesd: replay skipped {named(problem)}", file=sys.stderr)
     for line in partial:
         print(f"sesd: {line}", file=sys.stderr)
-    if document["late_events"]:
+    if late := document["late_events"]:
+        # One event in the singular: a few samples replayed read "1 events ... they were".
+        events, it_was, it = (
+            ("event", "it was", "it") if late == 1 else ("events", "they were", "them")
+        )
         print(
-            f"sesd: replay counted {document['late_events']} events in no window: they were "
+            f"sesd: replay counted {late} {events} in no window: {it_was} "
             "further behind the latest event read than the widest window (inputs out of "
             "time order, such as one region's archive after another's, or an event stamped "
-            "ahead); no rule saw them. Replay each archive on its own, or in time order.",
+            f"ahead); no rule saw {it}. Replay each archive on its own, or in time order.",
             file=sys.stderr,
         )
     if empty is not None and not problems and not partial:
