@@ -171,7 +171,9 @@ async def test_a_second_signal_exits_at_once_with_130(
 ) -> None:
     """SIGTERM starts the drain, which waits for a 20 s long poll in flight; a second
     SIGTERM ends sesd at once with exit code 130, the state saved first (the pages
-    still owed and what the windows hold: no periodic save came yet)."""
+    still owed and what the windows hold: no periodic save came yet). The first one's
+    log line says the wait and the way out: at a terminal, a Ctrl-C on an idle queue
+    was followed by up to 20 s of silence, `sesd.daemon.stopping` and nothing more."""
     url, _ = await make_queue(sqs)
     state = tmp_path / "state.bin"
     config = config_file(
@@ -183,8 +185,10 @@ async def test_a_second_signal_exits_at_once_with_130(
     async with sesd_process(config) as sesd:
         sesd.process.send_signal(signal.SIGTERM)
         with anyio.fail_after(10):
-            await sesd.wait_for_event("sesd.daemon.stopping")
+            stopping = await sesd.wait_for_event("sesd.daemon.stopping")
         started = time.monotonic()
+        assert stopping.get("grace_seconds") == 30
+        assert "(within 30s); a second signal exits now" in stopping.get("hint", "")
         sesd.process.send_signal(signal.SIGTERM)
         with anyio.fail_after(10):
             await sesd.wait_for_event("sesd.daemon.forced_exit")

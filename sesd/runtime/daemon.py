@@ -196,7 +196,9 @@ class Daemon:
     def stop(self) -> None:
         """Begin a graceful stop (what the first SIGTERM does)."""
         if not self.stopping.is_set():
-            self._log.info("sesd.daemon.stopping")
+            grace = self.config.shutdown.grace_period.seconds
+            hint = f"receives in flight end first (within {grace:g}s); a second signal exits now"
+            self._log.info("sesd.daemon.stopping", grace_seconds=grace, hint=hint)
             self.systemd.notify("STOPPING=1", "STATUS=draining")
             self.stopping.set()
             if self._starting is not None:
