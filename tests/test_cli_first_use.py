@@ -37,6 +37,26 @@ def test_status_url_scheme_in_capitals_is_taken(capsys: pytest.CaptureFixture[st
     )
 
 
+def test_status_at_the_default_address_says_no_address_was_named(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`sesd status` typed bare, beside a daemon whose config listens elsewhere, asks
+    the default address: the line said only "Connection refused", as if the daemon
+    were down. It says that no address was named, and what names the daemon's. (The
+    default is a port nothing listens on here: 9585 may be another test's.)"""
+    from sesd.commands import status
+
+    monkeypatch.delenv("SESD_CONFIG", raising=False)
+    monkeypatch.delenv("SESD_HTTP_LISTEN", raising=False)
+    monkeypatch.setattr(status, "DEFAULT_URL", "http://127.0.0.1:1")
+    assert main(["status"]) == 1
+    assert capsys.readouterr().err == (
+        "sesd: cannot reach sesd at http://127.0.0.1:1: Connection refused (no --config, "
+        "--url nor $SESD_HTTP_LISTEN named the daemon's address, so http://127.0.0.1:1 "
+        "was asked: give the config the daemon runs with)\n"
+    )
+
+
 #: A config check-config passes: one queue, one rule (its sink the console).
 BASE = """\
 [[queues]]

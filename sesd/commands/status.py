@@ -267,6 +267,18 @@ def _no_port(url: str) -> str:
     )
 
 
+def _unnamed(args: argparse.Namespace) -> str:
+    """What to add to the line of a daemon not reached at the default address, asked
+    because nothing named another: `sesd status` typed bare beside a daemon whose
+    config listens elsewhere said "Connection refused", as if that daemon were down."""
+    if args.url is not None or args.config or os.environ.get("SESD_HTTP_LISTEN"):
+        return ""
+    return (
+        f" (no --config, --url nor $SESD_HTTP_LISTEN named the daemon's address, so "
+        f"{DEFAULT_URL} was asked: give the config the daemon runs with)"
+    )
+
+
 def _usage(message: str) -> int:
     print(f"sesd: {message}", file=sys.stderr)
     return EXIT_USAGE
@@ -283,7 +295,7 @@ async def _run(args: argparse.Namespace, url: str, through: Access) -> int:
     try:
         show(*await fetch(url, args.top, through, args.alerts))
     except Unreachable as exc:
-        print(f"sesd: {exc}{_no_port(url)}", file=sys.stderr)
+        print(f"sesd: {exc}{_no_port(url)}{_unnamed(args)}", file=sys.stderr)
         return EXIT_UNREACHABLE
     while args.watch:
         sys.stdout.flush()
