@@ -364,7 +364,9 @@ def test_sesd_cause_reads_one_diagnostic_a_line(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Three diagnostics and an empty line on stdin: four answers, in order (the empty
-    line has no words, so it is unknown), so a pipe keeps its lines aligned."""
+    line has no words, so it is unknown), so a pipe keeps its lines aligned. The
+    unknown one's advice says where to look, not to paste it into `sesd cause`, the
+    command that just gave it."""
     import io
 
     lines = "\n".join(text for _, text, _ in CASES[:3]) + "\n\n"
@@ -373,6 +375,8 @@ def test_sesd_cause_reads_one_diagnostic_a_line(
     out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [o["cause"] for o in out] == ["ip_reputation"] * 2 + ["rate_limited", "unknown"]
     assert [o["status"] for o in out] == ["4.7.650", "4.7.651", "4.7.652", ""]
+    assert "sesd cause" not in out[3]["advice"]
+    assert "postmaster" in out[3]["advice"]
 
 
 def test_a_delay_counts_under_its_cause_and_the_window_keeps_it() -> None:
