@@ -238,8 +238,10 @@ async def test_a_refusal_that_will_not_pass_is_not_told_to_wait_for_the_next_pol
     local_sqs: LocalSqs,
 ) -> None:
     """GetAccount answered 404 (an endpoint that is not SES's, a region without the
-    API): the log line's hint says it will not pass by itself and where to look; SES's
-    own 500 keeps the hint that the next poll tries again."""
+    API): the log line's hint says it will not pass by itself and where to look, by the
+    keys that name the endpoint (it said "the SES endpoint_url", no key of the config,
+    and the endpoint was [aws]'s, a local SQS that has no SES) and the one that stops
+    the polls; SES's own 500 keeps the hint that the next poll tries again."""
     logs = io.StringIO()
     configure_logging("debug", "json", stream=logs)
     pipeline = Pipeline(core_settings(parse_config(RULES)))
@@ -251,7 +253,9 @@ async def test_a_refusal_that_will_not_pass_is_not_told_to_wait_for_the_next_pol
     hints = {r["error"]: r["hint"] for r in records if r["event"] == "sesd.account.poll_failed"}
     assert hints == {
         "NotFoundException": "refused (NotFoundException): the next poll will ask again but "
-        "this does not pass by itself; check the region and the SES endpoint_url, if one is set",
+        "this does not pass by itself; check the region and [account_health] ses_endpoint_url "
+        "(else [aws] endpoint_url), if one is set; where that endpoint has no such API (a "
+        "local SQS's), [account_health] enabled = false",
         "InternalFailure": "the next poll tries again",
     }
 

@@ -208,6 +208,19 @@ _PERMISSIONS: Final = {
 }
 
 
+#: The key naming each API's endpoint, and the setting that stops its polls: a refusal
+#: from a local endpoint with no SES or CloudWatch (a local SQS's, taken from [aws]
+#: endpoint_url) comes back at every poll until one or the other changes.
+_ENDPOINTS: Final = {
+    "get_account": ("[account_health] ses_endpoint_url", "[account_health] enabled = false"),
+    "get_metric_data": (
+        "[account_health] cloudwatch_endpoint_url",
+        "[account_health] cloudwatch = false",
+    ),
+}
+_TENANTS_ENDPOINT: Final = ("[tenants] endpoint_url", "[tenants] enabled = false")
+
+
 def hint(api: str, code: str, exc: BaseException) -> str:
     """What the log line of ``api``'s failure with ``code`` says to do about it."""
     if isinstance(exc, NoCredentialsError):  # no poll will find them by itself
@@ -245,9 +258,11 @@ def hint(api: str, code: str, exc: BaseException) -> str:
     if not passing(exc, code):
         # A 4xx that is no throttle (a 404 from an endpoint that is not SES's, an API the
         # region lacks): asking again will not help, a person has to look.
+        key, off = _ENDPOINTS.get(api, _TENANTS_ENDPOINT)
         return (
             f"refused ({code}): the next poll will ask again but this does not pass by "
-            "itself; check the region and the SES endpoint_url, if one is set"
+            f"itself; check the region and {key} (else [aws] endpoint_url), if one is "
+            f"set; where that endpoint has no such API (a local SQS's), {off}"
         )
     return _AGAIN.get(api, _TRY_AGAIN)
 
