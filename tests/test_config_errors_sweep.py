@@ -721,6 +721,12 @@ WARNINGS = [
      "SQS answers at once" + MORE),
     (Q.replace("/q", "/q.fifo"), "queues[0].delete_invalid: a FIFO queue holds the rest of a "
      "message group behind an invalid message" + MORE),
+    # A local SQS's queue URL (`sesd setup --endpoint-url` prints one) without the [aws]
+    # block printed with it: the calls go to AWS's SQS, never to the URL's host.
+    ('[[queues]]\nurl = "http://127.0.0.1:4566/000000000000/q"\nregion = "eu-west-1"',
+     "queues[0].url: 127.0.0.1 is not SQS's, and no [aws] endpoint_url (nor "
+     "$AWS_ENDPOINT_URL) is set: sesd calls SQS at eu-west-1's AWS endpoint, not that host; "
+     'for a local SQS, set [aws] endpoint_url = "http://127.0.0.1:4566"'),
     ('[shutdown]\ngrace_period = "5s"', "shutdown.grace_period: 5s is shorter than "
      "queues[0].wait_time_seconds (20), the long poll of queue q: a stop of a quiet queue "
      "abandons its receive in flight" + MORE),

@@ -22,6 +22,7 @@ from sesd.config.canary_checks import canary_window_warnings, check_canary_windo
 from sesd.config.domains import DomainsConfig, listed_twice
 from sesd.config.fleet_checks import fleet_warnings
 from sesd.config.hooks import source_hook
+from sesd.config.queue_checks import queue_warnings
 from sesd.config.rule_checks import link_warnings
 from sesd.config.sections import SHIPPED_STOP_TIMEOUT, check_state_files
 from sesd.config.urls import secret_url_warnings, shown_url, url_warnings
@@ -123,31 +124,8 @@ def config_warnings(config: Config) -> list[str]:
         for key, secret in config.secrets()
         if secret.open_mode is not None
     ]
-    found += [
-        f"queues[{i}].delete_invalid: a FIFO queue holds the rest of a message group behind "
-        "an invalid message until it reaches its dead-letter queue (without one, for "
-        "ever); set delete_invalid = true on it"
-        for i, q in enumerate(config.queues)
-        if q.url.rstrip("/").endswith(".fifo") and not config.deletes_invalid(q)
-    ]
-    found += [
-        f"queues[{i}].visibility_timeout: 0 shows each message again as it is "
-        "received: other pollers take it again while it is handled, and an invalid one "
-        "left in the queue comes back at once, receive after receive; leave it unset "
-        "(the queue's own) or give the seconds a message takes to handle and delete"
-        for i, q in enumerate(config.queues)
-        if q.visibility_timeout == 0
-    ]
-    found += [
-        f"queues[{i}].wait_time_seconds: 0 receives without waiting: SQS "
-        "answers at once from a sample of its servers (an answer can be empty while "
-        "messages wait), and while the queue is empty each poller asks again every "
-        "second, 86,400 requests a day billed (a 20 s long poll takes 4,320); give 1 "
-        "to 20 (a long poll answers at once when messages are there)"
-        for i, q in enumerate(config.queues)
-        if q.wait_time_seconds == 0
-    ]
     found += _grace_warnings(config)
+    found += queue_warnings(config)
     found += listed_twice(config.domains) + link_warnings(config.alerts)
     found += url_warnings(msgspec.to_builtins(config, enc_hook=source_hook))
     found += secret_url_warnings(config.secrets())
