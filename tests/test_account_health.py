@@ -254,8 +254,8 @@ async def test_a_refusal_that_will_not_pass_is_not_told_to_wait_for_the_next_pol
     assert hints == {
         "NotFoundException": "refused (NotFoundException): the next poll will ask again but "
         "this does not pass by itself; check the region and [account_health] ses_endpoint_url "
-        "(else [aws] endpoint_url), if one is set; where that endpoint has no such API (a "
-        "local SQS's), [account_health] enabled = false",
+        "(else [aws] endpoint_url or $AWS_ENDPOINT_URL), if one is set; where that endpoint "
+        "has no such API (a local SQS's), [account_health] enabled = false",
         "InternalFailure": "the next poll tries again",
     }
 

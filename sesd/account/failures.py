@@ -261,8 +261,9 @@ def hint(api: str, code: str, exc: BaseException) -> str:
         key, off = _ENDPOINTS.get(api, _TENANTS_ENDPOINT)
         return (
             f"refused ({code}): the next poll will ask again but this does not pass by "
-            f"itself; check the region and {key} (else [aws] endpoint_url), if one is "
-            f"set; where that endpoint has no such API (a local SQS's), {off}"
+            f"itself; check the region and {key} (else [aws] endpoint_url or "
+            f"$AWS_ENDPOINT_URL), if one is set; where that endpoint has no such API (a "
+            f"local SQS's), {off}"
         )
     return _AGAIN.get(api, _TRY_AGAIN)
 
