@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -53,6 +52,7 @@ from sesd.config.checks import check_across_sections, config_warnings, for_daemo
 from sesd.config.core import core_settings
 from sesd.config.domains import DomainsConfig
 from sesd.config.hooks import dec_hook, display_hook
+from sesd.config.pointed import pointed
 from sesd.config.reading import check_written_files, read_bounded
 from sesd.config.sections import (
     CanaryConfig,
@@ -79,10 +79,8 @@ from sesd.config.values import (
     keyed,
     one_line,
     secret_fault,
-    toml_key,
 )
 from sesd.config.web import WebConfig, WebConfigFile, parse_web_config
-from sesd.core.text import escaped
 
 __all__ = [
     "ACCOUNT_METRICS",
@@ -273,36 +271,6 @@ def rule_of(saved: Any) -> RuleConfig:
 # --- loading -----------------------------------------------------------------
 
 
-_RULE_AT = re.compile(r"alerts\.rules\[(\d+)\]")
-
-
-def _pointed(message: str, data: dict[str, Any]) -> str:
-    """A rule's error names the rule (in a file of a hundred, ``rules[57]`` is a count
-    of headers), and a percentage where a fraction goes says how to write it."""
-    found = _RULE_AT.match(message)
-    if found is None:
-        return message
-    rules = data.get("alerts", {}).get("rules", [])
-    rule = rules[int(found.group(1))] if int(found.group(1)) < len(rules) else None
-    name = rule.get("name") if isinstance(rule, dict) else None
-    rest = message[found.end() :]
-    if isinstance(name, str) and name and not rest.startswith(" ("):  # not named already
-        # Cut with an ellipsis: a name cut silently reads as a shorter name to search for.
-        message = f"{found.group(0)} ({escaped(name, 64)}){rest}"
-    key = rest.partition(":")[0].lstrip(".")
-    value = rule.get(key) if isinstance(rule, dict) else None
-    if isinstance(value, str) and value.strip().endswith("%"):
-        message += " (a fraction: 0.05 is 5%)"
-    labels = rule.get("labels") if isinstance(rule, dict) else None
-    if key == "labels[...]" and isinstance(labels, dict):
-        # msgspec names no key of a table: the label a template rendered as a number.
-        wrong = [name for name, text in labels.items() if not isinstance(text, str)]
-        message = message.replace(
-            "labels[...]", f"labels.{toml_key(wrong[0])}" if wrong else key, 1
-        )
-    return message
-
-
 def parse_config(text: str) -> Config:
     """Parse and validate a TOML document (no I/O: ``env:`` and ``file:`` secrets are
     read by :func:`read_secrets`); raise ConfigError in one line."""
@@ -315,7 +283,7 @@ def parse_config(text: str) -> Config:
         config = msgspec.convert(data, Config, dec_hook=dec_hook)
     except msgspec.ValidationError as exc:
         said = keyed(one_line(exc, schema=Config), data)
-        raise ConfigError(shaped(_pointed(said, data), data, text, Config)) from None
+        raise ConfigError(shaped(pointed(said, data), data, text, Config)) from None
     for key, secret in config.secrets():
         if secret.is_literal:
             _check_secret(key, secret)
