@@ -108,6 +108,8 @@ def _config(tmp_path: Path, text: str) -> Path:
 
 
 QUEUE = hermetic_text('[[queues]]\nurl = "http://127.0.0.1:9/q"\n')
+#: The line after QUEUE's: a warning names the file and its key's line.
+AFTER = len(QUEUE.splitlines()) + 1
 
 
 @pytest.mark.parametrize("how", ["config", "listen flag", "environment"])
@@ -211,11 +213,12 @@ def test_a_literal_secret_is_warned_of_by_check_config_not_shown(
         '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\n'
         'above = 0.1\nsinks = ["pd", "chat"]\n'
     )
-    assert main(["check-config", "--quiet", str(_config(tmp_path, QUEUE + sinks))]) == 0
+    path = _config(tmp_path, QUEUE + sinks)
+    assert main(["check-config", "--quiet", str(path)]) == 0
     err = capsys.readouterr().err
     assert (
-        "sesd: warning: alerts.sinks.pd.routing_key: a literal secret in this file; prefer "
-        '"env:NAME" or "file:/path"'
+        f"sesd: warning: {path}:{AFTER + 2}: alerts.sinks.pd.routing_key: a literal secret in "
+        'this file; prefer "env:NAME" or "file:/path"'
     ) in err.splitlines()
     assert "chat" not in err
     assert "R0UT1NGKEY" not in err
@@ -238,8 +241,8 @@ def test_a_secret_file_every_user_may_read_is_warned_of(
     )
     path = str(_config(tmp_path, QUEUE + sinks))
     said = (
-        f"sesd: warning: alerts.sinks.pd.routing_key: secret file {key} is readable by every "
-        "user (mode 0644): chmod o-r it (0600, or 0640 for a group sesd is in)"
+        f"sesd: warning: {path}:{AFTER + 2}: alerts.sinks.pd.routing_key: secret file {key} is "
+        "readable by every user (mode 0644): chmod o-r it (0600, or 0640 for a group sesd is in)"
     )
     for mode, warned in ((0o644, True), (0o604, True), (0o640, False), (0o600, False)):
         key.chmod(mode)
@@ -262,7 +265,7 @@ def test_a_relative_silences_file_is_warned_of_at_start(
     _, err = sesd_run("--config", path, "--listen", f"127.0.0.1:{taken_port}")
     logged = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     warned = [line["warning"] for line in logged if line["event"] == "sesd.config.warning"]
-    assert [w for w in warned if w.startswith("alerts.silences_path: 'silences.json'")]
+    assert [w for w in warned if w.startswith(f"{path}:{AFTER + 1}: alerts.silences_path: 'sil")]
 
 
 def test_a_silences_file_in_a_directory_that_does_not_exist_is_warned_of(
@@ -277,7 +280,8 @@ def test_a_silences_file_in_a_directory_that_does_not_exist_is_warned_of(
     text = QUEUE + f'[alerts]\nsilences_path = "{missing}/silences.json"\n'
     path = str(_config(tmp_path, text))
     said = (
-        f"alerts.silences_path: directory {missing} does not exist: the daemon reads no "
+        f"{path}:{AFTER + 1}: alerts.silences_path: directory {missing} does not exist: the "
+        "daemon reads no "
         "silences there, and `sesd silence add` cannot write one (create it, or give "
         "another path)"
     )
@@ -323,7 +327,8 @@ def test_a_state_or_silences_file_that_is_a_file_the_config_reads_is_refused(
         else "the file of alerts.sinks.pd.routing_key"
     )
     said = (
-        f"sesd: config error: {config}: {key}: '{tmp_path}/./{named.name}' is {what}: each "
+        f"sesd: config error: {config}:{len(text.splitlines())}: {key}: "
+        f"'{tmp_path}/./{named.name}' is {what}: each "
         "write would replace it; give it a file of its own\n"
     )
     assert main(["check-config", "--quiet", str(config)]) == 2
@@ -510,7 +515,7 @@ def test_check_config_warns_of_a_state_path_run_cannot_save_here(
         path = str(_config(tmp_path, QUEUE + f'[state]\npath = "{state}"\n'))
         assert main(["check-config", path]) == 0
         err = capsys.readouterr().err
-        assert "sesd: warning: state.path: " in err
+        assert f"sesd: warning: {path}:{AFTER + 1}: state.path: " in err
         assert problem in err
         assert main(["check-config", path, "--no-secrets"]) == 0
         assert "state.path: " not in capsys.readouterr().err
@@ -532,7 +537,7 @@ def test_check_config_shows_a_queue_name_with_an_escape_escaped(
     assert main(["check-config", "--quiet", str(path)]) == 2
     err = capsys.readouterr().err
     assert "\x1b" not in err
-    assert err.startswith(f"sesd: config error: {path}: queues[0].name: 'q\\u001b[2Jx': a ")
+    assert err.startswith(f"sesd: config error: {path}:3: queues[0].name: 'q\\u001b[2Jx': a ")
 
 
 def test_check_config_refuses_a_config_that_run_would(

@@ -96,12 +96,14 @@ def test_a_sink_without_its_type_says_type_is_missing(
 @pytest.mark.parametrize(
     ("written", "said"),
     [
-        ('Type = "slack"', "Type: unknown key (did you mean type? keys are case-sensitive)"),
-        ('typ = "slack"', "typ: unknown key (did you mean type?)"),
+        ('Type = "slack"', "11: alerts.sinks.ops.Type: unknown key (did you mean type? keys are "
+         "case-sensitive)"),
+        ('typ = "slack"', "11: alerts.sinks.ops.typ: unknown key (did you mean type?)"),
         ('type = "slack"\nWebhook_URL = "https://hooks.slack.com/x"',
-         "Webhook_URL: unknown key (did you mean webhook_url? keys are case-sensitive)"),
+         "12: alerts.sinks.ops.Webhook_URL: unknown key (did you mean webhook_url? keys are "
+         "case-sensitive)"),
         ('type = "slack"\nwebhook_ur = "https://hooks.slack.com/x"',
-         "webhook_ur: unknown key (did you mean webhook_url?)"),
+         "12: alerts.sinks.ops.webhook_ur: unknown key (did you mean webhook_url?)"),
     ],
 )  # fmt: skip
 def test_a_sink_key_mistyped_is_named_with_the_key_meant(
@@ -114,7 +116,7 @@ def test_a_sink_key_mistyped_is_named_with_the_key_meant(
     text = BASE + f"[alerts.sinks.ops]\n{written}\n"
     assert check(tmp_path, text, capsys) == (
         2,
-        f"sesd: config error: sesd.toml: alerts.sinks.ops.{said}\n",
+        f"sesd: config error: sesd.toml:{said}\n",
     )
 
 
@@ -136,7 +138,7 @@ def test_a_sink_type_mistyped_is_named_with_the_type_meant(
     text = BASE + f'[alerts.sinks.ops]\ntype = "{written}"\n'
     assert check(tmp_path, text, capsys) == (
         2,
-        "sesd: config error: sesd.toml: alerts.sinks.ops.type: give one of slack, "
+        "sesd: config error: sesd.toml:11: alerts.sinks.ops.type: give one of slack, "
         f"pagerduty, alertmanager, webhook, console ({said})\n",
     )
 
@@ -150,7 +152,7 @@ def test_a_sink_written_outside_alerts_sinks_is_told_where_it_goes(
     text = BASE + '[alerts.chat]\ntype = "slack"\nwebhook_url = "https://hooks.slack.com/x"\n'
     assert check(tmp_path, text, capsys) == (
         2,
-        "sesd: config error: sesd.toml: alerts.chat: unknown key (a sink named chat is"
+        "sesd: config error: sesd.toml:10: alerts.chat: unknown key (a sink named chat is"
         " [alerts.sinks.chat])\n",
     )
 
@@ -163,7 +165,7 @@ def test_a_key_in_another_case_is_suggested_in_any_table(
     text = BASE + '[http]\nLISTEN = "127.0.0.1:9585"\n'
     assert check(tmp_path, text, capsys) == (
         2,
-        "sesd: config error: sesd.toml: http.LISTEN: unknown key (did you mean listen? keys "
+        "sesd: config error: sesd.toml:11: http.LISTEN: unknown key (did you mean listen? keys "
         "are case-sensitive)\n",
     )
 
@@ -228,7 +230,7 @@ def test_a_link_template_takes_its_three_fields_plain(
     code, printed = check(tmp_path, text, capsys)
     assert code == 2
     assert printed == (
-        "sesd: config error: sesd.toml: alerts.rules[0] (delay-ratio-high).runbook_url: "
+        "sesd: config error: sesd.toml:10: alerts.rules[0] (delay-ratio-high).runbook_url: "
         f"'https://rb.example/{field}' is not a template of {{domain}}, {{rule}}, {{window}} "
         f"({why}: write each alone)\n"
     )
@@ -256,7 +258,8 @@ def test_a_wrong_value_in_a_table_of_names_names_its_key(
     of twenty groups ``domains.groups[...]`` says which table, not which line."""
     code, printed = check(tmp_path, table + "\n" + BASE, capsys)
     assert code == 2
-    assert printed.startswith(f"sesd: config error: sesd.toml: {key}"), printed
+    # The table of names sits on the file's second line.
+    assert printed.startswith(f"sesd: config error: sesd.toml:2: {key}"), printed
 
 
 def test_a_domain_in_two_groups_is_refused(
@@ -267,7 +270,7 @@ def test_a_domain_in_two_groups_is_refused(
     table = '[domains]\ngroups = { microsoft = ["outlook.com"], consumer = ["Outlook.com."] }'
     assert check(tmp_path, table + "\n" + BASE, capsys) == (
         2,
-        "sesd: config error: sesd.toml: domains.groups.consumer[0]: 'Outlook.com.' is "
+        "sesd: config error: sesd.toml:2: domains.groups.consumer[0]: 'Outlook.com.' is "
         "outlook.com, already in domains.groups.microsoft[0]: a domain counts under one "
         "group\n",
     )

@@ -447,13 +447,13 @@ def test_check_config_masks_secrets(
 
 def test_bad_config_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """sesd run and check-config exit 2 with one line on standard error, naming the file
-    (a base config and a rendered template are easily confused)."""
+    (a base config and a rendered template are easily confused) and the key's line."""
     path = tmp_path / "sesd.toml"
     path.write_text("[http]\nlisten = 1\n")
     assert main(["check-config", "--config", str(path)]) == 2
     assert main(["run", "--config", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"sesd: config error: {path}: http.listen: Expected `str`, got `int`"] * 2
+    assert err == [f"sesd: config error: {path}:2: http.listen: Expected `str`, got `int`"] * 2
     assert main(["run", "--config", str(tmp_path / "missing.toml")]) == 2
 
 

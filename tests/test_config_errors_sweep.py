@@ -77,543 +77,551 @@ CASES = [
      "its table"),
     # A table's header where a list of tables goes ([queues] for [[queues]]), or the
     # reverse: the header named by its line, and the one to write.
-    (RA.replace("[[alerts.rules]]", "[alerts.rules]"), "alerts.rules: [alerts.rules] (at line "
+    (RA.replace("[[alerts.rules]]", "[alerts.rules]"), ":3: alerts.rules: [alerts.rules] (at line "
      "3) is one table, where a list of tables goes: begin each entry with [[alerts.rules]]"),
-    ('[accounts]\nname = "a"\n' + ROLE, "accounts: [accounts] (at line 3) is one table, where "
+    ('[accounts]\nname = "a"\n' + ROLE, ":3: accounts: [accounts] (at line 3) is one table, where "
      "a list of tables goes: begin each entry with [[accounts]]"),
-    ('[[aws]]\nregion = "eu-west-1"', "aws: [[aws]] (at line 3) begins a list of tables, where "
+    ('[[aws]]\nregion = "eu-west-1"', ":3: aws: [[aws]] (at line 3) begins a list of tables, where "
      "one table goes: write [aws], once"),
-    ('[[alerts.sinks.x]]\ntype = "console"', "alerts.sinks.x: [[alerts.sinks.x]] (at line 3) "
+    ('[[alerts.sinks.x]]\ntype = "console"', ":3: alerts.sinks.x: [[alerts.sinks.x]] (at line 3) "
      "begins a list of tables, where one table goes: write [alerts.sinks.x], once"),
-    ('[alerts]\nrules = {name = "r"}', "alerts.rules: one table, where a list of tables goes: "
+    ('[alerts]\nrules = {name = "r"}', ":4: alerts.rules: one table, where a list of tables goes: "
      "begin each entry with [[alerts.rules]]"),
     # A rule's window the length of one kept, written another way: the one to write.
-    (R.replace('"5m"', '"60m"') + "above = 0.1", "alerts.rules[0] (r).window: '60m' is not "
-     "one of windows.sizes (5m, 15m, 1h); '1h' is that long: write it as windows.sizes does"),
+    (R.replace('"5m"', '"60m"') + "above = 0.1", ":6: alerts.rules[0] (r).window: '60m' is not one "
+     "of windows.sizes (5m, 15m, 1h); '1h' is that long: write it as windows.sizes does"),
     # An SQS host's URL that names no queue (the account left out, the console's page of
     # the queue pasted from the address bar): every receive would fail after the start.
-    ('[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/ses-events"', "queues[0].url: "
+    ('[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/ses-events"', ":2: queues[0].url: "
      "'https://sqs.us-east-1.amazonaws.com/ses-events' is no queue's URL: SQS's are "
      "https://sqs.REGION.amazonaws.com/ACCOUNT_ID/QUEUE_NAME, as the queue's Details show it"),
-    ('[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/123456789012/q?x=1"', "queues[0]"
-     ".url: 'https://sqs.eu-west-1.amazonaws.com/123456789012/q?x=1' is no queue's URL" + MORE),
+    ('[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/123456789012/q?x=1"',
+     ":2: queues[0].url: 'https://sqs.eu-west-1.amazonaws.com/123456789012/q?x=1' is no queue's "
+     "URL" + MORE),
     ('[[queues]]\nurl = "https://us-east-1.console.aws.amazon.com/sqs/v3/home?region=us-east-1'
-     '#/queues/https%3A%2F%2Fsqs.us-east-1.amazonaws.com%2F123456789012%2Fq"', "queues[0].url: "
+     '#/queues/https%3A%2F%2Fsqs.us-east-1.amazonaws.com%2F123456789012%2Fq"',
+     ":2: queues[0].url: "
      "'https://us-east-1.console.aws.amazon.com/sqs/v3/home?region=us-east-1#/queues/https%3A%2F"
-     "%2Fsqs.us-east-1.amazonaws.com%2F123456789012%2Fq' is the AWS console's page of the "
-     "queue, not its URL: SQS's are https://sqs.REGION.amazonaws.com/ACCOUNT_ID/QUEUE_NAME, as "
-     "the queue's Details show it"),
+     "%2Fsqs.us-east-1.amazonaws.com%2F123456789012%2Fq' "
+     "is the AWS console's page of the queue, not its URL: SQS's are "
+     "https://sqs.REGION.amazonaws.com/ACCOUNT_ID/QUEUE_NAME, as the queue's Details show it"),
     # [http], and the web configuration file it names (read with the secrets)
-    ('[http]\nlisten = "bogus"', "http.listen: must be HOST:PORT, got 'bogus'"),
-    ('[http]\nlisten = "h:99999"', "http.listen: 'h:99999': port 99999 is over 65535"),
+    ('[http]\nlisten = "bogus"', ":4: http.listen: must be HOST:PORT, got 'bogus'"),
+    ('[http]\nlisten = "h:99999"', ":4: http.listen: 'h:99999': port 99999 is over 65535"),
     # A host no address has, refused here, not at the start's bind in a line it splits.
-    ('[http]\nlisten = "a\\nb:1"', "http.listen: 'a\\nb:1': the host has a space, control or "
+    ('[http]\nlisten = "a\\nb:1"', ":4: http.listen: 'a\\nb:1': the host has a space, control or "
      "invisible character (shown escaped): no address has one"),
-    ('[http]\nlisten = "a\\u202eb c:1"', "http.listen: 'a\\u202eb c:1': the host has a space, "
+    ('[http]\nlisten = "a\\u202eb c:1"', ":4: http.listen: 'a\\u202eb c:1': the host has a space, "
      "control or invisible character (shown escaped): no address has one"),
-    ("[http]\nweb_config = 1", "http.web_config: expected the path of a web configuration file"),
-    ('[http]\nweb_config = "/nonexistent/sesd-web.yml"', "http.web_config: cannot read "
+    ("[http]\nweb_config = 1", ":4: http.web_config: expected the path of a web configuration "
+     "file"),
+    ('[http]\nweb_config = "/nonexistent/sesd-web.yml"', ":4: http.web_config: cannot read "
      "/nonexistent/sesd-web.yml: No such file or directory"),
     # [windows]
-    ("[windows]\nsizes = []", "windows.sizes: must name at least one window"),
-    ('[windows]\nresolution = "500ms"', "windows.resolution: must be at least 1s"),
-    ("[windows]\nmax_buckets = 1", "windows.max_buckets: must be between 2 and 3600"),
-    ('[windows]\nsizes = ["5s"]', "windows.sizes[0]: 5s is shorter than the resolution (10s)"),
-    ('[windows]\nsizes = ["5m", "5m", "1h"]', "windows.sizes[1]: 5m is listed twice"),
-    ('[windows]\nsizes = ["5m", "1h1h"]', "windows.sizes[1]: invalid duration '1h1h': the unit "
+    ("[windows]\nsizes = []", ":4: windows.sizes: must name at least one window"),
+    ('[windows]\nresolution = "500ms"', ":4: windows.resolution: must be at least 1s"),
+    ("[windows]\nmax_buckets = 1", ":4: windows.max_buckets: must be between 2 and 3600"),
+    ('[windows]\nsizes = ["5s"]', ":4: windows.sizes[0]: 5s is shorter than the resolution (10s)"),
+    ('[windows]\nsizes = ["5m", "5m", "1h"]', ":4: windows.sizes[1]: 5m is listed twice"),
+    ('[windows]\nsizes = ["5m", "1h1h"]', ":4: windows.sizes[1]: invalid duration '1h1h': the unit "
      "'h' comes twice (write each unit once, as '1h30m')"),
     # [domains], [dimensions]
-    ("[domains]\nmax_tracked = -1", "domains.max_tracked: must not be negative"),
-    ('[domains]\ntrack = ["a b"]', "domains.track[0]: 'a b' is not a usable domain name"),
+    ("[domains]\nmax_tracked = -1", ":4: domains.max_tracked: must not be negative"),
+    ('[domains]\ntrack = ["a b"]', ":4: domains.track[0]: 'a b' is not a usable domain name"),
     # A group's member named by its index, as track's is.
-    ('[domains]\ngroups = {a = ["x.com"], b = ["y.com", "x.com"]}', "domains.groups.b[1]: "
+    ('[domains]\ngroups = {a = ["x.com"], b = ["y.com", "x.com"]}', ":4: domains.groups.b[1]: "
      "'x.com', already in domains.groups.a[0]: a domain counts under one group"),
     # A group's name that is no bare key, quoted where its members are refused too.
-    ('[domains]\ngroups = {"a.b" = ["x y"]}', 'domains.groups."a.b"[0]: \'x y\' is not a '
+    ('[domains]\ngroups = {"a.b" = ["x y"]}', ":4: domains.groups.\"a.b\"[0]: 'x y' is not a "
      "usable domain name"),
-    ('[domains]\ngroups = {"a.b" = ["x.com"], c = ["x.com"]}', "domains.groups.c[0]: 'x.com', "
-     'already in domains.groups."a.b"[0]: a domain counts under one group'),
-    ('[domains]\ngroups = {other = ["x.com"]}', "domains.groups.other: the name is reserved"),
-    ('[domains]\ngroups = {".." = ["x.com"]}', 'domains.groups."..": the name cannot name a page '
-     "(a browser reads /domain/.. as /)"),
-    ('[domains]\ngroups = {"a\\u001bb" = ["x.com"]}', 'domains.groups."a\\u001bb": a control or '
-     "invisible character (shown escaped); a group's name is the domain label of metrics, "
+    ('[domains]\ngroups = {"a.b" = ["x.com"], c = ["x.com"]}', ":4: domains.groups.c[0]: 'x.com', "
+     "already in domains.groups.\"a.b\"[0]: a domain counts under one group"),
+    ('[domains]\ngroups = {other = ["x.com"]}', ":4: domains.groups.other: the name is reserved"),
+    ('[domains]\ngroups = {".." = ["x.com"]}', ":4: domains.groups.\"..\": the name cannot name a "
+     "page (a browser reads /domain/.. as /)"),
+    ('[domains]\ngroups = {"a\\u001bb" = ["x.com"]}', ":4: domains.groups.\"a\\u001bb\": a control "
+     "or invisible character (shown escaped); a group's name is the domain label of metrics, "
      "alerts and log lines: write it without"),
     ("[domains]\ngroups = {" + "m" * 81 + ' = ["x.com"]}', "domains.groups." + "m" * 39 + "…: 81 "
      "characters; a group's name is the domain label of metrics, alerts and log lines: at "
      "most 80"),
-    ('[domains]\ngroups = {a = "x"}', "domains.groups.a: Expected `array`, got `str`"),
-    ("[dimensions]\nmax_tracked = -1", "dimensions.max_tracked: must not be negative"),
-    ("[dimensions]\nmax = 1", "dimensions.max: unknown key" + MORE),
+    ('[domains]\ngroups = {a = "x"}', ":4: domains.groups.a: Expected `array`, got `str`"),
+    ("[dimensions]\nmax_tracked = -1", ":4: dimensions.max_tracked: must not be negative"),
+    ("[dimensions]\nmax = 1", ":4: dimensions.max: unknown key" + MORE),
     # [providers]
-    ('[providers]\nnameservers = ["x"]', "providers.nameservers: 'x' is not HOST:PORT"),
-    ('[providers]\nnameservers = "x"', "providers.nameservers: Expected `array`, got `str`"),
-    ('[providers]\ntimeout = "0s"', "providers.timeout: must be more than 0s and at most 30s"),
-    ("[providers]\nrate = 0", "providers.rate: must be more than 0 and at most 1000 lookups a "
+    ('[providers]\nnameservers = ["x"]', ":4: providers.nameservers: 'x' is not HOST:PORT"),
+    ('[providers]\nnameservers = "x"', ":4: providers.nameservers: Expected `array`, got `str`"),
+    ('[providers]\ntimeout = "0s"', ":4: providers.timeout: must be more than 0s and at most 30s"),
+    ("[providers]\nrate = 0", ":4: providers.rate: must be more than 0 and at most 1000 lookups a "
      "second"),
-    ("[providers]\nconcurrency = 0", "providers.concurrency: must be between 1 and 100"),
-    ("[providers]\nmax_cache = 0", "providers.max_cache: must be at least 1"),
-    ('[providers.mx]\nOther = ["x.com"]', "providers.mx.Other: not a usable provider label "
+    ("[providers]\nconcurrency = 0", ":4: providers.concurrency: must be between 1 and 100"),
+    ("[providers]\nmax_cache = 0", ":4: providers.max_cache: must be at least 1"),
+    ('[providers.mx]\nOther = ["x.com"]', ":4: providers.mx.Other: not a usable provider label "
      "(lower-case ASCII letters, digits, '_' and '-', first a letter, at most 32; not other, none "
      "or unknown)"),
-    ("[providers.mx]\nfoo = []", "providers.mx.foo: list at least one MX host suffix"),
-    ('[providers.mx]\nfoo = ["a b"]', "providers.mx.foo: 'a b' is not a host name suffix"),
-    ('[providers.mx]\nfoo = "x"', "providers.mx.foo: Expected `array`, got `str`"),
+    ("[providers.mx]\nfoo = []", ":4: providers.mx.foo: list at least one MX host suffix"),
+    ('[providers.mx]\nfoo = ["a b"]', ":4: providers.mx.foo: 'a b' is not a host name suffix"),
+    ('[providers.mx]\nfoo = "x"', ":4: providers.mx.foo: Expected `array`, got `str`"),
     # [tenants]
-    ("[tenants]\ntags = []", "tenants.tags: must name at least one message tag"),
-    ('[tenants]\ntags = "x"', "tenants.tags: Expected `array`, got `str`"),
-    ("[tenants]\nmax_tracked = -1", "tenants.max_tracked: must not be negative"),
-    ('[tenants]\npoll_every = "1s"', "tenants.poll_every: must be at least 10s"),
-    ("[tenants]\ncalls_per_second = 0", "tenants.calls_per_second: must be from 0.01 to 100"),
-    ('[tenants]\nendpoint_url = "nope"', "tenants.endpoint_url: 'nope' is not an http(s) URL"),
-    ('[tenants]\nregion = "x"', "tenants.region: unknown key" + MORE),
+    ("[tenants]\ntags = []", ":4: tenants.tags: must name at least one message tag"),
+    ('[tenants]\ntags = "x"', ":4: tenants.tags: Expected `array`, got `str`"),
+    ("[tenants]\nmax_tracked = -1", ":4: tenants.max_tracked: must not be negative"),
+    ('[tenants]\npoll_every = "1s"', ":4: tenants.poll_every: must be at least 10s"),
+    ("[tenants]\ncalls_per_second = 0", ":4: tenants.calls_per_second: must be from 0.01 to 100"),
+    ('[tenants]\nendpoint_url = "nope"', ":4: tenants.endpoint_url: 'nope' is not an http(s) URL"),
+    ('[tenants]\nregion = "x"', ":4: tenants.region: unknown key" + MORE),
     # [ingest], [logging], [shutdown], [reload]
-    ("[ingest]\ndedup_max_entries = 1", "ingest.dedup_max_entries: must be at least 2"),
-    ("[ingest]\nmax_pending_delays = -1", "ingest.max_pending_delays: must not be negative"),
-    ('[logging]\nlevel = "loud"', "logging.level: Invalid enum value 'loud' (one of: debug, "
+    ("[ingest]\ndedup_max_entries = 1", ":4: ingest.dedup_max_entries: must be at least 2"),
+    ("[ingest]\nmax_pending_delays = -1", ":4: ingest.max_pending_delays: must not be negative"),
+    ('[logging]\nlevel = "loud"', ":4: logging.level: Invalid enum value 'loud' (one of: debug, "
      "error, info, warning)"),
-    ('[logging]\nformat = "xml"', "logging.format: Invalid enum value 'xml' (one of: auto, "
+    ('[logging]\nformat = "xml"', ":4: logging.format: Invalid enum value 'xml' (one of: auto, "
      "console, json)"),
-    ('[shutdown]\ngrace_period = "-1s"', "shutdown.grace_period: invalid duration '-1s' (use "
+    ('[shutdown]\ngrace_period = "-1s"', ":4: shutdown.grace_period: invalid duration '-1s' (use "
      "e.g. '10s', '5m', '1h30m')"),
-    ('[reload]\ncheck_files_every = "500ms"', "reload.check_files_every: must be 0s (off) or at "
-     "least 1s"),
+    ('[reload]\ncheck_files_every = "500ms"', ":4: reload.check_files_every: must be 0s (off) or "
+     "at least 1s"),
     # A bare number Python writes with an exponent (1e-05) is read as the seconds it is,
     # not refused as a duration '1e-05s'.
-    ("[reload]\ncheck_files_every = 0.00001", "reload.check_files_every: must be 0s (off) or at "
-     "least 1s"),
+    ("[reload]\ncheck_files_every = 0.00001", ":4: reload.check_files_every: must be 0s (off) or "
+     "at least 1s"),
     # [canary]
-    (CAN.replace("a@b.example", "nope"), "canary.from: must be an email address (a verified "
+    (CAN.replace("a@b.example", "nope"), ":4: canary.from: must be an email address (a verified "
      "identity), got 'nope'"),
-    (CAN + 'to = "x@y.example"', "canary.to: must be a mailbox simulator address such as "
+    (CAN + 'to = "x@y.example"', ":6: canary.to: must be a mailbox simulator address such as "
      "success@simulator.amazonses.com, got 'x@y.example'"),
-    ('[canary]\nfrom = "a@b.example"\nconfiguration_set = ""', "canary.configuration_set: must "
+    ('[canary]\nfrom = "a@b.example"\nconfiguration_set = ""', ":5: canary.configuration_set: must "
      "name the set whose events reach sesd"),
     # A key required and left out: that key, where msgspec named its table.
     ('[canary]\nconfiguration_set = "cs"', "canary.from: required, and not given"),
     # What SES refuses at the first send, refused here: a configuration set's name is of
     # ASCII letters, digits, '-' and '_'; an address holds no line break.
-    (CAN.replace('"cs"', '"c s"'), "canary.configuration_set: 'c s' is no configuration set's "
+    (CAN.replace('"cs"', '"c s"'), ":5: canary.configuration_set: 'c s' is no configuration set's "
      "name (ASCII letters, digits, '-' and '_', at most 64): SES refuses the canary's send"),
-    (CAN.replace('"cs"', '"cs\\n"'), "canary.configuration_set: 'cs\\u000a' is no configuration "
-     "set's name (ASCII letters, digits, '-' and '_', at most 64): SES refuses the canary's send"),
-    (CAN.replace('"cs"', '"' + "c" * 65 + '"'), "canary.configuration_set: '" + "c" * 65 + "' is "
+    (CAN.replace('"cs"', '"cs\\n"'), ":5: canary.configuration_set: 'cs\\u000a' is no "
+     "configuration set's name (ASCII letters, digits, '-' and '_', at most 64): SES refuses the "
+     "canary's send"),
+    (CAN.replace('"cs"', '"' + "c" * 65 + '"'), ":5: canary.configuration_set: '"
+     + "c" * 65 + "' is "
      "no configuration set's name (ASCII letters, digits, '-' and '_', at most 64): SES refuses "
      "the canary's send"),
-    (CAN.replace("a@b.example", "a@b.example\\n"), "canary.from: 'a@b.example\\u000a': a line "
-     "break, another control or invisible character, or a space at its start or end: SES "
-     "refuses the canary's send"),
-    (CAN.replace("a@b.example", " a@b.example"), "canary.from: ' a@b.example': a line break, "
+    (CAN.replace("a@b.example", "a@b.example\\n"), ":4: canary.from: 'a@b.example\\u000a': a line "
+     "break, another control or invisible character, or a space at its start or end: SES refuses "
+     "the canary's send"),
+    (CAN.replace("a@b.example", " a@b.example"), ":4: canary.from: ' a@b.example': a line break, "
      "another control or invisible character, or a space at its start or end: SES refuses the "
      "canary's send"),
-    (CAN.replace("a@b.example", "Canary <a@b.\\u200bexample>"), "canary.from: 'Canary "
-     "<a@b.\\u200bexample>': a line break, another control or invisible character, or a space "
-     "at its start or end: SES refuses the canary's send"),
-    (CAN + 'region = "x"', "canary.region: 'x' is not an AWS region (e.g. eu-west-1)"),
-    (CAN + 'interval = "0s"', "canary.interval: must be at least 1s"),
-    (CAN + 'deadline = "0s"', "canary.deadline: must be positive"),
-    (CAN + 'send_timeout = "0s"', "canary.send_timeout: must be positive"),
-    (CAN + 'endpoint_url = "nope"', "canary.endpoint_url: 'nope' is not an http(s) URL"),
-    (CAN + 'account = "zz"', "canary.account: 'zz' is not one of [[accounts]] (none "
+    (CAN.replace("a@b.example", "Canary <a@b.\\u200bexample>"), ":4: canary.from: 'Canary "
+     "<a@b.\\u200bexample>': a line break, another control or invisible character, or a space at "
+     "its start or end: SES refuses the canary's send"),
+    (CAN + 'region = "x"', ":6: canary.region: 'x' is not an AWS region (e.g. eu-west-1)"),
+    (CAN + 'interval = "0s"', ":6: canary.interval: must be at least 1s"),
+    (CAN + 'deadline = "0s"', ":6: canary.deadline: must be positive"),
+    (CAN + 'send_timeout = "0s"', ":6: canary.send_timeout: must be positive"),
+    (CAN + 'endpoint_url = "nope"', ":6: canary.endpoint_url: 'nope' is not an http(s) URL"),
+    (CAN + 'account = "zz"', ":6: canary.account: 'zz' is not one of [[accounts]] (none "
      "configured)"),
-    (CAN + 'queue = "zz"', "canary.queue: 'zz' is not a configured queue (q)"),
+    (CAN + 'queue = "zz"', ":6: canary.queue: 'zz' is not a configured queue (q)"),
     # [state]
-    ('[state]\npath = ""', "state.path: empty: leave it out to keep no state file, or give the "
+    ('[state]\npath = ""', ":4: state.path: empty: leave it out to keep no state file, or give the "
      "file's path"),
-    ('[state]\nsave_every = "0s"', "state.save_every: must be at least 1s"),
+    ('[state]\nsave_every = "0s"', ":4: state.save_every: must be at least 1s"),
     # A bare number is seconds, and the same number quoted is a string: what to write.
-    ('[windows]\nsizes = ["5m", "900"]', "windows.sizes[1]: invalid duration '900': a number "
+    ('[windows]\nsizes = ["5m", "900"]', ":4: windows.sizes[1]: invalid duration '900': a number "
      "of seconds is written without quotes (900) or with its unit ('900s')"),
-    ('[state]\nsave_every = "5x"', "state.save_every: invalid duration '5x' (use e.g. '10s', "
+    ('[state]\nsave_every = "5x"', ":4: state.save_every: invalid duration '5x' (use e.g. '10s', "
      "'5m', '1h30m')"),
-    ('[state]\nfile = "x"', "state.file: unknown key" + MORE),
+    ('[state]\nfile = "x"', ":4: state.file: unknown key" + MORE),
     # [aws], [[accounts]], [[queues]]
-    ('[aws]\naccess_key_id = "k"', "aws: access_key_id and secret_access_key go together"),
-    ('[aws]\nregion = "x"', "aws.region: 'x' is not an AWS region (e.g. eu-west-1)"),
-    ('[aws]\nendpoint_url = "x"', "aws.endpoint_url: 'x' is not an http(s) URL"),
-    ('[[accounts]]\nname = "a b"\n' + ROLE, "accounts[0].name: 'a b': ASCII letters, digits, "
+    ('[aws]\naccess_key_id = "k"', ":3: aws: access_key_id and secret_access_key go together"),
+    ('[aws]\nregion = "x"', ":4: aws.region: 'x' is not an AWS region (e.g. eu-west-1)"),
+    ('[aws]\nendpoint_url = "x"', ":4: aws.endpoint_url: 'x' is not an http(s) URL"),
+    ('[[accounts]]\nname = "a b"\n' + ROLE, ":4: accounts[0].name: 'a b': ASCII letters, digits, "
      "'_', '.', '-', at most 64 ('default' is the default credential chain)"),
-    ('[[accounts]]\nname = "a"\nrole_arn = "x"', "accounts[0].role_arn: 'x' is not a role ARN "
+    ('[[accounts]]\nname = "a"\nrole_arn = "x"', ":5: accounts[0].role_arn: 'x' is not a role ARN "
      "(arn:aws:iam::123456789012:role/NAME)"),
-    ('[[accounts]]\nname = "a"\n' + ROLE + 'region = "x"', "accounts[0].region: 'x' is not an "
+    ('[[accounts]]\nname = "a"\n' + ROLE + 'region = "x"', ":6: accounts[0].region: 'x' is not an "
      "AWS region (e.g. eu-west-1)"),
-    ('[[accounts]]\nname = "a"\nrole = "x"', "accounts[0].role: unknown key" + MORE),
+    ('[[accounts]]\nname = "a"\nrole = "x"', ":5: accounts[0].role: unknown key" + MORE),
     ('# no [[queues]]\n[http]\nlisten = "127.0.0.1:1"', "queues: at least one [[queues]] is "
      "needed"),
-    ('[[queues]]\nurl = "ftp://x/q"', "queues[0].url: 'ftp://x/q' is not an http(s) URL"),
-    (Q + 'name = "a\\u001bb"', "queues[0].name: 'a\\u001bb': a control or invisible character "
+    ('[[queues]]\nurl = "ftp://x/q"', ":2: queues[0].url: 'ftp://x/q' is not an http(s) URL"),
+    (Q + 'name = "a\\u001bb"', ":3: queues[0].name: 'a\\u001bb': a control or invisible character "
      "(shown escaped); the name is the queue label of metrics and log lines: write it without"),
-    (Q + 'name = "' + "q" * 81 + '"', "queues[0].name: 81 characters; the name is the queue "
+    (Q + 'name = "' + "q" * 81 + '"', ":3: queues[0].name: 81 characters; the name is the queue "
      "label of metrics and log lines: at most 80 (SQS's bound on a queue name)"),
-    (Q + "concurrency = 0", "queues[0].concurrency: must be between 1 and 64"),
-    (Q + "wait_time_seconds = 21", "queues[0].wait_time_seconds: must be between 0 and 20 (SQS "
+    (Q + "concurrency = 0", ":3: queues[0].concurrency: must be between 1 and 64"),
+    (Q + "wait_time_seconds = 21", ":3: queues[0].wait_time_seconds: must be between 0 and 20 (SQS "
      "limit)"),
-    (Q + "max_messages = 11", "queues[0].max_messages: must be between 1 and 10 (SQS limit)"),
-    (Q + "visibility_timeout = -1", "queues[0].visibility_timeout: must be between 0 and 43200"),
-    (Q + 'region = "x"', "queues[0].region: 'x' is not an AWS region (e.g. eu-west-1)"),
-    (Q + 'region = "eu-west-1"', "queues[0].region: 'eu-west-1' is not the region the URL "
+    (Q + "max_messages = 11", ":3: queues[0].max_messages: must be between 1 and 10 (SQS limit)"),
+    (Q + "visibility_timeout = -1", ":3: queues[0].visibility_timeout: must be between 0 and "
+     "43200"),
+    (Q + 'region = "x"', ":3: queues[0].region: 'x' is not an AWS region (e.g. eu-west-1)"),
+    (Q + 'region = "eu-west-1"', ":3: queues[0].region: 'eu-west-1' is not the region the URL "
      "names ('us-east-1'): leave `region` out"),
-    (Q + 'account = "zz"', "queues[0].account: 'zz' is not one of [[accounts]] (none "
+    (Q + 'account = "zz"', ":3: queues[0].account: 'zz' is not one of [[accounts]] (none "
      "configured)"),
     # [account_health], [reputation]
-    ('[account_health]\npoll_every = "1s"', "account_health.poll_every: must be at least 10s"),
-    ('[account_health]\nses_endpoint_url = "x"', "account_health.ses_endpoint_url: 'x' is not "
+    ('[account_health]\npoll_every = "1s"', ":4: account_health.poll_every: must be at least 10s"),
+    ('[account_health]\nses_endpoint_url = "x"', ":4: account_health.ses_endpoint_url: 'x' is not "
      "an http(s) URL"),
-    ('[account_health]\ncloudwatch_endpoint_url = "x"', "account_health."
-     "cloudwatch_endpoint_url: 'x' is not an http(s) URL"),
-    ("[reputation]\nwindow_sends = 1", "reputation.window_sends: must be between 100 and "
+    ('[account_health]\ncloudwatch_endpoint_url = "x"', ":4: "
+     "account_health.cloudwatch_endpoint_url: 'x' is not an http(s) URL"),
+    ("[reputation]\nwindow_sends = 1", ":4: reputation.window_sends: must be between 100 and "
      "1000000"),
-    ('[reputation]\nwindow_sends = "x"', "reputation.window_sends: Expected `int`, got `str`"),
+    ('[reputation]\nwindow_sends = "x"', ":4: reputation.window_sends: Expected `int`, got `str`"),
     # [alerts]
-    ('[alerts]\nevaluate_every = "0s"', "alerts.evaluate_every: must be positive"),
-    ('[alerts]\nrepeat_interval = "0s"', "alerts.repeat_interval: must be positive"),
-    ('[alerts]\nnotification_max_age = "0s"', "alerts.notification_max_age: must be positive"),
-    ('[alerts]\nevaluate_every = "1ms"', "alerts.evaluate_every: must be at least 100ms (it is "
+    ('[alerts]\nevaluate_every = "0s"', ":4: alerts.evaluate_every: must be positive"),
+    ('[alerts]\nrepeat_interval = "0s"', ":4: alerts.repeat_interval: must be positive"),
+    ('[alerts]\nnotification_max_age = "0s"', ":4: alerts.notification_max_age: must be positive"),
+    ('[alerts]\nevaluate_every = "1ms"', ":4: alerts.evaluate_every: must be at least 100ms (it is "
      "1ms)"),
     # A bare number (seconds) refused as written, not as the text it was read as ('-5s').
-    ("[alerts]\nevaluate_every = -5", "alerts.evaluate_every: invalid duration -5: a bare "
+    ("[alerts]\nevaluate_every = -5", ":4: alerts.evaluate_every: invalid duration -5: a bare "
      "number is seconds, from 0 to a year (or write e.g. '10s', '5m', '1h30m')"),
-    ("[alerts]\nevaluate_every = 1e400", "alerts.evaluate_every: invalid duration inf: a bare "
+    ("[alerts]\nevaluate_every = 1e400", ":4: alerts.evaluate_every: invalid duration inf: a bare "
      "number is seconds, from 0 to a year" + MORE),
-    ("[alerts]\nevaluate_every = nan", "alerts.evaluate_every: invalid duration nan: a bare "
+    ("[alerts]\nevaluate_every = nan", ":4: alerts.evaluate_every: invalid duration nan: a bare "
      "number is seconds, from 0 to a year" + MORE),
-    ("[alerts]\nevaluate_every = 1e20", "alerts.evaluate_every: invalid duration 1e+20: a bare "
+    ("[alerts]\nevaluate_every = 1e20", ":4: alerts.evaluate_every: invalid duration 1e+20: a bare "
      "number is seconds, from 0 to a year" + MORE),
-    ("[alerts]\noutbox_size = 0", "alerts.outbox_size: must be at least 1"),
-    ('[alerts]\ndashboard_url = "x{foo}"', "alerts.dashboard_url: 'x{foo}' is not a template of "
-     "{domain}, {rule}, {window} ('foo')"),
+    ("[alerts]\noutbox_size = 0", ":4: alerts.outbox_size: must be at least 1"),
+    ('[alerts]\ndashboard_url = "x{foo}"', ":4: alerts.dashboard_url: 'x{foo}' is not a template "
+     "of {domain}, {rule}, {window} ('foo')"),
     # A lone brace said as the file would be mended, not in Python's format words.
-    ('[alerts]\ndashboard_url = "https://g/{"', "alerts.dashboard_url: 'https://g/{' is not a "
-     "template of {domain}, {rule}, {window} (a lone '{': a brace of the link's own is written "
+    ('[alerts]\ndashboard_url = "https://g/{"', ":4: alerts.dashboard_url: 'https://g/{' is not a "
+     "template of {domain}, {rule}, {window} (a lone '{': a brace of the link's own is written {{ "
+     "or }})"),
+    ('[alerts]\ndashboard_url = "https://g/{x"', ":4: alerts.dashboard_url: 'https://g/{x' is not "
+     "a template of {domain}, {rule}, {window} (a lone '{': a brace of the link's own is written "
      "{{ or }})"),
-    ('[alerts]\ndashboard_url = "https://g/{x"', "alerts.dashboard_url: 'https://g/{x' is not a "
-     "template of {domain}, {rule}, {window} (a lone '{': a brace of the link's own is written "
-     "{{ or }})"),
-    ('[alerts]\ndashboard_url = "https://g/}"', "alerts.dashboard_url: 'https://g/}' is not a "
-     "template of {domain}, {rule}, {window} (a lone '}': a brace of the link's own is written "
-     "{{ or }})"),
-    ('[alerts]\ndashboard_url = "x"', "alerts.dashboard_url: 'x' is not an http(s) URL"),
-    ('[alerts]\nevaluate = "5s"', "alerts.evaluate: unknown key" + MORE),
-    ('[alerts.webhook]\nurl = "x"', "alerts.webhook: unknown key"),
+    ('[alerts]\ndashboard_url = "https://g/}"', ":4: alerts.dashboard_url: 'https://g/}' is not a "
+     "template of {domain}, {rule}, {window} (a lone '}': a brace of the link's own is written {{ "
+     "or }})"),
+    ('[alerts]\ndashboard_url = "x"', ":4: alerts.dashboard_url: 'x' is not an http(s) URL"),
+    ('[alerts]\nevaluate = "5s"', ":4: alerts.evaluate: unknown key" + MORE),
+    ('[alerts.webhook]\nurl = "x"', ":3: alerts.webhook: unknown key"),
     # Sinks, of every kind, as [alerts.sinks.NAME] and as [alerts.slack], [alerts.pagerduty]
-    ('[alerts.sinks."a b"]\ntype = "slack"\n' + S, 'alerts.sinks."a b": a sink\'s name is of '
+    ('[alerts.sinks."a b"]\ntype = "slack"\n' + S, ":3: alerts.sinks.\"a b\": a sink's name is of "
      "ASCII letters, digits, '-', '_', '.', ':', at most 64"),
-    ('[alerts.sinks.console]\ntype = "slack"\n' + S, "alerts.sinks.console: the name is kept for "
-     "standard output"),
+    ('[alerts.sinks.console]\ntype = "slack"\n' + S, ":3: alerts.sinks.console: the name is kept "
+     "for standard output"),
     # A sink's name given twice: the named sink's key, as a second rule's name is said.
-    ("[alerts.slack]\n" + S + '[alerts.sinks.slack]\ntype = "slack"\n' + S, "alerts.sinks."
-     "slack: [alerts.slack] and [alerts.sinks.slack] name the same sink"),
+    ("[alerts.slack]\n" + S + '[alerts.sinks.slack]\ntype = "slack"\n' + S, ":5: "
+     "alerts.sinks.slack: [alerts.slack] and [alerts.sinks.slack] name the same sink"),
     ('[alerts.pagerduty]\nrouting_key = "k"\n[alerts.sinks.pagerduty]\ntype = "console"',
-     "alerts.sinks.pagerduty: [alerts.pagerduty] and [alerts.sinks.pagerduty] name the same "
+     ":5: alerts.sinks.pagerduty: [alerts.pagerduty] and [alerts.sinks.pagerduty] name the same "
      "sink"),
     # The older sections' type is their name: another said in msgspec's words alone.
-    ('[alerts.slack]\ntype = "pagerduty"\n' + S, "alerts.slack.type: must be \"slack\" (or "
+    ('[alerts.slack]\ntype = "pagerduty"\n' + S, ":4: alerts.slack.type: must be \"slack\" (or "
      "left out): [alerts.slack] is a Slack sink; a pagerduty sink is [alerts.sinks.NAME] (got "
      "'pagerduty')"),
-    ('[alerts.pagerduty]\ntype = 1\nrouting_key = "k"', "alerts.pagerduty.type: must be "
+    ('[alerts.pagerduty]\ntype = 1\nrouting_key = "k"', ":4: alerts.pagerduty.type: must be "
      "\"pagerduty\" (or left out): [alerts.pagerduty] is a PagerDuty sink (got 1)"),
     ('[alerts.sinks.x]\nurl = "https://h.example/x"', "alerts.sinks.x.type: give one of slack, "
      "pagerduty, alertmanager, webhook, console (the key is missing)"),
-    ('[alerts.sinks.x]\ntype = "email"', "alerts.sinks.x.type: give one of slack, pagerduty, "
+    ('[alerts.sinks.x]\ntype = "email"', ":4: alerts.sinks.x.type: give one of slack, pagerduty, "
      "alertmanager, webhook, console (got 'email')"),
-    ("[alerts.slack]\n" + S + 'timeout = "0s"', "alerts.slack.timeout: must be at least 100ms (0 "
-     "would wait for ever)"),
-    ('[alerts.slack]\nwebhook_url = "nope"', "alerts.slack.webhook_url: not an http(s) URL with "
-     "a host (value not shown)"),
-    ('[alerts.sinks.chat]\ntype = "slack"\nwebhook_url = "nope"', "alerts.sinks.chat."
-     "webhook_url: not an http(s) URL with a host (value not shown)"),
-    ('[alerts.sinks.chat]\ntype = "slack"\n' + S + 'timeout = "0s"', "alerts.sinks.chat.timeout: "
-     "must be at least 100ms (0 would wait for ever)"),
+    ("[alerts.slack]\n" + S + 'timeout = "0s"', ":5: alerts.slack.timeout: must be at least 100ms "
+     "(0 would wait for ever)"),
+    ('[alerts.slack]\nwebhook_url = "nope"', ":4: alerts.slack.webhook_url: not an http(s) URL "
+     "with a host (value not shown)"),
+    ('[alerts.sinks.chat]\ntype = "slack"\nwebhook_url = "nope"', ":5: "
+     "alerts.sinks.chat.webhook_url: not an http(s) URL with a host (value not shown)"),
+    ('[alerts.sinks.chat]\ntype = "slack"\n' + S + 'timeout = "0s"', ":6: "
+     "alerts.sinks.chat.timeout: must be at least 100ms (0 would wait for ever)"),
     # A URL sesd sends to, refused where the HTTP client would drop a pasted line break
     # (or percent-encode a space, into a path not meant) or fail every send (its port).
     # What and where said, the value not: a secret's URL is not shown to find it in.
-    (HOOK.replace("/x", "/x\\u200b"), "alerts.sinks.hook.url: has U+200B, an invisible "
+    (HOOK.replace("/x", "/x\\u200b"), ":5: alerts.sinks.hook.url: has U+200B, an invisible "
      "character, at its end: no URL holds one (value not shown)"),
-    (HOOK.replace("/x", "/a b/x"), "alerts.sinks.hook.url: has a space at character 20 of 23: no "
-     "URL holds one (value not shown)"),
-    (HOOK.replace("h.example", "h.example:99999"), "alerts.sinks.hook.url: its port is not a "
+    (HOOK.replace("/x", "/a b/x"), ":5: alerts.sinks.hook.url: has a space at character 20 of 23: "
+     "no URL holds one (value not shown)"),
+    (HOOK.replace("h.example", "h.example:99999"), ":5: alerts.sinks.hook.url: its port is not a "
      "number from 1 to 65535 (value not shown)"),
-    (HOOK.replace("h.example", "h.example:abc"), "alerts.sinks.hook.url: its port is not a "
+    (HOOK.replace("h.example", "h.example:abc"), ":5: alerts.sinks.hook.url: its port is not a "
      "number from 1 to 65535 (value not shown)"),
-    (AM + 'urls = ["http://a:0"]', "alerts.sinks.am.urls[0]: 'http://a:0': its port is not a "
+    (AM + 'urls = ["http://a:0"]', ":5: alerts.sinks.am.urls[0]: 'http://a:0': its port is not a "
      "number from 1 to 65535"),
     # sesd adds /api/v2/alerts to an Alertmanager's URL: after a query or a fragment it
     # would post to the URL's own path (a 404 or 405 at every post). A path prefix is taken.
-    (AM + 'urls = ["http://u:p@am:9093/am?x=1"]', "alerts.sinks.am.urls[0]: "
-     "'http://u:***@am:9093/am?x=1' has a query or a fragment ('?', '#'): sesd adds "
-     "/api/v2/alerts to the URL's path, which would land in it"),
+    (AM + 'urls = ["http://u:p@am:9093/am?x=1"]', ":5: alerts.sinks.am.urls[0]: "
+     "'http://u:***@am:9093/am?x=1' has a query or a fragment ('?', '#'): sesd adds /api/v2/alerts "
+     "to the URL's path, which would land in it"),
     # A token written as the URL's user name is masked as a password is.
-    (AM + 'urls = ["https://tok3n@am:9093/?x=1"]', "alerts.sinks.am.urls[0]: "
+    (AM + 'urls = ["https://tok3n@am:9093/?x=1"]', ":5: alerts.sinks.am.urls[0]: "
      "'https://***@am:9093/?x=1' has a query or a fragment" + MORE),
-    (AM + 'urls = ["http://am:9093/#/alerts"]', "alerts.sinks.am.urls[0]: 'http://am:9093/#/alerts'"
-     " has a query or a fragment" + MORE),
-    (AM + 'urls = ["http://a b"]', "alerts.sinks.am.urls[0]: 'http://a b': has a space at "
+    (AM + 'urls = ["http://am:9093/#/alerts"]', ":5: alerts.sinks.am.urls[0]: "
+     "'http://am:9093/#/alerts' has a query or a fragment" + MORE),
+    (AM + 'urls = ["http://a b"]', ":5: alerts.sinks.am.urls[0]: 'http://a b': has a space at "
      "character 9 of 10: no URL holds one"),
-    (Q.replace("/q", "/q ") , "queues[0].url: 'https://sqs.us-east-1.amazonaws.com/1/q ': has a "
+    (Q.replace("/q", "/q "), ":2: queues[0].url: 'https://sqs.us-east-1.amazonaws.com/1/q ': has a "
      "space at its end: no URL holds one"),
     # A password in the URL masked there too, as everywhere a URL is shown.
     # The line break kept where it is named: the URL parser would drop it.
-    ('[[queues]]\nurl = "https://u:hunter2@sqs.us-east-1.amazonaws.com/1/q\\n"', "queues[0].url:"
-     " 'https://u:***@sqs.us-east-1.amazonaws.com/1/q\\u000a': a control or invisible character"
-     + MORE),
-    (AM + 'urls = ["http://u:p@a/\\u0085"]', "alerts.sinks.am.urls[0]: 'http://u:***@a/\\u0085': "
-     "has U+0085, a space, at its end: no URL holds one"),
+    ('[[queues]]\nurl = "https://u:hunter2@sqs.us-east-1.amazonaws.com/1/q\\n"',
+     ":2: queues[0].url: 'https://u:***@sqs.us-east-1.amazonaws.com/1/q\\u000a': a control or "
+     "invisible character" + MORE),
+    (AM + 'urls = ["http://u:p@a/\\u0085"]', ":5: alerts.sinks.am.urls[0]: "
+     "'http://u:***@a/\\u0085': has U+0085, a space, at its end: no URL holds one"),
     # A password holding a '#', '/' or '?' not percent-encoded: the URL parser ends the
     # host there (a port 'p' or 'a'), and the refusal masks all up to the last '@'.
-    (AM + 'urls = ["http://u:p#ss@am:9093"]', "alerts.sinks.am.urls[0]: 'http://u:***@am:9093'"
-     ": its port is not a number from 1 to 65535"),
-    (AM + 'urls = ["https://u:a/b@host/x"]', "alerts.sinks.am.urls[0]: 'https://u:***@host/x': "
+    (AM + 'urls = ["http://u:p#ss@am:9093"]', ":5: alerts.sinks.am.urls[0]: "
+     "'http://u:***@am:9093': its port is not a number from 1 to 65535"),
+    (AM + 'urls = ["https://u:a/b@host/x"]', ":5: alerts.sinks.am.urls[0]: 'https://u:***@host/x': "
      "its port is not a number from 1 to 65535"),
-    (Q.replace("https://", "https://u:p?ss@"), "queues[0].url: "
+    (Q.replace("https://", "https://u:p?ss@"), ":2: queues[0].url: "
      "'https://u:***@sqs.us-east-1.amazonaws.com/1/q': its port is not a number from 1 to 65535"),
-    (Q + '[aws]\nendpoint_url = "http://u:p#ss@localhost:5000"', "aws.endpoint_url: "
+    (Q + '[aws]\nendpoint_url = "http://u:p#ss@localhost:5000"', ":4: aws.endpoint_url: "
      "'http://u:***@localhost:5000': its port is not a number from 1 to 65535"),
-    (AM + 'urls = ["http://:p/ss@am"]', "alerts.sinks.am.urls[0]: 'http://***@am' is not an "
+    (AM + 'urls = ["http://:p/ss@am"]', ":5: alerts.sinks.am.urls[0]: 'http://***@am' is not an "
      "http(s) URL"),
-    (HOOK.replace("https://", "https://u:p#ss@"), "alerts.sinks.hook.url: its port is not a "
+    (HOOK.replace("https://", "https://u:p#ss@"), ":5: alerts.sinks.hook.url: its port is not a "
      "number from 1 to 65535 (value not shown)"),
     # An Alertmanager's URL is not sent as written (a path is added after a line break,
     # '//api/v2/alerts'), nor an endpoint by the AWS SDK: refused.
-    (AM + 'urls = ["http://am:9093/\\n"]', "alerts.sinks.am.urls[0]: 'http://am:9093/\\u000a': "
+    (AM + 'urls = ["http://am:9093/\\n"]', ":5: alerts.sinks.am.urls[0]: 'http://am:9093/\\u000a': "
      "has a line break at its end: no URL holds one"),
-    ('[aws]\nendpoint_url = "http://localhost:4566\\t"', "aws.endpoint_url: "
+    ('[aws]\nendpoint_url = "http://localhost:4566\\t"', ":4: aws.endpoint_url: "
      "'http://localhost:4566\\u0009': has a tab at its end: no URL holds one"),
-    (AM + 'urls = ["http://a/\\u0001"]', "alerts.sinks.am.urls[0]: 'http://a/\\u0001': has "
+    (AM + 'urls = ["http://a/\\u0001"]', ":5: alerts.sinks.am.urls[0]: 'http://a/\\u0001': has "
      "U+0001, a control character, at its end: no URL holds one"),
-    ('[alerts.pagerduty]\nrouting_key = "k"\nevents_url = "x"', "alerts.pagerduty.events_url: "
+    ('[alerts.pagerduty]\nrouting_key = "k"\nevents_url = "x"', ":5: alerts.pagerduty.events_url: "
      "'x' is not an http(s) URL"),
-    ('[alerts.pagerduty]\nrouting_key = "k"\nsource = " "', "alerts.pagerduty.source: must not "
+    ('[alerts.pagerduty]\nrouting_key = "k"\nsource = " "', ":5: alerts.pagerduty.source: must not "
      "be blank: PagerDuty refuses every event then"),
     # A secret that is no URL, refused where the service it goes to would refuse it at
     # the first page (a pasted line break; a space in a key), the value not shown.
-    (PD.replace('"k"', '"k\\n"'), "alerts.sinks.pd.routing_key: has a line break or another "
+    (PD.replace('"k"', '"k\\n"'), ":5: alerts.sinks.pd.routing_key: has a line break or another "
      "control or invisible character: no key or password holds one (value not shown)"),
-    (PD.replace('"k"', '"k k"'), "alerts.sinks.pd.routing_key: has a space: no such key holds "
+    (PD.replace('"k"', '"k k"'), ":5: alerts.sinks.pd.routing_key: has a space: no such key holds "
      "one (value not shown)"),
-    (AM + 'urls = ["http://a"]\nusername = "u"\npassword = "p\\u0000q"', "alerts.sinks.am."
-     "password: has a line break or another control or invisible character: no key or "
-     "password holds one (value not shown)"),
-    ('[aws]\naccess_key_id = "AKIA EXAMPLE"\nsecret_access_key = "s"', "aws.access_key_id: has "
+    (AM + 'urls = ["http://a"]\nusername = "u"\npassword = "p\\u0000q"', ":7: "
+     "alerts.sinks.am.password: has a line break or another control or invisible character: no key "
+     "or password holds one (value not shown)"),
+    ('[aws]\naccess_key_id = "AKIA EXAMPLE"\nsecret_access_key = "s"', ":4: aws.access_key_id: has "
      "a space: no such key holds one (value not shown)"),
-    ('[alerts.pagerduty]\nrouting_key = "file:/nonexistent/sesd-key"', "alerts.pagerduty."
-     "routing_key: cannot read secret file /nonexistent/sesd-key: No such file or directory"),
+    ('[alerts.pagerduty]\nrouting_key = "file:/nonexistent/sesd-key"', ":4: "
+     "alerts.pagerduty.routing_key: cannot read secret file /nonexistent/sesd-key: No such file or "
+     "directory"),
     # A reference with a space after its colon: said as written, not as a variable's
     # name read with the space ("environment variable  SESD_X", two spaces).
-    (PD.replace('"k"', '"env: SESD_X"'), "alerts.sinks.pd.routing_key: 'env: SESD_X': a "
-     "space around the name: write 'env:SESD_X'"),
-    (PD.replace('"k"', '"file: /run/key "'), "alerts.sinks.pd.routing_key: 'file: /run/key ': "
+    (PD.replace('"k"', '"env: SESD_X"'), ":5: alerts.sinks.pd.routing_key: 'env: SESD_X': a space "
+     "around the name: write 'env:SESD_X'"),
+    (PD.replace('"k"', '"file: /run/key "'), ":5: alerts.sinks.pd.routing_key: 'file: /run/key ': "
      "a space around the path: write 'file:/run/key'"),
-    (PD + 'events_url = "x"', "alerts.sinks.pd.events_url: 'x' is not an http(s) URL"),
-    (PD + 'timeout = "10m"', "alerts.sinks.pd.timeout: '10m' is over 5m: a receiver that hangs "
+    (PD + 'events_url = "x"', ":6: alerts.sinks.pd.events_url: 'x' is not an http(s) URL"),
+    (PD + 'timeout = "10m"', ":6: alerts.sinks.pd.timeout: '10m' is over 5m: a receiver that hangs "
      "would hold every notification behind it that long (a bare number is seconds)"),
-    (PD + 'source = ""', "alerts.sinks.pd.source: must not be blank: PagerDuty refuses every "
+    (PD + 'source = ""', ":6: alerts.sinks.pd.source: must not be blank: PagerDuty refuses every "
      "event then"),
-    (AM + "urls = []", "alerts.sinks.am.urls: must list at least one Alertmanager"),
-    (AM + 'urls = ["http://a"]\nusername = "u"', "alerts.sinks.am: username and password go "
+    (AM + "urls = []", ":5: alerts.sinks.am.urls: must list at least one Alertmanager"),
+    (AM + 'urls = ["http://a"]\nusername = "u"', ":3: alerts.sinks.am: username and password go "
      "together (basic auth)"),
-    (AM + 'urls = ["http://a"]\nresend_every = "0s"', "alerts.sinks.am.resend_every: must be at "
-     "least 1s"),
-    (AM + 'urls = ["http://a"]\ntimeout = "0s"', "alerts.sinks.am.timeout: must be at least "
+    (AM + 'urls = ["http://a"]\nresend_every = "0s"', ":6: alerts.sinks.am.resend_every: must be "
+     "at least 1s"),
+    (AM + 'urls = ["http://a"]\ntimeout = "0s"', ":6: alerts.sinks.am.timeout: must be at least "
      "100ms (0 would wait for ever)"),
-    (HOOK + 'timeout = "0s"', "alerts.sinks.hook.timeout: must be at least 100ms (0 would wait "
+    (HOOK + 'timeout = "0s"', ":6: alerts.sinks.hook.timeout: must be at least 100ms (0 would wait "
      "for ever)"),
-    ('[alerts.sinks.hook]\ntype = "webhook"\nurl = "nope"', "alerts.sinks.hook.url: not an "
+    ('[alerts.sinks.hook]\ntype = "webhook"\nurl = "nope"', ":5: alerts.sinks.hook.url: not an "
      "http(s) URL with a host (value not shown)"),
     ('[alerts.sinks.hook]\ntype = "webhook"', "alerts.sinks.hook.url: required, and not given"),
     ('[alerts.pagerduty]\nsource = "x"', "alerts.pagerduty.routing_key: required, and not given"),
-    (HOOK + 'secret = " "', "alerts.sinks.hook.secret: is empty (give 'env:NAME', 'file:PATH' "
+    (HOOK + 'secret = " "', ":6: alerts.sinks.hook.secret: is empty (give 'env:NAME', 'file:PATH' "
      "or a literal)"),
-    (HOOK + 'secret = "env:SESD_SWEEP_NEVER_SET"', "alerts.sinks.hook.secret: environment "
+    (HOOK + 'secret = "env:SESD_SWEEP_NEVER_SET"', ":6: alerts.sinks.hook.secret: environment "
      "variable SESD_SWEEP_NEVER_SET is not set"),
     # A reference to nothing: not a variable named "" unset, nor the directory "." unread.
-    (HOOK + 'secret = "env:"', "alerts.sinks.hook.secret: 'env:' names nothing: write env:NAME"),
-    (HOOK + 'secret = "env: "', "alerts.sinks.hook.secret: 'env: ' names nothing: write "
+    (HOOK + 'secret = "env:"', ":6: alerts.sinks.hook.secret: 'env:' names nothing: write "
      "env:NAME"),
-    (HOOK + 'secret = "file:"', "alerts.sinks.hook.secret: 'file:' names nothing: write "
+    (HOOK + 'secret = "env: "', ":6: alerts.sinks.hook.secret: 'env: ' names nothing: write "
+     "env:NAME"),
+    (HOOK + 'secret = "file:"', ":6: alerts.sinks.hook.secret: 'file:' names nothing: write "
      "file:PATH"),
-    (HOOK + 'urls = ["x"]', "alerts.sinks.hook.urls: unknown key (did you mean url?)"),
+    (HOOK + 'urls = ["x"]', ":6: alerts.sinks.hook.urls: unknown key (did you mean url?)"),
     # A key written as a part of the one meant, or the one meant as a part of it:
     # Slack calls it a webhook URL, an account's role is an ARN.
-    ('[alerts.sinks.s]\ntype = "slack"\nurl = "https://h.example/x"', "alerts.sinks.s.url: "
+    ('[alerts.sinks.s]\ntype = "slack"\nurl = "https://h.example/x"', ":5: alerts.sinks.s.url: "
      "unknown key (did you mean webhook_url?)"),
     ('[alerts.sinks.w]\ntype = "webhook"\nwebhook_url = "https://h.example/x"',
-     "alerts.sinks.w.webhook_url: unknown key (did you mean url?)"),
-    ('[[accounts]]\nname = "a"\nrole = "x"', "accounts[0].role: unknown key (did you mean "
+     ":5: alerts.sinks.w.webhook_url: unknown key (did you mean url?)"),
+    ('[[accounts]]\nname = "a"\nrole = "x"', ":5: accounts[0].role: unknown key (did you mean "
      "role_arn?)"),
-    ('[alerts.sinks.c2]\ntype = "console"\nurl = "x"', "alerts.sinks.c2.url: unknown key"),
+    ('[alerts.sinks.c2]\ntype = "console"\nurl = "x"', ":5: alerts.sinks.c2.url: unknown key"),
     # A key of no name is a key too, quoted as TOML writes it, not msgspec's words.
-    ('[alerts.sinks.c2]\ntype = "console"\n"" = 1', 'alerts.sinks.c2."": unknown key'),
-    ('"" = 1\n' + Q, '"": unknown key'),
-    ('[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/1/q"\n"" = 1', 'queues[0]."": '
+    ('[alerts.sinks.c2]\ntype = "console"\n"" = 1', ":5: alerts.sinks.c2.\"\": unknown key"),
+    ('"" = 1\n' + Q, ":1: \"\": unknown key"),
+    ('[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/1/q"\n"" = 1', ":3: queues[0].\"\": "
      "unknown key"),
-    ('[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/1/q"\n"a`b" = 1', 'queues[0].'
-     '"a`b": unknown key'),
+    ('[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/1/q"\n"a`b" = 1',
+     ":3: queues[0].\"a`b\": unknown key"),
     # A name that is no bare TOML key (a sink's may hold '.' and ':'), quoted as the file
     # must write it: alerts.sinks.a.b would be the table b in a sink a.
-    ('[alerts.sinks."a.b"]\ntype = "slack"\n' + S + 'timeout = "0s"', 'alerts.sinks."a.b".'
-     "timeout: must be at least 100ms (0 would wait for ever)"),
+    ('[alerts.sinks."a.b"]\ntype = "slack"\n' + S + 'timeout = "0s"', ":6: "
+     "alerts.sinks.\"a.b\".timeout: must be at least 100ms (0 would wait for ever)"),
     # Its quote and backslash escaped as TOML escapes them in a quoted key.
-    ('[alerts.sinks."a\\"b\\\\"]\ntype = "email"', 'alerts.sinks."a\\"b\\\\".type: give one of '
-     "slack, pagerduty, alertmanager, webhook, console (got 'email')"),
-    ('[alerts.sinks."a b"]\ntype = "email"', 'alerts.sinks."a b".type: give one of slack, '
+    ('[alerts.sinks."a\\"b\\\\"]\ntype = "email"', ":4: alerts.sinks.\"a\\\"b\\\\\".type: give one "
+     "of slack, pagerduty, alertmanager, webhook, console (got 'email')"),
+    ('[alerts.sinks."a b"]\ntype = "email"', ":4: alerts.sinks.\"a b\".type: give one of slack, "
      "pagerduty, alertmanager, webhook, console (got 'email')"),
-    ('[alerts.sinks."a:b"]\ntype = "slack"\nwebhook_url = "nope"', 'alerts.sinks."a:b".'
-     "webhook_url: not an http(s) URL with a host (value not shown)"),
-    ('[alerts."a.b"]\ntype = "slack"', 'alerts."a.b": unknown key (a sink named a.b is '
-     '[alerts.sinks."a.b"])'),
-    ('[alerts."a.b"]\nx = 1', 'alerts."a.b": unknown key'),
-    (RA + 'sinks = ["a.b"]', "alerts.rules[0] (r).sinks[0]: sink 'a.b' is not configured "
-     '(configured: console; add [alerts.sinks."a.b"])'),
-    ('[domains]\ngroups = {"a.b" = "x"}', 'domains.groups."a.b": Expected `array`, got `str`'),
-    ('[providers.mx]\n"a.b" = "x"', 'providers.mx."a.b": Expected `array`, got `str`'),
-    (RA + 'labels = {"a.b" = 1}', 'alerts.rules[0] (r).labels."a.b": Expected `str`, got `int`'),
-    ('[domains]\ngroups = {a-b = "x"}', "domains.groups.a-b: Expected `array`, got `str`"),
+    ('[alerts.sinks."a:b"]\ntype = "slack"\nwebhook_url = "nope"', ":5: "
+     "alerts.sinks.\"a:b\".webhook_url: not an http(s) URL with a host (value not shown)"),
+    ('[alerts."a.b"]\ntype = "slack"', ":3: alerts.\"a.b\": unknown key (a sink named a.b is "
+     "[alerts.sinks.\"a.b\"])"),
+    ('[alerts."a.b"]\nx = 1', ":3: alerts.\"a.b\": unknown key"),
+    (RA + 'sinks = ["a.b"]', ":8: alerts.rules[0] (r).sinks[0]: sink 'a.b' is not configured "
+     "(configured: console; add [alerts.sinks.\"a.b\"])"),
+    ('[domains]\ngroups = {"a.b" = "x"}', ":4: domains.groups.\"a.b\": Expected `array`, got "
+     "`str`"),
+    ('[providers.mx]\n"a.b" = "x"', ":4: providers.mx.\"a.b\": Expected `array`, got `str`"),
+    (RA + 'labels = {"a.b" = 1}', ":8: alerts.rules[0] (r).labels.\"a.b\": Expected `str`, got "
+     "`int`"),
+    ('[domains]\ngroups = {a-b = "x"}', ":4: domains.groups.a-b: Expected `array`, got `str`"),
     # [[alerts.rules]]: what a rule is
-    (RA + RA, "alerts.rules[1] (r).name: 'r' is alerts.rules[0]'s name too"),
-    (RA.replace('"r"', '"a b"'), "alerts.rules[0] (a b).name: 'a b': use ASCII letters, "
+    (RA + RA, ":9: alerts.rules[1] (r).name: 'r' is alerts.rules[0]'s name too"),
+    (RA.replace('"r"', '"a b"'), ":4: alerts.rules[0] (a b).name: 'a b': use ASCII letters, "
      "digits, '-', '_', '.', ':', at most 64"),
     # "letters" alone reads as any alphabet's: é is one, and is refused.
-    (RA.replace('"r"', '"délai"'), "alerts.rules[0] (délai).name: 'délai': use ASCII letters, "
+    (RA.replace('"r"', '"délai"'), ":4: alerts.rules[0] (délai).name: 'délai': use ASCII letters, "
      "digits, '-', '_', '.', ':', at most 64"),
     # No name in brackets where there is none to show.
-    (RA.replace('"r"', '""'), "alerts.rules[0].name: '': use ASCII letters, digits, '-', '_', "
+    (RA.replace('"r"', '""'), ":4: alerts.rules[0].name: '': use ASCII letters, digits, '-', '_', "
      "'.', ':', at most 64"),
     # A name too long is cut where the rule is named, and says so: not a shorter name.
-    (RA.replace('"r"', '"' + "n" * 70 + '"'), "alerts.rules[0] (" + "n" * 63 + "…).name: '"
+    (RA.replace('"r"', '"' + "n" * 70 + '"'), ":4: alerts.rules[0] (" + "n" * 63 + "…).name: '"
      + "n" * 70 + "': use ASCII letters, digits, '-', '_', '.', ':', at most 64"),
-    ('[alerts.sinks."é"]\ntype = "console"', 'alerts.sinks."é": a sink\'s name is of ASCII '
+    ('[alerts.sinks."é"]\ntype = "console"', ":3: alerts.sinks.\"é\": a sink's name is of ASCII "
      "letters, digits, '-', '_', '.', ':', at most 64"),
-    ('[[accounts]]\nname = "é"\n' + ROLE, "accounts[0].name: 'é': ASCII letters, digits, '_', "
+    ('[[accounts]]\nname = "é"\n' + ROLE, ":4: accounts[0].name: 'é': ASCII letters, digits, '_', "
      "'.', '-', at most 64 ('default' is the default credential chain)"),
-    (RA + 'labels = {"é" = "x"}', 'alerts.rules[0] (r).labels."é": a label\'s name is of ASCII '
-     "letters, digits and '_', not first a digit, at most 128"),
-    (TEN + RA + 'tenants = ["é"]', "alerts.rules[0] (r).tenants[0]: 'é', which SES allows no "
-     "tenant to be called (ASCII letters, digits, '-' and '_', up to 64)"),
-    (RA.replace("delay_ratio", "zz"), "alerts.rules[0] (r).metric: 'zz' is unknown (known: "
-     "delay_ratio," + MORE),
-    (RA + "min_events = -1", "alerts.rules[0] (r).min_events: must not be negative"),
-    (RA + 'sinks = ["zz"]', "alerts.rules[0] (r).sinks[0]: sink 'zz' is not configured "
-     "(configured: console; add [alerts.sinks.zz])"),
-    (RA + "sinks = []", "alerts.rules[0] (r).sinks: must name at least one sink"),
-    # Named twice, a sink was queued the page twice for one transition.
-    (PD + RA + 'sinks = ["pd", "console", "pd"]', "alerts.rules[0] (r).sinks[2]: 'pd' is named "
-     "twice"),
-    (R.replace('"5m"', '"7m"') + "above = 0.1", "alerts.rules[0] (r).window: '7m' is not one of "
-     "windows.sizes (5m, 15m, 1h)"),
-    (RA + 'for = "x"', "alerts.rules[0] (r).for: invalid duration 'x' (use e.g. '10s', '5m', "
-     "'1h30m')"),
-    (RA + "abvoe = 1", "alerts.rules[0] (r).abvoe: unknown key (did you mean above?)"),
-    (R + 'above = "5%"', "alerts.rules[0] (r).above: Expected `float | null`, got `str` (a "
-     "fraction: 0.05 is 5%)"),
-    (RA + 'labels = {"a b" = "x"}', 'alerts.rules[0] (r).labels."a b": a label\'s name is of '
+    (RA + 'labels = {"é" = "x"}', ":8: alerts.rules[0] (r).labels.\"é\": a label's name is of "
      "ASCII letters, digits and '_', not first a digit, at most 128"),
-    (RA + 'labels = {severity = "x"}', "alerts.rules[0] (r).labels.severity: set by sesd"),
-    (RA + 'labels = {team = ""}', "alerts.rules[0] (r).labels.team: give it a value "
+    (TEN + RA + 'tenants = ["é"]', ":10: alerts.rules[0] (r).tenants[0]: 'é', which SES allows no "
+     "tenant to be called (ASCII letters, digits, '-' and '_', up to 64)"),
+    (RA.replace("delay_ratio", "zz"), ":5: alerts.rules[0] (r).metric: 'zz' is unknown (known: "
+     "delay_ratio," + MORE),
+    (RA + "min_events = -1", ":8: alerts.rules[0] (r).min_events: must not be negative"),
+    (RA + 'sinks = ["zz"]', ":8: alerts.rules[0] (r).sinks[0]: sink 'zz' is not configured "
+     "(configured: console; add [alerts.sinks.zz])"),
+    (RA + "sinks = []", ":8: alerts.rules[0] (r).sinks: must name at least one sink"),
+    # Named twice, a sink was queued the page twice for one transition.
+    (PD + RA + 'sinks = ["pd", "console", "pd"]', ":11: alerts.rules[0] (r).sinks[2]: 'pd' is "
+     "named twice"),
+    (R.replace('"5m"', '"7m"') + "above = 0.1", ":6: alerts.rules[0] (r).window: '7m' is not one "
+     "of windows.sizes (5m, 15m, 1h)"),
+    (RA + 'for = "x"', ":8: alerts.rules[0] (r).for: invalid duration 'x' (use e.g. '10s', '5m', "
+     "'1h30m')"),
+    (RA + "abvoe = 1", ":8: alerts.rules[0] (r).abvoe: unknown key (did you mean above?)"),
+    (R + 'above = "5%"', ":7: alerts.rules[0] (r).above: Expected `float | null`, got `str` (a "
+     "fraction: 0.05 is 5%)"),
+    (RA + 'labels = {"a b" = "x"}', ":8: alerts.rules[0] (r).labels.\"a b\": a label's name is of "
+     "ASCII letters, digits and '_', not first a digit, at most 128"),
+    (RA + 'labels = {severity = "x"}', ":8: alerts.rules[0] (r).labels.severity: set by sesd"),
+    (RA + 'labels = {team = ""}', ":8: alerts.rules[0] (r).labels.team: give it a value "
      "(Alertmanager drops empty ones)"),
-    (RA + "labels = {team = 1}", "alerts.rules[0] (r).labels.team: Expected `str`, got `int`"),
+    (RA + "labels = {team = 1}", ":8: alerts.rules[0] (r).labels.team: Expected `str`, got `int`"),
     # A label's value goes to Alertmanager, Prometheus and every sink's message: a
     # control character would split a line or drive a terminal (an invisible one is
     # taken: scripts join letters with one).
-    (RA + 'labels = {team = "a\\u0000b"}', "alerts.rules[0] (r).labels.team: 'a\\u0000b': a "
-     "control character or a line break (shown escaped); a label's value goes to "
-     "Alertmanager and every sink: write it without"),
-    (RA + 'labels = {team = "mail\\n"}', "alerts.rules[0] (r).labels.team: 'mail\\u000a': a "
+    (RA + 'labels = {team = "a\\u0000b"}', ":8: alerts.rules[0] (r).labels.team: 'a\\u0000b': a "
+     "control character or a line break (shown escaped); a label's value goes to Alertmanager and "
+     "every sink: write it without"),
+    (RA + 'labels = {team = "mail\\n"}', ":8: alerts.rules[0] (r).labels.team: 'mail\\u000a': a "
      "control character or a line break" + MORE),
-    (RA + 'labels = {team = "a\\u2028b"}', "alerts.rules[0] (r).labels.team: 'a\\u2028b': a "
+    (RA + 'labels = {team = "a\\u2028b"}', ":8: alerts.rules[0] (r).labels.team: 'a\\u2028b': a "
      "control character or a line break" + MORE),
-    (RA + 'labels = {"a\\u0000" = "x"}', "alerts.rules[0] (r).labels.\"a\\u0000\": a label's "
+    (RA + 'labels = {"a\\u0000" = "x"}', ":8: alerts.rules[0] (r).labels.\"a\\u0000\": a label's "
      "name is of ASCII letters" + MORE),
-    (RA + 'runbook_url = "x{zz}"', "alerts.rules[0] (r).runbook_url: 'x{zz}' is not a template "
+    (RA + 'runbook_url = "x{zz}"', ":8: alerts.rules[0] (r).runbook_url: 'x{zz}' is not a template "
      "of {domain}, {rule}, {window} ('zz')"),
-    (R.replace("delay_ratio", "cause_ratio") + 'above = 0.1\ncause = "zz"', "alerts.rules[0] "
+    (R.replace("delay_ratio", "cause_ratio") + 'above = 0.1\ncause = "zz"', ":8: alerts.rules[0] "
      "(r).cause: 'zz' is unknown (known: ses_internal," + MORE),
     # What a rule watches
-    (RA + "providers = []", "alerts.rules[0] (r).providers: must list '*' or at least one "
+    (RA + "providers = []", ":8: alerts.rules[0] (r).providers: must list '*' or at least one "
      "provider"),
-    (RA + "domains = []", "alerts.rules[0] (r).domains: must list '*' or at least one domain"),
-    (TEN + RA + "tenants = []", "alerts.rules[0] (r).tenants: must list '*' or at least one "
+    (RA + "domains = []", ":8: alerts.rules[0] (r).domains: must list '*' or at least one domain"),
+    (TEN + RA + "tenants = []", ":10: alerts.rules[0] (r).tenants: must list '*' or at least one "
      "tenant"),
-    (RA + 'providers = ["zz"]', "alerts.rules[0] (r).providers[0]: unknown provider 'zz' "
+    (RA + 'providers = ["zz"]', ":8: alerts.rules[0] (r).providers[0]: unknown provider 'zz' "
      "(known: apple," + MORE),
     # One of a rule's domains, providers or tenants it could not watch: the key and the
     # index that name it, where the rule alone was named (either list may name it).
-    (RA + 'domains = ["x.com", "a b"]', "alerts.rules[0] (r).domains[1]: 'a b', which is no "
+    (RA + 'domains = ["x.com", "a b"]', ":8: alerts.rules[0] (r).domains[1]: 'a b', which is no "
      "domain name (write the domain alone, as gmail.com for ann@gmail.com)"),
-    (RA + 'exclude_domains = ["ann@x.com"]', "alerts.rules[0] (r).exclude_domains[0]: "
+    (RA + 'exclude_domains = ["ann@x.com"]', ":8: alerts.rules[0] (r).exclude_domains[0]: "
      "'ann@x.com', which is no domain name (write the domain alone, as gmail.com for "
      "ann@gmail.com)"),
-    (RA + 'domains = ["a.com", "*@*"]', "alerts.rules[0] (r).domains[1]: '*@*', a glob that "
+    (RA + 'domains = ["a.com", "*@*"]', ":8: alerts.rules[0] (r).domains[1]: '*@*', a glob that "
      "matches no domain name nor group (a domain is matched in lower case, IDNA, of letters, "
      "digits, '-', '_' and dots)"),
-    ('[domains]\ngroups = {g = ["a.com"]}\n' + RA + 'domains = ["a.com"]', "alerts.rules[0] "
-     "(r).domains[0]: 'a.com', counted in group 'g'; name the group instead (domains = "
-     "['g'])"),
+    ('[domains]\ngroups = {g = ["a.com"]}\n' + RA + 'domains = ["a.com"]', ":10: alerts.rules[0] "
+     "(r).domains[0]: 'a.com', counted in group 'g'; name the group instead (domains = ['g'])"),
     ('[domains]\ngroups = {g = ["a.com", "b.com"]}\n' + RA + 'domains = ["[ab].com"]',
-     "alerts.rules[0] (r).domains[0]: '[ab].com', a glob that matches only domains counted "
-     "in group 'g': name the group instead (domains = ['g'])"),
-    (RA + 'providers = ["google", "x*"]', "alerts.rules[0] (r).providers[1]: 'x*', a glob that "
+     ":10: alerts.rules[0] (r).domains[0]: '[ab].com', a glob that matches only domains counted in "
+     "group 'g': name the group instead (domains = ['g'])"),
+    (RA + 'providers = ["google", "x*"]', ":8: alerts.rules[0] (r).providers[1]: 'x*', a glob that "
      "matches no provider sesd knows (apple," + MORE),
-    (RA + 'providers = ["unkn?wn"]', "alerts.rules[0] (r).providers[0]: 'unkn?wn', a glob that "
+    (RA + 'providers = ["unkn?wn"]', ":8: alerts.rules[0] (r).providers[0]: 'unkn?wn', a glob that "
      "matches only 'unknown', which a glob never takes (domains not resolved yet): name it "
-     '(providers = ["unknown"]) to watch it'),
-    (RA + 'providers = ["*"]\nexclude_providers = ["q*"]', "alerts.rules[0] (r)."
-     "exclude_providers[0]: 'q*', a glob that matches no provider sesd knows (apple," + MORE),
-    (TEN + RA + 'tenants = ["a", "shop.eu"]', "alerts.rules[0] (r).tenants[1]: 'shop.eu', which "
-     "SES allows no tenant to be called (ASCII letters, digits, '-' and '_', up to 64)"),
-    (TEN + RA + 'tenants = ["shop.*"]', "alerts.rules[0] (r).tenants[0]: 'shop.*', a glob that "
-     "matches no tenant name SES allows (ASCII letters, digits, '-' and '_', up to 64)"),
-    (TEN + RA + 'tenants = ["unknow[n]"]', "alerts.rules[0] (r).tenants[0]: 'unknow[n]', a glob "
-     "that matches only 'unknown', which a glob never takes: name it to watch it"),
-    (TEN + RA + 'tenants = ["*"]\nexclude_tenants = ["a", "test *"]', "alerts.rules[0] (r)."
-     "exclude_tenants[1]: 'test *', a glob that matches no tenant name SES allows" + MORE),
+     "(providers = [\"unknown\"]) to watch it"),
+    (RA + 'providers = ["*"]\nexclude_providers = ["q*"]', ":9: alerts.rules[0] "
+     "(r).exclude_providers[0]: 'q*', a glob that matches no provider sesd knows (apple," + MORE),
+    (TEN + RA + 'tenants = ["a", "shop.eu"]', ":10: alerts.rules[0] (r).tenants[1]: 'shop.eu', "
+     "which SES allows no tenant to be called (ASCII letters, digits, '-' and '_', up to 64)"),
+    (TEN + RA + 'tenants = ["shop.*"]', ":10: alerts.rules[0] (r).tenants[0]: 'shop.*', a glob "
+     "that matches no tenant name SES allows (ASCII letters, digits, '-' and '_', up to 64)"),
+    (TEN + RA + 'tenants = ["unknow[n]"]', ":10: alerts.rules[0] (r).tenants[0]: 'unknow[n]', a "
+     "glob that matches only 'unknown', which a glob never takes: name it to watch it"),
+    (TEN + RA + 'tenants = ["*"]\nexclude_tenants = ["a", "test *"]', ":11: alerts.rules[0] "
+     "(r).exclude_tenants[1]: 'test *', a glob that matches no tenant name SES allows" + MORE),
     # A rule that needs a section off or absent: the key of the rule that needs it.
-    (RA + 'providers = ["google"]\n[providers]\nenabled = false', "alerts.rules[0] (r)."
-     "providers: needs [providers] enabled"),
-    (RA + 'tenants = ["a"]', "alerts.rules[0] (r).tenants: needs [tenants] enabled"),
-    (R.replace("delay_ratio", "tenant_sending_paused") + "above = 0", "alerts.rules[0] (r)."
-     "metric: 'tenant_sending_paused' needs [tenants] enabled"),
-    (R.replace("delay_ratio", "canary_missing") + "above = 0", "alerts.rules[0] (r).metric: "
+    (RA + 'providers = ["google"]\n[providers]\nenabled = false', ":8: alerts.rules[0] "
+     "(r).providers: needs [providers] enabled"),
+    (RA + 'tenants = ["a"]', ":8: alerts.rules[0] (r).tenants: needs [tenants] enabled"),
+    (R.replace("delay_ratio", "tenant_sending_paused") + "above = 0", ":5: alerts.rules[0] "
+     "(r).metric: 'tenant_sending_paused' needs [tenants] enabled"),
+    (R.replace("delay_ratio", "canary_missing") + "above = 0", ":5: alerts.rules[0] (r).metric: "
      "'canary_missing' needs [canary]"),
     # A rule's thresholds: the key, then its value, where TOML's `key = value` was said.
-    (R + "above = nan", "alerts.rules[0] (r).above: nan: give a finite number"),
-    (R + "below = inf", "alerts.rules[0] (r).below: inf: give a finite number"),
-    (R, "alerts.rules[0] (r): give exactly one of `above` and `below`"),
-    (RA + "clear_above = 0.2", "alerts.rules[0] (r).clear_above: goes with `below`; use "
+    (R + "above = nan", ":7: alerts.rules[0] (r).above: nan: give a finite number"),
+    (R + "below = inf", ":7: alerts.rules[0] (r).below: inf: give a finite number"),
+    (R, ":3: alerts.rules[0] (r): give exactly one of `above` and `below`"),
+    (RA + "clear_above = 0.2", ":8: alerts.rules[0] (r).clear_above: goes with `below`; use "
      "clear_below with `above`"),
-    (R + "below = 0.5\nclear_below = 0.6", "alerts.rules[0] (r).clear_below: goes with "
+    (R + "below = 0.5\nclear_below = 0.6", ":8: alerts.rules[0] (r).clear_below: goes with "
      "`above`; use clear_above with `below`"),
-    (RA + "clear_below = 0.2", "alerts.rules[0] (r).clear_below: 0.2 is above `above` (0.1)"),
-    (R + "below = 0.5\nclear_above = 0.4", "alerts.rules[0] (r).clear_above: 0.4 is below "
+    (RA + "clear_below = 0.2", ":8: alerts.rules[0] (r).clear_below: 0.2 is above `above` (0.1)"),
+    (R + "below = 0.5\nclear_above = 0.4", ":8: alerts.rules[0] (r).clear_above: 0.4 is below "
      "`below` (0.5)"),
     # Whole numbers and exponents as a hand writes them, not as the float they read as.
-    (R.replace("delay_ratio", "pending_delays") + "above = 5\nclear_below = 6", "alerts."
-     "rules[0] (r).clear_below: 6 is above `above` (5)"),
-    (R.replace("delay_ratio", "pending_delays") + "below = 5\nclear_above = 4", "alerts."
-     "rules[0] (r).clear_above: 4 is below `below` (5)"),
-    (R.replace("delay_ratio", "sending_paused") + "above = 1e300", "alerts.rules[0] (r).above: "
+    (R.replace("delay_ratio", "pending_delays") + "above = 5\nclear_below = 6",
+     ":8: alerts.rules[0] (r).clear_below: 6 is above `above` (5)"),
+    (R.replace("delay_ratio", "pending_delays") + "below = 5\nclear_above = 4",
+     ":8: alerts.rules[0] (r).clear_above: 4 is below `below` (5)"),
+    (R.replace("delay_ratio", "sending_paused") + "above = 1e300", ":7: alerts.rules[0] (r).above: "
      "1e+300: sending_paused reads 1 or 0, so the rule would never fire (above = 0 fires on 1)"),
-    (R + "above = 2", "alerts.rules[0] (r).above: 2: a ratio is at most 1, so the rule would "
+    (R + "above = 2", ":7: alerts.rules[0] (r).above: 2: a ratio is at most 1, so the rule would "
      "never fire (0.05 is 5%)"),
-    (R + "below = 0", "alerts.rules[0] (r).below: 0: delay_ratio is never below 0, so the "
-     "rule would never fire"),
-    (R + "below = 2", "alerts.rules[0] (r).below: 2: a ratio is at most 1, so the rule would "
+    (R + "below = 0", ":7: alerts.rules[0] (r).below: 0: delay_ratio is never below 0, so the rule "
+     "would never fire"),
+    (R + "below = 2", ":7: alerts.rules[0] (r).below: 2: a ratio is at most 1, so the rule would "
      "fire on every window with data (0.95 is 95%)"),
-    (R.replace("delay_ratio", "pending_delays") + "above = -1", "alerts.rules[0] (r).above: "
+    (R.replace("delay_ratio", "pending_delays") + "above = -1", ":7: alerts.rules[0] (r).above: "
      "-1: pending_delays is never below 0, so the rule would fire on every window with data"),
-    (R.replace("delay_ratio", "sending_paused") + "above = 1", "alerts.rules[0] (r).above: 1: "
+    (R.replace("delay_ratio", "sending_paused") + "above = 1", ":7: alerts.rules[0] (r).above: 1: "
      "sending_paused reads 1 or 0, so the rule would never fire (above = 0 fires on 1)"),
-    (R.replace("delay_ratio", "pending_delays") + "above = 5\nclear_below = -1", "alerts."
-     "rules[0] (r).clear_below: -1: pending_delays is never below 0, so a firing alert would "
-     "never resolve"),
-    (R + "below = 0.5\nclear_above = 2", "alerts.rules[0] (r).clear_above: 2: delay_ratio is "
+    (R.replace("delay_ratio", "pending_delays") + "above = 5\nclear_below = -1",
+     ":8: alerts.rules[0] (r).clear_below: -1: pending_delays is never below 0, so a firing alert "
+     "would never resolve"),
+    (R + "below = 0.5\nclear_above = 2", ":8: alerts.rules[0] (r).clear_above: 2: delay_ratio is "
      "at most 1, so a firing alert would never resolve (0.97 is 97%)"),
     # A key refused for another's value: the key, then its value, as the rest say it.
-    ('[domains]\nidle_evict = "1m"', "domains.idle_evict: 1m is shorter than the largest "
+    ('[domains]\nidle_evict = "1m"', ":4: domains.idle_evict: 1m is shorter than the largest "
      "window (1h): a domain would be evicted while its windows still hold events (its alerts "
      "resolving as 'no data')"),
-    ('[alerts]\nevaluate_every = "10m"\n' + RA, "alerts.evaluate_every: 10m is longer than "
-     "alerts.rules[0] (r).window (5m): an incident between two evaluations would never be "
-     "seen"),
+    ('[alerts]\nevaluate_every = "10m"\n' + RA, ":4: alerts.evaluate_every: 10m is longer than "
+     "alerts.rules[0] (r).window (5m): an incident between two evaluations would never be seen"),
     # The key refused left out: its default said so, not as if written.
     ('[windows]\nsizes = ["5m", "2d"]', "domains.idle_evict: 24h (the default) is shorter than "
      "the largest window (2d)" + MORE),
@@ -621,54 +629,54 @@ CASES = [
      "alerts.evaluate_every: 5s (the default) is longer than alerts.rules[0] (r).window (1s)"
      + MORE),
     # A name given twice: the second's key, as a rule's name given twice is said.
-    (f'[[accounts]]\nname = "a"\n{ROLE}[[accounts]]\nname = "a"\n{ROLE}', "accounts[1].name: "
+    (f'[[accounts]]\nname = "a"\n{ROLE}[[accounts]]\nname = "a"\n{ROLE}', ":7: accounts[1].name: "
      "'a' is accounts[0]'s name too"),
-    (Q + Q.replace("/1/q", "/2/q"), "queues[1].url: names queue 'q', as queues[0] does: set "
+    (Q + Q.replace("/1/q", "/2/q"), ":4: queues[1].url: names queue 'q', as queues[0] does: set "
      "`name` on one"),
     # The first named by its URL: it has no `name` to look for.
-    (Q + Q.replace("/1/q", "/2/r") + 'name = "q"', "queues[1].name: 'q' is the name queues[0]'s "
-     "URL gives it: set another"),
-    (Q + 'name = "q"\n' + Q.replace("/1/q", "/2/r") + 'name = "q"', "queues[1].name: 'q' is "
+    (Q + Q.replace("/1/q", "/2/r") + 'name = "q"', ":5: queues[1].name: 'q' is the name "
+     "queues[0]'s URL gives it: set another"),
+    (Q + 'name = "q"\n' + Q.replace("/1/q", "/2/r") + 'name = "q"', ":6: queues[1].name: 'q' is "
      "queues[0]'s name too"),
     # A rule's key that goes with another metric, or another list: that key.
-    (RA + 'cause = "dns"', "alerts.rules[0] (r).cause: goes with metric cause_ratio, and "
+    (RA + 'cause = "dns"', ":8: alerts.rules[0] (r).cause: goes with metric cause_ratio, and "
      "cause_ratio needs it"),
     (R.replace("delay_ratio", "cause_ratio") + "above = 0.1", "alerts.rules[0] (r).cause: goes "
      "with metric cause_ratio, and cause_ratio needs it"),
-    (RA + "include_suppressed = true", "alerts.rules[0] (r).include_suppressed: goes with "
+    (RA + "include_suppressed = true", ":8: alerts.rules[0] (r).include_suppressed: goes with "
      "metric bounce_ratio"),
-    (RA + 'exclude_providers = ["google"]', "alerts.rules[0] (r).exclude_providers: a rule on "
+    (RA + 'exclude_providers = ["google"]', ":8: alerts.rules[0] (r).exclude_providers: a rule on "
      "domains leaves some out with exclude_domains"),
-    (RA + 'providers = ["google"]\nexclude_domains = ["x.com"]', "alerts.rules[0] (r)."
-     "exclude_domains: a rule on providers leaves some out with exclude_providers"),
-    (TEN + RA + 'tenants = ["a"]\nexclude_domains = ["x.com"]', "alerts.rules[0] (r)."
-     "exclude_domains: a rule on tenants leaves some out with exclude_tenants"),
-    (RA + 'domains = ["a.com"]\nexclude_domains = ["a.com"]', "alerts.rules[0] (r)."
-     "exclude_domains: leaves out every one of the domains the rule watches (a.com): it would "
+    (RA + 'providers = ["google"]\nexclude_domains = ["x.com"]', ":9: alerts.rules[0] "
+     "(r).exclude_domains: a rule on providers leaves some out with exclude_providers"),
+    (TEN + RA + 'tenants = ["a"]\nexclude_domains = ["x.com"]', ":11: alerts.rules[0] "
+     "(r).exclude_domains: a rule on tenants leaves some out with exclude_tenants"),
+    (RA + 'domains = ["a.com"]\nexclude_domains = ["a.com"]', ":9: alerts.rules[0] "
+     "(r).exclude_domains: leaves out every one of the domains the rule watches (a.com): it would "
      "never fire"),
-    (RA + 'providers = ["google"]\nexclude_providers = ["*"]', "alerts.rules[0] (r)."
-     "exclude_providers: leaves out every one of the providers the rule watches (google): it "
+    (RA + 'providers = ["google"]\nexclude_providers = ["*"]', ":9: alerts.rules[0] "
+     "(r).exclude_providers: leaves out every one of the providers the rule watches (google): it "
      "would never fire"),
-    (TEN + RA + 'tenants = ["a"]\nexclude_tenants = ["*"]', "alerts.rules[0] (r)."
-     "exclude_tenants: leaves out every one of the tenants the rule watches (a): it would "
+    (TEN + RA + 'tenants = ["a"]\nexclude_tenants = ["*"]', ":11: alerts.rules[0] "
+     "(r).exclude_tenants: leaves out every one of the tenants the rule watches (a): it would "
      "never fire"),
     (R.replace("delay_ratio", "sending_paused") + 'above = 0\ndomains = ["a.com"]',
-     "alerts.rules[0] (r).domains: sending_paused watches accounts: leave domains out"),
+     ":8: alerts.rules[0] (r).domains: sending_paused watches accounts: leave domains out"),
     # Its exclusions too: not "a rule on domains", which it is not.
     (R.replace("delay_ratio", "sending_paused") + 'above = 0\nexclude_providers = ["google"]',
-     "alerts.rules[0] (r).exclude_providers: sending_paused watches accounts: leave "
+     ":8: alerts.rules[0] (r).exclude_providers: sending_paused watches accounts: leave "
      "exclude_providers out"),
     # exclude_domains too: an account's alert has no domain to leave out, and it was
     # read as a rule on domains' would be, then ignored.
     (R.replace("delay_ratio", "sending_paused") + 'above = 0\nexclude_domains = ["a.com"]',
-     "alerts.rules[0] (r).exclude_domains: sending_paused watches accounts: leave "
+     ":8: alerts.rules[0] (r).exclude_domains: sending_paused watches accounts: leave "
      "exclude_domains out"),
     (R.replace("delay_ratio", "quota_used_ratio") + 'above = 0.9\nexclude_tenants = ["a"]',
-     "alerts.rules[0] (r).exclude_tenants: quota_used_ratio watches accounts: leave "
+     ":8: alerts.rules[0] (r).exclude_tenants: quota_used_ratio watches accounts: leave "
      "exclude_tenants out"),
-    (RA + 'domains = ["*"]\nproviders = ["*"]', "alerts.rules[0] (r): give `domains` or "
+    (RA + 'domains = ["*"]\nproviders = ["*"]', ":3: alerts.rules[0] (r): give `domains` or "
      "`providers`, not both"),
-    (TEN + RA + 'tenants = ["a"]\ndomains = ["*"]', "alerts.rules[0] (r): give `domains`, "
+    (TEN + RA + 'tenants = ["a"]\ndomains = ["*"]', ":5: alerts.rules[0] (r): give `domains`, "
      "`providers` or `tenants`, one of them"),
     ('# no [[queues]]\n[[queues]]\nname = "q"', "queues[0].url: required, and not given"),
     (R.replace('metric = "delay_ratio"\n', "") + "above = 0.1", "alerts.rules[0] (r).metric: "
@@ -693,7 +701,9 @@ def test_a_refused_config_is_named_by_the_key_written(
     )
     assert check_config.execute(args) == EXIT_CONFIG
     out, err = capsys.readouterr()
-    head = f"sesd: config error: {path}: "
+    # The file, then the line of the key the error names (``:4: ``), where it sits on one.
+    head = f"sesd: config error: {path}"
+    error = error if error.startswith(":") else f": {error}"
     assert not out
     assert err.startswith(head)
     said, newline, rest = err[len(head) :].partition("\n")
@@ -712,87 +722,89 @@ FLEET = AM + 'urls = ["http://a"]\nshared = true\n' + PD
 WARNINGS = [
     # A bare number is seconds: "4" meant as hours repeats each firing alert at each
     # evaluation; a minute or more is not warned of (below).
-    (RA + "[alerts]\nrepeat_interval = 4", "alerts.repeat_interval: 4s: each firing alert is "
-     "sent again that often (at each evaluation, at most): several messages a minute to every "
-     "sink while it fires; give minutes or hours, as '4h' (a bare number is seconds)"),
-    (Q + "visibility_timeout = 0", "queues[0].visibility_timeout: 0 shows each message again "
+    (RA + "[alerts]\nrepeat_interval = 4", ":9: alerts.repeat_interval: 4s: each firing alert is "
+     "sent again that often (at each evaluation, at most): several messages a minute to every sink "
+     "while it fires; give minutes or hours, as '4h' (a bare number is seconds)"),
+    (Q + "visibility_timeout = 0", ":3: queues[0].visibility_timeout: 0 shows each message again "
      "as it is received" + MORE),
-    (Q + "wait_time_seconds = 0", "queues[0].wait_time_seconds: 0 receives without waiting: "
+    (Q + "wait_time_seconds = 0", ":3: queues[0].wait_time_seconds: 0 receives without waiting: "
      "SQS answers at once" + MORE),
     (Q.replace("/q", "/q.fifo"), "queues[0].delete_invalid: a FIFO queue holds the rest of a "
      "message group behind an invalid message" + MORE),
     # A local SQS's queue URL (`sesd setup --endpoint-url` prints one) without the [aws]
     # block printed with it: the calls go to AWS's SQS, never to the URL's host.
     ('[[queues]]\nurl = "http://127.0.0.1:4566/000000000000/q"\nregion = "eu-west-1"',
-     "queues[0].url: 127.0.0.1 is not SQS's, and no [aws] endpoint_url (nor "
+     ":2: queues[0].url: 127.0.0.1 is not SQS's, and no [aws] endpoint_url (nor "
      "$AWS_ENDPOINT_URL) is set: sesd calls SQS at eu-west-1's AWS endpoint, not that host; "
      'for a local SQS, set [aws] endpoint_url = "http://127.0.0.1:4566"'),
-    ('[shutdown]\ngrace_period = "5s"', "shutdown.grace_period: 5s is shorter than "
-     "queues[0].wait_time_seconds (20), the long poll of queue q: a stop of a quiet queue "
-     "abandons its receive in flight" + MORE),
-    ('[shutdown]\ngrace_period = "5m"', "shutdown.grace_period: 5m: a stop may take " + MORE),
-    ('[state]\npath = "state.bin"', "state.path: 'state.bin' is relative: read from the "
+    ('[shutdown]\ngrace_period = "5s"', ":4: shutdown.grace_period: 5s is shorter than "
+     "queues[0].wait_time_seconds (20), the long poll of queue q: a stop of a quiet queue abandons "
+     "its receive in flight" + MORE),
+    ('[shutdown]\ngrace_period = "5m"', ":4: shutdown.grace_period: 5m: a stop may take " + MORE),
+    ('[state]\npath = "state.bin"', ":4: state.path: 'state.bin' is relative: read from the "
      "working directory" + MORE),
-    ('[alerts]\nsilences_path = "s.json"', "alerts.silences_path: 's.json' is relative: read "
+    ('[alerts]\nsilences_path = "s.json"', ":4: alerts.silences_path: 's.json' is relative: read "
      "from the working directory" + MORE),
     # A tab or a line break in a URL, a control character or a space before it: the HTTP
     # client drops them, and sends to the URL meant. Warned of, not refused: a config that
     # ran on one must load again (a secret's URL is not shown).
-    ('[alerts.slack]\nwebhook_url = "https://h.example/x\\n"', "alerts.slack.webhook_url: has a "
-     "line break at its end, which the HTTP client drops: write it without"),
-    ('[alerts.pagerduty]\nrouting_key = "k"\nevents_url = " https://e.example/v2\\t"', "alerts."
-     "pagerduty.events_url: has a space at character 1 of 22, which the HTTP client drops: "
-     "write it without"),
-    (HOOK.replace("/x", "/x\\r\\n"), "alerts.sinks.hook.url: has a carriage return at character "
-     "20 of 21, which the HTTP client drops: write it without"),
+    ('[alerts.slack]\nwebhook_url = "https://h.example/x\\n"', ":4: alerts.slack.webhook_url: has "
+     "a line break at its end, which the HTTP client drops: write it without"),
+    ('[alerts.pagerduty]\nrouting_key = "k"\nevents_url = " https://e.example/v2\\t"',
+     ":5: alerts.pagerduty.events_url: has a space at character 1 of 22, which the HTTP client "
+     "drops: write it without"),
+    (HOOK.replace("/x", "/x\\r\\n"), ":5: alerts.sinks.hook.url: has a carriage return at "
+     "character 20 of 21, which the HTTP client drops: write it without"),
     # A path with a pasted line break: the file is named with it, where no one looks, and
     # the path written without it reads another (the state starts empty). Warned of, not
     # refused: a daemon that ran on it must start again.
-    ('[state]\npath = "/var/lib/sesd/state.bin\\n"', "state.path: '/var/lib/sesd/state.bin"
-     "\\u000a' has a control or invisible character or a space at its end (shown escaped): "
-     "the file is named with it, where no one looks for it, and the path written without "
-     "it is another file (the state starts empty there)"),
-    ('[alerts]\nsilences_path = "/var/lib/sesd/s.json "', "alerts.silences_path: "
+    ('[state]\npath = "/var/lib/sesd/state.bin\\n"', ":4: state.path: "
+     "'/var/lib/sesd/state.bin\\u000a' has a control or invisible character or a space at its end "
+     "(shown escaped): the file is named with it, where no one looks for it, and the path written "
+     "without it is another file (the state starts empty there)"),
+    ('[alerts]\nsilences_path = "/var/lib/sesd/s.json "', ":4: alerts.silences_path: "
      "'/var/lib/sesd/s.json ' has a control or invisible character or a space at its end (shown "
-     "escaped): the file is named with it, where no one looks for it, and the path written "
-     "without it is another file (no silence is there)"),
+     "escaped): the file is named with it, where no one looks for it, and the path written without "
+     "it is another file (no silence is there)"),
     (R.replace("delay_ratio", "sending_paused") + "above = 0\n[account_health]\nenabled = "
-     "false", "alerts.rules[0] (r).metric: sending_paused is what SESv2 GetAccount says, which "
+     "false", ":5: alerts.rules[0] (r).metric: sending_paused is what SESv2 GetAccount says, which "
      "[account_health] enabled = false does not poll: the rule never fires"),
     (FLEET + R.replace("delay_ratio", "pending_delays") + 'above = 60\nsinks = ["am"]',
-     "alerts.rules[0] (r).metric: pending_delays pairs two events of one message, "
-     "which reach different replicas of a fleet (a sink is shared): " + MORE),
-    (FLEET + RA + 'sinks = ["am", "pd"]', "alerts.rules[0] (r).sinks[1]: 'pd' is PagerDuty, "
+     ":12: alerts.rules[0] (r).metric: pending_delays pairs two events of one message, which reach "
+     "different replicas of a fleet (a sink is shared): " + MORE),
+    (FLEET + RA + 'sinks = ["am", "pd"]', ":15: alerts.rules[0] (r).sinks[1]: 'pd' is PagerDuty, "
      "paged by each replica of the fleet under one dedup_key" + MORE),
-    (FLEET + HOOK + RA + 'sinks = ["am", "hook"]', "alerts.rules[0] (r).sinks[1]: 'hook' is a "
+    (FLEET + HOOK + RA + 'sinks = ["am", "hook"]', ":18: alerts.rules[0] (r).sinks[1]: 'hook' is a "
      "webhook, posted to by each replica of the fleet on its own" + MORE),
-    ('[alerts.sinks."a.b"]\ntype = "slack"\n' + S, 'alerts.sinks."a.b": no rule sends to this '
-     "sink"),
-    ('[alerts.sinks."a.b"]\ntype = "slack"\n' + S, 'alerts.sinks."a.b".webhook_url: a literal '
-     "secret in this file" + MORE),
-    ('[alerts.sinks."a:b"]\ntype = "alertmanager"\nurls = ["http://u:p@h"]', 'alerts.sinks."a:b"'
-     ".urls: a password or a user name (a token) in a URL is a literal secret" + MORE),
-    ('[alerts.sinks.am]\ntype = "alertmanager"\nurls = ["https://tok3n@h"]', "alerts.sinks.am"
-     ".urls: a password or a user name (a token) in a URL is a literal secret" + MORE),
+    ('[alerts.sinks."a.b"]\ntype = "slack"\n' + S, ":3: alerts.sinks.\"a.b\": no rule sends to "
+     "this sink"),
+    ('[alerts.sinks."a.b"]\ntype = "slack"\n' + S, ":5: alerts.sinks.\"a.b\".webhook_url: a "
+     "literal secret in this file" + MORE),
+    ('[alerts.sinks."a:b"]\ntype = "alertmanager"\nurls = ["http://u:p@h"]',
+     ':5: alerts.sinks."a:b".urls: a password or a user name (a token) in a URL is a literal '
+     "secret" + MORE),
+    ('[alerts.sinks.am]\ntype = "alertmanager"\nurls = ["https://tok3n@h"]',
+     ":5: alerts.sinks.am.urls: a password or a user name (a token) in a URL is a literal "
+     "secret" + MORE),
     # A domain twice in one group, or tracked twice: counted once all the same (a
     # warning; in two groups it is refused, counted under one alone), a slip to say.
-    ('[domains]\ngroups = {g = ["a.com", "b.com", "a.com"]}', "domains.groups.g[2]: 'a.com', "
+    ('[domains]\ngroups = {g = ["a.com", "b.com", "a.com"]}', ":4: domains.groups.g[2]: 'a.com', "
      "listed at domains.groups.g[0] too: it counts once (another domain meant?)"),
-    ('[domains]\ngroups = {"g.h" = ["a.com", "A.COM."]}', 'domains.groups."g.h"[1]: \'A.COM.\' '
-     'is a.com, listed at domains.groups."g.h"[0] too: it counts once (another domain meant?)'),
-    ('[domains]\ntrack = ["a.com", "a.com"]', "domains.track[1]: 'a.com', listed at "
+    ('[domains]\ngroups = {"g.h" = ["a.com", "A.COM."]}', ":4: domains.groups.\"g.h\"[1]: 'A.COM.' "
+     "is a.com, listed at domains.groups.\"g.h\"[0] too: it counts once (another domain meant?)"),
+    ('[domains]\ntrack = ["a.com", "a.com"]', ":4: domains.track[1]: 'a.com', listed at "
      "domains.track[0] too: it counts once (another domain meant?)"),
     # A link a notification carries, with a pasted line break or a space: a chat client
     # cuts it there. Warned of, not refused: a config that ran with one still loads.
-    (RA + 'runbook_url = "https://wiki.example/{rule}\\n"', "alerts.rules[0] (r).runbook_url: "
+    (RA + 'runbook_url = "https://wiki.example/{rule}\\n"', ":8: alerts.rules[0] (r).runbook_url: "
      "'https://wiki.example/{rule}\\u000a' has a space, a line break or another control or "
      "invisible character (shown escaped): a chat client cuts the link there"),
-    ('[alerts]\ndashboard_url = "https://g.example/d?var-domain={domain} "', "alerts."
-     "dashboard_url: 'https://g.example/d?var-domain={domain} ' has a space, a line break or "
-     "another control or invisible character (shown escaped): a chat client cuts the link "
+    ('[alerts]\ndashboard_url = "https://g.example/d?var-domain={domain} "',
+     ":4: alerts.dashboard_url: 'https://g.example/d?var-domain={domain} ' has a space, a line "
+     "break or another control or invisible character (shown escaped): a chat client cuts the link "
      "there"),
     ('[domains]\ngroups = {g = ["a.com"]}\n' + RA + 'domains = ["b.com", "gg"]',
-     "alerts.rules[0] (r).domains[1]: 'gg', which is no group of [domains] groups and, "
+     ":10: alerts.rules[0] (r).domains[1]: 'gg', which is no group of [domains] groups and, "
      "without a dot, no recipient's domain" + MORE),
 ]  # fmt: skip
 
@@ -807,6 +819,8 @@ def test_a_warning_is_named_by_the_key_written(
         path=str(path), config=None, no_secrets=False, quiet=True, digest=False
     )
     assert check_config.execute(args) == 0
+    # A warning of a key the file writes follows the file's name and the key's line.
+    warning = f"{path}{warning}" if warning.startswith(":") else warning
     said = [
         line.removeprefix("sesd: warning: ")
         for line in capsys.readouterr().err.splitlines()
@@ -832,5 +846,6 @@ def test_a_name_listed_twice_is_warned_of_once(
     )
     assert check_config.execute(args) == 0
     err = capsys.readouterr().err
-    said = [line for line in err.splitlines() if line.startswith(f"sesd: warning: {key}")]
+    # On the line of the rule's domains, the file's eighth.
+    said = [line for line in err.splitlines() if line.startswith(f"sesd: warning: {path}:8: {key}")]
     assert len(said) == 1, said

@@ -49,7 +49,7 @@ def test_a_domain_in_two_groups_is_named_as_each_writes_it(
     )
     assert main(["check-config", "--no-secrets", "--quiet", str(path)]) == 2
     assert capsys.readouterr().err == (
-        f"sesd: config error: {path}: domains.{line}: a domain counts under one group\n"
+        f"sesd: config error: {path}:4: domains.{line}: a domain counts under one group\n"
     )
 
 

@@ -187,9 +187,10 @@ async def test_a_reload_warns_of_what_it_brought_as_the_start_does(
         await _reload(sesd, "sesd.config.reloaded")
         with anyio.fail_after(20):
             spare = await sesd.wait_for_event("sesd.config.warning")
-    assert warned["warning"].startswith("queues[1].visibility_timeout: 0")
+    # Each on its line of the file the reload read, as check-config and a start say it.
+    assert warned["warning"].startswith(f"{path}:11: queues[1].visibility_timeout: 0")
     assert warned["level"] == "warning"
-    assert spare["warning"] == "alerts.sinks.spare: no rule sends to this sink"
+    assert spare["warning"] == f"{path}:12: alerts.sinks.spare: no rule sends to this sink"
     said = [r["warning"] for r in sesd.records if r["event"] == "sesd.config.warning"]
     assert said == [*started, warned["warning"], spare["warning"]]
 
@@ -208,7 +209,7 @@ async def test_a_reload_to_a_relative_silences_file_is_warned_of(
         await _reload(sesd, "sesd.config.reloaded")
         with anyio.fail_after(20):
             warned = await sesd.wait_for_event("sesd.config.warning")
-    assert warned["warning"].startswith("alerts.silences_path: 's.json' is relative")
+    assert warned["warning"].startswith(f"{path}:8: alerts.silences_path: 's.json' is relative")
 
 
 def test_a_reload_keeps_what_needs_a_restart_and_names_it() -> None:

@@ -153,8 +153,9 @@ def test_check_config_warns_of_a_sink_no_rule_uses(
         '[[queues]]\nurl = "https://sqs.example/1/q"\n[alerts.sinks.spare]\ntype = "console"\n'
     )
     assert main(["check-config", "--config", str(path)]) == 0
+    # The sink's warning on the line of its header; no rule is written, so no line.
     assert capsys.readouterr().err == (
-        "sesd: warning: alerts.sinks.spare: no rule sends to this sink\n"
+        f"sesd: warning: {path}:3: alerts.sinks.spare: no rule sends to this sink\n"
         f"sesd: warning: {NO_RULES}\n"
     )
 

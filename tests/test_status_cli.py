@@ -549,7 +549,7 @@ def test_an_unreadable_config_is_a_config_error(
     path = tmp_path / "sesd.toml"
     path.write_text("[http]\nlisten = 9585\n")
     assert main(["status", "--config", str(path)]) == 2
-    assert capsys.readouterr().err.startswith(f"sesd: config error: {path}: http.listen")
+    assert capsys.readouterr().err.startswith(f"sesd: config error: {path}:2: http.listen")
 
 
 def test_the_table_shows_every_section() -> None:

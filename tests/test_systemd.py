@@ -146,7 +146,9 @@ def test_a_reload_of_an_invalid_config_fails_before_the_signal(tmp_path: Path) -
     config.write_text(config.read_text().replace('window = "15m"', 'window = "15 minutes"'))
     refused = reload_check()
     assert refused.returncode == 2, refused.stderr
-    assert refused.stderr.startswith(f"sesd: config error: {config}: alerts.rules[0] (r).window:")
+    assert refused.stderr.startswith(
+        f"sesd: config error: {config}:11: alerts.rules[0] (r).window:"
+    )
     assert refused.stdout == ""
 
 

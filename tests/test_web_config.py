@@ -201,7 +201,8 @@ def test_a_wrong_file_fails_check_config_and_run_naming_the_key(
     """check-config and run read the file with the secrets: exit 2 and one line."""
     path = str(_config(tmp_path, "basic_auth_users:\n  alice: hunter2\n"))
     expected = (
-        f"sesd: config error: {path}: http.web_config: basic_auth_users.alice: not a bcrypt hash\n"
+        f"sesd: config error: {path}:4: http.web_config: basic_auth_users.alice: not a bcrypt "
+        "hash\n"
     )
     assert main(["check-config", path]) == 2
     assert capsys.readouterr().err == expected
@@ -218,7 +219,7 @@ def test_check_config_shows_the_files_name_and_no_secrets_leaves_it_unread(
     path = str(_config(tmp_path, None, web_config="missing.yml"))
     assert main(["check-config", path]) == 2
     assert capsys.readouterr().err.startswith(
-        f"sesd: config error: {path}: http.web_config: cannot read {tmp_path / 'missing.yml'}: "
+        f"sesd: config error: {path}:4: http.web_config: cannot read {tmp_path / 'missing.yml'}: "
     )
     assert main(["check-config", path, "--no-secrets"]) == 0
     assert f'"web_config": "{tmp_path / "missing.yml"}"' in capsys.readouterr().out

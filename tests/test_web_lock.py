@@ -277,11 +277,15 @@ async def test_a_reload_swaps_the_users_and_the_certificate(
             assert registry.get_sample_value("sesd_config_last_reload_successful") == 1
             assert (await _get(port, "/metrics", "carol", "alice-pw", tls=trusting))[0] == 200
     failed = [e["error"] for e in logs if e["event"] == "sesd.config.reload_failed"]
+    # Named by the line of [http] web_config, as check-config names it.
+    line = path.read_text().splitlines().index(f'web_config = "{tmp_path / "web.yml"}"') + 1
     assert failed == [
-        f"{path}: http.web_config: basic_auth_users.carol: not a bcrypt hash",
+        f"{path}:{line}: http.web_config: basic_auth_users.carol: not a bcrypt hash",
         failed[1],
     ]
-    assert failed[1].startswith(f"{path}: http.web_config: tls_server_config.key_file: not the PEM")
+    assert failed[1].startswith(
+        f"{path}:{line}: http.web_config: tls_server_config.key_file: not the PEM"
+    )
     assert "hunter2" not in repr(logs)
     ignored = [e["key"] for e in logs if e["event"] == "sesd.config.reload_ignored"]
     assert ignored == ["http.web_config: tls_server_config.min_version"]

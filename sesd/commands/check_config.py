@@ -9,7 +9,7 @@ import sys
 from sesd.commands.common import (
     Commands,
     config_error,
-    load,
+    load_placed,
     no_secrets,
     one_line,
     with_config,
@@ -42,7 +42,7 @@ def add_parser(commands: Commands) -> None:
 def execute(args: argparse.Namespace) -> int:
     """0 for a valid config (warnings on stderr), 2 for an invalid one."""
     try:
-        config = load(args, daemon=True)
+        config, placer = load_placed(args, daemon=True)
     except ConfigError as exc:
         return config_error(exc)
     # Quiet for a check run before each reload (systemd's ExecReload): the journal
@@ -66,5 +66,5 @@ def execute(args: argparse.Namespace) -> int:
         if (problem := silences_unwritable(config.alerts.silences_path)) is not None:
             warnings.append(problem)
     for warning in warnings:
-        print(f"sesd: warning: {one_line(warning)}", file=sys.stderr)
+        print(f"sesd: warning: {one_line(placer.warning(warning))}", file=sys.stderr)
     return 0

@@ -9,7 +9,8 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeAlias
 
-from sesd.config import Config, ConfigError, HttpConfig, load_config
+from sesd.config import Config, ConfigError, HttpConfig, Placer
+from sesd.config import load_placed as load_placed_config
 
 __all__ = [
     "EXIT_CONFIG",
@@ -21,6 +22,7 @@ __all__ = [
     "listen_address",
     "listen_refused",
     "load",
+    "load_placed",
     "no_secrets",
     "one_line",
     "start_error",
@@ -86,6 +88,13 @@ def no_secrets(sub: argparse.ArgumentParser) -> None:
 def load(args: argparse.Namespace, *, secrets: bool = True, daemon: bool = False) -> Config:
     """The config file a command names (``PATH`` or ``--config``); ConfigError when none
     is named or it is not valid (for a daemon, with ``daemon``)."""
+    return load_placed(args, secrets=secrets, daemon=daemon)[0]
+
+
+def load_placed(
+    args: argparse.Namespace, *, secrets: bool = True, daemon: bool = False
+) -> tuple[Config, Placer]:
+    """:func:`load`, and what places the config's warnings on the file's lines."""
     given = getattr(args, "path", None)
     if (
         given
@@ -101,7 +110,7 @@ def load(args: argparse.Namespace, *, secrets: bool = True, daemon: bool = False
         raise ConfigError(f"no config file: {ways} or set SESD_CONFIG")
     args.config = path
     secrets = secrets and not getattr(args, "no_secrets", False)
-    return load_config(path, resolve_secrets=secrets, daemon=daemon)
+    return load_placed_config(path, resolve_secrets=secrets, daemon=daemon)
 
 
 def config_error(exc: ConfigError | str) -> int:

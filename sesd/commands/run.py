@@ -19,7 +19,7 @@ from sesd.commands.common import (
     config_error,
     listen_address,
     listen_refused,
-    load,
+    load_placed,
     start_error,
     start_failed,
     with_config,
@@ -151,7 +151,7 @@ def execute(args: argparse.Namespace) -> int:
     from sesd.runtime.state_path import silences_unwritable
 
     try:
-        config = load(args, daemon=True)
+        config, placer = load_placed(args, daemon=True)
     except ConfigError as exc:
         return config_error(exc)
     profile = aws_files_fault()
@@ -171,7 +171,7 @@ def execute(args: argparse.Namespace) -> int:
     # What check-config on this host says of the silences file's directory, said here too.
     unwritable = silences_unwritable(config.alerts.silences_path)
     for warning in [*config.warnings(), *([unwritable] if unwritable else [])]:
-        get_logger().warning("sesd.config.warning", warning=warning)
+        get_logger().warning("sesd.config.warning", warning=placer.warning(warning))
     _open_files(sum(q.concurrency for q in config.queues))
     try:
         daemon = Daemon(config, config_path=os.path.abspath(args.config), listen=args.listen)

@@ -70,6 +70,7 @@ from sesd.config.sections import (
 from sesd.config.shapes import shaped
 from sesd.config.sink_checks import check_sinks
 from sesd.config.toml_errors import toml_error
+from sesd.config.toml_layout import Placer
 from sesd.config.urls import URL_SECRETS, shown_url, url_fault, urls_shown
 from sesd.config.values import (
     ConfigError,
@@ -105,6 +106,7 @@ __all__ = [
     "IngestConfig",
     "LoggingConfig",
     "PagerDutyConfig",
+    "Placer",
     "ProvidersConfig",
     "QueueConfig",
     "ReloadConfig",
@@ -123,6 +125,7 @@ __all__ = [
     "core_settings",
     "is_glob",
     "load_config",
+    "load_placed",
     "parse_config",
     "parse_web_config",
     "read_secrets",
@@ -341,7 +344,15 @@ def load_config(
     path: str | os.PathLike[str], *, resolve_secrets: bool = True, daemon: bool = False
 ) -> Config:
     """Read and validate the config file at ``path`` (its secrets too, unless told not
-    to), with ``daemon`` one a daemon can run on; a ConfigError names the file."""
+    to), with ``daemon`` one a daemon can run on; a ConfigError names the file, and the
+    line of the key it names where the file writes it."""
+    return load_placed(path, resolve_secrets=resolve_secrets, daemon=daemon)[0]
+
+
+def load_placed(
+    path: str | os.PathLike[str], *, resolve_secrets: bool = True, daemon: bool = False
+) -> tuple[Config, Placer]:
+    """:func:`load_config`, and what places its warnings on the file's lines."""
     try:
         # An editor's byte-order mark (Windows, PowerShell's Out-File) is no TOML.
         text = read_bounded(Path(path), what="no config").decode("utf-8-sig")
@@ -358,6 +369,6 @@ def load_config(
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         config = for_daemon(config) if daemon else config
-        return read_secrets(config) if resolve_secrets else config
+        return (read_secrets(config) if resolve_secrets else config), Placer(path, text)
     except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+        raise ConfigError(f"{Placer(path, text).where(str(exc))}: {exc}") from None

@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-from sesd.config.toml_errors import headers
+from sesd.config.toml_layout import headers
 from sesd.config.values import type_at
 
 __all__ = ["shaped"]

@@ -8,9 +8,10 @@ import ast
 import re
 import tomllib
 
+from sesd.config.toml_layout import DOTTED, HEADER, headers, key_parts
 from sesd.config.values import toml_key
 
-__all__ = ["headers", "toml_error"]
+__all__ = ["toml_error"]
 
 _STRING = r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\""
 #: A tuple of strings as Python's repr writes it: ``('alerts', 'sinks', 'a')``.
@@ -70,50 +71,9 @@ def _line(at: str, text: str) -> int:
     return int(found.group(1)) if found is not None else len(text.splitlines())
 
 
-def _key(written: str) -> str | None:
-    """A key as TOML reads it (``"a.b".c``: two parts), dotted as the config's errors
-    write it; None when it is no key."""
-    parts = _parts(written)
-    return None if parts is None else ".".join(map(toml_key, parts))
-
-
-def _parts(written: str) -> list[str] | None:
-    """The parts of a key as TOML reads it (``"a.b".c``: ``a.b`` and ``c``), or None."""
-    try:
-        data: object = tomllib.loads(f"{written} = 0")
-    except tomllib.TOMLDecodeError:
-        return None
-    parts = []
-    while isinstance(data, dict) and len(data) == 1:
-        part, data = next(iter(data.items()))
-        parts.append(part)
-    return parts
-
-
 def _dotted(found: re.Match[str]) -> str:
     parts = ast.literal_eval(found.group(0))
     return ".".join(toml_key(part) for part in parts)
-
-
-#: A table's header, ``[a."b]c"]`` or ``[[a]]``: a quoted key may hold a ']'.
-_HEADER = re.compile(
-    r"\s*(?P<open>\[\[?)\s*(?P<key>(?:[^\]\"'#]|\"(?:[^\"\\]|\\.)*\"|'[^']*')+?)\s*\]\]?\s*(?:#.*)?"
-)
-_PART = r"(?:[A-Za-z0-9_-]+|\"(?:[^\"\\]|\\.)*\"|'[^']*')"
-#: The key a line gives, dotted or not: ``a = 1``, ``"a.b" . c = 1``.
-_DOTTED = re.compile(rf"\s*(?P<key>{_PART}(?:\s*\.\s*{_PART})*)\s*=")
-
-
-def headers(text: str, last: int) -> dict[int, str]:
-    """The tables' headers up to line ``last``, by line, each dotted as :func:`_key`
-    writes a key, in its brackets (``[[queues]]``, ``[alerts.sinks."a]b"]``)."""
-    found = {}
-    for number, line in enumerate(text.splitlines()[:last], 1):
-        header = _HEADER.fullmatch(line)
-        key = _key(header.group("key")) if header is not None else None
-        if header is not None and key is not None:
-            found[number] = f"[{key}]" if header.group("open") == "[" else f"[[{key}]]"
-    return found
 
 
 def _overwritten(text: str, last: int) -> str | None:
@@ -128,13 +88,13 @@ def _overwritten(text: str, last: int) -> str | None:
     if before is None:
         return None
     line = lines[last - 1].rstrip("\r\n")
-    header = _HEADER.fullmatch(line)
-    found = _DOTTED.match(line) if header is None else None
+    header = HEADER.fullmatch(line)
+    found = DOTTED.match(line) if header is None else None
     if header is not None:
-        base, table, parts = before, "", _parts(header.group("key"))
+        base, table, parts = before, "", key_parts(header.group("key"))
     elif found is not None:
         base, table = _table(lines, last, before)
-        parts = _parts(found.group("key"))
+        parts = key_parts(found.group("key"))
     else:
         return None
     key = ".".join(map(toml_key, parts or ()))
@@ -173,12 +133,12 @@ def _table(
     and its name, a list's entry by its index: the last header before it that begins a
     line outside a value of many lines."""
     for number in range(last - 1, 0, -1):
-        header = _HEADER.fullmatch(lines[number - 1].rstrip("\r\n"))
+        header = HEADER.fullmatch(lines[number - 1].rstrip("\r\n"))
         if header is None or _document(lines[: number - 1]) is None:
             continue
         node: object = document
         name = ""
-        for part in _parts(header.group("key")) or ():
+        for part in key_parts(header.group("key")) or ():
             if not isinstance(node, dict):
                 break
             node = node.get(part)

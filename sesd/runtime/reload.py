@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Final
 import anyio
 import msgspec
 
-from sesd.config import Config, ConfigError, core_settings, load_config
+from sesd.config import Config, ConfigError, Placer, core_settings, load_placed
 from sesd.config.checks import new_warnings
 from sesd.config.files import followed_files, reread
 from sesd.core.text import escaped
@@ -95,20 +95,26 @@ class Reloader:
             )
             return False
         marks: dict[str, Signature] = {}
+        placers: list[Placer] = []
 
         def read() -> Config:
             # The files as this read reads them (those the new file names first, a
             # moment after): a change from here on is for the follower.
             marks.update(signatures_of(self._daemon.config))
-            new = load_config(path, daemon=True)
+            new, placer = load_placed(path, daemon=True)
+            placers.append(placer)
             marks.update(signatures([f for f in followed_files(new) if f not in marks]))
             return new
+
+        def placed(warning: str) -> str:
+            # On the line of the file this read read, as check-config and the start say it.
+            return placers[-1].warning(warning) if placers else warning
 
         def applied() -> None:
             self.follower.seen = marks
             self.follower.wake()  # with the interval the new file gives
 
-        return await self._apply(read, applied, whole=True, path=path)
+        return await self._apply(read, applied, whole=True, placed=placed, path=path)
 
     async def follow(self) -> None:
         """Refresh whenever a file of the config in force changes (sesd.runtime.follow)."""
@@ -156,20 +162,26 @@ class Reloader:
         applied: Callable[[], None] | None,
         *,
         whole: bool,
+        placed: Callable[[str], str] = str,
         **about: Any,
     ) -> bool:
         """Apply what ``read()`` gives (``whole``: the config file read, not only its
-        files), then ``applied()``; ``about`` goes in the log lines."""
+        files), then ``applied()``; ``about`` goes in the log lines, each warning as
+        ``placed`` says it."""
         # One at a time, each from the config in force when it starts: a refresh begun
         # before a reload would otherwise put back what the reload replaced.
         async with self._lock:
-            done = await self._apply_alone(read, whole, about)
+            done = await self._apply_alone(read, whole, about, placed)
             if done and applied is not None:
                 applied()
             return done
 
     async def _apply_alone(
-        self, read: Callable[[], Config], whole: bool, about: dict[str, Any]
+        self,
+        read: Callable[[], Config],
+        whole: bool,
+        about: dict[str, Any],
+        placed: Callable[[str], str],
     ) -> bool:
         daemon = self._daemon
         made: Made = []
@@ -225,7 +237,7 @@ class Reloader:
         # What the start warns of, said of what this reload brought (a queue added
         # with a visibility timeout of 0...): under a plain SIGHUP no check ran first.
         for warning in new_warnings(old, merged):
-            self._log.warning("sesd.config.warning", warning=warning)
+            self._log.warning("sesd.config.warning", warning=placed(warning))
         daemon.changes.notify()
         if daemon.aws is not None:
             # Last: the pollers it stopped still hold their clients (closed as they end).

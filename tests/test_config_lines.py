@@ -1,0 +1,142 @@
+"""A refused config names the line of the key it is about, ``sesd.toml:7:``, as a
+compiler names one an editor jumps to: in a file of three hundred lines, a key's
+dotted path (``queues[1].concurrency``) is a count of headers to do by hand. Each
+case writes the key in one of TOML's shapes (a table, a list of tables by its index,
+an inline table, dotted keys, quoted keys, a value of many lines before it), and
+pads the file with blank lines and comments, so no shape's line is the first guess."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from sesd.commands import check_config
+from sesd.commands.common import EXIT_CONFIG
+from sesd.config import ConfigError, load_config
+
+pytestmark = pytest.mark.timeout(30)
+
+Q = '[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/1/q"\n'
+R = '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\nabove = 0.1\n'
+
+CASES = [
+    # A table's key, after blank lines and a comment.
+    (Q + "\n# the port\n[http]\n\nlisten = 1\n", "7: http.listen: Expected `str`, got `int`"),
+    # A list of tables by its index: the second [[queues]], not the first.
+    (Q + 'name = "a"\n\n[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/1/r"\n'
+     "vizibility_timeout = 30\n", "7: queues[1].vizibility_timeout: unknown key (did you mean "
+     "visibility_timeout?)"),
+    # A key each entry repeats: the entry's own, not the first one written.
+    (Q + 'concurrency = 2\n[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/1/r"\n'
+     'concurrency = "2"\n', "6: queues[1].concurrency: Expected `int`, got `str`"),
+    # A table of a list's entry, under its last entry's header.
+    (Q + "\n" + R + '[alerts.rules.labels]\nteam = "a"\n' + R.replace('"r"', '"s"')
+     + "[alerts.rules.labels]\n\nteam = 1\n", "18: alerts.rules[1] (s).labels.team: Expected "
+     "`str`, got `int`"),
+    # A rule by its index and name, the second of two.
+    (Q + R.replace('"r"', '"a"') + R.replace('"r"', '"b"').replace('"5m"', '"7m"'), "11: "
+     "alerts.rules[1] (b).window: '7m' is not one of windows.sizes (5m, 15m, 1h)"),
+    # Inline tables, one in another.
+    (Q + '[alerts]\nsinks = { ops = { type = "slak" } }\n', "4: alerts.sinks.ops.type: give "
+     "one of slack, pagerduty, alertmanager, webhook, console (got 'slak'; did you mean "
+     "slack?)"),
+    # An array of many lines in an inline table: the line of the entry.
+    (Q + '[domains]\ngroups = { a = [\n  "a.com",\n  5,\n] }\n', "6: domains.groups.a[1]: "
+     "Expected `str`, got `int`"),
+    # An array of many lines, a comment among its entries that looks like one.
+    (Q + '[domains]\ntrack = [\n  "a.com",\n  # 5,\n  "b.com",\n  5,\n]\n', "8: "
+     "domains.track[2]: Expected `str`, got `int`"),
+    # An array of inline tables: the list of tables written another way.
+    ('queues = [\n  { url = "https://sqs.us-east-1.amazonaws.com/1/q" },\n  { url = """\n'
+     'https://sqs.us-east-1.amazonaws.com/1/r""", concurrency = "x" },\n]\n', "4: "
+     "queues[1].concurrency: Expected `int`, got `str`"),
+    # Dotted keys, before any header and in a table.
+    ("\nhttp.listen = 1\n" + Q, "2: http.listen: Expected `str`, got `int`"),
+    (Q + '[alerts]\nslack.webhook_url = "https://h.example/x"\nslack.timeout = "soon"\n', "5: "
+     "alerts.slack.timeout: invalid duration 'soon' (use e.g. '10s', '5m', '1h30m')"),
+    (Q + '[alerts]\n"slack" . timeout = "soon"\n', "4: alerts.slack.timeout: invalid duration "
+     "'soon' (use e.g. '10s', '5m', '1h30m')"),
+    # Values of many lines before the key, holding what reads as a header or a key.
+    (Q + '[alerts]\ndashboard_url = """\\\n  https://g.example/d/\\\n  [aws]"""\n[windows]\n'
+     'sizes = ["5m", 6]\n', "8: windows.sizes[1]: 6s is shorter than the resolution (10s)"),
+    (Q + "[alerts]\ndashboard_url = '''\nhttps://g.example/d/'''\n# [aws]\n[windows]\n"
+     'sizes = ["5m", 6]\n', "8: windows.sizes[1]: 6s is shorter than the resolution (10s)"),
+    # Quoted keys, in a header: a dot or a space in a sink's name.
+    (Q + '[alerts.sinks."a.b"]\ntype = "slak"\n', '4: alerts.sinks."a.b".type: give one of '
+     "slack, pagerduty, alertmanager, webhook, console (got 'slak'; did you mean slack?)"),
+    (Q + "[alerts.sinks.'x y']\ntype = \"console\"\n\ncolour = 1\n", '6: alerts.sinks."x y".'
+     "colour: unknown key"),
+    # A table, by its header: the error names the rule, and no key of it.
+    (Q + "\n" + R + 'domains = ["*"]\nproviders = ["*"]\n', "4: alerts.rules[0] (r): give "
+     "`domains` or `providers`, not both"),
+]  # fmt: skip
+
+#: Where the key is not written, there is no line to name: the message is as before.
+UNPLACED = [
+    ('[[queues]]\nname = "q"\n', "queues[0].url: required, and not given"),
+    ("# no queue\n", "queues: at least one [[queues]] is needed"),
+    ("[windows\n", "not valid TOML: Expected ']' at the end of a table declaration (at line 1, "
+     "column 9)"),
+]  # fmt: skip
+
+
+def _checked(text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, str]:
+    """What ``sesd check-config`` says of ``text`` (refused), after its file's name."""
+    path = tmp_path / "sesd.toml"
+    path.write_text(text, encoding="utf-8")
+    args = argparse.Namespace(
+        path=str(path), config=None, no_secrets=False, quiet=True, digest=False
+    )
+    assert check_config.execute(args) == EXIT_CONFIG
+    err = capsys.readouterr().err
+    head = f"sesd: config error: {path}"
+    assert err.startswith(head), err
+    return path, err[len(head) :].removesuffix("\n")
+
+
+@pytest.mark.parametrize(("text", "error"), CASES)
+def test_a_refused_key_is_named_by_its_line(
+    text: str, error: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """check-config names the file and the line the key sits on, then the key and why;
+    a load (what run and a reload do) says the same."""
+    path, said = _checked(text, tmp_path, capsys)
+    assert said == f":{error}"
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, daemon=True)
+    assert str(caught.value) == f"{path}:{error}"
+
+
+@pytest.mark.parametrize(("text", "error"), UNPLACED)
+def test_a_key_not_written_names_no_line(
+    text: str, error: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A key left out, or a file that is no TOML (tomllib names its own line), is said
+    after the file's name alone."""
+    _, said = _checked(text, tmp_path, capsys)
+    assert said == f": {error}"
+
+
+def test_a_warning_is_named_by_its_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """check-config's warnings name the line as its errors do: here the second queue of
+    an array of inline tables; a warning of a key not written (no rule) names none."""
+    path = tmp_path / "sesd.toml"
+    path.write_text(
+        'queues = [\n  { url = "https://sqs.us-east-1.amazonaws.com/1/q" },\n'
+        '  { url = "https://sqs.us-east-1.amazonaws.com/1/r", visibility_timeout = 0 },\n]\n',
+        encoding="utf-8",
+    )
+    args = argparse.Namespace(
+        path=str(path), config=None, no_secrets=False, quiet=True, digest=False
+    )
+    assert check_config.execute(args) == 0
+    said = capsys.readouterr().err.splitlines()
+    assert [line for line in said if "visibility_timeout" in line] == [
+        f"sesd: warning: {path}:3: queues[1].visibility_timeout: 0 shows each message again "
+        "as it is received: other pollers take it again while it is handled, and an invalid "
+        "one left in the queue comes back at once, receive after receive; leave it unset (the "
+        "queue's own) or give the seconds a message takes to handle and delete"
+    ]
+    assert "sesd: warning: alerts.rules: none configured" in "\n".join(said)
