@@ -8,13 +8,20 @@ pads the file with blank lines and comments, so no shape's line is the first gue
 from __future__ import annotations
 
 import argparse
+import json
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sesd.commands import check_config
 from sesd.commands.common import EXIT_CONFIG
 from sesd.config import ConfigError, load_config
+from sesd.config.toml_layout import KeyLines
+from sesd.config.values import toml_key
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -140,3 +147,126 @@ def test_a_warning_is_named_by_its_line(tmp_path: Path, capsys: pytest.CaptureFi
         "queue's own) or give the seconds a message takes to handle and delete"
     ]
     assert "sesd: warning: alerts.rules: none configured" in "\n".join(said)
+
+
+# --- the lines of any document ---------------------------------------------------
+
+#: Key names, bare and not: a dot, a space, a bracket, a quote or a '#' in one is quoted.
+_NAMES = st.sampled_from(["a", "b-c", "d_1", "a.b", "x y", "r]s", 'q"t', "h#i", "k=v"])
+#: Strings, one of them of lines that read as a header, a key and a comment.
+_STRINGS = st.sampled_from(["s", "a # b", "[x]\ny = 1\n# z", "'''", 'say "hi"'])
+_SCALARS = st.one_of(st.integers(-5, 5), st.booleans(), _STRINGS)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: (
+        st.lists(inner, min_size=1, max_size=3)
+        | st.dictionaries(_NAMES, inner, min_size=1, max_size=3)
+    ),
+    max_leaves=12,
+)
+_DOCUMENTS = st.dictionaries(_NAMES, _VALUES, min_size=1, max_size=4)
+
+
+class _Writer:
+    """A TOML document of ``data``, each table written in a shape ``draw`` picks (a
+    header, a list of tables, an inline table, dotted keys), noting each key's line as
+    it writes it: what the reading is held to."""
+
+    def __init__(self, draw: st.DrawFn) -> None:
+        self.draw = draw
+        self.text = ""
+        self.lines: dict[str, int] = {}
+
+    def _line(self) -> int:
+        return self.text.count("\n") + 1
+
+    def _note(self, said: str) -> None:
+        self.lines.setdefault(said, self._line())
+
+    def table(self, data: dict[str, Any], path: list[str], said: str) -> None:
+        """``data`` as the body of the table ``path`` (headers for those that may
+        have one), ``said`` its key as a message says it."""
+        later = []
+        for name, value in data.items():
+            key = f"{said}.{toml_key(name)}" if said else toml_key(name)
+            tables = isinstance(value, list) and value and all(isinstance(v, dict) for v in value)
+            if isinstance(value, dict) and self.draw(st.booleans()):
+                later.append(("[", name, value, key))
+            elif tables and self.draw(st.booleans()):
+                later.append(("[[", name, value, key))
+            elif isinstance(value, dict) and self.draw(st.booleans()):
+                self._dotted(value, [name], key)
+            else:
+                self._note(key)
+                self.text += f"{toml_key(name)} = "
+                self._value(value, key)
+                self.text += "\n"
+        for shape, name, value, key in later:
+            header = ".".join(map(toml_key, [*path, name]))
+            if shape == "[":
+                self._note(key)
+                self.text += f"[{header}]\n"
+                self.table(value, [*path, name], key)
+                continue
+            for index, entry in enumerate(value):
+                self._note(key)
+                self._note(f"{key}[{index}]")
+                self.text += f"[[{header}]]\n"
+                self.table(entry, [*path, name], f"{key}[{index}]")
+
+    def _dotted(self, data: dict[str, Any], parts: list[str], said: str) -> None:
+        for name, value in data.items():
+            key = f"{said}.{toml_key(name)}"
+            if isinstance(value, dict):
+                self._note(said)
+                self._dotted(value, [*parts, name], key)
+                continue
+            self._note(said)
+            self._note(key)
+            self.text += ".".join(map(toml_key, [*parts, name])) + " = "
+            self._value(value, key)
+            self.text += "\n"
+
+    def _value(self, value: Any, said: str) -> None:
+        if isinstance(value, dict):
+            self.text += "{ "
+            for i, (name, item) in enumerate(value.items()):
+                key = f"{said}.{toml_key(name)}"
+                self._note(key)
+                self.text += f"{', ' if i else ''}{toml_key(name)} = "
+                self._value(item, key)
+            self.text += " }"
+        elif isinstance(value, list):
+            many = self.draw(st.booleans())
+            self.text += "[\n" if many else "["
+            for index, item in enumerate(value):
+                self.text += "  # a comment, [x] = 1\n" if many and index else ""
+                self._note(f"{said}[{index}]")
+                self._value(item, f"{said}[{index}]")
+                self.text += ",\n" if many else ", "
+            self.text += "]"
+        elif isinstance(value, str) and "\n" in value:
+            self.text += f'"""\n{value.replace(chr(34), chr(92) + chr(34))}"""'
+        else:
+            self.text += json.dumps(value)
+
+
+@st.composite
+def _written(draw: st.DrawFn) -> tuple[dict[str, Any], str, dict[str, int]]:
+    data = draw(_DOCUMENTS)
+    writer = _Writer(draw)
+    writer.table(data, [], "")
+    return data, writer.text, writer.lines
+
+
+@settings(max_examples=60, deadline=None)
+@given(written=_written())
+def test_every_key_of_any_document_is_found_on_its_line(
+    written: tuple[dict[str, Any], str, dict[str, int]],
+) -> None:
+    """Whatever shape a document's tables take, each key is found on the line it was
+    written on (a table's: its header, or the first dotted key that gives it)."""
+    data, text, lines = written
+    assert tomllib.loads(text) == data, text
+    found = KeyLines(text)
+    assert {key: found.line(key) for key in lines} == lines, text
