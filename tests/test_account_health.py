@@ -639,14 +639,18 @@ async def test_a_region_that_does_not_answer_holds_back_no_other_regions_pause(
 ) -> None:
     """eu-west-1's GetAccount hangs (an endpoint that does not answer: its tries run
     until they time out, a minute or more each round); us-east-1's SES has paused
-    sending. us-east-1 is asked, and its pause read, while eu-west-1's call still
-    hangs: the regions are polled side by side, not one after the other."""
+    sending. Both regions are asked before either answers, in whichever order their
+    requests arrive: the regions are polled side by side. One after the other, in
+    either order, the second is never asked while the first waits for its answer.
+    (Asserted when us-east-1's request came that eu-west-1's had, it failed one run in
+    ten on a busy machine: the two start together, either may arrive first.)"""
     eu, us = ("default", "eu-west-1"), ("default", "us-east-1")
     pipeline = Pipeline(core_settings(parse_config(RULES)))
     accounts = pipeline.ledger.accounts
     async with FakeSes() as hung, FakeSes() as paused:
         paused.account = {**healthy_account(), "SendingEnabled": False}
         hung.account_gate = gate = anyio.Event()
+        paused.account_gate = both_asked = anyio.Event()
         (eu_for, eu_made), (us_for, us_made) = (
             _clients(hung, local_sqs),
             _clients(paused, local_sqs),
@@ -662,8 +666,9 @@ async def test_a_region_that_does_not_answer_holds_back_no_other_regions_pause(
             async with anyio.create_task_group() as group:
                 group.start_soon(poller.poll_once)
                 with anyio.fail_after(10):
+                    await hung.wait_for(lambda fake: fake.account_requests == 1)
                     await paused.wait_for(lambda fake: fake.account_requests == 1)
-                assert hung.account_requests == 1  # and still unanswered
+                both_asked.set()  # us-east-1 answers; eu-west-1 hangs on
                 gate.set()
         finally:
             await _close(eu_made)
