@@ -107,7 +107,9 @@ def _config(tmp_path: Path, text: str) -> Path:
     return path
 
 
-QUEUE = hermetic_text('[[queues]]\nurl = "http://127.0.0.1:9/q"\n')
+QUEUE = hermetic_text(
+    '[aws]\nendpoint_url = "http://127.0.0.1:9"\n[[queues]]\nurl = "http://127.0.0.1:9/q"\n'
+)
 #: The line after QUEUE's: a warning names the file and its key's line.
 AFTER = len(QUEUE.splitlines()) + 1
 
