@@ -150,7 +150,8 @@ def test_check_config_warns_of_a_sink_no_rule_uses(
 ) -> None:
     path = tmp_path / "sesd.toml"  # type: ignore[operator]
     path.write_text(
-        '[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/1/q"\n[alerts.sinks.spare]\ntype = "console"\n'
+        '[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/1/q"\n'
+        '[alerts.sinks.spare]\ntype = "console"\n'
     )
     assert main(["check-config", "--config", str(path)]) == 0
     # The sink's warning on the line of its header; no rule is written, so no line.
