@@ -126,6 +126,38 @@ def test_a_key_not_written_names_no_line(
     assert said == f": {error}"
 
 
+def test_a_document_whose_lines_cannot_be_read_is_still_loaded_and_warned_of(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A line is a help: a document shape the reading of lines does not know (here: it
+    raises) still loads, and its warnings and errors are said without a line, not as a
+    traceback at a daemon's start or reload."""
+
+    def unknown(self: KeyLines, text: str) -> None:
+        if text:
+            raise IndexError("a shape not foreseen")
+        self._lines = {}
+
+    monkeypatch.setattr(KeyLines, "__init__", unknown)
+    path = tmp_path / "sesd.toml"
+    path.write_text(
+        '[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/1/q"\nvisibility_timeout = 0\n'
+        '[windows]\nsizes = ["5m"]\n[alerts]\nrepeat_interval = 4\n',
+        encoding="utf-8",
+    )
+    load_config(path, daemon=True)
+    args = argparse.Namespace(
+        path=str(path), config=None, no_secrets=False, quiet=True, digest=False
+    )
+    assert check_config.execute(args) == 0
+    said = capsys.readouterr().err
+    assert "sesd: warning: queues[0].visibility_timeout: 0 shows" in said, said
+    path.write_text('[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/1/q"\nbogus = 1\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, daemon=True)
+    assert str(caught.value).startswith(f"{path}: queues[0]"), caught.value
+
+
 def test_a_warning_is_named_by_its_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """check-config's warnings name the line as its errors do: here the second queue of
     an array of inline tables; a warning of a key not written (no rule) names none."""

@@ -75,7 +75,13 @@ class Placer:
                 tomllib.loads(self._text)  # a valid document's lines: a refusal says its own
             except tomllib.TOMLDecodeError:
                 return None
-            self._lines = KeyLines(self._text)
+            try:
+                self._lines = KeyLines(self._text)
+            except Exception:  # noqa: BLE001 - a line is a help: never the start's end
+                # A document shape the reading of lines does not know must not turn a
+                # config's warning, at a daemon's start or reload, into a traceback.
+                self._text = ""
+                self._lines = KeyLines("")
         return self._lines.line_of_message(message)
 
     def where(self, message: str) -> str:
