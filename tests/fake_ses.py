@@ -18,6 +18,14 @@ It is STS too (``[aws] endpoint_url``, for an account's role): ``POST /`` with
 ``Action=AssumeRole`` answers credentials for an hour, or STS's XML error for a
 status scripted with :meth:`FakeSes.script_sts` (400 ``Throttling``, 403
 ``AccessDenied``, 503 ``ServiceUnavailable``), as botocore's query parser reads it.
+
+And SES's first API's configuration sets (``POST /`` with ``Action=``, what ``sesd
+setup`` calls; moto keeps one event destination a set, and cannot update it):
+``CreateConfigurationSet``, ``DescribeConfigurationSet``,
+``CreateConfigurationSetEventDestination`` and ``UpdateConfigurationSetEventDestination``,
+answered in its XML, errors (``ConfigurationSetDoesNotExist``,
+``EventDestinationAlreadyExists``, ``EventDestinationDoesNotExist``) as a 400.
+:attr:`FakeSes.configuration_sets` holds each set's destinations.
 """
 
 from __future__ import annotations
@@ -45,6 +53,7 @@ _ERRORS = {
 #: STS's error codes by status (it throttles with a 400).
 _STS_ERRORS = {400: "Throttling", 403: "AccessDenied", 503: "ServiceUnavailable"}
 _STS_XML = "https://sts.amazonaws.com/doc/2011-06-15/"
+_SES_XML = "http://ses.amazonaws.com/doc/2010-12-01/"
 #: The rest of an ``[aws]`` section and an account polled through its role (AssumeRole
 #: on the fake's STS).
 ROLE_ACCOUNT = (
@@ -100,6 +109,8 @@ class FakeSes(LocalServer):
         #: AssumeRole calls (form fields), and the statuses scripted for the next ones.
         self.assume_role: list[dict[str, str]] = []
         self._sts_script: deque[int] = deque()
+        #: Each configuration set's event destinations, by name (SES's field names).
+        self.configuration_sets: dict[str, dict[str, dict[str, Any]]] = {}
 
     def script(self, *replies: Reply) -> None:
         """Answer the next requests so."""
@@ -203,10 +214,77 @@ class FakeSes(LocalServer):
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/v2/email/outbound-emails", self._send)
         app.router.add_get("/v2/email/account", self._get_account)
-        app.router.add_post("/", self._sts)
+        app.router.add_post("/", self._query)
 
     def close(self) -> None:
         self._release.set()
+
+    async def _query(self, request: web.Request) -> web.Response:
+        """The query protocol's one path: SES's configuration sets, else STS's
+        AssumeRole (aiohttp keeps the form read, for ``_sts`` to read again)."""
+        form = {key: str(value) for key, value in (await request.post()).items()}
+        if "ConfigurationSet" in form.get("Action", ""):
+            return self._configuration_sets(form)
+        return await self._sts(request)
+
+    def _configuration_sets(self, form: dict[str, str]) -> web.Response:
+        action, name = form.get("Action", ""), form.get("ConfigurationSetName", "")
+        if action == "CreateConfigurationSet":
+            self.configuration_sets.setdefault(form.get("ConfigurationSet.Name", ""), {})
+            return _ses_answer(action, "")
+        if name not in self.configuration_sets:
+            return _ses_error("ConfigurationSetDoesNotExist", f"{name} does not exist")
+        destinations = self.configuration_sets[name]
+        if action == "DescribeConfigurationSet":
+            members = "".join(_destination_xml(d) for d in destinations.values())
+            found = f"<ConfigurationSet><Name>{name}</Name></ConfigurationSet>"
+            return _ses_answer(action, f"{found}<EventDestinations>{members}</EventDestinations>")
+        destination = _destination(form)
+        there = destination["Name"] in destinations
+        if action == "CreateConfigurationSetEventDestination" and there:
+            return _ses_error("EventDestinationAlreadyExists", destination["Name"])
+        if action == "UpdateConfigurationSetEventDestination" and not there:
+            return _ses_error("EventDestinationDoesNotExist", destination["Name"])
+        destinations[destination["Name"]] = destination
+        return _ses_answer(action, "")
+
+
+def _destination(form: dict[str, str]) -> dict[str, Any]:
+    """An ``EventDestination`` from a query form's flattened ``EventDestination.*``."""
+    prefix = "EventDestination.MatchingEventTypes.member."
+    types = sorted((int(k[len(prefix) :]), v) for k, v in form.items() if k.startswith(prefix))
+    return {
+        "Name": form.get("EventDestination.Name", ""),
+        "Enabled": form.get("EventDestination.Enabled", "false") == "true",
+        "MatchingEventTypes": [value for _, value in types],
+        "SNSDestination": {"TopicARN": form.get("EventDestination.SNSDestination.TopicARN", "")},
+    }
+
+
+def _destination_xml(destination: dict[str, Any]) -> str:
+    types = "".join(f"<member>{t}</member>" for t in destination["MatchingEventTypes"])
+    return (
+        f"<member><Name>{destination['Name']}</Name>"
+        f"<Enabled>{str(destination['Enabled']).lower()}</Enabled>"
+        f"<MatchingEventTypes>{types}</MatchingEventTypes><SNSDestination><TopicARN>"
+        f"{destination['SNSDestination']['TopicARN']}</TopicARN></SNSDestination></member>"
+    )
+
+
+def _ses_answer(action: str, result: str) -> web.Response:
+    body = (
+        f'<{action}Response xmlns="{_SES_XML}"><{action}Result>{result}</{action}Result>'
+        f"<ResponseMetadata><RequestId>fake-ses</RequestId></ResponseMetadata></{action}Response>"
+    )
+    return web.Response(text=body, content_type="text/xml")
+
+
+def _ses_error(code: str, message: str) -> web.Response:
+    body = (
+        f'<ErrorResponse xmlns="{_SES_XML}"><Error><Type>Sender</Type><Code>{code}</Code>'
+        f"<Message>{message}</Message></Error><RequestId>fake-ses</RequestId></ErrorResponse>"
+    )
+    return web.Response(text=body, status=400, content_type="text/xml")
 
 
 def _signed_for(request: web.Request) -> str:

@@ -312,14 +312,17 @@ async def _configuration_set(
     else:
         plan.record("found", "SES configuration set", name)
         destinations = [d for d in found.get("EventDestinations", []) if d]
+    kind = "SES event destination (SNS)"
+    existing = next((d for d in destinations if d.get("Name") == options.event_destination), None)
+    # The types it publishes besides sesd's (open, click: the user's choice, which sesd
+    # counts too) are kept: a run adds what is missing, it takes nothing away.
+    found_types = [] if existing is None else list(existing.get("MatchingEventTypes") or [])
     destination = {
         "Name": options.event_destination,
         "Enabled": True,
-        "MatchingEventTypes": list(EVENT_TYPES),
+        "MatchingEventTypes": found_types + [t for t in EVENT_TYPES if t not in found_types],
         "SNSDestination": {"TopicARN": topic_arn or f"(the {options.topic} topic)"},
     }
-    kind = "SES event destination (SNS)"
-    existing = next((d for d in destinations if d.get("Name") == options.event_destination), None)
     if existing is None:
         if not plan.dry_run:
             await ses.create_configuration_set_event_destination(
@@ -328,7 +331,7 @@ async def _configuration_set(
         plan.record("created", kind, f"{name}/{options.event_destination}")
         return
     same = (
-        set(existing.get("MatchingEventTypes", [])) == set(EVENT_TYPES)
+        set(EVENT_TYPES) <= set(found_types)
         and existing.get("SNSDestination", {}).get("TopicARN") == topic_arn
         and existing.get("Enabled", False)
     )
