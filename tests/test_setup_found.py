@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Any
 
+import anyio
+import pytest
 from aiohttp import web
 
 from sesd.commands.demo.localhttp import LocalServer
 from sesd.commands.demo.localsqs import LocalSqs
+from sesd.commands.main import main
 from sesd.commands.provision import EVENT_TYPES, SetupOptions, run_setup
 from tests.fake_ses import FakeSes
 from tests.test_setup_partial import passed_on
@@ -80,3 +84,61 @@ async def test_an_event_destination_turned_off_or_elsewhere_is_put_right(
         assert destination["Enabled"] is True
         assert destination["SNSDestination"]["TopicARN"] == topic
         assert not (await run_setup(options)).changed
+
+
+@pytest.mark.parametrize(
+    ("key", "said"),
+    [
+        ("alias/aws/sqs", "whose key policy SNS may not be given"),
+        ("arn:aws:kms:us-east-1:123456789012:key/1234abcd", "its key policy must let"),
+    ],
+)
+async def test_a_queue_encrypted_with_a_kms_key_is_said_to_need_sns_let_in(
+    local_sqs: LocalSqs,
+    sqs: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    key: str,
+    said: str,
+) -> None:
+    """The queue setup finds is encrypted with a KMS key (SSE-KMS): SNS publishes to it
+    only if the key's policy lets sns.amazonaws.com use the key, which AWS's own key
+    for SQS (alias/aws/sqs) never does. Setup found everything right and said nothing,
+    exit 0, and no event ever arrived; it now says so on stderr, naming the key and the
+    queue (and sesd's own kms:Decrypt), and changes nothing of the queue's encryption."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    name = f"k{uuid.uuid4().hex[:8]}"
+    url = (await sqs.create_queue(QueueName=f"{name}-events", Attributes={"KmsMasterKeyId": key}))[
+        "QueueUrl"
+    ]
+    capsys.readouterr()
+    argv = ["setup", "--name", name, "--endpoint-url", local_sqs.url]
+    code = await anyio.to_thread.run_sync(main, argv)
+    _, err = capsys.readouterr()
+    assert code == 0, err
+    (warning,) = [line for line in err.splitlines() if "warning" in line]
+    assert warning.startswith(f"sesd: warning: us-east-1: queue {name}-events is encrypted ")
+    assert f"KMS key {key}" in warning
+    assert said in warning
+    assert "kms:Decrypt" in warning
+    found = await sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["KmsMasterKeyId"])
+    assert found["Attributes"]["KmsMasterKeyId"] == key
+    # A dry run looks at the same attribute, and says the same.
+    code = await anyio.to_thread.run_sync(main, [*argv, "--dry-run"])
+    assert code == 0
+    assert f"KMS key {key}" in capsys.readouterr().err
+
+
+async def test_a_queue_without_a_kms_key_has_no_warning(
+    local_sqs: LocalSqs, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The queues setup makes (SQS-managed encryption, which SNS needs nothing for) bring
+    no warning: stderr stays empty."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    name = f"n{uuid.uuid4().hex[:8]}"
+    capsys.readouterr()
+    argv = ["setup", "--name", name, "--endpoint-url", local_sqs.url]
+    assert await anyio.to_thread.run_sync(main, argv) == 0
+    assert capsys.readouterr().err == ""

@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from sesd.config import region_of_url
 from sesd.config.aws import NO_QUEUE_CODES
+from sesd.core.text import escaped
 
 __all__ = ["EVENT_TYPES", "Plan", "SetupOptions", "run_setup"]
 
@@ -64,6 +65,8 @@ class Plan:
     region: str = "us-east-1"
     steps: list[tuple[str, str, str]] = field(default_factory=list)
     queue_url: str | None = None
+    #: What setup found and leaves as it is, though SES's events may not arrive so.
+    warnings: list[str] = field(default_factory=list)
 
     def record(self, action: str, kind: str, name: str) -> None:
         """Note an action: ``found``, ``created``, ``updated`` (``would ...`` in a dry run)."""
@@ -210,8 +213,35 @@ async def _queue(
         await _attributes(sqs, url, attributes, plan, f"{kind} attributes", name)
     if kind == "SQS queue":
         plan.queue_url = url
-    found = await sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
-    return str(found["Attributes"]["QueueArn"])
+    names = ["QueueArn", "KmsMasterKeyId"] if kind == "SQS queue" else ["QueueArn"]
+    found = (await sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names))["Attributes"]
+    if found.get("KmsMasterKeyId"):
+        plan.warnings.append(_encrypted(name, str(found["KmsMasterKeyId"])))
+    return str(found["QueueArn"])
+
+
+#: The key SQS encrypts with when asked for AWS's own key: its policy is AWS's, and
+#: lets no other service (SNS) use it.
+_AWS_MANAGED_KEY = "alias/aws/sqs"
+
+
+def _encrypted(queue: str, key: str) -> str:
+    """What an SSE-KMS queue needs that setup does not change: SNS encrypts what it
+    sends with the queue's key, so the key's policy must let SNS use it, or SNS drops
+    every event; sesd decrypts what it receives."""
+    said = f"queue {queue} is encrypted with the KMS key {escaped(key, 300)}"
+    if key == _AWS_MANAGED_KEY:
+        return (
+            f"{said}, whose key policy SNS may not be given: SNS cannot deliver SES's "
+            "events to it; use SQS-managed encryption (SSE-SQS) or a customer managed "
+            "key that lets sns.amazonaws.com kms:GenerateDataKey and kms:Decrypt (and "
+            "sesd's identity kms:Decrypt)"
+        )
+    return (
+        f"{said}: its key policy must let sns.amazonaws.com kms:GenerateDataKey and "
+        "kms:Decrypt, or SNS delivers none of SES's events, and sesd's identity needs "
+        "kms:Decrypt on it (setup changes neither)"
+    )
 
 
 async def _attributes(

@@ -208,6 +208,7 @@ def execute(args: argparse.Namespace) -> int:
             _print_stopped(plans, plan, args.name, several)
             raise  # the command's one line and status (sesd.commands.main)
     _print_plans(plans, args.name, several)
+    _print_warnings(plans)
     _print_endpoint(args.endpoint_url, endpoint)
     print("\n# IAM permissions sesd needs (for the identity or role it runs as):")
     for action, why in PERMISSIONS:
@@ -282,6 +283,14 @@ def _print_stopped(plans: list[Plan], stopped: Plan, name: str, several: bool) -
     else:
         print(f"# {stopped.region}: stopped part-way; done so far (setup again finishes it):")
     print("\n".join(stopped.report() or ["(nothing)"]))
+
+
+def _print_warnings(plans: list[Plan]) -> None:
+    """What setup found and left that may keep SES's events from the queue: on
+    stderr, so a run whose plan is written to a file still shows it."""
+    for plan in plans:
+        for warning in plan.warnings:
+            print(f"sesd: warning: {plan.region}: {warning}", file=sys.stderr)
 
 
 def _print_plans(plans: list[Plan], name: str, several: bool) -> None:
