@@ -11,6 +11,7 @@ from typing import Any
 
 import anyio
 import pytest
+from aiobotocore.session import get_session
 from aiohttp import web
 
 from sesd.commands.demo.localhttp import LocalServer
@@ -142,3 +143,38 @@ async def test_a_queue_without_a_kms_key_has_no_warning(
     argv = ["setup", "--name", name, "--endpoint-url", local_sqs.url]
     assert await anyio.to_thread.run_sync(main, argv) == 0
     assert capsys.readouterr().err == ""
+
+
+async def test_a_subscription_with_a_filter_policy_is_said_to_drop_events(
+    local_sqs: LocalSqs, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The topic's subscription to the queue was given a filter policy: SNS then delivers
+    only the events it matches (on message attributes, which SES's events carry none of:
+    none), and setup, finding the subscription with raw delivery, said it was right. It
+    now says on stderr that the filter policy may drop SES's events, and leaves it."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    name = f"f{uuid.uuid4().hex[:8]}"
+    await run_setup(SetupOptions(name=name, endpoint_url=local_sqs.url))
+    filter_policy = '{"kind": ["bounce"]}'
+    async with get_session().create_client(
+        "sns", region_name="us-east-1", endpoint_url=local_sqs.url
+    ) as sns:
+        topics = (await sns.list_topics())["Topics"]
+        (topic,) = [t["TopicArn"] for t in topics if t["TopicArn"].endswith(f":{name}-events")]
+        (sub,) = (await sns.list_subscriptions_by_topic(TopicArn=topic))["Subscriptions"]
+        await sns.set_subscription_attributes(
+            SubscriptionArn=sub["SubscriptionArn"],
+            AttributeName="FilterPolicy",
+            AttributeValue=filter_policy,
+        )
+        capsys.readouterr()
+        argv = ["setup", "--name", name, "--endpoint-url", local_sqs.url]
+        assert await anyio.to_thread.run_sync(main, argv) == 0
+        _, err = capsys.readouterr()
+        (warning,) = err.splitlines()
+        assert warning.startswith(f"sesd: warning: us-east-1: the subscription of {name}-events ")
+        assert "filter policy" in warning
+        assert "MessageAttributes" in warning
+        kept = await sns.get_subscription_attributes(SubscriptionArn=sub["SubscriptionArn"])
+    assert kept["Attributes"]["FilterPolicy"] == filter_policy

@@ -304,6 +304,8 @@ async def _subscription(
             if sub.get("Protocol") == "sqs" and sub.get("Endpoint") == queue_arn:
                 arn = sub["SubscriptionArn"]
                 attrs = (await sns.get_subscription_attributes(SubscriptionArn=arn))["Attributes"]
+                if attrs.get("FilterPolicy"):
+                    plan.warnings.append(_filtered(options, attrs))
                 if attrs.get("RawMessageDelivery", "false") == raw:
                     plan.record("found", kind, arn)
                     return
@@ -322,6 +324,19 @@ async def _subscription(
             ReturnSubscriptionArn=True,
         )
     plan.record("created", kind, f"{options.topic} -> {options.queue}")
+
+
+def _filtered(options: SetupOptions, attrs: dict[str, str]) -> str:
+    """A filter policy on the subscription: SNS delivers only what it matches. SES
+    sets no message attributes, so one on them (the default scope) matches nothing.
+    The user's to keep or remove: setup does not know what it was for."""
+    scope = attrs.get("FilterPolicyScope") or "MessageAttributes"
+    return (
+        f"the subscription of {options.queue} to the topic {options.topic} has a filter "
+        f"policy ({escaped(scope, 40)}): SNS delivers only the events it matches, none on "
+        "MessageAttributes (SES's events carry none); unless that is meant, set its "
+        "FilterPolicy to {} (aws sns set-subscription-attributes)"
+    )
 
 
 async def _configuration_set(
