@@ -227,6 +227,23 @@ async def test_readme_names_every_permission_setup_uses(
     assert recorder.actions <= named, " ".join(sorted(recorder.actions))
 
 
+def test_setup_prints_every_permission_readme_says_sesd_needs() -> None:
+    """README's lists of what sesd's own identity needs (both "also printed by `sesd
+    setup`") and what setup prints are the same actions: a policy written from either
+    lets sesd read an encrypted queue, poll the account and its tenants."""
+    from pathlib import Path
+
+    from sesd.commands.setup import PERMISSIONS
+
+    readme = Path(__file__).parent.parent.joinpath("README.md").read_text()
+    lists = re.findall(
+        r"IAM permissions[^\n(]*\(also printed by `sesd setup`\):(.+?)\.\s", readme, re.S
+    )
+    assert len(lists) == 2
+    said = set(re.findall(r"`((?:sqs|ses|cloudwatch|sts|kms):[A-Za-z]+)`", " ".join(lists)))
+    assert said == {action for action, _ in PERMISSIONS}
+
+
 class Refusing(LocalServer):
     """An endpoint (a proxy in the way, a wrong --endpoint-url) that refuses every call
     with an error whose message holds what XML lets through of terminal controls: the

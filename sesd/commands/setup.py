@@ -57,6 +57,7 @@ PERMISSIONS = (
     ("ses:ListRecommendations", "tenants: their open reputation findings"),
     ("ses:SendEmail", "the canary, if [canary] is set"),
     ("sts:AssumeRole", "the roles of [[accounts]], if any (on those roles)"),
+    ("kms:Decrypt", "a queue encrypted with a KMS key (SSE-KMS): on that key"),
 )
 #: Where setup looks for credentials: the SDK's default chain only (a config's [aws]
 #: keys are the daemon's; setup reads no secret of the config).
