@@ -178,3 +178,25 @@ async def test_a_subscription_with_a_filter_policy_is_said_to_drop_events(
         assert "MessageAttributes" in warning
         kept = await sns.get_subscription_attributes(SubscriptionArn=sub["SubscriptionArn"])
     assert kept["Attributes"]["FilterPolicy"] == filter_policy
+
+
+async def test_the_event_destination_publishes_every_failure_sesd_counts(
+    local_sqs: LocalSqs,
+) -> None:
+    """sesd counts rendering failures (``sesd_events_total{event_type="rendering_failure"}``:
+    a template that does not render sends nothing, and says so in no other event); the
+    destination setup makes publishes them beside the sends, rejects, deliveries,
+    delays, bounces and complaints, and one made before without them gets them."""
+    name = f"t{uuid.uuid4().hex[:8]}"
+    wanted = {"send", "reject", "delivery", "deliveryDelay", "bounce", "complaint"}
+    wanted.add("renderingFailure")
+    async with FakeSes() as ses, SesApart(ses.url, local_sqs.url) as endpoint:
+        options = SetupOptions(name=name, endpoint_url=endpoint.url)
+        await run_setup(options)
+        (destination,) = ses.configuration_sets[name].values()
+        assert set(destination["MatchingEventTypes"]) == wanted
+        destination["MatchingEventTypes"].remove("renderingFailure")
+        again = await run_setup(options)
+        assert ("updated", "SES event destination (SNS)") in [(a, k) for a, k, _ in again.steps]
+        (destination,) = ses.configuration_sets[name].values()
+        assert set(destination["MatchingEventTypes"]) == wanted

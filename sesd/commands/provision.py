@@ -17,8 +17,17 @@ from sesd.core.text import escaped
 
 __all__ = ["EVENT_TYPES", "Plan", "SetupOptions", "run_setup"]
 
-#: SES event types sesd needs (SES API names).
-EVENT_TYPES = ("send", "reject", "bounce", "complaint", "delivery", "deliveryDelay")
+#: SES event types sesd needs (SES API names): those of sending and delivery, and
+#: what stops a message before either (a reject, a template that did not render).
+EVENT_TYPES = (
+    "send",
+    "reject",
+    "bounce",
+    "complaint",
+    "delivery",
+    "deliveryDelay",
+    "renderingFailure",
+)
 #: The dead-letter queue's retention: SQS's longest, 14 days. A message's age there
 #: counts from when it was first sent (standard queues), so at the queue's own 4 days
 #: an event that failed after an outage would expire before anyone looked.

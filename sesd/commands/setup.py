@@ -3,8 +3,8 @@
 An SNS topic; an SQS queue with a dead-letter queue and a redrive policy; a
 queue policy letting only that topic send; the topic's subscription to the
 queue (raw message delivery by default); an SES configuration set and its SNS
-event destination for send, reject, delivery, delivery delay, bounce and
-complaint events (and any other type the destination was given, kept). Each
+event destination for send, reject, delivery, delivery delay, bounce, complaint
+and rendering failure events (and any other type the destination was given, kept). Each
 step first looks at what exists: it creates what is missing, corrects what
 differs, and leaves alone what is right, so a second run changes nothing.
 ``--dry-run`` only looks and prints the plan. Each region is provisioned on its
