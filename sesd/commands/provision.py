@@ -11,9 +11,9 @@ from typing import Any
 from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
 
+from sesd.commands.sns_access import encrypted, filtered, queue_policy
 from sesd.config import region_of_url
 from sesd.config.aws import NO_QUEUE_CODES
-from sesd.core.text import escaped
 
 __all__ = ["EVENT_TYPES", "Plan", "SetupOptions", "run_setup"]
 
@@ -108,38 +108,6 @@ class Plan:
         return "\n".join(lines)
 
 
-#: The Sid of the queue policy's statement setup writes: the others are the user's.
-_SID = "sesd-sns-send"
-
-
-def _queue_policy(current: str | None, queue_arn: str, topic_arn: str) -> dict[str, Any]:
-    """The queue policy ``current`` with setup's statement (only the topic may send) in
-    it, in place of its own of before; the other statements (another region's topic,
-    an EventBridge rule the user allowed) are kept as they are."""
-    ours = {
-        "Sid": _SID,
-        "Effect": "Allow",
-        "Principal": {"Service": "sns.amazonaws.com"},
-        "Action": "sqs:SendMessage",
-        "Resource": queue_arn,
-        "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
-    }
-    try:
-        policy = json.loads(current) if current else {}
-    except ValueError:
-        policy = {}
-    if not isinstance(policy, dict):
-        policy = {}
-    found = policy.get("Statement", [])
-    statements = found if isinstance(found, list) else [found]  # one may stand alone
-    mine = [i for i, s in enumerate(statements) if isinstance(s, dict) and s.get("Sid") == _SID]
-    if mine:
-        statements[mine[0]] = ours
-    else:
-        statements.append(ours)
-    return {"Version": "2012-10-17", **policy, "Statement": statements}
-
-
 async def run_setup(options: SetupOptions, plan: Plan | None = None) -> Plan:
     """Look at what exists and provision the rest (or only plan, with ``dry_run``).
     Each step is recorded in ``plan`` once done: after an error (or Ctrl-C) it names
@@ -167,7 +135,7 @@ async def run_setup(options: SetupOptions, plan: Plan | None = None) -> Plan:
                 QueueUrl=plan.queue_url, AttributeNames=["Policy"]
             )
             current = found.get("Attributes", {}).get("Policy")
-            policy = json.dumps(_queue_policy(current, queue_arn, topic_arn))
+            policy = json.dumps(queue_policy(current, queue_arn, topic_arn))
             # A queue without a policy (one just made) has it created, not updated.
             await _attributes(
                 sqs,
@@ -225,32 +193,8 @@ async def _queue(
     names = ["QueueArn", "KmsMasterKeyId"] if kind == "SQS queue" else ["QueueArn"]
     found = (await sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names))["Attributes"]
     if found.get("KmsMasterKeyId"):
-        plan.warnings.append(_encrypted(name, str(found["KmsMasterKeyId"])))
+        plan.warnings.append(encrypted(name, str(found["KmsMasterKeyId"])))
     return str(found["QueueArn"])
-
-
-#: The key SQS encrypts with when asked for AWS's own key: its policy is AWS's, and
-#: lets no other service (SNS) use it.
-_AWS_MANAGED_KEY = "alias/aws/sqs"
-
-
-def _encrypted(queue: str, key: str) -> str:
-    """What an SSE-KMS queue needs that setup does not change: SNS encrypts what it
-    sends with the queue's key, so the key's policy must let SNS use it, or SNS drops
-    every event; sesd decrypts what it receives."""
-    said = f"queue {queue} is encrypted with the KMS key {escaped(key, 300)}"
-    if key == _AWS_MANAGED_KEY:
-        return (
-            f"{said}, whose key policy SNS may not be given: SNS cannot deliver SES's "
-            "events to it; use SQS-managed encryption (SSE-SQS) or a customer managed "
-            "key that lets sns.amazonaws.com kms:GenerateDataKey and kms:Decrypt (and "
-            "sesd's identity kms:Decrypt)"
-        )
-    return (
-        f"{said}: its key policy must let sns.amazonaws.com kms:GenerateDataKey and "
-        "kms:Decrypt, or SNS delivers none of SES's events, and sesd's identity needs "
-        "kms:Decrypt on it (setup changes neither)"
-    )
 
 
 async def _attributes(
@@ -314,7 +258,7 @@ async def _subscription(
                 arn = sub["SubscriptionArn"]
                 attrs = (await sns.get_subscription_attributes(SubscriptionArn=arn))["Attributes"]
                 if attrs.get("FilterPolicy"):
-                    plan.warnings.append(_filtered(options, attrs))
+                    plan.warnings.append(filtered(options.queue, options.topic, attrs))
                 if attrs.get("RawMessageDelivery", "false") == raw:
                     plan.record("found", kind, arn)
                     return
@@ -333,19 +277,6 @@ async def _subscription(
             ReturnSubscriptionArn=True,
         )
     plan.record("created", kind, f"{options.topic} -> {options.queue}")
-
-
-def _filtered(options: SetupOptions, attrs: dict[str, str]) -> str:
-    """A filter policy on the subscription: SNS delivers only what it matches. SES
-    sets no message attributes, so one on them (the default scope) matches nothing.
-    The user's to keep or remove: setup does not know what it was for."""
-    scope = attrs.get("FilterPolicyScope") or "MessageAttributes"
-    return (
-        f"the subscription of {options.queue} to the topic {options.topic} has a filter "
-        f"policy ({escaped(scope, 40)}): SNS delivers only the events it matches, none on "
-        "MessageAttributes (SES's events carry none); unless that is meant, set its "
-        "FilterPolicy to {} (aws sns set-subscription-attributes)"
-    )
 
 
 async def _configuration_set(
