@@ -200,3 +200,41 @@ async def test_the_event_destination_publishes_every_failure_sesd_counts(
         assert ("updated", "SES event destination (SNS)") in [(a, k) for a, k, _ in again.steps]
         (destination,) = ses.configuration_sets[name].values()
         assert set(destination["MatchingEventTypes"]) == wanted
+
+
+@pytest.mark.parametrize(
+    ("key", "said"),
+    [
+        ("alias/aws/sns", "whose key policy SES may not be given"),
+        ("arn:aws:kms:us-east-1:123456789012:key/5678efgh", "its key policy must let"),
+    ],
+)
+async def test_a_topic_encrypted_with_a_kms_key_is_said_to_need_ses_let_in(
+    local_sqs: LocalSqs,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    key: str,
+    said: str,
+) -> None:
+    """The topic setup finds is encrypted with a KMS key: SES publishes its events to it
+    only if the key's policy lets ses.amazonaws.com use the key, which AWS's own key for
+    SNS (alias/aws/sns) never does. Setup now says so on stderr and leaves the topic's
+    encryption as it is."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    name = f"s{uuid.uuid4().hex[:8]}"
+    async with get_session().create_client(
+        "sns", region_name="us-east-1", endpoint_url=local_sqs.url
+    ) as sns:
+        made = await sns.create_topic(Name=f"{name}-events", Attributes={"KmsMasterKeyId": key})
+        capsys.readouterr()
+        argv = ["setup", "--name", name, "--endpoint-url", local_sqs.url]
+        assert await anyio.to_thread.run_sync(main, argv) == 0
+        _, err = capsys.readouterr()
+        (warning,) = err.splitlines()
+        assert warning.startswith(f"sesd: warning: us-east-1: topic {name}-events is encrypted ")
+        assert f"KMS key {key}" in warning
+        assert said in warning
+        assert "ses.amazonaws.com" in warning
+        found = await sns.get_topic_attributes(TopicArn=made["TopicArn"])
+    assert found["Attributes"]["KmsMasterKeyId"] == key

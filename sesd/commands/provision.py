@@ -160,6 +160,10 @@ async def _topic(sns: Any, options: SetupOptions, plan: Plan) -> str | None:
         for topic in page.get("Topics", []):
             if topic["TopicArn"].endswith(suffix):
                 plan.record("found", "SNS topic", topic["TopicArn"])
+                found = await sns.get_topic_attributes(TopicArn=topic["TopicArn"])
+                key = found.get("Attributes", {}).get("KmsMasterKeyId")
+                if key:
+                    plan.warnings.append(encrypted("topic", options.topic, str(key)))
                 return str(topic["TopicArn"])
     if options.dry_run:
         plan.record("created", "SNS topic", options.topic)
@@ -193,7 +197,7 @@ async def _queue(
     names = ["QueueArn", "KmsMasterKeyId"] if kind == "SQS queue" else ["QueueArn"]
     found = (await sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names))["Attributes"]
     if found.get("KmsMasterKeyId"):
-        plan.warnings.append(encrypted(name, str(found["KmsMasterKeyId"])))
+        plan.warnings.append(encrypted("queue", name, str(found["KmsMasterKeyId"])))
     return str(found["QueueArn"])
 
 

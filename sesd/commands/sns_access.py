@@ -1,4 +1,4 @@
-"""What lets SNS deliver SES's events to sesd's queue (``sesd setup``, in
+"""What lets SES's events through the topic to sesd's queue (``sesd setup``, in
 sesd.commands.provision): the queue policy's statement setup writes, and what setup
 finds but leaves to the user, said as warnings (a KMS key's policy, a subscription's
 filter policy)."""
@@ -44,27 +44,33 @@ def queue_policy(current: str | None, queue_arn: str, topic_arn: str) -> dict[st
     return {"Version": "2012-10-17", **policy, "Statement": statements}
 
 
-#: The key SQS encrypts with when asked for AWS's own key: its policy is AWS's, and
-#: lets no other service (SNS) use it.
-_AWS_MANAGED_KEY = "alias/aws/sqs"
+#: The keys SQS and SNS encrypt with when asked for AWS's own: their policies are
+#: AWS's, and let no other service use them.
+_AWS_MANAGED_KEYS = {"queue": "alias/aws/sqs", "topic": "alias/aws/sns"}
+#: Who encrypts what is sent to each with its key: SNS to the queue, SES to the topic.
+_SENDERS = {"queue": ("SNS", "sns.amazonaws.com"), "topic": ("SES", "ses.amazonaws.com")}
+#: What else each may be encrypted with, that needs no key policy.
+_INSTEAD = {"queue": "SQS-managed encryption (SSE-SQS)", "topic": "no encryption"}
 
 
-def encrypted(queue: str, key: str) -> str:
-    """What an SSE-KMS queue needs that setup does not change: SNS encrypts what it
-    sends with the queue's key, so the key's policy must let SNS use it, or SNS drops
-    every event; sesd decrypts what it receives."""
-    said = f"queue {queue} is encrypted with the KMS key {escaped(key, 300)}"
-    if key == _AWS_MANAGED_KEY:
+def encrypted(kind: str, name: str, key: str) -> str:
+    """What an SSE-KMS queue or topic needs that setup does not change: its sender (SNS
+    to the queue, SES to the topic) encrypts with its key, so the key's policy must let
+    that service use it, or none of SES's events get through; sesd decrypts what it
+    receives from the queue."""
+    sender, principal = _SENDERS[kind]
+    said = f"{kind} {name} is encrypted with the KMS key {escaped(key, 300)}"
+    reader = ", and sesd's identity needs kms:Decrypt on it" if kind == "queue" else ""
+    if key == _AWS_MANAGED_KEYS[kind]:
         return (
-            f"{said}, whose key policy SNS may not be given: SNS cannot deliver SES's "
-            "events to it; use SQS-managed encryption (SSE-SQS) or a customer managed "
-            "key that lets sns.amazonaws.com kms:GenerateDataKey and kms:Decrypt (and "
-            "sesd's identity kms:Decrypt)"
+            f"{said}, whose key policy {sender} may not be given: {sender} cannot send "
+            f"SES's events to it; use {_INSTEAD[kind]} or a customer managed key that "
+            f"lets {principal} kms:GenerateDataKey and kms:Decrypt{reader}"
         )
     return (
-        f"{said}: its key policy must let sns.amazonaws.com kms:GenerateDataKey and "
-        "kms:Decrypt, or SNS delivers none of SES's events, and sesd's identity needs "
-        "kms:Decrypt on it (setup changes neither)"
+        f"{said}: its key policy must let {principal} kms:GenerateDataKey and "
+        f"kms:Decrypt, or {sender} sends none of SES's events{reader} (setup changes "
+        "no key or encryption)"
     )
 
 
