@@ -103,3 +103,15 @@ def test_how_it_works_names_every_module_of_the_core() -> None:
     modules = sorted(p.name for p in core.glob("*.py") if p.name != "__init__.py")
     assert modules
     assert [name for name in modules if f"`{name}`" not in section] == []
+
+
+def test_the_example_config_asks_of_an_accounts_role_what_readme_does() -> None:
+    """An [[accounts]] role reads the queue and has the account's health polled through
+    it: the example config's comment asks the same IAM actions of the role as README's
+    "The role needs" does, so a role written from either is not refused every poll."""
+    example = README.parent.joinpath("config", "sesd.example.toml").read_text(encoding="utf-8")
+    readme = README.read_text(encoding="utf-8")
+    (said,) = re.findall(r"The role needs (.+?) trust policy", readme, re.S)
+    (commented,) = re.findall(r"# role needs (.+?) trust sesd", example, re.S)
+    action = r"(?:sqs|ses|cloudwatch|kms):[A-Za-z]+"
+    assert set(re.findall(action, commented)) == set(re.findall(action, said))
