@@ -19,7 +19,7 @@ from sesd.commands.demo.localsqs import LocalSqs
 from sesd.commands.main import main
 from sesd.commands.provision import EVENT_TYPES, SetupOptions, run_setup
 from tests.fake_ses import FakeSes
-from tests.test_setup_partial import passed_on
+from tests.test_setup_partial import SesDenied, passed_on
 
 
 class SesApart(LocalServer):
@@ -238,3 +238,26 @@ async def test_a_topic_encrypted_with_a_kms_key_is_said_to_need_ses_let_in(
         assert "ses.amazonaws.com" in warning
         found = await sns.get_topic_attributes(TopicArn=made["TopicArn"])
     assert found["Attributes"]["KmsMasterKeyId"] == key
+
+
+async def test_a_region_that_stops_part_way_still_warns_of_what_it_found(
+    local_sqs: LocalSqs,
+    sqs: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SES refuses the configuration set after setup found the queue encrypted with
+    AWS's own key: the warning is said before the failure's line, so the run that is to
+    finish it is not the first to learn that no event could arrive."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    name = f"w{uuid.uuid4().hex[:8]}"
+    attributes = {"KmsMasterKeyId": "alias/aws/sqs"}
+    await sqs.create_queue(QueueName=f"{name}-events", Attributes=attributes)
+    async with SesDenied(local_sqs.url) as denied:
+        capsys.readouterr()
+        argv = ["setup", "--name", name, "--endpoint-url", denied.url]
+        assert await anyio.to_thread.run_sync(main, argv) == 1
+    warning, failed = capsys.readouterr().err.splitlines()
+    assert warning.startswith(f"sesd: warning: us-east-1: queue {name}-events is encrypted ")
+    assert failed.startswith("sesd: setup failed in us-east-1: ClientError: ")

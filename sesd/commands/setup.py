@@ -200,6 +200,7 @@ def execute(args: argparse.Namespace) -> int:
             # cut, its controls escaped (a proxy's answer is a stranger's).
             said = escaped((str(exc).splitlines() or [""])[0], 300)
             _print_stopped(plans, plan, args.name, several)
+            _print_warnings([*plans, plan])  # what was found is so, finished or not
             print(f"sesd: setup failed in {region}: {type(exc).__name__}: {said}", file=sys.stderr)
             hint = _hint(exc, region, [made.region for made in plans])
             if hint:
@@ -207,6 +208,7 @@ def execute(args: argparse.Namespace) -> int:
             return 1
         except KeyboardInterrupt:
             _print_stopped(plans, plan, args.name, several)
+            _print_warnings([*plans, plan])
             raise  # the command's one line and status (sesd.commands.main)
     _print_plans(plans, args.name, several)
     _print_warnings(plans)
