@@ -76,12 +76,13 @@ def encrypted(kind: str, name: str, key: str) -> str:
 
 def filtered(queue: str, topic: str, attrs: dict[str, str]) -> str:
     """A filter policy on the subscription: SNS delivers only what it matches. SES
-    sets no message attributes, so one on them (the default scope) matches nothing.
+    sets no message attributes, so one on them (the default scope) matches nothing but
+    an ``exists: false``.
     The user's to keep or remove: setup does not know what it was for."""
     scope = attrs.get("FilterPolicyScope") or "MessageAttributes"
     return (
         f"the subscription of {queue} to the topic {topic} has a filter "
-        f"policy ({escaped(scope, 40)}): SNS delivers only the events it matches, none on "
-        "MessageAttributes (SES's events carry none); unless that is meant, set its "
-        "FilterPolicy to {} (aws sns set-subscription-attributes)"
+        f"policy ({escaped(scope, 40)}): SNS delivers only the events it matches (on "
+        "MessageAttributes, which SES's events carry none of, almost none); unless that "
+        "is meant, set its FilterPolicy to {} (aws sns set-subscription-attributes)"
     )
