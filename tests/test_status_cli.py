@@ -298,6 +298,36 @@ async def test_a_port_where_another_service_answers_is_said_so(
     )
 
 
+async def test_http_to_a_port_that_answers_it_with_a_400_for_tls_says_use_https(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A TLS port behind Go's or nginx's server answers plain HTTP with a 400 ("Client
+    sent an HTTP request to an HTTPS server"): the line said "answered HTTP 400". It
+    names the fix, having seen the port answer a TLS hello with TLS."""
+
+    async def go_tls(client: SocketStream) -> None:
+        async with client:
+            first = await client.receive()
+            if first.startswith(b"\x16\x03"):  # a TLS hello: a handshake_failure alert
+                await client.send(b"\x15\x03\x03\x00\x02\x02\x28")
+            else:
+                await client.send(
+                    b"HTTP/1.0 400 Bad Request\r\n\r\n"
+                    b"Client sent an HTTP request to an HTTPS server.\n"
+                )
+
+    async with await anyio.create_tcp_listener(local_host="127.0.0.1") as listener:
+        port = listener.extra(SocketAttribute.local_port)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(listener.serve, go_tls)
+            assert await sesd("status", "--url", f"http://127.0.0.1:{port}") == 1
+            tg.cancel_scope.cancel()
+    assert capsys.readouterr().err == (
+        f"sesd: cannot reach sesd at http://127.0.0.1:{port}: it serves https, not http: "
+        f"give --url https://127.0.0.1:{port}\n"
+    )
+
+
 async def test_an_address_that_redirects_in_a_loop_is_said_so(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

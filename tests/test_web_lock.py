@@ -513,3 +513,12 @@ async def test_sesd_status_goes_through_the_lock(
             "wrong user or password\n"
         )
         assert "wrong-pw" not in err
+        # http:// to the TLS port (a web config the command could not read, or the
+        # scheme typed): the line names the fix, not "Server disconnected".
+        plain = f"http://127.0.0.1:{_port(daemon)}"
+        code, _, err = await status("--url", f"{plain}/sesd/")
+        assert code == 1
+        assert err == (
+            f"sesd: cannot reach sesd at {plain}/sesd: it serves https, not http: give "
+            f"--url https://127.0.0.1:{_port(daemon)}/sesd\n"
+        )

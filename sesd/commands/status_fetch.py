@@ -3,6 +3,7 @@ through basic auth and a CA of the user's, and why it could not be, in one line.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import ssl
@@ -11,7 +12,9 @@ from typing import Final
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
+import anyio
 import msgspec
+from anyio.streams.buffered import BufferedByteReceiveStream
 
 from sesd.config import ConfigError
 from sesd.core.unreadable import undecoded
@@ -131,10 +134,16 @@ async def fetch(
                         else "not sesd (its /metrics has no sesd metrics either)"
                     )
                 )
+            if response.status == 400 and await _serves_tls(base):
+                raise Unreachable(f"cannot reach sesd at {shown(base)}: {_use_https(base)}")
             if response.status != 200:
                 raise Unreachable(f"{named} answered HTTP {response.status}")
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-        raise Unreachable(f"cannot reach sesd at {shown(base)}: {_reason(exc)}") from None
+        # A TLS server hangs up on plain HTTP (sesd's, Python's), or its bytes are no
+        # HTTP: neither says why, a look at the port does.
+        unheard = isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientResponseError)
+        reason = _use_https(base) if unheard and await _serves_tls(base) else _reason(exc)
+        raise Unreachable(f"cannot reach sesd at {shown(base)}: {reason}") from None
     try:
         return body, msgspec.json.decode(body, type=Status)
     # Text that is not UTF-8: UnicodeDecodeError from msgspec 0.22, DecodeError later.
@@ -169,6 +178,36 @@ async def _serves_metrics(session: aiohttp.ClientSession, base: str, through: Ac
             return response.status == 200 and b"sesd_" in await response.content.read(1 << 20)
     except (aiohttp.ClientError, OSError, TimeoutError):
         return False
+
+
+def _use_https(base: str) -> str:
+    """The fix for ``base`` asked over http where TLS is served."""
+    return f"it serves https, not http: give --url https{shown(base)[len('http') :]}"
+
+
+async def _serves_tls(base: str) -> bool:
+    """Whether ``base``, an http:// address, is a port that speaks TLS: it answers a
+    TLS hello with a TLS record (the server's hello, or an alert). Go's servers and
+    nginx answer plain HTTP there with a 400, sesd's and Python's hang up."""
+    parts = urlsplit(base)
+    if parts.scheme != "http" or not parts.hostname:
+        return False
+    context = ssl.create_default_context()
+    context.check_hostname = False  # no trust is given: only the first bytes are read
+    context.verify_mode = ssl.CERT_NONE
+    outgoing = ssl.MemoryBIO()
+    client = context.wrap_bio(ssl.MemoryBIO(), outgoing)
+    with contextlib.suppress(ssl.SSLWantReadError):
+        client.do_handshake()  # writes the hello, then waits for an answer it never gets
+    try:
+        with anyio.fail_after(_TIMEOUT):
+            async with await anyio.connect_tcp(parts.hostname, parts.port or 80) as stream:
+                await stream.send(outgoing.read())
+                head = await BufferedByteReceiveStream(stream).receive_exactly(2)
+    except (OSError, TimeoutError, anyio.EndOfStream, anyio.BrokenResourceError):
+        return False
+    # A record's type (22 a handshake, 21 an alert), then its major version, 3.
+    return head[0] in (21, 22) and head[1] == 3
 
 
 def _reason(exc: BaseException) -> str:
