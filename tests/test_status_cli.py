@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -466,25 +467,49 @@ def test_a_time_on_another_day_carries_its_date() -> None:
     assert moment(None, now) == "-"
 
 
-async def test_watch_redraws_until_ctrl_c(local_sqs: LocalSqs, sqs: Any) -> None:
-    """``--watch`` prints the table again every ``--every`` seconds; Ctrl-C ends it, 0."""
-    _, config = await firing(local_sqs, sqs)
-    async with running(config) as daemon:
-        await fired(daemon)
-        command = [sys.executable, "-m", "sesd", "status", "--watch", "--every", "0.2", "--url",
-                   f"http://127.0.0.1:{daemon.http_port}"]  # fmt: skip
-        with hearing_ctrl_c():
-            started = await anyio.open_process(command, stdout=subprocess.PIPE)
-        async with started as process:
-            assert process.stdout is not None
-            stream = BufferedByteReceiveStream(process.stdout)
+async def test_watch_redraws_until_ctrl_c_through_a_restart(local_sqs: LocalSqs, sqs: Any) -> None:
+    """``--watch`` prints the table again every ``--every`` seconds; Ctrl-C ends it, 0.
+    A daemon not up yet, or gone (restarting), is no end of the watch: each try says
+    why on standard error, and when the daemon last answered, and the watch goes on
+    and draws the table again once it answers. It ended, status 1, at a first try
+    that failed."""
+    url, config = await firing(local_sqs, sqs)
+    port = free_port()
+    config = parse_config(config_text(local_sqs, url).replace("127.0.0.1:0", f"127.0.0.1:{port}"))
+    command = [sys.executable, "-m", "sesd", "status", "--watch", "--every", "0.2", "--url",
+               f"http://127.0.0.1:{port}"]  # fmt: skip
+    with hearing_ctrl_c():
+        started = await anyio.open_process(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    async with started as process:
+        assert process.stdout is not None
+        assert process.stderr is not None
+        stream = BufferedByteReceiveStream(process.stdout)
+        errors = BufferedByteReceiveStream(process.stderr)
+        with anyio.fail_after(20):
+            line = (await errors.receive_until(b"\n", 1 << 16)).decode()
+        assert line == (
+            f"sesd: cannot reach sesd at http://127.0.0.1:{port}: Connection refused;"
+            " no answer yet, trying again every 0.2s"
+        )
+        async with running(config) as daemon:
+            await fired(daemon)
             with anyio.fail_after(20):
                 for _ in range(3):
                     while not (await stream.receive_until(b"\n", 1 << 16)).startswith(b"ALERTS:"):
                         pass
-            process.send_signal(signal.SIGINT)
-            with anyio.fail_after(10):
-                assert await process.wait() == 0
+        # The daemon gone: the line says since when.
+        with anyio.fail_after(20):
+            while "last answered" not in (
+                line := (await errors.receive_until(b"\n", 1 << 16)).decode()
+            ):
+                pass
+        assert line.startswith(f"sesd: cannot reach sesd at http://127.0.0.1:{port}: ")
+        assert re.search(
+            r"; last answered at \d\d:\d\d:\d\dZ, \S+ ago, trying again every 0.2s$", line
+        ), line
+        process.send_signal(signal.SIGINT)
+        with anyio.fail_after(10):
+            assert await process.wait() == 0
 
 
 class Service(LocalServer):

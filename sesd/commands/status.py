@@ -6,7 +6,8 @@ over it as ``sesd run`` takes it, else http://127.0.0.1:9585) and prints a
 table: alerts first (firing, then pending), then the domains, providers and
 tenants by delay ratio, the canary, the accounts and the silences. ``--json``
 prints the document itself; ``--watch`` redraws it every few seconds until
-Ctrl-C. A daemon that cannot be reached is said in one line, exit 1. Behind
+Ctrl-C, through a daemon down or restarting. A daemon that cannot be reached is said
+in one line, exit 1 (``--watch``: at each try, and it goes on). Behind
 ``[http] web_config``: ``--user`` with the password in ``SESD_STATUS_PASSWORD``
 (never on the command line, where ``ps`` shows it), and ``--cacert`` for a
 certificate no system CA signed; ``--config`` gives https when its web config
@@ -20,7 +21,8 @@ import math
 import os
 import re
 import sys
-from typing import Final
+import time
+from typing import Final, NoReturn
 from urllib.parse import urlsplit
 
 import anyio
@@ -44,6 +46,7 @@ from sesd.commands.status_fetch import (
 )
 from sesd.commands.status_table import table
 from sesd.config import Config, ConfigError, HttpConfig, load_config
+from sesd.status.charts import duration, when
 from sesd.status.document import Status
 from sesd.status.model import MAX_ALERTS, Limits
 
@@ -285,28 +288,51 @@ def _usage(message: str) -> int:
 
 
 async def _run(args: argparse.Namespace, url: str, through: Access) -> int:
-    def show(body: bytes, status: Status) -> None:
-        if args.json:
-            print(msgspec.json.format(body, indent=2).decode())
-        else:
-            # The daemon's address, not the page or endpoint pasted with it.
-            print(table(status, shown(base_url(url))))
-
+    if args.watch:
+        await _watch(args, url, through)
     try:
-        show(*await fetch(url, args.top, through, args.alerts))
+        found = await fetch(url, args.top, through, args.alerts)
     except Unreachable as exc:
         print(f"sesd: {exc}{_no_port(url)}{_unnamed(args)}", file=sys.stderr)
         return EXIT_UNREACHABLE
-    while args.watch:
-        sys.stdout.flush()
-        await anyio.sleep(args.every)
+    print(_drawn(args, url, *found))
+    return 0
+
+
+def _drawn(args: argparse.Namespace, url: str, body: bytes, status: Status) -> str:
+    """The document as ``--json`` prints it, else its table."""
+    if args.json:
+        return msgspec.json.format(body, indent=2).decode()
+    # The daemon's address, not the page or endpoint pasted with it.
+    return table(status, shown(base_url(url)))
+
+
+async def _watch(args: argparse.Namespace, url: str, through: Access) -> NoReturn:
+    """Redraw every ``--every`` seconds until Ctrl-C. A try that fails (a daemon not up
+    yet, restarting, slow) ends nothing: it is said on standard error with when the
+    daemon last answered, under the last drawing (kept: its header's time says how
+    old it is), and the next try comes at the interval."""
+    drawn = ""
+    answered: float | None = None  # this machine's clock: "ago" is read against it
+    while True:
         try:
             found = await fetch(url, args.top, through, args.alerts)
         except Unreachable as exc:
-            # A daemon restarting: say so, and keep trying.
-            print(f"sesd: {exc}{_no_port(url)}", file=sys.stderr)
-            continue
-        if sys.stdout.isatty():
-            print(_CLEAR, end="")
-        show(*found)
-    return 0
+            since = (
+                f"last answered at {when(answered)}, {duration(time.time() - answered)} ago"
+                if answered is not None
+                else "no answer yet"
+            )
+            if drawn and sys.stdout.isatty():  # the line under the drawing, not a pile
+                print(f"{_CLEAR}{drawn}", flush=True)
+            hint = _no_port(url) + ("" if answered is not None else _unnamed(args))
+            print(
+                f"sesd: {exc}{hint}; {since}, trying again every {args.every:g}s",
+                file=sys.stderr,
+                flush=True,
+            )
+        else:
+            answered = time.time()
+            drawn = _drawn(args, url, *found)
+            print(f"{_CLEAR if sys.stdout.isatty() else ''}{drawn}", flush=True)
+        await anyio.sleep(args.every)
