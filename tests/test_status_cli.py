@@ -512,6 +512,37 @@ async def test_watch_redraws_until_ctrl_c_through_a_restart(local_sqs: LocalSqs,
             assert await process.wait() == 0
 
 
+async def test_ctrl_c_at_a_status_without_watch_is_an_interruption() -> None:
+    """``sesd status`` (no ``--watch``) waiting on a daemon that does not answer, then
+    Ctrl-C: it exited 0, as if it had printed the status, and a script's
+    ``sesd status || page`` went on. It ends as other commands do at Ctrl-C: one
+    line, ``sesd: interrupted``, and by the signal itself."""
+    asked = anyio.Event()
+
+    async def silent(client: SocketStream) -> None:
+        async with client:
+            asked.set()
+            await anyio.sleep_forever()
+
+    async with await anyio.create_tcp_listener(local_host="127.0.0.1") as listener:
+        port = listener.extra(SocketAttribute.local_port)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(listener.serve, silent)
+            command = [sys.executable, "-m", "sesd", "status", "--url", f"http://127.0.0.1:{port}"]
+            with hearing_ctrl_c():
+                started = await anyio.open_process(command, stderr=subprocess.PIPE)
+            async with started as process:
+                with anyio.fail_after(20):
+                    await asked.wait()
+                process.send_signal(signal.SIGINT)
+                with anyio.fail_after(10):
+                    assert await process.wait() == -signal.SIGINT
+                assert process.stderr is not None
+                said = b"".join([chunk async for chunk in process.stderr])
+                assert said.endswith(b"sesd: interrupted\n")
+            tg.cancel_scope.cancel()
+
+
 class Service(LocalServer):
     """A Kubernetes Service in front of replicas: each request goes to the next one."""
 

@@ -199,9 +199,18 @@ def execute(args: argparse.Namespace) -> int:
         through = access(args.user, args.cacert)
     except ConfigError as exc:
         return _usage(str(exc))
+    return _started(args, url, through)
+
+
+def _started(args: argparse.Namespace, url: str, through: Access) -> int:
+    """The status drawn; Ctrl-C is the end of ``--watch``, status 0. Without it, Ctrl-C
+    interrupts the command as any other (exit 0 would have a script's ``sesd status
+    || ...`` take it for an answer)."""
     try:
         return anyio.run(_run, args, url, through)
     except KeyboardInterrupt:
+        if not args.watch:
+            raise
         return 0
 
 
