@@ -409,6 +409,40 @@ async def test_an_answer_not_in_utf8_is_one_line_and_exit_1(
     )
 
 
+async def test_a_status_from_another_sesd_version_is_named_so_and_json_prints_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """During a rolling upgrade this command meets a replica of another version: keys
+    it does not know are let be; a document it cannot read (a key it needs missing)
+    said "did not answer with sesd's status", as of a stranger, and ``--json`` could
+    not print it either. The line names the version that answered (its text escaped)
+    and what it lacks; ``--json`` prints the document."""
+    w = everything()
+    doc = build_status(w.sources, NOW, read_counters(w.sources), (w.sources.started, {}))
+    newer = msgspec.to_builtins(doc) | {"added_later": {"x": 1}}
+    older = msgspec.to_builtins(doc)
+    older["sesd"]["version"] = "0.0.9\x1b[2J"
+    for account in older["accounts"]:
+        del account["answered_at"]
+    answers = iter([newer, older, older])
+
+    async def document(request: web.Request) -> web.Response:
+        return web.json_response(next(answers))
+
+    async with _answering("/api/v1/status", document) as url:
+        assert await sesd("status", "--url", url) == 0
+        assert capsys.readouterr().out.startswith("sesd 0.1.0")
+        assert await sesd("status", "--url", url) == 1
+        assert capsys.readouterr().err == (
+            f"sesd: {url}/api/v1/status answered with the status of sesd 0.0.9\\u001b[2J"
+            " (schema sesd.status.v1), which this sesd status (0.1.0) cannot read (Object"
+            " missing required field `answered_at` - at `$.accounts[0]`): the sesd status"
+            " of its version can, and --json prints it\n"
+        )
+        assert await sesd("status", "--url", url, "--json") == 0
+        assert json.loads(capsys.readouterr().out) == older
+
+
 async def test_an_answer_larger_than_any_status_is_not_read_whole(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -38,6 +38,7 @@ from sesd.commands.common import (
 from sesd.commands.status_fetch import (
     PASSWORD_VARIABLE,
     Access,
+    OtherVersion,
     Unreachable,
     access,
     base_url,
@@ -47,7 +48,6 @@ from sesd.commands.status_fetch import (
 from sesd.commands.status_table import table
 from sesd.config import Config, ConfigError, HttpConfig, load_config
 from sesd.status.charts import duration, when
-from sesd.status.document import Status
 from sesd.status.model import MAX_ALERTS, Limits
 
 __all__ = ["DEFAULT_URL", "add_parser", "default_url"]
@@ -300,16 +300,23 @@ async def _run(args: argparse.Namespace, url: str, through: Access) -> int:
     if args.watch:
         await _watch(args, url, through)
     try:
-        found = await fetch(url, args.top, through, args.alerts)
+        drawn = await _drawn(args, url, through)
     except Unreachable as exc:
         print(f"sesd: {exc}{_no_port(url)}{_unnamed(args)}", file=sys.stderr)
         return EXIT_UNREACHABLE
-    print(_drawn(args, url, *found))
+    print(drawn)
     return 0
 
 
-def _drawn(args: argparse.Namespace, url: str, body: bytes, status: Status) -> str:
-    """The document as ``--json`` prints it, else its table."""
+async def _drawn(args: argparse.Namespace, url: str, through: Access) -> str:
+    """The document as ``--json`` prints it (another version's too), else its table;
+    :class:`Unreachable` when there is none."""
+    try:
+        body, status = await fetch(url, args.top, through, args.alerts)
+    except OtherVersion as exc:
+        if not args.json:
+            raise
+        body = exc.body
     if args.json:
         return msgspec.json.format(body, indent=2).decode()
     # The daemon's address, not the page or endpoint pasted with it.
@@ -325,7 +332,7 @@ async def _watch(args: argparse.Namespace, url: str, through: Access) -> NoRetur
     answered: float | None = None  # this machine's clock: "ago" is read against it
     while True:
         try:
-            found = await fetch(url, args.top, through, args.alerts)
+            found = await _drawn(args, url, through)
         except Unreachable as exc:
             since = (
                 f"last answered at {when(answered)}, {duration(time.time() - answered)} ago"
@@ -341,7 +348,6 @@ async def _watch(args: argparse.Namespace, url: str, through: Access) -> NoRetur
                 flush=True,
             )
         else:
-            answered = time.time()
-            drawn = _drawn(args, url, *found)
+            answered, drawn = time.time(), found
             print(f"{_CLEAR if sys.stdout.isatty() else ''}{drawn}", flush=True)
         await anyio.sleep(args.every)

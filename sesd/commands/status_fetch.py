@@ -16,11 +16,21 @@ import anyio
 import msgspec
 from anyio.streams.buffered import BufferedByteReceiveStream
 
+from sesd import __version__
 from sesd.config import ConfigError
+from sesd.core.text import clean
 from sesd.core.unreadable import undecoded
 from sesd.status.document import Status
 
-__all__ = ["MAX_ANSWER", "PASSWORD_VARIABLE", "Access", "Unreachable", "access", "fetch"]
+__all__ = [
+    "MAX_ANSWER",
+    "PASSWORD_VARIABLE",
+    "Access",
+    "OtherVersion",
+    "Unreachable",
+    "access",
+    "fetch",
+]
 
 _TIMEOUT: Final = 5.0
 #: The most of an answer read. A status document listing 1,000 alerts, silences and
@@ -74,6 +84,15 @@ class Access:
 
 class Unreachable(Exception):
     """The daemon did not answer with its status; the message says why in one line."""
+
+
+class OtherVersion(Unreachable):
+    """A sesd answered with a status document this one cannot read (another version's):
+    ``body`` is its JSON, which ``--json`` prints."""
+
+    def __init__(self, message: str, body: bytes) -> None:
+        super().__init__(message)
+        self.body = body
 
 
 def access(user: str | None, cacert: str | None) -> Access:
@@ -146,11 +165,46 @@ async def fetch(
         raise Unreachable(f"cannot reach sesd at {shown(base)}: {reason}") from None
     try:
         return body, msgspec.json.decode(body, type=Status)
+    except msgspec.ValidationError as exc:  # JSON, but not the document read here
+        other = _named(body)
+        if other:
+            raise OtherVersion(
+                f"{named} answered with {other}, which this sesd status ({__version__}) "
+                f"cannot read ({clean(str(exc), 300)}): the sesd status of its version "
+                "can, and --json prints it",
+                body,
+            ) from None
+        raise Unreachable(
+            f"{named} did not answer with sesd's status ({clean(str(exc), 300)})"
+        ) from None
     # Text that is not UTF-8: UnicodeDecodeError from msgspec 0.22, DecodeError later.
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise Unreachable(
             f"{named} did not answer with sesd's status ({undecoded(body, exc)})"
         ) from None
+
+
+class _Build(msgspec.Struct):
+    version: str = "?"
+
+
+class _Named(msgspec.Struct):
+    """What any sesd's status document says of itself, whatever else it holds."""
+
+    schema: str = ""
+    sesd: _Build = msgspec.field(default_factory=_Build)
+
+
+def _named(body: bytes) -> str:
+    """Which sesd's status ``body`` is, as its text says (escaped: a stranger's may
+    say anything), or "" when it names itself no sesd's status document."""
+    try:
+        said = msgspec.json.decode(body, type=_Named)
+    except msgspec.DecodeError:
+        return ""
+    if not said.schema.startswith("sesd.status."):
+        return ""
+    return f"the status of sesd {clean(said.sesd.version, 100)} (schema {clean(said.schema, 100)})"
 
 
 async def _bounded(response: aiohttp.ClientResponse, named: str) -> bytes:
