@@ -443,6 +443,30 @@ async def test_a_status_from_another_sesd_version_is_named_so_and_json_prints_it
         assert json.loads(capsys.readouterr().out) == older
 
 
+async def test_json_to_a_terminal_carries_no_control_character_raw(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """JSON leaves U+0080-U+009F (C1: U+009B is a terminal's CSI) and the
+    bidirectional and invisible characters raw in its strings, as msgspec writes
+    them: a name carrying them (the host's, a domain's, a stranger's answer) reached
+    the terminal from ``--json``. They are written as escapes: the same JSON, the
+    same values."""
+    w = everything()
+    doc = build_status(w.sources, NOW, read_counters(w.sources), (w.sources.started, {}))
+    doc = msgspec.structs.replace(
+        doc, sesd=msgspec.structs.replace(doc.sesd, host="pod\x9b2J\u202egro.\U000e0041")
+    )
+
+    async def document(request: web.Request) -> web.Response:
+        return web.Response(body=msgspec.json.encode(doc), content_type="application/json")
+
+    async with _answering("/api/v1/status", document) as url:
+        assert await sesd("status", "--url", url, "--json") == 0
+    out = capsys.readouterr().out
+    assert '"host": "pod\\u009b2J\\u202egro.\\udb40\\udc41"' in out
+    assert json.loads(out) == msgspec.to_builtins(doc)
+
+
 async def test_an_answer_larger_than_any_status_is_not_read_whole(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -47,6 +47,7 @@ from sesd.commands.status_fetch import (
 )
 from sesd.commands.status_table import table
 from sesd.config import Config, ConfigError, HttpConfig, load_config
+from sesd.core.text import json_escaped
 from sesd.status.charts import duration, when
 from sesd.status.model import MAX_ALERTS, Limits
 
@@ -318,7 +319,7 @@ async def _drawn(args: argparse.Namespace, url: str, through: Access) -> str:
             raise
         body = exc.body
     if args.json:
-        return msgspec.json.format(body, indent=2).decode()
+        return json_escaped(msgspec.json.format(body, indent=2).decode())
     # The daemon's address, not the page or endpoint pasted with it.
     return table(status, shown(base_url(url)))
 

@@ -25,6 +25,7 @@ __all__ = [
     "escaped",
     "has_control",
     "has_space_or_control",
+    "json_escaped",
     "mta_name",
     "redact_addresses",
     "slack_escape",
@@ -202,6 +203,25 @@ def _escaped_head(text: str, room: int) -> str:
         start = found.end()
     shown.append(text[start:end][: room - used])
     return "".join(shown)
+
+
+def json_escaped(text: str) -> str:
+    """JSON text with every character :func:`escaped` escapes that JSON leaves raw in a
+    string (C1 controls, DEL, format and invisible characters) written as a JSON
+    escape: the same document, nothing in it a terminal acts on. Its lines stay lines
+    (JSON escapes the controls below U+0020 in a string itself)."""
+    return _CONTROL_RE.sub(_json_escape, text)
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in "\t\n\r":  # between values, as a formatter lays them out
+        return char
+    point = ord(char)
+    if point <= 0xFFFF:
+        return f"\\u{point:04x}"
+    point -= 0x10000  # past the BMP: JSON writes it as a UTF-16 surrogate pair
+    return f"\\u{0xD800 + (point >> 10):04x}\\u{0xDC00 + (point & 0x3FF):04x}"
 
 
 def mta_name(value: str) -> str:
