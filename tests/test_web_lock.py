@@ -211,9 +211,12 @@ async def test_tls_with_a_certificate_the_client_trusts(tmp_path: Path) -> None:
             await _get(port, "/healthz", tls=old)
 
 
-async def test_client_certificates_from_the_client_ca_only(tmp_path: Path) -> None:
+async def test_client_certificates_from_the_client_ca_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """With RequireAndVerifyClientCert, a client without a certificate, or with one
-    another CA signed, is refused in the handshake; one the client CA signed gets in."""
+    another CA signed, is refused in the handshake; one the client CA signed gets in,
+    `sesd status --cert --key` too."""
     ca = _certificate(tmp_path, "tls")
     clients = trustme.CA()
     clients.cert_pem.write_to_path(str(tmp_path / "clients.crt"))
@@ -229,8 +232,28 @@ async def test_client_certificates_from_the_client_ca_only(tmp_path: Path) -> No
         with pytest.raises(aiohttp.ClientError):
             await _get(port, "/metrics", tls=stranger)
         known = _trusting(ca)
-        clients.issue_cert("scraper@example.com").configure_cert(known)
+        client = clients.issue_cert("scraper@example.com")
+        client.configure_cert(known)
         assert (await _get(port, "/metrics", tls=known))[0] == 200
+        # sesd status: without a certificate the port hangs up, and the line said no
+        # more than "Server disconnected"; --cert and --key present one.
+        ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+        client.cert_chain_pems[0].write_to_path(str(tmp_path / "client.crt"))
+        client.private_key_pem.write_to_path(str(tmp_path / "client.key"))
+        url = f"https://127.0.0.1:{port}"
+        status = ["status", "--url", url, "--cacert", str(tmp_path / "ca.pem")]
+        assert await anyio.to_thread.run_sync(main, status) == 1
+        assert capsys.readouterr().err == (
+            f"sesd: cannot reach sesd at {url}: Server disconnected (a port whose web config"
+            " requires client certificates hangs up on a client without one: give --cert"
+            " and --key)\n"
+        )
+        mine = ["--cert", str(tmp_path / "client.crt"), "--key", str(tmp_path / "client.key")]
+        assert await anyio.to_thread.run_sync(main, [*status, *mine]) == 0
+        assert capsys.readouterr().out.startswith(f"sesd 0.1.0{BUILT} at {url}")
+        missing = str(tmp_path / "nowhere.crt")
+        assert await anyio.to_thread.run_sync(main, [*status, "--cert", missing]) == 2
+        assert capsys.readouterr().err.startswith(f"sesd: --cert {missing}: ")
 
 
 async def test_a_reload_swaps_the_users_and_the_certificate(

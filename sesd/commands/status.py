@@ -9,8 +9,9 @@ prints the document itself; ``--watch`` redraws it every few seconds until
 Ctrl-C, through a daemon down or restarting. A daemon that cannot be reached is said
 in one line, exit 1 (``--watch``: at each try, and it goes on). Behind
 ``[http] web_config``: ``--user`` with the password in ``SESD_STATUS_PASSWORD``
-(never on the command line, where ``ps`` shows it), and ``--cacert`` for a
-certificate no system CA signed; ``--config`` gives https when its web config
+(never on the command line, where ``ps`` shows it), ``--cacert`` for a
+certificate no system CA signed, ``--cert`` and ``--key`` for a port that requires
+a client certificate; ``--config`` gives https when its web config
 has TLS.
 """
 
@@ -109,6 +110,8 @@ def add_parser(commands: Commands) -> None:
     )
     status.add_argument("--user", help=f"basic auth user (password in ${PASSWORD_VARIABLE})")
     status.add_argument("--cacert", help="CA certificates (PEM) to trust for https")
+    status.add_argument("--cert", help="a client certificate (PEM), for a port that requires one")
+    status.add_argument("--key", help="the --cert's private key (PEM), unless in its file")
     status.set_defaults(execute=execute)
 
 
@@ -197,7 +200,7 @@ def execute(args: argparse.Namespace) -> int:
             f"--user {args.user} and a user and password written into --url {named}: give one"
         )
     try:
-        through = access(args.user, args.cacert)
+        through = access(args.user, args.cacert, args.cert, args.key)
     except ConfigError as exc:
         return _usage(str(exc))
     return _started(args, url, through)

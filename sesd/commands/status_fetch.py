@@ -80,6 +80,8 @@ class Access:
     #: The Authorization header, or none.
     headers: dict[str, str] = field(default_factory=dict)
     tls: ssl.SSLContext | None = None
+    #: Whether ``tls`` presents a client certificate.
+    certified: bool = False
 
 
 class Unreachable(Exception):
@@ -95,8 +97,11 @@ class OtherVersion(Unreachable):
         self.body = body
 
 
-def access(user: str | None, cacert: str | None) -> Access:
-    """The credentials and trust the options ask for; ConfigError saying what is
+def access(
+    user: str | None, cacert: str | None, cert: str | None = None, key: str | None = None
+) -> Access:
+    """The credentials and trust the options ask for (``cert``, ``key``: a client
+    certificate and its key, for a port that asks for one); ConfigError saying what is
     missing."""
     headers = {}
     if user is not None:
@@ -112,7 +117,15 @@ def access(user: str | None, cacert: str | None) -> Access:
             tls = ssl.create_default_context(cafile=cacert)
         except (OSError, ssl.SSLError) as exc:
             raise ConfigError(f"--cacert {cacert}: {exc}") from None
-    return Access(headers, tls)
+    if key is not None and cert is None:
+        raise ConfigError(f"--key {key}: give the certificate it is the key of with --cert")
+    if cert is not None:
+        tls = tls or ssl.create_default_context()
+        try:
+            tls.load_cert_chain(cert, key)
+        except (OSError, ssl.SSLError) as exc:  # a file not there, or not the cert's key
+            raise ConfigError(f"--cert {cert}: {exc}") from None
+    return Access(headers, tls, certified=cert is not None)
 
 
 async def fetch(
@@ -162,6 +175,11 @@ async def fetch(
         # HTTP: neither says why, a look at the port does.
         unheard = isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientResponseError)
         reason = _use_https(base) if unheard and await _serves_tls(base) else _reason(exc)
+        if base.startswith("https:") and not through.certified and _hung_up(exc):
+            reason += (
+                " (a port whose web config requires client certificates hangs up on a "
+                "client without one: give --cert and --key)"
+            )
         raise Unreachable(f"cannot reach sesd at {shown(base)}: {reason}") from None
     try:
         return body, msgspec.json.decode(body, type=Status)
@@ -232,6 +250,14 @@ async def _serves_metrics(session: aiohttp.ClientSession, base: str, through: Ac
             return response.status == 200 and b"sesd_" in await response.content.read(1 << 20)
     except (aiohttp.ClientError, OSError, TimeoutError):
         return False
+
+
+def _hung_up(exc: BaseException) -> bool:
+    """Whether the server closed the connection without a word (at TLS's handshake or
+    just after it), as a port that asks for a client certificate does to one without."""
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        exc = exc.os_error
+    return isinstance(exc, aiohttp.ServerDisconnectedError | ConnectionResetError)
 
 
 def _use_https(base: str) -> str:
