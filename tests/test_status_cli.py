@@ -601,6 +601,35 @@ async def test_ctrl_c_at_a_status_without_watch_is_an_interruption() -> None:
             tg.cancel_scope.cancel()
 
 
+def test_watch_on_a_terminal_shows_one_failed_try_at_a_time() -> None:
+    """On a terminal, a watch that cannot reach the daemon drew each failed try's line
+    under the last, a screenful of them in a minute at ``--every 0.2``: each try clears
+    the screen, and the line stands under the last table (none yet here)."""
+    import os
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    url = f"http://127.0.0.1:{free_port()}"
+    command = [sys.executable, "-m", "sesd", "status", "--watch", "--every", "0.2", "--url", url]
+    with hearing_ctrl_c():
+        process = subprocess.Popen(command, stdout=slave, stderr=slave)
+    with process:
+        os.close(slave)
+        shown = bytearray()
+        deadline = time.monotonic() + 20
+        while shown.count(b"trying again") < 2 and time.monotonic() < deadline:
+            if select.select([master], [], [], 1)[0]:
+                shown += os.read(master, 4096)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(10) == 0
+    os.close(master)
+    tries = bytes(shown).split(b"\x1b[H\x1b[2J")[1:]
+    assert len(tries) >= 2, shown
+    assert all(t.startswith(f"sesd: cannot reach sesd at {url}: ".encode()) for t in tries), shown
+    assert all(t.count(b"trying again") == 1 for t in tries[:2]), shown
+
+
 class Service(LocalServer):
     """A Kubernetes Service in front of replicas: each request goes to the next one."""
 

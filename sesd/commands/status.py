@@ -343,8 +343,8 @@ async def _watch(args: argparse.Namespace, url: str, through: Access) -> NoRetur
                 if answered is not None
                 else "no answer yet"
             )
-            if drawn and sys.stdout.isatty():  # the line under the drawing, not a pile
-                print(f"{_CLEAR}{drawn}", flush=True)
+            if sys.stdout.isatty():  # the line under the drawing, not a pile of them
+                print(f"{_CLEAR}{drawn}", end="\n" if drawn else "", flush=True)
             hint = _no_port(url) + ("" if answered is not None else _unnamed(args))
             print(
                 f"sesd: {exc}{hint}; {since}, trying again every {args.every:g}s",
