@@ -32,7 +32,7 @@ from sesd.commands.demo.localsqs import LocalSqs, free_port
 from sesd.commands.main import main
 from sesd.commands.status import DEFAULT_URL, default_url
 from sesd.commands.status_fetch import MAX_ANSWER, base_url
-from sesd.commands.status_table import table
+from sesd.commands.status_table import rows, screenful, table
 from sesd.config import ConfigError, parse_config
 from sesd.io.build import revision
 from sesd.runtime.daemon import Daemon
@@ -601,33 +601,86 @@ async def test_ctrl_c_at_a_status_without_watch_is_an_interruption() -> None:
             tg.cancel_scope.cancel()
 
 
-def test_watch_on_a_terminal_shows_one_failed_try_at_a_time() -> None:
-    """On a terminal, a watch that cannot reach the daemon drew each failed try's line
-    under the last, a screenful of them in a minute at ``--every 0.2``: each try clears
-    the screen, and the line stands under the last table (none yet here)."""
+async def test_watch_on_a_terminal_keeps_to_the_screen() -> None:
+    """On an 80 by 24 terminal, a watch drew the whole table each time, and what
+    scrolled off the top was the header and the alerts; the lines of failed tries piled
+    up under it, a screenful a minute at ``--every 0.2``. Each redraw, and each failed
+    try (the daemon answering 503 after its first answer), is one screen: the table's
+    head with how many lines are left out, and the latest try's line alone."""
+    import fcntl
     import os
     import pty
     import select
+    import struct
+    import termios
 
-    master, slave = pty.openpty()
-    url = f"http://127.0.0.1:{free_port()}"
-    command = [sys.executable, "-m", "sesd", "status", "--watch", "--every", "0.2", "--url", url]
-    with hearing_ctrl_c():
-        process = subprocess.Popen(command, stdout=slave, stderr=slave)
-    with process:
-        os.close(slave)
+    w = everything()
+    doc = build_status(w.sources, NOW, read_counters(w.sources), (w.sources.started, {}))
+    asked = 0
+
+    async def document(request: web.Request) -> web.Response:
+        nonlocal asked
+        asked += 1
+        if asked > 1:
+            return web.Response(status=503)
+        return web.Response(body=msgspec.json.encode(doc), content_type="application/json")
+
+    def read(master: int, enough: Callable[[bytes], bool]) -> bytes:
         shown = bytearray()
         deadline = time.monotonic() + 20
-        while shown.count(b"trying again") < 2 and time.monotonic() < deadline:
+        while not enough(bytes(shown)) and time.monotonic() < deadline:
             if select.select([master], [], [], 1)[0]:
-                shown += os.read(master, 4096)
-        process.send_signal(signal.SIGINT)
-        assert process.wait(10) == 0
+                shown += os.read(master, 1 << 16)
+        return bytes(shown)
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    async with _answering("/api/v1/status", document) as url:
+        command = [sys.executable, "-m", "sesd", "status", "--watch", "--every", "0.2",
+                   "--url", url]  # fmt: skip
+        with hearing_ctrl_c():
+            started = await anyio.open_process(command, stdout=slave, stderr=slave)
+        async with started as process:
+            os.close(slave)
+            shown = await anyio.to_thread.run_sync(
+                read, master, lambda shown: shown.count(b"trying again") >= 2
+            )
+            process.send_signal(signal.SIGINT)
+            with anyio.fail_after(10):
+                assert await process.wait() == 0
     os.close(master)
-    tries = bytes(shown).split(b"\x1b[H\x1b[2J")[1:]
-    assert len(tries) >= 2, shown
-    assert all(t.startswith(f"sesd: cannot reach sesd at {url}: ".encode()) for t in tries), shown
-    assert all(t.count(b"trying again") == 1 for t in tries[:2]), shown
+    frames = [f.decode().replace("\r\n", "\n") for f in shown.split(b"\x1b[H\x1b[2J")[1:]]
+    assert len(frames) >= 3, shown
+    assert all(frame.startswith("sesd 0.1.0") for frame in frames), frames
+    assert all(rows(frame.rstrip("\n"), 80) <= 23 for frame in frames), frames
+    assert "\nALERTS: " in frames[0]
+    assert frames[0].rstrip("\n").rpartition("\n")[2].startswith("...")
+    for frame in frames[1:3]:
+        assert frame.count("trying again") == 1
+        assert (
+            frame.rstrip("\n")
+            .rpartition("\n")[2]
+            .startswith(f"sesd: {url}/api/v1/status answered HTTP 503; last answered at ")
+        )
+
+
+def test_a_screenful_is_the_head_of_the_table_and_how_much_is_left_out() -> None:
+    """What fits is left as it is; else the head, counted in rows (a line wider than
+    the terminal takes more than one, a wide character two columns), and a line that
+    fits saying how many lines are left out."""
+    text = "\n".join(f"line {n}" for n in range(30))
+    assert screenful(text, 80, 30) == text
+    cut = screenful(text, 80, 10).split("\n")
+    assert cut[:9] == [f"line {n}" for n in range(9)]
+    assert cut[9] == "...21 more lines: a taller terminal, or no --watch, shows them"
+    wrapped = "x" * 100 + "\n" + "域" * 45 + "\nlast"  # 2 rows, 2 rows (90 columns), 1
+    assert rows(wrapped, 80) == 5
+    assert screenful(wrapped, 80, 5) == wrapped
+    assert screenful(wrapped, 80, 4).split("\n") == [
+        "x" * 100,
+        "...2 more lines: a taller terminal, or no --watch, shows them",
+    ]
+    assert screenful(wrapped, 20, 3) == "...3 more lines: a t"
 
 
 class Service(LocalServer):

@@ -21,6 +21,7 @@ import argparse
 import math
 import os
 import re
+import shutil
 import sys
 import time
 from typing import Final, NoReturn
@@ -46,7 +47,7 @@ from sesd.commands.status_fetch import (
     fetch,
     shown,
 )
-from sesd.commands.status_table import table
+from sesd.commands.status_table import rows, screenful, table
 from sesd.config import Config, ConfigError, HttpConfig, load_config
 from sesd.core.text import json_escaped
 from sesd.status.charts import duration, when
@@ -343,15 +344,21 @@ async def _watch(args: argparse.Namespace, url: str, through: Access) -> NoRetur
                 if answered is not None
                 else "no answer yet"
             )
-            if sys.stdout.isatty():  # the line under the drawing, not a pile of them
-                print(f"{_CLEAR}{drawn}", end="\n" if drawn else "", flush=True)
             hint = _no_port(url) + ("" if answered is not None else _unnamed(args))
-            print(
-                f"sesd: {exc}{hint}; {since}, trying again every {args.every:g}s",
-                file=sys.stderr,
-                flush=True,
-            )
+            line = f"sesd: {exc}{hint}; {since}, trying again every {args.every:g}s"
+            if sys.stdout.isatty():  # the line under the drawing, not a pile of them
+                shown = _screenful(drawn, under=line)
+                print(f"{_CLEAR}{shown}", end="\n" if shown else "", flush=True)
+            print(line, file=sys.stderr, flush=True)
         else:
             answered, drawn = time.time(), found
-            print(f"{_CLEAR if sys.stdout.isatty() else ''}{drawn}", flush=True)
+            print(f"{_CLEAR}{_screenful(drawn)}" if sys.stdout.isatty() else drawn, flush=True)
         await anyio.sleep(args.every)
+
+
+def _screenful(drawn: str, under: str = "") -> str:
+    """``drawn`` cut to the terminal's screen, with room for ``under`` below it and for
+    the cursor's line: what scrolls off the top of a redraw is the alerts."""
+    size = shutil.get_terminal_size()
+    below = rows(under, size.columns) if under else 0
+    return screenful(drawn, size.columns, size.lines - 1 - below)

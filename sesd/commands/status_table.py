@@ -17,7 +17,7 @@ from sesd.status.markup import counted
 from sesd.status.model import MAX_ALERTS
 from sesd.status.page import SHARE, built, sinks_text
 
-__all__ = ["table"]
+__all__ = ["rows", "screenful", "table"]
 
 _NAMES: Final = {"domain": "DOMAINS", "provider": "PROVIDERS", "tenant": "TENANTS"}
 
@@ -66,6 +66,33 @@ def table(status: Status, url: str = "") -> str:
         lines += _scope(scope)
     lines += _tail(status)
     return "\n".join(_safe(line) for line in lines)
+
+
+def screenful(text: str, columns: int, rows: int) -> str:
+    """``text`` as a terminal of ``columns`` by ``rows`` shows it without scrolling (a
+    line wider than the terminal takes more than one row): all of it, else its head (the
+    header and the alerts come first) and a line saying how many lines are left out.
+    Scrolled, a redraw taller than the screen showed the silences and hid the alerts."""
+    columns, rows = max(columns, 1), max(rows, 1)
+    lines = text.split("\n")
+    need = [_rows(line, columns) for line in lines]
+    if sum(need) <= rows:
+        return text
+    kept = used = 0
+    while kept < len(lines) and used + need[kept] <= rows - 1:
+        used += need[kept]
+        kept += 1
+    left = f"...{len(lines) - kept} more lines: a taller terminal, or no --watch, shows them"
+    return "\n".join([*lines[:kept], _start(left, columns)])
+
+
+def rows(text: str, columns: int) -> int:
+    """How many rows ``text`` takes on a terminal ``columns`` wide."""
+    return sum(_rows(line, max(columns, 1)) for line in text.split("\n"))
+
+
+def _rows(line: str, columns: int) -> int:
+    return max(1, -(-_cells(line) // columns))
 
 
 def _alerts(status: Status) -> list[str]:
