@@ -175,6 +175,8 @@ async def fetch(
         # HTTP: neither says why, a look at the port does.
         unheard = isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientResponseError)
         reason = _use_https(base) if unheard and await _serves_tls(base) else _reason(exc)
+        if _tls_failed(exc) and await _serves_http(base):
+            reason = f"it serves http, not https: give --url http{shown(base)[len('https') :]}"
         if base.startswith("https:") and not through.certified and _hung_up(exc):
             reason += (
                 " (a port whose web config requires client certificates hangs up on a "
@@ -263,6 +265,29 @@ def _hung_up(exc: BaseException) -> bool:
 def _use_https(base: str) -> str:
     """The fix for ``base`` asked over http where TLS is served."""
     return f"it serves https, not http: give --url https{shown(base)[len('http') :]}"
+
+
+def _tls_failed(exc: BaseException) -> bool:
+    """Whether ``exc`` is a TLS handshake that failed for another cause than trust (as
+    when the server does not speak TLS)."""
+    return isinstance(exc, aiohttp.ClientConnectorSSLError | ssl.SSLError) and not isinstance(
+        exc, aiohttp.ClientConnectorCertificateError
+    )
+
+
+async def _serves_http(base: str) -> bool:
+    """Whether ``base``, an https:// address, is a port that answers plain HTTP."""
+    parts = urlsplit(base)
+    if parts.scheme != "https" or not parts.hostname:
+        return False
+    try:
+        with anyio.fail_after(_TIMEOUT):
+            async with await anyio.connect_tcp(parts.hostname, parts.port or 443) as stream:
+                await stream.send(b"HEAD / HTTP/1.0\r\n\r\n")
+                head = await BufferedByteReceiveStream(stream).receive_exactly(5)
+    except (OSError, TimeoutError, anyio.EndOfStream, anyio.BrokenResourceError):
+        return False
+    return head == b"HTTP/"
 
 
 async def _serves_tls(base: str) -> bool:
