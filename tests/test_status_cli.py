@@ -359,6 +359,39 @@ async def _answering(
         yield f"http://127.0.0.1:{server.port}"
 
 
+async def test_a_refusal_in_plain_text_is_quoted_escaped(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A sesd of another version refuses what this command asks (an ``alerts`` past its
+    own bound) with 400 and a line saying why: the command said "answered HTTP 400"
+    and dropped the line. Its first line is quoted, escaped for the terminal and
+    bounded; an HTML error page is not."""
+    refusals = iter(
+        [
+            web.Response(status=400, text="alerts='1000': give a whole number from 1 to 500\n"),
+            web.Response(status=503, text="busy \x1b[2J" + "x" * 500 + "\nsecond line"),
+            web.Response(status=502, text="<html>Bad Gateway</html>", content_type="text/html"),
+        ]
+    )
+
+    async def refusing(request: web.Request) -> web.Response:
+        return next(refusals)
+
+    async with _answering("/api/v1/status", refusing) as url:
+        assert await sesd("status", "--url", url, "--alerts", "1000") == 1
+        assert capsys.readouterr().err == (
+            f"sesd: {url}/api/v1/status answered HTTP 400: alerts='1000': give a whole "
+            "number from 1 to 500\n"
+        )
+        assert await sesd("status", "--url", url) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"sesd: {url}/api/v1/status answered HTTP 503: busy \\u001b[2Jxxx")
+        assert err.endswith("x…\n")
+        assert len(err) < 300
+        assert await sesd("status", "--url", url) == 1
+        assert capsys.readouterr().err == f"sesd: {url}/api/v1/status answered HTTP 502\n"
+
+
 async def test_a_sesd_from_before_the_status_page_is_named_as_such(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -169,7 +169,8 @@ async def fetch(
             if response.status == 400 and await _serves_tls(base):
                 raise Unreachable(f"cannot reach sesd at {shown(base)}: {_use_https(base)}")
             if response.status != 200:
-                raise Unreachable(f"{named} answered HTTP {response.status}")
+                said = _said(response, body)
+                raise Unreachable(f"{named} answered HTTP {response.status}{said}")
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
         # A TLS server hangs up on plain HTTP (sesd's, Python's), or its bytes are no
         # HTTP: neither says why, a look at the port does.
@@ -225,6 +226,15 @@ def _named(body: bytes) -> str:
     if not said.schema.startswith("sesd.status."):
         return ""
     return f"the status of sesd {clean(said.sesd.version, 100)} (schema {clean(said.schema, 100)})"
+
+
+def _said(response: aiohttp.ClientResponse, body: bytes) -> str:
+    """The first line of a refusal in plain text (sesd's says what it refused, ``top``
+    or ``alerts`` past its bound), escaped and cut, after a colon; else ""."""
+    if response.content_type != "text/plain":
+        return ""  # an HTML error page's first line says nothing
+    lines = body[:4096].decode("utf-8", "replace").strip().splitlines()
+    return f": {clean(lines[0], 160)}" if lines else ""
 
 
 async def _bounded(response: aiohttp.ClientResponse, named: str) -> bytes:
