@@ -302,6 +302,7 @@ def _usage(message: str) -> int:
 
 
 async def _run(args: argparse.Namespace, url: str, through: Access) -> int:
+    """The status printed once (0, or 1 when there is none to be had), or watched."""
     if args.watch:
         await _watch(args, url, through)
     try:

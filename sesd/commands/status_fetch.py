@@ -174,7 +174,9 @@ async def fetch(
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
         # A TLS server hangs up on plain HTTP (sesd's, Python's), or its bytes are no
         # HTTP: neither says why, a look at the port does.
-        unheard = isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientResponseError)
+        unheard = isinstance(
+            exc, aiohttp.ServerDisconnectedError | aiohttp.ClientResponseError
+        ) and not isinstance(exc, aiohttp.TooManyRedirects)  # HTTP, heard: no TLS port
         reason = _use_https(base) if unheard and await _serves_tls(base) else _reason(exc)
         if _tls_failed(exc) and await _serves_http(base):
             reason = f"it serves http, not https: give --url http{shown(base)[len('https') :]}"
