@@ -446,18 +446,26 @@ async def test_a_status_from_another_sesd_version_is_named_so_and_json_prints_it
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """During a rolling upgrade this command meets a replica of another version: keys
-    it does not know are let be; a document it cannot read (a key it needs missing)
-    said "did not answer with sesd's status", as of a stranger, and ``--json`` could
-    not print it either. The line names the version that answered (its text escaped)
-    and what it lacks; ``--json`` prints the document."""
+    it does not know are let be; keys added since the first document
+    (``answered_at``, a cause's ``hinted`` and ``noted``) may be missing, and were
+    refused as "did not answer with sesd's status", as of a stranger. A document it
+    cannot read (a key it needs missing) names the version that answered (its text
+    escaped) and what it lacks; ``--json`` prints it, where it failed too."""
     w = everything()
     doc = build_status(w.sources, NOW, read_counters(w.sources), (w.sources.started, {}))
     newer = msgspec.to_builtins(doc) | {"added_later": {"x": 1}}
     older = msgspec.to_builtins(doc)
-    older["sesd"]["version"] = "0.0.9\x1b[2J"
     for account in older["accounts"]:
         del account["answered_at"]
-    answers = iter([newer, older, older])
+    causes = [a["cause"] for a in older["alerts"]["items"] if a["cause"] is not None]
+    assert causes
+    for cause in causes:
+        del cause["hinted"], cause["noted"]
+    other = msgspec.to_builtins(doc)
+    other["sesd"]["version"] = "9.0.0\x1b[2J"
+    other["schema"] = "sesd.status.v2"
+    del other["queues"]
+    answers = iter([newer, older, other, other])
 
     async def document(request: web.Request) -> web.Response:
         return web.json_response(next(answers))
@@ -465,15 +473,18 @@ async def test_a_status_from_another_sesd_version_is_named_so_and_json_prints_it
     async with _answering("/api/v1/status", document) as url:
         assert await sesd("status", "--url", url) == 0
         assert capsys.readouterr().out.startswith("sesd 0.1.0")
+        assert await sesd("status", "--url", url) == 0
+        out = capsys.readouterr().out
+        assert f"           cause: {causes[0]['label']}: " in out
         assert await sesd("status", "--url", url) == 1
         assert capsys.readouterr().err == (
-            f"sesd: {url}/api/v1/status answered with the status of sesd 0.0.9\\u001b[2J"
-            " (schema sesd.status.v1), which this sesd status (0.1.0) cannot read (Object"
-            " missing required field `answered_at` - at `$.accounts[0]`): the sesd status"
-            " of its version can, and --json prints it\n"
+            f"sesd: {url}/api/v1/status answered with the status of sesd 9.0.0\\u001b[2J"
+            " (schema sesd.status.v2), which this sesd status (0.1.0) cannot read (Object"
+            " missing required field `queues`): the sesd status of its version can, and"
+            " --json prints it\n"
         )
         assert await sesd("status", "--url", url, "--json") == 0
-        assert json.loads(capsys.readouterr().out) == older
+        assert json.loads(capsys.readouterr().out) == other
 
 
 async def test_json_to_a_terminal_carries_no_control_character_raw(

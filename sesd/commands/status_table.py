@@ -126,7 +126,8 @@ def _alert(a: AlertRow, at: float, before: AlertRow | None) -> list[str]:
         advice = (
             SAME_ADVICE if above is not None and above.advice == a.cause.advice else a.cause.advice
         )
-        lines.append(f"           cause: {a.cause.label} ({a.cause.noted}): {advice}")
+        noted = f" ({a.cause.noted})" if a.cause.noted else ""
+        lines.append(f"           cause: {a.cause.label}{noted}: {advice}")
     if a.stage:
         lines.append(f"           where: {a.stage}")
     lines += [f"           {note}" for note in a.notes]

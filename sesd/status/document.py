@@ -128,11 +128,13 @@ class CauseView(msgspec.Struct, frozen=True, kw_only=True):
     recipients: int
     #: Recipients noted with any cause in the window.
     of: int
-    #: The dominant cause's recipients whose cause the text only hinted at.
-    hinted: int
+    #: The dominant cause's recipients whose cause the text only hinted at (0 from a
+    #: sesd that did not say: fields are only added within a schema).
+    hinted: int = 0
     #: How alert text says the counts: "12 of 15 noted", and when the text mostly only
-    #: hinted at the cause, how many of them and what to do.
-    noted: str
+    #: hinted at the cause, how many of them and what to do ("" from a sesd that did
+    #: not say).
+    noted: str = ""
     advice: str
 
 
@@ -268,8 +270,9 @@ class AccountRow(msgspec.Struct, frozen=True, kw_only=True):
     quota_used_ratio: float | None
     #: When the last poll ended, answered or not.
     polled_at: float | None
-    #: When GetAccount last answered: the age of the status shown.
-    answered_at: float | None
+    #: When GetAccount last answered: the age of the status shown (None from a sesd
+    #: that did not say).
+    answered_at: float | None = None
     bounce_ratio: float | None
     complaint_ratio: float | None
     sends: int
