@@ -20,13 +20,13 @@ from sesd.runtime.sqs import QueuePoller
 from sesd.runtime.sqs_calls import InvalidMemory
 
 if TYPE_CHECKING:
-    from sesd.runtime.daemon import Daemon
+    from sesd.runtime.parts import Parts
 
 __all__ = ["account_poller", "queue_poller", "tenant_poller"]
 
 
 def queue_poller(
-    daemon: Daemon, queue: QueueConfig, stop: anyio.Event, memory: InvalidMemory, index: int
+    daemon: Parts, queue: QueueConfig, stop: anyio.Event, memory: InvalidMemory, index: int
 ) -> QueuePoller:
     """Poller ``index`` of ``queue``, until ``stop`` is set (a stop, or a reload that
     removed the queue): ``memory`` is what its queue's pollers share of the invalid
@@ -60,7 +60,7 @@ def queue_poller(
     )
 
 
-def account_poller(daemon: Daemon) -> AccountPoller | None:
+def account_poller(daemon: Parts) -> AccountPoller | None:
     """SES's view of each (account, region), polled (with ``[account_health]`` enabled)."""
     config, ledger = daemon.config, daemon.ledger
     if not config.account_health.enabled:
@@ -76,7 +76,7 @@ def account_poller(daemon: Daemon) -> AccountPoller | None:
     )
 
 
-def tenant_poller(daemon: Daemon) -> TenantPoller | None:
+def tenant_poller(daemon: Parts) -> TenantPoller | None:
     """SES's tenants of each (account, region), polled (with ``[tenants]`` enabled)."""
     config, ledger = daemon.config, daemon.ledger
     if not config.tenants.enabled:
@@ -95,7 +95,7 @@ def tenant_poller(daemon: Daemon) -> TenantPoller | None:
 # endpoints, and the AWS clients exist only while the daemon runs.
 
 
-async def _account_client(daemon: Daemon, service: str, target: tuple[str, str]) -> Any:
+async def _account_client(daemon: Parts, service: str, target: tuple[str, str]) -> Any:
     """The SESv2 or CloudWatch client of an (account, region), for the health polls."""
     assert daemon.aws is not None
     health = daemon.config.account_health
@@ -107,7 +107,7 @@ async def _account_client(daemon: Daemon, service: str, target: tuple[str, str])
     )  # fmt: skip
 
 
-async def _tenant_client(daemon: Daemon, service: str, target: tuple[str, str]) -> Any:
+async def _tenant_client(daemon: Parts, service: str, target: tuple[str, str]) -> Any:
     """The SESv2 client of an (account, region), for the tenant polls."""
     assert daemon.aws is not None
     endpoint = daemon.config.tenants.endpoint_url
@@ -123,7 +123,7 @@ def _watched(target: tuple[str, str], config: Config) -> bool:
     return target in config.health_targets()
 
 
-def _round(daemon: Daemon, use: str) -> AbstractAsyncContextManager[None]:
+def _round(daemon: Parts, use: str) -> AbstractAsyncContextManager[None]:
     """A poll round holds its clients (``use``'s): a reload that removes a target
     meanwhile closes its clients once the round has ended, not under a call."""
     assert daemon.aws is not None

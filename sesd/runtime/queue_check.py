@@ -22,12 +22,12 @@ from sesd.runtime.sqs_calls import check_held
 from sesd.runtime.supervise import run_once
 
 if TYPE_CHECKING:
-    from sesd.runtime.daemon import Daemon
+    from sesd.runtime.parts import Parts
 
 __all__ = ["start_check"]
 
 
-def start_check(tasks: anyio.abc.TaskGroup, daemon: Daemon, queue: QueueConfig) -> None:
+def start_check(tasks: anyio.abc.TaskGroup, daemon: Parts, queue: QueueConfig) -> None:
     """Check ``queue`` in ``tasks`` (:func:`check_held`), its client held meanwhile (a
     reload that retires it closes it once the check has its answer). A fault in it ends
     it alone (:func:`run_once`)."""

@@ -30,7 +30,7 @@ from sesd.runtime.reload_keys import (
 )
 
 if TYPE_CHECKING:
-    from sesd.runtime.daemon import Daemon
+    from sesd.runtime.parts import Parts
 
 __all__ = [
     "RESTART_KEYS",
@@ -61,7 +61,7 @@ def _unexpected(exc: Exception) -> str:
 class Reloader:
     """Applies a reloaded config to a running daemon, part by part."""
 
-    def __init__(self, daemon: Daemon) -> None:
+    def __init__(self, daemon: Parts) -> None:
         self._daemon = daemon
         self._log = get_logger()
         self._lock = anyio.Lock()
