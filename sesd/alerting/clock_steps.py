@@ -64,7 +64,7 @@ def fired_moved(
 
 
 class Moves:
-    """One step's moves of what waits to be delivered (sesd.alerting.service: the
+    """One step's moves of what waits to be delivered (sesd.alerting.sink_outboxes: the
     notifications in the outboxes, the resolves Alertmanager members are owed), each
     made once: a notification queued for several sinks, an alert in several
     notifications or owed to several members, stays one object, as recall and the

@@ -1,4 +1,5 @@
-"""Alerting at run time: the evaluation loop, the sinks' outboxes, silences, and their metrics."""
+"""Alerting at run time: the evaluation loop, silences, and what goes to the sinks'
+outboxes (sesd.alerting.sink_outboxes), and their metrics."""
 
 from __future__ import annotations
 
@@ -12,26 +13,24 @@ from prometheus_client import Counter
 
 from sesd.alerting.alert import Alert, Notification
 from sesd.alerting.alert_log import Held, log_alerts, log_sink_gone, log_unsent
-from sesd.alerting.alertmanager import AlertmanagerSink
 from sesd.alerting.clock_steps import Moves
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.lag import watch_lag
 from sesd.alerting.outbox import Outbox
-from sesd.alerting.recall import held_back, recall
+from sesd.alerting.recall import recall
 from sesd.alerting.resends import Resends
 from sesd.alerting.retiring import Undelivered, undelivered, unsent_alerts
 from sesd.alerting.rules import Transition
 from sesd.alerting.silence_checks import silence_check
 from sesd.alerting.silence_file import SilenceWatcher
-from sesd.alerting.sink_map import build_sink, build_sinks, sink_session
-from sesd.alerting.sinks import PagerDutySink, Sink
+from sesd.alerting.sink_outboxes import SinkOutboxes
 from sesd.alerting.ticks import Ticks
-from sesd.config import Config, SinkConfig, core_settings
+from sesd.config import Config, core_settings
 from sesd.core.ledger import Ledger
 from sesd.core.ungrouped import removed_groups
 from sesd.io.logs import get_logger
 
-__all__ = ["LINES", "Alerting", "build_sink", "build_sinks", "sink_session"]
+__all__ = ["LINES", "Alerting"]
 
 #: An event loop that stood still this long (or four evaluation periods) stalled.
 _STALL: Final = 30.0
@@ -42,7 +41,7 @@ LINES: Final = 200
 
 class Alerting:
     """Runs the evaluator every ``evaluate_every``, keeps its silences as the file says,
-    and owns one outbox per sink."""
+    and puts what it decides in the sinks' outboxes (:class:`SinkOutboxes`)."""
 
     def __init__(
         self,
@@ -60,8 +59,7 @@ class Alerting:
         self._config = config
         self._ledger = ledger
         self._clock = clock
-        self._wall = clock if wall is None else wall  # ``clock`` read looking for no step
-        self._console = console
+        wall = clock if wall is None else wall  # ``clock`` read looking for no step
         self.evaluator = evaluator
         self.silences = SilenceWatcher(config.silences_path, silence_check(config))
         evaluator.silences = self.silences.silences
@@ -70,7 +68,17 @@ class Alerting:
         #: Faults nobody foresaw that alerting survives without a restart (a bug after a
         #: delivery): counted as its task's failures.
         self.faults = faults
-        self.outboxes: dict[str, Outbox] = {}
+        self.sink_outboxes = SinkOutboxes(
+            lambda: self._config.alerts,
+            evaluator,
+            clock,
+            wall,
+            notifications=notifications,
+            faults=faults,
+            delivered=self._delivered,
+            start=self._start,
+            console=console,
+        )
         self.evaluations = 0
         self.on_evaluated: Callable[[], None] = lambda: None
         #: Called when a firing or a resolve was delivered (the state file saves it).
@@ -79,46 +87,24 @@ class Alerting:
         #: unanswered: what would fill the windows may wait in them.
         self.unread: Callable[[], list[str]] = list
         self._unread: list[str] = []
-        self._session: aiohttp.ClientSession | None = None
         self._tasks: anyio.abc.TaskGroup | None = None
         self._resends = Resends()
         self._ticks = Ticks(lambda: self._config.alerts.evaluate_every.seconds)
-        #: Outboxes of sinks a reload removed, while they deliver what they hold.
-        self._retired: list[Outbox] = []
         #: Whether the last evaluation found sesd reading further behind than a window.
         self._behind = False
         self._log = get_logger()
 
+    @property
+    def outboxes(self) -> dict[str, Outbox]:
+        """Each configured sink's outbox, by the sink's name."""
+        return self.sink_outboxes.live
+
     def open(self, session: aiohttp.ClientSession) -> None:
         """Create an outbox per configured sink (before :meth:`run`)."""
-        self._session = session
-        for name, sink_config in self._config.alerts.named_sinks().items():
-            self._add_outbox(build_sink(name, sink_config, session, self._console))
+        self.sink_outboxes.open(session)
 
-    def _holding(self, sink: Sink) -> Sink:
-        """``sink``, asking the silences in force before each event it has yet to send
-        (PagerDuty's: a wide notification drains for minutes at its rate), or counting
-        the Alertmanager members that fail while another takes a post."""
-        if isinstance(sink, PagerDutySink):
-            name, evaluator = sink.name, self.evaluator
-            sink.held = lambda rule, label, kind: held_back(
-                evaluator, name, rule, label, kind, self._clock()
-            )
-        if isinstance(sink, AlertmanagerSink):
-            sink.wall = self._wall  # the evaluator's clock, until a step is measured
-            failed = self.notifications.labels(sink.name, "member_failed")
-            sink.on_member_failed = lambda url: failed.inc()
-        return sink
-
-    def _add_outbox(self, sink: Sink) -> None:
-        outbox = self.outboxes[sink.name] = Outbox(
-            self._holding(sink),
-            size=self._config.alerts.outbox_size,
-            counter=self.notifications,
-            max_age=self._config.alerts.notification_max_age.seconds,
-            faults=self.faults.inc,
-        )
-        outbox.on_done = self._delivered
+    def _start(self, outbox: Outbox) -> None:
+        """Run a new outbox's delivery once alerting runs (before, :meth:`run` does)."""
         if self._tasks is not None:
             self._tasks.start_soon(outbox.run)
 
@@ -149,17 +135,8 @@ class Alerting:
             event = f"sesd.alert.{alert.kind.value}"  # a new sink is owed a firing
             self._log.info(event, rule=alert.rule, domain=alert.domain, reason=reason)
         new_sinks = config.alerts.named_sinks()
-        assert self._session is not None, "reconfigure before open"
-        for outbox in self.outboxes.values():
-            outbox.limit(config.alerts.outbox_size, config.alerts.notification_max_age.seconds)
-        for name, sink_config in new_sinks.items():
-            if name not in self.outboxes and not self._take_back(name, sink_config):
-                self._add_outbox(build_sink(name, sink_config, self._session, self._console))
-            elif name in old_sinks and old_sinks[name] != sink_config:
-                self.outboxes[name].use(
-                    self._holding(build_sink(name, sink_config, self._session, self._console))
-                )
-                self._resends.at_once(name)
+        for name in self.sink_outboxes.change(old_sinks):
+            self._resends.at_once(name)
         # What the change owes (a removed sink's resolves too, one a restart owed it
         # still waiting its group_wait among them) goes out before it closes.
         owed = removed | {alert.rule for alert in resolves}
@@ -169,13 +146,9 @@ class Alerting:
             self.dispatch(notification)
         # A removed rule is kept while any of its alerts is not delivered: a stop saves
         # it with them (its resolves, just queued, among them); a version, while one reads.
-        outboxes = [*self.outboxes.values(), *self._retired]
+        outboxes = self.sink_outboxes.every()
         self.evaluator.retired.keep(unsent_alerts(outboxes, self.evaluator))
-        self._retired = [outbox for outbox in self._retired if outbox.busy()]
-        for name in set(self.outboxes) - set(new_sinks):
-            retired = self.outboxes.pop(name)
-            retired.close()
-            self._retired.append(retired)  # still emptying: waited on at a stop, counted
+        for name in self.sink_outboxes.retire():
             self._resends.forget(name)
 
     def stepped(self, now: float, step: float) -> None:
@@ -185,47 +158,11 @@ class Alerting:
         of the notifications PagerDuty or a webhook has part-sent."""
         moves = Moves(step)  # one object moved once, wherever it waits
         self.evaluator.stepped(now, step, moves)
-        for outbox in [*self.outboxes.values(), *self._retired]:
-            outbox.moved(moves)
-            # What a sink keeps of a notification, by the object (sesd.alerting.part_sent).
-            getattr(outbox.sink, "moved", lambda moves: None)(moves)
+        self.sink_outboxes.moved(moves)
 
     def waiting(self) -> dict[str, int]:
-        """How many notifications each sink's outbox holds, the one being delivered
-        included: every configured sink (0 when empty), and a sink a reload removed
-        while its outbox still empties."""
-        found = dict.fromkeys(self._config.alerts.named_sinks(), 0)
-        # A retired outbox once empty is gone, though kept until the next reload.
-        for outbox in (*self.outboxes.values(), *(o for o in self._retired if len(o))):
-            found[outbox.sink.name] = found.get(outbox.sink.name, 0) + len(outbox)
-        return found
-
-    def _take_back(self, name: str, config: SinkConfig) -> bool:
-        """Give a sink named again the outbox a reload retired, if it still delivers (a
-        member's resolve owed too): a second outbox to the same sink could post a rule's
-        firing while the first still held its resolve, and close the incident of an
-        alert that fires. Not one of another type: what it holds was owed to the sink
-        that went."""
-        assert self._session is not None
-        sink = build_sink(name, config, self._session, self._console)
-        retired = next(
-            (
-                o
-                for o in self._retired
-                if o.sink.name == name and o.busy() and type(o.sink) is type(sink)
-            ),
-            None,
-        )
-        if retired is None:
-            return False
-        self._retired.remove(retired)
-        retired.reopen()
-        retired.use(self._holding(sink))
-        retired.limit(
-            self._config.alerts.outbox_size, self._config.alerts.notification_max_age.seconds
-        )
-        self.outboxes[name] = retired
-        return True
+        """How many notifications each sink's outbox holds (:meth:`SinkOutboxes.waiting`)."""
+        return self.sink_outboxes.waiting()
 
     async def run(self) -> None:
         """Deliver from every outbox and evaluate every ``evaluate_every``, until cancelled."""
@@ -355,20 +292,11 @@ class Alerting:
         """(rule, domain, kind) of every alert not delivered to every sink yet: waiting
         its group, queued or being delivered (the outboxes of sinks a reload removed
         included, while they empty), or a resolve an Alertmanager member is owed."""
-        found = self.evaluator.waiting()
-        for outbox in [*self.outboxes.values(), *self._retired]:
-            found += [(n.rule, a.domain, n.kind) for n in outbox.unsent() for a in n.alerts]
-            if isinstance(outbox.sink, AlertmanagerSink):
-                # A resolve a member missed: the others took it, so it was sent; kept
-                # only by the sink, it was lost at a restart (the member holding the
-                # alert firing until its endsAt).
-                owed = outbox.sink.owed()
-                found += [(rule, label, Transition.RESOLVED) for rule, label in owed]
-        return found
+        return self.evaluator.waiting() + self.sink_outboxes.unsent()
 
     def undelivered(self) -> Undelivered:
         """:meth:`unsent` as the state file keeps it (sesd.alerting.retiring)."""
-        outboxes = [*self.outboxes.values(), *self._retired]
+        outboxes = self.sink_outboxes.every()
         return undelivered(outboxes, self.evaluator, self._config.alerts.by_labels())
 
     def log_unsent(self, *, kept: bool) -> None:
@@ -381,19 +309,4 @@ class Alerting:
         Alertmanager member owed a resolve it missed tried once more, sitting out or
         not (what it is still owed is saved as not sent: :meth:`unsent`)."""
         self.evaluate(flush=True)
-        outboxes = [*self.outboxes.values(), *self._retired]
-        for outbox in outboxes:
-            await outbox.wait_empty()
-        owing = [o.sink for o in outboxes if isinstance(o.sink, AlertmanagerSink)]
-        async with anyio.create_task_group() as tg:
-            for sink in owing:
-                tg.start_soon(self._catch_up, sink)
-
-    async def _catch_up(self, sink: AlertmanagerSink) -> None:
-        """A stop's last post of what ``sink``'s members are owed; a bug in it is logged
-        and counted, not raised (the stop goes on to save, which keeps what is owed)."""
-        try:
-            await sink.catch_up(every=True)
-        except Exception:  # noqa: BLE001 - a member's failure is the sink's to keep
-            self.faults.inc()
-            self._log.error("sesd.notify.catch_up_failed", sink=sink.name, exc_info=True)
+        await self.sink_outboxes.drain()

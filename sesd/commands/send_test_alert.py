@@ -12,7 +12,7 @@ import msgspec
 from sesd.alerting.alert import Alert, Notification
 from sesd.alerting.alertmanager import AlertmanagerSink
 from sesd.alerting.rules import Transition
-from sesd.alerting.service import build_sink, sink_session
+from sesd.alerting.sink_map import build_sink, sink_session
 from sesd.alerting.sinks import DeliveryError, PagerDutySink, RateLimited, Retryable, Sink
 from sesd.commands.common import Commands, config_error, load, with_config
 from sesd.config import AlertmanagerConfig, Config, ConfigError, read_secrets

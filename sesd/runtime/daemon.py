@@ -29,7 +29,7 @@ import anyio
 import anyio.abc
 
 from sesd import __version__
-from sesd.alerting.service import sink_session
+from sesd.alerting.sink_map import sink_session
 from sesd.config import Config, ConfigError
 from sesd.config.sections import LAST_SAVE
 from sesd.io.build import revision
