@@ -15,7 +15,7 @@ from sesd.account.poller import AccountPoller
 from sesd.account.tenants import TenantPoller
 from sesd.config import Config, QueueConfig
 from sesd.io.sdk_calls import trim_sqs
-from sesd.runtime.aws import poll_config, tenant_config
+from sesd.runtime.aws_settings import poll_config, tenant_config
 from sesd.runtime.sqs import QueuePoller
 from sesd.runtime.sqs_calls import InvalidMemory
 
