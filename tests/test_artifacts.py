@@ -895,7 +895,7 @@ def test_dashboard_covers_what_operators_need() -> None:
     )
     # Replicas polling the same account report the same status: max, never sum.
     assert any(
-        "max by (account, region, tenant) (sesd_ses_reputation_entity_sending_status"
+        "max by (namespace, account, region, tenant) (sesd_ses_reputation_entity_sending_status"
         '{namespace=~"$namespace",status="DISABLED"' in t["expr"]
         for p in dashboard["panels"]
         for t in p.get("targets", [])

@@ -1,0 +1,181 @@
+"""The dashboard's namespace variable at All, its default, with two fleets scraped by one
+Prometheus: what is not a count to add up stays each fleet's own, as promtool reads it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import require_tool
+from tests.test_artifacts import DASHBOARD, filled, run
+
+#: Where both fleets' series are: one job, each fleet its namespace, and each its own
+#: AWS account under the same label (the default credentials' `default`).
+PROD = 'job="sesd",namespace="prod",instance="10.0.0.7:9585"'
+STAGING = 'job="sesd",namespace="staging",instance="10.0.2.9:9585"'
+ACCOUNT = 'account="default",region="us-east-1"'
+ACME = f'{ACCOUNT},tenant="acme"'
+
+#: (panel title, query refId, input series and their values, the samples expected at 5m).
+Case = tuple[str, str, list[tuple[str, str]], list[tuple[str, float]]]
+CASES: dict[str, Case] = {
+    "an alert firing in staging is not prod's": (
+        "Built-in alerts firing",
+        "A",
+        [
+            (f'sesd_alerts_firing{{{PROD},rule="delay-ratio-high",domain="gmail.com"}}', "0x10"),
+            (f'sesd_alerts_firing{{{STAGING},rule="delay-ratio-high",domain="gmail.com"}}', "1x10"),
+        ],
+        [
+            ('{namespace="prod",rule="delay-ratio-high",domain="gmail.com"}', 0),
+            ('{namespace="staging",rule="delay-ratio-high",domain="gmail.com"}', 1),
+        ],
+    ),
+    "staging's fresh canary does not hide prod's missing one": (
+        "Since the last canary came back",
+        "A",
+        [
+            (f"sesd_canary_last_back_timestamp_seconds{{{PROD}}}", "60x10"),
+            (f"sesd_canary_last_back_timestamp_seconds{{{STAGING}}}", "290x10"),
+        ],
+        [('{namespace="prod"}', 240), ('{namespace="staging"}', 10)],
+    ),
+    "two fleets on a config each are not two configs in one fleet": (
+        "Configs in force",
+        "A",
+        [
+            (f'sesd_config_info{{{PROD},digest="aaaa"}}', "1x10"),
+            (f'sesd_config_info{{{PROD.replace("0.7", "1.4")},digest="aaaa"}}', "1x10"),
+            (f'sesd_config_info{{{STAGING},digest="bbbb"}}', "1x10"),
+        ],
+        [('{namespace="prod"}', 1), ('{namespace="staging"}', 1)],
+    ),
+    "staging's account paused is not prod's": (
+        "Sending enabled, and status not HEALTHY",
+        "A",
+        [
+            (f"sesd_ses_sending_enabled{{{PROD},{ACCOUNT}}}", "1x10"),
+            (f"sesd_ses_sending_enabled{{{STAGING},{ACCOUNT}}}", "0x10"),
+        ],
+        [
+            (f'{{namespace="prod",{ACCOUNT}}}', 1),
+            (f'{{namespace="staging",{ACCOUNT}}}', 0),
+        ],
+    ),
+    "staging's account on probation is not prod's": (
+        "Sending enabled, and status not HEALTHY",
+        "B",
+        [
+            (f'sesd_ses_enforcement_status{{{PROD},{ACCOUNT},status="HEALTHY"}}', "1x10"),
+            (f'sesd_ses_enforcement_status{{{STAGING},{ACCOUNT},status="PROBATION"}}', "1x10"),
+        ],
+        [(f'{{namespace="staging",{ACCOUNT},status="PROBATION"}}', 1)],
+    ),
+    "staging's quota nearly used is not prod's": (
+        "24-hour quota used",
+        "A",
+        [
+            (f"sesd_ses_quota_used_ratio{{{PROD},{ACCOUNT}}}", "0.1x10"),
+            (f"sesd_ses_quota_used_ratio{{{STAGING},{ACCOUNT}}}", "0.9x10"),
+        ],
+        [(f'{{namespace="prod",{ACCOUNT}}}', 0.1), (f'{{namespace="staging",{ACCOUNT}}}', 0.9)],
+    ),
+    "staging's failing polls are not prod's": (
+        "Account polls failing",
+        "B",
+        [
+            (f'sesd_ses_poll_failures_total{{{PROD},{ACCOUNT},api="ses"}}', "0x10"),
+            (f'sesd_ses_poll_failures_total{{{STAGING},{ACCOUNT},api="ses"}}', "0+1x10"),
+        ],
+        [
+            (f'{{namespace="prod",{ACCOUNT},api="ses"}}', 0),
+            (f'{{namespace="staging",{ACCOUNT},api="ses"}}', 1),
+        ],
+    ),
+    "a tenant paused in staging is not paused in prod": (
+        "Tenants paused (sending status DISABLED)",
+        "A",
+        [
+            (
+                f'sesd_ses_reputation_entity_sending_status{{{PROD},{ACME},status="DISABLED"}}',
+                "0x10",
+            ),
+            (
+                f'sesd_ses_reputation_entity_sending_status{{{STAGING},{ACME},status="DISABLED"}}',
+                "1x10",
+            ),
+        ],
+        [(f'{{namespace="staging",{ACME}}}', 1)],
+    ),
+    "a tenant's HIGH impact in staging is not prod's": (
+        "Tenants with a HIGH reputation impact",
+        "A",
+        [
+            (f'sesd_ses_reputation_entity_impact{{{PROD},{ACME},impact="HIGH"}}', "0x10"),
+            (f'sesd_ses_reputation_entity_impact{{{STAGING},{ACME},impact="HIGH"}}', "1x10"),
+        ],
+        [(f'{{namespace="staging",{ACME}}}', 1)],
+    ),
+}
+
+#: The rates of each fleet's account, AWS's figure and sesd's estimate: prod bounces 1%
+#: by AWS and 2% by its replica, staging 8% and 6%; together sesd's would be 4%.
+for _kind in ("bounce", "complaint"):
+    CASES[f"staging's {_kind} rate is not prod's"] = (
+        f"{_kind.capitalize()} rate: AWS's figure and sesd's estimate",
+        "A",
+        [
+            (f'sesd_ses_reputation_{_kind}_ratio{{{fleet},{ACCOUNT},configuration_set="",'
+             f'source="{source}"}}', f"{value}x10")
+            for fleet, aws, sesd in ((PROD, 0.01, 0.02), (STAGING, 0.08, 0.06))
+            for source, value in (("aws", aws), ("sesd", sesd))
+        ]
+        + [
+            (f'sesd_ses_reputation_sends{{{fleet},{ACCOUNT},configuration_set=""}}', "1000x10")
+            for fleet in (PROD, STAGING)
+        ],
+        [
+            (f'{{namespace="{fleet}",{ACCOUNT},source="{source}"}}', value)
+            for fleet, aws, sesd in (("prod", 0.01, 0.02), ("staging", 0.08, 0.06))
+            for source, value in (("aws", aws), ("sesd", sesd))
+        ],
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_with_every_fleet_shown_each_keeps_what_is_its_own(tmp_path: Path, case: str) -> None:
+    """Two fleets (prod and staging, each its own AWS account under the label `default`)
+    and the namespace variable at All: the panel draws each fleet's figure, named, where
+    adding or taking the max over both would show one fleet's alert, paused account,
+    missing canary or paused tenant as the other's, or a second config where each fleet
+    runs one. promtool evaluates the panel's query on both fleets' samples."""
+    title, ref, series, expected = CASES[case]
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    (expr,) = [
+        filled(t["expr"])
+        for p in panels
+        if p["title"] == title
+        for t in p["targets"]
+        if t["refId"] == ref
+    ]
+    test = {
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [{"series": s, "values": v} for s, v in series],
+                "promql_expr_test": [
+                    {
+                        "expr": expr,
+                        "eval_time": "5m",
+                        "exp_samples": [{"labels": k, "value": v} for k, v in expected],
+                    }
+                ],
+            }
+        ]
+    }
+    (tmp_path / "panel.test.yml").write_text(yaml.safe_dump(test))
+    result = run(require_tool("promtool"), "test", "rules", "panel.test.yml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
