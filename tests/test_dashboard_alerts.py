@@ -1,0 +1,77 @@
+"""The panel a fleet alert's runbook points to draws the figure the alert fired on, as
+promtool reads the shipped rules and the panel's query together."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import require_tool
+from tests.test_artifacts import DASHBOARD, PROMETHEUS, filled, run
+
+
+def _bucket(fleet: str, instance: str, le: str, per_minute: int) -> dict[str, str]:
+    labels = f'job="sesd",namespace="{fleet}",instance="{instance}",le="{le}"'
+    return {
+        "series": f"sesd_delivery_processing_seconds_bucket{{{labels}}}",
+        "values": f"0+{per_minute}x30",
+    }
+
+
+def test_the_processing_time_panel_draws_what_sesd_processing_slow_fired_on(
+    tmp_path: Path,
+) -> None:
+    """SES takes 60 to 120 s for every delivery of fleet prod (two replicas) and under a
+    minute for staging's: SesdProcessingSlow fires for prod at a p95 of 117 s over 15
+    minutes. "SES processing time quantiles", the panel its runbook names ("Where the time
+    goes"), draws that figure for each fleet from the recording rule the alert reads, not
+    only its short-window quantiles of every fleet's deliveries pooled, so the on-call
+    finds on the dashboard the number that paged."""
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    (panel,) = [p for p in panels if p["title"].startswith("SES processing time quantiles")]
+    fleet = [
+        filled(t["expr"])
+        for t in panel["targets"]
+        if t["expr"].startswith("sesd:delivery_processing_seconds:p95_15m")
+    ]
+    assert len(fleet) == 1, [t["expr"] for t in panel["targets"]]
+    series = [
+        _bucket("prod", instance, le, per_minute)
+        for instance, per_minute in (("10.0.0.7:9585", 10), ("10.0.1.4:9585", 5))
+        for le, per_minute in (("60", 0), ("120", per_minute), ("+Inf", per_minute))
+    ] + [_bucket("staging", "10.0.2.9:9585", le, 20) for le in ("60", "120", "+Inf")]
+    test = {
+        "rule_files": [str(PROMETHEUS / "sesd.rules.yml")],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": series,
+                "promql_expr_test": [
+                    {
+                        "expr": fleet[0],
+                        "eval_time": "28m",
+                        "exp_samples": [
+                            {"labels": '{__name__="sesd:delivery_processing_seconds:p95_15m",'
+                                       'namespace="prod"}', "value": 117},
+                            {"labels": '{__name__="sesd:delivery_processing_seconds:p95_15m",'
+                                       'namespace="staging"}', "value": 57},
+                        ],
+                    },
+                    {
+                        "expr": 'ALERTS{alertname="SesdProcessingSlow",alertstate="firing"}',
+                        "eval_time": "28m",
+                        "exp_samples": [
+                            {"labels": 'ALERTS{alertname="SesdProcessingSlow",alertstate="firing",'
+                                       'namespace="prod",severity="warning"}', "value": 1},
+                        ],
+                    },
+                ],
+            }
+        ],
+    }  # fmt: skip
+    (tmp_path / "panel.test.yml").write_text(yaml.safe_dump(test))
+    result = run(require_tool("promtool"), "test", "rules", "panel.test.yml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
