@@ -1099,6 +1099,22 @@ def test_a_panel_of_one_replicas_window_figure_says_it_is_the_worst_replicas() -
         assert legend.endswith("(worst replica)"), (expr, legend)
 
 
+def test_a_panel_of_pending_delays_says_they_are_each_replicas() -> None:
+    """A delay and its delivery reach different replicas most of the time: the replica
+    that saw the delay holds the recipient pending until SES gives up (hours), so the sum
+    over a fleet's replicas stays up long after the delays ended. Each panel of pending
+    recipients says so, or the on-call reads a throttle that is over as one going on."""
+    dashboard = json.loads(DASHBOARD.read_text())
+    pending = [
+        p
+        for p in dashboard["panels"]
+        if any("delayed_recipients_pending" in t["expr"] for t in p.get("targets", []))
+    ]
+    assert len(pending) >= 2, [p["title"] for p in pending]
+    for panel in pending:
+        assert "per replica" in panel.get("description", ""), panel["title"]
+
+
 @pytest.mark.parametrize(
     ("title", "fleet"),
     [
