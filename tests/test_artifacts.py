@@ -1087,7 +1087,9 @@ def test_a_panel_of_one_replicas_window_figure_says_it_is_the_worst_replicas() -
     the worst replica, and its legend says so, or a fleet's on-call reads one replica's
     p95 as the domain's."""
     dashboard = json.loads(DASHBOARD.read_text())
-    per_replica = re.compile(r"^(max|min) by \([^)]*\) \(sesd_(provider_|tenant_)?window_")
+    per_replica = re.compile(
+        r"^(topk\(\d+, )?(max|min) by \([^)]*\) \(sesd_(provider_|tenant_)?window_"
+    )
     found = [
         (t["expr"], t["legendFormat"])
         for p in dashboard["panels"]
