@@ -75,3 +75,46 @@ def test_the_processing_time_panel_draws_what_sesd_processing_slow_fired_on(
     (tmp_path / "panel.test.yml").write_text(yaml.safe_dump(test))
     result = run(require_tool("promtool"), "test", "rules", "panel.test.yml", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+#: Fleet alerts firing at once that differ only in the label their rule keeps beside
+#: the namespace: two tasks of one replica, two APIs of one account, two reasons the
+#: canary's calls fail.
+_ALERTS = (
+    ('alertname="SesdTaskFailing",severity="warning",instance="10.0.0.7:9585",pod="sesd-0"',
+     "task", ("alerting", "tenants")),
+    ('alertname="SesdAccountPollFailing",severity="warning",account="default",'
+     'region="us-east-1"', "api", ("ses", "cloudwatch")),
+    ('alertname="SesdCanarySendErrors",severity="warning"', "reason", ("auth", "throttled")),
+)  # fmt: skip
+
+
+def test_each_fleet_alert_firing_is_a_line_of_its_own(tmp_path: Path) -> None:
+    """Two alerts of one rule that differ in the task, API or reason their rule keeps
+    (SesdTaskFailing for two tasks, SesdAccountPollFailing for two APIs,
+    SesdCanarySendErrors for two reasons) are two lines of "Fleet alerts firing", each
+    at 1 and its legend naming what differs, not one line at 2 that names neither.
+    promtool evaluates the panel's query on the ALERTS series Prometheus would hold."""
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    (panel,) = [p for p in panels if p["title"].startswith("Fleet alerts firing")]
+    ((expr, legend),) = [(filled(t["expr"]), t["legendFormat"]) for t in panel["targets"]]
+    series, expected = [], []
+    for labels, label, values in _ALERTS:
+        for value in values:
+            one = f'namespace="prod",{labels},{label}="{value}"'
+            series.append({"series": f'ALERTS{{{one},alertstate="firing"}}', "values": "1x10"})
+            kept = one.replace(',severity="warning"', "")
+            expected.append({"labels": f"{{{kept}}}", "value": 1})
+    test = {
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": series,
+                "promql_expr_test": [{"expr": expr, "eval_time": "5m", "exp_samples": expected}],
+            }
+        ]
+    }
+    (tmp_path / "panel.test.yml").write_text(yaml.safe_dump(test))
+    result = run(require_tool("promtool"), "test", "rules", "panel.test.yml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [label for _, label, _ in _ALERTS if "{{" + label + "}}" not in legend] == []
