@@ -118,3 +118,43 @@ def test_each_fleet_alert_firing_is_a_line_of_its_own(tmp_path: Path) -> None:
     result = run(require_tool("promtool"), "test", "rules", "panel.test.yml", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert [label for _, label, _ in _ALERTS if "{{" + label + "}}" not in legend] == []
+
+
+def test_the_built_in_alerts_panel_draws_those_that_fire(tmp_path: Path) -> None:
+    """sesd keeps a state, and a sample of sesd_alerts_firing, for every domain each rule
+    reads: 200 domains and three rules are 600 series, at 0 but the few that fire.
+    "Built-in alerts firing" draws those that fire, not a legend of hundreds of 0s with
+    the one at 1 somewhere among them. promtool evaluates the panel's query on a
+    replica's states: one firing, one pending (0), one quiet (0)."""
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    ((expr,),) = [
+        [filled(t["expr"]) for t in p["targets"]]
+        for p in panels
+        if p["title"] == "Built-in alerts firing"
+    ]
+    where = 'job="sesd",namespace="prod",instance="10.0.0.7:9585"'
+    states = {"outlook.com": 1, "gmail.com": 0, "yahoo.com": 0}
+    series = [
+        {"series": f'sesd_alerts_firing{{{where},rule="delay-ratio-high",domain="{domain}"}}',
+         "values": f"{value}x10"}
+        for domain, value in states.items()
+    ]  # fmt: skip
+    firing = '{namespace="prod",rule="delay-ratio-high",domain="outlook.com"}'
+    test = {
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": series,
+                "promql_expr_test": [
+                    {
+                        "expr": expr,
+                        "eval_time": "5m",
+                        "exp_samples": [{"labels": firing, "value": 1}],
+                    }
+                ],
+            }
+        ]
+    }
+    (tmp_path / "panel.test.yml").write_text(yaml.safe_dump(test))
+    result = run(require_tool("promtool"), "test", "rules", "panel.test.yml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -28,10 +28,7 @@ CASES: dict[str, Case] = {
             (f'sesd_alerts_firing{{{PROD},rule="delay-ratio-high",domain="gmail.com"}}', "0x10"),
             (f'sesd_alerts_firing{{{STAGING},rule="delay-ratio-high",domain="gmail.com"}}', "1x10"),
         ],
-        [
-            ('{namespace="prod",rule="delay-ratio-high",domain="gmail.com"}', 0),
-            ('{namespace="staging",rule="delay-ratio-high",domain="gmail.com"}', 1),
-        ],
+        [('{namespace="staging",rule="delay-ratio-high",domain="gmail.com"}', 1)],
     ),
     "staging's fresh canary does not hide prod's missing one": (
         "Since the last canary came back",
