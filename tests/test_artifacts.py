@@ -822,6 +822,10 @@ def test_dashboard_covers_what_operators_need() -> None:
     assert variables["namespace"]["includeAll"] is True
     assert variables["namespace"]["allValue"] == ".*"  # a target without a namespace too
     assert "sesd_tenant_recipient_events_total" in variables["tenant"]["definition"]
+    # A fleet picked, the domains, providers and tenants offered are that fleet's: not
+    # another fleet's, which would draw empty panels.
+    for name in ("domain", "provider", "tenant"):
+        assert '{namespace=~"$namespace"}, ' in variables[name]["definition"], name
     assert "datasource" in variables
     exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p.get("targets", []))
     for metric in (
@@ -1439,7 +1443,7 @@ def test_every_series_and_label_the_dashboard_and_rules_read_is_one_sesd_exports
     for where, expr in queries:
         bare = re.sub(r"\[[^\]]*\]", "", re.sub(_STRING, '""', expr))
         # A variable's label_values(series, label): its label is checked below.
-        bare = re.sub(r"label_values\((\w+),\s*\w+\)", r"\1", bare)
+        bare = re.sub(r"label_values\((\w+)(\{[^}]*\})?,\s*\w+\)", r"\1\2", bare)
         for match in re.finditer(r"(?<![\w:.])([a-zA-Z_:][\w:]*)\s*(\{[^}]*\})?", bare):
             before = bare[: match.start()]
             if re.search(r"(\{[^}]*|\b(by|without|on|ignoring|group_\w+)\s*\([^)]*)$", before):
@@ -1456,7 +1460,7 @@ def test_every_series_and_label_the_dashboard_and_rules_read_is_one_sesd_exports
             wrong += [
                 f"{where}: label {x}" for x in re.findall(r"\w+", clause) if x not in every_label
             ]
-        for name, label in re.findall(r"label_values\((\w+),\s*(\w+)\)", expr):
+        for name, label in re.findall(r"label_values\((\w+)(?:\{[^}]*\})?,\s*(\w+)\)", expr):
             if label not in exported.get(name, set()) | _ADDED_LABELS:
                 wrong.append(f"{where}: {name} has no {label}")
     assert not wrong, wrong
