@@ -158,3 +158,45 @@ def test_the_built_in_alerts_panel_draws_those_that_fire(tmp_path: Path) -> None
     (tmp_path / "panel.test.yml").write_text(yaml.safe_dump(test))
     result = run(require_tool("promtool"), "test", "rules", "panel.test.yml", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_event_lag_panel_draws_what_sesd_event_lag_high_fired_on(tmp_path: Path) -> None:
+    """Replica a of fleet prod reads events 400 s behind, b 30 s: SesdEventLagHigh fires
+    at the furthest, 400 s. "Event lag" draws that figure for the fleet beside the
+    quantiles of the events received lately, so the number that paged is on the panel;
+    a replica stuck behind a backlog it reads slowly may receive few events in a minute,
+    and the quantiles alone say little of how far behind it is. promtool evaluates the
+    panel's query with the shipped rules."""
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    (panel,) = [p for p in panels if p["title"].startswith("Event lag")]
+    latest = [
+        filled(t["expr"])
+        for t in panel["targets"]
+        if "(sesd_event_lag_latest_seconds{" in t["expr"]
+    ]
+    assert len(latest) == 1, [t["expr"] for t in panel["targets"]]
+    where = 'job="sesd",namespace="prod"'
+    series = [
+        {"series": f'sesd_event_lag_latest_seconds{{{where},instance="a"}}', "values": "400x10"},
+        {"series": f'sesd_event_lag_latest_seconds{{{where},instance="b"}}', "values": "30x10"},
+    ]
+    alert = f'ALERTS{{alertname="SesdEventLagHigh",alertstate="firing",{where},severity="warning"}}'
+    test = {
+        "rule_files": [str(PROMETHEUS / "sesd.rules.yml")],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": series,
+                "promql_expr_test": [
+                    {"expr": latest[0], "eval_time": "5m",
+                     "exp_samples": [{"labels": f"{{{where}}}", "value": 400}]},
+                    {"expr": 'ALERTS{alertname="SesdEventLagHigh",alertstate="firing"}',
+                     "eval_time": "5m", "exp_samples": [{"labels": alert, "value": 1}]},
+                ],
+            }
+        ],
+    }  # fmt: skip
+    (tmp_path / "panel.test.yml").write_text(yaml.safe_dump(test))
+    result = run(require_tool("promtool"), "test", "rules", "panel.test.yml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
