@@ -120,3 +120,62 @@ def test_a_per_domain_panel_draws_the_twenty_domains_that_matter(tmp_path: Path)
     (tmp_path / "panels.test.yml").write_text(yaml.safe_dump(test))
     result = run(require_tool("promtool"), "test", "rules", "panels.test.yml", cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr
+
+
+#: 20 big domains, 1% of their mail delayed, bounced (and 0.05% complained): none
+#: fires. mid.example, 10% of 100 recipients delayed and 10% bounced, and
+#: loud.example, 0.2% of 1,000 complained, fire a fleet alert each, though 20 domains
+#: have more delays, bounces or complaints than they do.
+_BIG = {"delivery": 9900, "delivery_delay": 100, "bounce": 100, "complaint": 5}
+_FIRING = {
+    "mid.example": {"delivery": 90, "delivery_delay": 10, "bounce": 10, "complaint": 0},
+    "loud.example": {"delivery": 1000, "delivery_delay": 0, "bounce": 0, "complaint": 2},
+}
+
+
+def test_a_fleet_ratio_panel_draws_a_domain_its_alert_fires_for(tmp_path: Path) -> None:
+    """Twenty domains have more delayed, bounced or complained recipients than
+    mid.example and loud.example, but their ratios are low; SesdDelayRatioHigh and
+    SesdBounceRatioHigh fire for mid.example, SesdComplaintRatioHigh for loud.example.
+    Each fleet ratio panel "as sesd alerts on it" draws the domain its alert fires for
+    beside the twenty, not only the twenty. promtool evaluates each panel's query with
+    the shipped rules."""
+    domains = {f"b{i:02}.example": _BIG for i in range(1, 21)} | _FIRING
+    series = [
+        {"series": f'sesd_window_recipient_events{{job="sesd",instance="a",domain="{domain}",'
+                   f'window="{window}",event_type="{event_type}"}}', "values": f"{count}x20"}
+        for domain, counts in domains.items()
+        for window in ("15m", "1h")
+        for event_type, count in counts.items()
+    ]  # fmt: skip
+    big = [f"b{i:02}.example" for i in range(1, 21)]
+    cases = [
+        ("Delay ratio, 15m window", "A", "sesd:delay_ratio:15m", {"mid.example": 0.1}, 0.01),
+        ("Bounce and complaint ratios", "A", "sesd:bounce_ratio:1h", {"mid.example": 0.1}, 0.01),
+        ("Bounce and complaint ratios", "B", "sesd:complaint_ratio:1h",
+         {"loud.example": 0.002}, 0.0005),
+    ]  # fmt: skip
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    checks = []
+    for title, ref, name, firing, each in cases:
+        (expr,) = [
+            filled(t["expr"])
+            for p in panels
+            if p["title"].startswith(title)
+            for t in p["targets"]
+            if t["refId"] == ref
+        ]
+        values = dict.fromkeys(big, each) | firing
+        expected = [
+            {"labels": f'{{__name__="{name}",domain="{domain}"}}', "value": value}
+            for domain, value in values.items()
+        ]
+        checks.append({"expr": expr, "eval_time": "15m", "exp_samples": expected})
+    test = {
+        "rule_files": [str(PROMETHEUS / "sesd.rules.yml")],
+        "evaluation_interval": "1m",
+        "tests": [{"interval": "1m", "input_series": series, "promql_expr_test": checks}],
+    }
+    (tmp_path / "panels.test.yml").write_text(yaml.safe_dump(test))
+    result = run(require_tool("promtool"), "test", "rules", "panels.test.yml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr
