@@ -391,18 +391,30 @@ def test_bad_input_at_start_is_one_line_and_exit_2(
     assert message in err
 
 
-def test_a_config_file_not_in_utf8_is_one_line_and_exit_2(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("tail", "said"),
+    [
+        (b"# caf\xe9\n", "config file {path} is not UTF-8 text (byte"),
+        # No TOML: where tomllib stopped, as every other message names its line.
+        (b"[alerts]\nrepeat_interval = 4h\n", "{path}:{line}:20: not valid TOML: Expected newline"),
+        (b'[alerts]\ndashboard_url = "https://g', "{path}:{line}:27: not valid TOML: Unterminated "
+         "string"),
+    ],
+)  # fmt: skip
+def test_a_config_file_not_in_utf8_or_toml_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], tail: bytes, said: str
 ) -> None:
     """A config saved in Latin-1 (an accent in a comment) is a config error, not a
-    traceback."""
+    traceback; so is one that is no TOML, said as ``PATH:LINE:COLUMN:``, as an editor
+    jumps to it."""
     path = tmp_path / "sesd.toml"
-    path.write_bytes(QUEUE.encode() + b"# caf\xe9\n")
+    path.write_bytes(QUEUE.encode() + tail)
+    said = said.format(path=path, line=len(QUEUE.splitlines()) + 2)
     for args in (["check-config", str(path)], ["run", "--config", str(path)]):
         assert main(args) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1
-        assert f"config file {path} is not UTF-8 text (byte" in err
+        assert err.startswith(f"sesd: config error: {said}"), err
 
 
 def test_a_file_too_large_for_a_config_is_one_line_and_exit_2(

@@ -31,49 +31,50 @@ MORE = " ..."
 
 CASES = [
     # Not TOML: a key as the file writes it, not as the Python tuple tomllib names it by,
-    # and a key given twice named, where tomllib says "Cannot overwrite a value".
-    ('[aws]\nregion = "us-east-1"\n[aws]\nregion = "eu-west-1"', "not valid TOML: [aws] "
-     "declared twice (at line 5, column 5): a table is written once"),
-    ('[queues]\nurl = "x"', "not valid TOML: [queues] declared twice (at line 3, column 8): a "
+    # and a key given twice named, where tomllib says "Cannot overwrite a value"; where
+    # tomllib stopped said first, as PATH:LINE:COLUMN, as an editor jumps to it.
+    ('[aws]\nregion = "us-east-1"\n[aws]\nregion = "eu-west-1"', ":5:5: not valid TOML: [aws] "
+     "declared twice: a table is written once"),
+    ('[queues]\nurl = "x"', ":3:8: not valid TOML: [queues] declared twice: a "
      "table is written once; [[queues]] begins each entry of a list of tables"),
-    ('[alerts.sinks."a.b"]\ntype = "console"\n[alerts.sinks."a.b"]', 'not valid TOML: '
-     '[alerts.sinks."a.b"] declared twice (at line 5, column 20): a table is written once'),
+    ('[alerts.sinks."a.b"]\ntype = "console"\n[alerts.sinks."a.b"]', ':5:20: not valid TOML: '
+     '[alerts.sinks."a.b"] declared twice: a table is written once'),
     # A key given twice in dotted form, or given a value and then made a table: named
     # where tomllib says only "Cannot overwrite a value".
     ('[alerts]\nslack.webhook_url = "https://h.example/x"\nslack . webhook_url = "y"',
-     "not valid TOML: alerts.slack.webhook_url given twice (at line 5): a key is given once "
+     ":5:26: not valid TOML: alerts.slack.webhook_url given twice: a key is given once "
      "in its table"),
-    ("reload = 1\n" + Q + "[reload]", "not valid TOML: [reload] (at line 4): reload is given "
+    ("reload = 1\n" + Q + "[reload]", ":4:8: not valid TOML: [reload]: reload is given "
      "already as a value, not a table: a key holds a value or a table, not both"),
-    ('[alerts]\nslack = "x"\nslack.webhook_url = "y"', "not valid TOML: alerts.slack.webhook_url"
-     " (at line 5): alerts.slack is given already as a value, not a table: a key holds a "
-     "value or a table, not both"),
+    ('[alerts]\nslack = "x"\nslack.webhook_url = "y"', ":5:24: not valid TOML: "
+     "alerts.slack.webhook_url: alerts.slack is given already as a value, not a table: a "
+     "key holds a value or a table, not both"),
     # A line of a string of many lines is no header: the key is named in its own table.
     ('[alerts.slack]\nwebhook_url = """\n[aws]\n"""\ntimeout = "5s"\ntimeout = "6s"',
-     "not valid TOML: alerts.slack.timeout given twice (at line 8): a key is given once in "
+     ":8:15: not valid TOML: alerts.slack.timeout given twice: a key is given once in "
      "its table"),
-    ('[alerts.sinks.a]\ntype = "console"\n[alerts]\nsinks.a.type = "x"', "not valid TOML: "
-     "alerts.sinks.a is a table of its own ([alerts.sinks.a]) (at line 6, column 19): a "
+    ('[alerts.sinks.a]\ntype = "console"\n[alerts]\nsinks.a.type = "x"', ":6:19: not valid TOML: "
+     "alerts.sinks.a is a table of its own ([alerts.sinks.a]): a "
      "dotted key in another table cannot add to it"),
-    (RA + "above = 0.2", "not valid TOML: alerts.rules[0].above given twice (at line 8): a key "
+    (RA + "above = 0.2", ":8:12: not valid TOML: alerts.rules[0].above given twice: a key "
      "is given once in its table"),
-    ('[domains]\ngroups = {"a b" = 1, "a b" = 2}', 'not valid TOML: "a b" given twice in an '
-     "inline table (at line 4, column 31): give each key once"),
+    ('[domains]\ngroups = {"a b" = 1, "a b" = 2}', ':4:31: not valid TOML: "a b" given twice in an '
+     "inline table: give each key once"),
     # A table given whole (an inline table) or by dotted keys, then declared: no header
     # declared it before, and the message says what did.
     ('[alerts]\nslack = { webhook_url = "https://h.example/x" }\n[alerts.slack]\ntimeout = "5s"',
-     "not valid TOML: [alerts.slack] (at line 5, column 14): alerts.slack is given already, "
+     ":5:14: not valid TOML: [alerts.slack]: alerts.slack is given already, "
      "as an inline table or by dotted keys: give a table's keys in one place"),
-    ('alerts.slack.timeout = "5s"\n[alerts]\n' + Q, "not valid TOML: [alerts] (at line 2, "
-     "column 8): alerts is given already, as an inline table or by dotted keys: give a "
+    ('alerts.slack.timeout = "5s"\n[alerts]\n' + Q, ":2:8: not valid TOML: [alerts]: "
+     "alerts is given already, as an inline table or by dotted keys: give a "
      "table's keys in one place"),
     # The key given twice where tomllib stopped, as TOML reads it (quoted or bare), not a
     # pair of lines of a string of many lines, nor of a table whose header holds a ']'.
     ('[alerts.slack]\nwebhook_url = """\nx = 1\nx = 2\n"""\ntimeout = "5s"\n"timeout" = "6s"',
-     "not valid TOML: alerts.slack.timeout given twice (at line 9): a key is given once in its "
+     ":9:17: not valid TOML: alerts.slack.timeout given twice: a key is given once in its "
      "table"),
     ('[alerts.sinks.c]\ntype = "console"\n[alerts.sinks."a]b"]\ntype = "console"\ntype = "x"',
-     'not valid TOML: alerts.sinks."a]b".type given twice (at line 7): a key is given once in '
+     ':7:11: not valid TOML: alerts.sinks."a]b".type given twice: a key is given once in '
      "its table"),
     # A table's header where a list of tables goes ([queues] for [[queues]]), or the
     # reverse: the header named by its line, and the one to write.

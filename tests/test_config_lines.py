@@ -78,14 +78,21 @@ CASES = [
     # A table, by its header: the error names the rule, and no key of it.
     (Q + "\n" + R + 'domains = ["*"]\nproviders = ["*"]\n', "4: alerts.rules[0] (r): give "
      "`domains` or `providers`, not both"),
+    # No TOML: where tomllib stopped, its line and column, the reason after them.
+    ("[windows\n", "1:9: not valid TOML: Expected ']' at the end of a table declaration"),
+    (Q + "\n# the port\n[http]\n\nlisten = 127.0.0.1:9585\n", "7:15: not valid TOML: Expected "
+     "newline or end of document after a statement"),
+    (Q + '[alerts]\nslack.webhook_url = "x"\n\nslack . webhook_url = "y"\n', "6:26: not valid "
+     "TOML: alerts.slack.webhook_url given twice: a key is given once in its table"),
+    # At the end of the document, a string never closed: past its last character.
+    (Q + "[alerts]\ndashboard_url = '''\nhttps://g.example/d/\n", "6:1: not valid TOML: "
+     'Expected "\'\'\'"'),
 ]  # fmt: skip
 
 #: Where the key is not written, there is no line to name: the message is as before.
 UNPLACED = [
     ('[[queues]]\nname = "q"\n', "queues[0].url: required, and not given"),
     ("# no queue\n", "queues: at least one [[queues]] is needed"),
-    ("[windows\n", "not valid TOML: Expected ']' at the end of a table declaration (at line 1, "
-     "column 9)"),
 ]  # fmt: skip
 
 
@@ -120,8 +127,7 @@ def test_a_refused_key_is_named_by_its_line(
 def test_a_key_not_written_names_no_line(
     text: str, error: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A key left out, or a file that is no TOML (tomllib names its own line), is said
-    after the file's name alone."""
+    """A key left out is said after the file's name alone."""
     _, said = _checked(text, tmp_path, capsys)
     assert said == f": {error}"
 

@@ -69,7 +69,7 @@ from sesd.config.sections import (
 )
 from sesd.config.shapes import shaped
 from sesd.config.sink_checks import check_sinks
-from sesd.config.toml_errors import toml_error
+from sesd.config.toml_errors import TomlRefused, refused
 from sesd.config.toml_layout import Placer
 from sesd.config.urls import URL_SECRETS, shown_url, url_fault, urls_shown
 from sesd.config.values import (
@@ -280,7 +280,7 @@ def parse_config(text: str) -> Config:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {toml_error(str(exc), text)}") from None
+        raise refused(exc, text) from None
     check_sinks(data)
     try:
         config = msgspec.convert(data, Config, dec_hook=dec_hook)
@@ -370,5 +370,7 @@ def load_placed(
             raise ConfigError(str(exc)) from None
         config = for_daemon(config) if daemon else config
         return (read_secrets(config) if resolve_secrets else config), Placer(path, text)
+    except TomlRefused as exc:
+        raise ConfigError(exc.placed(path)) from None
     except ConfigError as exc:
         raise ConfigError(f"{Placer(path, text).where(str(exc))}: {exc}") from None

@@ -1,46 +1,82 @@
 """tomllib's refusals said as the file is written: a key as TOML writes it (``queues``,
 ``alerts.sinks."a.b"``), not the Python tuple tomllib names it by (``('queues',)``),
-and a key given twice named, where tomllib says only "Cannot overwrite a value"."""
+a key given twice named, where tomllib says only "Cannot overwrite a value", and where
+in the file, apart from what is wrong: a loaded file's refusal begins ``PATH:LINE:COLUMN:``,
+as every other message about the file begins ``PATH:LINE:``."""
 
 from __future__ import annotations
 
 import ast
+import os
 import re
 import tomllib
 
 from sesd.config.toml_layout import DOTTED, HEADER, headers, key_parts
-from sesd.config.values import toml_key
+from sesd.config.values import ConfigError, toml_key
 
-__all__ = ["toml_error"]
+__all__ = ["TomlRefused", "refused", "toml_error"]
 
 _STRING = r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\""
 #: A tuple of strings as Python's repr writes it: ``('alerts', 'sinks', 'a')``.
 _TUPLE = re.compile(rf"\((?:{_STRING})(?:, (?:{_STRING}))*,?\)")
-_AT = r"(?P<at> \(at [^)]*\))"
+#: Where tomllib says it stopped, at the end of each of its messages.
+_AT = re.compile(r" \(at (?:line (?P<line>\d+), column (?P<column>\d+)|end of document)\)$")
 #: tomllib's messages that name a key, and what each means in the file's terms.
 _SAID = (
     (
-        re.compile(rf"Cannot declare (?P<key>.+) twice{_AT}"),
-        "[{key}] declared twice{at}: a table is written once{list}",
+        re.compile(r"Cannot declare (?P<key>.+) twice"),
+        "[{key}] declared twice: a table is written once{list}",
     ),
     (
-        re.compile(rf"Cannot mutate immutable namespace (?P<key>.+?){_AT}"),
-        "{key} given whole already (an inline table or array){at}: give each key once, "
+        re.compile(r"Cannot mutate immutable namespace (?P<key>.+)"),
+        "{key} given whole already (an inline table or array): give each key once, "
         "and add nothing to an inline value elsewhere",
     ),
     (
-        re.compile(rf"Cannot redefine namespace (?P<key>.+?){_AT}"),
-        "{key} is a table of its own ([{key}]){at}: a dotted key in another table cannot add to it",
+        re.compile(r"Cannot redefine namespace (?P<key>.+)"),
+        "{key} is a table of its own ([{key}]): a dotted key in another table cannot add to it",
     ),
     (
-        re.compile(rf"Duplicate inline table key (?P<key>{_STRING}){_AT}"),
-        "{key} given twice in an inline table{at}: give each key once",
+        re.compile(rf"Duplicate inline table key (?P<key>{_STRING})"),
+        "{key} given twice in an inline table: give each key once",
     ),
 )
 
 
-def toml_error(message: str, text: str) -> str:
-    """tomllib's ``message`` for the document ``text``, its keys as the file writes them."""
+class TomlRefused(ConfigError):
+    """A document that is no TOML: what is wrong (:attr:`said`), and the line and column
+    tomllib stopped at. Said alone (no file to name), the place follows what is wrong."""
+
+    def __init__(self, said: str, line: int, column: int) -> None:
+        super().__init__(f"not valid TOML: {said} (at line {line}, column {column})")
+        self.said = said
+        self.line = line
+        self.column = column
+
+    def placed(self, path: str | os.PathLike[str]) -> str:
+        """``PATH:LINE:COLUMN: not valid TOML: ...``, as a compiler says where to look."""
+        return f"{path}:{self.line}:{self.column}: not valid TOML: {self.said}"
+
+
+def refused(error: tomllib.TOMLDecodeError, text: str) -> TomlRefused:
+    """tomllib's ``error`` for the document ``text``, said as the file writes it."""
+    message = str(error)
+    line, column = _position(message, text)
+    return TomlRefused(toml_error(_AT.sub("", message), text, line), line, column)
+
+
+def _position(message: str, text: str) -> tuple[int, int]:
+    """The line and column tomllib's ``message`` ends naming; for ``(at end of
+    document)``, the place past the last character, as tomllib counts them."""
+    found = _AT.search(message)
+    if found is not None and found.group("line") is not None:
+        return int(found.group("line")), int(found.group("column"))
+    return text.count("\n") + 1, len(text) - text.rfind("\n")
+
+
+def toml_error(message: str, text: str, line: int) -> str:
+    """tomllib's ``message`` (its place taken off) for the document ``text``, which it
+    stopped reading at line ``line``, its keys as the file writes them."""
     message = _TUPLE.sub(_dotted, message)
     for pattern, said in _SAID:
         found = pattern.fullmatch(message)
@@ -49,26 +85,20 @@ def toml_error(message: str, text: str) -> str:
             if key[:1] in "'\"":  # a key tomllib quoted as Python does
                 key = toml_key(ast.literal_eval(key))
             # The headers before the one tomllib stopped at.
-            before = headers(text, _line(found.group("at"), text) - 1).values()
+            before = headers(text, line - 1).values()
             if said == _SAID[0][1] and f"[{key}]" not in before and f"[[{key}]]" not in before:
                 # No header declared it: an inline table or dotted keys gave it.
                 return (
-                    f"[{key}]{found.group('at')}: {key} is given already, as an inline table "
-                    "or by dotted keys: give a table's keys in one place"
+                    f"[{key}]: {key} is given already, as an inline table or by dotted keys: "
+                    "give a table's keys in one place"
                 )
             # The header of a list's entry written as a table's: [queues] for [[queues]].
             listed = f"[[{key}]]" in before
             hint = f"; [[{key}]] begins each entry of a list of tables" if listed else ""
-            return said.format(key=key, at=found.group("at"), list=hint)
-    if message.startswith("Cannot overwrite a value"):
-        return _overwritten(text, _line(message, text)) or message
+            return said.format(key=key, list=hint)
+    if message == "Cannot overwrite a value":
+        return _overwritten(text, line) or message
     return message
-
-
-def _line(at: str, text: str) -> int:
-    """The line tomllib's ``(at line N, ...)`` or ``(at end of document)`` names."""
-    found = re.search(r"\(at line (\d+), column \d+\)$", at)
-    return int(found.group(1)) if found is not None else len(text.splitlines())
 
 
 def _dotted(found: re.Match[str]) -> str:
@@ -109,10 +139,10 @@ def _overwritten(text: str, last: int) -> str | None:
         name = f"{name}.{toml_key(part)}" if name else toml_key(part)
         node = node[part]
         if i == len(parts or ()) - 1 and header is None:
-            return f"{full} given twice (at line {last}): a key is given once in its table"
+            return f"{full} given twice: a key is given once in its table"
         if not isinstance(node, dict | list):
             return (
-                f"{full} (at line {last}): {name} is given already as a value, not a table: "
+                f"{full}: {name} is given already as a value, not a table: "
                 "a key holds a value or a table, not both"
             )
     return None
