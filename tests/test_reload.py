@@ -198,21 +198,30 @@ async def test_a_reload_warns_of_what_it_brought_as_the_start_does(
     assert said == [*started, warned["warning"], spare["warning"]]
 
 
-async def test_a_reload_to_a_relative_silences_file_is_warned_of(
-    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+@pytest.mark.parametrize(
+    ("moved", "said"),
+    [
+        ("s.json", "alerts.silences_path: 's.json' is relative"),
+        # A directory not made: the start warns of it, and so does a reload into it.
+        ("{tmp}/none/s.json", "alerts.silences_path: directory {tmp}/none does not exist"),
+    ],
+)
+async def test_a_reload_to_a_silences_file_no_silence_can_be_added_to_is_warned_of(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, moved: str, said: str
 ) -> None:
     """A reload moves the silences file to a relative path (which ``sesd silence``
-    refuses, so no silence could be added): the reload is taken, and warned of naming
-    the key, as a start would."""
+    refuses), or into a directory that does not exist: no silence could be added. The
+    reload is taken, and warned of naming the key, as a start would."""
     url, _ = await make_queue(sqs)
     base = f'[aws]\nendpoint_url = "{local_sqs.url}"\n' + _queue(url, "q")
     path = config_file(tmp_path, base + f'[alerts]\nsilences_path = "{tmp_path}/s.json"\n')
     async with sesd_process(path) as sesd:
-        config_file(tmp_path, base + '[alerts]\nsilences_path = "s.json"\n')
+        moved = moved.format(tmp=tmp_path)
+        config_file(tmp_path, base + f'[alerts]\nsilences_path = "{moved}"\n')
         await _reload(sesd, "sesd.config.reloaded")
         with anyio.fail_after(20):
             warned = await sesd.wait_for_event("sesd.config.warning")
-    assert warned["warning"].startswith(f"{path}:8: alerts.silences_path: 's.json' is relative")
+    assert warned["warning"].startswith(f"{path}:8: {said.format(tmp=tmp_path)}")
 
 
 def test_a_reload_keeps_what_needs_a_restart_and_names_it() -> None:

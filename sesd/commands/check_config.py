@@ -57,14 +57,12 @@ def execute(args: argparse.Namespace) -> int:
     if (config.state.path or config.alerts.silences_path) and not args.no_secrets:
         # Imported here, and only the paths' checks (not the daemon's HTTP stack nor
         # the evaluator): a config without a state file (or its secrets) needs none.
-        from sesd.runtime.state_path import silences_unwritable, unsavable
+        from sesd.runtime.state_path import unsavable, warnings_here
 
+        warnings = warnings_here(config)  # as the start and a reload say them
         problem = unsavable(config.state.path) if config.state.path else None
         if problem is not None:
             warnings.append(f"{problem} (sesd run would not start on this host)")
-        # As the start says it: a warning there too.
-        if (problem := silences_unwritable(config.alerts.silences_path)) is not None:
-            warnings.append(problem)
     for warning in warnings:
         print(f"sesd: warning: {one_line(placer.warning(warning))}", file=sys.stderr)
     return 0

@@ -148,7 +148,7 @@ def execute(args: argparse.Namespace) -> int:
     printed), one after the stop's last save too: sesd did not end as asked."""
     from sesd.runtime.aws_making import aws_files_fault
     from sesd.runtime.daemon import Daemon, StartError
-    from sesd.runtime.state_path import silences_unwritable
+    from sesd.runtime.state_path import warnings_here
 
     try:
         config, placer = load_placed(args, daemon=True)
@@ -168,9 +168,7 @@ def execute(args: argparse.Namespace) -> int:
             # Named as it was given: a unit's environment is not a flag anyone typed.
             return config_error(f"SESD_HTTP_LISTEN: {listen_refused(exc)}")
         config = msgspec.structs.replace(config, http=http)
-    # What check-config on this host says of the silences file's directory, said here too.
-    unwritable = silences_unwritable(config.alerts.silences_path)
-    for warning in [*config.warnings(), *([unwritable] if unwritable else [])]:
+    for warning in warnings_here(config):
         get_logger().warning("sesd.config.warning", warning=placer.warning(warning))
     _open_files(sum(q.concurrency for q in config.queues))
     try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -69,13 +70,17 @@ def for_daemon(config: Config) -> Config:
     return config
 
 
-def new_warnings(old: Config, new: Config) -> list[str]:
-    """The warnings of ``new`` that ``old`` did not give: what a reload says of what it
-    brought. A warning names a queue or a rule by its index, which a queue or rule
-    written before it moves: each is told by what it is (a queue's name, a rule's, and
-    the value said after any other index), not where it is."""
-    before = {_unmoved(warning, old) for warning in old.warnings()}
-    return [warning for warning in new.warnings() if _unmoved(warning, new) not in before]
+def new_warnings(
+    old: Config, new: Config, warned: Callable[[Config], list[str]] | None = None
+) -> list[str]:
+    """The warnings of ``new`` that ``old`` did not give (each as ``warned`` says them,
+    :meth:`Config.warnings` unless given): what a reload says of what it brought. A
+    warning names a queue or a rule by its index, which a queue or rule written before
+    it moves: each is told by what it is (a queue's name, a rule's, and the value said
+    after any other index), not where it is."""
+    said = warned or (lambda config: config.warnings())
+    before = {_unmoved(warning, old) for warning in said(old)}
+    return [warning for warning in said(new) if _unmoved(warning, new) not in before]
 
 
 _QUEUE_AT = re.compile(r"\bqueues\[(\d+)\]")

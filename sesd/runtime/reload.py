@@ -28,6 +28,7 @@ from sesd.runtime.reload_keys import (
     rotated_secrets,
     rule_changes,
 )
+from sesd.runtime.state_path import warnings_here
 
 if TYPE_CHECKING:
     from sesd.runtime.parts import Parts
@@ -235,8 +236,9 @@ class Reloader:
             secrets_rotated=rotated_secrets(old, merged),
         )
         # What the start warns of, said of what this reload brought (a queue added
-        # with a visibility timeout of 0...): under a plain SIGHUP no check ran first.
-        for warning in new_warnings(old, merged):
+        # with a visibility timeout of 0, the silences file moved into a directory not
+        # made...): under a plain SIGHUP no check ran first.
+        for warning in new_warnings(old, merged, warnings_here):
             self._log.warning("sesd.config.warning", warning=placed(warning))
         daemon.changes.notify()
         if daemon.aws is not None:

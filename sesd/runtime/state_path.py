@@ -1,18 +1,31 @@
 """Whether a state file could ever be saved where ``[state] path`` says, and a
 silences file written where ``[alerts] silences_path`` says: asked at start
-(sesd.runtime.state_start, ``sesd run``) and by ``sesd check-config``, which loads
-this alone (not the daemon's HTTP stack, the evaluator or the file's restore, for a
-check run before each reload)."""
+(sesd.runtime.state_start, ``sesd run``), at a reload, and by ``sesd check-config``,
+which loads this alone (not the daemon's HTTP stack, the evaluator or the file's
+restore, for a check run before each reload)."""
 
 from __future__ import annotations
 
 import errno
 import os
 import re
+from typing import TYPE_CHECKING
 
 from sesd.io.files import foreign_link, linked, owners
 
-__all__ = ["silences_unwritable", "unsavable"]
+if TYPE_CHECKING:
+    from sesd.config import Config
+
+__all__ = ["silences_unwritable", "unsavable", "warnings_here"]
+
+
+def warnings_here(config: Config) -> list[str]:
+    """The warnings of ``config`` (:meth:`Config.warnings`) and those of this host: the
+    silences file's directory missing. What a start, a reload and check-config on the
+    daemon's host warn of alike (a state file that could never be saved is no warning
+    to a start: it refuses to)."""
+    unwritable = silences_unwritable(config.alerts.silences_path)
+    return [*config.warnings(), *([unwritable] if unwritable else [])]
 
 
 def unsavable(path: str) -> str | None:
