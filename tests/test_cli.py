@@ -28,6 +28,7 @@ from sesd.config.reading import CONFIG_BOUND
 from sesd.io.logs import configure_logging, flush_logs
 from tests import factory as f
 from tests.dns_server import hermetic_text
+from tests.test_web_config import tls_files
 
 
 @pytest.fixture
@@ -226,35 +227,49 @@ def test_a_literal_secret_is_warned_of_by_check_config_not_shown(
     assert "R0UT1NGKEY" not in err
 
 
+@pytest.mark.parametrize("which", ["file: secret", "TLS key"])
 def test_a_secret_file_every_user_may_read_is_warned_of(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], which: str
 ) -> None:
-    """A ``file:`` secret left readable by every user (an editor's or `echo >`'s 0644):
-    whoever has a shell on the host can page as sesd. check-config says so, naming the
-    key, the file and its mode, never the secret (as the start and a reload do, from the
-    same warnings); a file of mode 0600 or 0640 is not warned of, nor one --no-secrets
+    """A ``file:`` secret, or the TLS private key ``[http] web_config`` names, left
+    readable by every user (an editor's or `echo >`'s 0644): whoever has a shell on the
+    host can page as sesd, or serve as it. check-config says so, naming the key, the
+    file and its mode, never the secret (as the start and a reload do, from the same
+    warnings); a file of mode 0600 or 0640 is not warned of, nor one --no-secrets
     leaves unread. A warning, not an error: a config that ran loads again."""
-    key = tmp_path / "routing_key"
-    key.write_text("R0UT1NGKEY\n")
-    sinks = (
-        f'[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "file:{key}"\n'
-        '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\n'
-        'above = 0.1\nsinks = ["pd"]\n'
-    )
-    path = str(_config(tmp_path, QUEUE + sinks))
+    if which == "TLS key":
+        tls_files(tmp_path)
+        key = tmp_path / "tls.key"
+        (tmp_path / "web.yml").write_text(
+            "tls_server_config:\n  cert_file: tls.crt\n  key_file: tls.key\n"
+        )
+        text = f'[http]\nweb_config = "{tmp_path}/web.yml"\n'
+        named = f"{AFTER + 1}: http.web_config: tls_server_config.key_file: private key file {key}"
+        secret = key.read_text().splitlines()[1]
+    else:
+        key = tmp_path / "routing_key"
+        key.write_text("R0UT1NGKEY\n")
+        text = (
+            f'[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "file:{key}"\n'
+            '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+            'above = 0.1\nsinks = ["pd"]\n'
+        )
+        named = f"{AFTER + 2}: alerts.sinks.pd.routing_key: secret file {key}"
+        secret = "R0UT1NGKEY"
+    path = str(_config(tmp_path, QUEUE + text))
     said = (
-        f"sesd: warning: {path}:{AFTER + 2}: alerts.sinks.pd.routing_key: secret file {key} is "
-        "readable by every user (mode 0644): chmod o-r it (0600, or 0640 for a group sesd is in)"
+        f"sesd: warning: {path}:{named} is readable by every user (mode 0644): "
+        "chmod o-r it (0600, or 0640 for a group sesd is in)"
     )
     for mode, warned in ((0o644, True), (0o604, True), (0o640, False), (0o600, False)):
         key.chmod(mode)
         assert main(["check-config", "--quiet", path]) == 0
         err = capsys.readouterr().err
-        assert (said.replace("0644", f"{mode:04o}") in err.splitlines()) is warned
-        assert "R0UT1NGKEY" not in err
+        assert (said.replace("0644", f"{mode:04o}") in err.splitlines()) is warned, err
+        assert secret not in err
     key.chmod(0o644)
     assert main(["check-config", "--quiet", "--no-secrets", path]) == 0
-    assert "routing_key" not in capsys.readouterr().err
+    assert "readable" not in capsys.readouterr().err
 
 
 def test_a_relative_silences_file_is_warned_of_at_start(

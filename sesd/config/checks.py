@@ -24,6 +24,7 @@ from sesd.config.domains import DomainsConfig, listed_twice
 from sesd.config.fleet_checks import fleet_warnings
 from sesd.config.hooks import source_hook
 from sesd.config.queue_checks import queue_warnings
+from sesd.config.reading import open_to_all_warning
 from sesd.config.rule_checks import link_warnings
 from sesd.config.sections import SHIPPED_STOP_TIMEOUT, check_state_files
 from sesd.config.urls import secret_url_warnings, shown_url, url_warnings
@@ -122,13 +123,24 @@ def config_warnings(config: Config) -> list[str]:
         if secret.is_literal
     ]
     # Read with the secrets (check-config, the start, a reload): whoever has a shell on
-    # the host can send as sesd. Not an error: a config that ran must load again.
+    # the host can send as sesd, or serve as it with its TLS key.
     found += [
-        f"{key}: secret file {escaped(str(secret.path), 200)} is readable by every user (mode "
-        f"{secret.open_mode:04o}): chmod o-r it (0600, or 0640 for a group sesd is in)"
+        open_to_all_warning(key, "secret", secret.path, secret.open_mode)
         for key, secret in config.secrets()
-        if secret.open_mode is not None
+        if secret.open_mode is not None and secret.path is not None
     ]
+    web = config.http.web_config
+    if web is not None and web.key_open_mode is not None:
+        tls = web.get().tls_server_config
+        assert tls is not None  # a key was read
+        found.append(
+            open_to_all_warning(
+                "http.web_config: tls_server_config.key_file",
+                "private key",
+                tls.key_file,
+                web.key_open_mode,
+            )
+        )
     found += _grace_warnings(config)
     found += queue_warnings(config)
     found += listed_twice(config.domains) + link_warnings(config.alerts)

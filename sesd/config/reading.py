@@ -16,7 +16,13 @@ from sesd.core.text import escaped
 if TYPE_CHECKING:
     from sesd.config import Config
 
-__all__ = ["CONFIG_BOUND", "check_written_files", "open_to_all", "read_bounded"]
+__all__ = [
+    "CONFIG_BOUND",
+    "check_written_files",
+    "open_to_all",
+    "open_to_all_warning",
+    "read_bounded",
+]
 
 #: The most of any of these files read, in bytes: the example config is 20 KB, and a
 #: config listing 100,000 domains about 2 MB. A FIFO or a device is read up to it too.
@@ -49,6 +55,17 @@ def open_to_all(path: Path) -> int | None:
     except OSError:
         return None
     return mode if mode & stat.S_IROTH else None
+
+
+def open_to_all_warning(key: str, what: str, path: str | os.PathLike[str], mode: int) -> str:
+    """The warning of the file at ``path``, ``what`` it holds for ``key`` (``secret``,
+    ``private key``), that :func:`open_to_all` found of ``mode``: whoever has a shell on
+    the host has what it holds. Not an error: a config that ran must load again."""
+    shown = escaped(str(path), 200)
+    return (
+        f"{key}: {what} file {shown} is readable by every user (mode {mode:04o}): chmod o-r "
+        "it (0600, or 0640 for a group sesd is in)"
+    )
 
 
 def check_written_files(config: Config, path: str | os.PathLike[str]) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 import msgspec
 import yaml
 
-from sesd.config.reading import read_bounded
+from sesd.config.reading import open_to_all, read_bounded
 from sesd.config.values import ConfigError, Section, keyed, one_line, toml_key
 
 __all__ = [
@@ -302,11 +302,13 @@ class WebConfigFile:
     ``"$CREDENTIALS_DIRECTORY/sesd_web.yml"`` works with systemd's LoadCredential=.
     """
 
-    __slots__ = ("_value", "reference")
+    __slots__ = ("_value", "key_open_mode", "reference")
 
     def __init__(self, reference: str) -> None:
         self.reference = reference
         self._value: WebConfig | None = None
+        #: The TLS private key's mode when every user may read it (as read), else None.
+        self.key_open_mode: int | None = None
 
     @property
     def path(self) -> Path:
@@ -325,8 +327,11 @@ class WebConfigFile:
         except UnicodeDecodeError:
             raise ConfigError(f"{path} is not UTF-8 text") from None
         config = parse_web_config(text, str(path.parent))
-        if config.tls_server_config is not None:
-            server_context(config.tls_server_config)
+        tls = config.tls_server_config
+        if tls is not None:
+            server_context(tls)
+        # As a `file:` secret's (the config's warnings): whoever reads it serves as sesd.
+        self.key_open_mode = open_to_all(Path(tls.key_file)) if tls is not None else None
         self._value = config
         return config
 
