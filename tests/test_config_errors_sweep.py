@@ -726,6 +726,15 @@ WARNINGS = [
     (RA + "[alerts]\nrepeat_interval = 4", ":9: alerts.repeat_interval: 4s: each firing alert is "
      "sent again that often (at each evaluation, at most): several messages a minute to every sink "
      "while it fires; give minutes or hours, as '4h' (a bare number is seconds)"),
+    # A notification a sink does not take at once is given up that long after its first
+    # try: a bare number, or seconds meant as minutes, gives up nearly every retry.
+    (RA + "[alerts]\nnotification_max_age = 1", ":9: alerts.notification_max_age: 1s: a "
+     "notification a sink does not take at once (a 5xx, a timeout, a 429's pause) is given up "
+     "1s after its first try (sesd.notify.expired): a receiver's restart or a rate limit of a "
+     "minute loses every page it meets; give minutes or hours, as the default '1h' (a bare "
+     "number is seconds)"),
+    (RA + '[alerts]\nnotification_max_age = "30s"', ":9: alerts.notification_max_age: 30s: a "
+     "notification a sink does not take at once" + MORE),
     (Q + "visibility_timeout = 0", ":3: queues[0].visibility_timeout: 0 shows each message again "
      "as it is received" + MORE),
     (Q + "wait_time_seconds = 0", ":3: queues[0].wait_time_seconds: 0 receives without waiting: "

@@ -166,6 +166,17 @@ def config_warnings(config: Config) -> list[str]:
             "to every sink while it fires; give minutes or hours, as '4h' (a bare number is "
             "seconds)"
         )
+    max_age = alerts.notification_max_age
+    if alerts.rules and max_age.seconds < 60:
+        # The one bound on a notification's retries: seconds give up what a receiver's
+        # restart or a 429's pause holds back, each page lost (expired), not late.
+        found.append(
+            f"alerts.notification_max_age: {max_age.text}: a notification a sink does not "
+            "take at once (a 5xx, a timeout, a 429's pause) is given up "
+            f"{max_age.text} after its first try (sesd.notify.expired): a receiver's restart "
+            "or a rate limit of a minute loses every page it meets; give minutes or hours, "
+            "as the default '1h' (a bare number is seconds)"
+        )
     if not alerts.rules:
         # Only [[queues]] is required: an install that stopped there looks healthy and
         # never pages.
