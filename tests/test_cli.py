@@ -315,6 +315,30 @@ def test_a_silences_file_in_a_directory_that_does_not_exist_is_warned_of(
     assert "silences_path" not in capsys.readouterr().err
 
 
+def test_thousands_of_warnings_are_said_as_the_first_twenty_and_a_count(
+    tmp_path: Path, taken_port: int, sesd_run: SesdRun, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A generated config that lists one domain 1,000 times warns of each repeat: check-
+    config and the start say the first 20, each on its line, and how many more there
+    are, not a thousand lines (a reload the same, tests/test_reload.py)."""
+    track = ", ".join(['"a.example"'] * 1000)
+    path = str(_config(tmp_path, QUEUE + f"[domains]\ntrack = [{track}]\n"))
+    first = (
+        f"{path}:{AFTER + 1}: domains.track[1]: 'a.example', listed at domains.track[0] too: "
+        "it counts once (another domain meant?)"
+    )
+    # 999 repeats and no rule: 1,000 warnings.
+    more = "and 980 more warnings not shown (the first 20 are): fix those, then check again"
+    assert main(["check-config", "--quiet", path]) == 0
+    warned = capsys.readouterr().err.splitlines()
+    assert len(warned) == 21
+    assert (warned[0], warned[-1]) == (f"sesd: warning: {first}", f"sesd: warning: {more}")
+    _, err = sesd_run("--config", path, "--listen", f"127.0.0.1:{taken_port}")
+    logged = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    said = [line["warning"] for line in logged if line["event"] == "sesd.config.warning"]
+    assert [line.removeprefix("sesd: warning: ") for line in warned] == said
+
+
 @pytest.mark.parametrize("key", ["state.path", "alerts.silences_path"])
 @pytest.mark.parametrize("names", ["the config file", "a secret's file"])
 def test_a_state_or_silences_file_that_is_a_file_the_config_reads_is_refused(

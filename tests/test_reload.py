@@ -186,16 +186,28 @@ async def test_a_reload_warns_of_what_it_brought_as_the_start_does(
         added = base + _queue(other, "new") + "visibility_timeout = 0\n"
         config_file(tmp_path, added + "# unchanged\n")
         await _reload(sesd, "sesd.config.reloaded")
-        config_file(tmp_path, added + '[alerts.sinks.spare]\ntype = "console"\n')
+        spared = added + '[alerts.sinks.spare]\ntype = "console"\n'
+        config_file(tmp_path, spared)
         await _reload(sesd, "sesd.config.reloaded")
         with anyio.fail_after(20):
             spare = await sesd.wait_for_event("sesd.config.warning")
+        before = [r["warning"] for r in sesd.records if r["event"] == "sesd.config.warning"]
+        # A generated list with a domain 1,000 times: the first 20 and a count, as the
+        # start and check-config say them, not a thousand lines.
+        track = ", ".join(['"a.b"'] * 1000)
+        config_file(tmp_path, spared + f"[domains]\ntrack = [{track}]\n")
+        await _reload(sesd, "sesd.config.reloaded")
+        more = "and 979 more warnings not shown (the first 20 are): fix those, then check again"
+        with anyio.fail_after(20):
+            await sesd.wait_for(lambda r: r.get("warning") == more)
     # Each on its line of the file the reload read, as check-config and a start say it.
     assert warned["warning"].startswith(f"{path}:11: queues[1].visibility_timeout: 0")
     assert warned["level"] == "warning"
     assert spare["warning"] == f"{path}:12: alerts.sinks.spare: no rule sends to this sink"
+    assert before == [*started, warned["warning"], spare["warning"]]
     said = [r["warning"] for r in sesd.records if r["event"] == "sesd.config.warning"]
-    assert said == [*started, warned["warning"], spare["warning"]]
+    assert len(said) == len(before) + 21
+    assert said[len(before)].startswith(f"{path}:15: domains.track[1]: 'a.b', listed at ")
 
 
 @pytest.mark.parametrize(

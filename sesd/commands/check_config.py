@@ -15,6 +15,7 @@ from sesd.commands.common import (
     with_config,
 )
 from sesd.config import ConfigError
+from sesd.config.warned import said
 
 __all__ = ["add_parser"]
 
@@ -57,12 +58,13 @@ def execute(args: argparse.Namespace) -> int:
     if (config.state.path or config.alerts.silences_path) and not args.no_secrets:
         # Imported here, and only the paths' checks (not the daemon's HTTP stack nor
         # the evaluator): a config without a state file (or its secrets) needs none.
-        from sesd.runtime.state_path import unsavable, warnings_here
+        from sesd.runtime.state_path import unsavable
+        from sesd.runtime.warned import warnings_here
 
         warnings = warnings_here(config)  # as the start and a reload say them
         problem = unsavable(config.state.path) if config.state.path else None
         if problem is not None:
             warnings.append(f"{problem} (sesd run would not start on this host)")
-    for warning in warnings:
-        print(f"sesd: warning: {one_line(placer.warning(warning))}", file=sys.stderr)
+    for warning in said(warnings, placer.warning):
+        print(f"sesd: warning: {one_line(warning)}", file=sys.stderr)
     return 0

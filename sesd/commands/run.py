@@ -146,9 +146,10 @@ def execute(args: argparse.Namespace) -> int:
     """Run until stopped; 0 after a graceful stop (1 when its state file could not be
     saved last), 2 when the config or the start fails, 1 after a fault (its traceback
     printed), one after the stop's last save too: sesd did not end as asked."""
+    from sesd.config.warned import said
     from sesd.runtime.aws_making import aws_files_fault
     from sesd.runtime.daemon import Daemon, StartError
-    from sesd.runtime.state_path import warnings_here
+    from sesd.runtime.warned import warnings_here
 
     try:
         config, placer = load_placed(args, daemon=True)
@@ -168,8 +169,8 @@ def execute(args: argparse.Namespace) -> int:
             # Named as it was given: a unit's environment is not a flag anyone typed.
             return config_error(f"SESD_HTTP_LISTEN: {listen_refused(exc)}")
         config = msgspec.structs.replace(config, http=http)
-    for warning in warnings_here(config):
-        get_logger().warning("sesd.config.warning", warning=placer.warning(warning))
+    for warning in said(warnings_here(config), placer.warning):
+        get_logger().warning("sesd.config.warning", warning=warning)
     _open_files(sum(q.concurrency for q in config.queues))
     try:
         daemon = Daemon(config, config_path=os.path.abspath(args.config), listen=args.listen)

@@ -15,6 +15,7 @@ import msgspec
 from sesd.config import Config, ConfigError, Placer, core_settings, load_placed
 from sesd.config.checks import new_warnings
 from sesd.config.files import followed_files, reread
+from sesd.config.warned import said
 from sesd.core.text import escaped
 from sesd.io.logs import get_logger, set_level
 from sesd.runtime.apart import apart
@@ -28,7 +29,7 @@ from sesd.runtime.reload_keys import (
     rotated_secrets,
     rule_changes,
 )
-from sesd.runtime.state_path import warnings_here
+from sesd.runtime.warned import warnings_here
 
 if TYPE_CHECKING:
     from sesd.runtime.parts import Parts
@@ -238,8 +239,8 @@ class Reloader:
         # What the start warns of, said of what this reload brought (a queue added
         # with a visibility timeout of 0, the silences file moved into a directory not
         # made...): under a plain SIGHUP no check ran first.
-        for warning in new_warnings(old, merged, warnings_here):
-            self._log.warning("sesd.config.warning", warning=placed(warning))
+        for warning in said(new_warnings(old, merged, warnings_here), placed):
+            self._log.warning("sesd.config.warning", warning=warning)
         daemon.changes.notify()
         if daemon.aws is not None:
             # Last: the pollers it stopped still hold their clients (closed as they end).

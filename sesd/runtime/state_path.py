@@ -9,23 +9,10 @@ from __future__ import annotations
 import errno
 import os
 import re
-from typing import TYPE_CHECKING
 
 from sesd.io.files import foreign_link, linked, owners
 
-if TYPE_CHECKING:
-    from sesd.config import Config
-
-__all__ = ["silences_unwritable", "unsavable", "warnings_here"]
-
-
-def warnings_here(config: Config) -> list[str]:
-    """The warnings of ``config`` (:meth:`Config.warnings`) and those of this host: the
-    silences file's directory missing. What a start, a reload and check-config on the
-    daemon's host warn of alike (a state file that could never be saved is no warning
-    to a start: it refuses to)."""
-    unwritable = silences_unwritable(config.alerts.silences_path)
-    return [*config.warnings(), *([unwritable] if unwritable else [])]
+__all__ = ["silences_unwritable", "unsavable"]
 
 
 def unsavable(path: str) -> str | None:
