@@ -776,6 +776,13 @@ WARNINGS = [
      "'/var/lib/sesd/s.json ' has a control or invisible character or a space at its end (shown "
      "escaped): the file is named with it, where no one looks for it, and the path written without "
      "it is another file (no silence is there)"),
+    # [tenants] written without enabled = true (false by default): its keys read by
+    # nothing, no tenant counted nor polled, and nothing said of it.
+    ('[tenants]\nmax_tracked = 50\ntags = ["team"]', ":5: tenants.tags: [tenants] is not enabled "
+     "(enabled = false, the default), so tags and max_tracked are read by nothing: no tenant is "
+     "counted, nor what SES says of it polled; set enabled = true"),
+    ('[tenants]\npoll_every = "1m"', ":4: tenants.poll_every: [tenants] is not enabled "
+     "(enabled = false, the default), so poll_every is read by nothing" + MORE),
     (R.replace("delay_ratio", "sending_paused") + "above = 0\n[account_health]\nenabled = "
      "false", ":5: alerts.rules[0] (r).metric: sending_paused is what SESv2 GetAccount says, which "
      "[account_health] enabled = false does not poll: the rule never fires"),
