@@ -320,19 +320,24 @@ def test_thousands_of_warnings_are_said_as_the_first_twenty_and_a_count(
 ) -> None:
     """A generated config that lists one domain 1,000 times warns of each repeat: check-
     config and the start say the first 20, each on its line, and how many more there
-    are, not a thousand lines (a reload the same, tests/test_reload.py)."""
+    are, not a thousand lines (a reload the same, tests/test_reload.py). What this host
+    adds, one of a kind (the silences file's directory missing), comes first, never
+    among those not shown."""
     track = ", ".join(['"a.example"'] * 1000)
-    path = str(_config(tmp_path, QUEUE + f"[domains]\ntrack = [{track}]\n"))
-    first = (
-        f"{path}:{AFTER + 1}: domains.track[1]: 'a.example', listed at domains.track[0] too: "
+    silences = f'[alerts]\nsilences_path = "{tmp_path}/none/s.json"\n'
+    path = str(_config(tmp_path, QUEUE + silences + f"[domains]\ntrack = [{track}]\n"))
+    first = f"{path}:{AFTER + 1}: alerts.silences_path: directory {tmp_path}/none does not exist"
+    second = (
+        f"{path}:{AFTER + 3}: domains.track[1]: 'a.example', listed at domains.track[0] too: "
         "it counts once (another domain meant?)"
     )
-    # 999 repeats and no rule: 1,000 warnings.
-    more = "and 980 more warnings not shown (the first 20 are): fix those, then check again"
+    # The directory, 999 repeats and no rule: 1,001 warnings.
+    more = "and 981 more warnings not shown (the first 20 are): fix those, then check again"
     assert main(["check-config", "--quiet", path]) == 0
     warned = capsys.readouterr().err.splitlines()
     assert len(warned) == 21
-    assert (warned[0], warned[-1]) == (f"sesd: warning: {first}", f"sesd: warning: {more}")
+    assert warned[0].startswith(f"sesd: warning: {first}: ")
+    assert (warned[1], warned[-1]) == (f"sesd: warning: {second}", f"sesd: warning: {more}")
     _, err = sesd_run("--config", path, "--listen", f"127.0.0.1:{taken_port}")
     logged = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     said = [line["warning"] for line in logged if line["event"] == "sesd.config.warning"]

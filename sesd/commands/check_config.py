@@ -64,7 +64,8 @@ def execute(args: argparse.Namespace) -> int:
         warnings = warnings_here(config)  # as the start and a reload say them
         problem = unsavable(config.state.path) if config.state.path else None
         if problem is not None:
-            warnings.append(f"{problem} (sesd run would not start on this host)")
+            # First: the start's refusal, never left among those not shown.
+            warnings.insert(0, f"{problem} (sesd run would not start on this host)")
     for warning in said(warnings, placer.warning):
         print(f"sesd: warning: {one_line(warning)}", file=sys.stderr)
     return 0

@@ -15,9 +15,10 @@ __all__ = ["warnings_here"]
 
 
 def warnings_here(config: Config) -> list[str]:
-    """The warnings of ``config`` (:meth:`Config.warnings`) and those of this host: the
-    silences file's directory missing. What a start, a reload and check-config on the
-    daemon's host warn of alike (a state file that could never be saved is no warning
-    to a start: it refuses to)."""
+    """The warnings of this host (the silences file's directory missing), then those of
+    ``config`` (:meth:`Config.warnings`): first, as one of a kind, before what may be
+    one of a thousand entries' and go unshown. What a start, a reload and check-config
+    on the daemon's host warn of alike (a state file that could never be saved is no
+    warning to a start: it refuses to)."""
     unwritable = silences_unwritable(config.alerts.silences_path)
-    return [*config.warnings(), *([unwritable] if unwritable else [])]
+    return [*([unwritable] if unwritable else []), *config.warnings()]
