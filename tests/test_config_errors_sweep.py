@@ -786,6 +786,17 @@ WARNINGS = [
     (R.replace("delay_ratio", "sending_paused") + "above = 0\n[account_health]\nenabled = "
      "false", ":5: alerts.rules[0] (r).metric: sending_paused is what SESv2 GetAccount says, which "
      "[account_health] enabled = false does not poll: the rule never fires"),
+    # Alertmanager's copy of a firing alert ends 4 resend periods after each post; posts
+    # come at evaluations and may take the sink's timeout: shorter, the alert ends and
+    # fires again between two posts, each a resolve and a page to its receivers.
+    (AM + 'urls = ["http://am:9093"]\nresend_every = "1s"\n' + RA + 'sinks = ["am"]', ":6: "
+     "alerts.sinks.am.resend_every: 1s: Alertmanager ends each firing alert 4s after a post "
+     "(4 resend periods), where the next post may come alerts.evaluate_every (5s) and the sink's "
+     "timeout (10s) after it: the alert resolves between two posts and fires again at the next, "
+     "each a notification to Alertmanager's receivers; give at least 4s (the default is 1m)"),
+    (AM + 'urls = ["http://am:9093"]\nresend_every = "10s"\ntimeout = "1m"\n' + RA
+     + 'sinks = ["am"]', ":6: alerts.sinks.am.resend_every: 10s: Alertmanager ends each firing "
+     "alert 40s after a post" + MORE),
     (FLEET + R.replace("delay_ratio", "pending_delays") + 'above = 60\nsinks = ["am"]',
      ":12: alerts.rules[0] (r).metric: pending_delays pairs two events of one message, which reach "
      "different replicas of a fleet (a sink is shared): " + MORE),

@@ -26,6 +26,7 @@ from sesd.alerting.render import describe, details, headline
 from sesd.alerting.rules import Transition
 from sesd.config import CANARY_METRICS, TENANT_METRICS
 from sesd.config.checks import GET_ACCOUNT_METRICS
+from sesd.config.sink_checks import VALID_FOR_RESENDS
 from sesd.core.scopes import ACCOUNT, DOMAIN, PROVIDER, TENANT
 from sesd.core.timestamps import iso
 
@@ -53,8 +54,6 @@ SIGNATURE_HEADER = "X-Sesd-Signature-256"
 #: list full of 200 characters of 4-byte UTF-8) is about 60 KB; a tenant's notes take
 #: about 7 KB for each account and region it is paused in.
 MOST_BODY_BYTES = 256 * 1024
-#: A firing alert is valid for this many resend periods (Prometheus uses 4).
-VALID_FOR_RESENDS = 4
 #: What a shared sink's alerts say of their figures.
 _SHARE = (
     "figures: one replica's share of the traffic (several replicas post this alert; "

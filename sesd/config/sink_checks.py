@@ -1,19 +1,25 @@
 """``[alerts.sinks.NAME]``, each checked on its own before the whole file, so that an
 error names the sink (msgspec's own path through a table of tables does not) and a
-key mistyped in it is named with the key of its type that was meant."""
+key mistyped in it is named with the key of its type that was meant; and what a sink's
+settings do with ``[alerts]``'s own that is probably not meant (:func:`sink_warnings`)."""
 
 from __future__ import annotations
 
+import math
 from typing import Any, get_args
 
 import msgspec
 
-from sesd.config.alerts import SINK_TYPES, AlertsConfig, SinkConfig
+from sesd.config.alerts import SINK_TYPES, AlertmanagerConfig, AlertsConfig, SinkConfig
 from sesd.config.hooks import dec_hook
 from sesd.config.values import ConfigError, meant_key, meant_word, one_line, toml_key
 from sesd.core.text import escaped
 
-__all__ = ["check_sinks"]
+__all__ = ["VALID_FOR_RESENDS", "check_sinks", "sink_warnings"]
+
+#: Alertmanager's copy of a firing alert ends this many resend periods after a post
+#: (Prometheus uses 4), unless posted again.
+VALID_FOR_RESENDS = 4
 
 #: Each sink's type (its ``type``) and its table.
 _TYPES: dict[str, type[msgspec.Struct]] = {
@@ -88,3 +94,29 @@ def _check_older(alerts: dict[str, Any]) -> None:
             f'alerts.{name}.type: must be "{name}" (or left out): [alerts.{name}] is a '
             f"{kind} sink{elsewhere} (got {given!r})"
         )
+
+
+def sink_warnings(alerts: AlertsConfig) -> list[str]:
+    """An Alertmanager sink whose copies of firing alerts end before the next post can
+    land: posts come at evaluations (``evaluate_every``) and may take the sink's
+    ``timeout``, and each copy ends VALID_FOR_RESENDS resend periods after its post.
+    Not an error: a config that ran must load again."""
+    found = []
+    every = alerts.evaluate_every
+    for name, sink in alerts.sinks.items():
+        if not isinstance(sink, AlertmanagerConfig):
+            continue
+        valid = VALID_FOR_RESENDS * sink.resend_every.seconds
+        late = every.seconds + sink.timeout.seconds
+        if valid > late:
+            continue
+        least = math.floor(late / VALID_FOR_RESENDS) + 1
+        found.append(
+            f"alerts.sinks.{toml_key(name)}.resend_every: {sink.resend_every.text}: "
+            f"Alertmanager ends each firing alert {valid:g}s after a post ({VALID_FOR_RESENDS} "
+            f"resend periods), where the next post may come alerts.evaluate_every "
+            f"({every.text}) and the sink's timeout ({sink.timeout.text}) after it: the alert "
+            "resolves between two posts and fires again at the next, each a notification to "
+            f"Alertmanager's receivers; give at least {least}s (the default is 1m)"
+        )
+    return found
