@@ -735,6 +735,12 @@ WARNINGS = [
      "number is seconds)"),
     (RA + '[alerts]\nnotification_max_age = "30s"', ":9: alerts.notification_max_age: 30s: a "
      "notification a sink does not take at once" + MORE),
+    # Each rule's first firing waits group_wait before any sink hears of it: a bare
+    # number meant as milliseconds holds every page for hours.
+    (RA + "[alerts]\ngroup_wait = 10000", ":9: alerts.group_wait: 10000s: the first firing "
+     "(or resolve) of each group waits that long before any sink is told of it: every page that "
+     "late; give seconds, as the default '10s', a few minutes at most (a bare number is "
+     "seconds)"),
     (Q + "visibility_timeout = 0", ":3: queues[0].visibility_timeout: 0 shows each message again "
      "as it is received" + MORE),
     (Q + "wait_time_seconds = 0", ":3: queues[0].wait_time_seconds: 0 receives without waiting: "

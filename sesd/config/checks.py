@@ -28,6 +28,7 @@ from sesd.config.reading import open_to_all_warning
 from sesd.config.rule_checks import link_warnings
 from sesd.config.sections import SHIPPED_STOP_TIMEOUT, check_state_files
 from sesd.config.sink_checks import sink_warnings
+from sesd.config.timing_checks import timing_warnings
 from sesd.config.unread import unread_warnings
 from sesd.config.urls import secret_url_warnings, shown_url, url_warnings
 from sesd.config.values import ConfigError, Duration, toml_key
@@ -161,26 +162,7 @@ def config_warnings(config: Config) -> list[str]:
             for i, rule in enumerate(alerts.rules)
             if rule.metric in GET_ACCOUNT_METRICS
         ]
-    if alerts.rules and alerts.repeat_interval.seconds < 60:
-        # A bare number is seconds: `repeat_interval = 4` meant as hours. A warning: a
-        # config that ran loads again, and a test bench may want it so.
-        found.append(
-            f"alerts.repeat_interval: {alerts.repeat_interval.text}: each firing alert is "
-            "sent again that often (at each evaluation, at most): several messages a minute "
-            "to every sink while it fires; give minutes or hours, as '4h' (a bare number is "
-            "seconds)"
-        )
-    max_age = alerts.notification_max_age
-    if alerts.rules and max_age.seconds < 60:
-        # The one bound on a notification's retries: seconds give up what a receiver's
-        # restart or a 429's pause holds back, each page lost (expired), not late.
-        found.append(
-            f"alerts.notification_max_age: {max_age.text}: a notification a sink does not "
-            "take at once (a 5xx, a timeout, a 429's pause) is given up "
-            f"{max_age.text} after its first try (sesd.notify.expired): a receiver's restart "
-            "or a rate limit of a minute loses every page it meets; give minutes or hours, "
-            "as the default '1h' (a bare number is seconds)"
-        )
+    found += timing_warnings(alerts)
     if not alerts.rules:
         # Only [[queues]] is required: an install that stopped there looks healthy and
         # never pages.
