@@ -133,6 +133,21 @@ _FIRING = {
 }
 
 
+def _window_series(namespace: str, domains: dict[str, dict[str, int]]) -> list[dict[str, str]]:
+    """The 15m and 1h windows of one replica of the fleet ``namespace`` ("" for a target
+    without one, as a plain scrape config gives it)."""
+    where = f'job="sesd",instance="{namespace or "a"}",' + (
+        f'namespace="{namespace}",' if namespace else ""
+    )
+    return [
+        {"series": f'sesd_window_recipient_events{{{where}domain="{domain}",'
+                   f'window="{window}",event_type="{event_type}"}}', "values": f"{count}x20"}
+        for domain, counts in domains.items()
+        for window in ("15m", "1h")
+        for event_type, count in counts.items()
+    ]  # fmt: skip
+
+
 def test_a_fleet_ratio_panel_draws_a_domain_its_alert_fires_for(tmp_path: Path) -> None:
     """Twenty domains have more delayed, bounced or complained recipients than
     mid.example and loud.example, but their ratios are low; SesdDelayRatioHigh and
@@ -141,13 +156,7 @@ def test_a_fleet_ratio_panel_draws_a_domain_its_alert_fires_for(tmp_path: Path) 
     beside the twenty, not only the twenty. promtool evaluates each panel's query with
     the shipped rules."""
     domains = {f"b{i:02}.example": _BIG for i in range(1, 21)} | _FIRING
-    series = [
-        {"series": f'sesd_window_recipient_events{{job="sesd",instance="a",domain="{domain}",'
-                   f'window="{window}",event_type="{event_type}"}}', "values": f"{count}x20"}
-        for domain, counts in domains.items()
-        for window in ("15m", "1h")
-        for event_type, count in counts.items()
-    ]  # fmt: skip
+    series = _window_series("", domains)
     big = [f"b{i:02}.example" for i in range(1, 21)]
     cases = [
         ("Delay ratio, 15m window", "A", "sesd:delay_ratio:15m", {"mid.example": 0.1}, 0.01),
@@ -170,6 +179,59 @@ def test_a_fleet_ratio_panel_draws_a_domain_its_alert_fires_for(tmp_path: Path) 
             {"labels": f'{{__name__="{name}",domain="{domain}"}}', "value": value}
             for domain, value in values.items()
         ]
+        checks.append({"expr": expr, "eval_time": "15m", "exp_samples": expected})
+    test = {
+        "rule_files": [str(PROMETHEUS / "sesd.rules.yml")],
+        "evaluation_interval": "1m",
+        "tests": [{"interval": "1m", "input_series": series, "promql_expr_test": checks}],
+    }
+    (tmp_path / "panels.test.yml").write_text(yaml.safe_dump(test))
+    result = run(require_tool("promtool"), "test", "rules", "panels.test.yml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr
+
+
+def _weighing(i: int) -> dict[str, int]:
+    """Domain i of the big fleet: 100 + i of 100,000 recipients delayed and bounced, i
+    complained, so that the 20 that weigh most are 2 to 21, with no tie among them, and
+    no fleet alert fires."""
+    return {"delivery": 99900, "delivery_delay": 100 + i, "bounce": 100 + i, "complaint": i}
+
+
+def test_with_every_fleet_shown_a_small_fleets_domains_keep_their_lines(tmp_path: Path) -> None:
+    """The namespace variable at All, two fleets: one without a namespace label (a plain
+    scrape config) sends to 21 big domains, about 0.1% of their mail delayed and bounced;
+    staging sends to one small domain, one recipient of each in 1,000. Each fleet ratio
+    panel draws each fleet's recorded ratios as lines of their own, so it draws the 20
+    domains of each fleet that weigh most: staging's small.example too, not the 20 of
+    both fleets together, every one the big fleet's. promtool evaluates each panel's
+    query with the shipped rules."""
+    series = _window_series("", {f"b{i:02}.example": _weighing(i) for i in range(1, 22)})
+    small = {"delivery": 999, "delivery_delay": 1, "bounce": 1, "complaint": 1}
+    series += _window_series("staging", {"small.example": small})
+    cases = [
+        ("Delay ratio, 15m window", "A", "sesd:delay_ratio:15m", "delivery_delay"),
+        ("Bounce and complaint ratios", "A", "sesd:bounce_ratio:1h", "bounce"),
+        ("Bounce and complaint ratios", "B", "sesd:complaint_ratio:1h", "complaint"),
+    ]
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    checks = []
+    for title, ref, name, kind in cases:
+        (expr,) = [
+            filled(t["expr"])
+            for p in panels
+            if p["title"].startswith(title)
+            for t in p["targets"]
+            if t["refId"] == ref
+        ]
+        below = "delivery_delay" if kind == "delivery_delay" else "bounce"
+        expected = [
+            {"labels": f'{{__name__="{name}",domain="b{i:02}.example"}}',
+             "value": _weighing(i)[kind] / (99900 + _weighing(i)[below])}
+            for i in range(2, 22)
+        ] + [
+            {"labels": f'{{__name__="{name}",namespace="staging",domain="small.example"}}',
+             "value": 0.001}
+        ]  # fmt: skip
         checks.append({"expr": expr, "eval_time": "15m", "exp_samples": expected})
     test = {
         "rule_files": [str(PROMETHEUS / "sesd.rules.yml")],
