@@ -241,3 +241,51 @@ def test_with_every_fleet_shown_a_small_fleets_domains_keep_their_lines(tmp_path
     (tmp_path / "panels.test.yml").write_text(yaml.safe_dump(test))
     result = run(require_tool("promtool"), "test", "rules", "panels.test.yml", cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr
+
+
+def test_the_worst_replicas_line_draws_a_domain_sesds_own_alert_fires_for(
+    tmp_path: Path,
+) -> None:
+    """The fleet overlay's built-in delay-ratio-high fires on a replica's own 15m window
+    at 20 recipients: replica a saw 3 of mid.example's 30 recipients delayed (10%) and
+    fires. Twenty big domains have 100 delayed each, 1% of their mail. "Delay ratio, 15m
+    window (as sesd alerts on it)" draws, on its worst replica's line, the ratio that
+    rule reads for the domain it fires for beside the twenty, not only the twenty: the
+    page names a domain the panel would otherwise not show. promtool evaluates the
+    line's query on the replica's series."""
+    where = 'job="sesd",namespace="sesd",instance="10.0.0.7:9585"'
+    figures = {f"b{i:02}.example": (100, 0.01) for i in range(1, 21)} | {"mid.example": (3, 0.1)}
+    series = []
+    for domain, (delayed, ratio) in figures.items():
+        one = f'{where},domain="{domain}",window="15m"'
+        series += [
+            {"series": f'sesd_window_recipient_events{{{one},event_type="delivery_delay"}}',
+             "values": f"{delayed}x10"},
+            {"series": f"sesd_window_delay_ratio{{{one}}}", "values": f"{ratio}x10"},
+            {"series": f'sesd_alerts_firing{{{where},rule="delay-ratio-high",domain="{domain}"}}',
+             "values": "1x10" if domain == "mid.example" else "0x10"},
+        ]  # fmt: skip
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    (expr,) = [
+        filled(t["expr"])
+        for p in panels
+        if p["title"].startswith("Delay ratio, 15m window")
+        for t in p["targets"]
+        if t["refId"] == "B"
+    ]
+    expected = [
+        {"labels": f'{{domain="{domain}"}}', "value": ratio}
+        for domain, (_, ratio) in figures.items()
+    ]
+    test = {
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": series,
+                "promql_expr_test": [{"expr": expr, "eval_time": "5m", "exp_samples": expected}],
+            }
+        ]
+    }
+    (tmp_path / "panel.test.yml").write_text(yaml.safe_dump(test))
+    result = run(require_tool("promtool"), "test", "rules", "panel.test.yml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr
