@@ -826,6 +826,11 @@ def test_dashboard_covers_what_operators_need() -> None:
     # another fleet's, which would draw empty panels.
     for name in ("domain", "provider", "tenant"):
         assert '{namespace=~"$namespace"}, ' in variables[name]["definition"], name
+    # Grafana runs a variable's query and shows its definition: the checks read the
+    # definition, so the two must be the same text.
+    for variable in variables.values():
+        if variable["type"] == "query":
+            assert variable["query"]["query"] == variable["definition"], variable["name"]
     assert "datasource" in variables
     exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p.get("targets", []))
     for metric in (
