@@ -2,8 +2,9 @@
 event as finding them afresh did (a domain's label, its provider's answer through the
 cache, its provider's slot, for each recipient): the path before is copied here as the
 reference, and both are fed the same stream, in which answers change, expire and
-leave a small cache, domains are evicted idle or counted under ``other``, and a
-reload makes a domain a group's member and back."""
+leave a small cache, lookups are wanted (in a short queue), answered or abandoned,
+domains are evicted idle or counted under ``other`` (and admitted once one is
+evicted), and a reload makes a domain a group's member and back."""
 
 from __future__ import annotations
 
@@ -265,6 +266,18 @@ def _seen(pipeline: Pipeline, now: float) -> dict[str, Any]:
         _fed("u@a.example"),
     ]
 )
+# A domain the full queue of lookups left unasked is asked for by its next recipient
+# once there is room (its slots were not kept meanwhile).
+@example(
+    [
+        _fed("u@a.example"),
+        _fed("u@b.example"),
+        _fed("u@c.example"),
+        _fed("u@c.example"),
+        ("lookup",),
+        _fed("u@c.example"),
+    ]
+)
 # A reload makes a domain a group's member, then its own again.
 @example(
     [
@@ -281,6 +294,11 @@ def test_kept_slots_count_as_slots_found_afresh(steps: list[tuple[Any, ...]]) ->
     leaves its ledger and its provider cache: counters, windows, labels and when each
     was last seen, the answers, the lookups wanted, the latest question's time."""
     pipelines = [Pipeline(_SETTINGS), Reference(_SETTINGS)]
+    for pipeline in pipelines:
+        # Two lookups wanted at most: a domain the full queue leaves unasked is asked
+        # for again by its next recipient, its slots not kept until then.
+        assert pipeline.ledger.providers is not None
+        pipeline.ledger.providers._max_queue = 2
     now = f.T0
     for i, step in enumerate(steps):
         if step[0] == "wait":

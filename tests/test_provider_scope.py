@@ -19,6 +19,7 @@ from sesd.alerting.render import console_text, describe
 from sesd.alerting.rules import Transition
 from sesd.config import ConfigError, core_settings, parse_config
 from sesd.core.events import EVENT_TYPE_INDEX
+from sesd.core.kept_slots import MAX_OTHERS
 from sesd.core.pipeline import Pipeline
 from sesd.core.provider_cache import ProviderCache
 from sesd.metrics.exposition import render
@@ -423,14 +424,16 @@ def test_the_delay_type_counts_in_the_cause() -> None:
     assert pipeline.ledger.by_provider.delays["google"] == {("InternalFailure", "ses_internal"): 1}
 
 
-def test_domains_counted_under_other_are_not_remembered_one_by_one() -> None:
-    """Past max_tracked, new domains count under `other` and the pipeline keeps no entry
-    per domain for them (a flood of domains does not grow it)."""
+def test_domains_counted_under_other_are_remembered_within_a_bound() -> None:
+    """Past max_tracked, new domains count under `other`; the pipeline keeps their slots
+    only while it keeps under MAX_OTHERS domains' (a flood of domains grows it by that
+    many, no more) and no label for any of them."""
     pipeline = Pipeline(core_settings(parse_config("[domains]\nmax_tracked = 2\n")))
-    for i in range(50):
+    for i in range(MAX_OTHERS + 50):
         pipeline.feed(f.raw(f.delivery([f"u@d{i}.example"])), "q", NOW)
-    assert pipeline.ledger.by_domain.recipients["other"][DELIVERY] == 48
+    assert pipeline.ledger.by_domain.recipients["other"][DELIVERY] == MAX_OTHERS + 48
     assert len(pipeline._labels) == 2
+    assert len(pipeline._kept) == MAX_OTHERS
 
 
 def test_evicting_a_domain_that_only_had_late_events() -> None:

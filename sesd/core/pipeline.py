@@ -23,8 +23,8 @@ from sesd.core.dedup import body_key, event_key
 from sesd.core.domains import OTHER, domain_of, redact_address, shown_address
 from sesd.core.events import EVENT_TYPE_INDEX, Invalid, Skipped
 from sesd.core.housekeeping import EXPIRY_GRACE, evict_idle
+from sesd.core.kept_slots import MAX_OTHERS, Kept, with_provider
 from sesd.core.ledger import Ledger
-from sesd.core.providers import UNKNOWN
 from sesd.core.recipients import delivered, delivered_one, never_sent, suppressed, undelivered
 from sesd.core.reputation import Senders
 from sesd.core.results import DUPLICATE, PROCESSED, Result, invalid, no_email
@@ -53,12 +53,9 @@ _EXACT: Final = 2.0**52
 #: event, 2% of the pipeline, counted under cachegrind).
 _NOT_EMAIL: Final = (Skipped, TenantNotice)
 
-#: A domain's slots, one per scope but the tenant's, and until when they hold (its
-#: provider's answer's end; for ever without providers or for a consumer domain).
-_Kept = tuple[float, tuple[Slot, ...]]
 #: Each recipient's normalised domain and, when that domain as written has slots kept,
 #: them; None when it has no usable domain.
-_Domains = list[tuple[str, _Kept | None] | None]
+_Domains = list[tuple[str, Kept | None] | None]
 #: Each recipient's slots, one per scope (None when it has no usable domain).
 _Slots = list[tuple[Slot, ...] | None]
 
@@ -76,11 +73,12 @@ class Pipeline:
         # counted under ``other``, so a flood of domains does not grow it). A recipient
         # whose domain is written in normal form finds it without normalising.
         self._labels: dict[str, Slot] = {}
-        # Admitted domain -> its slots while its provider's answer holds (_Kept): a
-        # recipient then costs one lookup, not its label's, its provider's answer's and
-        # its provider's slot's. The provider cache drops a domain's entry when its
-        # answer changes or leaves the cache; evictions and reloads drop them here.
-        self._kept: dict[str, _Kept] = {}
+        # Domain -> its slots while they hold (sesd.core.kept_slots): every admitted
+        # domain's, and those counted under ``other`` while there are under MAX_OTHERS
+        # entries. The provider cache drops a domain's entry when its answer changes or
+        # leaves the cache or its lookup is abandoned; evictions and reloads drop them
+        # here.
+        self._kept: dict[str, Kept] = {}
         if self.ledger.providers is not None:
             self.ledger.providers.readers.append(self._kept)
         # Each sender's reputation windows, and an event's counting in them (one call).
@@ -332,41 +330,24 @@ class Pipeline:
 
     def _slots(self, domain: str, now: float) -> tuple[Slot, ...]:
         """The slots of a recipient at a normalised domain but its tenant's, its domain
-        label marked as seen at ``now``; kept while they hold, for an admitted domain."""
+        label marked as seen at ``now``; kept while they hold (sesd.core.kept_slots)."""
         ledger = self.ledger
         found = self._labels.get(domain)
+        other = False
         if found is not None:
             ledger.domains.last_seen[found.name] = now  # LabelTable.touch(), inline
         else:
             label = ledger.domains.label(domain, now)
             found = ledger.by_domain.slot(label)
-            if label == OTHER:  # not kept: a flood of domains grows nothing here
-                return self._with_provider(found, domain, now)[1]
-            self._labels[domain] = found
-        kept = self._with_provider(found, domain, now)
-        if kept[0] > now:
+            other = label == OTHER
+            if not other:
+                self._labels[domain] = found
+        kept = with_provider(ledger, self._provider_slots, found, domain, now)
+        # Under ``other``, kept while there are under MAX_OTHERS entries: a flood of
+        # domains grows this map by that many, no more.
+        if kept[0] > now and (not other or len(self._kept) < MAX_OTHERS):
             self._kept[domain] = kept
         return kept[1]
-
-    def _with_provider(self, found: Slot, domain: str, now: float) -> _Kept:
-        """A domain's slot and, with providers, its provider's; until when they hold
-        (``now`` when they may not hold past this recipient)."""
-        providers = self.ledger.providers
-        if providers is None:
-            return _FOREVER, (found,)
-        cached = providers.cache.get(domain)
-        if cached is not None and cached[1] > now:
-            provider, until = cached  # ProviderCache.provider()'s first answer, inline
-        else:
-            provider = providers.provider(domain, now)
-            # A consumer domain's provider, known by its name, holds until an answer
-            # comes for it (the cache then drops what is kept).
-            until = _FOREVER if cached is None and provider != UNKNOWN else now
-        slot = self._provider_slots.get(provider)
-        if slot is None:
-            assert self.ledger.by_provider is not None
-            slot = self._provider_slots[provider] = self.ledger.by_provider.slot(provider)
-        return until, (found, slot)
 
     def _follow_moves(self) -> None:
         """The polls moved where senders count: each is placed again, the places left
@@ -391,6 +372,8 @@ class Pipeline:
             gone = set(evicted)
             self._labels = {d: s for d, s in self._labels.items() if s.name not in gone}
             kept = self._kept  # in place: the provider cache holds it too
+            # (``other``'s too: a domain counted under it may be admitted now.)
+            gone.add(OTHER)
             for domain in [d for d, (_, slots) in kept.items() if slots[0].name in gone]:
                 del kept[domain]
         for label in tenants:

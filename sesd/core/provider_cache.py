@@ -132,8 +132,11 @@ class ProviderCache:
         self.remember(domain, provider, until)
 
     def abandoned(self, domain: str) -> None:
-        """A lookup ended with no answer (cancelled): it may be wanted again."""
+        """A lookup ended with no answer (cancelled): it may be wanted again (what a
+        reader kept while it waited goes)."""
         self.looking.discard(domain)
+        for kept in self.readers:
+            kept.pop(domain, None)
 
     def remember(self, domain: str, provider: str, until: float) -> None:
         """Keep an answer (the oldest one goes when the cache is full)."""
