@@ -141,11 +141,19 @@ def decode_body(body: bytes | str) -> Event | Skipped | Invalid | TenantNotice:
             if inner.sns_type is None and inner.eb_source is None:
                 return decode_event(inner)
             return _message_form(inner)
-        if message is None:
-            return Invalid("unrecognised", "SNS notification without Message")
-        return decode_event(message)
-
+        return _message_object(message)
+    if outer.eb_source is None:
+        # The SES event itself (raw message delivery, a replay's archive): what
+        # _decode_unwrapped() does with it, without that call.
+        return decode_event(outer)
     return _decode_unwrapped(outer)
+
+
+def _message_object(message: SesEvent | None) -> Event | Skipped | Invalid:
+    """An SNS ``Message`` given as an object, not as JSON text, or none at all."""
+    if message is None:
+        return Invalid("unrecognised", "SNS notification without Message")
+    return decode_event(message)
 
 
 def _not_notification(sns_type: str) -> Skipped | Invalid:
