@@ -250,3 +250,27 @@ def test_the_memory_of_refused_recipients_reaches_half_the_table_of_later_refusa
     for key in range(104, 112):
         pending.delayed(key, ("c.example",), 40.0, None)
     assert not pending.holds(100)
+
+
+def test_delays_past_their_expiry_make_room_in_a_full_table() -> None:
+    """A table of four fills with delays SES gave up on at 100 s (their expirationTime);
+    they are forgotten for good only an hour or more later (housekeeping). A recipient
+    delayed at 200 s, at another domain, finds the table full of delays that no longer
+    pend: it is held (pending, counted), not refused into the overflow for that hour."""
+    pending = PendingDelays(4)
+    for key in range(4):
+        pending.delayed(key, (f"d{key}.example",), 0.0, 100.0)
+    assert pending.count("d0.example", 150.0) == 0
+    assert pending.delayed(10, ("fresh.example",), 200.0, None) is None
+    assert (pending.count("fresh.example", 200.0), pending.overflow) == (1, 0)
+
+
+def test_a_domains_delays_past_their_expiry_leave_its_share_to_new_ones() -> None:
+    """A table of eight: gmail.com's six delays (its three quarters) expired at 100 s;
+    one of its recipients delayed again at 200 s is pending: a share of delays that no
+    longer pend does not refuse a new one."""
+    pending = PendingDelays(8)
+    for key in range(6):
+        pending.delayed(key, ("gmail.com",), 0.0, 100.0)
+    assert pending.delayed(10, ("gmail.com",), 200.0, None) is None
+    assert (pending.count("gmail.com", 200.0), pending.overflow) == (1, 0)

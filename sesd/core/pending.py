@@ -17,10 +17,11 @@ the resolutions are, and saved with them), so that a retry then is not a new del
 
 Keys are hashes of (message id, address), so no address is held. Memory is
 bounded by ``max_entries``, of which one domain label holds three quarters at
-most; a recipient whose first delay finds the table (or its domain's share) full is
-not held, counted once in :attr:`overflow` and remembered as one given up on is
-(its first delay's time): SES's retries of it are retries, not new delayed
-recipients, and a retry once the table has room holds it from that first delay.
+most; a recipient whose first delay finds the table (or its domain's share) full of
+delays not expired at its time is not held, counted once in :attr:`overflow` and
+remembered as one given up on is (its first delay's time): SES's retries of it are
+retries, not new delayed recipients, and a retry once the table has room holds it
+from that first delay.
 Each entry carries one label per scope (its domain's, its provider's: see
 sesd.core.scopes), and is counted under each.
 """
@@ -170,9 +171,14 @@ class PendingDelays:
             if first is not None:
                 since = min(since, first)
             held = self._expiries.get((0, labels[0]))
-            if len(self._entries) >= self.max_entries or (
-                held is not None and len(held) >= self._share
-            ):
+            full = len(self._entries) >= self.max_entries
+            if full or (held is not None and len(held) >= self._share):
+                # Delays past their expiry at ``t`` (an event's time: never ahead of
+                # SES's) pend no more: they make room, forgotten as expire() would later.
+                self.expire(t)
+                held = self._expiries.get((0, labels[0]))
+                full = len(self._entries) >= self.max_entries
+            if full or (held is not None and len(held) >= self._share):
                 if first is None:  # one recipient not held, however often SES retries
                     self.overflow += 1
                 if first is None or t < first:
