@@ -265,9 +265,15 @@ class Ledger:
 
     def stepped(self, step: float) -> None:
         """The wall clock stepped by ``step`` seconds: the times kept of it move with it
-        (the canaries', the duplicate filter's open generation's start)."""
+        (the canaries', the duplicate filter's open generation's start); back, so do
+        the tenants' (polls' on it, events' on SES's: left, a poll read ahead outdid
+        SES's words for the step's length; ahead, SES's next would be older)."""
         self.canary.stepped(step)
         self.dedup.stepped(step)
+        if step < 0:
+            self.tenant_status.lists.moved(step)
+            for status in self.tenant_status.status.values():
+                status.moved(step)
 
     # --- the state file ---------------------------------------------------------
 

@@ -71,6 +71,14 @@ class TenantStatus:
     #: its name, or the label's role pointed at another account) is another tenant.
     tenant_id: str = ""
 
+    def moved(self, step: float) -> None:
+        """Its times moved ``step`` seconds, as the wall clock stepped back (a time 0,
+        none heard, stays): sesd.core.ledger.Ledger.stepped says when, and why."""
+        for name in ("updated", "status_at", "customer_at", "aws_at", "findings_at"):
+            if getattr(self, name):
+                setattr(self, name, getattr(self, name) + step)
+        self.heard = {kind: at + step for kind, at in self.heard.items()}
+
     @property
     def paused(self) -> bool:
         """Whether SES does not let the tenant send."""

@@ -1,0 +1,72 @@
+"""A step of the wall clock (measured by sesd.runtime.clock) and what SES says of its
+tenants. A poll's times are this host's clock, an event's SES's: a poll read on a
+clock an hour ahead, then stepped back, dated its word an hour after SES's next ones.
+For that hour SES's pause (its event, then the next polls) was older than it and
+dropped, the tenant shown sending and its alert silent; a tenant deleted stayed (a
+paused one's alert held); a new tenant's events were dropped as of one gone. A step
+back moves those times with the clock; a step ahead leaves them. Pure code, no server."""
+
+from __future__ import annotations
+
+from sesd.config import core_settings, parse_config
+from sesd.core.ledger import Ledger
+from sesd.core.tenants import TenantNotice, TenantStatus
+
+ACCOUNT = "123456789012"
+REGION = "eu-west-1"
+T = 1_800_000_000.0  # the right time when the clock steps
+AHEAD = 3600.0  # how far ahead the host's clock was
+KEY = (ACCOUNT, REGION, "acme")
+
+
+def _ledger() -> Ledger:
+    return Ledger(core_settings(parse_config("")))
+
+
+def _paused(ledger: Ledger, at: float, tenant: str = "acme") -> None:
+    notice = TenantNotice(REGION, ACCOUNT, tenant, at, status="DISABLED", origin="AWS_MANAGED")
+    ledger.tenant_status.apply(notice)
+
+
+def test_ses_pausing_a_tenant_after_a_step_back_is_taken() -> None:
+    """Polled on a clock an hour ahead (acme sending), the clock steps back an hour;
+    SES pauses acme a minute later: its event pauses it, and the next poll's word (the
+    pause) is taken too, not held off by the poll read on the clock ahead."""
+    ledger = _ledger()
+    statuses = ledger.tenant_status
+    statuses.polled(KEY, TenantStatus(), T - 30 + AHEAD)
+    ledger.stepped(-AHEAD)
+    _paused(ledger, T + 60)
+    assert statuses.status[KEY].paused
+    statuses.polled(KEY, TenantStatus(sending="ENABLED"), T + 120)  # SES lifted it
+    assert not statuses.status[KEY].paused
+    statuses.polled(KEY, TenantStatus(sending="DISABLED", aws="DISABLED"), T + 300)
+    assert statuses.status[KEY].paused
+
+
+def test_a_tenant_deleted_after_a_step_back_is_forgotten() -> None:
+    """acme paused, read by a poll and a list on the clock ahead; the clock steps back.
+    A tenant made since, newco, is paused: heard, not dropped as of one that list
+    found gone. The next list (read from a minute later) names newco, not acme: acme
+    is forgotten (its alert resolves), not kept the hour the clock was ahead."""
+    ledger = _ledger()
+    statuses = ledger.tenant_status
+    statuses.polled(KEY, TenantStatus(sending="DISABLED", aws="DISABLED"), T - 30 + AHEAD)
+    statuses.gone(ACCOUNT, REGION, {"acme"}, T - 40 + AHEAD)
+    ledger.stepped(-AHEAD)
+    _paused(ledger, T + 30, "newco")
+    assert statuses.status[(ACCOUNT, REGION, "newco")].paused
+    statuses.gone(ACCOUNT, REGION, {"newco"}, T + 60)
+    assert KEY not in statuses.status
+
+
+def test_a_step_ahead_leaves_what_ses_said() -> None:
+    """SES paused acme (its event, on SES's clock); the host's clock, behind, steps
+    ahead an hour; SES lifts the pause a minute later: taken (the times of SES's
+    words, right, did not move an hour ahead of its next ones)."""
+    ledger = _ledger()
+    _paused(ledger, T - 60)
+    ledger.stepped(AHEAD)
+    lifted = TenantNotice(REGION, ACCOUNT, "acme", T + 60, status="ENABLED", origin="AWS_MANAGED")
+    ledger.tenant_status.apply(lifted)
+    assert not ledger.tenant_status.status[KEY].paused
