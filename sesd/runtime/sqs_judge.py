@@ -85,10 +85,17 @@ class Judge:
         done = []
         monotonic = self._monotonic
         since = monotonic()
+        # The wall clock's steps measured so far (sesd.core.canary.CanaryTracker.stepped):
+        # one measured at a turn (another task read the clock) moved every time the
+        # ledger holds of that clock; the receive's time, read before it, moves as far.
+        canary = self._pipeline.ledger.canary
+        shifted = canary.shifted
         for message in messages:
             if monotonic() - since >= HOLD:
                 await anyio.lowlevel.cancel_shielded_checkpoint()
                 since = monotonic()
+                received_at += canary.shifted - shifted
+                shifted = canary.shifted
             if self._judge(message, received_at):
                 done.append(message)
         return done
