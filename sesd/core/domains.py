@@ -294,6 +294,12 @@ class LabelTable:
         """``label`` (one :meth:`label` returned) was seen again at ``now``."""
         self.last_seen[label] = now
 
+    def stepped(self, step: float) -> None:
+        """The wall clock stepped by ``step`` seconds: when each label was last seen
+        moves with it (idle for as long as before: sesd.core.ledger_steps), in place."""
+        for label in self.last_seen:
+            self.last_seen[label] += step
+
     def fixed(self, label: str) -> bool:
         """Whether ``label`` is one the table always maps to (a tracked domain, a group)."""
         return label in self._fixed_labels

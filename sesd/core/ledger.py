@@ -17,6 +17,7 @@ from sesd.core.accounts import DEFAULT_ACCOUNT, Accounts, is_region
 from sesd.core.canary import CanaryTracker
 from sesd.core.dedup import DuplicateFilter
 from sesd.core.domains import LabelTable, domain_labels
+from sesd.core.ledger_steps import moved
 from sesd.core.ledger_windows import restore_windows
 from sesd.core.made import is_domain, maker
 from sesd.core.pending import PendingDelays
@@ -265,15 +266,8 @@ class Ledger:
 
     def stepped(self, step: float) -> None:
         """The wall clock stepped by ``step`` seconds: the times kept of it move with it
-        (the canaries', the duplicate filter's open generation's start); back, so do
-        the tenants' (polls' on it, events' on SES's: left, a poll read ahead outdid
-        SES's words for the step's length; ahead, SES's next would be older)."""
-        self.canary.stepped(step)
-        self.dedup.stepped(step)
-        if step < 0:
-            self.tenant_status.lists.moved(step)
-            for status in self.tenant_status.status.values():
-                status.moved(step)
+        (sesd.core.ledger_steps)."""
+        moved(self, step)
 
     # --- the state file ---------------------------------------------------------
 

@@ -1,0 +1,36 @@
+"""What a step of the wall clock moves in the ledger: the times it keeps of this host's
+clock. The daemon measures the step (sesd.runtime.clock) and tells the ledger
+(:meth:`~sesd.core.ledger.Ledger.stepped`); the windows and the pending table are kept
+in event time (SES's clock) and move with none. Pure.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sesd.core.ledger import Ledger
+
+__all__ = ["moved"]
+
+
+def moved(ledger: Ledger, step: float) -> None:
+    """Move what ``ledger`` keeps of the wall clock by ``step`` seconds:
+
+    - the canaries' times, and the duplicate filter's open generation's start;
+    - when each domain label, tag value and tenant label was last seen: a step ahead
+      past ``idle_evict`` made every one look idle (evicted with its windows at the
+      next housekeeping), a step back held an idle one the step's length longer;
+    - on a step back, what SES said of each tenant (a poll's times are this clock's,
+      an event's SES's): left, a poll read on the clock ahead outdid SES's words for
+      the step's length (its pause dropped, a tenant deleted kept). A step ahead
+      leaves them: moved, an event's time would outdo SES's next words.
+    """
+    ledger.canary.stepped(step)
+    ledger.dedup.stepped(step)
+    for table in (ledger.domains, ledger.tenant_labels, *ledger.tag_tables.values()):
+        table.stepped(step)
+    if step < 0:
+        ledger.tenant_status.lists.moved(step)
+        for status in ledger.tenant_status.status.values():
+            status.moved(step)
