@@ -18,7 +18,9 @@ import pytest
 
 from sesd.alerting.silences import Silence, SilenceSet
 from sesd.commands.demo.localsqs import LocalSqs
+from sesd.commands.status_table import table
 from sesd.config import HttpConfig, parse_config
+from sesd.core.pending import UNKNOWN, PendingDelays
 from sesd.runtime.http import http_server
 from sesd.status import routes
 from sesd.status.charts import duration, sparkline_svg
@@ -318,6 +320,32 @@ def test_a_cut_list_of_tenants_says_how_many_it_lists() -> None:
     assert "<h2>What SES says of its tenants <small>1 of 3 listed</small></h2>" in page
     whole = build_status(s, NOW, read_counters(s), (s.started, {}))
     assert "<h2>What SES says of its tenants</h2>" in status_html(whole, 5.0)
+
+
+def test_the_pending_figures_say_what_the_full_table_left_out() -> None:
+    """The pending table at its bound (two rows here) refuses a third delayed recipient:
+    metrics and logs say so, and each table's pending column says what it leaves out,
+    on the page, in the JSON the script redraws it from and in ``sesd status``; none
+    said while none was."""
+    w = everything()
+    ledger = w.pipeline.ledger
+    s = w.sources
+    quiet = build_status(s, NOW, read_counters(s), (s.started, {}))
+    assert [t.pending_note for t in quiet.scopes] == [""] * len(quiet.scopes)
+    ledger.pending = PendingDelays(2, len(ledger.scopes))
+    for key in range(3):
+        labels = tuple("gmail.com" if i == 0 else UNKNOWN for i in range(len(ledger.scopes)))
+        ledger.pending.delayed(key, labels if key else ("other.example", *labels[1:]), NOW, None)
+    doc = build_status(s, NOW, read_counters(s), (s.started, {}))
+    note = (
+        "pending leaves out 1 delayed recipient since the start: the pending table "
+        "([ingest] max_pending_delays, 2, one domain three quarters of it) was full when "
+        "they were first delayed"
+    )
+    assert doc.scopes[0].pending_note == note
+    assert f'<p class="bad">{note}</p>' in status_html(doc, 5.0)
+    assert msgspec.json.decode(msgspec.json.encode(doc))["scopes"][0]["pending_note"] == note
+    assert f"  ({note})" in table(doc).splitlines()  # sesd status
 
 
 def test_every_section_renders_what_the_ledger_holds() -> None:

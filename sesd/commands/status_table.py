@@ -187,6 +187,8 @@ def _scope(t: ScopeTable) -> list[str]:
         f"{', '.join(r.firing) or '-'}"
         for r in t.items
     ]
+    if t.pending_note:
+        lines.append(f"  ({t.pending_note})")
     return lines
 
 

@@ -235,6 +235,9 @@ class ScopeTable(msgspec.Struct, frozen=True, kw_only=True):
     sparkline_step_seconds: float
     total: int
     items: list[ScopeRow]
+    #: What the ``pending`` figures leave out, "" when nothing: delayed recipients the
+    #: full pending table did not hold (``sesd_pending_delays_overflow_total``).
+    pending_note: str = ""
 
 
 class CanaryRun(msgspec.Struct, frozen=True, kw_only=True):

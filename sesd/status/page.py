@@ -147,7 +147,8 @@ def _scope_table(t: ScopeTable) -> str:
         + "</tr>"
         for r in t.items
     )
-    return title + table(f"scope {t.axis}", head, rows)
+    note = f'<p class="bad">{esc(t.pending_note)}</p>' if t.pending_note else ""
+    return title + note + table(f"scope {t.axis}", head, rows)
 
 
 # --- canary, accounts, tenants, silences ----------------------------------------------

@@ -140,6 +140,21 @@ def _table(
         sparkline_step_seconds=spec.width,
         total=len(ranked),
         items=rows,
+        pending_note=_not_held(ledger),
+    )
+
+
+def _not_held(ledger: Ledger) -> str:
+    """What the pending figures leave out: the recipients the full table refused since
+    the start (each once; sesd.core.pending), "" when none was."""
+    refused = ledger.pending.overflow
+    if not refused:
+        return ""
+    most = ledger.pending.max_entries
+    return (
+        f"pending leaves out {refused} delayed recipient{'s' * (refused != 1)} since the "
+        f"start: the pending table ([ingest] max_pending_delays, {most}, one domain "
+        "three quarters of it) was full when they were first delayed"
     )
 
 

@@ -249,7 +249,8 @@
       h("td", {}, sparkline(r.sparkline, caption)), td(r.delivered, "num"), td(r.delayed, "num"),
       td(r.pending, "num"), td(seconds(r.delay_p95_seconds), "num"), td(r.top_cause || "-"),
       td(r.firing.join(", ") || "-", r.firing.length ? "bad" : "")));
-    return [title, table("scope " + t.axis, head, rows)];
+    const note = t.pending_note ? h("p", { class: "bad" }, t.pending_note) : null;
+    return [title, note, table("scope " + t.axis, head, rows)];
   }
 
   function canary(c) {
