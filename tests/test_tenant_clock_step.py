@@ -8,9 +8,11 @@ back moves those times with the clock; a step ahead leaves them. Pure code, no s
 
 from __future__ import annotations
 
+from sesd.alerting.evaluator import Evaluator
 from sesd.config import core_settings, parse_config
 from sesd.core.ledger import Ledger
 from sesd.core.tenants import TenantNotice, TenantStatus
+from sesd.runtime.state import restore, snapshot
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -70,3 +72,19 @@ def test_a_step_ahead_leaves_what_ses_said() -> None:
     lifted = TenantNotice(REGION, ACCOUNT, "acme", T + 60, status="ENABLED", origin="AWS_MANAGED")
     ledger.tenant_status.apply(lifted)
     assert not ledger.tenant_status.status[KEY].paused
+
+
+def test_what_ses_said_moves_back_with_a_restart_an_hour_behind_the_save() -> None:
+    """The clock steps back an hour while sesd is stopped (no process measures it: the
+    state file was saved an hour ahead of the restart, and its alert times move back as
+    far). What SES said of acme, polled on the clock ahead, moves back too: SES's pause
+    a minute after the restart is taken."""
+    config = parse_config("[tenants]\nenabled = true\n")
+    ledger = Ledger(core_settings(config))
+    ledger.tenant_status.polled(KEY, TenantStatus(), T - 30 + AHEAD)
+    blob = snapshot(ledger, Evaluator(config.alerts, []), T + AHEAD)
+    fresh = Ledger(core_settings(config))
+    restore(blob, fresh, Evaluator(config.alerts, []), T)
+    assert not fresh.tenant_status.status[KEY].paused
+    _paused(fresh, T + 60)
+    assert fresh.tenant_status.status[KEY].paused

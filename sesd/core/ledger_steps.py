@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sesd.core.ledger import Ledger
 
-__all__ = ["moved"]
+__all__ = ["moved", "tenants_moved"]
 
 
 def moved(ledger: Ledger, step: float) -> None:
@@ -31,6 +31,13 @@ def moved(ledger: Ledger, step: float) -> None:
     for table in (ledger.domains, ledger.tenant_labels, *ledger.tag_tables.values()):
         table.stepped(step)
     if step < 0:
-        ledger.tenant_status.lists.moved(step)
-        for status in ledger.tenant_status.status.values():
-            status.moved(step)
+        tenants_moved(ledger, step)
+
+
+def tenants_moved(ledger: Ledger, step: float) -> None:
+    """Move what SES said of each tenant, and when each list was read, by ``step``: a
+    step back, measured (:func:`moved`) or read from a state file saved ahead of the
+    clock at a start (sesd.runtime.state, as the alert times move)."""
+    ledger.tenant_status.lists.moved(step)
+    for status in ledger.tenant_status.status.values():
+        status.moved(step)
