@@ -1,5 +1,5 @@
 """The thresholds an alert fired under, kept where a reload changed its rule since
-(sesd.alerting.changes.Rechecked), after an earlier incident of the same alert ended
+(sesd.alerting.rechecked), after an earlier incident of the same alert ended
 with no resolve sent (a silence recalled its page before any sink took it): the
 entry of that incident must not stand in for the new one's, which a reload dropped
 with it, so the new incident's resolve no longer said the rule had changed, and a

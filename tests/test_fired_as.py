@@ -10,8 +10,9 @@ from __future__ import annotations
 import pytest
 
 from sesd.alerting.alert import Alert
-from sesd.alerting.changes import Change, Rechecked
+from sesd.alerting.changes import Change
 from sesd.alerting.fired_as import moved_back
+from sesd.alerting.rechecked import Rechecked
 from sesd.alerting.rules import AlertState, Status, Transition
 from sesd.alerting.unheard import as_fired, told
 from sesd.config import RuleConfig

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sesd.alerting.changes import Rechecked
+from sesd.alerting.rechecked import Rechecked
 from sesd.config import parse_config
 from tests.test_rule_changes import SINKS, rule
 

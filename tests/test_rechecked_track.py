@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sesd.alerting.changes import Rechecked
+from sesd.alerting.rechecked import Rechecked
 from sesd.alerting.rules import AlertState, Status
 from sesd.config import RuleConfig
 

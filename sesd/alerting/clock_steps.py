@@ -3,7 +3,7 @@
 The evaluator holds wall-clock times: when each alert began pending or fired, was last
 sent and resolved (its state), when the alerts it last sent while firing were made
 (what Alertmanager is posted again), when each firing alert fired under the rule a
-reload changed since (sesd.alerting.changes.Rechecked), and when each group began its
+reload changed since (sesd.alerting.rechecked), and when each group began its
 group_wait, with its alerts. A step the daemon measures (sesd.runtime.clock: the wall
 clock against the monotonic clock's reckoning) moves them all by the step, together.
 An alert that had fired forty minutes has still fired forty minutes on the new clock:

@@ -14,21 +14,14 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 from sesd.alerting.alert import Alert, Notification, alert_of, linked
-from sesd.alerting.changes import (
-    Change,
-    Rechecked,
-    Retired,
-    changes,
-    owed_alert,
-    relabel,
-    resolved_again,
-)
+from sesd.alerting.changes import Change, Retired, changes, owed_alert, relabel, resolved_again
 from sesd.alerting.clock_steps import Moves, moved
 from sesd.alerting.gate import gate
 from sesd.alerting.grouping import Groups
 from sesd.alerting.held import held_alert
 from sesd.alerting.labels import Listing
 from sesd.alerting.reads import Reads
+from sesd.alerting.rechecked import Rechecked
 from sesd.alerting.rule_versions import RuleVersions
 from sesd.alerting.rules import (
     FIRING,
@@ -177,7 +170,7 @@ class Evaluator:
         firing the change of rules or the first evaluation makes comes after them).
         ``heard``: the sinks that took each firing saved as not sent
         (sesd.alerting.unheard). ``fired``: the rule each firing alert fired under,
-        where a reload changed what decides it (sesd.alerting.changes.Rechecked)."""
+        where a reload changed what decides it (sesd.alerting.rechecked)."""
         self.settle()
         config, window_names = self.config, self.window_names
         self.rules, self.states, self.restored = rules, states, True

@@ -5,7 +5,7 @@ Two kinds of notification ask it. A firing an evaluation sends again (to the sin
 stop or a silence left without it: sesd.alerting.unheard.as_fired) is told the
 thresholds it fired under, as the other sinks were. A notification a change of rules
 owes (a page to a sink named anew, a resolve to one dropped:
-sesd.alerting.changes.Rechecked.as_fired) is told the rule that decided its alert as
+sesd.alerting.rechecked.Rechecked.as_fired) is told the rule that decided its alert as
 it fired. Asked apart, each correction to one (a value the rule as it fired clears at,
 a reload that changed what the value measures) had to be made again in the other.
 """
@@ -38,7 +38,7 @@ MEASURES = ("metric", "window", "cause", "include_suppressed")
 DECIDING = (*MEASURES, "above", "below", "clear_below", "clear_above")
 
 #: By (rule, label): the rule a firing alert fired under and when it fired, where a
-#: reload changed what decides it since (sesd.alerting.changes.Rechecked.fired).
+#: reload changed what decides it since (sesd.alerting.rechecked.Rechecked.fired).
 Fired = Mapping[tuple[str, str], tuple[RuleConfig, float]]
 
 

@@ -20,8 +20,9 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 
 from sesd.alerting.alert import Alert
-from sesd.alerting.changes import Change, Rechecked
+from sesd.alerting.changes import Change
 from sesd.alerting.fired_as import Fired, fired_rule, told_alert, told_rule
+from sesd.alerting.rechecked import Rechecked
 from sesd.alerting.rules import AlertState, Status, Transition
 from sesd.config import RuleConfig
 
@@ -140,7 +141,7 @@ class Unheard:
 def as_fired(rule: RuleConfig, alert: Alert, fired: Fired) -> Alert:
     """A firing of ``rule`` sent again (to the sinks a stop or a silence left without
     it) of an alert whose thresholds a reload changed since it fired (``fired``:
-    sesd.alerting.changes.Rechecked): told those it fired under, as the other sinks
+    sesd.alerting.rechecked): told those it fired under, as the other sinks
     were, and as a sink a change of rules names anew is; under those in force, a page
     read "60% above 30%" for an alert the others were told fired above 20%. Where the
     reload changed what the value measures, or the value read now is one the rule as

@@ -23,9 +23,9 @@ from typing import Any, Final
 import msgspec
 
 from sesd.alerting.alert import Alert
-from sesd.alerting.changes import Rechecked
 from sesd.alerting.clock_steps import fired_moved
 from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.rechecked import Rechecked
 from sesd.alerting.retiring import Retiring
 from sesd.alerting.rules import AlertState, Status, Transition
 from sesd.config import Duration, RuleConfig, rule_of, saved_rule
