@@ -13,42 +13,24 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
-from sesd.alerting.alert import Alert, Notification, alert_of, linked
+from sesd.alerting.alert import Alert, Notification, linked
 from sesd.alerting.changes import Change, Retired, changes, owed_alert, relabel, resolved_again
 from sesd.alerting.clock_steps import Moves, moved
-from sesd.alerting.gate import gate
 from sesd.alerting.grouping import Groups
-from sesd.alerting.held import held_alert
 from sesd.alerting.labels import Listing
 from sesd.alerting.reads import Reads
 from sesd.alerting.rechecked import Rechecked
 from sesd.alerting.rule_versions import RuleVersions
-from sesd.alerting.rules import (
-    FIRING,
-    INACTIVE,
-    AlertState,
-    Blindness,
-    Status,
-    Transition,
-    breaches,
-    measure,
-    step,
-    told_ended,
-)
+from sesd.alerting.rules import AlertState, Blindness, Status, Transition
 from sesd.alerting.silences import SilenceSet, silence_command
 from sesd.alerting.slices import Evaluation, Whole
 from sesd.alerting.unheard import Unheard, as_fired, told
+from sesd.alerting.windowed import Read
 from sesd.config import QUANTILE_METRICS, AlertsConfig, Duration, RuleConfig
-from sesd.core.causes import CAUSE_INDEX
 from sesd.core.ledger import Ledger
 from sesd.core.scopes import Scope
-from sesd.core.windows import Breakdown, DomainWindows, Figures
 
-__all__ = ["Evaluator", "Read"]
-
-#: What a step of a (rule, label) read: its windows, their stamp, its pending count (0
-#: for a rule that does not read it: all but ``pending_delays``).
-Read = tuple[DomainWindows, int, int, int]
+__all__ = ["Evaluator"]
 
 
 class Evaluator:
@@ -100,7 +82,7 @@ class Evaluator:
         #: Restored firings some sinks had not taken at the stop (sesd.alerting.unheard).
         self.unheard = Unheard()
         #: (rule, label) -> what a step read that a new incident begins on, stepped again
-        #: once the resolve that step made is emitted (:meth:`_decide`).
+        #: once the resolve that step made is emitted (sesd.alerting.windowed.decide).
         self._anew: dict[tuple[str, str], tuple[Scope, Read | None]] = {}
         self.configure(config, window_names, now=0.0)
 
@@ -125,7 +107,7 @@ class Evaluator:
         self.retired.reloaded(old, self.rules)
         self._window_index = {rule.name: window_names.index(rule.window) for rule in self.rules}
         self._window_seconds = {rule.name: Duration(rule.window).seconds for rule in self.rules}
-        # Whether a rule's steps read its window's values (as _step does), not its counts
+        # Whether a rule's steps read its window's values (sesd.alerting.windowed), not its counts
         # alone: then a bucket with values alone moving in or out changes what they read.
         self._values = {
             rule.name: (
@@ -249,97 +231,6 @@ class Evaluator:
         before the rules change, the states are saved, or another evaluation runs."""
         if self._begun is not None:
             self._begun.finish()
-
-    def _step(
-        self, rule: RuleConfig, scope: Scope, domain: str, now: float, read: Read | None
-    ) -> tuple[Alert, bool] | None:
-        """Step one (rule, label) of a scope: measure its window, move its state, and
-        return the alert its transition makes, and whether it is only remembered (for
-        :meth:`_decide`). ``read`` is what the window's reads depend on (None when the
-        label has no windows): its windows, their stamp and its pending count."""
-        states = self.states[rule.name]
-        state = states.get(domain)
-        if state is None:
-            state = states[domain] = AlertState()
-        windows: DomainWindows | None = None
-        figures: Figures | None = None
-        value: float | None = None
-        volume, index = 0, self._window_index[rule.name]
-        if read is not None:
-            windows, pending = read[0], read[3]
-            figures = self._reads.figures(windows, index, rule.metric in QUANTILE_METRICS)
-            causes = self._reads.causes(windows, index) if rule.cause else {}
-            of_cause = causes.get(CAUSE_INDEX[rule.cause], 0) if rule.cause else 0
-            kept_out = windows.suppressed_count(index, now) if rule.include_suppressed else 0
-            value, volume = measure(rule.metric, figures, pending, of_cause, kept_out)
-        seconds, since = self._window_seconds[rule.name], state.since
-        if rule.metric == "pending_delays" and self.blindness.unseen(seconds, now):
-            value, read = None, None  # read late: what ends them may be further back
-        blind = value is None and self.blindness.of(seconds, now)
-        thin = state.status is FIRING and self.blindness.thin(seconds, now)
-        renewed = told_ended(state)
-        transition = step(
-            rule, state, value, volume, now, self._repeat, blind, thin, tick=self._tick
-        )
-        if state.since < since and transition is not Transition.FIRING:  # stepped back past it
-            self.rechecked.moved_back((rule.name, domain), since, state.since)
-        kind = gate(self, rule, domain, state, transition, now)
-        if renewed and transition is Transition.RESOLVED and breaches(rule, value, volume):
-            # Told ended while a thin window held it, breaching on a full one: the resolve
-            # goes as told, and the same reading is a new incident's first step, taken
-            # once the resolve is emitted (its sinks: those that had the old firing).
-            if kind is None:
-                return self._step(rule, scope, domain, now, read)
-            self._anew[rule.name, domain] = (scope, read)
-        # A firing alert restored from the state file: known again for resends.
-        remember = (
-            kind is None
-            and state.notified
-            and state.status is FIRING
-            and (rule.name, domain) not in self.current
-        )
-        if kind is None and not remember:
-            if state.status is INACTIVE:
-                self._forget_or_note(rule, domain, read)
-            # A firing's provider, found since it was sent, for Alertmanager's next post.
-            fresh = self._reads.refreshed(self.current.get((rule.name, domain)), scope.axis, domain)
-            return None if fresh is None else (fresh, True)
-        breakdown = (
-            Breakdown()
-            if windows is None
-            else windows.breakdown(index, now, delays=rule.about_delays)
-        )
-        alert = alert_of(
-            {**self._identity(rule, domain, kind or Transition.REPEAT, state, now),
-             "scope": scope.axis, "provider": self._reads.provider(scope.axis, domain)},
-            figures.counts if figures is not None else None,
-            breakdown,
-        )  # fmt: skip
-        return (held_alert(alert) if state.held else alert), remember
-
-    def _decide(
-        self, rule: RuleConfig, label: str, alert: Alert, remember: bool, now: float,
-        out: list[Alert],
-    ) -> None:  # fmt: skip
-        """What a step returned, once the evaluation's slices are done: remembered for
-        resends, or emitted."""
-        if remember:
-            self.current[(rule.name, label)] = alert
-            return
-        self._emit(rule, alert, now, out)
-        if self._anew and (anew := self._anew.pop((rule.name, label), None)) is not None:
-            then = self._step(rule, anew[0], label, now, anew[1])
-            if then is not None:
-                self._decide(rule, label, *then, now, out)
-
-    def _forget_or_note(self, rule: RuleConfig, label: str, read: Read | None) -> None:
-        """An inactive (rule, label) after its step: forgotten when its windows are gone
-        (evicted, or never there), else what it read is noted."""
-        if read is None:
-            del self.states[rule.name][label]
-            self._quiet.get(rule.name, {}).pop(label, None)
-        else:
-            self._quiet.setdefault(rule.name, {})[label] = read
 
     def silenced(self, rule: str, domain: str, now: float) -> bool:
         """Whether a firing alert is held back by a silence (a pure read)."""

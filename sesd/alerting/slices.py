@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from sesd.alerting.alert import Alert
 from sesd.alerting.rules import INACTIVE
+from sesd.alerting.windowed import Read, decide, step_label
 from sesd.alerting.windowless import (
     AccountReads,
     account_reads,
@@ -33,7 +34,7 @@ from sesd.core.ledger import Ledger
 from sesd.core.scopes import PROVIDER, TENANT, Scope
 
 if TYPE_CHECKING:
-    from sesd.alerting.evaluator import Evaluator, Read
+    from sesd.alerting.evaluator import Evaluator
 
 __all__ = ["ALERT", "FIRST", "LISTING", "RUN", "STEPS", "Evaluation", "Whole"]
 
@@ -137,7 +138,7 @@ class Evaluation(Iterator[None]):
             elif rule.metric in TENANT_METRICS:
                 step_tenants(evaluator, rule, ledger, now, out)
             for label, alert, remember in self._decided[place]:
-                evaluator._decide(rule, label, alert, remember, now, out)
+                decide(evaluator, rule, label, alert, remember, now, out)
         # The slices stepped label by label; what silences held is told rule by rule.
         places = {rule.name: place for place, rule in enumerate(self.rules)}
         evaluator.held.sort(key=lambda held: places[held[0]])
@@ -235,7 +236,7 @@ class Evaluation(Iterator[None]):
                             quiet[label] = read
                             continue
                 ran += 1
-                decision = evaluator._step(rule, scope, label, now, read)
+                decision = step_label(evaluator, rule, scope, label, now, read)
                 if decision is not None:
                     alerts += 1
                     decided.append((label, *decision))
