@@ -594,9 +594,9 @@ async def test_a_tenants_ever_new_pages_are_bounded_across_polls(
     every poll. The bound on a tenant's pages (made 5 here, not to ask 10,000) counts
     over those polls, not afresh at each: the tenant is given up at its fifth page, in
     the third poll, and the map is replaced with every tenant's resources."""
-    import sesd.account.tenants
+    import sesd.account.tenant_walk
 
-    monkeypatch.setattr(sesd.account.tenants, "MAX_PAGES", 5)
+    monkeypatch.setattr(sesd.account.tenant_walk, "MAX_PAGES", 5)
     clock = Clock()
     pipeline = _pipeline()
     async with LocalTenants(ACCOUNT, REGION) as tenants:
