@@ -43,6 +43,9 @@ def test_a_domain_waiting_for_its_lookup_is_kept_until_the_lookup_ends() -> None
     assert pipeline._kept["a.example"][0] == float("inf")  # its lookup wanted
     assert cache.take() == "a.example"
     assert "a.example" in pipeline._kept  # under way
+    pipeline.reconfigure(settings)  # (what was kept goes)
+    _fed(pipeline, "u@a.example", T)
+    assert pipeline._kept["a.example"][0] == float("inf")  # kept while under way too
     cache.abandoned("a.example")
     assert "a.example" not in pipeline._kept  # to be wanted again
     _fed(pipeline, "u@a.example", T)

@@ -2,14 +2,16 @@
 event as finding them afresh did (a domain's label, its provider's answer through the
 cache, its provider's slot, for each recipient): the path before is copied here as the
 reference, and both are fed the same stream, in which answers change, expire and
-leave a small cache, lookups are wanted (in a short queue), answered or abandoned,
-domains are evicted idle or counted under ``other`` (and admitted once one is
-evicted), and a reload makes a domain a group's member and back."""
+leave a small cache, lookups are wanted (in a short queue), taken, answered or
+abandoned (recipients counted while one is under way), domains are evicted idle or
+counted under ``other`` (and admitted once one is evicted; kept within a bound, past
+which each is found afresh), and a reload makes a domain a group's member and back."""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Any
+from unittest import mock
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -18,6 +20,7 @@ from sesd.config import core_settings, parse_config
 from sesd.core.decode import Event
 from sesd.core.domains import OTHER, domain_of
 from sesd.core.events import EVENT_TYPE_INDEX
+from sesd.core.kept_slots import MAX_OTHERS
 from sesd.core.pipeline import Pipeline
 from sesd.core.recipients import (
     bounced,
@@ -193,6 +196,7 @@ _STEP = st.one_of(
     st.tuples(st.just("wait"), st.sampled_from([0.0, 0.5, 1.0, 30.0, 600.0, 1500.0])),
     # The clock stepping back (the host's, or a replay's events out of order).
     st.tuples(st.just("wait"), st.sampled_from([-0.5, -600.0])),
+    st.tuples(st.just("take")),
     st.tuples(st.just("lookup")),
     st.tuples(st.just("abandon")),
     st.tuples(st.just("housekeep")),
@@ -219,7 +223,9 @@ def _seen(pipeline: Pipeline, now: float) -> dict[str, Any]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(steps=st.lists(_STEP, min_size=1, max_size=40))
+# The bound on the domains kept: as built, and one the stream passes (a domain counted
+# under ``other`` past it is found afresh, an admitted one kept all the same).
+@given(steps=st.lists(_STEP, min_size=1, max_size=40), max_others=st.sampled_from([MAX_OTHERS, 4]))
 # An answer that changes while the one before still holds.
 @example(
     [
@@ -227,7 +233,8 @@ def _seen(pipeline: Pipeline, now: float) -> dict[str, Any]:
         _fed("u@a.example"),
         ("answer", "a.example", "microsoft", 100.0),
         _fed("u@a.example"),
-    ]
+    ],
+    MAX_OTHERS,
 )
 # One that expires: the domain is wanted, its last answer counted until the next; a
 # lookup cancelled makes it wanted again.
@@ -241,16 +248,21 @@ def _seen(pipeline: Pipeline, now: float) -> dict[str, Any]:
         _fed("v@a.example"),
         ("lookup",),
         _fed("u@a.example"),
-    ]
+    ],
+    MAX_OTHERS,
 )
 # One that leaves the cache of four, the oldest out first.
 @example(
     [("answer", "a.example", "google", 100.0), _fed("u@a.example")]
     + [("answer", d, "microsoft", 100.0) for d in _DOMAINS[1:5]]
-    + [_fed("u@a.example")]
+    + [_fed("u@a.example")],
+    MAX_OTHERS,
 )
 # A consumer domain's provider, known by name, until an answer comes for it.
-@example([_fed("u@gmail.com"), ("answer", "gmail.com", "other", 100.0), _fed("u@gmail.com")])
+@example(
+    [_fed("u@gmail.com"), ("answer", "gmail.com", "other", 100.0), _fed("u@gmail.com")],
+    MAX_OTHERS,
+)
 # A domain evicted idle, one counted under ``other`` admitted in its place, the first
 # then under ``other``.
 @example(
@@ -264,7 +276,8 @@ def _seen(pipeline: Pipeline, now: float) -> dict[str, Any]:
         ("housekeep",),
         _fed("u@d.example"),
         _fed("u@a.example"),
-    ]
+    ],
+    MAX_OTHERS,
 )
 # A domain the full queue of lookups left unasked is asked for by its next recipient
 # once there is room (its slots were not kept meanwhile).
@@ -276,7 +289,53 @@ def _seen(pipeline: Pipeline, now: float) -> dict[str, Any]:
         _fed("u@c.example"),
         ("lookup",),
         _fed("u@c.example"),
-    ]
+    ],
+    MAX_OTHERS,
+)
+# An answer runs out while the queue of lookups is full: its last provider counts, and
+# its next recipient once there is room asks again (not kept meanwhile).
+@example(
+    [
+        ("answer", "a.example", "google", 5.0),
+        ("wait", 5.0),
+        _fed("u@b.example"),
+        _fed("u@c.example"),
+        _fed("u@a.example"),
+        ("lookup",),
+        _fed("u@a.example"),
+    ],
+    MAX_OTHERS,
+)
+# A lookup under way: its domain's recipients count as unknown until it answers, and
+# one abandoned is wanted again by its next recipient.
+@example(
+    [
+        _fed("u@a.example"),
+        _fed("u@b.example"),
+        ("take",),
+        _fed("u@a.example"),
+        ("lookup",),
+        _fed("u@a.example"),
+        ("take",),
+        _fed("u@b.example"),
+        ("abandon",),
+        _fed("u@b.example"),
+    ],
+    MAX_OTHERS,
+)
+# Past the bound, a domain under ``other`` is found afresh; one admitted on an eviction
+# is not counted under ``other`` for it.
+@example(
+    [
+        _fed("u@a.example", "u@b.example", "u@c.example"),
+        _fed("u@d.example", "u@e.example", "u@gmail.com"),
+        ("wait", 1500.0),
+        _fed("u@a.example", "u@b.example"),
+        ("housekeep",),
+        _fed("u@d.example", "u@e.example", "u@gmail.com"),
+        _fed("u@e.example"),
+    ],
+    4,
 )
 # A reload makes a domain a group's member, then its own again.
 @example(
@@ -287,12 +346,21 @@ def _seen(pipeline: Pipeline, now: float) -> dict[str, Any]:
         _fed("u@a.example"),
         ("reload", False),
         _fed("u@a.example"),
-    ]
+    ],
+    MAX_OTHERS,
 )
-def test_kept_slots_count_as_slots_found_afresh(steps: list[tuple[Any, ...]]) -> None:
+def test_kept_slots_count_as_slots_found_afresh(
+    steps: list[tuple[Any, ...]], max_others: int
+) -> None:
     """Each step leaves the pipeline that keeps each domain's slots as the reference
     leaves its ledger and its provider cache: counters, windows, labels and when each
     was last seen, the answers, the lookups wanted, the latest question's time."""
+    with mock.patch("sesd.core.pipeline.MAX_OTHERS", max_others):
+        _compared(steps)
+
+
+def _compared(steps: list[tuple[Any, ...]]) -> None:
+    """Both pipelines fed ``steps``, compared after each."""
     pipelines = [Pipeline(_SETTINGS), Reference(_SETTINGS)]
     for pipeline in pipelines:
         # Two lookups wanted at most: a domain the full queue leaves unasked is asked
@@ -323,10 +391,12 @@ def _step(pipeline: Pipeline, step: tuple[Any, ...], i: int, now: float) -> obje
         _, domain, provider, ttl = step
         cache.remember(domain, provider, now + ttl)
         return None
+    if step[0] == "take":  # a lookup starts: under way until a later step ends it
+        return cache.take()
     if step[0] in ("lookup", "abandon"):
-        # The DNS task takes the next domain wanted and answers it for a minute, or
-        # its lookup is cancelled (the domain may be wanted again).
-        domain = cache.take()
+        # The DNS task answers a lookup under way (else the next domain wanted) for a
+        # minute, or the lookup is cancelled (the domain may be wanted again).
+        domain = min(cache.looking) if cache.looking else cache.take()
         if domain is not None and step[0] == "lookup":
             cache.answered(domain, _PROVIDERS[i % 5], now + 60, "resolved")
         elif domain is not None:
