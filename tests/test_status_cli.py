@@ -276,26 +276,70 @@ async def test_something_else_answering_is_one_line_and_exit_1(
     assert err.count("\n") == 1
 
 
+async def _banner(client: SocketStream) -> None:
+    """A mail relay's port: its greeting, whatever was sent."""
+    await client.send(b"220 mail.example.com ESMTP \x1b[2J\r\n")
+
+
+async def _hang_up(client: SocketStream) -> None:
+    """A port that hangs up on what it reads (a TLS hello too)."""
+    await client.receive()
+
+
+async def _hang_up_in_a_byte(client: SocketStream) -> None:
+    """A port that answers what it reads with a byte a TLS record starts with, no more."""
+    await client.receive()
+    await client.send(b"\x15")
+
+
+async def _no_tls_then_half_a_status_line(client: SocketStream) -> None:
+    """A port whose answer to a TLS hello is no TLS, and to HTTP the start of a status
+    line, cut."""
+    first = await client.receive()
+    await client.send(b"HT" if first.startswith(b"HEAD") else b"no TLS here\r\n")
+
+
+@pytest.mark.parametrize(
+    ("scheme", "answer", "said"),
+    [
+        ("http", _banner, "its answer is not HTTP (another service listens on that port?)"),
+        ("http", _hang_up, "Server disconnected"),
+        (
+            "http",
+            _hang_up_in_a_byte,
+            "its answer is not HTTP (another service listens on that port?)",
+        ),
+        (
+            "https",
+            _no_tls_then_half_a_status_line,
+            "TLS failed (is it serving https? http:// for a plain server)",
+        ),
+    ],
+)
 async def test_a_port_where_another_service_answers_is_said_so(
+    scheme: str,
+    answer: Callable[[SocketStream], Awaitable[None]],
+    said: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """``--url`` naming the mail relay's port (or any service that does not speak HTTP):
     the line quoted the HTTP parser, ``400, message="Bad status line:\\n  Expected
-    HTTP/...``, an HTTP 400 nobody answered. It says the answer is not HTTP."""
+    HTTP/...``, an HTTP 400 nobody answered. It says the answer is not HTTP. A port that
+    hangs up, or answers the look for TLS (or for plain HTTP) with less than a record's
+    start, is a line too: that look ended in a traceback (anyio's IncompleteRead)."""
 
-    async def banner(client: SocketStream) -> None:
+    async def served(client: SocketStream) -> None:
         async with client:
-            await client.send(b"220 mail.example.com ESMTP \x1b[2J\r\n")
+            await answer(client)
 
     async with await anyio.create_tcp_listener(local_host="127.0.0.1") as listener:
         port = listener.extra(SocketAttribute.local_port)
         async with anyio.create_task_group() as tg:
-            tg.start_soon(listener.serve, banner)
-            assert await sesd("status", "--url", f"http://127.0.0.1:{port}") == 1
+            tg.start_soon(listener.serve, served)
+            assert await sesd("status", "--url", f"{scheme}://127.0.0.1:{port}") == 1
             tg.cancel_scope.cancel()
     assert capsys.readouterr().err == (
-        f"sesd: cannot reach sesd at http://127.0.0.1:{port}: its answer is not HTTP "
-        "(another service listens on that port?)\n"
+        f"sesd: cannot reach sesd at {scheme}://127.0.0.1:{port}: {said}\n"
     )
 
 

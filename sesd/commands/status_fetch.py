@@ -287,6 +287,17 @@ def _tls_failed(exc: BaseException) -> bool:
     )
 
 
+#: How a look at a port ends without its answer: refused, silent, or hung up before the
+#: bytes looked for (``receive_exactly`` says so with IncompleteRead, not EndOfStream).
+_UNANSWERED: Final = (
+    OSError,
+    TimeoutError,
+    anyio.EndOfStream,
+    anyio.IncompleteRead,
+    anyio.BrokenResourceError,
+)
+
+
 async def _serves_http(base: str) -> bool:
     """Whether ``base``, an https:// address, is a port that answers plain HTTP."""
     parts = urlsplit(base)
@@ -297,7 +308,7 @@ async def _serves_http(base: str) -> bool:
             async with await anyio.connect_tcp(parts.hostname, parts.port or 443) as stream:
                 await stream.send(b"HEAD / HTTP/1.0\r\n\r\n")
                 head = await BufferedByteReceiveStream(stream).receive_exactly(5)
-    except (OSError, TimeoutError, anyio.EndOfStream, anyio.BrokenResourceError):
+    except _UNANSWERED:
         return False
     return head == b"HTTP/"
 
@@ -321,7 +332,7 @@ async def _serves_tls(base: str) -> bool:
             async with await anyio.connect_tcp(parts.hostname, parts.port or 80) as stream:
                 await stream.send(outgoing.read())
                 head = await BufferedByteReceiveStream(stream).receive_exactly(2)
-    except (OSError, TimeoutError, anyio.EndOfStream, anyio.BrokenResourceError):
+    except _UNANSWERED:
         return False
     # A record's type (22 a handshake, 21 an alert), then its major version, 3.
     return head[0] in (21, 22) and head[1] == 3
