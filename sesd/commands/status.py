@@ -37,16 +37,8 @@ from sesd.commands.common import (
     whole_number,
     with_config,
 )
-from sesd.commands.status_fetch import (
-    PASSWORD_VARIABLE,
-    Access,
-    OtherVersion,
-    Unreachable,
-    access,
-    base_url,
-    fetch,
-    shown,
-)
+from sesd.commands.status_access import PASSWORD_VARIABLE, Access, access
+from sesd.commands.status_fetch import OtherVersion, Unreachable, base_url, fetch, shown
 from sesd.commands.status_table import rows, screenful, table
 from sesd.config import Config, ConfigError, HttpConfig, load_config
 from sesd.core.text import json_escaped

@@ -1,5 +1,6 @@
 """How ``sesd status`` reaches the daemon: its status document fetched over HTTP(S),
-through basic auth and a CA of the user's, and why it could not be, in one line."""
+through the lock :mod:`sesd.commands.status_access` opens, and why it could not be,
+in one line."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import contextlib
 import os
 import re
 import ssl
-from dataclasses import dataclass, field
 from typing import Final
 from urllib.parse import urlsplit, urlunsplit
 
@@ -17,20 +17,12 @@ import msgspec
 from anyio.streams.buffered import BufferedByteReceiveStream
 
 from sesd import __version__
-from sesd.config import ConfigError
+from sesd.commands.status_access import PASSWORD_VARIABLE, Access
 from sesd.core.text import clean
 from sesd.core.unreadable import undecoded
 from sesd.status.document import Status
 
-__all__ = [
-    "MAX_ANSWER",
-    "PASSWORD_VARIABLE",
-    "Access",
-    "OtherVersion",
-    "Unreachable",
-    "access",
-    "fetch",
-]
+__all__ = ["MAX_ANSWER", "OtherVersion", "Unreachable", "fetch"]
 
 _TIMEOUT: Final = 5.0
 #: The most of an answer read. A status document listing 1,000 alerts, silences and
@@ -69,21 +61,6 @@ def shown(url: str) -> str:
     return scheme + sep + rest[:end].rpartition("@")[2] + rest[end:]
 
 
-#: Where ``--user``'s password is read from.
-PASSWORD_VARIABLE: Final = "SESD_STATUS_PASSWORD"  # noqa: S105 - a name, not a password
-
-
-@dataclass(frozen=True, slots=True)
-class Access:
-    """How to get through the port's lock: basic auth, and the CA to trust."""
-
-    #: The Authorization header, or none.
-    headers: dict[str, str] = field(default_factory=dict)
-    tls: ssl.SSLContext | None = None
-    #: Whether ``tls`` presents a client certificate.
-    certified: bool = False
-
-
 class Unreachable(Exception):
     """The daemon did not answer with its status; the message says why in one line."""
 
@@ -97,39 +74,8 @@ class OtherVersion(Unreachable):
         self.body = body
 
 
-def access(
-    user: str | None, cacert: str | None, cert: str | None = None, key: str | None = None
-) -> Access:
-    """The credentials and trust the options ask for (``cert``, ``key``: a client
-    certificate and its key, for a port that asks for one); ConfigError saying what is
-    missing."""
-    headers = {}
-    if user is not None:
-        password = os.environ.get(PASSWORD_VARIABLE)
-        if password is None:
-            raise ConfigError(f"--user {user}: set {PASSWORD_VARIABLE} to its password")
-        if ":" in user:
-            raise ConfigError(f"--user {user}: a user name has no ':'")
-        headers["Authorization"] = aiohttp.encode_basic_auth(user, password)
-    tls = None
-    if cacert is not None:
-        try:
-            tls = ssl.create_default_context(cafile=cacert)
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(f"--cacert {cacert}: {exc}") from None
-    if key is not None and cert is None:
-        raise ConfigError(f"--key {key}: give the certificate it is the key of with --cert")
-    if cert is not None:
-        tls = tls or ssl.create_default_context()
-        try:
-            tls.load_cert_chain(cert, key)
-        except (OSError, ssl.SSLError) as exc:  # a file not there, or not the cert's key
-            raise ConfigError(f"--cert {cert}: {exc}") from None
-    return Access(headers, tls, certified=cert is not None)
-
-
 async def fetch(
-    url: str, top: int, through: Access = Access(), alerts: int | None = None
+    url: str, top: int, through: Access, alerts: int | None = None
 ) -> tuple[bytes, Status]:
     """The status document (its JSON, and decoded), with ``top`` labels an axis and
     ``alerts`` alerts (the daemon's default when None); :class:`Unreachable` when there
