@@ -18,7 +18,8 @@ from structlog.testing import capture_logs
 
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.commands.main import main
-from sesd.config import load_config
+from sesd.commands.status_access import access
+from sesd.config import ConfigError, load_config
 from sesd.config.web import parse_web_config
 from sesd.runtime.daemon import Daemon, StartError
 from sesd.runtime.web import BasicAuth, WebGuard
@@ -254,6 +255,45 @@ async def test_client_certificates_from_the_client_ca_only(
         missing = str(tmp_path / "nowhere.crt")
         assert await anyio.to_thread.run_sync(main, [*status, "--cert", missing]) == 2
         assert capsys.readouterr().err.startswith(f"sesd: --cert {missing}: ")
+
+
+@pytest.mark.parametrize(
+    ("cert", "key", "said"),
+    [
+        ("nowhere.crt", None, "--cert {cert}: No such file or directory"),
+        ("client.crt", "nowhere.key", "--key {key}: No such file or directory"),
+        ("client.crt", "other.key", "--key {key} is not the private key of --cert {cert}"),
+        ("both.pem", "other.key", "--key {key} is not the private key of --cert {cert}"),
+        ("client.crt", None, "--cert {cert}: no private key in it: give its file with --key"),
+        ("junk", "client.key", "--cert {cert}: no PEM certificate in it"),
+        ("client.crt", "junk", "--key {key}: no PEM private key in it"),
+        (".", "client.key", "--cert {cert}: Is a directory"),
+        ("both.pem", None, ""),
+        ("client.crt", "client.key", ""),
+    ],
+)
+def test_a_client_certificate_that_cannot_work_is_one_line_naming_its_file(
+    tmp_path: Path, cert: str, key: str | None, said: str
+) -> None:
+    """``sesd status --cert --key``: a file missing, one that holds no certificate or
+    key, or a key of another certificate is one line naming that option and file. A
+    missing --key was said of --cert, and the others were OpenSSL's ``[SSL] PEM lib
+    (_ssl.c:3926)``."""
+    clients = trustme.CA()
+    client, other = clients.issue_cert("scraper@example.com"), clients.issue_cert("other")
+    client.cert_chain_pems[0].write_to_path(str(tmp_path / "client.crt"))
+    client.private_key_pem.write_to_path(str(tmp_path / "client.key"))
+    client.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "both.pem"))
+    other.private_key_pem.write_to_path(str(tmp_path / "other.key"))
+    (tmp_path / "junk").write_text("not PEM\n")
+    cert_path = str(tmp_path / cert)
+    key_path = None if key is None else str(tmp_path / key)
+    if not said:
+        assert access(None, None, cert_path, key_path).certified
+        return
+    with pytest.raises(ConfigError) as refused:
+        access(None, None, cert_path, key_path)
+    assert str(refused.value) == said.format(cert=cert_path, key=key_path)
 
 
 async def test_a_reload_swaps_the_users_and_the_certificate(

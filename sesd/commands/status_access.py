@@ -5,6 +5,7 @@ each option that cannot work said in one line before any request."""
 from __future__ import annotations
 
 import os
+import re
 import ssl
 from dataclasses import dataclass, field
 from typing import Final
@@ -54,8 +55,49 @@ def access(
         raise ConfigError(f"--key {key}: give the certificate it is the key of with --cert")
     if cert is not None:
         tls = tls or ssl.create_default_context()
-        try:
-            tls.load_cert_chain(cert, key)
-        except (OSError, ssl.SSLError) as exc:  # a file not there, or not the cert's key
-            raise ConfigError(f"--cert {cert}: {exc}") from None
+        _present(tls, cert, key)
     return Access(headers, tls, certified=cert is not None)
+
+
+#: The most of a --cert or --key file read to look for PEM in it: a certificate chain
+#: is a few KiB (and /dev/zero no file to read to its end).
+_MAX_PEM: Final = 1 << 20
+#: A PEM certificate's first line, as OpenSSL reads one (``TRUSTED`` is its own form).
+_CERTIFICATE: Final = re.compile(rb"-----BEGIN (?:TRUSTED )?CERTIFICATE-----")
+
+
+def _present(tls: ssl.SSLContext, cert: str, key: str | None) -> None:
+    """``cert`` and its ``key`` (else the key in ``cert``'s file) loaded into ``tls``;
+    ConfigError naming the option and file at fault: OpenSSL names neither, and says
+    ``[SSL] PEM lib`` of a file with no certificate or key in it."""
+    texts = {option: _read(option, path) for option, path in (("--cert", cert), ("--key", key))}
+    if _CERTIFICATE.search(texts["--cert"]) is None:
+        raise ConfigError(f"--cert {cert}: no PEM certificate in it")
+    if key is None and b"PRIVATE KEY-----" not in texts["--cert"]:
+        raise ConfigError(f"--cert {cert}: no private key in it: give its file with --key")
+    if key is not None and b"PRIVATE KEY-----" not in texts["--key"]:
+        raise ConfigError(f"--key {key}: no PEM private key in it")
+    try:
+        tls.load_cert_chain(cert, key)
+    except ssl.SSLError as exc:
+        if exc.reason == "KEY_VALUES_MISMATCH":
+            raise ConfigError(
+                f"--key {key} is not the private key of --cert {cert}"
+                if key is not None
+                else f"--cert {cert}: the private key in it is not its certificate's"
+            ) from None
+        raise ConfigError(f"--cert {cert}: {exc.reason or exc}") from None
+    except OSError as exc:  # gone since it was read
+        raise ConfigError(f"--cert {cert}: {exc.strerror or exc}") from None
+
+
+def _read(option: str, path: str | None) -> bytes:
+    """The head of ``option``'s file (nothing when not given); ConfigError when it
+    cannot be read."""
+    if path is None:
+        return b""
+    try:
+        with open(path, "rb") as file:
+            return file.read(_MAX_PEM)
+    except OSError as exc:
+        raise ConfigError(f"{option} {path}: {exc.strerror or exc}") from None
