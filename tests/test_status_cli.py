@@ -466,24 +466,36 @@ async def test_a_sesd_from_before_the_status_page_is_named_as_such(
     )
 
 
+@pytest.mark.parametrize("json_", [False, True])
 async def test_an_answer_not_in_utf8_is_one_line_and_exit_1(
-    capsys: pytest.CaptureFixture[str],
+    json_: bool, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Something other than sesd answering the status path with JSON in Latin-1: one
     line, exit 1, as for any answer that is not sesd's status (a UnicodeDecodeError
     traceback under msgspec 0.22), which says where in the answer the text stops
-    being UTF-8 (not the decoder's position in one string)."""
+    being UTF-8 (not the decoder's position in one string). So is a document that is
+    sesd's but for a key it does not know holding text not in UTF-8: the decoder skips
+    that key unread, and ``--json`` ended in a UnicodeDecodeError traceback."""
+    w = everything()
+    doc = build_status(w.sources, NOW, read_counters(w.sources), (w.sources.started, {}))
+    unknown = msgspec.json.encode(doc)[:-1] + b', "added_later": "caf\xe9"}'
+    answers = iter([b'{"schema": "caf\xe9"}', unknown])
 
     async def latin1(request: web.Request) -> web.Response:
-        return web.Response(body=b'{"schema": "caf\xe9"}', content_type="application/json")
+        return web.Response(body=next(answers), content_type="application/json")
 
+    json_args = ["--json"] if json_ else []
     async with _answering("/api/v1/status", latin1) as url:
-        assert await sesd("status", "--url", url) == 1
-    err = capsys.readouterr().err
-    assert err == (
-        f"sesd: {url}/api/v1/status did not answer with sesd's status (not UTF-8 at "
-        "line 1, column 16, byte offset 15)\n"
-    )
+        assert await sesd("status", "--url", url, *json_args) == 1
+        assert capsys.readouterr().err == (
+            f"sesd: {url}/api/v1/status did not answer with sesd's status (not UTF-8 at "
+            "line 1, column 16, byte offset 15)\n"
+        )
+        assert await sesd("status", "--url", url, *json_args) == 1
+        assert capsys.readouterr().err == (
+            f"sesd: {url}/api/v1/status did not answer with sesd's status (not UTF-8 at "
+            f"line 1, column {len(unknown) - 2}, byte offset {len(unknown) - 3})\n"
+        )
 
 
 async def test_a_status_from_another_sesd_version_is_named_so_and_json_prints_it(

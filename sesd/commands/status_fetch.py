@@ -19,7 +19,7 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 from sesd import __version__
 from sesd.commands.status_access import PASSWORD_VARIABLE, Access
 from sesd.core.text import clean
-from sesd.core.unreadable import undecoded
+from sesd.core.unreadable import not_utf8_at, undecoded
 from sesd.status.document import Status
 
 __all__ = ["MAX_ANSWER", "OtherVersion", "Unreachable", "fetch"]
@@ -132,6 +132,11 @@ async def fetch(
                 "client without one: give --cert and --key)"
             )
         raise Unreachable(f"cannot reach sesd at {shown(base)}: {reason}") from None
+    # JSON is UTF-8 throughout (RFC 8259). The decoder skips a key it does not know
+    # unread: a document valid but for one is no text --json could print.
+    where = not_utf8_at(body)
+    if where is not None:
+        raise Unreachable(f"{named} did not answer with sesd's status (not UTF-8 at {where})")
     try:
         return body, msgspec.json.decode(body, type=Status)
     except msgspec.ValidationError as exc:  # JSON, but not the document read here
@@ -146,8 +151,7 @@ async def fetch(
         raise Unreachable(
             f"{named} did not answer with sesd's status ({clean(str(exc), 300)})"
         ) from None
-    # Text that is not UTF-8: UnicodeDecodeError from msgspec 0.22, DecodeError later.
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+    except msgspec.DecodeError as exc:
         raise Unreachable(
             f"{named} did not answer with sesd's status ({undecoded(body, exc)})"
         ) from None
