@@ -782,6 +782,14 @@ def test_a_screenful_is_the_head_of_the_table_and_how_much_is_left_out() -> None
         "...2 more lines: a taller terminal, or no --watch, shows them",
     ]
     assert screenful(wrapped, 20, 3) == "...3 more lines: a t"
+    # A wide character that would straddle the edge starts the next row: the last
+    # column stays empty, and the line takes a row more than its columns say.
+    straddling = "x" * 79 + "域" + "x" * 79
+    assert rows(straddling, 80) == 3
+    assert screenful(f"{straddling}\nlast", 80, 3).split("\n")[0] == (
+        "...2 more lines: a taller terminal, or no --watch, shows them"
+    )
+    assert rows("域域", 1) == 2  # a terminal narrower than one still gives each a row
 
 
 class Service(LocalServer):

@@ -92,7 +92,15 @@ def rows(text: str, columns: int) -> int:
 
 
 def _rows(line: str, columns: int) -> int:
-    return max(1, -(-_cells(line) // columns))
+    """The rows ``line`` wraps to: a wide character that would straddle the edge
+    starts the next row, as a terminal puts it, the last column left empty."""
+    taken, used = 1, 0
+    for char in line:
+        cell = _cell(char)
+        if used and used + cell > columns:
+            taken, used = taken + 1, 0
+        used += cell
+    return taken
 
 
 def _alerts(status: Status) -> list[str]:
