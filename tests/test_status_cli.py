@@ -30,7 +30,7 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 from sesd.commands.demo.localhttp import LocalServer
 from sesd.commands.demo.localsqs import LocalSqs, free_port
 from sesd.commands.main import main
-from sesd.commands.status import DEFAULT_URL, default_url
+from sesd.commands.status import DEFAULT_URL, _screenful, default_url
 from sesd.commands.status_fetch import MAX_ANSWER, base_url
 from sesd.commands.status_table import rows, screenful, table
 from sesd.config import ConfigError, parse_config
@@ -309,6 +309,7 @@ async def _no_tls_then_half_a_status_line(client: SocketStream) -> None:
             _hang_up_in_a_byte,
             "its answer is not HTTP (another service listens on that port?)",
         ),
+        ("https", _banner, "TLS failed (is it serving https? http:// for a plain server)"),
         (
             "https",
             _no_tls_then_half_a_status_line,
@@ -790,6 +791,21 @@ def test_a_screenful_is_the_head_of_the_table_and_how_much_is_left_out() -> None
         "...2 more lines: a taller terminal, or no --watch, shows them"
     )
     assert rows("域域", 1) == 2  # a terminal narrower than one still gives each a row
+
+
+@pytest.mark.parametrize("under", ["", "sesd: cannot reach sesd: " + "x" * 100])
+def test_a_redraw_leaves_the_cursors_row_and_the_failed_trys_line_on_the_screen(
+    under: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a 24-row terminal, a redraw fills 23 rows: the 24th is the cursor's, after
+    the last line's newline (a full screen scrolled its header off); below a failed
+    try's line, the rows that line wraps to are left to it."""
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("LINES", "24")
+    text = "\n".join(f"line {n}" for n in range(40))
+    drawn = _screenful(text, under=under)
+    assert rows(drawn, 80) + (rows(under, 80) if under else 0) == 23
+    assert drawn.startswith("line 0\n")
 
 
 class Service(LocalServer):

@@ -8,6 +8,8 @@ import re
 import tracemalloc
 import unicodedata
 
+import msgspec
+
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.render import pagerduty_events
 from sesd.alerting.render_slack import slack_message
@@ -23,6 +25,7 @@ from sesd.core.text import (
     _clean_cached,
     clean,
     clean_once,
+    json_escaped,
     mta_name,
     redact_addresses,
     slack_escape,
@@ -124,6 +127,19 @@ def test_every_character_that_does_not_print_is_escaped() -> None:
     hidden = {"Cc", "Cf", "Zl", "Zp", "Cs"}
     assert escaped == {p for p in range(0x110000) if unicodedata.category(chr(p)) in hidden}
     assert clean("a\u200bb\U000e0041c\xad") == "a\\u200bb\\U000e0041c\\u00ad"
+
+
+def test_json_escaped_is_the_same_json_with_no_character_that_does_not_print_raw() -> None:
+    """Every character in a JSON string, as a formatter lays the document out (keys,
+    values, backslashes already escaped beside them, past the BMP): what
+    :func:`json_escaped` gives reads back as the same values, and holds raw no
+    character :func:`clean` escapes but the line breaks and indents between values."""
+    every = "".join(chr(p) for p in range(0x110000) if not 0xD800 <= p <= 0xDFFF)
+    doc = {"every": every, "\\\x85\u2028key": ["\\u0085", "\\\x9b", "x\\"]}
+    laid_out = msgspec.json.format(msgspec.json.encode(doc), indent=2).decode()
+    shown = json_escaped(laid_out)
+    assert json.loads(shown) == doc
+    assert set(_CONTROL_RE.findall(shown)) == {"\n"}
 
 
 def test_a_long_text_is_read_no_further_than_it_can_show() -> None:
