@@ -292,6 +292,12 @@ async def _hang_up_in_a_byte(client: SocketStream) -> None:
     await client.send(b"\x15")
 
 
+async def _half_a_status_line(client: SocketStream) -> None:
+    """A port that answers with the start of a status line, then hangs up."""
+    await client.receive()
+    await client.send(b"HTT")
+
+
 async def _no_tls_then_half_a_status_line(client: SocketStream) -> None:
     """A port whose answer to a TLS hello is no TLS, and to HTTP the start of a status
     line, cut."""
@@ -308,6 +314,13 @@ async def _no_tls_then_half_a_status_line(client: SocketStream) -> None:
             "http",
             _hang_up_in_a_byte,
             "its answer is not HTTP (another service listens on that port?)",
+        ),
+        ("http", _half_a_status_line, "Server disconnected"),
+        (
+            "https",
+            _hang_up,
+            "Connection reset by peer (a port whose web config requires client certificates"
+            " hangs up on a client without one: give --cert and --key)",
         ),
         ("https", _banner, "TLS failed (is it serving https? http:// for a plain server)"),
         (
@@ -327,7 +340,9 @@ async def test_a_port_where_another_service_answers_is_said_so(
     the line quoted the HTTP parser, ``400, message="Bad status line:\\n  Expected
     HTTP/...``, an HTTP 400 nobody answered. It says the answer is not HTTP. A port that
     hangs up, or answers the look for TLS (or for plain HTTP) with less than a record's
-    start, is a line too: that look ended in a traceback (anyio's IncompleteRead)."""
+    start, is a line too: that look ended in a traceback (anyio's IncompleteRead). A
+    hang-up is said in words, not as aiohttp's repr of the answer begun
+    (``<RawResponseMessage(...)>``) or an exception's name (``ConnectionResetError``)."""
 
     async def served(client: SocketStream) -> None:
         async with client:

@@ -5,6 +5,7 @@ in one line."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import ssl
@@ -303,6 +304,8 @@ def _reason(exc: BaseException) -> str:
         return "TLS failed (is it serving https? http:// for a plain server)"
     if isinstance(exc, aiohttp.TooManyRedirects):
         return f"redirected more than {len(exc.history)} times"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "Server disconnected"  # its text is the repr of an answer begun, if any
     if isinstance(exc, aiohttp.ClientResponseError):
         # No status is read without raise_for_status: this is the parser's refusal of
         # the answer (an SMTP banner, a database's greeting), its text the stranger's
@@ -312,4 +315,6 @@ def _reason(exc: BaseException) -> str:
     number = getattr(found, "errno", None)
     if isinstance(number, int) and number > 0:  # asyncio's own text names the address
         return os.strerror(number)
+    if isinstance(found, ConnectionResetError):  # a hang-up in TLS's handshake: no errno
+        return os.strerror(errno.ECONNRESET)
     return getattr(found, "strerror", None) or str(found) or type(found).__name__
