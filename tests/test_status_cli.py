@@ -537,7 +537,8 @@ async def test_a_status_from_another_sesd_version_is_named_so_and_json_prints_it
     other["sesd"]["version"] = "9.0.0\x1b[2J"
     other["schema"] = "sesd.status.v2"
     del other["queues"]
-    answers = iter([newer, older, other, other])
+    stranger = other | {"schema": "grafana.dashboard.v1"}  # sesd's keys, not its schema
+    answers = iter([newer, older, other, other, stranger, stranger])
 
     async def document(request: web.Request) -> web.Response:
         return web.json_response(next(answers))
@@ -557,6 +558,13 @@ async def test_a_status_from_another_sesd_version_is_named_so_and_json_prints_it
         )
         assert await sesd("status", "--url", url, "--json") == 0
         assert json.loads(capsys.readouterr().out) == other
+        # JSON naming itself no sesd's status is a stranger's, --json or not.
+        for json_args in ([], ["--json"]):
+            assert await sesd("status", "--url", url, *json_args) == 1
+            assert capsys.readouterr().err == (
+                f"sesd: {url}/api/v1/status did not answer with sesd's status (Object"
+                " missing required field `queues`)\n"
+            )
 
 
 async def test_json_to_a_terminal_carries_no_control_character_raw(
