@@ -296,6 +296,26 @@ def test_a_client_certificate_that_cannot_work_is_one_line_naming_its_file(
     assert str(refused.value) == said.format(cert=cert_path, key=key_path)
 
 
+@pytest.mark.parametrize(
+    ("cacert", "said"),
+    [
+        ("nowhere.crt", "--cacert {cacert}: No such file or directory"),
+        (".", "--cacert {cacert}: Is a directory"),
+        ("junk", "--cacert {cacert}: no PEM certificate in it"),
+    ],
+)
+def test_a_ca_file_that_cannot_serve_is_said_as_a_client_certificate_is(
+    tmp_path: Path, cacert: str, said: str
+) -> None:
+    """``--cacert`` missing or holding no certificate: the line reads as ``--cert``'s,
+    not ``[Errno 2] ...`` or OpenSSL's ``[X509: NO_CERTIFICATE_OR_CRL_FOUND] no
+    certificate or crl found (_ssl.c:4154)``."""
+    (tmp_path / "junk").write_text("not PEM\n")
+    with pytest.raises(ConfigError) as refused:
+        access(None, str(tmp_path / cacert))
+    assert str(refused.value) == said.format(cacert=tmp_path / cacert)
+
+
 async def test_a_reload_swaps_the_users_and_the_certificate(
     local_sqs: LocalSqs, sqs: Any, tmp_path: Path
 ) -> None:

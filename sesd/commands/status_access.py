@@ -47,10 +47,14 @@ def access(
         headers["Authorization"] = aiohttp.encode_basic_auth(user, password)
     tls = None
     if cacert is not None:
+        if _CERTIFICATE.search(_read("--cacert", cacert)) is None:
+            raise ConfigError(f"--cacert {cacert}: no PEM certificate in it")
         try:
             tls = ssl.create_default_context(cafile=cacert)
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(f"--cacert {cacert}: {exc}") from None
+        except ssl.SSLError as exc:
+            raise ConfigError(f"--cacert {cacert}: {exc.reason or exc}") from None
+        except OSError as exc:  # gone since it was read
+            raise ConfigError(f"--cacert {cacert}: {exc.strerror or exc}") from None
     if key is not None and cert is None:
         raise ConfigError(f"--key {key}: give the certificate it is the key of with --cert")
     if cert is not None:
