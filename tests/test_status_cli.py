@@ -389,6 +389,40 @@ async def test_http_to_a_port_that_answers_it_with_a_400_for_tls_says_use_https(
     )
 
 
+async def test_the_look_for_tls_after_a_400_takes_what_is_left_of_the_timeout(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A plain server slow to refuse (HTTP 400), then silent at the TLS hello sent to
+    see whether it serves TLS (waiting for a request line's end): the look took a
+    timeout of its own on top of the request's, 5 s more before the 400 was said. The
+    try, look included, ends within the one timeout."""
+    monkeypatch.setattr("sesd.commands.status_fetch._TIMEOUT", 1.0)
+
+    async def slow_plain(client: SocketStream) -> None:
+        async with client:
+            if (await client.receive()).startswith(b"GET"):
+                await anyio.sleep(0.6)  # a slow server, not a wait for anything
+                await client.send(
+                    b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n"
+                    b"Content-Length: 5\r\nConnection: close\r\n\r\nnope\n"
+                )
+            else:
+                await anyio.sleep_forever()
+
+    async with await anyio.create_tcp_listener(local_host="127.0.0.1") as listener:
+        port = listener.extra(SocketAttribute.local_port)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(listener.serve, slow_plain)
+            started = time.monotonic()
+            assert await sesd("status", "--url", f"http://127.0.0.1:{port}") == 1
+            took = time.monotonic() - started
+            tg.cancel_scope.cancel()
+    assert capsys.readouterr().err == (
+        f"sesd: http://127.0.0.1:{port}/api/v1/status answered HTTP 400: nope\n"
+    )
+    assert took < 1.4  # 1.6 s with a timeout of its own
+
+
 async def test_an_address_that_redirects_in_a_loop_is_said_so(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

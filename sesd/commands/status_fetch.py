@@ -85,6 +85,9 @@ async def fetch(
     api = f"{base}/api/v1/status"
     named = shown(api)
     params = {"top": str(top)} | ({} if alerts is None else {"alerts": str(alerts)})
+    # A look at the port after the answer takes what is left of the try's timeout, not
+    # one of its own: a plain server that waits out a TLS hello doubled the try.
+    until = anyio.current_time() + _TIMEOUT
     try:
         timeout = aiohttp.ClientTimeout(total=_TIMEOUT)
         async with (
@@ -113,7 +116,7 @@ async def fetch(
                         else "not sesd (its /metrics has no sesd metrics either)"
                     )
                 )
-            if response.status == 400 and await _serves_tls(base):
+            if response.status == 400 and await _serves_tls(base, until):
                 raise Unreachable(f"cannot reach sesd at {shown(base)}: {_use_https(base)}")
             if response.status != 200:
                 said = _said(response, body)
@@ -124,8 +127,8 @@ async def fetch(
         unheard = isinstance(
             exc, aiohttp.ServerDisconnectedError | aiohttp.ClientResponseError
         ) and not isinstance(exc, aiohttp.TooManyRedirects)  # HTTP, heard: no TLS port
-        reason = _use_https(base) if unheard and await _serves_tls(base) else _reason(exc)
-        if _tls_failed(exc) and await _serves_http(base):
+        reason = _use_https(base) if unheard and await _serves_tls(base, until) else _reason(exc)
+        if _tls_failed(exc) and await _serves_http(base, until):
             reason = f"it serves http, not https: give --url http{shown(base)[len('https') :]}"
         if base.startswith("https:") and not through.certified and _hung_up(exc):
             reason += (
@@ -249,13 +252,14 @@ _UNANSWERED: Final = (
 )
 
 
-async def _serves_http(base: str) -> bool:
-    """Whether ``base``, an https:// address, is a port that answers plain HTTP."""
+async def _serves_http(base: str, until: float) -> bool:
+    """Whether ``base``, an https:// address, is a port that answers plain HTTP, as
+    seen by ``until`` (anyio's clock)."""
     parts = urlsplit(base)
     if parts.scheme != "https" or not parts.hostname:
         return False
     try:
-        with anyio.fail_after(_TIMEOUT):
+        with anyio.fail_after(until - anyio.current_time()):
             async with await anyio.connect_tcp(parts.hostname, parts.port or 443) as stream:
                 await stream.send(b"HEAD / HTTP/1.0\r\n\r\n")
                 head = await BufferedByteReceiveStream(stream).receive_exactly(5)
@@ -264,10 +268,11 @@ async def _serves_http(base: str) -> bool:
     return head == b"HTTP/"
 
 
-async def _serves_tls(base: str) -> bool:
+async def _serves_tls(base: str, until: float) -> bool:
     """Whether ``base``, an http:// address, is a port that speaks TLS: it answers a
     TLS hello with a TLS record (the server's hello, or an alert). Go's servers and
-    nginx answer plain HTTP there with a 400, sesd's and Python's hang up."""
+    nginx answer plain HTTP there with a 400, sesd's and Python's hang up. Seen by
+    ``until`` (anyio's clock), or not."""
     parts = urlsplit(base)
     if parts.scheme != "http" or not parts.hostname:
         return False
@@ -279,7 +284,7 @@ async def _serves_tls(base: str) -> bool:
     with contextlib.suppress(ssl.SSLWantReadError):
         client.do_handshake()  # writes the hello, then waits for an answer it never gets
     try:
-        with anyio.fail_after(_TIMEOUT):
+        with anyio.fail_after(until - anyio.current_time()):
             async with await anyio.connect_tcp(parts.hostname, parts.port or 80) as stream:
                 await stream.send(outgoing.read())
                 head = await BufferedByteReceiveStream(stream).receive_exactly(2)
