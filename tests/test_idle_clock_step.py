@@ -7,9 +7,11 @@ the step's length longer. The step moves those times with the clock. Pure code."
 
 from __future__ import annotations
 
+from sesd.alerting.evaluator import Evaluator
 from sesd.config import core_settings, parse_config
 from sesd.core.housekeeping import evict_idle
 from sesd.core.ledger import Ledger
+from sesd.runtime.state import restore, snapshot
 from tests import factory as f
 
 CONFIG = '[domains]\nidle_evict = "1h"\n[dimensions]\ntags = ["campaign"]\n'
@@ -51,3 +53,19 @@ def test_a_step_back_holds_an_idle_domain_no_longer() -> None:
     ledger.stepped(-3600.0)
     evict_idle(ledger, T + 3600 + 1)
     assert _kept(ledger) == (False, False, False)
+
+
+def test_a_restart_an_hour_behind_the_save_holds_an_idle_domain_no_longer() -> None:
+    """The clock steps back an hour while sesd is stopped (the state file saved an hour
+    ahead of the restart: its alert times move back as far). When the three were last
+    seen, a minute before the save, moves back too: an hour and a minute after, by the
+    new clock, they are idle past idle_evict and go, as after a step sesd measures."""
+    config = parse_config(CONFIG + "[tenants]\nenabled = true\n")
+    ledger = Ledger(core_settings(config))
+    _seen(ledger, T + 3600 - 60)
+    blob = snapshot(ledger, Evaluator(config.alerts, []), T + 3600)
+    fresh = Ledger(core_settings(config))
+    restore(blob, fresh, Evaluator(config.alerts, []), T)
+    assert _kept(fresh) == (True, True, True)
+    evict_idle(fresh, T + 3600 + 1)
+    assert _kept(fresh) == (False, False, False)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sesd.core.ledger import Ledger
 
-__all__ = ["moved", "tenants_moved"]
+__all__ = ["moved", "restored_behind"]
 
 
 def moved(ledger: Ledger, step: float) -> None:
@@ -28,16 +28,28 @@ def moved(ledger: Ledger, step: float) -> None:
     """
     ledger.canary.stepped(step)
     ledger.dedup.stepped(step)
+    _seen_moved(ledger, step)
+    if step < 0:
+        _tenants_moved(ledger, step)
+
+
+def restored_behind(ledger: Ledger, step: float) -> None:
+    """A state file saved ``-step`` seconds ahead of the clock, read at a start
+    (sesd.runtime.state, as the alert times move): when each label was last seen and
+    what SES said of each tenant move back as at a step back measured (:func:`moved`).
+    Left, an idle domain was held the step's length longer, and SES's pause of a
+    tenant a minute after the restart was dropped as older than a poll read ahead."""
+    _seen_moved(ledger, step)
+    _tenants_moved(ledger, step)
+
+
+def _seen_moved(ledger: Ledger, step: float) -> None:
     for table in (ledger.domains, ledger.tenant_labels, *ledger.tag_tables.values()):
         table.stepped(step)
-    if step < 0:
-        tenants_moved(ledger, step)
 
 
-def tenants_moved(ledger: Ledger, step: float) -> None:
-    """Move what SES said of each tenant, and when each list was read, by ``step``: a
-    step back, measured (:func:`moved`) or read from a state file saved ahead of the
-    clock at a start (sesd.runtime.state, as the alert times move)."""
+def _tenants_moved(ledger: Ledger, step: float) -> None:
+    """Move what SES said of each tenant, and when each list was read, by ``step``."""
     ledger.tenant_status.lists.moved(step)
     for status in ledger.tenant_status.status.values():
         status.moved(step)

@@ -31,7 +31,7 @@ from sesd.alerting.rules import AlertState, Status, Transition
 from sesd.config import Duration, RuleConfig, rule_of, saved_rule
 from sesd.core.canary import names_read
 from sesd.core.ledger import Ledger
-from sesd.core.ledger_steps import tenants_moved
+from sesd.core.ledger_steps import restored_behind
 from sesd.core.scopes import DOMAIN
 from sesd.core.text import clean
 from sesd.core.ungrouped import drop_groups, removed_groups
@@ -226,8 +226,8 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
     except Exception as exc:  # noqa: BLE001 - whatever a damaged file makes readers raise
         raise StateError(f"state file is damaged ({type(exc).__name__}: {exc})") from None
     restored = ledger.restore(data, now)
-    if step < 0:  # what SES said, polled on the clock ahead, moves back as the alerts do
-        tenants_moved(ledger, step)
+    if step < 0:  # what was read on the clock ahead moves back as the alerts do
+        restored_behind(ledger, step)
     entries["tenant_walks"] = restored.pop("tenant_walks_unread")
     drop_groups(ledger, gone)
     count = sum(map(len, known.values()))
