@@ -85,12 +85,13 @@ async def spiked(sqs: Any, url: str, **kwargs: Any) -> None:
 
 @asynccontextmanager
 async def spiked_page(
-    local_sqs: LocalSqs, sqs: Any, browser: Browser, **kwargs: Any
+    local_sqs: LocalSqs, sqs: Any, browser: Browser, extra: str = "", **kwargs: Any
 ) -> AsyncIterator[tuple[Daemon, Watched, str]]:
-    """A daemon whose spike (``spike``'s ``kwargs``) fired, and a fresh watched page in
-    Chromium: the daemon, the page's watcher, and the daemon's host and port."""
+    """A daemon (``extra`` added to its config) whose spike (``spike``'s ``kwargs``)
+    fired, and a fresh watched page in Chromium: the daemon, the page's watcher, and
+    the daemon's host and port."""
     url, _ = await make_queue(sqs)
-    async with running(parse_config(config_text(local_sqs, url))) as daemon:
+    async with running(parse_config(config_text(local_sqs, url, extra))) as daemon:
         await spiked(sqs, url, **kwargs)
         await fired(daemon)
         async with watched(browser) as seen:
@@ -110,9 +111,12 @@ async def test_under_a_spike_the_page_lists_outlook_first_with_its_alert(
     """During a delay spike on outlook.com the page shows its alert firing, with its
     provider, the cause and its advice (given once, by Microsoft's alert above it), and ranks
     outlook.com first among the domains with a
-    sparkline that has points; so does the page its script redraws from the JSON. A
+    sparkline that has points; the pending table (eight rows, outlook.com six of them)
+    refused nine of its delayed recipients, and the domains' table says its pending
+    column leaves them out. So does the page its script redraws from the JSON. A
     screenshot of it is kept as an artifact."""
-    async with spiked_page(local_sqs, sqs, browser) as (_, seen, host):
+    full = "[ingest]\nmax_pending_delays = 8\n"
+    async with spiked_page(local_sqs, sqs, browser, full) as (_, seen, host):
         page = seen.page
         structures = []
         for drawn_by, refresh in (("the server", 300), ("the script", 0.25)):
@@ -135,6 +139,9 @@ async def test_under_a_spike_the_page_lists_outlook_first_with_its_alert(
             await expect(first.locator("svg.spark")).to_have_attribute("data-points", at_least(1))
             points = await first.locator("svg.spark polyline").get_attribute("points")
             assert points, drawn_by
+            await expect(page.locator("#scope-domain p.bad")).to_contain_text(
+                "pending leaves out 9 delayed recipients since the start"
+            )
             structures.append(await page.evaluate(STRUCTURE))
         # The script draws the markup the server drew, element for element.
         assert structures[0] == structures[1]
