@@ -12,7 +12,8 @@ from sesd.config import core_settings, parse_config
 from sesd.core.dedup import stable_key
 from sesd.core.domains import recipient_key
 from sesd.core.events import EVENT_TYPES, LONGEST_DELAY
-from sesd.core.pending import DEFAULT_EXPIRY, PendingDelays, legacy_pending_key, pending_key
+from sesd.core.pending import DEFAULT_EXPIRY, PendingDelays
+from sesd.core.pending_keys import legacy_pending_key, pending_key
 from sesd.core.pipeline import Pipeline
 from sesd.runtime.state import restore, snapshot
 from tests import factory as f

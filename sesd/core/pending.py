@@ -15,9 +15,9 @@ ahead and came back loses nothing. Entries are removed for good only by
 whose delay ran the whole ``LONGEST_DELAY`` is remembered a while after (bounded as
 the resolutions are, and saved with them), so that a retry then is not a new delay.
 
-Keys are hashes of (message id, address), so no address is held. Memory is
-bounded by ``max_entries``, of which one domain label holds three quarters at
-most; a recipient whose first delay finds the table (or its domain's share) full of
+Keys are hashes of (message id, address) (sesd.core.pending_keys), so no address
+is held. Memory is bounded by ``max_entries``, of which one domain label holds three
+quarters at most; a recipient whose first delay finds the table (or its domain's share) full of
 delays not expired at its time is not held, counted once in :attr:`overflow` and
 remembered as one given up on is (its first delay's time): SES's retries of it are
 retries, not new delayed recipients, and a retry once the table has room holds it
@@ -34,13 +34,9 @@ import operator
 from collections.abc import Callable, Collection
 from typing import Any, Final
 
-import xxhash
-
-from sesd.core.dedup import stable_key
-from sesd.core.domains import recipient_key
 from sesd.core.events import LONGEST_DELAY
 
-__all__ = ["DEFAULT_EXPIRY", "Labels", "PendingDelays", "legacy_pending_key", "pending_key"]
+__all__ = ["DEFAULT_EXPIRY", "Labels", "PendingDelays"]
 
 #: One label per scope: the domain's, then (with providers) the provider's.
 Labels = tuple[str, ...]
@@ -49,41 +45,12 @@ UNKNOWN: Final = "unknown"
 
 #: When a delay carries no expirationTime: as long as SES ever tries, with a margin.
 DEFAULT_EXPIRY: Final = LONGEST_DELAY
-_xxh3: Final = xxhash.xxh3_64_intdigest
-#: The last characters of an address recipient_key() may change past lower case: a
-#: display name's ">", a domain's trailing dot ("" too: an empty address).
-_NOT_PLAIN: Final = frozenset((">", ".", ""))
 _NEVER: Final = float("inf")
 #: A saved delay's items (a later build's after them are not this one's to read; not
 #: unpacked with ``*_``: a list made for each of 200,000 rows took 30 ms).
 _DELAY: Final = operator.itemgetter(0, 1, 2, 3)
 #: A resolution's, or a give-up's, likewise.
 _PAIR: Final = operator.itemgetter(0, 1)
-
-
-def pending_key(message_id: str, address: str) -> int:
-    """The identity of one recipient of one message (stable across restarts; a state
-    file's keys stay valid, as an address in normal form keys as before):
-    ``stable_key(message_id, recipient_key(address))``."""
-    # stable_key()'s digest, inline: every recipient of every event is keyed here. So is
-    # recipient_key()'s answer for nearly every address (no display name, its domain in
-    # normal form): the address stripped and lower-cased; the call for the others.
-    # sesd.core.recipients.delivered_one holds a copy (held to this by
-    # tests/test_pipeline_delivery_addresses.py): change both.
-    key = address.strip().lower()
-    if key[-1:] in _NOT_PLAIN or not key.isascii():
-        key = recipient_key(address)
-    return _xxh3(f"{message_id}\0{key}".encode())
-
-
-def legacy_pending_key(message_id: str, address: str) -> int | None:
-    """The key a state file of an earlier build holds for a recipient whose domain is
-    not in normal form as written (not ASCII, or a trailing dot), when it differs from
-    :func:`pending_key`: its delay, pending across an upgrade, still ends."""
-    written = address.strip().lower()
-    if written.isascii() and written[-1:] != ".":
-        return None
-    return stable_key(message_id, written) if written != recipient_key(address) else None
 
 
 class PendingDelays:

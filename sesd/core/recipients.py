@@ -18,7 +18,8 @@ from sesd.core.causes import classify
 from sesd.core.decode import Event
 from sesd.core.events import EVENT_TYPE_INDEX, BouncedRecipient, DelayedRecipient
 from sesd.core.ledger import Ledger
-from sesd.core.pending import Labels, legacy_pending_key, pending_key
+from sesd.core.pending import Labels
+from sesd.core.pending_keys import legacy_pending_key, pending_key
 from sesd.core.scopes import Slot
 from sesd.core.sketch import MAX_BUCKET, PER_OCTAVE
 from sesd.core.tallies import BOUNCE_SUBTYPES, BOUNCE_TYPES, DELAY_TYPES, SUPPRESSED_SUBTYPES
