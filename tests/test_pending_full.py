@@ -274,3 +274,32 @@ def test_a_domains_delays_past_their_expiry_leave_its_share_to_new_ones() -> Non
         pending.delayed(key, ("gmail.com",), 0.0, 100.0)
     assert pending.delayed(10, ("gmail.com",), 200.0, None) is None
     assert (pending.count("gmail.com", 200.0), pending.overflow) == (1, 0)
+
+
+def test_a_new_delay_takes_the_room_of_the_one_expired_longest_only() -> None:
+    """A table of four full of delays SES gave up on at 100 s to 130 s (their
+    expirationTime); a recipient delayed at 200 s takes the room of the one that expired
+    first. The others stay until housekeeping forgets them: SES's Bounce at the expiry
+    of one, read after, ends a delay that lasted until then (timed, not lost), and a
+    retry of one SQS brings late is a retry, not one more delayed recipient."""
+    pending = PendingDelays(4)
+    for key in range(4):
+        pending.delayed(key, (f"d{key}.example",), 0.0, 100.0 + 10 * key)
+    assert pending.delayed(10, ("fresh.example",), 200.0, None) is None
+    assert (pending.count("fresh.example", 200.0), pending.overflow) == (1, 0)
+    assert (pending.holds(0), pending.holds(2)) == (False, True)
+    assert pending.resolved(3, 130.0) == (("d3.example",), 130.0)
+
+
+def test_a_share_full_of_delays_still_pending_forgets_no_other_domain_s() -> None:
+    """A table of eight: gmail.com's six delays (its share) pend until 1,000 s, one at
+    other.example expired at 100 s. A new gmail.com recipient at 200 s is refused (no
+    delay of its share expired), and other.example's stays for SES's Bounce: forgetting
+    it would make no room for gmail.com."""
+    pending = PendingDelays(8)
+    for key in range(6):
+        pending.delayed(key, ("gmail.com",), 0.0, 1000.0)
+    pending.delayed(6, ("other.example",), 0.0, 100.0)
+    assert pending.delayed(10, ("gmail.com",), 200.0, None) is None
+    assert (pending.count("gmail.com", 200.0), pending.overflow) == (6, 1)
+    assert pending.resolved(6, 100.0) == (("other.example",), 100.0)

@@ -11,7 +11,8 @@ bounded like the pending table).
 Counting is a pure function of time: :meth:`PendingDelays.count` counts the
 entries whose expiry is after ``now``, so reading at a clock that jumped
 ahead and came back loses nothing. Entries are removed for good only by
-:meth:`PendingDelays.expire`, which the caller runs well behind the clock; one
+:meth:`PendingDelays.expire`, which the caller runs well behind the clock (and a
+full table at a new delay's event time, for as few expired longest as make room); one
 whose delay ran the whole ``LONGEST_DELAY`` is remembered a while after (bounded as
 the resolutions are, and saved with them), so that a retry then is not a new delay.
 
@@ -137,15 +138,17 @@ class PendingDelays:
             first = self._first_of(key) if self._gave_up or self._gave_up_before else None
             if first is not None:
                 since = min(since, first)
+            # Delays past their expiry at ``t`` (an event's time: never ahead of SES's)
+            # pend no more: those expired longest make room (no more than needed: SES's
+            # Bounce at the expiry of the others may be on its way, a retry of one late),
+            # none when the domain's share is full of delays still pending.
             held = self._expiries.get((0, labels[0]))
-            full = len(self._entries) >= self.max_entries
-            if full or (held is not None and len(held) >= self._share):
-                # Delays past their expiry at ``t`` (an event's time: never ahead of
-                # SES's) pend no more: they make room, forgotten as expire() would later.
-                self.expire(t)
+            if held is None or len(held) < self._share or held[0] <= t:
+                self.expire(t, room=labels[0])
                 held = self._expiries.get((0, labels[0]))
-                full = len(self._entries) >= self.max_entries
-            if full or (held is not None and len(held) >= self._share):
+            if len(self._entries) >= self.max_entries or (
+                held is not None and len(held) >= self._share
+            ):
                 if first is None:  # one recipient not held, however often SES retries
                     self.overflow += 1
                 if first is None or t < first:
@@ -240,12 +243,22 @@ class PendingDelays:
         count drops next, with no event meanwhile (inf: never). A pure read."""
         return min((e[2] for e in self._entries.values() if e[2] > after), default=_NEVER)
 
-    def expire(self, before: float) -> int:
+    def expire(self, before: float, room: str | None = None) -> int:
         """Forget for good the delays that expired at or before ``before`` (run it well
-        behind the clock: a clock that stepped ahead then back loses nothing)."""
+        behind the clock: a clock that stepped ahead then back loses nothing); with
+        ``room`` (a domain label), only those expired longest that make room for one
+        more delay of it, in the table and in its share."""
         expired = 0
-        heap = self._heap
-        while heap and heap[0][0] <= before:
+        heap, entries, expiries = self._heap, self._entries, self._expiries
+        while (
+            heap
+            and heap[0][0] <= before
+            and (
+                room is None
+                or len(entries) >= self.max_entries
+                or len(expiries.get((0, room), ())) >= self._share
+            )
+        ):
             _, key = heapq.heappop(heap)
             found = self._entries.get(key)
             if found is not None and found[2] <= before:
