@@ -269,10 +269,10 @@ def test_a_clock_stepped_ahead_forgets_no_key_seen_moments_before() -> None:
     seen, hour = ledger.dedup, ledger.horizon
     assert not seen.seen(1, 0.0)
     assert not seen.seen(2, hour)  # closes the first generation, 2 with it
-    ledger.stepped(7200.0)
+    ledger.stepped(7200.0, hour + 7205.0)
     assert not seen.seen(3, hour + 7206.0)
     assert [seen.seen(key, hour + 7206.0) for key in (1, 2)] == [True, True]
-    ledger.stepped(-7200.0)
+    ledger.stepped(-7200.0, hour + 6.0)
     assert not seen.seen(4, 2 * hour + 6.0)  # closes the open generation (3, 4)
     assert not seen.seen(5, 3 * hour + 6.0)  # and the next: 3 and 4 are gone
     assert not seen.seen(3, 3 * hour + 7.0)

@@ -38,7 +38,7 @@ def test_a_step_ahead_past_idle_evict_evicts_no_domain_seen_just_before() -> Non
     them; they go an hour after they were last seen, by the new clock."""
     ledger = Ledger(core_settings(parse_config(CONFIG)))
     _seen(ledger, T - 60)
-    ledger.stepped(5400.0)
+    ledger.stepped(5400.0, T + 5400)
     assert evict_idle(ledger, T + 5400 + 60) == ([], [])
     assert _kept(ledger) == (True, True, True)
     evict_idle(ledger, T + 5400 + 3600)
@@ -50,7 +50,7 @@ def test_a_step_back_holds_an_idle_domain_no_longer() -> None:
     minute later by the new clock the three are idle past idle_evict, and go."""
     ledger = Ledger(core_settings(parse_config(CONFIG)))
     _seen(ledger, T + 3600 - 60)
-    ledger.stepped(-3600.0)
+    ledger.stepped(-3600.0, T)
     evict_idle(ledger, T + 3600 + 1)
     assert _kept(ledger) == (False, False, False)
 

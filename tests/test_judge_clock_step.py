@@ -48,7 +48,9 @@ async def test_a_step_measured_inside_a_batch_moves_its_receive_time(step: float
     messages: list[Any] = [{"MessageId": f"s{i}", "Body": b} for i, b in enumerate(bodies)]
 
     async def measure() -> None:
-        ledger.stepped(step)  # what the daemon does when a task's clock read finds a step
+        ledger.stepped(
+            step, RECEIVED + step
+        )  # what the daemon does when a task's clock read finds a step
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(measure)

@@ -37,7 +37,7 @@ def test_ses_pausing_a_tenant_after_a_step_back_is_taken() -> None:
     ledger = _ledger()
     statuses = ledger.tenant_status
     statuses.polled(KEY, TenantStatus(), T - 30 + AHEAD)
-    ledger.stepped(-AHEAD)
+    ledger.stepped(-AHEAD, T)
     _paused(ledger, T + 60)
     assert statuses.status[KEY].paused
     statuses.polled(KEY, TenantStatus(sending="ENABLED"), T + 120)  # SES lifted it
@@ -55,7 +55,7 @@ def test_a_tenant_deleted_after_a_step_back_is_forgotten() -> None:
     statuses = ledger.tenant_status
     statuses.polled(KEY, TenantStatus(sending="DISABLED", aws="DISABLED"), T - 30 + AHEAD)
     statuses.gone(ACCOUNT, REGION, {"acme"}, T - 40 + AHEAD)
-    ledger.stepped(-AHEAD)
+    ledger.stepped(-AHEAD, T)
     _paused(ledger, T + 30, "newco")
     assert statuses.status[(ACCOUNT, REGION, "newco")].paused
     statuses.gone(ACCOUNT, REGION, {"newco"}, T + 60)
@@ -68,7 +68,7 @@ def test_a_step_ahead_leaves_what_ses_said() -> None:
     words, right, did not move an hour ahead of its next ones)."""
     ledger = _ledger()
     _paused(ledger, T - 60)
-    ledger.stepped(AHEAD)
+    ledger.stepped(AHEAD, T)
     lifted = TenantNotice(REGION, ACCOUNT, "acme", T + 60, status="ENABLED", origin="AWS_MANAGED")
     ledger.tenant_status.apply(lifted)
     assert not ledger.tenant_status.status[KEY].paused
@@ -88,3 +88,31 @@ def test_what_ses_said_moves_back_with_a_restart_an_hour_behind_the_save() -> No
     assert not fresh.tenant_status.status[KEY].paused
     _paused(fresh, T + 60)
     assert fresh.tenant_status.status[KEY].paused
+
+
+def test_an_older_word_of_ses_brought_late_after_a_step_back_stays_older() -> None:
+    """SES lifted acme's pause five minutes ago (its event, dated by SES); the host's
+    clock, an hour ahead, is set right; SES's pause from ten minutes ago, brought late
+    by SQS, is older than the lift and dropped: the times SES dated did not move an
+    hour back (acme shown paused, its alert firing, until the next poll)."""
+    ledger = _ledger()
+    lifted = TenantNotice(REGION, ACCOUNT, "acme", T - 300, status="ENABLED", origin="AWS_MANAGED")
+    ledger.tenant_status.apply(lifted)
+    ledger.stepped(-AHEAD, T)
+    _paused(ledger, T - 600)
+    assert not ledger.tenant_status.status[KEY].paused
+
+
+def test_a_step_ahead_then_back_keeps_a_deleted_tenant_gone() -> None:
+    """A list on the right clock finds acme deleted; the clock steps an hour ahead and
+    back. An event of acme from before its deletion, brought late, is of one gone (the
+    list's time, right, did not move an hour back: acme was kept, its pause alert
+    firing, until the next list)."""
+    ledger = _ledger()
+    statuses = ledger.tenant_status
+    statuses.polled(KEY, TenantStatus(sending="DISABLED", aws="DISABLED"), T - 200)
+    statuses.gone(ACCOUNT, REGION, set(), T - 100)
+    ledger.stepped(AHEAD, T + AHEAD)
+    ledger.stepped(-AHEAD, T)
+    _paused(ledger, T - 150)
+    assert KEY not in statuses.status

@@ -264,10 +264,10 @@ class Ledger:
         #: Who sent each (queue, identity ARN)'s mail (:meth:`sender`), as now configured.
         self.senders: dict[tuple[str, str, str], tuple[str, str]] = {}
 
-    def stepped(self, step: float) -> None:
-        """The wall clock stepped by ``step`` seconds: the times kept of it move with it
-        (sesd.core.ledger_steps)."""
-        moved(self, step)
+    def stepped(self, step: float, now: float) -> None:
+        """The wall clock stepped by ``step`` seconds, to ``now``: the times kept of it
+        move with it (sesd.core.ledger_steps)."""
+        moved(self, step, now)
 
     # --- the state file ---------------------------------------------------------
 

@@ -14,33 +14,38 @@ if TYPE_CHECKING:
 __all__ = ["moved", "restored_behind"]
 
 
-def moved(ledger: Ledger, step: float) -> None:
-    """Move what ``ledger`` keeps of the wall clock by ``step`` seconds:
+def moved(ledger: Ledger, step: float, now: float) -> None:
+    """Move what ``ledger`` keeps of the wall clock by ``step`` seconds, to ``now``:
 
     - the canaries' times, and the duplicate filter's open generation's start;
     - when each domain label, tag value and tenant label was last seen: a step ahead
       past ``idle_evict`` made every one look idle (evicted with its windows at the
       next housekeeping), a step back held an idle one the step's length longer;
-    - on a step back, what SES said of each tenant (a poll's times are this clock's,
-      an event's SES's): left, a poll read on the clock ahead outdid SES's words for
-      the step's length (its pause dropped, a tenant deleted kept). A step ahead
-      leaves them: moved, an event's time would outdo SES's next words.
+    - on a step back, what SES said of each tenant is held to ``now``: a poll's times
+      are this clock's, an event's SES's, and which dated each is not kept. Left, a
+      poll read on the clock ahead outdid SES's words for the step's length (its pause
+      dropped, a tenant deleted kept); moved back as one, SES's own words moved an
+      hour back too, and an older one SQS brought late outdid them (a pause lifted
+      shown again; after a step ahead and back, a tenant deleted was heard again).
+      Held to ``now``, no time is ahead of what SES says next, and none moves back.
+      A step ahead leaves them: moved, an event's time would outdo SES's next words.
     """
     ledger.canary.stepped(step)
     ledger.dedup.stepped(step)
     _seen_moved(ledger, step)
     if step < 0:
-        _tenants_moved(ledger, step)
+        _tenants_held(ledger, now)
 
 
-def restored_behind(ledger: Ledger, step: float) -> None:
-    """A state file saved ``-step`` seconds ahead of the clock, read at a start
-    (sesd.runtime.state, as the alert times move): when each label was last seen and
-    what SES said of each tenant move back as at a step back measured (:func:`moved`).
-    Left, an idle domain was held the step's length longer, and SES's pause of a
-    tenant a minute after the restart was dropped as older than a poll read ahead."""
+def restored_behind(ledger: Ledger, step: float, now: float) -> None:
+    """A state file saved ``-step`` seconds ahead of ``now``, read at a start
+    (sesd.runtime.state, as the alert times move): when each label was last seen moves
+    back, and what SES said of each tenant is held to ``now``, as at a step back
+    measured (:func:`moved`). Left, an idle domain was held the step's length longer,
+    and SES's pause of a tenant a minute after the restart was dropped as older than a
+    poll read ahead."""
     _seen_moved(ledger, step)
-    _tenants_moved(ledger, step)
+    _tenants_held(ledger, now)
 
 
 def _seen_moved(ledger: Ledger, step: float) -> None:
@@ -48,8 +53,8 @@ def _seen_moved(ledger: Ledger, step: float) -> None:
         table.stepped(step)
 
 
-def _tenants_moved(ledger: Ledger, step: float) -> None:
-    """Move what SES said of each tenant, and when each list was read, by ``step``."""
-    ledger.tenant_status.lists.moved(step)
+def _tenants_held(ledger: Ledger, now: float) -> None:
+    """What SES said of each tenant, and when each list was read, held to ``now``."""
+    ledger.tenant_status.lists.held_to(now)
     for status in ledger.tenant_status.status.values():
-        status.moved(step)
+        status.held_to(now)

@@ -45,10 +45,11 @@ class ListTimes:
         dropped = [(k, v) for k, v in both.items() if k not in watched]
         self.dropped = dict(dropped[-MAX_DROPPED_LISTS:])
 
-    def moved(self, step: float) -> None:
-        """Every list's time moved ``step`` seconds, as the wall clock stepped back."""
-        self.listed = {key: at + step for key, at in self.listed.items()}
-        self.dropped = {key: (at + step, role) for key, (at, role) in self.dropped.items()}
+    def held_to(self, now: float) -> None:
+        """Every list's time ahead of ``now`` taken as ``now``, as the wall clock stepped
+        back to it."""
+        self.listed = {key: min(at, now) for key, at in self.listed.items()}
+        self.dropped = {key: (min(at, now), role) for key, (at, role) in self.dropped.items()}
 
     def rows(self, roles: Mapping[str, str]) -> list[list[Any]]:
         """Plain data for the state file: (account, region, time, its role's AWS account

@@ -71,13 +71,12 @@ class TenantStatus:
     #: its name, or the label's role pointed at another account) is another tenant.
     tenant_id: str = ""
 
-    def moved(self, step: float) -> None:
-        """Its times moved ``step`` seconds, as the wall clock stepped back (a time 0,
-        none heard, stays): sesd.core.ledger.Ledger.stepped says when, and why."""
+    def held_to(self, now: float) -> None:
+        """Its times ahead of ``now`` taken as ``now``, as the wall clock stepped back
+        to it: sesd.core.ledger_steps says when, and why."""
         for name in ("updated", "status_at", "customer_at", "aws_at", "findings_at"):
-            if getattr(self, name):
-                setattr(self, name, getattr(self, name) + step)
-        self.heard = {kind: at + step for kind, at in self.heard.items()}
+            setattr(self, name, min(getattr(self, name), now))
+        self.heard = {kind: min(at, now) for kind, at in self.heard.items()}
 
     @property
     def paused(self) -> bool:

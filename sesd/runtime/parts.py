@@ -156,7 +156,7 @@ class Parts:
         self.alerting.stepped(self.clock.peek(), step)
         # The canaries' times are this clock's, and the duplicate filter's: they move with
         # it (no deadline passes, no key is forgotten early).
-        self.ledger.stepped(step)
+        self.ledger.stepped(step, self.clock.peek())
         hint = "the wall clock jumped; windows keep every event, reads follow the new time"
         self._log.warning("sesd.clock.stepped", step_seconds=round(step, 3), hint=hint)
 

@@ -227,7 +227,7 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
         raise StateError(f"state file is damaged ({type(exc).__name__}: {exc})") from None
     restored = ledger.restore(data, now)
     if step < 0:  # what was read on the clock ahead moves back as the alerts do
-        restored_behind(ledger, step)
+        restored_behind(ledger, step, now)
     entries["tenant_walks"] = restored.pop("tenant_walks_unread")
     drop_groups(ledger, gone)
     count = sum(map(len, known.values()))
