@@ -143,12 +143,14 @@ class PendingDelays:
             # Bounce at the expiry of the others may be on its way, a retry of one late),
             # none when the domain's share is full of delays still pending.
             held = self._expiries.get((0, labels[0]))
-            if held is None or len(held) < self._share or held[0] <= t:
+            full = len(self._entries) >= self.max_entries
+            if (full or (held is not None and len(held) >= self._share)) and (
+                held is None or len(held) < self._share or held[0] <= t
+            ):
                 self.expire(t, room=labels[0])
                 held = self._expiries.get((0, labels[0]))
-            if len(self._entries) >= self.max_entries or (
-                held is not None and len(held) >= self._share
-            ):
+                full = len(self._entries) >= self.max_entries
+            if full or (held is not None and len(held) >= self._share):
                 if first is None:  # one recipient not held, however often SES retries
                     self.overflow += 1
                 if first is None or t < first:
