@@ -13,6 +13,7 @@ import pytest
 
 from sesd.commands import check_config
 from sesd.commands.common import EXIT_CONFIG
+from sesd.config import parse_config
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -797,9 +798,25 @@ WARNINGS = [
     # fires again between two posts, each a resolve and a page to its receivers.
     (AM + 'urls = ["http://am:9093"]\nresend_every = "1s"\n' + RA + 'sinks = ["am"]', ":6: "
      "alerts.sinks.am.resend_every: 1s: Alertmanager ends each firing alert 4s after a post "
-     "(4 resend periods), where the next post may come alerts.evaluate_every (5s) and the sink's "
-     "timeout (10s) after it: the alert resolves between two posts and fires again at the next, "
-     "each a notification to Alertmanager's receivers; give at least 4s (the default is 1m)"),
+     "(4 resend periods), where the next post may come 15s after it (resend_every rounded up to "
+     "alerts.evaluate_every, 5s, then the sink's timeout, 10s): the alert resolves between two "
+     "posts and fires again at the next, each a notification to Alertmanager's receivers; give "
+     "at least 4s (the default is 1m)"),
+    # A resend waits for the evaluation after resend_every: 6s is posted again 10s on,
+    # and with a timeout of 15s may land 25s on, after the copy of 24s ended. So the
+    # least to give is what holds once rounded up too (5s: 20s, not after 5s + 15s).
+    (AM + 'urls = ["http://am:9093"]\nresend_every = "6s"\ntimeout = "15s"\n' + RA
+     + 'sinks = ["am"]', ":6: alerts.sinks.am.resend_every: 6s: Alertmanager ends each firing "
+     "alert 24s after a post (4 resend periods), where the next post may come 25s after it "
+     "(resend_every rounded up to alerts.evaluate_every, 5s, then the sink's timeout, 15s): the "
+     "alert resolves between two posts and fires again at the next, each a notification to "
+     "Alertmanager's receivers; give at least 7s (the default is 1m)"),
+    (AM + 'urls = ["http://am:9093"]\nresend_every = "1s"\ntimeout = "15s"\n' + RA
+     + 'sinks = ["am"]', ":6: alerts.sinks.am.resend_every: 1s: Alertmanager ends each firing "
+     "alert 4s after a post (4 resend periods), where the next post may come 20s after it "
+     "(resend_every rounded up to alerts.evaluate_every, 5s, then the sink's timeout, 15s): the "
+     "alert resolves between two posts and fires again at the next, each a notification to "
+     "Alertmanager's receivers; give at least 7s (the default is 1m)"),
     (AM + 'urls = ["http://am:9093"]\nresend_every = "10s"\ntimeout = "1m"\n' + RA
      + 'sinks = ["am"]', ":6: alerts.sinks.am.resend_every: 10s: Alertmanager ends each firing "
      "alert 40s after a post" + MORE),
@@ -864,6 +881,22 @@ def test_a_warning_is_named_by_the_key_written(
         assert [line for line in said if line.startswith(warning.removesuffix(MORE))], said
     else:
         assert warning in said
+
+
+@pytest.mark.parametrize(
+    "sink",
+    [
+        "",  # the defaults: resend_every 1m, timeout 10s (evaluate_every 5s)
+        'resend_every = "4s"\n',  # 16s, where the next post lands 5s + 10s on
+        'resend_every = "7s"\ntimeout = "15s"\n',  # 28s; 10s + 15s
+        'resend_every = "2m"\ntimeout = "5m"\n',  # 480s; 120s + 300s
+    ],
+)
+def test_a_resend_every_whose_next_post_lands_in_time_is_not_warned_of(sink: str) -> None:
+    """Each firing alert's copy outlives the wait for the next post and its timeout:
+    no warning, least of all for the shipped defaults."""
+    config = parse_config(Q + AM + 'urls = ["http://am:9093"]\n' + sink + RA + 'sinks = ["am"]')
+    assert not [w for w in config.warnings() if "resend_every" in w]
 
 
 def test_a_name_listed_twice_is_warned_of_once(

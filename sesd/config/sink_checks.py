@@ -98,25 +98,43 @@ def _check_older(alerts: dict[str, Any]) -> None:
 
 def sink_warnings(alerts: AlertsConfig) -> list[str]:
     """An Alertmanager sink whose copies of firing alerts end before the next post can
-    land: posts come at evaluations (``evaluate_every``) and may take the sink's
-    ``timeout``, and each copy ends VALID_FOR_RESENDS resend periods after its post.
-    Not an error: a config that ran must load again."""
+    land: each copy ends VALID_FOR_RESENDS resend periods after its post, and the next
+    post comes at the first evaluation once ``resend_every`` has passed (its period
+    rounded up to ``evaluate_every``) and may take the sink's ``timeout``. Not an
+    error: a config that ran must load again."""
     found = []
-    every = alerts.evaluate_every
+    every = alerts.evaluate_every.seconds
     for name, sink in alerts.sinks.items():
         if not isinstance(sink, AlertmanagerConfig):
             continue
         valid = VALID_FOR_RESENDS * sink.resend_every.seconds
-        late = every.seconds + sink.timeout.seconds
+        late = _next_post(sink.resend_every.seconds, every) + sink.timeout.seconds
         if valid > late:
             continue
-        least = math.floor(late / VALID_FOR_RESENDS) + 1
         found.append(
             f"alerts.sinks.{toml_key(name)}.resend_every: {sink.resend_every.text}: "
             f"Alertmanager ends each firing alert {valid:g}s after a post ({VALID_FOR_RESENDS} "
-            f"resend periods), where the next post may come alerts.evaluate_every "
-            f"({every.text}) and the sink's timeout ({sink.timeout.text}) after it: the alert "
-            "resolves between two posts and fires again at the next, each a notification to "
-            f"Alertmanager's receivers; give at least {least}s (the default is 1m)"
+            f"resend periods), where the next post may come {late:g}s after it (resend_every "
+            f"rounded up to alerts.evaluate_every, {alerts.evaluate_every.text}, then the "
+            f"sink's timeout, {sink.timeout.text}): the alert resolves between two posts and "
+            "fires again at the next, each a notification to Alertmanager's receivers; give "
+            f"at least {_least_resend(every, sink.timeout.seconds)}s (the default is 1m)"
         )
     return found
+
+
+def _next_post(resend: float, every: float) -> float:
+    """How long after a post the next resend is queued: at the first evaluation (one
+    each ``every``) once ``resend`` has passed."""
+    # Rounded first: 0.3 / 0.1 is 2.9999999999999996 in floats, three ticks all the same.
+    return math.ceil(round(resend / every, 9)) * every
+
+
+def _least_resend(every: float, timeout: float) -> int:
+    """The fewest whole seconds of resend_every whose copies outlive the wait for the
+    next post and its ``timeout``. Under (every + timeout) / 4 none does; at
+    (every + timeout) / 3 and over each does, the wait being under resend + every."""
+    least = math.floor((every + timeout) / VALID_FOR_RESENDS) + 1
+    while VALID_FOR_RESENDS * least <= _next_post(least, every) + timeout:
+        least += 1
+    return least
