@@ -240,6 +240,33 @@ async def test_a_topic_encrypted_with_a_kms_key_is_said_to_need_ses_let_in(
     assert found["Attributes"]["KmsMasterKeyId"] == key
 
 
+async def test_a_topic_whose_attributes_may_not_be_read_is_a_warning_not_a_failure(
+    local_sqs: LocalSqs, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The identity that runs setup may not call sns:GetTopicAttributes (a policy
+    written before setup read the topic's key): the topic is found all the same and
+    setup finishes, exit 0, with a warning that its encryption was not looked at,
+    rather than failing over a check that only ever warns."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    name = f"g{uuid.uuid4().hex[:8]}"
+    async with get_session().create_client(
+        "sns", region_name="us-east-1", endpoint_url=local_sqs.url
+    ) as sns:
+        await sns.create_topic(Name=f"{name}-events")
+    async with SesDenied(local_sqs.url, "GetTopicAttributes", "AuthorizationError") as denied:
+        capsys.readouterr()
+        argv = ["setup", "--name", name, "--endpoint-url", denied.url]
+        assert await anyio.to_thread.run_sync(main, argv) == 0
+    out, err = capsys.readouterr()
+    assert "sns:GetTopicAttributes" in denied.actions
+    assert re.search(rf"^found +SNS topic .*:{name}-events$", out, re.M), out
+    (warning,) = err.splitlines()
+    assert warning.startswith(f"sesd: warning: us-east-1: topic {name}-events: ")
+    assert "sns:GetTopicAttributes" in warning
+    assert "AuthorizationError" in warning
+
+
 async def test_a_region_that_stops_part_way_still_warns_of_what_it_found(
     local_sqs: LocalSqs,
     sqs: Any,

@@ -59,11 +59,15 @@ async def passed_on(request: web.Request, upstream: str, body: bytes) -> web.Res
 
 class SesDenied(LocalServer):
     """moto's server behind an IAM policy that allows SNS and SQS but not SES's
-    ``CreateConfigurationSet`` (while ``denying``): every other call is passed on.
-    With ``hanging``, that call is never answered instead (``asked`` is set when it
-    comes). ``actions`` names each call made, as IAM does (``sqs:CreateQueue``)."""
+    ``CreateConfigurationSet`` (while ``denying``), or another query-protocol
+    ``action`` (refused with ``code``: SNS says AuthorizationError): every other call
+    is passed on. With ``hanging``, that call is never answered instead (``asked`` is
+    set when it comes). ``actions`` names each call made, as IAM does
+    (``sqs:CreateQueue``)."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(
+        self, upstream: str, action: str = "CreateConfigurationSet", code: str = "AccessDenied"
+    ) -> None:
         super().__init__()
         self.url = f"http://127.0.0.1:{self.port}"
         self.denying = True
@@ -71,6 +75,10 @@ class SesDenied(LocalServer):
         self.asked = anyio.Event()
         self.actions: set[str] = set()
         self._upstream = upstream
+        self._denied = f"Action={action}&".encode()
+        self._refusal = _DENIED.replace("ses:CreateConfigurationSet", action).replace(
+            "AccessDenied", code
+        )
 
     def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/{tail:.*}", self._forward)
@@ -78,11 +86,11 @@ class SesDenied(LocalServer):
     async def _forward(self, request: web.Request) -> web.Response:
         body = await request.read()
         self.actions.add(_action(request, body))
-        if self.denying and b"Action=CreateConfigurationSet&" in body + b"&":
+        if self.denying and self._denied in body + b"&":
             if self.hanging:
                 self.asked.set()
                 await anyio.sleep_forever()
-            return web.Response(status=403, text=_DENIED, content_type="text/xml")
+            return web.Response(status=403, text=self._refusal, content_type="text/xml")
         return await passed_on(request, self._upstream, body)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from sesd.core.text import escaped
 
-__all__ = ["encrypted", "filtered", "queue_policy"]
+__all__ = ["encrypted", "filtered", "queue_policy", "unread_topic"]
 
 #: The Sid of the queue policy's statement setup writes: the others are the user's.
 _SID = "sesd-sns-send"
@@ -85,4 +85,15 @@ def filtered(queue: str, topic: str, attrs: dict[str, str]) -> str:
         f"policy ({escaped(scope, 40)}): SNS delivers only the events it matches (on "
         "MessageAttributes, which SES's events carry none of, almost none); unless that "
         "is meant, set its FilterPolicy to {} (aws sns set-subscription-attributes)"
+    )
+
+
+def unread_topic(name: str, code: str) -> str:
+    """The topic's attributes refused (``code``): whether it is encrypted with a KMS key
+    SES may not use (:func:`encrypted`) is not known."""
+    return (
+        f"topic {name}: its attributes could not be read ({escaped(code, 60)}: "
+        "sns:GetTopicAttributes refused), so whether it is encrypted with a KMS key SES "
+        "may not use is not known; allow that call to setup's identity, or check the "
+        "topic's KmsMasterKeyId yourself"
     )
