@@ -344,6 +344,24 @@ def test_thousands_of_warnings_are_said_as_the_first_twenty_and_a_count(
     assert [line.removeprefix("sesd: warning: ") for line in warned] == said
 
 
+def test_a_state_file_sesd_run_would_refuse_is_said_before_thousands_of_warnings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """check-config on the daemon's host says that sesd run would not start there (the
+    state file's directory missing) first: never one of the warnings not shown, where
+    a generated file gives a thousand before it."""
+    track = ", ".join(['"a.example"'] * 1000)
+    state = f'[state]\npath = "{tmp_path}/none/state.bin"\n'
+    path = str(_config(tmp_path, QUEUE + state + f"[domains]\ntrack = [{track}]\n"))
+    assert main(["check-config", "--quiet", path]) == 0
+    warned = capsys.readouterr().err.splitlines()
+    assert len(warned) == 21
+    assert warned[0].endswith(
+        f"state.path: directory {tmp_path}/none does not exist (sesd run would not start on "
+        "this host)"
+    ), warned[0]
+
+
 @pytest.mark.parametrize("key", ["state.path", "alerts.silences_path"])
 @pytest.mark.parametrize("names", ["the config file", "a secret's file"])
 def test_a_state_or_silences_file_that_is_a_file_the_config_reads_is_refused(
