@@ -287,10 +287,10 @@ async def test_an_endpoints_error_is_shown_with_its_escapes_escaped(
     assert "Denied\\u009b2J by \\u202epolicy" in line
 
 
-async def test_ctrl_c_part_way_says_what_was_made(local_sqs: LocalSqs) -> None:
+async def test_ctrl_c_part_way_says_what_was_made(local_sqs: LocalSqs, sqs: Any) -> None:
     """Ctrl-C while SES does not answer, after the topic, queues and subscription were
-    made: stdout lists them, stderr has the one line, and it ends by SIGINT (a shell's
-    status 130)."""
+    made (the queue found, encrypted with AWS's own key): stdout lists them, stderr the
+    queue's warning, then the one line, and it ends by SIGINT (a shell's status 130)."""
     import signal
     import subprocess
 
@@ -298,6 +298,8 @@ async def test_ctrl_c_part_way_says_what_was_made(local_sqs: LocalSqs) -> None:
 
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
     name = f"c{uuid.uuid4().hex[:8]}"
+    attributes = {"KmsMasterKeyId": "alias/aws/sqs"}
+    await sqs.create_queue(QueueName=f"{name}-events", Attributes=attributes)
     async with SesDenied(local_sqs.url) as hanging:
         hanging.hanging = True
         command = [sys.executable, "-m", "sesd", "setup", "--name", name]
@@ -313,9 +315,12 @@ async def test_ctrl_c_part_way_says_what_was_made(local_sqs: LocalSqs) -> None:
             assert process.stderr is not None
             out = b"".join([chunk async for chunk in process.stdout]).decode()
             err = b"".join([chunk async for chunk in process.stderr]).decode()
-    assert err == "sesd: interrupted\n"
-    for kind in ("SNS topic", "SQS dead-letter queue", "SQS queue", "SNS subscription"):
+    warning, interrupted = err.splitlines()
+    assert warning.startswith(f"sesd: warning: us-east-1: queue {name}-events is encrypted ")
+    assert interrupted == "sesd: interrupted"
+    for kind in ("SNS topic", "SQS dead-letter queue", "SNS subscription"):
         assert re.search(rf"^created +{kind}", out, re.M), out
+    assert re.search(r"^found +SQS queue ", out, re.M), out
     assert "SES configuration set" not in out
 
 
