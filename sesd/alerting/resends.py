@@ -10,7 +10,7 @@ from sesd.alerting.alert import Alert, notification_of
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.held import resent
 from sesd.alerting.outbox import Outbox
-from sesd.alerting.rules import Transition, has_waited
+from sesd.alerting.rules import Transition, has_waited, less_a_tenth
 
 __all__ = ["Resends"]
 
@@ -44,7 +44,11 @@ class Resends:
             # A resend ahead of now (the clock stepped back) is due: Alertmanager ends
             # an alert not posted again for its resolve_timeout.
             last = self._last.setdefault(name, first)
-            if every is None or not has_waited(last, now, every) or len(outbox):
+            if every is None or len(outbox):
+                continue
+            # A tenth of a tick short counts as waited (a slewed clock reads the ticks
+            # short): else each resend waits a whole tick more than its period.
+            if not has_waited(last, now, less_a_tenth(every, evaluator.groups.tick)):
                 continue
             self._last[name] = now
             due.append((name, outbox))
