@@ -11,7 +11,7 @@ from typing import Any
 from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
 
-from sesd.commands.sns_access import encrypted, filtered, queue_policy, unread_topic
+from sesd.commands.sns_access import encrypted, filtered, filters, queue_policy, unread_topic
 from sesd.config import region_of_url
 from sesd.config.aws import NO_QUEUE_CODES, denied_once_known
 from sesd.io.aws_errors import error_code
@@ -276,7 +276,7 @@ async def _subscription(
             if sub.get("Protocol") == "sqs" and sub.get("Endpoint") == queue_arn:
                 arn = sub["SubscriptionArn"]
                 attrs = (await sns.get_subscription_attributes(SubscriptionArn=arn))["Attributes"]
-                if attrs.get("FilterPolicy"):
+                if filters(attrs.get("FilterPolicy")):
                     plan.warnings.append(filtered(options.queue, options.topic, attrs))
                 if attrs.get("RawMessageDelivery", "false") == raw:
                     plan.record("found", kind, arn)

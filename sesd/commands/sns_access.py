@@ -10,7 +10,7 @@ from typing import Any
 
 from sesd.core.text import escaped
 
-__all__ = ["encrypted", "filtered", "queue_policy", "unread_topic"]
+__all__ = ["encrypted", "filtered", "filters", "queue_policy", "unread_topic"]
 
 #: The Sid of the queue policy's statement setup writes: the others are the user's.
 _SID = "sesd-sns-send"
@@ -72,6 +72,18 @@ def encrypted(kind: str, name: str, key: str) -> str:
         f"kms:Decrypt, or {sender} sends none of SES's events{reader} (setup changes "
         "no key or encryption)"
     )
+
+
+def filters(policy: str | None) -> bool:
+    """Whether a subscription's ``FilterPolicy`` filters: not when blank, nor when {},
+    which is how SNS's own guide says to clear one (and what :func:`filtered` says to
+    set, so a policy cleared so is not warned of again)."""
+    if not policy:
+        return False
+    try:
+        return bool(json.loads(policy) != {})
+    except ValueError:
+        return True  # SNS's to refuse: said as a policy that filters
 
 
 def filtered(queue: str, topic: str, attrs: dict[str, str]) -> str:
