@@ -1,9 +1,10 @@
 """What sesd's SQS clients leave out of the SDK's work on every call: handlers botocore
-registers for every client that do nothing sesd needs on SQS's calls. Each runs on
-every receive and every delete, through aiobotocore's event emitter (an awaitable
-check and a coroutine a handler), and an event left without handlers is skipped
-whole. Signing, retries, credential refresh, the User-Agent and error parsing are
-untouched: none of them reads what these handlers write.
+registers for every client that do nothing sesd needs on SQS's calls, and the SDK's
+walk over a receive's answer where it only copies it (sesd.io.sqs_answers). Each
+handler runs on every receive and every delete, through aiobotocore's event emitter
+(an awaitable check and a coroutine a handler), and an event left without handlers is
+skipped whole. Signing, retries, credential refresh, the User-Agent and error parsing
+are untouched: none of them reads what these handlers write.
 
 Counted on the loop tuned as sesd tunes its clients (BENCHMARKS.md, section 2): the
 four left out, 26,400 fewer instructions a message of 601,800 (a receive and a delete
@@ -16,6 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 from botocore import handlers
+
+from sesd.io.sqs_answers import read_receive
 
 __all__ = ["LEFT_OUT", "trim_sqs"]
 
@@ -43,7 +46,11 @@ LEFT_OUT = (
 
 def trim_sqs(client: Any) -> None:
     """Take :data:`LEFT_OUT` off ``client``'s event hooks (botocore's ``unregister``: a
-    client has its own copy of its session's hooks, so no other client loses them).
-    Doing it again does nothing."""
+    client has its own copy of its session's hooks, so no other client loses them), and
+    have its receives' answers read without the SDK's walk over their shape where that
+    walk only copies them (sesd.io.sqs_answers). Doing it again does nothing."""
     for event, handler in LEFT_OUT:
         client.meta.events.unregister(event, handler)
+    client.meta.events.register(
+        "before-parse.sqs.ReceiveMessage", read_receive, unique_id="sesd-read-receive"
+    )

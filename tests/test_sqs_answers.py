@@ -1,0 +1,185 @@
+"""A receive's answer read without the SDK's walk over its shape (sesd.io.sqs_answers):
+for every answer an endpoint may give, SQS's or a stand-in's (any status, any body,
+any JSON shape), the result is the SDK's own parse of it, or the same error; any
+status but 200 is left to the SDK untouched."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Coroutine
+from typing import Any
+
+import botocore.session
+from aiobotocore.parsers import create_parser
+from botocore.model import Shape
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sesd.io.sqs_answers import read_receive
+
+
+def _receive_shape() -> Shape:
+    """What the SDK parses a receive's answer against."""
+    model = botocore.session.get_session().get_service_model("sqs")
+    shape = model.operation_model("ReceiveMessage").output_shape
+    assert shape is not None
+    return shape
+
+
+_SHAPE = _receive_shape()
+_HEADERS = {
+    "x-amzn-requestid": "5fe3c1a2-0000-4000-8000-000000000000",
+    "content-type": "application/x-amz-json-1.0",
+    "date": "Sun, 06 Dec 2026 12:00:00 GMT",
+}
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+_TEXT = st.text(max_size=40) | st.sampled_from(['{"Type": "Notification", "Message": "{}"}', ""])
+_ATTRIBUTES = st.dictionaries(
+    st.sampled_from(["ApproximateReceiveCount", "SentTimestamp", "x"]), _TEXT | _JSON, max_size=3
+)
+#: Message attributes as SQS gives them (a text's, a binary's in base64) or not.
+_MESSAGE_ATTRIBUTES = st.dictionaries(
+    st.text(max_size=6),
+    st.fixed_dictionaries(
+        {"DataType": st.sampled_from(["String", "Binary", "Number"])},
+        optional={"StringValue": _TEXT, "BinaryValue": st.sampled_from(["aGk=", "", "!"])},
+    )
+    | _JSON,
+    max_size=2,
+)
+_MEMBERS = {
+    **dict.fromkeys(["MessageId", "ReceiptHandle", "MD5OfBody", "Body"], _TEXT | _JSON),
+    "MD5OfMessageAttributes": _TEXT | _JSON,
+    "Attributes": _ATTRIBUTES | _JSON,
+    "MessageAttributes": _MESSAGE_ATTRIBUTES | _JSON,
+    "Unmodelled": _JSON,
+}
+_MESSAGE = st.fixed_dictionaries({}, optional=_MEMBERS)
+_ANSWER = (
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "Messages": st.lists(st.none() | _MESSAGE, max_size=4) | _JSON,
+            "NextToken": _JSON,
+        },
+    )
+    | _JSON
+)
+#: An answer as SQS gives it, with the nulls and members a stand-in may add: read by the
+#: hook (the broad shapes above mostly leave the SDK the answer).
+_PLAIN_MESSAGE = st.fixed_dictionaries(
+    {},
+    optional={
+        **dict.fromkeys(["MessageId", "ReceiptHandle", "MD5OfBody", "Body"], _TEXT | st.none()),
+        "Attributes": st.dictionaries(st.text(max_size=6), _TEXT | st.none(), max_size=2)
+        | st.none(),
+        "Unmodelled": _JSON,
+    },
+)
+_PLAIN = st.fixed_dictionaries(
+    {}, optional={"Messages": st.lists(st.none() | _PLAIN_MESSAGE, max_size=4) | st.none()}
+)
+#: A plain answer with one thing beyond it: message attributes, a map of another type,
+#: a member the model does not have.
+_ODD_MESSAGE = st.fixed_dictionaries(
+    {"Body": _TEXT}, optional={"MessageAttributes": _MESSAGE_ATTRIBUTES, "Attributes": _JSON}
+)
+
+#: A list's member that is no message at all (a stand-in's).
+_NOT_A_MESSAGE = st.integers() | st.text(max_size=3) | st.lists(st.none(), max_size=1)
+
+
+def _with_odd(plain: dict[str, Any], odd: object, first: bool) -> dict[str, Any]:
+    others = plain.get("Messages") or []
+    return {**plain, "Messages": [odd, *others] if first else [*others, odd]}
+
+
+_ODD = st.builds(_with_odd, _PLAIN, _ODD_MESSAGE | _NOT_A_MESSAGE, st.booleans()) | st.builds(
+    lambda plain, token: {**plain, "NextToken": token}, _PLAIN, _JSON
+)
+_BODY = st.one_of(
+    _ANSWER.map(lambda answer: json.dumps(answer).encode()),
+    st.binary(max_size=20),
+    st.sampled_from([b"", b"<html>log in</html>", b'{"Messages": [', "{}".encode("utf-16")]),
+)
+
+
+def _run(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """The SDK's parse, which never waits: run to its end at once."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    raise AssertionError("the parse waited")
+
+
+def _outcome(response: dict[str, Any], hooked: bool) -> tuple[str, object]:
+    """What a receive's call gets from ``response``: as the SDK's endpoint reads it,
+    ``before-parse`` (``read_receive`` if ``hooked``), the parse, then the merge."""
+    customized: dict[str, Any] = {}
+    try:
+        if hooked:
+            read_receive(response_dict=response, customized_response_dict=customized)
+        parsed = _run(create_parser("json").parse(response, _SHAPE))
+    except Exception as exc:  # noqa: BLE001 - the same error, whichever read it
+        return "raised", (type(exc), str(exc))
+    parsed.update(customized)
+    return "answered", parsed
+
+
+def _same(status: int, body: bytes) -> None:
+    response = {"status_code": status, "headers": dict(_HEADERS), "body": body}
+    hooked = copy.deepcopy(response)
+    assert _outcome(hooked, hooked=True) == _outcome(response, hooked=False)
+    if status != 200:
+        assert hooked["body"] == body
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(answer=_PLAIN | _ODD)
+def test_an_sqs_answer_read_by_the_hook_is_the_sdks_own(answer: dict[str, Any]) -> None:
+    """SQS's answer, its nulls, a stand-in's members and types: the SDK's own result."""
+    _same(200, json.dumps(answer).encode())
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(status=st.sampled_from([200, 201, 400, 403, 500, 503]), body=_BODY)
+def test_any_answer_read_with_the_hook_is_the_sdks_own(status: int, body: bytes) -> None:
+    """The answer (or the error) the SDK gives for any status and body, with the hook as
+    without it; any status but 200 is not touched."""
+    _same(status, body)
+
+
+def test_sqs_answers_are_read_by_the_hook() -> None:
+    """The answers SQS gives, a batch with system attributes and an empty one, are read
+    by the hook, not left to the SDK's walk (what the hook is for)."""
+    batch = {
+        "Messages": [
+            {
+                "MessageId": f"m-{i}",
+                "ReceiptHandle": f"r-{i}",
+                "MD5OfBody": "0" * 32,
+                "Body": '{"Type": "Notification"}',
+                "Attributes": {"ApproximateReceiveCount": "1"},
+            }
+            for i in range(10)
+        ]
+    }
+    for answer in (batch, {}):
+        response = {
+            "status_code": 200,
+            "headers": dict(_HEADERS),
+            "body": json.dumps(answer).encode(),
+        }
+        customized: dict[str, Any] = {}
+        read_receive(response_dict=response, customized_response_dict=customized)
+        assert response["body"] == b""
+        assert customized == answer
