@@ -1,7 +1,7 @@
 """The SDK's per-call handlers sesd's SQS clients leave out (sesd.io.sdk_calls): a
 request is the same but for the two retry headers the SDK adds after signing, its
-receive's answer is read by sesd's hook, it is answered, and no other client of the
-session loses them. moto's SQS."""
+receive's and delete's answers are read by sesd's hook, it is answered, and no other
+client of the session loses them. moto's SQS."""
 
 from __future__ import annotations
 
@@ -46,12 +46,13 @@ async def test_a_trimmed_client_sends_the_same_signed_request_without_the_retry_
                 "before-send.sqs",
                 lambda request, _name=name, **_: sent[_name].append(dict(request.headers)),
             )
-            client.meta.events.register_last(
-                "before-parse.sqs.ReceiveMessage",
-                lambda response_dict, _name=name, **_: whole[_name].append(
-                    bool(response_dict["body"])
-                ),
-            )
+            for operation in ("ReceiveMessage", "DeleteMessageBatch"):
+                client.meta.events.register_last(
+                    f"before-parse.sqs.{operation}",
+                    lambda response_dict, _name=name, **_: whole[_name].append(
+                        bool(response_dict["body"])
+                    ),
+                )
             answer = await client.receive_message(
                 QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=0
             )
@@ -60,9 +61,10 @@ async def test_a_trimmed_client_sends_the_same_signed_request_without_the_retry_
             deleted = await client.delete_message_batch(QueueUrl=url, Entries=entries)
             assert [e["Id"] for e in deleted["Successful"]] == ["0"]
     assert len(sent["trimmed"]) == len(sent["as made"]) == 2
-    # The trimmed client's receive was read by sesd's hook (sesd.io.sqs_answers), and
-    # answered the same (above); the other client's was left to the SDK.
-    assert whole == {"trimmed": [False], "as made": [True]}
+    # The trimmed client's receive and delete were read by sesd's hook
+    # (sesd.io.sqs_answers), and answered the same (above); the other client's were
+    # left to the SDK.
+    assert whole == {"trimmed": [False, False], "as made": [True, True]}
     for trimmed_headers, made_headers in zip(sent["trimmed"], sent["as made"], strict=True):
         assert set(made_headers) - set(trimmed_headers) == _RETRY_HEADERS
         assert set(trimmed_headers) <= set(made_headers)

@@ -1,7 +1,8 @@
-"""A receive's answer read without the SDK's walk over its shape (sesd.io.sqs_answers):
-for every answer an endpoint may give, SQS's or a stand-in's (any status, any body,
-any JSON shape), the result is the SDK's own parse of it, or the same error; any
-status but 200 is left to the SDK untouched."""
+"""A receive's and a delete's answer read without the SDK's walk over their shape
+(sesd.io.sqs_answers): for every answer an endpoint may give, SQS's or a stand-in's
+(any status, any body, any JSON shape), the result is the SDK's own parse of it, or
+the same error; any status but 200, and any other operation, is left to the SDK
+untouched; the hook's table is the SDK's model."""
 
 from __future__ import annotations
 
@@ -12,22 +13,22 @@ from typing import Any
 
 import botocore.session
 from aiobotocore.parsers import create_parser
-from botocore.model import Shape
+from botocore.model import ListShape, MapShape, StructureShape
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sesd.io.sqs_answers import read_receive
+from sesd.io.sqs_answers import ANSWERS, read_answer
+
+_MODEL = botocore.session.get_session().get_service_model("sqs")
 
 
-def _receive_shape() -> Shape:
-    """What the SDK parses a receive's answer against."""
-    model = botocore.session.get_session().get_service_model("sqs")
-    shape = model.operation_model("ReceiveMessage").output_shape
-    assert shape is not None
+def _shape(operation: str) -> StructureShape:
+    """What the SDK parses ``operation``'s answer against."""
+    shape = _MODEL.operation_model(operation).output_shape
+    assert isinstance(shape, StructureShape)
     return shape
 
 
-_SHAPE = _receive_shape()
 _HEADERS = {
     "x-amzn-requestid": "5fe3c1a2-0000-4000-8000-000000000000",
     "content-type": "application/x-amz-json-1.0",
@@ -105,7 +106,23 @@ def _with_odd(plain: dict[str, Any], odd: object, first: bool) -> dict[str, Any]
 _ODD = st.builds(_with_odd, _PLAIN, _ODD_MESSAGE | _NOT_A_MESSAGE, st.booleans()) | st.builds(
     lambda plain, token: {**plain, "NextToken": token}, _PLAIN, _JSON
 )
+_OUTCOME = st.none() | st.fixed_dictionaries(
+    {},
+    optional={
+        **dict.fromkeys(["Id", "Code", "Message"], _TEXT | st.none()),
+        "SenderFault": st.booleans() | st.none(),
+        "Unmodelled": _JSON,
+    },
+)
+_DELETED = st.fixed_dictionaries(
+    {},
+    optional={
+        "Successful": st.lists(_OUTCOME, max_size=4) | st.none(),
+        "Failed": st.lists(_OUTCOME | _NOT_A_MESSAGE, max_size=2) | st.none() | _JSON,
+    },
+)
 _BODY = st.one_of(
+    _DELETED.map(lambda answer: json.dumps(answer).encode()),
     _ANSWER.map(lambda answer: json.dumps(answer).encode()),
     st.binary(max_size=20),
     st.sampled_from([b"", b"<html>log in</html>", b'{"Messages": [', "{}".encode("utf-16")]),
@@ -121,46 +138,94 @@ def _run(coroutine: Coroutine[Any, Any, Any]) -> Any:
     raise AssertionError("the parse waited")
 
 
-def _outcome(response: dict[str, Any], hooked: bool) -> tuple[str, object]:
-    """What a receive's call gets from ``response``: as the SDK's endpoint reads it,
-    ``before-parse`` (``read_receive`` if ``hooked``), the parse, then the merge."""
+def _outcome(operation: str, response: dict[str, Any], hooked: bool) -> tuple[str, object]:
+    """What a call gets from ``response``: as the SDK's endpoint reads it,
+    ``before-parse`` (``read_answer`` if ``hooked``), the parse, then the merge."""
     customized: dict[str, Any] = {}
     try:
         if hooked:
-            read_receive(response_dict=response, customized_response_dict=customized)
-        parsed = _run(create_parser("json").parse(response, _SHAPE))
+            read_answer(
+                operation_model=_MODEL.operation_model(operation),
+                response_dict=response,
+                customized_response_dict=customized,
+            )
+        parsed = _run(create_parser("json").parse(response, _shape(operation)))
     except Exception as exc:  # noqa: BLE001 - the same error, whichever read it
         return "raised", (type(exc), str(exc))
     parsed.update(customized)
     return "answered", parsed
 
 
-def _same(status: int, body: bytes) -> None:
+def _same(operation: str, status: int, body: bytes) -> None:
     response = {"status_code": status, "headers": dict(_HEADERS), "body": body}
     hooked = copy.deepcopy(response)
-    assert _outcome(hooked, hooked=True) == _outcome(response, hooked=False)
-    if status != 200:
+    assert _outcome(operation, hooked, True) == _outcome(operation, response, False)
+    if status != 200 or operation not in ANSWERS:
         assert hooked["body"] == body
 
 
 @settings(max_examples=200, deadline=None, derandomize=True)
 @given(answer=_PLAIN | _ODD)
-def test_an_sqs_answer_read_by_the_hook_is_the_sdks_own(answer: dict[str, Any]) -> None:
+def test_an_sqs_receive_read_by_the_hook_is_the_sdks_own(answer: dict[str, Any]) -> None:
     """SQS's answer, its nulls, a stand-in's members and types: the SDK's own result."""
-    _same(200, json.dumps(answer).encode())
+    _same("ReceiveMessage", 200, json.dumps(answer).encode())
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(answer=_DELETED)
+def test_an_sqs_delete_read_by_the_hook_is_the_sdks_own(answer: dict[str, Any]) -> None:
+    """A batch delete's answer, its nulls, a stand-in's members and types: the same."""
+    _same("DeleteMessageBatch", 200, json.dumps(answer).encode())
 
 
 @settings(max_examples=200, deadline=None, derandomize=True)
-@given(status=st.sampled_from([200, 201, 400, 403, 500, 503]), body=_BODY)
-def test_any_answer_read_with_the_hook_is_the_sdks_own(status: int, body: bytes) -> None:
+@given(
+    operation=st.sampled_from([*ANSWERS, "GetQueueAttributes"]),
+    status=st.sampled_from([200, 201, 400, 403, 500, 503]),
+    body=_BODY,
+)
+def test_any_answer_read_with_the_hook_is_the_sdks_own(
+    operation: str, status: int, body: bytes
+) -> None:
     """The answer (or the error) the SDK gives for any status and body, with the hook as
-    without it; any status but 200 is not touched."""
-    _same(status, body)
+    without it; any status but 200 and any other operation are not touched."""
+    _same(operation, status, body)
+
+
+def test_the_hooks_table_is_the_sdks_model() -> None:
+    """Each operation read answers lists of entries only, and the table sorts each
+    entry's members as the model types them: texts and booleans passed on, maps of
+    texts copied, any other left to the SDK (a model that changed fails here)."""
+    for operation, members in ANSWERS.items():
+        shape = _shape(operation)
+        assert set(shape.members) == set(members)
+        for name, entries in members.items():
+            listed = shape.members[name]
+            assert isinstance(listed, ListShape)
+            entry = listed.member
+            assert isinstance(entry, StructureShape)
+            kinds: dict[str, set[str]] = {"passed": set(), "maps": set(), "refused": set()}
+            for member, member_shape in entry.members.items():
+                assert "name" not in member_shape.serialization  # read by its own name
+                if member_shape.type_name in ("string", "boolean"):
+                    kinds["passed"].add(member)
+                elif isinstance(member_shape, MapShape) and {
+                    member_shape.key.type_name,
+                    member_shape.value.type_name,
+                } == {"string"}:
+                    kinds["maps"].add(member)
+                else:
+                    kinds["refused"].add(member)
+            assert kinds == {
+                "passed": entries.passed,
+                "maps": entries.maps,
+                "refused": entries.refused,
+            }
 
 
 def test_sqs_answers_are_read_by_the_hook() -> None:
-    """The answers SQS gives, a batch with system attributes and an empty one, are read
-    by the hook, not left to the SDK's walk (what the hook is for)."""
+    """The answers SQS gives, a batch with system attributes, an empty one, a delete's,
+    are read by the hook, not left to the SDK's walk (what the hook is for)."""
     batch = {
         "Messages": [
             {
@@ -173,13 +238,25 @@ def test_sqs_answers_are_read_by_the_hook() -> None:
             for i in range(10)
         ]
     }
-    for answer in (batch, {}):
+    deleted: dict[str, list[dict[str, Any]]] = {
+        "Successful": [{"Id": str(i)} for i in range(9)],
+        "Failed": [{"Id": "9", "SenderFault": True, "Code": "ReceiptHandleIsInvalid"}],
+    }
+    for operation, answer in (
+        ("ReceiveMessage", batch),
+        ("ReceiveMessage", {}),
+        ("DeleteMessageBatch", deleted),
+    ):
         response = {
             "status_code": 200,
             "headers": dict(_HEADERS),
             "body": json.dumps(answer).encode(),
         }
         customized: dict[str, Any] = {}
-        read_receive(response_dict=response, customized_response_dict=customized)
+        read_answer(
+            operation_model=_MODEL.operation_model(operation),
+            response_dict=response,
+            customized_response_dict=customized,
+        )
         assert response["body"] == b""
         assert customized == answer

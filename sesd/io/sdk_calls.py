@@ -1,6 +1,7 @@
 """What sesd's SQS clients leave out of the SDK's work on every call: handlers botocore
 registers for every client that do nothing sesd needs on SQS's calls, and the SDK's
-walk over a receive's answer where it only copies it (sesd.io.sqs_answers). Each
+walk over a receive's and a delete's answer where it only copies it
+(sesd.io.sqs_answers). Each
 handler runs on every receive and every delete, through aiobotocore's event emitter
 (an awaitable check and a coroutine a handler), and an event left without handlers is
 skipped whole. Signing, retries, credential refresh, the User-Agent and error parsing
@@ -18,7 +19,7 @@ from typing import Any
 
 from botocore import handlers
 
-from sesd.io.sqs_answers import read_receive
+from sesd.io.sqs_answers import ANSWERS, read_answer
 
 __all__ = ["LEFT_OUT", "trim_sqs"]
 
@@ -47,10 +48,11 @@ LEFT_OUT = (
 def trim_sqs(client: Any) -> None:
     """Take :data:`LEFT_OUT` off ``client``'s event hooks (botocore's ``unregister``: a
     client has its own copy of its session's hooks, so no other client loses them), and
-    have its receives' answers read without the SDK's walk over their shape where that
-    walk only copies them (sesd.io.sqs_answers). Doing it again does nothing."""
+    have its receives' and deletes' answers read without the SDK's walk over their shape
+    where that walk only copies them (sesd.io.sqs_answers). Doing it again does nothing."""
     for event, handler in LEFT_OUT:
         client.meta.events.unregister(event, handler)
-    client.meta.events.register(
-        "before-parse.sqs.ReceiveMessage", read_receive, unique_id="sesd-read-receive"
-    )
+    for operation in ANSWERS:
+        client.meta.events.register(
+            f"before-parse.sqs.{operation}", read_answer, unique_id=f"sesd-read-{operation}"
+        )
