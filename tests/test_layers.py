@@ -132,6 +132,50 @@ def test_a_command_loads_only_what_it_uses() -> None:
     assert commands == ["sesd.commands.cause", "sesd.commands.common", "sesd.commands.main"]
 
 
+#: What a daemon's start needs and a quick command does not: the AWS SDK, the pipeline,
+#: the metrics and logging libraries, the config's schema and checks, the status
+#: model the daemon builds documents with.
+_DAEMON_S = (*IO_LIBRARIES, "sesd.config", "sesd.core.pipeline", "sesd.core.ledger",
+             "sesd.core.causes", "sesd.core.windows", "sesd.metrics", "sesd.status.model",
+             "sesd.alerting.alert", "sesd.runtime.daemon", "yaml", "rich", "tqdm")  # fmt: skip
+
+
+def _without(modules: tuple[str, ...], *used: str) -> tuple[str, ...]:
+    """``modules`` less those a command uses."""
+    return tuple(m for m in modules if m not in used)
+
+
+@pytest.mark.parametrize(
+    ("argv", "status", "unused"),
+    [
+        (["cause", "452 4.2.2 Mailbox full"], 0, _without(_DAEMON_S, "sesd.core.causes")),
+        (["--version"], 0, (*_DAEMON_S, "sesd.commands.status", "sesd.commands.run")),
+    ],
+    ids=["cause", "version"],
+)
+def test_a_quick_command_loads_none_of_the_daemon_s_modules(
+    argv: list[str], status: int, unused: tuple[str, ...]
+) -> None:
+    """``sesd cause`` and ``sesd --version`` answer in a fresh interpreter without
+    loading the modules a daemon's start needs: they were most of each one's start."""
+    code = (
+        "import json, sys\n"
+        "from sesd.commands.main import main\n"
+        "try:\n"
+        f"    code = main({argv!r})\n"
+        "except SystemExit as exc:\n"
+        "    code = exc.code\n"
+        f"unused = {unused!r}\n"
+        "loaded = sorted(m for m in sys.modules if m in unused or m.startswith(\n"
+        "    tuple(u + '.' for u in unused)))\n"
+        "print(json.dumps([code, loaded]), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert json.loads(done.stderr.splitlines()[-1]) == [status, []]
+
+
 def test_one_command_s_parser_reads_as_the_whole_one() -> None:
     """Each command's parser, built alone, has that command under its name, the same
     help and the same usage as in the parser of every command."""

@@ -9,9 +9,6 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeAlias
 
-from sesd.config import Config, ConfigError, HttpConfig, Placer
-from sesd.config import load_placed as load_placed_config
-
 __all__ = [
     "EXIT_CONFIG",
     "EXIT_START",
@@ -38,6 +35,9 @@ EXIT_START = 2
 _SAID = 2000
 #: What ``add_subparsers`` returns.
 if TYPE_CHECKING:
+    # The config's modules load with the commands that read one, not with every
+    # command's parser: they are most of a start that reads none (`sesd cause`).
+    from sesd.config import Config, ConfigError, Placer
     from sesd.runtime.http import StartError
 
     Commands: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -95,6 +95,9 @@ def load_placed(
     args: argparse.Namespace, *, secrets: bool = True, daemon: bool = False
 ) -> tuple[Config, Placer]:
     """:func:`load`, and what places the config's warnings on the file's lines."""
+    from sesd.config import ConfigError
+    from sesd.config import load_placed as load_placed_config
+
     given = getattr(args, "path", None)
     if (
         given
@@ -157,6 +160,8 @@ def start_failed(exc: BaseException) -> int:
 
 def listen_address(text: str) -> str:
     """An argparse type: HOST:PORT as ``[http] listen`` takes it, else a usage error."""
+    from sesd.config import HttpConfig
+
     try:
         HttpConfig(listen=text)
     except ValueError as exc:

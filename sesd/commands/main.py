@@ -52,7 +52,11 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     built = f"sesd {__version__}" + (f" ({revision()})" if revision() else "")
     parser.add_argument("--version", action="version", version=built)
-    if command not in COMMANDS:
+    if command in COMMANDS:
+        chosen = [command]
+    elif _asks_version(command):
+        chosen = []  # argparse prints the version at the option, before any command
+    else:
         commands = parser.add_subparsers(dest="command", required=True)
         for name in COMMANDS:
             importlib.import_module(COMMANDS[name]).add_parser(commands)
@@ -60,8 +64,15 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     # One command's parser still names them all, as a usage error prints them.
     every = "{" + ",".join(COMMANDS) + "}"
     commands = parser.add_subparsers(dest="command", required=True, metavar=every)
-    importlib.import_module(COMMANDS[command]).add_parser(commands)
+    for name in chosen:
+        importlib.import_module(COMMANDS[name]).add_parser(commands)
     return parser
+
+
+def _asks_version(word: str | None) -> bool:
+    """Whether ``word``, the first on the command line, is ``--version`` or a prefix of
+    it argparse takes for it (``--v``; ``--`` alone ends the options)."""
+    return word is not None and len(word) > 2 and "--version".startswith(word)
 
 
 #: The commands that hold sesd's big tables (the duplicate filter, recent resolutions):
