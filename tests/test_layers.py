@@ -138,6 +138,8 @@ def test_a_command_loads_only_what_it_uses() -> None:
 _DAEMON_S = (*IO_LIBRARIES, "sesd.config", "sesd.core.pipeline", "sesd.core.ledger",
              "sesd.core.causes", "sesd.core.windows", "sesd.metrics", "sesd.status.model",
              "sesd.alerting.alert", "sesd.runtime.daemon", "yaml", "rich", "tqdm")  # fmt: skip
+#: ``sesd status`` fetches over HTTP: aiohttp and anyio are its own.
+_STATUS_S = ("aiohttp", "anyio")
 
 
 def _without(modules: tuple[str, ...], *used: str) -> tuple[str, ...]:
@@ -150,14 +152,16 @@ def _without(modules: tuple[str, ...], *used: str) -> tuple[str, ...]:
     [
         (["cause", "452 4.2.2 Mailbox full"], 0, _without(_DAEMON_S, "sesd.core.causes")),
         (["--version"], 0, (*_DAEMON_S, "sesd.commands.status", "sesd.commands.run")),
+        (["status", "--url", "http://127.0.0.1:1"], 1, _without(_DAEMON_S, *_STATUS_S)),
     ],
-    ids=["cause", "version"],
+    ids=["cause", "version", "status"],
 )
 def test_a_quick_command_loads_none_of_the_daemon_s_modules(
     argv: list[str], status: int, unused: tuple[str, ...]
 ) -> None:
-    """``sesd cause`` and ``sesd --version`` answer in a fresh interpreter without
-    loading the modules a daemon's start needs: they were most of each one's start."""
+    """``sesd cause``, ``sesd --version`` and ``sesd status`` (an SRE's first look, at
+    3 a.m.) answer in a fresh interpreter without loading the modules a daemon's start
+    needs: they were most of each one's start."""
     code = (
         "import json, sys\n"
         "from sesd.commands.main import main\n"

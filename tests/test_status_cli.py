@@ -36,8 +36,8 @@ from sesd.commands.status_table import rows, screenful, table
 from sesd.config import ConfigError, parse_config
 from sesd.io.build import revision
 from sesd.runtime.daemon import Daemon
-from sesd.status.document import TenantRow
-from sesd.status.model import MAX_ALERTS, Limits, build_status, read_counters
+from sesd.status.document import MAX_ALERTS, Limits, TenantRow
+from sesd.status.model import build_status, read_counters
 from tests import factory as f
 from tests.conftest import make_queue, running, send_bodies
 from tests.sesd_process import hearing_ctrl_c
@@ -1024,7 +1024,7 @@ def test_a_cut_list_of_tenants_says_how_many_more() -> None:
     """A platform's SES tenants are hundreds; the document lists as many as alerts (50
     unless asked), paused first, and said nothing of the rest: it counts them all
     (``tenants_total``), and the table says how many it left out."""
-    from sesd.status.model import Limits
+    from sesd.status.document import Limits
 
     w = everything()
     for name in ("acme", "initech"):

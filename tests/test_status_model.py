@@ -19,8 +19,8 @@ from sesd.core.decode import decode_body
 from sesd.core.events import EVENT_TYPE_INDEX
 from sesd.metrics.exposition import render
 from sesd.status.charts import moment
-from sesd.status.document import Status
-from sesd.status.model import Limits, build_status, read_counters, scope_page
+from sesd.status.document import Limits, Status
+from sesd.status.model import build_status, read_counters, scope_page
 from sesd.status.sources import Rates
 from tests import factory as f
 from tests.status_world import MICROSOFT, QUEUE, World, everything, feed, spike, world

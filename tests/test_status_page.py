@@ -309,7 +309,7 @@ def test_durations_and_an_empty_sparkline_read_plainly() -> None:
 def test_a_cut_list_of_tenants_says_how_many_it_lists() -> None:
     """A platform's SES tenants are hundreds, and the page lists as many as alerts (50
     unless asked): the table says how many of how many it lists, as the alerts do."""
-    from sesd.status.model import Limits
+    from sesd.status.document import Limits
 
     w = everything()
     for name in ("acme", "initech"):

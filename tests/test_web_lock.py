@@ -18,8 +18,8 @@ from structlog.testing import capture_logs
 
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.commands.main import main
-from sesd.commands.status_access import access
-from sesd.config import ConfigError, load_config
+from sesd.commands.status_access import Refused, access
+from sesd.config import load_config
 from sesd.config.web import parse_web_config
 from sesd.runtime.daemon import Daemon, StartError
 from sesd.runtime.web import BasicAuth, WebGuard
@@ -291,7 +291,7 @@ def test_a_client_certificate_that_cannot_work_is_one_line_naming_its_file(
     if not said:
         assert access(None, None, cert_path, key_path).certified
         return
-    with pytest.raises(ConfigError) as refused:
+    with pytest.raises(Refused) as refused:
         access(None, None, cert_path, key_path)
     assert str(refused.value) == said.format(cert=cert_path, key=key_path)
 
@@ -311,7 +311,7 @@ def test_a_ca_file_that_cannot_serve_is_said_as_a_client_certificate_is(
     not ``[Errno 2] ...`` or OpenSSL's ``[X509: NO_CERTIFICATE_OR_CRL_FOUND] no
     certificate or crl found (_ssl.c:4154)``."""
     (tmp_path / "junk").write_text("not PEM\n")
-    with pytest.raises(ConfigError) as refused:
+    with pytest.raises(Refused) as refused:
         access(None, str(tmp_path / cacert))
     assert str(refused.value) == said.format(cacert=tmp_path / cacert)
 

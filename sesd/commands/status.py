@@ -24,26 +24,31 @@ import re
 import shutil
 import sys
 import time
-from typing import Final, NoReturn
+from typing import TYPE_CHECKING, Final, NoReturn
 from urllib.parse import urlsplit
 
 import anyio
 import msgspec
 
 from sesd.commands.common import (
+    EXIT_CONFIG,
     Commands,
     config_error,
     listen_refused,
     whole_number,
     with_config,
 )
-from sesd.commands.status_access import PASSWORD_VARIABLE, Access, access
+from sesd.commands.status_access import PASSWORD_VARIABLE, Access, Refused, access
 from sesd.commands.status_fetch import OtherVersion, Unreachable, base_url, fetch, shown
 from sesd.commands.status_table import rows, screenful, table
-from sesd.config import Config, ConfigError, HttpConfig, load_config
 from sesd.core.text import json_escaped
 from sesd.status.charts import duration, when
-from sesd.status.model import MAX_ALERTS, Limits
+from sesd.status.document import MAX_ALERTS, Limits
+
+if TYPE_CHECKING:
+    # The config's modules load only for a config or $SESD_HTTP_LISTEN: they are a
+    # third of a start that reads neither (an SRE's `sesd status --watch`).
+    from sesd.config import Config
 
 __all__ = ["DEFAULT_URL", "add_parser", "default_url"]
 
@@ -115,6 +120,8 @@ def default_url(config_path: str | None, listen: str | None = None) -> str:
     and has TLS)."""
     if not config_path and not listen:
         return DEFAULT_URL
+    from sesd.config import ConfigError, HttpConfig, load_config
+
     config = load_config(config_path, resolve_secrets=False) if config_path else None
     http = config.http if config is not None else HttpConfig()
     if listen:
@@ -131,6 +138,8 @@ def default_url(config_path: str | None, listen: str | None = None) -> str:
 
 def _has_tls(config: Config) -> bool:
     """Whether the daemon serves TLS, as far as its web config (if readable) says."""
+    from sesd.config import ConfigError
+
     if config.http.web_config is None:
         return False
     try:
@@ -149,13 +158,10 @@ _MISTYPED: Final = re.compile(r"(https?)(?::/*|/+)(?!\d+(?:/|$))", re.IGNORECASE
 def execute(args: argparse.Namespace) -> int:
     """0 once printed (or when Ctrl-C ends ``--watch``); 1 when the daemon cannot be
     reached; 2 for a config that cannot be read."""
-    try:
-        # An --url given empty (a variable unset) is no request for the default.
-        url = args.url
-        if url is None:
-            url = default_url(args.config, os.environ.get("SESD_HTTP_LISTEN"))
-    except ConfigError as exc:
-        return config_error(exc)
+    # An --url given empty (a variable unset) is no request for the default.
+    url = args.url if args.url is not None else _configured_url(args.config)
+    if url is None:
+        return EXIT_CONFIG
     # The command line's own mistakes: no config is at fault. Spaces pasted around the
     # address are not its text (the request strips them).
     url = url.strip()
@@ -194,9 +200,23 @@ def execute(args: argparse.Namespace) -> int:
         )
     try:
         through = access(args.user, args.cacert, args.cert, args.key)
-    except ConfigError as exc:
+    except Refused as exc:
         return _usage(str(exc))
     return _started(args, url, through)
+
+
+def _configured_url(config_path: str | None) -> str | None:
+    """:func:`default_url`, or None once a config that cannot be read is said."""
+    listen = os.environ.get("SESD_HTTP_LISTEN")
+    if not config_path and not listen:
+        return DEFAULT_URL
+    from sesd.config import ConfigError
+
+    try:
+        return default_url(config_path, listen)
+    except ConfigError as exc:
+        config_error(exc)
+        return None
 
 
 def _started(args: argparse.Namespace, url: str, through: Access) -> int:
@@ -269,6 +289,8 @@ def _no_port(url: str) -> str:
     except ValueError:  # a port that is none: its line says so
         return ""
     asked = 443 if parts.scheme == "https" else 80
+    from sesd.config import HttpConfig
+
     port = HttpConfig().port
     return (
         f" (the address names no port, so {asked} was asked: sesd listens on {port} "

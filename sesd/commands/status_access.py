@@ -12,12 +12,16 @@ from typing import Final
 
 import aiohttp
 
-from sesd.config import ConfigError
-
-__all__ = ["PASSWORD_VARIABLE", "Access", "access"]
+__all__ = ["PASSWORD_VARIABLE", "Access", "Refused", "access"]
 
 #: Where ``--user``'s password is read from.
 PASSWORD_VARIABLE: Final = "SESD_STATUS_PASSWORD"  # noqa: S105 - a name, not a password
+
+
+class Refused(Exception):
+    """An option that cannot work (a password not set, a certificate file without one),
+    in one line naming it. Not a config's error: `sesd status` reads no config unless
+    given one, and loads none of the config's modules for its own options."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,28 +39,28 @@ def access(
     user: str | None, cacert: str | None, cert: str | None = None, key: str | None = None
 ) -> Access:
     """The credentials and trust the options ask for (``cert``, ``key``: a client
-    certificate and its key, for a port that asks for one); ConfigError saying what is
+    certificate and its key, for a port that asks for one); :class:`Refused` saying what is
     missing."""
     headers = {}
     if user is not None:
         password = os.environ.get(PASSWORD_VARIABLE)
         if password is None:
-            raise ConfigError(f"--user {user}: set {PASSWORD_VARIABLE} to its password")
+            raise Refused(f"--user {user}: set {PASSWORD_VARIABLE} to its password")
         if ":" in user:
-            raise ConfigError(f"--user {user}: a user name has no ':'")
+            raise Refused(f"--user {user}: a user name has no ':'")
         headers["Authorization"] = aiohttp.encode_basic_auth(user, password)
     tls = None
     if cacert is not None:
         if _CERTIFICATE.search(_read("--cacert", cacert)) is None:
-            raise ConfigError(f"--cacert {cacert}: no PEM certificate in it")
+            raise Refused(f"--cacert {cacert}: no PEM certificate in it")
         try:
             tls = ssl.create_default_context(cafile=cacert)
         except ssl.SSLError as exc:
-            raise ConfigError(f"--cacert {cacert}: {exc.reason or exc}") from None
+            raise Refused(f"--cacert {cacert}: {exc.reason or exc}") from None
         except OSError as exc:  # gone since it was read
-            raise ConfigError(f"--cacert {cacert}: {exc.strerror or exc}") from None
+            raise Refused(f"--cacert {cacert}: {exc.strerror or exc}") from None
     if key is not None and cert is None:
-        raise ConfigError(f"--key {key}: give the certificate it is the key of with --cert")
+        raise Refused(f"--key {key}: give the certificate it is the key of with --cert")
     if cert is not None:
         tls = tls or ssl.create_default_context()
         _present(tls, cert, key)
@@ -72,31 +76,31 @@ _CERTIFICATE: Final = re.compile(rb"-----BEGIN (?:TRUSTED )?CERTIFICATE-----")
 
 def _present(tls: ssl.SSLContext, cert: str, key: str | None) -> None:
     """``cert`` and its ``key`` (else the key in ``cert``'s file) loaded into ``tls``;
-    ConfigError naming the option and file at fault: OpenSSL names neither, and says
+    :class:`Refused` naming the option and file at fault: OpenSSL names neither, and says
     ``[SSL] PEM lib`` of a file with no certificate or key in it."""
     texts = {option: _read(option, path) for option, path in (("--cert", cert), ("--key", key))}
     if _CERTIFICATE.search(texts["--cert"]) is None:
-        raise ConfigError(f"--cert {cert}: no PEM certificate in it")
+        raise Refused(f"--cert {cert}: no PEM certificate in it")
     if key is None and b"PRIVATE KEY-----" not in texts["--cert"]:
-        raise ConfigError(f"--cert {cert}: no private key in it: give its file with --key")
+        raise Refused(f"--cert {cert}: no private key in it: give its file with --key")
     if key is not None and b"PRIVATE KEY-----" not in texts["--key"]:
-        raise ConfigError(f"--key {key}: no PEM private key in it")
+        raise Refused(f"--key {key}: no PEM private key in it")
     try:
         tls.load_cert_chain(cert, key)
     except ssl.SSLError as exc:
         if exc.reason == "KEY_VALUES_MISMATCH":
-            raise ConfigError(
+            raise Refused(
                 f"--key {key} is not the private key of --cert {cert}"
                 if key is not None
                 else f"--cert {cert}: the private key in it is not its certificate's"
             ) from None
-        raise ConfigError(f"--cert {cert}: {exc.reason or exc}") from None
+        raise Refused(f"--cert {cert}: {exc.reason or exc}") from None
     except OSError as exc:  # gone since it was read
-        raise ConfigError(f"--cert {cert}: {exc.strerror or exc}") from None
+        raise Refused(f"--cert {cert}: {exc.strerror or exc}") from None
 
 
 def _read(option: str, path: str | None) -> bytes:
-    """The head of ``option``'s file (nothing when not given); ConfigError when it
+    """The head of ``option``'s file (nothing when not given); :class:`Refused` when it
     cannot be read."""
     if path is None:
         return b""
@@ -104,4 +108,4 @@ def _read(option: str, path: str | None) -> bytes:
         with open(path, "rb") as file:
             return file.read(_MAX_PEM)
     except OSError as exc:
-        raise ConfigError(f"{option} {path}: {exc.strerror or exc}") from None
+        raise Refused(f"{option} {path}: {exc.strerror or exc}") from None

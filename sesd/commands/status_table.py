@@ -12,9 +12,8 @@ from typing import Final
 
 from sesd.core.text import clean
 from sesd.status.charts import STAGES, duration, moment, percent, seconds, walked, when
-from sesd.status.document import SAME_ADVICE, AlertRow, ScopeTable, Status
+from sesd.status.document import MAX_ALERTS, SAME_ADVICE, AlertRow, ScopeTable, Status
 from sesd.status.markup import counted
-from sesd.status.model import MAX_ALERTS
 from sesd.status.page import SHARE, built, sinks_text
 
 __all__ = ["rows", "screenful", "table"]

@@ -11,17 +11,11 @@ from __future__ import annotations
 
 from typing import Final, TypeVar
 
+from sesd.core.axes import ACCOUNT, DOMAIN, PROVIDER, TENANT
 from sesd.core.events import EVENT_TYPES
 from sesd.core.windows import DomainWindows, WindowSpec
 
 __all__ = ["ACCOUNT", "DOMAIN", "PROVIDER", "TENANT", "Scope", "Slot"]
-
-#: The axes, as their Prometheus label names.
-DOMAIN: Final = "domain"
-PROVIDER: Final = "provider"
-TENANT: Final = "tenant"
-#: Alerts of an (account, region) (rules on account health): not a scope of windows.
-ACCOUNT: Final = "account"
 
 _K = TypeVar("_K")
 _N_TYPES: Final = len(EVENT_TYPES)

@@ -11,8 +11,8 @@ import html
 from datetime import UTC, datetime
 from typing import Final
 
-from sesd.alerting.alert import duration, named
-from sesd.alerting.alert import percent as ratio_text
+from sesd.alerting.figures import duration, named
+from sesd.alerting.figures import percent as ratio_text
 from sesd.status.document import CanaryRun
 
 __all__ = [

@@ -13,11 +13,13 @@ Sizes are bounded: each list that could grow with the traffic holds the top
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final
 
 import msgspec
 
 __all__ = [
+    "MAX_ALERTS",
     "SCHEMA",
     "AccountRow",
     "AlertList",
@@ -27,6 +29,7 @@ __all__ = [
     "CauseView",
     "DaemonView",
     "LagView",
+    "Limits",
     "QueueView",
     "ReloadView",
     "ScopeRow",
@@ -40,6 +43,20 @@ __all__ = [
 
 #: The document's name; fields are only ever added within one.
 SCHEMA: Final = "sesd.status.v1"
+
+#: The most alerts (and silences, and tenants SES spoke of) a document lists.
+MAX_ALERTS: Final = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How much a document lists: the top ``top`` labels of each axis, ``alerts``
+    alerts, silences and tenants SES spoke of; ``window`` is the index of the window
+    that ranks labels."""
+
+    top: int = 20
+    alerts: int = 50
+    window: int = 0
 
 
 class ReloadView(msgspec.Struct, frozen=True, kw_only=True):

@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sesd.status.charts import esc, moment, when
-from sesd.status.document import SAME_ADVICE, AlertRow, TenantRow
-from sesd.status.model import MAX_ALERTS
+from sesd.status.document import MAX_ALERTS, SAME_ADVICE, AlertRow, TenantRow
 
 __all__ = [
     "EVERY_ALERT",

@@ -11,7 +11,6 @@ The one thing a request keeps is a sample of the cumulative counters
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Final
 
 from prometheus_client import Counter, Gauge
@@ -26,6 +25,7 @@ from sesd.status.document import (
     CanaryView,
     DaemonView,
     LagView,
+    Limits,
     QueueView,
     ReloadView,
     Status,
@@ -34,7 +34,7 @@ from sesd.status.scope_document import ScopeDetail
 from sesd.status.scopes import find_label, scope_detail, scope_tables, tenant_rows
 from sesd.status.sources import Sample, Sources
 
-__all__ = ["Limits", "build_status", "read_counters", "scope_page"]
+__all__ = ["build_status", "read_counters", "scope_page"]
 
 #: The key separator of :func:`read_counters`' names (no queue name holds it).
 _SEP: Final = "\x1f"
@@ -42,21 +42,6 @@ _SEP: Final = "\x1f"
 CANARY_RUNS: Final = 20
 #: The canary's counts cover the last hour.
 CANARY_SPAN: Final = 3600.0
-
-
-#: The most alerts (and silences, and tenants SES spoke of) a document lists.
-MAX_ALERTS: Final = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """How much a document lists: the top ``top`` labels of each axis, ``alerts``
-    alerts, silences and tenants SES spoke of; ``window`` is the index of the window
-    that ranks labels."""
-
-    top: int = 20
-    alerts: int = 50
-    window: int = 0
 
 
 def _counter(counter: Counter | Gauge) -> dict[tuple[str, ...], float]:

@@ -25,8 +25,8 @@ from aiohttp import web
 from sesd.core.domains import OTHER
 from sesd.core.scopes import DOMAIN
 from sesd.core.text import clean
-from sesd.status.document import Status
-from sesd.status.model import MAX_ALERTS, Limits, build_status, read_counters, scope_page
+from sesd.status.document import MAX_ALERTS, Limits, Status
+from sesd.status.model import build_status, read_counters, scope_page
 from sesd.status.page import status_html
 from sesd.status.scope_page import not_found_page, scope_html
 from sesd.status.scopes import find_scope

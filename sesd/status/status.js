@@ -72,7 +72,7 @@
   }
 
   // One decimal from 1% up, two significant digits below (0.00067 reads 0.067%, not
-  // 0.1%), as sesd.alerting.alert.percent writes it for alerts.
+  // 0.1%), as sesd.alerting.figures.percent writes it for alerts.
   function percent(v) {
     if (v === null || v === undefined) return "-";
     const value = v * 100;
