@@ -8,6 +8,8 @@ back moves those times with the clock; a step ahead leaves them. Pure code, no s
 
 from __future__ import annotations
 
+import pytest
+
 from sesd.alerting.evaluator import Evaluator
 from sesd.config import core_settings, parse_config
 from sesd.core.ledger import Ledger
@@ -62,14 +64,16 @@ def test_a_tenant_deleted_after_a_step_back_is_forgotten() -> None:
     assert KEY not in statuses.status
 
 
-def test_a_step_ahead_leaves_what_ses_said() -> None:
+@pytest.mark.parametrize(("step", "gap"), [(AHEAD, 60.0), (0.5, 0.1)])
+def test_a_step_ahead_leaves_what_ses_said(step: float, gap: float) -> None:
     """SES paused acme (its event, on SES's clock); the host's clock, behind, steps
     ahead an hour; SES lifts the pause a minute later: taken (the times of SES's
-    words, right, did not move an hour ahead of its next ones)."""
+    words, right, did not move an hour ahead of its next ones). A step ahead of under
+    a second leaves them too: no step ahead moves them, however short."""
     ledger = _ledger()
-    _paused(ledger, T - 60)
-    ledger.stepped(AHEAD, T)
-    lifted = TenantNotice(REGION, ACCOUNT, "acme", T + 60, status="ENABLED", origin="AWS_MANAGED")
+    _paused(ledger, T - gap)
+    ledger.stepped(step, T)
+    lifted = TenantNotice(REGION, ACCOUNT, "acme", T + gap, status="ENABLED", origin="AWS_MANAGED")
     ledger.tenant_status.apply(lifted)
     assert not ledger.tenant_status.status[KEY].paused
 
