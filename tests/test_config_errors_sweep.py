@@ -14,6 +14,7 @@ import pytest
 from sesd.commands import check_config
 from sesd.commands.common import EXIT_CONFIG
 from sesd.config import parse_config
+from sesd.config.warned import said
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -916,3 +917,15 @@ def test_a_name_listed_twice_is_warned_of_once(
     # On the line of the rule's domains, the file's eighth.
     said = [line for line in err.splitlines() if line.startswith(f"sesd: warning: {path}:8: {key}")]
     assert len(said) == 1, said
+
+
+@pytest.mark.parametrize("count", [19, 20, 21, 22])
+def test_the_first_twenty_warnings_are_said_then_how_many_more(count: int) -> None:
+    """Twenty warnings are said whole; from twenty-one the rest are counted, one more
+    said as one warning, two as warnings; each said as ``placed`` gives it."""
+    warnings = [f"w{n}" for n in range(1, count + 1)]
+    lines = said(warnings, lambda warning: f"file:1: {warning}")
+    assert lines[:20] == [f"file:1: w{n}" for n in range(1, min(count, 20) + 1)]
+    more = count - 20
+    tail = f"and {more} more warning{'s' if more > 1 else ''} not shown (the first 20 are)"
+    assert lines[20:] == ([f"{tail}: fix those, then check again"] if more > 0 else [])
