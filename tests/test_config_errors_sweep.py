@@ -14,6 +14,7 @@ import pytest
 from sesd.commands import check_config
 from sesd.commands.common import EXIT_CONFIG
 from sesd.config import parse_config
+from sesd.config.timing_checks import timing_warnings
 from sesd.config.warned import said
 
 pytestmark = pytest.mark.timeout(60)
@@ -929,3 +930,27 @@ def test_the_first_twenty_warnings_are_said_then_how_many_more(count: int) -> No
     more = count - 20
     tail = f"and {more} more warning{'s' if more > 1 else ''} not shown (the first 20 are)"
     assert lines[20:] == ([f"{tail}: fix those, then check again"] if more > 0 else [])
+
+
+#: Each of [alerts]' timing warnings, by the key it names, at the value just past its
+#: bound and at the bound itself (not warned of).
+TIMINGS = [
+    ('repeat_interval = "59s"', "alerts.repeat_interval: 59s: "),
+    ('repeat_interval = "1m"', None),
+    ('group_wait = "301s"', "alerts.group_wait: 301s: "),
+    ('group_wait = "5m"', None),
+    ('notification_max_age = "59s"', "alerts.notification_max_age: 59s: "),
+    ('notification_max_age = "1m"', None),
+]
+
+
+@pytest.mark.parametrize(("line", "warning"), TIMINGS)
+def test_timings_are_warned_of_past_their_bound_and_only_with_a_rule(
+    line: str, warning: str | None
+) -> None:
+    """A repeat or a notification's age under a minute, a group wait over five minutes,
+    each warned of alone; at the bound, none. Without a rule nothing is sent, and none
+    is warned of."""
+    ruled = timing_warnings(parse_config(RA + f"[alerts]\n{line}\n").alerts)
+    assert [text[: len(warning or "")] for text in ruled] == ([warning] if warning else [])
+    assert timing_warnings(parse_config(f"[alerts]\n{line}\n").alerts) == []
