@@ -15,6 +15,7 @@ from sesd.commands import check_config
 from sesd.commands.common import EXIT_CONFIG
 from sesd.config import parse_config
 from sesd.config.timing_checks import timing_warnings
+from sesd.config.unread import unread_warnings
 from sesd.config.warned import said
 
 pytestmark = pytest.mark.timeout(60)
@@ -954,3 +955,21 @@ def test_timings_are_warned_of_past_their_bound_and_only_with_a_rule(
     ruled = timing_warnings(parse_config(RA + f"[alerts]\n{line}\n").alerts)
     assert [text[: len(warning or "")] for text in ruled] == ([warning] if warning else [])
     assert timing_warnings(parse_config(f"[alerts]\n{line}\n").alerts) == []
+
+
+#: [tenants] keys given while it is off, and what is said of them: nothing when it is on,
+#: or when every key is left at its default.
+UNREAD = [
+    ('[tenants]\nmax_tracked = 50\ntags = ["team"]\npoll_every = "1m"', "tenants.tags: [tenants] "
+     "is not enabled (enabled = false, the default), so tags, max_tracked and poll_every are read "
+     "by nothing: no tenant is counted, nor what SES says of it polled; set enabled = true"),
+    ("[tenants]\nenabled = false\nmax_tracked = 200", None),
+    ('[tenants]\nenabled = true\nmax_tracked = 50\ntags = ["team"]', None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "warning"), UNREAD)
+def test_keys_of_tenants_off_are_named_in_their_order(text: str, warning: str | None) -> None:
+    """Three keys are listed with commas and an ``and``, the first named in the key's
+    place; enabled itself, and a key given its default, are none of them."""
+    assert unread_warnings(parse_config(text)) == ([warning] if warning else [])
