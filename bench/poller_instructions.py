@@ -61,9 +61,11 @@ def _counted_feed(
 class _Client:
     """An SQS client in the process: ``batches`` batches of ten, then an empty answer
     that sets ``stop``; each call takes a turn of the event loop. No SDK hooks to take
-    off (sesd.io.sdk_calls)."""
+    off or add (sesd.io.sdk_calls): its answers are already parsed."""
 
-    meta = SimpleNamespace(events=SimpleNamespace(unregister=lambda *_: None))
+    meta = SimpleNamespace(
+        events=SimpleNamespace(unregister=lambda *_: None, register=lambda *_, **__: None)
+    )
 
     def __init__(self, batches: int, stop: anyio.Event) -> None:
         self._left = batches
