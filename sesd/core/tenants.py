@@ -1,7 +1,8 @@
 """What SES says of each tenant: its sending status, reputation impact and policy,
 and open findings, kept in :class:`TenantStatuses` per (account, region, tenant),
 written by the poller and by SES's own status events (EventBridge), read by rules.
-Which tenant an event's mail was sent for is sesd.core.tenant_map's. Pure.
+What each word of SES does to one tenant's status is sesd.core.tenant_words'; which
+tenant an event's mail was sent for is sesd.core.tenant_map's. Pure.
 """
 
 from __future__ import annotations
@@ -14,19 +15,9 @@ import msgspec
 
 from sesd.core.settings import entry_watching
 from sesd.core.tenant_lists import MAX_DROPPED_LISTS, ListTimes
-from sesd.core.tenant_merge import (
-    MAX_FINDINGS,
-    WORD,
-    aggregate,
-    clean_findings,
-    clean_status,
-    identity,
-    impact_after,
-    merged,
-    same,
-)
+from sesd.core.tenant_merge import MAX_FINDINGS, aggregate, clean_status, identity, merged, same
 from sesd.core.tenant_status import TenantNotice, TenantStatus, restored
-from sesd.core.text import clean
+from sesd.core.tenant_words import list_over, notice_over, poll_over
 
 __all__ = [
     "MAX_DROPPED_LISTS",
@@ -197,31 +188,9 @@ class TenantStatuses:
             self._unnamed.pop(key[0], None)
 
     def polled(self, key: TenantKey, fresh: TenantStatus, at: float) -> None:
-        """What a poll said (newer than any event before ``at``), on each origin of the
-        sending status but one a status event spoke of while the poll was under way
-        (its word, newer, stands: dropped whole, the poll's on the other went unseen).
-        Of another tenant of the name than the one kept (:func:`same`): from none."""
-        current = self.status.get(key)
-        fresh.updated = fresh.status_at = fresh.customer_at = fresh.aws_at = at
-        if current is not None and not same(current, fresh.tenant_id):
-            current, fresh.findings = None, []  # another tenant of the name: from none
-        if current is not None:
-            fresh.tenant_id = fresh.tenant_id or current.tenant_id
-            if current.customer_at > at:
-                fresh.customer, fresh.customer_cause = current.customer, current.customer_cause
-                fresh.customer_at = current.customer_at
-            if current.aws_at > at:
-                fresh.aws, fresh.aws_cause = current.aws, current.aws_cause
-                fresh.aws_at = current.aws_at
-            if current.status_at > at:
-                fresh.sending = aggregate(fresh.customer, fresh.aws)
-                fresh.status_at = current.status_at
-            fresh.heard, fresh.updated = current.heard, max(current.updated, at)
-            fresh.findings_at = current.findings_at
-            # A finding's newer event: its word stands (a status event's is of neither).
-            if any(heard > at for heard in current.heard.values()):
-                fresh.findings, fresh.impact = current.findings, current.impact
-        clean_status(fresh)
+        """What a poll said (newer than any event before ``at``) kept for ``key``, over
+        what was kept as :func:`~sesd.core.tenant_words.poll_over` takes it."""
+        poll_over(self.status.get(key), fresh, at)
         self._newest(key, fresh)
 
     def findings(self, key: TenantKey, findings: list[tuple[str, str, str]], at: float) -> None:
@@ -231,20 +200,12 @@ class TenantStatuses:
         By type, not by the tenant's newest word: a list resumed over several polls is
         older than the statuses those polls read, yet the newest word on its findings."""
         current = self.status.get(key)
-        if current is None:
-            return
-        newer = {kind for kind, heard in current.heard.items() if heard > at}
-        kept = [f for f in current.findings if f[0] in newer]
-        listed = [f for f in clean_findings(findings) if f[0] not in newer]
-        current.findings = (listed + kept)[:MAX_FINDINGS]
-        for kind in current.heard:  # an event heard before, come again, is older
-            current.heard[kind] = max(current.heard[kind], at)
-        current.findings_at = max(current.findings_at, at)  # (so of a type never heard)
+        if current is not None:
+            list_over(current, findings, at)
 
     def apply(self, notice: TenantNotice) -> None:
         """An SES event about a tenant: a status change or a finding, applied unless
-        something newer was heard (events may arrive out of order). Its text is a
-        stranger's as far as sesd knows: cleaned and bounded here, for every reader.
+        something newer was heard (:func:`~sesd.core.tenant_words.notice_over`).
         Counted under the ``[[accounts]]`` entry whose role's account it is, where that
         is watched, whichever label polled that account last (the default credentials
         may reach it too); else under the label whose polls named it, else its id."""
@@ -261,41 +222,8 @@ class TenantStatuses:
             if notice.time <= status.updated:
                 return  # the one before it, or of it before: what is kept is newer
             status = TenantStatus()  # made again, or of another account: from none
-        if notice.status:
-            # Older than the newest word on its own origin (a poll's is on both): the
-            # other's newer word says nothing of this one's.
-            ses = notice.origin == "AWS_MANAGED"
-            if notice.time < (status.aws_at if ses else status.customer_at):
-                return
-            status.tenant_id = made or status.tenant_id
+        if notice_over(status, notice, made):
             self._newest(key, status)
-            said, cause = clean(notice.status, WORD), clean(notice.cause)
-            if ses:
-                status.aws, status.aws_cause, status.aws_at = said, cause, notice.time
-            else:
-                status.customer, status.customer_cause = said, cause
-                status.customer_at = notice.time
-            status.sending = aggregate(status.customer, status.aws)
-            status.status_at = max(status.status_at, notice.time)
-            status.updated = max(status.updated, notice.time)
-            return
-        kind = clean(notice.finding, WORD)
-        heard = status.heard
-        if notice.time < max(heard.get(kind, notice.time), status.findings_at):
-            return
-        status.tenant_id = made or status.tenant_id
-        self._newest(key, status)
-        heard.pop(kind, None)  # the newest last: the one dropped is the longest unheard
-        heard[kind] = notice.time
-        if len(heard) > MAX_FINDINGS:
-            del heard[next(iter(heard))]
-        finding = (kind, clean(notice.impact, WORD), clean(notice.description))
-        was = next((f[1] for f in status.findings if f[0] == kind), finding[1])
-        status.findings = [f for f in status.findings if f[0] != kind]
-        if notice.open and len(status.findings) < MAX_FINDINGS:
-            status.findings.append(finding)
-        status.impact = impact_after(status, opened=notice.open, closed=was)
-        status.updated = max(status.updated, notice.time)
 
     def gone(self, account: str, region: str, listed: set[str], since: float) -> None:
         """A poll of (account, region) that lists only ``listed``: a tenant it no longer
