@@ -7,7 +7,8 @@ one line that names the key (``queues[0].concurrency: Expected `int`, got
 `str```). Secrets are written as references (``env:NAME``, ``file:PATH``) or
 literals and are held in :class:`Secret`, whose ``repr`` never shows the
 value; ``[http] web_config`` names a file of its own (:mod:`sesd.config.web`),
-read with them. The value types are in :mod:`sesd.config.values`, the sections
+read with them. The value types are in :mod:`sesd.config.values` (secrets in
+:mod:`sesd.config.secrets`), the sections
 in :mod:`sesd.config.sections`, :mod:`sesd.config.aws` and
 :mod:`sesd.config.alerts`.
 """
@@ -54,6 +55,7 @@ from sesd.config.domains import DomainsConfig
 from sesd.config.hooks import dec_hook, display_hook
 from sesd.config.pointed import pointed
 from sesd.config.reading import check_written_files, read_bounded
+from sesd.config.secrets import Secret, secret_fault
 from sesd.config.sections import (
     CanaryConfig,
     DimensionsConfig,
@@ -72,15 +74,7 @@ from sesd.config.sink_checks import check_sinks
 from sesd.config.toml_errors import TomlRefused, refused
 from sesd.config.toml_layout import Placer
 from sesd.config.urls import URL_SECRETS, shown_url, url_fault, urls_shown
-from sesd.config.values import (
-    ConfigError,
-    Duration,
-    Secret,
-    Section,
-    keyed,
-    one_line,
-    secret_fault,
-)
+from sesd.config.values import ConfigError, Duration, Section, keyed, one_line
 from sesd.config.web import WebConfig, WebConfigFile, parse_web_config
 
 __all__ = [

@@ -13,9 +13,10 @@ from typing import Literal
 import msgspec
 
 from sesd.config.rule_checks import check_extras, check_template, check_watched
+from sesd.config.secrets import Secret
 from sesd.config.thresholds import check_thresholds
 from sesd.config.urls import check_http_url, shown_url
-from sesd.config.values import Duration, Secret, Section, toml_key
+from sesd.config.values import Duration, Section, toml_key
 
 __all__ = [
     "ACCOUNT_METRICS",

@@ -14,14 +14,9 @@ from urllib.parse import urlparse, urlsplit
 
 import msgspec
 
+from sesd.config.secrets import Secret
 from sesd.config.urls import check_http_url, shown_url
-from sesd.config.values import (
-    LABEL_LENGTH,
-    Duration,
-    Secret,
-    Section,
-    check_region,
-)
+from sesd.config.values import LABEL_LENGTH, Duration, Section, check_region
 from sesd.core.accounts import ACCOUNT_NAME, DEFAULT_ACCOUNT, is_region
 from sesd.core.text import escaped, has_control
 

@@ -9,7 +9,8 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from sesd.config.values import Duration, Secret
+from sesd.config.secrets import Secret
+from sesd.config.values import Duration
 from sesd.config.web import WebConfigFile
 
 __all__ = ["dec_hook", "display_hook", "source_hook"]

@@ -11,7 +11,7 @@ from sesd.config.values import toml_key
 from sesd.core.text import escaped, has_space_or_control
 
 if TYPE_CHECKING:
-    from sesd.config.values import Secret
+    from sesd.config.secrets import Secret
 
 __all__ = [
     "NOT_HTTP",

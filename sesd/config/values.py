@@ -1,32 +1,28 @@
-"""The value types of the config file: durations, secrets, URLs, and the section base."""
+"""The value types of the config file: durations and the section base, and how a
+refused value names its key. Secrets are sesd.config.secrets'."""
 
 from __future__ import annotations
 
 import datetime
 import difflib
-import os
 import re
-from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from sesd.config.reading import open_to_all, read_bounded
 from sesd.core.accounts import is_region
-from sesd.core.text import escaped, has_control
+from sesd.core.text import escaped
 
 __all__ = [
     "LABEL_LENGTH",
     "ConfigError",
     "Duration",
-    "Secret",
     "Section",
     "check_region",
     "keyed",
     "meant_key",
     "meant_word",
     "one_line",
-    "secret_fault",
     "toml_key",
     "type_at",
 ]
@@ -93,117 +89,6 @@ class Duration:
 
     def __hash__(self) -> int:
         return hash(self.seconds)
-
-
-class Secret:
-    """A secret value from ``env:NAME``, ``file:PATH`` or a literal.
-
-    The reference is kept for display. A literal is its own value; a reference
-    is resolved once, at load (:meth:`resolve`, the only I/O the config does),
-    and the value never appears in ``repr``/``str`` (so never in logs or errors).
-    """
-
-    __slots__ = ("_value", "open_mode", "reference")
-
-    def __init__(self, reference: str) -> None:
-        self.reference = reference
-        self._value: str | None = reference if self.is_literal else None
-        #: A ``file:`` secret's permission bits, once read, when every user may read it.
-        self.open_mode: int | None = None
-
-    @property
-    def is_literal(self) -> bool:
-        """True when the secret was written into the file itself."""
-        return not self.reference.startswith(("env:", "file:"))
-
-    def resolve(self) -> None:
-        """Read the secret from its source; raises ValueError naming the source only."""
-        ref = self.reference
-        kind, _, named = ref.partition(":")  # env: or file:, for a reference
-        if not self.is_literal and not named.strip():
-            written = "env:NAME" if kind == "env" else "file:PATH"
-            raise ValueError(f"{ref!r} names nothing: write {written}")
-        if not self.is_literal and named != named.strip():
-            # Said as written: read with the space, the name would show as "variable  X".
-            what = "name" if kind == "env" else "path"
-            raise ValueError(f"{ref!r}: a space around the {what}: write '{kind}:{named.strip()}'")
-        if ref.startswith("env:"):
-            name = ref[4:]
-            value = os.environ.get(name)
-            if value is None:
-                raise ValueError(f"environment variable {name} is not set")
-            if not value.strip():
-                raise ValueError(f"environment variable {name} is empty")
-            self._value = value.strip()
-        elif (path := self.path) is not None:
-            try:
-                read = read_bounded(path, what="no secret")
-                self._value = read.decode().strip()
-                self.open_mode = open_to_all(path)
-            except OSError as exc:
-                raise ValueError(f"cannot read secret file {path}: {exc.strerror}") from None
-            except UnicodeDecodeError:
-                # Not the decoder's message: it names the byte it stopped at, a piece
-                # of the secret.
-                raise ValueError(f"secret file {path} is not UTF-8 text") from None
-            if not self._value:
-                raise ValueError(f"secret file {path} is empty")
-        else:
-            self._value = ref
-
-    @property
-    def path(self) -> Path | None:
-        """The file a ``file:`` secret is read from, environment variables expanded
-        ("$CREDENTIALS_DIRECTORY/..." works with systemd's LoadCredential=); else None."""
-        if not self.reference.startswith("file:"):
-            return None
-        return Path(os.path.expandvars(self.reference[5:]))
-
-    @property
-    def is_read(self) -> bool:
-        """Whether :meth:`get` has a value: a literal, or a reference resolved."""
-        return self._value is not None
-
-    def get(self) -> str:
-        """The secret itself; only the code that sends it should call this."""
-        if self._value is None:
-            raise RuntimeError("secret used before it was resolved")
-        return self._value
-
-    def masked(self) -> str:
-        """What to print: the reference for env/file, asterisks for a literal."""
-        return "***" if self.is_literal else self.reference
-
-    def __repr__(self) -> str:
-        return f"Secret({self.masked()!r})"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        # Alike when read from the same place with the same value: a reload that keeps
-        # a sink's secrets keeps the sink (and where its notification in flight got to);
-        # a secret rotated behind the same reference makes it anew.
-        if not isinstance(other, Secret):
-            return NotImplemented
-        return (self.reference, self._value) == (other.reference, other._value)
-
-    def __hash__(self) -> int:
-        return hash(self.reference)
-
-
-def secret_fault(value: str, *, token: bool) -> str | None:
-    """What keeps a secret's ``value`` (not a URL) from being sent as written, or None;
-    said without the value. No key sent or password holds a control or invisible character
-    (a line break pasted at the end of a literal: a file's or a variable's is left off
-    when read); a ``token`` (an API key) holds no space either."""
-    if has_control(value):
-        return (
-            "has a line break or another control or invisible character: no key or "
-            "password holds one"
-        )
-    if token and any(char.isspace() for char in value):
-        return "has a space: no such key holds one"
-    return None
 
 
 # --- sections ----------------------------------------------------------------
