@@ -8,9 +8,9 @@ one line that names the key (``queues[0].concurrency: Expected `int`, got
 literals and are held in :class:`Secret`, whose ``repr`` never shows the
 value; ``[http] web_config`` names a file of its own (:mod:`sesd.config.web`),
 read with them. The value types are in :mod:`sesd.config.values` (secrets in
-:mod:`sesd.config.secrets`), the sections
-in :mod:`sesd.config.sections`, :mod:`sesd.config.aws` and
-:mod:`sesd.config.alerts`.
+:mod:`sesd.config.secrets`), the sections in :mod:`sesd.config.sections`,
+:mod:`sesd.config.aws` and :mod:`sesd.config.alerts` (its sinks' in
+:mod:`sesd.config.sinks`).
 """
 
 from __future__ import annotations
@@ -29,16 +29,9 @@ from sesd.config.alerts import (
     CANARY_METRICS,
     METRICS,
     QUANTILE_METRICS,
-    SINK_TYPES,
     TENANT_METRICS,
-    AlertmanagerConfig,
     AlertsConfig,
-    ConsoleConfig,
-    PagerDutyConfig,
     RuleConfig,
-    SinkConfig,
-    SlackConfig,
-    WebhookConfig,
     is_glob,
 )
 from sesd.config.aws import (
@@ -71,6 +64,15 @@ from sesd.config.sections import (
 )
 from sesd.config.shapes import shaped
 from sesd.config.sink_checks import check_sinks
+from sesd.config.sinks import (
+    SINK_TYPES,
+    AlertmanagerConfig,
+    ConsoleConfig,
+    PagerDutyConfig,
+    SinkConfig,
+    SlackConfig,
+    WebhookConfig,
+)
 from sesd.config.toml_errors import TomlRefused, refused
 from sesd.config.toml_layout import Placer
 from sesd.config.urls import URL_SECRETS, shown_url, url_fault, urls_shown

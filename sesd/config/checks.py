@@ -12,13 +12,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from sesd.config.alerts import (
-    CANARY_METRICS,
-    GET_ACCOUNT_METRICS,
-    AlertmanagerConfig,
-    AlertsConfig,
-    is_glob,
-)
+from sesd.config.alerts import CANARY_METRICS, GET_ACCOUNT_METRICS, AlertsConfig, is_glob
 from sesd.config.canary_checks import canary_window_warnings, check_canary_windows
 from sesd.config.domains import DomainsConfig, listed_twice
 from sesd.config.fleet_checks import fleet_warnings
@@ -28,6 +22,7 @@ from sesd.config.reading import open_to_all_warning
 from sesd.config.rule_checks import link_warnings
 from sesd.config.sections import SHIPPED_STOP_TIMEOUT, check_state_files
 from sesd.config.sink_checks import sink_warnings
+from sesd.config.sinks import AlertmanagerConfig
 from sesd.config.timing_checks import timing_warnings
 from sesd.config.unread import unread_warnings
 from sesd.config.urls import secret_url_warnings, shown_url, url_warnings

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sesd.config.alerts import (
-    GET_ACCOUNT_METRICS,
-    TENANT_METRICS,
+from sesd.config.alerts import GET_ACCOUNT_METRICS, TENANT_METRICS
+from sesd.config.sinks import (
     AlertmanagerConfig,
     PagerDutyConfig,
     SinkConfig,

@@ -10,8 +10,9 @@ from typing import Any, get_args
 
 import msgspec
 
-from sesd.config.alerts import SINK_TYPES, AlertmanagerConfig, AlertsConfig, SinkConfig
+from sesd.config.alerts import AlertsConfig
 from sesd.config.hooks import dec_hook
+from sesd.config.sinks import SINK_TYPES, AlertmanagerConfig, SinkConfig
 from sesd.config.values import ConfigError, meant_key, meant_word, one_line, toml_key
 from sesd.core.text import escaped
 

@@ -1,0 +1,117 @@
+"""The sinks an ``[alerts]`` rule routes to, each type's settings checked on its own:
+Slack, PagerDuty, Alertmanager, a webhook, the console. Which sinks exist by name, and
+which rules name them, is sesd.config.alerts'."""
+
+from __future__ import annotations
+
+import msgspec
+
+from sesd.config.secrets import Secret
+from sesd.config.urls import check_http_url, shown_url
+from sesd.config.values import Duration, Section
+
+__all__ = [
+    "SINK_TYPES",
+    "AlertmanagerConfig",
+    "ConsoleConfig",
+    "PagerDutyConfig",
+    "SinkConfig",
+    "SlackConfig",
+    "WebhookConfig",
+]
+
+SINK_TYPES = ("slack", "pagerduty", "alertmanager", "webhook", "console")
+
+
+class _Sink(Section, frozen=True, tag_field="type"):
+    pass
+
+
+def _check_timeout(timeout: Duration) -> None:
+    """A sink's timeout of 0 would be none at all: a receiver that never answers would
+    hold its outbox for ever, past notification_max_age, with nothing logged; one of
+    hours (``timeout = 10000``, read in seconds) nearly so."""
+    if timeout.seconds < 0.1:
+        raise ValueError("timeout must be at least 100ms (0 would wait for ever)")
+    if timeout.seconds > 300:
+        raise ValueError(
+            f"timeout {timeout.text!r} is over 5m: a receiver that hangs would hold every "
+            "notification behind it that long (a bare number is seconds)"
+        )
+
+
+class SlackConfig(_Sink, frozen=True, tag="slack"):
+    """A Slack incoming webhook."""
+
+    webhook_url: Secret
+    timeout: Duration = msgspec.field(default_factory=lambda: Duration("10s"))
+
+    def __post_init__(self) -> None:
+        _check_timeout(self.timeout)
+
+
+class PagerDutyConfig(_Sink, frozen=True, tag="pagerduty"):
+    """PagerDuty Events API v2."""
+
+    routing_key: Secret
+    events_url: str = "https://events.pagerduty.com/v2/enqueue"
+    source: str = "sesd"
+    timeout: Duration = msgspec.field(default_factory=lambda: Duration("10s"))
+
+    def __post_init__(self) -> None:
+        check_http_url(self.events_url, "events_url", drops=True)
+        _check_timeout(self.timeout)
+        if not self.source.strip():
+            raise ValueError("source must not be blank: PagerDuty refuses every event then")
+
+
+class AlertmanagerConfig(_Sink, frozen=True, tag="alertmanager"):
+    """Alertmanager's ``/api/v2/alerts``, at every member of a cluster."""
+
+    urls: list[str]
+    #: Basic auth for an Alertmanager behind it (its ``--web.config.file``, a proxy):
+    #: the password is a secret (``env:NAME``, ``file:PATH``).
+    username: str = ""
+    password: Secret | None = None
+    #: How often a firing alert is posted again, its ``endsAt`` four periods ahead
+    #: (so Alertmanager's ``resolve_timeout``, for alerts without one, does not apply).
+    resend_every: Duration = msgspec.field(default_factory=lambda: Duration("1m"))
+    timeout: Duration = msgspec.field(default_factory=lambda: Duration("10s"))
+    #: Several replicas post the same alerts: a replica whose share resolves posts no
+    #: resolve (another may still fire it); Alertmanager ends the alert once no
+    #: replica has posted it for four resend periods.
+    shared: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.urls:
+            raise ValueError("urls must list at least one Alertmanager")
+        if (self.password is None) != (not self.username):
+            raise ValueError("username and password go together (basic auth)")
+        for i, url in enumerate(self.urls):
+            check_http_url(url, f"urls[{i}]")
+            if "?" in url or "#" in url:  # a path prefix is taken: /alertmanager
+                raise ValueError(
+                    f"urls[{i}]: '{shown_url(url)}' has a query or a fragment ('?', '#'): sesd "
+                    "adds /api/v2/alerts to the URL's path, which would land in it"
+                )
+        if self.resend_every.seconds < 1:
+            raise ValueError("resend_every must be at least 1s")
+        _check_timeout(self.timeout)
+
+
+class WebhookConfig(_Sink, frozen=True, tag="webhook"):
+    """A JSON POST of sesd's own schema, signed with HMAC-SHA256 when ``secret`` is set."""
+
+    url: Secret
+    secret: Secret | None = None
+    timeout: Duration = msgspec.field(default_factory=lambda: Duration("10s"))
+
+    def __post_init__(self) -> None:
+        _check_timeout(self.timeout)
+
+
+class ConsoleConfig(_Sink, frozen=True, tag="console"):
+    """Standard output."""
+
+
+SinkConfig = SlackConfig | PagerDutyConfig | AlertmanagerConfig | WebhookConfig | ConsoleConfig
