@@ -46,6 +46,15 @@ def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProce
     )
 
 
+def promtool_passes(tmp_path: Path, document: dict[str, Any]) -> None:
+    """promtool's unit test ``document`` (input series, the queries and the samples each
+    must give; the rules it loads, if any) passes, else the test fails with promtool's
+    word on what each query gave."""
+    (tmp_path / "panel.test.yml").write_text(yaml.safe_dump(document))
+    result = run(require_tool("promtool"), "test", "rules", "panel.test.yml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_prometheus_rules_check() -> None:
     """promtool accepts the fleet recording and alerting rules."""
     result = run(require_tool("promtool"), "check", "rules", PROMETHEUS / "sesd.rules.yml")
@@ -1033,9 +1042,7 @@ def test_the_dashboard_shows_the_fleets_estimate_of_the_rates(
             }
         ]
     }
-    (tmp_path / "panel.test.yml").write_text(yaml.safe_dump(test))
-    result = run(require_tool("promtool"), "test", "rules", "panel.test.yml", cwd=tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
+    promtool_passes(tmp_path, test)
 
 
 #: Three replicas' 15m windows of one domain: (instance, sent, delivered). The fleet
@@ -1085,9 +1092,7 @@ def test_the_delivery_ratio_panel_is_the_fleets_not_the_worst_replicas(tmp_path:
             }
         ]
     }
-    (tmp_path / "panel.test.yml").write_text(yaml.safe_dump(test))
-    result = run(require_tool("promtool"), "test", "rules", "panel.test.yml", cwd=tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
+    promtool_passes(tmp_path, test)
 
 
 def test_a_panel_of_one_replicas_window_figure_says_it_is_the_worst_replicas() -> None:

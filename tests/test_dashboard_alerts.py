@@ -6,10 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import yaml
-
-from tests.conftest import require_tool
-from tests.test_artifacts import DASHBOARD, PROMETHEUS, filled, run
+from tests.test_artifacts import DASHBOARD, PROMETHEUS, filled, promtool_passes
 
 
 def _bucket(fleet: str, instance: str, le: str, per_minute: int) -> dict[str, str]:
@@ -72,9 +69,7 @@ def test_the_processing_time_panel_draws_what_sesd_processing_slow_fired_on(
             }
         ],
     }  # fmt: skip
-    (tmp_path / "panel.test.yml").write_text(yaml.safe_dump(test))
-    result = run(require_tool("promtool"), "test", "rules", "panel.test.yml", cwd=tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
+    promtool_passes(tmp_path, test)
 
 
 #: Fleet alerts firing at once that differ only in the label their rule keeps beside
@@ -114,9 +109,7 @@ def test_each_fleet_alert_firing_is_a_line_of_its_own(tmp_path: Path) -> None:
             }
         ]
     }
-    (tmp_path / "panel.test.yml").write_text(yaml.safe_dump(test))
-    result = run(require_tool("promtool"), "test", "rules", "panel.test.yml", cwd=tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
+    promtool_passes(tmp_path, test)
     assert [label for _, label, _ in _ALERTS if "{{" + label + "}}" not in legend] == []
 
 
@@ -155,9 +148,7 @@ def test_the_built_in_alerts_panel_draws_those_that_fire(tmp_path: Path) -> None
             }
         ]
     }
-    (tmp_path / "panel.test.yml").write_text(yaml.safe_dump(test))
-    result = run(require_tool("promtool"), "test", "rules", "panel.test.yml", cwd=tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
+    promtool_passes(tmp_path, test)
 
 
 def test_the_event_lag_panel_draws_what_sesd_event_lag_high_fired_on(tmp_path: Path) -> None:
@@ -197,6 +188,4 @@ def test_the_event_lag_panel_draws_what_sesd_event_lag_high_fired_on(tmp_path: P
             }
         ],
     }  # fmt: skip
-    (tmp_path / "panel.test.yml").write_text(yaml.safe_dump(test))
-    result = run(require_tool("promtool"), "test", "rules", "panel.test.yml", cwd=tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
+    promtool_passes(tmp_path, test)

@@ -8,10 +8,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-import yaml
-
-from tests.conftest import require_tool
-from tests.test_artifacts import DASHBOARD, PROMETHEUS, filled, run
+from tests.test_artifacts import DASHBOARD, PROMETHEUS, filled, promtool_passes
 
 #: Domains 1 to 25: domain i has i recipients delayed, bounced and complained, 300 - 10 i
 #: delivered and 2 i more sent than delivered (a second, or a window); tiny.example one
@@ -117,9 +114,7 @@ def test_a_per_domain_panel_draws_the_twenty_domains_that_matter(tmp_path: Path)
         "evaluation_interval": "1m",
         "tests": [{"interval": "1m", "input_series": _series(), "promql_expr_test": checks}],
     }
-    (tmp_path / "panels.test.yml").write_text(yaml.safe_dump(test))
-    result = run(require_tool("promtool"), "test", "rules", "panels.test.yml", cwd=tmp_path)
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr
+    promtool_passes(tmp_path, test)
 
 
 #: 20 big domains, 1% of their mail delayed, bounced (and 0.05% complained): none
@@ -185,9 +180,7 @@ def test_a_fleet_ratio_panel_draws_a_domain_its_alert_fires_for(tmp_path: Path) 
         "evaluation_interval": "1m",
         "tests": [{"interval": "1m", "input_series": series, "promql_expr_test": checks}],
     }
-    (tmp_path / "panels.test.yml").write_text(yaml.safe_dump(test))
-    result = run(require_tool("promtool"), "test", "rules", "panels.test.yml", cwd=tmp_path)
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr
+    promtool_passes(tmp_path, test)
 
 
 def _weighing(i: int) -> dict[str, int]:
@@ -238,9 +231,7 @@ def test_with_every_fleet_shown_a_small_fleets_domains_keep_their_lines(tmp_path
         "evaluation_interval": "1m",
         "tests": [{"interval": "1m", "input_series": series, "promql_expr_test": checks}],
     }
-    (tmp_path / "panels.test.yml").write_text(yaml.safe_dump(test))
-    result = run(require_tool("promtool"), "test", "rules", "panels.test.yml", cwd=tmp_path)
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr
+    promtool_passes(tmp_path, test)
 
 
 def test_the_worst_replicas_line_draws_a_domain_sesds_own_alert_fires_for(
@@ -286,6 +277,4 @@ def test_the_worst_replicas_line_draws_a_domain_sesds_own_alert_fires_for(
             }
         ]
     }
-    (tmp_path / "panel.test.yml").write_text(yaml.safe_dump(test))
-    result = run(require_tool("promtool"), "test", "rules", "panel.test.yml", cwd=tmp_path)
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr
+    promtool_passes(tmp_path, test)

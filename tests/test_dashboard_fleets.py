@@ -6,10 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import yaml
-
-from tests.conftest import require_tool
-from tests.test_artifacts import DASHBOARD, filled, run
+from tests.test_artifacts import DASHBOARD, filled, promtool_passes
 
 #: Where both fleets' series are: one job, each fleet its namespace, and each its own
 #: AWS account under the same label (the default credentials' `default`).
@@ -170,6 +167,4 @@ def test_with_every_fleet_shown_each_keeps_what_is_its_own(tmp_path: Path) -> No
                 "promql_expr_test": [check],
             }
         )
-    (tmp_path / "panels.test.yml").write_text(yaml.safe_dump({"tests": tests}))
-    result = run(require_tool("promtool"), "test", "rules", "panels.test.yml", cwd=tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
+    promtool_passes(tmp_path, {"tests": tests})
