@@ -516,6 +516,58 @@ async def test_a_sesd_from_before_the_status_page_is_named_as_such(
     )
 
 
+async def _unauthorized(request: web.Request) -> web.Response:
+    return web.Response(status=401, text="Unauthorized")
+
+
+async def _sesd_metrics(request: web.Request) -> web.Response:
+    return web.Response(text='sesd_build_info{version="0.0.9"} 1\n')
+
+
+async def _next_version(request: web.Request) -> web.Response:
+    return web.json_response({"schema": "sesd.status.v9", "sesd": {"version": "9.0.0"}})
+
+
+async def _files(request: web.Request) -> web.Response:
+    return web.Response(text="<html>files</html>")
+
+
+@pytest.mark.parametrize(
+    ("path", "handler", "said", "sesd_answered"),
+    [
+        ("/api/v1/status", _unauthorized, "answered HTTP 401: give --user and", True),
+        ("/metrics", _sesd_metrics, "answered HTTP 404: a sesd older than", True),
+        ("/api/v1/status", _next_version, "answered with the status of sesd 9.0.0", True),
+        ("/", _files, "answered HTTP 404: not sesd", False),
+    ],
+    ids=["401", "older-sesd", "other-version", "not-sesd"],
+)
+async def test_the_default_address_is_said_asked_only_when_no_sesd_answered_there(
+    path: str,
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    said: str,
+    sesd_answered: bool,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`sesd status` typed bare asks the default address, and its line of a failure
+    says so (the daemon's config may listen elsewhere). A sesd that answered there (a
+    401, an older sesd's 404, another version's document) is the daemon, at the right
+    address: the line said all the same that no address was named, sending the user
+    to look for another. It says so only where no sesd answered."""
+    from sesd.commands import status
+
+    monkeypatch.delenv("SESD_CONFIG", raising=False)
+    monkeypatch.delenv("SESD_HTTP_LISTEN", raising=False)
+    hint = "(no --config, --url nor $SESD_HTTP_LISTEN named the daemon's address"
+    async with _answering(path, handler) as url:
+        monkeypatch.setattr(status, "DEFAULT_URL", url)
+        assert await sesd("status") == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"sesd: {url}/api/v1/status {said}"), line
+    assert (hint in line) is not sesd_answered, line
+
+
 @pytest.mark.parametrize("json_", [False, True])
 async def test_an_answer_not_in_utf8_is_one_line_and_exit_1(
     json_: bool, capsys: pytest.CaptureFixture[str]

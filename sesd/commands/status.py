@@ -39,7 +39,14 @@ from sesd.commands.common import (
     with_config,
 )
 from sesd.commands.status_access import PASSWORD_VARIABLE, Access, Refused, access
-from sesd.commands.status_fetch import OtherVersion, Unreachable, base_url, fetch, shown
+from sesd.commands.status_fetch import (
+    Answered,
+    OtherVersion,
+    Unreachable,
+    base_url,
+    fetch,
+    shown,
+)
 from sesd.commands.status_table import rows, screenful, table
 from sesd.core.text import json_escaped
 from sesd.status.charts import duration, when
@@ -310,6 +317,16 @@ def _unnamed(args: argparse.Namespace) -> str:
     )
 
 
+def _hints(exc: Unreachable, url: str, args: argparse.Namespace, *, ever: bool = False) -> str:
+    """What to add to the line of a try that failed to reach a sesd: which port an
+    address without one asked, and that the default address was asked (not once a
+    sesd has answered there, ``ever``). None after a sesd's answer (a 401, another
+    version's document): the address was right, and the hints would say it was not."""
+    if isinstance(exc, Answered):
+        return ""
+    return _no_port(url) + ("" if ever else _unnamed(args))
+
+
 def _usage(message: str) -> int:
     print(f"sesd: {message}", file=sys.stderr)
     return EXIT_USAGE
@@ -322,7 +339,7 @@ async def _run(args: argparse.Namespace, url: str, through: Access) -> int:
     try:
         drawn = await _drawn(args, url, through)
     except Unreachable as exc:
-        print(f"sesd: {exc}{_no_port(url)}{_unnamed(args)}", file=sys.stderr)
+        print(f"sesd: {exc}{_hints(exc, url, args)}", file=sys.stderr)
         return EXIT_UNREACHABLE
     print(drawn)
     return 0
@@ -359,7 +376,7 @@ async def _watch(args: argparse.Namespace, url: str, through: Access) -> NoRetur
                 if answered is not None
                 else "no answer yet"
             )
-            hint = _no_port(url) + ("" if answered is not None else _unnamed(args))
+            hint = _hints(exc, url, args, ever=answered is not None)
             line = f"sesd: {exc}{hint}; {since}, trying again every {args.every:g}s"
             if sys.stdout.isatty():  # the line under the drawing, not a pile of them
                 shown = _screenful(drawn, under=line)

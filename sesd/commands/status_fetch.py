@@ -9,7 +9,7 @@ import errno
 import os
 import re
 import ssl
-from typing import Final
+from typing import Final, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
@@ -23,7 +23,7 @@ from sesd.core.text import clean
 from sesd.core.unreadable import not_utf8_at, undecoded
 from sesd.status.document import Status
 
-__all__ = ["MAX_ANSWER", "OtherVersion", "Unreachable", "fetch"]
+__all__ = ["MAX_ANSWER", "Answered", "OtherVersion", "Unreachable", "fetch"]
 
 _TIMEOUT: Final = 5.0
 #: The most of an answer read. A status document listing 1,000 alerts, silences and
@@ -66,7 +66,13 @@ class Unreachable(Exception):
     """The daemon did not answer with its status; the message says why in one line."""
 
 
-class OtherVersion(Unreachable):
+class Answered(Unreachable):
+    """A sesd answered, though not with a status this command draws (a 401, an older
+    sesd's 404, another version's document): the address is the daemon's, so nothing
+    said of how it was chosen (a port left out, the default asked) belongs after."""
+
+
+class OtherVersion(Answered):
     """A sesd answered with a status document this one cannot read (another version's):
     ``body`` is its JSON, which ``--json`` prints."""
 
@@ -97,30 +103,8 @@ async def fetch(
             ) as response,
         ):
             body = await _bounded(response, named)
-            if response.status == 401:
-                hint = (
-                    "wrong user or password"
-                    if through.headers or named != api  # a user and password in the address
-                    else f"give --user and ${PASSWORD_VARIABLE}"
-                )
-                raise Unreachable(f"{named} answered HTTP 401: {hint}")
-            if response.status == 404:
-                # During a rolling upgrade, a replica from before the status page: its
-                # /metrics says it is sesd. Said only when looked at.
-                older = await _serves_metrics(session, base, through)
-                raise Unreachable(
-                    f"{named} answered HTTP 404: "
-                    + (
-                        "a sesd older than its status page (its /metrics answers)"
-                        if older
-                        else "not sesd (its /metrics has no sesd metrics either)"
-                    )
-                )
-            if response.status == 400 and await _serves_tls(base, until):
-                raise Unreachable(f"cannot reach sesd at {shown(base)}: {_use_https(base)}")
             if response.status != 200:
-                said = _said(response, body)
-                raise Unreachable(f"{named} answered HTTP {response.status}{said}")
+                await _refused(response, body, (session, through), api, until)
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
         # A TLS server hangs up on plain HTTP (sesd's, Python's), or its bytes are no
         # HTTP: neither says why, a look at the port does.
@@ -159,6 +143,42 @@ async def fetch(
         raise Unreachable(
             f"{named} did not answer with sesd's status ({undecoded(body, exc)})"
         ) from None
+
+
+async def _refused(
+    response: aiohttp.ClientResponse,
+    body: bytes,
+    asking: tuple[aiohttp.ClientSession, Access],
+    api: str,
+    until: float,
+) -> NoReturn:
+    """Why ``api``'s answer other than 200 is no status, as :class:`Unreachable` (a
+    sesd's as :class:`Answered`); a look at the port, if one is taken, ends by
+    ``until`` (anyio's clock)."""
+    session, through = asking
+    base = api.removesuffix("/api/v1/status")
+    named = shown(api)
+    if response.status == 401:
+        hint = (
+            "wrong user or password"
+            if through.headers or named != api  # a user and password in the address
+            else f"give --user and ${PASSWORD_VARIABLE}"
+        )
+        raise Answered(f"{named} answered HTTP 401: {hint}")
+    if response.status == 404:
+        # During a rolling upgrade, a replica from before the status page: its
+        # /metrics says it is sesd. Said only when looked at.
+        if await _serves_metrics(session, base, through):
+            raise Answered(
+                f"{named} answered HTTP 404: a sesd older than its status page "
+                "(its /metrics answers)"
+            )
+        raise Unreachable(
+            f"{named} answered HTTP 404: not sesd (its /metrics has no sesd metrics either)"
+        )
+    if response.status == 400 and await _serves_tls(base, until):
+        raise Unreachable(f"cannot reach sesd at {shown(base)}: {_use_https(base)}")
+    raise Unreachable(f"{named} answered HTTP {response.status}{_said(response, body)}")
 
 
 class _Build(msgspec.Struct):
