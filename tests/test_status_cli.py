@@ -1207,6 +1207,40 @@ def test_a_long_domain_keeps_the_columns_in_line() -> None:
         assert row[:column].endswith(f" {delivered}")
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "t\x1b[2J" * 3,  # 3 columns as sent, 27 escaped: padded short of its column
+        "acme\x1b[2J" * 6,  # 30 as sent, fits; 72 escaped: cut past the table's edge
+        "ops@example.com tenant",  # its address redacted to other text
+    ],
+)
+def test_a_name_with_control_characters_keeps_the_columns_in_line(name: str) -> None:
+    """A name in a table is text from the network (a tenant's is SES's, any other a
+    stranger's answer): its control characters are escaped, six columns each
+    (``\\u001b``), and an address in it redacted. The name was measured and cut to its
+    column as sent, then escaped: the figures after it moved right, and a name that
+    fit as sent ran past the column's 40. Measured as shown, the figures stay under
+    their heading."""
+    w = everything()
+    doc = build_status(w.sources, NOW, read_counters(w.sources), (w.sources.started, {}))
+    scope = doc.scopes[0]
+    first, *others = scope.items
+    assert others, "two rows: one to measure the other against"
+    renamed = msgspec.structs.replace(first, name=name, shown="")
+    doc = msgspec.structs.replace(
+        doc, scopes=[msgspec.structs.replace(scope, items=[renamed, *others]), *doc.scopes[1:]]
+    )
+    lines = table(doc).splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"{scope.axis.upper()}S by"))
+    head, *rows = lines[start + 1 : start + 2 + len(scope.items)]
+    column = head.index("delivered") + len("delivered")
+    for row, item in zip(rows, scope.items, strict=True):
+        assert row[:column].endswith(f" {item.delivered}"), (head, row)
+    assert "\x1b" not in "".join(rows)
+    assert len(rows[0].split()[0]) <= 40
+
+
 def test_wide_characters_take_two_columns_and_keep_the_table_in_line() -> None:
     """A Chinese or Japanese domain's characters each take two of a terminal's columns:
     the figures after it stay under their heading, whether the name fits or is cut."""

@@ -182,17 +182,20 @@ def _scope(t: ScopeTable) -> list[str]:
     lines = ["", f"{title} ({len(t.items)} of {t.total})"]
     if not t.items:
         return lines
-    width = min(40, max(len(t.axis), *(_cells(r.shown or r.name) for r in t.items)))
+    # Measured as the terminal shows them: escaped (a control is six columns,
+    # ``\u001b``) and with addresses redacted, as every line is below.
+    names = [_safe(r.shown or r.name) for r in t.items]
+    width = min(40, max(len(t.axis), *map(_cells, names)))
     lines.append(
         f"  {t.axis:<{width}} {'delivered':>9} {'delayed':>8} {'delay%':>7} {'pending':>8} "
         f"{'p95 delay':>9}  {'top cause':<16} firing"
     )
     lines += [
-        f"  {_fit(r.shown or r.name, width)} {r.delivered:>9} {r.delayed:>8} "
+        f"  {_fit(name, width)} {r.delivered:>9} {r.delayed:>8} "
         f"{percent(r.delay_ratio):>7} "
         f"{r.pending:>8} {seconds(r.delay_p95_seconds):>9}  {r.top_cause or '-':<16} "
         f"{', '.join(r.firing) or '-'}"
-        for r in t.items
+        for r, name in zip(t.items, names, strict=True)
     ]
     if t.pending_note:
         lines.append(f"  ({t.pending_note})")
