@@ -20,12 +20,10 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import re
 import shutil
 import sys
 import time
 from typing import TYPE_CHECKING, Final, NoReturn
-from urllib.parse import urlsplit
 
 import anyio
 import msgspec
@@ -48,6 +46,7 @@ from sesd.commands.status_fetch import (
     shown,
 )
 from sesd.commands.status_table import rows, screenful, table
+from sesd.commands.status_url import Unaskable, askable, no_port
 from sesd.core.text import json_escaped
 from sesd.status.charts import duration, when
 from sesd.status.document import MAX_ALERTS, Limits
@@ -155,13 +154,6 @@ def _has_tls(config: Config) -> bool:
         return False  # not ours to read (the daemon's user's): plain HTTP is tried
 
 
-#: A URL's scheme, as RFC 3986 spells one, and the ``://`` after it.
-_SCHEME: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
-#: http(s) with its ``://`` mistyped (``http:/``, ``http//``, ``https:``), not a host
-#: named http and its port (``http:9585``).
-_MISTYPED: Final = re.compile(r"(https?)(?::/*|/+)(?!\d+(?:/|$))", re.IGNORECASE)
-
-
 def execute(args: argparse.Namespace) -> int:
     """0 once printed (or when Ctrl-C ends ``--watch``); 1 when the daemon cannot be
     reached; 2 for a config that cannot be read."""
@@ -169,36 +161,10 @@ def execute(args: argparse.Namespace) -> int:
     url = args.url if args.url is not None else _configured_url(args.config)
     if url is None:
         return EXIT_CONFIG
-    # The command line's own mistakes: no config is at fault. Spaces pasted around the
-    # address are not its text (the request strips them).
-    url = url.strip()
-    if not url:
-        return _usage("--url is empty: give it as http://HOST:PORT or https://HOST:PORT")
-    scheme = _SCHEME.match(url)
-    mistyped = _MISTYPED.match(url) if scheme is None else None
-    if mistyped is not None:
-        rest = shown(url[mistyped.end() :])  # a password in it left out, as a URL's
-        meant = f"{mistyped.group(1).lower()}://{rest}"
-        return _usage(
-            f"--url {mistyped.group(0) + rest!r} has its scheme mistyped: give it as {meant}"
-        )
-    if scheme is None:
-        bare = shown(url)
-        return _usage(f"--url {bare!r} has no scheme: give it as http://{bare} or https://{bare}")
-    if scheme.group(1).lower() not in ("http", "https"):
-        return _usage(
-            f"--url {shown(url)!r} is not an http(s) address: give it as "
-            "http://HOST:PORT or https://HOST:PORT"
-        )
-    # A scheme is the same in any case (RFC 3986): HTTP:// is asked as http://.
-    url = scheme.group(1).lower() + url[scheme.end(1) :]
     try:
-        base_url(url)
-    except ValueError as exc:  # a bracketed host that is no IP address, or unclosed
-        return _usage(f"--url {shown(url)!r} is not a URL: {exc}")
-    unaskable = _unaskable(url, given=args.url is not None)
-    if unaskable:  # no request can be made: not a daemon that is down
-        return _usage(unaskable)
+        url = askable(url, given=args.url is not None)
+    except Unaskable as exc:  # the command line's (or config's) mistake: not a daemon down
+        return _usage(str(exc))
     if args.user is not None and shown(url) != url:
         # aiohttp refuses a request with both (a ValueError, not a failed request).
         named = shown(base_url(url))
@@ -238,73 +204,6 @@ def _started(args: argparse.Namespace, url: str, through: Access) -> int:
         return 0
 
 
-def _unaskable(url: str, *, given: bool) -> str:
-    """Why no request can be made to ``url`` (it names no host, a host no resolver can
-    look up, or a port that is none: port 0 too, where nothing listens), else "". One
-    not ``given`` (read from the config or $SESD_HTTP_LISTEN) can be wrong in its port 0
-    and its host name alone."""
-    parts = urlsplit(url)
-    unnamed = _no_host_name(parts.hostname)
-    if not given:
-        where = "SESD_HTTP_LISTEN" if os.environ.get("SESD_HTTP_LISTEN") else "http.listen"
-        if url.endswith(":0"):
-            return (
-                f"{where}: names port 0 (any free port): give the port sesd took as"
-                " --url http://HOST:PORT"
-            )
-        return f"{where}: {unnamed}" if unnamed else ""
-    said = f"--url {shown(url)!r} is not a URL"
-    if unnamed:
-        return f"{said}: {unnamed}"
-    try:
-        if parts.port == 0:
-            raise ValueError
-    except ValueError:
-        # What follows the host (a bracketed one's colons are its own), never the
-        # user and password before it.
-        port = parts.netloc.rpartition("@")[2].rpartition("]")[2].partition(":")[2]
-        return f"{said}: its port {port!r} is no number from 1 to 65535"
-    return "" if parts.hostname else f"{said}: it names no host"
-
-
-def _no_host_name(host: str | None) -> str:
-    """Why ``host`` is no name a resolver can look up (an empty label: a dot typed twice;
-    a label over 63 characters; a control, zero-width or bidirectional character), else
-    "". Its lookup would end in a UnicodeError, or ask for a name no host has."""
-    if not host or host.startswith("["):
-        return ""
-    try:
-        host.encode("idna")  # what the lookup does (socket.getaddrinfo)
-    except UnicodeError:
-        pass
-    else:
-        if host.isprintable():
-            return ""
-    return (
-        f"its host {host!r} is no host name (an empty label, one over 63 characters, "
-        "or a character no host name has)"
-    )
-
-
-def _no_port(url: str) -> str:
-    """What to add to the line of an address that could not be reached when it names no
-    port: the scheme's was asked, not sesd's (9585), which the user may have meant."""
-    parts = urlsplit(base_url(url))
-    try:
-        if parts.port is not None or not parts.hostname:
-            return ""
-    except ValueError:  # a port that is none: its line says so
-        return ""
-    asked = 443 if parts.scheme == "https" else 80
-    from sesd.config import HttpConfig
-
-    port = HttpConfig().port
-    return (
-        f" (the address names no port, so {asked} was asked: sesd listens on {port} "
-        "unless its [http] listen says otherwise)"
-    )
-
-
 def _unnamed(args: argparse.Namespace) -> str:
     """What to add to the line of a daemon not reached at the default address, asked
     because nothing named another: `sesd status` typed bare beside a daemon whose
@@ -324,7 +223,7 @@ def _hints(exc: Unreachable, url: str, args: argparse.Namespace, *, ever: bool =
     version's document): the address was right, and the hints would say it was not."""
     if isinstance(exc, Answered):
         return ""
-    return _no_port(url) + ("" if ever else _unnamed(args))
+    return no_port(url) + ("" if ever else _unnamed(args))
 
 
 def _usage(message: str) -> int:
