@@ -812,12 +812,15 @@ async def test_ctrl_c_at_a_status_without_watch_is_an_interruption() -> None:
             tg.cancel_scope.cancel()
 
 
-async def test_watch_on_a_terminal_keeps_to_the_screen() -> None:
+@pytest.mark.parametrize("json_", [False, True], ids=["table", "json"])
+async def test_watch_on_a_terminal_keeps_to_the_screen(json_: bool) -> None:
     """On an 80 by 24 terminal, a watch drew the whole table each time, and what
     scrolled off the top was the header and the alerts; the lines of failed tries piled
     up under it, a screenful a minute at ``--every 0.2``. Each redraw, and each failed
     try (the daemon answering 503 after its first answer), is one screen: the table's
-    head with how many lines are left out, and the latest try's line alone."""
+    head with how many lines are left out, and the latest try's line alone. A JSON
+    document is drawn whole (it was cut to the screen too: no JSON a reader can
+    parse), the latest try's line under it."""
     import fcntl
     import os
     import pty
@@ -848,7 +851,7 @@ async def test_watch_on_a_terminal_keeps_to_the_screen() -> None:
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     async with _answering("/api/v1/status", document) as url:
         command = [sys.executable, "-m", "sesd", "status", "--watch", "--every", "0.2",
-                   "--url", url]  # fmt: skip
+                   "--url", url, *(["--json"] if json_ else [])]  # fmt: skip
         with hearing_ctrl_c():
             started = await anyio.open_process(command, stdout=slave, stderr=slave)
         async with started as process:
@@ -862,6 +865,14 @@ async def test_watch_on_a_terminal_keeps_to_the_screen() -> None:
     os.close(master)
     frames = [f.decode().replace("\r\n", "\n") for f in shown.split(b"\x1b[H\x1b[2J")[1:]]
     assert len(frames) >= 3, shown
+    if json_:
+        whole = json.loads(msgspec.json.encode(doc))
+        assert json.loads(frames[0]) == whole
+        for frame in frames[1:3]:
+            text, line = frame.rstrip("\n").rsplit("\n", 1)
+            assert json.loads(text) == whole
+            assert line.startswith(f"sesd: {url}/api/v1/status answered HTTP 503; last answered")
+        return
     assert all(frame.startswith("sesd 0.1.0") for frame in frames), frames
     assert all(rows(frame.rstrip("\n"), 80) <= 23 for frame in frames), frames
     assert "\nALERTS: " in frames[0]

@@ -278,13 +278,20 @@ async def _watch(args: argparse.Namespace, url: str, through: Access) -> NoRetur
             hint = _hints(exc, url, args, ever=answered is not None)
             line = f"sesd: {exc}{hint}; {since}, trying again every {args.every:g}s"
             if sys.stdout.isatty():  # the line under the drawing, not a pile of them
-                shown = _screenful(drawn, under=line)
+                shown = _fitted(drawn, args.json, under=line)
                 print(f"{_CLEAR}{shown}", end="\n" if shown else "", flush=True)
             print(line, file=sys.stderr, flush=True)
         else:
             answered, drawn = time.time(), found
-            print(f"{_CLEAR}{_screenful(drawn)}" if sys.stdout.isatty() else drawn, flush=True)
+            tty = sys.stdout.isatty()
+            print(f"{_CLEAR}{_fitted(drawn, args.json)}" if tty else drawn, flush=True)
         await anyio.sleep(args.every)
+
+
+def _fitted(drawn: str, json: bool, under: str = "") -> str:
+    """What a terminal is shown of ``drawn``: a table cut to the screen
+    (:func:`_screenful`), a JSON document whole (cut, it is no JSON)."""
+    return drawn if json else _screenful(drawn, under)
 
 
 def _screenful(drawn: str, under: str = "") -> str:
