@@ -91,8 +91,9 @@ async def fetch(
     api = f"{base}/api/v1/status"
     named = shown(api)
     params = {"top": str(top)} | ({} if alerts is None else {"alerts": str(alerts)})
-    # A look at the port after the answer takes what is left of the try's timeout, not
-    # one of its own: a plain server that waits out a TLS hello doubled the try.
+    # A look at the port after the answer (for TLS, for sesd's /metrics) takes what is
+    # left of the try's timeout, not one of its own: a plain server that waits out a
+    # TLS hello, or a /metrics that never answers, doubled the try.
     until = anyio.current_time() + _TIMEOUT
     try:
         timeout = aiohttp.ClientTimeout(total=_TIMEOUT)
@@ -168,7 +169,7 @@ async def _refused(
     if response.status == 404:
         # During a rolling upgrade, a replica from before the status page: its
         # /metrics says it is sesd. Said only when looked at.
-        if await _serves_metrics(session, base, through):
+        if await _serves_metrics(session, base, through, until):
             raise Answered(
                 f"{named} answered HTTP 404: a sesd older than its status page "
                 "(its /metrics answers)"
@@ -229,13 +230,17 @@ async def _bounded(response: aiohttp.ClientResponse, named: str) -> bytes:
     )
 
 
-async def _serves_metrics(session: aiohttp.ClientSession, base: str, through: Access) -> bool:
-    """Whether ``base``'s /metrics answers with sesd's metrics."""
+async def _serves_metrics(
+    session: aiohttp.ClientSession, base: str, through: Access, until: float
+) -> bool:
+    """Whether ``base``'s /metrics answers with sesd's metrics, as seen by ``until``
+    (anyio's clock): within the try's timeout, not a timeout of its own after it."""
     try:
-        async with session.get(
-            f"{base}/metrics", headers=through.headers, ssl=through.tls or True
-        ) as response:
-            return response.status == 200 and b"sesd_" in await response.content.read(1 << 20)
+        with anyio.fail_after(until - anyio.current_time()):
+            async with session.get(
+                f"{base}/metrics", headers=through.headers, ssl=through.tls or True
+            ) as response:
+                return response.status == 200 and b"sesd_" in await response.content.read(1 << 20)
     except (aiohttp.ClientError, OSError, TimeoutError):
         return False
 
