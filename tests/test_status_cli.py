@@ -802,6 +802,25 @@ async def test_watch_redraws_until_ctrl_c_through_a_restart(local_sqs: LocalSqs,
             assert await process.wait() == 0
 
 
+async def test_watch_ends_when_its_reader_is_gone_though_sesd_does_not_answer(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``sesd status --watch | head``: once the reader is gone, the next table written
+    ends the watch (141, quietly). A try that fails writes nothing to standard output,
+    only a line to standard error: with the daemon down, the watch went on trying for
+    ever, unseen. It ends at that try too."""
+    import os
+
+    read, write = os.pipe()
+    os.close(read)  # the reader gone before the first try
+    with os.fdopen(write, "w") as gone:
+        monkeypatch.setattr(sys, "stdout", gone)
+        url = f"http://127.0.0.1:{free_port()}"
+        code = await sesd("status", "--watch", "--every", "0.2", "--url", url)
+    assert code == 141
+    assert capsys.readouterr().err == ""
+
+
 async def test_ctrl_c_at_a_status_without_watch_is_an_interruption() -> None:
     """``sesd status`` (no ``--watch``) waiting on a daemon that does not answer, then
     Ctrl-C: it exited 0, as if it had printed the status, and a script's

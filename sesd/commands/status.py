@@ -18,8 +18,10 @@ has TLS.
 from __future__ import annotations
 
 import argparse
+import errno
 import math
 import os
+import select
 import shutil
 import sys
 import time
@@ -270,6 +272,10 @@ async def _watch(args: argparse.Namespace, url: str, through: Access) -> NoRetur
         try:
             found = await _drawn(args, url, through)
         except Unreachable as exc:
+            if _reader_gone():
+                # Nothing is written to standard output to find out, so a watch piped
+                # to `head` would try on for ever, unseen: it ends as at a write.
+                raise BrokenPipeError(errno.EPIPE, "standard output's reader is gone") from None
             since = (
                 f"last answered at {when(answered)}, {duration(time.time() - answered)} ago"
                 if answered is not None
@@ -286,6 +292,19 @@ async def _watch(args: argparse.Namespace, url: str, through: Access) -> NoRetur
             tty = sys.stdout.isatty()
             print(f"{_CLEAR}{_fitted(drawn, args.json)}" if tty else drawn, flush=True)
         await anyio.sleep(args.every)
+
+
+def _reader_gone() -> bool:
+    """Whether standard output is a pipe (or socket, terminal) whose reader is gone:
+    poll says so (POLLERR, POLLHUP) without a write. Not of a file, nor of a stream
+    that is none (a test's capture)."""
+    try:
+        number = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    poller = select.poll()
+    poller.register(number, 0)  # no event asked for: an error or a hang-up comes anyway
+    return any(event & (select.POLLERR | select.POLLHUP) for _, event in poller.poll(0))
 
 
 def _fitted(drawn: str, json: bool, under: str = "") -> str:
