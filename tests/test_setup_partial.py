@@ -19,6 +19,7 @@ from sesd.commands.demo.localhttp import LocalServer
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.commands.main import main
 from sesd.commands.provision import SetupOptions, run_setup
+from sesd.commands.sns_access import denials, queue_policy
 
 #: What SES answers a call the caller's IAM policy does not allow.
 _DENIED = (
@@ -132,13 +133,18 @@ async def test_a_region_stopped_part_way_says_what_it_made(
     assert made == ["SES configuration set", "SES event destination (SNS)"]
 
 
+#: A queue policy statement of the user's that refuses everyone sending.
+_ANYONE_SENDING = {"Effect": "Deny", "Principal": "*", "Action": "sqs:SendMessage"}
+
+
 async def test_a_queue_policy_keeps_the_statements_sesd_did_not_write(
     local_sqs: LocalSqs, sqs: Any
 ) -> None:
     """The queue's policy also lets another region's topic send (SES events of two
     regions into one queue): a second run of setup finds sesd's statement and leaves
     the policy alone; with sesd's statement lost, it puts it back beside the other,
-    rather than replacing the policy with its own and cutting the other region off."""
+    rather than replacing the policy with its own and cutting the other region off. A
+    Deny of the user's is kept too, and warned of: it wins over setup's Allow."""
     name = f"q{uuid.uuid4().hex[:8]}"
     options = SetupOptions(name=name, endpoint_url=local_sqs.url)
     first = await run_setup(options)
@@ -151,13 +157,17 @@ async def test_a_queue_policy_keeps_the_statements_sesd_did_not_write(
         "Sid": "eu-west-1-events",
         "Condition": {"ArnEquals": {"aws:SourceArn": f"arn:aws:sns:eu-west-1:1:{name}-events"}},
     }
-    policy["Statement"].append(other)
+    freeze = {**_ANYONE_SENDING, "Sid": "freeze", "Resource": ours["Resource"]}
+    policy["Statement"] += [other, freeze]
     await sqs.set_queue_attributes(
         QueueUrl=first.queue_url, Attributes={"Policy": json.dumps(policy)}
     )
 
     again = await run_setup(options)
     assert not again.changed, again.render()
+    # The user's Deny is kept too, and said to refuse what setup's statement allows.
+    (warning,) = again.warnings
+    assert warning.startswith(f"queue {name}-events's policy has a Deny statement (Sid freeze)")
 
     policy["Statement"] = [other]  # sesd's statement lost
     await sqs.set_queue_attributes(
@@ -170,6 +180,46 @@ async def test_a_queue_policy_keeps_the_statements_sesd_did_not_write(
     statements = json.loads(attrs["Attributes"]["Policy"])["Statement"]
     assert sorted(s["Sid"] for s in statements) == ["eu-west-1-events", "sesd-sns-send"]
     assert not (await run_setup(options)).changed
+
+
+@pytest.mark.parametrize(
+    ("statement", "warned"),
+    [
+        ({**_ANYONE_SENDING, "Sid": "freeze"}, True),
+        ({"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": ["sqs:*"]}, True),
+        ({"Effect": "Deny", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "*"}, True),
+        (
+            {"Effect": "Deny", "NotPrincipal": {"AWS": "arn:aws:iam::1:root"}, "Action": "sqs:S*"},
+            True,
+        ),
+        ({**_ANYONE_SENDING, "NotAction": "sqs:ReceiveMessage", "Action": None}, True),
+        ({**_ANYONE_SENDING, "Condition": {"StringNotEquals": {"aws:SourceAccount": "1"}}}, True),
+        # The statements that cannot refuse SNS: TLS only, another principal or action.
+        ({**_ANYONE_SENDING, "Condition": {"Bool": {"aws:SecureTransport": False}}}, False),
+        ({**_ANYONE_SENDING, "Principal": {"AWS": "arn:aws:iam::1:root"}}, False),
+        ({**_ANYONE_SENDING, "Action": "sqs:DeleteQueue"}, False),
+        ({**_ANYONE_SENDING, "Effect": "Allow"}, False),
+    ],
+)
+def test_a_deny_in_the_queue_policy_that_may_refuse_sns_is_warned_of(
+    statement: dict[str, Any], warned: bool
+) -> None:
+    """The user's queue policy denies sending to the queue (a freeze, a guard against
+    other accounts): setup keeps the statement, and its own Allow beside it was said
+    to let SNS send, though in IAM a Deny wins over any Allow and SNS would deliver
+    nothing. A Deny that may take in SNS's sqs:SendMessage is warned of (its Sid
+    named); one that cannot (TLS only, which SNS's delivery passes; another
+    principal; another action) is not. (A run of setup that warns so: above.)"""
+    written = {key: value for key, value in statement.items() if value is not None}
+    policy = queue_policy(json.dumps({"Statement": [written]}), "arn:q", "arn:t")
+    warnings = denials(json.dumps(policy), "sesd-events")
+    if not warned:
+        assert warnings == []
+        return
+    (warning,) = warnings
+    sid = f"Sid {statement['Sid']}" if "Sid" in statement else "without a Sid"
+    assert warning.startswith(f"queue sesd-events's policy has a Deny statement ({sid}) ")
+    assert "a Deny wins over setup's Allow" in warning
 
 
 async def test_the_dead_letter_queue_keeps_messages_longer_than_the_queue(

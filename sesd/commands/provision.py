@@ -11,7 +11,14 @@ from typing import Any
 from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
 
-from sesd.commands.sns_access import encrypted, filtered, filters, queue_policy, unread_topic
+from sesd.commands.sns_access import (
+    denials,
+    encrypted,
+    filtered,
+    filters,
+    queue_policy,
+    unread_topic,
+)
 from sesd.config import region_of_url
 from sesd.config.aws import NO_QUEUE_CODES, denied_once_known
 from sesd.io.aws_errors import error_code
@@ -136,6 +143,7 @@ async def run_setup(options: SetupOptions, plan: Plan | None = None) -> Plan:
                 QueueUrl=plan.queue_url, AttributeNames=["Policy"]
             )
             current = found.get("Attributes", {}).get("Policy")
+            plan.warnings += denials(current, options.queue)
             policy = json.dumps(queue_policy(current, queue_arn, topic_arn))
             # A queue without a policy (one just made) has it created, not updated.
             await _attributes(

@@ -5,12 +5,13 @@ filter policy)."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from typing import Any
 
 from sesd.core.text import escaped
 
-__all__ = ["encrypted", "filtered", "filters", "queue_policy", "unread_topic"]
+__all__ = ["denials", "encrypted", "filtered", "filters", "queue_policy", "unread_topic"]
 
 #: The Sid of the queue policy's statement setup writes: the others are the user's.
 _SID = "sesd-sns-send"
@@ -42,6 +43,77 @@ def queue_policy(current: str | None, queue_arn: str, topic_arn: str) -> dict[st
     else:
         statements.append(ours)
     return {"Version": "2012-10-17", **policy, "Statement": statements}
+
+
+def denials(current: str | None, queue: str) -> list[str]:
+    """A warning for each Deny statement of the queue policy ``current`` that may refuse
+    SNS's sqs:SendMessage: setup keeps them (they are the user's), and in IAM a Deny
+    wins over any Allow, setup's too, so SNS would deliver none of SES's events."""
+    try:
+        policy = json.loads(current) if current else {}
+    except ValueError:
+        return []
+    found = policy.get("Statement", []) if isinstance(policy, dict) else []
+    warnings = []
+    for statement in found if isinstance(found, list) else [found]:
+        if isinstance(statement, dict) and _may_deny_sns(statement):
+            sid = statement.get("Sid")
+            named = f"Sid {escaped(str(sid), 100)}" if sid else "without a Sid"
+            warnings.append(
+                f"queue {queue}'s policy has a Deny statement ({named}) that may refuse SNS "
+                "sqs:SendMessage: setup keeps it, and a Deny wins over setup's Allow, so SNS "
+                "would deliver none of SES's events; unless its condition spares "
+                "sns.amazonaws.com, narrow it or remove it (aws sqs set-queue-attributes)"
+            )
+    return warnings
+
+
+#: A condition that refuses only what is sent without TLS: the common "TLS only"
+#: statement, which SNS's delivery (over HTTPS) passes.
+_TLS_ONLY = {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def _may_deny_sns(statement: dict[str, Any]) -> bool:
+    """Whether ``statement`` is a Deny whose actions take in sqs:SendMessage and whose
+    principals take in SNS's service (a condition aside, but for TLS only's)."""
+    if statement.get("Effect") != "Deny" or _scalars(statement.get("Condition")) == _TLS_ONLY:
+        return False
+    if "NotAction" in statement:
+        actions = not _matches(statement["NotAction"], "sqs:SendMessage")
+    else:
+        actions = _matches(statement.get("Action"), "sqs:SendMessage")
+    if "NotPrincipal" in statement:
+        return actions and not _names_sns(statement["NotPrincipal"])
+    principal = statement.get("Principal")
+    return actions and (principal == "*" or _names_sns(principal))
+
+
+def _names_sns(principal: Any) -> bool:
+    """Whether a Principal takes in SNS's service: everyone, or it by name."""
+    if principal == "*":
+        return True
+    if not isinstance(principal, dict):
+        return False
+    return _matches(principal.get("AWS"), "*", exact=True) or _matches(
+        principal.get("Service"), "sns.amazonaws.com"
+    )
+
+
+def _matches(patterns: Any, name: str, *, exact: bool = False) -> bool:
+    """Whether one of ``patterns`` (a string or a list of them; IAM's ``*`` and ``?``,
+    in any case) matches ``name`` (with ``exact``, is ``name``)."""
+    listed = patterns if isinstance(patterns, list) else [patterns]
+    return any(
+        isinstance(p, str) and (p == name if exact else fnmatch.fnmatch(name.lower(), p.lower()))
+        for p in listed
+    )
+
+
+def _scalars(value: Any) -> Any:
+    """A condition compared as text: ``false`` and ``"false"`` alike, in any case."""
+    if isinstance(value, dict):
+        return {key: _scalars(item) for key, item in value.items()}
+    return str(value).lower()
 
 
 #: The keys SQS and SNS encrypt with when asked for AWS's own: their policies are
