@@ -262,12 +262,23 @@ def _destination(form: dict[str, str]) -> dict[str, Any]:
 
 
 def _destination_xml(destination: dict[str, Any]) -> str:
+    """A destination as DescribeConfigurationSet lists it: SNS's (what setup makes), or
+    CloudWatch's (one a user made), named by the key it was given."""
     types = "".join(f"<member>{t}</member>" for t in destination["MatchingEventTypes"])
+    if "CloudWatchDestination" in destination:
+        where = (
+            "<CloudWatchDestination><DimensionConfigurations><member><DimensionName>"
+            "campaign</DimensionName><DimensionValueSource>messageTag</DimensionValueSource>"
+            "<DefaultDimensionValue>none</DefaultDimensionValue></member>"
+            "</DimensionConfigurations></CloudWatchDestination>"
+        )
+    else:
+        topic = destination["SNSDestination"]["TopicARN"]
+        where = f"<SNSDestination><TopicARN>{topic}</TopicARN></SNSDestination>"
     return (
         f"<member><Name>{destination['Name']}</Name>"
         f"<Enabled>{str(destination['Enabled']).lower()}</Enabled>"
-        f"<MatchingEventTypes>{types}</MatchingEventTypes><SNSDestination><TopicARN>"
-        f"{destination['SNSDestination']['TopicARN']}</TopicARN></SNSDestination></member>"
+        f"<MatchingEventTypes>{types}</MatchingEventTypes>{where}</member>"
     )
 
 

@@ -87,6 +87,40 @@ async def test_an_event_destination_turned_off_or_elsewhere_is_put_right(
         assert not (await run_setup(options)).changed
 
 
+async def test_a_destination_of_setups_name_sending_elsewhere_than_sns_is_left(
+    local_sqs: LocalSqs, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The user made a CloudWatch event destination named as setup names its own
+    (NAME-sns): a run of setup took it for its own gone astray and updated it into an
+    SNS one, the user's CloudWatch metrics lost without a word. It is left as it is:
+    the region fails (exit 1) after the rest is done, its line naming the destination,
+    its type and what to do."""
+    name = f"c{uuid.uuid4().hex[:8]}"
+    async with FakeSes() as ses, SesApart(ses.url, local_sqs.url) as endpoint:
+        user: dict[str, Any] = {
+            "Name": f"{name}-sns",
+            "Enabled": True,
+            "MatchingEventTypes": ["send", "delivery"],
+            "CloudWatchDestination": {"DimensionConfigurations": []},
+        }
+        ses.configuration_sets[name] = {user["Name"]: dict(user)}
+        code = await anyio.to_thread.run_sync(
+            main, ["setup", "--name", name, "--endpoint-url", endpoint.url]
+        )
+        assert ses.configuration_sets[name] == {user["Name"]: user}
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert re.search(r"^found +SES configuration set", out, re.M)
+    assert "SES event destination" not in out
+    (line, hint) = err.splitlines()
+    assert line == (
+        f"sesd: setup failed in us-east-1: the event destination {name}-sns of the "
+        f"configuration set {name} is a CloudWatch one, not the SNS one setup makes: "
+        "setup leaves it as it is"
+    )
+    assert hint.startswith("sesd: hint: give setup another --name, or ")
+
+
 @pytest.mark.parametrize(
     ("key", "said"),
     [

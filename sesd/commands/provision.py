@@ -23,7 +23,7 @@ from sesd.config import region_of_url
 from sesd.config.aws import NO_QUEUE_CODES, denied_once_known
 from sesd.io.aws_errors import error_code
 
-__all__ = ["EVENT_TYPES", "Plan", "SetupOptions", "run_setup"]
+__all__ = ["EVENT_TYPES", "Plan", "SetupOptions", "Taken", "run_setup"]
 
 #: SES event types sesd needs (SES API names): those of sending and delivery, and
 #: what stops a message before either (a reject, a template that did not render).
@@ -40,6 +40,16 @@ EVENT_TYPES = (
 #: counts from when it was first sent (standard queues), so at the queue's own 4 days
 #: an event that failed after an outage would expire before anyone looked.
 DEAD_LETTER_RETENTION = str(14 * 86400)
+
+
+class Taken(Exception):
+    """A name setup gives is another kind of thing of the user's, which setup leaves as
+    it is: the region cannot be finished. The message says what was found; ``hint``
+    what to do."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.hint = hint
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,6 +336,9 @@ async def _configuration_set(
         destinations = [d for d in found.get("EventDestinations", []) if d]
     kind = "SES event destination (SNS)"
     existing = next((d for d in destinations if d.get("Name") == options.event_destination), None)
+    if existing is not None and "SNSDestination" not in existing:
+        # The user's (CloudWatch, Firehose): updated into SNS's, it would be lost.
+        _taken(existing, name)
     # The types it publishes besides sesd's (open, click: the user's choice, which sesd
     # counts too) are kept: a run adds what is missing, it takes nothing away.
     found_types = [] if existing is None else list(existing.get("MatchingEventTypes") or [])
@@ -355,3 +368,17 @@ async def _configuration_set(
             ConfigurationSetName=name, EventDestination=destination
         )
     plan.record("updated", kind, f"{name}/{options.event_destination}")
+
+
+def _taken(destination: dict[str, Any], configuration_set: str) -> None:
+    """:class:`Taken`: ``destination``, of setup's name, sends elsewhere than to SNS."""
+    name = destination.get("Name", "")
+    kinds = [key.removesuffix("Destination") for key in destination if key.endswith("Destination")]
+    raise Taken(
+        f"the event destination {name} of the configuration set {configuration_set} is a "
+        f"{kinds[0] if kinds else 'non-SNS'} one, not the SNS one setup makes: setup leaves "
+        "it as it is",
+        hint="give setup another --name, or remove it if it is not needed (aws ses "
+        f"delete-configuration-set-event-destination --configuration-set-name "
+        f"{configuration_set} --event-destination-name {name})",
+    )

@@ -31,7 +31,7 @@ from botocore.exceptions import (
 from botocore.parsers import ResponseParserError
 
 from sesd.commands.common import Commands, command, config_error, whole_number
-from sesd.commands.provision import EVENT_TYPES, Plan, SetupOptions, run_setup
+from sesd.commands.provision import EVENT_TYPES, Plan, SetupOptions, Taken, run_setup
 from sesd.config import ConfigError, load_config
 from sesd.config.aws import CREDENTIALS_REFUSED, KEY_UNKNOWN, region_not_enabled
 from sesd.config.urls import check_http_url
@@ -194,15 +194,20 @@ def execute(args: argparse.Namespace) -> int:
         plan = Plan(args.dry_run, region)
         try:
             plans.append(anyio.run(run_setup, options, plan))
-        except (ClientError, BotoCoreError, ResponseParserError) as exc:
+        except (ClientError, BotoCoreError, ResponseParserError, Taken) as exc:
             # ResponseParserError: an answer that is not AWS's (a wrong endpoint or region).
             # The endpoint's text (a parser's message quotes the body): its first line,
             # cut, its controls escaped (a proxy's answer is a stranger's).
             said = escaped((str(exc).splitlines() or [""])[0], 300)
             _print_stopped(plans, plan, args.name, several)
             _print_warnings([*plans, plan])  # what was found is so, finished or not
-            print(f"sesd: setup failed in {region}: {type(exc).__name__}: {said}", file=sys.stderr)
-            hint = _hint(exc, region, [made.region for made in plans])
+            why = said if isinstance(exc, Taken) else f"{type(exc).__name__}: {said}"
+            print(f"sesd: setup failed in {region}: {why}", file=sys.stderr)
+            hint = (
+                exc.hint
+                if isinstance(exc, Taken)
+                else _hint(exc, region, [made.region for made in plans])
+            )
             if hint:
                 print(f"sesd: hint: {hint}", file=sys.stderr)
             return 1
