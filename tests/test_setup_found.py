@@ -140,7 +140,8 @@ async def test_a_queue_encrypted_with_a_kms_key_is_said_to_need_sns_let_in(
     only if the key's policy lets sns.amazonaws.com use the key, which AWS's own key
     for SQS (alias/aws/sqs) never does. Setup found everything right and said nothing,
     exit 0, and no event ever arrived; it now says so on stderr, naming the key and the
-    queue (and sesd's own kms:Decrypt), and changes nothing of the queue's encryption."""
+    queue (and sesd's own kms:Decrypt), and changes nothing of the queue's encryption.
+    Still exit 0: a key whose policy is right is warned of too, at every run."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     name = f"k{uuid.uuid4().hex[:8]}"
