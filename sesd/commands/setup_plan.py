@@ -1,0 +1,95 @@
+"""What ``sesd setup`` is asked to provision in one region, what it did there (or
+would do), and how to undo what it did: the record sesd.commands.provision keeps and
+sesd.commands.setup prints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sesd.config import region_of_url
+
+__all__ = ["Plan", "SetupOptions", "Taken"]
+
+
+class Taken(Exception):
+    """A name setup gives is another kind of thing of the user's, which setup leaves as
+    it is: the region cannot be finished. The message says what was found; ``hint``
+    what to do."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+@dataclass(frozen=True, slots=True)
+class SetupOptions:
+    """What to provision, and where."""
+
+    name: str = "sesd"
+    region: str = "us-east-1"
+    endpoint_url: str | None = None
+    raw_delivery: bool = True
+    max_receive_count: int = 5
+    dry_run: bool = False
+
+    @property
+    def topic(self) -> str:
+        return f"{self.name}-events"
+
+    @property
+    def queue(self) -> str:
+        return f"{self.name}-events"
+
+    @property
+    def dead_letter_queue(self) -> str:
+        return f"{self.name}-events-dlq"
+
+    @property
+    def configuration_set(self) -> str:
+        return self.name
+
+    @property
+    def event_destination(self) -> str:
+        return f"{self.name}-sns"
+
+
+@dataclass(slots=True)
+class Plan:
+    """What setup did (or would do): one (action, kind, name) per resource."""
+
+    dry_run: bool
+    region: str = "us-east-1"
+    steps: list[tuple[str, str, str]] = field(default_factory=list)
+    queue_url: str | None = None
+    #: What setup found and leaves as it is, though SES's events may not arrive so.
+    warnings: list[str] = field(default_factory=list)
+
+    def record(self, action: str, kind: str, name: str) -> None:
+        """Note an action: ``found``, ``created``, ``updated`` (``would ...`` in a dry run)."""
+        if self.dry_run and action != "found":
+            action = f"would be {action}"
+        self.steps.append((action, kind, name))
+
+    @property
+    def changed(self) -> bool:
+        """True when anything was (or would be) created or updated."""
+        return any(action != "found" for action, _, _ in self.steps)
+
+    def report(self) -> list[str]:
+        """One line per step, in the order they were taken."""
+        return [f"{action:<18} {kind:<28} {name}" for action, kind, name in self.steps]
+
+    def render(self, *, named: str = "") -> str:
+        """The report, then the [[queues]] block to paste into the config (with the
+        region when the URL does not name it, as a local endpoint's does not; with
+        ``named`` as its name, when queues of one name in several regions would
+        otherwise share it)."""
+        lines = [f"# {self.region}", *self.report()]
+        url = self.queue_url or "(the queue URL, once created)"
+        lines += ["", "# add to sesd.toml:", "[[queues]]", f'url = "{url}"']
+        if named:
+            lines.append(f'name = "{named}"')
+        if self.queue_url is None or region_of_url(self.queue_url) != self.region:
+            lines.append(f'region = "{self.region}"')
+        lines.append("concurrency = 1")
+        return "\n".join(lines)
