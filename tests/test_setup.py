@@ -21,6 +21,7 @@ from sesd.commands.setup import EVENT_TYPES, SetupOptions, run_setup
 from sesd.config import parse_config
 from sesd.core.decode import Event, decode_body
 from tests import factory as f
+from tests.test_setup_partial import aws
 
 
 @pytest.fixture
@@ -110,7 +111,8 @@ async def test_setup_is_idempotent_and_events_flow(local_sqs: LocalSqs, sqs: Any
 
 async def test_setup_repairs_what_differs(local_sqs: LocalSqs, sqs: Any) -> None:
     """A queue that lost its redrive policy and its access policy is put right, and only
-    that is reported as updated."""
+    that is reported as updated. The commands the plan gives to undo it (printed when a
+    run stops part-way) set back what the queue had: none of either."""
     name = f"r{uuid.uuid4().hex[:8]}"
     options = SetupOptions(name=name, endpoint_url=local_sqs.url)
     first = await run_setup(options)
@@ -124,6 +126,12 @@ async def test_setup_repairs_what_differs(local_sqs: LocalSqs, sqs: Any) -> None
         ("SQS queue attributes", f"{name}-events"),
         ("SQS queue policy", f"{name}-events"),
     ]
+    for line in again.undoing(local_sqs.url):
+        await aws(line)
+    wanted = ["RedrivePolicy", "Policy"]
+    found = await sqs.get_queue_attributes(QueueUrl=first.queue_url, AttributeNames=wanted)
+    assert not found.get("Attributes", {}).keys() & set(wanted)
+    assert (await run_setup(options)).changed
     assert not (await run_setup(options)).changed
 
 

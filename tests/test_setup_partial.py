@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import sys
 import uuid
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import aiohttp
 import anyio
 import pytest
+from aiobotocore.session import get_session
 from aiohttp import web
 
 from sesd.commands.demo.localhttp import LocalServer
@@ -104,13 +106,38 @@ async def _setup(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, s
     return code, *capsys.readouterr()
 
 
+async def aws(line: str) -> None:
+    """The AWS CLI's command ``line`` (``aws SERVICE OPERATION --name value ...``), as
+    the CLI calls it: the operation and its parameters in the SDK's names, JSON ones
+    read."""
+    aws, service, operation, *rest = shlex.split(line)
+    assert aws == "aws"
+    options = dict(zip(rest[::2], rest[1::2], strict=True))
+    where = {"region_name": options.pop("--region"), "endpoint_url": options.pop("--endpoint-url")}
+    params: dict[str, Any] = {
+        "".join(word.capitalize() for word in key[2:].split("-")): value
+        for key, value in options.items()
+    }
+    for key in ("Attributes", "EventDestination"):
+        if key in params:
+            params[key] = json.loads(params[key])
+    async with get_session().create_client(service, **where) as client:  # type: ignore[call-overload]
+        await getattr(client, operation.replace("-", "_"))(**params)
+
+
+@pytest.mark.parametrize("then", ["finish", "undo"])
 async def test_a_region_stopped_part_way_says_what_it_made(
-    local_sqs: LocalSqs, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    local_sqs: LocalSqs,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    then: str,
 ) -> None:
     """SES refuses the configuration set after the topic, the queues and the
     subscription were made: stdout lists what was made in that region before the one
     line that says what failed (exit 1), so the user knows what now exists; a second
-    run, allowed, finds those and makes only the rest."""
+    run, allowed, finds those and makes only the rest. Or, for a user who would not
+    finish it (the wrong account), it lists the AWS CLI's commands that undo what was
+    made, the newest first: run, they leave nothing of it."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     name = f"p{uuid.uuid4().hex[:8]}"
@@ -125,9 +152,32 @@ async def test_a_region_stopped_part_way_says_what_it_made(
         (line,) = err.splitlines()
         assert line.startswith("sesd: setup failed in us-east-1: ClientError: ")
         assert "AccessDenied" in line
-
-        denied.denying = False
+        undoing = "\n# or, to undo what this run changed (the newest first):\n"
+        commands = out.partition(undoing)[2].splitlines()
+        assert [c.split()[1:3] for c in commands] == [
+            ["sns", "unsubscribe"],
+            ["sqs", "set-queue-attributes"],  # the queue's policy, as it was: none
+            ["sqs", "delete-queue"],
+            ["sqs", "delete-queue"],
+            ["sns", "delete-topic"],
+        ]
+        if then == "undo":
+            for command_line in commands:
+                await aws(command_line)
+        else:
+            denied.denying = False
         code, out, err = await _setup(capsys, *command)
+    if then == "undo":
+        assert code == 1  # made again from nothing: the topic, queues, subscription
+        made = re.findall(r"^created +(.+?)  ", out, re.M)
+        assert made == [
+            "SNS topic",
+            "SQS dead-letter queue",
+            "SQS queue",
+            "SQS queue policy",
+            "SNS subscription (raw)",
+        ]
+        return
     assert code == 0, err
     made = re.findall(r"^created +(.+?)  ", out, re.M)
     assert made == ["SES configuration set", "SES event destination (SNS)"]

@@ -99,9 +99,9 @@ async def _topic(sns: Any, options: SetupOptions, plan: Plan) -> str | None:
     if options.dry_run:
         plan.record("created", "SNS topic", options.topic)
         return None
-    arn = (await sns.create_topic(Name=options.topic))["TopicArn"]
-    plan.record("created", "SNS topic", arn)
-    return str(arn)
+    arn = str((await sns.create_topic(Name=options.topic))["TopicArn"])
+    plan.record("created", "SNS topic", arn, undo=("sns", "delete-topic", "--topic-arn", arn))
+    return arn
 
 
 async def _topic_key(sns: Any, arn: str, name: str, plan: Plan) -> None:
@@ -135,8 +135,8 @@ async def _queue(
         if plan.dry_run:
             plan.record("created", kind, name)
             return None
-        url = (await sqs.create_queue(QueueName=name, Attributes=attributes))["QueueUrl"]
-        plan.record("created", kind, name)
+        url = str((await sqs.create_queue(QueueName=name, Attributes=attributes))["QueueUrl"])
+        plan.record("created", kind, name, undo=("sqs", "delete-queue", "--queue-url", url))
     else:
         plan.record("found", kind, name)
         await _attributes(sqs, url, attributes, plan, f"{kind} attributes", name)
@@ -173,7 +173,10 @@ async def _attributes(
         return
     if not plan.dry_run:
         await sqs.set_queue_attributes(QueueUrl=url, Attributes=differing)
-    plan.record(changed, kind, name)
+    # What each had ("" for none: SQS takes it as the attribute removed).
+    former = json.dumps({key: current.get(key, "") for key in differing})
+    undo = ("sqs", "set-queue-attributes", "--queue-url", url, "--attributes", former)
+    plan.record(changed, kind, name, undo=undo)
 
 
 def _json(value: str | None) -> Any:
@@ -218,17 +221,23 @@ async def _subscription(
                     await sns.set_subscription_attributes(
                         SubscriptionArn=arn, AttributeName="RawMessageDelivery", AttributeValue=raw
                     )
-                plan.record("updated", kind, arn)
+                former = attrs.get("RawMessageDelivery", "false")
+                plan.record("updated", kind, arn, undo=(
+                    "sns", "set-subscription-attributes", "--subscription-arn", arn,
+                    "--attribute-name", "RawMessageDelivery", "--attribute-value", former,
+                ))  # fmt: skip
                 return
+    undo: tuple[str, ...] = ()
     if not plan.dry_run:
-        await sns.subscribe(
+        made = await sns.subscribe(
             TopicArn=topic_arn,
             Protocol="sqs",
             Endpoint=queue_arn,
             Attributes={"RawMessageDelivery": raw},
             ReturnSubscriptionArn=True,
         )
-    plan.record("created", kind, f"{options.topic} -> {options.queue}")
+        undo = ("sns", "unsubscribe", "--subscription-arn", str(made["SubscriptionArn"]))
+    plan.record("created", kind, f"{options.topic} -> {options.queue}", undo=undo)
 
 
 async def _configuration_set(
@@ -245,7 +254,8 @@ async def _configuration_set(
             raise
         if not plan.dry_run:
             await ses.create_configuration_set(ConfigurationSet={"Name": name})
-        plan.record("created", "SES configuration set", name)
+        undo = ("ses", "delete-configuration-set", "--configuration-set-name", name)
+        plan.record("created", "SES configuration set", name, undo=undo)
     else:
         plan.record("found", "SES configuration set", name)
         destinations = [d for d in found.get("EventDestinations", []) if d]
@@ -268,7 +278,11 @@ async def _configuration_set(
             await ses.create_configuration_set_event_destination(
                 ConfigurationSetName=name, EventDestination=destination
             )
-        plan.record("created", kind, f"{name}/{options.event_destination}")
+        plan.record("created", kind, f"{name}/{options.event_destination}", undo=(
+            "ses", "delete-configuration-set-event-destination",
+            "--configuration-set-name", name,
+            "--event-destination-name", options.event_destination,
+        ))  # fmt: skip
         return
     same = (
         set(EVENT_TYPES) <= set(found_types)
@@ -282,7 +296,10 @@ async def _configuration_set(
         await ses.update_configuration_set_event_destination(
             ConfigurationSetName=name, EventDestination=destination
         )
-    plan.record("updated", kind, f"{name}/{options.event_destination}")
+    plan.record("updated", kind, f"{name}/{options.event_destination}", undo=(
+        "ses", "update-configuration-set-event-destination", "--configuration-set-name", name,
+        "--event-destination", json.dumps(existing),
+    ))  # fmt: skip
 
 
 def _taken(destination: dict[str, Any], configuration_set: str) -> None:

@@ -199,7 +199,7 @@ def execute(args: argparse.Namespace) -> int:
             # The endpoint's text (a parser's message quotes the body): its first line,
             # cut, its controls escaped (a proxy's answer is a stranger's).
             said = escaped((str(exc).splitlines() or [""])[0], 300)
-            _print_stopped(plans, plan, args.name, several)
+            _print_stopped(plans, plan, args.name, several, options.endpoint_url)
             _print_warnings([*plans, plan])  # what was found is so, finished or not
             why = said if isinstance(exc, Taken) else f"{type(exc).__name__}: {said}"
             print(f"sesd: setup failed in {region}: {why}", file=sys.stderr)
@@ -212,7 +212,7 @@ def execute(args: argparse.Namespace) -> int:
                 print(f"sesd: hint: {hint}", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
-            _print_stopped(plans, plan, args.name, several)
+            _print_stopped(plans, plan, args.name, several, options.endpoint_url)
             _print_warnings([*plans, plan])
             raise  # the command's one line and status (sesd.commands.main)
     _print_plans(plans, args.name, several)
@@ -277,10 +277,14 @@ def _only_theirs(path: str, theirs: dict[str, set[str]]) -> int:
     return 2
 
 
-def _print_stopped(plans: list[Plan], stopped: Plan, name: str, several: bool) -> None:
+def _print_stopped(
+    plans: list[Plan], stopped: Plan, name: str, several: bool, endpoint: str | None
+) -> None:
     """The regions done, then what the region that stopped part-way had made (or found):
     the user learns what exists now, and that running setup again finishes it (a dry
-    run made nothing: what it saw, and that nothing changed)."""
+    run made nothing: what it saw, and that nothing changed); then the commands that
+    undo what this run changed, for a user who would rather not finish it (a run in
+    the wrong account or region)."""
     _print_plans(plans, name, several)
     if plans:
         print()
@@ -291,6 +295,10 @@ def _print_stopped(plans: list[Plan], stopped: Plan, name: str, several: bool) -
     else:
         print(f"# {stopped.region}: stopped part-way; done so far (setup again finishes it):")
     print("\n".join(stopped.report() or ["(nothing)"]))
+    undoing = [line for plan in [stopped, *reversed(plans)] for line in plan.undoing(endpoint)]
+    if undoing:
+        print("\n# or, to undo what this run changed (the newest first):")
+        print("\n".join(undoing))
 
 
 def _print_warnings(plans: list[Plan]) -> None:

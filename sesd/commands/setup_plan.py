@@ -4,9 +4,12 @@ sesd.commands.setup prints."""
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sesd.config import region_of_url
+from sesd.core.text import escaped
 
 __all__ = ["Plan", "SetupOptions", "Taken"]
 
@@ -63,12 +66,29 @@ class Plan:
     queue_url: str | None = None
     #: What setup found and leaves as it is, though SES's events may not arrive so.
     warnings: list[str] = field(default_factory=list)
+    #: The AWS CLI's commands (less region and endpoint) that undo each change made,
+    #: in the order they were made.
+    undo: list[tuple[str, ...]] = field(default_factory=list)
 
-    def record(self, action: str, kind: str, name: str) -> None:
-        """Note an action: ``found``, ``created``, ``updated`` (``would ...`` in a dry run)."""
+    def record(self, action: str, kind: str, name: str, undo: Sequence[str] = ()) -> None:
+        """Note an action: ``found``, ``created``, ``updated`` (``would ...`` in a dry
+        run), and ``undo``, the AWS CLI's command that undoes a change made."""
         if self.dry_run and action != "found":
             action = f"would be {action}"
+        elif undo and action != "found":
+            self.undo.append(tuple(undo))
         self.steps.append((action, kind, name))
+
+    def undoing(self, endpoint_url: str | None = None) -> list[str]:
+        """The commands that undo what this run changed in the region, the newest change
+        first (a subscription before its topic), to paste into a shell: quoted, and
+        their control characters (none in AWS's names and ARNs) escaped."""
+        where = ("--region", self.region) + (
+            ("--endpoint-url", endpoint_url) if endpoint_url else ()
+        )
+        return [
+            escaped(shlex.join(("aws", *argv, *where)), 1 << 20) for argv in reversed(self.undo)
+        ]
 
     @property
     def changed(self) -> bool:
