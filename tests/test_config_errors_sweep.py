@@ -7,8 +7,11 @@ when ``ExecReload`` refuses a config."""
 from __future__ import annotations
 
 import argparse
+import copy
 from pathlib import Path
+from typing import Any
 
+import msgspec
 import pytest
 
 from sesd.commands import check_config
@@ -793,6 +796,8 @@ WARNINGS = [
      "counted, nor what SES says of it polled; set enabled = true"),
     ('[tenants]\npoll_every = "1m"', ":4: tenants.poll_every: [tenants] is not enabled "
      "(enabled = false, the default), so poll_every is read by nothing" + MORE),
+    ('[providers]\nenabled = false\nrate = 5.0', ":5: providers.rate: [providers] is turned off "
+     "(enabled = false), so rate is read by nothing" + MORE),
     (R.replace("delay_ratio", "sending_paused") + "above = 0\n[account_health]\nenabled = "
      "false", ":5: alerts.rules[0] (r).metric: sending_paused is what SESv2 GetAccount says, which "
      "[account_health] enabled = false does not poll: the rule never fires"),
@@ -965,11 +970,56 @@ UNREAD = [
      "by nothing: no tenant is counted, nor what SES says of it polled; set enabled = true"),
     ("[tenants]\nenabled = false\nmax_tracked = 200", None),
     ('[tenants]\nenabled = true\nmax_tracked = 50\ntags = ["team"]', None),
+    # [providers] and [account_health], on by default, turned off with keys tuned beside
+    # the switch: what they tune is never done.
+    ('[providers]\nenabled = false\nrate = 5.0\nnameservers = ["10.0.0.2:53"]', "providers."
+     "nameservers: [providers] is turned off (enabled = false), so nameservers and rate are read "
+     "by nothing: no recipient domain's MX is looked up, nor any mailbox provider counted; remove "
+     "them, or set enabled = true"),
+    ("[providers]\nenabled = false\nrate = 20.0", None),
+    ("[providers]\nenabled = true\nrate = 5.0", None),
+    ('[account_health]\nenabled = false\npoll_every = "1m"', "account_health.poll_every: "
+     "[account_health] is turned off (enabled = false), so poll_every is read by nothing: SES's "
+     "view of no account is polled (SESv2 GetAccount, CloudWatch); remove it, or set enabled = "
+     "true"),
+    ('[account_health]\nenabled = true\npoll_every = "1m"', None),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize(("text", "warning"), UNREAD)
-def test_keys_of_tenants_off_are_named_in_their_order(text: str, warning: str | None) -> None:
+def test_keys_of_a_section_off_are_named_in_their_order(text: str, warning: str | None) -> None:
     """Three keys are listed with commas and an ``and``, the first named in the key's
-    place; enabled itself, and a key given its default, are none of them."""
+    place; enabled itself, and a key given its default, are none of them. A section on
+    unless turned off says so, and that the keys may go."""
     assert unread_warnings(parse_config(text)) == ([warning] if warning else [])
+
+
+def test_every_section_with_a_switch_warns_of_its_keys_unread() -> None:
+    """Each section of the config with an ``enabled`` switch, turned off with every
+    other key it has given a value other than its default, is warned of: a section
+    given a switch later is not left out of the check."""
+    default = parse_config("")
+    switched = [
+        field.encode_name
+        for field in msgspec.structs.fields(default)
+        if "enabled" in getattr(type(getattr(default, field.name)), "__struct_fields__", ())
+    ]
+    assert {"tenants", "providers", "account_health"} <= set(switched)
+    for name in switched:
+        section = getattr(default, name)
+        keys = [key for key in type(section).__struct_fields__ if key != "enabled"]
+        off = _given(section, {"enabled": False})
+        assert not unread_warnings(_given(default, {name: off}))
+        tuned = _given(off, {key: object() for key in keys})  # equal to no default
+        (said,) = unread_warnings(_given(default, {name: tuned}))
+        assert said.startswith(f"{name}.{keys[0]}: [{name}] is "), said
+        assert all(key in said for key in keys), said
+
+
+def _given(struct: Any, values: dict[str, Any]) -> Any:
+    """A copy of ``struct`` with ``values`` set past its own checks (a config's
+    sections are checked together: not what is tested here)."""
+    copied = copy.copy(struct)
+    for key, value in values.items():
+        msgspec.structs.force_setattr(copied, key, value)
+    return copied

@@ -1,37 +1,53 @@
 """Keys given a value that nothing reads: a section left off by its own switch.
 ``[tenants]`` is off unless ``enabled = true``: its other keys, written as if that
-turned it on, would be taken without a word and no tenant counted."""
+turned it on, would be taken without a word and no tenant counted. ``[providers]`` and
+``[account_health]`` are on unless ``enabled = false``: keys tuned beside that switch
+(nameservers, a poll's period) do nothing, which an operator who turned it off for a
+while and tuned it meanwhile would not otherwise learn."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from sesd.config.sections import TenantsConfig
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from sesd.config import Config
 
 __all__ = ["unread_warnings"]
 
+#: Each section with an ``enabled`` switch, and what is not done while it is off.
+_SWITCHED: Final = {
+    "tenants": "no tenant is counted, nor what SES says of it polled",
+    "providers": "no recipient domain's MX is looked up, nor any mailbox provider counted",
+    "account_health": "SES's view of no account is polled (SESv2 GetAccount, CloudWatch)",
+}
+
 
 def unread_warnings(config: Config) -> list[str]:
-    """A warning naming the keys of ``[tenants]`` given other than their defaults while
-    it is not enabled, on the first of them (a key left at its default cannot be told
-    from one not written: a rule on tenants is refused the same, by its own check)."""
-    tenants = config.tenants
-    if tenants.enabled:
-        return []
-    default = TenantsConfig()
-    given = [
-        key
-        for key in TenantsConfig.__struct_encode_fields__
-        if key != "enabled" and getattr(tenants, key) != getattr(default, key)
-    ]
-    if not given:
-        return []
-    keys = " and ".join([", ".join(given[:-1]), given[-1]] if len(given) > 1 else given)
-    return [
-        f"tenants.{given[0]}: [tenants] is not enabled (enabled = false, the default), so "
-        f"{keys} {'are' if len(given) > 1 else 'is'} read by nothing: no tenant is counted, "
-        "nor what SES says of it polled; set enabled = true"
-    ]
+    """A warning for each section turned off whose other keys are given other than their
+    defaults, naming them, on the first of them (a key left at its default cannot be
+    told from one not written: a rule on what the section counts is refused the same,
+    by its own check)."""
+    found = []
+    for name, undone in _SWITCHED.items():
+        section = getattr(config, name)
+        if section.enabled:
+            continue
+        default = type(section)()
+        given = [
+            key
+            for key in type(section).__struct_encode_fields__
+            if key != "enabled" and getattr(section, key) != getattr(default, key)
+        ]
+        if not given:
+            continue
+        keys = " and ".join([", ".join(given[:-1]), given[-1]] if len(given) > 1 else given)
+        many = len(given) > 1
+        if default.enabled:
+            off, fix = "is turned off (enabled = false)", f"remove {'them' if many else 'it'}, or"
+        else:
+            off, fix = "is not enabled (enabled = false, the default)", ""
+        found.append(
+            f"{name}.{given[0]}: [{name}] {off}, so {keys} {'are' if many else 'is'} read by "
+            f"nothing: {undone}; {fix + ' ' if fix else ''}set enabled = true"
+        )
+    return found
