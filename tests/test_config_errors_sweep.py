@@ -16,7 +16,7 @@ import pytest
 
 from sesd.commands import check_config
 from sesd.commands.common import EXIT_CONFIG
-from sesd.config import parse_config
+from sesd.config import parse_config, read_secrets
 from sesd.config.timing_checks import timing_warnings
 from sesd.config.unread import unread_warnings
 from sesd.config.warned import said
@@ -728,6 +728,18 @@ FLEET = AM + 'urls = ["http://a"]\nshared = true\n' + PD
 
 #: Valid, but probably not meant: check-config's warnings, each keyed as errors are.
 WARNINGS = [
+    # Slack and PagerDuty serve https only: an http URL to another host sends the
+    # webhook's URL (anyone who has it posts to the channel) or the routing key in clear.
+    ('[alerts.slack]\nwebhook_url = "http://hooks.slack.com/services/T0/B0/X"', ":4: "
+     "alerts.slack.webhook_url: an http URL, not https: the webhook's URL, a secret (anyone who "
+     "has it can post to the channel), crosses the network unencrypted with every notification; "
+     "Slack's are https://hooks.slack.com/services/...: write https (http only to a relay on this "
+     "host)"),
+    ('[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "0123456789abcdef0123456789abcdef"\n'
+     'events_url = "http://events.pagerduty.com/v2/enqueue"', ":6: alerts.sinks.pd.events_url: "
+     "an http URL, not https: the routing key, a secret (anyone who has it can open incidents), "
+     "crosses the network unencrypted in every event; PagerDuty's is "
+     "https://events.pagerduty.com/v2/enqueue: write https (http only to a relay on this host)"),
     # A bare number is seconds: "4" meant as hours repeats each firing alert at each
     # evaluation; a minute or more is not warned of (below).
     (RA + "[alerts]\nrepeat_interval = 4", ":9: alerts.repeat_interval: 4s: each firing alert is "
@@ -905,6 +917,33 @@ def test_a_resend_every_whose_next_post_lands_in_time_is_not_warned_of(sink: str
     no warning, least of all for the shipped defaults."""
     config = parse_config(Q + AM + 'urls = ["http://am:9093"]\n' + sink + RA + 'sinks = ["am"]')
     assert not [w for w in config.warnings() if "resend_every" in w]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hooks.slack.com/services/T0/B0/X",
+        "http://127.0.0.1:8080/slack",  # a relay on this host: nothing on the wire
+        "http://[::1]/slack",
+        "http://localhost:8080/slack",
+    ],
+)
+def test_a_webhook_sent_over_no_network_is_not_warned_of(url: str) -> None:
+    """Slack's own https URL, or a relay on this host over http: no warning; a URL read
+    from a variable is judged once read, as a literal is."""
+    for written in (url, "env:SESD_TEST_SLACK_URL"):
+        config = parse_config(Q + f'[alerts.slack]\nwebhook_url = "{written}"\n')
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("SESD_TEST_SLACK_URL", url)
+            read_secrets(config)
+        assert not [w for w in config.warnings() if "not https" in w]
+    hooked = parse_config(Q + '[alerts.slack]\nwebhook_url = "env:SESD_TEST_SLACK_URL"\n')
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SESD_TEST_SLACK_URL", url.replace("127.0.0.1", "10.0.0.7", 1))
+        read_secrets(hooked)
+    warned = [w for w in hooked.warnings() if "not https" in w]
+    assert len(warned) == ("10.0.0.7" in url.replace("127.0.0.1", "10.0.0.7", 1))
+    assert not [w for w in warned if "10.0.0.7" in w]  # the secret's URL is not shown
 
 
 def test_a_name_listed_twice_is_warned_of_once(

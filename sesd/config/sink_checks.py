@@ -5,18 +5,26 @@ settings do with ``[alerts]``'s own that is probably not meant (:func:`sink_warn
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from typing import Any, get_args
+from urllib.parse import urlsplit
 
 import msgspec
 
 from sesd.config.alerts import AlertsConfig
 from sesd.config.hooks import dec_hook
-from sesd.config.sinks import SINK_TYPES, AlertmanagerConfig, SinkConfig
+from sesd.config.sinks import (
+    SINK_TYPES,
+    AlertmanagerConfig,
+    PagerDutyConfig,
+    SinkConfig,
+    SlackConfig,
+)
 from sesd.config.values import ConfigError, meant_key, meant_word, one_line, toml_key
 from sesd.core.text import escaped
 
-__all__ = ["VALID_FOR_RESENDS", "check_sinks", "sink_warnings"]
+__all__ = ["VALID_FOR_RESENDS", "check_sinks", "plain_http_warnings", "sink_warnings"]
 
 #: Alertmanager's copy of a firing alert ends this many resend periods after a post
 #: (Prometheus uses 4), unless posted again.
@@ -122,6 +130,53 @@ def sink_warnings(alerts: AlertsConfig) -> list[str]:
             f"at least {_least_resend(every, sink.timeout.seconds)}s (the default is 1m)"
         )
     return found
+
+
+def plain_http_warnings(alerts: AlertsConfig) -> list[str]:
+    """A Slack webhook or a PagerDuty events URL over http to another host: Slack and
+    PagerDuty serve https only, and what each request carries is a secret (the
+    webhook's URL itself, or the routing key) for anyone on the way to read. Warned
+    of, not refused: a Slack- or PagerDuty-compatible receiver of one's own may serve
+    http, and a config that ran on it must load again. A URL not yet read (check-config
+    without its secrets) is judged when read; none is shown: a webhook's is a secret."""
+    found = []
+    for name, sink in alerts.named_sinks().items():
+        key = f"alerts.sinks.{toml_key(name)}" if name in alerts.sinks else f"alerts.{name}"
+        if isinstance(sink, SlackConfig) and sink.webhook_url.is_read:
+            if _crosses_in_clear(sink.webhook_url.get()):
+                found.append(
+                    f"{key}.webhook_url: an http URL, not https: the webhook's URL, a secret "
+                    "(anyone who has it can post to the channel), crosses the network "
+                    "unencrypted with every notification; Slack's are "
+                    "https://hooks.slack.com/services/...: write https (http only to a relay "
+                    "on this host)"
+                )
+        elif isinstance(sink, PagerDutyConfig) and _crosses_in_clear(sink.events_url):
+            found.append(
+                f"{key}.events_url: an http URL, not https: the routing key, a secret (anyone "
+                "who has it can open incidents), crosses the network unencrypted in every "
+                "event; PagerDuty's is https://events.pagerduty.com/v2/enqueue: write https "
+                "(http only to a relay on this host)"
+            )
+    return found
+
+
+def _crosses_in_clear(url: str) -> bool:
+    """Whether a request to ``url`` crosses a network unencrypted: http, to a host that
+    is not this one (a relay on loopback puts nothing on the wire)."""
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname or ""
+    except ValueError:
+        return False  # refused by the URL's own check
+    if parts.scheme.lower() != "http":
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True  # a name
 
 
 def _next_post(resend: float, every: float) -> float:
