@@ -211,7 +211,7 @@ def test_a_literal_secret_is_warned_of_by_check_config_not_shown(
     never the secret; one read from the environment is not warned of."""
     monkeypatch.setenv("SESD_TEST_HOOK", "https://hooks.example/from-env")
     sinks = (
-        '[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "R0UT1NGKEY"\n'
+        '[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "R0UT1NGKEY0123456789ABCDEFGHIJKL"\n'
         '[alerts.sinks.chat]\ntype = "slack"\nwebhook_url = "env:SESD_TEST_HOOK"\n'
         '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\n'
         'above = 0.1\nsinks = ["pd", "chat"]\n'
@@ -224,7 +224,7 @@ def test_a_literal_secret_is_warned_of_by_check_config_not_shown(
         'this file; prefer "env:NAME" or "file:/path"'
     ) in err.splitlines()
     assert "chat" not in err
-    assert "R0UT1NGKEY" not in err
+    assert "R0UT1NGKEY0123456789ABCDEFGHIJKL" not in err
 
 
 @pytest.mark.parametrize("which", ["file: secret", "TLS key"])
@@ -248,14 +248,14 @@ def test_a_secret_file_every_user_may_read_is_warned_of(
         secret = key.read_text().splitlines()[1]
     else:
         key = tmp_path / "routing_key"
-        key.write_text("R0UT1NGKEY\n")
+        key.write_text("R0UT1NGKEY0123456789ABCDEFGHIJKL\n")
         text = (
             f'[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "file:{key}"\n'
             '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\n'
             'above = 0.1\nsinks = ["pd"]\n'
         )
         named = f"{AFTER + 2}: alerts.sinks.pd.routing_key: secret file {key}"
-        secret = "R0UT1NGKEY"
+        secret = "R0UT1NGKEY0123456789ABCDEFGHIJKL"
     path = str(_config(tmp_path, QUEUE + text))
     said = (
         f"sesd: warning: {path}:{named} is readable by every user (mode 0644): "
@@ -372,7 +372,7 @@ def test_a_state_or_silences_file_that_is_a_file_the_config_reads_is_refused(
     silence add` would write over it, and the next start or reload find no config (or
     no key). check-config and run refuse it alike, in one line naming the key."""
     secret = tmp_path / "routing_key"
-    secret.write_text("R0UT1NGKEY\n")
+    secret.write_text("R0UT1NGKEY0123456789ABCDEFGHIJKL\n")
     secret.chmod(0o600)
     config = tmp_path / "sesd.toml"
     named = config if names == "the config file" else secret

@@ -395,6 +395,56 @@ def test_a_secret_read_with_a_line_break_inside_is_refused_without_it(tmp_path: 
     )
 
 
+#: A key of the length PagerDuty's integration keys have (Events API v2).
+KEY = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    ("written", "read", "refused"),
+    [
+        (KEY[:-1], None, "31 characters long"),  # one left off in the copy
+        ("u+" + KEY[:18], None, "20 characters long"),  # a REST API key's length
+        ("file:KEYFILE", KEY + KEY, "64 characters long"),  # read from a file
+        ("env:SESD_TEST_ROUTING_KEY", "k", "1 character long"),
+        (KEY, None, None),
+        ("file:KEYFILE", KEY + "\n", None),  # the line end is left off when read
+    ],
+)
+def test_a_routing_key_pagerduty_would_refuse_by_its_length_is_refused(
+    written: str,
+    read: str | None,
+    refused: str | None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PagerDuty's Events API v2 takes a 32-character integration key: a key of another
+    length (cut short, or another service's key) would lose every page, and is refused
+    at load, literal or read from a file or a variable, naming the key and its length,
+    never its value. To a receiver of one's own (``events_url`` not PagerDuty's) any key
+    goes, as the local receivers of these tests take."""
+    (tmp_path / "key").write_text(read or "", encoding="utf-8")
+    monkeypatch.setenv("SESD_TEST_ROUTING_KEY", read or "")
+    written = written.replace("KEYFILE", str(tmp_path / "key"))
+    for url, judged in (("https://events.pagerduty.com/v2/enqueue", True),
+                        ("https://events.eu.pagerduty.com/v2/enqueue", True),
+                        ("http://127.0.0.1:9/e", False)):  # fmt: skip
+        text = f'[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "{written}"\n'
+        text += f'events_url = "{url}"\n'
+        if refused is None or not judged:
+            read_secrets(parse_config(text))
+            continue
+        with pytest.raises(ConfigError) as raised:
+            read_secrets(parse_config(text))
+        said = str(raised.value)
+        assert said.startswith(
+            f"alerts.sinks.pd.routing_key: {refused}, where every PagerDuty "
+            "integration key (the Events API v2 routing key) is 32"
+        ), said
+        assert said.endswith("(value not shown)")
+        assert KEY[:8] not in said
+        assert "u+" not in said
+
+
 def test_a_secret_file_not_in_utf8_is_refused_without_its_bytes(tmp_path: Path) -> None:
     """A secret file in Latin-1 is refused by name; the message says nothing of its
     bytes (Python's decoder names the byte it stopped at: a piece of the secret)."""

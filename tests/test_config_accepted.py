@@ -63,10 +63,11 @@ def test_a_secret_file_ending_in_a_newline_is_a_url_without_it(
     leaves at its end left off: the URL in it is taken, and sent to without it."""
     (tmp_path / "hook").write_text("https://hooks.example/T/B/x\n", encoding="utf-8")
     monkeypatch.setenv("SESD_TEST_HOOK", "https://hooks.example/T/B/y\n")
+    monkeypatch.setenv("SESD_TEST_ROUTING_KEY", "0123456789abcdef0123456789abcdef\n")
     config = parse_config(
         f'[alerts.sinks.a]\ntype = "slack"\nwebhook_url = "file:{tmp_path / "hook"}"\n'
         '[alerts.sinks.b]\ntype = "webhook"\nurl = "env:SESD_TEST_HOOK"\n'
-        '[alerts.sinks.c]\ntype = "pagerduty"\nrouting_key = "env:SESD_TEST_HOOK"\n'
+        '[alerts.sinks.c]\ntype = "pagerduty"\nrouting_key = "env:SESD_TEST_ROUTING_KEY"\n'
     )
     read_secrets(config)
     sink = config.alerts.sinks["a"]

@@ -25,7 +25,9 @@ _SINK = (
 )
 
 
-def _text(queue: str, *, key: str = "L1TERALKEY0NE", evaluate: str = "100ms") -> str:
+def _text(
+    queue: str, *, key: str = "L1TERALKEY0NE0123456789ABCDEFGHI", evaluate: str = "100ms"
+) -> str:
     """A config with a queue, an alerts table and a literal secret."""
     return (
         f'[[queues]]\nurl = "{queue}"\nname = "first"\nwait_time_seconds = 1\n'
@@ -41,7 +43,8 @@ def _laid_out_otherwise(queue: str) -> str:
         "[alerts]\ngroup_wait   =   '0s'\nevaluate_every = \"100ms\"  # fast for tests\n\n"
         "[[alerts.rules]]\nsinks = ['pd']\nabove = 0.10\nwindow = '5m'\n"
         'metric = "delay_ratio"\nname = "slow"\n\n'
-        '[alerts.sinks.pd]\nrouting_key = "L1TERALKEY0NE"\ntype = "pagerduty"\n\n'
+        '[alerts.sinks.pd]\nrouting_key = "L1TERALKEY0NE0123456789ABCDEFGHI"\n'
+        'type = "pagerduty"\n\n'
         f'[[queues]]\nwait_time_seconds = 1\nname = "first"\nurl = "{queue}"\n'
     )
 
@@ -64,15 +67,15 @@ def test_the_digest_tells_nothing_of_a_secrets_value(monkeypatch: pytest.MonkeyP
     against it). A secret behind ``env:`` counts as its reference: rotated, the digest
     stays; read from another variable, it changes."""
     url = "http://127.0.0.1:9/q"
-    assert parse_config(_text(url, key="AAAA")).digest() == parse_config(_text(url)).digest()
+    assert parse_config(_text(url, key="A" * 32)).digest() == parse_config(_text(url)).digest()
 
     def from_env(name: str) -> str:
         return read_secrets(parse_config(_text(url, key=f"env:{name}"))).digest()
 
-    monkeypatch.setenv("SESD_TEST_KEY", "first-value")
-    monkeypatch.setenv("SESD_OTHER_KEY", "first-value")
+    monkeypatch.setenv("SESD_TEST_KEY", "first-value".ljust(32, "0"))
+    monkeypatch.setenv("SESD_OTHER_KEY", "first-value".ljust(32, "0"))
     before = from_env("SESD_TEST_KEY")
-    monkeypatch.setenv("SESD_TEST_KEY", "rotated-value")
+    monkeypatch.setenv("SESD_TEST_KEY", "rotated-value".ljust(32, "0"))
     assert from_env("SESD_TEST_KEY") == before
     assert from_env("SESD_OTHER_KEY") != before
 
@@ -122,4 +125,6 @@ async def test_a_reload_replaces_the_digest_only_when_the_config_changes(
         config.write_text(config.read_text().replace('metric = "delay_ratio"', "metric ="))
         await _reload(sesd, "sesd.config.reload_failed")
         assert await _digests(sesd) == {second: 1.0}
-        assert all("L1TERALKEY0NE" not in str(key) for key in await sesd.metrics())
+        assert all(
+            "L1TERALKEY0NE0123456789ABCDEFGHI" not in str(key) for key in await sesd.metrics()
+        )

@@ -30,7 +30,9 @@ ROLE = 'role_arn = "arn:aws:iam::123456789012:role/sesd"\n'
 CAN = '[canary]\nfrom = "a@b.example"\nconfiguration_set = "cs"\n'
 S = 'webhook_url = "https://h.example/x"\n'
 HOOK = '[alerts.sinks.hook]\ntype = "webhook"\nurl = "https://h.example/x"\n'
-PD = '[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "k"\n'
+#: A routing key as long as PagerDuty's integration keys.
+KEY = "0123456789abcdef0123456789abcdef"
+PD = f'[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "{KEY}"\n'
 AM = '[alerts.sinks.am]\ntype = "alertmanager"\n'
 TEN = "[tenants]\nenabled = true\n"
 #: Where a message lists what is known, its start is pinned: the list grows.
@@ -400,9 +402,9 @@ CASES = [
      "be blank: PagerDuty refuses every event then"),
     # A secret that is no URL, refused where the service it goes to would refuse it at
     # the first page (a pasted line break; a space in a key), the value not shown.
-    (PD.replace('"k"', '"k\\n"'), ":5: alerts.sinks.pd.routing_key: has a line break or another "
+    (PD.replace(KEY, "k\\n"), ":5: alerts.sinks.pd.routing_key: has a line break or another "
      "control or invisible character: no key or password holds one (value not shown)"),
-    (PD.replace('"k"', '"k k"'), ":5: alerts.sinks.pd.routing_key: has a space: no such key holds "
+    (PD.replace(KEY, "k k"), ":5: alerts.sinks.pd.routing_key: has a space: no such key holds "
      "one (value not shown)"),
     (AM + 'urls = ["http://a"]\nusername = "u"\npassword = "p\\u0000q"', ":7: "
      "alerts.sinks.am.password: has a line break or another control or invisible character: no key "
@@ -414,10 +416,15 @@ CASES = [
      "directory"),
     # A reference with a space after its colon: said as written, not as a variable's
     # name read with the space ("environment variable  SESD_X", two spaces).
-    (PD.replace('"k"', '"env: SESD_X"'), ":5: alerts.sinks.pd.routing_key: 'env: SESD_X': a space "
+    (PD.replace(KEY, "env: SESD_X"), ":5: alerts.sinks.pd.routing_key: 'env: SESD_X': a space "
      "around the name: write 'env:SESD_X'"),
-    (PD.replace('"k"', '"file: /run/key "'), ":5: alerts.sinks.pd.routing_key: 'file: /run/key ': "
+    (PD.replace(KEY, "file: /run/key "), ":5: alerts.sinks.pd.routing_key: 'file: /run/key ': "
      "a space around the path: write 'file:/run/key'"),
+    # PagerDuty's integration keys are 32 characters: another length loses every page.
+    (PD.replace(KEY, KEY[:-1]), ":5: alerts.sinks.pd.routing_key: 31 characters long, where "
+     "every PagerDuty integration key (the Events API v2 routing key) is 32: PagerDuty would "
+     "refuse each event; give the Integration Key of the service's Events API v2 integration "
+     "(value not shown)"),
     (PD + 'events_url = "x"', ":6: alerts.sinks.pd.events_url: 'x' is not an http(s) URL"),
     (PD + 'timeout = "10m"', ":6: alerts.sinks.pd.timeout: '10m' is over 5m: a receiver that hangs "
      "would hold every notification behind it that long (a bare number is seconds)"),

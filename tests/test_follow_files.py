@@ -40,8 +40,14 @@ def _version(mount: Path, name: str, routing_key: str) -> trustme.CA:
     directory = mount / name
     directory.mkdir()
     ca = _certificate(directory, "tls")
-    (directory / "routing_key").write_text(routing_key)
+    (directory / "routing_key").write_text(_padded(routing_key))
     return ca
+
+
+def _padded(key: str) -> str:
+    """``key`` as long as a PagerDuty integration key (32 characters: another length is
+    refused at load), its words still telling one version from another."""
+    return key.ljust(32, "0")
 
 
 def _swap(mount: Path, name: str) -> None:
@@ -83,8 +89,8 @@ async def _mounted(
 
 
 def _key(daemon: Daemon) -> str:
-    """The routing key of the PagerDuty sink in force."""
-    return daemon.config.alerts.sinks["pd"].routing_key.get()  # type: ignore[union-attr]
+    """The routing key of the PagerDuty sink in force, as :func:`_version` was given it."""
+    return daemon.config.alerts.sinks["pd"].routing_key.get().rstrip("0")  # type: ignore[union-attr]
 
 
 def _reloaded(daemon: Daemon) -> float | None:
@@ -163,7 +169,7 @@ def test_reread_reads_the_files_and_leaves_the_running_config(tmp_path: Path) ->
     """A copy of the config in force with its files read anew: the running config's
     secrets are not touched, a literal stays, and the config file is not read."""
     key = tmp_path / "routing_key"
-    key.write_text("first")
+    key.write_text(_padded("first"))
     aws = tmp_path / "aws_secret"
     aws.write_text("secret")
     path = tmp_path / "sesd.toml"
@@ -175,11 +181,11 @@ def test_reread_reads_the_files_and_leaves_the_running_config(tmp_path: Path) ->
         '[alerts.sinks.hook]\ntype = "webhook"\nurl = "https://hooks.example/a"\n'
     )
     running = load_config(path)
-    key.write_text("second")
+    key.write_text(_padded("second"))
     path.write_text("not TOML at all [")
     again = reread(running)
-    assert running.alerts.sinks["pd"].routing_key.get() == "first"  # type: ignore[union-attr]
-    assert again.alerts.sinks["pd"].routing_key.get() == "second"  # type: ignore[union-attr]
+    assert running.alerts.sinks["pd"].routing_key.get() == _padded("first")  # type: ignore[union-attr]
+    assert again.alerts.sinks["pd"].routing_key.get() == _padded("second")  # type: ignore[union-attr]
     assert again.alerts.sinks["hook"].url.get() == "https://hooks.example/a"  # type: ignore[union-attr]
     assert again.to_display() == running.to_display()
     # [aws] is read at start only: its file is not followed.

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.timeout(60)
 Q = '[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/1/q"\n'
 RA = '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\nabove = 0.1\n'
 AM = '[alerts.sinks.am]\ntype = "alertmanager"\n'
-PD = '[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "k"\n'
+PD = '[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "0123456789abcdef0123456789abcdef"\n'
 FLEET = AM + 'urls = ["http://a"]\nshared = true\n' + PD
 
 

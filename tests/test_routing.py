@@ -59,12 +59,15 @@ def test_the_older_sections_are_the_sinks_named_slack_and_pagerduty() -> None:
     older = parse_config(
         '[alerts]\nsilences_path = "/var/lib/sesd/silences.json"\n'
         '[alerts.slack]\nwebhook_url = "https://hooks.example/a"\n'
-        '[alerts.pagerduty]\nrouting_key = "k"\n' + RULE + 'sinks = ["slack", "pagerduty"]\n'
+        '[alerts.pagerduty]\nrouting_key = "0123456789abcdef0123456789abcdef"\n'
+        + RULE
+        + 'sinks = ["slack", "pagerduty"]\n'
     )
     named = parse_config(
         '[state]\npath = "/var/lib/sesd/state.bin"\n'
         '[alerts.sinks.slack]\ntype = "slack"\nwebhook_url = "https://hooks.example/a"\n'
-        '[alerts.sinks.pagerduty]\ntype = "pagerduty"\nrouting_key = "k"\n'
+        '[alerts.sinks.pagerduty]\ntype = "pagerduty"\n'
+        'routing_key = "0123456789abcdef0123456789abcdef"\n'
         + RULE
         + 'sinks = ["slack", "pagerduty"]\n'
     )
@@ -562,7 +565,7 @@ async def test_a_reload_keeps_a_sink_whose_config_and_secrets_it_keeps(
     same reference makes it anew."""
     from sesd.config import read_secrets
 
-    monkeypatch.setenv("SESD_TEST_ROUTING_KEY", "key-1")
+    monkeypatch.setenv("SESD_TEST_ROUTING_KEY", "key-1".ljust(32, "0"))
     text = PAGERDUTY_BY_ENV
     alerting, _, _ = _alerting(text)
     async with aiohttp.ClientSession() as session:
@@ -571,7 +574,7 @@ async def test_a_reload_keeps_a_sink_whose_config_and_secrets_it_keeps(
         sink = alerting.outboxes["pd"].sink
         alerting.reconfigure(read_secrets(parse_config(text)))
         assert alerting.outboxes["pd"].sink is sink
-        monkeypatch.setenv("SESD_TEST_ROUTING_KEY", "key-2")
+        monkeypatch.setenv("SESD_TEST_ROUTING_KEY", "key-2".ljust(32, "0"))
         alerting.reconfigure(read_secrets(parse_config(text)))
         assert alerting.outboxes["pd"].sink is not sink
 
@@ -947,7 +950,7 @@ async def test_a_pagerduty_sink_asks_the_silences_in_force(
     reload makes anew asks too."""
     from sesd.alerting.silences import Silence
 
-    monkeypatch.setenv("SESD_TEST_ROUTING_KEY", "key-1")
+    monkeypatch.setenv("SESD_TEST_ROUTING_KEY", "key-1".ljust(32, "0"))
     text = PAGERDUTY_BY_ENV
     alerting, _, now = _alerting(text)
     async with aiohttp.ClientSession() as session:
@@ -961,7 +964,7 @@ async def test_a_pagerduty_sink_asks_the_silences_in_force(
         assert sink.held("delays", "a.example", Transition.REPEAT)
         now[0] = T + 61
         assert not sink.held("delays", "a.example", Transition.REPEAT)  # the silence ended
-        monkeypatch.setenv("SESD_TEST_ROUTING_KEY", "key-2")
+        monkeypatch.setenv("SESD_TEST_ROUTING_KEY", "key-2".ljust(32, "0"))
         from sesd.config import read_secrets
 
         alerting.reconfigure(read_secrets(parse_config(text)))

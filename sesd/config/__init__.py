@@ -286,6 +286,7 @@ def parse_config(text: str) -> Config:
     for key, secret in config.secrets():
         if secret.is_literal:
             _check_secret(key, secret)
+    _check_keys(config)
     return config
 
 
@@ -297,8 +298,10 @@ def read_secrets(config: Config, *, sink: str | None = None) -> Config:
     the others' are not set). Returns ``config``."""
     if sink is not None:
         _read([(key, found) for key, found in config.alerts.secrets(sink) if found is not None])
+        _check_keys(config, sink)
         return config
     _read(config.secrets())
+    _check_keys(config)
     if config.http.web_config is not None:
         try:
             config.http.web_config.read()
@@ -330,6 +333,14 @@ def _check_secret(key: str, secret: Secret) -> None:
     if fault is not None:
         # The value is a secret: say what is wrong, never what it is.
         raise ConfigError(f"{key}: {fault} (value not shown)")
+
+
+def _check_keys(config: Config, sink: str | None = None) -> None:
+    """Refuse a key read that its service would refuse by its length (a routing key):
+    the first, as every other check names one."""
+    faults = config.alerts.key_faults(sink)
+    if faults:
+        raise ConfigError(faults[0])
 
 
 #: Secrets that are keys, of no space (a password may hold one).

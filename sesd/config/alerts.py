@@ -268,6 +268,18 @@ class AlertsConfig(Section, frozen=True):
         used = {name for rule in self.rules for name in rule.sinks}
         return [name for name in self.named_sinks() if name != "console" and name not in used]
 
+    def key_faults(self, sink: str | None = None) -> list[str]:
+        """Each PagerDuty sink's routing key, once read, that PagerDuty would refuse
+        (:meth:`PagerDutyConfig.key_fault`), named by its key (``sink``'s alone, when
+        named)."""
+        found = []
+        for name, config in self.named_sinks().items():
+            fault = config.key_fault() if isinstance(config, PagerDutyConfig) else None
+            if fault is not None and sink in (None, name):
+                key = f"alerts.sinks.{toml_key(name)}" if name in self.sinks else f"alerts.{name}"
+                found.append(f"{key}.routing_key: {fault}")
+        return found
+
     def secrets(self, sink: str | None = None) -> list[tuple[str, Secret | None]]:
         """The sinks' secrets with their keys (``sink``'s alone, when named)."""
         found: list[tuple[str, Secret | None]] = []

@@ -4,6 +4,9 @@ which rules name them, is sesd.config.alerts'."""
 
 from __future__ import annotations
 
+from typing import Final
+from urllib.parse import urlsplit
+
 import msgspec
 
 from sesd.config.secrets import Secret
@@ -11,6 +14,7 @@ from sesd.config.urls import check_http_url, shown_url
 from sesd.config.values import Duration, Section
 
 __all__ = [
+    "ROUTING_KEY_LENGTH",
     "SINK_TYPES",
     "AlertmanagerConfig",
     "ConsoleConfig",
@@ -50,6 +54,12 @@ class SlackConfig(_Sink, frozen=True, tag="slack"):
         _check_timeout(self.timeout)
 
 
+#: The length of a PagerDuty integration key, an Events API v2 ``routing_key``: "the 32
+#: character Integration Key", as PagerDuty's Events API v2 reference writes it (of what
+#: characters, it does not say).
+ROUTING_KEY_LENGTH: Final = 32
+
+
 class PagerDutyConfig(_Sink, frozen=True, tag="pagerduty"):
     """PagerDuty Events API v2."""
 
@@ -63,6 +73,30 @@ class PagerDutyConfig(_Sink, frozen=True, tag="pagerduty"):
         _check_timeout(self.timeout)
         if not self.source.strip():
             raise ValueError("source must not be blank: PagerDuty refuses every event then")
+
+    def key_fault(self) -> str | None:
+        """Why PagerDuty would refuse every event sent with the routing key, once read,
+        or None; said without the key. Its length alone is known: the key of another
+        service (a REST API key), or one cut short in the copy. Judged where the events go
+        to PagerDuty's own Events API (its EU host too): a compatible receiver of one's
+        own (``events_url`` another host) may take keys of its own making."""
+        if not self.routing_key.is_read:
+            return None
+        try:
+            host = urlsplit(self.events_url.strip()).hostname or ""
+        except ValueError:  # refused by the URL's own check
+            return None
+        if not (host == "pagerduty.com" or host.endswith(".pagerduty.com")):
+            return None
+        length = len(self.routing_key.get())
+        if length == ROUTING_KEY_LENGTH:
+            return None
+        return (
+            f"{length} character{'s' if length != 1 else ''} long, where every PagerDuty "
+            f"integration key (the Events API v2 routing key) is {ROUTING_KEY_LENGTH}: "
+            "PagerDuty would refuse each event; give the Integration Key of the service's "
+            "Events API v2 integration (value not shown)"
+        )
 
 
 class AlertmanagerConfig(_Sink, frozen=True, tag="alertmanager"):
