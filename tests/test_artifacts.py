@@ -943,9 +943,9 @@ def _unit(panel: dict[str, Any], ref: str) -> str:
 
 def test_the_dashboard_shows_each_query_in_its_own_unit() -> None:
     """A rate reads as so many a second (sesd counts recipients, messages and lookups,
-    not requests), a ratio of rates as a percentage, a quantile in seconds, and a
-    gauge with no "/s"; a panel plotting a rate beside a gauge gives the gauge an axis
-    of its own."""
+    not requests), or a minute for rare events, a ratio of rates as a percentage, a
+    quantile in seconds, and a gauge with no "/s"; a panel plotting a rate beside a
+    gauge gives the gauge an axis of its own."""
     dashboard = json.loads(DASHBOARD.read_text())
     checked = 0
     for panel in dashboard["panels"]:
@@ -957,6 +957,9 @@ def test_the_dashboard_shows_each_query_in_its_own_unit() -> None:
                 assert unit == "s", where
             elif "rate(" in expr and ") / (" in expr:
                 assert unit == "percentunit", where
+            elif "rate(" in expr and expr.endswith(") * 60"):  # rare events, a minute
+                assert unit.startswith("suffix:"), where
+                assert unit.endswith("/min"), where
             elif "rate(" in expr:
                 assert unit.startswith("suffix:"), where
                 assert unit.endswith("/s"), where

@@ -37,3 +37,40 @@ def test_the_canary_panel_draws_a_p95_of_canaries_not_gaps(tmp_path: Path) -> No
     ]
     test = {"tests": [{"interval": "15s", "input_series": series, "promql_expr_test": checks}]}
     promtool_passes(tmp_path, test)
+
+
+#: The panels that count rare events (invalid messages, notifications, canary send
+#: errors, failed polls), and the counter each of their lines reads.
+COUNTS = {
+    "Invalid messages by reason": ("sesd_invalid_messages_total",),
+    "Notification outcomes": ("sesd_notifications_total",),
+    "Canary missing and send errors": ("sesd_canary_send_errors_total",),
+    "Account polls failing": ("sesd_ses_poll_errors_total", "sesd_ses_poll_failures_total"),
+}
+
+
+def test_a_count_panel_draws_a_count_a_minute_whatever_window_grafana_reads(
+    tmp_path: Path,
+) -> None:
+    """Ten failures a minute, steady. Grafana's rate interval is a minute over the last
+    hours, ten minutes over a week: a count over it (``increase()``) drew 10, then 100,
+    for the same failures, and the legend named no window to tell which. Each line of
+    the panels that count rare events draws 10 at either window and says "per minute".
+    promtool evaluates each line's query at both windows."""
+    panels = {p["title"]: p for p in json.loads(DASHBOARD.read_text())["panels"]}
+    series, checks = [], []
+    for title, counters in COUNTS.items():
+        lines = [t for t in panels[title]["targets"] if "_total" in t["expr"]]
+        assert [t["expr"].split("(")[-1].split("{")[0] for t in lines] == list(counters)
+        for target, counter in zip(lines, counters, strict=True):
+            assert target["legendFormat"].endswith(" per minute"), target["legendFormat"]
+            labels = 'job="sesd",instance="a",queue="q",reason="r",sink="s",outcome="failed"'
+            labels += ',account="default",region="eu-west-1",api="get_account",error="x"'
+            # 2.5 every 15 s scrape: 10 a minute.
+            series.append({"series": f"{counter}{{{labels}}}", "values": "0+2.5x400"})
+            for window in ("1m", "10m"):
+                expr = filled(target["expr"]).replace("[1m]", f"[{window}]")
+                checks.append({"expr": f"round(sum({expr}), 0.001)", "eval_time": "90m",
+                               "exp_samples": [{"labels": "{}", "value": 10}]})  # fmt: skip
+    test = {"tests": [{"interval": "15s", "input_series": series, "promql_expr_test": checks}]}
+    promtool_passes(tmp_path, test)
