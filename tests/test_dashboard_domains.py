@@ -183,6 +183,56 @@ def test_a_fleet_ratio_panel_draws_a_domain_its_alert_fires_for(tmp_path: Path) 
     promtool_passes(tmp_path, test)
 
 
+def test_a_fleet_sum_panel_draws_a_domain_an_alert_fires_for(tmp_path: Path) -> None:
+    """Twenty big domains have more delayed and more undelivered recipients than
+    mid.example and low.example. SesdDelayRatioHigh fires for mid.example (10% of its
+    mail delayed); sesd's own rule on the delivery ratio fires for low.example (half
+    its mail delivered). "Delay ratio by domain", summed over replicas, draws
+    mid.example and low.example beside the twenty; "Delivery ratio by domain" draws
+    low.example; neither draws loud.example, whose alert (SesdComplaintRatioHigh) is
+    on neither, nor is any a built-in alert fires for. The page names a domain the
+    panel would otherwise leave out. promtool evaluates each panel's query with the
+    shipped rules."""
+    big = {"delivery": 9900, "delivery_delay": 100, "bounce": 100, "complaint": 5, "send": 10100}
+    domains = {f"b{i:02}.example": big for i in range(1, 21)} | {
+        "mid.example": _FIRING["mid.example"] | {"send": 100},
+        "loud.example": _FIRING["loud.example"] | {"send": 1000},
+        "low.example": {"delivery": 50, "delivery_delay": 0, "bounce": 0, "complaint": 0,
+                        "send": 100},
+    }  # fmt: skip
+    where = 'job="sesd",instance="a"'
+    series = _window_series("", domains) + [
+        {"series": f'sesd_recipient_events_total{{{where},domain="{domain}",'
+                   f'event_type="{event_type}"}}', "values": f"0+{60 * count}x20"}
+        for domain, counts in domains.items()
+        for event_type, count in counts.items()
+    ] + [
+        {"series": f'sesd_alerts_firing{{{where},rule="{rule}",domain="{domain}"}}',
+         "values": f"{firing}x20"}
+        for rule, domain, firing in (("delivery-low", "low.example", 1),
+                                     ("delivery-low", "loud.example", 0))
+    ]  # fmt: skip
+    top = dict.fromkeys((f"b{i:02}.example" for i in range(1, 21)), 0.01)
+    delivered = dict.fromkeys(top, 9900 / 10100)
+    cases = [
+        ("Delay ratio by domain", top | {"mid.example": 0.1, "low.example": 0.0}),
+        ("Delivery ratio by domain", delivered | {"low.example": 0.5}),
+    ]
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    checks = []
+    for title, values in cases:
+        (expr,) = [filled(t["expr"]) for p in panels if p["title"].startswith(title)
+                   for t in p["targets"]]  # fmt: skip
+        expected = [{"labels": f'{{domain="{d}"}}', "value": v} for d, v in values.items()]
+        checks.append({"expr": expr, "eval_time": "15m", "exp_samples": expected})
+    test = {
+        "rule_files": [str(PROMETHEUS / "sesd.rules.yml")],
+        "evaluation_interval": "1m",
+        "tests": [{"interval": "1m", "input_series": series, "promql_expr_test": checks}],
+    }
+    promtool_passes(tmp_path, test)
+
+
 def _weighing(i: int) -> dict[str, int]:
     """Domain i of the big fleet: 100 + i of 100,000 recipients delayed and bounced, i
     complained, so that the 20 that weigh most are 2 to 21, with no tie among them, and
