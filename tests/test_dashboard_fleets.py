@@ -168,3 +168,51 @@ def test_with_every_fleet_shown_each_keeps_what_is_its_own(tmp_path: Path) -> No
             }
         )
     promtool_passes(tmp_path, {"tests": tests})
+
+
+#: The panels drawing quantiles of a histogram: (title, refId, the histogram, the
+#: quantile).
+QUANTILES = [
+    ("SES processing time quantiles (all domains)", ref, "sesd_delivery_processing_seconds", q)
+    for ref, q in (("A", 0.5), ("B", 0.95), ("C", 0.99))
+] + [
+    ("Event lag (receive time minus event time)", ref, "sesd_event_lag_seconds", q)
+    for ref, q in (("A", 0.5), ("B", 0.95))
+] + [
+    ("Canary time per stage (p95 over 15m)", ref, f"sesd_canary_{stage}_seconds", 0.95)
+    for ref, stage in zip("ABCD", ("send", "ses_processing", "event_pipeline", "end_to_end"),
+                          strict=True)
+]  # fmt: skip
+
+
+def test_with_every_fleet_shown_each_fleets_quantiles_are_its_own(tmp_path: Path) -> None:
+    """Prod's deliveries, lags and canaries all take at most 0.5 s, staging's 0.5 to 1 s,
+    as many of each, and the namespace variable at All: a quantile of both fleets'
+    buckets added (a p95 of 0.95 s) is neither fleet's, and hides which one is slow.
+    Each quantile panel draws each fleet's quantile as a line of its own, named by its
+    namespace (prod's p95 0.475 s, staging's 0.975 s). promtool evaluates each query on
+    both fleets' samples."""
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    drawn = {
+        (p["title"], t["refId"]): t
+        for p in panels
+        for t in p.get("targets", [])
+        if "histogram_quantile" in t["expr"]
+    }
+    assert set(drawn) == {(title, ref) for title, ref, _, _ in QUANTILES}
+    tests = []
+    for title, ref, histogram, q in QUANTILES:
+        target = drawn[title, ref]
+        assert target["legendFormat"].startswith("{{namespace}} "), target["legendFormat"]
+        series = [
+            {"series": f'{histogram}_bucket{{{fleet},le="{le}"}}', "values": f"0+{count}x20"}
+            for fleet, counts in ((PROD, (60, 60, 60)), (STAGING, (0, 60, 60)))
+            for le, count in zip(("0.5", "1", "+Inf"), counts, strict=True)
+        ]
+        expected = [
+            {"labels": '{namespace="prod"}', "value": 0.5 * q},
+            {"labels": '{namespace="staging"}', "value": 0.5 + 0.5 * q},
+        ]
+        check = {"expr": filled(target["expr"]), "eval_time": "10m", "exp_samples": expected}
+        tests.append({"interval": "1m", "input_series": series, "promql_expr_test": [check]})
+    promtool_passes(tmp_path, {"tests": tests})
