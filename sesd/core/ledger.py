@@ -10,16 +10,15 @@ two.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, Final
 
 from sesd.core.accounts import DEFAULT_ACCOUNT, Accounts, is_region
 from sesd.core.canary import CanaryTracker
 from sesd.core.dedup import DuplicateFilter
 from sesd.core.domains import LabelTable, domain_labels
+from sesd.core.ledger_file import label_maker, restore_into, snapshot_of
 from sesd.core.ledger_steps import moved
-from sesd.core.ledger_windows import restore_windows
-from sesd.core.made import is_domain, maker
 from sesd.core.pending import PendingDelays
 from sesd.core.provider_cache import ProviderCache
 from sesd.core.providers import NONE
@@ -28,7 +27,7 @@ from sesd.core.scopes import DOMAIN, PROVIDER, TENANT, Scope
 from sesd.core.settings import CoreSettings
 from sesd.core.tallies import Tallies
 from sesd.core.tenant_map import TenantMap
-from sesd.core.tenant_reach import forget_unreached, held_in, ids_in, sender_label
+from sesd.core.tenant_reach import forget_unreached, sender_label
 from sesd.core.tenant_walks import TenantWalks
 from sesd.core.tenants import TenantStatuses
 from sesd.core.windows import DomainWindows, WindowSpec, window_specs
@@ -275,117 +274,16 @@ class Ledger:
         """The windows' layout: a file written for another one cannot fill these."""
         return [[spec.name, spec.width, spec.slots] for spec in self.specs]
 
-    def _all_windows(self) -> Iterator[DomainWindows]:
-        for scope in self.scopes:
-            yield from scope.windows.values()
-        yield from self.tag_windows.values()
-
     def snapshot(self, now: float) -> dict[str, Any]:
-        """The saved stores as plain data (the state file's body)."""
-        for windows in self._all_windows():
-            windows.flush(now)
-        return {
-            "layout": self.layout(),
-            "domains": self.domains.snapshot(),
-            "windows": {label: w.snapshot() for label, w in self.by_domain.windows.items()},
-            # Windows of the other scopes (providers), by axis.
-            "scopes": {
-                scope.axis: {label: w.snapshot() for label, w in scope.windows.items()}
-                for scope in self.scopes[1:]
-            },
-            "providers": [] if self.providers is None else self.providers.snapshot(now),
-            "tags": {tag: table.snapshot() for tag, table in self.tag_tables.items()},
-            "tag_windows": [
-                [tag, value, w.snapshot()] for (tag, value), w in self.tag_windows.items()
-            ],
-            "pending": {**self.pending.snapshot(), "axes": [s.axis for s in self.scopes]},
-            "tenant_labels": self.tenant_labels.snapshot(),
-            "tenant_map": self.tenant_map.snapshot(),
-            "dedup": self.dedup.snapshot(),
-            "canaries": self.canary.snapshot(),
-            "canary_names": self.canary.names(),
-            "accounts": self.accounts.snapshot(self.settings.roles),
-            "tenant_status": self.tenant_status.snapshot(),
-            "tenant_ids": [[i, label] for i, label in self.tenant_status.accounts.items()],
-            "tenant_listed": self.tenant_status.listed_rows(),
-            "tenant_walks": self.tenant_walks.snapshot(),
-        }
+        """The saved stores as plain data (the state file's body: sesd.core.ledger_file)."""
+        return snapshot_of(self, now)
 
     def restore(self, data: dict[str, Any], now: float) -> dict[str, Any]:
         """Load what :meth:`snapshot` returned into this fresh ledger at ``now``; returns
-        what was restored. Windows written for another layout are dropped, the rest
-        kept."""
-        self.dedup.restore(data["dedup"])
-        # Files written before tenants name no axes: a domain's, then a provider's.
-        saved = data["pending"].get("axes", [DOMAIN, PROVIDER])
-        places = [saved.index(s.axis) if s.axis in saved else -1 for s in self.scopes]
-        # A delay is kept under labels an event could have made, each in its scope.
-        makes = [self.makes(scope.axis, data) for scope in self.scopes]
-        refused = self.pending.restore(data["pending"], places, makes)
-        self.tenant_map.restore(data.get("tenant_map", []))
-        # Each window as saved, by its place in the file: one added or changed since
-        # starts empty, the others are kept.
-        saved_layout = data["layout"]
-        kept = [saved_layout.index(w) if w in saved_layout else None for w in self.layout()]
-        any_kept = any(index is not None for index in kept)
-        if any_kept:
-            restore_windows(self, data, kept)
-        if self.providers is not None:
-            # An answer is kept as a live lookup would have made it: of a domain in its
-            # normal form, naming a provider this sesd knows.
-            provider = self.makes(PROVIDER)
-            self.providers.restore(
-                data.get("providers", []), lambda domain, name: is_domain(domain) and provider(name)
-            )
-        self.canary.restore(data.get("canaries", []), now, data.get("canary_names"))
-        # What SES said of accounts (watched for their health alone too) and tenants still
-        # watched, and walks; not an entry's whose role reaches another account now.
-        where = set(self.settings.watched)
-        # (with [tenants] off, no listing would correct the ids the file's listings named)
-        on, rows = self.settings.tenants, data.get("accounts", [])
-        polls = self.settings.account_polls  # (their answers only: no other is read again)
-        where -= self.accounts.restore(rows, where, self.settings.roles, listings=on, polls=polls)
-        # The ids the labels' polls named, an empty listing's too (not in an older file).
-        ids = {*self.accounts.ids(), *(ids_in(data.get("tenant_ids")) if on else ())}
-        # With them off, no poll would read a restored status again nor forget it; when
-        # each list was read stays (saved again) for a start with them on.
-        statuses = data.get("tenant_status", []) if on else []
-        self.tenant_status.restore(statuses, where, ids, data.get("tenant_listed", []))
-        # The map of an AWS account no label reaches now goes, as a reload's would.
-        reached = self.settings.reached(self.accounts.ids())  # the file's ids for the default
-        forget_unreached(self.tenant_map, held_in(data.get("accounts", [])), reached)
-        # Walks under way resume and show how far they came, but of an account left since.
-        walks = data.get("tenant_walks", [])
-        unread = self.tenant_walks.restore(walks, where, now, self.tenant_map.max_entries)
-        self.tenant_walks.forget_unreached(self.settings.reaching(self.accounts.ids()))
-        for target, walk in self.tenant_walks.walks.items():
-            if not walk.listing:
-                progress = self.accounts.record(target)
-                progress.tenants_listed, progress.tenants_mapped = len(walk.tenants), walk.next
-        return {
-            "windows": len(self.windows) if any_kept else "dropped: window layout changed",
-            "windows_started_empty": [
-                spec.name for spec, index in zip(self.specs, kept, strict=True) if index is None
-            ],
-            "pending_delays": len(self.pending),
-            "pending_delays_refused": refused,
-            "pending_delays_over_bound": self.pending.overflow,  # a max lowered since
-            "providers_cached": 0 if self.providers is None else len(self.providers.cache),
-            "canaries": len(self.canary.canaries),
-            "tenant_walks_resumed": len(self.tenant_walks.walks),
-            "tenant_walks_unread": unread,  # skipped alone (sesd.runtime.state counts them)
-        }
+        what was restored (sesd.core.ledger_file)."""
+        return restore_into(self, data, now)
 
     def makes(self, axis: str, data: dict[str, Any] | None = None) -> Callable[[object], bool]:
         """Whether an event makes a label in the scope ``axis``, as now configured, or
-        as configured when the state file ``data`` was saved, as far as its tables
-        show (sesd.core.made): what a label read back from the file is held to."""
-        listed: object = {}
-        if data is not None:
-            listed = data["domains"] if axis == DOMAIN else data.get("scopes", {}).get(axis, {})
-        listed = set(listed) if isinstance(listed, dict) else set()
-        alerted = data.get("alerted") if data is not None and axis == DOMAIN else None
-        if isinstance(alerted, list):
-            # Labels of firing alerts the table had evicted (sesd.runtime.state).
-            listed.update(label for label in alerted if isinstance(label, str))
-        return maker(axis, self.domains, self.tenant_labels, self.settings.mx, listed)
+        as configured when the state file ``data`` was saved (sesd.core.ledger_file)."""
+        return label_maker(self, axis, data)
