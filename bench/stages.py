@@ -53,7 +53,10 @@ VARIANTS: dict[str, tuple[str, list[tuple[str, str, Callable[..., Any]]]]] = {
     ),
     "pending resolution": (
         "a delivered or bounced recipient ending its delay",
-        [("sesd.core.recipients", "_end_delay", _nothing)],
+        [
+            ("sesd.core.deliveries", "end_delay", _nothing),
+            ("sesd.core.recipients", "end_delay", _nothing),
+        ],
     ),
     "window writes of deliveries": (
         "DomainWindows.delivered",

@@ -159,7 +159,7 @@ def test_a_recipient_delayed_twice_counts_twice_and_a_redelivered_message_once()
 def break_after_delivery(monkeypatch: pytest.MonkeyPatch) -> list[tuple[object, ...]]:
     """A bug for one release: the pipeline raises once it wrote a delivery. Returns the
     calls it gets."""
-    from sesd.core.recipients import delivered as real
+    from sesd.core.deliveries import delivered as real
 
     calls: list[tuple[object, ...]] = []
 

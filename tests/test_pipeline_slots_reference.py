@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from sesd.config import core_settings, parse_config
 from sesd.core.decode import Event
+from sesd.core.deliveries import delivered
 from sesd.core.domains import OTHER, domain_of
 from sesd.core.events import EVENT_TYPE_INDEX
 from sesd.core.kept_slots import MAX_OTHERS
@@ -26,7 +27,6 @@ from sesd.core.recipients import (
     bounced,
     complained,
     delayed,
-    delivered,
     never_sent,
     suppressed,
 )

@@ -20,12 +20,13 @@ from typing import Final
 from sesd.core.canary import CANARY_TAG
 from sesd.core.decode import Event, decode_body
 from sesd.core.dedup import body_key, event_key
+from sesd.core.deliveries import delivered, delivered_one
 from sesd.core.domains import OTHER, domain_of, redact_address, shown_address
 from sesd.core.events import EVENT_TYPE_INDEX, Invalid, Skipped
 from sesd.core.housekeeping import EXPIRY_GRACE, evict_idle
 from sesd.core.kept_slots import MAX_OTHERS, Kept, with_provider
 from sesd.core.ledger import Ledger
-from sesd.core.recipients import delivered, delivered_one, never_sent, suppressed, undelivered
+from sesd.core.recipients import never_sent, suppressed, undelivered
 from sesd.core.reputation import Senders
 from sesd.core.results import DUPLICATE, PROCESSED, Result, invalid, no_email
 from sesd.core.scopes import Slot

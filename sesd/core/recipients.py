@@ -1,48 +1,37 @@
-"""What each kind of event does to its recipients: a delivery ends a pending delay and
-is timed; a delay is counted by type and cause and becomes pending; a bounce ends a
-delay and, when soft, has a cause; a complaint is noted. Each writes into every
-scope's windows of the recipient (its slots), through the ledger. Pure code.
+"""What each kind of event but a delivery (sesd.core.deliveries) does to its
+recipients: a delay is counted by type and cause and becomes pending; a bounce ends a
+delay (sesd.core.delay_ends) and, when soft, has a cause; a complaint is noted; a
+suppression list's bounce is counted apart. Each writes into every scope's windows of
+the recipient (its slots), through the ledger. Pure code.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Sequence
-from math import ceil as _ceil
-from math import log2 as _log2
 from typing import Final
-
-import xxhash
 
 from sesd.core.causes import classify
 from sesd.core.decode import Event
+from sesd.core.delay_ends import end_delay, record_duration
 from sesd.core.events import EVENT_TYPE_INDEX, BouncedRecipient, DelayedRecipient
 from sesd.core.ledger import Ledger
-from sesd.core.pending import Labels
-from sesd.core.pending_keys import legacy_pending_key, pending_key
+from sesd.core.pending_keys import pending_key
 from sesd.core.scopes import Slot
-from sesd.core.sketch import MAX_BUCKET, PER_OCTAVE
 from sesd.core.tallies import BOUNCE_SUBTYPES, BOUNCE_TYPES, DELAY_TYPES, SUPPRESSED_SUBTYPES
-from sesd.core.windows import Noted, delivery_pair, noted
-from sesd.core.windows.value_keys import NO_VALUES, PAIR_ROWS, pair_row
+from sesd.core.windows import Noted, noted
 
 __all__ = [
     "bounced",
     "complained",
     "delayed",
-    "delivered",
-    "delivered_one",
     "never_sent",
     "suppressed",
     "undelivered",
 ]
 
-_DELIVERY: Final = EVENT_TYPE_INDEX["delivery"]
 _DELAY: Final = EVENT_TYPE_INDEX["delivery_delay"]
 _BOUNCE: Final = EVENT_TYPE_INDEX["bounce"]
 _COMPLAINT: Final = EVENT_TYPE_INDEX["complaint"]
-#: pending_key()'s digest.
-_xxh3: Final = xxhash.xxh3_64_intdigest
 
 
 def undelivered(
@@ -74,110 +63,6 @@ def undelivered(
         bounced(ledger, event, recipients, domains, t, now, in_windows)
     elif kind == _COMPLAINT and in_windows:
         complained(event, recipients, t, now)
-
-
-def delivered(
-    ledger: Ledger,
-    event: Event,
-    recipients: list[tuple[Slot, ...] | None],
-    t: float,
-    now: float,
-    in_windows: bool,
-) -> None:
-    delivery = event.ses.delivery
-    assert delivery is not None
-    processing_ms = delivery.processing_time_millis
-    if processing_ms is not None:
-        ledger.tallies.processing.observe(processing_ms / 1000.0)
-    # A delivery dated before its send (a clock's step) counts in the sketch's lowest
-    # bucket, as any time of 1 ms and below does.
-    pair = delivery_pair(processing_ms, (event.time - event.sent) * 1000.0)
-    message_id, addresses, pending = event.message_id, event.recipients, ledger.pending
-    for i, slots in enumerate(recipients):
-        if slots is None:
-            continue
-        for slot in slots:
-            slot.counts[_DELIVERY] += 1
-            if in_windows:
-                (slot.windows or slot.window()).delivered(t, now, pair)
-        # The pending delay's end asked here, and _end_delay() called only when it has
-        # something to do (a delay ended; an address an earlier build keyed otherwise):
-        # nearly every delivered recipient had no delay, and the call cost about 440
-        # instructions an event (counted under cachegrind, BENCHMARKS.md section 8).
-        address = addresses[i]
-        resolved = pending.resolved(pending_key(message_id, address), t)
-        if resolved is not None or not address.isascii() or address[-1:] == ".":
-            _end_delay(ledger, message_id, address, slots, t, now, resolved)
-
-
-def delivered_one(
-    ledger: Ledger, event: Event, slots: tuple[Slot, ...], t: float, now: float, in_windows: bool
-) -> None:
-    """:func:`delivered` for a delivery to one recipient (nine events in ten), its
-    slots given: without the list of each recipient's slots and its loop. Its domain,
-    as the address writes it, is in normal form (only such a domain's slots are kept)."""
-    delivery = event.ses.delivery
-    assert delivery is not None
-    processing_ms = delivery.processing_time_millis
-    if processing_ms is None:
-        pair = NO_VALUES
-    else:
-        # Histogram.observe(), inline (its call cost about 300 instructions an event).
-        histogram, seconds = ledger.tallies.processing, processing_ms / 1000.0
-        histogram.counts[bisect_left(histogram.bounds, seconds)] += 1
-        histogram.sum += seconds
-        # delivery_pair(), inline likewise (its call cost about 400).
-        bucket = 0 if processing_ms <= 1.0 else _ceil(_log2(processing_ms) * PER_OCTAVE)
-        bucket = bucket if bucket < MAX_BUCKET else MAX_BUCKET
-        row = PAIR_ROWS[bucket] or pair_row(bucket)
-        to_delivery_ms = (event.time - event.sent) * 1000.0
-        bucket = 0 if to_delivery_ms <= 1.0 else _ceil(_log2(to_delivery_ms) * PER_OCTAVE)
-        pair = row[bucket if bucket < MAX_BUCKET else MAX_BUCKET]
-    for slot in slots:
-        slot.counts[_DELIVERY] += 1
-        if in_windows:
-            (slot.windows or slot.window()).delivered(t, now, pair)
-    # pending_key(), inline (its call cost about 400 instructions an event): with the
-    # domain in normal form, recipient_key() is the address stripped and lower-cased,
-    # whatever its local part. Nor did an earlier build key it otherwise
-    # (legacy_pending_key() is None): only a delay that ended is left to record.
-    key = f"{event.message_id}\0{event.recipients[0].strip().lower()}"
-    resolved = ledger.pending.resolved(_xxh3(key.encode()), t)
-    if resolved is not None:
-        _record_duration(ledger, slots, t, now, resolved[1])
-
-
-def _end_delay(
-    ledger: Ledger,
-    message_id: str,
-    address: str,
-    slots: tuple[Slot, ...],
-    t: float,
-    now: float,
-    resolved: tuple[Labels, float] | None,
-) -> None:
-    """A Delivery or Bounce at ``t`` ends the recipient's pending delay, if it had
-    one: ``resolved``, what :meth:`PendingDelays.resolved` answered for its key (the
-    Delivery or Bounce is remembered there, for a delay processed after it)."""
-    if resolved is None and (not address.isascii() or address[-1:] == "."):
-        # Its delay may have been recorded by an earlier build (a state file).
-        legacy = legacy_pending_key(message_id, address)
-        if legacy is not None:
-            resolved = ledger.pending.resolved(legacy, t)
-    if resolved is not None:
-        _record_duration(ledger, slots, t, now, resolved[1])
-
-
-def _record_duration(
-    ledger: Ledger, slots: tuple[Slot, ...], at: float, now: float, seconds: float
-) -> None:
-    """A delay that ended at ``at`` (its Delivery or Bounce) lasted ``seconds``. The
-    value counts at that time, or at the clock's if the clock has since stepped back
-    (a time ahead of the clock counts at the clock's, as events do)."""
-    at = min(at, now)
-    if ledger.widest.holds(at, now):
-        for slot in slots:
-            slot.window().observe_delay_duration(at, now, seconds * 1000.0)
 
 
 def delayed(
@@ -223,7 +108,7 @@ def delayed(
             if ended is not None:
                 # Its Delivery or Bounce came first (SQS keeps no order): the delay is
                 # over, and lasted until then.
-                _record_duration(ledger, slots, t + ended[1], now, ended[1])
+                record_duration(ledger, slots, t + ended[1], now, ended[1])
         if in_windows:
             _note_recipient(
                 ledger,
@@ -278,7 +163,7 @@ def bounced(
             causes[cause] = causes.get(cause, 0) + 1
         address = recipient.email_address
         resolved = ledger.pending.resolved(pending_key(message_id, address), t)
-        _end_delay(ledger, message_id, address, slots, t, now, resolved)
+        end_delay(ledger, message_id, address, slots, t, now, resolved)
         if in_windows:
             _note_recipient(
                 ledger,
