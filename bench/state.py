@@ -23,7 +23,8 @@ import msgspec
 from sesd.alerting.evaluator import Evaluator
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
-from sesd.runtime.state import restore, snapshot, write_state
+from sesd.runtime.state import restore, snapshot
+from sesd.runtime.state_bytes import write_state
 from tests import factory as f
 
 DELAYED = 200_000

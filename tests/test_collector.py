@@ -18,7 +18,8 @@ from sesd.config import Config, core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.runtime import collector, janitor
 from sesd.runtime.health import Changes
-from sesd.runtime.state import StateError, restore, snapshot, write_state
+from sesd.runtime.state import restore, snapshot
+from sesd.runtime.state_bytes import StateError, write_state
 from tests import factory as f
 from tests.conftest import make_queue, running, send_bodies
 

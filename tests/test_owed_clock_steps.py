@@ -22,7 +22,8 @@ from sesd.alerting.rules import Transition
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import AlertmanagerConfig, core_settings, parse_config
 from sesd.core.pipeline import Pipeline
-from sesd.runtime.state import snapshot, write_state
+from sesd.runtime.state import snapshot
+from sesd.runtime.state_bytes import write_state
 from tests import factory as f
 from tests.conftest import make_queue, send_bodies
 from tests.receivers import WebhookReceiver

@@ -24,7 +24,8 @@ from sesd.alerting.rules import Transition
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
-from sesd.runtime.state import StateError, restore, snapshot
+from sesd.runtime.state import restore, snapshot
+from sesd.runtime.state_bytes import StateError
 from sesd.runtime.state_refused import firing_in
 from tests import factory as f
 from tests.conftest import send_bodies

@@ -19,7 +19,8 @@ from sesd.commands.status_table import table
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.runtime.daemon import Daemon
-from sesd.runtime.state import restore, snapshot, write_state
+from sesd.runtime.state import restore, snapshot
+from sesd.runtime.state_bytes import write_state
 from sesd.status.markup import alerts_html
 from sesd.status.model import build_status, scope_page
 from sesd.status.page import status_html, status_main

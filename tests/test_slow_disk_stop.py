@@ -27,7 +27,7 @@ from sesd.runtime import daemon as daemon_module
 from sesd.runtime import saver as saver_module
 from sesd.runtime.daemon import Daemon
 from sesd.runtime.saver import StateSaver
-from sesd.runtime.state import _decoded, write_state
+from sesd.runtime.state_bytes import decoded, write_state
 from tests import factory as f
 from tests.conftest import make_queue, running
 from tests.sesd_process import config_file, sesd_process
@@ -104,7 +104,7 @@ async def test_a_last_save_on_a_hung_disk_gives_up_in_its_time(
     assert error["log_level"] == "error"
     assert error["path"] == str(path)
     assert path.read_bytes() == before
-    assert _decoded(before)["saved_at"] == f.T0
+    assert decoded(before)["saved_at"] == f.T0
 
 
 async def test_a_write_left_to_its_thread_never_lands_after_a_newer_one(
@@ -134,7 +134,7 @@ async def test_a_write_left_to_its_thread_never_lands_after_a_newer_one(
         await anyio.to_thread.run_sync(newer_written.wait)
     saver.release()
     assert not early
-    assert _decoded(path.read_bytes())["saved_at"] == f.T0 + 10
+    assert decoded(path.read_bytes())["saved_at"] == f.T0 + 10
 
 
 async def _given_up(
@@ -174,7 +174,7 @@ async def test_a_last_write_given_up_never_replaces_the_file_after(
     monkeypatch.setattr(saver_module, "write_state", disk)
     now[0] = f.T0 + 10
     logs = await _given_up(saver, held, done)
-    assert _decoded(path.read_bytes())["saved_at"] == f.T0
+    assert decoded(path.read_bytes())["saved_at"] == f.T0
     assert path.read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["state.bin", "state.bin.lock"]  # nothing aside
     (error,) = [r for r in logs if r["event"] == "sesd.state.save_unfinished"]
@@ -211,7 +211,7 @@ async def test_a_last_save_given_up_mid_rename_says_the_file_is_not_synced(
     assert (error["file_holds"], error["synced"]) == ("this save's state", False)
     assert "not yet synced to disk" in error["hint"]
     assert "a restart restores it" not in error["hint"]  # this save's state: nothing lost
-    assert _decoded(path.read_bytes())["saved_at"] == f.T0 + 10
+    assert decoded(path.read_bytes())["saved_at"] == f.T0 + 10
 
 
 async def _last_save_behind_a_periodic_one(

@@ -22,7 +22,8 @@ from sesd.core.text import MAX_CHARS, clean
 from sesd.core.windows.breakdown import CONFIG_SET, DIAGNOSTIC, MESSAGE_ID, MTA
 from sesd.io.logs import configure_logging
 from sesd.runtime.saver import StateSaver
-from sesd.runtime.state import STATE_VERSION, StateError, read_state, restore, snapshot, write_state
+from sesd.runtime.state import restore, snapshot
+from sesd.runtime.state_bytes import STATE_VERSION, StateError, read_state, write_state
 from tests import factory as f
 from tests.conftest import make_queue, running, send_bodies
 from tests.test_alerting_e2e import (

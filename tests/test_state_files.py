@@ -33,7 +33,7 @@ from sesd.metrics.registry import Metrics
 from sesd.runtime import saver as saver_module
 from sesd.runtime.http import StartError
 from sesd.runtime.saver import StateSaver
-from sesd.runtime.state import StateError, read_state, write_state
+from sesd.runtime.state_bytes import StateError, read_state, write_state
 from sesd.runtime.state_size import state_limit
 from tests import factory as f
 
@@ -299,7 +299,7 @@ async def test_a_save_that_comes_during_a_slow_one_writes_last_and_newer(
     the file ends holding the last save's snapshot, not the older one renamed after."""
     import anyio
 
-    from sesd.runtime.state import _decoded
+    from sesd.runtime.state_bytes import decoded
 
     entered, slow, second_written = slow_first_write(monkeypatch)
     path = tmp_path / "state.bin"
@@ -314,7 +314,7 @@ async def test_a_save_that_comes_during_a_slow_one_writes_last_and_newer(
         slow.set()
     saver.release()
     assert not written
-    assert _decoded(path.read_bytes())["saved_at"] == f.T0 + 10
+    assert decoded(path.read_bytes())["saved_at"] == f.T0 + 10
 
 
 async def test_the_save_before_a_forced_exit_leaves_a_hung_disk_behind(

@@ -16,7 +16,8 @@ from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.core.tenants import MAX_STATUSES
 from sesd.core.text import clean
-from sesd.runtime.state import read_state, restore, snapshot, write_state
+from sesd.runtime.state import restore, snapshot
+from sesd.runtime.state_bytes import read_state, write_state
 from tests import factory as f
 from tests.test_canary import CANARY
 

@@ -12,7 +12,8 @@ import pytest
 from sesd.alerting.evaluator import Evaluator
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
-from sesd.runtime.state import StateError, restore, snapshot
+from sesd.runtime.state import restore, snapshot
+from sesd.runtime.state_bytes import StateError
 from sesd.runtime.state_refused import NAMED_FIRING, firing_in, rules_in_line
 from tests import factory as f
 from tests.test_state_removed import RULE

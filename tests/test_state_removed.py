@@ -15,7 +15,8 @@ from sesd.alerting.retiring import undelivered
 from sesd.alerting.rules import Status, Transition
 from sesd.config import core_settings, parse_config, saved_rule
 from sesd.core.pipeline import Pipeline
-from sesd.runtime.state import StateError, read_state, restore, snapshot, write_state
+from sesd.runtime.state import restore, snapshot
+from sesd.runtime.state_bytes import StateError, read_state, write_state
 from tests import factory as f
 
 GROUP = '[domains]\nidle_evict = "1h"\ngroups = { Consumer-MS = ["hotmail.com"] }\n'

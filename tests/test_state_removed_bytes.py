@@ -21,7 +21,8 @@ from sesd.alerting.rules import Transition
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.runtime.saver import StateSaver
-from sesd.runtime.state import read_state, snapshot
+from sesd.runtime.state import snapshot
+from sesd.runtime.state_bytes import read_state
 from sesd.runtime.state_size import alert_ceiling, kept_owed, retired_room, state_limit
 from tests.test_render import _alert
 from tests.test_state_alert_bytes import CONFIG, SINKS, T, _longest

@@ -21,7 +21,7 @@ from sesd.io.logs import configure_logging
 from sesd.runtime import supervise
 from sesd.runtime.daemon import Daemon
 from sesd.runtime.sqs import QueuePoller
-from sesd.runtime.state import read_state
+from sesd.runtime.state_bytes import read_state
 from sesd.runtime.supervise import kept_running, run_once
 from tests import factory as f
 from tests.conftest import make_queue, running, send_bodies

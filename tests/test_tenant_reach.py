@@ -21,7 +21,8 @@ from sesd.core.pipeline import Pipeline
 from sesd.core.tenant_map import UNKNOWN
 from sesd.core.tenants import MAX_IDS_PER_LABEL
 from sesd.runtime.aws import tenant_config
-from sesd.runtime.state import read_state, restore, snapshot, write_state
+from sesd.runtime.state import restore, snapshot
+from sesd.runtime.state_bytes import read_state, write_state
 from tests.test_tenant_passes import NOW, Clock, tenant_poller
 
 ACCOUNT = "123456789012"

@@ -17,7 +17,8 @@ from sesd.commands.demo.localtenants import LocalTenants
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.core.tenants import TenantNotice, TenantStatuses
-from sesd.runtime.state import read_state, restore, snapshot, write_state
+from sesd.runtime.state import restore, snapshot
+from sesd.runtime.state_bytes import read_state, write_state
 from tests.test_tenant_passes import ACCOUNT, NOW, REGION, Clock, tenant_poller
 
 OTHER = "210987654321"

@@ -24,7 +24,7 @@ from sesd.core.tenants import (
     TenantStatuses,
 )
 from sesd.core.text import MAX_CHARS
-from sesd.runtime.state import read_state
+from sesd.runtime.state_bytes import read_state
 from sesd.runtime.state_size import state_limit
 
 ACCOUNT = "123456789012"

@@ -19,7 +19,8 @@ from sesd.core.ledger import Ledger
 from sesd.core.text import clean
 from sesd.io.files import linked
 from sesd.io.logs import get_logger
-from sesd.runtime.state import snapshot, write_state
+from sesd.runtime.state import snapshot
+from sesd.runtime.state_bytes import write_state
 from sesd.runtime.state_lock import hold, let_go
 from sesd.runtime.state_refused import NAMED_RULES, in_line, rules_in_line
 from sesd.runtime.state_size import kept_owed, retired_room

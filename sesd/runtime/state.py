@@ -2,7 +2,8 @@
 
 The ledger's saved stores (sesd.core.ledger says which and why), the alert
 states and the rules they were stepped under go into one msgpack document,
-written atomically (a temporary file beside it, fsync, rename) with mode 0600.
+written atomically (a temporary file beside it, fsync, rename) with mode 0600
+(sesd.runtime.state_bytes reads and writes it, and says which versions it reads).
 Restored at start, it means a restart neither loses the last hour nor sends
 firing alerts again, an alert that cleared while sesd was down resolves (and
 is notified), and a change of rules across the restart owes the sinks what a
@@ -16,7 +17,7 @@ alert times move back as far (sesd.runtime.state_alerts.stepped_back).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import replace
 from typing import Any, Final
 
@@ -28,14 +29,13 @@ from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rechecked import Rechecked
 from sesd.alerting.retiring import Retiring
 from sesd.alerting.rules import AlertState, Status, Transition
-from sesd.config import Duration, RuleConfig, rule_of, saved_rule
+from sesd.config import RuleConfig, saved_rule
 from sesd.core.canary import names_read
 from sesd.core.ledger import Ledger
 from sesd.core.ledger_steps import restored_behind
 from sesd.core.scopes import DOMAIN
 from sesd.core.text import clean
 from sesd.core.ungrouped import drop_groups, removed_groups
-from sesd.io.files import TooLarge, owners, read_plain, write_atomic
 from sesd.runtime.collector import held_off
 from sesd.runtime.state_alerts import (
     alert_states,
@@ -49,29 +49,17 @@ from sesd.runtime.state_alerts import (
     unread_alerted,
 )
 from sesd.runtime.state_bounds import bounded, firing_of, named
+from sesd.runtime.state_bytes import STATE_VERSION, StateError, decoded
 from sesd.runtime.state_refused import in_line
+from sesd.runtime.state_rules import saved_rules, saved_windows
 
-__all__ = [
-    "STATE_VERSION",
-    "StateError",
-    "providers_cache",
-    "read_state",
-    "restore",
-    "snapshot",
-    "write_state",
-]
+__all__ = ["restore", "snapshot"]
 
-#: What a later build may add without a new version: sesd.runtime.state_alerts says.
-STATE_VERSION = 4  # 2: keys are XXH3 digests; 3: compact windows; 4: pure-read windows
 #: How many of the alerts a change of rules since the save owes the start's line names.
 _NAMED_OWED: Final = 20
 #: A state's seventh item, written only where its alert is held by a window too thin
 #: to decide on (sesd.runtime.state_alerts reads a row without it as not held).
 _HELD: Final[dict[bool, list[bool]]] = {False: [], True: [True]}
-
-
-class StateError(Exception):
-    """The state file cannot be used; the message says why in one line."""
 
 
 def snapshot(
@@ -130,7 +118,7 @@ def snapshot(
     owed = list(retired)
     alerted = _alerted(ledger, evaluator.rules, alerts, owed)
     # The windows the alerts kept firing fired under: a config's, perhaps one dropped
-    # since, which the next restart reads as one a config had (:func:`_windows`).
+    # since, which the next restart reads as one a config had (saved_windows).
     fired = evaluator.rechecked.fired.values()
     windows = sorted({rule.window for rule, _ in fired} - set(evaluator.window_names))
     return msgspec.msgpack.encode(
@@ -187,7 +175,7 @@ def restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> di
 
 
 def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> dict[str, Any]:
-    data = _decoded(blob)
+    data = decoded(blob)
     try:
         Ledger(ledger.settings).restore(data, now)
         # A flipped byte here (no date of it can be written) is read as the start's time:
@@ -195,8 +183,10 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
         saved_at = clocked(written, now)
         step = stepped_back(saved_at, now)  # the alert times move with the clock
         alerts = alert_states(data["alerts"], now, step)
-        windows = _windows(data, evaluator)
-        rules, unknown, unread_rules = _rules(data.get("rules", {}), alerts, evaluator, windows)
+        windows = saved_windows(data, evaluator)
+        rules, unknown, unread_rules = saved_rules(
+            data.get("rules", {}), alerts, evaluator, windows
+        )
         known = {name: states for name, states in alerts.items() if name not in unknown}
         dropped, refused = bounded(rules, known, ledger, data)
         retired, unread, skipped = read_retired(data, now, step)
@@ -266,25 +256,6 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
     }
 
 
-def _windows(data: dict[str, Any], evaluator: Evaluator) -> set[str]:
-    """The windows configured when the file was saved (its layout), and now; and those
-    the alerts it keeps firing fired under (``fired_windows``: each a config's, read at
-    a restart before, that an alert fired on under across restarts since), each a
-    window's text as a config writes it."""
-    saved = [spec[0] for spec in data["layout"] if isinstance(spec, list) and spec]
-    had = data.get("fired_windows")
-    saved += [name for name in had if _window_text(name)] if isinstance(had, list) else []
-    return {name for name in saved if isinstance(name, str)} | set(evaluator.window_names)
-
-
-def _window_text(name: object) -> bool:
-    """Whether ``name`` reads as a window's size as a config writes it (``5m``)."""
-    try:
-        return isinstance(name, str) and len(name) <= 16 and Duration(name).text == name
-    except ValueError:
-        return False
-
-
 def _groups(data: dict[str, Any]) -> list[str]:
     """The group names the file was saved with (none from a build that did not list
     them); a name that is no string is a damaged file."""
@@ -295,100 +266,7 @@ def _groups(data: dict[str, Any]) -> list[str]:
     return names
 
 
-def _rules(
-    saved: dict[str, Any],
-    alerts: dict[str, dict[str, AlertState]],
-    evaluator: Evaluator,
-    windows: set[str],
-) -> tuple[list[RuleConfig], dict[str, dict[str, AlertState]], int]:
-    """The rules the states were saved under (the configured one of the same name when
-    the file does not say, or no longer reads as a rule), the states of rules neither
-    describes, and how many descriptions did not read (all, once, if no map). One of
-    another rule's name (a hand's edit) does not read: it would bound these states;
-    nor one of a window not of ``windows`` (no config had it): its text would reach
-    the sinks, in the note of the rule's change."""
-    configured = {rule.name: rule for rule in evaluator.rules}
-    rules, unknown, unread = [], {}, 0
-    if not isinstance(saved, dict):  # not a map of descriptions: the rules configured
-        saved, unread = {}, 1
-    for name, states in alerts.items():
-        rule: RuleConfig | None = None
-        try:
-            rule = rule_of(saved[name])
-        except KeyError:  # a file from before rules were saved
-            pass
-        except ValueError:
-            unread += 1
-        if rule is not None and (rule.name != name or rule.window not in windows):
-            rule, unread = None, unread + 1
-        if rule is not None:
-            rules.append(rule)
-        elif name in configured:
-            rules.append(configured[name])
-        else:
-            unknown[name] = states
-    return rules, unknown, unread
-
-
 def _copied(alerts: dict[str, dict[str, AlertState]]) -> dict[str, dict[str, AlertState]]:
     return {
         name: {label: replace(s) for label, s in states.items()} for name, states in alerts.items()
     }
-
-
-def _decoded(blob: bytes) -> dict[str, Any]:
-    """The state file's document, of this version; StateError if it is not one."""
-    try:
-        data = msgspec.msgpack.decode(blob)
-    # msgspec raises DecodeError for most damage, UnicodeDecodeError for some.
-    except Exception as exc:  # noqa: BLE001
-        raise StateError(f"not a sesd state file ({type(exc).__name__}: {exc})") from None
-    if not isinstance(data, dict):
-        raise StateError(f"not a sesd state file (a {type(data).__name__}, not a map)")
-    version = data.get("version")
-    if version == STATE_VERSION:
-        return data
-    if type(version) is not int or version < 1:
-        # Every sesd wrote a version from 1 up: a map without one is another program's.
-        raise StateError(f"not a sesd state file (format version {version!r})")
-    said = f"state file format version {version!r}"
-    if type(version) is int and version > STATE_VERSION:
-        raise StateError(
-            f"{said} is a later sesd's (this one reads {STATE_VERSION}): to use it, roll "
-            "forward and put it back at the path (see the hint)"
-        )
-    raise StateError(
-        f"{said} is an earlier sesd's, which this one no longer reads (it reads {STATE_VERSION})"
-    )
-
-
-def providers_cache(blob: bytes) -> list[list[Any]]:
-    """The providers cached in a state file (for ``sesd replay``); StateError if the
-    file is not one."""
-    found = _decoded(blob).get("providers", [])
-    if not isinstance(found, list):
-        raise StateError("state file is damaged (providers)")
-    return found
-
-
-def read_state(path: str, limit: int | None = None) -> bytes | None:
-    """The file's bytes, or None when there is none yet; StateError, nothing read, when
-    it holds more than ``limit`` bytes (sesd.runtime.state_size)."""
-    try:
-        return read_plain(path, limit)
-    except FileNotFoundError:
-        return None
-    except TooLarge as exc:
-        raise StateError(
-            f"{path} is {exc.size:,} bytes, more than the {exc.limit:,} the largest state "
-            "this config can save takes (a damaged file, or another file at the path); "
-            "not read"
-        ) from None
-    except OSError as exc:
-        raise StateError(f"cannot read {path}: {exc.strerror}{owners(path, exc)}") from None
-
-
-def write_state(path: str, blob: bytes, may_replace: Callable[[], bool] | None = None) -> bool:
-    """Replace the state file atomically, unless ``may_replace`` calls it off right
-    before the rename; readable by its owner only. Whether it was replaced."""
-    return write_atomic(path, blob, may_replace)

@@ -17,8 +17,9 @@ from typing import Any, Final
 from sesd.alerting.evaluator import Evaluator
 from sesd.core.ledger import Ledger
 from sesd.core.timestamps import iso
-from sesd.runtime.state import StateError, read_state, restore
+from sesd.runtime.state import restore
 from sesd.runtime.state_alerts import stepped_back
+from sesd.runtime.state_bytes import StateError, read_state
 from sesd.runtime.state_refused import firing_in, rules_in_line
 from sesd.runtime.state_size import state_limit
 

@@ -29,7 +29,7 @@ from sesd.commands.replay.tuning import override, render_report, report
 from sesd.config import Config, ConfigError
 from sesd.io.logs import configure_logging
 from sesd.runtime.aws_making import aws_files_fault
-from sesd.runtime.state import StateError, providers_cache, read_state
+from sesd.runtime.state_bytes import StateError, providers_cache, read_state
 from sesd.runtime.state_size import state_limit
 
 __all__ = ["EXIT_SKIPPED", "add_parser", "run_replay"]
