@@ -6,15 +6,14 @@ import pytest
 
 from sesd.core.domains import (
     OTHER,
-    LabelTable,
     _normalised,
-    domain_labels,
     domain_of,
     normalise_domain,
     readable,
     recipient_key,
     redact_address,
 )
+from sesd.core.label_table import LabelTable, domain_labels
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from typing import Any, Final
 from sesd.core.accounts import DEFAULT_ACCOUNT, Accounts, is_region
 from sesd.core.canary import CanaryTracker
 from sesd.core.dedup import DuplicateFilter
-from sesd.core.domains import LabelTable, domain_labels
+from sesd.core.label_table import LabelTable, domain_labels
 from sesd.core.ledger_file import label_maker, restore_into, snapshot_of
 from sesd.core.ledger_steps import moved
 from sesd.core.pending import PendingDelays

@@ -13,10 +13,10 @@ from sesd.core.domains import (
     MAX_DOMAIN,
     OTHER,
     OWN_OTHER,
-    LabelTable,
     normalise_domain,
     tag_label,
 )
+from sesd.core.label_table import LabelTable
 from sesd.core.providers import LABELS, MX_LABEL
 from sesd.core.scopes import DOMAIN, PROVIDER
 from sesd.core.tenant_map import NOT_NAMES, valid_tenant

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
-from sesd.core.domains import domain_labels
+from sesd.core.label_table import domain_labels
 from sesd.core.ledger import Ledger
 
 __all__ = ["drop_groups", "removed_groups"]
