@@ -49,7 +49,7 @@ VARIANTS: dict[str, tuple[str, list[tuple[str, str, Callable[..., Any]]]]] = {
     ),
     "reputation estimate": (
         "the pipeline's call of it",
-        [("sesd.core.reputation", "Senders.observe", _nothing)],
+        [("sesd.core.reputation_senders", "Senders.observe", _nothing)],
     ),
     "pending resolution": (
         "a delivered or bounced recipient ending its delay",

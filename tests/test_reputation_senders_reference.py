@@ -12,11 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sesd.config import core_settings, parse_config
-from sesd.core import reputation as module
+from sesd.core import reputation_senders as module
 from sesd.core.decode import Event, decode_body
 from sesd.core.events import EVENT_TYPES
 from sesd.core.ledger import Ledger
-from sesd.core.reputation import MAX_CONFIG_SET_NAME, Reputation, Senders, Windows, eligible
+from sesd.core.reputation import MAX_CONFIG_SET_NAME, Reputation, Windows, eligible
+from sesd.core.reputation_senders import Senders
 from tests import factory as f
 
 #: Small, so that windows prune and the senders kept reach their bound in an example.

@@ -14,7 +14,7 @@ from structlog.testing import capture_logs
 
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
-from sesd.core.reputation import MAX_ESTIMATED
+from sesd.core.reputation_senders import MAX_ESTIMATED
 from sesd.runtime import janitor
 from sesd.runtime.health import Changes
 from tests import factory as f

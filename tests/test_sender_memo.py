@@ -6,7 +6,8 @@ senders count forgets the one remembered too."""
 from __future__ import annotations
 
 from sesd.core.decode import Event, decode_body
-from sesd.core.reputation import Reputation, Senders
+from sesd.core.reputation import Reputation
+from sesd.core.reputation_senders import Senders
 from tests import factory as f
 
 _NOT_AN_ARN = ""  # placed by its queue alone (not an SES identity's ARN)

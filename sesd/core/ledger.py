@@ -22,7 +22,8 @@ from sesd.core.ledger_steps import moved
 from sesd.core.pending import PendingDelays
 from sesd.core.provider_cache import ProviderCache
 from sesd.core.providers import NONE
-from sesd.core.reputation import MAX_ESTIMATED, Reputation
+from sesd.core.reputation import Reputation
+from sesd.core.reputation_senders import MAX_ESTIMATED
 from sesd.core.scopes import DOMAIN, PROVIDER, TENANT, Scope
 from sesd.core.settings import CoreSettings
 from sesd.core.tallies import Tallies

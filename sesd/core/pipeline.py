@@ -27,7 +27,7 @@ from sesd.core.housekeeping import EXPIRY_GRACE, evict_idle
 from sesd.core.kept_slots import MAX_OTHERS, Kept, with_provider
 from sesd.core.ledger import Ledger
 from sesd.core.recipients import never_sent, suppressed, undelivered
-from sesd.core.reputation import Senders
+from sesd.core.reputation_senders import Senders
 from sesd.core.results import DUPLICATE, PROCESSED, Result, invalid, no_email
 from sesd.core.scopes import Slot
 from sesd.core.settings import CoreSettings

@@ -18,22 +18,20 @@ from __future__ import annotations
 import math
 import re
 from collections import deque
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Final
-
-from sesd.core.decode import Event
-from sesd.core.events import EVENT_TYPES
 
 __all__ = [
     "MAX_CONFIG_SETS",
     "MAX_CONFIG_SET_NAME",
-    "MAX_ESTIMATED",
     "REVIEW",
+    "SIMULATOR",
+    "SIMULATOR_AT",
+    "SIMULATOR_LEN",
     "Estimate",
     "Reputation",
     "ReputationKey",
-    "Senders",
     "Windows",
     "eligible",
 ]
@@ -45,8 +43,8 @@ ReputationKey = tuple[str, str, str]
 #: complaint rate, and may be paused at 10% or 0.5%.
 REVIEW: Final = {"bounce": 0.05, "complaint": 0.001}
 PAUSE: Final = {"bounce": 0.10, "complaint": 0.005}
-_SIMULATOR: Final = "@simulator.amazonses.com"
-_SIMULATOR_LEN: Final = len(_SIMULATOR)
+SIMULATOR: Final = "@simulator.amazonses.com"
+SIMULATOR_LEN: Final = len(SIMULATOR)
 #: The longest configuration set name SES gives.
 MAX_CONFIG_SET_NAME: Final = 64
 #: Where the simulator's "@" is in an address at it. An address whose character there
@@ -56,7 +54,7 @@ MAX_CONFIG_SET_NAME: Final = 64
 #: hold it (no string made, where the tail's slice and lower() make two: about 640
 #: instructions an event fewer, cachegrind, BENCHMARKS.md section 8; and an index where
 #: a one-character slice was, 200 fewer, section 1), the same answer.
-_AT: Final = -_SIMULATOR_LEN
+SIMULATOR_AT: Final = -SIMULATOR_LEN
 #: SES's configuration set names: letters, digits, '-' and '_', at most 64. An event
 #: naming anything else (not from SES) counts for its account only.
 _CONFIG_SET: Final = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_CONFIG_SET_NAME}}}")
@@ -66,14 +64,6 @@ _CONFIG_SET: Final = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_CONFIG_SET_NAME}}}")
 MAX_CONFIG_SETS: Final = 1000
 #: ``prune_at`` while nothing has arrived: no send reaches it.
 _NO_ARRIVALS: Final = 2**63
-#: The event types the estimate reads, by index (sesd.core.events): the type's name, or
-#: None for the others (a tuple: indexing it is no call, where a dict's get was one).
-_WATCHED: Final = tuple(
-    name if name in ("send", "delivery", "bounce", "complaint") else None for name in EVENT_TYPES
-)
-#: The most senders whose windows :class:`Senders` keeps (as the ledger keeps senders):
-#: a flood of identities (a replay of strangers' files) is counted, not kept.
-MAX_ESTIMATED: Final = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +144,8 @@ class _Window:
 
     def observe(self, event_type: str, n: int, hard: bool) -> None:
         """``n`` eligible recipients of a send, delivery, bounce or complaint (see
-        :meth:`Reputation.observe`; :meth:`Senders.observe` counts a delivery inline)."""
+        :meth:`Reputation.observe`; sesd.core.reputation_senders counts a delivery
+        inline)."""
         if event_type == "send":
             if not self.from_sends:
                 # Send events are published: they are the denominator from now on.
@@ -185,8 +176,8 @@ def eligible(recipients: list[str]) -> int:
     mailbox simulator."""
     n = len(recipients)
     for address in recipients:
-        if len(address) >= _SIMULATOR_LEN and address[_AT] == "@":
-            n -= address[_AT:].lower() == _SIMULATOR
+        if len(address) >= SIMULATOR_LEN and address[SIMULATOR_AT] == "@":
+            n -= address[SIMULATOR_AT:].lower() == SIMULATOR
     return n
 
 
@@ -229,8 +220,8 @@ class Reputation:
     ) -> None:
         """One event's eligible recipients: ``send``, ``delivery``, ``bounce`` (``hard``
         for a Permanent one) or ``complaint``. An event with none makes no estimate.
-        (The pipeline counts through :class:`Senders`, one call an event, to the same
-        figures.)"""
+        (The pipeline counts through sesd.core.reputation_senders, one call an event,
+        to the same figures.)"""
         n = eligible(recipients)
         if n:
             for window in self.windows(account, region, config_set):
@@ -240,8 +231,8 @@ class Reputation:
         """The windows an event at (account, region, configuration set) counts in, made
         on first use: the account's, and its configuration set's when that is admitted.
         Asked only for an event with an eligible recipient (:func:`eligible`): a key's
-        estimate starts with its first one. :class:`Senders` keeps what this answers
-        for each sender (one lookup an event)."""
+        estimate starts with its first one. sesd.core.reputation_senders keeps what
+        this answers for each sender (one lookup an event)."""
         target = (account, region, config_set)
         if config_set and (account, region, config_set) not in self._windows:
             if not self._admits(config_set):
@@ -274,120 +265,3 @@ class Reputation:
                 self._config_sets -= 1  # (its place under the bound is free again)
         for target in [target for target in self._targets if target[:2] in places]:
             del self._targets[target]
-
-
-def _observe(event: Event, watched: str, n: int, windows: Windows) -> None:
-    """:meth:`Senders.observe` for an event other than a delivery."""
-    bounce = event.ses.bounce
-    hard = bounce is not None and bounce.bounce_type == "Permanent"
-    for window in windows:
-        window.observe(watched, n, hard)
-
-
-#: Who sent an event's mail, as AWS reviews it: (queue, identity ARN, sending account id)
-#: -> (account, region) (:meth:`sesd.core.ledger.Ledger.sender`).
-Place = Callable[[str, str, str], tuple[str, str]]
-
-
-class Senders:
-    """The pipeline's way into the estimate: the windows each sender's mail counts in,
-    found once a sender, and each event counted there, in one call an event."""
-
-    __slots__ = ("_found", "_last", "_place", "_reputation")
-
-    def __init__(self, reputation: Reputation, place: Place) -> None:
-        self._reputation = reputation
-        self._place = place
-        # (queue, identity ARN, sending account id, configuration set) -> its windows,
-        # looked up by the event's own strings (no name past SES's is kept: such an
-        # event is looked up again with "" for it, by _first).
-        self._found: dict[tuple[str, str, str, str], Windows] = {}
-        # The last sender found in _found, and its windows: most events are the same
-        # sender's as the one before, and four comparisons of its strings cost less
-        # than the key's tuple, its hash (the event's strings are new: each is hashed)
-        # and the lookup (1,190 instructions an event fewer, counted under cachegrind).
-        self._last: tuple[str, str, str, str, Windows] | None = None
-
-    def clear(self) -> None:
-        """Forget where each sender's mail is estimated."""
-        self._found.clear()
-        self._last = None
-
-    def moved(self, senders: dict[tuple[str, str, str], tuple[str, str]]) -> None:
-        """Where senders' mail counts may have moved (a poll named another AWS account
-        for a label, or a reload): each sender ``senders`` holds (the place function's
-        record of those it answered, emptied here) is placed again, and the places no
-        sender's mail counts at any more are forgotten (:meth:`Reputation.forget`), as
-        a restart would forget them. The place a sender moves to carries on with what
-        its other senders sent (AWS reviews their mail as one; the mover's own past is
-        not told apart in a window). A record holding :data:`MAX_ESTIMATED` senders may
-        have left others out, which may still count anywhere: no place is forgotten."""
-        keys = list(senders)
-        senders.clear()
-        self._found.clear()
-        self._last = None
-        placed = {self._place(*key) for key in keys}
-        if len(keys) < MAX_ESTIMATED:
-            self._reputation.forget({key[:2] for key in self._reputation.seen()} - placed)
-
-    def observe(self, event: Event, queue: str, kind: int) -> None:
-        """One event of type ``kind`` (its index) from ``queue``: its eligible recipients,
-        when the estimate reads its type, counted as :meth:`Reputation.observe` counts them
-        in the windows :meth:`Reputation.windows` answers for its sender."""
-        watched = _WATCHED[kind]
-        if watched is None:
-            return
-        mail = event.mail
-        arn, account, config_set = mail.source_arn, mail.sending_account_id, event.config_set
-        last = self._last
-        if (
-            last is not None
-            and arn == last[1]
-            and account == last[2]
-            and config_set == last[3]
-            and queue == last[0]
-        ):
-            windows = last[4]
-        else:
-            found = self._found.get((queue, arn, account, config_set))
-            if found is not None:  # (one _first() answers is found here from the next event)
-                self._last = (queue, arn, account, config_set, found)
-            else:
-                found = self._first(event, queue)
-                if found is None:
-                    return
-            windows = found
-        recipients = event.recipients
-        n = len(recipients)
-        for address in recipients:  # eligible(), inline
-            if len(address) >= _SIMULATOR_LEN and address[_AT] == "@":
-                n -= address[_AT:].lower() == _SIMULATOR
-        if not n:
-            return
-        if watched == "delivery":
-            # Nine events in ten: _Window.observe's delivery, inline (two calls fewer).
-            for window in windows:
-                if not window.from_sends:
-                    window.next += n
-                    if window.next >= window.prune_at:
-                        window._prune()
-            return
-        _observe(event, watched, n, windows)
-
-    def _first(self, event: Event, queue: str) -> Windows | None:
-        """The windows of a sender not found by its event's own strings: made on its first
-        eligible event (None before it), or its account's for a configuration set named
-        past SES's names."""
-        mail, config_set = event.mail, event.config_set
-        if len(config_set) > MAX_CONFIG_SET_NAME:
-            config_set = ""  # no SES name (a sender's tag, any size): the account's, as ""
-        key = (queue, mail.source_arn, mail.sending_account_id, config_set)
-        windows = self._found.get(key)
-        if windows is None:
-            if not eligible(event.recipients):
-                return None  # the mailbox simulator's alone: no estimate starts with it
-            account, region = self._place(queue, mail.source_arn, mail.sending_account_id)
-            windows = self._reputation.windows(account, region, config_set)
-            if len(self._found) < MAX_ESTIMATED:
-                self._found[key] = windows
-        return windows

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import anyio
 
 from sesd.core.pipeline import Pipeline
-from sesd.core.reputation import MAX_ESTIMATED
+from sesd.core.reputation_senders import MAX_ESTIMATED
 from sesd.io.logs import get_logger
 from sesd.runtime.collector import Settler
 
