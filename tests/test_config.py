@@ -420,13 +420,16 @@ def test_a_routing_key_pagerduty_would_refuse_by_its_length_is_refused(
     """PagerDuty's Events API v2 takes a 32-character integration key: a key of another
     length (cut short, or another service's key) would lose every page, and is refused
     at load, literal or read from a file or a variable, naming the key and its length,
-    never its value. To a receiver of one's own (``events_url`` not PagerDuty's) any key
-    goes, as the local receivers of these tests take."""
+    never its value, whichever way PagerDuty's host is written (in capitals, with the
+    final dot of a name from the root). To a receiver of one's own (``events_url`` not
+    PagerDuty's) any key goes, as the local receivers of these tests take."""
     (tmp_path / "key").write_text(read or "", encoding="utf-8")
     monkeypatch.setenv("SESD_TEST_ROUTING_KEY", read or "")
     written = written.replace("KEYFILE", str(tmp_path / "key"))
     for url, judged in (("https://events.pagerduty.com/v2/enqueue", True),
                         ("https://events.eu.pagerduty.com/v2/enqueue", True),
+                        # Written as a name from the root: the HTTP client goes there.
+                        ("https://Events.PagerDuty.com./v2/enqueue", True),
                         ("http://127.0.0.1:9/e", False)):  # fmt: skip
         text = f'[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "{written}"\n'
         text += f'events_url = "{url}"\n'

@@ -83,7 +83,8 @@ class PagerDutyConfig(_Sink, frozen=True, tag="pagerduty"):
         if not self.routing_key.is_read:
             return None
         try:
-            host = urlsplit(self.events_url.strip()).hostname or ""
+            # A name from the root ("events.pagerduty.com.") is the same host to the client.
+            host = (urlsplit(self.events_url.strip()).hostname or "").rstrip(".")
         except ValueError:  # refused by the URL's own check
             return None
         if not (host == "pagerduty.com" or host.endswith(".pagerduty.com")):
