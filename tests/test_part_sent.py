@@ -50,3 +50,20 @@ def test_a_notification_under_way_across_two_clock_steps_goes_on_as_moved_twice(
     twice = back.notification(ahead.notification(given))
     assert twice.at == given.at + 30.0
     assert kept.take(twice, 0) == (4, [])
+
+
+def test_where_a_notification_stands_is_told_during_its_post_and_after() -> None:
+    """What a stop saves of a notification (sesd.alerting.part_saved): nothing before a
+    request of it is made; during its post, the request under way (its answer would be
+    lost with the stop: that part is posted again) and the refusals before it; after a
+    failure, where it goes on from; once another is taken, still that."""
+    kept: PartSent[int] = PartSent()
+    one, other = notification(), replace(notification(), at=1.0)
+    kept.take(one, 0)
+    assert kept.progress(one) is None
+    kept.posting(2, [])
+    assert kept.progress(one) == (2, [])
+    kept.keep(one, 3, [])
+    kept.take(other, 0)
+    kept.posting(0, [])
+    assert (kept.progress(one), kept.progress(other)) == ((3, []), (0, []))

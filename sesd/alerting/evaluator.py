@@ -11,7 +11,7 @@ fires, the firing is sent then. A resolve is sent when its firing was.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sesd.alerting.alert import Alert, Notification, linked
 from sesd.alerting.changes import Change, Retired, changes, owed_alert, relabel, resolved_again
@@ -29,6 +29,9 @@ from sesd.alerting.windowed import Read
 from sesd.config import QUANTILE_METRICS, AlertsConfig, Duration, RuleConfig
 from sesd.core.ledger import Ledger
 from sesd.core.scopes import Scope
+
+if TYPE_CHECKING:
+    from sesd.alerting.part_saved import Resumed
 
 __all__ = ["Evaluator"]
 
@@ -81,6 +84,9 @@ class Evaluator:
         self.retired = RuleVersions()
         #: Restored firings some sinks had not taken at the stop (sesd.alerting.unheard).
         self.unheard = Unheard()
+        #: Webhook notifications a stop left part-sent, restored: the outboxes go on
+        #: with them when they open (sesd.alerting.part_saved).
+        self.resumed: list[Resumed] = []
         #: (rule, label) -> what a step read that a new incident begins on, stepped again
         #: once the resolve that step made is emitted (sesd.alerting.windowed.decide).
         self._anew: dict[tuple[str, str], tuple[Scope, Read | None]] = {}

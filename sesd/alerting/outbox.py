@@ -77,6 +77,8 @@ class Outbox:
         self._queue: deque[Notification] = self._queued.line
         self._in_flight = False
         self._delivering: Notification | None = None
+        #: When (``clock``) the notification being delivered was first tried.
+        self._first = 0.0
         self._changed = anyio.Event()
         self._counter = counter
         self._sleep = sleep
@@ -185,6 +187,22 @@ class Outbox:
         if self._delivering is not None:
             self._delivering = new[id(self._delivering)]
 
+    def age(self, notification: Notification) -> float | None:
+        """Seconds since ``notification`` (being delivered, or stepped aside) was first
+        tried; None when no delivery has begun on it."""
+        if notification is self._delivering:
+            return self._clock() - self._first
+        if any(waiting is notification for waiting in self._queued.waiting()):
+            return None
+        return self._clock() - self._queued.first_tried(notification, self._clock())
+
+    def resume(self, notification: Notification, age: float) -> None:
+        """Queue ``notification``, first tried ``age`` seconds ago (before a restart), as
+        one that stepped aside: its delivery begun (sesd.alerting.part_saved)."""
+        self._queued.step_aside(notification, self._clock() - age)
+        self._dropped(self._queued.over())
+        self._wake()
+
     def __len__(self) -> int:
         return len(self._queue) + self._in_flight
 
@@ -263,7 +281,7 @@ class Outbox:
         urgent notification, queued again ahead of its own severity."""
         log = self._log.bind(rule=notification.rule, kind=notification.kind.value)
         attempt, limited = 0, False
-        first = self._queued.first_tried(notification, self._clock())
+        first = self._first = self._queued.first_tried(notification, self._clock())
         while True:
             notification = self._delivering or notification  # as a clock step moved it
             current, sink = self._current(notification), self.sink

@@ -9,7 +9,10 @@ object the outbox holds, kept alive so that no other takes its id; a clock step 
 that object (sesd.alerting.clock_steps), and this memory with it, during a post too.
 A sink a reload makes anew to the same place shares its memory with the one it
 replaces (copied, a post under way at the reload that then failed was kept by the old
-sink alone, and the new one began again from the start).
+sink alone, and the new one began again from the start). Where each goes on from, a
+post under way included (:meth:`PartSent.posting`), is what a stop saves of it
+(:meth:`PartSent.progress`), and what a restart begins it from
+(:meth:`PartSent.resume`; sesd.alerting.part_saved).
 """
 
 from __future__ import annotations
@@ -41,11 +44,14 @@ class PartSent(Generic[Progress]):
         #: The notification last taken, as the sink was given it and as a clock step
         #: during its posts moved it: the one its outbox tries again.
         self._sending: tuple[Notification, Notification] | None = None
+        #: Where the notification last taken stands while its post is under way: the
+        #: request being made (its answer not in yet), and the refusals before it.
+        self._posting: tuple[Progress, list[Permanent]] | None = None
 
     def take(self, notification: Notification, start: Progress) -> tuple[Progress, list[Permanent]]:
         """Where ``notification`` goes on from (``start`` when none of it was sent) and
         its refusals so far; forgotten until :meth:`keep` (a post failed again)."""
-        self._sending = (notification, notification)
+        self._sending, self._posting = (notification, notification), None
         _, progress, refused = self._kept.pop(id(notification), (notification, start, []))
         return progress, refused
 
@@ -57,10 +63,33 @@ class PartSent(Generic[Progress]):
         holds now (by the one the sink was given, the retry began again from the start)."""
         if self._sending is not None and self._sending[0] is notification:
             notification = self._sending[1]
-        self._sending = None
+        self._sending, self._posting = None, None
+        self.resume(notification, progress, refused)
+
+    def resume(
+        self, notification: Notification, progress: Progress, refused: list[Permanent]
+    ) -> None:
+        """Remember that ``notification``, the object its outbox holds, goes on from
+        ``progress`` (a restart's, as the stop left it)."""
         while len(self._kept) >= self.MOST:
             del self._kept[next(iter(self._kept))]
         self._kept[id(notification)] = (notification, progress, refused)
+
+    def posting(self, progress: Progress, refused: list[Permanent]) -> None:
+        """The notification last taken is being posted from ``progress`` (a request
+        under way: its answer lost, it is made again), ``refused`` so far."""
+        self._posting = (progress, list(refused))
+
+    def progress(self, notification: Notification) -> tuple[Progress, list[Permanent]] | None:
+        """Where ``notification`` (the object its outbox holds) goes on from at its next
+        try, and its refusals so far: kept, or of its post under way; None when none of
+        it was posted."""
+        kept = self._kept.get(id(notification))
+        if kept is not None:
+            return kept[1], list(kept[2])
+        if self._sending is not None and self._sending[1] is notification:
+            return None if self._posting is None else (self._posting[0], list(self._posting[1]))
+        return None
 
     def moved(self, moves: Moves) -> None:
         """The wall clock stepped (measured): each notification is told by the object

@@ -40,6 +40,7 @@ from sesd.alerting.alert import Alert
 from sesd.alerting.alertmanager import AlertmanagerSink
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.outbox import Outbox
+from sesd.alerting.part_saved import SavedPart, saved_parts
 from sesd.alerting.rules import Transition
 from sesd.config import RuleConfig
 
@@ -66,6 +67,9 @@ class Undelivered(NamedTuple):
     #: The resolves in ``again``, as made: the state file saves each with its own
     #: figure, start and end (its alert may be pending a new firing since).
     resolves: tuple[Alert, ...] = ()
+    #: The webhook notifications part-sent, as the file keeps them (their alerts are in
+    #: the others too: sesd.alerting.part_saved).
+    part_sent: tuple[SavedPart, ...] = ()
 
 
 def undelivered(
@@ -117,7 +121,8 @@ def undelivered(
                 if sorting.again(name, alert, Transition.RESOLVED)
             ]
     resolves = tuple(sorting.resolves)
-    return Undelivered(again, sorting.retired, sorting.firing, sorting.relabelled, resolves)
+    parts = tuple(saved_parts(outboxes))
+    return Undelivered(again, sorting.retired, sorting.firing, sorting.relabelled, resolves, parts)
 
 
 def unsent_alerts(outboxes: Iterable[Outbox], evaluator: Evaluator) -> list[Alert]:

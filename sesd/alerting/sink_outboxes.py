@@ -21,6 +21,7 @@ from sesd.alerting.recall import held_back
 from sesd.alerting.rules import Transition
 from sesd.alerting.sink_map import build_sink
 from sesd.alerting.sinks import PagerDutySink, Sink
+from sesd.alerting.webhook import WebhookSink
 from sesd.config import AlertsConfig, SinkConfig
 from sesd.io.logs import get_logger
 
@@ -66,10 +67,18 @@ class SinkOutboxes:
         return [*self.live.values(), *self.retired]
 
     def open(self, session: aiohttp.ClientSession) -> None:
-        """Create an outbox per configured sink."""
+        """Create an outbox per configured sink, and go on with what a stop left
+        part-sent in one (sesd.alerting.part_saved)."""
         self._session = session
         for name, sink_config in self._alerts().named_sinks().items():
             self._add(build_sink(name, sink_config, session, self._console))
+        # In reverse: each goes ahead of those as urgent, as one that stepped aside.
+        for each in reversed(self._evaluator.resumed):
+            outbox = self.live.get(each.sink)
+            if outbox is not None and isinstance(outbox.sink, WebhookSink):
+                outbox.sink.resume(each.notification, each.progress, each.refused)
+                outbox.resume(each.notification, each.age)
+        self._evaluator.resumed = []
 
     def _holding(self, sink: Sink) -> Sink:
         """``sink``, asking the silences in force before each event it has yet to send

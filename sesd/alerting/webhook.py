@@ -43,6 +43,29 @@ class WebhookSink:
         if isinstance(old, WebhookSink) and old._config.url == self._config.url:
             self._part_sent = old._part_sent
 
+    @property
+    def url(self) -> str:
+        """The URL it posts to (a secret: never logged nor saved)."""
+        return self._config.url.get()
+
+    def progress(
+        self, notification: Notification
+    ) -> tuple[tuple[int, Made], list[Permanent]] | None:
+        """Where ``notification`` goes on from (its next part, how its parts were made)
+        and its parts refused so far; None when none of it was posted (a stop saves
+        what this says: sesd.alerting.part_saved)."""
+        found = self._part_sent.progress(notification)
+        if found is None:
+            return None
+        (next_part, made), refused = found
+        return None if made is None else ((next_part, made), refused)
+
+    def resume(
+        self, notification: Notification, progress: tuple[int, Made], refused: list[Permanent]
+    ) -> None:
+        """Go on with ``notification`` from ``progress`` (a restart's, as a stop saved it)."""
+        self._part_sent.resume(notification, progress, refused)
+
     def moved(self, moves: Moves) -> None:
         """The wall clock stepped (measured): what it keeps of each notification
         part-sent is the moved one's (sesd.alerting.part_sent)."""
@@ -53,6 +76,7 @@ class WebhookSink:
         (start, made), refused = self._part_sent.take(notification, (0, None))
         made, bodies = webhook_documents(notification, made)
         for k in range(start, len(bodies)):
+            self._part_sent.posting((k, made), refused)  # what a stop meanwhile saves
             try:
                 await self._post(bodies[k])
             except Permanent as exc:

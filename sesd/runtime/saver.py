@@ -259,7 +259,7 @@ class StateSaver:
             )  # fmt: skip
         blob = snapshot(
             self._ledger, self._evaluator, now, unsent.again, stopped, retired, unsent.firing,
-            unsent.resolves,
+            unsent.resolves, unsent.part_sent,
         )  # fmt: skip
         self._taken += 1
         try:

@@ -26,6 +26,7 @@ import msgspec
 from sesd.alerting.alert import Alert
 from sesd.alerting.clock_steps import fired_moved
 from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.part_saved import SavedPart
 from sesd.alerting.rechecked import Rechecked
 from sesd.alerting.retiring import Retiring
 from sesd.alerting.rules import AlertState, Status, Transition
@@ -50,6 +51,7 @@ from sesd.runtime.state_alerts import (
 )
 from sesd.runtime.state_bounds import bounded, firing_of, named
 from sesd.runtime.state_bytes import STATE_VERSION, StateError, decoded
+from sesd.runtime.state_parts import read_parts, taken
 from sesd.runtime.state_refused import in_line
 from sesd.runtime.state_rules import saved_rules, saved_windows
 
@@ -71,6 +73,7 @@ def snapshot(
     retired: Iterable[Retiring] = (),
     firing_owed: Mapping[tuple[str, str], Collection[str]] | None = None,
     resolves: Iterable[Alert] = (),
+    part_sent: Iterable[SavedPart] = (),
 ) -> bytes:
     """Everything worth keeping, encoded: the ledger's saved stores and the alert
     states, as if ``unsent`` (rule, domain, kind: notifications not delivered yet) had
@@ -83,7 +86,7 @@ def snapshot(
     ``unsent`` is owed to (every sink of its rule where it does not say); the others
     took it, and are not sent it again (sesd.alerting.unheard). ``resolves``: those
     in ``unsent`` as made, each saved with its own figure, start and end (its state
-    may hold a new breach since)."""
+    may hold a new breach since). ``part_sent``: webhook notifications part-sent."""
     alerts = {
         rule: {
             domain: [s.status.value, s.since, s.last_sent, s.value, s.resolved_at, s.notified]
@@ -125,7 +128,7 @@ def snapshot(
         {"version": STATE_VERSION, "saved_at": now, **ledger.snapshot(now), "alerts": alerts,
          "rules": rules, "alerted": alerted, "retired": saved_retired(owed), "heard": heard,
          "fired": evaluator.rechecked.saved(), "groups": sorted(ledger.settings.groups),
-         "stopped": stopped, "fired_windows": windows}
+         "stopped": stopped, "fired_windows": windows, "part_sent": list(part_sent)}
     )  # fmt: skip
 
 
@@ -191,12 +194,15 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
         dropped, refused = bounded(rules, known, ledger, data)
         retired, unread, skipped = read_retired(data, now, step)
         heard, unheard = read_heard(data)
+        resumed, unread_parts = read_parts(data, evaluator.config, saved_at, now, step)
+        retired = taken(resumed, known, heard, retired)  # their sink goes on with them
         fired = Rechecked()  # the rules firing alerts fired under, where since changed
         unfired = fired.adopt(data.get("fired"), rules, windows, unknown)
         fired.fired = fired_moved(fired.fired, step)
         entries = {"rules": unread_rules, "retired": skipped, "heard": unheard, "alerted":
                    unread_alerted(data), "fired": unfired,
-                   "canary_names": names_read(data.get("canary_names"))[1]}  # fmt: skip
+                   "canary_names": names_read(data.get("canary_names"))[1],
+                   "part_sent": unread_parts}  # fmt: skip
         for rule, states, _ in retired:
             # Held to the rule as it was, on its own: its labels, its ceiling. What it
             # drops is named for a person to close, and not resolved.
@@ -222,6 +228,7 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
     drop_groups(ledger, gone)
     count = sum(map(len, known.values()))
     owed = evaluator.adopt(rules, known, now, ledger, gone, retired, heard, fired.fired)
+    evaluator.resumed = resumed
     # Saved ahead of this clock (it stepped back, or the host booted before NTP set
     # it), the windows' events lie ahead of it and read as none: no resolve on that
     # until the clock is past the save, within the windows' reach (a file saved a year

@@ -15,7 +15,9 @@ region) watched, and as much for those events alone named (10,000 each, every fi
 at its bound). Resolves owed under rules a reload removed are
 of no rule the config at the start names: they have a room of their own
 (:func:`retired_room`), which a save keeps them to (:func:`kept_owed`), with those
-of a rule in force past its own share (a reload narrowed its scope)."""
+of a rule in force past its own share (a reload narrowed its scope). Webhook
+notifications a stop left part-sent take at most their own bound
+(sesd.alerting.part_saved.MOST_SAVED_BYTES)."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from typing import Final
 
 import msgspec
 
+from sesd.alerting.part_saved import MOST_SAVED_BYTES
 from sesd.alerting.retiring import Retiring
 from sesd.config import ACCOUNT_METRICS, CANARY_METRICS, TENANT_METRICS, RuleConfig
 from sesd.core.ledger import Ledger
@@ -215,6 +218,7 @@ def state_limit(ledger: Ledger, rules: Iterable[RuleConfig], sinks: Collection[s
         + MAX_STATUSES * (len(s.watched) + 1) * _PER_STATUS  # (+1: those of events only)
         # A walk of each (account, region) watched, each held to what the map holds.
         + len(s.watched) * _walk_bytes(ledger.tenant_map.max_entries)
+        + MOST_SAVED_BYTES  # webhook notifications part-sent
     )
 
 

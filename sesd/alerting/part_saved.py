@@ -1,0 +1,122 @@
+"""What the state file keeps of a webhook notification a stop left part-sent, and how
+the restart goes on with it.
+
+A receiver gathers a notification's parts by its ``id`` (sesd.alerting.documents).
+Saved as not sent, one a stop left part-sent (the drain's time up during a post, or
+while it waited out a failure) went again whole after the restart: another ``id`` and
+``at``, its alerts perhaps in other parts, the parts the receiver took among them. A
+receiver gathering by ``id`` had a second notification of the same alerts, and the
+first never whole. So the file keeps each such one as it was made (its alerts, its
+parts, ``at`` and ``id``), where it goes on from (the first part not taken: one whose
+answer the stop cut is posted again, the same ``id`` and part) and its age; the
+restart queues it in its sink's outbox, begun, to go on from there.
+
+Only to the same receiver: the sink of the same name, a webhook, to the same URL (the
+file keeps a digest of the URL, not the URL: its path may be a secret). Not one past
+``notification_max_age`` since its first try, the downtime counted: its receiver gave
+it up, and its alerts go again whole, as before. Its alerts stay saved as not sent to
+that sink too, as earlier builds kept them: a build that does not read this key sends
+them again whole, as it did, and loses nothing; this one takes them as that sink's
+(sesd.runtime.state_parts).
+
+Bounded: of each sink's outbox, the first :data:`MOST_SAVED` begun, in the order it
+delivers, and :data:`MOST_SAVED_BYTES` of them all (a 500-domain incident takes about
+0.7 MB; one of strangers' longest texts, 30); those past it go again whole. A file's
+are read to the same bounds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import Final, NamedTuple
+
+import msgspec
+
+from sesd.alerting.alert import Alert, Notification
+from sesd.alerting.documents import Made
+from sesd.alerting.outbox import Outbox
+from sesd.alerting.rules import Transition
+from sesd.alerting.sinks import Permanent
+from sesd.alerting.webhook import WebhookSink
+
+__all__ = ["MOST_SAVED", "MOST_SAVED_BYTES", "Resumed", "SavedPart", "saved_parts", "url_digest"]
+
+#: The most part-sent notifications kept of one sink: an outbox delivers one at a time,
+#: with a few stepped aside for more urgent ones.
+MOST_SAVED: Final = 8
+#: The most bytes the part-sent notifications of every sink take in the file together.
+MOST_SAVED_BYTES: Final = 8 << 20
+
+
+class SavedPart(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
+    """A part-sent notification as the file keeps it (a map: a later build may add
+    keys, which this one ignores)."""
+
+    sink: str
+    #: :func:`url_digest` of the URL it was posted to.
+    url: str
+    rule: str
+    kind: Transition
+    severity: str
+    sinks: tuple[str, ...]
+    at: float
+    silence: str
+    mutes: tuple[tuple[str, str], ...]
+    alerts: tuple[Alert, ...]
+    #: How its parts were made (sesd.alerting.documents.Made).
+    ends: tuple[int, ...]
+    made_at: str
+    id: str
+    #: The first part not taken (0-based).
+    next: int
+    #: The refusals for good of its parts before ``next``: their text and hint.
+    refused: tuple[tuple[str, str], ...]
+    #: Seconds since its first try, at the save.
+    age: float
+
+
+class Resumed(NamedTuple):
+    """A part-sent notification a restart goes on with, in the sink named ``sink``."""
+
+    sink: str
+    notification: Notification
+    #: Its next part and how its parts were made, as the sink keeps them.
+    progress: tuple[int, Made]
+    refused: list[Permanent]
+    #: Seconds since its first try (its notification_max_age runs on).
+    age: float
+
+
+def url_digest(url: str) -> str:
+    """What the file keeps of a webhook's URL: enough to tell it from another, not it."""
+    return hashlib.sha256(url.encode()).hexdigest()[:32]
+
+
+def saved_parts(outboxes: Iterable[Outbox]) -> list[SavedPart]:
+    """The part-sent notifications of the webhook sinks' ``outboxes``, as the file keeps
+    them, to the bounds (the module's text)."""
+    found: list[SavedPart] = []
+    room = MOST_SAVED_BYTES
+    for outbox in outboxes:
+        sink = outbox.sink
+        if not isinstance(sink, WebhookSink):
+            continue
+        kept = 0
+        for notification in outbox.unsent():
+            progress = sink.progress(notification)
+            age = outbox.age(notification)
+            if progress is None or age is None or kept == MOST_SAVED:
+                continue
+            (next_part, made), refused = progress
+            saved = SavedPart(
+                sink.name, url_digest(sink.url), notification.rule, notification.kind,
+                notification.severity, notification.sinks, notification.at,
+                notification.silence, notification.mutes, notification.alerts, made.ends,
+                made.at, made.id, next_part, tuple((str(e), e.hint) for e in refused), age,
+            )  # fmt: skip
+            size = len(msgspec.msgpack.encode(saved))
+            if size <= room:
+                found.append(saved)
+                room, kept = room - size, kept + 1
+    return found
