@@ -239,6 +239,10 @@ class FakeSes(LocalServer):
             members = "".join(_destination_xml(d) for d in destinations.values())
             found = f"<ConfigurationSet><Name>{name}</Name></ConfigurationSet>"
             return _ses_answer(action, f"{found}<EventDestinations>{members}</EventDestinations>")
+        if action == "DeleteConfigurationSetEventDestination":
+            if destinations.pop(form.get("EventDestinationName", ""), None) is None:
+                return _ses_error("EventDestinationDoesNotExist", form["EventDestinationName"])
+            return _ses_answer(action, "")
         destination = _destination(form)
         there = destination["Name"] in destinations
         if action == "CreateConfigurationSetEventDestination" and there:

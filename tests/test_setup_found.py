@@ -6,6 +6,7 @@ update one); SNS and SQS are moto's."""
 from __future__ import annotations
 
 import re
+import shlex
 import uuid
 from typing import Any
 
@@ -19,7 +20,7 @@ from sesd.commands.demo.localsqs import LocalSqs
 from sesd.commands.main import main
 from sesd.commands.provision import EVENT_TYPES, SetupOptions, run_setup
 from tests.fake_ses import FakeSes
-from tests.test_setup_partial import SesDenied, passed_on
+from tests.test_setup_partial import SesDenied, aws, passed_on
 
 
 class SesApart(LocalServer):
@@ -94,8 +95,11 @@ async def test_a_destination_of_setups_name_sending_elsewhere_than_sns_is_left(
     (NAME-sns): a run of setup took it for its own gone astray and updated it into an
     SNS one, the user's CloudWatch metrics lost without a word. It is left as it is:
     the region fails (exit 1) after the rest is done, its line naming the destination,
-    its type and what to do."""
+    its type and what to do. The hint's command removes that destination in the region
+    that failed, not in the AWS CLI's default one (where it could be another's, such as
+    setup's own SNS one): run, it leaves setup free to finish."""
     name = f"c{uuid.uuid4().hex[:8]}"
+    region = "eu-west-2"
     async with FakeSes() as ses, SesApart(ses.url, local_sqs.url) as endpoint:
         user: dict[str, Any] = {
             "Name": f"{name}-sns",
@@ -104,21 +108,25 @@ async def test_a_destination_of_setups_name_sending_elsewhere_than_sns_is_left(
             "CloudWatchDestination": {"DimensionConfigurations": []},
         }
         ses.configuration_sets[name] = {user["Name"]: dict(user)}
-        code = await anyio.to_thread.run_sync(
-            main, ["setup", "--name", name, "--endpoint-url", endpoint.url]
-        )
+        command = ["setup", "--name", name, "--region", region, "--endpoint-url", endpoint.url]
+        code = await anyio.to_thread.run_sync(main, command)
         assert ses.configuration_sets[name] == {user["Name"]: user}
-    out, err = capsys.readouterr()
-    assert code == 1
-    assert re.search(r"^found +SES configuration set", out, re.M)
-    assert "SES event destination" not in out
-    (line, hint) = err.splitlines()
-    assert line == (
-        f"sesd: setup failed in us-east-1: the event destination {name}-sns of the "
-        f"configuration set {name} is a CloudWatch one, not the SNS one setup makes: "
-        "setup leaves it as it is"
-    )
-    assert hint.startswith("sesd: hint: give setup another --name, or ")
+        out, err = capsys.readouterr()
+        assert code == 1
+        assert re.search(r"^found +SES configuration set", out, re.M)
+        assert "SES event destination" not in out
+        (line, hint) = err.splitlines()
+        assert line == (
+            f"sesd: setup failed in {region}: the event destination {name}-sns of the "
+            f"configuration set {name} is a CloudWatch one, not the SNS one setup makes: "
+            "setup leaves it as it is"
+        )
+        said = re.fullmatch(r"sesd: hint: give setup another --name, or .*\((aws .*)\)", hint)
+        assert said is not None, hint
+        assert shlex.split(said[1])[-4:] == ["--region", region, "--endpoint-url", endpoint.url]
+        await aws(said[1])
+        assert ses.configuration_sets[name] == {}
+        assert await anyio.to_thread.run_sync(main, command) == 0
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from typing import Any
 from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
 
-from sesd.commands.setup_plan import Plan, SetupOptions, Taken
+from sesd.commands.setup_plan import Plan, SetupOptions, Taken, aws_command
 from sesd.commands.sns_access import (
     denials,
     encrypted,
@@ -263,7 +263,7 @@ async def _configuration_set(
     existing = next((d for d in destinations if d.get("Name") == options.event_destination), None)
     if existing is not None and "SNSDestination" not in existing:
         # The user's (CloudWatch, Firehose): updated into SNS's, it would be lost.
-        _taken(existing, name)
+        _taken(existing, options)
     # The types it publishes besides sesd's (open, click: the user's choice, which sesd
     # counts too) are kept: a run adds what is missing, it takes nothing away.
     found_types = [] if existing is None else list(existing.get("MatchingEventTypes") or [])
@@ -302,15 +302,19 @@ async def _configuration_set(
     ))  # fmt: skip
 
 
-def _taken(destination: dict[str, Any], configuration_set: str) -> None:
+def _taken(destination: dict[str, Any], options: SetupOptions) -> None:
     """:class:`Taken`: ``destination``, of setup's name, sends elsewhere than to SNS."""
-    name = destination.get("Name", "")
+    name, configuration_set = destination.get("Name", ""), options.configuration_set
     kinds = [key.removesuffix("Destination") for key in destination if key.endswith("Destination")]
+    remove = aws_command(
+        ("ses", "delete-configuration-set-event-destination", "--configuration-set-name",
+         configuration_set, "--event-destination-name", name),
+        options.region,
+        options.endpoint_url,
+    )  # fmt: skip
     raise Taken(
         f"the event destination {name} of the configuration set {configuration_set} is a "
         f"{kinds[0] if kinds else 'non-SNS'} one, not the SNS one setup makes: setup leaves "
         "it as it is",
-        hint="give setup another --name, or remove it if it is not needed (aws ses "
-        f"delete-configuration-set-event-destination --configuration-set-name "
-        f"{configuration_set} --event-destination-name {name})",
+        hint=f"give setup another --name, or remove it if it is not needed ({remove})",
     )

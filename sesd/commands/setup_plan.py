@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from sesd.config import region_of_url
 from sesd.core.text import escaped
 
-__all__ = ["Plan", "SetupOptions", "Taken"]
+__all__ = ["Plan", "SetupOptions", "Taken", "aws_command"]
 
 
 class Taken(Exception):
@@ -22,6 +22,15 @@ class Taken(Exception):
     def __init__(self, message: str, hint: str) -> None:
         super().__init__(message)
         self.hint = hint
+
+
+def aws_command(argv: Sequence[str], region: str, endpoint_url: str | None = None) -> str:
+    """The AWS CLI's command ``aws ARGV...`` in ``region`` (and at ``endpoint_url``), to
+    paste into a shell: quoted, and its control characters (none in AWS's names and
+    ARNs) escaped. The region is always named: the CLI's default one may hold another
+    thing of the same name (setup's own, made there by another run)."""
+    where = ("--region", region) + (("--endpoint-url", endpoint_url) if endpoint_url else ())
+    return escaped(shlex.join(("aws", *argv, *where)), 1 << 20)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,14 +90,8 @@ class Plan:
 
     def undoing(self, endpoint_url: str | None = None) -> list[str]:
         """The commands that undo what this run changed in the region, the newest change
-        first (a subscription before its topic), to paste into a shell: quoted, and
-        their control characters (none in AWS's names and ARNs) escaped."""
-        where = ("--region", self.region) + (
-            ("--endpoint-url", endpoint_url) if endpoint_url else ()
-        )
-        return [
-            escaped(shlex.join(("aws", *argv, *where)), 1 << 20) for argv in reversed(self.undo)
-        ]
+        first (a subscription before its topic), as :func:`aws_command` gives them."""
+        return [aws_command(argv, self.region, endpoint_url) for argv in reversed(self.undo)]
 
     @property
     def changed(self) -> bool:
