@@ -183,6 +183,10 @@ async def test_a_region_stopped_part_way_says_what_it_made(
     assert made == ["SES configuration set", "SES event destination (SNS)"]
 
 
+#: The topic setup sends SES's events through, in account 1.
+_TOPIC = "arn:aws:sns:us-east-1:1:sesd-events"
+#: Another topic of the account.
+_ELSEWHERE = "arn:aws:sns:eu-west-1:1:other"
 #: A queue policy statement of the user's that refuses everyone sending.
 _ANYONE_SENDING = {"Effect": "Deny", "Principal": "*", "Action": "sqs:SendMessage"}
 
@@ -243,9 +247,40 @@ async def test_a_queue_policy_keeps_the_statements_sesd_did_not_write(
             True,
         ),
         ({**_ANYONE_SENDING, "NotAction": "sqs:ReceiveMessage", "Action": None}, True),
-        ({**_ANYONE_SENDING, "Condition": {"StringNotEquals": {"aws:SourceAccount": "1"}}}, True),
+        ({**_ANYONE_SENDING, "Condition": {"StringNotEquals": {"aws:SourceAccount": "2"}}}, True),
+        (
+            {**_ANYONE_SENDING, "Condition": {"ArnNotEquals": {"aws:SourceArn": _ELSEWHERE}}},
+            True,
+        ),
+        ({**_ANYONE_SENDING, "Condition": {"ArnEquals": {"aws:SourceArn": _TOPIC}}}, True),
+        (
+            {**_ANYONE_SENDING, "Condition": {"StringNotEquals": {"aws:PrincipalOrgID": "o-1"}}},
+            True,
+        ),
         # The statements that cannot refuse SNS: TLS only, another principal or action.
         ({**_ANYONE_SENDING, "Condition": {"Bool": {"aws:SecureTransport": False}}}, False),
+        ({**_ANYONE_SENDING, "Condition": {"Bool": {"aws:securetransport": ["false"]}}}, False),
+        # Nor a guard that spares setup's topic, or its account: any condition false for
+        # SNS's delivery from the topic leaves the Deny out.
+        ({**_ANYONE_SENDING, "Condition": {"ArnNotEquals": {"aws:SourceArn": _TOPIC}}}, False),
+        (
+            {
+                **_ANYONE_SENDING,
+                "Condition": {"ArnNotLike": {"aws:SourceArn": ["arn:x", "arn:aws:sns:*:1:*"]}},
+            },
+            False,
+        ),
+        ({**_ANYONE_SENDING, "Condition": {"StringNotEquals": {"aws:SourceAccount": "1"}}}, False),
+        (
+            {
+                **_ANYONE_SENDING,
+                "Condition": {
+                    "StringNotEquals": {"aws:PrincipalOrgID": "o-1"},
+                    "ArnEquals": {"aws:SourceArn": _ELSEWHERE},
+                },
+            },
+            False,
+        ),
         ({**_ANYONE_SENDING, "Principal": {"AWS": "arn:aws:iam::1:root"}}, False),
         ({**_ANYONE_SENDING, "Action": "sqs:DeleteQueue"}, False),
         ({**_ANYONE_SENDING, "Effect": "Allow"}, False),
@@ -259,10 +294,12 @@ def test_a_deny_in_the_queue_policy_that_may_refuse_sns_is_warned_of(
     to let SNS send, though in IAM a Deny wins over any Allow and SNS would deliver
     nothing. A Deny that may take in SNS's sqs:SendMessage is warned of (its Sid
     named); one that cannot (TLS only, which SNS's delivery passes; another
-    principal; another action) is not. (A run of setup that warns so: above.)"""
+    principal; another action; a condition that spares the topic, its account or
+    TLS) is not: a warning at every run would tell the user to remove a guard that is
+    right. (A run of setup that warns so: above.)"""
     written = {key: value for key, value in statement.items() if value is not None}
-    policy = queue_policy(json.dumps({"Statement": [written]}), "arn:q", "arn:t")
-    warnings = denials(json.dumps(policy), "sesd-events")
+    policy = queue_policy(json.dumps({"Statement": [written]}), "arn:q", _TOPIC)
+    warnings = denials(json.dumps(policy), "sesd-events", _TOPIC)
     if not warned:
         assert warnings == []
         return

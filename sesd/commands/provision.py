@@ -68,7 +68,7 @@ async def run_setup(options: SetupOptions, plan: Plan | None = None) -> Plan:
                 QueueUrl=plan.queue_url, AttributeNames=["Policy"]
             )
             current = found.get("Attributes", {}).get("Policy")
-            plan.warnings += denials(current, options.queue)
+            plan.warnings += denials(current, options.queue, topic_arn)
             policy = json.dumps(queue_policy(current, queue_arn, topic_arn))
             # A queue without a policy (one just made) has it created, not updated.
             await _attributes(

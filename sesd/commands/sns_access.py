@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+from collections.abc import Callable
 from typing import Any
 
 from sesd.core.text import escaped
@@ -45,10 +46,11 @@ def queue_policy(current: str | None, queue_arn: str, topic_arn: str) -> dict[st
     return {"Version": "2012-10-17", **policy, "Statement": statements}
 
 
-def denials(current: str | None, queue: str) -> list[str]:
+def denials(current: str | None, queue: str, topic_arn: str) -> list[str]:
     """A warning for each Deny statement of the queue policy ``current`` that may refuse
-    SNS's sqs:SendMessage: setup keeps them (they are the user's), and in IAM a Deny
-    wins over any Allow, setup's too, so SNS would deliver none of SES's events."""
+    the sqs:SendMessage of SNS's delivery from ``topic_arn``: setup keeps them (they are
+    the user's), and in IAM a Deny wins over any Allow, setup's too, so SNS would
+    deliver none of SES's events."""
     try:
         policy = json.loads(current) if current else {}
     except ValueError:
@@ -56,7 +58,7 @@ def denials(current: str | None, queue: str) -> list[str]:
     found = policy.get("Statement", []) if isinstance(policy, dict) else []
     warnings = []
     for statement in found if isinstance(found, list) else [found]:
-        if isinstance(statement, dict) and _may_deny_sns(statement):
+        if isinstance(statement, dict) and _may_deny_sns(statement, topic_arn):
             sid = statement.get("Sid")
             named = f"Sid {escaped(str(sid), 100)}" if sid else "without a Sid"
             warnings.append(
@@ -68,15 +70,11 @@ def denials(current: str | None, queue: str) -> list[str]:
     return warnings
 
 
-#: A condition that refuses only what is sent without TLS: the common "TLS only"
-#: statement, which SNS's delivery (over HTTPS) passes.
-_TLS_ONLY = {"Bool": {"aws:SecureTransport": "false"}}
-
-
-def _may_deny_sns(statement: dict[str, Any]) -> bool:
+def _may_deny_sns(statement: dict[str, Any], topic_arn: str) -> bool:
     """Whether ``statement`` is a Deny whose actions take in sqs:SendMessage and whose
-    principals take in SNS's service (a condition aside, but for TLS only's)."""
-    if statement.get("Effect") != "Deny" or _scalars(statement.get("Condition")) == _TLS_ONLY:
+    principals take in SNS's service, its condition not known to spare SNS's delivery
+    from ``topic_arn`` (:func:`_spared`)."""
+    if statement.get("Effect") != "Deny" or _spared(statement.get("Condition"), topic_arn):
         return False
     if "NotAction" in statement:
         actions = not _matches(statement["NotAction"], "sqs:SendMessage")
@@ -86,6 +84,77 @@ def _may_deny_sns(statement: dict[str, Any]) -> bool:
         return actions and not _names_sns(statement["NotPrincipal"])
     principal = statement.get("Principal")
     return actions and (principal == "*" or _names_sns(principal))
+
+
+def _spared(condition: Any, topic_arn: str) -> bool:
+    """Whether a Deny's ``condition`` is false for SNS's delivery from ``topic_arn``: a
+    Deny applies only when each of its conditions holds, so one known false spares it.
+    What such a delivery is known to carry: TLS (aws:SecureTransport), the topic as
+    aws:SourceArn and its account as aws:SourceAccount; a condition on anything else
+    may hold."""
+    if not isinstance(condition, dict):
+        return False
+    account = topic_arn.split(":")[4] if topic_arn.count(":") >= 5 else None
+    known = {
+        "aws:securetransport": "true",
+        "aws:sourcearn": topic_arn,
+        "aws:sourceaccount": account,
+    }
+    for operator, tests in condition.items():
+        if not isinstance(operator, str) or not isinstance(tests, dict):
+            continue
+        test = _TESTS.get(operator.removesuffix("IfExists"))
+        for key, values in tests.items():
+            value = known.get(str(key).lower())
+            if test is None or value is None:
+                continue
+            listed = values if isinstance(values, list) else [values]
+            match, negated = test
+            if any(match(_text(v), value) for v in listed) == negated:
+                return True
+    return False
+
+
+def _text(value: Any) -> str:
+    """A condition's value as IAM compares it: JSON's ``false`` as ``"false"``."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _same(pattern: str, value: str) -> bool:
+    return pattern == value
+
+
+def _same_text(pattern: str, value: str) -> bool:
+    """Equal in any case (``True``, ``true``; a string compared ignoring case)."""
+    return pattern.lower() == value.lower()
+
+
+def _like(pattern: str, value: str) -> bool:
+    """IAM's ``*`` and ``?`` (and nothing else: ``[`` is itself), case kept."""
+    return fnmatch.fnmatchcase(value, pattern.replace("[", "[[]"))
+
+
+def _arn_like(pattern: str, value: str) -> bool:
+    """IAM's ARN match: each of the six parts of the ARN against its own pattern."""
+    parts, wanted = value.split(":", 5), pattern.split(":", 5)
+    return len(parts) == len(wanted) and all(map(_like, wanted, parts))
+
+
+#: The condition operators whose outcome for SNS's delivery is known: how a value
+#: matches, and whether the operator is a "not" one (true when none matches).
+_TESTS: dict[str, tuple[Callable[[str, str], bool], bool]] = {
+    "Bool": (_same_text, False),
+    "StringEquals": (_same, False),
+    "StringNotEquals": (_same, True),
+    "StringEqualsIgnoreCase": (_same_text, False),
+    "StringNotEqualsIgnoreCase": (_same_text, True),
+    "StringLike": (_like, False),
+    "StringNotLike": (_like, True),
+    "ArnEquals": (_arn_like, False),
+    "ArnLike": (_arn_like, False),
+    "ArnNotEquals": (_arn_like, True),
+    "ArnNotLike": (_arn_like, True),
+}
 
 
 def _names_sns(principal: Any) -> bool:
@@ -107,13 +176,6 @@ def _matches(patterns: Any, name: str, *, exact: bool = False) -> bool:
         isinstance(p, str) and (p == name if exact else fnmatch.fnmatch(name.lower(), p.lower()))
         for p in listed
     )
-
-
-def _scalars(value: Any) -> Any:
-    """A condition compared as text: ``false`` and ``"false"`` alike, in any case."""
-    if isinstance(value, dict):
-        return {key: _scalars(item) for key, item in value.items()}
-    return str(value).lower()
 
 
 #: The keys SQS and SNS encrypt with when asked for AWS's own: their policies are
