@@ -538,7 +538,18 @@ async def test_a_sesd_from_before_the_status_page_is_named_as_such(
 
 
 async def _unauthorized(request: web.Request) -> web.Response:
-    return web.Response(status=401, text="Unauthorized")
+    """sesd's own refusal of a request without its user and password."""
+    from sesd.runtime.web import REALM
+
+    challenge = {"WWW-Authenticate": f'Basic realm="{REALM}"'}
+    return web.Response(status=401, text="Unauthorized", headers=challenge)
+
+
+async def _unauthorized_elsewhere(request: web.Request) -> web.Response:
+    """Another service's refusal (a router's admin page, a CI server), at an address
+    that named no port or the wrong one."""
+    challenge = {"WWW-Authenticate": 'Basic realm="Router admin"'}
+    return web.Response(status=401, text="Unauthorized", headers=challenge)
 
 
 async def _sesd_metrics(request: web.Request) -> web.Response:
@@ -557,11 +568,12 @@ async def _files(request: web.Request) -> web.Response:
     ("path", "handler", "said", "sesd_answered"),
     [
         ("/api/v1/status", _unauthorized, "answered HTTP 401: give --user and", True),
+        ("/api/v1/status", _unauthorized_elsewhere, "answered HTTP 401: give --user", False),
         ("/metrics", _sesd_metrics, "answered HTTP 404: a sesd older than", True),
         ("/api/v1/status", _next_version, "answered with the status of sesd 9.0.0", True),
         ("/", _files, "answered HTTP 404: not sesd", False),
     ],
-    ids=["401", "older-sesd", "other-version", "not-sesd"],
+    ids=["401", "401-not-sesd", "older-sesd", "other-version", "not-sesd"],
 )
 async def test_the_default_address_is_said_asked_only_when_no_sesd_answered_there(
     path: str,
@@ -575,7 +587,8 @@ async def test_the_default_address_is_said_asked_only_when_no_sesd_answered_ther
     says so (the daemon's config may listen elsewhere). A sesd that answered there (a
     401, an older sesd's 404, another version's document) is the daemon, at the right
     address: the line said all the same that no address was named, sending the user
-    to look for another. It says so only where no sesd answered."""
+    to look for another. It says so only where no sesd answered: a 401 is sesd's
+    when it asks for sesd's realm, another's (a router's) leaves the hint."""
     from sesd.commands import status
 
     monkeypatch.delenv("SESD_CONFIG", raising=False)

@@ -23,7 +23,7 @@ from sesd.core.text import clean
 from sesd.core.unreadable import not_utf8_at, undecoded
 from sesd.status.document import Status
 
-__all__ = ["MAX_ANSWER", "Answered", "OtherVersion", "Unreachable", "fetch"]
+__all__ = ["MAX_ANSWER", "SESD_REALM", "Answered", "OtherVersion", "Unreachable", "fetch"]
 
 _TIMEOUT: Final = 5.0
 #: The most of an answer read. A status document listing 1,000 alerts, silences and
@@ -62,14 +62,21 @@ def shown(url: str) -> str:
     return scheme + sep + rest[:end].rpartition("@")[2] + rest[end:]
 
 
+#: The realm sesd's own 401 asks for (sesd.runtime.web.REALM, not imported: the
+#: daemon's web modules are no part of a status command's start).
+SESD_REALM: Final = "sesd"
+_REALM: Final = re.compile(r'\brealm="([^"]*)"', re.IGNORECASE)
+
+
 class Unreachable(Exception):
     """The daemon did not answer with its status; the message says why in one line."""
 
 
 class Answered(Unreachable):
-    """A sesd answered, though not with a status this command draws (a 401, an older
-    sesd's 404, another version's document): the address is the daemon's, so nothing
-    said of how it was chosen (a port left out, the default asked) belongs after."""
+    """A sesd answered, though not with a status this command draws (a 401 asking for
+    its realm, an older sesd's 404, another version's document): the address is the
+    daemon's, so nothing said of how it was chosen (a port left out, the default
+    asked) belongs after."""
 
 
 class OtherVersion(Answered):
@@ -165,7 +172,11 @@ async def _refused(
             if through.headers or named != api  # a user and password in the address
             else f"give --user and ${PASSWORD_VARIABLE}"
         )
-        raise Answered(f"{named} answered HTTP 401: {hint}")
+        # Any server may ask for a password: only one asking for sesd's realm shows
+        # the address is the daemon's (a router's admin page on port 80 does not).
+        realm = _REALM.search(response.headers.get("WWW-Authenticate", ""))
+        refused = Answered if realm and realm[1] == SESD_REALM else Unreachable
+        raise refused(f"{named} answered HTTP 401: {hint}")
     if response.status == 404:
         # During a rolling upgrade, a replica from before the status page: its
         # /metrics says it is sesd. Said only when looked at.
