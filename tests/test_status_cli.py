@@ -1277,6 +1277,7 @@ def test_a_long_domain_keeps_the_columns_in_line() -> None:
         "t\x1b[2J" * 3,  # 3 columns as sent, 27 escaped: padded short of its column
         "acme\x1b[2J" * 6,  # 30 as sent, fits; 72 escaped: cut past the table's edge
         "ops@example.com tenant",  # its address redacted to other text
+        "x\x1b" * 20,  # 140 escaped: cut, at the bound of an escape, not inside one
     ],
 )
 def test_a_name_with_control_characters_keeps_the_columns_in_line(name: str) -> None:
@@ -1285,7 +1286,8 @@ def test_a_name_with_control_characters_keeps_the_columns_in_line(name: str) -> 
     (``\\u001b``), and an address in it redacted. The name was measured and cut to its
     column as sent, then escaped: the figures after it moved right, and a name that
     fit as sent ran past the column's 40. Measured as shown, the figures stay under
-    their heading."""
+    their heading; a name cut to its column is cut between escapes, never inside one
+    (``\\u00``, read as damage)."""
     w = everything()
     doc = build_status(w.sources, NOW, read_counters(w.sources), (w.sources.started, {}))
     scope = doc.scopes[0]
@@ -1303,6 +1305,8 @@ def test_a_name_with_control_characters_keeps_the_columns_in_line(name: str) -> 
         assert row[:column].endswith(f" {item.delivered}"), (head, row)
     assert "\x1b" not in "".join(rows)
     assert len(rows[0].split()[0]) <= 40
+    for part in rows[0].split()[0].split("…"):
+        assert re.fullmatch(r"(?:[^\\]|\\u[0-9a-f]{4})*", part), rows[0]
 
 
 def test_wide_characters_take_two_columns_and_keep_the_table_in_line() -> None:

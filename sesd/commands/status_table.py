@@ -7,6 +7,7 @@ terminal."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Final
 
@@ -19,6 +20,9 @@ from sesd.status.page import SHARE, built, sinks_text
 __all__ = ["rows", "screenful", "table"]
 
 _NAMES: Final = {"domain": "DOMAINS", "provider": "PROVIDERS", "tenant": "TENANTS"}
+#: What a name escaped (:func:`_safe`) is cut between: a character, or a control's
+#: escape whole (``\u001b``; cut inside, ``\u00`` reads as damage).
+_UNITS: Final = re.compile(r"\\u[0-9a-f]{4}|\\U[0-9a-f]{8}|.", re.DOTALL)
 
 
 def _safe(text: object) -> str:
@@ -148,12 +152,24 @@ def _alert(a: AlertRow, at: float, before: AlertRow | None) -> list[str]:
 def _fit(name: str, width: int) -> str:
     """A name cut to its column (a domain may have 253 characters) and padded to it:
     its head and tail, the middle left out, so the columns after it stay in line. A
-    wide (CJK) character takes two of a terminal's columns."""
+    wide (CJK) character takes two of a terminal's columns; an escape is kept whole or
+    left out."""
     if _cells(name) > width:
-        head = _start(name, (width - 1) // 2)
-        tail = _start(name[::-1], width - 1 - _cells(head))[::-1]
+        units = _UNITS.findall(name)
+        head = "".join(_first(units, (width - 1) // 2))
+        tail = "".join(_first(units[::-1], width - 1 - _cells(head))[::-1])
         name = f"{head}…{tail}"
     return name + " " * (width - _cells(name))
+
+
+def _first(units: list[str], cells: int) -> list[str]:
+    """The most of ``units`` from the first that take at most ``cells`` columns."""
+    used = 0
+    for i, unit in enumerate(units):
+        used += _cells(unit)
+        if used > cells:
+            return units[:i]
+    return units
 
 
 def _cell(char: str) -> int:
