@@ -3,6 +3,7 @@ wrong; for a scheme mistyped, the address as meant, not one that doubles the sch
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,30 @@ def test_an_address_without_a_port_says_which_was_asked(
         "its [http] listen says otherwise)\n"
     )
     assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("answered", [False, True])
+def test_a_watch_says_which_port_was_asked_only_until_a_sesd_answers(answered: bool) -> None:
+    """``sesd status --watch --url https://sesd.example.com`` (a proxy on 443, before
+    sesd's 9585): once a sesd has answered there, a try that fails (a restart) is at
+    the right address, and the line said all the same that no port was named and 443
+    was asked where sesd listens on 9585, sending the user to change a right address.
+    It says which port was asked only while no sesd has answered (as for the default
+    address)."""
+    from sesd.commands.status import _hints
+    from sesd.commands.status_fetch import Unreachable
+
+    url = "https://sesd.example.com"
+    args = _args(["status", "--watch", "--url", url])
+    hint = _hints(Unreachable("Connection refused"), url, args, ever=answered)
+    assert ("names no port" in hint) is not answered, hint
+
+
+def _args(argv: list[str]) -> argparse.Namespace:
+    """``argv`` as sesd's parser reads it."""
+    from sesd.commands.main import _parser
+
+    return _parser(argv[0]).parse_args(argv)
 
 
 @pytest.mark.parametrize("url", ["", "  "])

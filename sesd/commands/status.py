@@ -220,12 +220,13 @@ def _unnamed(args: argparse.Namespace) -> str:
 
 def _hints(exc: Unreachable, url: str, args: argparse.Namespace, *, ever: bool = False) -> str:
     """What to add to the line of a try that failed to reach a sesd: which port an
-    address without one asked, and that the default address was asked (not once a
-    sesd has answered there, ``ever``). None after a sesd's answer (a 401, another
-    version's document): the address was right, and the hints would say it was not."""
-    if isinstance(exc, Answered):
+    address without one asked, and that the default address was asked. None after a
+    sesd's answer, this one's (a 401, another version's document) or an earlier
+    one's (``ever``, a watch through a restart): the address was right, and the hints
+    would say it was not."""
+    if ever or isinstance(exc, Answered):
         return ""
-    return no_port(url) + ("" if ever else _unnamed(args))
+    return no_port(url) + _unnamed(args)
 
 
 def _usage(message: str) -> int:
