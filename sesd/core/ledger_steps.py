@@ -18,6 +18,8 @@ def moved(ledger: Ledger, step: float, now: float) -> None:
     """Move what ``ledger`` keeps of the wall clock by ``step`` seconds, to ``now``:
 
     - the canaries' times, and the duplicate filter's open generation's start;
+    - until when each DNS answer holds (its TTL from its lookup), and the slots the
+      pipeline keeps of it;
     - when each domain label, tag value and tenant label was last seen: a step ahead
       past ``idle_evict`` made every one look idle (evicted with its windows at the
       next housekeeping), a step back held an idle one the step's length longer;
@@ -32,6 +34,8 @@ def moved(ledger: Ledger, step: float, now: float) -> None:
     """
     ledger.canary.stepped(step)
     ledger.dedup.stepped(step)
+    if ledger.providers is not None:
+        ledger.providers.stepped(step)
     _seen_moved(ledger, step)
     if step < 0:
         _tenants_held(ledger, now)
@@ -43,7 +47,10 @@ def restored_behind(ledger: Ledger, step: float, now: float) -> None:
     back, and what SES said of each tenant is held to ``now``, as at a step back
     measured (:func:`moved`). Left, an idle domain was held the step's length longer,
     and SES's pause of a tenant a minute after the restart was dropped as older than a
-    poll read ahead."""
+    poll read ahead. The DNS answers move back too: left, each held the step's length
+    past its TTL."""
+    if ledger.providers is not None:
+        ledger.providers.stepped(step)
     _seen_moved(ledger, step)
     _tenants_held(ledger, now)
 

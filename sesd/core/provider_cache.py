@@ -151,6 +151,19 @@ class ProviderCache:
         for kept in self.readers:
             kept.pop(domain, None)
 
+    def stepped(self, step: float) -> None:
+        """The clock the answers' times are read on stepped by ``step`` seconds: each
+        answer holds as long after the step as it did before it (ahead, every answer
+        whose TTL the step passed wanted its lookup again at once; back, each held the
+        step's length past its TTL). What readers kept of the answers held until a
+        time on the old clock: it goes, found again from the moved answer when next
+        read."""
+        cache = self.cache
+        for domain, (provider, until) in cache.items():
+            cache[domain] = (provider, until + step)  # (same keys: same order)
+        for kept in self.readers:
+            kept.clear()
+
     @property
     def failing(self) -> bool:
         """Whether lookups of FAILING_AFTER distinct domains in a row found no answer
