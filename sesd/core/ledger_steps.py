@@ -48,9 +48,15 @@ def restored_behind(ledger: Ledger, step: float, now: float) -> None:
     measured (:func:`moved`). Left, an idle domain was held the step's length longer,
     and SES's pause of a tenant a minute after the restart was dropped as older than a
     poll read ahead. The DNS answers move back too: left, each held the step's length
-    past its TTL."""
+    past its TTL; and so do the canaries in flight: left, one lost was missing the
+    step's length after its deadline, and one that came back was timed none end to
+    end (its call ahead of its Delivery). Their deadline still runs from the restore,
+    which is this clock's: the restore's time stays."""
     if ledger.providers is not None:
         ledger.providers.stepped(step)
+    canary, restored_at = ledger.canary, ledger.canary.restored_at
+    canary.stepped(step)
+    canary.restored_at = restored_at
     _seen_moved(ledger, step)
     _tenants_held(ledger, now)
 
