@@ -13,9 +13,11 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import anyio
+import pytest
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from aiohttp import web
+from botocore.exceptions import ClientError
 
 from sesd.account.poller import AccountPoller
 from sesd.account.tenants import TenantPoller
@@ -29,6 +31,7 @@ from sesd.runtime.aws import AwsClients, poll_config, sqs_config, tenant_config
 from sesd.runtime.health import Changes, Health
 from sesd.runtime.in_flight import InFlight
 from sesd.runtime.sqs import QueuePoller
+from sesd.runtime.sqs_calls import VOUCHED_FOR, hint_in
 from tests import factory as f
 from tests.conftest import aws_client
 from tests.fake_ses import ROLE_ACCOUNT, FakeSes
@@ -341,3 +344,25 @@ async def test_a_refusal_told_as_the_keys_is_told_again_once_another_region_answ
     assert "work in eu-west-1" in told[1]
     assert "ap-east-1 may be a region the account has not enabled" in told[1]
     assert told[2] == told[1]
+
+
+@pytest.mark.parametrize("step", [3600.0, -3600.0], ids=["an hour ahead", "an hour back"])
+def test_where_the_key_was_answered_moves_with_a_clock_step(step: float) -> None:
+    """The credentials are answered in eu-west-1 a minute before the wall clock steps an
+    hour (measured); a receive in ap-east-1 is then refused InvalidClientTokenId. Nine
+    minutes after the answer, the hint names the region (a step ahead does not make the
+    answer an hour old), and a second past the ten minutes an answer vouches for, the
+    key (a step back does not hold it an hour longer)."""
+    refused: Any = {"Error": {"Code": "InvalidClientTokenId", "Message": "not known"}}
+    for after, hint in (
+        (VOUCHED_FOR - 60, "may be a region"),
+        (VOUCHED_FOR + 1, "access key is not valid"),
+    ):
+        ledger = Pipeline(core_settings(parse_config(""))).ledger
+        ledger.accounts.answered(ENABLED, NOW - step - 60)
+        ledger.stepped(step, NOW)
+        told = hint_in(
+            ClientError(refused, "ReceiveMessage"), ledger.accounts, OPT_IN, NOW + after - 60
+        )
+        assert told is not None
+        assert hint in told, (after, told)

@@ -258,6 +258,13 @@ class Accounts:
         signature that does not match): no longer where they are known to work."""
         self.accepted.pop(target, None)
 
+    def stepped(self, step: float) -> None:
+        """The wall clock stepped by ``step`` seconds: when the credentials were last
+        answered moves with it (ahead, an answer a minute old read as the step's length
+        old, vouching for nothing; back, one vouched the step's length longer)."""
+        for target, at in self.accepted.items():
+            self.accepted[target] = at + step
+
     def accepted_elsewhere(self, target: Target, since: float) -> list[str]:
         """The other regions where ``target``'s account's credentials were answered
         since ``since`` and not refused after: a refusal in ``target``'s region alone

@@ -18,6 +18,8 @@ def moved(ledger: Ledger, step: float, now: float) -> None:
     """Move what ``ledger`` keeps of the wall clock by ``step`` seconds, to ``now``:
 
     - the canaries' times, and the duplicate filter's open generation's start;
+    - when each account's credentials were last answered in each region (where they
+      are known to work, which a refusal's hint reads);
     - until when each DNS answer holds (its TTL from its lookup), and the slots the
       pipeline keeps of it;
     - when each domain label, tag value and tenant label was last seen: a step ahead
@@ -34,6 +36,7 @@ def moved(ledger: Ledger, step: float, now: float) -> None:
     """
     ledger.canary.stepped(step)
     ledger.dedup.stepped(step)
+    ledger.accounts.stepped(step)
     if ledger.providers is not None:
         ledger.providers.stepped(step)
     _seen_moved(ledger, step)
