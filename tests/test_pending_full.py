@@ -252,6 +252,29 @@ def test_the_memory_of_refused_recipients_reaches_half_the_table_of_later_refusa
     assert not pending.holds(100)
 
 
+def test_a_refused_delay_sqs_brings_again_takes_no_other_recipients_memory() -> None:
+    """A table of eight, full. Three recipients are refused, then ann (the memory's
+    first generation, of four, closes on her). SQS brings the three first delays again,
+    at their own times (a redelivery past the duplicate filter's memory): nothing new is
+    learnt of them, so nothing is written; one more recipient refused after ann leaves
+    her known, her retry a retry (not counted again in the overflow, nor in her windows),
+    as README promises while fewer than half the table were refused after her. Written
+    again, the three filled the next generation with the fourth after her, and she was
+    forgotten one refusal after her own."""
+    pending = PendingDelays(8)
+    for key in range(8):
+        pending.delayed(key, ("flood.example" if key < 6 else "b.example",), 0.0, None)
+    ann = 100
+    for key, at in ((101, 10.0), (102, 11.0), (103, 12.0), (ann, 13.0)):
+        assert pending.delayed(key, ("c.example",), at, None) is None
+    for key, at in ((101, 10.0), (102, 11.0), (103, 12.0)):
+        assert pending.delayed(key, ("c.example",), at, None) is None
+    pending.delayed(104, ("c.example",), 20.0, None)
+    assert (pending.holds(ann), pending.overflow) == (True, 5)
+    pending.delayed(ann, ("c.example",), 30.0, None)  # SES's retry: no new recipient
+    assert pending.overflow == 5
+
+
 def test_delays_past_their_expiry_make_room_in_a_full_table() -> None:
     """A table of four fills with delays SES gave up on at 100 s (their expirationTime);
     they are forgotten for good only an hour or more later (housekeeping). A recipient
