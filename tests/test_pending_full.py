@@ -18,6 +18,7 @@ from sesd.core.events import EVENT_TYPE_INDEX
 from sesd.core.housekeeping import evict_idle
 from sesd.core.pending import PendingDelays
 from sesd.core.pipeline import Pipeline
+from sesd.core.refusals import BUCKET, RecentRefusals
 from sesd.runtime import janitor
 from sesd.runtime.health import Changes
 from sesd.runtime.state import restore, snapshot
@@ -326,3 +327,18 @@ def test_a_share_full_of_delays_still_pending_forgets_no_other_domain_s() -> Non
     assert pending.delayed(10, ("gmail.com",), 200.0, None) is None
     assert (pending.count("gmail.com", 200.0), pending.overflow) == (6, 1)
     assert pending.resolved(6, 100.0) == (("other.example",), 100.0)
+
+
+def test_the_recent_refusals_are_those_of_the_last_16_hours_and_bounded() -> None:
+    """A refusal every five minutes for three days: 192 of them (or a bucket's worth
+    more) were first delayed in the last 16 h, what a table's pending column may leave
+    out; the older ones are forgotten, the buckets bounded by that span. A time no
+    clock tells (a damaged file) counts in none."""
+    refusals = RecentRefusals()
+    for minute in range(0, 3 * 24 * 60, 5):
+        refusals.add(NOW + minute * 60.0)
+    refusals.add(float("nan"))
+    end = NOW + 3 * 86400.0
+    assert 16 * 12 <= refusals.since(end) <= 16 * 12 + BUCKET // 300
+    assert refusals.since(end + 16 * 3600.0 + BUCKET) == 0
+    assert len(refusals._counts) <= 16 * 3600 // BUCKET + 2

@@ -20,7 +20,9 @@ from sesd.alerting.silences import Silence, SilenceSet
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.commands.status_table import table
 from sesd.config import HttpConfig, parse_config
+from sesd.core.events import LONGEST_DELAY
 from sesd.core.pending import UNKNOWN, PendingDelays
+from sesd.core.refusals import BUCKET
 from sesd.runtime.http import http_server
 from sesd.status import routes
 from sesd.status.charts import duration, sparkline_svg
@@ -324,9 +326,11 @@ def test_a_cut_list_of_tenants_says_how_many_it_lists() -> None:
 
 def test_the_pending_figures_say_what_the_full_table_left_out() -> None:
     """The pending table at its bound (two rows here) refuses a third delayed recipient:
-    metrics and logs say so, and each table's pending column says what it leaves out,
-    on the page, in the JSON the script redraws it from and in ``sesd status``; none
-    said while none was."""
+    metrics and logs say so, and each table's pending column says what it may leave
+    out, on the page, in the JSON the script redraws it from and in ``sesd status``;
+    none said while none was, nor once SES has given up on it (16 h after its first
+    delay, and the ten minutes it is counted by): the pending figures then leave out
+    nothing, though the overflow counter keeps it."""
     w = everything()
     ledger = w.pipeline.ledger
     s = w.sources
@@ -338,14 +342,18 @@ def test_the_pending_figures_say_what_the_full_table_left_out() -> None:
         ledger.pending.delayed(key, labels if key else ("other.example", *labels[1:]), NOW, None)
     doc = build_status(s, NOW, read_counters(s), (s.started, {}))
     note = (
-        "pending leaves out 1 delayed recipient since the start: the pending table "
-        "([ingest] max_pending_delays, 2, one domain three quarters of it) was full when "
-        "they were first delayed"
+        "pending may leave out 1 recipient first delayed in the last 16 h: the pending "
+        "table ([ingest] max_pending_delays, 2, one domain three quarters of it) was full "
+        "then"
     )
     assert doc.scopes[0].pending_note == note
     assert f'<p class="bad">{note}</p>' in status_html(doc, 5.0)
     assert msgspec.json.decode(msgspec.json.encode(doc))["scopes"][0]["pending_note"] == note
     assert f"  ({note})" in table(doc).splitlines()  # sesd status
+    for later, said in ((LONGEST_DELAY, note), (LONGEST_DELAY + BUCKET, "")):
+        doc = build_status(s, NOW + later, read_counters(s), (s.started, {}))
+        assert [t.pending_note for t in doc.scopes] == [said] * len(doc.scopes)
+    assert ledger.pending.overflow == 1
 
 
 def test_every_section_renders_what_the_ledger_holds() -> None:

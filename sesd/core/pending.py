@@ -36,6 +36,7 @@ from collections.abc import Callable, Collection
 from typing import Any, Final
 
 from sesd.core.events import LONGEST_DELAY
+from sesd.core.refusals import RecentRefusals
 
 __all__ = ["DEFAULT_EXPIRY", "Labels", "PendingDelays"]
 
@@ -70,6 +71,7 @@ class PendingDelays:
         "_share",
         "max_entries",
         "overflow",
+        "refused",
         "scopes",
     )
 
@@ -101,6 +103,8 @@ class PendingDelays:
         # provider deferring a mailing) leaves a quarter of the table to the others.
         self._share = max_entries - max_entries // 4
         self.overflow = 0
+        #: Those of :attr:`overflow` first delayed lately (the status page's note).
+        self.refused = RecentRefusals()
 
     def delayed(
         self, key: int, labels: Labels, t: float, expires: float | None
@@ -153,6 +157,7 @@ class PendingDelays:
             if full or (held is not None and len(held) >= self._share):
                 if first is None:  # one recipient not held, however often SES retries
                     self.overflow += 1
+                    self.refused.add(since)
                 if first is None or t < first:
                     self._give_up(key, since)
                 return None
@@ -344,6 +349,7 @@ class PendingDelays:
                 # Past a smaller bound than the file's: not held, as a delay refused by
                 # the full table is not (a retry of it is no new delayed recipient).
                 self.overflow += 1
+                self.refused.add(float(since))
                 self._give_up(int(key), float(since))
             elif int(key) not in self._entries:
                 saved = [str(found)] if isinstance(found, str) else [str(f) for f in found]

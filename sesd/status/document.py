@@ -252,8 +252,9 @@ class ScopeTable(msgspec.Struct, frozen=True, kw_only=True):
     sparkline_step_seconds: float
     total: int
     items: list[ScopeRow]
-    #: What the ``pending`` figures leave out, "" when nothing: delayed recipients the
-    #: full pending table did not hold (``sesd_pending_delays_overflow_total``).
+    #: What the ``pending`` figures may leave out, "" when nothing: delayed recipients
+    #: the full pending table did not hold, first delayed in the last 16 h (all of them
+    #: since the start: ``sesd_pending_delays_overflow_total``).
     pending_note: str = ""
 
 

@@ -14,7 +14,7 @@ from typing import Final
 
 from sesd.core.causes import CAUSES
 from sesd.core.domains import normalise_domain
-from sesd.core.events import EVENT_TYPE_INDEX
+from sesd.core.events import EVENT_TYPE_INDEX, LONGEST_DELAY
 from sesd.core.ledger import Ledger
 from sesd.core.scopes import DOMAIN, PROVIDER, TENANT, Scope
 from sesd.core.tenant_map import tenant_label
@@ -140,21 +140,23 @@ def _table(
         sparkline_step_seconds=spec.width,
         total=len(ranked),
         items=rows,
-        pending_note=_not_held(ledger),
+        pending_note=_not_held(ledger, now),
     )
 
 
-def _not_held(ledger: Ledger) -> str:
-    """What the pending figures leave out: the recipients the full table refused since
-    the start (each once; sesd.core.pending), "" when none was."""
-    refused = ledger.pending.overflow
+def _not_held(ledger: Ledger, now: float) -> str:
+    """What the pending figures may leave out: the recipients the full table refused
+    (each once; sesd.core.pending) whose first delay SES may still be retrying, those
+    of the last ``LONGEST_DELAY``; "" when none was. One refused longer ago is pending
+    in no table: said of for ever, a flood of last week read as figures short now."""
+    refused = ledger.pending.refused.since(now)
     if not refused:
         return ""
-    most = ledger.pending.max_entries
+    most, hours = ledger.pending.max_entries, round(LONGEST_DELAY / 3600)
     return (
-        f"pending leaves out {refused} delayed recipient{'s' * (refused != 1)} since the "
-        f"start: the pending table ([ingest] max_pending_delays, {most}, one domain "
-        "three quarters of it) was full when they were first delayed"
+        f"pending may leave out {refused} recipient{'s' * (refused != 1)} first delayed "
+        f"in the last {hours} h: the pending table ([ingest] max_pending_delays, {most}, "
+        "one domain three quarters of it) was full then"
     )
 
 
