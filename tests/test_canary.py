@@ -372,23 +372,30 @@ def test_a_canary_in_flight_across_a_long_stop_has_its_deadline_from_the_restore
     assert [c.message_id for c in fresh.canary.missing(due + 1)] == ["m-1"]
 
 
-def test_a_canary_in_flight_at_a_restart_behind_the_save_is_timed_on_the_new_clock() -> None:
+@pytest.mark.parametrize(
+    ("ahead", "timed"), [(3600.0, 40.0), (2 * 86400.0, 10.0)], ids=["an hour", "two days"]
+)
+def test_a_canary_in_flight_at_a_restart_behind_the_save_is_timed_on_the_new_clock(
+    ahead: float, timed: float
+) -> None:
     """The clock steps back an hour while sesd is stopped (the state file saved an hour
     ahead of the restart), a canary sent thirty seconds before the save: it is missing a
     deadline after the restore, not an hour later; and one that comes back ten seconds
-    after the restart is timed forty seconds end to end, not none."""
+    after the restart is timed forty seconds end to end, not none. Saved two days ahead
+    (more than a day: nothing moves), a time ahead of the clock is the restart's: the
+    one back is timed ten seconds, the other missing a deadline after the restore."""
     config = parse_config(CANARY + RULES)
     pipeline = Pipeline(core_settings(config))
     evaluator = Evaluator(config.alerts, [spec.name for spec in pipeline.ledger.specs])
     for message in ("m-2", "m-1"):
-        pipeline.ledger.canary.sent(message, T0 + 3600 - 30, 0.3)
-    blob = snapshot(pipeline.ledger, evaluator, T0 + 3600)
+        pipeline.ledger.canary.sent(message, T0 + ahead - 30, 0.3)
+    blob = snapshot(pipeline.ledger, evaluator, T0 + ahead)
     fresh = Pipeline(core_settings(config))
     canary = fresh.ledger.canary
     restore(blob, fresh.ledger, evaluator, T0)
     fresh.feed(canary_event("delivery", "m-2", T0 + 9), "events", T0 + 10, T0 + 10)
     assert canary.last_done is not None
-    assert canary.last_done.end_to_end_seconds == pytest.approx(40.0)
+    assert canary.last_done.end_to_end_seconds == pytest.approx(timed)
     assert canary.missing(T0 + canary.deadline) == []
     assert [c.message_id for c in canary.missing(T0 + canary.deadline + 1)] == ["m-1"]
 

@@ -7,6 +7,8 @@ the step's length longer. The step moves those times with the clock. Pure code."
 
 from __future__ import annotations
 
+import pytest
+
 from sesd.alerting.evaluator import Evaluator
 from sesd.config import core_settings, parse_config
 from sesd.core.housekeeping import evict_idle
@@ -55,15 +57,18 @@ def test_a_step_back_holds_an_idle_domain_no_longer() -> None:
     assert _kept(ledger) == (False, False, False)
 
 
-def test_a_restart_an_hour_behind_the_save_holds_an_idle_domain_no_longer() -> None:
+@pytest.mark.parametrize("ahead", [3600.0, 2 * 86400.0], ids=["an hour", "two days"])
+def test_a_restart_behind_the_save_holds_an_idle_domain_no_longer(ahead: float) -> None:
     """The clock steps back an hour while sesd is stopped (the state file saved an hour
     ahead of the restart: its alert times move back as far). When the three were last
     seen, a minute before the save, moves back too: an hour and a minute after, by the
-    new clock, they are idle past idle_evict and go, as after a step sesd measures."""
+    new clock, they are idle past idle_evict and go, as after a step sesd measures.
+    Saved two days ahead (more than a day: nothing moves), a time ahead of the clock
+    is the restart's: an hour and a second after it they go, not two days later."""
     config = parse_config(CONFIG + "[tenants]\nenabled = true\n")
     ledger = Ledger(core_settings(config))
-    _seen(ledger, T + 3600 - 60)
-    blob = snapshot(ledger, Evaluator(config.alerts, []), T + 3600)
+    _seen(ledger, T + ahead - 60)
+    blob = snapshot(ledger, Evaluator(config.alerts, []), T + ahead)
     fresh = Ledger(core_settings(config))
     restore(blob, fresh, Evaluator(config.alerts, []), T)
     assert _kept(fresh) == (True, True, True)

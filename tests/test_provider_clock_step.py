@@ -11,6 +11,7 @@ from __future__ import annotations
 from sesd.alerting.evaluator import Evaluator
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
+from sesd.providers.resolver import MAX_TTL
 from sesd.runtime.state import restore, snapshot
 from tests import factory as f
 
@@ -18,16 +19,16 @@ T = f.T0
 TTL = 3600.0
 
 
-def _looked_up(at: float) -> Pipeline:
-    """corp.example mailed at ``at`` and answered then, for an hour (as the DNS task
-    keeps an answer of the shortest TTL it clamps to); then mailed again, so the
+def _looked_up(at: float, ttl: float = TTL) -> Pipeline:
+    """corp.example mailed at ``at`` and answered then, for ``ttl`` (an hour: as the DNS
+    task keeps an answer of the shortest TTL it clamps to); then mailed again, so the
     pipeline keeps its slots."""
     pipeline = Pipeline(core_settings(parse_config("")))
     cache = pipeline.ledger.providers
     assert cache is not None
     pipeline.feed(f.raw(f.delivery(["a@corp.example"], message_id="m1", at=at)), "q", at)
     assert cache.take() == "corp.example"
-    cache.answered("corp.example", "microsoft", at + TTL, "resolved")
+    cache.answered("corp.example", "microsoft", at + ttl, "resolved")
     pipeline.feed(f.raw(f.delivery(["b@corp.example"], message_id="m2", at=at)), "q", at)
     assert not cache.wanted
     return pipeline
@@ -74,3 +75,17 @@ def test_a_restart_an_hour_behind_the_save_holds_an_answer_no_longer_than_its_tt
     restore(blob, restarted.ledger, Evaluator(config.alerts, []), T)
     assert not _wanted(restarted, T + TTL - 61, "m3")
     assert _wanted(restarted, T + TTL - 59, "m4")
+
+
+def test_a_restart_a_month_behind_the_save_holds_an_answer_no_longer_than_its_longest_ttl() -> None:
+    """The state file was saved thirty days ahead of the restart (more than a day:
+    nothing moves), a minute after an answer of the longest TTL, seven days: it holds
+    seven days from the restart, as a lookup then would, not thirty-seven."""
+    config = parse_config("")
+    ahead = 30 * 86400.0
+    pipeline = _looked_up(T + ahead - 60, MAX_TTL)
+    blob = snapshot(pipeline.ledger, Evaluator(config.alerts, []), T + ahead)
+    restarted = Pipeline(core_settings(config))
+    restore(blob, restarted.ledger, Evaluator(config.alerts, []), T)
+    assert not _wanted(restarted, T + MAX_TTL - 1, "m3")
+    assert _wanted(restarted, T + MAX_TTL + 1, "m4")

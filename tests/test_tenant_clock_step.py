@@ -78,15 +78,18 @@ def test_a_step_ahead_leaves_what_ses_said(step: float, gap: float) -> None:
     assert not ledger.tenant_status.status[KEY].paused
 
 
-def test_what_ses_said_moves_back_with_a_restart_an_hour_behind_the_save() -> None:
+@pytest.mark.parametrize("ahead", [AHEAD, 2 * 86400.0], ids=["an hour", "two days"])
+def test_what_ses_said_moves_back_with_a_restart_behind_the_save(ahead: float) -> None:
     """The clock steps back an hour while sesd is stopped (no process measures it: the
     state file was saved an hour ahead of the restart, and its alert times move back as
     far). What SES said of acme, polled on the clock ahead, moves back too: SES's pause
-    a minute after the restart is taken."""
+    a minute after the restart is taken. So it is when the file was saved two days
+    ahead (more than a day: nothing moves, a time ahead is the restart's), not dropped
+    for two days as older than the poll."""
     config = parse_config("[tenants]\nenabled = true\n")
     ledger = Ledger(core_settings(config))
-    ledger.tenant_status.polled(KEY, TenantStatus(), T - 30 + AHEAD)
-    blob = snapshot(ledger, Evaluator(config.alerts, []), T + AHEAD)
+    ledger.tenant_status.polled(KEY, TenantStatus(), T - 30 + ahead)
+    blob = snapshot(ledger, Evaluator(config.alerts, []), T + ahead)
     fresh = Ledger(core_settings(config))
     restore(blob, fresh, Evaluator(config.alerts, []), T)
     assert not fresh.tenant_status.status[KEY].paused

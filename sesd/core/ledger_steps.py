@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sesd.core.provider_cache import LONGEST_ANSWER
+
 if TYPE_CHECKING:
+    from sesd.core.label_table import LabelTable
     from sesd.core.ledger import Ledger
 
 __all__ = ["moved", "restored_behind"]
@@ -45,27 +48,54 @@ def moved(ledger: Ledger, step: float, now: float) -> None:
 
 
 def restored_behind(ledger: Ledger, step: float, now: float) -> None:
-    """A state file saved ``-step`` seconds ahead of ``now``, read at a start
-    (sesd.runtime.state, as the alert times move): when each label was last seen moves
-    back, and what SES said of each tenant is held to ``now``, as at a step back
-    measured (:func:`moved`). Left, an idle domain was held the step's length longer,
-    and SES's pause of a tenant a minute after the restart was dropped as older than a
-    poll read ahead. The DNS answers move back too: left, each held the step's length
-    past its TTL; and so do the canaries in flight: left, one lost was missing the
-    step's length after its deadline, and one that came back was timed none end to
-    end (its call ahead of its Delivery). Their deadline still runs from the restore,
-    which is this clock's: the restore's time stays."""
+    """A state file saved ahead of ``now``, read at a start (sesd.runtime.state): the
+    times it keeps of this host's clock move ``step`` seconds, back as far as the file
+    was saved ahead, as its alert times move (none when that is more than a day:
+    sesd.runtime.state_alerts.stepped_back), and each still ahead of ``now`` is held to
+    it, as at a step back measured (:func:`moved`):
+
+    - when each label was last seen: left, an idle domain was held the step's length
+      longer;
+    - what SES said of each tenant: left, SES's pause of a tenant a minute after the
+      restart was dropped as older than a poll read ahead;
+    - the canaries in flight: left, a lost one was missing the step's length after its
+      deadline, and one that came back was timed none end to end (its call ahead of its
+      Delivery). Their deadline still runs from the restore, which is this clock's;
+    - until when each DNS answer holds, never longer than a lookup at the start would
+      hold it: left, each held the step's length past its TTL.
+
+    Held, a file saved a year ahead (its save time damaged, or the clock that far off
+    at the save) holds none of them a year; a time behind ``now`` stays."""
     if ledger.providers is not None:
         ledger.providers.stepped(step)
-    canary, restored_at = ledger.canary, ledger.canary.restored_at
-    canary.stepped(step)
-    canary.restored_at = restored_at
-    _seen_moved(ledger, step)
+        ledger.providers.held_to(now + LONGEST_ANSWER)
+    _canaries_back(ledger, step, now)
+    for table in _seen_tables(ledger):
+        table.stepped(step)
+        seen = table.last_seen
+        for label, at in seen.items():
+            seen[label] = min(at, now)
     _tenants_held(ledger, now)
 
 
+def _canaries_back(ledger: Ledger, step: float, now: float) -> None:
+    """The restored canaries' times moved ``step`` and held to ``now``; the restore's
+    own time (their deadline's start, this clock's) stays."""
+    canary, restored_at = ledger.canary, ledger.canary.restored_at
+    canary.stepped(step)
+    canary.restored_at = restored_at
+    for c in canary.canaries:
+        c.sent_at = min(c.sent_at, now)
+        c.accepted_at = None if c.accepted_at is None else min(c.accepted_at, now)
+        c.done_at = None if c.done_at is None else min(c.done_at, now)
+
+
+def _seen_tables(ledger: Ledger) -> tuple[LabelTable, ...]:
+    return (ledger.domains, ledger.tenant_labels, *ledger.tag_tables.values())
+
+
 def _seen_moved(ledger: Ledger, step: float) -> None:
-    for table in (ledger.domains, ledger.tenant_labels, *ledger.tag_tables.values()):
+    for table in _seen_tables(ledger):
         table.stepped(step)
 
 

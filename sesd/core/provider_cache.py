@@ -16,13 +16,15 @@ from typing import Any, Final
 
 from sesd.core.providers import UNKNOWN, consumer_provider
 
-__all__ = ["LOOKUP_OUTCOMES", "ProviderCache"]
+__all__ = ["LONGEST_ANSWER", "LOOKUP_OUTCOMES", "ProviderCache"]
 
 #: How a lookup ended (``sesd_dns_lookups_total{outcome}``).
 LOOKUP_OUTCOMES: Final = ("resolved", "nxdomain", "null_mx", "no_mx", "failed", "timeout")
 #: Distinct domains whose lookups found no answer in a row, after which the resolver
 #: is taken to fail (one domain with broken DNS, tried again and again, is not).
 FAILING_AFTER: Final = 3
+#: The longest an answer holds, seconds (the DNS task clamps every TTL to it).
+LONGEST_ANSWER: Final = 7 * 86400.0
 #: Consumer domains remembered by name (gmail.com, hotmail.fr...).
 _MAX_CONSUMERS: Final = 10_000
 #: A saved answer's items (a later build's after them are not this one's to read).
@@ -163,6 +165,17 @@ class ProviderCache:
             cache[domain] = (provider, until + step)  # (same keys: same order)
         for kept in self.readers:
             kept.clear()
+
+    def held_to(self, latest: float) -> None:
+        """No answer holds past ``latest`` (a state file's, saved on a clock far ahead
+        of this one: :data:`LONGEST_ANSWER` from the start is as long as a lookup then
+        would hold)."""
+        cache = self.cache
+        for domain, (provider, until) in cache.items():
+            if until > latest:
+                cache[domain] = (provider, latest)
+                for kept in self.readers:
+                    kept.pop(domain, None)
 
     @property
     def failing(self) -> bool:

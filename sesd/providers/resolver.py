@@ -32,14 +32,14 @@ import dns.rdatatype
 import dns.resolver
 
 from sesd.config import ProvidersConfig
-from sesd.core.provider_cache import ProviderCache
+from sesd.core.provider_cache import LONGEST_ANSWER, ProviderCache
 from sesd.core.providers import NONE, OTHER, UNKNOWN, by_mx, mx_table
 from sesd.io.logs import get_logger
 
 __all__ = ["ProviderResolver", "no_resolver_retry"]
 
 MIN_TTL: Final = 3600.0
-MAX_TTL: Final = 7 * 86400.0
+MAX_TTL: Final = LONGEST_ANSWER
 #: How long a failed lookup (SERVFAIL, timeout) is remembered before another try.
 RETRY_AFTER: Final = 300.0
 #: The longest pause between two reads of a resolv.conf that named no nameserver.

@@ -222,7 +222,7 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
     except Exception as exc:  # noqa: BLE001 - whatever a damaged file makes readers raise
         raise StateError(f"state file is damaged ({type(exc).__name__}: {exc})") from None
     restored = ledger.restore(data, now)
-    if step < 0:  # what was read on the clock ahead moves back as the alerts do
+    if saved_at > now:  # read on the clock ahead: moved back as alerts are, or held to now
         restored_behind(ledger, step, now)
     entries["tenant_walks"] = restored.pop("tenant_walks_unread")
     drop_groups(ledger, gone)

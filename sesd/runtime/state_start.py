@@ -282,10 +282,11 @@ def _ahead(log: Any, path: str, saved_at: float, now: float) -> None:
     """The file was saved later than the clock now reads: said once, for a person."""
     if saved_at - now > _AHEAD:
         moved = (
-            "the alert times are moved back as far"
+            "the alert times are moved back as far, and the others the file keeps of "
+            "this host's clock"
             if stepped_back(saved_at, now)
-            else "the alert times are not moved (a day or more: a damaged save time is "
-            "as likely), those ahead of the clock are taken as now"
+            else "no time is moved (a day or more: a damaged save time is as likely), "
+            "those ahead of the clock are taken as now"
         )
         log.warning(
             "sesd.state.saved_ahead",
