@@ -14,15 +14,19 @@ from pathlib import Path
 from typing import Any, get_args, get_type_hints
 from urllib.parse import urlsplit
 
+import aiohttp
+import anyio
 import bcrypt
 import pytest
 import trustme
 import yaml
+from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from sesd.commands.demo.localsqs import free_port
 from sesd.config import (
     AlertmanagerConfig,
+    HttpConfig,
     PagerDutyConfig,
     SlackConfig,
     parse_config,
@@ -31,6 +35,8 @@ from sesd.config import (
 from sesd.config.alerts import RuleConfig
 from sesd.config.values import Duration
 from sesd.metrics.exposition import render
+from sesd.runtime.health import Health
+from sesd.runtime.http import http_server
 from tests.conftest import require_tool
 from tests.dns_server import hermetic_text
 
@@ -502,9 +508,42 @@ def test_the_service_reaches_pods_that_cannot_read_their_queues(directory: str) 
     is unready. The Service is how people reach the status page and `sesd status`
     (and anything scraping through it /metrics), which say what is wrong: it keeps
     unready pods among its endpoints, rather than go dark for the whole outage. The
-    readiness probe still shows in `kubectl get pods` and still paces rollouts."""
+    readiness probe still shows in `kubectl get pods` (the fleet's asks /healthz:
+    test_a_fleet_rollout_goes_on_while_no_pod_can_read_its_queues)."""
     service = _manifests(ROOT / "config" / directory)["Service"]
     assert service["spec"]["publishNotReadyAddresses"] is True
+
+
+@pytest.mark.parametrize(
+    ("directory", "kind"),
+    [("kubernetes-fleet", "Deployment"), ("kubernetes-fleet-stateful", "StatefulSet")],
+)
+async def test_a_fleet_rollout_goes_on_while_no_pod_can_read_its_queues(
+    directory: str, kind: str
+) -> None:
+    """An SQS or IAM outage: every replica's receives fail, and a pod a rollout starts
+    has read nothing yet. A rolling update stops an old pod only once its successor is
+    ready (the Deployment's maxUnavailable 0; the StatefulSet pod by pod): were the
+    fleet's readiness the queues' (/readyz), no successor would be, and a fix rolled
+    out during the outage would never get past its first pod, though the old pods read
+    nothing either. The probe asks whether the pod has started (state restored, port
+    bound), which it answers then; /readyz, the status page and SesdQueueUnread still
+    say the queue is not read."""
+    workload = _manifests(ROOT / "config" / directory)[kind]
+    (container,) = workload["spec"]["template"]["spec"]["containers"]
+    probe = container["readinessProbe"]["httpGet"]
+    health = Health(["q"], polled_since={"q": 0.0}, failing={"q"})
+    served = http_server(HttpConfig("127.0.0.1:0"), CollectorRegistry(), health, lambda: 90.0)
+    with anyio.fail_after(30):
+        async with served as port, aiohttp.ClientSession() as session:
+            base = f"http://127.0.0.1:{port}"
+            async with session.get(base + probe["path"]) as probed:
+                readiness = probed.status
+            async with session.get(base + "/readyz") as queues:
+                said = queues.status, await queues.text()
+    assert readiness == 200
+    assert said[0] == 503
+    assert "q" in said[1]
 
 
 def test_the_stateful_fleet_keeps_each_replicas_state_on_its_own_claim() -> None:
