@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import anyio
 import msgspec
 import pytest
 from aiohttp import web
@@ -29,7 +30,8 @@ from sesd.alerting.documents import (
 )
 from sesd.alerting.rules import Transition
 from sesd.commands.demo.localhttp import LocalServer
-from sesd.config import AlertmanagerConfig
+from sesd.config import AlertmanagerConfig, Duration
+from tests.proxy import Proxy
 from tests.receivers import NGINX_MOST_BODY, WebhookReceiver
 from tests.test_alertmanager import alertmanager
 from tests.test_alertmanager_members import _Member
@@ -174,6 +176,32 @@ async def test_a_member_that_fails_part_way_is_owed_the_resolves_it_did_not_take
     assert _domains(a.bodies[first:]) == owed
     assert sorted(_domains(a.accepted)) == sorted(x.domain for x in resolved.alerts)
     assert sink.owed() == []
+
+
+async def test_a_hung_member_costs_one_timeout_a_notification_not_one_a_body() -> None:
+    """The 500 domains resolve in several bodies; member a takes the connection and
+    never answers (its node gone). Its first body waits out the timeout, and the rest
+    are not posted to it, each to wait out its own: every resolve is owed to a, to go
+    once its time out is over, while b took them all. The outbox's next notification
+    (and a stop's drain) waits one timeout for a, not one a body."""
+    resolved = _resolved(_incident())
+    documents = alertmanager_documents(resolved, 60.0)
+    assert len(alertmanager_bodies(documents)) > 1
+    async with (
+        _Member() as behind,
+        Proxy(behind.port) as hung,
+        _Member() as live,
+        aiohttp.ClientSession() as session,
+    ):
+        hung.stall()
+        config = AlertmanagerConfig(urls=[hung.url, live.url], timeout=Duration("1s"))
+        sink = AlertmanagerSink(config, session, "am")
+        with anyio.fail_after(10):
+            await sink.send(resolved)
+    assert hung.attempts == 1
+    assert behind.bodies == []
+    assert sorted(domain for _, domain in sink.owed()) == sorted(_domains(live.accepted))
+    assert sorted(_domains(live.accepted)) == sorted(a.domain for a in resolved.alerts)
 
 
 @pytest.mark.parametrize("most", [MOST_BODY_BYTES, 8 * 1024, 1])
