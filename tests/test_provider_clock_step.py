@@ -8,10 +8,13 @@ that much longer). The step moves them with the clock. Pure code."""
 
 from __future__ import annotations
 
+import pytest
+
 from sesd.alerting.evaluator import Evaluator
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
-from sesd.providers.resolver import MAX_TTL
+from sesd.core.providers import UNKNOWN
+from sesd.providers.resolver import MAX_TTL, RETRY_AFTER
 from sesd.runtime.state import restore, snapshot
 from tests import factory as f
 
@@ -19,16 +22,17 @@ T = f.T0
 TTL = 3600.0
 
 
-def _looked_up(at: float, ttl: float = TTL) -> Pipeline:
+def _looked_up(at: float, ttl: float = TTL, outcome: str = "resolved") -> Pipeline:
     """corp.example mailed at ``at`` and answered then, for ``ttl`` (an hour: as the DNS
-    task keeps an answer of the shortest TTL it clamps to); then mailed again, so the
-    pipeline keeps its slots."""
+    task keeps an answer of the shortest TTL it clamps to; a lookup that failed, until
+    its next try); then mailed again, so the pipeline keeps its slots."""
     pipeline = Pipeline(core_settings(parse_config("")))
     cache = pipeline.ledger.providers
     assert cache is not None
     pipeline.feed(f.raw(f.delivery(["a@corp.example"], message_id="m1", at=at)), "q", at)
     assert cache.take() == "corp.example"
-    cache.answered("corp.example", "microsoft", at + ttl, "resolved")
+    provider = "microsoft" if outcome == "resolved" else UNKNOWN
+    cache.answered("corp.example", provider, at + ttl, outcome)
     pipeline.feed(f.raw(f.delivery(["b@corp.example"], message_id="m2", at=at)), "q", at)
     assert not cache.wanted
     return pipeline
@@ -77,15 +81,24 @@ def test_a_restart_an_hour_behind_the_save_holds_an_answer_no_longer_than_its_tt
     assert _wanted(restarted, T + TTL - 59, "m4")
 
 
-def test_a_restart_a_month_behind_the_save_holds_an_answer_no_longer_than_its_longest_ttl() -> None:
-    """The state file was saved thirty days ahead of the restart (more than a day:
-    nothing moves), a minute after an answer of the longest TTL, seven days: it holds
-    seven days from the restart, as a lookup then would, not thirty-seven."""
+@pytest.mark.parametrize(
+    ("ttl", "outcome"), [(MAX_TTL, "resolved"), (RETRY_AFTER, "failed")], ids=["7 d", "failed"]
+)
+@pytest.mark.parametrize("ahead", [2 * 86400.0, 30 * 86400.0], ids=["two days", "a month"])
+def test_a_restart_days_behind_the_save_holds_an_answer_what_was_left_of_it(
+    ahead: float, ttl: float, outcome: str
+) -> None:
+    """The state file was saved days ahead of the restart (more than a day: no alert
+    time moves, a damaged save time is as likely), a minute after an answer of the
+    longest TTL, seven days, or a lookup that failed, tried again 5 minutes after it:
+    each holds from the restart what was left of it at the save (a damaged save time
+    ahead leaves less, and costs a lookup), not until the time on the clock ahead (the
+    failed lookup not tried again for days, the domain counted under no provider), nor
+    seven days from the restart."""
     config = parse_config("")
-    ahead = 30 * 86400.0
-    pipeline = _looked_up(T + ahead - 60, MAX_TTL)
+    pipeline = _looked_up(T + ahead - 60, ttl, outcome)
     blob = snapshot(pipeline.ledger, Evaluator(config.alerts, []), T + ahead)
     restarted = Pipeline(core_settings(config))
     restore(blob, restarted.ledger, Evaluator(config.alerts, []), T)
-    assert not _wanted(restarted, T + MAX_TTL - 1, "m3")
-    assert _wanted(restarted, T + MAX_TTL + 1, "m4")
+    assert not _wanted(restarted, T + ttl - 61, "m3")
+    assert _wanted(restarted, T + ttl - 59, "m4")

@@ -47,12 +47,12 @@ def moved(ledger: Ledger, step: float, now: float) -> None:
         _tenants_held(ledger, now)
 
 
-def restored_behind(ledger: Ledger, step: float, now: float) -> None:
-    """A state file saved ahead of ``now``, read at a start (sesd.runtime.state): the
-    times it keeps of this host's clock move ``step`` seconds, back as far as the file
-    was saved ahead, as its alert times move (none when that is more than a day:
-    sesd.runtime.state_alerts.stepped_back), and each still ahead of ``now`` is held to
-    it, as at a step back measured (:func:`moved`):
+def restored_behind(ledger: Ledger, step: float, now: float, ahead: float) -> None:
+    """A state file saved ``ahead`` seconds ahead of ``now``, read at a start
+    (sesd.runtime.state): the times it keeps of this host's clock move ``step`` seconds,
+    back as far as the file was saved ahead, as its alert times move (none when that is
+    more than a day: sesd.runtime.state_alerts.stepped_back), and each still ahead of
+    ``now`` is held to it, as at a step back measured (:func:`moved`):
 
     - when each label was last seen: left, an idle domain was held the step's length
       longer;
@@ -61,14 +61,17 @@ def restored_behind(ledger: Ledger, step: float, now: float) -> None:
     - the canaries in flight: left, a lost one was missing the step's length after its
       deadline, and one that came back was timed none end to end (its call ahead of its
       Delivery). Their deadline still runs from the restore, which is this clock's;
-    - until when each DNS answer holds, never longer than a lookup at the start would
-      hold it: left, each held the step's length past its TTL.
+    - until when each DNS answer holds: moved back ``ahead`` seconds whatever that is,
+      each holds what was left of it at the save (no longer than a lookup at the start
+      would hold it). Left, each held the step's length past its TTL; held to ``now``
+      only, a lookup that failed, to be tried again in 5 minutes, waited days. Moved too
+      far (a save time damaged ahead), an answer expires early, which costs a lookup.
 
     Held, a file saved a year ahead (its save time damaged, or the clock that far off
     at the save) holds none of them a year; a time behind ``now`` stays."""
     if ledger.providers is not None:
-        ledger.providers.stepped(step)
-        ledger.providers.held_to(now + LONGEST_ANSWER)
+        ledger.providers.stepped(-ahead)
+        ledger.providers.held_to(now + LONGEST_ANSWER)  # (an expiry damaged in the file)
     _canaries_back(ledger, step, now)
     for table in _seen_tables(ledger):
         table.stepped(step)

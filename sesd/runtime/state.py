@@ -223,7 +223,7 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
         raise StateError(f"state file is damaged ({type(exc).__name__}: {exc})") from None
     restored = ledger.restore(data, now)
     if saved_at > now:  # read on the clock ahead: moved back as alerts are, or held to now
-        restored_behind(ledger, step, now)
+        restored_behind(ledger, step, now, saved_at - now)
     entries["tenant_walks"] = restored.pop("tenant_walks_unread")
     drop_groups(ledger, gone)
     count = sum(map(len, known.values()))
