@@ -38,7 +38,9 @@ def test_a_recipient_a_full_table_cannot_hold_counts_once_however_often_ses_retr
     """A flood of delays at one domain fills the table (here of one). A recipient at
     another domain is delayed at 07:27 and SES retries at 07:37 and 07:47: one delayed
     recipient in its windows (its delay ratio, its min_events), as with room in the
-    table, not three; the overflow counts one recipient not held."""
+    table, not three; the overflow counts one recipient not held. After a restart her
+    retry is still a retry, and the pending figures still leave her out: the status
+    page's note still counts her (not silent until the next refusal)."""
     config = parse_config("[ingest]\nmax_pending_delays = 1\n")
     pipeline = Pipeline(core_settings(config))
     pipeline.feed(f.raw(f.delay(["a@flood.example"], at=NOW - 3000, message_id="m0")), "q", NOW)
@@ -54,6 +56,7 @@ def test_a_recipient_a_full_table_cannot_hold_counts_once_however_often_ses_retr
     blob = snapshot(pipeline.ledger, Evaluator(config.alerts, names), NOW)
     fresh = Pipeline(core_settings(config))
     restore(blob, fresh.ledger, Evaluator(config.alerts, names), NOW)
+    assert fresh.ledger.pending.refused.since(NOW) == 1
     retried = f.raw(f.delay(["u@quiet.example"], at=NOW - 200, message_id="m1"))
     fresh.feed(retried, "q", NOW)
     assert fresh.ledger.pending.overflow == 0
@@ -342,3 +345,10 @@ def test_the_recent_refusals_are_those_of_the_last_16_hours_and_bounded() -> Non
     assert 16 * 12 <= refusals.since(end) <= 16 * 12 + BUCKET // 300
     assert refusals.since(end + 16 * 3600.0 + BUCKET) == 0
     assert len(refusals._counts) <= 16 * 3600 // BUCKET + 2
+    # Read back from the state file as saved; a pair that does not read (a hand-edited
+    # or an odd file) is left out alone, and a file without them holds none.
+    again = RecentRefusals()
+    again.restore([*refusals.snapshot(), [1, True], ["x", 1], [int(end // BUCKET), 0], [1]])
+    assert again._counts == refusals._counts
+    again.restore(None)
+    assert again._counts == refusals._counts

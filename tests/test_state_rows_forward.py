@@ -25,6 +25,7 @@ ROWS: dict[str, Callable[[dict[str, Any]], list[list[Any]]]] = {
     "pending": lambda data: data["pending"]["pending"],
     "resolved": lambda data: data["pending"]["resolved"],
     "gave_up": lambda data: data["pending"]["gave_up"],
+    "refused": lambda data: data["pending"]["refused"],
     "tenant_map": lambda data: data["tenant_map"],
     "canaries": lambda data: data["canaries"],
     "accounts": lambda data: data["accounts"],
@@ -40,6 +41,7 @@ def _saved() -> dict[str, Any]:
     ledger.tenant_status.status[key] = TenantStatus(sending="DISABLED", updated=f.T0 - 9)
     data: dict[str, Any] = msgspec.msgpack.decode(msgspec.msgpack.encode(ledger.snapshot(f.T0)))
     data["pending"]["gave_up"] = [[12345, f.T0 - 100]]
+    data["pending"]["refused"] = [[int(f.T0 // 600), 2]]
     return data
 
 

@@ -323,6 +323,7 @@ class PendingDelays:
             # A file without it (an earlier build's) restores none; an earlier build
             # reading this file leaves it.
             "gave_up": list({**self._gave_up_before, **self._gave_up}.items()),
+            "refused": self.refused.snapshot(),  # (the same)
         }
 
     def restore(
@@ -382,6 +383,7 @@ class PendingDelays:
             self._remember(int(key), float(t))
         for key, first in map(_PAIR, data.get("gave_up", ())):
             self._give_up(int(key), float(first))
+        self.refused.restore(data.get("refused"))
         self._heap = [(e[2], k) for k, e in self._entries.items()]
         heapq.heapify(self._heap)
         return refused

@@ -3,12 +3,14 @@ pending figures may leave out now. The overflow counter keeps every one since th
 start; a delay SES gave up on long ago is pending in no table, so what a table's
 pending column leaves out is the refusals of the last ``LONGEST_DELAY`` alone, counted
 here by the event time of each one's first delay, in buckets of :data:`BUCKET`
-seconds. Pure, and bounded: the buckets of that span and two more."""
+seconds, and kept in the state file (a restart does not hold the refused recipients'
+retries either: the figures still leave them out). Pure, and bounded: the buckets of
+that span and two more."""
 
 from __future__ import annotations
 
 import math
-from typing import Final
+from typing import Any, Final
 
 from sesd.core.events import LONGEST_DELAY
 
@@ -32,9 +34,11 @@ class RecentRefusals:
         a damaged file, counts in no bucket: :attr:`overflow` has it all the same)."""
         if not math.isfinite(first):
             return
+        self._added(int(first // BUCKET), 1)
+
+    def _added(self, bucket: int, n: int) -> None:
         counts = self._counts
-        bucket = int(first // BUCKET)
-        counts[bucket] = counts.get(bucket, 0) + 1
+        counts[bucket] = counts.get(bucket, 0) + n
         if len(counts) > _KEPT:
             newest = max(counts)
             for old in [b for b in counts if b <= newest - _KEPT]:
@@ -45,3 +49,22 @@ class RecentRefusals:
         bucket more): those SES may still be trying. A pure read."""
         after = now - LONGEST_DELAY
         return sum(n for bucket, n in self._counts.items() if (bucket + 1) * BUCKET > after)
+
+    def snapshot(self) -> list[list[int]]:
+        """Plain data for the state file: (bucket, count) pairs."""
+        return [[bucket, n] for bucket, n in self._counts.items()]
+
+    def restore(self, rows: Any) -> None:
+        """Load what :meth:`snapshot` returned (a file without it, an earlier build's,
+        holds none); a pair that is not two whole numbers, a count above none, is left
+        out alone (items a later build added after them are not this one's to read),
+        and the bound holds as for :meth:`add`."""
+        for row in rows if isinstance(rows, list) else ():
+            if isinstance(row, list | tuple) and len(row) >= 2:
+                bucket, n = row[0], row[1]
+                if _whole(bucket) and _whole(n) and n > 0:
+                    self._added(bucket, n)
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
