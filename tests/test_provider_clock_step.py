@@ -102,3 +102,17 @@ def test_a_restart_days_behind_the_save_holds_an_answer_what_was_left_of_it(
     restore(blob, restarted.ledger, Evaluator(config.alerts, []), T)
     assert not _wanted(restarted, T + ttl - 61, "m3")
     assert _wanted(restarted, T + ttl - 59, "m4")
+
+
+def test_an_answer_held_to_a_time_takes_the_slots_kept_of_it_along() -> None:
+    """An answer of an hour is held to a hundred seconds after its lookup (as a state
+    file's answers are held to the longest a lookup holds one): a second past that the
+    next recipient wants the lookup again, the slots the pipeline kept of the answer
+    going with it, not holding the hour."""
+    pipeline = _looked_up(T)
+    cache = pipeline.ledger.providers
+    assert cache is not None
+    cache.held_to(T + 100)
+    assert cache.cache["corp.example"] == ("microsoft", T + 100)
+    assert not _wanted(pipeline, T + 99, "m3")
+    assert _wanted(pipeline, T + 101, "m4")
