@@ -5,7 +5,8 @@ reference, and both are fed the same stream, in which answers change, expire and
 leave a small cache, lookups are wanted (in a short queue), taken, answered or
 abandoned (recipients counted while one is under way), domains are evicted idle or
 counted under ``other`` (and admitted once one is evicted; kept within a bound, past
-which each is found afresh), and a reload makes a domain a group's member and back."""
+which each is found afresh), a reload makes a domain a group's member and back, and
+the wall clock steps (measured: the answers' expiry moves with it)."""
 
 from __future__ import annotations
 
@@ -196,6 +197,8 @@ _STEP = st.one_of(
     st.tuples(st.just("wait"), st.sampled_from([0.0, 0.5, 1.0, 30.0, 600.0, 1500.0])),
     # The clock stepping back (the host's, or a replay's events out of order).
     st.tuples(st.just("wait"), st.sampled_from([-0.5, -600.0])),
+    # A step of the wall clock sesd measures: the answers' expiry moves with it.
+    st.tuples(st.just("step"), st.sampled_from([-600.0, 600.0, 20_000.0])),
     st.tuples(st.just("take")),
     st.tuples(st.just("lookup")),
     st.tuples(st.just("abandon")),
@@ -349,6 +352,22 @@ def _seen(pipeline: Pipeline, now: float) -> dict[str, Any]:
     ],
     MAX_OTHERS,
 )
+# A measured step back past an answer's TTL: the slots kept of it go with it (not held
+# the step's length past it, the lookup not wanted); ahead, they hold on.
+@example(
+    [
+        ("answer", "a.example", "google", 100.0),
+        _fed("u@a.example"),
+        ("step", -600.0),
+        ("wait", 101.0),
+        _fed("u@a.example"),
+        ("answer", "b.example", "google", 10_000.0),
+        _fed("u@b.example"),
+        ("step", 20_000.0),
+        _fed("u@b.example"),
+    ],
+    MAX_OTHERS,
+)
 def test_kept_slots_count_as_slots_found_afresh(
     steps: list[tuple[Any, ...]], max_others: int
 ) -> None:
@@ -371,6 +390,11 @@ def _compared(steps: list[tuple[Any, ...]]) -> None:
     for i, step in enumerate(steps):
         if step[0] == "wait":
             now += step[1]
+            continue
+        if step[0] == "step":
+            now += step[1]
+            for pipeline in pipelines:
+                pipeline.ledger.stepped(step[1], now)
             continue
         if step[0] == "feed":  # one body for both (a complaint's message id is new each)
             _, kind, recipients, message = step
