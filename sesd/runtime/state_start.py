@@ -285,8 +285,8 @@ def _ahead(log: Any, path: str, saved_at: float, now: float) -> None:
             "the alert times are moved back as far, and the others the file keeps of "
             "this host's clock"
             if stepped_back(saved_at, now)
-            else "no time is moved (a day or more: a damaged save time is as likely), "
-            "those ahead of the clock are taken as now"
+            else "no time is moved but when each DNS answer expires (a day or more: a "
+            "damaged save time is as likely), those ahead of the clock are taken as now"
         )
         log.warning(
             "sesd.state.saved_ahead",
