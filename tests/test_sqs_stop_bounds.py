@@ -23,7 +23,8 @@ from tests.test_sqs_edges import _received_through
 async def test_a_stop_bounds_a_receive_in_flight_by_the_grace_period_itself() -> None:
     """A receive (no margin) and a delete (the margin) are in flight when a stop
     begins: the receive's scope ends at the grace period's end, the delete's the
-    margin later, as for calls begun after the stop."""
+    margin later, as for calls begun after the stop. A delete's scope that goes on to
+    bound a receive ends as the receive's own would, at the grace period's end."""
     in_flight = InFlight(margin=2.0)
     # Sooner than the delete's own 15 s: the bound, not the limit, sets its end.
     end = anyio.current_time() + 5
@@ -34,13 +35,18 @@ async def test_a_stop_bounds_a_receive_in_flight_by_the_grace_period_itself() ->
         with in_flight.scope(margin=False) as later, in_flight.scope(15) as later_delete:
             assert later.deadline == end
             assert later_delete.deadline == end + 2.0
+            assert in_flight.then_receive(later_delete)
+            assert later_delete.deadline == end
+            in_flight.end_by(end - 1)  # a sooner bound: no margin for it either
+            assert later_delete.deadline == end - 1
 
 
 async def test_a_forced_exit_that_came_before_the_stops_bound_stays_cut() -> None:
     """A second signal cuts the calls off before the stop sets its grace period's
     bound (both signals handled before the consumers woke): the bound does not lift
     the cut, and a delete begun after it is cut off at once, not run after the exit's
-    save took its snapshot."""
+    save took its snapshot; nor does its scope, cancelled, go on to bound a receive (a
+    scope's cancellation is final: the receive would be cut off as it began)."""
     in_flight = InFlight(margin=2.0)
     with in_flight.scope(margin=False) as receive:
         in_flight.cut()
@@ -48,30 +54,38 @@ async def test_a_forced_exit_that_came_before_the_stops_bound_stays_cut() -> Non
         assert receive.deadline == -math.inf
         with in_flight.scope(15) as delete:
             assert delete.deadline == -math.inf
+            assert not in_flight.then_receive(delete)
 
 
+@pytest.mark.parametrize("after_delete", [False, True], ids=["alone", "after_a_delete"])
 async def test_a_receive_waiting_when_the_stop_begins_is_abandoned_at_the_grace_periods_end(
-    local_sqs: Any, sqs: Any
+    local_sqs: Any, sqs: Any, after_delete: bool
 ) -> None:
     """The network stalls with a receive in flight, and a stop begins with 0.2 s of
     grace left: the receive is abandoned then, not the deletes' margin (3 s here)
-    later, as the module promises."""
+    later, as the module promises. So too for a receive made, as the poller's loop
+    makes it, in the bound of the batch's delete before it: that bound loses the
+    delete's margin when the receive begins."""
     in_flight = InFlight(margin=3.0)
     async with Proxy(local_sqs.port) as proxy:
-        poller, _, _, _, stack = await _received_through(proxy, sqs, in_flight)
+        poller, _, messages, _, stack = await _received_through(proxy, sqs, in_flight)
         async with stack, anyio.create_task_group() as tg:
-            proxy.stall()
             done = anyio.Event()
             got: list[object] = []
 
             async def receive() -> None:
-                got.append(await poller._receive())
+                if after_delete:
+                    got.append(await poller._handle(messages, ask=True))
+                else:
+                    got.append(await poller._receive())
                 done.set()
 
             tg.start_soon(receive)
             with anyio.fail_after(5):
-                while not in_flight._scopes:  # the receive is in flight
+                # The receive is in flight (a delete's bound has a margin and a limit).
+                while (0.0, math.inf) not in in_flight._scopes.values():
                     await anyio.lowlevel.checkpoint()
+            proxy.stall()
             began = anyio.current_time()
             in_flight.end_by(began + 0.2)
             with anyio.fail_after(5):
@@ -80,6 +94,29 @@ async def test_a_receive_waiting_when_the_stop_begins_is_abandoned_at_the_grace_
             proxy.restore()
     assert got == [None]
     assert took < 2.0, f"the receive ran {took:.1f}s, past the grace period's 0.2s"
+
+
+async def test_a_receive_in_a_deletes_bound_outlives_the_deletes_limit(
+    local_sqs: Any, sqs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The poller's loop receives again in the bound of the batch's delete: the
+    delete's own limit (0.3 s here) ends the delete alone. The next receive, a long
+    poll of 1 s on the queue the delete emptied, runs its whole poll and answers
+    empty; it is not abandoned when the delete's limit comes."""
+    monkeypatch.setattr(sqs_module, "DELETE_LIMIT", 0.3)
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    async with Proxy(local_sqs.port) as proxy:
+        poller, _, messages, url, stack = await _received_through(proxy, sqs, InFlight())
+        async with stack:
+            began = anyio.current_time()
+            with anyio.fail_after(5):
+                assert await poller._handle(messages, ask=True) == []
+            took = anyio.current_time() - began
+        assert await queue_counts(sqs, url) == (0, 0)
+    assert took >= 0.9, f"a long poll of 1 s answered after {took:.2f}s"
+    events = [json.loads(line)["event"] for line in logs.getvalue().splitlines()]
+    assert "sesd.sqs.receive_abandoned" not in events
 
 
 async def test_a_delete_cut_off_by_its_own_limit_in_a_stall_is_a_counted_failure(
@@ -98,7 +135,9 @@ async def test_a_delete_cut_off_by_its_own_limit_in_a_stall_is_a_counted_failure
         async with stack:
             proxy.stall()
             with anyio.fail_after(5):
-                await poller._handle(messages)
+                # No receive in the bound the delete's limit ended (it would be cut off
+                # as it began): the loop's next receive takes a bound of its own.
+                assert await poller._handle(messages, ask=True) is sqs_module.NOT_ASKED
             proxy.restore()
             errors = poller._metrics.registry.get_sample_value(
                 "sesd_sqs_errors_total",
@@ -115,6 +154,7 @@ async def test_a_delete_cut_off_by_its_own_limit_in_a_stall_is_a_counted_failure
     assert (cut["count"], cut["level"]) == (3, "warning")
     (recovered,) = [r for r in records if r["event"] == "sesd.sqs.deletes_recovered"]
     assert recovered["after_batches"] == 1
+    assert not [r for r in records if r["event"] == "sesd.sqs.receive_abandoned"]
 
 
 async def _held(in_flight: InFlight, limit: float, cut: list[float]) -> None:

@@ -23,6 +23,7 @@ answer would come in time.
 from __future__ import annotations
 
 import asyncio
+import enum
 import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -59,7 +60,7 @@ else:
     MessageTypeDef = Any
     ReceiveMessageResultTypeDef = Any
 
-__all__ = ["PERMANENT_RETRY", "QueuePoller"]
+__all__ = ["NOT_ASKED", "PERMANENT_RETRY", "QueuePoller"]
 
 #: How long a poller waits between tries after a permanent error.
 PERMANENT_RETRY = 60.0
@@ -81,6 +82,18 @@ FAILING_AFTER = 3
 DELETE_LIMIT = 15.0
 #: A receive that got no answer in time.
 _STALLED = (ReadTimeoutError, ConnectTimeoutError, asyncio.TimeoutError)
+
+
+class _NotAsked(enum.Enum):
+    NOT_ASKED = enum.auto()
+
+
+#: No receive made (a stop began, or the delete before it was cut off).
+NOT_ASKED = _NotAsked.NOT_ASKED
+#: What a receive brought: its messages, or None (failed, or cut off).
+Received = list[MessageTypeDef] | None
+#: What :meth:`QueuePoller._handle` received after its delete, if it asked.
+Asked = Received | _NotAsked
 
 
 class QueuePoller:
@@ -163,20 +176,36 @@ class QueuePoller:
         health.polling(self._label, monotonic())
 
     async def run(self) -> None:
-        """Poll until ``stopping`` is set; SQS errors back off, never end the loop."""
-        while not self._stopping.is_set():
-            messages = await self._receive()
+        """Poll until ``stopping`` is set; SQS errors back off, never end the loop. A
+        batch's delete and the next receive share one bound (:meth:`_handle`)."""
+        answer: Received | _NotAsked = NOT_ASKED
+        while True:
+            if answer is NOT_ASKED:
+                if self._stopping.is_set():
+                    return
+                answer = await self._receive()
+            messages, answer = answer, NOT_ASKED
             if messages is None:
                 await self._pause(self._delay)
-                continue
-            if messages:
-                await self._handle(messages)
+            elif messages:
+                answer = await self._handle(messages, ask=True)
             elif self._queue.wait_time_seconds == 0:
                 # A short poll answers at once: without a pause an empty queue is asked
                 # again, and billed, as fast as SQS answers (SHORT_POLL_PAUSE).
                 await self._pause(SHORT_POLL_PAUSE)
 
-    async def _receive(self) -> list[MessageTypeDef] | None:
+    async def _receive(self) -> Received:
+        """One receive in a bound of its own: the messages it brought, None if it failed
+        or was cut off."""
+        answer: ReceiveMessageResultTypeDef | BaseException | None = None
+        # Not cut off mid-request while the grace period lasts (module docstring).
+        with self._in_flight.scope(margin=False):
+            answer = await self._ask()
+        return self._read(answer)
+
+    async def _ask(self) -> ReceiveMessageResultTypeDef | BaseException:
+        """SQS's answer to a receive, or the error it ended in (only the call in the try:
+        the answer's faults, not sesd's)."""
         kwargs: dict[str, Any] = {
             "QueueUrl": self._queue.url,
             "MaxNumberOfMessages": self._queue.max_messages,
@@ -185,18 +214,22 @@ class QueuePoller:
         }
         if self._queue.visibility_timeout is not None:
             kwargs["VisibilityTimeout"] = self._queue.visibility_timeout
-        response: ReceiveMessageResultTypeDef | None = None
         try:
-            # Not cut off mid-request while the grace period lasts (module docstring).
-            with self._in_flight.scope(margin=False):
-                response = await self._receiver.receive_message(**kwargs)
+            return await self._receiver.receive_message(**kwargs)
         except SQS_ERRORS as exc:
-            self._failed(exc)
+            return exc
+
+    def _read(self, answer: ReceiveMessageResultTypeDef | BaseException | None) -> Received:
+        """What a receive's answer brought (:meth:`_receive`); None (counted, logged) for
+        a failure and for a receive the stop's bound cut off (``None``)."""
+        if isinstance(answer, BaseException):
+            self._failed(answer)
             return None
-        if response is None:
+        if answer is None:
             # The grace period ended with the receive still waiting: the network stalled.
             self._cut_off("sesd.sqs.receive_abandoned", reason="grace period over")
             return None
+        response = answer
         wrong = foreign_answer(response)
         if wrong is not None:
             # A 200 that is not SQS's (a captive proxy's login page): the SDK reads a body
@@ -299,7 +332,10 @@ class QueuePoller:
         with anyio.move_on_after(seconds):
             await self._stopping.wait()
 
-    async def _handle(self, messages: list[MessageTypeDef]) -> None:
+    async def _handle(self, messages: list[MessageTypeDef], *, ask: bool = False) -> Asked:
+        """Judge a batch and delete what it handled. ``ask``: then, unless a stop has
+        begun, receive again inside the delete's bound (:meth:`InFlight.then_receive`),
+        and return what that receive brought; :data:`NOT_ASKED` where none was made."""
         try:
             # Where a cancellation that came while the (shielded) receive was in flight
             # is taken; not a turn of the event loop (25,000 instructions a batch): the
@@ -325,10 +361,17 @@ class QueuePoller:
         self._changes.notify()
         # Handled messages are deleted even if a cancellation arrives meanwhile:
         # otherwise they would be counted again after their visibility timeout.
-        deleted = 0  # what SQS said it deleted: none known of a delete cut off
+        deleted: int | None = None  # what SQS said it deleted: None for a delete cut off
+        answer: ReceiveMessageResultTypeDef | BaseException | _NotAsked | None = NOT_ASKED
         with self._in_flight.scope(DELETE_LIMIT) as scope:
             deleted = await self._deletes.delete(done)
-        if scope.cancelled_caught:
+            self._said(len(messages), len(done), deleted)
+            if ask and not self._stopping.is_set() and self._in_flight.then_receive(scope):
+                # No await since the delete's: a cancellation that came during it is
+                # taken after this receive, as it was with a scope of its own.
+                answer = None  # cut off, until it answers
+                answer = await self._ask()
+        if deleted is None:
             # A failed delete, counted as one the SDK gave up on is: during a stall
             # every delete ends so, and the errors' series would else say none failed.
             self._deletes.cut_off("delete")
@@ -338,9 +381,14 @@ class QueuePoller:
                 hint="counted, but not deleted: SQS hands them out again after their "
                 "visibility timeout",
             )
+            self._said(len(messages), len(done), 0)
+        return answer if answer is NOT_ASKED else self._read(answer)
+
+    def _said(self, received: int, to_delete: int, deleted: int) -> None:
+        """A batch's line, at debug level."""
         if debug_logged():  # asked first: a line dropped costs about 17,000 instructions
             self._log.debug(
-                "sesd.sqs.batch", received=len(messages), to_delete=len(done), deleted=deleted
+                "sesd.sqs.batch", received=received, to_delete=to_delete, deleted=deleted
             )
 
     def _cut_off(self, event: str, **fields: Any) -> None:
