@@ -116,7 +116,10 @@ def _entry(entry: dict[str, Any], members: Entries) -> dict[str, Any] | None:
         elif name in members.maps:
             if type(value) is not dict:
                 return None
-            read[name] = dict(value)
+            # The SDK's walk makes a copy of it, key for key and value for value; the
+            # answer was loaded for this call alone, and nothing else holds it: taken
+            # as loaded (a dict's copy for every message SQS gives with its attributes).
+            read[name] = value
         elif name in members.refused:
             return None
     return read
