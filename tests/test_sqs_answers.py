@@ -209,6 +209,13 @@ def test_an_sqs_delete_read_by_the_hook_is_the_sdks_own(answer: dict[str, Any]) 
 # Each rare in the draws above, at 200 on an operation read: a byte-order mark, an
 # error's shape with its code in a header (the SDK reads neither as an error at 200).
 @example("ReceiveMessage", 200, b'\xef\xbb\xbf{"Messages": []}', {})
+# JSON that json loads and a stricter loader may refuse, or the other way: a raw control
+# character in a text, NaN, a number past a float's range, a lone surrogate's escape,
+# a byte that is not UTF-8.
+@example("ReceiveMessage", 200, b'{"Messages": [{"Body": "a\tb"}]}', {})
+@example("ReceiveMessage", 200, b'{"Messages": [{"Body": "\xff"}]}', {})
+@example("ReceiveMessage", 200, b'{"Messages": [{"Body": NaN, "MessageId": 1e400}]}', {})
+@example("DeleteMessageBatch", 200, b'{"Successful": [{"Id": "\\ud800"}]}', {})
 @example(
     "DeleteMessageBatch",
     200,

