@@ -141,11 +141,16 @@ async def _stopped_part_sent(
 
 
 async def _restarted(
-    hook: WebhookReceiver, session: aiohttp.ClientSession, path: Path, at: float, url: str = ""
+    hook: WebhookReceiver,
+    session: aiohttp.ClientSession,
+    path: Path,
+    at: float,
+    url: str = "",
+    text: str = "",
 ) -> Alerting:
-    """The restart at ``at`` (its webhook to ``url``, by default the first's): state
-    restored, the first evaluation, the webhook's outbox emptied."""
-    config = parse_config(_text(url or hook.url))
+    """The restart at ``at`` (its webhook to ``url``, by default the first's; or on the
+    config ``text``): state restored, the first evaluation, the webhook's outbox emptied."""
+    config = parse_config(text or _text(url or hook.url))
     pipeline = Pipeline(core_settings(config))
     now = [at]
     alerting = alerting_for(config, pipeline, now)

@@ -195,7 +195,9 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
         retired, unread, skipped = read_retired(data, now, step)
         heard, unheard = read_heard(data)
         resumed, unread_parts = read_parts(data, evaluator.config, saved_at, now, step)
-        retired = taken(resumed, known, heard, retired)  # their sink goes on with them
+        # Their sink goes on with them; the rules of the resolves among them stay known
+        # (below), so that a stop before they went keeps them under their rule again.
+        retired, owed_before = taken(resumed, known, heard, retired), retired
         fired = Rechecked()  # the rules firing alerts fired under, where since changed
         unfired = fired.adopt(data.get("fired"), rules, windows, unknown)
         fired.fired = fired_moved(fired.fired, step)
@@ -229,6 +231,10 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
     count = sum(map(len, known.values()))
     owed = evaluator.adopt(rules, known, now, ledger, gone, retired, heard, fired.fired)
     evaluator.resumed = resumed
+    for rule, _, _ in owed_before:
+        # A removed rule's resolve the restart goes on with: unknown, a stop would keep
+        # it only as part-sent, and a restart not going on with it would lose it.
+        evaluator.retired.older(rule)
     # Saved ahead of this clock (it stepped back, or the host booted before NTP set
     # it), the windows' events lie ahead of it and read as none: no resolve on that
     # until the clock is past the save, within the windows' reach (a file saved a year

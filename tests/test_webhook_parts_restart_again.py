@@ -1,0 +1,123 @@
+"""A webhook notification a stop left part-sent, and the restart that goes on with it
+stopped in turn before the receiver took the rest (it is down again): the next save
+keeps it as the first did, and nothing of it is lost should the next restart not go on
+with it (another URL, past ``notification_max_age``): its alerts go whole, as before.
+
+The receiver, the stop during part 2's post and the restarts are those of
+tests/test_webhook_parts_restart.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp
+import anyio
+import pytest
+
+from sesd.config import core_settings, parse_config
+from sesd.core.pipeline import Pipeline
+from sesd.runtime.saver import StateSaver
+from tests.test_reload_sinks import _drained
+from tests.test_routing import T, _alerting, alerting_for
+from tests.test_rules import feed_spike
+from tests.test_webhook_parts_restart import (
+    DOMAINS,
+    _Cut,
+    _restarted,
+    _text,
+    _until,
+)
+
+#: The config with the 300 domains' rule removed (another in its place, which stays quiet).
+_REMOVED = {'name = "delays"': 'name = "bounces"', "delay_ratio": "bounce_ratio"}
+
+
+def _removed(url: str) -> str:
+    text = _text(url)
+    for old, new in _REMOVED.items():
+        text = text.replace(old, new)
+    return text
+
+
+async def _resolve_part_sent_by_a_reload(
+    hook: _Cut, session: aiohttp.ClientSession, path: Path
+) -> None:
+    """The first run: the rule fires on the 300 domains (taken whole); a reload removes
+    it, and its resolve (two parts) is cut during part 2's post by the stop's save."""
+    alerting, pipeline, now = _alerting(_text(hook.url))
+    alerting.open(session)
+    for domain in DOMAINS:
+        feed_spike(pipeline, domain, T, 6, 4)
+    alerting.evaluate()
+    await _drained(alerting.outboxes["hook"], lambda seconds: anyio.lowlevel.checkpoint())
+    now[0], hook._count, hook.cut = T + 60, 0, 2
+    alerting.reconfigure(parse_config(_removed(hook.url)))
+    stopped = anyio.Event()
+
+    async def stop_when_cut() -> None:
+        await hook.arrived.wait()
+        saver = StateSaver(str(path), pipeline.ledger, alerting.evaluator, lambda: now[0],
+                           unsent=alerting.undelivered)  # fmt: skip
+        await saver.save_last(5.0)
+        stopped.set()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(stop_when_cut)
+        await _until(alerting.outboxes["hook"], stopped, anyio.sleep_forever)
+    hook.release.set()
+
+
+async def _restarted_and_stopped(
+    hook: _Cut, session: aiohttp.ClientSession, path: Path, at: float
+) -> None:
+    """A restart at ``at`` on the config without the rule, the receiver answering 500:
+    stopped (and saved) while its outbox waits out the first."""
+    config = parse_config(_removed(hook.url))
+    pipeline = Pipeline(core_settings(config))
+    now = [at]
+    alerting = alerting_for(config, pipeline, now)
+    saver = StateSaver(str(path), pipeline.ledger, alerting.evaluator, lambda: now[0],
+                       unsent=alerting.undelivered)  # fmt: skip
+    saver.load()
+    alerting.open(session)
+    alerting.evaluate()
+    stopped = anyio.Event()
+
+    async def stop_in_backoff() -> None:
+        await saver.save_last(5.0)
+        stopped.set()
+        await anyio.sleep_forever()  # the exit comes first
+
+    hook.status = 500
+    await _until(alerting.outboxes["hook"], stopped, stop_in_backoff)
+    hook.status = 204
+    saver.release()
+
+
+@pytest.mark.parametrize("late", [False, True])
+async def test_a_removed_rule_s_resolve_part_sent_across_two_restarts_is_not_lost(
+    tmp_path: Path, late: bool
+) -> None:
+    """A reload removed the rule; its resolve of the 300 domains was cut during part 2
+    by the stop. The restart goes on with it, the receiver answers 500, and sesd stops
+    again. The next restart, within ``notification_max_age``, goes on with part 2
+    under the resolve's ``id``; one after it (``late``) sends the resolve whole, as a
+    notification of its own. Either way the receiver has every domain's resolve.
+    Before, the second save kept the resolve only as part-sent (the rule, removed, was
+    no longer known to keep it under): the late restart sent nothing, and 50 domains
+    stayed firing in the receiver."""
+    path = tmp_path / "state"
+    async with _Cut() as hook, aiohttp.ClientSession() as session:
+        await _resolve_part_sent_by_a_reload(hook, session, path)
+        (first,) = [body for body in hook.accepted if body["kind"] == "resolved"]
+        await _restarted_and_stopped(hook, session, path, T + 90)
+        at = T + 60 + 3700 if late else T + 120
+        await _restarted(hook, session, path, at, text=_removed(hook.url))
+    resolves = [body for body in hook.accepted if body["kind"] == "resolved"]
+    if late:
+        assert {body["id"] for body in resolves[1:]} != {first["id"]}
+    else:
+        told = [(body["id"], body["part"]) for body in resolves]
+        assert told == [(first["id"], 1), (first["id"], 2)]
+    domains = {alert["domain"] for body in resolves for alert in body["alerts"]}
+    assert sorted(domains) == DOMAINS
