@@ -1,7 +1,8 @@
 """A webhook notification a stop left part-sent, and the restart that goes on with it
-stopped in turn before the receiver took the rest (it is down again): the next save
-keeps it as the first did, and nothing of it is lost should the next restart not go on
-with it (another URL, past ``notification_max_age``): its alerts go whole, as before.
+stopped in turn before the receiver took the rest (it is down again), or saved before
+its outboxes opened: the next save keeps it as the first did, and nothing of it is
+lost should the next restart not go on with it (another URL, past
+``notification_max_age``): its alerts go whole, as before.
 
 The receiver, the stop during part 2's post and the restarts are those of
 tests/test_webhook_parts_restart.py."""
@@ -24,6 +25,7 @@ from tests.test_webhook_parts_restart import (
     DOMAINS,
     _Cut,
     _restarted,
+    _stopped_part_sent,
     _text,
     _until,
 )
@@ -121,3 +123,32 @@ async def test_a_removed_rule_s_resolve_part_sent_across_two_restarts_is_not_los
         assert told == [(first["id"], 1), (first["id"], 2)]
     domains = {alert["domain"] for body in resolves for alert in body["alerts"]}
     assert sorted(domains) == DOMAINS
+
+
+async def test_a_save_before_the_outboxes_open_keeps_the_part_sent_notification(
+    tmp_path: Path,
+) -> None:
+    """The stop during part 2's post of the 300 domains' firing; the restart reads the
+    file, and a save comes before its outboxes open (a second stop signal while the
+    start waits on SQS). The start after that goes on with the firing from part 2 under
+    its ``id``: every domain once. Before, that save wrote the firing as taken by the
+    webhook (the restart had counted it the sink's) and not as part-sent: the receiver
+    never had parts 2 and 3."""
+    path = tmp_path / "state"
+    async with _Cut() as hook, aiohttp.ClientSession() as session:
+        await _stopped_part_sent(hook, session, path, "firing", "post")
+        (first,) = hook.accepted
+        config = parse_config(_text(hook.url))
+        pipeline = Pipeline(core_settings(config))
+        now = [T + 20]
+        alerting = alerting_for(config, pipeline, now)
+        saver = StateSaver(str(path), pipeline.ledger, alerting.evaluator, lambda: now[0],
+                           unsent=alerting.undelivered)  # fmt: skip
+        saver.load()
+        await saver.save_last(5.0, after="signal")
+        saver.release()
+        await _restarted(hook, session, path, T + 40)
+    assert [(body["id"], body["part"]) for body in hook.accepted] == [
+        (first["id"], part) for part in range(1, first["parts"] + 1)
+    ]
+    assert [alert["domain"] for body in hook.accepted for alert in body["alerts"]] == DOMAINS

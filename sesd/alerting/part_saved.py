@@ -19,15 +19,17 @@ that sink too, as earlier builds kept them: a build that does not read this key 
 them again whole, as it did, and loses nothing; this one takes them as that sink's
 (sesd.runtime.state_parts).
 
-Bounded: of each sink's outbox, the first :data:`MOST_SAVED` begun, in the order it
-delivers, and :data:`MOST_SAVED_BYTES` of them all (a 500-domain incident takes about
-0.7 MB; one of strangers' longest texts, 30); those past it go again whole. A file's
-are read to the same bounds.
+Bounded: of each sink, the first :data:`MOST_SAVED` begun, in the order its outbox
+delivers (those a restart restored and has not queued yet first), and
+:data:`MOST_SAVED_BYTES` of them all (a 500-domain incident takes about 0.7 MB; one of
+strangers' longest texts, 30); those past it go again whole. A file's are read to the
+same bounds.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Iterable
 from typing import Final, NamedTuple
 
@@ -86,6 +88,9 @@ class Resumed(NamedTuple):
     refused: list[Permanent]
     #: Seconds since its first try (its notification_max_age runs on).
     age: float
+    #: :func:`url_digest` of its sink's URL: a save before its outbox opens (a second
+    #: stop signal during the start) keeps it again as read.
+    url: str
 
 
 def url_digest(url: str) -> str:
@@ -93,30 +98,34 @@ def url_digest(url: str) -> str:
     return hashlib.sha256(url.encode()).hexdigest()[:32]
 
 
-def saved_parts(outboxes: Iterable[Outbox]) -> list[SavedPart]:
+def saved_parts(outboxes: Iterable[Outbox], pending: Iterable[Resumed] = ()) -> list[SavedPart]:
     """The part-sent notifications of the webhook sinks' ``outboxes``, as the file keeps
-    them, to the bounds (the module's text)."""
-    found: list[SavedPart] = []
-    room = MOST_SAVED_BYTES
+    them, to the bounds (the module's text); first those restored and not queued yet
+    (``pending``: the outboxes not open), which go first in theirs."""
+    held = [(p.sink, p.url, p.notification, p.progress, p.refused, p.age) for p in pending]
     for outbox in outboxes:
         sink = outbox.sink
         if not isinstance(sink, WebhookSink):
             continue
-        kept = 0
         for notification in outbox.unsent():
             progress = sink.progress(notification)
             age = outbox.age(notification)
-            if progress is None or age is None or kept == MOST_SAVED:
-                continue
-            (next_part, made), refused = progress
-            saved = SavedPart(
-                sink.name, url_digest(sink.url), notification.rule, notification.kind,
-                notification.severity, notification.sinks, notification.at,
-                notification.silence, notification.mutes, notification.alerts, made.ends,
-                made.at, made.id, next_part, tuple((str(e), e.hint) for e in refused), age,
-            )  # fmt: skip
-            size = len(msgspec.msgpack.encode(saved))
-            if size <= room:
-                found.append(saved)
-                room, kept = room - size, kept + 1
+            if progress is not None and age is not None:
+                place, refused = progress
+                held.append((sink.name, url_digest(sink.url), notification, place, refused, age))
+    found: list[SavedPart] = []
+    room, kept = MOST_SAVED_BYTES, Counter[str]()
+    for name, url, notification, (next_part, made), refused, age in held:
+        if kept[name] == MOST_SAVED:
+            continue
+        saved = SavedPart(
+            name, url, notification.rule, notification.kind, notification.severity,
+            notification.sinks, notification.at, notification.silence, notification.mutes,
+            notification.alerts, made.ends, made.at, made.id, next_part,
+            tuple((str(e), e.hint) for e in refused), age,
+        )  # fmt: skip
+        size = len(msgspec.msgpack.encode(saved))
+        if size <= room:
+            found.append(saved)
+            room, kept[name] = room - size, kept[name] + 1
     return found

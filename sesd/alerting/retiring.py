@@ -36,7 +36,7 @@ from typing import NamedTuple
 
 import msgspec
 
-from sesd.alerting.alert import Alert
+from sesd.alerting.alert import Alert, Notification
 from sesd.alerting.alertmanager import AlertmanagerSink
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.outbox import Outbox
@@ -80,6 +80,12 @@ def undelivered(
     owed; ``by_labels``: the sinks that tell alerts apart by their labels."""
     sorting = _Sorting(evaluator, by_labels)
     outboxes = list(outboxes)
+    # Part-sent notifications a restart restored, their outboxes not open yet (a save
+    # during the start): each goes first in its sink's, begun. Left out, their alerts
+    # were saved as that sink's, and not as part-sent: lost (sesd.alerting.part_saved).
+    pending = [(each.sink, [each.notification]) for each in evaluator.resumed]
+    for name, held in pending:
+        sorting.queued(name, held, set())
     # First the pages each sink has not taken, wherever they wait: a resolve queued
     # behind one is of an incident that sink never had. Not one whose delivery began
     # (a post that timed out may have opened the incident), nor one queued behind a
@@ -92,12 +98,7 @@ def undelivered(
         if isinstance(outbox.sink, AlertmanagerSink):
             for alert in outbox.sink.owed_alerts():
                 sorting.unpaged([name], alert, Transition.RESOLVED)
-        for notification in outbox.unsent():
-            kind = notification.kind
-            if kind is Transition.FIRING and id(notification) not in waiting:
-                kind = Transition.REPEAT  # begun: maybe taken
-            for alert in notification.alerts:
-                sorting.unpaged([name], alert, kind)
+        sorting.queued(name, outbox.unsent(), waiting)
     for sinks, alert in evaluator.groups.alerts():
         sorting.unpaged(sinks, alert, alert.kind)
     again: list[tuple[str, str, Transition]] = []
@@ -106,14 +107,11 @@ def undelivered(
         made = [sorting.again(sink, alert, alert.kind) for sink in sinks]
         if any(made):
             again.append((alert.rule, alert.domain, alert.kind))
+    for name, held in pending:
+        again += sorting.made_again(name, held)
     for outbox in outboxes:
         name = outbox.sink.name
-        again += [
-            (notification.rule, alert.domain, notification.kind)
-            for notification in outbox.unsent()
-            for alert in notification.alerts
-            if sorting.again(name, alert, notification.kind)
-        ]
+        again += sorting.made_again(name, outbox.unsent())
         if isinstance(outbox.sink, AlertmanagerSink):
             again += [
                 (alert.rule, alert.domain, Transition.RESOLVED)
@@ -121,7 +119,7 @@ def undelivered(
                 if sorting.again(name, alert, Transition.RESOLVED)
             ]
     resolves = tuple(sorting.resolves)
-    parts = tuple(saved_parts(outboxes))
+    parts = tuple(saved_parts(outboxes, evaluator.resumed))
     return Undelivered(again, sorting.retired, sorting.firing, sorting.relabelled, resolves, parts)
 
 
@@ -186,6 +184,28 @@ class _Sorting:
                 self._closes.add(which)
             elif kind is Transition.FIRING and which not in self._closes:
                 self._unpaged.add(which)
+
+    def queued(self, sink: str, held: Iterable[Notification], waiting: set[int]) -> None:
+        """:meth:`unpaged` of each alert ``held`` for ``sink`` (in its outbox, in order),
+        a firing whose delivery began (not in ``waiting``, by id) as maybe taken."""
+        for notification in held:
+            kind = notification.kind
+            if kind is Transition.FIRING and id(notification) not in waiting:
+                kind = Transition.REPEAT  # begun: maybe taken
+            for alert in notification.alerts:
+                self.unpaged([sink], alert, kind)
+
+    def made_again(
+        self, sink: str, held: Iterable[Notification]
+    ) -> list[tuple[str, str, Transition]]:
+        """(rule, label, kind) of each alert ``held`` for ``sink`` that the rules in
+        force make again (:meth:`again`)."""
+        return [
+            (notification.rule, alert.domain, notification.kind)
+            for notification in held
+            for alert in notification.alerts
+            if self.again(sink, alert, notification.kind)
+        ]
 
     def again(self, sink: str, alert: Alert, kind: Transition) -> bool:
         """Whether the rules in force make ``alert`` (of ``kind``) again for ``sink``; a
