@@ -189,14 +189,20 @@ async def test_a_notification_part_sent_at_a_stop_goes_on_from_its_part_after_th
     assert hook.rejected == 0
 
 
-@pytest.mark.parametrize("how", ["dropped", "damaged"])
+#: An entry's damage (a hand's edit, a flipped byte): a part past its last; an ``id`` or
+#: an ``at`` not as sesd writes them (control characters a receiver would be sent).
+_DAMAGE = {"next": 3, "id": "\x1b[31m\u202e\x00evil\n", "made_at": "2027-01-15T08:00:00Z\r"}
+
+
+@pytest.mark.parametrize("how", ["dropped", *_DAMAGE])
 async def test_a_state_file_read_without_its_part_sent_sends_the_notification_whole(
     tmp_path: Path, how: str
 ) -> None:
     """The same stop during part 2's post of the firing, the file read as a build that
     does not know its key ``part_sent`` reads it (the key dropped), or with its entry
-    damaged (a part past its last: skipped, and counted): the firing goes again whole,
-    as before, parts 1 to its last under a new ``id``; no domain is lost."""
+    damaged (a part past its last, an ``id`` or ``at`` not as sesd writes them: skipped,
+    and counted): the firing goes again whole, as before, parts 1 to its last under a
+    new ``id``; no domain is lost, and the receiver is sent no damaged ``id`` or ``at``."""
     path = tmp_path / "state"
     async with _Cut() as hook, aiohttp.ClientSession() as session:
         await _stopped_part_sent(hook, session, path, "firing", "post")
@@ -205,7 +211,7 @@ async def test_a_state_file_read_without_its_part_sent_sends_the_notification_wh
         if how == "dropped":
             del data["part_sent"]
         else:
-            data["part_sent"][0]["next"] = 3
+            data["part_sent"][0][how] = _DAMAGE[how]
         path.write_bytes(msgspec.msgpack.encode(data))
         first = hook.accepted[0]
         with capture_logs() as logs:

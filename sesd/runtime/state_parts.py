@@ -6,7 +6,8 @@ firing among them counts as taken by it (key ``heard``), a resolve as not owed i
 ``retired``); the other sinks are owed what they were. Only where the file saved them
 so (the same incident, by its start): the file's alerts are read first, each as
 sesd.runtime.state_alerts says. An entry that does not read (a flipped byte, a
-hand's edit) is skipped, counted, and its alerts go again whole, as a build that did
+hand's edit; an ``id`` or ``at`` not as sesd writes them, which the receiver would be
+sent) is skipped, counted, and its alerts go again whole, as a build that did
 not save it sent them; so too one to another URL or sink, or past
 ``notification_max_age`` of its first try.
 """
@@ -14,6 +15,7 @@ not save it sent them; so too one to another URL or sink, or past
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Final
@@ -35,8 +37,10 @@ __all__ = ["read_parts", "taken"]
 #: The most characters of a refusal's text (and of its hint) read back: sesd's own are
 #: a line; a damaged file's are a stranger's text.
 _REFUSAL_CHARS: Final = 1000
-#: The most characters of a part's ``at`` and ``id`` (sesd writes 20 and 16).
-_HEAD_CHARS: Final = 64
+#: A part's ``id`` and ``at`` as sesd writes them (sesd.alerting.documents): they go to
+#: the receiver as read, and a damaged file's are a stranger's text.
+_ID: Final = re.compile(r"[0-9a-f]{16}")
+_AT: Final = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z", re.ASCII)
 
 
 def read_parts(
@@ -85,7 +89,7 @@ def _part(entry: Any) -> SavedPart | None:
         or ends[-1] != len(part.alerts)
         or not 0 <= part.next < len(ends)
         or len(part.refused) > part.next
-        or max(len(part.made_at), len(part.id)) > _HEAD_CHARS
+        or not (_ID.fullmatch(part.id) and _AT.fullmatch(part.made_at))
         or not (math.isfinite(part.age) and part.age >= 0)
     ):
         return None
