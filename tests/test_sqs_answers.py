@@ -216,6 +216,54 @@ def test_an_sqs_delete_read_by_the_hook_is_the_sdks_own(answer: dict[str, Any]) 
 @example("ReceiveMessage", 200, b'{"Messages": [{"Body": "\xff"}]}', {})
 @example("ReceiveMessage", 200, b'{"Messages": [{"Body": NaN, "MessageId": 1e400}]}', {})
 @example("DeleteMessageBatch", 200, b'{"Successful": [{"Id": "\\ud800"}]}', {})
+# A key given twice (json keeps the last, in the first's place: whatever stands in for
+# it, a number first or last, a null last), which json.dumps never writes.
+@example(
+    "ReceiveMessage",
+    200,
+    b'{"Messages": [{"Body": "a", "MessageId": "m", "Body": "b", "MessageId": null,'
+    b' "Attributes": {"x": "1", "y": "2", "x": "3"}}], "Messages": [{"Body": "c"},'
+    b' {"Body": "d", "Body": "e"}]}',
+    {},
+)
+@example("ReceiveMessage", 200, b'{"Messages": 1, "Messages": [{"Body": "a"}]}', {})
+@example("DeleteMessageBatch", 200, b'{"Successful": [{"Id": "a", "Id": 1}]}', {})
+# Data after the answer, whitespace JSON does not have (a form feed, a vertical tab),
+# an integer past the digits Python converts, nesting past json's recursion limit (the
+# SDK raises).
+@example("ReceiveMessage", 200, b'{"Messages": [{"Body": "a"}]} {"Messages": []}', {})
+@example("ReceiveMessage", 200, b'\x0c{"Messages": [{"Body": "a"}]}\x0b', {})
+@example("ReceiveMessage", 200, b'{"Messages": [{"Body": "a", "N": ' + b"9" * 5000 + b"}]}", {})
+@example(
+    "ReceiveMessage",
+    200,
+    b'{"Messages": [{"Body": "a", "N": ' + b"[" * 100_000 + b"]" * 100_000 + b"}]}",
+    {},
+)
+# Escapes and raw UTF-8: a surrogate pair (either case), a high surrogate before no low
+# one, a NUL's escape, a raw character past the BMP, a line separator and DEL (json
+# takes those raw), a raw control character in a key, a byte not UTF-8 after an escape, a
+# surrogate's UTF-8 (which UTF-8 does not allow).
+@example(
+    "ReceiveMessage",
+    200,
+    '{"Messages": [{"Body": "\\ud83d\\ude00\\uD83D\\uDE00\\u0000\U0001f600\u2028\x7f"}]}'.encode(),
+    {},
+)
+@example("ReceiveMessage", 200, b'{"Messages": [{"Body": "\\ud83d\\u0041"}]}', {})
+@example("ReceiveMessage", 200, b'{"Messages": [{"Bo\x01dy": "a", "Body": "b"}]}', {})
+@example("ReceiveMessage", 200, b'{"Messages": [{"Body": "\\n\xff"}]}', {})
+@example("ReceiveMessage", 200, b'{"Messages": [{"Body": "\xed\xa0\xbd"}]}', {})
+# Message attributes as SQS gives them (a binary's in base64, which the SDK decodes), and
+# the digests of the body and of those attributes.
+@example(
+    "ReceiveMessage",
+    200,
+    b'{"Messages": [{"Body": "a", "MD5OfBody": "0cc175b9c0f1b6a831c399e269772661",'
+    b' "MD5OfMessageAttributes": "1", "MessageAttributes": {"k": {"DataType": "Binary",'
+    b' "BinaryValue": "aGk="}, "s": {"DataType": "String", "StringValue": "v"}}}]}',
+    {},
+)
 @example(
     "DeleteMessageBatch",
     200,
