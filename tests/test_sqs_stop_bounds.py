@@ -13,9 +13,11 @@ import anyio
 import pytest
 
 import sesd.runtime.sqs as sqs_module
+from sesd.core.tallies import Outcome
 from sesd.io.logs import configure_logging
 from sesd.runtime.in_flight import InFlight
-from tests.conftest import queue_counts
+from tests import factory as f
+from tests.conftest import queue_counts, send_bodies
 from tests.proxy import Proxy
 from tests.test_sqs_edges import _received_through
 
@@ -117,6 +119,48 @@ async def test_a_receive_in_a_deletes_bound_outlives_the_deletes_limit(
     assert took >= 0.9, f"a long poll of 1 s answered after {took:.2f}s"
     events = [json.loads(line)["event"] for line in logs.getvalue().splitlines()]
     assert "sesd.sqs.receive_abandoned" not in events
+
+
+async def test_a_receive_in_a_deletes_bound_that_a_cancellation_waits_for_gives_back_its_batch(
+    local_sqs: Any, sqs: Any
+) -> None:
+    """The pollers are cancelled (a reload removed their queue) while the receive made
+    in the bound of the batch's delete waits in its long poll: the receive is not cut
+    off, and the two messages it brings are released at once (visible again), neither
+    handled nor deleted; the batch before it was deleted."""
+    logs = io.StringIO()
+    configure_logging("info", "json", stream=logs)
+    in_flight = InFlight()
+    async with Proxy(local_sqs.port) as proxy:
+        poller, pipeline, messages, url, stack = await _received_through(proxy, sqs, in_flight)
+        async with stack, anyio.create_task_group() as tg:
+            cancelled = anyio.CancelScope()
+            done = anyio.Event()
+
+            async def handle() -> None:
+                with cancelled:
+                    # As the poller's loop does: the batch, then what came after it.
+                    brought = await poller._handle(messages, ask=True)
+                    assert isinstance(brought, list)
+                    assert len(brought) == 2
+                    await poller._handle(brought, ask=True)
+                done.set()
+
+            tg.start_soon(handle)
+            with anyio.fail_after(5):
+                # The receive is in flight (a delete's bound has a margin and a limit).
+                while (0.0, math.inf) not in in_flight._scopes.values():
+                    await anyio.lowlevel.checkpoint()
+                cancelled.cancel()
+                later = [f.raw(f.delivery([f"v{i}@two.example"])) for i in range(2)]
+                await send_bodies(sqs, url, later)
+                await done.wait()
+        assert cancelled.cancelled_caught
+        assert await queue_counts(sqs, url) == (2, 0)
+    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    assert [r["count"] for r in records if r["event"] == "sesd.sqs.released"] == [2]
+    # The batch before, handled; not the two the cancelled receive brought.
+    assert pipeline.ledger.tallies.messages == {("q", Outcome.PROCESSED): 3}
 
 
 async def test_a_delete_cut_off_by_its_own_limit_in_a_stall_is_a_counted_failure(
