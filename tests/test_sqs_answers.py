@@ -7,6 +7,7 @@ untouched; the hook's table is the SDK's model."""
 from __future__ import annotations
 
 import copy
+import io
 import json
 from collections.abc import Coroutine
 from typing import Any
@@ -346,3 +347,18 @@ def test_sqs_answers_are_read_by_the_hook() -> None:
         )
         assert response["body"] == b""
         assert customized == answer
+
+
+def test_a_body_that_is_not_bytes_is_left_to_the_sdk() -> None:
+    """A body the SDK hands on as a stream or a text (its streaming operations, a
+    stand-in's transport) is left to the SDK untouched, not read nor raised on."""
+    for body in (io.BytesIO(b'{"Messages": []}'), '{"Messages": []}'):
+        response = {"status_code": 200, "headers": dict(_HEADERS), "body": body}
+        customized: dict[str, Any] = {}
+        read_answer(
+            operation_model=_MODEL.operation_model("ReceiveMessage"),
+            response_dict=response,
+            customized_response_dict=customized,
+        )
+        assert response["body"] is body
+        assert customized == {}
