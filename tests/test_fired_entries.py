@@ -70,3 +70,37 @@ def test_entries_of_the_same_keys_share_a_rule_a_type_told_apart() -> None:
     zero = {"delays": {"a": [1, DECIDED], "b": [2, {**DECIDED, "include_suppressed": 0}]}}
     unread, fired = _adopted(zero)
     assert (unread, list(fired)) == (1, [("delays", "a")])
+
+
+def test_alerts_of_two_rules_are_saved_each_under_its_own_keys() -> None:
+    """Two alerts fired under two rules (or two versions of one) are saved each with
+    the keys that decided it, and read back so: the keys of the first one saved are
+    not every alert's (a page told the thresholds of another rule after a restart)."""
+    config = parse_config(SINKS + rule() + rule("wide").replace("0.2", "0.3"))
+    delays, wide = config.alerts.rules
+    rechecked = Rechecked()
+    rechecked.fired = {("delays", "a.example"): (delays, 10.0), ("wide", "b.example"): (wide, 20.0)}
+    saved = rechecked.saved()
+    assert saved == {
+        "delays": {"a.example": [10.0, DECIDED]},
+        "wide": {"b.example": [20.0, {**DECIDED, "above": 0.3}]},
+    }
+    again = Rechecked()
+    assert again.adopt(saved, [delays, wide], ["5m"]) == 0
+    assert {key: r.threshold for key, (r, _) in again.fired.items()} == {
+        ("delays", "a.example"): 0.2,
+        ("wide", "b.example"): 0.3,
+    }
+
+
+def test_an_account_rules_alert_reads_back_under_its_account_only() -> None:
+    """An account rule's alert (on ``ACCOUNT/REGION``) is read back as saved; one the
+    file names on a domain, which that rule never makes, does not read."""
+    paused = '[[alerts.rules]]\nname = "paused"\nmetric = "sending_paused"\nwindow = "5m"\n'
+    config = parse_config(SINKS + paused + 'above = 0\nsinks = ["pager"]\n')
+    (rule_,) = config.alerts.rules
+    decided = {**DECIDED, "metric": "sending_paused", "above": 0.0}
+    saved = {"paused": {"default/eu-west-1": [5, decided], "a.example": [6, decided]}}
+    rechecked = Rechecked()
+    assert rechecked.adopt(saved, [rule_], ["5m"]) == 1
+    assert list(rechecked.fired) == [("paused", "default/eu-west-1")]
