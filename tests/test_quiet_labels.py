@@ -294,3 +294,24 @@ def test_a_label_nothing_touched_is_not_read_again(monkeypatch: pytest.MonkeyPat
     deliver(pipeline, 1, T0 + 4, T0 + 4)
     evaluator.evaluate(pipeline.ledger, T0 + 5)
     assert reads == [T0 + 2, T0 + 5]
+
+
+@pytest.mark.parametrize(("include", "value"), [("false", 0.2), ("true", 2 / 6)])
+def test_suppressed_addresses_count_as_bounced_only_where_the_rule_asks(
+    include: str, value: float
+) -> None:
+    """Four deliveries, a bounce and an address on the suppression list: a bounce
+    ratio that leaves suppressed addresses out reads one bounce in five; one that
+    asks for them, two in six."""
+    config = parse_config(
+        '[alerts]\ngroup_wait = "0s"\n[[alerts.rules]]\nname = "r"\nwindow = "5m"\n'
+        f'min_events = 1\ndomains = ["*"]\nmetric = "bounce_ratio"\nabove = 0.9\n'
+        f"include_suppressed = {include}\n"
+    )
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, ["5m", "15m", "1h"])
+    deliver(pipeline, 4, T0 + 1, T0 + 1)
+    _write("bounce", pipeline, 0, T0 + 2)
+    _write("suppressed", pipeline, 0, T0 + 2)
+    evaluator.evaluate(pipeline.ledger, T0 + 3)
+    assert evaluator.states["r"]["a.example"].value == pytest.approx(value)

@@ -114,7 +114,8 @@ def test_an_owed_resolve_firing_still_once_the_window_fills_resolves_then_fires(
     resolved, fired = after.evaluate(pipeline.ledger, T + 5)
     assert (resolved.kind, resolved.value, resolved.at) == (Transition.RESOLVED, 0.1, T + 2)
     assert (fired.kind, fired.since) == (Transition.FIRING, T + 5)
-    sent: list[Notification] = after.due(T + 5, flush=True)
+    # Due at once (group_wait 0s), the new firing's group made at its evaluation's time.
+    sent: list[Notification] = after.due(T + 5)
     assert [(n.kind, n.sinks) for n in sent] == [
         (Transition.RESOLVED, ("pager",)),
         (Transition.FIRING, tuple(sinks)),
@@ -165,3 +166,26 @@ async def test_alertmanager_is_not_told_an_alert_held_once_the_window_is_full() 
         (alert,) = posted.alerts
         assert (posted.kind, alert.value) == (Transition.REPEAT, 0.6)
         assert THIN_NOTE not in alert.notes
+
+
+def test_an_owed_resolve_read_thin_again_then_firing_beside_another_goes_in_order() -> None:
+    """Read thin a second time, the owed resolve is still held: nothing goes (it is
+    not taken for the resolve of a full window). Then, the window full again with
+    another domain firing in the same evaluation (decided before it): that firing, the
+    resolve as told and the new incident's firing all go, due at once (not flushed)."""
+    after, pipeline = _restored_thin('sinks = ["pager"]\n')
+    pipeline.ledger.tallies.received("q", T + 4.5, 200.0)
+    assert after.evaluate(pipeline.ledger, T + 4.5) == []
+    feed_spike(pipeline, "0.example", T + 5, 60, 0)
+    feed_spike(pipeline, "a.example", T + 5, 60, 0)
+    pipeline.ledger.tallies.received("q", T + 5, 1.0)
+    alerts = after.evaluate(pipeline.ledger, T + 5)
+    assert [(a.kind, a.domain, a.since) for a in alerts] == [
+        (Transition.FIRING, "0.example", T + 5),
+        (Transition.RESOLVED, "a.example", T),
+        (Transition.FIRING, "a.example", T + 5),
+    ]
+    assert [(n.kind, [a.domain for a in n.alerts]) for n in after.due(T + 5)] == [
+        (Transition.RESOLVED, ["a.example"]),
+        (Transition.FIRING, ["0.example", "a.example"]),
+    ]
