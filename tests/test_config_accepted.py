@@ -11,6 +11,7 @@ import pytest
 
 from sesd.config import (
     AlertmanagerConfig,
+    ConsoleConfig,
     SlackConfig,
     WebhookConfig,
     parse_config,
@@ -158,3 +159,24 @@ def test_a_label_value_in_a_script_joining_its_letters_is_taken() -> None:
     for value in ("\u062a\u06cc\u0645\u200c\u0647\u0627", "\U0001f469\u200d\U0001f4bb"):
         config = parse_config(f'{Q}{RULE}labels = {{ team = "{value}" }}\n')
         assert config.alerts.rules[0].labels == {"team": value}
+
+
+@pytest.mark.parametrize("timeout", ["100ms", "1s", "5m"])
+def test_a_sinks_timeout_at_its_bounds_is_taken(timeout: str) -> None:
+    """A timeout of exactly 100 ms or 5 minutes, and of a second, is taken for every
+    sink type: the bounds refuse none (0) and hours, not the values at them."""
+    config = parse_config(
+        f'[alerts.sinks.slack]\ntype = "slack"\nwebhook_url = "https://h.example/x"\n'
+        f'timeout = "{timeout}"\n'
+        f'[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "k"\ntimeout = "{timeout}"\n'
+        f'[alerts.sinks.am]\ntype = "alertmanager"\nurls = ["http://am:9093"]\n'
+        f'timeout = "{timeout}"\n'
+        f'[alerts.sinks.hook]\ntype = "webhook"\nurl = "https://h.example/x"\n'
+        f'timeout = "{timeout}"\n'
+    )
+    timeouts = {
+        name: sink.timeout.text
+        for name, sink in config.alerts.sinks.items()
+        if not isinstance(sink, ConsoleConfig)
+    }
+    assert timeouts == dict.fromkeys(["slack", "pd", "am", "hook"], timeout)

@@ -428,6 +428,9 @@ CASES = [
     (PD + 'events_url = "x"', ":6: alerts.sinks.pd.events_url: 'x' is not an http(s) URL"),
     (PD + 'timeout = "10m"', ":6: alerts.sinks.pd.timeout: '10m' is over 5m: a receiver that hangs "
      "would hold every notification behind it that long (a bare number is seconds)"),
+    # A second past the bound is refused as the ten minutes are.
+    (PD + 'timeout = "301s"', ":6: alerts.sinks.pd.timeout: '301s' is over 5m: a receiver that "
+     "hangs would hold every notification behind it that long (a bare number is seconds)"),
     (PD + 'source = ""', ":6: alerts.sinks.pd.source: must not be blank: PagerDuty refuses every "
      "event then"),
     (AM + "urls = []", ":5: alerts.sinks.am.urls: must list at least one Alertmanager"),
