@@ -619,6 +619,36 @@ async def test_a_tenants_ever_new_pages_are_bounded_across_polls(
     }
 
 
+async def test_each_tenants_pages_are_bounded_from_its_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two tenants whose pages never end (the bound made 5): each is given up at its
+    own fifth page, the second's count starting from none when the first is done, and
+    each warning names what made its pages look endless."""
+    import sesd.account.tenant_walk
+
+    monkeypatch.setattr(sesd.account.tenant_walk, "MAX_PAGES", 5)
+    pipeline = _pipeline()
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        tenants.page = 1
+        tenants.add("acme", ("CONFIGURATION_SET", "set-acme"))
+        tenants.add("globex", ("CONFIGURATION_SET", "set-globex"))
+        tenants.bottomless.add("ListTenantResources")
+        async with tenant_poller(
+            tenants, pipeline, Clock(), recommendations=False, walks=pipeline.ledger.tenant_walks
+        ) as poller:
+            with capture_logs() as logs, anyio.fail_after(30):
+                await poller.poll_once()
+    assert tenants.calls["ListTenantResources"] == 10
+    skipped = [line for line in logs if line["event"] == "sesd.tenants.tenant_skipped"]
+    assert [line["tenant"] for line in skipped] == ["acme", "globex"]
+    assert all(line["hint"].startswith("ListTenantResources named ") for line in skipped)
+    assert sorted(pipeline.ledger.tenant_map.arns.values()) == ["acme", "globex"]
+    assert pipeline.ledger.accounts.errors == {
+        ("default", REGION, "list_tenant_resources", "EndlessList"): 2
+    }
+
+
 class _Breaking(LocalTenants):
     """An endpoint whose list ``breaking`` is throttled at every call after its first
     ``answers`` pages of a poll (:meth:`next_poll` starts a poll's count)."""

@@ -10,6 +10,7 @@ from structlog.testing import capture_logs
 from sesd.commands.demo.localtenants import LocalTenants
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
+from sesd.core.tenant_walks import MAX_WALK_TENANTS
 from tests.test_tenant_passes import ACCOUNT, REGION, TARGET, Clock, tenant_poller
 
 
@@ -42,6 +43,9 @@ async def test_a_walk_past_the_maps_cap_keeps_what_it_holds_and_says_so_once() -
     capped = [log for log in logs if log["event"] == "sesd.tenants.walk_capped"]
     assert [(log["tenants_left"], log["resources_left"]) for log in capped] == [(0, 1)] * 2
     assert (capped[0]["account"], capped[0]["region"]) == TARGET
-    assert "3 resources" in capped[0]["hint"]
+    assert capped[0]["hint"] == (
+        f"a walk keeps {MAX_WALK_TENANTS:,} tenants and the map's 3 resources: mail of "
+        "those past them counts as unknown (or under the tenant SES tags it with)"
+    )
     assert pipeline.ledger.accounts.errors == {}
     assert pipeline.ledger.tenant_walks.walks == {}

@@ -199,9 +199,14 @@ async def test_a_resumed_walk_of_another_account_starts_over() -> None:
             assert ledger.tenant_map.arns == {}
             assert tenants.calls.get("ListTenants") is None
             await poller.poll_once()
-    assert [line["event"] for line in logs if line["log_level"] == "warning"] == [
-        "sesd.tenants.walk_dropped"
-    ]
+    (dropped,) = [line for line in logs if line["log_level"] == "warning"]
+    assert {key: dropped[key] for key in ("event", "account", "region", "hint")} == {
+        "event": "sesd.tenants.walk_dropped",
+        "account": TARGET[0],
+        "region": TARGET[1],
+        "hint": "a resource of another AWS account than the tenants' the walk began with: "
+        "the next poll walks them from the first",
+    }
     assert tenants.calls["ListTenants"] == 1
     assert sorted(ledger.tenant_map.arns) == [
         f"arn:aws:ses:eu-west-1:{other}:configuration-set/{name}-set" for name in ("acme", "globex")
