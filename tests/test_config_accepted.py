@@ -168,7 +168,8 @@ def test_a_sinks_timeout_at_its_bounds_is_taken(timeout: str) -> None:
     config = parse_config(
         f'[alerts.sinks.slack]\ntype = "slack"\nwebhook_url = "https://h.example/x"\n'
         f'timeout = "{timeout}"\n'
-        f'[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "k"\ntimeout = "{timeout}"\n'
+        f'[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "{"k" * 32}"\n'
+        f'timeout = "{timeout}"\n'
         f'[alerts.sinks.am]\ntype = "alertmanager"\nurls = ["http://am:9093"]\n'
         f'timeout = "{timeout}"\n'
         f'[alerts.sinks.hook]\ntype = "webhook"\nurl = "https://h.example/x"\n'
