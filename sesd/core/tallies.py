@@ -74,7 +74,10 @@ class FixedHistogram:
     __slots__ = ("bounds", "counts", "sum")
 
     def __init__(self, bounds: tuple[float, ...]) -> None:
-        self.bounds = bounds
+        # Held as floats: a value (a float) compared with an int bound takes the slow
+        # mixed-type path, and bisect compares four or five times (two histograms an
+        # event: about 700 instructions, counted under cachegrind).
+        self.bounds = tuple(float(bound) for bound in bounds)
         self.counts = [0] * (len(bounds) + 1)  # the last one is +Inf
         self.sum = 0.0
 
