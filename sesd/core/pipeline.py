@@ -15,6 +15,7 @@ DNS task looks it up beside the pipeline, never in it).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from typing import Final
 
 from sesd.core.canary import CANARY_TAG
@@ -224,7 +225,10 @@ class Pipeline:
         if lag < 0.0:  # SES's clock ahead of ours: no lag, not a negative one
             lag = 0.0
         tallies = self.ledger.tallies
-        tallies.lag.observe(lag)
+        # FixedHistogram.observe(), inline (its call cost about 400 instructions an event).
+        histogram = tallies.lag
+        histogram.counts[bisect_left(histogram.bounds, lag)] += 1
+        histogram.sum += lag
         tallies.received(queue, received_at, lag)
 
     def _domains(self, recipients: list[str]) -> tuple[_Domains, int]:
