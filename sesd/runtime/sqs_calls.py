@@ -232,19 +232,17 @@ def hint_in(exc: BaseException, accounts: Accounts, target: Target, now: float) 
     return hint_for(exc)
 
 
-class InvalidMemory:
-    """SQS message ids already judged invalid, so each is counted and logged once."""
-
-    def __init__(self) -> None:
-        self._ids: dict[str, None] = {}
-
-    def __contains__(self, message_id: str) -> bool:
-        return message_id in self._ids
+class InvalidMemory(dict[str, None]):
+    """SQS message ids already judged invalid, so each is counted and logged once (the
+    oldest forgotten past a bound). A dict: every message is looked up, and a
+    ``__contains__`` written in Python cost about 700 instructions more than the dict's
+    own (cachegrind)."""
 
     def add(self, message_id: str) -> None:
-        self._ids[message_id] = None
-        if len(self._ids) > _REMEMBERED_INVALID:
-            del self._ids[next(iter(self._ids))]
+        """Remember ``message_id``; past the bound, the oldest goes."""
+        self[message_id] = None
+        if len(self) > _REMEMBERED_INVALID:
+            del self[next(iter(self))]
 
 
 def batch_entries(messages: list[Any], **extra: object) -> list[dict[str, Any]]:
