@@ -56,3 +56,17 @@ async def test_an_invalid_message_without_an_id_takes_no_place_of_a_real_id(
     lines: list[dict[str, Any]] = [json.loads(line) for line in logs.getvalue().splitlines()]
     said = [r.get("sqs_message_id") for r in lines if r["event"] == "sesd.message.invalid"]
     assert said == ["m1", ""]
+
+
+def test_the_memory_of_invalid_ids_forgets_the_oldest_past_its_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The memory's bound lowered to two; ``a``, ``b`` and ``c`` judged invalid in turn:
+    ``a``, the oldest, is forgotten (its next delivery is judged again), ``b`` and ``c``
+    are known, and the memory never holds more than two."""
+    monkeypatch.setattr(sqs_calls, "_REMEMBERED_INVALID", 2)
+    memory = sqs_calls.InvalidMemory()
+    for message_id in "abc":
+        memory.add(message_id)
+    assert ("a" in memory, "b" in memory, "c" in memory) == (False, True, True)
+    assert len(memory) == 2
