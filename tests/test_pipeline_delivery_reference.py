@@ -135,6 +135,11 @@ def _run(settings_: Any, steps: list[tuple[Any, ...]]) -> None:
         if step[0] == "wait":
             now += step[1]
             continue
+        if step[0] == "step":  # a measured clock step, as the kept slots' reference takes
+            now += step[1]
+            for pipeline in pipelines:
+                pipeline.ledger.stepped(step[1], now)
+            continue
         received: float | None = None
         if step[0] == "feed":
             _, kind, recipients, message = step
