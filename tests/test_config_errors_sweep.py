@@ -1032,6 +1032,20 @@ UNREAD = [
      "view of no account is polled (SESv2 GetAccount, CloudWatch); remove it, or set enabled = "
      "true"),
     ('[account_health]\nenabled = true\npoll_every = "1m"', None),
+    # A switch within a section, off, with a key beside it that only it reads.
+    ('[account_health]\ncloudwatch = false\ncloudwatch_endpoint_url = "http://127.0.0.1:4566"',
+     "account_health.cloudwatch_endpoint_url: [account_health] has cloudwatch = false, so "
+     "cloudwatch_endpoint_url is read by nothing: AWS/SES Reputation.* metrics are not read from "
+     "CloudWatch; remove it, or set cloudwatch = true"),
+    ('[account_health]\ncloudwatch_endpoint_url = "http://127.0.0.1:4566"', None),
+    ('[account_health]\nenabled = false\ncloudwatch = false\ncloudwatch_endpoint_url = "http://h"',
+     "account_health.cloudwatch: [account_health] is turned off (enabled = false), so cloudwatch "
+     "and cloudwatch_endpoint_url are read by nothing: SES's view of no account is polled (SESv2 "
+     "GetAccount, CloudWatch); remove them, or set enabled = true"),
+    ('[state]\nsave_every = "5m"', "state.save_every: [state] has no path (no state file is "
+     "kept), so save_every is read by nothing: nothing is saved, nor restored at a restart; "
+     "remove it, or give a path"),
+    ('[state]\npath = "/var/lib/sesd/state.bin"\nsave_every = "5m"', None),
 ]  # fmt: skip
 
 
@@ -1039,7 +1053,10 @@ UNREAD = [
 def test_keys_of_a_section_off_are_named_in_their_order(text: str, warning: str | None) -> None:
     """Three keys are listed with commas and an ``and``, the first named in the key's
     place; enabled itself, and a key given its default, are none of them. A section on
-    unless turned off says so, and that the keys may go."""
+    unless turned off says so, and that the keys may go. A switch within a section
+    (``cloudwatch = false``, a ``[state]`` with no path) left its own keys
+    (``cloudwatch_endpoint_url``, ``save_every``) taken without a word: they are named
+    alike, once (the section off names them with the rest)."""
     assert unread_warnings(parse_config(text)) == ([warning] if warning else [])
 
 
