@@ -95,9 +95,11 @@ async def test_a_destination_of_setups_name_sending_elsewhere_than_sns_is_left(
     (NAME-sns): a run of setup took it for its own gone astray and updated it into an
     SNS one, the user's CloudWatch metrics lost without a word. It is left as it is:
     the region fails (exit 1) after the rest is done, its line naming the destination,
-    its type and what to do. The hint's command removes that destination in the region
-    that failed, not in the AWS CLI's default one (where it could be another's, such as
-    setup's own SNS one): run, it leaves setup free to finish."""
+    its type and what to do (the list of what was done says setup finishes the region
+    once that is done, not at a mere second run). The hint's command removes that
+    destination in the region that failed, not in the AWS CLI's default one (where it
+    could be another's, such as setup's own SNS one): run, it leaves setup free to
+    finish."""
     name = f"c{uuid.uuid4().hex[:8]}"
     region = "eu-west-2"
     async with FakeSes() as ses, SesApart(ses.url, local_sqs.url) as endpoint:
@@ -115,6 +117,13 @@ async def test_a_destination_of_setups_name_sending_elsewhere_than_sns_is_left(
         assert code == 1
         assert re.search(r"^found +SES configuration set", out, re.M)
         assert "SES event destination" not in out
+        # Not finished by setup again alone: only once the user has acted on the hint.
+        assert re.search(
+            rf"^# {region}: stopped part-way; done so far \(setup again finishes it, once "
+            r"the hint below is acted on\):$",
+            out,
+            re.M,
+        ), out
         (line, hint) = err.splitlines()
         assert line == (
             f"sesd: setup failed in {region}: the event destination {name}-sns of the "

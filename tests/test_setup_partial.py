@@ -149,6 +149,8 @@ async def test_a_region_stopped_part_way_says_what_it_made(
             assert re.search(rf"^created +{kind}", out, re.M), err
         assert "SES configuration set" not in out
         assert "[[queues]]" not in out  # not a block to paste: the region is not done
+        header = "# us-east-1: stopped part-way; done so far (setup again finishes it, once "
+        assert header + "allowed):\n" in out
         (line,) = err.splitlines()
         assert line.startswith("sesd: setup failed in us-east-1: ClientError: ")
         assert "AccessDenied" in line
@@ -459,6 +461,7 @@ async def test_ctrl_c_part_way_says_what_was_made(local_sqs: LocalSqs, sqs: Any)
         assert re.search(rf"^created +{kind}", out, re.M), out
     assert re.search(r"^found +SQS queue ", out, re.M), out
     assert "SES configuration set" not in out
+    assert "# us-east-1: stopped part-way; done so far (setup again finishes it):\n" in out
 
 
 class RegionRefuses(LocalServer):

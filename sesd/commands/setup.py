@@ -199,7 +199,10 @@ def execute(args: argparse.Namespace) -> int:
             # The endpoint's text (a parser's message quotes the body): its first line,
             # cut, its controls escaped (a proxy's answer is a stranger's).
             said = escaped((str(exc).splitlines() or [""])[0], 300)
-            _print_stopped(plans, plan, args.name, several, options.endpoint_url)
+            # Setup again finishes the region only once what stopped it is cured: the
+            # user's destination of setup's name, by the user alone (the hint's).
+            once = "the hint below is acted on" if isinstance(exc, Taken) else "allowed"
+            _print_stopped(plans, plan, args.name, several, options.endpoint_url, once)
             _print_warnings([*plans, plan])  # what was found is so, finished or not
             why = said if isinstance(exc, Taken) else f"{type(exc).__name__}: {said}"
             print(f"sesd: setup failed in {region}: {why}", file=sys.stderr)
@@ -278,11 +281,17 @@ def _only_theirs(path: str, theirs: dict[str, set[str]]) -> int:
 
 
 def _print_stopped(
-    plans: list[Plan], stopped: Plan, name: str, several: bool, endpoint: str | None
+    plans: list[Plan],
+    stopped: Plan,
+    name: str,
+    several: bool,
+    endpoint: str | None,
+    once: str = "",
 ) -> None:
     """The regions done, then what the region that stopped part-way had made (or found):
-    the user learns what exists now, and that running setup again finishes it (a dry
-    run made nothing: what it saw, and that nothing changed); then the commands that
+    the user learns what exists now, and that running setup again finishes it (``once``
+    what stopped it allows: the failure's line says what; a dry run made nothing: what
+    it saw, and that nothing changed); then the commands that
     undo what this run changed, for a user who would rather not finish it (a run in
     the wrong account or region)."""
     _print_plans(plans, name, several)
@@ -293,7 +302,8 @@ def _print_stopped(
             f"# {stopped.region}: the dry run stopped part-way (nothing was changed); seen so far:"
         )
     else:
-        print(f"# {stopped.region}: stopped part-way; done so far (setup again finishes it):")
+        finishes = f"setup again finishes it{', once ' + once if once else ''}"
+        print(f"# {stopped.region}: stopped part-way; done so far ({finishes}):")
     print("\n".join(stopped.report() or ["(nothing)"]))
     undoing = [line for plan in [stopped, *reversed(plans)] for line in plan.undoing(endpoint)]
     if undoing:
