@@ -22,6 +22,7 @@ from sesd.commands.demo.localsqs import LocalSqs
 from sesd.commands.main import main
 from sesd.commands.provision import SetupOptions, run_setup
 from sesd.commands.sns_access import denials, queue_policy
+from tests.conftest import aws_client
 
 #: What SES answers a call the caller's IAM policy does not allow.
 _DENIED = (
@@ -200,7 +201,8 @@ async def test_a_queue_policy_keeps_the_statements_sesd_did_not_write(
     regions into one queue): a second run of setup finds sesd's statement and leaves
     the policy alone; with sesd's statement lost, it puts it back beside the other,
     rather than replacing the policy with its own and cutting the other region off. A
-    Deny of the user's is kept too, and warned of: it wins over setup's Allow."""
+    Deny of the user's is kept too, and warned of: it wins over setup's Allow; by a dry
+    run too, with the topic not made yet (it skipped the policy then)."""
     name = f"q{uuid.uuid4().hex[:8]}"
     options = SetupOptions(name=name, endpoint_url=local_sqs.url)
     first = await run_setup(options)
@@ -224,6 +226,15 @@ async def test_a_queue_policy_keeps_the_statements_sesd_did_not_write(
     # The user's Deny is kept too, and said to refuse what setup's statement allows.
     (warning,) = again.warnings
     assert warning.startswith(f"queue {name}-events's policy has a Deny statement (Sid freeze)")
+    # The topic gone (the queue and its policy kept): a dry run, which makes no topic,
+    # reads the policy against the topic to be made, and warns alike.
+    async with aws_client("sns", local_sqs) as sns:
+        (topic,) = [made for _, kind, made in first.steps if kind == "SNS topic"]
+        await sns.delete_topic(TopicArn=topic)
+        looked = await run_setup(SetupOptions(name=name, endpoint_url=local_sqs.url, dry_run=True))
+        assert looked.warnings == [warning]
+        assert ("found", "SQS queue policy", f"{name}-events") in looked.steps
+        await run_setup(options)  # the topic again, for what follows
 
     policy["Statement"] = [other]  # sesd's statement lost
     await sqs.set_queue_attributes(

@@ -63,13 +63,16 @@ async def run_setup(options: SetupOptions, plan: Plan | None = None) -> Plan:
             {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(options.max_receive_count)}
         )
         queue_arn = await _queue(sqs, options.queue, {"RedrivePolicy": redrive}, plan, "SQS queue")
-        if queue_arn and topic_arn and plan.queue_url:
+        # A dry run before the topic exists reads the queue's policy (a Deny of the
+        # user's) against the ARN the topic will have: the queue's account and region.
+        sender = topic_arn or (_topic_beside(queue_arn, options.topic) if queue_arn else None)
+        if queue_arn and sender and plan.queue_url:
             found = await sqs.get_queue_attributes(
                 QueueUrl=plan.queue_url, AttributeNames=["Policy"]
             )
             current = found.get("Attributes", {}).get("Policy")
-            plan.warnings += denials(current, options.queue, topic_arn)
-            policy = json.dumps(queue_policy(current, queue_arn, topic_arn))
+            plan.warnings += denials(current, options.queue, sender)
+            policy = json.dumps(queue_policy(current, queue_arn, sender))
             # A queue without a policy (one just made) has it created, not updated.
             await _attributes(
                 sqs,
@@ -85,6 +88,13 @@ async def run_setup(options: SetupOptions, plan: Plan | None = None) -> Plan:
         await _subscription(sns, topic_arn, queue_arn, options, plan)
         await _configuration_set(ses, topic_arn, options, plan)
     return plan
+
+
+def _topic_beside(queue_arn: str, topic: str) -> str:
+    """The ARN of the topic ``topic`` made in the queue's partition, region and account
+    (``arn:aws:sqs:REGION:ACCOUNT:NAME``), as setup makes it."""
+    _, partition, _, region, account = queue_arn.split(":")[:5]
+    return f"arn:{partition}:sns:{region}:{account}:{topic}"
 
 
 async def _topic(sns: Any, options: SetupOptions, plan: Plan) -> str | None:
