@@ -5,6 +5,7 @@ one line when nothing answers."""
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import math
 import re
@@ -815,21 +816,49 @@ async def test_watch_redraws_until_ctrl_c_through_a_restart(local_sqs: LocalSqs,
             assert await process.wait() == 0
 
 
+class _Closed(io.StringIO):
+    """A standard output whose descriptor was closed after sesd started: the highest
+    number the process may open, which no file holds (poll says POLLNVAL of it)."""
+
+    def fileno(self) -> int:
+        import resource
+
+        return resource.getrlimit(resource.RLIMIT_NOFILE)[0] - 1
+
+
+@pytest.mark.parametrize("answers", [False, True], ids=["down", "up"])
+@pytest.mark.parametrize("out", ["reader-gone", "closed-at-start", "closed-since"])
 async def test_watch_ends_when_its_reader_is_gone_though_sesd_does_not_answer(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], out: str, answers: bool
 ) -> None:
     """``sesd status --watch | head``: once the reader is gone, the next table written
     ends the watch (141, quietly). A try that fails writes nothing to standard output,
     only a line to standard error: with the daemon down, the watch went on trying for
-    ever, unseen. It ends at that try too."""
+    ever, unseen. It ends at that try too. So it does with standard output closed
+    (``>&-``), the daemon up or down: closed at the start (Python's is None), it
+    failed with a traceback at the terminal check (or, up, would have drawn to nothing
+    for ever); closed since, it tried on for ever."""
     import os
+
+    w = everything()
+    doc = build_status(w.sources, NOW, read_counters(w.sources), (w.sources.started, {}))
+
+    async def document(request: web.Request) -> web.Response:
+        return web.Response(body=msgspec.json.encode(doc), content_type="application/json")
 
     read, write = os.pipe()
     os.close(read)  # the reader gone before the first try
+    with pytest.raises(OSError, match="Bad file descriptor"):
+        os.fstat(_Closed().fileno())  # no file holds that number
     with os.fdopen(write, "w") as gone:
-        monkeypatch.setattr(sys, "stdout", gone)
-        url = f"http://127.0.0.1:{free_port()}"
-        code = await sesd("status", "--watch", "--every", "0.2", "--url", url)
+        stdout = {"reader-gone": gone, "closed-at-start": None, "closed-since": _Closed()}[out]
+        monkeypatch.setattr(sys, "stdout", stdout)
+        async with _answering("/api/v1/status", document) as up:
+            url = up if answers else f"http://127.0.0.1:{free_port()}"
+            with anyio.fail_after(10):
+                code = await sesd("status", "--watch", "--every", "0.2", "--url", url)
+    if out == "closed-since":  # the end points the number at /dev/null: closed again
+        os.close(_Closed().fileno())
     assert code == 141
     assert capsys.readouterr().err == ""
 

@@ -109,7 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # The reader went away (`sesd status --json | head`): what it read is all it
         # wanted. No traceback; stdout pointed at nothing, so the flush at exit is quiet.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        if sys.stdout is not None:  # None: closed at the start, nothing to flush
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_PIPE
     except KeyboardInterrupt:
         # Ctrl-C at a command that has no stop of its own (`run`, `status --watch`,

@@ -273,10 +273,7 @@ async def _watch(args: argparse.Namespace, url: str, through: Access) -> NoRetur
         try:
             found = await _drawn(args, url, through)
         except Unreachable as exc:
-            if _reader_gone():
-                # Nothing is written to standard output to find out, so a watch piped
-                # to `head` would try on for ever, unseen: it ends as at a write.
-                raise BrokenPipeError(errno.EPIPE, "standard output's reader is gone") from None
+            _end_if_unseen()
             since = (
                 f"last answered at {when(answered)}, {duration(time.time() - answered)} ago"
                 if answered is not None
@@ -289,23 +286,37 @@ async def _watch(args: argparse.Namespace, url: str, through: Access) -> NoRetur
                 print(f"{_CLEAR}{shown}", end="\n" if shown else "", flush=True)
             print(line, file=sys.stderr, flush=True)
         else:
+            _end_if_unseen()
             answered, drawn = time.time(), found
             tty = sys.stdout.isatty()
             print(f"{_CLEAR}{_fitted(drawn, args.json)}" if tty else drawn, flush=True)
         await anyio.sleep(args.every)
 
 
+def _end_if_unseen() -> None:
+    """End the watch as a write to a reader gone ends it, when nothing it draws can be
+    seen: a try that fails writes nothing to standard output to find out (a watch
+    piped to `head` would try on for ever, unseen), and with standard output closed
+    (``>&-``) no write fails at all (Python drops what is printed to none)."""
+    if _reader_gone():
+        raise BrokenPipeError(errno.EPIPE, "standard output's reader is gone")
+
+
 def _reader_gone() -> bool:
     """Whether standard output is a pipe (or socket, terminal) whose reader is gone:
-    poll says so (POLLERR, POLLHUP) without a write. Not of a file, nor of a stream
-    that is none (a test's capture)."""
+    poll says so (POLLERR, POLLHUP) without a write; or there is none: closed when
+    sesd started (Python's is None then), or since (POLLNVAL). Not of a file, nor of a
+    stream with no descriptor (a test's capture)."""
+    if sys.stdout is None:
+        return True
     try:
         number = sys.stdout.fileno()
     except (AttributeError, OSError, ValueError):
         return False
     poller = select.poll()
     poller.register(number, 0)  # no event asked for: an error or a hang-up comes anyway
-    return any(event & (select.POLLERR | select.POLLHUP) for _, event in poller.poll(0))
+    gone = select.POLLERR | select.POLLHUP | select.POLLNVAL
+    return any(event & gone for _, event in poller.poll(0))
 
 
 def _fitted(drawn: str, json: bool, under: str = "") -> str:
