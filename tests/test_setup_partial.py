@@ -21,6 +21,7 @@ from sesd.commands.demo.localhttp import LocalServer
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.commands.main import main
 from sesd.commands.provision import SetupOptions, run_setup
+from sesd.commands.setup_plan import aws_command
 from sesd.commands.sns_access import denials, queue_policy
 from tests.conftest import aws_client
 
@@ -184,6 +185,28 @@ async def test_a_region_stopped_part_way_says_what_it_made(
     assert code == 0, err
     made = re.findall(r"^created +(.+?)  ", out, re.M)
     assert made == ["SES configuration set", "SES event destination (SNS)"]
+
+
+def test_an_undo_line_reads_alike_in_a_posix_shell_and_in_fish() -> None:
+    """A queue policy of the user's, restored by an undo line, holds a backslash (a
+    JSON escape), a single quote, ``$``, a backtick and ``!``. Single-quoted whole, the
+    line read right in sh, bash and zsh, but fish takes ``\\\\`` within single quotes
+    for one backslash: the policy put back was another. sh reads the line's words as
+    given; and every backslash and single quote stands outside the quotes, escaped,
+    where fish reads them as sh does (within them, nothing fish or sh would change)."""
+    import subprocess
+
+    policy = json.dumps({"Statement": [{"Sid": "it's $HOME `id` !1", "Resource": "a\\b"}]})
+    argv = ("sqs", "set-queue-attributes", "--queue-url", "http://h:1/1/q", "--attributes",
+            json.dumps({"Policy": policy}))  # fmt: skip
+    line = aws_command(argv, "eu-west-1", "http://127.0.0.1:4566")
+    said = subprocess.run(
+        ["sh", "-c", f"printf '%s\\n' {line}"], capture_output=True, check=True, text=True
+    ).stdout
+    words = ["aws", *argv, "--region", "eu-west-1", "--endpoint-url", "http://127.0.0.1:4566"]
+    assert said.splitlines() == words
+    word = r"(?:[\w@%+=:,./-]|'[^'\\]*'|\\[\\'])+"
+    assert re.fullmatch(rf"{word}(?: {word})*", line, re.ASCII), line
 
 
 #: The topic setup sends SES's events through, in account 1.

@@ -4,9 +4,10 @@ sesd.commands.setup prints."""
 
 from __future__ import annotations
 
-import shlex
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
 from sesd.config import region_of_url
 from sesd.core.text import escaped
@@ -26,11 +27,28 @@ class Taken(Exception):
 
 def aws_command(argv: Sequence[str], region: str, endpoint_url: str | None = None) -> str:
     """The AWS CLI's command ``aws ARGV...`` in ``region`` (and at ``endpoint_url``), to
-    paste into a shell: quoted, and its control characters (none in AWS's names and
-    ARNs) escaped. The region is always named: the CLI's default one may hold another
-    thing of the same name (setup's own, made there by another run)."""
+    paste into a shell: quoted (:func:`_quoted`), and its control characters (none in
+    AWS's names and ARNs) escaped. The region is always named: the CLI's default one
+    may hold another thing of the same name (setup's own, made there by another run)."""
     where = ("--region", region) + (("--endpoint-url", endpoint_url) if endpoint_url else ())
-    return escaped(shlex.join(("aws", *argv, *where)), 1 << 20)
+    return escaped(" ".join(_quoted(word) for word in ("aws", *argv, *where)), 1 << 20)
+
+
+#: A word every shell reads as written, unquoted (as :func:`shlex.quote` finds it).
+_BARE: Final = re.compile(r"[\w@%+=:,./-]+", re.ASCII)
+#: What a single-quoted word's backslash and quote become: written outside the quotes,
+#: escaped, where a POSIX shell and fish read them alike (inside, fish takes ``\\``
+#: and ``\'`` as escapes, and a policy's ``\\`` lost a backslash).
+_OUTSIDE: Final = {"\\": "'\\\\'", "'": "'\\''"}
+
+
+def _quoted(word: str) -> str:
+    """``word`` as a POSIX shell (sh, bash, zsh) and fish both read it: bare when
+    nothing in it is special, else in single quotes, each backslash and single quote
+    written outside them."""
+    if _BARE.fullmatch(word):
+        return word
+    return "'" + "".join(_OUTSIDE.get(char, char) for char in word) + "'"
 
 
 @dataclass(frozen=True, slots=True)
