@@ -460,10 +460,15 @@ async def test_an_endpoints_error_is_shown_with_its_escapes_escaped(
     assert "Denied\\u009b2J by \\u202epolicy" in line
 
 
-async def test_ctrl_c_part_way_says_what_was_made(local_sqs: LocalSqs, sqs: Any) -> None:
+@pytest.mark.parametrize("hung", ["CreateConfigurationSet", "Subscribe"])
+async def test_ctrl_c_part_way_says_what_was_made(local_sqs: LocalSqs, sqs: Any, hung: str) -> None:
     """Ctrl-C while SES does not answer, after the topic, queues and subscription were
     made (the queue found, encrypted with AWS's own key): stdout lists them, stderr the
-    queue's warning, then the one line, and it ends by SIGINT (a shell's status 130)."""
+    queue's warning, then the one line, and it ends by SIGINT (a shell's status 130).
+    The call unanswered may have made what it asked (AWS may have acted before the
+    answer): it was left out of the list and of the undo lines; it is listed as ``may
+    be created``, with its undo line when one needs no answer of AWS's (a
+    subscription's names the ARN AWS answers)."""
     import signal
     import subprocess
 
@@ -473,7 +478,7 @@ async def test_ctrl_c_part_way_says_what_was_made(local_sqs: LocalSqs, sqs: Any)
     name = f"c{uuid.uuid4().hex[:8]}"
     attributes = {"KmsMasterKeyId": "alias/aws/sqs"}
     await sqs.create_queue(QueueName=f"{name}-events", Attributes=attributes)
-    async with SesDenied(local_sqs.url) as hanging:
+    async with SesDenied(local_sqs.url, action=hung) as hanging:
         hanging.hanging = True
         command = [sys.executable, "-m", "sesd", "setup", "--name", name]
         command += ["--endpoint-url", hanging.url]
@@ -491,10 +496,23 @@ async def test_ctrl_c_part_way_says_what_was_made(local_sqs: LocalSqs, sqs: Any)
     warning, interrupted = err.splitlines()
     assert warning.startswith(f"sesd: warning: us-east-1: queue {name}-events is encrypted ")
     assert interrupted == "sesd: interrupted"
+    assert re.search(r"^found +SQS queue ", out, re.M), out
+    undoing = out.partition("\n# or, to undo what this run changed (the newest first):\n")[2]
+    if hung == "Subscribe":
+        for kind in ("SNS topic", "SQS dead-letter queue"):
+            assert re.search(rf"^created +{kind}", out, re.M), out
+        assert re.search(r"^may be created +SNS subscription \(raw\) ", out, re.M), out
+        assert "SES configuration set" not in out
+        assert [line.split()[1:3] for line in undoing.splitlines()][:1] == [
+            ["sqs", "set-queue-attributes"]  # the policy; no subscription's ARN to name
+        ]
+        return
     for kind in ("SNS topic", "SQS dead-letter queue", "SNS subscription"):
         assert re.search(rf"^created +{kind}", out, re.M), out
-    assert re.search(r"^found +SQS queue ", out, re.M), out
-    assert "SES configuration set" not in out
+    assert re.search(rf"^may be created +SES configuration set +{name}$", out, re.M), out
+    assert undoing.splitlines()[0].startswith(
+        f"aws ses delete-configuration-set --configuration-set-name {name} "
+    )
     assert "# us-east-1: stopped part-way; done so far (setup again finishes it):\n" in out
 
 

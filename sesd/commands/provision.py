@@ -109,6 +109,7 @@ async def _topic(sns: Any, options: SetupOptions, plan: Plan) -> str | None:
     if options.dry_run:
         plan.record("created", "SNS topic", options.topic)
         return None
+    plan.asking("created", "SNS topic", options.topic)
     arn = str((await sns.create_topic(Name=options.topic))["TopicArn"])
     plan.record("created", "SNS topic", arn, undo=("sns", "delete-topic", "--topic-arn", arn))
     return arn
@@ -145,6 +146,7 @@ async def _queue(
         if plan.dry_run:
             plan.record("created", kind, name)
             return None
+        plan.asking("created", kind, name)
         url = str((await sqs.create_queue(QueueName=name, Attributes=attributes))["QueueUrl"])
         plan.record("created", kind, name, undo=("sqs", "delete-queue", "--queue-url", url))
     else:
@@ -181,11 +183,12 @@ async def _attributes(
     if not differing:
         plan.record("found", kind, name)
         return
-    if not plan.dry_run:
-        await sqs.set_queue_attributes(QueueUrl=url, Attributes=differing)
     # What each had ("" for none: SQS takes it as the attribute removed).
     former = json.dumps({key: current.get(key, "") for key in differing})
     undo = ("sqs", "set-queue-attributes", "--queue-url", url, "--attributes", former)
+    if not plan.dry_run:
+        plan.asking(changed, kind, name, undo)
+        await sqs.set_queue_attributes(QueueUrl=url, Attributes=differing)
     plan.record(changed, kind, name, undo=undo)
 
 
@@ -227,18 +230,21 @@ async def _subscription(
                 if attrs.get("RawMessageDelivery", "false") == raw:
                     plan.record("found", kind, arn)
                     return
+                former = attrs.get("RawMessageDelivery", "false")
+                back = (
+                    "sns", "set-subscription-attributes", "--subscription-arn", arn,
+                    "--attribute-name", "RawMessageDelivery", "--attribute-value", former,
+                )  # fmt: skip
                 if not plan.dry_run:
+                    plan.asking("updated", kind, arn, back)
                     await sns.set_subscription_attributes(
                         SubscriptionArn=arn, AttributeName="RawMessageDelivery", AttributeValue=raw
                     )
-                former = attrs.get("RawMessageDelivery", "false")
-                plan.record("updated", kind, arn, undo=(
-                    "sns", "set-subscription-attributes", "--subscription-arn", arn,
-                    "--attribute-name", "RawMessageDelivery", "--attribute-value", former,
-                ))  # fmt: skip
+                plan.record("updated", kind, arn, undo=back)
                 return
     undo: tuple[str, ...] = ()
     if not plan.dry_run:
+        plan.asking("created", kind, f"{options.topic} -> {options.queue}")
         made = await sns.subscribe(
             TopicArn=topic_arn,
             Protocol="sqs",
@@ -262,9 +268,10 @@ async def _configuration_set(
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") != "ConfigurationSetDoesNotExist":
             raise
-        if not plan.dry_run:
-            await ses.create_configuration_set(ConfigurationSet={"Name": name})
         undo = ("ses", "delete-configuration-set", "--configuration-set-name", name)
+        if not plan.dry_run:
+            plan.asking("created", "SES configuration set", name, undo)
+            await ses.create_configuration_set(ConfigurationSet={"Name": name})
         plan.record("created", "SES configuration set", name, undo=undo)
     else:
         plan.record("found", "SES configuration set", name)
@@ -284,15 +291,17 @@ async def _configuration_set(
         "SNSDestination": {"TopicARN": topic_arn or f"(the {options.topic} topic)"},
     }
     if existing is None:
-        if not plan.dry_run:
-            await ses.create_configuration_set_event_destination(
-                ConfigurationSetName=name, EventDestination=destination
-            )
-        plan.record("created", kind, f"{name}/{options.event_destination}", undo=(
+        remove = (
             "ses", "delete-configuration-set-event-destination",
             "--configuration-set-name", name,
             "--event-destination-name", options.event_destination,
-        ))  # fmt: skip
+        )  # fmt: skip
+        if not plan.dry_run:
+            plan.asking("created", kind, f"{name}/{options.event_destination}", remove)
+            await ses.create_configuration_set_event_destination(
+                ConfigurationSetName=name, EventDestination=destination
+            )
+        plan.record("created", kind, f"{name}/{options.event_destination}", undo=remove)
         return
     same = (
         set(EVENT_TYPES) <= set(found_types)
@@ -302,14 +311,16 @@ async def _configuration_set(
     if same:
         plan.record("found", kind, f"{name}/{options.event_destination}")
         return
+    back = (
+        "ses", "update-configuration-set-event-destination", "--configuration-set-name", name,
+        "--event-destination", json.dumps(existing),
+    )  # fmt: skip
     if not plan.dry_run:
+        plan.asking("updated", kind, f"{name}/{options.event_destination}", back)
         await ses.update_configuration_set_event_destination(
             ConfigurationSetName=name, EventDestination=destination
         )
-    plan.record("updated", kind, f"{name}/{options.event_destination}", undo=(
-        "ses", "update-configuration-set-event-destination", "--configuration-set-name", name,
-        "--event-destination", json.dumps(existing),
-    ))  # fmt: skip
+    plan.record("updated", kind, f"{name}/{options.event_destination}", undo=back)
 
 
 def _taken(destination: dict[str, Any], options: SetupOptions) -> None:

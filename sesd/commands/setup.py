@@ -202,6 +202,8 @@ def execute(args: argparse.Namespace) -> int:
             # Setup again finishes the region only once what stopped it is cured: the
             # user's destination of setup's name, by the user alone (the hint's).
             once = "the hint below is acted on" if isinstance(exc, Taken) else "allowed"
+            if not isinstance(exc, ClientError):  # refused: AWS made nothing of the call
+                plan.unsettled()  # unanswered (a timeout, an answer not AWS's): may be made
             _print_stopped(plans, plan, args.name, several, options.endpoint_url, once)
             _print_warnings([*plans, plan])  # what was found is so, finished or not
             why = said if isinstance(exc, Taken) else f"{type(exc).__name__}: {said}"
@@ -215,6 +217,7 @@ def execute(args: argparse.Namespace) -> int:
                 print(f"sesd: hint: {hint}", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
+            plan.unsettled()  # asked of AWS as Ctrl-C came: it may have been made
             _print_stopped(plans, plan, args.name, several, options.endpoint_url)
             _print_warnings([*plans, plan])
             raise  # the command's one line and status (sesd.commands.main)

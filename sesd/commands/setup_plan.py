@@ -96,10 +96,26 @@ class Plan:
     #: The AWS CLI's commands (less region and endpoint) that undo each change made,
     #: in the order they were made.
     undo: list[tuple[str, ...]] = field(default_factory=list)
+    #: The change asked of AWS and not yet answered (as :meth:`record` takes it).
+    pending: tuple[str, str, str, tuple[str, ...]] | None = None
+
+    def asking(self, action: str, kind: str, name: str, undo: Sequence[str] = ()) -> None:
+        """Note a change about to be asked of AWS, before the call: a run stopped while
+        AWS was asked (Ctrl-C, no answer) may have made it (:meth:`unsettled`)."""
+        self.pending = (action, kind, name, tuple(undo))
+
+    def unsettled(self) -> None:
+        """Record the change asked when the run stopped, unanswered, as one that may
+        have been made (``may be created``), with its undo when one is known without
+        AWS's answer (a topic's, queue's or subscription's names what AWS answers)."""
+        if self.pending is not None:
+            action, kind, name, undo = self.pending
+            self.record(f"may be {action}", kind, name, undo)
 
     def record(self, action: str, kind: str, name: str, undo: Sequence[str] = ()) -> None:
         """Note an action: ``found``, ``created``, ``updated`` (``would ...`` in a dry
         run), and ``undo``, the AWS CLI's command that undoes a change made."""
+        self.pending = None
         if self.dry_run and action != "found":
             action = f"would be {action}"
         elif undo and action != "found":
