@@ -140,7 +140,7 @@ async def test_under_a_spike_the_page_lists_outlook_first_with_its_alert(
             points = await first.locator("svg.spark polyline").get_attribute("points")
             assert points, drawn_by
             await expect(page.locator("#scope-domain p.bad")).to_contain_text(
-                "pending leaves out 9 delayed recipients since the start"
+                "pending may leave out 9 recipients first delayed in the last 16 h"
             )
             structures.append(await page.evaluate(STRUCTURE))
         # The script draws the markup the server drew, element for element.
