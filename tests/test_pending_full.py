@@ -14,7 +14,7 @@ from structlog.testing import capture_logs
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.config import core_settings, parse_config
-from sesd.core.events import EVENT_TYPE_INDEX
+from sesd.core.events import EVENT_TYPE_INDEX, LONGEST_DELAY
 from sesd.core.housekeeping import evict_idle
 from sesd.core.pending import PendingDelays
 from sesd.core.pipeline import Pipeline
@@ -352,3 +352,16 @@ def test_the_recent_refusals_are_those_of_the_last_16_hours_and_bounded() -> Non
     assert again._counts == refusals._counts
     again.restore(None)
     assert again._counts == refusals._counts
+
+
+def test_a_refusal_dated_before_1970_counts_in_the_bucket_before_it() -> None:
+    """An event dated a second before 1970 (a stranger's timestamp: SES's form reads
+    it) is refused: its bucket is the ten minutes before 0, not those after, so five
+    minutes past 16 h it is no longer among the refusals SES may still be trying,
+    where one dated a second after 0 still is."""
+    before, after = RecentRefusals(), RecentRefusals()
+    before.add(-1.0)
+    after.add(1.0)
+    now = LONGEST_DELAY + BUCKET / 2
+    assert (before.since(now), after.since(now)) == (0, 1)
+    assert before.since(LONGEST_DELAY - 2.0) == 1
