@@ -100,6 +100,16 @@ def test_a_watch_says_which_port_was_asked_only_until_a_sesd_answers(answered: b
     assert ("names no port" in hint) is not answered, hint
 
 
+def test_an_address_whose_port_is_none_adds_no_port_note() -> None:
+    """A port that is no number has a line of its own saying so: the note that no port
+    was named, and which was asked, is not added to it."""
+    from sesd.commands.status_url import no_port
+
+    assert no_port("http://127.0.0.1:x") == ""
+    assert no_port("http://127.0.0.1:99999") == ""
+    assert "names no port" in no_port("http://127.0.0.1")
+
+
 def _args(argv: list[str]) -> argparse.Namespace:
     """``argv`` as sesd's parser reads it."""
     from sesd.commands.main import _parser
@@ -128,6 +138,8 @@ def test_an_empty_address_is_a_usage_error(capsys: pytest.CaptureFixture[str], u
             "'https://[::1]:95x5/metrics' is not a URL: its port '95x5'",
         ),
         ("http://ops:planted-secret@h:x", "'http://h:x' is not a URL: its port 'x'"),
+        # A second colon typed in: the port is all that follows the host's.
+        ("http://127.0.0.1:80:90", "'http://127.0.0.1:80:90' is not a URL: its port '80:90'"),
         # Nothing listens on port 0 (a daemon told it takes any free port): a
         # connection there is refused whether sesd runs or not.
         ("http://127.0.0.1:0", "'http://127.0.0.1:0' is not a URL: its port '0'"),
