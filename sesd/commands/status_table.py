@@ -185,12 +185,7 @@ def _cells(text: str) -> int:
 
 def _start(text: str, cells: int) -> str:
     """The longest start of ``text`` that takes at most ``cells`` columns."""
-    used = 0
-    for i, char in enumerate(text):
-        used += _cell(char)
-        if used > cells:
-            return text[:i]
-    return text
+    return "".join(_first(list(text), cells))
 
 
 def _scope(t: ScopeTable) -> list[str]:
