@@ -100,7 +100,8 @@ async def test_a_broken_pass_resumes_where_it_stopped_and_a_full_one_starts_over
     not read to its end) and the map is not replaced. The next poll asks for page 3,
     not page 1, and walks on from t12 without listing the tenants again: t25's pause is
     read, the deleted tenant goes, every resource is mapped. The poll after that starts
-    over. A token SES no longer takes (400) starts the list over too. (Throttled and
+    over. A token SES no longer takes (400) starts the list over too, and a tenant's
+    resources refused (400) the walk, from the listing. (Throttled and
     failing at each of its tries: a call that passes on a later try breaks nothing.)"""
     clock = Clock()
     pipeline = _pipeline()
@@ -142,6 +143,12 @@ async def test_a_broken_pass_resumes_where_it_stopped_and_a_full_one_starts_over
             before = len(tenants.asked)
             await poller.poll_once()
             assert _first(tenants, before, "ListReputationEntities") == {}
+            tenants.script = [*[200] * 18, 400]  # t12's resources refused
+            await poller.poll_once()
+            before = len(tenants.asked)
+            await poller.poll_once()
+            assert _first(tenants, before, "ListTenants") == {}
+            assert _first(tenants, before, "ListTenantResources") == {"TenantName": "t00"}
 
 
 async def test_how_far_the_walk_has_come_is_exported_per_account() -> None:
@@ -149,7 +156,8 @@ async def test_how_far_the_walk_has_come_is_exported_per_account() -> None:
     sesd_ses_tenants_listed reads 30 and sesd_ses_tenants_mapped 12 for the (account,
     region), and no complete map is stamped yet (events of t12-t29's resources count
     under no tenant, and this is how an SRE sees why). The second poll walks on to t29:
-    30 of 30, and the map's completion is stamped with that poll's time. A restart keeps
+    30 of 30, and the map's completion is stamped with that poll's time. The third
+    poll's walk starts over, its first tenant failing: 0 of 30. A restart keeps
     the stamp (the map is saved); the counts are those of the walk the restart resumes,
     if any (none here: the walk ended)."""
     clock = Clock()
@@ -179,6 +187,13 @@ async def test_how_far_the_walk_has_come_is_exported_per_account() -> None:
             assert gauge("sesd_ses_tenants_listed") == 30
             assert gauge("sesd_ses_tenants_mapped") == 30
             assert gauge("sesd_ses_tenant_map_last_complete_timestamp_seconds") == NOW + 300
+            # The next walk counts from none: its first tenant's call fails (500, each
+            # try) after the listing, and so 0 of 30 are walked.
+            clock.advance(300)
+            tenants.script = [*[200] * 6, *FAILED]
+            await poller.poll_once()
+            assert gauge("sesd_ses_tenants_listed") == 30
+            assert gauge("sesd_ses_tenants_mapped") == 0
     restarted = _pipeline()
     restarted.ledger.accounts.restore(ledger.accounts.snapshot(), {TARGET})
     status = restarted.ledger.accounts.status[TARGET]
