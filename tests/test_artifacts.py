@@ -61,6 +61,21 @@ def promtool_passes(tmp_path: Path, document: dict[str, Any]) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def shipped_rules_give(
+    tmp_path: Path, series: list[dict[str, str]], queries: list[dict[str, Any]]
+) -> None:
+    """With the shipped rules evaluated over ``series`` (scraped each minute), each of
+    ``queries`` (an expression, its time, the samples it must give) gives them."""
+    promtool_passes(
+        tmp_path,
+        {
+            "rule_files": [str(PROMETHEUS / "sesd.rules.yml")],
+            "evaluation_interval": "1m",
+            "tests": [{"interval": "1m", "input_series": series, "promql_expr_test": queries}],
+        },
+    )
+
+
 def test_prometheus_rules_check() -> None:
     """promtool accepts the fleet recording and alerting rules."""
     result = run(require_tool("promtool"), "check", "rules", PROMETHEUS / "sesd.rules.yml")

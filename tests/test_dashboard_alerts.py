@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.test_artifacts import DASHBOARD, PROMETHEUS, filled, promtool_passes
+from tests.test_artifacts import DASHBOARD, filled, promtool_passes, shipped_rules_give
 
 
 def _bucket(fleet: str, instance: str, le: str, per_minute: int) -> dict[str, str]:
@@ -39,37 +39,26 @@ def test_the_processing_time_panel_draws_what_sesd_processing_slow_fired_on(
         for instance, per_minute in (("10.0.0.7:9585", 10), ("10.0.1.4:9585", 5))
         for le, per_minute in (("60", 0), ("120", per_minute), ("+Inf", per_minute))
     ] + [_bucket("staging", "10.0.2.9:9585", le, 20) for le in ("60", "120", "+Inf")]
-    test = {
-        "rule_files": [str(PROMETHEUS / "sesd.rules.yml")],
-        "evaluation_interval": "1m",
-        "tests": [
-            {
-                "interval": "1m",
-                "input_series": series,
-                "promql_expr_test": [
-                    {
-                        "expr": fleet[0],
-                        "eval_time": "28m",
-                        "exp_samples": [
-                            {"labels": '{__name__="sesd:delivery_processing_seconds:p95_15m",'
-                                       'namespace="prod"}', "value": 117},
-                            {"labels": '{__name__="sesd:delivery_processing_seconds:p95_15m",'
-                                       'namespace="staging"}', "value": 57},
-                        ],
-                    },
-                    {
-                        "expr": 'ALERTS{alertname="SesdProcessingSlow",alertstate="firing"}',
-                        "eval_time": "28m",
-                        "exp_samples": [
-                            {"labels": 'ALERTS{alertname="SesdProcessingSlow",alertstate="firing",'
-                                       'namespace="prod",severity="warning"}', "value": 1},
-                        ],
-                    },
-                ],
-            }
-        ],
-    }  # fmt: skip
-    promtool_passes(tmp_path, test)
+    shipped_rules_give(tmp_path, series, [
+        {
+            "expr": fleet[0],
+            "eval_time": "28m",
+            "exp_samples": [
+                {"labels": '{__name__="sesd:delivery_processing_seconds:p95_15m",'
+                           'namespace="prod"}', "value": 117},
+                {"labels": '{__name__="sesd:delivery_processing_seconds:p95_15m",'
+                           'namespace="staging"}', "value": 57},
+            ],
+        },
+        {
+            "expr": 'ALERTS{alertname="SesdProcessingSlow",alertstate="firing"}',
+            "eval_time": "28m",
+            "exp_samples": [
+                {"labels": 'ALERTS{alertname="SesdProcessingSlow",alertstate="firing",'
+                           'namespace="prod",severity="warning"}', "value": 1},
+            ],
+        },
+    ])  # fmt: skip
 
 
 #: Fleet alerts firing at once that differ only in the label their rule keeps beside
@@ -172,20 +161,9 @@ def test_the_event_lag_panel_draws_what_sesd_event_lag_high_fired_on(tmp_path: P
         {"series": f'sesd_event_lag_latest_seconds{{{where},instance="b"}}', "values": "30x10"},
     ]
     alert = f'ALERTS{{alertname="SesdEventLagHigh",alertstate="firing",{where},severity="warning"}}'
-    test = {
-        "rule_files": [str(PROMETHEUS / "sesd.rules.yml")],
-        "evaluation_interval": "1m",
-        "tests": [
-            {
-                "interval": "1m",
-                "input_series": series,
-                "promql_expr_test": [
-                    {"expr": latest[0], "eval_time": "5m",
-                     "exp_samples": [{"labels": f"{{{where}}}", "value": 400}]},
-                    {"expr": 'ALERTS{alertname="SesdEventLagHigh",alertstate="firing"}',
-                     "eval_time": "5m", "exp_samples": [{"labels": alert, "value": 1}]},
-                ],
-            }
-        ],
-    }  # fmt: skip
-    promtool_passes(tmp_path, test)
+    shipped_rules_give(tmp_path, series, [
+        {"expr": latest[0], "eval_time": "5m",
+         "exp_samples": [{"labels": f"{{{where}}}", "value": 400}]},
+        {"expr": 'ALERTS{alertname="SesdEventLagHigh",alertstate="firing"}',
+         "eval_time": "5m", "exp_samples": [{"labels": alert, "value": 1}]},
+    ])  # fmt: skip

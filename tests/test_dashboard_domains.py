@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.test_artifacts import DASHBOARD, PROMETHEUS, filled, promtool_passes
+from tests.test_artifacts import DASHBOARD, filled, promtool_passes, shipped_rules_give
 
 #: Domains 1 to 25: domain i has i recipients delayed, bounced and complained, 300 - 10 i
 #: delivered and 2 i more sent than delivered (a second, or a window); tiny.example one
@@ -109,12 +109,7 @@ def test_a_per_domain_panel_draws_the_twenty_domains_that_matter(tmp_path: Path)
         named = f'__name__="{name}",' if name else ""
         expected = [{"labels": f'{{{named}domain="{_name(i)}"}}', "value": value(i)} for i in TOP]
         checks.append({"expr": expr, "eval_time": "5m", "exp_samples": expected})
-    test = {
-        "rule_files": [str(PROMETHEUS / "sesd.rules.yml")],
-        "evaluation_interval": "1m",
-        "tests": [{"interval": "1m", "input_series": _series(), "promql_expr_test": checks}],
-    }
-    promtool_passes(tmp_path, test)
+    shipped_rules_give(tmp_path, _series(), checks)
 
 
 #: 20 big domains, 1% of their mail delayed, bounced (and 0.05% complained): none
@@ -175,12 +170,7 @@ def test_a_fleet_ratio_panel_draws_a_domain_its_alert_fires_for(tmp_path: Path) 
             for domain, value in values.items()
         ]
         checks.append({"expr": expr, "eval_time": "15m", "exp_samples": expected})
-    test = {
-        "rule_files": [str(PROMETHEUS / "sesd.rules.yml")],
-        "evaluation_interval": "1m",
-        "tests": [{"interval": "1m", "input_series": series, "promql_expr_test": checks}],
-    }
-    promtool_passes(tmp_path, test)
+    shipped_rules_give(tmp_path, series, checks)
 
 
 def test_a_fleet_sum_panel_draws_a_domain_an_alert_fires_for(tmp_path: Path) -> None:
@@ -225,12 +215,7 @@ def test_a_fleet_sum_panel_draws_a_domain_an_alert_fires_for(tmp_path: Path) -> 
                    for t in p["targets"]]  # fmt: skip
         expected = [{"labels": f'{{domain="{d}"}}', "value": v} for d, v in values.items()]
         checks.append({"expr": expr, "eval_time": "15m", "exp_samples": expected})
-    test = {
-        "rule_files": [str(PROMETHEUS / "sesd.rules.yml")],
-        "evaluation_interval": "1m",
-        "tests": [{"interval": "1m", "input_series": series, "promql_expr_test": checks}],
-    }
-    promtool_passes(tmp_path, test)
+    shipped_rules_give(tmp_path, series, checks)
 
 
 def _weighing(i: int) -> dict[str, int]:
@@ -276,12 +261,7 @@ def test_with_every_fleet_shown_a_small_fleets_domains_keep_their_lines(tmp_path
              "value": 0.001}
         ]  # fmt: skip
         checks.append({"expr": expr, "eval_time": "15m", "exp_samples": expected})
-    test = {
-        "rule_files": [str(PROMETHEUS / "sesd.rules.yml")],
-        "evaluation_interval": "1m",
-        "tests": [{"interval": "1m", "input_series": series, "promql_expr_test": checks}],
-    }
-    promtool_passes(tmp_path, test)
+    shipped_rules_give(tmp_path, series, checks)
 
 
 def test_the_worst_replicas_line_draws_a_domain_sesds_own_alert_fires_for(

@@ -23,10 +23,9 @@ from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.metrics.accounts import AccountCollector
 from sesd.metrics.exposition import render
-from tests.conftest import require_tool
 from tests.fake_ses import FakeSes
 from tests.test_account_health import TARGET, _poller
-from tests.test_artifacts import PROMETHEUS, run
+from tests.test_artifacts import PROMETHEUS, promtool_passes
 
 ERRORS = "sesd_ses_poll_errors_total"
 FAILURES = "sesd_ses_poll_failures_total"
@@ -100,9 +99,7 @@ def _fires_on_the_first_failure(
             }],
         }],
     }  # fmt: skip
-    (tmp_path / "first.test.yml").write_text(yaml.safe_dump(test))
-    result = run(require_tool("promtool"), "test", "rules", "first.test.yml", cwd=tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
+    promtool_passes(tmp_path, test)
 
 
 async def test_the_first_failed_poll_is_a_step_from_0_that_fires_the_alert(
