@@ -23,7 +23,14 @@ from sesd.core.tag_counts import count_tags
 from sesd.core.tallies import Outcome
 from sesd.core.tenants import TenantNotice
 from tests import factory as f
-from tests.test_pipeline_slots_reference import _SETTINGS, _STEP, _event, _seen, _step
+from tests.test_pipeline_slots_reference import (
+    _SETTINGS,
+    _STEP,
+    _event,
+    _moved,
+    _seen,
+    _step,
+)
 
 #: Tags counted as dimensions, and tenants not: the other branch of each.
 _TAGGED = dataclasses.replace(_SETTINGS, tenants=False, tags=("tenant",))
@@ -132,13 +139,8 @@ def _run(settings_: Any, steps: list[tuple[Any, ...]]) -> None:
     pipelines = [Pipeline(settings_), Reference(settings_)]
     now, last = f.T0, f.raw(f.delivery(["u@a.example"], at=f.T0 - 1))
     for i, step in enumerate(steps):
-        if step[0] == "wait":
-            now += step[1]
-            continue
-        if step[0] == "step":  # a measured clock step, as the kept slots' reference takes
-            now += step[1]
-            for pipeline in pipelines:
-                pipeline.ledger.stepped(step[1], now)
+        if step[0] in ("wait", "step"):
+            now = _moved(pipelines, step, now)
             continue
         received: float | None = None
         if step[0] == "feed":

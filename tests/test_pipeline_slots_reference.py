@@ -388,13 +388,8 @@ def _compared(steps: list[tuple[Any, ...]]) -> None:
         pipeline.ledger.providers._max_queue = 2
     now = f.T0
     for i, step in enumerate(steps):
-        if step[0] == "wait":
-            now += step[1]
-            continue
-        if step[0] == "step":
-            now += step[1]
-            for pipeline in pipelines:
-                pipeline.ledger.stepped(step[1], now)
+        if step[0] in ("wait", "step"):
+            now = _moved(pipelines, step, now)
             continue
         if step[0] == "feed":  # one body for both (a complaint's message id is new each)
             _, kind, recipients, message = step
@@ -403,6 +398,15 @@ def _compared(steps: list[tuple[Any, ...]]) -> None:
         answers = [_step(p, step, i, now) for p in pipelines]
         assert answers[0] == answers[1]
         assert _seen(pipelines[0], now) == _seen(pipelines[1], now)
+
+
+def _moved(pipelines: list[Pipeline], step: tuple[Any, ...], now: float) -> float:
+    """The clock after a wait, or after a measured step the pipelines are told of."""
+    now += step[1]
+    if step[0] == "step":
+        for pipeline in pipelines:
+            pipeline.ledger.stepped(step[1], now)
+    return now
 
 
 def _step(pipeline: Pipeline, step: tuple[Any, ...], i: int, now: float) -> object:
