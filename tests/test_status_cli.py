@@ -10,6 +10,9 @@ import json
 import math
 import re
 import signal
+import socket
+import ssl
+import struct
 import subprocess
 import sys
 import threading
@@ -26,9 +29,11 @@ import aiohttp
 import anyio
 import msgspec
 import pytest
+import trustme
 from aiohttp import web
 from anyio.abc import SocketAttribute, SocketStream
 from anyio.streams.buffered import BufferedByteReceiveStream
+from anyio.streams.tls import TLSListener, TLSStream
 
 from sesd.commands.demo.localhttp import LocalServer
 from sesd.commands.demo.localsqs import LocalSqs, free_port
@@ -359,6 +364,40 @@ async def test_a_port_where_another_service_answers_is_said_so(
             tg.cancel_scope.cancel()
     assert capsys.readouterr().err == (
         f"sesd: cannot reach sesd at {scheme}://127.0.0.1:{port}: {said}\n"
+    )
+
+
+async def test_a_reset_after_the_handshake_names_client_certificates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Under TLS 1.3 a port that wants a client certificate refuses one without it after
+    the client's side of the handshake is done, often by a reset as the request is in
+    flight: the line said "Connection reset by peer" and no more. It names --cert and
+    --key, as for a hang-up in the handshake."""
+    ca = trustme.CA()
+    served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(served)
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+
+    async def refuse(client: TLSStream) -> None:
+        await client.receive()  # the request: the handshake is done both ways
+        raw = client.extra(SocketAttribute.raw_socket)
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        await client.transport_stream.aclose()  # no close_notify: a reset
+
+    tcp = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    async with TLSListener(tcp, served, standard_compatible=False) as listener:
+        port = tcp.extra(SocketAttribute.local_port)
+        url = f"https://127.0.0.1:{port}"
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(listener.serve, refuse)
+            status = ["status", "--url", url, "--cacert", str(tmp_path / "ca.pem")]
+            assert await sesd(*status) == 1
+            tg.cancel_scope.cancel()
+    assert capsys.readouterr().err == (
+        f"sesd: cannot reach sesd at {url}: Connection reset by peer (a port whose web"
+        " config requires client certificates hangs up on a client without one: give"
+        " --cert and --key)\n"
     )
 
 

@@ -261,7 +261,11 @@ def _hung_up(exc: BaseException) -> bool:
     just after it), as a port that asks for a client certificate does to one without."""
     if isinstance(exc, aiohttp.ClientConnectorError):
         exc = exc.os_error
-    return isinstance(exc, aiohttp.ServerDisconnectedError | ConnectionResetError)
+    # TLS 1.3 ends the handshake at the client before the server has checked its
+    # certificate: the refusal comes while the request is in flight, as a clean
+    # close or, when the request was not yet read, as a reset.
+    reset = isinstance(exc, aiohttp.ClientOSError) and exc.errno == errno.ECONNRESET
+    return reset or isinstance(exc, aiohttp.ServerDisconnectedError | ConnectionResetError)
 
 
 def _use_https(base: str) -> str:
