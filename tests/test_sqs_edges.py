@@ -18,6 +18,7 @@ import pytest
 from aiohttp import web
 
 import sesd.runtime.sqs as sqs_module
+import sesd.runtime.sqs_failures as failures_module
 from sesd.commands.demo.localhttp import LocalServer
 from sesd.config import Config, core_settings, load_config, parse_config
 from sesd.core.pipeline import Pipeline
@@ -259,7 +260,7 @@ async def test_an_answer_that_is_not_sqs_is_a_failed_receive_not_a_dead_daemon(
     each is a failed receive (counted, logged, retried with backoff), the daemon stays
     up and reads the messages that come next; one without a receipt handle is counted
     and never sent to DeleteMessageBatch."""
-    monkeypatch.setattr(sqs_module, "backoff_delay", lambda *_, **__: 0.0)
+    monkeypatch.setattr(failures_module, "backoff_delay", lambda *_, **__: 0.0)
     logs = io.StringIO()
     configure_logging("debug", "json", stream=logs)
     async with GarbageSqs() as garbage:
@@ -334,7 +335,7 @@ async def test_a_queue_that_stays_unusable_is_an_error_once_over_many_retries(
     or deleted, the credentials expired or wrong), stays so over five retry periods
     (shortened here from a minute): one error names it with its hint; every later try
     is counted, and logged at debug level only."""
-    monkeypatch.setattr(sqs_module, "PERMANENT_RETRY", 0.01)
+    monkeypatch.setattr(failures_module, "PERMANENT_RETRY", 0.01)
     logs = io.StringIO()
     configure_logging("debug", "json", stream=logs)
     code, hint = _REFUSALS.get(kind, ("", "region"))
@@ -359,7 +360,7 @@ async def test_no_credentials_at_all_is_an_error_once_with_where_sesd_looks(
     """A first run with no AWS credentials anywhere: the SDK raises before any call,
     with no AWS error code. It is treated as a bad key is: one error naming where
     credentials come from, then the slow retries at debug level, and the queue failing."""
-    monkeypatch.setattr(sqs_module, "PERMANENT_RETRY", 0.01)
+    monkeypatch.setattr(failures_module, "PERMANENT_RETRY", 0.01)
     logs = io.StringIO()
     configure_logging("debug", "json", stream=logs)
     config = parse_config(
@@ -545,10 +546,10 @@ def test_a_queue_counts_as_failing_after_three_passing_troubles_in_a_row(sqs: An
 
     p, _ = poller(sqs, "http://127.0.0.1:9/123456789012/q")
     throttled = ClientError({"Error": {"Code": "RequestThrottled"}}, "ReceiveMessage")
-    p._failed(throttled)
-    p._failed(throttled)
+    p._failures.failed(throttled, in_force=True)
+    p._failures.failed(throttled, in_force=True)
     assert not p._health.failing
-    p._failed(throttled)
+    p._failures.failed(throttled, in_force=True)
     assert p._health.failing == {"q"}
     p._health.received("q", 0.0)
     assert not p._health.failing
@@ -609,7 +610,7 @@ async def test_a_failed_receive_is_not_retried_by_the_sdk_a_failed_delete_is(
     SDK retry of a receive whose answer was lost took ten more messages a step nearer
     the dead-letter queue. A failed receive is one call, retried by the poller (logged,
     counted); a delete, which takes nothing, is still retried by the SDK."""
-    monkeypatch.setattr(sqs_module, "backoff_delay", lambda *_, **__: 0.0)
+    monkeypatch.setattr(failures_module, "backoff_delay", lambda *_, **__: 0.0)
     async with FlakySqs() as flaky:
         config = stand_in_config(flaky.url, monkeypatch)
         async with running(config) as daemon:
@@ -633,7 +634,7 @@ async def test_a_delete_the_sdks_retry_got_past_is_counted_as_retried(
     """A throttle or a 500 that the SDK's own retry got past leaves no failed call: an
     SQS refusing every other delete would show nowhere. Each retry is counted under its
     queue and operation, and the call it got past is not an error."""
-    monkeypatch.setattr(sqs_module, "backoff_delay", lambda *_, **__: 0.0)
+    monkeypatch.setattr(failures_module, "backoff_delay", lambda *_, **__: 0.0)
     labels = {"queue": "q", "account": "default", "region": "us-east-1"}
     async with FlakySqs() as flaky:
         config = stand_in_config(flaky.url, monkeypatch)
@@ -811,7 +812,7 @@ async def test_a_queue_deleted_while_read_is_not_ready_from_that_receive_until_i
     /readyz, ``sesd_queue_ready`` and the status page all call it not ready (not a
     minute later, when its last good receive grows old); created again, it is ready
     again at its next try (the minute between tries shortened here)."""
-    monkeypatch.setattr(sqs_module, "PERMANENT_RETRY", 0.05)
+    monkeypatch.setattr(failures_module, "PERMANENT_RETRY", 0.05)
     url, _ = await make_queue(sqs)
     name = url.rsplit("/", 1)[1]
     config = parse_config(

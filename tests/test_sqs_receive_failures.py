@@ -58,7 +58,11 @@ async def test_isolated_failures_never_make_the_queue_failing() -> None:
         for _ in range(10):  # fail, ok, fail, ok, ... : never two in a row
             result = await p._receive()
             states.append(
-                ("fail" if result is None else "ok", sorted(p._health.failing), round(p._delay, 2))
+                (
+                    "fail" if result is None else "ok",
+                    sorted(p._health.failing),
+                    round(p._failures.delay, 2),
+                )
             )
     # Every failure is a lone one: the queue never counts as failing.
     assert all(not failing for _, failing, _ in states), states
@@ -67,8 +71,8 @@ async def test_isolated_failures_never_make_the_queue_failing() -> None:
 async def test_failed_receives_back_off_to_the_cap() -> None:
     delays = []
     async with AlwaysDown() as sqs, _receiving(sqs) as p:
-        p._rand = lambda: 0.999  # the jitter's top: the bound itself
+        p._failures.rand = lambda: 0.999  # the jitter's top: the bound itself
         for _ in range(10):
             assert await p._receive() is None
-            delays.append(round(p._delay, 2))
+            delays.append(round(p._failures.delay, 2))
     assert delays[-1] > 25, delays

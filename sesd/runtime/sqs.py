@@ -7,7 +7,8 @@ sesd.runtime.sqs_judge), and deletes what was handled in one batch. A short-poll
 queue (``wait_time_seconds = 0``) is asked again a second after an empty answer,
 at once after one that brought messages.
 Invalid messages are left alone so the queue's redrive policy moves them to
-the dead-letter queue.
+the dead-letter queue. A failed receive is counted and logged, and the next waits
+out a backoff (sesd.runtime.sqs_failures).
 
 Stopping: the daemon sets ``stopping``; a poller finishes the receive in
 flight, handles and deletes what it brought, and returns. A receive is not
@@ -22,34 +23,24 @@ answer would come in time.
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 
 from sesd.config import QueueConfig
 from sesd.core.accounts import DEFAULT_ACCOUNT
 from sesd.core.pipeline import Pipeline
-from sesd.io.aws_errors import error_code
-from sesd.io.backoff import backoff_delay, spread
 from sesd.io.logs import debug_logged, get_logger
 from sesd.metrics.registry import Metrics
 from sesd.runtime.clock import compare_with_aws
 from sesd.runtime.health import Changes, Health
 from sesd.runtime.in_flight import InFlight
-from sesd.runtime.sqs_calls import (
-    SQS_ERRORS,
-    InvalidMemory,
-    describe_error,
-    foreign_answer,
-    hint_in,
-    said_code,
-)
+from sesd.runtime.sqs_calls import SQS_ERRORS, InvalidMemory, foreign_answer
 from sesd.runtime.sqs_deletes import Deletes
+from sesd.runtime.sqs_failures import ReceiveFailures
 from sesd.runtime.sqs_judge import Judge
 
 if TYPE_CHECKING:
@@ -60,10 +51,8 @@ else:
     MessageTypeDef = Any
     ReceiveMessageResultTypeDef = Any
 
-__all__ = ["NOT_ASKED", "PERMANENT_RETRY", "QueuePoller"]
+__all__ = ["NOT_ASKED", "QueuePoller"]
 
-#: How long a poller waits between tries after a permanent error.
-PERMANENT_RETRY = 60.0
 #: How long a poller of a short-polled queue (``wait_time_seconds = 0``) waits after an
 #: empty answer before it asks again. SQS answers a short poll at once, empty or not, and
 #: bills each answer: asked again at once, one poller made 182 receives a second on
@@ -71,17 +60,10 @@ PERMANENT_RETRY = 60.0
 #: short-polled queue costs no more than one long-polled for 1 s, and a message waits no
 #: longer for it (a receive that brought messages is followed at once).
 SHORT_POLL_PAUSE = 1.0
-#: Consecutive failed receives after which a queue counts as failing (the first few
-#: are a network's blip, a throttle), as one no retry cures does at once, and one that
-#: timed out: a stalled SQS fails a receive only every read timeout (30 s), and three
-#: of those would outlast a short window, which would resolve its alerts as empty.
-FAILING_AFTER = 3
 #: How long a batch's delete may take, its SDK retries included, outside a stop: a
 #: network that stalls holds it no longer (what it could not delete comes back after its
 #: visibility timeout, a duplicate), and the poller reads on.
 DELETE_LIMIT = 15.0
-#: A receive that got no answer in time.
-_STALLED = (ReadTimeoutError, ConnectTimeoutError, asyncio.TimeoutError)
 
 
 class _NotAsked(enum.Enum):
@@ -134,21 +116,12 @@ class QueuePoller:
         self._changes = changes
         self._stopping = stopping
         self._clock = clock
-        self._monotonic = monotonic
         #: The message ids judged invalid (a reload's successor keeps them).
         self._invalid = invalid_memory if invalid_memory is not None else InvalidMemory()
         #: Shared with every poller of the daemon: what a stop bounds and a forced exit
         #: cuts (one of the poller's own would be out of their reach).
         self._in_flight = in_flight
-        self._region = region
-        self._account = account
         self._log = get_logger(queue=self._label, poller=poller)
-        self._errors = 0
-        self._permanent: str | None = None  # the code of a permanent error being waited out
-        self._told: str | None = None  # and the hint its log line gave
-        #: The jitter's uniform draw; a test may pin it to see the backoff grow.
-        self._rand = rand
-        self._delay = 0.0  # until the next receive, after a failed one
         #: What its calls count on the queue's SQS series: nothing once a reload moved
         #: (another URL, region or account) or removed the queue; the old place's
         #: receipts and errors are not the place in force's (sesd.metrics.sqs).
@@ -166,6 +139,23 @@ class QueuePoller:
             place=self._deletes.place,
             monotonic=monotonic,
         )
+        #: The run of failed receives: counted, logged, the wait before the next.
+        self._failures = ReceiveFailures(
+            queue,
+            pipeline=pipeline,
+            health=health,
+            changes=changes,
+            counts=self._counts,
+            log=self._log,
+            place=self._deletes.place,
+            clock=clock,
+            monotonic=monotonic,
+            region=region,
+            account=account,
+            rand=rand,
+        )
+        #: Bound once: called at each receive answered.
+        self._answered = self._failures.answered
         #: The Date header of the latest answer compared with this host's clock.
         self._date: str | None = None
         #: Whether this poller reads the queue in force (its consumer says): once a
@@ -186,7 +176,7 @@ class QueuePoller:
                 answer = await self._receive()
             messages, answer = answer, NOT_ASKED
             if messages is None:
-                await self._pause(self._delay)
+                await self._pause(self._failures.delay)
             elif messages:
                 answer = await self._handle(messages, ask=True)
             elif self._queue.wait_time_seconds == 0:
@@ -223,7 +213,7 @@ class QueuePoller:
         """What a receive's answer brought (:meth:`_receive`); None (counted, logged) for
         a failure and for a receive the stop's bound cut off (``None``)."""
         if isinstance(answer, BaseException):
-            self._failed(answer)
+            self._failures.failed(answer, in_force=self.in_force())
             return None
         if answer is None:
             # The grace period ended with the receive still waiting: the network stalled.
@@ -234,7 +224,7 @@ class QueuePoller:
         if wrong is not None:
             # A 200 that is not SQS's (a captive proxy's login page): the SDK reads a body
             # it cannot parse as no messages, which would pass for a healthy, empty queue.
-            self._failed(wrong)
+            self._failures.failed(wrong, in_force=self.in_force())
             return None
         if self.in_force():
             self._answered()
@@ -254,78 +244,6 @@ class QueuePoller:
         else:
             self._changes.notify()
         return messages
-
-    def _answered(self) -> None:
-        """A receive answered: the queue reads (again)."""
-        if self._errors:
-            if (
-                self._errors > 1
-                or self._permanent is not None
-                or self._label in self._health.failing
-            ):
-                self._log.info(
-                    "sesd.sqs.receive_recovered", after_errors=self._errors, after=self._permanent
-                )
-            self._errors = 0
-            self._permanent = None
-        self._health.received(self._label, self._monotonic())
-        # Where the credentials work: a key refused in another region is that region's.
-        self._pipeline.ledger.accounts.answered((self._account, self._region), self._clock())
-
-    def _failed(self, exc: BaseException) -> None:
-        """A receive failed: counted; a permanent error logged once, at error level."""
-        self._errors += 1
-        self._changes.notify()
-        # Not on the series of a queue a reload moved or removed (sesd.metrics.sqs).
-        self._counts.error("receive")
-        if not self.in_force():
-            # A reload replaced the poller: its successors judge the queue in force and
-            # the credentials, not it (a place the queue left refusing is why it was
-            # moved, often). ``retired`` only if the place moved or went: a change of
-            # how the queue is read retires nothing.
-            self._log.info(
-                "sesd.sqs.receive_failed", error=describe_error(exc), **self._deletes.place()
-            )
-            return
-        # As said (here, and as what the receive recovered ``after``): escaped and cut, an
-        # STS refusal's code is the endpoint's text.
-        code = said_code(error_code(exc) or type(exc).__name__)
-        accounts = self._pipeline.ledger.accounts
-        hint = hint_in(exc, accounts, (self._account, self._region), self._clock())
-        # Not a queue a reload removed meanwhile: no poller of it would clear it again.
-        failing = hint is not None or isinstance(exc, _STALLED) or self._errors >= FAILING_AFTER
-        if failing and self._label in self._health.queues:
-            self._health.failing.add(self._label)
-        if hint is None:
-            self._permanent = None
-            self._delay = backoff_delay(self._errors, rand=self._rand())
-            # A lone passing failure (a throttle now and then) is counted, not warned
-            # of: at 30% throttling that was a hundred lines a minute.
-            lone = self._errors == 1 and self._label not in self._health.failing
-            (self._log.debug if lone else self._log.warning)(
-                "sesd.sqs.receive_failed",
-                error=describe_error(exc),
-                consecutive=self._errors,
-                retry_in_seconds=round(self._delay, 3),
-            )
-            return
-        # Retrying soon would not help: slowly, so a fixed queue is found again.
-        self._delay = spread(PERMANENT_RETRY, 0.1, rand=self._rand())
-        # Told again when the hint changes: another region answering the credentials
-        # since makes a key AWS does not know here the region's fault.
-        if self._permanent != code or self._told != hint:
-            self._permanent, self._told = code, hint
-            self._log.error(
-                "sesd.sqs.queue_unusable",
-                error=describe_error(exc),
-                url=self._queue.url,
-                region=self._region,
-                account=self._account,
-                hint=hint,
-                retry_every_seconds=PERMANENT_RETRY,
-            )
-        else:
-            self._log.debug("sesd.sqs.still_unusable", error=code, consecutive=self._errors)
 
     async def _pause(self, seconds: float) -> None:
         """Wait ``seconds`` before the next receive, or until a stop begins."""
