@@ -1159,7 +1159,8 @@ def test_a_panel_of_one_replicas_window_figure_says_it_is_the_worst_replicas() -
     p95 as the domain's."""
     dashboard = json.loads(DASHBOARD.read_text())
     per_replica = re.compile(
-        r"^(topk\(\d+, )?(max|min) by \([^)]*\) \(sesd_(provider_|tenant_)?window_"
+        r"^(topk( by \(namespace\))? \(\d+, )?"
+        r"(max|min) by \([^)]*\) \(sesd_(provider_|tenant_)?window_"
     )
     found = [
         (t["expr"], t["legendFormat"])

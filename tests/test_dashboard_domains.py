@@ -295,7 +295,7 @@ def test_the_worst_replicas_line_draws_a_domain_sesds_own_alert_fires_for(
         if t["refId"] == "B"
     ]
     expected = [
-        {"labels": f'{{domain="{domain}"}}', "value": ratio}
+        {"labels": f'{{namespace="sesd",domain="{domain}"}}', "value": ratio}
         for domain, (_, ratio) in figures.items()
     ]
     test = {

@@ -216,3 +216,57 @@ def test_with_every_fleet_shown_each_fleets_quantiles_are_its_own(tmp_path: Path
         check = {"expr": filled(target["expr"]), "eval_time": "10m", "exp_samples": expected}
         tests.append({"interval": "1m", "input_series": series, "promql_expr_test": [check]})
     promtool_passes(tmp_path, {"tests": tests})
+
+
+#: The panels drawing a replica's own window figure at its worst replica: (title, refId,
+#: the gauge, its other labels, the label the panel draws by).
+WORST_REPLICA = [
+    ("Processing time p95 by domain", "A", "sesd_window_processing_seconds",
+     'quantile="0.95",', "domain"),
+    ("How long delays lasted, p95 by domain", "A", "sesd_window_delay_duration_seconds",
+     'quantile="0.95",', "domain"),
+    ("Delay ratio, 15m window", "B", "sesd_window_delay_ratio", "", "domain"),
+    ("Delay ratio by provider, 15m window", "B", "sesd_provider_window_delay_ratio", "",
+     "provider"),
+    ("Delay ratio by tenant, 15m", "B", "sesd_tenant_window_delay_ratio", "", "tenant"),
+]  # fmt: skip
+
+
+def test_with_every_fleet_shown_each_fleets_worst_replica_is_its_own(tmp_path: Path) -> None:
+    """gmail.com (its provider, its tenant) in both fleets, the namespace variable at All:
+    prod's replicas give it 1 and 2 (a p95 in seconds, or a delay ratio), staging's 7.
+    Each worst-replica panel drew one line per domain, the max over every replica of both
+    fleets (7): prod's worst replica, 2, was drawn nowhere, and the line named no fleet.
+    It draws each fleet's worst replica, named by its namespace. promtool evaluates each
+    query (with the delayed recipients and alerts the delay ratio's line is kept by)."""
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    tests = []
+    for title, ref, gauge, extra, by in WORST_REPLICA:
+        (target,) = [
+            t
+            for p in panels
+            if p["title"].startswith(title)
+            for t in p["targets"]
+            if t["refId"] == ref
+        ]
+        assert target["legendFormat"] == f"{{{{namespace}}}} {{{{{by}}}}} (worst replica)"
+        name = {"domain": "gmail.com", "provider": "google", "tenant": "acme"}[by]
+        replicas = [(PROD, 1), (PROD.replace("0.7", "1.4"), 2), (STAGING, 7)]
+        series = [
+            {"series": f'{gauge}{{{fleet},{extra}window="15m",{by}="{name}"}}', "values": f"{v}x10"}
+            for fleet, v in replicas
+        ] + [
+            {
+                "series": f'sesd_window_recipient_events{{{fleet},window="15m",'
+                f'event_type="delivery_delay",domain="{name}"}}',
+                "values": "5x10",
+            }
+            for fleet, _ in replicas
+        ]
+        expected = [
+            {"labels": f'{{namespace="prod",{by}="{name}"}}', "value": 2},
+            {"labels": f'{{namespace="staging",{by}="{name}"}}', "value": 7},
+        ]
+        check = {"expr": filled(target["expr"]), "eval_time": "5m", "exp_samples": expected}
+        tests.append({"interval": "1m", "input_series": series, "promql_expr_test": [check]})
+    promtool_passes(tmp_path, {"tests": tests})
