@@ -1412,6 +1412,48 @@ def test_wide_characters_take_two_columns_and_keep_the_table_in_line() -> None:
     assert counts[cut] == "2"
 
 
+#: Sequences a name can hold as shown (IDNA keeps them; it drops U+FE0F and the
+#: zero-width joiner), and the columns a terminal draws each in: an emoji with a skin
+#: tone is one emoji, a digit in a keycap's frame (no U+FE0F: text) one digit, a flag
+#: (two regional indicators) one flag.
+DRAWN = {
+    "\U0001f44d\U0001f3fd": 2,
+    "\U0001f44b\U0001f3ff": 2,
+    "1\u20e3": 1,
+    "\U0001f1eb\U0001f1f7": 2,
+}
+
+
+def test_an_emoji_with_a_skin_tone_takes_the_two_columns_a_terminal_draws() -> None:
+    """Domains whose shown names hold an emoji with a skin tone, a keycap and a flag:
+    each took the columns of its characters apart (a thumbs-up and its tone four, a
+    keycap's 1 and its frame two), one or two more than a terminal draws, and the
+    figures after such a name stood left of their heading. Every row's figures end
+    under the heading, each name measured as drawn (DRAWN). A line of them wraps
+    where the terminal wraps it, an emoji asked for by U+FE0F two columns."""
+    w = world(now=NOW)
+    events = []
+    for k, sequence in enumerate(DRAWN, start=1):
+        events += [f.delivery([f"u{i}@{sequence}.example"], at=NOW - 50 + i) for i in range(k)]
+    feed(w, events, NOW)
+    doc = build_status(w.sources, NOW, read_counters(w.sources), (w.sources.started, {}))
+    lines = table(doc).splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("DOMAINS by"))
+    head, *rows_ = lines[start + 1 : start + 2 + len(DRAWN)]
+    column = head.index("delivered") + len("delivered")
+    assert len(rows_) == len(DRAWN)
+    for row in rows_:
+        (sequence,) = [s for s in DRAWN if s in row]
+        name, after = row.split(f"{sequence}.example)", 1)
+        delivered = after.split()[0]
+        assert delivered == str(list(DRAWN).index(sequence) + 1), row
+        up_to = len(name) + DRAWN[sequence] + len(".example)") + after.index(delivered)
+        assert up_to + len(delivered) == column, row
+    assert rows("\U0001f44d\U0001f3fd" * 40, 80) == 1
+    assert rows("1\ufe0f\u20e3" * 40, 80) == 1
+    assert rows("\U0001f44d\U0001f3fd" * 41, 80) == 2
+
+
 @pytest.mark.parametrize(
     ("option", "value", "said"),
     [

@@ -22,7 +22,8 @@ __all__ = ["rows", "screenful", "table"]
 _NAMES: Final = {"domain": "DOMAINS", "provider": "PROVIDERS", "tenant": "TENANTS"}
 #: What a name escaped (:func:`_safe`) is cut between: a character, or a control's
 #: escape whole (``\u001b``; cut inside, ``\u00`` reads as damage).
-_UNITS: Final = re.compile(r"\\u[0-9a-f]{4}|\\U[0-9a-f]{8}|.", re.DOTALL)
+_ESCAPE: Final = re.compile(r"\\u[0-9a-f]{4}|\\U[0-9a-f]{8}")
+_UNITS: Final = re.compile(rf"{_ESCAPE.pattern}|.", re.DOTALL)
 
 
 def _safe(text: object) -> str:
@@ -98,8 +99,8 @@ def _rows(line: str, columns: int) -> int:
     """The rows ``line`` wraps to: a wide character that would straddle the edge
     starts the next row, as a terminal puts it, the last column left empty."""
     taken, used = 1, 0
-    for char in line:
-        cell = _cell(char)
+    for unit in _units(line):
+        cell = _width(unit)
         if used and used + cell > columns:
             taken, used = taken + 1, 0
         used += cell
@@ -152,10 +153,10 @@ def _alert(a: AlertRow, at: float, before: AlertRow | None) -> list[str]:
 def _fit(name: str, width: int) -> str:
     """A name cut to its column (a domain may have 253 characters) and padded to it:
     its head and tail, the middle left out, so the columns after it stay in line. A
-    wide (CJK) character takes two of a terminal's columns; an escape is kept whole or
-    left out."""
+    wide (CJK) character takes two of a terminal's columns; an escape, or a character
+    with the marks drawn over it (:func:`_units`), is kept whole or left out."""
     if _cells(name) > width:
-        units = _UNITS.findall(name)
+        units = _units(name)
         head = "".join(_first(units, (width - 1) // 2))
         tail = "".join(_first(units[::-1], width - 1 - _cells(head))[::-1])
         name = f"{head}…{tail}"
@@ -166,26 +167,58 @@ def _first(units: list[str], cells: int) -> list[str]:
     """The most of ``units`` from the first that take at most ``cells`` columns."""
     used = 0
     for i, unit in enumerate(units):
-        used += _cells(unit)
+        used += _width(unit)
         if used > cells:
             return units[:i]
     return units
 
 
-def _cell(char: str) -> int:
-    if unicodedata.combining(char):
+def _units(text: str) -> list[str]:
+    """``text`` as a terminal draws it, cell by cell: each character (an escape whole)
+    with the marks (:func:`_mark`) it draws over it."""
+    units: list[str] = []
+    for unit in _UNITS.findall(text):
+        if units and _mark(unit):
+            units[-1] += unit
+        else:
+            units.append(unit)
+    return units
+
+
+def _mark(unit: str) -> bool:
+    """What a terminal draws in the cells of the character before it: a combining mark
+    (an accent, a variation selector, a keycap's frame: Unicode's Mn and Me) and an
+    emoji's skin tone (U+1F3FB to U+1F3FF, wide alone: a thumbs-up with one is two
+    columns, not four). The zero-width joiner and tags are never drawn raw (escaped,
+    as every control: a ZWJ sequence shows as its emoji, the escapes between)."""
+    return len(unit) == 1 and (
+        unicodedata.category(unit) in ("Mn", "Me")
+        or unicodedata.combining(unit) > 0
+        or 0x1F3FB <= ord(unit) <= 0x1F3FF
+    )
+
+
+def _width(unit: str) -> int:
+    """The columns a unit of :func:`_units` takes: an escape's characters; none for a
+    mark with nothing before it; two for a wide (CJK, emoji) character or one asked to
+    be drawn as an emoji (U+FE0F after it: a heart, a keycap); else one."""
+    escape = _ESCAPE.match(unit)
+    if escape:
+        return escape.end()
+    if _mark(unit[0]):
         return 0
-    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+    wide = unicodedata.east_asian_width(unit[0]) in ("W", "F") or "\ufe0f" in unit[1:]
+    return 2 if wide else 1
 
 
 def _cells(text: str) -> int:
     """How many terminal columns ``text`` takes."""
-    return sum(_cell(char) for char in text)
+    return sum(_width(unit) for unit in _units(text))
 
 
 def _start(text: str, cells: int) -> str:
     """The longest start of ``text`` that takes at most ``cells`` columns."""
-    return "".join(_first(list(text), cells))
+    return "".join(_first(_units(text), cells))
 
 
 def _scope(t: ScopeTable) -> list[str]:
