@@ -577,3 +577,61 @@ async def test_a_region_that_refuses_keys_another_accepted_is_named_as_the_regio
     assert "InvalidClientTokenId" in failed
     # The key's own refusal, as the daemon's log says it: no region to blame.
     assert told == "sesd: hint: the access key is not valid: check the credentials"
+
+
+class Vanishing(SesDenied):
+    """moto's server behind a proxy that answers ``ses:DescribeConfigurationSet`` and
+    then stops listening (the endpoint gone: a VPN dropped, the local stack stopped),
+    so setup's next call, SES's CreateConfigurationSet, finds no one to connect to.
+    With ``reset``, that next call comes on the old connection first: AWS makes it,
+    and the connection drops before its answer."""
+
+    def __init__(self, upstream: str, *, reset: bool) -> None:
+        super().__init__(upstream)
+        self.reset = reset
+
+    async def _forward(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        action = _action(request, body)
+        answer = await passed_on(request, self._upstream, body)
+        if action == "ses:DescribeConfigurationSet" and not self.reset:
+            await self._stop_listening()
+            answer.force_close()
+        if action == "ses:CreateConfigurationSet":
+            await self._stop_listening()
+            assert request.transport is not None
+            request.transport.abort()
+        return answer
+
+    async def _stop_listening(self) -> None:
+        assert self._runner is not None
+        for site in list(self._runner.sites):
+            await site.stop()
+
+
+@pytest.mark.parametrize("reset", [False, True])
+async def test_a_change_asked_over_no_connection_is_not_said_to_be_made(
+    local_sqs: LocalSqs,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    reset: bool,
+) -> None:
+    """The endpoint stops listening after the configuration set was looked for: its
+    creation is refused a connection, so nothing left the machine. It was listed as
+    `may be created`, with an undo line for a configuration set that cannot exist; it
+    is left out. Had an attempt before reached AWS (a connection reset once AWS made
+    it, then the retry refused a connection), it may have been made, and is so
+    listed, with its undo line."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2" if reset else "1")
+    name = f"v{uuid.uuid4().hex[:8]}"
+    async with Vanishing(local_sqs.url, reset=reset) as vanishing:
+        code, out, err = await _setup(capsys, "--name", name, "--endpoint-url", vanishing.url)
+    assert code == 1
+    assert "sesd: setup failed in us-east-1: EndpointConnectionError: " in err
+    assert re.search(r"^created +SNS subscription", out, re.M), out
+    made = re.search(rf"^may be created +SES configuration set +{name}$", out, re.M)
+    undo = f"aws ses delete-configuration-set --configuration-set-name {name} "
+    assert (made is not None) == reset, out
+    assert (undo in out) == reset, out

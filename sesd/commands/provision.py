@@ -11,6 +11,7 @@ from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
 
 from sesd.commands.setup_plan import Plan, SetupOptions, Taken, aws_command
+from sesd.commands.setup_unanswered import heard
 from sesd.commands.sns_access import (
     denials,
     encrypted,
@@ -56,6 +57,8 @@ async def run_setup(options: SetupOptions, plan: Plan | None = None) -> Plan:
         session.create_client("sqs", **kwargs) as sqs,
         session.create_client("ses", **kwargs) as ses,
     ):
+        for client in (sns, sqs, ses):
+            client.meta.events.register("needs-retry", heard(plan))
         topic_arn = await _topic(sns, options, plan)
         kept = {"MessageRetentionPeriod": DEAD_LETTER_RETENTION}
         dlq_arn = await _queue(sqs, options.dead_letter_queue, kept, plan, "SQS dead-letter queue")

@@ -32,6 +32,7 @@ from botocore.parsers import ResponseParserError
 
 from sesd.commands.common import Commands, command, config_error, whole_number
 from sesd.commands.provision import EVENT_TYPES, Plan, SetupOptions, Taken, run_setup
+from sesd.commands.setup_unanswered import unsent
 from sesd.config import ConfigError, load_config
 from sesd.config.aws import CREDENTIALS_REFUSED, KEY_UNKNOWN, region_not_enabled
 from sesd.config.urls import check_http_url
@@ -202,8 +203,12 @@ def execute(args: argparse.Namespace) -> int:
             # Setup again finishes the region only once what stopped it is cured: the
             # user's destination of setup's name, by the user alone (the hint's).
             once = "the hint below is acted on" if isinstance(exc, Taken) else "allowed"
-            if not isinstance(exc, ClientError):  # refused: AWS made nothing of the call
-                plan.unsettled()  # unanswered (a timeout, an answer not AWS's): may be made
+            # What is certain: a change AWS refused (4xx), or asked over no connection
+            # (refused, no route: nothing left the machine), was not made, unless an
+            # earlier attempt of its call may have reached AWS (heard); a timeout, a
+            # reset or an answer not AWS's leaves it perhaps made.
+            if plan.heard or not (isinstance(exc, ClientError) or unsent(exc)):
+                plan.unsettled()
             _print_stopped(plans, plan, args.name, several, options.endpoint_url, once)
             _print_warnings([*plans, plan])  # what was found is so, finished or not
             why = said if isinstance(exc, Taken) else f"{type(exc).__name__}: {said}"

@@ -98,11 +98,15 @@ class Plan:
     undo: list[tuple[str, ...]] = field(default_factory=list)
     #: The change asked of AWS and not yet answered (as :meth:`record` takes it).
     pending: tuple[str, str, str, tuple[str, ...]] | None = None
+    #: Whether AWS may have acted on the pending change: an attempt of its call was
+    #: answered other than by a refusal (4xx), or failed once its request was sent.
+    heard: bool = False
 
     def asking(self, action: str, kind: str, name: str, undo: Sequence[str] = ()) -> None:
         """Note a change about to be asked of AWS, before the call: a run stopped while
         AWS was asked (Ctrl-C, no answer) may have made it (:meth:`unsettled`)."""
         self.pending = (action, kind, name, tuple(undo))
+        self.heard = False
 
     def unsettled(self) -> None:
         """Record the change asked when the run stopped, unanswered, as one that may

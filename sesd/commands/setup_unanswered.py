@@ -1,0 +1,51 @@
+"""What ``sesd setup`` stopped while AWS was asked for a change (Ctrl-C, no answer)
+can say of that change: whether AWS may have acted on it (sesd.commands.provision
+asks, sesd.commands.setup says)."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from botocore.exceptions import (
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ProxyConnectionError,
+    SSLError,
+)
+
+if TYPE_CHECKING:
+    from sesd.commands.setup_plan import Plan
+
+__all__ = ["heard", "unsent"]
+
+
+def unsent(exc: BaseException) -> bool:
+    """True when a call's failure proves its request never left: no connection was made
+    (refused, no route, a name that does not resolve, a connect timeout, a TLS
+    handshake or proxy that failed). A connection reset or a read timeout may follow a
+    request AWS acted on; botocore says "could not connect" of a reset too, so the
+    cause it wraps is what tells."""
+    if isinstance(exc, (ConnectTimeoutError, ProxyConnectionError, SSLError)):
+        return True
+    cause = exc.kwargs.get("error") if isinstance(exc, EndpointConnectionError) else None
+    return isinstance(cause, (aiohttp.ClientConnectorError, socket.gaierror))
+
+
+def heard(plan: Plan) -> Callable[..., None]:
+    """A hook on every attempt of a client's calls (botocore's ``needs-retry``, retried
+    or not): notes in ``plan.heard`` an attempt AWS may have acted on, for a change
+    asked (:meth:`Plan.asking`) whose call then fails. A retry's refusal does not
+    undo an earlier attempt's timeout."""
+
+    def attempt(
+        response: Any = None, caught_exception: BaseException | None = None, **_: Any
+    ) -> None:
+        if caught_exception is not None:
+            plan.heard |= not unsent(caught_exception)
+        elif response is not None:
+            plan.heard |= not 400 <= response[0].status_code < 500
+
+    return attempt
