@@ -66,8 +66,9 @@ class SesDenied(LocalServer):
     """moto's server behind an IAM policy that allows SNS and SQS but not SES's
     ``CreateConfigurationSet`` (while ``denying``), or another query-protocol
     ``action`` (refused with ``code``: SNS says AuthorizationError): every other call
-    is passed on. With ``hanging``, that call is never answered instead (``asked`` is
-    set when it comes). ``actions`` names each call made, as IAM does
+    is passed on. With ``hanging``, that call (of any protocol) is never answered
+    instead (``asked`` is set when it comes), and with ``acting`` too, it is passed on
+    first: AWS made it, its answer lost. ``actions`` names each call made, as IAM does
     (``sqs:CreateQueue``)."""
 
     def __init__(
@@ -77,10 +78,11 @@ class SesDenied(LocalServer):
         self.url = f"http://127.0.0.1:{self.port}"
         self.denying = True
         self.hanging = False
+        self.acting = False
         self.asked = anyio.Event()
         self.actions: set[str] = set()
         self._upstream = upstream
-        self._denied = f"Action={action}&".encode()
+        self._denied = action
         self._refusal = _DENIED.replace("ses:CreateConfigurationSet", action).replace(
             "AccessDenied", code
         )
@@ -90,9 +92,12 @@ class SesDenied(LocalServer):
 
     async def _forward(self, request: web.Request) -> web.Response:
         body = await request.read()
-        self.actions.add(_action(request, body))
-        if self.denying and self._denied in body + b"&":
+        action = _action(request, body)
+        self.actions.add(action)
+        if self.denying and action.split(":")[1] == self._denied:
             if self.hanging:
+                if self.acting:
+                    await passed_on(request, self._upstream, body)
                 self.asked.set()
                 await anyio.sleep_forever()
             return web.Response(status=403, text=self._refusal, content_type="text/xml")
@@ -108,14 +113,18 @@ async def _setup(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, s
     return code, *capsys.readouterr()
 
 
-async def aws(line: str) -> None:
+async def aws(line: str) -> Any:
     """The AWS CLI's command ``line`` (``aws SERVICE OPERATION --name value ...``), as
     the CLI calls it: the operation and its parameters in the SDK's names, JSON ones
-    read."""
+    read; its answer, or what its ``--query`` (JMESPath) takes of it."""
+    import jmespath  # type: ignore[import-untyped]
+
     aws, service, operation, *rest = shlex.split(line)
     assert aws == "aws"
     options = dict(zip(rest[::2], rest[1::2], strict=True))
     where = {"region_name": options.pop("--region"), "endpoint_url": options.pop("--endpoint-url")}
+    query = options.pop("--query", None)
+    assert options.pop("--output", "text") == "text"
     params: dict[str, Any] = {
         "".join(word.capitalize() for word in key[2:].split("-")): value
         for key, value in options.items()
@@ -124,7 +133,8 @@ async def aws(line: str) -> None:
         if key in params:
             params[key] = json.loads(params[key])
     async with get_session().create_client(service, **where) as client:  # type: ignore[call-overload]
-        await getattr(client, operation.replace("-", "_"))(**params)
+        answer = await getattr(client, operation.replace("-", "_"))(**params)
+    return jmespath.search(query, answer) if query else answer
 
 
 @pytest.mark.parametrize("then", ["finish", "undo"])
@@ -193,20 +203,25 @@ def test_an_undo_line_reads_alike_in_a_posix_shell_and_in_fish() -> None:
     line read right in sh, bash and zsh, but fish takes ``\\\\`` within single quotes
     for one backslash: the policy put back was another. sh reads the line's words as
     given; and every backslash and single quote stands outside the quotes, escaped,
-    where fish reads them as sh does (within them, nothing fish or sh would change)."""
+    where fish reads them as sh does (within them, nothing fish or sh would change). So
+    does the line that lists a subscription's ARN: its query's quotes and brackets."""
     import subprocess
 
     policy = json.dumps({"Statement": [{"Sid": "it's $HOME `id` !1", "Resource": "a\\b"}]})
-    argv = ("sqs", "set-queue-attributes", "--queue-url", "http://h:1/1/q", "--attributes",
-            json.dumps({"Policy": policy}))  # fmt: skip
-    line = aws_command(argv, "eu-west-1", "http://127.0.0.1:4566")
-    said = subprocess.run(
-        ["sh", "-c", f"printf '%s\\n' {line}"], capture_output=True, check=True, text=True
-    ).stdout
-    words = ["aws", *argv, "--region", "eu-west-1", "--endpoint-url", "http://127.0.0.1:4566"]
-    assert said.splitlines() == words
-    word = r"(?:[\w@%+=:,./-]|'[^'\\]*'|\\[\\'])+"
-    assert re.fullmatch(rf"{word}(?: {word})*", line, re.ASCII), line
+    restore = ("sqs", "set-queue-attributes", "--queue-url", "http://h:1/1/q", "--attributes",
+               json.dumps({"Policy": policy}))  # fmt: skip
+    listing = ("sns", "list-subscriptions-by-topic", "--topic-arn", "arn:aws:sns:eu-west-1:1:t",
+               "--query", "Subscriptions[?Endpoint=='arn:aws:sqs:eu-west-1:1:q'].SubscriptionArn",
+               "--output", "text")  # fmt: skip
+    for argv in (restore, listing):
+        line = aws_command(argv, "eu-west-1", "http://127.0.0.1:4566")
+        said = subprocess.run(
+            ["sh", "-c", f"printf '%s\\n' {line}"], capture_output=True, check=True, text=True
+        ).stdout
+        words = ["aws", *argv, "--region", "eu-west-1", "--endpoint-url", "http://127.0.0.1:4566"]
+        assert said.splitlines() == words
+        word = r"(?:[\w@%+=:,./-]|'[^'\\]*'|\\[\\'])+"
+        assert re.fullmatch(rf"{word}(?: {word})*", line, re.ASCII), line
 
 
 #: The topic setup sends SES's events through, in account 1.
@@ -404,7 +419,7 @@ async def test_readme_names_every_permission_setup_uses(
         await setup("--dry-run")
     readme = Path(__file__).parent.parent.joinpath("README.md").read_text()
     section = readme.split("## Provisioning: `sesd setup`")[1].split("\n## ")[0]
-    named = set(re.findall(r"`((?:sns|sqs|ses):[A-Za-z]+)`", section))
+    named = set(re.findall(r"`((?:sns|sqs|ses|sts):[A-Za-z]+)`", section))
     assert recorder.actions <= named, " ".join(sorted(recorder.actions))
 
 
@@ -467,8 +482,8 @@ async def test_ctrl_c_part_way_says_what_was_made(local_sqs: LocalSqs, sqs: Any,
     queue's warning, then the one line, and it ends by SIGINT (a shell's status 130).
     The call unanswered may have made what it asked (AWS may have acted before the
     answer): it was left out of the list and of the undo lines; it is listed as ``may
-    be created``, with its undo line when one needs no answer of AWS's (a
-    subscription's names the ARN AWS answers)."""
+    be created``, with its undo line (a subscription to a topic the run made has none:
+    the topic's, below, deletes it with the topic)."""
     import signal
     import subprocess
 
@@ -504,7 +519,7 @@ async def test_ctrl_c_part_way_says_what_was_made(local_sqs: LocalSqs, sqs: Any,
         assert re.search(r"^may be created +SNS subscription \(raw\) ", out, re.M), out
         assert "SES configuration set" not in out
         assert [line.split()[1:3] for line in undoing.splitlines()][:1] == [
-            ["sqs", "set-queue-attributes"]  # the policy; no subscription's ARN to name
+            ["sqs", "set-queue-attributes"]  # the policy; the topic's deletion takes the rest
         ]
         return
     for kind in ("SNS topic", "SQS dead-letter queue", "SNS subscription"):
@@ -577,6 +592,60 @@ async def test_a_region_that_refuses_keys_another_accepted_is_named_as_the_regio
     assert "InvalidClientTokenId" in failed
     # The key's own refusal, as the daemon's log says it: no region to blame.
     assert told == "sesd: hint: the access key is not valid: check the credentials"
+
+
+@pytest.mark.parametrize("hung", ["CreateTopic", "CreateQueue", "Subscribe"])
+async def test_a_creation_unanswered_has_the_undo_line_of_what_aws_would_have_answered(
+    local_sqs: LocalSqs, hung: str
+) -> None:
+    """AWS makes the topic (the dead-letter queue; the subscription, to a topic that
+    was there) but its answer never comes, and the run stops (Ctrl-C). Its undo line
+    named what AWS answers, the ARN or URL, so there was none: the user was left to
+    find it. The topic's is built of the account STS names, the queue's of the
+    endpoint and the topic's account, as AWS builds them; the subscription's holds an
+    id only AWS knows, so a command lists it and a comment says to unsubscribe it.
+    Run as the AWS CLI runs them, the lines leave nothing of the run."""
+    from sesd.commands.setup_plan import Plan
+
+    name = f"u{uuid.uuid4().hex[:8]}"
+    async with aws_client("sns", local_sqs) as sns, aws_client("sqs", local_sqs) as sqs:
+        if hung == "Subscribe":  # the user's topic, there before the run
+            topic = (await sns.create_topic(Name=f"{name}-events"))["TopicArn"]
+        async with SesDenied(local_sqs.url, action=hung) as unanswered:
+            unanswered.hanging = unanswered.acting = True
+            plan = Plan(False, "us-east-1")
+            options = SetupOptions(name=name, endpoint_url=unanswered.url)
+            with anyio.fail_after(20):
+                async with anyio.create_task_group() as group:
+                    group.start_soon(run_setup, options, plan)
+                    await unanswered.asked.wait()
+                    group.cancel_scope.cancel()  # Ctrl-C, as sesd.commands.setup takes it
+            plan.unsettled()
+            kind = {"CreateTopic": "SNS topic", "CreateQueue": "SQS dead-letter queue"}
+            asked = kind.get(hung, "SNS subscription")
+            maybe = [k for a, k, _ in plan.steps if a == "may be created" and k.startswith(asked)]
+            assert maybe, plan.steps
+            lines = plan.undoing(unanswered.url)
+            for line in lines:
+                if line.startswith("# if the subscription was made"):
+                    assert "aws sns unsubscribe" in line
+                    continue
+                said = await aws(line)
+                if "list-subscriptions-by-topic" in line:
+                    (made,) = said
+                    await aws(f"aws sns unsubscribe --subscription-arn {made} "
+                              f"--region us-east-1 --endpoint-url {local_sqs.url}")  # fmt: skip
+        topics = [t["TopicArn"] for t in (await sns.list_topics())["Topics"]]
+        if hung == "Subscribe":
+            assert lines[0].startswith("# if the subscription was made")
+            listed = await sns.list_subscriptions_by_topic(TopicArn=topic)
+            assert listed["Subscriptions"] == []
+            await sns.delete_topic(TopicArn=topic)
+        else:
+            assert lines[-1].split()[1:3] == ["sns", "delete-topic"]
+            assert not [t for t in topics if t.endswith(f":{name}-events")]
+        queues = (await sqs.list_queues(QueueNamePrefix=name)).get("QueueUrls", [])
+        assert queues == []
 
 
 class Vanishing(SesDenied):

@@ -11,7 +11,7 @@ from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
 
 from sesd.commands.setup_plan import Plan, SetupOptions, Taken, aws_command
-from sesd.commands.setup_unanswered import heard
+from sesd.commands.setup_unanswered import heard, made_topic_arn
 from sesd.commands.sns_access import (
     denials,
     encrypted,
@@ -56,16 +56,24 @@ async def run_setup(options: SetupOptions, plan: Plan | None = None) -> Plan:
         session.create_client("sns", **kwargs) as sns,
         session.create_client("sqs", **kwargs) as sqs,
         session.create_client("ses", **kwargs) as ses,
+        session.create_client("sts", **kwargs) as sts,
     ):
         for client in (sns, sqs, ses):
             client.meta.events.register("needs-retry", heard(plan))
-        topic_arn = await _topic(sns, options, plan)
+        topic_arn = await _topic(sns, sts, options, plan)
+        # Where a queue made here is (its URL, should AWS's answer not come): the
+        # endpoint's, in the topic's account (SQS's own URLs, https://sqs.REGION...).
+        at = f"{sqs.meta.endpoint_url.rstrip('/')}/{topic_arn.split(':')[4]}/" if topic_arn else ""
         kept = {"MessageRetentionPeriod": DEAD_LETTER_RETENTION}
-        dlq_arn = await _queue(sqs, options.dead_letter_queue, kept, plan, "SQS dead-letter queue")
+        dlq_arn = await _queue(
+            sqs, options.dead_letter_queue, kept, plan, "SQS dead-letter queue", at
+        )
         redrive = json.dumps(
             {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(options.max_receive_count)}
         )
-        queue_arn = await _queue(sqs, options.queue, {"RedrivePolicy": redrive}, plan, "SQS queue")
+        queue_arn = await _queue(
+            sqs, options.queue, {"RedrivePolicy": redrive}, plan, "SQS queue", at
+        )
         # A dry run before the topic exists reads the queue's policy (a Deny of the
         # user's) against the ARN the topic will have: the queue's account and region.
         sender = topic_arn or (_topic_beside(queue_arn, options.topic) if queue_arn else None)
@@ -100,7 +108,7 @@ def _topic_beside(queue_arn: str, topic: str) -> str:
     return f"arn:{partition}:sns:{region}:{account}:{topic}"
 
 
-async def _topic(sns: Any, options: SetupOptions, plan: Plan) -> str | None:
+async def _topic(sns: Any, sts: Any, options: SetupOptions, plan: Plan) -> str | None:
     suffix = f":{options.topic}"
     paginator = sns.get_paginator("list_topics")
     async for page in paginator.paginate():
@@ -112,7 +120,9 @@ async def _topic(sns: Any, options: SetupOptions, plan: Plan) -> str | None:
     if options.dry_run:
         plan.record("created", "SNS topic", options.topic)
         return None
-    plan.asking("created", "SNS topic", options.topic)
+    made = await made_topic_arn(sts, options)
+    undo = ("sns", "delete-topic", "--topic-arn", made) if made else ()
+    plan.asking("created", "SNS topic", options.topic, undo)
     arn = str((await sns.create_topic(Name=options.topic))["TopicArn"])
     plan.record("created", "SNS topic", arn, undo=("sns", "delete-topic", "--topic-arn", arn))
     return arn
@@ -136,9 +146,10 @@ async def _topic_key(sns: Any, arn: str, name: str, plan: Plan) -> None:
 
 
 async def _queue(
-    sqs: Any, name: str, attributes: dict[str, str], plan: Plan, kind: str
+    sqs: Any, name: str, attributes: dict[str, str], plan: Plan, kind: str, at: str
 ) -> str | None:
-    """Ensure a queue exists with ``attributes``; returns its ARN (None in a dry run)."""
+    """Ensure a queue exists with ``attributes``; returns its ARN (None in a dry run).
+    ``at``: the URL a queue made has before its name, for the undo of one unanswered."""
     try:
         url = (await sqs.get_queue_url(QueueName=name))["QueueUrl"]
     except ClientError as exc:
@@ -149,7 +160,8 @@ async def _queue(
         if plan.dry_run:
             plan.record("created", kind, name)
             return None
-        plan.asking("created", kind, name)
+        undo = ("sqs", "delete-queue", "--queue-url", at + name) if at else ()
+        plan.asking("created", kind, name, undo)
         url = str((await sqs.create_queue(QueueName=name, Attributes=attributes))["QueueUrl"])
         plan.record("created", kind, name, undo=("sqs", "delete-queue", "--queue-url", url))
     else:
@@ -247,7 +259,22 @@ async def _subscription(
                 return
     undo: tuple[str, ...] = ()
     if not plan.dry_run:
-        plan.asking("created", kind, f"{options.topic} -> {options.queue}")
+        # Its ARN is AWS's answer (the topic's and an id): unanswered, it is found by
+        # its queue; on a topic this run made, the topic's undo deletes it with it.
+        made_here = ("created", "SNS topic", topic_arn) in plan.steps
+        query = f"Subscriptions[?Endpoint=='{queue_arn}'].SubscriptionArn"
+        listing = (
+            "sns", "list-subscriptions-by-topic", "--topic-arn", topic_arn,
+            "--query", query, "--output", "text",
+        )  # fmt: skip
+        note = "if the subscription was made, this lists its ARN: aws sns unsubscribe it"
+        plan.asking(
+            "created",
+            kind,
+            f"{options.topic} -> {options.queue}",
+            () if made_here else listing,
+            "" if made_here else f"{note} (--subscription-arn ARN)",
+        )
         made = await sns.subscribe(
             TopicArn=topic_arn,
             Protocol="sqs",

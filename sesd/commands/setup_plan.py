@@ -94,42 +94,55 @@ class Plan:
     #: What setup found and leaves as it is, though SES's events may not arrive so.
     warnings: list[str] = field(default_factory=list)
     #: The AWS CLI's commands (less region and endpoint) that undo each change made,
-    #: in the order they were made.
-    undo: list[tuple[str, ...]] = field(default_factory=list)
+    #: in the order they were made, each with the comment said before it (if any).
+    undo: list[tuple[tuple[str, ...], str]] = field(default_factory=list)
     #: The change asked of AWS and not yet answered (as :meth:`record` takes it).
-    pending: tuple[str, str, str, tuple[str, ...]] | None = None
+    pending: tuple[str, str, str, tuple[str, ...], str] | None = None
     #: Whether AWS may have acted on the pending change: an attempt of its call was
     #: answered other than by a refusal (4xx), or failed once its request was sent.
     heard: bool = False
 
-    def asking(self, action: str, kind: str, name: str, undo: Sequence[str] = ()) -> None:
+    def asking(
+        self, action: str, kind: str, name: str, undo: Sequence[str] = (), note: str = ""
+    ) -> None:
         """Note a change about to be asked of AWS, before the call: a run stopped while
-        AWS was asked (Ctrl-C, no answer) may have made it (:meth:`unsettled`)."""
-        self.pending = (action, kind, name, tuple(undo))
+        AWS was asked (Ctrl-C, no answer) may have made it (:meth:`unsettled`). Its
+        undo, when AWS's answer would name what was made (a topic's ARN, a queue's
+        URL), is the one built of what that answer would be, or (``note``) a command
+        that finds it."""
+        self.pending = (action, kind, name, tuple(undo), note)
         self.heard = False
 
     def unsettled(self) -> None:
         """Record the change asked when the run stopped, unanswered, as one that may
-        have been made (``may be created``), with its undo when one is known without
-        AWS's answer (a topic's, queue's or subscription's names what AWS answers)."""
+        have been made (``may be created``), with its undo as :meth:`asking` took it."""
         if self.pending is not None:
-            action, kind, name, undo = self.pending
-            self.record(f"may be {action}", kind, name, undo)
+            action, kind, name, undo, note = self.pending
+            self.record(f"may be {action}", kind, name, undo, note)
 
-    def record(self, action: str, kind: str, name: str, undo: Sequence[str] = ()) -> None:
+    def record(
+        self, action: str, kind: str, name: str, undo: Sequence[str] = (), note: str = ""
+    ) -> None:
         """Note an action: ``found``, ``created``, ``updated`` (``would ...`` in a dry
-        run), and ``undo``, the AWS CLI's command that undoes a change made."""
+        run), and ``undo``, the AWS CLI's command that undoes a change made (``note``,
+        a comment that says what to do with its output, when it only finds it)."""
         self.pending = None
         if self.dry_run and action != "found":
             action = f"would be {action}"
         elif undo and action != "found":
-            self.undo.append(tuple(undo))
+            self.undo.append((tuple(undo), note))
         self.steps.append((action, kind, name))
 
     def undoing(self, endpoint_url: str | None = None) -> list[str]:
         """The commands that undo what this run changed in the region, the newest change
-        first (a subscription before its topic), as :func:`aws_command` gives them."""
-        return [aws_command(argv, self.region, endpoint_url) for argv in reversed(self.undo)]
+        first (a subscription before its topic), as :func:`aws_command` gives them, each
+        after its comment (``# ...``: a line every shell skips), if any."""
+        return [
+            line
+            for argv, note in reversed(self.undo)
+            for line in ([f"# {note}"] if note else [])
+            + [aws_command(argv, self.region, endpoint_url)]
+        ]
 
     @property
     def changed(self) -> bool:

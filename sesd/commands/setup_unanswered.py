@@ -1,6 +1,6 @@
 """What ``sesd setup`` stopped while AWS was asked for a change (Ctrl-C, no answer)
-can say of that change: whether AWS may have acted on it (sesd.commands.provision
-asks, sesd.commands.setup says)."""
+can say of that change: whether AWS may have acted on it, and what its undo names in
+place of AWS's answer (sesd.commands.provision asks, sesd.commands.setup says)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
     ConnectTimeoutError,
     EndpointConnectionError,
     ProxyConnectionError,
@@ -17,9 +19,9 @@ from botocore.exceptions import (
 )
 
 if TYPE_CHECKING:
-    from sesd.commands.setup_plan import Plan
+    from sesd.commands.setup_plan import Plan, SetupOptions
 
-__all__ = ["heard", "unsent"]
+__all__ = ["heard", "made_topic_arn", "unsent"]
 
 
 def unsent(exc: BaseException) -> bool:
@@ -49,3 +51,15 @@ def heard(plan: Plan) -> Callable[..., None]:
             plan.heard |= not 400 <= response[0].status_code < 500
 
     return attempt
+
+
+async def made_topic_arn(sts: Any, options: SetupOptions) -> str | None:
+    """The ARN a topic made now will have (the caller's partition and account, the
+    region, the name), for its undo line should AWS's answer not come; None when STS
+    does not say (any identity may ask it: only the endpoint can fail)."""
+    try:
+        arn = str((await sts.get_caller_identity())["Arn"])
+    except (ClientError, BotoCoreError):
+        return None
+    partition, account = arn.split(":")[1], arn.split(":")[4]
+    return f"arn:{partition}:sns:{options.region}:{account}:{options.topic}"
