@@ -28,6 +28,7 @@ from tests.test_webhook_parts_restart import (
     _stopped_part_sent,
     _text,
     _until,
+    _whole,
 )
 
 #: The config with the 300 domains' rule removed (another in its place, which stays quiet).
@@ -125,15 +126,19 @@ async def test_a_removed_rule_s_resolve_part_sent_across_two_restarts_is_not_los
     assert sorted(domains) == DOMAINS
 
 
+@pytest.mark.parametrize("late", [False, True])
 async def test_a_save_before_the_outboxes_open_keeps_the_part_sent_notification(
-    tmp_path: Path,
+    tmp_path: Path, late: bool
 ) -> None:
     """The stop during part 2's post of the 300 domains' firing; the restart reads the
     file, and a save comes before its outboxes open (a second stop signal while the
     start waits on SQS). The start after that goes on with the firing from part 2 under
     its ``id``: every domain once. Before, that save wrote the firing as taken by the
     webhook (the restart had counted it the sink's) and not as part-sent: the receiver
-    never had parts 2 and 3."""
+    never had parts 2 and 3. ``late``: that save comes half an hour into the start and
+    the next start half an hour after it, past ``notification_max_age`` (an hour) of the
+    first try: the firing goes whole (before, the half hour was not counted, and the
+    receiver, which gave the notification up, had parts 2 and 3 of it alone)."""
     path = tmp_path / "state"
     async with _Cut() as hook, aiohttp.ClientSession() as session:
         await _stopped_part_sent(hook, session, path, "firing", "post")
@@ -145,9 +150,13 @@ async def test_a_save_before_the_outboxes_open_keeps_the_part_sent_notification(
         saver = StateSaver(str(path), pipeline.ledger, alerting.evaluator, lambda: now[0],
                            unsent=alerting.undelivered)  # fmt: skip
         saver.load()
+        now[0] += 1800 * late
         await saver.save_last(5.0, after="signal")
         saver.release()
-        await _restarted(hook, session, path, T + 40)
+        await _restarted(hook, session, path, T + 3650 if late else T + 40)
+    if late:
+        _whole(hook.accepted[1:], first["id"])
+        return
     assert [(body["id"], body["part"]) for body in hook.accepted] == [
         (first["id"], part) for part in range(1, first["parts"] + 1)
     ]

@@ -13,11 +13,12 @@ restart queues it in its sink's outbox, begun, to go on from there.
 
 Only to the same receiver: the sink of the same name, a webhook, to the same URL (the
 file keeps a digest of the URL, not the URL: its path may be a secret). Not one past
-``notification_max_age`` since its first try, the downtime counted: its receiver gave
-it up, and its alerts go again whole, as before. Its alerts stay saved as not sent to
-that sink too, as earlier builds kept them: a build that does not read this key sends
-them again whole, as it did, and loses nothing; this one takes them as that sink's
-(sesd.runtime.state_parts).
+``notification_max_age`` since its first try, the downtime counted, and the start's
+time until its outbox opens: its receiver gave it up, and its alerts go again whole, as
+before (one that passes it during the start goes whole to its sink). Its alerts stay
+saved as not sent to that sink too, as earlier builds kept them: a build that does not
+read this key sends them again whole, as it did, and loses nothing; this one takes them
+as that sink's (sesd.runtime.state_parts).
 
 Bounded: of each sink, the first :data:`MOST_SAVED` begun, in the order its outbox
 delivers (those a restart restored and has not queued yet first), and
@@ -29,6 +30,7 @@ same bounds.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import Counter
 from collections.abc import Iterable
 from typing import Final, NamedTuple
@@ -86,11 +88,19 @@ class Resumed(NamedTuple):
     #: Its next part and how its parts were made, as the sink keeps them.
     progress: tuple[int, Made]
     refused: list[Permanent]
-    #: Seconds since its first try (its notification_max_age runs on).
+    #: Seconds since its first try (its notification_max_age runs on), at ``read``.
     age: float
     #: :func:`url_digest` of its sink's URL: a save before its outbox opens (a second
     #: stop signal during the start) keeps it again as read.
     url: str
+    #: When (the alerting's clock) the file was read: its age runs on from there while
+    #: the start goes on (its queues opened, credentials asked for) until its outbox opens.
+    read: float
+
+    def aged(self, now: float) -> float:
+        """Seconds since its first try at ``now``: its age at :attr:`read` and the time
+        since (none where the clock reads behind it)."""
+        return self.age + max(0.0, now - self.read)
 
 
 def url_digest(url: str) -> str:
@@ -98,11 +108,13 @@ def url_digest(url: str) -> str:
     return hashlib.sha256(url.encode()).hexdigest()[:32]
 
 
-def saved_parts(outboxes: Iterable[Outbox], pending: Iterable[Resumed] = ()) -> list[SavedPart]:
+def saved_parts(
+    outboxes: Iterable[Outbox], pending: Iterable[Resumed] = (), now: float = -math.inf
+) -> list[SavedPart]:
     """The part-sent notifications of the webhook sinks' ``outboxes``, as the file keeps
     them, to the bounds (the module's text); first those restored and not queued yet
-    (``pending``: the outboxes not open), which go first in theirs."""
-    held = [(p.sink, p.url, p.notification, p.progress, p.refused, p.age) for p in pending]
+    (``pending``: the outboxes not open), which go first in theirs, aged to ``now``."""
+    held = [(p.sink, p.url, p.notification, p.progress, p.refused, p.aged(now)) for p in pending]
     for outbox in outboxes:
         sink = outbox.sink
         if not isinstance(sink, WebhookSink):

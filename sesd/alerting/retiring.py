@@ -31,6 +31,7 @@ rule as a reload left it is dropped: the resolve behind it is what the sink is o
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import NamedTuple
 
@@ -73,11 +74,15 @@ class Undelivered(NamedTuple):
 
 
 def undelivered(
-    outboxes: Iterable[Outbox], evaluator: Evaluator, by_labels: frozenset[str]
+    outboxes: Iterable[Outbox],
+    evaluator: Evaluator,
+    by_labels: frozenset[str],
+    now: float = -math.inf,
 ) -> Undelivered:
     """What ``outboxes`` (every sink's, those a reload removed included) and
     ``evaluator``'s groups hold undelivered, and the resolves Alertmanager members are
-    owed; ``by_labels``: the sinks that tell alerts apart by their labels."""
+    owed; ``by_labels``: the sinks that tell alerts apart by their labels; ``now``: the
+    alerting's clock, which ages the part-sent notifications not queued yet."""
     sorting = _Sorting(evaluator, by_labels)
     outboxes = list(outboxes)
     # Part-sent notifications a restart restored, their outboxes not open yet (a save
@@ -119,7 +124,7 @@ def undelivered(
                 if sorting.again(name, alert, Transition.RESOLVED)
             ]
     resolves = tuple(sorting.resolves)
-    parts = tuple(saved_parts(outboxes, evaluator.resumed))
+    parts = tuple(saved_parts(outboxes, evaluator.resumed, now))
     return Undelivered(again, sorting.retired, sorting.firing, sorting.relabelled, resolves, parts)
 
 

@@ -297,7 +297,8 @@ class Alerting:
     def undelivered(self) -> Undelivered:
         """:meth:`unsent` as the state file keeps it (sesd.alerting.retiring)."""
         outboxes = self.sink_outboxes.every()
-        return undelivered(outboxes, self.evaluator, self._config.alerts.by_labels())
+        by_labels = self._config.alerts.by_labels()
+        return undelivered(outboxes, self.evaluator, by_labels, self._clock())
 
     def log_unsent(self, *, kept: bool) -> None:
         """At a stop, after :meth:`drain`: say what was not delivered, and whether the

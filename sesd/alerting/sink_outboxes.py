@@ -6,6 +6,7 @@ and when, is the evaluation's (sesd.alerting.service)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TextIO
 
 import aiohttp
@@ -68,16 +69,26 @@ class SinkOutboxes:
 
     def open(self, session: aiohttp.ClientSession) -> None:
         """Create an outbox per configured sink, and go on with what a stop left
-        part-sent in one (sesd.alerting.part_saved)."""
+        part-sent in one (sesd.alerting.part_saved); one past ``notification_max_age``
+        by now (the start was long: credentials, queues) goes whole, as one the restore
+        found past it: its receiver gave it up, and given up here it was lost."""
         self._session = session
         for name, sink_config in self._alerts().named_sinks().items():
             self._add(build_sink(name, sink_config, session, self._console))
+        now, max_age, whole = self._clock(), self._alerts().notification_max_age.seconds, []
         # In reverse: each goes ahead of those as urgent, as one that stepped aside.
         for each in reversed(self._evaluator.resumed):
             outbox = self.live.get(each.sink)
-            if outbox is not None and isinstance(outbox.sink, WebhookSink):
+            if outbox is None or not isinstance(outbox.sink, WebhookSink):
+                continue
+            age = each.aged(now)
+            if age > max_age:
+                whole.append((outbox, each.notification))
+            else:
                 outbox.sink.resume(each.notification, each.progress, each.refused)
-                outbox.resume(each.notification, each.age)
+                outbox.resume(each.notification, age)
+        for outbox, notification in reversed(whole):
+            outbox.put(replace(notification, at=now))  # its own ``at`` and ``id``
         self._evaluator.resumed = []
 
     def _holding(self, sink: Sink) -> Sink:
@@ -169,6 +180,13 @@ class SinkOutboxes:
         for outbox in self.every():
             outbox.moved(moves)
             getattr(outbox.sink, "moved", lambda moves: None)(moves)
+        # Those a restart goes on with, their outboxes not open yet: queued moved, and
+        # their age still counting only the time that passed.
+        self._evaluator.resumed = [
+            each._replace(notification=moves.notification(each.notification),
+                          read=each.read + moves.step)
+            for each in self._evaluator.resumed
+        ]  # fmt: skip
 
     def waiting(self) -> dict[str, int]:
         """How many notifications each sink's outbox holds, the one being delivered

@@ -112,7 +112,7 @@ def _resumed(part: SavedPart, age: float, now: float, step: float) -> Resumed:
         Permanent(clean(text, _REFUSAL_CHARS), clean(hint, _REFUSAL_CHARS))
         for text, hint in part.refused
     ]
-    return Resumed(part.sink, notification, (part.next, made), refused, age, part.url)
+    return Resumed(part.sink, notification, (part.next, made), refused, age, part.url, now)
 
 
 def taken(
