@@ -4,7 +4,8 @@ clock an hour ahead, then stepped back, dated its word an hour after SES's next 
 For that hour SES's pause (its event, then the next polls) was older than it and
 dropped, the tenant shown sending and its alert silent; a tenant deleted stayed (a
 paused one's alert held); a new tenant's events were dropped as of one gone. A step
-back moves those times with the clock; a step ahead leaves them. Pure code, no server."""
+back moves those times with the clock; a step ahead leaves them. When an account was
+last polled (the status page's ages) moves with every step. Pure code, no server."""
 
 from __future__ import annotations
 
@@ -123,3 +124,60 @@ def test_a_step_ahead_then_back_keeps_a_deleted_tenant_gone() -> None:
     ledger.stepped(-AHEAD, T)
     _paused(ledger, T - 150)
     assert KEY not in statuses.status
+
+
+def _polled(ledger: Ledger, at: float) -> tuple[str, str]:
+    """A poll of the queue's (account, region) answered at ``at``, its tenant map made
+    ten minutes before, CloudWatch's datapoint stamped (by AWS) twenty before."""
+    target = ledger.settings.watched[0]
+    status = ledger.accounts.record(target)
+    status.polled_at = at
+    status.answered = {"get_account": at, "get_metric_data": at}
+    status.tenant_map_at = at - 600
+    status.aws_at = {"bounce": T - 1200}
+    return target
+
+
+def _times(ledger: Ledger, target: tuple[str, str]) -> list[object]:
+    status = ledger.accounts.status[target]
+    return [status.polled_at, status.answered, status.tenant_map_at, status.aws_at]
+
+
+_QUEUE = f'[[queues]]\nurl = "https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/q"\n'
+
+
+def _shown(polled: float, mapped: float) -> list[object]:
+    """The times :func:`_times` reads: of a poll at ``polled``, a map made at ``mapped``."""
+    answered = dict.fromkeys(("get_account", "get_metric_data"), polled)
+    return [polled, answered, mapped, {"bounce": T - 1200}]
+
+
+@pytest.mark.parametrize("step", [AHEAD, -AHEAD], ids=["an hour ahead", "an hour back"])
+def test_an_account_s_poll_times_move_with_a_clock_step(step: float) -> None:
+    """An account polled a minute before the clock steps an hour (measured): when it was
+    polled, answered and its tenant map made move with the clock, so the status page
+    says a minute and ten (before: an hour and a minute, or an hour ahead of now,
+    until the next poll; the map's until the next walk). CloudWatch's datapoint time,
+    AWS's, stays."""
+    ledger = Ledger(core_settings(parse_config(_QUEUE)))
+    target = _polled(ledger, T - step - 60)
+    ledger.stepped(step, T)
+    assert _times(ledger, target) == _shown(T - 60, T - 660)
+
+
+@pytest.mark.parametrize("ahead", [AHEAD, 2 * 86400.0], ids=["an hour", "two days"])
+def test_an_account_s_poll_times_move_back_with_a_restart_behind_the_save(
+    ahead: float,
+) -> None:
+    """The file saved an hour ahead of the restart's clock: the account's poll times
+    move back as far, as the alert times do (before: an hour ahead of the clock until
+    the next poll); saved two days ahead, each is the restart's (before: two days
+    ahead, the tenant map's until a walk ends)."""
+    config = parse_config(_QUEUE)
+    ledger = Ledger(core_settings(config))
+    target = _polled(ledger, T + ahead - 60)
+    blob = snapshot(ledger, Evaluator(config.alerts, []), T + ahead)
+    fresh = Ledger(core_settings(config))
+    restore(blob, fresh, Evaluator(config.alerts, []), T)
+    right = _shown(T - 60, T - 660) if ahead == AHEAD else _shown(T, T)
+    assert _times(fresh, target) == right

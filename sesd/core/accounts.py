@@ -6,6 +6,7 @@ The account poller (:mod:`sesd.account.poller`) writes here through
 
 from __future__ import annotations
 
+import math
 import re
 import string
 from collections.abc import Collection, Iterable, Mapping
@@ -127,6 +128,14 @@ class AccountStatus:
     #: of which account the credentials reach, and that account's mail here still
     #: counts under the label (sesd.core.tenant_reach.sender_label).
     emptied: str | None = None
+
+    def moved(self, step: float, most: float = math.inf) -> None:
+        """The times of this host's clock moved ``step`` seconds, none past ``most``."""
+        if self.polled_at is not None:
+            self.polled_at = min(self.polled_at + step, most)
+        if self.tenant_map_at is not None:
+            self.tenant_map_at = min(self.tenant_map_at + step, most)
+        self.answered = {api: min(at + step, most) for api, at in self.answered.items()}
 
     @property
     def quota_used_ratio(self) -> float | None:
@@ -261,9 +270,20 @@ class Accounts:
     def stepped(self, step: float) -> None:
         """The wall clock stepped by ``step`` seconds: when the credentials were last
         answered moves with it (ahead, an answer a minute old read as the step's length
-        old, vouching for nothing; back, one vouched the step's length longer)."""
+        old, vouching for nothing; back, one vouched the step's length longer), and so
+        do when each target was last polled, each API last answered and its tenant map
+        last made, which the status page shows as ages (ahead, a poll a minute old read
+        as the step's length old; back, as ahead of the clock), until the next poll or
+        walk. CloudWatch's datapoint times (:attr:`AccountStatus.aws_at`) are AWS's."""
         for target, at in self.accepted.items():
             self.accepted[target] = at + step
+        for status in self.status.values():
+            status.moved(step)
+
+    def held_to(self, now: float) -> None:
+        """No time of this clock's read later than ``now`` (a state file saved ahead)."""
+        for status in self.status.values():
+            status.moved(0.0, now)
 
     def accepted_elsewhere(self, target: Target, since: float) -> list[str]:
         """The other regions where ``target``'s account's credentials were answered

@@ -22,7 +22,8 @@ def moved(ledger: Ledger, step: float, now: float) -> None:
 
     - the canaries' times, and the duplicate filter's open generation's start;
     - when each account's credentials were last answered in each region (where they
-      are known to work, which a refusal's hint reads);
+      are known to work, which a refusal's hint reads), and when each was last polled,
+      each API last answered and its tenant map last made (ages on the status page);
     - until when each DNS answer holds (its TTL from its lookup), and the slots the
       pipeline keeps of it;
     - when each domain label, tag value and tenant label was last seen: a step ahead
@@ -61,6 +62,9 @@ def restored_behind(ledger: Ledger, step: float, now: float, ahead: float) -> No
     - the canaries in flight: left, a lost one was missing the step's length after its
       deadline, and one that came back was timed none end to end (its call ahead of its
       Delivery). Their deadline still runs from the restore, which is this clock's;
+    - when each account was last polled, each API last answered and its tenant map
+      last made: left, the status page showed them ahead of the clock (and
+      ``sesd_ses_last_poll_timestamp_seconds`` ahead) until the next poll or walk;
     - until when each DNS answer holds: moved back ``ahead`` seconds whatever that is,
       each holds what was left of it at the save (no longer than a lookup at the start
       would hold it). Left, each held the step's length past its TTL; held to ``now``
@@ -73,6 +77,8 @@ def restored_behind(ledger: Ledger, step: float, now: float, ahead: float) -> No
         ledger.providers.stepped(-ahead)
         ledger.providers.held_to(now + LONGEST_ANSWER)  # (an expiry damaged in the file)
     _canaries_back(ledger, step, now)
+    ledger.accounts.stepped(step)
+    ledger.accounts.held_to(now)
     for table in _seen_tables(ledger):
         table.stepped(step)
         seen = table.last_seen
