@@ -365,3 +365,35 @@ def test_a_refusal_dated_before_1970_counts_in_the_bucket_before_it() -> None:
     now = LONGEST_DELAY + BUCKET / 2
     assert (before.since(now), after.since(now)) == (0, 1)
     assert before.since(LONGEST_DELAY - 2.0) == 1
+
+
+@pytest.mark.parametrize("how", ["restart", "step"])
+def test_refusals_after_the_clock_goes_20_hours_back_are_counted(how: str) -> None:
+    """A recipient refused by the full table every ten minutes for 16 hours; the
+    host's clock then reads 20 hours earlier (a restart on a clock that far behind the
+    save, or a step back measured), and three more are refused, ten minutes apart.
+    Each is one the pending figures leave out: the status page's note counts them all.
+    Before, the buckets ahead of the clock were the newest, and each refusal after
+    them, more than 16 h older, was forgotten as it came (the note said 96), until the
+    clock caught up."""
+    config = parse_config("[ingest]\nmax_pending_delays = 1\n")
+    pipeline = Pipeline(core_settings(config))
+    pipeline.feed(f.raw(f.delay(["a@flood.example"], at=NOW - 3000, message_id="m0")), "q", NOW)
+    for i in range(96):
+        at = NOW - 60 - i * BUCKET
+        body = f.raw(f.delay([f"u{i}@quiet.example"], at=at, message_id=f"u{i}"))
+        pipeline.feed(body, "q", NOW)
+    assert pipeline.ledger.pending.refused.since(NOW) == 96
+    back = NOW - 20 * 3600.0
+    if how == "restart":
+        names = [spec.name for spec in pipeline.ledger.specs]
+        blob = snapshot(pipeline.ledger, Evaluator(config.alerts, names), NOW)
+        pipeline = Pipeline(core_settings(config))
+        restore(blob, pipeline.ledger, Evaluator(config.alerts, names), back)
+    else:
+        pipeline.ledger.stepped(-20 * 3600.0, back)
+    for i in range(3):
+        at = back - 60 - i * BUCKET
+        body = f.raw(f.delay([f"v{i}@quiet.example"], at=at, message_id=f"v{i}"))
+        pipeline.feed(body, "q", back)
+    assert pipeline.ledger.pending.refused.since(back) == 99

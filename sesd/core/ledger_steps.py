@@ -36,7 +36,10 @@ def moved(ledger: Ledger, step: float, now: float) -> None:
       hour back too, and an older one SQS brought late outdid them (a pause lifted
       shown again; after a step ahead and back, a tenant deleted was heard again).
       Held to ``now``, no time is ahead of what SES says next, and none moves back.
-      A step ahead leaves them: moved, an event's time would outdo SES's next words.
+      A step ahead leaves them: moved, an event's time would outdo SES's next words;
+    - on a step back, the recipients the full pending table refused, counted by their
+      first delay's time (an event's, held to this clock), are held to ``now`` alike
+      (sesd.core.refusals).
     """
     ledger.canary.stepped(step)
     ledger.dedup.stepped(step)
@@ -46,6 +49,7 @@ def moved(ledger: Ledger, step: float, now: float) -> None:
     _seen_moved(ledger, step)
     if step < 0:
         _tenants_held(ledger, now)
+        ledger.pending.refused.held_to(now)
 
 
 def restored_behind(ledger: Ledger, step: float, now: float, ahead: float) -> None:

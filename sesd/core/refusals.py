@@ -44,6 +44,21 @@ class RecentRefusals:
             for old in [b for b in counts if b <= newest - _KEPT]:
                 del counts[old]
 
+    def held_to(self, now: float) -> None:
+        """None counted later than ``now``'s bucket: those ahead of it count in it. Their
+        times are events' held to the host's clock (sesd.core.pipeline clamps one ahead
+        of it), so one is ahead only where this clock reads behind the one they were
+        counted on (a step back, a restart on a clock behind the save, a damaged file):
+        left, the newest bucket was ahead, and each refusal after it more than the kept
+        span older was dropped as it came (the bound is counted from the newest),
+        until the clock caught up."""
+        if not math.isfinite(now):
+            return
+        last = int(now // BUCKET)
+        ahead = [bucket for bucket in self._counts if bucket > last]
+        if ahead:
+            self._added(last, sum(self._counts.pop(bucket) for bucket in ahead))
+
     def since(self, now: float) -> int:
         """How many were first delayed within ``LONGEST_DELAY`` before ``now`` (up to a
         bucket more): those SES may still be trying. A pure read."""
