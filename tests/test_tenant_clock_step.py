@@ -5,7 +5,8 @@ For that hour SES's pause (its event, then the next polls) was older than it and
 dropped, the tenant shown sending and its alert silent; a tenant deleted stayed (a
 paused one's alert held); a new tenant's events were dropped as of one gone. A step
 back moves those times with the clock; a step ahead leaves them. When an account was
-last polled (the status page's ages) moves with every step. Pure code, no server."""
+last polled (the status page's ages) moves with every step; a tenant walk's start with
+a restart behind the save. Pure code, no server."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from sesd.alerting.evaluator import Evaluator
 from sesd.config import core_settings, parse_config
 from sesd.core.ledger import Ledger
+from sesd.core.tenant_walks import TenantWalk
 from sesd.core.tenants import TenantNotice, TenantStatus
 from sesd.runtime.state import restore, snapshot
 
@@ -181,3 +183,29 @@ def test_an_account_s_poll_times_move_back_with_a_restart_behind_the_save(
     restore(blob, fresh, Evaluator(config.alerts, []), T)
     right = _shown(T - 60, T - 660) if ahead == AHEAD else _shown(T, T)
     assert _times(fresh, target) == right
+
+
+@pytest.mark.parametrize(
+    ("ahead", "begun", "started"),
+    [(AHEAD, 23.5, T - 23.5 * 3600), (AHEAD, 24.5, None), (2 * 86400.0, 1.0, T)],
+    ids=["an hour, resumed", "an hour, too old", "two days"],
+)
+def test_a_tenant_walk_s_start_moves_back_with_a_restart_behind_the_save(
+    ahead: float, begun: float, started: float | None
+) -> None:
+    """A tenant walk under way, begun ``begun`` hours before the save, in a file saved
+    an hour ahead of the restart's clock: its start moves back the hour, as the alert
+    times do, so it has aged as it did on the clock ahead (before: an hour ahead, it
+    was resumed at 24.5 hours, past the day a walk is resumed within, and aged an hour
+    slower at each restart after). Saved two days ahead, it begins at the restart
+    (before: two days ahead, resumed at any restart for two days more)."""
+    config = parse_config(_QUEUE + "[tenants]\nenabled = true\n")
+    ledger = Ledger(core_settings(config))
+    target = ledger.settings.watched[0]
+    ledger.tenant_walks.walks[target] = TenantWalk(T + ahead - begun * 3600, tenants=["acme"])
+    blob = snapshot(ledger, Evaluator(config.alerts, []), T + ahead)
+    fresh = Ledger(core_settings(config))
+    restored = restore(blob, fresh, Evaluator(config.alerts, []), T)
+    walk = fresh.tenant_walks.walks.get(target)
+    assert (None if walk is None else walk.started) == started
+    assert restored["tenant_walks_resumed"] == (started is not None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sesd.core.provider_cache import LONGEST_ANSWER
+from sesd.core.tenant_walks import MAX_WALK_AGE
 
 if TYPE_CHECKING:
     from sesd.core.label_table import LabelTable
@@ -75,6 +76,11 @@ def restored_behind(ledger: Ledger, step: float, now: float, ahead: float) -> No
       only, a lookup that failed, to be tried again in 5 minutes, waited days. Moved too
       far (a save time damaged ahead), an answer expires early, which costs a lookup.
 
+    - when each tenant walk under way began: left, a walk saved on the clock ahead
+      aged the step's length slower, resumed at a restart more than
+      :data:`~sesd.core.tenant_walks.MAX_WALK_AGE` old (its first tenants' resources
+      too old to complete a map with); one that is, moved back, starts over.
+
     Held, a file saved a year ahead (its save time damaged, or the clock that far off
     at the save) holds none of them a year; a time behind ``now`` stays."""
     if ledger.providers is not None:
@@ -89,6 +95,21 @@ def restored_behind(ledger: Ledger, step: float, now: float, ahead: float) -> No
         for label, at in seen.items():
             seen[label] = min(at, now)
     _tenants_held(ledger, now)
+    _walks_back(ledger, step, now)
+
+
+def _walks_back(ledger: Ledger, step: float, now: float) -> None:
+    """Each tenant walk's start moved ``step`` and held to ``now``; one then older than
+    a walk resumes is dropped (the next poll starts it over), with what the status
+    page shows of it."""
+    walks = ledger.tenant_walks.walks
+    for target, walk in list(walks.items()):
+        walk.started = min(walk.started + step, now)
+        if now - walk.started > MAX_WALK_AGE:
+            del walks[target]
+            status = ledger.accounts.status.get(target)
+            if status is not None:
+                status.tenants_listed, status.tenants_mapped = None, 0
 
 
 def _canaries_back(ledger: Ledger, step: float, now: float) -> None:

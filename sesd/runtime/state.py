@@ -226,6 +226,7 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
     restored = ledger.restore(data, now)
     if saved_at > now:  # read on the clock ahead: moved back as alerts are, or held to now
         restored_behind(ledger, step, now, saved_at - now)
+        restored["tenant_walks_resumed"] = len(ledger.tenant_walks.walks)  # (some too old)
     entries["tenant_walks"] = restored.pop("tenant_walks_unread")
     drop_groups(ledger, gone)
     count = sum(map(len, known.values()))
