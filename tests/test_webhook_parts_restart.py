@@ -218,6 +218,33 @@ async def test_a_clock_step_while_starting_moves_the_part_sent_notification(
     assert moved == {"2027-01-15T09:00:00Z"}
 
 
+async def test_part_sent_ones_past_the_outbox_size_drop_as_a_smaller_outbox_does() -> None:
+    """Three part-sent notifications of three rules in the file, in the order they were
+    to go; the outbox holds two now (``outbox_size`` lowered while sesd was stopped).
+    The restart goes on with the last two, in that order, and drops the first, logged
+    and counted: as a reload making an outbox of three hold two drops the oldest of
+    those begun (tests/test_outbox_full.py), not the newest."""
+    url = "http://127.0.0.1:9/hook"
+    config = parse_config(_text(url).replace("[alerts]\n", "[alerts]\noutbox_size = 2\n"))
+    parts = []
+    for rule in "abc":
+        wide = replace(notification(alert(f"{rule}.example")), rule=rule, sinks=("hook",))
+        made, _ = webhook_documents(wide)
+        parts.append(SavedPart(
+            "hook", url_digest(url), wide.rule, wide.kind, wide.severity, wide.sinks,
+            wide.at, wide.silence, wide.mutes, wide.alerts, made.ends, made.at, made.id, 0,
+            (), 1.0,
+        ))  # fmt: skip
+    resumed, _ = read_parts({"part_sent": msgspec.to_builtins(parts)}, config.alerts, T, T, 0.0)
+    alerting = alerting_for(config, Pipeline(core_settings(config)), [T])
+    alerting.evaluator.resumed = resumed
+    async with aiohttp.ClientSession() as session:
+        with capture_logs() as logs:
+            alerting.open(session)
+        assert [n.rule for n in alerting.outboxes["hook"].unsent()] == ["b", "c"]
+    assert [e["rule"] for e in logs if e["event"] == "sesd.notify.dropped"] == ["a"]
+
+
 #: An entry's damage (a hand's edit, a flipped byte): a part past its last; an ``id`` or
 #: an ``at`` not as sesd writes them (control characters a receiver would be sent).
 _DAMAGE = {"next": 3, "id": "\x1b[31m\u202e\x00evil\n", "made_at": "2027-01-15T08:00:00Z\r"}
