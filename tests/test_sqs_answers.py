@@ -1,8 +1,10 @@
 """A receive's and a delete's answer read without the SDK's walk over their shape
 (sesd.io.sqs_answers): for every answer an endpoint may give, SQS's or a stand-in's
 (any status, any body, any JSON shape), the result is the SDK's own parse of it, or
-the same error; any status but 200, and any other operation, is left to the SDK
-untouched; the hook's table is the SDK's model."""
+the same error, but for an answer of 200 the SDK fails on for what it is: nested too
+deeply (the SDK raises RecursionError), or a receive's that is not JSON (the SDK reads
+no messages), refused as unreadable; any status but 200, and any other operation, is
+left to the SDK untouched; the hook's table is the SDK's model."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import copy
 import io
 import json
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, cast
 
 import botocore.session
 from aiobotocore.parsers import create_parser
@@ -18,7 +20,7 @@ from botocore.model import ListShape, MapShape, StructureShape
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from sesd.io.sqs_answers import ANSWERS, read_answer
+from sesd.io.sqs_answers import ANSWERS, UnreadableAnswer, read_answer
 
 _MODEL = botocore.session.get_session().get_service_model("sqs")
 
@@ -178,10 +180,36 @@ def _outcome(operation: str, response: dict[str, Any], hooked: bool) -> tuple[st
     return "answered", parsed
 
 
+def _unreadable(operation: str, body: bytes) -> str | None:
+    """Why the SDK cannot read ``body`` (under SQS's JSON type) for what it is, as its
+    loader finds: nested too deeply, or a receive's that is not JSON; None if it can."""
+    try:
+        json.loads(body.decode("utf-8"))
+    except RecursionError:
+        return "nested too deeply"
+    except ValueError:
+        return "that is not JSON" if operation == "ReceiveMessage" else None
+    return None
+
+
 def _same(operation: str, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
     response = {"status_code": status, "headers": {**_HEADERS, **(headers or {})}, "body": body}
     hooked = copy.deepcopy(response)
-    assert _outcome(operation, hooked, True) == _outcome(operation, response, False)
+    outcome, sdks = _outcome(operation, hooked, True), _outcome(operation, response, False)
+    why = _unreadable(operation, body) if status == 200 and operation in ANSWERS else None
+    if why is None or not body:  # the SDK reads an empty body as an empty answer
+        assert outcome == sdks
+    else:
+        # Refused, quoting the answer's start, where the SDK raised what no SQS error is
+        # or read a receive that is no JSON as no messages (a healthy, empty queue).
+        assert outcome == ("raised", (UnreadableAnswer, str(UnreadableAnswer(why, body))))
+        kind, what = sdks[0], cast(Any, sdks[1])
+        if why == "nested too deeply":
+            assert (kind, what[0]) == ("raised", RecursionError), sdks
+        elif kind == "raised":  # bytes that are not UTF-8
+            assert what[0] is UnicodeDecodeError, sdks
+        else:
+            assert "Messages" not in what, sdks
     if status != 200 or operation not in ANSWERS:
         assert hooked["body"] == body
 
@@ -230,8 +258,9 @@ def test_an_sqs_delete_read_by_the_hook_is_the_sdks_own(answer: dict[str, Any]) 
 @example("ReceiveMessage", 200, b'{"Messages": 1, "Messages": [{"Body": "a"}]}', {})
 @example("DeleteMessageBatch", 200, b'{"Successful": [{"Id": "a", "Id": 1}]}', {})
 # Data after the answer, whitespace JSON does not have (a form feed, a vertical tab),
-# an integer past the digits Python converts, nesting past json's recursion limit (the
-# SDK raises).
+# an integer past the digits Python converts (the SDK reads none as an answer: refused),
+# nesting past json's recursion limit (the SDK raises: refused), at the top too, and in
+# a delete's answer.
 @example("ReceiveMessage", 200, b'{"Messages": [{"Body": "a"}]} {"Messages": []}', {})
 @example("ReceiveMessage", 200, b'\x0c{"Messages": [{"Body": "a"}]}\x0b', {})
 @example("ReceiveMessage", 200, b'{"Messages": [{"Body": "a", "N": ' + b"9" * 5000 + b"}]}", {})
@@ -241,6 +270,9 @@ def test_an_sqs_delete_read_by_the_hook_is_the_sdks_own(answer: dict[str, Any]) 
     b'{"Messages": [{"Body": "a", "N": ' + b"[" * 100_000 + b"]" * 100_000 + b"}]}",
     {},
 )
+@example("ReceiveMessage", 200, b"[" * 5_000 + b"]" * 5_000, {})
+@example("DeleteMessageBatch", 200, b'{"Failed": ' + b"[" * 5_000 + b"]" * 5_000 + b"}", {})
+@example("DeleteMessageBatch", 200, b"<html>log in</html>", {})
 # Escapes and raw UTF-8: a surrogate pair (either case), a high surrogate before no low
 # one, a NUL's escape, a raw character past the BMP, a line separator and DEL (json
 # takes those raw), a raw control character in a key, a byte not UTF-8 after an escape, a

@@ -218,11 +218,21 @@ def stand_in_config(url: str, monkeypatch: pytest.MonkeyPatch) -> Config:
     )
 
 
+#: What GarbageSqs answers its fourth to sixth receives with, under SQS's JSON type: a
+#: body nested thousands deep (the SDK's loader raises RecursionError), one that is no
+#: JSON (a proxy's error text, which the SDK reads as no messages), and a huge one so.
+_UNREADABLE = (
+    b'{"Messages": ' + b"[" * 5_000 + b"]" * 5_000 + b"}",
+    b"Service Unavailable",
+    b"x" * 2_000_000,
+)
+
+
 class GarbageSqs(LocalServer):
     """An endpoint that answers SQS's calls with 200 and something else: ``[]`` to the
     first two receives (a misrouted stand-in), an HTML page to the third (a captive
-    proxy), then one message without a receipt handle beside one with, then nothing.
-    Records the deletes."""
+    proxy), then :data:`_UNREADABLE`, then one message without a receipt handle beside
+    one with, then nothing. Records the deletes."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -242,7 +252,10 @@ class GarbageSqs(LocalServer):
                 return web.Response(text="<html>Log in</html>", content_type="text/html")
             if self.receives <= 3:
                 answer = []
-            elif self.receives == 4:
+            elif self.receives <= 3 + len(_UNREADABLE):
+                unreadable = _UNREADABLE[self.receives - 4]
+                return web.Response(body=unreadable, content_type="application/x-amz-json-1.0")
+            elif self.receives == 4 + len(_UNREADABLE):
                 body = f.raw(f.delivery(["a@one.example"]))
                 handled = {"MessageId": "m", "ReceiptHandle": "r", "Body": body}
                 answer = {"Messages": [{"MessageId": "no-handle", "Body": body}, handled]}
@@ -256,9 +269,10 @@ class GarbageSqs(LocalServer):
 async def test_an_answer_that_is_not_sqs_is_a_failed_receive_not_a_dead_daemon(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Receives answered with something SQS never sends make the SDK's parser raise:
-    each is a failed receive (counted, logged, retried with backoff), the daemon stays
-    up and reads the messages that come next; one without a receipt handle is counted
+    """Receives answered with something SQS never sends make the SDK's parser raise, or
+    its loader fail (nested too deeply, not JSON): each is a failed receive (counted,
+    logged with the answer's start, retried with backoff), not the poller's end, and the
+    daemon reads the messages that come next; one without a receipt handle is counted
     and never sent to DeleteMessageBatch."""
     monkeypatch.setattr(failures_module, "backoff_delay", lambda *_, **__: 0.0)
     logs = io.StringIO()
@@ -269,12 +283,26 @@ async def test_an_answer_that_is_not_sqs_is_a_failed_receive_not_a_dead_daemon(
             with anyio.fail_after(20):
                 await daemon.changes.wait_for(lambda: bool(garbage.deleted))
             messages = dict(daemon.ledger.tallies.messages)
+            samples = daemon.metrics.registry.get_sample_value
+            poller_failures = samples("sesd_task_failures_total", {"task": "poller"})
+            receive_errors = samples(
+                "sesd_sqs_errors_total",
+                {"queue": "q", "account": "default", "region": "us-east-1",
+                 "operation": "receive"},
+            )  # fmt: skip
     assert garbage.deleted == ["r"]
     # The same event twice: counted once, then a duplicate.
     assert messages == {("q", Outcome.PROCESSED): 1, ("q", Outcome.DUPLICATE): 1}
+    assert (poller_failures, receive_errors) == (0.0, 6.0)
     records = [json.loads(line) for line in logs.getvalue().splitlines()]
     failed = [r for r in records if r["event"] == "sesd.sqs.receive_failed"]
-    assert [r["consecutive"] for r in failed] == [1, 2, 3]
+    assert [r["consecutive"] for r in failed] == [1, 2, 3, 4, 5, 6]
+    assert [r["error"] for r in failed[3:]] == [
+        "UnreadableAnswer: an answer nested too deeply, not SQS's: "
+        + repr('{"Messages": ' + "[" * 47 + "..."),
+        "UnreadableAnswer: an answer that is not JSON, not SQS's: 'Service Unavailable'",
+        "UnreadableAnswer: an answer that is not JSON, not SQS's: " + repr("x" * 60 + "..."),
+    ]
     assert {r["error"].partition(":")[0] for r in failed[:2]} <= {"AttributeError", "TypeError"}
     assert (
         failed[2]["error"]

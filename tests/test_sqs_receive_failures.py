@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import pytest
 from aiohttp import web
 
 from sesd.commands.demo.localhttp import LocalServer
@@ -68,9 +69,23 @@ async def test_isolated_failures_never_make_the_queue_failing() -> None:
     assert all(not failing for _, failing, _ in states), states
 
 
-async def test_failed_receives_back_off_to_the_cap() -> None:
+class DeepErrors(SometimesThrottled):
+    """Every receive answers 500 with a body nested thousands deep (a proxy's, not SQS's):
+    the SDK's loader raises RecursionError on it while it reads the error."""
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        body = b"[" * 5_000 + b"]" * 5_000
+        return web.Response(status=500, body=body, content_type="application/x-amz-json-1.0")
+
+
+@pytest.mark.parametrize("endpoint", [AlwaysDown, DeepErrors])
+async def test_failed_receives_back_off_to_the_cap(
+    endpoint: type[SometimesThrottled],
+) -> None:
+    """Receives that keep failing, an error SQS gives or one it never does (an answer the
+    SDK cannot read: no fault of the poller's), back off towards the cap."""
     delays = []
-    async with AlwaysDown() as sqs, _receiving(sqs) as p:
+    async with endpoint() as sqs, _receiving(sqs) as p:
         p._failures.rand = lambda: 0.999  # the jitter's top: the bound itself
         for _ in range(10):
             assert await p._receive() is None

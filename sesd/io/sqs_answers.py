@@ -19,15 +19,36 @@ are the SDK's), a body that is not UTF-8 JSON, and every shape beyond the plain 
 member of another type than the model's, message attributes, which sesd never asks
 for): a test holds the result equal to the SDK's own for every shape, and the table
 below equal to the SDK's model.
+
+Two answers of 200 are refused instead (:class:`UnreadableAnswer`, a failed call like
+any other), both found only where that reading already failed, so SQS's own answers
+cost nothing more: one nested deeper than the SDK's JSON loader goes (it raises
+``RecursionError``, which is no error of SQS's: the poller would end), and a receive's
+that is not JSON at all under a JSON type (the SDK reads it as no messages: a proxy's
+page would pass for a healthy, empty queue). SQS's answers are JSON, a few levels deep.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any, NamedTuple
 
 import msgspec
 
-__all__ = ["ANSWERS", "Entries", "read_answer"]
+__all__ = ["ANSWERS", "Entries", "UnreadableAnswer", "read_answer"]
+
+#: How much of a refused answer its error quotes (the start of a proxy's page says
+#: whose it is); the log line cleans it, as all of an endpoint's text.
+_QUOTED = 60
+
+
+class UnreadableAnswer(ValueError):
+    """An answer of 200 that the SDK cannot read for what it is, not for its shape
+    (the module's docstring): refused, quoting its start."""
+
+    def __init__(self, why: str, body: bytes) -> None:
+        quoted = body[:_QUOTED].decode("utf-8", "replace") + ("..." if len(body) > _QUOTED else "")
+        super().__init__(f"an answer {why}, not SQS's: {quoted!r}")
 
 
 class Entries(NamedTuple):
@@ -89,6 +110,7 @@ def read_answer(
     try:
         answer = _LOAD(body)
     except ValueError:  # msgspec's errors, UnicodeDecodeError: the SDK's own path says
+        _refuse_unreadable(operation_model.name, body, response_dict)
         return
     if type(answer) is not dict:
         return
@@ -114,6 +136,22 @@ def read_answer(
     customized_response_dict.update(read)
     # Parsed by the SDK as an answer without members: its metadata, from the headers.
     response_dict["body"] = b""
+
+
+def _refuse_unreadable(operation: str, body: bytes, response_dict: dict[str, Any]) -> None:
+    """Raise :class:`UnreadableAnswer` for a ``body`` the SDK's loader fails on (loaded
+    as it loads it): nested too deeply, or, for a receive under a JSON type, not JSON (or
+    not UTF-8). Any other is left to the SDK: under another type, whose receive the
+    poller refuses by its type (sesd.runtime.sqs_calls.foreign_answer); a delete's, whose
+    entries the answer does not name count as failed."""
+    try:
+        json.loads(body.decode("utf-8"))
+    except RecursionError:
+        raise UnreadableAnswer("nested too deeply", body) from None
+    except ValueError:  # UnicodeDecodeError too
+        kind = response_dict.get("headers", {}).get("content-type") or ""
+        if operation == "ReceiveMessage" and "json" in kind:
+            raise UnreadableAnswer("that is not JSON", body) from None
 
 
 def _entry(entry: dict[str, Any], members: Entries) -> dict[str, Any] | None:

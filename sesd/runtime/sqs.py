@@ -38,7 +38,7 @@ from sesd.metrics.registry import Metrics
 from sesd.runtime.clock import compare_with_aws
 from sesd.runtime.health import Changes, Health
 from sesd.runtime.in_flight import InFlight
-from sesd.runtime.sqs_calls import SQS_ERRORS, InvalidMemory, foreign_answer
+from sesd.runtime.sqs_calls import POLL_ERRORS, InvalidMemory, foreign_answer
 from sesd.runtime.sqs_deletes import Deletes
 from sesd.runtime.sqs_failures import ReceiveFailures
 from sesd.runtime.sqs_judge import Judge
@@ -206,7 +206,7 @@ class QueuePoller:
             kwargs["VisibilityTimeout"] = self._queue.visibility_timeout
         try:
             return await self._receiver.receive_message(**kwargs)
-        except SQS_ERRORS as exc:
+        except POLL_ERRORS as exc:
             return exc
 
     def _read(self, answer: ReceiveMessageResultTypeDef | BaseException | None) -> Received:

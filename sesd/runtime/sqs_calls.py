@@ -37,6 +37,7 @@ else:
 __all__ = [
     "DENIED",
     "PERMANENT_ERRORS",
+    "POLL_ERRORS",
     "SQS_ERRORS",
     "InvalidMemory",
     "batch_entries",
@@ -65,6 +66,13 @@ SQS_ERRORS = (
     TypeError,
     ValueError,
 )
+#: What a poller's calls (a receive, a delete, a release) take as the call's failure:
+#: :data:`SQS_ERRORS`, and ``RecursionError``, which the SDK's JSON loader raises on an
+#: answer nested deeper than it goes (an error's answer: those of 200 the poller reads
+#: are refused before, sesd.io.sqs_answers). The loop every message waits on retries it
+#: with its backoff; a queue's check, advice done once, leaves such a fault to its
+#: supervisor (sesd.runtime.supervise), which counts and logs it.
+POLL_ERRORS = (*SQS_ERRORS, RecursionError)
 
 _REMEMBERED_INVALID = 10_000
 #: The longest error code said (AWS's are short words).
