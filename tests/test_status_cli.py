@@ -1414,11 +1414,14 @@ def test_wide_characters_take_two_columns_and_keep_the_table_in_line() -> None:
 
 #: Sequences a name can hold as shown (IDNA keeps them; it drops U+FE0F and the
 #: zero-width joiner), and the columns a terminal draws each in: an emoji with a skin
-#: tone is one emoji, a digit in a keycap's frame (no U+FE0F: text) one digit, a flag
-#: (two regional indicators) one flag.
+#: tone is one emoji (a victory hand, text alone, drawn as the emoji a tone asks for), a
+#: digit in a keycap's frame (no U+FE0F: text) one digit, a flag (two regional
+#: indicators) one flag; a tone after a letter modifies nothing: a swatch of its own.
 DRAWN = {
     "\U0001f44d\U0001f3fd": 2,
     "\U0001f44b\U0001f3ff": 2,
+    "\u270c\U0001f3fd": 2,
+    "x\U0001f3fd": 3,
     "1\u20e3": 1,
     "\U0001f1eb\U0001f1f7": 2,
 }
@@ -1452,6 +1455,8 @@ def test_an_emoji_with_a_skin_tone_takes_the_two_columns_a_terminal_draws() -> N
     assert rows("\U0001f44d\U0001f3fd" * 40, 80) == 1
     assert rows("1\ufe0f\u20e3" * 40, 80) == 1
     assert rows("\U0001f44d\U0001f3fd" * 41, 80) == 2
+    assert rows("\u270c\U0001f3fd" * 41, 80) == 2
+    assert rows("x\U0001f3fd" * 27, 80) == 2
 
 
 @pytest.mark.parametrize(

@@ -175,10 +175,10 @@ def _first(units: list[str], cells: int) -> list[str]:
 
 def _units(text: str) -> list[str]:
     """``text`` as a terminal draws it, cell by cell: each character (an escape whole)
-    with the marks (:func:`_mark`) it draws over it."""
+    with the marks (:func:`_mark`) it draws over it, and an emoji with its skin tone."""
     units: list[str] = []
     for unit in _UNITS.findall(text):
-        if units and _mark(unit):
+        if units and (_mark(unit) or (_tone(unit) and _toned(units[-1]))):
             units[-1] += unit
         else:
             units.append(unit)
@@ -187,27 +187,39 @@ def _units(text: str) -> list[str]:
 
 def _mark(unit: str) -> bool:
     """What a terminal draws in the cells of the character before it: a combining mark
-    (an accent, a variation selector, a keycap's frame: Unicode's Mn and Me) and an
-    emoji's skin tone (U+1F3FB to U+1F3FF, wide alone: a thumbs-up with one is two
-    columns, not four). The zero-width joiner and tags are never drawn raw (escaped,
-    as every control: a ZWJ sequence shows as its emoji, the escapes between)."""
+    (an accent, a variation selector, a keycap's frame: Unicode's Mn and Me). The
+    zero-width joiner and tags are never drawn raw (escaped, as every control: a ZWJ
+    sequence shows as its emoji, the escapes between)."""
     return len(unit) == 1 and (
-        unicodedata.category(unit) in ("Mn", "Me")
-        or unicodedata.combining(unit) > 0
-        or 0x1F3FB <= ord(unit) <= 0x1F3FF
+        unicodedata.category(unit) in ("Mn", "Me") or unicodedata.combining(unit) > 0
     )
+
+
+def _tone(unit: str) -> bool:
+    """An emoji's skin tone (U+1F3FB to U+1F3FF): wide alone, a swatch of its own."""
+    return len(unit) == 1 and 0x1F3FB <= ord(unit) <= 0x1F3FF
+
+
+def _toned(unit: str) -> bool:
+    """Whether a skin tone after ``unit`` is drawn over it: an emoji (a symbol, So) not
+    toned yet. After a letter, a CJK character or an escape it modifies nothing, and
+    takes its own two columns."""
+    return unicodedata.category(unit[0]) == "So" and not any(map(_tone, unit[1:]))
 
 
 def _width(unit: str) -> int:
     """The columns a unit of :func:`_units` takes: an escape's characters; none for a
     mark with nothing before it; two for a wide (CJK, emoji) character or one asked to
-    be drawn as an emoji (U+FE0F after it: a heart, a keycap); else one."""
+    be drawn as an emoji (U+FE0F after it: a heart, a keycap; a skin tone: a victory
+    hand); else one."""
     escape = _ESCAPE.match(unit)
     if escape:
         return escape.end()
     if _mark(unit[0]):
         return 0
-    wide = unicodedata.east_asian_width(unit[0]) in ("W", "F") or "\ufe0f" in unit[1:]
+    wide = unicodedata.east_asian_width(unit[0]) in ("W", "F") or any(
+        char == "\ufe0f" or _tone(char) for char in unit[1:]
+    )
     return 2 if wide else 1
 
 
