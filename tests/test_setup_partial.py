@@ -704,3 +704,36 @@ async def test_a_change_asked_over_no_connection_is_not_said_to_be_made(
     undo = f"aws ses delete-configuration-set --configuration-set-name {name} "
     assert (made is not None) == reset, out
     assert (undo in out) == reset, out
+
+
+class Portal(SesDenied):
+    """moto's server behind a proxy that answers STS's GetCallerIdentity with a page of
+    its own, ``page`` (200: an endpoint that serves SNS, SQS and SES but not STS, a
+    captive portal), and passes every other call on."""
+
+    def __init__(self, upstream: str, page: str) -> None:
+        super().__init__(upstream)
+        self.page = page
+
+    async def _forward(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        if _action(request, body) == "sts:GetCallerIdentity":
+            return web.Response(text=self.page, content_type="text/html")
+        return await passed_on(request, self._upstream, body)
+
+
+@pytest.mark.parametrize("page", ["welcome", "<html><body>welcome</body></html>"])
+async def test_an_identity_the_endpoint_does_not_say_leaves_the_topic_without_its_undo(
+    local_sqs: LocalSqs, page: str
+) -> None:
+    """The endpoint answers STS with a page, not AWS's answer (text, or markup with no
+    ARN in it). The caller's identity is asked only for the undo line a topic would
+    have were its creation unanswered: the run failed on it (ResponseParserError, a
+    KeyError's traceback) before making anything. It makes the topic and the rest,
+    the undo line of each named by AWS's answers."""
+    name = f"p{uuid.uuid4().hex[:8]}"
+    async with Portal(local_sqs.url, page) as portal:
+        with anyio.fail_after(20):
+            plan = await run_setup(SetupOptions(name=name, endpoint_url=portal.url))
+        assert [a for a, k, _ in plan.steps if k == "SNS topic"] == ["created"]
+        assert plan.undoing(portal.url)[-1].split()[1:3] == ["sns", "delete-topic"]

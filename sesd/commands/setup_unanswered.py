@@ -4,14 +4,13 @@ place of AWS's answer (sesd.commands.provision asks, sesd.commands.setup says)."
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
     ConnectTimeoutError,
     EndpointConnectionError,
     ProxyConnectionError,
@@ -22,6 +21,10 @@ if TYPE_CHECKING:
     from sesd.commands.setup_plan import Plan, SetupOptions
 
 __all__ = ["heard", "made_topic_arn", "unsent"]
+
+#: A caller's ARN as STS says it (``arn:aws:sts::123456789012:assumed-role/r/s``,
+#: ``arn:aws-cn:iam::123456789012:user/u``): its partition and account.
+_CALLER = re.compile(r"arn:([a-z0-9-]+):[a-z]+::(\d{12}):\S")
 
 
 def unsent(exc: BaseException) -> bool:
@@ -56,10 +59,14 @@ def heard(plan: Plan) -> Callable[..., None]:
 async def made_topic_arn(sts: Any, options: SetupOptions) -> str | None:
     """The ARN a topic made now will have (the caller's partition and account, the
     region, the name), for its undo line should AWS's answer not come; None when STS
-    does not say (any identity may ask it: only the endpoint can fail)."""
+    does not say (any identity may ask it: only the endpoint can fail, or answer what
+    is not AWS's, an identity with no account in it)."""
     try:
-        arn = str((await sts.get_caller_identity())["Arn"])
-    except (ClientError, BotoCoreError):
+        said = await sts.get_caller_identity()
+    except Exception:  # noqa: BLE001 - botocore's parser raises what a page makes it meet
+        return None  # the line is left out: the run goes on, as it did without it
+    caller = _CALLER.match(str(said.get("Arn", "")))
+    if caller is None:
         return None
-    partition, account = arn.split(":")[1], arn.split(":")[4]
+    partition, account = caller.groups()
     return f"arn:{partition}:sns:{options.region}:{account}:{options.topic}"
