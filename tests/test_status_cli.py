@@ -1459,6 +1459,24 @@ def test_an_emoji_with_a_skin_tone_takes_the_two_columns_a_terminal_draws() -> N
     assert rows("x\U0001f3fd" * 27, 80) == 2
 
 
+def test_a_name_cut_among_flags_keeps_each_flag_whole() -> None:
+    """A domain of flags (France, Germany, six times) too long for its column: its tail
+    was cut by regional indicators, eleven of them, so a terminal paired each with the
+    half of the next flag and drew flags that are not in the name (R and D, E and F).
+    The tail is of whole flags, as the name has them; the figures stay in line."""
+    flags = "\U0001f1eb\U0001f1f7\U0001f1e9\U0001f1ea" * 6
+    w = world(now=NOW)
+    feed(w, [f.delivery([f"u@{flags}.example"], at=NOW - 50)], NOW)
+    doc = build_status(w.sources, NOW, read_counters(w.sources), (w.sources.started, {}))
+    lines = table(doc).splitlines()
+    (row,) = [line for line in lines if ".example)" in line]
+    tail = row.split("\u2026", 1)[1].split(".example)")[0]
+    assert flags.endswith(tail), tail
+    assert len(tail) % 2 == 0 < len(tail), tail  # whole flags, some of them
+    head = lines[lines.index(row) - 1]  # each character of both one column wide
+    assert row[: head.index("delivered") + len("delivered")].endswith(" 1"), row
+
+
 @pytest.mark.parametrize(
     ("option", "value", "said"),
     [

@@ -175,10 +175,16 @@ def _first(units: list[str], cells: int) -> list[str]:
 
 def _units(text: str) -> list[str]:
     """``text`` as a terminal draws it, cell by cell: each character (an escape whole)
-    with the marks (:func:`_mark`) it draws over it, and an emoji with its skin tone."""
+    with the marks (:func:`_mark`) it draws over it, an emoji with its skin tone, and
+    a flag's two regional indicators (a cut between them pairs each after it with the
+    next flag's half: flags the name has not)."""
     units: list[str] = []
     for unit in _UNITS.findall(text):
-        if units and (_mark(unit) or (_tone(unit) and _toned(units[-1]))):
+        if units and (
+            _mark(unit)
+            or (_tone(unit) and _toned(units[-1]))
+            or (_indicator(unit) and _indicator(units[-1]))
+        ):
             units[-1] += unit
         else:
             units.append(unit)
@@ -200,6 +206,12 @@ def _tone(unit: str) -> bool:
     return len(unit) == 1 and 0x1F3FB <= ord(unit) <= 0x1F3FF
 
 
+def _indicator(unit: str) -> bool:
+    """A regional indicator (U+1F1E6 to U+1F1FF) alone: a flag's first half, or
+    nothing a flag was made of yet."""
+    return len(unit) == 1 and 0x1F1E6 <= ord(unit) <= 0x1F1FF
+
+
 def _toned(unit: str) -> bool:
     """Whether a skin tone after ``unit`` is drawn over it: an emoji (a symbol, So) not
     toned yet. After a letter, a CJK character or an escape it modifies nothing, and
@@ -211,14 +223,14 @@ def _width(unit: str) -> int:
     """The columns a unit of :func:`_units` takes: an escape's characters; none for a
     mark with nothing before it; two for a wide (CJK, emoji) character or one asked to
     be drawn as an emoji (U+FE0F after it: a heart, a keycap; a skin tone: a victory
-    hand); else one."""
+    hand), or a flag; else one."""
     escape = _ESCAPE.match(unit)
     if escape:
         return escape.end()
     if _mark(unit[0]):
         return 0
     wide = unicodedata.east_asian_width(unit[0]) in ("W", "F") or any(
-        char == "\ufe0f" or _tone(char) for char in unit[1:]
+        char == "\ufe0f" or _tone(char) or _indicator(char) for char in unit[1:]
     )
     return 2 if wide else 1
 
