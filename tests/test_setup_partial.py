@@ -737,3 +737,23 @@ async def test_an_identity_the_endpoint_does_not_say_leaves_the_topic_without_it
             plan = await run_setup(SetupOptions(name=name, endpoint_url=portal.url))
         assert [a for a, k, _ in plan.steps if k == "SNS topic"] == ["created"]
         assert plan.undoing(portal.url)[-1].split()[1:3] == ["sns", "delete-topic"]
+
+
+async def test_sts_unanswered_holds_the_run_no_longer_than_its_wait(
+    local_sqs: LocalSqs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """STS never answers (a network that reaches SNS, SQS and SES by their VPC
+    endpoints alone). Setup asked it whose the credentials are, for a line it prints
+    only if the topic's creation goes unanswered, and waited out the SDK's timeouts
+    and retries, a minute a try, before it made anything. It waits IDENTITY_WAIT (5 s;
+    here a fifth of a second) and makes the topic and the rest."""
+    from sesd.commands import setup_unanswered
+
+    monkeypatch.setattr(setup_unanswered, "IDENTITY_WAIT", 0.2, raising=False)
+    name = f"s{uuid.uuid4().hex[:8]}"
+    async with SesDenied(local_sqs.url, action="GetCallerIdentity") as silent:
+        silent.hanging = True
+        with anyio.fail_after(10):
+            plan = await run_setup(SetupOptions(name=name, endpoint_url=silent.url))
+        assert silent.asked.is_set()
+    assert [a for a, k, _ in plan.steps if k == "SNS topic"] == ["created"]

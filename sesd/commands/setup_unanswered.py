@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
+import anyio
 from botocore.exceptions import (
     ConnectTimeoutError,
     EndpointConnectionError,
@@ -22,6 +23,9 @@ if TYPE_CHECKING:
 
 __all__ = ["heard", "made_topic_arn", "unsent"]
 
+#: How long setup waits for STS to say whose the credentials are (seconds): a call
+#: answered in a second or less where STS is reached at all.
+IDENTITY_WAIT = 5.0
 #: A caller's ARN as STS says it (``arn:aws:sts::123456789012:assumed-role/r/s``,
 #: ``arn:aws-cn:iam::123456789012:user/u``): its partition and account.
 _CALLER = re.compile(r"arn:([a-z0-9-]+):[a-z]+::(\d{12}):\S")
@@ -61,10 +65,15 @@ async def made_topic_arn(sts: Any, options: SetupOptions) -> str | None:
     region, the name), for its undo line should AWS's answer not come; None when STS
     does not say (any identity may ask it: only the endpoint can fail, or answer what
     is not AWS's, an identity with no account in it)."""
-    try:
-        said = await sts.get_caller_identity()
-    except Exception:  # noqa: BLE001 - botocore's parser raises what a page makes it meet
-        return None  # the line is left out: the run goes on, as it did without it
+    said: dict[str, Any] = {}
+    # A network that reaches SNS, SQS and SES by their VPC endpoints alone may not reach
+    # STS: the SDK's timeouts and retries would hold the run minutes before it made
+    # anything, for a line it may never print.
+    with anyio.move_on_after(IDENTITY_WAIT):
+        try:
+            said = await sts.get_caller_identity()
+        except Exception:  # noqa: BLE001 - botocore's parser raises what a page makes it meet
+            return None  # the line is left out: the run goes on, as it did without it
     caller = _CALLER.match(str(said.get("Arn", "")))
     if caller is None:
         return None
