@@ -5,8 +5,8 @@ For that hour SES's pause (its event, then the next polls) was older than it and
 dropped, the tenant shown sending and its alert silent; a tenant deleted stayed (a
 paused one's alert held); a new tenant's events were dropped as of one gone. A step
 back moves those times with the clock; a step ahead leaves them. When an account was
-last polled (the status page's ages) moves with every step; a tenant walk's start with
-a restart behind the save. Pure code, no server."""
+last polled (the status page's ages) moves with every step, and so does a tenant
+walk's start; both move back too with a restart behind the save. Pure code, no server."""
 
 from __future__ import annotations
 
@@ -209,3 +209,50 @@ def test_a_tenant_walk_s_start_moves_back_with_a_restart_behind_the_save(
     walk = fresh.tenant_walks.walks.get(target)
     assert (None if walk is None else walk.started) == started
     assert restored["tenant_walks_resumed"] == (started is not None)
+
+
+@pytest.mark.parametrize(
+    ("step", "begun", "resumed"),
+    [(AHEAD, 23.5, True), (-AHEAD, 24.5, False)],
+    ids=["an hour ahead, resumed", "an hour back, too old"],
+)
+def test_a_tenant_walk_s_start_moves_with_a_clock_step(
+    step: float, begun: float, resumed: bool
+) -> None:
+    """A tenant walk under way, begun ``begun`` hours before the restart; the clock
+    steps an hour (measured) just before the state file's save, and sesd restarts on
+    that clock. Its start moves with the step, so the restart resumes the walk within
+    the day it allows and starts over one older (before: left on the old clock, a step
+    ahead aged it an hour, and the walk 23.5 hours old started over; a step back kept
+    the one 24.5 hours old resumed)."""
+    config = parse_config(_QUEUE + "[tenants]\nenabled = true\n")
+    ledger = Ledger(core_settings(config))
+    target = ledger.settings.watched[0]
+    ledger.tenant_walks.walks[target] = TenantWalk(T - step - begun * 3600, tenants=["acme"])
+    ledger.stepped(step, T)
+    blob = snapshot(ledger, Evaluator(config.alerts, []), T)
+    fresh = Ledger(core_settings(config))
+    restored = restore(blob, fresh, Evaluator(config.alerts, []), T)
+    walk = fresh.tenant_walks.walks.get(target)
+    assert (None if walk is None else walk.started) == (T - begun * 3600 if resumed else None)
+    assert restored["tenant_walks_resumed"] == resumed
+
+
+def test_a_tenant_walk_moved_back_at_a_restart_moves_ahead_again_with_ntp_s_step() -> None:
+    """A walk begun 22.5 hours before the save; the host restarts with its clock an hour
+    behind (NTP not there yet), which moves the walk's start back the hour; NTP then
+    steps the clock the hour ahead, and an hour later sesd restarts again. The walk,
+    23.5 hours old, resumes (before: the step left it an hour back, read 24.5 hours
+    old, and it started over)."""
+    config = parse_config(_QUEUE + "[tenants]\nenabled = true\n")
+    ledger = Ledger(core_settings(config))
+    target = ledger.settings.watched[0]
+    ledger.tenant_walks.walks[target] = TenantWalk(T - 22.5 * 3600, tenants=["acme"])
+    booted = Ledger(core_settings(config))
+    restore(snapshot(ledger, Evaluator(config.alerts, []), T), booted,
+            Evaluator(config.alerts, []), T - AHEAD)  # fmt: skip
+    booted.stepped(AHEAD, T)
+    blob = snapshot(booted, Evaluator(config.alerts, []), T + 3600)
+    fresh = Ledger(core_settings(config))
+    restore(blob, fresh, Evaluator(config.alerts, []), T + 3600)
+    assert fresh.tenant_walks.walks[target].started == T - 22.5 * 3600

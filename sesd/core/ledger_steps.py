@@ -40,7 +40,12 @@ def moved(ledger: Ledger, step: float, now: float) -> None:
       A step ahead leaves them: moved, an event's time would outdo SES's next words;
     - on a step back, the recipients the full pending table refused, counted by their
       first delay's time (an event's, held to this clock), are held to ``now`` alike
-      (sesd.core.refusals).
+      (sesd.core.refusals);
+    - when each tenant walk under way began: a restart resumes one begun within
+      :data:`~sesd.core.tenant_walks.MAX_WALK_AGE`. Left, a step ahead aged it the
+      step's length (one begun 23 hours before started over), a step back kept one
+      over a day old resumed, and a step NTP made after a restart behind the save
+      (which moved the start back) did not move it ahead again.
     """
     ledger.canary.stepped(step)
     ledger.dedup.stepped(step)
@@ -48,6 +53,8 @@ def moved(ledger: Ledger, step: float, now: float) -> None:
     if ledger.providers is not None:
         ledger.providers.stepped(step)
     _seen_moved(ledger, step)
+    for walk in ledger.tenant_walks.walks.values():
+        walk.started += step
     if step < 0:
         _tenants_held(ledger, now)
         ledger.pending.refused.held_to(now)
