@@ -397,3 +397,59 @@ def test_refusals_after_the_clock_goes_20_hours_back_are_counted(how: str) -> No
         body = f.raw(f.delay([f"v{i}@quiet.example"], at=at, message_id=f"v{i}"))
         pipeline.feed(body, "q", back)
     assert pipeline.ledger.pending.refused.since(back) == 99
+
+
+@pytest.mark.parametrize("how", ["restart", "step"])
+def test_refusals_before_the_clock_went_20_hours_back_count_again_once_ntp_sets_it(
+    how: str,
+) -> None:
+    """The same 96 refusals over 16 hours; the host's clock then reads 20 hours earlier
+    (a restart on a host booted that far behind the save before NTP set its clock, or a
+    step back measured), three more are refused, and NTP steps the clock the 20 hours
+    ahead again. The 96, first delayed in the last 16 h by SES's clock, are still ones
+    the pending figures leave out: the note counts them (the three, dated on the clock
+    behind, are 20 hours old by then). Before, the step back counted the 96 as of the
+    clock behind, and NTP's step left them 20 hours old: the note said 0."""
+    config = parse_config("[ingest]\nmax_pending_delays = 1\n")
+    pipeline = Pipeline(core_settings(config))
+    pipeline.feed(f.raw(f.delay(["a@flood.example"], at=NOW - 3000, message_id="m0")), "q", NOW)
+    for i in range(96):
+        at = NOW - 60 - i * BUCKET
+        body = f.raw(f.delay([f"u{i}@quiet.example"], at=at, message_id=f"u{i}"))
+        pipeline.feed(body, "q", NOW)
+    back = NOW - 20 * 3600.0
+    if how == "restart":
+        names = [spec.name for spec in pipeline.ledger.specs]
+        blob = snapshot(pipeline.ledger, Evaluator(config.alerts, names), NOW)
+        pipeline = Pipeline(core_settings(config))
+        restore(blob, pipeline.ledger, Evaluator(config.alerts, names), back)
+    else:
+        pipeline.ledger.stepped(-20 * 3600.0, back)
+    for i in range(3):
+        at = back - 60 - i * BUCKET
+        body = f.raw(f.delay([f"v{i}@quiet.example"], at=at, message_id=f"v{i}"))
+        pipeline.feed(body, "q", back)
+    pipeline.ledger.stepped(20 * 3600.0, NOW + 60)
+    assert pipeline.ledger.pending.refused.since(NOW + 60) == 96
+
+
+def test_refusals_a_restart_reads_two_days_ahead_count_as_of_the_restart() -> None:
+    """The 96 refusals over 16 hours in a state file saved two days ahead of the
+    restart's clock (a save time damaged, or the clock that far off: past a day, as
+    its alert times, taken as the restart's). They count as of the restart, and 16 h
+    on are not counted any more (left two days ahead, the note counted them for two
+    days and 16 h)."""
+    config = parse_config("[ingest]\nmax_pending_delays = 1\n")
+    pipeline = Pipeline(core_settings(config))
+    pipeline.feed(f.raw(f.delay(["a@flood.example"], at=NOW - 3000, message_id="m0")), "q", NOW)
+    for i in range(96):
+        at = NOW - 60 - i * BUCKET
+        body = f.raw(f.delay([f"u{i}@quiet.example"], at=at, message_id=f"u{i}"))
+        pipeline.feed(body, "q", NOW)
+    names = [spec.name for spec in pipeline.ledger.specs]
+    blob = snapshot(pipeline.ledger, Evaluator(config.alerts, names), NOW)
+    fresh = Pipeline(core_settings(config))
+    back = NOW - 2 * 86400.0
+    restore(blob, fresh.ledger, Evaluator(config.alerts, names), back)
+    refused = fresh.ledger.pending.refused
+    assert (refused.since(back), refused.since(back + 17 * 3600.0)) == (96, 0)

@@ -72,7 +72,7 @@ def restore_into(ledger: Ledger, data: dict[str, Any], now: float) -> dict[str, 
     # A delay is kept under labels an event could have made, each in its scope.
     makes = [label_maker(ledger, scope.axis, data) for scope in ledger.scopes]
     refused = ledger.pending.restore(data["pending"], places, makes)
-    ledger.pending.refused.held_to(now)  # (of a file saved on a clock ahead of this one)
+    ledger.pending.refused.held_to(now)  # (none a day ahead of this clock: sesd.core.refusals)
     ledger.tenant_map.restore(data.get("tenant_map", []))
     # Each window as saved, by its place in the file: one added or changed since
     # starts empty, the others are kept.

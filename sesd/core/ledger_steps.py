@@ -38,9 +38,6 @@ def moved(ledger: Ledger, step: float, now: float) -> None:
       shown again; after a step ahead and back, a tenant deleted was heard again).
       Held to ``now``, no time is ahead of what SES says next, and none moves back.
       A step ahead leaves them: moved, an event's time would outdo SES's next words;
-    - on a step back, the recipients the full pending table refused, counted by their
-      first delay's time (an event's, held to this clock), are held to ``now`` alike
-      (sesd.core.refusals);
     - when each tenant walk under way began: a restart resumes one begun within
       :data:`~sesd.core.tenant_walks.MAX_WALK_AGE`. Left, a step ahead aged it the
       step's length (one begun 23 hours before started over), a step back kept one
@@ -57,7 +54,6 @@ def moved(ledger: Ledger, step: float, now: float) -> None:
         walk.started += step
     if step < 0:
         _tenants_held(ledger, now)
-        ledger.pending.refused.held_to(now)
 
 
 def restored_behind(ledger: Ledger, step: float, now: float, ahead: float) -> None:

@@ -5,7 +5,8 @@ pending column leaves out is the refusals of the last ``LONGEST_DELAY`` alone, c
 here by the event time of each one's first delay, in buckets of :data:`BUCKET`
 seconds, and kept in the state file (a restart does not hold the refused recipients'
 retries either: the figures still leave them out). Pure, and bounded: the buckets of
-that span and two more."""
+that span and two more, behind the newest; twice that after the host's clock went back
+(:meth:`RecentRefusals._added`)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,10 @@ __all__ = ["BUCKET", "RecentRefusals"]
 #: Seconds of event time per bucket: how much longer than ``LONGEST_DELAY`` one counts.
 BUCKET: Final = 600.0
 _KEPT: Final = int(LONGEST_DELAY // BUCKET) + 2
+#: How far ahead of the clock a restart keeps a bucket as counted (a state file saved on
+#: a clock ahead, as far as sesd.runtime.state_alerts moves its alert times back); one
+#: further ahead (a damaged file) counts as of the restart.
+_MOST_AHEAD: Final = 86_400.0
 
 
 class RecentRefusals:
@@ -38,24 +43,31 @@ class RecentRefusals:
 
     def _added(self, bucket: int, n: int) -> None:
         counts = self._counts
-        counts[bucket] = counts.get(bucket, 0) + n
+        if bucket in counts:
+            counts[bucket] += n
+            return
+        counts[bucket] = n
         if len(counts) > _KEPT:
-            newest = max(counts)
-            for old in [b for b in counts if b <= newest - _KEPT]:
+            # Those more than the span behind the one added. Not behind the newest:
+            # after the host's clock went back (a step, a restart on a clock behind the
+            # save) those counted before are ahead of it, and each refusal after them,
+            # bounded from them, was dropped as it came. They stay, at the times SES
+            # dated them: once NTP sets the clock again, they are as old as they are.
+            for old in [b for b in counts if b <= bucket - _KEPT]:
                 del counts[old]
+            while len(counts) > 2 * _KEPT:  # those before the clock went back, and after
+                del counts[min(counts)]
 
     def held_to(self, now: float) -> None:
-        """None counted later than ``now``'s bucket: those ahead of it count in it. Their
-        times are events' held to the host's clock (sesd.core.pipeline clamps one ahead
-        of it), so one is ahead only where this clock reads behind the one they were
-        counted on (a step back, a restart on a clock behind the save, a damaged file):
-        left, the newest bucket was ahead, and each refusal after it more than the kept
-        span older was dropped as it came (the bound is counted from the newest),
-        until the clock caught up."""
+        """None counted more than a day later than ``now`` (a restart's time): those
+        count in its bucket. A state file saved that far ahead is taken as damaged, as
+        its alert times are (sesd.runtime.state_alerts.stepped_back); left, one far
+        ahead (a flipped byte) counted for as long. Those within the day stay: the host
+        started before NTP set its clock, and they count until 16 h after their time."""
         if not math.isfinite(now):
             return
         last = int(now // BUCKET)
-        ahead = [bucket for bucket in self._counts if bucket > last]
+        ahead = [bucket for bucket in self._counts if bucket * BUCKET > now + _MOST_AHEAD]
         if ahead:
             self._added(last, sum(self._counts.pop(bucket) for bucket in ahead))
 
@@ -74,11 +86,16 @@ class RecentRefusals:
         holds none); a pair that is not two whole numbers, a count above none, is left
         out alone (items a later build added after them are not this one's to read),
         and the bound holds as for :meth:`add`."""
-        for row in rows if isinstance(rows, list) else ():
-            if isinstance(row, list | tuple) and len(row) >= 2:
-                bucket, n = row[0], row[1]
-                if _whole(bucket) and _whole(n) and n > 0:
-                    self._added(bucket, n)
+        read = [
+            (row[0], row[1])
+            for row in (rows if isinstance(rows, list) else ())
+            if isinstance(row, list | tuple) and len(row) >= 2 and _whole(row[0])
+            and _whole(row[1]) and row[1] > 0
+        ]  # fmt: skip
+        # The newest first: each is bounded from the one added (those counted before
+        # the clock went back, ahead, are not dropped for those after).
+        for bucket, n in sorted(read, reverse=True):
+            self._added(bucket, n)
 
 
 def _whole(value: object) -> bool:
