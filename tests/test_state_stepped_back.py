@@ -10,13 +10,21 @@ reminder, startsAt moved to the restart, and a pending ``for`` began again."""
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
 from sesd.alerting.documents import alertmanager_documents
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.render import firing_span
+from sesd.alerting.retiring import Undelivered
 from sesd.alerting.rules import Transition
+from sesd.alerting.service import Alerting
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.core.timestamps import iso
+from sesd.metrics.registry import Metrics
+from sesd.runtime.clock import AnchoredClock
+from sesd.runtime.saver import StateSaver
 from sesd.runtime.state import restore, snapshot
 from tests.test_fired_step_back import CHANGED
 from tests.test_rule_changes import SINKS, WINDOWS, T, rule
@@ -156,3 +164,50 @@ def test_a_save_time_more_than_a_day_ahead_moves_no_alert_time() -> None:
     for ahead, since in ((2 * 86_400.0, T), (86_400.0, saved - 86_400.0 - 2400)):
         _, restored = _restored(REMINDED + rule(), blob, saved - ahead)
         assert restored.states["delays"]["a.example"].since == since
+
+
+async def test_a_step_measured_during_a_save_moves_the_file_s_times_once(
+    tmp_path: Path,
+) -> None:
+    """a.example fires at T; ten minutes on a save begins, and the wall clock steps an
+    hour back after the save read its time, before the alerting's part of the file is
+    taken. The restart on the new clock finds the file an hour ahead and moves its
+    times back the hour: the alert fired ten minutes before the save, by the new clock
+    an hour before it read. Before, the alerting's part read the clock, the step was
+    measured there and moved the alert's start, but the file kept the save's time from
+    before it: the restart moved the start back a second hour."""
+    config = parse_config(SINKS + rule())
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, WINDOWS)
+    wall, monotonic = [float(T)], [0.0]
+    made: list[Alerting] = []
+
+    def stepped(step: float) -> None:
+        made[0].stepped(clock.peek(), step)
+        pipeline.ledger.stepped(step, clock.peek())
+
+    clock = AnchoredClock(lambda: wall[0], lambda: monotonic[0], on_step=stepped)
+    metrics = Metrics(pipeline.ledger, [], clock.peek, evaluator=evaluator)
+    made.append(Alerting(
+        config, pipeline.ledger, evaluator, clock, notifications=metrics.notifications,
+        evaluation_errors=metrics.evaluation_errors,
+        faults=metrics.task_failures.labels("alerting"), console=io.StringIO(),
+        wall=clock.peek,
+    ))  # fmt: skip
+    feed_spike(pipeline, "a.example", T, 6, 4)
+    (alert,) = evaluator.evaluate(pipeline.ledger, T)
+    assert alert.kind is Transition.FIRING
+    wall[0], monotonic[0] = T + 600, 600.0
+
+    def unsent() -> Undelivered:
+        wall[0] -= BACK  # the step, between the save's time and the alerting's part
+        return made[0].undelivered()
+
+    path = tmp_path / "state"
+    saver = StateSaver(str(path), pipeline.ledger, evaluator, clock, unsent)
+    saver.load()
+    await saver.save_last(5.0, after="signal")
+    saver.release()
+    now = T + 600 - BACK
+    _, restored = _restored(SINKS + rule(), path.read_bytes(), now)
+    assert restored.states["delays"]["a.example"].since == now - 600

@@ -60,6 +60,7 @@ class Alerting:
         self._ledger = ledger
         self._clock = clock
         wall = clock if wall is None else wall  # ``clock`` read looking for no step
+        self._wall = wall
         self.evaluator = evaluator
         self.silences = SilenceWatcher(config.silences_path, silence_check(config))
         evaluator.silences = self.silences.silences
@@ -298,7 +299,9 @@ class Alerting:
         """:meth:`unsent` as the state file keeps it (sesd.alerting.retiring)."""
         outboxes = self.sink_outboxes.every()
         by_labels = self._config.alerts.by_labels()
-        return undelivered(outboxes, self.evaluator, by_labels, self._clock())
+        # Read looking for no step: a save has read its time, and a step measured here
+        # would move what it saves, the save's time not (a restart moved them twice).
+        return undelivered(outboxes, self.evaluator, by_labels, self._wall())
 
     def log_unsent(self, *, kept: bool) -> None:
         """At a stop, after :meth:`drain`: say what was not delivered, and whether the
