@@ -2,17 +2,25 @@
 (no SDK retries), against an SQS stand-in speaking SQS's JSON protocol: a throttle
 now and then never makes the queue "failing" (which blinds the rules); receives
 that keep failing back off exponentially towards the 30 s cap, not once a fraction
-of a second."""
+of a second. An error answer nested deeper than the SDK's JSON loader goes fails the
+call it answers (a receive, a delete, a release); a RecursionError of sesd's own code
+under a call stays sesd's fault."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import io
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 from aiohttp import web
 
+import sesd.io.sqs_answers as answers_module
 from sesd.commands.demo.localhttp import LocalServer
+from sesd.io.logs import configure_logging
+from sesd.io.sdk_calls import trim_sqs
 from sesd.runtime.aws import sqs_config
 from sesd.runtime.sqs import QueuePoller
 from tests.conftest import aws_client
@@ -48,8 +56,10 @@ class AlwaysDown(SometimesThrottled):
 
 @asynccontextmanager
 async def _receiving(sqs: SometimesThrottled) -> AsyncIterator[QueuePoller]:
-    """A poller of a queue at ``sqs``, with the receive client sesd makes."""
+    """A poller of a queue at ``sqs``, with the receive client sesd makes (trimmed, its
+    answers read as a poller's are: sesd.io.sdk_calls)."""
     async with aws_client("sqs", sqs, sqs_config(5, receive=True)) as client:
+        trim_sqs(client)
         yield poller(client, f"{sqs.url}/123456789012/q")[0]
 
 
@@ -74,8 +84,13 @@ class DeepErrors(SometimesThrottled):
     the SDK's loader raises RecursionError on it while it reads the error."""
 
     async def _answer(self, request: web.Request) -> web.Response:
-        body = b"[" * 5_000 + b"]" * 5_000
-        return web.Response(status=500, body=body, content_type="application/x-amz-json-1.0")
+        return _deep_error()
+
+
+def _deep_error() -> web.Response:
+    """A 500 whose body is nested thousands deep (a proxy's, not SQS's)."""
+    body = b"[" * 5_000 + b"]" * 5_000
+    return web.Response(status=500, body=body, content_type="application/x-amz-json-1.0")
 
 
 @pytest.mark.parametrize("endpoint", [AlwaysDown, DeepErrors])
@@ -91,3 +106,77 @@ async def test_failed_receives_back_off_to_the_cap(
             assert await p._receive() is None
             delays.append(round(p._failures.delay, 2))
     assert delays[-1] > 25, delays
+
+
+class OneMessage(SometimesThrottled):
+    """Every receive brings one message; every delete deletes what it is asked to."""
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        asked = await request.json()
+        if request.headers["X-Amz-Target"].endswith("DeleteMessageBatch"):
+            answer: dict[str, Any] = {"Successful": [{"Id": e["Id"]} for e in asked["Entries"]]}
+        else:
+            answer = {"Messages": [{"MessageId": "m", "ReceiptHandle": "r", "Body": "{}"}]}
+        return web.json_response(answer, content_type="application/x-amz-json-1.0")
+
+
+@pytest.mark.parametrize("call", ["receive", "delete"])
+async def test_a_recursion_of_sesds_own_code_under_a_call_is_sesds_fault(
+    call: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A RecursionError of sesd's own code under an SQS call (here its reading of the
+    answer, made to recurse without end) is a fault of sesd's: raised to the poller's
+    supervisor, which counts it and logs its traceback, not taken as the call's failure
+    (retried for ever as SQS's trouble, without a traceback, the queue said failing).
+    Only the SDK's loader's, on an answer nested too deeply, fails the call."""
+
+    def recursing(entry: Any, members: Any) -> Any:
+        return recursing(entry, members)
+
+    async with OneMessage() as sqs, _receiving(sqs) as p:
+        messages = await p._receive()
+        assert messages is not None
+        assert len(messages) == 1
+        calls: dict[str, Callable[[], Awaitable[object]]] = {
+            "receive": p._receive,
+            "delete": lambda: p._deletes.delete(messages),
+        }
+        monkeypatch.setattr(answers_module, "_entry", recursing)
+        with pytest.raises(RecursionError):
+            await calls[call]()
+        labels = {"queue": "q", "account": "default", "region": "us-east-1", "operation": call}
+        errors = p._metrics.registry.get_sample_value("sesd_sqs_errors_total", labels)
+    assert not errors  # no failed call of SQS's
+
+
+class DeepAfterOne(OneMessage):
+    """The first receive brings one message; every later call answers 500 with a body
+    nested thousands deep (a proxy's, not SQS's: the SDK's loader raises RecursionError)."""
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        self.n += 1
+        return await super()._answer(request) if self.n == 1 else _deep_error()
+
+
+@pytest.mark.parametrize(("call", "counted"), [("receive", 1), ("delete", 2), ("release", 1)])
+async def test_an_error_answer_nested_too_deeply_fails_its_call(call: str, counted: int) -> None:
+    """A 500 whose body is nested deeper than the SDK's JSON loader goes fails the call
+    it answers, as SQS's own error would: counted (a delete at each of its two tries),
+    said as an answer nested too deeply, the poller reading on (no fault of sesd's)."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    async with DeepAfterOne() as sqs, _receiving(sqs) as p:
+        messages = await p._receive()
+        assert messages is not None
+        assert len(messages) == 1
+        calls: dict[str, Callable[[], Awaitable[object]]] = {
+            "receive": p._receive,
+            "delete": lambda: p._deletes.delete(messages),
+            "release": lambda: p._deletes.release(messages),
+        }
+        assert not await calls[call]()  # no messages, none deleted
+        labels = {"queue": "q", "account": "default", "region": "us-east-1", "operation": call}
+        errors = p._metrics.registry.get_sample_value("sesd_sqs_errors_total", labels)
+    assert errors == counted
+    said = {r.get("error") for r in map(json.loads, logs.getvalue().splitlines())} - {None}
+    assert said == {"UnreadableAnswer: an answer nested too deeply, not SQS's"}

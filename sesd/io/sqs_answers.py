@@ -43,12 +43,16 @@ _QUOTED = 60
 
 
 class UnreadableAnswer(ValueError):
-    """An answer of 200 that the SDK cannot read for what it is, not for its shape
-    (the module's docstring): refused, quoting its start."""
+    """An answer that the SDK cannot read for what it is, not for its shape (the
+    module's docstring): refused, quoting its start where it is at hand (an error's,
+    which the SDK failed to load, is not: sesd.runtime.sqs_calls.answer_too_deep)."""
 
-    def __init__(self, why: str, body: bytes) -> None:
-        quoted = body[:_QUOTED].decode("utf-8", "replace") + ("..." if len(body) > _QUOTED else "")
-        super().__init__(f"an answer {why}, not SQS's: {quoted!r}")
+    def __init__(self, why: str, body: bytes | None = None) -> None:
+        said = f"an answer {why}, not SQS's"
+        if body is not None:
+            quoted = body[:_QUOTED].decode("utf-8", "replace")
+            said += f": {quoted + ('...' if len(body) > _QUOTED else '')!r}"
+        super().__init__(said)
 
 
 class Entries(NamedTuple):

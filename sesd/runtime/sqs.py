@@ -38,7 +38,7 @@ from sesd.metrics.registry import Metrics
 from sesd.runtime.clock import compare_with_aws
 from sesd.runtime.health import Changes, Health
 from sesd.runtime.in_flight import InFlight
-from sesd.runtime.sqs_calls import POLL_ERRORS, InvalidMemory, foreign_answer
+from sesd.runtime.sqs_calls import SQS_ERRORS, InvalidMemory, answer_too_deep, foreign_answer
 from sesd.runtime.sqs_deletes import Deletes
 from sesd.runtime.sqs_failures import ReceiveFailures
 from sesd.runtime.sqs_judge import Judge
@@ -206,8 +206,13 @@ class QueuePoller:
             kwargs["VisibilityTimeout"] = self._queue.visibility_timeout
         try:
             return await self._receiver.receive_message(**kwargs)
-        except POLL_ERRORS as exc:
+        except SQS_ERRORS as exc:
             return exc
+        except RecursionError as exc:
+            failure = answer_too_deep(exc)
+            if failure is None:  # sesd's own: a fault, its supervisor's (answer_too_deep)
+                raise
+            return failure
 
     def _read(self, answer: ReceiveMessageResultTypeDef | BaseException | None) -> Received:
         """What a receive's answer brought (:meth:`_receive`); None (counted, logged) for

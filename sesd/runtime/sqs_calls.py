@@ -28,6 +28,7 @@ from sesd.core.events import Invalid
 from sesd.core.text import clean
 from sesd.io.aws_errors import assume_role_failure, error_code, signed_off
 from sesd.io.logs import get_logger
+from sesd.io.sqs_answers import UnreadableAnswer
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs.client import SQSClient
@@ -37,9 +38,9 @@ else:
 __all__ = [
     "DENIED",
     "PERMANENT_ERRORS",
-    "POLL_ERRORS",
     "SQS_ERRORS",
     "InvalidMemory",
+    "answer_too_deep",
     "batch_entries",
     "check_queue",
     "describe_error",
@@ -66,13 +67,9 @@ SQS_ERRORS = (
     TypeError,
     ValueError,
 )
-#: What a poller's calls (a receive, a delete, a release) take as the call's failure:
-#: :data:`SQS_ERRORS`, and ``RecursionError``, which the SDK's JSON loader raises on an
-#: answer nested deeper than it goes (an error's answer: those of 200 the poller reads
-#: are refused before, sesd.io.sqs_answers). The loop every message waits on retries it
-#: with its backoff; a queue's check, advice done once, leaves such a fault to its
-#: supervisor (sesd.runtime.supervise), which counts and logs it.
-POLL_ERRORS = (*SQS_ERRORS, RecursionError)
+#: The modules of the last frame a RecursionError of the SDK's JSON loader passes
+#: (json's scanner is C, called from the decoder; the scanner in Python without it).
+_LOADER = frozenset({"json.decoder", "json.scanner"})
 
 _REMEMBERED_INVALID = 10_000
 #: The longest error code said (AWS's are short words).
@@ -203,6 +200,26 @@ async def check_queue(
         )
         return False
     return True
+
+
+def answer_too_deep(exc: RecursionError) -> UnreadableAnswer | None:
+    """The failure of a poller's call (a receive, a delete, a release) whose answer the
+    SDK's JSON loader raised ``exc`` on, nested deeper than it goes: an error's (a 5xx
+    nested so), a release's (a receive's and a delete's of 200 are refused before the SDK
+    loads them, sesd.io.sqs_answers). None where the loader did not raise it, or sesd's
+    own code is on its way there (a hook of sesd's, a role's credentials refreshed): a
+    fault of sesd's, for its caller to raise on to the poller's supervisor, which counts
+    it and logs its traceback (taken as the call's, it would be retried for ever as SQS's
+    trouble). A queue's check, advice done once, leaves even the loader's to it."""
+    last = ""
+    # From the frame past the call's own, which caught it.
+    tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
+    while tb is not None:
+        last = tb.tb_frame.f_globals.get("__name__", "")
+        if last.startswith("sesd."):
+            return None
+        tb = tb.tb_next
+    return UnreadableAnswer("nested too deeply") if last in _LOADER else None
 
 
 def hint_for(exc: BaseException) -> str | None:

@@ -19,7 +19,8 @@ from sesd.io.aws_errors import assume_role_failure, error_code
 from sesd.metrics.sqs import QueueCounts
 from sesd.runtime.sqs_calls import (
     DENIED,
-    POLL_ERRORS,
+    SQS_ERRORS,
+    answer_too_deep,
     batch_entries,
     describe_error,
     hint_for,
@@ -113,7 +114,7 @@ class Deletes:
                 break
             try:
                 response = await self._batch("delete", self._client.delete_message_batch, entries)
-            except POLL_ERRORS as exc:
+            except SQS_ERRORS as exc:
                 if hint_for(exc) is not None:
                     self._refused_delete(exc, len(entries))
                     return deleted
@@ -225,7 +226,7 @@ class Deletes:
         try:
             call = self._client.change_message_visibility_batch
             answer = await self._batch("release", call, entries)
-        except POLL_ERRORS as exc:
+        except SQS_ERRORS as exc:
             said = {"error": describe_error(exc), "count": len(entries)}
             if not self.retired("sesd.sqs.release_failed", **said):
                 self._log.warning("sesd.sqs.release_failed", **said)
@@ -251,9 +252,15 @@ class Deletes:
         (a throttle the SDK's retry got past shows nowhere else)."""
         try:
             answer = await call(QueueUrl=self._queue.url, Entries=entries)
-        except POLL_ERRORS as exc:
+        except SQS_ERRORS as exc:
             self._counts.retried(operation, retries(exc))
             self._counts.error(operation)
             raise
+        except RecursionError as exc:
+            failure = answer_too_deep(exc)
+            if failure is None:  # sesd's own: a fault, its supervisor's (answer_too_deep)
+                raise
+            self._counts.error(operation)  # raised before the SDK's retries
+            raise failure from exc
         self._counts.retried(operation, retries(answer))
         return answer
