@@ -394,3 +394,15 @@ def test_a_body_that_is_not_bytes_is_left_to_the_sdk() -> None:
         )
         assert response["body"] is body
         assert customized == {}
+
+
+def test_an_unreadable_answer_quotes_its_first_60_characters() -> None:
+    """A refused answer's error quotes its first 60 characters, of whatever bytes (a
+    proxy's page in a script of three bytes a character: not 20 of them and one cut in
+    two), and says when the answer goes on."""
+    page = "サービスは現在ご利用いただけません。しばらくしてからお試しください。" * 3
+    said = str(UnreadableAnswer("that is not JSON", page.encode()))
+    assert said == f"an answer that is not JSON, not SQS's: {page[:60] + '...'!r}"
+    whole = "\U0001f600" * 60  # four bytes each: all of it, nothing more
+    said = str(UnreadableAnswer("that is not JSON", whole.encode()))
+    assert said == f"an answer that is not JSON, not SQS's: {whole!r}"

@@ -37,9 +37,11 @@ import msgspec
 
 __all__ = ["ANSWERS", "Entries", "UnreadableAnswer", "read_answer"]
 
-#: How much of a refused answer its error quotes (the start of a proxy's page says
-#: whose it is); the log line cleans it, as all of an endpoint's text.
+#: How many characters of a refused answer its error quotes (the start of a proxy's
+#: page says whose it is); the log line cleans it, as all of an endpoint's text.
 _QUOTED = 60
+#: The bytes read for them: UTF-8 takes up to four a character.
+_QUOTED_BYTES = 4 * _QUOTED
 
 
 class UnreadableAnswer(ValueError):
@@ -50,8 +52,11 @@ class UnreadableAnswer(ValueError):
     def __init__(self, why: str, body: bytes | None = None) -> None:
         said = f"an answer {why}, not SQS's"
         if body is not None:
-            quoted = body[:_QUOTED].decode("utf-8", "replace")
-            said += f": {quoted + ('...' if len(body) > _QUOTED else '')!r}"
+            # Cut as characters, not bytes: none cut in two (60 characters of these
+            # bytes end a whole one, or the text is longer).
+            text = body[:_QUOTED_BYTES].decode("utf-8", "replace")
+            more = len(text) > _QUOTED or len(body) > _QUOTED_BYTES
+            said += f": {text[:_QUOTED] + ('...' if more else '')!r}"
         super().__init__(said)
 
 
