@@ -1,10 +1,10 @@
 """A poller's failed receives: each counted on the queue's series; the queue marked
 failing after a run of them (at once for one no retry cures or one that timed out);
-said once as such a run goes on (a lone passing failure at debug level, a permanent
-error once at error level, again when its hint changes); and how long the poller
-waits before it asks again (a growing backoff, or a slow retry for a permanent
-error). A receive SQS answers ends the run and, after more than a blip, says the
-queue recovered.
+each said (a lone passing failure at debug level, one in a run of them or on a
+failing queue as a warning; a permanent error once at error level, again when its
+hint changes, its retries at debug level); and how long the poller waits before it
+asks again (a growing backoff, or a slow retry for a permanent error). A receive SQS
+answers ends the run and, after more than a blip, says the queue recovered.
 """
 
 from __future__ import annotations
