@@ -265,6 +265,20 @@ def test_nothing_on_stdin_exits_3_and_says_so(config: Path) -> None:
     assert json.loads(result.stdout)["as_of"] is None
 
 
+def test_a_closed_stdin_is_named_and_the_other_inputs_replayed(
+    config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`-` given where there is no standard input at all (`<&-`, a job runner that
+    closes it; Python then has no sys.stdin): it is an input that cannot be read, named
+    on stderr as an unreadable file is, not a traceback; the other inputs are replayed,
+    and the exit status is 3."""
+    monkeypatch.setattr(sys, "stdin", None)
+    assert main(["replay", "--config", str(config), "--json", "-", str(FIXTURE)]) == 3
+    out, err = capsys.readouterr()
+    assert "sesd: replay skipped -: cannot read: standard input is closed" in err
+    assert json.loads(out)["messages"]["processed"] == 10
+
+
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
 def test_a_utf16_input_is_named_as_such(
     tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str], encoding: str

@@ -18,6 +18,7 @@ too large to read whole) keeps what was read before, and says where it stopped.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import select
@@ -121,6 +122,10 @@ def bodies(
 def _stdin() -> IO[bytes]:
     """Standard input as bytes: read so that a Ctrl-C ends a wait for more when it is
     a descriptor (a pipe, a terminal, a file)."""
+    if sys.stdin is None:
+        # Started with descriptor 0 closed (`<&-`, a job runner): an input that cannot
+        # be read, named as a file that cannot be is, while the others are replayed.
+        raise OSError(errno.EBADF, "standard input is closed")
     try:
         fd = sys.stdin.fileno()
     except (OSError, ValueError):  # replaced by an in-memory stream
