@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import tarfile
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
@@ -217,6 +218,8 @@ def test_a_file_whose_name_looks_like_a_glob_is_read_as_named(
         ("bzip2", "events.jsonl.bz2", lambda data: bz2.compress(data)),
         ("Snappy", "events.snappy", lambda data: b"\xff\x06\x00\x00sNaPpY" + data),
         ("Parquet", "events.parquet", lambda data: b"PAR1" + data),
+        ("tar", "events.tar", lambda data: _tarred(data)),
+        ("tar", "events.tar.gz", lambda data: gzip.compress(_tarred(data))),
     ],
 )
 def test_a_compression_or_format_replay_cannot_read_is_named_not_read_as_json(
@@ -231,7 +234,10 @@ def test_a_compression_or_format_replay_cannot_read_is_named_not_read_as_json(
     ORC: such an object was read as JSON, each run of its bytes between two newlines
     an invalid value (`body is not JSON`, by the hundred), and beside inputs that
     replay, the exit status was 0: its events were lost among invalid counts. It is
-    named as what it is and skipped (exit 3); the rest is replayed."""
+    named as what it is and skipped (exit 3); the rest is replayed. So is a tar archive
+    (a day's directory handed on as `tar -czf`), gzipped or not: read as JSON, the
+    first line of each file in it was glued to its header, an invalid value, and the
+    exit status was 0."""
     event = json.dumps(f.delivery(["a@x.example"])) + "\n"
     good = tmp_path / "good.jsonl"
     good.write_text(event)
@@ -242,6 +248,16 @@ def test_a_compression_or_format_replay_cannot_read_is_named_not_read_as_json(
     document = json.loads(out)
     assert document["messages"] == {"processed": 1, "skipped": 0, "invalid": 0, "duplicate": 0}
     assert f"sesd: replay skipped {other}: {kind} data, not JSON" in err
+
+
+def _tarred(data: bytes) -> bytes:
+    """``data`` as the one file of a tar archive (a day's directory, `tar -cf`)."""
+    packed = io.BytesIO()
+    with tarfile.open(fileobj=packed, mode="w") as archive:
+        member = tarfile.TarInfo("2026/11/01/events.jsonl")
+        member.size = len(data)
+        archive.addfile(member, io.BytesIO(data))
+    return packed.getvalue()
 
 
 def _zipped(data: bytes) -> bytes:

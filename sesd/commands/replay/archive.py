@@ -29,7 +29,7 @@ from typing import IO, Any, Final, TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sesd.commands.replay.archive_s3 import S3Reader, is_s3
-from sesd.commands.replay.formats import HEAD, Unread, unread
+from sesd.commands.replay.formats import HEAD, Unread, archived, unread
 from sesd.commands.replay.gunzip import Gunzip, GzipStop
 from sesd.commands.replay.inputs import Source, Stop, describe, sources
 from sesd.commands.replay.json_scan import skip_value
@@ -105,6 +105,8 @@ def bodies(
                     source.values += 1
                     source.at = at
                     yield body
+        except Unread as exc:  # a tar archive, told by its first chunk (decompressed)
+            source.errors.append(f"{source.name}: {exc}")
         except DocumentTooLarge as exc:
             source.stopped = Stop("document_too_large", str(exc), exc.at)
         except GzipStop as exc:
@@ -167,7 +169,11 @@ def _chunks(handle: IO[bytes] | Gunzip, on_bytes: Callable[[int], None]) -> Iter
     read = getattr(handle, "read1", handle.read)
     # A gzipped input's position is in its compressed bytes: those read count.
     position = _tell(handle)
+    first = True
     while chunk := read(_CHUNK):
+        if first and (refused := archived(chunk)) is not None:
+            raise refused
+        first = False
         now = _tell(handle)
         size = now - position if now >= 0 and position >= 0 else len(chunk)
         position = now
