@@ -5,6 +5,7 @@ secrets alone, and refuses what run would refuse; every command explains itself.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import logging
@@ -864,6 +865,60 @@ def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
     assert reader.stderr is not None
     assert b"Traceback" not in reader.stderr.read()
     reader.stderr.close()
+
+
+class _Refusing(io.StringIO):
+    """Standard output on a full disk: its writes fail (``at="write"``, as a device's
+    or a large result's do), or only the flush of what it buffered (``at="flush"``, as
+    a file's small result does, at exit)."""
+
+    def __init__(self, at: str) -> None:
+        super().__init__()
+        self.at = at
+
+    def write(self, text: str) -> int:
+        if self.at == "write":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return super().write(text)
+
+    def flush(self) -> None:
+        if self.at == "flush" and self.getvalue():
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+@pytest.mark.parametrize("at", ["write", "flush"])
+@pytest.mark.parametrize("command", ["cause", "replay", "check-config", "digest"])
+def test_a_result_standard_output_refuses_is_said_not_a_success(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+    at: str,
+) -> None:
+    """`sesd replay --json > november.json` on a full disk: the report is lost. It
+    ended in a traceback (a write that failed) or, for a result held in the file's
+    buffer until exit, a bare "Exception ignored" line and status 120, or none at
+    all. One line says standard output refused it, status 1. With standard output
+    closed (`>&-`), where Python drops what is printed without a word and the status
+    was 0 (or a traceback, for replay), it ends as with a reader gone: 141, quietly."""
+    config = _config(tmp_path, QUEUE)
+    events = tmp_path / "events.jsonl"
+    events.write_text(json.dumps(f.delivery(["a@x.example"])) + "\n")
+    argv = {
+        "cause": ["cause", "451 4.7.1 try again later"],
+        "replay": ["replay", "--config", str(config), "--json", str(events)],
+        "check-config": ["check-config", str(config)],
+        "digest": ["check-config", "--digest", str(config)],
+    }[command]
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "stdout", _Refusing(at))
+    assert main(argv) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "sesd: cannot write to standard output: No space left on device; the result is lost"
+    )
+    monkeypatch.setattr(sys, "stdout", None)
+    assert main(argv) == 141
+    assert "Traceback" not in capsys.readouterr().err
 
 
 def test_a_line_that_is_not_utf8_gets_its_answer_in_its_place() -> None:

@@ -129,7 +129,13 @@ def test_a_command_loads_only_what_it_uses() -> None:
     assert done.stdout.startswith("mailbox_full (4.2.2): ")
     code, loaded, commands = json.loads(done.stderr)
     assert (code, loaded) == (0, [])
-    assert commands == ["sesd.commands.cause", "sesd.commands.common", "sesd.commands.main"]
+    # What every command shares (its parsers, its output), and no other command.
+    assert commands == [
+        "sesd.commands.cause",
+        "sesd.commands.common",
+        "sesd.commands.main",
+        "sesd.commands.output",
+    ]
 
 
 #: What a daemon's start needs and a quick command does not: the AWS SDK, the pipeline,

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import TextIO
 
 from sesd.commands.common import Commands, command
+from sesd.commands.output import put
 from sesd.core.causes import MAX_TEXT, classify
 from sesd.core.tallies import DELAY_TYPES
 
@@ -72,10 +73,10 @@ def execute(args: argparse.Namespace) -> int:
                 "status": found.status,
                 "decided_by": found.decided_by,
             }
-            print(json.dumps(answer))
+            put(json.dumps(answer))
         else:
             status = f" ({found.status})" if found.status else ""
-            print(f"{found.label}{status}: {found.advice}")
+            put(f"{found.label}{status}: {found.advice}")
     return 0
 
 

@@ -14,6 +14,7 @@ from sesd.commands.common import (
     one_line,
     with_config,
 )
+from sesd.commands.output import put
 from sesd.config import ConfigError
 from sesd.config.warned import said
 
@@ -49,9 +50,9 @@ def execute(args: argparse.Namespace) -> int:
     # Quiet for a check run before each reload (systemd's ExecReload): the journal
     # gets what is wrong, not the whole config every time.
     if args.digest:
-        print(config.digest())
+        put(config.digest())
     elif not args.quiet:
-        print(json.dumps(config.to_display(), indent=2, sort_keys=True))
+        put(json.dumps(config.to_display(), indent=2, sort_keys=True))
     warnings = config.warnings()
     # On the host that runs sesd (it has the secrets), what `sesd run` would refuse
     # at start; a warning, since systemd's StateDirectory= creates the directory then.

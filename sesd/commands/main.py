@@ -3,7 +3,8 @@
 Each command is a module of its own (``add_parser`` and ``execute``). Exit codes:
 0 success, 2 bad config or usage or a failed start (one line on standard
 error, never a traceback), 130 for Ctrl-C (one line too; the process ends by the
-signal, so that a shell script running it stops too).
+signal, so that a shell script running it stops too), 141 for a reader of standard
+output gone (quietly), 1 for a result standard output refused (a full disk).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sys
 from collections.abc import Sequence
 
 from sesd import __version__
+from sesd.commands.output import EXIT_OUTPUT, OutputFailed, flushed
 from sesd.io.build import revision
 from sesd.runtime import allocator, early
 
@@ -79,6 +81,11 @@ def _asks_version(word: str | None) -> bool:
 #: glibc's bound for their blocks is fixed before they start (sesd.runtime.allocator).
 _LONG_RUNNING = frozenset({"run", "replay", "demo"})
 
+#: The commands whose standard output goes through a writer of their own, which drops
+#: what cannot be written and says so (sesd.io.logs.buffer_output): their status is
+#: their stop's, not their output's.
+_OWN_OUTPUT = frozenset({"run", "demo"})
+
 #: The exit status when the reader of standard output went away, as a shell reports a
 #: command ended by SIGPIPE (128 + 13).
 EXIT_PIPE = 141
@@ -106,12 +113,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Python's warnings too become log lines (JSON in production), not bare text.
         logging.captureWarnings(True)
         code: int = args.execute(args)
+        if args.command not in _OWN_OUTPUT:
+            flushed()  # a full disk is said here, not as a bare line at exit
     except BrokenPipeError:
         # The reader went away (`sesd status --json | head`): what it read is all it
         # wanted. No traceback; stdout pointed at nothing, so the flush at exit is quiet.
-        if sys.stdout is not None:  # None: closed at the start, nothing to flush
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _discard_stdout()
         return EXIT_PIPE
+    except OutputFailed as exc:
+        # The result is lost: said, and no status of success for a script to trust.
+        _discard_stdout()
+        print(f"sesd: {exc}", file=sys.stderr)
+        return EXIT_OUTPUT
     except KeyboardInterrupt:
         # Ctrl-C at a command that has no stop of its own (`run`, `status --watch`,
         # `replay` and `demo` have theirs): the user knows where it was; a traceback
@@ -124,6 +137,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             _end_by_sigint()
         return EXIT_INTERRUPTED
     return code
+
+
+def _discard_stdout() -> None:
+    """Point standard output at nothing, so that what its buffer holds is dropped
+    quietly at exit (None: closed at the start, nothing to flush)."""
+    try:
+        number = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # closed, or no descriptor (a capture)
+        return
+    os.dup2(os.open(os.devnull, os.O_WRONLY), number)
 
 
 def _end_by_sigint() -> None:

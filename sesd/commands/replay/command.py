@@ -19,6 +19,7 @@ import anyio
 import msgspec
 
 from sesd.commands.common import Commands, config_error, load, no_secrets, with_config
+from sesd.commands.output import put
 from sesd.commands.replay.archive import bodies
 from sesd.commands.replay.archive_s3 import S3Reader, is_s3
 from sesd.commands.replay.engine import UTF16_ADVICE, Replay, Where
@@ -160,11 +161,11 @@ def run_replay(
         reports = report(names, replay.transitions, start, replay.now)
         document["report"] = [msgspec.structs.asdict(r) for r in reports]
     if as_json:
-        sys.stdout.write(msgspec.json.encode(document).decode() + "\n")
+        put(msgspec.json.encode(document).decode())
     else:
-        sys.stdout.write(render_text(document) + "\n")
+        put(render_text(document))
         if with_report:
-            sys.stdout.write("\n" + render_report(reports) + "\n")
+            put("\n" + render_report(reports))
     tallies = replay.ledger.tallies
     values = sum(tallies.messages.values()) + sum(tallies.notices.values())
     return _said(document, problems, partial, [s.name for s in found] if not values else None)
