@@ -536,10 +536,14 @@ def test_a_second_cause_is_named_where_two_are_defensible() -> None:
 
 def test_sesd_cause_names_the_second_cause(capsys: pytest.CaptureFixture[str]) -> None:
     """Pasted, the 4.7.500 text reads "ip_reputation, or rate_limited (4.7.500): ..."
-    with Microsoft's own advice; as JSON, the second cause is its own field."""
+    with Microsoft's own advice; as JSON, the second cause is its own field. Pasted
+    without quotes, the shell hands it over as words: they are the same text (it was a
+    usage error that named the words as unrecognized arguments, and not the quotes)."""
     assert main(["cause", BUSY]) == 0
     out = capsys.readouterr().out
     assert out.startswith("ip_reputation, or rate_limited (4.7.500): Microsoft has restricted")
+    assert main(["cause", *BUSY.split()]) == 0
+    assert capsys.readouterr().out == out
     assert main(["cause", "--json", BUSY]) == 0
     found = json.loads(capsys.readouterr().out)
     assert (found["cause"], found["also"], found["status"]) == (

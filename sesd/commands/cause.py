@@ -18,11 +18,16 @@ __all__ = ["add_parser"]
 
 
 def add_parser(commands: Commands) -> None:
-    """``cause TEXT|- [--delay-type TYPE] [--json]``."""
+    """``cause TEXT...|- [--delay-type TYPE] [--json]``."""
     cause = command(
         commands, "cause", "the cause of a delay, and what to do, from its SMTP diagnostic"
     )
-    cause.add_argument("text", help="the diagnostic text, or - for one a line on standard input")
+    cause.add_argument(
+        "text",
+        nargs="+",
+        help="the diagnostic text (its words, pasted unquoted, are joined by a space), "
+        "or - for one a line on standard input",
+    )
     cause.add_argument(
         "--delay-type",
         type=_delay_type,
@@ -49,20 +54,22 @@ def _delay_type(text: str) -> str:
 def execute(args: argparse.Namespace) -> int:
     """One answer per input line, an empty one too (from the delay type, else unknown):
     ``paste diagnostics.txt <(sesd cause - < diagnostics.txt)`` keeps its lines aligned;
-    2 when there is no standard input to read (closed: ``<&-``)."""
-    if args.text == "-" and sys.stdin is None:
+    2 when there is no standard input to read (closed: ``<&-``). A diagnostic pasted
+    without quotes comes as words: joined by a space, as the reply had them."""
+    stdin = args.text == ["-"]
+    if stdin and sys.stdin is None:
         print(
             "sesd: cause -: standard input is closed: give the diagnostic as an argument, "
             "or one a line on standard input",
             file=sys.stderr,
         )
         return 2
-    if args.text == "-" and isinstance(sys.stdin, io.TextIOWrapper):
+    if stdin and isinstance(sys.stdin, io.TextIOWrapper):
         # A receiver may write its reply in Latin-1: such a line gets its answer (what
         # does not decode read as U+FFFD), where a strict locale's decoding would end
         # the command with a traceback at it.
         sys.stdin.reconfigure(errors="replace")
-    texts = _lines(sys.stdin) if args.text == "-" else [args.text]
+    texts = _lines(sys.stdin) if stdin else [" ".join(args.text)]
     for text in texts:
         found = classify(args.delay_type, "", text)
         if args.json:
