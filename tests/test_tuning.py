@@ -69,7 +69,8 @@ def test_set_tries_another_threshold_and_rule_keeps_one(
 ) -> None:
     """`--set delays.above=3` leaves the spike of 3 out (only 4 and 5 fire); `--set
     delays.for=5m` fires only on a breach that lasts 5 minutes (none here); `--rule`
-    keeps that rule only; a wrong setting is one line, exit 2."""
+    keeps that rule only; a wrong setting is one line, exit 2, and so is a setting of
+    a rule `--rule` leaves out."""
     config = tmp_path / "sesd.toml"
     config.write_text(
         RULE
@@ -88,6 +89,13 @@ def test_set_tries_another_threshold_and_rule_keeps_one(
     assert "'window' is not one of" in capsys.readouterr().err
     assert main([*base, "--set", "nope.above=1", str(events)]) == 2
     assert "no rule named 'nope'" in capsys.readouterr().err
+    # A setting of a rule --rule leaves out changes nothing replayed: the report, of
+    # the other rule alone, read as if it had been tried.
+    assert main([*base, "--set", "other.above=0.9", str(events)]) == 2
+    assert capsys.readouterr().err == (
+        "sesd: --set 'other.above=0.9': rule 'other' is not replayed (--rule 'delays'): "
+        "name it in --rule, or leave --rule out\n"
+    )
 
 
 def test_report_unions_overlapping_alerts_and_counts_what_still_fires() -> None:

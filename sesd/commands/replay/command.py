@@ -305,6 +305,14 @@ def _rules_for(config: Config, rule: str | None, settings: list[str]) -> Config:
     if not kept:
         known = ", ".join(r.name for r in config.alerts.rules) or "none"
         raise ConfigError(f"--rule {rule!r}: no such rule (rules: {known})")
+    for setting in settings:
+        # Checked by override: RULE.KEY=VALUE, of a rule the config has.
+        named = setting.partition("=")[0].rpartition(".")[0]
+        if named != rule:
+            raise ConfigError(
+                f"--set {setting!r}: rule {named!r} is not replayed (--rule {rule!r}): "
+                "name it in --rule, or leave --rule out"
+            )
     alerts = msgspec.structs.replace(config.alerts, rules=kept)
     return msgspec.structs.replace(config, alerts=alerts)
 
