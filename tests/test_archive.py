@@ -250,6 +250,34 @@ def test_a_compression_or_format_replay_cannot_read_is_named_not_read_as_json(
     assert f"sesd: replay skipped {other}: {kind} data, not JSON" in err
 
 
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("s3://", "no bucket named: write s3://BUCKET/PREFIX"),
+        ("s3:///events/", "no bucket named: write s3://BUCKET/PREFIX"),
+        (
+            "s3://ses archive/events/",
+            "'ses archive' is no S3 bucket's name (letters, digits, '.', '-' and '_'): "
+            "write s3://BUCKET/PREFIX",
+        ),
+    ],
+)
+def test_an_s3_url_without_a_bucket_says_what_to_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], url: str, said: str
+) -> None:
+    """`s3://` with no bucket, or a bucket's name with a space in it (a path pasted
+    whole), was the SDK's refusal: "Parameter validation failed", a line break shown
+    escaped and two regular expressions. It says what is wrong and what to write; the
+    input is skipped, exit 3. (No call is made: nothing listens at the endpoint.)"""
+    config = tmp_path / "sesd.toml"
+    config.write_text(
+        '[aws]\nendpoint_url = "http://127.0.0.1:9"\naccess_key_id = "testing"\n'
+        'secret_access_key = "testing"\n[providers]\nenabled = false\n'
+    )
+    assert main(["replay", "--config", str(config), url]) == 3
+    assert capsys.readouterr().err.splitlines()[-1] == f"sesd: replay skipped {url}: {said}"
+
+
 def _tarred(data: bytes) -> bytes:
     """``data`` as the one file of a tar archive (a day's directory, `tar -cf`)."""
     packed = io.BytesIO()

@@ -11,6 +11,7 @@ object is never held whole.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from types import TracebackType
@@ -22,7 +23,7 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from sesd.config import Config
 from sesd.runtime.aws import DEFAULT_ACCOUNT, AwsClients
 
-__all__ = ["S3Reader", "hidden", "is_s3", "split_s3"]
+__all__ = ["S3Reader", "bucket_refused", "hidden", "is_s3", "split_s3"]
 
 
 def is_s3(path: str) -> bool:
@@ -35,6 +36,24 @@ def split_s3(url: str) -> tuple[str, str]:
     hold ``#``, ``?``, ``%`` or ``//``, which are part of its name."""
     bucket, _, key = url.removeprefix("s3://").partition("/")
     return bucket, key
+
+
+#: What the SDK takes for a bucket's name (S3's own rules are stricter: it answers those).
+_BUCKET = re.compile(r"[a-zA-Z0-9._-]{1,255}\Z")
+
+
+def bucket_refused(url: str) -> str | None:
+    """Why an ``s3://`` URL names no bucket the SDK would ask for (None: it may),
+    said before it is asked: its own refusal is a regular expression or two."""
+    bucket, _ = split_s3(url)
+    if not bucket:
+        return "no bucket named: write s3://BUCKET/PREFIX"
+    if bucket.startswith("arn:") or _BUCKET.match(bucket):  # an access point's ARN too
+        return None
+    return (
+        f"{bucket!r} is no S3 bucket's name (letters, digits, '.', '-' and '_'): "
+        "write s3://BUCKET/PREFIX"
+    )
 
 
 def hidden(key: str, prefix: str) -> bool:

@@ -15,7 +15,7 @@ from functools import partial
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sesd.commands.replay.archive_s3 import S3Reader, is_s3
+from sesd.commands.replay.archive_s3 import S3Reader, bucket_refused, is_s3
 
 __all__ = ["Source", "Stop", "describe", "place", "sources"]
 
@@ -77,6 +77,10 @@ def sources(paths: Iterable[str], s3: S3Reader | None = None) -> tuple[list[Sour
             continue
         if not is_s3(path):
             problems += _local(path, add)
+            continue
+        refused = bucket_refused(path)
+        if refused is not None:
+            problems.append(f"{path}: {refused}")
             continue
         if s3 is None:
             problems.append(f"{path}: S3 inputs need an S3 reader")
