@@ -430,6 +430,43 @@ def test_a_fifo_as_the_silences_or_state_file_is_refused_not_waited_on(tmp_path:
         read_state(str(state / "state.bin"))
 
 
+def test_a_device_named_as_the_state_or_silences_file_is_refused_before_any_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`[state] path = "/dev/null"` ("no state, please"): check-config said nothing,
+    and a start as root read it, refused it as not a plain file "(remove it)", moved
+    /dev/null aside as a file it could not use and saved over the path. A device is
+    refused before anything is read or written: the start's refusal, said by
+    check-config too; a silences path on one is warned of; and a read of one says the
+    path names the wrong file, never to remove it."""
+    from sesd.commands.main import main
+    from sesd.runtime.state_path import silences_unwritable, unsavable
+
+    assert unsavable("/dev/null") == (
+        "state.path: /dev/null is a device, not a file: name a file for the state (each "
+        "save replaces it), or leave state.path out for none"
+    )
+    assert silences_unwritable("/dev/zero") == (
+        "alerts.silences_path: /dev/zero is a device, not a file: `sesd silence` cannot "
+        "read or write silences there (give another path)"
+    )
+    config = tmp_path / "sesd.toml"
+    config.write_text(
+        '[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/123456789012/q"\n'
+        '[state]\npath = "/dev/null"\n[alerts]\nsilences_path = "/dev/zero"\n'
+    )
+    assert main(["check-config", "--quiet", str(config)]) == 0
+    err = capsys.readouterr().err
+    assert "state.path: /dev/null is a device, not a file" in err
+    assert "(sesd run would not start on this host)" in err
+    assert "alerts.silences_path: /dev/zero is a device, not a file" in err
+    with pytest.raises(StateError, match="a device, not a plain file: the path names") as no:
+        read_state("/dev/null")
+    assert "remove it" not in str(no.value)
+    with pytest.raises(SilenceError, match="a device, not a plain file"):
+        SilenceFile("/dev/zero").read()
+
+
 async def test_a_failing_save_is_said_on_readyz_and_in_systemd_s_status(tmp_path: Path) -> None:
     """The disk under the state file fills (here: a directory in the way of the file):
     sesd goes on reading and alerting, so /readyz stays 200, but its answer and the

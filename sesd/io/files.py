@@ -11,6 +11,7 @@ from pathlib import Path
 
 __all__ = [
     "TooLarge",
+    "a_device",
     "foreign_link",
     "give_to_directory_owner",
     "linked",
@@ -46,6 +47,16 @@ def owners(path: str, exc: OSError) -> str:
         f" (owned by uid {found.st_uid}, mode {stat.S_IMODE(found.st_mode):04o}; sesd runs "
         f"as uid {me}: make it that user's)"
     )
+
+
+def a_device(path: str) -> bool:
+    """Whether ``path`` names a device (``/dev/null``, ``/dev/zero``), through links: a
+    path named by mistake, which no save may replace nor any start move aside."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
 
 
 def foreign_link(path: str) -> int | None:
@@ -108,7 +119,7 @@ def read_plain(path: str, limit: int | None = None) -> bytes:
     with os.fdopen(fd, "rb") as handle:
         found = os.fstat(fd)
         if not stat.S_ISREG(found.st_mode):
-            raise OSError(errno.EINVAL, "not a plain file (remove it)", path)
+            raise OSError(errno.EINVAL, _not_plain(found.st_mode), path)
         if limit is None:
             return handle.read()
         if found.st_size > limit:
@@ -125,6 +136,17 @@ def read_plain(path: str, limit: int | None = None) -> bytes:
             # The read stopped a byte past the limit: the file's size is what it holds now.
             raise TooLarge(path, max(os.fstat(fd).st_size, read), limit)
         return b"".join(pieces)
+
+
+def _not_plain(mode: int) -> str:
+    """What is at a path where a plain file should be, and what to do: a FIFO or a
+    socket planted there goes; a device or a directory was named by mistake, and the
+    path is what to mend (removing /dev/null breaks the host)."""
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device, not a plain file: the path names the wrong file; name another"
+    if stat.S_ISDIR(mode):
+        return "a directory, not a plain file: name a file in it"
+    return "not a plain file (remove it)"
 
 
 def write_atomic(path: str, blob: bytes, may_replace: Callable[[], bool] | None = None) -> bool:

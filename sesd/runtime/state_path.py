@@ -10,7 +10,7 @@ import errno
 import os
 import re
 
-from sesd.io.files import foreign_link, linked, owners
+from sesd.io.files import a_device, foreign_link, linked, owners
 
 __all__ = ["silences_unwritable", "unsavable"]
 
@@ -24,6 +24,13 @@ def unsavable(path: str) -> str | None:
         return (
             f"state.path: {path} is a link made by uid {owner}: root follows no link "
             "another user made (run sesd as the daemon's user)"
+        )
+    if a_device(path):
+        # Before the start reads it: a file it cannot read is moved aside, and a save
+        # replaces what the path names (/dev/null, as root).
+        return (
+            f"state.path: {path} is a device, not a file: name a file for the state "
+            "(each save replaces it), or leave state.path out for none"
         )
     path = linked(path)
     directory = os.path.dirname(os.path.abspath(path))
@@ -60,6 +67,11 @@ def silences_unwritable(path: str | None) -> str | None:
     after the start, and a running daemon takes the file then."""
     if not path or not os.path.isabs(path):
         return None
+    if a_device(path):
+        return (
+            f"alerts.silences_path: {path} is a device, not a file: `sesd silence` cannot "
+            "read or write silences there (give another path)"
+        )
     directory = os.path.dirname(path)
     if os.path.isdir(directory):
         return None
