@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from sesd.commands.demo import plan
 from sesd.commands.demo.localsqs import free_port
 from tests.sesd_process import hearing_ctrl_c
 
@@ -368,9 +369,15 @@ def test_the_status_pages_address_is_the_first_line_on_the_terminal() -> None:
     assert re.fullmatch(r"sesd demo: the status page is at http://127\.0\.0\.1:\d+/", first)
     said = next(line for line in done.stdout.splitlines() if "local SQS at" in line)
     assert said.endswith(
-        "It stops 1 s in (or at Ctrl-C), before the delay spike on outlook.com (30 s in) "
-        "and the pause of tenant globex (45 s in): a longer --duration shows them."
+        "/metrics. It stops 1 s in (or at Ctrl-C), before the delay spike on outlook.com "
+        "(30 s in) and the pause of tenant globex (45 s in): a longer --duration shows them."
     ), said
+    # What it shows before the stop, as sentences of their own too (it read "metrics;
+    # It stops" once nothing came before the stop).
+    assert plan(30, 45, None) == (
+        "A delay spike on outlook.com starts 30 s in; SES pauses tenant globex 45 s in. "
+        "Ctrl-C stops."
+    )
 
 
 @pytest.mark.parametrize(

@@ -204,13 +204,16 @@ def plan(spike_after: float, pause_after: float, duration: float | None) -> str:
     seen = [f"{what} {at:g} s in" for at, what, _ in shows if duration is None or at < duration]
     text = "; ".join(seen) + ". " if seen else ""
     if duration is None:
-        return text + "Ctrl-C stops."
-    missed = [f"{name} ({at:g} s in)" for at, _, name in shows if at >= duration]
-    text += f"It stops {duration:g} s in (or at Ctrl-C)"
-    if missed:
-        text += ", before " + " and ".join(missed) + ": a longer --duration shows "
-        text += "them" if len(missed) > 1 else "it"
-    return text + "."
+        text += "Ctrl-C stops."
+    else:
+        missed = [f"{name} ({at:g} s in)" for at, _, name in shows if at >= duration]
+        text += f"It stops {duration:g} s in (or at Ctrl-C)"
+        if missed:
+            text += ", before " + " and ".join(missed) + ": a longer --duration shows "
+            text += "them" if len(missed) > 1 else "it"
+        text += "."
+    # Sentences, each from its capital: the line puts them after one of its own.
+    return text[:1].upper() + text[1:]
 
 
 async def run_demo(
@@ -247,7 +250,7 @@ async def run_demo(
             started, begun = time.time(), anyio.current_time()
             await tg.start(daemon.run)
             print_line(
-                f"sesd demo: local SQS at {sqs.url}, metrics at {page}metrics; "
+                f"sesd demo: local SQS at {sqs.url}, metrics at {page}metrics. "
                 + plan(spike_after, pause_after, duration)
             )
 
