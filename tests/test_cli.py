@@ -443,8 +443,15 @@ def test_the_demo_with_its_port_taken_is_one_line_and_exit_2(
     [
         (["run", "--config", "/nonexistent/sesd.toml"], "cannot read config file"),
         (["check-config", "/nonexistent/sesd.toml"], "cannot read config file"),
+        # `-` as replay and cause take it (`git show HEAD:sesd.toml | sesd check-config
+        # -` in a CI job): "No such file or directory" alone did not say what works.
+        *(
+            (args, "cannot read config file -: No such file or directory (a config is read "
+             "from a file: for standard input, name /dev/stdin)")
+            for args in (["check-config", "-"], ["replay", "--config", "-", "events.jsonl"])
+        ),
     ],
-)
+)  # fmt: skip
 def test_bad_input_at_start_is_one_line_and_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
 ) -> None:
