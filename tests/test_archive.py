@@ -250,6 +250,28 @@ def test_a_compression_or_format_replay_cannot_read_is_named_not_read_as_json(
     assert f"sesd: replay skipped {other}: {kind} data, not JSON" in err
 
 
+def test_many_inputs_skipped_are_named_twenty_then_counted(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A month of hourly objects compressed as ZIP is 720 inputs skipped: each had its
+    line on stderr, 720 lines that buried what came after them. The first 20 are named,
+    then one line counts the others, as check-config says its warnings; the exit
+    status stays 3, and the inputs replay reads are replayed."""
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    event = json.dumps(f.delivery(["a@x.example"])) + "\n"
+    for hour in range(25):
+        (archive / f"part-{hour:02}.zip").write_bytes(_zipped(event.encode()))
+    (archive / "part-99.jsonl").write_text(event)
+    assert main(["replay", "--config", str(config), "--json", str(archive)]) == 3
+    out, err = capsys.readouterr()
+    assert json.loads(out)["messages"]["processed"] == 1
+    skipped = [line for line in err.splitlines() if line.startswith("sesd: replay skipped")]
+    assert len(skipped) == 21
+    assert skipped[19].startswith(f"sesd: replay skipped {archive}/part-19.zip: ZIP data")
+    assert skipped[20] == "sesd: replay skipped 5 more inputs, not named here (the first 20 are)"
+
+
 @pytest.mark.parametrize(
     ("url", "said"),
     [

@@ -28,6 +28,7 @@ from sesd.commands.replay.progress import lookups, progress_of
 from sesd.commands.replay.text import named, render_text, stopped_line
 from sesd.commands.replay.tuning import override, render_report, report
 from sesd.config import Config, ConfigError
+from sesd.config.warned import SHOWN
 from sesd.io.logs import configure_logging
 from sesd.runtime.aws_making import aws_files_fault
 from sesd.runtime.state_bytes import StateError, providers_cache, read_state
@@ -153,7 +154,6 @@ def run_replay(
     partial = [stopped_line(stop) for stop in document["stopped"]]
     if interrupted:
         document["interrupted"] = True
-        problems.append("the rest of the input: interrupted (Ctrl-C)")
     reports = []
     if with_report:
         start = replay.started if replay.started is not None else replay.now
@@ -176,12 +176,15 @@ def _said(
 ) -> int:
     """What went wrong, on stderr (``partial``: inputs read only in part; ``empty``: the
     inputs, when no value at all was read from them); the exit status."""
-    for problem in problems:
-        # A problem leads with the input's name: the user's, but a key or a directory
-        # listing may hold a terminal's escape sequences.
-        print(f"sesd: replay skipped {named(problem)}", file=sys.stderr)
-    for line in partial:
+    # A problem leads with the input's name: the user's, but a key or a directory
+    # listing may hold a terminal's escape sequences.
+    for line in _first([f"replay skipped {named(problem)}" for problem in problems], "skipped {}"):
         print(f"sesd: {line}", file=sys.stderr)
+    for line in _first(partial, "read {} only in part"):
+        print(f"sesd: {line}", file=sys.stderr)
+    if document.get("interrupted"):
+        problems = [*problems, "the rest of the input: interrupted (Ctrl-C)"]
+        print(f"sesd: replay skipped {problems[-1]}", file=sys.stderr)
     if late := document["late_events"]:
         # One event in the singular: a few samples replayed read "1 events ... they were".
         events, it_was, it = (
@@ -225,6 +228,18 @@ def _said(
             file=sys.stderr,
         )
     return EXIT_SKIPPED if problems or partial or utf16 is not None else 0
+
+
+def _first(lines: list[str], what: str) -> list[str]:
+    """The first :data:`SHOWN` of ``lines``, then what befell the others (``what``, its
+    ``{}`` the count of inputs): a month of hourly objects in a form replay does not
+    read is 720 lines, which bury what comes after them (as check-config says its
+    warnings)."""
+    if len(lines) <= SHOWN:
+        return lines
+    more = len(lines) - SHOWN
+    inputs = f"{more} more input{'s' if more > 1 else ''}"
+    return [*lines[:SHOWN], f"replay {what.format(inputs)}, not named here (the first {SHOWN} are)"]
 
 
 def _utf16(document: dict[str, Any]) -> str | None:
