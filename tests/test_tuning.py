@@ -139,6 +139,11 @@ def test_the_report_table_and_its_durations() -> None:
         "quiet                            0        0s        0s   0.0%  -",
         "short                            1       42s       42s  50.0%  a.example (1)",
     ]
+    # A config with no rule (the wrong file, a copy without its rules): a header over
+    # nothing read as a month in which no rule fired.
+    assert render_report([]).splitlines()[1:] == [
+        "(no rule: the config has no [[alerts.rules]], so none fired)"
+    ]
 
 
 def _rule(text: str = "") -> str:

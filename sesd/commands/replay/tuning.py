@@ -155,4 +155,6 @@ def render_report(reports: list[RuleReport]) -> str:
             f"{r.rule:<28} {r.fired:>5} {duration(r.firing_seconds):>9} "
             f"{duration(r.longest_seconds):>9} {r.share:>6.1%}  {on}"
         )
+    if not reports:
+        lines.append("(no rule: the config has no [[alerts.rules]], so none fired)")
     return "\n".join(lines)
