@@ -449,6 +449,33 @@ def test_hidden_files_in_a_walked_directory_are_not_read_but_named_ones_are(
     ) in capsys.readouterr().err
 
 
+@pytest.mark.timeout(15)
+def test_a_fifo_in_a_walked_directory_is_left_out_not_waited_on(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A FIFO (or a socket) in a directory replayed, or matched by a glob: the walk
+    opened it as an input, and a FIFO's open waits for a writer for ever; the replay
+    hung before reading anything. A walk, and a glob, leave out what is not a file or
+    a directory, as they leave hidden names out; a directory holding nothing else is
+    said so."""
+    event = json.dumps(f.delivery(["a@x.example"])) + "\n"
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    (archive / "a.jsonl").write_text(event)
+    os.mkfifo(archive / "b.pipe")
+    for given in (archive, archive / "*"):
+        document = _report(config, str(given), capsys=capsys)
+        assert document["domains"] == {"x.example": {"delivery": 1}}
+    only = tmp_path / "only"
+    only.mkdir()
+    os.mkfifo(only / "events.pipe")
+    assert main(["replay", "--config", str(config), "--json", str(only)]) == 3
+    assert (
+        f"sesd: replay skipped {only}: no files in this directory but FIFOs, sockets or "
+        "devices, which a walk leaves out\n"
+    ) in capsys.readouterr().err
+
+
 def test_a_replay_of_nothing_but_invalid_values_says_so_and_exits_3(
     tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

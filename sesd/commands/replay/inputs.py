@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
+import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
@@ -119,7 +120,7 @@ def _local(path: str, add: Callable[[str], None]) -> list[str]:
         problems.append(f"{path}: no such file or directory")
     for match in matches:
         if os.path.isdir(match):
-            walked = hidden = 0
+            walked = hidden = special = 0
             before = len(problems)
             # A directory this user may not list is named, not left out without a word.
             unlisted = partial(_unlisted, problems)
@@ -137,18 +138,40 @@ def _local(path: str, add: Callable[[str], None]) -> list[str]:
                 shown = [name for name in files if not name.startswith(".")]
                 hidden += len(files) - len(shown)
                 dirs[:] = sorted(name for name in dirs if not name.startswith("."))
-                walked += len(shown)
                 for name in sorted(shown):
+                    # A FIFO (or a socket, a device) is no archive's either, and reading
+                    # one waits for a writer for ever: left out of a walk, read when named
+                    # (`sesd replay <(zcat ...)` names a pipe).
+                    if _special(os.path.join(root, name)):
+                        special += 1
+                        continue
+                    walked += 1
                     add(os.path.join(root, name))
             # Not "no files" of a walk that could not list a directory: they may be there.
             if not walked and not pattern and len(problems) == before:
                 but = " but hidden ones (names starting with '.', which a walk leaves out)"
-                problems.append(f"{match}: no files in this directory{but if hidden else ''}")
+                if special:
+                    but = " but FIFOs, sockets or devices, which a walk leaves out"
+                problems.append(
+                    f"{match}: no files in this directory{but if hidden or special else ''}"
+                )
+        elif pattern and _special(match):
+            continue  # as a walk leaves it out: matched, not named
         elif os.path.exists(match):
             add(match)
         else:
             problems.append(f"{match}: no such file or directory")
     return problems
+
+
+def _special(path: str) -> bool:
+    """Whether ``path`` is a FIFO, a socket or a device (through links); not when it
+    cannot be told (its read says why)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
 
 
 def _unlisted(problems: list[str], exc: OSError) -> None:
