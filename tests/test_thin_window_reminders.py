@@ -22,10 +22,11 @@ from sesd.alerting.outbox import Outbox
 from sesd.alerting.render import pagerduty_events
 from sesd.alerting.render_slack import slack_message
 from sesd.alerting.resends import Resends
-from sesd.alerting.rules import Transition
+from sesd.alerting.rules import FIRING, Transition
+from sesd.alerting.silences import Silence, SilenceSet
 from sesd.config import AlertmanagerConfig, core_settings, parse_config
 from sesd.core.pipeline import Pipeline
-from sesd.runtime.state import restore
+from sesd.runtime.state import restore, snapshot
 from sesd.status.alerts import active, alert_rows
 from tests.test_owed_ended_restart import resolve_left_unsent
 from tests.test_rule_changes import SINKS, T, rule
@@ -189,3 +190,44 @@ def test_an_owed_resolve_read_thin_again_then_firing_beside_another_goes_in_orde
         (Transition.RESOLVED, ["a.example"]),
         (Transition.FIRING, ["0.example", "a.example"]),
     ]
+
+
+def test_an_owed_resolve_of_a_firing_never_sent_pages_only_the_new_incident() -> None:
+    """A state file of an earlier build, which saved what a stop left undelivered as
+    the alert's state: a.example fired at 60% and resolved at 10% while the pager was
+    down, and neither had gone at the stop: saved firing, its resolve owed, and never
+    sent. sesd restarts reading 200 s behind under a silence on a.example: the thin
+    window holds it, and the silence keeps its firing back. Once the silence has ended
+    and the window is full, reading 55%: no resolve goes (no sink had the firing), and
+    the same reading begins a new incident, fired then and paged once."""
+    config = parse_config(SINKS + rule())
+    first = Pipeline(core_settings(config))
+    before = Evaluator(config.alerts, ["5m"])
+    feed_spike(first, "a.example", T, 6, 4)
+    before.evaluate(first.ledger, T)
+    before.due(T)
+    feed_spike(first, "a.example", T + 2, 0, 50)
+    (resolved,) = before.evaluate(first.ledger, T + 2)
+    assert resolved.kind is Transition.RESOLVED
+    # In the order that build listed them: the resolve first.
+    unsent = [("delays", "a.example", kind) for kind in (Transition.RESOLVED, Transition.FIRING)]
+    blob = snapshot(first.ledger, before, T + 3, unsent, True)
+    pipeline = Pipeline(core_settings(config))
+    after = Evaluator(config.alerts, ["5m"])
+    restore(blob, pipeline.ledger, after, T + 4)
+    (state,) = after.states["delays"].values()
+    assert (state.status, state.notified, state.resolved_at) == (FIRING, False, T + 2)
+    quiet = Silence(id="s", comment="", starts_at=T + 4, ends_at=T + 5, domain="a.example")
+    after.silences = SilenceSet([quiet])
+    pipeline.ledger.tallies.received("q", T + 4, 200.0)
+    assert after.evaluate(pipeline.ledger, T + 4) == []
+    assert after.due(T + 4, flush=True) == []
+    feed_spike(pipeline, "a.example", T + 6, 60, 0)
+    pipeline.ledger.tallies.received("q", T + 6, 1.0)  # caught up
+    (fired,) = after.evaluate(pipeline.ledger, T + 6)
+    assert (fired.kind, fired.rule, fired.domain) == (Transition.FIRING, "delays", "a.example")
+    assert (fired.value, fired.since, fired.scope) == (0.55, T + 6, "domain")
+    sent = [(n.kind, n.sinks, [a.domain for a in n.alerts]) for n in after.due(T + 6)]
+    assert sent == [(Transition.FIRING, ("pager",), ["a.example"])]
+    assert (state.status, state.notified, state.since) == (FIRING, True, T + 6)
+    assert after.evaluate(pipeline.ledger, T + 7) == []
