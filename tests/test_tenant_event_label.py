@@ -95,3 +95,27 @@ async def test_an_event_of_the_account_the_default_credentials_left_is_not_their
             await poller.poll_once()
     assert pipeline.ledger.tenant_status.accounts == {other: "default"}
     assert _paused(pipeline, REGION) == [(ACCOUNT, REGION, "globex")]
+
+
+@pytest.mark.parametrize("heard", ["before the poll", "after it"])
+async def test_a_poll_denied_the_tenants_statuses_names_its_account_by_their_list(
+    heard: str,
+) -> None:
+    """The default credentials are denied ListReputationEntities (a role without that
+    permission): the one list that names their AWS account is ListTenants, by each
+    tenant's ARN. SES's event pausing globex, heard before that poll (counted under
+    the account id until one names it) or after, shows under ``default``. Named as the
+    tenant's name (or not at all), the pause stayed under the account id, its alert
+    and status page naming an account no ``[[accounts]]`` entry or poll has."""
+    pipeline = Pipeline(core_settings(parse_config(f"{TENANTS}{EU}")))
+    async with LocalTenants(ACCOUNT, REGION) as tenants:
+        tenants.add("globex")
+        tenants.denied.add("ListReputationEntities")
+        if heard == "before the poll":
+            assert _paused(pipeline, REGION) == [(ACCOUNT, REGION, "globex")]
+        async with tenant_poller(tenants, pipeline, Clock(), recommendations=False) as poller:
+            await poller.poll_once()
+        assert tenants.calls["ListReputationEntities"] == 1
+        assert tenants.calls["ListTenants"] == 1
+    assert pipeline.ledger.tenant_status.accounts == {ACCOUNT: "default"}
+    assert _paused(pipeline, REGION) == [("default", REGION, "globex")]
