@@ -500,6 +500,24 @@ async def test_an_address_that_redirects_in_a_loop_is_said_so(
     )
 
 
+async def test_a_redirect_to_https_where_no_tls_is_served_is_not_told_to_give_http(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A plain proxy redirecting http:// to https:// on its own port, which serves no
+    TLS: the line says TLS failed. The port answers HTTP, but the address given was
+    http:// already: no "give --url http..." follows, which read as a URL cut short."""
+
+    async def upgrade(request: web.Request) -> web.Response:
+        raise web.HTTPFound(f"https://{request.host}{request.path_qs}")
+
+    async with _answering("/api/v1/status", upgrade) as url:
+        assert await sesd("status", "--url", url) == 1
+    assert capsys.readouterr().err == (
+        f"sesd: cannot reach sesd at {url}: TLS failed (is it serving https? http:// for a "
+        "plain server)\n"
+    )
+
+
 @asynccontextmanager
 async def _answering(
     path: str, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
