@@ -401,6 +401,32 @@ async def test_a_reset_after_the_handshake_names_client_certificates(
     )
 
 
+async def test_a_certificate_no_ca_given_trusts_names_cacert(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A port serving a certificate of a private CA, asked without --cacert: the line
+    says the certificate is not trusted, with the TLS library's words, and names
+    --cacert as the fix."""
+    served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    trustme.CA().issue_cert("127.0.0.1").configure_cert(served)
+
+    async def close(client: TLSStream) -> None:
+        await client.aclose()
+
+    tcp = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    async with TLSListener(tcp, served, standard_compatible=False) as listener:
+        url = f"https://127.0.0.1:{tcp.extra(SocketAttribute.local_port)}"
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(listener.serve, close)
+            assert await sesd("status", "--url", url) == 1
+            tg.cancel_scope.cancel()
+    err = capsys.readouterr().err
+    head = f"sesd: cannot reach sesd at {url}: its TLS certificate is not trusted ("
+    assert err.startswith(head), err
+    assert "certificate verify failed" in err
+    assert err.endswith("): pass the CA that signed it with --cacert\n")
+
+
 async def test_http_to_a_port_that_answers_it_with_a_400_for_tls_says_use_https(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
