@@ -636,6 +636,11 @@ async def _unauthorized_elsewhere(request: web.Request) -> web.Response:
     return web.Response(status=401, text="Unauthorized", headers=challenge)
 
 
+async def _unauthorized_unsaid(request: web.Request) -> web.Response:
+    """A refusal that names no scheme or realm (a proxy's bare 401): not sesd's."""
+    return web.Response(status=401, text="Unauthorized")
+
+
 async def _sesd_metrics(request: web.Request) -> web.Response:
     return web.Response(text='sesd_build_info{version="0.0.9"} 1\n')
 
@@ -653,11 +658,12 @@ async def _files(request: web.Request) -> web.Response:
     [
         ("/api/v1/status", _unauthorized, "answered HTTP 401: give --user and", True),
         ("/api/v1/status", _unauthorized_elsewhere, "answered HTTP 401: give --user", False),
+        ("/api/v1/status", _unauthorized_unsaid, "answered HTTP 401: give --user", False),
         ("/metrics", _sesd_metrics, "answered HTTP 404: a sesd older than", True),
         ("/api/v1/status", _next_version, "answered with the status of sesd 9.0.0", True),
         ("/", _files, "answered HTTP 404: not sesd", False),
     ],
-    ids=["401", "401-not-sesd", "older-sesd", "other-version", "not-sesd"],
+    ids=["401", "401-not-sesd", "401-no-realm", "older-sesd", "other-version", "not-sesd"],
 )
 async def test_the_default_address_is_said_asked_only_when_no_sesd_answered_there(
     path: str,
@@ -672,7 +678,7 @@ async def test_the_default_address_is_said_asked_only_when_no_sesd_answered_ther
     401, an older sesd's 404, another version's document) is the daemon, at the right
     address: the line said all the same that no address was named, sending the user
     to look for another. It says so only where no sesd answered: a 401 is sesd's
-    when it asks for sesd's realm, another's (a router's) leaves the hint."""
+    when it asks for sesd's realm, another's (a router's) or none leaves the hint."""
     from sesd.commands import status
 
     monkeypatch.delenv("SESD_CONFIG", raising=False)
