@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -356,19 +357,28 @@ async def test_tasks_that_fail_together_restart_apart(draw: float, pause: float)
 
 async def test_a_stop_while_a_task_restarts_after_a_fault_is_a_stop() -> None:
     """A stop that lands while the task awaits inside its run, after an earlier fault,
-    still ends it: only the fault is counted."""
+    still ends it: only the fault is counted. The stop comes once the second run
+    awaits, not after a time: a loaded machine can stall the process for longer than
+    the restart takes, and a stop that came first was a stop before the restart."""
     runs = 0
+    awaiting = anyio.Event()
 
     async def fails_then_waits() -> None:
         nonlocal runs
         runs += 1
         if runs == 1:
             raise RuntimeError("fault")
+        awaiting.set()
         await anyio.sleep_forever()
 
     failures = _failures()
-    with anyio.move_on_after(0.05):
-        await kept_running("waiter", fails_then_waits, failures, restart_after=0.0)
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(
+                partial(kept_running, "waiter", fails_then_waits, failures, restart_after=0.0)
+            )
+            await awaiting.wait()
+            tg.cancel_scope.cancel()
     assert runs == 2
     assert failures.labels("waiter")._value.get() == 1
 
