@@ -21,7 +21,7 @@ from tests.conftest import make_queue, running, send_bodies
 from tests.fake_ses import FakeSes, Reply
 from tests.test_alerting_e2e import Clock
 from tests.test_canary import CANARY, SIM, T0
-from tests.test_canary_e2e import canary_config
+from tests.test_canary_e2e import canary_config, cut_off_after
 
 #: Short polls: a stop need not wait out a long poll (conftest.short_polls).
 pytestmark = pytest.mark.usefixtures("short_polls")
@@ -50,7 +50,7 @@ async def test_canaries_sent_before_a_restart_under_another_host_name_are_this_s
     alerts = f'[state]\npath = "{tmp_path / "state.bin"}"\n'
     async with FakeSes() as ses:
         endpoint = f'endpoint_url = "{ses.url}"\n'
-        config = canary_config(local_sqs, url, canary=endpoint, alerts=alerts, send_timeout="1s")
+        config = canary_config(local_sqs, url, canary=endpoint, alerts=alerts)
         monkeypatch.setattr(socket, "gethostname", lambda: BEFORE)
         async with running(config, clock=clock) as daemon:
             tracker = daemon.ledger.canary
@@ -61,6 +61,7 @@ async def test_canaries_sent_before_a_restart_under_another_host_name_are_this_s
             assert sender is not None
             clock.now = f.T0 + 60
             ses.script(Reply(hold=True))
+            cut_off_after(sender, "1s")
             with anyio.fail_after(10):
                 await sender.send_once()  # cut off after send_timeout; SES went on
             ses.release()
