@@ -257,12 +257,20 @@ async def running(
         console=console or io.StringIO(),
         config_path=str(config_path) if config_path else None,
     )
+    failed: Exception | None = None
     async with anyio.create_task_group() as tg:
         await tg.start(partial(daemon.run, handle_signals=signals))
         try:
             yield daemon
+        except Exception as exc:  # noqa: BLE001 - raised below, as it is
+            # A failed test's daemon stops as any other does, not cancelled: cancelled,
+            # it left HTTP sessions open, and a later test on the same worker failed on
+            # the warning their collection gave.
+            failed = exc
         finally:
             daemon.stop()
+    if failed is not None:
+        raise failed
 
 
 async def make_queue(
