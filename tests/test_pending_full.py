@@ -367,6 +367,46 @@ def test_a_refusal_dated_before_1970_counts_in_the_bucket_before_it() -> None:
     assert before.since(LONGEST_DELAY - 2.0) == 1
 
 
+_FULL = "[ingest]\nmax_pending_delays = 1\n"
+
+
+def _refused_96_in_16_hours() -> Pipeline:
+    """A pipeline whose one-row pending table is full, and 96 recipients refused by it,
+    one every ten minutes over the 16 hours before NOW."""
+    pipeline = Pipeline(core_settings(parse_config(_FULL)))
+    pipeline.feed(f.raw(f.delay(["a@flood.example"], at=NOW - 3000, message_id="m0")), "q", NOW)
+    for i in range(96):
+        at = NOW - 60 - i * BUCKET
+        body = f.raw(f.delay([f"u{i}@quiet.example"], at=at, message_id=f"u{i}"))
+        pipeline.feed(body, "q", NOW)
+    return pipeline
+
+
+def _restarted(pipeline: Pipeline, at: float) -> Pipeline:
+    """A fresh pipeline restored at ``at`` from ``pipeline``'s state saved at NOW."""
+    config = parse_config(_FULL)
+    names = [spec.name for spec in pipeline.ledger.specs]
+    blob = snapshot(pipeline.ledger, Evaluator(config.alerts, names), NOW)
+    fresh = Pipeline(core_settings(config))
+    restore(blob, fresh.ledger, Evaluator(config.alerts, names), at)
+    return fresh
+
+
+def _20_hours_back_then_3_refused(pipeline: Pipeline, how: str) -> Pipeline:
+    """``pipeline``'s clock 20 hours back (a restart there, or a step measured), then
+    three more recipients refused, ten minutes apart."""
+    back = NOW - 20 * 3600.0
+    if how == "restart":
+        pipeline = _restarted(pipeline, back)
+    else:
+        pipeline.ledger.stepped(-20 * 3600.0, back)
+    for i in range(3):
+        at = back - 60 - i * BUCKET
+        body = f.raw(f.delay([f"v{i}@quiet.example"], at=at, message_id=f"v{i}"))
+        pipeline.feed(body, "q", back)
+    return pipeline
+
+
 @pytest.mark.parametrize("how", ["restart", "step"])
 def test_refusals_after_the_clock_goes_20_hours_back_are_counted(how: str) -> None:
     """A recipient refused by the full table every ten minutes for 16 hours; the
@@ -376,27 +416,10 @@ def test_refusals_after_the_clock_goes_20_hours_back_are_counted(how: str) -> No
     Before, the buckets ahead of the clock were the newest, and each refusal after
     them, more than 16 h older, was forgotten as it came (the note said 96), until the
     clock caught up."""
-    config = parse_config("[ingest]\nmax_pending_delays = 1\n")
-    pipeline = Pipeline(core_settings(config))
-    pipeline.feed(f.raw(f.delay(["a@flood.example"], at=NOW - 3000, message_id="m0")), "q", NOW)
-    for i in range(96):
-        at = NOW - 60 - i * BUCKET
-        body = f.raw(f.delay([f"u{i}@quiet.example"], at=at, message_id=f"u{i}"))
-        pipeline.feed(body, "q", NOW)
+    pipeline = _refused_96_in_16_hours()
     assert pipeline.ledger.pending.refused.since(NOW) == 96
-    back = NOW - 20 * 3600.0
-    if how == "restart":
-        names = [spec.name for spec in pipeline.ledger.specs]
-        blob = snapshot(pipeline.ledger, Evaluator(config.alerts, names), NOW)
-        pipeline = Pipeline(core_settings(config))
-        restore(blob, pipeline.ledger, Evaluator(config.alerts, names), back)
-    else:
-        pipeline.ledger.stepped(-20 * 3600.0, back)
-    for i in range(3):
-        at = back - 60 - i * BUCKET
-        body = f.raw(f.delay([f"v{i}@quiet.example"], at=at, message_id=f"v{i}"))
-        pipeline.feed(body, "q", back)
-    assert pipeline.ledger.pending.refused.since(back) == 99
+    pipeline = _20_hours_back_then_3_refused(pipeline, how)
+    assert pipeline.ledger.pending.refused.since(NOW - 20 * 3600.0) == 99
 
 
 @pytest.mark.parametrize("how", ["restart", "step"])
@@ -410,25 +433,7 @@ def test_refusals_before_the_clock_went_20_hours_back_count_again_once_ntp_sets_
     the pending figures leave out: the note counts them (the three, dated on the clock
     behind, are 20 hours old by then). Before, the step back counted the 96 as of the
     clock behind, and NTP's step left them 20 hours old: the note said 0."""
-    config = parse_config("[ingest]\nmax_pending_delays = 1\n")
-    pipeline = Pipeline(core_settings(config))
-    pipeline.feed(f.raw(f.delay(["a@flood.example"], at=NOW - 3000, message_id="m0")), "q", NOW)
-    for i in range(96):
-        at = NOW - 60 - i * BUCKET
-        body = f.raw(f.delay([f"u{i}@quiet.example"], at=at, message_id=f"u{i}"))
-        pipeline.feed(body, "q", NOW)
-    back = NOW - 20 * 3600.0
-    if how == "restart":
-        names = [spec.name for spec in pipeline.ledger.specs]
-        blob = snapshot(pipeline.ledger, Evaluator(config.alerts, names), NOW)
-        pipeline = Pipeline(core_settings(config))
-        restore(blob, pipeline.ledger, Evaluator(config.alerts, names), back)
-    else:
-        pipeline.ledger.stepped(-20 * 3600.0, back)
-    for i in range(3):
-        at = back - 60 - i * BUCKET
-        body = f.raw(f.delay([f"v{i}@quiet.example"], at=at, message_id=f"v{i}"))
-        pipeline.feed(body, "q", back)
+    pipeline = _20_hours_back_then_3_refused(_refused_96_in_16_hours(), how)
     pipeline.ledger.stepped(20 * 3600.0, NOW + 60)
     assert pipeline.ledger.pending.refused.since(NOW + 60) == 96
 
@@ -439,17 +444,6 @@ def test_refusals_a_restart_reads_two_days_ahead_count_as_of_the_restart() -> No
     its alert times, taken as the restart's). They count as of the restart, and 16 h
     on are not counted any more (left two days ahead, the note counted them for two
     days and 16 h)."""
-    config = parse_config("[ingest]\nmax_pending_delays = 1\n")
-    pipeline = Pipeline(core_settings(config))
-    pipeline.feed(f.raw(f.delay(["a@flood.example"], at=NOW - 3000, message_id="m0")), "q", NOW)
-    for i in range(96):
-        at = NOW - 60 - i * BUCKET
-        body = f.raw(f.delay([f"u{i}@quiet.example"], at=at, message_id=f"u{i}"))
-        pipeline.feed(body, "q", NOW)
-    names = [spec.name for spec in pipeline.ledger.specs]
-    blob = snapshot(pipeline.ledger, Evaluator(config.alerts, names), NOW)
-    fresh = Pipeline(core_settings(config))
     back = NOW - 2 * 86400.0
-    restore(blob, fresh.ledger, Evaluator(config.alerts, names), back)
-    refused = fresh.ledger.pending.refused
+    refused = _restarted(_refused_96_in_16_hours(), back).ledger.pending.refused
     assert (refused.since(back), refused.since(back + 17 * 3600.0)) == (96, 0)
