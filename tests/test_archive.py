@@ -457,7 +457,8 @@ def test_a_fifo_in_a_walked_directory_is_left_out_not_waited_on(
     opened it as an input, and a FIFO's open waits for a writer for ever; the replay
     hung before reading anything. A walk, and a glob, leave out what is not a file or
     a directory, as they leave hidden names out; a directory holding nothing else is
-    said so."""
+    said so, and so is a glob that matches nothing else (not a replay of an empty
+    input with no name)."""
     event = json.dumps(f.delivery(["a@x.example"])) + "\n"
     archive = tmp_path / "archive"
     archive.mkdir()
@@ -474,6 +475,13 @@ def test_a_fifo_in_a_walked_directory_is_left_out_not_waited_on(
         f"sesd: replay skipped {only}: no files in this directory but FIFOs, sockets or "
         "devices, which a walk leaves out\n"
     ) in capsys.readouterr().err
+    assert main(["replay", "--config", str(config), "--json", str(only / "*")]) == 3
+    err = capsys.readouterr().err
+    assert (
+        f"sesd: replay skipped {only / '*'}: it matches only FIFOs, sockets or devices, "
+        "which a glob leaves out\n"
+    ) in err
+    assert "read no value" not in err
 
 
 def test_a_replay_of_nothing_but_invalid_values_says_so_and_exits_3(

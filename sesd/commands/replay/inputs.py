@@ -111,57 +111,71 @@ def place(items: Iterable[Source], read: int) -> tuple[Source | None, int]:
 
 def _local(path: str, add: Callable[[str], None]) -> list[str]:
     """Each file a local path or glob names, to ``add``; the problems found."""
-    problems = []
+    problems: list[str] = []
     # A file or directory of that name is what the path names, even with a glob's
     # characters in it (`events[prod].jsonl`: as a glob, `eventsp.jsonl`).
     pattern = glob.has_magic(path) and not os.path.lexists(path)
     matches = sorted(glob.glob(path, recursive=True)) if pattern else [path]
     if not matches:
         problems.append(f"{path}: no such file or directory")
+    left_out = 0
     for match in matches:
         if os.path.isdir(match):
-            walked = hidden = special = 0
-            before = len(problems)
-            # A directory this user may not list is named, not left out without a word.
-            unlisted = partial(_unlisted, problems)
-            # Links to directories are followed (an archive of links to each month's
-            # disk); a directory reached again (a link to an ancestor) is not walked.
-            walked_dirs: set[str] = set()
-            for root, dirs, files in os.walk(match, onerror=unlisted, followlinks=True):
-                real = os.path.realpath(root)
-                if real in walked_dirs:
-                    dirs.clear()
-                    continue
-                walked_dirs.add(real)
-                # Names starting with '.' are no archive's: .DS_Store, .gitkeep, an
-                # editor's swap file, .git. Each would be invalid values. Named, one is read.
-                shown = [name for name in files if not name.startswith(".")]
-                hidden += len(files) - len(shown)
-                dirs[:] = sorted(name for name in dirs if not name.startswith("."))
-                for name in sorted(shown):
-                    # A FIFO (or a socket, a device) is no archive's either, and reading
-                    # one waits for a writer for ever: left out of a walk, read when named
-                    # (`sesd replay <(zcat ...)` names a pipe).
-                    if _special(os.path.join(root, name)):
-                        special += 1
-                        continue
-                    walked += 1
-                    add(os.path.join(root, name))
-            # Not "no files" of a walk that could not list a directory: they may be there.
-            if not walked and not pattern and len(problems) == before:
-                but = " but hidden ones (names starting with '.', which a walk leaves out)"
-                if special:
-                    but = " but FIFOs, sockets or devices, which a walk leaves out"
-                problems.append(
-                    f"{match}: no files in this directory{but if hidden or special else ''}"
-                )
+            _walk(match, add, problems, said_empty=not pattern)
         elif pattern and _special(match):
-            continue  # as a walk leaves it out: matched, not named
+            left_out += 1  # as a walk leaves it out: matched, not named
         elif os.path.exists(match):
             add(match)
         else:
             problems.append(f"{match}: no such file or directory")
+    if matches and left_out == len(matches):
+        # Else the replay reads nothing and says its inputs, none, held blank space.
+        problems.append(
+            f"{path}: it matches only FIFOs, sockets or devices, which a glob leaves out"
+        )
     return problems
+
+
+def _walk(
+    directory: str, add: Callable[[str], None], problems: list[str], *, said_empty: bool
+) -> None:
+    """Each file under ``directory`` to ``add``, the problems found to ``problems``;
+    with ``said_empty``, a directory with no file is one of them."""
+    walked = hidden = special = 0
+    before = len(problems)
+    # A directory this user may not list is named, not left out without a word.
+    unlisted = partial(_unlisted, problems)
+    # Links to directories are followed (an archive of links to each month's
+    # disk); a directory reached again (a link to an ancestor) is not walked.
+    walked_dirs: set[str] = set()
+    for root, dirs, files in os.walk(directory, onerror=unlisted, followlinks=True):
+        real = os.path.realpath(root)
+        if real in walked_dirs:
+            dirs.clear()
+            continue
+        walked_dirs.add(real)
+        # Names starting with '.' are no archive's: .DS_Store, .gitkeep, an
+        # editor's swap file, .git. Each would be invalid values. Named, one is read.
+        shown = [name for name in files if not name.startswith(".")]
+        hidden += len(files) - len(shown)
+        dirs[:] = sorted(name for name in dirs if not name.startswith("."))
+        for name in sorted(shown):
+            # A FIFO (or a socket, a device) is no archive's either, and reading
+            # one waits for a writer for ever: left out of a walk, read when named
+            # (`sesd replay <(zcat ...)` names a pipe).
+            if _special(os.path.join(root, name)):
+                special += 1
+                continue
+            walked += 1
+            add(os.path.join(root, name))
+    # Not "no files" of a walk that could not list a directory: they may be there.
+    if not walked and said_empty and len(problems) == before:
+        but = " but hidden ones (names starting with '.', which a walk leaves out)"
+        if special:
+            but = " but FIFOs, sockets or devices, which a walk leaves out"
+        problems.append(
+            f"{directory}: no files in this directory{but if hidden or special else ''}"
+        )
 
 
 def _special(path: str) -> bool:
