@@ -18,7 +18,7 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import pytest
 
@@ -248,6 +248,49 @@ def test_a_compression_or_format_replay_cannot_read_is_named_not_read_as_json(
     document = json.loads(out)
     assert document["messages"] == {"processed": 1, "skipped": 0, "invalid": 0, "duplicate": 0}
     assert f"sesd: replay skipped {other}: {kind} data, not JSON" in err
+
+
+class _Trickle(io.RawIOBase):
+    """A pipe whose writer hands its bytes over ``size`` at a time (ssh, curl: a first
+    write as short as what the network brought)."""
+
+    def __init__(self, data: bytes, size: int) -> None:
+        super().__init__()
+        self._data, self._size = data, size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        piece, self._data = self._data[: self._size], self._data[self._size :]
+        buffer[: len(piece)] = piece
+        return len(piece)
+
+
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_a_tar_archive_read_from_a_pipe_in_short_pieces_is_named(
+    tmp_path: Path,
+    config: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    gzipped: bool,
+) -> None:
+    """A tar archive piped in (`ssh host cat day.tar | sesd replay -`) whose first
+    read is shorter than a tar header: judged by those few bytes, it was read as JSON,
+    its files' first lines glued to their headers, and the exit status was 0 with the
+    other inputs replayed. Its first 512 bytes are waited for, and it is named and
+    skipped (exit 3)."""
+    event = json.dumps(f.delivery(["a@x.example"])) + "\n"
+    good = tmp_path / "good.jsonl"
+    good.write_text(event)
+    data = _tarred((event * 50).encode())
+    data = gzip.compress(data) if gzipped else data
+    piped = io.BufferedReader(_Trickle(data, 100))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(piped))
+    assert main(["replay", "--config", str(config), "--json", str(good), "-"]) == 3
+    out, err = capsys.readouterr()
+    assert json.loads(out)["messages"]["processed"] == 1
+    assert "sesd: replay skipped -: tar data, not JSON" in err
 
 
 def test_many_inputs_skipped_are_named_twenty_then_counted(

@@ -29,7 +29,13 @@ from typing import IO, Any, Final, TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sesd.commands.replay.archive_s3 import S3Reader, is_s3
-from sesd.commands.replay.formats import HEAD, Unread, archived, unread
+from sesd.commands.replay.formats import (
+    HEAD,
+    Unread,
+    archived,
+    short_of_a_tar_header,
+    unread,
+)
 from sesd.commands.replay.gunzip import Gunzip, GzipStop
 from sesd.commands.replay.inputs import Source, Stop, describe, sources
 from sesd.commands.replay.json_scan import skip_value
@@ -171,8 +177,13 @@ def _chunks(handle: IO[bytes] | Gunzip, on_bytes: Callable[[int], None]) -> Iter
     position = _tell(handle)
     first = True
     while chunk := read(_CHUNK):
-        if first and (refused := archived(chunk)) is not None:
-            raise refused
+        if first:
+            # A pipe's first read may be shorter than a tar header: read on until it
+            # tells (the stream's end tells too).
+            while short_of_a_tar_header(chunk) and (more := read(_CHUNK)):
+                chunk += more
+            if (refused := archived(chunk)) is not None:
+                raise refused
         first = False
         now = _tell(handle)
         size = now - position if now >= 0 and position >= 0 else len(chunk)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["HEAD", "Unread", "archived", "unread"]
+__all__ = ["HEAD", "Unread", "archived", "short_of_a_tar_header", "unread"]
 
 #: The first bytes of each form replay does not read (no JSON value starts so).
 _UNREAD: Final = (
@@ -56,5 +56,15 @@ def archived(head: bytes) -> Unread | None:
     return Unread("tar data, not JSON: unpack it first (tar -xf) and replay the files it holds")
 
 
+def short_of_a_tar_header(head: bytes) -> bool:
+    """Whether the first bytes read, ``head``, are too few to tell a tar archive by
+    (a pipe's first read may be a hundred bytes): fewer than a header, and not opening
+    as what replay reads does (JSON, its white space or a byte-order mark), which need
+    not wait for more."""
+    return len(head) < _TAR_BLOCK and head[:1] not in _NO_TAR_OPENS
+
+
 #: The size of a tar header.
 _TAR_BLOCK: Final = 512
+#: First bytes no tar header has (its member's name opens it) and JSON text may.
+_NO_TAR_OPENS: Final = frozenset(bytes([b]) for b in b"{[ \t\r\n\xef\xfe\xff\x00")
