@@ -917,15 +917,22 @@ def test_a_result_standard_output_refuses_is_said_not_a_success(
         "check-config": ["check-config", str(config)],
         "digest": ["check-config", "--digest", str(config)],
     }[command]
+    # check-config's warnings go to standard error, which still takes them: the check
+    # says them whatever became of the config it prints (none configured, here).
+    warned = "sesd: warning: alerts.rules: none configured"
     capsys.readouterr()
     monkeypatch.setattr(sys, "stdout", _Refusing(at))
     assert main(argv) == 1
-    assert capsys.readouterr().err.splitlines()[-1] == (
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1] == (
         "sesd: cannot write to standard output: No space left on device; the result is lost"
     )
+    assert (warned in err) == command.startswith(("check-config", "digest"))
     monkeypatch.setattr(sys, "stdout", None)
     assert main(argv) == 141
-    assert "Traceback" not in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert (warned in err) == command.startswith(("check-config", "digest"))
 
 
 def test_a_line_that_is_not_utf8_gets_its_answer_in_its_place() -> None:

@@ -14,7 +14,7 @@ from sesd.commands.common import (
     one_line,
     with_config,
 )
-from sesd.commands.output import put
+from sesd.commands.output import OutputFailed, put
 from sesd.config import ConfigError
 from sesd.config.warned import said
 
@@ -42,17 +42,25 @@ def add_parser(commands: Commands) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    """0 for a valid config (warnings on stderr), 2 for an invalid one."""
+    """0 for a valid config (warnings on stderr), 2 for an invalid one; a config printed
+    to a standard output gone or full ends as sesd.commands.main says, after the
+    warnings."""
     try:
         config, placer = load_placed(args, daemon=True)
     except ConfigError as exc:
         return config_error(exc)
     # Quiet for a check run before each reload (systemd's ExecReload): the journal
     # gets what is wrong, not the whole config every time.
-    if args.digest:
-        put(config.digest())
-    elif not args.quiet:
-        put(json.dumps(config.to_display(), indent=2, sort_keys=True))
+    unwritten: BrokenPipeError | OutputFailed | None = None
+    try:
+        if args.digest:
+            put(config.digest())
+        elif not args.quiet:
+            put(json.dumps(config.to_display(), indent=2, sort_keys=True))
+    except (BrokenPipeError, OutputFailed) as exc:
+        # Standard output gone or full: the warnings, on standard error, are still
+        # what the check found; said, then the status says what became of the result.
+        unwritten = exc
     warnings = config.warnings()
     # On the host that runs sesd (it has the secrets), what `sesd run` would refuse
     # at start; a warning, since systemd's StateDirectory= creates the directory then.
@@ -69,4 +77,6 @@ def execute(args: argparse.Namespace) -> int:
             warnings.insert(0, f"{problem} (sesd run would not start on this host)")
     for warning in said(warnings, placer.warning):
         print(f"sesd: warning: {one_line(warning)}", file=sys.stderr)
+    if unwritten is not None:
+        raise unwritten
     return 0
