@@ -450,6 +450,14 @@ def test_the_demo_with_its_port_taken_is_one_line_and_exit_2(
              "from a file: for standard input, name /dev/stdin)")
             for args in (["check-config", "-"], ["replay", "--config", "-", "events.jsonl"])
         ),
+        # Not /dev/stdin where that cannot work: a daemon reads its config again at each
+        # reload (a pipe gives nothing the second time), and a replay of `-` reads its
+        # events there.
+        (["run", "--config", "-"], "cannot read config file -: No such file or directory "
+         "(sesd run reads its config again at each reload (SIGHUP): name its file)"),
+        (["replay", "--config", "-", "-"], "cannot read config file -: No such file or "
+         "directory (standard input holds the events this replay reads: name the config's "
+         "file)"),
     ],
 )  # fmt: skip
 def test_bad_input_at_start_is_one_line_and_exit_2(

@@ -4,6 +4,7 @@ a start that failed told in one line."""
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from collections.abc import Callable
@@ -112,8 +113,21 @@ def load_placed(
         ways = "give it as PATH, --config PATH" if hasattr(args, "path") else "pass --config PATH"
         raise ConfigError(f"no config file: {ways} or set SESD_CONFIG")
     args.config = path
+    if path == "-" and not os.path.lexists(path):
+        raise ConfigError(f"cannot read config file -: {os.strerror(errno.ENOENT)} ({_dash(args)})")
     secrets = secrets and not getattr(args, "no_secrets", False)
     return load_placed_config(path, resolve_secrets=secrets, daemon=daemon)
+
+
+def _dash(args: argparse.Namespace) -> str:
+    """What to write for ``-`` as the config file, as replay and cause take standard
+    input: /dev/stdin names it, but not where it cannot serve."""
+    if getattr(args, "command", None) == "run":
+        # A pipe gives nothing the second time: every reload would find no config.
+        return "sesd run reads its config again at each reload (SIGHUP): name its file"
+    if "-" in getattr(args, "files", ()):
+        return "standard input holds the events this replay reads: name the config's file"
+    return "a config is read from a file: for standard input, name /dev/stdin"
 
 
 def config_error(exc: ConfigError | str) -> int:

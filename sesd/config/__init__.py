@@ -15,7 +15,6 @@ read with them. The value types are in :mod:`sesd.config.values` (secrets in
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
@@ -365,12 +364,7 @@ def load_placed(
         # An editor's byte-order mark (Windows, PowerShell's Out-File) is no TOML.
         text = read_bounded(Path(path), what="no config").decode("utf-8-sig")
     except OSError as exc:
-        # `-`, as replay and cause take standard input: a config is a file's.
-        dash = str(path) == "-" and exc.errno == errno.ENOENT
-        hint = " (a config is read from a file: for standard input, name /dev/stdin)"
-        raise ConfigError(
-            f"cannot read config file {path}: {exc.strerror}{hint if dash else ''}"
-        ) from None
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(
             f"config file {path} is not UTF-8 text (byte {exc.start}): save it as UTF-8"
