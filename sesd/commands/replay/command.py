@@ -19,7 +19,7 @@ import anyio
 import msgspec
 
 from sesd.commands.common import Commands, config_error, load, no_secrets, with_config
-from sesd.commands.output import put
+from sesd.commands.output import OutputFailed, put
 from sesd.commands.replay.archive import bodies
 from sesd.commands.replay.archive_s3 import S3Reader, is_s3
 from sesd.commands.replay.engine import UTF16_ADVICE, Replay, Where
@@ -160,15 +160,22 @@ def run_replay(
         names = [r.name for r in config.alerts.rules]
         reports = report(names, replay.transitions, start, replay.now)
         document["report"] = [msgspec.structs.asdict(r) for r in reports]
-    if as_json:
-        put(msgspec.json.encode(document).decode())
-    else:
-        put(render_text(document))
-        if with_report:
-            put("\n" + render_report(reports))
     tallies = replay.ledger.tallies
     values = sum(tallies.messages.values()) + sum(tallies.notices.values())
-    return _said(document, problems, partial, [s.name for s in found] if not values else None)
+    empty = [s.name for s in found] if not values else None
+    try:
+        if as_json:
+            put(msgspec.json.encode(document).decode())
+        else:
+            put(render_text(document))
+            if with_report:
+                put("\n" + render_report(reports))
+    except (BrokenPipeError, OutputFailed):
+        # Standard output gone or full: what standard error says of the inputs (a day
+        # skipped) is still so, and said; the status says what became of the result.
+        _said(document, problems, partial, empty)
+        raise
+    return _said(document, problems, partial, empty)
 
 
 def _said(
