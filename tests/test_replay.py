@@ -225,6 +225,22 @@ def test_totals_count_every_event_whatever_the_rules_or_eviction() -> None:
         assert with_rules[key] == without[key]
 
 
+def test_many_empty_inputs_are_named_twenty_then_counted(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A day of hourly files that a failed export left empty: the line that says no
+    value was read named every one of them, a line as long as the listing. It names
+    the first 20 and counts the others, as the inputs skipped are."""
+    day = tmp_path / "day"
+    day.mkdir()
+    for hour in range(24):
+        (day / f"{hour:02d}.jsonl").write_bytes(b"")
+    assert main(["replay", "--config", str(config), str(day)]) == 3
+    line = next(x for x in capsys.readouterr().err.splitlines() if "read no value" in x)
+    assert f"{day / '19.jsonl'} and 4 more inputs held nothing" in line
+    assert "20.jsonl" not in line
+
+
 @pytest.mark.parametrize(
     ("name", "data"),
     [

@@ -207,7 +207,10 @@ def _said(
     if empty is not None and not problems and not partial:
         # An empty download or a pipe whose writer failed: the wrong input, not a quiet
         # month with no alert.
-        inputs = ", ".join("standard input" if name == "-" else named(name) for name in empty)
+        names = ["standard input" if name == "-" else named(name) for name in empty]
+        inputs = ", ".join(names[:SHOWN])
+        if len(names) > SHOWN:  # a day of hourly files left empty: not a line of them all
+            inputs += f" and {len(names) - SHOWN} more inputs"
         print(
             f"sesd: replay read no value: {inputs} held nothing but blank space "
             "(an empty file or pipe), so there was no event to replay",
