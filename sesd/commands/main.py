@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 
 from sesd import __version__
-from sesd.commands.output import EXIT_OUTPUT, OutputFailed, flushed
+from sesd.commands.output import EXIT_OUTPUT, OutputFailed, flushed, guarded
 from sesd.io.build import revision
 from sesd.runtime import allocator, early
 
@@ -112,9 +112,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(given)
         # Python's warnings too become log lines (JSON in production), not bare text.
         logging.captureWarnings(True)
-        code: int = args.execute(args)
-        if args.command not in _OWN_OUTPUT:
-            flushed()  # a full disk is said here, not as a bare line at exit
+        if args.command in _OWN_OUTPUT:
+            code: int = args.execute(args)
+        else:
+            with guarded():
+                code = args.execute(args)
+                flushed()  # a full disk is said here, not as a bare line at exit
     except BrokenPipeError:
         # The reader went away (`sesd status --json | head`): what it read is all it
         # wanted. No traceback; stdout pointed at nothing, so the flush at exit is quiet.

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import errno
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO, cast
 
-__all__ = ["EXIT_OUTPUT", "OutputFailed", "flushed", "put"]
+__all__ = ["EXIT_OUTPUT", "OutputFailed", "flushed", "guarded", "put"]
 
 #: The exit status when standard output refused the result.
 EXIT_OUTPUT = 1
@@ -52,3 +55,64 @@ def flushed() -> None:
 def _failed(exc: OSError) -> OutputFailed:
     why = exc.strerror or type(exc).__name__
     return OutputFailed(f"cannot write to standard output: {why}; the result is lost")
+
+
+@contextmanager
+def guarded() -> Iterator[None]:
+    """Standard output, while a command runs, refusing as :func:`put` does: each
+    ``print`` of the command's (``sesd silence list``, ``sesd status``), written at once
+    where PYTHONUNBUFFERED=1 (the image's) or past a buffer's size, ended it in a
+    traceback on a full disk, and printed to nothing with standard output closed."""
+    stream = sys.stdout
+    guard = cast(TextIO, _Guarded(stream))
+    sys.stdout = guard
+    try:
+        yield
+    finally:
+        if sys.stdout is guard:  # not when the command put its own in its place
+            sys.stdout = stream
+
+
+class _Guarded:
+    """Standard output (None: closed at the start) whose writes fail as :func:`put`'s:
+    BrokenPipeError for a reader gone or none, :class:`OutputFailed` otherwise."""
+
+    def __init__(self, stream: TextIO | None) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        if self._stream is None:
+            raise BrokenPipeError(errno.EPIPE, "standard output is closed")
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _failed(exc) from None
+
+    def flush(self) -> None:
+        if self._stream is None:
+            return
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _failed(exc) from None
+
+    def fileno(self) -> int:
+        if self._stream is None:
+            raise OSError(errno.EBADF, "standard output is closed")
+        return self._stream.fileno()
+
+    def isatty(self) -> bool:
+        return self._stream is not None and self._stream.isatty()
+
+    @property
+    def closed(self) -> bool:
+        """Whether there is no standard output to write to (closed at the start)."""
+        return self._stream is None or self._stream.closed
+
+    def __getattr__(self, name: str) -> Any:
+        # What else a command asks of it (its encoding, its buffer): the stream's own.
+        return getattr(self._stream, name)

@@ -307,7 +307,7 @@ def _reader_gone() -> bool:
     poll says so (POLLERR, POLLHUP) without a write; or there is none: closed when
     sesd started (Python's is None then), or since (POLLNVAL). Not of a file, nor of a
     stream with no descriptor (a test's capture)."""
-    if sys.stdout is None:
+    if sys.stdout is None or sys.stdout.closed:  # closed: as sesd.commands.output says it
         return True
     try:
         number = sys.stdout.fileno()
