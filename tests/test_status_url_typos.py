@@ -64,6 +64,14 @@ def test_spaces_around_a_pasted_address_are_not_its_text(
     )
 
 
+def test_an_ipv6_address_with_its_zone_is_asked() -> None:
+    """A '%' in a host name is a usage error (an '@' percent-encoded leaves a user and
+    password there), not in an IPv6 address, whose zone follows one."""
+    from sesd.commands.status_url import askable
+
+    assert askable("http://[fe80::1%25lo]:1", given=True) == "http://[fe80::1%25lo]:1"
+
+
 @pytest.mark.parametrize(("scheme", "port"), [("http", 80), ("https", 443)])
 def test_an_address_without_a_port_says_which_was_asked(
     capsys: pytest.CaptureFixture[str], scheme: str, port: int
@@ -233,4 +241,58 @@ def test_a_listen_address_whose_host_is_no_host_name_is_a_usage_error(
     assert capsys.readouterr().err == (
         "sesd: SESD_HTTP_LISTEN: its host 'sesd..example' is no host name (an empty label, "
         "one over 63 characters, or a character no host name has)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http:///ops:s3c-r3t@127.0.0.1:1",  # a third slash: no host, in the parser's view
+        "http:////s3c-r3t@127.0.0.1:1",
+        "HTTP:///ops:s3c-r3t@127.0.0.1:1",
+        "http:\\\\ops:s3c-r3t@127.0.0.1:1",
+        "http:/\\ops:s3c-r3t@127.0.0.1:1",
+        "ops:s3c/r3t@127.0.0.1:1",
+        "http:/ops:s3c/r3t@127.0.0.1:1",
+        # A '/', '?' or '#' in a password, not percent-encoded, ends the parser's host.
+        "http://ops:s3c/r3t@127.0.0.1:1",
+        "http://ops:s3c?r3t@127.0.0.1:1",
+        "http://ops:s3c#r3t@127.0.0.1:1",
+        "http://localhost:1s3c/r3t@127.0.0.1:1",
+        "http://s3c/r3t@127.0.0.1:1",  # a token as the user, holding a '/'
+        "http://ops:s3c\\r3t@127.0.0.1:1",
+        # The '@' percent-encoded: no user in the parser's view, the port all after it.
+        "http://ops:s3c-r3t%40127.0.0.1:1",
+        "http://s3c-r3t%40127.0.0.1:1",
+        "http://ops:s3c@r3t@127.0.0.1:1",
+        "http://ops:s3c%40r3t@127.0.0.1:1",
+        "http://s3c-r3t@127.0.0.1:1",
+        "https://ops:s3c-r3t@[::1]:1",
+        "http://ops:s3c-r3t@[::1]:x",
+        "http://ops:s3c-r3t@h..x:1",
+    ],
+)
+def test_no_address_typed_prints_its_password(capsys: pytest.CaptureFixture[str], url: str) -> None:
+    """Whatever form the address is typed in (a slash too many, backslashes, no scheme,
+    a password holding a character the parser ends the host at, the '@' percent-encoded),
+    the line sesd status prints of it holds no part of the password or token: a third
+    slash printed it whole, as the address that names no host."""
+    assert main(["status", "--url", url]) in (1, 2)
+    captured = capsys.readouterr()
+    assert "s3c" not in captured.err + captured.out, captured.err
+    assert "r3t" not in captured.err + captured.out, captured.err
+    assert captured.err.count("\n") == 1
+
+
+def test_a_password_holding_a_slash_is_told_how_to_write_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``ops:pa/ss@host``: the parser reads host "ops" and the port "pa"; asked, the
+    line quoted the port (the password's start). It is a usage error saying how to
+    write such a password, naming the address with all up to its last '@' masked."""
+    assert main(["status", "--url", "http://ops:s3c/r3t@127.0.0.1:9585"]) == 2
+    assert capsys.readouterr().err == (
+        "sesd: --url 'http://***@127.0.0.1:9585' is not a URL: an '@' follows its host "
+        "(a '/', '?' or '#' in a user or password is written percent-encoded: %2F, %3F, "
+        "%23)\n"
     )

@@ -40,6 +40,11 @@ _ENDPOINT: Final = re.compile(
 )
 
 
+#: What comes before a URL's user and password: its scheme and the slashes typed after
+#: it, however many (a third, or backslashes, leave the parser no host), else spaces.
+_AUTHORITY: Final = re.compile(r"\s*(?:[A-Za-z][A-Za-z0-9+.-]*:(?=[/\\]))?[/\\]*")
+
+
 def base_url(url: str) -> str:
     """The daemon's address in ``url``, less what a browser's address bar or a scrape
     config pastes with it: one of sesd's endpoints or pages, a query, a fragment
@@ -54,12 +59,24 @@ def shown(url: str) -> str:
     """``url`` as sesd prints it: without a user and password written into it
     (``https://user:pw@host``, which the request sends), so that the password is not
     left on a terminal or in a job's log. Read as text, so an address urllib cannot
-    read (no scheme, a bracket not closed) is named so too."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        scheme, rest = "", url
+    read (no scheme, a bracket not closed, a slash too many) is named so too. A
+    password (or a token as the user) the parser does not read as one, its ``/``,
+    ``?`` or ``#`` not percent-encoded, or its ``@`` percent-encoded, is ``***``."""
+    found = _AUTHORITY.match(url)  # it matches any text, if only its empty start
+    cut = found.end() if found else 0
+    head, rest = url[:cut], url[cut:]
     end = min((at for at in map(rest.find, "/?#") if at >= 0), default=len(rest))
-    return scheme + sep + rest[:end].rpartition("@")[2] + rest[end:]
+    at = rest.rfind("@", 0, end)
+    if at >= 0:
+        return head + rest[at + 1 :]
+    if "@" in rest:
+        # 'user:pa/ss@host' ends the parser's host at the '/': all up to the last '@'
+        # may be the password's (an '@' in a path too: which was meant cannot be told).
+        return f"{head}***@{rest.rpartition('@')[2]}"
+    encoded = rest.lower().rfind("%40", 0, end)  # no host holds a '%'
+    if encoded >= 0:
+        return f"{head}***@{rest[encoded + 3 :]}"
+    return url
 
 
 #: The realm sesd's own 401 asks for (sesd.runtime.web.REALM, not imported: the

@@ -24,6 +24,10 @@ _SCHEME: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 #: http(s) with its ``://`` mistyped (``http:/``, ``http//``, ``https:``), not a host
 #: named http and its port (``http:9585``).
 _MISTYPED: Final = re.compile(r"(https?)(?::/*|/+)(?!\d+(?:/|$))", re.IGNORECASE)
+#: Why a host is no name a resolver can look up.
+_NO_HOST_NAME: Final = (
+    "is no host name (an empty label, one over 63 characters, or a character no host name has)"
+)
 
 
 def askable(url: str, *, given: bool) -> str:
@@ -78,9 +82,19 @@ def _unaskable(url: str, *, given: bool) -> str:
                 " --url http://HOST:PORT"
             )
         return f"{where}: {unnamed}" if unnamed else ""
-    said = f"--url {shown(url)!r} is not a URL"
+    named = shown(url)
+    said = f"--url {named!r} is not a URL"
     if unnamed:
-        return f"{said}: {unnamed}"
+        # The parser's host is a password's start when it reads none ('u:p/w@host').
+        quoted = (parts.hostname or "") in named.lower()
+        return f"{said}: {unnamed if quoted else f'its host {_NO_HOST_NAME}'}"
+    if parts.hostname and "@" not in parts.netloc and "@" in url:
+        # 'ops:pa/ss@host': the parser's host is the user, and its port or path the
+        # password's start; asked, it would be looked up (a token's start sent to DNS).
+        return (
+            f"{said}: an '@' follows its host (a '/', '?' or '#' in a user or password "
+            "is written percent-encoded: %2F, %3F, %23)"
+        )
     try:
         if parts.port == 0:
             raise ValueError
@@ -88,7 +102,9 @@ def _unaskable(url: str, *, given: bool) -> str:
         # What follows the host (a bracketed one's colons are its own), never the
         # user and password before it.
         port = parts.netloc.rpartition("@")[2].rpartition("]")[2].partition(":")[2]
-        return f"{said}: its port {port!r} is no number from 1 to 65535"
+        # A password's, in the parser's view, when it reads none ('u:pa/ss@host').
+        its = f"its port {port!r}" if port in named else "its port"
+        return f"{said}: {its} is no number from 1 to 65535"
     return "" if parts.hostname else f"{said}: it names no host"
 
 
@@ -103,12 +119,12 @@ def _no_host_name(host: str | None) -> str:
     except UnicodeError:
         pass
     else:
-        if host.isprintable():
+        # A '%' is none either (an IPv6 address's zone aside): an '@' percent-encoded
+        # leaves the user and password in the parser's host ('u:pw%40host'), which a
+        # lookup would send to DNS.
+        if host.isprintable() and ("%" not in host or ":" in host):
             return ""
-    return (
-        f"its host {host!r} is no host name (an empty label, one over 63 characters, "
-        "or a character no host name has)"
-    )
+    return f"its host {host!r} {_NO_HOST_NAME}"
 
 
 def no_port(url: str) -> str:
