@@ -192,14 +192,19 @@ def test_an_owed_resolve_read_thin_again_then_firing_beside_another_goes_in_orde
     ]
 
 
-def test_an_owed_resolve_of_a_firing_never_sent_pages_only_the_new_incident() -> None:
+@pytest.mark.parametrize("silenced", [True, False])
+def test_an_owed_resolve_of_a_firing_never_sent_pages_only_the_new_incident(
+    silenced: bool,
+) -> None:
     """A state file of an earlier build, which saved what a stop left undelivered as
     the alert's state: a.example fired at 60% and resolved at 10% while the pager was
     down, and neither had gone at the stop: saved firing, its resolve owed, and never
-    sent. sesd restarts reading 200 s behind under a silence on a.example: the thin
-    window holds it, and the silence keeps its firing back. Once the silence has ended
-    and the window is full, reading 55%: no resolve goes (no sink had the firing), and
-    the same reading begins a new incident, fired then and paged once."""
+    sent. sesd restarts reading 200 s behind (under a silence on a.example, or not):
+    the thin window holds it, and its firing is not paged (unsilenced, it was: "firing"
+    at the thin window's figure, under the threshold, with a note that the figure was
+    the one it last fired at, for an incident that had ended). Once the silence has
+    ended and the window is full, reading 55%: no resolve goes (no sink had the
+    firing), and the same reading begins a new incident, fired then and paged once."""
     config = parse_config(SINKS + rule())
     first = Pipeline(core_settings(config))
     before = Evaluator(config.alerts, ["5m"])
@@ -218,10 +223,13 @@ def test_an_owed_resolve_of_a_firing_never_sent_pages_only_the_new_incident() ->
     (state,) = after.states["delays"].values()
     assert (state.status, state.notified, state.resolved_at) == (FIRING, False, T + 2)
     quiet = Silence(id="s", comment="", starts_at=T + 4, ends_at=T + 5, domain="a.example")
-    after.silences = SilenceSet([quiet])
+    after.silences = SilenceSet([quiet] if silenced else [])
     pipeline.ledger.tallies.received("q", T + 4, 200.0)
     assert after.evaluate(pipeline.ledger, T + 4) == []
     assert after.due(T + 4, flush=True) == []
+    # The silence over, the window still thin: the firing stays unpaged.
+    pipeline.ledger.tallies.received("q", T + 5.5, 200.0)
+    assert after.evaluate(pipeline.ledger, T + 5.5) == []
     feed_spike(pipeline, "a.example", T + 6, 60, 0)
     pipeline.ledger.tallies.received("q", T + 6, 1.0)  # caught up
     (fired,) = after.evaluate(pipeline.ledger, T + 6)

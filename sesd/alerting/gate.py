@@ -28,7 +28,7 @@ def gate(
     a resolve only when its firing was sent; a firing silenced is held (noted in
     ``evaluator.held``), and sent once its silence ended while it still fires. A sink
     owed the firing of an alert whose resolve is owed too (a window too thin held it)
-    is paged nothing yet."""
+    is paged nothing yet, nor is every sink when none had it."""
     if transition is RESOLVED:
         silences = evaluator.silences
         evaluator.ended_silences |= silences.waiting_on(rule.name, domain, rule.severity, now)
@@ -51,6 +51,11 @@ def gate(
             evaluator.held.append((rule.name, domain, transition.value, silence.id))
         return None
     if not state.notified:
+        if state.resolved_at is not None:
+            # Never sent, its resolve decided before a stop and owed, held by a thin
+            # window: paged now it read "firing" at a figure under its threshold for
+            # an incident that ended. A full window resolves it, or fires it anew.
+            return None
         # Fired now, or fired under a silence that has ended since.
         state.notified, state.last_sent = True, now
         return Transition.FIRING
