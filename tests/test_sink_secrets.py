@@ -19,6 +19,7 @@ from sesd.alerting.alertmanager import AlertmanagerSink
 from sesd.alerting.sinks import Permanent, Retryable, SlackSink, answer
 from sesd.commands.main import main
 from sesd.config import AlertmanagerConfig, Secret, SlackConfig, parse_config, shown_url
+from sesd.config.urls import check_http_url
 from tests.receivers import WebhookReceiver
 from tests.status_world import world
 from tests.test_sinks import notification
@@ -47,6 +48,20 @@ def test_a_url_s_password_is_never_shown() -> None:
     # A user name alone may be a token (https://TOKEN@host): masked as a password is.
     assert shown_url("http://tok3n@host/x@y") == "http://***@host/x@y"
     assert shown_url("http://host/x@y") == "http://host/x@y"
+    # A slash too many or backslashes leave the parser no host, the password in the text;
+    # an '@' percent-encoded leaves it in the parser's port.
+    assert shown_url("http:///am:pa55word@host") == "http:///am:***@host"
+    assert shown_url("http:\\\\am:pa55word@host") == "http:\\\\am:***@host"
+    assert shown_url("http://am:pa55word%40host:9093") == "http://am:***@host:9093"
+
+
+@pytest.mark.parametrize("url", ["http:///am:pa55word@host:9093", "http://am:pa55word%40host:9093"])
+def test_a_url_refused_is_named_without_its_password(url: str) -> None:
+    """An Alertmanager URL the config refuses (no host, in the parser's view, or a port
+    that is none) is named in the error without its password: it was named whole."""
+    with pytest.raises(ValueError, match="am:\\*\\*\\*@host") as refused:
+        check_http_url(url, "alerts.sinks.am.urls[0]")
+    assert "pa55word" not in str(refused.value)
 
 
 def test_an_answer_quoting_the_request_loses_the_url_s_secrets() -> None:

@@ -3,6 +3,7 @@ password in it masked)."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -32,6 +33,9 @@ __all__ = [
 URL_SECRETS = (".webhook_url", ".url")
 #: What a URL without an http(s) scheme or a host is told.
 NOT_HTTP = "not an http(s) URL with a host"
+#: A URL's scheme and the slashes or backslashes typed after it (and what comes
+#: before it: the spaces or control characters an error names).
+_LEAD = re.compile(r"[^A-Za-z]*[A-Za-z][A-Za-z0-9+.-]*:[/\\]+")
 
 
 def url_fault(url: str, *, drops: bool = True) -> str | None:
@@ -183,11 +187,22 @@ def shown_url(url: str) -> str:
     (``https://TOKEN@host``: a token is often written so), the rest as written (a
     control character an error names stays in it, to be shown escaped: the URL parser
     would drop a line break)."""
-    scheme, sep, rest = url.partition("://")
+    # The authority begins after the slashes typed after the scheme, however many: a
+    # third (or a backslash) leaves the parser no host, the password still in the text.
+    lead = _LEAD.match(url)
+    head, sep, rest = url.partition("://")
+    head += sep
+    if lead:
+        head, sep, rest = url[: lead.end()], "/", url[lead.end() :]
     # The authority ends where the URL parser ends it: at the first '/', '?' or '#'.
     end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
     userinfo, at, host = rest[:end].rpartition("@")
     port_at = host.find(":")
+    encoded = host.lower().rfind("%40")
+    if sep and not at and 0 <= port_at < encoded and not host.startswith("["):
+        # 'u:pw%40host': the '@' percent-encoded, the parser's port is the password.
+        user = host[:port_at]
+        return f"{head}{user + ':' if user else ''}***@{host[encoded + 3 :]}"
     if sep and not at and port_at >= 0 and not host.startswith("[") and "@" in rest[end:]:
         # No user in the parser's view, but 'user:' and an '@' after: a password holding
         # a '/', '?' or '#' not percent-encoded ends the parser's host there
@@ -196,12 +211,12 @@ def shown_url(url: str) -> str:
         # port is left: 'host/x@y' is a path far more often than a token with a '/'.
         tail = rest.rpartition("@")[2]
         user = host[:port_at]
-        return f"{scheme}://{user + ':' if user else ''}***@{tail}"
+        return f"{head}{user + ':' if user else ''}***@{tail}"
     if not sep or not at:
         return url
     user, colon, _ = userinfo.partition(":")
     shown = f"{user}:***" if colon else "***"
-    return f"{scheme}://{shown}@{host}{rest[end:]}"
+    return f"{head}{shown}@{host}{rest[end:]}"
 
 
 def urls_shown(data: Any) -> Any:
@@ -211,6 +226,6 @@ def urls_shown(data: Any) -> Any:
         return {key: urls_shown(value) for key, value in data.items()}
     if isinstance(data, list):
         return [urls_shown(value) for value in data]
-    if isinstance(data, str) and "@" in data and "://" in data:
+    if isinstance(data, str) and ("@" in data or "%40" in data.lower()) and ":" in data:
         return shown_url(data)
     return data
