@@ -5,8 +5,12 @@ update one); SNS and SQS are moto's."""
 
 from __future__ import annotations
 
+import errno
+import io
+import os
 import re
 import shlex
+import sys
 import uuid
 from typing import Any
 
@@ -21,6 +25,32 @@ from sesd.commands.main import main
 from sesd.commands.provision import EVENT_TYPES, SetupOptions, run_setup
 from tests.fake_ses import FakeSes
 from tests.test_setup_partial import SesDenied, aws, passed_on
+
+
+class _Refusing(io.StringIO):
+    """Standard output that takes nothing: a full disk (``full``) or a reader gone
+    (``gone``, ``sesd setup | head -1``)."""
+
+    def __init__(self, how: str) -> None:
+        super().__init__()
+        self.how = how
+
+    def write(self, text: str) -> int:
+        if self.how == "gone":
+            raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+#: The exit status and the last line of standard error for each standard output: one
+#: that takes the plan, one on a full disk, one whose reader is gone.
+_OUTCOME = {
+    "taken": (None, None),
+    "full": (
+        1,
+        "sesd: cannot write to standard output: No space left on device; the result is lost",
+    ),
+    "gone": (141, None),
+}
 
 
 class SesApart(LocalServer):
@@ -301,13 +331,19 @@ async def test_a_topic_encrypted_with_a_kms_key_is_said_to_need_ses_let_in(
     assert found["Attributes"]["KmsMasterKeyId"] == key
 
 
+@pytest.mark.parametrize("stdout", ["taken", "full"])
 async def test_a_topic_whose_attributes_may_not_be_read_is_a_warning_not_a_failure(
-    local_sqs: LocalSqs, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    local_sqs: LocalSqs,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    stdout: str,
 ) -> None:
     """The identity that runs setup may not call sns:GetTopicAttributes (a policy
     written before setup read the topic's key): the topic is found all the same and
     setup finishes, exit 0, with a warning that its encryption was not looked at,
-    rather than failing over a check that only ever warns."""
+    rather than failing over a check that only ever warns. The warning is on standard
+    error, so that a plan written to a file still shows it: on a full disk too, where
+    the plan is lost (status 1), the warning is said before the line that says so."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     name = f"g{uuid.uuid4().hex[:8]}"
@@ -317,26 +353,39 @@ async def test_a_topic_whose_attributes_may_not_be_read_is_a_warning_not_a_failu
         await sns.create_topic(Name=f"{name}-events")
     async with SesDenied(local_sqs.url, "GetTopicAttributes", "AuthorizationError") as denied:
         capsys.readouterr()
+        if stdout != "taken":
+            monkeypatch.setattr(sys, "stdout", _Refusing(stdout))
         argv = ["setup", "--name", name, "--endpoint-url", denied.url]
-        assert await anyio.to_thread.run_sync(main, argv) == 0
+        code, last = _OUTCOME[stdout]
+        assert await anyio.to_thread.run_sync(main, argv) == (code or 0)
     out, err = capsys.readouterr()
     assert "sns:GetTopicAttributes" in denied.actions
-    assert re.search(rf"^found +SNS topic .*:{name}-events$", out, re.M), out
+    if stdout != "taken":
+        *err_lines, said = err.splitlines()
+        assert said == last
+        err = "\n".join(err_lines)
+    else:
+        assert re.search(rf"^found +SNS topic .*:{name}-events$", out, re.M), out
     (warning,) = err.splitlines()
     assert warning.startswith(f"sesd: warning: us-east-1: topic {name}-events: ")
     assert "sns:GetTopicAttributes" in warning
     assert "AuthorizationError" in warning
 
 
+@pytest.mark.parametrize("stdout", ["taken", "full", "gone"])
 async def test_a_region_that_stops_part_way_still_warns_of_what_it_found(
     local_sqs: LocalSqs,
     sqs: Any,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
+    stdout: str,
 ) -> None:
     """SES refuses the configuration set after setup found the queue encrypted with
     AWS's own key: the warning is said before the failure's line, so the run that is to
-    finish it is not the first to learn that no event could arrive."""
+    finish it is not the first to learn that no event could arrive. Both are said on
+    standard error whatever became of the report of what was made: on a full disk
+    (status 1, said last) or to a reader gone (``| head -1``: 141), the user still
+    learns why setup stopped and how to finish it."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     name = f"w{uuid.uuid4().hex[:8]}"
@@ -344,8 +393,14 @@ async def test_a_region_that_stops_part_way_still_warns_of_what_it_found(
     await sqs.create_queue(QueueName=f"{name}-events", Attributes=attributes)
     async with SesDenied(local_sqs.url) as denied:
         capsys.readouterr()
+        if stdout != "taken":
+            monkeypatch.setattr(sys, "stdout", _Refusing(stdout))
         argv = ["setup", "--name", name, "--endpoint-url", denied.url]
-        assert await anyio.to_thread.run_sync(main, argv) == 1
-    warning, failed = capsys.readouterr().err.splitlines()
+        code, last = _OUTCOME[stdout]
+        assert await anyio.to_thread.run_sync(main, argv) == (code or 1)
+    err = capsys.readouterr().err.splitlines()
+    if last:
+        assert err.pop() == last
+    warning, failed = err
     assert warning.startswith(f"sesd: warning: us-east-1: queue {name}-events is encrypted ")
     assert failed.startswith("sesd: setup failed in us-east-1: ClientError: ")

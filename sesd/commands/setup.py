@@ -209,25 +209,33 @@ def execute(args: argparse.Namespace) -> int:
             # reset or an answer not AWS's leaves it perhaps made.
             if plan.heard or not (isinstance(exc, ClientError) or unsent(exc)):
                 plan.unsettled()
-            _print_stopped(plans, plan, args.name, several, options.endpoint_url, once)
-            _print_warnings([*plans, plan])  # what was found is so, finished or not
-            why = said if isinstance(exc, Taken) else f"{type(exc).__name__}: {said}"
-            print(f"sesd: setup failed in {region}: {why}", file=sys.stderr)
-            hint = (
-                exc.hint
-                if isinstance(exc, Taken)
-                else _hint(exc, region, [made.region for made in plans])
-            )
-            if hint:
-                print(f"sesd: hint: {hint}", file=sys.stderr)
+            # Standard error's lines are said though standard output refuses the report
+            # (a full disk, `| head -1`): why setup stopped, and how to finish it.
+            try:
+                _print_stopped(plans, plan, args.name, several, options.endpoint_url, once)
+            finally:
+                _print_warnings([*plans, plan])  # what was found is so, finished or not
+                why = said if isinstance(exc, Taken) else f"{type(exc).__name__}: {said}"
+                print(f"sesd: setup failed in {region}: {why}", file=sys.stderr)
+                hint = (
+                    exc.hint
+                    if isinstance(exc, Taken)
+                    else _hint(exc, region, [made.region for made in plans])
+                )
+                if hint:
+                    print(f"sesd: hint: {hint}", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
             plan.unsettled()  # asked of AWS as Ctrl-C came: it may have been made
-            _print_stopped(plans, plan, args.name, several, options.endpoint_url)
-            _print_warnings([*plans, plan])
+            try:
+                _print_stopped(plans, plan, args.name, several, options.endpoint_url)
+            finally:
+                _print_warnings([*plans, plan])
             raise  # the command's one line and status (sesd.commands.main)
-    _print_plans(plans, args.name, several)
-    _print_warnings(plans)
+    try:
+        _print_plans(plans, args.name, several)
+    finally:
+        _print_warnings(plans)  # on standard error, whatever became of the plans
     _print_endpoint(args.endpoint_url, endpoint)
     print("\n# IAM permissions sesd needs (for the identity or role it runs as):")
     for action, why in PERMISSIONS:
