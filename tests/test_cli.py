@@ -954,6 +954,26 @@ def test_a_result_standard_output_refuses_is_said_not_a_success(
     assert (warned in err) == (command not in ("cause", "silence"))
 
 
+@pytest.mark.parametrize("at", ["write", "flush"])
+@pytest.mark.parametrize("argv", [["--help"], ["status", "--help"], ["--version"]])
+def test_help_standard_output_refuses_is_said_not_a_success(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    at: str,
+    argv: list[str],
+) -> None:
+    """``sesd status --help > /dev/full``: argparse drops a write of its help (or of the
+    version) that fails, without a word, and exits 0; a help that waited in the file's
+    buffer ended in Python's bare "Exception ignored" line and status 120. It is said
+    as a command's result refused is: one line, status 1."""
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "stdout", _Refusing(at))
+    assert main(argv) == 1
+    assert capsys.readouterr().err == (
+        "sesd: cannot write to standard output: No space left on device; the result is lost\n"
+    )
+
+
 def test_a_line_that_is_not_utf8_gets_its_answer_in_its_place() -> None:
     """`sesd cause - < diagnostics.txt` where a receiver wrote Latin-1 (``î`` as the one
     byte 0xEE), under a UTF-8 locale that decodes standard input strictly (en_US.UTF-8;

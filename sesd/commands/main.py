@@ -109,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             # "the following arguments are required: command". A usage error's status.
             parser.print_help(sys.stderr)
             return 2
-        args = parser.parse_args(given)
+        args = _parsed(parser, given)
         # Python's warnings too become log lines (JSON in production), not bare text.
         logging.captureWarnings(True)
         if args.command in _OWN_OUTPUT:
@@ -140,6 +140,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             _end_by_sigint()
         return EXIT_INTERRUPTED
     return code
+
+
+def _parsed(parser: argparse.ArgumentParser, given: list[str]) -> argparse.Namespace:
+    """The command line parsed; the help and the version argparse prints at ``--help``
+    and ``--version`` refused as a command's result is. argparse drops a write of them
+    that fails without a word and exits 0 (a help in the file's buffer: a bare line and
+    status 120 at exit). With standard output closed, argparse says them on standard
+    error: left so."""
+    if sys.stdout is None:
+        return parser.parse_args(given)
+    with guarded():
+        try:
+            return parser.parse_args(given)
+        except SystemExit:
+            flushed()  # a full disk is said here, not as a bare line at exit
+            raise
 
 
 def _discard_stdout() -> None:
