@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import io
 import os
 import sys
 from pathlib import Path
@@ -18,6 +20,13 @@ from sesd.commands.send_test_alert import send_test_alert
 from sesd.commands.send_test_alert import test_notification as notification
 from sesd.config import parse_config
 from tests.receivers import Answer, Receiver
+
+
+class _Full(io.StringIO):
+    """Standard output on a full disk: every write fails."""
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
 async def _sesd(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
@@ -55,6 +64,19 @@ async def test_test_alert_reaches_each_sink(
 
         assert (await sesd("--sink", "slack"))[0] == 0
         assert (await sesd("--sink", "pagerduty"))[0] == 0
+        with monkeypatch.context() as full:
+            # On a full standard output the log, on standard error, is said and ends
+            # nothing: the send is made, 0. The console's alert is the result: lost, 1.
+            full.setattr(sys, "stdout", _Full())
+            code, output = await sesd("--sink", "slack")
+            assert code == 0, output
+            assert "sesd.test_alert.sent" in output
+            code, output = await sesd("--sink", "console")
+            assert code == 1
+            assert output.endswith(
+                "sesd: cannot write to standard output: No space left on device; "
+                "the result is lost\n"
+            )
         code, output = await sesd("--sink", "email")
         assert code == 2
         assert output == "sesd: no sink named 'email' (configured: console, pagerduty, slack)\n"
@@ -63,7 +85,7 @@ async def test_test_alert_reaches_each_sink(
         assert code == 1
         assert "HTTP 404" in output
         assert "planted-secret-slack" not in output
-    assert len(slack.accepted) == 1
+    assert len(slack.accepted) == 2
     assert "sesd-test-alert" in slack.accepted[0]["text"]
     assert [e["event_action"] for e in pd.accepted] == ["trigger", "resolve"]
     assert pd.accepted[0]["routing_key"] == "pd-routing-key-4b1e"
