@@ -53,6 +53,31 @@ def test_a_url_s_password_is_never_shown() -> None:
     assert shown_url("http:///am:pa55word@host") == "http:///am:***@host"
     assert shown_url("http:\\\\am:pa55word@host") == "http:\\\\am:***@host"
     assert shown_url("http://am:pa55word%40host:9093") == "http://am:***@host:9093"
+    # A token as the user, its '@' percent-encoded, is the parser's host (accepted).
+    assert shown_url("http://tok3n%40host:9093") == "http://***@host:9093"
+
+
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("am:pa55word@host:9093", "am:***@host:9093"),
+        ("am:pa55word@[::1]:9093", "am:***@[::1]:9093"),
+        ("http:am:pa55word@host", "http:***@host"),
+        ("https:am:pa55word@host:9093/x", "https:***@host:9093/x"),
+        ("http//am:pa55word@host", "http//***@host"),
+        ("//am:pa55word@host", "***@host"),
+        ("mailto:am:pa55word@host", "mailto:***@host"),
+    ],
+)
+def test_a_url_without_its_scheme_s_slashes_is_named_without_its_password(
+    url: str, named: str
+) -> None:
+    """A URL typed without a scheme, or with its '://' mistyped, is refused: named in
+    the error, and in check-config's output, without its password (it was named whole)."""
+    assert shown_url(url) == named
+    with pytest.raises(ValueError, match="is not an http") as refused:
+        check_http_url(url, "alerts.sinks.am.urls[0]")
+    assert "pa55word" not in str(refused.value)
 
 
 @pytest.mark.parametrize("url", ["http:///am:pa55word@host:9093", "http://am:pa55word%40host:9093"])

@@ -36,6 +36,9 @@ NOT_HTTP = "not an http(s) URL with a host"
 #: A URL's scheme and the slashes or backslashes typed after it (and what comes
 #: before it: the spaces or control characters an error names).
 _LEAD = re.compile(r"[^A-Za-z]*[A-Za-z][A-Za-z0-9+.-]*:[/\\]+")
+#: What may stand for a scheme in a URL without its '://' (``http:``, ``http//``, or a
+#: user's ``ops:`` when none was typed), kept when its user and password are masked.
+_NO_SLASHES = re.compile(r"\s*[A-Za-z][A-Za-z0-9+.-]*(?::|/+)[/\\]*")
 
 
 def url_fault(url: str, *, drops: bool = True) -> str | None:
@@ -194,14 +197,21 @@ def shown_url(url: str) -> str:
     head += sep
     if lead:
         head, sep, rest = url[: lead.end()], "/", url[lead.end() :]
+    if not sep and "@" in url:
+        # No scheme, or its '://' mistyped ('http:ops:pw@host', 'http//'): refused, but
+        # named in the refusal; where the parser would end the host cannot be told, so
+        # all up to the last '@' may be the password's.
+        kept = _NO_SLASHES.match(url)
+        return f"{kept.group() if kept else ''}***@{url.rpartition('@')[2]}"
     # The authority ends where the URL parser ends it: at the first '/', '?' or '#'.
     end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
     userinfo, at, host = rest[:end].rpartition("@")
     port_at = host.find(":")
     encoded = host.lower().rfind("%40")
-    if sep and not at and 0 <= port_at < encoded and not host.startswith("["):
-        # 'u:pw%40host': the '@' percent-encoded, the parser's port is the password.
-        user = host[:port_at]
+    if sep and not at and encoded >= 0 and not host.startswith("["):
+        # 'u:pw%40host': the '@' percent-encoded, the parser's port is the password (or,
+        # 'TOKEN%40host:9093', its host the token: no host name holds a '%').
+        user = host[:port_at] if 0 <= port_at < encoded else ""
         return f"{head}{user + ':' if user else ''}***@{host[encoded + 3 :]}"
     if sep and not at and port_at >= 0 and not host.startswith("[") and "@" in rest[end:]:
         # No user in the parser's view, but 'user:' and an '@' after: a password holding
