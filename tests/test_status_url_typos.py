@@ -270,6 +270,11 @@ def test_a_listen_address_whose_host_is_no_host_name_is_a_usage_error(
         "https://ops:s3c-r3t@[::1]:1",
         "http://ops:s3c-r3t@[::1]:x",
         "http://ops:s3c-r3t@h..x:1",
+        # An '@' the parser reads only once NFKC-normalised (a full-width one), and a
+        # user and password inside the brackets: the parser's error quotes them.
+        "http://ops:s3c-r3t\uff20127.0.0.1:1",
+        "http://ops:s3c-r3t\ufe6b127.0.0.1:1",
+        "http://[ops:s3c-r3t@::1]:1",
     ],
 )
 def test_no_address_typed_prints_its_password(capsys: pytest.CaptureFixture[str], url: str) -> None:

@@ -45,6 +45,11 @@ _ENDPOINT: Final = re.compile(
 _AUTHORITY: Final = re.compile(r"\s*(?:[A-Za-z][A-Za-z0-9+.-]*:(?=[/\\]))?[/\\]*")
 
 
+#: The characters NFKC normalization reads as an '@' (full-width and small), as
+#: urllib's parser does to refuse a host holding one: the user and password before it.
+_AT_NFKC: Final = {0xFF20: "@", 0xFE6B: "@"}
+
+
 def base_url(url: str) -> str:
     """The daemon's address in ``url``, less what a browser's address bar or a scrape
     config pastes with it: one of sesd's endpoints or pages, a query, a fragment
@@ -66,13 +71,14 @@ def shown(url: str) -> str:
     cut = found.end() if found else 0
     head, rest = url[:cut], url[cut:]
     end = min((at for at in map(rest.find, "/?#") if at >= 0), default=len(rest))
-    at = rest.rfind("@", 0, end)
+    ats = rest.translate(_AT_NFKC)  # a full-width '@' is one where the parser looks
+    at = ats.rfind("@", 0, end)
     if at >= 0:
         return head + rest[at + 1 :]
-    if "@" in rest:
+    if "@" in ats:
         # 'user:pa/ss@host' ends the parser's host at the '/': all up to the last '@'
         # may be the password's (an '@' in a path too: which was meant cannot be told).
-        return f"{head}***@{rest.rpartition('@')[2]}"
+        return f"{head}***@{rest[ats.rfind('@') + 1 :]}"
     encoded = rest.lower().rfind("%40", 0, end)  # no host holds a '%'
     if encoded >= 0:
         return f"{head}***@{rest[encoded + 3 :]}"

@@ -60,7 +60,17 @@ def askable(url: str, *, given: bool) -> str:
     try:
         base_url(url)
     except ValueError as exc:  # a bracketed host that is no IP address, or unclosed
-        raise Unaskable(f"--url {shown(url)!r} is not a URL: {exc}") from None
+        named = shown(url)
+        said = str(exc)
+        # The parser's message quotes its host: the user and password too, when they are
+        # inside the brackets or their '@' is one only NFKC-normalised (full-width).
+        if any(quoted not in named for quoted in re.findall(r"'([^']*)'", said)):
+            said = (
+                "a character in it is one of @:/?# once NFKC-normalised (a full-width '@')"
+                if "NFKC" in said
+                else "its bracketed host is no IP address"
+            )
+        raise Unaskable(f"--url {named!r} is not a URL: {said}") from None
     unaskable = _unaskable(url, given=given)
     if unaskable:
         raise Unaskable(unaskable)
