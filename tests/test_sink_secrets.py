@@ -19,7 +19,7 @@ from sesd.alerting.alertmanager import AlertmanagerSink
 from sesd.alerting.sinks import Permanent, Retryable, SlackSink, answer
 from sesd.commands.main import main
 from sesd.config import AlertmanagerConfig, Secret, SlackConfig, parse_config, shown_url
-from sesd.config.urls import check_http_url
+from sesd.config.urls import check_http_url, urls_shown
 from tests.receivers import WebhookReceiver
 from tests.status_world import world
 from tests.test_sinks import notification
@@ -67,6 +67,8 @@ def test_a_url_s_password_is_never_shown() -> None:
         ("http//am:pa55word@host", "http//***@host"),
         ("//am:pa55word@host", "***@host"),
         ("mailto:am:pa55word@host", "mailto:***@host"),
+        # A full-width '@', an '@' once NFKC-normalised: the parser refuses the URL.
+        ("http://am:pa55word\uff20host", "http://am:***@host"),
     ],
 )
 def test_a_url_without_its_scheme_s_slashes_is_named_without_its_password(
@@ -75,6 +77,7 @@ def test_a_url_without_its_scheme_s_slashes_is_named_without_its_password(
     """A URL typed without a scheme, or with its '://' mistyped, is refused: named in
     the error, and in check-config's output, without its password (it was named whole)."""
     assert shown_url(url) == named
+    assert urls_shown({"urls": [url]}) == {"urls": [named]}  # check-config's output
     with pytest.raises(ValueError, match="is not an http") as refused:
         check_http_url(url, "alerts.sinks.am.urls[0]")
     assert "pa55word" not in str(refused.value)

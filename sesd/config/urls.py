@@ -36,6 +36,8 @@ NOT_HTTP = "not an http(s) URL with a host"
 #: A URL's scheme and the slashes or backslashes typed after it (and what comes
 #: before it: the spaces or control characters an error names).
 _LEAD = re.compile(r"[^A-Za-z]*[A-Za-z][A-Za-z0-9+.-]*:[/\\]+")
+#: The characters NFKC normalization reads as an '@' (full-width and small).
+_AT_NFKC = {0xFF20: "@", 0xFE6B: "@"}
 #: What may stand for a scheme in a URL without its '://' (``http:``, ``http//``, or a
 #: user's ``ops:`` when none was typed), kept when its user and password are masked.
 _NO_SLASHES = re.compile(r"\s*[A-Za-z][A-Za-z0-9+.-]*(?::|/+)[/\\]*")
@@ -190,6 +192,9 @@ def shown_url(url: str) -> str:
     (``https://TOKEN@host``: a token is often written so), the rest as written (a
     control character an error names stays in it, to be shown escaped: the URL parser
     would drop a line break)."""
+    # A full-width or small '@' is one to the parser (it refuses the URL so): shown as
+    # one, the password before it masked.
+    url = url.translate(_AT_NFKC)
     # The authority begins after the slashes typed after the scheme, however many: a
     # third (or a backslash) leaves the parser no host, the password still in the text.
     lead = _LEAD.match(url)
@@ -236,6 +241,10 @@ def urls_shown(data: Any) -> Any:
         return {key: urls_shown(value) for key, value in data.items()}
     if isinstance(data, list):
         return [urls_shown(value) for value in data]
-    if isinstance(data, str) and ("@" in data or "%40" in data.lower()) and ":" in data:
+    if (
+        isinstance(data, str)
+        and ":" in data
+        and ("@" in data.translate(_AT_NFKC) or "%40" in data.lower())
+    ):
         return shown_url(data)
     return data
