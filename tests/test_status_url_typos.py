@@ -289,15 +289,24 @@ def test_no_address_typed_prints_its_password(capsys: pytest.CaptureFixture[str]
     assert captured.err.count("\n") == 1
 
 
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("http://ops:s3c/r3t@127.0.0.1:9585", "http://***@127.0.0.1:9585"),
+        # A proxy's prefix holding an '@': which was meant cannot be told.
+        ("http://127.0.0.1:9585/sesd@team/", "http://***@team/"),
+    ],
+)
 def test_a_password_holding_a_slash_is_told_how_to_write_it(
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], url: str, named: str
 ) -> None:
     """``ops:pa/ss@host``: the parser reads host "ops" and the port "pa"; asked, the
     line quoted the port (the password's start). It is a usage error saying how to
-    write such a password, naming the address with all up to its last '@' masked."""
-    assert main(["status", "--url", "http://ops:s3c/r3t@127.0.0.1:9585"]) == 2
+    write such a password, naming the address with all up to its last '@' masked; and
+    how to write an '@' in a proxy's prefix, which was refused without a word of it."""
+    assert main(["status", "--url", url]) == 2
     assert capsys.readouterr().err == (
-        "sesd: --url 'http://***@127.0.0.1:9585' is not a URL: an '@' follows its host "
+        f"sesd: --url {named!r} is not a URL: an '@' follows its host "
         "(a '/', '?' or '#' in a user or password is written percent-encoded: %2F, %3F, "
-        "%23)\n"
+        "%23; an '@' in a path, %40)\n"
     )

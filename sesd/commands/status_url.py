@@ -101,9 +101,10 @@ def _unaskable(url: str, *, given: bool) -> str:
     if parts.hostname and "@" not in parts.netloc and "@" in url:
         # 'ops:pa/ss@host': the parser's host is the user, and its port or path the
         # password's start; asked, it would be looked up (a token's start sent to DNS).
+        # A proxy's prefix holding an '@' is refused so too: it is written %40.
         return (
             f"{said}: an '@' follows its host (a '/', '?' or '#' in a user or password "
-            "is written percent-encoded: %2F, %3F, %23)"
+            "is written percent-encoded: %2F, %3F, %23; an '@' in a path, %40)"
         )
     try:
         if parts.port == 0:
