@@ -92,6 +92,16 @@ def test_a_url_refused_is_named_without_its_password(url: str) -> None:
     assert "pa55word" not in str(refused.value)
 
 
+def test_a_token_whose_at_is_percent_encoded_is_refused() -> None:
+    """``https://TOKEN%40host``: the parser reads no user, its host the token and the
+    host: accepted, each send looked that up in DNS, the token with it. No host name
+    holds a '%' (an IPv6 address's zone aside): it is refused, the token masked."""
+    with pytest.raises(ValueError, match="'http://\\*\\*\\*@host:9093'") as refused:
+        check_http_url("http://t0ken%40host:9093", "alerts.sinks.am.urls[0]")
+    assert "t0ken" not in str(refused.value)
+    check_http_url("http://[fe80::1%25eth0]:9093", "alerts.sinks.am.urls[0]")
+
+
 def test_an_answer_quoting_the_request_loses_the_url_s_secrets() -> None:
     url = f"https://hooks.example/services/{TOKEN}?token=AnotherSecret99"
     said = answer(f"Cannot POST /services/{TOKEN}?token=AnotherSecret99 (key R0UT1NGKEY)", url,

@@ -71,6 +71,10 @@ def url_fault(url: str, *, drops: bool = True) -> str | None:
         return NOT_HTTP
     if parts.scheme not in ("http", "https") or not host:
         return NOT_HTTP
+    if "%" in host and ":" not in host:
+        # No host name holds one (an IPv6 address's zone aside): an '@' percent-encoded
+        # leaves a token in the parser's host ('TOKEN%40host'), which a send looks up.
+        return "its host holds a '%': write the '@' after a user or token as '@'"
     try:
         port = parts.port
     except ValueError:  # not a number, or over 65535
