@@ -11,6 +11,7 @@ import shutil
 import sys
 import time
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from functools import cache, partial
@@ -46,13 +47,39 @@ def require_tool(name: str) -> str:
     return path
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     """A worker killed by a signal that prints nothing, or by ``os._exit``, prints its
     threads' stacks first (tests/deaths.py): xdist says only that it crashed. Before
     workers start, the bytecode they would each make is written once
-    (tests/bytecode.py)."""
+    (tests/bytecode.py). What an earlier session in this process left is let go first
+    (``_earlier_sessions_forgotten``)."""
+    _earlier_sessions_forgotten()
     deaths.install()
     bytecode.write_for_workers(config)
+
+
+def _earlier_sessions_forgotten() -> None:
+    """Free what an earlier pytest session in this process left, before this session
+    watches for errors raised in finalizers (tryfirst: before pytest's own configure).
+
+    mutmut runs the tests in its own process (the mapping run, the clean run, then a
+    run where every mutated function raises), freezes the heap (``gc.freeze``) and
+    forks each mutant's run from it. That forced failure's traceback stays in
+    ``sys.last_traceback``, holding a daemon torn down mid-test (its sink session
+    never closed). Each forked run let it go at its first test (pytest clears
+    ``sys.last_*``) and ``_unfrozen`` put it back in the collector's walks, so its
+    session's "Unclosed client session" ResourceWarning went off in that run, which
+    ``filterwarnings = error`` failed at its end: every mutant read as killed. Freed
+    here, unwarned, it is nothing of this session's; what this session leaves open
+    still fails it."""
+    for name in ("last_type", "last_value", "last_traceback", "last_exc"):
+        if hasattr(sys, name):
+            delattr(sys, name)
+    gc.unfreeze()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gc.collect()
 
 
 @pytest.fixture(autouse=True)
