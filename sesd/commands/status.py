@@ -45,8 +45,8 @@ from sesd.commands.status_fetch import (
     Unreachable,
     base_url,
     fetch,
-    shown,
 )
+from sesd.commands.status_shown import shown
 from sesd.commands.status_table import rows, screenful, table
 from sesd.commands.status_url import Unaskable, askable, no_port
 from sesd.core.text import json_escaped

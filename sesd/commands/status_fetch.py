@@ -19,6 +19,7 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 
 from sesd import __version__
 from sesd.commands.status_access import PASSWORD_VARIABLE, Access
+from sesd.commands.status_shown import shown
 from sesd.core.text import clean
 from sesd.core.unreadable import not_utf8_at, undecoded
 from sesd.status.document import Status
@@ -40,16 +41,6 @@ _ENDPOINT: Final = re.compile(
 )
 
 
-#: What comes before a URL's user and password: its scheme and the slashes typed after
-#: it, however many (a third, or backslashes, leave the parser no host), else spaces.
-_AUTHORITY: Final = re.compile(r"\s*(?:[A-Za-z][A-Za-z0-9+.-]*:(?=[/\\]))?[/\\]*")
-
-
-#: The characters NFKC normalization reads as an '@' (full-width and small), as
-#: urllib's parser does to refuse a host holding one: the user and password before it.
-_AT_NFKC: Final = {0xFF20: "@", 0xFE6B: "@"}
-
-
 def base_url(url: str) -> str:
     """The daemon's address in ``url``, less what a browser's address bar or a scrape
     config pastes with it: one of sesd's endpoints or pages, a query, a fragment
@@ -58,31 +49,6 @@ def base_url(url: str) -> str:
     parts = urlsplit(url.strip())
     path = _ENDPOINT.sub("", parts.path.rstrip("/"))
     return urlunsplit((parts.scheme, parts.netloc, path, "", "")).rstrip("/")
-
-
-def shown(url: str) -> str:
-    """``url`` as sesd prints it: without a user and password written into it
-    (``https://user:pw@host``, which the request sends), so that the password is not
-    left on a terminal or in a job's log. Read as text, so an address urllib cannot
-    read (no scheme, a bracket not closed, a slash too many) is named so too. A
-    password (or a token as the user) the parser does not read as one, its ``/``,
-    ``?`` or ``#`` not percent-encoded, or its ``@`` percent-encoded, is ``***``."""
-    found = _AUTHORITY.match(url)  # it matches any text, if only its empty start
-    cut = found.end() if found else 0
-    head, rest = url[:cut], url[cut:]
-    end = min((at for at in map(rest.find, "/?#") if at >= 0), default=len(rest))
-    ats = rest.translate(_AT_NFKC)  # a full-width '@' is one where the parser looks
-    at = ats.rfind("@", 0, end)
-    if at >= 0:
-        return head + rest[at + 1 :]
-    if "@" in ats:
-        # 'user:pa/ss@host' ends the parser's host at the '/': all up to the last '@'
-        # may be the password's (an '@' in a path too: which was meant cannot be told).
-        return f"{head}***@{rest[ats.rfind('@') + 1 :]}"
-    encoded = rest.lower().rfind("%40", 0, end)  # no host holds a '%'
-    if encoded >= 0:
-        return f"{head}***@{rest[encoded + 3 :]}"
-    return url
 
 
 #: The realm sesd's own 401 asks for (sesd.runtime.web.REALM, not imported: the

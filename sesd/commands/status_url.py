@@ -9,7 +9,8 @@ import re
 from typing import Final
 from urllib.parse import urlsplit
 
-from sesd.commands.status_fetch import base_url, shown
+from sesd.commands.status_fetch import base_url
+from sesd.commands.status_shown import shown
 
 __all__ = ["Unaskable", "askable", "no_port"]
 
