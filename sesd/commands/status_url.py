@@ -114,8 +114,9 @@ def _unaskable(url: str, *, given: bool) -> str:
         # What follows the host (a bracketed one's colons are its own), never the
         # user and password before it.
         port = parts.netloc.rpartition("@")[2].rpartition("]")[2].partition(":")[2]
-        # A password's, in the parser's view, when it reads none ('u:pa/ss@host').
-        its = f"its port {port!r}" if port in named else "its port"
+        # Quoted only when a number: one that is none may be a password the parser reads
+        # as the port ('http://ops:PASSWORD', no '@' typed), and is *** in the address.
+        its = f"its port {port!r}" if port.isascii() and port.isdigit() else "its port"
         return f"{said}: {its} is no number from 1 to 65535"
     return "" if parts.hostname else f"{said}: it names no host"
 
