@@ -384,6 +384,11 @@ CASES = [
      "'https://u:***@sqs.us-east-1.amazonaws.com/1/q': its port is not a number from 1 to 65535"),
     (Q + '[aws]\nendpoint_url = "http://u:p#ss@localhost:5000"', ":4: aws.endpoint_url: "
      "'http://u:***@localhost:5000': its port is not a number from 1 to 65535"),
+    # No '@' the parser sees: the password is the parser's port, not shown.
+    (AM + 'urls = ["http://ops:pa55word"]', ":5: alerts.sinks.am.urls[0]: 'http://ops:***': "
+     "its port is not a number from 1 to 65535"),
+    (AM + 'urls = ["http://ops:pa55word%2540am"]', ":5: alerts.sinks.am.urls[0]: "
+     "'http://ops:***': its port is not a number from 1 to 65535"),
     (AM + 'urls = ["http://:p/ss@am"]', ":5: alerts.sinks.am.urls[0]: 'http://***@am' is not an "
      "http(s) URL"),
     (HOOK.replace("https://", "https://u:p#ss@"), ":5: alerts.sinks.hook.url: its port is not a "

@@ -92,6 +92,41 @@ def test_a_url_refused_is_named_without_its_password(url: str) -> None:
     assert "pa55word" not in str(refused.value)
 
 
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        # No '@' the parser sees (its host forgotten, or the '@' percent-encoded twice):
+        # the password is the parser's port, of a host named as the user.
+        ("http://ops:pa55word", "http://ops:***"),
+        ("http://ops:pa55word%2540host:9093/x", "http://ops:***/x"),
+        ("http://host:pa55word", "http://host:***"),
+        ("http://[::1]:pa55word/", "http://[::1]:***/"),
+        ("http://ops:s3cret@host:pa55word", "http://ops:***@host:***"),
+    ],
+)
+def test_a_port_that_is_no_number_is_not_shown(url: str, named: str) -> None:
+    """A port that is not a number may be a password the URL parser reads as one: the
+    refusal named the URL whole, password and all. It is ``***`` there and in
+    check-config's output."""
+    assert shown_url(url) == named
+    assert urls_shown({"urls": [url]}) == {"urls": [named]}  # check-config's output
+    with pytest.raises(ValueError, match="its port is not a number") as refused:
+        check_http_url(url, "alerts.sinks.am.urls[0]")
+    assert str(refused.value) == (
+        f"alerts.sinks.am.urls[0]: '{named}': its port is not a number from 1 to 65535"
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://host:99999", "http://host:0", "http://[::1]:9093/x", "http://[fe80::1%25eth0]:1"],
+)
+def test_a_numeric_port_and_a_bracketed_host_are_shown_as_written(url: str) -> None:
+    """A port that is a number is no password's, nor are an IPv6 address's colons."""
+    assert shown_url(url) == url
+    assert urls_shown({"urls": [url]}) == {"urls": [url]}
+
+
 def test_a_token_whose_at_is_percent_encoded_is_refused() -> None:
     """``https://TOKEN%40host``: the parser reads no user, its host the token and the
     host: accepted, each send looked that up in DNS, the token with it. No host name

@@ -41,6 +41,9 @@ _AT_NFKC = {0xFF20: "@", 0xFE6B: "@"}
 #: What may stand for a scheme in a URL without its '://' (``http:``, ``http//``, or a
 #: user's ``ops:`` when none was typed), kept when its user and password are masked.
 _NO_SLASHES = re.compile(r"\s*[A-Za-z][A-Za-z0-9+.-]*(?::|/+)[/\\]*")
+#: A host and its port, as the URL parser splits them (a bracketed host's colons are its
+#: own): all after the host's first colon, up to a '/', '?' or '#'.
+_PORT = re.compile(r"([^/?#:\[]*(?:\[[^\]/?#]*\][^:/?#]*)?):([^/?#]*)")
 
 
 def url_fault(url: str, *, drops: bool = True) -> str | None:
@@ -192,8 +195,9 @@ def check_link(url: str, key: str) -> None:
 
 def shown_url(url: str) -> str:
     """A URL as a log line, an error or check-config may show it: a password in it
-    (``https://user:PASSWORD@host``) is ``***``, and so is a user name without one
-    (``https://TOKEN@host``: a token is often written so), the rest as written (a
+    (``https://user:PASSWORD@host``) is ``***``, and so are a user name without one
+    (``https://TOKEN@host``: a token is often written so) and a port that is not a
+    number (``http://user:PASSWORD``, no '@' typed), the rest as written (a
     control character an error names stays in it, to be shown escaped: the URL parser
     would drop a line break)."""
     # A full-width or small '@' is one to the parser (it refuses the URL so): shown as
@@ -221,7 +225,7 @@ def shown_url(url: str) -> str:
         # 'u:pw%40host': the '@' percent-encoded, the parser's port is the password (or,
         # 'TOKEN%40host:9093', its host the token: no host name holds a '%').
         user = host[:port_at] if 0 <= port_at < encoded else ""
-        return f"{head}{user + ':' if user else ''}***@{host[encoded + 3 :]}"
+        return f"{head}{user + ':' if user else ''}***@{_port_masked(host[encoded + 3 :])}"
     if sep and not at and port_at >= 0 and not host.startswith("[") and "@" in rest[end:]:
         # No user in the parser's view, but 'user:' and an '@' after: a password holding
         # a '/', '?' or '#' not percent-encoded ends the parser's host there
@@ -231,16 +235,33 @@ def shown_url(url: str) -> str:
         tail = rest.rpartition("@")[2]
         user = host[:port_at]
         return f"{head}{user + ':' if user else ''}***@{tail}"
-    if not sep or not at:
+    if not sep:
         return url
+    if not at:
+        return head + _port_masked(rest)
     user, colon, _ = userinfo.partition(":")
     shown = f"{user}:***" if colon else "***"
-    return f"{head}{shown}@{host}{rest[end:]}"
+    return f"{head}{shown}@{_port_masked(host + rest[end:])}"
+
+
+def _port_masked(text: str) -> str:
+    """``text`` (a URL's host and what follows it) with a port that is not a number as
+    ``***``: a password typed with no '@' the parser sees (``http://ops:PASSWORD``, the
+    host forgotten; its '@' percent-encoded twice, ``%2540``) is the parser's port."""
+    found = _PORT.match(text)
+    if found is None:
+        return text
+    # A number with a tab or a line break in it (which the parser drops), or a space or
+    # a control character around it, is one still: the error names that character.
+    port = found[2].translate(_DROPPED).strip(_LEADING)
+    if not port or (port.isascii() and port.isdigit()):
+        return text
+    return f"{found[1]}:***{text[found.end() :]}"
 
 
 def urls_shown(data: Any) -> Any:
-    """``data`` with every URL's password (or token as its user name) masked
-    (:func:`shown_url`)."""
+    """``data`` with every URL's password (or token as its user name), and a port that
+    is not a number, masked (:func:`shown_url`)."""
     if isinstance(data, dict):
         return {key: urls_shown(value) for key, value in data.items()}
     if isinstance(data, list):
@@ -248,7 +269,7 @@ def urls_shown(data: Any) -> Any:
     if (
         isinstance(data, str)
         and ":" in data
-        and ("@" in data.translate(_AT_NFKC) or "%40" in data.lower())
+        and ("@" in data.translate(_AT_NFKC) or "%40" in data.lower() or _LEAD.match(data))
     ):
         return shown_url(data)
     return data
