@@ -102,6 +102,7 @@ def test_a_url_refused_is_named_without_its_password(url: str) -> None:
         ("http://host:pa55word", "http://host:***"),
         ("http://[::1]:pa55word/", "http://[::1]:***/"),
         ("http://ops:s3cret@host:pa55word", "http://ops:***@host:***"),
+        ("http://ops:s3c/ret@host:pa55word", "http://ops:***@host:***"),
     ],
 )
 def test_a_port_that_is_no_number_is_not_shown(url: str, named: str) -> None:

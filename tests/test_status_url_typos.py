@@ -301,6 +301,7 @@ def test_no_address_typed_prints_its_password(capsys: pytest.CaptureFixture[str]
     ("url", "named"),
     [
         ("http://ops:s3c/r3t@127.0.0.1:9585", "http://***@127.0.0.1:9585"),
+        ("http://ops:s3c/r3t@127.0.0.1:95x5", "http://***@127.0.0.1:***"),
         # A proxy's prefix holding an '@': which was meant cannot be told.
         ("http://127.0.0.1:9585/sesd@team/", "http://***@team/"),
     ],

@@ -41,7 +41,7 @@ def shown(url: str) -> str:
     if "@" in ats:
         # 'user:pa/ss@host' ends the parser's host at the '/': all up to the last '@'
         # may be the password's (an '@' in a path too: which was meant cannot be told).
-        return f"{head}***@{rest[ats.rfind('@') + 1 :]}"
+        return f"{head}***@{_port_hidden(rest[ats.rfind('@') + 1 :])}"
     encoded = rest.lower().rfind("%40", 0, end)  # no host holds a '%'
     if encoded >= 0:
         return f"{head}***@{_port_hidden(rest[encoded + 3 :])}"

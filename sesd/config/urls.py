@@ -234,7 +234,7 @@ def shown_url(url: str) -> str:
         # port is left: 'host/x@y' is a path far more often than a token with a '/'.
         tail = rest.rpartition("@")[2]
         user = host[:port_at]
-        return f"{head}{user + ':' if user else ''}***@{tail}"
+        return f"{head}{user + ':' if user else ''}***@{_port_masked(tail)}"
     if not sep:
         return url
     if not at:
