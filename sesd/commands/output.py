@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import errno
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TextIO, cast
+from typing import Any, TextIO, TypeVar, cast
 
 __all__ = ["EXIT_OUTPUT", "OutputFailed", "flushed", "guarded", "put"]
+
+_T = TypeVar("_T")
 
 #: The exit status when standard output refused the result.
 EXIT_OUTPUT = 1
@@ -31,12 +33,7 @@ def put(text: str) -> None:
     (closed) or its reader is gone; :class:`OutputFailed` when a write fails otherwise."""
     if sys.stdout is None:
         raise BrokenPipeError(errno.EPIPE, "standard output is closed")
-    try:
-        sys.stdout.write(text + "\n")
-    except BrokenPipeError:
-        raise
-    except OSError as exc:
-        raise _failed(exc) from None
+    _refusing(sys.stdout.write, text + "\n")
 
 
 def flushed() -> None:
@@ -44,17 +41,19 @@ def flushed() -> None:
     exit, where a failure is a bare "Exception ignored" and status 120."""
     if sys.stdout is None:
         return
+    _refusing(sys.stdout.flush)
+
+
+def _refusing(call: Callable[..., _T], *args: Any) -> _T:
+    """``call(*args)``, a write to standard output: BrokenPipeError as raised (a reader
+    gone), any other OSError as :class:`OutputFailed` saying why."""
     try:
-        sys.stdout.flush()
+        return call(*args)
     except BrokenPipeError:
         raise
     except OSError as exc:
-        raise _failed(exc) from None
-
-
-def _failed(exc: OSError) -> OutputFailed:
-    why = exc.strerror or type(exc).__name__
-    return OutputFailed(f"cannot write to standard output: {why}; the result is lost")
+        why = exc.strerror or type(exc).__name__
+        raise OutputFailed(f"cannot write to standard output: {why}; the result is lost") from None
 
 
 @contextmanager
@@ -83,22 +82,12 @@ class _Guarded:
     def write(self, text: str) -> int:
         if self._stream is None:
             raise BrokenPipeError(errno.EPIPE, "standard output is closed")
-        try:
-            return self._stream.write(text)
-        except BrokenPipeError:
-            raise
-        except OSError as exc:
-            raise _failed(exc) from None
+        return _refusing(self._stream.write, text)
 
     def flush(self) -> None:
         if self._stream is None:
             return
-        try:
-            self._stream.flush()
-        except BrokenPipeError:
-            raise
-        except OSError as exc:
-            raise _failed(exc) from None
+        _refusing(self._stream.flush)
 
     def fileno(self) -> int:
         if self._stream is None:
