@@ -120,6 +120,26 @@ class OneMessage(SometimesThrottled):
         return web.json_response(answer, content_type="application/x-amz-json-1.0")
 
 
+async def _after_one_message(p: QueuePoller, call: str) -> Callable[[], Awaitable[object]]:
+    """``call`` (a receive, a delete or a release) of the poller ``p``, asked of the one
+    message its first receive brought."""
+    messages = await p._receive()
+    assert messages is not None
+    assert len(messages) == 1
+    calls: dict[str, Callable[[], Awaitable[object]]] = {
+        "receive": p._receive,
+        "delete": lambda: p._deletes.delete(messages),
+        "release": lambda: p._deletes.release(messages),
+    }
+    return calls[call]
+
+
+def _errors(p: QueuePoller, call: str) -> float | None:
+    """The failed calls of ``call``'s operation the poller ``p`` counted."""
+    labels = {"queue": "q", "account": "default", "region": "us-east-1", "operation": call}
+    return p._metrics.registry.get_sample_value("sesd_sqs_errors_total", labels)
+
+
 @pytest.mark.parametrize("call", ["receive", "delete"])
 async def test_a_recursion_of_sesds_own_code_under_a_call_is_sesds_fault(
     call: str, monkeypatch: pytest.MonkeyPatch
@@ -134,18 +154,11 @@ async def test_a_recursion_of_sesds_own_code_under_a_call_is_sesds_fault(
         return recursing(entry, members)
 
     async with OneMessage() as sqs, _receiving(sqs) as p:
-        messages = await p._receive()
-        assert messages is not None
-        assert len(messages) == 1
-        calls: dict[str, Callable[[], Awaitable[object]]] = {
-            "receive": p._receive,
-            "delete": lambda: p._deletes.delete(messages),
-        }
+        asked = await _after_one_message(p, call)
         monkeypatch.setattr(answers_module, "_entry", recursing)
         with pytest.raises(RecursionError):
-            await calls[call]()
-        labels = {"queue": "q", "account": "default", "region": "us-east-1", "operation": call}
-        errors = p._metrics.registry.get_sample_value("sesd_sqs_errors_total", labels)
+            await asked()
+        errors = _errors(p, call)
     assert not errors  # no failed call of SQS's
 
 
@@ -166,17 +179,9 @@ async def test_an_error_answer_nested_too_deeply_fails_its_call(call: str, count
     logs = io.StringIO()
     configure_logging("debug", "json", stream=logs)
     async with DeepAfterOne() as sqs, _receiving(sqs) as p:
-        messages = await p._receive()
-        assert messages is not None
-        assert len(messages) == 1
-        calls: dict[str, Callable[[], Awaitable[object]]] = {
-            "receive": p._receive,
-            "delete": lambda: p._deletes.delete(messages),
-            "release": lambda: p._deletes.release(messages),
-        }
-        assert not await calls[call]()  # no messages, none deleted
-        labels = {"queue": "q", "account": "default", "region": "us-east-1", "operation": call}
-        errors = p._metrics.registry.get_sample_value("sesd_sqs_errors_total", labels)
+        asked = await _after_one_message(p, call)
+        assert not await asked()  # no messages, none deleted
+        errors = _errors(p, call)
     assert errors == counted
     said = {r.get("error") for r in map(json.loads, logs.getvalue().splitlines())} - {None}
     assert said == {"UnreadableAnswer: an answer nested too deeply, not SQS's"}
