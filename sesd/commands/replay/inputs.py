@@ -163,11 +163,12 @@ def _walk(
             # A FIFO (or a socket, a device) is no archive's either, and reading
             # one waits for a writer for ever: left out of a walk, read when named
             # (`sesd replay <(zcat ...)` names a pipe).
-            if _special(os.path.join(root, name)):
+            path = os.path.join(root, name)
+            if _special(path):
                 special += 1
                 continue
             walked += 1
-            add(os.path.join(root, name))
+            add(path)
     # Not "no files" of a walk that could not list a directory: they may be there.
     if not walked and said_empty and len(problems) == before:
         but = " but hidden ones (names starting with '.', which a walk leaves out)"
