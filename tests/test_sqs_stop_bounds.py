@@ -59,6 +59,12 @@ async def test_a_forced_exit_that_came_before_the_stops_bound_stays_cut() -> Non
             assert not in_flight.then_receive(delete)
 
 
+async def _a_receive_in_flight(in_flight: InFlight) -> None:
+    """Return once a receive is in flight (a delete's bound has a margin and a limit)."""
+    while (0.0, math.inf) not in in_flight._scopes.values():
+        await anyio.lowlevel.checkpoint()
+
+
 @pytest.mark.parametrize("after_delete", [False, True], ids=["alone", "after_a_delete"])
 async def test_a_receive_waiting_when_the_stop_begins_is_abandoned_at_the_grace_periods_end(
     local_sqs: Any, sqs: Any, after_delete: bool
@@ -84,9 +90,7 @@ async def test_a_receive_waiting_when_the_stop_begins_is_abandoned_at_the_grace_
 
             tg.start_soon(receive)
             with anyio.fail_after(5):
-                # The receive is in flight (a delete's bound has a margin and a limit).
-                while (0.0, math.inf) not in in_flight._scopes.values():
-                    await anyio.lowlevel.checkpoint()
+                await _a_receive_in_flight(in_flight)
             proxy.stall()
             began = anyio.current_time()
             in_flight.end_by(began + 0.2)
@@ -148,9 +152,7 @@ async def test_a_receive_in_a_deletes_bound_that_a_cancellation_waits_for_gives_
 
             tg.start_soon(handle)
             with anyio.fail_after(5):
-                # The receive is in flight (a delete's bound has a margin and a limit).
-                while (0.0, math.inf) not in in_flight._scopes.values():
-                    await anyio.lowlevel.checkpoint()
+                await _a_receive_in_flight(in_flight)
                 cancelled.cancel()
                 later = [f.raw(f.delivery([f"v{i}@two.example"])) for i in range(2)]
                 await send_bodies(sqs, url, later)
