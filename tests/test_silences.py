@@ -4,9 +4,12 @@ tests/test_silences_e2e.py."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -374,6 +377,56 @@ def test_silence_add_list_expire(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert lines[0].endswith("# Yahoo defers")
     # An --until-resolved silence has no time to end at: the line says what ends it.
     assert "  ends when its alert resolves  # " in lines[1]
+
+
+@pytest.mark.parametrize("stdout", ["full at once", "full at the flush", "closed"])
+def test_a_silence_made_whose_confirmation_is_refused_is_still_a_success(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    stdout: str,
+) -> None:
+    """`sesd silence add ... > /dev/full` (or with standard output closed, `>&-`): the
+    silence is written, only its id is not. The status said it failed (1, or 141
+    quietly), and a script or an SRE trying again added a second silence. The status
+    is 0, as the silence was made, and standard error says the id that could not be
+    printed; so for `silence expire`. The same silence added again is said so, naming
+    the one that already mutes those alerts and when it ends."""
+    config = str(_config(tmp_path))
+    file = SilenceFile(str(tmp_path / "silences.json"))
+    add = ["silence", "add", "--config", config, "--domain", "a.example", "--for", "4h",
+           "--comment", "known"]  # fmt: skip
+    why = "standard output is closed" if stdout == "closed" else "No space left on device"
+    said: list[list[str]] = []
+    with contextlib.ExitStack() as opened:
+        for argv in (add, add, ["silence", "expire", "--config", config, "ID"]):
+            refusing = None
+            if stdout != "closed":
+                # A device that refuses every write: each print at once (line buffered),
+                # or only what is buffered at the flush, as a file's small result is.
+                refusing = opened.enter_context(
+                    open("/dev/full", "w", buffering=1 if stdout == "full at once" else -1)
+                )
+            made = [s.id for s in file.read()]
+            monkeypatch.setattr("sys.stdout", refusing)
+            assert main([made[0] if word == "ID" else word for word in argv]) == 0
+            monkeypatch.undo()
+            said.append(capsys.readouterr().err.splitlines())
+    first, second = file.read()
+    assert [first.state(time.time()), second.state(time.time())] == ["expired", "active"]
+    assert said[0] == [
+        f"sesd: silence {first.id} added; its id could not be written to standard output ({why})"
+    ]
+    # Until its end then: the expire below ended it since.
+    ends = datetime.fromtimestamp(first.starts_at + 4 * 3600, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert said[1] == [
+        f"sesd: silence {second.id} added; its id could not be written to standard output ({why})",
+        f"sesd: silence {first.id} already mutes these alerts (ends {ends}): if this was "
+        f"a retry, `sesd silence expire {second.id}`",
+    ]
+    assert said[2] == [
+        f"sesd: silence {first.id} expired; this could not be written to standard output ({why})"
+    ]
 
 
 def test_silences_need_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

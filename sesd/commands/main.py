@@ -4,7 +4,8 @@ Each command is a module of its own (``add_parser`` and ``execute``). Exit codes
 0 success, 2 bad config or usage or a failed start (one line on standard
 error, never a traceback), 130 for Ctrl-C (one line too; the process ends by the
 signal, so that a shell script running it stops too), 141 for a reader of standard
-output gone (quietly), 1 for a result standard output refused (a full disk).
+output gone (quietly), 1 for a result standard output refused (a full disk); but a
+change made (``silence add``, ``silence expire``) is 0 however its confirmation fared.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import sys
 from collections.abc import Sequence
 
 from sesd import __version__
-from sesd.commands.output import EXIT_OUTPUT, OutputFailed, flushed, guarded
+from sesd.commands.output import EXIT_OUTPUT, OutputFailed, discard, flushed, guarded
 from sesd.io.build import revision
 from sesd.runtime import allocator, early
 
@@ -121,11 +122,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # The reader went away (`sesd status --json | head`): what it read is all it
         # wanted. No traceback; stdout pointed at nothing, so the flush at exit is quiet.
-        _discard_stdout()
+        discard()
         return EXIT_PIPE
     except OutputFailed as exc:
         # The result is lost: said, and no status of success for a script to trust.
-        _discard_stdout()
+        discard()
         print(f"sesd: {exc}", file=sys.stderr)
         return EXIT_OUTPUT
     except KeyboardInterrupt:
@@ -156,16 +157,6 @@ def _parsed(parser: argparse.ArgumentParser, given: list[str]) -> argparse.Names
         except SystemExit:
             flushed()  # a full disk is said here, not as a bare line at exit
             raise
-
-
-def _discard_stdout() -> None:
-    """Point standard output at nothing, so that what its buffer holds is dropped
-    quietly at exit (None: closed at the start, nothing to flush)."""
-    try:
-        number = sys.stdout.fileno()
-    except (AttributeError, OSError, ValueError):  # closed, or no descriptor (a capture)
-        return
-    os.dup2(os.open(os.devnull, os.O_WRONLY), number)
 
 
 def _end_by_sigint() -> None:

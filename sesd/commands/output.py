@@ -4,18 +4,21 @@ A result that cannot be written is lost: said in one line, never a traceback, an
 never an exit status of success. A full disk (``sesd replay --json > november.json``),
 a device that refuses it (``/dev/full``): :class:`OutputFailed`, status 1. Standard
 output closed (``>&-``), where Python drops what is printed without a word: a reader
-gone, as ``| head`` is, status 141 quietly (sesd.commands.main).
+gone, as ``| head`` is, status 141 quietly (sesd.commands.main). A command whose change
+is made before it says so (``sesd silence add``) says so with :func:`confirmed`: its
+status is the change's, and a confirmation lost is said on standard error.
 """
 
 from __future__ import annotations
 
 import errno
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO, TypeVar, cast
 
-__all__ = ["EXIT_OUTPUT", "OutputFailed", "flushed", "guarded", "put"]
+__all__ = ["EXIT_OUTPUT", "OutputFailed", "confirmed", "discard", "flushed", "guarded", "put"]
 
 _T = TypeVar("_T")
 
@@ -26,6 +29,11 @@ EXIT_OUTPUT = 1
 class OutputFailed(Exception):
     """Standard output refused a write (a full disk, an I/O error); the message says so
     and why."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(f"cannot write to standard output: {why}; the result is lost")
+        #: Why, as the system says it ("No space left on device").
+        self.why = why
 
 
 def put(text: str) -> None:
@@ -52,8 +60,36 @@ def _refusing(call: Callable[..., _T], *args: Any) -> _T:
     except BrokenPipeError:
         raise
     except OSError as exc:
-        why = exc.strerror or type(exc).__name__
-        raise OutputFailed(f"cannot write to standard output: {why}; the result is lost") from None
+        raise OutputFailed(exc.strerror or type(exc).__name__) from None
+
+
+def confirmed(text: str) -> str:
+    """``text`` and a line break on standard output, flushed now, for a change already
+    made (a silence written): "" when it is written, else why not. What standard output
+    still holds is then dropped quietly (:func:`discard`), so that the command's status
+    is the change's: a status of failure would have a script, or an operator, make the
+    change again."""
+    try:
+        put(text)
+        flushed()
+    except (BrokenPipeError, OutputFailed) as exc:
+        discard()
+        return exc.why if isinstance(exc, OutputFailed) else exc.strerror or "its reader is gone"
+    return ""
+
+
+def discard() -> None:
+    """Point standard output at nothing, so that what its buffer holds is dropped
+    quietly at exit (None: closed at the start, nothing to flush)."""
+    try:
+        number = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # closed, or no descriptor (a capture)
+        return
+    nothing = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(nothing, number)
+    finally:
+        os.close(nothing)
 
 
 @contextmanager

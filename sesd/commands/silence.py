@@ -25,8 +25,9 @@ from sesd.alerting.silence_checks import (
     silence_check,
 )
 from sesd.alerting.silence_file import SilenceFile
-from sesd.alerting.silences import TEXT_SHOWN, Silence, SilenceError, new_id
+from sesd.alerting.silences import TEXT_SHOWN, Silence, SilenceError, new_id, shown_id
 from sesd.commands.common import Commands, command, config_error, load, with_config
+from sesd.commands.output import confirmed
 from sesd.config import Config, ConfigError, Duration
 from sesd.core.domains import domain_pattern
 from sesd.core.providers import LABELS as PROVIDER_LABELS
@@ -156,7 +157,9 @@ def run_silence(config: Config, args: argparse.Namespace) -> int:
     if not ended:
         print(f"sesd: {_not_running(file, args.id)}", file=sys.stderr)
         return 1
-    print(f"expired {args.id}")
+    if why := confirmed(f"expired {args.id}"):
+        print(f"sesd: silence {shown_id(args.id)} expired; this could not be written to "
+              f"standard output ({why})", file=sys.stderr)  # fmt: skip
     return 0
 
 
@@ -216,9 +219,37 @@ def _add(file: SilenceFile, args: argparse.Namespace, now: float, config: Config
         until_resolved=args.until_resolved,
         created_by=_user(),
     )
-    file.add(silence, now)
-    print(silence.id)
+    return _added(file, silence, now)
+
+
+def _added(file: SilenceFile, silence: Silence, now: float) -> int:
+    """Write ``silence`` to the file and print its id; 0 once it is written."""
+    same: list[Silence] = []
+
+    def change(silences: list[Silence]) -> list[Silence]:
+        # Read under the file's lock, as the silence is added.
+        same.extend(s for s in silences if _matchers(s) == _matchers(silence)
+                    and s.state(now) != "expired")  # fmt: skip
+        return [*silences, silence]
+
+    file.update(change, now)
+    # The silence is made: the status says so whether or not its id can be printed (a
+    # status of failure would have a script, or an operator, add a second one).
+    if why := confirmed(silence.id):
+        print(f"sesd: silence {silence.id} added; its id could not be written to standard "
+              f"output ({why})", file=sys.stderr)  # fmt: skip
+    if same:
+        # The same command again (a retry of one whose status said it failed): both
+        # kept, as the user may mean to extend it, but not in silence.
+        print(f"sesd: silence {shown_id(same[0].id)} already mutes these alerts (ends "
+              f"{_iso(same[0].ends_at)}): if this was a retry, `sesd silence expire "
+              f"{silence.id}`", file=sys.stderr)  # fmt: skip
     return 0
+
+
+def _matchers(silence: Silence) -> tuple[str | None, str | None, str | None]:
+    """What a silence mutes: its matchers as written."""
+    return silence.rule, silence.domain, silence.severity
 
 
 def _user() -> str:
