@@ -267,6 +267,7 @@ class _Trickle(io.RawIOBase):
         return len(piece)
 
 
+@pytest.mark.parametrize("v7", [False, True])
 @pytest.mark.parametrize("gzipped", [False, True])
 def test_a_tar_archive_read_from_a_pipe_in_short_pieces_is_named(
     tmp_path: Path,
@@ -274,16 +275,18 @@ def test_a_tar_archive_read_from_a_pipe_in_short_pieces_is_named(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
     gzipped: bool,
+    v7: bool,
 ) -> None:
     """A tar archive piped in (`ssh host cat day.tar | sesd replay -`) whose first
     read is shorter than a tar header: judged by those few bytes, it was read as JSON,
     its files' first lines glued to their headers, and the exit status was 0 with the
     other inputs replayed. Its first 512 bytes are waited for, and it is named and
-    skipped (exit 3)."""
+    skipped (exit 3). So is one in the format before POSIX's (`tar --format=v7`),
+    whose header has no "ustar" mark: it was counted as invalid values."""
     event = json.dumps(f.delivery(["a@x.example"])) + "\n"
     good = tmp_path / "good.jsonl"
     good.write_text(event)
-    data = _tarred((event * 50).encode())
+    data = _tarred((event * 50).encode(), v7=v7)
     data = gzip.compress(data) if gzipped else data
     piped = io.BufferedReader(_Trickle(data, 100))
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(piped))
@@ -343,14 +346,21 @@ def test_an_s3_url_without_a_bucket_says_what_to_write(
     assert capsys.readouterr().err.splitlines()[-1] == f"sesd: replay skipped {url}: {said}"
 
 
-def _tarred(data: bytes) -> bytes:
-    """``data`` as the one file of a tar archive (a day's directory, `tar -cf`)."""
+def _tarred(data: bytes, *, v7: bool = False) -> bytes:
+    """``data`` as the one file of a tar archive (a day's directory, `tar -cf`); with
+    ``v7``, in the format before POSIX's (`tar --format=v7`): the header's fields after
+    its link name (the "ustar" mark, the owner's names, the prefix) are not there."""
     packed = io.BytesIO()
-    with tarfile.open(fileobj=packed, mode="w") as archive:
+    with tarfile.open(fileobj=packed, mode="w", format=tarfile.USTAR_FORMAT) as archive:
         member = tarfile.TarInfo("2026/11/01/events.jsonl")
         member.size = len(data)
         archive.addfile(member, io.BytesIO(data))
-    return packed.getvalue()
+    tarred = bytearray(packed.getvalue())
+    if v7:
+        tarred[257:512] = bytes(255)
+        tarred[148:156] = b" " * 8  # the checksum is of the header with these as spaces
+        tarred[148:156] = b"%06o\0 " % sum(tarred[:512])
+    return bytes(tarred)
 
 
 def _zipped(data: bytes) -> bytes:

@@ -42,16 +42,23 @@ def archived(head: bytes) -> Unread | None:
     """Why data starting with ``head`` is not read (None: it may be) when it is a tar
     archive (a day's directory handed on as ``tar -czf``): read as JSON, the first
     line of each file in it is glued to the file's header, an invalid value, and its
-    events are lost among values that do replay. Told by a ustar header whose checksum
-    holds, in the first 512 bytes (fewer tell nothing)."""
-    if len(head) < _TAR_BLOCK or head[257:262] != b"ustar":
+    events are lost among values that do replay. Told by a header whose checksum holds,
+    in the first 512 bytes (fewer tell nothing): a ustar header (POSIX's, GNU's) or one
+    of the format before them (``tar --format=v7``), which has no "ustar" mark: its
+    checksum is then held to end as every tar writes it, in a NUL or a space (JSON text
+    has no octal number so ended just there, let alone one that is the sum)."""
+    if len(head) < _TAR_BLOCK:
         return None
-    try:
-        stored = int(head[148:156].strip(b"\0 "), 8)
-    except ValueError:
+    field = head[148:156]
+    digits = field.strip(b"\0 ")
+    if not digits or digits.strip(b"01234567"):
         return None
-    # The checksum is of the header with its own eight bytes read as spaces.
-    if stored != sum(head[:148]) + 8 * ord(" ") + sum(head[156:_TAR_BLOCK]):
+    if head[257:262] != b"ustar" and field[-1:] not in (b"\0", b" "):
+        return None
+    # The checksum is of the header with its own eight bytes read as spaces; some old
+    # tars summed its bytes as signed (those over 127 negative).
+    header = head[:148] + b" " * 8 + head[156:_TAR_BLOCK]
+    if int(digits, 8) not in (sum(header), sum(header) - 256 * sum(b > 127 for b in header)):
         return None
     return Unread("tar data, not JSON: unpack it first (tar -xf) and replay the files it holds")
 
