@@ -215,7 +215,8 @@ def test_a_file_named_gz_that_is_not_gzip_says_so(
 ) -> None:
     """Events a line, uncompressed, in a file named .gz: nothing is replayed, the stop's
     reason says it is not gzip, and stderr that it is not gzip data, not that a
-    compressed file was damaged."""
+    compressed file was damaged, and what to do when it is plain JSON: rename it.
+    It said "read only part" of it, "what came before was replayed (0 values)"."""
     path = tmp_path / "plain.jsonl.gz"
     path.write_bytes(b"".join(_lines(5, seed=7)))
 
@@ -224,8 +225,9 @@ def test_a_file_named_gz_that_is_not_gzip_says_so(
     assert (stop["reason"], stop["values"], stop["byte_offset"]) == ("not_gzip", 0, 0)
     assert stop["detail"] == "b'{\"' where a gzip header should start"
     assert (
-        f"sesd: replay read only part of {path}: it is not gzip data (b'{{\"' where a gzip "
-        "header should start); what came before was replayed (0 values)"
+        f"sesd: replay read none of {path}: it is not gzip data (b'{{\"' where a gzip "
+        "header should start), though named .gz: if it is plain JSON, rename it without "
+        ".gz and replay it"
     ) in err.splitlines()
     assert "compressed" not in err
 

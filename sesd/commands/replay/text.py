@@ -65,8 +65,16 @@ def stopped_line(stop: dict[str, Any]) -> str:
             f"{_offset(stop)} failed ({detail}), and what follows it was not read; the data "
             f"may be damaged; what came before was replayed {replayed}"
         )
+    if stop["reason"] == "not_gzip" and not stop["byte_offset"] and stop["input"].endswith(".gz"):
+        # No gzip at all, read as gzip for its name alone (gzip's own first bytes tell
+        # it otherwise): most likely JSON that something decompressed on the way (a
+        # download's Content-Encoding) and kept the name of.
+        return (
+            f"replay read none of {name}: it is not gzip data ({detail}), though named "
+            ".gz: if it is plain JSON, rename it without .gz and replay it"
+        )
     if stop["reason"] == "not_gzip":
-        # At the start, no gzip at all (named .gz); after a stream, bytes appended to it.
+        # After a stream, bytes appended to it.
         what = "it is" if not stop["byte_offset"] else "what follows its gzip stream is"
         return (
             f"replay read only part of {name}: {what} not gzip data ({detail}); what came "
