@@ -554,6 +554,43 @@ def test_sesd_cause_names_the_second_cause(capsys: pytest.CaptureFixture[str]) -
 
 
 @pytest.mark.parametrize(
+    "words",
+    [
+        ["550", "-5.1.1", "user", "unknown"],  # a status pasted with a dash before it
+        ["-ERR", "mailbox", "full"],  # a reply that starts with a dash
+    ],
+)
+def test_a_word_of_the_diagnostic_starting_with_a_dash_is_text(
+    capsys: pytest.CaptureFixture[str], words: list[str]
+) -> None:
+    """`sesd cause 550 -5.1.1 user unknown`, pasted without quotes: a word that starts
+    with a dash was a usage error, "unrecognized arguments: -5.1.1", with no word of
+    quoting it. It is a word of the text, answered as the quoted text is."""
+    assert main(["cause", " ".join(words)]) == 0
+    quoted = capsys.readouterr().out
+    assert main(["cause", *words, "--json"]) == 0
+    assert main(["cause", *words]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert json.loads(out[0])["cause"] == quoted.split(" ")[0].split(":")[0]
+    assert out[1:] == quoted.splitlines()
+
+
+def test_a_word_with_two_dashes_is_told_to_be_quoted(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`sesd cause 550 --user-unknown`: a word with two dashes reads as an option (a
+    mistyped --json, or a word of the text): the usage error says how to give it as
+    text, quoted or after --."""
+    with pytest.raises(SystemExit) as exited:
+        main(["cause", "550", "--user-unknown"])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "sesd: error: unrecognized arguments: --user-unknown (if it is a word of the "
+        "diagnostic, quote the whole text, or put -- before it: sesd cause -- TEXT)"
+    )
+
+
+@pytest.mark.parametrize(
     ("delay_type", "expected"),
     [
         ("InternalFailure", "ses_internal"),

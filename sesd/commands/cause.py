@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import re
 import sys
 from collections.abc import Iterator
 from typing import TextIO
@@ -34,7 +35,21 @@ def add_parser(commands: Commands) -> None:
         help="SES's delay type (InternalFailure, MailboxFull...; any case)",
     )
     cause.add_argument("--json", action="store_true", help="one JSON object a line")
-    cause.set_defaults(execute=execute)
+    # A diagnostic pasted unquoted may hold a word with a dash before it ("550 -5.1.1",
+    # "-ERR"), which argparse takes for an unknown option: a word with one dash is
+    # text (no option of this command has one dash but -h). argparse reads only
+    # negative numbers so, by this pattern of its own.
+    cause._negative_number_matcher = re.compile(r"^-[^-]")
+    cause.set_defaults(execute=execute, unrecognized=_unrecognized)
+
+
+def _unrecognized(words: list[str]) -> str:
+    """The usage error for ``words`` read as options this command does not have: a
+    mistyped one, or a word of the diagnostic with two dashes before it."""
+    return (
+        f"unrecognized arguments: {' '.join(words)} (if it is a word of the diagnostic, "
+        "quote the whole text, or put -- before it: sesd cause -- TEXT)"
+    )
 
 
 #: SES's delay types, by their lower-cased name.

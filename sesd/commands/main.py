@@ -150,13 +150,24 @@ def _parsed(parser: argparse.ArgumentParser, given: list[str]) -> argparse.Names
     status 120 at exit). With standard output closed, argparse says them on standard
     error: left so."""
     if sys.stdout is None:
-        return parser.parse_args(given)
+        return _parsed_all(parser, given)
     with guarded():
         try:
-            return parser.parse_args(given)
+            return _parsed_all(parser, given)
         except SystemExit:
             flushed()  # a full disk is said here, not as a bare line at exit
             raise
+
+
+def _parsed_all(parser: argparse.ArgumentParser, given: list[str]) -> argparse.Namespace:
+    """``given`` parsed, as ``parse_args`` does; words it does not take are a usage
+    error that the command may word itself (``unrecognized``, given its words: what
+    ``sesd cause`` takes as a diagnostic's words and what not)."""
+    args, left = parser.parse_known_args(given)
+    if left:
+        said = getattr(args, "unrecognized", None)
+        parser.error(said(left) if said else f"unrecognized arguments: {' '.join(left)}")
+    return args
 
 
 def _end_by_sigint() -> None:
