@@ -46,9 +46,9 @@ from sesd.commands.status_fetch import (
     base_url,
     fetch,
 )
-from sesd.commands.status_shown import shown
 from sesd.commands.status_table import rows, screenful, table
 from sesd.commands.status_url import Unaskable, askable, no_port
+from sesd.core.shown_urls import shown_bare
 from sesd.core.text import json_escaped
 from sesd.status.charts import duration, when
 from sesd.status.document import MAX_ALERTS, Limits
@@ -167,9 +167,9 @@ def execute(args: argparse.Namespace) -> int:
         url = askable(url, given=args.url is not None)
     except Unaskable as exc:  # the command line's (or config's) mistake: not a daemon down
         return _usage(str(exc))
-    if args.user is not None and shown(url) != url:
+    if args.user is not None and shown_bare(url) != url:
         # aiohttp refuses a request with both (a ValueError, not a failed request).
-        named = shown(base_url(url))
+        named = shown_bare(base_url(url))
         return _usage(
             f"--user {args.user} and a user and password written into --url {named}: give one"
         )
@@ -259,7 +259,7 @@ async def _drawn(args: argparse.Namespace, url: str, through: Access) -> str:
     if args.json:
         return json_escaped(msgspec.json.format(body, indent=2).decode())
     # The daemon's address, not the page or endpoint pasted with it.
-    return table(status, shown(base_url(url)))
+    return table(status, shown_bare(base_url(url)))
 
 
 async def _watch(args: argparse.Namespace, url: str, through: Access) -> NoReturn:

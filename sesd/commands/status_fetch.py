@@ -19,7 +19,7 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 
 from sesd import __version__
 from sesd.commands.status_access import PASSWORD_VARIABLE, Access
-from sesd.commands.status_shown import shown
+from sesd.core.shown_urls import shown_bare
 from sesd.core.text import clean
 from sesd.core.unreadable import not_utf8_at, undecoded
 from sesd.status.document import Status
@@ -85,7 +85,7 @@ async def fetch(
     is none to be had."""
     base = base_url(url)
     api = f"{base}/api/v1/status"
-    named = shown(api)
+    named = shown_bare(api)
     params = {"top": str(top)} | ({} if alerts is None else {"alerts": str(alerts)})
     # A look at the port after the answer (for TLS, for sesd's /metrics) takes what is
     # left of the try's timeout, not one of its own: a plain server that waits out a
@@ -110,13 +110,13 @@ async def fetch(
         ) and not isinstance(exc, aiohttp.TooManyRedirects)  # HTTP, heard: no TLS port
         reason = _use_https(base) if unheard and await _serves_tls(base, until) else _reason(exc)
         if _tls_failed(exc) and await _serves_http(base, until):
-            reason = f"it serves http, not https: give --url http{shown(base)[len('https') :]}"
+            reason = f"it serves http, not https: give --url http{shown_bare(base)[len('https') :]}"
         if base.startswith("https:") and not through.certified and _hung_up(exc):
             reason += (
                 " (a port whose web config requires client certificates hangs up on a "
                 "client without one: give --cert and --key)"
             )
-        raise Unreachable(f"cannot reach sesd at {shown(base)}: {reason}") from None
+        raise Unreachable(f"cannot reach sesd at {shown_bare(base)}: {reason}") from None
     # JSON is UTF-8 throughout (RFC 8259). The decoder skips a key it does not know
     # unread: a document valid but for one is no text --json could print.
     where = not_utf8_at(body)
@@ -154,7 +154,7 @@ async def _refused(
     ``until`` (anyio's clock)."""
     session, through = asking
     base = api.removesuffix("/api/v1/status")
-    named = shown(api)
+    named = shown_bare(api)
     if response.status == 401:
         hint = (
             "wrong user or password"
@@ -178,7 +178,7 @@ async def _refused(
             f"{named} answered HTTP 404: not sesd (its /metrics has no sesd metrics either)"
         )
     if response.status == 400 and await _serves_tls(base, until):
-        raise Unreachable(f"cannot reach sesd at {shown(base)}: {_use_https(base)}")
+        raise Unreachable(f"cannot reach sesd at {shown_bare(base)}: {_use_https(base)}")
     raise Unreachable(f"{named} answered HTTP {response.status}{_said(response, body)}")
 
 
@@ -259,7 +259,7 @@ def _hung_up(exc: BaseException) -> bool:
 
 def _use_https(base: str) -> str:
     """The fix for ``base`` asked over http where TLS is served."""
-    return f"it serves https, not http: give --url https{shown(base)[len('http') :]}"
+    return f"it serves https, not http: give --url https{shown_bare(base)[len('http') :]}"
 
 
 def _tls_failed(exc: BaseException) -> bool:

@@ -10,7 +10,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from sesd.commands.status_fetch import base_url
-from sesd.commands.status_shown import shown
+from sesd.core.shown_urls import shown_bare
 
 __all__ = ["Unaskable", "askable", "no_port"]
 
@@ -43,17 +43,17 @@ def askable(url: str, *, given: bool) -> str:
     scheme = _SCHEME.match(url)
     mistyped = _MISTYPED.match(url) if scheme is None else None
     if mistyped is not None:
-        rest = shown(url[mistyped.end() :])  # a password in it left out, as a URL's
+        rest = shown_bare(url[mistyped.end() :])  # a password in it left out, as a URL's
         meant = f"{mistyped.group(1).lower()}://{rest}"
         raise Unaskable(
             f"--url {mistyped.group(0) + rest!r} has its scheme mistyped: give it as {meant}"
         )
     if scheme is None:
-        bare = shown(url)
+        bare = shown_bare(url)
         raise Unaskable(f"--url {bare!r} has no scheme: give it as http://{bare} or https://{bare}")
     if scheme.group(1).lower() not in ("http", "https"):
         raise Unaskable(
-            f"--url {shown(url)!r} is not an http(s) address: give it as "
+            f"--url {shown_bare(url)!r} is not an http(s) address: give it as "
             "http://HOST:PORT or https://HOST:PORT"
         )
     # A scheme is the same in any case (RFC 3986): HTTP:// is asked as http://.
@@ -61,7 +61,7 @@ def askable(url: str, *, given: bool) -> str:
     try:
         base_url(url)
     except ValueError as exc:  # a bracketed host that is no IP address, or unclosed
-        named = shown(url)
+        named = shown_bare(url)
         said = str(exc)
         # The parser's message quotes its host: the user and password too, when they are
         # inside the brackets or their '@' is one only NFKC-normalised (full-width).
@@ -93,7 +93,7 @@ def _unaskable(url: str, *, given: bool) -> str:
                 " --url http://HOST:PORT"
             )
         return f"{where}: {unnamed}" if unnamed else ""
-    named = shown(url)
+    named = shown_bare(url)
     said = f"--url {named!r} is not a URL"
     if unnamed:
         # The parser's host is a password's start when it reads none ('u:p/w@host').

@@ -1,14 +1,14 @@
-"""The config's URLs: which ones a request can be sent to, and how one is shown (a
-password in it masked)."""
+"""The config's URLs: which ones a request can be sent to (how one is shown, a password
+in it masked, is sesd.core.shown_urls's)."""
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from sesd.config.values import toml_key
+from sesd.core.shown_urls import shown_url, urls_shown
 from sesd.core.text import escaped, has_space_or_control
 
 if TYPE_CHECKING:
@@ -33,17 +33,6 @@ __all__ = [
 URL_SECRETS = (".webhook_url", ".url")
 #: What a URL without an http(s) scheme or a host is told.
 NOT_HTTP = "not an http(s) URL with a host"
-#: A URL's scheme and the slashes or backslashes typed after it (and what comes
-#: before it: the spaces or control characters an error names).
-_LEAD = re.compile(r"[^A-Za-z]*[A-Za-z][A-Za-z0-9+.-]*:[/\\]+")
-#: The characters NFKC normalization reads as an '@' (full-width and small).
-_AT_NFKC = {0xFF20: "@", 0xFE6B: "@"}
-#: What may stand for a scheme in a URL without its '://' (``http:``, ``http//``, or a
-#: user's ``ops:`` when none was typed), kept when its user and password are masked.
-_NO_SLASHES = re.compile(r"\s*[A-Za-z][A-Za-z0-9+.-]*(?::|/+)[/\\]*")
-#: A host and its port, as the URL parser splits them (a bracketed host's colons are its
-#: own): all after the host's first colon, up to a '/', '?' or '#'.
-_PORT = re.compile(r"([^/?#:\[]*(?:\[[^\]/?#]*\][^:/?#]*)?):([^/?#]*)")
 
 
 def url_fault(url: str, *, drops: bool = True) -> str | None:
@@ -191,85 +180,3 @@ def check_link(url: str, key: str) -> None:
         good = False
     if not good:
         raise ValueError(f"{key}: {shown_url(url)!r} is not an http(s) URL")
-
-
-def shown_url(url: str) -> str:
-    """A URL as a log line, an error or check-config may show it: a password in it
-    (``https://user:PASSWORD@host``) is ``***``, and so are a user name without one
-    (``https://TOKEN@host``: a token is often written so) and a port that is not a
-    number (``http://user:PASSWORD``, no '@' typed), the rest as written (a
-    control character an error names stays in it, to be shown escaped: the URL parser
-    would drop a line break)."""
-    # A full-width or small '@' is one to the parser (it refuses the URL so): shown as
-    # one, the password before it masked.
-    url = url.translate(_AT_NFKC)
-    # The authority begins after the slashes typed after the scheme, however many: a
-    # third (or a backslash) leaves the parser no host, the password still in the text.
-    lead = _LEAD.match(url)
-    head, sep, rest = url.partition("://")
-    head += sep
-    if lead:
-        head, sep, rest = url[: lead.end()], "/", url[lead.end() :]
-    if not sep and "@" in url:
-        # No scheme, or its '://' mistyped ('http:ops:pw@host', 'http//'): refused, but
-        # named in the refusal; where the parser would end the host cannot be told, so
-        # all up to the last '@' may be the password's.
-        kept = _NO_SLASHES.match(url)
-        return f"{kept.group() if kept else ''}***@{url.rpartition('@')[2]}"
-    # The authority ends where the URL parser ends it: at the first '/', '?' or '#'.
-    end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
-    userinfo, at, host = rest[:end].rpartition("@")
-    port_at = host.find(":")
-    encoded = host.lower().rfind("%40")
-    if sep and not at and encoded >= 0 and not host.startswith("["):
-        # 'u:pw%40host': the '@' percent-encoded, the parser's port is the password (or,
-        # 'TOKEN%40host:9093', its host the token: no host name holds a '%').
-        user = host[:port_at] if 0 <= port_at < encoded else ""
-        return f"{head}{user + ':' if user else ''}***@{_port_masked(host[encoded + 3 :])}"
-    if sep and not at and port_at >= 0 and not host.startswith("[") and "@" in rest[end:]:
-        # No user in the parser's view, but 'user:' and an '@' after: a password holding
-        # a '/', '?' or '#' not percent-encoded ends the parser's host there
-        # ('u:p#ss@host', its port 'p'), so all up to the last '@' is masked (a port and
-        # a path holding an '@' too: which was meant cannot be told). A host without a
-        # port is left: 'host/x@y' is a path far more often than a token with a '/'.
-        tail = rest.rpartition("@")[2]
-        user = host[:port_at]
-        return f"{head}{user + ':' if user else ''}***@{_port_masked(tail)}"
-    if not sep:
-        return url
-    if not at:
-        return head + _port_masked(rest)
-    user, colon, _ = userinfo.partition(":")
-    shown = f"{user}:***" if colon else "***"
-    return f"{head}{shown}@{_port_masked(host + rest[end:])}"
-
-
-def _port_masked(text: str) -> str:
-    """``text`` (a URL's host and what follows it) with a port that is not a number as
-    ``***``: a password typed with no '@' the parser sees (``http://ops:PASSWORD``, the
-    host forgotten; its '@' percent-encoded twice, ``%2540``) is the parser's port."""
-    found = _PORT.match(text)
-    if found is None:
-        return text
-    # A number with a tab or a line break in it (which the parser drops), or a space or
-    # a control character around it, is one still: the error names that character.
-    port = found[2].translate(_DROPPED).strip(_LEADING)
-    if not port or (port.isascii() and port.isdigit()):
-        return text
-    return f"{found[1]}:***{text[found.end() :]}"
-
-
-def urls_shown(data: Any) -> Any:
-    """``data`` with every URL's password (or token as its user name), and a port that
-    is not a number, masked (:func:`shown_url`)."""
-    if isinstance(data, dict):
-        return {key: urls_shown(value) for key, value in data.items()}
-    if isinstance(data, list):
-        return [urls_shown(value) for value in data]
-    if (
-        isinstance(data, str)
-        and ":" in data
-        and ("@" in data.translate(_AT_NFKC) or "%40" in data.lower() or _LEAD.match(data))
-    ):
-        return shown_url(data)
-    return data

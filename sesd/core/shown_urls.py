@@ -1,0 +1,153 @@
+"""A URL as sesd may show it, in a line, an error, a log or check-config's output: never
+with a password written into it (``https://user:PASSWORD@host``, which a request sends),
+however the URL is typed. The config's errors and logs, and ``sesd status``, name URLs
+through it; pure text work, so that a command needing no config loads none to name one."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+__all__ = ["shown_bare", "shown_url", "urls_shown"]
+
+#: The characters NFKC normalization reads as an '@' (full-width and small), as
+#: urllib's parser does to refuse a host holding one: the user and password before it.
+_AT_NFKC: Final = {0xFF20: "@", 0xFE6B: "@"}
+#: A host and its port, as the URL parser splits them (a bracketed host's colons are its
+#: own): all after the host's first colon, up to a '/', '?' or '#'.
+_PORT: Final = re.compile(r"([^/?#:\[]*(?:\[[^\]/?#]*\][^:/?#]*)?):([^/?#]*)")
+#: What the URL parser drops anywhere in a URL, and before it.
+_DROPPED: Final = str.maketrans("", "", "\t\r\n")
+_LEADING: Final = "".join(map(chr, range(33)))
+#: A URL's scheme and the slashes or backslashes typed after it (and what comes
+#: before it: the spaces or control characters an error names).
+_LEAD: Final = re.compile(r"[^A-Za-z]*[A-Za-z][A-Za-z0-9+.-]*:[/\\]+")
+#: What may stand for a scheme in a URL without its '://' (``http:``, ``http//``, or a
+#: user's ``ops:`` when none was typed), kept when its user and password are masked.
+_NO_SLASHES: Final = re.compile(r"\s*[A-Za-z][A-Za-z0-9+.-]*(?::|/+)[/\\]*")
+#: What comes before a URL's user and password: its scheme and the slashes typed after
+#: it, however many (a third, or backslashes, leave the parser no host), else spaces.
+_AUTHORITY: Final = re.compile(r"\s*(?:[A-Za-z][A-Za-z0-9+.-]*:(?=[/\\]))?[/\\]*")
+
+
+def shown_url(url: str) -> str:
+    """A URL as a log line, an error or check-config may show it: a password in it
+    (``https://user:PASSWORD@host``) is ``***``, and so are a user name without one
+    (``https://TOKEN@host``: a token is often written so) and a port that is not a
+    number (``http://user:PASSWORD``, no '@' typed), the rest as written (a
+    control character an error names stays in it, to be shown escaped: the URL parser
+    would drop a line break)."""
+    # A full-width or small '@' is one to the parser (it refuses the URL so): shown as
+    # one, the password before it masked.
+    url = url.translate(_AT_NFKC)
+    # The authority begins after the slashes typed after the scheme, however many: a
+    # third (or a backslash) leaves the parser no host, the password still in the text.
+    lead = _LEAD.match(url)
+    head, sep, rest = url.partition("://")
+    head += sep
+    if lead:
+        head, sep, rest = url[: lead.end()], "/", url[lead.end() :]
+    if not sep and "@" in url:
+        # No scheme, or its '://' mistyped ('http:ops:pw@host', 'http//'): refused, but
+        # named in the refusal; where the parser would end the host cannot be told, so
+        # all up to the last '@' may be the password's.
+        kept = _NO_SLASHES.match(url)
+        return f"{kept.group() if kept else ''}***@{url.rpartition('@')[2]}"
+    # The authority ends where the URL parser ends it: at the first '/', '?' or '#'.
+    end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
+    userinfo, at, host = rest[:end].rpartition("@")
+    port_at = host.find(":")
+    encoded = host.lower().rfind("%40")
+    if sep and not at and encoded >= 0 and not host.startswith("["):
+        # 'u:pw%40host': the '@' percent-encoded, the parser's port is the password (or,
+        # 'TOKEN%40host:9093', its host the token: no host name holds a '%').
+        user = host[:port_at] if 0 <= port_at < encoded else ""
+        return f"{head}{user + ':' if user else ''}***@{_port_masked(host[encoded + 3 :])}"
+    if sep and not at and port_at >= 0 and not host.startswith("[") and "@" in rest[end:]:
+        # No user in the parser's view, but 'user:' and an '@' after: a password holding
+        # a '/', '?' or '#' not percent-encoded ends the parser's host there
+        # ('u:p#ss@host', its port 'p'), so all up to the last '@' is masked (a port and
+        # a path holding an '@' too: which was meant cannot be told). A host without a
+        # port is left: 'host/x@y' is a path far more often than a token with a '/'.
+        tail = rest.rpartition("@")[2]
+        user = host[:port_at]
+        return f"{head}{user + ':' if user else ''}***@{_port_masked(tail)}"
+    if not sep:
+        return url
+    if not at:
+        return head + _port_masked(rest)
+    user, colon, _ = userinfo.partition(":")
+    shown = f"{user}:***" if colon else "***"
+    return f"{head}{shown}@{_port_masked(host + rest[end:])}"
+
+
+def _port_masked(text: str) -> str:
+    """``text`` (a URL's host and what follows it) with a port that is not a number as
+    ``***``: a password typed with no '@' the parser sees (``http://ops:PASSWORD``, the
+    host forgotten; its '@' percent-encoded twice, ``%2540``) is the parser's port."""
+    found = _PORT.match(text)
+    if found is None:
+        return text
+    # A number with a tab or a line break in it (which the parser drops), or a space or
+    # a control character around it, is one still: the error names that character.
+    port = found[2].translate(_DROPPED).strip(_LEADING)
+    if not port or (port.isascii() and port.isdigit()):
+        return text
+    return f"{found[1]}:***{text[found.end() :]}"
+
+
+def urls_shown(data: Any) -> Any:
+    """``data`` with every URL's password (or token as its user name), and a port that
+    is not a number, masked (:func:`shown_url`)."""
+    if isinstance(data, dict):
+        return {key: urls_shown(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [urls_shown(value) for value in data]
+    if (
+        isinstance(data, str)
+        and ":" in data
+        and ("@" in data.translate(_AT_NFKC) or "%40" in data.lower() or _LEAD.match(data))
+    ):
+        return shown_url(data)
+    return data
+
+
+def shown_bare(url: str) -> str:
+    """``url`` as sesd prints it: without a user and password written into it
+    (``https://user:pw@host``, which the request sends), so that the password is not
+    left on a terminal or in a job's log. Read as text, so an address urllib cannot
+    read (no scheme, a bracket not closed, a slash too many) is named so too. A
+    password (or a token as the user) the parser does not read as one, its ``/``,
+    ``?`` or ``#`` not percent-encoded, or its ``@`` percent-encoded, is ``***``; so is
+    a port that is not a number (``http://ops:PASSWORD``: no '@' typed)."""
+    found = _AUTHORITY.match(url)  # it matches any text, if only its empty start
+    cut = found.end() if found else 0
+    head, rest = url[:cut], url[cut:]
+    end = min((at for at in map(rest.find, "/?#") if at >= 0), default=len(rest))
+    ats = rest.translate(_AT_NFKC)  # a full-width '@' is one where the parser looks
+    at = ats.rfind("@", 0, end)
+    if at >= 0:
+        return head + _port_hidden(rest[at + 1 :])
+    if "@" in ats:
+        # 'user:pa/ss@host' ends the parser's host at the '/': all up to the last '@'
+        # may be the password's (an '@' in a path too: which was meant cannot be told).
+        return f"{head}***@{_port_hidden(rest[ats.rfind('@') + 1 :])}"
+    encoded = rest.lower().rfind("%40", 0, end)  # no host holds a '%'
+    if encoded >= 0:
+        return f"{head}***@{_port_hidden(rest[encoded + 3 :])}"
+    return head + _port_hidden(rest)
+
+
+def _port_hidden(text: str) -> str:
+    """``text`` (an address's host and what follows it) with a port that is not a number
+    as ``***``: a password typed with no '@' the parser sees (``http://ops:PASSWORD``,
+    the host forgotten; its '@' percent-encoded twice, ``%2540``) is the parser's port."""
+    found = _PORT.match(text)
+    if found is None:
+        return text
+    # A number with a tab or a line break in it (which the parser drops), or a space
+    # around it, is one still.
+    port = found[2].translate(_DROPPED).strip()
+    if not port or (port.isascii() and port.isdigit()):
+        return text
+    return f"{found[1]}:***{text[found.end() :]}"
