@@ -98,6 +98,9 @@ def test_a_url_refused_is_named_without_its_password(url: str) -> None:
         # No '@' the parser sees (its host forgotten, or the '@' percent-encoded twice):
         # the password is the parser's port, of a host named as the user.
         ("http://ops:pa55word", "http://ops:***"),
+        # Digits alone: told from a port by their length (none has six).
+        ("http://ops:123456", "http://ops:***"),
+        ("http://ops:123456/x", "http://ops:***/x"),
         ("http://ops:pa55word%2540host:9093/x", "http://ops:***/x"),
         ("http://host:pa55word", "http://host:***"),
         ("http://[::1]:pa55word/", "http://[::1]:***/"),

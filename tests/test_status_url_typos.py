@@ -148,6 +148,9 @@ def test_an_empty_address_is_a_usage_error(capsys: pytest.CaptureFixture[str], u
         ("http://ops:planted-secret", "'http://ops:***' is not a URL: its port"),
         ("http://ops:planted-secret%2540h:1/", "'http://ops:***/' is not a URL: its port"),
         ("http://ops:http", "'http://ops:***' is not a URL: its port"),
+        # A password of digits alone is told from a port by its length: none has six.
+        ("http://ops:123456", "'http://ops:***' is not a URL: its port"),
+        ("https://ops:0123456/x", "'https://ops:***/x' is not a URL: its port"),
         # A second colon typed in: the port is all that follows the host's.
         ("http://127.0.0.1:80:90", "'http://127.0.0.1:***' is not a URL: its port"),
         # Nothing listens on port 0 (a daemon told it takes any free port): a

@@ -10,7 +10,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from sesd.commands.status_fetch import base_url
-from sesd.core.shown_urls import shown_bare
+from sesd.core.shown_urls import port_shown, shown_bare
 
 __all__ = ["Unaskable", "askable", "no_port"]
 
@@ -114,9 +114,9 @@ def _unaskable(url: str, *, given: bool) -> str:
         # What follows the host (a bracketed one's colons are its own), never the
         # user and password before it.
         port = parts.netloc.rpartition("@")[2].rpartition("]")[2].partition(":")[2]
-        # Quoted only when a number: one that is none may be a password the parser reads
+        # Quoted only when shown: one that is no port may be a password the parser reads
         # as the port ('http://ops:PASSWORD', no '@' typed), and is *** in the address.
-        its = f"its port {port!r}" if port.isascii() and port.isdigit() else "its port"
+        its = f"its port {port!r}" if port and port_shown(port) else "its port"
         return f"{said}: {its} is no number from 1 to 65535"
     return "" if parts.hostname else f"{said}: it names no host"
 

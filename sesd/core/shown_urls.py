@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-__all__ = ["shown_bare", "shown_url", "urls_shown"]
+__all__ = ["port_shown", "shown_bare", "shown_url", "urls_shown"]
 
 #: The characters NFKC normalization reads as an '@' (full-width and small), as
 #: urllib's parser does to refuse a host holding one: the user and password before it.
@@ -82,18 +82,26 @@ def shown_url(url: str) -> str:
 
 
 def _port_masked(text: str) -> str:
-    """``text`` (a URL's host and what follows it) with a port that is not a number as
-    ``***``: a password typed with no '@' the parser sees (``http://ops:PASSWORD``, the
-    host forgotten; its '@' percent-encoded twice, ``%2540``) is the parser's port."""
+    """``text`` (a URL's host and what follows it) with a port that is not shown
+    (:func:`port_shown`) as ``***``: a password typed with no '@' the parser sees
+    (``http://ops:PASSWORD``, the host forgotten; its '@' percent-encoded twice,
+    ``%2540``) is the parser's port."""
     found = _PORT.match(text)
-    if found is None:
-        return text
-    # A number with a tab or a line break in it (which the parser drops), or a space or
-    # a control character around it, is one still: the error names that character.
-    port = found[2].translate(_DROPPED).strip(_LEADING)
-    if not port or (port.isascii() and port.isdigit()):
+    if found is None or port_shown(found[2]):
         return text
     return f"{found[1]}:***{text[found.end() :]}"
+
+
+def port_shown(port: str) -> bool:
+    """Whether ``port``, all after a URL's host and its colon, may be shown: none, or a
+    number of at most five digits, as every port is written. A password is the parser's
+    port when the host is forgotten (``http://ops:PASSWORD``); one of digits alone
+    (``http://ops:123456``) is told from a port by its length (``99999``, a port
+    mistyped, is shown). A number with a tab or a line break in it (which the parser
+    drops), or a space or a control character around it, is one still: an error names
+    that character."""
+    digits = port.translate(_DROPPED).strip(_LEADING)
+    return not digits or (digits.isascii() and digits.isdigit() and len(digits) <= 5)
 
 
 def urls_shown(data: Any) -> Any:
@@ -127,27 +135,12 @@ def shown_bare(url: str) -> str:
     ats = rest.translate(_AT_NFKC)  # a full-width '@' is one where the parser looks
     at = ats.rfind("@", 0, end)
     if at >= 0:
-        return head + _port_hidden(rest[at + 1 :])
+        return head + _port_masked(rest[at + 1 :])
     if "@" in ats:
         # 'user:pa/ss@host' ends the parser's host at the '/': all up to the last '@'
         # may be the password's (an '@' in a path too: which was meant cannot be told).
-        return f"{head}***@{_port_hidden(rest[ats.rfind('@') + 1 :])}"
+        return f"{head}***@{_port_masked(rest[ats.rfind('@') + 1 :])}"
     encoded = rest.lower().rfind("%40", 0, end)  # no host holds a '%'
     if encoded >= 0:
-        return f"{head}***@{_port_hidden(rest[encoded + 3 :])}"
-    return head + _port_hidden(rest)
-
-
-def _port_hidden(text: str) -> str:
-    """``text`` (an address's host and what follows it) with a port that is not a number
-    as ``***``: a password typed with no '@' the parser sees (``http://ops:PASSWORD``,
-    the host forgotten; its '@' percent-encoded twice, ``%2540``) is the parser's port."""
-    found = _PORT.match(text)
-    if found is None:
-        return text
-    # A number with a tab or a line break in it (which the parser drops), or a space
-    # around it, is one still.
-    port = found[2].translate(_DROPPED).strip()
-    if not port or (port.isascii() and port.isdigit()):
-        return text
-    return f"{found[1]}:***{text[found.end() :]}"
+        return f"{head}***@{_port_masked(rest[encoded + 3 :])}"
+    return head + _port_masked(rest)
