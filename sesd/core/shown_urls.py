@@ -73,7 +73,7 @@ def shown_url(url: str) -> str:
         user = host[:port_at]
         return f"{head}{user + ':' if user else ''}***@{_port_masked(tail)}"
     if not sep:
-        return url
+        return _unslashed_masked(url)
     if not at:
         return head + _port_masked(rest)
     user, colon, _ = userinfo.partition(":")
@@ -90,6 +90,18 @@ def _port_masked(text: str) -> str:
     if found is None or port_shown(found[2]):
         return text
     return f"{found[1]}:***{text[found.end() :]}"
+
+
+def _unslashed_masked(text: str) -> str:
+    """``text``, a URL typed without its scheme's '://' and with no '@', with a password
+    the parser would read as a port masked: after the host forgotten (``ops:PASSWORD``,
+    ``http:ops:PASSWORD``, which the parser reads as host 'http'), or after a scheme
+    with its colon left out (``http//ops:PASSWORD``), where no port is read."""
+    masked = _port_masked(text)
+    kept = _NO_SLASHES.match(text)
+    if masked != text or kept is None:
+        return masked
+    return kept.group() + _port_masked(text[kept.end() :])
 
 
 def port_shown(port: str) -> bool:
@@ -143,4 +155,4 @@ def shown_bare(url: str) -> str:
     encoded = rest.lower().rfind("%40", 0, end)  # no host holds a '%'
     if encoded >= 0:
         return f"{head}***@{_port_masked(rest[encoded + 3 :])}"
-    return head + _port_masked(rest)
+    return head + (_port_masked(rest) if head.strip() else _unslashed_masked(rest))

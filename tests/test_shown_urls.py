@@ -1,0 +1,36 @@
+"""A URL shown by sesd, in either form (the config's, its user kept; sesd status's,
+without its user), holds no part of a password written into it, however it is typed.
+The forms below were each shown with the password by one form or by both."""
+
+from __future__ import annotations
+
+import pytest
+
+from sesd.config.urls import check_http_url
+from sesd.core.shown_urls import shown_bare, shown_url
+
+pytestmark = pytest.mark.timeout(10)
+
+
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        # No '://' and no '@': the parser reads the user as the host, the password as
+        # its port.
+        ("ops:s3cr3t", "ops:***"),
+        ("http:ops:s3cr3t", "http:***"),
+        ("ops:1234567", "ops:***"),
+        # The scheme's colon left out: no port is read, the password is after 'ops:'.
+        ("http//ops:s3cr3t", "http//ops:***"),
+    ],
+)
+def test_a_password_typed_with_no_slashes_nor_at_is_masked(url: str, named: str) -> None:
+    """A URL typed without its '://' nor an '@' (the host forgotten) is refused, and the
+    refusal named it whole, password and all; sesd status masked it but for a scheme
+    whose colon was left out. Both forms show it masked, and the refusal says so."""
+    assert shown_url(url) == named
+    assert "s3cr3t" not in shown_bare(url)
+    assert "1234567" not in shown_bare(url)
+    with pytest.raises(ValueError, match="is not an http") as refused:
+        check_http_url(url, "alerts.sinks.am.urls[0]")
+    assert str(refused.value) == f"alerts.sinks.am.urls[0]: {named!r} is not an http(s) URL"
