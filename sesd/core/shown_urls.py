@@ -19,15 +19,17 @@ _PORT: Final = re.compile(r"([^/?#:\[]*(?:\[[^\]/?#]*\][^:/?#]*)?):([^/?#]*)")
 #: What the URL parser drops anywhere in a URL, and before it.
 _DROPPED: Final = str.maketrans("", "", "\t\r\n")
 _LEADING: Final = "".join(map(chr, range(33)))
-#: A URL's scheme and the slashes or backslashes typed after it (and what comes
-#: before it: the spaces or control characters an error names).
-_LEAD: Final = re.compile(r"[^A-Za-z]*[A-Za-z][A-Za-z0-9+.-]*:[/\\]+")
+#: A URL's scheme and the slashes or backslashes typed after it, with a tab or a line
+#: break among them, which the parser drops (and what comes before it: the spaces or
+#: control characters an error names).
+_LEAD: Final = re.compile(r"[^A-Za-z]*[A-Za-z][A-Za-z0-9+.-]*:[/\\][/\\\t\r\n]*")
 #: What may stand for a scheme in a URL without its '://' (``http:``, ``http//``, or a
 #: user's ``ops:`` when none was typed), kept when its user and password are masked.
 _NO_SLASHES: Final = re.compile(r"\s*[A-Za-z][A-Za-z0-9+.-]*(?::|/+)[/\\]*")
 #: What comes before a URL's user and password: its scheme and the slashes typed after
-#: it, however many (a third, or backslashes, leave the parser no host), else spaces.
-_AUTHORITY: Final = re.compile(r"\s*(?:[A-Za-z][A-Za-z0-9+.-]*:(?=[/\\]))?[/\\]*")
+#: it, however many (a third, or backslashes, leave the parser no host) and with a tab
+#: or a line break among them (which the parser drops), else spaces.
+_AUTHORITY: Final = re.compile(r"\s*(?:[A-Za-z][A-Za-z0-9+.-]*:(?=[/\\]))?(?:[/\\][/\\\t\r\n]*)?")
 
 
 def shown_url(url: str) -> str:
