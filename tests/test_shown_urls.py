@@ -58,3 +58,35 @@ def test_a_tab_or_line_break_among_the_slashes_leaves_the_password_masked(
     with pytest.raises(ValueError, match="has a ") as refused:
         check_http_url(url, "alerts.sinks.am.urls[0]")
     assert "s3cr3t" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        # Slashes with no scheme before them.
+        ("//ops:s3cr3t", "//ops:***"),
+        ("//ops:s3cr3t%40host:9093", "***@host:9093"),
+        # The '@' percent-encoded: no host holds a '%', so all before it may be a
+        # password, a scheme or not.
+        ("s3cr3t%40host:9093", "***@host:9093"),
+        ("ops:s3cr3t%40host:9093/x", "ops:***@host:9093/x"),
+        ("http//s3cr3t%40host:9093", "http//***@host:9093"),
+        # A bracket typed before the user: no IPv6 address, its '%40' no zone's.
+        ("http://[ops:s3cr3t%40host:9093", "http://[ops:***@host:9093"),
+        # A port that is none after the '@': masked as after any host.
+        ("ops:pw@host:s3cr3t", "ops:***@host:***"),
+        ("http:ops:pw@host:s3cr3t", "http:***@host:***"),
+    ],
+)
+def test_a_url_without_its_scheme_s_slashes_is_named_without_any_password(
+    url: str, named: str
+) -> None:
+    """A URL with no scheme, or its '://' mistyped (or a bracket typed before its
+    user), its '@' percent-encoded or a password after it as the port, is refused: the
+    refusal named the password (sesd status's form masked all but
+    ``http//TOKEN%40host``). Both forms mask it."""
+    assert shown_url(url) == named
+    assert "s3cr3t" not in shown_bare(url)
+    with pytest.raises(ValueError, match="is not an http") as refused:
+        check_http_url(url, "alerts.sinks.am.urls[0]")
+    assert "s3cr3t" not in str(refused.value)

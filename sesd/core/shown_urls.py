@@ -26,10 +26,15 @@ _LEAD: Final = re.compile(r"[^A-Za-z]*[A-Za-z][A-Za-z0-9+.-]*:[/\\][/\\\t\r\n]*"
 #: What may stand for a scheme in a URL without its '://' (``http:``, ``http//``, or a
 #: user's ``ops:`` when none was typed), kept when its user and password are masked.
 _NO_SLASHES: Final = re.compile(r"\s*[A-Za-z][A-Za-z0-9+.-]*(?::|/+)[/\\]*")
+#: Spaces and slashes typed before a URL without its scheme (``//ops:PASSWORD``).
+_SLASHES: Final = re.compile(r"[\s/\\]*")
 #: What comes before a URL's user and password: its scheme and the slashes typed after
-#: it, however many (a third, or backslashes, leave the parser no host) and with a tab
-#: or a line break among them (which the parser drops), else spaces.
-_AUTHORITY: Final = re.compile(r"\s*(?:[A-Za-z][A-Za-z0-9+.-]*:(?=[/\\]))?(?:[/\\][/\\\t\r\n]*)?")
+#: it, however many (a third, or backslashes, leave the parser no host), with a tab or
+#: a line break among them (which the parser drops) or its colon left out (``http//``),
+#: else spaces.
+_AUTHORITY: Final = re.compile(
+    r"\s*(?:[A-Za-z][A-Za-z0-9+.-]*(?::(?=[/\\])|(?=//)))?(?:[/\\][/\\\t\r\n]*)?"
+)
 
 
 def shown_url(url: str) -> str:
@@ -49,18 +54,20 @@ def shown_url(url: str) -> str:
     head += sep
     if lead:
         head, sep, rest = url[: lead.end()], "/", url[lead.end() :]
-    if not sep and "@" in url:
+    last = url.rfind("@") if "@" in url else url.lower().rfind("%40")
+    if not sep and last >= 0:
         # No scheme, or its '://' mistyped ('http:ops:pw@host', 'http//'): refused, but
         # named in the refusal; where the parser would end the host cannot be told, so
-        # all up to the last '@' may be the password's.
+        # all up to the last '@' (or '%40': no host holds a '%') may be the password's.
         kept = _NO_SLASHES.match(url)
-        return f"{kept.group() if kept else ''}***@{url.rpartition('@')[2]}"
+        tail = url[last + (1 if url[last] == "@" else 3) :]
+        return f"{kept.group() if kept else ''}***@{_port_masked(tail)}"
     # The authority ends where the URL parser ends it: at the first '/', '?' or '#'.
     end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
     userinfo, at, host = rest[:end].rpartition("@")
     port_at = host.find(":")
     encoded = host.lower().rfind("%40")
-    if sep and not at and encoded >= 0 and not host.startswith("["):
+    if sep and not at and encoded >= 0 and "]" not in host[:encoded]:
         # 'u:pw%40host': the '@' percent-encoded, the parser's port is the password (or,
         # 'TOKEN%40host:9093', its host the token: no host name holds a '%').
         user = host[:port_at] if 0 <= port_at < encoded else ""
@@ -99,11 +106,13 @@ def _unslashed_masked(text: str) -> str:
     the parser would read as a port masked: after the host forgotten (``ops:PASSWORD``,
     ``http:ops:PASSWORD``, which the parser reads as host 'http'), or after a scheme
     with its colon left out (``http//ops:PASSWORD``), where no port is read."""
+    slashes = _SLASHES.match(text)  # it matches any text, if only its empty start
+    head, text = (text[: slashes.end()], text[slashes.end() :]) if slashes else ("", text)
     masked = _port_masked(text)
     kept = _NO_SLASHES.match(text)
     if masked != text or kept is None:
-        return masked
-    return kept.group() + _port_masked(text[kept.end() :])
+        return head + masked
+    return head + kept.group() + _port_masked(text[kept.end() :])
 
 
 def port_shown(port: str) -> bool:
