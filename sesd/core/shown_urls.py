@@ -1,7 +1,10 @@
 """A URL as sesd may show it, in a line, an error, a log or check-config's output: never
 with a password written into it (``https://user:PASSWORD@host``, which a request sends),
-however the URL is typed. The config's errors and logs, and ``sesd status``, name URLs
-through it; pure text work, so that a command needing no config loads none to name one."""
+however the URL is typed. Two forms: the config's (:func:`shown_url`, the user name
+kept to tell which credentials a URL holds) and ``sesd status``'s (:func:`shown_bare`,
+the address without them); one rule for a port (:func:`port_shown`). Pure text work, so
+that a command needing no config loads none to name an address.
+"""
 
 from __future__ import annotations
 
@@ -38,10 +41,11 @@ _AUTHORITY: Final = re.compile(
 
 
 def shown_url(url: str) -> str:
-    """A URL as a log line, an error or check-config may show it: a password in it
-    (``https://user:PASSWORD@host``) is ``***``, and so are a user name without one
-    (``https://TOKEN@host``: a token is often written so) and a port that is not a
-    number (``http://user:PASSWORD``, no '@' typed), the rest as written (a
+    """A URL as the config's refusals, check-config's output and the daemon's logs show
+    it: a password in it (``https://user:PASSWORD@host``) is ``***``, and so are a user
+    name without one (``https://TOKEN@host``: a token is often written so) and a port
+    that is not shown (:func:`port_shown`; ``http://user:PASSWORD``, no '@' typed),
+    the rest as written (a
     control character an error names stays in it, to be shown escaped: the URL parser
     would drop a line break)."""
     # A full-width or small '@' is one to the parser (it refuses the URL so): shown as
@@ -129,7 +133,7 @@ def port_shown(port: str) -> bool:
 
 def urls_shown(data: Any) -> Any:
     """``data`` with every URL's password (or token as its user name), and a port that
-    is not a number, masked (:func:`shown_url`)."""
+    is not shown, masked (:func:`shown_url`)."""
     if isinstance(data, dict):
         return {key: urls_shown(value) for key, value in data.items()}
     if isinstance(data, list):
@@ -144,13 +148,13 @@ def urls_shown(data: Any) -> Any:
 
 
 def shown_bare(url: str) -> str:
-    """``url`` as sesd prints it: without a user and password written into it
+    """``url`` as ``sesd status`` prints it: without a user and password written into it
     (``https://user:pw@host``, which the request sends), so that the password is not
     left on a terminal or in a job's log. Read as text, so an address urllib cannot
     read (no scheme, a bracket not closed, a slash too many) is named so too. A
     password (or a token as the user) the parser does not read as one, its ``/``,
     ``?`` or ``#`` not percent-encoded, or its ``@`` percent-encoded, is ``***``; so is
-    a port that is not a number (``http://ops:PASSWORD``: no '@' typed)."""
+    a port that is not shown (:func:`port_shown`; ``http://ops:PASSWORD``: no '@')."""
     found = _AUTHORITY.match(url)  # it matches any text, if only its empty start
     cut = found.end() if found else 0
     head, rest = url[:cut], url[cut:]
