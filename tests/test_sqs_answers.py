@@ -2,9 +2,10 @@
 (sesd.io.sqs_answers): for every answer an endpoint may give, SQS's or a stand-in's
 (any status, any body, any JSON shape), the result is the SDK's own parse of it, or
 the same error, but for an answer of 200 the SDK fails on for what it is: nested too
-deeply (the SDK raises RecursionError), or a receive's that is not JSON (the SDK reads
-no messages), refused as unreadable; any status but 200, and any other operation, is
-left to the SDK untouched; the hook's table is the SDK's model."""
+deeply (the SDK raises RecursionError), or a receive's that is not JSON or has members
+but no ``Messages`` (the SDK reads no messages), refused as unreadable; any status but
+200, and any other operation, is left to the SDK untouched; the hook's table is the
+SDK's model."""
 
 from __future__ import annotations
 
@@ -182,13 +183,16 @@ def _outcome(operation: str, response: dict[str, Any], hooked: bool) -> tuple[st
 
 def _unreadable(operation: str, body: bytes) -> str | None:
     """Why the SDK cannot read ``body`` (under SQS's JSON type) for what it is, as its
-    loader finds: nested too deeply, or a receive's that is not JSON; None if it can."""
+    loader finds: nested too deeply, or a receive's that is not JSON, or that has
+    members but no ``Messages`` (SQS's empty receive is ``{}``); None if it can."""
     try:
-        json.loads(body.decode("utf-8"))
+        loaded = json.loads(body.decode("utf-8"))
     except RecursionError:
         return "nested too deeply"
     except ValueError:
         return "that is not JSON" if operation == "ReceiveMessage" else None
+    if operation == "ReceiveMessage" and isinstance(loaded, dict):
+        return "without a receive's members" if loaded and "Messages" not in loaded else None
     return None
 
 
@@ -273,6 +277,13 @@ def test_an_sqs_delete_read_by_the_hook_is_the_sdks_own(answer: dict[str, Any]) 
 @example("ReceiveMessage", 200, b"[" * 5_000 + b"]" * 5_000, {})
 @example("DeleteMessageBatch", 200, b'{"Failed": ' + b"[" * 5_000 + b"]" * 5_000 + b"}", {})
 @example("DeleteMessageBatch", 200, b"<html>log in</html>", {})
+# JSON of 200 without SQS's members: a proxy's error page, an error's shape, an object
+# of texts the hook would read (refused); SQS's empty receives, past and present (read).
+@example("ReceiveMessage", 200, b'{"message": "Forbidden"}', {})
+@example("ReceiveMessage", 200, b'{"__type": "InternalError", "message": "x"}', {})
+@example("ReceiveMessage", 200, b'{"NextToken": null, "Other": []}', {})
+@example("ReceiveMessage", 200, b'{"Messages": null}', {})
+@example("ReceiveMessage", 200, b"{}", {})
 # Escapes and raw UTF-8: a surrogate pair (either case), a high surrogate before no low
 # one, a NUL's escape, a raw character past the BMP, a line separator and DEL (json
 # takes those raw), a raw control character in a key, a byte not UTF-8 after an escape, a

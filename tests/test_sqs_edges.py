@@ -218,13 +218,15 @@ def stand_in_config(url: str, monkeypatch: pytest.MonkeyPatch) -> Config:
     )
 
 
-#: What GarbageSqs answers its fourth to sixth receives with, under SQS's JSON type: a
+#: What GarbageSqs answers its fourth to seventh receives with, under SQS's JSON type: a
 #: body nested thousands deep (the SDK's loader raises RecursionError), one that is no
-#: JSON (a proxy's error text, which the SDK reads as no messages), and a huge one so.
+#: JSON (a proxy's error text, which the SDK reads as no messages), a huge one so, and
+#: a proxy's JSON error page (an object without ``Messages``: read as none, too).
 _UNREADABLE = (
     b'{"Messages": ' + b"[" * 5_000 + b"]" * 5_000 + b"}",
     b"Service Unavailable",
     b"x" * 2_000_000,
+    b'{"message": "Forbidden"}',
 )
 
 
@@ -293,15 +295,17 @@ async def test_an_answer_that_is_not_sqs_is_a_failed_receive_not_a_dead_daemon(
     assert garbage.deleted == ["r"]
     # The same event twice: counted once, then a duplicate.
     assert messages == {("q", Outcome.PROCESSED): 1, ("q", Outcome.DUPLICATE): 1}
-    assert (poller_failures, receive_errors) == (0.0, 6.0)
+    assert (poller_failures, receive_errors) == (0.0, 7.0)
     records = [json.loads(line) for line in logs.getvalue().splitlines()]
     failed = [r for r in records if r["event"] == "sesd.sqs.receive_failed"]
-    assert [r["consecutive"] for r in failed] == [1, 2, 3, 4, 5, 6]
+    assert [r["consecutive"] for r in failed] == [1, 2, 3, 4, 5, 6, 7]
     assert [r["error"] for r in failed[3:]] == [
         "UnreadableAnswer: an answer nested too deeply, not SQS's: "
         + repr('{"Messages": ' + "[" * 47 + "..."),
         "UnreadableAnswer: an answer that is not JSON, not SQS's: 'Service Unavailable'",
         "UnreadableAnswer: an answer that is not JSON, not SQS's: " + repr("x" * 60 + "..."),
+        "UnreadableAnswer: an answer without a receive's members, not SQS's: "
+        + repr('{"message": "Forbidden"}'),
     ]
     assert {r["error"].partition(":")[0] for r in failed[:2]} <= {"AttributeError", "TypeError"}
     assert (

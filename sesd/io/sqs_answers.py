@@ -20,12 +20,17 @@ member of another type than the model's, message attributes, which sesd never as
 for): a test holds the result equal to the SDK's own for every shape, and the table
 below equal to the SDK's model.
 
-Two answers of 200 are refused instead (:class:`UnreadableAnswer`, a failed call like
-any other), both found only where that reading already failed, so SQS's own answers
-cost nothing more: one nested deeper than the SDK's JSON loader goes (it raises
-``RecursionError``, which is no error of SQS's: the poller would end), and a receive's
-that is not JSON at all under a JSON type (the SDK reads it as no messages: a proxy's
-page would pass for a healthy, empty queue). SQS's answers are JSON, a few levels deep.
+Three answers of 200 are refused instead (:class:`UnreadableAnswer`, a failed call like
+any other), each found where SQS's own answers cost one look-up more at most: one
+nested deeper than the SDK's JSON loader goes (it raises ``RecursionError``, which is
+no error of SQS's: the poller would end), a receive's that is not JSON at all under a
+JSON type, and a receive's object with members but no ``Messages`` (a proxy's JSON
+error page, ``{"message": "Forbidden"}``). The SDK reads the last two as no messages:
+a healthy, empty queue, while nothing is read. SQS's answers are JSON, a few levels
+deep; its empty receive is ``{}`` (and was ``{"Messages": null}`` for a while in 2023),
+both read as empty. So is an empty body under SQS's type, which SQS has been reported
+to send at the end of a long poll (one without a type, a load balancer's, the poller
+refuses: sesd.runtime.sqs_calls.foreign_answer).
 """
 
 from __future__ import annotations
@@ -74,9 +79,14 @@ _OUTCOMES = {
     "Successful": Entries(frozenset({"Id"})),
     "Failed": Entries(frozenset({"Id", "SenderFault", "Code", "Message"})),
 }
+#: The operation whose answer of 200 must have SQS's shape (an object without a
+#: ``Messages`` member is SQS's empty receive only when it has no member at all).
+_RECEIVE = "ReceiveMessage"
+#: Why such an answer is refused: a proxy's JSON error page at 200, a stand-in's.
+_NO_MEMBERS = "without a receive's members"
 #: Each operation read, with its answer's members (each a list of entries).
 ANSWERS: dict[str, dict[str, Entries]] = {
-    "ReceiveMessage": {
+    _RECEIVE: {
         "Messages": Entries(
             frozenset(
                 {"MessageId", "ReceiptHandle", "MD5OfBody", "Body", "MD5OfMessageAttributes"}
@@ -123,44 +133,59 @@ def read_answer(
         return
     if type(answer) is not dict:
         return
+    if "Messages" not in answer and answer and operation_model.name == _RECEIVE:
+        raise UnreadableAnswer(_NO_MEMBERS, body)
+    read = _members(answer, members)
+    if read is None:
+        return
+    customized_response_dict.update(read)
+    # Parsed by the SDK as an answer without members: its metadata, from the headers.
+    response_dict["body"] = b""
+
+
+def _members(answer: dict[str, Any], members: dict[str, Entries]) -> dict[str, Any] | None:
+    """An answer's ``members`` as the SDK's walk makes them, or None where that walk
+    would do more than copy (left to the SDK)."""
     read: dict[str, Any] = {}
     for name, entries in members.items():
         listed = answer.get(name)
         if listed is None:  # the SDK leaves out a null member (and others it has not)
             continue
         if type(listed) is not list:
-            return
+            return None
         found: list[dict[str, Any] | None] = []
         for entry in listed:
             if entry is None:  # the SDK keeps a list's nulls
                 found.append(None)
                 continue
             if type(entry) is not dict:
-                return
+                return None
             copied = _entry(entry, entries)
             if copied is None:
-                return
+                return None
             found.append(copied)
         read[name] = found
-    customized_response_dict.update(read)
-    # Parsed by the SDK as an answer without members: its metadata, from the headers.
-    response_dict["body"] = b""
+    return read
 
 
 def _refuse_unreadable(operation: str, body: bytes, response_dict: dict[str, Any]) -> None:
     """Raise :class:`UnreadableAnswer` for a ``body`` the SDK's loader fails on (loaded
     as it loads it): nested too deeply, or, for a receive under a JSON type, not JSON (or
-    not UTF-8). Any other is left to the SDK: under another type, whose receive the
+    not UTF-8); and for a receive's object of other members only, of types not read
+    here. Any other is left to the SDK: under another type, whose receive the
     poller refuses by its type (sesd.runtime.sqs_calls.foreign_answer); a delete's, whose
     entries the answer does not name count as failed."""
     try:
-        json.loads(body.decode("utf-8"))
+        loaded = json.loads(body.decode("utf-8"))
     except RecursionError:
         raise UnreadableAnswer("nested too deeply", body) from None
     except ValueError:  # UnicodeDecodeError too
         kind = response_dict.get("headers", {}).get("content-type") or ""
-        if operation == "ReceiveMessage" and "json" in kind:
+        if operation == _RECEIVE and "json" in kind:
             raise UnreadableAnswer("that is not JSON", body) from None
+        return
+    if operation == _RECEIVE and type(loaded) is dict and loaded and "Messages" not in loaded:
+        raise UnreadableAnswer(_NO_MEMBERS, body)
 
 
 def _entry(entry: dict[str, Any], members: Entries) -> dict[str, Any] | None:
