@@ -1,8 +1,8 @@
 """A queue's check (GetQueueAttributes, for its redrive policy: advice, at start and
-when a reload adds or changes the queue) in trouble: its SQS call hangs, or its answer
-makes the SDK raise what no SQS error handling expects. The check is advice: neither
-holds a stop, nor ends sesd. A stand-in for SQS (its JSON protocol) whose receives
-answer at once."""
+when a reload adds or changes the queue) in trouble: its SQS call hangs, its answer is
+nested deeper than the SDK's loader goes (a failed check, as a receive's), or sesd's
+own reading of the answer has a bug. The check is advice: none holds a stop, nor ends
+sesd. A stand-in for SQS (its JSON protocol) whose receives answer at once."""
 
 from __future__ import annotations
 
@@ -15,10 +15,12 @@ import anyio
 import pytest
 from aiohttp import web
 
+import sesd.runtime.sqs_calls as calls_module
 from sesd.commands.demo.localhttp import LocalServer
-from sesd.config import load_config
+from sesd.config import load_config, parse_config
 from sesd.io.logs import configure_logging
-from tests.conftest import running
+from sesd.runtime.sqs_calls import check_queue
+from tests.conftest import aws_client, running
 from tests.dns_server import hermetic_text
 
 _KIND = "application/x-amz-json-1.0"
@@ -29,8 +31,9 @@ _DEEP = '{"Attributes": ' + "[" * 100_000 + "]" * 100_000 + "}"
 
 class CheckedSqs(LocalServer):
     """Receives answer no messages at once (counted); GetQueueAttributes of a queue
-    whose name begins with ``deep`` answers :data:`_DEEP`, of ``hung`` waits until the
-    server closes, of the others answers a redrive policy."""
+    whose name begins with ``deep`` answers :data:`_DEEP` (with a 500 if the name ends
+    with ``error``), of ``hung`` waits until the server closes, of the others answers
+    a redrive policy."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -56,7 +59,8 @@ class CheckedSqs(LocalServer):
             return web.json_response({}, content_type=_KIND)
         self.checks += 1
         if queue.startswith("deep"):
-            return web.Response(text=_DEEP, content_type=_KIND)
+            status = 500 if queue.endswith("error") else 200
+            return web.Response(text=_DEEP, status=status, content_type=_KIND)
         if queue == "hung":
             self.hanging.set()
             await self._closed.wait()
@@ -91,21 +95,41 @@ def keys(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
 
 
+@pytest.mark.parametrize("queue", ["deep", "deep-error"])
+async def test_a_check_answered_too_deeply_is_a_failed_check(queue: str) -> None:
+    """A check answered with JSON nested deeper than the SDK's loader goes (a 200, or an
+    error's 500: a proxy's, not SQS's) is a failed check, said with its reason, as a
+    receive answered so is: not a fault of sesd's (a traceback, a failed task)."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    async with CheckedSqs() as sqs, aws_client("sqs", sqs) as client:
+        config = parse_config(f'[[queues]]\nurl = "{sqs.url}/123456789012/{queue}"\n')
+        assert not await check_queue(client, config.queues[0], "default", "us-east-1")
+    (said,) = _logged(logs, "sesd.sqs.attributes_failed")
+    assert said["level"] == "warning"
+    assert said["error"] == "UnreadableAnswer: an answer nested too deeply, not SQS's"
+
+
 @pytest.mark.usefixtures("keys")
 async def test_a_check_that_raises_is_a_failed_task_not_the_end_of_sesd(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The start's check of ``deep``, then a reload's of ``deep2`` (added), each get an
-    answer the SDK's parse raises RecursionError on: each is counted
+    """The start's check of ``q``, then a reload's of ``q2`` (added), each meet a bug of
+    sesd's reading their answer (made to recurse without end): each is counted
     (``sesd_task_failures_total{task="queue_check"}``) and logged with its traceback
     (``sesd.task.failed``, its queue named), and sesd reads on. Before, the check ran
     unsupervised in the daemon's task group: the fault ended sesd, every queue's
     ingestion with it, over advice about a redrive policy."""
+
+    def recursing(answer: Any) -> Any:
+        return recursing(answer)
+
+    monkeypatch.setattr(calls_module, "foreign_answer", recursing)
     logs = io.StringIO()
     configure_logging("info", "json", stream=logs)
     path = tmp_path / "sesd.toml"
     async with CheckedSqs() as sqs:
-        path.write_text(_config(sqs, "deep"))
+        path.write_text(_config(sqs, "q"))
         async with running(load_config(str(path)), config_path=path) as daemon:
             registry = daemon.metrics.registry
 
@@ -117,7 +141,7 @@ async def test_a_check_that_raises_is_a_failed_task_not_the_end_of_sesd(
 
             with anyio.fail_after(20):  # (each empty receive is a change)
                 await daemon.changes.wait_for(lambda: failed() == 1)
-            path.write_text(_config(sqs, "deep", "deep2"))
+            path.write_text(_config(sqs, "q", "q2"))
             assert await daemon.reload()
             with anyio.fail_after(20):
                 await daemon.changes.wait_for(lambda: failed() == 2)
@@ -126,8 +150,8 @@ async def test_a_check_that_raises_is_a_failed_task_not_the_end_of_sesd(
             assert daemon.health.ready(daemon.monotonic()) == (True, [])
     faults = _logged(logs, "sesd.task.failed")
     assert [(line["task"], line["queue"]) for line in faults] == [
-        ("queue_check", "deep"),
-        ("queue_check", "deep2"),
+        ("queue_check", "q"),
+        ("queue_check", "q2"),
     ]
     assert all("RecursionError" in line["exception"] for line in faults)
     assert sqs.checks == 2  # advice: not asked again after its fault

@@ -156,34 +156,42 @@ async def check_queue(
     reload moved or removed the queue while its check was under way), what the place
     answers is that place's word: said at info, ``retired``, without a fix to make."""
     log = get_logger(queue=queue.label)
+    failure: BaseException | None
     try:
         attrs = await client.get_queue_attributes(
             QueueUrl=queue.url, AttributeNames=["RedrivePolicy"]
         )
-        wrong = foreign_answer(attrs)
-        if wrong is not None:
-            # A 200 that is not SQS's (a captive proxy's page), which the SDK reads as no
-            # attributes: it says nothing of the queue's dead-letter queue. A failure,
-            # as a receive answered so is.
-            raise wrong
     except SQS_ERRORS as exc:
+        failure = exc
+    except RecursionError as exc:
+        # An answer nested deeper than the SDK's loader goes: a failed check, as a
+        # receive answered so is (sesd's own recursion stays its fault: answer_too_deep).
+        failure = answer_too_deep(exc)
+        if failure is None:
+            raise
+    else:
+        # A 200 that is not SQS's (a captive proxy's page), which the SDK reads as no
+        # attributes: it says nothing of the queue's dead-letter queue. A failure, as a
+        # receive answered so is.
+        failure = foreign_answer(attrs)
+    if failure is not None:
         if not in_force():
-            log.info("sesd.sqs.attributes_failed", error=describe_error(exc), retired=True)
-        elif error_code(exc) in DENIED and not assume_role_failure(exc):
+            log.info("sesd.sqs.attributes_failed", error=describe_error(failure), retired=True)
+        elif error_code(failure) in DENIED and not assume_role_failure(failure):
             # The receives may work: nothing else would say this permission is missing.
             # (STS's AccessDenied is the role's: the receives fail and say so.)
             log.warning(
                 "sesd.sqs.attributes_failed",
-                error=describe_error(exc),
+                error=describe_error(failure),
                 hint="grant sqs:GetQueueAttributes on the queue: sesd reads its redrive "
                 "policy with it (whether invalid messages have a dead-letter queue)",
             )
-        elif hint_for(exc) is None:
-            log.warning("sesd.sqs.attributes_failed", error=describe_error(exc))
+        elif hint_for(failure) is None:
+            log.warning("sesd.sqs.attributes_failed", error=describe_error(failure))
         else:
             log.debug(
                 "sesd.sqs.attributes_failed",
-                error=describe_error(exc),
+                error=describe_error(failure),
                 account=account,
                 region=region,
             )
@@ -203,14 +211,14 @@ async def check_queue(
 
 
 def answer_too_deep(exc: RecursionError) -> UnreadableAnswer | None:
-    """The failure of a poller's call (a receive, a delete, a release) whose answer the
+    """The failure of an SQS call (a receive, a delete, a release, a check) whose answer the
     SDK's JSON loader raised ``exc`` on, nested deeper than it goes: an error's (a 5xx
     nested so), a release's (a receive's and a delete's of 200 are refused before the SDK
     loads them, sesd.io.sqs_answers). None where the loader did not raise it, or sesd's
     own code is on its way there (a hook of sesd's, a role's credentials refreshed): a
     fault of sesd's, for its caller to raise on to the poller's supervisor, which counts
     it and logs its traceback (taken as the call's, it would be retried for ever as SQS's
-    trouble). A queue's check, advice done once, leaves even the loader's to it."""
+    trouble). A queue's check takes the loader's as a failed check, as a receive does."""
     last = ""
     # From the frame past the call's own, which caught it.
     tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
