@@ -3,8 +3,8 @@
 now and then never makes the queue "failing" (which blinds the rules); receives
 that keep failing back off exponentially towards the 30 s cap, not once a fraction
 of a second. An error answer nested deeper than the SDK's JSON loader goes fails the
-call it answers (a receive, a delete, a release); a RecursionError of sesd's own code
-under a call stays sesd's fault."""
+call it answers (a receive, a delete, a release); a bug of sesd's own code under a call
+(a recursion, a TypeError...) stays sesd's fault."""
 
 from __future__ import annotations
 
@@ -140,23 +140,36 @@ def _errors(p: QueuePoller, call: str) -> float | None:
     return p._metrics.registry.get_sample_value("sesd_sqs_errors_total", labels)
 
 
+def _recursing(entry: Any, members: Any) -> Any:
+    return _recursing(entry, members)
+
+
+#: Bugs in sesd's reading of an answer: a recursion without end, and what a slip raises
+#: that the SDK's parser raises too on an answer of the wrong shape.
+_BUGS: dict[type[BaseException], Callable[[Any, Any], Any]] = {
+    RecursionError: _recursing,
+    TypeError: lambda entry, members: entry + 1,
+    KeyError: lambda entry, members: entry["no such member"],
+    AttributeError: lambda entry, members: entry.no_such_attribute,
+    ValueError: lambda entry, members: int(str(entry)),
+}
+
+
+@pytest.mark.parametrize("bug", list(_BUGS), ids=lambda bug: bug.__name__)
 @pytest.mark.parametrize("call", ["receive", "delete"])
-async def test_a_recursion_of_sesds_own_code_under_a_call_is_sesds_fault(
-    call: str, monkeypatch: pytest.MonkeyPatch
+async def test_a_bug_of_sesds_own_code_under_a_call_is_sesds_fault(
+    call: str, bug: type[BaseException], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A RecursionError of sesd's own code under an SQS call (here its reading of the
-    answer, made to recurse without end) is a fault of sesd's: raised to the poller's
-    supervisor, which counts it and logs its traceback, not taken as the call's failure
-    (retried for ever as SQS's trouble, without a traceback, the queue said failing).
-    Only the SDK's loader's, on an answer nested too deeply, fails the call."""
-
-    def recursing(entry: Any, members: Any) -> Any:
-        return recursing(entry, members)
-
+    """A bug of sesd's own code under an SQS call (here in its reading of the answer: a
+    recursion without end, a slip that raises TypeError, KeyError, AttributeError or
+    ValueError) is a fault of sesd's: raised to the poller's supervisor, which counts it
+    and logs its traceback, not taken as the call's failure (retried for ever as SQS's
+    trouble, without a traceback, the queue said failing). Only the SDK's errors, and
+    the answers sesd's reading refuses (UnreadableAnswer), fail the call."""
     async with OneMessage() as sqs, _receiving(sqs) as p:
         asked = await _after_one_message(p, call)
-        monkeypatch.setattr(answers_module, "_entry", recursing)
-        with pytest.raises(RecursionError):
+        monkeypatch.setattr(answers_module, "_entry", _BUGS[bug])
+        with pytest.raises(bug):
             await asked()
         errors = _errors(p, call)
     assert not errors  # no failed call of SQS's

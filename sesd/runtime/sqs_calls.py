@@ -28,7 +28,7 @@ from sesd.core.events import Invalid
 from sesd.core.text import clean
 from sesd.io.aws_errors import assume_role_failure, error_code, signed_off
 from sesd.io.logs import get_logger
-from sesd.io.sqs_answers import UnreadableAnswer
+from sesd.runtime.sqs_blame import answer_too_deep, sesds_own
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs.client import SQSClient
@@ -40,7 +40,6 @@ __all__ = [
     "PERMANENT_ERRORS",
     "SQS_ERRORS",
     "InvalidMemory",
-    "answer_too_deep",
     "batch_entries",
     "check_queue",
     "describe_error",
@@ -55,7 +54,8 @@ __all__ = [
 #: What an SQS call may raise when SQS or the network is in trouble, or when the answer
 #: is not SQS's (a proxy's page, a stand-in answering 200 with something else): the
 #: SDK's parser then raises what reading a wrong shape raises. Only the SDK call is
-#: inside each try, so these are the answer's faults, not sesd's.
+#: inside each try; what sesd's own code under it raises (a hook's bug) is told apart
+#: by sesd.runtime.sqs_blame.sesds_own, and raised on as sesd's fault.
 SQS_ERRORS = (
     ClientError,
     BotoCoreError,
@@ -67,9 +67,6 @@ SQS_ERRORS = (
     TypeError,
     ValueError,
 )
-#: The modules of the last frame a RecursionError of the SDK's JSON loader passes
-#: (json's scanner is C, called from the decoder; the scanner in Python without it).
-_LOADER = frozenset({"json.decoder", "json.scanner"})
 
 _REMEMBERED_INVALID = 10_000
 #: The longest error code said (AWS's are short words).
@@ -162,10 +159,12 @@ async def check_queue(
             QueueUrl=queue.url, AttributeNames=["RedrivePolicy"]
         )
     except SQS_ERRORS as exc:
+        if sesds_own(exc):  # a bug of sesd's: a fault (sesd.runtime.sqs_blame)
+            raise
         failure = exc
     except RecursionError as exc:
         # An answer nested deeper than the SDK's loader goes: a failed check, as a
-        # receive answered so is (sesd's own recursion stays its fault: answer_too_deep).
+        # receive answered so is (sesd's own recursion stays its fault: sqs_blame).
         failure = answer_too_deep(exc)
         if failure is None:
             raise
@@ -208,26 +207,6 @@ async def check_queue(
         )
         return False
     return True
-
-
-def answer_too_deep(exc: RecursionError) -> UnreadableAnswer | None:
-    """The failure of an SQS call (a receive, a delete, a release, a check) whose answer the
-    SDK's JSON loader raised ``exc`` on, nested deeper than it goes: an error's (a 5xx
-    nested so), a release's (a receive's and a delete's of 200 are refused before the SDK
-    loads them, sesd.io.sqs_answers). None where the loader did not raise it, or sesd's
-    own code is on its way there (a hook of sesd's, a role's credentials refreshed): a
-    fault of sesd's, for its caller to raise on to the poller's supervisor, which counts
-    it and logs its traceback (taken as the call's, it would be retried for ever as SQS's
-    trouble). A queue's check takes the loader's as a failed check, as a receive does."""
-    last = ""
-    # From the frame past the call's own, which caught it.
-    tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
-    while tb is not None:
-        last = tb.tb_frame.f_globals.get("__name__", "")
-        if last.startswith("sesd."):
-            return None
-        tb = tb.tb_next
-    return UnreadableAnswer("nested too deeply") if last in _LOADER else None
 
 
 def hint_for(exc: BaseException) -> str | None:
