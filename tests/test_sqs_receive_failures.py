@@ -21,6 +21,7 @@ import sesd.io.sqs_answers as answers_module
 from sesd.commands.demo.localhttp import LocalServer
 from sesd.io.logs import configure_logging
 from sesd.io.sdk_calls import trim_sqs
+from sesd.io.sqs_http import LARGEST_ANSWER
 from sesd.runtime.aws import sqs_config
 from sesd.runtime.sqs import QueuePoller
 from tests.conftest import aws_client
@@ -38,7 +39,7 @@ class SometimesThrottled(LocalServer):
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/", self._answer)
 
-    async def _answer(self, request: web.Request) -> web.Response:
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         self.n += 1
         if self.n % 2 == 1:
             error = {"__type": "InternalError", "message": "We encountered an internal error."}
@@ -49,7 +50,7 @@ class SometimesThrottled(LocalServer):
 class AlwaysDown(SometimesThrottled):
     """Every receive answers 500."""
 
-    async def _answer(self, request: web.Request) -> web.Response:
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         self.n = 0  # the next is odd: always the 500
         return await super()._answer(request)
 
@@ -198,3 +199,49 @@ async def test_an_error_answer_nested_too_deeply_fails_its_call(call: str, count
     assert errors == counted
     said = {r.get("error") for r in map(json.loads, logs.getvalue().splitlines())} - {None}
     assert said == {"UnreadableAnswer: an answer nested too deeply, not SQS's"}
+
+
+class HugeAnswers(SometimesThrottled):
+    """Every receive answers 200 under SQS's type with a body one byte past what SQS may
+    send, of a length said (``declared``) or streamed in pieces without one."""
+
+    def __init__(self, declared: bool) -> None:
+        super().__init__()
+        self.declared = declared
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
+        answer = web.StreamResponse(headers={"Content-Type": "application/x-amz-json-1.0"})
+        if self.declared:
+            answer.content_length = LARGEST_ANSWER + 1
+        else:
+            answer.enable_chunked_encoding()
+        await answer.prepare(request)
+        piece, left = b"x" * 2**20, LARGEST_ANSWER + 1
+        try:
+            while left:
+                await answer.write(piece[:left])
+                left -= min(left, len(piece))
+            await answer.write_eof()
+        except ConnectionError:  # the receive gave up on it: as it should
+            pass
+        return answer
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["declared", "chunked"])
+async def test_an_answer_larger_than_sqs_sends_is_a_failed_receive(declared: bool) -> None:
+    """An answer bigger than SQS's bound (10 messages of 1 MiB, escaped: 64 MiB) is a
+    failed receive, refused before more than the bound is held: at once if its length
+    says so, at the first piece past the bound if it streams without one. Before, the
+    SDK read any answer whole: an endpoint answering without end took all the memory."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    async with HugeAnswers(declared) as sqs, _receiving(sqs) as p:
+        assert await p._receive() is None
+        errors = _errors(p, "receive")
+    assert errors == 1
+    (said,) = {r.get("error") for r in map(json.loads, logs.getvalue().splitlines())} - {None}
+    if declared:
+        size = LARGEST_ANSWER + 1
+        assert said == f"UnreadableAnswer: an answer of {size} bytes, more than 64 MiB, not SQS's"
+    else:
+        assert said.startswith("UnreadableAnswer: an answer of more than 64 MiB, not SQS's: 'xxx")

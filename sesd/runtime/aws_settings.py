@@ -7,6 +7,7 @@ from __future__ import annotations
 from aiobotocore.config import AioConfig
 
 from sesd import __version__
+from sesd.io.sqs_http import BoundedSession
 
 __all__ = ["LONGEST_POLL", "poll_config", "sqs_config", "tenant_config"]
 
@@ -41,6 +42,8 @@ def sqs_config(connections: int, *, receive: bool = False) -> AioConfig:
         # untouched.
         user_agent=f"sesd/{__version__}",
         parameter_validation=False,
+        # An answer's body read up to SQS's bound, not whole whatever its size.
+        http_session_cls=BoundedSession,
     )
 
 
