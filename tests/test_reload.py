@@ -342,6 +342,23 @@ def test_the_reload_line_names_every_other_key_it_changed() -> None:
     assert set(changes) == {"alerts.repeat_interval", "alerts.sinks.chat"}
 
 
+def test_a_reload_names_a_literal_secret_replaced_by_another() -> None:
+    """A webhook URL written into the file is shown as ``***`` before and after, so
+    ``changed`` cannot tell a new one from the old: the reload line names its key
+    under ``secrets_rotated`` (never its value), or the reload that took the new URL
+    would read as changing nothing. An env: reference changed is in ``changed``."""
+    from sesd.runtime.reload import config_changes, rotated_secrets
+
+    sink = '[alerts.sinks.chat]\ntype = "slack"\nwebhook_url = "{}"\n'
+    old = parse_config(sink.format("https://hooks.example.invalid/services/old") + RULE)
+    new = parse_config(sink.format("https://hooks.example.invalid/services/new") + RULE)
+    merged, _ = merge(old, new)
+    assert rotated_secrets(old, merged) == ["alerts.sinks.chat.webhook_url"]
+    assert "services/" not in str(config_changes(old, merged))
+    assert rotated_secrets(old, parse_config(sink.format("env:SESD_HOOK") + RULE)) == []
+    assert rotated_secrets(old, old) == []
+
+
 async def test_a_reload_names_the_secrets_it_read_anew_with_another_value(
     local_sqs: LocalSqs, sqs: Any, tmp_path: Path
 ) -> None:

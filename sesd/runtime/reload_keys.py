@@ -114,15 +114,15 @@ def config_changes(old: Config, new: Config) -> dict[str, list[Any]]:
 
 
 def rotated_secrets(old: Config, new: Config) -> list[str]:
-    """The keys of the secrets read anew with another value behind the same reference
-    (a Secret's file rotated): ``changed`` shows references only, so without these a
-    reload taken after a leaked key was rotated would read as changing nothing. Keys,
-    never values."""
+    """The keys of the secrets with another value behind the reference ``changed``
+    shows (a Secret's file rotated, a literal, shown ``***``, replaced by another):
+    ``changed`` shows references only, so without these a reload taken after a leaked
+    key was rotated would read as changing nothing. Keys, never values."""
     before = dict(old.secrets())
     return [
         key
         for key, secret in new.secrets()
-        if key in before and before[key].reference == secret.reference and before[key] != secret
+        if key in before and before[key].masked() == secret.masked() and before[key] != secret
     ]
 
 
