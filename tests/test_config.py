@@ -542,6 +542,25 @@ def test_a_visibility_timeout_of_0_is_warned_of() -> None:
     assert parse_config(queue).warnings() == [NO_RULES]
 
 
+def test_a_queue_listed_twice_under_two_names_is_warned_of() -> None:
+    """A [[queues]] block copied for a second queue, its ``name`` changed and its URL
+    not: sesd reads the first queue twice, under two labels, each ready, and the second
+    queue not at all. check-config (the start, a reload) names the entry and the one it
+    repeats; the same URL read through another account, or another URL, says nothing."""
+    url = "https://sqs.eu-west-1.amazonaws.com/1/ses-events"
+    block = '[[queues]]\nurl = "{}"\nname = "{}"\n'
+    twice = block.format(url, "orders") + block.format(url, "billing")
+    (warning, _) = parse_config(twice).warnings()
+    assert warning.startswith(
+        "queues[1].url: the same queue as queues[0]: read twice, under the names orders and billing"
+    )
+    other = block.format(url, "orders") + block.format(url + "-2", "billing")
+    assert parse_config(other).warnings() == [NO_RULES]
+    accounts = '[[accounts]]\nname = "b"\nrole_arn = "arn:aws:iam::222222222222:role/r"\n'
+    apart = twice.replace('name = "billing"', 'name = "billing"\naccount = "b"')
+    assert parse_config(accounts + apart).warnings() == [NO_RULES]
+
+
 def test_a_rule_naming_a_group_the_config_lacks_is_warned_of() -> None:
     """A rule's ``domains`` naming ``Consumer-M`` (a group's name misspelt, or a group
     since removed): no group has it, and as a domain it has no dot, so no recipient's

@@ -42,6 +42,26 @@ def queue_warnings(config: Config) -> list[str]:
         if q.wait_time_seconds == 0
     ]
     found += _local_queue_warnings(config)
+    found += _read_twice(config)
+    return found
+
+
+def _read_twice(config: Config) -> list[str]:
+    """A queue two entries read at the same place (a block copied for another queue,
+    its name changed and its URL not): the queue's messages split between two labels,
+    both ready, and the queue meant never read. A warning, not an error: a config that
+    ran on it still starts and reloads."""
+    first: dict[tuple[str, str | None, str], int] = {}
+    found: list[str] = []
+    for i, queue in enumerate(config.queues):
+        was = first.setdefault(queue.place, i)
+        if was < i:
+            found.append(
+                f"queues[{i}].url: the same queue as queues[{was}]: read twice, under the "
+                f"names {config.queues[was].label} and {queue.label}, and the queue this "
+                "entry was meant for is not read; give its URL, or remove the entry and "
+                f"raise queues[{was}].concurrency to read the one faster"
+            )
     return found
 
 
