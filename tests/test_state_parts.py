@@ -12,7 +12,7 @@ import msgspec
 import pytest
 
 from sesd.alerting.documents import webhook_documents
-from sesd.alerting.part_saved import MOST_SAVED_BYTES, SavedPart, url_digest
+from sesd.alerting.part_saved import MOST_SAVED_BYTES, SavedPart, config_digest, url_digest
 from sesd.alerting.rules import AlertState, Status, Transition
 from sesd.config import RuleConfig, parse_config
 from sesd.runtime.state_parts import _narrowed, read_parts, taken
@@ -182,3 +182,29 @@ def test_a_resolve_going_on_in_a_sink_is_owed_only_the_others() -> None:
     ]
     alone = msgspec.structs.replace(RULE, sinks=["hook"])
     assert _narrowed((alone, {"a.example": a}, "note"), ended) == []
+
+
+def test_a_pagerduty_page_reads_back_from_its_event_and_a_webhook_shaped_one_is_skipped() -> None:
+    """A page part-sent to a PagerDuty sink (its events its parts, no ``id`` nor ``at``)
+    goes on from its event, as the sink keeps it (no documents made); one to the same
+    sink with an ``id`` and ``at`` (a damaged file: a webhook's shape), or whose parts
+    are not one event each, is skipped and counted, and one to another key is not gone
+    on with."""
+    from tests.test_pagerduty_parts_restart import KEY
+    from tests.test_pagerduty_parts_restart import _text as paged
+
+    config = parse_config(paged("https://events.pagerduty.com/v2/enqueue")).alerts
+    digest = config_digest(config.named_sinks()["pd"])
+    assert digest is not None
+    two = replace(notification(alert("a.example"), alert("b.example")), sinks=("pd",))
+    page = msgspec.to_builtins(SavedPart(
+        "pd", digest, two.rule, two.kind, two.severity, two.sinks, two.at, two.silence,
+        two.mutes, two.alerts, (1, 2), "", "", 1, (), 10.0,
+    ))  # fmt: skip
+    made, _ = webhook_documents(two)
+    shaped = {**page, "ends": list(made.ends), "made_at": made.at, "id": made.id, "next": 0}
+    other = {**page, "url": url_digest(f"pagerduty {KEY} another")}
+    data = {"part_sent": [page, shaped, {**page, "ends": [2], "next": 0}, other]}
+    resumed, skipped = read_parts(data, config, SAVED_AT, SAVED_AT, 0.0)
+    assert [(r.sink, r.progress) for r in resumed] == [("pd", (1, None))]
+    assert skipped == 2

@@ -26,7 +26,7 @@ from structlog.testing import capture_logs
 
 from sesd.alerting.documents import webhook_documents
 from sesd.alerting.outbox import Outbox
-from sesd.alerting.part_saved import MOST_SAVED, SavedPart, saved_parts, url_digest
+from sesd.alerting.part_saved import MOST_SAVED, SavedPart, resume, saved_parts, url_digest
 from sesd.alerting.service import Alerting
 from sesd.alerting.webhook import WebhookSink
 from sesd.config import core_settings, parse_config
@@ -344,7 +344,6 @@ async def test_the_file_keeps_and_reads_part_sent_notifications_to_their_bounds(
                                                          registry=CollectorRegistry()))  # fmt: skip
         for each in resumed + resumed[:2]:
             copy = replace(each.notification)  # another notification
-            sink.resume(copy, each.progress, each.refused)
-            outbox.resume(copy, each.age)
+            assert resume(outbox, each._replace(notification=copy), each.age)
         assert len(outbox.unsent()) == 10
         assert len(saved_parts([outbox])) == MOST_SAVED

@@ -18,11 +18,11 @@ from sesd.alerting.alertmanager import AlertmanagerSink
 from sesd.alerting.clock_steps import Moves
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.outbox import Outbox
+from sesd.alerting.part_saved import resume
 from sesd.alerting.recall import held_back
 from sesd.alerting.rules import Transition
 from sesd.alerting.sink_map import build_sink
 from sesd.alerting.sinks import PagerDutySink, Sink
-from sesd.alerting.webhook import WebhookSink
 from sesd.config import AlertsConfig, SinkConfig
 from sesd.io.logs import get_logger
 
@@ -79,14 +79,11 @@ class SinkOutboxes:
         # In reverse: each goes ahead of those as urgent, as one that stepped aside.
         for each in reversed(self._evaluator.resumed):
             outbox = self.live.get(each.sink)
-            if outbox is None or not isinstance(outbox.sink, WebhookSink):
+            if outbox is None:
                 continue
             age = each.aged(now)
-            if age > max_age:
+            if age > max_age or not resume(outbox, each, age):
                 whole.append((outbox, each.notification))
-            else:
-                outbox.sink.resume(each.notification, each.progress, each.refused)
-                outbox.resume(each.notification, age)
         for outbox, notification in reversed(whole):
             outbox.put(replace(notification, at=now))  # its own ``at`` and ``id``
         self._evaluator.resumed = []

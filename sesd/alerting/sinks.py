@@ -295,6 +295,23 @@ class PagerDutySink:
         again for an incident the on-call may have resolved by hand since."""
         self._part_sent.moved(moves)
 
+    @property
+    def place(self) -> tuple[str, str]:
+        """Where it posts, as a stop keeps it (digested: sesd.alerting.part_saved): its
+        URL and key; the file's part-sent pages go on only to the same service."""
+        return self._config.events_url, self._config.routing_key.get()
+
+    def progress(self, notification: Notification) -> tuple[int, list[Permanent]] | None:
+        """Where ``notification`` goes on from (its first event not taken) and its events
+        refused so far; None when none of it was posted (a stop saves what this says:
+        sesd.alerting.part_saved)."""
+        return self._part_sent.progress(notification)
+
+    def resume(self, notification: Notification, progress: int, refused: list[Permanent]) -> None:
+        """Go on with ``notification`` from its event ``progress`` (a restart's, as a stop
+        saved it): its first events, taken before the stop, are not sent again."""
+        self._part_sent.resume(notification, progress, refused)
+
     async def send(self, notification: Notification) -> None:
         """Post each alert's trigger or resolve event, from the first not taken yet."""
         events = pagerduty_events(notification, self._config.routing_key.get(), self._config.source)
@@ -308,6 +325,7 @@ class PagerDutySink:
             if firing and self.over(notification.rule, label):
                 self._log.info("sesd.notify.superseded", rule=notification.rule, domain=label)
                 continue
+            self._part_sent.posting(i, refused)  # what a stop meanwhile saves
             try:
                 await post_json(
                     self._session,

@@ -1,5 +1,5 @@
-"""The state file's webhook notifications a stop left part-sent (key ``part_sent``:
-sesd.alerting.part_saved says why and what), read back at a restart.
+"""The state file's webhook notifications and PagerDuty pages a stop left part-sent
+(key ``part_sent``: sesd.alerting.part_saved says why and what), read back at a restart.
 
 Each goes on in its sink's outbox where it was left, so its alerts are that sink's: a
 firing among them counts as taken by it (key ``heard``), a resolve as not owed it (key
@@ -7,9 +7,9 @@ firing among them counts as taken by it (key ``heard``), a resolve as not owed i
 so (the same incident, by its start): the file's alerts are read first, each as
 sesd.runtime.state_alerts says. An entry that does not read (a flipped byte, a
 hand's edit; an ``id`` or ``at`` not as sesd writes them, which the receiver would be
-sent) is skipped, counted, and its alerts go again whole, as a build that did
-not save it sent them; so too one to another URL or sink, or past
-``notification_max_age`` of its first try.
+sent; a page's with one, or parts not one event each) is skipped, counted, and its
+alerts go again whole, as a build that did not save it sent them; so too one to
+another URL, key or sink, or past ``notification_max_age`` of its first try.
 """
 
 from __future__ import annotations
@@ -25,10 +25,16 @@ import msgspec
 from sesd.alerting.alert import Notification
 from sesd.alerting.changes import Retired
 from sesd.alerting.documents import Made
-from sesd.alerting.part_saved import MOST_SAVED, MOST_SAVED_BYTES, Resumed, SavedPart, url_digest
+from sesd.alerting.part_saved import (
+    MOST_SAVED,
+    MOST_SAVED_BYTES,
+    Resumed,
+    SavedPart,
+    config_digest,
+)
 from sesd.alerting.rules import AlertState, Status, Transition
 from sesd.alerting.sinks import Permanent
-from sesd.config import AlertsConfig, WebhookConfig
+from sesd.config import AlertsConfig, PagerDutyConfig
 from sesd.core.text import clean
 from sesd.runtime.state_alerts import clocked
 
@@ -47,21 +53,20 @@ def read_parts(
     data: dict[str, Any], config: AlertsConfig, saved_at: float, now: float, step: float
 ) -> tuple[list[Resumed], int]:
     """The part-sent notifications the file ``data`` keeps that go on at this start
-    (``config``'s webhook of the same name and URL, younger than its age limit), their
-    times moved ``step`` seconds; and how many entries did not read."""
+    (``config``'s webhook of the same name and URL, or PagerDuty sink of the same name,
+    URL and key, younger than its age limit), their times moved ``step`` seconds; and
+    how many entries did not read."""
     saved = data.get("part_sent", [])
     if not isinstance(saved, list):
         return [], 1
-    urls = {
-        name: url_digest(sink.url.get())
-        for name, sink in config.named_sinks().items()
-        if isinstance(sink, WebhookConfig)
-    }
+    sinks = config.named_sinks()
+    urls = {name: url for name, sink in sinks.items() if (url := config_digest(sink)) is not None}
+    pagers = {name for name, sink in sinks.items() if isinstance(sink, PagerDutyConfig)}
     found: list[Resumed] = []
     skipped, room, count = 0, MOST_SAVED_BYTES, dict.fromkeys(urls, 0)
     for entry in saved:
         size = len(msgspec.msgpack.encode(entry))
-        part = _part(entry) if size <= room else None
+        part = _part(entry, pagers) if size <= room else None
         if part is None:
             skipped += 1
             continue
@@ -76,8 +81,9 @@ def read_parts(
     return found, skipped
 
 
-def _part(entry: Any) -> SavedPart | None:
-    """``entry`` as a part-sent notification, or None when it does not read as one."""
+def _part(entry: Any, pagers: set[str]) -> SavedPart | None:
+    """``entry`` as a part-sent notification, or None when it does not read as one (of a
+    sink in ``pagers``, PagerDuty's: one event a part, no ``id`` nor ``at``)."""
     try:
         part = msgspec.convert(entry, SavedPart)
     except msgspec.ValidationError:
@@ -89,11 +95,21 @@ def _part(entry: Any) -> SavedPart | None:
         or ends[-1] != len(part.alerts)
         or not 0 <= part.next < len(ends)
         or len(part.refused) > part.next
-        or not (_ID.fullmatch(part.id) and _AT.fullmatch(part.made_at))
+        or not (_paged(part) if part.sink in pagers else _made(part))
         or not (math.isfinite(part.age) and part.age >= 0)
     ):
         return None
     return part
+
+
+def _made(part: SavedPart) -> bool:
+    """Whether a webhook notification's ``id`` and ``at`` are as sesd writes them."""
+    return bool(_ID.fullmatch(part.id) and _AT.fullmatch(part.made_at))
+
+
+def _paged(part: SavedPart) -> bool:
+    """Whether a PagerDuty page reads as sesd saves one: an event a part, nothing made."""
+    return part.ends == tuple(range(1, len(part.alerts) + 1)) and not (part.id or part.made_at)
 
 
 def _resumed(part: SavedPart, age: float, now: float, step: float) -> Resumed:
@@ -107,7 +123,7 @@ def _resumed(part: SavedPart, age: float, now: float, step: float) -> Resumed:
         part.rule, part.kind, part.severity, part.sinks, alerts, clocked(part.at, now, step),
         part.silence, part.mutes,
     )  # fmt: skip
-    made = Made(part.ends, part.made_at, part.id)
+    made = Made(part.ends, part.made_at, part.id) if part.id else None
     refused = [
         Permanent(clean(text, _REFUSAL_CHARS), clean(hint, _REFUSAL_CHARS))
         for text, hint in part.refused
