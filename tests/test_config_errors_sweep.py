@@ -755,6 +755,13 @@ WARNINGS = [
      "an http URL, not https: the routing key, a secret (anyone who has it can open incidents), "
      "crosses the network unencrypted in every event; PagerDuty's is "
      "https://events.pagerduty.com/v2/enqueue: write https (http only to a relay on this host)"),
+    # A webhook's body is the alert text (recipient domains, their providers, SMTP
+    # diagnostics) and its URL may hold a token: over http to another host, in clear.
+    ('[alerts.sinks.hook]\ntype = "webhook"\nurl = "http://hooks.example.net/sesd"',
+     ":5: alerts.sinks.hook.url: an http URL, not https: every notification (its domains, "
+     "their providers, SMTP diagnostics) and the URL, a secret (its path may hold a token), "
+     "cross the network unencrypted, readable and, without a secret, forgeable on the way: "
+     "write https (http only to a receiver on this host)"),
     # A bare number is seconds: "4" meant as hours repeats each firing alert at each
     # evaluation; a minute or more is not warned of (below).
     (RA + "[alerts]\nrepeat_interval = 4", ":9: alerts.repeat_interval: 4s: each firing alert is "
@@ -943,16 +950,21 @@ def test_a_resend_every_whose_next_post_lands_in_time_is_not_warned_of(sink: str
         "http://localhost:8080/slack",
     ],
 )
-def test_a_webhook_sent_over_no_network_is_not_warned_of(url: str) -> None:
-    """Slack's own https URL, or a relay on this host over http: no warning; a URL read
-    from a variable is judged once read, as a literal is."""
+@pytest.mark.parametrize(
+    "sink",
+    ['[alerts.slack]\nwebhook_url = "{}"\n', '[alerts.sinks.hook]\ntype = "webhook"\nurl = "{}"\n'],
+)
+def test_a_webhook_sent_over_no_network_is_not_warned_of(url: str, sink: str) -> None:
+    """Slack's own https URL (or a receiver's of one's own), or a relay on this host over
+    http: no warning; a URL read from a variable is judged once read, as a literal is,
+    and one to another host over http is warned of without showing it."""
     for written in (url, "env:SESD_TEST_SLACK_URL"):
-        config = parse_config(Q + f'[alerts.slack]\nwebhook_url = "{written}"\n')
+        config = parse_config(Q + sink.format(written))
         with pytest.MonkeyPatch.context() as env:
             env.setenv("SESD_TEST_SLACK_URL", url)
             read_secrets(config)
         assert not [w for w in config.warnings() if "not https" in w]
-    hooked = parse_config(Q + '[alerts.slack]\nwebhook_url = "env:SESD_TEST_SLACK_URL"\n')
+    hooked = parse_config(Q + sink.format("env:SESD_TEST_SLACK_URL"))
     with pytest.MonkeyPatch.context() as env:
         env.setenv("SESD_TEST_SLACK_URL", url.replace("127.0.0.1", "10.0.0.7", 1))
         read_secrets(hooked)

@@ -20,6 +20,7 @@ from sesd.config.sinks import (
     PagerDutyConfig,
     SinkConfig,
     SlackConfig,
+    WebhookConfig,
 )
 from sesd.config.values import ConfigError, meant_key, meant_word, one_line, toml_key
 from sesd.core.text import escaped
@@ -133,12 +134,14 @@ def sink_warnings(alerts: AlertsConfig) -> list[str]:
 
 
 def plain_http_warnings(alerts: AlertsConfig) -> list[str]:
-    """A Slack webhook or a PagerDuty events URL over http to another host: Slack and
-    PagerDuty serve https only, and what each request carries is a secret (the
-    webhook's URL itself, or the routing key) for anyone on the way to read. Warned
-    of, not refused: a Slack- or PagerDuty-compatible receiver of one's own may serve
-    http, and a config that ran on it must load again. A URL not yet read (check-config
-    without its secrets) is judged when read; none is shown: a webhook's is a secret."""
+    """A Slack webhook, a PagerDuty events URL or a webhook sink's URL over http to
+    another host: Slack and PagerDuty serve https only, and what each request carries
+    is a secret (the webhook's URL itself, or the routing key) for anyone on the way to
+    read; a webhook's carries the alert text too (strangers' recipients' domains, their
+    diagnostics). Warned of, not refused: a Slack- or PagerDuty-compatible receiver of
+    one's own may serve http, and a config that ran on it must load again. A URL not
+    yet read (check-config without its secrets) is judged when read; none is shown: a
+    webhook's is a secret."""
     found = []
     for name, sink in alerts.named_sinks().items():
         key = f"alerts.sinks.{toml_key(name)}" if name in alerts.sinks else f"alerts.{name}"
@@ -150,6 +153,15 @@ def plain_http_warnings(alerts: AlertsConfig) -> list[str]:
                     "unencrypted with every notification; Slack's are "
                     "https://hooks.slack.com/services/...: write https (http only to a relay "
                     "on this host)"
+                )
+        elif isinstance(sink, WebhookConfig) and sink.url.is_read:
+            if _crosses_in_clear(sink.url.get()):
+                found.append(
+                    f"{key}.url: an http URL, not https: every notification (its domains, "
+                    "their providers, SMTP diagnostics) and the URL, a secret (its path may "
+                    "hold a token), cross the network unencrypted, readable and, without a "
+                    "secret, forgeable on the way: write https (http only to a receiver on "
+                    "this host)"
                 )
         elif isinstance(sink, PagerDutyConfig) and _crosses_in_clear(sink.events_url):
             found.append(
