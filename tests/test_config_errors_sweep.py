@@ -762,6 +762,14 @@ WARNINGS = [
      "their providers, SMTP diagnostics) and the URL, a secret (its path may hold a token), "
      "cross the network unencrypted, readable and, without a secret, forgeable on the way: "
      "write https (http only to a receiver on this host)"),
+    # Every integration key PagerDuty issues is seen to be ASCII letters and digits: a
+    # key of the right length with another character (a homoglyph, an unexpanded
+    # placeholder) is probably refused at each event; its reference gives only the length.
+    (PD.replace(KEY, KEY[:20] + "_" + KEY[21:]), ":5: alerts.sinks.pd.routing_key: character "
+     "21 of 32 is neither an ASCII letter nor a digit, where every PagerDuty integration key "
+     "seen is letters and digits: PagerDuty would probably refuse each event (its reference "
+     "gives only the length, so this is not refused); check it against the Integration Key of "
+     "the service's Events API v2 integration (value not shown)"),
     # A bare number is seconds: "4" meant as hours repeats each firing alert at each
     # evaluation; a minute or more is not warned of (below).
     (RA + "[alerts]\nrepeat_interval = 4", ":9: alerts.repeat_interval: 4s: each firing alert is "
@@ -971,6 +979,26 @@ def test_a_webhook_sent_over_no_network_is_not_warned_of(url: str, sink: str) ->
     warned = [w for w in hooked.warnings() if "not https" in w]
     assert len(warned) == ("10.0.0.7" in url.replace("127.0.0.1", "10.0.0.7", 1))
     assert not [w for w in warned if "10.0.0.7" in w]  # the secret's URL is not shown
+
+
+@pytest.mark.parametrize(
+    ("key", "url"),
+    [
+        ("0123456789abcdef0123456789abcdef", ""),  # an older key: lowercase hex
+        ("R0aBcDeFgHiJkLmNoPqRsTuVwXyZ9876", ""),  # a newer one: mixed case
+        ("R0aBcDeFgHiJkLmNoPqRsTuVwXyZ9876", "https://events.eu.pagerduty.com/v2/enqueue"),
+        ("key-of-a-relay_which-takes-any.", "https://relay.example/v2/enqueue"),
+    ],
+)
+def test_a_routing_key_of_letters_and_digits_or_to_another_receiver_is_not_doubted(
+    key: str, url: str
+) -> None:
+    """A key of ASCII letters and digits, hex or mixed case, to PagerDuty (its EU host
+    too), or any key to a receiver of one's own: no warning of its characters, and the
+    config loads (a key is never refused for them)."""
+    events = f'events_url = "{url}"\n' if url else ""
+    config = parse_config(Q + PD.replace(KEY, key) + events)
+    assert not [w for w in config.warnings() if "ASCII letter" in w]
 
 
 def test_a_name_listed_twice_is_warned_of_once(

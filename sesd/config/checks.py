@@ -21,7 +21,7 @@ from sesd.config.queue_checks import queue_warnings
 from sesd.config.reading import open_to_all_warning
 from sesd.config.rule_checks import link_warnings
 from sesd.config.sections import SHIPPED_STOP_TIMEOUT, check_state_files
-from sesd.config.sink_checks import plain_http_warnings, sink_warnings
+from sesd.config.sink_checks import key_warnings, plain_http_warnings, sink_warnings
 from sesd.config.sinks import AlertmanagerConfig
 from sesd.config.timing_checks import timing_warnings
 from sesd.config.unread import unread_warnings
@@ -148,6 +148,7 @@ def config_warnings(config: Config) -> list[str]:
     found += fleet_warnings(config)
     found += unread_warnings(config)
     found += sink_warnings(config.alerts) + plain_http_warnings(config.alerts)
+    found += key_warnings(config.alerts)
     found += canary_window_warnings(config)
     if not config.account_health.enabled:
         found += [

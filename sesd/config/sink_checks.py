@@ -25,7 +25,13 @@ from sesd.config.sinks import (
 from sesd.config.values import ConfigError, meant_key, meant_word, one_line, toml_key
 from sesd.core.text import escaped
 
-__all__ = ["VALID_FOR_RESENDS", "check_sinks", "plain_http_warnings", "sink_warnings"]
+__all__ = [
+    "VALID_FOR_RESENDS",
+    "check_sinks",
+    "key_warnings",
+    "plain_http_warnings",
+    "sink_warnings",
+]
 
 #: Alertmanager's copy of a firing alert ends this many resend periods after a post
 #: (Prometheus uses 4), unless posted again.
@@ -170,6 +176,18 @@ def plain_http_warnings(alerts: AlertsConfig) -> list[str]:
                 "event; PagerDuty's is https://events.pagerduty.com/v2/enqueue: write https "
                 "(http only to a relay on this host)"
             )
+    return found
+
+
+def key_warnings(alerts: AlertsConfig) -> list[str]:
+    """A PagerDuty routing key, once read, of characters no integration key PagerDuty
+    issues is seen to hold (:meth:`PagerDutyConfig.key_doubt`), named by its key."""
+    found = []
+    for name, sink in alerts.named_sinks().items():
+        doubt = sink.key_doubt() if isinstance(sink, PagerDutyConfig) else None
+        if doubt is not None:
+            key = f"alerts.sinks.{toml_key(name)}" if name in alerts.sinks else f"alerts.{name}"
+            found.append(f"{key}.routing_key: {doubt}")
     return found
 
 

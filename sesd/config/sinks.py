@@ -4,6 +4,7 @@ which rules name them, is sesd.config.alerts'."""
 
 from __future__ import annotations
 
+import string
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -25,6 +26,8 @@ __all__ = [
 ]
 
 SINK_TYPES = ("slack", "pagerduty", "alertmanager", "webhook", "console")
+#: What every PagerDuty integration key seen is made of.
+_KEY_CHARACTERS: Final = frozenset(string.ascii_letters + string.digits)
 
 
 class _Sink(Section, frozen=True, tag_field="type"):
@@ -80,14 +83,7 @@ class PagerDutyConfig(_Sink, frozen=True, tag="pagerduty"):
         service (a REST API key), or one cut short in the copy. Judged where the events go
         to PagerDuty's own Events API (its EU host too): a compatible receiver of one's
         own (``events_url`` another host) may take keys of its own making."""
-        if not self.routing_key.is_read:
-            return None
-        try:
-            # A name from the root ("events.pagerduty.com.") is the same host to the client.
-            host = (urlsplit(self.events_url.strip()).hostname or "").rstrip(".")
-        except ValueError:  # refused by the URL's own check
-            return None
-        if not (host == "pagerduty.com" or host.endswith(".pagerduty.com")):
+        if not (self.routing_key.is_read and self._at_pagerduty()):
             return None
         length = len(self.routing_key.get())
         if length == ROUTING_KEY_LENGTH:
@@ -98,6 +94,37 @@ class PagerDutyConfig(_Sink, frozen=True, tag="pagerduty"):
             "PagerDuty would refuse each event; give the Integration Key of the service's "
             "Events API v2 integration (value not shown)"
         )
+
+    def key_doubt(self) -> str | None:
+        """Why PagerDuty would probably refuse each event sent with the routing key, once
+        read and of the right length, or None; said without the key. Every integration
+        key PagerDuty is known to issue is ASCII letters and digits (lowercase hex, or
+        mixed case); its reference gives only the length, so a key of other characters
+        is warned of, not refused. Judged as :meth:`key_fault` is."""
+        if not (self.routing_key.is_read and self._at_pagerduty()):
+            return None
+        key = self.routing_key.get()
+        if len(key) != ROUTING_KEY_LENGTH:
+            return None  # refused (key_fault)
+        odd = next((i for i, char in enumerate(key) if char not in _KEY_CHARACTERS), None)
+        if odd is None:
+            return None
+        return (
+            f"character {odd + 1} of {ROUTING_KEY_LENGTH} is neither an ASCII letter nor a "
+            "digit, where every PagerDuty integration key seen is letters and digits: "
+            "PagerDuty would probably refuse each event (its reference gives only the "
+            "length, so this is not refused); check it against the Integration Key of the "
+            "service's Events API v2 integration (value not shown)"
+        )
+
+    def _at_pagerduty(self) -> bool:
+        """Whether the events go to PagerDuty's own Events API (its EU host too)."""
+        try:
+            # A name from the root ("events.pagerduty.com.") is the same host to the client.
+            host = (urlsplit(self.events_url.strip()).hostname or "").rstrip(".")
+        except ValueError:  # refused by the URL's own check
+            return False
+        return host == "pagerduty.com" or host.endswith(".pagerduty.com")
 
 
 class AlertmanagerConfig(_Sink, frozen=True, tag="alertmanager"):
