@@ -20,8 +20,8 @@ config file, and changed secret and certificate files are read again by themselv
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from functools import partial
 from typing import TextIO
 
@@ -31,7 +31,7 @@ import anyio.abc
 from sesd import __version__
 from sesd.alerting.sink_map import sink_session
 from sesd.config import Config, ConfigError
-from sesd.config.sections import LAST_SAVE
+from sesd.config.sections import EXIT_ROOM, LAST_SAVE
 from sesd.io.build import revision
 from sesd.runtime import early
 from sesd.runtime.aws import AwsClients
@@ -114,7 +114,7 @@ class Daemon(Parts):
         serving = False
         failed: Exception | None = None  # the start's: raised as it is, not in a group
         try:
-            async with AsyncExitStack() as stack, anyio.create_task_group() as tg:
+            async with self._closed_at_exit() as stack, anyio.create_task_group() as tg:
                 self._tasks = tg
                 if handle_signals:
                     # Before the start: a stop must not wait for it (a name lookup or a
@@ -151,6 +151,27 @@ class Daemon(Parts):
         if failed is not None:
             raise failed
         self._log.info("sesd.daemon.stopped", **self.ledger.tallies.by_outcome())
+
+    @asynccontextmanager
+    async def _closed_at_exit(self) -> AsyncIterator[AsyncExitStack]:
+        """What the start opens (the HTTP server, the AWS clients, the sinks' session),
+        closed as the run ends, the last opened first: shielded, as a run cancelled
+        rather than stopped (a KeyboardInterrupt through anyio.run, an embedding
+        program's task group) had each close cancelled at its first await, leaving
+        sessions and their sockets to the collector; within ``EXIT_ROOM``, as a close
+        that hangs (a connection that never finishes closing) must not hold the exit."""
+        stack = AsyncExitStack()
+        try:
+            yield stack
+        finally:
+            with anyio.move_on_after(EXIT_ROOM, shield=True) as bound:
+                await stack.aclose()
+            if bound.cancelled_caught:
+                self._log.warning(
+                    "sesd.daemon.close_cut_off",
+                    seconds=EXIT_ROOM,
+                    hint="what was not closed yet is left to the process's exit",
+                )
 
     async def _start(self, stack: AsyncExitStack) -> bool:
         """:meth:`start`, given up at a stop (:meth:`stop` cancels it); True once started.
