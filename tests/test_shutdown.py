@@ -175,28 +175,38 @@ async def test_a_stop_with_no_grace_left_abandons_its_long_poll_at_once(
 async def _cancelled_once_read(config: Config) -> None:
     """Run a daemon on ``config`` in a task group of its own, and cancel that group once
     the daemon has read its queue (each AWS client makes its HTTP session at its first
-    call); return as the daemon ends, nothing left holding it."""
+    call), or, long-polled, once it has asked it (a second long poll would take its
+    time again); return as the daemon ends, nothing left holding it."""
     daemon = Daemon(read_secrets(hermetic(config)), console=io.StringIO())
     with anyio.fail_after(10):
         async with anyio.create_task_group() as tg:
             await tg.start(partial(daemon.run, handle_signals=False))
-            await daemon.changes.wait_for(lambda: "q" in daemon.health.last_receive)
+            if config.queues[0].wait_time_seconds:
+                while not daemon.in_flight._scopes:  # a receive in flight
+                    await anyio.lowlevel.checkpoint()
+            else:
+                await daemon.changes.wait_for(lambda: "q" in daemon.health.last_receive)
             tg.cancel_scope.cancel()
     assert daemon.ledger.tallies.messages == {}
 
 
+# Not ended, a daemon is not cancelled either: the test's fail_after cannot end it.
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("wait", [0, 1], ids=["short_poll", "long_poll"])
 async def test_a_cancelled_daemon_closes_its_http_sessions(
-    local_sqs: LocalSqs, sqs: Any, short_polls: None
+    local_sqs: LocalSqs, sqs: Any, short_polls: None, wait: int
 ) -> None:
     """A daemon's task cancelled, not stopped (a KeyboardInterrupt through anyio.run, a
-    program's task group that runs it cancelled) once it has read its queue: its
-    sinks' HTTP session and its AWS clients' are closed all the same as it ends. Each
-    close was cancelled at its first await: what it left held its sockets until the
-    collector found it, and then said "Unclosed client session"."""
+    program's task group that runs it cancelled) once it has read its queue, or with a
+    long poll of the empty queue in flight: it ends (as that receive answers), and its
+    sinks' HTTP session and its AWS clients' are closed all the same. Each close was
+    cancelled at its first await: what it left held its sockets until the collector
+    found it, and then said "Unclosed client session". Long-polled, it never ended:
+    from one shielded receive to the next, for as long as the queue stayed empty."""
     url, _ = await make_queue(sqs)
     config = parse_config(
         f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
-        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 0\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = {wait}\n'
         '[http]\nlisten = "127.0.0.1:0"\n'
     )
     before = {id(found) for found in gc.get_objects() if isinstance(found, ClientSession)}

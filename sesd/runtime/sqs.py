@@ -184,6 +184,11 @@ class QueuePoller:
                 # A short poll answers at once: without a pause an empty queue is asked
                 # again, and billed, as fast as SQS answers (SHORT_POLL_PAUSE).
                 await self._pause(SHORT_POLL_PAUSE)
+            else:
+                # Where a cancellation that came during the (shielded) long poll is taken:
+                # without it, an empty queue's poller went from one shielded receive to
+                # the next, and a daemon cancelled (not stopped) never ended.
+                await anyio.lowlevel.checkpoint_if_cancelled()
 
     async def _receive(self) -> Received:
         """One receive in a bound of its own: the messages it brought, None if it failed
