@@ -109,6 +109,8 @@ class FakeSes(LocalServer):
         #: AssumeRole calls (form fields), and the statuses scripted for the next ones.
         self.assume_role: list[dict[str, str]] = []
         self._sts_script: deque[int] = deque()
+        #: How long each AssumeRole takes to answer (a far or busy STS).
+        self.sts_delay = 0.0
         #: Each configuration set's event destinations, by name (SES's field names).
         self.configuration_sets: dict[str, dict[str, dict[str, Any]]] = {}
 
@@ -190,6 +192,8 @@ class FakeSes(LocalServer):
         self.assume_role.append(form)
         status = self._sts_script.popleft() if self._sts_script else 200
         self._notify()
+        if self.sts_delay:
+            await anyio.sleep(self.sts_delay)  # STS is slow; nothing waits on it here
         if status != 200:
             code = _STS_ERRORS.get(status, "InternalFailure")
             body = (

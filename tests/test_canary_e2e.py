@@ -27,7 +27,7 @@ from sesd.runtime.canary import CanaryRunner
 from sesd.runtime.daemon import Daemon
 from tests import factory as f
 from tests.conftest import aws_client, make_queue, running, send_bodies
-from tests.fake_ses import FakeSes, Reply
+from tests.fake_ses import ROLE_ACCOUNT, FakeSes, Reply
 from tests.receivers import Receiver
 from tests.test_alerting_e2e import Clock
 from tests.test_canary import SIM, canary_event
@@ -301,6 +301,41 @@ async def test_a_canary_replaced_before_it_began_sends_nothing(
     assert len(ses.requests) == 1
     assert runner.sender is not None
     assert runner.sender.config is second.canary
+
+
+@pytest.mark.parametrize("sts", ["slow", "refusing"])
+async def test_the_first_canary_times_its_send_not_the_client_s_set_up(sts: str) -> None:
+    """The canary sends as an account's role, which STS takes 0.5 s to give: the first
+    SendEmail's latency is the send's alone, the role assumed before it (inside it,
+    each start's first canary was that much slower, and a short ``send_timeout`` cut it
+    off). STS refusing the role: the first canary still fails, with its reason."""
+    async with FakeSes() as fake, AsyncExitStack() as stack:
+        config = parse_config(
+            f'[aws]\nendpoint_url = "{fake.url}"\nregion = "us-east-1"\n{ROLE_ACCOUNT}'
+            '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/210987654321/events"\n'
+            'name = "q"\naccount = "prod-eu"\n'
+            f'[canary]\nfrom = "{FROM}"\nconfiguration_set = "sesd"\ninterval = "1h"\n'
+            'deadline = "2m"\nqueue = "q"\nsend_timeout = "10s"\n'
+        )
+        fake.sts_delay = 0.5
+        if sts == "refusing":
+            fake.script_sts(*[403] * 4)
+        tracker = CanaryTracker(120.0, "q")
+        stopping, called = anyio.Event(), anyio.Event()
+        runner = CanaryRunner(tracker, time.time, called.set, stopping)
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                runner.start(config, AwsClients(config, stack), _Tasks(tg))
+                await called.wait()
+                stopping.set()
+    (canary,) = tracker.canaries
+    if sts == "slow":
+        assert (canary.error, canary.message_id) == ("", "fake-ses-000001")
+        assert canary.send_seconds < 0.5
+        assert len(fake.assume_role) == 1
+    else:
+        assert (canary.error, tracker.errors) == ("auth", {"auth": 1})
+        assert len(fake.requests) == 0
 
 
 async def test_an_answer_without_a_message_id_is_a_failed_call_not_a_fault(

@@ -152,14 +152,33 @@ class CanarySender:
         interval = self.config.interval.seconds
         now = anyio.current_time()
         next_at = now if self.due is None else max(now, self.due + interval)
+        warm = False
         while True:
             with anyio.move_on_after(max(0.0, next_at - anyio.current_time())):
                 await stopping.wait()
+            if not warm and not stopping.is_set():
+                await self.warm_up()
+                warm = True
             if stopping.is_set():
                 return
             self.due = next_at
             await self.send_once()
             next_at = max(next_at + interval, anyio.current_time())
+
+    async def warm_up(self) -> None:
+        """Ready the client before its first timed call, by one ``GetAccount`` whose
+        answer is not read: the credentials got (a role's assumed), the endpoint
+        resolved, the HTTP session and its TLS context made and a connection opened.
+        Inside the first ``SendEmail`` they made one slow canary at each start (a few
+        hundred ms; an ``AssumeRole`` round trip more), which ``send_timeout`` could cut
+        off. A refusal (no ``ses:GetAccount``, credentials refused) changes nothing: the
+        ``SendEmail`` that follows meets what it would have met, a canary failed with
+        its reason; bounded by ``send_timeout``."""
+        with anyio.move_on_after(self.config.call_timeout):
+            try:
+                await self.ses.get_account()
+            except (ClientError, BotoCoreError, aiohttp.ClientError, OSError) as exc:
+                self._log.debug("sesd.canary.warm_up_refused", error=type(exc).__name__)
 
     async def send_once(self) -> None:
         """One ``SendEmail``, recorded in the tracker whatever happens."""
