@@ -66,9 +66,10 @@ def canary_config(local: LocalSqs, url: str, **options: Any) -> Config:
 
 def cut_off_after(sender: CanarySender, send_timeout: str) -> None:
     """Bound ``sender``'s calls from now by ``send_timeout``, for a test's held call.
-    The daemon's first call is its new SES client's first, which does one-off work
-    (a few hundred ms on a loaded machine, more at times): held to a short bound too
-    it timed out, and the canary a test waits for was never sent."""
+    The new SES client's first call (the warm-up before the first send) does one-off
+    work (a few hundred ms on a loaded machine, more at times), within ``send_timeout``
+    too: cut off, the first send did the rest and could time out, and the canary a
+    test waits for was never sent."""
     sender.config = msgspec.structs.replace(sender.config, send_timeout=Duration(send_timeout))
 
 
