@@ -31,6 +31,8 @@ from tests.test_rules import feed_spike
 from tests.test_webhook_parts_restart import _until
 
 KEY = "0123456789abcdef0123456789abcdef"
+#: Stands for the local PagerDuty's URL until it is up.
+PD_URL = "http://pagerduty.invalid/v2/enqueue"
 DOMAINS = ["a.example", "b.example", "c.example"]
 
 
@@ -168,3 +170,50 @@ async def test_a_part_sent_page_to_another_key_or_past_its_age_goes_whole(
         await _restarted(session, path, at, text)
     keys = [f"sesd:delays:{domain}" for domain in DOMAINS]
     assert _told(pd, "trigger") == keys[:1] + keys
+
+
+@pytest.mark.parametrize("others", [False, True])
+async def test_a_trigger_a_silence_held_back_before_the_stop_pages_after_the_restart(
+    tmp_path: Path, others: bool
+) -> None:
+    """PagerDuty took a.example's trigger; a silence (until T+20) held b.example's back,
+    not sent; the stop came during c.example's post. The rule pages PagerDuty alone, or a
+    console sink too (which took b.example's firing). The restart, at T+30, goes on from
+    c.example, and b.example, never PagerDuty's, still fires with its silence over: its
+    trigger goes too, each domain's once (before: the restart counted the page's
+    b.example as PagerDuty's and never paged it)."""
+    from sesd.alerting.silences import Silence
+
+    path = tmp_path / "state"
+    text = _text(PD_URL)
+    if others:
+        text = text.replace('sinks = ["pd"]', 'sinks = ["pd", "ops"]')
+        text += '[alerts.sinks.ops]\ntype = "console"\n'
+    async with _PagerDuty() as pd, aiohttp.ClientSession() as session:
+        text = text.replace(PD_URL, pd.url)
+        alerting, pipeline, now = _alerting(text)
+        alerting.open(session)
+        for domain in DOMAINS:
+            feed_spike(pipeline, domain, T, 6, 4)
+        alerting.evaluate()
+        # Added after the page was made: the sink asks it before each event.
+        alerting.silences.silences.items = [
+            Silence(id="s", comment="c", starts_at=T, ends_at=T + 20, domain=DOMAINS[1])
+        ]
+        stopped = anyio.Event()
+        pd.script(Answer(202), Answer(503, hang=True))
+
+        async def when_under_way() -> None:
+            await pd.wait_arrived(2)
+            saver = StateSaver(str(path), pipeline.ledger, alerting.evaluator, lambda: now[0],
+                               unsent=alerting.undelivered)  # fmt: skip
+            await saver.save_last(5.0)
+            stopped.set()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(when_under_way)
+            await _until(alerting.outboxes["pd"], stopped, anyio.sleep_forever)
+        assert _told(pd, "trigger") == [f"sesd:delays:{DOMAINS[0]}"]
+        assert pd.arrived == 2  # b.example's held back, c.example's under way
+        await _restarted(session, path, T + 30, text)
+    assert sorted(_told(pd, "trigger")) == [f"sesd:delays:{domain}" for domain in DOMAINS]

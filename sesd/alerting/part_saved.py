@@ -46,7 +46,7 @@ from typing import Final, NamedTuple
 
 import msgspec
 
-from sesd.alerting.alert import Alert, Notification
+from sesd.alerting.alert import Alert, Notification, with_alerts
 from sesd.alerting.documents import Made
 from sesd.alerting.outbox import Outbox
 from sesd.alerting.rules import Transition
@@ -177,9 +177,19 @@ def _begun(outbox: Outbox) -> list[_Held]:
             place, refused, digest = progress[0], progress[1], url_digest(sink.url)
         elif isinstance(sink, PagerDutySink):
             begun = sink.progress(notification)
-            if begun is None or not (begun[0] or begun[1]):
+            if begun is None:
+                continue
+            (next_event, held), refused = begun
+            # Kept without the triggers a silence held back: PagerDuty never had them,
+            # and the restart would take them as its own (sesd.runtime.state_parts), not
+            # paged when the silence ends; the file keeps them as not sent, as they are.
+            kept = tuple(a for i, a in enumerate(notification.alerts) if i not in held)
+            next_event -= len(held)  # each before it
+            if not (next_event or refused):
                 continue  # none of it taken: owed whole, as the rest, through its group
-            place, refused, digest = (begun[0], None), begun[1], _service_digest(*sink.place)
+            if held:
+                notification = with_alerts(notification, kept)
+            place, digest = (next_event, None), _service_digest(*sink.place)
         else:
             return []
         if age is not None:

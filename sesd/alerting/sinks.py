@@ -264,7 +264,9 @@ class PagerDutySink:
         self.name = name
         self._config = config
         self._session = session
-        self._part_sent: PartSent[int] = PartSent()
+        #: Where each page goes on from: its first event not taken, and those before it
+        #: a silence held back (not PagerDuty's: a stop does not save them as taken).
+        self._part_sent: PartSent[tuple[int, tuple[int, ...]]] = PartSent()
         #: Whether a silence now holds (rule, label): its firing events are not sent.
         self.held: Callable[[str, str, Transition], bool] = lambda rule, label, kind: False
         #: Whether (rule, label)'s resolve waits behind this notification.
@@ -301,31 +303,34 @@ class PagerDutySink:
         URL and key; the file's part-sent pages go on only to the same service."""
         return self._config.events_url, self._config.routing_key.get()
 
-    def progress(self, notification: Notification) -> tuple[int, list[Permanent]] | None:
-        """Where ``notification`` goes on from (its first event not taken) and its events
-        refused so far; None when none of it was posted (a stop saves what this says:
-        sesd.alerting.part_saved)."""
+    def progress(
+        self, notification: Notification
+    ) -> tuple[tuple[int, tuple[int, ...]], list[Permanent]] | None:
+        """Where ``notification`` goes on from (its first event not taken, and the events
+        before it a silence held back, not sent) and its events refused so far; None
+        when none of it was posted (a stop saves what this says: sesd.alerting.part_saved)."""
         return self._part_sent.progress(notification)
 
     def resume(self, notification: Notification, progress: int, refused: list[Permanent]) -> None:
         """Go on with ``notification`` from its event ``progress`` (a restart's, as a stop
         saved it): its first events, taken before the stop, are not sent again."""
-        self._part_sent.resume(notification, progress, refused)
+        self._part_sent.resume(notification, (progress, ()), refused)
 
     async def send(self, notification: Notification) -> None:
         """Post each alert's trigger or resolve event, from the first not taken yet."""
         events = pagerduty_events(notification, self._config.routing_key.get(), self._config.source)
-        start, refused = self._part_sent.take(notification, 0)
+        (start, held), refused = self._part_sent.take(notification, (0, ()))
         firing = notification.kind is not Transition.RESOLVED
         for i in range(start, len(events)):
             label = notification.alerts[i].domain
             if firing and self.held(notification.rule, label, notification.kind):
                 self._log.info("sesd.alert.recalled", rule=notification.rule, domain=label)
+                held += (i,)
                 continue
             if firing and self.over(notification.rule, label):
                 self._log.info("sesd.notify.superseded", rule=notification.rule, domain=label)
                 continue
-            self._part_sent.posting(i, refused)  # what a stop meanwhile saves
+            self._part_sent.posting((i, held), refused)  # what a stop meanwhile saves
             try:
                 await post_json(
                     self._session,
@@ -340,7 +345,7 @@ class PagerDutySink:
             except Permanent as exc:
                 refused.append(exc)
             except DeliveryError:
-                self._part_sent.keep(notification, i, refused)
+                self._part_sent.keep(notification, (i, held), refused)
                 raise
         if refused:
             first = refused[0]
