@@ -956,6 +956,8 @@ def test_a_resend_every_whose_next_post_lands_in_time_is_not_warned_of(sink: str
         "http://127.0.0.1:8080/slack",  # a relay on this host: nothing on the wire
         "http://[::1]/slack",
         "http://localhost:8080/slack",
+        "http://localhost.:8080/slack",  # the same name, written fully qualified
+        "http://[::ffff:127.0.0.1]:8080/slack",  # IPv4's loopback, as IPv6 writes it
     ],
 )
 @pytest.mark.parametrize(

@@ -201,12 +201,16 @@ def _crosses_in_clear(url: str) -> bool:
         return False  # refused by the URL's own check
     if parts.scheme.lower() != "http":
         return False
+    host = host.removesuffix(".")  # ``localhost.``: the same name, fully qualified
     if host == "localhost" or host.endswith(".localhost"):
         return False
     try:
-        return not ipaddress.ip_address(host).is_loopback
+        ip = ipaddress.ip_address(host)
     except ValueError:
         return True  # a name
+    # ``::ffff:127.0.0.1`` is IPv4's loopback, which Python 3.11 does not call IPv6's.
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+    return not (ip.is_loopback or (mapped is not None and mapped.is_loopback))
 
 
 def _next_post(resend: float, every: float) -> float:
