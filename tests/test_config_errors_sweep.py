@@ -984,6 +984,23 @@ def test_a_webhook_sent_over_no_network_is_not_warned_of(url: str, sink: str) ->
 
 
 @pytest.mark.parametrize(
+    "host", ["receiver.monitoring.svc:8080", "receiver.monitoring.svc.cluster.local."]
+)
+def test_a_webhook_to_a_cluster_service_over_http_is_not_warned_of(host: str) -> None:
+    """A webhook receiver served over http as a Kubernetes Service, by its cluster name,
+    as an Alertmanager commonly is (whose urls are not warned of): no warning at each
+    start and reload for a config as deployed. A PagerDuty events_url there still is:
+    PagerDuty serves https alone, and the routing key goes to a relay off this host."""
+    hook = parse_config(Q + f'[alerts.sinks.hook]\ntype = "webhook"\nurl = "http://{host}/x"\n')
+    assert not [w for w in hook.warnings() if "not https" in w]
+    paged = parse_config(
+        Q + '[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "R0UT1NGKEY"\n'
+        f'events_url = "http://{host}/v2/enqueue"\n'
+    )
+    assert [w for w in paged.warnings() if "not https" in w]
+
+
+@pytest.mark.parametrize(
     ("key", "url"),
     [
         ("0123456789abcdef0123456789abcdef", ""),  # an older key: lowercase hex

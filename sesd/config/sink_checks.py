@@ -147,7 +147,8 @@ def plain_http_warnings(alerts: AlertsConfig) -> list[str]:
     diagnostics). Warned of, not refused: a Slack- or PagerDuty-compatible receiver of
     one's own may serve http, and a config that ran on it must load again. A URL not
     yet read (check-config without its secrets) is judged when read; none is shown: a
-    webhook's is a secret."""
+    webhook's is a secret. A webhook to a cluster's Service by name is not warned of
+    (:func:`_cluster_service`)."""
     found = []
     for name, sink in alerts.named_sinks().items():
         key = f"alerts.sinks.{toml_key(name)}" if name in alerts.sinks else f"alerts.{name}"
@@ -161,7 +162,7 @@ def plain_http_warnings(alerts: AlertsConfig) -> list[str]:
                     "on this host)"
                 )
         elif isinstance(sink, WebhookConfig) and sink.url.is_read:
-            if _crosses_in_clear(sink.url.get()):
+            if _crosses_in_clear(sink.url.get()) and not _cluster_service(sink.url.get()):
                 found.append(
                     f"{key}.url: an http URL, not https: every notification (its domains, "
                     "their providers, SMTP diagnostics) and the URL, a secret (its path may "
@@ -211,6 +212,18 @@ def _crosses_in_clear(url: str) -> bool:
     # ``::ffff:127.0.0.1`` is IPv4's loopback, which Python 3.11 does not call IPv6's.
     mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
     return not (ip.is_loopback or (mapped is not None and mapped.is_loopback))
+
+
+def _cluster_service(url: str) -> bool:
+    """Whether ``url`` names a Kubernetes Service by its cluster name (``.svc``,
+    ``.svc.cluster.local``): a receiver of one's own in the cluster, commonly served
+    over http as an Alertmanager is (whose urls are not warned of), a mesh encrypting
+    it on the wire where one is wanted."""
+    try:
+        host = (urlsplit(url.strip()).hostname or "").removesuffix(".")
+    except ValueError:
+        return False
+    return host.endswith((".svc", ".svc.cluster.local"))
 
 
 def _next_post(resend: float, every: float) -> float:
