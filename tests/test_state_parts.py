@@ -208,3 +208,19 @@ def test_a_pagerduty_page_reads_back_from_its_event_and_a_webhook_shaped_one_is_
     resumed, skipped = read_parts(data, config, SAVED_AT, SAVED_AT, 0.0)
     assert [(r.sink, r.progress) for r in resumed] == [("pd", (1, None))]
     assert skipped == 2
+
+
+def test_an_entry_of_a_sink_of_another_type_now_is_not_gone_on_with_nor_counted() -> None:
+    """The config retyped a sink across the restart (the webhook ``hook`` now a
+    PagerDuty sink of that name, or ``pd`` now a webhook): its entry is to another
+    receiver, not gone on with (its alerts go whole), and not counted as unread as a
+    damaged one is: the file is sound."""
+    from tests.test_pagerduty_parts_restart import _text as paged
+
+    pagerduty = paged("https://events.pagerduty.com/v2/enqueue")
+    retyped = parse_config(pagerduty.replace("[alerts.sinks.pd]", "[alerts.sinks.hook]")
+                           .replace('sinks = ["pd"]', 'sinks = ["hook"]')).alerts  # fmt: skip
+    assert read_parts({"part_sent": [_entry()]}, retyped, SAVED_AT, SAVED_AT, 0.0) == ([], 0)
+    digest = config_digest(parse_config(pagerduty).alerts.named_sinks()["pd"])
+    page = _entry(sink="hook", url=digest, ends=[1], made_at="", id="")
+    assert read_parts({"part_sent": [page]}, CONFIG, SAVED_AT, SAVED_AT, 0.0) == ([], 0)

@@ -9,7 +9,8 @@ sesd.runtime.state_alerts says. An entry that does not read (a flipped byte, a
 hand's edit; an ``id`` or ``at`` not as sesd writes them, which the receiver would be
 sent; a page's with one, or parts not one event each) is skipped, counted, and its
 alerts go again whole, as a build that did not save it sent them; so too one to
-another URL, key or sink, or past ``notification_max_age`` of its first try.
+another URL, key or sink (a sink retyped since: not counted, the file is sound), or
+past ``notification_max_age`` of its first try.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def read_parts(
     skipped, room, count = 0, MOST_SAVED_BYTES, dict.fromkeys(urls, 0)
     for entry in saved:
         size = len(msgspec.msgpack.encode(entry))
-        part = _part(entry, pagers) if size <= room else None
+        part = _part(entry) if size <= room else None
         if part is None:
             skipped += 1
             continue
@@ -74,6 +75,9 @@ def read_parts(
         age = part.age + max(0.0, now - saved_at)  # the downtime counts
         if urls.get(part.sink) != part.url or count[part.sink] == MOST_SAVED:
             continue  # another receiver, or none: its alerts go whole, as before
+        if _paged(part) != (part.sink in pagers):
+            skipped += 1  # a page to a webhook's URL, or the converse: damaged
+            continue
         if age > config.notification_max_age.seconds:
             continue  # its receiver gave it up
         count[part.sink] += 1
@@ -81,9 +85,11 @@ def read_parts(
     return found, skipped
 
 
-def _part(entry: Any, pagers: set[str]) -> SavedPart | None:
-    """``entry`` as a part-sent notification, or None when it does not read as one (of a
-    sink in ``pagers``, PagerDuty's: one event a part, no ``id`` nor ``at``)."""
+def _part(entry: Any) -> SavedPart | None:
+    """``entry`` as a part-sent notification, or None when it does not read as one: a
+    webhook's, or a PagerDuty page (one event a part, no ``id`` nor ``at``). Which is
+    its sink's now is read after its receiver: one the config retyped since is to
+    another receiver, not damaged."""
     try:
         part = msgspec.convert(entry, SavedPart)
     except msgspec.ValidationError:
@@ -95,7 +101,7 @@ def _part(entry: Any, pagers: set[str]) -> SavedPart | None:
         or ends[-1] != len(part.alerts)
         or not 0 <= part.next < len(ends)
         or len(part.refused) > part.next
-        or not (_paged(part) if part.sink in pagers else _made(part))
+        or not (_made(part) or _paged(part))
         or not (math.isfinite(part.age) and part.age >= 0)
     ):
         return None
