@@ -30,6 +30,7 @@ class LabelTable:
         "idle_evict",
         "last_seen",
         "max_tracked",
+        "overflow",
     )
 
     def __init__(
@@ -45,6 +46,9 @@ class LabelTable:
         self.last_seen: dict[str, float] = {}
         self.max_tracked = max_tracked
         self.idle_evict = idle_evict
+        #: How many values the cap counted under ``other`` (a tag's value SES could not
+        #: have carried is there by its text, not the cap: not counted).
+        self.overflow = 0
 
     def set_fixed(self, fixed: dict[str, str]) -> None:
         """Map values to labels always from now on (a reload changed the tracked domains
@@ -62,6 +66,7 @@ class LabelTable:
         if label is None:
             if len(self.last_seen) - (OTHER in self.last_seen) >= self.max_tracked:
                 label = OTHER
+                self.overflow += value != OTHER
             else:
                 label = self._labels[value] = value
         self.last_seen[label] = now

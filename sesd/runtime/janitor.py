@@ -1,8 +1,8 @@
 """The janitor: every :data:`EVERY` seconds, domains idle past their keep evicted from
 the windows, and what was made since frozen out of the collector's walks
 (sesd.runtime.collector); the record of senders found full warned of, once, the
-pending table refusing delays, once a spell, and the domains past ``max_tracked``, once
-a spell (until ``other`` goes idle)."""
+pending table refusing delays, once a spell, and the domains, tag values and tenants past
+their ``max_tracked``, once a spell (sesd.runtime.caps)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from collections.abc import Callable
 
 import anyio
 
-from sesd.core.domains import OTHER
 from sesd.core.pipeline import Pipeline
 from sesd.core.reputation_senders import MAX_ESTIMATED
 from sesd.io.logs import get_logger
+from sesd.runtime.caps import cap_watches
 from sesd.runtime.collector import Settler
 
 __all__ = ["EVERY", "janitor"]
@@ -31,10 +31,12 @@ async def janitor(
     """Round after round, until cancelled."""
     log = get_logger()
     settler = Settler(monotonic(), log)
-    capped = overflowing = False
+    capped = False
+    watches = cap_watches(pipeline.ledger)
     refused, last_refused = 0, -QUIET
     while True:
-        evicted = pipeline.housekeep(clock())
+        now = clock()
+        evicted = pipeline.housekeep(now)
         if evicted:
             log.info("sesd.domains.evicted", count=len(evicted))
         # Full, it stays so for the run (each move places the same senders again).
@@ -46,20 +48,8 @@ async def janitor(
                 "or a reload moves mail from, the estimate, its series and an alert on it "
                 "stay until a restart (a sender not kept may still count there)",
             )  # fmt: skip
-        # Domains under ``other`` are watched together, not each (a rule's ``*`` sees
-        # one label), with no row of their own: said once while ``other`` counts (a
-        # spell ends when it goes idle and is evicted).
-        domains = pipeline.ledger.domains
-        if (OTHER in domains.last_seen) != overflowing:
-            overflowing = not overflowing
-            if overflowing:
-                log.warning(
-                    "sesd.domains.capped", max_tracked=domains.max_tracked,
-                    hint="new recipient domains count under `other`, one label for all: "
-                    "a rule watches them together, not each; name the domains you alert "
-                    "on in [domains] track (or a rule's domains), or raise [domains] "
-                    "max_tracked (a restart applies it)",
-                )  # fmt: skip
+        for watch in watches:
+            watch.round(now, log)
         pending = pipeline.ledger.pending
         if pending.overflow > refused:
             if monotonic() - last_refused >= QUIET:

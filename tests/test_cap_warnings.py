@@ -1,0 +1,125 @@
+"""Past ``max_tracked`` a new recipient domain, tag value or tenant counts under
+``other``: no rule on it by name fires, and nothing but the ``other`` series says so.
+The janitor warns once a spell, naming the bound and what to do."""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from typing import Any
+
+import anyio
+import pytest
+from structlog.testing import capture_logs
+
+from sesd.config import core_settings, parse_config
+from sesd.core.domains import OTHER
+from sesd.core.label_table import LabelTable
+from sesd.core.pipeline import Pipeline
+from sesd.io.logs import get_logger
+from sesd.runtime import janitor
+from sesd.runtime.caps import CapWatch
+from sesd.runtime.health import Changes
+from tests import factory as f
+
+_QUEUE = '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/123456789012/eu"\n'
+
+
+def _domain(value: str) -> dict[str, Any]:
+    return f.delivery([f"r@{value}"])
+
+
+def _tag(value: str) -> dict[str, Any]:
+    return f.delivery(["r@a.example"], tags={"campaign": [value]})
+
+
+def _tenant(value: str) -> dict[str, Any]:
+    return f.delivery(["r@a.example"], tags={"ses:tenant-name": [value]})
+
+
+# (config, an event carrying a value, values that fill the table, values past it, the
+# warning, what its hint must name, and its fields)
+_CAPS = {
+    "domains": (
+        "[domains]\nmax_tracked = 2\n", _domain, ["a.example", "b.example"],
+        ["c.example", "d.example"], "sesd.domains.capped",
+        ["[domains] track", "raise [domains] max_tracked"], {},
+    ),
+    "tags": (
+        '[dimensions]\ntags = ["campaign"]\nmax_tracked = 2\n', _tag,
+        # (a value SES could not have carried is under ``other`` by its text: no cap)
+        ["spring", "summer", "not a tag value"], ["autumn", "winter"], "sesd.tags.capped",
+        ["raise [dimensions] max_tracked"], {"tag": "campaign"},
+    ),
+    "tenants": (
+        "[tenants]\nenabled = true\nmax_tracked = 2\n", _tenant, ["acme", "globex"],
+        ["initech", "umbrella"], "sesd.tenants.capped",
+        ["a rule's tenants", "raise [tenants] max_tracked"], {},
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("cap", list(_CAPS))
+async def test_the_values_past_max_tracked_are_warned_of_once(
+    monkeypatch: pytest.MonkeyPatch, cap: str
+) -> None:
+    """Rounds with the table full but every value under its own label (and a tag's value
+    SES could not have carried under ``other``) say nothing; the round after a value the
+    cap counted under ``other`` warns, and the rounds after it (more values under
+    ``other``) do not warn again."""
+    config, event, filling, past, name, hints, fields = _CAPS[cap]
+    monkeypatch.setattr(janitor, "EVERY", 0.01)
+    pipeline = Pipeline(core_settings(parse_config(_QUEUE + config)))
+
+    def deliver(value: str) -> None:
+        assert pipeline.feed(f.raw(event(value)), "eu", f.T0).outcome == "processed"
+
+    for value in filling:
+        deliver(value)
+    rounds, changes, housekeep = [0], Changes(), pipeline.housekeep
+
+    def counted(now: float) -> list[str]:
+        rounds[0] += 1
+        changes.notify()
+        return housekeep(now)
+
+    monkeypatch.setattr(pipeline, "housekeep", counted)
+
+    def capped(logs: list[MutableMapping[str, Any]]) -> list[MutableMapping[str, Any]]:
+        return [log for log in logs if log["event"].endswith(".capped")]
+
+    with capture_logs() as logs, anyio.fail_after(20):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(janitor.janitor, pipeline, lambda: f.T0, lambda: 0.0)
+            await changes.wait_for(lambda: rounds[0] >= 2)
+            assert capped(logs) == []
+            for value in past:
+                deliver(value)
+                seen = rounds[0]
+                await changes.wait_for(lambda: rounds[0] >= seen + 2)  # noqa: B023
+            tg.cancel_scope.cancel()
+    (warned,) = capped(logs)
+    assert warned["event"] == name
+    assert warned["log_level"] == "warning"
+    assert warned["max_tracked"] == 2
+    assert all(hint in warned["hint"] for hint in hints)
+    assert {key: warned[key] for key in fields} == fields
+
+
+def test_a_cap_is_warned_of_again_once_other_went_idle() -> None:
+    """A value the cap counts under ``other`` while ``other`` was seen within
+    ``idle_evict`` is the same spell: no second warning; one after ``other`` went unseen
+    for ``idle_evict`` starts a new spell, warned of again."""
+    table = LabelTable(max_tracked=1, idle_evict=100.0)
+    watch = CapWatch("sesd.domains.capped", table, "raise it", {})
+    table.label("a.example", 0.0)
+    log = get_logger()
+    with capture_logs() as logs:
+        table.label("b.example", 10.0)
+        watch.round(10.0, log)
+        table.label("c.example", 50.0)
+        watch.round(60.0, log)
+        assert table.last_seen[OTHER] == 50.0
+        watch.round(160.0, log)  # (a round sees it idle, before the next)
+        table.label("d.example", 200.0)
+        watch.round(200.0, log)
+    assert [log["event"] for log in logs] == ["sesd.domains.capped"] * 2
