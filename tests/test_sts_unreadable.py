@@ -4,10 +4,12 @@ The SDK's parser does not hold such an answer to the members STS promises: it pa
 an ``AssumeRoleResult`` without ``Credentials`` on, and one of another shape (a proxy's
 page) raises a ``KeyError`` of its own. Either is told as any role not assumed is
 (the poll's failure line and counter, the role's hint), never a fault that ends the
-poll round (every account's poll, for a task restarted every ten seconds)."""
+poll round (every account's poll, for a task restarted every ten seconds). A bug in
+sesd's own hooks on the answer is sesd's fault, not the role's."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -21,8 +23,10 @@ from sesd.config import core_settings, parse_config
 from sesd.config.aws import ROLE_NOT_ASSUMED
 from sesd.core.accounts import Target
 from sesd.core.pipeline import Pipeline
+from sesd.io import aws_errors
 from sesd.io.aws_errors import assume_role_failure
 from sesd.runtime.aws import AwsClients, poll_config
+from sesd.runtime.sqs_blame import sesds_own
 from sesd.runtime.sqs_calls import hint_for
 from tests.fake_ses import _STS_XML, ROLE_ACCOUNT, FakeSes
 
@@ -88,3 +92,43 @@ async def test_a_role_answered_without_credentials_is_a_role_not_assumed(answer:
         ROLE_NOT_ASSUMED,
     )
     assert fake.assume_role[0]["RoleArn"].endswith(":role/sesd")
+
+
+class _Status:
+    """Where sesd's hook notes an answer's status, its ``set`` a slip of sesd's."""
+
+    def __init__(self, slip: Callable[[Any], Any]) -> None:
+        self.set = slip
+
+    def get(self) -> int:
+        return 200
+
+
+#: What a slip in sesd's own code raises that the SDK's parser raises too on an answer
+#: of another shape.
+_BUGS: dict[type[BaseException], Callable[[Any], Any]] = {
+    TypeError: lambda status: status + "",
+    KeyError: lambda status: {}[status],
+    AttributeError: lambda status: status.no_such_attribute,
+    ValueError: lambda status: int(str(status) + "x"),
+}
+
+
+@pytest.mark.parametrize("bug", list(_BUGS), ids=lambda bug: bug.__name__)
+async def test_a_bug_of_sesds_own_sts_hooks_is_sesds_fault(
+    bug: type[BaseException], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in sesd's own hook on AssumeRole's answers (sesd.io.aws_errors), though it
+    raises what the SDK's parser raises on an answer of another shape, is a fault of
+    sesd's: the call needing the role's credentials raises it, with its traceback, not a
+    role not assumed (a ``NoCredentialsInAnswer`` sending the operator to the role)."""
+    monkeypatch.setattr(aws_errors, "_STATUS", _Status(_BUGS[bug]))
+    async with FakeSes() as fake, AsyncExitStack() as stack:
+        clients = AwsClients(
+            parse_config(f'[aws]\nendpoint_url = "{fake.url}"\n' + ROLE_ACCOUNT), stack
+        )
+        sqs = await clients.client("sqs", *TARGET, poll_config(attempts=1), fake.url)
+        with pytest.raises(bug) as raised:
+            await sqs.list_queues()
+    assert fake.assume_role  # answered: the fault is sesd's reading of it
+    assert sesds_own(raised.value)  # what a queue's poller raises to its supervisor

@@ -29,6 +29,7 @@ from sesd.runtime.aws_closing import Closing
 from sesd.runtime.aws_making import OneEach
 from sesd.runtime.aws_making import read_models as _read_models
 from sesd.runtime.aws_settings import poll_config, sqs_config, tenant_config
+from sesd.runtime.sqs_blame import sesds_own
 
 __all__ = [
     "DEFAULT_ACCOUNT",
@@ -331,7 +332,12 @@ class AwsClients:
                     "expiry_time": expires.isoformat(),
                 }
             except (ResponseParserError, KeyError, TypeError, ValueError, AttributeError) as exc:
-                raise no_credentials() from exc  # told as a role not assumed, not a fault
+                # The SDK's on an answer of another shape, or the lines above on one it
+                # passed: a role not assumed. One that passed sesd's own hooks under the
+                # SDK (sesd.io.aws_errors) is a bug of sesd's: a fault, with its traceback.
+                if sesds_own(exc):
+                    raise
+                raise no_credentials() from exc
 
 
 def _assumes_in(region: str, config: Config) -> bool:
