@@ -220,6 +220,10 @@ def test_a_file_whose_name_looks_like_a_glob_is_read_as_named(
         ("Parquet", "events.parquet", lambda data: b"PAR1" + data),
         ("tar", "events.tar", lambda data: _tarred(data)),
         ("tar", "events.tar.gz", lambda data: gzip.compress(_tarred(data))),
+        # Named .gz (a name kept when the compression changed): told by its bytes.
+        ("ZIP", "events.jsonl.gz", lambda data: _zipped(data)),
+        ("bzip2", "events.jsonl.gz", lambda data: bz2.compress(data)),
+        ("zstd", "events.jsonl.gz", lambda data: b"\x28\xb5\x2f\xfd" + data),
     ],
 )
 def test_a_compression_or_format_replay_cannot_read_is_named_not_read_as_json(
@@ -237,7 +241,8 @@ def test_a_compression_or_format_replay_cannot_read_is_named_not_read_as_json(
     named as what it is and skipped (exit 3); the rest is replayed. So is a tar archive
     (a day's directory handed on as `tar -czf`), gzipped or not: read as JSON, the
     first line of each file in it was glued to its header, an invalid value, and the
-    exit status was 0."""
+    exit status was 0. One named ``.gz`` is named by what it holds, not said to be "not
+    gzip data"."""
     event = json.dumps(f.delivery(["a@x.example"])) + "\n"
     good = tmp_path / "good.jsonl"
     good.write_text(event)

@@ -71,13 +71,15 @@ def _open(source: Source, s3: S3Reader | None) -> IO[bytes] | Gunzip:
     else:
         raw = open(source.name, "rb")  # noqa: SIM115
     head = raw.peek(HEAD)[:HEAD] if hasattr(raw, "peek") else b""
-    if source.name.endswith(".gz") or head[:2] == b"\x1f\x8b":
-        return Gunzip(raw)
+    # Told by its bytes before its name (no gzip starts as these): a ZIP named .gz is
+    # named ZIP, with what to do, not "not gzip data".
     refused = unread(head)
     if refused is not None:
         if source.name != "-":
             raw.close()
         raise refused
+    if source.name.endswith(".gz") or head[:2] == b"\x1f\x8b":
+        return Gunzip(raw)
     return raw
 
 
