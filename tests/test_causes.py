@@ -575,19 +575,34 @@ def test_a_word_of_the_diagnostic_starting_with_a_dash_is_text(
     assert out[1:] == quoted.splitlines()
 
 
+#: The usage error for a word with two dashes.
+_QUOTE = (
+    "sesd: error: unrecognized arguments: --user-unknown (if it is a word of the "
+    "diagnostic, quote the whole text, or put -- before it: sesd cause -- TEXT)"
+)
+
+
+@pytest.mark.parametrize(
+    ("words", "said"),
+    [
+        (["550", "--user-unknown"], _QUOTE),
+        # The only word: argparse said the text was left out, not how to give it.
+        (["--user-unknown"], _QUOTE),
+        ([], "sesd cause: error: the following arguments are required: text"),
+        (["--json"], "sesd cause: error: the following arguments are required: text"),
+    ],
+)
 def test_a_word_with_two_dashes_is_told_to_be_quoted(
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], words: list[str], said: str
 ) -> None:
     """`sesd cause 550 --user-unknown`: a word with two dashes reads as an option (a
     mistyped --json, or a word of the text): the usage error says how to give it as
-    text, quoted or after --."""
+    text, quoted or after --, the word alone too. No word at all, or only options, is
+    a text left out."""
     with pytest.raises(SystemExit) as exited:
-        main(["cause", "550", "--user-unknown"])
+        main(["cause", *words])
     assert exited.value.code == 2
-    assert capsys.readouterr().err.splitlines()[-1] == (
-        "sesd: error: unrecognized arguments: --user-unknown (if it is a word of the "
-        "diagnostic, quote the whole text, or put -- before it: sesd cause -- TEXT)"
-    )
+    assert capsys.readouterr().err.splitlines()[-1] == said
 
 
 @pytest.mark.parametrize(

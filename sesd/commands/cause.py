@@ -8,6 +8,7 @@ import json
 import re
 import sys
 from collections.abc import Iterator
+from functools import partial
 from typing import TextIO
 
 from sesd.commands.common import Commands, command
@@ -23,7 +24,7 @@ def add_parser(commands: Commands) -> None:
     cause = command(
         commands, "cause", "the cause of a delay, and what to do, from its SMTP diagnostic"
     )
-    cause.add_argument(
+    text = cause.add_argument(
         "text",
         nargs="+",
         help="the diagnostic text (its words, pasted unquoted, are joined by a space), "
@@ -40,7 +41,19 @@ def add_parser(commands: Commands) -> None:
     # text (no option of this command has one dash but -h). argparse reads only
     # negative numbers so, by this pattern of its own.
     cause._negative_number_matcher = re.compile(r"^-[^-]")
-    cause.set_defaults(execute=execute, unrecognized=_unrecognized)
+    # argparse says a text left out before the words it does not know: `sesd cause
+    # --user-unknown` would be "the following arguments are required: text", with no
+    # word of quoting. Those words are said first (_unrecognized), the text's absence
+    # after them, as argparse words it.
+    text.required = False
+    cause.set_defaults(execute=partial(_execute, cause), unrecognized=_unrecognized)
+
+
+def _execute(cause: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """:func:`execute`, once there is a text: none is argparse's usage error."""
+    if args.text is None:
+        cause.error("the following arguments are required: text")
+    return execute(args)
 
 
 def _unrecognized(words: list[str]) -> str:
