@@ -20,11 +20,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Final
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.commands.main import main
 from sesd.commands.replay.archive import read_paths
+from sesd.commands.replay.formats import archived
 from sesd.commands.replay.json_stream import MAX_BODY, TOO_LARGE
 from sesd.config.sections import IngestConfig
 from tests import factory as f
@@ -349,6 +352,43 @@ def test_an_s3_url_without_a_bucket_says_what_to_write(
     )
     assert main(["replay", "--config", str(config), url]) == 3
     assert capsys.readouterr().err.splitlines()[-1] == f"sesd: replay skipped {url}: {said}"
+
+
+_JSON_TEXT = st.text(st.characters(codec="utf-8"), max_size=300)
+
+
+@hypothesis.settings(max_examples=200, deadline=None)
+@hypothesis.given(before=_JSON_TEXT, after=_JSON_TEXT, ustar=st.booleans(), indent=st.booleans())
+def test_json_is_never_taken_for_a_tar_header(
+    before: str, after: str, ustar: bool, indent: bool
+) -> None:
+    """A replay file of JSON whose first 512 bytes hold, where a tar header keeps its
+    checksum, digits that are that sum (a subject a stranger wrote, `" 116543 "`, and
+    "ustar" where the mark is, or not): it was skipped whole as "tar data, not JSON".
+    A tar header always holds a NUL byte (its fields end in one, its unused bytes are
+    NULs) and JSON text never does, raw: JSON is never taken for tar."""
+    event = {"eventType": "Delivery", "mail": {"commonHeaders": {"subject": ""}}}
+    text = json.dumps(event, indent=2 if indent else None).encode()
+    start = text.index(b'"subject": "') + len(b'"subject": "')
+    opening = (text[:start] + json.dumps(before, ensure_ascii=False)[1:-1].encode())[:148]
+    head = bytearray(opening.ljust(148, b"x") + b" " * 8 + b"y" * 101)
+    head += b"ustar" if ustar else b"z" * 5
+    head += json.dumps(after, ensure_ascii=False)[1:-1].encode()
+    head = (head + b"z" * 512)[:512]
+    # As a tar writes its checksum: summed with its own eight bytes as spaces.
+    head[148:156] = b" %06o " % sum(head)
+    data = bytes(head) + b'"}}}\n'
+    # Not when a cut (at 148 bytes, at 512) split an escape or a character.
+    hypothesis.assume(_is_json(data))
+    assert archived(data) is None
+
+
+def _is_json(data: bytes) -> bool:
+    try:
+        json.loads(data)
+    except ValueError:
+        return False
+    return True
 
 
 def _tarred(data: bytes, *, v7: bool = False) -> bytes:

@@ -45,9 +45,11 @@ def archived(head: bytes) -> Unread | None:
     events are lost among values that do replay. Told by a header whose checksum holds,
     in the first 512 bytes (fewer tell nothing): a ustar header (POSIX's, GNU's) or one
     of the format before them (``tar --format=v7``), which has no "ustar" mark: its
-    checksum is then held to end as every tar writes it, in a NUL or a space (JSON text
-    has no octal number so ended just there, let alone one that is the sum)."""
-    if len(head) < _TAR_BLOCK:
+    checksum is then held to end as every tar writes it, in a NUL or a space. JSON text
+    may hold anything in a string, that sum where the checksum goes and "ustar" too (a
+    subject a stranger wrote), but never a raw NUL byte, which every tar header holds
+    (its fields end in one, its unused bytes are NULs)."""
+    if len(head) < _TAR_BLOCK or b"\0" not in head[:_TAR_BLOCK]:
         return None
     field = head[148:156]
     digits = field.strip(b"\0 ")
