@@ -558,6 +558,7 @@ def test_sesd_cause_names_the_second_cause(capsys: pytest.CaptureFixture[str]) -
     [
         ["550", "-5.1.1", "user", "unknown"],  # a status pasted with a dash before it
         ["-ERR", "mailbox", "full"],  # a reply that starts with a dash
+        ["550", "-host", "unknown"],  # read as -h with "ost" glued to it
     ],
 )
 def test_a_word_of_the_diagnostic_starting_with_a_dash_is_text(
@@ -565,7 +566,8 @@ def test_a_word_of_the_diagnostic_starting_with_a_dash_is_text(
 ) -> None:
     """`sesd cause 550 -5.1.1 user unknown`, pasted without quotes: a word that starts
     with a dash was a usage error, "unrecognized arguments: -5.1.1", with no word of
-    quoting it. It is a word of the text, answered as the quoted text is."""
+    quoting it. It is a word of the text, answered as the quoted text is; so is one
+    that starts as -h does, which was "ignored explicit argument 'ost'"."""
     assert main(["cause", " ".join(words)]) == 0
     quoted = capsys.readouterr().out
     assert main(["cause", *words, "--json"]) == 0

@@ -39,8 +39,16 @@ def add_parser(commands: Commands) -> None:
     # A diagnostic pasted unquoted may hold a word with a dash before it ("550 -5.1.1",
     # "-ERR"), which argparse takes for an unknown option: a word with one dash is
     # text (no option of this command has one dash but -h). argparse reads only
-    # negative numbers so, by this pattern of its own.
+    # negative numbers so, by this pattern of its own; and it reads "-host" as -h with
+    # "ost" glued to it, by the options it finds for a word: none for one dash but -h
+    # itself, which argparse matches before it looks.
     cause._negative_number_matcher = re.compile(r"^-[^-]")
+    options_of = cause._get_option_tuples
+
+    def options(word: str) -> list[tuple[argparse.Action, str, str | None]]:
+        return [] if word[1:2] != "-" else options_of(word)
+
+    cause._get_option_tuples = options  # type: ignore[method-assign,assignment]
     # argparse says a text left out before the words it does not know: `sesd cause
     # --user-unknown` would be "the following arguments are required: text", with no
     # word of quoting. Those words are said first (_unrecognized), the text's absence
