@@ -123,3 +123,21 @@ def test_a_cap_is_warned_of_again_once_other_went_idle() -> None:
         table.label("d.example", 200.0)
         watch.round(200.0, log)
     assert [log["event"] for log in logs] == ["sesd.domains.capped"] * 2
+
+
+def test_a_recipient_at_the_domain_other_itself_is_no_cap() -> None:
+    """A stranger's recipient at the domain ``other`` counts under the label ``other``
+    with the table not full: no value was past the bound, so no warning; the first that
+    is, is warned of."""
+    table = LabelTable(max_tracked=2, idle_evict=100.0)
+    watch = CapWatch("sesd.domains.capped", table, "raise it", {})
+    log = get_logger()
+    with capture_logs() as logs:
+        assert table.label(OTHER, 0.0) == OTHER
+        table.label("a.example", 0.0)
+        watch.round(1.0, log)
+        assert logs == []
+        table.label("b.example", 2.0)
+        table.label("c.example", 2.0)  # past max_tracked = 2
+        watch.round(3.0, log)
+    assert [log["event"] for log in logs] == ["sesd.domains.capped"]
