@@ -14,8 +14,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import pytest
+from aiobotocore.config import AioConfig
 from aiohttp import web
+from botocore.retries.standard import ExponentialBackoff
 
 import sesd.io.sqs_answers as answers_module
 from sesd.commands.demo.localhttp import LocalServer
@@ -112,7 +115,7 @@ async def test_failed_receives_back_off_to_the_cap(
 class OneMessage(SometimesThrottled):
     """Every receive brings one message; every delete deletes what it is asked to."""
 
-    async def _answer(self, request: web.Request) -> web.Response:
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         asked = await request.json()
         if request.headers["X-Amz-Target"].endswith("DeleteMessageBatch"):
             answer: dict[str, Any] = {"Successful": [{"Id": e["Id"]} for e in asked["Entries"]]}
@@ -180,7 +183,7 @@ class DeepAfterOne(OneMessage):
     """The first receive brings one message; every later call answers 500 with a body
     nested thousands deep (a proxy's, not SQS's: the SDK's loader raises RecursionError)."""
 
-    async def _answer(self, request: web.Request) -> web.Response:
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         self.n += 1
         return await super()._answer(request) if self.n == 1 else _deep_error()
 
@@ -245,3 +248,66 @@ async def test_an_answer_larger_than_sqs_sends_is_a_failed_receive(declared: boo
         assert said == f"UnreadableAnswer: an answer of {size} bytes, more than 64 MiB, not SQS's"
     else:
         assert said.startswith("UnreadableAnswer: an answer of more than 64 MiB, not SQS's: 'xxx")
+
+
+class BreaksOff(OneMessage):
+    """The first receive brings one message; every delete's answer breaks off after part
+    of its body: the connection cut (``cut``, its length said) or silent until the
+    server closes (``stalled``, streamed without a length)."""
+
+    def __init__(self, fault: str) -> None:
+        super().__init__()
+        self.fault = fault
+        self.deletes = 0
+        self._closed = anyio.Event()
+
+    def close(self) -> None:
+        self._closed.set()
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
+        if not request.headers["X-Amz-Target"].endswith("DeleteMessageBatch"):
+            return await super()._answer(request)
+        self.deletes += 1
+        answer = web.StreamResponse(headers={"Content-Type": "application/x-amz-json-1.0"})
+        if self.fault == "cut":
+            answer.content_length = 100
+        else:
+            answer.enable_chunked_encoding()
+        await answer.prepare(request)
+        await answer.write(b'{"Successful": [')
+        if self.fault == "cut":
+            assert request.transport is not None
+            request.transport.abort()
+        else:
+            await self._closed.wait()
+        return answer
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"), [("cut", "ConnectionClosedError"), ("stalled", "ReadTimeoutError")]
+)
+async def test_a_delete_whose_answer_breaks_off_mid_body_is_retried_by_the_sdk(
+    fault: str, error: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A delete whose answer breaks off after part of its body (the connection cut, or
+    silent past the read timeout) is retried by the SDK, as with the SDK's own HTTP
+    session: sesd's, which reads the body itself to bound it, says the break as the
+    SDK's does (ConnectionClosedError, ReadTimeoutError), the errors its retries know.
+    Said otherwise (aiohttp's own errors) each delete would be tried once, and a passing
+    cut would leave its messages undeleted, to come back as duplicates."""
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0.0)
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    quick = AioConfig(read_timeout=0.2, retries={"mode": "standard", "total_max_attempts": 2})
+    async with BreaksOff(fault) as sqs, aws_client("sqs", sqs, sqs_config(5).merge(quick)) as c:
+        trim_sqs(c)
+        p = poller(c, f"{sqs.url}/123456789012/q")[0]
+        messages = await p._receive()
+        assert messages is not None
+        assert await p._deletes.delete(messages) == 0
+        errors = _errors(p, "delete")
+    assert sqs.deletes == 4  # two tries (the SDK's retry) of each of the delete's two
+    assert errors == 2
+    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    said = {r["error"].partition(":")[0] for r in records if r["event"] == "sesd.sqs.delete_failed"}
+    assert said == {error}
