@@ -18,19 +18,23 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import msgspec
 import pytest
 from aiohttp import ClientSession
 from anyio.streams.buffered import BufferedByteReceiveStream
 
 from sesd.commands.demo.localsqs import LocalSqs
+from sesd.commands.status_table import table
 from sesd.config import Config, load_config, parse_config, read_secrets
 from sesd.io.logs import configure_logging
 from sesd.runtime.daemon import Daemon
 from sesd.runtime.http import http_server
+from sesd.status.document import Status
 from tests import factory as f
 from tests.conftest import make_queue, queue_counts, running, send_bodies
 from tests.dns_server import hermetic, hermetic_text
 from tests.sesd_process import config_file, sesd_process
+from tests.test_reload_calls_in_flight import _OLD, Standing, _config_at
 
 
 async def _wait_for_log(stream: BufferedByteReceiveStream, event: str) -> list[dict[str, Any]]:
@@ -385,3 +389,38 @@ async def test_a_start_after_a_kill_says_the_last_run_did_not_stop_cleanly(
         assert await sesd.process.wait() == -signal.SIGKILL
     async with sesd_process(config) as sesd:
         assert [r for r in sesd.records if r["event"] == "sesd.state.unclean_stop"]
+
+
+async def test_a_stopping_daemon_says_it_is_not_ready(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stop begins while ``q``'s receive waits (its check answered: ready): until the
+    exit, /readyz answers 503 "stopping", ``sesd_queue_ready`` is 0, ``STATUS=`` says
+    draining and the status API and ``sesd status`` say not ready, stopping: a load
+    balancer or a Service sends no more to a daemon going away, and nobody reads
+    "ready" on it. All said ready through the drain, up to a minute after its last
+    receive."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    async with Standing() as sqs:
+        sqs.answer.set()
+        config = parse_config(_config_at(sqs, _OLD.format(url=sqs.url), grace="30s"))
+        async with running(config) as daemon:
+            with anyio.fail_after(20):
+                await sqs.receiving.wait()
+                await daemon.changes.wait_for(lambda: daemon.health.ready(daemon.monotonic())[0])
+            base = f"http://127.0.0.1:{daemon.http_port}"
+            daemon.stop()
+            async with ClientSession() as session:
+                async with session.get(f"{base}/readyz") as answer:
+                    readyz = (answer.status, await answer.text())
+                async with session.get(f"{base}/api/v1/status") as answer:
+                    doc = msgspec.json.decode(await answer.read(), type=Status)
+            ready = daemon.metrics.registry.get_sample_value("sesd_queue_ready", {"queue": "q"})
+            summary = daemon.health.summary(daemon.monotonic)
+            sqs.receives.set()
+    assert readyz == (503, "not ready: stopping (draining what was received)\n")
+    assert ready == 0.0
+    assert summary == "draining"
+    assert (doc.sesd.ready, doc.sesd.stopping, doc.sesd.not_ready) == (False, True, [])
+    assert "NOT READY (stopping)" in table(doc).splitlines()[0]

@@ -15,7 +15,7 @@ from sesd.core.text import clean
 from sesd.status.charts import STAGES, duration, moment, percent, seconds, walked, when
 from sesd.status.document import MAX_ALERTS, SAME_ADVICE, AlertRow, ScopeTable, Status
 from sesd.status.markup import counted
-from sesd.status.page import SHARE, built, sinks_text
+from sesd.status.page import SHARE, built, not_ready, sinks_text
 
 __all__ = ["rows", "screenful", "table"]
 
@@ -34,7 +34,7 @@ def _safe(text: object) -> str:
 def table(status: Status, url: str = "") -> str:
     """The status as a terminal shows it: alerts first, firing ones first."""
     d = status.sesd
-    ready = "ready" if d.ready else f"NOT READY ({', '.join(d.not_ready)})"
+    ready = "ready" if d.ready else f"NOT READY ({', '.join(not_ready(d))})"
     reload = f"config loaded {moment(d.reload.at, status.at)}" + (
         "" if d.reload.ok else ", LAST RELOAD FAILED"
     )

@@ -16,6 +16,8 @@ READY_WITHIN = 60.0
 STATE_FAILING = (
     "state file save FAILED: a restart would lose what sesd did since the last one that worked"
 )
+#: What /readyz says once a stop has begun.
+STOPPING = "stopping (draining what was received)"
 
 
 @dataclass(slots=True)
@@ -41,6 +43,10 @@ class Health:
     #: When each queue's place last answered another call than a receive (its check,
     #: :meth:`answered`): it counts for readiness as a receive does.
     last_answer: dict[str, float] = field(default_factory=dict)
+    #: A stop has begun: the pollers receive no more, what they brought is drained, and
+    #: sesd exits. Not ready whatever the queues say, so that a load balancer or a
+    #: Service sends no more to a daemon going away, nor does anyone read "ready" on it.
+    stopping: bool = False
     #: Told when a queue's place answers a call other than a receive (a receive's
     #: poller tells its own batches), for what waits on readiness.
     changed: Callable[[], None] = lambda: None
@@ -107,18 +113,26 @@ class Health:
         ]
 
     def ready(self, now: float) -> tuple[bool, list[str]]:
-        """Ready when every queue answered recently and none is failing; returns the
-        ones that are not. The one answer /readyz, ``sesd_queue_ready`` and the status
-        page give: a queue found unusable is not ready from that receive on, not a
-        minute later when its last good one grows old."""
+        """Ready when every queue answered recently and none is failing, and no stop has
+        begun; returns the queues that are not. The one answer /readyz,
+        ``sesd_queue_ready`` and the status page give: a queue found unusable is not
+        ready from that receive on, not a minute later when its last good one grows
+        old."""
         stale = [q for q in self.queues if q in self.failing or self._silent(q, now, float("-inf"))]
-        return not stale, stale
+        return not stale and not self.stopping, stale
+
+    def unread_now(self, now: float) -> list[str]:
+        """The queues ``sesd_queue_ready`` says 0 of: those :meth:`ready` names, and
+        every one once a stop has begun (their pollers receive no more)."""
+        return list(self.queues) if self.stopping else self.ready(now)[1]
 
     def summary(self, monotonic: Callable[[], float]) -> str:
         """What the queues are doing, in a line (systemd's ``STATUS=``), and a failing
         state file save."""
         ready, stale = self.ready(monotonic())
-        if ready:
+        if self.stopping:
+            said = "draining"  # what the stop's own STATUS= said
+        elif ready:
             said = f"consuming {', '.join(self.queues)}"
         else:
             said = f"running; no receive lately, or failing: {', '.join(stale)} (see /readyz)"

@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry
 from sesd.config import HttpConfig
 from sesd.io.logs import get_logger
 from sesd.metrics.exposition import CONTENT_TYPE, render_async
-from sesd.runtime.health import Health
+from sesd.runtime.health import STOPPING, Health
 
 __all__ = ["SERVER", "ListenError", "StartError", "http_server"]
 
@@ -86,6 +86,8 @@ def _app(
         ready, stale = health.ready(monotonic())
         if ready:
             return web.Response(text=f"ready\n{health.notes()}")
+        if health.stopping:
+            return web.Response(status=503, text=f"not ready: {STOPPING}\n{health.notes()}")
         stale_text = ", ".join(stale)
         return web.Response(
             status=503,

@@ -106,7 +106,7 @@ class Parts:
         self.metrics.watch_outboxes(self.alerting.waiting)
         self.health = Health(queues, changed=self.changes.notify)
         self.alerting.unread = lambda: self.health.unread(self.monotonic())
-        self.metrics.watch_queues(lambda: self.health.ready(self.monotonic())[1])
+        self.metrics.watch_queues(lambda: self.health.unread_now(self.monotonic()))
         #: What the status page reads (sesd.status): the same live state as the metrics.
         self.status = Sources(
             ledger=ledger,

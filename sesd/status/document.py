@@ -78,6 +78,8 @@ class DaemonView(msgspec.Struct, frozen=True, kw_only=True):
     #: unusable, stalled, three failed in a row (what /readyz names).
     not_ready: list[str]
     reload: ReloadView
+    #: A stop has begun: not ready whatever the queues say (what /readyz says).
+    stopping: bool = False
     #: The commit of this build ("" when unknown): builds of one version differ.
     revision: str = ""
     #: The last save of the state file (``ok`` also without one).

@@ -138,6 +138,7 @@ def _daemon(
         uptime_seconds=max(0.0, now - sources.started),
         ready=ready,
         not_ready=stale,
+        stopping=sources.health.stopping,
         reload=ReloadView(ok=ok == 1, at=at or None),
         state=ReloadView(ok=saved == 1, at=saved_at or None),
         sinks_failing=failing or {},

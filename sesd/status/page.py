@@ -38,7 +38,7 @@ from sesd.status.markup import (
     tenants_html,
 )
 
-__all__ = ["built", "sinks_text", "status_html", "status_main"]
+__all__ = ["built", "not_ready", "sinks_text", "status_html", "status_main"]
 
 _TITLES = {"domain": "Domains", "provider": "Mailbox providers", "tenant": "SES tenants"}
 
@@ -68,8 +68,13 @@ def sinks_text(daemon: DaemonView, head: str = "notifications not sent lately") 
     return f"{head}: {sinks}"
 
 
+def not_ready(daemon: DaemonView) -> list[str]:
+    """Why sesd is not ready: a stop begun, then the queues /readyz names."""
+    return (["stopping"] if daemon.stopping else []) + daemon.not_ready
+
+
 def _header(daemon: DaemonView, now: float) -> str:
-    ready = "ready" if daemon.ready else f"not ready: {', '.join(daemon.not_ready)}"
+    ready = "ready" if daemon.ready else f"not ready: {', '.join(not_ready(daemon))}"
     reload = daemon.reload
     config = f"config loaded {moment(reload.at, now)}" + (
         "" if reload.ok else ", last reload FAILED"

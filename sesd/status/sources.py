@@ -50,8 +50,14 @@ class Readiness(Protocol):
         """The host's clock minus AWS's (an SQS answer's Date header), or None."""
         ...
 
+    @property
+    def stopping(self) -> bool:
+        """A stop has begun: not ready, whatever the queues say."""
+        ...
+
     def ready(self, now: float) -> tuple[bool, list[str]]:
-        """Whether every queue answered lately; the ones that did not."""
+        """Whether every queue answered lately and no stop has begun; the queues that
+        did not."""
         ...
 
 

@@ -163,7 +163,8 @@
 
   function header(doc) {
     const d = doc.sesd;
-    const ready = d.ready ? "ready" : "not ready: " + d.not_ready.join(", ");
+    // As page.py's not_ready: a stop begun, then the queues /readyz names.
+    const ready = d.ready ? "ready" : "not ready: " + (d.stopping ? ["stopping"] : []).concat(d.not_ready).join(", ");
     const saved = d.state.ok ? "" : `; state file save FAILED (last saved ${moment(d.state.at)})`;
     const config = "config loaded " + moment(d.reload.at) + (d.reload.ok ? "" : ", last reload FAILED") + saved;
     const parts = [
