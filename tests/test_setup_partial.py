@@ -438,6 +438,9 @@ def test_setup_prints_every_permission_readme_says_sesd_needs() -> None:
     assert len(lists) == 2
     said = set(re.findall(r"`((?:sqs|ses|cloudwatch|sts|kms):[A-Za-z]+)`", " ".join(lists)))
     assert said == {action for action, _ in PERMISSIONS}
+    # README: the canary's sender calls GetAccount once as it starts, account health off
+    # or not; a policy written from setup's reasons alone would leave it refused.
+    assert "canary" in dict(PERMISSIONS)["ses:GetAccount"]
 
 
 class Refusing(LocalServer):

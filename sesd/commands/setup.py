@@ -50,7 +50,11 @@ PERMISSIONS = (
     ("sqs:DeleteMessage", "delete what was handled"),
     ("sqs:ChangeMessageVisibility", "release messages at shutdown"),
     ("sqs:GetQueueAttributes", "check each queue's dead-letter queue at start"),
-    ("ses:GetAccount", "account health: sending status, enforcement, quota"),
+    (
+        "ses:GetAccount",
+        "account health: sending status, enforcement, quota; once as the canary's "
+        "sender starts (refused: harmless)",
+    ),
     ("cloudwatch:GetMetricData", "account health: AWS/SES Reputation.* metrics"),
     ("ses:ListTenants", "tenants, if [tenants] is enabled: the account's tenants"),
     ("ses:ListTenantResources", "tenants: which configuration sets and identities each holds"),
