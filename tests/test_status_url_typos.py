@@ -44,6 +44,47 @@ def test_a_password_in_a_mistyped_address_is_not_printed(
     )
 
 
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        (
+            "http:/\n/x",
+            "--url 'http:/\\n/x' has its scheme mistyped: give it as http://\\u000a/x",
+        ),
+        (
+            "http:/x\x1b]0;t\x07",
+            "--url 'http:/x\\x1b]0;t\\x07' has its scheme mistyped: give it as "
+            "http://x\\u001b]0;t\\u0007",
+        ),
+        (
+            "host\x1b[2J",
+            "--url 'host\\x1b[2J' has no scheme: give it as http://host\\u001b[2J or "
+            "https://host\\u001b[2J",
+        ),
+    ],
+)
+def test_a_control_character_typed_in_the_address_is_shown_escaped(
+    capsys: pytest.CaptureFixture[str], url: str, said: str
+) -> None:
+    """The address as meant, after "give it as", was the typed text as it is: a line
+    break split the error in two, and an escape sequence (ESC) reached the terminal,
+    where it can clear the screen or set its title. It is escaped, the line one line."""
+    assert main(["status", "--url", url]) == 2
+    assert capsys.readouterr().err == f"sesd: {said}\n"
+
+
+def test_a_control_character_typed_in_the_user_is_shown_escaped(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--user given beside a password written into --url is named in the usage error:
+    its escape sequence reached the terminal as typed."""
+    assert main(["status", "--user", "ops\x1b[2J", "--url", "http://ops:pw@127.0.0.1:1"]) == 2
+    assert capsys.readouterr().err == (
+        "sesd: --user ops\\u001b[2J and a user and password written into --url "
+        "http://127.0.0.1:1: give one\n"
+    )
+
+
 def test_a_host_named_http_with_its_port_is_a_host(capsys: pytest.CaptureFixture[str]) -> None:
     """``http:9585`` is a host named http and its port, written without a scheme."""
     assert main(["status", "--url", "http:9585"]) == 2

@@ -35,6 +35,7 @@ from sesd.commands.common import (
     Commands,
     config_error,
     listen_refused,
+    one_line,
     whole_number,
     with_config,
 )
@@ -230,7 +231,9 @@ def _hints(exc: Unreachable, url: str, args: argparse.Namespace, *, ever: bool =
 
 
 def _usage(message: str) -> int:
-    print(f"sesd: {message}", file=sys.stderr)
+    # The message holds what was typed (--url as meant, --user): a line break in it
+    # would split the line, an escape sequence act on the terminal.
+    print(f"sesd: {one_line(message)}", file=sys.stderr)
     return EXIT_USAGE
 
 
