@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from sesd.config.urls import check_http_url
-from sesd.core.shown_urls import shown_bare, shown_url
+from sesd.core.shown_urls import shown_bare, shown_url, urls_shown
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -90,3 +90,26 @@ def test_a_url_without_its_scheme_s_slashes_is_named_without_any_password(
     with pytest.raises(ValueError, match="is not an http") as refused:
         check_http_url(url, "alerts.sinks.am.urls[0]")
     assert "s3cr3t" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        # A token holding a ']' before its '@' percent-encoded: refused, or (before a
+        # bracketed host) accepted, its member logged and check-config's output showing it.
+        ("https://s3c]r3t%40host:9093/x", "https://***@host:9093"),
+        ("http://s3c]r3t%40[::1]:9093", "http://***@[::1]:9093"),
+        # A password so: all of the host and port after it were left out.
+        ("https://ops:s3c]r3t%40host:9093", "https://ops:***@host:9093"),
+        # An IPv6 address's zone is an interface's index too: its '%40' is no '@'.
+        ("http://[fe80::1%40]:9093/x", "http://[fe80::1%40]:9093/x"),
+    ],
+)
+def test_a_percent_encoded_at_is_a_zone_s_only_inside_an_ipv6_address(url: str, named: str) -> None:
+    """A '%40' in a URL with no '@' leaves the user and password in the parser's host,
+    so all before it is masked, but for a bracket before it: a token holding a ']' was
+    shown whole, as an IPv6 address would be, and an IPv6 address whose zone is
+    interface 40 (``%40``) was shown as a user and password before a host ']'. Only a
+    '%40' inside the brackets an address opens with is its zone's."""
+    assert shown_url(url) == named
+    assert urls_shown({"urls": [url]}) == {"urls": [named]}  # check-config's output

@@ -71,9 +71,11 @@ def shown_url(url: str) -> str:
     userinfo, at, host = rest[:end].rpartition("@")
     port_at = host.find(":")
     encoded = host.lower().rfind("%40")
-    if sep and not at and encoded >= 0 and "]" not in host[:encoded]:
+    if sep and not at and encoded >= 0 and not (host.startswith("[") and "]" in host[encoded:]):
         # 'u:pw%40host': the '@' percent-encoded, the parser's port is the password (or,
-        # 'TOKEN%40host:9093', its host the token: no host name holds a '%').
+        # 'TOKEN%40host:9093', its host the token: no host name holds a '%'). One inside
+        # the brackets an IPv6 address opens with is its zone's ('[fe80::1%40]',
+        # interface 40); a ']' typed before it is a token's or a password's.
         user = host[:port_at] if 0 <= port_at < encoded else ""
         return f"{head}{user + ':' if user else ''}***@{_port_masked(host[encoded + 3 :])}"
     if sep and not at and port_at >= 0 and not host.startswith("[") and "@" in rest[end:]:
