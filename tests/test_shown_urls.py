@@ -113,3 +113,23 @@ def test_a_percent_encoded_at_is_a_zone_s_only_inside_an_ipv6_address(url: str, 
     '%40' inside the brackets an address opens with is its zone's."""
     assert shown_url(url) == named
     assert urls_shown({"urls": [url]}) == {"urls": [named]}  # check-config's output
+
+
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("http://tok#s3cr3t@127.0.0.1:9093", "http://***@127.0.0.1:9093"),
+        ("https://tok?s3cr3t@host/x", "https://***@host/x"),
+        ("http://tok?s3cr3t@[::1]:9093", "http://***@[::1]:9093"),
+        # A path holding an '@' after a host with no port is still one.
+        ("http://host/x@y", "http://host/x@y"),
+    ],
+)
+def test_a_token_holding_a_question_mark_or_a_hash_is_masked(url: str, named: str) -> None:
+    """A token written as the user, a '?' or a '#' in it not percent-encoded, ends the
+    parser's host there: the config's form showed it whole (an Alertmanager's refusal
+    for a query or a fragment quoted it), sesd status's masked all up to the last '@'.
+    A query or a fragment right after the host holding an '@' is far rarer than such a
+    token (and refused in an Alertmanager's URL): all up to the last '@' is masked."""
+    assert shown_url(url) == named
+    assert "s3cr3t" not in shown_bare(url)

@@ -78,14 +78,23 @@ def shown_url(url: str) -> str:
         # interface 40); a ']' typed before it is a token's or a password's.
         user = host[:port_at] if 0 <= port_at < encoded else ""
         return f"{head}{user + ':' if user else ''}***@{_port_masked(host[encoded + 3 :])}"
-    if sep and not at and port_at >= 0 and not host.startswith("[") and "@" in rest[end:]:
+    bracketed = host.startswith("[")
+    if (
+        sep
+        and not at
+        and "@" in rest[end:]
+        and ((port_at >= 0 and not bracketed) or rest[end : end + 1] in ("?", "#"))
+    ):
         # No user in the parser's view, but 'user:' and an '@' after: a password holding
         # a '/', '?' or '#' not percent-encoded ends the parser's host there
         # ('u:p#ss@host', its port 'p'), so all up to the last '@' is masked (a port and
-        # a path holding an '@' too: which was meant cannot be told). A host without a
-        # port is left: 'host/x@y' is a path far more often than a token with a '/'.
+        # a path holding an '@' too: which was meant cannot be told); so is a token
+        # ended by a '?' or '#' ('TOK#EN@host': a query or a fragment right after a
+        # host, holding an '@', is rarer, and refused in an Alertmanager's URL). A host
+        # without a port before a '/' is left: 'host/x@y' is a path far more often than
+        # a token with a '/'.
         tail = rest.rpartition("@")[2]
-        user = host[:port_at]
+        user = host[:port_at] if port_at >= 0 and not bracketed else ""
         return f"{head}{user + ':' if user else ''}***@{_port_masked(tail)}"
     if not sep:
         return _unslashed_masked(url)
