@@ -23,9 +23,9 @@ _PORT: Final = re.compile(r"([^/?#:\[]*(?:\[[^\]/?#]*\][^:/?#]*)?):([^/?#]*)")
 _DROPPED: Final = str.maketrans("", "", "\t\r\n")
 _LEADING: Final = "".join(map(chr, range(33)))
 #: A URL's scheme and the slashes or backslashes typed after it, with a tab or a line
-#: break among them, which the parser drops (and what comes before it: the spaces or
-#: control characters an error names).
-_LEAD: Final = re.compile(r"[^A-Za-z]*[A-Za-z][A-Za-z0-9+.-]*:[/\\][/\\\t\r\n]*")
+#: break among them, which the parser drops, or a space, which the refusal names (and
+#: what comes before it: the spaces or control characters an error names).
+_LEAD: Final = re.compile(r"[^A-Za-z]*[A-Za-z][A-Za-z0-9+.-]*:[/\\][/\\\t\r\n ]*")
 #: What may stand for a scheme in a URL without its '://' (``http:``, ``http//``, or a
 #: user's ``ops:`` when none was typed), kept when its user and password are masked.
 _NO_SLASHES: Final = re.compile(r"\s*[A-Za-z][A-Za-z0-9+.-]*(?::|/+)[/\\]*")
@@ -33,10 +33,10 @@ _NO_SLASHES: Final = re.compile(r"\s*[A-Za-z][A-Za-z0-9+.-]*(?::|/+)[/\\]*")
 _SLASHES: Final = re.compile(r"[\s/\\]*")
 #: What comes before a URL's user and password: its scheme and the slashes typed after
 #: it, however many (a third, or backslashes, leave the parser no host), with a tab or
-#: a line break among them (which the parser drops) or its colon left out (``http//``),
-#: else spaces.
+#: a line break among them (which the parser drops) or a space, or its colon left out
+#: (``http//``), else spaces.
 _AUTHORITY: Final = re.compile(
-    r"\s*(?:[A-Za-z][A-Za-z0-9+.-]*(?::(?=[/\\])|(?=//)))?(?:[/\\][/\\\t\r\n]*)?"
+    r"\s*(?:[A-Za-z][A-Za-z0-9+.-]*(?::(?=[/\\])|(?=//)))?(?:[/\\][/\\\t\r\n ]*)?"
 )
 
 
