@@ -300,8 +300,14 @@ class PendingDelays:
         return len(self._entries)
 
     def _list(self, labels: Labels, expires: float) -> None:
+        # Delays come nearly in time order, each expiring after those listed: appended
+        # where insort() would put it, without its search (about 500 instructions a label).
         for scope, label in enumerate(labels):
-            bisect.insort(self._expiries.setdefault((scope, label), []), expires)
+            expiries = self._expiries.setdefault((scope, label), [])
+            if not expiries or expiries[-1] <= expires:
+                expiries.append(expires)
+            else:
+                bisect.insort(expiries, expires)
 
     def _unlist(self, labels: Labels, expires: float) -> None:
         for scope, label in enumerate(labels):
