@@ -7,6 +7,7 @@ the recipient (its slots), through the ledger. Pure code.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from typing import Final
 
@@ -32,6 +33,7 @@ __all__ = [
 _DELAY: Final = EVENT_TYPE_INDEX["delivery_delay"]
 _BOUNCE: Final = EVENT_TYPE_INDEX["bounce"]
 _COMPLAINT: Final = EVENT_TYPE_INDEX["complaint"]
+_NAME: Final = operator.attrgetter("name")
 
 
 def undelivered(
@@ -99,11 +101,14 @@ def delayed(
             for slot in slots:
                 (slot.windows or slot.window()).count(t, now, _DELAY)
         if expires is None or expires > now:
-            labels = tuple(slot.name for slot in slots)
+            # (Not a generator's tuple, nor slot.window() called when they are made:
+            # about 800 instructions a delayed recipient fewer.)
+            labels = tuple(map(_NAME, slots))
             for slot in slots:
                 # A label is shown (its pending gauge, the status page) and stepped by
                 # rules where it has windows: a late delay, in none, still pends.
-                slot.window()
+                if slot.windows is None:
+                    slot.window()
             ended = ledger.pending.delayed(key, labels, t, expires)
             if ended is not None:
                 # Its Delivery or Bounce came first (SQS keeps no order): the delay is
