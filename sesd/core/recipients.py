@@ -216,8 +216,9 @@ def _note_recipient(
         source=event.mail.source_arn,
         config_set=event.config_set,
         delay_type=delay_type,
-        statuses=[recipient.status],
-        diagnostics=[recipient.diagnostic_code],
+        # Tuples, which noted() keys its memo with as they are (a list is copied).
+        statuses=(recipient.status,),
+        diagnostics=(recipient.diagnostic_code,),
         mta=mta,
         cause=cause,
         also=also,
