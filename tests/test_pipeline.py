@@ -172,13 +172,15 @@ def test_unknown_event_type_counts_as_unknown() -> None:
 
 
 def test_bounces_and_delay_types_keep_labels_bounded() -> None:
-    """Bounce and delay types are SES's documented values; anything else is ``other``."""
+    """Bounce and delay types are SES's documented values; anything else is ``other``,
+    where two unknown kinds count together."""
     pipeline = make()
     pipeline.feed(f.raw(f.bounce(["a@one.com"], kind="Transient", subkind="MailboxFull")), "q", NOW)
     pipeline.feed(f.raw(f.bounce(["b@one.com"], kind="Weird", subkind="Odd")), "q", NOW)
+    pipeline.feed(f.raw(f.bounce(["d@one.com"], kind="Strange", subkind="Odder")), "q", NOW)
     pipeline.feed(f.raw(f.delay(["c@one.com"], delay_type="Novel")), "q", NOW)
     scope = pipeline.ledger.by_domain
-    assert scope.bounces["one.com"] == {("Transient", "MailboxFull"): 1, ("other", "other"): 1}
+    assert scope.bounces["one.com"] == {("Transient", "MailboxFull"): 1, ("other", "other"): 2}
     assert scope.delays["one.com"] == {("other", "connection"): 1}
 
 
