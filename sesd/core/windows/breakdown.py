@@ -14,7 +14,7 @@ Pure code: no clock, no I/O.
 
 from __future__ import annotations
 
-from collections import Counter, _count_elements  # type: ignore[attr-defined]
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, cast
@@ -162,12 +162,6 @@ class Details:
         details = self.buckets.get(coarse)
         if details is None:
             details = self.buckets[coarse] = {}
-        if len(details) + len(keys) <= KEYS_PER_BUCKET:
-            # Every key fits (each adds one value at most): counted by Counter.update()'s
-            # C loop, which hashes a key (a tuple, its hash not kept) once for its look-up
-            # and its write; the loop below cost about 1,000 instructions a key more.
-            _count_elements(details, keys)
-            return
         # One lookup of a key before its count is written, not a test and then a get:
         # a key is a tuple, hashed again at each (a problem recipient's five or so keys,
         # in each of its windows).
