@@ -9,6 +9,7 @@ import re
 import shlex
 import sys
 import uuid
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
@@ -748,15 +749,34 @@ async def test_sts_unanswered_holds_the_run_no_longer_than_its_wait(
     """STS never answers (a network that reaches SNS, SQS and SES by their VPC
     endpoints alone). Setup asked it whose the credentials are, for a line it prints
     only if the topic's creation goes unanswered, and waited out the SDK's timeouts
-    and retries, a minute a try, before it made anything. It waits IDENTITY_WAIT (5 s;
-    here a fifth of a second) and makes the topic and the rest."""
+    and retries, a minute a try, before it made anything. It waits IDENTITY_WAIT (5 s)
+    and makes the topic and the rest. Here the wait is a fifth of a second from the
+    moment STS has the question: timed from the call's start, as sesd times it, a
+    loaded machine may not have sent the question by then (the client's first call
+    makes its connection), and the hang would go unexercised."""
     from sesd.commands import setup_unanswered
 
-    monkeypatch.setattr(setup_unanswered, "IDENTITY_WAIT", 0.2, raising=False)
     name = f"s{uuid.uuid4().hex[:8]}"
-    async with SesDenied(local_sqs.url, action="GetCallerIdentity") as silent:
+    async with (
+        SesDenied(local_sqs.url, action="GetCallerIdentity") as silent,
+        anyio.create_task_group() as tg,
+    ):
         silent.hanging = True
+
+        def from_asked(delay: float) -> anyio.CancelScope:
+            scope = anyio.CancelScope()
+
+            async def start_when_asked() -> None:
+                await silent.asked.wait()
+                scope.deadline = anyio.current_time() + delay
+
+            tg.start_soon(start_when_asked)
+            return scope
+
+        monkeypatch.setattr(setup_unanswered, "IDENTITY_WAIT", 0.2, raising=False)
+        monkeypatch.setattr(setup_unanswered, "anyio", SimpleNamespace(move_on_after=from_asked))
         with anyio.fail_after(10):
             plan = await run_setup(SetupOptions(name=name, endpoint_url=silent.url))
         assert silent.asked.is_set()
+        tg.cancel_scope.cancel()
     assert [a for a, k, _ in plan.steps if k == "SNS topic"] == ["created"]
