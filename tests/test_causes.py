@@ -592,6 +592,11 @@ _QUOTE = (
         (["--user-unknown"], _QUOTE),
         ([], "sesd cause: error: the following arguments are required: text"),
         (["--json"], "sesd cause: error: the following arguments are required: text"),
+        # `--` with nothing after it is the end of the options, not an unknown word:
+        # told as a text left out, not to put `--` before the text.
+        (["--"], "sesd cause: error: the following arguments are required: text"),
+        (["--json", "--"], "sesd cause: error: the following arguments are required: text"),
+        (["--user-unknown", "--"], _QUOTE),
     ],
 )
 def test_a_word_with_two_dashes_is_told_to_be_quoted(
@@ -599,8 +604,8 @@ def test_a_word_with_two_dashes_is_told_to_be_quoted(
 ) -> None:
     """`sesd cause 550 --user-unknown`: a word with two dashes reads as an option (a
     mistyped --json, or a word of the text): the usage error says how to give it as
-    text, quoted or after --, the word alone too. No word at all, or only options, is
-    a text left out."""
+    text, quoted or after --, the word alone too. No word at all, or only options (and
+    a ``--`` with nothing after it), is a text left out."""
     with pytest.raises(SystemExit) as exited:
         main(["cause", *words])
     assert exited.value.code == 2

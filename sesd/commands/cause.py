@@ -54,7 +54,7 @@ def add_parser(commands: Commands) -> None:
     # word of quoting. Those words are said first (_unrecognized), the text's absence
     # after them, as argparse words it.
     text.required = False
-    cause.set_defaults(execute=partial(_execute, cause), unrecognized=_unrecognized)
+    cause.set_defaults(execute=partial(_execute, cause), unrecognized=partial(_unrecognized, cause))
 
 
 def _execute(cause: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -64,9 +64,18 @@ def _execute(cause: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     return execute(args)
 
 
-def _unrecognized(words: list[str]) -> str:
+def _unrecognized(
+    cause: argparse.ArgumentParser, words: list[str], args: argparse.Namespace
+) -> str:
     """The usage error for ``words`` read as options this command does not have: a
     mistyped one, or a word of the diagnostic with two dashes before it."""
+    if args.text is None:
+        # argparse leaves ``--`` among them when no text follows it (`sesd cause --`):
+        # the end of the options, not a word to put ``--`` before. Alone, a text left
+        # out, as when no word is given.
+        words = [word for word in words if word != "--"]
+        if not words:
+            cause.error("the following arguments are required: text")
     return (
         f"unrecognized arguments: {' '.join(words)} (if it is a word of the diagnostic, "
         "quote the whole text, or put -- before it: sesd cause -- TEXT)"

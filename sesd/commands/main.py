@@ -161,12 +161,12 @@ def _parsed(parser: argparse.ArgumentParser, given: list[str]) -> argparse.Names
 
 def _parsed_all(parser: argparse.ArgumentParser, given: list[str]) -> argparse.Namespace:
     """``given`` parsed, as ``parse_args`` does; words it does not take are a usage
-    error that the command may word itself (``unrecognized``, given its words: what
-    ``sesd cause`` takes as a diagnostic's words and what not)."""
+    error that the command may word itself (``unrecognized``, given its words and what
+    was parsed: what ``sesd cause`` takes as a diagnostic's words and what not)."""
     args, left = parser.parse_known_args(given)
     if left:
         said = getattr(args, "unrecognized", None)
-        parser.error(said(left) if said else f"unrecognized arguments: {' '.join(left)}")
+        parser.error(said(left, args) if said else f"unrecognized arguments: {' '.join(left)}")
     return args
 
 
