@@ -17,7 +17,7 @@ from sesd.core.label_table import LabelTable
 from sesd.core.pipeline import Pipeline
 from sesd.io.logs import get_logger
 from sesd.runtime import janitor
-from sesd.runtime.caps import CapWatch
+from sesd.runtime.caps import CapWatch, cap_watches
 from sesd.runtime.health import Changes
 from tests import factory as f
 
@@ -141,3 +141,34 @@ def test_a_recipient_at_the_domain_other_itself_is_no_cap() -> None:
         table.label("c.example", 2.0)  # past max_tracked = 2
         watch.round(3.0, log)
     assert [log["event"] for log in logs] == ["sesd.domains.capped"]
+
+
+def test_a_restart_from_a_state_file_holding_other_warns_at_the_next_value_past_it() -> None:
+    """A state file saved with each table full and ``other`` in use: the restart holds
+    ``other`` again, but no value has counted there since, so its rounds say nothing
+    (what the last run warned of is not warned of again); the first new value past
+    ``max_tracked`` is, once for each table."""
+    settings = core_settings(parse_config(_QUEUE + "".join(cap[0] for cap in _CAPS.values())))
+
+    def mail(n: int) -> str:
+        tags = {"campaign": [f"c{n}"], "ses:tenant-name": [f"t{n}"]}
+        return f.raw(f.delivery([f"r@d{n}.example"], tags=tags))
+
+    before = Pipeline(settings)
+    for n in range(3):
+        assert before.feed(mail(n), "eu", f.T0).outcome == "processed"
+    after = Pipeline(settings)
+    after.ledger.restore(before.ledger.snapshot(f.T0 + 1.0), f.T0 + 2.0)
+    tables = [after.ledger.domains, after.ledger.tenant_labels, *after.ledger.tag_tables.values()]
+    assert all(OTHER in table.last_seen for table in tables)
+    watches, log = cap_watches(after.ledger), get_logger()
+    with capture_logs() as logs:
+        for watch in watches:
+            watch.round(f.T0 + 3.0, log)
+        assert logs == []
+        assert after.feed(mail(3), "eu", f.T0 + 4.0).outcome == "processed"
+        for watch in watches:
+            watch.round(f.T0 + 5.0, log)
+    assert sorted(log["event"] for log in logs) == [
+        "sesd.domains.capped", "sesd.tags.capped", "sesd.tenants.capped"
+    ]  # fmt: skip
