@@ -108,7 +108,7 @@ class FakeSes(LocalServer):
         self.account_gate: anyio.Event | None = None
         #: AssumeRole calls (form fields), and the statuses scripted for the next ones.
         self.assume_role: list[dict[str, str]] = []
-        self._sts_script: deque[int] = deque()
+        self._sts_script: deque[int | tuple[int, str]] = deque()
         #: How long each AssumeRole takes to answer (a far or busy STS).
         self.sts_delay = 0.0
         #: Each configuration set's event destinations, by name (SES's field names).
@@ -183,19 +183,24 @@ class FakeSes(LocalServer):
             headers={"x-amzn-ErrorType": f"{error}:http://internal.amazon.com/"},
         )
 
-    def script_sts(self, *statuses: int) -> None:
-        """Answer the next AssumeRole calls with these statuses (200: credentials)."""
+    def script_sts(self, *statuses: int | tuple[int, str]) -> None:
+        """Answer the next AssumeRole calls with these statuses (200: credentials), each
+        error with its usual code or, given as (status, code), that one."""
         self._sts_script.extend(statuses)
 
     async def _sts(self, request: web.Request) -> web.Response:
         form = {key: str(value) for key, value in (await request.post()).items()}
         self.assume_role.append(form)
-        status = self._sts_script.popleft() if self._sts_script else 200
+        scripted = self._sts_script.popleft() if self._sts_script else 200
+        status, code = (
+            scripted
+            if isinstance(scripted, tuple)
+            else (scripted, _STS_ERRORS.get(scripted, "InternalFailure"))
+        )
         self._notify()
         if self.sts_delay:
             await anyio.sleep(self.sts_delay)  # STS is slow; nothing waits on it here
         if status != 200:
-            code = _STS_ERRORS.get(status, "InternalFailure")
             body = (
                 f'<ErrorResponse xmlns="{_STS_XML}"><Error><Type>Sender</Type>'
                 f"<Code>{code}</Code><Message>scripted {code}</Message></Error>"

@@ -12,14 +12,17 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
+from sesd.account.failures import hint as account_hint
 from sesd.config import core_settings, parse_config
 from sesd.config.aws import ROLE_NOT_ASSUMED
 from sesd.core.pipeline import Pipeline
+from sesd.io.aws_errors import error_code
 from sesd.io.logs import configure_logging, get_logger
 from sesd.metrics.registry import Metrics
 from sesd.runtime.aws import AwsClients, poll_config
-from sesd.runtime.sqs_calls import check_queue
+from sesd.runtime.sqs_calls import check_queue, hint_for
 from sesd.runtime.sqs_deletes import Deletes
 from tests.fake_ses import ROLE_ACCOUNT, FakeSes
 
@@ -56,3 +59,38 @@ async def test_a_role_sts_refuses_is_said_as_the_role_s_not_a_grant() -> None:
     assert "GetQueueAttributes" not in check.get("hint", "")
     refused = said["sesd.sqs.delete_refused"]
     assert refused["hint"].startswith(ROLE_NOT_ASSUMED)
+
+
+@pytest.mark.parametrize(
+    ("code", "said"),
+    [
+        ("ExpiredToken", "the session token has expired"),
+        ("InvalidClientTokenId", "the access key is not valid"),
+        ("SignatureDoesNotMatch", "the secret access key does not match"),
+        ("AccessDenied", None),
+    ],
+)
+async def test_sts_refusing_the_credentials_names_them_not_the_role(
+    code: str, said: str | None
+) -> None:
+    """STS refuses AssumeRole for the credentials sesd asks with (their session token
+    expired, their key unknown, their secret wrong): what to fix is those credentials,
+    not the role's trust policy or external id. A refusal of the role itself
+    (AccessDenied) still names the role. Said alike by an SQS call's and an account
+    poll's failure."""
+    async with FakeSes() as fake, AsyncExitStack() as stack:
+        fake.script_sts((403, code))
+        config = parse_config(f'[aws]\nendpoint_url = "{fake.url}"\n' + ROLE_ACCOUNT)
+        sqs = await AwsClients(config, stack).client(
+            "sqs", "prod-eu", "eu-west-1", poll_config(attempts=1)
+        )
+        with pytest.raises(ClientError) as raised:
+            await sqs.list_queues()
+    failure = raised.value
+    for hint in (hint_for(failure), account_hint("get_account", error_code(failure), failure)):
+        if said is None:
+            assert hint == ROLE_NOT_ASSUMED
+        else:
+            assert hint is not None
+            assert said in hint
+            assert "credentials sesd assumes the account's role with" in hint

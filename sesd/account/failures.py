@@ -17,8 +17,8 @@ from sesd.config.aws import (
     CLOCK_OFF,
     CREDENTIALS_REFUSED,
     NO_CREDENTIALS,
-    ROLE_NOT_ASSUMED,
     denied_once_known,
+    role_refused,
 )
 from sesd.io.aws_errors import assume_role_failure, error_code, signed_off
 
@@ -229,7 +229,7 @@ def hint(api: str, code: str, exc: BaseException) -> str:
         return CLOCK_OFF
     sts = assume_role_failure(exc)  # the API's own permission is not the cause
     if sts == "refused":
-        return ROLE_NOT_ASSUMED
+        return role_refused(error_code(exc))
     if sts:
         return f"STS {sts} (AssumeRole of the account's role): the next poll tries again"
     if isinstance(exc, EndlessList):

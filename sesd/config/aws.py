@@ -36,6 +36,7 @@ __all__ = [
     "endpoint_of_url",
     "region_not_enabled",
     "region_of_url",
+    "role_refused",
 ]
 
 #: What a log line says when an account's role cannot be assumed (any of its calls).
@@ -83,6 +84,16 @@ CREDENTIALS_REFUSED = {
 #: The codes of an access key AWS does not know: also what a region the account has not
 #: enabled answers (an opt-in region, enabled per account), where the key is not known.
 KEY_UNKNOWN = frozenset(code for code, hint in CREDENTIALS_REFUSED.items() if hint is _BAD_KEY)
+
+
+def role_refused(code: str) -> str:
+    """What a log line says when STS refused to assume an account's role with ``code``:
+    a refusal of the credentials sesd asks with (their key unknown, their signature's
+    secret wrong, their session token expired) is theirs to fix, not the role's trust."""
+    said = CREDENTIALS_REFUSED.get(code)
+    if said is None:
+        return ROLE_NOT_ASSUMED
+    return f"STS refused the credentials sesd assumes the account's role with: {said}"
 
 
 def denied_once_known(code: str) -> bool:

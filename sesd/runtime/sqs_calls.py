@@ -19,9 +19,9 @@ from sesd.config.aws import (
     KEY_UNKNOWN,
     NO_CREDENTIALS,
     NO_QUEUE_CODES,
-    ROLE_NOT_ASSUMED,
     denied_once_known,
     region_not_enabled,
+    role_refused,
 )
 from sesd.core.accounts import Accounts, Target
 from sesd.core.events import Invalid
@@ -217,7 +217,7 @@ def hint_for(exc: BaseException) -> str | None:
         return CLOCK_OFF
     sts = assume_role_failure(exc)
     if sts:  # throttled or unavailable: backed off like any passing error
-        return ROLE_NOT_ASSUMED if sts == "refused" else None
+        return role_refused(error_code(exc)) if sts == "refused" else None
     return PERMANENT_ERRORS.get(error_code(exc))
 
 
