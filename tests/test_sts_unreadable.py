@@ -25,8 +25,8 @@ from sesd.core.accounts import Target
 from sesd.core.pipeline import Pipeline
 from sesd.io import aws_errors
 from sesd.io.aws_errors import assume_role_failure
+from sesd.io.sdk_blame import sesds_own
 from sesd.runtime.aws import AwsClients, poll_config
-from sesd.runtime.sqs_blame import sesds_own
 from sesd.runtime.sqs_calls import hint_for
 from tests.fake_ses import _STS_XML, ROLE_ACCOUNT, FakeSes
 

@@ -52,7 +52,7 @@ _QUOTED_BYTES = 4 * _QUOTED
 class UnreadableAnswer(ValueError):
     """An answer that the SDK cannot read for what it is, not for its shape (the
     module's docstring): refused, quoting its start where it is at hand (an error's,
-    which the SDK failed to load, is not: sesd.runtime.sqs_blame.answer_too_deep)."""
+    which the SDK failed to load, is not: sesd.io.sdk_blame.answer_too_deep)."""
 
     def __init__(self, why: str, body: bytes | None = None) -> None:
         said = f"an answer {why}, not SQS's"

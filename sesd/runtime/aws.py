@@ -25,11 +25,11 @@ from sesd.config import AccountConfig, Config, QueueConfig
 from sesd.config.aws import endpoint_of_url
 from sesd.core.accounts import DEFAULT_ACCOUNT
 from sesd.io.aws_errors import no_credentials, note_statuses
+from sesd.io.sdk_blame import sesds_own
 from sesd.runtime.aws_closing import Closing
 from sesd.runtime.aws_making import OneEach
 from sesd.runtime.aws_making import read_models as _read_models
 from sesd.runtime.aws_settings import poll_config, sqs_config, tenant_config
-from sesd.runtime.sqs_blame import sesds_own
 
 __all__ = [
     "DEFAULT_ACCOUNT",

@@ -34,11 +34,11 @@ from sesd.config import QueueConfig
 from sesd.core.accounts import DEFAULT_ACCOUNT
 from sesd.core.pipeline import Pipeline
 from sesd.io.logs import debug_logged, get_logger
+from sesd.io.sdk_blame import answer_too_deep, sesds_own
 from sesd.metrics.registry import Metrics
 from sesd.runtime.clock import compare_with_aws
 from sesd.runtime.health import Changes, Health
 from sesd.runtime.in_flight import InFlight
-from sesd.runtime.sqs_blame import answer_too_deep, sesds_own
 from sesd.runtime.sqs_calls import SQS_ERRORS, InvalidMemory, foreign_answer
 from sesd.runtime.sqs_deletes import Deletes
 from sesd.runtime.sqs_failures import ReceiveFailures
@@ -213,12 +213,12 @@ class QueuePoller:
         try:
             return await self._receiver.receive_message(**kwargs)
         except SQS_ERRORS as exc:
-            if sesds_own(exc):  # a bug of sesd's: a fault, its supervisor's (sqs_blame)
+            if sesds_own(exc):  # a bug of sesd's: a fault, its supervisor's (sdk_blame)
                 raise
             return exc
         except RecursionError as exc:
             failure = answer_too_deep(exc)
-            if failure is None:  # sesd's own: a fault, its supervisor's (sqs_blame)
+            if failure is None:  # sesd's own: a fault, its supervisor's (sdk_blame)
                 raise
             return failure
 

@@ -28,7 +28,7 @@ from sesd.core.events import Invalid
 from sesd.core.text import clean
 from sesd.io.aws_errors import assume_role_failure, error_code, signed_off
 from sesd.io.logs import get_logger
-from sesd.runtime.sqs_blame import answer_too_deep, sesds_own
+from sesd.io.sdk_blame import answer_too_deep, sesds_own
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs.client import SQSClient
@@ -55,7 +55,7 @@ __all__ = [
 #: is not SQS's (a proxy's page, a stand-in answering 200 with something else): the
 #: SDK's parser then raises what reading a wrong shape raises. Only the SDK call is
 #: inside each try; what sesd's own code under it raises (a hook's bug) is told apart
-#: by sesd.runtime.sqs_blame.sesds_own, and raised on as sesd's fault.
+#: by sesd.io.sdk_blame.sesds_own, and raised on as sesd's fault.
 SQS_ERRORS = (
     ClientError,
     BotoCoreError,
@@ -159,12 +159,12 @@ async def check_queue(
             QueueUrl=queue.url, AttributeNames=["RedrivePolicy"]
         )
     except SQS_ERRORS as exc:
-        if sesds_own(exc):  # a bug of sesd's: a fault (sesd.runtime.sqs_blame)
+        if sesds_own(exc):  # a bug of sesd's: a fault (sesd.io.sdk_blame)
             raise
         failure = exc
     except RecursionError as exc:
         # An answer nested deeper than the SDK's loader goes: a failed check, as a
-        # receive answered so is (sesd's own recursion stays its fault: sqs_blame).
+        # receive answered so is (sesd's own recursion stays its fault: sdk_blame).
         failure = answer_too_deep(exc)
         if failure is None:
             raise

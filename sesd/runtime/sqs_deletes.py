@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from sesd.config import QueueConfig
 from sesd.io.aws_errors import assume_role_failure, error_code
+from sesd.io.sdk_blame import answer_too_deep, sesds_own
 from sesd.metrics.sqs import QueueCounts
-from sesd.runtime.sqs_blame import answer_too_deep, sesds_own
 from sesd.runtime.sqs_calls import (
     DENIED,
     SQS_ERRORS,
@@ -115,7 +115,7 @@ class Deletes:
             try:
                 response = await self._batch("delete", self._client.delete_message_batch, entries)
             except SQS_ERRORS as exc:
-                if sesds_own(exc):  # a bug of sesd's: a fault (sesd.runtime.sqs_blame)
+                if sesds_own(exc):  # a bug of sesd's: a fault (sesd.io.sdk_blame)
                     raise
                 if hint_for(exc) is not None:
                     self._refused_delete(exc, len(entries))
@@ -229,7 +229,7 @@ class Deletes:
             call = self._client.change_message_visibility_batch
             answer = await self._batch("release", call, entries)
         except SQS_ERRORS as exc:
-            if sesds_own(exc):  # a bug of sesd's: a fault (sesd.runtime.sqs_blame)
+            if sesds_own(exc):  # a bug of sesd's: a fault (sesd.io.sdk_blame)
                 raise
             said = {"error": describe_error(exc), "count": len(entries)}
             if not self.retired("sesd.sqs.release_failed", **said):
@@ -257,13 +257,13 @@ class Deletes:
         try:
             answer = await call(QueueUrl=self._queue.url, Entries=entries)
         except SQS_ERRORS as exc:
-            if not sesds_own(exc):  # a bug of sesd's is no failed call (sqs_blame)
+            if not sesds_own(exc):  # a bug of sesd's is no failed call (sdk_blame)
                 self._counts.retried(operation, retries(exc))
                 self._counts.error(operation)
             raise
         except RecursionError as exc:
             failure = answer_too_deep(exc)
-            if failure is None:  # sesd's own: a fault, its supervisor's (sqs_blame)
+            if failure is None:  # sesd's own: a fault, its supervisor's (sdk_blame)
                 raise
             self._counts.error(operation)  # raised before the SDK's retries
             raise failure from exc

@@ -1,9 +1,11 @@
-"""Whose fault an error raised by an SQS call is: the answer's (SQS's, a proxy's, the
-network's: a failed call, counted and retried), or sesd's own code under the call (a
-hook of sesd's reading the answer, sesd.io.sqs_answers; a role's credentials refreshed,
-sesd.runtime.aws): a bug, for the caller to raise on to its task's supervisor, which
-counts it and logs its traceback. Taken as the call's, a bug would be retried for ever
-as SQS's trouble, without a traceback, the queue said failing.
+"""Whose fault an error raised by an AWS SDK call is: the answer's (the service's, a
+proxy's, the network's: a failed call, counted and retried), or sesd's own code under
+the call (a hook of sesd's reading the answer, sesd.io.sqs_answers; a role's
+credentials refreshed, sesd.runtime.aws): a bug, for the caller to raise on to its
+task's supervisor, which counts it and logs its traceback. Taken as the call's, a bug
+would be retried for ever as the service's trouble, without a traceback, the queue
+said failing. Every caller of the SDK asks here (the SQS pollers, the role's refresh):
+one judgement, below the layers that call.
 
 Told by the frames the error passed: those of sesd's that made the call (the try around
 it, and its callers), then the SDK's, and under those any of sesd's own. Only the SDK's
@@ -27,7 +29,7 @@ _BUGS = (AttributeError, KeyError, TypeError, ValueError)
 
 
 def _under_the_call(exc: BaseException) -> Iterator[str]:
-    """The modules of the frames ``exc`` passed under the SQS call: past the frames of
+    """The modules of the frames ``exc`` passed under the SDK call: past the frames of
     sesd's that made it (from the one that caught it), the SDK's first."""
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_globals.get("__name__", "").startswith("sesd."):
@@ -38,7 +40,7 @@ def _under_the_call(exc: BaseException) -> Iterator[str]:
 
 
 def sesds_own(exc: BaseException) -> bool:
-    """Whether ``exc``, one of the errors an SQS call may raise, is a bug of sesd's own
+    """Whether ``exc``, one of the errors an SDK call may raise, is a bug of sesd's own
     code under the call (the module's docstring): raised by a frame of sesd's under the
     SDK's, and not :class:`UnreadableAnswer` (an answer refused by sesd's hook)."""
     if not isinstance(exc, _BUGS) or isinstance(exc, UnreadableAnswer):
