@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import io
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import anyio
 import pytest
 
+from sesd.account import flags
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.io.logs import configure_logging
+from sesd.io.sdk_blame import sesds_own
 from tests.fake_ses import FakeSes, healthy_account
 from tests.test_account_health import TARGET, _poller
+from tests.test_sts_unreadable import _BUGS
 
 #: Answers whose text member is no text: read as left out, the rest read.
 NOT_TEXT: dict[str, dict[str, Any]] = {
@@ -123,4 +127,32 @@ async def test_a_flag_written_as_its_word_reads_as_meant(local_sqs: LocalSqs, wo
             with anyio.fail_after(20):
                 await poller.poll_once()
     assert pipeline.ledger.accounts.status[TARGET].sending_enabled is False
+    assert not pipeline.ledger.accounts.errors
+
+
+@pytest.mark.parametrize("bug", list(_BUGS), ids=lambda bug: bug.__name__)
+async def test_a_bug_of_sesds_own_hook_on_the_answer_is_sesds_fault(
+    local_sqs: LocalSqs, bug: type[BaseException], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sesd's own hook on GetAccount's answer (sesd.account.flags) slips, raising what
+    the SDK's parser raises on an answer of another shape: a fault of sesd's, raised
+    out of the round for the account poll task's supervisor to count and log with its
+    traceback; not a failed poll counted as ``UnreadableAnswer``, its hint sending the
+    operator to an endpoint that answered well, asked again at every round."""
+    slip = _BUGS[bug]
+
+    class Read(dict[str, Any]):
+        """The answer as the hook reads it, its every look-up the slip."""
+
+        def get(self, *_: Any) -> Any:
+            return slip(0)
+
+    monkeypatch.setattr(flags, "json", SimpleNamespace(loads=lambda body: Read()))
+    pipeline = Pipeline(core_settings(parse_config("")))
+    async with FakeSes() as fake, _poller(fake, local_sqs, pipeline) as poller:
+        with anyio.fail_after(20), pytest.raises(ExceptionGroup) as raised:
+            await poller.poll_once()
+    (fault,) = raised.value.exceptions
+    assert isinstance(fault, bug)
+    assert sesds_own(fault)
     assert not pipeline.ledger.accounts.errors

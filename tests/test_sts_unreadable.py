@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from structlog.testing import capture_logs
 
 from sesd.account.poller import AccountPoller
+from sesd.account.tenants import TenantPoller
 from sesd.config import core_settings, parse_config
 from sesd.config.aws import ROLE_NOT_ASSUMED
 from sesd.core.accounts import Target
@@ -111,24 +112,72 @@ _BUGS: dict[type[BaseException], Callable[[Any], Any]] = {
     KeyError: lambda status: {}[status],
     AttributeError: lambda status: status.no_such_attribute,
     ValueError: lambda status: int(str(status) + "x"),
+    OverflowError: lambda status: float(10**400),
 }
 
 
+async def _sqs_call(clients: AwsClients, fake: FakeSes) -> None:
+    """A queue's SQS call through the role (what a queue's poller makes)."""
+    sqs = await clients.client("sqs", *TARGET, poll_config(attempts=1), fake.url)
+    await sqs.list_queues()
+
+
+async def _account_poll(clients: AwsClients, fake: FakeSes) -> None:
+    """A round of the account poller (GetAccount) through the role."""
+    accounts = Pipeline(core_settings(parse_config(""))).ledger.accounts
+    await _poll(AccountPoller, clients, fake, accounts, every=300, cloudwatch=False)
+
+
+async def _tenant_poll(clients: AwsClients, fake: FakeSes) -> None:
+    """A round of the tenant poller (ListReputationEntities first) through the role."""
+    ledger = Pipeline(core_settings(parse_config("[tenants]\nenabled = true\n"))).ledger
+    await _poll(
+        TenantPoller, clients, fake, ledger.accounts, ledger.tenant_map,
+        ledger.tenant_status, every=300, recommendations=False,
+    )  # fmt: skip
+
+
+async def _poll(kind: Any, clients: AwsClients, fake: FakeSes, *args: Any, **kwargs: Any) -> None:
+    """One round of a poller of ``kind`` over :data:`TARGET`: a fault it met, not a
+    failed call, raised (as to the poll task's supervisor), and no failed call counted."""
+
+    async def client_for(service: str, target: Target) -> Any:
+        return await clients.client(service, *target, poll_config(attempts=1), fake.url)
+
+    poller = kind([TARGET], client_for, *args, clock=lambda: 0.0, **kwargs)
+    with capture_logs() as logs:
+        try:
+            await poller.poll_once()
+        except ExceptionGroup as group:  # (side by side: each target's fault, together)
+            (fault,) = group.exceptions
+            raise fault from None
+        finally:
+            assert not poller.accounts.errors
+            assert not [line for line in logs if line["event"].endswith("poll_failed")]
+
+
+#: What calls through the role: each raises what sesd's own code under it raised.
+_CALLERS = {"sqs-call": _sqs_call, "account-poll": _account_poll, "tenant-poll": _tenant_poll}
+
+
+@pytest.mark.parametrize("caller", list(_CALLERS))
 @pytest.mark.parametrize("bug", list(_BUGS), ids=lambda bug: bug.__name__)
 async def test_a_bug_of_sesds_own_sts_hooks_is_sesds_fault(
-    bug: type[BaseException], monkeypatch: pytest.MonkeyPatch
+    bug: type[BaseException], caller: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A bug in sesd's own hook on AssumeRole's answers (sesd.io.aws_errors), though it
     raises what the SDK's parser raises on an answer of another shape, is a fault of
     sesd's: the call needing the role's credentials raises it, with its traceback, not a
-    role not assumed (a ``NoCredentialsInAnswer`` sending the operator to the role)."""
+    role not assumed (a ``NoCredentialsInAnswer`` sending the operator to the role). So
+    in an account's and its tenants' polls: raised to the poll task's supervisor, which
+    counts and logs it, not a failed poll (``UnreadableAnswer``, counted as the
+    endpoint's and asked again at every round, with no traceback)."""
     monkeypatch.setattr(aws_errors, "_STATUS", _Status(_BUGS[bug]))
     async with FakeSes() as fake, AsyncExitStack() as stack:
         clients = AwsClients(
             parse_config(f'[aws]\nendpoint_url = "{fake.url}"\n' + ROLE_ACCOUNT), stack
         )
-        sqs = await clients.client("sqs", *TARGET, poll_config(attempts=1), fake.url)
         with pytest.raises(bug) as raised:
-            await sqs.list_queues()
+            await _CALLERS[caller](clients, fake)
     assert fake.assume_role  # answered: the fault is sesd's reading of it
-    assert sesds_own(raised.value)  # what a queue's poller raises to its supervisor
+    assert sesds_own(raised.value)  # what a poller raises to its supervisor

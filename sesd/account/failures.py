@@ -21,6 +21,7 @@ from sesd.config.aws import (
     role_refused,
 )
 from sesd.io.aws_errors import assume_role_failure, error_code, signed_off
+from sesd.io.sdk_blame import sesds_own
 
 __all__ = [
     "ERRORS",
@@ -86,7 +87,8 @@ MAYBE_UNREAD: Final = (*UNREAD, RuntimeError)
 
 async def answer_of(call: Callable[[], Awaitable[Any]]) -> Any:
     """``call``'s answer (an SDK client's call); :class:`UnreadableAnswer` where the
-    SDK's parser raised on it (no fault of sesd's: a failed call, counted)."""
+    SDK's parser raised on it (no fault of sesd's: a failed call, counted). What sesd's
+    own code under the call raised (:func:`unread`) is raised as it is."""
     try:
         return await call()
     except MAYBE_UNREAD as exc:
@@ -106,7 +108,14 @@ def text(item: Any, key: str) -> str:
 def unread(exc: BaseException) -> bool:
     """Whether ``exc`` is the SDK's parser's, of an answer not of its API's shape:
     :data:`UNREAD`, or the RuntimeError botocore's timestamp parser gives up with on a
-    figure past any date (1e300 seconds); any other RuntimeError is sesd's."""
+    figure past any date (1e300 seconds); any other RuntimeError is sesd's. So is one
+    of :data:`UNREAD` raised by sesd's own code under the call (a hook of sesd's on the
+    answer, sesd.account.flags; the role's credentials refreshed, sesd.runtime.aws): a
+    bug, raised to the poll task's supervisor, which counts it and logs its traceback,
+    not a failed poll retried for ever as SES's, the answer said unreadable
+    (sesd.io.sdk_blame)."""
+    if sesds_own(exc):
+        return False
     if isinstance(exc, UNREAD):
         return True
     last = exc.__traceback__

@@ -87,7 +87,8 @@ class Pacer:
         raised, or :class:`~sesd.account.failures.WatchEnded` before a first try. An
         answer the SDK's parser raised on raises
         :class:`~sesd.account.failures.UnreadableAnswer` (a failed call, counted, not
-        the poller's end). The SDK does not retry
+        the poller's end); a bug of sesd's own code under the call is raised as it is
+        (:func:`~sesd.account.failures.unread`). The SDK does not retry
         (sesd.runtime.aws_settings.tenant_config): its retry of a throttled call came
         up to 1 s after the refusal, inside the pace, and so made a tight account limit
         tighter."""

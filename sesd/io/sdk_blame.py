@@ -1,16 +1,18 @@
 """Whose fault an error raised by an AWS SDK call is: the answer's (the service's, a
 proxy's, the network's: a failed call, counted and retried), or sesd's own code under
-the call (a hook of sesd's reading the answer, sesd.io.sqs_answers; a role's
-credentials refreshed, sesd.runtime.aws): a bug, for the caller to raise on to its
-task's supervisor, which counts it and logs its traceback. Taken as the call's, a bug
-would be retried for ever as the service's trouble, without a traceback, the queue
-said failing. Every caller of the SDK asks here (the SQS pollers, the role's refresh):
-one judgement, below the layers that call.
+the call (a hook of sesd's reading the answer, sesd.io.sqs_answers and
+sesd.account.flags; a role's credentials refreshed, sesd.runtime.aws): a bug, for the
+caller to raise on to its task's supervisor, which counts it and logs its traceback.
+Taken as the call's, a bug would be retried for ever as the service's trouble, without
+a traceback, the queue or the account said failing. Every caller of the SDK asks here
+(the SQS pollers, the role's refresh, the SES and CloudWatch polls): one judgement,
+below the layers that call.
 
 Told by the frames the error passed: those of sesd's that made the call (the try around
 it, and its callers), then the SDK's, and under those any of sesd's own. Only the SDK's
-failures are a call's, and :class:`UnreadableAnswer`, raised by sesd's hook for an
-answer that is not SQS's."""
+failures are a call's, and what sesd's hooks raise to refuse an answer that is not the
+service's (:class:`UnreadableAnswer` for SQS's; sesd.account.failures.UnreadableAnswer,
+no error a bug raises, for SES's)."""
 
 from __future__ import annotations
 
@@ -24,8 +26,9 @@ __all__ = ["answer_too_deep", "sesds_own"]
 #: (json's scanner is C, called from the decoder; the scanner in Python without it).
 _LOADER = frozenset({"json.decoder", "json.scanner"})
 #: What a bug raises, and what the SDK's parser raises on an answer of the wrong shape
-#: (sesd.runtime.sqs_calls.SQS_ERRORS): from sesd's own code under a call, a bug.
-_BUGS = (AttributeError, KeyError, TypeError, ValueError)
+#: (sesd.runtime.sqs_calls.SQS_ERRORS, sesd.account.failures.UNREAD: a whole number past
+#: a float's range overflows): from sesd's own code under a call, a bug.
+_BUGS = (AttributeError, KeyError, TypeError, ValueError, OverflowError)
 
 
 def _under_the_call(exc: BaseException) -> Iterator[str]:
