@@ -31,6 +31,13 @@ deep; its empty receive is ``{}`` (and was ``{"Messages": null}`` for a while in
 both read as empty. So is an empty body under SQS's type, which SQS has been reported
 to send at the end of a long poll (one without a type, a load balancer's, the poller
 refuses: sesd.runtime.sqs_calls.foreign_answer).
+
+A queue's check (GetQueueAttributes, for its redrive policy) has a hook of its own,
+:func:`check_attributes`: its answer of 200 under a JSON type must name the attributes
+asked for (SQS's ``{"Attributes": {...}}``, or ``{}`` for a queue without them). A
+proxy's JSON error page, or its text, the SDK reads as a queue without attributes,
+and the check warned to add a dead-letter queue the queue may have; refused instead,
+the check fails and says why.
 """
 
 from __future__ import annotations
@@ -40,7 +47,14 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-__all__ = ["ANSWERS", "Entries", "UnreadableAnswer", "read_answer"]
+__all__ = [
+    "ANSWERS",
+    "Entries",
+    "UnreadableAnswer",
+    "check_attributes",
+    "read_answer",
+    "watch_check",
+]
 
 #: How many characters of a refused answer its error quotes (the start of a proxy's
 #: page says whose it is); the log line cleans it, as all of an endpoint's text.
@@ -207,3 +221,40 @@ def _entry(entry: dict[str, Any], members: Entries) -> dict[str, Any] | None:
         elif name in members.refused:
             return None
     return read
+
+
+#: The queue check's call (sesd.runtime.sqs_calls.check_queue).
+_CHECK = "GetQueueAttributes"
+
+
+def watch_check(client: Any) -> None:
+    """Have ``client`` (an SQS client) refuse a check's answer that is not SQS's
+    (:func:`check_attributes`) before its parser reads it (once a client)."""
+    client.meta.events.register(
+        f"before-parse.sqs.{_CHECK}", check_attributes, unique_id=f"sesd-read-{_CHECK}"
+    )
+
+
+def check_attributes(response_dict: dict[str, Any], **_: Any) -> None:
+    """Raise :class:`UnreadableAnswer` for an answer of 200 to a queue's check, under a
+    JSON type, that does not name the attributes asked for: a body that is not JSON (a
+    proxy's error text), or JSON other than an object whose ``Attributes`` is one, or
+    SQS's ``{}`` (a queue with none of them): a proxy's JSON error page. An answer of
+    another type, or none, is the check's to refuse by its type (foreign_answer); one
+    nested deeper than the SDK's loader goes, the SDK's to fail on
+    (sesd.io.sdk_blame.answer_too_deep); an empty body is read as ``{}``, as a
+    receive's is."""
+    if response_dict.get("status_code") != 200:
+        return
+    kind = response_dict.get("headers", {}).get("content-type") or ""
+    body = response_dict.get("body")
+    if "json" not in kind or not isinstance(body, bytes) or not body:
+        return
+    try:
+        answer = json.loads(body.decode("utf-8"))
+    except RecursionError:
+        return  # the SDK's loader fails on it alike, with no frame of sesd's under it
+    except ValueError:  # UnicodeDecodeError too
+        raise UnreadableAnswer("that is not JSON", body) from None
+    if answer != {} and not (type(answer) is dict and type(answer.get("Attributes")) is dict):
+        raise UnreadableAnswer("without the attributes asked for", body)

@@ -29,6 +29,7 @@ from sesd.core.text import clean
 from sesd.io.aws_errors import assume_role_failure, error_code, signed_off
 from sesd.io.logs import get_logger
 from sesd.io.sdk_blame import answer_too_deep, sesds_own
+from sesd.io.sqs_answers import watch_check
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs.client import SQSClient
@@ -154,6 +155,7 @@ async def check_queue(
     answers is that place's word: said at info, ``retired``, without a fix to make."""
     log = get_logger(queue=queue.label)
     failure: BaseException | None
+    watch_check(client)  # (an answer without the attributes asked for: a failure)
     try:
         attrs = await client.get_queue_attributes(
             QueueUrl=queue.url, AttributeNames=["RedrivePolicy"]
