@@ -395,11 +395,13 @@ async def test_a_stopping_daemon_says_it_is_not_ready(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A stop begins while ``q``'s receive waits (its check answered: ready): until the
-    exit, /readyz answers 503 "stopping", ``sesd_queue_ready`` is 0, ``STATUS=`` says
-    draining and the status API and ``sesd status`` say not ready, stopping: a load
-    balancer or a Service sends no more to a daemon going away, and nobody reads
-    "ready" on it. All said ready through the drain, up to a minute after its last
-    receive."""
+    exit, /readyz answers 503 "stopping", ``STATUS=`` says draining and the status API
+    and ``sesd status`` say not ready, stopping: a load balancer sends no more to a
+    daemon going away, and nobody reads "ready" on it. All said ready through the
+    drain, up to a minute after its last receive. ``sesd_queue_ready`` stays the
+    queue's, 1: it is what SesdQueueUnread counts replicas by, and in a fleet's
+    rolling update one replica draining after another would keep that critical
+    alert pending through the whole rollout, a page for a routine stop."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     async with Standing() as sqs:
@@ -420,7 +422,7 @@ async def test_a_stopping_daemon_says_it_is_not_ready(
             summary = daemon.health.summary(daemon.monotonic)
             sqs.receives.set()
     assert readyz == (503, "not ready: stopping (draining what was received)\n")
-    assert ready == 0.0
+    assert ready == 1.0
     assert summary == "draining"
     assert (doc.sesd.ready, doc.sesd.stopping, doc.sesd.not_ready) == (False, True, [])
     assert "NOT READY (stopping)" in table(doc).splitlines()[0]

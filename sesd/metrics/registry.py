@@ -88,8 +88,7 @@ class Metrics:
         self.queue_ready = Gauge(
             "sesd_queue_ready",
             "1 while a queue answered a receive within the last minute (what /readyz asks "
-            "of each queue), 0 when not, and once a stop began: sesd then sees none of "
-            "its events.",
+            "of each queue), 0 when not: sesd then sees none of its events.",
             ["queue"],
             registry=self.registry,
         )

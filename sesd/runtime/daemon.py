@@ -90,7 +90,7 @@ class Daemon(Parts):
             hint = f"receives in flight end first (within {grace:g}s); a second signal exits now"
             self._log.info("sesd.daemon.stopping", grace_seconds=grace, hint=hint)
             self.systemd.notify("STOPPING=1", "STATUS=draining")
-            self.health.stopping = True  # /readyz, sesd_queue_ready: not ready from now
+            self.health.stopping = True  # /readyz, the status: not ready from now
             self.stopping.set()
             if self._starting is not None:
                 self._starting.cancel()

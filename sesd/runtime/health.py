@@ -121,11 +121,6 @@ class Health:
         stale = [q for q in self.queues if q in self.failing or self._silent(q, now, float("-inf"))]
         return not stale and not self.stopping, stale
 
-    def unread_now(self, now: float) -> list[str]:
-        """The queues ``sesd_queue_ready`` says 0 of: those :meth:`ready` names, and
-        every one once a stop has begun (their pollers receive no more)."""
-        return list(self.queues) if self.stopping else self.ready(now)[1]
-
     def summary(self, monotonic: Callable[[], float]) -> str:
         """What the queues are doing, in a line (systemd's ``STATUS=``), and a failing
         state file save."""

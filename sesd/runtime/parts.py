@@ -106,7 +106,9 @@ class Parts:
         self.metrics.watch_outboxes(self.alerting.waiting)
         self.health = Health(queues, changed=self.changes.notify)
         self.alerting.unread = lambda: self.health.unread(self.monotonic())
-        self.metrics.watch_queues(lambda: self.health.unread_now(self.monotonic()))
+        # The queues' own readiness, not the daemon's: a stop does not make a queue unread
+        # (SesdQueueUnread counts replicas by it; one draining is no queue's fault).
+        self.metrics.watch_queues(lambda: self.health.ready(self.monotonic())[1])
         #: What the status page reads (sesd.status): the same live state as the metrics.
         self.status = Sources(
             ledger=ledger,
