@@ -44,8 +44,8 @@ class Health:
     #: :meth:`answered`): it counts for readiness as a receive does.
     last_answer: dict[str, float] = field(default_factory=dict)
     #: A stop has begun: the pollers receive no more, what they brought is drained, and
-    #: sesd exits. Not ready whatever the queues say, so that a load balancer or a
-    #: Service sends no more to a daemon going away, nor does anyone read "ready" on it.
+    #: sesd exits. Not ready whatever the queues say, so that a load balancer that asks
+    #: /readyz sends no more to a daemon going away, nor does anyone read "ready" on it.
     stopping: bool = False
     #: Told when a queue's place answers a call other than a receive (a receive's
     #: poller tells its own batches), for what waits on readiness.
