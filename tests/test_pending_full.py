@@ -430,12 +430,34 @@ def test_refusals_before_the_clock_went_20_hours_back_count_again_once_ntp_sets_
     (a restart on a host booted that far behind the save before NTP set its clock, or a
     step back measured), three more are refused, and NTP steps the clock the 20 hours
     ahead again. The 96, first delayed in the last 16 h by SES's clock, are still ones
-    the pending figures leave out: the note counts them (the three, dated on the clock
-    behind, are 20 hours old by then). Before, the step back counted the 96 as of the
-    clock behind, and NTP's step left them 20 hours old: the note said 0."""
+    the pending figures leave out: the note counts them, and the three, dated on the
+    clock behind, moved with its step: 99. Before, the step back counted the 96 as of
+    the clock behind, and NTP's step left them 20 hours old: the note said 0; then the
+    three were left 20 hours old: 96."""
     pipeline = _20_hours_back_then_3_refused(_refused_96_in_16_hours(), how)
     pipeline.ledger.stepped(20 * 3600.0, NOW + 60)
-    assert pipeline.ledger.pending.refused.since(NOW + 60) == 96
+    assert pipeline.ledger.pending.refused.since(NOW + 60) == 99
+
+
+def test_refusals_dated_on_a_clock_an_hour_behind_count_16_hours_once_ntp_sets_it() -> None:
+    """The host's clock an hour behind SES's; three recipients are refused by the full
+    table, first delayed 1, 11 and 21 minutes before SES's now: each event ahead of the
+    clock is dated on it, an hour early. NTP steps the clock the hour ahead: half an
+    hour before 16 h after the last delay, SES may still be trying all three, and the
+    note counts them (before: forgotten an hour early, 0). A step ahead of a year then
+    taken back counts them no longer than a day past the clock."""
+    behind = NOW - 3600.0
+    pipeline = Pipeline(core_settings(parse_config(_FULL)))
+    pipeline.feed(f.raw(f.delay(["a@flood.example"], at=behind - 60, message_id="m0")), "q", behind)
+    for i in range(3):
+        body = f.raw(f.delay([f"u{i}@quiet.example"], at=NOW - 60 - i * BUCKET, message_id=f"u{i}"))
+        pipeline.feed(body, "q", behind)
+    refused = pipeline.ledger.pending.refused
+    pipeline.ledger.stepped(3600.0, NOW)
+    assert refused.since(NOW + LONGEST_DELAY - 1800.0) == 3
+    pipeline.ledger.stepped(365 * 86400.0, NOW + 365 * 86400.0)
+    pipeline.ledger.stepped(-365 * 86400.0, NOW + 60)
+    assert (refused.since(NOW + 60), refused.since(NOW + 86400.0 + LONGEST_DELAY)) == (3, 0)
 
 
 def test_refusals_a_restart_reads_two_days_ahead_count_as_of_the_restart() -> None:

@@ -1,7 +1,8 @@
 """What a step of the wall clock moves in the ledger: the times it keeps of this host's
 clock. The daemon measures the step (sesd.runtime.clock) and tells the ledger
 (:meth:`~sesd.core.ledger.Ledger.stepped`); the windows and the pending table are kept
-in event time (SES's clock) and move with none. Pure.
+in event time (SES's clock) and move with none, but for the table's recent refusals
+(sesd.core.refusals: an event from ahead of this clock is dated on it). Pure.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ def moved(ledger: Ledger, step: float, now: float) -> None:
     - when each account's credentials were last answered in each region (where they
       are known to work, which a refusal's hint reads), and when each was last polled,
       each API last answered and its tenant map last made (ages on the status page);
+    - the pending table's recent refusals: on a step ahead, those dated on the clock
+      it left (:meth:`~sesd.core.refusals.RecentRefusals.stepped`). Left, NTP setting
+      a clock an hour behind forgot them an hour early: the status page's note left
+      out recipients the pending figures still leave out;
     - until when each DNS answer holds (its TTL from its lookup), and the slots the
       pipeline keeps of it;
     - when each domain label, tag value and tenant label was last seen: a step ahead
@@ -50,6 +55,7 @@ def moved(ledger: Ledger, step: float, now: float) -> None:
     if ledger.providers is not None:
         ledger.providers.stepped(step)
     _seen_moved(ledger, step)
+    ledger.pending.refused.stepped(step, now)
     for walk in ledger.tenant_walks.walks.values():
         walk.started += step
     if step < 0:

@@ -4,7 +4,9 @@ start; a delay SES gave up on long ago is pending in no table, so what a table's
 pending column leaves out is the refusals of the last ``LONGEST_DELAY`` alone, counted
 here by the event time of each one's first delay, in buckets of :data:`BUCKET`
 seconds, and kept in the state file (a restart does not hold the refused recipients'
-retries either: the figures still leave them out). Pure, and bounded: the buckets of
+retries either: the figures still leave them out). An event from ahead of the host's
+clock is dated on it: a step of that clock ahead moves them (:meth:`stepped`). Pure,
+and bounded: the buckets of
 that span and two more, behind the newest; twice that after the host's clock went back
 (:meth:`RecentRefusals._added`)."""
 
@@ -70,6 +72,32 @@ class RecentRefusals:
         ahead = [bucket for bucket in self._counts if bucket * BUCKET > now + _MOST_AHEAD]
         if ahead:
             self._added(last, sum(self._counts.pop(bucket) for bucket in ahead))
+
+    def stepped(self, step: float, now: float) -> None:
+        """The host's clock stepped ``step`` seconds, to ``now``. A step ahead moves the
+        buckets not ahead of the clock it left (``now - step``) as far, held to
+        ``now``'s: a refusal an event from ahead of that clock brought is dated on it
+        (sesd.core.pipeline takes such an event's time as the clock's), and NTP setting
+        a clock an hour behind left each an hour older than SES's: forgotten an hour
+        before SES gives up on it. Which of them SES dated earlier (a backlog) is not
+        kept: each counts up to the step longer. Those ahead of the clock it left (from
+        before a step back) are at SES's times: they stay. A step back moves none (as
+        :meth:`_added` keeps them); those then more than a day ahead count as of
+        ``now``, as a restart's (:meth:`held_to`): a step ahead taken back would
+        otherwise count them for as long."""
+        if not math.isfinite(step) or not math.isfinite(now):
+            return
+        if step < 0:
+            self.held_to(now)
+            return
+        counts, left, last = self._counts, int((now - step) // BUCKET), int(now // BUCKET)
+        shift = math.ceil(step / BUCKET)  # a bucket's end moved as far, or further
+        for bucket in [bucket for bucket in counts if bucket <= left]:
+            n = counts.pop(bucket)
+            # Not bounded from the one moved (as _added bounds): those it lands ahead
+            # of by more than the span, at SES's times, are not the older for it.
+            if (to := min(bucket + shift, last)) > last - _KEPT:
+                counts[to] = counts.get(to, 0) + n
 
     def since(self, now: float) -> int:
         """How many were first delayed within ``LONGEST_DELAY`` before ``now`` (up to a
