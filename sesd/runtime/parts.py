@@ -26,6 +26,7 @@ from sesd.io.logs import get_logger
 from sesd.metrics.registry import Metrics
 from sesd.providers.resolver import ProviderResolver
 from sesd.runtime.aws import AwsClients
+from sesd.runtime.boot_clock import boot_mark, no_boot
 from sesd.runtime.canary import CanaryRunner
 from sesd.runtime.clock import AnchoredClock
 from sesd.runtime.consumers import Consumers
@@ -127,7 +128,11 @@ class Parts:
             self.metrics.watch_canary()
         self.canary = CanaryRunner(ledger.canary, self.clock, self.changes.notify, self.stopping)
         state = config.state.path
-        self.saver = StateSaver(state, ledger, evaluator, self.clock, self.alerting.undelivered)
+        # The boot clock reckons the downtime only beside the host's own clocks: given
+        # others (a test's), a save keeps no mark and a start tells no step ahead.
+        own = clock is time.time and monotonic is time.monotonic
+        self.saver = StateSaver(state, ledger, evaluator, self.clock, self.alerting.undelivered,
+                                boot_mark if own else no_boot)  # fmt: skip
         self.alerting.on_notified = self.saver.soon  # a page sent is saved at once
         self.saver.on_result = self._saved
         self._consumers = Consumers(

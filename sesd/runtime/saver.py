@@ -19,6 +19,7 @@ from sesd.core.ledger import Ledger
 from sesd.core.text import clean
 from sesd.io.files import linked
 from sesd.io.logs import get_logger
+from sesd.runtime.boot_clock import Boot, no_boot
 from sesd.runtime.state import snapshot
 from sesd.runtime.state_bytes import write_state
 from sesd.runtime.state_lock import hold, let_go
@@ -59,6 +60,7 @@ class StateSaver:
         evaluator: Evaluator,
         clock: Callable[[], float],
         unsent: Callable[[], Undelivered] = lambda: Undelivered([], [], {}),
+        boot: Boot = no_boot,
     ) -> None:
         # A link to the file (onto a persistent volume, say): the saves replace the file
         # it names, not the link.
@@ -68,6 +70,8 @@ class StateSaver:
         self._ledger = ledger
         self._evaluator = evaluator
         self._clock = clock
+        #: This boot's mark, kept with each save (sesd.runtime.boot_clock).
+        self._boot = boot
         self._log = get_logger()
         self._held: list[int] | None = None
         #: Set by :meth:`soon` while :meth:`run` waits.
@@ -126,7 +130,7 @@ class StateSaver:
         clear_leftovers(path, self._log)
         try:
             found = read_at_start(
-                path, self._ledger, self._evaluator, self._clock, self._log, watched
+                path, self._ledger, self._evaluator, self._clock, self._log, watched, self._boot
             )
         except RestoreStopped:
             self._ended = True  # part of the file is loaded: saved, the rest would be lost
@@ -259,7 +263,7 @@ class StateSaver:
             )  # fmt: skip
         blob = snapshot(
             self._ledger, self._evaluator, now, unsent.again, stopped, retired, unsent.firing,
-            unsent.resolves, unsent.part_sent,
+            unsent.resolves, unsent.part_sent, self._boot(),
         )  # fmt: skip
         self._taken += 1
         try:

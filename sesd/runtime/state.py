@@ -12,7 +12,9 @@ reload would. Counters are not kept: Prometheus handles counter resets.
 A file that cannot be read is reported and ignored: sesd starts rather than
 refusing to. Windows of a size the config no longer has start empty. A file saved
 ahead of the clock holds resolves on empty windows until the clock passes it, and its
-alert times move back as far (sesd.runtime.state_alerts.stepped_back).
+alert times move back as far (sesd.runtime.state_alerts.stepped_back); one saved on
+this boot behind the clock by more than the boot clock passed since moves its times
+ahead by the rest (sesd.runtime.boot_clock).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from sesd.core.ledger_steps import restored_behind
 from sesd.core.scopes import DOMAIN
 from sesd.core.text import clean
 from sesd.core.ungrouped import drop_groups, removed_groups
+from sesd.runtime.boot_clock import stepped_ahead
 from sesd.runtime.collector import held_off
 from sesd.runtime.state_alerts import (
     alert_states,
@@ -74,6 +77,7 @@ def snapshot(
     firing_owed: Mapping[tuple[str, str], Collection[str]] | None = None,
     resolves: Iterable[Alert] = (),
     part_sent: Iterable[SavedPart] = (),
+    boot: list[str | float] | None = None,
 ) -> bytes:
     """Everything worth keeping, encoded: the ledger's saved stores and the alert
     states, as if ``unsent`` (rule, domain, kind: notifications not delivered yet) had
@@ -86,7 +90,8 @@ def snapshot(
     ``unsent`` is owed to (every sink of its rule where it does not say); the others
     took it, and are not sent it again (sesd.alerting.unheard). ``resolves``: those
     in ``unsent`` as made, each saved with its own figure, start and end (its state
-    may hold a new breach since). ``part_sent``: webhook notifications part-sent."""
+    may hold a new breach since). ``part_sent``: webhook notifications part-sent.
+    ``boot``: this boot's mark (sesd.runtime.boot_clock), which a start on it reads."""
     alerts = {
         rule: {
             domain: [s.status.value, s.since, s.last_sent, s.value, s.resolved_at, s.notified]
@@ -125,7 +130,8 @@ def snapshot(
     fired = evaluator.rechecked.fired.values()
     windows = sorted({rule.window for rule, _ in fired} - set(evaluator.window_names))
     return msgspec.msgpack.encode(
-        {"version": STATE_VERSION, "saved_at": now, **ledger.snapshot(now), "alerts": alerts,
+        {"version": STATE_VERSION, "saved_at": now, "boot": boot,
+         **ledger.snapshot(now), "alerts": alerts,
          "rules": rules, "alerted": alerted, "retired": saved_retired(owed), "heard": heard,
          "fired": evaluator.rechecked.saved(), "groups": sorted(ledger.settings.groups),
          "stopped": stopped, "fired_windows": windows, "part_sent": list(part_sent)}
@@ -159,8 +165,16 @@ def _alerted(
     return sorted(found)
 
 
-def restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> dict[str, Any]:
-    """Load a snapshot into a fresh ledger and evaluator; returns what was restored.
+def restore(
+    blob: bytes,
+    ledger: Ledger,
+    evaluator: Evaluator,
+    now: float,
+    boot: list[str | float] | None = None,
+) -> dict[str, Any]:
+    """Load a snapshot into a fresh ledger and evaluator at ``now``, this boot's mark
+    ``boot`` (sesd.runtime.boot_clock: None, no step ahead is told); returns what was
+    restored.
 
     All or nothing: the file is first restored into a ledger of the same settings
     that is then dropped, so a file damaged halfway (a flipped byte, a field of the
@@ -174,10 +188,12 @@ def restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> di
     events queued while sesd was down have not reached it yet.
     """
     with held_off():  # (its collections took over a quarter of the time)
-        return _restore(blob, ledger, evaluator, now)
+        return _restore(blob, ledger, evaluator, now, boot)
 
 
-def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> dict[str, Any]:
+def _restore(
+    blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float, boot: list[str | float] | None
+) -> dict[str, Any]:
     data = decoded(blob)
     try:
         Ledger(ledger.settings).restore(data, now)
@@ -185,6 +201,10 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
         written = float(data["saved_at"])  # the rest is sound, and the start's lines say it
         saved_at = clocked(written, now)
         step = stepped_back(saved_at, now)  # the alert times move with the clock
+        # Saved on the same boot, a step ahead while stopped is told: the times move as
+        # at a step measured, and the downtime is the boot clock's, not the step's too.
+        ahead = stepped_ahead(data.get("boot"), boot, saved_at, now) if step == 0 else 0.0
+        step = step or ahead
         alerts = alert_states(data["alerts"], now, step)
         windows = saved_windows(data, evaluator)
         rules, unknown, unread_rules = saved_rules(
@@ -194,7 +214,7 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
         dropped, refused = bounded(rules, known, ledger, data)
         retired, unread, skipped = read_retired(data, now, step)
         heard, unheard = read_heard(data)
-        resumed, unread_parts = read_parts(data, evaluator.config, saved_at, now, step)
+        resumed, unread_parts = read_parts(data, evaluator.config, saved_at + ahead, now, step)
         # Their sink goes on with them; the rules of the resolves among them stay known
         # (below), so that a stop before they went keeps them under their rule again.
         retired, owed_before = taken(resumed, known, heard, retired), retired
@@ -223,7 +243,12 @@ def _restore(blob: bytes, ledger: Ledger, evaluator: Evaluator, now: float) -> d
         gone = removed_groups(_groups(data), ledger.settings.groups, ledger.settings.track)
     except Exception as exc:  # noqa: BLE001 - whatever a damaged file makes readers raise
         raise StateError(f"state file is damaged ({type(exc).__name__}: {exc})") from None
-    restored = ledger.restore(data, now)
+    # On the clock of the save, then moved as a step sesd measured moves them: a walk,
+    # say, is judged by its age on that clock (on this one it was the step older).
+    restored = ledger.restore(data, now - ahead)
+    if ahead:
+        ledger.stepped(ahead, now)
+        restored["clock_stepped_ahead_seconds"] = round(ahead, 1)
     if saved_at > now:  # read on the clock ahead: moved back as alerts are, or held to now
         restored_behind(ledger, step, now, saved_at - now)
         restored["tenant_walks_resumed"] = len(ledger.tenant_walks.walks)  # (some too old)

@@ -17,6 +17,7 @@ from typing import Any, Final
 from sesd.alerting.evaluator import Evaluator
 from sesd.core.ledger import Ledger
 from sesd.core.timestamps import iso
+from sesd.runtime.boot_clock import Boot, no_boot
 from sesd.runtime.state import restore
 from sesd.runtime.state_alerts import stepped_back
 from sesd.runtime.state_bytes import StateError, read_state
@@ -95,6 +96,7 @@ def read_at_start(
     clock: Callable[[], float],
     log: Any,
     watched: bool = False,
+    boot: Boot = no_boot,
 ) -> Found:
     """Restore what the file holds into ``ledger`` and ``evaluator``. A file that cannot
     be used is reported and ignored (sesd starts rather than refusing to); one that
@@ -122,7 +124,7 @@ def read_at_start(
     stoppable, stopped = _Stoppable(watched), False
     try:
         with _stop_uncounted(marker, killed, stoppable):
-            return _read(path, ledger, evaluator, clock, log, stoppable)
+            return _read(path, ledger, evaluator, clock, log, stoppable, boot)
     except RestoreStopped:
         # The marker counts the starts before (the signal's handler put it back): this
         # one proved nothing of the file.
@@ -197,6 +199,7 @@ def _read(
     clock: Callable[[], float],
     log: Any,
     stoppable: _Stoppable,
+    boot: Boot,
 ) -> Found:
     try:
         # Past the largest state this config saves, not read: a restore takes about
@@ -214,7 +217,7 @@ def _read(
     now = clock()  # not while stoppable: a step of the clock is logged
     try:
         with stoppable.during():
-            restored = restore(blob, ledger, evaluator, now)
+            restored = restore(blob, ledger, evaluator, now, boot())
     except StateError as exc:
         found = _ignored(log, path, str(exc))
         # Nothing in the file is loaded, so nothing will resolve these.
