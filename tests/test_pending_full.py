@@ -469,3 +469,20 @@ def test_refusals_a_restart_reads_two_days_ahead_count_as_of_the_restart() -> No
     back = NOW - 2 * 86400.0
     refused = _restarted(_refused_96_in_16_hours(), back).ledger.pending.refused
     assert (refused.since(back), refused.since(back + 17 * 3600.0)) == (96, 0)
+
+
+@pytest.mark.parametrize("step", [BUCKET, 3600.0], ids=["ten minutes", "an hour"])
+def test_refusals_a_step_ahead_moves_stay_apart_as_they_came(step: float) -> None:
+    """A recipient refused every ten minutes for 16 hours, on a clock ``step`` behind
+    SES's (the oldest first, as they come); NTP steps the clock ahead. Each moves as far
+    as the step, no further: eight hours on, those first delayed in the last eight
+    hours (by SES's clock) are counted, not the older (before: each bucket moved onto
+    the next one to move and was moved again with it, and all 96 piled up on the clock
+    of the step: counted 16 hours more, 96)."""
+    refusals = RecentRefusals()
+    behind = NOW - step
+    for i in range(96):
+        refusals.add(behind - 16 * 3600.0 + i * BUCKET + 1)  # dated on the clock behind
+    refusals.stepped(step, NOW)
+    later = NOW + 8 * 3600.0
+    assert 47 <= refusals.since(later) <= 49

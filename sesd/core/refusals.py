@@ -92,8 +92,11 @@ class RecentRefusals:
             return
         counts, left, last = self._counts, int((now - step) // BUCKET), int(now // BUCKET)
         shift = math.ceil(step / BUCKET)  # a bucket's end moved as far, or further
-        for bucket in [bucket for bucket in counts if bucket <= left]:
-            n = counts.pop(bucket)
+        # All taken out before any lands: one landing on another still to move (the
+        # next but ``shift``) was moved again with it, and those of 16 hours piled up
+        # on the clock of the step.
+        moving = [(bucket, counts.pop(bucket)) for bucket in [b for b in counts if b <= left]]
+        for bucket, n in moving:
             # Not bounded from the one moved (as _added bounds): those it lands ahead
             # of by more than the span, at SES's times, are not the older for it.
             if (to := min(bucket + shift, last)) > last - _KEPT:
