@@ -486,3 +486,24 @@ def test_refusals_a_step_ahead_moves_stay_apart_as_they_came(step: float) -> Non
     refusals.stepped(step, NOW)
     later = NOW + 8 * 3600.0
     assert 47 <= refusals.since(later) <= 49
+
+
+@pytest.mark.parametrize("back", [False, True], ids=["ahead", "back and ahead"])
+def test_refusals_outlast_small_steps_ahead_by_a_bucket_at_most(back: bool) -> None:
+    """A recipient refused a minute before NOW; the clock then steps two seconds ahead
+    ten times (a time sync that steps a drifting clock), or back and ahead ten times (one
+    flapping between two sources). The note counts it up to the steps past 16 h after
+    its first delay, never less, and forgets it a bucket after that at most (before:
+    each step of two seconds moved it a whole bucket, ten minutes: counted 100 minutes
+    more, or as long as the flapping went on, though the steps came to 0)."""
+    refusals, at = RecentRefusals(), NOW - 60
+    refusals.add(at)
+    now = NOW
+    for _ in range(10):
+        now += 60
+        if back:
+            refusals.stepped(-2.0, now - 2.0)
+        refusals.stepped(2.0, now)
+    ahead = 0.0 if back else 20.0
+    assert refusals.since(at + LONGEST_DELAY + ahead - 1) == 1
+    assert refusals.since(at + LONGEST_DELAY + ahead + 2 * BUCKET) == 0

@@ -31,10 +31,14 @@ _MOST_AHEAD: Final = 86_400.0
 class RecentRefusals:
     """Refused recipients by the bucket of their first delay's event time."""
 
-    __slots__ = ("_counts",)
+    __slots__ = ("_counts", "_past")
 
     def __init__(self) -> None:
         self._counts: dict[int, int] = {}
+        #: How far past where its refusals' steps took them a bucket moved at a step
+        #: ahead ends (whole buckets moved for part of one): the next step ahead moves
+        #: it as much less. Not saved: a restart moves none.
+        self._past: dict[int, float] = {}
 
     def add(self, first: float) -> None:
         """A recipient first delayed at ``first`` refused (a time no clock tells, from
@@ -44,6 +48,7 @@ class RecentRefusals:
         self._added(int(first // BUCKET), 1)
 
     def _added(self, bucket: int, n: int) -> None:
+        self._past.pop(bucket, None)  # one counted in it may be as late as its end
         counts = self._counts
         if bucket in counts:
             counts[bucket] += n
@@ -91,16 +96,31 @@ class RecentRefusals:
             self.held_to(now)
             return
         counts, left, last = self._counts, int((now - step) // BUCKET), int(now // BUCKET)
-        shift = math.ceil(step / BUCKET)  # a bucket's end moved as far, or further
         # All taken out before any lands: one landing on another still to move (the
-        # next but ``shift``) was moved again with it, and those of 16 hours piled up
+        # next but its shift) was moved again with it, and those of 16 hours piled up
         # on the clock of the step.
-        moving = [(bucket, counts.pop(bucket)) for bucket in [b for b in counts if b <= left]]
-        for bucket, n in moving:
+        moving = [(b, counts.pop(b), self._past.pop(b, 0.0)) for b in list(counts) if b <= left]
+        for bucket, n, past in moving:
+            # A bucket's end moved as far as the step, or further; by whole buckets,
+            # and what is further is kept: moved a whole bucket at each step of two
+            # seconds, a time sync stepping a drifting clock, or one flapping back and
+            # ahead, counted them ten minutes more a step.
+            shift = max(0, math.ceil((step - past) / BUCKET))
+            to = min(bucket + shift, last)
             # Not bounded from the one moved (as _added bounds): those it lands ahead
             # of by more than the span, at SES's times, are not the older for it.
-            if (to := min(bucket + shift, last)) > last - _KEPT:
-                counts[to] = counts.get(to, 0) + n
+            if to <= last - _KEPT:
+                continue
+            further = past + (to - bucket) * BUCKET - step
+            if to in counts:  # two of them, or one not moved: as far as the nearer
+                further = min(further, self._past.get(to, 0.0))
+            counts[to] = counts.get(to, 0) + n
+            if further > 0:
+                self._past[to] = further
+            else:
+                self._past.pop(to, None)
+        # (those of buckets dropped since the last step: as many as the buckets at most)
+        self._past = {bucket: past for bucket, past in self._past.items() if bucket in counts}
 
     def since(self, now: float) -> int:
         """How many were first delayed within ``LONGEST_DELAY`` before ``now`` (up to a
