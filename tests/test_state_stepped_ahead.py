@@ -157,3 +157,21 @@ def test_a_daemon_keeps_the_boot_s_mark_on_the_host_s_own_clocks_alone() -> None
     assert Daemon(config).saver._boot is boot_mark
     assert Daemon(config, clock=lambda: T).saver._boot is no_boot
     assert Daemon(config, monotonic=lambda: 0.0).saver._boot is no_boot
+
+
+def test_a_save_time_damaged_earlier_moves_no_time_past_the_start() -> None:
+    """The file of the same boot, saved ten seconds before the restart by the boot
+    clock, its save time damaged ten hours earlier (a flipped bit: it reads as a step
+    ahead of ten hours, within the day told). The times the file keeps of the clock
+    move, but none past the restart's clock: a.example, seen at the save, is seen no
+    later than the restart (before: nine hours ahead of it, not idle for as long)."""
+    blob, saved_at = _file(["b1", 500.0])
+    data = msgspec.msgpack.decode(blob)
+    data["saved_at"] = saved_at - 36_000.0
+    pipeline, evaluator = _sesd()
+    now = saved_at + DOWN
+    restored = restore(msgspec.msgpack.encode(data), pipeline.ledger, evaluator, now,
+                       ["b1", 500.0 + DOWN])  # fmt: skip
+    assert restored["clock_stepped_ahead_seconds"] == 36_000.0
+    assert pipeline.ledger.domains.last_seen["a.example"] <= now
+    assert all(walk.started <= now for walk in pipeline.ledger.tenant_walks.walks.values())

@@ -248,6 +248,11 @@ def _restore(
     restored = ledger.restore(data, now - ahead)
     if ahead:
         ledger.stepped(ahead, now)
+        # Each held to this clock, as a restart behind the save holds them: a save time
+        # damaged earlier (a flipped bit) reads as a step up to a day, and moved as far,
+        # a domain seen at the save was seen hours ahead of the clock, not idle as long.
+        restored_behind(ledger, 0.0, now, 0.0)
+        restored["tenant_walks_resumed"] = len(ledger.tenant_walks.walks)
         restored["clock_stepped_ahead_seconds"] = round(ahead, 1)
     if saved_at > now:  # read on the clock ahead: moved back as alerts are, or held to now
         restored_behind(ledger, step, now, saved_at - now)
