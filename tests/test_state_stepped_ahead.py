@@ -19,7 +19,7 @@ from sesd.alerting.evaluator import Evaluator
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.core.tenant_walks import TenantWalk
-from sesd.runtime.boot_clock import boot_mark, no_boot, stepped_ahead
+from sesd.runtime.boot_clock import boot_mark, no_boot, stepped_while_stopped
 from sesd.runtime.daemon import Daemon
 from sesd.runtime.saver import StateSaver
 from sesd.runtime.state import restore, snapshot
@@ -91,10 +91,10 @@ def test_a_restart_after_a_step_ahead_on_the_same_boot_moves_the_file_s_times(
         assert since == T + STEP
         assert [walk.started for walk in walks.values()] == [saved_at - 23.5 * 3600 + STEP]
         assert len(evaluator.resumed) == 1
-        assert restored["clock_stepped_ahead_seconds"] == STEP
+        assert restored["clock_stepped_seconds"] == STEP
     else:
         assert since == T
-        assert "clock_stepped_ahead_seconds" not in restored
+        assert "clock_stepped_seconds" not in restored
         assert (walks, evaluator.resumed) == ({}, [])
 
 
@@ -102,20 +102,21 @@ def test_the_boot_mark_is_this_boot_s_and_tells_no_step_it_cannot_measure() -> N
     """The mark a save writes is this boot's id and its boot clock; read back at once
     it tells no step. A step within a second (the clocks' tolerance), more than a day
     (a save time damaged), or a save ahead of the clock (a step back: read from the save
-    time) moves nothing."""
+    time) moves nothing; a step back shorter than the downtime is told."""
     mark = boot_mark()
     assert mark is not None
     assert isinstance(mark[0], str)
     assert len(mark[0]) == 36
-    assert stepped_ahead(mark, boot_mark(), 1000.0, 1000.0) == 0.0
+    assert stepped_while_stopped(mark, boot_mark(), 1000.0, 1000.0) == 0.0
     assert boot_mark("/nonexistent/boot_id") is None
     same = ["b1", 500.0]
-    assert stepped_ahead(same, ["b1", 510.0], 1000.0, 1010.9) == 0.0
-    assert stepped_ahead(same, ["b1", 510.0], 1000.0, 1012.0) == 2.0
-    assert stepped_ahead(same, ["b1", 510.0], 1000.0, 1010.0 + 86_401.0) == 0.0
-    assert stepped_ahead(same, ["b1", 510.0], 1000.0, 900.0) == 0.0
-    assert stepped_ahead(["b1", True], ["b1", 510.0], 1000.0, 5000.0) == 0.0
-    assert stepped_ahead(["b1", float("nan")], ["b1", 510.0], 1000.0, 5000.0) == 0.0
+    assert stepped_while_stopped(same, ["b1", 510.0], 1000.0, 1010.9) == 0.0
+    assert stepped_while_stopped(same, ["b1", 510.0], 1000.0, 1012.0) == 2.0
+    assert stepped_while_stopped(same, ["b1", 510.0], 1000.0, 1010.0 + 86_401.0) == 0.0
+    assert stepped_while_stopped(same, ["b1", 510.0], 1000.0, 900.0) == 0.0
+    assert stepped_while_stopped(same, ["b1", 4100.0], 1000.0, 4000.0) == -600.0
+    assert stepped_while_stopped(["b1", True], ["b1", 510.0], 1000.0, 5000.0) == 0.0
+    assert stepped_while_stopped(["b1", float("nan")], ["b1", 510.0], 1000.0, 5000.0) == 0.0
 
 
 async def test_the_saver_keeps_the_boot_s_mark_and_its_start_reads_it(tmp_path: Path) -> None:
@@ -172,6 +173,23 @@ def test_a_save_time_damaged_earlier_moves_no_time_past_the_start() -> None:
     now = saved_at + DOWN
     restored = restore(msgspec.msgpack.encode(data), pipeline.ledger, evaluator, now,
                        ["b1", 500.0 + DOWN])  # fmt: skip
-    assert restored["clock_stepped_ahead_seconds"] == 36_000.0
+    assert restored["clock_stepped_seconds"] == 36_000.0
     assert pipeline.ledger.domains.last_seen["a.example"] <= now
     assert all(walk.started <= now for walk in pipeline.ledger.tenant_walks.walks.values())
+
+
+def test_a_step_back_while_stopped_longer_is_told_by_the_boot_clock() -> None:
+    """Saved on a clock ten minutes ahead; sesd is down an hour by the boot clock, and
+    NTP steps the clock the ten minutes back meanwhile: the restart is 50 minutes after
+    the save by the wall clock. The page part-sent 10 s before the save is an hour and
+    ten seconds old, past notification_max_age (1h): it goes whole, its receiver gave it
+    up; the alert's start moves the ten minutes back, as at a step back measured
+    (before: 50 minutes' downtime, the page went on in parts to a receiver that no
+    longer held it, and the alert read as firing ten minutes short)."""
+    blob, saved_at = _file(["b1", 500.0])
+    now = saved_at + 3000.0
+    pipeline, evaluator = _sesd()
+    restored = restore(blob, pipeline.ledger, evaluator, now, ["b1", 500.0 + 3600.0])
+    assert evaluator.resumed == []
+    assert evaluator.states["delays"]["a.example"].since == T - 600.0
+    assert restored["clock_stepped_seconds"] == -600.0

@@ -10,7 +10,8 @@ minute before evicted as idle. The boot clock (``CLOCK_BOOTTIME``: seconds since
 host booted, suspend counted, never stepped) tells the time that passed, but only
 on the boot that saved the file (a restart of the service, an upgrade): the file
 keeps it with the boot's id, and a start on another boot (a reboot: the clock may
-be set by then, or not) knows no more than the save time says.
+be set by then, or not) knows no more than the save time says. It tells a step back
+shorter than the downtime too (the save still behind the clock).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Final
 from sesd.runtime.clock import TOLERANCE
 from sesd.runtime.state_alerts import MOST_STEP_BACK
 
-__all__ = ["Boot", "boot_mark", "no_boot", "stepped_ahead"]
+__all__ = ["Boot", "boot_mark", "no_boot", "stepped_while_stopped"]
 
 #: The kernel's id of this boot (Linux): a new one at each boot.
 BOOT_ID: Final = "/proc/sys/kernel/random/boot_id"
@@ -53,16 +54,20 @@ def boot_mark(path: str = BOOT_ID) -> list[str | float] | None:
     return [boot, since] if boot else None
 
 
-def stepped_ahead(
+def stepped_while_stopped(
     saved: object, mark: list[str | float] | None, saved_at: float, now: float
 ) -> float:
-    """How many seconds the wall clock stepped ahead between a save at ``saved_at`` with
-    boot mark ``saved`` and a start at ``now`` with ``mark``: the wall clock's time
-    between them less the boot clock's, on one boot; 0 on another boot, without a mark
-    (a file from an earlier build), within :data:`~sesd.runtime.clock.TOLERANCE` (the
-    two clocks are slewed alike), or past a day (a save time damaged is the likelier
-    story, as sesd.runtime.state_alerts bounds a step back)."""
-    if mark is None or not isinstance(saved, list | tuple) or len(saved) < 2:
+    """How many seconds the wall clock stepped (ahead: more than 0) between a save at
+    ``saved_at`` with boot mark ``saved`` and a start at ``now`` with ``mark``: the wall
+    clock's time between them less the boot clock's, on one boot; 0 on another boot,
+    without a mark (a file from an earlier build), within
+    :data:`~sesd.runtime.clock.TOLERANCE` (the two clocks are slewed alike), past a day
+    (a save time damaged is the likelier story, as sesd.runtime.state_alerts bounds a
+    step back), or with the save ahead of the clock (the save time tells that step:
+    sesd.runtime.state_alerts.stepped_back). A step back shorter than the downtime
+    leaves the save behind the clock: read from the save time, the downtime was short
+    by the step, and a part-sent page past ``notification_max_age`` went on."""
+    if mark is None or not isinstance(saved, list | tuple) or len(saved) < 2 or now < saved_at:
         return 0.0
     boot, since = saved[0], saved[1]
     if (
@@ -77,4 +82,4 @@ def stepped_ahead(
     if passed < 0:  # a mark damaged ahead of this one: no reckoning
         return 0.0
     step = (now - saved_at) - passed
-    return step if TOLERANCE < step <= MOST_STEP_BACK else 0.0
+    return step if TOLERANCE < abs(step) <= MOST_STEP_BACK else 0.0

@@ -13,8 +13,8 @@ A file that cannot be read is reported and ignored: sesd starts rather than
 refusing to. Windows of a size the config no longer has start empty. A file saved
 ahead of the clock holds resolves on empty windows until the clock passes it, and its
 alert times move back as far (sesd.runtime.state_alerts.stepped_back); one saved on
-this boot behind the clock by more than the boot clock passed since moves its times
-ahead by the rest (sesd.runtime.boot_clock).
+this boot behind the clock by more, or less, than the boot clock passed since moves
+its times by the difference (sesd.runtime.boot_clock).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from sesd.core.ledger_steps import restored_behind
 from sesd.core.scopes import DOMAIN
 from sesd.core.text import clean
 from sesd.core.ungrouped import drop_groups, removed_groups
-from sesd.runtime.boot_clock import stepped_ahead
+from sesd.runtime.boot_clock import stepped_while_stopped
 from sesd.runtime.collector import held_off
 from sesd.runtime.state_alerts import (
     alert_states,
@@ -173,7 +173,7 @@ def restore(
     boot: list[str | float] | None = None,
 ) -> dict[str, Any]:
     """Load a snapshot into a fresh ledger and evaluator at ``now``, this boot's mark
-    ``boot`` (sesd.runtime.boot_clock: None, no step ahead is told); returns what was
+    ``boot`` (sesd.runtime.boot_clock: None, no step while stopped is told); returns what was
     restored.
 
     All or nothing: the file is first restored into a ledger of the same settings
@@ -201,10 +201,10 @@ def _restore(
         written = float(data["saved_at"])  # the rest is sound, and the start's lines say it
         saved_at = clocked(written, now)
         step = stepped_back(saved_at, now)  # the alert times move with the clock
-        # Saved on the same boot, a step ahead while stopped is told: the times move as
-        # at a step measured, and the downtime is the boot clock's, not the step's too.
-        ahead = stepped_ahead(data.get("boot"), boot, saved_at, now) if step == 0 else 0.0
-        step = step or ahead
+        # Saved on the same boot, a step while stopped is told: the times move as at a
+        # step measured, and the downtime is the boot clock's, not the step's too.
+        told = stepped_while_stopped(data.get("boot"), boot, saved_at, now) if step == 0 else 0.0
+        step = step or told
         alerts = alert_states(data["alerts"], now, step)
         windows = saved_windows(data, evaluator)
         rules, unknown, unread_rules = saved_rules(
@@ -214,7 +214,7 @@ def _restore(
         dropped, refused = bounded(rules, known, ledger, data)
         retired, unread, skipped = read_retired(data, now, step)
         heard, unheard = read_heard(data)
-        resumed, unread_parts = read_parts(data, evaluator.config, saved_at + ahead, now, step)
+        resumed, unread_parts = read_parts(data, evaluator.config, saved_at + told, now, step)
         # Their sink goes on with them; the rules of the resolves among them stay known
         # (below), so that a stop before they went keeps them under their rule again.
         retired, owed_before = taken(resumed, known, heard, retired), retired
@@ -245,15 +245,15 @@ def _restore(
         raise StateError(f"state file is damaged ({type(exc).__name__}: {exc})") from None
     # On the clock of the save, then moved as a step sesd measured moves them: a walk,
     # say, is judged by its age on that clock (on this one it was the step older).
-    restored = ledger.restore(data, now - ahead)
-    if ahead:
-        ledger.stepped(ahead, now)
+    restored = ledger.restore(data, now - told)
+    if told:
+        ledger.stepped(told, now)
         # Each held to this clock, as a restart behind the save holds them: a save time
         # damaged earlier (a flipped bit) reads as a step up to a day, and moved as far,
         # a domain seen at the save was seen hours ahead of the clock, not idle as long.
         restored_behind(ledger, 0.0, now, 0.0)
         restored["tenant_walks_resumed"] = len(ledger.tenant_walks.walks)
-        restored["clock_stepped_ahead_seconds"] = round(ahead, 1)
+        restored["clock_stepped_seconds"] = round(told, 1)
     if saved_at > now:  # read on the clock ahead: moved back as alerts are, or held to now
         restored_behind(ledger, step, now, saved_at - now)
         restored["tenant_walks_resumed"] = len(ledger.tenant_walks.walks)  # (some too old)

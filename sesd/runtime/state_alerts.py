@@ -205,7 +205,7 @@ def stepped_back(saved_at: float, now: float) -> float:
     (sesd.alerting.clock_steps). A save time more than :data:`MOST_STEP_BACK` ahead
     moves nothing: its times ahead of the clock are taken as ``now``. A step ahead
     reads as downtime here; the boot's clock tells it on the boot that saved the file
-    (sesd.runtime.boot_clock.stepped_ahead)."""
+    (sesd.runtime.boot_clock.stepped_while_stopped)."""
     ahead = saved_at - now
     return -ahead if 0.0 < ahead <= MOST_STEP_BACK else 0.0
 
