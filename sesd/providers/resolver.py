@@ -131,13 +131,16 @@ class ProviderResolver:
                     await self._wake.wait()
                 # Paced: at most ``rate`` starts a second, however long the queue.
                 await anyio.sleep_until(next_at)
-                next_at = max(next_at + gap, anyio.current_time())
                 await limit.acquire()
                 self._follow_resolv_conf()
                 domain = self.cache.take()
                 if domain is None:
                     limit.release()
                     continue
+                # From this start, not from when it was due: a start made late (a busy
+                # event loop, every lookup slot taken) is not made up for by the next
+                # one coming sooner, so no two starts are closer than ``gap``.
+                next_at = anyio.current_time() + gap
                 tg.start_soon(self._lookup, domain, limit)
 
     async def _configured(self) -> dns.asyncresolver.Resolver:
