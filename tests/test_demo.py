@@ -10,6 +10,7 @@ import subprocess
 import sys
 import urllib.request
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -98,7 +99,9 @@ def test_demo_shows_the_delay_spike(tmp_path: Path) -> None:
     SQS, shows per-domain summaries, flags the spiking domain, prints the alerts it
     raises (on the domain and on its provider, with the cause), counts each tenant and
     alerts when SES pauses one, times the canary, and at Ctrl-C drains, prints a last
-    summary and exits 0 (the test presses it once all that was printed)."""
+    summary and exits 0 (the test presses it once all that was printed). On a machine
+    whose time zone is not UTC, each summary's time is UTC and says so, as the alerts
+    printed between the summaries do."""
     errors = tmp_path / "stderr"
     with (
         hearing_ctrl_c(),
@@ -125,6 +128,8 @@ def test_demo_shows_the_delay_spike(tmp_path: Path) -> None:
             stdout=subprocess.PIPE,
             stderr=stderr,
             text=True,
+            # Five and a half hours east of UTC (a POSIX rule: no zone database read).
+            env={**os.environ, "TZ": "IST-5:30"},
         ) as process,
     ):
         try:
@@ -156,6 +161,17 @@ def test_demo_shows_the_delay_spike(tmp_path: Path) -> None:
             assert len(line.removesuffix("  <- delays")) == header, line
             widths.add(len(line.split()[0]))
     assert max(widths) > 14
+    # Each summary's time is UTC, marked Z as the alerts' are: a wall-clock time of the
+    # machine's zone, unmarked, read beside them was hours off.
+    stamps = re.findall(r"^(\d\d:\d\d:\d\d)Z?  window ", result.stdout, re.MULTILINE)
+    assert stamps
+    assert re.findall(r"^\d\d:\d\d:\d\dZ  window ", result.stdout, re.MULTILINE) == [
+        f"{stamp}Z  window " for stamp in stamps
+    ]
+    hour, minute = map(int, stamps[-1].split(":")[:2])
+    now = datetime.now(UTC)
+    apart = (now.hour * 60 + now.minute - hour * 60 - minute) % 1440  # minutes, mod a day
+    assert min(apart, 1440 - apart) <= 2, (stamps[-1], now)
     assert (
         "[FIRING] delay-ratio-high: outlook.com (provider microsoft) delay_ratio" in result.stdout
     )

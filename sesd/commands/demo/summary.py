@@ -4,7 +4,7 @@ canary."""
 
 from __future__ import annotations
 
-import time
+from datetime import UTC, datetime
 
 from sesd.config import HttpConfig
 from sesd.core.tenant_map import tenant_label
@@ -48,7 +48,9 @@ def summary(daemon: Daemon) -> str:
         rows.append((figures.count("delivery") + figures.count("delivery_delay"), domain, figures))
     w = max([14, *(len(domain) for _, domain, _ in rows)])  # the widest domain's, at least
     lines = [
-        f"\n{time.strftime('%H:%M:%S')}  window {p.specs[0].name}   "
+        # UTC, marked, as the alerts printed between summaries are: the machine's own
+        # zone, unmarked, read beside them was hours off.
+        f"\n{datetime.fromtimestamp(now, UTC).strftime('%H:%M:%SZ')}  window {p.specs[0].name}   "
         f"status page: {page_url(daemon.config.http, daemon.http_port)}",
         f"  {'domain':<{w}} {'delivered':>9} {'delayed':>8} {'delay%':>7} {'bounced':>8} "
         f"{'p95 proc':>9} {'pending':>8}",
