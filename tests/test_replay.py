@@ -120,7 +120,8 @@ def test_alerts_fire_and_resolve_in_event_time(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A spike fires at the first evaluation tick that sees it and resolves when it leaves the
-    window, both at event times, whatever the wall clock."""
+    window, both at event times, whatever the wall clock; the text report writes each
+    alert's value as its metric's (a ratio in percent) beside the threshold's side."""
 
     config = tmp_path / "sesd.toml"
     config.write_text(
@@ -141,6 +142,15 @@ def test_alerts_fire_and_resolve_in_event_time(
         ("resolved", f.iso(f.T0 + 300).replace(".000Z", "Z"), "outlook.example"),
     ]
     assert document["alerts"][0]["value"] == pytest.approx(0.6)
+    # The text report names the metric and writes a ratio as the alerts and the windows
+    # table above it do: "value 0.6 (threshold 0.2, 5m)" beside a delay% column of
+    # 60.0% was read as 0.6%.
+    assert main(["replay", "--config", str(config), str(events)]) == 0
+    text = capsys.readouterr().out
+    assert (
+        f"  {f.iso(f.T0 + 5).replace('.000Z', 'Z')}  FIRING   delays  outlook.example  "
+        "delay_ratio 60.0% (above 20.0%, 5m window)\n"
+    ) in text
 
 
 def test_invalid_values_are_named_by_their_input_place_and_byte_offset(

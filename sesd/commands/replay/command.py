@@ -167,7 +167,7 @@ def run_replay(
         if as_json:
             put(msgspec.json.encode(document).decode())
         else:
-            put(render_text(document))
+            put(render_text(document, config.alerts.rules))
             if with_report:
                 put("\n" + render_report(reports))
     except (BrokenPipeError, OutputFailed):

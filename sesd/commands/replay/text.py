@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from sesd.alerting.figures import metric_text
+from sesd.config import RuleConfig
 from sesd.core.text import clean, escaped
 
 __all__ = ["named", "render_text", "stopped_line"]
@@ -86,8 +89,8 @@ def stopped_line(stop: dict[str, Any]) -> str:
     return f"{line} ({stop['reason']}: {detail}); what came before was replayed {replayed}"
 
 
-def render_text(document: dict[str, Any]) -> str:
-    """The human-readable report."""
+def render_text(document: dict[str, Any], rules: Sequence[RuleConfig]) -> str:
+    """The human-readable report; ``rules``, those replayed (each alert's metric)."""
     lines = []
     messages = document["messages"]
     lines.append("messages: " + ", ".join(f"{k} {v}" for k, v in messages.items()))
@@ -132,11 +135,16 @@ def render_text(document: dict[str, Any]) -> str:
         lines.append("alerts: none")
     else:
         lines.append("alerts:")
+        # Each value as its metric's, as the alerts sinks send write it: a ratio in
+        # percent (beside the windows' delay% above, a bare 0.6 read as 0.6%).
+        rule_of = {rule.name: rule for rule in rules}
         for alert in document["alerts"]:
-            value = alert["value"]
-            shown = "no data" if value is None else f"{value:.4g}"
+            rule = rule_of[alert["rule"]]
+            side = "above" if rule.rising else "below"
             lines.append(
                 f"  {alert['at']}  {alert['state'].upper():<8} {alert['rule']}  {alert['domain']}"
-                f"  value {shown} (threshold {alert['threshold']:g}, {alert['window']})"
+                f"  {rule.metric} {metric_text(rule.metric, alert['value'])} "
+                f"({side} {metric_text(rule.metric, alert['threshold'])}, "
+                f"{alert['window']} window)"
             )
     return "\n".join(lines)
