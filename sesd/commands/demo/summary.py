@@ -72,8 +72,10 @@ def summary(daemon: Daemon) -> str:
     lines.append(_tenant_line(daemon, now))
     tracker = p.canary
     counts = tracker.counts(3600, now)
+    # Counted over the last hour, as `sesd status` says: under the header's "window
+    # 1m", unsaid, the counts read as the last minute's.
     lines.append(
-        f"  canary: {counts['sent']} sent, {counts['back']} back, {counts['missing']} missing; "
-        + tracker.notes()[0]
+        f"  canary: {counts['sent']} sent, {counts['back']} back, {counts['missing']} missing "
+        "in the last hour; " + tracker.notes()[0]
     )
     return "\n".join(lines)
