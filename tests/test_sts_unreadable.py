@@ -45,6 +45,11 @@ ANSWERS = {
         "<Expiration>2099-01-01T00:00:00Z</Expiration></Credentials>"
     ),
     "a proxy's page": "<html><body><p>Sign in to continue</p></body></html>",
+    # A figure past any date: botocore's timestamp parser gives up with RuntimeError.
+    "an expiry past any date": _ENVELOPE.format(
+        "<Credentials><AccessKeyId>ASIAFAKE</AccessKeyId><SecretAccessKey>s</SecretAccessKey>"
+        "<SessionToken>t</SessionToken><Expiration>1e300</Expiration></Credentials>"
+    ),
 }
 
 

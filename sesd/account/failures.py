@@ -21,7 +21,7 @@ from sesd.config.aws import (
     role_refused,
 )
 from sesd.io.aws_errors import assume_role_failure, error_code, signed_off
-from sesd.io.sdk_blame import sesds_own
+from sesd.io.sdk_blame import sesds_own, timestamp_unread
 
 __all__ = [
     "ERRORS",
@@ -116,17 +116,7 @@ def unread(exc: BaseException) -> bool:
     (sesd.io.sdk_blame)."""
     if sesds_own(exc):
         return False
-    if isinstance(exc, UNREAD):
-        return True
-    last = exc.__traceback__
-    while last is not None and last.tb_next is not None:
-        last = last.tb_next
-    frame = None if last is None else last.tb_frame
-    return (
-        frame is not None
-        and frame.f_globals.get("__name__") == "botocore.utils"
-        and frame.f_code.co_name == "parse_timestamp"
-    )
+    return isinstance(exc, UNREAD) or timestamp_unread(exc)
 
 
 class WatchEnded(Exception):

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 from sesd.io.sqs_answers import UnreadableAnswer
 
-__all__ = ["answer_too_deep", "sesds_own"]
+__all__ = ["answer_too_deep", "sesds_own", "timestamp_unread"]
 
 #: The modules of the last frame a RecursionError of the SDK's JSON loader passes
 #: (json's scanner is C, called from the decoder; the scanner in Python without it).
@@ -63,3 +63,19 @@ def answer_too_deep(exc: RecursionError) -> UnreadableAnswer | None:
         if last.startswith("sesd."):
             return None
     return UnreadableAnswer("nested too deeply") if last in _LOADER else None
+
+
+def timestamp_unread(exc: BaseException) -> bool:
+    """Whether ``exc`` is the RuntimeError botocore's timestamp parser gives up with on
+    a figure past any date (``1e300`` seconds: an answer's, not sesd's); any other
+    RuntimeError is sesd's."""
+    last = exc.__traceback__
+    while last is not None and last.tb_next is not None:
+        last = last.tb_next
+    frame = None if last is None else last.tb_frame
+    return (
+        isinstance(exc, RuntimeError)
+        and frame is not None
+        and frame.f_globals.get("__name__") == "botocore.utils"
+        and frame.f_code.co_name == "parse_timestamp"
+    )

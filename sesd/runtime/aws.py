@@ -25,7 +25,7 @@ from sesd.config import AccountConfig, Config, QueueConfig
 from sesd.config.aws import endpoint_of_url
 from sesd.core.accounts import DEFAULT_ACCOUNT
 from sesd.io.aws_errors import no_credentials, note_statuses
-from sesd.io.sdk_blame import sesds_own
+from sesd.io.sdk_blame import sesds_own, timestamp_unread
 from sesd.runtime.aws_closing import Closing
 from sesd.runtime.aws_making import OneEach
 from sesd.runtime.aws_making import read_models as _read_models
@@ -336,6 +336,13 @@ class AwsClients:
                 # passed: a role not assumed. One that passed sesd's own hooks under the
                 # SDK (sesd.io.aws_errors) is a bug of sesd's: a fault, with its traceback.
                 if sesds_own(exc):
+                    raise
+                raise no_credentials() from exc
+            except RuntimeError as exc:
+                # An expiry past any date, which botocore's timestamp parser gives up on:
+                # a stand-in's answer, a role not assumed. Raised on, it was no error a
+                # queue's poller takes for a failed call: its task failed and restarted.
+                if not timestamp_unread(exc):
                     raise
                 raise no_credentials() from exc
 
