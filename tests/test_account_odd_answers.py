@@ -14,6 +14,7 @@ from typing import Any
 
 import anyio
 import pytest
+from aiohttp import web
 
 from sesd.account import flags
 from sesd.commands.demo.localsqs import LocalSqs
@@ -156,3 +157,41 @@ async def test_a_bug_of_sesds_own_hook_on_the_answer_is_sesds_fault(
     assert isinstance(fault, bug)
     assert sesds_own(fault)
     assert not pipeline.ledger.accounts.errors
+
+
+#: Answers nested deeper than JSON's loader goes (it raises RecursionError), by status:
+#: a proxy's or a stand-in's, never SES's.
+DEEP = {
+    "answer-200": (200, '{"SendQuota": ' * 5000 + "{}" + "}" * 5000),
+    "error-500": (500, "[" * 5000 + "]" * 5000),
+}
+
+
+class DeepSes(FakeSes):
+    """Answers GetAccount with :attr:`deep` (a status and a body), once set."""
+
+    deep: tuple[int, str] | None = None
+
+    async def _get_account(self, request: web.Request) -> web.Response:
+        if self.deep is None:
+            return await super()._get_account(request)
+        status, body = self.deep
+        return web.Response(text=body, status=status, content_type="application/json")
+
+
+@pytest.mark.parametrize("case", list(DEEP))
+async def test_an_answer_nested_too_deeply_is_a_failed_poll(local_sqs: LocalSqs, case: str) -> None:
+    """GetAccount answered with JSON nested 5,000 deep, which the SDK's loader (and
+    sesd's check of the flags before it) gives up on with RecursionError: a failed
+    poll, counted under ``UnreadableAnswer``, what SES last said standing; it was a
+    fault that failed the account poll task at every round."""
+    pipeline = Pipeline(core_settings(parse_config("")))
+    async with DeepSes() as fake, _poller(fake, local_sqs, pipeline) as poller:
+        with anyio.fail_after(20):
+            await poller.poll_once()
+        fake.deep = DEEP[case]
+        with anyio.fail_after(20):
+            await poller.poll_once()
+    accounts = pipeline.ledger.accounts
+    assert accounts.errors == {(*TARGET, "get_account", "UnreadableAnswer"): 1}
+    assert accounts.status[TARGET].sending_enabled is True

@@ -25,7 +25,8 @@ from sesd.io.logs import configure_logging
 from tests.test_tenant_passes import REGION, Clock, tenant_poller
 
 ACCOUNT = "123456789012"
-Alter = Callable[[dict[str, Any]], None]
+#: Alters an answer in place, or gives the text that stands for it.
+Alter = Callable[[dict[str, Any]], str | None]
 
 
 def _odd(key: str, alter: Callable[[dict[str, Any]], None]) -> Alter:
@@ -76,7 +77,9 @@ class OddAnswers(LocalTenants):
         if operation != self.operation or response.status != 200:
             return response
         answer = json.loads(response.body)  # type: ignore[arg-type]
-        self.alter(answer)
+        instead = self.alter(answer)
+        if instead is not None:
+            return web.Response(text=instead, content_type="application/json")
         return web.json_response(answer)
 
 
@@ -128,6 +131,8 @@ UNREAD: dict[str, tuple[str, Alter]] = {
     # A whole number past any float's range: that parser raises OverflowError.
     "time-past-a-float": (
         "ListTenants", _odd("Tenants", lambda i: i.update(CreatedTimestamp=10**400))),
+    # Nested deeper than JSON's loader goes: the SDK's raises RecursionError.
+    "nested-too-deeply": ("ListTenants", lambda answer: "[" * 5000 + "]" * 5000),
 }  # fmt: skip
 _APIS = {
     "ListReputationEntities": "list_reputation_entities",

@@ -21,7 +21,7 @@ from sesd.config.aws import (
     role_refused,
 )
 from sesd.io.aws_errors import assume_role_failure, error_code, signed_off
-from sesd.io.sdk_blame import sesds_own, timestamp_unread
+from sesd.io.sdk_blame import answer_too_deep, sesds_own, timestamp_unread
 
 __all__ = [
     "ERRORS",
@@ -108,7 +108,8 @@ def text(item: Any, key: str) -> str:
 def unread(exc: BaseException) -> bool:
     """Whether ``exc`` is the SDK's parser's, of an answer not of its API's shape:
     :data:`UNREAD`, or the RuntimeError botocore's timestamp parser gives up with on a
-    figure past any date (1e300 seconds); any other RuntimeError is sesd's. So is one
+    figure past any date (1e300 seconds), or the RecursionError its JSON loader raises
+    on an answer nested deeper than it goes; any other RuntimeError is sesd's. So is one
     of :data:`UNREAD` raised by sesd's own code under the call (a hook of sesd's on the
     answer, sesd.account.flags; the role's credentials refreshed, sesd.runtime.aws): a
     bug, raised to the poll task's supervisor, which counts it and logs its traceback,
@@ -116,6 +117,8 @@ def unread(exc: BaseException) -> bool:
     (sesd.io.sdk_blame)."""
     if sesds_own(exc):
         return False
+    if isinstance(exc, RecursionError):  # nested deeper than the SDK's JSON loader goes
+        return answer_too_deep(exc) is not None
     return isinstance(exc, UNREAD) or timestamp_unread(exc)
 
 

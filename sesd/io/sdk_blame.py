@@ -55,7 +55,8 @@ def answer_too_deep(exc: RecursionError) -> UnreadableAnswer | None:
     """The failure of an SQS call (a receive, a delete, a release, a check) whose answer
     the SDK's JSON loader raised ``exc`` on, nested deeper than it goes: an error's (a 5xx
     nested so), a release's or a check's (a receive's and a delete's of 200 are refused
-    before the SDK loads them, sesd.io.sqs_answers). None where the loader did not raise
+    before the SDK loads them, sesd.io.sqs_answers); an SES or CloudWatch poll's, any
+    (sesd.account.failures.unread). None where the loader did not raise
     it, or sesd's own code is on its way there: a fault of sesd's (the module's
     docstring)."""
     last = ""
