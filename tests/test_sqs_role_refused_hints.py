@@ -68,6 +68,7 @@ async def test_a_role_sts_refuses_is_said_as_the_role_s_not_a_grant() -> None:
         ("InvalidClientTokenId", "the access key is not valid"),
         ("SignatureDoesNotMatch", "the secret access key does not match"),
         ("AccessDenied", None),
+        ("RegionDisabledException", "activate STS in that region for the role's account"),
     ],
 )
 async def test_sts_refusing_the_credentials_names_them_not_the_role(
@@ -76,8 +77,9 @@ async def test_sts_refusing_the_credentials_names_them_not_the_role(
     """STS refuses AssumeRole for the credentials sesd asks with (their session token
     expired, their key unknown, their secret wrong): what to fix is those credentials,
     not the role's trust policy or external id. A refusal of the role itself
-    (AccessDenied) still names the role. Said alike by an SQS call's and an account
-    poll's failure."""
+    (AccessDenied) still names the role. STS not activated in the region it is asked
+    in (RegionDisabledException) is that region's: no role's ARN or trust to check.
+    Said alike by an SQS call's and an account poll's failure."""
     async with FakeSes() as fake, AsyncExitStack() as stack:
         fake.script_sts((403, code))
         config = parse_config(f'[aws]\nendpoint_url = "{fake.url}"\n' + ROLE_ACCOUNT)
@@ -93,4 +95,5 @@ async def test_sts_refusing_the_credentials_names_them_not_the_role(
         else:
             assert hint is not None
             assert said in hint
-            assert "credentials sesd assumes the account's role with" in hint
+            whose = "credentials sesd assumes the account's role with" in hint
+            assert whose is (code != "RegionDisabledException")

@@ -86,10 +86,21 @@ CREDENTIALS_REFUSED = {
 KEY_UNKNOWN = frozenset(code for code, hint in CREDENTIALS_REFUSED.items() if hint is _BAD_KEY)
 
 
+#: What a log line says when STS is not activated where sesd asks it for a role.
+_STS_OFF = (
+    "STS is not activated in the region sesd asks it in (the [[accounts]] entry's region, "
+    "else [aws] region): activate STS in that region for the role's account (IAM, "
+    "Account settings, Security Token Service endpoints)"
+)
+
+
 def role_refused(code: str) -> str:
     """What a log line says when STS refused to assume an account's role with ``code``:
     a refusal of the credentials sesd asks with (their key unknown, their signature's
-    secret wrong, their session token expired) is theirs to fix, not the role's trust."""
+    secret wrong, their session token expired) is theirs to fix, not the role's trust;
+    STS off in the region asked (``RegionDisabledException``) is that region's."""
+    if code == "RegionDisabledException":
+        return _STS_OFF
     said = CREDENTIALS_REFUSED.get(code)
     if said is None:
         return ROLE_NOT_ASSUMED
