@@ -159,37 +159,43 @@ async def test_a_bug_of_sesds_own_hook_on_the_answer_is_sesds_fault(
     assert not pipeline.ledger.accounts.errors
 
 
-#: Answers nested deeper than JSON's loader goes (it raises RecursionError), by status:
-#: a proxy's or a stand-in's, never SES's.
-DEEP = {
-    "answer-200": (200, '{"SendQuota": ' * 5000 + "{}" + "}" * 5000),
-    "error-500": (500, "[" * 5000 + "]" * 5000),
+#: Answers that are no JSON SES could give, by status and type: nested deeper than
+#: JSON's loader goes (it raises RecursionError), or no JSON at all (a captive proxy's
+#: page, which the SDK read as an answer saying nothing).
+RAW = {
+    "nested-200": (200, '{"SendQuota": ' * 5000 + "{}" + "}" * 5000, "application/json"),
+    "nested-500": (500, "[" * 5000 + "]" * 5000, "application/json"),
+    "login-page": (200, "<html>Log in</html>", "text/html"),
+    "text-as-json": (200, "Service Unavailable", "application/json"),
 }
 
 
-class DeepSes(FakeSes):
-    """Answers GetAccount with :attr:`deep` (a status and a body), once set."""
+class RawSes(FakeSes):
+    """Answers GetAccount with :attr:`raw` (a status, a body and its type), once set."""
 
-    deep: tuple[int, str] | None = None
+    raw: tuple[int, str, str] | None = None
 
     async def _get_account(self, request: web.Request) -> web.Response:
-        if self.deep is None:
+        if self.raw is None:
             return await super()._get_account(request)
-        status, body = self.deep
-        return web.Response(text=body, status=status, content_type="application/json")
+        status, body, kind = self.raw
+        return web.Response(text=body, status=status, content_type=kind)
 
 
-@pytest.mark.parametrize("case", list(DEEP))
-async def test_an_answer_nested_too_deeply_is_a_failed_poll(local_sqs: LocalSqs, case: str) -> None:
+@pytest.mark.parametrize("case", list(RAW))
+async def test_an_answer_that_is_no_ses_json_is_a_failed_poll(
+    local_sqs: LocalSqs, case: str
+) -> None:
     """GetAccount answered with JSON nested 5,000 deep, which the SDK's loader (and
-    sesd's check of the flags before it) gives up on with RecursionError: a failed
-    poll, counted under ``UnreadableAnswer``, what SES last said standing; it was a
-    fault that failed the account poll task at every round."""
+    sesd's check of the flags before it) gives up on with RecursionError, or with a
+    page that is no JSON: a failed poll, counted under ``UnreadableAnswer``, what SES
+    last said standing. Nested, it was a fault that failed the account poll task at
+    every round; a page, an answer that said nothing, the account taken as polled."""
     pipeline = Pipeline(core_settings(parse_config("")))
-    async with DeepSes() as fake, _poller(fake, local_sqs, pipeline) as poller:
+    async with RawSes() as fake, _poller(fake, local_sqs, pipeline) as poller:
         with anyio.fail_after(20):
             await poller.poll_once()
-        fake.deep = DEEP[case]
+        fake.raw = RAW[case]
         with anyio.fail_after(20):
             await poller.poll_once()
     accounts = pipeline.ledger.accounts

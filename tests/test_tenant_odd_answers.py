@@ -133,6 +133,9 @@ UNREAD: dict[str, tuple[str, Alter]] = {
         "ListTenants", _odd("Tenants", lambda i: i.update(CreatedTimestamp=10**400))),
     # Nested deeper than JSON's loader goes: the SDK's raises RecursionError.
     "nested-too-deeply": ("ListTenants", lambda answer: "[" * 5000 + "]" * 5000),
+    # No JSON (a proxy's text): the SDK read it as an answer listing nothing, and
+    # SES's statuses of every tenant were forgotten, a pause's alert resolved.
+    "entities-no-json": ("ListReputationEntities", lambda answer: "Service Unavailable"),
 }  # fmt: skip
 _APIS = {
     "ListReputationEntities": "list_reputation_entities",

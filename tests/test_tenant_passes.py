@@ -761,6 +761,11 @@ async def test_a_regions_unforeseen_fault_cancels_no_other_regions_poll() -> Non
                     return await ses.list_reputation_entities(**kwargs)
 
             class Broken:
+                """us-east-1's client: its first list meets the fault."""
+
+                def __getattr__(self, name: str) -> Any:
+                    return getattr(ses, name)
+
                 async def list_reputation_entities(self, **kwargs: Any) -> Any:
                     await started.wait()
                     go.set()

@@ -10,6 +10,10 @@ SES never said. Its ``float()`` of a quota figure reads a boolean as 1 or 0: a
 poller's client checks the raw answer first (:func:`watch_flags`): a flag that is
 neither a boolean nor the word, or a quota figure that is a boolean, makes the answer
 unreadable, a failed poll, what SES last said standing.
+
+So does any SESv2 answer of 2xx that is no JSON (:func:`watch_answers`, the account
+and tenant polls' clients): the parser reads a captive proxy's page as an answer
+that says nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any, Final
 
 from sesd.account.failures import UnreadableAnswer
 
-__all__ = ["watch_flags"]
+__all__ = ["watch_answers", "watch_flags"]
 
 #: GetAccount's boolean members the poller reads.
 _FLAGS: Final = ("SendingEnabled", "ProductionAccessEnabled")
@@ -27,6 +31,8 @@ _FLAGS: Final = ("SendingEnabled", "ProductionAccessEnabled")
 _FIGURES: Final = ("Max24HourSend", "MaxSendRate", "SentLast24Hours")
 #: The SDK's event before it parses a GetAccount answer (SESv2's service id).
 _EVENT: Final = "before-parse.sesv2.GetAccount"
+#: The SDK's event before it parses any SESv2 answer.
+_ANY: Final = "before-parse.sesv2"
 
 
 def watch_flags(client: Any) -> None:
@@ -58,3 +64,28 @@ def _check(response_dict: dict[str, Any], **_: Any) -> None:
     quota = answer.get("SendQuota")
     if isinstance(quota, dict) and any(isinstance(quota.get(f), bool) for f in _FIGURES):
         raise UnreadableAnswer
+
+
+def watch_answers(client: Any) -> None:
+    """``client`` (an SESv2 client) refuses a 2xx answer that is no JSON (a captive
+    proxy's page, a proxy's text) before its parser reads it: the parser read one as
+    an answer saying nothing (an account polled, a list of no tenants, each tenant's
+    status forgotten). Once a client, however often asked."""
+    client.meta.events.register(_ANY, _json_only, unique_id="sesd-ses-json")
+
+
+def _json_only(response_dict: dict[str, Any], **_: Any) -> None:
+    """Raise :class:`~sesd.account.failures.UnreadableAnswer` for a 2xx answer whose
+    body is not JSON. An empty one is the parser's (read as ``{}``); one nested deeper
+    than JSON's loader goes, the parser's to fail on alike (sesd.io.sdk_blame)."""
+    if not 200 <= response_dict.get("status_code", 0) < 300:
+        return
+    body = response_dict.get("body")
+    if not isinstance(body, bytes) or not body:
+        return
+    try:
+        json.loads(body)
+    except RecursionError:
+        return
+    except ValueError:  # UnicodeDecodeError too
+        raise UnreadableAnswer from None

@@ -34,7 +34,7 @@ from sesd.account.failures import (
     text,
     tries,
 )
-from sesd.account.flags import watch_flags
+from sesd.account.flags import watch_answers, watch_flags
 from sesd.account.rounds import side_by_side
 from sesd.config.aws import CREDENTIALS_REFUSED, KEY_UNKNOWN, region_not_enabled
 from sesd.core.accounts import WORD, Accounts, AccountStatus, Target
@@ -293,6 +293,7 @@ class AccountPoller(Polls):
     async def _account(self, target: Target, status: AccountStatus) -> None:
         ses = await self._client_for("sesv2", target)
         watch_flags(ses)  # (a flag no boolean, a quota figure a boolean: unreadable)
+        watch_answers(ses)  # (an answer that is no JSON: unreadable)
         answer = await answer_of(ses.get_account)  # (one the SDK cannot read: failed)
         quota = answer.get("SendQuota", {})
         if not all(map(math.isfinite, quota.values())):

@@ -34,6 +34,7 @@ from typing import Any, Final
 import anyio
 
 from sesd.account.failures import MAX_PAGES, EndlessList, text
+from sesd.account.flags import watch_answers
 from sesd.account.paging import Pacer, Paged, PagedList, without_end
 from sesd.account.poller import ClientFor, During, Polls
 from sesd.account.rounds import one_by_one, raised, side_by_side
@@ -146,6 +147,7 @@ class TenantPoller(Polls):
             # as that call's would be, for this target alone).
             await self._call(target, "list_reputation_entities", partial(raised, ses))
             return
+        watch_answers(ses)  # (an answer that is no JSON: unreadable, not a list of none)
         await self._entities(target, ses)
         if self._recommendations and any(key[:2] == target for key in self._statuses.status):
             await self._findings(target, ses)
