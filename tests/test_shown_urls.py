@@ -137,3 +137,59 @@ def test_a_token_holding_a_question_mark_or_a_hash_is_masked(url: str, named: st
     token (and refused in an Alertmanager's URL): all up to the last '@' is masked."""
     assert shown_url(url) == named
     assert "s3cr3t" not in shown_bare(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "config_form", "status_form"),
+    [
+        # Several '@' or '%40': all up to the last is the password's.
+        ("http://ops:s3/cr@3t@host:9093", "http://ops:***@host:9093", "http://***@host:9093"),
+        ("ops:s3@cr3t@host:9093", "ops:***@host:9093", "host:9093"),
+        ("ops:s3%40cr3t%40host:9093", "ops:***@host:9093", "***@host:9093"),
+        ("http://ops:s3%40cr3t%40host:9093", "http://ops:***@host:9093", "http://***@host:9093"),
+        ("http://s3%40cr3t%40host:9093", "http://***@host:9093", "http://***@host:9093"),
+        ("http://s3cr3t%40host:9093", "http://***@host:9093", "http://***@host:9093"),
+        ("http://ops:s3:cr3t@host", "http://ops:***@host", "http://host"),
+        # An '@' or a '%40' first after the slashes: an empty user.
+        ("http://@host:9093", "http://***@host:9093", "http://host:9093"),
+        ("http://%40host:9093", "http://***@host:9093", "http://***@host:9093"),
+        ("@host:s3cr3t", "***@host:***", "host:***"),
+        # A user (or a password) beginning with the character that ends the parser's
+        # host, or with the port's colon.
+        ("http://?ops:s3cr3t@host:9093", "http://***@host:9093", "http://***@host:9093"),
+        ("http://:s3/cr3t@host:9093", "http://***@host:9093", "http://***@host:9093"),
+        # Any letter in a token (the characters that end the host are '/', '?', '#').
+        ("https://TOKXs3cr3t%40host:9093", "https://***@host:9093", "https://***@host:9093"),
+        # A scheme mistyped with one slash, or with a space (a '://' later in the query).
+        ("http/ops:s3cr3t", "http/ops:***", "http/ops:***"),
+        (
+            "ht tp://ops:s3cr3t@host:9093/?next=http://x",
+            "ht tp://ops:***@host:9093/?next=http://x",
+            None,
+        ),
+        # What is no password is shown as written: a path holding a '%40' or a colon, a
+        # bracketed host's colons before a path holding an '@' (sesd status's form masks
+        # all up to an '@' past the host: it cannot tell a path from a password), a port
+        # with a control character after it (an error names it).
+        ("http://host:9093/a%40b", "http://host:9093/a%40b", "http://host:9093/a%40b"),
+        ("http://host/x:y", "http://host/x:y", "http://host/x:y"),
+        ("http://[::1]:9093/x@y", "http://[::1]:9093/x@y", None),
+        ("http://host:9093\x01", "http://host:9093\x01", "http://host:9093\x01"),
+    ],
+)
+def test_each_form_is_exact(url: str, config_form: str, status_form: str | None) -> None:
+    """The password is masked and nothing else is: the host and port after it are
+    shown as written (the line must still say which address was asked), a user kept in
+    the config's form, no '***' where no password was. A form that masks one character
+    too few, or an '@' too early, shows a piece of the password; one that masks a
+    path's colon or a port's control character hides what the user must correct."""
+    assert shown_url(url) == config_form
+    if status_form is not None:
+        assert shown_bare(url) == status_form
+
+
+def test_check_config_masks_a_url_whose_only_at_is_percent_encoded() -> None:
+    """check-config's output masks a string holding a '%40' and no '@' nor '://'
+    (``ops:PASSWORD%40host``, a URL typed without its scheme) as a URL."""
+    shown = {"urls": ["ops:s3cr3t%40host:9093"], "name": "ops:team"}
+    assert urls_shown(shown) == {"urls": ["ops:***@host:9093"], "name": "ops:team"}
