@@ -131,6 +131,38 @@ async def test_the_exit_stack_holds_one_callback_however_many_clients() -> None:
     assert not any(_pool_open(client) for client in made)
 
 
+async def test_a_client_whose_close_hangs_keeps_no_other_open() -> None:
+    """At exit, the close of the middle one of three clients hangs (a connection that
+    never finishes closing): it is cut off within its share of the room the exit has,
+    and the clients closed before and after it are closed all the same, all within the
+    room. Closed one after the other, the hung close held every client after it open."""
+    from contextlib import AsyncExitStack
+
+    from aiobotocore.config import AioConfig
+
+    from sesd.config import parse_config
+    from sesd.runtime.aws import AwsClients
+
+    logs = io.StringIO()
+    configure_logging("info", "json", stream=logs)
+    async with AsyncExitStack() as stack:
+        clients = AwsClients(parse_config(""), stack)
+        made = [
+            await clients.client("sqs", "", "us-east-1", AioConfig(), use=f":{n}") for n in range(3)
+        ]
+        # Its connections' close (what the client's exit awaits) never ends.
+        made[1]._endpoint.http_session.__aexit__ = lambda *_: anyio.sleep_forever()
+        with anyio.move_on_after(0.6, shield=True) as room:
+            await stack.aclose()
+    assert not room.cancelled_caught
+    assert [_pool_open(client) for client in made] == [False, True, False]
+    assert '"what": "aws_client sqs default us-east-1"' in logs.getvalue()
+    # What the hung close left, closed as it would have been.
+    hung = made[1]._endpoint.http_session
+    del hung.__aexit__
+    await hung.__aexit__(None, None, None)
+
+
 async def test_the_canarys_old_client_closes_once_the_old_sender_ends(
     local_sqs: LocalSqs, sqs: Any, tmp_path: Path
 ) -> None:

@@ -11,8 +11,8 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ import pytest
 from aiohttp import ClientSession
 from anyio.streams.buffered import BufferedByteReceiveStream
 
+from sesd.alerting.sink_map import sink_session
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.commands.status_table import table
 from sesd.config import Config, load_config, parse_config, read_secrets
@@ -176,11 +177,12 @@ async def test_a_stop_with_no_grace_left_abandons_its_long_poll_at_once(
     assert daemon.ledger.tallies.messages.get(("q", "processed"), 0) == 0
 
 
-async def _cancelled_once_read(config: Config) -> None:
+async def _cancelled_once_read(config: Config, *, stop: bool = False) -> float:
     """Run a daemon on ``config`` in a task group of its own, and cancel that group once
     the daemon has read its queue (each AWS client makes its HTTP session at its first
     call), or, long-polled, once it has asked it (a second long poll would take its
-    time again); return as the daemon ends, nothing left holding it."""
+    time again); return as the daemon ends, nothing left holding it, with the seconds
+    it took to end. ``stop``: stopped (:meth:`Daemon.stop`) instead of cancelled."""
     daemon = Daemon(read_secrets(hermetic(config)), console=io.StringIO())
     with anyio.fail_after(10):
         async with anyio.create_task_group() as tg:
@@ -190,8 +192,13 @@ async def _cancelled_once_read(config: Config) -> None:
                     await anyio.lowlevel.checkpoint()
             else:
                 await daemon.changes.wait_for(lambda: "q" in daemon.health.last_receive)
-            tg.cancel_scope.cancel()
+            ended_from = anyio.current_time()
+            if stop:
+                daemon.stop()
+            else:
+                tg.cancel_scope.cancel()
     assert daemon.ledger.tallies.messages == {}
+    return anyio.current_time() - ended_from
 
 
 # Not ended, a daemon is not cancelled either: the test's fail_after cannot end it.
@@ -225,34 +232,63 @@ async def test_a_cancelled_daemon_closes_its_http_sessions(
     assert [session for session in left if not session.closed] == []
 
 
-@asynccontextmanager
-async def _hung_close(*args: Any, **kwargs: Any) -> AsyncIterator[int]:
-    """The HTTP server (the first thing the start opens, so closed last), whose close
-    does not end until it is cut off; then it closes."""
-    async with http_server(*args, **kwargs) as port:
-        try:
-            yield port
-        finally:
-            await anyio.sleep_forever()
+def _hung(opens: Callable[..., AbstractAsyncContextManager[Any]]) -> Callable[..., Any]:
+    """``opens`` (what the start opens), whose close does not end until it is cut off;
+    then it closes."""
+
+    @asynccontextmanager
+    async def hung(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        async with opens(*args, **kwargs) as opened:
+            try:
+                yield opened
+            finally:
+                await anyio.sleep_forever()
+
+    return hung
 
 
-async def test_a_cancelled_daemon_whose_close_hangs_still_ends(
-    local_sqs: LocalSqs, sqs: Any, short_polls: None, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("stop", [False, True], ids=["cancelled", "stopped"])
+async def test_a_daemon_whose_closes_hang_still_closes_the_rest_and_ends(
+    local_sqs: LocalSqs,
+    sqs: Any,
+    short_polls: None,
+    monkeypatch: pytest.MonkeyPatch,
+    stop: bool,
 ) -> None:
-    """A daemon cancelled while a close of what it opened hangs: the closes are cut off
-    at ``EXIT_ROOM`` (here 0.2 s) and said so; the daemon ends, not held for ever."""
+    """A daemon cancelled or stopped while the close of its sinks' session (closed
+    first) and of its HTTP server (closed last) hang: each is cut off within its share
+    of ``EXIT_ROOM`` (here 0.6 s) and said so by name; the AWS clients, closed between
+    them, are closed all the same, none left for the collector; and the daemon ends
+    within ``EXIT_ROOM``. Bounded only as a whole, the sinks' close held the room to its
+    end and every AWS client was left open."""
     logs = io.StringIO()
     configure_logging("debug", "json", stream=logs)
-    monkeypatch.setattr("sesd.runtime.daemon.EXIT_ROOM", 0.2)
-    monkeypatch.setattr("sesd.runtime.daemon.http_server", _hung_close)
+    monkeypatch.setattr("sesd.runtime.daemon.EXIT_ROOM", 0.6)
+    monkeypatch.setattr("sesd.runtime.daemon.http_server", _hung(http_server))
+    monkeypatch.setattr("sesd.runtime.daemon.sink_session", _hung(sink_session))
     url, _ = await make_queue(sqs)
     config = parse_config(
         f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
         f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 0\n'
         '[http]\nlisten = "127.0.0.1:0"\n'
     )
-    await _cancelled_once_read(config)
-    assert '"sesd.daemon.close_cut_off"' in logs.getvalue()
+    before = {id(found) for found in gc.get_objects() if isinstance(found, ClientSession)}
+    took = await _cancelled_once_read(config, stop=stop)
+    # Two closes cut off, each at its own full EXIT_ROOM, would take twice as long.
+    assert took < 0.6 * 1.5
+    gc.unfreeze()  # what the daemon froze once started (sesd.runtime.collector)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gc.collect()
+    assert [str(w.message) for w in caught if w.category is ResourceWarning] == []
+    left = [s for s in gc.get_objects() if isinstance(s, ClientSession) and id(s) not in before]
+    assert [session for session in left if not session.closed] == []
+    cut_off = [
+        record["what"]
+        for record in map(json.loads, logs.getvalue().splitlines())
+        if record["event"] == "sesd.daemon.close_cut_off"
+    ]
+    assert cut_off == ["sinks_session", "http_server"]
 
 
 @pytest.mark.timeout(60)

@@ -176,7 +176,7 @@ class AwsClients:
                     **self._static_keys(who),
                 )
             )
-            self._closing.opened(client, closing)
+            self._closing.opened(client, closing, f"aws_client {service} {name} {region}")
             if needed not in (None, _by_queues) and not needed(self._config):
                 # What it is for was retired while it was made (its SDK files read in a
                 # thread as a reload removed the region polled, or moved the canary): no

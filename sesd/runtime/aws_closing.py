@@ -8,9 +8,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from functools import partial
 from typing import Any
 
 import anyio
+
+from sesd.runtime.closes import in_turns
 
 __all__ = ["Closing"]
 
@@ -19,8 +22,8 @@ class Closing:
     """The clients not yet closed, what holds them, and those waiting to close."""
 
     def __init__(self) -> None:
-        #: Each client not yet closed (by ``id``), with what closes it.
-        self._open: dict[int, tuple[Any, AsyncExitStack]] = {}
+        #: Each client not yet closed (by ``id``), with what closes it and its name.
+        self._open: dict[int, tuple[Any, AsyncExitStack, str]] = {}
         #: The clients nothing needs any more (by ``id``), with their use: closed once
         #: nothing holds them.
         self._retired: dict[int, str] = {}
@@ -28,9 +31,9 @@ class Closing:
         self._holds: Counter[int] = Counter()
         self._uses: Counter[str] = Counter()
 
-    def opened(self, client: Any, closing: AsyncExitStack) -> None:
-        """``client`` is made; ``closing`` closes it."""
-        self._open[id(client)] = client, closing
+    def opened(self, client: Any, closing: AsyncExitStack, name: str = "aws_client") -> None:
+        """``client`` is made; ``closing`` closes it; ``name`` says which it is."""
+        self._open[id(client)] = client, closing, name
 
     @asynccontextmanager
     async def holding(self, *clients: Any) -> AsyncIterator[None]:
@@ -71,9 +74,12 @@ class Closing:
             await found[1].aclose()
 
     async def aclose(self) -> None:
-        """Close every client still open (the daemon's exit), the newest first."""
-        for client, _ in reversed(list(self._open.values())):
-            await self.close(client)
+        """Close every client still open (the daemon's exit), the newest first, each in
+        its turn within what is left of the exit's room (:func:`in_turns`): one whose
+        connection hangs keeps none of the others open."""
+        await in_turns(
+            (name, partial(self.close, client)) for client, _, name in self._open.values()
+        )
 
     async def _close_held(self) -> None:
         # Even when the holder is cancelled: a retired client must not stay open.

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from functools import partial
 from typing import TextIO
 
@@ -35,6 +35,7 @@ from sesd.config.sections import EXIT_ROOM, LAST_SAVE
 from sesd.io.build import revision
 from sesd.runtime import early
 from sesd.runtime.aws import AwsClients
+from sesd.runtime.closes import Closes
 from sesd.runtime.collector import settle
 from sesd.runtime.http import StartError, http_server
 from sesd.runtime.janitor import janitor
@@ -154,27 +155,22 @@ class Daemon(Parts):
         self._log.info("sesd.daemon.stopped", **self.ledger.tallies.by_outcome())
 
     @asynccontextmanager
-    async def _closed_at_exit(self) -> AsyncIterator[AsyncExitStack]:
+    async def _closed_at_exit(self) -> AsyncIterator[Closes]:
         """What the start opens (the HTTP server, the AWS clients, the sinks' session),
         closed as the run ends, the last opened first: shielded, as a run cancelled
         rather than stopped (a KeyboardInterrupt through anyio.run, an embedding
         program's task group) had each close cancelled at its first await, leaving
-        sessions and their sockets to the collector; within ``EXIT_ROOM``, as a close
-        that hangs (a connection that never finishes closing) must not hold the exit."""
-        stack = AsyncExitStack()
+        sessions and their sockets to the collector; all within ``EXIT_ROOM``, as a close
+        that hangs (a connection that never finishes closing) must not hold the exit,
+        and each in its turn (:func:`in_turns`), as it must not keep the others open."""
+        closes = Closes()
         try:
-            yield stack
+            yield closes
         finally:
-            with anyio.move_on_after(EXIT_ROOM, shield=True) as bound:
-                await stack.aclose()
-            if bound.cancelled_caught:
-                self._log.warning(
-                    "sesd.daemon.close_cut_off",
-                    seconds=EXIT_ROOM,
-                    hint="what was not closed yet is left to the process's exit",
-                )
+            with anyio.CancelScope(shield=True):
+                await closes.aclose(anyio.current_time() + EXIT_ROOM)
 
-    async def _start(self, stack: AsyncExitStack) -> bool:
+    async def _start(self, stack: Closes) -> bool:
         """:meth:`start`, given up at a stop (:meth:`stop` cancels it); True once started.
         Given up, what is left is the exit (``on_exit``): the state file holds what it
         held, nothing having been consumed since it was read."""
@@ -197,15 +193,15 @@ class Daemon(Parts):
         await self._started.wait()
         await reload()
 
-    async def start(self, stack: AsyncExitStack) -> None:
+    async def start(self, stack: Closes) -> None:
         """Phase 1: what must hold before any task runs, each part closed with ``stack``."""
-        self.saver.load(stack, watched=self._watching)
+        self.saver.load(stack.part("state_file"), watched=self._watching)
         try:
             self.web = WebGuard(self.config.http.web)
         except ConfigError as exc:
             # Read and checked with the config a moment ago: changed since.
             raise StartError(str(exc)) from None
-        self.http_port = await stack.enter_async_context(
+        self.http_port = await stack.part("http_server").enter_async_context(
             http_server(
                 self.config.http,
                 self.metrics.registry,
@@ -216,10 +212,11 @@ class Daemon(Parts):
                 routes=partial(add_status_routes, self.status),
             )
         )
-        self.aws = AwsClients(self.config, stack)
+        self.aws = AwsClients(self.config, stack.part("aws_clients"))
         for queue in self.config.queues:
             await self.aws.open_queue(queue)
-        self.alerting.open(await stack.enter_async_context(sink_session()))
+        sinks = stack.part("sinks_session")
+        self.alerting.open(await sinks.enter_async_context(sink_session()))
         self.metrics.reloaded(True, self.clock())
         # What was built and restored lives as long as sesd: out of the collector's walks.
         settle(full=True)
