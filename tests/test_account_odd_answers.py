@@ -159,26 +159,34 @@ async def test_a_bug_of_sesds_own_hook_on_the_answer_is_sesds_fault(
     assert not pipeline.ledger.accounts.errors
 
 
+#: An answer of SES's shape, sending paused: read, it would be told.
+_PAUSED = '{"SendingEnabled": false, "ProductionAccessEnabled": true}'
 #: Answers that are no JSON SES could give, by status and type: nested deeper than
 #: JSON's loader goes (it raises RecursionError), or no JSON at all (a captive proxy's
-#: page, which the SDK read as an answer saying nothing).
-RAW = {
+#: page, which the SDK read as an answer saying nothing), or JSON not in UTF-8, the only
+#: encoding the SDK's parser reads (a stand-in's, with a byte-order mark or in UTF-16):
+#: Python's loader takes those, the parser read them as an answer saying nothing.
+RAW: dict[str, tuple[int, str | bytes, str]] = {
     "nested-200": (200, '{"SendQuota": ' * 5000 + "{}" + "}" * 5000, "application/json"),
     "nested-500": (500, "[" * 5000 + "]" * 5000, "application/json"),
     "login-page": (200, "<html>Log in</html>", "text/html"),
     "text-as-json": (200, "Service Unavailable", "application/json"),
+    "json-with-bom": (200, "\ufeff" + _PAUSED, "application/json"),
+    "json-in-utf-16": (200, _PAUSED.encode("utf-16-le"), "application/json"),
 }
 
 
 class RawSes(FakeSes):
     """Answers GetAccount with :attr:`raw` (a status, a body and its type), once set."""
 
-    raw: tuple[int, str, str] | None = None
+    raw: tuple[int, str | bytes, str] | None = None
 
     async def _get_account(self, request: web.Request) -> web.Response:
         if self.raw is None:
             return await super()._get_account(request)
         status, body, kind = self.raw
+        if isinstance(body, bytes):
+            return web.Response(body=body, status=status, content_type=kind)
         return web.Response(text=body, status=status, content_type=kind)
 
 
@@ -188,9 +196,10 @@ async def test_an_answer_that_is_no_ses_json_is_a_failed_poll(
 ) -> None:
     """GetAccount answered with JSON nested 5,000 deep, which the SDK's loader (and
     sesd's check of the flags before it) gives up on with RecursionError, or with a
-    page that is no JSON: a failed poll, counted under ``UnreadableAnswer``, what SES
-    last said standing. Nested, it was a fault that failed the account poll task at
-    every round; a page, an answer that said nothing, the account taken as polled."""
+    page that is no JSON, or JSON the SDK does not read (not UTF-8): a failed poll,
+    counted under ``UnreadableAnswer``, what SES last said standing. Nested, it was a
+    fault that failed the account poll task at every round; a page, or JSON with a
+    byte-order mark, an answer that said nothing, the account taken as polled."""
     pipeline = Pipeline(core_settings(parse_config("")))
     async with RawSes() as fake, _poller(fake, local_sqs, pipeline) as poller:
         with anyio.fail_after(20):

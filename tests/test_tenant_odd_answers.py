@@ -136,6 +136,10 @@ UNREAD: dict[str, tuple[str, Alter]] = {
     # No JSON (a proxy's text): the SDK read it as an answer listing nothing, and
     # SES's statuses of every tenant were forgotten, a pause's alert resolved.
     "entities-no-json": ("ListReputationEntities", lambda answer: "Service Unavailable"),
+    # JSON after a byte-order mark, which Python's loader takes and the SDK's parser
+    # (UTF-8 only) read as an answer listing nothing, as it did a proxy's text.
+    "entities-after-a-bom": (
+        "ListReputationEntities", lambda answer: "\ufeff" + json.dumps(answer)),
 }  # fmt: skip
 _APIS = {
     "ListReputationEntities": "list_reputation_entities",

@@ -76,15 +76,17 @@ def watch_answers(client: Any) -> None:
 
 def _json_only(response_dict: dict[str, Any], **_: Any) -> None:
     """Raise :class:`~sesd.account.failures.UnreadableAnswer` for a 2xx answer whose
-    body is not JSON. An empty one is the parser's (read as ``{}``); one nested deeper
-    than JSON's loader goes, the parser's to fail on alike (sesd.io.sdk_blame)."""
+    body is not JSON as the parser reads it: UTF-8, no byte-order mark (Python's loader
+    of bytes takes UTF-16 and a mark too; the parser read those as an answer saying
+    nothing). An empty one is the parser's (read as ``{}``); one nested deeper than
+    JSON's loader goes, the parser's to fail on alike (sesd.io.sdk_blame)."""
     if not 200 <= response_dict.get("status_code", 0) < 300:
         return
     body = response_dict.get("body")
     if not isinstance(body, bytes) or not body:
         return
     try:
-        json.loads(body)
+        json.loads(body.decode("utf-8"))
     except RecursionError:
         return
     except ValueError:  # UnicodeDecodeError too
