@@ -50,7 +50,7 @@ class FakeCloudWatch(LocalServer):
         self._pages: deque[tuple[list[Query], str | None]] = deque()
         #: Answers given as they are, before any scripted page (one not of CloudWatch's
         #: shape: botocore checks no member's type).
-        self.raw: deque[dict[str, Any]] = deque()
+        self.raw: deque[dict[str, Any] | str] = deque()
         model = botocore.session.get_session().get_service_model("cloudwatch")
         assert model.resolved_protocol == "json", model.resolved_protocol  # what is faked
 
@@ -64,7 +64,10 @@ class FakeCloudWatch(LocalServer):
         asked = json.loads(await request.read())
         self.requests.append(asked)
         if self.raw:
-            return web.json_response(self.raw.popleft(), content_type=_KIND)
+            said = self.raw.popleft()
+            if isinstance(said, str):  # the text as it is, JSON or not
+                return web.Response(text=said, content_type=_KIND)
+            return web.json_response(said, content_type=_KIND)
         if self._pages:
             results, token = self._pages.popleft()
         else:

@@ -40,7 +40,7 @@ def _bounce(**member: Any) -> dict[str, Any]:
 
 #: Answers of a member where another kind is (a number where a list is, a word where an
 #: object, a timestamp or a figure is), each a failed poll.
-ODD: dict[str, dict[str, Any]] = {
+ODD: dict[str, dict[str, Any] | str] = {
     "results-a-number": {"MetricDataResults": 5},
     "result-a-word": {"MetricDataResults": ["bounce", *_bounce()["MetricDataResults"]]},
     "timestamps-a-number": _bounce(Timestamps=5),
@@ -72,6 +72,10 @@ ODD: dict[str, dict[str, Any]] = {
     # which value is whose, and cut to the shorter, a value went with another's time.
     "more-timestamps-than-values": _bounce(Timestamps=[STAMP, STAMP - 300], Values=[0.02]),
     "more-values-than-timestamps": _bounce(Values=[0.02, 0.5]),
+    # Nested deeper than JSON's loader goes: the SDK's raises RecursionError.
+    "nested-too-deeply": '{"MetricDataResults": ' + "[" * 5000 + "]" * 5000 + "}",
+    # No JSON (a proxy's text): the SDK reads it as an answer naming no query.
+    "text-no-json": "Service Unavailable",
 }
 
 
