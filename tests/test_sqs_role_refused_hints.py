@@ -78,13 +78,14 @@ async def test_sts_refusing_the_credentials_names_them_not_the_role(
     expired, their key unknown, their secret wrong): what to fix is those credentials,
     not the role's trust policy or external id. A refusal of the role itself
     (AccessDenied) still names the role. STS not activated in the region it is asked
-    in (RegionDisabledException) is that region's: no role's ARN or trust to check.
-    Said alike by an SQS call's and an account poll's failure."""
+    in (RegionDisabledException) is that region's: no role's ARN or trust to check;
+    named, as the entry's (eu-west-1), not the failed call's (eu-central-1), which the
+    log line shows. Said alike by an SQS call's and an account poll's failure."""
     async with FakeSes() as fake, AsyncExitStack() as stack:
         fake.script_sts((403, code))
         config = parse_config(f'[aws]\nendpoint_url = "{fake.url}"\n' + ROLE_ACCOUNT)
         sqs = await AwsClients(config, stack).client(
-            "sqs", "prod-eu", "eu-west-1", poll_config(attempts=1)
+            "sqs", "prod-eu", "eu-central-1", poll_config(attempts=1)
         )
         with pytest.raises(ClientError) as raised:
             await sqs.list_queues()
@@ -97,3 +98,6 @@ async def test_sts_refusing_the_credentials_names_them_not_the_role(
             assert said in hint
             whose = "credentials sesd assumes the account's role with" in hint
             assert whose is (code != "RegionDisabledException")
+            if code == "RegionDisabledException":
+                assert hint.startswith("STS is not activated in eu-west-1 ")
+                assert "eu-central-1" not in hint

@@ -20,7 +20,7 @@ from sesd.config.aws import (
     denied_once_known,
     role_refused,
 )
-from sesd.io.aws_errors import assume_role_failure, error_code, signed_off
+from sesd.io.aws_errors import assume_role_failure, error_code, signed_off, sts_region
 from sesd.io.sdk_blame import answer_too_deep, sesds_own, timestamp_unread
 
 __all__ = [
@@ -231,7 +231,7 @@ def hint(api: str, code: str, exc: BaseException) -> str:
         return CLOCK_OFF
     sts = assume_role_failure(exc)  # the API's own permission is not the cause
     if sts == "refused":
-        return role_refused(error_code(exc))
+        return role_refused(error_code(exc), sts_region(exc))
     if sts:
         return f"STS {sts} (AssumeRole of the account's role): the next poll tries again"
     if isinstance(exc, EndlessList):

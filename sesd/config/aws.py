@@ -88,19 +88,20 @@ KEY_UNKNOWN = frozenset(code for code, hint in CREDENTIALS_REFUSED.items() if hi
 
 #: What a log line says when STS is not activated where sesd asks it for a role.
 _STS_OFF = (
-    "STS is not activated in the region sesd asks it in (the [[accounts]] entry's region, "
-    "else [aws] region): activate STS in that region for the role's account (IAM, "
-    "Account settings, Security Token Service endpoints)"
+    "STS is not activated in {} (the region sesd asks it in for the role: the "
+    "[[accounts]] entry's region, else [aws] region): activate STS in that region for "
+    "the role's account (IAM, Account settings, Security Token Service endpoints)"
 )
 
 
-def role_refused(code: str) -> str:
+def role_refused(code: str, region: str = "") -> str:
     """What a log line says when STS refused to assume an account's role with ``code``:
     a refusal of the credentials sesd asks with (their key unknown, their signature's
     secret wrong, their session token expired) is theirs to fix, not the role's trust;
-    STS off in the region asked (``RegionDisabledException``) is that region's."""
+    STS off in the region asked (``RegionDisabledException``), ``region`` if known, is
+    that region's: named, as the log line's region is the failed call's, not STS's."""
     if code == "RegionDisabledException":
-        return _STS_OFF
+        return _STS_OFF.format(region or "the region sesd asks it in")
     said = CREDENTIALS_REFUSED.get(code)
     if said is None:
         return ROLE_NOT_ASSUMED

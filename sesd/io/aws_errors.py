@@ -10,11 +10,13 @@ from botocore.exceptions import ClientError
 
 __all__ = [
     "NO_CREDENTIALS_IN_ANSWER",
+    "asked_in",
     "assume_role_failure",
     "error_code",
     "no_credentials",
     "note_statuses",
     "signed_off",
+    "sts_region",
 ]
 
 #: STS's codes for an AssumeRole it throttled.
@@ -96,6 +98,22 @@ def no_credentials() -> ClientError:
         "ResponseMetadata": {"HTTPStatusCode": status if passing else 200},
     }
     return ClientError(said, "AssumeRole")
+
+
+#: The attribute an AssumeRole error of sesd's refresh carries: the region STS was asked
+#: in (the ``[[accounts]]`` entry's, else ``[aws] region``), which the failed call's own
+#: region, on its log line, need not be.
+_ASKED_IN: Final = "sesd_sts_region"
+
+
+def asked_in(exc: ClientError, region: str) -> None:
+    """Note on ``exc`` (an AssumeRole error) the region STS was asked in."""
+    setattr(exc, _ASKED_IN, region)
+
+
+def sts_region(exc: BaseException) -> str:
+    """The region an AssumeRole error's STS was asked in (:func:`asked_in`), else ""."""
+    return str(getattr(exc, _ASKED_IN, ""))
 
 
 def signed_off(exc: BaseException) -> bool:

@@ -19,12 +19,13 @@ import anyio.to_thread
 from aiobotocore.config import AioConfig
 from aiobotocore.credentials import AioDeferredRefreshableCredentials
 from aiobotocore.session import AioSession, get_session
+from botocore.exceptions import ClientError
 from botocore.parsers import ResponseParserError
 
 from sesd.config import AccountConfig, Config, QueueConfig
 from sesd.config.aws import endpoint_of_url
 from sesd.core.accounts import DEFAULT_ACCOUNT
-from sesd.io.aws_errors import no_credentials, note_statuses
+from sesd.io.aws_errors import asked_in, no_credentials, note_statuses
 from sesd.io.sdk_blame import sesds_own, timestamp_unread
 from sesd.runtime.aws_closing import Closing
 from sesd.runtime.aws_making import OneEach
@@ -345,6 +346,11 @@ class AwsClients:
                 if not timestamp_unread(exc):
                     raise
                 raise no_credentials() from exc
+            except ClientError as exc:
+                # Said with the region STS was asked in: STS not activated there is told
+                # by that region, not by the failed call's (a queue's, a poll's).
+                asked_in(exc, region)
+                raise
 
 
 def _assumes_in(region: str, config: Config) -> bool:

@@ -26,7 +26,7 @@ from sesd.config.aws import (
 from sesd.core.accounts import Accounts, Target
 from sesd.core.events import Invalid
 from sesd.core.text import clean
-from sesd.io.aws_errors import assume_role_failure, error_code, signed_off
+from sesd.io.aws_errors import assume_role_failure, error_code, signed_off, sts_region
 from sesd.io.logs import get_logger
 from sesd.io.sdk_blame import answer_too_deep, sesds_own
 from sesd.io.sqs_answers import watch_check
@@ -219,7 +219,7 @@ def hint_for(exc: BaseException) -> str | None:
         return CLOCK_OFF
     sts = assume_role_failure(exc)
     if sts:  # throttled or unavailable: backed off like any passing error
-        return role_refused(error_code(exc)) if sts == "refused" else None
+        return role_refused(error_code(exc), sts_region(exc)) if sts == "refused" else None
     return PERMANENT_ERRORS.get(error_code(exc))
 
 
