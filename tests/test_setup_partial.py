@@ -762,8 +762,10 @@ async def test_sts_unanswered_holds_the_run_no_longer_than_its_wait(
         anyio.create_task_group() as tg,
     ):
         silent.hanging = True
+        waits: list[float] = []  # what setup bounds the call by: IDENTITY_WAIT, not its own
 
         def from_asked(delay: float) -> anyio.CancelScope:
+            waits.append(delay)
             scope = anyio.CancelScope()
 
             async def start_when_asked() -> None:
@@ -778,5 +780,6 @@ async def test_sts_unanswered_holds_the_run_no_longer_than_its_wait(
         with anyio.fail_after(10):
             plan = await run_setup(SetupOptions(name=name, endpoint_url=silent.url))
         assert silent.asked.is_set()
+        assert waits == [0.2]
         tg.cancel_scope.cancel()
     assert [a for a, k, _ in plan.steps if k == "SNS topic"] == ["created"]
