@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import pytest
 
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import load_config
@@ -389,3 +390,53 @@ async def test_accounts_removed_leave_no_session_nor_sts_client(
             with anyio.fail_after(20):
                 await daemon.changes.wait_for(partial(_stopped, logs, n))
         assert (len(_open_clients()), await _sessions()) == before
+
+
+async def test_a_retired_client_whose_close_hangs_does_not_hold_its_holder(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A reload retires a client a call in flight holds, and the client's close, run as
+    that call ends, hangs (a connection that never finishes closing): it is cut off
+    within the room a close has (here 0.3 s) and said so by name, and the holder (a
+    receive, a poll round) goes on. Unbounded and shielded, that close held the holder
+    for ever: a stop waited on it, and the stop's last save never came."""
+    from contextlib import AsyncExitStack
+
+    from aiobotocore.config import AioConfig
+
+    from sesd.config import parse_config
+    from sesd.runtime.aws import AwsClients
+
+    monkeypatch.setattr("sesd.runtime.aws_closing.EXIT_ROOM", 0.3)
+    logs = io.StringIO()
+    configure_logging("info", "json", stream=logs)
+    unhang = anyio.Event()
+    held_ended = anyio.Event()
+    async with AsyncExitStack() as stack:
+        clients = AwsClients(parse_config(""), stack)
+        client = await clients.client("sqs", "", "us-east-1", AioConfig(), use=":0")
+        session = client._endpoint.http_session
+        hung_close = session.__aexit__
+
+        async def hangs(*exc: object) -> None:
+            await unhang.wait()
+            await hung_close(*exc)
+
+        session.__aexit__ = hangs
+
+        async def holder() -> None:
+            async with clients.holding(client):
+                await clients._closing.retire(client, ":0")
+            held_ended.set()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(holder)
+            try:
+                with anyio.fail_after(0.3 * 3):
+                    await held_ended.wait()
+            finally:
+                unhang.set()
+    assert '"what": "aws_client sqs default us-east-1"' in logs.getvalue()
+    # What the hung close left, closed as it would have been.
+    del session.__aexit__
+    await session.__aexit__(None, None, None)

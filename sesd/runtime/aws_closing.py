@@ -13,6 +13,7 @@ from typing import Any
 
 import anyio
 
+from sesd.config.sections import EXIT_ROOM
 from sesd.runtime.closes import in_turns
 
 __all__ = ["Closing"]
@@ -87,6 +88,13 @@ class Closing:
             await self._close_retired()
 
     async def _close_retired(self) -> None:
-        for ident, use in list(self._retired.items()):
-            if not self._holds[ident] and not self._uses[use] and ident in self._open:
-                await self.close(self._open[ident][0])
+        # Each in its turn, all within a close's room (EXIT_ROOM), as at exit: a retired
+        # client whose connection never finishes closing must not hold what awaits it
+        # for ever (shielded, under a holder: the receive, the poll round, so the stop).
+        ready = [
+            (self._open[ident][2], partial(self.close, self._open[ident][0]))
+            for ident, use in self._retired.items()
+            if not self._holds[ident] and not self._uses[use] and ident in self._open
+        ]
+        if ready:
+            await in_turns(reversed(ready), anyio.current_time() + EXIT_ROOM)
