@@ -21,6 +21,7 @@ from sesd.core.pipeline import Pipeline
 from sesd.io.logs import configure_logging
 from sesd.runtime import supervise
 from sesd.runtime.daemon import Daemon
+from sesd.runtime.http import StartError
 from sesd.runtime.sqs import QueuePoller
 from sesd.runtime.state_bytes import read_state
 from sesd.runtime.supervise import kept_running, run_once
@@ -225,7 +226,26 @@ async def test_a_fault_that_ends_the_daemon_still_saves_the_state(
     local_sqs: Any, sqs: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """The consumers fail in a way nothing handles: sesd ends with the error, after
-    saving what its windows hold (the restart that follows loses nothing)."""
+    saving what its windows hold (the restart that follows loses nothing), the file
+    still its own while it saves: another sesd taking it then is refused (let go
+    before the save, another could restore the older file, and have it overwritten)."""
+    from sesd.runtime.saver import StateSaver as Saver
+    from sesd.runtime.state_lock import hold, let_go
+
+    taken_while_saving: list[bool] = []
+    save_last = Saver.save_last
+
+    async def save_last_watched(self: Saver, within: float, after: str = "stop") -> None:
+        if after == "fault":
+            try:
+                let_go(hold(str(state)))
+            except StartError:
+                taken_while_saving.append(False)
+            else:
+                taken_while_saving.append(True)
+        await save_last(self, within, after)
+
+    monkeypatch.setattr(Saver, "save_last", save_last_watched)
     url, _ = await make_queue(sqs)
     await send_bodies(sqs, url, [f.raw(f.delivery(["a@one.example"]))])
     state = tmp_path / "state.bin"
@@ -250,6 +270,7 @@ async def test_a_fault_that_ends_the_daemon_still_saves_the_state(
     blob = read_state(str(state))
     assert blob is not None
     assert b"one.example" in blob
+    assert taken_while_saving == [False]
 
 
 async def test_a_cancellation_nobody_asked_for_is_a_fault() -> None:

@@ -113,38 +113,48 @@ class Daemon(Parts):
             # Until the signal watcher runs, a signal is held for it (`sesd run` held
             # them from its first line; a SIGHUP's default action would end sesd).
             early.hold()
-        serving = False
+        serving = logged = False
         failed: Exception | None = None  # the start's: raised as it is, not in a group
         try:
-            async with self._closed_at_exit() as stack, anyio.create_task_group() as tg:
-                self._tasks = tg
-                if handle_signals:
-                    # Before the start: a stop must not wait for it (a name lookup or a
-                    # disk that hangs would hold both until the supervisor's SIGKILL).
-                    watch = partial(watch_signals, in_flight=self.in_flight)
-                    reload = partial(self._reload_once_started, self._reloader.on_signal)
-                    await tg.start(watch, self.stop, reload, self.stopping, self.saver.save)
+            async with self._closed_at_exit() as stack:
                 try:
-                    started = await self._start(stack)
-                except Exception as exc:  # noqa: BLE001 - raised below, as it is
-                    failed, started = exc, False
-                    self.on_exit("failed_start", exc)
-                if started:
-                    self.serve(tg)
-                    serving = True
-                    task_status.started(self)
-                    deadline = await self.consume()
-                    await self.drain(deadline)
-                # Then stop the janitor, the evaluator, the outboxes, the signal watcher.
-                tg.cancel_scope.cancel()
+                    async with anyio.create_task_group() as tg:
+                        self._tasks = tg
+                        if handle_signals:
+                            # Before the start: a stop must not wait for it (a name lookup or a
+                            # disk that hangs would hold both until the supervisor's SIGKILL).
+                            watch = partial(watch_signals, in_flight=self.in_flight)
+                            reload = partial(self._reload_once_started, self._reloader.on_signal)
+                            await tg.start(watch, self.stop, reload, self.stopping, self.saver.save)
+                        try:
+                            started = await self._start(stack)
+                        except Exception as exc:  # noqa: BLE001 - raised below, as it is
+                            failed, started = exc, False
+                            self.on_exit("failed_start", exc)
+                        if started:
+                            self.serve(tg)
+                            serving = True
+                            task_status.started(self)
+                            deadline = await self.consume()
+                            await self.drain(deadline)
+                        # Then stop the janitor, the evaluator, the outboxes, the signal watcher.
+                        tg.cancel_scope.cancel()
+                except Exception:
+                    if serving:
+                        # A fault nothing handled ends sesd: what the windows and alert
+                        # states hold is still saved, so the restart that follows loses
+                        # nothing; within LAST_SAVE, as at a stop (a hung disk would hold
+                        # the exit until the supervisor's SIGKILL, which says nothing of
+                        # why); before the closes, as at a stop: the file's lock let go,
+                        # another sesd could restore the older file, then see it replaced.
+                        self._log.error("sesd.daemon.failed", exc_info=True)
+                        await self.saver.save_last(LAST_SAVE, after="fault")
+                        logged = True
+                    raise
         except Exception:
-            if serving:
-                # A fault nothing handled ends sesd: what the windows and alert states
-                # hold is still saved, so the restart that follows loses nothing; within
-                # LAST_SAVE, as at a stop (a hung disk would hold the exit until the
-                # supervisor's SIGKILL, which says nothing of why).
+            if serving and not logged:
+                # A close raising after the stop's last save.
                 self._log.error("sesd.daemon.failed", exc_info=True)
-                await self.saver.save_last(LAST_SAVE, after="fault")
             # Also after the exit began (a close raising after the stop's save): a fault.
             self.on_exit("fault", None)
             raise
