@@ -28,7 +28,7 @@ from tests.receivers import Answer, Receiver
 from tests.test_reload_sinks import _drained
 from tests.test_routing import RULE, T, _alerting, alerting_for
 from tests.test_rules import feed_spike
-from tests.test_webhook_parts_restart import _until
+from tests.test_webhook_parts_restart import _Stop, _until
 
 KEY = "0123456789abcdef0123456789abcdef"
 #: Stands for the local PagerDuty's URL until it is up.
@@ -89,14 +89,7 @@ async def _stopped_part_sent(
             feed_spike(pipeline, domain, now[0], 0, 10)
         alerting.evaluate()
     before = len(pd.requests)
-    stopped = anyio.Event()
-
-    async def stop() -> None:
-        saver = StateSaver(str(path), pipeline.ledger, alerting.evaluator, lambda: now[0],
-                           unsent=alerting.undelivered)  # fmt: skip
-        await saver.save_last(5.0)
-        stopped.set()
-
+    stop = _Stop(path, pipeline, alerting, now)
     async with anyio.create_task_group() as tg:
         if during == "post":
             pd.script(Answer(202), Answer(503, hang=True))
@@ -106,15 +99,10 @@ async def _stopped_part_sent(
                 await stop()
 
             tg.start_soon(when_under_way)
-            await _until(outbox, stopped, anyio.sleep_forever)
+            await _until(outbox, stop.done, anyio.sleep_forever)
         else:
             pd.script(Answer(202), Answer(500))
-
-            async def stop_in_backoff() -> None:
-                await stop()
-                await anyio.sleep_forever()  # the exit comes first
-
-            await _until(outbox, stopped, stop_in_backoff)
+            await _until(outbox, stop.done, stop.in_backoff)
     action = "trigger" if kind == "firing" else "resolve"
     assert [e["dedup_key"] for e in pd.accepted if e["event_action"] == action] == [
         f"sesd:delays:{DOMAINS[0]}"

@@ -87,6 +87,25 @@ async def _until(
         tg.cancel_scope.cancel()
 
 
+class _Stop:
+    """A stop: the exit's last save of ``path`` (the notifications not sent with it),
+    and ``done`` once it came."""
+
+    def __init__(self, path: Path, pipeline: Pipeline, alerting: Alerting, now: list[float]):
+        self.done = anyio.Event()
+        self._saver = StateSaver(str(path), pipeline.ledger, alerting.evaluator,
+                                 lambda: now[0], unsent=alerting.undelivered)  # fmt: skip
+
+    async def __call__(self) -> None:
+        await self._saver.save_last(5.0)
+        self.done.set()
+
+    async def in_backoff(self) -> None:
+        """The stop, in place of a backoff: the exit comes first."""
+        await self()
+        await anyio.sleep_forever()
+
+
 async def _stopped_part_sent(
     hook: _Cut, session: aiohttp.ClientSession, path: Path, kind: str, during: str
 ) -> None:
@@ -107,14 +126,7 @@ async def _stopped_part_sent(
             feed_spike(pipeline, domain, now[0], 0, 10)
         alerting.evaluate()
         hook._count = 0
-    stopped = anyio.Event()
-
-    async def stop() -> None:
-        saver = StateSaver(str(path), pipeline.ledger, alerting.evaluator, lambda: now[0],
-                           unsent=alerting.undelivered)  # fmt: skip
-        await saver.save_last(5.0)
-        stopped.set()
-
+    stop = _Stop(path, pipeline, alerting, now)
     async with anyio.create_task_group() as tg:
         if during == "post":
             hook.cut = 2
@@ -124,15 +136,10 @@ async def _stopped_part_sent(
                 await stop()
 
             tg.start_soon(when_cut)
-            await _until(outbox, stopped, anyio.sleep_forever)
+            await _until(outbox, stop.done, anyio.sleep_forever)
         else:
             hook.next_statuses.extend([204, 500])
-
-            async def stop_in_backoff() -> None:
-                await stop()
-                await anyio.sleep_forever()  # the exit comes first
-
-            await _until(outbox, stopped, stop_in_backoff)
+            await _until(outbox, stop.done, stop.in_backoff)
     hook.release.set()
     assert [body["part"] for body in hook.accepted] == [1]
     saved = await anyio.Path(path).read_bytes()
