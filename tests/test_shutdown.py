@@ -214,14 +214,30 @@ async def test_a_cancelled_daemon_closes_its_http_sessions(
     cancelled at its first await: what it left held its sockets until the collector
     found it, and then said "Unclosed client session". Long-polled, it never ended:
     from one shielded receive to the next, for as long as the queue stayed empty."""
+    config = await _queue_config(local_sqs, sqs, wait)
+    before = _sessions()
+    await _cancelled_once_read(config)
+    _none_left_open(before)
+
+
+async def _queue_config(local_sqs: LocalSqs, sqs: Any, wait: int) -> Config:
+    """A daemon's config reading a new queue, long-polled ``wait`` seconds."""
     url, _ = await make_queue(sqs)
-    config = parse_config(
+    return parse_config(
         f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
         f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = {wait}\n'
         '[http]\nlisten = "127.0.0.1:0"\n'
     )
-    before = {id(found) for found in gc.get_objects() if isinstance(found, ClientSession)}
-    await _cancelled_once_read(config)
+
+
+def _sessions() -> set[int]:
+    """The aiohttp sessions alive now (their ids)."""
+    return {id(found) for found in gc.get_objects() if isinstance(found, ClientSession)}
+
+
+def _none_left_open(before: set[int]) -> None:
+    """No aiohttp session made since ``before`` is left open: none the collector finds
+    unclosed, none still held open."""
     gc.unfreeze()  # what the daemon froze once started (sesd.runtime.collector)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -266,23 +282,12 @@ async def test_a_daemon_whose_closes_hang_still_closes_the_rest_and_ends(
     monkeypatch.setattr("sesd.runtime.daemon.EXIT_ROOM", 0.6)
     monkeypatch.setattr("sesd.runtime.daemon.http_server", _hung(http_server))
     monkeypatch.setattr("sesd.runtime.daemon.sink_session", _hung(sink_session))
-    url, _ = await make_queue(sqs)
-    config = parse_config(
-        f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
-        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 0\n'
-        '[http]\nlisten = "127.0.0.1:0"\n'
-    )
-    before = {id(found) for found in gc.get_objects() if isinstance(found, ClientSession)}
+    config = await _queue_config(local_sqs, sqs, 0)
+    before = _sessions()
     took = await _cancelled_once_read(config, stop=stop)
     # Two closes cut off, each at its own full EXIT_ROOM, would take twice as long.
     assert took < 0.6 * 1.5
-    gc.unfreeze()  # what the daemon froze once started (sesd.runtime.collector)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        gc.collect()
-    assert [str(w.message) for w in caught if w.category is ResourceWarning] == []
-    left = [s for s in gc.get_objects() if isinstance(s, ClientSession) and id(s) not in before]
-    assert [session for session in left if not session.closed] == []
+    _none_left_open(before)
     cut_off = [
         record["what"]
         for record in map(json.loads, logs.getvalue().splitlines())
