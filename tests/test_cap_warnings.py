@@ -18,8 +18,8 @@ from sesd.core.pipeline import Pipeline
 from sesd.io.logs import get_logger
 from sesd.runtime import janitor
 from sesd.runtime.caps import CapWatch, cap_watches
-from sesd.runtime.health import Changes
 from tests import factory as f
+from tests.test_sender_cap_warning import Rounds
 
 _QUEUE = '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/123456789012/eu"\n'
 
@@ -67,7 +67,6 @@ async def test_the_values_past_max_tracked_are_warned_of_once(
     cap counted under ``other`` warns, and the rounds after it (more values under
     ``other``) do not warn again."""
     config, event, filling, past, name, hints, fields = _CAPS[cap]
-    monkeypatch.setattr(janitor, "EVERY", 0.01)
     pipeline = Pipeline(core_settings(parse_config(_QUEUE + config)))
 
     def deliver(value: str) -> None:
@@ -75,14 +74,7 @@ async def test_the_values_past_max_tracked_are_warned_of_once(
 
     for value in filling:
         deliver(value)
-    rounds, changes, housekeep = [0], Changes(), pipeline.housekeep
-
-    def counted(now: float) -> list[str]:
-        rounds[0] += 1
-        changes.notify()
-        return housekeep(now)
-
-    monkeypatch.setattr(pipeline, "housekeep", counted)
+    rounds = Rounds(pipeline, monkeypatch)
 
     def capped(logs: list[MutableMapping[str, Any]]) -> list[MutableMapping[str, Any]]:
         return [log for log in logs if log["event"].endswith(".capped")]
@@ -90,12 +82,11 @@ async def test_the_values_past_max_tracked_are_warned_of_once(
     with capture_logs() as logs, anyio.fail_after(20):
         async with anyio.create_task_group() as tg:
             tg.start_soon(janitor.janitor, pipeline, lambda: f.T0, lambda: 0.0)
-            await changes.wait_for(lambda: rounds[0] >= 2)
+            await rounds.after(2)
             assert capped(logs) == []
             for value in past:
                 deliver(value)
-                seen = rounds[0]
-                await changes.wait_for(lambda: rounds[0] >= seen + 2)  # noqa: B023
+                await rounds.after(2)
             tg.cancel_scope.cancel()
     (warned,) = capped(logs)
     assert warned["event"] == name

@@ -24,6 +24,26 @@ _SETTINGS = core_settings(
 )
 
 
+class Rounds:
+    """The janitor's rounds over ``pipeline`` (one each 10 ms), counted as they end."""
+
+    def __init__(self, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(janitor, "EVERY", 0.01)
+        self.count, self._changes, housekeep = 0, Changes(), pipeline.housekeep
+
+        def counted(now: float) -> list[str]:
+            self.count += 1
+            self._changes.notify()
+            return housekeep(now)
+
+        monkeypatch.setattr(pipeline, "housekeep", counted)
+
+    async def after(self, more: int) -> None:
+        """Wait for ``more`` rounds from now."""
+        seen = self.count
+        await self._changes.wait_for(lambda: self.count >= seen + more)
+
+
 def _send(pipeline: Pipeline, i: int) -> None:
     """A message of identity ``i``."""
     event = f.simple("Send", [f"r{i}@x.example"])
@@ -37,18 +57,10 @@ async def test_the_record_of_senders_filling_is_warned_of_once(
     """Rounds with one sender fewer than the cap say nothing; the round after the last
     one kept warns, and the rounds after it (the record stays full: a move places the
     same senders again) do not warn again."""
-    monkeypatch.setattr(janitor, "EVERY", 0.01)
     pipeline = Pipeline(_SETTINGS)
     for i in range(MAX_ESTIMATED - 1):
         _send(pipeline, i)
-    rounds, changes, housekeep = [0], Changes(), pipeline.housekeep
-
-    def counted(now: float) -> list[str]:
-        rounds[0] += 1
-        changes.notify()
-        return housekeep(now)
-
-    monkeypatch.setattr(pipeline, "housekeep", counted)
+    rounds = Rounds(pipeline, monkeypatch)
 
     def capped(logs: list[MutableMapping[str, Any]]) -> list[MutableMapping[str, Any]]:
         return [log for log in logs if log["event"] == "sesd.reputation.senders_capped"]
@@ -56,11 +68,10 @@ async def test_the_record_of_senders_filling_is_warned_of_once(
     with capture_logs() as logs, anyio.fail_after(20):
         async with anyio.create_task_group() as tg:
             tg.start_soon(janitor.janitor, pipeline, lambda: f.T0, lambda: 0.0)
-            await changes.wait_for(lambda: rounds[0] >= 2)
+            await rounds.after(2)
             assert capped(logs) == []
             _send(pipeline, MAX_ESTIMATED)
-            seen = rounds[0]
-            await changes.wait_for(lambda: rounds[0] >= seen + 3)
+            await rounds.after(3)
             tg.cancel_scope.cancel()
     (warned,) = capped(logs)
     assert warned["log_level"] == "warning"
