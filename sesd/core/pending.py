@@ -31,28 +31,20 @@ from __future__ import annotations
 
 import bisect
 import heapq
-import operator
 from collections.abc import Callable, Collection
 from typing import Any, Final
 
 from sesd.core.events import LONGEST_DELAY
+from sesd.core.pending_file import UNKNOWN, restore_into, snapshot_of
 from sesd.core.refusals import RecentRefusals
 
-__all__ = ["DEFAULT_EXPIRY", "Labels", "PendingDelays"]
+__all__ = ["DEFAULT_EXPIRY", "UNKNOWN", "Labels", "PendingDelays"]
 
 #: One label per scope: the domain's, then (with providers) the provider's.
 Labels = tuple[str, ...]
-#: A label a state file did not have (sesd.core.providers.UNKNOWN).
-UNKNOWN: Final = "unknown"
-
 #: When a delay carries no expirationTime: as long as SES ever tries, with a margin.
 DEFAULT_EXPIRY: Final = LONGEST_DELAY
 _NEVER: Final = float("inf")
-#: A saved delay's items (a later build's after them are not this one's to read; not
-#: unpacked with ``*_``: a list made for each of 200,000 rows took 30 ms).
-_DELAY: Final = operator.itemgetter(0, 1, 2, 3)
-#: A resolution's, or a give-up's, likewise.
-_PAIR: Final = operator.itemgetter(0, 1)
 
 
 class PendingDelays:
@@ -317,20 +309,8 @@ class PendingDelays:
                 del self._expiries[(scope, label)]
 
     def snapshot(self) -> dict[str, object]:
-        """Plain data for the state file: (key, labels, since, expires) per recipient,
-        the recent resolutions (key, time) and the recipients given up on or refused
-        by the full table (key, time of their first delay)."""
-        resolved = {**self._resolved_before, **self._resolved}
-        return {
-            # The labels' own tuple (an array to msgpack, as a list is): one new
-            # container a row, not two, for a table of up to max_entries.
-            "pending": [(key, *entry) for key, entry in self._entries.items()],
-            "resolved": list(resolved.items()),
-            # A file without it (an earlier build's) restores none; an earlier build
-            # reading this file leaves it.
-            "gave_up": list({**self._gave_up_before, **self._gave_up}.items()),
-            "refused": self.refused.snapshot(),  # (the same)
-        }
+        """Plain data for the state file (sesd.core.pending_file.snapshot_of)."""
+        return snapshot_of(self)
 
     def restore(
         self,
@@ -338,58 +318,6 @@ class PendingDelays:
         where: list[int] | None = None,
         admits: list[Callable[[object], bool]] | None = None,
     ) -> int:
-        """Load what :meth:`snapshot` returned. ``where`` gives, for each scope now,
-        the place of its label in the saved ones (-1: not saved); a label not saved
-        (one label, a string, before providers) is ``unknown``. An expiry later than
-        ``LONGEST_DELAY`` after the entry's first delay is taken as that. A delay is
-        kept only if each scope's ``admits`` takes its label there (one no event
-        makes would be counted and exported as if one had): how many were not. Those
-        past ``max_entries`` count in :attr:`overflow`, remembered as refused."""
-        where = list(range(self.scopes)) if where is None else where
-        refused, checked = 0, dict[tuple[str, ...], bool]()  # labels repeat: checked once
-        # One tuple for the rows of one label, as rows made from events share their
-        # strings: each row read back is its own decoded copy (a full table's 200,000
-        # rows held a few hundred labels 200,000 times over, 12 MB).
-        shared: dict[Labels, Labels] = {}
-        for key, found, since, expires in map(_DELAY, data["pending"]):
-            if int(key) not in self._entries and len(self._entries) >= self.max_entries:
-                # Past a smaller bound than the file's: not held, as a delay refused by
-                # the full table is not (a retry of it is no new delayed recipient).
-                self.overflow += 1
-                self.refused.add(float(since))
-                self._give_up(int(key), float(since))
-            elif int(key) not in self._entries:
-                saved = [str(found)] if isinstance(found, str) else [str(f) for f in found]
-                labels = tuple(saved[i] if 0 <= i < len(saved) else UNKNOWN for i in where)
-                labels = shared.setdefault(labels, labels)
-                if admits is not None:
-                    ok = checked.get(labels)
-                    if ok is None:
-                        pairs = zip(admits, labels, strict=True)
-                        ok = checked[labels] = all(takes(label) for takes, label in pairs)
-                    if not ok:
-                        refused += 1
-                        continue
-                # A file from a build that took expirationTime at its word may hold an
-                # expiry years away, which would pin the recipient and its label for
-                # ever. Bounded from the entry's own first delay time, not the file's
-                # save time: that is the event time the decoder bounds a new delay from,
-                # SES tries no recipient for longer after its first delay, and a host
-                # clock behind SES's at the save (event times after it) cuts nothing.
-                # An earlier build held a chain of delays without expirationTime past
-                # it (delayed() bounds it now), when SES had given up on it anyway.
-                until = min(float(expires), float(since) + LONGEST_DELAY)
-                self._entries[int(key)] = (labels, float(since), until)
-                for scope, label in enumerate(labels):
-                    self._expiries.setdefault((scope, label), []).append(until)
-        # Sorted once: an insort each made restoring a full table quadratic (minutes).
-        for expiries in self._expiries.values():
-            expiries.sort()
-        for key, t in map(_PAIR, data["resolved"]):
-            self._remember(int(key), float(t))
-        for key, first in map(_PAIR, data.get("gave_up", ())):
-            self._give_up(int(key), float(first))
-        self.refused.restore(data.get("refused"))
-        self._heap = [(e[2], k) for k, e in self._entries.items()]
-        heapq.heapify(self._heap)
-        return refused
+        """Load what :meth:`snapshot` returned (sesd.core.pending_file.restore_into):
+        how many delays were not kept, their labels ones no event makes now."""
+        return restore_into(self, data, where, admits)

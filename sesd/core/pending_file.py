@@ -1,0 +1,107 @@
+"""The pending table's form in the state file (sesd.core.pending): what
+:meth:`~sesd.core.pending.PendingDelays.snapshot` and
+:meth:`~sesd.core.pending.PendingDelays.restore` call, each row read back held to
+what a live delay could have made. Pure.
+"""
+
+from __future__ import annotations
+
+import heapq
+import operator
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
+
+from sesd.core.events import LONGEST_DELAY
+
+if TYPE_CHECKING:
+    from sesd.core.pending import Labels, PendingDelays
+
+__all__ = ["restore_into", "snapshot_of"]
+
+#: A label a state file did not have (sesd.core.providers.UNKNOWN).
+UNKNOWN: Final = "unknown"
+#: A saved delay's items (a later build's after them are not this one's to read; not
+#: unpacked with ``*_``: a list made for each of 200,000 rows took 30 ms).
+_DELAY: Final = operator.itemgetter(0, 1, 2, 3)
+#: A resolution's, or a give-up's, likewise.
+_PAIR: Final = operator.itemgetter(0, 1)
+
+
+def snapshot_of(table: PendingDelays) -> dict[str, object]:
+    """Plain data for the state file: (key, labels, since, expires) per recipient,
+    the recent resolutions (key, time) and the recipients given up on or refused
+    by the full table (key, time of their first delay)."""
+    resolved = {**table._resolved_before, **table._resolved}
+    return {
+        # The labels' own tuple (an array to msgpack, as a list is): one new
+        # container a row, not two, for a table of up to max_entries.
+        "pending": [(key, *entry) for key, entry in table._entries.items()],
+        "resolved": list(resolved.items()),
+        # A file without it (an earlier build's) restores none; an earlier build
+        # reading this file leaves it.
+        "gave_up": list({**table._gave_up_before, **table._gave_up}.items()),
+        "refused": table.refused.snapshot(),  # (the same)
+    }
+
+
+def restore_into(
+    table: PendingDelays,
+    data: dict[str, Any],
+    where: list[int] | None = None,
+    admits: list[Callable[[object], bool]] | None = None,
+) -> int:
+    """Load what :func:`snapshot_of` returned into ``table``. ``where`` gives, for each scope now,
+    the place of its label in the saved ones (-1: not saved); a label not saved
+    (one label, a string, before providers) is ``unknown``. An expiry later than
+    ``LONGEST_DELAY`` after the entry's first delay is taken as that. A delay is
+    kept only if each scope's ``admits`` takes its label there (one no event
+    makes would be counted and exported as if one had): how many were not. Those
+    past ``max_entries`` count in :attr:`overflow`, remembered as refused."""
+    where = list(range(table.scopes)) if where is None else where
+    refused, checked = 0, dict[tuple[str, ...], bool]()  # labels repeat: checked once
+    # One tuple for the rows of one label, as rows made from events share their
+    # strings: each row read back is its own decoded copy (a full table's 200,000
+    # rows held a few hundred labels 200,000 times over, 12 MB).
+    shared: dict[Labels, Labels] = {}
+    for key, found, since, expires in map(_DELAY, data["pending"]):
+        if int(key) not in table._entries and len(table._entries) >= table.max_entries:
+            # Past a smaller bound than the file's: not held, as a delay refused by
+            # the full table is not (a retry of it is no new delayed recipient).
+            table.overflow += 1
+            table.refused.add(float(since))
+            table._give_up(int(key), float(since))
+        elif int(key) not in table._entries:
+            saved = [str(found)] if isinstance(found, str) else [str(f) for f in found]
+            labels = tuple(saved[i] if 0 <= i < len(saved) else UNKNOWN for i in where)
+            labels = shared.setdefault(labels, labels)
+            if admits is not None:
+                ok = checked.get(labels)
+                if ok is None:
+                    pairs = zip(admits, labels, strict=True)
+                    ok = checked[labels] = all(takes(label) for takes, label in pairs)
+                if not ok:
+                    refused += 1
+                    continue
+            # A file from a build that took expirationTime at its word may hold an
+            # expiry years away, which would pin the recipient and its label for
+            # ever. Bounded from the entry's own first delay time, not the file's
+            # save time: that is the event time the decoder bounds a new delay from,
+            # SES tries no recipient for longer after its first delay, and a host
+            # clock behind SES's at the save (event times after it) cuts nothing.
+            # An earlier build held a chain of delays without expirationTime past
+            # it (delayed() bounds it now), when SES had given up on it anyway.
+            until = min(float(expires), float(since) + LONGEST_DELAY)
+            table._entries[int(key)] = (labels, float(since), until)
+            for scope, label in enumerate(labels):
+                table._expiries.setdefault((scope, label), []).append(until)
+    # Sorted once: an insort each made restoring a full table quadratic (minutes).
+    for expiries in table._expiries.values():
+        expiries.sort()
+    for key, t in map(_PAIR, data["resolved"]):
+        table._remember(int(key), float(t))
+    for key, first in map(_PAIR, data.get("gave_up", ())):
+        table._give_up(int(key), float(first))
+    table.refused.restore(data.get("refused"))
+    table._heap = [(e[2], k) for k, e in table._entries.items()]
+    heapq.heapify(table._heap)
+    return refused
