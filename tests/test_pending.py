@@ -4,6 +4,7 @@ through the pipeline."""
 from __future__ import annotations
 
 import msgspec
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -272,6 +273,63 @@ def test_a_chain_of_hourly_delays_through_the_pipeline_ends_16_hours_after_its_f
         assert sum(pending.counts(now, scope=1).values()) == expected, hour
         windows = pipeline.ledger.windows["one.example"]
         assert windows.figures(0, now).counts[delays] == (1 if hour == 0 else 0), hour
+
+
+def _delayed_on_a_clock_3_hours_behind(restart: bool) -> Pipeline:
+    """A pipeline on a clock three hours behind SES's: a recipient of a.example delayed
+    a minute before SES's NOW without an expirationTime, one of b.example with SES's
+    expirationTime ten hours on, each dated on the clock, three hours early; then NTP
+    steps the clock the three hours ahead (and sesd restarts from its state a minute
+    on, with ``restart``)."""
+    pipeline = Pipeline(core_settings(parse_config("")))
+    behind = NOW - 3 * 3600.0
+    for domain, expires in (("a.example", None), ("b.example", NOW + 10 * 3600.0)):
+        body = f.delay([f"u@{domain}"], at=NOW - 60, expires=expires, message_id=domain)
+        pipeline.feed(f.raw(body), "q", behind)
+    pipeline.ledger.stepped(3 * 3600.0, NOW)
+    if restart:
+        evaluator = Evaluator(CONFIG.alerts, [s.name for s in pipeline.ledger.specs])
+        blob = snapshot(pipeline.ledger, evaluator, NOW + 60)
+        pipeline = Pipeline(core_settings(parse_config("")))
+        restore(blob, pipeline.ledger, evaluator, NOW + 60)
+    return pipeline
+
+
+@pytest.mark.parametrize("restart", [False, True], ids=["step", "step then restart"])
+def test_delays_dated_on_a_clock_behind_pend_16_hours_once_ntp_sets_it(restart: bool) -> None:
+    """The two delays dated three hours early on a clock behind, which NTP then sets.
+    Half an hour before 16 h after a.example's delay SES may still be trying it: it is
+    pending, housekeeping keeps it, and its Delivery then ends it. b.example's expiry
+    is SES's own time: it ends there, not moved.
+    Before: a.example's delay expired three hours early (16 h after the clock's time),
+    the gauge dropped it, housekeeping forgot it, and its Delivery ended nothing."""
+    pipeline = _delayed_on_a_clock_3_hours_behind(restart)
+    pending = pipeline.ledger.pending
+    assert pending.count("b.example", NOW + 10 * 3600.0 - 1) == 1
+    assert pending.count("b.example", NOW + 10 * 3600.0) == 0
+    later = NOW + LONGEST_DELAY - 1800.0
+    pipeline.housekeep(later)
+    assert pending.count("a.example", later) == 1
+    assert pending.count("a.example", NOW + LONGEST_DELAY) == 0  # (the clock's, moved)
+    assert len(pending) == 1  # (b.example's, expired an hour before, forgotten)
+    body = f.delivery(["u@a.example"], at=later, message_id="a.example")
+    pipeline.feed(f.raw(body), "q", later)
+    assert len(pending) == 0
+
+
+def test_a_step_of_a_year_ahead_taken_back_holds_no_delay_past_16_hours_on() -> None:
+    """The two delays, the clock then stepped a year ahead and back a minute after
+    NOW. a.example's delay pends no longer than 16 h after the clock's time (before the
+    hold, it pended a year and 16 h); b.example's expiry, SES's own, stays."""
+    pipeline = _delayed_on_a_clock_3_hours_behind(False)
+    year = 365 * 86400.0
+    pipeline.ledger.stepped(year, NOW + year)
+    pipeline.ledger.stepped(-year, NOW + 60)
+    pending = pipeline.ledger.pending
+    assert pending.count("a.example", NOW + 60 + LONGEST_DELAY - 1) == 1
+    assert pending.count("a.example", NOW + 60 + LONGEST_DELAY) == 0
+    assert pending.count("b.example", NOW + 10 * 3600.0 - 1) == 1
+    assert pending.next_expiry(NOW + 60) == NOW + 10 * 3600.0
 
 
 # --- pending delays through the pipeline ------------------------------------------

@@ -73,6 +73,7 @@ def restore_into(ledger: Ledger, data: dict[str, Any], now: float) -> dict[str, 
     makes = [label_maker(ledger, scope.axis, data) for scope in ledger.scopes]
     refused = ledger.pending.restore(data["pending"], places, makes)
     ledger.pending.refused.held_to(now)  # (none a day ahead of this clock: sesd.core.refusals)
+    ledger.pending.held_to(now)  # (no delay's moved past this clock's 16 h)
     ledger.tenant_map.restore(data.get("tenant_map", []))
     # Each window as saved, by its place in the file: one added or changed since
     # starts empty, the others are kept.

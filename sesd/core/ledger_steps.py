@@ -2,7 +2,8 @@
 clock. The daemon measures the step (sesd.runtime.clock) and tells the ledger
 (:meth:`~sesd.core.ledger.Ledger.stepped`); the windows and the pending table are kept
 in event time (SES's clock) and move with none, but for the table's recent refusals
-(sesd.core.refusals: an event from ahead of this clock is dated on it). Pure.
+and the latest each delay pends (an event from ahead of this clock is dated on it).
+Pure.
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ def moved(ledger: Ledger, step: float, now: float) -> None:
       it left (:meth:`~sesd.core.refusals.RecentRefusals.stepped`). Left, NTP setting
       a clock an hour behind forgot them an hour early: the status page's note left
       out recipients the pending figures still leave out;
+    - the latest each pending delay pends, ``LONGEST_DELAY`` after its first time: on a
+      step ahead, those first seen on the clock it left
+      (:meth:`~sesd.core.pending.PendingDelays.stepped`). Left, NTP setting a clock an
+      hour behind expired them an hour before SES gives up: the pending gauge dropped
+      them, and their Delivery then ended no delay;
     - until when each DNS answer holds (its TTL from its lookup), and the slots the
       pipeline keeps of it;
     - when each domain label, tag value and tenant label was last seen: a step ahead
@@ -56,6 +62,7 @@ def moved(ledger: Ledger, step: float, now: float) -> None:
         ledger.providers.stepped(step)
     _seen_moved(ledger, step)
     ledger.pending.refused.stepped(step, now)
+    ledger.pending.stepped(step, now)
     for walk in ledger.tenant_walks.walks.values():
         walk.started += step
     if step < 0:

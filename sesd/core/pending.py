@@ -24,13 +24,15 @@ remembered as one given up on is (its first delay's time): SES's retries of it a
 retries, not new delayed recipients, and a retry once the table has room holds it
 from that first delay.
 Each entry carries one label per scope (its domain's, its provider's: see
-sesd.core.scopes), and is counted under each.
+sesd.core.scopes), and is counted under each. A step of the host's clock ahead moves
+the latest a delay dated on it pends (:meth:`PendingDelays.stepped`).
 """
 
 from __future__ import annotations
 
 import bisect
 import heapq
+import math
 from collections.abc import Callable, Collection
 from typing import Any, Final
 
@@ -58,6 +60,7 @@ class PendingDelays:
         "_gave_up_before",
         "_generation",
         "_heap",
+        "_moved",
         "_resolved",
         "_resolved_before",
         "_share",
@@ -75,6 +78,9 @@ class PendingDelays:
         # (scope, label) -> its entries' expiries, sorted
         self._expiries: dict[tuple[int, str], list[float]] = {}
         self._heap: list[tuple[float, int]] = []  # (expires, key), for expire()
+        # How far steps of the clock ahead moved the latest a recipient pends
+        # (LONGEST_DELAY after its first delay: :meth:`stepped`), for those moved alone.
+        self._moved: dict[int, float] = {}
         # Recent resolutions (key -> event time of the Delivery or Bounce), in two
         # generations of up to max_entries / 2 keys each.
         self._resolved: dict[int, float] = {}
@@ -118,7 +124,7 @@ class PendingDelays:
             labels, since, was = found
             since = min(since, t)
             until = min(max(was, t + DEFAULT_EXPIRY if expires is None else expires),
-                        since + LONGEST_DELAY)  # fmt: skip
+                        self._last(key, since))  # fmt: skip
             self._entries[key] = (labels, since, until)
             if until == was:
                 return None
@@ -203,6 +209,8 @@ class PendingDelays:
         labels, since, expires = found
         del self._entries[key]
         self._unlist(labels, expires)
+        if self._moved:
+            self._moved.pop(key, None)
         self._counted.add(key)
         return labels, t - since
 
@@ -264,8 +272,9 @@ class PendingDelays:
                 del self._entries[key]
                 self._unlist(found[0], found[2])
                 expired += 1
-                if found[2] >= found[1] + LONGEST_DELAY:
+                if found[2] >= self._last(key, found[1]):
                     self._give_up(key, found[1])
+                self._moved.pop(key, None)
         return expired
 
     def _give_up(self, key: int, since: float) -> None:
@@ -287,6 +296,71 @@ class PendingDelays:
         for key in [k for k, e in self._entries.items() if e[0][scope] in gone]:
             found, _, expires = self._entries.pop(key)
             self._unlist(found, expires)
+            self._moved.pop(key, None)
+
+    def _last(self, key: int, since: float) -> float:
+        """The latest a recipient first delayed at ``since`` pends: ``LONGEST_DELAY``
+        on, and as far as steps of the clock ahead moved it."""
+        return since + LONGEST_DELAY + (self._moved.get(key, 0.0) if self._moved else 0.0)
+
+    def stepped(self, step: float, now: float) -> None:
+        """The host's clock stepped ``step`` seconds, to ``now``. An event from ahead of
+        it is dated on it (sesd.core.pipeline), a delay's first time with it, and so is
+        the latest it pends, ``LONGEST_DELAY`` on: NTP setting a clock an hour behind
+        left each such delay to expire an hour before SES gives up on it, its
+        recipient's Delivery then finding nothing to end. A step ahead moves that latest
+        time of each delay first seen no later than the clock it left (``now - step``),
+        and its expiry where that bound set it (an earlier ``expirationTime`` is SES's
+        own time: it stays). Which of them SES dated earlier (a backlog) is not kept:
+        each pends up to the step longer, unless its Delivery or Bounce ends it. The
+        first delay's time stays: a Delivery SES dated less than the step after it (a
+        delay SQS brought late) still ends it. A step back moves none ahead; what steps
+        ahead moved is held to ``now`` (:meth:`held_to`): a step of a year ahead taken
+        back would otherwise hold each delay a year."""
+        if not math.isfinite(step) or not math.isfinite(now):
+            return
+        if step < 0:
+            self.held_to(now)
+            return
+        left, moved = now - step, self._moved
+        self._moves([
+            (key, min(moved.get(key, 0.0) + step, now - since))
+            for key, (_, since, _) in self._entries.items()
+            if since <= left
+        ])  # fmt: skip
+
+    def held_to(self, now: float) -> None:
+        """No delay's latest time moved past ``now``'s own ``LONGEST_DELAY`` on (its
+        first time, moved, no later than ``now``): after a step back, and at a restart
+        (a state file's moves from a clock since set back, or damaged)."""
+        if not math.isfinite(now):
+            return
+        entries = self._entries
+        self._moves([
+            (key, max(0.0, min(by, now - entries[key][1])))
+            for key, by in self._moved.items()
+            if by > now - entries[key][1]
+        ])  # fmt: skip
+
+    def _moves(self, moves: list[tuple[int, float]]) -> None:
+        """Each (key, seconds its latest time is moved from ``LONGEST_DELAY`` after its
+        first delay) applied, and its expiry with it where that latest time set it."""
+        for key, by in moves:
+            labels, since, expires = self._entries[key]
+            last = self._last(key, since)
+            if by > 0:
+                self._moved[key] = by
+            else:
+                self._moved.pop(key, None)
+            until = self._last(key, since)
+            until = until if expires == last or expires > until else expires
+            if until != expires:
+                self._entries[key] = (labels, since, until)
+                self._unlist(labels, expires)
+                self._list(labels, until)
+        if moves:  # the heap's rows of the expiries moved: made again (it is a step)
+            self._heap = [(e[2], k) for k, e in self._entries.items()]
+            heapq.heapify(self._heap)
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -7,6 +7,7 @@ what a live delay could have made. Pure.
 from __future__ import annotations
 
 import heapq
+import math
 import operator
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
@@ -41,6 +42,9 @@ def snapshot_of(table: PendingDelays) -> dict[str, object]:
         # reading this file leaves it.
         "gave_up": list({**table._gave_up_before, **table._gave_up}.items()),
         "refused": table.refused.snapshot(),  # (the same)
+        # How far steps of the clock ahead moved the latest each pends (key, seconds):
+        # (the same). Left out, NTP's step before a restart was undone by it.
+        "moved": list(table._moved.items()),
     }
 
 
@@ -63,6 +67,7 @@ def restore_into(
     # strings: each row read back is its own decoded copy (a full table's 200,000
     # rows held a few hundred labels 200,000 times over, 12 MB).
     shared: dict[Labels, Labels] = {}
+    moved = _moved(data.get("moved"))
     for key, found, since, expires in map(_DELAY, data["pending"]):
         if int(key) not in table._entries and len(table._entries) >= table.max_entries:
             # Past a smaller bound than the file's: not held, as a delay refused by
@@ -90,8 +95,13 @@ def restore_into(
             # clock behind SES's at the save (event times after it) cuts nothing.
             # An earlier build held a chain of delays without expirationTime past
             # it (delayed() bounds it now), when SES had given up on it anyway.
-            until = min(float(expires), float(since) + LONGEST_DELAY)
+            # As far past it as steps of the clock ahead moved it (held to the clock
+            # once read: sesd.core.pending.PendingDelays.held_to).
+            by = moved.get(int(key), 0.0)
+            until = min(float(expires), float(since) + LONGEST_DELAY + by)
             table._entries[int(key)] = (labels, float(since), until)
+            if by:
+                table._moved[int(key)] = by
             for scope, label in enumerate(labels):
                 table._expiries.setdefault((scope, label), []).append(until)
     # Sorted once: an insort each made restoring a full table quadratic (minutes).
@@ -105,3 +115,15 @@ def restore_into(
     table._heap = [(e[2], k) for k, e in table._entries.items()]
     heapq.heapify(table._heap)
     return refused
+
+
+def _moved(rows: object) -> dict[int, float]:
+    """The saved moves (none from a file without them, an earlier build's); a row that
+    is not a key and a number of seconds above none is left out alone."""
+    return {
+        int(row[0]): float(row[1])
+        for row in (rows if isinstance(rows, list) else ())
+        if isinstance(row, list | tuple) and len(row) >= 2 and isinstance(row[0], int)
+        and isinstance(row[1], int | float) and not isinstance(row[1], bool)
+        and 0 < row[1] < math.inf
+    }  # fmt: skip
