@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from structlog.testing import capture_logs
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.config import core_settings, parse_config
@@ -149,6 +150,45 @@ async def test_the_saver_keeps_the_boot_s_mark_and_its_start_reads_it(tmp_path: 
     await plain.save_last(5.0, after="signal")
     plain.release()
     assert msgspec.msgpack.decode((tmp_path / "plain").read_bytes())["boot"] is None
+
+
+@pytest.mark.parametrize(
+    ("wall", "booted", "boot", "ago"),
+    [
+        (STEP + DOWN, DOWN, "b1", DOWN),
+        (3000.0, 3600.0, "b1", 3600.0),
+        (-600.0, 3000.0, "b1", 3000.0),
+        (STEP + DOWN, DOWN, "b2", STEP + DOWN),
+    ],
+    ids=["a step ahead", "a step back, shorter", "a step back, longer", "another boot"],
+)
+async def test_an_unclean_stop_is_said_as_long_ago_as_the_boot_clock_counted(
+    tmp_path: Path, wall: float, booted: float, boot: str, ago: float
+) -> None:
+    """A periodic save at boot-clock 500 s, and no stop's save after it (the run was
+    killed); the start after is ``booted`` seconds later by the boot clock and ``wall``
+    by the wall clock, which stepped meanwhile (an hour ahead; ten minutes back within
+    an hour; back further than 50 minutes passed). Its warning that the run did not stop
+    cleanly says the save was as long ago as the boot clock counted (before: the wall
+    clock's, the step counted as time: 3,610 s for 10, 3,000 for 3,600, 0 for 3,000).
+    After a reboot (another boot's id) only the wall clock tells it."""
+    pipeline, evaluator = _sesd()
+    clock, marks = [T], [500.0]
+    path = tmp_path / "state"
+    saver = StateSaver(str(path), pipeline.ledger, evaluator, lambda: clock[0],
+                       boot=lambda: ["b1", marks[0]])  # fmt: skip
+    saver.load()
+    await saver.save()
+    saver.release()
+    clock[0], marks[0] = T + wall, 500.0 + booted
+    pipeline, evaluator = _sesd()
+    again = StateSaver(str(path), pipeline.ledger, evaluator, lambda: clock[0],
+                       boot=lambda: [boot, marks[0]])  # fmt: skip
+    with capture_logs() as logs:
+        again.load()
+    again.release()
+    (unclean,) = [r for r in logs if r["event"] == "sesd.state.unclean_stop"]
+    assert unclean["saved_ago_seconds"] == ago
 
 
 def test_a_daemon_keeps_the_boot_s_mark_on_the_host_s_own_clocks_alone() -> None:

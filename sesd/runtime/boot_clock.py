@@ -24,7 +24,7 @@ from typing import Final
 from sesd.runtime.clock import TOLERANCE
 from sesd.runtime.state_alerts import MOST_STEP_BACK
 
-__all__ = ["Boot", "boot_mark", "no_boot", "stepped_while_stopped"]
+__all__ = ["Boot", "boot_mark", "no_boot", "passed_while_stopped", "stepped_while_stopped"]
 
 #: The kernel's id of this boot (Linux): a new one at each boot.
 BOOT_ID: Final = "/proc/sys/kernel/random/boot_id"
@@ -67,8 +67,20 @@ def stepped_while_stopped(
     sesd.runtime.state_alerts.stepped_back). A step back shorter than the downtime
     leaves the save behind the clock: read from the save time, the downtime was short
     by the step, and a part-sent page past ``notification_max_age`` went on."""
-    if mark is None or not isinstance(saved, list | tuple) or len(saved) < 2 or now < saved_at:
+    passed = passed_while_stopped(saved, mark)
+    if passed is None or now < saved_at:
         return 0.0
+    step = (now - saved_at) - passed
+    return step if TOLERANCE < abs(step) <= MOST_STEP_BACK else 0.0
+
+
+def passed_while_stopped(saved: object, mark: list[str | float] | None) -> float | None:
+    """The seconds the boot clock counted between a save with boot mark ``saved`` and a
+    start with ``mark``: the time that passed, whatever the wall clock did meanwhile;
+    None on another boot, without a mark (a file from an earlier build), or with one
+    that is not a time or is ahead of the boot clock (damaged): no reckoning."""
+    if mark is None or not isinstance(saved, list | tuple) or len(saved) < 2:
+        return None
     boot, since = saved[0], saved[1]
     if (
         not isinstance(boot, str)
@@ -77,9 +89,6 @@ def stepped_while_stopped(
         or isinstance(since, bool)
         or not math.isfinite(since)
     ):
-        return 0.0
+        return None
     passed = float(mark[1]) - since
-    if passed < 0:  # a mark damaged ahead of this one: no reckoning
-        return 0.0
-    step = (now - saved_at) - passed
-    return step if TOLERANCE < abs(step) <= MOST_STEP_BACK else 0.0
+    return None if passed < 0 else passed

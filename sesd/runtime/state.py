@@ -39,7 +39,7 @@ from sesd.core.ledger_steps import restored_behind
 from sesd.core.scopes import DOMAIN
 from sesd.core.text import clean
 from sesd.core.ungrouped import drop_groups, removed_groups
-from sesd.runtime.boot_clock import stepped_while_stopped
+from sesd.runtime.boot_clock import passed_while_stopped, stepped_while_stopped
 from sesd.runtime.collector import held_off
 from sesd.runtime.state_alerts import (
     alert_states,
@@ -297,6 +297,8 @@ def _restore(
         "dropped": dropped,
         # Whether the stop's last save wrote it (None: a build that did not say).
         "stopped": data.get("stopped"),
+        # The time that passed since the save by the boot clock (None: not told).
+        "passed": passed_while_stopped(data.get("boot"), boot),
     }
 
 

@@ -225,26 +225,32 @@ def _read(
                    "could not use: resolve them in their sinks by hand")  # fmt: skip
         return found
     unknown, stopped = restored.pop("unknown_rules"), restored.pop("stopped")
+    passed = restored.pop("passed")
     _left_open(log, restored.pop("dropped"), "alert states on labels no event makes, or "
                "more than these rules' scopes hold (a file edited by hand?): resolve these "
                "in their sinks by hand")  # fmt: skip
     log.info("sesd.state.restored", path=path, **restored)
     if stopped is False:
-        _unclean(log, path, restored["saved_at"], clock())
+        at = clock()  # the boot clock's time since the save, and the restore's since
+        ago = at - restored["saved_at"] if passed is None else passed + (at - now)
+        _unclean(log, path, restored["saved_at"], ago)
     _ahead(log, path, restored["saved_at"], clock())
     _left_open(log, unknown, "the file does not say how these rules notified: resolve "
                "their firing alerts in their sinks by hand")  # fmt: skip
     return Found(says_stopped=stopped is True)
 
 
-def _unclean(log: Any, path: str, saved_at: float, now: float) -> None:
+def _unclean(log: Any, path: str, saved_at: float, ago: float) -> None:
     """The file is a periodic save: the run that wrote it did not stop cleanly, and
-    what it did after that save is lost, said once for a person."""
+    what it did after that save is lost, said once for a person. ``ago``: the time
+    since that save, the boot clock's where it tells it (sesd.runtime.boot_clock): the
+    wall clock's counts a step while sesd was down, NTP setting a clock an hour behind
+    as an hour more."""
     log.warning(
         "sesd.state.unclean_stop",
         path=path,
         saved_at=iso(saved_at),
-        saved_ago_seconds=round(max(0.0, now - saved_at), 1),
+        saved_ago_seconds=round(max(0.0, ago), 1),
         hint="the last run did not stop cleanly (killed, crashed, out of memory, or its "
         "host went down): the events it read after its last save were deleted from the "
         "queues and are not counted, and an alert it paged after that save will get no "
