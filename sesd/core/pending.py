@@ -32,12 +32,12 @@ from __future__ import annotations
 
 import bisect
 import heapq
-import math
 from collections.abc import Callable, Collection
 from typing import Any, Final
 
 from sesd.core.events import LONGEST_DELAY
 from sesd.core.pending_file import UNKNOWN, restore_into, snapshot_of
+from sesd.core.pending_steps import held_to, stepped
 from sesd.core.refusals import RecentRefusals
 
 __all__ = ["DEFAULT_EXPIRY", "UNKNOWN", "Labels", "PendingDelays"]
@@ -304,63 +304,14 @@ class PendingDelays:
         return since + LONGEST_DELAY + (self._moved.get(key, 0.0) if self._moved else 0.0)
 
     def stepped(self, step: float, now: float) -> None:
-        """The host's clock stepped ``step`` seconds, to ``now``. An event from ahead of
-        it is dated on it (sesd.core.pipeline), a delay's first time with it, and so is
-        the latest it pends, ``LONGEST_DELAY`` on: NTP setting a clock an hour behind
-        left each such delay to expire an hour before SES gives up on it, its
-        recipient's Delivery then finding nothing to end. A step ahead moves that latest
-        time of each delay first seen no later than the clock it left (``now - step``),
-        and its expiry where that bound set it (an earlier ``expirationTime`` is SES's
-        own time: it stays). Which of them SES dated earlier (a backlog) is not kept:
-        each pends up to the step longer, unless its Delivery or Bounce ends it. The
-        first delay's time stays: a Delivery SES dated less than the step after it (a
-        delay SQS brought late) still ends it. A step back moves none ahead; what steps
-        ahead moved is held to ``now`` (:meth:`held_to`): a step of a year ahead taken
-        back would otherwise hold each delay a year."""
-        if not math.isfinite(step) or not math.isfinite(now):
-            return
-        if step < 0:
-            self.held_to(now)
-            return
-        left, moved = now - step, self._moved
-        self._moves([
-            (key, min(moved.get(key, 0.0) + step, now - since))
-            for key, (_, since, _) in self._entries.items()
-            if since <= left
-        ])  # fmt: skip
+        """The host's clock stepped ``step`` seconds, to ``now``: the latest each delay
+        dated on it pends moved (sesd.core.pending_steps.stepped)."""
+        stepped(self, step, now)
 
     def held_to(self, now: float) -> None:
-        """No delay's latest time moved past ``now``'s own ``LONGEST_DELAY`` on (its
-        first time, moved, no later than ``now``): after a step back, and at a restart
-        (a state file's moves from a clock since set back, or damaged)."""
-        if not math.isfinite(now):
-            return
-        entries = self._entries
-        self._moves([
-            (key, max(0.0, min(by, now - entries[key][1])))
-            for key, by in self._moved.items()
-            if by > now - entries[key][1]
-        ])  # fmt: skip
-
-    def _moves(self, moves: list[tuple[int, float]]) -> None:
-        """Each (key, seconds its latest time is moved from ``LONGEST_DELAY`` after its
-        first delay) applied, and its expiry with it where that latest time set it."""
-        for key, by in moves:
-            labels, since, expires = self._entries[key]
-            last = self._last(key, since)
-            if by > 0:
-                self._moved[key] = by
-            else:
-                self._moved.pop(key, None)
-            until = self._last(key, since)
-            until = until if expires == last or expires > until else expires
-            if until != expires:
-                self._entries[key] = (labels, since, until)
-                self._unlist(labels, expires)
-                self._list(labels, until)
-        if moves:  # the heap's rows of the expiries moved: made again (it is a step)
-            self._heap = [(e[2], k) for k, e in self._entries.items()]
-            heapq.heapify(self._heap)
+        """No delay's latest time moved past ``now``'s own ``LONGEST_DELAY`` on
+        (sesd.core.pending_steps.held_to)."""
+        held_to(self, now)
 
     def __len__(self) -> int:
         return len(self._entries)

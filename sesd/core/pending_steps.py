@@ -1,0 +1,78 @@
+"""How a step of the host's clock moves the pending table (sesd.core.pending): the
+latest a delay pends, ``LONGEST_DELAY`` after its first time, and the expiry it set.
+What :meth:`~sesd.core.pending.PendingDelays.stepped` and
+:meth:`~sesd.core.pending.PendingDelays.held_to` call. Pure.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sesd.core.pending import PendingDelays
+
+__all__ = ["held_to", "stepped"]
+
+
+def stepped(table: PendingDelays, step: float, now: float) -> None:
+    """The host's clock stepped ``step`` seconds, to ``now``. An event from ahead of
+    it is dated on it (sesd.core.pipeline), a delay's first time with it, and so is
+    the latest it pends, ``LONGEST_DELAY`` on: NTP setting a clock an hour behind
+    left each such delay to expire an hour before SES gives up on it, its
+    recipient's Delivery then finding nothing to end. A step ahead moves that latest
+    time of each delay first seen no later than the clock it left (``now - step``),
+    and its expiry where that bound set it (an earlier ``expirationTime`` is SES's
+    own time: it stays). Which of them SES dated earlier (a backlog) is not kept:
+    each pends up to the step longer, unless its Delivery or Bounce ends it. The
+    first delay's time stays: a Delivery SES dated less than the step after it (a
+    delay SQS brought late) still ends it. A step back moves none ahead; what steps
+    ahead moved is held to ``now`` (:func:`held_to`): a step of a year ahead taken
+    back would otherwise hold each delay a year."""
+    if not math.isfinite(step) or not math.isfinite(now):
+        return
+    if step < 0:
+        held_to(table, now)
+        return
+    left, moved = now - step, table._moved
+    _moves(table, [
+        (key, min(moved.get(key, 0.0) + step, now - since))
+        for key, (_, since, _) in table._entries.items()
+        if since <= left
+    ])  # fmt: skip
+
+
+def held_to(table: PendingDelays, now: float) -> None:
+    """No delay's latest time moved past ``now``'s own ``LONGEST_DELAY`` on (its
+    first time, moved, no later than ``now``): after a step back, and at a restart
+    (a state file's moves from a clock since set back, or damaged)."""
+    if not math.isfinite(now):
+        return
+    entries = table._entries
+    _moves(table, [
+        (key, max(0.0, min(by, now - entries[key][1])))
+        for key, by in table._moved.items()
+        if by > now - entries[key][1]
+    ])  # fmt: skip
+
+
+def _moves(table: PendingDelays, moves: list[tuple[int, float]]) -> None:
+    """Each (key, seconds its latest time is moved from ``LONGEST_DELAY`` after its
+    first delay) applied, and its expiry with it where that latest time set it."""
+    for key, by in moves:
+        labels, since, expires = table._entries[key]
+        last = table._last(key, since)
+        if by > 0:
+            table._moved[key] = by
+        else:
+            table._moved.pop(key, None)
+        until = table._last(key, since)
+        until = until if expires == last or expires > until else expires
+        if until != expires:
+            table._entries[key] = (labels, since, until)
+            table._unlist(labels, expires)
+            table._list(labels, until)
+    if moves:  # the heap's rows of the expiries moved: made again (it is a step)
+        table._heap = [(e[2], k) for k, e in table._entries.items()]
+        heapq.heapify(table._heap)
