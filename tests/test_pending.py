@@ -317,17 +317,27 @@ def test_delays_dated_on_a_clock_behind_pend_16_hours_once_ntp_sets_it(restart: 
     assert len(pending) == 0
 
 
-def test_a_step_of_a_year_ahead_taken_back_holds_no_delay_past_16_hours_on() -> None:
-    """The two delays, the clock then stepped a year ahead and back a minute after
-    NOW. a.example's delay pends no longer than 16 h after the clock's time (before the
-    hold, it pended a year and 16 h); b.example's expiry, SES's own, stays."""
+@pytest.mark.parametrize(
+    ("step", "times"), [(365 * 86400.0, 1), (3600.0, 90)], ids=["a year", "flapping"]
+)
+def test_steps_ahead_taken_back_move_no_delay_past_where_ntp_set_it(
+    step: float, times: int
+) -> None:
+    """The two delays once NTP set the clock, then the clock stepped ``step`` ahead and
+    back five minutes later, ``times`` times ten minutes apart (a year's once; an
+    hour's for 15 hours, a host's time sync fighting NTP). a.example's delay pends
+    until 16 h after SES's time, as NTP's step left it; b.example's expiry, SES's own,
+    stays. Before: each step back held it to 16 h after the clock, so it pended the
+    year's step back's minute longer, and the flapping clock's 15 hours longer (each
+    step ahead added its hour to a bound that grew with the clock)."""
     pipeline = _delayed_on_a_clock_3_hours_behind(False)
-    year = 365 * 86400.0
-    pipeline.ledger.stepped(year, NOW + year)
-    pipeline.ledger.stepped(-year, NOW + 60)
+    for n in range(times):
+        at = NOW + 60 + n * 600.0
+        pipeline.ledger.stepped(step, at + step)
+        pipeline.ledger.stepped(-step, at + 300)
     pending = pipeline.ledger.pending
-    assert pending.count("a.example", NOW + 60 + LONGEST_DELAY - 1) == 1
-    assert pending.count("a.example", NOW + 60 + LONGEST_DELAY) == 0
+    assert pending.count("a.example", NOW + LONGEST_DELAY - 1) == 1
+    assert pending.count("a.example", NOW + LONGEST_DELAY) == 0
     assert pending.count("b.example", NOW + 10 * 3600.0 - 1) == 1
     assert pending.next_expiry(NOW + 60) == NOW + 10 * 3600.0
 

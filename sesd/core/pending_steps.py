@@ -27,26 +27,31 @@ def stepped(table: PendingDelays, step: float, now: float) -> None:
     own time: it stays). Which of them SES dated earlier (a backlog) is not kept:
     each pends up to the step longer, unless its Delivery or Bounce ends it. The
     first delay's time stays: a Delivery SES dated less than the step after it (a
-    delay SQS brought late) still ends it. A step back moves none ahead; what steps
-    ahead moved is held to ``now`` (:func:`held_to`): a step of a year ahead taken
-    back would otherwise hold each delay a year."""
+    delay SQS brought late) still ends it. A step back moves none ahead and takes
+    back as much of what steps ahead moved, held to ``now`` as :func:`held_to` holds
+    them: held to ``now`` alone, a year's step ahead taken back held each delay 16 h
+    after the clock, and a clock flapping an hour ahead and back held each for as long
+    as it flapped (each step ahead added its hour to a bound that grew with the clock)."""
     if not math.isfinite(step) or not math.isfinite(now):
         return
+    left, moved, entries = now - step, table._moved, table._entries
     if step < 0:
-        held_to(table, now)
+        _moves(table, [
+            (key, max(0.0, min(by + step, now - entries[key][1])))
+            for key, by in moved.items()
+        ])  # fmt: skip
         return
-    left, moved = now - step, table._moved
     _moves(table, [
         (key, min(moved.get(key, 0.0) + step, now - since))
-        for key, (_, since, _) in table._entries.items()
+        for key, (_, since, _) in entries.items()
         if since <= left
     ])  # fmt: skip
 
 
 def held_to(table: PendingDelays, now: float) -> None:
     """No delay's latest time moved past ``now``'s own ``LONGEST_DELAY`` on (its
-    first time, moved, no later than ``now``): after a step back, and at a restart
-    (a state file's moves from a clock since set back, or damaged)."""
+    first time, moved, no later than ``now``): at a restart (a state file's moves from
+    a clock since set back, or damaged)."""
     if not math.isfinite(now):
         return
     entries = table._entries
