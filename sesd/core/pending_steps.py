@@ -65,8 +65,9 @@ def held_to(table: PendingDelays, now: float) -> None:
 def _moves(table: PendingDelays, moves: list[tuple[int, float]]) -> None:
     """Each (key, seconds its latest time is moved from ``LONGEST_DELAY`` after its
     first delay) applied, and its expiry with it where that latest time set it."""
+    entries, relist = table._entries, False
     for key, by in moves:
-        labels, since, expires = table._entries[key]
+        labels, since, expires = entries[key]
         last = table._last(key, since)
         if by > 0:
             table._moved[key] = by
@@ -75,9 +76,23 @@ def _moves(table: PendingDelays, moves: list[tuple[int, float]]) -> None:
         until = table._last(key, since)
         until = until if expires == last or expires > until else expires
         if until != expires:
-            table._entries[key] = (labels, since, until)
-            table._unlist(labels, expires)
-            table._list(labels, until)
-    if moves:  # the heap's rows of the expiries moved: made again (it is a step)
-        table._heap = [(e[2], k) for k, e in table._entries.items()]
-        heapq.heapify(table._heap)
+            entries[key] = (labels, since, until)
+            relist = True
+    if relist:
+        _relisted(table)
+
+
+def _relisted(table: PendingDelays) -> None:
+    """Each label's expiries and the heap made again from the entries, each sorted
+    once: a step moves the expiry of nearly every delay, and moving each in its
+    label's sorted list (a search, and a shift of those after it) took 5 s for a full
+    table at one domain's share, the event loop stopped meanwhile."""
+    expiries: dict[tuple[int, str], list[float]] = {key: [] for key in table._expiries}
+    for labels, _, until in table._entries.values():
+        for scope, label in enumerate(labels):
+            expiries[(scope, label)].append(until)
+    for listed in expiries.values():
+        listed.sort()
+    table._expiries = expiries
+    table._heap = [(e[2], k) for k, e in table._entries.items()]
+    heapq.heapify(table._heap)
