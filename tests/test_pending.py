@@ -344,6 +344,36 @@ def test_steps_ahead_taken_back_move_no_delay_past_where_ntp_set_it(
     assert pending.next_expiry(NOW + 60) == NOW + 10 * 3600.0
 
 
+def test_a_state_file_s_moves_are_held_to_the_clock_and_its_damaged_rows_left() -> None:
+    """The two delays once NTP set the clock, saved a minute on in a file damaged or
+    made by hand: a.example's delay moved a billion seconds (its row's expiry too), and
+    rows that are no move (a key that is text, a move of NaN, below none, true, a row
+    too short, one not a row, one of a recipient not pending). Read back on the same
+    clock, a.example's delay pends no longer than 16 h after it, b.example's expiry
+    is SES's, and neither takes a damaged row. Before the hold, a.example's pended 31
+    years."""
+    pipeline = _delayed_on_a_clock_3_hours_behind(False)
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in pipeline.ledger.specs])
+    data = msgspec.msgpack.decode(snapshot(pipeline.ledger, evaluator, NOW + 60))
+    rows = data["pending"]["pending"]
+    ((a, *_),) = [row for row in rows if "a.example" in row[1]]
+    ((b, *_),) = [row for row in rows if "b.example" in row[1]]
+    for row in rows:
+        if row[0] == a:
+            row[3] = row[2] + LONGEST_DELAY + 1e9
+    data["pending"]["moved"] = [
+        [a, 1e9], [str(b), 5.0], [b, float("nan")], [b, -5.0], [b, True], [b],
+        "b", [b + 1, 3600.0],
+    ]  # fmt: skip
+    pipeline = Pipeline(core_settings(parse_config("")))
+    restore(msgspec.msgpack.encode(data), pipeline.ledger, evaluator, NOW + 60)
+    pending = pipeline.ledger.pending
+    assert pending.count("a.example", NOW + 60 + LONGEST_DELAY - 1) == 1
+    assert pending.count("a.example", NOW + 60 + LONGEST_DELAY) == 0
+    assert pending.count("b.example", NOW + 10 * 3600.0 - 1) == 1
+    assert pending.next_expiry(NOW + 60) == NOW + 10 * 3600.0
+
+
 def test_a_step_moving_100_000_delays_of_one_domain_takes_less_than_holding_them() -> None:
     """100,000 delays at one domain (none with an expirationTime), then three steps
     of the clock an hour ahead, each moving every delay's expiry: the quickest step
