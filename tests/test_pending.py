@@ -277,17 +277,24 @@ def test_a_chain_of_hourly_delays_through_the_pipeline_ends_16_hours_after_its_f
         assert windows.figures(0, now).counts[delays] == (1 if hour == 0 else 0), hour
 
 
-def _delayed_on_a_clock_3_hours_behind(restart: bool) -> Pipeline:
+def _delayed_on_a_clock_3_hours_behind(restart: bool, stopped: bool = False) -> Pipeline:
     """A pipeline on a clock three hours behind SES's: a recipient of a.example delayed
     a minute before SES's NOW without an expirationTime, one of b.example with SES's
     expirationTime ten hours on, each dated on the clock, three hours early; then NTP
     steps the clock the three hours ahead (and sesd restarts from its state a minute
-    on, with ``restart``)."""
+    on, with ``restart``; with ``stopped``, sesd saves a minute on and NTP steps the
+    clock while it is down, 70 s on the boot clock, the start on the same boot)."""
     pipeline = Pipeline(core_settings(parse_config("")))
     behind = NOW - 3 * 3600.0
     for domain, expires in (("a.example", None), ("b.example", NOW + 10 * 3600.0)):
         body = f.delay([f"u@{domain}"], at=NOW - 60, expires=expires, message_id=domain)
         pipeline.feed(f.raw(body), "q", behind)
+    if stopped:
+        evaluator = Evaluator(CONFIG.alerts, [s.name for s in pipeline.ledger.specs])
+        blob = snapshot(pipeline.ledger, evaluator, behind + 60, boot=["b1", 500.0])
+        pipeline = Pipeline(core_settings(parse_config("")))
+        restore(blob, pipeline.ledger, evaluator, NOW + 130, ["b1", 570.0])
+        return pipeline
     pipeline.ledger.stepped(3 * 3600.0, NOW)
     if restart:
         evaluator = Evaluator(CONFIG.alerts, [s.name for s in pipeline.ledger.specs])
@@ -297,15 +304,22 @@ def _delayed_on_a_clock_3_hours_behind(restart: bool) -> Pipeline:
     return pipeline
 
 
-@pytest.mark.parametrize("restart", [False, True], ids=["step", "step then restart"])
-def test_delays_dated_on_a_clock_behind_pend_16_hours_once_ntp_sets_it(restart: bool) -> None:
-    """The two delays dated three hours early on a clock behind, which NTP then sets.
+@pytest.mark.parametrize(
+    ("restart", "stopped"),
+    [(False, False), (True, False), (False, True)],
+    ids=["step", "step then restart", "step while stopped"],
+)
+def test_delays_dated_on_a_clock_behind_pend_16_hours_once_ntp_sets_it(
+    restart: bool, stopped: bool
+) -> None:
+    """The two delays dated three hours early on a clock behind, which NTP then sets
+    (while sesd runs, or while it is down: the boot clock tells the step).
     Half an hour before 16 h after a.example's delay SES may still be trying it: it is
     pending, housekeeping keeps it, and its Delivery then ends it. b.example's expiry
     is SES's own time: it ends there, not moved.
     Before: a.example's delay expired three hours early (16 h after the clock's time),
     the gauge dropped it, housekeeping forgot it, and its Delivery ended nothing."""
-    pipeline = _delayed_on_a_clock_3_hours_behind(restart)
+    pipeline = _delayed_on_a_clock_3_hours_behind(restart, stopped)
     pending = pipeline.ledger.pending
     assert pending.count("b.example", NOW + 10 * 3600.0 - 1) == 1
     assert pending.count("b.example", NOW + 10 * 3600.0) == 0
