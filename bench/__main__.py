@@ -27,6 +27,7 @@ from bench import (
     stages,
     state,
     status,
+    waits,
 )
 
 BENCHMARKS = {
@@ -49,6 +50,7 @@ BENCHMARKS = {
     "attribution": attribution.main,
     "replay": replay.main,
     "causes": causes.main,
+    "waits": waits.main,
 }
 
 
