@@ -577,11 +577,13 @@ def test_a_word_of_the_diagnostic_starting_with_a_dash_is_text(
     assert out[1:] == quoted.splitlines()
 
 
-#: The usage error for a word with two dashes.
-_QUOTE = (
-    "sesd: error: unrecognized arguments: --user-unknown (if it is a word of the "
-    "diagnostic, quote the whole text, or put -- before it: sesd cause -- TEXT)"
+#: How a word read as an option is said to be given as text.
+_AS_TEXT = (
+    "(if it is a word of the diagnostic, quote the whole text, or put -- before it: "
+    "sesd cause -- TEXT)"
 )
+#: The usage error for a word with two dashes: `sesd cause`'s, with its usage.
+_QUOTE = f"sesd cause: error: unrecognized arguments: --user-unknown {_AS_TEXT}"
 
 
 @pytest.mark.parametrize(
@@ -597,6 +599,16 @@ _QUOTE = (
         (["--"], "sesd cause: error: the following arguments are required: text"),
         (["--json", "--"], "sesd cause: error: the following arguments are required: text"),
         (["--user-unknown", "--"], _QUOTE),
+        # A switch given a value: argparse's "ignored explicit argument 'x'", when the
+        # command ended; `-h=x` the one word of one dash that is not text.
+        (
+            ["550", "-h=x"],
+            f"sesd cause: error: argument -h/--help: takes no value: -h=x {_AS_TEXT}",
+        ),
+        (
+            ["550", "--json=x"],
+            f"sesd cause: error: argument --json: takes no value: --json=x {_AS_TEXT}",
+        ),
     ],
 )
 def test_a_word_with_two_dashes_is_told_to_be_quoted(
@@ -609,7 +621,41 @@ def test_a_word_with_two_dashes_is_told_to_be_quoted(
     with pytest.raises(SystemExit) as exited:
         main(["cause", *words])
     assert exited.value.code == 2
-    assert capsys.readouterr().err.splitlines()[-1] == said
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == said
+    assert err[0].startswith("usage: sesd cause ")
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        # sesd's own option, before the command: no word of the diagnostic's quoting.
+        (["--bogus", "cause", "550"], "sesd: error: unrecognized arguments: --bogus"),
+        (
+            ["--bogus", "cause", "550", "--user-unknown"],
+            "sesd: error: unrecognized arguments: --bogus",
+        ),
+        (["status", "--bogus"], "sesd status: error: unrecognized arguments: --bogus"),
+        (["silence", "--bogus", "list"], "sesd silence: error: unrecognized arguments: --bogus"),
+        (
+            ["silence", "list", "--bogus"],
+            "sesd silence list: error: unrecognized arguments: --bogus",
+        ),
+    ],
+)
+def test_a_word_not_taken_is_said_by_the_parser_it_was_given_to(
+    capsys: pytest.CaptureFixture[str], argv: list[str], said: str
+) -> None:
+    """`sesd --bogus cause 550`: a word no parser takes was said by `sesd` with the usage
+    of every command, whichever command's it was, and `sesd cause`'s hint to quote the
+    diagnostic for an option of `sesd` itself. It is said by the parser given it, with
+    that parser's usage: `sesd`'s before the command, the command's after it."""
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == said
+    assert err[0].startswith(f"usage: {said.partition(':')[0]} [")
 
 
 @pytest.mark.parametrize(

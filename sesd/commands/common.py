@@ -15,6 +15,7 @@ __all__ = [
     "EXIT_START",
     "Commands",
     "Help",
+    "Parser",
     "command",
     "config_error",
     "listen_address",
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
     from sesd.config import Config, ConfigError, Placer
     from sesd.runtime.http import StartError
 
-    Commands: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
+    Commands: TypeAlias = argparse._SubParsersAction["Parser"]
 else:
     Commands = argparse._SubParsersAction
 
@@ -61,12 +62,35 @@ class Help(argparse.HelpFormatter):
         return text
 
 
-def command(commands: Commands, name: str, help_text: str) -> argparse.ArgumentParser:
+#: Where :class:`Parser` notes the words a parser did not take, and the parser.
+LEFT = "_left_by"
+
+
+class Parser(argparse.ArgumentParser):
+    """sesd's parser and its commands' (a command's parser is of its parent's class):
+    one that does not take a word notes it, and itself, on what it parsed (``LEFT``),
+    so that the usage error for it is said in that parser's words (``sesd cause: error``
+    and its usage for a word of ``sesd cause``, ``sesd: error`` for ``sesd --bogus
+    cause``); argparse hands every command's words up to the first parser, which
+    would say them all as its own."""
+
+    def _parse_known_args(
+        self, arg_strings: list[str], namespace: argparse.Namespace
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, left = super()._parse_known_args(arg_strings, namespace)
+        # A parser's command is parsed within its own parse: the outer parser, whose
+        # words come first on the line, is noted last, and is the one said.
+        if left:
+            setattr(parsed, LEFT, (self, list(left)))
+        return parsed, left
+
+
+def command(commands: Commands, name: str, help_text: str) -> Parser:
     """A subcommand with its help."""
     return commands.add_parser(name, help=help_text, description=help_text, formatter_class=Help)
 
 
-def with_config(commands: Commands, name: str, help_text: str) -> argparse.ArgumentParser:
+def with_config(commands: Commands, name: str, help_text: str) -> Parser:
     """A subcommand that reads the config file (``--config``, else ``$SESD_CONFIG``)."""
     sub = command(commands, name, help_text)
     sub.add_argument(

@@ -48,9 +48,9 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     start). Help and usage errors read the same either way."""
     # Imported here, not with this module: `sesd run` holds stop signals first
     # (sesd.runtime.early).
-    from sesd.commands.common import Help
+    from sesd.commands.common import Help, Parser
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="sesd", description="Watch Amazon SES delivery in real time.", formatter_class=Help
     )
     built = f"sesd {__version__}" + (f" ({revision()})" if revision() else "")
@@ -160,13 +160,18 @@ def _parsed(parser: argparse.ArgumentParser, given: list[str]) -> argparse.Names
 
 
 def _parsed_all(parser: argparse.ArgumentParser, given: list[str]) -> argparse.Namespace:
-    """``given`` parsed, as ``parse_args`` does; words it does not take are a usage
-    error that the command may word itself (``unrecognized``, given its words and what
-    was parsed: what ``sesd cause`` takes as a diagnostic's words and what not)."""
+    """``given`` parsed, as ``parse_args`` does; words a parser does not take are its
+    usage error (the first such parser's on the line: ``sesd --bogus cause x`` is
+    ``sesd``'s), that a command may word itself for its own (``unrecognized``, given
+    its words and what was parsed: what ``sesd cause`` takes as a diagnostic's words
+    and what not)."""
+    from sesd.commands.common import LEFT
+
     args, left = parser.parse_known_args(given)
     if left:
-        said = getattr(args, "unrecognized", None)
-        parser.error(said(left, args) if said else f"unrecognized arguments: {' '.join(left)}")
+        owner, words = getattr(args, LEFT)
+        said = getattr(args, "unrecognized", None) if owner is not parser else None
+        owner.error(said(words, args) if said else f"unrecognized arguments: {' '.join(words)}")
     return args
 
 
