@@ -193,3 +193,34 @@ def test_check_config_masks_a_url_whose_only_at_is_percent_encoded() -> None:
     (``ops:PASSWORD%40host``, a URL typed without its scheme) as a URL."""
     shown = {"urls": ["ops:s3cr3t%40host:9093"], "name": "ops:team"}
     assert urls_shown(shown) == {"urls": ["ops:***@host:9093"], "name": "ops:team"}
+
+
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("http://s3cr3t%2540host/x", "http://***@host/x"),
+        ("https://s3cr3t%2540host:9093/x", "https://***@host:9093/x"),
+        ("http://s3cr3t%252540host:9093", "http://***@host:9093"),  # three times
+        ("http://s3cr3t%2540[::1]:9093/x", "http://***@[::1]:9093/x"),
+        ("http://s3cr3t%2540host:abc", "http://***@host:***"),
+        ("s3cr3t%2540host:9093", "***@host:9093"),
+        ("http//s3cr3t%2540host:9093", "http//***@host:9093"),
+        # An IPv6 address's zone written as RFC 6874 has it ('%25', then interface 40).
+        ("http://[fe80::1%2540]:9093/x", "http://[fe80::1%2540]:9093/x"),
+        # With a user before it, the password is the parser's port: masked so, as before.
+        ("http://ops:s3cr3t%2540host:9093/x", "http://ops:***/x"),
+    ],
+)
+def test_a_token_whose_at_is_percent_encoded_twice_is_masked(url: str, named: str) -> None:
+    """A token as the user, its '@' percent-encoded twice (``TOKEN%2540host``, a URL
+    encoded once too often): no '@' nor '%40', so both forms, check-config's output, the
+    daemon's logs and the config's refusal (its host holds a '%') showed the token
+    whole. All up to the last '@' encoded so is masked, as a '%40' is (no host name
+    holds a '%')."""
+    assert shown_url(url) == named
+    assert urls_shown({"urls": [url]}) == {"urls": [named]}  # check-config's output
+    assert "s3cr3t" not in shown_bare(url)
+    if "[" not in url:  # before a bracketed host, the parser's host is '::1': accepted
+        with pytest.raises(ValueError, match=r"^alerts\.sinks\.am\.urls\[0\]: ") as refused:
+            check_http_url(url, "alerts.sinks.am.urls[0]")
+        assert "s3cr3t" not in str(refused.value)

@@ -325,6 +325,8 @@ def test_a_listen_address_whose_host_is_no_host_name_is_a_usage_error(
         # No '@' the parser sees: the password is the port of a host named as the user.
         "http://ops:s3c-r3t",
         "http://ops:s3c-r3t%2540127.0.0.1:1",
+        # A token as the user, its '@' percent-encoded twice: in the parser's host.
+        "http://s3c-r3t%2540127.0.0.1:1",
         "ops:s3c-r3t",
         "http:ops:s3c-r3t",
     ],

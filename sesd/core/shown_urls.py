@@ -19,6 +19,10 @@ _AT_NFKC: Final = {0xFF20: "@", 0xFE6B: "@"}
 #: A host and its port, as the URL parser splits them (a bracketed host's colons are its
 #: own): all after the host's first colon, up to a '/', '?' or '#'.
 _PORT: Final = re.compile(r"([^/?#:\[]*(?:\[[^\]/?#]*\][^:/?#]*)?):([^/?#]*)")
+#: An '@' percent-encoded once (``%40``) or more (``%2540``: the '%' encoded again).
+_ENCODED_AT: Final = re.compile(r"%(?:25)*40", re.IGNORECASE)
+#: All up to the last '@' percent-encoded more than once.
+_ENCODED_AGAIN: Final = re.compile(r".*%(?:25)+40", re.IGNORECASE | re.DOTALL)
 #: What the URL parser drops anywhere in a URL, and before it.
 _DROPPED: Final = str.maketrans("", "", "\t\r\n")
 _LEADING: Final = "".join(map(chr, range(33)))
@@ -109,8 +113,19 @@ def _port_masked(text: str) -> str:
     """``text`` (a URL's host and what follows it) with a port that is not shown
     (:func:`port_shown`) as ``***``: a password typed with no '@' the parser sees
     (``http://ops:PASSWORD``, the host forgotten; its '@' percent-encoded twice,
-    ``%2540``) is the parser's port."""
+    ``ops:PASSWORD%2540host``) is the parser's port. A host holding an '@' encoded
+    twice or more (``TOKEN%2540host``: a token as the user, in the parser's host,
+    which no host name is, holding a '%') is ``***@`` up to it, but inside the brackets
+    an IPv6 address opens with (``[fe80::1%2540]``, its zone '40')."""
     found = _PORT.match(text)
+    end = (
+        found.end(1)
+        if found
+        else min((at for at in map(text.find, "/?#") if at >= 0), default=len(text))
+    )
+    encoded = _ENCODED_AGAIN.match(text, 0, end)  # all before it may be the token's
+    if encoded and not (text.startswith("[") and "]" in text[encoded.end() : end]):
+        return "***@" + _port_masked(text[encoded.end() :])
     if found is None or port_shown(found[2]):
         return text
     return f"{found[1]}:***{text[found.end() :]}"
@@ -152,7 +167,7 @@ def urls_shown(data: Any) -> Any:
     if (
         isinstance(data, str)
         and ":" in data
-        and ("@" in data.translate(_AT_NFKC) or "%40" in data.lower() or _LEAD.match(data))
+        and ("@" in data.translate(_AT_NFKC) or _ENCODED_AT.search(data) or _LEAD.match(data))
     ):
         return shown_url(data)
     return data
