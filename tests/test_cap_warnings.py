@@ -12,11 +12,10 @@ import pytest
 from structlog.testing import capture_logs
 
 from sesd.config import core_settings, parse_config
-from sesd.core.domains import OTHER
+from sesd.core.domains import OTHER, tag_label
 from sesd.core.label_table import LabelTable
 from sesd.core.pipeline import Pipeline
 from sesd.io.logs import get_logger
-from sesd.runtime import janitor
 from sesd.runtime.caps import CapWatch, cap_watches
 from tests import factory as f
 from tests.test_sender_cap_warning import Rounds
@@ -65,7 +64,8 @@ async def test_the_values_past_max_tracked_are_warned_of_once(
     """Rounds with the table full but every value under its own label (and a tag's value
     SES could not have carried under ``other``) say nothing; the round after a value the
     cap counted under ``other`` warns, and the rounds after it (more values under
-    ``other``) do not warn again."""
+    ``other``) do not warn again, nor those of the janitor started again after a fault
+    (which warned again: its watches were made anew)."""
     config, event, filling, past, name, hints, fields = _CAPS[cap]
     pipeline = Pipeline(core_settings(parse_config(_QUEUE + config)))
 
@@ -81,12 +81,13 @@ async def test_the_values_past_max_tracked_are_warned_of_once(
 
     with capture_logs() as logs, anyio.fail_after(20):
         async with anyio.create_task_group() as tg:
-            tg.start_soon(janitor.janitor, pipeline, lambda: f.T0, lambda: 0.0)
+            tg.start_soon(rounds.janitor(lambda: f.T0, lambda: 0.0))
             await rounds.after(2)
             assert capped(logs) == []
             for value in past:
                 deliver(value)
                 await rounds.after(2)
+            await rounds.fault()
             tg.cancel_scope.cancel()
     (warned,) = capped(logs)
     assert warned["event"] == name
@@ -96,10 +97,10 @@ async def test_the_values_past_max_tracked_are_warned_of_once(
     assert {key: warned[key] for key in fields} == fields
 
 
-def test_a_cap_is_warned_of_again_once_other_went_idle() -> None:
-    """A value the cap counts under ``other`` while ``other`` was seen within
-    ``idle_evict`` is the same spell: no second warning; one after ``other`` went unseen
-    for ``idle_evict`` starts a new spell, warned of again."""
+def test_a_cap_is_warned_of_again_once_it_counted_none_for_idle_evict() -> None:
+    """A value the cap counts under ``other`` within ``idle_evict`` of the last is the
+    same spell: no second warning; one after the cap counted none for ``idle_evict``
+    starts a new spell, warned of again."""
     table = LabelTable(max_tracked=1, idle_evict=100.0)
     watch = CapWatch("sesd.domains.capped", table, "raise it", {})
     table.label("a.example", 0.0)
@@ -114,6 +115,27 @@ def test_a_cap_is_warned_of_again_once_other_went_idle() -> None:
         table.label("d.example", 200.0)
         watch.round(200.0, log)
     assert [log["event"] for log in logs] == ["sesd.domains.capped"] * 2
+
+
+def test_a_trickle_of_tag_values_ses_could_not_carry_holds_no_spell() -> None:
+    """A tag's values SES could not have carried (spaces, an address) are under
+    ``other`` by their text, not by the cap. A steady trickle of them kept ``other``
+    seen, and so the spell the cap's first value opened, for ever: a value the cap
+    counts after it counted none for ``idle_evict`` was not warned of. It is."""
+    table = LabelTable(max_tracked=1, idle_evict=100.0)
+    watch = CapWatch("sesd.tags.capped", table, "raise it", {"tag": "campaign"})
+    table.label("spring", 0.0)
+    log = get_logger()
+    with capture_logs() as logs:
+        table.label("summer", 10.0)  # past max_tracked = 1
+        watch.round(10.0, log)
+        for now in range(20, 300, 20):
+            assert table.label(tag_label("no tag value"), float(now)) == OTHER
+            watch.round(float(now), log)
+        assert table.overflow == 1
+        table.label("autumn", 300.0)
+        watch.round(300.0, log)
+    assert [log["event"] for log in logs] == ["sesd.tags.capped"] * 2
 
 
 def test_a_recipient_at_the_domain_other_itself_is_no_cap() -> None:

@@ -19,10 +19,10 @@ from sesd.core.housekeeping import evict_idle
 from sesd.core.pending import PendingDelays
 from sesd.core.pipeline import Pipeline
 from sesd.core.refusals import BUCKET, RecentRefusals
-from sesd.runtime import janitor
-from sesd.runtime.health import Changes
+from sesd.runtime import caps
 from sesd.runtime.state import restore, snapshot
 from tests import factory as f
+from tests.test_sender_cap_warning import Rounds
 
 NOW = f.T0 + 10
 _DELAY = EVENT_TYPE_INDEX["delivery_delay"]
@@ -136,18 +136,11 @@ async def test_the_table_refusing_delays_is_warned_of_once_a_spell(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A table of one holding its one delay says nothing. Delays it refuses are warned of
-    at the next round, and not again while refusals go on (a minute later); after an
-    hour without one, the next refusal is warned of again."""
-    monkeypatch.setattr(janitor, "EVERY", 0.01)
+    at the next round, and not again while refusals go on (a minute later), nor by the
+    janitor started again after a fault (which warned of all refused since the start);
+    after an hour without one, the next refusal is warned of again."""
     pipeline = Pipeline(core_settings(parse_config("[ingest]\nmax_pending_delays = 1\n")))
-    rounds, changes, housekeep, monotonic = [0], Changes(), pipeline.housekeep, [0.0]
-
-    def counted(now: float) -> list[str]:
-        rounds[0] += 1
-        changes.notify()
-        return housekeep(now)
-
-    monkeypatch.setattr(pipeline, "housekeep", counted)
+    rounds, monotonic = Rounds(pipeline, monkeypatch), [0.0]
 
     def delay(*ids: int) -> None:
         for i in ids:
@@ -156,15 +149,14 @@ async def test_the_table_refusing_delays_is_warned_of_once_a_spell(
 
     async def rounds_after(change: Callable[[], None]) -> None:
         change()
-        seen = rounds[0]
-        await changes.wait_for(lambda: rounds[0] >= seen + 2)
+        await rounds.after(2)
 
     def full(logs: list[MutableMapping[str, Any]]) -> list[MutableMapping[str, Any]]:
         return [log for log in logs if log["event"] == "sesd.pending.full"]
 
     with capture_logs() as logs, anyio.fail_after(20):
         async with anyio.create_task_group() as tg:
-            tg.start_soon(janitor.janitor, pipeline, lambda: NOW, lambda: monotonic[0])
+            tg.start_soon(rounds.janitor(lambda: NOW, lambda: monotonic[0]))
             await rounds_after(lambda: delay(0))
             assert full(logs) == []
             await rounds_after(lambda: delay(1, 2))
@@ -172,7 +164,9 @@ async def test_the_table_refusing_delays_is_warned_of_once_a_spell(
             monotonic[0] += 60.0
             await rounds_after(lambda: delay(3))
             assert len(full(logs)) == 1
-            monotonic[0] += janitor.QUIET
+            await rounds.fault()
+            assert len(full(logs)) == 1
+            monotonic[0] += caps.QUIET
             await rounds_after(lambda: delay(4))
             tg.cancel_scope.cancel()
     assert [log["not_held"] for log in full(logs)] == [2, 1]

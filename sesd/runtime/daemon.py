@@ -35,6 +35,7 @@ from sesd.config.sections import EXIT_ROOM, LAST_SAVE
 from sesd.io.build import revision
 from sesd.runtime import early
 from sesd.runtime.aws import AwsClients
+from sesd.runtime.caps import Caps
 from sesd.runtime.closes import Closes
 from sesd.runtime.collector import settle
 from sesd.runtime.http import StartError, http_server
@@ -237,7 +238,8 @@ class Daemon(Parts):
         for queue in self.config.queues:
             # Advice only (no dead-letter queue): never holding up the start or READY=1.
             self.check(queue)
-        keep("janitor", partial(janitor, self.pipeline, self.clock, self.monotonic))
+        caps = Caps(self.pipeline.ledger)  # the run's: a janitor started again keeps it
+        keep("janitor", partial(janitor, self.pipeline, caps, self.clock, self.monotonic))
         keep("files", self._reloader.follow)
         keep("alerting", self.alerting.run)
         if self.account_poller is not None:
