@@ -3,7 +3,10 @@ and domains replaced by documentation ones), its source named above its group.""
 
 from __future__ import annotations
 
+import argparse
+import inspect
 import json
+from typing import Any
 
 import pytest
 
@@ -626,6 +629,37 @@ def test_a_word_with_two_dashes_is_told_to_be_quoted(
     assert err[0].startswith("usage: sesd cause ")
 
 
+def _argparse_of_later_pythons(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argparse as Python 3.12.8 and 3.13.1 on call it: its public parse gives its
+    private one a third argument (``intermixed``). A parser overriding that private
+    parse, as it is on 3.11, ended every command with a TypeError there."""
+    cls = argparse.ArgumentParser
+    private, public = cls._parse_known_args, cls.parse_known_args
+    if "intermixed" in inspect.signature(private).parameters:
+        return  # this Python's argparse is the later one
+
+    def private_of_later(
+        self: argparse.ArgumentParser, words: list[str], space: Any, intermixed: bool
+    ) -> Any:
+        return private(self, words, space)
+
+    def public_of_later(self: argparse.ArgumentParser, *given: Any) -> Any:
+        # This Python's public parse, its call of the class's private one given the
+        # third argument, as the later one's is.
+        def later(words: list[str], space: Any) -> Any:
+            return type(self)._parse_known_args(self, words, space, False)  # type: ignore[call-arg]
+
+        vars(self)["_parse_known_args"] = later
+        try:
+            return public(self, *given)
+        finally:
+            del vars(self)["_parse_known_args"]
+
+    monkeypatch.setattr(cls, "_parse_known_args", private_of_later)
+    monkeypatch.setattr(cls, "parse_known_args", public_of_later)
+
+
+@pytest.mark.parametrize("python", ["this", "3.12.8, 3.13.1 on"])
 @pytest.mark.parametrize(
     ("argv", "said"),
     [
@@ -641,15 +675,27 @@ def test_a_word_with_two_dashes_is_told_to_be_quoted(
             ["silence", "list", "--bogus"],
             "sesd silence list: error: unrecognized arguments: --bogus",
         ),
+        # Words of two parsers: the first on the line says its own.
+        (
+            ["silence", "--bogus", "list", "--later"],
+            "sesd silence: error: unrecognized arguments: --bogus",
+        ),
     ],
 )
 def test_a_word_not_taken_is_said_by_the_parser_it_was_given_to(
-    capsys: pytest.CaptureFixture[str], argv: list[str], said: str
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    said: str,
+    python: str,
 ) -> None:
     """`sesd --bogus cause 550`: a word no parser takes was said by `sesd` with the usage
     of every command, whichever command's it was, and `sesd cause`'s hint to quote the
     diagnostic for an option of `sesd` itself. It is said by the parser given it, with
-    that parser's usage: `sesd`'s before the command, the command's after it."""
+    that parser's usage: `sesd`'s before the command, the command's after it. So on
+    the Pythons whose argparse gives its private parse other arguments."""
+    if python != "this":
+        _argparse_of_later_pythons(monkeypatch)
     with pytest.raises(SystemExit) as exited:
         main(argv)
     assert exited.value.code == 2

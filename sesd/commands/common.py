@@ -7,7 +7,7 @@ import argparse
 import errno
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeAlias
 
 __all__ = [
@@ -62,7 +62,8 @@ class Help(argparse.HelpFormatter):
         return text
 
 
-#: Where :class:`Parser` notes the words a parser did not take, and the parser.
+#: Where :class:`Parser` notes the first parser on the line that did not take a word,
+#: those words, and how many words were left in all by it and the commands under it.
 LEFT = "_left_by"
 
 
@@ -72,16 +73,26 @@ class Parser(argparse.ArgumentParser):
     so that the usage error for it is said in that parser's words (``sesd cause: error``
     and its usage for a word of ``sesd cause``, ``sesd: error`` for ``sesd --bogus
     cause``); argparse hands every command's words up to the first parser, which
-    would say them all as its own."""
+    would say them all as its own.
 
-    def _parse_known_args(
-        self, arg_strings: list[str], namespace: argparse.Namespace
+    Only argparse's public ``parse_known_args`` is overridden: its private parse takes
+    other arguments from one Python to the next (3.12.8 and 3.13.1 added one), and an
+    override of it ends every command with a TypeError there."""
+
+    # (argparse's typing has overloads for a namespace of a class of one's own: sesd's
+    # commands pass none.)
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
     ) -> tuple[argparse.Namespace, list[str]]:
-        parsed, left = super()._parse_known_args(arg_strings, namespace)
-        # A parser's command is parsed within its own parse: the outer parser, whose
-        # words come first on the line, is noted last, and is the one said.
-        if left:
-            setattr(parsed, LEFT, (self, list(left)))
+        parsed, left = super().parse_known_args(args, namespace)
+        # A command's parser is called within its parent's parse: the words it and the
+        # commands under it did not take (how many, noted) are the last its parent
+        # returns, the parent's own before them, as on the line. The first parser with
+        # words of its own is the one noted, and said.
+        below: int = getattr(parsed, LEFT, (None, [], 0))[2]
+        own = left[: len(left) - below]
+        if own:
+            setattr(parsed, LEFT, (self, own, len(left)))
         return parsed, left
 
 

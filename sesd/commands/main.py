@@ -169,7 +169,7 @@ def _parsed_all(parser: argparse.ArgumentParser, given: list[str]) -> argparse.N
 
     args, left = parser.parse_known_args(given)
     if left:
-        owner, words = getattr(args, LEFT)
+        owner, words, _ = getattr(args, LEFT)
         said = getattr(args, "unrecognized", None) if owner is not parser else None
         owner.error(said(words, args) if said else f"unrecognized arguments: {' '.join(words)}")
     return args
