@@ -185,3 +185,48 @@ def test_a_restart_from_a_state_file_holding_other_warns_at_the_next_value_past_
     assert sorted(log["event"] for log in logs) == [
         "sesd.domains.capped", "sesd.tags.capped", "sesd.tenants.capped"
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("step", "monotonic", "warnings"),
+    [
+        # A day back, then a value past the cap idle_evict (an hour) and 10 s after the
+        # first: a new spell, though the wall clock reads a day earlier.
+        (-86400.0, 3610.0, 2),
+        # A day ahead, then a value 10 s after the first: the same spell.
+        (86400.0, 10.0, 1),
+    ],
+)
+async def test_a_step_of_the_wall_clock_neither_holds_nor_ends_a_spell(
+    monkeypatch: pytest.MonkeyPatch, step: float, monotonic: float, warnings: int
+) -> None:
+    """The daemon moves the times its ledger keeps with a step of the wall clock (NTP
+    setting it): a label's last seen, so ``other``'s, which timed a spell. The spell's
+    own time stayed where the clock had been: a step back of a day held a spell open a
+    day past ``idle_evict`` (a value the cap counted after an hour of none went
+    unwarned), and a step ahead ended it at once (the next value warned again). The
+    spell is timed on the clock no step moves."""
+    config = '[domains]\nmax_tracked = 2\nidle_evict = "1h"\n'
+    pipeline = Pipeline(core_settings(parse_config(_QUEUE + config)))
+    clock = {"wall": f.T0, "monotonic": 0.0}
+
+    def deliver(value: str) -> None:
+        assert pipeline.feed(f.raw(_domain(value)), "eu", clock["wall"]).outcome == "processed"
+
+    for value in ["a.example", "b.example"]:
+        deliver(value)
+    rounds = Rounds(pipeline, monkeypatch)
+    with capture_logs() as logs, anyio.fail_after(20):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(rounds.janitor(lambda: clock["wall"], lambda: clock["monotonic"]))
+            deliver("c.example")  # past max_tracked = 2: a spell
+            await rounds.after(2)
+            # The wall clock stepped, told to the ledger as the daemon tells it.
+            clock["wall"] += step + monotonic
+            clock["monotonic"] += monotonic
+            pipeline.ledger.stepped(step, clock["wall"])
+            deliver("d.example")
+            await rounds.after(2)
+            tg.cancel_scope.cancel()
+    capped = [log for log in logs if log["event"] == "sesd.domains.capped"]
+    assert len(capped) == warnings

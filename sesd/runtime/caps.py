@@ -29,7 +29,10 @@ class CapWatch:
     """One label table's cap: the first value it counts under ``other`` is warned of,
     and again only once the cap counted none for ``idle_evict`` (to a round). The cap's
     own counting, not ``other`` seen: a tag's value SES could not have carried is under
-    ``other`` by its text, and a steady trickle of them would hold a spell for ever."""
+    ``other`` by its text, and a steady trickle of them would hold a spell for ever.
+    Timed on the monotonic clock: a step of the wall clock moves the times the ledger
+    keeps (sesd.core.ledger_steps), and would else hold a spell open (a step back) or
+    end it (ahead)."""
 
     #: The warning's event name.
     event: str
@@ -39,19 +42,20 @@ class CapWatch:
     fields: dict[str, Any]
     #: The table's :attr:`LabelTable.overflow` at the last round.
     seen: int = 0
-    #: The last round that found a value counted, while a spell is on (None: none is).
+    #: The last round (monotonic) that found a value counted, while a spell is on
+    #: (None: none is).
     counted: float | None = None
 
-    def round(self, now: float, log: Any) -> None:
+    def round(self, monotonic: float, log: Any) -> None:
         """Warn if the cap counted a value under ``other`` since the last round, and
         none was warned of in this spell."""
         table = self.table
         if table.overflow <= self.seen:
             return
         self.seen = table.overflow
-        if self.counted is None or now - self.counted >= table.idle_evict:
+        if self.counted is None or monotonic - self.counted >= table.idle_evict:
             log.warning(self.event, max_tracked=table.max_tracked, **self.fields, hint=self.hint)
-        self.counted = now
+        self.counted = monotonic
 
 
 def cap_watches(ledger: Ledger) -> list[CapWatch]:
@@ -97,9 +101,9 @@ class Caps:
     def __post_init__(self) -> None:
         self.tables = cap_watches(self.ledger)
 
-    def round(self, now: float, monotonic: float, log: Any) -> None:
-        """Warn of each cap met since the last round, but in a spell already warned of;
-        ``now`` the clock (a label's last seen), ``monotonic`` the pending table's."""
+    def round(self, monotonic: float, log: Any) -> None:
+        """Warn of each cap met since the last round, but in a spell already warned of
+        (timed on the monotonic clock, which no step of the wall clock moves)."""
         if not self.senders_full and len(self.ledger.senders) >= MAX_ESTIMATED:
             self.senders_full = True
             log.warning(
@@ -109,7 +113,7 @@ class Caps:
                 "stay until a restart (a sender not kept may still count there)",
             )  # fmt: skip
         for watch in self.tables:
-            watch.round(now, log)
+            watch.round(monotonic, log)
         pending = self.ledger.pending
         if pending.overflow > self.refused:
             if monotonic - self.last_refused >= QUIET:

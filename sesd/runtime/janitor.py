@@ -36,7 +36,7 @@ async def janitor(
         evicted = pipeline.housekeep(now)
         if evicted:
             log.info("sesd.domains.evicted", count=len(evicted))
-        caps.round(now, monotonic(), log)
+        caps.round(monotonic(), log)
         log.debug("sesd.housekeeping.done", pending=len(pipeline.ledger.pending))
         settler.round(monotonic())  # what was made since, out of the walks
         await anyio.sleep(EVERY)
