@@ -174,6 +174,29 @@ def test_a_token_holding_a_question_mark_or_a_hash_is_masked(url: str, named: st
         ("http://host:9093/a%40b", "http://host:9093/a%40b", "http://host:9093/a%40b"),
         ("http://host/x:y", "http://host/x:y", "http://host/x:y"),
         ("http://[::1]:9093/x@y", "http://[::1]:9093/x@y", None),
+        # A token before an IPv6 address whose zone is '%40' or '%2540' (interface 40):
+        # the '@' encoded after the token is the one masked to, not the zone's.
+        (
+            "http://s3cr3t%40[fe80::1%40]:9093/x",
+            "http://***@[fe80::1%40]:9093",
+            "http://***@[fe80::1%40]:9093/x",
+        ),
+        (
+            "http://ops:s3cr3t%40[fe80::1%40]:9093/x",
+            "http://ops:***@[fe80::1%40]:9093",
+            "http://***@[fe80::1%40]:9093/x",
+        ),
+        (
+            "http://s3cr3t%2540[fe80::1%40]:9093/x",
+            "http://***@[fe80::1%40]:9093/x",
+            "http://***@[fe80::1%40]:9093/x",
+        ),
+        (
+            "http://s3cr3t%2540[fe80::1%2540]:9093/x",
+            "http://***@[fe80::1%2540]:9093/x",
+            "http://***@[fe80::1%2540]:9093/x",
+        ),
+        ("s3cr3t%40[fe80::1%40]:9093", "***@[fe80::1%40]:9093", "***@[fe80::1%40]:9093"),
         ("http://host:9093\x01", "http://host:9093\x01", "http://host:9093\x01"),
     ],
 )

@@ -23,6 +23,9 @@ _PORT: Final = re.compile(r"([^/?#:\[]*(?:\[[^\]/?#]*\][^:/?#]*)?):([^/?#]*)")
 _ENCODED_AT: Final = re.compile(r"%(?:25)*40", re.IGNORECASE)
 #: All up to the last '@' percent-encoded more than once.
 _ENCODED_AGAIN: Final = re.compile(r".*%(?:25)+40", re.IGNORECASE | re.DOTALL)
+#: What the brackets an IPv6 address is written in hold: a '%40' or '%2540' there is its
+#: zone's ('[fe80::1%40]', interface 40), not an '@' after a token.
+_BRACKETED: Final = re.compile(r"\[[^\]/?#]*\]")
 #: What the URL parser drops anywhere in a URL, and before it.
 _DROPPED: Final = str.maketrans("", "", "\t\r\n")
 _LEADING: Final = "".join(map(chr, range(33)))
@@ -62,7 +65,7 @@ def shown_url(url: str) -> str:
     head += sep
     if lead:
         head, sep, rest = url[: lead.end()], "/", url[lead.end() :]
-    last = url.rfind("@") if "@" in url else url.lower().rfind("%40")
+    last = url.rfind("@") if "@" in url else _unbracketed(url).rfind("%40")
     if not sep and last >= 0:
         # No scheme, or its '://' mistyped ('http:ops:pw@host', 'http//'): refused, but
         # named in the refusal; where the parser would end the host cannot be told, so
@@ -74,12 +77,12 @@ def shown_url(url: str) -> str:
     end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
     userinfo, at, host = rest[:end].rpartition("@")
     port_at = host.find(":")
-    encoded = host.lower().rfind("%40")
-    if sep and not at and encoded >= 0 and not (host.startswith("[") and "]" in host[encoded:]):
+    encoded = _unbracketed(host).rfind("%40")
+    if sep and not at and encoded >= 0:
         # 'u:pw%40host': the '@' percent-encoded, the parser's port is the password (or,
         # 'TOKEN%40host:9093', its host the token: no host name holds a '%'). One inside
-        # the brackets an IPv6 address opens with is its zone's ('[fe80::1%40]',
-        # interface 40); a ']' typed before it is a token's or a password's.
+        # an IPv6 address's brackets is its zone's ('[fe80::1%40]', interface 40), and
+        # so is not the one after a token before them ('TOKEN%40[fe80::1%40]').
         user = host[:port_at] if 0 <= port_at < encoded else ""
         return f"{head}{user + ':' if user else ''}***@{_port_masked(host[encoded + 3 :])}"
     bracketed = host.startswith("[")
@@ -115,16 +118,16 @@ def _port_masked(text: str) -> str:
     (``http://ops:PASSWORD``, the host forgotten; its '@' percent-encoded twice,
     ``ops:PASSWORD%2540host``) is the parser's port. A host holding an '@' encoded
     twice or more (``TOKEN%2540host``: a token as the user, in the parser's host,
-    which no host name is, holding a '%') is ``***@`` up to it, but inside the brackets
-    an IPv6 address opens with (``[fe80::1%2540]``, its zone '40')."""
+    which no host name is, holding a '%') is ``***@`` up to it, but inside an IPv6
+    address's brackets (``[fe80::1%2540]``, its zone '40')."""
     found = _PORT.match(text)
     end = (
         found.end(1)
         if found
         else min((at for at in map(text.find, "/?#") if at >= 0), default=len(text))
     )
-    encoded = _ENCODED_AGAIN.match(text, 0, end)  # all before it may be the token's
-    if encoded and not (text.startswith("[") and "]" in text[encoded.end() : end]):
+    encoded = _ENCODED_AGAIN.match(_unbracketed(text), 0, end)  # all before: a token's
+    if encoded:
         return "***@" + _port_masked(text[encoded.end() :])
     if found is None or port_shown(found[2]):
         return text
@@ -143,6 +146,12 @@ def _unslashed_masked(text: str) -> str:
     if masked != text or kept is None:
         return head + masked
     return head + kept.group() + _port_masked(text[kept.end() :])
+
+
+def _unbracketed(text: str) -> str:
+    """``text`` lower-cased, what each pair of brackets holds blanked (the same length):
+    where an '@' percent-encoded may be one after a token, not an IPv6 zone's."""
+    return _BRACKETED.sub(lambda found: "[" + " " * (len(found[0]) - 2) + "]", text.lower())
 
 
 def port_shown(port: str) -> bool:
@@ -193,7 +202,7 @@ def shown_bare(url: str) -> str:
         # 'user:pa/ss@host' ends the parser's host at the '/': all up to the last '@'
         # may be the password's (an '@' in a path too: which was meant cannot be told).
         return f"{head}***@{_port_masked(rest[ats.rfind('@') + 1 :])}"
-    encoded = rest.lower().rfind("%40", 0, end)  # no host holds a '%'
+    encoded = _unbracketed(rest).rfind("%40", 0, end)  # no host holds a '%'
     if encoded >= 0:
         return f"{head}***@{_port_masked(rest[encoded + 3 :])}"
     return head + (_port_masked(rest) if head.strip() else _unslashed_masked(rest))
