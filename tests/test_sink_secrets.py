@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from pathlib import Path
 
 import aiohttp
@@ -131,14 +132,32 @@ def test_a_numeric_port_and_a_bracketed_host_are_shown_as_written(url: str) -> N
     assert urls_shown({"urls": [url]}) == {"urls": [url]}
 
 
-def test_a_token_whose_at_is_percent_encoded_is_refused() -> None:
+#: The refusal of a host with text before its IPv6 address's bracket.
+_BEFORE_BRACKET = "its host has text before its IPv6 address's '['"
+
+
+@pytest.mark.parametrize(
+    ("url", "named", "fault"),
+    [
+        ("http://t0ken%40host:9093", "http://***@host:9093", "its host holds a '%'"),
+        # Before an IPv6 address, the parser drops the token and reads the address (its
+        # zone too): accepted, each send was refused by the HTTP client.
+        ("http://t0ken%40[::1]:9093", "http://***@[::1]:9093", _BEFORE_BRACKET),
+        ("http://t0ken%40[fe80::1%40]:1", "http://***@[fe80::1%40]:1", _BEFORE_BRACKET),
+        ("http://ops:t0ken%2540[::1]:9093/x", "http://ops:***/x", _BEFORE_BRACKET),
+    ],
+)
+def test_a_token_whose_at_is_percent_encoded_is_refused(url: str, named: str, fault: str) -> None:
     """``https://TOKEN%40host``: the parser reads no user, its host the token and the
     host: accepted, each send looked that up in DNS, the token with it. No host name
-    holds a '%' (an IPv6 address's zone aside): it is refused, the token masked."""
-    with pytest.raises(ValueError, match="'http://\\*\\*\\*@host:9093'") as refused:
-        check_http_url("http://t0ken%40host:9093", "alerts.sinks.am.urls[0]")
+    holds a '%' (an IPv6 address's zone aside): it is refused, the token masked. So is a
+    token before an IPv6 address: the parser drops it and reads the address, which the
+    HTTP client refused at each send."""
+    with pytest.raises(ValueError, match=re.escape(f"'{named}': {fault}")) as refused:
+        check_http_url(url, "alerts.sinks.am.urls[0]")
     assert "t0ken" not in str(refused.value)
     check_http_url("http://[fe80::1%25eth0]:9093", "alerts.sinks.am.urls[0]")
+    check_http_url("http://ops:s3cr3t@[fe80::1%25eth0]:9093", "alerts.sinks.am.urls[0]")
 
 
 def test_an_answer_quoting_the_request_loses_the_url_s_secrets() -> None:

@@ -63,6 +63,14 @@ def url_fault(url: str, *, drops: bool = True) -> str | None:
         return NOT_HTTP
     if parts.scheme not in ("http", "https") or not host:
         return NOT_HTTP
+    authority = parts.netloc.rpartition("@")[2]
+    if "[" in authority and not authority.startswith("["):
+        # The parser reads the address in the brackets, dropping what is before them
+        # ('TOKEN%40[::1]', its '@' percent-encoded); the HTTP client refuses the URL.
+        return (
+            "its host has text before its IPv6 address's '[': write the '@' after a user "
+            "or token as '@'"
+        )
     if "%" in host and ":" not in host:
         # No host name holds one (an IPv6 address's zone aside): an '@' percent-encoded
         # leaves a token in the parser's host ('TOKEN%40host'), which a send looks up.
