@@ -500,17 +500,19 @@ def test_a_file_too_large_for_a_config_is_one_line_and_exit_2(
 ) -> None:
     """--config naming a log, a dump or a device (/dev/zero, read for ever) by mistake:
     a config error saying so, for check-config and run alike, not a traceback (a
-    MemoryError) after the host's memory went into the read."""
-    path = tmp_path / "sesd.log"
-    with path.open("wb") as handle:
+    MemoryError) after the host's memory went into the read. A file says its size, and
+    is refused before a read; the device is read to a byte past the bound."""
+    log = tmp_path / "sesd.log"
+    with log.open("wb") as handle:
         handle.truncate(CONFIG_BOUND + 1)
-    for args in (["check-config", str(path)], ["run", "--config", str(path)]):
-        assert main(args) == 2
-        err = capsys.readouterr().err
-        assert err == (
-            f"sesd: config error: cannot read config file {path}: larger than 8 MiB, "
-            "which no config is (a log, a dump or a device named?)\n"
-        )
+    for path in (log, Path("/dev/zero")):
+        for args in (["check-config", str(path)], ["run", "--config", str(path)]):
+            assert main(args) == 2
+            err = capsys.readouterr().err
+            assert err == (
+                f"sesd: config error: cannot read config file {path}: larger than 8 MiB, "
+                "which no config is (a log, a dump or a device named?)\n"
+            )
 
 
 def test_a_config_error_quoting_control_characters_is_one_safe_line(

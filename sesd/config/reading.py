@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from sesd.core.text import escaped
+from sesd.io.files import TooLarge, read_any
 
 if TYPE_CHECKING:
     from sesd.config import Config
@@ -29,21 +30,17 @@ __all__ = [
 CONFIG_BOUND: Final = 8 << 20
 
 
-class _TooLarge(OSError):
-    """A file over :data:`CONFIG_BOUND`; its strerror says so, as an OSError's does."""
-
-
 def read_bounded(path: Path, *, what: str) -> bytes:
-    """The bytes of the file at ``path``; OSError when it cannot be read or holds more
-    than :data:`CONFIG_BOUND` (its strerror naming the bound and ``what`` no such file
-    is that large: ``no config``), nothing more read than a byte past the bound."""
-    with path.open("rb") as handle:
-        found = handle.read(CONFIG_BOUND + 1)
-    if len(found) > CONFIG_BOUND:
+    """The bytes of the file at ``path`` (:func:`sesd.io.files.read_any`: a FIFO or a
+    device read too); OSError when it cannot be read or holds more than
+    :data:`CONFIG_BOUND`, its strerror then naming the bound and ``what`` no such file
+    is that large (``no config``)."""
+    try:
+        return read_any(str(path), CONFIG_BOUND)
+    except TooLarge:
         why = f"larger than {CONFIG_BOUND >> 20} MiB, which {what} is"
         why += " (a log, a dump or a device named?)"
-        raise _TooLarge(errno.EFBIG, why, str(path))
-    return found
+        raise OSError(errno.EFBIG, why, str(path)) from None
 
 
 def open_to_all(path: Path) -> int | None:

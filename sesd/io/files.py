@@ -8,6 +8,7 @@ import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 __all__ = [
     "TooLarge",
@@ -17,6 +18,7 @@ __all__ = [
     "linked",
     "open_lock",
     "owners",
+    "read_any",
     "read_plain",
     "write_atomic",
 ]
@@ -122,20 +124,35 @@ def read_plain(path: str, limit: int | None = None) -> bytes:
             raise OSError(errno.EINVAL, _not_plain(found.st_mode), path)
         if limit is None:
             return handle.read()
-        if found.st_size > limit:
-            raise TooLarge(path, found.st_size, limit)
-        # What it holds, not the limit: a read makes room for all it asks first (the
-        # limit may be gigabytes, more than the host has); if it grew since, on to it,
-        # a piece at a time, joined once (adding each to the whole copied the whole).
-        pieces = [handle.read(found.st_size + 1)]
-        read = len(pieces[0])
-        while read <= limit and (more := handle.read(min(1 << 16, limit + 1 - read))):
-            pieces.append(more)
-            read += len(more)
-        if read > limit:
-            # The read stopped a byte past the limit: the file's size is what it holds now.
-            raise TooLarge(path, max(os.fstat(fd).st_size, read), limit)
-        return b"".join(pieces)
+        return _within(handle, path, found.st_size, limit)
+
+
+def read_any(path: str, limit: int) -> bytes:
+    """The bytes of the file at ``path``, whatever it is: a FIFO (a shell's ``<(...)``)
+    is read until its writer closes it, a device as it answers. TooLarge once it holds
+    more than ``limit`` bytes (``/dev/zero`` never ends), nothing read past a byte over
+    it; OSError when it cannot be read, its strerror saying why."""
+    with open(path, "rb") as handle:
+        return _within(handle, path, os.fstat(handle.fileno()).st_size, limit)
+
+
+def _within(handle: BinaryIO, path: str, size: int, limit: int) -> bytes:
+    """What ``handle`` (of the file at ``path``, ``size`` bytes when looked at: 0 for a
+    FIFO or a device) holds, up to ``limit`` bytes; TooLarge past it."""
+    if size > limit:
+        raise TooLarge(path, size, limit)
+    # What it holds, not the limit: a read makes room for all it asks first (the
+    # limit may be gigabytes, more than the host has); if it grew since, on to it,
+    # a piece at a time, joined once (adding each to the whole copied the whole).
+    pieces = [handle.read(size + 1)]
+    read = len(pieces[0])
+    while read <= limit and (more := handle.read(min(1 << 16, limit + 1 - read))):
+        pieces.append(more)
+        read += len(more)
+    if read > limit:
+        # The read stopped a byte past the limit: the file's size is what it holds now.
+        raise TooLarge(path, max(os.fstat(handle.fileno()).st_size, read), limit)
+    return b"".join(pieces)
 
 
 def _not_plain(mode: int) -> str:
