@@ -60,7 +60,10 @@ def headers(text: str, last: int) -> dict[int, str]:
 
 class Placer:
     """The messages about the config file at ``path``, its text ``text``, placed on the
-    line of the key each names first, as a compiler names a line an editor jumps to."""
+    line of the key each names first, as a compiler names a line an editor jumps to.
+    ``text`` is a document tomllib has read (the config's parse did, before any message
+    about a key): the reading of lines skips each value as valid TOML writes it, and
+    may not end on another."""
 
     def __init__(self, path: str | os.PathLike[str], text: str) -> None:
         self._path = str(path)
@@ -69,12 +72,8 @@ class Placer:
 
     def line(self, message: str) -> int | None:
         """The line of the key ``message`` names first (``KEY: ...``); None where the
-        file writes none (a default, a key left out, no key named, no valid TOML)."""
+        file writes none (a default, a key left out, no key named)."""
         if self._lines is None:
-            try:
-                tomllib.loads(self._text)  # a valid document's lines: a refusal says its own
-            except tomllib.TOMLDecodeError:
-                return None
             try:
                 self._lines = KeyLines(self._text)
             except Exception:  # noqa: BLE001 - a line is a help: never the start's end
