@@ -19,11 +19,10 @@ config file, and changed secret and certificate files are read again by themselv
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import TextIO
+from typing import Unpack
 
 import anyio
 import anyio.abc
@@ -40,7 +39,7 @@ from sesd.runtime.closes import Closes
 from sesd.runtime.collector import settle
 from sesd.runtime.http import StartError, http_server
 from sesd.runtime.janitor import janitor
-from sesd.runtime.parts import Parts
+from sesd.runtime.parts import Parts, Wiring
 from sesd.runtime.signals import watch_signals
 from sesd.runtime.state_start import RestoreStopped
 from sesd.runtime.supervise import start_kept
@@ -55,24 +54,8 @@ class Daemon(Parts):
     """sesd's lifecycle over its parts (:class:`Parts`): started, served, consumed
     and drained, phase by phase, in one task group, until a stop."""
 
-    def __init__(
-        self,
-        config: Config,
-        *,
-        clock: Callable[[], float] = time.time,
-        monotonic: Callable[[], float] = time.monotonic,
-        console: TextIO | None = None,
-        config_path: str | None = None,
-        listen: str | None = None,
-    ) -> None:
-        super().__init__(
-            config,
-            clock=clock,
-            monotonic=monotonic,
-            console=console,
-            config_path=config_path,
-            listen=listen,
-        )
+    def __init__(self, config: Config, **wiring: Unpack[Wiring]) -> None:
+        super().__init__(config, **wiring)
         #: Called when what is left is the exit, which ``sesd run`` bounds (``EXIT_ROOM``):
         #: as the last save returns after a ``"stop"`` or a ``"fault"``, at a ``"stop"``
         #: that gave the start up, and at a ``"failed_start"`` (with why); a ``"fault"``

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from functools import partial
-from typing import Any, TextIO
+from typing import Any, TextIO, TypedDict, Unpack
 
 import anyio
 import anyio.abc
@@ -40,27 +40,36 @@ from sesd.runtime.supervise import start_kept
 from sesd.runtime.web import WebGuard
 from sesd.status.sources import Sources
 
-__all__ = ["Parts"]
+__all__ = ["Parts", "Wiring"]
+
+
+class Wiring(TypedDict, total=False):
+    """What sesd's parts are given beside the config, each by name and each optional:
+    the one list of them, for :class:`Parts` and what builds on it (the daemon)."""
+
+    #: Wall time: ``time.time`` unless a test's.
+    clock: Callable[[], float]
+    #: The monotonic clock: ``time.monotonic`` unless a test's.
+    monotonic: Callable[[], float]
+    #: Where the console sink writes (stdout when None).
+    console: TextIO | None
+    #: The config file, which a reload reads again (None: nothing to reload).
+    config_path: str | None
+    #: ``--listen`` (or $SESD_HTTP_LISTEN), over the file's: a reload keeps it.
+    listen: str | None
 
 
 class Parts:
     """sesd's running state, wired: pipeline and ledger, metrics, alerting, health, and
     the tasks that feed them."""
 
-    def __init__(
-        self,
-        config: Config,
-        *,
-        clock: Callable[[], float] = time.time,
-        monotonic: Callable[[], float] = time.monotonic,
-        console: TextIO | None = None,
-        config_path: str | None = None,
-        listen: str | None = None,
-    ) -> None:
+    def __init__(self, config: Config, **wiring: Unpack[Wiring]) -> None:
+        clock = wiring.get("clock", time.time)
+        monotonic = wiring.get("monotonic", time.monotonic)
+        console = wiring.get("console")
         self.config = config
-        self.config_path = config_path
-        #: ``--listen`` (or $SESD_HTTP_LISTEN), over the file's: a reload keeps it.
-        self.listen = listen
+        self.config_path = config_path = wiring.get("config_path")
+        self.listen = wiring.get("listen")
         self._log = get_logger()
         self.changes = Changes()
         self.stopping = anyio.Event()
