@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,13 +25,15 @@ from sesd.alerting.accounts import measure_account
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Transition
 from sesd.commands.demo.localsqs import LocalSqs
-from sesd.config import core_settings, parse_config
+from sesd.config import core_settings, parse_config, read_secrets
 from sesd.core.accounts import Target
 from sesd.core.pipeline import Pipeline
 from sesd.core.reputation import Estimate
 from sesd.io.logs import configure_logging
 from sesd.metrics.accounts import AccountCollector
 from sesd.metrics.exposition import render
+from sesd.runtime.aws import AwsClients
+from sesd.runtime.aws_settings import poll_config
 from tests import factory as f
 from tests.fake_ses import ROLE_ACCOUNT, FakeSes, healthy_account
 
@@ -758,3 +760,40 @@ async def test_a_target_a_reload_removes_mid_poll_is_asked_nothing_more(
         finally:
             await _close(made)
     assert "cloudwatch" not in made
+
+
+async def test_a_reload_landing_as_a_targets_client_is_asked_costs_that_target_only() -> None:
+    """A reload removes the ``reader`` account as the round asks its client, before the
+    entry is read (the daemon's AWS clients then raise KeyError: no such entry). The
+    default account's poll goes on and is kept, and ``reader``'s is dropped with no
+    fault and no failed call counted: that KeyError failed the round as a bug of sesd's
+    (the poll task restarted, counted and logged with a traceback)."""
+    base = (
+        '[aws]\naccess_key_id = "testing"\nsecret_access_key = "testing"\n'
+        '[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/123456789012/q"\n'
+    )
+    reader = (
+        '[[accounts]]\nname = "reader"\nrole_arn = "arn:aws:iam::111111111111:role/r"\n'
+        'region = "eu-west-1"\n'
+    )
+    before = read_secrets(parse_config(base + reader + RULES))
+    after = read_secrets(parse_config(base + RULES))
+    accounts = Pipeline(core_settings(before)).ledger.accounts
+    async with FakeSes() as ses, AsyncExitStack() as stack:
+        aws = AwsClients(before, stack)
+
+        async def client_for(service: str, target: Target) -> Any:
+            if target[0] == "reader":  # the reload, as this call waits
+                aws.reconfigure(after)
+                poller.targets = after.health_targets()
+            config = poll_config(attempts=1)
+            return await aws.client(service, *target, config, ses.url, use="health")
+
+        poller = AccountPoller(
+            before.health_targets(), client_for, accounts, every=300, cloudwatch=False,
+            clock=lambda: NOW,
+        )  # fmt: skip
+        assert ("reader", "eu-west-1") in poller.targets
+        await poller.poll_once()
+    assert accounts.status[("default", "us-east-1")].sending_enabled is True
+    assert accounts.errors == {}

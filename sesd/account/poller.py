@@ -26,6 +26,7 @@ from sesd.account.failures import (
     EndlessList,
     MetricQueryFailed,
     UnreadableAnswer,
+    WatchEnded,
     answer_of,
     code_of,
     hint,
@@ -290,8 +291,21 @@ class AccountPoller(Polls):
         status.polled_at = self._clock()
         status.answered.update(dict.fromkeys(answered, status.polled_at))
 
+    async def _client(self, service: str, target: Target) -> Any:
+        """``target``'s client of ``service``. One a reload removed the target as it was
+        made (its account's entry gone: the daemon's clients raise KeyError) ends the
+        watch (:class:`WatchEnded`: nothing kept, no failure counted), not the round as a
+        fault of sesd's; a failure while the target is watched is raised as it is."""
+        life = self._life(target)
+        try:
+            return await self._client_for(service, target)
+        except Exception:
+            if self._still(target, life):
+                raise
+            raise WatchEnded from None
+
     async def _account(self, target: Target, status: AccountStatus) -> None:
-        ses = await self._client_for("sesv2", target)
+        ses = await self._client("sesv2", target)
         watch_flags(ses)  # (a flag no boolean, a quota figure a boolean: unreadable)
         watch_answers(ses)  # (an answer that is no JSON: unreadable)
         answer = await answer_of(ses.get_account)  # (one the SDK cannot read: failed)
@@ -328,5 +342,5 @@ class AccountPoller(Polls):
             )
 
     async def _reputation(self, target: Target, status: AccountStatus) -> None:
-        cloudwatch = await self._client_for("cloudwatch", target)
+        cloudwatch = await self._client("cloudwatch", target)
         await read_reputation(cloudwatch, status, self._clock())
