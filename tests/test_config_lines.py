@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from sesd.commands import check_config
 from sesd.commands.common import EXIT_CONFIG
 from sesd.config import ConfigError, load_config
-from sesd.config.toml_layout import KeyLines
+from sesd.config.toml_layout import KeyLines, Placer
 from sesd.config.values import toml_key
 
 pytestmark = pytest.mark.timeout(30)
@@ -162,6 +162,19 @@ def test_a_document_whose_lines_cannot_be_read_is_still_loaded_and_warned_of(
     with pytest.raises(ConfigError) as caught:
         load_config(path, daemon=True)
     assert str(caught.value).startswith(f"{path}: queues[0]"), caught.value
+
+
+@pytest.mark.timeout(5)
+@pytest.mark.parametrize("text", ["a = [}", "a = {b = [1, }", "[t]\nb = [\n  }\n]\n"])
+def test_text_that_is_no_toml_ends_its_reading_of_lines(text: str) -> None:
+    """The placer is made on a document tomllib read, but its reading of lines is a help
+    that must end whatever it is given: on a value that is none (``}`` in an array) it
+    stood on that character for ever, and a start or a reload with it."""
+    with pytest.raises(tomllib.TOMLDecodeError):
+        tomllib.loads(text)
+    placer = Placer("sesd.toml", text)
+    assert placer.line("a: no such key") is None
+    assert placer.where("t.b: no such key") == "sesd.toml"
 
 
 def test_a_warning_is_named_by_its_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -63,7 +63,7 @@ class Placer:
     line of the key each names first, as a compiler names a line an editor jumps to.
     ``text`` is a document tomllib has read (the config's parse did, before any message
     about a key): the reading of lines skips each value as valid TOML writes it, and
-    may not end on another."""
+    places another's keys on no line, or a wrong one, but ends (``a = [}`` included)."""
 
     def __init__(self, path: str | os.PathLike[str], text: str) -> None:
         self._path = str(path)
@@ -233,7 +233,12 @@ class KeyLines:
             self._string()
         else:
             found = _VALUE_END.search(self._text, self._pos)
-            self._pos = len(self._text) if found is None else found.start()
+            end = len(self._text) if found is None else found.start()
+            if end == self._pos:
+                # No value: no valid TOML (``a = [}``). Not read on: the reading would
+                # stand on that character for ever.
+                raise ValueError(f"no value at character {self._pos}")
+            self._pos = end
 
     def _array(self, path: Path) -> None:
         self._pos += 1
