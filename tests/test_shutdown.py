@@ -29,6 +29,7 @@ from sesd.commands.status_table import table
 from sesd.config import Config, load_config, parse_config, read_secrets
 from sesd.io.logs import configure_logging
 from sesd.runtime.daemon import Daemon
+from sesd.runtime.exit_room import TAIL, ExitRoom
 from sesd.runtime.http import http_server
 from sesd.status.document import Status
 from tests import factory as f
@@ -273,13 +274,14 @@ async def test_a_daemon_whose_closes_hang_still_closes_the_rest_and_ends(
 ) -> None:
     """A daemon cancelled or stopped while the close of its sinks' session (closed
     first) and of its HTTP server (closed last) hang: each is cut off within its share
-    of ``EXIT_ROOM`` (here 0.6 s) and said so by name; the AWS clients, closed between
+    of the closes' plan (here 0.6 s) and said so by name; the AWS clients, closed between
     them, are closed all the same, none left for the collector; and the daemon ends
-    within ``EXIT_ROOM``. Bounded only as a whole, the sinks' close held the room to its
+    within the plan. Bounded only as a whole, the sinks' close held the room to its
     end and every AWS client was left open."""
     logs = io.StringIO()
     configure_logging("debug", "json", stream=logs)
-    monkeypatch.setattr("sesd.runtime.daemon.EXIT_ROOM", 0.6)
+    room = partial(ExitRoom, 0.6 + TAIL)  # the closes' plan: 0.6 s
+    monkeypatch.setattr("sesd.runtime.daemon.ExitRoom", room)
     monkeypatch.setattr("sesd.runtime.daemon.http_server", _hung(http_server))
     monkeypatch.setattr("sesd.runtime.daemon.sink_session", _hung(sink_session))
     config = await _queue_config(local_sqs, sqs, 0)

@@ -18,6 +18,7 @@ import pytest
 
 from sesd.commands.run import _ExitBound
 from sesd.config.sections import EXIT_ROOM
+from sesd.runtime.exit_room import ExitRoom
 from sesd.runtime.http import StartError
 from tests.sesd_process import SesdProcess, config_file, sesd_process
 
@@ -286,12 +287,67 @@ async def test_a_fault_after_the_stop_s_last_save_exits_1_within_the_same_room(
     assert state.exists()  # the stop's save, before the fault
 
 
+#: ``sesd run`` whose HTTP server's close and sinks' session's close never end until
+#: cut off: two closes that hang at exit.
+HUNG_CLOSES = (
+    """
+import sys
+from contextlib import asynccontextmanager
+import anyio
+import sesd.runtime.daemon as daemon
+def hung(opens):
+    @asynccontextmanager
+    async def opened(*args, **named):
+        async with opens(*args, **named) as it:
+            try:
+                yield it
+            finally:
+                await anyio.sleep_forever()
+    return opened
+daemon.http_server = hung(daemon.http_server)
+daemon.sink_session = hung(daemon.sink_session)
+"""
+    + RUN
+)
+
+
+@pytest.mark.timeout(60)
+async def test_two_closes_that_hang_take_their_shares_and_the_exit_follows_its_plan(
+    tmp_path: Path,
+) -> None:
+    """The sinks' session's close (run first) and the HTTP server's (run third) hang at
+    a stop: each is cut off at its share of the closes' plan and said so, the AWS
+    clients and the state file's lock closed between and after them, and sesd exits 0
+    without its exit's bound firing (no `sesd.daemon.exit_stalled`), within
+    ``EXIT_ROOM``. The bound, armed on a clock of its own, fired 3 s into a plan of 5 s
+    that the second hung close took past it: exit by the bound, mid-plan."""
+    state = tmp_path / "state.bin"
+    config = _config(tmp_path, f'[state]\npath = "{state}"\n[shutdown]\ngrace_period = "1s"\n')
+    hung = [sys.executable, "-c", HUNG_CLOSES]
+    async with sesd_process(config, command=hung) as sesd:
+        sesd.process.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        with anyio.fail_after(1 + EXIT_ROOM + 15):
+            code = await sesd.process.wait()
+            lines = await sesd.rest()
+        took = time.monotonic() - started
+    records = sesd.records + [json.loads(line) for line in lines if line.startswith("{")]
+    events = [r["event"] for r in records]
+    cut_off = [r["what"] for r in records if r["event"] == "sesd.daemon.close_cut_off"]
+    assert "sesd.daemon.exit_stalled" not in events
+    assert "sesd.daemon.stopped" in events
+    assert code == 0
+    assert cut_off == ["sinks_session", "http_server"]
+    assert took < 1 + EXIT_ROOM
+    assert state.exists()
+
+
 def test_the_exit_is_bounded_once_and_a_fault_after_it_exits_1() -> None:
     """The exit's bound starts at the first call (a stop's last save returned), and a
     fault after it changes what the exit gives (1, as for any fault), not when the
     bound ends; a failed start gives 2 (a bug in it 1), a stop whose save failed 1."""
     failed = [False]
-    bounds = [_ExitBound(3600.0, lambda: failed[0]) for _ in range(3)]
+    bounds = [_ExitBound(ExitRoom(3600.0), lambda: failed[0]) for _ in range(3)]
     try:
         stop, start, bug = bounds
         stop("stop", None)

@@ -8,7 +8,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable
-from typing import Final, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import anyio
 import msgspec
@@ -25,8 +25,10 @@ from sesd.commands.common import (
     with_config,
 )
 from sesd.config import ConfigError, HttpConfig
-from sesd.config.sections import EXIT_ROOM
 from sesd.io.logs import buffer_output, configure_logging, flush_logs, get_logger
+
+if TYPE_CHECKING:
+    from sesd.runtime.exit_room import ExitRoom
 
 __all__ = ["add_parser"]
 
@@ -79,16 +81,12 @@ def _exit_now(fault: BaseException | None = None) -> NoReturn:
     os._exit(1)
 
 
-#: Of the exit's room, what is left for the supervisor to see sesd gone: the exit ends
-#: a moment before the stop timeout, not at it.
-_MARGIN: Final = 1.0
-
-
 class _ExitBound:
     """What is left is the exit: ``after`` a stop (its last save returned, or it gave
     the start up) or a fault (its last save returned), or a failed start (``why``).
-    Tasks ended, connections closed, threads joined, it has ``room`` seconds (less
-    ``_MARGIN``), then sesd exits with the code the exit would have given (:meth:`code`).
+    Tasks ended, connections closed, threads joined, it has what ``room`` leaves
+    after the closes' plan (sesd.runtime.exit_room: one begin, one deadline), then
+    sesd exits with the code the exit would have given (:meth:`code`).
     A thread that does not end would otherwise hold the exit until the supervisor's
     SIGKILL, which says nothing of why: a name lookup on a resolver that does not
     answer runs on in the event loop's executor after what awaited it was cancelled,
@@ -98,10 +96,8 @@ class _ExitBound:
     raising after the stop's last save) makes the exit a fault's, exit 1, in what is
     left of the same room, not the clean stop's 0, nor a room of its own."""
 
-    def __init__(self, room: float, failed: Callable[[], bool]) -> None:
-        from sesd.runtime.signals import FORCED_LOGS
-
-        self._wait = room - _MARGIN - FORCED_LOGS  # then the log lines have FORCED_LOGS
+    def __init__(self, room: ExitRoom, failed: Callable[[], bool]) -> None:
+        self._room = room
         self._failed = failed
         self._after = ""
         self._why: BaseException | None = None
@@ -112,7 +108,8 @@ class _ExitBound:
         if self.timer is None or after == "fault":
             self._after, self._why = after, why
         if self.timer is None:
-            self.timer = threading.Timer(self._wait, self._stalled)
+            # Then the log lines have FORCED_LOGS, and the supervisor a moment.
+            self.timer = threading.Timer(self._room.stalled_left(), self._stalled)
             self.timer.daemon = True  # a normal exit does not wait for it
             self.timer.start()
 
@@ -132,7 +129,7 @@ class _ExitBound:
         get_logger().warning(
             "sesd.daemon.exit_stalled",
             after=self._after,
-            waited_seconds=self._wait,
+            waited_seconds=self._room.stalled,
             threads=held,
             hint="the exit waited on threads still running after the stop (a name lookup "
             "on a resolver that does not answer, a write on a hung disk): sesd exits "
@@ -178,7 +175,7 @@ def execute(args: argparse.Namespace) -> int:
         return start_failed(exc)
     # Each part of the stop has its bound, the exit too: inside the shipped units' stop
     # timeout (sesd.config.sections.SHIPPED_STOP_TIMEOUT).
-    daemon.on_exit = _ExitBound(EXIT_ROOM, lambda: daemon.saver.failed)
+    daemon.on_exit = _ExitBound(daemon.exit_room, lambda: daemon.saver.failed)
     try:
         anyio.run(daemon.run)
     except BaseException as exc:

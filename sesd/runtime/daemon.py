@@ -30,13 +30,14 @@ import anyio.abc
 from sesd import __version__
 from sesd.alerting.sink_map import sink_session
 from sesd.config import Config, ConfigError
-from sesd.config.sections import EXIT_ROOM, LAST_SAVE
+from sesd.config.sections import LAST_SAVE
 from sesd.io.build import revision
 from sesd.runtime import early
 from sesd.runtime.aws import AwsClients
 from sesd.runtime.caps import Caps
 from sesd.runtime.closes import Closes
 from sesd.runtime.collector import settle
+from sesd.runtime.exit_room import ExitRoom
 from sesd.runtime.http import StartError, http_server
 from sesd.runtime.janitor import janitor
 from sesd.runtime.parts import Parts, Wiring
@@ -56,11 +57,14 @@ class Daemon(Parts):
 
     def __init__(self, config: Config, **wiring: Unpack[Wiring]) -> None:
         super().__init__(config, **wiring)
-        #: Called when what is left is the exit, which ``sesd run`` bounds (``EXIT_ROOM``):
-        #: as the last save returns after a ``"stop"`` or a ``"fault"``, at a ``"stop"``
-        #: that gave the start up, and at a ``"failed_start"`` (with why); a ``"fault"``
-        #: may come after any of them.
+        #: Called when what is left is the exit, which ``sesd run`` bounds (by
+        #: ``exit_room``): as the last save returns after a ``"stop"`` or a ``"fault"``,
+        #: at a ``"stop"`` that gave the start up, and at a ``"failed_start"`` (with
+        #: why); a ``"fault"`` may come after any of them.
         self.on_exit: Callable[[str, BaseException | None], None] = lambda after, why: None
+        #: The exit's one budget, begun as ``on_exit`` is first called (or the closes
+        #: begin): the closes' plan and ``sesd run``'s bound both read it.
+        self.exit_room = ExitRoom()
         #: The start, while it runs: a stop cancels it.
         self._starting: anyio.CancelScope | None = None
         self._started = anyio.Event()
@@ -114,7 +118,7 @@ class Daemon(Parts):
                             started = await self._start(stack)
                         except Exception as exc:  # noqa: BLE001 - raised below, as it is
                             failed, started = exc, False
-                            self.on_exit("failed_start", exc)
+                            self._exiting("failed_start", exc)
                         if started:
                             self.serve(tg)
                             serving = True
@@ -133,6 +137,7 @@ class Daemon(Parts):
                         # another sesd could restore the older file, then see it replaced.
                         self._log.error("sesd.daemon.failed", exc_info=True)
                         await self.saver.save_last(LAST_SAVE, after="fault")
+                        self._exiting("fault", None)  # the closes then have its room
                         logged = True
                     raise
         except Exception:
@@ -140,7 +145,7 @@ class Daemon(Parts):
                 # A close raising after the stop's last save.
                 self._log.error("sesd.daemon.failed", exc_info=True)
             # Also after the exit began (a close raising after the stop's save): a fault.
-            self.on_exit("fault", None)
+            self._exiting("fault", None)
             raise
         finally:
             self.systemd.close()
@@ -148,21 +153,28 @@ class Daemon(Parts):
             raise failed
         self._log.info("sesd.daemon.stopped", **self.ledger.tallies.by_outcome())
 
+    def _exiting(self, after: str, why: BaseException | None) -> None:
+        """What is left is the exit: its room begins (once), then ``on_exit``."""
+        self.exit_room.begin()
+        self.on_exit(after, why)
+
     @asynccontextmanager
     async def _closed_at_exit(self) -> AsyncIterator[Closes]:
         """What the start opens (the HTTP server, the AWS clients, the sinks' session),
         closed as the run ends, the last opened first: shielded, as a run cancelled
         rather than stopped (a KeyboardInterrupt through anyio.run, an embedding
         program's task group) had each close cancelled at its first await, leaving
-        sessions and their sockets to the collector; all within ``EXIT_ROOM``, as a close
-        that hangs (a connection that never finishes closing) must not hold the exit,
-        and each in its turn (:func:`in_turns`), as it must not keep the others open."""
+        sessions and their sockets to the collector; all within the exit's room for them
+        (``exit_room``: ended before ``sesd run``'s bound, which would cut the plan
+        short), as a close that hangs (a connection that never finishes closing) must
+        not hold the exit, and each in its turn (:func:`in_turns`), as it must not keep
+        the others open."""
         closes = Closes()
         try:
             yield closes
         finally:
             with anyio.CancelScope(shield=True):
-                await closes.aclose(anyio.current_time() + EXIT_ROOM)
+                await closes.aclose(anyio.current_time() + self.exit_room.closes_left())
 
     async def _start(self, stack: Closes) -> bool:
         """:meth:`start`, given up at a stop (:meth:`stop` cancels it); True once started.
@@ -177,7 +189,7 @@ class Daemon(Parts):
                     await self.stopping.wait()
         self._starting = None
         if self.stopping.is_set():
-            self.on_exit("stop", None)
+            self._exiting("stop", None)
             return False
         return True
 
@@ -267,4 +279,4 @@ class Daemon(Parts):
             await self.alerting.drain()
         self.alerting.log_unsent(kept=bool(self.config.state.path))
         await self.saver.save_last(deadline + LAST_SAVE - anyio.current_time())
-        self.on_exit("stop", None)
+        self._exiting("stop", None)
