@@ -440,3 +440,50 @@ async def test_a_retired_client_whose_close_hangs_does_not_hold_its_holder(
     # What the hung close left, closed as it would have been.
     del session.__aexit__
     await session.__aexit__(None, None, None)
+
+
+async def test_a_failed_reloads_client_whose_close_hangs_does_not_hold_the_reload(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A reload that fails made two clients, and the close of the first made (closed
+    last) hangs (a connection that never finishes closing): it is cut off within the
+    room a close has (here 0.3 s) and said so by name, the other is closed all the
+    same, and the failed reload goes on (to say it failed). Unbounded, that close held
+    the failed reload for ever, and every reload after it waited behind it."""
+    from contextlib import AsyncExitStack
+
+    from aiobotocore.config import AioConfig
+
+    from sesd.config import parse_config
+    from sesd.runtime.aws import AwsClients, Made
+
+    monkeypatch.setattr("sesd.runtime.aws_closing.EXIT_ROOM", 0.3)
+    logs = io.StringIO()
+    configure_logging("info", "json", stream=logs)
+    unhang = anyio.Event()
+    async with AsyncExitStack() as stack:
+        clients = AwsClients(parse_config(""), stack)
+        made: Made = []
+        hung, other = [
+            await clients.client("sqs", "", region, AioConfig(), use=":0", made=made)
+            for region in ("us-east-1", "eu-west-1")
+        ]
+        session = hung._endpoint.http_session
+        hung_close = session.__aexit__
+
+        async def hangs(*exc: object) -> None:
+            await unhang.wait()
+            await hung_close(*exc)
+
+        session.__aexit__ = hangs
+        try:
+            with anyio.fail_after(0.3 * 3):
+                await clients.discard(made)
+        finally:
+            unhang.set()
+        assert made == []
+        assert clients._clients == {}
+        assert other._endpoint.http_session._sessions is None  # closed
+    assert '"what": "aws_client sqs default us-east-1"' in logs.getvalue()
+    del session.__aexit__
+    await session.__aexit__(None, None, None)

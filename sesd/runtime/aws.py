@@ -237,9 +237,10 @@ class AwsClients:
         exit (one more for each role tried). Nothing it did not make is closed: a client
         of the config in force that it found was reused, not made. A signer no client
         is left to (a role only the try named) loses its session too: kept, it held the
-        SDK's models its clients read (about 8 MB for SQS) until exit."""
+        SDK's models its clients read (about 8 MB for SQS) until exit. Each closes in
+        its turn, all within a close's room: one that hangs is cut off, not awaited;
+        each key is given back first, so none is handed out as it closes."""
         for key, entry, before in reversed(made):
-            await self._closing.close(entry[0])
             if self._clients.get(key) is not entry:
                 continue  # made again since (by a try that did not fail)
             if before is None:
@@ -247,6 +248,7 @@ class AwsClients:
                 self._needed.pop(key, None)
             else:
                 self._clients[key] = before
+        await self._closing.close_in_turns([entry[0] for _, entry, _ in made])
         self._forget_signers(entry[1] for _, entry, _ in made)
         made.clear()
 

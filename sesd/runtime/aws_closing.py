@@ -74,6 +74,19 @@ class Closing:
         if found is not None:
             await found[1].aclose()
 
+    async def close_in_turns(self, clients: list[Any]) -> None:
+        """Close ``clients`` now, the last listed first, each in its turn, all within a
+        close's room (``EXIT_ROOM``), as retired ones close: one whose connection never
+        finishes closing must not hold what awaits them (a failed reload, and every
+        reload after it) for ever."""
+        shut = [
+            (self._open[id(client)][2], partial(self.close, client))
+            for client in clients
+            if id(client) in self._open
+        ]
+        if shut:
+            await in_turns(shut, anyio.current_time() + EXIT_ROOM)
+
     async def aclose(self) -> None:
         """Close every client still open (the daemon's exit), the newest first, each in
         its turn within what is left of the exit's room (:func:`in_turns`): one whose
