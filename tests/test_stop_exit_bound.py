@@ -342,6 +342,38 @@ async def test_two_closes_that_hang_take_their_shares_and_the_exit_follows_its_p
     assert state.exists()
 
 
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("second", [signal.SIGTERM, signal.SIGINT], ids=["term", "int"])
+async def test_a_second_signal_during_the_closes_cuts_the_exit_short(
+    tmp_path: Path, second: signal.Signals
+) -> None:
+    """A stop whose last save returned, then a second SIGTERM (or a Ctrl-C) while the
+    exit's closes hang (the sinks' session's cut off, the HTTP server's under way): sesd
+    says so (`sesd.daemon.forced_exit`, `during: exit`) and exits 130 at once, as a
+    second signal does, no traceback, without the rest of the plan; a SIGHUP just
+    before it is ignored. Once the signal watch had ended the signals had their default
+    actions: a SIGTERM (and a SIGHUP) killed sesd without a line, a Ctrl-C raised
+    KeyboardInterrupt in whichever close ran."""
+    state = tmp_path / "state.bin"
+    config = _config(tmp_path, f'[state]\npath = "{state}"\n[shutdown]\ngrace_period = "1s"\n')
+    hung = [sys.executable, "-c", HUNG_CLOSES]
+    async with sesd_process(config, command=hung) as sesd:
+        sesd.process.send_signal(signal.SIGTERM)
+        with anyio.fail_after(1 + EXIT_ROOM + 15):
+            await sesd.wait_for_event("sesd.daemon.close_cut_off")
+            sesd.process.send_signal(signal.SIGHUP)  # nothing left to reload: ignored
+            sesd.process.send_signal(second)
+            code = await sesd.process.wait()
+            lines = await sesd.rest()
+    records = [json.loads(line) for line in lines if line.startswith("{")]
+    forced = [r for r in records if r["event"] == "sesd.daemon.forced_exit"]
+    assert code == 130
+    assert [(r["signal"], r["during"]) for r in forced] == [(second.name, "exit")]
+    assert "sesd.daemon.close_cut_off" not in [r["event"] for r in records]  # cut short
+    assert not [line for line in lines if not line.startswith("{")]  # no traceback
+    assert state.exists()
+
+
 def test_the_exit_is_bounded_once_and_a_fault_after_it_exits_1() -> None:
     """The exit's bound starts at the first call (a stop's last save returned), and a
     fault after it changes what the exit gives (1, as for any fault), not when the

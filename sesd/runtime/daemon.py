@@ -12,7 +12,8 @@
 4. :meth:`Daemon.drain`: a last evaluation, the outboxes given what is left of
    the grace period, the state saved; then every task is stopped.
 
-A second signal saves the state (within a moment) and exits. SIGHUP reloads the
+A second signal saves the state (within a moment) and exits; one during the exit (its
+closes) ends it at once. SIGHUP reloads the
 config file, and changed secret and certificate files are read again by themselves
 (sesd.runtime.reload, sesd.runtime.follow); an invalid file changes nothing.
 """
@@ -41,7 +42,7 @@ from sesd.runtime.exit_room import ExitRoom
 from sesd.runtime.http import StartError, http_server
 from sesd.runtime.janitor import janitor
 from sesd.runtime.parts import Parts, Wiring
-from sesd.runtime.signals import watch_signals
+from sesd.runtime.signals import signals_found, watch_signals
 from sesd.runtime.state_start import RestoreStopped
 from sesd.runtime.supervise import start_kept
 from sesd.runtime.systemd import Notifier, tell_systemd
@@ -97,6 +98,9 @@ class Daemon(Parts):
         """Run until stopped; reports itself once the HTTP server listens. A stop while
         starting gives the start up where it is: nothing was consumed, nothing saved."""
         self._watching = handle_signals
+        # Put back as the run ends: the exit's own handling (a signal then cuts it
+        # short) is the run's, not its caller's.
+        put_back = signals_found() if handle_signals else (lambda: None)
         if handle_signals:
             # Until the signal watcher runs, a signal is held for it (`sesd run` held
             # them from its first line; a SIGHUP's default action would end sesd).
@@ -149,6 +153,7 @@ class Daemon(Parts):
             raise
         finally:
             self.systemd.close()
+            put_back()
         if failed is not None:
             raise failed
         self._log.info("sesd.daemon.stopped", **self.ledger.tallies.by_outcome())

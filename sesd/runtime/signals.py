@@ -1,14 +1,16 @@
 """Signals: SIGTERM and SIGINT stop sesd (a second one saves the state, within a
-moment, and exits), SIGHUP reloads the config and never stops it. Reloads run one at
-a time beside the watch, so a reload that hangs (its file on a hung mount) never
-keeps a stop signal from being read."""
+moment, and exits; one during the exit cuts it short), SIGHUP reloads the config and
+never stops it. Reloads run one at a time beside the watch, so a reload that hangs
+(its file on a hung mount) never keeps a stop signal from being read."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import signal
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from types import FrameType
 
 import anyio
 import anyio.abc
@@ -18,7 +20,7 @@ from sesd.io.logs import flush_logs, get_logger
 from sesd.runtime import early
 from sesd.runtime.in_flight import InFlight
 
-__all__ = ["EXIT_FORCED", "FORCED_SAVE", "watch_signals"]
+__all__ = ["EXIT_FORCED", "FORCED_SAVE", "signals_found", "watch_signals"]
 
 #: Exit code after a second signal cut the graceful stop short.
 EXIT_FORCED = 130
@@ -47,7 +49,7 @@ async def watch_signals(
     # One reload waiting behind the one running is enough: it reads the newest file.
     asked, reloads = anyio.create_memory_object_stream[None](1)
     receiver = anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-    with receiver as signals, asked, reloads:
+    with _then_at_exit(), receiver as signals, asked, reloads:
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(_reload_each, reloads, reload)
             task_status.started()
@@ -70,6 +72,48 @@ async def watch_signals(
                     await _forced_exit(signum, save, in_flight)
                 else:
                     stop()
+
+
+@contextlib.contextmanager
+def _then_at_exit() -> Iterator[None]:
+    """Once the watch ends (the run's task group is cancelled: what is left is the
+    exit, its closes first), a SIGTERM or SIGINT ends the exit at once, said and with
+    ``EXIT_FORCED``, as a second signal does while the watch runs, and a SIGHUP is
+    ignored (nothing is left to reload), until the run puts back what it found
+    (:func:`signals_found`). The event loop gives each its default action as the
+    watch ends: a SIGTERM killed sesd without a line, a SIGINT raised
+    KeyboardInterrupt in whichever close ran, a SIGHUP killed it too."""
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, _forced_at_exit)
+        signal.signal(signal.SIGINT, _forced_at_exit)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+
+def _forced_at_exit(signum: int, frame: FrameType | None) -> None:
+    # A handler runs between two bytecodes of the main thread, which may hold the log
+    # writer's lock: the line is logged, and sesd ended, from a thread of its own.
+    named = signal.Signals(signum)
+    threading.Thread(target=_exit_forced, args=(named,), name="sesd-forced-exit").start()
+
+
+def _exit_forced(signum: signal.Signals) -> None:
+    get_logger().warning("sesd.daemon.forced_exit", signal=signum.name, during="exit")
+    flush_logs(FORCED_LOGS)
+    os._exit(EXIT_FORCED)
+
+
+def signals_found() -> Callable[[], None]:
+    """What a stop or reload signal does now, and the call that puts it back (at the
+    end of a run that watched signals: a program that embeds sesd keeps its own)."""
+    found = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+
+    def put_back() -> None:
+        for signum, handler in found.items():
+            signal.signal(signum, handler)
+
+    return put_back
 
 
 async def _reload_each(
