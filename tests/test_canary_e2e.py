@@ -622,3 +622,39 @@ async def test_a_throttled_canary_says_the_account_reached_its_sending_limits() 
         "the rate): the account's own mail is refused too; see sesd_ses_quota_used_ratio "
         "and sesd_ses_max_send_rate, and ask AWS for more)"
     )
+
+
+async def test_a_stop_during_the_canary_s_warm_up_ends_it_at_once() -> None:
+    """The canary's first call, the warm-up's GetAccount, is held by SES (a slow
+    endpoint, a role's credentials on their way) when sesd stops: the sender ends at
+    once, sending nothing, not when ``send_timeout`` (10 s) cuts the warm-up off."""
+    tracker = CanaryTracker(deadline=120.0, queue="q")
+    config = parse_config(
+        '[[queues]]\nurl = "http://127.0.0.1:1/123456789012/q"\n'
+        f'[canary]\nfrom = "{FROM}"\nconfiguration_set = "sesd"\n'
+    )
+    assert config.canary is not None
+    assert config.canary.call_timeout == 10.0
+    stopping = anyio.Event()
+    async with FakeSes() as ses, aws_client("sesv2", ses) as client:
+        ses.account_gate = anyio.Event()  # GetAccount held
+        sender = CanarySender(config.canary, client, tracker, clock=lambda: f.T0)
+        ended = anyio.Event()
+
+        async def run() -> None:
+            await sender.run(stopping)
+            ended.set()
+
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(run)
+                with anyio.fail_after(10):
+                    await ses.wait_for(lambda s: s.account_requests == 1)
+                stopping.set()
+                with anyio.fail_after(1):  # well inside send_timeout
+                    await ended.wait()
+        finally:
+            ses.account_gate.set()
+    assert ses.requests == []  # no SendEmail
+    assert not tracker.canaries
+    assert tracker.errors == {}

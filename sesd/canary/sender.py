@@ -157,7 +157,7 @@ class CanarySender:
             with anyio.move_on_after(max(0.0, next_at - anyio.current_time())):
                 await stopping.wait()
             if not warm and not stopping.is_set():
-                await self.warm_up()
+                await self.warm_up(stopping)
                 warm = True
             if stopping.is_set():
                 return
@@ -165,7 +165,7 @@ class CanarySender:
             await self.send_once()
             next_at = max(next_at + interval, anyio.current_time())
 
-    async def warm_up(self) -> None:
+    async def warm_up(self, stopping: anyio.Event | None = None) -> None:
         """Ready the client before its first timed call, by one ``GetAccount`` whose
         answer is not read: the credentials got (a role's assumed), the endpoint
         resolved, the HTTP session and its TLS context made and a connection opened.
@@ -173,12 +173,18 @@ class CanarySender:
         hundred ms; an ``AssumeRole`` round trip more), which ``send_timeout`` could cut
         off. A refusal (no ``ses:GetAccount``, credentials refused) changes nothing: the
         ``SendEmail`` that follows meets what it would have met, a canary failed with
-        its reason; bounded by ``send_timeout``."""
-        with anyio.move_on_after(self.config.call_timeout):
-            try:
-                await self.ses.get_account()
-            except (ClientError, BotoCoreError, aiohttp.ClientError, OSError) as exc:
-                self._log.debug("sesd.canary.warm_up_refused", error=type(exc).__name__)
+        its reason; bounded by ``send_timeout``, and given up at once when ``stopping``
+        is set: nothing is sent after it then, and a stop (or the reload replacing this
+        sender) waited for it up to ``send_timeout``."""
+        with anyio.move_on_after(self.config.call_timeout) as bound:
+            async with anyio.create_task_group() as tg:
+                if stopping is not None:
+                    tg.start_soon(_cancel_when_set, stopping, bound)
+                try:
+                    await self.ses.get_account()
+                except (ClientError, BotoCoreError, aiohttp.ClientError, OSError) as exc:
+                    self._log.debug("sesd.canary.warm_up_refused", error=type(exc).__name__)
+                tg.cancel_scope.cancel()
 
     async def send_once(self) -> None:
         """One ``SendEmail``, recorded in the tracker whatever happens."""
@@ -241,3 +247,9 @@ class CanarySender:
             "ConfigurationSetName": self.config.configuration_set,
             "EmailTags": [{"Name": CANARY_TAG, "Value": self.instance}],
         }
+
+
+async def _cancel_when_set(event: anyio.Event, scope: anyio.CancelScope) -> None:
+    """Cancel ``scope`` once ``event`` is set."""
+    await event.wait()
+    scope.cancel()
