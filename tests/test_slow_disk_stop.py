@@ -408,3 +408,57 @@ async def test_a_fault_with_its_save_unfinished_exits_1_at_once(
     assert not state.exists()
     # A first run: no file at start, none saved.
     assert unfinished["file_holds"] == "no file (none when sesd started, and no save finished)"
+
+
+#: ``sesd run`` whose consumers fail as soon as it has started (a fault nothing handles),
+#: on a disk whose first fsync (the fault's last save's) waits until the FIFO named first
+#: is opened for writing and closed.
+FAULT_ON_ONE_SLOW_FSYNC = """
+import os, sys
+gate = [sys.argv.pop(1)]
+synced = os.fsync
+def fsync(fd):
+    if gate:
+        with open(gate.pop(), "rb") as held:
+            held.read()
+    synced(fd)
+os.fsync = fsync
+from sesd.runtime import daemon
+async def consume(self):
+    raise RuntimeError("consumers bug")
+daemon.Daemon.consume = consume
+from sesd.commands.main import main
+sys.exit(main())
+"""
+
+
+@pytest.mark.timeout(60)
+async def test_a_stop_signal_during_a_fault_s_last_save_lets_it_finish(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """A fault ends sesd and its last save waits on the disk when SIGTERM comes (the
+    supervisor stopping a unit that is failing): the signal is heard and said
+    (`sesd.daemon.signal`, `during: last_save`), the save goes on, and once the disk
+    answers the state is saved and sesd exits 1 as after any fault. Taken as a signal
+    during the exit, it ended sesd at once (130) and the save with it: the restart
+    restored an older file."""
+    url, _ = await make_queue(sqs)
+    state = tmp_path / "state.bin"
+    config = config_file(
+        tmp_path,
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\n[state]\npath = "{state}"\n',
+    )
+    gate = tmp_path / "disk"
+    os.mkfifo(gate)
+    slow = [sys.executable, "-c", FAULT_ON_ONE_SLOW_FSYNC, str(gate)]
+    async with sesd_process(config, command=slow) as sesd:
+        await sesd.wait_for_event("sesd.daemon.failed")
+        sesd.process.send_signal(signal.SIGTERM)
+        with anyio.fail_after(LAST_SAVE):
+            heard = await sesd.wait_for_event("sesd.daemon.signal")
+            await anyio.to_thread.run_sync(lambda: gate.open("wb").close())  # it answers
+            code = await sesd.process.wait()
+    assert (heard["signal"], heard["during"]) == ("SIGTERM", "last_save")
+    assert code == 1
+    assert decoded(state.read_bytes())  # the fault's save, whole

@@ -115,7 +115,11 @@ class Daemon(Parts):
                         if handle_signals:
                             # Before the start: a stop must not wait for it (a name lookup or a
                             # disk that hangs would hold both until the supervisor's SIGKILL).
-                            watch = partial(watch_signals, in_flight=self.in_flight)
+                            watch = partial(
+                                watch_signals,
+                                in_flight=self.in_flight,
+                                exit_begun=lambda: self.exit_room.begun,
+                            )
                             reload = partial(self._reload_once_started, self._reloader.on_signal)
                             await tg.start(watch, self.stop, reload, self.stopping, self.saver.save)
                         try:

@@ -48,6 +48,11 @@ class ExitRoom:
             self._begun = time.monotonic()
         return self._begun
 
+    @property
+    def begun(self) -> bool:
+        """Whether the exit has begun."""
+        return self._begun is not None
+
     def closes_left(self) -> float:
         """Seconds left of the closes' plan (it begins the exit if nothing had: a run
         cancelled rather than stopped)."""

@@ -10,6 +10,7 @@ import os
 import signal
 import threading
 from collections.abc import Awaitable, Callable, Iterator
+from functools import partial
 from types import FrameType
 
 import anyio
@@ -40,16 +41,19 @@ async def watch_signals(
     save: Callable[[], Awaitable[None]],
     *,
     in_flight: InFlight,
+    exit_begun: Callable[[], bool] = lambda: True,
     task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Turn signals into ``stop()`` and ``reload()`` calls, until cancelled; a signal
     that came while sesd started (sesd.runtime.early) is acted on now. A second
-    stop signal cuts off the SQS calls ``in_flight``, saves and exits."""
+    stop signal cuts off the SQS calls ``in_flight``, saves and exits. Once cancelled,
+    a stop signal ends the exit at once if it has begun (``exit_begun``), else (a
+    fault's last save under way) is said and lets the save go on."""
     log = get_logger()
     # One reload waiting behind the one running is enough: it reads the newest file.
     asked, reloads = anyio.create_memory_object_stream[None](1)
     receiver = anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-    with _then_at_exit(), receiver as signals, asked, reloads:
+    with _then_at_exit(exit_begun), receiver as signals, asked, reloads:
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(_reload_each, reloads, reload)
             task_status.started()
@@ -75,27 +79,43 @@ async def watch_signals(
 
 
 @contextlib.contextmanager
-def _then_at_exit() -> Iterator[None]:
+def _then_at_exit(exit_begun: Callable[[], bool]) -> Iterator[None]:
     """Once the watch ends (the run's task group is cancelled: what is left is the
     exit, its closes first), a SIGTERM or SIGINT ends the exit at once, said and with
     ``EXIT_FORCED``, as a second signal does while the watch runs, and a SIGHUP is
     ignored (nothing is left to reload), until the run puts back what it found
     (:func:`signals_found`). The event loop gives each its default action as the
     watch ends: a SIGTERM killed sesd without a line, a SIGINT raised
-    KeyboardInterrupt in whichever close ran, a SIGHUP killed it too."""
+    KeyboardInterrupt in whichever close ran, a SIGHUP killed it too.
+
+    Until the exit begins (``exit_begun``), a fault's last save is under way, given
+    ``LAST_SAVE`` as a stop's is: a stop signal then (a supervisor stopping the unit
+    that fails) asks for what sesd is already doing, and is said, not acted on; ended
+    at once, the save was lost with it (the write left to its thread, the file older)."""
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, _forced_at_exit)
-        signal.signal(signal.SIGINT, _forced_at_exit)
+        heard = partial(_heard_at_exit, exit_begun)
+        signal.signal(signal.SIGTERM, heard)
+        signal.signal(signal.SIGINT, heard)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
 
-def _forced_at_exit(signum: int, frame: FrameType | None) -> None:
+def _heard_at_exit(exit_begun: Callable[[], bool], signum: int, frame: FrameType | None) -> None:
     # A handler runs between two bytecodes of the main thread, which may hold the log
     # writer's lock: the line is logged, and sesd ended, from a thread of its own.
     named = signal.Signals(signum)
-    threading.Thread(target=_exit_forced, args=(named,), name="sesd-forced-exit").start()
+    said = _exit_forced if exit_begun() else _last_save_goes_on
+    threading.Thread(target=said, args=(named,), name="sesd-signal-at-exit").start()
+
+
+def _last_save_goes_on(signum: signal.Signals) -> None:
+    get_logger().info(
+        "sesd.daemon.signal",
+        signal=signum.name,
+        during="last_save",
+        hint="sesd is ending after a fault: its last save goes on, then it exits",
+    )
 
 
 def _exit_forced(signum: signal.Signals) -> None:
