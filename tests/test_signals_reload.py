@@ -25,7 +25,11 @@ pytestmark = pytest.mark.timeout(30)
 
 async def test_a_reload_that_hangs_holds_no_stop_and_reloads_do_not_pile_up() -> None:
     """SIGHUP starts a reload that never ends; SIGTERM then stops sesd (it was not even
-    read while the watch awaited the reload). SIGHUPs meanwhile wait as one reload."""
+    read while the watch awaited the reload). SIGHUPs meanwhile wait as one reload.
+    Ended, the watch leaves no handler of its own in the process that ran it (the
+    exit's is a daemon's run's, which puts back what it found): a Ctrl-C on it raises
+    KeyboardInterrupt. The watch had installed the exit's, for good: a Ctrl-C or a
+    SIGTERM then ended the process by ``os._exit`` (no cleanup), a SIGHUP was ignored."""
     stopped, hung = anyio.Event(), anyio.Event()
     started = []
 
@@ -50,6 +54,8 @@ async def test_a_reload_that_hangs_holds_no_stop_and_reloads_do_not_pile_up() ->
             await stopped.wait()
             tasks.cancel_scope.cancel()
     assert started == [1]
+    found = [signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)]
+    assert found == [signal.SIG_DFL, signal.default_int_handler, signal.SIG_DFL]
 
 
 @pytest.mark.timeout(60)

@@ -42,7 +42,7 @@ from sesd.runtime.exit_room import ExitRoom
 from sesd.runtime.http import StartError, http_server
 from sesd.runtime.janitor import janitor
 from sesd.runtime.parts import Parts, Wiring
-from sesd.runtime.signals import signals_found, watch_signals
+from sesd.runtime.signals import exit_signals, signals_found, watch_signals
 from sesd.runtime.state_start import RestoreStopped
 from sesd.runtime.supervise import start_kept
 from sesd.runtime.systemd import Notifier, tell_systemd
@@ -118,7 +118,9 @@ class Daemon(Parts):
                             watch = partial(
                                 watch_signals,
                                 in_flight=self.in_flight,
-                                exit_begun=lambda: self.exit_room.begun,
+                                # The exit's own handling, from the watch's end until
+                                # the run puts back what it found.
+                                at_end=exit_signals(lambda: self.exit_room.begun),
                             )
                             reload = partial(self._reload_once_started, self._reloader.on_signal)
                             await tg.start(watch, self.stop, reload, self.stopping, self.saver.save)

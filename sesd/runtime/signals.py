@@ -21,7 +21,7 @@ from sesd.io.logs import flush_logs, get_logger
 from sesd.runtime import early
 from sesd.runtime.in_flight import InFlight
 
-__all__ = ["EXIT_FORCED", "FORCED_SAVE", "signals_found", "watch_signals"]
+__all__ = ["EXIT_FORCED", "FORCED_SAVE", "exit_signals", "signals_found", "watch_signals"]
 
 #: Exit code after a second signal cut the graceful stop short.
 EXIT_FORCED = 130
@@ -41,19 +41,19 @@ async def watch_signals(
     save: Callable[[], Awaitable[None]],
     *,
     in_flight: InFlight,
-    exit_begun: Callable[[], bool] = lambda: True,
+    at_end: Callable[[], None] = lambda: None,
     task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Turn signals into ``stop()`` and ``reload()`` calls, until cancelled; a signal
     that came while sesd started (sesd.runtime.early) is acted on now. A second
-    stop signal cuts off the SQS calls ``in_flight``, saves and exits. Once cancelled,
-    a stop signal ends the exit at once if it has begun (``exit_begun``), else (a
-    fault's last save under way) is said and lets the save go on."""
+    stop signal cuts off the SQS calls ``in_flight``, saves and exits. ``at_end`` is
+    called as the watch ends, once the event loop has let go of the signals (a
+    daemon's :func:`exit_signals`)."""
     log = get_logger()
     # One reload waiting behind the one running is enough: it reads the newest file.
     asked, reloads = anyio.create_memory_object_stream[None](1)
     receiver = anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-    with _then_at_exit(exit_begun), receiver as signals, asked, reloads:
+    with _then(at_end), receiver as signals, asked, reloads:
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(_reload_each, reloads, reload)
             task_status.started()
@@ -79,26 +79,34 @@ async def watch_signals(
 
 
 @contextlib.contextmanager
-def _then_at_exit(exit_begun: Callable[[], bool]) -> Iterator[None]:
-    """Once the watch ends (the run's task group is cancelled: what is left is the
-    exit, its closes first), a SIGTERM or SIGINT ends the exit at once, said and with
-    ``EXIT_FORCED``, as a second signal does while the watch runs, and a SIGHUP is
-    ignored (nothing is left to reload), until the run puts back what it found
-    (:func:`signals_found`). The event loop gives each its default action as the
-    watch ends: a SIGTERM killed sesd without a line, a SIGINT raised
+def _then(at_end: Callable[[], None]) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        at_end()
+
+
+def exit_signals(exit_begun: Callable[[], bool]) -> Callable[[], None]:
+    """What installs the handling of stop and reload signals once the watch has ended
+    (what is left is the exit, its closes first): a SIGTERM or SIGINT ends the exit at
+    once, said and with ``EXIT_FORCED``, as a second signal does while the watch runs,
+    and a SIGHUP is ignored (nothing is left to reload), until the run puts back what
+    it found (:func:`signals_found`). The event loop gives each its default action as
+    the watch ends: a SIGTERM killed sesd without a line, a SIGINT raised
     KeyboardInterrupt in whichever close ran, a SIGHUP killed it too.
 
     Until the exit begins (``exit_begun``), a fault's last save is under way, given
     ``LAST_SAVE`` as a stop's is: a stop signal then (a supervisor stopping the unit
     that fails) asks for what sesd is already doing, and is said, not acted on; ended
     at once, the save was lost with it (the write left to its thread, the file older)."""
-    try:
-        yield
-    finally:
+
+    def install() -> None:
         heard = partial(_heard_at_exit, exit_begun)
         signal.signal(signal.SIGTERM, heard)
         signal.signal(signal.SIGINT, heard)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    return install
 
 
 def _heard_at_exit(exit_begun: Callable[[], bool], signum: int, frame: FrameType | None) -> None:
