@@ -51,22 +51,6 @@ class InFlight:
         scope = anyio.CancelScope(shield=True, deadline=self.deadline + extra)
         return _Bounded(self, scope, extra, cut_at)
 
-    def then_receive(self, scope: anyio.CancelScope) -> bool:
-        """Have a delete's scope (:meth:`scope`), its delete answered, bound the poller's
-        next receive as a receive's own scope would: no margin, no limit of its own. One
-        shielded scope a batch instead of two, about 33,000 instructions a batch; the
-        poller takes no turn of the event loop between the two calls, so a cancellation
-        that came during the delete is taken where it was before, after the receive.
-        False, and nothing changed, where the scope was cancelled as the delete answered
-        (its limit, a stop's bound): a scope's cancellation is final, and the receive
-        takes a scope of its own."""
-        if scope.cancel_called:
-            return False
-        self._scopes[scope] = (0.0, math.inf)
-        if scope.deadline != self.deadline:  # a stop's bound, the delete's margin past it
-            scope.deadline = self.deadline
-        return True
-
     def _cut_at(self, when: float) -> None:
         """Have the timer fire at ``when`` at the latest (a call's limit ends then)."""
         loop = asyncio.get_running_loop()

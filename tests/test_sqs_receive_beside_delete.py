@@ -1,0 +1,85 @@
+"""The next receive is made while a batch's delete is in flight: one wait for the
+network a batch, not two."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import anyio
+from aiohttp import web
+
+from sesd.io.logs import configure_logging
+from tests import factory as f
+from tests.test_sqs_receive_failures import OneMessage, _errors, _receiving
+
+
+class HeldDelete(OneMessage):
+    """Holds the delete's answer until a second receive has come (2 s at most), and
+    records the calls in the order they came, and when the delete was answered."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+        self._second_receive: anyio.Event | None = None
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
+        if self._second_receive is None:
+            self._second_receive = anyio.Event()
+        call = request.headers["X-Amz-Target"].rpartition(".")[2]
+        self.seen.append(call)
+        if self.seen.count("ReceiveMessage") == 2:
+            self._second_receive.set()
+        if call == "DeleteMessageBatch":
+            with anyio.move_on_after(2):  # a bound on the wait: the order then fails
+                await self._second_receive.wait()
+            self.seen.append("delete answered")
+            return await super()._answer(request)
+        body = f.raw(f.delivery(["a@one.example"]))  # an event: handled, then deleted
+        answer = {"Messages": [{"MessageId": "m", "ReceiptHandle": "r", "Body": body}]}
+        return web.json_response(answer, content_type="application/x-amz-json-1.0")
+
+
+async def test_the_next_receive_is_made_while_the_batchs_delete_is_in_flight() -> None:
+    async with HeldDelete() as sqs, _receiving(sqs) as p:
+        messages = await p._receive()
+        assert messages is not None
+        with anyio.fail_after(5):
+            brought = await p._handle(messages, ask=True)
+    assert isinstance(brought, list)
+    assert len(brought) == 1
+    # Both made before the delete was answered, in whichever order they reached SQS.
+    assert sorted(sqs.seen[1:3]) == ["DeleteMessageBatch", "ReceiveMessage"]
+    assert sqs.seen[3:] == ["delete answered"]
+
+
+class SlowDelete(HeldDelete):
+    """As :class:`HeldDelete`, and the delete answered a moment (0.2 s) after the
+    receive beside it came: the receive's answer, sent at once, comes first."""
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
+        if request.headers["X-Amz-Target"].endswith("DeleteMessageBatch"):
+            await anyio.sleep(0.2)  # the slow server itself, not a wait for an event
+        return await super()._answer(request)
+
+
+async def test_a_delete_slower_than_the_receive_beside_it_is_waited_for() -> None:
+    """The receive answers while the batch's delete is still out: the batch ends once
+    the delete has answered too, counted as deleted (no cut-off, no failed delete),
+    not left running when the poller reads on."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    async with SlowDelete() as sqs, _receiving(sqs) as p:
+        messages = await p._receive()
+        assert messages is not None
+        with anyio.fail_after(5):
+            brought = await p._handle(messages, ask=True)
+        errors = _errors(p, "delete")
+    assert isinstance(brought, list)
+    assert len(brought) == 1
+    assert sqs.seen[-1] == "delete answered"
+    assert not errors
+    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    (batch,) = [r for r in records if r["event"] == "sesd.sqs.batch"]
+    assert (batch["received"], batch["deleted"]) == (1, 1)
+    assert not [r for r in records if r["event"] == "sesd.sqs.delete_cut_off"]
