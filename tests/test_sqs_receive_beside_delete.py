@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
+from typing import Any
 
 import anyio
+import pytest
 from aiohttp import web
 
+import sesd.io.sqs_answers as answers_module
 from sesd.io.logs import configure_logging
 from tests import factory as f
 from tests.test_sqs_receive_failures import OneMessage, _errors, _receiving
@@ -83,3 +87,61 @@ async def test_a_delete_slower_than_the_receive_beside_it_is_waited_for() -> Non
     (batch,) = [r for r in records if r["event"] == "sesd.sqs.batch"]
     assert (batch["received"], batch["deleted"]) == (1, 1)
     assert not [r for r in records if r["event"] == "sesd.sqs.delete_cut_off"]
+
+
+class Releases(OneMessage):
+    """As :class:`OneMessage`, each receive's message an event sesd handles, and a
+    release answered as done; records each call and each release's visibility."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+        self.released: list[int] = []
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
+        call = request.headers["X-Amz-Target"].rpartition(".")[2]
+        self.seen.append(call)
+        if call == "ReceiveMessage":
+            body = f.raw(f.delivery(["a@one.example"]))
+            answer = {"Messages": [{"MessageId": "m", "ReceiptHandle": "r", "Body": body}]}
+            return web.json_response(answer, content_type="application/x-amz-json-1.0")
+        if call == "ChangeMessageVisibilityBatch":
+            asked = await request.json()
+            self.released += [e["VisibilityTimeout"] for e in asked["Entries"]]
+            done = {"Successful": [{"Id": e["Id"]} for e in asked["Entries"]]}
+            return web.json_response(done, content_type="application/x-amz-json-1.0")
+        return await super()._answer(request)
+
+
+_read_entry = answers_module._entry
+
+
+def _bug_in(entry_of: str) -> Callable[[Any, Any], Any]:
+    """sesd's reading of an answer's entries, with a bug (a slip that raises KeyError)
+    under the one call whose entries name ``entry_of`` (a delete's ``Id``, a receive's
+    ``MessageId``)."""
+
+    def read(entry: Any, members: Any) -> Any:
+        if entry_of in entry:
+            return entry["no such member"]
+        return _read_entry(entry, members)
+
+    return read
+
+
+async def test_a_fault_under_the_delete_gives_back_what_the_receive_beside_it_brought(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bug of sesd's own under the batch's delete is raised to the poller's supervisor
+    (which starts it anew, empty-handed): the message the receive beside the delete
+    brought is released at once, not hidden from every poller until its visibility
+    timeout, as it was when no receive followed a delete that faulted."""
+    async with Releases() as sqs, _receiving(sqs) as p:
+        messages = await p._receive()
+        assert messages is not None
+        monkeypatch.setattr(answers_module, "_entry", _bug_in("Id"))
+        with anyio.fail_after(5), pytest.raises(KeyError):
+            await p._handle(messages, ask=True)
+        assert sqs.seen.count("ReceiveMessage") == 2
+        assert sqs.released == [0]
+

@@ -289,15 +289,7 @@ class QueuePoller:
             await anyio.lowlevel.checkpoint_if_cancelled()
         except anyio.get_cancelled_exc_class():
             # Cancelled while the receive was in flight: give the messages back now.
-            with self._in_flight.budget() as scope:
-                await self._deletes.release(messages)
-            if scope.cancelled_caught:
-                self._deletes.cut_off("release")
-                self._cut_off(
-                    "sesd.sqs.release_cut_off",
-                    count=len(messages),
-                    hint="they become visible again after their visibility timeout",
-                )
+            await self._give_back(messages)
             raise
         received_at = self._clock()
         # Never cancelled: a stop waits for the batch's end and its delete (the batch's
@@ -335,9 +327,17 @@ class QueuePoller:
                         await asyncio.wait((beside,))
         else:
             await self._delete(done, calls)
-        for raised in (calls.fault, fault):  # sesd's own bug: a fault, as before
-            if raised is not None:
-                raise raised
+        if calls.fault is not None:
+            # sesd's own bug under the delete: a fault, as before. What the receive beside
+            # it brought is given back now, not hidden from every poller until its
+            # visibility timeout (the supervisor starts this one anew, empty-handed).
+            if fault is None and calls.answer is not None and calls.answer is not NOT_ASKED:
+                brought = self._read(calls.answer)
+                if brought:
+                    await self._give_back(brought)
+            raise calls.fault
+        if fault is not None:  # sesd's own bug under the receive: a fault, as before
+            raise fault
         deleted = calls.deleted
         if deleted is None:
             # A failed delete, counted as one the SDK gave up on is: during a stall
@@ -351,6 +351,18 @@ class QueuePoller:
             )
         self._said(len(messages), len(done), deleted or 0)
         return calls.answer if calls.answer is NOT_ASKED else self._read(calls.answer)
+
+    async def _give_back(self, messages: list[MessageTypeDef]) -> None:
+        """Release ``messages`` at once (visibility 0), in a bound of its own."""
+        with self._in_flight.budget() as scope:
+            await self._deletes.release(messages)
+        if scope.cancelled_caught:
+            self._deletes.cut_off("release")
+            self._cut_off(
+                "sesd.sqs.release_cut_off",
+                count=len(messages),
+                hint="they become visible again after their visibility timeout",
+            )
 
     async def _delete(self, done: list[MessageTypeDef], calls: _Calls) -> None:
         """Delete a batch's handled messages, in the bound a delete has (its own limit,
