@@ -145,3 +145,65 @@ async def test_a_fault_under_the_delete_gives_back_what_the_receive_beside_it_br
         assert sqs.seen.count("ReceiveMessage") == 2
         assert sqs.released == [0]
 
+
+async def test_a_fault_under_the_receive_beside_the_delete_comes_once_the_batch_is_told(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bug of sesd's own under the receive made beside the batch's delete is raised
+    once the delete has answered and the batch's line says what it deleted, as when
+    the receive followed the delete's answer."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    async with Releases() as sqs, _receiving(sqs) as p:
+        messages = await p._receive()
+        assert messages is not None
+        monkeypatch.setattr(answers_module, "_entry", _bug_in("MessageId"))
+        with anyio.fail_after(5), pytest.raises(KeyError):
+            await p._handle(messages, ask=True)
+        assert not sqs.released
+    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    (batch,) = [r for r in records if r["event"] == "sesd.sqs.batch"]
+    assert (batch["received"], batch["deleted"]) == (1, 1)
+
+
+class HeldReleases(Releases):
+    """As :class:`Releases`, each delete held until ``answer_deletes`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answer_deletes = anyio.Event()
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
+        if request.headers["X-Amz-Target"].endswith("DeleteMessageBatch"):
+            with anyio.move_on_after(5):  # a bound on the wait: the test then fails
+                await self.answer_deletes.wait()
+        return await super()._answer(request)
+
+
+async def test_a_delete_cut_off_beside_a_receive_that_faulted_is_counted_failed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A forced exit cuts the batch's delete off while sesd's reading of the receive
+    beside it raises (a bug of its own): the fault is raised once the delete has ended,
+    and the delete is counted and said cut off first, as any delete cut off is."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    async with HeldReleases() as sqs, _receiving(sqs) as p:
+        messages = await p._receive()
+        assert messages is not None
+        bug = _bug_in("MessageId")
+
+        def cut_then_bug(entry: Any, members: Any) -> Any:
+            p._in_flight.cut()  # the delete still held: cut off
+            return bug(entry, members)
+
+        monkeypatch.setattr(answers_module, "_entry", cut_then_bug)
+        with anyio.fail_after(5), pytest.raises(KeyError):
+            await p._handle(messages, ask=True)
+        sqs.answer_deletes.set()
+        errors = _errors(p, "delete")
+    assert errors == 1
+    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    assert [r for r in records if r["event"] == "sesd.sqs.delete_cut_off"]
+    (batch,) = [r for r in records if r["event"] == "sesd.sqs.batch"]
+    assert (batch["received"], batch["deleted"]) == (1, 0)

@@ -336,8 +336,6 @@ class QueuePoller:
                 if brought:
                     await self._give_back(brought)
             raise calls.fault
-        if fault is not None:  # sesd's own bug under the receive: a fault, as before
-            raise fault
         deleted = calls.deleted
         if deleted is None:
             # A failed delete, counted as one the SDK gave up on is: during a stall
@@ -350,6 +348,8 @@ class QueuePoller:
                 "visibility timeout",
             )
         self._said(len(messages), len(done), deleted or 0)
+        if fault is not None:  # sesd's own bug under the receive, the batch told first
+            raise fault
         return calls.answer if calls.answer is NOT_ASKED else self._read(calls.answer)
 
     async def _give_back(self, messages: list[MessageTypeDef]) -> None:
