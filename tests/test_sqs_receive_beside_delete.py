@@ -3,6 +3,7 @@ network a batch, not two."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from collections.abc import Callable
@@ -207,3 +208,32 @@ async def test_a_delete_cut_off_beside_a_receive_that_faulted_is_counted_failed(
     assert [r for r in records if r["event"] == "sesd.sqs.delete_cut_off"]
     (batch,) = [r for r in records if r["event"] == "sesd.sqs.batch"]
     assert (batch["received"], batch["deleted"]) == (1, 0)
+
+
+class SlowReleases(Releases):
+    """As :class:`Releases`, each delete answered 0.2 s after it came."""
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
+        answer = await super()._answer(request)
+        if request.headers["X-Amz-Target"].endswith("DeleteMessageBatch"):
+            await anyio.sleep(0.2)  # the slow server itself, not a wait for an event
+            self.seen.append("delete answered")
+        return answer
+
+
+async def test_a_cancellation_nobody_asked_for_under_the_receive_waits_for_the_delete() -> None:
+    """A CancelledError raised under the receive beside the delete (a library's future
+    cancelled under the call: sesd.runtime.supervise counts it a fault) ends the batch
+    only once its delete has answered: the delete is not left running past the poller
+    that the supervisor starts anew."""
+    async with SlowReleases() as sqs, _receiving(sqs) as p:
+        messages = await p._receive()
+        assert messages is not None
+
+        async def cancelled(**_: Any) -> Any:
+            raise asyncio.CancelledError
+
+        p._receiver.receive_message = cancelled  # type: ignore[method-assign]
+        with anyio.fail_after(5), pytest.raises(asyncio.CancelledError):
+            await p._handle(messages, ask=True)
+        assert sqs.seen[-1] == "delete answered"
