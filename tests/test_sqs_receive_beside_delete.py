@@ -237,3 +237,43 @@ async def test_a_cancellation_nobody_asked_for_under_the_receive_waits_for_the_d
         with anyio.fail_after(5), pytest.raises(asyncio.CancelledError):
             await p._handle(messages, ask=True)
         assert sqs.seen[-1] == "delete answered"
+
+
+class HeldBoth(Releases):
+    """As :class:`Releases`, the second receive and the delete beside it held until
+    ``go`` is set (``both`` says they have come); the receive then answered at once,
+    the delete 0.2 s later."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.both = anyio.Event()
+        self.go = anyio.Event()
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
+        call = request.headers["X-Amz-Target"].rpartition(".")[2]
+        if call in ("ReceiveMessage", "DeleteMessageBatch") and len(self.seen) >= 1:
+            self.seen.append(call)
+            if {"ReceiveMessage", "DeleteMessageBatch"} <= set(self.seen[1:]):
+                self.both.set()
+            with anyio.move_on_after(5):  # a bound on the wait: the test then fails
+                await self.go.wait()
+            if call == "DeleteMessageBatch":
+                await anyio.sleep(0.2)  # the slow server itself, not a wait for an event
+            self.seen.pop(self.seen.index(call))
+        return await super()._answer(request)
+
+
+async def test_a_poller_cancelled_with_both_calls_in_flight_gives_back_what_it_received() -> None:
+    """A reload cancels a poller while its receive and the batch's delete beside it are
+    both in flight: the receive is not cut off, the delete is waited for once the
+    receive has answered, and what the receive brought is released at once (visibility
+    0), not hidden until its visibility timeout."""
+    async with HeldBoth() as sqs, _receiving(sqs) as p:
+        with anyio.fail_after(5):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(p.run)
+                await sqs.both.wait()
+                tg.cancel_scope.cancel()
+                sqs.go.set()
+        assert sqs.released == [0]
+        assert sqs.seen.count("DeleteMessageBatch") == 1
