@@ -380,13 +380,11 @@ async def test_a_fault_on_a_hung_disk_ends_sesd_within_its_last_save(
     assert (error["log_level"], error["after"]) == ("error", "fault")
 
 
-@pytest.mark.timeout(60)
-async def test_a_fault_with_its_save_unfinished_exits_1_at_once(
-    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
-) -> None:
-    """`sesd run` fails on a disk whose fsync hangs: once its last save gave up, it
-    exits 1 with the fault printed, rather than wait at the interpreter's exit for the
-    write left to its thread (for as long as the disk hangs); the fault logged."""
+async def _on_a_slow_disk(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, script: str
+) -> tuple[Path, Path, Path, list[str]]:
+    """A config reading a new queue, its state file under ``tmp_path``, and ``sesd run``
+    through ``script``, whose disk waits on a FIFO: (config, state file, FIFO, command)."""
     url, _ = await make_queue(sqs)
     state = tmp_path / "state.bin"
     config = config_file(
@@ -396,7 +394,17 @@ async def test_a_fault_with_its_save_unfinished_exits_1_at_once(
     )
     gate = tmp_path / "disk"
     os.mkfifo(gate)
-    slow = [sys.executable, "-c", FAULT_ON_SLOW_DISK, str(gate)]
+    return config, state, gate, [sys.executable, "-c", script, str(gate)]
+
+
+@pytest.mark.timeout(60)
+async def test_a_fault_with_its_save_unfinished_exits_1_at_once(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """`sesd run` fails on a disk whose fsync hangs: once its last save gave up, it
+    exits 1 with the fault printed, rather than wait at the interpreter's exit for the
+    write left to its thread (for as long as the disk hangs); the fault logged."""
+    config, state, _gate, slow = await _on_a_slow_disk(local_sqs, sqs, tmp_path, FAULT_ON_SLOW_DISK)
     async with sesd_process(config, command=slow) as sesd:
         failed = await sesd.wait_for_event("sesd.daemon.failed")
         unfinished = await sesd.wait_for_event("sesd.state.save_unfinished")
@@ -442,16 +450,9 @@ async def test_a_stop_signal_during_a_fault_s_last_save_lets_it_finish(
     answers the state is saved and sesd exits 1 as after any fault. Taken as a signal
     during the exit, it ended sesd at once (130) and the save with it: the restart
     restored an older file."""
-    url, _ = await make_queue(sqs)
-    state = tmp_path / "state.bin"
-    config = config_file(
-        tmp_path,
-        f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
-        f'[[queues]]\nurl = "{url}"\nname = "q"\n[state]\npath = "{state}"\n',
+    config, state, gate, slow = await _on_a_slow_disk(
+        local_sqs, sqs, tmp_path, FAULT_ON_ONE_SLOW_FSYNC
     )
-    gate = tmp_path / "disk"
-    os.mkfifo(gate)
-    slow = [sys.executable, "-c", FAULT_ON_ONE_SLOW_FSYNC, str(gate)]
     async with sesd_process(config, command=slow) as sesd:
         await sesd.wait_for_event("sesd.daemon.failed")
         sesd.process.send_signal(signal.SIGTERM)
