@@ -392,6 +392,20 @@ async def test_accounts_removed_leave_no_session_nor_sts_client(
         assert (len(_open_clients()), await _sessions()) == before
 
 
+def _close_held(client: Any, unhang: anyio.Event) -> Any:
+    """``client``'s HTTP session, its close made to hang until ``unhang`` is set (a
+    connection that never finishes closing), then to close as it would have."""
+    session = client._endpoint.http_session
+    close = session.__aexit__
+
+    async def hangs(*exc: object) -> None:
+        await unhang.wait()
+        await close(*exc)
+
+    session.__aexit__ = hangs
+    return session
+
+
 async def test_a_retired_client_whose_close_hangs_does_not_hold_its_holder(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -415,14 +429,7 @@ async def test_a_retired_client_whose_close_hangs_does_not_hold_its_holder(
     async with AsyncExitStack() as stack:
         clients = AwsClients(parse_config(""), stack)
         client = await clients.client("sqs", "", "us-east-1", AioConfig(), use=":0")
-        session = client._endpoint.http_session
-        hung_close = session.__aexit__
-
-        async def hangs(*exc: object) -> None:
-            await unhang.wait()
-            await hung_close(*exc)
-
-        session.__aexit__ = hangs
+        session = _close_held(client, unhang)
 
         async def holder() -> None:
             async with clients.holding(client):
@@ -468,14 +475,7 @@ async def test_a_failed_reloads_client_whose_close_hangs_does_not_hold_the_reloa
             await clients.client("sqs", "", region, AioConfig(), use=":0", made=made)
             for region in ("us-east-1", "eu-west-1")
         ]
-        session = hung._endpoint.http_session
-        hung_close = session.__aexit__
-
-        async def hangs(*exc: object) -> None:
-            await unhang.wait()
-            await hung_close(*exc)
-
-        session.__aexit__ = hangs
+        session = _close_held(hung, unhang)
         try:
             with anyio.fail_after(0.3 * 3):
                 await clients.discard(made)
