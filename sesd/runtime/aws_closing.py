@@ -104,10 +104,10 @@ class Closing:
         # Each in its turn, all within a close's room (EXIT_ROOM), as at exit: a retired
         # client whose connection never finishes closing must not hold what awaits it
         # for ever (shielded, under a holder: the receive, the poll round, so the stop).
+        # The first retired closes first.
         ready = [
-            (self._open[ident][2], partial(self.close, self._open[ident][0]))
+            self._open[ident][0]
             for ident, use in self._retired.items()
             if not self._holds[ident] and not self._uses[use] and ident in self._open
         ]
-        if ready:
-            await in_turns(reversed(ready), anyio.current_time() + EXIT_ROOM)
+        await self.close_in_turns(ready[::-1])
