@@ -680,6 +680,59 @@ def test_every_command_explains_itself(capsys: pytest.CaptureFixture[str]) -> No
     assert "--domain DOMAIN what the alert is about: a domain, group, provider, tenant or" in text
 
 
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["status", "--json=x"], "sesd status: error: argument --json: takes no value: --json=x"),
+        (["status", "--js=x"], "sesd status: error: argument --json: takes no value: --js=x"),
+        (["status", "-h=x"], "sesd status: error: argument -h/--help: takes no value: -h=x"),
+        (["status", "-hx"], "sesd status: error: argument -h/--help: takes no value: -hx"),
+        (["--version=x"], "sesd: error: argument --version: takes no value: --version=x"),
+        (
+            ["check-config", "--no-secrets=1"],
+            "sesd check-config: error: argument --no-secrets: takes no value: --no-secrets=1",
+        ),
+        (
+            ["replay", "--no-secrets=", "-"],
+            "sesd replay: error: argument --no-secrets: takes no value: --no-secrets=",
+        ),
+        (
+            ["silence", "list", "--json=x"],
+            "sesd silence list: error: argument --json: takes no value: --json=x",
+        ),
+        # A switch of a group of options one of which is to be given.
+        (
+            ["silence", "add", "--until-resolved=yes", "--comment", "c"],
+            "sesd silence add: error: argument --until-resolved: takes no value: "
+            "--until-resolved=yes",
+        ),
+        # Not a value: argparse's own words stay.
+        (
+            ["silence", "add", "--for", "4h", "--until-resolved", "--comment", "c"],
+            "sesd silence add: error: argument --until-resolved: not allowed with argument --for",
+        ),
+        (
+            ["cause", "--delay-type=x", "550"],
+            "sesd cause: error: argument --delay-type: 'x' is not one of SES's delay types: ",
+        ),
+    ],
+)
+def test_a_switch_given_a_value_is_said_to_take_none_by_every_command(
+    capsys: pytest.CaptureFixture[str], argv: list[str], said: str
+) -> None:
+    """`sesd status --json=x`: a switch given a value was argparse's "ignored explicit
+    argument 'x'" though the command ended and nothing was ignored (`sesd cause` alone
+    said otherwise). Every command says it takes no value, quoting the word, with its
+    own usage; an error of another kind (two options of which one is taken, a value
+    refused) keeps its words."""
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1].startswith(said)
+    assert err[0].startswith(f"usage: {said.partition(':')[0]} [")
+
+
 def test_an_option_s_help_gives_its_default_once_and_only_a_real_one() -> None:
     """Each option of every command (and of ``silence``'s) states its default at most
     once, and not an empty one: ``--set``'s list of none is no default, and an option

@@ -9,7 +9,7 @@ import re
 import sys
 from collections.abc import Iterator
 from functools import partial
-from typing import Any, TextIO
+from typing import TextIO
 
 from sesd.commands.common import Commands, command
 from sesd.commands.output import put
@@ -49,23 +49,9 @@ def add_parser(commands: Commands) -> None:
         return [] if word[1:2] != "-" else options_of(word)
 
     cause._get_option_tuples = options  # type: ignore[method-assign,assignment]
-    # A switch given a value ("-h=x", "--json=x"; "-h=..." is the one word of one dash
-    # argparse matches before it asks whether it is text) was argparse's "ignored
-    # explicit argument 'x'", when nothing was ignored: the command ended. Said as a
-    # switch that takes no value, and how to give the word as text.
-    optional_of = cause._parse_optional
-
-    def optional(word: str) -> tuple[argparse.Action | None, str, str | None] | None:
-        found = optional_of(word)
-        # One option, or (later Pythons) a list of those the word may be.
-        options: list[Any] = found if isinstance(found, list) else [found] if found else []
-        if len(options) == 1:
-            action, *_, value = options[0]  # (action, option, [separator,] value)
-            if action is not None and action.nargs == 0 and value is not None:
-                raise argparse.ArgumentError(action, f"takes no value: {word} ({_AS_TEXT})")
-        return found
-
-    cause._parse_optional = optional  # type: ignore[method-assign,assignment]
+    # A switch given a value ("-h=x", "--json=x") is said as one (sesd.commands.common),
+    # with how to give the word as text.
+    cause.advice = f"({_AS_TEXT})"
     # argparse says a text left out before the words it does not know: `sesd cause
     # --user-unknown` would be "the following arguments are required: text", with no
     # word of quoting. Those words are said first (_unrecognized), the text's absence

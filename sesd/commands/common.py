@@ -8,7 +8,7 @@ import errno
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 __all__ = [
     "EXIT_CONFIG",
@@ -75,16 +75,31 @@ class Parser(argparse.ArgumentParser):
     cause``); argparse hands every command's words up to the first parser, which
     would say them all as its own.
 
+    Its errors are said in sesd's words where argparse's mislead: a switch given a value
+    (``--json=x``) is one that takes none, where argparse says the value was ignored.
+
     Only argparse's public ``parse_known_args`` is overridden: its private parse takes
     other arguments from one Python to the next (3.12.8 and 3.13.1 added one), and an
     override of it ends every command with a TypeError there."""
+
+    #: What a command adds to the usage error for a word it read as one of its options
+    #: (``sesd cause``: how to give the word as a diagnostic's text instead).
+    advice: str = ""
+
+    def __init__(self, **kwargs: Any) -> None:
+        # Its errors come to parse_known_args, which says each in this parser's words.
+        super().__init__(**kwargs, exit_on_error=False)
 
     # (argparse's typing has overloads for a namespace of a class of one's own: sesd's
     # commands pass none.)
     def parse_known_args(  # type: ignore[override]
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
     ) -> tuple[argparse.Namespace, list[str]]:
-        parsed, left = super().parse_known_args(args, namespace)
+        words = list(sys.argv[1:] if args is None else args)
+        try:
+            parsed, left = super().parse_known_args(words, namespace)
+        except argparse.ArgumentError as exc:
+            self.error(self._said(exc, words))
         # A command's parser is called within its parent's parse: the words it and the
         # commands under it did not take (how many, noted) are the last its parent
         # returns, the parent's own before them, as on the line. The first parser with
@@ -94,6 +109,40 @@ class Parser(argparse.ArgumentParser):
         if own:
             setattr(parsed, LEFT, (self, own, len(left)))
         return parsed, left
+
+    def _said(self, exc: argparse.ArgumentError, words: list[str]) -> str:
+        """argparse's error, but for a switch given a value (``--json=x``, ``-h=x``,
+        ``-hx``): argparse says "ignored explicit argument 'x'" when nothing was ignored
+        and the command ended. Told as what it is, with the command's advice."""
+        # argparse keeps a parser's actions in ``_actions`` alone: read, not overridden.
+        switches = [
+            action
+            for action in self._actions
+            if action.nargs == 0 and "/".join(action.option_strings) == exc.argument_name
+        ]
+        given = next((word for word in _options(words) if _gives(switches, word)), None)
+        if given is None:
+            return str(exc)
+        advice = f" {self.advice}" if self.advice else ""
+        return f"argument {exc.argument_name}: takes no value: {given}{advice}"
+
+
+def _options(words: list[str]) -> list[str]:
+    """The words before ``--``, the end of the options."""
+    return words[: words.index("--")] if "--" in words else words
+
+
+def _gives(switches: list[argparse.Action], word: str) -> bool:
+    """Whether ``word`` gives one of ``switches`` a value: after '=' (its name, or the
+    start of a long one's, as argparse takes it), or glued to a short one."""
+    name, equals, _ = word.partition("=")
+    for option in (option for action in switches for option in action.option_strings):
+        if option.startswith("--"):
+            if equals and len(name) > 2 and option.startswith(name):
+                return True
+        elif word.startswith(option) and len(word) > len(option):
+            return True
+    return False
 
 
 def command(commands: Commands, name: str, help_text: str) -> Parser:
