@@ -580,6 +580,26 @@ def test_a_word_of_the_diagnostic_starting_with_a_dash_is_text(
     assert out[1:] == quoted.splitlines()
 
 
+def test_sesd_cause_reads_a_word_with_one_dash_as_text_without_argparse_s_insides() -> None:
+    """`sesd cause 550 -5.1.1`: the word was read as text by replacing two private
+    methods of argparse on the command's parser, and a private pattern of its, whose
+    arguments and results change from one Python to the next (3.12.7 made a list of
+    what one returned). The word is marked as text before argparse reads it instead:
+    nothing of argparse's own is replaced on the parser, and it reads the word as
+    before (the tests above)."""
+    from sesd.commands.main import _parser
+
+    (commands,) = [
+        action
+        for action in _parser("cause")._actions
+        if isinstance(action, argparse._SubParsersAction)
+    ]
+    cause = commands.choices["cause"]
+    plain = argparse.ArgumentParser()
+    assert not {name for name in vars(cause) if name.startswith("_")} - set(vars(plain))
+    assert cause._negative_number_matcher.pattern == plain._negative_number_matcher.pattern
+
+
 #: How a word read as an option is said to be given as text.
 _AS_TEXT = (
     "(if it is a word of the diagnostic, quote the whole text, or put -- before it: "

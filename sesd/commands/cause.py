@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import re
 import sys
 from collections.abc import Iterator
 from functools import partial
@@ -27,6 +26,7 @@ def add_parser(commands: Commands) -> None:
     text = cause.add_argument(
         "text",
         nargs="+",
+        type=_unmarked,
         help="the diagnostic text (its words, pasted unquoted, are joined by a space), "
         "or - for one a line on standard input",
     )
@@ -37,18 +37,9 @@ def add_parser(commands: Commands) -> None:
     )
     cause.add_argument("--json", action="store_true", help="one JSON object a line")
     # A diagnostic pasted unquoted may hold a word with a dash before it ("550 -5.1.1",
-    # "-ERR"), which argparse takes for an unknown option: a word with one dash is
-    # text (no option of this command has one dash but -h). argparse reads only
-    # negative numbers so, by this pattern of its own; and it reads "-host" as -h with
-    # "ost" glued to it, by the options it finds for a word: none for one dash but -h
-    # itself, which argparse matches before it looks.
-    cause._negative_number_matcher = re.compile(r"^-[^-]")
-    options_of = cause._get_option_tuples
-
-    def options(word: str) -> list[tuple[argparse.Action, str, str | None]]:
-        return [] if word[1:2] != "-" else options_of(word)
-
-    cause._get_option_tuples = options  # type: ignore[method-assign,assignment]
+    # "-ERR"), which argparse takes for an unknown option, and "-host" for -h with "ost"
+    # glued to it: such a word is text, marked so before argparse reads it (_marked).
+    cause.prepare = _marked
     # A switch given a value ("-h=x", "--json=x") is said as one (sesd.commands.common),
     # with how to give the word as text.
     cause.advice = f"({_AS_TEXT})"
@@ -72,6 +63,7 @@ def _unrecognized(
 ) -> str:
     """The usage error for ``words`` read as options this command does not have: a
     mistyped one, or a word of the diagnostic with two dashes before it."""
+    words = [_unmarked(word) for word in words]
     if args.text is None:
         # argparse leaves ``--`` among them when no text follows it (`sesd cause --`):
         # the end of the options, not a word to put ``--`` before. Alone, a text left
@@ -89,6 +81,30 @@ _AS_TEXT = (
 )
 
 
+#: Put before a word of the diagnostic that argparse would read as an option, for it to
+#: read it as text: NUL, which no word of a command line holds.
+_TEXT = "\0"
+
+
+def _marked(words: list[str]) -> list[str]:
+    """``words`` as argparse is to read them: one with one dash before it is text (no
+    option of this command has one dash but -h; "-h=x" is said as the help given a
+    value), marked as such; so are none after ``--``, which argparse reads as text."""
+    marked: list[str] = []
+    for at, word in enumerate(words):
+        if word == "--":
+            return marked + words[at:]
+        one_dash = word[:1] == "-" and word[1:2] not in ("", "-")
+        help_ = word == "-h" or word.startswith("-h=")
+        marked.append(_TEXT + word if one_dash and not help_ else word)
+    return marked
+
+
+def _unmarked(word: str) -> str:
+    """A word as it was given, its mark (:func:`_marked`) taken off."""
+    return word.removeprefix(_TEXT)
+
+
 #: SES's delay types, by their lower-cased name.
 _DELAY_TYPES = {name.lower(): name for name in DELAY_TYPES}
 
@@ -96,6 +112,7 @@ _DELAY_TYPES = {name.lower(): name for name in DELAY_TYPES}
 def _delay_type(text: str) -> str:
     """SES's name of a delay type written in any case; anything else is refused (an
     unknown type would be silently ignored, and the answer wrong)."""
+    text = _unmarked(text)  # "--delay-type -5": its value, not an option
     found = _DELAY_TYPES.get(text.lower())
     if found is None:
         known = ", ".join(sorted(DELAY_TYPES))

@@ -85,6 +85,9 @@ class Parser(argparse.ArgumentParser):
     #: What a command adds to the usage error for a word it read as one of its options
     #: (``sesd cause``: how to give the word as a diagnostic's text instead).
     advice: str = ""
+    #: A command's words as argparse is to read them (``sesd cause``: a word of a
+    #: diagnostic marked as text), where argparse alone would read them otherwise.
+    prepare: Callable[[list[str]], list[str]] | None = None
 
     def __init__(self, **kwargs: Any) -> None:
         # Its errors come to parse_known_args, which says each in this parser's words.
@@ -96,6 +99,8 @@ class Parser(argparse.ArgumentParser):
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
     ) -> tuple[argparse.Namespace, list[str]]:
         words = list(sys.argv[1:] if args is None else args)
+        if self.prepare is not None:
+            words = self.prepare(words)
         try:
             parsed, left = super().parse_known_args(words, namespace)
         except argparse.ArgumentError as exc:
