@@ -101,7 +101,7 @@ def test_a_url_without_its_scheme_s_slashes_is_named_without_any_password(
     [
         # A token holding a ']' before its '@' percent-encoded: refused, or (before a
         # bracketed host) accepted, its member logged and check-config's output showing it.
-        ("https://s3c]r3t%40host:9093/x", "https://***@host:9093"),
+        ("https://s3c]r3t%40host:9093/x", "https://***@host:9093/x"),
         ("http://s3c]r3t%40[::1]:9093", "http://***@[::1]:9093"),
         # A password so: all of the host and port after it were left out.
         ("https://ops:s3c]r3t%40host:9093", "https://ops:***@host:9093"),
@@ -174,16 +174,28 @@ def test_a_token_holding_a_question_mark_or_a_hash_is_masked(url: str, named: st
         ("http://host:9093/a%40b", "http://host:9093/a%40b", "http://host:9093/a%40b"),
         ("http://host/x:y", "http://host/x:y", "http://host/x:y"),
         ("http://[::1]:9093/x@y", "http://[::1]:9093/x@y", None),
+        # A token or a password before an '@' percent-encoded: the path and the query
+        # after the host are no secret's, shown (the config's form dropped them).
+        (
+            "https://s3cr3t%40host/api/v2/alerts?x=1#f",
+            "https://***@host/api/v2/alerts?x=1#f",
+            "https://***@host/api/v2/alerts?x=1#f",
+        ),
+        (
+            "https://ops:s3cr3t%40host:9093/p",
+            "https://ops:***@host:9093/p",
+            "https://***@host:9093/p",
+        ),
         # A token before an IPv6 address whose zone is '%40' or '%2540' (interface 40):
         # the '@' encoded after the token is the one masked to, not the zone's.
         (
             "http://s3cr3t%40[fe80::1%40]:9093/x",
-            "http://***@[fe80::1%40]:9093",
+            "http://***@[fe80::1%40]:9093/x",
             "http://***@[fe80::1%40]:9093/x",
         ),
         (
             "http://ops:s3cr3t%40[fe80::1%40]:9093/x",
-            "http://ops:***@[fe80::1%40]:9093",
+            "http://ops:***@[fe80::1%40]:9093/x",
             "http://***@[fe80::1%40]:9093/x",
         ),
         (

@@ -83,8 +83,11 @@ def shown_url(url: str) -> str:
         # 'TOKEN%40host:9093', its host the token: no host name holds a '%'). One inside
         # an IPv6 address's brackets is its zone's ('[fe80::1%40]', interface 40), and
         # so is not the one after a token before them ('TOKEN%40[fe80::1%40]').
+        # What follows the authority (a path, a query) is no secret's: shown, as after
+        # an '@' typed as one.
         user = host[:port_at] if 0 <= port_at < encoded else ""
-        return f"{head}{user + ':' if user else ''}***@{_port_masked(host[encoded + 3 :])}"
+        after = _port_masked(host[encoded + 3 :] + rest[end:])
+        return f"{head}{user + ':' if user else ''}***@{after}"
     bracketed = host.startswith("[")
     if (
         sep
