@@ -160,6 +160,20 @@ def test_a_token_whose_at_is_percent_encoded_is_refused(url: str, named: str, fa
     check_http_url("http://ops:s3cr3t@[fe80::1%25eth0]:9093", "alerts.sinks.am.urls[0]")
 
 
+@pytest.mark.parametrize(
+    "url", ["http://host[::1]:9093", "http://ops:s3cr3t@junk[::1]:9093/x", "http://x%2F[::1]"]
+)
+def test_text_before_an_ipv6_address_that_is_no_token_is_told_as_such(url: str) -> None:
+    """``http://host[::1]``: text before an IPv6 address's '[' that holds no '@'
+    percent-encoded was refused with the advice for a token's '@', which it has none
+    of. It is told to write the host alone, the address in its brackets."""
+    with pytest.raises(ValueError, match=re.escape(_BEFORE_BRACKET)) as refused:
+        check_http_url(url, "alerts.sinks.am.urls[0]")
+    assert "write the host alone, an IPv6 address in its brackets" in str(refused.value)
+    assert "token" not in str(refused.value)
+    assert "s3cr3t" not in str(refused.value)
+
+
 def test_an_answer_quoting_the_request_loses_the_url_s_secrets() -> None:
     url = f"https://hooks.example/services/{TOKEN}?token=AnotherSecret99"
     said = answer(f"Cannot POST /services/{TOKEN}?token=AnotherSecret99 (key R0UT1NGKEY)", url,

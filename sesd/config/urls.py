@@ -3,6 +3,7 @@ in it masked, is sesd.core.shown_urls's)."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -31,6 +32,8 @@ __all__ = [
 
 #: The keys of the secrets that are URLs (a Slack or a webhook's URL).
 URL_SECRETS = (".webhook_url", ".url")
+#: An '@' percent-encoded once (``%40``) or more (``%2540``).
+_ENCODED_AT = re.compile(r"%(?:25)*40", re.IGNORECASE)
 #: What a URL without an http(s) scheme or a host is told.
 NOT_HTTP = "not an http(s) URL with a host"
 
@@ -64,13 +67,17 @@ def url_fault(url: str, *, drops: bool = True) -> str | None:
     if parts.scheme not in ("http", "https") or not host:
         return NOT_HTTP
     authority = parts.netloc.rpartition("@")[2]
-    if "[" in authority and not authority.startswith("["):
+    before = authority.partition("[")[0]
+    if "[" in authority and before:
         # The parser reads the address in the brackets, dropping what is before them
         # ('TOKEN%40[::1]', its '@' percent-encoded); the HTTP client refuses the URL.
-        return (
-            "its host has text before its IPv6 address's '[': write the '@' after a user "
-            "or token as '@'"
+        # What that text is told by what it holds: a token's '@' encoded, or a slip.
+        fix = (
+            "write the '@' after a user or token as '@'"
+            if _ENCODED_AT.search(before)
+            else "write the host alone, an IPv6 address in its brackets ('[::1]')"
         )
+        return f"its host has text before its IPv6 address's '[': {fix}"
     if "%" in host and ":" not in host:
         # No host name holds one (an IPv6 address's zone aside): an '@' percent-encoded
         # leaves a token in the parser's host ('TOKEN%40host'), which a send looks up.
