@@ -81,10 +81,12 @@ def _send(pipeline: Pipeline, i: int) -> None:
 async def test_the_record_of_senders_filling_is_warned_of_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Rounds with one sender fewer than the cap say nothing; the round after the last
-    one kept warns, and the rounds after it (the record stays full: a move places the
-    same senders again) do not warn again, nor those of the janitor started again after
-    a fault (which warned again)."""
+    """Rounds with one sender fewer than the cap say nothing, a reload's too (it makes
+    the record anew and places the same senders in it again: it is no fuller); the
+    round after the last one kept warns, and the rounds after it (the record stays
+    full: a move places the same senders again) do not warn again, after a reload
+    neither (the record it makes anew is as full), nor those of the janitor started
+    again after a fault (which warned again)."""
     pipeline = Pipeline(_SETTINGS)
     for i in range(MAX_ESTIMATED - 1):
         _send(pipeline, i)
@@ -97,9 +99,15 @@ async def test_the_record_of_senders_filling_is_warned_of_once(
         async with anyio.create_task_group() as tg:
             tg.start_soon(rounds.janitor(lambda: f.T0, lambda: 0.0))
             await rounds.after(2)
+            pipeline.reconfigure(_SETTINGS)
+            await rounds.after(2)
             assert capped(logs) == []
+            assert len(pipeline.ledger.senders) == MAX_ESTIMATED - 1
             _send(pipeline, MAX_ESTIMATED)
             await rounds.after(3)
+            pipeline.reconfigure(_SETTINGS)
+            assert len(pipeline.ledger.senders) == MAX_ESTIMATED
+            await rounds.after(2)
             await rounds.fault()
             tg.cancel_scope.cancel()
     (warned,) = capped(logs)
