@@ -22,6 +22,7 @@ from sesd.core.pipeline import Pipeline
 from sesd.core.tenant_walks import TenantWalk
 from sesd.runtime.boot_clock import boot_mark, no_boot, stepped_while_stopped
 from sesd.runtime.daemon import Daemon
+from sesd.runtime.parts import Parts
 from sesd.runtime.saver import StateSaver
 from sesd.runtime.state import restore, snapshot
 from tests.test_rule_changes import SINKS, WINDOWS, T, rule
@@ -198,6 +199,18 @@ def test_a_daemon_keeps_the_boot_s_mark_on_the_host_s_own_clocks_alone() -> None
     assert Daemon(config).saver._boot is boot_mark
     assert Daemon(config, clock=lambda: T).saver._boot is no_boot
     assert Daemon(config, monotonic=lambda: 0.0).saver._boot is no_boot
+
+
+@pytest.mark.parametrize("made", [Daemon, Parts])
+def test_a_misspelt_wiring_name_is_refused_not_ignored(made: type[Parts]) -> None:
+    """``Daemon(config, monotonik=...)``: a name of the wiring misspelt was ignored, the
+    test's clock left out and the host's read without a word (mypy names it, but not
+    through a ``**kwargs``). It is refused, named; the names it has are taken."""
+    config = parse_config(TEXT)
+    wiring: dict[str, Any] = {"monotonik": lambda: 0.0, "clock": lambda: T}
+    with pytest.raises(TypeError, match=r"unknown wiring: monotonik$"):
+        made(config, **wiring)
+    assert made(config, clock=lambda: T, monotonic=lambda: 0.0).saver._boot is no_boot
 
 
 def test_a_save_time_damaged_earlier_moves_no_time_past_the_start() -> None:

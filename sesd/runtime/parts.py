@@ -64,6 +64,11 @@ class Parts:
     the tasks that feed them."""
 
     def __init__(self, config: Config, **wiring: Unpack[Wiring]) -> None:
+        # mypy refuses a name Wiring lacks; a caller it does not check (a test's
+        # ``**kwargs``) would else have it ignored, a test clock left out unseen.
+        unknown = sorted(wiring.keys() - Wiring.__optional_keys__)
+        if unknown:
+            raise TypeError(f"{type(self).__name__}() got unknown wiring: {', '.join(unknown)}")
         clock = wiring.get("clock", time.time)
         monotonic = wiring.get("monotonic", time.monotonic)
         console = wiring.get("console")
