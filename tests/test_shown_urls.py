@@ -186,6 +186,23 @@ def test_a_token_holding_a_question_mark_or_a_hash_is_masked(url: str, named: st
             "https://ops:***@host:9093/p",
             "https://***@host:9093/p",
         ),
+        # ...but a password or a token holding one and a '?', '#' or (after a colon) a
+        # '/' written as is, an '@' after: all up to the last '@' may be the secret's,
+        # as with no '%40' in it (the part after the '%40' was shown, and the path with
+        # the rest of it). A user holding an '@' encoded is a token, not kept.
+        (
+            "http://ops:s3%40cr3t?x@host:9093/p",
+            "http://ops:***@host:9093/p",
+            "http://***@host:9093/p",
+        ),
+        (
+            "https://s3%40cr3t#x@host/api/v2/alerts",
+            "https://***@host/api/v2/alerts",
+            "https://***@host/api/v2/alerts",
+        ),
+        ("http://me%40corp:s3/cr3t@host:9093", "http://***@host:9093", "http://***@host:9093"),
+        ("http://s3cr3t%2540host:9093/x@y", "http://***@y", "http://***@y"),
+        ("http://s3cr3t%40host:9093/x@y", "http://***@y", "http://***@y"),
         # A token before an IPv6 address whose zone is '%40' or '%2540' (interface 40):
         # the '@' encoded after the token is the one masked to, not the zone's.
         (

@@ -77,17 +77,6 @@ def shown_url(url: str) -> str:
     end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
     userinfo, at, host = rest[:end].rpartition("@")
     port_at = host.find(":")
-    encoded = _unbracketed(host).rfind("%40")
-    if sep and not at and encoded >= 0:
-        # 'u:pw%40host': the '@' percent-encoded, the parser's port is the password (or,
-        # 'TOKEN%40host:9093', its host the token: no host name holds a '%'). One inside
-        # an IPv6 address's brackets is its zone's ('[fe80::1%40]', interface 40), and
-        # so is not the one after a token before them ('TOKEN%40[fe80::1%40]').
-        # What follows the authority (a path, a query) is no secret's: shown, as after
-        # an '@' typed as one.
-        user = host[:port_at] if 0 <= port_at < encoded else ""
-        after = _port_masked(host[encoded + 3 :] + rest[end:])
-        return f"{head}{user + ':' if user else ''}***@{after}"
     bracketed = host.startswith("[")
     if (
         sep
@@ -102,10 +91,24 @@ def shown_url(url: str) -> str:
         # ended by a '?' or '#' ('TOK#EN@host': a query or a fragment right after a
         # host, holding an '@', is rarer, and refused in an Alertmanager's URL). A host
         # without a port before a '/' is left: 'host/x@y' is a path far more often than
-        # a token with a '/'.
+        # a token with a '/'. Before the '@' percent-encoded's case: a password holding
+        # one and a '/', '?' or '#' ('u:pw%40x?y@host') is all the parser's host shows
+        # and more. A user holding an '@' encoded ('TOKEN%40host:9093/x@y') is a token.
         tail = rest.rpartition("@")[2]
         user = host[:port_at] if port_at >= 0 and not bracketed else ""
+        user = "" if _ENCODED_AT.search(user) else user
         return f"{head}{user + ':' if user else ''}***@{_port_masked(tail)}"
+    encoded = _unbracketed(host).rfind("%40")
+    if sep and not at and encoded >= 0:
+        # 'u:pw%40host': the '@' percent-encoded, the parser's port is the password (or,
+        # 'TOKEN%40host:9093', its host the token: no host name holds a '%'). One inside
+        # an IPv6 address's brackets is its zone's ('[fe80::1%40]', interface 40), and
+        # so is not the one after a token before them ('TOKEN%40[fe80::1%40]').
+        # What follows the authority (a path, a query) is no secret's: shown, as after
+        # an '@' typed as one.
+        user = host[:port_at] if 0 <= port_at < encoded else ""
+        after = _port_masked(host[encoded + 3 :] + rest[end:])
+        return f"{head}{user + ':' if user else ''}***@{after}"
     if not sep:
         return _unslashed_masked(url)
     if not at:
