@@ -43,6 +43,10 @@ def test_a_password_typed_with_no_slashes_nor_at_is_masked(url: str, named: str)
         ("http:/\n/s3cr3t@host", "http:/\n/***@host"),
         ("http:/\r\n/ops:s3cr3t%40host:9093", "http:/\r\n/ops:***@host:9093"),
         ("http:/\t/ops:s3cr3t", "http:/\t/ops:***"),
+        # Between the scheme's colon and its slashes, before a token whose '@' is
+        # percent-encoded (twice: not the '%40' the config's form looked for).
+        ("http:\t//s3cr3t%2540host:9093", "http:\t//***@host:9093"),
+        ("http:\n//s3cr3t%40host:9093", "http:\n//***@host:9093"),
         # A space is not dropped, but the refusal naming it named the password too.
         ("http:/ /ops:s3cr3t@host:9093", "http:/ /ops:***@host:9093"),
         ("http:/ /ops:s3cr3t", "http:/ /ops:***"),
@@ -52,11 +56,12 @@ def test_a_tab_a_line_break_or_a_space_among_the_slashes_leaves_the_password_mas
     url: str, named: str
 ) -> None:
     """The parser drops a tab or a line break anywhere in a URL, so one between the
-    scheme's slashes leaves the user and password where they were; the config's form
-    read the authority as ending at the second slash and showed the password (in the
-    refusal naming the tab, and in the daemon's logs of a URL with one), sesd status's
-    the password after a '%40' or with no '@'. A space there, which the parser keeps,
-    is refused: the refusal naming it showed the password in both forms."""
+    scheme's slashes (or before them) leaves the user and password where they were;
+    the config's form read the authority as ending at the second slash and showed the
+    password (in the refusal naming the tab, and in the daemon's logs of a URL with
+    one), sesd status's the password after a '%40' or with no '@'. A space there, which
+    the parser keeps, is refused: the refusal naming it showed the password in both
+    forms."""
     assert shown_url(url) == named
     assert "s3cr3t" not in shown_bare(url)
     with pytest.raises(ValueError, match="has a ") as refused:

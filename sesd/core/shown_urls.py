@@ -34,16 +34,18 @@ _LEADING: Final = "".join(map(chr, range(33)))
 #: what comes before it: the spaces or control characters an error names).
 _LEAD: Final = re.compile(r"[^A-Za-z]*[A-Za-z][A-Za-z0-9+.-]*:[/\\][/\\\t\r\n ]*")
 #: What may stand for a scheme in a URL without its '://' (``http:``, ``http//``, or a
-#: user's ``ops:`` when none was typed), kept when its user and password are masked.
-_NO_SLASHES: Final = re.compile(r"\s*[A-Za-z][A-Za-z0-9+.-]*(?::|/+)[/\\]*")
+#: user's ``ops:`` when none was typed), kept when its user and password are masked,
+#: with the slashes after it and a tab or a line break among them (``http:\t//``).
+_NO_SLASHES: Final = re.compile(r"\s*[A-Za-z][A-Za-z0-9+.-]*(?::|/+)[/\\\t\r\n]*")
 #: Spaces and slashes typed before a URL without its scheme (``//ops:PASSWORD``).
 _SLASHES: Final = re.compile(r"[\s/\\]*")
 #: What comes before a URL's user and password: its scheme and the slashes typed after
 #: it, however many (a third, or backslashes, leave the parser no host), with a tab or
-#: a line break among them (which the parser drops) or a space, or its colon left out
-#: (``http//``), else spaces.
+#: a line break among them or before them (which the parser drops) or a space, or its
+#: colon left out (``http//``), else spaces.
 _AUTHORITY: Final = re.compile(
-    r"\s*(?:[A-Za-z][A-Za-z0-9+.-]*(?::(?=[/\\])|(?=//)))?(?:[/\\][/\\\t\r\n ]*)?"
+    r"\s*(?:[A-Za-z][A-Za-z0-9+.-]*(?::(?=[\t\r\n]*[/\\])|(?=//)))?"
+    r"(?:[\t\r\n]*[/\\][/\\\t\r\n ]*)?"
 )
 
 
