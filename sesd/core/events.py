@@ -84,12 +84,11 @@ class _Ses(msgspec.Struct, frozen=True, gc=False, rename="camel"):
     pass
 
 
-class Mail(_Ses, frozen=True):
-    """The ``mail`` object common to every event."""
+class Mail(_Ses, frozen=True, kw_only=True):
+    """The ``mail`` object common to every event. Its fields in the order SES writes
+    them: msgspec looks each key up from the field after the last one found."""
 
     timestamp: str
-    message_id: str
-    destination: list[str] = []
     # Both are kept (the sender of each identity is remembered, an identity's tenant
     # too): longer than AWS makes them, an event is no SES event, and invalid (its
     # detail says which field), not kept cut to a name that was never SES's.
@@ -97,6 +96,8 @@ class Mail(_Ses, frozen=True):
     #: The account that sent (a delegate sender's, under sending authorization: the
     #: identity, in ``source_arn``, may be another account's).
     sending_account_id: Annotated[str, msgspec.Meta(max_length=_ACCOUNT_ID)] = ""
+    message_id: str
+    destination: list[str] = []
     tags: dict[str, list[str]] = {}
 
 
@@ -104,13 +105,13 @@ class Delivery(_Ses, frozen=True):
     """``delivery``: SES handed the message to the recipient's MTA."""
 
     timestamp: str | None = None
-    recipients: list[str] = []
     # SES stops trying a message within LONGEST_DELAY: a time outside it, or below 0,
     # is none of SES's, and kept it would be a domain's p99 for an hour. Such an event
     # is invalid (its detail names the field), as an ARN longer than AWS makes is.
     processing_time_millis: (
         Annotated[float, msgspec.Meta(ge=0, le=LONGEST_DELAY * 1000.0)] | None
     ) = None
+    recipients: list[str] = []
 
 
 class DelayedRecipient(_Ses, frozen=True):
