@@ -143,10 +143,10 @@ class BouncedRecipient(_Ses, frozen=True):
 class Bounce(_Ses, frozen=True):
     """``bounce``: the recipient's MTA (or SES) rejected the message."""
 
-    timestamp: str | None = None
-    bounce_type: str = ""
+    bounce_type: str = ""  # (in the order SES writes them, as Mail's)
     bounce_sub_type: str = ""
     bounced_recipients: list[BouncedRecipient] = []
+    timestamp: str | None = None
     reporting_mta: str = msgspec.field(default="", name="reportingMTA")
 
 
