@@ -115,6 +115,17 @@ CASES = [
      "%2Fsqs.us-east-1.amazonaws.com%2F123456789012%2Fq' "
      "is the AWS console's page of the queue, not its URL: SQS's are "
      "https://sqs.REGION.amazonaws.com/ACCOUNT_ID/QUEUE_NAME, as the queue's Details show it"),
+    # The queue's ARN (what IAM policies and SNS show) or its name where its URL goes:
+    # shown whole (neither holds a secret), with the URL to write.
+    ('[[queues]]\nurl = "arn:aws:sqs:eu-west-1:123456789012:ses-events"', ":2: queues[0].url: "
+     "'arn:aws:sqs:eu-west-1:123456789012:ses-events' is the queue's ARN, not its URL: write "
+     "https://sqs.eu-west-1.amazonaws.com/123456789012/ses-events"),
+    ('[[queues]]\nurl = "arn:aws-cn:sqs:cn-north-1:123456789012:q.fifo"', ":2: queues[0].url: "
+     "'arn:aws-cn:sqs:cn-north-1:123456789012:q.fifo' is the queue's ARN, not its URL: write "
+     "https://sqs.cn-north-1.amazonaws.com.cn/123456789012/q.fifo"),
+    ('[[queues]]\nurl = "ses-events"', ":2: queues[0].url: 'ses-events' is a queue's name, not "
+     "its URL: SQS's are https://sqs.REGION.amazonaws.com/ACCOUNT_ID/QUEUE_NAME, as the "
+     "queue's Details show it"),
     # [http], and the web configuration file it names (read with the secrets)
     ('[http]\nlisten = "bogus"', ":4: http.listen: must be HOST:PORT, got 'bogus'"),
     ('[http]\nlisten = "h:99999"', ":4: http.listen: 'h:99999': port 99999 is over 65535"),

@@ -150,6 +150,33 @@ _QUEUE_URL_IS = (
 )
 
 
+#: A queue's ARN (``arn:aws:sqs:REGION:ACCOUNT_ID:NAME``), pasted where its URL goes:
+#: the partition, region, account and name its URL is made of.
+_QUEUE_ARN = re.compile(
+    r"arn:(?P<partition>aws[a-z-]*):sqs:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
+    r"(?P<name>[A-Za-z0-9_-]{1,80}(?:\.fifo)?)"
+)
+#: A queue's name alone, written where its URL goes.
+_QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}(?:\.fifo)?")
+
+
+def _check_not_arn_or_name(url: str) -> None:
+    """Raise ValueError when ``url`` is the queue's ARN or its name, not its URL: the
+    ARN is what IAM policies and SNS subscriptions show, so it is pasted as often as
+    the URL. Neither holds a secret, so each is shown whole, with the URL to write."""
+    arn = _QUEUE_ARN.fullmatch(url.strip())
+    if arn is not None:
+        suffix = ".cn" if arn["partition"] == "aws-cn" else ""
+        raise ValueError(
+            f"url: '{escaped(url, 300)}' is the queue's ARN, not its URL: write "
+            f"https://sqs.{arn['region']}.amazonaws.com{suffix}/{arn['account']}/{arn['name']}"
+        )
+    if _QUEUE_NAME.fullmatch(url.strip()):
+        raise ValueError(
+            f"url: '{escaped(url, 300)}' is a queue's name, not its URL: {_QUEUE_URL_IS}"
+        )
+
+
 def _check_queue_url(url: str) -> None:
     """Raise ValueError when ``url`` is an AWS host's that names no queue: SQS's without
     its account or name (or with a query), or the console's page of the queue. Another
@@ -269,6 +296,7 @@ class QueueConfig(Section, frozen=True):
                     f"(shown escaped); {what} is the queue label of metrics and log "
                     "lines: write it without"
                 )
+        _check_not_arn_or_name(self.url)
         check_http_url(self.url, "url")
         _check_queue_url(self.url)
         for key, written, what in (
