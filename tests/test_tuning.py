@@ -182,6 +182,9 @@ def test_set_overrides_each_key_and_is_checked_as_the_file_is() -> None:
         ("nope.above=0.2", "no rule named 'nope'"),
         ("r.window=1h", "'window' is not one of above, below"),
         ("r.above=high", "'r.above=high': above: 'high' is not a number"),
+        # A percentage, as people say a threshold, told how the file writes it.
+        ("r.above=5%", "'r.above=5%': above: '5%' is not a number (a fraction: 0.05 is 5%)"),
+        ("r.clear_below=3 %", "clear_below: '3 %' is not a number (a fraction: 0.05 is 5%)"),
         ("r.min_events=1.5", "'r.min_events=1.5': min_events: '1.5' is not a whole number"),
         ("r.min_events=many", "'r.min_events=many': min_events: 'many' is not a number"),
         ("r.clear_below=0.5", "clear_below: 0.5 is above `above` (0.1)"),

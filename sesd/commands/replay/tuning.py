@@ -60,7 +60,9 @@ def _value(key: str, value: str, setting: str) -> Any:
             return value
         number = float(value)
     except ValueError:
-        raise ConfigError(f"--set {setting!r}: {key}: {value!r} is not a number") from None
+        # A percentage is how people say a threshold: told how the file writes one.
+        hint = " (a fraction: 0.05 is 5%)" if value.strip().endswith("%") else ""
+        raise ConfigError(f"--set {setting!r}: {key}: {value!r} is not a number{hint}") from None
     if key != "min_events":
         return number
     try:
