@@ -547,6 +547,17 @@ CASES = [
     (RA + 'for = "x"', ":8: alerts.rules[0] (r).for: invalid duration 'x' (use e.g. '10s', '5m', "
      "'1h30m')"),
     (RA + "abvoe = 1", ":8: alerts.rules[0] (r).abvoe: unknown key (did you mean above?)"),
+    # A word written for a key sesd names otherwise, too far for a typo's likeness: the
+    # key to write said; and a key written a level too high, the table it belongs in.
+    (R + "threshold = 0.1", ":7: alerts.rules[0] (r).threshold: unknown key (a rule's "
+     "threshold is `above`, or `below` to fire under it)"),
+    (R + "treshold = 0.1", ":7: alerts.rules[0] (r).treshold: unknown key (a rule's "
+     "threshold is `above`, or `below` to fire under it)"),
+    ('[[rules]]\nname = "r"', ":3: rules: unknown key (did you mean alerts.rules?)"),
+    ('[slack]\nwebhook_url = "https://h.example/x"', ":3: slack: unknown key (did you mean "
+     "alerts.slack?)"),
+    # A key more than one table has is left unguessed.
+    ('region = "eu-west-1"\n' + Q, ":1: region: unknown key"),
     (R + 'above = "5%"', ":7: alerts.rules[0] (r).above: Expected `float | null`, got `str` (a "
      "fraction: 0.05 is 5%)"),
     (RA + 'labels = {"a b" = "x"}', ":8: alerts.rules[0] (r).labels.\"a b\": a label's name is of "

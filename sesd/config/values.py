@@ -131,7 +131,8 @@ def one_line(exc: msgspec.ValidationError, prefix: str = "", schema: type | None
         # A typo is the commonest unknown key: the key of that table it was meant as.
         table = found if isinstance(found, msgspec.inspect.StructType) else None
         known = [f.encode_name for f in table.fields] if table is not None else []
-        return f"{key}: unknown key{meant_key(field, known)}"
+        meant = meant_key(field, known) or _word_for(field, known) or _deeper(field, table)
+        return f"{key}: unknown key{meant}"
     missing = _MISSING.fullmatch(msg)
     if missing:
         # The key to write, where msgspec names its table and the field in its words.
@@ -194,6 +195,42 @@ def meant_word(written: str, known: list[str], case: str) -> str:
         meant = [w for w in known if _part_of(written, w) or _part_of(w, written)]
         meant = meant if len(meant) == 1 else []
     return f"did you mean {meant[0]}?" if meant else ""
+
+
+#: Words written for a key sesd names otherwise, too far from it for a typo's likeness,
+#: and what to say: each said only in a table that has the key.
+_WORDS_FOR = {"threshold": ("above", "a rule's threshold is `above`, or `below` to fire under it")}
+
+
+def _word_for(written: str, known: list[str]) -> str:
+    """`` (what to write)`` when ``written`` is (or is a typo of) a word of
+    :data:`_WORDS_FOR` whose key ``known`` has; else ""."""
+    for word, (key, said) in _WORDS_FOR.items():
+        if key in known and meant_word(written, [word], ""):
+            return f" ({said})"
+    return ""
+
+
+def _deeper(written: str, table: msgspec.inspect.StructType | None) -> str:
+    """`` (did you mean TABLE.KEY?)`` when one table right below ``table`` (or one list
+    of tables) has the key ``written``: a key written a level too high (``[[rules]]``
+    for ``[[alerts.rules]]``, ``listen`` for ``http.listen``). Else ""."""
+    places = []
+    for field in table.fields if table is not None else ():
+        inner = _table_of(field.type)
+        if inner is not None and written in (f.encode_name for f in inner.fields):
+            places.append(f"{toml_key(field.encode_name)}.{toml_key(written)}")
+    return f" (did you mean {places[0]}?)" if len(places) == 1 else ""
+
+
+def _table_of(found: msgspec.inspect.Type) -> msgspec.inspect.StructType | None:
+    """The table a key's value is (``X | None``, or a list of them), or None."""
+    if isinstance(found, msgspec.inspect.UnionType):
+        kept = [t for t in found.types if not isinstance(t, msgspec.inspect.NoneType)]
+        found = kept[0] if len(kept) == 1 else found
+    if isinstance(found, msgspec.inspect.ListType):
+        found = found.item_type
+    return found if isinstance(found, msgspec.inspect.StructType) else None
 
 
 def _part_of(part: str, word: str) -> bool:
