@@ -538,6 +538,10 @@ CASES = [
     (RA + "min_events = -1", ":8: alerts.rules[0] (r).min_events: must not be negative"),
     (RA + 'sinks = ["zz"]', ":8: alerts.rules[0] (r).sinks[0]: sink 'zz' is not configured "
      "(configured: console; add [alerts.sinks.zz])"),
+    (RA + 'sinks = ["Console"]', ":8: alerts.rules[0] (r).sinks[0]: sink 'Console' is not "
+     "configured (configured: console; did you mean console? sink names are case-sensitive)"),
+    (HOOK + RA + 'sinks = ["hoook"]', ":11: alerts.rules[0] (r).sinks[0]: sink 'hoook' is not "
+     "configured (configured: console, hook; did you mean hook?)"),
     (RA + "sinks = []", ":8: alerts.rules[0] (r).sinks: must name at least one sink"),
     # Named twice, a sink was queued the page twice for one transition.
     (PD + RA + 'sinks = ["pd", "console", "pd"]', ":11: alerts.rules[0] (r).sinks[2]: 'pd' is "

@@ -77,9 +77,19 @@ async def test_test_alert_reaches_each_sink(
                 "sesd: cannot write to standard output: No space left on device; "
                 "the result is lost\n"
             )
+        # A sink not configured: the table to add, or, a typo of one, the one meant.
         code, output = await sesd("--sink", "email")
         assert code == 2
-        assert output == "sesd: no sink named 'email' (configured: console, pagerduty, slack)\n"
+        assert output == (
+            "sesd: no sink named 'email' (configured: console, pagerduty, slack; "
+            "add [alerts.sinks.email])\n"
+        )
+        code, output = await sesd("--sink", "slak")
+        assert (code, output) == (
+            2,
+            "sesd: no sink named 'slak' (configured: console, pagerduty, slack; "
+            "did you mean slack?)\n",
+        )
         slack.script(Answer(404))
         code, output = await sesd("--sink", "slack")
         assert code == 1
@@ -286,7 +296,10 @@ async def test_testing_one_sink_needs_only_that_sink_s_secrets(
         )
         code, output = await sesd("nosuch")
         assert code == 2
-        assert "no sink named 'nosuch' (configured: am, console, hook, pagerduty, slack)" in output
+        assert (
+            "no sink named 'nosuch' (configured: am, console, hook, pagerduty, slack; add "
+            in output
+        )
         config.write_text(sinks_text + "[nosuch_section]\nkey = 1\n")
         code, output = await sesd("slack")
         assert code == 2

@@ -103,7 +103,7 @@ async def send_test_alert(config: Config, sink_name: str) -> int:
         configured = named.get(sink_name)
         if configured is None:
             print(
-                f"sesd: no sink named {sink_name!r} (configured: {', '.join(sorted(named))})",
+                f"sesd: no sink named {sink_name!r} {config.alerts.sink_missing(sink_name)}",
                 file=sys.stderr,
             )
             return 2

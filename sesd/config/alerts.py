@@ -24,7 +24,7 @@ from sesd.config.sinks import (
     WebhookConfig,
 )
 from sesd.config.thresholds import check_thresholds
-from sesd.config.values import Duration, Section, toml_key
+from sesd.config.values import Duration, Section, meant_word, toml_key
 
 __all__ = [
     "ACCOUNT_METRICS",
@@ -238,8 +238,7 @@ class AlertsConfig(Section, frozen=True):
                 if wanted not in known:
                     raise ValueError(
                         f"rules[{i}] ({rule.name}).sinks[{j}]: sink {wanted!r} is not configured "
-                        f"(configured: {', '.join(sorted(known))}; add "
-                        f"[alerts.sinks.{toml_key(wanted)}])"
+                        f"{self.sink_missing(wanted)}"
                     )
                 if wanted in rule.sinks[:j]:
                     # Each name is a route: named twice, the sink was paged twice for
@@ -257,6 +256,14 @@ class AlertsConfig(Section, frozen=True):
             found["pagerduty"] = self.pagerduty
         found.update(self.sinks)
         return found
+
+    def sink_missing(self, wanted: str) -> str:
+        """What to say of a sink ``wanted`` that is not configured: the sinks that are,
+        and the one meant when it is a typo of one (``slak``), else the table to add."""
+        known = sorted(self.named_sinks())
+        meant = meant_word(wanted, known, "sink names are case-sensitive")
+        fix = meant or f"add [alerts.sinks.{toml_key(wanted)}]"
+        return f"(configured: {', '.join(known)}; {fix})"
 
     def by_labels(self) -> frozenset[str]:
         """The sinks that tell alerts apart by their labels (Alertmanager's)."""
