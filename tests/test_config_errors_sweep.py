@@ -257,6 +257,14 @@ CASES = [
     ('[aws]\naccess_key_id = "k"', ":3: aws: access_key_id and secret_access_key go together"),
     ('[aws]\nregion = "x"', ":4: aws.region: 'x' is not an AWS region (e.g. eu-west-1)"),
     ('[aws]\nendpoint_url = "x"', ":4: aws.endpoint_url: 'x' is not an http(s) URL"),
+    # A host written without its scheme, as a local stack's docs often write it: the URL
+    # meant said.
+    ('[aws]\nendpoint_url = "127.0.0.1:4566"', ":4: aws.endpoint_url: '127.0.0.1:4566' is not "
+     "an http(s) URL: it has no scheme; give it as http://127.0.0.1:4566 or "
+     "https://127.0.0.1:4566"),
+    ('[[queues]]\nurl = "localhost:9324/000000000000/q"', ":2: queues[0].url: "
+     "'localhost:9324/000000000000/q' is not an http(s) URL: it has no scheme; give it as "
+     "http://localhost:9324/000000000000/q or https://localhost:9324/000000000000/q"),
     ('[[accounts]]\nname = "a b"\n' + ROLE, ":4: accounts[0].name: 'a b': ASCII letters, digits, "
      "'_', '.', '-', at most 64 ('default' is the default credential chain)"),
     ('[[accounts]]\nname = "a"\nrole_arn = "x"', ":5: accounts[0].role_arn: 'x' is not a role ARN "

@@ -392,6 +392,9 @@ def test_an_endpoint_url_without_http_is_a_usage_error(
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert f"argument --endpoint-url: {url!r} is not an http(s) URL" in err
+    # The scheme left out: the URL meant said, as the config's errors say it.
+    meant = f": it has no scheme; give it as http://{url} or https://{url}\n"
+    assert err.endswith(meant) == ("://" not in url)
     assert "Traceback" not in err
 
 

@@ -36,6 +36,12 @@ URL_SECRETS = (".webhook_url", ".url")
 _ENCODED_AT = re.compile(r"%(?:25)*40", re.IGNORECASE)
 #: What a URL without an http(s) scheme or a host is told.
 NOT_HTTP = "not an http(s) URL with a host"
+#: A host (a name with a dot, ``localhost`` or an address) and what may follow it,
+#: written without a scheme: its port, a path.
+_SCHEMELESS = re.compile(
+    r"(?:localhost|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+|\[[0-9A-Fa-f:.]+\])"
+    r"(?::\d{1,5})?(?:[/?#][^\s]*)?"
+)
 
 
 def url_fault(url: str, *, drops: bool = True) -> str | None:
@@ -179,7 +185,12 @@ def check_http_url(url: str, key: str = "", *, drops: bool = False) -> None:
         return
     named = f"{key}: " if key else ""
     if fault == NOT_HTTP:
-        raise ValueError(f"{named}{shown_url(url)!r} is not an http(s) URL")
+        shown = shown_url(url)
+        # A host written without its scheme ('127.0.0.1:4566', 'localhost:9093/x') is
+        # the commonest such slip: the URL meant said, as `sesd status --url` says it.
+        bare = _SCHEMELESS.fullmatch(url)
+        meant = f": it has no scheme; give it as http://{shown} or https://{shown}"
+        raise ValueError(f"{named}{shown!r} is not an http(s) URL{meant if bare else ''}")
     # Escaped as the rest of the config's values are: the URL is the file's, of any text.
     raise ValueError(f"{named}'{escaped(shown_url(url), 200)}': {fault}")
 
