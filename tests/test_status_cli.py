@@ -1194,6 +1194,34 @@ def test_an_unreadable_config_is_a_config_error(
     assert capsys.readouterr().err.startswith(f"sesd: config error: {path}:2: http.listen")
 
 
+def test_a_config_a_reload_refused_still_names_the_daemons_address(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A reload refused the file (a threshold of 5 for a ratio): the daemon runs on the
+    config it last loaded, and `sesd status --config` of that file, what the SRE runs
+    next, asks the daemon at its ``[http] listen`` with a warning naming the error,
+    not a config error and no status. A file that is no TOML, or whose ``[http]`` is
+    itself wrong, is still the config error."""
+    path = tmp_path / "sesd.toml"
+    path.write_text(
+        '[http]\nlisten = "127.0.0.1:19616"\n[[alerts.rules]]\nname = "r"\n'
+        'metric = "delay_ratio"\nwindow = "5m"\nabove = 5\n'
+    )
+    assert default_url(str(path)) == "http://127.0.0.1:19616"
+    err = capsys.readouterr().err
+    assert err.startswith(f"sesd: warning: config error: {path}:7: alerts.rules[0] (r).above: 5")
+    assert err.endswith("(a running sesd keeps the config it last loaded)\n")
+    assert err.count("\n") == 1
+    for text, error in (
+        ('[http]\nlisten = "127.0.0.1:19616"\n[alerts\n', f"{path}:3:8: not valid TOML"),
+        ("[http]\nlisten = 9585\n[alerts]\nx = 1\n", f"{path}:2: http.listen"),
+    ):
+        path.write_text(text)
+        with pytest.raises(ConfigError, match=re.escape(error)):
+            default_url(str(path))
+        assert capsys.readouterr().err == ""
+
+
 def test_the_table_shows_every_section() -> None:
     """Alerts on the canary, an account and a tenant with their notes and silence, a
     pending one last; each axis; the canary's last timings; the paused account and

@@ -57,7 +57,7 @@ from sesd.status.document import MAX_ALERTS, Limits
 if TYPE_CHECKING:
     # The config's modules load only for a config or $SESD_HTTP_LISTEN: they are a
     # third of a start that reads neither (an SRE's `sesd status --watch`).
-    from sesd.config import Config
+    from sesd.config import HttpConfig
 
 __all__ = ["DEFAULT_URL", "add_parser", "default_url"]
 
@@ -131,8 +131,19 @@ def default_url(config_path: str | None, listen: str | None = None) -> str:
         return DEFAULT_URL
     from sesd.config import ConfigError, HttpConfig, load_config
 
-    config = load_config(config_path, resolve_secrets=False) if config_path else None
-    http = config.http if config is not None else HttpConfig()
+    try:
+        config = load_config(config_path, resolve_secrets=False) if config_path else None
+    except ConfigError as exc:
+        # A config a reload refused: the daemon runs on the one it last loaded, whose
+        # [http] is most often this file's, and its status says the reload failed.
+        http = _http_alone(config_path, exc) if config_path else HttpConfig()
+        print(
+            f"sesd: warning: config error: {exc}; asking the daemon at its [http] listen "
+            "all the same (a running sesd keeps the config it last loaded)",
+            file=sys.stderr,
+        )
+    else:
+        http = config.http if config is not None else HttpConfig()
     if listen:
         try:
             http = HttpConfig(listen=listen, web_config=http.web_config)
@@ -141,18 +152,39 @@ def default_url(config_path: str | None, listen: str | None = None) -> str:
     host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(http.host, http.host)  # noqa: S104
     if ":" in host:
         host = f"[{host}]"
-    tls = config is not None and _has_tls(config)
+    tls = _has_tls(http)
     return f"{'https' if tls else 'http'}://{host}:{http.port}"
 
 
-def _has_tls(config: Config) -> bool:
+def _http_alone(path: str, refused: Exception) -> HttpConfig:
+    """The ``[http]`` table of the config at ``path``, read alone, where the whole does
+    not load; ``refused`` (why it does not) raised when that table cannot be read
+    either (the file not TOML, ``[http]`` itself wrong), or when ``path`` is no regular
+    file (``/dev/stdin``: read once already, a second read finds it empty)."""
+    import tomllib
+    from pathlib import Path
+
+    from sesd.config import HttpConfig
+    from sesd.config.hooks import dec_hook
+    from sesd.config.reading import read_bounded
+
+    if not Path(path).is_file():
+        raise refused
+    try:
+        data = tomllib.loads(read_bounded(Path(path), what="no config").decode("utf-8-sig"))
+        return msgspec.convert(data.get("http", {}), HttpConfig, dec_hook=dec_hook)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, ValueError) as exc:
+        raise refused from exc
+
+
+def _has_tls(http: HttpConfig) -> bool:
     """Whether the daemon serves TLS, as far as its web config (if readable) says."""
     from sesd.config import ConfigError
 
-    if config.http.web_config is None:
+    if http.web_config is None:
         return False
     try:
-        return config.http.web_config.read().tls_server_config is not None
+        return http.web_config.read().tls_server_config is not None
     except ConfigError:
         return False  # not ours to read (the daemon's user's): plain HTTP is tried
 
