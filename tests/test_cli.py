@@ -134,6 +134,9 @@ def test_a_port_in_use_is_one_line_and_exit_2(
     assert code == 2
     (line,) = [line for line in err.splitlines() if not line.startswith("{")]
     assert line.startswith(f"sesd: cannot start: cannot listen on {listen}: ")
+    # Where the address in force is given: the flag, the variable, or the config.
+    given = {"config": "[http] listen", "listen flag": "--listen"}.get(how, "$SESD_HTTP_LISTEN")
+    assert line.endswith(f"; give sesd another address with {given}")
     assert "Traceback" not in err
 
 

@@ -157,8 +157,11 @@ def execute(args: argparse.Namespace) -> int:
         return start_failed(StartError(profile))
     configure_logging(config.logging.level, config.logging.format, daemon=True)
     buffer_output()  # the console sink's alerts: a stalled reader must not stall sesd
+    # Where the address in force is given, for the line of a start that cannot bind it.
+    given = "--listen" if args.listen else "[http] listen"
     if args.listen is None:
         args.listen = os.environ.get("SESD_HTTP_LISTEN") or None
+        given = "$SESD_HTTP_LISTEN" if args.listen else given
     if args.listen:
         try:
             http = HttpConfig(listen=args.listen, web_config=config.http.web_config)
@@ -183,9 +186,21 @@ def execute(args: argparse.Namespace) -> int:
             _exit_now(exc)
         if not isinstance(exc, (StartError, BaseExceptionGroup)):
             raise
-        return start_failed(exc)
+        return start_failed(_with_remedy(exc, given))
     if daemon.saver.unfinished:
         _exit_now()
     # The stop's save failed: the file holds an older state than sesd stopped with,
     # which a supervisor should show (systemd: the unit failed).
     return 1 if daemon.saver.failed else 0
+
+
+def _with_remedy(exc: BaseException, given: str) -> BaseException:
+    """A start that could not listen (another sesd or a program has the port) says
+    where the address in force is ``given``: the flag, the variable a unit sets, or the
+    config, each of which overrides the next."""
+    from sesd.runtime.http import ListenError, StartError
+
+    found = start_error(exc)
+    if not isinstance(found, ListenError):
+        return exc
+    return StartError(f"{found}; give sesd another address with {given}")
