@@ -149,6 +149,12 @@ CASES = [
     # [domains], [dimensions]
     ("[domains]\nmax_tracked = -1", ":4: domains.max_tracked: must not be negative"),
     ('[domains]\ntrack = ["a b"]', ":4: domains.track[0]: 'a b' is not a usable domain name"),
+    # An address or a URL pasted in: the domain to write said, as a rule's domains say it.
+    ('[domains]\ntrack = ["ann@gmail.com"]', ":4: domains.track[0]: 'ann@gmail.com' is not a "
+     "usable domain name (write the domain alone, as gmail.com for ann@gmail.com)"),
+    ('[domains]\ngroups = {ms = ["outlook.com", "https://live.com/"]}', ":4: "
+     "domains.groups.ms[1]: 'https://live.com/' is not a usable domain name (write the domain "
+     "alone, as gmail.com for ann@gmail.com)"),
     # A group's member named by its index, as track's is.
     ('[domains]\ngroups = {a = ["x.com"], b = ["y.com", "x.com"]}', ":4: domains.groups.b[1]: "
      "'x.com', already in domains.groups.a[0]: a domain counts under one group"),

@@ -10,7 +10,10 @@ from sesd.config.values import LABEL_LENGTH, Duration, Section, toml_key
 from sesd.core.domains import normalise_domain
 from sesd.core.text import has_control
 
-__all__ = ["DomainsConfig", "listed_twice"]
+__all__ = ["NO_DOMAIN_HINT", "DomainsConfig", "listed_twice"]
+
+#: How to write a domain where an address or a URL was pasted in.
+NO_DOMAIN_HINT = "write the domain alone, as gmail.com for ann@gmail.com"
 
 
 class DomainsConfig(Section, frozen=True):
@@ -37,7 +40,9 @@ class DomainsConfig(Section, frozen=True):
         for where, group, domain in listed:
             norm = normalise_domain(domain)
             if norm is None:
-                raise ValueError(f"{where}: {domain!r} is not a usable domain name")
+                # An address or a URL pasted in: the domain to write said, as a rule's is.
+                pasted = f" ({NO_DOMAIN_HINT})" if "@" in domain or "/" in domain else ""
+                raise ValueError(f"{where}: {domain!r} is not a usable domain name{pasted}")
             # One label a domain: in a second group it counted under the last alone
             # (twice in one group, it counts under that group all the same).
             if group is None:

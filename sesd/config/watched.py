@@ -8,6 +8,7 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
 from sesd.config.alerts import TENANT_METRICS, is_glob
+from sesd.config.domains import NO_DOMAIN_HINT
 from sesd.core.accounts import DEFAULT_ACCOUNT, glob_takes_an_account
 from sesd.core.domains import OTHER, domain_pattern, normalise_domain, takes_glob
 from sesd.core.globs import glob_takes_a_domain
@@ -26,9 +27,6 @@ __all__ = [
     "no_domain",
     "silence_takes_a_label",
 ]
-
-#: How to write a domain where an address or a URL was pasted in.
-NO_DOMAIN_HINT = "write the domain alone, as gmail.com for ann@gmail.com"
 
 
 def no_domain(written: str) -> bool:
