@@ -572,6 +572,7 @@ CASES = [
     (R + "treshold = 0.1", ":7: alerts.rules[0] (r).treshold: unknown key (a rule's "
      "threshold is `above`, or `below` to fire under it)"),
     ('[[rules]]\nname = "r"', ":3: rules: unknown key (did you mean alerts.rules?)"),
+    (CAN + 'every = "5m"', ":6: canary.every: unknown key (did you mean interval?)"),
     ('[slack]\nwebhook_url = "https://h.example/x"', ":3: slack: unknown key (did you mean "
      "alerts.slack?)"),
     # A key more than one table has is left unguessed.

@@ -199,7 +199,11 @@ def meant_word(written: str, known: list[str], case: str) -> str:
 
 #: Words written for a key sesd names otherwise, too far from it for a typo's likeness,
 #: and what to say: each said only in a table that has the key.
-_WORDS_FOR = {"threshold": ("above", "a rule's threshold is `above`, or `below` to fire under it")}
+_WORDS_FOR = {
+    "threshold": ("above", "a rule's threshold is `above`, or `below` to fire under it"),
+    # The other periods are ``*_every`` (poll_every, save_every): the canary's is not.
+    "every": ("interval", "did you mean interval?"),
+}
 
 
 def _word_for(written: str, known: list[str]) -> str:
