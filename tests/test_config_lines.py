@@ -75,6 +75,11 @@ CASES = [
      "slack, pagerduty, alertmanager, webhook, console (got 'slak'; did you mean slack?)"),
     (Q + "[alerts.sinks.'x y']\ntype = \"console\"\n\ncolour = 1\n", '6: alerts.sinks."x y".'
      "colour: unknown key"),
+    # A table only a header implies (``[alert.slack]``): that header's line.
+    (Q + "\n[alert.slack]\nwebhook_url = \"x\"\n", "4: alert: unknown key (did you mean "
+     "alerts?)"),
+    (Q + '[http]\nlisten = "127.0.0.1:9585"\n[sinks.chat]\ntype = "slack"\n', "5: sinks: "
+     "unknown key (did you mean alerts.sinks?)"),
     # A table, by its header: the error names the rule, and no key of it.
     (Q + "\n" + R + 'domains = ["*"]\nproviders = ["*"]\n', "4: alerts.rules[0] (r): give "
      "`domains` or `providers`, not both"),

@@ -108,16 +108,21 @@ _VALUE_END = re.compile(r"[,\]}\n#]")
 
 class KeyLines:
     """The line each key of a valid TOML document sits on (a table's: its header's, or
-    the first line that gives it by a dotted key), read from the text once."""
+    the first line that gives it by a dotted key, else the first header that implies it,
+    ``alert`` of ``[alert.slack]``), read from the text once."""
 
     def __init__(self, text: str) -> None:
         self._text = text
         self._starts = [0] + [m.end() for m in re.finditer("\n", text)]
         self._pos = 0
         self._lines: dict[Path, int] = {}
+        #: Each table a header implies, written with no header of its own: its first line.
+        self._implied: dict[Path, int] = {}
         #: Each list of tables (``[[queues]]``) by its key: how many entries so far.
         self._tables: dict[Path, int] = {}
         self._document()
+        for path, line in self._implied.items():
+            self._lines.setdefault(path, line)
 
     def line(self, key: str) -> int | None:
         """The line of ``key`` as a message of the config names it first
@@ -177,6 +182,9 @@ class KeyLines:
         path: Path = ()
         for part in parts[:-1] if listed else parts:
             path = self._entered((*path, part))
+            # A table this header implies (``sinks`` of ``[sinks.x]``) sits here, unless
+            # its own header, or a line before, gives it.
+            self._implied.setdefault(path, line)
         if listed:
             path = (*path, parts[-1])
             self._record(path, line)
