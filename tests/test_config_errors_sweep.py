@@ -575,6 +575,14 @@ CASES = [
     (CAN + 'every = "5m"', ":6: canary.every: unknown key (did you mean interval?)"),
     ('[slack]\nwebhook_url = "https://h.example/x"', ":3: slack: unknown key (did you mean "
      "alerts.slack?)"),
+    # Named from the top, as the error names its own key; below a list of tables no
+    # dotted key reaches the key: the header it goes under.
+    ("[alerts]\n" + S, ":4: alerts.webhook_url: unknown key (did you mean "
+     "alerts.slack.webhook_url?)"),
+    ('url = "https://sqs.us-east-1.amazonaws.com/1/q"\n' + Q, ":1: url: unknown key (did you "
+     "mean url under [[queues]]?)"),
+    ("[alerts]\nabove = 0.1", ":4: alerts.above: unknown key (did you mean above under "
+     "[[alerts.rules]]?)"),
     # A key more than one table has is left unguessed.
     ('region = "eu-west-1"\n' + Q, ":1: region: unknown key"),
     (R + 'above = "5%"', ":7: alerts.rules[0] (r).above: Expected `float | null`, got `str` (a "

@@ -131,7 +131,7 @@ def one_line(exc: msgspec.ValidationError, prefix: str = "", schema: type | None
         # A typo is the commonest unknown key: the key of that table it was meant as.
         table = found if isinstance(found, msgspec.inspect.StructType) else None
         known = [f.encode_name for f in table.fields] if table is not None else []
-        meant = meant_key(field, known) or _word_for(field, known) or _deeper(field, table)
+        meant = meant_key(field, known) or _word_for(field, known) or _deeper(field, table, path)
         return f"{key}: unknown key{meant}"
     missing = _MISSING.fullmatch(msg)
     if missing:
@@ -215,26 +215,40 @@ def _word_for(written: str, known: list[str]) -> str:
     return ""
 
 
-def _deeper(written: str, table: msgspec.inspect.StructType | None) -> str:
-    """`` (did you mean TABLE.KEY?)`` when one table right below ``table`` (or one list
-    of tables) has the key ``written``: a key written a level too high (``[[rules]]``
-    for ``[[alerts.rules]]``, ``listen`` for ``http.listen``). Else ""."""
+def _deeper(written: str, table: msgspec.inspect.StructType | None, path: str) -> str:
+    """`` (did you mean KEY?)`` when one table right below ``table`` (at ``path``) has
+    the key ``written``: a key written a level too high (``[[rules]]`` for
+    ``[[alerts.rules]]``, ``listen`` for ``http.listen``), named from the top as the
+    error names its own key. Below a list of tables no dotted key reaches it: the
+    header it goes under is named (``url under [[queues]]``). Else ""."""
     places = []
     for field in table.fields if table is not None else ():
-        inner = _table_of(field.type)
-        if inner is not None and written in (f.encode_name for f in inner.fields):
-            places.append(f"{toml_key(field.encode_name)}.{toml_key(written)}")
+        inner, listed = _table_of(field.type)
+        if inner is None or written not in (f.encode_name for f in inner.fields):
+            continue
+        where = ".".join(part for part in (path, toml_key(field.encode_name)) if part)
+        if listed:
+            # A header names the list, not one of its entries: ``[[a.b]]``, not a.b[0].
+            places.append(f"{toml_key(written)} under [[{_INDEX.sub('', where)}]]")
+        else:
+            places.append(f"{where}.{toml_key(written)}")
     return f" (did you mean {places[0]}?)" if len(places) == 1 else ""
 
 
-def _table_of(found: msgspec.inspect.Type) -> msgspec.inspect.StructType | None:
-    """The table a key's value is (``X | None``, or a list of them), or None."""
+#: An entry's index in a key as errors name it (``queues[0]``).
+_INDEX = re.compile(r"\[\d+\]")
+
+
+def _table_of(found: msgspec.inspect.Type) -> tuple[msgspec.inspect.StructType | None, bool]:
+    """The table a key's value is (``X | None``, or a list of them), or None; and
+    whether it is a list of them."""
     if isinstance(found, msgspec.inspect.UnionType):
         kept = [t for t in found.types if not isinstance(t, msgspec.inspect.NoneType)]
         found = kept[0] if len(kept) == 1 else found
+    listed = isinstance(found, msgspec.inspect.ListType)
     if isinstance(found, msgspec.inspect.ListType):
         found = found.item_type
-    return found if isinstance(found, msgspec.inspect.StructType) else None
+    return (found if isinstance(found, msgspec.inspect.StructType) else None), listed
 
 
 def _part_of(part: str, word: str) -> bool:
