@@ -587,6 +587,10 @@ CASES = [
     ('region = "eu-west-1"\n' + Q, ":1: region: unknown key"),
     (R + 'above = "5%"', ":7: alerts.rules[0] (r).above: Expected `float | null`, got `str` (a "
      "fraction: 0.05 is 5%)"),
+    # A count or a duration is no fraction: a percentage there is not told it is one.
+    (RA + 'min_events = "5%"', ":8: alerts.rules[0] (r).min_events: Expected `int`, got `str`"),
+    (RA + 'for = "5%"', ":8: alerts.rules[0] (r).for: invalid duration '5%' (use e.g. '10s', "
+     "'5m', '1h30m')"),
     (RA + 'labels = {"a b" = "x"}', ":8: alerts.rules[0] (r).labels.\"a b\": a label's name is of "
      "ASCII letters, digits and '_', not first a digit, at most 128"),
     (RA + 'labels = {severity = "x"}', ":8: alerts.rules[0] (r).labels.severity: set by sesd"),

@@ -205,6 +205,17 @@ def test_a_wrong_setting_is_named(setting: str, error: str) -> None:
     assert "$." not in str(raised.value)  # the key as the setting names it
 
 
+def test_a_percentage_for_a_count_is_not_told_it_is_a_fraction() -> None:
+    """``--set r.min_events=5%``: a count, not a threshold, so the hint a threshold's
+    percentage gets (0.05 is 5%) would be wrong advice; the error is the number's alone."""
+    from sesd.commands.replay.tuning import override
+    from sesd.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError) as raised:
+        override(parse_config(_rule()), ["r.min_events=5%"])
+    assert str(raised.value) == "--set 'r.min_events=5%': min_events: '5%' is not a number"
+
+
 def test_time_covered_by_overlapping_nested_and_touching_intervals() -> None:
     from sesd.commands.replay.tuning import _union
 

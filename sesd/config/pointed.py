@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sesd.config.thresholds import percent_hint
 from sesd.config.values import toml_key
 from sesd.core.text import escaped
 
@@ -30,8 +31,7 @@ def pointed(message: str, data: dict[str, Any]) -> str:
         message = f"{found.group(0)} ({escaped(name, 64)}){rest}"
     key = rest.partition(":")[0].lstrip(".")
     value = rule.get(key) if isinstance(rule, dict) else None
-    if isinstance(value, str) and value.strip().endswith("%"):
-        message += " (a fraction: 0.05 is 5%)"
+    message += percent_hint(key, value)
     labels = rule.get("labels") if isinstance(rule, dict) else None
     if key == "labels[...]" and isinstance(labels, dict):
         # msgspec names no key of a table: the label a template rendered as a number.

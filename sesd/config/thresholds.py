@@ -8,7 +8,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sesd.config.alerts import RuleConfig
 
-__all__ = ["check_thresholds"]
+__all__ = ["THRESHOLDS", "check_thresholds", "percent_hint"]
+
+#: A rule's thresholds, each a number the metric is compared with.
+THRESHOLDS = ("above", "below", "clear_above", "clear_below")
 
 #: Rule metrics that read 1 (yes) or 0 (no): at most 1, as a ratio is.
 _FLAGS = frozenset(
@@ -16,9 +19,17 @@ _FLAGS = frozenset(
 )
 
 
+def percent_hint(key: str, value: object) -> str:
+    """`` (a fraction: 0.05 is 5%)`` when ``value``, written for a rule's ``key``, is a
+    percentage and ``key`` a threshold (how people say one); else "": a count
+    (``min_events``) or a duration (``for``) is no fraction, and the hint would mislead."""
+    percent = isinstance(value, str) and value.strip().endswith("%")
+    return " (a fraction: 0.05 is 5%)" if percent and key in THRESHOLDS else ""
+
+
 def check_thresholds(rule: RuleConfig) -> None:
     """Exactly one of ``above`` and ``below``, with the clear threshold on its side."""
-    for key in ("above", "below", "clear_above", "clear_below"):
+    for key in THRESHOLDS:
         value = getattr(rule, key)
         if value is not None and not math.isfinite(value):
             # NaN compares false with every value: a rule that never fires, or a

@@ -12,6 +12,7 @@ import msgspec
 
 from sesd.alerting.alert import duration
 from sesd.config import Config, ConfigError, RuleConfig
+from sesd.config.thresholds import percent_hint
 from sesd.config.values import one_line
 
 __all__ = ["OVERRIDABLE", "RuleReport", "override", "render_report", "report"]
@@ -60,8 +61,8 @@ def _value(key: str, value: str, setting: str) -> Any:
             return value
         number = float(value)
     except ValueError:
-        # A percentage is how people say a threshold: told how the file writes one.
-        hint = " (a fraction: 0.05 is 5%)" if value.strip().endswith("%") else ""
+        # A percentage is how people say a threshold: told as the file's error tells it.
+        hint = percent_hint(key, value)
         raise ConfigError(f"--set {setting!r}: {key}: {value!r} is not a number{hint}") from None
     if key != "min_events":
         return number
