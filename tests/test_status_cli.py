@@ -1210,8 +1210,14 @@ def test_a_config_a_reload_refused_still_names_the_daemons_address(
     assert default_url(str(path)) == "http://127.0.0.1:19616"
     err = capsys.readouterr().err
     assert err.startswith(f"sesd: warning: config error: {path}:7: alerts.rules[0] (r).above: 5")
-    assert err.endswith("(a running sesd keeps the config it last loaded)\n")
+    assert err.endswith(
+        "asking the daemon at its [http] listen all the same (a running sesd "
+        "keeps the config it last loaded)\n"
+    )
     assert err.count("\n") == 1
+    # $SESD_HTTP_LISTEN is over the file's [http] listen: the warning names it.
+    assert default_url(str(path), "127.0.0.1:19617") == "http://127.0.0.1:19617"
+    assert "; asking the daemon at $SESD_HTTP_LISTEN all the same" in capsys.readouterr().err
     for text, error in (
         ('[http]\nlisten = "127.0.0.1:19616"\n[alerts\n', f"{path}:3:8: not valid TOML"),
         ("[http]\nlisten = 9585\n[alerts]\nx = 1\n", f"{path}:2: http.listen"),

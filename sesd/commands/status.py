@@ -137,8 +137,10 @@ def default_url(config_path: str | None, listen: str | None = None) -> str:
         # A config a reload refused: the daemon runs on the one it last loaded, whose
         # [http] is most often this file's, and its status says the reload failed.
         http = _http_alone(config_path, exc) if config_path else HttpConfig()
+        # The address asked named as it is given: $SESD_HTTP_LISTEN is over the file's.
+        given = "$SESD_HTTP_LISTEN" if listen else "its [http] listen"
         print(
-            f"sesd: warning: config error: {exc}; asking the daemon at its [http] listen "
+            f"sesd: warning: config error: {exc}; asking the daemon at {given} "
             "all the same (a running sesd keeps the config it last loaded)",
             file=sys.stderr,
         )
