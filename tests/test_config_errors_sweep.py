@@ -123,6 +123,10 @@ CASES = [
     ('[[queues]]\nurl = "arn:aws-cn:sqs:cn-north-1:123456789012:q.fifo"', ":2: queues[0].url: "
      "'arn:aws-cn:sqs:cn-north-1:123456789012:q.fifo' is the queue's ARN, not its URL: write "
      "https://sqs.cn-north-1.amazonaws.com.cn/123456789012/q.fifo"),
+    # An isolated partition's SQS host is its own: no URL built on amazonaws.com.
+    ('[[queues]]\nurl = "arn:aws-iso:sqs:us-iso-east-1:123456789012:q"', ":2: queues[0].url: "
+     "'arn:aws-iso:sqs:us-iso-east-1:123456789012:q' is the queue's ARN, not its URL: write the "
+     "URL the queue's Details show"),
     ('[[queues]]\nurl = "ses-events"', ":2: queues[0].url: 'ses-events' is a queue's name, not "
      "its URL: SQS's are https://sqs.REGION.amazonaws.com/ACCOUNT_ID/QUEUE_NAME, as the "
      "queue's Details show it"),

@@ -156,6 +156,12 @@ _QUEUE_ARN = re.compile(
     r"arn:(?P<partition>aws[a-z-]*):sqs:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
     r"(?P<name>[A-Za-z0-9_-]{1,80}(?:\.fifo)?)"
 )
+#: The partitions whose SQS hosts are sqs.REGION.DOMAIN: each one's DOMAIN.
+_PARTITION_HOSTS = {
+    "aws": "amazonaws.com",
+    "aws-us-gov": "amazonaws.com",
+    "aws-cn": "amazonaws.com.cn",
+}
 #: A queue's name alone, written where its URL goes.
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}(?:\.fifo)?")
 
@@ -166,10 +172,14 @@ def _check_not_arn_or_name(url: str) -> None:
     the URL. Neither holds a secret, so each is shown whole, with the URL to write."""
     arn = _QUEUE_ARN.fullmatch(url.strip())
     if arn is not None:
-        suffix = ".cn" if arn["partition"] == "aws-cn" else ""
+        said = f"url: '{escaped(url, 300)}' is the queue's ARN, not its URL"
+        domain = _PARTITION_HOSTS.get(arn["partition"])
+        if domain is None:
+            # The isolated partitions' SQS hosts are their own (c2s.ic.gov...): a URL
+            # built on amazonaws.com would be wrong advice.
+            raise ValueError(f"{said}: write the URL the queue's Details show")
         raise ValueError(
-            f"url: '{escaped(url, 300)}' is the queue's ARN, not its URL: write "
-            f"https://sqs.{arn['region']}.amazonaws.com{suffix}/{arn['account']}/{arn['name']}"
+            f"{said}: write https://sqs.{arn['region']}.{domain}/{arn['account']}/{arn['name']}"
         )
     if _QUEUE_NAME.fullmatch(url.strip()):
         raise ValueError(
