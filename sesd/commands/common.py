@@ -20,6 +20,7 @@ __all__ = [
     "config_error",
     "listen_address",
     "listen_refused",
+    "listen_remedied",
     "load",
     "load_placed",
     "no_secrets",
@@ -246,6 +247,18 @@ def start_error(exc: BaseException) -> StartError | None:
     while isinstance(found, BaseExceptionGroup) and len(found.exceptions) == 1:
         found = found.exceptions[0]
     return found if isinstance(found, StartError) else None
+
+
+def listen_remedied(exc: BaseException, remedy: str) -> BaseException:
+    """``exc``, or, when it is (or holds alone) a start that could not listen (another
+    program has the port), that line with ``remedy`` after it: how this command's user
+    gives it another address (a flag, a variable, the config)."""
+    from sesd.runtime.http import ListenError, StartError
+
+    found = start_error(exc)
+    if not isinstance(found, ListenError):
+        return exc
+    return StartError(f"{found}; {remedy}")
 
 
 def start_failed(exc: BaseException) -> int:

@@ -19,6 +19,7 @@ from sesd.commands.common import (
     config_error,
     listen_address,
     listen_refused,
+    listen_remedied,
     load_placed,
     start_error,
     start_failed,
@@ -186,21 +187,9 @@ def execute(args: argparse.Namespace) -> int:
             _exit_now(exc)
         if not isinstance(exc, (StartError, BaseExceptionGroup)):
             raise
-        return start_failed(_with_remedy(exc, given))
+        return start_failed(listen_remedied(exc, f"give sesd another address with {given}"))
     if daemon.saver.unfinished:
         _exit_now()
     # The stop's save failed: the file holds an older state than sesd stopped with,
     # which a supervisor should show (systemd: the unit failed).
     return 1 if daemon.saver.failed else 0
-
-
-def _with_remedy(exc: BaseException, given: str) -> BaseException:
-    """A start that could not listen (another sesd or a program has the port) says
-    where the address in force is ``given``: the flag, the variable a unit sets, or the
-    config, each of which overrides the next."""
-    from sesd.runtime.http import ListenError, StartError
-
-    found = start_error(exc)
-    if not isinstance(found, ListenError):
-        return exc
-    return StartError(f"{found}; give sesd another address with {given}")

@@ -22,7 +22,13 @@ from typing import Any, Final
 import anyio
 from aiobotocore.session import get_session
 
-from sesd.commands.common import Commands, command, listen_address, start_failed
+from sesd.commands.common import (
+    Commands,
+    command,
+    listen_address,
+    listen_remedied,
+    start_failed,
+)
 from sesd.commands.demo.localdns import local_dns
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.commands.demo.localtenants import LocalTenants
@@ -49,9 +55,14 @@ from sesd.io.logs import (
     print_line,
 )
 from sesd.runtime.daemon import Daemon, StartError
-from sesd.runtime.http import ListenError
 
 __all__ = ["run_demo"]
+
+#: How the demo is given another address than one taken.
+_ANOTHER_ADDRESS = (
+    "give the demo another address with --listen (127.0.0.1:0: any free port; "
+    "make demo ARGS='--listen 127.0.0.1:0')"
+)
 
 #: The tenant SES pauses, and why.
 _PAUSED = "globex"
@@ -332,18 +343,6 @@ def execute(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 0
     except (StartError, BaseExceptionGroup) as exc:
-        return start_failed(_with_remedy(exc))
-
-
-def _with_remedy(exc: BaseException) -> BaseException:
-    """A taken address (9585 is a common choice) says how to give the demo another:
-    a newcomer ran ``make demo`` and knows neither the flag nor how make passes it."""
-    found = exc
-    while isinstance(found, BaseExceptionGroup) and len(found.exceptions) == 1:
-        found = found.exceptions[0]
-    if not isinstance(found, ListenError):
-        return exc
-    return StartError(
-        f"{found}; give the demo another address with --listen (127.0.0.1:0: any free "
-        "port; make demo ARGS='--listen 127.0.0.1:0')"
-    )
+        # 9585 is a common choice: a newcomer ran ``make demo`` and knows neither the
+        # flag nor how make passes it.
+        return start_failed(listen_remedied(exc, _ANOTHER_ADDRESS))
