@@ -116,7 +116,7 @@ QUEUE = hermetic_text(
 AFTER = len(QUEUE.splitlines()) + 1
 
 
-@pytest.mark.parametrize("how", ["config", "listen flag", "environment"])
+@pytest.mark.parametrize("how", ["config", "listen flag", "environment", "flag over environment"])
 def test_a_port_in_use_is_one_line_and_exit_2(
     tmp_path: Path, taken_port: int, how: str, sesd_run: SesdRun
 ) -> None:
@@ -127,6 +127,15 @@ def test_a_port_in_use_is_one_line_and_exit_2(
         )
     elif how == "listen flag":
         code, err = sesd_run("--config", str(_config(tmp_path, QUEUE)), "--listen", listen)
+    elif how == "flag over environment":
+        # The flag is over the variable: the address bound, and the one named, is its.
+        code, err = sesd_run(
+            "--config",
+            str(_config(tmp_path, QUEUE)),
+            "--listen",
+            listen,
+            env={"SESD_HTTP_LISTEN": "127.0.0.1:0"},
+        )
     else:
         code, err = sesd_run(
             "--config", str(_config(tmp_path, QUEUE)), env={"SESD_HTTP_LISTEN": listen}
@@ -135,7 +144,7 @@ def test_a_port_in_use_is_one_line_and_exit_2(
     (line,) = [line for line in err.splitlines() if not line.startswith("{")]
     assert line.startswith(f"sesd: cannot start: cannot listen on {listen}: ")
     # Where the address in force is given: the flag, the variable, or the config.
-    given = {"config": "[http] listen", "listen flag": "--listen"}.get(how, "$SESD_HTTP_LISTEN")
+    given = {"config": "[http] listen", "environment": "$SESD_HTTP_LISTEN"}.get(how, "--listen")
     assert line.endswith(f"; give sesd another address with {given}")
     assert "Traceback" not in err
 
