@@ -195,7 +195,8 @@ class PendingDelays:
 
     def resolved(self, key: int, t: float) -> tuple[Labels, float] | None:
         """A Delivery or Bounce for a recipient at event time ``t``: returns (labels,
-        seconds delayed) if it was pending since no later than ``t``."""
+        seconds delayed) if it was pending since no later than ``t`` (from its first
+        time as steps of the clock ahead moved it: :meth:`stepped`)."""
         # Remembered (as _remember() does, inline: nearly every recipient comes here).
         resolved = self._resolved
         known = resolved.get(key)
@@ -209,9 +210,15 @@ class PendingDelays:
         labels, since, expires = found
         del self._entries[key]
         self._unlist(labels, expires)
-        if self._moved:
-            self._moved.pop(key, None)
         self._counted.add(key)
+        if self._moved:
+            moved = self._moved.pop(key, None)
+            if moved:
+                # Its first time was dated on a clock that steps ahead have since moved
+                # (the bound with it): timed from where they put it, not the step longer.
+                # A Delivery dated before that shows it began earlier: no length known
+                # but that it is short, counted as none rather than the step.
+                return labels, max(0.0, t - since - moved)
         return labels, t - since
 
     def _remember(self, key: int, t: float) -> None:
