@@ -29,3 +29,61 @@ def test_a_delay_across_ntp_s_step_is_timed_from_ses_s_time() -> None:
     pending.delayed(3, ("a.example",), NOW, None)  # none moved: as ever
     assert pending.resolved(3, NOW + 60) == (("a.example",), 60.0)
     assert LONGEST_DELAY > 4 * HOUR
+
+
+def _given_up_on_a_clock_behind() -> PendingDelays:
+    """A table of four on the clock three hours behind: recipients 1 to 4 delayed at
+    SES's NOW (dated on the clock), 5 refused (the table full), 2 to 4 delivered a
+    minute on; the clock reads 17 hours later (SES's 14 h after NOW) and housekeeping
+    forgets 1, its 16 h run (by the clock). Then NTP steps the clock the three hours
+    ahead."""
+    pending = PendingDelays(4)
+    for key in (1, 2, 3, 4, 5):  # (4 at another domain: one holds three quarters)
+        pending.delayed(key, ("b.example" if key == 4 else "a.example",), BEHIND, None)
+    assert pending.overflow == 1
+    for key in (2, 3, 4):
+        pending.resolved(key, BEHIND + 60)
+    pending.expire(BEHIND + LONGEST_DELAY)
+    assert len(pending) == 0
+    pending.stepped(3 * HOUR, NOW + 14 * HOUR)
+    return pending
+
+
+def test_a_retry_of_one_given_up_on_a_clock_behind_is_held_once_ntp_sets_it() -> None:
+    """Once NTP set the clock, SES retries 1 and 5 at 14 h 30 min after SES's first
+    delay of each: SES tries them another 1 h 30 min, so each is pending until 16 h
+    after NOW, and 1's Delivery at 15 h ends a delay of 15 h. Before: each was taken
+    as past its 16 h (counted from the clock's time, three hours early) and not held,
+    the Delivery ending nothing."""
+    pending = _given_up_on_a_clock_behind()
+    for key in (1, 5):
+        pending.delayed(key, ("a.example",), NOW + 14.5 * HOUR, None)
+    assert pending.count("a.example", NOW + LONGEST_DELAY - 1) == 2
+    assert pending.count("a.example", NOW + LONGEST_DELAY) == 0
+    assert pending.resolved(1, NOW + 15 * HOUR) == (("a.example",), 15 * HOUR)
+    assert pending.overflow == 1  # (5's retry is a retry)
+
+
+def test_a_step_back_takes_back_what_a_step_moved_of_one_given_up_on() -> None:
+    """Once NTP set the clock, it steps an hour ahead and back, a year ahead and back,
+    then flaps an hour ahead and back every ten minutes for the next 30 minutes; a
+    retry of 5 at 16 h after SES's first is still past it (not held), and one of 1 at
+    15 h 30 min is held until 16 h. Saved and read back at the same clock, the file
+    keeps the move (a retry of 5 after it held as well)."""
+    pending = _given_up_on_a_clock_behind()
+    at = NOW + 14 * HOUR
+    for step in (HOUR, 365 * 86400.0, HOUR, HOUR, HOUR):
+        at += 600.0
+        pending.stepped(step, at + step)
+        pending.stepped(-step, at)
+    pending.delayed(5, ("a.example",), NOW + LONGEST_DELAY, None)
+    assert len(pending) == 0
+    pending.delayed(1, ("a.example",), NOW + 15.5 * HOUR, None)
+    assert pending.count("a.example", NOW + LONGEST_DELAY - 1) == 1
+    assert pending.next_expiry(NOW) == NOW + LONGEST_DELAY
+    again = PendingDelays(4)
+    again.restore(pending.snapshot())
+    again.held_to(NOW + 15.5 * HOUR)
+    again.delayed(5, ("a.example",), NOW + 15.5 * HOUR, None)
+    assert again.count("a.example", NOW + LONGEST_DELAY - 1) == 2
+    assert again.count("a.example", NOW + LONGEST_DELAY) == 0

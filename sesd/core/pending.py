@@ -25,7 +25,8 @@ retries, not new delayed recipients, and a retry once the table has room holds i
 from that first delay.
 Each entry carries one label per scope (its domain's, its provider's: see
 sesd.core.scopes), and is counted under each. A step of the host's clock ahead moves
-the latest a delay dated on it pends (:meth:`PendingDelays.stepped`).
+the latest a delay dated on it pends, and the first time of one given up on dated on
+it (:meth:`PendingDelays.stepped`).
 """
 
 from __future__ import annotations
@@ -79,7 +80,8 @@ class PendingDelays:
         self._expiries: dict[tuple[int, str], list[float]] = {}
         self._heap: list[tuple[float, int]] = []  # (expires, key), for expire()
         # How far steps of the clock ahead moved the latest a recipient pends
-        # (LONGEST_DELAY after its first delay: :meth:`stepped`), for those moved alone.
+        # (LONGEST_DELAY after its first delay: :meth:`stepped`), for those moved alone:
+        # of those pending and of those given up on (their first time is that clock's).
         self._moved: dict[int, float] = {}
         # Recent resolutions (key -> event time of the Delivery or Bounce), in two
         # generations of up to max_entries / 2 keys each.
@@ -159,7 +161,7 @@ class PendingDelays:
                 if first is None or t < first:
                     self._give_up(key, since)
                 return None
-            until = since + LONGEST_DELAY
+            until = since + LONGEST_DELAY if first is None else self._last(key, since)
             if until <= t:
                 return None  # SES gave up on it before this retry: not pending again
             expires = until if expires is None or expires > until else expires
@@ -212,8 +214,9 @@ class PendingDelays:
         self._unlist(labels, expires)
         self._counted.add(key)
         if self._moved:
-            moved = self._moved.pop(key, None)
-            if moved:
+            moved = self._moved.get(key)
+            if moved is not None:
+                self._unmoved(key)
                 # Its first time was dated on a clock that steps ahead have since moved
                 # (the bound with it): timed from where they put it, not the step longer.
                 # A Delivery dated before that shows it began earlier: no length known
@@ -280,15 +283,26 @@ class PendingDelays:
                 self._unlist(found[0], found[2])
                 expired += 1
                 if found[2] >= self._last(key, found[1]):
-                    self._give_up(key, found[1])
-                self._moved.pop(key, None)
+                    self._give_up(key, found[1])  # (its move kept: its first time's)
+                elif self._moved:
+                    self._unmoved(key)
         return expired
 
     def _give_up(self, key: int, since: float) -> None:
         self._gave_up[key] = since
         if len(self._gave_up) >= self._generation:
-            self._gave_up_before = self._gave_up
+            forgotten, self._gave_up_before = self._gave_up_before, self._gave_up
             self._gave_up = {}
+            if self._moved:
+                for old in forgotten:
+                    if old not in self._gave_up_before and old not in self._entries:
+                        self._moved.pop(old, None)
+
+    def _unmoved(self, key: int) -> None:
+        """A delay no longer held: its move goes, but while its recipient is
+        remembered as given up on (its first time is the move's)."""
+        if self._first_of(key) is None:
+            self._moved.pop(key, None)
 
     def _first_of(self, key: int) -> float | None:
         first = self._gave_up.get(key)
@@ -303,7 +317,8 @@ class PendingDelays:
         for key in [k for k, e in self._entries.items() if e[0][scope] in gone]:
             found, _, expires = self._entries.pop(key)
             self._unlist(found, expires)
-            self._moved.pop(key, None)
+            if self._moved:
+                self._unmoved(key)
 
     def _last(self, key: int, since: float) -> float:
         """The latest a recipient first delayed at ``since`` pends: ``LONGEST_DELAY``

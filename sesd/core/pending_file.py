@@ -42,8 +42,9 @@ def snapshot_of(table: PendingDelays) -> dict[str, object]:
         # reading this file leaves it.
         "gave_up": list({**table._gave_up_before, **table._gave_up}.items()),
         "refused": table.refused.snapshot(),  # (the same)
-        # How far steps of the clock ahead moved the latest each pends (key, seconds):
-        # (the same). Left out, NTP's step before a restart was undone by it.
+        # How far steps of the clock ahead moved the latest each pends, and the first
+        # time of each given up on (key, seconds): (the same). Left out, NTP's step
+        # before a restart was undone by it.
         "moved": list(table._moved.items()),
     }
 
@@ -100,8 +101,6 @@ def restore_into(
             by = moved.get(int(key), 0.0)
             until = min(float(expires), float(since) + LONGEST_DELAY + by)
             table._entries[int(key)] = (labels, float(since), until)
-            if by:
-                table._moved[int(key)] = by
             for scope, label in enumerate(labels):
                 table._expiries.setdefault((scope, label), []).append(until)
     # Sorted once: an insort each made restoring a full table quadratic (minutes).
@@ -111,10 +110,19 @@ def restore_into(
         table._remember(int(key), float(t))
     for key, first in map(_PAIR, data.get("gave_up", ())):
         table._give_up(int(key), float(first))
+    _keep_moves(table, moved)
     table.refused.restore(data.get("refused"))
     table._heap = [(e[2], k) for k, e in table._entries.items()]
     heapq.heapify(table._heap)
     return refused
+
+
+def _keep_moves(table: PendingDelays, moved: dict[int, float]) -> None:
+    """The moves of those held and of those given up on (their first time's), once all
+    are read: a row past a lowered bound is given up on with its move."""
+    for key, by in moved.items():
+        if key in table._entries or table._first_of(key) is not None:
+            table._moved[key] = by
 
 
 def _moved(rows: object) -> dict[int, float]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -27,23 +28,27 @@ def stepped(table: PendingDelays, step: float, now: float) -> None:
     own time: it stays). Which of them SES dated earlier (a backlog) is not kept:
     each pends up to the step longer, unless its Delivery or Bounce ends it. The
     first delay's time stays: a Delivery SES dated less than the step after it (a
-    delay SQS brought late) still ends it. A step back moves none ahead and takes
+    delay SQS brought late) still ends it; its length is timed from it moved
+    (sesd.core.pending.PendingDelays.resolved). So is the first time of each recipient
+    given up on (its delay ran its 16 h, or the full table refused it), which a retry
+    is held from: left, once NTP set a clock an hour behind, a retry 15 h 30 min after
+    SES's first was taken as past its 16 h, not held. A step back moves none ahead and takes
     back as much of what steps ahead moved, held to ``now`` as :func:`held_to` holds
     them: held to ``now`` alone, a year's step ahead taken back held each delay 16 h
     after the clock, and a clock flapping an hour ahead and back held each for as long
     as it flapped (each step ahead added its hour to a bound that grew with the clock)."""
     if not math.isfinite(step) or not math.isfinite(now):
         return
-    left, moved, entries = now - step, table._moved, table._entries
+    left, moved = now - step, table._moved
     if step < 0:
         _moves(table, [
-            (key, max(0.0, min(by + step, now - entries[key][1])))
+            (key, max(0.0, min(by + step, now - _first(table, key))))
             for key, by in moved.items()
         ])  # fmt: skip
         return
     _moves(table, [
         (key, min(moved.get(key, 0.0) + step, now - since))
-        for key, (_, since, _) in entries.items()
+        for key, since in _firsts(table)
         if since <= left
     ])  # fmt: skip
 
@@ -54,12 +59,33 @@ def held_to(table: PendingDelays, now: float) -> None:
     a clock since set back, or damaged)."""
     if not math.isfinite(now):
         return
-    entries = table._entries
     _moves(table, [
-        (key, max(0.0, min(by, now - entries[key][1])))
+        (key, max(0.0, min(by, now - first)))
         for key, by in table._moved.items()
-        if by > now - entries[key][1]
+        if by > now - (first := _first(table, key))
     ])  # fmt: skip
+
+
+def _firsts(table: PendingDelays) -> Iterator[tuple[int, float]]:
+    """(key, first time) of each delay held, then of each recipient given up on (its
+    retry is held from that time: sesd.core.pending.PendingDelays.delayed) not held."""
+    entries = table._entries
+    for key, (_, since, _) in entries.items():
+        yield key, since
+    for gave_up in (table._gave_up_before, table._gave_up):
+        for key, first in gave_up.items():
+            if key not in entries and (gave_up is table._gave_up or key not in table._gave_up):
+                yield key, first
+
+
+def _first(table: PendingDelays, key: int) -> float:
+    """The first time of a key moved: its delay's held, else its give-up's (inf for
+    neither: its move, kept of none, then goes)."""
+    found = table._entries.get(key)
+    if found is not None:
+        return found[1]
+    first = table._first_of(key)
+    return math.inf if first is None else first
 
 
 def _moves(table: PendingDelays, moves: list[tuple[int, float]]) -> None:
@@ -67,12 +93,15 @@ def _moves(table: PendingDelays, moves: list[tuple[int, float]]) -> None:
     first delay) applied, and its expiry with it where that latest time set it."""
     entries, relist = table._entries, False
     for key, by in moves:
-        labels, since, expires = entries[key]
-        last = table._last(key, since)
+        found = entries.get(key)
+        last = None if found is None else table._last(key, found[1])
         if by > 0:
             table._moved[key] = by
         else:
             table._moved.pop(key, None)
+        if found is None:  # a recipient given up on: its first time's move alone
+            continue
+        labels, since, expires = found
         until = table._last(key, since)
         until = until if expires == last or expires > until else expires
         if until != expires:
