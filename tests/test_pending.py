@@ -361,11 +361,11 @@ def test_steps_ahead_taken_back_move_no_delay_past_where_ntp_set_it(
 def test_a_state_file_s_moves_are_held_to_the_clock_and_its_damaged_rows_left() -> None:
     """The two delays once NTP set the clock, saved a minute on in a file damaged or
     made by hand: a.example's delay moved a billion seconds (its row's expiry too), and
-    rows that are no move (a key that is text, a move of NaN, below none, true, a row
-    too short, one not a row, one of a recipient not pending). Read back on the same
-    clock, a.example's delay pends no longer than 16 h after it, b.example's expiry
-    is SES's, and neither takes a damaged row. Before the hold, a.example's pended 31
-    years."""
+    rows that are no move (a key that is text, a move of NaN, true, a row too short,
+    one not a row, one of a recipient not pending) and b.example's step back (below
+    none, moving nothing). Read back on the same clock, a.example's delay pends no
+    longer than 16 h after it, b.example's expiry is SES's, and neither takes a
+    damaged row. Before the hold, a.example's pended 31 years."""
     pipeline = _delayed_on_a_clock_3_hours_behind(False)
     evaluator = Evaluator(CONFIG.alerts, [s.name for s in pipeline.ledger.specs])
     data = msgspec.msgpack.decode(snapshot(pipeline.ledger, evaluator, NOW + 60))

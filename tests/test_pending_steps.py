@@ -87,3 +87,23 @@ def test_a_step_back_takes_back_what_a_step_moved_of_one_given_up_on() -> None:
     again.delayed(5, ("a.example",), NOW + 15.5 * HOUR, None)
     assert again.count("a.example", NOW + LONGEST_DELAY - 1) == 2
     assert again.count("a.example", NOW + LONGEST_DELAY) == 0
+
+
+def test_a_wrong_step_back_ntp_then_corrects_moves_no_delay_dated_before_it() -> None:
+    """The clock is SES's: a recipient delayed two hours before NOW. At NOW the clock
+    steps an hour back (wrongly); SES delays another five minutes on, read at once on
+    the clock behind (dated on it, 55 minutes before NOW); ten minutes after the step
+    NTP steps the clock the hour ahead again. The first pends until 16 h after its
+    delay, as SES tries it; the second until 16 h after SES's time. Before: the first,
+    dated before the step back, was moved by NTP's step too, and pended an hour past
+    SES's 16 h."""
+    pending = PendingDelays(100)
+    pending.delayed(1, ("a.example",), NOW - 2 * HOUR, None)
+    pending.stepped(-HOUR, NOW - HOUR)
+    pending.delayed(2, ("b.example",), NOW - 55 * 60.0, None)
+    pending.stepped(HOUR, NOW + 600)
+    assert pending.count("a.example", NOW - 2 * HOUR + LONGEST_DELAY - 1) == 1
+    assert pending.count("a.example", NOW - 2 * HOUR + LONGEST_DELAY) == 0
+    assert pending.count("b.example", NOW + 300 + LONGEST_DELAY - 1) == 1
+    assert pending.count("b.example", NOW + 300 + LONGEST_DELAY) == 0
+    assert pending.resolved(1, NOW + HOUR) == (("a.example",), 3 * HOUR)

@@ -82,6 +82,7 @@ class PendingDelays:
         # How far steps of the clock ahead moved the latest a recipient pends
         # (LONGEST_DELAY after its first delay: :meth:`stepped`), for those moved alone:
         # of those pending and of those given up on (their first time is that clock's).
+        # Below none: a step back's, against the next step ahead (moving nothing).
         self._moved: dict[int, float] = {}
         # Recent resolutions (key -> event time of the Delivery or Bounce), in two
         # generations of up to max_entries / 2 keys each.
@@ -221,7 +222,7 @@ class PendingDelays:
                 # (the bound with it): timed from where they put it, not the step longer.
                 # A Delivery dated before that shows it began earlier: no length known
                 # but that it is short, counted as none rather than the step.
-                return labels, max(0.0, t - since - moved)
+                return labels, max(0.0, t - since - max(0.0, moved))
         return labels, t - since
 
     def _remember(self, key: int, t: float) -> None:
@@ -323,7 +324,8 @@ class PendingDelays:
     def _last(self, key: int, since: float) -> float:
         """The latest a recipient first delayed at ``since`` pends: ``LONGEST_DELAY``
         on, and as far as steps of the clock ahead moved it."""
-        return since + LONGEST_DELAY + (self._moved.get(key, 0.0) if self._moved else 0.0)
+        moved = self._moved.get(key, 0.0) if self._moved else 0.0
+        return since + LONGEST_DELAY + (moved if moved > 0 else 0.0)  # (none below none)
 
     def stepped(self, step: float, now: float) -> None:
         """The host's clock stepped ``step`` seconds, to ``now``: the latest each delay

@@ -99,7 +99,7 @@ def restore_into(
             # As far past it as steps of the clock ahead moved it (held to the clock
             # once read: sesd.core.pending.PendingDelays.held_to).
             by = moved.get(int(key), 0.0)
-            until = min(float(expires), float(since) + LONGEST_DELAY + by)
+            until = min(float(expires), float(since) + LONGEST_DELAY + max(0.0, by))
             table._entries[int(key)] = (labels, float(since), until)
             for scope, label in enumerate(labels):
                 table._expiries.setdefault((scope, label), []).append(until)
@@ -127,11 +127,12 @@ def _keep_moves(table: PendingDelays, moved: dict[int, float]) -> None:
 
 def _moved(rows: object) -> dict[int, float]:
     """The saved moves (none from a file without them, an earlier build's); a row that
-    is not a key and a number of seconds above none is left out alone."""
+    is not a key and a number of seconds other than none is left out alone (below none:
+    a step back's, against the next step ahead: sesd.core.pending_steps.stepped)."""
     return {
         int(row[0]): float(row[1])
         for row in (rows if isinstance(rows, list) else ())
         if isinstance(row, list | tuple) and len(row) >= 2 and isinstance(row[0], int)
         and isinstance(row[1], int | float) and not isinstance(row[1], bool)
-        and 0 < row[1] < math.inf
+        and row[1] != 0 and math.isfinite(row[1])
     }  # fmt: skip

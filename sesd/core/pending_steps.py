@@ -24,7 +24,7 @@ def stepped(table: PendingDelays, step: float, now: float) -> None:
     left each such delay to expire an hour before SES gives up on it, its
     recipient's Delivery then finding nothing to end. A step ahead moves that latest
     time of each delay first seen no later than the clock it left (``now - step``),
-    and its expiry where that bound set it (an earlier ``expirationTime`` is SES's
+    or moved before, and its expiry where that bound set it (an earlier ``expirationTime`` is SES's
     own time: it stays). Which of them SES dated earlier (a backlog) is not kept:
     each pends up to the step longer, unless its Delivery or Bounce ends it. The
     first delay's time stays: a Delivery SES dated less than the step after it (a
@@ -32,37 +32,40 @@ def stepped(table: PendingDelays, step: float, now: float) -> None:
     (sesd.core.pending.PendingDelays.resolved). So is the first time of each recipient
     given up on (its delay ran its 16 h, or the full table refused it), which a retry
     is held from: left, once NTP set a clock an hour behind, a retry 15 h 30 min after
-    SES's first was taken as past its 16 h, not held. A step back moves none ahead and takes
-    back as much of what steps ahead moved, held to ``now`` as :func:`held_to` holds
-    them: held to ``now`` alone, a year's step ahead taken back held each delay 16 h
-    after the clock, and a clock flapping an hour ahead and back held each for as long
-    as it flapped (each step ahead added its hour to a bound that grew with the clock)."""
+    SES's first was taken as past its 16 h, not held.
+
+    A step back moves none ahead and takes back as much of what steps ahead moved,
+    held to ``now`` as :func:`held_to` holds them: held to ``now`` alone, a year's step
+    ahead taken back held each delay 16 h after the clock, and a clock flapping an
+    hour ahead and back held each for as long as it flapped (each step ahead added
+    its hour to a bound that grew with the clock). What it takes back past none is
+    kept, of every first time it finds, as a move below none (which moves nothing,
+    and times none the longer): the next step ahead moves it as much less. Left, a
+    wrong step back NTP then corrected moved each delay dated before it (on the clock
+    set right) the step ahead: it pended the step past SES's 16 h. Kept, a delay SES
+    dated on a clock that NTP set back (one ahead, dated at SES's times) and a later
+    step ahead moves the less, as it should move none; one dated on a clock behind,
+    stepped further back, then NTP's step ahead moves as far as its clock was behind."""
     if not math.isfinite(step) or not math.isfinite(now):
         return
     left, moved = now - step, table._moved
-    if step < 0:
-        _moves(table, [
-            (key, max(0.0, min(by + step, now - _first(table, key))))
-            for key, by in moved.items()
-        ])  # fmt: skip
-        return
     _moves(table, [
         (key, min(moved.get(key, 0.0) + step, now - since))
         for key, since in _firsts(table)
-        if since <= left
+        if step < 0 or since <= left or key in moved
     ])  # fmt: skip
 
 
 def held_to(table: PendingDelays, now: float) -> None:
     """No delay's latest time moved past ``now``'s own ``LONGEST_DELAY`` on (its
     first time, moved, no later than ``now``): at a restart (a state file's moves from
-    a clock since set back, or damaged)."""
+    a clock since set back, or damaged). A move below none moves no time: kept."""
     if not math.isfinite(now):
         return
     _moves(table, [
         (key, max(0.0, min(by, now - first)))
         for key, by in table._moved.items()
-        if by > now - (first := _first(table, key))
+        if by > 0 and by > now - (first := _first(table, key))
     ])  # fmt: skip
 
 
@@ -95,7 +98,7 @@ def _moves(table: PendingDelays, moves: list[tuple[int, float]]) -> None:
     for key, by in moves:
         found = entries.get(key)
         last = None if found is None else table._last(key, found[1])
-        if by > 0:
+        if by:
             table._moved[key] = by
         else:
             table._moved.pop(key, None)
