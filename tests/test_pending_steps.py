@@ -3,13 +3,18 @@ behind SES's is timed and bounded by once NTP sets it (sesd.core.pending_steps).
 
 from __future__ import annotations
 
+from sesd.alerting.evaluator import Evaluator
+from sesd.config import core_settings, parse_config
 from sesd.core.events import LONGEST_DELAY
 from sesd.core.pending import PendingDelays
+from sesd.core.pipeline import Pipeline
+from sesd.runtime.state import restore, snapshot
 from tests import factory as f
 
 NOW = f.T0 + 10
 HOUR = 3600.0
 BEHIND = NOW - 3 * HOUR  # the host's clock, three hours behind SES's
+CONFIG = parse_config("")
 
 
 def test_a_delay_across_ntp_s_step_is_timed_from_ses_s_time() -> None:
@@ -107,3 +112,23 @@ def test_a_wrong_step_back_ntp_then_corrects_moves_no_delay_dated_before_it() ->
     assert pending.count("b.example", NOW + 300 + LONGEST_DELAY - 1) == 1
     assert pending.count("b.example", NOW + 300 + LONGEST_DELAY) == 0
     assert pending.resolved(1, NOW + HOUR) == (("a.example",), 3 * HOUR)
+
+
+def test_a_restart_behind_the_save_then_ntp_s_step_moves_no_delay_dated_before_it() -> None:
+    """The clock is SES's: a recipient delayed two hours before NOW, sesd saves at NOW
+    and starts again on a clock an hour behind the save (the host booted before NTP
+    set it); ten minutes on NTP steps the clock the hour ahead. The delay pends until
+    16 h after it, as SES tries it. Before: the restart held the moves alone, and
+    NTP's step moved the delay, dated before it on the clock set right, the hour: it
+    pended an hour past SES's 16 h."""
+    pipeline = Pipeline(core_settings(parse_config("")))
+    body = f.delay(["u@a.example"], at=NOW - 2 * HOUR, message_id="m1")
+    pipeline.feed(f.raw(body), "q", NOW - 2 * HOUR)
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in pipeline.ledger.specs])
+    blob = snapshot(pipeline.ledger, evaluator, NOW)
+    pipeline = Pipeline(core_settings(parse_config("")))
+    restore(blob, pipeline.ledger, evaluator, NOW - HOUR)
+    pipeline.ledger.stepped(HOUR, NOW + 600)
+    pending = pipeline.ledger.pending
+    assert pending.count("a.example", NOW - 2 * HOUR + LONGEST_DELAY - 1) == 1
+    assert pending.count("a.example", NOW - 2 * HOUR + LONGEST_DELAY) == 0

@@ -95,7 +95,12 @@ def restored_behind(ledger: Ledger, step: float, now: float, ahead: float) -> No
     - when each tenant walk under way began: left, a walk saved on the clock ahead
       aged the step's length slower, resumed at a restart more than
       :data:`~sesd.core.tenant_walks.MAX_WALK_AGE` old (its first tenants' resources
-      too old to complete a map with); one that is, moved back, starts over.
+      too old to complete a map with); one that is, moved back, starts over;
+    - the pending table's moves, as a step back measured takes them back (and keeps
+      what it takes back past none against the next step ahead:
+      :meth:`~sesd.core.pending.PendingDelays.stepped`). Left, held to ``now`` alone,
+      NTP's step ahead after the restart moved each delay dated on the clock of the
+      save the step: it pended as much past the 16 h SES tries it.
 
     Held, a file saved a year ahead (its save time damaged, or the clock that far off
     at the save) holds none of them a year; a time behind ``now`` stays."""
@@ -112,6 +117,8 @@ def restored_behind(ledger: Ledger, step: float, now: float, ahead: float) -> No
             seen[label] = min(at, now)
     _tenants_held(ledger, now)
     _walks_back(ledger, step, now)
+    if step < 0:
+        ledger.pending.stepped(step, now)
 
 
 def _walks_back(ledger: Ledger, step: float, now: float) -> None:
