@@ -38,14 +38,15 @@ def test_a_delay_across_ntp_s_step_is_timed_from_ses_s_time() -> None:
 
 def _given_up_on_a_clock_behind() -> PendingDelays:
     """A table of four on the clock three hours behind: recipients 1 to 4 delayed at
-    SES's NOW (dated on the clock), 5 refused (the table full), 2 to 4 delivered a
-    minute on; the clock reads 17 hours later (SES's 14 h after NOW) and housekeeping
-    forgets 1, its 16 h run (by the clock). Then NTP steps the clock the three hours
+    SES's NOW (dated on the clock), 5 and 6 refused (the table full), 2 to 4 delivered
+    a minute on; the clock reads 17 hours later (SES's 14 h after NOW) and
+    housekeeping forgets 1, its 16 h run (by the clock): remembered after 5 and 6 (in
+    the newer of the two generations kept). Then NTP steps the clock the three hours
     ahead."""
     pending = PendingDelays(4)
-    for key in (1, 2, 3, 4, 5):  # (4 at another domain: one holds three quarters)
+    for key in (1, 2, 3, 4, 5, 6):  # (4 at another domain: one holds three quarters)
         pending.delayed(key, ("b.example" if key == 4 else "a.example",), BEHIND, None)
-    assert pending.overflow == 1
+    assert pending.overflow == 2
     for key in (2, 3, 4):
         pending.resolved(key, BEHIND + 60)
     pending.expire(BEHIND + LONGEST_DELAY)
@@ -66,7 +67,7 @@ def test_a_retry_of_one_given_up_on_a_clock_behind_is_held_once_ntp_sets_it() ->
     assert pending.count("a.example", NOW + LONGEST_DELAY - 1) == 2
     assert pending.count("a.example", NOW + LONGEST_DELAY) == 0
     assert pending.resolved(1, NOW + 15 * HOUR) == (("a.example",), 15 * HOUR)
-    assert pending.overflow == 1  # (5's retry is a retry)
+    assert pending.overflow == 2  # (5's retry is a retry)
 
 
 def test_a_step_back_takes_back_what_a_step_moved_of_one_given_up_on() -> None:
@@ -132,3 +133,76 @@ def test_a_restart_behind_the_save_then_ntp_s_step_moves_no_delay_dated_before_i
     pending = pipeline.ledger.pending
     assert pending.count("a.example", NOW - 2 * HOUR + LONGEST_DELAY - 1) == 1
     assert pending.count("a.example", NOW - 2 * HOUR + LONGEST_DELAY) == 0
+
+
+def test_a_delay_on_the_clock_set_right_moves_with_no_step_taken_back() -> None:
+    """The clock is SES's: a recipient delayed at NOW. The clock flaps an hour ahead
+    and back, and steps no clock can tell are measured (NaN, infinity either way, or
+    a step measured at an unreadable clock): the delay pends until 16 h after it,
+    as SES tries it."""
+    pending = PendingDelays(100)
+    pending.delayed(1, ("a.example",), NOW, None)
+    pending.stepped(HOUR, NOW + 60 + HOUR)
+    pending.stepped(-HOUR, NOW + 120)
+    for step, at in [(float("nan"), NOW), (float("inf"), NOW), (-float("inf"), NOW),
+                     (HOUR, float("nan")), (-HOUR, float("inf"))]:  # fmt: skip
+        pending.stepped(step, at)
+    assert pending.next_expiry(NOW) == NOW + LONGEST_DELAY
+    assert pending.snapshot()["moved"] == []
+
+
+def test_ntp_s_step_moves_a_delay_as_far_as_its_clock_was_behind() -> None:
+    """SES delays a recipient at NOW, read at once on a clock two hours behind (dated
+    on it); five minutes on the clock steps an hour further back, and ten minutes on
+    NTP steps it the three hours ahead. The delay pends until 16 h after SES's time.
+    Left, the step back would move nothing of it (nothing moved to take back), and
+    NTP's step, taken as one SES dated it on, would move none of it (dated ahead of the
+    clock that step left): it would expire two hours before SES gives up."""
+    pending = PendingDelays(100)
+    pending.delayed(1, ("a.example",), NOW - 2 * HOUR, None)
+    pending.stepped(-HOUR, NOW - 3 * HOUR + 300)
+    pending.stepped(3 * HOUR, NOW + 600)
+    assert pending.next_expiry(NOW) == NOW + LONGEST_DELAY
+
+
+def test_a_file_two_days_ahead_of_the_clock_has_its_moves_held_to_it() -> None:
+    """Recipient 1 delayed at SES's NOW on the clock three hours behind, and NTP's
+    step; recipient 2 delayed a minute on, and NTP's step of a second after it;
+    recipient 3 delayed after that (none moved). Read back on a clock two days
+    behind the file (taken as damaged, as its alert times are: none moved back),
+    neither move is kept (each first time is ahead of the clock): each pends 16 h
+    after its first time as read; and NTP's step of the two days then moves none of
+    them (dated ahead of the clock it left)."""
+    pending = PendingDelays(100)
+    pending.delayed(1, ("a.example",), BEHIND, None)
+    pending.stepped(3 * HOUR, NOW)
+    pending.delayed(2, ("b.example",), NOW + 60, None)
+    pending.stepped(1.0, NOW + 121)
+    pending.delayed(3, ("c.example",), NOW + 180, None)
+    assert pending.next_expiry(NOW + 60 + LONGEST_DELAY) == NOW + 60 + LONGEST_DELAY + 1
+    again = PendingDelays(100)
+    again.restore(pending.snapshot())
+    again.held_to(NOW - 2 * 86400.0)
+    again.stepped(2 * 86400.0, NOW + 600)
+    assert again.next_expiry(NOW) == BEHIND + LONGEST_DELAY
+    assert again.next_expiry(BEHIND + LONGEST_DELAY) == NOW + 60 + LONGEST_DELAY
+    assert again.next_expiry(NOW + 60 + LONGEST_DELAY) == NOW + 180 + LONGEST_DELAY
+
+
+def test_a_step_back_before_a_save_is_kept_across_a_start_behind_it() -> None:
+    """The clock is SES's: a recipient delayed at NOW; a minute on the clock steps ten
+    minutes back (wrongly), sesd saves a minute later and starts again on a clock an
+    hour behind the save (held to it, then stepped back the hour, as a start behind
+    the save does: sesd.core.ledger_steps.restored_behind); two minutes after NOW by
+    SES's clock NTP steps it the 70 minutes ahead. The delay pends until 16 h after
+    it. Were the ten minutes' step back not kept through the start, NTP's step would
+    move it two minutes past SES's 16 h."""
+    pending = PendingDelays(100)
+    pending.delayed(1, ("a.example",), NOW, None)
+    pending.stepped(-600.0, NOW - 540)
+    again = PendingDelays(100)
+    again.restore(pending.snapshot())
+    again.held_to(NOW - 480 - HOUR)
+    again.stepped(-HOUR, NOW - 480 - HOUR)
+    again.stepped(4200.0, NOW + 120)
+    assert again.next_expiry(NOW) == NOW + LONGEST_DELAY

@@ -46,8 +46,8 @@ def stepped(table: PendingDelays, step: float, now: float) -> None:
     dated on a clock that NTP set back (one ahead, dated at SES's times) and a later
     step ahead moves the less, as it should move none; one dated on a clock behind,
     stepped further back, then NTP's step ahead moves as far as its clock was behind."""
-    if not math.isfinite(step) or not math.isfinite(now):
-        return
+    if not step or not math.isfinite(step) or not math.isfinite(now):
+        return  # (one of none moves nothing: not a pass over the table)
     left, moved = now - step, table._moved
     _moves(table, [
         (key, min(moved.get(key, 0.0) + step, now - since))
@@ -60,12 +60,13 @@ def held_to(table: PendingDelays, now: float) -> None:
     """No delay's latest time moved past ``now``'s own ``LONGEST_DELAY`` on (its
     first time, moved, no later than ``now``): at a restart (a state file's moves from
     a clock since set back, or damaged). A move below none moves no time: kept."""
-    if not math.isfinite(now):
+    moved = table._moved
+    if not moved or not math.isfinite(now):
         return
     _moves(table, [
         (key, max(0.0, min(by, now - first)))
-        for key, by in table._moved.items()
-        if by > 0 and by > now - (first := _first(table, key))
+        for key, first in _firsts(table)
+        if (by := moved.get(key, 0.0)) > 0 and by > now - first
     ])  # fmt: skip
 
 
@@ -79,16 +80,6 @@ def _firsts(table: PendingDelays) -> Iterator[tuple[int, float]]:
         for key, first in gave_up.items():
             if key not in entries and (gave_up is table._gave_up or key not in table._gave_up):
                 yield key, first
-
-
-def _first(table: PendingDelays, key: int) -> float:
-    """The first time of a key moved: its delay's held, else its give-up's (inf for
-    neither: its move, kept of none, then goes)."""
-    found = table._entries.get(key)
-    if found is not None:
-        return found[1]
-    first = table._first_of(key)
-    return math.inf if first is None else first
 
 
 def _moves(table: PendingDelays, moves: list[tuple[int, float]]) -> None:
