@@ -206,3 +206,24 @@ def test_a_step_back_before_a_save_is_kept_across_a_start_behind_it() -> None:
     again.stepped(-HOUR, NOW - 480 - HOUR)
     again.stepped(4200.0, NOW + 120)
     assert again.next_expiry(NOW) == NOW + LONGEST_DELAY
+
+
+def test_a_delivery_after_a_step_back_ends_a_delay_dated_before_it() -> None:
+    """The clock is SES's: a recipient delayed a minute before NOW; at NOW the clock
+    steps an hour back (wrongly), and SES's Delivery a minute after NOW is read on it
+    (dated on it: it is from ahead of it, 59 minutes before the delay as dated). It
+    ends the delay, timed two minutes as SES's times say. Before: the Delivery was
+    taken as one before the delay, which pended on until its 16 h."""
+    pipeline = Pipeline(core_settings(parse_config("")))
+    pipeline.feed(f.raw(f.delay(["u@a.example"], at=NOW - 60, message_id="m1")), "q", NOW)
+    pipeline.ledger.stepped(-HOUR, NOW - HOUR)
+    pending = pipeline.ledger.pending
+    assert pending.resolved(2, NOW - HOUR) is None  # (another recipient's: none)
+    body = f.delivery(["u@a.example"], at=NOW + 60, message_id="m1")
+    pipeline.feed(f.raw(body), "q", NOW - HOUR + 60)
+    assert len(pending) == 0
+    assert pending.count("a.example", NOW - HOUR + 60) == 0
+    table = PendingDelays(100)  # the same, in the table alone: timed
+    table.delayed(1, ("a.example",), NOW - 60, None)
+    table.stepped(-HOUR, NOW - HOUR)
+    assert table.resolved(1, NOW - HOUR + 60) == (("a.example",), 120.0)

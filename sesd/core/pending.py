@@ -198,8 +198,9 @@ class PendingDelays:
 
     def resolved(self, key: int, t: float) -> tuple[Labels, float] | None:
         """A Delivery or Bounce for a recipient at event time ``t``: returns (labels,
-        seconds delayed) if it was pending since no later than ``t`` (from its first
-        time as steps of the clock ahead moved it: :meth:`stepped`)."""
+        seconds delayed) if it was pending since no later than ``t``, or since a time
+        on a clock steps back have since set behind it (:meth:`stepped`); timed from
+        its first time as steps of the clock moved it."""
         # Remembered (as _remember() does, inline: nearly every recipient comes here).
         resolved = self._resolved
         known = resolved.get(key)
@@ -208,7 +209,11 @@ class PendingDelays:
         if len(resolved) >= self._generation:
             self._next_generation()
         found = self._entries.get(key)
-        if found is None or found[1] > t:
+        if found is None:
+            return None
+        if found[1] > t and not (self._moved and found[1] + self._moved.get(key, 0.0) <= t):
+            # Before its delay, but for one dated before a step of the clock back that
+            # this Delivery is dated after (on the clock behind, from ahead of it).
             return None
         labels, since, expires = found
         del self._entries[key]
@@ -221,8 +226,10 @@ class PendingDelays:
                 # Its first time was dated on a clock that steps ahead have since moved
                 # (the bound with it): timed from where they put it, not the step longer.
                 # A Delivery dated before that shows it began earlier: no length known
-                # but that it is short, counted as none rather than the step.
-                return labels, max(0.0, t - since - max(0.0, moved))
+                # but that it is short, counted as none rather than the step. One dated
+                # before its delay after a step back: timed across the step.
+                if moved > 0 or t < since:
+                    return labels, max(0.0, t - since - moved)
         return labels, t - since
 
     def _remember(self, key: int, t: float) -> None:
