@@ -279,10 +279,11 @@ class Ledger:
         """The saved stores as plain data (the state file's body: sesd.core.ledger_file)."""
         return snapshot_of(self, now)
 
-    def restore(self, data: dict[str, Any], now: float) -> dict[str, Any]:
-        """Load what :meth:`snapshot` returned into this fresh ledger at ``now``; returns
+    def restore(self, data: dict[str, Any], now: float, ahead: float = 0.0) -> dict[str, Any]:
+        """Load what :meth:`snapshot` returned into this fresh ledger at ``now`` (from a
+        file saved ``ahead`` seconds ahead of it, to be stepped back that far); returns
         what was restored (sesd.core.ledger_file)."""
-        return restore_into(self, data, now)
+        return restore_into(self, data, now, ahead)
 
     def makes(self, axis: str, data: dict[str, Any] | None = None) -> Callable[[object], bool]:
         """Whether an event makes a label in the scope ``axis``, as now configured, or

@@ -61,10 +61,13 @@ def snapshot_of(ledger: Ledger, now: float) -> dict[str, Any]:
     }
 
 
-def restore_into(ledger: Ledger, data: dict[str, Any], now: float) -> dict[str, Any]:
+def restore_into(
+    ledger: Ledger, data: dict[str, Any], now: float, ahead: float = 0.0
+) -> dict[str, Any]:
     """Load what :func:`snapshot_of` returned into the fresh ``ledger`` at ``now``; returns
     what was restored. Windows written for another layout are dropped, the rest
-    kept."""
+    kept. ``ahead``: how far ahead of ``now`` the file was saved, when the start then
+    steps the pending table back as far (sesd.core.ledger_steps.restored_behind)."""
     ledger.dedup.restore(data["dedup"])
     # Files written before tenants name no axes: a domain's, then a provider's.
     saved = data["pending"].get("axes", [DOMAIN, PROVIDER])
@@ -73,7 +76,11 @@ def restore_into(ledger: Ledger, data: dict[str, Any], now: float) -> dict[str, 
     makes = [label_maker(ledger, scope.axis, data) for scope in ledger.scopes]
     refused = ledger.pending.restore(data["pending"], places, makes)
     ledger.pending.refused.held_to(now)  # (none a day ahead of this clock: sesd.core.refusals)
-    ledger.pending.held_to(now)  # (no delay's moved past this clock's 16 h)
+    # No delay's moved past this clock's 16 h; a file to be stepped back, past the
+    # save's: the step back holds them to ``now``. Held to ``now`` first, the step back
+    # took its seconds back twice from a move the hold had cut, and a delay moved by
+    # NTP's step before the save expired that much before SES gave up on it.
+    ledger.pending.held_to(now + ahead)
     ledger.tenant_map.restore(data.get("tenant_map", []))
     # Each window as saved, by its place in the file: one added or changed since
     # starts empty, the others are kept.

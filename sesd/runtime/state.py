@@ -245,7 +245,7 @@ def _restore(
         raise StateError(f"state file is damaged ({type(exc).__name__}: {exc})") from None
     # On the clock of the save, then moved as a step sesd measured moves them: a walk,
     # say, is judged by its age on that clock (on this one it was the step older).
-    restored = ledger.restore(data, now - told)
+    restored = ledger.restore(data, now - told, -step if step < 0 else 0.0)
     if told:
         ledger.stepped(told, now)
         # Each held to this clock, as a restart behind the save holds them: a save time
