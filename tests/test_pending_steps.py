@@ -240,3 +240,27 @@ def test_a_delivery_after_a_step_back_ends_a_delay_dated_before_it() -> None:
     table.delayed(1, ("a.example",), NOW - 60, None)
     table.stepped(-HOUR, NOW - HOUR)
     assert table.resolved(1, NOW - HOUR + 60) == (("a.example",), 120.0)
+
+
+def test_after_a_step_back_a_delivery_is_timed_across_it_and_its_move_goes() -> None:
+    """The clock is SES's: recipients 1 and 2 delayed a minute before NOW; at NOW the
+    clock steps an hour back (wrongly); 3 is delayed two minutes after the step, on the
+    clock behind. A Delivery of 3 a minute before its delay ends nothing (none of the
+    step's moves is its); 1's, an hour before its delay as dated, SES's instant of it,
+    ends it timed none, and 2's at its delay's dated time ends it timed none as well
+    (not the step: its clock may have been ahead, dated at SES's times). Neither's move
+    is kept once it ended. A delay across a step of a second ahead is timed without
+    that second."""
+    table = PendingDelays(100)
+    for key in (1, 2):
+        table.delayed(key, ("a.example",), NOW - 60, None)
+    table.stepped(-HOUR, NOW - HOUR)
+    table.delayed(3, ("b.example",), NOW - HOUR + 120, None)
+    assert table.resolved(3, NOW - HOUR + 60) is None
+    assert table.resolved(1, NOW - 60 - HOUR) == (("a.example",), 0.0)
+    assert table.resolved(2, NOW - 60) == (("a.example",), 0.0)
+    assert table.snapshot()["moved"] == []
+    assert len(table) == 1
+    table.delayed(4, ("a.example",), NOW, None)
+    table.stepped(1.0, NOW + 61)
+    assert table.resolved(4, NOW + 121) == (("a.example",), 120.0)
