@@ -264,3 +264,38 @@ def test_after_a_step_back_a_delivery_is_timed_across_it_and_its_move_goes() -> 
     table.delayed(4, ("a.example",), NOW, None)
     table.stepped(1.0, NOW + 61)
     assert table.resolved(4, NOW + 121) == (("a.example",), 120.0)
+
+
+def test_a_step_back_s_moves_go_with_the_delays_and_the_recipients_given_up_on() -> None:
+    """A table of four (three at one domain): 1 to 3 delayed a minute before NOW, 4 and
+    7 refused (the older generation of those given up on); the clock steps an hour
+    back. The delays held pend their 16 h (a step back shortens none). 1 and 2 are
+    delivered; 4 and 7 retried, held; 5 delayed on the clock behind with SES's expiry
+    ten minutes on, housekeeping then forgets. 4 is delivered: its move is kept while
+    it is remembered as given up on. Two more refusals forget 4 and 7 as given up on:
+    4's move goes, 7's stays while 7 is held. The moves kept are those of 3 and 7."""
+    table = PendingDelays(4)
+    for key in (1, 2, 3, 4, 7):
+        table.delayed(key, ("a.example",), NOW - 60, None)
+    assert table.overflow == 2
+    table.stepped(-HOUR, NOW - HOUR)
+    assert table.count("a.example", NOW - 60 + LONGEST_DELAY - 1) == 3
+    for key in (1, 2):
+        assert table.resolved(key, NOW - HOUR + 60) == (("a.example",), 120.0)
+    for key in (4, 7):
+        table.delayed(key, ("a.example",), NOW - HOUR + 120, None)
+    table.delayed(5, ("b.example",), NOW - HOUR + 60, NOW - HOUR + 600)
+    assert table.expire(NOW - HOUR + 600) == 1
+    assert table.resolved(4, NOW - HOUR + 180) == (("a.example",), 60.0)
+    assert _moved(table) == {3, 4, 7}
+    for key in (8, 9, 10):
+        table.delayed(key, ("a.example",), NOW - HOUR + 240, None)
+    assert table.overflow == 4
+    assert _moved(table) == {3, 7}
+
+
+def _moved(table: PendingDelays) -> set[int]:
+    """The recipients whose moves the state file keeps."""
+    rows = table.snapshot()["moved"]
+    assert isinstance(rows, list)
+    return {key for key, _ in rows}
