@@ -390,12 +390,12 @@ def test_a_state_file_s_moves_are_held_to_the_clock_and_its_damaged_rows_left() 
 
 def test_a_step_moving_100_000_delays_of_one_domain_takes_less_than_holding_them() -> None:
     """100,000 delays at one domain (none with an expirationTime), then three steps
-    of the clock an hour ahead, each moving every delay's expiry: the quickest step
-    takes less than twice as long as the delays took to hold (each about as long
-    here; a machine busy elsewhere slows both). Before: each expiry was moved in the
-    domain's sorted list, a search and a shift of those after it, seven times as long
-    as holding them (2.3 s here), quadratic: 5 s a step for a full table, the event
-    loop stopped."""
+    of the clock an hour ahead, each moving every delay's expiry, and one an hour back
+    taking the last back: the quickest step ahead, and the step back, each take less
+    than twice as long as the delays took to hold (each about as long here; a machine
+    busy elsewhere slows both). Before: each expiry was moved in the domain's sorted
+    list, a search and a shift of those after it, seven times as long as holding them
+    (2.3 s here), quadratic: 5 s a step for a full table, the event loop stopped."""
     pending = PendingDelays(200_000)
     started = time.perf_counter()
     for key in range(100_000):
@@ -409,6 +409,11 @@ def test_a_step_moving_100_000_delays_of_one_domain_takes_less_than_holding_them
     assert min(taken) < 2 * holding, (taken, holding)
     assert pending.count("a.example", NOW + LONGEST_DELAY + 3 * 3600.0 - 1) == 100_000
     assert pending.next_expiry(NOW) == NOW + LONGEST_DELAY + 3 * 3600.0
+    started = time.perf_counter()
+    pending.stepped(-3600.0, NOW + 20_000 + 2 * 3600.0)
+    back = time.perf_counter() - started
+    assert back < 2 * holding, (back, holding)
+    assert pending.next_expiry(NOW) == NOW + LONGEST_DELAY + 2 * 3600.0
 
 
 # --- pending delays through the pipeline ------------------------------------------
