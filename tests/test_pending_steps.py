@@ -271,9 +271,10 @@ def test_a_step_back_s_moves_go_with_the_delays_and_the_recipients_given_up_on()
     7 refused (the older generation of those given up on); the clock steps an hour
     back. The delays held pend their 16 h (a step back shortens none). 1 and 2 are
     delivered; 4 and 7 retried, held; 5 delayed on the clock behind with SES's expiry
-    ten minutes on, housekeeping then forgets. 4 is delivered: its move is kept while
-    it is remembered as given up on. Two more refusals forget 4 and 7 as given up on:
-    4's move goes, 7's stays while 7 is held. The moves kept are those of 3 and 7."""
+    ten minutes on, housekeeping then forgets. 4 is delivered (timed from its first
+    delay, across the step): its move is kept while it is remembered as given up on.
+    Two more refusals forget 4 and 7 as given up on: 4's move goes, 7's stays while 7
+    is held. The moves kept are those of 3 and 7."""
     table = PendingDelays(4)
     for key in (1, 2, 3, 4, 7):
         table.delayed(key, ("a.example",), NOW - 60, None)
@@ -286,7 +287,7 @@ def test_a_step_back_s_moves_go_with_the_delays_and_the_recipients_given_up_on()
         table.delayed(key, ("a.example",), NOW - HOUR + 120, None)
     table.delayed(5, ("b.example",), NOW - HOUR + 60, NOW - HOUR + 600)
     assert table.expire(NOW - HOUR + 600) == 1
-    assert table.resolved(4, NOW - HOUR + 180) == (("a.example",), 60.0)
+    assert table.resolved(4, NOW - HOUR + 180) == (("a.example",), 240.0)
     assert _moved(table) == {3, 4, 7}
     for key in (8, 9, 10):
         table.delayed(key, ("a.example",), NOW - HOUR + 240, None)
@@ -299,3 +300,44 @@ def _moved(table: PendingDelays) -> set[int]:
     rows = table.snapshot()["moved"]
     assert isinstance(rows, list)
     return {key for key, _ in rows}
+
+
+def test_a_retry_dated_on_a_clock_stepped_back_keeps_the_first_delay_s_time() -> None:
+    """The clock is SES's: recipients 1, 2 (a.example) and 3 delayed ten minutes before
+    NOW fill a table of four with 5; 4 (d.example) is refused. At NOW the clock steps
+    an hour back (wrongly); 5 is delivered; SES retries 1 and 4 five minutes after NOW,
+    read on the clock behind (55 minutes before their first delay as dated); ten
+    minutes after NOW NTP steps the clock the hour ahead. 1 and 4 pend until 16 h after
+    their first delay, as SES tries them, and 1's Delivery 20 minutes after NOW is
+    timed 30 minutes. Before: each retry became its first time, and NTP's step took
+    the step back's move away: they expired 45 minutes early, 1 timed 75 minutes.
+    2's retry dated where the step put its first delay keeps it too. And on a clock
+    three hours behind, a delay NTP's step moved, then a delay of the same recipient
+    SES dated four hours before NOW (a backlog): it pends until 16 h after that, not
+    the step longer; one the full table refused, again at its first time, keeps the
+    step's move."""
+    first = NOW - 600
+    table = PendingDelays(4)
+    for key, domain in ((1, "a"), (2, "a"), (3, "b"), (5, "c"), (4, "d")):
+        table.delayed(key, (f"{domain}.example",), first, None)
+    assert table.overflow == 1
+    table.stepped(-HOUR, NOW - HOUR)
+    table.resolved(5, NOW - HOUR + 60)
+    for key, domain in ((1, "a"), (4, "d")):
+        table.delayed(key, (f"{domain}.example",), NOW + 300 - HOUR, None)
+    table.delayed(2, ("a.example",), first - HOUR, None)  # (where the step put its first)
+    assert table.count("a.example", first + LONGEST_DELAY - 1) == 2
+    table.stepped(HOUR, NOW + 600)
+    for domain, held in (("a.example", 2), ("d.example", 1)):
+        assert table.count(domain, first + LONGEST_DELAY - 1) == held
+        assert table.count(domain, first + LONGEST_DELAY) == 0
+    assert table.resolved(1, NOW + 1200) == (("a.example",), 1800.0)
+    backlog = PendingDelays(2)
+    for key, domain in ((1, "a"), (3, "c"), (2, "b")):
+        backlog.delayed(key, (f"{domain}.example",), BEHIND, None)
+    backlog.stepped(3 * HOUR, NOW + 60)
+    backlog.resolved(3, NOW + 120)
+    backlog.delayed(1, ("a.example",), NOW - 4 * HOUR, None)
+    backlog.delayed(2, ("b.example",), BEHIND, None)  # (at its first time: moved still)
+    assert backlog.next_expiry(NOW) == NOW - 4 * HOUR + LONGEST_DELAY
+    assert backlog.count("b.example", NOW + LONGEST_DELAY - 1) == 1

@@ -38,7 +38,7 @@ from typing import Any, Final
 
 from sesd.core.events import LONGEST_DELAY
 from sesd.core.pending_file import UNKNOWN, restore_into, snapshot_of
-from sesd.core.pending_steps import held_to, stepped
+from sesd.core.pending_steps import held_to, retried, stepped
 from sesd.core.refusals import RecentRefusals
 
 __all__ = ["DEFAULT_EXPIRY", "UNKNOWN", "Labels", "PendingDelays"]
@@ -125,7 +125,7 @@ class PendingDelays:
             # but never past LONGEST_DELAY after the first time (as restore bounds it):
             # a retry's own 16 h would otherwise extend it for as long as retries come.
             labels, since, was = found
-            since = min(since, t)
+            since = since if t >= since else retried(self, key, since, t)
             until = min(max(was, t + DEFAULT_EXPIRY if expires is None else expires),
                         self._last(key, since))  # fmt: skip
             self._entries[key] = (labels, since, until)
@@ -142,7 +142,7 @@ class PendingDelays:
             since = t
             first = self._first_of(key) if self._gave_up or self._gave_up_before else None
             if first is not None:
-                since = min(since, first)
+                since = retried(self, key, first, t)
             # Delays past their expiry at ``t`` (an event's time: never ahead of SES's)
             # pend no more: those expired longest make room (no more than needed: SES's
             # Bounce at the expiry of the others may be on its way, a retry of one late),

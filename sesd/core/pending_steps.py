@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sesd.core.pending import PendingDelays
 
-__all__ = ["held_to", "stepped"]
+__all__ = ["held_to", "retried", "stepped"]
 
 
 def stepped(table: PendingDelays, step: float, now: float) -> None:
@@ -68,6 +68,29 @@ def held_to(table: PendingDelays, now: float) -> None:
         for key, first in _firsts(table)
         if (by := moved.get(key, 0.0)) > 0 and by > now - first
     ])  # fmt: skip
+
+
+def retried(table: PendingDelays, key: int, first: float, t: float) -> float:
+    """The first time of a recipient first delayed at ``first`` and delayed again at
+    ``t``: ``first``, unless ``t`` is earlier. Dated no earlier than where a step of
+    the clock back since put that first time on this clock (``first`` and its move
+    below none), the retry came after it: ``first`` stays. Otherwise ``t`` is the
+    first delay (SES dated one earlier, a backlog), dated on this clock: what steps
+    moved of the one it replaces goes. Left, SES's retry fifteen minutes after its
+    first delay, read on a clock a wrong step had set an hour back, became the first
+    time; NTP's step setting it right took the step back's move away, and the delay
+    expired 45 minutes before SES gave up on it, timed the hour longer when its
+    Delivery came; and a backlog's delay SES dated before a first time a step ahead
+    moved pended the step past SES's 16 h."""
+    if t >= first:
+        return first
+    moved = table._moved.get(key) if table._moved else None
+    if moved is None:
+        return t
+    if t >= first + moved:  # (below none: ``t`` is before ``first``)
+        return first
+    del table._moved[key]
+    return t
 
 
 def _firsts(table: PendingDelays) -> Iterator[tuple[int, float]]:
