@@ -24,7 +24,6 @@ answer would come in time.
 from __future__ import annotations
 
 import asyncio
-import enum
 import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -40,6 +39,7 @@ from sesd.metrics.registry import Metrics
 from sesd.runtime.clock import compare_with_aws
 from sesd.runtime.health import Changes, Health
 from sesd.runtime.in_flight import InFlight
+from sesd.runtime.sqs_beside import NOT_ASKED, Asked, Calls, Received
 from sesd.runtime.sqs_calls import SQS_ERRORS, InvalidMemory, foreign_answer
 from sesd.runtime.sqs_deletes import Deletes
 from sesd.runtime.sqs_failures import ReceiveFailures
@@ -66,32 +66,6 @@ SHORT_POLL_PAUSE = 1.0
 #: network that stalls holds it no longer (what it could not delete comes back after its
 #: visibility timeout, a duplicate), and the poller reads on.
 DELETE_LIMIT = 15.0
-
-
-class _NotAsked(enum.Enum):
-    NOT_ASKED = enum.auto()
-
-
-#: No receive made (a stop began, or the delete before it was cut off).
-NOT_ASKED = _NotAsked.NOT_ASKED
-#: What a receive brought: its messages, or None (failed, or cut off).
-Received = list[MessageTypeDef] | None
-#: What :meth:`QueuePoller._handle` received after its delete, if it asked.
-Asked = Received | _NotAsked
-
-
-class _Calls:
-    """What a batch's delete, and the receive made beside it, came to: how many the
-    delete deleted (None if cut off), the receive's answer (None while it waits, and if
-    cut off; :data:`NOT_ASKED` if none was made), and a fault of sesd's own the delete
-    raised."""
-
-    __slots__ = ("answer", "deleted", "fault")
-
-    def __init__(self) -> None:
-        self.deleted: int | None = None
-        self.answer: ReceiveMessageResultTypeDef | BaseException | _NotAsked | None = NOT_ASKED
-        self.fault: Exception | None = None
 
 
 class QueuePoller:
@@ -184,7 +158,7 @@ class QueuePoller:
     async def run(self) -> None:
         """Poll until ``stopping`` is set; SQS errors back off, never end the loop. A
         batch's delete and the next receive are made together (:meth:`_handle`)."""
-        answer: Received | _NotAsked = NOT_ASKED
+        answer: Asked = NOT_ASKED
         while True:
             if answer is NOT_ASKED:
                 if self._stopping.is_set():
@@ -299,7 +273,7 @@ class QueuePoller:
         self._changes.notify()
         # Handled messages are deleted even if a cancellation arrives meanwhile:
         # otherwise they would be counted again after their visibility timeout.
-        calls = _Calls()
+        calls = Calls()
         fault: Exception | None = None
         if ask and not self._stopping.is_set():
             # The next receive made while the delete is in flight, not after its answer:
@@ -364,7 +338,7 @@ class QueuePoller:
                 hint="they become visible again after their visibility timeout",
             )
 
-    async def _delete(self, done: list[MessageTypeDef], calls: _Calls) -> None:
+    async def _delete(self, done: list[MessageTypeDef], calls: Calls) -> None:
         """Delete a batch's handled messages, in the bound a delete has (its own limit,
         the margin past the grace period): ``calls.deleted`` says what SQS deleted,
         None if cut off. A fault of sesd's own is kept in ``calls.fault``, for

@@ -1,0 +1,42 @@
+"""A batch's delete and the next receive, made together (sesd.runtime.sqs): one wait
+for the network a batch, not two. What the two calls came to is kept here until both
+have ended, and the batch is told from it."""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from types_aiobotocore_sqs.type_defs import MessageTypeDef, ReceiveMessageResultTypeDef
+else:
+    MessageTypeDef = Any
+    ReceiveMessageResultTypeDef = Any
+
+__all__ = ["NOT_ASKED", "Asked", "Calls", "Received"]
+
+
+class _NotAsked(enum.Enum):
+    NOT_ASKED = enum.auto()
+
+
+#: No receive made (a stop began, or the delete before it was cut off).
+NOT_ASKED = _NotAsked.NOT_ASKED
+#: What a receive brought: its messages, or None (failed, or cut off).
+Received = list[MessageTypeDef] | None
+#: What a batch's handling received after its delete, if it asked.
+Asked = Received | _NotAsked
+
+
+class Calls:
+    """What a batch's delete, and the receive made beside it, came to: how many the
+    delete deleted (None if cut off), the receive's answer (None while it waits, and if
+    cut off; :data:`NOT_ASKED` if none was made), and a fault of sesd's own the delete
+    raised."""
+
+    __slots__ = ("answer", "deleted", "fault")
+
+    def __init__(self) -> None:
+        self.deleted: int | None = None
+        self.answer: ReceiveMessageResultTypeDef | BaseException | _NotAsked | None = NOT_ASKED
+        self.fault: Exception | None = None
