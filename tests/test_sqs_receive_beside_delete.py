@@ -181,25 +181,45 @@ class HeldReleases(Releases):
         return await super()._answer(request)
 
 
-async def test_a_delete_cut_off_beside_a_receive_that_faulted_is_counted_failed(
-    monkeypatch: pytest.MonkeyPatch,
+#: What the receive beside the delete may raise that is no failure of SQS's: a bug of
+#: sesd's own (a slip that raises KeyError), and what no code of sesd's catches (an exit
+#: asked for, a generator closed under the call), which must reach whoever waits for it.
+_RAISED = [KeyError, KeyboardInterrupt, SystemExit, GeneratorExit]
+
+
+def _raising(kind: type[BaseException], entry_of: str) -> Callable[[Any, Any], Any]:
+    """sesd's reading of an answer's entries, raising ``kind`` under the one call whose
+    entries name ``entry_of`` (a delete's ``Id``, a receive's ``MessageId``)."""
+
+    def read(entry: Any, members: Any) -> Any:
+        if entry_of in entry:
+            raise kind(f"under the call whose entries name {entry_of}")
+        return _read_entry(entry, members)
+
+    return read
+
+
+@pytest.mark.parametrize("kind", _RAISED, ids=lambda kind: kind.__name__)
+async def test_a_delete_cut_off_beside_a_receive_that_raised_is_counted_failed(
+    kind: type[BaseException], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A forced exit cuts the batch's delete off while sesd's reading of the receive
-    beside it raises (a bug of its own): the fault is raised once the delete has ended,
-    and the delete is counted and said cut off first, as any delete cut off is."""
+    """A forced exit cuts the batch's delete off while the receive beside it raises (a
+    bug of sesd's own, or an exit asked for): the error is raised as itself once the
+    delete has ended, and the delete is counted and said cut off first, as any delete
+    cut off is, and the batch's line says what it deleted."""
     logs = io.StringIO()
     configure_logging("debug", "json", stream=logs)
     async with HeldReleases() as sqs, _receiving(sqs) as p:
         messages = await p._receive()
         assert messages is not None
-        bug = _bug_in("MessageId")
+        raising = _raising(kind, "MessageId")
 
-        def cut_then_bug(entry: Any, members: Any) -> Any:
+        def cut_then_raise(entry: Any, members: Any) -> Any:
             p._in_flight.cut()  # the delete still held: cut off
-            return bug(entry, members)
+            return raising(entry, members)
 
-        monkeypatch.setattr(answers_module, "_entry", cut_then_bug)
-        with anyio.fail_after(5), pytest.raises(KeyError):
+        monkeypatch.setattr(answers_module, "_entry", cut_then_raise)
+        with anyio.fail_after(5), pytest.raises(kind):
             await p._handle(messages, ask=True)
         sqs.answer_deletes.set()
         errors = _errors(p, "delete")
@@ -208,6 +228,47 @@ async def test_a_delete_cut_off_beside_a_receive_that_faulted_is_counted_failed(
     assert [r for r in records if r["event"] == "sesd.sqs.delete_cut_off"]
     (batch,) = [r for r in records if r["event"] == "sesd.sqs.batch"]
     assert (batch["received"], batch["deleted"]) == (1, 0)
+
+
+def _read_faults(p: Any, logs: io.StringIO) -> list[tuple[str, str]]:
+    """The faults the poller ``p`` logged itself (``sesd.task.failed``): each one's task
+    and error's name, as many as its task counted failed."""
+    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    said = [
+        (r["task"], r["exception"].splitlines()[-1].partition(":")[0])
+        for r in records
+        if r["event"] == "sesd.task.failed"
+    ]
+    counted = p._metrics.registry.get_sample_value("sesd_task_failures_total", {"task": "poller"})
+    assert counted == len(said), (counted, said)
+    return said
+
+
+@pytest.mark.parametrize("kind", [ValueError, *_RAISED[1:]], ids=lambda kind: kind.__name__)
+async def test_a_fault_under_the_delete_beside_a_receive_that_raised_is_not_dropped(
+    kind: type[BaseException], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sesd's own bug under the batch's delete (KeyError) and an error under the receive
+    beside it: one is raised, the delete's when the receive's is a bug too (as when the
+    receive followed the delete), the receive's when it is an exit asked for (it must
+    reach whoever waits for it); the other is counted and logged with its traceback,
+    as the poller's supervisor does a fault, not dropped unseen."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    async with Releases() as sqs, _receiving(sqs) as p:
+        messages = await p._receive()
+        assert messages is not None
+        under_delete, under_receive = _raising(KeyError, "Id"), _raising(kind, "MessageId")
+
+        def read(entry: Any, members: Any) -> Any:
+            return (under_delete if "Id" in entry else under_receive)(entry, members)
+
+        monkeypatch.setattr(answers_module, "_entry", read)
+        first, other = (KeyError, kind) if issubclass(kind, Exception) else (kind, KeyError)
+        with anyio.fail_after(5), pytest.raises(first):
+            await p._handle(messages, ask=True)
+        said = _read_faults(p, logs)
+    assert said == [("poller", other.__name__)]
 
 
 class SlowReleases(Releases):

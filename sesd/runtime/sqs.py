@@ -39,7 +39,7 @@ from sesd.metrics.registry import Metrics
 from sesd.runtime.clock import compare_with_aws
 from sesd.runtime.health import Changes, Health
 from sesd.runtime.in_flight import InFlight
-from sesd.runtime.sqs_beside import NOT_ASKED, Asked, Calls, Received
+from sesd.runtime.sqs_beside import NOT_ASKED, Asked, Calls, Received, raised_first
 from sesd.runtime.sqs_calls import SQS_ERRORS, InvalidMemory, foreign_answer
 from sesd.runtime.sqs_deletes import Deletes
 from sesd.runtime.sqs_failures import ReceiveFailures
@@ -66,6 +66,13 @@ SHORT_POLL_PAUSE = 1.0
 #: network that stalls holds it no longer (what it could not delete comes back after its
 #: visibility timeout, a duplicate), and the poller reads on.
 DELETE_LIMIT = 15.0
+#: What the log says of a fault under one of a batch's two calls while the other's
+#: error is the one raised (sesd.runtime.sqs_beside.raised_first).
+_BESIDE = (
+    "a fault under one of a batch's two calls (its delete, the receive made beside it) "
+    "while the other raised: that error ends the poller. A fault that repeats is a bug: "
+    "report it with this traceback"
+)
 
 
 class QueuePoller:
@@ -274,7 +281,6 @@ class QueuePoller:
         # Handled messages are deleted even if a cancellation arrives meanwhile:
         # otherwise they would be counted again after their visibility timeout.
         calls = Calls()
-        fault: Exception | None = None
         if ask and not self._stopping.is_set():
             # The next receive made while the delete is in flight, not after its answer:
             # one wait for the network a batch, not two. Each wait idles the CPU, and
@@ -291,10 +297,9 @@ class QueuePoller:
             try:
                 with self._in_flight.scope(margin=False):
                     calls.answer = None  # cut off, until it answers
-                    try:
-                        calls.answer = await self._ask()
-                    except Exception as exc:  # noqa: BLE001 - raised once the delete ends
-                        fault = exc
+                    calls.answer = await self._ask()
+            except BaseException as exc:  # noqa: BLE001 - raised once the batch is told
+                calls.raised = exc
             finally:
                 if not beside.done():  # the delete outlasted the receive: seldom
                     with anyio.CancelScope(shield=True):
@@ -305,11 +310,15 @@ class QueuePoller:
             # sesd's own bug under the delete: a fault, as before. What the receive beside
             # it brought is given back now, not hidden from every poller until its
             # visibility timeout (the supervisor starts this one anew, empty-handed).
-            if fault is None and calls.answer is not None and calls.answer is not NOT_ASKED:
+            if calls.raised is None and calls.answer is not None and calls.answer is not NOT_ASKED:
                 brought = self._read(calls.answer)
                 if brought:
                     await self._give_back(brought)
-            raise calls.fault
+            first, other = raised_first(calls.fault, calls.raised)
+            if other is not None:  # counted and logged, not dropped
+                self._metrics.task_failures.labels("poller").inc()
+                self._log.error("sesd.task.failed", task="poller", hint=_BESIDE, exc_info=other)
+            raise first
         deleted = calls.deleted
         if deleted is None:
             # A failed delete, counted as one the SDK gave up on is: during a stall
@@ -322,8 +331,8 @@ class QueuePoller:
                 "visibility timeout",
             )
         self._said(len(messages), len(done), deleted or 0)
-        if fault is not None:  # sesd's own bug under the receive, the batch told first
-            raise fault
+        if calls.raised is not None:  # what the receive raised, the batch told first
+            raise calls.raised
         return calls.answer if calls.answer is NOT_ASKED else self._read(calls.answer)
 
     async def _give_back(self, messages: list[MessageTypeDef]) -> None:

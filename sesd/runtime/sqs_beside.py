@@ -13,7 +13,7 @@ else:
     MessageTypeDef = Any
     ReceiveMessageResultTypeDef = Any
 
-__all__ = ["NOT_ASKED", "Asked", "Calls", "Received"]
+__all__ = ["NOT_ASKED", "Asked", "Calls", "Received", "raised_first"]
 
 
 class _NotAsked(enum.Enum):
@@ -31,12 +31,27 @@ Asked = Received | _NotAsked
 class Calls:
     """What a batch's delete, and the receive made beside it, came to: how many the
     delete deleted (None if cut off), the receive's answer (None while it waits, and if
-    cut off; :data:`NOT_ASKED` if none was made), and a fault of sesd's own the delete
-    raised."""
+    cut off; :data:`NOT_ASKED` if none was made), a fault of sesd's own the delete
+    raised, and what the receive raised (a fault, an exit asked for, a cancellation
+    nobody asked for: the poller raises it once the batch is told)."""
 
-    __slots__ = ("answer", "deleted", "fault")
+    __slots__ = ("answer", "deleted", "fault", "raised")
 
     def __init__(self) -> None:
         self.deleted: int | None = None
         self.answer: ReceiveMessageResultTypeDef | BaseException | _NotAsked | None = NOT_ASKED
         self.fault: Exception | None = None
+        self.raised: BaseException | None = None
+
+
+def raised_first(
+    fault: Exception, raised: BaseException | None
+) -> tuple[BaseException, BaseException | None]:
+    """A batch's delete faulted (``fault``) and the receive beside it raised ``raised``,
+    if anything: the error to raise, and the other, to be counted and logged as a fault,
+    not dropped. The receive's is raised if it is no Exception (an exit asked for, a
+    cancellation: it must reach whoever waits for it), else the delete's, as when the
+    receive followed the delete."""
+    if raised is not None and not isinstance(raised, Exception):
+        return raised, fault
+    return fault, raised
