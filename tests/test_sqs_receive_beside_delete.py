@@ -4,6 +4,7 @@ network a batch, not two."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import json
 from collections.abc import Callable
@@ -338,3 +339,55 @@ async def test_a_poller_cancelled_with_both_calls_in_flight_gives_back_what_it_r
                 sqs.go.set()
         assert sqs.released == [0]
         assert sqs.seen.count("DeleteMessageBatch") == 1
+
+
+def _never_read(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """asyncio's errors of tasks whose end nobody read, once the tasks are collected."""
+    gc.collect()
+    return [r.getMessage() for r in caplog.records if "never retrieved" in r.getMessage()]
+
+
+@pytest.mark.parametrize(
+    "kind", [GeneratorExit, asyncio.CancelledError], ids=lambda kind: kind.__name__
+)
+async def test_what_else_the_delete_beside_a_receive_ends_in_is_raised(
+    kind: type[BaseException], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The batch's delete, in a task of its own beside the receive, ends in what it does
+    not keep as a fault (a GeneratorExit, a CancelledError nobody asked for): the poller
+    reads it and raises it once the receive has answered, as when the delete was its
+    own call, the message the receive brought given back; not counted a delete cut
+    off, and not left to asyncio's "Task exception was never retrieved"."""
+    async with Releases() as sqs, _receiving(sqs) as p:
+        messages = await p._receive()
+        assert messages is not None
+        monkeypatch.setattr(answers_module, "_entry", _raising(kind, "Id"))
+        with anyio.fail_after(5), pytest.raises(kind):
+            await p._handle(messages, ask=True)
+        assert sqs.released == [0]
+        assert not _errors(p, "delete")
+    assert not _never_read(caplog)
+
+
+@pytest.mark.parametrize("kind", [KeyboardInterrupt, SystemExit], ids=lambda kind: kind.__name__)
+def test_an_exit_under_the_delete_beside_a_receive_is_read(
+    kind: type[BaseException], caplog: pytest.LogCaptureFixture
+) -> None:
+    """An exit asked for under the batch's delete (KeyboardInterrupt, SystemExit), in its
+    task beside the receive: asyncio raises it out of the event loop at once, as when
+    the delete was the poller's own call, and the poller reads the task's end as the
+    loop closes; asyncio does not log it as never retrieved. (An event loop of its own:
+    the exit ends the loop it is raised in.)"""
+
+    async def handled() -> None:
+        async with Releases() as sqs, _receiving(sqs) as p:
+            messages = await p._receive()
+            assert messages is not None
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(answers_module, "_entry", _raising(kind, "Id"))
+                with anyio.fail_after(5):
+                    await p._handle(messages, ask=True)
+
+    with pytest.raises(kind):
+        anyio.run(handled)
+    assert not _never_read(caplog)

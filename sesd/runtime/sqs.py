@@ -39,7 +39,7 @@ from sesd.metrics.registry import Metrics
 from sesd.runtime.clock import compare_with_aws
 from sesd.runtime.health import Changes, Health
 from sesd.runtime.in_flight import InFlight
-from sesd.runtime.sqs_beside import NOT_ASKED, Asked, Calls, Received, raised_first
+from sesd.runtime.sqs_beside import NOT_ASKED, Asked, Calls, Received, raised_first, read_end
 from sesd.runtime.sqs_calls import SQS_ERRORS, InvalidMemory, foreign_answer
 from sesd.runtime.sqs_deletes import Deletes
 from sesd.runtime.sqs_failures import ReceiveFailures
@@ -295,21 +295,25 @@ class QueuePoller:
             # checkpoint gives back what the receive brought).
             beside = asyncio.get_running_loop().create_task(self._delete(done, calls))
             try:
-                with self._in_flight.scope(margin=False):
-                    calls.answer = None  # cut off, until it answers
-                    calls.answer = await self._ask()
-            except BaseException as exc:  # noqa: BLE001 - raised once the batch is told
-                calls.raised = exc
-            finally:
-                if not beside.done():  # the delete outlasted the receive: seldom
+                try:
+                    with self._in_flight.scope(margin=False):
+                        calls.answer = None  # cut off, until it answers
+                        calls.answer = await self._ask()
+                except BaseException as exc:  # noqa: BLE001 - raised once the batch is told
+                    calls.raised = exc
+                if not beside.done():  # the delete outlasted the receive
                     with anyio.CancelScope(shield=True):
                         await asyncio.wait((beside,))
+            finally:
+                # Also when this task ended first (its event loop closing): asyncio logs
+                # an error of a task's that nobody read.
+                read_end(beside, calls)
         else:
             await self._delete(done, calls)
         if calls.fault is not None:
-            # sesd's own bug under the delete: a fault, as before. What the receive beside
-            # it brought is given back now, not hidden from every poller until its
-            # visibility timeout (the supervisor starts this one anew, empty-handed).
+            # sesd's own bug (or an exit) under the delete: raised, as before. What the
+            # receive beside it brought is given back now, not hidden from every poller
+            # until its visibility timeout (the supervisor starts this one anew, empty-handed).
             if calls.raised is None and calls.answer is not None and calls.answer is not NOT_ASKED:
                 brought = self._read(calls.answer)
                 if brought:
