@@ -4,6 +4,7 @@ stop begins reaches the calls already in flight as it does those begun after."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import math
@@ -15,7 +16,8 @@ import pytest
 import sesd.runtime.sqs as sqs_module
 from sesd.core.tallies import Outcome
 from sesd.io.logs import configure_logging
-from sesd.runtime.in_flight import InFlight
+from sesd.runtime.in_flight import Cut, InFlight
+from sesd.runtime.sqs_beside import Calls, read_end
 from tests import factory as f
 from tests.conftest import queue_counts, send_bodies
 from tests.proxy import Proxy
@@ -210,35 +212,111 @@ async def test_a_delete_cut_off_by_its_own_limit_in_a_stall_is_a_counted_failure
     assert not [r for r in records if r["event"] == "sesd.sqs.receive_abandoned"]
 
 
-async def _held(in_flight: InFlight, limit: float, cut: list[float]) -> None:
-    """A call that never answers, in a scope of its own ``limit``: when it was cut off
-    (the scope is shielded: a test's own timeout would not reach it; given up after
-    1.5 s, it fails here)."""
+async def _held(in_flight: InFlight, limit: float, cut: list[float], kind: str = "scope") -> None:
+    """A call that never answers, in a scope of its own ``limit`` (``kind`` "task": in
+    an asyncio task of its own, bounded so, as the delete beside a receive is): when it
+    was cut off (the scope is shielded, the task out of every scope's reach: a test's
+    own timeout would not reach it; given up after 1.5 s, it fails here)."""
     began = anyio.current_time()
-    with in_flight.scope(limit) as scope, anyio.move_on_after(1.5):
-        await anyio.sleep_forever()
-    assert scope.cancelled_caught, "not cut off at its limit"
+    if kind == "task":
+        bound = _in_a_task(in_flight, limit, 1.5)
+        assert bound.task is not None
+        await asyncio.wait((bound.task,))
+        in_flight.unbound(bound)
+        assert bound.caught, "not cut off at its limit"
+        assert bound.task.cancelled()
+    else:
+        with in_flight.scope(limit) as scope, anyio.move_on_after(1.5):
+            await anyio.sleep_forever()
+        assert scope.cancelled_caught, "not cut off at its limit"
     cut.append(anyio.current_time() - began)
 
 
-async def test_each_delete_is_cut_off_at_its_own_limit_whatever_came_before() -> None:
+def _in_a_task(in_flight: InFlight, limit: float, answer_after: float = 5.0) -> Cut:
+    """A call answered after ``answer_after`` seconds, in an asyncio task of its own
+    bounded by ``in_flight`` (``limit`` seconds), as the poller makes its delete."""
+    bound = in_flight.bound(limit)
+    bound.task = asyncio.get_running_loop().create_task(asyncio.sleep(answer_after))
+    return bound
+
+
+_KINDS = ["scope", "task"]
+
+
+@pytest.mark.parametrize("kind", _KINDS)
+async def test_each_delete_is_cut_off_at_its_own_limit_whatever_came_before(kind: str) -> None:
     """Deletes' limits end at the moment each one's own ends, whichever deletes came
     before: one begun while the cut of an earlier one (answered meanwhile) is pending
     runs its whole limit, not to the earlier one's end; one with a shorter limit than a
-    call still in flight is cut off at its own, not held to the longer one's."""
+    call still in flight is cut off at its own, not held to the longer one's. So for a
+    delete in a task of its own (beside a receive) as for one in a scope."""
     in_flight = InFlight()
     with in_flight.scope(0.05):
         pass  # answered at once: its cut is pending
     later: list[float] = []
-    await _held(in_flight, 0.2, later)
+    await _held(in_flight, 0.2, later, kind)
     assert later[0] >= 0.2
     short: list[float] = []
     async with anyio.create_task_group() as tg:
-        tg.start_soon(_held, in_flight, 1.0, [])
+        tg.start_soon(_held, in_flight, 1.0, [], kind)
         await anyio.lowlevel.checkpoint()  # the long one in flight
-        await _held(in_flight, 0.1, short)
+        await _held(in_flight, 0.1, short, kind)
         in_flight.cut()  # the long one ends (shielded: the group's cancel would not reach it)
     assert 0.1 <= short[0] < 1.0
+
+
+async def test_a_call_in_a_task_of_its_own_is_bounded_as_one_in_a_scope() -> None:
+    """A call in an asyncio task of its own (the delete beside a receive), out of every
+    cancel scope's reach, is cut off by cancelling its task as a call in a scope is:
+    the margin (0.1 s) past the grace period's end (0.1 s), whether the stop began
+    before the call or during it; at once at a forced exit, even before the task began
+    (a cut off delete, not a fault). A cancellation that came otherwise is no cut."""
+    in_flight = InFlight(margin=0.1)
+    before = _in_a_task(in_flight, 15.0)
+    await asyncio.sleep(0)  # the task has begun
+    began = anyio.current_time()
+    in_flight.end_by(began + 0.1)
+    during = _in_a_task(in_flight, 15.0)
+    tasks = [t for t in (before.task, during.task) if t is not None]
+    with anyio.fail_after(2):
+        await asyncio.wait(tasks)
+    took = anyio.current_time() - began
+    assert (before.caught, during.caught) == (True, True)
+    assert 0.2 <= took < 1.0, took
+    elsewhere = _in_a_task(InFlight(), 15.0)
+    assert elsewhere.task is not None
+    elsewhere.task.cancel()
+    await asyncio.wait((elsewhere.task,))
+    assert not elsewhere.caught
+    at_once = _in_a_task(in_flight, 15.0)
+    in_flight.cut()
+    assert at_once.caught
+    assert at_once.task is not None
+    await asyncio.wait((at_once.task,))
+    calls = Calls()
+    read_end(at_once.task, calls, at_once)
+    assert calls.fault is None
+    read_end(elsewhere.task, calls, elsewhere)
+    assert isinstance(calls.fault, asyncio.CancelledError)
+
+
+async def test_a_receives_bound_lifted_leaves_its_scope_shielded_and_unbounded() -> None:
+    """The receive made beside a delete answered first: the poller waits for the delete
+    in the receive's scope, its bound lifted. A stop's bound, even a forced exit's cut,
+    no longer cuts that scope (the delete has its own bound), and a scope the bound cut
+    off already is not lifted."""
+    in_flight = InFlight()
+    with in_flight.scope(margin=False) as receiving:
+        assert in_flight.lift(receiving)
+        in_flight.end_by(anyio.current_time() - 1)
+        in_flight.cut()
+        await anyio.lowlevel.checkpoint()
+        assert not receiving.cancel_called
+        assert receiving.deadline == math.inf
+    with in_flight.scope(margin=False) as cut_off:
+        assert not in_flight.lift(cut_off)
+        await anyio.lowlevel.checkpoint()
+    assert cut_off.cancelled_caught
 
 
 def test_a_delete_is_cut_off_at_its_limit_in_a_later_event_loop() -> None:

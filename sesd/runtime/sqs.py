@@ -39,7 +39,15 @@ from sesd.metrics.registry import Metrics
 from sesd.runtime.clock import compare_with_aws
 from sesd.runtime.health import Changes, Health
 from sesd.runtime.in_flight import InFlight
-from sesd.runtime.sqs_beside import NOT_ASKED, Asked, Calls, Received, raised_first, read_end
+from sesd.runtime.sqs_beside import (
+    NOT_ASKED,
+    Asked,
+    Calls,
+    Received,
+    delete_beside,
+    raised_first,
+    read_end,
+)
 from sesd.runtime.sqs_calls import SQS_ERRORS, InvalidMemory, foreign_answer
 from sesd.runtime.sqs_deletes import Deletes
 from sesd.runtime.sqs_failures import ReceiveFailures
@@ -286,28 +294,39 @@ class QueuePoller:
             # one wait for the network a batch, not two. Each wait idles the CPU, and
             # sesd's code runs slower after one (its caches and branch history gone to
             # whatever ran meanwhile); with SQS tens of milliseconds away, a poller
-            # also reads twice as many batches a second. The delete is a task of its
-            # own (an asyncio task: an anyio task group costs four times as much, about
-            # 27 us a batch), in its own bound; the receive is this task's, in a bound
+            # also reads twice as many batches a second. The delete is an asyncio task
+            # of its own (an anyio task group costs four times as much), which no cancel
+            # scope reaches, bounded by cancelling it (InFlight.bound: a scope of its own
+            # cost 37,000 instructions a batch); the receive is this task's, in a bound
             # of its own as :meth:`_receive`'s. Neither is cancelled by the other's
             # end, and this task waits for both, shielded: a cancellation that came
             # meanwhile is taken after them, where it was (:meth:`_handle`'s next
             # checkpoint gives back what the receive brought).
-            beside = asyncio.get_running_loop().create_task(self._delete(done, calls))
+            cut = self._in_flight.bound(DELETE_LIMIT)
+            beside = asyncio.get_running_loop().create_task(
+                delete_beside(self._deletes, done, calls, cut)
+            )
+            cut.task = beside
             try:
                 try:
-                    with self._in_flight.scope(margin=False):
+                    with self._in_flight.scope(margin=False) as receiving:
                         calls.answer = None  # cut off, until it answers
                         calls.answer = await self._ask()
+                        # The delete outlasted the receive: waited for in the receive's
+                        # shielded scope, its bound lifted (the delete has its own), not
+                        # in a scope of its own (29,000 instructions a batch).
+                        if not beside.done() and self._in_flight.lift(receiving):
+                            await beside
                 except BaseException as exc:  # noqa: BLE001 - raised once the batch is told
                     calls.raised = exc
-                if not beside.done():  # the delete outlasted the receive
+                if not beside.done():  # the receive raised, or its bound cut it off
                     with anyio.CancelScope(shield=True):
-                        await asyncio.wait((beside,))
+                        await beside
             finally:
+                self._in_flight.unbound(cut)
                 # Also when this task ended first (its event loop closing): asyncio logs
                 # an error of a task's that nobody read.
-                read_end(beside, calls)
+                read_end(beside, calls, cut)
         else:
             await self._delete(done, calls)
         if calls.fault is not None:
@@ -352,10 +371,10 @@ class QueuePoller:
             )
 
     async def _delete(self, done: list[MessageTypeDef], calls: Calls) -> None:
-        """Delete a batch's handled messages, in the bound a delete has (its own limit,
-        the margin past the grace period): ``calls.deleted`` says what SQS deleted,
-        None if cut off. A fault of sesd's own is kept in ``calls.fault``, for
-        :meth:`_handle` to raise once the receive made beside it has answered."""
+        """Delete a batch's handled messages in this task, no receive beside it (a stop
+        under way), in the bound a delete has (its own limit, the margin past the grace
+        period): ``calls.deleted`` says what SQS deleted, None if cut off. A fault of
+        sesd's own is kept in ``calls.fault``, for :meth:`_handle` to raise."""
         with self._in_flight.scope(DELETE_LIMIT):
             try:
                 calls.deleted = await self._deletes.delete(done)

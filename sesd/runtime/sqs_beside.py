@@ -8,13 +8,16 @@ import asyncio
 import enum
 from typing import TYPE_CHECKING, Any
 
+from sesd.runtime.in_flight import Cut
+from sesd.runtime.sqs_deletes import Deletes
+
 if TYPE_CHECKING:
     from types_aiobotocore_sqs.type_defs import MessageTypeDef, ReceiveMessageResultTypeDef
 else:
     MessageTypeDef = Any
     ReceiveMessageResultTypeDef = Any
 
-__all__ = ["NOT_ASKED", "Asked", "Calls", "Received", "raised_first", "read_end"]
+__all__ = ["NOT_ASKED", "Asked", "Calls", "Received", "delete_beside", "raised_first", "read_end"]
 
 
 class _NotAsked(enum.Enum):
@@ -46,6 +49,26 @@ class Calls:
         self.raised: BaseException | None = None
 
 
+async def delete_beside(
+    deletes: Deletes, done: list[MessageTypeDef], calls: Calls, cut: Cut
+) -> None:
+    """Delete a batch's handled messages (``done``) in a task of its own beside the
+    receive, bounded by ``cut`` (which cancels the task: no scope of its own):
+    ``calls.deleted`` says what SQS deleted, None if cut off. What else the delete
+    raises is kept in ``calls.fault`` (a fault, a cancellation nobody asked for, a
+    ``GeneratorExit``), for the poller to raise once the receive has ended: the task
+    ends in none, as one awaited raises it into its awaiter (a ``GeneratorExit`` so
+    thrown in ends the poller's coroutine). An exit is not kept: asyncio raises it out
+    of the event loop at once."""
+    try:
+        calls.deleted = await deletes.delete(done)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - raised by the poller, after the receive
+        if not (cut.caught and isinstance(exc, asyncio.CancelledError)):
+            calls.fault = exc
+
+
 def raised_first(
     fault: BaseException, raised: BaseException | None
 ) -> tuple[BaseException, BaseException | None]:
@@ -59,20 +82,22 @@ def raised_first(
     return fault, raised
 
 
-def read_end(task: asyncio.Task[None], calls: Calls) -> None:
-    """Read how the delete's task ended: an error of a task's that nobody read, asyncio
-    logs ("Task exception was never retrieved"). The delete keeps its faults in
-    ``calls``; what else it ended in (a ``GeneratorExit``, a ``CancelledError`` nobody
-    asked for) becomes its fault, raised by the poller once the receive has ended, as
-    when the delete was the poller's own call. A ``KeyboardInterrupt`` or a
-    ``SystemExit`` asyncio has raised out of the event loop already: only read (the
-    delete counts as cut off, its end not known). A task still running (the poller
-    ended first, its event loop closing) is read when it ends."""
+def read_end(task: asyncio.Task[None], calls: Calls, cut: Cut) -> None:
+    """Read how the delete's task ended (asyncio logs an error of a task's that nobody
+    read: "Task exception was never retrieved"). The task keeps what the delete raises
+    in ``calls`` but an exit (``KeyboardInterrupt``, ``SystemExit``), which asyncio
+    raises out of the event loop at once: only read here, the delete counted cut off,
+    its end not known. A task cancelled before it began kept nothing: the cut of its
+    bound (``cut``) is a delete cut off, a cancellation nobody asked for its fault,
+    raised by the poller as when the delete was its own call. A task still running
+    (the poller ended first, its event loop closing) is read when it ends."""
     if not task.done():
         task.add_done_callback(_end)
         return
     end = _end(task)
-    if end is not None and not isinstance(end, KeyboardInterrupt | SystemExit):
+    if end is None or isinstance(end, KeyboardInterrupt | SystemExit):
+        return
+    if not (cut.caught and isinstance(end, asyncio.CancelledError)):  # (cut off before it began)
         calls.fault = end
 
 
