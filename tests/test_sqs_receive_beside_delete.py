@@ -7,6 +7,7 @@ import asyncio
 import gc
 import io
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,8 @@ from aiohttp import web
 
 import sesd.io.sqs_answers as answers_module
 from sesd.io.logs import configure_logging
+from sesd.runtime.in_flight import Cut
+from sesd.runtime.sqs_beside import Calls, read_end
 from tests import factory as f
 from tests.test_sqs_receive_failures import OneMessage, _errors, _receiving
 
@@ -390,4 +393,23 @@ def test_an_exit_under_the_delete_beside_a_receive_is_read(
 
     with pytest.raises(kind):
         anyio.run(handled)
+    assert not _never_read(caplog)
+
+
+async def test_a_delete_still_running_when_the_poller_ended_is_read_when_it_ends(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The poller ended while its delete's task still ran (the event loop closing): the
+    task's end is read when it comes, not left to asyncio's "Task exception was never
+    retrieved"."""
+
+    async def delete() -> None:
+        await anyio.lowlevel.checkpoint()
+        raise GeneratorExit("under the delete")
+
+    task = asyncio.get_running_loop().create_task(delete())
+    read_end(task, Calls(), Cut(0.0, math.inf))
+    await asyncio.wait((task,))
+    await anyio.lowlevel.checkpoint()  # the callbacks of the task's end run
+    del task
     assert not _never_read(caplog)
