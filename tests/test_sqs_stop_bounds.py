@@ -234,9 +234,18 @@ async def _held(in_flight: InFlight, limit: float, cut: list[float], kind: str =
 
 def _in_a_task(in_flight: InFlight, limit: float, answer_after: float = 5.0) -> Cut:
     """A call answered after ``answer_after`` seconds, in an asyncio task of its own
-    bounded by ``in_flight`` (``limit`` seconds), as the poller makes its delete."""
+    bounded by ``in_flight`` (``limit`` seconds), as the poller makes its delete. Code
+    under it takes the first cancellation for its own and waits on (a library's
+    cleanup, say): the bound must cut it off all the same."""
+
+    async def call() -> None:
+        try:
+            await asyncio.sleep(answer_after)
+        except asyncio.CancelledError:
+            await asyncio.sleep(answer_after)
+
     bound = in_flight.bound(limit)
-    bound.task = asyncio.get_running_loop().create_task(asyncio.sleep(answer_after))
+    bound.task = asyncio.get_running_loop().create_task(call())
     return bound
 
 

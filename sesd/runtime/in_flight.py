@@ -194,7 +194,16 @@ class Cut:
         self.caught = False
 
     def cancel(self) -> None:
-        """Cut the call off (once; not once it has ended)."""
+        """Cut the call off (not once it has ended)."""
         if self.task is not None and not self.caught and not self.task.done():
             self.caught = True
-            self.task.cancel()
+            self._again()
+
+    def _again(self) -> None:
+        """Cancel the task, and again at each turn of the event loop until it ends, as a
+        cancel scope does the tasks in it: code under the call that took one
+        cancellation for its own and waited on would else outlast the bound."""
+        task = self.task
+        if task is not None and not task.done():
+            task.cancel()
+            task.get_loop().call_soon(self._again)
