@@ -16,8 +16,9 @@ import pytest
 from aiohttp import web
 
 import sesd.io.sqs_answers as answers_module
+import sesd.runtime.sqs as sqs_module
 from sesd.io.logs import configure_logging
-from sesd.runtime.in_flight import Cut
+from sesd.runtime.in_flight import Cut, InFlight
 from sesd.runtime.sqs_beside import Calls, read_end
 from tests import factory as f
 from tests.test_sqs_receive_failures import OneMessage, _errors, _receiving
@@ -230,6 +231,58 @@ async def test_a_delete_cut_off_beside_a_receive_that_raised_is_counted_failed(
     assert errors == 1
     records = [json.loads(line) for line in logs.getvalue().splitlines()]
     assert [r for r in records if r["event"] == "sesd.sqs.delete_cut_off"]
+    (batch,) = [r for r in records if r["event"] == "sesd.sqs.batch"]
+    assert (batch["received"], batch["deleted"]) == (1, 0)
+
+
+async def _waiting_for_the_delete_alone(in_flight: InFlight) -> None:
+    """Return once the receive made beside a batch's delete has answered and the
+    poller waits for the delete alone (its bound the only one in flight)."""
+    while in_flight._scopes or not in_flight._cuts:
+        await anyio.lowlevel.checkpoint()
+
+
+@pytest.mark.parametrize("end", ["own limit", "stop", "forced exit"])
+async def test_a_delete_that_outlasts_the_receive_beside_it_is_still_bounded(
+    end: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The receive beside the batch's delete answers while the delete hangs (SQS stalls
+    on it): the poller waits for the delete no longer than the delete's own bound, its
+    own limit (0.3 s here), the margin (0.1 s) past a stop's grace period (0.1 s), or
+    a forced exit at once. The delete is counted and said cut off, and what the receive
+    brought is read on, not dropped."""
+    monkeypatch.setattr(sqs_module, "DELETE_LIMIT", 0.3 if end == "own limit" else 15.0)
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    async with HeldReleases() as sqs, _receiving(sqs) as p:
+        p._in_flight = in_flight = InFlight(margin=0.1)
+        messages = await p._receive()
+        assert messages is not None
+        brought: list[object] = []
+        async with anyio.create_task_group() as tg:
+
+            async def handle() -> None:
+                brought.append(await p._handle(messages, ask=True))
+
+            began = anyio.current_time()
+            tg.start_soon(handle)
+            with anyio.fail_after(5):
+                await _waiting_for_the_delete_alone(in_flight)
+            if end == "stop":
+                began = anyio.current_time()
+                in_flight.end_by(began + 0.1)
+            elif end == "forced exit":
+                began = anyio.current_time()
+                in_flight.cut()
+        took = anyio.current_time() - began
+        sqs.answer_deletes.set()
+        errors = _errors(p, "delete")
+    assert took < 1.5, f"the delete held the poller {took:.2f}s past its bound"
+    assert errors == 1
+    assert [len(b) for b in brought if isinstance(b, list)] == [1]
+    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    (cut,) = [r for r in records if r["event"] == "sesd.sqs.delete_cut_off"]
+    assert (cut["count"], cut["level"]) == (1, "warning")
     (batch,) = [r for r in records if r["event"] == "sesd.sqs.batch"]
     assert (batch["received"], batch["deleted"]) == (1, 0)
 
