@@ -301,15 +301,18 @@ def _read_faults(p: Any, logs: io.StringIO) -> list[tuple[str, str]]:
     return said
 
 
-@pytest.mark.parametrize("kind", [ValueError, *_RAISED[1:]], ids=lambda kind: kind.__name__)
+@pytest.mark.parametrize(
+    "kind", [ValueError, *_RAISED[1:], asyncio.CancelledError], ids=lambda kind: kind.__name__
+)
 async def test_a_fault_under_the_delete_beside_a_receive_that_raised_is_not_dropped(
     kind: type[BaseException], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """sesd's own bug under the batch's delete (KeyError) and an error under the receive
     beside it: one is raised, the delete's when the receive's is a bug too (as when the
-    receive followed the delete), the receive's when it is an exit asked for (it must
-    reach whoever waits for it); the other is counted and logged with its traceback,
-    as the poller's supervisor does a fault, not dropped unseen."""
+    receive followed the delete), the receive's when it is no bug but an exit asked for
+    or a cancellation (it must reach whoever waits for it); the other is counted and
+    logged with its traceback, as the poller's supervisor does a fault, not dropped
+    unseen."""
     logs = io.StringIO()
     configure_logging("debug", "json", stream=logs)
     async with Releases() as sqs, _receiving(sqs) as p:
