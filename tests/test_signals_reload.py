@@ -14,9 +14,10 @@ import anyio
 import pytest
 
 from sesd.commands.demo.localsqs import LocalSqs
+from sesd.config import parse_config
 from sesd.runtime.in_flight import InFlight
 from sesd.runtime.signals import watch_signals
-from tests.conftest import make_queue
+from tests.conftest import make_queue, running
 from tests.fake_ses import FakeSes
 from tests.sesd_process import config_file, sesd_process
 
@@ -27,9 +28,12 @@ async def test_a_reload_that_hangs_holds_no_stop_and_reloads_do_not_pile_up() ->
     """SIGHUP starts a reload that never ends; SIGTERM then stops sesd (it was not even
     read while the watch awaited the reload). SIGHUPs meanwhile wait as one reload.
     Ended, the watch leaves no handler of its own in the process that ran it (the
-    exit's is a daemon's run's, which puts back what it found): a Ctrl-C on it raises
-    KeyboardInterrupt. The watch had installed the exit's, for good: a Ctrl-C or a
-    SIGTERM then ended the process by ``os._exit`` (no cleanup), a SIGHUP was ignored."""
+    exit's is a daemon's run's, which puts back what it found): each signal does what
+    it did before (a Ctrl-C, the event loop's runner's). The watch had installed the
+    exit's, for good: a Ctrl-C or a SIGTERM then ended the process by ``os._exit`` (no
+    cleanup), a SIGHUP was ignored."""
+    stops = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    before = [signal.getsignal(s) for s in stops]
     stopped, hung = anyio.Event(), anyio.Event()
     started = []
 
@@ -54,8 +58,29 @@ async def test_a_reload_that_hangs_holds_no_stop_and_reloads_do_not_pile_up() ->
             await stopped.wait()
             tasks.cancel_scope.cancel()
     assert started == [1]
-    found = [signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)]
-    assert found == [signal.SIG_DFL, signal.default_int_handler, signal.SIG_DFL]
+    assert [signal.getsignal(s) for s in stops] == before
+
+
+async def test_a_signal_handled_outside_python_is_left_to_its_handler(
+    local_sqs: LocalSqs, sqs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A program embedding sesd handles SIGHUP in C, a handler Python cannot read (nor
+    set again): a run watching signals leaves SIGHUP to it, ends without an error, and
+    puts back what SIGTERM and SIGINT did. It took SIGHUP over, and as it ended raised
+    TypeError putting back what it had read (None)."""
+    url, _ = await make_queue(sqs)
+    config = parse_config(
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\nregion = "us-east-1"\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 0\n'
+        '[http]\nlisten = "127.0.0.1:0"\n'
+    )
+    stops = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    before = [signal.getsignal(s) for s in stops]
+    readable = signal.getsignal
+    monkeypatch.setattr(signal, "getsignal", lambda s: None if s == signal.SIGHUP else readable(s))
+    async with running(config, signals=True):
+        assert readable(signal.SIGHUP) == before[2]
+    assert [readable(s) for s in stops] == before
 
 
 @pytest.mark.timeout(60)

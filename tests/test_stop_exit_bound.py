@@ -342,24 +342,49 @@ async def test_two_closes_that_hang_take_their_shares_and_the_exit_follows_its_p
     assert state.exists()
 
 
+#: HUNG_CLOSES's ``sesd run``, whose HTTP server's close, once under way, holds the
+#: main thread inside threading's lock for new threads (as ``Thread.start`` does, or a
+#: thread's end) and says so (``test.close_locked``), waiting there 30 s.
+LOCKED_CLOSE = HUNG_CLOSES.replace(
+    "daemon.http_server = hung(daemon.http_server)",
+    """import os, threading, time
+def locked(opens):
+    @asynccontextmanager
+    async def opened(*args, **named):
+        async with opens(*args, **named) as it:
+            try:
+                yield it
+            finally:
+                with threading._active_limbo_lock:
+                    os.write(2, b'{"event": "test.close_locked"}\\n')
+                    time.sleep(30)
+    return opened
+daemon.http_server = locked(daemon.http_server)""",
+)
+
+
 @pytest.mark.timeout(60)
 async def test_a_second_signal_during_the_closes_cuts_the_exit_short(tmp_path: Path) -> None:
     """A stop whose last save returned, then a second SIGTERM while the exit's closes
-    hang (the sinks' session's cut off, the HTTP server's under way): sesd says so
-    (`sesd.daemon.forced_exit`, `during: exit`) and exits 130 at once, as a second
-    signal does, no traceback, without the rest of the plan; a SIGHUP just before it is
-    ignored. Once the signal watch had ended the signals had their default actions: the
-    SIGHUP (and a SIGTERM) killed sesd without a line. A Ctrl-C is handled as the
-    SIGTERM is (one handler for both, sesd.runtime.signals): a second process for it
-    would prove nothing more."""
+    hang (the sinks' session's cut off, the HTTP server's under way, the main thread in
+    it holding threading's lock for new threads): sesd says so (`sesd.daemon.forced_exit`,
+    `during: exit`) and exits 130 at once, as a second signal does, no traceback,
+    without the rest of the plan; a SIGHUP just before it is ignored. Once the signal
+    watch had ended the signals had their default actions: the SIGHUP (and a SIGTERM)
+    killed sesd without a line. Then a handler started a thread to say and do it, which
+    waited for ever on that lock, the main thread's, and sesd exited 0 at the exit's
+    bound. A Ctrl-C is handled as the SIGTERM is (one handler for both,
+    sesd.runtime.signals): a second process for it would prove nothing more."""
     second = signal.SIGTERM
     state = tmp_path / "state.bin"
     config = _config(tmp_path, f'[state]\npath = "{state}"\n[shutdown]\ngrace_period = "1s"\n')
-    hung = [sys.executable, "-c", HUNG_CLOSES]
+    hung = [sys.executable, "-c", LOCKED_CLOSE]
     async with sesd_process(config, command=hung) as sesd:
         sesd.process.send_signal(signal.SIGTERM)
         with anyio.fail_after(1 + EXIT_ROOM + 15):
             await sesd.wait_for_event("sesd.daemon.close_cut_off")
+            # Written as it comes, maybe before the line buffered ahead of it.
+            await sesd.logged("test.close_locked")
             sesd.process.send_signal(signal.SIGHUP)  # nothing left to reload: ignored
             sesd.process.send_signal(second)
             code = await sesd.process.wait()

@@ -33,7 +33,6 @@ from sesd.alerting.sink_map import sink_session
 from sesd.config import Config, ConfigError
 from sesd.config.sections import LAST_SAVE
 from sesd.io.build import revision
-from sesd.runtime import early
 from sesd.runtime.aws import AwsClients
 from sesd.runtime.caps import Caps
 from sesd.runtime.closes import Closes
@@ -42,7 +41,8 @@ from sesd.runtime.exit_room import ExitRoom
 from sesd.runtime.http import StartError, http_server
 from sesd.runtime.janitor import janitor
 from sesd.runtime.parts import Parts, Wiring
-from sesd.runtime.signals import exit_signals, signals_found, watch_signals
+from sesd.runtime.signal_pipe import SignalPipe
+from sesd.runtime.signals import exit_signals, watch_signals
 from sesd.runtime.state_start import RestoreStopped
 from sesd.runtime.supervise import start_kept
 from sesd.runtime.systemd import Notifier, tell_systemd
@@ -98,13 +98,11 @@ class Daemon(Parts):
         """Run until stopped; reports itself once the HTTP server listens. A stop while
         starting gives the start up where it is: nothing was consumed, nothing saved."""
         self._watching = handle_signals
-        # Put back as the run ends: the exit's own handling (a signal then cuts it
-        # short) is the run's, not its caller's.
-        put_back = signals_found() if handle_signals else (lambda: None)
-        if handle_signals:
-            # Until the signal watcher runs, a signal is held for it (`sesd run` held
-            # them from its first line; a SIGHUP's default action would end sesd).
-            early.hold()
+        # From here to the run's end: until the watch runs, a signal waits in the pipe
+        # for it (`sesd run` held them from its first line; a SIGHUP's default action
+        # would end sesd), and the exit's handling (a signal then cuts it short) is
+        # the run's, not its caller's.
+        heard = SignalPipe.take() if handle_signals else None
         serving = logged = False
         failed: Exception | None = None  # the start's: raised as it is, not in a group
         try:
@@ -112,15 +110,16 @@ class Daemon(Parts):
                 try:
                     async with anyio.create_task_group() as tg:
                         self._tasks = tg
-                        if handle_signals:
+                        if heard is not None:
                             # Before the start: a stop must not wait for it (a name lookup or a
                             # disk that hangs would hold both until the supervisor's SIGKILL).
                             watch = partial(
                                 watch_signals,
                                 in_flight=self.in_flight,
+                                heard=heard,
                                 # The exit's own handling, from the watch's end until
                                 # the run puts back what it found.
-                                at_end=exit_signals(lambda: self.exit_room.begun),
+                                at_end=exit_signals(heard, lambda: self.exit_room.begun),
                             )
                             reload = partial(self._reload_once_started, self._reloader.on_signal)
                             await tg.start(watch, self.stop, reload, self.stopping, self.saver.save)
@@ -159,7 +158,8 @@ class Daemon(Parts):
             raise
         finally:
             self.systemd.close()
-            put_back()
+            if heard is not None:
+                heard.put_back()
         if failed is not None:
             raise failed
         self._log.info("sesd.daemon.stopped", **self.ledger.tallies.by_outcome())
