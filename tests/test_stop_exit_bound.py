@@ -94,19 +94,33 @@ async def _terminated(
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.parametrize("second", [False, True], ids=["waited", "second_signal"])
 async def test_a_lookup_that_hangs_does_not_hold_the_exit_past_its_room(
-    tmp_path: Path,
+    tmp_path: Path, second: bool
 ) -> None:
     """The resolver hangs on the queue's host, so the poller's receive waits in a
     lookup when SIGTERM comes: the grace period (1 s) abandons it and the state is
     saved, then the exit has ``EXIT_ROOM``: sesd exits 0 (its stop was whole) within
     it, saying what held it, rather than wait at the event loop's close for the
-    lookup's thread (for as long as the resolver hangs)."""
+    lookup's thread (for as long as the resolver hangs). A second SIGTERM while the
+    event loop's close waits (the run returned) ends the exit at once, 130, as one
+    during its closes does: it was held as one that came before sesd watched signals,
+    for a watch that had ended, and sesd exited at the exit's bound."""
     state = tmp_path / "state.bin"
     config = _hung_config(tmp_path, state)
     _, hung = _held(tmp_path, "resolver", HUNG_RESOLVER)
     async with sesd_process(config, command=hung) as sesd:
         await sesd.logged("test.lookup_held")
+        if second:
+            sesd.process.send_signal(signal.SIGTERM)
+            with anyio.fail_after(1 + EXIT_ROOM + 15):
+                await sesd.wait_for_event("sesd.daemon.stopped")
+                sesd.process.send_signal(signal.SIGTERM)
+                forced = await sesd.wait_for_event("sesd.daemon.forced_exit")
+                assert await sesd.process.wait() == 130
+            assert (forced["signal"], forced["during"]) == ("SIGTERM", "exit")
+            assert state.exists()
+            return
         (stopped, stalled), code, took = await _terminated(
             sesd, 1 + EXIT_ROOM, "sesd.daemon.stopped", "sesd.daemon.exit_stalled"
         )

@@ -180,6 +180,9 @@ def execute(args: argparse.Namespace) -> int:
     # Each part of the stop has its bound, the exit too: inside the shipped units' stop
     # timeout (sesd.config.sections.SHIPPED_STOP_TIMEOUT).
     daemon.on_exit = _ExitBound(daemon.exit_room, lambda: daemon.saver.failed)
+    # A stop signal once the run has returned (the event loop's close waiting on a
+    # thread) ends the exit at once, as one during its closes does.
+    daemon.signals_outlast_run = True
     try:
         anyio.run(daemon.run)
     except BaseException as exc:

@@ -71,6 +71,11 @@ class Daemon(Parts):
         self._started = anyio.Event()
         #: Stop signals are watched: one gives the state file's restore up.
         self._watching = False
+        #: The exit's handling of stop signals outlasts the run (``sesd run``: the
+        #: process is sesd's, and what the run found, the start's hold, would keep a
+        #: signal unheard while the event loop closes); else the run puts back what it
+        #: found.
+        self.signals_outlast_run = False
         self.systemd = Notifier()
 
     def stop(self) -> None:
@@ -158,7 +163,7 @@ class Daemon(Parts):
             raise
         finally:
             self.systemd.close()
-            if heard is not None:
+            if heard is not None and not self.signals_outlast_run:
                 heard.put_back()
         if failed is not None:
             raise failed
