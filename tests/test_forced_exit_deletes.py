@@ -95,3 +95,39 @@ async def test_what_is_read_after_a_forced_exits_snapshot_is_not_lost(
         assert delivered() == 10
     # Stopped: the batch that brought the last ones is deleted too.
     assert await queue_counts(sqs, url) == (0, 0)
+
+
+@pytest.mark.timeout(60)
+async def test_a_second_signal_s_exit_outlasts_the_drain(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """A second SIGTERM's save waits on the disk while the stop's last save, behind it,
+    gives up (its time, shortened here, is over) and the drain ends: the second
+    signal's exit still comes once its save returns, 130. The drain's end cancelled
+    that save as it waited, and the exit with it: sesd went on through the exit as
+    after any stop whose save did not finish, exit 1, as if never asked."""
+    url, _ = await make_queue(sqs, dlq=False)
+    config = config_file(
+        tmp_path,
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 20\n'
+        f'[shutdown]\ngrace_period = "1s"\n'
+        f'[state]\npath = "{tmp_path / "state.bin"}"\nsave_every = "1h"\n',
+    )
+    gate = tmp_path / "disk"
+    os.mkfifo(gate)
+    script = FORCED_ON_SLOW_DISK.replace(
+        "signals.FORCED_SAVE = 60.0",
+        "signals.FORCED_SAVE = 60.0\nimport sesd.runtime.daemon as daemon\ndaemon.LAST_SAVE = 0.0",
+    )
+    async with sesd_process(config, command=[sys.executable, "-c", script, str(gate)]) as sesd:
+        with anyio.fail_after(30):
+            sesd.process.send_signal(signal.SIGTERM)
+            await sesd.wait_for_event("sesd.daemon.stopping")
+            sesd.process.send_signal(signal.SIGTERM)
+            await sesd.wait_for_event("sesd.daemon.forced_exit")
+            unfinished = await sesd.wait_for_event("sesd.state.save_unfinished")
+            await anyio.to_thread.run_sync(lambda: gate.open("wb").close())  # it answers
+            code = await sesd.process.wait()
+    assert unfinished["after"] == "stop"
+    assert code == 130

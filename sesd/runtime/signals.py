@@ -154,8 +154,10 @@ async def _forced_exit(
     in_flight.cut()
     # What the windows and alert states hold, and the pages still owed, are saved first
     # if the disk lets them within a moment; a disk that hangs does not hold the exit
-    # (the write is left to its thread).
-    with anyio.move_on_after(FORCED_SAVE):
+    # (the write is left to its thread). Shielded: the drain ending meanwhile (the
+    # stop's save given up behind this one) cancels the watch, and took the exit with
+    # it; whatever this save does, it is whole or not renamed over the file.
+    with anyio.move_on_after(FORCED_SAVE, shield=True):
         await save()
     # os._exit runs no exit handler, the one that writes the buffered lines included;
     # nothing else runs from here on, so the event loop may wait.
