@@ -5,6 +5,7 @@ until exit."""
 from __future__ import annotations
 
 import io
+import time
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -445,6 +446,39 @@ async def test_a_retired_client_whose_close_hangs_does_not_hold_its_holder(
                 unhang.set()
     assert '"what": "aws_client sqs default us-east-1"' in logs.getvalue()
     # What the hung close left, closed as it would have been.
+    del session.__aexit__
+    await session.__aexit__(None, None, None)
+
+
+async def test_a_retired_client_closed_as_the_exit_runs_has_what_is_left_of_it() -> None:
+    """The exit has begun (the stop's last save returned) with 0.2 s left of its closes'
+    plan when a retired client's last holder ends (a receive, as the tasks stop) and
+    its close hangs: it is cut off when the plan ends, not a close's whole room (5 s)
+    later. Given a room of its own, it held the exit past its bound (3 s after the
+    save), which ended sesd mid-plan, the closes after it never run."""
+    from contextlib import AsyncExitStack
+
+    from aiobotocore.config import AioConfig
+
+    from sesd.config import parse_config
+    from sesd.runtime.aws import AwsClients
+    from sesd.runtime.exit_room import TAIL, ExitRoom
+
+    unhang = anyio.Event()
+    room = ExitRoom(TAIL + 0.2)
+    async with AsyncExitStack() as stack:
+        clients = AwsClients(parse_config(""), stack, room)
+        client = await clients.client("sqs", "", "us-east-1", AioConfig(), use=":0")
+        session = _close_held(client, unhang)
+        try:
+            async with clients.holding(client):
+                await clients._closing.retire(client, ":0")
+                begun = room.begin()
+            # (Shielded: a scope around it would wait as long.)
+            took = time.monotonic() - begun
+        finally:
+            unhang.set()
+    assert took < 1.0
     del session.__aexit__
     await session.__aexit__(None, None, None)
 

@@ -31,6 +31,7 @@ from sesd.runtime.aws_closing import Closing
 from sesd.runtime.aws_making import OneEach
 from sesd.runtime.aws_making import read_models as _read_models
 from sesd.runtime.aws_settings import poll_config, sqs_config, tenant_config
+from sesd.runtime.exit_room import ExitRoom
 
 __all__ = [
     "DEFAULT_ACCOUNT",
@@ -62,13 +63,16 @@ Needed = Callable[[Config], bool]
 
 class AwsClients:
     """The clients of one daemon, closed when ``stack`` closes; those a reload in force
-    no longer needs, once nothing holds them (:meth:`retire`)."""
+    no longer needs, once nothing holds them (:meth:`retire`), within what is left of
+    the daemon's ``exit_room`` once its exit has begun."""
 
-    def __init__(self, config: Config, stack: AsyncExitStack) -> None:
+    def __init__(
+        self, config: Config, stack: AsyncExitStack, exit_room: ExitRoom | None = None
+    ) -> None:
         self._config = config
         # One callback for every client: one each, the stack grew with every client a
         # reload made, closed or not, for the life of the daemon.
-        self._closing = Closing()
+        self._closing = Closing(exit_room)
         stack.push_async_callback(self._closing.aclose)
         self._sessions: dict[Who, AioSession] = {}
         #: The (signer, service) pairs whose SDK models are loaded (:func:`_read_models`).

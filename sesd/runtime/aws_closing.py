@@ -15,6 +15,7 @@ import anyio
 
 from sesd.config.sections import EXIT_ROOM
 from sesd.runtime.closes import in_turns
+from sesd.runtime.exit_room import ExitRoom
 
 __all__ = ["Closing"]
 
@@ -22,7 +23,10 @@ __all__ = ["Closing"]
 class Closing:
     """The clients not yet closed, what holds them, and those waiting to close."""
 
-    def __init__(self) -> None:
+    def __init__(self, exit_room: ExitRoom | None = None) -> None:
+        #: The daemon's exit's budget: a close of some once it has begun has what is
+        #: left of its closes' plan, not a room of its own.
+        self._exit_room = exit_room
         #: Each client not yet closed (by ``id``), with what closes it and its name.
         self._open: dict[int, tuple[Any, AsyncExitStack, str]] = {}
         #: The clients nothing needs any more (by ``id``), with their use: closed once
@@ -76,7 +80,7 @@ class Closing:
 
     async def close_in_turns(self, clients: list[Any]) -> None:
         """Close ``clients`` now, the last listed first, each in its turn, all within a
-        close's room (``EXIT_ROOM``), as retired ones close: one whose connection never
+        close's room (:meth:`_room`), as retired ones close: one whose connection never
         finishes closing must not hold what awaits them (a failed reload, and every
         reload after it) for ever."""
         shut = [
@@ -85,7 +89,16 @@ class Closing:
             if id(client) in self._open
         ]
         if shut:
-            await in_turns(shut, anyio.current_time() + EXIT_ROOM)
+            await in_turns(shut, anyio.current_time() + self._room())
+
+    def _room(self) -> float:
+        """Seconds a close of some has from now: ``EXIT_ROOM`` mid-run (a reload's); once
+        the exit has begun (the holders' ends as the tasks stop), what is left of its
+        closes' plan. A room of its own then held the exit past its bound, which ended
+        sesd mid-plan, the closes after it never run."""
+        if self._exit_room is not None and self._exit_room.begun:
+            return self._exit_room.closes_left()
+        return EXIT_ROOM
 
     async def aclose(self) -> None:
         """Close every client still open (the daemon's exit), the newest first, each in

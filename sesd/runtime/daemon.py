@@ -234,7 +234,7 @@ class Daemon(Parts):
                 routes=partial(add_status_routes, self.status),
             )
         )
-        self.aws = AwsClients(self.config, stack.part("aws_clients"))
+        self.aws = AwsClients(self.config, stack.part("aws_clients"), self.exit_room)
         for queue in self.config.queues:
             await self.aws.open_queue(queue)
         sinks = stack.part("sinks_session")
