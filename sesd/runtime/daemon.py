@@ -76,6 +76,8 @@ class Daemon(Parts):
         #: signal unheard while the event loop closes); else the run puts back what it
         #: found.
         self.signals_outlast_run = False
+        #: Phase 2 began (a fault from then on is logged, and a last save made).
+        self._serving = False
         self.systemd = Notifier()
 
     def stop(self) -> None:
@@ -103,12 +105,13 @@ class Daemon(Parts):
         """Run until stopped; reports itself once the HTTP server listens. A stop while
         starting gives the start up where it is: nothing was consumed, nothing saved."""
         self._watching = handle_signals
+        self._serving = False
         # From here to the run's end: until the watch runs, a signal waits in the pipe
         # for it (`sesd run` held them from its first line; a SIGHUP's default action
         # would end sesd), and the exit's handling (a signal then cuts it short) is
         # the run's, not its caller's.
         heard = SignalPipe.take() if handle_signals else None
-        serving = logged = False
+        logged = False
         failed: Exception | None = None  # the start's: raised as it is, not in a group
         try:
             async with self._closed_at_exit() as stack:
@@ -116,33 +119,12 @@ class Daemon(Parts):
                     async with anyio.create_task_group() as tg:
                         self._tasks = tg
                         if heard is not None:
-                            # Before the start: a stop must not wait for it (a name lookup or a
-                            # disk that hangs would hold both until the supervisor's SIGKILL).
-                            watch = partial(
-                                watch_signals,
-                                in_flight=self.in_flight,
-                                heard=heard,
-                                # The exit's own handling, from the watch's end until
-                                # the run puts back what it found.
-                                at_end=exit_signals(heard, lambda: self.exit_room.begun),
-                            )
-                            reload = partial(self._reload_once_started, self._reloader.on_signal)
-                            await tg.start(watch, self.stop, reload, self.stopping, self.saver.save)
-                        try:
-                            started = await self._start(stack)
-                        except Exception as exc:  # noqa: BLE001 - raised below, as it is
-                            failed, started = exc, False
-                            self._exiting("failed_start", exc)
-                        if started:
-                            self.serve(tg)
-                            serving = True
-                            task_status.started(self)
-                            deadline = await self.consume()
-                            await self.drain(deadline)
+                            await self._watch(tg, heard)
+                        failed = await self._phases(tg, stack, task_status)
                         # Then stop the janitor, the evaluator, the outboxes, the signal watcher.
                         tg.cancel_scope.cancel()
                 except Exception:
-                    if serving:
+                    if self._serving:
                         # A fault nothing handled ends sesd: what the windows and alert
                         # states hold is still saved, so the restart that follows loses
                         # nothing; within LAST_SAVE, as at a stop (a hung disk would hold
@@ -155,7 +137,7 @@ class Daemon(Parts):
                         logged = True
                     raise
         except Exception:
-            if serving and not logged:
+            if self._serving and not logged:
                 # A close raising after the stop's last save.
                 self._log.error("sesd.daemon.failed", exc_info=True)
             # Also after the exit began (a close raising after the stop's save): a fault.
@@ -168,6 +150,36 @@ class Daemon(Parts):
         if failed is not None:
             raise failed
         self._log.info("sesd.daemon.stopped", **self.ledger.tallies.by_outcome())
+
+    async def _watch(self, tg: anyio.abc.TaskGroup, heard: SignalPipe) -> None:
+        """Phase 0, the signal watch, in ``tg``: before the start, which a stop must not
+        wait for (a name lookup or a disk that hangs would hold both until the
+        supervisor's SIGKILL); the exit's own handling from the watch's end."""
+        watch = partial(
+            watch_signals,
+            in_flight=self.in_flight,
+            heard=heard,
+            at_end=exit_signals(heard, lambda: self.exit_room.begun),
+        )
+        reload = partial(self._reload_once_started, self._reloader.on_signal)
+        await tg.start(watch, self.stop, reload, self.stopping, self.saver.save)
+
+    async def _phases(
+        self, tg: anyio.abc.TaskGroup, stack: Closes, task_status: anyio.abc.TaskStatus[Daemon]
+    ) -> Exception | None:
+        """Phases 1 to 4 in ``tg``, until the drain ends; the start's failure, returned
+        (the run raises it as it is, not in a group), what is left then the exit."""
+        try:
+            started = await self._start(stack)
+        except Exception as exc:  # noqa: BLE001 - returned, then raised as it is
+            self._exiting("failed_start", exc)
+            return exc
+        if started:
+            self.serve(tg)
+            self._serving = True
+            task_status.started(self)
+            await self.drain(await self.consume())
+        return None
 
     def _exiting(self, after: str, why: BaseException | None) -> None:
         """What is left is the exit: its room begins (once), then ``on_exit``."""
