@@ -61,6 +61,47 @@ async def test_a_reload_that_hangs_holds_no_stop_and_reloads_do_not_pile_up() ->
     assert [signal.getsignal(s) for s in stops] == before
 
 
+async def test_a_program_watching_a_signal_of_its_own_meanwhile_keeps_no_stop_from_sesd() -> None:
+    """A program embedding sesd begins watching a signal of its own (SIGUSR1, through
+    its event loop) while the watch runs: its loop makes its own pipe the process's
+    wakeup file, and none once it is done. A SIGTERM, meanwhile and after, still
+    reaches the watch once each, the program's SIGUSR1 still reaches it, and once both
+    are done the wakeup file is as it was. The stop went to the program's loop, which
+    dropped it (not one of its signals), or nowhere: sesd never stopped."""
+    told, stops = anyio.create_memory_object_stream[None](4)
+
+    async def save(**_: object) -> None:
+        raise AssertionError("no stop signal here is a second one")
+
+    wakeup = signal.set_wakeup_fd(-1)
+    signal.set_wakeup_fd(wakeup)
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tasks:
+            stop = partial(told.send_nowait, None)
+            watch = partial(
+                watch_signals, stop, _no_reload, anyio.Event(), save, in_flight=InFlight()
+            )
+            await tasks.start(watch)
+            with anyio.open_signal_receiver(signal.SIGUSR1) as own:
+                os.kill(os.getpid(), signal.SIGUSR1)
+                async for signum in own:
+                    assert signum == signal.SIGUSR1
+                    break
+                os.kill(os.getpid(), signal.SIGTERM)
+                await stops.receive()
+            os.kill(os.getpid(), signal.SIGTERM)
+            await stops.receive()
+            await anyio.wait_all_tasks_blocked()
+            tasks.cancel_scope.cancel()
+    with told, stops, pytest.raises(anyio.WouldBlock):
+        stops.receive_nowait()  # once each
+    assert signal.set_wakeup_fd(wakeup) == wakeup
+
+
+async def _no_reload() -> None:
+    raise AssertionError("no SIGHUP was sent")
+
+
 async def test_a_signal_handled_outside_python_is_left_to_its_handler(
     local_sqs: LocalSqs, sqs: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -10,11 +10,12 @@ two of its bytecodes, so not while that thread waits in a call (the exit joining
 thread, a close that blocks) that the signal did not interrupt, and there it may hold
 any lock it takes: threading's own (inside ``Thread.start``, or joining threads at the
 exit), the log writer's. A thread started from it, or a line logged, could wait for
-ever on a lock its own thread held. The Python handler does nothing (it is what keeps
-each signal from its default action); the reader is a task or a thread that was
-running before the signal came. (Where the wakeup file is already another's, a
-program embedding sesd whose event loop handles signals of its own, the Python
-handler writes the number, with ``os.write``, which takes no lock.)
+ever on a lock its own thread held. The Python handler writes nothing while the pipe
+is the wakeup file (it is what keeps each signal from its default action); the reader
+is a task or a thread that was running before the signal came. (Where the wakeup file
+is another's, a program embedding sesd whose event loop handles signals of its own,
+from before the run or since, the Python handler writes the number, with
+``os.write``, which takes no lock.)
 
 One handler for the whole run also leaves no moment without one: the watch's end
 handing over to the exit's thread changes who reads the pipe, not what a signal does,
@@ -75,9 +76,19 @@ class SignalPipe:
         return pipe
 
     def _heard(self, signum: int, frame: FrameType | None) -> None:
-        if self._wakeup != -1:
-            with contextlib.suppress(OSError):  # full: what it holds is read first
-                os.write(self._write, bytes([signum]))
+        if self._wakeup == -1:
+            # Still the wakeup file? An event loop that begins watching a signal of its
+            # own (a program embedding sesd) makes its pipe the wakeup file, and none
+            # once it ends: the number went there, to be dropped, or nowhere. (Set to
+            # this pipe again, it is a swap for itself while the pipe is the file.)
+            found = signal.set_wakeup_fd(self._write, warn_on_full_buffer=False)
+            if found == self._write:
+                return  # the C handler wrote the number
+            if found != -1:
+                signal.set_wakeup_fd(found)  # the loop's: left to it, the number written here
+                self._wakeup = found
+        with contextlib.suppress(OSError):  # full: what it holds is read first
+            os.write(self._write, bytes([signum]))
 
     def _taken(self, numbers: bytes) -> list[signal.Signals]:
         # The wakeup file has every signal with a Python handler (the process's other
