@@ -450,35 +450,47 @@ async def test_a_retired_client_whose_close_hangs_does_not_hold_its_holder(
     await session.__aexit__(None, None, None)
 
 
-async def test_a_retired_client_closed_as_the_exit_runs_has_what_is_left_of_it() -> None:
-    """The exit has begun (the stop's last save returned) with 0.2 s left of its closes'
-    plan when a retired client's last holder ends (a receive, as the tasks stop) and
-    its close hangs: it is cut off when the plan ends, not a close's whole room (5 s)
-    later. Given a room of its own, it held the exit past its bound (3 s after the
-    save), which ended sesd mid-plan, the closes after it never run."""
-    from contextlib import AsyncExitStack
-
+async def test_a_retired_client_closed_as_the_exit_runs_has_its_share_of_it() -> None:
+    """The exit has begun (the stop's last save returned) with 0.6 s left of its closes'
+    plan, two closes still to run (the AWS clients', the HTTP server's, which takes
+    0.1 s), when a retired client's last holder ends (a receive, as the tasks stop) and
+    its close hangs: it is cut off at its share, a third of what is left, and the
+    plan's closes have theirs, the HTTP server's closed. Given a close's whole room
+    (5 s), it held the exit past its bound (3 s after the save), which ended sesd
+    mid-plan, the closes after it never run; given what was left of the plan, it took
+    it all, and the plan's closes were cut off as they began."""
     from aiobotocore.config import AioConfig
 
     from sesd.config import parse_config
     from sesd.runtime.aws import AwsClients
+    from sesd.runtime.closes import Closes
     from sesd.runtime.exit_room import TAIL, ExitRoom
 
     unhang = anyio.Event()
-    room = ExitRoom(TAIL + 0.2)
-    async with AsyncExitStack() as stack:
-        clients = AwsClients(parse_config(""), stack, room)
-        client = await clients.client("sqs", "", "us-east-1", AioConfig(), use=":0")
-        session = _close_held(client, unhang)
-        try:
-            async with clients.holding(client):
-                await clients._closing.retire(client, ":0")
-                begun = room.begin()
-            # (Shielded: a scope around it would wait as long.)
-            took = time.monotonic() - begun
-        finally:
-            unhang.set()
-    assert took < 1.0
+    room = ExitRoom(TAIL + 0.6)
+    plan = Closes()
+    room.planned = partial(len, plan)
+    closed = []
+
+    async def http_server_close() -> None:
+        await anyio.sleep(0.1)  # (its work)
+        closed.append("http_server")
+
+    plan.part("http_server").push_async_callback(http_server_close)
+    clients = AwsClients(parse_config(""), plan.part("aws_clients"), room)
+    client = await clients.client("sqs", "", "us-east-1", AioConfig(), use=":0")
+    session = _close_held(client, unhang)
+    try:
+        async with clients.holding(client):
+            await clients._closing.retire(client, ":0")
+            begun = room.begin()
+        # (Shielded: a scope around it would wait as long.)
+        took = time.monotonic() - begun
+        await plan.aclose(anyio.current_time() + room.closes_left())
+    finally:
+        unhang.set()
+    assert 0.15 < took < 0.45
+    assert closed == ["http_server"]
     del session.__aexit__
     await session.__aexit__(None, None, None)
 

@@ -24,8 +24,8 @@ class Closing:
     """The clients not yet closed, what holds them, and those waiting to close."""
 
     def __init__(self, exit_room: ExitRoom | None = None) -> None:
-        #: The daemon's exit's budget: a close of some once it has begun has what is
-        #: left of its closes' plan, not a room of its own.
+        #: The daemon's exit's budget: a close of some once it has begun has its share
+        #: of what is left of its closes' plan, not a room of its own.
         self._exit_room = exit_room
         #: Each client not yet closed (by ``id``), with what closes it and its name.
         self._open: dict[int, tuple[Any, AsyncExitStack, str]] = {}
@@ -93,11 +93,12 @@ class Closing:
 
     def _room(self) -> float:
         """Seconds a close of some has from now: ``EXIT_ROOM`` mid-run (a reload's); once
-        the exit has begun (the holders' ends as the tasks stop), what is left of its
-        closes' plan. A room of its own then held the exit past its bound, which ended
-        sesd mid-plan, the closes after it never run."""
+        the exit has begun (the holders' ends as the tasks stop), its share of what is
+        left of the closes' plan. A room of its own then held the exit past its bound,
+        which ended sesd mid-plan, the closes after it never run; all that was left of
+        the plan left none to the closes still to run."""
         if self._exit_room is not None and self._exit_room.begun:
-            return self._exit_room.closes_left()
+            return self._exit_room.share_left()
         return EXIT_ROOM
 
     async def aclose(self) -> None:

@@ -62,6 +62,10 @@ class Closes:
         self._parts.append((name, stack))
         return stack
 
+    def __len__(self) -> int:
+        """How many parts are still to close."""
+        return len(self._parts)
+
     async def aclose(self, deadline: float) -> None:
         """Close every part, the last opened first, all by ``deadline``."""
         parts, self._parts = self._parts, []

@@ -198,6 +198,8 @@ class Daemon(Parts):
         not hold the exit, and each in its turn (:func:`in_turns`), as it must not keep
         the others open."""
         closes = Closes()
+        # A close that comes once the exit has begun (a retired AWS client's) shares it.
+        self.exit_room.planned = partial(len, closes)
         try:
             yield closes
         finally:

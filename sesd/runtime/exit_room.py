@@ -15,6 +15,7 @@ shares past it), and the process ended mid-plan, the closes after them never run
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Final
 
 from sesd.config.sections import EXIT_ROOM
@@ -41,6 +42,8 @@ class ExitRoom:
         #: Seconds from the begin to the bound (then sesd exits regardless).
         self.stalled = max(0.0, room - FORCED_LOGS - MARGIN)
         self._begun: float | None = None
+        #: How many closes the plan has still to run (the daemon's, once it has them).
+        self.planned: Callable[[], int] = lambda: 0
 
     def begin(self) -> float:
         """When the exit began: now, at the first call."""
@@ -57,6 +60,12 @@ class ExitRoom:
         """Seconds left of the closes' plan (it begins the exit if nothing had: a run
         cancelled rather than stopped)."""
         return max(0.0, self.begin() + self.closes - time.monotonic())
+
+    def share_left(self) -> float:
+        """Seconds a close outside the plan has, come once the exit has begun (a retired
+        AWS client's, as the tasks stop, before the plan runs): a share of what is left
+        of the plan, split evenly with the closes it has still to run, as theirs are."""
+        return self.closes_left() / (1 + self.planned())
 
     def stalled_left(self) -> float:
         """Seconds left until the bound."""
