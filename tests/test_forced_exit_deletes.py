@@ -111,7 +111,7 @@ async def test_a_second_signal_s_exit_outlasts_the_drain(
         tmp_path,
         f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
         f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 20\n'
-        f'[shutdown]\ngrace_period = "1s"\n'
+        f'[shutdown]\ngrace_period = "0.5s"\n'
         f'[state]\npath = "{tmp_path / "state.bin"}"\nsave_every = "1h"\n',
     )
     gate = tmp_path / "disk"
