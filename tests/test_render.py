@@ -704,7 +704,9 @@ def test_a_shared_sinks_alert_carries_no_mute_line_that_mutes_one_replica() -> N
 def test_a_delay_alert_over_a_window_without_delays_says_nowhere() -> None:
     """A resolve whose window holds no delays (or a pending count of older ones) has
     nothing to say of where delays sit: not "inside SES" (which pointed a postmortem at
-    AWS for an incident at Microsoft's servers); with SES's own delay types, inside."""
+    AWS for an incident at Microsoft's servers); with SES's own delay types, inside.
+    A window emptied whole (the resolve of "no data") counts nothing, and says so,
+    "counts: -", not a line cut short after its colon."""
     from sesd.alerting.alert import alert_of
     from sesd.core.windows import Breakdown
 
@@ -715,6 +717,8 @@ def test_a_delay_alert_over_a_window_without_delays_says_nowhere() -> None:
     }  # fmt: skip
     empty = alert_of(identity, None, Breakdown())
     assert (empty.stage, empty.internal) == ("- (no delays in the window)", False)
+    for text in (describe(empty), describe(empty, slack=True)):
+        assert "\ncounts: -\n" in text, text
     ses = alert_of(identity, None, Breakdown(delay_types=[("InternalFailure", 3)]))
     assert (ses.stage, ses.internal) == ("inside SES", True)
 

@@ -213,7 +213,9 @@ def describe(alert: Alert, *, slack: bool = False) -> str:
         lines += [*map(plain, alert.notes), f"where: {alert.stage}"]  # SES's words in them
         return "\n".join(lines)
     lines += [
-        "counts: " + ", ".join(f"{k} {v}" for k, v in alert.counts.items() if v),
+        # A window emptied (the resolve "no data") has no count to name: "-", as the
+        # other lines say nothing, not a line cut short.
+        "counts: " + (", ".join(f"{k} {v}" for k, v in alert.counts.items() if v) or "-"),
         f"where: {alert.stage}",
     ]
     # Why a reload resolved it or sent it anew ("the rule no longer watches this
