@@ -741,6 +741,26 @@ def test_a_repeat_and_a_resolve_say_how_long_the_alert_fired() -> None:
     assert "firing_for" not in details(fresh)
 
 
+def test_a_resolves_headline_names_the_rules_side_not_the_figures() -> None:
+    """A firing's "25.0% (above 5.0%" says the figure is past the threshold; a resolve
+    written the same way, "1.0% (above 5.0%", said so of a figure under it, on the
+    phone's lock screen and the console alike. A resolve's headline says the rule's
+    side, "(fires above 5.0%"; a firing's and a repeat's are unchanged."""
+    resolved = _alert(Transition.RESOLVED, "outlook.com", value=0.01)
+    assert "delay_ratio 1.0% (fires above 5.0%, 15m window)" in console_text(
+        _notification_of(resolved)
+    )
+    for kind in (Transition.FIRING, Transition.REPEAT):
+        text = console_text(_notification_of(_alert(kind, "outlook.com")))
+        assert "delay_ratio 25.0% (above 5.0%, 15m window)" in text, text
+
+
+def _notification_of(alert: Alert) -> Notification:
+    return Notification(
+        rule=alert.rule, kind=alert.kind, severity="critical", sinks=(), alerts=(alert,), at=T
+    )
+
+
 def test_an_idna_domain_is_named_with_its_unicode_form_in_the_text() -> None:
     """Alert text is for people: xn--bcher-kva.de reads as bücher.de too; the label,
     the dedup key and Alertmanager's label keep the IDNA form."""

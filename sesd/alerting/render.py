@@ -66,10 +66,13 @@ def headline(alert: Alert, *, state: bool = True, slack: bool = False, marked: b
         Transition.REPEAT: "[STILL FIRING] ",
         Transition.RESOLVED: "[RESOLVED] ",
     }[alert.kind]
+    # "4.0% (above 10.0%" would say a resolve's figure is past the threshold: a resolve
+    # names the rule's side of it, "(fires above 10.0%".
+    fires = f"fires {alert.fires}" if alert.kind is Transition.RESOLVED else alert.fires
     return (
         f"{mark}{verb if state else ''}{alert.rule}: {_subject(alert, slack)} "
         f"{alert.metric} "
-        f"{_value(alert, alert.value)} ({alert.fires} {_value(alert, alert.threshold)}, "
+        f"{_value(alert, alert.value)} ({fires} {_value(alert, alert.threshold)}, "
         f"{alert.window} window)"
     )
 
