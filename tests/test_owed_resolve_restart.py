@@ -20,6 +20,7 @@ import msgspec
 import pytest
 
 from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.render_slack import slack_message
 from sesd.alerting.rules import Transition
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import core_settings, parse_config
@@ -171,7 +172,8 @@ async def test_a_resolve_two_sinks_are_owed_is_saved_once_for_both_and_no_other(
     """a.example fires, and Slack and PagerDuty take the firing; then neither takes
     anything, and the alert ends. The file keeps its resolve once, owed to both, and
     the alert's state as ended. Restored under a config that adds the console to the
-    rule, the resolve is queued once, to Slack and PagerDuty, not to the console."""
+    rule, the resolve is queued once, to Slack and PagerDuty, not to the console; its
+    text, with no figure read since the start, says "where: -"."""
     head = (
         '[alerts]\ngroup_wait = "0s"\n'
         '[alerts.sinks.slack]\ntype = "slack"\nwebhook_url = "http://127.0.0.1:9/s"\n'
@@ -208,6 +210,9 @@ async def test_a_resolve_two_sinks_are_owed_is_saved_once_for_both_and_no_other(
     (resolves,) = after.due(T + 3)
     assert (resolves.kind, resolves.sinks) == (Transition.RESOLVED, ("slack", "pagerduty"))
     assert [alert.domain for alert in resolves.alerts] == ["a.example"]
+    # Told with no figure read since the start: its lines say so, none cut short.
+    section = slack_message(resolves)["blocks"][1]["text"]["text"]
+    assert "where: -" in section.split("\n"), section
     assert after.evaluate(fresh.ledger, T + 4) == []
 
 

@@ -804,7 +804,7 @@ def test_a_removed_rules_resolve_says_why(tmp_path: Path) -> None:
     )
     assert (resolved.at, resolved.since, resolved.internal) == (T + 5, T, False)
     assert resolved.notes == ("the rule was removed from the config",)
-    assert (resolved.counts, resolved.stage, resolved.regions) == ({}, "", [])
+    assert (resolved.counts, resolved.stage, resolved.regions) == ({}, "-", [])
     assert evaluator.current == {}
     (notification,) = evaluator.due(T + 5, flush=True)
     assert notification.severity == "critical"

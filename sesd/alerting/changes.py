@@ -189,7 +189,7 @@ def owed_alert(
         **fields,
         counts={},
         breakdown=Breakdown(),
-        stage="",
+        stage="-",  # nothing read: its text says "where: -", not a line cut short
         regions=[],
         internal=False,
         notes=(change.note,) if change.note else (),
