@@ -218,11 +218,11 @@ async def test_a_dry_run_that_stops_says_nothing_was_changed(
         ("{domain!r}", "'{domain!r}' has a conversion"),
     ],
 )
-def test_a_link_template_takes_its_three_fields_plain(
+def test_a_link_template_takes_its_fields_plain(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], field: str, why: str
 ) -> None:
-    """``runbook_url`` and ``dashboard_url`` fill in ``{domain}``, ``{rule}`` and
-    ``{window}``; Python's format language beyond them (attributes, indexes,
+    """``runbook_url`` and ``dashboard_url`` fill in ``{domain}``, ``{rule}``,
+    ``{window}`` and ``{scope}``; Python's format language beyond them (attributes, indexes,
     conversions, widths) is refused, naming the field, not sent out in every link."""
     text = BASE.replace(
         'sinks = ["console"]', f'sinks = ["console"]\nrunbook_url = "https://rb.example/{field}"'
@@ -231,8 +231,8 @@ def test_a_link_template_takes_its_three_fields_plain(
     assert code == 2
     assert printed == (
         "sesd: config error: sesd.toml:10: alerts.rules[0] (delay-ratio-high).runbook_url: "
-        f"'https://rb.example/{field}' is not a template of {{domain}}, {{rule}}, {{window}} "
-        f"({why}: write each alone)\n"
+        f"'https://rb.example/{field}' is not a template of "
+        f"{{domain}}, {{rule}}, {{window}}, {{scope}} ({why}: write each alone)\n"
     )
     text = f'[alerts]\ndashboard_url = "https://grafana.example/d/x?var-domain={field}"\n' + BASE
     code, printed = check(tmp_path, text, capsys)

@@ -138,7 +138,7 @@ def test_example_canary_block_and_rules_are_valid(monkeypatch: pytest.MonkeyPatc
         (
             '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\n'
             'above = 0.1\nrunbook_url = "https://wiki.example/{domain.name}"',
-            "is not a template of {domain}, {rule}, {window}",
+            "is not a template of {domain}, {rule}, {window}, {scope}",
         ),
         (
             '[alerts]\nevaluate_every = "10m"\n[[alerts.rules]]\nname = "r"\n'

@@ -326,17 +326,17 @@ CASES = [
      "number is seconds, from 0 to a year" + MORE),
     ("[alerts]\noutbox_size = 0", ":4: alerts.outbox_size: must be at least 1"),
     ('[alerts]\ndashboard_url = "x{foo}"', ":4: alerts.dashboard_url: 'x{foo}' is not a template "
-     "of {domain}, {rule}, {window} ('foo')"),
+     "of {domain}, {rule}, {window}, {scope} ('foo')"),
     # A lone brace said as the file would be mended, not in Python's format words.
     ('[alerts]\ndashboard_url = "https://g/{"', ":4: alerts.dashboard_url: 'https://g/{' is not a "
-     "template of {domain}, {rule}, {window} (a lone '{': a brace of the link's own is written {{ "
-     "or }})"),
+     "template of {domain}, {rule}, {window}, {scope} (a lone '{': a brace of the link's own "
+     "is written {{ or }})"),
     ('[alerts]\ndashboard_url = "https://g/{x"', ":4: alerts.dashboard_url: 'https://g/{x' is not "
-     "a template of {domain}, {rule}, {window} (a lone '{': a brace of the link's own is written "
-     "{{ or }})"),
+     "a template of {domain}, {rule}, {window}, {scope} (a lone '{': a brace of the link's "
+     "own is written {{ or }})"),
     ('[alerts]\ndashboard_url = "https://g/}"', ":4: alerts.dashboard_url: 'https://g/}' is not a "
-     "template of {domain}, {rule}, {window} (a lone '}': a brace of the link's own is written {{ "
-     "or }})"),
+     "template of {domain}, {rule}, {window}, {scope} (a lone '}': a brace of the link's own "
+     "is written {{ or }})"),
     ('[alerts]\ndashboard_url = "x"', ":4: alerts.dashboard_url: 'x' is not an http(s) URL"),
     ('[alerts]\nevaluate = "5s"', ":4: alerts.evaluate: unknown key" + MORE),
     ('[alerts.webhook]\nurl = "x"', ":3: alerts.webhook: unknown key"),
@@ -614,7 +614,7 @@ CASES = [
     (RA + 'labels = {"a\\u0000" = "x"}', ":8: alerts.rules[0] (r).labels.\"a\\u0000\": a label's "
      "name is of ASCII letters" + MORE),
     (RA + 'runbook_url = "x{zz}"', ":8: alerts.rules[0] (r).runbook_url: 'x{zz}' is not a template "
-     "of {domain}, {rule}, {window} ('zz')"),
+     "of {domain}, {rule}, {window}, {scope} ('zz')"),
     (R.replace("delay_ratio", "cause_ratio") + 'above = 0.1\ncause = "zz"', ":8: alerts.rules[0] "
      "(r).cause: 'zz' is unknown (known: ses_internal," + MORE),
     # What a rule watches

@@ -218,6 +218,34 @@ def test_links_are_filled_in_per_alert() -> None:
     assert alert.labels == {"team": "mail"}
 
 
+def test_a_links_scope_names_what_its_alert_is_on() -> None:
+    """One dashboard template serves a domain's alert and a provider's: ``{scope}`` is
+    what ``{domain}`` names, so ``var-{scope}={domain}`` sets the dashboard's provider
+    variable for a provider, where ``var-domain=microsoft`` showed a domain of that
+    name, none; and ``/{scope}/{domain}`` is the status page's view of either."""
+    config = parse_config(
+        '[alerts]\ndashboard_url = "https://grafana.example/d/sesd?var-{scope}={domain}"\n'
+        + RULE
+        + 'runbook_url = "https://sesd.example:9585/{scope}/{domain}"\n'
+        + RULE.replace('"delays"', '"provider-delays"')
+        + 'providers = ["*"]\nrunbook_url = "https://sesd.example:9585/{scope}/{domain}"\n'
+    )
+    pipeline = Pipeline(core_settings(config))
+    feed_spike(pipeline, "outlook.com", T, 6, 4)
+    alerts = Evaluator(config.alerts, ["5m", "15m", "1h"]).evaluate(pipeline.ledger, T)
+    links = {a.rule: (a.dashboard_url, a.runbook_url) for a in alerts}
+    assert links == {
+        "delays": (
+            "https://grafana.example/d/sesd?var-domain=outlook.com",
+            "https://sesd.example:9585/domain/outlook.com",
+        ),
+        "provider-delays": (
+            "https://grafana.example/d/sesd?var-provider=microsoft",
+            "https://sesd.example:9585/provider/microsoft",
+        ),
+    }
+
+
 def test_a_rule_names_a_group_as_the_config_writes_it() -> None:
     """A group's label is its name as written (Consumer-MS, Почта): a rule naming it,
     as check-config tells the author to, watches it, and one leaving it out does."""

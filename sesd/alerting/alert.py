@@ -222,13 +222,19 @@ def identity(
 
 
 def link(template: str | None, rule: RuleConfig, domain: str) -> str | None:
-    """A runbook or dashboard link template (``{domain}``, ``{rule}``, ``{window}``)
-    filled in for one alert, each value percent-encoded: a group's name may hold a
-    space or an ``&`` (``AT&T mail``), which would end or split the link."""
+    """A runbook or dashboard link template (``{domain}``, ``{rule}``, ``{window}``,
+    ``{scope}``) filled in for one alert, each value percent-encoded: a group's name may
+    hold a space or an ``&`` (``AT&T mail``), which would end or split the link.
+    ``{scope}`` is what ``{domain}`` names (domain, provider or tenant): one template
+    then links a provider's alert to its provider's view (``var-{scope}={domain}``, the
+    status page's ``/{scope}/{domain}``), not to a domain named after it."""
     if not template:
         return None
     return template.format(
-        domain=quote(domain, safe=""), rule=quote(rule.name, safe=""), window=rule.window
+        domain=quote(domain, safe=""),
+        rule=quote(rule.name, safe=""),
+        window=rule.window,
+        scope=rule.scope,
     )
 
 

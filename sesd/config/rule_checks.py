@@ -26,11 +26,13 @@ _LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 _OWN_LABELS = frozenset(
     {"alertname", "domain", "provider", "tenant", "account", "region", "severity"}
 )
-_TEMPLATE_FIELDS = {"domain": "example.com", "rule": "rule", "window": "5m"}
+_TEMPLATE_FIELDS = {"domain": "example.com", "rule": "rule", "window": "5m", "scope": "domain"}
+#: The fields, as an error names them.
+_FIELDS: Final = ", ".join(f"{{{name}}}" for name in _TEMPLATE_FIELDS)
 
 
 def check_template(template: str, what: str) -> None:
-    """A URL template may use ``{domain}``, ``{rule}`` and ``{window}`` only, each
+    """A URL template may use ``{domain}``, ``{rule}``, ``{window}`` and ``{scope}`` only, each
     plain (:func:`_check_plain`)."""
     try:
         _check_plain(template, what)
@@ -40,9 +42,7 @@ def check_template(template: str, what: str) -> None:
     except (KeyError, IndexError, ValueError, AttributeError) as exc:
         lone = _LONE.get(str(exc))
         why = f"a lone '{lone}': {_OWN_BRACE}" if lone else exc
-        raise ValueError(
-            f"{what}: {template!r} is not a template of {{domain}}, {{rule}}, {{window}} ({why})"
-        ) from None
+        raise ValueError(f"{what}: {template!r} is not a template of {_FIELDS} ({why})") from None
     check_link(example, what)
 
 
@@ -100,11 +100,10 @@ def _check_plain(template: str, what: str) -> None:
         )
         # Text in braces that reaches into no field is the link's own (a Grafana
         # Explore link's JSON): doubled, a brace is itself.
-        reaches = re.match(r"(?:domain|rule|window)[.\[]", name)
+        reaches = re.match(r"(?:domain|rule|window|scope)[.\[]", name)
         advice = "write each alone" if reaches or why != "is no field" else _OWN_BRACE
         raise _NotPlain(
-            f"{what}: {template!r} is not a template of {{domain}}, {{rule}}, {{window}} "
-            f"({field!r} {why}: {advice})"
+            f"{what}: {template!r} is not a template of {_FIELDS} ({field!r} {why}: {advice})"
         )
 
 
