@@ -307,4 +307,4 @@ async def test_a_running_daemon_repeats_exactly_every_repeat_interval(
                 await slack.wait_for(3)
     first, *repeats = slack.accepted
     assert first["text"].startswith(":rotating_light: FIRING")
-    assert all(r["text"].startswith(":repeat: REPEAT") for r in repeats)
+    assert all(r["text"].startswith(":repeat: STILL FIRING") for r in repeats)

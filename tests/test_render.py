@@ -755,6 +755,16 @@ def test_a_resolves_headline_names_the_rules_side_not_the_figures() -> None:
         assert "delay_ratio 25.0% (above 5.0%, 15m window)" in text, text
 
 
+def test_a_slack_reminders_title_says_the_incident_is_still_on() -> None:
+    """A reminder's title said "REPEAT", read as the same message sent twice (a retry),
+    beside headlines saying "[STILL FIRING]": it says "STILL FIRING" too."""
+    message = slack_message(_notification_of(_alert(Transition.REPEAT, "outlook.com")))
+    assert message["blocks"][0]["text"]["text"] == (
+        "*:repeat: STILL FIRING delay-ratio-high (critical): 1 domain*"
+    )
+    assert message["text"].startswith(":repeat: STILL FIRING delay-ratio-high (critical)")
+
+
 def _notification_of(alert: Alert) -> Notification:
     return Notification(
         rule=alert.rule, kind=alert.kind, severity="critical", sinks=(), alerts=(alert,), at=T

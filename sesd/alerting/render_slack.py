@@ -37,6 +37,13 @@ _ICON = {
     Transition.REPEAT: ":repeat:",
     Transition.RESOLVED: ":white_check_mark:",
 }
+#: The title's word, as each alert's headline says it: "REPEAT" read as a message sent
+#: twice, not as an incident still on.
+_WORD = {
+    Transition.FIRING: "FIRING",
+    Transition.REPEAT: "STILL FIRING",
+    Transition.RESOLVED: "RESOLVED",
+}
 
 
 def _mrkdwn(text: str, limit: int = SLACK_MAX_SECTION) -> dict[str, Any]:
@@ -54,7 +61,7 @@ def slack_message(notification: Notification) -> dict[str, Any]:
     alerts = notification.alerts
     first = alerts[0]
     title = (
-        f"{test_mark(first)}{_ICON[notification.kind]} {notification.kind.value.upper()} "
+        f"{test_mark(first)}{_ICON[notification.kind]} {_WORD[notification.kind]} "
         f"{notification.rule} "
         f"({notification.severity}): {len(alerts)} {first.scope}{'s' if len(alerts) != 1 else ''}"
     )
