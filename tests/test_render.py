@@ -50,7 +50,7 @@ def _alert(kind: Transition, domain: str, *, internal: bool = False, value: floa
         threshold=0.05,
         clear_threshold=0.03,
         at=T + 60,
-        since=T,
+        since=T + 60 if kind is Transition.FIRING else T,  # a firing is told as it fires
         counts={"send": 0, "delivery": 30, "delivery_delay": 10, "bounce": 1, "complaint": 0},
         breakdown=Breakdown(
             delay_types=[("TransientCommunicationFailure", 8), ("InternalFailure", 2)],
@@ -164,7 +164,7 @@ def test_a_canary_alert_says_which_stage_and_which_canaries() -> None:
         threshold=0.0,
         clear_threshold=0.0,
         at=T + 60,
-        since=T,
+        since=T + 60,
         counts={"sent": 5, "back": 3, "missing": 2},
         breakdown=Breakdown(message_ids=["c-4", "c-5"]),
         stage="event pipeline",
@@ -739,6 +739,18 @@ def test_a_repeat_and_a_resolve_say_how_long_the_alert_fired() -> None:
     assert "fired" not in describe(fresh)
     assert "firing for" not in describe(fresh)
     assert "firing_for" not in details(fresh)
+
+
+def test_a_firing_told_after_it_fired_says_since_when() -> None:
+    """A firing a silence held back until it ended, or a stop left unsent and the
+    restart sent, is told after it fired: its message's time is when it was told, and
+    without a span the page read as an incident begun then. It says how long it has
+    fired and since when, as a reminder does; a firing told as it fires says nothing
+    of it."""
+    late = dataclasses.replace(_alert(Transition.FIRING, "outlook.com"), at=T + 2_532, since=T)
+    assert "firing for 42m12s, since 2027-01-15 08:00:00Z" in describe(late)
+    assert "firing for 42m12s, since 2027-01-15 08:00:00Z" in describe(late, slack=True)
+    assert details(late)["firing_for"] == "42m12s"
 
 
 def test_a_resolves_headline_names_the_rules_side_not_the_figures() -> None:

@@ -136,7 +136,7 @@ def details(alert: Alert) -> dict[str, Any]:
     }
     if alert.provider is not None:
         facts[PROVIDER] = alert.provider  # a domain's: where its mail goes
-    if alert.kind is not Transition.FIRING:
+    if told_late(alert):
         facts["firing_for"] = duration(alert.at - alert.since)
     if alert.metric in CANARY_METRICS:
         facts.update(
@@ -183,10 +183,18 @@ def cause_line(alert: Alert) -> str | None:
     return f"cause: {dominant_cause(b)} ({cause_noted(b)}): {cause_advice(b)}"
 
 
+def told_late(alert: Alert) -> bool:
+    """Whether the alert has fired for a while as it is told: a repeat, a resolve, or a
+    firing told a second or more after it fired (a fresh one is told as it fires)."""
+    return alert.kind is not Transition.FIRING or alert.at - alert.since >= 1.0
+
+
 def firing_span(alert: Alert) -> str:
     """How long a repeated or resolved alert has fired, and since when ("" for a new
-    one): a postmortem's timeline, and whether a page at 3 a.m. is news."""
-    if alert.kind is Transition.FIRING:
+    one): a postmortem's timeline, and whether a page at 3 a.m. is news. A firing told
+    after it fired (held by a silence that has ended since, left unsent by a stop and
+    sent at the restart) says it too: its message's time is when it was told."""
+    if not told_late(alert):
         return ""
     verb = "fired" if alert.kind is Transition.RESOLVED else "firing"
     return f"{verb} for {duration(alert.at - alert.since)}, since {utc_time(alert.since)}"
