@@ -22,7 +22,7 @@ import sesd.alerting.render_slack as slack_module
 from sesd.alerting.alert import Alert, Notification, notification_of, percent
 from sesd.alerting.documents import alertmanager_documents, webhook_document
 from sesd.alerting.evaluator import Evaluator
-from sesd.alerting.render import console_text, describe, details, pagerduty_events
+from sesd.alerting.render import console_text, describe, details, headline, pagerduty_events
 from sesd.alerting.render_slack import SLACK_MAX_BLOCKS, slack_message
 from sesd.alerting.rules import Status, Transition
 from sesd.alerting.silences import silence_command
@@ -279,12 +279,14 @@ def _wide(alerts: int) -> Notification:
 )
 def test_a_ratio_keeps_the_digits_that_tell_it_from_its_threshold(ratio: float, text: str) -> None:
     """AWS's complaint levels are 0.1% and 0.5%: a complaint rate of 0.067% against a
-    rule above 0.04% must not read "0.1% (above 0.0%)"."""
+    rule above 0.04% must not read "0.1% (above 0.0%)". A figure not past the threshold
+    is told against the rule's side of it ("0.04% (fires above 0.04%")."""
     assert percent(ratio) == text
     alert = dataclasses.replace(
         _alert(Transition.FIRING, "x"), metric="complaint_ratio", value=ratio, threshold=0.0004
     )
-    assert f"complaint_ratio {text} (above 0.04%, 15m window)" in console_text(
+    side = "above" if ratio > 0.0004 else "fires above"
+    assert f"complaint_ratio {text} ({side} 0.04%, 15m window)" in console_text(
         Notification(
             rule=alert.rule,
             kind=alert.kind,
@@ -757,7 +759,10 @@ def test_a_resolves_headline_names_the_rules_side_not_the_figures() -> None:
     """A firing's "25.0% (above 5.0%" says the figure is past the threshold; a resolve
     written the same way, "1.0% (above 5.0%", said so of a figure under it, on the
     phone's lock screen and the console alike. A resolve's headline says the rule's
-    side, "(fires above 5.0%"; a firing's and a repeat's are unchanged."""
+    side, "(fires above 5.0%"; a firing's and a repeat's past it are unchanged. An
+    alert still firing at a figure under its threshold (over its clear threshold, 3.0%:
+    a reminder, a firing a silence held until it ended) or at "no data" says the
+    rule's side too, as does a below-rule's reminder back above its threshold."""
     resolved = _alert(Transition.RESOLVED, "outlook.com", value=0.01)
     assert "delay_ratio 1.0% (fires above 5.0%, 15m window)" in console_text(
         _notification_of(resolved)
@@ -765,6 +770,14 @@ def test_a_resolves_headline_names_the_rules_side_not_the_figures() -> None:
     for kind in (Transition.FIRING, Transition.REPEAT):
         text = console_text(_notification_of(_alert(kind, "outlook.com")))
         assert "delay_ratio 25.0% (above 5.0%, 15m window)" in text, text
+        between = _alert(kind, "outlook.com", value=0.04)
+        assert "delay_ratio 4.0% (fires above 5.0%, 15m window)" in headline(between)
+        unread = dataclasses.replace(between, value=None)
+        assert "delay_ratio no data (fires above 5.0%, 15m window)" in headline(unread)
+        below = dataclasses.replace(between, rising=False, value=0.96)
+        assert "delay_ratio 96.0% (fires below 5.0%, 15m window)" in headline(below)
+        below = dataclasses.replace(below, value=0.01)
+        assert "delay_ratio 1.0% (below 5.0%, 15m window)" in headline(below)
 
 
 def test_a_slack_reminders_title_says_the_incident_is_still_on() -> None:

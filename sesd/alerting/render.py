@@ -66,15 +66,25 @@ def headline(alert: Alert, *, state: bool = True, slack: bool = False, marked: b
         Transition.REPEAT: "[STILL FIRING] ",
         Transition.RESOLVED: "[RESOLVED] ",
     }[alert.kind]
-    # "4.0% (above 10.0%" would say a resolve's figure is past the threshold: a resolve
-    # names the rule's side of it, "(fires above 10.0%".
-    fires = f"fires {alert.fires}" if alert.kind is Transition.RESOLVED else alert.fires
     return (
         f"{mark}{verb if state else ''}{alert.rule}: {_subject(alert, slack)} "
         f"{alert.metric} "
-        f"{_value(alert, alert.value)} ({fires} {_value(alert, alert.threshold)}, "
+        f"{_value(alert, alert.value)} ({_side(alert)} {_value(alert, alert.threshold)}, "
         f"{alert.window} window)"
     )
+
+
+def _side(alert: Alert) -> str:
+    """The headline's word for the threshold: "above" where the figure is past it (a
+    firing's, a reminder's), else the rule's side, "fires above": "4.0% (above 10.0%"
+    said a figure under the threshold was past it, of a resolve, of an alert still
+    firing between its clear threshold and its threshold (a reminder, a firing a
+    silence held until it ended), and of "no data"."""
+    value = alert.value
+    past = value is not None and (
+        value > alert.threshold if alert.rising else value < alert.threshold
+    )
+    return alert.fires if past and alert.kind is not Transition.RESOLVED else f"fires {alert.fires}"
 
 
 def subject(alert: Alert) -> str:
