@@ -752,6 +752,12 @@ def test_a_firing_told_after_it_fired_says_since_when() -> None:
     late = dataclasses.replace(_alert(Transition.FIRING, "outlook.com"), at=T + 2_532, since=T)
     assert "firing for 42m12s, since 2027-01-15 08:00:00Z" in describe(late)
     assert "firing for 42m12s, since 2027-01-15 08:00:00Z" in describe(late, slack=True)
+    told = console_text(_notification_of(late)).split("\n")
+    assert told[:2] == [
+        "2027-01-15 08:42:12Z [FIRING] delay-ratio-high: outlook.com delay_ratio 25.0% "
+        "(above 5.0%, 15m window)",
+        "    firing for 42m12s, since 2027-01-15 08:00:00Z",
+    ], told
     assert details(late)["firing_for"] == "42m12s"
 
 

@@ -328,6 +328,11 @@ def console_text(notification: Notification) -> str:
     lines = []
     for alert in notification.alerts:
         lines.append(f"{utc_time(alert.at)} {headline(alert)}")
+        span = firing_span(alert)
+        if span:
+            # The line's time is when it is told: a reminder's, a resolve's and a late
+            # firing's incident began before it, as every other sink says.
+            lines.append(f"    {span}")
         b = alert.breakdown
         if alert.metric in CANARY_METRICS:
             lines.append(f"    where: {alert.stage}")
