@@ -198,7 +198,7 @@ class AlertsConfig(Section, frozen=True):
     group_wait: Duration = msgspec.field(default_factory=lambda: Duration("10s"))
     outbox_size: int = 1000
     notification_max_age: Duration = msgspec.field(default_factory=lambda: Duration("1h"))
-    #: A link template: ``{domain}``, ``{rule}`` and ``{window}`` are filled in.
+    #: A link template: ``{domain}``, ``{rule}``, ``{window}`` and ``{scope}`` are filled in.
     dashboard_url: str | None = None
     #: The silences file; beside the state file when left out.
     silences_path: str | None = None
