@@ -682,6 +682,52 @@ def test_a_rule_the_config_does_not_have_is_refused(
     )
 
 
+def test_a_config_a_reload_refused_still_takes_silences(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A reload refused the file (a threshold of 5 for a ratio): the daemon runs on the
+    config it last loaded, reading the same silences file, and mid-incident is when a
+    silence matters most. `silence add` writes it with a one-line warning naming the
+    error and the --rule it could not check; `silence list` lists it. Where the rules
+    read and another table does not, a --rule typo is still refused; a file whose
+    silences path cannot be read is the config error."""
+    rule = '[[alerts.rules]]\nname = "delay-high"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+    path = _config(tmp_path, rule + "above = 5\n")
+    config = str(path)
+    add = ["silence", "add", "--config", config, "--for", "1h", "--comment", "incident"]
+    assert main([*add, "--rule", "delay-high", "--domain", "gmail.com"]) == 0
+    out, err = capsys.readouterr()
+    assert err.startswith(f"sesd: warning: config error: {path}:7: alerts.rules[0] (delay-high)")
+    assert err.endswith(
+        f"; using its silences file {tmp_path / 'silences.json'} all the same (a running "
+        "sesd keeps the config it last loaded); not checked: --rule 'delay-high' against "
+        "its rules\n"
+    )
+    assert err.count("\n") == 1
+    assert main(["silence", "list", "--config", config]) == 0
+    listed, err = capsys.readouterr()
+    assert listed.startswith(f"{out.strip()}  active    rule=delay-high domain=gmail.com ")
+    assert err.startswith("sesd: warning: config error: ")
+    assert err.count("\n") == 1
+    # The rules read, a key of [domains] misspelt: the rule is checked, the domain not.
+    fixed = path.read_text().replace("above = 5", "above = 0.05")
+    path.write_text(fixed + "[domains]\ngroupz = 1\n")
+    assert main([*add, "--rule", "delay-hgih"]) == 2
+    assert "--rule 'delay-hgih' matches no rule of the config" in capsys.readouterr().err
+    assert main([*add, "--domain", "Big Mailers"]) == 0
+    assert "not checked: --domain 'Big Mailers' against its groups and accounts\n" in (
+        capsys.readouterr().err
+    )
+    # [windows] unread: the rules' windows may be others, so the rules are not checked.
+    path.write_text(fixed + "[windows]\nsizez = 1\n")
+    assert main([*add, "--rule", "delay-hgih"]) == 0
+    assert "not checked: --rule 'delay-hgih' against its rules\n" in capsys.readouterr().err
+    for text in ("[alerts]\nsilences_path = 5\n", "[alerts\n"):
+        path.write_text(text)
+        assert main([*add, "--rule", "delay-high"]) == 2
+        assert capsys.readouterr().err.startswith(f"sesd: config error: {path}:")
+
+
 def test_the_daemon_says_what_it_read_and_what_a_resolve_ended(tmp_path: Path) -> None:
     from structlog.testing import capture_logs
 

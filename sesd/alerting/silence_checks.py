@@ -109,11 +109,12 @@ def severity_problem(severity: str, prefix: str = "") -> str:
     return ""
 
 
-def silence_check(config: Config) -> Callable[[Silence], str]:
+def silence_check(config: Config, *, labels_known: bool = True) -> Callable[[Silence], str]:
     """What the daemon asks of each silence it reads: the CLI's checks of its matchers
     (not whether a name is a provider's as well as a domain's: the silence mutes both,
     as written), and a matcher at all (the CLI needs one; an entry edited in without
-    one would mute every alert)."""
+    one would mute every alert). Without ``labels_known`` (``sesd silence list`` of a
+    file whose groups or accounts cannot be read), a domain matcher is not checked."""
     members = group_members(config)  # a group may count thousands of domains
 
     def problem(silence: Silence) -> str:
@@ -122,8 +123,10 @@ def silence_check(config: Config) -> Callable[[Silence], str]:
                 "no rule, domain nor severity: it would mute every alert (write severity "
                 "'*' to mean that)"
             )
-        if silence.domain is not None and (
-            found := domain_problem(config, silence.domain, members=members)
+        if (
+            labels_known
+            and silence.domain is not None
+            and (found := domain_problem(config, silence.domain, members=members))
         ):
             return found
         if silence.rule is not None and (found := rule_problem(config, silence.rule)):

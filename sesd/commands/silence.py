@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import MAXYEAR, UTC, datetime
+from typing import Any
 
 import msgspec
 
@@ -27,8 +28,18 @@ from sesd.alerting.silence_checks import (
 from sesd.alerting.silence_file import SilenceFile
 from sesd.alerting.silences import TEXT_SHOWN, Silence, SilenceError, new_id, shown_id
 from sesd.commands.common import Commands, command, config_error, load, with_config
+from sesd.commands.config_alone import read_as, tables, warn_refused
 from sesd.commands.output import confirmed
-from sesd.config import Config, ConfigError, Duration
+from sesd.config import (
+    AccountConfig,
+    AlertsConfig,
+    Config,
+    ConfigError,
+    DomainsConfig,
+    Duration,
+    StateConfig,
+    WindowsConfig,
+)
 from sesd.core.domains import domain_pattern
 from sesd.core.providers import LABELS as PROVIDER_LABELS
 from sesd.core.scopes import DOMAIN, PROVIDER
@@ -114,17 +125,78 @@ def _iso(t: float | None) -> str:
 
 def execute(args: argparse.Namespace) -> int:
     """Silences need the file's paths, not its secrets (the sinks' keys may not be
-    here): the config is read without them."""
+    here): the config is read without them. A file a reload refused still gives them:
+    the daemon runs on the config it last loaded, and an incident is when a silence
+    matters most."""
+    unread: set[str] = set()
     try:
         config = load(args, secrets=False)
     except ConfigError as exc:
-        return config_error(exc)
+        try:
+            config, unread = _readable(args.config, exc)
+        except ConfigError:
+            return config_error(exc)
+        doing = f"using its silences file {config.silences_path}"
+        warn_refused(exc, doing, _unchecked(args, unread))
     configure_logging(config.logging.level, config.logging.format)
-    return run_silence(config, args)
+    return run_silence(config, args, labels_known="domains" not in unread)
 
 
-def run_silence(config: Config, args: argparse.Namespace) -> int:
-    """Run one ``sesd silence`` subcommand; 0 on success, 1 when an id is unknown."""
+def _readable(path: str | None, refused: ConfigError) -> tuple[Config, set[str]]:
+    """What silences need of a config the whole of which is refused: the silences file's
+    path (``refused`` raised without it), and the rules, groups and accounts the
+    matchers are checked against where they can be read (``rules``, ``domains`` in the
+    set returned where not: the daemon's may be others)."""
+    data = tables(path, refused)
+    alerts = data.get("alerts", {})
+    where = {"silences_path": alerts.get("silences_path")} if isinstance(alerts, dict) else {}
+    parts: dict[str, Any] = {
+        "state": read_as(data.get("state", {}), StateConfig, refused),
+        "alerts": read_as(where, AlertsConfig, refused),
+    }
+    unread: set[str] = set()
+    for name, kind, value in (
+        ("windows", WindowsConfig, data.get("windows", {})),
+        ("domains", DomainsConfig, data.get("domains", {})),
+        ("accounts", list[AccountConfig], data.get("accounts", [])),
+        ("alerts", AlertsConfig, alerts),
+    ):
+        if name == "alerts" and "rules" in unread:
+            break  # the rules' windows unread: the rules are not checked
+        try:
+            parts[name] = read_as(value, kind, refused)
+        except ConfigError:
+            unread.add("rules" if name in ("alerts", "windows") else "domains")
+    try:
+        return Config(**parts), unread
+    except ValueError:
+        # The rules name what the readable part lacks (a window, a sink).
+        parts["alerts"] = read_as(where, AlertsConfig, refused)
+        try:
+            return Config(**parts), unread | {"rules"}
+        except ValueError as exc:
+            raise refused from exc
+
+
+def _unchecked(args: argparse.Namespace, unread: set[str]) -> str:
+    """What of ``silence add``'s matchers cannot be checked against the file."""
+    if args.silence_command != "add":
+        return ""
+    said = [
+        f"--{key} {value!r} against its {what}"
+        for key, value, part, what in (
+            ("rule", args.rule, "rules", "rules"),
+            ("domain", args.domain, "domains", "groups and accounts"),
+        )
+        if value and part in unread
+    ]
+    return f"not checked: {', '.join(said)}" if said else ""
+
+
+def run_silence(config: Config, args: argparse.Namespace, *, labels_known: bool = True) -> int:
+    """Run one ``sesd silence`` subcommand; 0 on success, 1 when an id is unknown.
+    Without ``labels_known`` (the groups and accounts could not be read), a domain
+    matcher is taken unchecked."""
     path = config.silences_path
     if path is None:
         return _error(
@@ -144,12 +216,13 @@ def run_silence(config: Config, args: argparse.Namespace) -> int:
     now = time.time()
     try:
         if args.silence_command == "add":
-            problem = _labels_problem(config, args)
+            problem = _labels_problem(config, args) if labels_known else ""
             if problem:
                 return _error(problem)
             return _add(file, args, now, config)
         if args.silence_command == "list":
-            return _list(file, silence_check(config), as_json=args.json, now=now)
+            check = silence_check(config, labels_known=labels_known)
+            return _list(file, check, as_json=args.json, now=now)
         ended = file.expire({args.id}, now)
     except SilenceError as exc:
         print(f"sesd: {exc}", file=sys.stderr)

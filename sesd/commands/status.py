@@ -39,6 +39,7 @@ from sesd.commands.common import (
     whole_number,
     with_config,
 )
+from sesd.commands.config_alone import read_as, tables, warn_refused
 from sesd.commands.status_access import PASSWORD_VARIABLE, Access, Refused, access
 from sesd.commands.status_fetch import (
     Answered,
@@ -136,14 +137,11 @@ def default_url(config_path: str | None, listen: str | None = None) -> str:
     except ConfigError as exc:
         # A config a reload refused: the daemon runs on the one it last loaded, whose
         # [http] is most often this file's, and its status says the reload failed.
-        http = _http_alone(config_path, exc) if config_path else HttpConfig()
+        found = tables(config_path, exc).get("http", {}) if config_path else {}
+        http = read_as(found, HttpConfig, exc)
         # The address asked named as it is given: $SESD_HTTP_LISTEN is over the file's.
         given = "$SESD_HTTP_LISTEN" if listen else "its [http] listen"
-        print(
-            f"sesd: warning: config error: {exc}; asking the daemon at {given} "
-            "all the same (a running sesd keeps the config it last loaded)",
-            file=sys.stderr,
-        )
+        warn_refused(exc, f"asking the daemon at {given}")
     else:
         http = config.http if config is not None else HttpConfig()
     if listen:
@@ -156,27 +154,6 @@ def default_url(config_path: str | None, listen: str | None = None) -> str:
         host = f"[{host}]"
     tls = _has_tls(http)
     return f"{'https' if tls else 'http'}://{host}:{http.port}"
-
-
-def _http_alone(path: str, refused: Exception) -> HttpConfig:
-    """The ``[http]`` table of the config at ``path``, read alone, where the whole does
-    not load; ``refused`` (why it does not) raised when that table cannot be read
-    either (the file not TOML, ``[http]`` itself wrong), or when ``path`` is no regular
-    file (``/dev/stdin``: read once already, a second read finds it empty)."""
-    import tomllib
-    from pathlib import Path
-
-    from sesd.config import HttpConfig
-    from sesd.config.hooks import dec_hook
-    from sesd.config.reading import read_bounded
-
-    if not Path(path).is_file():
-        raise refused
-    try:
-        data = tomllib.loads(read_bounded(Path(path), what="no config").decode("utf-8-sig"))
-        return msgspec.convert(data.get("http", {}), HttpConfig, dec_hook=dec_hook)
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, ValueError) as exc:
-        raise refused from exc
 
 
 def _has_tls(http: HttpConfig) -> bool:
