@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import io
 import json
+import socket
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from aiobotocore.config import AioConfig
 from aiohttp import web
+from botocore.exceptions import EndpointConnectionError
 
 from sesd.commands.demo.localhttp import LocalServer
 from sesd.io.logs import configure_logging
-from sesd.runtime.sqs_calls import check_queue
+from sesd.runtime.sqs_calls import check_queue, unreached
 from tests.conftest import aws_client
 from tests.test_sqs_edges import poller
 
@@ -60,3 +64,57 @@ async def test_a_refusal_s_long_code_is_said_cut_and_escaped() -> None:
         assert line["error"].startswith("ClientError: E"), line["event"]
         assert len(line["error"]) < 200, line["event"]
         assert "\x1b" not in line["error"], line["event"]
+
+
+async def test_an_endpoint_nothing_answers_at_is_named_with_the_setting_that_chose_it() -> None:
+    """`[aws] endpoint_url` on a port nothing listens on (a local SQS not started, a
+    port mistyped): the receive's warning and the check's name that endpoint and the
+    setting to look at, not only "Could not connect"."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    with socket.socket() as free:  # a port that was free: nothing listens on it now
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    closed = f"http://127.0.0.1:{port}"
+    once = AioConfig(retries={"max_attempts": 0})
+    async with aws_client("sqs", SimpleNamespace(url=closed), once) as sqs:
+        p, _ = poller(sqs, f"{closed}/123456789012/q")
+        assert await p._receive() is None
+        assert await p._receive() is None
+        await check_queue(sqs, p._queue, "default", "us-east-1")
+    said = [r for r in map(json.loads, logs.getvalue().splitlines()) if r.get("level") == "warning"]
+    assert {r["event"] for r in said} == {"sesd.sqs.receive_failed", "sesd.sqs.attributes_failed"}
+    for line in said:
+        assert line["hint"] == (
+            f"nothing answers at {closed}/, the endpoint [aws] endpoint_url (or "
+            "$AWS_ENDPOINT_URL) gives: check its host and port, and that what serves there "
+            "(a local SQS) runs"
+        ), line["event"]
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "queue_url", "whose"),
+    [
+        (
+            "https://sqs.eu-west-1.amazonaws.com",
+            "https://sqs.eu-west-1.amazonaws.com/123456789012/q",
+            "SQS's endpoint for the queue's region",
+        ),
+        (
+            "https://vpce-0a1b2c3d-4e5f.sqs.eu-west-1.vpce.amazonaws.com",
+            "https://vpce-0a1b2c3d-4e5f.sqs.eu-west-1.vpce.amazonaws.com/123456789012/q",
+            "the endpoint the queue's URL names",
+        ),
+        ("https://ops:PASSWORD@sqs.local:9324", "http://sqs.local/1/q", "[aws] endpoint_url"),
+    ],
+)
+def test_an_endpoint_not_reached_is_told_by_who_chose_it(
+    endpoint: str, queue_url: str, whose: str
+) -> None:
+    """AWS's own endpoint is the network's to reach, one a queue URL names (a VPC
+    endpoint) the network's too, any other host a setting's; a password written into
+    it is not said."""
+    hint = unreached(EndpointConnectionError(endpoint_url=endpoint), queue_url)["hint"]
+    assert whose in hint
+    assert "PASSWORD" not in hint
+    assert unreached(ValueError("x"), queue_url) == {}

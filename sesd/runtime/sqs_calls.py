@@ -10,7 +10,12 @@ from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+)
 
 from sesd.config import QueueConfig
 from sesd.config.aws import (
@@ -20,11 +25,14 @@ from sesd.config.aws import (
     NO_CREDENTIALS,
     NO_QUEUE_CODES,
     denied_once_known,
+    endpoint_of_url,
     region_not_enabled,
+    region_of_url,
     role_refused,
 )
 from sesd.core.accounts import Accounts, Target
 from sesd.core.events import Invalid
+from sesd.core.shown_urls import shown_bare
 from sesd.core.text import clean
 from sesd.io.aws_errors import assume_role_failure, error_code, signed_off, sts_region
 from sesd.io.logs import get_logger
@@ -50,6 +58,7 @@ __all__ = [
     "retries",
     "said_code",
     "text_member",
+    "unreached",
 ]
 
 #: What an SQS call may raise when SQS or the network is in trouble, or when the answer
@@ -188,7 +197,11 @@ async def check_queue(
                 "policy with it (whether invalid messages have a dead-letter queue)",
             )
         elif hint_for(failure) is None:
-            log.warning("sesd.sqs.attributes_failed", error=describe_error(failure))
+            log.warning(
+                "sesd.sqs.attributes_failed",
+                error=describe_error(failure),
+                **unreached(failure, queue.url),
+            )
         else:
             log.debug(
                 "sesd.sqs.attributes_failed",
@@ -244,6 +257,33 @@ def hint_in(exc: BaseException, accounts: Accounts, target: Target, now: float) 
     if code in KEY_UNKNOWN and elsewhere:
         return region_not_enabled(target[1], elsewhere)
     return hint_for(exc)
+
+
+def unreached(exc: BaseException, queue_url: str) -> dict[str, str]:
+    """A ``hint`` for an endpoint nothing answers at (a connection refused, a host not
+    found, a connect timed out): the endpoint tried, and which setting chose it, so an
+    ``[aws] endpoint_url`` on a wrong port is seen as such. Empty for other errors."""
+    if not isinstance(exc, EndpointConnectionError):
+        return {}
+    endpoint = str(exc.kwargs.get("endpoint_url", ""))
+    shown = clean(shown_bare(endpoint), 300)  # a password written into it is not logged
+    if region_of_url(endpoint) is None:
+        # The SDK chooses only AWS's hosts by itself: another is a setting's.
+        whose = (
+            "the endpoint [aws] endpoint_url (or $AWS_ENDPOINT_URL) gives: check its host "
+            "and port, and that what serves there (a local SQS) runs"
+        )
+    elif endpoint_of_url(queue_url):
+        whose = (
+            "the endpoint the queue's URL names (a VPC endpoint, FIPS or dual-stack): "
+            "check that this network reaches it (DNS, a security group, a proxy)"
+        )
+    else:
+        whose = (
+            "SQS's endpoint for the queue's region: check that this network reaches it "
+            "(DNS, a firewall, $HTTPS_PROXY)"
+        )
+    return {"hint": f"nothing answers at {shown}, {whose}"}
 
 
 class InvalidMemory(dict[str, None]):

@@ -21,7 +21,7 @@ from sesd.io.aws_errors import error_code
 from sesd.io.backoff import backoff_delay, spread
 from sesd.metrics.sqs import QueueCounts
 from sesd.runtime.health import Changes, Health
-from sesd.runtime.sqs_calls import describe_error, hint_in, said_code
+from sesd.runtime.sqs_calls import describe_error, hint_in, said_code, unreached
 
 __all__ = ["FAILING_AFTER", "PERMANENT_RETRY", "ReceiveFailures"]
 
@@ -127,6 +127,7 @@ class ReceiveFailures:
                 error=describe_error(exc),
                 consecutive=self._errors,
                 retry_in_seconds=round(self.delay, 3),
+                **unreached(exc, self._queue.url),
             )
             return
         # Retrying soon would not help: slowly, so a fixed queue is found again.
