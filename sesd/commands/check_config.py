@@ -12,6 +12,7 @@ from sesd.commands.common import (
     load_placed,
     no_secrets,
     one_line,
+    secrets_told,
     with_config,
 )
 from sesd.commands.output import OutputFailed, put
@@ -48,7 +49,9 @@ def execute(args: argparse.Namespace) -> int:
     try:
         config, placer = load_placed(args, daemon=True)
     except ConfigError as exc:
-        return config_error(exc)
+        # A check run where the sinks' secrets are not (a laptop, CI) checks the rest.
+        why = "sesd run needs it where it runs"
+        return config_error(secrets_told(exc, args, why, "checks everything else", daemon=True))
     # Quiet for a check run before each reload (systemd's ExecReload): the journal
     # gets what is wrong, not the whole config every time.
     unwritten: BrokenPipeError | OutputFailed | None = None

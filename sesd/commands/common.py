@@ -8,6 +8,7 @@ import errno
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "load_placed",
     "no_secrets",
     "one_line",
+    "secrets_told",
     "start_error",
     "start_failed",
     "whole_number",
@@ -174,6 +176,46 @@ def no_secrets(sub: argparse.ArgumentParser) -> None:
         action="store_true",
         help="do not read the secrets (env:, file:): check everything else",
     )
+
+
+def secrets_told(
+    exc: ConfigError, args: argparse.Namespace, why: str, does: str, *, daemon: bool = False
+) -> str:
+    """``exc`` (why the config did not load), and ``--no-secrets`` where only a secret
+    kept it from loading (one unset on this host: a laptop, CI), in one wording for
+    every command that takes it: ``why`` the command may go without them, what it
+    ``does`` then."""
+    from sesd.config import ConfigError
+
+    if getattr(args, "no_secrets", False):
+        return str(exc)
+    try:
+        config = load(args, secrets=False, daemon=daemon)
+    except ConfigError:
+        return str(exc)
+    if not _not_here(config):
+        # A secret read and refused (a routing key too short, a password that is no
+        # bcrypt hash), or a reference that names nothing: that is the fault to fix.
+        return str(exc)
+    return f"{exc} ({why}: --no-secrets {does} without reading the secrets)"
+
+
+def _not_here(config: Config) -> bool:
+    """Whether a secret of ``config`` is not on this host: an ``env:`` variable not
+    set, a ``file:`` (or the web config) this user cannot read."""
+    # A reference naming nothing, or with a space around its name, is refused as such.
+    named = [
+        (kind, name)
+        for _, secret in config.secrets()
+        for kind, _, name in [secret.reference.partition(":")]
+        if kind in ("env", "file") and name and name == name.strip()
+    ]
+    if any(kind == "env" and name not in os.environ for kind, name in named):
+        return True
+    paths = [Path(os.path.expandvars(name)) for kind, name in named if kind == "file"]
+    if config.http.web_config is not None:
+        paths.append(config.http.web_config.path)
+    return any(not os.access(path, os.R_OK) for path in paths)
 
 
 def load(args: argparse.Namespace, *, secrets: bool = True, daemon: bool = False) -> Config:

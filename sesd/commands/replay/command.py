@@ -18,7 +18,14 @@ from typing import Any, Final
 import anyio
 import msgspec
 
-from sesd.commands.common import Commands, config_error, load, no_secrets, with_config
+from sesd.commands.common import (
+    Commands,
+    config_error,
+    load,
+    no_secrets,
+    secrets_told,
+    with_config,
+)
 from sesd.commands.output import OutputFailed, put
 from sesd.commands.replay.archive import bodies
 from sesd.commands.replay.archive_s3 import S3Reader, is_s3
@@ -85,12 +92,7 @@ def execute(args: argparse.Namespace) -> int:
     try:
         config = load(args)
     except ConfigError as exc:
-        if not args.no_secrets and _valid_without_secrets(args):
-            return config_error(
-                f"{exc} (replay sends nothing to any sink: --no-secrets replays without "
-                "reading the secrets)"
-            )
-        return config_error(exc)
+        return config_error(secrets_told(exc, args, "replay sends nothing to any sink", "replays"))
     configure_logging(config.logging.level, config.logging.format)
     return run_replay(
         config,
@@ -340,12 +342,3 @@ def _rules_for(config: Config, rule: str | None, settings: list[str]) -> Config:
             )
     alerts = msgspec.structs.replace(config.alerts, rules=kept)
     return msgspec.structs.replace(config, alerts=alerts)
-
-
-def _valid_without_secrets(args: argparse.Namespace) -> bool:
-    """Whether only a secret (a sink's, most likely) kept the config from loading."""
-    try:
-        load(args, secrets=False)
-    except ConfigError:
-        return False
-    return True
