@@ -49,6 +49,12 @@ CASES = [
     # tomllib stopped said first, as PATH:LINE:COLUMN, as an editor jumps to it.
     ('[aws]\nregion = "us-east-1"\n[aws]\nregion = "eu-west-1"', ":5:5: not valid TOML: [aws] "
      "declared twice: a table is written once"),
+    # A second header not closed, or with more on its line: what is wrong with that
+    # line (tomllib reads the key, finds it declared, and stops before the rest).
+    ('[aws]\nregion = "us-east-1"\n[aws', ":5:5: not valid TOML: Expected ']' at the end of "
+     "a table declaration"),
+    ('[aws]\nregion = "us-east-1"\n[aws] region = "eu-west-1"', ":5:7: not valid TOML: "
+     "Expected newline or end of document after a statement"),
     ('[queues]\nurl = "x"', ":3:8: not valid TOML: [queues] declared twice: a "
      "table is written once; [[queues]] begins each entry of a list of tables"),
     ('[alerts.sinks."a.b"]\ntype = "console"\n[alerts.sinks."a.b"]', ':5:20: not valid TOML: '

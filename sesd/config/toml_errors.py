@@ -62,6 +62,16 @@ def refused(error: tomllib.TOMLDecodeError, text: str) -> TomlRefused:
     """tomllib's ``error`` for the document ``text``, said as the file writes it."""
     message = str(error)
     line, column = _position(message, text)
+    if _SAID[0][0].fullmatch(_AT.sub("", message)):
+        # tomllib finds a table declared twice as soon as it has read the header's
+        # key, before the rest of its line: a second ``[aws`` with no ``]`` would be
+        # told as a table declared twice, and once its ``]`` is written, declared once.
+        written = text.split("\n")[line - 1] if 0 < line <= text.count("\n") + 1 else ""
+        try:
+            tomllib.loads(written)
+        except tomllib.TOMLDecodeError as alone:
+            message = str(alone)
+            column = _position(message, written)[1]
     return TomlRefused(toml_error(_AT.sub("", message), text, line), line, column)
 
 
