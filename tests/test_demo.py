@@ -386,6 +386,16 @@ def test_the_status_pages_address_is_the_first_line_on_the_terminal() -> None:
     first = done.stdout.splitlines()[0]
     assert re.fullmatch(r"sesd demo: the status page is at http://127\.0\.0\.1:\d+/", first)
     said = next(line for line in done.stdout.splitlines() if "local SQS at" in line)
+    # Between the two, on the terminal, the daemon's start as logged: README says so
+    # (it said "the line after", and a newcomer looked at a log line for the times).
+    between = done.stdout.splitlines()[1 : done.stdout.splitlines().index(said)]
+    events = [json.loads(line)["event"] for line in between]
+    assert events[:2] == ["sesd.http.listening", "sesd.daemon.started"]
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text().split())
+    assert (
+        "Its next line on standard output, after the daemon's `sesd.http.listening` and "
+        "`sesd.daemon.started` on standard error, says when the spike and the pause come"
+    ) in readme
     assert said.endswith(
         "/metrics. It stops 1 s in (or at Ctrl-C), before the delay spike on outlook.com "
         "(30 s in) and the pause of tenant globex (45 s in): a longer --duration shows them."
