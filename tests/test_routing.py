@@ -718,6 +718,27 @@ def test_while_a_queue_is_unread_an_empty_window_resolves_nothing() -> None:
     assert status() is Status.INACTIVE
 
 
+def test_an_unread_queue_is_said_to_hold_resolves_once_an_alert_fires() -> None:
+    """A queue that cannot be read (no credentials) while no alert fires holds no
+    resolve: nothing is said of resolves held, at an evaluation nor at the stop's last
+    one (it came after sesd.queue.stopped, noise at a stop); once an alert fires while
+    the queue is still unread, the next evaluation says it, once."""
+    alerting, pipeline, now = _alerting(RULE)
+    alerting.unread = lambda: ["q"]
+    with capture_logs() as logs:
+        alerting.evaluate()
+        alerting.evaluate(flush=True)  # a stop's last evaluation (drain)
+    assert "sesd.alert.resolves_held" not in [e["event"] for e in logs]
+    assert alerting.evaluator.blindness.since == now[0]  # resolves are held all the same
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    with capture_logs() as logs:
+        alerting.evaluate()  # it fires
+        alerting.evaluate()
+        alerting.evaluate()
+    held = [e for e in logs if e["event"] == "sesd.alert.resolves_held"]
+    assert [e["queues"] for e in held] == [["q"]]
+
+
 def test_while_sesd_reads_over_half_a_window_behind_a_firing_alert_does_not_resolve() -> None:
     """After a restart sesd catches up, reading events minutes old: the 5m window then
     holds a few seconds' deliveries, and resolving on them un-paged an incident that

@@ -244,6 +244,10 @@ class Alerting:
             # unread queue, nor for a window's length after (as after a stall).
             self.evaluator.blind(now)
         if unread != self._unread:
+            if unread and next(self.evaluator.firing(), None) is None:
+                # No resolve to hold (sesd starting, or stopping, where a queue cannot
+                # be read, the queue's own line saying why): said once an alert fires.
+                return now
             self._unread = unread
             if unread:
                 # Any queue: sesd cannot tell which alerts an unread queue's events
