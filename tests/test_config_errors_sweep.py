@@ -569,8 +569,13 @@ CASES = [
      "(configured: console; add [alerts.sinks.zz])"),
     (RA + 'sinks = ["Console"]', ":8: alerts.rules[0] (r).sinks[0]: sink 'Console' is not "
      "configured (configured: console; did you mean console? sink names are case-sensitive)"),
+    # A near miss may be a typo, or a new sink meant (pagerduty-eu beside pagerduty-us).
     (HOOK + RA + 'sinks = ["hoook"]', ":11: alerts.rules[0] (r).sinks[0]: sink 'hoook' is not "
-     "configured (configured: console, hook; did you mean hook?)"),
+     "configured (configured: console, hook; did you mean hook? or, for a new sink, add "
+     "[alerts.sinks.hoook])"),
+    (PD.replace(".pd]", ".pagerduty-us]") + RA + 'sinks = ["pagerduty-eu"]', ":11: alerts.rules[0] "
+     "(r).sinks[0]: sink 'pagerduty-eu' is not configured (configured: console, pagerduty-us; "
+     "did you mean pagerduty-us? or, for a new sink, add [alerts.sinks.pagerduty-eu])"),
     (RA + "sinks = []", ":8: alerts.rules[0] (r).sinks: must name at least one sink"),
     # Named twice, a sink was queued the page twice for one transition.
     (PD + RA + 'sinks = ["pd", "console", "pd"]', ":11: alerts.rules[0] (r).sinks[2]: 'pd' is "

@@ -88,7 +88,7 @@ async def test_test_alert_reaches_each_sink(
         assert (code, output) == (
             2,
             "sesd: no sink named 'slak' (configured: console, pagerduty, slack; "
-            "did you mean slack?)\n",
+            "did you mean slack? or, for a new sink, add [alerts.sinks.slak])\n",
         )
         slack.script(Answer(404))
         code, output = await sesd("--sink", "slack")

@@ -259,10 +259,18 @@ class AlertsConfig(Section, frozen=True):
 
     def sink_missing(self, wanted: str) -> str:
         """What to say of a sink ``wanted`` that is not configured: the sinks that are,
-        and the one meant when it is a typo of one (``slak``), else the table to add."""
+        the one meant when it is a typo of one (``slak``), and the table to add (for a
+        near miss, as a new sink may be meant: ``pagerduty-eu`` beside
+        ``pagerduty-us``; not for one differing in case alone)."""
         known = sorted(self.named_sinks())
         meant = meant_word(wanted, known, "sink names are case-sensitive")
-        fix = meant or f"add [alerts.sinks.{toml_key(wanted)}]"
+        add = f"add [alerts.sinks.{toml_key(wanted)}]"
+        if not meant:
+            fix = add
+        elif wanted.lower() in {name.lower() for name in known}:
+            fix = meant
+        else:
+            fix = f"{meant} or, for a new sink, {add}"
         return f"(configured: {', '.join(known)}; {fix})"
 
     def by_labels(self) -> frozenset[str]:
