@@ -608,6 +608,12 @@ def test_no_secrets_checks_a_config_whose_secrets_are_elsewhere(
     assert "replay sends nothing to any sink: --no-secrets" in capsys.readouterr().err
     assert main(["replay", "--config", path, "--no-secrets", str(events)]) == 0
     assert capsys.readouterr().err == ""
+    # A CI job given a secret its repository does not hold gets it as "": not here too.
+    monkeypatch.setenv("SESD_CI_MISSING", " ")
+    for command in (["check-config", path], ["replay", "--config", path, str(events)]):
+        assert main(command) == 2
+        assert "SESD_CI_MISSING is empty (" in capsys.readouterr().err
+    monkeypatch.delenv("SESD_CI_MISSING")
     # Wrong elsewhere too, or a reference that names nothing: that is the fault to fix.
     written = Path(path).read_text()
     for wrong in (

@@ -202,7 +202,8 @@ def secrets_told(
 
 def _not_here(config: Config) -> bool:
     """Whether a secret of ``config`` is not on this host: an ``env:`` variable not
-    set, a ``file:`` (or the web config) this user cannot read."""
+    set or blank (CI gives a secret it does not hold to a job as ""), a ``file:`` (or
+    the web config) this user cannot read."""
     # A reference naming nothing, or with a space around its name, is refused as such.
     named = [
         (kind, name)
@@ -210,7 +211,7 @@ def _not_here(config: Config) -> bool:
         for kind, _, name in [secret.reference.partition(":")]
         if kind in ("env", "file") and name and name == name.strip()
     ]
-    if any(kind == "env" and name not in os.environ for kind, name in named):
+    if any(kind == "env" and not os.environ.get(name, "").strip() for kind, name in named):
         return True
     paths = [Path(os.path.expandvars(name)) for kind, name in named if kind == "file"]
     if config.http.web_config is not None:
