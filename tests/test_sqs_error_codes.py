@@ -106,6 +106,18 @@ async def test_an_endpoint_nothing_answers_at_is_named_with_the_setting_that_cho
             "the endpoint the queue's URL names",
         ),
         ("https://ops:PASSWORD@sqs.local:9324", "http://sqs.local/1/q", "[aws] endpoint_url"),
+        # A VPC endpoint set in [aws] endpoint_url for queues of SQS's own URLs (private
+        # DNS off): the setting chose it, not the region.
+        (
+            "https://vpce-0a1b2c3d-4e5f.sqs.eu-west-1.vpce.amazonaws.com",
+            "https://sqs.eu-west-1.amazonaws.com/123456789012/q",
+            "the endpoint [aws] endpoint_url (or $AWS_ENDPOINT_URL, $AWS_USE_FIPS_ENDPOINT)",
+        ),
+        (
+            "https://sqs.cn-north-1.amazonaws.com.cn",
+            "https://sqs.cn-north-1.amazonaws.com.cn/123456789012/q",
+            "SQS's endpoint for the queue's region",
+        ),
     ],
 )
 def test_an_endpoint_not_reached_is_told_by_who_chose_it(

@@ -267,16 +267,24 @@ def unreached(exc: BaseException, queue_url: str) -> dict[str, str]:
         return {}
     endpoint = str(exc.kwargs.get("endpoint_url", ""))
     shown = clean(shown_bare(endpoint), 300)  # a password written into it is not logged
-    if region_of_url(endpoint) is None:
+    # A queue URL's own endpoint is used over [aws] endpoint_url (sesd.runtime.aws).
+    if endpoint_of_url(queue_url):
+        whose = (
+            "the endpoint the queue's URL names (a VPC endpoint, FIPS or dual-stack): "
+            "check that this network reaches it (DNS, a security group, a proxy)"
+        )
+    elif region_of_url(endpoint) is None:
         # The SDK chooses only AWS's hosts by itself: another is a setting's.
         whose = (
             "the endpoint [aws] endpoint_url (or $AWS_ENDPOINT_URL) gives: check its host "
             "and port, and that what serves there (a local SQS) runs"
         )
-    elif endpoint_of_url(queue_url):
+    elif endpoint_of_url(endpoint):
+        # AWS's, but not the region's public host: a setting chose it, not the region.
         whose = (
-            "the endpoint the queue's URL names (a VPC endpoint, FIPS or dual-stack): "
-            "check that this network reaches it (DNS, a security group, a proxy)"
+            "the endpoint [aws] endpoint_url (or $AWS_ENDPOINT_URL, $AWS_USE_FIPS_ENDPOINT) "
+            "gives (a VPC endpoint, FIPS or dual-stack): check that this network reaches "
+            "it (DNS, a security group, a proxy)"
         )
     else:
         whose = (
