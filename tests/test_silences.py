@@ -722,7 +722,9 @@ def test_a_config_a_reload_refused_still_takes_silences(
     path.write_text(fixed + "[windows]\nsizez = 1\n")
     assert main([*add, "--rule", "delay-hgih"]) == 0
     assert "not checked: --rule 'delay-hgih' against its rules\n" in capsys.readouterr().err
-    for text in ("[alerts]\nsilences_path = 5\n", "[alerts\n"):
+    # A silences file the full load refuses as the config file itself: not written over.
+    itself = f'[alerts]\nsilences_path = "{path}"\n{rule}above = 5\n'
+    for text in ("[alerts]\nsilences_path = 5\n", "[alerts\n", itself):
         path.write_text(text)
         assert main([*add, "--rule", "delay-high"]) == 2
         assert capsys.readouterr().err.startswith(f"sesd: config error: {path}:")

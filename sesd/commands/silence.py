@@ -40,6 +40,7 @@ from sesd.config import (
     StateConfig,
     WindowsConfig,
 )
+from sesd.config.reading import check_written_files
 from sesd.core.domains import domain_pattern
 from sesd.core.providers import LABELS as PROVIDER_LABELS
 from sesd.core.scopes import DOMAIN, PROVIDER
@@ -168,14 +169,22 @@ def _readable(path: str | None, refused: ConfigError) -> tuple[Config, set[str]]
         except ConfigError:
             unread.add("rules" if name in ("alerts", "windows") else "domains")
     try:
-        return Config(**parts), unread
+        config = Config(**parts)
     except ValueError:
         # The rules name what the readable part lacks (a window, a sink).
         parts["alerts"] = read_as(where, AlertsConfig, refused)
+        unread.add("rules")
         try:
-            return Config(**parts), unread | {"rules"}
+            config = Config(**parts)
         except ValueError as exc:
             raise refused from exc
+    try:
+        # As a full load: a silences file that is the config itself (or a secret's file
+        # read) would be written over by the first `silence add`.
+        check_written_files(config, path or "")
+    except ValueError as exc:
+        raise refused from exc
+    return config, unread
 
 
 def _unchecked(args: argparse.Namespace, unread: set[str]) -> str:
