@@ -686,11 +686,12 @@ def test_a_config_a_reload_refused_still_takes_silences(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A reload refused the file (a threshold of 5 for a ratio): the daemon runs on the
-    config it last loaded, reading the same silences file, and mid-incident is when a
-    silence matters most. `silence add` writes it with a one-line warning naming the
-    error and the --rule it could not check; `silence list` lists it. Where the rules
-    read and another table does not, a --rule typo is still refused; a file whose
-    silences path cannot be read is the config error."""
+    config it last loaded, most often reading the same silences file, and mid-incident
+    is when a silence matters most. `silence add` writes it with a one-line warning
+    naming the error, the --rule it could not check, and that the file's silences path,
+    rules and groups may be this edit's alone, not the daemon's; `silence list` lists
+    it. Where the rules read and another table does not, a --rule typo is still
+    refused; a file whose silences path cannot be read is the config error."""
     rule = '[[alerts.rules]]\nname = "delay-high"\nmetric = "delay_ratio"\nwindow = "5m"\n'
     path = _config(tmp_path, rule + "above = 5\n")
     config = str(path)
@@ -700,14 +701,18 @@ def test_a_config_a_reload_refused_still_takes_silences(
     assert err.startswith(f"sesd: warning: config error: {path}:7: alerts.rules[0] (delay-high)")
     assert err.endswith(
         f"; using its silences file {tmp_path / 'silences.json'} all the same (a running "
-        "sesd keeps the config it last loaded); not checked: --rule 'delay-high' against "
-        "its rules\n"
+        "sesd keeps the config it last loaded); the daemon reads that file unless this "
+        "edit moved it, and leaves out a silence naming a rule or group only this edit "
+        "adds; not checked: --rule 'delay-high' against its rules\n"
     )
     assert err.count("\n") == 1
     assert main(["silence", "list", "--config", config]) == 0
     listed, err = capsys.readouterr()
     assert listed.startswith(f"{out.strip()}  active    rule=delay-high domain=gmail.com ")
     assert err.startswith("sesd: warning: config error: ")
+    # What the file says may be this edit's alone: the silences path, a rule, a group.
+    assert err.endswith("unless this edit moved it, and leaves out a silence naming a "
+                        "rule or group only this edit adds\n")  # fmt: skip
     assert err.count("\n") == 1
     # The rules read, a key of [domains] misspelt: the rule is checked, the domain not.
     fixed = path.read_text().replace("above = 5", "above = 0.05")

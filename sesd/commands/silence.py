@@ -188,9 +188,16 @@ def _readable(path: str | None, refused: ConfigError) -> tuple[Config, set[str]]
 
 
 def _unchecked(args: argparse.Namespace, unread: set[str]) -> str:
-    """What of ``silence add``'s matchers cannot be checked against the file."""
+    """What cannot be known without the config the daemon runs: whether this edit moved
+    the silences file, or added the rules and groups a matcher names (the daemon
+    leaves out a silence naming none of its own); and what of ``silence add``'s
+    matchers cannot be checked against the file either."""
+    caveat = (
+        "the daemon reads that file unless this edit moved it, and leaves out a silence "
+        "naming a rule or group only this edit adds"
+    )
     if args.silence_command != "add":
-        return ""
+        return caveat
     said = [
         f"--{key} {value!r} against its {what}"
         for key, value, part, what in (
@@ -199,7 +206,7 @@ def _unchecked(args: argparse.Namespace, unread: set[str]) -> str:
         )
         if value and part in unread
     ]
-    return f"not checked: {', '.join(said)}" if said else ""
+    return f"{caveat}; not checked: {', '.join(said)}" if said else caveat
 
 
 def run_silence(config: Config, args: argparse.Namespace, *, labels_known: bool = True) -> int:
