@@ -15,7 +15,6 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import MAXYEAR, UTC, datetime
-from typing import Any
 
 import msgspec
 
@@ -28,19 +27,9 @@ from sesd.alerting.silence_checks import (
 from sesd.alerting.silence_file import SilenceFile
 from sesd.alerting.silences import TEXT_SHOWN, Silence, SilenceError, new_id, shown_id
 from sesd.commands.common import Commands, command, config_error, load, with_config
-from sesd.commands.config_alone import read_as, tables, warn_refused
 from sesd.commands.output import confirmed
-from sesd.config import (
-    AccountConfig,
-    AlertsConfig,
-    Config,
-    ConfigError,
-    DomainsConfig,
-    Duration,
-    StateConfig,
-    WindowsConfig,
-)
-from sesd.config.reading import check_written_files
+from sesd.commands.silence_refused import refused_config
+from sesd.config import Config, ConfigError, Duration
 from sesd.core.domains import domain_pattern
 from sesd.core.providers import LABELS as PROVIDER_LABELS
 from sesd.core.scopes import DOMAIN, PROVIDER
@@ -134,79 +123,11 @@ def execute(args: argparse.Namespace) -> int:
         config = load(args, secrets=False)
     except ConfigError as exc:
         try:
-            config, unread = _readable(args.config, exc)
+            config, unread = refused_config(args, exc)
         except ConfigError:
             return config_error(exc)
-        doing = f"using its silences file {config.silences_path}"
-        warn_refused(exc, doing, _unchecked(args, unread))
     configure_logging(config.logging.level, config.logging.format)
     return run_silence(config, args, labels_known="domains" not in unread)
-
-
-def _readable(path: str | None, refused: ConfigError) -> tuple[Config, set[str]]:
-    """What silences need of a config the whole of which is refused: the silences file's
-    path (``refused`` raised without it), and the rules, groups and accounts the
-    matchers are checked against where they can be read (``rules``, ``domains`` in the
-    set returned where not: the daemon's may be others)."""
-    data = tables(path, refused)
-    alerts = data.get("alerts", {})
-    where = {"silences_path": alerts.get("silences_path")} if isinstance(alerts, dict) else {}
-    parts: dict[str, Any] = {
-        "state": read_as(data.get("state", {}), StateConfig, refused),
-        "alerts": read_as(where, AlertsConfig, refused),
-    }
-    unread: set[str] = set()
-    for name, kind, value in (
-        ("windows", WindowsConfig, data.get("windows", {})),
-        ("domains", DomainsConfig, data.get("domains", {})),
-        ("accounts", list[AccountConfig], data.get("accounts", [])),
-        ("alerts", AlertsConfig, alerts),
-    ):
-        if name == "alerts" and "rules" in unread:
-            break  # the rules' windows unread: the rules are not checked
-        try:
-            parts[name] = read_as(value, kind, refused)
-        except ConfigError:
-            unread.add("rules" if name in ("alerts", "windows") else "domains")
-    try:
-        config = Config(**parts)
-    except ValueError:
-        # The rules name what the readable part lacks (a window, a sink).
-        parts["alerts"] = read_as(where, AlertsConfig, refused)
-        unread.add("rules")
-        try:
-            config = Config(**parts)
-        except ValueError as exc:
-            raise refused from exc
-    try:
-        # As a full load: a silences file that is the config itself (or a secret's file
-        # read) would be written over by the first `silence add`.
-        check_written_files(config, path or "")
-    except ValueError as exc:
-        raise refused from exc
-    return config, unread
-
-
-def _unchecked(args: argparse.Namespace, unread: set[str]) -> str:
-    """What cannot be known without the config the daemon runs: whether this edit moved
-    the silences file, or added the rules and groups a matcher names (the daemon
-    leaves out a silence naming none of its own); and what of ``silence add``'s
-    matchers cannot be checked against the file either."""
-    caveat = (
-        "the daemon reads that file unless this edit moved it, and leaves out a silence "
-        "naming a rule or group only this edit adds"
-    )
-    if args.silence_command != "add":
-        return caveat
-    said = [
-        f"--{key} {value!r} against its {what}"
-        for key, value, part, what in (
-            ("rule", args.rule, "rules", "rules"),
-            ("domain", args.domain, "domains", "groups and accounts"),
-        )
-        if value and part in unread
-    ]
-    return f"{caveat}; not checked: {', '.join(said)}" if said else caveat
 
 
 def run_silence(config: Config, args: argparse.Namespace, *, labels_known: bool = True) -> int:
