@@ -723,6 +723,9 @@ def test_a_config_a_reload_refused_still_takes_silences(
     assert "not checked: --domain 'Big Mailers' against its groups and accounts\n" in (
         capsys.readouterr().err
     )
+    # A control character no group or account makes right: refused all the same.
+    assert main([*add, "--domain", "gmail.com\x1b[0m"]) == 2
+    assert "a control or invisible character" in capsys.readouterr().err
     # [windows] unread: the rules' windows may be others, so the rules are not checked.
     path.write_text(fixed + "[windows]\nsizez = 1\n")
     assert main([*add, "--rule", "delay-hgih"]) == 0

@@ -19,7 +19,13 @@ from sesd.core.domains import domain_pattern
 from sesd.core.tenant_map import NOT_NAMES, valid_tenant
 from sesd.core.text import escaped, has_control
 
-__all__ = ["domain_problem", "rule_problem", "severity_problem", "silence_check"]
+__all__ = [
+    "control_problem",
+    "domain_problem",
+    "rule_problem",
+    "severity_problem",
+    "silence_check",
+]
 
 
 def domain_problem(
@@ -31,13 +37,8 @@ def domain_problem(
     in), a domain counted in a group (its alerts name the group). ``members``: the
     config's :func:`group_members`, when many silences are checked against it."""
     said = f"{prefix}domain {_quoted(domain)}"
-    if has_control(domain):
-        # A glob took it as written: a colour escape made a silence that mutes
-        # nothing, a zero-width space one that mutes what the list does not show.
-        return (
-            f"{prefix}domain '{escaped(domain, TEXT_SHOWN)}': a control or invisible character "
-            "(shown escaped), which no alert's label has: write it without"
-        )
+    if found := control_problem(domain, prefix):
+        return found
     if members is None:
         members = group_members(config)
     written = domain_pattern(domain)
@@ -69,6 +70,19 @@ def domain_problem(
         return (
             f"{said} counts under the group {members[written]!r}: its alerts name the "
             f"group ({prefix}domain {shlex.quote(members[written])})"
+        )
+    return ""
+
+
+def control_problem(domain: str, prefix: str = "") -> str:
+    """A domain matcher's control or invisible character: wrong whatever the config's
+    groups and accounts (checked where those cannot be read too)."""
+    if has_control(domain):
+        # A glob took it as written: a colour escape made a silence that mutes
+        # nothing, a zero-width space one that mutes what the list does not show.
+        return (
+            f"{prefix}domain '{escaped(domain, TEXT_SHOWN)}': a control or invisible character "
+            "(shown escaped), which no alert's label has: write it without"
         )
     return ""
 
@@ -114,7 +128,8 @@ def silence_check(config: Config, *, labels_known: bool = True) -> Callable[[Sil
     (not whether a name is a provider's as well as a domain's: the silence mutes both,
     as written), and a matcher at all (the CLI needs one; an entry edited in without
     one would mute every alert). Without ``labels_known`` (``sesd silence list`` of a
-    file whose groups or accounts cannot be read), a domain matcher is not checked."""
+    file whose groups or accounts cannot be read), a domain matcher is checked only for
+    a control or invisible character."""
     members = group_members(config)  # a group may count thousands of domains
 
     def problem(silence: Silence) -> str:
@@ -123,10 +138,10 @@ def silence_check(config: Config, *, labels_known: bool = True) -> Callable[[Sil
                 "no rule, domain nor severity: it would mute every alert (write severity "
                 "'*' to mean that)"
             )
-        if (
-            labels_known
-            and silence.domain is not None
-            and (found := domain_problem(config, silence.domain, members=members))
+        if silence.domain is not None and (
+            found := domain_problem(config, silence.domain, members=members)
+            if labels_known
+            else control_problem(silence.domain)
         ):
             return found
         if silence.rule is not None and (found := rule_problem(config, silence.rule)):

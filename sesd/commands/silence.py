@@ -19,6 +19,7 @@ from datetime import MAXYEAR, UTC, datetime
 import msgspec
 
 from sesd.alerting.silence_checks import (
+    control_problem,
     domain_problem,
     rule_problem,
     severity_problem,
@@ -133,7 +134,7 @@ def execute(args: argparse.Namespace) -> int:
 def run_silence(config: Config, args: argparse.Namespace, *, labels_known: bool = True) -> int:
     """Run one ``sesd silence`` subcommand; 0 on success, 1 when an id is unknown.
     Without ``labels_known`` (the groups and accounts could not be read), a domain
-    matcher is taken unchecked."""
+    matcher is checked only for what no groups or accounts make right."""
     path = config.silences_path
     if path is None:
         return _error(
@@ -153,7 +154,7 @@ def run_silence(config: Config, args: argparse.Namespace, *, labels_known: bool 
     now = time.time()
     try:
         if args.silence_command == "add":
-            problem = _labels_problem(config, args) if labels_known else ""
+            problem = _labels_problem(config, args, labels_known=labels_known)
             if problem:
                 return _error(problem)
             return _add(file, args, now, config)
@@ -173,13 +174,17 @@ def run_silence(config: Config, args: argparse.Namespace, *, labels_known: bool 
     return 0
 
 
-def _labels_problem(config: Config, args: argparse.Namespace) -> str:
+def _labels_problem(config: Config, args: argparse.Namespace, *, labels_known: bool = True) -> str:
     """What is wrong with ``--domain`` (sesd.alerting.silence_checks: it would mute
-    nothing), or, without ``--rule``, a name that is both a group or domain and a
-    mailbox provider (the silence would mute the alerts of both)."""
+    nothing; without ``labels_known``, only what no groups or accounts make right), or,
+    without ``--rule``, a name that is both a group or domain and a mailbox provider
+    (the silence would mute the alerts of both)."""
     if not args.domain:
         return ""
-    problem = domain_problem(config, args.domain, "--")
+    if labels_known:
+        problem = domain_problem(config, args.domain, "--")
+    else:
+        problem = control_problem(args.domain, "--")
     domain = domain_pattern(args.domain)
     if not problem and domain in PROVIDER_LABELS and not args.rule:
         # The rules to choose from, of both kinds the name may be about.
