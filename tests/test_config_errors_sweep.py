@@ -55,6 +55,9 @@ CASES = [
      "a table declaration"),
     ('[aws]\nregion = "us-east-1"\n[aws] region = "eu-west-1"', ":5:7: not valid TOML: "
      "Expected newline or end of document after a statement"),
+    # Lines ended CRLF (a Windows editor): the '\r' ends the header's line, is no more.
+    ('[aws]\r\nregion = "us-east-1"\r\n[aws]\r\nregion = "eu-west-1"', ":5:5: not valid "
+     "TOML: [aws] declared twice: a table is written once"),
     ('[queues]\nurl = "x"', ":3:8: not valid TOML: [queues] declared twice: a "
      "table is written once; [[queues]] begins each entry of a list of tables"),
     ('[alerts.sinks."a.b"]\ntype = "console"\n[alerts.sinks."a.b"]', ':5:20: not valid TOML: '

@@ -66,7 +66,10 @@ def refused(error: tomllib.TOMLDecodeError, text: str) -> TomlRefused:
         # tomllib finds a table declared twice as soon as it has read the header's
         # key, before the rest of its line: a second ``[aws`` with no ``]`` would be
         # told as a table declared twice, and once its ``]`` is written, declared once.
-        written = text.split("\n")[line - 1] if 0 < line <= text.count("\n") + 1 else ""
+        # Its line without the '\r' of a CRLF ending (a Windows editor's): valid in the
+        # document, a stray character alone.
+        lines = text.split("\n")
+        written = lines[line - 1].removesuffix("\r") if 0 < line <= len(lines) else ""
         try:
             tomllib.loads(written)
         except tomllib.TOMLDecodeError as alone:
