@@ -591,7 +591,8 @@ def test_no_secrets_checks_a_config_whose_secrets_are_elsewhere(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A config repository's CI has none of the secrets: --no-secrets checks the rest,
-    and check-config and replay refused for a secret alone say so in one wording; a
+    and check-config and replay refused for a secret alone say so in one wording
+    (check-config for a secret not on this host, replay, which never sends, for any); a
     config wrong elsewhere too is not told to try it."""
     monkeypatch.delenv("SESD_CI_MISSING", raising=False)
     path = str(_config(tmp_path, QUEUE + '[alerts.slack]\nwebhook_url = "env:SESD_CI_MISSING"\n'))
@@ -613,17 +614,26 @@ def test_no_secrets_checks_a_config_whose_secrets_are_elsewhere(
     for command in (["check-config", path], ["replay", "--config", path, str(events)]):
         assert main(command) == 2
         assert "SESD_CI_MISSING is empty (" in capsys.readouterr().err
+    # A secret read and refused (a placeholder): the fault to fix for run, while
+    # replay, which never sends, goes on without it.
+    monkeypatch.setenv("SESD_CI_MISSING", "change me")
+    assert main(["check-config", path]) == 2
+    assert "--no-secrets" not in capsys.readouterr().err
+    assert main(["replay", "--config", path, str(events)]) == 2
+    assert "replay sends nothing to any sink: --no-secrets" in capsys.readouterr().err
     monkeypatch.delenv("SESD_CI_MISSING")
-    # Wrong elsewhere too, or a reference that names nothing: that is the fault to fix.
+    # Wrong elsewhere too: that is the fault to fix; a reference that names nothing is
+    # for run, not replay.
     written = Path(path).read_text()
-    for wrong in (
-        written.replace("[alerts.slack]", "[alerts.slack]\nchanel = 1"),
-        written.replace("env:SESD_CI_MISSING", "env:"),
+    for wrong, replay_told in (
+        (written.replace("[alerts.slack]", "[alerts.slack]\nchanel = 1"), False),
+        (written.replace("env:SESD_CI_MISSING", "env:"), True),
     ):
         Path(path).write_text(wrong)
-        for command in (["check-config", path], ["replay", "--config", path, str(events)]):
-            assert main(command) == 2
-            assert "--no-secrets" not in capsys.readouterr().err
+        assert main(["check-config", path]) == 2
+        assert "--no-secrets" not in capsys.readouterr().err
+        assert main(["replay", "--config", path, str(events)]) == 2
+        assert ("--no-secrets" in capsys.readouterr().err) is replay_told
 
 
 def test_check_config_warns_of_a_state_path_run_cannot_save_here(

@@ -179,12 +179,19 @@ def no_secrets(sub: argparse.ArgumentParser) -> None:
 
 
 def secrets_told(
-    exc: ConfigError, args: argparse.Namespace, why: str, does: str, *, daemon: bool = False
+    exc: ConfigError,
+    args: argparse.Namespace,
+    why: str,
+    does: str,
+    *,
+    daemon: bool = False,
+    unused: bool = False,
 ) -> str:
     """``exc`` (why the config did not load), and ``--no-secrets`` where only a secret
     kept it from loading (one unset on this host: a laptop, CI), in one wording for
     every command that takes it: ``why`` the command may go without them, what it
-    ``does`` then."""
+    ``does`` then. ``unused``: the command never uses them (replay), so any fault of a
+    secret alone is told so, not only one not on this host."""
     from sesd.config import ConfigError
 
     if getattr(args, "no_secrets", False):
@@ -193,9 +200,10 @@ def secrets_told(
         config = load(args, secrets=False, daemon=daemon)
     except ConfigError:
         return str(exc)
-    if not _not_here(config):
+    if not unused and not _not_here(config):
         # A secret read and refused (a routing key too short, a password that is no
-        # bcrypt hash), or a reference that names nothing: that is the fault to fix.
+        # bcrypt hash), or a reference that names nothing: that is the fault to fix
+        # for a command that needs them.
         return str(exc)
     return f"{exc} ({why}: --no-secrets {does} without reading the secrets)"
 

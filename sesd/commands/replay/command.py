@@ -92,7 +92,9 @@ def execute(args: argparse.Namespace) -> int:
     try:
         config = load(args)
     except ConfigError as exc:
-        return config_error(secrets_told(exc, args, "replay sends nothing to any sink", "replays"))
+        # Any fault of a secret alone: replay never sends, so never needs one.
+        why = "replay sends nothing to any sink"
+        return config_error(secrets_told(exc, args, why, "replays", unused=True))
     configure_logging(config.logging.level, config.logging.format)
     return run_replay(
         config,
