@@ -6,6 +6,7 @@ import io
 import itertools
 import json
 import time
+import uuid
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -903,18 +904,43 @@ async def test_a_failing_queue_a_reload_removes_is_failing_no_more(
         assert daemon.health.ready(time.monotonic()) == (True, [])
 
 
-async def test_how_far_behind_is_judged_on_what_a_receive_brings(sqs: Any) -> None:
+@pytest.mark.parametrize(
+    ("wait", "fifo", "moved", "after_empty", "after_it"),
+    [
+        # A short poll asks a sample of SQS's servers: empty while a backlog waits.
+        (0, False, False, 901.0, 902.0),
+        # A FIFO queue's long poll: empty while a message group is held back.
+        (1, True, False, 901.0, 902.0),
+        # A standard queue's long poll asks every server: empty, nothing waits. The
+        # old event alone after it is a straggler, as one at a trickle.
+        (1, False, False, 0.0, 0.0),
+        # The same at the old place of a queue a reload moved: says nothing of the new.
+        (1, False, True, 901.0, 902.0),
+    ],
+    ids=["short-poll", "fifo-long-poll", "standard-long-poll", "moved-queue-old-place"],
+)
+async def test_how_far_behind_is_judged_on_what_a_receive_brings(
+    sqs: Any, wait: int, fifo: bool, moved: bool, after_empty: float, after_it: float
+) -> None:
     """SQS keeps no order: five current deliveries and, last, one made 15 minutes ago,
     in one receive, are current mail (the lag gauge reads the freshest's), and so is
     the next receive bringing one such alone; receives of old events only, one after
-    the other, are a backlog, and stay one with empty receives between them (a short
-    poll comes back empty while a backlog waits)."""
-    url, _ = await make_queue(sqs)
+    the other, are a backlog. The poller's empty receive then: a short poll's, or a
+    FIFO queue's long poll's, says nothing (the backlog stays one); a standard queue's
+    long poll's says the backlog drained, and sesd reads 0 s behind (before, it read
+    901 s behind for five minutes, holding every resolve meanwhile), unless it is the
+    old place of a queue a reload moved."""
+    if fifo:
+        name = f"q-{uuid.uuid4().hex[:10]}.fifo"
+        attributes = {"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+        url = (await sqs.create_queue(QueueName=name, Attributes=attributes))["QueueUrl"]
+    else:
+        url, _ = await make_queue(sqs)
     now = float(int(time.time()))  # SES's times are to the millisecond
     p, metrics = poller(
         sqs,
         url,
-        settings="wait_time_seconds = 0\n",
+        settings=f"wait_time_seconds = {wait}\n",
         clock=lambda: now,
         monotonic=time.monotonic,
     )
@@ -922,7 +948,9 @@ async def test_how_far_behind_is_judged_on_what_a_receive_brings(sqs: Any) -> No
     async def receive(lags: list[float]) -> float | None:
         made = [now - lag for lag in lags]
         bodies = [f.raw(f.delivery([f"u{i}@one.example"], at=t)) for i, t in enumerate(made)]
-        await send_bodies(sqs, url, bodies)
+        for i, body in enumerate(bodies):  # a group each: none held back behind another
+            group = {"MessageGroupId": f"g{i}"} if fifo else {}
+            await sqs.send_message(QueueUrl=url, MessageBody=body, **group)
         messages: list[Any] = []
         with anyio.fail_after(10):
             while len(messages) < len(lags):
@@ -939,7 +967,9 @@ async def test_how_far_behind_is_judged_on_what_a_receive_brings(sqs: Any) -> No
     now += 1
     assert await receive([902.0]) == 901.0
     now += 1
-    assert await p._receive() == []
-    assert metrics.registry.get_sample_value("sesd_event_lag_latest_seconds") == 901.0
+    p.in_force = lambda: not moved
+    with anyio.fail_after(10):
+        assert await p._receive() == []
+    assert metrics.registry.get_sample_value("sesd_event_lag_latest_seconds") == after_empty
     now += 1
-    assert await receive([903.0]) == 902.0
+    assert await receive([903.0]) == after_it

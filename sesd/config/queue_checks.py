@@ -12,6 +12,13 @@ from sesd.core.text import escaped
 
 if TYPE_CHECKING:
     from sesd.config import Config
+    from sesd.config.aws import QueueConfig
+
+
+def is_fifo(queue: QueueConfig) -> bool:
+    """Whether ``queue`` is a FIFO queue: SQS gives every FIFO queue's name, and no
+    other, the ``.fifo`` suffix."""
+    return queue.url.rstrip("/").endswith(".fifo")
 
 
 def queue_warnings(config: Config) -> list[str]:
@@ -22,7 +29,7 @@ def queue_warnings(config: Config) -> list[str]:
         "an invalid message until it reaches its dead-letter queue (without one, for "
         "ever); set delete_invalid = true on it"
         for i, q in enumerate(config.queues)
-        if q.url.rstrip("/").endswith(".fifo") and not config.deletes_invalid(q)
+        if is_fifo(q) and not config.deletes_invalid(q)
     ]
     found += [
         f"queues[{i}].visibility_timeout: 0 shows each message again as it is "

@@ -161,8 +161,8 @@ class Tallies:
         batch of current mail. A queue is as far behind as its latest two receives
         (one within :data:`IN_A_ROW` of the other): at a trickle a late message may
         come alone, while in a backlog every receive brings old events only. An empty
-        receive says nothing: a short poll or a FIFO queue's held-back group comes back
-        empty while a backlog waits."""
+        receive says nothing here: a short poll or a FIFO queue's held-back group comes
+        back empty while a backlog waits (but see :meth:`caught_up`)."""
         last = self.receives.get(queue)
         if last is None:
             last = (at, lag, at - IN_A_ROW, 0.0)
@@ -176,6 +176,14 @@ class Tallies:
         if at - last[2] < IN_A_ROW and last[3] < lag:
             lag = last[3]
         self.latest[queue] = (at, lag)
+
+    def caught_up(self, queue: str, at: float) -> None:
+        """The receive made at ``at`` found nothing on ``queue`` where an empty answer
+        means that no message was visible: a long poll of a standard queue, which asks
+        every one of SQS's servers and waits for a message. Nothing waits there, so the
+        queue is read 0 s behind, as a receive of current mail: a late event alone in
+        the next receive (within :data:`IN_A_ROW`) is a straggler then, not a backlog."""
+        self.received(queue, at, 0.0)
 
     def behind(self, now: float, within: float = 300.0) -> float:
         """How far behind sesd reads: the largest lag of the latest receive on each

@@ -139,7 +139,8 @@ class PipelineCollector(Collector):
         yield GaugeMetricFamily(
             "sesd_event_lag_latest_seconds",
             "How far behind sesd reads: the lag of the freshest event of the latest two "
-            "receives, on the queue furthest behind.",
+            "receives, on the queue furthest behind (0 after an empty long poll of a "
+            "standard queue).",
             value=ledger.tallies.behind(now),
         )
         yield GaugeMetricFamily(

@@ -40,6 +40,7 @@ from sesd.runtime.clock import compare_with_aws
 from sesd.runtime.health import Changes, Health
 from sesd.runtime.in_flight import InFlight
 from sesd.runtime.sqs_beside import (
+    BESIDE,
     NOT_ASKED,
     Asked,
     Calls,
@@ -51,7 +52,7 @@ from sesd.runtime.sqs_beside import (
 from sesd.runtime.sqs_calls import SQS_ERRORS, InvalidMemory, foreign_answer
 from sesd.runtime.sqs_deletes import Deletes
 from sesd.runtime.sqs_failures import ReceiveFailures
-from sesd.runtime.sqs_judge import Judge
+from sesd.runtime.sqs_judge import Judge, empty_speaks
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs.client import SQSClient
@@ -74,13 +75,6 @@ SHORT_POLL_PAUSE = 1.0
 #: network that stalls holds it no longer (what it could not delete comes back after its
 #: visibility timeout, a duplicate), and the poller reads on.
 DELETE_LIMIT = 15.0
-#: What the log says of a fault under one of a batch's two calls while the other's
-#: error is the one raised (sesd.runtime.sqs_beside.raised_first).
-_BESIDE = (
-    "a fault under one of a batch's two calls (its delete, the receive made beside it) "
-    "while the other raised: that error ends the poller. A fault that repeats is a bug: "
-    "report it with this traceback"
-)
 
 
 class QueuePoller:
@@ -143,6 +137,7 @@ class QueuePoller:
             log=self._log,
             place=self._deletes.place,
             monotonic=monotonic,
+            empty_speaks=empty_speaks(queue),
         )
         #: The run of failed receives: counted, logged, the wait before the next.
         self._failures = ReceiveFailures(
@@ -260,6 +255,10 @@ class QueuePoller:
             self._counts.received(len(messages))
         else:
             self._changes.notify()
+            # How far behind the queue is read (Judge.empty): not by a moved or removed
+            # queue's old place, whose emptiness says nothing of the place in force.
+            if self.in_force():
+                self._judge.empty(self._clock())
         return messages
 
     async def _pause(self, seconds: float) -> None:
@@ -340,7 +339,7 @@ class QueuePoller:
             first, other = raised_first(calls.fault, calls.raised)
             if other is not None:  # counted and logged, not dropped
                 self._metrics.task_failures.labels("poller").inc()
-                self._log.error("sesd.task.failed", task="poller", hint=_BESIDE, exc_info=other)
+                self._log.error("sesd.task.failed", task="poller", hint=BESIDE, exc_info=other)
             raise first
         deleted = calls.deleted
         if deleted is None:

@@ -17,7 +17,24 @@ else:
     MessageTypeDef = Any
     ReceiveMessageResultTypeDef = Any
 
-__all__ = ["NOT_ASKED", "Asked", "Calls", "Received", "delete_beside", "raised_first", "read_end"]
+__all__ = [
+    "BESIDE",
+    "NOT_ASKED",
+    "Asked",
+    "Calls",
+    "Received",
+    "delete_beside",
+    "raised_first",
+    "read_end",
+]
+
+#: What the log says of a fault under one of a batch's two calls while the other's
+#: error is the one raised (:func:`raised_first`).
+BESIDE = (
+    "a fault under one of a batch's two calls (its delete, the receive made beside it) "
+    "while the other raised: that error ends the poller. A fault that repeats is a bug: "
+    "report it with this traceback"
+)
 
 
 class _NotAsked(enum.Enum):

@@ -2,7 +2,7 @@
 and whether it is to be deleted. An invalid message is said once (its id
 remembered) and left to the queue's redrive policy unless ``delete_invalid``; a bug
 while one is handled is logged and counted, and the message left for SQS to deliver
-again.
+again. An empty answer may say the queue is caught up (:func:`empty_speaks`).
 
 The batch holds the event loop while it is judged, up to :data:`HOLD` at a time:
 then the loop's other tasks (the watchdog, health, the other pollers) have a turn.
@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from sesd.config import QueueConfig
+from sesd.config.queue_checks import is_fifo
 from sesd.core.pipeline import Pipeline
 from sesd.core.tallies import Outcome
 from sesd.core.text import clean_once
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
 else:
     MessageTypeDef = Any
 
-__all__ = ["HOLD", "Judge"]
+__all__ = ["HOLD", "Judge", "empty_speaks"]
 
 #: Read once: an enum member read through its class at each message cost about 820
 #: instructions more (cachegrind).
@@ -37,6 +39,15 @@ _INVALID = Outcome.INVALID
 #: watchdog's or a health check's patience. A batch of ordinary events takes well
 #: under a millisecond.
 HOLD = 0.01
+
+
+def empty_speaks(queue: QueueConfig) -> bool:
+    """Whether an empty answer from ``queue`` says that no message waits there: a long
+    poll's (``wait_time_seconds`` of 1 or more) of a standard queue, which asks every one
+    of SQS's servers and waits for a message. A short poll asks a sample of them and can
+    come back empty while a backlog waits; a FIFO queue's long poll comes back empty
+    while each message group that waits is held back behind one in flight."""
+    return queue.wait_time_seconds >= 1 and not is_fifo(queue)
 
 
 class Judge:
@@ -53,6 +64,7 @@ class Judge:
         log: Any,
         place: Callable[[], dict[str, bool]],
         monotonic: Callable[[], float],
+        empty_speaks: bool = False,
     ) -> None:
         self._pipeline = pipeline
         self._label = label
@@ -65,6 +77,15 @@ class Judge:
         #: What a line says of the queue's place (``retired`` at an old one).
         self._place = place
         self._monotonic = monotonic
+        #: Whether an empty answer says the queue is caught up (:func:`empty_speaks`).
+        self._empty_speaks = empty_speaks
+
+    def empty(self, at: float) -> None:
+        """A receive answered at ``at`` brought nothing: where that says no message
+        waits (:func:`empty_speaks`), sesd reads the queue caught up (Tallies.caught_up),
+        else the receive says nothing of how far behind it is."""
+        if self._empty_speaks:
+            self._pipeline.ledger.tallies.caught_up(self._label, at)
 
     async def batch(
         self, messages: list[MessageTypeDef], received_at: float

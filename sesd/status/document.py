@@ -133,7 +133,7 @@ class LagView(msgspec.Struct, frozen=True, kw_only=True):
     text: str = ""
     #: How far behind sesd reads now: the lag of the freshest event of the latest two
     #: receives (on the queue furthest behind, of those read in the last five
-    #: minutes); None without one.
+    #: minutes; 0 once a standard queue's long poll comes back empty); None without one.
     latest_seconds: float | None = None
 
 
