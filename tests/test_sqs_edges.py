@@ -904,24 +904,23 @@ async def test_a_failing_queue_a_reload_removes_is_failing_no_more(
         assert daemon.health.ready(time.monotonic()) == (True, [])
 
 
-@pytest.mark.parametrize(
-    ("wait", "fifo", "moved", "after_empty", "after_it"),
-    [
-        # A short poll asks a sample of SQS's servers: empty while a backlog waits.
-        (0, False, False, 901.0, 902.0),
-        # A FIFO queue's long poll: empty while a message group is held back.
-        (1, True, False, 901.0, 902.0),
-        # A standard queue's long poll asks every server: empty, nothing waits. The
-        # old event alone after it is a straggler, as one at a trickle.
-        (1, False, False, 0.0, 0.0),
-        # The same at the old place of a queue a reload moved: says nothing of the new.
-        (1, False, True, 901.0, 902.0),
-    ],
-    ids=["short-poll", "fifo-long-poll", "standard-long-poll", "moved-queue-old-place"],
-)
-async def test_how_far_behind_is_judged_on_what_a_receive_brings(
-    sqs: Any, wait: int, fifo: bool, moved: bool, after_empty: float, after_it: float
-) -> None:
+#: Each queue of the story below: its ``wait_time_seconds``, whether it is FIFO, whether
+#: a reload moved it (the poller reads its old place), and how far behind sesd reads it
+#: after its empty receive and after the old event alone after that.
+_EMPTY_RECEIVES = {
+    # A short poll asks a sample of SQS's servers: empty while a backlog waits.
+    "short-poll": (0, False, False, 901.0, 902.0),
+    # A FIFO queue's long poll: empty while a message group is held back.
+    "fifo-long-poll": (1, True, False, 901.0, 902.0),
+    # A standard queue's long poll asks every server: empty, nothing waits. The old
+    # event alone after it is a straggler, as one at a trickle.
+    "standard-long-poll": (1, False, False, 0.0, 0.0),
+    # The same at the old place of a queue a reload moved: says nothing of the new.
+    "moved-queue-old-place": (1, False, True, 901.0, 902.0),
+}
+
+
+async def test_how_far_behind_is_judged_on_what_a_receive_brings(sqs: Any) -> None:
     """SQS keeps no order: five current deliveries and, last, one made 15 minutes ago,
     in one receive, are current mail (the lag gauge reads the freshest's), and so is
     the next receive bringing one such alone; receives of old events only, one after
@@ -929,47 +928,78 @@ async def test_how_far_behind_is_judged_on_what_a_receive_brings(
     FIFO queue's long poll's, says nothing (the backlog stays one); a standard queue's
     long poll's says the backlog drained, and sesd reads 0 s behind (before, it read
     901 s behind for five minutes, holding every resolve meanwhile), unless it is the
-    old place of a queue a reload moved."""
-    if fifo:
-        name = f"q-{uuid.uuid4().hex[:10]}.fifo"
-        attributes = {"FifoQueue": "true", "ContentBasedDeduplication": "true"}
-        url = (await sqs.create_queue(QueueName=name, Attributes=attributes))["QueueUrl"]
-    else:
-        url, _ = await make_queue(sqs)
+    old place of a queue a reload moved. Each queue of :data:`_EMPTY_RECEIVES` is told
+    the same story, their empty receives made together: one long poll's wait for all."""
     now = float(int(time.time()))  # SES's times are to the millisecond
-    p, metrics = poller(
-        sqs,
-        url,
-        settings=f"wait_time_seconds = {wait}\n",
-        clock=lambda: now,
-        monotonic=time.monotonic,
-    )
+    queues: dict[str, tuple[str, QueuePoller, Metrics]] = {}
+    for case, (wait, fifo, _, _, _) in _EMPTY_RECEIVES.items():
+        if fifo:
+            name = f"q-{uuid.uuid4().hex[:10]}.fifo"
+            attributes = {"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+            url = (await sqs.create_queue(QueueName=name, Attributes=attributes))["QueueUrl"]
+        else:
+            url, _ = await make_queue(sqs)
+        queues[case] = (
+            url,
+            *poller(
+                sqs,
+                url,
+                settings=f"wait_time_seconds = {wait}\n",
+                clock=lambda: now,
+                monotonic=time.monotonic,
+            ),
+        )
 
-    async def receive(lags: list[float]) -> float | None:
-        made = [now - lag for lag in lags]
+    def lags() -> dict[str, float | None]:
+        return {
+            case: metrics.registry.get_sample_value("sesd_event_lag_latest_seconds")
+            for case, (_, _, metrics) in queues.items()
+        }
+
+    async def receive(lags_: list[float]) -> dict[str, float | None]:
+        made = [now - lag for lag in lags_]
         bodies = [f.raw(f.delivery([f"u{i}@one.example"], at=t)) for i, t in enumerate(made)]
-        for i, body in enumerate(bodies):  # a group each: none held back behind another
-            group = {"MessageGroupId": f"g{i}"} if fifo else {}
-            await sqs.send_message(QueueUrl=url, MessageBody=body, **group)
-        messages: list[Any] = []
-        with anyio.fail_after(10):
-            while len(messages) < len(lags):
+
+        async def handle(url: str, p: QueuePoller, fifo: bool) -> None:
+            entries = [
+                # A group each: none held back behind another.
+                {"Id": str(i), "MessageBody": body} | ({"MessageGroupId": f"g{i}"} if fifo else {})
+                for i, body in enumerate(bodies)
+            ]
+            await sqs.send_message_batch(QueueUrl=url, Entries=entries)
+            messages: list[Any] = []
+            while len(messages) < len(lags_):
                 got = await sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
                 messages += got.get("Messages", [])
-        await p._handle(messages)
-        return metrics.registry.get_sample_value("sesd_event_lag_latest_seconds")
+            await p._handle(messages)
 
-    assert await receive([2.0] * 5 + [900.0]) == 2.0
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                for case, (url, p, _) in queues.items():
+                    tg.start_soon(handle, url, p, _EMPTY_RECEIVES[case][1])
+        return lags()
+
+    def each(lag: float) -> dict[str, float | None]:
+        return dict.fromkeys(_EMPTY_RECEIVES, lag)
+
+    assert await receive([2.0] * 5 + [900.0]) == each(2.0)
     now += 1
-    assert await receive([900.0]) == 2.0
+    assert await receive([900.0]) == each(2.0)
     now += 1
-    assert await receive([901.0, 905.0]) == 900.0
+    assert await receive([901.0, 905.0]) == each(900.0)
     now += 1
-    assert await receive([902.0]) == 901.0
+    assert await receive([902.0]) == each(901.0)
     now += 1
-    p.in_force = lambda: not moved
-    with anyio.fail_after(10):
+
+    async def empty(case: str) -> None:
+        _, p, _ = queues[case]
+        p.in_force = lambda: not _EMPTY_RECEIVES[case][2]
         assert await p._receive() == []
-    assert metrics.registry.get_sample_value("sesd_event_lag_latest_seconds") == after_empty
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            for case in queues:
+                tg.start_soon(empty, case)
+    assert lags() == {case: told[3] for case, told in _EMPTY_RECEIVES.items()}
     now += 1
-    assert await receive([903.0]) == after_it
+    assert await receive([903.0]) == {case: told[4] for case, told in _EMPTY_RECEIVES.items()}
