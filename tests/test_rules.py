@@ -789,6 +789,29 @@ def test_a_receive_bringing_a_late_message_then_a_less_late_one_is_of_two_in_a_r
     assert tallies.latest["q"] == (f.T0 + 10, 5.0)
 
 
+def test_after_an_empty_long_poll_one_old_receive_is_a_straggler_and_two_a_backlog() -> None:
+    """A backlog read 900 s behind drains and a long poll comes back empty: sesd reads
+    the queue caught up. One receive then bringing an old event alone is a straggler
+    (still 0 s behind); a second in a row is a new backlog (900 s behind), as after a
+    receive of current mail. Events of a batch received before the empty answer and
+    judged after it read no further behind than it (the backlog had drained)."""
+    from sesd.core.tallies import Tallies
+
+    tallies = Tallies()
+    tallies.received("q", f.T0, 900.0)
+    tallies.received("q", f.T0 + 1, 900.0)
+    assert tallies.behind(f.T0 + 1) == 900.0
+    tallies.caught_up("q", f.T0 + 20)
+    assert tallies.behind(f.T0 + 20) == 0.0
+    tallies.received("q", f.T0 + 19.5, 900.0)  # another poller's batch, judged after
+    assert tallies.behind(f.T0 + 20) == 0.0
+    tallies.caught_up("q", f.T0 + 40)
+    tallies.received("q", f.T0 + 41, 900.0)
+    assert tallies.behind(f.T0 + 41) == 0.0
+    tallies.received("q", f.T0 + 42, 900.0)
+    assert tallies.behind(f.T0 + 42) == 900.0
+
+
 def test_the_messages_of_every_queue_are_summed_by_outcome() -> None:
     """What sesd logs at a stop: each outcome's messages over every queue, the
     processed ones being the events and SES's tenant events."""
