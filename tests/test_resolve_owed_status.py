@@ -59,12 +59,14 @@ def test_a_resolve_owed_at_a_restart_is_not_shown_firing_at_the_figure_it_resolv
         assert "firing ·" not in status_html(doc, 10.0)
         assert row.value_text == "resolved at 10.0%"
         assert any("resolve goes out" in note for note in row.notes)
-        assert "resolved at 10.0%" in alerts_html(doc.alerts.items, 1, 1, T + 4)
+        html = alerts_html(doc.alerts.items, 1, 1, T + 4)
+        assert 'resolved at 10.0%<span class="note">fires above 20.0%, 5m window' in html
         page = scope_page(daemon.status, "domain", "a.example", T + 4)
         assert page is not None
         assert [(a.value, a.value_text) for a in page.alerts] == [(None, "resolved at 10.0%")]
         shown = table(doc)
-        assert "resolved at 10.0% (above 20.0%" in shown
+        # Of a figure under the threshold: the rule's side, as the resolve's text says.
+        assert "resolved at 10.0% (fires above 20.0%" in shown
         assert "ALERTS: 0 firing, 0 pending, 1 resolved" in shown
         assert "delay_ratio 10.0%" not in shown
         # /metrics does not count it firing (0), as the alert's row and Alertmanager

@@ -7,11 +7,17 @@ from __future__ import annotations
 
 import pytest
 
+from sesd.alerting.alert import alert_of, identity
 from sesd.alerting.held import THIN_NOTE
+from sesd.alerting.render import headline
 from sesd.alerting.rules import Status as AlertStatus
+from sesd.alerting.rules import Transition
 from sesd.alerting.silences import Silence, SilenceSet
+from sesd.commands.status_table import table
+from sesd.core.windows import Breakdown
 from sesd.status.alerts import link, silence_list
 from sesd.status.document import AlertRow, SilenceRef, SilenceRow
+from sesd.status.markup import alerts_html
 from tests import factory as f
 from tests import status_world
 from tests.status_world import everything, feed
@@ -198,6 +204,44 @@ def test_a_rule_firing_below_its_threshold_says_so(monkeypatch: pytest.MonkeyPat
         "90.0%",
         NOW - 60,
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "resolved_at", "side"),
+    [
+        (0.6, None, "above"),
+        (0.07, None, "fires above"),
+        (None, None, "fires above"),
+        (0.04, NOW - 120, "fires above"),
+    ],
+    ids=["past", "between-the-thresholds", "no-data", "resolve-owed"],
+)
+def test_a_row_says_the_side_of_the_threshold_its_alerts_text_says(
+    value: float | None, resolved_at: float | None, side: str
+) -> None:
+    """outlook.com's delay-ratio-high fires above 10% and clears below 5%. At 60% its
+    row says "above 10.0%"; still firing at 7.0% (between its thresholds), at no data,
+    or with its resolve owed at 4.0%, it says "fires above 10.0%" ("7.0% (above 10.0%"
+    said a figure under the threshold was past it): in the document, the line of
+    ``sesd status`` and the page's markup, each as the alert's own text (a reminder's,
+    the resolve's) says it."""
+    w = everything()
+    state = w.evaluator.states["delay-ratio-high"]["outlook.com"]
+    state.value, state.resolved_at = value, resolved_at
+    doc = status(w)
+    (row,) = [
+        r for r in doc.alerts.items if (r.rule, r.name) == ("delay-ratio-high", "outlook.com")
+    ]
+    assert (row.fires, row.fires_text) == ("above", side)
+    told = f"({side} 10.0%, 5m window)"
+    (line,) = [line for line in table(doc).splitlines() if "delay-ratio-high: domain" in line]
+    assert told in line
+    html = alerts_html(doc.alerts.items, doc.alerts.total, doc.alerts.firing, NOW)
+    assert f'<span class="note">{side} 10.0%, 5m window</span>' in html
+    (rule,) = [r for r in w.config.alerts.rules if r.name == "delay-ratio-high"]
+    kind = Transition.REPEAT if resolved_at is None else Transition.RESOLVED
+    alert = alert_of(identity(rule, "outlook.com", kind, state, NOW), None, Breakdown())
+    assert told in headline(alert)
 
 
 def test_a_resolve_owed_reads_resolved_at_its_figure_since_it_resolved() -> None:

@@ -9,7 +9,7 @@ import math
 from sesd.core.axes import DOMAIN
 from sesd.core.domains import readable
 
-__all__ = ["duration", "metric_text", "named", "percent"]
+__all__ = ["duration", "metric_text", "named", "percent", "side_text"]
 
 
 def percent(ratio: float) -> str:
@@ -57,3 +57,14 @@ def metric_text(metric: str, value: float | None) -> str:
     if metric.endswith("_seconds"):
         return f"{value:.1f}s"
     return f"{value:g}"
+
+
+def side_text(rising: bool, value: float | None, threshold: float, *, resolved: bool) -> str:
+    """The words before a rule's threshold, as alert text and the status views write
+    them: ``"above"`` (``"below"``) of a figure past it, else the rule's side, ``"fires
+    above"``: "4.0% (above 10.0%" said a figure under the threshold was past it, of a
+    resolve, of an alert still firing between its clear threshold and its threshold (a
+    reminder, a firing a silence held until it ended), and of "no data"."""
+    side = "above" if rising else "below"
+    past = value is not None and (value > threshold if rising else value < threshold)
+    return side if past and not resolved else f"fires {side}"

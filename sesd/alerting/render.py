@@ -18,6 +18,7 @@ import msgspec
 
 from sesd.alerting.alert import Alert, Notification, duration, metric_text, named
 from sesd.alerting.cause_text import cause_advice, cause_noted, dominant_cause, mostly_hinted
+from sesd.alerting.figures import side_text
 from sesd.alerting.rules import Transition
 from sesd.config import CANARY_METRICS, TENANT_METRICS
 from sesd.core.scopes import ACCOUNT, DOMAIN, PROVIDER, TENANT
@@ -75,16 +76,9 @@ def headline(alert: Alert, *, state: bool = True, slack: bool = False, marked: b
 
 
 def _side(alert: Alert) -> str:
-    """The headline's word for the threshold: "above" where the figure is past it (a
-    firing's, a reminder's), else the rule's side, "fires above": "4.0% (above 10.0%"
-    said a figure under the threshold was past it, of a resolve, of an alert still
-    firing between its clear threshold and its threshold (a reminder, a firing a
-    silence held until it ended), and of "no data"."""
-    value = alert.value
-    past = value is not None and (
-        value > alert.threshold if alert.rising else value < alert.threshold
-    )
-    return alert.fires if past and alert.kind is not Transition.RESOLVED else f"fires {alert.fires}"
+    """The headline's word for the threshold (sesd.alerting.figures.side_text)."""
+    resolved = alert.kind is Transition.RESOLVED
+    return side_text(alert.rising, alert.value, alert.threshold, resolved=resolved)
 
 
 def subject(alert: Alert) -> str:

@@ -127,10 +127,12 @@ def _alerts(status: Status) -> list[str]:
 
 
 def _alert(a: AlertRow, at: float, before: AlertRow | None) -> list[str]:
+    # A sesd from before ``fires_text`` sends none: the side as it wrote it.
+    side = a.fires_text or a.fires
     lines = [
         f"  {a.state.upper():<8} {a.severity:<8} {a.rule}: {a.scope} "
         f"{a.shown or a.name}{f' (provider {a.provider})' if a.provider else ''} {a.metric} "
-        f"{a.value_text} ({a.fires} {a.threshold_text}, {a.window} window) since "
+        f"{a.value_text} ({side} {a.threshold_text}, {a.window} window) since "
         f"{moment(a.since, at)}"
     ]
     if a.cause is not None:

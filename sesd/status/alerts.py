@@ -13,6 +13,7 @@ from sesd.alerting.accounts import account_lines
 from sesd.alerting.alert import SEVERITY_RANK, alert_of, identity, metric_text
 from sesd.alerting.cause_text import cause_advice, cause_noted, dominant_cause, hinted_count
 from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.figures import side_text
 from sesd.alerting.held import THIN_NOTE
 from sesd.alerting.rules import AlertState, Status, Transition
 from sesd.alerting.silences import Silence
@@ -194,6 +195,9 @@ def _row(
         threshold=rule.threshold,
         clear_threshold=rule.clear_threshold,
         fires="above" if rule.rising else "below",
+        fires_text=side_text(
+            rule.rising, state.value, rule.threshold, resolved=shown_state == "resolved"
+        ),
         value_text=value_text,
         threshold_text=metric_text(rule.metric, rule.threshold),
         since=since,

@@ -190,6 +190,10 @@ class AlertRow(msgspec.Struct, frozen=True, kw_only=True):
     clear_threshold: float
     #: above or below: which side of the threshold it fires on.
     fires: str
+    #: The words before the threshold as alert text writes them: ``fires`` of a figure
+    #: past it ("above"), else the rule's side ("fires above": a resolved row, one still
+    #: firing between its clear threshold and its threshold, "no data").
+    fires_text: str = ""
     #: The value and the threshold as alert text writes them (4.5%, 12.0s).
     value_text: str
     threshold_text: str

@@ -187,7 +187,7 @@ def _alert_row(a: AlertRow, now: float, before: AlertRow | None, root: str) -> s
         f'<td class="rule">{esc(a.rule)}<span class="note">{esc(a.severity)}</span></td>'
         f'<td class="name">{on}</td>'
         f"<td>{esc(a.metric)} {esc(a.value_text)}"
-        f'<span class="note">{esc(a.fires)} {esc(a.threshold_text)}, '
+        f'<span class="note">{esc(a.fires_text)} {esc(a.threshold_text)}, '
         f"{esc(a.window)} window</span></td>"
         + td(moment(a.since, now), "time")
         + f'<td class="text">{cause}{notes}</td>'

@@ -235,7 +235,7 @@
       h("td", { class: "rule" }, a.rule, h("span", { class: "note" }, a.severity)),
       h("td", { class: "name" }, link(a.link, `${a.scope} ${a.shown || a.name}`),
         a.provider ? h("span", { class: "note" }, "provider " + a.provider) : null),
-      h("td", {}, `${a.metric} ${a.value_text}`, h("span", { class: "note" }, `${a.fires} ${a.threshold_text}, ${a.window} window`)),
+      h("td", {}, `${a.metric} ${a.value_text}`, h("span", { class: "note" }, `${a.fires_text} ${a.threshold_text}, ${a.window} window`)),
       td(moment(a.since), "time"), h("td", { class: "text" }, cause, notes), td(a.stage), h("td", {}, silence));
   }
 
