@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
@@ -17,9 +18,10 @@ import pytest
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from aiohttp import web
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EndpointConnectionError
 from prometheus_client.parser import text_string_to_metric_families
 
+from sesd.account.failures import hint
 from sesd.account.poller import AccountPoller
 from sesd.alerting.accounts import measure_account
 from sesd.alerting.evaluator import Evaluator
@@ -335,6 +337,87 @@ async def test_no_credentials_is_told_where_sesd_looks_not_to_wait() -> None:
     assert list(hints) == ["NoCredentialsError"]
     assert "AWS_ACCESS_KEY_ID" in hints["NoCredentialsError"]
     assert "next poll" not in hints["NoCredentialsError"]
+
+
+async def test_an_ses_endpoint_nothing_answers_at_is_named_with_what_chose_it() -> None:
+    """[account_health] ses_endpoint_url on a port nothing listens on (a local SES not
+    started, a port mistyped): the poll's warning names that endpoint and the settings
+    that choose it, as the queues' does, not only that the next poll tries again."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    pipeline = Pipeline(core_settings(parse_config(RULES)))
+    with socket.socket() as free:  # a port that was free: nothing listens on it now
+        free.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{free.getsockname()[1]}"
+    once = AioConfig(retries={"max_attempts": 0})
+    session = get_session()
+    async with session.create_client(
+        "sesv2", region_name=TARGET[1], endpoint_url=closed, config=once
+    ) as client:
+
+        async def client_for(service: str, target: Target) -> Any:
+            return client
+
+        poller = AccountPoller(
+            [TARGET], client_for, pipeline.ledger.accounts, every=300,
+            cloudwatch=False, clock=lambda: NOW,
+        )  # fmt: skip
+        await poller.poll_once()
+    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    (failed,) = [r for r in records if r["event"] == "sesd.account.poll_failed"]
+    assert failed["hint"] == (
+        f"nothing answers at {closed}/v2/email/account, the endpoint [account_health] "
+        "ses_endpoint_url "
+        "(else [aws] endpoint_url, $AWS_ENDPOINT_URL_SESV2 or $AWS_ENDPOINT_URL) gives: "
+        "check its host and port, and that what serves there (a local SES) runs; the "
+        "next poll tries again"
+    )
+
+
+@pytest.mark.parametrize(
+    ("api", "endpoint", "whose"),
+    [
+        (
+            "get_account",
+            "https://email.eu-west-1.amazonaws.com",
+            "SES's endpoint for the account's region",
+        ),
+        (
+            "get_account",
+            "https://vpce-0a1b2c3d-4e5f.email.eu-west-1.vpce.amazonaws.com",
+            "the endpoint [account_health] ses_endpoint_url (else [aws] endpoint_url, "
+            "$AWS_ENDPOINT_URL_SESV2, $AWS_ENDPOINT_URL or $AWS_USE_FIPS_ENDPOINT) gives (a VPC",
+        ),
+        (
+            "get_metric_data",
+            "https://ops:PASSWORD@cloudwatch.local:4566",
+            "[account_health] cloudwatch_endpoint_url (else [aws] endpoint_url, "
+            "$AWS_ENDPOINT_URL_CLOUDWATCH or $AWS_ENDPOINT_URL) gives",
+        ),
+        (
+            "get_metric_data",
+            "https://monitoring-fips.us-east-1.amazonaws.com",
+            "$AWS_USE_FIPS_ENDPOINT) gives (a VPC endpoint, FIPS or dual-stack)",
+        ),
+        (
+            "list_tenants",
+            "http://127.0.0.1:9",
+            "the endpoint [tenants] endpoint_url (else [aws] endpoint_url, "
+            "$AWS_ENDPOINT_URL_SESV2 or $AWS_ENDPOINT_URL) gives",
+        ),
+    ],
+)
+def test_an_endpoint_a_poll_did_not_reach_is_told_by_who_chose_it(
+    api: str, endpoint: str, whose: str
+) -> None:
+    """SES's or CloudWatch's own endpoint for the region is the network's to reach; a
+    VPC endpoint, a FIPS or dual-stack one, or any other host, a setting's: which one,
+    the API's own (the tenant poll's is [tenants]'), then [aws]'s, then botocore's
+    variables. A password written into the endpoint is not said."""
+    said = hint(api, "EndpointConnectionError", EndpointConnectionError(endpoint_url=endpoint))
+    assert said.startswith("nothing answers at ")
+    assert whose in said
+    assert "PASSWORD" not in said
 
 
 async def test_metrics_show_the_account_and_awss_own_reputation_figures(

@@ -86,9 +86,9 @@ async def test_an_endpoint_nothing_answers_at_is_named_with_the_setting_that_cho
     assert {r["event"] for r in said} == {"sesd.sqs.receive_failed", "sesd.sqs.attributes_failed"}
     for line in said:
         assert line["hint"] == (
-            f"nothing answers at {closed}/, the endpoint [aws] endpoint_url (or "
-            "$AWS_ENDPOINT_URL) gives: check its host and port, and that what serves there "
-            "(a local SQS) runs"
+            f"nothing answers at {closed}/, the endpoint [aws] endpoint_url (else "
+            "$AWS_ENDPOINT_URL_SQS or $AWS_ENDPOINT_URL) gives: check its host and port, and "
+            "that what serves there (a local SQS) runs"
         ), line["event"]
 
 
@@ -111,7 +111,8 @@ async def test_an_endpoint_nothing_answers_at_is_named_with_the_setting_that_cho
         (
             "https://vpce-0a1b2c3d-4e5f.sqs.eu-west-1.vpce.amazonaws.com",
             "https://sqs.eu-west-1.amazonaws.com/123456789012/q",
-            "the endpoint [aws] endpoint_url (or $AWS_ENDPOINT_URL, $AWS_USE_FIPS_ENDPOINT)",
+            "the endpoint [aws] endpoint_url (else $AWS_ENDPOINT_URL_SQS, $AWS_ENDPOINT_URL or "
+            "$AWS_USE_FIPS_ENDPOINT)",
         ),
         (
             "https://sqs.cn-north-1.amazonaws.com.cn",

@@ -20,6 +20,7 @@ from sesd.config.aws import (
     denied_once_known,
     role_refused,
 )
+from sesd.config.unreached import CLOUDWATCH, SES, SES_TENANTS, unreached
 from sesd.io.aws_errors import assume_role_failure, error_code, signed_off, sts_region
 from sesd.io.sdk_blame import answer_too_deep, sesds_own, timestamp_unread
 
@@ -221,6 +222,8 @@ _ENDPOINTS: Final = {
     ),
 }
 _TENANTS_ENDPOINT: Final = ("[tenants] endpoint_url", "[tenants] enabled = false")
+#: What chooses each API's endpoint (the tenant poll's: SES_TENANTS).
+_CHOOSERS: Final = {"get_account": SES, "get_metric_data": CLOUDWATCH}
 
 
 def hint(api: str, code: str, exc: BaseException) -> str:
@@ -234,22 +237,11 @@ def hint(api: str, code: str, exc: BaseException) -> str:
         return role_refused(error_code(exc), sts_region(exc))
     if sts:
         return f"STS {sts} (AssumeRole of the account's role): the next poll tries again"
-    if isinstance(exc, EndlessList):
-        service = "CloudWatch" if api == "get_metric_data" else "SES"
-        return (
-            f"{exc}: the list is given up and started over from its first page at the "
-            f"next poll; {service} ends its lists, so check the {service} endpoint_url, "
-            "if one is set"
-        )
     if isinstance(exc, MetricQueryFailed):
         return _unanswered(exc)
-    if isinstance(exc, UnreadableAnswer):
-        service = "CloudWatch" if api == "get_metric_data" else "SES"
-        return (
-            f"{exc} (a word or a number where the API has an object, or a figure that does "
-            "not read): the next poll asks again, from a list's first page; check the "
-            f"{service} endpoint_url, if one is set"
-        )
+    said = _endpoints_fault(api, exc)
+    if said is not None:
+        return said
     if code in CREDENTIALS_REFUSED:
         return CREDENTIALS_REFUSED[code]
     if "AccessDenied" in code or code == "UnauthorizedOperation":
@@ -268,6 +260,28 @@ def hint(api: str, code: str, exc: BaseException) -> str:
             f"local SQS's), {off}"
         )
     return _AGAIN.get(api, _TRY_AGAIN)
+
+
+def _endpoints_fault(api: str, exc: BaseException) -> str | None:
+    """What a log line says of a failure an endpoint set by hand may make: nothing
+    answering at it (the endpoint tried and what chose it), a list that does not end,
+    an answer not of the API's shape. None for the others."""
+    if said := unreached(exc, _CHOOSERS.get(api, SES_TENANTS)):
+        return f"{said}; {_AGAIN.get(api, _TRY_AGAIN)}"
+    service = "CloudWatch" if api == "get_metric_data" else "SES"
+    if isinstance(exc, EndlessList):
+        return (
+            f"{exc}: the list is given up and started over from its first page at the "
+            f"next poll; {service} ends its lists, so check the {service} endpoint_url, "
+            "if one is set"
+        )
+    if isinstance(exc, UnreadableAnswer):
+        return (
+            f"{exc} (a word or a number where the API has an object, or a figure that does "
+            "not read): the next poll asks again, from a list's first page; check the "
+            f"{service} endpoint_url, if one is set"
+        )
+    return None
 
 
 def _unanswered(exc: MetricQueryFailed) -> str:

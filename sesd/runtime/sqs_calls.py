@@ -13,7 +13,6 @@ import aiohttp
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
-    EndpointConnectionError,
     NoCredentialsError,
 )
 
@@ -27,12 +26,12 @@ from sesd.config.aws import (
     denied_once_known,
     endpoint_of_url,
     region_not_enabled,
-    region_of_url,
     role_refused,
 )
+from sesd.config.unreached import SQS
+from sesd.config.unreached import unreached as nothing_answers
 from sesd.core.accounts import Accounts, Target
 from sesd.core.events import Invalid
-from sesd.core.shown_urls import shown_bare
 from sesd.core.text import clean
 from sesd.io.aws_errors import assume_role_failure, error_code, signed_off, sts_region
 from sesd.io.logs import get_logger
@@ -260,38 +259,17 @@ def hint_in(exc: BaseException, accounts: Accounts, target: Target, now: float) 
 
 
 def unreached(exc: BaseException, queue_url: str) -> dict[str, str]:
-    """A ``hint`` for an endpoint nothing answers at (a connection refused, a host not
-    found, a connect timed out): the endpoint tried, and which setting chose it, so an
-    ``[aws] endpoint_url`` on a wrong port is seen as such. Empty for other errors."""
-    if not isinstance(exc, EndpointConnectionError):
-        return {}
-    endpoint = str(exc.kwargs.get("endpoint_url", ""))
-    shown = clean(shown_bare(endpoint), 300)  # a password written into it is not logged
+    """A ``hint`` for an endpoint nothing answers at (sesd.config.unreached): the
+    endpoint tried and which setting chose it. Empty for other errors."""
     # A queue URL's own endpoint is used over [aws] endpoint_url (sesd.runtime.aws).
-    if endpoint_of_url(queue_url):
-        whose = (
-            "the endpoint the queue's URL names (a VPC endpoint, FIPS or dual-stack): "
-            "check that this network reaches it (DNS, a security group, a proxy)"
-        )
-    elif region_of_url(endpoint) is None:
-        # The SDK chooses only AWS's hosts by itself: another is a setting's.
-        whose = (
-            "the endpoint [aws] endpoint_url (or $AWS_ENDPOINT_URL) gives: check its host "
-            "and port, and that what serves there (a local SQS) runs"
-        )
-    elif endpoint_of_url(endpoint):
-        # AWS's, but not the region's public host: a setting chose it, not the region.
-        whose = (
-            "the endpoint [aws] endpoint_url (or $AWS_ENDPOINT_URL, $AWS_USE_FIPS_ENDPOINT) "
-            "gives (a VPC endpoint, FIPS or dual-stack): check that this network reaches "
-            "it (DNS, a security group, a proxy)"
-        )
-    else:
-        whose = (
-            "SQS's endpoint for the queue's region: check that this network reaches it "
-            "(DNS, a firewall, $HTTPS_PROXY)"
-        )
-    return {"hint": f"nothing answers at {shown}, {whose}"}
+    named = (
+        "the endpoint the queue's URL names (a VPC endpoint, FIPS or dual-stack): check "
+        "that this network reaches it (DNS, a security group, a proxy)"
+        if endpoint_of_url(queue_url)
+        else ""
+    )
+    said = nothing_answers(exc, SQS, named)
+    return {} if said is None else {"hint": said}
 
 
 class InvalidMemory(dict[str, None]):
