@@ -151,6 +151,10 @@ def test_alerts_fire_and_resolve_in_event_time(
         f"  {f.iso(f.T0 + 5).replace('.000Z', 'Z')}  FIRING   delays  outlook.example  "
         "delay_ratio 60.0% (above 20.0%, 5m window)\n"
     ) in text
+    # Its resolve, of a figure under the threshold, says the rule's side of it, as the
+    # resolve's own text does.
+    (resolve,) = [line for line in text.splitlines() if "RESOLVED" in line]
+    assert resolve.endswith("(fires above 20.0%, 5m window)"), resolve
 
 
 def test_invalid_values_are_named_by_their_input_place_and_byte_offset(

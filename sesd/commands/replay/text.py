@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sesd.alerting.figures import metric_text
+from sesd.alerting.figures import metric_text, side_text
 from sesd.config import RuleConfig
 from sesd.core.text import clean, escaped
 
@@ -140,7 +140,8 @@ def render_text(document: dict[str, Any], rules: Sequence[RuleConfig]) -> str:
         rule_of = {rule.name: rule for rule in rules}
         for alert in document["alerts"]:
             rule = rule_of[alert["rule"]]
-            side = "above" if rule.rising else "below"
+            resolved = alert["state"] == "resolved"
+            side = side_text(rule.rising, alert["value"], alert["threshold"], resolved=resolved)
             lines.append(
                 f"  {alert['at']}  {alert['state'].upper():<8} {alert['rule']}  {alert['domain']}"
                 f"  {rule.metric} {metric_text(rule.metric, alert['value'])} "
