@@ -400,6 +400,16 @@ async def test_an_ses_endpoint_nothing_answers_at_is_named_with_what_chose_it() 
             "$AWS_USE_FIPS_ENDPOINT) gives (a VPC endpoint, FIPS or dual-stack)",
         ),
         (
+            "get_metric_data",
+            "https://monitoring.cn-north-1.api.amazonwebservices.com.cn",
+            "$AWS_USE_FIPS_ENDPOINT) gives (a VPC endpoint, FIPS or dual-stack)",
+        ),
+        (
+            "get_metric_data",
+            "https://monitoring.us-iso-east-1.c2s.ic.gov",
+            "CloudWatch's endpoint for the account's region",
+        ),
+        (
             "list_tenants",
             "http://127.0.0.1:9",
             "the endpoint [tenants] endpoint_url (else [aws] endpoint_url, "
@@ -413,7 +423,9 @@ def test_an_endpoint_a_poll_did_not_reach_is_told_by_who_chose_it(
     """SES's or CloudWatch's own endpoint for the region is the network's to reach; a
     VPC endpoint, a FIPS or dual-stack one, or any other host, a setting's: which one,
     the API's own (the tenant poll's is [tenants]'), then [aws]'s, then botocore's
-    variables. A password written into the endpoint is not said."""
+    variables. Every partition's hosts are AWS's (China's dual-stack ones are not under
+    api.aws; an isolated region's are not under amazonaws.com), not a local
+    CloudWatch's. A password written into the endpoint is not said."""
     said = hint(api, "EndpointConnectionError", EndpointConnectionError(endpoint_url=endpoint))
     assert said.startswith("nothing answers at ")
     assert whose in said

@@ -41,12 +41,24 @@ class Chooser:
     special: Callable[[str], str | None]
 
 
+#: The DNS suffixes of AWS's partitions, as botocore's partitions.json gives them: a
+#: region's public and FIPS hosts (aws and aws-us-gov, aws-cn, aws-eusc and the
+#: isolated ones), and its dual-stack hosts. China's dual-stack hosts are not api.aws:
+#: read as no host of AWS's, one was told a setting's, "a local CloudWatch".
+_SUFFIX: Final = (
+    r"amazonaws\.com|amazonaws\.com\.cn|amazonaws\.eu|c2s\.ic\.gov|sc2s\.sgov\.gov"
+    r"|cloud\.adc-e\.uk|csp\.hci\.ic\.gov"
+)
+_DUAL_SUFFIX: Final = (
+    r"api\.aws|api\.amazonwebservices\.com\.cn|api\.amazonwebservices\.eu|api\.aws\.ic\.gov"
+    r"|api\.aws\.scloud|api\.cloud-aws\.adc-e\.uk|api\.aws\.hci\.ic\.gov"
+)
 #: A service's hosts at AWS: public and FIPS (NAME[-fips].REGION.amazonaws.com),
-#: dual-stack (NAME.REGION.api.aws), an interface VPC endpoint
-#: (vpce-ID.NAME.REGION.vpce.amazonaws.com).
+#: dual-stack (NAME[-fips].REGION.api.aws), an interface VPC endpoint
+#: (vpce-ID.NAME.REGION.vpce.amazonaws.com); each in every partition.
 _HOST: Final = (
-    r"(?:{0}(?P<fips>-fips)?\.(?P<a>[a-z0-9-]+)\.(?:amazonaws\.com(?:\.cn)?|(?P<dual>api\.aws)))"
-    r"|(?:vpce-[a-z0-9-]+\.{0}\.(?P<vpce>[a-z0-9-]+)\.vpce\.amazonaws\.com(?:\.cn)?)"
+    rf"(?:{{0}}(?P<fips>-fips)?\.(?P<a>[a-z0-9-]+)\.(?:(?:{_SUFFIX})|(?P<dual>{_DUAL_SUFFIX})))"
+    rf"|(?:vpce-[a-z0-9-]+\.{{0}}\.(?P<vpce>[a-z0-9-]+)\.vpce\.(?:{_SUFFIX}))"
 )
 
 
