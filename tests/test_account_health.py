@@ -366,7 +366,7 @@ async def test_an_ses_endpoint_nothing_answers_at_is_named_with_what_chose_it() 
     records = [json.loads(line) for line in logs.getvalue().splitlines()]
     (failed,) = [r for r in records if r["event"] == "sesd.account.poll_failed"]
     assert failed["hint"] == (
-        f"nothing answers at {closed}/v2/email/account, the endpoint [account_health] "
+        f"nothing answers at {closed}, the endpoint [account_health] "
         "ses_endpoint_url "
         "(else [aws] endpoint_url, $AWS_ENDPOINT_URL_SESV2 or $AWS_ENDPOINT_URL) gives: "
         "check its host and port, and that what serves there (a local SES) runs; the "
@@ -390,7 +390,7 @@ async def test_an_ses_endpoint_nothing_answers_at_is_named_with_what_chose_it() 
         ),
         (
             "get_metric_data",
-            "https://ops:PASSWORD@cloudwatch.local:4566",
+            "https://ops:PASSWORD@cloudwatch.local:4566/?token=SECRET",
             "[account_health] cloudwatch_endpoint_url (else [aws] endpoint_url, "
             "$AWS_ENDPOINT_URL_CLOUDWATCH or $AWS_ENDPOINT_URL) gives",
         ),
@@ -425,11 +425,13 @@ def test_an_endpoint_a_poll_did_not_reach_is_told_by_who_chose_it(
     the API's own (the tenant poll's is [tenants]'), then [aws]'s, then botocore's
     variables. Every partition's hosts are AWS's (China's dual-stack ones are not under
     api.aws; an isolated region's are not under amazonaws.com), not a local
-    CloudWatch's. A password written into the endpoint is not said."""
+    CloudWatch's. A password or a token written into the endpoint is not said: the
+    host and port are, not the request's path and query."""
     said = hint(api, "EndpointConnectionError", EndpointConnectionError(endpoint_url=endpoint))
     assert said.startswith("nothing answers at ")
     assert whose in said
     assert "PASSWORD" not in said
+    assert "SECRET" not in said
 
 
 async def test_metrics_show_the_account_and_awss_own_reputation_figures(

@@ -69,7 +69,9 @@ async def test_a_refusal_s_long_code_is_said_cut_and_escaped() -> None:
 async def test_an_endpoint_nothing_answers_at_is_named_with_the_setting_that_chose_it() -> None:
     """`[aws] endpoint_url` on a port nothing listens on (a local SQS not started, a
     port mistyped): the receive's warning and the check's name that endpoint and the
-    setting to look at, not only "Could not connect"."""
+    setting to look at, not only "Could not connect". A token the endpoint carries in
+    its query (a gateway's) is in no line: neither the hint nor the SDK's error, which
+    quotes the request's URL, says it."""
     logs = io.StringIO()
     configure_logging("debug", "json", stream=logs)
     with socket.socket() as free:  # a port that was free: nothing listens on it now
@@ -77,7 +79,8 @@ async def test_an_endpoint_nothing_answers_at_is_named_with_the_setting_that_cho
         port = free.getsockname()[1]
     closed = f"http://127.0.0.1:{port}"
     once = AioConfig(retries={"max_attempts": 0})
-    async with aws_client("sqs", SimpleNamespace(url=closed), once) as sqs:
+    endpoint = SimpleNamespace(url=f"{closed}/?token=SECRET")
+    async with aws_client("sqs", endpoint, once) as sqs:
         p, _ = poller(sqs, f"{closed}/123456789012/q")
         assert await p._receive() is None
         assert await p._receive() is None
@@ -86,10 +89,14 @@ async def test_an_endpoint_nothing_answers_at_is_named_with_the_setting_that_cho
     assert {r["event"] for r in said} == {"sesd.sqs.receive_failed", "sesd.sqs.attributes_failed"}
     for line in said:
         assert line["hint"] == (
-            f"nothing answers at {closed}/, the endpoint [aws] endpoint_url (else "
+            f"nothing answers at {closed}, the endpoint [aws] endpoint_url (else "
             "$AWS_ENDPOINT_URL_SQS or $AWS_ENDPOINT_URL) gives: check its host and port, and "
             "that what serves there (a local SQS) runs"
         ), line["event"]
+        assert line["error"] == (
+            f'EndpointConnectionError: Could not connect to the endpoint URL: "{closed}"'
+        ), line["event"]
+    assert "SECRET" not in logs.getvalue()
 
 
 @pytest.mark.parametrize(
@@ -105,7 +112,11 @@ async def test_an_endpoint_nothing_answers_at_is_named_with_the_setting_that_cho
             "https://vpce-0a1b2c3d-4e5f.sqs.eu-west-1.vpce.amazonaws.com/123456789012/q",
             "the endpoint the queue's URL names",
         ),
-        ("https://ops:PASSWORD@sqs.local:9324", "http://sqs.local/1/q", "[aws] endpoint_url"),
+        (
+            "https://ops:PASSWORD@sqs.local:9324/?token=SECRET",
+            "http://sqs.local/1/q",
+            "[aws] endpoint_url",
+        ),
         # A VPC endpoint set in [aws] endpoint_url for queues of SQS's own URLs (private
         # DNS off): the setting chose it, not the region.
         (
@@ -125,9 +136,10 @@ def test_an_endpoint_not_reached_is_told_by_who_chose_it(
     endpoint: str, queue_url: str, whose: str
 ) -> None:
     """AWS's own endpoint is the network's to reach, one a queue URL names (a VPC
-    endpoint) the network's too, any other host a setting's; a password written into
-    it is not said."""
+    endpoint) the network's too, any other host a setting's; a password or a token
+    written into it is not said (its host and port are)."""
     hint = unreached(EndpointConnectionError(endpoint_url=endpoint), queue_url)["hint"]
     assert whose in hint
     assert "PASSWORD" not in hint
+    assert "SECRET" not in hint
     assert unreached(ValueError("x"), queue_url) == {}

@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 from botocore.exceptions import EndpointConnectionError
 
 from sesd.config.aws import endpoint_of_url, region_of_url
-from sesd.core.shown_urls import shown_bare
+from sesd.core.shown_urls import shown_origin
 from sesd.core.text import clean
 
 __all__ = ["CLOUDWATCH", "SES", "SES_TENANTS", "SQS", "Chooser", "unreached"]
@@ -108,7 +108,7 @@ def unreached(exc: BaseException, chooser: Chooser, named: str = "") -> str | No
     if not isinstance(exc, EndpointConnectionError):
         return None
     endpoint = str(exc.kwargs.get("endpoint_url", ""))
-    shown = clean(shown_bare(endpoint), 300)  # a password written into it is not logged
+    shown = clean(shown_origin(endpoint), 300)  # no password, no token in a query
     first, *rest = chooser.settings
     # An endpoint_url given to the client wins over botocore's variables.
     chain = ", ".join([*rest, f"${chooser.variable}"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-__all__ = ["port_shown", "shown_bare", "shown_url", "urls_shown"]
+__all__ = ["port_shown", "shown_bare", "shown_origin", "shown_url", "urls_shown"]
 
 #: The characters NFKC normalization reads as an '@' (full-width and small), as
 #: urllib's parser does to refuse a host holding one: the user and password before it.
@@ -214,3 +214,12 @@ def shown_bare(url: str) -> str:
     if encoded >= 0:
         return f"{head}***@{_port_masked(rest[encoded + 3 :])}"
     return head + (_port_masked(rest) if head.strip() else _unslashed_masked(rest))
+
+
+def shown_origin(url: str) -> str:
+    """Where a request went, as a log line names it: ``url``'s scheme, host and port.
+    Not a user or password written into it (:func:`shown_bare`), nor its path and
+    query: an endpoint's may carry a token (``https://gateway/?token=...``, which the
+    SDK sends with every request), and a request's are the API's own."""
+    head, sep, rest = shown_bare(url).partition("://")
+    return head + sep + re.split(r"[/?#]", rest, maxsplit=1)[0]

@@ -32,6 +32,7 @@ from sesd.config.unreached import SQS
 from sesd.config.unreached import unreached as nothing_answers
 from sesd.core.accounts import Accounts, Target
 from sesd.core.events import Invalid
+from sesd.core.shown_urls import shown_origin
 from sesd.core.text import clean
 from sesd.io.aws_errors import assume_role_failure, error_code, signed_off, sts_region
 from sesd.io.logs import get_logger
@@ -322,7 +323,15 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code", "?")
         return f"{type(exc).__name__}: {said_code(str(code))}"
-    return clean(f"{type(exc).__name__}: {exc}", 300)
+    text = str(exc)
+    if isinstance(exc, BotoCoreError):
+        # The SDK's network errors quote the request's URL, the endpoint's query with
+        # it: a token written there would be logged at every failed receive.
+        for key in ("endpoint_url", "proxy_url"):
+            url = exc.kwargs.get(key)
+            if isinstance(url, str) and url:
+                text = text.replace(url, shown_origin(url))
+    return clean(f"{type(exc).__name__}: {text}", 300)
 
 
 def foreign_answer(answer: Any) -> ValueError | None:
