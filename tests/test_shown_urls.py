@@ -112,6 +112,9 @@ def test_a_url_without_its_scheme_s_slashes_is_named_without_any_password(
         ("https://ops:s3c]r3t%40host:9093", "https://ops:***@host:9093"),
         # An IPv6 address's zone is an interface's index too: its '%40' is no '@'.
         ("http://[fe80::1%40]:9093/x", "http://[fe80::1%40]:9093/x"),
+        # A password holding a pair of brackets before its '@' percent-encoded: masked to
+        # that '@', not to where the brackets' length, counted otherwise, would end it.
+        ("https://ops:pa[ss]word%40host:9093/x", "https://ops:***@host:9093/x"),
     ],
 )
 def test_a_percent_encoded_at_is_a_zone_s_only_inside_an_ipv6_address(url: str, named: str) -> None:
@@ -232,6 +235,10 @@ def test_a_token_holding_a_question_mark_or_a_hash_is_masked(url: str, named: st
         ),
         ("s3cr3t%40[fe80::1%40]:9093", "***@[fe80::1%40]:9093", "***@[fe80::1%40]:9093"),
         ("http://host:9093\x01", "http://host:9093\x01", "http://host:9093\x01"),
+        # The host left out: a path's '@' encoded twice is the path's, not a token's end.
+        ("http://ops:pw@/x%2540y", "http://ops:***@/x%2540y", "http:///x%2540y"),
+        # An '@' encoded twice that opens the host ends a token as one after a user does.
+        ("http://%2540host:9093/x", "http://***@host:9093/x", "http://***@host:9093/x"),
     ],
 )
 def test_each_form_is_exact(url: str, config_form: str, status_form: str | None) -> None:
@@ -256,6 +263,8 @@ def test_check_config_masks_a_url_whose_only_at_is_percent_encoded() -> None:
     ("url", "named"),
     [
         ("http://s3cr3t%2540host/x", "http://***@host/x"),
+        # Capitals in the token, the host with no port: all of it up to the '@' masked.
+        ("http://s3cr3t-XYZ%2540host/x", "http://***@host/x"),
         ("https://s3cr3t%2540host:9093/x", "https://***@host:9093/x"),
         ("http://s3cr3t%252540host:9093", "http://***@host:9093"),  # three times
         ("http://s3cr3t%2540[::1]:9093/x", "http://***@[::1]:9093/x"),
