@@ -5,9 +5,11 @@ stop begins reaches the calls already in flight as it does those begun after."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import json
 import math
+import weakref
 from typing import Any
 
 import anyio
@@ -286,12 +288,19 @@ async def test_a_call_in_a_task_of_its_own_is_bounded_as_one_in_a_scope() -> Non
     began = anyio.current_time()
     in_flight.end_by(began + 0.1)
     during = _in_a_task(in_flight, 15.0)
-    tasks = [t for t in (before.task, during.task) if t is not None]
+    # A delete whose own limit ends with the grace period: the timer cutting it off
+    # then leaves the others the margin.
+    short = _in_a_task(in_flight, 0.1)
+    took: dict[str, float] = {}
     with anyio.fail_after(2):
-        await asyncio.wait(tasks)
-    took = anyio.current_time() - began
-    assert (before.caught, during.caught) == (True, True)
-    assert 0.2 <= took < 1.0, took
+        for name, bound in (("short", short), ("before", before), ("during", during)):
+            assert bound.task is not None
+            await asyncio.wait((bound.task,))
+            took[name] = anyio.current_time() - began
+    assert (before.caught, during.caught, short.caught) == (True, True, True)
+    assert took["short"] >= 0.1, took
+    assert 0.2 <= took["before"] < 1.0, took
+    assert 0.2 <= took["during"] < 1.0, took
     elsewhere = _in_a_task(InFlight(), 15.0)
     assert elsewhere.task is not None
     elsewhere.task.cancel()
@@ -322,6 +331,12 @@ async def test_a_receives_bound_lifted_leaves_its_scope_shielded_and_unbounded()
         await anyio.lowlevel.checkpoint()
         assert not receiving.cancel_called
         assert receiving.deadline == math.inf
+    # A receive begun after the stop, in its bound: lifted, that bound is gone too.
+    later = InFlight()
+    later.end_by(anyio.current_time() + 60)
+    with later.scope(margin=False) as begun_after:
+        assert later.lift(begun_after)
+        assert begun_after.deadline == math.inf
     with in_flight.scope(margin=False) as cut_off:
         assert not in_flight.lift(cut_off)
         await anyio.lowlevel.checkpoint()
@@ -343,3 +358,22 @@ def test_a_delete_is_cut_off_at_its_limit_in_a_later_event_loop() -> None:
 
     anyio.run(_held, in_flight, 0.1, cut)
     assert cut[0] >= 0.1
+
+
+async def test_a_call_cut_off_in_a_task_of_its_own_is_let_go_once_it_ended() -> None:
+    """A delete beside a receive cut off at its limit, its bound ended: nothing of it
+    is kept (a poller in a stall cuts one off every batch), nor is it cancelled again
+    at each turn of the event loop once it has ended."""
+    in_flight = InFlight()
+    bound = _in_a_task(in_flight, 0.05, 0.2)
+    task = bound.task
+    assert task is not None
+    await asyncio.wait((task,))
+    in_flight.unbound(bound)
+    assert bound.caught
+    gone = weakref.ref(task)
+    del task, bound
+    for _ in range(3):
+        await asyncio.sleep(0)
+    gc.collect()
+    assert gone() is None
