@@ -162,7 +162,9 @@ async def test_a_held_alert_across_a_clock_step_is_reminded_at_its_interval(
 ) -> None:
     """a.example fired at 60% before a stop; restarted with the wall clock an hour off,
     sesd reads 200 s behind (ten deliveries stamped so by the restart's clock: 0%, which
-    would resolve it, in a 5m window holding too little of its span): the alert is
+    would resolve it, in a 5m window holding too little of its span; read by short
+    polls, whose empty answers say nothing of what waits, where a long poll's would
+    read the queue caught up once they are in): the alert is
     held firing, and reminded at the 1s repeat_interval, at once (an hour ahead, its
     last page an hour old by the clock; an hour back, its times moved back with the
     clock, as far as the file was saved ahead of it: two minutes old), then a second
@@ -185,7 +187,7 @@ async def test_a_held_alert_across_a_clock_step_is_reminded_at_its_interval(
         config = config_file(
             tmp_path,
             f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
-            f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+            f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 0\n'
             f'[state]\npath = "{state}"\n' + text,
         )
         env = _faketime(library, offset)
