@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Final
 from urllib.parse import urlparse
@@ -89,11 +89,8 @@ SES: Final = Chooser(
     "AWS_ENDPOINT_URL_SESV2", "the account's",
     partial(_region, "email"), partial(_special, "email"),
 )  # fmt: skip
-SES_TENANTS: Final = Chooser(
-    "SES", ("[tenants] endpoint_url", "[aws] endpoint_url"),
-    "AWS_ENDPOINT_URL_SESV2", "the account's",
-    partial(_region, "email"), partial(_special, "email"),
-)  # fmt: skip
+#: The tenant polls' SES: the same service, chosen by [tenants]' own setting first.
+SES_TENANTS: Final = replace(SES, settings=("[tenants] endpoint_url", "[aws] endpoint_url"))
 CLOUDWATCH: Final = Chooser(
     "CloudWatch", ("[account_health] cloudwatch_endpoint_url", "[aws] endpoint_url"),
     "AWS_ENDPOINT_URL_CLOUDWATCH", "the account's",
