@@ -8,6 +8,7 @@ its monotonic clock left alone, as an NTP step leaves it).
 from __future__ import annotations
 
 import glob
+import os
 import sys
 import time
 from pathlib import Path
@@ -98,8 +99,12 @@ async def _fired_since(sesd: SesdProcess) -> float:
 
 async def _stepped(sesd: SesdProcess, offset: Path, text: str, steps: int) -> None:
     """Move sesd's wall clock (libfaketime re-reads the file at every call) and wait
-    until sesd has logged the step."""
-    await anyio.Path(offset).write_text(text + "\n")
+    until sesd has logged the step. The file is replaced whole: written in place, a
+    read between its truncation and its write finds it empty, the offset 0 for that
+    call (two steps more, there and back, for a clock read at that moment)."""
+    written = offset.with_suffix(".next")
+    await anyio.Path(written).write_text(text + "\n")
+    os.replace(written, offset)
     with anyio.fail_after(20):
         while sum(r.get("event") == "sesd.clock.stepped" for r in sesd.records) < steps:
             await sesd.wait_for_event("sesd.clock.stepped")
