@@ -408,6 +408,42 @@ def test_the_status_pages_address_is_the_first_line_on_the_terminal() -> None:
     )
 
 
+@pytest.mark.timeout(60)
+def test_a_slow_standard_error_still_shows_the_start_before_the_plan(tmp_path: Path) -> None:
+    """The log and the output are written by two threads: the daemon's start, logged
+    a moment before the line that says the plan, reached a shared terminal after it
+    when the log's thread was slower (once in a few hundred runs). Here it is slow
+    every time: a standard error that takes a quarter second over the start's line."""
+    (tmp_path / "sitecustomize.py").write_text(
+        "import sys, time\n"
+        "class _Slow:\n"
+        "    def __init__(self, stream):\n"
+        "        self._stream = stream\n"
+        "    def write(self, text):\n"
+        "        if 'sesd.daemon.started' in text:\n"
+        "            time.sleep(0.25)\n"
+        "        return self._stream.write(text)\n"
+        "    def __getattr__(self, name):\n"
+        "        return getattr(self._stream, name)\n"
+        "sys.stderr = _Slow(sys.stderr)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "sesd", "demo", "--listen", "127.0.0.1:0", "--duration", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=50,
+        check=False,
+        env=env,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    lines = done.stdout.splitlines()
+    said = next(i for i, line in enumerate(lines) if "local SQS at" in line)
+    started = next(i for i, line in enumerate(lines) if "sesd.daemon.started" in line)
+    assert started < said, done.stdout[-3000:]
+
+
 @pytest.mark.parametrize(
     ("listen", "url"),
     [

@@ -260,6 +260,10 @@ async def run_demo(
             # The spike and the pause count from here: the daemon's start takes a while.
             started, begun = time.time(), anyio.current_time()
             await tg.start(daemon.run)
+            # Two threads write the log and the output: the daemon's start, logged, is
+            # on the terminal before this line only when it was written first. In a
+            # thread: a stalled standard error holds no task meanwhile.
+            await anyio.to_thread.run_sync(flush_logs)
             print_line(
                 f"sesd demo: local SQS at {sqs.url}, metrics at {page}metrics. "
                 + plan(spike_after, pause_after, duration)
