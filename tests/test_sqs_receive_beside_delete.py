@@ -287,6 +287,63 @@ async def test_a_delete_that_outlasts_the_receive_beside_it_is_still_bounded(
     assert (batch["received"], batch["deleted"]) == (1, 0)
 
 
+@pytest.mark.parametrize("end", ["stop", "forced exit"])
+@pytest.mark.parametrize("beside", [True, False], ids=["beside_a_receive", "alone"])
+async def test_a_delete_answered_as_its_bound_ends_is_counted_deleted(
+    beside: bool, end: str
+) -> None:
+    """SQS answers the batch's delete in the very turn of the event loop where a stop's
+    bound ends (its grace period and margin over) or a forced exit cuts the calls off,
+    before the delete's code has read the answer: the delete is counted deleted, as SQS
+    made it, not said cut off (a warning that the message comes back after its
+    visibility timeout, a failed delete counted), whether it was made beside a receive
+    or alone."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    async with Releases() as sqs, _receiving(sqs) as p:
+        messages = await p._receive()
+        assert messages is not None
+        in_flight, loop = p._in_flight, asyncio.get_running_loop()
+        delete = p._deletes._client.delete_message_batch
+
+        def cut() -> None:
+            if end == "stop":
+                in_flight.end_by(loop.time() - 60)
+            else:
+                in_flight.cut()
+
+        async def answered_as_cut(**kwargs: Any) -> Any:
+            answer = await delete(**kwargs)  # SQS deleted the message
+            if beside:  # the receive beside it answered first
+                await _waiting_for_the_delete_alone(in_flight)
+            read: asyncio.Future[Any] = loop.create_future()
+
+            def arrives() -> None:
+                read.set_result(answer)
+                cut()  # the same turn: the delete has not read it yet
+
+            loop.call_soon(arrives)
+            return await read
+
+        p._deletes._client.delete_message_batch = answered_as_cut  # type: ignore[method-assign]
+        if not beside:  # a stop under way: no receive beside the delete
+            p._stopping.set()
+        with anyio.fail_after(5):
+            brought = await p._handle(messages, ask=True)
+        errors = _errors(p, "delete")
+    assert sqs.seen.count("DeleteMessageBatch") == 1
+    assert not errors
+    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    assert not [r for r in records if r["event"] == "sesd.sqs.delete_cut_off"]
+    (batch,) = [r for r in records if r["event"] == "sesd.sqs.batch"]
+    assert (batch["received"], batch["deleted"]) == (1, 1)
+    if beside:
+        assert isinstance(brought, list)
+        assert len(brought) == 1
+    else:
+        assert brought is sqs_module.NOT_ASKED
+
+
 def _read_faults(p: Any, logs: io.StringIO) -> list[tuple[str, str]]:
     """The faults the poller ``p`` logged itself (``sesd.task.failed``): each one's task
     and error's name, as many as its task counted failed."""

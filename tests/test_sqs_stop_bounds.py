@@ -318,6 +318,45 @@ async def test_a_call_in_a_task_of_its_own_is_bounded_as_one_in_a_scope() -> Non
     assert isinstance(calls.fault, asyncio.CancelledError)
 
 
+@pytest.mark.parametrize("kind", _KINDS)
+async def test_an_answer_that_comes_as_the_bound_ends_is_read_not_cut_off(kind: str) -> None:
+    """A delete's answer comes in the very turn of the event loop its bound ends in (the
+    bytes read, not yet the call's code): the call reads it, and a delete SQS made is
+    not said cut off; what the call waits for after it (a second try) is cut off at the
+    next turn. So for a delete in a task of its own (beside a receive) as for one in a
+    scope."""
+    in_flight = InFlight()
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[str] = loop.create_future()
+    again: asyncio.Future[str] = loop.create_future()  # never answered
+    read: list[str] = []
+
+    async def call() -> None:
+        read.append(await answer)
+        read.append(await again)
+
+    def answered_as_cut() -> None:
+        answer.set_result("deleted")
+        in_flight.cut()
+
+    with anyio.fail_after(2):
+        if kind == "task":
+            bound = in_flight.bound(15.0)
+            task = bound.task = loop.create_task(call())
+            await asyncio.sleep(0)  # the task waits for its answer
+            answered_as_cut()
+            await asyncio.wait((task,))
+            in_flight.unbound(bound)
+            assert bound.caught
+            assert task.cancelled()
+        else:
+            with in_flight.scope(15.0) as scope:
+                loop.call_soon(answered_as_cut)
+                await call()
+            assert scope.cancelled_caught
+    assert read == ["deleted"]
+
+
 async def test_a_receives_bound_lifted_leaves_its_scope_shielded_and_unbounded() -> None:
     """The receive made beside a delete answered first: the poller waits for the delete
     in the receive's scope, its bound lifted. A stop's bound, even a forced exit's cut,

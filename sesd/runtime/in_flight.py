@@ -182,8 +182,9 @@ class _Bounded:
 
 class Cut:
     """:meth:`InFlight.bound`'s bound of one call made in a task of its own: ``task``
-    is cancelled when the bound ends, and ``caught`` then says the call was cut off (a
-    cancellation that came otherwise is no cut)."""
+    is cancelled when the bound ends, and ``caught`` then says the bound ended before
+    the call did (a cancellation it ends in is the cut's; one that came otherwise is no
+    cut; an answer that came as the bound ended is read, not cut off)."""
 
     __slots__ = ("caught", "cut_at", "extra", "task")
 
@@ -202,8 +203,16 @@ class Cut:
     def _again(self) -> None:
         """Cancel the task, and again at each turn of the event loop until it ends, as a
         cancel scope does the tasks in it: code under the call that took one
-        cancellation for its own and waited on would else outlast the bound."""
+        cancellation for its own and waited on would else outlast the bound. Not in a
+        turn where what the task waits for has come (SQS's answer, read at the task's
+        next step), as a cancel scope does not: the cancellation would take the answer's
+        place, and a delete SQS made would be said cut off, its messages said to come
+        back, the answer's bookkeeping lost. The next turn finds the task ended, or
+        waiting again (the delete's second try), and cancels it there."""
         task = self.task
         if task is not None and not task.done():
-            task.cancel()
+            # asyncio's own record of what the task waits for (anyio's scopes read it too).
+            waiter = getattr(task, "_fut_waiter", None)
+            if not (isinstance(waiter, asyncio.Future) and waiter.done()):
+                task.cancel()
             task.get_loop().call_soon(self._again)
