@@ -46,6 +46,7 @@ from sesd.runtime.sqs_beside import (
     Calls,
     Received,
     delete_beside,
+    raised_after,
     raised_first,
     read_end,
 )
@@ -328,14 +329,15 @@ class QueuePoller:
                 read_end(beside, calls, cut)
         else:
             await self._delete(done, calls)
+        answer = raised_after(calls)
+        if answer is not None:
+            # The poller ends in what was raised: what the receive beside the delete
+            # brought is given back now, not hidden from every poller until its
+            # visibility timeout (a fault's supervisor starts a poller anew, empty-handed).
+            brought = self._read(answer)
+            if brought:
+                await self._give_back(brought)
         if calls.fault is not None:
-            # sesd's own bug (or an exit) under the delete: raised, as before. What the
-            # receive beside it brought is given back now, not hidden from every poller
-            # until its visibility timeout (the supervisor starts this one anew, empty-handed).
-            if calls.raised is None and calls.answer is not None and calls.answer is not NOT_ASKED:
-                brought = self._read(calls.answer)
-                if brought:
-                    await self._give_back(brought)
             first, other = raised_first(calls.fault, calls.raised)
             if other is not None:  # counted and logged, not dropped
                 self._metrics.task_failures.labels("poller").inc()

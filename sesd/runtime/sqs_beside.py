@@ -24,6 +24,7 @@ __all__ = [
     "Calls",
     "Received",
     "delete_beside",
+    "raised_after",
     "raised_first",
     "read_end",
 ]
@@ -54,8 +55,9 @@ class Calls:
     delete deleted (None if cut off), the receive's answer (None while it waits, and if
     cut off; :data:`NOT_ASKED` if none was made), what the delete raised (a fault of
     sesd's own; an exit, a cancellation nobody asked for: :func:`read_end`), and what
-    the receive raised (a fault, an exit asked for, a cancellation
-    nobody asked for: the poller raises it once the batch is told)."""
+    the receive raised, or the wait for the delete after its answer (a fault, an exit
+    asked for, a cancellation nobody asked for, the event loop's close: the poller
+    raises it once the batch is told, what the receive brought given back)."""
 
     __slots__ = ("answer", "deleted", "fault", "raised")
 
@@ -86,6 +88,17 @@ async def delete_beside(
             calls.fault = exc
 
 
+def raised_after(calls: Calls) -> ReceiveMessageResultTypeDef | BaseException | None:
+    """The receive's answer, where the poller raises once it came (sesd's own bug under
+    the delete; an exit under it, or the event loop's close cancelling the wait for
+    it): what it brought is the poller's to give back. None where the poller raises
+    nothing, and where the receive was not made or brought no answer (it raised, or
+    was cut off)."""
+    if calls.answer is NOT_ASKED or (calls.fault is None and calls.raised is None):
+        return None
+    return calls.answer
+
+
 def raised_first(
     fault: BaseException, raised: BaseException | None
 ) -> tuple[BaseException, BaseException | None]:
@@ -104,10 +117,12 @@ def read_end(task: asyncio.Task[None], calls: Calls, cut: Cut) -> None:
     read: "Task exception was never retrieved"). The task keeps what the delete raises
     in ``calls`` but an exit (``KeyboardInterrupt``, ``SystemExit``), which asyncio
     raises out of the event loop at once: only read here, the delete counted cut off,
-    its end not known. A task cancelled before it began kept nothing: the cut of its
-    bound (``cut``) is a delete cut off, a cancellation nobody asked for its fault,
-    raised by the poller as when the delete was its own call. A task still running
-    (the poller ended first, its event loop closing) is read when it ends."""
+    its end not known (the loop's close then cancels the poller: what the receive beside
+    it brought is given back; a receive still waiting is cut off, as every call in
+    flight is as the loop closes). A task cancelled before it began kept nothing: the
+    cut of its bound (``cut``) is a delete cut off, a cancellation nobody asked for its
+    fault, raised by the poller as when the delete was its own call. A task still
+    running (the poller ended first, its event loop closing) is read when it ends."""
     if not task.done():
         task.add_done_callback(_end)
         return

@@ -1,0 +1,115 @@
+"""An exit asked for (KeyboardInterrupt, SystemExit) under a batch's delete, made beside
+the next receive: asyncio raises it out of the event loop at once, and the loop's close
+then cancels the poller. What the receive brought is given back, not hidden until its
+visibility timeout; a receive still waiting does not hold the exit. moto's SQS, in a
+process of its own: the loop's close would end a stand-in served in the same loop."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from typing import Any
+
+import anyio
+import pytest
+
+from sesd.commands.demo.localsqs import LocalSqs
+from sesd.io.logs import configure_logging
+from tests import factory as f
+from tests.conftest import aws_client, make_queue, queue_counts, send_bodies
+from tests.test_sqs_edges import poller
+
+
+def _an_exit_under_the_delete(
+    local_sqs: LocalSqs, kind: type[BaseException], *, brought: bool
+) -> tuple[str, float]:
+    """A poller handles one message and deletes it beside the next receive; the delete
+    raises ``kind`` once the receive has answered (``brought``: with the queue's second
+    message) or, the queue then empty, once it has been asked (a 20 s long poll). The
+    queue's URL, and how long the run took."""
+    url = ""
+
+    async def run() -> None:
+        nonlocal url
+        async with aws_client("sqs", local_sqs) as sqs:
+            url, _ = await make_queue(sqs, visibility=300)
+            bodies = [f.raw(f.delivery([f"u{i}@one.example"])) for i in range(2 if brought else 1)]
+            await send_bodies(sqs, url, bodies)
+            p, _ = poller(sqs, url, settings="wait_time_seconds = 20\nmax_messages = 1\n")
+            messages = await p._receive()
+            assert messages is not None
+            assert len(messages) == 1
+            asked, answered = anyio.Event(), anyio.Event()
+            receive = sqs.receive_message
+
+            async def receive_beside(**kwargs: Any) -> Any:
+                asked.set()
+                answer = await receive(**kwargs)
+                answered.set()
+                return answer
+
+            async def delete_then_exit(**_: Any) -> Any:
+                await (answered if brought else asked).wait()
+                raise kind("under the delete")
+
+            sqs.receive_message = receive_beside
+            sqs.delete_message_batch = delete_then_exit
+            with anyio.fail_after(10):
+                await p._handle(messages, ask=True)
+
+    began = time.monotonic()
+    with pytest.raises(kind):
+        anyio.run(run)
+    return url, time.monotonic() - began
+
+
+async def _counts(local_sqs: LocalSqs, url: str) -> tuple[int, int]:
+    """The queue's (visible, hidden) messages, read once the poller's run has ended."""
+    async with aws_client("sqs", local_sqs) as sqs:
+        return await queue_counts(sqs, url)
+
+
+def _said(logs: io.StringIO) -> dict[str, dict[str, Any]]:
+    """The log's lines by event name (the last of each)."""
+    return {r["event"]: r for r in map(json.loads, logs.getvalue().splitlines())}
+
+
+_EXITS = [KeyboardInterrupt, SystemExit]
+
+
+@pytest.mark.parametrize("kind", _EXITS, ids=lambda kind: kind.__name__)
+def test_what_the_receive_beside_an_exiting_delete_brought_is_given_back(
+    local_sqs: LocalSqs, kind: type[BaseException]
+) -> None:
+    """The receive beside the batch's delete has brought a message when an exit comes
+    under the delete: as the event loop closes, that message is released at once
+    (visibility 0), not left hidden from every reader for the queue's visibility timeout
+    (300 s here). The delete, its end not known, is counted and said cut off: the
+    message it was to delete stays hidden until then, counted once already."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    url, _ = _an_exit_under_the_delete(local_sqs, kind, brought=True)
+    assert anyio.run(_counts, local_sqs, url) == (1, 1)
+    said = _said(logs)
+    assert said["sesd.sqs.released"]["count"] == 1
+    assert said["sesd.sqs.delete_cut_off"]["count"] == 1
+    assert (said["sesd.sqs.batch"]["received"], said["sesd.sqs.batch"]["deleted"]) == (1, 0)
+
+
+@pytest.mark.parametrize("kind", _EXITS, ids=lambda kind: kind.__name__)
+def test_a_receive_still_waiting_beside_an_exiting_delete_does_not_hold_the_exit(
+    local_sqs: LocalSqs, kind: type[BaseException]
+) -> None:
+    """The receive beside the batch's delete is still waiting (a 20 s long poll on an
+    empty queue) when an exit comes under the delete: the event loop's close cuts it
+    off, as it does every call in flight, rather than wait out the long poll. It had
+    brought nothing to give back; the delete is counted and said cut off."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    url, took = _an_exit_under_the_delete(local_sqs, kind, brought=False)
+    assert took < 10, f"the exit waited {took:.1f}s"
+    assert anyio.run(_counts, local_sqs, url) == (0, 1)
+    said = _said(logs)
+    assert "sesd.sqs.released" not in said
+    assert said["sesd.sqs.delete_cut_off"]["count"] == 1
