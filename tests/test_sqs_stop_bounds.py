@@ -357,6 +357,43 @@ async def test_an_answer_that_comes_as_the_bound_ends_is_read_not_cut_off(kind: 
     assert read == ["deleted"]
 
 
+async def test_a_call_in_a_task_of_its_own_fed_at_every_turn_is_still_cut_off() -> None:
+    """A call in a task of its own reads a stream that has more for it at every turn of
+    the event loop (an endpoint that sends faster than sesd reads): its bound ends as
+    one piece has come, which it reads, and it is cut off at the next turn, not let run
+    for as long as the stream lasts."""
+    in_flight = InFlight()
+    loop = asyncio.get_running_loop()
+    waits: list[asyncio.Future[None]] = []
+
+    async def call() -> None:
+        while True:  # each piece read, the next waited for
+            waits.append(loop.create_future())
+            await waits[-1]
+
+    def feed() -> None:
+        """The next piece, come at each turn before the bound's next look."""
+        if not waits[-1].done():
+            waits[-1].set_result(None)
+        if len(waits) < 1000:  # the stream's end
+            loop.call_soon(feed)
+
+    def fed_as_cut() -> None:
+        waits[-1].set_result(None)
+        loop.call_soon(feed)
+        in_flight.cut()
+
+    bound = in_flight.bound(15.0)
+    task = bound.task = loop.create_task(call())
+    with anyio.fail_after(2):
+        await asyncio.sleep(0)  # the task waits for its first piece
+        fed_as_cut()
+        await asyncio.wait((task,))
+    in_flight.unbound(bound)
+    assert task.cancelled()
+    assert len(waits) == 2, f"cut off after {len(waits)} pieces"
+
+
 async def test_a_receives_bound_lifted_leaves_its_scope_shielded_and_unbounded() -> None:
     """The receive made beside a delete answered first: the poller waits for the delete
     in the receive's scope, its bound lifted. A stop's bound, even a forced exit's cut,

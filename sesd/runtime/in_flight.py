@@ -195,24 +195,29 @@ class Cut:
         self.caught = False
 
     def cancel(self) -> None:
-        """Cut the call off (not once it has ended)."""
-        if self.task is not None and not self.caught and not self.task.done():
+        """Cut the call off (not once it has ended); not in a turn of the event loop
+        where what the task waits for has come (SQS's answer, read at the task's next
+        step), as a cancel scope does not: the cancellation would take the answer's
+        place, and a delete SQS made would be said cut off, its messages said to come
+        back, the answer's bookkeeping lost. The next turn cancels it (its step, asked
+        for first, has run), whatever it then waits for: the delete's second try, or
+        more of an answer that keeps coming, which a cut that waited at each turn (as a
+        cancel scope does) would let run for as long as it came."""
+        task = self.task
+        if task is not None and not self.caught and not task.done():
             self.caught = True
-            self._again()
+            # asyncio's own record of what the task waits for (anyio's scopes read it too).
+            waiter = getattr(task, "_fut_waiter", None)
+            if isinstance(waiter, asyncio.Future) and waiter.done():
+                task.get_loop().call_soon(self._again)
+            else:
+                self._again()
 
     def _again(self) -> None:
         """Cancel the task, and again at each turn of the event loop until it ends, as a
         cancel scope does the tasks in it: code under the call that took one
-        cancellation for its own and waited on would else outlast the bound. Not in a
-        turn where what the task waits for has come (SQS's answer, read at the task's
-        next step), as a cancel scope does not: the cancellation would take the answer's
-        place, and a delete SQS made would be said cut off, its messages said to come
-        back, the answer's bookkeeping lost. The next turn finds the task ended, or
-        waiting again (the delete's second try), and cancels it there."""
+        cancellation for its own and waited on would else outlast the bound."""
         task = self.task
         if task is not None and not task.done():
-            # asyncio's own record of what the task waits for (anyio's scopes read it too).
-            waiter = getattr(task, "_fut_waiter", None)
-            if not (isinstance(waiter, asyncio.Future) and waiter.done()):
-                task.cancel()
+            task.cancel()
             task.get_loop().call_soon(self._again)
