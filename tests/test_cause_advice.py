@@ -141,6 +141,35 @@ def test_a_providers_own_code_gets_its_advice_as_that_providers() -> None:
     assert shown["new.example"] == unknown
 
 
+def test_a_consumer_domain_is_its_providers_with_the_lookups_off() -> None:
+    """``[providers]`` off: no MX is looked up, but gmail.com and outlook.com are
+    Google's and Microsoft's by name, as sesd's table of consumer domains says with
+    the lookups on. Their alerts give the owner's advice as it is, as they do with the
+    lookups on; they said the receiver was not known to be Google's and might mean
+    something else by Gmail's own code. A company domain, whose receiver only its MX
+    tells, still gets the lead-in; the status page says what the alert text says."""
+    from sesd.status.alerts import active, alert_rows
+
+    config = parse_config("[providers]\nenabled = false\n" + RULE)
+    pipeline = Pipeline(core_settings(config))
+    assert pipeline.ledger.providers is None
+    replies = {"gmail.com": SAME_ID, "outlook.com": BUSY, "corp.example": BUSY}
+    for domain, reply in replies.items():
+        for i in range(4):
+            body = f.delay([f"r{i}@{domain}"], at=NOW, status="", diagnostic=reply)
+            pipeline.feed(f.raw(body), "q", NOW)
+    evaluator = Evaluator(config.alerts, ["5m", "15m", "1h"])
+    alerts = {a.domain: describe(a) for a in evaluator.evaluate(pipeline.ledger, NOW)}
+    same_id, busy = classify(None, "", SAME_ID).advice, classify(None, "", BUSY).advice
+    assert f"noted): {same_id}" in alerts["gmail.com"]
+    assert f"noted): {busy}" in alerts["outlook.com"]
+    assert "receiver is not known to be Microsoft's" in alerts["corp.example"]
+    rows = alert_rows(pipeline.ledger, evaluator, active(evaluator), NOW)
+    shown = {row.name: row.cause.advice for row in rows if row.cause is not None}
+    assert (shown["gmail.com"], shown["outlook.com"]) == (same_id, busy)
+    assert shown["corp.example"].startswith("Microsoft documents this code, and ")
+
+
 def test_a_byoip_lookup_delay_is_inside_ses_with_advice_on_your_own_ptr_records() -> None:
     """BYOIPHostNameLookupUnavailable: SES could not look up the names of the sender's
     own BYOIP addresses, before any recipient's server was reached. The alert places

@@ -5,6 +5,7 @@ and the advice; alert text and the status page say it alike."""
 from __future__ import annotations
 
 from sesd.core.causes import advice_for
+from sesd.core.providers import consumer_provider
 from sesd.core.scopes import DOMAIN, PROVIDER
 from sesd.core.windows import Breakdown
 
@@ -66,7 +67,11 @@ def cause_advice(breakdown: Breakdown, provider: str | None) -> str:
 def receiver(scope: str, label: str, provider: str | None) -> str | None:
     """Who receives the mail of an alert's label (a domain's ``provider`` as last found,
     None when not known), whose own codes its advice is given for: a provider's alert
-    is its provider's; a tenant's, a group's or the canary's mail goes to any."""
+    is its provider's; a tenant's, a group's or the canary's mail goes to any. A
+    consumer domain is its provider's by name (gmail.com is Google's) with the lookups
+    off too, as it is with them on: its alert must not say its receiver is not known."""
     if scope == PROVIDER:
         return label
-    return provider if scope == DOMAIN else None
+    if scope != DOMAIN:
+        return None
+    return provider if provider is not None else consumer_provider(label)
