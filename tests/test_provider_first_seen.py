@@ -161,3 +161,43 @@ def test_an_alert_on_none_fired_under_every_provider_resolves_at_the_next_reload
     )
     evaluator.configure(parse_config(named).alerts, ["5m", "15m", "1h"], NOW + 10)
     assert evaluator.due(NOW + 10, flush=True) == []
+
+
+def test_an_alert_on_none_in_a_state_file_resolves_at_the_start() -> None:
+    """The upgrade: an earlier build's state file holds the rule on every provider
+    firing on ``none``, sent to the pager. The start under the same config takes the
+    file's states as a reload would, and resolves it on the pager with the labels it
+    fired under (provider ``none``), so no Alertmanager alert is left open until its
+    endsAt; nothing of it stays to fire again."""
+    from sesd.alerting.documents import alertmanager_documents
+    from sesd.runtime.state import restore, snapshot
+
+    every = (
+        '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.pager]\ntype = "console"\n'
+        + RULE.replace("delay_ratio", "bounce_ratio")
+        + 'sinks = ["pager"]\n'
+    )
+    config = parse_config(every)
+    pipeline = Pipeline(core_settings(config))
+    assert pipeline.ledger.providers is not None
+    pipeline.ledger.providers.remember("gmial.example", "none", NOW + 86400)
+    pipeline.feed(f.raw(f.bounce([f"u{n}@gmial.example" for n in range(30)])), "q", NOW)
+    before = Evaluator(config.alerts, ["5m", "15m", "1h"])
+    before.states["provider-delays"]["none"] = AlertState(Status.FIRING, NOW, NOW, 1.0, None, True)
+    blob = snapshot(pipeline.ledger, before, NOW + 1)
+    fresh = Pipeline(core_settings(config))
+    after = Evaluator(config.alerts, ["5m", "15m", "1h"])
+    summary = restore(blob, fresh.ledger, after, NOW + 30)
+    assert summary["owed"] == ["resolved provider-delays none"]
+    (resolved,) = after.due(NOW + 30, flush=True)
+    assert (resolved.kind.value, resolved.sinks) == ("resolved", ("pager",))
+    (document,) = alertmanager_documents(resolved, 60.0)
+    assert document["labels"] == {
+        "alertname": "provider-delays",
+        "provider": "none",
+        "severity": "warning",
+    }
+    assert after.states["provider-delays"] == {}
+    later = NOW + 60
+    fresh.feed(f.raw(f.bounce([f"v{n}@gmial.example" for n in range(30)], at=later)), "q", later)
+    assert after.evaluate(fresh.ledger, later) == []
