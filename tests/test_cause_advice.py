@@ -81,13 +81,93 @@ def test_ses_delay_type_says_more_than_its_generic_status_code(delay_type: str, 
 
 
 def _alert(*bodies: dict[str, object]) -> str:
-    """The text of the one alert the rule fires on ``bodies`` at x.example."""
+    """The text of the one alert the rule fires on ``bodies`` at one domain."""
     config = parse_config(RULE)
     pipeline = Pipeline(core_settings(config))
     for body in bodies:
         pipeline.feed(f.raw(body), "q", NOW)
     (alert,) = Evaluator(config.alerts, ["5m", "15m", "1h"]).evaluate(pipeline.ledger, NOW)
     return describe(alert)
+
+
+#: Where mail goes: a Microsoft 365 tenant, a company behind a Mimecast gateway, and a
+#: domain whose MX lookup has not answered yet.
+_RECEIVERS = {"corp.example": "microsoft", "bank.example": "mimecast", "new.example": None}
+
+
+def test_a_providers_own_code_gets_its_advice_as_that_providers() -> None:
+    """Microsoft's 4.7.500 "Server busy" is, in Microsoft's documentation, its IP
+    restriction for suspicious activity, and its advice names Microsoft's sender
+    support. A Mimecast gateway's server, or a receiver sesd does not know, may mean
+    something else by the same code: their alerts say the code is Microsoft's and
+    whose mail it is before giving Microsoft's advice, where they told the on-call
+    that Microsoft had restricted the IP. Mail that Microsoft receives, in a domain's
+    alert or Microsoft's own, gets the advice as it is; the status page says what the
+    alert text says."""
+    from sesd.status.alerts import active, alert_rows
+
+    config = parse_config(RULE + RULE.replace('"r"', '"p"') + 'providers = ["*"]\n')
+    pipeline = Pipeline(core_settings(config))
+    assert pipeline.ledger.providers is not None
+    for domain, provider in _RECEIVERS.items():
+        if provider is not None:
+            pipeline.ledger.providers.remember(domain, provider, NOW + 86400)
+        for i in range(4):
+            body = f.delay([f"r{i}@{domain}"], at=NOW, status="", diagnostic=BUSY)
+            pipeline.feed(f.raw(body), "q", NOW)
+    evaluator = Evaluator(config.alerts, ["5m", "15m", "1h"])
+    alerts = {a.domain: describe(a) for a in evaluator.evaluate(pipeline.ledger, NOW)}
+    busy = classify(None, "", BUSY).advice
+    assert busy.startswith("Microsoft has restricted your IP")
+    noted = "cause: ip_reputation, or rate_limited (4 of 4 noted): "
+    for label in ("corp.example", "microsoft"):
+        assert f"{noted}{busy}" in alerts[label], label
+    elsewhere = (
+        "Microsoft documents this code, but this mail goes to provider mimecast, which may "
+        f"mean something else by it: read the diagnostic. Microsoft's advice: {busy}"
+    )
+    unknown = (
+        "Microsoft documents this code, and this mail's receiver is not known to be "
+        "Microsoft's: another may mean something else by it; read the diagnostic. "
+        f"Microsoft's advice: {busy}"
+    )
+    for label, said in (("bank.example", elsewhere), ("mimecast", elsewhere)):
+        assert f"{noted}{said}" in alerts[label], label
+    assert f"{noted}{unknown}" in alerts["new.example"]
+    rows = alert_rows(pipeline.ledger, evaluator, active(evaluator), NOW)
+    shown = {row.name: row.cause.advice for row in rows if row.cause is not None}
+    assert shown["corp.example"] == shown["microsoft"] == busy
+    assert shown["bank.example"] == shown["mimecast"] == elsewhere
+    assert shown["new.example"] == unknown
+
+
+def test_a_consumer_domain_is_its_providers_with_the_lookups_off() -> None:
+    """``[providers]`` off: no MX is looked up, but gmail.com and outlook.com are
+    Google's and Microsoft's by name, as sesd's table of consumer domains says with
+    the lookups on. Their alerts give the owner's advice as it is, as they do with the
+    lookups on; they said the receiver was not known to be Google's and might mean
+    something else by Gmail's own code. A company domain, whose receiver only its MX
+    tells, still gets the lead-in; the status page says what the alert text says."""
+    from sesd.status.alerts import active, alert_rows
+
+    config = parse_config("[providers]\nenabled = false\n" + RULE)
+    pipeline = Pipeline(core_settings(config))
+    assert pipeline.ledger.providers is None
+    replies = {"gmail.com": SAME_ID, "outlook.com": BUSY, "corp.example": BUSY}
+    for domain, reply in replies.items():
+        for i in range(4):
+            body = f.delay([f"r{i}@{domain}"], at=NOW, status="", diagnostic=reply)
+            pipeline.feed(f.raw(body), "q", NOW)
+    evaluator = Evaluator(config.alerts, ["5m", "15m", "1h"])
+    alerts = {a.domain: describe(a) for a in evaluator.evaluate(pipeline.ledger, NOW)}
+    same_id, busy = classify(None, "", SAME_ID).advice, classify(None, "", BUSY).advice
+    assert f"noted): {same_id}" in alerts["gmail.com"]
+    assert f"noted): {busy}" in alerts["outlook.com"]
+    assert "receiver is not known to be Microsoft's" in alerts["corp.example"]
+    rows = alert_rows(pipeline.ledger, evaluator, active(evaluator), NOW)
+    shown = {row.name: row.cause.advice for row in rows if row.cause is not None}
+    assert (shown["gmail.com"], shown["outlook.com"]) == (same_id, busy)
+    assert shown["corp.example"].startswith("Microsoft documents this code, and ")
 
 
 def test_a_byoip_lookup_delay_is_inside_ses_with_advice_on_your_own_ptr_records() -> None:
@@ -126,7 +206,7 @@ def test_the_alert_gives_the_advice_of_the_entry_that_decided_most_recipients() 
 
     def delays(text: str, n: int, first: int) -> list[dict[str, object]]:
         return [
-            f.delay([f"r{first + i}@x.example"], at=NOW, status="", diagnostic=text)
+            f.delay([f"r{first + i}@gmail.com"], at=NOW, status="", diagnostic=text)
             for i in range(n)
         ]
 
@@ -143,10 +223,11 @@ def test_an_advice_id_for_another_cause_or_from_another_table_is_passed_over() -
     know (another build's), or one of another cause, gives the cause's own advice."""
     busy = classify(None, "", BUSY)
     assert busy.advised
-    assert advice_for("ip_reputation", 4, [(busy.advised, 2)]) == busy.advice
-    assert advice_for("ip_reputation", 4, [(busy.advised, 1)]) == advice("ip_reputation")
-    assert advice_for("rate_limited", 4, [(busy.advised, 4)]) == advice("rate_limited")
-    assert advice_for("ip_reputation", 4, [("0123456789", 4)]) == advice("ip_reputation")
+    ms = "microsoft"  # (Microsoft's code in mail Microsoft receives: its advice as it is)
+    assert advice_for("ip_reputation", 4, [(busy.advised, 2)], ms) == busy.advice
+    assert advice_for("ip_reputation", 4, [(busy.advised, 1)], ms) == advice("ip_reputation")
+    assert advice_for("rate_limited", 4, [(busy.advised, 4)], ms) == advice("rate_limited")
+    assert advice_for("ip_reputation", 4, [("0123456789", 4)], ms) == advice("ip_reputation")
 
 
 @pytest.mark.parametrize(

@@ -350,7 +350,7 @@ def test_microsoft_reputation_advice_says_what_to_do() -> None:
 
 
 def test_sesd_cause_explains_a_pasted_diagnostic(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["cause", CASES[0][1]]) == 0
+    assert main(["cause", "--provider", "microsoft", CASES[0][1]]) == 0
     out = capsys.readouterr().out
     assert out.startswith("ip_reputation (4.7.650): Microsoft is rate-limiting")
     assert main(["cause", "--delay-type", "InternalFailure", "--json", "whatever"]) == 0
@@ -360,7 +360,41 @@ def test_sesd_cause_explains_a_pasted_diagnostic(capsys: pytest.CaptureFixture[s
         "advice": classify("InternalFailure", "", "").advice,
         "status": "",
         "decided_by": "ses",
+        "owner": "",
     }
+
+
+def test_sesd_cause_gives_a_providers_own_code_as_an_alert_on_that_mail_does(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Microsoft's 4.7.650 is Microsoft's advice for mail Microsoft receives
+    (``--provider microsoft``, as sesd names providers); for mail to another provider,
+    or to a receiver not named, the advice says the code is Microsoft's first, as an
+    alert on that mail does. JSON names the code's owner."""
+    from sesd.core.cause_owners import owned
+
+    found = classify(None, "", CASES[0][1])
+    assert found.owner == "microsoft"
+    for given, provider in (([], None), (["--provider", "Mimecast"], "mimecast")):
+        assert main(["cause", *given, CASES[0][1]]) == 0
+        out = capsys.readouterr().out
+        said = owned(found.advice, "microsoft", provider)
+        assert said.startswith("Microsoft documents this code, ")
+        assert out == f"ip_reputation (4.7.650): {said}\n"
+    assert main(["cause", "--json", "--provider", "google", CASES[0][1]]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert (answer["owner"], answer["advice"]) == (
+        "microsoft",
+        owned(found.advice, "microsoft", "google"),
+    )
+    # A code no provider owns is everyone's: its advice whatever the provider.
+    assert main(["cause", "--provider", "google", "452 4.2.2 Mailbox full"]) == 0
+    assert capsys.readouterr().out.endswith(
+        f": {classify(None, '', '452 4.2.2 Mailbox full').advice}\n"
+    )
+    with pytest.raises(SystemExit):
+        main(["cause", "--provider", "gmail.com", "550"])
+    assert "'gmail.com' is no provider label" in capsys.readouterr().err
 
 
 def test_sesd_cause_reads_one_diagnostic_a_line(
@@ -459,7 +493,7 @@ def test_replay_counts_causes(tmp_path: object, capsys: pytest.CaptureFixture[st
 
 def test_a_cause_ratio_rule_fires_on_its_cause_only() -> None:
     """cause_ratio with cause = "ip_reputation": Microsoft's throttling on 4 of 11
-    recipients fires at above 0.2; three greylisted delays do not move it; the
+    recipients at outlook.com fires at above 0.2; three greylisted delays do not move it; the
     alert leads with the dominant cause and its advice."""
     from sesd.alerting.evaluator import Evaluator
     from sesd.alerting.render import describe
@@ -476,14 +510,14 @@ def test_a_cause_ratio_rule_fires_on_its_cause_only() -> None:
     pipeline = Pipeline(core_settings(config))
     evaluator = Evaluator(config.alerts, ["5m", "15m", "1h"])
     for i in range(3):
-        body = f.delay([f"g{i}@x.example"], at=now, status="4.7.1", diagnostic="451 Greylisted")
+        body = f.delay([f"g{i}@outlook.com"], at=now, status="4.7.1", diagnostic="451 Greylisted")
         pipeline.feed(f.raw(body), "q", now)
     for i in range(4):
-        pipeline.feed(f.raw(f.delivery([f"d{i}@x.example"], at=now)), "q", now)
+        pipeline.feed(f.raw(f.delivery([f"d{i}@outlook.com"], at=now)), "q", now)
     assert evaluator.evaluate(pipeline.ledger, now) == []  # 0 of 7 for this cause
-    assert evaluator.states["ms-reputation"]["x.example"].value == 0.0
+    assert evaluator.states["ms-reputation"]["outlook.com"].value == 0.0
     for i in range(4):
-        body = f.delay([f"m{i}@x.example"], at=now, status="4.7.650", diagnostic=CASES[0][1])
+        body = f.delay([f"m{i}@outlook.com"], at=now, status="4.7.650", diagnostic=CASES[0][1])
         pipeline.feed(f.raw(body), "q", now)
     (alert,) = evaluator.evaluate(pipeline.ledger, now)
     assert alert.value == 4 / 11
@@ -539,13 +573,13 @@ def test_a_second_cause_is_named_where_two_are_defensible() -> None:
 
 def test_sesd_cause_names_the_second_cause(capsys: pytest.CaptureFixture[str]) -> None:
     """Pasted, the 4.7.500 text reads "ip_reputation, or rate_limited (4.7.500): ..."
-    with Microsoft's own advice; as JSON, the second cause is its own field. Pasted
+    with Microsoft's own advice (for mail Microsoft receives); as JSON, the second cause is its own field. Pasted
     without quotes, the shell hands it over as words: they are the same text (it was a
     usage error that named the words as unrecognized arguments, and not the quotes)."""
-    assert main(["cause", BUSY]) == 0
+    assert main(["cause", "--provider", "microsoft", BUSY]) == 0
     out = capsys.readouterr().out
     assert out.startswith("ip_reputation, or rate_limited (4.7.500): Microsoft has restricted")
-    assert main(["cause", *BUSY.split()]) == 0
+    assert main(["cause", "--provider", "microsoft", *BUSY.split()]) == 0
     assert capsys.readouterr().out == out
     assert main(["cause", "--json", BUSY]) == 0
     found = json.loads(capsys.readouterr().out)
@@ -838,7 +872,7 @@ def test_patterns_match_in_any_case_and_keep_their_escapes() -> None:
     """The table's patterns run over lower-cased text: a pattern's letters are
     lower-cased, its escapes (\\W, \\B, \\D...) are not, and a lower-case Yahoo code still
     counts."""
-    from sesd.core.causes import _lowered
+    from sesd.core.cause_table import lowered as _lowered
 
     assert _lowered(r"\W[A-Z]\BTSS0\D") == r"\W[a-z]\Btss0\D"
     assert classify(None, "", "421 [tss04] deferred").cause == "ip_reputation"
@@ -883,14 +917,33 @@ def _table_text(extra: str = "", *, delay_types: str = "", without: tuple[str, .
         ),
         ('[[wording]]\ncause = "dns"', "", "needs `code`, `match` or both"),
         ("", 'MailboxFull = "full"', r"\[delay_types\] MailboxFull: unknown cause 'full'"),
+        (
+            '[[status]]\ncause = "dns"\ncode = "4"\nadvice = "a"\nowner = "hotmail"',
+            "",
+            r"\[\[status\]\] #1: `owner` 'hotmail' is no provider \(google, microsoft, ",
+        ),
+        (
+            '[[status]]\ncause = "dns"\ncode = "4"\nowner = "microsoft"',
+            "",
+            r"\[\[status\]\] #1: `owner` without `advice`: the cause's advice is no one's",
+        ),
+        (
+            '[[status]]\ncause = "dns"\ncode = "4"\nadvice = "a"\nowner = "microsoft"\n'
+            '[[provider]]\ncause = "dns"\nmatch = "x"\nadvice = "a"',
+            "",
+            r"\[\[provider\]\] #1: the advice of an entry whose `owner` is 'microsoft', "
+            "with another owner",
+        ),
     ],
 )
 def test_a_broken_table_is_refused_with_its_problem(
     extra: str, delay_types: str, problem: str
 ) -> None:
     """A table with an unknown cause, key or second cause, a bad pattern, an entry with
-    nothing to match, or a fallback to an unknown cause does not load; the error names
-    the entry and the problem."""
+    nothing to match, a fallback to an unknown cause, or an owner that is no provider,
+    has no advice of its own, or differs from another entry's with the same advice
+    (alert text finds an advice by its words: it would be one owner's, then the other's),
+    does not load; the error names the entry and the problem."""
     from sesd.core.causes import load_table
 
     with pytest.raises(ValueError, match=problem):
@@ -994,7 +1047,7 @@ def test_alert_text_names_the_second_cause_of_the_dominant_one(
     busy: int, plain: int, named: str
 ) -> None:
     """Microsoft's 4.7.500 "Server busy" (ip_reputation, or rate_limited) and its
-    4.7.650 (ip_reputation alone) on a few delayed recipients: the alert's cause line,
+    4.7.650 (ip_reputation alone) on a few delayed recipients at outlook.com: the alert's cause line,
     PagerDuty's summary and the console name the second cause when at least half of
     the dominant cause's recipients came with it; the advice is that of the code that
     decided most of them (either, at two against two)."""
@@ -1013,8 +1066,8 @@ def test_alert_text_names_the_second_cause_of_the_dominant_one(
     pipeline = Pipeline(core_settings(config))
     texts = [BUSY] * busy + [CASES[0][1]] * plain
     for i, text in enumerate(texts):
-        pipeline.feed(f.raw(f.delay([f"m{i}@x.example"], at=now, diagnostic=text)), "q", now)
-    breakdown = pipeline.ledger.windows["x.example"].breakdown(0, now)
+        pipeline.feed(f.raw(f.delay([f"m{i}@outlook.com"], at=now, diagnostic=text)), "q", now)
+    breakdown = pipeline.ledger.windows["outlook.com"].breakdown(0, now)
     n = busy + plain
     assert breakdown.causes == [("ip_reputation", n)]
     assert dominant_cause(breakdown) == named

@@ -87,11 +87,14 @@ def test_readme_has_its_command_lines() -> None:
 
 
 def test_the_cause_readme_pastes_reads_as_readme_says(capsys: pytest.CaptureFixture[str]) -> None:
-    """README's `sesd cause` example prints what its comment below it says."""
+    """README's `sesd cause` examples print what the comment below each says, with a
+    provider given and without."""
     text = README.read_text(encoding="utf-8")
-    diagnostic, said = re.findall(r"^sesd cause '([^']*)'\n# (.*?) \.\.\.$", text, re.M)[0]
-    assert main(["cause", diagnostic]) == 0
-    assert capsys.readouterr().out.startswith(said)
+    examples = re.findall(r"^sesd cause ((?:--\S+ \S+ )*)'([^']*)'\n# (.*?) \.\.\.$", text, re.M)
+    assert len(examples) >= 2
+    for options, diagnostic, said in examples:
+        assert main(["cause", *options.split(), diagnostic]) == 0
+        assert capsys.readouterr().out.startswith(said)
 
 
 def test_how_it_works_names_every_module_of_the_core() -> None:

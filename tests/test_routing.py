@@ -246,6 +246,33 @@ def test_a_links_scope_names_what_its_alert_is_on() -> None:
     }
 
 
+def test_an_account_alerts_links_name_the_account_not_a_domain() -> None:
+    """An account rule's alert is on an (account, region), named ``ACCOUNT/REGION``: its
+    ``{scope}`` is ``account``, as its webhook field and Alertmanager labels say, so
+    ``var-{scope}={domain}`` does not set the dashboard's domain variable to
+    ``default/eu-west-1``, and ``{domain}`` is the label with its slash
+    percent-encoded. The canary's one alert stays ``domain`` ``canary``, as its
+    labels are."""
+    from sesd.alerting.alert import link
+
+    config = parse_config(
+        '[alerts]\ndashboard_url = "https://grafana.example/d/sesd?var-{scope}={domain}"\n'
+        '[[alerts.rules]]\nname = "paused"\nmetric = "sending_paused"\nwindow = "5m"\n'
+        'above = 0\nrunbook_url = "https://runbooks.example/{scope}/{domain}"\n'
+        '[canary]\nfrom = "c@example.com"\nconfiguration_set = "sesd"\ndeadline = "2m"\n'
+        '[[alerts.rules]]\nname = "canary"\nmetric = "canary_missing"\nwindow = "5m"\n'
+        "above = 0.5\n"
+    )
+    pipeline = Pipeline(core_settings(config))
+    pipeline.ledger.accounts.record(("default", "eu-west-1")).sending_enabled = False
+    (alert,) = Evaluator(config.alerts, ["5m", "15m", "1h"]).evaluate(pipeline.ledger, T)
+    assert (alert.domain, alert.scope) == ("default/eu-west-1", "account")
+    assert alert.dashboard_url == "https://grafana.example/d/sesd?var-account=default%2Feu-west-1"
+    assert alert.runbook_url == "https://runbooks.example/account/default%2Feu-west-1"
+    canary = config.alerts.rules[1]
+    assert link("{scope}/{domain}", canary, "canary") == "domain/canary"
+
+
 def test_a_rule_names_a_group_as_the_config_writes_it() -> None:
     """A group's label is its name as written (Consumer-MS, Почта): a rule naming it,
     as check-config tells the author to, watches it, and one leaving it out does."""

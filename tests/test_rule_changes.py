@@ -176,6 +176,36 @@ def test_the_canary_and_account_rules_keep_their_labels_across_a_reload() -> Non
     assert evaluator.states["canary"]["canary"].status is Status.FIRING
 
 
+def test_an_account_alert_a_reload_ends_resolves_as_the_account_it_fired_on() -> None:
+    """An account rule removed while its alert fires: the resolve is on the (account,
+    region) the firing was, in Alertmanager's labels and the webhook's ``account``
+    field. Told as a domain named ``default/eu-west-1``, it was another alert to
+    Alertmanager, which kept the account's firing until its endsAt."""
+    from sesd.alerting.documents import alertmanager_documents
+
+    account = (
+        '[[alerts.rules]]\nname = "paused"\nmetric = "sending_paused"\nwindow = "5m"\n'
+        'above = 0\nsinks = ["pager"]\n'
+    )
+    config = parse_config(SINKS + account)
+    pipeline = Pipeline(core_settings(config))
+    pipeline.ledger.accounts.record(("default", "eu-west-1")).sending_enabled = False
+    evaluator = Evaluator(config.alerts, WINDOWS)
+    evaluator.evaluate(pipeline.ledger, T)
+    (fired,) = evaluator.due(T)
+    (resolved,) = reloaded(evaluator, SINKS + rule(), T + 5)
+    assert sent([resolved]) == [("resolved", "paused", ("pager",), ["default/eu-west-1"])]
+    assert resolved.alerts[0].scope == "account"
+    firing, ending = (alertmanager_documents(n, 60.0)[0]["labels"] for n in (fired, resolved))
+    assert ending == firing
+    assert firing == {
+        "alertname": "paused",
+        "account": "default",
+        "region": "eu-west-1",
+        "severity": "warning",
+    }
+
+
 def test_a_removed_rules_alerts_are_not_posted_again() -> None:
     """Its resolve goes out, and nothing of it stays to be posted again (what a
     resending sink, Alertmanager, would get)."""

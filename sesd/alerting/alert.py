@@ -11,10 +11,10 @@ from urllib.parse import quote
 
 from sesd.alerting.figures import duration, metric_text, named, percent
 from sesd.alerting.rules import AlertState, Transition
-from sesd.config import RuleConfig
+from sesd.config import ACCOUNT_METRICS, RuleConfig
 from sesd.core.causes import INSIDE_SES
 from sesd.core.events import EVENT_TYPES
-from sesd.core.scopes import DOMAIN
+from sesd.core.scopes import ACCOUNT, DOMAIN
 from sesd.core.windows import Breakdown
 
 #: PagerDuty's longest dedup_key.
@@ -33,6 +33,7 @@ __all__ = [
     "named",
     "notification_of",
     "percent",
+    "scope_of",
     "told_by_labels",
     "with_alerts",
 ]
@@ -221,20 +222,29 @@ def identity(
     }
 
 
+def scope_of(rule: RuleConfig) -> str:
+    """What ``domain`` names in the rule's alerts (:attr:`Alert.scope`): ``account`` for
+    a rule on account health (its alerts are ``ACCOUNT/REGION``), else what the rule
+    watches. The canary's one alert is a domain's (``canary``), as its labels say."""
+    return ACCOUNT if rule.metric in ACCOUNT_METRICS else rule.scope
+
+
 def link(template: str | None, rule: RuleConfig, domain: str) -> str | None:
     """A runbook or dashboard link template (``{domain}``, ``{rule}``, ``{window}``,
     ``{scope}``) filled in for one alert, each value percent-encoded: a group's name may
     hold a space or an ``&`` (``AT&T mail``), which would end or split the link.
-    ``{scope}`` is what ``{domain}`` names (domain, provider or tenant): one template
-    then links a provider's alert to its provider's view (``var-{scope}={domain}``, the
-    status page's ``/{scope}/{domain}``), not to a domain named after it."""
+    ``{scope}`` is what ``{domain}`` names (domain, provider, tenant or account): one
+    template then links a provider's alert to its provider's view
+    (``var-{scope}={domain}``, the status page's ``/{scope}/{domain}``), not to a domain
+    named after it; an account's to ``var-account=default%2Feu-west-1``, not to a
+    domain of that name."""
     if not template:
         return None
     return template.format(
         domain=quote(domain, safe=""),
         rule=quote(rule.name, safe=""),
         window=rule.window,
-        scope=rule.scope,
+        scope=scope_of(rule),
     )
 
 

@@ -5,9 +5,18 @@ and the advice; alert text and the status page say it alike."""
 from __future__ import annotations
 
 from sesd.core.causes import advice_for
+from sesd.core.providers import consumer_provider
+from sesd.core.scopes import DOMAIN, PROVIDER
 from sesd.core.windows import Breakdown
 
-__all__ = ["cause_advice", "cause_noted", "dominant_cause", "hinted_count", "mostly_hinted"]
+__all__ = [
+    "cause_advice",
+    "cause_noted",
+    "dominant_cause",
+    "hinted_count",
+    "mostly_hinted",
+    "receiver",
+]
 
 
 def dominant_cause(breakdown: Breakdown) -> str:
@@ -45,9 +54,24 @@ def cause_noted(breakdown: Breakdown) -> str:
     return noted
 
 
-def cause_advice(breakdown: Breakdown) -> str:
+def cause_advice(breakdown: Breakdown, provider: str | None) -> str:
     """What to do about the dominant cause of a breakdown that has causes: the advice
     of the table entry that decided it for most of its recipients, if it has its own
-    (Gmail's duplicate Message-ID limit is no volume burst)."""
+    (Gmail's duplicate Message-ID limit is no volume burst), for mail ``provider``
+    receives (None: not known): a provider's own code's advice is that provider's, said
+    so for another's mail (sesd.core.cause_owners)."""
     cause, n = breakdown.causes[0]
-    return advice_for(cause, n, breakdown.advised)
+    return advice_for(cause, n, breakdown.advised, provider)
+
+
+def receiver(scope: str, label: str, provider: str | None) -> str | None:
+    """Who receives the mail of an alert's label (a domain's ``provider`` as last found,
+    None when not known), whose own codes its advice is given for: a provider's alert
+    is its provider's; a tenant's, a group's or the canary's mail goes to any. A
+    consumer domain is its provider's by name (gmail.com is Google's) with the lookups
+    off too, as it is with them on: its alert must not say its receiver is not known."""
+    if scope == PROVIDER:
+        return label
+    if scope != DOMAIN:
+        return None
+    return provider if provider is not None else consumer_provider(label)

@@ -23,7 +23,7 @@ from typing import Any
 
 import msgspec
 
-from sesd.alerting.alert import Alert
+from sesd.alerting.alert import Alert, scope_of
 from sesd.alerting.labels import takes
 from sesd.alerting.rules import AlertState, Status, Transition
 from sesd.config import ACCOUNT_METRICS, CANARY_METRICS, RuleConfig
@@ -193,7 +193,9 @@ def owed_alert(
         regions=[],
         internal=False,
         notes=(change.note,) if change.note else (),
-        scope=rule.scope,
+        # An account rule's is on its (account, region), as its firing was: told as a
+        # domain, Alertmanager took the resolve for another alert and kept the firing.
+        scope=scope_of(rule),
         provider=provider if rule.scope == DOMAIN and _labelled(rule) else None,
     )
 

@@ -8,8 +8,8 @@ from collections.abc import Collection
 
 from sesd.config import RuleConfig, is_glob
 from sesd.core.domains import normalise_domain, takes_glob, takes_name
-from sesd.core.providers import UNKNOWN
-from sesd.core.scopes import DOMAIN, Scope
+from sesd.core.providers import NOT_PROVIDERS, UNKNOWN
+from sesd.core.scopes import DOMAIN, PROVIDER, Scope
 
 __all__ = ["Listing", "labels", "takes"]
 
@@ -26,9 +26,8 @@ def labels(rule: RuleConfig, scope: Scope, stated: Collection[str]) -> list[str]
         candidates = list(scope.windows)
     else:
         wanted = {d for d in watched if not is_glob(d)}
-        # `unknown` is not a provider (not resolved yet, or DNS failed): a rule
-        # watches it only by name, so a restart with an empty cache pages no one.
-        candidates = [p for p in scope.windows if p != UNKNOWN]
+        named_only = _named_only(rule)
+        candidates = [p for p in scope.windows if p not in named_only]
     if "*" in globs:
         # Every label: the default rule's glob, asked at every evaluation of every label.
         wanted.update(candidates)
@@ -79,15 +78,28 @@ class Listing:
 
 def takes(rule: RuleConfig, label: str) -> bool:
     """Whether ``label`` is one of the rule's: named (a domain as its normal form) or
-    matched by a glob, and not excluded."""
+    matched by a glob (but a label a glob never takes), and not excluded."""
     domains = rule.scope == DOMAIN
+    by_glob = label not in _named_only(rule)
     named = any(
-        takes_glob(label, pattern, domains)
+        by_glob and takes_glob(label, pattern, domains)
         if is_glob(pattern)
         else takes_name(label, pattern, domains)
         for pattern in rule.watched
     )
     return named and not _excluded(rule, label)
+
+
+def _named_only(rule: RuleConfig) -> tuple[str, ...]:
+    """The labels the rule watches only by name, which no glob of it takes. ``unknown``
+    of providers and tenants is none of them (not resolved yet, or DNS failed; no
+    tenant could be told): a restart with an empty cache or no tenant map would page
+    on all the mail. Nor is a provider's ``none`` (the domain has no mail: NXDOMAIN, a
+    null MX): its mail bounces or expires whatever any provider does, a list's trouble,
+    not "every provider"'s."""
+    if rule.scope == DOMAIN:
+        return ()
+    return NOT_PROVIDERS if rule.scope == PROVIDER else (UNKNOWN,)
 
 
 def _excluded(rule: RuleConfig, label: str) -> bool:

@@ -17,7 +17,13 @@ from typing import Any
 import msgspec
 
 from sesd.alerting.alert import Alert, Notification, duration, metric_text, named
-from sesd.alerting.cause_text import cause_advice, cause_noted, dominant_cause, mostly_hinted
+from sesd.alerting.cause_text import (
+    cause_advice,
+    cause_noted,
+    dominant_cause,
+    mostly_hinted,
+    receiver,
+)
 from sesd.alerting.figures import side_text
 from sesd.alerting.rules import Transition
 from sesd.config import CANARY_METRICS, TENANT_METRICS
@@ -184,7 +190,8 @@ def cause_line(alert: Alert) -> str | None:
     b = alert.breakdown
     if not b.causes or alert.kind is Transition.RESOLVED:
         return None
-    return f"cause: {dominant_cause(b)} ({cause_noted(b)}): {cause_advice(b)}"
+    said = cause_advice(b, receiver(alert.scope, alert.domain, alert.provider))
+    return f"cause: {dominant_cause(b)} ({cause_noted(b)}): {said}"
 
 
 def told_late(alert: Alert) -> bool:

@@ -12,14 +12,16 @@ from typing import TextIO
 
 from sesd.commands.common import Commands, command
 from sesd.commands.output import put
+from sesd.core.cause_owners import owned
 from sesd.core.causes import MAX_TEXT, classify
+from sesd.core.providers import MX_LABEL
 from sesd.core.tallies import DELAY_TYPES
 
 __all__ = ["add_parser"]
 
 
 def add_parser(commands: Commands) -> None:
-    """``cause TEXT...|- [--delay-type TYPE] [--json]``."""
+    """``cause TEXT...|- [--delay-type TYPE] [--provider NAME] [--json]``."""
     cause = command(
         commands, "cause", "the cause of a delay, and what to do, from its SMTP diagnostic"
     )
@@ -34,6 +36,14 @@ def add_parser(commands: Commands) -> None:
         "--delay-type",
         type=_delay_type,
         help="SES's delay type (InternalFailure, MailboxFull...; any case)",
+    )
+    cause.add_argument(
+        "--provider",
+        type=_provider,
+        metavar="NAME",
+        help="the mailbox provider the mail went to, as sesd names it (microsoft, google, "
+        "mimecast...): a provider's own code's advice is then given as an alert on that "
+        "mail gives it (left out: as for mail whose provider is not known)",
     )
     cause.add_argument("--json", action="store_true", help="one JSON object a line")
     # A diagnostic pasted unquoted may hold a word with a dash before it ("550 -5.1.1",
@@ -105,6 +115,19 @@ def _unmarked(word: str) -> str:
     return word.removeprefix(_TEXT)
 
 
+def _provider(text: str) -> str:
+    """A provider label (sesd's names are lower-case: ``Microsoft`` is microsoft); a
+    domain or anything no label can be is refused, not taken for a provider whose mail
+    no code is owned by."""
+    text = _unmarked(text).lower()
+    if not MX_LABEL.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is no provider label (sesd names providers microsoft, google, "
+            "yahoo...; a gateway mimecast..., or a [providers.mx] label)"
+        )
+    return text
+
+
 #: SES's delay types, by their lower-cased name.
 _DELAY_TYPES = {name.lower(): name for name in DELAY_TYPES}
 
@@ -141,18 +164,20 @@ def execute(args: argparse.Namespace) -> int:
     texts = _lines(sys.stdin) if stdin else [" ".join(args.text)]
     for text in texts:
         found = classify(args.delay_type, "", text)
+        said = owned(found.advice, found.owner, args.provider)
         if args.json:
             answer = {
                 "cause": found.cause,
                 "also": found.also,
-                "advice": found.advice,
+                "advice": said,
                 "status": found.status,
                 "decided_by": found.decided_by,
+                "owner": found.owner,
             }
             put(json.dumps(answer))
         else:
             status = f" ({found.status})" if found.status else ""
-            put(f"{found.label}{status}: {found.advice}")
+            put(f"{found.label}{status}: {said}")
     return 0
 
 

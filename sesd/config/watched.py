@@ -14,7 +14,7 @@ from sesd.core.domains import OTHER, domain_pattern, normalise_domain, takes_glo
 from sesd.core.globs import glob_takes_a_domain
 from sesd.core.made import is_tenant
 from sesd.core.providers import LABELS as PROVIDER_LABELS
-from sesd.core.providers import UNKNOWN
+from sesd.core.providers import NONE, NOT_PROVIDERS, UNKNOWN
 from sesd.core.tenant_map import NOT_NAMES, glob_takes_a_tenant
 
 if TYPE_CHECKING:
@@ -95,8 +95,9 @@ def _only_members(pattern: str, config: Config, members: dict[str, str]) -> list
 
 def _check_rule_providers(config: Config) -> None:
     """A rule on providers needs them counted, and names providers sesd knows; a glob
-    takes one a glob is compared with (not ``unknown``: see :func:`_met`)."""
+    takes one a glob is compared with (not ``unknown`` nor ``none``: see :func:`_met`)."""
     known = {*PROVIDER_LABELS, *config.providers.mx}
+    met = known - set(NOT_PROVIDERS)
     for i, rule in enumerate(config.alerts.rules):
         if rule.providers is not None and not config.providers.enabled:
             raise ValueError(
@@ -124,11 +125,26 @@ def _check_rule_providers(config: Config) -> None:
                         f"{said}, a glob that matches no provider sesd knows "
                         f"({', '.join(sorted(known))})"
                     )
-                if not any(fnmatchcase(p, provider) for p in _met(known, key, rule.providers)):
-                    raise ValueError(
-                        f"{said}, {_ONLY_UNKNOWN} (domains not resolved yet): name it "
-                        '(providers = ["unknown"]) to watch it'
-                    )
+                if not any(fnmatchcase(p, provider) for p in _met(met, key, rule.providers)):
+                    raise ValueError(f"{said}, {_only_unwatched(provider)}")
+
+
+#: What each label that names no provider holds (a glob never takes them).
+_HOLDS = {UNKNOWN: "domains not resolved yet", NONE: "domains without mail: NXDOMAIN, a null MX"}
+
+
+def _only_unwatched(glob: str) -> str:
+    """Why a provider glob that matches only labels that name no provider is refused,
+    and how to watch them."""
+    only = [label for label in NOT_PROVIDERS if fnmatchcase(label, glob)]
+    names = " and ".join(map(repr, only))
+    holds = "; ".join(_HOLDS[label] for label in only)
+    listed = ", ".join(f'"{label}"' for label in only)
+    them = "it" if len(only) == 1 else "them"
+    return (
+        f"a glob that matches only {names}, which a glob never takes ({holds}): "
+        f"name {them} (providers = [{listed}]) to watch {them}"
+    )
 
 
 #: Why a glob that matches sesd's ``unknown`` alone is refused.
@@ -139,8 +155,10 @@ def _met(labels: Iterable[str], key: str, watched: list[str] | None) -> set[str]
     """The labels a glob of ``key`` (a provider or tenant rule's) is compared with: of
     ``labels``, all but ``unknown``, which the evaluator takes by name only
     (sesd.alerting.labels: a restart with nothing resolved, or no tenant map, would
-    page on all the mail); and, for an exclusion's glob, the names (not the globs) the
-    rule watches, ``watched``, which it may leave out."""
+    page on all the mail; a provider rule's caller leaves ``none`` out of ``labels``
+    too, not this function: a tenant may be called none); and, for an exclusion's
+    glob, the names (not the globs) the rule watches, ``watched``, which it may leave
+    out."""
     named = [name for name in watched or [] if not is_glob(name)]
     return {label for label in labels if label != UNKNOWN} | set(
         named if key.startswith("exclude_") else []

@@ -1,10 +1,11 @@
 """Why a recipient was delayed: a cause from SES's delay type, the SMTP status and the
 diagnostic text, with advice on what to do.
 
-The judgement is data, in ``sesd/core/causes.toml``, read once when this module is
-imported: a table that does not load (a packaging fault, a bad pattern) stops sesd
-at start, not at the first DeliveryDelay. Precedence, tier by tier (inside a tier,
-the first entry that matches wins):
+The judgement is data, in ``sesd/core/causes.toml`` (loaded and checked by
+sesd.core.cause_table), read once when this module is imported: a table that does
+not load (a packaging fault, a bad pattern) stops sesd at start, not at the first
+DeliveryDelay. Precedence, tier by tier (inside a tier, the first entry that matches
+wins):
 
 1. a delay inside SES (``InternalFailure``, ``SendingDeferral``, and
    ``BYOIPHostNameLookupUnavailable``: SES could not look up your own BYOIP range's
@@ -44,7 +45,9 @@ An entry may name a second cause (``also``) where two are defensible: Microsoft'
 a busy server, so it is ``ip_reputation``, or ``rate_limited``. Alert text shows
 both; counting and ``cause_ratio`` use the first. An entry's own advice has an id
 (``Cause.advised``) that alert text looks up when the entry decided most of a
-cause's recipients (:func:`advice_for`).
+cause's recipients (:func:`advice_for`). An entry whose code a provider defines
+for itself names it (``owner``): its advice is that provider's, said so for mail
+another receives (sesd.core.cause_owners).
 
 Pure and cached: diagnostics repeat, so a classification costs a dict lookup once
 a text was seen. Uncached, it is up to about 170 regular-expression searches over
@@ -56,13 +59,14 @@ stranger's 10 KB text costs a millisecond or two.
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Final
+from typing import Final
+
+from sesd.core.cause_owners import owned
+from sesd.core.cause_table import CAUSES, TIERS, Table, advice_id, load_table
 
 __all__ = [
     "CAUSES",
@@ -81,25 +85,9 @@ __all__ = [
     "named",
 ]
 
-#: The vocabulary (a label's values): fixed, so labels stay bounded.
-CAUSES: Final = (
-    "ses_internal",
-    "ip_reputation",
-    "rate_limited",
-    "greylisted",
-    "mailbox_full",
-    "authentication",
-    "blocklisted",
-    "content",
-    "connection",
-    "dns",
-    "recipient_server",
-    "unknown",
-)
-#: A cause's number (what the windows store).
+#: A cause's number (what the windows store; the vocabulary, CAUSES, is fixed, so
+#: labels stay bounded).
 CAUSE_INDEX: Final = {cause: i for i, cause in enumerate(CAUSES)}
-#: The table's tiers of entries, in the order they are judged.
-TIERS: Final = ("status", "provider", "wording", "standard", "hint")
 #: What may decide a cause, in the order judged: a delay inside SES, a tier of
 #: entries, SES's delay type, the class of the enhanced status code, or nothing
 #: (``unknown``). On texts the table was not written from, the first three tiers
@@ -114,9 +102,6 @@ HINTED_BY: Final = frozenset({"standard", "hint", "rfc3463"})
 _WEAK_TIERS: Final = frozenset({"standard", "hint"})
 # The codes SES's ``status`` field gives when it has nothing more particular to say.
 _SES_GENERIC: Final = frozenset({"4.4.1", "4.4.7"})
-# What a table may hold: its advice, its fallbacks and its tiers of entries; a tier
-# misspelt ("[[hints]]") would otherwise be read as nothing at all.
-_TABLE_KEYS: Final = frozenset({"advice", "inside_ses", "delay_types", "rfc3463", *TIERS})
 # An enhanced status code (RFC 3463): not the tail of an IP address or of a longer
 # dotted number (Yahoo's "4.16.55.1"), which the look-arounds keep out.
 _ENHANCED: Final = re.compile(r"(?<![\w.])([245])\.(\d{1,3})\.(\d{1,3})(?![\w]|\.\d)")
@@ -124,7 +109,6 @@ _ENHANCED: Final = re.compile(r"(?<![\w.])([245])\.(\d{1,3})\.(\d{1,3})(?![\w]|\
 #: (512), so a multi-line reply fits whole; receivers state the cause first, and a
 #: longer text is a stranger's, which must not cost more than this.
 MAX_TEXT: Final = 2048
-_ENTRY_KEYS: Final = frozenset({"cause", "also", "code", "match", "advice"})
 # A multi-line SMTP reply arrives joined: "...content presents a potential 552-5.7.0
 # security issue". The words are matched with each line's "552-5.7.0" taken out.
 _CONTINUATION: Final = re.compile(r"\s[245]\d\d[- ][245]\.\d{1,3}\.\d{1,3}(?=\s)")
@@ -132,18 +116,6 @@ _CONTINUATION: Final = re.compile(r"\s[245]\d\d[- ][245]\.\d{1,3}\.\d{1,3}(?=\s)
 _SES_EXPIRED: Final = re.compile(
     r"message expired: unable to deliver in \d{1,6} minutes\.?\s{0,4}<"
 )
-# An escape (``\W`` is not ``\w``, so it stays) or a capital letter (lower-cased).
-_PATTERN_PART: Final = re.compile(r"\\.|[A-Z]")
-
-
-def _lower_letter(found: re.Match[str]) -> str:
-    part = found.group()
-    return part if part[0] == "\\" else part.lower()
-
-
-def _lowered(pattern: str) -> str:
-    """``pattern`` for lower-cased text: its letters lower-cased, its escapes kept."""
-    return _PATTERN_PART.sub(_lower_letter, pattern)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +131,9 @@ class Cause:
     decided_by: str = "none"
     #: The id of the deciding entry's own advice (``""``: the cause's advice).
     advised: str = ""
+    #: The provider whose documentation defines the deciding entry's code, whose
+    #: advice it is (``""``: no one's; sesd.core.cause_owners).
+    owner: str = ""
 
     @property
     def hinted(self) -> bool:
@@ -175,102 +150,6 @@ def named(cause: str, also: str) -> str:
     """A cause as text names it, with its second cause if any:
     ``rate_limited, or ip_reputation``."""
     return f"{cause}, or {also}" if also else cause
-
-
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    tier: str
-    cause: str
-    also: str
-    code: re.Pattern[str] | None
-    match: re.Pattern[str] | None
-    advice: str
-    advised: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Table:
-    entries: tuple[_Entry, ...]
-    advice: dict[str, str]
-    inside_ses: dict[str, str]
-    delay_types: dict[str, str]
-    rfc3463: dict[str, str]
-    #: An entry's own advice by its id: (its cause, the advice).
-    advised: dict[str, tuple[str, str]]
-
-
-def _advice_id(cause: str, text: str) -> str:
-    """A short id of a cause's advice that stays the same while its text does (alert
-    text finds it again in a breakdown, and in a state file from an earlier run)."""
-    return hashlib.blake2s(f"{cause}\n{text}".encode(), digest_size=5).hexdigest()
-
-
-def _cause_of(value: object, where: str) -> str:
-    if value not in CAUSES:
-        raise ValueError(f"causes.toml: {where}: unknown cause {value!r}")
-    return str(value)
-
-
-def _entry(raw: dict[str, Any], tier: str, where: str, advice: dict[str, str]) -> _Entry:
-    unknown = set(raw) - _ENTRY_KEYS
-    if unknown:
-        raise ValueError(f"causes.toml: {where}: unknown key(s) {', '.join(sorted(unknown))}")
-    cause = _cause_of(raw.get("cause"), where)
-    also = _cause_of(raw["also"], where) if "also" in raw else ""
-    if also == cause:
-        raise ValueError(f"causes.toml: {where}: `also` repeats the cause {cause!r}")
-    if "code" not in raw and "match" not in raw:
-        raise ValueError(f"causes.toml: {where}: needs `code`, `match` or both")
-    try:
-        # A code matches whole (4.7.5 is not 4.7.500); words anywhere, in any case: the
-        # text is lower-cased once and so is each pattern, which searches twice as fast
-        # as re.IGNORECASE does.
-        code = re.compile(raw["code"]) if "code" in raw else None
-        match = re.compile(_lowered(raw["match"])) if "match" in raw else None
-    except re.error as exc:
-        raise ValueError(f"causes.toml: {where}: bad pattern: {exc}") from None
-    own = raw.get("advice", "")
-    return _Entry(
-        tier, cause, also, code, match, own or advice[cause], _advice_id(cause, own) if own else ""
-    )
-
-
-def load_table(text: str) -> _Table:
-    """The table a ``causes.toml`` text describes, checked whole: a ValueError names
-    the first problem (an unknown table, cause or key, a bad pattern, a missing
-    advice)."""
-    data = tomllib.loads(text)
-    strangers = set(data) - _TABLE_KEYS
-    if strangers:
-        raise ValueError(f"causes.toml: unknown table(s) {', '.join(sorted(strangers))}")
-    advice: dict[str, str] = data["advice"]
-    missing = [cause for cause in CAUSES if cause not in advice]
-    if missing:
-        raise ValueError(f"causes.toml: [advice] misses {', '.join(missing)}")
-    entries = [
-        _entry(raw, tier, f"[[{tier}]] #{n}", advice)
-        for tier in TIERS
-        for n, raw in enumerate(data.get(tier, []), 1)
-    ]
-    fallbacks = {"delay_types": data["delay_types"], "rfc3463": data["rfc3463"]}
-    for name, table in fallbacks.items():
-        for key, cause in table.items():
-            _cause_of(cause, f"[{name}] {key}")
-    inside_ses: dict[str, str] = data["inside_ses"]
-    advised = {entry.advised: (entry.cause, entry.advice) for entry in entries if entry.advised}
-    advised |= {
-        _advice_id("ses_internal", text): ("ses_internal", text)
-        for text in inside_ses.values()
-        if text
-    }
-    return _Table(
-        tuple(entries),
-        advice,
-        inside_ses,
-        fallbacks["delay_types"],
-        fallbacks["rfc3463"],
-        advised,
-    )
 
 
 _TABLE: Final = load_table(resources.files("sesd.core").joinpath("causes.toml").read_text("utf-8"))
@@ -297,7 +176,7 @@ def _code(status: str, diagnostic: str) -> tuple[str, bool]:
     return (found.group(0) if found else ""), False
 
 
-def _fallback(table: _Table, delay_type: str, code: str) -> tuple[str, str]:
+def _fallback(table: Table, delay_type: str, code: str) -> tuple[str, str]:
     """After the entries: SES's delay type, then the code's class (subject.detail, then
     subject), then ``unknown``; with what decided it."""
     cause = table.delay_types.get(delay_type)
@@ -311,14 +190,14 @@ def _fallback(table: _Table, delay_type: str, code: str) -> tuple[str, str]:
     return "unknown", "none"
 
 
-def judge(table: _Table, delay_type: str, status: str, diagnostic: str) -> Cause:
+def judge(table: Table, delay_type: str, status: str, diagnostic: str) -> Cause:
     """The cause by ``table`` (:func:`load_table`), uncached: for tools that compare
     tables; sesd itself calls :func:`classify`."""
     diagnostic = _reply(diagnostic[:MAX_TEXT])
     code, in_text = _code(status, diagnostic)
     inside = table.inside_ses.get(delay_type)
     if inside is not None:
-        advised = _advice_id("ses_internal", inside) if inside else ""
+        advised = advice_id("ses_internal", inside) if inside else ""
         text = inside or table.advice["ses_internal"]
         return Cause("ses_internal", text, code, decided_by="ses", advised=advised)
     words = _CONTINUATION.sub("", diagnostic).lower()
@@ -332,7 +211,9 @@ def judge(table: _Table, delay_type: str, status: str, diagnostic: str) -> Cause
             continue
         if entry.match is not None and entry.match.search(words) is None:
             continue
-        return Cause(entry.cause, entry.advice, code, entry.also, entry.tier, entry.advised)
+        return Cause(
+            entry.cause, entry.advice, code, entry.also, entry.tier, entry.advised, entry.owner
+        )
     cause, decided_by = _fallback(table, delay_type, code)
     return Cause(cause, table.advice[cause], code, decided_by=decided_by)
 
@@ -356,13 +237,19 @@ def advice(cause: str) -> str:
     return _TABLE.advice.get(cause, _TABLE.advice["unknown"])
 
 
-def advice_for(cause: str, recipients: int, advised: Sequence[tuple[str, int]]) -> str:
+def advice_for(
+    cause: str, recipients: int, advised: Sequence[tuple[str, int]], provider: str | None
+) -> str:
     """What to do about the dominant ``cause`` of a window's ``recipients``: the advice of
     the entry that decided it for at least half of them (``advised``: advice ids with
     their counts, most first), else the cause's advice. An id this table does not know
-    (a state file from another build) is passed over."""
-    for advice_id, n in advised:
-        found = _TABLE.advised.get(advice_id)
-        if found is not None and found[0] == cause:
-            return found[1] if 2 * n >= recipients else advice(cause)
+    (a state file from another build) is passed over. ``provider``: who receives the
+    mail (None when not known), which an entry's advice whose code a provider owns is
+    given for (sesd.core.cause_owners)."""
+    for advised_id, n in advised:
+        found = _TABLE.advised.get(advised_id)
+        if found is not None and found.cause == cause:
+            if 2 * n < recipients:
+                return advice(cause)
+            return owned(found.text, found.owner, provider)
     return advice(cause)

@@ -18,6 +18,7 @@ __all__ = [
     "MX_LABEL",
     "MX_SUFFIXES",
     "NONE",
+    "NOT_PROVIDERS",
     "OTHER",
     "PROVIDERS",
     "UNKNOWN",
@@ -46,6 +47,9 @@ NONE: Final = "none"
 UNKNOWN: Final = "unknown"
 #: Every built-in label.
 LABELS: Final = (*PROVIDERS, *GATEWAYS, OTHER, NONE, UNKNOWN)
+#: The labels that name no provider, which a rule on providers watches by name only (a
+#: glob leaves them out): domains not resolved yet, and domains without mail.
+NOT_PROVIDERS: Final = (UNKNOWN, NONE)
 #: A label ``[providers.mx]`` may give a provider.
 MX_LABEL: Final = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 

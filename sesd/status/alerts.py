@@ -11,7 +11,13 @@ from urllib.parse import quote
 
 from sesd.alerting.accounts import account_lines
 from sesd.alerting.alert import SEVERITY_RANK, alert_of, identity, metric_text
-from sesd.alerting.cause_text import cause_advice, cause_noted, dominant_cause, hinted_count
+from sesd.alerting.cause_text import (
+    cause_advice,
+    cause_noted,
+    dominant_cause,
+    hinted_count,
+    receiver,
+)
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.figures import side_text
 from sesd.alerting.held import THIN_NOTE
@@ -156,12 +162,14 @@ def _row(
     now: float,
 ) -> AlertRow:
     scope = _scope_of(rule)
+    # A provider name may come back from a state file: kept like any text read in.
+    provider = ledger.provider_of(label, now) if scope == DOMAIN else None
     cause, stage, notes = None, _WINDOW_STAGE.get(scope, ""), _notes(ledger, rule, label)
     if scope == CANARY:
         stage = ledger.canary.stage(rule.metric, now, Duration(rule.window).seconds)
     elif rule.metric not in TENANT_METRICS and scope != ACCOUNT:
         breakdown = _breakdown(ledger, rule, label, now)
-        cause = _cause(breakdown)
+        cause = _cause(breakdown, receiver(scope, label, provider))
         stage = alert_of(
             identity(rule, label, Transition.FIRING, state, now), None, breakdown
         ).stage
@@ -181,8 +189,6 @@ def _row(
         since = min(state.resolved_at, now)
     elif state.held:
         notes = (*notes, THIN_NOTE)  # its figure the one it last fired at, as reminders say
-    # A provider name may come back from a state file: kept like any text read in.
-    provider = ledger.provider_of(label, now) if scope == DOMAIN else None
     return AlertRow(
         rule=rule.name,
         scope=scope,
@@ -232,7 +238,9 @@ def _breakdown(ledger: Ledger, rule: RuleConfig, label: str, now: float) -> Brea
     return windows.breakdown(names.index(rule.window), now, delays=rule.about_delays)
 
 
-def _cause(breakdown: Breakdown) -> CauseView | None:
+def _cause(breakdown: Breakdown, provider: str | None) -> CauseView | None:
+    """The dominant cause of ``breakdown`` and its advice for mail ``provider``
+    receives (None: not known), as alert text says them; None without causes."""
     if not breakdown.causes:
         return None
     name, n = breakdown.causes[0]
@@ -243,7 +251,7 @@ def _cause(breakdown: Breakdown) -> CauseView | None:
         of=sum(count for _, count in breakdown.causes),
         hinted=hinted_count(breakdown),
         noted=cause_noted(breakdown),
-        advice=cause_advice(breakdown),
+        advice=cause_advice(breakdown, provider),
     )
 
 
