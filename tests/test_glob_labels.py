@@ -68,8 +68,15 @@ def test_a_provider_glob_that_matches_only_unknown_is_refused(glob: str) -> None
         '(providers = ["unknown"]) to watch it'
     ) in str(info.value)
     assert "\n" not in str(info.value)
-    with pytest.raises(ConfigError, match="a glob that matches only 'unknown'"):
+    # An exclusion's glob is told what it is: naming the label there would watch
+    # nothing more, and "name it to watch it" sent a user the wrong way.
+    with pytest.raises(ConfigError) as info:
         parse_config(f'{_PROVIDERS}{_RULE}providers = ["*"]\nexclude_providers = ["{glob}"]\n')
+    assert (
+        f"exclude_providers[0]: {glob!r}, a glob that matches only 'unknown', which a glob "
+        "never takes (domains not resolved yet): the rule's globs leave it out already; "
+        "drop the exclusion"
+    ) in str(info.value)
 
 
 def test_an_exclude_providers_glob_leaves_out_unknown_where_the_rule_names_it() -> None:
@@ -106,7 +113,8 @@ def test_a_tenant_glob_is_never_compared_with_unknown_but_is_with_other() -> Non
         (f'{_RULE}tenants = ["unknow[n]"]', "a glob that matches only 'unknown', which a glob"),
         (
             f'{_RULE}tenants = ["*"]\nexclude_tenants = ["[u]nknown"]',
-            "exclude_tenants[0]: '[u]nknown', a glob that matches only 'unknown'",
+            "exclude_tenants[0]: '[u]nknown', a glob that matches only 'unknown', which a "
+            "glob never takes: the rule's globs leave it out already; drop the exclusion",
         ),
         # What SES says of tenants names them as SES does: other past a cap is not there.
         (f'{PAUSED_RULE}tenants = ["othe[r]"]', "tenants[0]: 'othe[r]', a glob that matches"),

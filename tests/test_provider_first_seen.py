@@ -132,6 +132,11 @@ async def test_every_provider_leaves_out_mail_to_domains_without_mail() -> None:
     # watches nothing, and is refused.
     with pytest.raises(ConfigError, match="a glob that matches only 'none'"):
         parse_config(bounces.replace('["*"]', '["non?"]'))
+    # Nor an exclusion's: it leaves out what `*` left out already (it was taken when
+    # `*` watched `none`), and is told so, not to name it.
+    excluding = bounces.replace('["*"]', '["*"]\nexclude_providers = ["no*"]')
+    with pytest.raises(ConfigError, match="leave it out already; drop the exclusion"):
+        parse_config(excluding)
 
 
 def test_an_alert_on_none_fired_under_every_provider_resolves_at_the_next_reload() -> None:

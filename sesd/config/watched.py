@@ -126,25 +126,26 @@ def _check_rule_providers(config: Config) -> None:
                         f"({', '.join(sorted(known))})"
                     )
                 if not any(fnmatchcase(p, provider) for p in _met(met, key, rule.providers)):
-                    raise ValueError(f"{said}, {_only_unwatched(provider)}")
+                    raise ValueError(f"{said}, {_only_unwatched(provider, key)}")
 
 
 #: What each label that names no provider holds (a glob never takes them).
 _HOLDS = {UNKNOWN: "domains not resolved yet", NONE: "domains without mail: NXDOMAIN, a null MX"}
 
 
-def _only_unwatched(glob: str) -> str:
+def _only_unwatched(glob: str, key: str) -> str:
     """Why a provider glob that matches only labels that name no provider is refused,
-    and how to watch them."""
+    and what to write instead: to watch them, name them; an exclusion's glob leaves out
+    what the rule's globs never took (naming them there would watch nothing more)."""
     only = [label for label in NOT_PROVIDERS if fnmatchcase(label, glob)]
     names = " and ".join(map(repr, only))
     holds = "; ".join(_HOLDS[label] for label in only)
     listed = ", ".join(f'"{label}"' for label in only)
     them = "it" if len(only) == 1 else "them"
-    return (
-        f"a glob that matches only {names}, which a glob never takes ({holds}): "
-        f"name {them} (providers = [{listed}]) to watch {them}"
-    )
+    said = f"a glob that matches only {names}, which a glob never takes ({holds})"
+    if key.startswith("exclude_"):
+        return f"{said}: the rule's globs leave {them} out already; drop the exclusion"
+    return f"{said}: name {them} (providers = [{listed}]) to watch {them}"
 
 
 #: Why a glob that matches sesd's ``unknown`` alone is refused.
@@ -201,7 +202,12 @@ def _check_rule_tenants(config: Config) -> None:
                     continue
                 # Refused as a name is: it watches nothing, or leaves out nothing.
                 if fnmatchcase(UNKNOWN, tenant):
-                    raise ValueError(f"{said}, {_ONLY_UNKNOWN}: name it to watch it")
+                    what = (
+                        "the rule's globs leave it out already; drop the exclusion"
+                        if key.startswith("exclude_")
+                        else "name it to watch it"
+                    )
+                    raise ValueError(f"{said}, {_ONLY_UNKNOWN}: {what}")
                 if glob_takes_a_tenant(tenant, (*NOT_NAMES, *_OWN_NAMES)):
                     raise ValueError(
                         f"{said}, a glob that matches no tenant label this rule meets (a "
