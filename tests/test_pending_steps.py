@@ -341,3 +341,44 @@ def test_a_retry_dated_on_a_clock_stepped_back_keeps_the_first_delay_s_time() ->
     backlog.delayed(2, ("b.example",), BEHIND, None)  # (at its first time: moved still)
     assert backlog.next_expiry(NOW) == NOW - 4 * HOUR + LONGEST_DELAY
     assert backlog.count("b.example", NOW + LONGEST_DELAY - 1) == 1
+
+
+def test_a_delivery_read_before_ntp_s_step_ends_a_delay_sqs_brings_after_it() -> None:
+    """SES delivers recipient 1 at its NOW, read at once on the host's clock three hours
+    behind (dated on it: it is from ahead of it); NTP steps the clock the three hours
+    ahead, and then SQS brings the recipient's DeliveryDelay, SES's ten minutes before
+    the Delivery (held up). The delay is over, timed ten minutes: nothing pends. So
+    through the pipeline: the pending gauge reads none. Before: the Delivery stayed at
+    its time on the clock behind, three hours before the delay, and the delay pended
+    until its 16 h, ended by nothing."""
+    pending = PendingDelays(100)
+    assert pending.resolved(1, BEHIND) is None
+    pending.stepped(3 * HOUR, NOW + 60)
+    assert pending.delayed(1, ("a.example",), NOW - 600, None) == (("a.example",), 600.0)
+    assert len(pending) == 0
+    pipeline = Pipeline(core_settings(CONFIG))
+    pipeline.feed(f.raw(f.delivery(["u@a.example"], at=NOW, message_id="m1")), "q", BEHIND)
+    pipeline.ledger.stepped(3 * HOUR, NOW + 60)
+    body = f.delay(["u@a.example"], at=NOW - 600, message_id="m1")
+    pipeline.feed(f.raw(body), "q", NOW + 120)
+    assert pipeline.ledger.pending.count("a.example", NOW + 120) == 0
+
+
+def test_a_step_back_moves_no_delivery_a_delay_sqs_brings_after_it_is_held_to() -> None:
+    """The clock is SES's: recipients 1 and 2 delivered at NOW. The clock then steps an
+    hour back (wrongly), and SQS brings their DeliveryDelays: 1's SES dated two hours
+    before NOW, 2's five minutes before (from ahead of the clock behind: dated on it).
+    Both are over, nothing pends: 1's is timed its two hours, 2's from where the clock
+    behind dated it (no longer than the step: where SES dated it is lost). Moved back
+    with the clock, the Deliveries would be dated before 2's delay (it would pend its
+    16 h) and an hour after 1's."""
+    pending = PendingDelays(100)
+    for key in (1, 2):
+        assert pending.resolved(key, NOW) is None
+    pending.stepped(-HOUR, NOW - HOUR)
+    assert pending.delayed(1, ("a.example",), NOW - 2 * HOUR, None) == (("a.example",), 2 * HOUR)
+    assert pending.delayed(2, ("a.example",), NOW - HOUR + 120, None) == (
+        ("a.example",),
+        HOUR - 120,  # (from where the clock behind dated it: SES's time of it is lost)
+    )
+    assert len(pending) == 0

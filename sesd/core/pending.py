@@ -25,8 +25,8 @@ retries, not new delayed recipients, and a retry once the table has room holds i
 from that first delay.
 Each entry carries one label per scope (its domain's, its provider's: see
 sesd.core.scopes), and is counted under each. A step of the host's clock ahead moves
-the latest a delay dated on it pends, and the first time of one given up on dated on
-it (:meth:`PendingDelays.stepped`).
+the latest a delay dated on it pends, the first time of one given up on dated on it,
+and each Delivery or Bounce remembered dated on it (:meth:`PendingDelays.stepped`).
 """
 
 from __future__ import annotations
@@ -336,7 +336,8 @@ class PendingDelays:
 
     def stepped(self, step: float, now: float) -> None:
         """The host's clock stepped ``step`` seconds, to ``now``: the latest each delay
-        dated on it pends moved (sesd.core.pending_steps.stepped)."""
+        dated on it pends moved, and the resolutions remembered
+        (sesd.core.pending_steps.stepped)."""
         stepped(self, step, now)
 
     def held_to(self, now: float) -> None:

@@ -45,10 +45,15 @@ def stepped(table: PendingDelays, step: float, now: float) -> None:
     set right) the step ahead: it pended the step past SES's 16 h. Kept, a delay SES
     dated on a clock that NTP set back (one ahead, dated at SES's times) and a later
     step ahead moves the less, as it should move none; one dated on a clock behind,
-    stepped further back, then NTP's step ahead moves as far as its clock was behind."""
+    stepped further back, then NTP's step ahead moves as far as its clock was behind.
+
+    The Deliveries and Bounces remembered for a delay SQS brings after them
+    (:func:`_resolutions_moved`) move on a step ahead, none on a step back."""
     if not step or not math.isfinite(step) or not math.isfinite(now):
         return  # (one of none moves nothing: not a pass over the table)
     left, moved = now - step, table._moved
+    if step > 0:
+        _resolutions_moved(table, step, left)
     _moves(table, [
         (key, min(moved.get(key, 0.0) + step, now - since))
         for key, since in _firsts(table)
@@ -91,6 +96,23 @@ def retried(table: PendingDelays, key: int, first: float, t: float) -> float:
         return first
     del table._moved[key]
     return t
+
+
+def _resolutions_moved(table: PendingDelays, step: float, left: float) -> None:
+    """Each Delivery or Bounce remembered (a delay of its recipient SQS brings after it
+    is over: sesd.core.pending.PendingDelays.delayed) dated no later than the clock a
+    step ahead of ``step`` seconds left, moved as far. SES sends no delay of a
+    recipient after its Delivery or Bounce: its time need only be no earlier than SES's
+    of it, on the clock now. One from ahead of a clock behind SES's is dated on it, and
+    left there, NTP setting that clock three hours ahead left it three hours before its
+    delay SQS brought next: that pended its 16 h, ended by nothing. One SES dated
+    earlier (a backlog, or on a clock set right before a step back) moves as well, and
+    such a delay is timed up to the step longer. A step back moves none: moved back, a
+    delay dated on the clock behind (from ahead of it) would follow its Delivery."""
+    for resolved in (table._resolved, table._resolved_before):
+        for key, at in resolved.items():  # (in place: a value set is no key added)
+            if at <= left:
+                resolved[key] = at + step
 
 
 def _firsts(table: PendingDelays) -> Iterator[tuple[int, float]]:
