@@ -1,0 +1,99 @@
+"""Pending delays, and the Deliveries remembered for a delay SQS brings after them,
+across a restart on a clock that stepped while sesd was stopped, or a day or more
+after the save: what sesd.runtime.state tells as a step (the boot clock's reckoning,
+within a day) moves them as a step measured does; the rest is downtime."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import pytest
+
+from sesd.alerting.evaluator import Evaluator
+from sesd.config import core_settings, parse_config
+from sesd.core.events import LONGEST_DELAY
+from sesd.core.pipeline import Pipeline
+from sesd.runtime.state import restore, snapshot
+from tests import factory as f
+
+#: SES's time at the save.
+SAVE = f.T0 + 10
+HOUR, DAY = 3600.0, 86_400.0
+CONFIG = parse_config("")
+
+
+def _restarted(
+    behind: float, down: float, passed: float, boot: str
+) -> tuple[Pipeline, dict[str, Any]]:
+    """SES delays u1@a.example ten minutes before SAVE and delivers u2@a.example five
+    minutes before it, each read at once on the host's clock, ``behind`` seconds behind
+    SES's (dated on it); sesd saves at once, at boot-clock 500 s, and starts again
+    ``down`` seconds after SAVE by SES's clock (the host's set right by then),
+    ``passed`` seconds later by the boot clock of boot ``boot``."""
+    pipeline = Pipeline(core_settings(CONFIG))
+    pipeline.feed(f.raw(f.delay(["u1@a.example"], at=SAVE - 600, message_id="m1")), "q",
+                  SAVE - 600 - behind)  # fmt: skip
+    pipeline.feed(f.raw(f.delivery(["u2@a.example"], at=SAVE - 300, message_id="m2")), "q",
+                  SAVE - 300 - behind)  # fmt: skip
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in pipeline.ledger.specs])
+    data = msgspec.msgpack.decode(snapshot(pipeline.ledger, evaluator, SAVE - behind))
+    data["boot"] = ["b1", 500.0]
+    again = Pipeline(core_settings(CONFIG))
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in again.ledger.specs])
+    restored = restore(msgspec.msgpack.encode(data), again.ledger, evaluator, SAVE + down,
+                       [boot, 500.0 + passed])  # fmt: skip
+    return again, restored
+
+
+def _late_delay_of_u2(pipeline: Pipeline, now: float) -> None:
+    """SQS brings u2's DeliveryDelay, SES's fifteen minutes before SAVE (ten before its
+    Delivery), at ``now``."""
+    body = f.delay(["u2@a.example"], at=SAVE - 900, message_id="m2")
+    pipeline.feed(f.raw(body), "q", now)
+
+
+def test_a_step_ahead_while_stopped_moves_the_delays_and_the_deliveries_remembered() -> None:
+    """The host's clock two hours behind SES's at the save; NTP steps it the two hours
+    ahead while sesd is stopped ten minutes (by the boot clock, on the same boot): the
+    step is told. u1 pends until 16 h after SES's delay of it, and u2's delay SQS
+    brings after the restart is over (its Delivery, remembered, moved with the step),
+    nothing more pending. Before: u2's delay was taken as after its Delivery (two
+    hours before it as dated) and pended its 16 h."""
+    pipeline, restored = _restarted(2 * HOUR, 600.0, 600.0, "b1")
+    assert restored["clock_stepped_seconds"] == 2 * HOUR
+    pending = pipeline.ledger.pending
+    _late_delay_of_u2(pipeline, SAVE + 660)
+    assert pending.count("a.example", SAVE + 660) == 1
+    assert pending.count("a.example", SAVE - 600 + LONGEST_DELAY - 1) == 1
+    assert pending.count("a.example", SAVE - 600 + LONGEST_DELAY) == 0
+
+
+@pytest.mark.parametrize(
+    ("behind", "down", "passed", "boot", "late_pends"),
+    [
+        (0.0, DAY + HOUR, DAY + HOUR, "b1", False),
+        (0.0, DAY + HOUR, 600.0, "b2", False),
+        (2 * DAY, 600.0, 600.0, "b1", True),
+    ],
+    ids=["down a day", "down a day, another boot", "a step of two days on the same boot"],
+)
+def test_a_file_saved_more_than_a_day_before_the_restart_is_read_as_downtime(
+    behind: float, down: float, passed: float, boot: str, late_pends: bool
+) -> None:
+    """The restart is more than a day after the save by the host's clock: no step is
+    told, and the file's times are as old as that. Down a day and an hour, u1 is past
+    the 16 h SES tries it: not pending; u2's delay SQS brings then is over (its
+    Delivery remembered), nothing pending. The host's clock two days behind at the save
+    and set by NTP while sesd was stopped ten minutes on the same boot reads the same
+    (a step past a day is not told: a save time damaged is as likely): u1, dated on the
+    clock behind, is read as two days old, not pending, though SES still tries it; and
+    u2's Delivery stays dated two days before its delay, which pends its 16 h (README,
+    "State across restarts")."""
+    pipeline, restored = _restarted(behind, down, passed, boot)
+    now = SAVE + down + 60
+    assert "clock_stepped_seconds" not in restored
+    pending = pipeline.ledger.pending
+    assert pending.count("a.example", now) == 0
+    _late_delay_of_u2(pipeline, now)
+    assert pending.count("a.example", now) == (1 if late_pends else 0)
