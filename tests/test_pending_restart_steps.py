@@ -13,6 +13,7 @@ import pytest
 from sesd.alerting.evaluator import Evaluator
 from sesd.config import core_settings, parse_config
 from sesd.core.events import LONGEST_DELAY
+from sesd.core.pending_keys import pending_key
 from sesd.core.pipeline import Pipeline
 from sesd.runtime.state import restore, snapshot
 from tests import factory as f
@@ -97,3 +98,25 @@ def test_a_file_saved_more_than_a_day_before_the_restart_is_read_as_downtime(
     assert pending.count("a.example", now) == 0
     _late_delay_of_u2(pipeline, now)
     assert pending.count("a.example", now) == (1 if late_pends else 0)
+
+
+@pytest.mark.parametrize("written", [float("inf"), SAVE + 365 * DAY, 1e308])
+def test_a_delivery_remembered_ahead_of_the_restart_is_held_to_it(written: float) -> None:
+    """A state file whose Deliveries remembered for u2 and u3 read ``written`` (a hand's
+    edit, a damaged file: infinity, a year ahead, the largest time a float holds), read
+    back a minute after its save. Their delays SQS brings then are over: u3's timed
+    from the restart at most, u2's through the pipeline, nothing pending. Before:
+    infinity and the largest raised OverflowError in the pipeline at u2's delay, and a
+    year ahead timed u3's a year."""
+    pipeline = Pipeline(core_settings(CONFIG))
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in pipeline.ledger.specs])
+    data = msgspec.msgpack.decode(snapshot(pipeline.ledger, evaluator, SAVE))
+    keys = [pending_key(f"m{n}", f"u{n}@a.example") for n in (2, 3)]
+    data["pending"]["resolved"] = [[key, written] for key in keys]
+    again = Pipeline(core_settings(CONFIG))
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in again.ledger.specs])
+    restore(msgspec.msgpack.encode(data), again.ledger, evaluator, SAVE + 60)
+    pending = again.ledger.pending
+    assert pending.delayed(keys[1], ("a.example",), SAVE - 900, None) == (("a.example",), 960.0)
+    _late_delay_of_u2(again, SAVE + 120)
+    assert len(pending) == 0

@@ -341,8 +341,8 @@ class PendingDelays:
         stepped(self, step, now)
 
     def held_to(self, now: float) -> None:
-        """No delay's latest time moved past ``now``'s own ``LONGEST_DELAY`` on
-        (sesd.core.pending_steps.held_to)."""
+        """No delay's latest time moved past ``now``'s own ``LONGEST_DELAY`` on, no
+        resolution remembered after ``now`` (sesd.core.pending_steps.held_to)."""
         held_to(self, now)
 
     def __len__(self) -> int:
