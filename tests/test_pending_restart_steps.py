@@ -100,14 +100,15 @@ def test_a_file_saved_more_than_a_day_before_the_restart_is_read_as_downtime(
     assert pending.count("a.example", now) == (1 if late_pends else 0)
 
 
-@pytest.mark.parametrize("written", [float("inf"), SAVE + 365 * DAY, 1e308])
+@pytest.mark.parametrize("written", [float("inf"), SAVE + 365 * DAY, 1e308, float("nan")])
 def test_a_delivery_remembered_ahead_of_the_restart_is_held_to_it(written: float) -> None:
     """A state file whose Deliveries remembered for u2 and u3 read ``written`` (a hand's
-    edit, a damaged file: infinity, a year ahead, the largest time a float holds), read
-    back a minute after its save. Their delays SQS brings then are over: u3's timed
-    from the restart at most, u2's through the pipeline, nothing pending. Before:
-    infinity and the largest raised OverflowError in the pipeline at u2's delay, and a
-    year ahead timed u3's a year."""
+    edit, a damaged file: infinity, a year ahead, the largest time a float holds, not a
+    number), read back a minute after its save. Their delays SQS brings then are over:
+    u3's timed from the restart at most, u2's through the pipeline, nothing pending.
+    Before: infinity and the largest raised OverflowError in the pipeline at u2's delay,
+    a year ahead timed u3's a year, and not a number ended neither (each pended its 16
+    h), nor was it ever replaced: a Delivery compares later than no such time."""
     pipeline = Pipeline(core_settings(CONFIG))
     evaluator = Evaluator(CONFIG.alerts, [s.name for s in pipeline.ledger.specs])
     data = msgspec.msgpack.decode(snapshot(pipeline.ledger, evaluator, SAVE))

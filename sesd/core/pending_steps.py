@@ -67,14 +67,16 @@ def held_to(table: PendingDelays, now: float) -> None:
     """No delay's latest time moved past ``now``'s own ``LONGEST_DELAY`` on (its
     first time, moved, no later than ``now``): at a restart (a state file's moves from
     a clock since set back, or damaged). A move below none moves no time: kept. Nor
-    is a Delivery or Bounce remembered later than ``now`` (a damaged file's, a hand's
-    edit; none is later than its save): a delay of its recipient was timed from it,
-    a year, or raised (a length past what a float holds, in milliseconds)."""
+    is a Delivery or Bounce remembered later than ``now``, or at no time (a damaged
+    file's, a hand's edit; none is later than its save): a delay of its recipient was
+    timed from it, a year, or raised (a length past what a float holds, in
+    milliseconds); one not a number ended no delay, nor did a Delivery replace it (it
+    compares later than none)."""
     if not math.isfinite(now):
         return
     for resolved in (table._resolved, table._resolved_before):
         for key, at in resolved.items():  # (in place, as a step moves them)
-            if at > now:
+            if not at <= now:
                 resolved[key] = now
     moved = table._moved
     if not moved:
