@@ -121,3 +121,29 @@ def test_a_delivery_remembered_ahead_of_the_restart_is_held_to_it(written: float
     assert pending.delayed(keys[1], ("a.example",), SAVE - 900, None) == (("a.example",), 960.0)
     _late_delay_of_u2(again, SAVE + 120)
     assert len(pending) == 0
+
+
+@pytest.mark.parametrize(
+    "written", [float("nan"), float("-inf"), -1e308, -5.0, float("inf"), 1e308]
+)
+def test_a_delay_saved_at_no_time_a_clock_tells_is_not_restored(written: float) -> None:
+    """A state file whose pending delay of u2 was first seen at ``written`` (a hand's
+    edit, a damaged file: not a number, before 1970, past year 9999), read back a minute
+    after its save: the delay is not restored, said in ``pending_delays_refused``, and
+    u2's Delivery SQS brings then ends nothing. Before: not a number, infinitely or
+    far before 1970 raised in the pipeline at that Delivery (a length in milliseconds
+    no integer holds), before 1970 timed it 57 years, and past year 9999 it pended for
+    good, ended by nothing."""
+    pipeline = Pipeline(core_settings(CONFIG))
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in pipeline.ledger.specs])
+    data = msgspec.msgpack.decode(snapshot(pipeline.ledger, evaluator, SAVE))
+    key = pending_key("m2", "u2@a.example")
+    data["pending"]["pending"] = [[key, ["a.example", "unknown"], written, written]]
+    again = Pipeline(core_settings(CONFIG))
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in again.ledger.specs])
+    restored = restore(msgspec.msgpack.encode(data), again.ledger, evaluator, SAVE + 60)
+    assert restored["pending_delays_refused"] == 1
+    again.feed(f.raw(f.delivery(["u2@a.example"], at=SAVE + 50, message_id="m2")), "q",
+               SAVE + 120)  # fmt: skip
+    assert len(again.ledger.pending) == 0
+    assert again.ledger.pending.count("a.example", SAVE + 120) == 0
