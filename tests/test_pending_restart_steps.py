@@ -82,8 +82,9 @@ def test_a_step_ahead_while_stopped_moves_the_delays_and_the_deliveries_remember
 def test_a_file_saved_more_than_a_day_before_the_restart_is_read_as_downtime(
     behind: float, down: float, passed: float, boot: str, late_pends: bool
 ) -> None:
-    """The restart is more than a day after the save by the host's clock: no step is
-    told, and the file's times are as old as that. Down a day and an hour, u1 is past
+    """The restart is more than a day after the save by the host's clock, and by the
+    boot clock too, or on another boot, or the clock stepped more than a day: no step
+    is told, and the file's times are as old as that. Down a day and an hour, u1 is past
     the 16 h SES tries it: not pending; u2's delay SQS brings then is over (its
     Delivery remembered), nothing pending. The host's clock two days behind at the save
     and set by NTP while sesd was stopped ten minutes on the same boot reads the same
@@ -98,6 +99,21 @@ def test_a_file_saved_more_than_a_day_before_the_restart_is_read_as_downtime(
     assert pending.count("a.example", now) == 0
     _late_delay_of_u2(pipeline, now)
     assert pending.count("a.example", now) == (1 if late_pends else 0)
+
+
+def test_a_step_of_less_than_a_day_is_told_after_a_downtime_of_a_day() -> None:
+    """The host's clock an hour behind SES's at the save; sesd stopped a day by the boot
+    clock, NTP stepping the clock the hour ahead meanwhile: the file is more than a day
+    behind the clock, and the hour is told all the same, not read as downtime. u1 is
+    past the 16 h SES tries it; u2's delay SQS brings then is over (its Delivery
+    remembered, moved with the step), not held."""
+    pipeline, restored = _restarted(HOUR, DAY + 600, DAY + 600, "b1")
+    assert restored["clock_stepped_seconds"] == HOUR
+    now = SAVE + DAY + 660
+    pending = pipeline.ledger.pending
+    assert pending.count("a.example", now) == 0
+    _late_delay_of_u2(pipeline, now)
+    assert not pending.holds(pending_key("m2", "u2@a.example"))
 
 
 @pytest.mark.parametrize("written", [float("inf"), SAVE + 365 * DAY, 1e308, float("nan")])
