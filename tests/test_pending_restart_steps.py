@@ -163,3 +163,27 @@ def test_a_delay_saved_at_no_time_a_clock_tells_is_not_restored(written: float) 
                SAVE + 120)  # fmt: skip
     assert len(again.ledger.pending) == 0
     assert again.ledger.pending.count("a.example", SAVE + 120) == 0
+
+
+def test_ntp_s_step_after_a_restart_behind_the_save_moves_no_delivery_as_far() -> None:
+    """u2 delivered five minutes before SAVE on a clock set right; sesd stops at SAVE
+    and starts ten minutes later on a host that booted an hour behind (the file 50
+    minutes ahead of its clock: a step back, as sesd reads it). NTP steps the clock the
+    hour ahead two hours on, and SQS then brings u2's DeliveryDelay, SES's ten minutes
+    before its Delivery: over, timed no more than the downtime longer (the file tells
+    how far the clock stepped back, not when). Before: NTP's step moved the Delivery
+    the whole hour, and the delay was timed an hour and ten minutes."""
+    pipeline = Pipeline(core_settings(CONFIG))
+    pipeline.feed(f.raw(f.delivery(["u2@a.example"], at=SAVE - 300, message_id="m2")), "q",
+                  SAVE - 300)  # fmt: skip
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in pipeline.ledger.specs])
+    blob = snapshot(pipeline.ledger, evaluator, SAVE)
+    again = Pipeline(core_settings(CONFIG))
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in again.ledger.specs])
+    restore(blob, again.ledger, evaluator, SAVE + 600 - HOUR)
+    again.ledger.stepped(HOUR, SAVE + 2 * HOUR)
+    key = pending_key("m2", "u2@a.example")
+    assert again.ledger.pending.delayed(key, ("a.example",), SAVE - 900, None) == (
+        ("a.example",),
+        1200.0,  # (its ten minutes, and the downtime's)
+    )

@@ -387,6 +387,29 @@ def test_a_step_back_moves_no_delivery_a_delay_sqs_brings_after_it_is_held_to() 
     assert len(pending) == 0
 
 
+def test_a_clock_flapping_back_and_ahead_moves_no_delivery_read_before_it() -> None:
+    """Recipient 1 delivered at SES's NOW on a clock set right. The clock then flaps an
+    hour back and ahead four times, 70 minutes behind each time (past NOW before each
+    step ahead); recipient 2 is delivered from ahead of it during the last (dated on
+    it). SQS then brings their DeliveryDelays, SES's ten minutes before each Delivery:
+    both are over, each timed its ten minutes. Before: each step ahead moved 1's
+    Delivery its hour (the clock behind had passed it), and its delay was timed four
+    hours and ten minutes."""
+    pending = PendingDelays(100)
+    assert pending.resolved(1, NOW) is None
+    at = NOW
+    for _ in range(4):
+        pending.stepped(-HOUR, at + 600 - HOUR)
+        if at == NOW + 3 * 4800:  # (the last time behind: 2 delivered at SES's at + 4000)
+            assert pending.resolved(2, at + 4000 - HOUR) is None
+        at += 4800
+        pending.stepped(HOUR, at)
+    assert pending.delayed(1, ("a.example",), NOW - 600, None) == (("a.example",), 600.0)
+    ses = NOW + 3 * 4800 + 4000
+    assert pending.delayed(2, ("a.example",), ses - 600, None) == (("a.example",), 600.0)
+    assert len(pending) == 0
+
+
 def test_a_step_of_a_full_table_holds_little_memory_beyond_the_moves_it_keeps() -> None:
     """A table of 20,000 delays (a domain and a provider each) and 10,000 Deliveries
     remembered; the clock steps an hour ahead, back, and ahead again. At its peak each

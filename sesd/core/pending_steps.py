@@ -48,12 +48,12 @@ def stepped(table: PendingDelays, step: float, now: float) -> None:
     stepped further back, then NTP's step ahead moves as far as its clock was behind.
 
     The Deliveries and Bounces remembered for a delay SQS brings after them
-    (:func:`_resolutions_moved`) move on a step ahead, none on a step back."""
+    (:func:`_resolutions_moved`) move on a step ahead, none on a step back; the next
+    step ahead moves those remembered before a step back as much less."""
     if not step or not math.isfinite(step) or not math.isfinite(now):
         return  # (one of none moves nothing: not a pass over the table)
     left, moved = now - step, table._moved
-    if step > 0:
-        _resolutions_moved(table, step, left)
+    _resolutions_moved(table, step, left)
     # (A first move is ``step`` itself, one float shared by every delay it moves: a
     # full table's moves held a float each, 24 MB for a million.)
     _moves(table, (
@@ -119,13 +119,31 @@ def _resolutions_moved(table: PendingDelays, step: float, left: float) -> None:
     of it, on the clock now. One from ahead of a clock behind SES's is dated on it, and
     left there, NTP setting that clock three hours ahead left it three hours before its
     delay SQS brought next: that pended its 16 h, ended by nothing. One SES dated
-    earlier (a backlog, or on a clock set right before a step back) moves as well, and
-    such a delay is timed up to the step longer. A step back moves none: moved back, a
-    delay dated on the clock behind (from ahead of it) would follow its Delivery."""
-    for resolved in (table._resolved, table._resolved_before):
-        for key, at in resolved.items():  # (in place: a value set is no key added)
-            if at <= left:
-                resolved[key] = at + step
+    earlier (a backlog) moves as well, and such a delay is timed up to the step longer.
+    A step back moves none: moved back, a delay dated on the clock behind (from ahead
+    of it) would follow its Delivery. It is kept, of those remembered then, against
+    the next step ahead, which moves them as much less: left, a clock flapping an hour
+    back and ahead moved one dated on the clock set right an hour at each step ahead
+    that found the clock behind past it, and its delay was timed hours longer."""
+    pairs = (
+        (table._resolved, table._credits),
+        (table._resolved_before, table._credits_before),
+    )
+    for resolved, credits in pairs:
+        if step < 0:  # (each index past the last of those remembered before it)
+            credits[:] = [(upto, credit - step) for upto, credit in credits]
+            if resolved and (not credits or credits[-1][0] < len(resolved)):
+                credits.append((len(resolved), -step))
+            continue
+        # Keys are only added (in order), never taken out: an index stays its key's.
+        marks = iter(credits)
+        upto, credit = next(marks, (0, 0.0))
+        for index, (key, at) in enumerate(resolved.items()):  # (a value set: no key added)
+            while credit and index >= upto:
+                upto, credit = next(marks, (0, 0.0))
+            if at <= left and step > credit:
+                resolved[key] = at + step - credit
+        credits[:] = [(upto, credit - step) for upto, credit in credits if credit > step]
 
 
 def _firsts(table: PendingDelays) -> Iterator[tuple[int, float]]:
