@@ -35,7 +35,9 @@ def moved(ledger: Ledger, step: float, now: float) -> None:
       step ahead, those first seen on the clock it left
       (:meth:`~sesd.core.pending.PendingDelays.stepped`). Left, NTP setting a clock an
       hour behind expired them an hour before SES gives up: the pending gauge dropped
-      them, and their Delivery then ended no delay;
+      them, and their Delivery then ended no delay; and the time of each Delivery or
+      Bounce remembered for a delay SQS brings after it, dated on that clock: left,
+      such a delay pended its 16 h, ended by nothing;
     - until when each DNS answer holds (its TTL from its lookup), and the slots the
       pipeline keeps of it;
     - when each domain label, tag value and tenant label was last seen: a step ahead

@@ -25,8 +25,8 @@ retries, not new delayed recipients, and a retry once the table has room holds i
 from that first delay.
 Each entry carries one label per scope (its domain's, its provider's: see
 sesd.core.scopes), and is counted under each. A step of the host's clock ahead moves
-the latest a delay dated on it pends, and the first time of one given up on dated on
-it (:meth:`PendingDelays.stepped`).
+the latest a delay dated on it pends, the first time of one given up on dated on it,
+and each Delivery or Bounce remembered dated on it (:meth:`PendingDelays.stepped`).
 """
 
 from __future__ import annotations
@@ -55,6 +55,8 @@ class PendingDelays:
 
     __slots__ = (
         "_counted",
+        "_credits",
+        "_credits_before",
         "_entries",
         "_expiries",
         "_gave_up",
@@ -88,6 +90,11 @@ class PendingDelays:
         # generations of up to max_entries / 2 keys each.
         self._resolved: dict[int, float] = {}
         self._resolved_before: dict[int, float] = {}
+        # Of each generation, how far steps back since moved the clock behind those
+        # remembered then (index past the last of them, seconds), against the next
+        # step ahead (sesd.core.pending_steps.stepped).
+        self._credits: list[tuple[int, float]] = []
+        self._credits_before: list[tuple[int, float]] = []
         # Resolutions that already ended a delay (its duration was recorded): another
         # DeliveryDelay of the same episode (SES sends one at each retry) arriving
         # after them is over, and is not timed a second time. Cleared with the
@@ -243,8 +250,8 @@ class PendingDelays:
     def _next_generation(self) -> None:
         """The resolutions remembered so far become the older generation."""
         resolved = self._resolved
-        self._resolved_before = resolved
-        self._resolved = {}
+        self._resolved_before, self._credits_before = resolved, self._credits
+        self._resolved, self._credits = {}, []
         self._counted &= resolved.keys()  # the older generation's are forgotten
 
     def count(self, label: str, now: float, scope: int = 0) -> int:
@@ -336,11 +343,13 @@ class PendingDelays:
 
     def stepped(self, step: float, now: float) -> None:
         """The host's clock stepped ``step`` seconds, to ``now``: the latest each delay
-        dated on it pends moved (sesd.core.pending_steps.stepped)."""
+        dated on it pends moved, and the resolutions remembered
+        (sesd.core.pending_steps.stepped)."""
         stepped(self, step, now)
 
     def held_to(self, now: float) -> None:
-        """No delay's latest time moved past ``now``'s own ``LONGEST_DELAY`` on
+        """No delay's latest time moved past ``now``'s own ``LONGEST_DELAY`` on, no
+        resolution remembered after ``now``, or at no time
         (sesd.core.pending_steps.held_to)."""
         held_to(self, now)
 

@@ -26,6 +26,8 @@ UNKNOWN: Final = "unknown"
 _DELAY: Final = operator.itemgetter(0, 1, 2, 3)
 #: A resolution's, or a give-up's, likewise.
 _PAIR: Final = operator.itemgetter(0, 1)
+#: The last second a date is written in (9999-12-31T23:59:59Z).
+_LATEST: Final = 253402300799.0
 
 
 def snapshot_of(table: PendingDelays) -> dict[str, object]:
@@ -60,8 +62,10 @@ def restore_into(
     (one label, a string, before providers) is ``unknown``. An expiry later than
     ``LONGEST_DELAY`` after the entry's first delay is taken as that. A delay is
     kept only if each scope's ``admits`` takes its label there (one no event
-    makes would be counted and exported as if one had): how many were not. Those
-    past ``max_entries`` count in :attr:`overflow`, remembered as refused."""
+    makes would be counted and exported as if one had), nor one first seen at no time
+    a clock tells (a damaged file, a hand's edit: not a number, before 1970, past year
+    9999): how many were not. Those past ``max_entries`` count in :attr:`overflow`,
+    remembered as refused."""
     where = list(range(table.scopes)) if where is None else where
     refused, checked = 0, dict[tuple[str, ...], bool]()  # labels repeat: checked once
     # One tuple for the rows of one label, as rows made from events share their
@@ -70,6 +74,11 @@ def restore_into(
     shared: dict[Labels, Labels] = {}
     moved = _moved(data.get("moved"))
     for key, found, since, expires in map(_DELAY, data["pending"]):
+        if not 0.0 <= float(since) <= _LATEST:
+            # Held, its Delivery raised in the pipeline (a length in milliseconds no
+            # integer holds) or timed it decades, or it pended for good, ended by none.
+            refused += 1
+            continue
         if int(key) not in table._entries and len(table._entries) >= table.max_entries:
             # Past a smaller bound than the file's: not held, as a delay refused by
             # the full table is not (a retry of it is no new delayed recipient).

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -45,29 +45,47 @@ def stepped(table: PendingDelays, step: float, now: float) -> None:
     set right) the step ahead: it pended the step past SES's 16 h. Kept, a delay SES
     dated on a clock that NTP set back (one ahead, dated at SES's times) and a later
     step ahead moves the less, as it should move none; one dated on a clock behind,
-    stepped further back, then NTP's step ahead moves as far as its clock was behind."""
+    stepped further back, then NTP's step ahead moves as far as its clock was behind.
+
+    The Deliveries and Bounces remembered for a delay SQS brings after them
+    (:func:`_resolutions_moved`) move on a step ahead, none on a step back; the next
+    step ahead moves those remembered before a step back as much less."""
     if not step or not math.isfinite(step) or not math.isfinite(now):
         return  # (one of none moves nothing: not a pass over the table)
     left, moved = now - step, table._moved
-    _moves(table, [
-        (key, min(moved.get(key, 0.0) + step, now - since))
+    _resolutions_moved(table, step, left)
+    # (A first move is ``step`` itself, one float shared by every delay it moves: a
+    # full table's moves held a float each, 24 MB for a million.)
+    _moves(table, (
+        (key, min(step if (was := moved.get(key)) is None else was + step, now - since))
         for key, since in _firsts(table)
         if step < 0 or since <= left or key in moved
-    ])  # fmt: skip
+    ))  # fmt: skip
 
 
 def held_to(table: PendingDelays, now: float) -> None:
     """No delay's latest time moved past ``now``'s own ``LONGEST_DELAY`` on (its
     first time, moved, no later than ``now``): at a restart (a state file's moves from
-    a clock since set back, or damaged). A move below none moves no time: kept."""
-    moved = table._moved
-    if not moved or not math.isfinite(now):
+    a clock since set back, or damaged). A move below none moves no time: kept. Nor
+    is a Delivery or Bounce remembered later than ``now``, or at no time (a damaged
+    file's, a hand's edit; none is later than its save): a delay of its recipient was
+    timed from it, a year, or raised (a length past what a float holds, in
+    milliseconds); one not a number ended no delay, nor did a Delivery replace it (it
+    compares later than none)."""
+    if not math.isfinite(now):
         return
-    _moves(table, [
+    for resolved in (table._resolved, table._resolved_before):
+        for key, at in resolved.items():  # (in place, as a step moves them)
+            if not at <= now:
+                resolved[key] = now
+    moved = table._moved
+    if not moved:
+        return
+    _moves(table, (
         (key, max(0.0, min(by, now - first)))
         for key, first in _firsts(table)
         if (by := moved.get(key, 0.0)) > 0 and by > now - first
-    ])  # fmt: skip
+    ))  # fmt: skip
 
 
 def retried(table: PendingDelays, key: int, first: float, t: float) -> float:
@@ -93,6 +111,41 @@ def retried(table: PendingDelays, key: int, first: float, t: float) -> float:
     return t
 
 
+def _resolutions_moved(table: PendingDelays, step: float, left: float) -> None:
+    """Each Delivery or Bounce remembered (a delay of its recipient SQS brings after it
+    is over: sesd.core.pending.PendingDelays.delayed) dated no later than the clock a
+    step ahead of ``step`` seconds left, moved as far. SES sends no delay of a
+    recipient after its Delivery or Bounce: its time need only be no earlier than SES's
+    of it, on the clock now. One from ahead of a clock behind SES's is dated on it, and
+    left there, NTP setting that clock three hours ahead left it three hours before its
+    delay SQS brought next: that pended its 16 h, ended by nothing. One SES dated
+    earlier (a backlog) moves as well, and such a delay is timed up to the step longer.
+    A step back moves none: moved back, a delay dated on the clock behind (from ahead
+    of it) would follow its Delivery. It is kept, of those remembered then, against
+    the next step ahead, which moves them as much less: left, a clock flapping an hour
+    back and ahead moved one dated on the clock set right an hour at each step ahead
+    that found the clock behind past it, and its delay was timed hours longer."""
+    pairs = (
+        (table._resolved, table._credits),
+        (table._resolved_before, table._credits_before),
+    )
+    for resolved, credits in pairs:
+        if step < 0:  # (each index past the last of those remembered before it)
+            credits[:] = [(upto, credit - step) for upto, credit in credits]
+            if resolved and (not credits or credits[-1][0] < len(resolved)):
+                credits.append((len(resolved), -step))
+            continue
+        # Keys are only added (in order), never taken out: an index stays its key's.
+        marks = iter(credits)
+        upto, credit = next(marks, (0, 0.0))
+        for index, (key, at) in enumerate(resolved.items()):  # (a value set: no key added)
+            while credit and index >= upto:
+                upto, credit = next(marks, (0, 0.0))
+            if at <= left and step > credit:
+                resolved[key] = at + step - credit
+        credits[:] = [(upto, credit - step) for upto, credit in credits if credit > step]
+
+
 def _firsts(table: PendingDelays) -> Iterator[tuple[int, float]]:
     """(key, first time) of each delay held, then of each recipient given up on (its
     retry is held from that time: sesd.core.pending.PendingDelays.delayed) not held."""
@@ -105,9 +158,13 @@ def _firsts(table: PendingDelays) -> Iterator[tuple[int, float]]:
                 yield key, first
 
 
-def _moves(table: PendingDelays, moves: list[tuple[int, float]]) -> None:
+def _moves(table: PendingDelays, moves: Iterable[tuple[int, float]]) -> None:
     """Each (key, seconds its latest time is moved from ``LONGEST_DELAY`` after its
-    first delay) applied, and its expiry with it where that latest time set it."""
+    first delay) applied, and its expiry with it where that latest time set it. Taken
+    one at a time as the table is walked (each key's is made before it is applied, and
+    no other's reads it; an entry's value replaced is no key added): made as a list
+    first, a full table's moves held 64 bytes a delay more at each step, 64 MB for a
+    million."""
     entries, relist = table._entries, False
     for key, by in moves:
         found = entries.get(key)
@@ -132,13 +189,17 @@ def _relisted(table: PendingDelays) -> None:
     """Each label's expiries and the heap made again from the entries, each sorted
     once: a step moves the expiry of nearly every delay, and moving each in its
     label's sorted list (a search, and a shift of those after it) took 5 s for a full
-    table at one domain's share, the event loop stopped meanwhile."""
-    expiries: dict[tuple[int, str], list[float]] = {key: [] for key in table._expiries}
+    table at one domain's share, the event loop stopped meanwhile. Each list is
+    emptied and the heap dropped before they are made again: made beside them, a
+    million delays' held 75 MB more until the step was done."""
+    expiries = table._expiries
+    for listed in expiries.values():
+        listed.clear()
     for labels, _, until in table._entries.values():
         for scope, label in enumerate(labels):
             expiries[(scope, label)].append(until)
     for listed in expiries.values():
         listed.sort()
-    table._expiries = expiries
+    table._heap = []
     table._heap = [(e[2], k) for k, e in table._entries.items()]
     heapq.heapify(table._heap)

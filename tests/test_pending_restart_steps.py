@@ -1,0 +1,189 @@
+"""Pending delays, and the Deliveries remembered for a delay SQS brings after them,
+across a restart on a clock that stepped while sesd was stopped, or a day or more
+after the save: what sesd.runtime.state tells as a step (the boot clock's reckoning,
+within a day) moves them as a step measured does; the rest is downtime."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import pytest
+
+from sesd.alerting.evaluator import Evaluator
+from sesd.config import core_settings, parse_config
+from sesd.core.events import LONGEST_DELAY
+from sesd.core.pending_keys import pending_key
+from sesd.core.pipeline import Pipeline
+from sesd.runtime.state import restore, snapshot
+from tests import factory as f
+
+#: SES's time at the save.
+SAVE = f.T0 + 10
+HOUR, DAY = 3600.0, 86_400.0
+CONFIG = parse_config("")
+
+
+def _restarted(
+    behind: float, down: float, passed: float, boot: str
+) -> tuple[Pipeline, dict[str, Any]]:
+    """SES delays u1@a.example ten minutes before SAVE and delivers u2@a.example five
+    minutes before it, each read at once on the host's clock, ``behind`` seconds behind
+    SES's (dated on it); sesd saves at once, at boot-clock 500 s, and starts again
+    ``down`` seconds after SAVE by SES's clock (the host's set right by then),
+    ``passed`` seconds later by the boot clock of boot ``boot``."""
+    pipeline = Pipeline(core_settings(CONFIG))
+    pipeline.feed(f.raw(f.delay(["u1@a.example"], at=SAVE - 600, message_id="m1")), "q",
+                  SAVE - 600 - behind)  # fmt: skip
+    pipeline.feed(f.raw(f.delivery(["u2@a.example"], at=SAVE - 300, message_id="m2")), "q",
+                  SAVE - 300 - behind)  # fmt: skip
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in pipeline.ledger.specs])
+    data = msgspec.msgpack.decode(snapshot(pipeline.ledger, evaluator, SAVE - behind))
+    data["boot"] = ["b1", 500.0]
+    again = Pipeline(core_settings(CONFIG))
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in again.ledger.specs])
+    restored = restore(msgspec.msgpack.encode(data), again.ledger, evaluator, SAVE + down,
+                       [boot, 500.0 + passed])  # fmt: skip
+    return again, restored
+
+
+def _late_delay_of_u2(pipeline: Pipeline, now: float) -> None:
+    """SQS brings u2's DeliveryDelay, SES's fifteen minutes before SAVE (ten before its
+    Delivery), at ``now``."""
+    body = f.delay(["u2@a.example"], at=SAVE - 900, message_id="m2")
+    pipeline.feed(f.raw(body), "q", now)
+
+
+def test_a_step_ahead_while_stopped_moves_the_delays_and_the_deliveries_remembered() -> None:
+    """The host's clock two hours behind SES's at the save; NTP steps it the two hours
+    ahead while sesd is stopped ten minutes (by the boot clock, on the same boot): the
+    step is told. u1 pends until 16 h after SES's delay of it, and u2's delay SQS
+    brings after the restart is over (its Delivery, remembered, moved with the step),
+    nothing more pending. Before: u2's delay was taken as after its Delivery (two
+    hours before it as dated) and pended its 16 h."""
+    pipeline, restored = _restarted(2 * HOUR, 600.0, 600.0, "b1")
+    assert restored["clock_stepped_seconds"] == 2 * HOUR
+    pending = pipeline.ledger.pending
+    _late_delay_of_u2(pipeline, SAVE + 660)
+    assert pending.count("a.example", SAVE + 660) == 1
+    assert pending.count("a.example", SAVE - 600 + LONGEST_DELAY - 1) == 1
+    assert pending.count("a.example", SAVE - 600 + LONGEST_DELAY) == 0
+
+
+@pytest.mark.parametrize(
+    ("behind", "down", "passed", "boot", "late_pends"),
+    [
+        (0.0, DAY + HOUR, DAY + HOUR, "b1", False),
+        (0.0, DAY + HOUR, 600.0, "b2", False),
+        (2 * DAY, 600.0, 600.0, "b1", True),
+    ],
+    ids=["down a day", "down a day, another boot", "a step of two days on the same boot"],
+)
+def test_a_file_saved_more_than_a_day_before_the_restart_is_read_as_downtime(
+    behind: float, down: float, passed: float, boot: str, late_pends: bool
+) -> None:
+    """The restart is more than a day after the save by the host's clock, and by the
+    boot clock too, or on another boot, or the clock stepped more than a day: no step
+    is told, and the file's times are as old as that. Down a day and an hour, u1 is past
+    the 16 h SES tries it: not pending; u2's delay SQS brings then is over (its
+    Delivery remembered), nothing pending. The host's clock two days behind at the save
+    and set by NTP while sesd was stopped ten minutes on the same boot reads the same
+    (a step past a day is not told: a save time damaged is as likely): u1, dated on the
+    clock behind, is read as two days old, not pending, though SES still tries it; and
+    u2's Delivery stays dated two days before its delay, which pends its 16 h (README,
+    "State across restarts")."""
+    pipeline, restored = _restarted(behind, down, passed, boot)
+    now = SAVE + down + 60
+    assert "clock_stepped_seconds" not in restored
+    pending = pipeline.ledger.pending
+    assert pending.count("a.example", now) == 0
+    _late_delay_of_u2(pipeline, now)
+    assert pending.count("a.example", now) == (1 if late_pends else 0)
+
+
+def test_a_step_of_less_than_a_day_is_told_after_a_downtime_of_a_day() -> None:
+    """The host's clock an hour behind SES's at the save; sesd stopped a day by the boot
+    clock, NTP stepping the clock the hour ahead meanwhile: the file is more than a day
+    behind the clock, and the hour is told all the same, not read as downtime. u1 is
+    past the 16 h SES tries it; u2's delay SQS brings then is over (its Delivery
+    remembered, moved with the step), not held."""
+    pipeline, restored = _restarted(HOUR, DAY + 600, DAY + 600, "b1")
+    assert restored["clock_stepped_seconds"] == HOUR
+    now = SAVE + DAY + 660
+    pending = pipeline.ledger.pending
+    assert pending.count("a.example", now) == 0
+    _late_delay_of_u2(pipeline, now)
+    assert not pending.holds(pending_key("m2", "u2@a.example"))
+
+
+@pytest.mark.parametrize("written", [float("inf"), SAVE + 365 * DAY, 1e308, float("nan")])
+def test_a_delivery_remembered_ahead_of_the_restart_is_held_to_it(written: float) -> None:
+    """A state file whose Deliveries remembered for u2 and u3 read ``written`` (a hand's
+    edit, a damaged file: infinity, a year ahead, the largest time a float holds, not a
+    number), read back a minute after its save. Their delays SQS brings then are over:
+    u3's timed from the restart at most, u2's through the pipeline, nothing pending.
+    Before: infinity and the largest raised OverflowError in the pipeline at u2's delay,
+    a year ahead timed u3's a year, and not a number ended neither (each pended its 16
+    h), nor was it ever replaced: a Delivery compares later than no such time."""
+    pipeline = Pipeline(core_settings(CONFIG))
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in pipeline.ledger.specs])
+    data = msgspec.msgpack.decode(snapshot(pipeline.ledger, evaluator, SAVE))
+    keys = [pending_key(f"m{n}", f"u{n}@a.example") for n in (2, 3)]
+    data["pending"]["resolved"] = [[key, written] for key in keys]
+    again = Pipeline(core_settings(CONFIG))
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in again.ledger.specs])
+    restore(msgspec.msgpack.encode(data), again.ledger, evaluator, SAVE + 60)
+    pending = again.ledger.pending
+    assert pending.delayed(keys[1], ("a.example",), SAVE - 900, None) == (("a.example",), 960.0)
+    _late_delay_of_u2(again, SAVE + 120)
+    assert len(pending) == 0
+
+
+@pytest.mark.parametrize(
+    "written", [float("nan"), float("-inf"), -1e308, -5.0, float("inf"), 1e308]
+)
+def test_a_delay_saved_at_no_time_a_clock_tells_is_not_restored(written: float) -> None:
+    """A state file whose pending delay of u2 was first seen at ``written`` (a hand's
+    edit, a damaged file: not a number, before 1970, past year 9999), read back a minute
+    after its save: the delay is not restored, said in ``pending_delays_refused``, and
+    u2's Delivery SQS brings then ends nothing. Before: not a number, infinitely or
+    far before 1970 raised in the pipeline at that Delivery (a length in milliseconds
+    no integer holds), before 1970 timed it 57 years, and past year 9999 it pended for
+    good, ended by nothing."""
+    pipeline = Pipeline(core_settings(CONFIG))
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in pipeline.ledger.specs])
+    data = msgspec.msgpack.decode(snapshot(pipeline.ledger, evaluator, SAVE))
+    key = pending_key("m2", "u2@a.example")
+    data["pending"]["pending"] = [[key, ["a.example", "unknown"], written, written]]
+    again = Pipeline(core_settings(CONFIG))
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in again.ledger.specs])
+    restored = restore(msgspec.msgpack.encode(data), again.ledger, evaluator, SAVE + 60)
+    assert restored["pending_delays_refused"] == 1
+    again.feed(f.raw(f.delivery(["u2@a.example"], at=SAVE + 50, message_id="m2")), "q",
+               SAVE + 120)  # fmt: skip
+    assert len(again.ledger.pending) == 0
+    assert again.ledger.pending.count("a.example", SAVE + 120) == 0
+
+
+def test_ntp_s_step_after_a_restart_behind_the_save_moves_no_delivery_as_far() -> None:
+    """u2 delivered five minutes before SAVE on a clock set right; sesd stops at SAVE
+    and starts ten minutes later on a host that booted an hour behind (the file 50
+    minutes ahead of its clock: a step back, as sesd reads it). NTP steps the clock the
+    hour ahead two hours on, and SQS then brings u2's DeliveryDelay, SES's ten minutes
+    before its Delivery: over, timed no more than the downtime longer (the file tells
+    how far the clock stepped back, not when). Before: NTP's step moved the Delivery
+    the whole hour, and the delay was timed an hour and ten minutes."""
+    pipeline = Pipeline(core_settings(CONFIG))
+    pipeline.feed(f.raw(f.delivery(["u2@a.example"], at=SAVE - 300, message_id="m2")), "q",
+                  SAVE - 300)  # fmt: skip
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in pipeline.ledger.specs])
+    blob = snapshot(pipeline.ledger, evaluator, SAVE)
+    again = Pipeline(core_settings(CONFIG))
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in again.ledger.specs])
+    restore(blob, again.ledger, evaluator, SAVE + 600 - HOUR)
+    again.ledger.stepped(HOUR, SAVE + 2 * HOUR)
+    key = pending_key("m2", "u2@a.example")
+    assert again.ledger.pending.delayed(key, ("a.example",), SAVE - 900, None) == (
+        ("a.example",),
+        1200.0,  # (its ten minutes, and the downtime's)
+    )
