@@ -176,16 +176,21 @@ async def test_a_503_without_retry_after_is_retried_with_backoff() -> None:
         (403, "invalid_token", True),
         (410, "channel_is_archived", True),
         (400, "invalid_payload", False),
+        # A relay's or a proxy's refusal in front of Slack (a Slack-compatible relay on
+        # the host, a filtering proxy's page): not Slack's word on the URL, so no hint
+        # to make a webhook anew.
+        (404, "404 page not found", False),
+        (403, "Forbidden", False),
     ],
 )
 async def test_a_webhook_slack_takes_no_post_at_says_to_make_a_new_one(
     status: int, said: str, gone: bool
 ) -> None:
     """Slack answers a webhook removed, revoked or whose channel is archived with a
-    403, 404 or 410, and every later post to that URL alike: the on-call reading
-    ``sesd.notify.failed`` is told to make a new incoming webhook, where to put its
-    URL and how to check it. A 400 is the message's fault, not the URL's: no such
-    hint."""
+    403, 404 or 410 and one of its words, and every later post to that URL alike: the
+    on-call reading ``sesd.notify.failed`` is told to make a new incoming webhook,
+    where to put its URL and how to check it. A 400 is the message's fault, not the
+    URL's, and a refusal in other words is not Slack's: no such hint."""
     sleeps = Sleeps()
     async with Receiver("slack") as slack, aiohttp.ClientSession() as session:
         slack.script(Answer(status, body=said))

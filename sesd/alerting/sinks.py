@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Final, Protocol, TextIO
 from urllib.parse import parse_qsl, urlsplit
 
@@ -25,6 +25,7 @@ from sesd.alerting.render import console_text, pagerduty_events
 from sesd.alerting.render_slack import slack_message
 from sesd.alerting.retry_after import MIN_RETRY_AFTER, asked, retry_after
 from sesd.alerting.rules import Transition
+from sesd.alerting.slack_refusals import slack_refused
 from sesd.config import PagerDutyConfig, SlackConfig
 from sesd.core.text import clean
 from sesd.io.logs import get_logger, print_line
@@ -107,11 +108,6 @@ _ANSWER_CHARS: Final = 100
 _ANSWER_READ: Final = 4096
 #: A part of a secret URL shorter than this is no secret (``services``, ``v2``).
 _SECRET_PART: Final = 8
-#: What Slack answers a webhook it takes no post at: 403 (invalid_token,
-#: action_prohibited), 404 (no_service, no_team, channel_not_found, team_disabled) and
-#: 410 (channel_is_archived), in its incoming webhooks' list of errors. A 400 is the
-#: message's fault (invalid_payload, no_text), not the URL's.
-_SLACK_GONE: Final = (403, 404, 410)
 
 
 def answer(body: str, url: str, hide: tuple[str, ...] = ()) -> str:
@@ -159,11 +155,11 @@ async def post_json(
     default_pause: float,
     headers: dict[str, str] | None = None,
     hide: tuple[str, ...] = (),
-    refused: Mapping[int, str] | None = None,
+    refused: Callable[[int, str], str] | None = None,
 ) -> str:
     """POST JSON; returns the body on success, raises a DeliveryError otherwise (with
     the start of a refusal's answer, without the URL's secrets or ``hide``, and the
-    hint ``refused`` gives for its status)."""
+    hint ``refused`` gives for its status and answer)."""
     try:
         async with session.post(
             url,
@@ -193,7 +189,7 @@ async def post_json(
             shown = f"HTTP {response.status}: {answer(body, url, hide)}"
             if response.status == _TOO_LARGE:
                 raise Permanent(shown, hint=_too_large(len(data)))
-            raise Permanent(shown, hint=(refused or {}).get(response.status, ""))
+            raise Permanent(shown, hint=refused(response.status, body) if refused else "")
     except TimeoutError:
         raise Retryable(f"timed out after {within:g}s") from None
     except aiohttp.ClientError as exc:
@@ -216,19 +212,6 @@ def _too_large(size: int) -> str:
         "bytes: raise its limit on a request's body above that (nginx: "
         "client_max_body_size, 1 MiB by default; an API gateway's payload limit)"
     )
-
-
-def _slack_refused(name: str) -> dict[int, str]:
-    """What to do when Slack refuses sink ``name``'s webhook itself, not the message:
-    its answer (no_service, invalid_token, channel_not_found, channel_is_archived...)
-    says which, and no later post through that URL would be taken either."""
-    hint = (
-        "Slack no longer takes posts at this webhook URL (removed, disabled or revoked, "
-        "or its channel gone or archived; the error says which): make a new incoming "
-        "webhook for the channel, give its URL as the sink's webhook_url, and check it "
-        f"with `sesd send-test-alert --sink {name}`"
-    )
-    return dict.fromkeys(_SLACK_GONE, hint)
 
 
 class SlackSink:
@@ -257,7 +240,7 @@ class SlackSink:
             ok=(200,),
             min_pause=0.0,
             default_pause=SLACK_DEFAULT_PAUSE,
-            refused=_slack_refused(self.name),
+            refused=slack_refused(self.name),
         )
         if body.strip() != "ok":
             shown = answer(body, self._config.webhook_url.get())
