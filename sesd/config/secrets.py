@@ -110,8 +110,9 @@ class Secret:
         return hash(self.reference)
 
 
-#: A variable a ``file:`` path names, as os.path.expandvars reads one: $NAME or ${NAME}.
-_VARIABLE = re.compile(r"\$(\w+|\{[^}]*\})")
+#: A variable a ``file:`` path names, as os.path.expandvars reads one: $NAME or ${NAME},
+#: NAME of ASCII word characters after a bare $ (in "$DIRé" the é is the path's).
+_VARIABLE = re.compile(r"\$(\w+|\{[^}]*\})", re.ASCII)
 
 
 def _unset_in(written: str) -> str:
@@ -119,7 +120,8 @@ def _unset_in(written: str) -> str:
     variable not set here, which is then left in the path as written: systemd sets
     $CREDENTIALS_DIRECTORY for the unit's own processes alone, so ``sesd check-config``
     or ``send-test-alert`` typed in a shell looked for a file named with a dollar."""
-    names = [match.strip("{}") for match in _VARIABLE.findall(written)]
+    # ${} names no variable: the path keeps it as written, as it keeps an unset one.
+    names = [match.strip("{}") for match in _VARIABLE.findall(written) if match != "{}"]
     unset = [name for name in dict.fromkeys(names) if name not in os.environ]
     if not unset:
         return ""
