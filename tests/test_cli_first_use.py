@@ -10,6 +10,7 @@ import pytest
 from aiohttp import web
 
 from sesd.commands.demo.localhttp import LocalServer
+from sesd.commands.demo.localsqs import free_port
 from sesd.commands.main import main
 
 pytestmark = pytest.mark.timeout(30)
@@ -54,6 +55,32 @@ def test_status_at_the_default_address_says_no_address_was_named(
         "sesd: cannot reach sesd at http://127.0.0.1:1: Connection refused (no --config, "
         "--url nor $SESD_HTTP_LISTEN named the daemon's address, so http://127.0.0.1:1 "
         "was asked: give the config the daemon runs with)\n"
+    )
+
+
+def test_status_at_a_configs_address_says_a_reload_does_not_move_the_port(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`sesd status --config FILE` asks the address FILE's [http] listen gives. After
+    that line was edited and the daemon reloaded (which leaves its port where it was),
+    the line said only "Connection refused", as if the daemon were down while it ran
+    on at the old address. It asks whether sesd runs, and says where one started
+    before the edit listens, and how to ask it there."""
+    monkeypatch.delenv("SESD_HTTP_LISTEN", raising=False)
+    port = free_port()
+    path = tmp_path / "sesd.toml"
+    path.write_text(BASE + f'[http]\nlisten = "127.0.0.1:{port}"\n', encoding="utf-8")
+    assert main(["status", "--config", str(path)]) == 1
+    assert capsys.readouterr().err == (
+        f"sesd: cannot reach sesd at http://127.0.0.1:{port}: Connection refused (the "
+        f"address {path}'s [http] listen gives: is sesd running? One started before that "
+        "line changed listens where it did then, which a reload does not move: give that "
+        "address as --url)\n"
+    )
+    # An address given otherwise is not the file's: nothing is said of it.
+    assert main(["status", "--config", str(path), "--url", f"http://127.0.0.1:{port}"]) == 1
+    assert capsys.readouterr().err == (
+        f"sesd: cannot reach sesd at http://127.0.0.1:{port}: Connection refused\n"
     )
 
 

@@ -115,6 +115,12 @@ _ROLE = 'name = "a"\nrole_arn = "arn:aws:iam::123456789012:role/sesd"\n'
          "exclude_providers[0]: unknown provider 'zz' (known: apple, "),
         (_RULE + 'sinks = ["console", "zz"]', "alerts.rules[0] (r).sinks[1]: sink 'zz' is not "
          "configured (configured: console; add [alerts.sinks.zz])"),
+        # Slack and PagerDuty by the names README gives them: their own tables, which
+        # need no type ([alerts.sinks.slack] without one is refused in turn).
+        (_RULE + 'sinks = ["slack"]', "alerts.rules[0] (r).sinks[0]: sink 'slack' is not "
+         "configured (configured: console; add [alerts.slack])"),
+        (_RULE + 'sinks = ["pagerduty"]', "alerts.rules[0] (r).sinks[0]: sink 'pagerduty' is "
+         "not configured (configured: console; add [alerts.pagerduty])"),
         # What names no one key of its table is said of the table, as it was.
         ('[aws]\naccess_key_id = "k"', "aws: access_key_id and secret_access_key go together"),
     ],

@@ -63,3 +63,21 @@ def test_an_empty_secret_file_is_refused_naming_the_file(tmp_path: Path) -> None
     path.write_text("\n \n")
     with pytest.raises(ValueError, match=rf"^secret file {re.escape(str(path))} is empty$"):
         Secret(f"file:{path}").resolve()
+
+
+def test_a_file_path_s_unset_variable_is_named_as_the_path_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The variable said not set is the one the path's expansion looked up: its name
+    is ASCII letters, digits and '_', so a letter after them is the path's, and
+    ``${}`` names none (the path keeps it as written, as it keeps an unset one)."""
+    monkeypatch.delenv("SESD_UNSET", raising=False)
+    for written, said in (
+        ("$SESD_UNSETé/key", "; $SESD_UNSET is not set here"),
+        ("${}/key", ""),
+    ):
+        with pytest.raises(ValueError, match="cannot read secret file") as refused:
+            Secret(f"file:{tmp_path}/{written}").resolve()
+        assert str(refused.value) == (
+            f"cannot read secret file {tmp_path}/{written}: No such file or directory{said}"
+        )

@@ -9,6 +9,7 @@ import aiohttp
 import anyio
 import pytest
 from aiohttp import web
+from structlog.testing import capture_logs
 
 from sesd.alerting.sinks import PagerDutySink, Permanent, Retryable, SlackSink
 from sesd.alerting.webhook import WebhookSink
@@ -166,3 +167,49 @@ async def test_a_503_without_retry_after_is_retried_with_backoff() -> None:
             assert outcomes(c, "slack")["retried"] == 2
     assert len(sleeps.waits) == 2
     assert all(wait <= 2.0 for wait in sleeps.waits)
+
+
+@pytest.mark.parametrize(
+    ("status", "said", "gone"),
+    [
+        (404, "no_service", True),
+        (403, "invalid_token", True),
+        (410, "channel_is_archived", True),
+        (400, "invalid_payload", False),
+        # A relay's or a proxy's refusal in front of Slack (a Slack-compatible relay on
+        # the host, a filtering proxy's page): not Slack's word on the URL, so no hint
+        # to make a webhook anew.
+        (404, "404 page not found", False),
+        (403, "Forbidden", False),
+    ],
+)
+async def test_a_webhook_slack_takes_no_post_at_says_to_make_a_new_one(
+    status: int, said: str, gone: bool
+) -> None:
+    """Slack answers a webhook removed, revoked or whose channel is archived with a
+    403, 404 or 410 and one of its words, and every later post to that URL alike: the
+    on-call reading ``sesd.notify.failed`` is told to make a new incoming webhook,
+    where to put its URL and how to check it. A 400 is the message's fault, not the
+    URL's, and a refusal in other words is not Slack's: no such hint."""
+    sleeps = Sleeps()
+    async with Receiver("slack") as slack, aiohttp.ClientSession() as session:
+        slack.script(Answer(status, body=said))
+        sink = SlackSink(slack_config(slack.url), session, "team-mail")
+        with pytest.raises(Permanent) as refused:
+            await sink.send(notification())
+        assert str(refused.value) == f"HTTP {status}: {said}"
+        slack.script(Answer(status, body=said))
+        with capture_logs() as logs:
+            async with delivering(sink, sleeps) as (box, counter):
+                box.put(notification())
+                with anyio.fail_after(10):
+                    await box.wait_empty()
+    assert outcomes(counter, "team-mail")["failed"] == 1
+    [line] = [e for e in logs if e["event"] == "sesd.notify.failed"]
+    assert line["error"] == f"HTTP {status}: {said}"
+    if gone:
+        assert "make a new incoming webhook" in line["hint"]
+        assert "webhook_url" in line["hint"]
+        assert "sesd send-test-alert --sink team-mail" in line["hint"]
+    else:
+        assert "hint" not in line

@@ -484,6 +484,30 @@ async def test_what_fires_comes_before_the_queues_and_a_failed_save_stays_said(
             seen.assert_clean(host)
 
 
+async def test_a_failed_reload_names_the_log_line_that_says_why_after_a_redraw(
+    local_sqs: LocalSqs, sqs: Any, browser: Browser, tmp_path: Path
+) -> None:
+    """The status holds when a reload failed, not why: the header says which log line
+    does, drawn by the server and by the script alike, not only until the first
+    refresh."""
+    url, _ = await make_queue(sqs)
+    path = tmp_path / "sesd.toml"
+    path.write_text(config_text(local_sqs, url))
+    async with running(load_config(str(path))) as daemon:
+        daemon.config_path = str(path)
+        path.write_text("[[queues]]\nurl =")  # cut short by a full disk, say
+        assert not await daemon.reload()
+        host = f"127.0.0.1:{daemon.http_port}"
+        async with watched(browser) as seen:
+            page = seen.page
+            for refresh, redraws in ((300, 0), (0.25, 2)):
+                await opened(page, f"http://{host}/?refresh={refresh}", redraws)
+                await expect(page.locator("#header .facts .bad")).to_contain_text(
+                    "last reload FAILED (its log line sesd.config.reload_failed says why)"
+                )
+            seen.assert_clean(host)
+
+
 async def test_a_replica_of_a_fleet_says_its_figures_are_its_share_after_a_redraw(
     local_sqs: LocalSqs, sqs: Any, browser: Browser
 ) -> None:

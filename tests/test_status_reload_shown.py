@@ -1,14 +1,16 @@
-"""A reload that failed shows as failed on the status page, its API and `sesd status`.
-Metrics and the status model."""
+"""A reload that failed shows as failed on the status page, its API and `sesd status`,
+with where to read why. Metrics and the status model."""
 
 from __future__ import annotations
 
 from sesd.alerting.evaluator import Evaluator
+from sesd.commands.status_table import table
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.metrics.registry import Metrics
 from sesd.runtime.health import Health
-from sesd.status.model import _daemon
+from sesd.status.model import _daemon, build_status, read_counters
+from sesd.status.page import _header
 from sesd.status.sources import Sources
 
 
@@ -31,3 +33,9 @@ def test_a_failed_reload_is_shown_failed() -> None:
     )
     view = _daemon(sources, 1.8e9 + 61)
     assert view.reload.ok is False
+    # The status holds when the reload failed, not why: the log line does, and the
+    # page and `sesd status` say which one, for an on-call who sees only them.
+    why = "its log line sesd.config.reload_failed says why"
+    assert f"last reload FAILED ({why})" in _header(view, 1.8e9 + 61)
+    doc = build_status(sources, 1.8e9 + 61, read_counters(sources), (1.8e9, {}))
+    assert f"LAST RELOAD FAILED ({why})" in table(doc).splitlines()[0]

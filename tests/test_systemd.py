@@ -14,7 +14,7 @@ import anyio
 import pytest
 
 from sesd.commands.common import EXIT_CONFIG, EXIT_START
-from sesd.config import parse_config
+from sesd.config import ConfigError, load_config, parse_config
 from sesd.runtime.descriptors import WANTED
 from sesd.runtime.systemd import Notifier
 from tests.conftest import make_queue, require_tool, running
@@ -150,6 +150,38 @@ def test_a_reload_of_an_invalid_config_fails_before_the_signal(tmp_path: Path) -
         f"sesd: config error: {config}:11: alerts.rules[0] (r).window:"
     )
     assert refused.stdout == ""
+
+
+def test_a_credential_read_in_a_shell_says_the_unit_alone_has_its_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The unit's config names its secrets "file:$CREDENTIALS_DIRECTORY/...", which
+    systemd sets for the unit's own processes alone. `sesd check-config` or `sesd
+    send-test-alert` typed in a shell said "cannot read secret file
+    $CREDENTIALS_DIRECTORY/sesd_slack_webhook_url: No such file or directory", a path
+    with a dollar in it, and left the operator to guess why. The line says the variable
+    is not set here and who sets it. A path whose variables are set says nothing more."""
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    config = tmp_path / "sesd.toml"
+    config.write_text(
+        '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/123456789012/q"\n'
+        '[alerts.sinks.slack]\ntype = "slack"\n'
+        'webhook_url = "file:$CREDENTIALS_DIRECTORY/sesd_slack_webhook_url"\n'
+    )
+    with pytest.raises(ConfigError) as refused:
+        load_config(str(config))
+    assert str(refused.value).endswith(
+        "alerts.sinks.slack.webhook_url: cannot read secret file "
+        "$CREDENTIALS_DIRECTORY/sesd_slack_webhook_url: No such file or directory; "
+        "$CREDENTIALS_DIRECTORY is not set here: systemd sets $CREDENTIALS_DIRECTORY only "
+        "for the unit's own processes (LoadCredential=), not for a command typed in a shell"
+    )
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
+    with pytest.raises(ConfigError) as refused:
+        load_config(str(config))
+    assert str(refused.value).endswith(
+        f"cannot read secret file {tmp_path}/sesd_slack_webhook_url: No such file or directory"
+    )
 
 
 def test_a_failed_start_is_tried_again() -> None:

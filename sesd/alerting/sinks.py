@@ -25,6 +25,7 @@ from sesd.alerting.render import console_text, pagerduty_events
 from sesd.alerting.render_slack import slack_message
 from sesd.alerting.retry_after import MIN_RETRY_AFTER, asked, retry_after
 from sesd.alerting.rules import Transition
+from sesd.alerting.slack_refusals import slack_refused
 from sesd.config import PagerDutyConfig, SlackConfig
 from sesd.core.text import clean
 from sesd.io.logs import get_logger, print_line
@@ -154,9 +155,11 @@ async def post_json(
     default_pause: float,
     headers: dict[str, str] | None = None,
     hide: tuple[str, ...] = (),
+    refused: Callable[[int, str], str] | None = None,
 ) -> str:
     """POST JSON; returns the body on success, raises a DeliveryError otherwise (with
-    the start of a refusal's answer, without the URL's secrets or ``hide``)."""
+    the start of a refusal's answer, without the URL's secrets or ``hide``, and the
+    hint ``refused`` gives for its status and answer)."""
     try:
         async with session.post(
             url,
@@ -186,7 +189,7 @@ async def post_json(
             shown = f"HTTP {response.status}: {answer(body, url, hide)}"
             if response.status == _TOO_LARGE:
                 raise Permanent(shown, hint=_too_large(len(data)))
-            raise Permanent(shown)
+            raise Permanent(shown, hint=refused(response.status, body) if refused else "")
     except TimeoutError:
         raise Retryable(f"timed out after {within:g}s") from None
     except aiohttp.ClientError as exc:
@@ -237,6 +240,7 @@ class SlackSink:
             ok=(200,),
             min_pause=0.0,
             default_pause=SLACK_DEFAULT_PAUSE,
+            refused=slack_refused(self.name),
         )
         if body.strip() != "ok":
             shown = answer(body, self._config.webhook_url.get())

@@ -230,6 +230,20 @@ def _unnamed(args: argparse.Namespace) -> str:
     )
 
 
+def _from_config(args: argparse.Namespace) -> str:
+    """What to add to the line of a daemon not reached at the address ``--config``'s
+    ``[http] listen`` gives: the file's, not the running daemon's. A reload leaves the
+    port where it was, so after an edit of that line and a reload, "Connection refused"
+    there read as the daemon down while it ran on at the old address."""
+    if args.url is not None or not args.config or os.environ.get("SESD_HTTP_LISTEN"):
+        return ""
+    return (
+        f" (the address {one_line(args.config)}'s [http] listen gives: is sesd running? "
+        "One started before that line changed listens where it did then, which a reload "
+        "does not move: give that address as --url)"
+    )
+
+
 def _hints(exc: Unreachable, url: str, args: argparse.Namespace, *, ever: bool = False) -> str:
     """What to add to the line of a try that failed to reach a sesd: which port an
     address without one asked, and that the default address was asked. None after a
@@ -238,7 +252,7 @@ def _hints(exc: Unreachable, url: str, args: argparse.Namespace, *, ever: bool =
     would say it was not."""
     if ever or isinstance(exc, Answered):
         return ""
-    return no_port(url) + _unnamed(args)
+    return no_port(url) + _unnamed(args) + _from_config(args)
 
 
 def _usage(message: str) -> int:

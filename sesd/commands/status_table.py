@@ -15,7 +15,7 @@ from sesd.core.text import clean
 from sesd.status.charts import STAGES, duration, moment, percent, seconds, walked, when
 from sesd.status.document import MAX_ALERTS, SAME_ADVICE, AlertRow, ScopeTable, Status
 from sesd.status.markup import counted
-from sesd.status.page import SHARE, built, not_ready, sinks_text
+from sesd.status.page import RELOAD_FAILED_WHY, SHARE, built, not_ready, sinks_text
 
 __all__ = ["rows", "screenful", "table"]
 
@@ -36,7 +36,7 @@ def table(status: Status, url: str = "") -> str:
     d = status.sesd
     ready = "ready" if d.ready else f"NOT READY ({', '.join(not_ready(d))})"
     reload = f"config loaded {moment(d.reload.at, status.at)}" + (
-        "" if d.reload.ok else ", LAST RELOAD FAILED"
+        "" if d.reload.ok else f", LAST RELOAD FAILED ({RELOAD_FAILED_WHY})"
     )
     if not d.state.ok:
         reload += f", STATE FILE SAVE FAILED (last saved {moment(d.state.at, status.at)})"

@@ -264,7 +264,10 @@ class AlertsConfig(Section, frozen=True):
         ``pagerduty-us``; not for one differing in case alone)."""
         known = sorted(self.named_sinks())
         meant = meant_word(wanted, known, "sink names are case-sensitive")
-        add = f"add [alerts.sinks.{toml_key(wanted)}]"
+        # [alerts.slack] and [alerts.pagerduty], as README and the example write them,
+        # are those names' tables and need no type; [alerts.sinks.slack] would.
+        table = wanted if wanted in ("slack", "pagerduty") else f"sinks.{toml_key(wanted)}"
+        add = f"add [alerts.{table}]"
         if not meant:
             fix = add
         elif wanted.lower() in {name.lower() for name in known}:

@@ -4,6 +4,7 @@ once at load, never shown."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from sesd.config.reading import open_to_all, read_bounded
@@ -58,7 +59,8 @@ class Secret:
                 self._value = read.decode().strip()
                 self.open_mode = open_to_all(path)
             except OSError as exc:
-                raise ValueError(f"cannot read secret file {path}: {exc.strerror}") from None
+                unset = _unset_in(self.reference[5:])
+                raise ValueError(f"cannot read secret file {path}: {exc.strerror}{unset}") from None
             except UnicodeDecodeError:
                 # Not the decoder's message: it names the byte it stopped at, a piece
                 # of the secret.
@@ -106,6 +108,31 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self.reference)
+
+
+#: A variable a ``file:`` path names, as os.path.expandvars reads one: $NAME or ${NAME},
+#: NAME of ASCII word characters after a bare $ (in "$DIRé" the é is the path's).
+_VARIABLE = re.compile(r"\$(\w+|\{[^}]*\})", re.ASCII)
+
+
+def _unset_in(written: str) -> str:
+    """What to add to the error of a ``file:`` secret not read whose path names a
+    variable not set here, which is then left in the path as written: systemd sets
+    $CREDENTIALS_DIRECTORY for the unit's own processes alone, so ``sesd check-config``
+    or ``send-test-alert`` typed in a shell looked for a file named with a dollar."""
+    # ${} names no variable: the path keeps it as written, as it keeps an unset one.
+    names = [match.strip("{}") for match in _VARIABLE.findall(written) if match != "{}"]
+    unset = [name for name in dict.fromkeys(names) if name not in os.environ]
+    if not unset:
+        return ""
+    said = "; " + ", ".join(f"${name}" for name in unset)
+    said += " is not set here" if len(unset) == 1 else " are not set here"
+    if "CREDENTIALS_DIRECTORY" in unset:
+        said += (
+            ": systemd sets $CREDENTIALS_DIRECTORY only for the unit's own processes "
+            "(LoadCredential=), not for a command typed in a shell"
+        )
+    return said
 
 
 def secret_fault(value: str, *, token: bool) -> str | None:

@@ -46,6 +46,10 @@ _TITLES = {"domain": "Domains", "provider": "Mailbox providers", "tenant": "SES 
 # --- the header -----------------------------------------------------------------
 
 
+#: Where a failed reload's reason is: the status has its time alone, and the line the
+#: daemon logged names the file, the key and what to do.
+RELOAD_FAILED_WHY = "its log line sesd.config.reload_failed says why"
+
 #: What a replica of a fleet (a ``shared`` sink) says of its figures.
 SHARE = (
     "one replica of several on the same queues: its figures are the share of the "
@@ -77,7 +81,7 @@ def _header(daemon: DaemonView, now: float) -> str:
     ready = "ready" if daemon.ready else f"not ready: {', '.join(not_ready(daemon))}"
     reload = daemon.reload
     config = f"config loaded {moment(reload.at, now)}" + (
-        "" if reload.ok else ", last reload FAILED"
+        "" if reload.ok else f", last reload FAILED ({RELOAD_FAILED_WHY})"
     )
     if not daemon.state.ok:
         config += f"; state file save FAILED (last saved {moment(daemon.state.at, now)})"

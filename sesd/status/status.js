@@ -151,6 +151,8 @@
 
   // --- the status page -------------------------------------------------------------
 
+  // As page.py's RELOAD_FAILED_WHY.
+  const RELOAD_FAILED_WHY = "its log line sesd.config.reload_failed says why";
   const SHARE = "one replica of several on the same queues: its figures are the share of the " +
     "traffic SQS hands it, not the fleet's (the fleet's are on the dashboard), and " +
     "its alerts are those it judged on that share (Alertmanager has the fleet's)";
@@ -166,7 +168,7 @@
     // As page.py's not_ready: a stop begun, then the queues /readyz names.
     const ready = d.ready ? "ready" : "not ready: " + (d.stopping ? ["stopping"] : []).concat(d.not_ready).join(", ");
     const saved = d.state.ok ? "" : `; state file save FAILED (last saved ${moment(d.state.at)})`;
-    const config = "config loaded " + moment(d.reload.at) + (d.reload.ok ? "" : ", last reload FAILED") + saved;
+    const config = "config loaded " + moment(d.reload.at) + (d.reload.ok ? "" : ", last reload FAILED (" + RELOAD_FAILED_WHY + ")") + saved;
     const parts = [
       h("h1", {}, h("a", { href: rooted("/") }, "sesd"), " status ", h("span", { class: "version" }, d.version + (d.revision ? ` (${d.revision})` : ""))),
       // The replica that drew it (page.py's header): through a Service, each refresh
