@@ -311,16 +311,20 @@ class QueuePoller:
             raise first
         deleted = calls.deleted
         if deleted is None:
+            # Cut off in its second try, the delete deleted what its first did: those do
+            # not come back.
+            deleted = calls.so_far
             # A failed delete, counted as one the SDK gave up on is: during a stall
             # every delete ends so, and the errors' series would else say none failed.
             self._deletes.cut_off("delete")
             self._cut_off(
                 "sesd.sqs.delete_cut_off",
-                count=len(done),
+                count=len(done) - deleted,
+                deleted=deleted,
                 hint="counted, but not deleted: SQS hands them out again after their "
                 "visibility timeout",
             )
-        self._said(len(messages), len(done), deleted or 0)
+        self._said(len(messages), len(done), deleted)
         if calls.raised is not None:  # what the receive raised, the batch told first
             raise calls.raised
         return calls.answer if calls.answer is NOT_ASKED else self._read(calls.answer)
@@ -340,11 +344,12 @@ class QueuePoller:
     async def _delete(self, done: list[MessageTypeDef], calls: Calls) -> None:
         """Delete a batch's handled messages in this task, no receive beside it (a stop
         under way), in the bound a delete has (its own limit, the margin past the grace
-        period): ``calls.deleted`` says what SQS deleted, None if cut off. A fault of
-        sesd's own is kept in ``calls.fault``, for :meth:`_handle` to raise."""
+        period): ``calls.deleted`` says what SQS deleted, None if cut off (``so_far``
+        then says what it had deleted). A fault of sesd's own is kept in
+        ``calls.fault``, for :meth:`_handle` to raise."""
         with self._in_flight.scope(DELETE_LIMIT):
             try:
-                calls.deleted = await self._deletes.delete(done)
+                calls.deleted = await self._deletes.delete(done, calls)
             except Exception as exc:  # noqa: BLE001 - raised by _handle, after the receive
                 calls.fault = exc
 

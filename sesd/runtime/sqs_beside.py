@@ -57,7 +57,7 @@ Asked = Received | _NotAsked
 
 class Calls:
     """What a batch's delete, and the receive made beside it, came to: how many the
-    delete deleted (None if cut off), the
+    delete deleted (None if cut off; ``so_far``: what it had deleted by then), the
     receive's answer (None while it waits, and if cut off; :data:`NOT_ASKED` if none
     was made), what the delete raised (a fault of sesd's own; an exit, a cancellation
     nobody asked for: :func:`read_end`), and what the receive raised, or the wait for
@@ -67,10 +67,11 @@ class Calls:
     the delete after it is the one raised, for the poller to count and log as a
     fault, not drop."""
 
-    __slots__ = ("answer", "deleted", "fault", "other", "raised")
+    __slots__ = ("answer", "deleted", "fault", "other", "raised", "so_far")
 
     def __init__(self) -> None:
         self.deleted: int | None = None
+        self.so_far = 0
         self.answer: ReceiveMessageResultTypeDef | BaseException | _NotAsked | None = NOT_ASKED
         self.fault: BaseException | None = None
         self.raised: BaseException | None = None
@@ -148,7 +149,7 @@ async def delete_beside(
     thrown in ends the poller's coroutine). An exit is not kept: asyncio raises it out
     of the event loop at once."""
     try:
-        calls.deleted = await deletes.delete(done)
+        calls.deleted = await deletes.delete(done, calls)
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # noqa: BLE001 - raised by the poller, after the receive
