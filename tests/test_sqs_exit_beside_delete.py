@@ -31,8 +31,9 @@ def _an_exit_under_the_delete(
     message) or, the queue then empty, once it has been asked (a 20 s long poll). The
     receive (``how``) ``answers``, or answers in the turn of the event loop where a
     stop's bound on it ends (``answers_as_its_bound_ends``: the delete has the margin
-    more), or ``raises`` a fault of sesd's own at once. The queue's URL, how long the run took,
-    and the faults the poller counted."""
+    more), or ``raises`` a fault of sesd's own at once, or ``exits``: raises ``kind`` at
+    once (an exit asked for as the receive was made). The queue's URL, how long the run
+    took, and the faults the poller counted."""
     url = ""
     faults: float | None = None
 
@@ -53,6 +54,8 @@ def _an_exit_under_the_delete(
                 asked.set()
                 if how == "raises":
                     raise RuntimeError("a fault under the receive")
+                if how == "exits":
+                    raise kind("under the receive")
                 answer = await receive(**kwargs)
                 if how == "answers_as_its_bound_ends":
                     answer = await _read_as_the_bound_ends(p._in_flight, answer)
@@ -188,3 +191,81 @@ def test_a_fault_under_the_receive_is_told_when_an_exit_ends_the_wait_for_the_de
     )
     assert said["sesd.sqs.delete_cut_off"]["count"] == 1
     assert (said["sesd.sqs.batch"]["received"], said["sesd.sqs.batch"]["deleted"]) == (1, 0)
+
+
+@pytest.mark.parametrize("kind", _EXITS, ids=lambda kind: kind.__name__)
+def test_an_exit_under_the_receive_is_no_fault_when_the_wait_for_the_delete_ends_too(
+    local_sqs: LocalSqs, kind: type[BaseException]
+) -> None:
+    """An exit is asked for as the receive beside the batch's delete is made (kept, to be
+    raised once the batch is told), and another comes under the delete: the event
+    loop's close cancels the poller's wait for it. Neither exit, nor that cancellation,
+    is a fault of sesd's: nothing counted in ``sesd_task_failures_total`` or logged as
+    one (``sesd.task.failed`` would ask to report a bug); the batch is told."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    url, _, faults = _an_exit_under_the_delete(local_sqs, kind, brought=False, how="exits")
+    assert anyio.run(_counts, local_sqs, url) == (0, 1)
+    said = _said(logs)
+    assert "sesd.task.failed" not in said, said.get("sesd.task.failed", {}).get("exception")
+    assert faults == 0
+    assert said["sesd.sqs.delete_cut_off"]["count"] == 1
+    assert (said["sesd.sqs.batch"]["received"], said["sesd.sqs.batch"]["deleted"]) == (1, 0)
+
+
+@pytest.mark.parametrize("kind", _EXITS, ids=lambda kind: kind.__name__)
+def test_an_exit_elsewhere_during_a_receive_beside_a_delete_is_no_fault_of_the_poller(
+    local_sqs: LocalSqs, kind: type[BaseException]
+) -> None:
+    """An exit comes in another task while a batch's delete and the receive beside it both
+    wait for SQS: the event loop's close cancels the poller and the delete together.
+    Those cancellations are the exit's, no fault of sesd's: nothing counted in
+    ``sesd_task_failures_total`` or logged as one (``sesd.task.failed``)."""
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    faults: float | None = None
+
+    async def run() -> None:
+        nonlocal faults
+        async with aws_client("sqs", local_sqs) as sqs:
+            url, _ = await make_queue(sqs, visibility=300)
+            await send_bodies(sqs, url, [f.raw(f.delivery(["u0@one.example"]))])
+            p, _ = poller(sqs, url, settings="wait_time_seconds = 20\nmax_messages = 1\n")
+            messages = await p._receive()
+            assert messages is not None
+            asked, deleting = anyio.Event(), anyio.Event()
+            receive = sqs.receive_message
+
+            async def receive_beside(**kwargs: Any) -> Any:
+                asked.set()
+                return await receive(**kwargs)  # a 20 s long poll of an empty queue
+
+            async def delete_waits(**_: Any) -> Any:
+                deleting.set()
+                await anyio.sleep_forever()
+
+            async def exit_elsewhere() -> None:
+                await asked.wait()
+                await deleting.wait()
+                raise kind("elsewhere")
+
+            async def handle() -> None:
+                await p._handle(messages, ask=True)
+
+            sqs.receive_message = receive_beside
+            sqs.delete_message_batch = delete_waits
+            try:
+                with anyio.fail_after(10):
+                    async with anyio.create_task_group() as tg:
+                        tg.start_soon(handle)
+                        await asyncio.get_running_loop().create_task(exit_elsewhere())
+            finally:
+                faults = p._metrics.registry.get_sample_value(
+                    "sesd_task_failures_total", {"task": "poller"}
+                )
+
+    with pytest.raises(kind):
+        anyio.run(run)
+    said = _said(logs)
+    assert "sesd.task.failed" not in said, said.get("sesd.task.failed", {}).get("exception")
+    assert faults == 0

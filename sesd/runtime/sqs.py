@@ -45,6 +45,7 @@ from sesd.runtime.sqs_beside import (
     Calls,
     Received,
     delete_and_receive,
+    is_fault,
     raised_after,
     raised_first,
 )
@@ -355,7 +356,10 @@ class QueuePoller:
 
     def _fault(self, exc: BaseException) -> None:
         """An error a batch also ended in, not the one raised: counted and logged as its
-        supervisor does a fault, not dropped."""
+        supervisor does a fault, not dropped; not an exit, nor the poller's own
+        cancellation (:func:`is_fault`)."""
+        if not is_fault(exc):
+            return
         self._metrics.task_failures.labels("poller").inc()
         self._log.error("sesd.task.failed", task="poller", hint=BESIDE, exc_info=exc)
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from sesd.io.cancelled import stop_asked
 from sesd.runtime.in_flight import Cut, InFlight
 from sesd.runtime.sqs_deletes import Deletes
 
@@ -28,6 +29,7 @@ __all__ = [
     "Received",
     "delete_and_receive",
     "delete_beside",
+    "is_fault",
     "raised_after",
     "raised_first",
     "read_end",
@@ -181,6 +183,17 @@ def raised_first(
     if raised is not None and not isinstance(raised, Exception):
         return raised, fault
     return fault, raised
+
+
+def is_fault(exc: BaseException) -> bool:
+    """Whether ``exc``, an error a batch also ended in but not the one raised
+    (:func:`raised_first`), is a fault to count and log as its supervisor does one. An
+    exit asked for is none (the process is ending), nor is the poller's own cancellation
+    (a stop, the event loop's close after an exit: the delete beside the receive is
+    cancelled with it); a ``CancelledError`` nobody asked for is, as it would be raised."""
+    if isinstance(exc, KeyboardInterrupt | SystemExit):
+        return False
+    return not (isinstance(exc, asyncio.CancelledError) and stop_asked())
 
 
 def read_end(task: asyncio.Task[None], calls: Calls, cut: Cut) -> None:
