@@ -220,7 +220,8 @@ def test_an_exit_elsewhere_during_a_receive_beside_a_delete_is_no_fault_of_the_p
     """An exit comes in another task while a batch's delete and the receive beside it both
     wait for SQS: the event loop's close cancels the poller and the delete together.
     Those cancellations are the exit's, no fault of sesd's: nothing counted in
-    ``sesd_task_failures_total`` or logged as one (``sesd.task.failed``)."""
+    ``sesd_task_failures_total`` or logged as one (``sesd.task.failed``). The delete is
+    said cut off, as any delete the loop's close cuts off, and the batch told."""
     logs = io.StringIO()
     configure_logging("debug", "json", stream=logs)
     faults: float | None = None
@@ -269,3 +270,5 @@ def test_an_exit_elsewhere_during_a_receive_beside_a_delete_is_no_fault_of_the_p
     said = _said(logs)
     assert "sesd.task.failed" not in said, said.get("sesd.task.failed", {}).get("exception")
     assert faults == 0
+    assert said["sesd.sqs.delete_cut_off"]["count"] == 1
+    assert (said["sesd.sqs.batch"]["received"], said["sesd.sqs.batch"]["deleted"]) == (1, 0)

@@ -136,6 +136,15 @@ async def delete_and_receive(
         # Also when the caller ended first (its event loop closing): asyncio logs an
         # error of a task's that nobody read.
         read_end(beside, calls, cut)
+    fault = calls.fault
+    if fault is not None and not is_fault(fault):
+        # The delete cancelled with the poller (the event loop's close after an exit
+        # elsewhere; a cancellation of the poller passes to the task it waits for): a
+        # delete cut off, told as one, the cancellation raised once the batch is told.
+        calls.fault = None
+        calls.raised, other = raised_first(fault, calls.raised)
+        if calls.other is None:
+            calls.other = other
     return calls
 
 
