@@ -82,8 +82,8 @@ async def test_a_receive_waiting_when_the_stop_begins_is_abandoned_at_the_grace_
             deleted = anyio.Event()
             delete = poller._deletes.delete
 
-            async def answered(handled: list[Any]) -> int:
-                count = await delete(handled)
+            async def answered(handled: list[Any], progress: Any = None) -> int:
+                count = await delete(handled, progress)
                 deleted.set()
                 return count
 

@@ -23,7 +23,6 @@ answer would come in time.
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -45,10 +44,10 @@ from sesd.runtime.sqs_beside import (
     Asked,
     Calls,
     Received,
-    delete_beside,
+    delete_and_receive,
+    is_fault,
     raised_after,
     raised_first,
-    read_end,
 )
 from sesd.runtime.sqs_calls import SQS_ERRORS, InvalidMemory, foreign_answer
 from sesd.runtime.sqs_deletes import Deletes
@@ -288,46 +287,13 @@ class QueuePoller:
         self._changes.notify()
         # Handled messages are deleted even if a cancellation arrives meanwhile:
         # otherwise they would be counted again after their visibility timeout.
-        calls = Calls()
         if ask and not self._stopping.is_set():
-            # The next receive made while the delete is in flight, not after its answer:
-            # one wait for the network a batch, not two. Each wait idles the CPU, and
-            # sesd's code runs slower after one (its caches and branch history gone to
-            # whatever ran meanwhile); with SQS tens of milliseconds away, a poller
-            # also reads twice as many batches a second. The delete is an asyncio task
-            # of its own (an anyio task group costs four times as much), which no cancel
-            # scope reaches, bounded by cancelling it (InFlight.bound: a scope of its own
-            # cost 37,000 instructions a batch); the receive is this task's, in a bound
-            # of its own as :meth:`_receive`'s. Neither is cancelled by the other's
-            # end, and this task waits for both, shielded: a cancellation that came
-            # meanwhile is taken after them, where it was (:meth:`_handle`'s next
-            # checkpoint gives back what the receive brought).
-            cut = self._in_flight.bound(DELETE_LIMIT)
-            beside = asyncio.get_running_loop().create_task(
-                delete_beside(self._deletes, done, calls, cut)
+            # The next receive made while the delete is in flight (sqs_beside).
+            calls = await delete_and_receive(
+                self._in_flight, self._deletes, done, self._ask, DELETE_LIMIT
             )
-            cut.task = beside
-            try:
-                try:
-                    with self._in_flight.scope(margin=False) as receiving:
-                        calls.answer = None  # cut off, until it answers
-                        calls.answer = await self._ask()
-                        # The delete outlasted the receive: waited for in the receive's
-                        # shielded scope, its bound lifted (the delete has its own), not
-                        # in a scope of its own (29,000 instructions a batch).
-                        if not beside.done() and self._in_flight.lift(receiving):
-                            await beside
-                except BaseException as exc:  # noqa: BLE001 - raised once the batch is told
-                    calls.raised = exc
-                if not beside.done():  # the receive raised, or its bound cut it off
-                    with anyio.CancelScope(shield=True):
-                        await beside
-            finally:
-                self._in_flight.unbound(cut)
-                # Also when this task ended first (its event loop closing): asyncio logs
-                # an error of a task's that nobody read.
-                read_end(beside, calls, cut)
         else:
+            calls = Calls()
             await self._delete(done, calls)
         answer = raised_after(calls)
         if answer is not None:
@@ -337,24 +303,29 @@ class QueuePoller:
             brought = self._read(answer)
             if brought:
                 await self._give_back(brought)
+        if calls.other is not None:
+            self._fault(calls.other)
         if calls.fault is not None:
             first, other = raised_first(calls.fault, calls.raised)
-            if other is not None:  # counted and logged, not dropped
-                self._metrics.task_failures.labels("poller").inc()
-                self._log.error("sesd.task.failed", task="poller", hint=BESIDE, exc_info=other)
+            if other is not None:
+                self._fault(other)
             raise first
         deleted = calls.deleted
         if deleted is None:
+            # Cut off in its second try, the delete deleted what its first did: those do
+            # not come back.
+            deleted = calls.so_far
             # A failed delete, counted as one the SDK gave up on is: during a stall
             # every delete ends so, and the errors' series would else say none failed.
             self._deletes.cut_off("delete")
             self._cut_off(
                 "sesd.sqs.delete_cut_off",
-                count=len(done),
+                count=len(done) - deleted,
+                deleted=deleted,
                 hint="counted, but not deleted: SQS hands them out again after their "
                 "visibility timeout",
             )
-        self._said(len(messages), len(done), deleted or 0)
+        self._said(len(messages), len(done), deleted)
         if calls.raised is not None:  # what the receive raised, the batch told first
             raise calls.raised
         return calls.answer if calls.answer is NOT_ASKED else self._read(calls.answer)
@@ -374,13 +345,23 @@ class QueuePoller:
     async def _delete(self, done: list[MessageTypeDef], calls: Calls) -> None:
         """Delete a batch's handled messages in this task, no receive beside it (a stop
         under way), in the bound a delete has (its own limit, the margin past the grace
-        period): ``calls.deleted`` says what SQS deleted, None if cut off. A fault of
-        sesd's own is kept in ``calls.fault``, for :meth:`_handle` to raise."""
+        period): ``calls.deleted`` says what SQS deleted, None if cut off (``so_far``
+        then says what it had deleted). A fault of sesd's own is kept in
+        ``calls.fault``, for :meth:`_handle` to raise."""
         with self._in_flight.scope(DELETE_LIMIT):
             try:
-                calls.deleted = await self._deletes.delete(done)
+                calls.deleted = await self._deletes.delete(done, calls)
             except Exception as exc:  # noqa: BLE001 - raised by _handle, after the receive
                 calls.fault = exc
+
+    def _fault(self, exc: BaseException) -> None:
+        """An error a batch also ended in, not the one raised: counted and logged as its
+        supervisor does a fault, not dropped; not an exit, nor the poller's own
+        cancellation (:func:`is_fault`)."""
+        if not is_fault(exc):
+            return
+        self._metrics.task_failures.labels("poller").inc()
+        self._log.error("sesd.task.failed", task="poller", hint=BESIDE, exc_info=exc)
 
     def _said(self, received: int, to_delete: int, deleted: int) -> None:
         """A batch's line, at debug level."""

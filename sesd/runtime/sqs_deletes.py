@@ -12,7 +12,7 @@ and every line says ``retired``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sesd.config import QueueConfig
 from sesd.io.aws_errors import assume_role_failure, error_code
@@ -35,7 +35,14 @@ else:
     SQSClient = Any
     MessageTypeDef = Any
 
-__all__ = ["Deletes"]
+__all__ = ["Deletes", "Progress"]
+
+
+class Progress(Protocol):
+    """Where a delete keeps how many it has deleted so far (``so_far``): what one cut
+    off in its second try deleted with its first, which would else be lost with it."""
+
+    so_far: int
 
 
 def _codes(failed: list[Any]) -> list[str]:
@@ -102,9 +109,9 @@ class Deletes:
         #: Batches in a row whose delete left some undeleted (throttled, SQS in trouble).
         self._delete_errors = 0
 
-    async def delete(self, messages: list[MessageTypeDef]) -> int:
+    async def delete(self, messages: list[MessageTypeDef], progress: Progress | None = None) -> int:
         """Delete the messages a batch handled, in one batch (tried once more); returns
-        how many SQS deleted."""
+        how many SQS deleted, and keeps the count in ``progress`` as each try answers."""
         # A message without a receipt handle (not from SQS) cannot be deleted; it is
         # counted as any other.
         entries = batch_entries(messages)
@@ -135,6 +142,8 @@ class Deletes:
             sent = {e["Id"] for e in entries}
             failed = _ours(response.get("Failed", []), sent, response.get("Successful", []))
             deleted += len(entries) - len(failed)
+            if progress is not None:
+                progress.so_far = deleted
             if not failed:
                 entries = []
                 break
