@@ -31,7 +31,9 @@ def delivered(
     in_windows: bool,
 ) -> None:
     """A Delivery to its recipients (``recipients``: each one's slots, None for one not
-    counted)."""
+    counted). sesd.core.pipeline.Pipeline._delivered holds a copy of what this writes
+    for one recipient (held to this by tests/test_pipeline_delivery_reference.py and
+    tests/test_pipeline_delivery_addresses.py): change both."""
     delivery = event.ses.delivery
     assert delivery is not None
     processing_ms = delivery.processing_time_millis

@@ -307,7 +307,7 @@ class Pipeline:
         if processing_ms is None:
             pair = NO_VALUES
         else:
-            # Histogram.observe() and delivery_pair(), inline (their calls: 700).
+            # FixedHistogram.observe() and delivery_pair(), inline (their calls: 700).
             histogram, seconds = ledger.tallies.processing, processing_ms / 1000.0
             histogram.counts[bisect_left(histogram.bounds, seconds)] += 1
             histogram.sum += seconds
