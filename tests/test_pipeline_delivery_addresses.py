@@ -1,8 +1,9 @@
 """A delivery to one recipient whose domain's slots are kept computes the recipient's
 pending key, and its delivery's value keys, itself (not by the calls every other event
 makes): here it is fed what the stream of the reference test never writes (a local
-part in capitals, not ASCII, or after a space; no processing time), and leaves the
-pipeline as the reference (tests/test_pipeline_delivery_reference.py) leaves it."""
+part in capitals, not ASCII, or after a space; no processing time; a time to delivery
+past the sketch's top bucket), and leaves the pipeline as the reference
+(tests/test_pipeline_delivery_reference.py) leaves it."""
 
 from __future__ import annotations
 
@@ -48,5 +49,18 @@ def test_a_delivery_on_its_own_path_without_a_processing_time() -> None:
     event = f.delivery(["u@a.example"], at=now - 1, message_id="m1")
     del event["delivery"]["processingTimeMillis"]
     body = f.raw(event)
+    assert pipelines[0].feed(body, "q", now) == pipelines[1].feed(body, "q", now)
+    assert _seen_more(pipelines[0], now) == _seen_more(pipelines[1], now)
+
+
+def test_a_delivery_on_its_own_path_sent_years_before() -> None:
+    """A message whose mail timestamp is two years before its delivery (no time SES
+    writes, but the text is a stranger's): its time to delivery counts in the sketch's
+    top bucket, as any longer time does, and the delivery is counted, not lost to an
+    error (a bucket past the top one indexes past its row)."""
+    pipelines = _pipelines()
+    now = f.T0
+    sent = now - 1 - 2 * 365 * 86_400.0
+    body = f.raw(f.delivery(["u@a.example"], at=now - 1, sent=sent, message_id="m1"))
     assert pipelines[0].feed(body, "q", now) == pipelines[1].feed(body, "q", now)
     assert _seen_more(pipelines[0], now) == _seen_more(pipelines[1], now)

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from sesd.core.decode import Event
 from sesd.core.dedup import event_key
 from sesd.core.events import Invalid, Skipped
+from sesd.core.kept_slots import domains_of
 from sesd.core.pipeline import _SUPPRESSIBLE, Pipeline
 from sesd.core.recipients import never_sent
 from sesd.core.results import DUPLICATE, NOTICE, PROCESSED, Result, invalid
@@ -60,7 +61,7 @@ class Reference(Pipeline):
                 return Result(Outcome.SKIPPED, decoded.reason)
             return invalid(ledger, queue, decoded.reason, decoded.detail)
         event = decoded
-        domains, unusable = self._domains(event.recipients)
+        domains, unusable = domains_of(self._kept, self._labels, event.recipients)
         usable = len(domains) - unusable
         if not usable:
             shown = ", ".join(self._show(address) for address in event.recipients[:3])

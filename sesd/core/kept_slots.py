@@ -13,14 +13,18 @@ from __future__ import annotations
 
 from typing import Final
 
+from sesd.core.domains import domain_of
 from sesd.core.ledger import Ledger
 from sesd.core.providers import UNKNOWN
 from sesd.core.scopes import Slot
 
-__all__ = ["MAX_OTHERS", "Kept", "with_provider"]
+__all__ = ["MAX_OTHERS", "Domains", "Kept", "domains_of", "with_provider"]
 
 #: A domain's slots, one per scope but the tenant's, and until when they hold.
 Kept = tuple[float, tuple[Slot, ...]]
+#: Each recipient's normalised domain and, when that domain as written has slots kept,
+#: them; None when it has no usable domain.
+Domains = list[tuple[str, Kept | None] | None]
 #: How many domains' slots may be kept, at most, when one counted under ``other`` is
 #: to be kept too: a flood of domains grows the pipeline's map by this many entries.
 MAX_OTHERS: Final = 4096
@@ -52,3 +56,28 @@ def with_provider(
         assert ledger.by_provider is not None
         slot = provider_slots[provider] = ledger.by_provider.slot(provider)
     return until, (found, slot)
+
+
+def domains_of(
+    kept: dict[str, Kept], known: dict[str, Slot], recipients: list[str]
+) -> tuple[Domains, int]:
+    """Each recipient's domain (:data:`Domains`), its slots found in ``kept`` by the
+    domain as written, and how many have none usable (counted here: counting the Nones
+    after cost two calls an event). A domain written in normal form, kept or ``known``
+    (a label's), is taken as written, without normalising it."""
+    domains: Domains = []
+    unusable = 0
+    for address in recipients:
+        at = address.rfind("@")
+        written = address[at + 1 :] if at >= 0 else ""
+        found = kept.get(written)  # kept: known too (both keep admitted domains)
+        if found is not None or written in known:
+            domains.append((written, found))
+        else:
+            domain = domain_of(address)
+            if domain is None:
+                unusable += 1
+                domains.append(None)
+            else:
+                domains.append((domain, None))
+    return domains, unusable

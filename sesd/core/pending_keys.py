@@ -27,7 +27,7 @@ def pending_key(message_id: str, address: str) -> int:
     # stable_key()'s digest, inline: every recipient of every event is keyed here. So is
     # recipient_key()'s answer for nearly every address (no display name, its domain in
     # normal form): the address stripped and lower-cased; the call for the others.
-    # sesd.core.deliveries.delivered_one holds a copy (held to this by
+    # sesd.core.pipeline.Pipeline._delivered holds a copy (held to this by
     # tests/test_pipeline_delivery_addresses.py): change both.
     key = address.strip().lower()
     if key[-1:] in _NOT_PLAIN or not key.isascii():

@@ -59,7 +59,9 @@ def delivery_pair(processing_ms: float | None, to_delivery_ms: float) -> int:
     if processing_ms is None:
         return NO_VALUES
     # bucket_of() twice, inline: every delivery takes this path, and the two calls cost
-    # more than the formula.
+    # more than the formula. sesd.core.pipeline.Pipeline._delivered holds a copy (held
+    # to this by tests/test_pipeline_delivery_reference.py and
+    # tests/test_pipeline_delivery_addresses.py): change both.
     processing = 0 if processing_ms <= 1.0 else _ceil(_log2(processing_ms) * PER_OCTAVE)
     to_delivery = 0 if to_delivery_ms <= 1.0 else _ceil(_log2(to_delivery_ms) * PER_OCTAVE)
     processing = processing if processing < MAX_BUCKET else MAX_BUCKET
