@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -367,13 +367,9 @@ def test_the_demo_reads_none_of_the_machines_aws_setup(tmp_path: Path) -> None:
     assert not ran.exists()
 
 
-@pytest.mark.timeout(60)
-def test_the_status_pages_address_is_the_first_line_on_the_terminal() -> None:
-    """Output and log lines share a newcomer's terminal: the daemon's first log lines
-    (listening, started) came before the page's address, which README says the demo
-    prints first. It is the first line of both streams together now. The line that
-    says what the demo shows says that a run of a second stops before the spike and
-    the pause: it promised both ("starts 30 s in") and a Ctrl-C the run did not need."""
+def _a_second_of_the_demo(env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """A run of ``sesd demo`` for a second, its log and its output on one pipe, as on a
+    newcomer's terminal; it exited 0."""
     done = subprocess.run(
         [sys.executable, "-m", "sesd", "demo", "--listen", "127.0.0.1:0", "--duration", "1"],
         stdout=subprocess.PIPE,
@@ -381,8 +377,20 @@ def test_the_status_pages_address_is_the_first_line_on_the_terminal() -> None:
         text=True,
         timeout=50,
         check=False,
+        env=env,
     )
     assert done.returncode == 0, done.stdout[-3000:]
+    return done
+
+
+@pytest.mark.timeout(60)
+def test_the_status_pages_address_is_the_first_line_on_the_terminal() -> None:
+    """Output and log lines share a newcomer's terminal: the daemon's first log lines
+    (listening, started) came before the page's address, which README says the demo
+    prints first. It is the first line of both streams together now. The line that
+    says what the demo shows says that a run of a second stops before the spike and
+    the pause: it promised both ("starts 30 s in") and a Ctrl-C the run did not need."""
+    done = _a_second_of_the_demo(os.environ)
     first = done.stdout.splitlines()[0]
     assert re.fullmatch(r"sesd demo: the status page is at http://127\.0\.0\.1:\d+/", first)
     said = next(line for line in done.stdout.splitlines() if "local SQS at" in line)
@@ -427,17 +435,7 @@ def test_a_slow_standard_error_still_shows_the_start_before_the_plan(tmp_path: P
         "        return getattr(self._stream, name)\n"
         "sys.stderr = _Slow(sys.stderr)\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
-    done = subprocess.run(
-        [sys.executable, "-m", "sesd", "demo", "--listen", "127.0.0.1:0", "--duration", "1"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=50,
-        check=False,
-        env=env,
-    )
-    assert done.returncode == 0, done.stdout[-3000:]
+    done = _a_second_of_the_demo({**os.environ, "PYTHONPATH": str(tmp_path)})
     lines = done.stdout.splitlines()
     said = next(i for i, line in enumerate(lines) if "local SQS at" in line)
     started = next(i for i, line in enumerate(lines) if "sesd.daemon.started" in line)
