@@ -1,15 +1,38 @@
-"""This sesd among others: the command that runs it, as the mute line of a page
-names it for the on-call to paste on its host."""
+"""This sesd among others: its name, which tells the on-call which replica sent a
+message or answered a status request, and the command that runs it, as the mute line
+of a page names it for the on-call to paste on its host."""
 
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
+import socket
 import sys
 from collections.abc import Callable
+from typing import Final
 
-__all__ = ["own_command"]
+__all__ = ["MOST_NAME", "name_of", "own_command", "replica_name"]
+
+#: The most characters of a replica's name: a Linux host name has at most 64, a pod's
+#: 63.
+MOST_NAME: Final = 64
+
+
+def replica_name() -> str:
+    """This replica's name, as every message it sends and its status page give it: the
+    host's (a pod's name in Kubernetes), :func:`name_of`. Several replicas on one queue
+    each alert on their own share of the mail: the name tells their messages apart."""
+    return name_of(socket.gethostname())
+
+
+def name_of(host: str) -> str:
+    """``host`` as a replica's name: letters, digits, ``.``, ``-`` and ``_`` (anything
+    else becomes ``-``: a name goes into Slack's text, a PagerDuty field, headers of a
+    page), at most MOST_NAME characters, ``sesd`` for none."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "-", host)[:MOST_NAME].strip("-.")
+    return name or "sesd"
 
 
 def own_command(
