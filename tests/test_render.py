@@ -99,11 +99,11 @@ def _notification(kind: Transition) -> Notification:
 def _render(notification: Notification) -> dict[str, Any]:
     """What each sink receives for ``notification``."""
     return {
-        "pagerduty": [json.loads(e) for e in pagerduty_events(notification, "KEY", "sesd-test")],
-        "slack": slack_message(notification),
+        "pagerduty": [json.loads(e) for e in pagerduty_events(notification, "KEY", "mail-1")],
+        "slack": slack_message(notification, "mail-1"),
         "console": console_text(notification).splitlines(),
-        "alertmanager": alertmanager_documents(notification, 60.0),
-        "webhook": json.loads(webhook_document(notification)),
+        "alertmanager": alertmanager_documents(notification, 60.0, host="mail-1"),
+        "webhook": json.loads(webhook_document(notification, "mail-1")),
     }
 
 

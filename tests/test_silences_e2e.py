@@ -5,6 +5,8 @@ daemon sees each change to the file at its next evaluation."""
 from __future__ import annotations
 
 import json
+import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -72,7 +74,10 @@ async def test_silences_through_the_cli_against_a_running_daemon(
                 + [f.raw(f.delivery([f"v{i}@{domain}"], at=now)) for i in range(delivered)],
             )
 
-        async with sesd_process(config, env={"SESD_TEST_SLACK_URL": slack.url}) as sesd:
+        # `sesd` on its PATH is this sesd: the mute line names it so.
+        path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+        env = {"SESD_TEST_SLACK_URL": slack.url, "PATH": path}
+        async with sesd_process(config, env=env) as sesd:
             # 1. b.example is silenced before it fires: it fires, shows as silenced,
             # sends nothing.
             silence_id = await _cli(

@@ -31,6 +31,7 @@ from sesd.core.text import clean
 from sesd.core.timestamps import iso
 from sesd.core.windows import Breakdown
 from sesd.core.windows.examples import EXAMPLES
+from sesd.io.replica import replica_name
 from tests.receivers import WebhookReceiver
 from tests.test_group_order import WAITED
 from tests.test_reload_sinks import _drained
@@ -124,6 +125,7 @@ async def test_a_notification_on_500_domains_reaches_a_receiver_behind_nginx_in_
         "rule": "delays",
         "severity": "critical",
         "at": iso(wide.at),
+        "host": replica_name(),
         "mute": wide.silence,
         "test": False,
         "parts": 7,

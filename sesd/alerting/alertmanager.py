@@ -55,6 +55,7 @@ from sesd.alerting.sinks import (
 from sesd.config import AlertmanagerConfig, shown_url
 from sesd.core.timestamps import iso, unix_seconds
 from sesd.io.logs import get_logger
+from sesd.io.replica import replica_name
 
 __all__ = ["AlertmanagerSink"]
 
@@ -96,6 +97,8 @@ class AlertmanagerSink:
         self._clock = clock
         #: Wall time, as sesd reckons it (Alerting gives it the daemon's clock).
         self.wall = wall
+        #: The replica that posts, as each alert's ``host`` annotation names it.
+        self.host = replica_name()
         self._log = get_logger(sink=name)
         self._auth: dict[str, str] = {}
         self._hide: tuple[str, ...] = ()
@@ -184,7 +187,7 @@ class AlertmanagerSink:
             return
         posted = self.wall()
         alerts = alertmanager_documents(
-            notification, self.resend_every, posted, shared=self._config.shared
+            notification, self.resend_every, posted, shared=self._config.shared, host=self.host
         )
         now = self._clock()
         urls = list(self._config.urls)

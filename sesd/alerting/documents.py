@@ -71,6 +71,7 @@ def alertmanager_documents(
     posted: float | None = None,
     *,
     shared: bool = False,
+    host: str = "",
 ) -> list[dict[str, Any]]:
     """Every alert of the notification, as Alertmanager takes them. A
     firing alert is valid for VALID_FOR_RESENDS resend periods from when it is
@@ -79,7 +80,8 @@ def alertmanager_documents(
     state (Alertmanager says it, and reuses the text for a resolve it sends itself);
     with ``shared`` (several replicas post the alert) the description says its
     figures are one replica's share of the traffic, or its own canary; not of what SES
-    answered a poll, which every replica reads alike."""
+    answered a poll, which every replica reads alike. The annotation ``host`` names the
+    replica that posted it (the last one, of several)."""
     valid_from = notification.at if posted is None else max(notification.at, posted)
     out = []
     mutes = dict(notification.mutes)
@@ -99,6 +101,9 @@ def alertmanager_documents(
             annotations["runbook_url"] = alert.runbook_url
         if alert.dashboard_url:
             annotations["dashboard_url"] = alert.dashboard_url
+        if host:
+            # Not a label: replicas that post the same alert must be folded into one.
+            annotations["host"] = host
         if mute and not shared:
             # With shared, `sesd silence add` would mute one replica's file while the
             # others keep posting: the silence belongs in Alertmanager.
@@ -186,14 +191,18 @@ class Made(NamedTuple):
 
 
 def webhook_documents(
-    notification: Notification, made: Made | None = None, most: int = MOST_BODY_BYTES
+    notification: Notification,
+    made: Made | None = None,
+    most: int = MOST_BODY_BYTES,
+    *,
+    host: str = "",
 ) -> tuple[Made, list[bytes]]:
     """The webhook bodies (schema ``sesd.webhook.v1``) of ``notification``, and how they
     were made. Each is a whole document with the notification's top-level fields,
     ``part`` (from 1) of ``parts``, and its share of the alerts, in order: as many as
     keep it within ``most`` bytes (one alone that does not fit goes alone). ``made`` (a
     retry's): as the parts made before, so that the ones not taken yet carry the same
-    alerts, ``at`` and ``id``.
+    alerts, ``at`` and ``id``. ``host`` is the replica that sent it (sesd.io.replica).
 
     Each alert carries the line that mutes its own domain: a receiver making each alert
     a ticket of its own would offer the document's (``--domain '*'`` for several
@@ -212,6 +221,8 @@ def webhook_documents(
         "rule": notification.rule,
         "severity": notification.severity,
         "at": at,
+        # Which replica sent it: several on one queue each alert on their own share.
+        "host": host,
         "mute": notification.silence or None,
         # `sesd send-test-alert`'s: a receiver that acts on alerts skips it by field.
         "test": any(alert.test for alert in notification.alerts),
@@ -256,10 +267,10 @@ def _ends(envelope: int, sizes: list[int], most: int) -> tuple[int, ...]:
     return tuple(ends)
 
 
-def webhook_document(notification: Notification) -> bytes:
+def webhook_document(notification: Notification, host: str = "") -> bytes:
     """The webhook body of a notification that goes as one document (within
     MOST_BODY_BYTES: a test alert's, a narrow incident's)."""
-    _, bodies = webhook_documents(notification)
+    _, bodies = webhook_documents(notification, host=host)
     if len(bodies) != 1:
         raise ValueError(f"the notification goes as {len(bodies)} documents")
     return bodies[0]

@@ -14,7 +14,7 @@ from sesd.alerting.alert import SEVERITY_RANK, Alert, Notification
 from sesd.alerting.render import describe, headline, links, plain_for, test_mark, utc_time
 from sesd.alerting.rules import Transition
 from sesd.core.scopes import DOMAIN
-from sesd.core.text import slack_escape, slack_head
+from sesd.core.text import slack_escape, slack_head, slack_plain
 
 __all__ = [
     "SLACK_MAX_ALERTS_TEXT",
@@ -56,8 +56,11 @@ def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": _mrkdwn(text)}
 
 
-def slack_message(notification: Notification) -> dict[str, Any]:
-    """An incoming-webhook payload: header, one section per alert, within Slack's limits."""
+def slack_message(notification: Notification, host: str = "") -> dict[str, Any]:
+    """An incoming-webhook payload: header, one section per alert, within Slack's limits;
+    its closing line names ``host``, the replica that sent it (sesd.io.replica): two
+    replicas on one queue each alert on their share of the mail, and two messages for
+    one domain with different figures must say they come from two replicas."""
     alerts = notification.alerts
     first = alerts[0]
     title = (
@@ -84,7 +87,8 @@ def slack_message(notification: Notification) -> dict[str, Any]:
         blocks.append({"type": "section", "text": _mrkdwn(
             f"{_more(alerts[shown:])}: {rest}", SLACK_MAX_REST
         )})  # fmt: skip
-    closing = [_mrkdwn(f"sesd · {utc_time(first.at)}")]
+    sender = f"sesd on {slack_plain(host)}" if host else "sesd"
+    closing = [_mrkdwn(f"{sender} · {utc_time(first.at)}")]
     if notification.silence:
         # Text Slack does not format: a domain's '_' (``_x_.example``) would slant part
         # of the command, and what is copied would mute another domain. A look-alike

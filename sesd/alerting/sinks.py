@@ -29,6 +29,7 @@ from sesd.alerting.slack_refusals import slack_refused
 from sesd.config import PagerDutyConfig, SlackConfig
 from sesd.core.text import clean
 from sesd.io.logs import get_logger, print_line
+from sesd.io.replica import replica_name
 
 __all__ = [
     "SUCCESS",
@@ -223,6 +224,8 @@ class SlackSink:
         self.name = name
         self._config = config
         self._session = session
+        #: The replica that sends, as its messages name it.
+        self.host = replica_name()
 
     @property
     def endpoint(self) -> object:
@@ -235,7 +238,7 @@ class SlackSink:
         body = await post_json(
             self._session,
             self._config.webhook_url.get(),
-            msgspec.json.encode(slack_message(notification)),
+            msgspec.json.encode(slack_message(notification, self.host)),
             self._config.timeout.seconds,
             ok=(200,),
             min_pause=0.0,
@@ -268,6 +271,9 @@ class PagerDutySink:
         self.name = name
         self._config = config
         self._session = session
+        #: Each event's ``source``: the one configured, else the replica that sends (two
+        #: replicas' triggers of one incident fold into it, and say whose each was).
+        self.source = config.source or replica_name()
         #: Where each page goes on from: its first event not taken, and those before it
         #: a silence held back (not PagerDuty's: a stop does not save them as taken).
         self._part_sent: PartSent[tuple[int, tuple[int, ...]]] = PartSent()
@@ -322,7 +328,7 @@ class PagerDutySink:
 
     async def send(self, notification: Notification) -> None:
         """Post each alert's trigger or resolve event, from the first not taken yet."""
-        events = pagerduty_events(notification, self._config.routing_key.get(), self._config.source)
+        events = pagerduty_events(notification, self._config.routing_key.get(), self.source)
         (start, held), refused = self._part_sent.take(notification, (0, ()))
         firing = notification.kind is not Transition.RESOLVED
         for i in range(start, len(events)):

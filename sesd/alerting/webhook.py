@@ -13,6 +13,7 @@ from sesd.alerting.documents import SIGNATURE_HEADER, Made, sign, webhook_docume
 from sesd.alerting.part_sent import PartSent
 from sesd.alerting.sinks import SLACK_DEFAULT_PAUSE, SUCCESS, DeliveryError, Permanent, post_json
 from sesd.config import WebhookConfig
+from sesd.io.replica import replica_name
 
 __all__ = ["WebhookSink"]
 
@@ -27,6 +28,8 @@ class WebhookSink:
         self.name = name
         self._config = config
         self._session = session
+        #: The replica that sends, as its documents name it (``host``).
+        self.host = replica_name()
         #: Each part-sent notification's next part, and how its parts were made.
         self._part_sent: PartSent[tuple[int, Made | None]] = PartSent()
 
@@ -74,7 +77,7 @@ class WebhookSink:
     async def send(self, notification: Notification) -> None:
         """Post the notification's documents, from the first not taken yet."""
         (start, made), refused = self._part_sent.take(notification, (0, None))
-        made, bodies = webhook_documents(notification, made)
+        made, bodies = webhook_documents(notification, made, host=self.host)
         for k in range(start, len(bodies)):
             self._part_sent.posting((k, made), refused)  # what a stop meanwhile saves
             try:

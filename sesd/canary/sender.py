@@ -9,7 +9,6 @@ slow or failing SES endpoint never slows event consumption.
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +31,7 @@ from sesd.config import CanaryConfig
 from sesd.core.canary import CANARY_TAG, CanaryTracker
 from sesd.io.aws_errors import error_code
 from sesd.io.logs import get_logger
+from sesd.io.replica import replica_name
 
 __all__ = ["CanarySender", "error_reason", "instance_name", "shown_code"]
 
@@ -104,8 +104,9 @@ def shown_code(exc: BaseException) -> str:
 
 
 def instance_name() -> str:
-    """This replica's name as an SES tag value (letters, digits, '_' and '-')."""
-    name = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname())[:64].strip("-")
+    """This replica's name (sesd.io.replica) as an SES tag value (letters, digits, '_'
+    and '-')."""
+    name = re.sub(r"[^A-Za-z0-9_-]", "-", replica_name()).strip("-")
     return name or "sesd"
 
 

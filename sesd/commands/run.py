@@ -27,6 +27,7 @@ from sesd.commands.common import (
 )
 from sesd.config import ConfigError, HttpConfig
 from sesd.io.logs import buffer_output, configure_logging, flush_logs, get_logger
+from sesd.io.replica import own_command
 
 if TYPE_CHECKING:
     from sesd.runtime.exit_room import ExitRoom
@@ -174,7 +175,12 @@ def execute(args: argparse.Namespace) -> int:
         get_logger().warning("sesd.config.warning", warning=warning)
     _open_files(sum(q.concurrency for q in config.queues))
     try:
-        daemon = Daemon(config, config_path=os.path.abspath(args.config), listen=args.listen)
+        daemon = Daemon(
+            config,
+            config_path=os.path.abspath(args.config),
+            listen=args.listen,
+            program=own_command(sys.argv[0]),
+        )
     except StartError as exc:
         return start_failed(exc)
     # Each part of the stop has its bound, the exit too: inside the shipped units' stop

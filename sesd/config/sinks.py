@@ -68,13 +68,16 @@ class PagerDutyConfig(_Sink, frozen=True, tag="pagerduty"):
 
     routing_key: Secret
     events_url: str = "https://events.pagerduty.com/v2/enqueue"
-    source: str = "sesd"
+    #: Each event's ``source`` ("the unique location of the affected system,
+    #: preferably a hostname or FQDN", PagerDuty's reference says). None: the replica
+    #: that sends (sesd.io.replica), as sesd's other messages name it.
+    source: str | None = None
     timeout: Duration = msgspec.field(default_factory=lambda: Duration("10s"))
 
     def __post_init__(self) -> None:
         check_http_url(self.events_url, "events_url", drops=True)
         _check_timeout(self.timeout)
-        if not self.source.strip():
+        if self.source is not None and not self.source.strip():
             raise ValueError("source must not be blank: PagerDuty refuses every event then")
 
     def key_fault(self) -> str | None:

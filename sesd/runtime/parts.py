@@ -57,6 +57,9 @@ class Wiring(TypedDict, total=False):
     config_path: str | None
     #: ``--listen`` (or $SESD_HTTP_LISTEN), over the file's: a reload keeps it.
     listen: str | None
+    #: The command that runs this sesd, as a page's mute line names it
+    #: (sesd.io.replica.own_command): ``sesd`` unless given.
+    program: str
 
 
 class Parts:
@@ -90,7 +93,8 @@ class Parts:
                 config.providers, ledger.providers, clock=self.clock
             )
         # Without a silences file, `sesd silence add` fails: no mute line then.
-        prefix = "sesd silence add" if config.silences_path else ""
+        program = wiring.get("program", "sesd")
+        prefix = f"{program} silence add" if config.silences_path else ""
         if prefix and config_path:
             prefix += f" --config {shlex.quote(config_path)}"
         evaluator = Evaluator(

@@ -15,7 +15,6 @@ after a start compares with the start itself, when every counter was 0.
 
 from __future__ import annotations
 
-import socket
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from typing import Protocol
 from sesd.alerting.evaluator import Evaluator
 from sesd.core.ledger import Ledger
 from sesd.io.build import revision
+from sesd.io.replica import replica_name
 from sesd.metrics.registry import Metrics
 
 __all__ = ["Rates", "Readiness", "Sample", "Sources"]
@@ -78,9 +78,10 @@ class Sources:
     version: str
     #: The commit this build was made from ("" unknown).
     revision: str = field(default_factory=revision)
-    #: The machine's name (a pod's, in Kubernetes): which replica answered, when a
-    #: Service in front of several hands each request to any of them.
-    host: str = field(default_factory=socket.gethostname)
+    #: This replica's name (sesd.io.replica: the machine's, a pod's in Kubernetes):
+    #: which replica answered, when a Service in front of several hands each request
+    #: to any of them; its messages name it alike.
+    host: str = field(default_factory=replica_name)
 
 
 class Rates:
