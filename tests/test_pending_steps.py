@@ -544,3 +544,22 @@ def test_a_restart_moves_no_delay_no_step_moved() -> None:
     assert again.count("b.example", NOW - 0.5 + LONGEST_DELAY - 0.25) == 1
     assert again.count("b.example", NOW - 0.5 + LONGEST_DELAY) == 0
     assert again.count("a.example", NOW + LONGEST_DELAY) == 0
+
+
+def test_a_step_back_kept_across_a_start_days_behind_the_save_moves_no_delay() -> None:
+    """The clock is SES's: a recipient delayed at NOW; a minute on the clock steps ten
+    minutes back (wrongly), sesd saves a minute later and starts again on a clock two
+    days behind the save (a file more than a day ahead is taken as damaged: nothing
+    moved back); 30 minutes after NOW by SES's clock NTP steps it the two days and ten
+    minutes ahead. The delay pends until 16 h after it, as SES tries it. Before: the
+    step back's move was kept against NTP's step, which moved the delay, first seen
+    ahead of the clock it left, as far as it was old: 30 minutes past SES's 16 h."""
+    pipeline = Pipeline(core_settings(CONFIG))
+    pipeline.feed(f.raw(f.delay(["u@a.example"], at=NOW, message_id="m1")), "q", NOW)
+    pipeline.ledger.stepped(-600.0, NOW - 540)
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in pipeline.ledger.specs])
+    blob = snapshot(pipeline.ledger, evaluator, NOW - 480)
+    pipeline = Pipeline(core_settings(CONFIG))
+    restore(blob, pipeline.ledger, evaluator, NOW - 480 - 2 * 86400.0)
+    pipeline.ledger.stepped(2 * 86400.0 + 600, NOW + 1800)
+    assert pipeline.ledger.pending.next_expiry(NOW) == NOW + LONGEST_DELAY
