@@ -631,3 +631,49 @@ def test_a_restore_counts_each_delay_its_labels_are_refused_for_and_reads_on() -
     saved["pending"] = sorted(saved["pending"], key=lambda row: row[0])  # type: ignore[call-overload]
     assert after.restore(saved, admits=[lambda label: label != "gone.example"]) == 2
     assert (len(after), after.count("a.com", 10)) == (1, 1)
+
+
+def test_a_restore_bounds_each_expiry_from_its_first_delay_and_keeps_each_move() -> None:
+    """A file from a build that took expirationTime at its word: a.com's delay first
+    seen at 1,000 s expiring ten years on; b.com's delay moved by NTP's step of one
+    second. Read back, a.com's pends until 16 h after its first delay, not a second
+    longer, and b.com's until 16 h and the second after its own."""
+    before = PendingDelays(100)
+    before.delayed(2, ("b.com",), 2000.0, None)
+    before.stepped(1.0, 2061.0)
+    saved = before.snapshot()
+    rows = saved["pending"]
+    assert isinstance(rows, list)
+    saved["pending"] = [(1, ("a.com",), 1000.0, 1000.0 + 10 * 365 * 86400.0), *rows]
+    after = PendingDelays(100)
+    assert after.restore(saved) == 0
+    assert after.count("a.com", 1000.0 + LONGEST_DELAY - 1) == 1
+    assert after.count("a.com", 1000.0 + LONGEST_DELAY) == 0
+    assert after.next_expiry(1000.0 + LONGEST_DELAY) == 2000.0 + LONGEST_DELAY + 1
+
+
+def test_a_restore_counts_each_delay_saved_at_no_time_a_clock_tells_and_reads_on() -> None:
+    """Rows of a file damaged or edited by hand, first seen at no number, before 1970
+    and past year 9999, then two a clock tells (the last second of 9999 among them):
+    the three are refused, counted one each, and the two after them are held."""
+    latest = 253402300799.0  # 9999-12-31T23:59:59Z
+    rows = [(1, ("a.com",), float("nan"), 100.0), (2, ("a.com",), -5.0, 100.0),
+            (3, ("a.com",), latest + 1, latest + 100), (4, ("a.com",), 0.0, 100.0),
+            (5, ("b.com",), latest, latest + 100)]  # fmt: skip
+    after = PendingDelays(100)
+    assert after.restore({"pending": rows, "resolved": []}) == 3
+    assert (len(after), after.count("a.com", 10), after.count("b.com", latest)) == (2, 1, 1)
+
+
+def test_a_restore_reads_each_scope_s_label_from_where_the_file_put_it() -> None:
+    """A file saved with a domain's, a provider's and a tenant's label per delay, read
+    by a sesd that counts domains and tenants alone (providers turned off): the tenant
+    scope reads the tenant's label; one reading a scope the file has not, ``unknown``."""
+    before = PendingDelays(100, scopes=3)
+    before.delayed(1, ("a.com", "google", "acme"), 0.0, 100.0)
+    after = PendingDelays(100, scopes=2)
+    after.restore(before.snapshot(), where=[0, 2])
+    assert (after.count("a.com", 10), after.counts(10, scope=1)) == (1, {"acme": 1})
+    unread = PendingDelays(100, scopes=2)
+    unread.restore(before.snapshot(), where=[2, -1])
+    assert (unread.counts(10), unread.counts(10, scope=1)) == ({"acme": 1}, {"unknown": 1})

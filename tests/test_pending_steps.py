@@ -359,6 +359,10 @@ def test_a_delivery_read_before_ntp_s_step_ends_a_delay_sqs_brings_after_it() ->
     pending.stepped(3 * HOUR, NOW + 60)
     assert pending.delayed(1, ("a.example",), NOW - 600, None) == (("a.example",), 600.0)
     assert len(pending) == 0
+    at_once = PendingDelays(100)  # NTP's step from the very time the Delivery is dated
+    assert at_once.resolved(1, BEHIND) is None
+    at_once.stepped(3 * HOUR, NOW)
+    assert at_once.delayed(1, ("a.example",), NOW - 600, None) == (("a.example",), 600.0)
     pipeline = Pipeline(core_settings(CONFIG))
     pipeline.feed(f.raw(f.delivery(["u@a.example"], at=NOW, message_id="m1")), "q", BEHIND)
     pipeline.ledger.stepped(3 * HOUR, NOW + 60)
@@ -435,3 +439,127 @@ def test_a_step_of_a_full_table_holds_little_memory_beyond_the_moves_it_keeps() 
         tracemalloc.stop()
     assert max(peaks) < 100, peaks
     assert pending.next_expiry(NOW) == BEHIND + LONGEST_DELAY + HOUR  # (moved as ever)
+
+
+def test_a_retry_held_before_ntp_s_step_moves_once() -> None:
+    """A table of four on the clock three hours behind: recipients 1 to 4 delayed at
+    SES's NOW (dated on the clock), 5 refused (its domain's share full); 1 is
+    delivered a minute on, and SES's retry of 5 ten minutes on is held, from its first
+    delay. NTP then steps the clock the three hours ahead: 5 pends until 16 h after
+    SES's first delay, and its Delivery 15 h after it is timed 15 h. Moved once as a
+    delay held and again as a recipient given up on, it would pend the step past SES's
+    16 h less the ten minutes, timed that much less."""
+    pending = PendingDelays(4)
+    for key in (1, 2, 3, 4, 5):  # (4 at another domain: one holds three quarters)
+        pending.delayed(key, ("b.example" if key == 4 else "a.example",), BEHIND, None)
+    assert pending.overflow == 1
+    pending.resolved(1, BEHIND + 60)
+    pending.delayed(5, ("a.example",), BEHIND + 600, None)
+    assert len(pending) == 4
+    pending.stepped(3 * HOUR, NOW + 700)
+    assert pending.count("a.example", NOW + LONGEST_DELAY - 1) == 3
+    assert pending.count("a.example", NOW + LONGEST_DELAY) == 0
+    assert pending.resolved(5, NOW + 15 * HOUR) == (("a.example",), 15 * HOUR)
+
+
+@pytest.mark.parametrize("size", [100, 4], ids=["one generation", "two generations"])
+def test_two_steps_back_then_ntp_s_step_move_each_delivery_as_its_clock_was_behind(
+    size: int,
+) -> None:
+    """The clock is SES's: recipients 1 and 3 delivered at NOW. A minute on the clock
+    steps an hour back (wrongly); 2 is delivered at SES's NOW + 2 min, read at once on
+    the clock behind (dated on it: from ahead of it); a minute later the clock steps
+    ten minutes further back, runs past NOW, and NTP steps it the 70 minutes ahead. SQS
+    then brings the recipients' DeliveryDelays, SES's ten minutes before each
+    Delivery: each is over, timed its ten minutes. 2's Delivery is moved the hour its
+    clock was behind, 1's and 3's none. In a table of four, 1's and 3's Deliveries
+    are the older of the two generations remembered when the clock steps back. Left,
+    a step back crediting the newer generation alone moved 1 and 3 the 70 minutes, a
+    second step back taking credit from what the first kept moved them 20 minutes, and
+    one crediting nothing to those remembered since the first moved 2 the 70 minutes:
+    each delay timed that much longer."""
+    pending = PendingDelays(size)
+    for key in (1, 3):
+        assert pending.resolved(key, NOW) is None
+    pending.stepped(-HOUR, NOW + 60 - HOUR)
+    assert pending.resolved(2, NOW + 120 - HOUR) is None
+    pending.stepped(-600.0, NOW + 180 - HOUR - 600)
+    pending.stepped(4200.0, NOW + 60 + 4200)
+    for key, delivered in ((1, NOW), (3, NOW), (2, NOW + 120)):
+        assert pending.delayed(key, ("a.example",), delivered - 600, None) == (
+            ("a.example",),
+            600.0,
+        )
+    assert len(pending) == 0
+
+
+def test_a_step_ahead_past_the_one_back_moves_no_delivery_read_before_them() -> None:
+    """The clock is SES's: recipient 1 delivered at NOW. A minute on the clock steps an
+    hour back, and ten minutes later two hours ahead (an hour past SES's). SQS then
+    brings the recipient's DeliveryDelay, SES's ten minutes before the Delivery: over,
+    timed ten minutes. The Delivery is ahead of the clock the step ahead left: it was
+    not read on a clock behind. Moved as far as the step ahead outdid the one back, the
+    delay was timed an hour longer."""
+    pending = PendingDelays(100)
+    assert pending.resolved(1, NOW) is None
+    pending.stepped(-HOUR, NOW + 60 - HOUR)
+    pending.stepped(2 * HOUR, NOW + 660 + HOUR)
+    assert pending.delayed(1, ("a.example",), NOW - 600, None) == (("a.example",), 600.0)
+
+
+def test_a_clock_partly_set_keeps_the_rest_of_a_step_back_against_ntp_s_step() -> None:
+    """The host's clock is an hour behind SES's: recipient 1 is delivered at SES's NOW,
+    read at once on it (dated on it). A minute on the clock steps ten minutes further
+    back (wrongly), five minutes later five minutes ahead; it runs past the Delivery as
+    dated, and NTP steps it the 65 minutes ahead. SQS then brings the recipient's
+    DeliveryDelay, SES's five minutes before the Delivery: over, timed five minutes.
+    The Delivery moved the hour its clock was behind SES's. Had the partial step added
+    its five minutes to the ten kept against the next step ahead, NTP's step would have
+    moved it 50 minutes, left before its delay: that would have pended its 16 h."""
+    pending = PendingDelays(100)
+    assert pending.resolved(1, NOW - HOUR) is None
+    pending.stepped(-600.0, NOW + 60 - HOUR - 600)
+    pending.stepped(300.0, NOW + 360 - HOUR - 300)
+    pending.stepped(3900.0, NOW + 100 - HOUR + 3900)
+    assert pending.delayed(1, ("a.example",), NOW - 300, None) == (("a.example",), 300.0)
+    assert len(pending) == 0
+
+
+def test_a_restart_moves_no_delay_no_step_moved() -> None:
+    """Recipient 3 delayed ten minutes before NOW by SES's clock, read at once on the
+    host's three hours behind (dated on it), and NTP's step a minute before NOW; then 1
+    delayed at NOW, 2 half a second before sesd saves at NOW. Read back and held to the
+    save's clock, 3 keeps the step's move, and 1 and 2 pend until 16 h after their
+    delays, no longer."""
+    pending = PendingDelays(100)
+    pending.delayed(3, ("c.example",), BEHIND - 600, None)
+    pending.stepped(3 * HOUR, NOW - 60)
+    pending.delayed(1, ("a.example",), NOW, None)
+    pending.delayed(2, ("b.example",), NOW - 0.5, None)
+    again = PendingDelays(100)
+    again.restore(pending.snapshot())
+    again.held_to(NOW)
+    assert _moved(again) == {3}
+    assert again.next_expiry(NOW) == NOW - 600 + LONGEST_DELAY
+    assert again.count("b.example", NOW - 0.5 + LONGEST_DELAY - 0.25) == 1
+    assert again.count("b.example", NOW - 0.5 + LONGEST_DELAY) == 0
+    assert again.count("a.example", NOW + LONGEST_DELAY) == 0
+
+
+def test_a_step_back_kept_across_a_start_days_behind_the_save_moves_no_delay() -> None:
+    """The clock is SES's: a recipient delayed at NOW; a minute on the clock steps ten
+    minutes back (wrongly), sesd saves a minute later and starts again on a clock two
+    days behind the save (a file more than a day ahead is taken as damaged: nothing
+    moved back); 30 minutes after NOW by SES's clock NTP steps it the two days and ten
+    minutes ahead. The delay pends until 16 h after it, as SES tries it. Before: the
+    step back's move was kept against NTP's step, which moved the delay, first seen
+    ahead of the clock it left, as far as it was old: 30 minutes past SES's 16 h."""
+    pipeline = Pipeline(core_settings(CONFIG))
+    pipeline.feed(f.raw(f.delay(["u@a.example"], at=NOW, message_id="m1")), "q", NOW)
+    pipeline.ledger.stepped(-600.0, NOW - 540)
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in pipeline.ledger.specs])
+    blob = snapshot(pipeline.ledger, evaluator, NOW - 480)
+    pipeline = Pipeline(core_settings(CONFIG))
+    restore(blob, pipeline.ledger, evaluator, NOW - 480 - 2 * 86400.0)
+    pipeline.ledger.stepped(2 * 86400.0 + 600, NOW + 1800)
+    assert pipeline.ledger.pending.next_expiry(NOW) == NOW + LONGEST_DELAY
