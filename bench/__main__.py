@@ -1,6 +1,8 @@
 """``python -m bench [NAME...] [--OPTION VALUE...]``: run benchmarks, print their figures.
 
-Options go to the benchmarks that take them (``sinks --seconds 60``).
+Options go to the benchmarks that take them (``sinks --seconds 60``). A benchmark
+that takes arguments of its own, named first, takes the rest of the line
+(``pipeline_instructions --mode decode ../base``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from bench import (
     memory,
     opcodes,
     pipeline,
+    pipeline_instructions,
     poller_instructions,
     poller_rate,
     replay,
@@ -34,6 +37,7 @@ from bench import (
 
 BENCHMARKS = {
     "pipeline": pipeline.main,
+    "pipeline_instructions": pipeline_instructions.main,
     "stages": stages.main,
     "calls": calls.main,
     "opcodes": opcodes.main,
@@ -56,10 +60,16 @@ BENCHMARKS = {
     "causes": causes.main,
     "waits": waits.main,
 }
+#: Benchmarks whose arguments are not all options: named first, they take the rest.
+TAKE_ARGUMENTS = {"pipeline_instructions": pipeline_instructions.main}
 
 
 def main(argv: list[str]) -> int:
     """Run the named benchmarks (all by default)."""
+    if argv and argv[0] in TAKE_ARGUMENTS:
+        print(f"== {argv[0]}")
+        TAKE_ARGUMENTS[argv[0]](argv[1:])
+        return 0
     options = next((i for i, a in enumerate(argv) if a.startswith("--")), len(argv))
     names = argv[:options] or list(BENCHMARKS)
     for name in names:

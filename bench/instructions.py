@@ -35,6 +35,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 
 import anyio
 
@@ -63,26 +64,32 @@ def _drain(side: str, url: str, count: int, nameserver: str) -> None:
 
 def counted(module: str, *args: str) -> int:
     """The instructions ``python -m MODULE ARGS...`` executes under valgrind, in all."""
+    return instructions_of([sys.executable, "-m", module, *args], f"{module} {args}")
+
+
+def instructions_of(
+    command: list[str], what: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> int:
+    """The instructions ``command`` executes under valgrind, in all (run in ``cwd``,
+    with ``env`` added to this process's environment); ``what`` names it if it fails."""
     done = subprocess.run(
         [
             "valgrind",
             "--tool=cachegrind",
             "--cache-sim=no",
             "--cachegrind-out-file=/dev/null",
-            sys.executable,
-            "-m",
-            module,
-            *args,
+            *command,
         ],
         capture_output=True,
         text=True,
         check=False,
+        cwd=cwd,
         # The same hashes in every run: dicts and sets probe alike.
-        env={**os.environ, "PYTHONHASHSEED": "0"},
+        env={**os.environ, **(env or {}), "PYTHONHASHSEED": "0"},
     )
     found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
     if done.returncode or found is None:
-        raise RuntimeError(f"{module} {args} under valgrind failed: {done.stderr[-1500:]}")
+        raise RuntimeError(f"{what} under valgrind failed: {done.stderr[-1500:]}")
     return int(found.group(1).replace(",", ""))
 
 
