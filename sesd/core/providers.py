@@ -190,6 +190,11 @@ def _is_address(name: str) -> bool:
     [IPv6:2001:db8::1])."""
     if name.startswith("[") and name.endswith("]"):
         name = name[1:-1].removeprefix("ipv6:")
+    # An IPv4 address ends in a digit, an IPv6 one has a colon: a host name, nearly
+    # every MX, is told at once, without the two errors ip_address() raises for it
+    # (about 37,000 instructions a host, counted under cachegrind).
+    if ":" not in name and not name[-1:].isdigit():
+        return False
     try:
         ip_address(name)
     except ValueError:
