@@ -27,13 +27,14 @@ from typing import Final
 import anyio
 import dns.asyncresolver
 import dns.exception
+import dns.name
 import dns.nameserver
 import dns.rdatatype
 import dns.resolver
 
 from sesd.config import ProvidersConfig
 from sesd.core.provider_cache import LONGEST_ANSWER, ProviderCache
-from sesd.core.providers import NONE, OTHER, UNKNOWN, by_mx, mx_table
+from sesd.core.providers import NONE, OTHER, UNKNOWN, by_labels, mx_table, wire_labels
 from sesd.io.logs import get_logger
 
 __all__ = ["ProviderResolver", "no_resolver_retry"]
@@ -335,10 +336,11 @@ class ProviderResolver:
         # as the alias may point elsewhere once it expires.
         ttl = min(MAX_TTL, max(MIN_TTL, float(answer.chaining_result.minimum_ttl)))
         records = sorted(answer.rrset, key=lambda r: r.preference)
-        hosts = [r.exchange.to_text(omit_final_dot=True) for r in records]
-        if hosts == [""] or hosts == ["."]:
+        if len(records) == 1 and records[0].exchange == dns.name.root:
             return NONE, ttl, "null_mx"  # RFC 7505: the domain takes no mail
-        return by_mx(hosts, self._table), ttl, "resolved"
+        # Each host read only until one names a provider (the first, mostly).
+        hosts = (wire_labels(r.exchange.labels) for r in records)
+        return by_labels(hosts, self._table), ttl, "resolved"
 
     async def _implicit(self, domain: str) -> tuple[str, float, str]:
         """A domain without MX takes mail at its own address, IPv4 or IPv6 (RFC 5321
