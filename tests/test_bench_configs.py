@@ -6,11 +6,14 @@ would otherwise surface only when someone next runs one, as a traceback.
 
 from __future__ import annotations
 
+import anyio
 import pytest
 
 from bench import end_to_end, evaluation, instructions, poller_instructions
+from bench.fake_sqs import DOMAINS
 from sesd.config import parse_config
 from sesd.core.pipeline import Pipeline
+from tests.dns_server import Zone, dns_server
 
 
 @pytest.mark.parametrize("alerts", ["", instructions.ALERTS], ids=["end_to_end", "instructions"])
@@ -19,6 +22,26 @@ def test_the_daemon_configs_of_the_end_to_end_benchmarks_pass_the_checks(alerts:
     config = parse_config(end_to_end.daemon_text("http://127.0.0.1:9", extra))
     assert [queue.name for queue in config.queues] == ["bench"]
     assert [rule.name for rule in config.alerts.rules] == ["delay-ratio-high"]
+
+
+def test_the_cold_start_of_the_instruction_count_holds_its_lookups_back() -> None:
+    """Its drain counts every event before its domain's answer: one lookup starts, the
+    next only 1,000 s later."""
+    config = parse_config(
+        end_to_end.daemon_text("http://127.0.0.1:9", instructions.cold_config("127.0.0.1:53"))
+    )
+    assert config.providers.rate == 0.001
+    assert config.providers.nameservers == ["127.0.0.1:53"]
+
+
+async def test_the_lookups_the_instruction_count_counts_end() -> None:
+    """The lookups counted alone are answered and looked up as the daemon's are, and the
+    count's run ends once every one has its answer."""
+    zone = Zone(mx={domain: [(10, "aspmx.l.google.com")] for domain in DOMAINS[:3]})
+    zone.nxdomain.add(DOMAINS[3])
+    with dns_server(zone) as address, anyio.fail_after(20):
+        await instructions.lookups(4, address)
+    assert sorted(name for name, _, _ in zone.queries) == sorted(DOMAINS[:4])
 
 
 @pytest.mark.parametrize("name", list(evaluation.CONFIGS))

@@ -22,9 +22,11 @@ __all__ = [
     "OTHER",
     "PROVIDERS",
     "UNKNOWN",
+    "by_labels",
     "by_mx",
     "consumer_provider",
     "mx_table",
+    "wire_labels",
 ]
 
 PROVIDERS: Final = (
@@ -194,6 +196,11 @@ def _is_address(name: str) -> bool:
     [IPv6:2001:db8::1])."""
     if name.startswith("[") and name.endswith("]"):
         name = name[1:-1].removeprefix("ipv6:")
+    # An IPv4 address ends in a digit, an IPv6 one has a colon: a host name, nearly
+    # every MX, is told at once, without the two errors ip_address() raises for it
+    # (about 37,000 instructions a host, counted under cachegrind).
+    if ":" not in name and not name[-1:].isdigit():
+        return False
     try:
         ip_address(name)
     except ValueError:
@@ -243,8 +250,13 @@ def by_mx(hosts: Iterable[str], table: Mapping[str, str]) -> str:
     ``com``, which anyone may give their MX, as no registry is asked) is no suffix's
     dot, so such a host matches only below that label; a host that is an IP address
     matches nothing."""
-    for host in hosts:
-        labels = _labels(host)
+    return by_labels(map(_labels, hosts), table)
+
+
+def by_labels(hosts: Iterable[list[str]], table: Mapping[str, str]) -> str:
+    """:func:`by_mx` of hosts given by their labels (each host's :func:`_labels`, or
+    :func:`wire_labels` of the name DNS sent), lowest preference first."""
+    for labels in hosts:
         if _is_address(".".join(labels)):
             # An MX at an address (RFC 5321 5.1 forbids it) names no operator, whatever
             # suffix its last numbers spell.
@@ -255,3 +267,14 @@ def by_mx(hosts: Iterable[str], table: Mapping[str, str]) -> str:
             if found is not None:
                 return found
     return OTHER
+
+
+def wire_labels(labels: tuple[bytes, ...]) -> list[str]:
+    """An absolute host name's labels as DNS sends them (bytes, the root's empty label
+    last), as :func:`_labels` reads the name's text form: each byte the character of
+    its value, ASCII letters lower-cased. The resolver reads an MX host so, not by
+    writing it as text and reading that back, character by character twice (about
+    55,000 instructions a host, counted under cachegrind). The root alone is one empty
+    label, as its text form (``.``) reads."""
+    named = labels[:-1] if labels[-1:] == (b"",) else labels
+    return [label.decode("latin-1").translate(_ASCII_LOWER) for label in named] or [""]
