@@ -67,14 +67,15 @@ def held_to(table: PendingDelays, now: float) -> None:
     """No delay's latest time moved past ``now``'s own ``LONGEST_DELAY`` on (its
     first time, moved, no later than ``now``): at a restart (a state file's moves from
     a clock since set back, or damaged). A move below none moves no time: kept, but of
-    a delay first seen further ahead of ``now`` (a file more than a day ahead, taken
-    as damaged: nothing moved back). Kept, NTP's step ahead then moved that delay,
-    though first seen ahead of the clock the step left, as far as it was old: it
-    pended as long past SES's 16 h. Nor is a Delivery or Bounce remembered later than
-    ``now``, or at no time (a damaged file's, a hand's edit; none is later than its
-    save): a delay of its recipient was timed from it, a year, or raised (a length
-    past what a float holds, in milliseconds); one not a number ended no delay, nor
-    did a Delivery replace it (it compares later than none)."""
+    a delay first seen further ahead of ``now`` than that move is below none (a file
+    more than a day ahead, taken as damaged: nothing moved back). Kept, NTP's step
+    ahead then moved that delay, though first seen ahead of the clock the step left,
+    as far as it was old: it pended as long past SES's 16 h. Nor is a Delivery or
+    Bounce remembered later than ``now``, or at no time (a damaged file's, a hand's
+    edit; none is later than its save): a delay of its recipient was timed from it, a
+    year, or raised (a length past what a float holds, in milliseconds); one not a
+    number ended no delay, nor did a Delivery replace it (it compares later than
+    none)."""
     if not math.isfinite(now):
         return
     for resolved in (table._resolved, table._resolved_before):
