@@ -67,8 +67,11 @@ def sesd_run(
     interpreter costs about a second of CPU for a start that fails in milliseconds.
     What the command does to its process is left as a test worker needs it: the
     exit's bound it arms is disarmed as it is armed (its timer would end the worker as
-    it ends sesd; the bound's code is checked against the exit code instead), and the
-    open-files limit it raises and the descriptor watch it adds are put back."""
+    it ends sesd; the bound's code is checked against the exit code instead), the
+    open-files limit it raises and the descriptor watch it adds are put back, and so
+    is its signal handling: the command leaves it to the process's exit (a stop signal
+    then ends the exit at once), and a later test in this worker that sent itself a
+    SIGTERM was ended with the exit code 130."""
     bounds: list[run_command._ExitBound] = []
 
     class Disarmed(run_command._ExitBound):
@@ -89,7 +92,8 @@ def sesd_run(
     def sesd_run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
         for name, value in (env or {}).items():
             monkeypatch.setenv(name, value)
-        code = main(["run", *args])
+        with _signals_put_back():
+            code = main(["run", *args])
         flush_logs()
         # A start that failed in the daemon's run armed the bound, which says the same.
         assert [bound.code() for bound in bounds] in ([], [code])
@@ -101,6 +105,24 @@ def sesd_run(
         resource.setrlimit(resource.RLIMIT_NOFILE, limit)
         watched.filters[:] = filters
         configure_logging("debug", "json")  # the daemon's log writer stopped
+
+
+@contextlib.contextmanager
+def _signals_put_back() -> Iterator[None]:
+    """The stop and reload signals' handlers and the wakeup file as they were before;
+    the wakeup file sesd left closed, which ends the thread that reads it."""
+    stops = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    handlers = [signal.getsignal(signum) for signum in stops]
+    wakeup = signal.set_wakeup_fd(-1)
+    signal.set_wakeup_fd(wakeup)
+    try:
+        yield
+    finally:
+        for signum, handler in zip(stops, handlers, strict=True):
+            signal.signal(signum, handler)
+        left = signal.set_wakeup_fd(wakeup)
+        if left not in (-1, wakeup):
+            os.close(left)
 
 
 def _config(tmp_path: Path, text: str) -> Path:
