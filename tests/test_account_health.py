@@ -320,16 +320,8 @@ async def test_no_credentials_is_told_where_sesd_looks_not_to_wait() -> None:
             .create_client("sesv2", region_name=TARGET[1], endpoint_url=fake.url)
             .__aenter__()
         )
-
-        async def client_for(service: str, target: Target) -> Any:
-            return client
-
-        poller = AccountPoller(
-            [TARGET], client_for, pipeline.ledger.accounts, every=300,
-            cloudwatch=False, clock=lambda: NOW,
-        )  # fmt: skip
         try:
-            await poller.poll_once()
+            await _poll_once_with(client, pipeline.ledger.accounts)
         finally:
             await client.__aexit__(None, None, None)
     records = [json.loads(line) for line in logs.getvalue().splitlines()]
@@ -337,6 +329,18 @@ async def test_no_credentials_is_told_where_sesd_looks_not_to_wait() -> None:
     assert list(hints) == ["NoCredentialsError"]
     assert "AWS_ACCESS_KEY_ID" in hints["NoCredentialsError"]
     assert "next poll" not in hints["NoCredentialsError"]
+
+
+async def _poll_once_with(client: Any, accounts: Any) -> None:
+    """One poll of TARGET's account health (no CloudWatch), ``client`` for every call."""
+
+    async def client_for(service: str, target: Target) -> Any:
+        return client
+
+    poller = AccountPoller(
+        [TARGET], client_for, accounts, every=300, cloudwatch=False, clock=lambda: NOW
+    )
+    await poller.poll_once()
 
 
 async def test_an_ses_endpoint_nothing_answers_at_is_named_with_what_chose_it() -> None:
@@ -354,15 +358,7 @@ async def test_an_ses_endpoint_nothing_answers_at_is_named_with_what_chose_it() 
     async with session.create_client(
         "sesv2", region_name=TARGET[1], endpoint_url=closed, config=once
     ) as client:
-
-        async def client_for(service: str, target: Target) -> Any:
-            return client
-
-        poller = AccountPoller(
-            [TARGET], client_for, pipeline.ledger.accounts, every=300,
-            cloudwatch=False, clock=lambda: NOW,
-        )  # fmt: skip
-        await poller.poll_once()
+        await _poll_once_with(client, pipeline.ledger.accounts)
     records = [json.loads(line) for line in logs.getvalue().splitlines()]
     (failed,) = [r for r in records if r["event"] == "sesd.account.poll_failed"]
     assert failed["hint"] == (
