@@ -21,7 +21,8 @@ from sesd.io.replica import own_command
 from tests import factory as f
 from tests.conftest import make_queue, send_bodies
 from tests.receivers import Receiver
-from tests.sesd_process import config_file, sesd_process
+from tests.sesd_process import sesd_process
+from tests.test_silences_e2e import silences_config
 
 
 def _script(path: Path) -> Path:
@@ -81,16 +82,7 @@ async def test_the_mute_line_of_a_sesd_off_the_path_runs_as_pasted(
     url, _ = await make_queue(sqs)
     bare = "/usr/bin:/bin"
     async with Receiver("slack") as slack:
-        config = config_file(
-            tmp_path,
-            f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
-            f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
-            '[alerts]\nevaluate_every = "100ms"\ngroup_wait = "0s"\n'
-            f'silences_path = "{tmp_path / "silences.json"}"\n'
-            '[alerts.slack]\nwebhook_url = "env:SESD_TEST_SLACK_URL"\n'
-            '[[alerts.rules]]\nname = "delays"\nmetric = "delay_ratio"\nwindow = "5m"\n'
-            'above = 0.5\nmin_events = 1\nsinks = ["slack"]\n',
-        )
+        config = silences_config(tmp_path, local_sqs.url, url)
         env = {"SESD_TEST_SLACK_URL": slack.url, "PATH": bare}
         async with sesd_process(config, env=env) as sesd:
             body = f.raw(f.delay(["d@a.example"], at=time.time()))

@@ -40,6 +40,21 @@ async def _until(sesd: SesdProcess, event: str, **fields: Any) -> dict[str, Any]
         )
 
 
+def silences_config(tmp_path: Path, endpoint: str, queue_url: str) -> Path:
+    """A config with a silences file and one delay rule paging Slack at
+    ``SESD_TEST_SLACK_URL``, its queue read from the SQS at ``endpoint``."""
+    return config_file(
+        tmp_path,
+        f'[aws]\nendpoint_url = "{endpoint}"\n'
+        f'[[queues]]\nurl = "{queue_url}"\nname = "q"\nwait_time_seconds = 1\n'
+        '[alerts]\nevaluate_every = "100ms"\ngroup_wait = "0s"\n'
+        f'silences_path = "{tmp_path / "silences.json"}"\n'
+        '[alerts.slack]\nwebhook_url = "env:SESD_TEST_SLACK_URL"\n'
+        '[[alerts.rules]]\nname = "delays"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+        'above = 0.5\nmin_events = 1\nsinks = ["slack"]\n',
+    )
+
+
 def _domains(message: dict[str, Any]) -> list[str]:
     return [b["text"]["text"].split("*")[1] for b in message["blocks"][1:-1]]
 
@@ -54,16 +69,7 @@ async def test_silences_through_the_cli_against_a_running_daemon(
 ) -> None:
     url, _ = await make_queue(sqs)
     async with Receiver("slack") as slack:
-        config = config_file(
-            tmp_path,
-            f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
-            f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
-            '[alerts]\nevaluate_every = "100ms"\ngroup_wait = "0s"\n'
-            f'silences_path = "{tmp_path / "silences.json"}"\n'
-            '[alerts.slack]\nwebhook_url = "env:SESD_TEST_SLACK_URL"\n'
-            '[[alerts.rules]]\nname = "delays"\nmetric = "delay_ratio"\nwindow = "5m"\n'
-            'above = 0.5\nmin_events = 1\nsinks = ["slack"]\n',
-        )
+        config = silences_config(tmp_path, local_sqs.url, url)
 
         async def delays(domain: str, delayed: int, delivered: int = 0) -> None:
             now = time.time()
