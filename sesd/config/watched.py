@@ -144,8 +144,13 @@ def _only_unwatched(glob: str, key: str) -> str:
     them = "it" if len(only) == 1 else "them"
     said = f"a glob that matches only {names}, which a glob never takes ({holds})"
     if key.startswith("exclude_"):
-        return f"{said}: the rule's globs leave {them} out already; drop the exclusion"
+        return f"{said}: {_excluded_already(them)}"
     return f"{said}: name {them} (providers = [{listed}]) to watch {them}"
+
+
+def _excluded_already(them: str) -> str:
+    """What an exclusion's glob that matches only labels a glob never takes is told."""
+    return f"the rule's globs leave {them} out already; drop the exclusion"
 
 
 #: Why a glob that matches sesd's ``unknown`` alone is refused.
@@ -203,7 +208,7 @@ def _check_rule_tenants(config: Config) -> None:
                 # Refused as a name is: it watches nothing, or leaves out nothing.
                 if fnmatchcase(UNKNOWN, tenant):
                     what = (
-                        "the rule's globs leave it out already; drop the exclusion"
+                        _excluded_already("it")
                         if key.startswith("exclude_")
                         else "name it to watch it"
                     )
