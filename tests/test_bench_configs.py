@@ -6,13 +6,18 @@ would otherwise surface only when someone next runs one, as a traceback.
 
 from __future__ import annotations
 
+import time
+
 import anyio
 import pytest
 
 from bench import end_to_end, evaluation, instructions, poller_instructions
+from bench.cold_lookups import LookerClock
 from bench.fake_sqs import DOMAINS
 from sesd.config import parse_config
 from sesd.core.pipeline import Pipeline
+from sesd.core.provider_cache import ProviderCache
+from sesd.providers.resolver import ProviderResolver
 from tests.dns_server import Zone, dns_server
 
 
@@ -42,6 +47,29 @@ async def test_the_lookups_the_instruction_count_counts_end() -> None:
     with dns_server(zone) as address, anyio.fail_after(20):
         await instructions.lookups(4, address)
     assert sorted(name for name, _, _ in zone.queries) == sorted(DOMAINS[:4])
+
+
+async def test_a_cold_drains_lookups_are_counted_and_timed_and_still_answered() -> None:
+    """The end-to-end benchmark tells a cold drain's lookups from its events: its lookers,
+    timed, still look up every wanted domain and stop when cancelled, as the daemon's."""
+    zone = Zone(mx={domain: [(10, "aspmx.l.google.com")] for domain in DOMAINS[:3]})
+    cache = ProviderCache(1000)
+    for domain in DOMAINS[:3]:
+        cache.provider(domain, time.time())
+    with dns_server(zone) as address, anyio.fail_after(20):
+        resolver = ProviderResolver(cache, nameservers=[address], rate=1000.0, clock=time.time)
+        clock = LookerClock(resolver)
+        async with anyio.create_task_group() as tg:
+            clock.start()
+            tg.start_soon(resolver.run)
+            while sum(cache.outcomes.values()) < 3:
+                await resolver.done.wait()
+            found = clock.read()
+            tg.cancel_scope.cancel()
+    assert found.answered == 3
+    assert found.cpu > 0
+    assert found.wall > 0
+    assert [cache.provider(domain, time.time()) for domain in DOMAINS[:3]] == ["google"] * 3
 
 
 @pytest.mark.parametrize("name", list(evaluation.CONFIGS))
