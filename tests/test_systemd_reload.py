@@ -145,3 +145,55 @@ def test_a_sesd_that_tells_no_outcome_is_signalled_as_before(tmp_path: Path) -> 
         assert held.stdout is not None
         held.stdin.close()
         held.stdout.close()
+
+
+#: A stand-in for the daemon's side, told with sesd's own ReloadReport: a reload is
+#: under way (begun, not ended) as the command looks; the command's SIGHUP ends it,
+#: in force, and begins none (the reload it asked for waits behind it).
+_UNDER_WAY = """\
+import signal, sys
+from pathlib import Path
+
+import anyio
+
+from sesd.runtime.reload_report import ReloadReport
+
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+report = ReloadReport(Path(sys.argv[1]))
+anyio.run(report.started)
+anyio.run(report.begin)
+print("ready", flush=True)
+signal.sigwait({signal.SIGHUP})
+anyio.run(report.end, True)
+print("ended", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_reload_under_way_as_it_looks_is_not_the_one_waited_for(tmp_path: Path) -> None:
+    """Two edits in a row, two reloads: the second `systemctl reload` looks while the
+    first edit's reload is still under way, which read the file before the second
+    edit. Its end, in force, is no word on the file as the second left it: the command
+    waits for a reload begun after it looked, and says none came."""
+    held = subprocess.Popen(
+        [sys.executable, "-c", _UNDER_WAY, str(tmp_path / REPORT_NAME)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert held.stdout is not None
+        assert held.stdout.readline() == "ready\n"
+        done = subprocess.run(
+            [SESD, "reload", "--timeout", "2", str(held.pid)],
+            env={**os.environ, "RUNTIME_DIRECTORY": str(tmp_path)},
+            capture_output=True, text=True, check=False, timeout=60,
+        )  # fmt: skip
+        assert held.stdout.readline() == "ended\n"
+        assert done.returncode == 1, done.stderr
+        assert done.stderr.startswith(f"sesd reload: no outcome from process {held.pid} within 2 s")
+    finally:
+        held.kill()
+        held.wait(timeout=30)
+        assert held.stdin is not None
+        assert held.stdout is not None
+        held.stdin.close()
+        held.stdout.close()
