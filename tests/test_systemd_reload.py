@@ -135,8 +135,9 @@ def test_a_sesd_that_tells_no_outcome_is_signalled_as_before(tmp_path: Path) -> 
         assert done.stderr == (
             f"sesd reload: SIGHUP sent; process {held.pid} tells no reload's outcome in "
             f"{tmp_path} (started before the unit had RuntimeDirectory=, or an older sesd: a "
-            "restart mends it): its log says whether the file is in force "
-            "(sesd.config.reloaded, or sesd.config.reload_failed)\n"
+            "restart mends it; or it cannot write there: sesd.config.reload_report_failed in "
+            "its log): its log says whether the file is in force (sesd.config.reloaded, or "
+            "sesd.config.reload_failed)\n"
         )
     finally:
         held.kill()
@@ -197,3 +198,36 @@ def test_a_reload_under_way_as_it_looks_is_not_the_one_waited_for(tmp_path: Path
         assert held.stdout is not None
         held.stdin.close()
         held.stdout.close()
+
+
+@pytest.mark.timeout(120)
+async def test_a_runtime_directory_sesd_cannot_write_to_is_said_at_each_reload(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """A runtime directory sesd cannot write to (here a path under a file; /run full,
+    in life) leaves no outcome to wait for: the signal is sent and the reload passes as
+    before, the line naming that cause with the others, and sesd's log says so again
+    beside the reload it could not tell of, not only once at the start."""
+    url, _ = await make_queue(sqs)
+    config = config_file(
+        tmp_path,
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\n[[queues]]\nurl = "{url}"\nname = "q"\n'
+        f'wait_time_seconds = 1\n[state]\npath = "{tmp_path / "state.bin"}"\n',
+    )
+    (tmp_path / "file").write_text("")
+    runtime = tmp_path / "file" / "run"
+    async with sesd_process(config, env={"RUNTIME_DIRECTORY": str(runtime)}) as sesd:
+        assert (await sesd.logged("sesd.config.reload_report_failed"))["path"] == str(
+            runtime / REPORT_NAME
+        )
+        done = await _reload(sesd, config, runtime, "sesd.config.reloaded")
+        assert [r.returncode for r in done] == [0, 0]
+        assert done[-1].stderr.decode() == (
+            f"sesd reload: SIGHUP sent; process {sesd.process.pid} tells no reload's outcome "
+            f"in {runtime} (started before the unit had RuntimeDirectory=, or an older sesd: "
+            "a restart mends it; or it cannot write there: sesd.config.reload_report_failed "
+            "in its log): its log says whether the file is in force (sesd.config.reloaded, "
+            "or sesd.config.reload_failed)\n"
+        )
+        said = [r for r in sesd.records if r["event"] == "sesd.config.reload_report_failed"]
+        assert len(said) == 2  # at the start, and as the reload began

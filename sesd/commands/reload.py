@@ -63,13 +63,16 @@ def execute(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _said(f"cannot signal process {args.pid}: {exc.strerror or exc}", 1)
     if before is None or before.pid != args.pid:
-        # A sesd started before its unit had a runtime directory, or an older one: the
-        # signal is all it takes, as before.
+        # A sesd started before its unit had a runtime directory, an older one, or one
+        # that could not write there since it started (/run full): the signal is all it
+        # takes, as before. The directory tells these apart no better than the file
+        # does: systemd makes it for the reload command as for the daemon.
         return _said(
             f"SIGHUP sent; process {args.pid} tells no reload's outcome in {path.parent} "
             "(started before the unit had RuntimeDirectory=, or an older sesd: a restart "
-            "mends it): its log says whether the file is in force (sesd.config.reloaded, "
-            "or sesd.config.reload_failed)",
+            "mends it; or it cannot write there: sesd.config.reload_report_failed in its "
+            "log): its log says whether the file is in force (sesd.config.reloaded, or "
+            "sesd.config.reload_failed)",
             0,
         )
     deadline = time.monotonic() + args.timeout
@@ -83,7 +86,8 @@ def execute(args: argparse.Namespace) -> int:
         if time.monotonic() > deadline:
             return _said(
                 f"no outcome from process {args.pid} within {args.timeout} s (a reload "
-                "sent while sesd starts waits for the start): its log will say",
+                "sent while sesd starts waits for the start; sesd.config.reload_report_failed "
+                "in its log: it could not write the outcome): its log will say",
                 1,
             )
         time.sleep(_LOOK_EVERY)

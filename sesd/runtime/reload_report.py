@@ -80,6 +80,9 @@ class ReloadReport:
     async def begin(self) -> None:
         """A SIGHUP reload begins, before it reads the config file."""
         self._begun += 1
+        # Said again for each reload it fails: the line then sits in the journal beside
+        # the `systemctl reload` that could not learn the outcome, not days before it.
+        self._said = False
         await self._write()
 
     async def end(self, ok: bool) -> None:
