@@ -6,8 +6,10 @@ gone) fails the reload, instead of reporting success while the old config runs o
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -231,3 +233,56 @@ async def test_a_runtime_directory_sesd_cannot_write_to_is_said_at_each_reload(
         )
         said = [r for r in sesd.records if r["event"] == "sesd.config.reload_report_failed"]
         assert len(said) == 2  # at the start, and as the reload began
+
+
+@pytest.mark.timeout(120)
+async def test_the_reload_under_way_as_sesd_reload_looks_is_not_its_outcome(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """A reload begins (in the file) before it reads the config file: one still reading
+    as `sesd reload` looks read it before the edit the command is for. Here that read
+    is held (the config file a FIFO, its text written when the test says) while the
+    command looks and signals; it then ends, in force, and the reload the command
+    asked for is held in its turn: the command says no outcome came, instead of
+    passing on the first one's."""
+    url, _ = await make_queue(sqs)
+    config = config_file(
+        tmp_path,
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\n[[queues]]\nurl = "{url}"\nname = "q"\n'
+        f'wait_time_seconds = 1\n[state]\npath = "{tmp_path / "state.bin"}"\n',
+    )
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    async with sesd_process(config, env={"RUNTIME_DIRECTORY": str(runtime)}) as sesd:
+        taken = config.read_text()
+        fifo = tmp_path / "fifo"
+        os.mkfifo(fifo, 0o600)
+        fifo.replace(config)
+        with anyio.fail_after(90):
+            os.kill(sesd.process.pid, signal.SIGHUP)
+            # Open once the reload opens the file to read it (its begin in the file), and
+            # held: the reload reads on until the text is written and the writer closes.
+            writer = await anyio.to_thread.run_sync(partial(config.open, "w", encoding="utf-8"))
+            with writer:
+                await sesd.wait_for_event("sesd.daemon.signal")
+                command = await anyio.open_process(
+                    [SESD, "reload", "--timeout", "3", str(sesd.process.pid)],
+                    env={**os.environ, "RUNTIME_DIRECTORY": str(runtime)},
+                )
+                # Its look and signal made, the reload under way reads what sesd takes.
+                await sesd.wait_for_event("sesd.daemon.signal")
+                writer.write(taken)
+            await sesd.wait_for_event("sesd.config.reloaded")
+            assert await command.wait() == 1
+            assert command.stderr is not None
+            said = (await command.stderr.receive()).decode()
+            await command.aclose()
+            # The reload it asked for, begun (in the file) as it opens the file, read at last.
+            writer = await anyio.to_thread.run_sync(partial(config.open, "w", encoding="utf-8"))
+            with writer:
+                told = read_report(runtime / REPORT_NAME)
+                writer.write(taken)
+            await sesd.wait_for_event("sesd.config.reloaded")
+        assert said.startswith(f"sesd reload: no outcome from process {sesd.process.pid} "), said
+        assert told is not None
+        assert (told.begun, told.ended, told.ok) == (2, 1, True)
