@@ -286,3 +286,50 @@ async def test_the_reload_under_way_as_sesd_reload_looks_is_not_its_outcome(
         assert said.startswith(f"sesd reload: no outcome from process {sesd.process.pid} "), said
         assert told is not None
         assert (told.begun, told.ended, told.ok) == (2, 1, True)
+
+
+#: A stand-in for a daemon that ends as the command waits (a stop, a fault): its reload
+#: begun, never ended.
+_ENDS = """\
+import signal, sys
+from pathlib import Path
+
+import anyio
+
+from sesd.runtime.reload_report import ReloadReport
+
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+report = ReloadReport(Path(sys.argv[1]))
+anyio.run(report.started)
+print("ready", flush=True)
+signal.sigwait({signal.SIGHUP})
+anyio.run(report.begin)
+"""
+
+
+def test_a_daemon_that_ends_mid_reload_is_said_at_once(tmp_path: Path) -> None:
+    """The daemon ends while the command waits for its reload: the command says so as
+    soon as it is gone, instead of waiting out its time for an outcome that cannot
+    come."""
+    held = subprocess.Popen(
+        [sys.executable, "-c", _ENDS, str(tmp_path / REPORT_NAME)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert held.stdout is not None
+        assert held.stdout.readline() == "ready\n"
+        command = subprocess.Popen(
+            [SESD, "reload", "--timeout", "3600", str(held.pid)],
+            env={**os.environ, "RUNTIME_DIRECTORY": str(tmp_path)},
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        # Gone, and reaped: no longer a process to signal.
+        assert held.wait(timeout=60) == 0
+        _, said = command.communicate(timeout=60)
+        assert command.returncode == 1
+        assert said == f"sesd reload: process {held.pid} ended before the reload did\n"
+    finally:
+        held.kill()
+        held.wait(timeout=30)
+        assert held.stdout is not None
+        held.stdout.close()
