@@ -188,6 +188,57 @@ def test_a_provider_with_a_rule_on_domains_alone_is_refused_and_told_its_rules(
     assert main([*add, "--domain", "microsoft", "--rule", "delays", "--severity", "info"]) == 0
 
 
+def test_a_provider_is_told_only_the_rules_that_alert_on_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The ``--rule`` the line gives is one whose alerts name the provider or the group,
+    as the evaluator picks a rule's labels: not a rule on domains that watches other
+    domains than the group, nor a provider glob's rule for ``unknown``, which a glob
+    never takes. Each of those made a silence that muted nothing."""
+    rules = (
+        '[domains]\ngroups = { microsoft = ["outlook.com"] }\n'
+        '[[alerts.rules]]\nname = "gmail-delays"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+        'above = 0.1\ndomains = ["gmail.com"]\n'
+        '[[alerts.rules]]\nname = "delays"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+        "above = 0.2\n"
+        '[[alerts.rules]]\nname = "provider-delays"\nmetric = "delay_ratio"\n'
+        'window = "15m"\nabove = 0.05\nproviders = ["*"]\n'
+    )
+    config = str(_config(tmp_path, rules))
+    add = ["silence", "add", "--config", config, "--for", "1h", "--comment", "c"]
+    assert main([*add, "--domain", "microsoft"]) == 2
+    assert capsys.readouterr().err == (
+        "sesd: --domain microsoft names the mailbox provider and the group microsoft: add "
+        "--rule to say which alerts: --rule provider-delays for the provider's; --rule "
+        "delays for the group microsoft's\n"
+    )
+    assert main([*add, "--domain", "unknown"]) == 2
+    assert capsys.readouterr().err == (
+        "sesd: --domain unknown names the mailbox provider unknown, and no rule alerts on "
+        "it: no rule on providers watches it, and no group is named unknown; it would "
+        "mute nothing\n"
+    )
+    assert main([*add, "--domain", "microsoft", "--rule", "gmail-*"]) == 2
+    assert capsys.readouterr().err == (
+        "sesd: --domain microsoft --rule 'gmail-*': rules on domains only, and no rule on "
+        "domains watches the group microsoft: it would mute nothing; microsoft is a mailbox "
+        "provider: its alerts come from --rule provider-delays\n"
+    )
+    # Nor a group no rule watches.
+    alone = rules.replace("above = 0.2\n", 'above = 0.2\ndomains = ["yahoo.com"]\n')
+    config = str(_config(tmp_path, alone.replace('providers = ["*"]', 'providers = ["google"]')))
+    add[3] = config
+    assert main([*add, "--domain", "microsoft"]) == 2
+    assert capsys.readouterr().err == (
+        "sesd: --domain microsoft names the mailbox provider microsoft, and no rule alerts "
+        "on it: no rule on providers watches it, and no rule on domains watches the group "
+        "microsoft; it would mute nothing\n"
+    )
+    for rule in ("delays", "gmail-delays"):
+        assert main([*add, "--domain", "microsoft", "--rule", rule]) == 2
+        assert "no rule on domains watches the group microsoft" in capsys.readouterr().err
+
+
 def test_a_silence_is_active_from_its_start_until_its_end_exclusive() -> None:
     silence = _silence()
     assert not silence.active(T - 1)
