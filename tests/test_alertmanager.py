@@ -319,6 +319,48 @@ async def test_the_shipped_routing_sends_a_strangers_text_to_slack_escaped(
 
 
 @pytest.mark.timeout(60)
+async def test_the_shipped_routing_names_the_replica_that_posted_to_slack(
+    tmp_path: Path,
+) -> None:
+    """Replicas on one queue each alert on their own share of the mail: the Slack
+    message Alertmanager makes of sesd's alert names the replica (its ``host``
+    annotation), as sesd's own Slack messages close, escaped as the rest of the text is
+    (anyone who can post to Alertmanager can set it). A fleet rule's alert, which has
+    no host, gets no such line."""
+    import aiohttp
+
+    from sesd.alerting.documents import alertmanager_documents
+    from tests.receivers import Receiver
+    from tests.test_text import NOW, _alerting
+
+    pipeline, evaluator = _alerting("451 4.7.1 try again later", 1)
+    evaluator.evaluate(pipeline.ledger, NOW)
+    (notification,) = evaluator.due(NOW, flush=True)
+    sesds = alertmanager_documents(notification, 60.0, time.time(), host="mail-1")
+    hostile = {**sesds[0], "labels": {**sesds[0]["labels"], "alertname": "other"}}
+    hostile["annotations"] = {**sesds[0]["annotations"], "host": "<!channel>`x`"}
+    fleet = {
+        "labels": {"alertname": "SesdDown", "severity": "warning", "instance": "a:9585"},
+        "annotations": {"summary": "sesd replica a:9585 is not answering scrapes"},
+    }
+    async with Receiver("slack") as slack, Receiver("pagerduty") as pd:
+        text = _shipped_config(tmp_path, slack.url, pd.url)
+        async with alertmanager(tmp_path, "", text) as url, aiohttp.ClientSession() as http:
+            async with http.post(f"{url}/api/v2/alerts", json=[*sesds, hostile, fleet]) as response:
+                assert response.status == 200
+            with anyio.fail_after(30):
+                await slack.wait_for(3)
+    shown = {m["attachments"][0]["title"]: m["attachments"][0]["text"] for m in slack.accepted}
+    (mine,) = [t for title, t in shown.items() if "FIRING: delays" in title]
+    assert mine.endswith("\nsesd on mail-1\n")
+    (odd,) = [t for title, t in shown.items() if "FIRING: other" in title]
+    # A backtick as its look-alike, MODIFIER LETTER GRAVE ACCENT.
+    assert odd.endswith("\nsesd on &lt;!channel&gt;\u02cbx\u02cb\n")
+    (down,) = [t for title, t in shown.items() if "SesdDown" in title]
+    assert down == "sesd replica a:9585 is not answering scrapes\n"
+
+
+@pytest.mark.timeout(60)
 async def test_the_shipped_inhibition_holds_back_a_warning_of_the_same_fleet_only(
     tmp_path: Path,
 ) -> None:

@@ -986,6 +986,10 @@ WARNINGS = [
     ('[domains]\ngroups = {g = ["a.com"]}\n' + RA + 'domains = ["b.com", "gg"]',
      ":10: alerts.rules[0] (r).domains[1]: 'gg', which is no group of [domains] groups and, "
      "without a dot, no recipient's domain" + MORE),
+    # Domains not looked up yet: their delays count there, their deliveries under the
+    # provider found since; a ratio there reads a start, not a provider.
+    (RA + 'providers = ["microsoft", "unknown"]', ":8: alerts.rules[0] (r).providers[1]: "
+     "'unknown' is no provider but the mail to domains not looked up yet" + MORE),
 ]  # fmt: skip
 
 

@@ -18,7 +18,7 @@ from sesd.alerting.rules import Transition
 from sesd.commands.main import main
 from sesd.commands.send_test_alert import send_test_alert
 from sesd.commands.send_test_alert import test_notification as notification
-from sesd.config import parse_config
+from sesd.config import SlackConfig, load_config, parse_config
 from tests.receivers import Answer, Receiver
 
 
@@ -562,3 +562,47 @@ async def test_a_name_that_does_not_resolve_is_said_by_the_resolvers_reason() ->
     assert said.startswith("ClientConnectorDNSError: "), said
     assert "Unknown error" not in said
     assert not [word for word in ("s3cr3t", "invalid") if word in said], said
+
+
+async def test_under_the_unit_s_credentials_the_secrets_are_read_as_sesd_run_reads_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The systemd unit's config names its secrets as its header shows,
+    "file:$CREDENTIALS_DIRECTORY/sesd_NAME" (LoadCredential=sesd:DIRECTORY loads each
+    file there as sesd_FILENAME). Where $CREDENTIALS_DIRECTORY is set, as systemd sets
+    it for the unit's processes, the test alert reads them from there, as the daemon's
+    load does, and reaches Slack and PagerDuty (its trigger and resolve)."""
+    unit = (Path(__file__).parent.parent / "systemd" / "sesd.service").read_text()
+    (reference,) = [
+        line.split("webhook_url = ", 1)[1].strip('"')
+        for line in unit.splitlines()
+        if "webhook_url = " in line
+    ]
+    assert reference == "file:$CREDENTIALS_DIRECTORY/sesd_slack_webhook_url"
+    credentials = tmp_path / "credentials"
+    credentials.mkdir(mode=0o700)
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    async with Receiver("slack") as slack, Receiver("pagerduty") as pd:
+        for name, value in (("slack_webhook_url", slack.url), ("pd_key", "P" * 32)):
+            (credentials / f"sesd_{name}").write_text(value + "\n")
+            (credentials / f"sesd_{name}").chmod(0o400)
+        config = tmp_path / "sesd.toml"
+        config.write_text(
+            '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/123456789012/q"\n'
+            f'[state]\npath = "{tmp_path / "state.bin"}"\n'
+            f'[alerts.sinks.slack]\ntype = "slack"\nwebhook_url = "{reference}"\n'
+            '[alerts.sinks.pd]\ntype = "pagerduty"\n'
+            'routing_key = "file:$CREDENTIALS_DIRECTORY/sesd_pd_key"\n'
+            f'events_url = "{pd.url}"\n'
+            '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "15m"\n'
+            'above = 0.1\nsinks = ["slack", "pd"]\n'
+        )
+        # The daemon's load (secrets read, as `sesd run` reads them) takes them.
+        slack_sink = load_config(config, daemon=True).alerts.sinks["slack"]
+        assert isinstance(slack_sink, SlackConfig)
+        assert slack_sink.webhook_url.get() == slack.url
+        for name in ("slack", "pd"):
+            code, said = await _sesd(capsys, "--config", str(config), "--sink", name)
+            assert code == 0, said
+        assert len(slack.accepted) == 1
+        assert [e["event_action"] for e in pd.accepted] == ["trigger", "resolve"]

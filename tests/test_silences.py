@@ -92,7 +92,10 @@ def test_a_domain_under_a_group_or_a_provider_without_a_rule_is_refused(
     assert main([*add, "--domain", "hotmail.com."]) == 2
     assert "counts under the group 'microsoft'" in capsys.readouterr().err
     assert main([*add, "--domain", "microsoft"]) == 2
-    assert "names a mailbox provider as well" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        "sesd: --domain microsoft names the mailbox provider and the group microsoft: add "
+        "--rule to say which alerts: --rule delays for the group microsoft's\n"
+    )
     assert main([*add, "--domain", "microsoft", "--rule", "delays"]) == 0
     # A member the config writes in Unicode, or with a trailing dot, is one too.
     grouped = rule.replace('"hotmail.com"]', '"hotmail.com"], "Почта" = ["почта.рф", "Mail.RU."]')
@@ -106,9 +109,12 @@ def test_a_domain_under_a_group_or_a_provider_without_a_rule_is_refused(
 def test_a_provider_refused_without_a_rule_is_told_the_rules_it_could_mean(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """``--domain microsoft`` without ``--rule`` is refused, and the line names the rules
-    to choose from: those on providers as well as those on domains (a config whose only
-    rule on it watches providers was told "domain rules: " and nothing)."""
+    """``--domain microsoft`` without ``--rule`` is refused, and the line gives the
+    ``--rule`` to type for each reading the config has: the rules on providers that
+    watch it, and the rules on domains where a group has that name. Not a rule on
+    domains without such a group: the line named every rule on domains, and the one
+    picked from it muted nothing. With no rule that alerts on it, the line says the
+    silence would mute nothing; with no rules to tell by, a rule is asked for."""
     providers = (
         '[[alerts.rules]]\nname = "microsoft-throttling"\nmetric = "delay_ratio"\n'
         'window = "15m"\nabove = 0.05\nproviders = ["microsoft"]\n'
@@ -116,22 +122,121 @@ def test_a_provider_refused_without_a_rule_is_told_the_rules_it_could_mean(
     domains = (
         '[[alerts.rules]]\nname = "delays"\nmetric = "delay_ratio"\nwindow = "5m"\nabove = 0.1\n'
     )
+    gmail = providers.replace("microsoft", "google")
+    group = '[domains]\ngroups = { Microsoft = ["outlook.com"] }\n'
+    names = "names the mailbox provider microsoft: add --rule to say which alerts: "
     for extra, said in (
-        (providers, "(provider rules: microsoft-throttling)"),
-        (domains + providers, "(domain rules: delays; provider rules: microsoft-throttling)"),
-        ("", ""),
-    ):
+        (providers, names + "--rule microsoft-throttling for the provider's"),
+        (domains + providers, names + "--rule microsoft-throttling for the provider's"),
+        (
+            group + domains + providers,
+            "names the mailbox provider and the group microsoft: add --rule to say which "
+            "alerts: --rule microsoft-throttling for the provider's; --rule delays for the "
+            "group microsoft's",
+        ),
+        (
+            domains,
+            "names the mailbox provider microsoft, and no rule alerts on it: no rule "
+            "watches providers (providers = [...] in a rule), and no group is named "
+            "microsoft; it would mute nothing",
+        ),
+        (
+            domains + gmail,
+            "names the mailbox provider microsoft, and no rule alerts on it: no rule on "
+            "providers watches it, and no group is named microsoft; it would mute nothing",
+        ),
+        ("", "names a mailbox provider as well as any domain or group of that name: add "
+         "--rule to say which alerts"),
+    ):  # fmt: skip
         config = str(_config(tmp_path, extra))
         add = ["silence", "add", "--config", config, "--for", "1h", "--comment", "c"]
         assert main([*add, "--domain", "microsoft"]) == 2
-        assert (
-            capsys.readouterr()
-            .err.rstrip()
-            .endswith(f"add --rule to say which alerts {said}".rstrip())
-        )
-        if extra:
+        assert capsys.readouterr().err == f"sesd: --domain microsoft {said}\n"
+        if "microsoft-throttling" in extra:
             assert main([*add, "--domain", "microsoft", "--rule", "microsoft-throttling"]) == 0
             capsys.readouterr()
+
+
+def test_a_provider_with_a_rule_on_domains_alone_is_refused_and_told_its_rules(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--domain microsoft --rule delays``, ``delays`` a rule on domains and no group
+    named microsoft: the silence was taken, and muted nothing while the provider's
+    alerts went on. Refused, naming the rules the provider's alerts come from. A group
+    of that name, a rule on providers or on tenants among those named, or a glob on
+    every rule, is taken."""
+    rules = (
+        '[[alerts.rules]]\nname = "delays"\nmetric = "delay_ratio"\nwindow = "5m"\nabove = 0.1\n'
+        '[[alerts.rules]]\nname = "provider-delays"\nmetric = "delay_ratio"\n'
+        'window = "15m"\nabove = 0.05\nproviders = ["*"]\nexclude_providers = ["yahoo"]\n'
+    )
+    config = str(_config(tmp_path, rules))
+    add = ["silence", "add", "--config", config, "--for", "1h", "--comment", "c"]
+    assert main([*add, "--domain", "Microsoft", "--rule", "delays"]) == 2
+    assert capsys.readouterr().err == (
+        "sesd: --domain Microsoft --rule delays: rules on domains only, and no group is "
+        "named microsoft (a domain's name has a dot): it would mute nothing; microsoft is a "
+        "mailbox provider: its alerts come from --rule provider-delays\n"
+    )
+    assert main([*add, "--domain", "yahoo", "--rule", "del*"]) == 2
+    assert capsys.readouterr().err.endswith("mailbox provider: no rule on providers watches it\n")
+    for rule in ("provider-delays", "*"):
+        assert main([*add, "--domain", "microsoft", "--rule", rule]) == 0
+        capsys.readouterr()
+    grouped = _config(tmp_path, '[domains]\ngroups = { microsoft = ["outlook.com"] }\n' + rules)
+    add[3] = str(grouped)
+    assert main([*add, "--domain", "microsoft", "--rule", "delays", "--severity", "info"]) == 0
+
+
+def test_a_provider_is_told_only_the_rules_that_alert_on_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The ``--rule`` the line gives is one whose alerts name the provider or the group,
+    as the evaluator picks a rule's labels: not a rule on domains that watches other
+    domains than the group, nor a provider glob's rule for ``unknown``, which a glob
+    never takes. Each of those made a silence that muted nothing."""
+    rules = (
+        '[domains]\ngroups = { microsoft = ["outlook.com"] }\n'
+        '[[alerts.rules]]\nname = "gmail-delays"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+        'above = 0.1\ndomains = ["gmail.com"]\n'
+        '[[alerts.rules]]\nname = "delays"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+        "above = 0.2\n"
+        '[[alerts.rules]]\nname = "provider-delays"\nmetric = "delay_ratio"\n'
+        'window = "15m"\nabove = 0.05\nproviders = ["*"]\n'
+    )
+    config = str(_config(tmp_path, rules))
+    add = ["silence", "add", "--config", config, "--for", "1h", "--comment", "c"]
+    assert main([*add, "--domain", "microsoft"]) == 2
+    assert capsys.readouterr().err == (
+        "sesd: --domain microsoft names the mailbox provider and the group microsoft: add "
+        "--rule to say which alerts: --rule provider-delays for the provider's; --rule "
+        "delays for the group microsoft's\n"
+    )
+    assert main([*add, "--domain", "unknown"]) == 2
+    assert capsys.readouterr().err == (
+        "sesd: --domain unknown names the mailbox provider unknown, and no rule alerts on "
+        "it: no rule on providers watches it, and no group is named unknown; it would "
+        "mute nothing\n"
+    )
+    assert main([*add, "--domain", "microsoft", "--rule", "gmail-*"]) == 2
+    assert capsys.readouterr().err == (
+        "sesd: --domain microsoft --rule 'gmail-*': rules on domains only, and no rule on "
+        "domains watches the group microsoft: it would mute nothing; microsoft is a mailbox "
+        "provider: its alerts come from --rule provider-delays\n"
+    )
+    # Nor a group no rule watches.
+    alone = rules.replace("above = 0.2\n", 'above = 0.2\ndomains = ["yahoo.com"]\n')
+    config = str(_config(tmp_path, alone.replace('providers = ["*"]', 'providers = ["google"]')))
+    add[3] = config
+    assert main([*add, "--domain", "microsoft"]) == 2
+    assert capsys.readouterr().err == (
+        "sesd: --domain microsoft names the mailbox provider microsoft, and no rule alerts "
+        "on it: no rule on providers watches it, and no rule on domains watches the group "
+        "microsoft; it would mute nothing\n"
+    )
+    for rule in ("delays", "gmail-delays"):
+        assert main([*add, "--domain", "microsoft", "--rule", rule]) == 2
+        assert "no rule on domains watches the group microsoft" in capsys.readouterr().err
 
 
 def test_a_silence_is_active_from_its_start_until_its_end_exclusive() -> None:

@@ -73,8 +73,11 @@ def test_unit_is_hardened_and_matched_to_the_drain() -> None:
     assert service["StateDirectory"] == "sesd"
     assert service["ExecStart"].endswith("run --config /etc/sesd/sesd.toml")
     # systemctl reload checks the file, then sends SIGHUP, which re-reads the config
-    # (tests/test_reload.py); the check is run below.
-    assert _values("ExecReload")[-1] == "/bin/kill -HUP $MAINPID"
+    # (tests/test_reload.py), and waits for sesd's outcome, told in its runtime
+    # directory, its own (tests/test_systemd_reload.py runs them); the check is run below.
+    assert _values("ExecReload")[-1] == "/opt/sesd/bin/sesd reload $MAINPID"
+    assert service["RuntimeDirectory"] == "sesd"
+    assert service["RuntimeDirectoryMode"] == "0700"
     # A directory of credentials: a file no configured secret uses need not exist.
     assert service["LoadCredential"] == "sesd:/etc/sesd/credentials"
     # The whole stop fits: the grace period, the last state save and the exit.
@@ -121,7 +124,7 @@ def test_a_reload_of_an_invalid_config_fails_before_the_signal(tmp_path: Path) -
     fails the reload (exit 2, the error for the journal) and the signal is never sent;
     a valid one passes quietly, even with its secrets' files out of reach."""
     check, signal = _values("ExecReload")
-    assert signal == "/bin/kill -HUP $MAINPID"
+    assert signal == "/opt/sesd/bin/sesd reload $MAINPID"
     sesd = str((Path(sys.executable).parent / "sesd").resolve())
     config = tmp_path / "sesd.toml"
     command = check.replace("/opt/sesd/bin/sesd", sesd).replace("/etc/sesd/sesd.toml", str(config))

@@ -1,4 +1,5 @@
-"""``sesd``: run, status, check-config, send-test-alert, silence, cause, replay, setup, demo.
+"""``sesd``: run, status, check-config, reload, send-test-alert, silence, cause, replay, setup,
+demo.
 
 Each command is a module of its own (``add_parser`` and ``execute``). Exit codes:
 0 success, 2 bad config or usage or a failed start (one line on standard
@@ -33,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "run": "sesd.commands.run",
     "status": "sesd.commands.status",
     "check-config": "sesd.commands.check_config",
+    "reload": "sesd.commands.reload",
     "send-test-alert": "sesd.commands.send_test_alert",
     "silence": "sesd.commands.silence",
     "cause": "sesd.commands.cause",

@@ -29,11 +29,9 @@ from sesd.alerting.silence_file import SilenceFile
 from sesd.alerting.silences import TEXT_SHOWN, Silence, SilenceError, new_id, shown_id
 from sesd.commands.common import Commands, command, config_error, load, with_config
 from sesd.commands.output import confirmed
+from sesd.commands.silence_provider import provider_problem
 from sesd.commands.silence_refused import refused_config
 from sesd.config import Config, ConfigError, Duration
-from sesd.core.domains import domain_pattern
-from sesd.core.providers import LABELS as PROVIDER_LABELS
-from sesd.core.scopes import DOMAIN, PROVIDER
 from sesd.core.text import escaped
 from sesd.io.logs import configure_logging
 
@@ -176,28 +174,17 @@ def run_silence(config: Config, args: argparse.Namespace, *, labels_known: bool 
 
 def _labels_problem(config: Config, args: argparse.Namespace, *, labels_known: bool = True) -> str:
     """What is wrong with ``--domain`` (sesd.alerting.silence_checks: it would mute
-    nothing; without ``labels_known``, only what no groups or accounts make right), or,
-    without ``--rule``, a name that is both a group or domain and a mailbox provider
-    (the silence would mute the alerts of both)."""
+    nothing; without ``labels_known``, only what no groups or accounts make right), or
+    with a mailbox provider's name in it: which alerts it means, said by ``--rule``
+    (sesd.commands.silence_provider)."""
     if not args.domain:
         return ""
     if labels_known:
         problem = domain_problem(config, args.domain, "--")
     else:
         problem = control_problem(args.domain, "--")
-    domain = domain_pattern(args.domain)
-    if not problem and domain in PROVIDER_LABELS and not args.rule:
-        # The rules to choose from, of both kinds the name may be about.
-        kinds = [
-            f"{scope} rules: " + ", ".join(sorted(names))
-            for scope in (DOMAIN, PROVIDER)
-            if (names := {r.name for r in config.alerts.rules if r.scope == scope})
-        ]
-        return (
-            f"--domain {args.domain!r} names a mailbox provider as well as any domain or "
-            "group of that name: add --rule to say which alerts"
-            + (f" ({'; '.join(kinds)})" if kinds else "")
-        )
+    if not problem:
+        problem = provider_problem(config, args.domain, args.rule, groups_known=labels_known)
     return problem
 
 

@@ -72,6 +72,7 @@ from sesd.config.sinks import (
     SinkConfig,
     SlackConfig,
     WebhookConfig,
+    slack_placeholder_fault,
 )
 from sesd.config.toml_errors import TomlRefused, refused
 from sesd.config.toml_layout import Placer
@@ -325,6 +326,8 @@ def _check_secret(key: str, secret: Secret) -> None:
     """Refuse what the service a secret goes to would refuse at the first send."""
     if key.endswith(URL_SECRETS):  # a URL without a host would fail every send
         fault = url_fault(secret.get())
+        if fault is None and key.endswith(".webhook_url"):  # Slack's, the one sink with it
+            fault = slack_placeholder_fault(secret.get())
     elif key.endswith(".secret"):
         # A webhook's HMAC key is never sent: the receiver's copy holds what this does.
         fault = None

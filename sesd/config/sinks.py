@@ -4,6 +4,7 @@ which rules name them, is sesd.config.alerts'."""
 
 from __future__ import annotations
 
+import re
 import string
 from typing import Final
 from urllib.parse import urlsplit
@@ -23,6 +24,7 @@ __all__ = [
     "SinkConfig",
     "SlackConfig",
     "WebhookConfig",
+    "slack_placeholder_fault",
 ]
 
 SINK_TYPES = ("slack", "pagerduty", "alertmanager", "webhook", "console")
@@ -45,6 +47,36 @@ def _check_timeout(timeout: Duration) -> None:
             f"timeout {timeout.text!r} is over 5m: a receiver that hangs would hold every "
             "notification behind it that long (a bare number is seconds)"
         )
+
+
+#: A part of a Slack webhook URL's path that no webhook has: the words of the URL the
+#: Kubernetes Secret example ships (.../services/REPLACE/ME/PLEASE), the zeros and X's of
+#: Slack's own documentation (.../services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX,
+#: or shortened, T000/B000/XXX) and an ellipsis. A real one's parts are a workspace's
+#: and a webhook's ids (T and B, then letters and digits) and a token of 24.
+_PLACEHOLDER_PART: Final = re.compile(r"REPLACE|ME|PLEASE|[TB]0{3,}|X{3,}|\.{2,}", re.IGNORECASE)
+
+
+def slack_placeholder_fault(url: str) -> str | None:
+    """Why ``url`` is an example's stand-in for a Slack webhook, not one, or None: sesd
+    would start on it and every notification would then fail, each one logged, none
+    seen by the on-call engineer it was for. Said without the URL, as of any secret."""
+    try:
+        parts = urlsplit(url.strip())
+        host = (parts.hostname or "").rstrip(".")
+    except ValueError:  # refused by the URL's own check
+        return None
+    words = [word for word in parts.path.split("/") if word]
+    if host != "hooks.slack.com" or words[:1] != ["services"]:
+        return None
+    if not any(_PLACEHOLDER_PART.fullmatch(word) for word in words[1:]):
+        return None
+    return (
+        "an example's placeholder, not a webhook (REPLACE/ME/PLEASE, T000/B000/XXX or "
+        "'...' in its path): every notification would fail; put there the channel's "
+        "Webhook URL from the Slack app's Incoming Webhooks page (https://api.slack.com/apps), "
+        "https://hooks.slack.com/services/ then three parts of letters and digits"
+    )
 
 
 class SlackConfig(_Sink, frozen=True, tag="slack"):

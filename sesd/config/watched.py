@@ -26,6 +26,7 @@ __all__ = [
     "group_members",
     "no_domain",
     "silence_takes_a_label",
+    "unknown_provider_warnings",
 ]
 
 
@@ -91,6 +92,34 @@ def _only_members(pattern: str, config: Config, members: dict[str, str]) -> list
     if not groups or _glob_takes_a_domain_label(pattern, config, members):
         return []
     return sorted(groups)
+
+
+def unknown_provider_warnings(config: Config) -> list[str]:
+    """A ratio rule that names ``unknown`` in its providers: no provider, but the mail
+    to domains not looked up yet (nearly all of it after a start without a state
+    file) or whose lookups fail. A recipient's delay there is counted under
+    ``unknown`` and its delivery, once the lookup answers, under the provider: the
+    ratios read the other halves of what the providers count (a delay ratio high, a
+    delivery ratio low), pages at a start or while DNS fails, not a provider's
+    trouble. Why a glob leaves it out; named, it is taken (a rule that ran on it must
+    load again), and warned of."""
+    found = []
+    for i, rule in enumerate(config.alerts.rules):
+        if not rule.metric.endswith("_ratio") or rule.scope != "provider":
+            continue
+        for j, provider in enumerate(rule.providers or []):
+            if provider == UNKNOWN:
+                found.append(
+                    f"alerts.rules[{i}] ({rule.name}).providers[{j}]: 'unknown' is no "
+                    "provider but the mail to domains not looked up yet (after a start "
+                    "without a state file, nearly all of it) or whose lookups fail: their "
+                    "delays count there and their deliveries under the provider found "
+                    f"since, so its {rule.metric} reads the start and DNS, not a provider, "
+                    "and pages on them; watch the lookups with the Prometheus rule "
+                    "SesdProviderLookupsFailing (sesd_dns_failing), and the domains with a "
+                    "rule on domains"
+                )
+    return found
 
 
 def _check_rule_providers(config: Config) -> None:

@@ -254,6 +254,7 @@ class Daemon(Parts):
         sinks = stack.part("sinks_session")
         self.alerting.open(await sinks.enter_async_context(sink_session()))
         self.metrics.reloaded(True, self.clock())
+        await self._reloader.report.started()  # before READY=1: `systemctl reload` waits on it
         # What was built and restored lives as long as sesd: out of the collector's walks.
         settle(full=True)
 

@@ -6,6 +6,7 @@ again, not the config file (:mod:`sesd.runtime.follow` says when).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
@@ -29,6 +30,7 @@ from sesd.runtime.reload_keys import (
     rotated_secrets,
     rule_changes,
 )
+from sesd.runtime.reload_report import ReloadReport, report_path
 from sesd.runtime.warned import warnings_here
 
 if TYPE_CHECKING:
@@ -77,15 +79,21 @@ class Reloader:
         self._held: float | None = None
         #: Whether the last read was given up (it read nothing that was applied).
         self._given_up = False
+        #: Each SIGHUP's outcome, for `sesd reload` (the unit's ExecReload) to wait on.
+        self.report = ReloadReport(report_path(os.environ))
 
     async def on_signal(self) -> None:
-        """A SIGHUP: reload, and never let a failure end sesd."""
+        """A SIGHUP: reload, and never let a failure end sesd; its outcome told to
+        `sesd reload`, which `systemctl reload` runs and waits for."""
+        await self.report.begin()
+        ok = False
         try:
-            await self.reload()
+            ok = await self.reload()
         except Exception as exc:  # noqa: BLE001 - a failed reload must not end sesd
             self._failed(file=True)
             error = _unexpected(exc)
             self._log.error("sesd.config.reload_failed", error=error, kept=_KEPT, exc_info=True)
+        await self.report.end(ok)
 
     async def reload(self) -> bool:
         """Re-read the config file and apply what may change while running. An invalid

@@ -1,0 +1,111 @@
+"""Each SIGHUP's outcome, told to ``sesd reload`` (the systemd unit's ``ExecReload=``)
+through a small file in the unit's runtime directory (``RuntimeDirectory=``, which
+systemd names in ``$RUNTIME_DIRECTORY`` for the daemon and its reload command alike).
+
+A signal alone says nothing back: ``systemctl reload`` reported success for a file sesd
+then refused (a secret it could not read, a rule on a window only a restart makes),
+the refusal seen in the log and on the status page alone. With the file, the reload
+command waits for the outcome of a reload begun after it looked, and fails when sesd
+refused the file.
+
+The file holds the daemon's process id, how many SIGHUP reloads began and ended, and
+whether the last one ended in force. A reload counts as begun once the file says so,
+before it reads the config file: one begun after the command looked read the file as
+the operator left it. Without ``$RUNTIME_DIRECTORY`` (sesd not under the unit) there is
+no file, and nothing is written."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import anyio
+
+from sesd.io.files import write_atomic
+from sesd.io.logs import get_logger
+
+__all__ = ["REPORT_NAME", "ReloadReport", "Report", "read_report", "report_path"]
+
+#: The file's name in the runtime directory.
+REPORT_NAME: Final = "reload.json"
+
+
+def report_path(environ: dict[str, str] | os._Environ[str]) -> Path | None:
+    """Where the outcome is told, or None outside the unit: the first directory of
+    ``$RUNTIME_DIRECTORY`` (systemd lists several, ':'-separated, when given several)."""
+    directory = environ.get("RUNTIME_DIRECTORY", "").split(":")[0]
+    return Path(directory) / REPORT_NAME if directory else None
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """What the file says."""
+
+    pid: int
+    begun: int
+    ended: int
+    ok: bool
+
+
+def read_report(path: Path) -> Report | None:
+    """The file's word, or None when there is none to read (no file: a sesd started
+    before the unit made the directory, or an older one; a file half-written is never
+    seen, each being replaced whole)."""
+    try:
+        data = json.loads(path.read_bytes())
+        return Report(
+            pid=int(data["pid"]), begun=int(data["begun"]), ended=int(data["ended"]),
+            ok=bool(data["ok"]),
+        )  # fmt: skip
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+class ReloadReport:
+    """The daemon's side: the file written as each SIGHUP reload begins and ends."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._begun = self._ended = 0
+        self._ok = True
+        self._said = False
+
+    async def started(self) -> None:
+        """sesd runs: the file says so (no reload yet), before READY=1."""
+        await self._write()
+
+    async def begin(self) -> None:
+        """A SIGHUP reload begins, before it reads the config file."""
+        self._begun += 1
+        # Said again for each reload it fails: the line then sits in the journal beside
+        # the `systemctl reload` that could not learn the outcome, not days before it.
+        self._said = False
+        await self._write()
+
+    async def end(self, ok: bool) -> None:
+        """The reload begun last has ended: ``ok``, its config in force."""
+        self._ended, self._ok = self._begun, ok
+        await self._write()
+
+    async def _write(self) -> None:
+        if self.path is None:
+            return
+        blob = json.dumps(
+            {"pid": os.getpid(), "begun": self._begun, "ended": self._ended, "ok": self._ok}
+        ).encode()
+        try:
+            await anyio.to_thread.run_sync(write_atomic, str(self.path), blob)
+        except OSError as exc:
+            # The reload goes on: only `systemctl reload` waits in vain, and says so.
+            if not self._said:
+                self._said = True
+                get_logger().warning(
+                    "sesd.config.reload_report_failed",
+                    path=str(self.path),
+                    error=f"{type(exc).__name__}: {exc.strerror or exc}",
+                    hint="systemctl reload cannot learn a reload's outcome; "
+                    "journalctl -u sesd has it",
+                )

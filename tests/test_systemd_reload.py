@@ -1,0 +1,335 @@
+"""`systemctl reload sesd` runs the unit's ExecReload= lines in turn and fails at the
+first that fails. Here they run as systemd would run them, against a real daemon: a
+file sesd refuses where the check before the signal cannot see it (a secret's file
+gone) fails the reload, instead of reporting success while the old config runs on."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from sesd.commands.demo.localsqs import LocalSqs
+from sesd.runtime.reload_report import REPORT_NAME, read_report
+from tests.conftest import make_queue
+from tests.sesd_process import SesdProcess, config_file, sesd_process
+from tests.test_systemd import _values
+
+SESD = str((Path(sys.executable).parent / "sesd").resolve())
+
+
+async def _reload(
+    sesd: SesdProcess, config: Path, runtime: Path, event: str | None
+) -> list[subprocess.CompletedProcess[bytes]]:
+    """Each ExecReload= line, $MAINPID the daemon's, until one fails (as systemd runs
+    them); the daemon's log read meanwhile, up to ``event`` (none: no signal sent)."""
+    done: list[subprocess.CompletedProcess[bytes]] = []
+    env = {**os.environ, "RUNTIME_DIRECTORY": str(runtime)}
+
+    async def run_lines() -> None:
+        for line in _values("ExecReload"):
+            command = (
+                line.replace("/opt/sesd/bin/sesd", SESD)
+                .replace("/etc/sesd/sesd.toml", str(config))
+                .replace("$MAINPID", str(sesd.process.pid))
+            )
+            done.append(await anyio.run_process(command.split(), env=env, check=False))
+            if done[-1].returncode != 0:
+                return
+
+    with anyio.fail_after(90):
+        async with anyio.create_task_group() as tasks:
+            if event is not None:
+                tasks.start_soon(sesd.wait_for_event, event)
+            await run_lines()
+    return done
+
+
+@pytest.mark.timeout(120)
+async def test_a_reload_sesd_refuses_fails_systemctl_reload(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """A file the check passes and sesd takes: every line exits 0, quietly. The file
+    again, its Slack secret's file gone: the check, without secrets, passes it, sesd
+    refuses it, and the last line fails (exit 2) saying where the reason is; sesd runs
+    on. Mended, the reload passes again."""
+    url, _ = await make_queue(sqs)
+    secret = tmp_path / "slack_webhook_url"
+    secret.write_text("http://127.0.0.1:9/slack\n")
+    config = config_file(
+        tmp_path,
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\n[[queues]]\nurl = "{url}"\nname = "q"\n'
+        f'wait_time_seconds = 1\n[state]\npath = "{tmp_path / "state.bin"}"\n'
+        f'[alerts.sinks.slack]\ntype = "slack"\nwebhook_url = "file:{secret}"\n'
+        '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "15m"\nabove = 0.1\n'
+        'sinks = ["slack"]\n',
+    )
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    async with sesd_process(config, env={"RUNTIME_DIRECTORY": str(runtime)}) as sesd:
+        told = read_report(runtime / REPORT_NAME)
+        assert told is not None
+        assert (told.pid, told.begun, told.ended, told.ok) == (sesd.process.pid, 0, 0, True)
+
+        fine = await _reload(sesd, config, runtime, "sesd.config.reloaded")
+        assert [(r.returncode, r.stdout, r.stderr) for r in fine] == [(0, b"", b"")] * 2
+
+        secret.unlink()
+        refused = await _reload(sesd, config, runtime, "sesd.config.reload_failed")
+        assert [r.returncode for r in refused] == [0, 2]
+        assert refused[-1].stderr.decode() == (
+            "sesd reload: sesd refused the config file and runs on the config it had: its "
+            "log line sesd.config.reload_failed says why (journalctl -u sesd)\n"
+        )
+        assert sesd.process.returncode is None
+
+        secret.write_text("http://127.0.0.1:9/slack\n")
+        again = await _reload(sesd, config, runtime, "sesd.config.reloaded")
+        assert [r.returncode for r in again] == [0, 0]
+        told = read_report(runtime / REPORT_NAME)
+        assert told is not None
+        assert (told.begun, told.ended, told.ok) == (3, 3, True)
+
+
+def test_outside_the_unit_reload_says_to_send_the_signal(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Typed in a shell, where systemd set no runtime directory, nothing is sent: the
+    line says where the command belongs and what to do instead."""
+    from sesd.commands.main import main
+
+    monkeypatch.delenv("RUNTIME_DIRECTORY", raising=False)
+    assert main(["reload", "4242"]) == 2
+    assert capsys.readouterr().err == (
+        "sesd reload: $RUNTIME_DIRECTORY is not set: systemd sets it for the unit's own "
+        "processes (RuntimeDirectory=sesd), where sesd tells each reload's outcome; "
+        "elsewhere send the signal (kill -HUP 4242) and read the log\n"
+    )
+
+
+def test_a_sesd_that_tells_no_outcome_is_signalled_as_before(tmp_path: Path) -> None:
+    """A sesd started before the unit had its runtime directory (the unit replaced, the
+    daemon not restarted) writes no outcome: the signal is sent, the reload passes as
+    it did, and the line says how to have the outcome waited for."""
+    held = subprocess.Popen(
+        [sys.executable, "-c", "import signal, sys\n"
+         "signal.signal(signal.SIGHUP, lambda *_: print('heard', flush=True))\n"
+         "print('ready', flush=True)\nsys.stdin.read()\n"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert held.stdout is not None
+        assert held.stdout.readline() == "ready\n"
+        done = subprocess.run(
+            [SESD, "reload", str(held.pid)],
+            env={**os.environ, "RUNTIME_DIRECTORY": str(tmp_path)},
+            capture_output=True, text=True, check=False, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert held.stdout.readline() == "heard\n"
+        assert done.stderr == (
+            f"sesd reload: SIGHUP sent; process {held.pid} tells no reload's outcome in "
+            f"{tmp_path} (started before the unit had RuntimeDirectory=, or an older sesd: a "
+            "restart mends it; or it cannot write there: sesd.config.reload_report_failed in "
+            "its log): its log says whether the file is in force (sesd.config.reloaded, or "
+            "sesd.config.reload_failed)\n"
+        )
+    finally:
+        held.kill()
+        held.wait(timeout=30)
+        assert held.stdin is not None
+        assert held.stdout is not None
+        held.stdin.close()
+        held.stdout.close()
+
+
+#: A stand-in for the daemon's side, told with sesd's own ReloadReport: a reload is
+#: under way (begun, not ended) as the command looks; the command's SIGHUP ends it,
+#: in force, and begins none (the reload it asked for waits behind it).
+_UNDER_WAY = """\
+import signal, sys
+from pathlib import Path
+
+import anyio
+
+from sesd.runtime.reload_report import ReloadReport
+
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+report = ReloadReport(Path(sys.argv[1]))
+anyio.run(report.started)
+anyio.run(report.begin)
+print("ready", flush=True)
+signal.sigwait({signal.SIGHUP})
+anyio.run(report.end, True)
+print("ended", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_reload_under_way_as_it_looks_is_not_the_one_waited_for(tmp_path: Path) -> None:
+    """Two edits in a row, two reloads: the second `systemctl reload` looks while the
+    first edit's reload is still under way, which read the file before the second
+    edit. Its end, in force, is no word on the file as the second left it: the command
+    waits for a reload begun after it looked, and says none came."""
+    held = subprocess.Popen(
+        [sys.executable, "-c", _UNDER_WAY, str(tmp_path / REPORT_NAME)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert held.stdout is not None
+        assert held.stdout.readline() == "ready\n"
+        done = subprocess.run(
+            [SESD, "reload", "--timeout", "2", str(held.pid)],
+            env={**os.environ, "RUNTIME_DIRECTORY": str(tmp_path)},
+            capture_output=True, text=True, check=False, timeout=60,
+        )  # fmt: skip
+        assert held.stdout.readline() == "ended\n"
+        assert done.returncode == 1, done.stderr
+        assert done.stderr.startswith(f"sesd reload: no outcome from process {held.pid} within 2 s")
+    finally:
+        held.kill()
+        held.wait(timeout=30)
+        assert held.stdin is not None
+        assert held.stdout is not None
+        held.stdin.close()
+        held.stdout.close()
+
+
+@pytest.mark.timeout(120)
+async def test_a_runtime_directory_sesd_cannot_write_to_is_said_at_each_reload(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """A runtime directory sesd cannot write to (here a path under a file; /run full,
+    in life) leaves no outcome to wait for: the signal is sent and the reload passes as
+    before, the line naming that cause with the others, and sesd's log says so again
+    beside the reload it could not tell of, not only once at the start."""
+    url, _ = await make_queue(sqs)
+    config = config_file(
+        tmp_path,
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\n[[queues]]\nurl = "{url}"\nname = "q"\n'
+        f'wait_time_seconds = 1\n[state]\npath = "{tmp_path / "state.bin"}"\n',
+    )
+    (tmp_path / "file").write_text("")
+    runtime = tmp_path / "file" / "run"
+    async with sesd_process(config, env={"RUNTIME_DIRECTORY": str(runtime)}) as sesd:
+        assert (await sesd.logged("sesd.config.reload_report_failed"))["path"] == str(
+            runtime / REPORT_NAME
+        )
+        done = await _reload(sesd, config, runtime, "sesd.config.reloaded")
+        assert [r.returncode for r in done] == [0, 0]
+        assert done[-1].stderr.decode() == (
+            f"sesd reload: SIGHUP sent; process {sesd.process.pid} tells no reload's outcome "
+            f"in {runtime} (started before the unit had RuntimeDirectory=, or an older sesd: "
+            "a restart mends it; or it cannot write there: sesd.config.reload_report_failed "
+            "in its log): its log says whether the file is in force (sesd.config.reloaded, "
+            "or sesd.config.reload_failed)\n"
+        )
+        said = [r for r in sesd.records if r["event"] == "sesd.config.reload_report_failed"]
+        assert len(said) == 2  # at the start, and as the reload began
+
+
+@pytest.mark.timeout(120)
+async def test_the_reload_under_way_as_sesd_reload_looks_is_not_its_outcome(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """A reload begins (in the file) before it reads the config file: one still reading
+    as `sesd reload` looks read it before the edit the command is for. Here that read
+    is held (the config file a FIFO, its text written when the test says) while the
+    command looks and signals; it then ends, in force, and the reload the command
+    asked for is held in its turn: the command says no outcome came, instead of
+    passing on the first one's."""
+    url, _ = await make_queue(sqs)
+    config = config_file(
+        tmp_path,
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\n[[queues]]\nurl = "{url}"\nname = "q"\n'
+        f'wait_time_seconds = 1\n[state]\npath = "{tmp_path / "state.bin"}"\n',
+    )
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    async with sesd_process(config, env={"RUNTIME_DIRECTORY": str(runtime)}) as sesd:
+        taken = config.read_text()
+        fifo = tmp_path / "fifo"
+        os.mkfifo(fifo, 0o600)
+        fifo.replace(config)
+        with anyio.fail_after(90):
+            os.kill(sesd.process.pid, signal.SIGHUP)
+            # Open once the reload opens the file to read it (its begin in the file), and
+            # held: the reload reads on until the text is written and the writer closes.
+            writer = await anyio.to_thread.run_sync(partial(config.open, "w", encoding="utf-8"))
+            with writer:
+                await sesd.wait_for_event("sesd.daemon.signal")
+                command = await anyio.open_process(
+                    [SESD, "reload", "--timeout", "3", str(sesd.process.pid)],
+                    env={**os.environ, "RUNTIME_DIRECTORY": str(runtime)},
+                )
+                # Its look and signal made, the reload under way reads what sesd takes.
+                await sesd.wait_for_event("sesd.daemon.signal")
+                writer.write(taken)
+            await sesd.wait_for_event("sesd.config.reloaded")
+            assert await command.wait() == 1
+            assert command.stderr is not None
+            said = (await command.stderr.receive()).decode()
+            await command.aclose()
+            # The reload it asked for, begun (in the file) as it opens the file, read at last.
+            writer = await anyio.to_thread.run_sync(partial(config.open, "w", encoding="utf-8"))
+            with writer:
+                told = read_report(runtime / REPORT_NAME)
+                writer.write(taken)
+            await sesd.wait_for_event("sesd.config.reloaded")
+        assert said.startswith(f"sesd reload: no outcome from process {sesd.process.pid} "), said
+        assert told is not None
+        assert (told.begun, told.ended, told.ok) == (2, 1, True)
+
+
+#: A stand-in for a daemon that ends as the command waits (a stop, a fault): its reload
+#: begun, never ended.
+_ENDS = """\
+import signal, sys
+from pathlib import Path
+
+import anyio
+
+from sesd.runtime.reload_report import ReloadReport
+
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+report = ReloadReport(Path(sys.argv[1]))
+anyio.run(report.started)
+print("ready", flush=True)
+signal.sigwait({signal.SIGHUP})
+anyio.run(report.begin)
+"""
+
+
+def test_a_daemon_that_ends_mid_reload_is_said_at_once(tmp_path: Path) -> None:
+    """The daemon ends while the command waits for its reload: the command says so as
+    soon as it is gone, instead of waiting out its time for an outcome that cannot
+    come."""
+    held = subprocess.Popen(
+        [sys.executable, "-c", _ENDS, str(tmp_path / REPORT_NAME)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert held.stdout is not None
+        assert held.stdout.readline() == "ready\n"
+        command = subprocess.Popen(
+            [SESD, "reload", "--timeout", "3600", str(held.pid)],
+            env={**os.environ, "RUNTIME_DIRECTORY": str(tmp_path)},
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        # Gone, and reaped: no longer a process to signal.
+        assert held.wait(timeout=60) == 0
+        _, said = command.communicate(timeout=60)
+        assert command.returncode == 1
+        assert said == f"sesd reload: process {held.pid} ended before the reload did\n"
+    finally:
+        held.kill()
+        held.wait(timeout=30)
+        assert held.stdout is not None
+        held.stdout.close()
