@@ -55,13 +55,17 @@ async def test_what_is_read_after_a_forced_exits_snapshot_is_not_lost(
     """Five events read and saved-to-be; a SIGTERM, then a second one while the long
     poll in flight waits: its save takes the snapshot, and the disk holds the write.
     Five more events reach the queue meanwhile. Whatever sesd does with them before it
-    exits, the restart from the file counts all ten, each once."""
+    exits, the restart from the file counts all ten, each once.
+
+    The batch's line comes only once the receive made beside its delete answers, a whole
+    long poll on the empty queue later: 5 s here (20 s made the test wait 20 s for
+    nothing). The next long poll is then under way, and the forced exit abandons it."""
     url, _ = await make_queue(sqs, dlq=False, visibility=1)
     state = tmp_path / "state.bin"
     config = config_file(
         tmp_path,
         f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
-        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 20\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 5\n'
         f'[shutdown]\ngrace_period = "30s"\n'
         f'[state]\npath = "{state}"\nsave_every = "1h"\n',
     )
@@ -82,8 +86,11 @@ async def test_what_is_read_after_a_forced_exits_snapshot_is_not_lost(
             await sesd.logged("sesd.queue.stopped")
             held.close()
             assert await sesd.process.wait() == 130
+    events = [r["event"] for r in sesd.records]
+    # The second signal came while a long poll was in flight.
+    assert "sesd.sqs.receive_abandoned" in events[events.index("sesd.daemon.forced_exit") :]
     # The restart's long polls short: its stop waits for the one in flight.
-    config.write_text(config.read_text().replace("wait_time_seconds = 20", "wait_time_seconds = 1"))
+    config.write_text(config.read_text().replace("wait_time_seconds = 5", "wait_time_seconds = 1"))
     async with running(load_config(str(config))) as daemon:
 
         def delivered() -> int:

@@ -674,21 +674,34 @@ async def test_without_a_resolver_configuration_a_prefetch_ends(tmp_path: Path) 
 
 
 async def test_a_resolv_conf_written_after_the_start_is_read_and_failing_meanwhile(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A container's resolv.conf is written after sesd starts: at first there is none,
     then one that names no nameserver, then one caught half written, then one that
     does. Meanwhile no lookup can be
     answered, so ``sesd_dns_failing`` reads 1 (what an operator's alert on it watches),
     said once in the log, not at every try; once the file names a server, the DNS task
-    reads it at its next try and looks up what waited (not only after a restart)."""
+    reads it at its next try and looks up what waited (not only after a restart).
+
+    The tries come a hundredth of their pauses apart: the pauses (1, 2 and 4 s here)
+    are checked on their own below, and the test waited them out, 7 s. The test
+    writes each file as the try before it fails, before the next one can come."""
     from prometheus_client import CollectorRegistry
     from prometheus_client.registry import Collector
     from structlog.testing import capture_logs
 
     from sesd.metrics.dns import dns_families
+    from sesd.providers import resolver as module
     from tests.test_resolv_conf_changes import _loopback
 
+    tried: list[int] = []
+    pause = module.no_resolver_retry
+
+    def sooner(attempt: int) -> float:
+        tried.append(attempt)
+        return pause(attempt) / 100
+
+    monkeypatch.setattr(module, "no_resolver_retry", sooner)
     resolv = tmp_path / "resolv.conf"
     resolver = _resolver(resolv_conf=str(resolv), clock=lambda: T)
 
@@ -734,6 +747,7 @@ async def test_a_resolv_conf_written_after_the_start_is_read_and_failing_meanwhi
         "sesd.providers.resolver_found",
     ]
     assert events[1]["nameservers"] == [host]  # resolv.conf's, on its port 53
+    assert tried == [0, 1, 2]  # each file read once, at its own try, the pauses growing
 
 
 def test_without_a_resolver_the_next_try_waits_longer_up_to_a_minute() -> None:
