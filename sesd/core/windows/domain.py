@@ -175,7 +175,7 @@ class DomainWindows(DomainReads):
     def _write_stage(self) -> None:
         """Write the stage to every ring that accepted its bucket (it still holds it:
         only this object moves its rings, and only when a stage opens)."""
-        problems = self._problems
+        problems = self._problems  # (write_problems(), inline: a call every stage)
         if problems is not None:
             self._problems = None
             self._write_problems(problems)
@@ -248,6 +248,16 @@ class DomainWindows(DomainReads):
             if spec.breakdown and accepted >> index & 1 and self._details[index] is None:
                 self._details[index] = Details(self._rings[index].slots)
         return {}
+
+    def write_problems(self) -> None:
+        """Count the problems staged in the breakdowns that keep them, and stage anew. A
+        reload that changes which windows keep breakdowns calls this first: each problem
+        counts in the windows that kept them when it came (as a read then said), and the
+        next one makes the details of those kept from then on."""
+        problems = self._problems
+        if problems is not None:
+            self._problems = None
+            self._write_problems(problems)
 
     def _write_problems(self, problems: dict[Problem, int]) -> None:
         """Count staged problems in each breakdown that holds the stage's bucket."""
