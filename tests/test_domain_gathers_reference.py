@@ -48,7 +48,7 @@ def _write(windows: DomainWindows, op: int, t: float, now: float, n: int) -> Non
     elif op == 2:
         windows.suppressed(t, now)
     elif op == 3:
-        windows.note(t, now, Noted([], [], n % 7, None))
+        windows.note(t, now, Noted([], (), n % 7, None))
     else:
         windows.observe_delay_duration(t, now, float(n * 4517 % 3_600_000))
 

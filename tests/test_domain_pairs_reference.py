@@ -63,7 +63,7 @@ def _write(pair: list[DomainWindows], rng: random.Random, t: float, now: float) 
         elif op == 5:
             windows.suppressed(t, now)
         elif op == 6:
-            windows.note(t, now, Noted([], [], n % 7, None))
+            windows.note(t, now, Noted([], (), n % 7, None))
         else:
             windows.observe_delay_duration(t, now, float(n * 4517 % 3_600_000))
 

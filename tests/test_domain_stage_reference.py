@@ -85,7 +85,7 @@ def test_a_write_opens_a_bucket_exactly_when_its_floor_division_changes(
         elif i % 5 == 2:
             windows.suppressed(t, now)
         elif i % 5 == 3:
-            windows.note(t, now, Noted([], [], 0, None))
+            windows.note(t, now, Noted([], (), 0, None))
         else:
             windows.observe_delay_duration(t, now, 1000.0)
         assert windows.opened - opened == (stage is None or t // fine != stage)

@@ -313,3 +313,27 @@ def test_a_complaint_with_nothing_to_break_down_leaves_no_empty_bucket() -> None
     pipeline.feed(f.raw(f.bounce(["b@one.example"], at=NOW)), "q", NOW)
     saved = pipeline.ledger.snapshot(NOW)["windows"]["one.example"]["details"]
     assert [len(values) > 0 for values in saved[0].values()] == [True]
+
+
+def test_a_reload_mid_bucket_counts_each_problem_in_the_breakdowns_kept_when_it_came() -> None:
+    """A reload that changes which windows rules read, with the fine bucket open: each
+    problem counts in the breakdowns kept when it came, before the reload or after it,
+    and reads say so before the bucket is written out and after."""
+    one_hour = RULE.replace('"5m"', '"1h"')
+    pipeline = Pipeline(core_settings(parse_config("")))
+    pipeline.feed(f.raw(f.bounce(["a@x.example"], at=NOW)), "q", NOW)
+    pipeline.reconfigure(core_settings(parse_config(one_hour)))
+    pipeline.feed(f.raw(f.bounce(["b@x.example"], at=NOW)), "q", NOW)
+    windows = pipeline.ledger.windows["x.example"]
+    assert windows.breakdown(2, NOW, delays=False).statuses == [("5.1.1", 1)]  # b's
+    pipeline.reconfigure(core_settings(parse_config(RULE)))
+    pipeline.feed(f.raw(f.bounce(["c@y.example"], at=NOW)), "q", NOW)
+    pipeline.reconfigure(core_settings(parse_config(one_hour)))
+    pipeline.feed(f.raw(f.bounce(["d@y.example"], at=NOW)), "q", NOW)
+    pipeline.reconfigure(core_settings(parse_config(RULE)))
+    pipeline.feed(f.raw(f.bounce(["e@y.example"], at=NOW)), "q", NOW)
+    windows = pipeline.ledger.windows["y.example"]
+    read = [windows.breakdown(i, NOW, delays=False).statuses for i in (0, 2)]
+    assert read == [[("5.1.1", 2)], [("5.1.1", 1)]]  # c's and e's; d's
+    windows.flush(NOW)
+    assert [windows.breakdown(i, NOW, delays=False).statuses for i in (0, 2)] == read

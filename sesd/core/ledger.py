@@ -17,7 +17,7 @@ from sesd.core.accounts import DEFAULT_ACCOUNT, Accounts, is_region
 from sesd.core.canary import CanaryTracker
 from sesd.core.dedup import DuplicateFilter
 from sesd.core.label_table import LabelTable, domain_labels
-from sesd.core.ledger_file import label_maker, restore_into, snapshot_of
+from sesd.core.ledger_file import all_windows, label_maker, restore_into, snapshot_of
 from sesd.core.ledger_steps import moved
 from sesd.core.pending import PendingDelays
 from sesd.core.provider_cache import ProviderCache
@@ -255,9 +255,13 @@ class Ledger:
         self.tenant_status.watch(settings.watched, settings.roles)
         self.accounts.watch(set(settings.watched))
         self.tenant_walks.watch(set(settings.watched))
-        # In place: every domain's windows hold this same list.
-        for i, spec in enumerate(self.specs):
-            self.specs[i] = spec.kept(spec.name in settings.breakdowns)
+        kept = [spec.kept(spec.name in settings.breakdowns) for spec in self.specs]
+        if kept != self.specs:
+            # Problems staged so far count in the breakdowns kept when they came (a read
+            # before the reload counted them there), those after it in the ones kept now.
+            for windows in all_windows(self):
+                windows.write_problems()
+        self.specs[:] = kept  # in place: every domain's windows hold this same list
         self.canary.deadline = settings.canary_deadline
         self.canary.queue = settings.canary_queue
         self.queues.update(settings.queues)

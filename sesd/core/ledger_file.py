@@ -19,10 +19,10 @@ from sesd.core.windows import DomainWindows
 if TYPE_CHECKING:
     from sesd.core.ledger import Ledger
 
-__all__ = ["label_maker", "restore_into", "snapshot_of"]
+__all__ = ["all_windows", "label_maker", "restore_into", "snapshot_of"]
 
 
-def _all_windows(ledger: Ledger) -> Iterator[DomainWindows]:
+def all_windows(ledger: Ledger) -> Iterator[DomainWindows]:
     """Every window the ledger keeps: each scope's, and each tag value's."""
     for scope in ledger.scopes:
         yield from scope.windows.values()
@@ -31,7 +31,7 @@ def _all_windows(ledger: Ledger) -> Iterator[DomainWindows]:
 
 def snapshot_of(ledger: Ledger, now: float) -> dict[str, Any]:
     """The saved stores as plain data (the state file's body)."""
-    for windows in _all_windows(ledger):
+    for windows in all_windows(ledger):
         windows.flush(now)
     return {
         "layout": ledger.layout(),

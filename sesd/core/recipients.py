@@ -229,7 +229,7 @@ def _note_recipient(
         delay=delay,
     )
     if examples_only:
-        problem = Noted(problem.examples, [], -1, None)
+        problem = Noted(problem.examples, (), -1, None)
     for slot in slots:
         (slot.windows or slot.window()).note(
             t, now, problem, with_domain=slot.scope is not ledger.by_domain

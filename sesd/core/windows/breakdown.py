@@ -15,7 +15,7 @@ Pure code: no clock, no I/O.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, cast
 
@@ -55,6 +55,7 @@ __all__ = [
     "Details",
     "Examples",
     "Noted",
+    "Problem",
     "detail_key",
     "noted",
     "problem_kinds",
@@ -118,6 +119,35 @@ def _pair(key: _Key) -> tuple[int, str]:
     return cast(tuple[int, str], key)
 
 
+#: A problem recipient's keys (a :class:`Noted`'s) and its domain's key where its
+#: window keeps one: what a window stages for its breakdowns (sesd.core.windows.domain).
+Problem = tuple[tuple[_Key, ...], _Key | None]
+
+
+def _count(details: dict[_Key, int], keys: Sequence[_Key], n: int) -> None:
+    """Count each key ``n`` times in one coarse bucket, those past its bound as
+    :data:`OVERFLOW` of their kind."""
+    # One lookup of a key before its count is written, not a test and then a get: a
+    # key is a tuple, hashed again at each.
+    for key in keys:
+        held = details.get(key)
+        if held is None and len(details) >= KEYS_PER_BUCKET:
+            key = detail_key(_pair(key)[0], OVERFLOW)
+            held = details.get(key)
+        details[key] = n if held is None else held + n
+
+
+def _count_noted(details: dict[_Key, int], problems: Mapping[Problem, int]) -> None:
+    """Count staged problems in one coarse bucket, each as many times as it was noted,
+    in the order first noted: the same counts, and the same values past the bound, as
+    one count a recipient in the order they came (whether a key counts as itself or as
+    :data:`OVERFLOW` is settled when it is first counted, in the same order)."""
+    for (keys, domain), n in problems.items():
+        _count(details, keys, n)
+        if domain is not None:
+            _count(details, (domain,), n)
+
+
 @dataclass(frozen=True, slots=True)
 class Breakdown:
     """Top values over one window, most frequent first, with counts."""
@@ -162,15 +192,17 @@ class Details:
         details = self.buckets.get(coarse)
         if details is None:
             details = self.buckets[coarse] = {}
-        # One lookup of a key before its count is written, not a test and then a get:
-        # a key is a tuple, hashed again at each (a problem recipient's five or so keys,
-        # in each of its windows).
-        for key in keys:
-            n = details.get(key)
-            if n is None and len(details) >= KEYS_PER_BUCKET:
-                key = detail_key(_pair(key)[0], OVERFLOW)
-                n = details.get(key)
-            details[key] = 1 if n is None else n + 1
+        _count(details, keys, 1)
+
+    def add_noted(self, bucket: int, problems: Mapping[Problem, int]) -> None:
+        """Count what problem recipients said (each :data:`Problem` as many times as it
+        was noted) in the coarse bucket holding ring bucket ``bucket``, as one
+        :meth:`add` a recipient would (see :func:`_count_noted`)."""
+        coarse = bucket // self.span
+        details = self.buckets.get(coarse, {})
+        _count_noted(details, problems)
+        if details:  # (a bucket only for a problem that named something, as in add())
+            self.buckets[coarse] = details
 
     def prune(self, oldest: int) -> None:
         """Forget coarse buckets wholly before ring bucket ``oldest`` (write side)."""
@@ -178,12 +210,26 @@ class Details:
         for coarse in [c for c in self.buckets if c < first]:
             del self.buckets[coarse]
 
-    def top(self, lo: int, hi: int, top_n: int) -> list[list[tuple[str, int]]]:
+    def top(
+        self,
+        lo: int,
+        hi: int,
+        top_n: int,
+        staged: tuple[int, Mapping[Problem, int]] | None = None,
+    ) -> list[list[tuple[str, int]]]:
         """Per kind, the ``top_n`` values over the coarse buckets touching ring buckets
-        ``(lo, hi]``, most frequent first (ties by value)."""
+        ``(lo, hi]``, most frequent first (ties by value), with ``staged`` (a ring bucket
+        and problems :meth:`add_noted` would count in it) as if it were written."""
         counts: Counter[_Key] = Counter()
         first, last = (lo + 1) // self.span, hi // self.span
-        for coarse, details in self.buckets.items():
+        buckets = self.buckets
+        if staged is not None:  # counted in a copy of their bucket, as a write would
+            bucket, problems = staged
+            coarse = bucket // self.span
+            held = dict(buckets.get(coarse) or {})
+            _count_noted(held, problems)
+            buckets = {**buckets, coarse: held}
+        for coarse, details in buckets.items():
             if first <= coarse <= last:
                 counts.update(details)
         per_kind: list[list[tuple[str, int]]] = [[] for _ in range(_KINDS)]
@@ -229,7 +275,7 @@ class Noted(msgspec.Struct):
     (cachegrind)."""
 
     examples: list[tuple[int, str]]
-    keys: Sequence[_Key]
+    keys: tuple[_Key, ...]
     cause: int
     domain: _Key | None
 

@@ -24,6 +24,7 @@ from sesd.core.windows.breakdown import (
     Breakdown,
     Details,
     Examples,
+    Problem,
     problem_kinds,
 )
 from sesd.core.windows.ring import Ring
@@ -57,6 +58,8 @@ class DomainReads:
     _staged_counts: list[int] | None
     _staged: dict[int, int] | None
     _pairs: dict[int, int] | None
+    #: What problem recipients said, for the breakdowns (Problem -> how many).
+    _problems: dict[Problem, int] | None
     changes: int
 
     def _stage_in(self, index: int, now_bucket: int) -> bool:
@@ -175,7 +178,10 @@ class DomainReads:
         lo, hi = ring.span(int(now // ring.width))
         if hi <= lo:
             return Breakdown()
-        top = details.top(lo, hi, top_n)
+        problems, staged = self._problems, None
+        if problems and self._specs[index].breakdown and self._accepted >> index & 1:
+            staged = (self._stage // self._ratios[index], problems)
+        top = details.top(lo, hi, top_n, staged)
         status, diagnostic, mta, id_kind = problem_kinds(delays)
         since = now - self._specs[index].seconds
         examples = self._examples or Examples()
