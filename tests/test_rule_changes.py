@@ -297,9 +297,10 @@ def test_a_file_that_does_not_describe_its_rules_names_those_it_cannot_resolve()
 
 
 def test_what_a_rule_takes_in() -> None:
-    """A domain named in any case is its normal form; a glob matches; an exclusion
-    wins; a provider's or a tenant's name is taken as written (a tenant keeps its
-    capitals)."""
+    """A domain named in any case is its normal form; a glob matches, written in any
+    case or in Unicode too (a reload must not resolve what such a rule still watches);
+    an exclusion wins; a provider's or a tenant's name is taken as written (a tenant
+    keeps its capitals)."""
     from sesd.alerting.labels import takes
 
     def rule_of(extra: str) -> RuleConfig:
@@ -309,6 +310,9 @@ def test_what_a_rule_takes_in() -> None:
     assert takes(named, "bigcustomer.example")
     assert takes(named, "gmail.example")
     assert not takes(named, "other.example")
+    written = rule_of('domains = ["Yahoo.*", "*.рф"]\n')
+    assert takes(written, "yahoo.co.jp")
+    assert takes(written, "xn--80a1acny.xn--p1ai")
     excluded = rule_of('domains = ["*"]\nexclude_domains = ["Yahoo.com"]\n')
     assert not takes(excluded, "yahoo.com")
     assert takes(excluded, "aol.com")
