@@ -8,7 +8,7 @@ import msgspec
 
 from sesd.alerting.alert import Notification
 from sesd.alerting.evaluator import Evaluator
-from sesd.alerting.rules import AlertState, Status
+from sesd.alerting.rules import AlertState, Status, Transition
 from sesd.config import Config, RuleConfig, core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.core.windows import Breakdown
@@ -423,3 +423,18 @@ def test_a_changed_rule_removed_by_the_next_reload_resolves_as_removed() -> None
     assert sent(owed) == [("resolved", "delays", ("pager",), ["a.example"])]
     assert owed[0].alerts[0].notes == ("the rule was removed from the config",)
     assert evaluator.rechecked.fired == {}
+
+
+def test_a_domain_alert_a_reload_ends_names_its_provider_as_its_firing_did() -> None:
+    """gmail.com fires, its mailbox provider known; a reload excludes it. The resolve
+    names the provider as the firing did (``gmail.com (provider google)``): the on-call
+    reads the two as one incident."""
+    config = parse_config(SINKS + rule())
+    pipeline, evaluator = firing(config, "gmail.com")
+    excluded = 'sinks = ["pager"]\nexclude_domains = ["gmail.com"]\n'
+    evaluator.configure(
+        parse_config(SINKS + rule(extra=excluded)).alerts, WINDOWS, T + 5, pipeline.ledger
+    )
+    (owed,) = evaluator.due(T + 5, flush=True)
+    (alert,) = owed.alerts
+    assert (alert.kind, alert.provider) == (Transition.RESOLVED, "google")
