@@ -508,7 +508,7 @@ def test_a_delay_an_earlier_build_recorded_still_ends_after_an_upgrade() -> None
     """Earlier builds keyed a recipient by its address lower-cased only: a delay of
     anna@bücher.de, or of bo@one.example. (a trailing dot), pending in their state file
     ends when its Bounce comes after the upgrade, though the key is now the domain's
-    normal form."""
+    normal form; so do two such delays when one Delivery names both recipients."""
     pipeline = Pipeline(core_settings(parse_config("[providers]\nenabled = false\n")))
     pending = pipeline.ledger.pending
     earlier = stable_key("m1", "anna@bücher.de")  # as an earlier build keyed it
@@ -522,6 +522,12 @@ def test_a_delay_an_earlier_build_recorded_still_ends_after_an_upgrade() -> None
     pending.delayed(dotted, ("one.example",), NOW - 300, NOW + 3600)
     pipeline.feed(f.sns(f.bounce(["bo@one.example."], at=NOW - 100, message_id="m2")), "q", NOW)
     assert pending.count("one.example", NOW) == 0
+    earlier_keyed = [("cy@bücher.de", "xn--bcher-kva.de"), ("di@one.example.", "one.example")]
+    for address, domain in earlier_keyed:
+        pending.delayed(stable_key("m3", address), (domain,), NOW - 300, NOW + 3600)
+    both = f.delivery(["cy@Bücher.de", "di@one.example."], at=NOW - 100, message_id="m3")
+    pipeline.feed(f.sns(both), "q", NOW)
+    assert (pending.count("xn--bcher-kva.de", NOW), pending.count("one.example", NOW)) == (0, 0)
     assert legacy_pending_key("m1", "ann@plain.example") is None  # keyed alike then and now
 
 

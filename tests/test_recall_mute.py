@@ -47,3 +47,34 @@ async def test_what_a_silence_leaves_of_a_page_offers_to_mute_only_what_is_left(
     (event,) = pagerduty_events(left, "key", "sesd")
     assert json.loads(event)["payload"]["custom_details"]["mute"] == line
     assert json.loads(webhook_document(left))["mute"] == line
+
+
+async def test_what_a_silence_leaves_of_a_resolve_offers_to_mute_nothing(
+    tmp_path: Path,
+) -> None:
+    """a.example and b.example fire in one page and resolve in one message, both
+    queued; a silence recalls a.example's firing, and with it a.example's resolve (the
+    sink never had the firing). What is left of the resolve is b.example's, and like
+    any resolve it offers no line to mute it: the incident is over."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    feed_spike(pipeline, "b.example", T, 5, 5)
+    alerting.evaluate()
+    now[0] = T + 1
+    feed_spike(pipeline, "a.example", T + 1, 0, 100)
+    feed_spike(pipeline, "b.example", T + 1, 0, 100)
+    alerting.evaluate()
+    queued = [(n.kind.value, [a.domain for a in n.alerts]) for n in alerting.outboxes["ops"]._queue]
+    both = ["a.example", "b.example"]
+    assert queued == [("firing", both), ("resolved", both)]
+    held = Silence(id="s1", comment="c", starts_at=T, ends_at=T + 60, domain="a.example")
+    SilenceFile(str(silences)).add(held, T + 1)
+    now[0] = T + 2
+    alerting.evaluate()
+    firing, resolve = alerting.outboxes["ops"]._queue
+    assert [a.domain for a in firing.alerts] == [a.domain for a in resolve.alerts] == ["b.example"]
+    assert firing.silence
+    assert (resolve.silence, resolve.mutes) == ("", ())
+    closing = slack_message(resolve)["blocks"][-1]["elements"]
+    assert not any(element["text"].startswith("mute:") for element in closing)
+    assert json.loads(webhook_document(resolve))["mute"] is None

@@ -8,7 +8,7 @@ import msgspec
 
 from sesd.alerting.alert import Notification
 from sesd.alerting.evaluator import Evaluator
-from sesd.alerting.rules import AlertState, Status
+from sesd.alerting.rules import AlertState, Status, Transition
 from sesd.config import Config, RuleConfig, core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.core.windows import Breakdown
@@ -297,9 +297,10 @@ def test_a_file_that_does_not_describe_its_rules_names_those_it_cannot_resolve()
 
 
 def test_what_a_rule_takes_in() -> None:
-    """A domain named in any case is its normal form; a glob matches; an exclusion
-    wins; a provider's or a tenant's name is taken as written (a tenant keeps its
-    capitals)."""
+    """A domain named in any case is its normal form; a glob matches, written in any
+    case or in Unicode too (a reload must not resolve what such a rule still watches);
+    an exclusion wins; a provider's or a tenant's name is taken as written (a tenant
+    keeps its capitals)."""
     from sesd.alerting.labels import takes
 
     def rule_of(extra: str) -> RuleConfig:
@@ -309,6 +310,9 @@ def test_what_a_rule_takes_in() -> None:
     assert takes(named, "bigcustomer.example")
     assert takes(named, "gmail.example")
     assert not takes(named, "other.example")
+    written = rule_of('domains = ["Yahoo.*", "*.рф"]\n')
+    assert takes(written, "yahoo.co.jp")
+    assert takes(written, "xn--80a1acny.xn--p1ai")
     excluded = rule_of('domains = ["*"]\nexclude_domains = ["Yahoo.com"]\n')
     assert not takes(excluded, "yahoo.com")
     assert takes(excluded, "aol.com")
@@ -419,3 +423,18 @@ def test_a_changed_rule_removed_by_the_next_reload_resolves_as_removed() -> None
     assert sent(owed) == [("resolved", "delays", ("pager",), ["a.example"])]
     assert owed[0].alerts[0].notes == ("the rule was removed from the config",)
     assert evaluator.rechecked.fired == {}
+
+
+def test_a_domain_alert_a_reload_ends_names_its_provider_as_its_firing_did() -> None:
+    """gmail.com fires, its mailbox provider known; a reload excludes it. The resolve
+    names the provider as the firing did (``gmail.com (provider google)``): the on-call
+    reads the two as one incident."""
+    config = parse_config(SINKS + rule())
+    pipeline, evaluator = firing(config, "gmail.com")
+    excluded = 'sinks = ["pager"]\nexclude_domains = ["gmail.com"]\n'
+    evaluator.configure(
+        parse_config(SINKS + rule(extra=excluded)).alerts, WINDOWS, T + 5, pipeline.ledger
+    )
+    (owed,) = evaluator.due(T + 5, flush=True)
+    (alert,) = owed.alerts
+    assert (alert.kind, alert.provider) == (Transition.RESOLVED, "google")

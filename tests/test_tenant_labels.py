@@ -82,6 +82,18 @@ def test_a_rule_naming_other_quoted_watches_the_tenant_ses_names_other() -> None
     assert [(a.kind, a.domain) for a in fired] == [(Transition.FIRING, "'other'")]
 
 
+def test_a_rule_on_every_tenant_watches_a_tenant_ses_names_none() -> None:
+    """A tenant SES names ``none`` is a tenant like any other: a rule on every tenant
+    fires for its delays. (Of providers, ``none`` is the domains without mail, which a
+    rule on every provider leaves out.)"""
+    pipeline, evaluator = _delay_rule("every-tenant", '["*"]')
+    for k in range(10):
+        kind = "delay" if k % 2 else "delivery"
+        pipeline.feed(_event(kind, f"u{k}@x.example", tags={"tenant": ["none"]}), "q", NOW)
+    fired = evaluator.evaluate(pipeline.ledger, NOW + 1)
+    assert [(a.kind, a.domain) for a in fired] == [(Transition.FIRING, "none")]
+
+
 #: Enough names to hold a match of any glob below when one exists: every name of up to
 #: five characters drawn from those the globs use (a set or ``?`` finds one of them),
 #: and sesd's own labels.
