@@ -34,7 +34,6 @@ __all__ = [
     "Change",
     "Retired",
     "changes",
-    "moved",
     "owed_alert",
     "relabel",
     "resolved_again",
@@ -99,16 +98,6 @@ def resolved_again(retired: Iterable[Retired]) -> Iterator[Change]:
         for label, state in sorted(states.items()):
             if sent(state):
                 yield Change(rule, label, state, Transition.RESOLVED, tuple(rule.sinks), note)
-
-
-def moved(before: RuleConfig | None, rule: RuleConfig) -> bool:
-    """Whether a change of rules from ``before`` to ``rule`` owes some sink a resolve
-    under ``before``: it names other sinks, or other labels or severity (what a sink
-    that tells alerts apart by their labels sees as another alert)."""
-    if before is None:
-        return False
-    was = (before.sinks, before.labels, before.severity)
-    return was != (rule.sinks, rule.labels, rule.severity)
 
 
 def _ended(
