@@ -16,6 +16,7 @@ import pytest
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Status, Transition
+from sesd.alerting.silence_checks import silence_check
 from sesd.alerting.silence_file import MOST_BYTES, SilenceFile, SilenceWatcher
 from sesd.alerting.silences import Silence, SilenceError
 from sesd.commands.main import main
@@ -237,6 +238,73 @@ def test_a_provider_is_told_only_the_rules_that_alert_on_it(
     for rule in ("delays", "gmail-delays"):
         assert main([*add, "--domain", "microsoft", "--rule", rule]) == 2
         assert "no rule on domains watches the group microsoft" in capsys.readouterr().err
+
+
+def test_a_name_without_a_dot_that_no_alert_names_is_refused_and_told_what_to_type(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--domain gmail``: no group, provider or tenant has that name, and a domain's
+    name has a dot. The silence was taken and muted nothing while gmail.com paged (a
+    rule's domains warn of the same). Refused, the line giving what to type: the
+    domains the name is the first part of (a mailbox provider's, or one a rule names)
+    and, for a mailbox provider's, its silence with the ``--rule`` whose alerts name
+    it. The daemon leaves such a silence out of a file edited by hand, saying why. A
+    group of that name (in any case), a provider ``[providers.mx]`` adds, the canary's
+    label, or a name where a rule watches tenants (it may be a tenant's), is taken."""
+    rules = (
+        '[[alerts.rules]]\nname = "delays"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+        'above = 0.1\ndomains = ["acme.example", "gmail.com", "*.test"]\n'
+        '[[alerts.rules]]\nname = "provider-delays"\nmetric = "delay_ratio"\n'
+        'window = "15m"\nabove = 0.05\nproviders = ["*"]\nexclude_providers = ["yahoo"]\n'
+    )
+    config = str(_config(tmp_path, rules))
+    add = ["silence", "add", "--config", config, "--for", "1h", "--comment", "c"]
+    assert main([*add, "--domain", "gmail"]) == 2
+    assert capsys.readouterr().err == (
+        "sesd: --domain 'gmail' is no domain (a domain's name has a dot), group or "
+        "provider, and no rule watches tenants: it would mute nothing; for the domain, "
+        "--domain gmail.com; for its mailbox provider, google, --domain google --rule "
+        "provider-delays\n"
+    )
+    assert main([*add, "--domain", "ACME."]) == 2
+    assert capsys.readouterr().err == (
+        "sesd: --domain 'ACME.' is no domain (a domain's name has a dot), group or "
+        "provider, and no rule watches tenants: it would mute nothing; for the domain, "
+        "--domain acme.example\n"
+    )
+    # A provider no rule watches is not offered: its silence would mute nothing too.
+    assert main([*add, "--domain", "aol"]) == 2
+    assert capsys.readouterr().err.endswith(
+        "it would mute nothing; for the domain, --domain aol.com or --domain 'aol.*'\n"
+    )
+    assert main([*add, "--domain", "intranet"]) == 2
+    assert capsys.readouterr().err.endswith(
+        "it would mute nothing; write the domain whole, as gmail.com\n"
+    )
+    assert not (tmp_path / "silences.json").exists()
+    silence = Silence(id="s1", comment="", starts_at=T, ends_at=T + 60, domain="gmail")
+    assert silence_check(parse_config(rules))(silence).startswith(
+        "domain 'gmail' is no domain (a domain's name has a dot), group or provider"
+    )
+    taken = (
+        '[domains]\ngroups = { Gmail = ["googlemail.com"], "Big Mailers" = ["a.example"] }\n'
+        '[providers.mx]\ncorpmail = ["mx.corp.example"]\n'
+    )
+    add[3] = str(_config(tmp_path, taken + rules))
+    for name in ("gmail", "GMAIL", "big mailers", "corpmail", "canary"):
+        assert main([*add, "--domain", name]) == 0, capsys.readouterr().err
+    tenants = (
+        '[tenants]\nenabled = true\n[[alerts.rules]]\nname = "tenant-delays"\n'
+        'metric = "delay_ratio"\nwindow = "5m"\nabove = 0.1\ntenants = ["*"]\n'
+    )
+    add[3] = str(_config(tmp_path, rules + tenants))
+    assert main([*add, "--domain", "gmail"]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    assert main([*add, "--domain", "почта"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "sesd: --domain 'почта' is no domain (a domain's name has a dot), group, provider "
+        "or tenant: it would mute nothing"
+    )
 
 
 def test_a_silence_is_active_from_its_start_until_its_end_exclusive() -> None:
