@@ -17,7 +17,7 @@ from sesd.commands.common import EXIT_CONFIG, EXIT_START
 from sesd.config import ConfigError, load_config, parse_config
 from sesd.runtime.descriptors import WANTED
 from sesd.runtime.systemd import Notifier
-from tests.conftest import make_queue, require_tool, running
+from tests.conftest import UNIT_VARIABLES, make_queue, require_tool, running
 
 UNIT = Path(__file__).parent.parent / "systemd" / "sesd.service"
 
@@ -272,3 +272,15 @@ async def test_ready_does_not_wait_for_an_unreachable_queue(
         async with running(config):
             ready = await anyio.to_thread.run_sync(sock.recv, 4096)
     assert ready == b"READY=1\nSTATUS=running; no receive lately, or failing: q (see /readyz)"
+
+
+def test_no_test_sees_the_unit_that_runs_the_suite() -> None:
+    """A suite run by a service unit (a CI runner's, a timer's) has what systemd gives
+    the unit's processes in its environment: a daemon a test runs in-process wrote
+    its reloads' outcome (reload.json) in that unit's runtime directory, and would
+    notify its manager. No test sees them unless it sets them itself."""
+    from sesd.runtime.reload_report import report_path
+
+    assert [name for name in UNIT_VARIABLES if name in os.environ] == []
+    assert report_path(os.environ) is None
+    assert not Notifier().enabled
