@@ -307,6 +307,42 @@ def test_a_name_without_a_dot_that_no_alert_names_is_refused_and_told_what_to_ty
     )
 
 
+def test_a_name_without_a_dot_is_taken_in_each_spelling_the_silence_matches(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A silence matches a group's, a tenant's or an account's label as written in any
+    case, and as a domain's (a trailing dot dropped, as a domain copied from a zone
+    file has it): ``gmail.`` mutes the group ``Gmail``, ``acme.`` the tenant ``acme``,
+    ``'OTHER'`` the tenants past the cap. Each was refused as naming nothing, and the
+    daemon left it out of the file, so the alerts it muted paged."""
+    rules = (
+        '[domains]\ngroups = { Gmail = ["googlemail.com"], "Consumer-MS" = ["a.example"] }\n'
+        '[tenants]\nenabled = true\n[[alerts.rules]]\nname = "delays"\n'
+        'metric = "delay_ratio"\nwindow = "5m"\nabove = 0.1\ndomains = ["*"]\n'
+        '[[alerts.rules]]\nname = "tenant-delays"\nmetric = "delay_ratio"\n'
+        'window = "5m"\nabove = 0.1\ntenants = ["*"]\n'
+    )
+    check = silence_check(parse_config(rules))
+    add = ["silence", "add", "--config", str(_config(tmp_path, rules)), "--for", "1h"]
+    muted = [
+        ("gmail.", "Gmail"),
+        ("consumer-ms.", "Consumer-MS"),
+        ("acme.", "acme"),
+        ("'OTHER'", "'other'"),
+        (" default/us-east-1", "default/us-east-1"),
+    ]
+    for written, label in muted:
+        silence = _silence(domain=written)
+        assert silence.matches("delays", label, "warning"), written
+        assert check(silence) == "", written
+        assert main([*add, "--domain", written, "--comment", "c"]) == 0, capsys.readouterr().err
+    # Where no rule watches tenants, no alert names one.
+    alone = rules.split("[[alerts.rules]]")[:2]
+    assert silence_check(parse_config("[[alerts.rules]]".join(alone)))(
+        _silence(domain="acme.")
+    ).startswith("domain 'acme.' is no domain (a domain's name has a dot), group or provider")
+
+
 def test_a_silence_is_active_from_its_start_until_its_end_exclusive() -> None:
     silence = _silence()
     assert not silence.active(T - 1)

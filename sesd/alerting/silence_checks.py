@@ -107,16 +107,26 @@ def _could_be_label(config: Config, written: str, members: dict[str, str]) -> bo
     any script), a provider, sesd's own ``canary`` and ``other``, a tenant where a rule
     watches tenants, or an account and region. A name without a dot that is none of
     those (``gmail``) is no recipient's domain: a rule's domains are warned of it."""
-    if is_glob(written) or written.strip().lower() in _lower(config.domains.groups):
+    if is_glob(written):
+        return True
+    # Each name the silence takes (sesd.alerting.silences): as written in lower case,
+    # and as a domain's (``Gmail.``, copied from a zone file, mutes the group Gmail).
+    forms = {written.strip().lower(), domain_pattern(written)}
+    if forms & _lower(config.domains.groups):
         return True
     name = normalise_domain(written)
     if name is not None and ("." in name or name in members or name in _own_labels(config)):
         return True
-    if _tenants_named(config) and (valid_tenant(written.strip()) or written in NOT_NAMES):
+    # A tenant's name is ASCII: ``почта`` is meant for no tenant, though its IDNA form
+    # would take one of that name.
+    tenant = written.isascii() and any(valid_tenant(f) or f in NOT_NAMES for f in forms)
+    if tenant and _tenants_named(config):
         return True
-    account, _, region = written.lower().partition("/")
     accounts = {DEFAULT_ACCOUNT, *(a.name.lower() for a in config.accounts)}
-    return account in accounts and is_region(region)
+    return any(
+        account in accounts and is_region(region)
+        for account, _, region in (form.partition("/") for form in forms)
+    )
 
 
 def _lower(names: Iterable[str]) -> set[str]:
