@@ -343,6 +343,24 @@ def test_a_name_without_a_dot_is_taken_in_each_spelling_the_silence_matches(
     ).startswith("domain 'acme.' is no domain (a domain's name has a dot), group or provider")
 
 
+def test_a_name_without_a_dot_a_rule_watches_is_taken(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A rule on domains may name a domain without a dot (check-config warns of it,
+    and takes it): the rule watches it, and its alert names it. A silence of it was
+    refused, the line telling to type the very name refused, and the daemon left it
+    out; the domain that name begins, named by a rule, is still told."""
+    rules = (
+        '[[alerts.rules]]\nname = "delays"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+        'above = 0.1\ndomains = ["Intranet", "acme.example"]\n'
+    )
+    add = ["silence", "add", "--config", str(_config(tmp_path, rules)), "--for", "1h"]
+    assert main([*add, "--domain", "intranet.", "--comment", "c"]) == 0, capsys.readouterr().err
+    assert silence_check(parse_config(rules))(_silence(domain="INTRANET")) == ""
+    assert main([*add, "--domain", "acme", "--comment", "c"]) == 2
+    assert capsys.readouterr().err.endswith("mute nothing; for the domain, --domain acme.example\n")
+
+
 def test_a_silence_is_active_from_its_start_until_its_end_exclusive() -> None:
     silence = _silence()
     assert not silence.active(T - 1)

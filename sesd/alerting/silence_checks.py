@@ -20,7 +20,7 @@ from sesd.core.canary import CANARY_DOMAIN
 from sesd.core.domains import domain_pattern, normalise_domain
 from sesd.core.providers import LABELS as PROVIDER_LABELS
 from sesd.core.providers import consumer_domains, consumer_provider
-from sesd.core.scopes import PROVIDER, TENANT
+from sesd.core.scopes import DOMAIN, PROVIDER, TENANT
 from sesd.core.tenant_map import NOT_NAMES, valid_tenant
 from sesd.core.text import escaped, has_control
 
@@ -117,6 +117,8 @@ def _could_be_label(config: Config, written: str, members: dict[str, str]) -> bo
     name = normalise_domain(written)
     if name is not None and ("." in name or name in members or name in _own_labels(config)):
         return True
+    if name is not None and name in _named_domains(config):
+        return True  # a rule watches it (check-config warns of it), so an alert may name it
     # A tenant's name is ASCII: ``почта`` is meant for no tenant, though its IDNA form
     # would take one of that name.
     tenant = written.isascii() and any(valid_tenant(f) or f in NOT_NAMES for f in forms)
@@ -137,6 +139,18 @@ def _own_labels(config: Config) -> set[str]:
     """The labels without a dot that name no group nor tenant: the providers (sesd's and
     ``[providers.mx]``'s, ``other`` among them) and the canary's."""
     return {*PROVIDER_LABELS, *config.providers.mx, CANARY_DOMAIN}
+
+
+def _named_domains(config: Config) -> set[str]:
+    """The domains the rules on domains name (not their globs), in normal form: a name
+    without a dot among them is one a rule watches, as it watches any other."""
+    return {
+        normal
+        for rule in config.alerts.rules
+        if rule.scope == DOMAIN
+        for domain in rule.domains or []
+        if not is_glob(domain) and (normal := normalise_domain(domain)) is not None
+    }
 
 
 def _tenants_named(config: Config) -> bool:
