@@ -393,3 +393,44 @@ def test_a_tenant_silence_left_out_is_kept_in_the_file_and_taken_when_a_reload_a
     assert [s.id for s in watcher.silences.items] == ["acme"]
     watcher.refresh()  # the CLI's write, read
     assert "acme" in [s.id for s in watcher.silences.items]
+
+
+def test_a_provider_the_config_dropped_whose_windows_still_count_keeps_its_silence(
+    tmp_path: Path,
+) -> None:
+    """A restart with a ``[providers.mx]`` provider taken out of the config restores
+    its windows from the state file: a rule on every provider still reads them, and its
+    alert fires on until they run down. The silence of it was left out as naming no
+    provider, and the alert it held back paged. A provider the windows hold is one."""
+    import io
+
+    from sesd.alerting.evaluator import Evaluator
+    from sesd.alerting.service import Alerting
+    from sesd.core.scopes import Slot
+    from sesd.metrics.registry import Metrics
+
+    text = (
+        '[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/1/q"\n'
+        "[providers]\nenabled = true\n"
+        '[[alerts.rules]]\nname = "provider-delays"\nmetric = "delay_ratio"\n'
+        'window = "5m"\nabove = 0.1\nproviders = ["*"]\n'
+        f'[alerts]\nsilences_path = "{tmp_path}/s.json"\n'
+    )
+    config = parse_config(text)
+    _write(tmp_path / "s.json", _entry("corp", domain="corpmail", ends_at=time.time() + 3600))
+    pipeline = Pipeline(core_settings(config))
+    assert pipeline.ledger.by_provider is not None
+    Slot(pipeline.ledger.by_provider, "corpmail").window()  # as a state file restores it
+    evaluator = Evaluator(config.alerts, ["5m"])
+    metrics = Metrics(pipeline.ledger, [], time.time, evaluator=evaluator)
+    alerting = Alerting(
+        config, pipeline.ledger, evaluator, time.time, notifications=metrics.notifications,
+        evaluation_errors=metrics.evaluation_errors,
+        faults=metrics.task_failures.labels("alerting"), console=io.StringIO(),
+    )  # fmt: skip
+    assert alerting.silences.refresh()
+    assert [s.id for s in alerting.silences.silences.items] == ["corp"]
+    # Not a provider the windows hold: left out, as before.
+    _write(tmp_path / "s.json", _entry("mail", domain="webmail", ends_at=time.time() + 3600))
+    alerting.silences.refresh()
+    assert alerting.silences.silences.items == []

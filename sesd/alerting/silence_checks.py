@@ -7,7 +7,7 @@ nothing wrong."""
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from fnmatch import fnmatchcase
 
 from sesd.alerting.alert import SEVERITY_RANK
@@ -34,13 +34,18 @@ __all__ = [
 
 
 def domain_problem(
-    config: Config, domain: str, prefix: str = "", members: dict[str, str] | None = None
+    config: Config,
+    domain: str,
+    prefix: str = "",
+    members: dict[str, str] | None = None,
+    held: Collection[str] = (),
 ) -> str:
     """What is wrong with a silence's domain matcher: a character no label has (a
     control or invisible one), a glob that matches no label an alert names or only
     domains counted in a group, a name no alert could have (an address or a URL pasted
     in), a domain counted in a group (its alerts name the group). ``members``: the
-    config's :func:`group_members`, when many silences are checked against it."""
+    config's :func:`group_members`, when many silences are checked against it;
+    ``held``: labels the daemon counts under that the config does not name."""
     said = f"{prefix}domain {_quoted(domain)}"
     if found := control_problem(domain, prefix):
         return found
@@ -66,7 +71,7 @@ def domain_problem(
             f"{', '.join(map(repr, groups))}: its alerts name the {noun} "
             f"({prefix}domain {shlex.quote(groups[0])})"
         )
-    if not _could_be_label(config, domain, members):
+    if not _could_be_label(config, domain, members, held):
         name = normalise_domain(domain)
         if name is not None and "." not in name:
             return _dotless(config, name, said, prefix)
@@ -101,7 +106,9 @@ def _quoted(matcher: str) -> str:
     return repr(matcher if len(matcher) <= TEXT_SHOWN else f"{matcher[: TEXT_SHOWN - 1]}…")
 
 
-def _could_be_label(config: Config, written: str, members: dict[str, str]) -> bool:
+def _could_be_label(
+    config: Config, written: str, members: dict[str, str], held: Collection[str]
+) -> bool:
     """Whether an alert could name ``written``, matched as a silence matches (in any
     case): a domain (a domain's name has a dot) or a glob, a group (its name may be in
     any script), a provider, sesd's own ``canary`` and ``other``, a tenant where a rule
@@ -119,6 +126,8 @@ def _could_be_label(config: Config, written: str, members: dict[str, str]) -> bo
         return True
     if name is not None and name in _named_domains(config):
         return True  # a rule watches it (check-config warns of it), so an alert may name it
+    if name is not None and name in held:
+        return True  # the daemon's windows hold it: its alert may fire
     # A tenant's name is ASCII: ``почта`` is meant for no tenant, though its IDNA form
     # would take one of that name.
     tenant = written.isascii() and any(valid_tenant(f) or f in NOT_NAMES for f in forms)
@@ -211,13 +220,21 @@ def severity_problem(severity: str, prefix: str = "") -> str:
     return ""
 
 
-def silence_check(config: Config, *, labels_known: bool = True) -> Callable[[Silence], str]:
+def silence_check(
+    config: Config,
+    *,
+    labels_known: bool = True,
+    held: Callable[[], Collection[str]] = tuple,
+) -> Callable[[Silence], str]:
     """What the daemon asks of each silence it reads: the CLI's checks of its matchers
     (not whether a name is a provider's as well as a domain's: the silence mutes both,
     as written), and a matcher at all (the CLI needs one; an entry edited in without
     one would mute every alert). Without ``labels_known`` (``sesd silence list`` of a
     file whose groups or accounts cannot be read), a domain matcher is checked only for
-    a control or invisible character."""
+    a control or invisible character. ``held``: the labels the daemon's windows hold
+    that the config may no longer name (a ``[providers.mx]`` provider a restart's
+    config dropped, read from the state file: its alerts fire on until its windows
+    run down), asked when a silence is checked."""
     members = group_members(config)  # a group may count thousands of domains
 
     def problem(silence: Silence) -> str:
@@ -227,7 +244,7 @@ def silence_check(config: Config, *, labels_known: bool = True) -> Callable[[Sil
                 "'*' to mean that)"
             )
         if silence.domain is not None and (
-            found := domain_problem(config, silence.domain, members=members)
+            found := domain_problem(config, silence.domain, members=members, held=held())
             if labels_known
             else control_problem(silence.domain)
         ):
