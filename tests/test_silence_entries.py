@@ -401,7 +401,8 @@ def test_a_provider_the_config_dropped_whose_windows_still_count_keeps_its_silen
     """A restart with a ``[providers.mx]`` provider taken out of the config restores
     its windows from the state file: a rule on every provider still reads them, and its
     alert fires on until they run down. The silence of it was left out as naming no
-    provider, and the alert it held back paged. A provider the windows hold is one."""
+    provider, and the alert it held back paged. A provider the windows hold is one, as
+    is a recipient's domain without a dot they hold."""
     import io
 
     from sesd.alerting.evaluator import Evaluator
@@ -417,10 +418,16 @@ def test_a_provider_the_config_dropped_whose_windows_still_count_keeps_its_silen
         f'[alerts]\nsilences_path = "{tmp_path}/s.json"\n'
     )
     config = parse_config(text)
-    _write(tmp_path / "s.json", _entry("corp", domain="corpmail", ends_at=time.time() + 3600))
+    ends = time.time() + 3600
+    _write(
+        tmp_path / "s.json",
+        _entry("corp", domain="corpmail", ends_at=ends),
+        _entry("intranet", domain="Intranet", ends_at=ends),
+    )
     pipeline = Pipeline(core_settings(config))
     assert pipeline.ledger.by_provider is not None
     Slot(pipeline.ledger.by_provider, "corpmail").window()  # as a state file restores it
+    Slot(pipeline.ledger.by_domain, "intranet").window()  # a recipient's domain, no dot
     evaluator = Evaluator(config.alerts, ["5m"])
     metrics = Metrics(pipeline.ledger, [], time.time, evaluator=evaluator)
     alerting = Alerting(
@@ -429,8 +436,8 @@ def test_a_provider_the_config_dropped_whose_windows_still_count_keeps_its_silen
         faults=metrics.task_failures.labels("alerting"), console=io.StringIO(),
     )  # fmt: skip
     assert alerting.silences.refresh()
-    assert [s.id for s in alerting.silences.silences.items] == ["corp"]
-    # Not a provider the windows hold: left out, as before.
-    _write(tmp_path / "s.json", _entry("mail", domain="webmail", ends_at=time.time() + 3600))
+    assert [s.id for s in alerting.silences.silences.items] == ["corp", "intranet"]
+    # Not a label the windows hold: left out, as before.
+    _write(tmp_path / "s.json", _entry("mail", domain="webmail", ends_at=ends))
     alerting.silences.refresh()
     assert alerting.silences.silences.items == []

@@ -3,7 +3,7 @@ outboxes (sesd.alerting.sink_outboxes), and their metrics."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from typing import Final, TextIO
 
 import aiohttp
@@ -97,14 +97,18 @@ class Alerting:
         self._log = get_logger()
 
     def _silence_check(self, config: Config) -> Callable[[Silence], str]:
-        """The config's check of a silence, taking a provider the windows hold as one: a
+        """The config's check of a silence, taking a label the windows hold as one: a
         ``[providers.mx]`` provider a restart's config dropped keeps the windows the
         state file held, and a rule on every provider fires on them until they run
-        down. Its silence left out, the alert it held back would page."""
+        down; a recipient's domain may have no dot. Its silence left out, the alert it
+        held back would page."""
+        ledger = self._ledger
 
-        def held() -> Collection[str]:
-            scope = self._ledger.by_provider
-            return () if scope is None else scope.windows.keys()
+        def held(label: str) -> bool:
+            provider = ledger.by_provider
+            return label in ledger.by_domain.windows or (
+                provider is not None and label in provider.windows
+            )
 
         return silence_check(config, held=held)
 

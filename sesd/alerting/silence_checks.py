@@ -7,7 +7,7 @@ nothing wrong."""
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Iterable
 from fnmatch import fnmatchcase
 
 from sesd.alerting.alert import SEVERITY_RANK
@@ -38,14 +38,14 @@ def domain_problem(
     domain: str,
     prefix: str = "",
     members: dict[str, str] | None = None,
-    held: Collection[str] = (),
+    held: Callable[[str], bool] = lambda label: False,
 ) -> str:
     """What is wrong with a silence's domain matcher: a character no label has (a
     control or invisible one), a glob that matches no label an alert names or only
     domains counted in a group, a name no alert could have (an address or a URL pasted
     in), a domain counted in a group (its alerts name the group). ``members``: the
     config's :func:`group_members`, when many silences are checked against it;
-    ``held``: labels the daemon counts under that the config does not name."""
+    ``held``: whether the daemon counts under a label the config may not name."""
     said = f"{prefix}domain {_quoted(domain)}"
     if found := control_problem(domain, prefix):
         return found
@@ -107,7 +107,7 @@ def _quoted(matcher: str) -> str:
 
 
 def _could_be_label(
-    config: Config, written: str, members: dict[str, str], held: Collection[str]
+    config: Config, written: str, members: dict[str, str], held: Callable[[str], bool]
 ) -> bool:
     """Whether an alert could name ``written``, matched as a silence matches (in any
     case): a domain (a domain's name has a dot) or a glob, a group (its name may be in
@@ -126,7 +126,7 @@ def _could_be_label(
         return True
     if name is not None and name in _named_domains(config):
         return True  # a rule watches it (check-config warns of it), so an alert may name it
-    if name is not None and name in held:
+    if name is not None and held(name):
         return True  # the daemon's windows hold it: its alert may fire
     # A tenant's name is ASCII: ``почта`` is meant for no tenant, though its IDNA form
     # would take one of that name.
@@ -224,17 +224,17 @@ def silence_check(
     config: Config,
     *,
     labels_known: bool = True,
-    held: Callable[[], Collection[str]] = tuple,
+    held: Callable[[str], bool] = lambda label: False,
 ) -> Callable[[Silence], str]:
     """What the daemon asks of each silence it reads: the CLI's checks of its matchers
     (not whether a name is a provider's as well as a domain's: the silence mutes both,
     as written), and a matcher at all (the CLI needs one; an entry edited in without
     one would mute every alert). Without ``labels_known`` (``sesd silence list`` of a
     file whose groups or accounts cannot be read), a domain matcher is checked only for
-    a control or invisible character. ``held``: the labels the daemon's windows hold
-    that the config may no longer name (a ``[providers.mx]`` provider a restart's
-    config dropped, read from the state file: its alerts fire on until its windows
-    run down), asked when a silence is checked."""
+    a control or invisible character. ``held``: whether the daemon's windows hold a
+    label (in normal form) that the config may not name: a ``[providers.mx]`` provider
+    a restart's config dropped, read from the state file (its alerts fire on until its
+    windows run down), a recipient's domain without a dot."""
     members = group_members(config)  # a group may count thousands of domains
 
     def problem(silence: Silence) -> str:
@@ -244,7 +244,7 @@ def silence_check(
                 "'*' to mean that)"
             )
         if silence.domain is not None and (
-            found := domain_problem(config, silence.domain, members=members, held=held())
+            found := domain_problem(config, silence.domain, members=members, held=held)
             if labels_known
             else control_problem(silence.domain)
         ):
