@@ -111,9 +111,11 @@ def _could_be_label(
 ) -> bool:
     """Whether an alert could name ``written``, matched as a silence matches (in any
     case): a domain (a domain's name has a dot) or a glob, a group (its name may be in
-    any script), a provider, sesd's own ``canary`` and ``other``, a tenant where a rule
+    any script), a provider, sesd's own ``canary`` and ``other``, a name a rule's
+    domains give or the daemon's windows hold (``held``), a tenant where a rule
     watches tenants, or an account and region. A name without a dot that is none of
-    those (``gmail``) is no recipient's domain: a rule's domains are warned of it."""
+    those (``gmail``) is most likely a domain typed short: a rule's domains are warned
+    of it."""
     if is_glob(written):
         return True
     # Each name the silence takes (sesd.alerting.silences): as written in lower case,
