@@ -143,6 +143,27 @@ def _quiet_logs() -> None:
     _configured[:] = [(handler, _logging_now(handler))]
 
 
+#: What systemd gives a unit's processes that sesd reads (the runtime directory a
+#: reload's outcome is told in, the credentials, the notify socket, the watchdog).
+UNIT_VARIABLES = (
+    "RUNTIME_DIRECTORY",
+    "CREDENTIALS_DIRECTORY",
+    "NOTIFY_SOCKET",
+    "WATCHDOG_USEC",
+    "WATCHDOG_PID",
+)
+
+
+@pytest.fixture(autouse=True)
+def _outside_a_unit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test runs as if no service unit ran the suite: run by one (a CI runner's, a
+    timer's), a daemon a test runs in-process, or a process it starts, wrote its
+    reloads' outcome in that unit's runtime directory, read its credentials and told
+    its manager it was ready. A test that means them sets them itself."""
+    for name in UNIT_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture(autouse=True)
 def _unfrozen() -> Iterator[None]:
     """What a daemon froze (sesd.runtime.collector) is let back into the collector's

@@ -361,6 +361,57 @@ async def test_the_shipped_routing_names_the_replica_that_posted_to_slack(
 
 
 @pytest.mark.timeout(60)
+async def test_the_shipped_routing_names_the_replica_that_posted_to_pagerduty(
+    tmp_path: Path,
+) -> None:
+    """The page Alertmanager makes of sesd's critical alert names the replica that
+    posted it (its ``host`` annotation) in PagerDuty's details, as its Slack message
+    does: replicas on one queue each alert on their own share of the mail. Where a
+    group's alerts came from several replicas, each is named; a fleet rule's alert,
+    which has no host, names none (its ``instance`` label is the replica)."""
+    import aiohttp
+
+    from sesd.alerting.documents import alertmanager_documents
+    from tests.receivers import Receiver
+    from tests.test_text import NOW, _alerting
+
+    pipeline, evaluator = _alerting("451 4.7.1 try again later", 1)
+    evaluator.evaluate(pipeline.ledger, NOW)
+    (notification,) = evaluator.due(NOW, flush=True)
+
+    def posted(host: str, **labels: str) -> dict[str, Any]:
+        (document,) = alertmanager_documents(notification, 60.0, time.time(), host=host)
+        return {**document, "labels": {**document["labels"], "severity": "critical", **labels}}
+
+    alone = posted("mail-1")
+    # One group (the same alertname and domain), two alerts from two replicas.
+    shared = [posted(host, alertname="shared", team=host) for host in ("mail-2", "mail-3")]
+    fleet = {
+        "labels": {"alertname": "SesdDown", "severity": "critical", "instance": "a:9585"},
+        "annotations": {"summary": "sesd replica a:9585 is not answering scrapes"},
+    }
+    async with Receiver("slack") as slack, Receiver("pagerduty") as pd:
+        text = _shipped_config(tmp_path, slack.url, pd.url)
+        async with alertmanager(tmp_path, "", text) as url, aiohttp.ClientSession() as http:
+            posts = [alone, *shared, fleet]
+            async with http.post(f"{url}/api/v2/alerts", json=posts) as response:
+                assert response.status == 200
+            with anyio.fail_after(30):
+                await pd.wait_for(3)
+    hosts = {
+        e["payload"]["custom_details"]["alertname"]: e["payload"]["custom_details"]["host"]
+        for e in pd.accepted
+    }
+    # A line each, in the order Alertmanager sorts the group's alerts.
+    hosts["shared"] = "\n".join(sorted(hosts["shared"].splitlines()))
+    assert hosts == {
+        alone["labels"]["alertname"]: "mail-1",
+        "shared": "mail-2\nmail-3",
+        "SesdDown": "",
+    }
+
+
+@pytest.mark.timeout(60)
 async def test_the_shipped_inhibition_holds_back_a_warning_of_the_same_fleet_only(
     tmp_path: Path,
 ) -> None:

@@ -662,8 +662,14 @@ CASES = [
     (RA + 'providers = ["google", "x*"]', ":8: alerts.rules[0] (r).providers[1]: 'x*', a glob that "
      "matches no provider sesd knows (apple," + MORE),
     (RA + 'providers = ["unkn?wn"]', ":8: alerts.rules[0] (r).providers[0]: 'unkn?wn', a glob that "
-     "matches only 'unknown', which a glob never takes (domains not resolved yet): name it "
-     "(providers = [\"unknown\"]) to watch it"),
+     "matches only 'unknown', which a glob never takes (domains not resolved yet): 'unknown' is "
+     "no provider but the mail to domains not looked up yet or whose lookups fail, so its "
+     "delay_ratio reads the start and DNS, not a provider: drop the glob; watch the lookups "
+     "with the Prometheus rule SesdProviderLookupsFailing (sesd_dns_failing), and the domains "
+     "with a rule on domains"),
+    (RA.replace("delay_ratio", "pending_delays") + 'providers = ["unkn?wn"]', ":8: alerts.rules[0] "
+     "(r).providers[0]: 'unkn?wn', a glob that matches only 'unknown', which a glob never takes "
+     "(domains not resolved yet): name it (providers = [\"unknown\"]) to watch it"),
     (RA + 'providers = ["*"]\nexclude_providers = ["q*"]', ":9: alerts.rules[0] "
      "(r).exclude_providers[0]: 'q*', a glob that matches no provider sesd knows (apple," + MORE),
     (TEN + RA + 'tenants = ["a", "shop.eu"]', ":10: alerts.rules[0] (r).tenants[1]: 'shop.eu', "

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import configparser
 import os
+import re
+import shlex
 import socket
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +20,7 @@ from sesd.commands.common import EXIT_CONFIG, EXIT_START
 from sesd.config import ConfigError, load_config, parse_config
 from sesd.runtime.descriptors import WANTED
 from sesd.runtime.systemd import Notifier
-from tests.conftest import make_queue, require_tool, running
+from tests.conftest import UNIT_VARIABLES, make_queue, require_tool, running
 
 UNIT = Path(__file__).parent.parent / "systemd" / "sesd.service"
 
@@ -272,3 +275,49 @@ async def test_ready_does_not_wait_for_an_unreachable_queue(
         async with running(config):
             ready = await anyio.to_thread.run_sync(sock.recv, 4096)
     assert ready == b"READY=1\nSTATUS=running; no receive lately, or failing: q (see /readyz)"
+
+
+def test_no_test_sees_the_unit_that_runs_the_suite() -> None:
+    """A suite run by a service unit (a CI runner's, a timer's) has what systemd gives
+    the unit's processes in its environment: a daemon a test runs in-process wrote
+    its reloads' outcome (reload.json) in that unit's runtime directory, and would
+    notify its manager. No test sees them unless it sets them itself."""
+    from sesd.runtime.reload_report import report_path
+
+    assert [name for name in UNIT_VARIABLES if name in os.environ] == []
+    assert report_path(os.environ) is None
+    assert not Notifier().enabled
+
+
+def test_readme_s_test_alert_on_a_systemd_host_is_given_what_the_unit_gives_sesd() -> None:
+    """A command typed in a shell has no $CREDENTIALS_DIRECTORY, and the files on disk
+    are not named as the config refers to them (LoadCredential=sesd:DIR gives each
+    file sesd_FILENAME): README's `sesd send-test-alert` for a systemd host runs it in
+    a transient service of systemd's, given the unit's own LoadCredential= and
+    EnvironmentFile= (the secrets named env:), waited for, its output and status the
+    command's; the sesd and the config the unit runs, and a command sesd takes."""
+    from sesd.commands.main import _parser
+
+    readme = (UNIT.parent.parent / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```sh\n(.*?)```", readme, re.S)
+    (line,) = [
+        line
+        for block in blocks
+        for line in block.replace("\\\n", " ").splitlines()
+        if "systemd-run" in line
+    ]
+    words = shlex.split(line, comments=True)
+    assert words[:2] == ["sudo", "systemd-run"]
+    program = _values("ExecStart")[0].split()[0]
+    options, command = words[2 : words.index(program)], words[words.index(program) + 1 :]
+    given = [value for flag, value in pairwise(options) if flag == "-p"]
+    unit = [
+        f"{key}={value}" for key in ("LoadCredential", "EnvironmentFile") for value in _values(key)
+    ]
+    assert sorted(given) == sorted(unit)
+    # Waited for, standard input, output and error the command's (and its status).
+    assert {"--pipe", "--wait"} <= set(options)
+    assert command[0] == "send-test-alert"
+    config = _values("ExecStart")[0].split("--config ", 1)[1]
+    assert command[command.index("--config") + 1] == config
+    _parser(command[0]).parse_args(command)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from sesd.config import parse_config
+from sesd.config import ConfigError, parse_config
 
 RULE = (
     '[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/1/q"\n[providers]\nenabled = true\n'
@@ -52,3 +52,45 @@ def test_a_ratio_rule_naming_unknown_is_warned_of(metric: str) -> None:
 )
 def test_a_rule_that_does_not_read_unknown_s_ratios_is_not(text: str) -> None:
     assert _warned(text) == []
+
+
+@pytest.mark.parametrize("glob", ["unkn*", "unknow[n]"])
+def test_a_ratio_rule_s_glob_on_unknown_is_not_told_to_name_it(glob: str) -> None:
+    """A provider glob that matches only ``unknown`` is refused (a glob never takes
+    it), and the line said to name it to watch it: in a ratio rule, what check-config
+    then warns of. The line says why a ratio there reads the start and DNS, and where
+    to watch them, as the warning does; a count rule is still told to name it, and
+    is not warned of once it does."""
+    with pytest.raises(ConfigError) as info:
+        parse_config(RULE + f'metric = "delay_ratio"\nproviders = ["google", "{glob}"]\n')
+    assert str(info.value).endswith(
+        f"alerts.rules[0] (r).providers[1]: {glob!r}, a glob that matches only 'unknown', "
+        "which a glob never takes (domains not resolved yet): 'unknown' is no provider but "
+        "the mail to domains not looked up yet or whose lookups fail, so its delay_ratio "
+        "reads the start and DNS, not a provider: drop the glob; watch the lookups with "
+        "the Prometheus rule SesdProviderLookupsFailing (sesd_dns_failing), and the "
+        "domains with a rule on domains"
+    )
+    count = f'metric = "delayed_recipients"\nproviders = ["{glob}"]\n'
+    with pytest.raises(ConfigError) as info:
+        parse_config(RULE + count)
+    assert str(info.value).endswith('name it (providers = ["unknown"]) to watch it')
+    assert _warned(count.replace(glob, "unknown")) == []
+
+
+def test_a_ratio_rule_s_glob_on_unknown_and_none_is_told_to_name_none_alone() -> None:
+    """A glob that matches ``unknown`` and ``none`` alone, in a ratio rule: naming
+    ``none`` watches the domains without mail (not warned of), naming ``unknown`` is
+    warned of; the line says so of each."""
+    with pytest.raises(ConfigError) as info:
+        parse_config(RULE + 'metric = "bounce_ratio"\nproviders = ["[un][no]*"]\n')
+    assert str(info.value).endswith(
+        "a glob that matches only 'unknown' and 'none', which a glob never takes (domains "
+        "not resolved yet; domains without mail: NXDOMAIN, a null MX): name 'none' "
+        "(providers = [\"none\"]) to watch it; 'unknown' is no provider but the mail to "
+        "domains not looked up yet or whose lookups fail, so its bounce_ratio reads the "
+        "start and DNS, not a provider: watch the lookups with the Prometheus rule "
+        "SesdProviderLookupsFailing (sesd_dns_failing), and the domains with a rule on "
+        "domains"
+    )
+    assert _warned('metric = "bounce_ratio"\nproviders = ["none"]\n') == []

@@ -105,7 +105,7 @@ def unknown_provider_warnings(config: Config) -> list[str]:
     load again), and warned of."""
     found = []
     for i, rule in enumerate(config.alerts.rules):
-        if not rule.metric.endswith("_ratio") or rule.scope != "provider":
+        if not _reads_ratios(rule.metric) or rule.scope != "provider":
             continue
         for j, provider in enumerate(rule.providers or []):
             if provider == UNKNOWN:
@@ -115,11 +115,22 @@ def unknown_provider_warnings(config: Config) -> list[str]:
                     "without a state file, nearly all of it) or whose lookups fail: their "
                     "delays count there and their deliveries under the provider found "
                     f"since, so its {rule.metric} reads the start and DNS, not a provider, "
-                    "and pages on them; watch the lookups with the Prometheus rule "
-                    "SesdProviderLookupsFailing (sesd_dns_failing), and the domains with a "
-                    "rule on domains"
+                    f"and pages on them; {_WATCH_UNKNOWN}"
                 )
     return found
+
+
+#: Where to watch what a ratio on ``unknown`` would read.
+_WATCH_UNKNOWN = (
+    "watch the lookups with the Prometheus rule SesdProviderLookupsFailing "
+    "(sesd_dns_failing), and the domains with a rule on domains"
+)
+
+
+def _reads_ratios(metric: str) -> bool:
+    """Whether a rule's metric is a ratio, which ``unknown`` reads askew (a count there
+    is as many as it says)."""
+    return metric.endswith("_ratio")
 
 
 def _check_rule_providers(config: Config) -> None:
@@ -155,26 +166,40 @@ def _check_rule_providers(config: Config) -> None:
                         f"({', '.join(sorted(known))})"
                     )
                 if not any(fnmatchcase(p, provider) for p in _met(met, key, rule.providers)):
-                    raise ValueError(f"{said}, {_only_unwatched(provider, key)}")
+                    raise ValueError(f"{said}, {_only_unwatched(provider, key, rule.metric)}")
 
 
 #: What each label that names no provider holds (a glob never takes them).
 _HOLDS = {UNKNOWN: "domains not resolved yet", NONE: "domains without mail: NXDOMAIN, a null MX"}
 
 
-def _only_unwatched(glob: str, key: str) -> str:
+def _only_unwatched(glob: str, key: str, metric: str) -> str:
     """Why a provider glob that matches only labels that name no provider is refused,
     and what to write instead: to watch them, name them; an exclusion's glob leaves out
-    what the rule's globs never took (naming them there would watch nothing more)."""
+    what the rule's globs never took (naming them there would watch nothing more). A
+    rule on a ratio is not told to name ``unknown``: that is warned of (see
+    :func:`unknown_provider_warnings`), and the line says why and where to watch it."""
     only = [label for label in NOT_PROVIDERS if fnmatchcase(label, glob)]
     names = " and ".join(map(repr, only))
     holds = "; ".join(_HOLDS[label] for label in only)
-    listed = ", ".join(f'"{label}"' for label in only)
-    them = "it" if len(only) == 1 else "them"
     said = f"a glob that matches only {names}, which a glob never takes ({holds})"
     if key.startswith("exclude_"):
-        return f"{said}: {_excluded_already(them)}"
-    return f"{said}: name {them} (providers = [{listed}]) to watch {them}"
+        return f"{said}: {_excluded_already('it' if len(only) == 1 else 'them')}"
+    named = [label for label in only if label != UNKNOWN or not _reads_ratios(metric)]
+    them = "it" if len(named) == 1 else "them"
+    told = []
+    if named:
+        listed = ", ".join(f'"{label}"' for label in named)
+        # Beside what is not to be named, the one that is, by its name.
+        which = them if named == only else " and ".join(map(repr, named))
+        told.append(f"name {which} (providers = [{listed}]) to watch {them}")
+    if named != only:
+        told.append(
+            f"{UNKNOWN!r} is no provider but the mail to domains not looked up yet or whose "
+            f"lookups fail, so its {metric} reads the start and DNS, not a provider: "
+            f"{'' if named else 'drop the glob; '}{_WATCH_UNKNOWN}"
+        )
+    return f"{said}: {'; '.join(told)}"
 
 
 def _excluded_already(them: str) -> str:

@@ -24,6 +24,7 @@ __all__ = [
     "UNKNOWN",
     "by_labels",
     "by_mx",
+    "consumer_domains",
     "consumer_provider",
     "mx_table",
     "wire_labels",
@@ -172,6 +173,18 @@ def consumer_provider(domain: str) -> str | None:
     if found is None or domain in _NOT_CONSUMER:
         return None
     return found.lastgroup
+
+
+def consumer_domains(first: str) -> list[tuple[str, str]]:
+    """The consumer domains (or globs over them) whose first label is ``first``, each
+    with its provider: ``gmail`` is google's gmail.com. What a name typed without its
+    dot most likely meant."""
+    return [
+        (pattern, provider)
+        for provider, patterns in _CONSUMER.items()
+        for pattern in patterns
+        if pattern.partition(".")[0] == first
+    ]
 
 
 def mx_table(user: Mapping[str, Iterable[str]] | None = None) -> dict[str, str]:
