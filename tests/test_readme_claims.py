@@ -297,3 +297,33 @@ def test_a_default_readme_gives_a_flag_is_the_command_s(
     leaves the reader expecting the spike, or ten rows, that do not come."""
     assert said in " ".join(TEXT.split())
     assert _default(command, flag) == default
+
+
+def _anchor(heading: str) -> str:
+    """The anchor GitHub gives a heading: lower case, its punctuation and backticks
+    dropped, each space a hyphen (``Provisioning: `sesd setup` `` is
+    ``provisioning-sesd-setup``)."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_link_within_readme_opens_a_heading_of_it() -> None:
+    """A link to a section (`[Silences](#silences)`, as the checklists give each step)
+    opens a heading README has: one renamed leaves the on-call engineer at the top of
+    a long page, looking for the step."""
+    headings = re.findall(r"^#{1,6} (.+)$", PROSE, re.M)
+    anchors = {_anchor(heading) for heading in headings}
+    links = re.findall(r"\]\(#([^)\s]+)\)", PROSE)
+    assert len(links) >= 20
+    assert sorted({link for link in links if link not in anchors}) == []
+
+
+def test_readme_s_checklists_come_before_how_it_works_and_stay_short() -> None:
+    """The two checklists are near the top, where a reader paged at night finds them,
+    and short: each step a line or two, the section it links to says the rest."""
+    section = TEXT.split("\n## Checklists\n", 1)[1].split("\n## ", 1)[0]
+    assert "\n## How it works\n" in TEXT.split("\n## Checklists\n", 1)[1]
+    parts = re.split(r"^### ", section, flags=re.M)[1:]
+    assert [part.splitlines()[0] for part in parts] == ["Deploying sesd", "Paged by sesd"]
+    for part in parts:
+        steps = part.strip().splitlines()[1:]
+        assert 0 < len(steps) <= 25, part.splitlines()[0]
