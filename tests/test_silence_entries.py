@@ -9,7 +9,6 @@ The CLI's writes keep such an entry as written, for its author to mend."""
 from __future__ import annotations
 
 import json
-import time
 import tracemalloc
 from collections.abc import MutableMapping
 from pathlib import Path
@@ -363,81 +362,3 @@ def test_a_matcher_is_named_whole_up_to_a_thousand_characters(
     check = silence_check(_config(tmp_path))
     silence = Silence(id="s", comment="x", starts_at=T, ends_at=T + 60, rule="x" * length)
     assert check(silence) == (f"rule '{shown}' matches no rule of the config (rules: delay-high)")
-
-
-def test_a_tenant_silence_left_out_is_kept_in_the_file_and_taken_when_a_reload_adds_its_rule(
-    tmp_path: Path,
-) -> None:
-    """A name without a dot mutes a tenant's alerts only where a rule watches tenants:
-    without one, it is left out, not dropped. The CLI's writes keep it, and the reload
-    that adds a rule on tenants takes it, the file unchanged since."""
-    tenants = "[tenants]\nenabled = true\n"
-    rule = (
-        '[[alerts.rules]]\nname = "tenant-paused"\nmetric = "delay_ratio"\nwindow = "5m"\n'
-        'above = 0.1\ntenants = ["*"]\n'
-    )
-    config = tmp_path / "sesd.toml"
-    config.write_text(f'{tenants}{_RULES}[alerts]\nsilences_path = "{tmp_path}/s.json"\n')
-    path = tmp_path / "s.json"
-    _write(path, _entry("acme", domain="Acme", ends_at=time.time() + 3600))
-    watcher = SilenceWatcher(str(path), silence_check(_config(tmp_path, tenants)))
-    with capture_logs() as logs:
-        watcher.refresh()
-    assert watcher.silences.items == []
-    assert [i for _, i, _ in _skipped(logs)] == ["acme"]
-    cli = ["silence", "add", "--config", str(config), "--domain", "gmail.com"]
-    assert main([*cli, "--for", "1h", "--comment", "x"]) == 0
-    kept = [s["id"] for s in json.loads(path.read_text())["silences"]]
-    assert (kept[0], len(kept)) == ("acme", 2)
-    watcher.use(str(path), silence_check(_config(tmp_path, tenants + rule)))
-    assert [s.id for s in watcher.silences.items] == ["acme"]
-    watcher.refresh()  # the CLI's write, read
-    assert "acme" in [s.id for s in watcher.silences.items]
-
-
-def test_a_provider_the_config_dropped_whose_windows_still_count_keeps_its_silence(
-    tmp_path: Path,
-) -> None:
-    """A restart with a ``[providers.mx]`` provider taken out of the config restores
-    its windows from the state file: a rule on every provider still reads them, and its
-    alert fires on until they run down. The silence of it was left out as naming no
-    provider, and the alert it held back paged. A provider the windows hold is one, as
-    is a recipient's domain without a dot they hold."""
-    import io
-
-    from sesd.alerting.evaluator import Evaluator
-    from sesd.alerting.service import Alerting
-    from sesd.core.scopes import Slot
-    from sesd.metrics.registry import Metrics
-
-    text = (
-        '[[queues]]\nurl = "https://sqs.us-east-1.amazonaws.com/1/q"\n'
-        "[providers]\nenabled = true\n"
-        '[[alerts.rules]]\nname = "provider-delays"\nmetric = "delay_ratio"\n'
-        'window = "5m"\nabove = 0.1\nproviders = ["*"]\n'
-        f'[alerts]\nsilences_path = "{tmp_path}/s.json"\n'
-    )
-    config = parse_config(text)
-    ends = time.time() + 3600
-    _write(
-        tmp_path / "s.json",
-        _entry("corp", domain="corpmail", ends_at=ends),
-        _entry("intranet", domain="Intranet", ends_at=ends),
-    )
-    pipeline = Pipeline(core_settings(config))
-    assert pipeline.ledger.by_provider is not None
-    Slot(pipeline.ledger.by_provider, "corpmail").window()  # as a state file restores it
-    Slot(pipeline.ledger.by_domain, "intranet").window()  # a recipient's domain, no dot
-    evaluator = Evaluator(config.alerts, ["5m"])
-    metrics = Metrics(pipeline.ledger, [], time.time, evaluator=evaluator)
-    alerting = Alerting(
-        config, pipeline.ledger, evaluator, time.time, notifications=metrics.notifications,
-        evaluation_errors=metrics.evaluation_errors,
-        faults=metrics.task_failures.labels("alerting"), console=io.StringIO(),
-    )  # fmt: skip
-    assert alerting.silences.refresh()
-    assert [s.id for s in alerting.silences.silences.items] == ["corp", "intranet"]
-    # Not a label the windows hold: left out, as before.
-    _write(tmp_path / "s.json", _entry("mail", domain="webmail", ends_at=ends))
-    alerting.silences.refresh()
-    assert alerting.silences.silences.items == []

@@ -16,7 +16,6 @@ import pytest
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Status, Transition
-from sesd.alerting.silence_checks import silence_check
 from sesd.alerting.silence_file import MOST_BYTES, SilenceFile, SilenceWatcher
 from sesd.alerting.silences import Silence, SilenceError
 from sesd.commands.main import main
@@ -238,127 +237,6 @@ def test_a_provider_is_told_only_the_rules_that_alert_on_it(
     for rule in ("delays", "gmail-delays"):
         assert main([*add, "--domain", "microsoft", "--rule", rule]) == 2
         assert "no rule on domains watches the group microsoft" in capsys.readouterr().err
-
-
-def test_a_name_without_a_dot_that_no_alert_names_is_refused_and_told_what_to_type(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """``--domain gmail``: no group, provider or tenant has that name, and a domain's
-    name has a dot. The silence was taken and muted nothing while gmail.com paged (a
-    rule's domains warn of the same). Refused, the line giving what to type: the
-    domains the name is the first part of (a mailbox provider's, or one a rule names)
-    and, for a mailbox provider's, its silence with the ``--rule`` whose alerts name
-    it. The daemon leaves such a silence out of a file edited by hand, saying why. A
-    group of that name (in any case), a provider ``[providers.mx]`` adds, the canary's
-    label, or a name where a rule watches tenants (it may be a tenant's), is taken."""
-    rules = (
-        '[[alerts.rules]]\nname = "delays"\nmetric = "delay_ratio"\nwindow = "5m"\n'
-        'above = 0.1\ndomains = ["acme.example", "gmail.com", "*.test"]\n'
-        '[[alerts.rules]]\nname = "provider-delays"\nmetric = "delay_ratio"\n'
-        'window = "15m"\nabove = 0.05\nproviders = ["*"]\nexclude_providers = ["yahoo"]\n'
-    )
-    config = str(_config(tmp_path, rules))
-    add = ["silence", "add", "--config", config, "--for", "1h", "--comment", "c"]
-    assert main([*add, "--domain", "gmail"]) == 2
-    assert capsys.readouterr().err == (
-        "sesd: --domain 'gmail' is no domain (a domain's name has a dot), group or "
-        "provider, and no rule watches tenants: it would mute nothing; for the domain, "
-        "--domain gmail.com; for its mailbox provider, google, --domain google --rule "
-        "provider-delays\n"
-    )
-    assert main([*add, "--domain", "ACME."]) == 2
-    assert capsys.readouterr().err == (
-        "sesd: --domain 'ACME.' is no domain (a domain's name has a dot), group or "
-        "provider, and no rule watches tenants: it would mute nothing; for the domain, "
-        "--domain acme.example\n"
-    )
-    # A provider no rule watches is not offered: its silence would mute nothing too.
-    assert main([*add, "--domain", "aol"]) == 2
-    assert capsys.readouterr().err.endswith(
-        "it would mute nothing; for the domain, --domain aol.com or --domain 'aol.*'\n"
-    )
-    assert main([*add, "--domain", "intranet"]) == 2
-    assert capsys.readouterr().err.endswith(
-        "it would mute nothing; write the domain whole, as gmail.com\n"
-    )
-    assert not (tmp_path / "silences.json").exists()
-    silence = Silence(id="s1", comment="", starts_at=T, ends_at=T + 60, domain="gmail")
-    assert silence_check(parse_config(rules))(silence).startswith(
-        "domain 'gmail' is no domain (a domain's name has a dot), group or provider"
-    )
-    taken = (
-        '[domains]\ngroups = { Gmail = ["googlemail.com"], "Big Mailers" = ["a.example"] }\n'
-        '[providers.mx]\ncorpmail = ["mx.corp.example"]\n'
-    )
-    add[3] = str(_config(tmp_path, taken + rules))
-    for name in ("gmail", "GMAIL", "big mailers", "corpmail", "canary"):
-        assert main([*add, "--domain", name]) == 0, capsys.readouterr().err
-    tenants = (
-        '[tenants]\nenabled = true\n[[alerts.rules]]\nname = "tenant-delays"\n'
-        'metric = "delay_ratio"\nwindow = "5m"\nabove = 0.1\ntenants = ["*"]\n'
-    )
-    add[3] = str(_config(tmp_path, rules + tenants))
-    assert main([*add, "--domain", "gmail"]) == 0, capsys.readouterr().err
-    capsys.readouterr()
-    assert main([*add, "--domain", "почта"]) == 2
-    assert capsys.readouterr().err.startswith(
-        "sesd: --domain 'почта' is no domain (a domain's name has a dot), group, provider "
-        "or tenant: it would mute nothing"
-    )
-
-
-def test_a_name_without_a_dot_is_taken_in_each_spelling_the_silence_matches(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """A silence matches a group's, a tenant's or an account's label as written in any
-    case, and as a domain's (a trailing dot dropped, as a domain copied from a zone
-    file has it): ``gmail.`` mutes the group ``Gmail``, ``acme.`` the tenant ``acme``,
-    ``'OTHER'`` the tenants past the cap. Each was refused as naming nothing, and the
-    daemon left it out of the file, so the alerts it muted paged."""
-    rules = (
-        '[domains]\ngroups = { Gmail = ["googlemail.com"], "Consumer-MS" = ["a.example"] }\n'
-        '[tenants]\nenabled = true\n[[alerts.rules]]\nname = "delays"\n'
-        'metric = "delay_ratio"\nwindow = "5m"\nabove = 0.1\ndomains = ["*"]\n'
-        '[[alerts.rules]]\nname = "tenant-delays"\nmetric = "delay_ratio"\n'
-        'window = "5m"\nabove = 0.1\ntenants = ["*"]\n'
-    )
-    check = silence_check(parse_config(rules))
-    add = ["silence", "add", "--config", str(_config(tmp_path, rules)), "--for", "1h"]
-    muted = [
-        ("gmail.", "Gmail"),
-        ("consumer-ms.", "Consumer-MS"),
-        ("acme.", "acme"),
-        ("'OTHER'", "'other'"),
-        (" default/us-east-1", "default/us-east-1"),
-    ]
-    for written, label in muted:
-        silence = _silence(domain=written)
-        assert silence.matches("delays", label, "warning"), written
-        assert check(silence) == "", written
-        assert main([*add, "--domain", written, "--comment", "c"]) == 0, capsys.readouterr().err
-    # Where no rule watches tenants, no alert names one.
-    alone = rules.split("[[alerts.rules]]")[:2]
-    assert silence_check(parse_config("[[alerts.rules]]".join(alone)))(
-        _silence(domain="acme.")
-    ).startswith("domain 'acme.' is no domain (a domain's name has a dot), group or provider")
-
-
-def test_a_name_without_a_dot_a_rule_watches_is_taken(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """A rule on domains may name a domain without a dot (check-config warns of it,
-    and takes it): the rule watches it, and its alert names it. A silence of it was
-    refused, the line telling to type the very name refused, and the daemon left it
-    out; the domain that name begins, named by a rule, is still told."""
-    rules = (
-        '[[alerts.rules]]\nname = "delays"\nmetric = "delay_ratio"\nwindow = "5m"\n'
-        'above = 0.1\ndomains = ["Intranet", "acme.example"]\n'
-    )
-    add = ["silence", "add", "--config", str(_config(tmp_path, rules)), "--for", "1h"]
-    assert main([*add, "--domain", "intranet.", "--comment", "c"]) == 0, capsys.readouterr().err
-    assert silence_check(parse_config(rules))(_silence(domain="INTRANET")) == ""
-    assert main([*add, "--domain", "acme", "--comment", "c"]) == 2
-    assert capsys.readouterr().err.endswith("mute nothing; for the domain, --domain acme.example\n")
 
 
 def test_a_silence_is_active_from_its_start_until_its_end_exclusive() -> None:

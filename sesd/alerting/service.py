@@ -23,7 +23,6 @@ from sesd.alerting.retiring import Undelivered, undelivered, unsent_alerts
 from sesd.alerting.rules import Transition
 from sesd.alerting.silence_checks import silence_check
 from sesd.alerting.silence_file import SilenceWatcher
-from sesd.alerting.silences import Silence
 from sesd.alerting.sink_outboxes import SinkOutboxes
 from sesd.alerting.ticks import Ticks
 from sesd.config import Config, core_settings
@@ -63,7 +62,7 @@ class Alerting:
         wall = clock if wall is None else wall  # ``clock`` read looking for no step
         self._wall = wall
         self.evaluator = evaluator
-        self.silences = SilenceWatcher(config.silences_path, self._silence_check(config))
+        self.silences = SilenceWatcher(config.silences_path, silence_check(config))
         evaluator.silences = self.silences.silences
         self.notifications = notifications
         self.evaluation_errors = evaluation_errors
@@ -95,22 +94,6 @@ class Alerting:
         #: Whether the last evaluation found sesd reading further behind than a window.
         self._behind = False
         self._log = get_logger()
-
-    def _silence_check(self, config: Config) -> Callable[[Silence], str]:
-        """The config's check of a silence, taking a label the windows hold as one: a
-        ``[providers.mx]`` provider a restart's config dropped keeps the windows the
-        state file held, and a rule on every provider fires on them until they run
-        down; a recipient's domain may have no dot. Its silence left out, the alert it
-        held back would page."""
-        ledger = self._ledger
-
-        def held(label: str) -> bool:
-            provider = ledger.by_provider
-            return label in ledger.by_domain.windows or (
-                provider is not None and label in provider.windows
-            )
-
-        return silence_check(config, held=held)
 
     @property
     def outboxes(self) -> dict[str, Outbox]:
@@ -145,7 +128,7 @@ class Alerting:
         self._config = config
         self._ticks.retime()  # its evaluate_every
         now = self._clock()
-        self.silences.use(config.silences_path, self._silence_check(config))
+        self.silences.use(config.silences_path, silence_check(config))
         windows = [spec.name for spec in self._ledger.specs]
         resolves = self.evaluator.configure(config.alerts, windows, now, self._ledger, gone)
         for alert in resolves:

@@ -29,6 +29,7 @@ from sesd.alerting.silence_file import SilenceFile
 from sesd.alerting.silences import TEXT_SHOWN, Silence, SilenceError, new_id, shown_id
 from sesd.commands.common import Commands, command, config_error, load, with_config
 from sesd.commands.output import confirmed
+from sesd.commands.silence_dotless import dotless_note
 from sesd.commands.silence_provider import provider_problem
 from sesd.commands.silence_refused import refused_config
 from sesd.config import Config, ConfigError, Duration
@@ -155,6 +156,8 @@ def run_silence(config: Config, args: argparse.Namespace, *, labels_known: bool 
             problem = _labels_problem(config, args, labels_known=labels_known)
             if problem:
                 return _error(problem)
+            if args.domain and labels_known and (note := dotless_note(config, args.domain)):
+                print(f"sesd: note: {note}", file=sys.stderr)  # names in normal form
             return _add(file, args, now, config)
         if args.silence_command == "list":
             check = silence_check(config, labels_known=labels_known)

@@ -1,0 +1,59 @@
+"""``sesd silence add --domain gmail``: a name without a dot, most likely a domain typed
+short. The silence is added, as written: an alert may carry such a name (a tenant's, a
+recipient domain without a dot such as ``localhost``, a provider a restart's config
+dropped whose windows still fire), which only the daemon's windows know, and a page's
+own mute line must never be refused at 3 a.m. But the one who typed it is told what it
+mutes and what they most likely meant: the domain whole, or its mailbox provider's
+silence with the ``--rule`` whose alerts name it."""
+
+from __future__ import annotations
+
+import shlex
+
+from sesd.alerting.labels import takes
+from sesd.config import Config, is_glob
+from sesd.core.canary import CANARY_DOMAIN
+from sesd.core.domains import normalise_domain
+from sesd.core.providers import LABELS as PROVIDER_LABELS
+from sesd.core.providers import consumer_domains
+from sesd.core.scopes import DOMAIN, PROVIDER
+from sesd.core.tenant_map import NOT_NAMES
+
+__all__ = ["dotless_note"]
+
+
+def dotless_note(config: Config, domain: str) -> str:
+    """A note for ``--domain domain`` when it is a name without a dot that the config
+    gives no alert (no group, provider, account or sesd's own label): what it mutes,
+    and what to type for the domains it is the first label of. Empty otherwise."""
+    if is_glob(domain) or "/" in domain:
+        return ""
+    name = normalise_domain(domain)
+    if name is None or "." in name:
+        return ""
+    own = {*PROVIDER_LABELS, *config.providers.mx, CANARY_DOMAIN, *NOT_NAMES}
+    groups = {group.lower() for group in config.domains.groups}
+    if name in own or domain.strip().lower() in groups or name in groups:
+        return ""
+    head = (
+        f"--domain {shlex.quote(name)} has no dot: it mutes the alerts of a tenant, or "
+        f"of a recipient domain, of that very name"
+    )
+    meant = dict(consumer_domains(name))
+    for rule in config.alerts.rules:
+        for written in rule.domains or [] if rule.scope == DOMAIN else []:
+            normal = None if is_glob(written) else normalise_domain(written)
+            if normal is not None and normal != name and normal.partition(".")[0] == name:
+                meant.setdefault(normal, "")
+    if not meant:
+        return f"{head}; for a domain's, write it whole (gmail.com)"
+    told = [f"for {d}'s, --domain {shlex.quote(d)}" for d in meant]
+    for provider in sorted({p for p in meant.values() if p}):
+        rules = [
+            f"--rule {shlex.quote(r.name)}"
+            for r in config.alerts.rules
+            if r.scope == PROVIDER and takes(r, provider)
+        ]
+        if rules:
+            told.append(f"for its mailbox provider's, --domain {provider} {' or '.join(rules)}")
+    return f"{head}; {'; '.join(told)}"
