@@ -100,3 +100,60 @@ def test_the_daemon_keeps_a_silence_of_a_name_without_a_dot(tmp_path: Path) -> N
     for name in ("localhost", "gmail", "acme"):
         silence = Silence(id="a1", comment="c", starts_at=0.0, ends_at=None, domain=name)
         assert check(silence) == "", name
+
+
+NAMED = (
+    '[[alerts.rules]]\nname = "tenant-delays"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+    'above = 0.1\ntenants = ["Acme", "beta-*", "*"]\n'
+    '[[alerts.rules]]\nname = "intranet"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+    'above = 0.1\ndomains = ["intranet", "Büro"]\n'
+    "[tenants]\nenabled = true\n"
+)
+
+
+@pytest.mark.parametrize(
+    "domain",
+    [
+        "acme",  # a tenant a rule names, in any case
+        "ACME",
+        "beta-eu",  # one a rule's glob takes
+        "intranet",  # a recipient domain without a dot a rule names
+        "Intranet.",
+        "büro",  # in any spelling a rule takes
+        "xn--bro-hoa",
+    ],
+)
+def test_a_name_a_rule_watches_by_name_gets_no_note(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], domain: str
+) -> None:
+    """The one who typed a tenant or a domain a rule names meant it: a note saying what
+    they most likely meant instead would be noise at 3 a.m."""
+    path = tmp_path / "sesd.toml"
+    path.write_text(f'[alerts]\nsilences_path = "{tmp_path / "silences.json"}"\n{NAMED}')
+    add = ["silence", "add", "--config", str(path), "--for", "1h", "--comment", "c"]
+    assert main([*add, "--domain", domain]) == 0
+    assert capsys.readouterr().err == ""
+    assert _added(tmp_path) == [domain]
+
+
+def test_a_rule_on_every_tenant_still_gets_the_note(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``*`` watches every tenant: it says nothing of whether ``gmail`` is one."""
+    path = tmp_path / "sesd.toml"
+    path.write_text(f'[alerts]\nsilences_path = "{tmp_path / "silences.json"}"\n{NAMED}')
+    add = ["silence", "add", "--config", str(path), "--for", "1h", "--comment", "c"]
+    assert main([*add, "--domain", "gmail"]) == 0
+    assert "--domain gmail has no dot" in capsys.readouterr().err
+
+
+def test_no_note_when_the_silence_is_not_added(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A note on what a silence mutes, beside the error that refused it, would read as
+    if it were added."""
+    add = ["silence", "add", "--config", _config(tmp_path), "--for", "-1h", "--comment", "c"]
+    assert main([*add, "--domain", "gmail"]) != 0
+    err = capsys.readouterr().err
+    assert "positive time" in err
+    assert "note" not in err

@@ -156,9 +156,13 @@ def run_silence(config: Config, args: argparse.Namespace, *, labels_known: bool 
             problem = _labels_problem(config, args, labels_known=labels_known)
             if problem:
                 return _error(problem)
-            if args.domain and labels_known and (note := dotless_note(config, args.domain)):
+            added = _add(file, args, now, config)
+            # Told once the silence is in: beside an error that refused it, a note on
+            # what it mutes would read as if it were added.
+            told = added == 0 and args.domain and labels_known
+            if told and (note := dotless_note(config, args.domain)):
                 print(f"sesd: note: {note}", file=sys.stderr)  # names in normal form
-            return _add(file, args, now, config)
+            return added
         if args.silence_command == "list":
             check = silence_check(config, labels_known=labels_known)
             return _list(file, check, as_json=args.json, now=now)

@@ -9,14 +9,15 @@ silence with the ``--rule`` whose alerts name it."""
 from __future__ import annotations
 
 import shlex
+from fnmatch import fnmatchcase
 
 from sesd.alerting.labels import takes
-from sesd.config import Config, is_glob
+from sesd.config import Config, RuleConfig, is_glob
 from sesd.core.canary import CANARY_DOMAIN
-from sesd.core.domains import normalise_domain
+from sesd.core.domains import domain_pattern, normalise_domain
 from sesd.core.providers import LABELS as PROVIDER_LABELS
 from sesd.core.providers import consumer_domains
-from sesd.core.scopes import DOMAIN, PROVIDER
+from sesd.core.scopes import DOMAIN, PROVIDER, TENANT
 from sesd.core.tenant_map import NOT_NAMES
 
 __all__ = ["dotless_note"]
@@ -34,6 +35,8 @@ def dotless_note(config: Config, domain: str) -> str:
     own = {*PROVIDER_LABELS, *config.providers.mx, CANARY_DOMAIN, *NOT_NAMES}
     groups = {group.lower() for group in config.domains.groups}
     if name in own or domain.strip().lower() in groups or name in groups:
+        return ""
+    if any(_names(rule, name) for rule in config.alerts.rules):
         return ""
     head = (
         f"--domain {shlex.quote(name)} has no dot: it mutes the alerts of a tenant, or "
@@ -57,3 +60,20 @@ def dotless_note(config: Config, domain: str) -> str:
         if rules:
             told.append(f"for its mailbox provider's, --domain {provider} {' or '.join(rules)}")
     return f"{head}; {'; '.join(told)}"
+
+
+def _names(rule: RuleConfig, name: str) -> bool:
+    """Whether ``rule`` watches ``name`` (in normal form) by name, or by a glob that is
+    not every label: a tenant (matched in any case, as a silence matches it) or a
+    recipient domain without a dot. Its alerts carry that name, so the one who typed it
+    meant it. ``*`` says nothing of whether ``gmail`` is a tenant."""
+    if rule.scope not in (DOMAIN, TENANT):
+        return False
+    written = (rule.domains if rule.scope == DOMAIN else rule.tenants) or []
+    for pattern in written:
+        if not is_glob(pattern):
+            if pattern.strip().lower() == name or normalise_domain(pattern) == name:
+                return True
+        elif pattern.strip("*") and fnmatchcase(name, domain_pattern(pattern)):
+            return True
+    return False
