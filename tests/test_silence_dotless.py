@@ -157,3 +157,17 @@ def test_no_note_when_the_silence_is_not_added(
     err = capsys.readouterr().err
     assert "positive time" in err
     assert "note" not in err
+
+
+def test_a_domain_meant_that_counts_under_a_group_is_told_as_the_group(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--domain gmail.com`` is refused where gmail.com counts under a group: the note
+    gives the line that is taken."""
+    path = tmp_path / "sesd.toml"
+    rules = RULES.replace('Big = ["big.example"]', 'Big = ["big.example"], Mail = ["gmail.com"]')
+    path.write_text(f'[alerts]\nsilences_path = "{tmp_path / "silences.json"}"\n{rules}')
+    add = ["silence", "add", "--config", str(path), "--for", "1h", "--comment", "c"]
+    assert main([*add, "--domain", "gmail"]) == 0
+    assert "for gmail.com's, --domain Mail;" in capsys.readouterr().err
+    assert main([*add, "--domain", "Mail"]) == 0

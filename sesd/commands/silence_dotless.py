@@ -13,6 +13,7 @@ from fnmatch import fnmatchcase
 
 from sesd.alerting.labels import takes
 from sesd.config import Config, RuleConfig, is_glob
+from sesd.config.watched import group_members
 from sesd.core.canary import CANARY_DOMAIN
 from sesd.core.domains import domain_pattern, normalise_domain
 from sesd.core.providers import LABELS as PROVIDER_LABELS
@@ -50,7 +51,9 @@ def dotless_note(config: Config, domain: str) -> str:
                 meant.setdefault(normal, "")
     if not meant:
         return f"{head}; for a domain's, write it whole (gmail.com)"
-    told = [f"for {d}'s, --domain {shlex.quote(d)}" for d in meant]
+    # A domain counted under a group is refused: its alerts name the group.
+    members = group_members(config)
+    told = [f"for {d}'s, --domain {shlex.quote(members.get(d, d))}" for d in meant]
     for provider in sorted({p for p in meant.values() if p}):
         rules = [
             f"--rule {shlex.quote(r.name)}"
