@@ -327,29 +327,16 @@ async def test_the_shipped_routing_names_the_replica_that_posted_to_slack(
     annotation), as sesd's own Slack messages close, escaped as the rest of the text is
     (anyone who can post to Alertmanager can set it). A fleet rule's alert, which has
     no host, gets no such line."""
-    import aiohttp
-
     from sesd.alerting.documents import alertmanager_documents
-    from tests.receivers import Receiver
-    from tests.test_text import NOW, _alerting
 
-    pipeline, evaluator = _alerting("451 4.7.1 try again later", 1)
-    evaluator.evaluate(pipeline.ledger, NOW)
-    (notification,) = evaluator.due(NOW, flush=True)
-    sesds = alertmanager_documents(notification, 60.0, time.time(), host="mail-1")
+    sesds = alertmanager_documents(_delay_notification(), 60.0, time.time(), host="mail-1")
     hostile = {**sesds[0], "labels": {**sesds[0]["labels"], "alertname": "other"}}
     hostile["annotations"] = {**sesds[0]["annotations"], "host": "<!channel>`x`"}
     fleet = {
         "labels": {"alertname": "SesdDown", "severity": "warning", "instance": "a:9585"},
         "annotations": {"summary": "sesd replica a:9585 is not answering scrapes"},
     }
-    async with Receiver("slack") as slack, Receiver("pagerduty") as pd:
-        text = _shipped_config(tmp_path, slack.url, pd.url)
-        async with alertmanager(tmp_path, "", text) as url, aiohttp.ClientSession() as http:
-            async with http.post(f"{url}/api/v2/alerts", json=[*sesds, hostile, fleet]) as response:
-                assert response.status == 200
-            with anyio.fail_after(30):
-                await slack.wait_for(3)
+    slack, _ = await _through_shipped(tmp_path, [*sesds, hostile, fleet], "slack")
     shown = {m["attachments"][0]["title"]: m["attachments"][0]["text"] for m in slack.accepted}
     (mine,) = [t for title, t in shown.items() if "FIRING: delays" in title]
     assert mine.endswith("\nsesd on mail-1\n")
@@ -369,15 +356,10 @@ async def test_the_shipped_routing_names_the_replica_that_posted_to_pagerduty(
     does: replicas on one queue each alert on their own share of the mail. Where a
     group's alerts came from several replicas, each is named; a fleet rule's alert,
     which has no host, names none (its ``instance`` label is the replica)."""
-    import aiohttp
 
     from sesd.alerting.documents import alertmanager_documents
-    from tests.receivers import Receiver
-    from tests.test_text import NOW, _alerting
 
-    pipeline, evaluator = _alerting("451 4.7.1 try again later", 1)
-    evaluator.evaluate(pipeline.ledger, NOW)
-    (notification,) = evaluator.due(NOW, flush=True)
+    notification = _delay_notification()
 
     def posted(host: str, **labels: str) -> dict[str, Any]:
         (document,) = alertmanager_documents(notification, 60.0, time.time(), host=host)
@@ -390,14 +372,7 @@ async def test_the_shipped_routing_names_the_replica_that_posted_to_pagerduty(
         "labels": {"alertname": "SesdDown", "severity": "critical", "instance": "a:9585"},
         "annotations": {"summary": "sesd replica a:9585 is not answering scrapes"},
     }
-    async with Receiver("slack") as slack, Receiver("pagerduty") as pd:
-        text = _shipped_config(tmp_path, slack.url, pd.url)
-        async with alertmanager(tmp_path, "", text) as url, aiohttp.ClientSession() as http:
-            posts = [alone, *shared, fleet]
-            async with http.post(f"{url}/api/v2/alerts", json=posts) as response:
-                assert response.status == 200
-            with anyio.fail_after(30):
-                await pd.wait_for(3)
+    _, pd = await _through_shipped(tmp_path, [alone, *shared, fleet], "pagerduty")
     hosts = {
         e["payload"]["custom_details"]["alertname"]: e["payload"]["custom_details"]["host"]
         for e in pd.accepted
@@ -460,3 +435,30 @@ async def test_the_shipped_inhibition_holds_back_a_warning_of_the_same_fleet_onl
         "SesdDelayRatioCritical on gmail.com in prod\n",
         "delay-ratio-high on gmail.com in staging\n",
     ]
+
+
+def _delay_notification() -> Any:
+    """sesd's notification of a delay alert on one domain, as its sinks are given it."""
+    from tests.test_text import NOW, _alerting
+
+    pipeline, evaluator = _alerting("451 4.7.1 try again later", 1)
+    evaluator.evaluate(pipeline.ledger, NOW)
+    (notification,) = evaluator.due(NOW, flush=True)
+    return notification
+
+
+async def _through_shipped(tmp_path: Path, posts: list[dict[str, Any]], waited: str) -> Any:
+    """Post ``posts`` to a real Alertmanager run with the shipped config, its Slack and
+    PagerDuty receivers local; the two receivers once ``waited`` has three messages."""
+    import aiohttp
+
+    from tests.receivers import Receiver
+
+    async with Receiver("slack") as slack, Receiver("pagerduty") as pd:
+        text = _shipped_config(tmp_path, slack.url, pd.url)
+        async with alertmanager(tmp_path, "", text) as url, aiohttp.ClientSession() as http:
+            async with http.post(f"{url}/api/v2/alerts", json=posts) as response:
+                assert response.status == 200
+            with anyio.fail_after(30):
+                await (slack if waited == "slack" else pd).wait_for(3)
+    return slack, pd

@@ -142,12 +142,7 @@ def test_a_sesd_that_tells_no_outcome_is_signalled_as_before(tmp_path: Path) -> 
             "sesd.config.reload_failed)\n"
         )
     finally:
-        held.kill()
-        held.wait(timeout=30)
-        assert held.stdin is not None
-        assert held.stdout is not None
-        held.stdin.close()
-        held.stdout.close()
+        _put_down(held)
 
 
 #: A stand-in for the daemon's side, told with sesd's own ReloadReport: a reload is
@@ -194,12 +189,7 @@ def test_a_reload_under_way_as_it_looks_is_not_the_one_waited_for(tmp_path: Path
         assert done.returncode == 1, done.stderr
         assert done.stderr.startswith(f"sesd reload: no outcome from process {held.pid} within 2 s")
     finally:
-        held.kill()
-        held.wait(timeout=30)
-        assert held.stdin is not None
-        assert held.stdout is not None
-        held.stdin.close()
-        held.stdout.close()
+        _put_down(held)
 
 
 @pytest.mark.timeout(120)
@@ -333,3 +323,13 @@ def test_a_daemon_that_ends_mid_reload_is_said_at_once(tmp_path: Path) -> None:
         held.wait(timeout=30)
         assert held.stdout is not None
         held.stdout.close()
+
+
+def _put_down(held: subprocess.Popen[str]) -> None:
+    """End a stand-in for the daemon and close its pipes (left open, a warning)."""
+    held.kill()
+    held.wait(timeout=30)
+    assert held.stdin is not None
+    assert held.stdout is not None
+    held.stdin.close()
+    held.stdout.close()
