@@ -29,7 +29,7 @@ from sesd.alerting.silences import silence_command
 from sesd.config import core_settings, parse_config
 from sesd.config.alerts import AlertsConfig, RuleConfig
 from sesd.core.pipeline import Pipeline
-from sesd.core.scopes import TENANT
+from sesd.core.scopes import ACCOUNT, PROVIDER, TENANT
 from sesd.core.windows import Breakdown
 from tests import factory as f
 from tests.test_rules import CONFIG, feed_spike
@@ -836,3 +836,73 @@ def test_a_domain_alert_names_its_provider_and_a_provider_alert_is_unchanged() -
     (hook,) = json.loads(webhook_document(notification))["alerts"]
     assert (hook["domain"], hook["provider"]) == ("acme-corp.example", None)
     assert hook["details"]["provider"] == "google"
+
+
+def test_a_pagerduty_event_of_exactly_512_kb_keeps_its_details() -> None:
+    """PagerDuty takes an event of 512 KB: one that size keeps its details, one byte
+    more gets the note."""
+
+    def body(fill: int) -> bytes:
+        alert = dataclasses.replace(_alert(Transition.FIRING, "a.example"), notes=("n" * fill,))
+        (event,) = pagerduty_events(_notification_of(alert), "KEY", "sesd-test")
+        return event
+
+    fill = 1000 + render_module.PD_MAX_EVENT - len(body(1000))
+    exact = body(fill)
+    assert len(exact) == render_module.PD_MAX_EVENT
+    assert json.loads(exact)["payload"]["custom_details"]["notes"] == ["n" * fill]
+    over = json.loads(body(fill + 1))["payload"]["custom_details"]
+    assert over == {"note": "details too large; see Slack"}
+
+
+def test_a_firing_told_a_second_after_it_fired_says_since_when() -> None:
+    """A second late is late (a firing sent at a restart can be): it says how long it
+    has fired; under a second it is told as it fires."""
+    fired = _alert(Transition.FIRING, "outlook.com")
+    late = dataclasses.replace(fired, at=fired.since + 1.0)
+    assert "firing for 1s, since " in describe(late)
+    assert details(late)["firing_for"] == "1s"
+    early = dataclasses.replace(fired, at=fired.since + 0.5)
+    assert "firing for" not in describe(early)
+
+
+def test_a_resolve_past_its_threshold_names_the_rules_side() -> None:
+    """A reload's resolve ("the rule no longer watches this domain") can come at a
+    figure still past the threshold: "25.0% (above 5.0%" would say it still fires."""
+    resolved = _alert(Transition.RESOLVED, "outlook.com", value=0.25)
+    assert "delay_ratio 25.0% (fires above 5.0%, 15m window)" in headline(resolved)
+
+
+def test_a_recipient_domain_styles_nothing_in_slack_only() -> None:
+    """A domain label is a stranger's text: in Slack its ``_`` would slant, so it is
+    shown by a look-alike; the console and PagerDuty get it as written, and so do a
+    provider's top domains."""
+    odd = "my_shop_x.example"
+    plain = render_module.plain_for(True)(odd)
+    assert plain != odd
+    alert = _alert(Transition.FIRING, odd)
+    assert f": {odd} delay_ratio" in headline(alert)
+    assert f": {odd} delay_ratio" in console_text(_notification_of(alert))
+    assert f": {plain} delay_ratio" in headline(alert, slack=True)
+    provider = dataclasses.replace(
+        _alert(Transition.FIRING, "google"),
+        scope=PROVIDER,
+        breakdown=Breakdown(domains=[(odd, 5)], causes=[("connection", 5)]),
+    )
+    assert f"top domains: {plain} (5)" in describe(provider, slack=True)
+    assert f"top domains: {odd} (5)" in describe(provider)
+    assert f"    top domains: {odd} (5)" in console_text(_notification_of(provider))
+
+
+def test_an_account_alert_is_its_notes_and_where_and_names_no_account_as_dash() -> None:
+    """An alert on what SES says of an account is its notes and where, one a line; a
+    delay alert with no sending account known says "accounts: -"."""
+    account = dataclasses.replace(
+        _alert(Transition.FIRING, "123456789012/eu-west-1"),
+        scope=ACCOUNT,
+        notes=("SES paused sending",),
+        stage="SES account",
+    )
+    assert describe(account).split("\n")[-2:] == ["SES paused sending", "where: SES account"]
+    none = dataclasses.replace(_alert(Transition.FIRING, "outlook.com"), accounts=[])
+    assert "  accounts: -  configuration sets: marketing" in describe(none)
