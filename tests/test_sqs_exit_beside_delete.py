@@ -107,38 +107,47 @@ def _said(logs: io.StringIO) -> dict[str, dict[str, Any]]:
     return {r["event"]: r for r in map(json.loads, logs.getvalue().splitlines())}
 
 
+def _told_cut_off(said: dict[str, dict[str, Any]]) -> None:
+    """The batch's one message received, none deleted, and its delete said cut off."""
+    assert said["sesd.sqs.delete_cut_off"]["count"] == 1
+    assert (said["sesd.sqs.batch"]["received"], said["sesd.sqs.batch"]["deleted"]) == (1, 0)
+
+
+@pytest.fixture
+def logs() -> io.StringIO:
+    """sesd's log lines, as JSON, for the test to read with :func:`_said`."""
+    stream = io.StringIO()
+    configure_logging("debug", "json", stream=stream)
+    return stream
+
+
 _EXITS = [KeyboardInterrupt, SystemExit]
 
 
 @pytest.mark.parametrize("kind", _EXITS, ids=lambda kind: kind.__name__)
 def test_what_the_receive_beside_an_exiting_delete_brought_is_given_back(
-    local_sqs: LocalSqs, kind: type[BaseException]
+    local_sqs: LocalSqs, kind: type[BaseException], logs: io.StringIO
 ) -> None:
     """The receive beside the batch's delete has brought a message when an exit comes
     under the delete: as the event loop closes, that message is released at once
     (visibility 0), not left hidden from every reader for the queue's visibility timeout
     (300 s here). The delete, its end not known, is counted and said cut off: the
     message it was to delete stays hidden until then, counted once already."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     url, _, _ = _an_exit_under_the_delete(local_sqs, kind, brought=True)
     assert anyio.run(_counts, local_sqs, url) == (1, 1)
     said = _said(logs)
     assert said["sesd.sqs.released"]["count"] == 1
-    assert said["sesd.sqs.delete_cut_off"]["count"] == 1
-    assert (said["sesd.sqs.batch"]["received"], said["sesd.sqs.batch"]["deleted"]) == (1, 0)
+    _told_cut_off(said)
 
 
 @pytest.mark.parametrize("kind", _EXITS, ids=lambda kind: kind.__name__)
 def test_a_receive_still_waiting_beside_an_exiting_delete_does_not_hold_the_exit(
-    local_sqs: LocalSqs, kind: type[BaseException]
+    local_sqs: LocalSqs, kind: type[BaseException], logs: io.StringIO
 ) -> None:
     """The receive beside the batch's delete is still waiting (a 20 s long poll on an
     empty queue) when an exit comes under the delete: the event loop's close cuts it
     off, as it does every call in flight, rather than wait out the long poll. It had
     brought nothing to give back; the delete is counted and said cut off."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     url, took, _ = _an_exit_under_the_delete(local_sqs, kind, brought=False)
     assert took < 10, f"the exit waited {took:.1f}s"
     assert anyio.run(_counts, local_sqs, url) == (0, 1)
@@ -149,7 +158,7 @@ def test_a_receive_still_waiting_beside_an_exiting_delete_does_not_hold_the_exit
 
 @pytest.mark.parametrize("kind", _EXITS, ids=lambda kind: kind.__name__)
 def test_what_a_receive_answered_as_its_bound_ended_brought_is_given_back_at_an_exit(
-    local_sqs: LocalSqs, kind: type[BaseException]
+    local_sqs: LocalSqs, kind: type[BaseException], logs: io.StringIO
 ) -> None:
     """The receive beside the batch's delete answers, with a message, in the very turn
     the stop's grace period ends, and an exit then comes under the delete, which the
@@ -157,29 +166,24 @@ def test_what_a_receive_answered_as_its_bound_ended_brought_is_given_back_at_an_
     is made visible again at once, as when the receive answered sooner, not hidden for
     the queue's visibility timeout (300 s here); the delete is said cut off and the
     batch told."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     url, _, _ = _an_exit_under_the_delete(
         local_sqs, kind, brought=True, how="answers_as_its_bound_ends"
     )
     assert anyio.run(_counts, local_sqs, url) == (1, 1)
     said = _said(logs)
     assert said["sesd.sqs.released"]["count"] == 1
-    assert said["sesd.sqs.delete_cut_off"]["count"] == 1
-    assert (said["sesd.sqs.batch"]["received"], said["sesd.sqs.batch"]["deleted"]) == (1, 0)
+    _told_cut_off(said)
 
 
 @pytest.mark.parametrize("kind", _EXITS, ids=lambda kind: kind.__name__)
 def test_a_fault_under_the_receive_is_told_when_an_exit_ends_the_wait_for_the_delete(
-    local_sqs: LocalSqs, kind: type[BaseException]
+    local_sqs: LocalSqs, kind: type[BaseException], logs: io.StringIO
 ) -> None:
     """The receive beside the batch's delete raises a fault of sesd's own, and an exit
     comes under the delete while the poller waits for it: the event loop's close
     cancels that wait. The fault is counted and logged with its traceback, not dropped
     unseen, and the batch is told (its delete said cut off, its line), as when the
     delete ended by itself."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     url, _, faults = _an_exit_under_the_delete(local_sqs, kind, brought=False, how="raises")
     assert anyio.run(_counts, local_sqs, url) == (0, 1)
     assert faults == 1
@@ -189,41 +193,35 @@ def test_a_fault_under_the_receive_is_told_when_an_exit_ends_the_wait_for_the_de
         "poller",
         "RuntimeError: a fault under the receive",
     )
-    assert said["sesd.sqs.delete_cut_off"]["count"] == 1
-    assert (said["sesd.sqs.batch"]["received"], said["sesd.sqs.batch"]["deleted"]) == (1, 0)
+    _told_cut_off(said)
 
 
 @pytest.mark.parametrize("kind", _EXITS, ids=lambda kind: kind.__name__)
 def test_an_exit_under_the_receive_is_no_fault_when_the_wait_for_the_delete_ends_too(
-    local_sqs: LocalSqs, kind: type[BaseException]
+    local_sqs: LocalSqs, kind: type[BaseException], logs: io.StringIO
 ) -> None:
     """An exit is asked for as the receive beside the batch's delete is made (kept, to be
     raised once the batch is told), and another comes under the delete: the event
     loop's close cancels the poller's wait for it. Neither exit, nor that cancellation,
     is a fault of sesd's: nothing counted in ``sesd_task_failures_total`` or logged as
     one (``sesd.task.failed`` would ask to report a bug); the batch is told."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     url, _, faults = _an_exit_under_the_delete(local_sqs, kind, brought=False, how="exits")
     assert anyio.run(_counts, local_sqs, url) == (0, 1)
     said = _said(logs)
     assert "sesd.task.failed" not in said, said.get("sesd.task.failed", {}).get("exception")
     assert faults == 0
-    assert said["sesd.sqs.delete_cut_off"]["count"] == 1
-    assert (said["sesd.sqs.batch"]["received"], said["sesd.sqs.batch"]["deleted"]) == (1, 0)
+    _told_cut_off(said)
 
 
 @pytest.mark.parametrize("kind", _EXITS, ids=lambda kind: kind.__name__)
 def test_an_exit_elsewhere_during_a_receive_beside_a_delete_is_no_fault_of_the_poller(
-    local_sqs: LocalSqs, kind: type[BaseException]
+    local_sqs: LocalSqs, kind: type[BaseException], logs: io.StringIO
 ) -> None:
     """An exit comes in another task while a batch's delete and the receive beside it both
     wait for SQS: the event loop's close cancels the poller and the delete together.
     Those cancellations are the exit's, no fault of sesd's: nothing counted in
     ``sesd_task_failures_total`` or logged as one (``sesd.task.failed``). The delete is
     said cut off, as any delete the loop's close cuts off, and the batch told."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     faults: float | None = None
 
     async def run() -> None:
@@ -270,5 +268,4 @@ def test_an_exit_elsewhere_during_a_receive_beside_a_delete_is_no_fault_of_the_p
     said = _said(logs)
     assert "sesd.task.failed" not in said, said.get("sesd.task.failed", {}).get("exception")
     assert faults == 0
-    assert said["sesd.sqs.delete_cut_off"]["count"] == 1
-    assert (said["sesd.sqs.batch"]["received"], said["sesd.sqs.batch"]["deleted"]) == (1, 0)
+    _told_cut_off(said)
