@@ -5,6 +5,7 @@ gone) fails the reload, instead of reporting success while the old config runs o
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -98,6 +99,113 @@ async def test_a_reload_sesd_refuses_fails_systemctl_reload(
         assert (told.begun, told.ended, told.ok) == (3, 3, True)
 
 
+@pytest.mark.timeout(120)
+async def test_a_reload_that_leaves_settings_for_a_restart_fails_systemctl_reload(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """A file that changes what only a restart changes (the listen address, the state
+    file) beside a rule added: sesd takes the rule and runs on with the address and the
+    state file it had. The reload fails (exit 3, not the refusal's 2) naming both and
+    saying the rest is in force, instead of passing while the operator believes the
+    address changed; typed by hand with the runtime directory, `sesd reload` says the
+    same. The address and the state file put back as they run, the reload passes again."""
+    url, _ = await make_queue(sqs)
+    config = config_file(
+        tmp_path,
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\n[[queues]]\nurl = "{url}"\nname = "q"\n'
+        f'wait_time_seconds = 1\n[state]\npath = "{tmp_path / "state.bin"}"\n',
+    )
+    running = config.read_text()
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    async with sesd_process(config, env={"RUNTIME_DIRECTORY": str(runtime)}) as sesd:
+        rule = '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "15m"\nabove = 0.1\n'
+        config.write_text(
+            running.replace('"127.0.0.1:0"', '"127.0.0.1:9"').replace("state.bin", "moved.bin")
+            + rule
+        )
+        said = (
+            "sesd reload: the config file is in force except what only a restart changes, "
+            "which runs on as it was: http.listen, state.path (sesd.config.reload_ignored "
+            "in its log); restart sesd to apply it\n"
+        )
+        left = await _reload(sesd, config, runtime, "sesd.config.reloaded")
+        assert [(r.returncode, r.stderr.decode()) for r in left] == [(0, ""), (3, said)]
+        ignored = [r["key"] for r in sesd.records if r["event"] == "sesd.config.reload_ignored"]
+        assert ignored == ["http.listen", "state.path"]
+        assert (await sesd.logged("sesd.config.reloaded"))["rules_added"] == ["r"]
+        told = read_report(runtime / REPORT_NAME)
+        assert told is not None
+        assert (told.ended, told.ok, told.restart, told.restart_count) == (
+            1, True, ("http.listen", "state.path"), 2,
+        )  # fmt: skip
+
+        with anyio.fail_after(90):
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(sesd.wait_for_event, "sesd.config.reloaded")
+                by_hand = await anyio.run_process(
+                    [SESD, "reload", str(sesd.process.pid)],
+                    env={**os.environ, "RUNTIME_DIRECTORY": str(runtime)},
+                    check=False,
+                )
+        assert (by_hand.returncode, by_hand.stderr.decode()) == (3, said)
+        assert sesd.process.returncode is None
+
+        config.write_text(running + rule)
+        again = await _reload(sesd, config, runtime, "sesd.config.reloaded")
+        assert [(r.returncode, r.stderr) for r in again] == [(0, b"")] * 2
+
+
+#: A stand-in for the daemon's side, told with sesd's own ReloadReport: the command's
+#: SIGHUP begins a reload that ends in force, leaving 25 accounts' settings (their role,
+#: their region) for a restart.
+_MANY_LEFT = """\
+import signal, sys
+from pathlib import Path
+
+import anyio
+
+from sesd.runtime.reload_report import ReloadReport
+
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+report = ReloadReport(Path(sys.argv[1]))
+anyio.run(report.started)
+print("ready", flush=True)
+signal.sigwait({signal.SIGHUP})
+anyio.run(report.begin)
+anyio.run(report.end, True, [f"accounts.a{n:02}" for n in range(25)])
+sys.stdin.read()
+"""
+
+
+def test_what_waits_for_a_restart_is_listed_up_to_a_bound(tmp_path: Path) -> None:
+    """A config of many accounts, each moved to another role: the line names the first
+    20 settings and counts the rest, as does the outcome's file, which grows no more."""
+    held = subprocess.Popen(
+        [sys.executable, "-c", _MANY_LEFT, str(tmp_path / REPORT_NAME)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert held.stdout is not None
+        assert held.stdout.readline() == "ready\n"
+        done = subprocess.run(
+            [SESD, "reload", str(held.pid)],
+            env={**os.environ, "RUNTIME_DIRECTORY": str(tmp_path)},
+            capture_output=True, text=True, check=False, timeout=60,
+        )  # fmt: skip
+        listed = ", ".join(f"accounts.a{n:02}" for n in range(20))
+        assert (done.returncode, done.stderr) == (
+            3,
+            "sesd reload: the config file is in force except what only a restart changes, "
+            f"which runs on as it was: {listed} and 5 more (sesd.config.reload_ignored in "
+            "its log); restart sesd to apply it\n",
+        )
+        told = json.loads((tmp_path / REPORT_NAME).read_text())
+        assert (len(told["restart"]), told["restart_count"]) == (20, 25)
+    finally:
+        _put_down(held)
+
+
 def test_outside_the_unit_reload_says_to_send_the_signal(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -110,7 +218,9 @@ def test_outside_the_unit_reload_says_to_send_the_signal(
     assert capsys.readouterr().err == (
         "sesd reload: $RUNTIME_DIRECTORY is not set: systemd sets it for the unit's own "
         "processes (RuntimeDirectory=sesd), where sesd tells each reload's outcome; "
-        "elsewhere send the signal (kill -HUP 4242) and read the log\n"
+        "elsewhere send the signal (kill -HUP 4242) and read the log (sesd.config.reloaded, "
+        "or sesd.config.reload_failed; sesd.config.reload_ignored names what waits for a "
+        "restart)\n"
     )
 
 
@@ -139,7 +249,8 @@ def test_a_sesd_that_tells_no_outcome_is_signalled_as_before(tmp_path: Path) -> 
             f"{tmp_path} (started before the unit had RuntimeDirectory=, or an older sesd: a "
             "restart mends it; or it cannot write there: sesd.config.reload_report_failed in "
             "its log): its log says whether the file is in force (sesd.config.reloaded, or "
-            "sesd.config.reload_failed)\n"
+            "sesd.config.reload_failed; sesd.config.reload_ignored names what waits for a "
+            "restart)\n"
         )
     finally:
         _put_down(held)
@@ -219,7 +330,8 @@ async def test_a_runtime_directory_sesd_cannot_write_to_is_said_at_each_reload(
             f"in {runtime} (started before the unit had RuntimeDirectory=, or an older sesd: "
             "a restart mends it; or it cannot write there: sesd.config.reload_report_failed "
             "in its log): its log says whether the file is in force (sesd.config.reloaded, "
-            "or sesd.config.reload_failed)\n"
+            "or sesd.config.reload_failed; sesd.config.reload_ignored names what waits for "
+            "a restart)\n"
         )
         said = [r for r in sesd.records if r["event"] == "sesd.config.reload_report_failed"]
         assert len(said) == 2  # at the start, and as the reload began
@@ -276,6 +388,79 @@ async def test_the_reload_under_way_as_sesd_reload_looks_is_not_its_outcome(
         assert said.startswith(f"sesd reload: no outcome from process {sesd.process.pid} "), said
         assert told is not None
         assert (told.begun, told.ended, told.ok) == (2, 1, True)
+
+
+#: A stand-in for the daemon's side, told with sesd's own ReloadReport: the write as a
+#: reload begins fails (its runtime directory gone a moment, through the link it writes
+#: by; the command reads by the directory itself), then the directory is back; the
+#: command looks, and its SIGHUP ends that reload, in force. Its log on standard error.
+_BEGUN_UNTOLD = """\
+import signal, sys
+from pathlib import Path
+
+import anyio
+import structlog
+
+from sesd.runtime.reload_report import ReloadReport
+
+structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+link = Path(sys.argv[1])
+report = ReloadReport(link / "reload.json")
+anyio.run(report.started)
+directory = link.readlink()
+link.unlink()
+anyio.run(report.begin)
+link.symlink_to(directory)
+print("ready", flush=True)
+signal.sigwait({signal.SIGHUP})
+anyio.run(report.end, True)
+print("ended", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_reload_whose_begin_went_untold_is_not_the_one_waited_for(tmp_path: Path) -> None:
+    """A reload whose begin sesd could not write (/run full for a moment) may have read
+    the config file before the command looked, the file showing no reload under way:
+    its end, in force, is no word on the file as the operator left it. The command says
+    it cannot tell, at once, instead of passing on that outcome or waiting out its time
+    for another that may not come."""
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    link = tmp_path / "link"
+    link.symlink_to(runtime)
+    held = subprocess.Popen(
+        [sys.executable, "-c", _BEGUN_UNTOLD, str(link)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert held.stdout is not None
+        assert held.stdout.readline() == "ready\n"
+        told = read_report(runtime / REPORT_NAME)
+        assert told is not None
+        assert (told.begun, told.ended) == (0, 0)  # the reload under way unseen
+        done = subprocess.run(
+            [SESD, "reload", "--timeout", "3600", str(held.pid)],
+            env={**os.environ, "RUNTIME_DIRECTORY": str(runtime)},
+            capture_output=True, text=True, check=False, timeout=60,
+        )  # fmt: skip
+        assert held.stdout.readline() == "ended\n"
+        assert (done.returncode, done.stderr) == (
+            1,
+            f"sesd reload: process {held.pid} could not write as its last reload began "
+            "(sesd.config.reload_report_failed in its log): that reload may have read the "
+            "config file before this command looked, and its outcome is not told as this "
+            "one's; reload again, or read its log (sesd.config.reloaded, or "
+            "sesd.config.reload_failed; sesd.config.reload_ignored names what waits for a "
+            "restart)\n",
+        )
+        assert held.stderr is not None
+        assert "sesd.config.reload_report_failed" in held.stderr.readline()
+    finally:
+        _put_down(held)
+        assert held.stderr is not None
+        held.stderr.close()
 
 
 #: A stand-in for a daemon that ends as the command waits (a stop, a fault): its reload

@@ -2,8 +2,11 @@
 file: SIGHUP to the daemon, then wait for its outcome, so that ``systemctl reload``
 fails when sesd refuses the file (a secret it cannot read, a rule on a window only a
 restart makes: what ``check-config --no-secrets``, which checks the file alone, lets
-through), instead of reporting success while the old config runs on. The outcome comes
-through the unit's runtime directory (sesd.runtime.reload_report)."""
+through), instead of reporting success while the old config runs on; and fails too,
+with a status of its own, when sesd takes the file but leaves what only a restart
+changes (``[aws]``, the listen address) as it was, which the operator would otherwise
+believe changed. The outcome comes through the unit's runtime directory
+(sesd.runtime.reload_report)."""
 
 from __future__ import annotations
 
@@ -14,17 +17,28 @@ import sys
 import time
 
 from sesd.commands.common import EXIT_CONFIG, Commands, command, whole_number
-from sesd.runtime.reload_report import read_report, report_path
+from sesd.core.text import escaped
+from sesd.runtime.reload_report import Report, read_report, report_path
 
-__all__ = ["add_parser"]
+__all__ = ["EXIT_REFUSED", "EXIT_RESTART", "add_parser"]
 
+#: sesd refused the config file: the one it had runs on.
+EXIT_REFUSED = EXIT_CONFIG
+#: sesd took the config file but for what only a restart changes.
+EXIT_RESTART = 3
 #: Within the unit's TimeoutStartSec (90 s), which bounds a reload too: a read of the
-#: config file is given up at 30 s, and a SIGHUP while sesd starts waits for the start.
+#: config file is given up at 30 s, and the reload asked for may wait behind one under
+#: way, whose read may take as long.
 TIMEOUT = 80
 #: How often the outcome is looked for, in seconds.
 _LOOK_EVERY = 0.05
 #: Where a refusal's reason is, as the status page says it.
 _WHY = "its log line sesd.config.reload_failed says why (journalctl -u sesd)"
+#: What its log says of a reload, for a command that cannot tell the outcome.
+_LOGGED = (
+    "sesd.config.reloaded, or sesd.config.reload_failed; sesd.config.reload_ignored "
+    "names what waits for a restart"
+)
 
 
 def add_parser(commands: Commands) -> None:
@@ -33,7 +47,8 @@ def add_parser(commands: Commands) -> None:
         commands,
         "reload",
         "send sesd SIGHUP and wait until it has taken the config file or refused it "
-        "(the systemd unit's ExecReload; exit 2 when refused)",
+        "(the systemd unit's ExecReload; exit 2 when refused, 3 when taken but for "
+        "settings only a restart changes)",
     )
     reload.add_argument(
         "pid", type=whole_number(1, 2**31 - 1), help="the daemon's process id ($MAINPID)"
@@ -48,13 +63,14 @@ def add_parser(commands: Commands) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    """0 when the file is in force, 2 when sesd refused it, 1 when no outcome came."""
+    """0 when the file is in force, 3 when it is but for what only a restart changes, 2
+    when sesd refused it, 1 when no outcome came (or none that is this reload's)."""
     path = report_path(os.environ)
     if path is None:
         return _said(
             "$RUNTIME_DIRECTORY is not set: systemd sets it for the unit's own processes "
             "(RuntimeDirectory=sesd), where sesd tells each reload's outcome; elsewhere send "
-            f"the signal (kill -HUP {args.pid}) and read the log",
+            f"the signal (kill -HUP {args.pid}) and read the log ({_LOGGED})",
             EXIT_CONFIG,
         )
     before = read_report(path)
@@ -71,29 +87,58 @@ def execute(args: argparse.Namespace) -> int:
             f"SIGHUP sent; process {args.pid} tells no reload's outcome in {path.parent} "
             "(started before the unit had RuntimeDirectory=, or an older sesd: a restart "
             "mends it; or it cannot write there: sesd.config.reload_report_failed in its "
-            "log): its log says whether the file is in force (sesd.config.reloaded, or "
-            "sesd.config.reload_failed)",
+            f"log): its log says whether the file is in force ({_LOGGED})",
             0,
         )
     deadline = time.monotonic() + args.timeout
     while True:
         now = read_report(path)
-        # A reload begun after the look above read the file as it is now.
+        # A reload that ended since the look above, numbered past what the file told.
         if now is not None and now.pid == args.pid and now.ended > before.begun:
             break
         if not _alive(args.pid):
             return _said(f"process {args.pid} ended before the reload did", 1)
         if time.monotonic() > deadline:
             return _said(
-                f"no outcome from process {args.pid} within {args.timeout} s (a reload "
-                "sent while sesd starts waits for the start; sesd.config.reload_report_failed "
-                "in its log: it could not write the outcome): its log will say",
+                f"no outcome from process {args.pid} within {args.timeout} s (its reload "
+                "still under way, or sesd.config.reload_report_failed in its log: it could "
+                "not write the outcome): its log will say",
                 1,
             )
         time.sleep(_LOOK_EVERY)
-    if now.ok:
-        return 0
-    return _said(f"sesd refused the config file and runs on the config it had: {_WHY}", 2)
+    return _outcome(args.pid, now, before)
+
+
+def _outcome(pid: int, now: Report, before: Report) -> int:
+    """What the reload that ended since the command looked (``before``) tells."""
+    # It read the file as it is now when the file told it begun after the look; one whose
+    # begin could not be written may have read it before (and the reload asked for may
+    # have been taken into it, or follow it: the file cannot say which).
+    if now.read_after <= before.begun:
+        return _said(
+            f"process {pid} could not write as its last reload began "
+            "(sesd.config.reload_report_failed in its log): that reload may have read the "
+            "config file before this command looked, and its outcome is not told as this "
+            f"one's; reload again, or read its log ({_LOGGED})",
+            1,
+        )
+    if not now.ok:
+        return _said(
+            f"sesd refused the config file and runs on the config it had: {_WHY}",
+            EXIT_REFUSED,
+        )
+    if now.restart_count:
+        keys = ", ".join(escaped(key, 100) for key in now.restart)
+        more = now.restart_count - len(now.restart)
+        if more > 0:
+            keys += f" and {more} more"
+        return _said(
+            "the config file is in force except what only a restart changes, which runs "
+            f"on as it was: {keys} (sesd.config.reload_ignored in its log); restart sesd "
+            "to apply it",
+            EXIT_RESTART,
+        )
+    return 0
 
 
 def _alive(pid: int) -> bool:

@@ -87,17 +87,19 @@ class Reloader:
         `sesd reload`, which `systemctl reload` runs and waits for."""
         await self.report.begin()
         ok = False
+        left: list[str] = []
         try:
-            ok = await self.reload()
+            ok = await self.reload(left)
         except Exception as exc:  # noqa: BLE001 - a failed reload must not end sesd
             self._failed(file=True)
             error = _unexpected(exc)
             self._log.error("sesd.config.reload_failed", error=error, kept=_KEPT, exc_info=True)
-        await self.report.end(ok)
+        await self.report.end(ok, left)
 
-    async def reload(self) -> bool:
+    async def reload(self, left: list[str] | None = None) -> bool:
         """Re-read the config file and apply what may change while running. An invalid
-        file changes nothing. True when the new config is in force."""
+        file changes nothing. True when the new config is in force; the keys it leaves
+        for a restart then added to ``left``."""
         path = self._daemon.config_path
         if not path:
             self._log.warning(
@@ -124,7 +126,7 @@ class Reloader:
             self.follower.seen = marks
             self.follower.wake()  # with the interval the new file gives
 
-        return await self._apply(read, applied, whole=True, placed=placed, path=path)
+        return await self._apply(read, applied, whole=True, placed=placed, left=left, path=path)
 
     async def follow(self) -> None:
         """Refresh whenever a file of the config in force changes (sesd.runtime.follow)."""
@@ -173,15 +175,16 @@ class Reloader:
         *,
         whole: bool,
         placed: Callable[[str], str] = str,
+        left: list[str] | None = None,
         **about: Any,
     ) -> bool:
         """Apply what ``read()`` gives (``whole``: the config file read, not only its
         files), then ``applied()``; ``about`` goes in the log lines, each warning as
-        ``placed`` says it."""
+        ``placed`` says it; the keys left for a restart, also to ``left``."""
         # One at a time, each from the config in force when it starts: a refresh begun
         # before a reload would otherwise put back what the reload replaced.
         async with self._lock:
-            done = await self._apply_alone(read, whole, about, placed)
+            done = await self._apply_alone(read, whole, about, placed, left)
             if done and applied is not None:
                 applied()
             return done
@@ -192,6 +195,7 @@ class Reloader:
         whole: bool,
         about: dict[str, Any],
         placed: Callable[[str], str],
+        left: list[str] | None,
     ) -> bool:
         daemon = self._daemon
         made: Made = []
@@ -208,6 +212,8 @@ class Reloader:
             return False
         for key in ignored:
             self._log.warning("sesd.config.reload_ignored", key=key, hint="needs a restart")
+        if left is not None:
+            left += ignored
         old, daemon.config = daemon.config, merged
         set_level(merged.logging.level)
         daemon.alerting.evaluator.settle()  # ends under the windows and rules it began with

@@ -6,18 +6,22 @@ A signal alone says nothing back: ``systemctl reload`` reported success for a fi
 then refused (a secret it could not read, a rule on a window only a restart makes),
 the refusal seen in the log and on the status page alone. With the file, the reload
 command waits for the outcome of a reload begun after it looked, and fails when sesd
-refused the file.
+refused the file, or took it but for what only a restart changes.
 
-The file holds the daemon's process id, how many SIGHUP reloads began and ended, and
-whether the last one ended in force. A reload counts as begun once the file says so,
-before it reads the config file: one begun after the command looked read the file as
-the operator left it. Without ``$RUNTIME_DIRECTORY`` (sesd not under the unit) there is
-no file, and nothing is written."""
+The file holds the daemon's process id, how many SIGHUP reloads began and ended, and of
+the last one ended: whether it ended in force, the keys it left for a restart, and how
+many reloads the file told as begun when it read the config file. A reload counts as
+begun once the file says so, before it reads the config file: one begun after the
+command looked read the file as the operator left it. One whose begin could not be
+written (/run full for a moment) may have read it before: the file says so, and the
+command does not take its outcome for its own. Without ``$RUNTIME_DIRECTORY`` (sesd not
+under the unit) there is no file, and nothing is written."""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -31,6 +35,9 @@ __all__ = ["REPORT_NAME", "ReloadReport", "Report", "read_report", "report_path"
 
 #: The file's name in the runtime directory.
 REPORT_NAME: Final = "reload.json"
+#: The most keys left for a restart the file lists (its count says how many in all):
+#: an ``[[accounts]]`` entry's is named by its name, and a config may have many.
+LISTED: Final = 20
 
 
 def report_path(environ: dict[str, str] | os._Environ[str]) -> Path | None:
@@ -47,18 +54,26 @@ class Report:
     pid: int
     begun: int
     ended: int
+    #: Of the reload that ended last: in force,
     ok: bool
+    #: the keys it left for a restart (at most LISTED) and how many in all,
+    restart: tuple[str, ...]
+    restart_count: int
+    #: and how many reloads the file told as begun when it read the config file: its
+    #: own number, unless the write as it began failed.
+    read_after: int
 
 
 def read_report(path: Path) -> Report | None:
     """The file's word, or None when there is none to read (no file: a sesd started
-    before the unit made the directory, or an older one; a file half-written is never
-    seen, each being replaced whole)."""
+    before the unit made the directory, or an older one, whose file says less; a file
+    half-written is never seen, each being replaced whole)."""
     try:
         data = json.loads(path.read_bytes())
         return Report(
             pid=int(data["pid"]), begun=int(data["begun"]), ended=int(data["ended"]),
-            ok=bool(data["ok"]),
+            ok=bool(data["ok"]), restart=tuple(str(key) for key in data["restart"][:LISTED]),
+            restart_count=int(data["restart_count"]), read_after=int(data["read_after"]),
         )  # fmt: skip
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -71,6 +86,10 @@ class ReloadReport:
         self.path = path
         self._begun = self._ended = 0
         self._ok = True
+        self._restart: list[str] = []
+        #: How many reloads the file last told as begun (a write that failed told
+        #: none); when the reload under way read the config file; when the last ended did.
+        self._told = self._reading_after = self._read_after = 0
         self._said = False
 
     async def started(self) -> None:
@@ -84,18 +103,26 @@ class ReloadReport:
         # the `systemctl reload` that could not learn the outcome, not days before it.
         self._said = False
         await self._write()
+        self._reading_after = self._told
 
-    async def end(self, ok: bool) -> None:
-        """The reload begun last has ended: ``ok``, its config in force."""
-        self._ended, self._ok = self._begun, ok
+    async def end(self, ok: bool, restart: Sequence[str] = ()) -> None:
+        """The reload begun last has ended: ``ok``, its config in force but for the keys
+        it left for a restart (``restart``)."""
+        self._ended, self._ok, self._read_after = self._begun, ok, self._reading_after
+        self._restart = list(restart) if ok else []
         await self._write()
 
     async def _write(self) -> None:
         if self.path is None:
             return
+        begun = self._begun
         blob = json.dumps(
-            {"pid": os.getpid(), "begun": self._begun, "ended": self._ended, "ok": self._ok}
-        ).encode()
+            {
+                "pid": os.getpid(), "begun": begun, "ended": self._ended, "ok": self._ok,
+                "restart": self._restart[:LISTED], "restart_count": len(self._restart),
+                "read_after": self._read_after,
+            }
+        ).encode()  # fmt: skip
         try:
             await anyio.to_thread.run_sync(write_atomic, str(self.path), blob)
         except OSError as exc:
@@ -109,3 +136,5 @@ class ReloadReport:
                     hint="systemctl reload cannot learn a reload's outcome; "
                     "journalctl -u sesd has it",
                 )
+        else:
+            self._told = begun
