@@ -157,10 +157,9 @@ async def test_a_reload_that_leaves_settings_for_a_restart_fails_systemctl_reloa
 
 
 #: A stand-in for the daemon's side, told with sesd's own ReloadReport: the command's
-#: SIGHUP begins a reload that ends in force, leaving 25 accounts' settings (their role,
-#: their region) for a restart.
-_MANY_LEFT = """\
-import signal, sys
+#: SIGHUP begins a reload that ends in force, leaving the keys given (JSON) for a restart.
+_LEFT = """\
+import json, signal, sys
 from pathlib import Path
 
 import anyio
@@ -173,37 +172,57 @@ anyio.run(report.started)
 print("ready", flush=True)
 signal.sigwait({signal.SIGHUP})
 anyio.run(report.begin)
-anyio.run(report.end, True, [f"accounts.a{n:02}" for n in range(25)])
+anyio.run(report.end, True, json.loads(sys.argv[2]))
 sys.stdin.read()
 """
 
 
-def test_what_waits_for_a_restart_is_listed_up_to_a_bound(tmp_path: Path) -> None:
-    """A config of many accounts, each moved to another role: the line names the first
-    20 settings and counts the rest, as does the outcome's file, which grows no more."""
+def _left(tmp_path: Path, keys: list[str]) -> subprocess.CompletedProcess[str]:
+    """`sesd reload` of a stand-in whose reload leaves ``keys`` for a restart."""
     held = subprocess.Popen(
-        [sys.executable, "-c", _MANY_LEFT, str(tmp_path / REPORT_NAME)],
+        [sys.executable, "-c", _LEFT, str(tmp_path / REPORT_NAME), json.dumps(keys)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
         assert held.stdout is not None
         assert held.stdout.readline() == "ready\n"
-        done = subprocess.run(
+        return subprocess.run(
             [SESD, "reload", str(held.pid)],
             env={**os.environ, "RUNTIME_DIRECTORY": str(tmp_path)},
             capture_output=True, text=True, check=False, timeout=60,
         )  # fmt: skip
-        listed = ", ".join(f"accounts.a{n:02}" for n in range(20))
-        assert (done.returncode, done.stderr) == (
-            3,
-            "sesd reload: the config file is in force except what only a restart changes, "
-            f"which runs on as it was: {listed} and 5 more (sesd.config.reload_ignored in "
-            "its log); restart sesd to apply it\n",
-        )
-        told = json.loads((tmp_path / REPORT_NAME).read_text())
-        assert (len(told["restart"]), told["restart_count"]) == (20, 25)
     finally:
         _put_down(held)
+
+
+def test_what_waits_for_a_restart_is_listed_up_to_a_bound(tmp_path: Path) -> None:
+    """A config of many accounts, each moved to another role: the line names the first
+    20 settings and counts the rest, as does the outcome's file, which grows no more."""
+    done = _left(tmp_path, [f"accounts.a{n:02}" for n in range(25)])
+    listed = ", ".join(f"accounts.a{n:02}" for n in range(20))
+    assert (done.returncode, done.stderr) == (
+        3,
+        "sesd reload: the config file is in force except what only a restart changes, "
+        f"which runs on as it was: {listed} and 5 more (sesd.config.reload_ignored in "
+        "its log); restart sesd to apply it\n",
+    )
+    told = json.loads((tmp_path / REPORT_NAME).read_text())
+    assert (len(told["restart"]), told["restart_count"]) == (20, 25)
+
+
+def test_a_key_left_for_a_restart_is_said_escaped_and_bounded(tmp_path: Path) -> None:
+    """The command reads the keys back from a file (sesd names none with a line break,
+    but nothing holds the file to that): one with a line break or a terminal's escape
+    stays on the command's one line in the journal, shown, and a long one is cut at
+    100 characters."""
+    done = _left(tmp_path, ["accounts.a\nb\x1b[2J", "accounts." + "x" * 150])
+    assert (done.returncode, done.stderr) == (
+        3,
+        "sesd reload: the config file is in force except what only a restart changes, "
+        "which runs on as it was: accounts.a\\u000ab\\u001b[2J, accounts."
+        + "x" * 90
+        + "… (sesd.config.reload_ignored in its log); restart sesd to apply it\n",
+    )
 
 
 def test_outside_the_unit_reload_says_to_send_the_signal(
