@@ -14,9 +14,12 @@ own or a link to one) are counted beside this one, each with its own
 ``bench.pipeline`` and sesd, and compared with this checkout's figure. The
 mode ``decode`` counts ``decode_body`` alone; ``deliveries`` feeds the
 Deliveries alone, at the times they have among the others (what the events that
-are not deliveries cost is the difference).
+are not deliveries cost is the difference). ``receives`` feeds them as the daemon
+does (sesd.runtime.sqs_judge): ten to a receive, one at a time, all at the
+receive's time (its last event's), as ``now`` and as the time received, so each
+event's lag and its receive's are counted too, which ``feed`` leaves out.
 
-``python -m bench pipeline_instructions [--mode feed|decode|deliveries] [CHECKOUT ...]``
+``python -m bench pipeline_instructions [--mode feed|decode|deliveries|receives] [CHECKOUT ...]``
 (valgrind must be installed).
 """
 
@@ -34,7 +37,7 @@ from bench.instructions import instructions_of, per_unit
 
 #: The two runs of each checkout; their difference is what is counted.
 SIZES = (7_000, 23_000)
-MODES = ("feed", "decode", "deliveries")
+MODES = ("feed", "decode", "deliveries", "receives")
 #: This checkout: the one whose bench is running.
 HERE = Path(__file__).resolve().parent.parent
 
@@ -68,9 +71,14 @@ else:
         for i in range(n):
             if kept[i]:
                 feed(bodies[i], "bench", f.T0 + i * 0.02)
-    else:
+    elif mode == "feed":
         for i in range(n):
             feed(bodies[i], "bench", f.T0 + i * 0.02)
+    else:
+        for i in range(0, n, 10):
+            received = f.T0 + (i + 9) * 0.02
+            for body in bodies[i : i + 10]:
+                feed(body, "bench", received, received)
 """
 
 
