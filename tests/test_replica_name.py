@@ -7,7 +7,9 @@ nothing."""
 
 from __future__ import annotations
 
+import os
 import socket
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -17,6 +19,8 @@ from sesd.alerting.sink_map import build_sinks
 from sesd.config import parse_config
 from sesd.core.text import slack_plain
 from sesd.io.replica import MOST_NAME, name_of, replica_name
+from sesd.runtime.http import StartError
+from sesd.runtime.state_lock import hold, let_go
 from sesd.status.sources import Sources
 from tests.receivers import Receiver, WebhookReceiver
 from tests.test_sinks import notification
@@ -99,3 +103,27 @@ def test_a_host_name_is_bounded_and_shown_as_it_is_written(
     assert closing.startswith(f"sesd on {slack_plain('mail_1_--channel')} · ")
     assert "_" not in closing
     assert "<" not in closing
+
+
+def test_the_state_lock_names_its_holder_as_its_messages_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A host named with bytes that are not UTF-8 (set by hand; Python reads them
+    escaped) and with text that would style a message. sesd takes its state file's
+    lock and writes who holds it under the replica's own name (before: the raw host
+    name, and this one failed the start with a UnicodeEncodeError's traceback). A
+    second sesd on the file is told the holder by the name its Slack messages and
+    status page give, which the on-call can match."""
+    monkeypatch.setattr(socket, "gethostname", lambda: "mail\udcff-1 <!channel>\n")
+    path = str(tmp_path / "state.bin")
+    held = hold(path)
+    try:
+        assert (
+            Path(f"{path}.lock").read_bytes()
+            == f"pid {os.getpid()} on mail--1---channel\n".encode()
+        )
+        with pytest.raises(StartError) as refused:
+            hold(path)
+    finally:
+        let_go(held)
+    assert f"is held by pid {os.getpid()} on {replica_name()})" in str(refused.value)

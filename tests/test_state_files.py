@@ -29,6 +29,7 @@ from sesd.core.tenant_walks import (
     TenantWalk,
     TenantWalks,
 )
+from sesd.io.replica import replica_name
 from sesd.metrics.registry import Metrics
 from sesd.runtime import saver as saver_module
 from sesd.runtime.http import StartError
@@ -515,7 +516,6 @@ def test_a_held_state_file_names_who_holds_it_and_a_killed_holder_lets_go(
     name), so the one on call knows which to fix. The holder killed (-9, an OOM
     kill), the file is free at once: no lock is left behind."""
     import signal
-    import socket
     import subprocess
     import sys
 
@@ -534,7 +534,7 @@ def test_a_held_state_file_names_who_holds_it_and_a_killed_holder_lets_go(
             assert holder.stdout.readline() == "held\n"
             with pytest.raises(StartError) as refused:
                 hold(path)
-            assert f"pid {holder.pid} on {socket.gethostname()}" in str(refused.value)
+            assert f"pid {holder.pid} on {replica_name()}" in str(refused.value)
         finally:
             holder.send_signal(signal.SIGKILL)
             holder.wait(timeout=30)
@@ -549,7 +549,6 @@ def test_a_file_held_by_a_build_that_names_nobody_is_not_said_held_by_the_last(
     next sesd refused is not told that the one that stopped holds it (a pid and a
     host to chase that hold nothing): its error names nobody."""
     import fcntl
-    import socket
 
     path = tmp_path / "state.bin"
     saver = _saver(path)
@@ -563,7 +562,7 @@ def test_a_file_held_by_a_build_that_names_nobody_is_not_said_held_by_the_last(
     finally:
         os.close(fd)
     assert f"pid {os.getpid()}" not in str(refused.value)
-    assert socket.gethostname() not in str(refused.value)
+    assert replica_name() not in str(refused.value)
     assert "is held)" in str(refused.value)
 
 
@@ -705,7 +704,6 @@ def test_two_sesd_on_one_file_through_a_link_do_not_both_start(tmp_path: Path, f
     itself (a config copied from the first host's). Each would overwrite the other's
     saves and restore the other's windows: whichever starts second does not start,
     naming who holds the file; so two links to one file. Each lets go at its stop."""
-    import socket
 
     from sesd.runtime.state_lock import hold, let_go
 
@@ -724,7 +722,7 @@ def test_two_sesd_on_one_file_through_a_link_do_not_both_start(tmp_path: Path, f
             with pytest.raises(StartError) as refused:
                 hold(second)
             assert "another sesd is using it" in str(refused.value)
-            assert f"pid {os.getpid()} on {socket.gethostname()}" in str(refused.value)
+            assert f"pid {os.getpid()} on {replica_name()}" in str(refused.value)
         finally:
             let_go(held)
         let_go(hold(second))

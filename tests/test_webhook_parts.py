@@ -21,7 +21,7 @@ from prometheus_client import Counter
 from structlog.testing import capture_logs
 
 from sesd.alerting.alert import Alert, Notification
-from sesd.alerting.documents import MOST_BODY_BYTES, Made, webhook_documents
+from sesd.alerting.documents import MOST_BODY_BYTES, Made, fits, webhook_documents
 from sesd.alerting.rules import Transition
 from sesd.alerting.webhook import WebhookSink
 from sesd.config import WebhookConfig, parse_config
@@ -156,6 +156,23 @@ def test_each_part_is_within_the_bound_and_an_alert_too_large_for_one_goes_alone
     assert max(sizes[:alone] + sizes[alone + 1 :]) <= MOST_BODY_BYTES
     for k in range(len(ends) - 1):
         assert _fuller(wide, made, k, MOST_BODY_BYTES) > MOST_BODY_BYTES
+
+
+def test_parts_made_as_saved_fit_where_each_is_within_the_bound_or_one_alert_alone() -> None:
+    """Parts made as a saved ``Made`` says fit this build's bound where each part not
+    taken yet is within it, or is one alert alone (as a part of one alert too large
+    goes). Made wider by a longer ``host`` than they were cut for, a part of several
+    alerts passes it: they do not fit, but those before the part do not count."""
+    wide = _incident(200)
+    huge = replace(wide.alerts[3], notes=("n" * 1000,) * 300)
+    wide = replace(wide, alerts=(*wide.alerts[:3], huge, *wide.alerts[4:]))
+    made, bodies = webhook_documents(wide)
+    assert max(len(body) for body in bodies) > MOST_BODY_BYTES  # the huge one, alone
+    assert fits(made, bodies)
+    tight = len(bodies[-2])  # a part of several alerts, cut with no host: the bound
+    _, wider = webhook_documents(wide, made, tight, host=replica_name() + "-longer")
+    assert not fits(made, wider, most=tight)
+    assert fits(made, wider, len(made.ends) - 1, most=tight)
 
 
 def _fuller(wide: Notification, made: Made, k: int, most: int) -> int:

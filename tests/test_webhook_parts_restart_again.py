@@ -2,27 +2,36 @@
 stopped in turn before the receiver took the rest (it is down again), or saved before
 its outboxes opened: the next save keeps it as the first did, and nothing of it is
 lost should the next restart not go on with it (another URL, past
-``notification_max_age``): its alerts go whole, as before.
+``notification_max_age``): its alerts go whole, as before. So too one saved by an
+earlier build whose parts, cut for a narrower envelope, would pass the bound now.
 
 The receiver, the stop during part 2's post and the restarts are those of
 tests/test_webhook_parts_restart.py."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
 import anyio
+import msgspec
 import pytest
 
+from sesd.alerting.documents import MOST_BODY_BYTES, webhook_documents
+from sesd.alerting.part_saved import SavedPart, url_digest
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.runtime.saver import StateSaver
+from sesd.runtime.state_parts import read_parts
+from tests.receivers import WebhookReceiver
 from tests.test_reload_sinks import _drained
 from tests.test_routing import T, _alerting, alerting_for
 from tests.test_rules import feed_spike
+from tests.test_sinks import alert, notification
 from tests.test_webhook_parts_restart import (
     DOMAINS,
+    SECRET,
     _Cut,
     _restarted,
     _stopped_part_sent,
@@ -161,3 +170,47 @@ async def test_a_save_before_the_outboxes_open_keeps_the_part_sent_notification(
         (first["id"], part) for part in range(1, first["parts"] + 1)
     ]
     assert [alert["domain"] for body in hook.accepted for alert in body["alerts"]] == DOMAINS
+
+
+#: What a document without ``host`` lacks: an earlier build wrote none.
+_NO_HOST = len(b',"host":""')
+
+
+async def test_parts_cut_by_an_earlier_build_for_a_narrower_envelope_keep_the_bound() -> None:
+    """A file saved by an earlier build, whose documents had no ``host``: the 300
+    domains' firing part-sent (part 1 taken), part 2 cut to exactly MOST_BODY_BYTES
+    without one. The receiver is behind a gateway that refuses a body past that bound
+    (413). This build's envelope is wider by the replica's name: part 2 as cut would
+    be refused and its domains lost (before: sent as cut, past the bound by its
+    ``host`` field). The firing goes again whole instead, under a new
+    ``id``, each part within the bound, as one the restart cannot go on with does."""
+    domains = [alert(domain) for domain in DOMAINS]
+    wide = replace(notification(*domains), sinks=("hook",))
+    made, _ = webhook_documents(wide, host="")
+    second = made.ends[0]  # part 2's first alert, padded to the bound without `host`
+    padded = list(domains)
+    padded[second] = replace(domains[second], labels={"pad": ""})
+    wide = replace(wide, alerts=tuple(padded))
+    size = len(webhook_documents(wide, made, host="")[1][1]) - _NO_HOST
+    padded[second] = replace(domains[second], labels={"pad": "x" * (MOST_BODY_BYTES - size)})
+    wide = replace(wide, alerts=tuple(padded))
+    assert len(webhook_documents(wide, made, host="")[1][1]) - _NO_HOST == MOST_BODY_BYTES
+    async with (
+        WebhookReceiver(secret=SECRET, most=MOST_BODY_BYTES) as hook,
+        aiohttp.ClientSession() as session,
+    ):
+        config = parse_config(_text(hook.url))
+        saved = SavedPart(
+            "hook", url_digest(hook.url), wide.rule, wide.kind, wide.severity, wide.sinks,
+            wide.at, wide.silence, wide.mutes, wide.alerts, made.ends, made.at, made.id, 1,
+            (), 1.0,
+        )  # fmt: skip
+        data = {"part_sent": msgspec.to_builtins([saved])}
+        resumed, skipped = read_parts(data, config.alerts, T + 29, T + 30, 0.0)
+        assert (len(resumed), skipped) == (1, 0)
+        alerting = alerting_for(config, Pipeline(core_settings(config)), [T + 30])
+        alerting.evaluator.resumed = resumed
+        alerting.open(session)
+        await _drained(alerting.outboxes["hook"], lambda seconds: anyio.lowlevel.checkpoint())
+    assert hook.too_large == []
+    _whole(hook.accepted, made.id)

@@ -38,6 +38,7 @@ __all__ = [
     "Made",
     "alertmanager_bodies",
     "alertmanager_documents",
+    "fits",
     "sign",
     "webhook_document",
     "webhook_documents",
@@ -265,6 +266,18 @@ def _ends(envelope: int, sizes: list[int], most: int) -> tuple[int, ...]:
         size += alert + (i > first)  # a comma before each alert but a part's first
     ends.append(len(sizes))
     return tuple(ends)
+
+
+def fits(made: Made, bodies: list[bytes], start: int = 0, most: int = MOST_BODY_BYTES) -> bool:
+    """Whether each of ``bodies`` (made as ``made`` says) from part ``start`` on keeps
+    within ``most`` bytes, or holds one alert alone (which goes alone, as
+    :func:`webhook_documents` makes it). Parts cut for another envelope (an earlier
+    build's, without ``host``; another replica's name) may not."""
+    firsts = (0, *made.ends[:-1])
+    return all(
+        len(body) <= most or end - first == 1
+        for first, end, body in list(zip(firsts, made.ends, bodies, strict=True))[start:]
+    )
 
 
 def webhook_document(notification: Notification, host: str = "") -> bytes:

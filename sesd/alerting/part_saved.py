@@ -24,7 +24,10 @@ for PagerDuty the same routing key; the file keeps a digest of them, not them: a
 webhook URL's path may be a secret, a routing key is one). Not one past
 ``notification_max_age`` since its first try, the downtime counted, and the start's
 time until its outbox opens: its receiver gave it up, and its alerts go again whole, as
-before (one that passes it during the start goes whole to its sink). Its alerts stay
+before (one that passes it during the start goes whole to its sink). Nor a webhook's
+whose parts not taken would go past MOST_BODY_BYTES as this build makes them (cut by
+an earlier build, whose documents had no ``host``, for a narrower envelope): a gateway
+at that bound would refuse them, and it goes whole too. Its alerts stay
 saved as not sent to that sink too, as earlier builds kept them: a build that does not
 read this key sends them again whole, as it did, and loses nothing; this one takes them
 as that sink's (sesd.runtime.state_parts).
@@ -147,10 +150,12 @@ def config_digest(config: SinkConfig) -> str | None:
 
 def resume(outbox: Outbox, each: Resumed, age: float) -> bool:
     """Go on with ``each`` in ``outbox`` (its sink's), first tried ``age`` seconds ago;
-    False where that sink keeps no part-sent notification of its kind."""
+    False where that sink keeps no part-sent notification of its kind, or would send
+    this one's parts past their bound (sesd.alerting.webhook.WebhookSink.resume)."""
     sink, (next_part, made) = outbox.sink, each.progress
     if isinstance(sink, WebhookSink) and made is not None:
-        sink.resume(each.notification, (next_part, made), each.refused)
+        if not sink.resume(each.notification, (next_part, made), each.refused):
+            return False
     elif isinstance(sink, PagerDutySink) and made is None:
         sink.resume(each.notification, next_part, each.refused)
     else:

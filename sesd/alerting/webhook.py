@@ -9,7 +9,7 @@ import aiohttp
 
 from sesd.alerting.alert import Notification
 from sesd.alerting.clock_steps import Moves
-from sesd.alerting.documents import SIGNATURE_HEADER, Made, sign, webhook_documents
+from sesd.alerting.documents import SIGNATURE_HEADER, Made, fits, sign, webhook_documents
 from sesd.alerting.part_sent import PartSent
 from sesd.alerting.sinks import SLACK_DEFAULT_PAUSE, SUCCESS, DeliveryError, Permanent, post_json
 from sesd.config import WebhookConfig
@@ -65,9 +65,19 @@ class WebhookSink:
 
     def resume(
         self, notification: Notification, progress: tuple[int, Made], refused: list[Permanent]
-    ) -> None:
-        """Go on with ``notification`` from ``progress`` (a restart's, as a stop saved it)."""
+    ) -> bool:
+        """Go on with ``notification`` from ``progress`` (a restart's, as a stop saved it);
+        False, and nothing kept, where a part not taken yet would go past
+        MOST_BODY_BYTES as this replica makes it: its parts were cut for a narrower
+        envelope (an earlier build's, which had no ``host``; a shorter name's). Sent so,
+        a receiver behind a gateway at that bound would refuse it, and its alerts with
+        it: they go whole instead, under a new ``id``."""
+        start, made = progress
+        _, bodies = webhook_documents(notification, made, host=self.host)
+        if not fits(made, bodies, start):
+            return False
         self._part_sent.resume(notification, progress, refused)
+        return True
 
     def moved(self, moves: Moves) -> None:
         """The wall clock stepped (measured): what it keeps of each notification

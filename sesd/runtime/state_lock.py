@@ -8,11 +8,11 @@ import contextlib
 import errno
 import fcntl
 import os
-import socket
 from typing import Final
 
 from sesd.core.text import clean
 from sesd.io.files import linked, open_lock
+from sesd.io.replica import replica_name
 from sesd.runtime.http import StartError
 from sesd.runtime.state_path import unsavable
 
@@ -67,11 +67,14 @@ def _take(path: str, lock: str) -> int:
             f"state.path: {path}: cannot lock {lock}: {exc.strerror}{_unlockable(exc)}"
         ) from None
     # Who holds it, for the error of the next sesd on the file (replicas sharing a
-    # volume: a pod's host name is its name). The kernel lets go of the lock when the
-    # holder dies, however (kill -9, OOM): what is written here outlives it, unread.
+    # volume: a pod's host name is its name), by the name its messages and status page
+    # give: the one the on-call knows it by. The raw host name may be bytes that are
+    # not UTF-8 (the start failed on them) or text another sesd shows. The kernel lets
+    # go of the lock when the holder dies, however (kill -9, OOM): what is written here
+    # outlives it, unread.
     try:
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {replica_name()}\n".encode(), 0)
     except OSError:
         pass  # a full disk: the lock holds all the same, its error names nobody
     return fd
