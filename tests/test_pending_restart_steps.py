@@ -187,3 +187,72 @@ def test_ntp_s_step_after_a_restart_behind_the_save_moves_no_delivery_as_far() -
         ("a.example",),
         1200.0,  # (its ten minutes, and the downtime's)
     )
+
+
+@pytest.mark.parametrize(
+    ("written", "kept"),
+    [(SAVE + 365 * DAY, False), (SAVE + 60 + DAY + 1, False), (SAVE + HOUR, True)],
+    ids=["a year after the save", "a day after the restart", "an hour after the save"],
+)
+def test_a_delay_saved_further_ahead_than_sesd_dates_one_is_not_restored(
+    written: float, kept: bool
+) -> None:
+    """A state file whose pending delay of u2 was first seen at ``written``, read back a
+    minute after its save. A delay is dated no later than the clock that read it, and
+    the save is later: one ahead of the save was read before a step of the clock back,
+    and one more than a day ahead of the save and the restart (a damaged file, a hand's
+    edit, a clock that far ahead and set back before the save) is not restored, said
+    in ``pending_delays_refused``: u2's Delivery SQS brings then ends nothing, and
+    nothing pends. Before: it was restored, and pended in its label's gauge and its
+    ``pending_delays`` rule until a year on. One an hour ahead, kept with the step back
+    of an hour before the save, is restored, and pends until its Delivery ends it."""
+    pipeline = Pipeline(core_settings(CONFIG))
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in pipeline.ledger.specs])
+    data = msgspec.msgpack.decode(snapshot(pipeline.ledger, evaluator, SAVE))
+    key = pending_key("m2", "u2@a.example")
+    data["pending"]["pending"] = [[key, ["a.example", "unknown"], written, written + HOUR]]
+    data["pending"]["moved"] = [[key, -HOUR]]
+    again = Pipeline(core_settings(CONFIG))
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in again.ledger.specs])
+    restored = restore(msgspec.msgpack.encode(data), again.ledger, evaluator, SAVE + 60)
+    pending = again.ledger.pending
+    assert restored["pending_delays_refused"] == (0 if kept else 1)
+    assert pending.count("a.example", SAVE + 120) == (1 if kept else 0)
+    again.feed(f.raw(f.delivery(["u2@a.example"], at=SAVE + 120, message_id="m2")), "q",
+               SAVE + 120)  # fmt: skip
+    assert len(pending) == 0
+    assert pending.count("a.example", SAVE + 120) == 0
+
+
+@pytest.mark.parametrize(
+    "saved",
+    [SAVE - HOUR, SAVE + HOUR],
+    ids=["saved before the clock behind reached the Delivery", "saved after it did"],
+)
+def test_a_step_back_before_the_save_is_kept_against_ntp_s_step_after_the_restart(
+    saved: float,
+) -> None:
+    """u2 delivered five minutes before SAVE on a clock set right; a minute later the
+    clock steps an hour back (wrongly), and sesd saves at ``saved`` on it and starts
+    again ten minutes later on the same clock. Ten minutes on, NTP steps it the hour
+    ahead, and SQS then brings u2's DeliveryDelay, SES's ten minutes before its
+    Delivery: over, timed its ten minutes, as without the restart (the step back is
+    kept against NTP's step). Before: the restart forgot the step back; NTP's step moved
+    the Delivery the whole hour and the delay was timed 70 minutes, or (restarted
+    before the clock behind reached it) the Delivery was held to the restart and
+    moved an hour from there, and the delay was timed 25 minutes."""
+    pipeline = Pipeline(core_settings(CONFIG))
+    pipeline.feed(f.raw(f.delivery(["u2@a.example"], at=SAVE - 300, message_id="m2")), "q",
+                  SAVE - 300)  # fmt: skip
+    pipeline.ledger.stepped(-HOUR, SAVE - 240 - HOUR)
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in pipeline.ledger.specs])
+    blob = snapshot(pipeline.ledger, evaluator, saved)
+    again = Pipeline(core_settings(CONFIG))
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in again.ledger.specs])
+    restore(blob, again.ledger, evaluator, saved + 600)
+    again.ledger.stepped(HOUR, saved + 1200 + HOUR)
+    key = pending_key("m2", "u2@a.example")
+    assert again.ledger.pending.delayed(key, ("a.example",), SAVE - 900, None) == (
+        ("a.example",),
+        600.0,
+    )
