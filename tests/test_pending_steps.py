@@ -600,6 +600,36 @@ def test_a_table_read_back_moves_each_delivery_at_ntp_s_step_as_the_saved_one() 
             )
 
 
+def test_a_table_read_back_keeps_each_step_back_past_one_remembered_again_after_it() -> None:
+    """The clock is SES's: recipients 1 to 4 delivered at NOW, the older generation of
+    a table of eight once they are. A minute on the clock steps an hour back
+    (wrongly), and SES's Bounce of 1 (after its Delivery) is read a minute later on
+    the clock behind: the newer generation's, the first row of the file, with no step
+    back since. sesd saves, and reads the file back. Two hours on, NTP sets the clock
+    in two steps, ten minutes then 50, and SQS brings each recipient's DeliveryDelay,
+    SES's ten minutes before NOW: over, 2 to 4 timed ten minutes and 1 to its Bounce,
+    as in the table saved. Read back in the file's order, the Bounce of 1 without a
+    step back came before those with one, and 2 to 4 lost theirs: NTP's steps moved
+    each the hour, and each delay was timed 70 minutes."""
+    tables = [PendingDelays(8)]
+    saved = tables[0]
+    for key in (1, 2, 3, 4):
+        assert saved.resolved(key, NOW) is None
+    saved.stepped(-HOUR, NOW + 60 - HOUR)
+    assert saved.resolved(1, NOW + 120 - HOUR) is None
+    tables.append(PendingDelays(8))
+    tables[1].restore(msgspec.msgpack.decode(msgspec.msgpack.encode(saved.snapshot())))
+    timed = {1: 720.0, 2: 600.0, 3: 600.0, 4: 600.0}
+    for table in tables:
+        table.stepped(600.0, NOW + 2 * HOUR)
+        table.stepped(3000.0, NOW + 2 * HOUR + 3060)
+        for key, seconds in timed.items():
+            assert table.delayed(key, ("a.example",), NOW - 600, None) == (
+                ("a.example",),
+                seconds,
+            )
+
+
 @pytest.mark.parametrize(
     ("credit", "kept"),
     [
