@@ -256,3 +256,33 @@ def test_a_step_back_before_the_save_is_kept_against_ntp_s_step_after_the_restar
         ("a.example",),
         600.0,
     )
+
+
+@pytest.mark.parametrize(
+    "saved_at",
+    [1e8, 1e300, float("inf")],
+    ids=["a date decades before", "past year 9999", "infinite"],
+)
+def test_a_save_time_damaged_bounds_the_delays_by_the_restart_s_clock(saved_at: float) -> None:
+    """A state file whose save time is damaged (a flipped bit: a date decades before
+    its delays, or none a clock tells), holding u1's delay, SES's ten minutes before
+    SAVE, and u2's dated a year ahead, read back a minute after SAVE. The restart's
+    clock bounds them alone: u1 is restored and pends, and u2 is not (said in
+    ``pending_delays_refused``). Bounded by the save time as written alone, u1
+    (decades after such a save) was dropped with u2, and a save time past year 9999
+    let u2 pend a year."""
+    pipeline = Pipeline(core_settings(CONFIG))
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in pipeline.ledger.specs])
+    data = msgspec.msgpack.decode(snapshot(pipeline.ledger, evaluator, SAVE))
+    data["saved_at"] = saved_at
+    data["pending"]["pending"] = [
+        [pending_key("m1", "u1@a.example"), ["a.example", "unknown"], SAVE - 600, SAVE + HOUR],
+        [pending_key("m2", "u2@a.example"), ["a.example", "unknown"], SAVE + 365 * DAY,
+         SAVE + 365 * DAY + HOUR],
+    ]  # fmt: skip
+    again = Pipeline(core_settings(CONFIG))
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in again.ledger.specs])
+    restored = restore(msgspec.msgpack.encode(data), again.ledger, evaluator, SAVE + 60)
+    assert restored["pending_delays_refused"] == 1
+    assert again.ledger.pending.count("a.example", SAVE + 120) == 1
+    assert again.ledger.pending.count("a.example", SAVE + 2 * HOUR) == 0
