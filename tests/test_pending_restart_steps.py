@@ -201,11 +201,12 @@ def test_a_delay_saved_further_ahead_than_sesd_dates_one_is_not_restored(
     minute after its save. A delay is dated no later than the clock that read it, and
     the save is later: one ahead of the save was read before a step of the clock back,
     and one more than a day ahead of the save and the restart (a damaged file, a hand's
-    edit, a clock that far ahead and set back before the save) is not restored, said
-    in ``pending_delays_refused``: u2's Delivery SQS brings then ends nothing, and
-    nothing pends. Before: it was restored, and pended in its label's gauge and its
-    ``pending_delays`` rule until a year on. One an hour ahead, kept with the step back
-    of an hour before the save, is restored, and pends until its Delivery ends it."""
+    edit, or a clock stepped that far back before the save and still behind at the
+    restart, taken as one) is not restored, said in ``pending_delays_refused``: u2's
+    Delivery SQS brings then ends nothing, and nothing pends. Before: it was restored,
+    and pended in its label's gauge and its ``pending_delays`` rule until a year on.
+    One an hour ahead, kept with the step back of an hour before the save, is
+    restored, and pends until its Delivery ends it."""
     pipeline = Pipeline(core_settings(CONFIG))
     evaluator = Evaluator(CONFIG.alerts, [s.name for s in pipeline.ledger.specs])
     data = msgspec.msgpack.decode(snapshot(pipeline.ledger, evaluator, SAVE))

@@ -349,8 +349,8 @@ class PendingDelays:
 
     def held_to(self, now: float) -> None:
         """No delay's latest time moved past ``now``'s own ``LONGEST_DELAY`` on, no
-        resolution remembered after ``now``, or at no time
-        (sesd.core.pending_steps.held_to)."""
+        resolution remembered after ``now`` (but as far as a step back since put the
+        clock behind it), or at no time (sesd.core.pending_steps.held_to)."""
         held_to(self, now)
 
     def __len__(self) -> int:
