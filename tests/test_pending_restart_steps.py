@@ -200,13 +200,12 @@ def test_a_delay_saved_further_ahead_than_sesd_dates_one_is_not_restored(
     """A state file whose pending delay of u2 was first seen at ``written``, read back a
     minute after its save. A delay is dated no later than the clock that read it, and
     the save is later: one ahead of the save was read before a step of the clock back,
-    and one more than a day ahead of the save and the restart (a damaged file, a hand's
-    edit, or a clock stepped that far back before the save and still behind at the
-    restart, taken as one) is not restored, said in ``pending_delays_refused``: u2's
-    Delivery SQS brings then ends nothing, and nothing pends. Before: it was restored,
-    and pended in its label's gauge and its ``pending_delays`` rule until a year on.
-    One an hour ahead, kept with the step back of an hour before the save, is
-    restored, and pends until its Delivery ends it."""
+    and one more than a day ahead of the save and the restart, its move of an hour back
+    leaving it there (a damaged file, a hand's edit), is not restored, said in
+    ``pending_delays_refused``: u2's Delivery SQS brings then ends nothing, and nothing
+    pends. Before: it was restored, and pended in its label's gauge and its
+    ``pending_delays`` rule until a year on. One an hour ahead, kept with the step back
+    of an hour before the save, is restored, and pends until its Delivery ends it."""
     pipeline = Pipeline(core_settings(CONFIG))
     evaluator = Evaluator(CONFIG.alerts, [s.name for s in pipeline.ledger.specs])
     data = msgspec.msgpack.decode(snapshot(pipeline.ledger, evaluator, SAVE))
@@ -287,3 +286,53 @@ def test_a_save_time_damaged_bounds_the_delays_by_the_restart_s_clock(saved_at: 
     assert restored["pending_delays_refused"] == 1
     assert again.ledger.pending.count("a.example", SAVE + 120) == 1
     assert again.ledger.pending.count("a.example", SAVE + 2 * HOUR) == 0
+
+
+def test_a_delay_read_before_a_step_back_of_days_is_restored_on_the_clock_still_behind() -> None:
+    """SES delays u1 ten minutes before SAVE, read at once on the host's clock, set
+    right; a minute later the clock steps two days back (a hand's mistyped date), and
+    sesd saves on it and starts again two minutes later on the same clock. NTP then
+    steps it the two days ahead, and u1's Delivery, SES's five minutes after SAVE, ends
+    its delay: timed its fifteen minutes. The delay is dated two days after the save
+    and the restart, as a damaged file's is, but its move below none (kept against
+    NTP's step) says the clock stepped back past it. Left out as a damaged file's, it
+    pended in no gauge across the restart, and its Delivery ended nothing."""
+    pipeline = Pipeline(core_settings(CONFIG))
+    pipeline.feed(f.raw(f.delay(["u1@a.example"], at=SAVE - 600, message_id="m1")), "q",
+                  SAVE - 600)  # fmt: skip
+    pipeline.ledger.stepped(-2 * DAY, SAVE - 540 - 2 * DAY)
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in pipeline.ledger.specs])
+    blob = snapshot(pipeline.ledger, evaluator, SAVE - 480 - 2 * DAY)
+    again = Pipeline(core_settings(CONFIG))
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in again.ledger.specs])
+    restored = restore(blob, again.ledger, evaluator, SAVE - 360 - 2 * DAY)
+    pending = again.ledger.pending
+    assert restored["pending_delays_refused"] == 0
+    assert pending.count("a.example", SAVE - 360 - 2 * DAY) == 1
+    again.ledger.stepped(2 * DAY, SAVE - 300)
+    assert pending.count("a.example", SAVE - 300) == 1
+    ended = pending.resolved(pending_key("m1", "u1@a.example"), SAVE + 300)
+    assert ended is not None
+    assert ended[1] == 900.0
+
+
+@pytest.mark.parametrize("since", [-1.0, float("nan"), float("inf"), 1e300])
+def test_a_delay_at_no_time_a_clock_tells_is_not_restored_for_its_step_back(
+    since: float,
+) -> None:
+    """A state file whose delay of u1 was first seen at ``since`` (a damaged file:
+    before 1970, not a number, past year 9999), with a move below none of a day, as a
+    step back before the save keeps of a delay read before it: not restored, said in
+    ``pending_delays_refused``, as without the move. Restored, it pended for good, or
+    its Delivery timed it decades."""
+    pipeline = Pipeline(core_settings(CONFIG))
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in pipeline.ledger.specs])
+    data = msgspec.msgpack.decode(snapshot(pipeline.ledger, evaluator, SAVE))
+    key = pending_key("m1", "u1@a.example")
+    data["pending"]["pending"] = [[key, ["a.example", "unknown"], since, SAVE + HOUR]]
+    data["pending"]["moved"] = [[key, -DAY]]
+    again = Pipeline(core_settings(CONFIG))
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in again.ledger.specs])
+    restored = restore(msgspec.msgpack.encode(data), again.ledger, evaluator, SAVE + 60)
+    assert restored["pending_delays_refused"] == 1
+    assert len(again.ledger.pending) == 0

@@ -105,8 +105,9 @@ def restore_into(
     kept only if each scope's ``admits`` takes its label there (one no event
     makes would be counted and exported as if one had), nor one first seen at no time
     a clock tells (a damaged file, a hand's edit: not a number, before 1970, past year
-    9999) or after ``latest``: how many were not. Those past ``max_entries`` count in
-    :attr:`overflow`, remembered as refused."""
+    9999) or after ``latest`` (but one read before a step of the clock back that its
+    saved move says put it no later: :func:`_stepped_past`): how many were not. Those
+    past ``max_entries`` count in :attr:`overflow`, remembered as refused."""
     where = list(range(table.scopes)) if where is None else where
     refused, checked = 0, dict[tuple[str, ...], bool]()  # labels repeat: checked once
     # One tuple for the rows of one label, as rows made from events share their
@@ -115,7 +116,7 @@ def restore_into(
     shared: dict[Labels, Labels] = {}
     moved, latest = _moved(data.get("moved")), min(latest, _LATEST)
     for key, found, since, expires in map(_DELAY, data["pending"]):
-        if not 0.0 <= float(since) <= latest:
+        if not 0.0 <= float(since) <= latest and not _stepped_past(key, since, moved, latest):
             # Held, its Delivery raised in the pipeline (a length in milliseconds no
             # integer holds) or timed it decades, or it pended for good, ended by none;
             # one dated a year ahead pended a year.
@@ -165,6 +166,19 @@ def restore_into(
     table._heap = [(e[2], k) for k, e in table._entries.items()]
     heapq.heapify(table._heap)
     return refused
+
+
+def _stepped_past(key: object, since: Any, moved: dict[int, float], latest: float) -> bool:
+    """Whether a delay first seen after ``latest`` was read before a step of the clock
+    back: its move below none puts it on the clock no later than the save or the
+    restart (``latest`` less the day :func:`latest_first` allows; no later than the
+    clock it left: sesd.core.pending_steps.stepped), where a damaged file's says
+    nothing. A clock stepped days back before the save, and behind still at the
+    restart: left out, the delay pended in no gauge, and its Delivery, once NTP set the
+    clock right, ended nothing (its length not timed)."""
+    by = moved.get(key) if type(key) is int else None
+    first = float(since)  # (a number: read as one before this is asked)
+    return by is not None and 0.0 <= first <= _LATEST and by <= latest - MOST_AHEAD - first
 
 
 def _resolutions_into(table: PendingDelays, rows: list[Any]) -> None:
