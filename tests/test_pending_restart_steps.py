@@ -187,3 +187,152 @@ def test_ntp_s_step_after_a_restart_behind_the_save_moves_no_delivery_as_far() -
         ("a.example",),
         1200.0,  # (its ten minutes, and the downtime's)
     )
+
+
+@pytest.mark.parametrize(
+    ("written", "kept"),
+    [(SAVE + 365 * DAY, False), (SAVE + 60 + DAY + 1, False), (SAVE + HOUR, True)],
+    ids=["a year after the save", "a day after the restart", "an hour after the save"],
+)
+def test_a_delay_saved_further_ahead_than_sesd_dates_one_is_not_restored(
+    written: float, kept: bool
+) -> None:
+    """A state file whose pending delay of u2 was first seen at ``written``, read back a
+    minute after its save. A delay is dated no later than the clock that read it, and
+    the save is later: one ahead of the save was read before a step of the clock back,
+    and one more than a day ahead of the save and the restart, its move of an hour back
+    leaving it there (a damaged file, a hand's edit), is not restored, said in
+    ``pending_delays_refused``: u2's Delivery SQS brings then ends nothing, and nothing
+    pends. Before: it was restored, and pended in its label's gauge and its
+    ``pending_delays`` rule until a year on. One an hour ahead, kept with the step back
+    of an hour before the save, is restored, and pends until its Delivery ends it."""
+    pipeline = Pipeline(core_settings(CONFIG))
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in pipeline.ledger.specs])
+    data = msgspec.msgpack.decode(snapshot(pipeline.ledger, evaluator, SAVE))
+    key = pending_key("m2", "u2@a.example")
+    data["pending"]["pending"] = [[key, ["a.example", "unknown"], written, written + HOUR]]
+    data["pending"]["moved"] = [[key, -HOUR]]
+    again = Pipeline(core_settings(CONFIG))
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in again.ledger.specs])
+    restored = restore(msgspec.msgpack.encode(data), again.ledger, evaluator, SAVE + 60)
+    pending = again.ledger.pending
+    assert restored["pending_delays_refused"] == (0 if kept else 1)
+    assert pending.count("a.example", SAVE + 120) == (1 if kept else 0)
+    again.feed(f.raw(f.delivery(["u2@a.example"], at=SAVE + 120, message_id="m2")), "q",
+               SAVE + 120)  # fmt: skip
+    assert len(pending) == 0
+    assert pending.count("a.example", SAVE + 120) == 0
+
+
+@pytest.mark.parametrize(
+    "saved",
+    [SAVE - HOUR, SAVE + HOUR],
+    ids=["saved before the clock behind reached the Delivery", "saved after it did"],
+)
+def test_a_step_back_before_the_save_is_kept_against_ntp_s_step_after_the_restart(
+    saved: float,
+) -> None:
+    """u2 delivered five minutes before SAVE on a clock set right; a minute later the
+    clock steps an hour back (wrongly), and sesd saves at ``saved`` on it and starts
+    again ten minutes later on the same clock. Ten minutes on, NTP steps it the hour
+    ahead, and SQS then brings u2's DeliveryDelay, SES's ten minutes before its
+    Delivery: over, timed its ten minutes, as without the restart (the step back is
+    kept against NTP's step). Before: the restart forgot the step back; NTP's step moved
+    the Delivery the whole hour and the delay was timed 70 minutes, or (restarted
+    before the clock behind reached it) the Delivery was held to the restart and
+    moved an hour from there, and the delay was timed 25 minutes."""
+    pipeline = Pipeline(core_settings(CONFIG))
+    pipeline.feed(f.raw(f.delivery(["u2@a.example"], at=SAVE - 300, message_id="m2")), "q",
+                  SAVE - 300)  # fmt: skip
+    pipeline.ledger.stepped(-HOUR, SAVE - 240 - HOUR)
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in pipeline.ledger.specs])
+    blob = snapshot(pipeline.ledger, evaluator, saved)
+    again = Pipeline(core_settings(CONFIG))
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in again.ledger.specs])
+    restore(blob, again.ledger, evaluator, saved + 600)
+    again.ledger.stepped(HOUR, saved + 1200 + HOUR)
+    key = pending_key("m2", "u2@a.example")
+    assert again.ledger.pending.delayed(key, ("a.example",), SAVE - 900, None) == (
+        ("a.example",),
+        600.0,
+    )
+
+
+@pytest.mark.parametrize(
+    "saved_at",
+    [1e8, 1e300, float("inf")],
+    ids=["a date decades before", "past year 9999", "infinite"],
+)
+def test_a_save_time_damaged_bounds_the_delays_by_the_restart_s_clock(saved_at: float) -> None:
+    """A state file whose save time is damaged (a flipped bit: a date decades before
+    its delays, or none a clock tells), holding u1's delay, SES's ten minutes before
+    SAVE, and u2's dated a year ahead, read back a minute after SAVE. The restart's
+    clock bounds them alone: u1 is restored and pends, and u2 is not (said in
+    ``pending_delays_refused``). Bounded by the save time as written alone, u1
+    (decades after such a save) was dropped with u2, and a save time past year 9999
+    let u2 pend a year."""
+    pipeline = Pipeline(core_settings(CONFIG))
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in pipeline.ledger.specs])
+    data = msgspec.msgpack.decode(snapshot(pipeline.ledger, evaluator, SAVE))
+    data["saved_at"] = saved_at
+    data["pending"]["pending"] = [
+        [pending_key("m1", "u1@a.example"), ["a.example", "unknown"], SAVE - 600, SAVE + HOUR],
+        [pending_key("m2", "u2@a.example"), ["a.example", "unknown"], SAVE + 365 * DAY,
+         SAVE + 365 * DAY + HOUR],
+    ]  # fmt: skip
+    again = Pipeline(core_settings(CONFIG))
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in again.ledger.specs])
+    restored = restore(msgspec.msgpack.encode(data), again.ledger, evaluator, SAVE + 60)
+    assert restored["pending_delays_refused"] == 1
+    assert again.ledger.pending.count("a.example", SAVE + 120) == 1
+    assert again.ledger.pending.count("a.example", SAVE + 2 * HOUR) == 0
+
+
+def test_a_delay_read_before_a_step_back_of_days_is_restored_on_the_clock_still_behind() -> None:
+    """SES delays u1 ten minutes before SAVE, read at once on the host's clock, set
+    right; a minute later the clock steps two days back (a hand's mistyped date), and
+    sesd saves on it and starts again two minutes later on the same clock. NTP then
+    steps it the two days ahead, and u1's Delivery, SES's five minutes after SAVE, ends
+    its delay: timed its fifteen minutes. The delay is dated two days after the save
+    and the restart, as a damaged file's is, but its move below none (kept against
+    NTP's step) says the clock stepped back past it. Left out as a damaged file's, it
+    pended in no gauge across the restart, and its Delivery ended nothing."""
+    pipeline = Pipeline(core_settings(CONFIG))
+    pipeline.feed(f.raw(f.delay(["u1@a.example"], at=SAVE - 600, message_id="m1")), "q",
+                  SAVE - 600)  # fmt: skip
+    pipeline.ledger.stepped(-2 * DAY, SAVE - 540 - 2 * DAY)
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in pipeline.ledger.specs])
+    blob = snapshot(pipeline.ledger, evaluator, SAVE - 480 - 2 * DAY)
+    again = Pipeline(core_settings(CONFIG))
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in again.ledger.specs])
+    restored = restore(blob, again.ledger, evaluator, SAVE - 360 - 2 * DAY)
+    pending = again.ledger.pending
+    assert restored["pending_delays_refused"] == 0
+    assert pending.count("a.example", SAVE - 360 - 2 * DAY) == 1
+    again.ledger.stepped(2 * DAY, SAVE - 300)
+    assert pending.count("a.example", SAVE - 300) == 1
+    ended = pending.resolved(pending_key("m1", "u1@a.example"), SAVE + 300)
+    assert ended is not None
+    assert ended[1] == 900.0
+
+
+@pytest.mark.parametrize("since", [-1.0, float("nan"), float("inf"), 1e300])
+def test_a_delay_at_no_time_a_clock_tells_is_not_restored_for_its_step_back(
+    since: float,
+) -> None:
+    """A state file whose delay of u1 was first seen at ``since`` (a damaged file:
+    before 1970, not a number, past year 9999), with a move below none of a day, as a
+    step back before the save keeps of a delay read before it: not restored, said in
+    ``pending_delays_refused``, as without the move. Restored, it pended for good, or
+    its Delivery timed it decades."""
+    pipeline = Pipeline(core_settings(CONFIG))
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in pipeline.ledger.specs])
+    data = msgspec.msgpack.decode(snapshot(pipeline.ledger, evaluator, SAVE))
+    key = pending_key("m1", "u1@a.example")
+    data["pending"]["pending"] = [[key, ["a.example", "unknown"], since, SAVE + HOUR]]
+    data["pending"]["moved"] = [[key, -DAY]]
+    again = Pipeline(core_settings(CONFIG))
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in again.ledger.specs])
+    restored = restore(msgspec.msgpack.encode(data), again.ledger, evaluator, SAVE + 60)
+    assert restored["pending_delays_refused"] == 1
+    assert len(again.ledger.pending) == 0

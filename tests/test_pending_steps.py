@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import tracemalloc
 
+import msgspec
 import pytest
 
 from sesd.alerting.evaluator import Evaluator
@@ -18,6 +19,7 @@ from tests import factory as f
 
 NOW = f.T0 + 10
 HOUR = 3600.0
+DAY = 86_400.0
 BEHIND = NOW - 3 * HOUR  # the host's clock, three hours behind SES's
 CONFIG = parse_config("")
 
@@ -563,3 +565,96 @@ def test_a_step_back_kept_across_a_start_days_behind_the_save_moves_no_delay() -
     restore(blob, pipeline.ledger, evaluator, NOW - 480 - 2 * 86400.0)
     pipeline.ledger.stepped(2 * 86400.0 + 600, NOW + 1800)
     assert pipeline.ledger.pending.next_expiry(NOW) == NOW + LONGEST_DELAY
+
+
+def test_a_table_read_back_moves_each_delivery_at_ntp_s_step_as_the_saved_one() -> None:
+    """The clock is SES's: recipients 1 to 4 delivered at NOW, the older generation of
+    a table of eight once they are. A minute on the clock steps an hour back
+    (wrongly); 5 is delivered two minutes after NOW and 1 again five seconds later,
+    each read at once on the clock behind (dated on it); a minute on it steps ten
+    minutes further back, and 6 is delivered after that. sesd saves, and reads the
+    file back. NTP then steps the clock the 70 minutes ahead, and SQS brings each
+    recipient's DeliveryDelay, SES's ten minutes before NOW: over, each timed as far as
+    its Delivery was from it (its clock as far behind as the step set right, each read
+    before a step back moved none of what that step back took), as in the table saved.
+    Before: the file kept no step back, and NTP's step moved each Delivery the 70
+    minutes: 2 to 4 were timed 80 minutes, 1 and 5 ten minutes longer than they were."""
+    tables = [PendingDelays(8)]
+    saved = tables[0]
+    for key in (1, 2, 3, 4):
+        assert saved.resolved(key, NOW) is None
+    saved.stepped(-HOUR, NOW + 60 - HOUR)
+    assert saved.resolved(5, NOW + 120 - HOUR) is None
+    assert saved.resolved(1, NOW + 125 - HOUR) is None
+    saved.stepped(-600.0, NOW + 180 - HOUR - 600)
+    assert saved.resolved(6, NOW + 200 - HOUR - 600) is None
+    tables.append(PendingDelays(8))
+    tables[1].restore(msgspec.msgpack.decode(msgspec.msgpack.encode(saved.snapshot())))
+    timed = {1: 725.0, 2: 600.0, 3: 600.0, 4: 600.0, 5: 720.0, 6: 800.0}
+    for table in tables:
+        table.stepped(4200.0, NOW + 2 * HOUR)
+        for key, seconds in timed.items():
+            assert table.delayed(key, ("a.example",), NOW - 600, None) == (
+                ("a.example",),
+                seconds,
+            )
+
+
+def test_a_table_read_back_keeps_each_step_back_past_one_remembered_again_after_it() -> None:
+    """The clock is SES's: recipients 1 to 4 delivered at NOW, the older generation of
+    a table of eight once they are. A minute on the clock steps an hour back
+    (wrongly), and SES's Bounce of 1 (after its Delivery) is read a minute later on
+    the clock behind: the newer generation's, the first row of the file, with no step
+    back since. sesd saves, and reads the file back. Two hours on, NTP sets the clock
+    in two steps, ten minutes then 50, and SQS brings each recipient's DeliveryDelay,
+    SES's ten minutes before NOW: over, 2 to 4 timed ten minutes and 1 to its Bounce,
+    as in the table saved. Read back in the file's order, the Bounce of 1 without a
+    step back came before those with one, and 2 to 4 lost theirs: NTP's steps moved
+    each the hour, and each delay was timed 70 minutes."""
+    tables = [PendingDelays(8)]
+    saved = tables[0]
+    for key in (1, 2, 3, 4):
+        assert saved.resolved(key, NOW) is None
+    saved.stepped(-HOUR, NOW + 60 - HOUR)
+    assert saved.resolved(1, NOW + 120 - HOUR) is None
+    tables.append(PendingDelays(8))
+    tables[1].restore(msgspec.msgpack.decode(msgspec.msgpack.encode(saved.snapshot())))
+    timed = {1: 720.0, 2: 600.0, 3: 600.0, 4: 600.0}
+    for table in tables:
+        table.stepped(600.0, NOW + 2 * HOUR)
+        table.stepped(3000.0, NOW + 2 * HOUR + 3060)
+        for key, seconds in timed.items():
+            assert table.delayed(key, ("a.example",), NOW - 600, None) == (
+                ("a.example",),
+                seconds,
+            )
+
+
+@pytest.mark.parametrize(
+    ("credit", "kept"),
+    [
+        (1e300, DAY),
+        (DAY + 1, DAY),
+        (float("nan"), 0.0),
+        (float("inf"), 0.0),
+        (-5.0, 0.0),
+        ("an hour", 0.0),
+        (True, 0.0),
+    ],
+)
+def test_a_credit_saved_past_a_day_is_a_day_and_one_not_read_is_none(
+    credit: object, kept: float
+) -> None:
+    """A state file whose Delivery remembered for recipient 1 at NOW carries ``credit``
+    (a damaged file, a hand's edit). NTP then steps the clock two days ahead, and SQS
+    brings the recipient's DeliveryDelay, SES's ten minutes before NOW: timed as far as
+    the step moved the Delivery past NOW. A credit past a day (a step back that long is
+    read as a damaged file's, as a save time that far ahead is) moves it the step less
+    a day; one that is not a number of seconds above none, the step."""
+    table = PendingDelays(100)
+    table.restore({"pending": [], "resolved": [[1, NOW, credit]]})
+    table.stepped(2 * DAY, NOW + 2 * DAY + 60)
+    assert table.delayed(1, ("a.example",), NOW - 600, None) == (
+        ("a.example",),
+        600.0 + 2 * DAY - kept,
+    )

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sesd.core.ledger_windows import restore_windows
 from sesd.core.made import is_domain, maker
+from sesd.core.pending_file import latest_first
 from sesd.core.scopes import DOMAIN, PROVIDER
 from sesd.core.tenant_reach import forget_unreached, held_in, ids_in
 from sesd.core.windows import DomainWindows
@@ -74,7 +75,10 @@ def restore_into(
     places = [saved.index(s.axis) if s.axis in saved else -1 for s in ledger.scopes]
     # A delay is kept under labels an event could have made, each in its scope.
     makes = [label_maker(ledger, scope.axis, data) for scope in ledger.scopes]
-    refused = ledger.pending.restore(data["pending"], places, makes)
+    # None first seen later than a delay of the file could have been (a damaged file, a
+    # hand's edit: one a year ahead pended a year).
+    latest = latest_first(data.get("saved_at"), now)
+    refused = ledger.pending.restore(data["pending"], places, makes, latest)
     ledger.pending.refused.held_to(now)  # (none a day ahead of this clock: sesd.core.refusals)
     # No delay's moved past this clock's 16 h; a file to be stepped back, past the
     # save's: the step back holds them to ``now``. Held to ``now`` first, the step back

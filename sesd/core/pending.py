@@ -92,7 +92,7 @@ class PendingDelays:
         self._resolved_before: dict[int, float] = {}
         # Of each generation, how far steps back since moved the clock behind those
         # remembered then (index past the last of them, seconds), against the next
-        # step ahead (sesd.core.pending_steps.stepped).
+        # step ahead (sesd.core.pending_steps.stepped); saved with them.
         self._credits: list[tuple[int, float]] = []
         self._credits_before: list[tuple[int, float]] = []
         # Resolutions that already ended a delay (its duration was recorded): another
@@ -349,8 +349,8 @@ class PendingDelays:
 
     def held_to(self, now: float) -> None:
         """No delay's latest time moved past ``now``'s own ``LONGEST_DELAY`` on, no
-        resolution remembered after ``now``, or at no time
-        (sesd.core.pending_steps.held_to)."""
+        resolution remembered after ``now`` (but as far as a step back since put the
+        clock behind it), or at no time (sesd.core.pending_steps.held_to)."""
         held_to(self, now)
 
     def __len__(self) -> int:
@@ -382,7 +382,9 @@ class PendingDelays:
         data: dict[str, Any],
         where: list[int] | None = None,
         admits: list[Callable[[object], bool]] | None = None,
+        latest: float = _NEVER,
     ) -> int:
         """Load what :meth:`snapshot` returned (sesd.core.pending_file.restore_into):
-        how many delays were not kept, their labels ones no event makes now."""
-        return restore_into(self, data, where, admits)
+        how many delays were not kept, their labels ones no event makes now, or first
+        seen after ``latest``."""
+        return restore_into(self, data, where, admits, latest)

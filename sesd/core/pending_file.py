@@ -13,11 +13,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from sesd.core.events import LONGEST_DELAY
+from sesd.core.pending_steps import credited
+from sesd.core.refusals import MOST_AHEAD
 
 if TYPE_CHECKING:
     from sesd.core.pending import Labels, PendingDelays
 
-__all__ = ["restore_into", "snapshot_of"]
+__all__ = ["latest_first", "restore_into", "snapshot_of"]
 
 #: A label a state file did not have (sesd.core.providers.UNKNOWN).
 UNKNOWN: Final = "unknown"
@@ -32,14 +34,14 @@ _LATEST: Final = 253402300799.0
 
 def snapshot_of(table: PendingDelays) -> dict[str, object]:
     """Plain data for the state file: (key, labels, since, expires) per recipient,
-    the recent resolutions (key, time) and the recipients given up on or refused
-    by the full table (key, time of their first delay)."""
-    resolved = {**table._resolved_before, **table._resolved}
+    the recent resolutions (key, time, and the credit of one a step back since put the
+    clock behind) and the recipients given up on or refused by the full table (key,
+    time of their first delay)."""
     return {
         # The labels' own tuple (an array to msgpack, as a list is): one new
         # container a row, not two, for a table of up to max_entries.
         "pending": [(key, *entry) for key, entry in table._entries.items()],
-        "resolved": list(resolved.items()),
+        "resolved": _resolutions(table),
         # A file without it (an earlier build's) restores none; an earlier build
         # reading this file leaves it.
         "gave_up": list({**table._gave_up_before, **table._gave_up}.items()),
@@ -51,11 +53,50 @@ def snapshot_of(table: PendingDelays) -> dict[str, object]:
     }
 
 
+def latest_first(saved_at: object, now: float) -> float:
+    """The latest a delay in a state file saved at ``saved_at`` (as written), read at
+    ``now``, was first seen. A delay is dated no later than the clock that read it (an
+    event from ahead of it is dated on it), and the save came after: one ahead of the
+    save was read before a step of the clock back, which a day bounds as it bounds a
+    save ahead of the clock (sesd.core.refusals.MOST_AHEAD; further, a damaged file is
+    the likelier story). A save at no time a clock tells is the start's. The save's
+    time, not the start's alone: a host started on a clock days behind (NTP not there
+    yet) keeps the delays, and NTP's step then sets them right."""
+    saved = (
+        float(saved_at)
+        if isinstance(saved_at, int | float) and not isinstance(saved_at, bool)
+        and 0.0 <= saved_at <= _LATEST
+        else now
+    )  # fmt: skip
+    return max(now, saved) + MOST_AHEAD
+
+
+def _resolutions(table: PendingDelays) -> list[tuple[int, float] | tuple[int, float, float]]:
+    """The resolutions remembered, the newer generation's where a key is in both (the
+    one a delay is read against), each with its credit where a step back since it was
+    remembered put the clock behind it (sesd.core.pending_steps.stepped). Left out, a
+    restart forgot the step back, and NTP's step setting the clock right after it moved
+    a Delivery read before the step back the whole step: a delay of its recipient SQS
+    brought later was timed the step longer (the ten minutes of a delay read as 70)."""
+    if not table._credits and not table._credits_before:  # (as nearly always: one pass)
+        return list({**table._resolved_before, **table._resolved}.items())
+    rows: dict[int, tuple[int, float] | tuple[int, float, float]] = {}
+    pairs = (
+        (table._resolved_before, table._credits_before),
+        (table._resolved, table._credits),
+    )
+    for resolved, credits in pairs:
+        for key, at, credit in credited(resolved, credits):
+            rows[key] = (key, at, credit) if credit else (key, at)
+    return list(rows.values())
+
+
 def restore_into(
     table: PendingDelays,
     data: dict[str, Any],
     where: list[int] | None = None,
     admits: list[Callable[[object], bool]] | None = None,
+    latest: float = _LATEST,
 ) -> int:
     """Load what :func:`snapshot_of` returned into ``table``. ``where`` gives, for each scope now,
     the place of its label in the saved ones (-1: not saved); a label not saved
@@ -64,19 +105,21 @@ def restore_into(
     kept only if each scope's ``admits`` takes its label there (one no event
     makes would be counted and exported as if one had), nor one first seen at no time
     a clock tells (a damaged file, a hand's edit: not a number, before 1970, past year
-    9999): how many were not. Those past ``max_entries`` count in :attr:`overflow`,
-    remembered as refused."""
+    9999) or after ``latest`` (but one read before a step of the clock back that its
+    saved move says put it no later: :func:`_stepped_past`): how many were not. Those
+    past ``max_entries`` count in :attr:`overflow`, remembered as refused."""
     where = list(range(table.scopes)) if where is None else where
     refused, checked = 0, dict[tuple[str, ...], bool]()  # labels repeat: checked once
     # One tuple for the rows of one label, as rows made from events share their
     # strings: each row read back is its own decoded copy (a full table's 200,000
     # rows held a few hundred labels 200,000 times over, 12 MB).
     shared: dict[Labels, Labels] = {}
-    moved = _moved(data.get("moved"))
+    moved, latest = _moved(data.get("moved")), min(latest, _LATEST)
     for key, found, since, expires in map(_DELAY, data["pending"]):
-        if not 0.0 <= float(since) <= _LATEST:
+        if not 0.0 <= float(since) <= latest and not _stepped_past(key, since, moved, latest):
             # Held, its Delivery raised in the pipeline (a length in milliseconds no
-            # integer holds) or timed it decades, or it pended for good, ended by none.
+            # integer holds) or timed it decades, or it pended for good, ended by none;
+            # one dated a year ahead pended a year.
             refused += 1
             continue
         if int(key) not in table._entries and len(table._entries) >= table.max_entries:
@@ -115,8 +158,7 @@ def restore_into(
     # Sorted once: an insort each made restoring a full table quadratic (minutes).
     for expiries in table._expiries.values():
         expiries.sort()
-    for key, t in map(_PAIR, data["resolved"]):
-        table._remember(int(key), float(t))
+    _resolutions_into(table, data["resolved"])
     for key, first in map(_PAIR, data.get("gave_up", ())):
         table._give_up(int(key), float(first))
     _keep_moves(table, moved)
@@ -124,6 +166,57 @@ def restore_into(
     table._heap = [(e[2], k) for k, e in table._entries.items()]
     heapq.heapify(table._heap)
     return refused
+
+
+def _stepped_past(key: object, since: Any, moved: dict[int, float], latest: float) -> bool:
+    """Whether a delay first seen after ``latest`` was read before a step of the clock
+    back: its move below none puts it on the clock no later than the save or the
+    restart (``latest`` less the day :func:`latest_first` allows; no later than the
+    clock it left: sesd.core.pending_steps.stepped), where a damaged file's says
+    nothing. A clock stepped days back before the save, and behind still at the
+    restart: left out, the delay pended in no gauge, and its Delivery, once NTP set the
+    clock right, ended nothing (its length not timed)."""
+    by = moved.get(key) if type(key) is int else None
+    first = float(since)  # (a number: read as one before this is asked)
+    return by is not None and 0.0 <= first <= _LATEST and by <= latest - MOST_AHEAD - first
+
+
+def _resolutions_into(table: PendingDelays, rows: list[Any]) -> None:
+    """The resolutions remembered, each with its credit (none from a file without them,
+    an earlier build's; one that is not a number of seconds above none is none, and
+    one past a day held to a day: a step back further is read as a damaged file's).
+    Those of the largest credit first: each generation's credits are kept as how many
+    of its first keys have each, and in the file's order a key remembered again after
+    a step back (the newer generation's time, its smaller credit) sits among those
+    remembered before it."""
+    credits = {
+        int(row[0]): min(float(row[2]), MOST_AHEAD)
+        for row in rows
+        if isinstance(row, list | tuple) and len(row) > 2 and isinstance(row[2], int | float)
+        and not isinstance(row[2], bool) and row[2] > 0 and math.isfinite(row[2])
+    }  # fmt: skip
+    if credits:
+        rows = sorted(rows, key=lambda row: -credits.get(int(row[0]), 0.0))  # (stable)
+    for key, t in map(_PAIR, rows):
+        table._remember(int(key), float(t))
+    if credits:
+        table._credits_before = _marks(table._resolved_before, credits)
+        table._credits = _marks(table._resolved, credits)
+
+
+def _marks(resolved: dict[int, float], credits: dict[int, float]) -> list[tuple[int, float]]:
+    """A generation's credits as :func:`sesd.core.pending_steps.credited` reads them, its
+    keys in order of credit, the largest first."""
+    marks: list[tuple[int, float]] = []
+    for index, key in enumerate(resolved):
+        credit = credits.get(key, 0.0)
+        if not credit:
+            break
+        if marks and marks[-1][1] == credit:
+            marks[-1] = (index + 1, credit)
+        else:
+            marks.append((index + 1, credit))
+    return marks
 
 
 def _keep_moves(table: PendingDelays, moved: dict[int, float]) -> None:

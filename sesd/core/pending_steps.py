@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sesd.core.pending import PendingDelays
 
-__all__ = ["held_to", "retried", "stepped"]
+__all__ = ["credited", "held_to", "retried", "stepped"]
 
 
 def stepped(table: PendingDelays, step: float, now: float) -> None:
@@ -72,16 +72,28 @@ def held_to(table: PendingDelays, now: float) -> None:
     ahead then moved that delay, though first seen ahead of the clock the step left,
     as far as it was old: it pended as long past SES's 16 h. Nor is a Delivery or
     Bounce remembered later than ``now``, or at no time (a damaged file's, a hand's
-    edit; none is later than its save): a delay of its recipient was timed from it, a
-    year, or raised (a length past what a float holds, in milliseconds); one not a
-    number ended no delay, nor did a Delivery replace it (it compares later than
-    none)."""
+    edit; none is later than its save), but as far as a step back since it put the
+    clock behind it (its credit, kept against the next step ahead: :func:`stepped`):
+    a delay of its recipient was timed from it, a year, or raised (a length past what
+    a float holds, in milliseconds); one not a number ended no delay, nor did a
+    Delivery replace it (it compares later than none). Held to ``now``, its credit
+    kept, one read before a step back was moved none by NTP's step setting the clock
+    right: it was left before its delay SQS brought next, which pended its 16 h."""
     if not math.isfinite(now):
         return
-    for resolved in (table._resolved, table._resolved_before):
-        for key, at in resolved.items():  # (in place, as a step moves them)
-            if not at <= now:
-                resolved[key] = now
+    pairs = (
+        (table._resolved, table._credits),
+        (table._resolved_before, table._credits_before),
+    )
+    for resolved, credits in pairs:
+        if not credits:  # (as nearly always: a pass of half the time, 10 ms a full table)
+            for key, at in resolved.items():  # (in place, as a step moves them)
+                if not at <= now:
+                    resolved[key] = now
+            continue
+        for key, at, credit in credited(resolved, credits):
+            if not at <= now + credit:
+                resolved[key] = now + credit
     moved = table._moved
     if not moved:
         return
@@ -139,15 +151,26 @@ def _resolutions_moved(table: PendingDelays, step: float, left: float) -> None:
             if resolved and (not credits or credits[-1][0] < len(resolved)):
                 credits.append((len(resolved), -step))
             continue
-        # Keys are only added (in order), never taken out: an index stays its key's.
-        marks = iter(credits)
-        upto, credit = next(marks, (0, 0.0))
-        for index, (key, at) in enumerate(resolved.items()):  # (a value set: no key added)
-            while credit and index >= upto:
-                upto, credit = next(marks, (0, 0.0))
+        for key, at, credit in credited(resolved, credits):  # (a value set: no key added)
             if at <= left and step > credit:
                 resolved[key] = at + step - credit
         credits[:] = [(upto, credit - step) for upto, credit in credits if credit > step]
+
+
+def credited(
+    resolved: dict[int, float], credits: list[tuple[int, float]]
+) -> Iterator[tuple[int, float, float]]:
+    """(key, time, credit) of each Delivery or Bounce remembered in one generation: how
+    far steps back since it was remembered moved the clock behind it, against the next
+    step ahead (none: moved as far as that step). Keys are only added (in order), never
+    taken out: an index stays its key's, and ``credits`` are (index past the last key
+    a credit is of, seconds), in that order."""
+    marks = iter(credits)
+    upto, credit = next(marks, (0, 0.0))
+    for index, (key, at) in enumerate(resolved.items()):
+        while credit and index >= upto:
+            upto, credit = next(marks, (0, 0.0))
+        yield key, at, credit
 
 
 def _firsts(table: PendingDelays) -> Iterator[tuple[int, float]]:

@@ -17,15 +17,16 @@ from typing import Any, Final
 
 from sesd.core.events import LONGEST_DELAY
 
-__all__ = ["BUCKET", "RecentRefusals"]
+__all__ = ["BUCKET", "MOST_AHEAD", "RecentRefusals"]
 
 #: Seconds of event time per bucket: how much longer than ``LONGEST_DELAY`` one counts.
 BUCKET: Final = 600.0
 _KEPT: Final = int(LONGEST_DELAY // BUCKET) + 2
 #: How far ahead of the clock a restart keeps a bucket as counted (a state file saved on
 #: a clock ahead, as far as sesd.runtime.state_alerts moves its alert times back); one
-#: further ahead (a damaged file) counts as of the restart.
-_MOST_AHEAD: Final = 86_400.0
+#: further ahead (a damaged file) counts as of the restart. The pending table's times
+#: are held as far (sesd.core.pending_file).
+MOST_AHEAD: Final = 86_400.0
 
 
 class RecentRefusals:
@@ -74,7 +75,7 @@ class RecentRefusals:
         if not math.isfinite(now):
             return
         last = int(now // BUCKET)
-        ahead = [bucket for bucket in self._counts if bucket * BUCKET > now + _MOST_AHEAD]
+        ahead = [bucket for bucket in self._counts if bucket * BUCKET > now + MOST_AHEAD]
         if ahead:
             self._added(last, sum(self._counts.pop(bucket) for bucket in ahead))
 
