@@ -58,6 +58,10 @@ class Evaluator:
         self.current: dict[tuple[str, str], Alert] = {}
         #: ``--until-resolved`` silences whose alert resolved in the last evaluation.
         self.ended_silences: set[str] = set()
+        #: (rule, label, severity) of each firing alert a change of rules resolved, sent
+        #: or held back by a silence: the ``--until-resolved`` silences waiting on it end
+        #: once the silences file is read (sesd.alerting.service).
+        self.resolved_by_change: list[tuple[str, str, str]] = []
         #: (rule, domain, transition, silence id) a silence held back in the last one.
         self.held: list[tuple[str, str, str, str]] = []
         # rule -> label -> what its last step read, where that step left it inactive:
@@ -129,8 +133,17 @@ class Evaluator:
         self._dashboard = config.dashboard_url
         self._severity = {rule.name: rule.severity for rule in self.rules}
         relabel(self.current, {rule.name: rule for rule in self.rules})
+        firing = {(name, label): old[name].severity for name, label in self.firing() if name in old}
         owed = changes(old, self.rules, self.states, config.by_labels(), groups_gone)
         out = [self._owed(change, now, ledger) for change in self.unheard.narrowed(owed)]
+        # A firing alert whose state the change dropped resolved, its resolve sent or
+        # not (its firing held back by a silence): as at an evaluation's resolve, a
+        # silence made to last until it resolves is over.
+        self.resolved_by_change += [
+            (name, label, severity)
+            for (name, label), severity in firing.items()
+            if label not in self.states.get(name, {})
+        ]
         self.unheard.prune(self.rules, self.states)
         self.rechecked.track(old, self.rules, self.states)
         for rule in self.rules:
