@@ -50,7 +50,8 @@ class Evaluator:
         self.states: dict[str, dict[str, AlertState]] = {}
         #: The silences in force (the runtime keeps them as the file says).
         self.silences = silences if silences is not None else SilenceSet()
-        self._silence_prefix = silence_prefix
+        #: What the ``sesd silence add`` line of a firing begins with ("": no line).
+        self.silence_prefix = silence_prefix
         #: Alerts waiting their group_wait.
         self.groups = Groups(config.group_wait.seconds)
         #: The last alert sent per (rule, domain) while it fires: what is posted again
@@ -283,7 +284,7 @@ class Evaluator:
 
     def mute(self, rule: str, domains: list[str]) -> str:
         """The ``sesd silence add`` line that mutes ``rule`` on ``domains``."""
-        return silence_command(self._silence_prefix, rule, domains)
+        return silence_command(self.silence_prefix, rule, domains)
 
     def firing(self) -> Iterator[tuple[str, str]]:
         """(rule, domain) of every firing alert."""

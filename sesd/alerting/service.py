@@ -55,6 +55,7 @@ class Alerting:
         faults: Counter,
         console: TextIO | None = None,
         wall: Callable[[], float] | None = None,
+        mute_prefix: Callable[[Config], str] | None = None,
     ) -> None:
         self._config = config
         self._ledger = ledger
@@ -64,6 +65,9 @@ class Alerting:
         self.evaluator = evaluator
         self.silences = SilenceWatcher(config.silences_path, silence_check(config))
         evaluator.silences = self.silences.silences
+        #: What a config's mute lines begin with (sesd.alerting.silences.silence_prefix;
+        #: None: the evaluator's, whatever a reload brings).
+        self._mute_prefix = mute_prefix
         self.notifications = notifications
         self.evaluation_errors = evaluation_errors
         #: Faults nobody foresaw that alerting survives without a restart (a bug after a
@@ -129,6 +133,7 @@ class Alerting:
         self._ticks.retime()  # its evaluate_every
         now = self._clock()
         self.silences.use(config.silences_path, silence_check(config))
+        self._remute(config)
         windows = [spec.name for spec in self._ledger.specs]
         resolves = self.evaluator.configure(config.alerts, windows, now, self._ledger, gone)
         for alert in resolves:
@@ -152,6 +157,15 @@ class Alerting:
         self.evaluator.retired.keep(unsent_alerts(outboxes, self.evaluator))
         for name in self.sink_outboxes.retire():
             self._resends.forget(name)
+
+    def _remute(self, config: Config) -> None:
+        """The mute lines of ``config``, reloaded: its silences file added or removed
+        changes what they begin with (no line without one). The firings and repeats
+        waiting in the outboxes are given them too, as a restart would give them."""
+        prefix = None if self._mute_prefix is None else self._mute_prefix(config)
+        if prefix is not None and prefix != self.evaluator.silence_prefix:
+            self.evaluator.silence_prefix = prefix
+            self.sink_outboxes.remuted()
 
     def end_silences_resolved(self, now: float | None = None) -> None:
         """End the ``--until-resolved`` silences waiting on the alerts a change of rules

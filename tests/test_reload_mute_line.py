@@ -1,0 +1,121 @@
+"""The ``sesd silence add`` line a firing carries, after a reload that adds or removes the
+silences file: a config without ``silences_path`` (nor a state file beside which it
+goes) carries none, as the command would fail; one with it carries the command. A
+reload leaves the line a restart with that config would give: on the alerts from then
+on, and on the firings still waiting in an outbox, not the line of the config the
+daemon started with. A real daemon's parts, not started, its outbox not running."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp
+
+from sesd.alerting.rules import Transition
+from sesd.config import parse_config
+from sesd.runtime.daemon import Daemon
+from tests.test_routing import RULE, T
+from tests.test_rules import feed_spike
+
+QUEUE = '[[queues]]\nurl = "http://127.0.0.1:9/1/q"\n'
+SINK = '[alerts.sinks.ops]\ntype = "console"\n'
+
+
+def _text(silences: Path | None) -> str:
+    where = "" if silences is None else f'silences_path = "{silences}"\n'
+    return QUEUE + '[alerts]\ngroup_wait = "0s"\n' + where + SINK + RULE + 'sinks = ["ops"]\n'
+
+
+def _restarted(path: Path) -> str:
+    """The mute line of a.example's alert in a sesd started on the file at ``path``."""
+    daemon = Daemon(parse_config(path.read_text()), config_path=str(path))
+    return daemon.alerting.evaluator.mute("delays", ["a.example"])
+
+
+async def test_a_reload_that_adds_or_removes_the_silences_file_gives_a_restarts_mute_line(
+    tmp_path: Path,
+) -> None:
+    """Started without a silences file, a.example's page waits in the outbox with no
+    mute line. A reload adds the file: the waiting page, and the next one, carry the
+    line a restart gives. A reload removing it again takes the line off both."""
+    path = tmp_path / "sesd.toml"
+    path.write_text(_text(None))
+    now = [T]
+    daemon = Daemon(parse_config(path.read_text()), config_path=str(path), clock=lambda: now[0])
+    async with aiohttp.ClientSession() as session:
+        daemon.alerting.open(session)
+    outbox = daemon.alerting.outboxes["ops"]
+    feed_spike(daemon.pipeline, "a.example", T, 5, 5)
+    daemon.alerting.evaluate()
+    (page,) = outbox.waiting()
+    assert (page.kind, page.silence, page.mutes) == (Transition.FIRING, "", (("a.example", ""),))
+
+    path.write_text(_text(tmp_path / "silences.json"))
+    assert await daemon.reload()
+    line = _restarted(path)
+    assert line.startswith(f"sesd silence add --config {path} --rule delays ")
+    assert daemon.alerting.evaluator.mute("delays", ["a.example"]) == line
+    (page,) = outbox.waiting()
+    assert (page.silence, page.mutes) == (line, (("a.example", line),))
+    now[0] = T + 10
+    feed_spike(daemon.pipeline, "b.example", T + 10, 5, 5)
+    daemon.alerting.evaluate()
+    assert [n.silence for n in outbox.waiting()] == [line, line.replace("a.example", "b.example")]
+
+    path.write_text(_text(None))
+    assert await daemon.reload()
+    assert _restarted(path) == ""
+    assert daemon.alerting.evaluator.mute("delays", ["a.example"]) == ""
+    assert [(n.silence, dict(n.mutes)) for n in outbox.waiting()] == [
+        ("", {"a.example": ""}),
+        ("", {"b.example": ""}),
+    ]
+
+
+async def test_a_reload_that_moves_the_silences_file_keeps_the_mute_line(
+    tmp_path: Path,
+) -> None:
+    """The line names the config file, which names the silences file: a reload moving
+    the file leaves the line as it was, which a restart gives too."""
+    path = tmp_path / "sesd.toml"
+    path.write_text(_text(tmp_path / "one.json"))
+    daemon = Daemon(parse_config(path.read_text()), config_path=str(path))
+    async with aiohttp.ClientSession() as session:
+        daemon.alerting.open(session)
+    line = daemon.alerting.evaluator.mute("delays", ["a.example"])
+    path.write_text(_text(tmp_path / "two.json"))
+    assert await daemon.reload()
+    assert daemon.alerting.evaluator.mute("delays", ["a.example"]) == line == _restarted(path)
+
+
+async def test_a_page_queued_for_two_sinks_stays_one_page_with_its_new_line(
+    tmp_path: Path,
+) -> None:
+    """A page waiting for two sinks is one notification in both outboxes (what a new
+    silence recalls is told so: no sink took it). Given the line the reload brings, it
+    is still one, so a silence added then recalls it from both as never sent."""
+    from sesd.alerting.silence_file import SilenceFile
+    from sesd.alerting.silences import Silence
+
+    two = '[alerts.sinks.pager]\ntype = "console"\n'
+    path = tmp_path / "sesd.toml"
+    path.write_text(_text(None).replace(SINK, SINK + two).replace('["ops"]', '["ops", "pager"]'))
+    now = [T]
+    daemon = Daemon(parse_config(path.read_text()), config_path=str(path), clock=lambda: now[0])
+    async with aiohttp.ClientSession() as session:
+        daemon.alerting.open(session)
+    feed_spike(daemon.pipeline, "a.example", T, 5, 5)
+    daemon.alerting.evaluate()
+    silences = tmp_path / "silences.json"
+    path.write_text(path.read_text().replace(SINK, f'silences_path = "{silences}"\n' + SINK))
+    assert await daemon.reload()
+    outboxes = daemon.alerting.outboxes
+    (ops,), (pager,) = outboxes["ops"].waiting(), outboxes["pager"].waiting()
+    assert ops is pager
+    assert ops.silence == _restarted(path) != ""
+    held = Silence(id="s1", comment="c", starts_at=T, ends_at=T + 60, domain="a.example")
+    SilenceFile(str(silences)).add(held, T)
+    now[0] = T + 1
+    daemon.alerting.evaluate()
+    assert outboxes["ops"].waiting() == outboxes["pager"].waiting() == []
+    assert daemon.alerting.evaluator.states["delays"]["a.example"].notified is False
