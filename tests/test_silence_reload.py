@@ -4,12 +4,14 @@ The silence said "until this alert resolves": it ends then, in the file (``sesd 
 list``) and in force (the status page), as an evaluation's resolve ends it, whether the
 resolve is sent or the silence held the firing back; else it waited on an alert gone,
 and muted the next incident once the rule came back. The daemon's alerting on console
-sinks whose outboxes do not run (what they get stays queued), a real silences file."""
+sinks whose outboxes do not run (what they get stays queued), a real silences file; and
+a real daemon's start, over moto's SQS."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -17,13 +19,16 @@ from structlog.testing import capture_logs
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Transition
-from sesd.alerting.silence_file import SilenceFile
+from sesd.alerting.silence_file import SilenceFile, SilenceWatcher
 from sesd.alerting.silences import Silence
+from sesd.commands.demo.localsqs import LocalSqs
 from sesd.commands.main import main
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
+from sesd.runtime.saver import StateSaver
 from sesd.runtime.state import restore, snapshot
 from sesd.status.alerts import silence_list
+from tests.conftest import make_queue, running
 from tests.test_routing import RULE, T, _queued, _silenceable, alerting_for
 from tests.test_rules import feed_spike
 
@@ -177,6 +182,40 @@ async def test_replicas_sharing_the_file_end_the_silence_once(tmp_path: Path) ->
     assert [s.state(T + 12) for s in second.evaluator.silences.items] == ["expired", "active"]
 
 
+async def test_a_reload_reads_a_silence_added_since_the_last_evaluation(
+    tmp_path: Path,
+) -> None:
+    """A silence added after the last evaluation, then a reload that resolves no alert
+    (a rule added): the reload reads the file, as a start would, and the status page
+    lists the silence at once, not from the next evaluation."""
+    alerting, _pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    alerting.evaluate()
+    _watching(silences, domain="a.example")
+    now[0] = T + 10
+    alerting.reconfigure(parse_config(_text(silences, RULE + 'sinks = ["ops"]\n' + BOUNCES)))
+    assert [row.id for row in silence_list(alerting.evaluator, T + 10, 10).items] == ["s1"]
+
+
+def test_a_silence_another_sesd_ended_after_this_one_read_it_is_not_said_ended(
+    tmp_path: Path,
+) -> None:
+    """Two sesd on one file resolve the same alert: the second read the silence waiting,
+    then the first ended it in the file (between the second's read and its write, an
+    evaluation's slices apart). The second ends nothing, and logs no ended silence (a
+    line of 0 silences ended, none named); its next read finds it ended."""
+    silences = tmp_path / "silences.json"
+    file = _watching(silences, domain="a.example")
+    watcher = SilenceWatcher(str(silences))
+    assert watcher.refresh()
+    assert file.expire({"s1"}, T + 5) == ["s1"]
+    with capture_logs() as logs:
+        watcher.end({"s1"}, T + 10)
+    assert [e for e in logs if e["event"] == "sesd.silences.ended_by_resolve"] == []
+    assert [s.ends_at for s in file.read()] == [T + 5]
+    assert watcher.refresh()
+    assert [s.state(T + 10) for s in watcher.silences.items] == ["expired"]
+
+
 @pytest.mark.parametrize("ended_by", ["start", "first evaluation"])
 async def test_a_config_edited_while_stopped_ends_the_silence_at_the_start(
     tmp_path: Path, ended_by: str
@@ -203,3 +242,31 @@ async def test_a_config_edited_while_stopped_ends_the_silence_at_the_start(
         after.evaluate()
     assert [s.ends_at for s in file.read()] == [T + 60]
     assert [s.state(T + 60) for s in after.evaluator.silences.items] == ["expired"]
+
+
+async def test_the_start_ends_the_silence_before_it_runs_anything(
+    tmp_path: Path, local_sqs: LocalSqs, sqs: Any
+) -> None:
+    """The same stop and edit, then a real daemon's start from the state file (moto's
+    SQS): the silence has ended by the time sesd says it started, before any task runs.
+    A start given up after the restore (a stop signal, a second one saving what was
+    restored) leaves a file without the alert: ended at the first evaluation only, the
+    silence would wait on it for good."""
+    before, pipeline, _now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    file = _watching(silences, domain="a.example")
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    before.evaluate()
+    state = tmp_path / "state.bin"
+    await StateSaver(str(state), pipeline.ledger, before.evaluator, lambda: T + 5).save_last(5.0)
+
+    url, _ = await make_queue(sqs)
+    text = (
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\n[[queues]]\nurl = "{url}"\n'
+        f'wait_time_seconds = 0\n[http]\nlisten = "127.0.0.1:0"\n[state]\npath = "{state}"\n'
+    )
+    with capture_logs() as logs:
+        async with running(parse_config(text + _text(silences, BOUNCES)), clock=lambda: T + 60):
+            pass
+    events = [e["event"] for e in logs]
+    assert events.index("sesd.silences.ended_by_resolve") < events.index("sesd.daemon.started")
+    assert [s.ends_at for s in file.read()] == [T + 60]
