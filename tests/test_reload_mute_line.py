@@ -3,17 +3,23 @@ silences file: a config without ``silences_path`` (nor a state file beside which
 goes) carries none, as the command would fail; one with it carries the command. A
 reload leaves the line a restart with that config would give: on the alerts from then
 on, and on the firings still waiting in an outbox, not the line of the config the
-daemon started with. A real daemon's parts, not started, its outbox not running."""
+daemon started with; but a page whose delivery has begun goes on as it was made. A real
+daemon's parts, not started, its outboxes not running (but one run to a local PagerDuty)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import aiohttp
+import anyio
 
 from sesd.alerting.rules import Transition
 from sesd.config import parse_config
 from sesd.runtime.daemon import Daemon
+from sesd.runtime.saver import StateSaver
+from tests.test_pagerduty_parts_restart import DOMAINS, _PagerDuty, _stopped_part_sent, _told
+from tests.test_pagerduty_parts_restart import _text as _pagerduty
+from tests.test_reload_sinks import _drained
 from tests.test_routing import RULE, T
 from tests.test_rules import feed_spike
 
@@ -119,3 +125,36 @@ async def test_a_page_queued_for_two_sinks_stays_one_page_with_its_new_line(
     daemon.alerting.evaluate()
     assert outboxes["ops"].waiting() == outboxes["pager"].waiting() == []
     assert daemon.alerting.evaluator.states["delays"]["a.example"].notified is False
+
+
+async def test_a_page_part_sent_before_the_reload_goes_on_from_its_next_event(
+    tmp_path: Path,
+) -> None:
+    """A PagerDuty page of three domains a stop left part-sent (PagerDuty took the first
+    trigger) waits in its outbox after the restart, begun. A reload then adds the
+    silences file: the page keeps the lines it was made with, and goes on from the
+    second trigger. Made again with the new line, it would be another page to the
+    sink, which knows nothing of its parts: the first trigger sent again (a second
+    incident where the on-call had resolved the first by hand)."""
+    state, path = tmp_path / "state", tmp_path / "sesd.toml"
+    async with _PagerDuty() as pd, aiohttp.ClientSession() as session:
+        await _stopped_part_sent(pd, session, state, "firing", "post")
+        text = QUEUE + _pagerduty(pd.url)
+        path.write_text(text)
+        now = [T + 30]
+        daemon = Daemon(parse_config(text), config_path=str(path), clock=lambda: now[0])
+        ledger, evaluator = daemon.pipeline.ledger, daemon.alerting.evaluator
+        saver = StateSaver(str(state), ledger, evaluator, lambda: now[0])
+        saver.load()
+        saver.release()
+        daemon.alerting.open(session)
+        outbox = daemon.alerting.outboxes["pd"]
+        (begun,) = outbox.unsent()
+        assert outbox.waiting() == []
+        assert daemon.alerting.evaluator.mute("delays", ["a.example"]) == ""
+        path.write_text(text.replace("[alerts]\n", f'[alerts]\nsilences_path = "{tmp_path}/s"\n'))
+        assert await daemon.reload()
+        assert daemon.alerting.evaluator.mute("delays", ["a.example"]) != ""
+        assert outbox.unsent()[0] is begun
+        await _drained(outbox, lambda seconds: anyio.lowlevel.checkpoint())
+    assert _told(pd, "trigger") == [f"sesd:delays:{domain}" for domain in DOMAINS]
