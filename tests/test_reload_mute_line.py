@@ -14,6 +14,8 @@ import aiohttp
 import anyio
 
 from sesd.alerting.rules import Transition
+from sesd.alerting.silence_file import SilenceFile
+from sesd.alerting.silences import Silence
 from sesd.config import parse_config
 from sesd.runtime.daemon import Daemon
 from sesd.runtime.saver import StateSaver
@@ -100,9 +102,6 @@ async def test_a_page_queued_for_two_sinks_stays_one_page_with_its_new_line(
     """A page waiting for two sinks is one notification in both outboxes (what a new
     silence recalls is told so: no sink took it). Given the line the reload brings, it
     is still one, so a silence added then recalls it from both as never sent."""
-    from sesd.alerting.silence_file import SilenceFile
-    from sesd.alerting.silences import Silence
-
     two = '[alerts.sinks.pager]\ntype = "console"\n'
     path = tmp_path / "sesd.toml"
     path.write_text(_text(None).replace(SINK, SINK + two).replace('["ops"]', '["ops", "pager"]'))
@@ -127,6 +126,36 @@ async def test_a_page_queued_for_two_sinks_stays_one_page_with_its_new_line(
     assert daemon.alerting.evaluator.states["delays"]["a.example"].notified is False
 
 
+def _restarted_part_sent(
+    state: Path, path: Path, text: str, session: aiohttp.ClientSession, opened: float
+) -> Daemon:
+    """A daemon on the config file ``path`` (``text``, written), its state restored from
+    ``state`` at T+30 (the page a stop left part-sent), its outboxes opened (not run)
+    at ``opened``, the start having taken that long."""
+    path.write_text(text)
+    now = [T + 30]
+    config = parse_config(text)
+    daemon = Daemon(config, config_path=str(path), clock=lambda: now[0], monotonic=lambda: now[0])
+    saver = StateSaver(str(state), daemon.pipeline.ledger, daemon.alerting.evaluator, daemon.clock)
+    saver.load()
+    saver.release()
+    assert [each.sink for each in daemon.alerting.evaluator.resumed] == ["pd"]
+    now[0] = opened
+    daemon.alerting.open(session)
+    return daemon
+
+
+async def _silences_added(daemon: Daemon, path: Path) -> None:
+    """A reload of ``path`` with a silences file added: the mute lines begin anew."""
+    assert daemon.alerting.evaluator.mute("delays", ["a.example"]) == ""
+    text = await anyio.Path(path).read_text()
+    await anyio.Path(path).write_text(
+        text.replace("[alerts]\n", f'[alerts]\nsilences_path = "{path}.s"\n')
+    )
+    assert await daemon.reload()
+    assert daemon.alerting.evaluator.mute("delays", ["a.example"]) == _restarted(path) != ""
+
+
 async def test_a_page_part_sent_before_the_reload_goes_on_from_its_next_event(
     tmp_path: Path,
 ) -> None:
@@ -139,22 +168,43 @@ async def test_a_page_part_sent_before_the_reload_goes_on_from_its_next_event(
     state, path = tmp_path / "state", tmp_path / "sesd.toml"
     async with _PagerDuty() as pd, aiohttp.ClientSession() as session:
         await _stopped_part_sent(pd, session, state, "firing", "post")
-        text = QUEUE + _pagerduty(pd.url)
-        path.write_text(text)
-        now = [T + 30]
-        daemon = Daemon(parse_config(text), config_path=str(path), clock=lambda: now[0])
-        ledger, evaluator = daemon.pipeline.ledger, daemon.alerting.evaluator
-        saver = StateSaver(str(state), ledger, evaluator, lambda: now[0])
-        saver.load()
-        saver.release()
-        daemon.alerting.open(session)
+        daemon = _restarted_part_sent(state, path, QUEUE + _pagerduty(pd.url), session, T + 30)
         outbox = daemon.alerting.outboxes["pd"]
         (begun,) = outbox.unsent()
         assert outbox.waiting() == []
-        assert daemon.alerting.evaluator.mute("delays", ["a.example"]) == ""
-        path.write_text(text.replace("[alerts]\n", f'[alerts]\nsilences_path = "{tmp_path}/s"\n'))
-        assert await daemon.reload()
-        assert daemon.alerting.evaluator.mute("delays", ["a.example"]) != ""
+        await _silences_added(daemon, path)
         assert outbox.unsent()[0] is begun
         await _drained(outbox, lambda seconds: anyio.lowlevel.checkpoint())
     assert _told(pd, "trigger") == [f"sesd:delays:{domain}" for domain in DOMAINS]
+
+
+async def test_a_part_sent_page_sent_whole_after_the_restart_has_the_configs_lines(
+    tmp_path: Path,
+) -> None:
+    """The same page, past its ``notification_max_age`` by the time the restart opens
+    its outbox (a long start): it goes whole, a page anew, waiting. Its mute lines are
+    the config's, none without a silences file, not the stopped run's (a command that
+    fails now); and a reload that adds the file gives it the line, as it gives every
+    page waiting, and what a silence recalls of it leaves the rest theirs. The file
+    keeps the lines, not what made them: the page kept the stopped run's, and a
+    reload or a recall left it none."""
+    state, path = tmp_path / "state", tmp_path / "sesd.toml"
+    async with _PagerDuty() as pd, aiohttp.ClientSession() as session:
+        await _stopped_part_sent(pd, session, state, "firing", "post")
+        text = QUEUE + _pagerduty(pd.url, max_age="40s")
+        daemon = _restarted_part_sent(state, path, text, session, T + 100)
+        outbox = daemon.alerting.outboxes["pd"]
+        (whole,) = outbox.waiting()
+        assert (whole.silence, dict(whole.mutes)) == ("", dict.fromkeys(DOMAINS, ""))
+        await _silences_added(daemon, path)
+        (whole,) = outbox.waiting()
+        line = _restarted(path)
+        assert whole.silence == line.replace("a.example", "'*'")
+        assert dict(whole.mutes) == {d: line.replace("a.example", d) for d in DOMAINS}
+        held = Silence(id="s1", comment="c", starts_at=T, ends_at=T + 600, domain="a.example")
+        SilenceFile(f"{path}.s").add(held, T + 100)
+        daemon.alerting.evaluate()
+        (rest,) = outbox.waiting()
+        assert [a.domain for a in rest.alerts] == DOMAINS[1:]
+        assert rest.silence == line.replace("a.example", "'*'")
+        assert dict(rest.mutes) == {d: line.replace("a.example", d) for d in DOMAINS[1:]}

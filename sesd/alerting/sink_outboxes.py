@@ -85,7 +85,12 @@ class SinkOutboxes:
             if age > max_age or not resume(outbox, each, age):
                 whole.append((outbox, each.notification))
         for outbox, notification in reversed(whole):
-            outbox.put(replace(notification, at=now))  # its own ``at`` and ``id``
+            # A page anew (its own ``at`` and ``id``) with the config's mute lines, made
+            # by the evaluator's mute: the file kept the stopped run's lines (naming a
+            # silences file the config may have dropped since), not what made them,
+            # which a recall or a reload needs to make them again.
+            again = replace(notification, at=now, mute=self._evaluator.mute)
+            outbox.put(remuted(again))
         self._evaluator.resumed = []
 
     def _holding(self, sink: Sink) -> Sink:
