@@ -134,6 +134,34 @@ async def test_a_silence_the_reload_resolve_ended_is_listed_expired(
     assert "when its alert resolves" not in line
 
 
+@pytest.mark.parametrize("change", ["sink dropped", "severity"])
+async def test_a_reload_resolve_of_an_alert_that_fires_on_leaves_the_silence_waiting(
+    tmp_path: Path, change: str
+) -> None:
+    """a.example's page went to ops and Alertmanager; the on-call silences it until it
+    resolves. A reload takes ops off the rule (ops is sent the resolve), or changes the
+    rule's severity (Alertmanager is sent the old labels' resolve, the new ones'
+    firing): resolves the reload causes, of an alert that fires on. The silence waits
+    on."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    am = '[alerts.sinks.am]\ntype = "alertmanager"\nurls = ["http://127.0.0.1:9"]\n'
+    rule = RULE + 'sinks = ["ops", "am"]\n'
+    alerting.reconfigure(parse_config(_text(silences, am + rule)))
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    alerting.evaluate()
+    assert _queued(alerting, "ops") == _queued(alerting, "am") == [("firing", ["a.example"])]
+    file = _watching(silences, domain="a.example")
+    now[0] = T + 10
+    if change == "severity":
+        changed, sink = rule + 'severity = "critical"\n', "am"
+    else:
+        changed, sink = rule.replace('"ops", "am"', '"am"'), "ops"
+    alerting.reconfigure(parse_config(_text(silences, am + changed)))
+    assert ("resolved", ["a.example"]) in _queued(alerting, sink)
+    assert [s.ends_at for s in file.read()] == [None]
+    assert alerting.evaluator.silenced("delays", "a.example", T + 10)
+
+
 async def test_a_raised_threshold_resolves_by_evaluation_and_ends_the_silence(
     tmp_path: Path,
 ) -> None:
