@@ -326,7 +326,9 @@ class QueuePoller:
                 "visibility timeout",
             )
         self._said(len(messages), len(done), deleted)
-        if calls.raised is not None:  # what the receive raised, the batch told first
+        # What the receive raised, or what ended a stop's delete (an exit, the poller's
+        # cancellation): the batch told first.
+        if calls.raised is not None:
             raise calls.raised
         return calls.answer if calls.answer is NOT_ASKED else self._read(calls.answer)
 
@@ -347,12 +349,21 @@ class QueuePoller:
         under way), in the bound a delete has (its own limit, the margin past the grace
         period): ``calls.deleted`` says what SQS deleted, None if cut off (``so_far``
         then says what it had deleted). A fault of sesd's own is kept in
-        ``calls.fault``, for :meth:`_handle` to raise."""
-        with self._in_flight.scope(DELETE_LIMIT):
-            try:
+        ``calls.fault``, for :meth:`_handle` to raise; what else ends the delete, in
+        ``calls.raised``, for :meth:`_handle` to raise once the batch is told."""
+        try:
+            with self._in_flight.scope(DELETE_LIMIT):
                 calls.deleted = await self._deletes.delete(done, calls)
-            except Exception as exc:  # noqa: BLE001 - raised by _handle, after the receive
+        except BaseException as exc:  # noqa: BLE001 - raised by _handle
+            # Outside the scope, which takes its own cut. An exit asked for, or the
+            # poller's own cancellation that the shield does not hold off (the event
+            # loop's close after an exit elsewhere, a program running sesd cancelling
+            # its task), ends the delete cut off, its end not known: told as one, as
+            # the delete beside a receive is, not dropped with the batch's line.
+            if is_fault(exc):
                 calls.fault = exc
+            else:
+                calls.raised = exc
 
     def _fault(self, exc: BaseException) -> None:
         """An error a batch also ended in, not the one raised: counted and logged as its
