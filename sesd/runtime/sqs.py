@@ -280,9 +280,18 @@ class QueuePoller:
             await self._give_back(messages)
             raise
         received_at = self._clock()
-        # Never cancelled: a stop waits for the batch's end and its delete (the batch's
-        # turns of the event loop are shielded, its only awaits).
-        done = await self._judge.batch(messages, received_at)
+        done: list[MessageTypeDef] = []
+        try:
+            # Never cancelled: a stop waits for the batch's end and its delete (the
+            # batch's turns of the event loop are shielded, its only awaits).
+            await self._judge.batch(messages, received_at, done)
+        except BaseException as exc:
+            # What the shield does not hold off (a program running sesd cancelling its
+            # task, the event loop's close after an exit elsewhere): those judged so far
+            # are counted, not deleted, and come back; told, then raised.
+            if not is_fault(exc):
+                self._told(len(messages), len(done), None if done else 0)
+            raise
         self._after_batch()
         self._changes.notify()
         # Handled messages are deleted even if a cancellation arrives meanwhile:
@@ -310,22 +319,7 @@ class QueuePoller:
             if other is not None:
                 self._fault(other)
             raise first
-        deleted = calls.deleted
-        if deleted is None:
-            # Cut off in its second try, the delete deleted what its first did: those do
-            # not come back.
-            deleted = calls.so_far
-            # A failed delete, counted as one the SDK gave up on is: during a stall
-            # every delete ends so, and the errors' series would else say none failed.
-            self._deletes.cut_off("delete")
-            self._cut_off(
-                "sesd.sqs.delete_cut_off",
-                count=len(done) - deleted,
-                deleted=deleted,
-                hint="counted, but not deleted: SQS hands them out again after their "
-                "visibility timeout",
-            )
-        self._said(len(messages), len(done), deleted)
+        self._told(len(messages), len(done), calls.deleted, calls.so_far)
         # What the receive raised, or what ended a stop's delete (an exit, the poller's
         # cancellation): the batch told first.
         if calls.raised is not None:
@@ -374,8 +368,22 @@ class QueuePoller:
         self._metrics.task_failures.labels("poller").inc()
         self._log.error("sesd.task.failed", task="poller", hint=BESIDE, exc_info=exc)
 
-    def _said(self, received: int, to_delete: int, deleted: int) -> None:
-        """A batch's line, at debug level."""
+    def _told(self, received: int, to_delete: int, deleted: int | None, so_far: int = 0) -> None:
+        """A batch's end: its line, at debug level, after its delete's if cut off
+        (``deleted`` None; cut off in its second try, the delete deleted what its first
+        did, ``so_far``: those do not come back). A delete cut off is a failed delete,
+        counted as one the SDK gave up on is (during a stall every delete ends so, and
+        the errors' series would else say none failed), and warned of."""
+        if deleted is None:
+            deleted = so_far
+            self._deletes.cut_off("delete")
+            self._cut_off(
+                "sesd.sqs.delete_cut_off",
+                count=to_delete - deleted,
+                deleted=deleted,
+                hint="counted, but not deleted: SQS hands them out again after their "
+                "visibility timeout",
+            )
         if debug_logged():  # asked first: a line dropped costs about 17,000 instructions
             self._log.debug(
                 "sesd.sqs.batch", received=received, to_delete=to_delete, deleted=deleted
