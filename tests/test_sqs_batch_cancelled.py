@@ -2,7 +2,8 @@
 program running sesd that cancels its task, the event loop's close after an exit
 elsewhere. The messages judged so far are counted but not deleted, and come back after
 their visibility timeout: the batch is told as a delete cut off is (said, counted
-failed, the batch's line), then the poller ends in that cancellation."""
+failed, the batch's line), then the poller ends in that cancellation. So is a release
+of what a poller cancelled as its receive answered gives back, cut off so."""
 
 from __future__ import annotations
 
@@ -117,3 +118,41 @@ def test_a_batch_the_event_loops_close_cancels_while_judged_tells_it(
         anyio.run(run)
     _told_judged_cut_off(_said(logs))
     assert counted == (1, 0)
+
+
+async def test_a_give_back_whose_task_is_cancelled_tells_it(
+    local_sqs: LocalSqs, logs: io.StringIO
+) -> None:
+    """A poller cancelled while its receive was in flight gives back what it brought
+    (visibility 0, in a shielded scope of its own); a program running sesd cancels its
+    task (``Task.cancel()``) while that release waits for SQS. The release is said cut
+    off and counted a failed release, as when its own bound cuts it off, then the poller
+    ends in that cancellation: the messages stay hidden until their visibility timeout,
+    counted nowhere."""
+    async with aws_client("sqs", local_sqs) as sqs:
+        url, p, messages = await _a_costly_batch(sqs)
+        releasing = anyio.Event()
+
+        async def release_waits(**_: Any) -> Any:
+            releasing.set()
+            await anyio.sleep_forever()
+
+        sqs.change_message_visibility_batch = release_waits
+
+        async def handle_cancelled() -> None:
+            with anyio.CancelScope() as scope:
+                scope.cancel()  # while the receive was in flight
+                await p._handle(messages)
+
+        task = asyncio.get_running_loop().create_task(handle_cancelled())
+        with anyio.fail_after(10):
+            await releasing.wait()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        assert _counted(p, "release") == (1, 0)
+        assert p._pipeline.ledger.tallies.messages == {}
+        assert await queue_counts(sqs, url) == (0, 2)
+    said = _said(logs)
+    assert said["sesd.sqs.release_cut_off"]["count"] == 2
+    assert "sesd.task.failed" not in said, said.get("sesd.task.failed", {}).get("exception")

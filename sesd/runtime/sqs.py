@@ -286,9 +286,8 @@ class QueuePoller:
             # batch's turns of the event loop are shielded, its only awaits).
             await self._judge.batch(messages, received_at, done)
         except BaseException as exc:
-            # What the shield does not hold off (a program running sesd cancelling its
-            # task, the event loop's close after an exit elsewhere): those judged so far
-            # are counted, not deleted, and come back; told, then raised.
+            # The poller's own cancellation through the shield (the event loop's close, a
+            # program cancelling its task): those judged, counted, not deleted, told.
             if not is_fault(exc):
                 self._told(len(messages), len(done), None if done else 0)
             raise
@@ -320,23 +319,29 @@ class QueuePoller:
                 self._fault(other)
             raise first
         self._told(len(messages), len(done), calls.deleted, calls.so_far)
-        # What the receive raised, or what ended a stop's delete (an exit, the poller's
-        # cancellation): the batch told first.
+        # What the receive raised, or ended a stop's delete: raised, the batch told first.
         if calls.raised is not None:
             raise calls.raised
         return calls.answer if calls.answer is NOT_ASKED else self._read(calls.answer)
 
     async def _give_back(self, messages: list[MessageTypeDef]) -> None:
-        """Release ``messages`` at once (visibility 0), in a bound of its own."""
-        with self._in_flight.budget() as scope:
-            await self._deletes.release(messages)
-        if scope.cancelled_caught:
-            self._deletes.cut_off("release")
-            self._cut_off(
-                "sesd.sqs.release_cut_off",
-                count=len(messages),
-                hint="they become visible again after their visibility timeout",
-            )
+        """Release ``messages`` at once (visibility 0), in a bound of its own; told cut off
+        by it, or by the poller's own cancellation through its shield (then raised)."""
+        try:
+            with self._in_flight.budget() as scope:
+                await self._deletes.release(messages)
+            cut = scope.cancelled_caught
+        except BaseException as exc:
+            cut = not is_fault(exc)
+            raise
+        finally:
+            if cut:
+                self._deletes.cut_off("release")
+                self._cut_off(
+                    "sesd.sqs.release_cut_off",
+                    count=len(messages),
+                    hint="they become visible again after their visibility timeout",
+                )
 
     async def _delete(self, done: list[MessageTypeDef], calls: Calls) -> None:
         """Delete a batch's handled messages in this task, no receive beside it (a stop
@@ -349,11 +354,9 @@ class QueuePoller:
             with self._in_flight.scope(DELETE_LIMIT):
                 calls.deleted = await self._deletes.delete(done, calls)
         except BaseException as exc:  # noqa: BLE001 - raised by _handle
-            # Outside the scope, which takes its own cut. An exit asked for, or the
-            # poller's own cancellation that the shield does not hold off (the event
-            # loop's close after an exit elsewhere, a program running sesd cancelling
-            # its task), ends the delete cut off, its end not known: told as one, as
-            # the delete beside a receive is, not dropped with the batch's line.
+            # Outside the scope, which takes its own cut. An exit, or the poller's own
+            # cancellation through the shield (the event loop's close, a program
+            # cancelling its task), ends the delete cut off: told so, as beside a receive.
             if is_fault(exc):
                 calls.fault = exc
             else:
@@ -369,11 +372,10 @@ class QueuePoller:
         self._log.error("sesd.task.failed", task="poller", hint=BESIDE, exc_info=exc)
 
     def _told(self, received: int, to_delete: int, deleted: int | None, so_far: int = 0) -> None:
-        """A batch's end: its line, at debug level, after its delete's if cut off
-        (``deleted`` None; cut off in its second try, the delete deleted what its first
-        did, ``so_far``: those do not come back). A delete cut off is a failed delete,
-        counted as one the SDK gave up on is (during a stall every delete ends so, and
-        the errors' series would else say none failed), and warned of."""
+        """A batch's end: a delete cut off (``deleted`` None; what its first try deleted,
+        ``so_far``, does not come back) counted failed, as one the SDK gave up on is (in
+        a stall every delete ends so: the errors' series would else say none failed),
+        and warned of; then the batch's line, at debug level."""
         if deleted is None:
             deleted = so_far
             self._deletes.cut_off("delete")
