@@ -280,9 +280,17 @@ class QueuePoller:
             await self._give_back(messages)
             raise
         received_at = self._clock()
-        # Never cancelled: a stop waits for the batch's end and its delete (the batch's
-        # turns of the event loop are shielded, its only awaits).
-        done = await self._judge.batch(messages, received_at)
+        done: list[MessageTypeDef] = []
+        try:
+            # Never cancelled: a stop waits for the batch's end and its delete (the
+            # batch's turns of the event loop are shielded, its only awaits).
+            await self._judge.batch(messages, received_at, done)
+        except BaseException as exc:
+            # The poller's own cancellation through the shield (the event loop's close, a
+            # program cancelling its task): those judged, counted, not deleted, told.
+            if not is_fault(exc):
+                self._told(len(messages), len(done), None if done else 0)
+            raise
         self._after_batch()
         self._changes.notify()
         # Handled messages are deleted even if a cancellation arrives meanwhile:
@@ -310,49 +318,49 @@ class QueuePoller:
             if other is not None:
                 self._fault(other)
             raise first
-        deleted = calls.deleted
-        if deleted is None:
-            # Cut off in its second try, the delete deleted what its first did: those do
-            # not come back.
-            deleted = calls.so_far
-            # A failed delete, counted as one the SDK gave up on is: during a stall
-            # every delete ends so, and the errors' series would else say none failed.
-            self._deletes.cut_off("delete")
-            self._cut_off(
-                "sesd.sqs.delete_cut_off",
-                count=len(done) - deleted,
-                deleted=deleted,
-                hint="counted, but not deleted: SQS hands them out again after their "
-                "visibility timeout",
-            )
-        self._said(len(messages), len(done), deleted)
-        if calls.raised is not None:  # what the receive raised, the batch told first
+        self._told(len(messages), len(done), calls.deleted, calls.so_far)
+        # What the receive raised, or ended a stop's delete: raised, the batch told first.
+        if calls.raised is not None:
             raise calls.raised
         return calls.answer if calls.answer is NOT_ASKED else self._read(calls.answer)
 
     async def _give_back(self, messages: list[MessageTypeDef]) -> None:
-        """Release ``messages`` at once (visibility 0), in a bound of its own."""
-        with self._in_flight.budget() as scope:
-            await self._deletes.release(messages)
-        if scope.cancelled_caught:
-            self._deletes.cut_off("release")
-            self._cut_off(
-                "sesd.sqs.release_cut_off",
-                count=len(messages),
-                hint="they become visible again after their visibility timeout",
-            )
+        """Release ``messages`` at once (visibility 0), in a bound of its own; told cut off
+        by it, or by the poller's own cancellation through its shield (then raised)."""
+        try:
+            with self._in_flight.budget() as scope:
+                await self._deletes.release(messages)
+            cut = scope.cancelled_caught
+        except BaseException as exc:
+            cut = not is_fault(exc)
+            raise
+        finally:
+            if cut:
+                self._deletes.cut_off("release")
+                self._cut_off(
+                    "sesd.sqs.release_cut_off",
+                    count=len(messages),
+                    hint="they become visible again after their visibility timeout",
+                )
 
     async def _delete(self, done: list[MessageTypeDef], calls: Calls) -> None:
         """Delete a batch's handled messages in this task, no receive beside it (a stop
         under way), in the bound a delete has (its own limit, the margin past the grace
         period): ``calls.deleted`` says what SQS deleted, None if cut off (``so_far``
         then says what it had deleted). A fault of sesd's own is kept in
-        ``calls.fault``, for :meth:`_handle` to raise."""
-        with self._in_flight.scope(DELETE_LIMIT):
-            try:
+        ``calls.fault``, for :meth:`_handle` to raise; what else ends the delete, in
+        ``calls.raised``, for :meth:`_handle` to raise once the batch is told."""
+        try:
+            with self._in_flight.scope(DELETE_LIMIT):
                 calls.deleted = await self._deletes.delete(done, calls)
-            except Exception as exc:  # noqa: BLE001 - raised by _handle, after the receive
+        except BaseException as exc:  # noqa: BLE001 - raised by _handle
+            # Outside the scope, which takes its own cut. An exit, or the poller's own
+            # cancellation through the shield (the event loop's close, a program
+            # cancelling its task), ends the delete cut off: told so, as beside a receive.
+            if is_fault(exc):
                 calls.fault = exc
+            else:
+                calls.raised = exc
 
     def _fault(self, exc: BaseException) -> None:
         """An error a batch also ended in, not the one raised: counted and logged as its
@@ -363,8 +371,21 @@ class QueuePoller:
         self._metrics.task_failures.labels("poller").inc()
         self._log.error("sesd.task.failed", task="poller", hint=BESIDE, exc_info=exc)
 
-    def _said(self, received: int, to_delete: int, deleted: int) -> None:
-        """A batch's line, at debug level."""
+    def _told(self, received: int, to_delete: int, deleted: int | None, so_far: int = 0) -> None:
+        """A batch's end: a delete cut off (``deleted`` None; what its first try deleted,
+        ``so_far``, does not come back) counted failed, as one the SDK gave up on is (in
+        a stall every delete ends so: the errors' series would else say none failed),
+        and warned of; then the batch's line, at debug level."""
+        if deleted is None:
+            deleted = so_far
+            self._deletes.cut_off("delete")
+            self._cut_off(
+                "sesd.sqs.delete_cut_off",
+                count=to_delete - deleted,
+                deleted=deleted,
+                hint="counted, but not deleted: SQS hands them out again after their "
+                "visibility timeout",
+            )
         if debug_logged():  # asked first: a line dropped costs about 17,000 instructions
             self._log.debug(
                 "sesd.sqs.batch", received=received, to_delete=to_delete, deleted=deleted

@@ -65,9 +65,10 @@ class Calls:
     nobody asked for: :func:`read_end`), and what the receive raised, or the wait for
     the delete (a fault, an exit asked for, a cancellation nobody asked for, the event
     loop's close: the poller raises it once the batch is told, what the receive
-    brought given back). ``other``: the receive's error when what ended the wait for
-    the delete after it is the one raised, for the poller to count and log as a
-    fault, not drop."""
+    brought given back), or, a stop's delete made alone, what ended it but a fault
+    (an exit, the poller's own cancellation: a delete cut off, told as one).
+    ``other``: the receive's error when what ended the wait for the delete after it
+    is the one raised, for the poller to count and log as a fault, not drop."""
 
     __slots__ = ("answer", "deleted", "fault", "other", "raised", "so_far")
 

@@ -88,14 +88,16 @@ class Judge:
             self._pipeline.ledger.tallies.caught_up(self._label, at)
 
     async def batch(
-        self, messages: list[MessageTypeDef], received_at: float
-    ) -> list[MessageTypeDef]:
+        self, messages: list[MessageTypeDef], received_at: float, done: list[MessageTypeDef]
+    ) -> None:
         """Run a batch's messages through the pipeline, in order; the event loop's other
         tasks have their turn whenever the batch has held the loop for :data:`HOLD`
         seconds: ten costly messages are ten short stalls, not one long one. Never
         cancelled (a stop waits for the batch's end and its delete: a message counted
         but not deleted would come back and count twice): its turns, its only awaits,
-        are shielded. Returns those to delete.
+        are shielded. Those to delete are added to ``done`` as each is judged: what the
+        shield does not hold off (the task's own cancellation, the event loop's close)
+        leaves there those counted so far.
 
         Not a turn before every message: a turn is a trip round the event loop (a
         selector poll, a task switch), about 25,000 instructions, a quarter of what the
@@ -107,7 +109,6 @@ class Judge:
 
         One shielded scope a turn, not one round the batch: a scope costs about as much
         as a turn, and a batch of ordinary events takes none."""
-        done = []
         monotonic = self._monotonic
         since = monotonic()
         # The wall clock's steps measured so far (sesd.core.canary.CanaryTracker.stepped):
@@ -123,7 +124,6 @@ class Judge:
                 shifted = canary.shifted
             if self._judge(message, received_at):
                 done.append(message)
-        return done
 
     def _judge(self, message: MessageTypeDef, received_at: float) -> bool:
         """Run one message through the pipeline. True when it is to be deleted."""

@@ -1,0 +1,158 @@
+"""A batch ended while it is judged by what the shield of its turns does not hold off: a
+program running sesd that cancels its task, the event loop's close after an exit
+elsewhere. The messages judged so far are counted but not deleted, and come back after
+their visibility timeout: the batch is told as a delete cut off is (said, counted
+failed, the batch's line), then the poller ends in that cancellation. So is a release
+of what a poller cancelled as its receive answered gives back, cut off so."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import itertools
+from typing import Any
+
+import anyio
+import pytest
+
+from sesd.commands.demo.localsqs import LocalSqs
+from sesd.core.tallies import Outcome
+from sesd.io.logs import configure_logging
+from sesd.runtime.sqs import QueuePoller
+from tests import factory as f
+from tests.conftest import aws_client, make_queue, queue_counts, send_bodies
+from tests.test_sqs_edges import poller
+from tests.test_sqs_stop_delete_cancelled import _counted, _said
+
+
+@pytest.fixture
+def logs() -> io.StringIO:
+    """sesd's log lines, as JSON, for the test to read with :func:`_said`."""
+    stream = io.StringIO()
+    configure_logging("debug", "json", stream=stream)
+    return stream
+
+
+async def _a_costly_batch(sqs: Any) -> tuple[str, QueuePoller, list[Any]]:
+    """A queue with two messages (visibility 300 s), received, and a poller whose batch
+    takes a turn of the event loop between them (each read of its monotonic clock a
+    second later than the one before)."""
+    url, _ = await make_queue(sqs, visibility=300)
+    await send_bodies(sqs, url, [f.raw(f.delivery([f"u{i}@one.example"])) for i in range(2)])
+    seconds = itertools.count()
+    p, _ = poller(sqs, url, monotonic=lambda: float(next(seconds)))
+    messages: list[Any] = []
+    with anyio.fail_after(10):
+        while len(messages) < 2:
+            got = await sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+            messages += got.get("Messages", [])
+    return url, p, messages
+
+
+async def _one_judged(p: QueuePoller) -> None:
+    """Wait, taking every turn of the event loop the batch gives, until it has judged its
+    first message: the batch is then at its turn before the second."""
+    tallies = p._pipeline.ledger.tallies
+    while tallies.messages.get(("q", Outcome.PROCESSED), 0) < 1:
+        await anyio.lowlevel.checkpoint()
+
+
+def _told_judged_cut_off(said: dict[str, dict[str, Any]]) -> None:
+    """The batch's two messages received, the one judged said cut off from its delete,
+    none deleted, and no fault of sesd's logged."""
+    assert said["sesd.sqs.delete_cut_off"]["count"] == 1
+    line = said["sesd.sqs.batch"]
+    assert (line["received"], line["to_delete"], line["deleted"]) == (2, 1, 0)
+    assert "sesd.task.failed" not in said, said.get("sesd.task.failed", {}).get("exception")
+
+
+async def test_a_batch_whose_task_is_cancelled_while_judged_tells_it(
+    local_sqs: LocalSqs, logs: io.StringIO
+) -> None:
+    """A program running sesd cancels its task (``Task.cancel()``, which no cancel
+    scope's shield holds off) at a turn the batch takes between two messages: the poller
+    ends in that cancellation, once the batch is told; the message judged is counted
+    once, hidden until its visibility timeout."""
+    async with aws_client("sqs", local_sqs) as sqs:
+        url, p, messages = await _a_costly_batch(sqs)
+        task = asyncio.get_running_loop().create_task(p._handle(messages))
+        with anyio.fail_after(10):
+            await _one_judged(p)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        assert _counted(p, "delete") == (1, 0)
+        assert p._pipeline.ledger.tallies.messages == {("q", Outcome.PROCESSED): 1}
+        assert await queue_counts(sqs, url) == (0, 2)
+    _told_judged_cut_off(_said(logs))
+
+
+@pytest.mark.parametrize("kind", [KeyboardInterrupt, SystemExit], ids=lambda k: k.__name__)
+def test_a_batch_the_event_loops_close_cancels_while_judged_tells_it(
+    local_sqs: LocalSqs, kind: type[BaseException], logs: io.StringIO
+) -> None:
+    """An exit in another task while the batch takes a turn between two messages: the
+    event loop's close cancels the poller through the turn's shield. The batch is told
+    (the message judged said cut off from its delete, counted failed), the cancellation
+    no fault of sesd's."""
+    counted: tuple[float | None, float | None] = (None, None)
+
+    async def run() -> None:
+        nonlocal counted
+        async with aws_client("sqs", local_sqs) as sqs:
+            _, p, messages = await _a_costly_batch(sqs)
+
+            async def exit_elsewhere() -> None:
+                await _one_judged(p)
+                raise kind("elsewhere")
+
+            try:
+                with anyio.fail_after(10):
+                    async with anyio.create_task_group() as tg:
+                        tg.start_soon(p._handle, messages)
+                        await asyncio.get_running_loop().create_task(exit_elsewhere())
+            finally:
+                counted = _counted(p, "delete")
+
+    with pytest.raises(kind):
+        anyio.run(run)
+    _told_judged_cut_off(_said(logs))
+    assert counted == (1, 0)
+
+
+async def test_a_give_back_whose_task_is_cancelled_tells_it(
+    local_sqs: LocalSqs, logs: io.StringIO
+) -> None:
+    """A poller cancelled while its receive was in flight gives back what it brought
+    (visibility 0, in a shielded scope of its own); a program running sesd cancels its
+    task (``Task.cancel()``) while that release waits for SQS. The release is said cut
+    off and counted a failed release, as when its own bound cuts it off, then the poller
+    ends in that cancellation: the messages stay hidden until their visibility timeout,
+    counted nowhere."""
+    async with aws_client("sqs", local_sqs) as sqs:
+        url, p, messages = await _a_costly_batch(sqs)
+        releasing = anyio.Event()
+
+        async def release_waits(**_: Any) -> Any:
+            releasing.set()
+            await anyio.sleep_forever()
+
+        sqs.change_message_visibility_batch = release_waits
+
+        async def handle_cancelled() -> None:
+            with anyio.CancelScope() as scope:
+                scope.cancel()  # while the receive was in flight
+                await p._handle(messages)
+
+        task = asyncio.get_running_loop().create_task(handle_cancelled())
+        with anyio.fail_after(10):
+            await releasing.wait()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        assert _counted(p, "release") == (1, 0)
+        assert p._pipeline.ledger.tallies.messages == {}
+        assert await queue_counts(sqs, url) == (0, 2)
+    said = _said(logs)
+    assert said["sesd.sqs.release_cut_off"]["count"] == 2
+    assert "sesd.task.failed" not in said, said.get("sesd.task.failed", {}).get("exception")
