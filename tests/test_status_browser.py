@@ -37,6 +37,7 @@ from tests.browser import (  # noqa: F401 (fixtures: browser and sqs)
     watched,
 )
 from tests.conftest import make_queue, running, send_bodies
+from tests.dns_server import hermetic_text
 from tests.proxy import PrefixProxy
 from tests.status_world import MANY, MICROSOFT, RULES, many_alerts, settled, spike
 from tests.test_status_page import serving
@@ -510,6 +511,34 @@ async def test_a_failed_reload_names_the_log_line_that_says_why_after_a_redraw(
                 await expect(fact).to_contain_text(
                     "last reload FAILED (its log line sesd.config.reload_failed says why)"
                 )
+            seen.assert_clean(host)
+
+
+async def test_settings_left_for_a_restart_stay_said_after_a_redraw(
+    local_sqs: LocalSqs, sqs: Any, browser: Browser, tmp_path: Path
+) -> None:
+    """A reload that moved the listen address took the rest of the file: the header
+    says the address waits for a restart, in the warning's colour (sesd runs well),
+    drawn by the server and by the script alike, not only until the first refresh."""
+    url, _ = await make_queue(sqs)
+    path = tmp_path / "sesd.toml"
+    text = hermetic_text(config_text(local_sqs, url))
+    path.write_text(text)
+    async with running(load_config(str(path)), config_path=path) as daemon:
+        path.write_text(text.replace('"127.0.0.1:0"', '"127.0.0.1:9"'))
+        assert await daemon.reload()
+        host = f"127.0.0.1:{daemon.http_port}"
+        async with watched(browser) as seen:
+            page = seen.page
+            for refresh, redraws in ((300, 0), (0.25, 2)):
+                await opened(page, f"http://{host}/?refresh={refresh}", redraws)
+                fact = page.locator("#header .facts .warn")
+                await expect(fact).to_have_count(1)
+                await expect(fact).to_contain_text(
+                    " (except what waits for a restart: http.listen)"
+                )
+                color = await fact.evaluate("(e) => getComputedStyle(e).color")
+                assert color == "rgb(163, 91, 0)"  # --warn, the light scheme's
             seen.assert_clean(host)
 
 
