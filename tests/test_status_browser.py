@@ -37,8 +37,9 @@ from tests.browser import (  # noqa: F401 (fixtures: browser and sqs)
     watched,
 )
 from tests.conftest import make_queue, running, send_bodies
+from tests.dns_server import hermetic_text
 from tests.proxy import PrefixProxy
-from tests.status_world import MANY, MICROSOFT, RULES, many_alerts, settled, spike
+from tests.status_world import MANY, MICROSOFT, NOW, RULES, many_alerts, settled, spike, world
 from tests.test_status_page import serving
 
 #: Short polls: a stop need not wait out a long poll (conftest.short_polls). The pages
@@ -511,6 +512,59 @@ async def test_a_failed_reload_names_the_log_line_that_says_why_after_a_redraw(
                     "last reload FAILED (its log line sesd.config.reload_failed says why)"
                 )
             seen.assert_clean(host)
+
+
+async def test_settings_left_for_a_restart_stay_said_after_a_redraw(
+    local_sqs: LocalSqs, sqs: Any, browser: Browser, tmp_path: Path
+) -> None:
+    """A reload that moved the listen address took the rest of the file: the header
+    says the address waits for a restart, in the warning's colour (sesd runs well),
+    drawn by the server and by the script alike, not only until the first refresh."""
+    url, _ = await make_queue(sqs)
+    path = tmp_path / "sesd.toml"
+    text = hermetic_text(config_text(local_sqs, url))
+    path.write_text(text)
+    async with running(load_config(str(path)), config_path=path) as daemon:
+        path.write_text(text.replace('"127.0.0.1:0"', '"127.0.0.1:9"'))
+        assert await daemon.reload()
+        host = f"127.0.0.1:{daemon.http_port}"
+        async with watched(browser) as seen:
+            page = seen.page
+            for refresh, redraws in ((300, 0), (0.25, 2)):
+                await opened(page, f"http://{host}/?refresh={refresh}", redraws)
+                fact = page.locator("#header .facts .warn")
+                await expect(fact).to_have_count(1)
+                await expect(fact).to_contain_text(
+                    " (except what waits for a restart: http.listen)"
+                )
+                color = await fact.evaluate("(e) => getComputedStyle(e).color")
+                assert color == "rgb(163, 91, 0)"  # --warn, the light scheme's
+            seen.assert_clean(host)
+
+
+async def test_the_script_names_what_waits_for_a_restart_as_the_server_does(
+    browser: Browser,
+) -> None:
+    """25 settings waiting, one named with markup and a line break: the script's
+    redraw says the config line the server drew, word for word (the first 20, "and 5
+    more"), the markup as text, not as an element."""
+    w = world(now=NOW)
+    w.metrics.reloaded(True, NOW - 60)
+    keys = ["accounts.<b>x</b>&amp;\n", *(f"accounts.a{n:02}" for n in range(24))]
+    w.metrics.waiting_for_restart(keys)
+    async with serving(w) as (_, base), watched(browser) as seen:
+        page = seen.page
+        fact = page.locator("#header .facts .warn")
+        drawn = []
+        for refresh, redraws in ((300, 0), (0.25, 1)):
+            await opened(page, f"{base}/?refresh={refresh}", redraws)
+            await expect(fact).to_contain_text(" and 5 more)")
+            assert await page.locator("#header b").count() == 0
+            drawn.append(await fact.inner_text())
+        assert drawn[0] == drawn[1]
+        assert "accounts.<b>x</b>&amp;\\u000a, accounts.a00, " in drawn[0]
+        assert "accounts.a18 and 5 more)" in drawn[0]
+        seen.assert_clean(base.removeprefix("http://"))
 
 
 async def test_a_replica_of_a_fleet_says_its_figures_are_its_share_after_a_redraw(

@@ -19,6 +19,7 @@ import time
 from sesd.commands.common import EXIT_CONFIG, Commands, command, whole_number
 from sesd.core.text import escaped
 from sesd.runtime.reload_report import Report, read_report, report_path
+from sesd.status.document import RESTART_KEY_CHARS
 
 __all__ = ["EXIT_REFUSED", "EXIT_RESTART", "add_parser"]
 
@@ -128,7 +129,7 @@ def _outcome(pid: int, now: Report, before: Report) -> int:
             EXIT_REFUSED,
         )
     if now.restart_count:
-        keys = ", ".join(escaped(key, 100) for key in now.restart)
+        keys = ", ".join(escaped(key, RESTART_KEY_CHARS) for key in now.restart)
         more = now.restart_count - len(now.restart)
         if more > 0:
             keys += f" and {more} more"

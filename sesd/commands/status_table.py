@@ -15,7 +15,7 @@ from sesd.core.text import clean
 from sesd.status.charts import STAGES, duration, moment, percent, seconds, walked, when
 from sesd.status.document import MAX_ALERTS, SAME_ADVICE, AlertRow, ScopeTable, Status
 from sesd.status.markup import counted
-from sesd.status.page import RELOAD_FAILED_WHY, SHARE, built, not_ready, sinks_text
+from sesd.status.page import RELOAD_FAILED_WHY, SHARE, built, not_ready, restart_text, sinks_text
 
 __all__ = ["rows", "screenful", "table"]
 
@@ -35,7 +35,8 @@ def table(status: Status, url: str = "") -> str:
     """The status as a terminal shows it: alerts first, firing ones first."""
     d = status.sesd
     ready = "ready" if d.ready else f"NOT READY ({', '.join(not_ready(d))})"
-    reload = f"config loaded {moment(d.reload.at, status.at)}" + (
+    waits = restart_text(d.reload, "EXCEPT WHAT WAITS FOR A RESTART")
+    reload = f"config loaded {moment(d.reload.at, status.at)}{waits}" + (
         "" if d.reload.ok else f", LAST RELOAD FAILED ({RELOAD_FAILED_WHY})"
     )
     if not d.state.ok:

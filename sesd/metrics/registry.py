@@ -11,7 +11,7 @@ scrape time, by a pure read that takes the time as it finds it.
 from __future__ import annotations
 
 import platform
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from prometheus_client import (
     CollectorRegistry,
@@ -139,6 +139,14 @@ class Metrics:
             "When the config was last loaded successfully (start or SIGHUP), Unix time.",
             registry=self.registry,
         )
+        self.restart_pending = Gauge(
+            "sesd_config_restart_pending",
+            "1 while settings of the config in force wait for a restart (a reload or a "
+            "refresh left them as they run, logged as sesd.config.reload_ignored), else 0.",
+            registry=self.registry,
+        )
+        #: The settings that wait for a restart, as the last reload or refresh left them.
+        self.restart_keys: tuple[str, ...] = ()
         self.config_info = Gauge(
             "sesd_config_info",
             "The config in force, named by a digest of it as `sesd check-config` shows it "
@@ -227,6 +235,12 @@ class Metrics:
             self.config_info.remove(self._digest)
         self.config_info.labels(digest).set(1)
         self._digest = digest
+
+    def waiting_for_restart(self, keys: Sequence[str]) -> None:
+        """The settings of the config in force that wait for a restart (none: a reload
+        put them back as they run)."""
+        self.restart_keys = tuple(keys)
+        self.restart_pending.set(1 if keys else 0)
 
     def reloaded(self, ok: bool, now: float) -> None:
         """Record a config (re)load: ``ok``, and when the last good one was."""

@@ -81,6 +81,13 @@ class Reloader:
         self._given_up = False
         #: Each SIGHUP's outcome, for `sesd reload` (the unit's ExecReload) to wait on.
         self.report = ReloadReport(report_path(os.environ))
+        # What waits for a restart (sesd_config_restart_pending, the status page), both:
+        # the config file's settings as its last reload left them, and the web
+        # configuration's as last read. A refresh reads web.yml, not the config file:
+        # TLS turned on there waits as it would after a SIGHUP, and a renewed
+        # certificate read well must not hide a listen address still waiting.
+        self._file_waits: list[str] = []
+        self._web_waits: list[str] = []
 
     async def on_signal(self) -> None:
         """A SIGHUP: reload, and never let a failure end sesd; its outcome told to
@@ -200,7 +207,7 @@ class Reloader:
         daemon = self._daemon
         made: Made = []
         try:
-            merged, ignored, opened = await self._prepare(read, made)
+            merged, kept, web, opened = await self._prepare(read, made)
         except Exception as exc:
             # The clients this try made, and only those: the config in force keeps its.
             if daemon.aws is not None:
@@ -210,6 +217,7 @@ class Reloader:
             self._failed(file=whole)
             self._log.error("sesd.config.reload_failed", **about, error=str(exc), kept=_KEPT)
             return False
+        ignored = kept + web
         for key in ignored:
             self._log.warning("sesd.config.reload_ignored", key=key, hint="needs a restart")
         if left is not None:
@@ -241,6 +249,7 @@ class Reloader:
         self._files_ok = True
         daemon.metrics.reloaded(self._file_ok and self._files_ok, daemon.clock())
         daemon.metrics.config_in_force(merged.digest())
+        self._waiting(kept if whole else None, web)
         self._log.info(
             "sesd.config.reloaded",
             **about,
@@ -261,12 +270,22 @@ class Reloader:
             await daemon.aws.retire(merged, made)
         return True
 
+    def _waiting(self, file: list[str] | None, web: list[str]) -> None:
+        """What waits for a restart once a read is in force: the config file's settings
+        (None: a refresh, which reads the config in force again and leaves them as the
+        last reload did) and the web configuration's."""
+        if file is not None:
+            self._file_waits = file
+        self._web_waits = web
+        self._daemon.metrics.waiting_for_restart(self._file_waits + self._web_waits)
+
     async def _prepare(
         self, read: Callable[[], Config], made: Made
-    ) -> tuple[Config, list[str], QueueClients]:
+    ) -> tuple[Config, list[str], list[str], QueueClients]:
         """What can fail, done before anything changes (all or nothing): the config to
-        run, the keys left for a restart, the clients of the queues it adds (those made
-        anew told to ``made``)."""
+        run, the keys left for a restart (the config file's, then the web
+        configuration's), the clients of the queues it adds (those made anew told to
+        ``made``)."""
         daemon = self._daemon
         new = await self._read(read)
         if daemon.listen:
@@ -277,11 +296,11 @@ class Reloader:
         # fail must be: a reload that failed half way would leave new rules in force
         # and the queue unread, and the next reload of the file seeing no change.
         opened = await self._open(daemon.config, merged, made)
+        web: list[str] = []
         if daemon.web is not None:
             # Last of what can fail, and before anything changes: all or nothing.
-            web = daemon.web.apply(merged.http.web)
-            ignored += [f"http.web_config: {key}" for key in web]
-        return merged, ignored, opened
+            web = [f"http.web_config: {key}" for key in daemon.web.apply(merged.http.web)]
+        return merged, ignored, web, opened
 
     async def _read(self, read: Callable[[], Config]) -> Config:
         """``read()`` in a thread apart (the web configuration with the rest), given up

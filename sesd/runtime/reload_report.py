@@ -30,14 +30,15 @@ import anyio
 
 from sesd.io.files import write_atomic
 from sesd.io.logs import get_logger
+from sesd.status.document import RESTART_LISTED
 
 __all__ = ["REPORT_NAME", "ReloadReport", "Report", "read_report", "report_path"]
 
 #: The file's name in the runtime directory.
 REPORT_NAME: Final = "reload.json"
-#: The most keys left for a restart the file lists (its count says how many in all):
-#: an ``[[accounts]]`` entry's is named by its name, and a config may have many.
-LISTED: Final = 20
+#: The most keys left for a restart the file lists (its count says how many in all),
+#: as the status page does.
+LISTED: Final = RESTART_LISTED
 
 
 def report_path(environ: dict[str, str] | os._Environ[str]) -> Path | None:

@@ -20,6 +20,8 @@ import msgspec
 
 __all__ = [
     "MAX_ALERTS",
+    "RESTART_KEY_CHARS",
+    "RESTART_LISTED",
     "SCHEMA",
     "AccountRow",
     "AlertList",
@@ -27,6 +29,7 @@ __all__ = [
     "CanaryRun",
     "CanaryView",
     "CauseView",
+    "ConfigView",
     "DaemonView",
     "LagView",
     "Limits",
@@ -46,6 +49,11 @@ SCHEMA: Final = "sesd.status.v1"
 
 #: The most alerts (and silences, and tenants SES spoke of) a document lists.
 MAX_ALERTS: Final = 1000
+#: The most settings waiting for a restart a document (and `sesd reload`) names, each
+#: cut at RESTART_KEY_CHARS, their count saying how many in all: an ``[[accounts]]``
+#: entry's is named by its name, and a config may have many.
+RESTART_LISTED: Final = 20
+RESTART_KEY_CHARS: Final = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +75,15 @@ class ReloadView(msgspec.Struct, frozen=True, kw_only=True):
     at: float | None
 
 
+class ConfigView(ReloadView, frozen=True, kw_only=True):
+    """The config's last load or reload, and the settings of the config in force that
+    wait for a restart (escaped, the first RESTART_LISTED) and how many: a reload took
+    the rest of the file, and sesd runs on with these as they were."""
+
+    restart: list[str] = []
+    restart_count: int = 0
+
+
 class DaemonView(msgspec.Struct, frozen=True, kw_only=True):
     """sesd itself: version, since when, readiness, the config."""
 
@@ -77,7 +94,7 @@ class DaemonView(msgspec.Struct, frozen=True, kw_only=True):
     #: Queues with no receive in the last minute, or failing since their last: found
     #: unusable, stalled, three failed in a row (what /readyz names).
     not_ready: list[str]
-    reload: ReloadView
+    reload: ConfigView
     #: A stop has begun: not ready whatever the queues say (what /readyz says).
     stopping: bool = False
     #: The commit of this build ("" when unknown): builds of one version differ.

@@ -16,13 +16,17 @@ from typing import Final
 from prometheus_client import Counter, Gauge
 
 from sesd.core.ledger import Ledger
+from sesd.core.text import escaped
 from sesd.core.timestamps import CLOCK_OFF
 from sesd.status.alerts import active, alert_list, alert_rows, firing_on, silence_list
 from sesd.status.charts import duration
 from sesd.status.document import (
+    RESTART_KEY_CHARS,
+    RESTART_LISTED,
     AccountRow,
     CanaryRun,
     CanaryView,
+    ConfigView,
     DaemonView,
     LagView,
     Limits,
@@ -130,6 +134,7 @@ def _daemon(
     at = _counter(sources.metrics.reload_at).get((), 0.0)
     saved = _counter(sources.metrics.save_ok).get((), 1.0)
     saved_at = _counter(sources.metrics.save_at).get((), 0.0)
+    waiting = sources.metrics.restart_keys
     return DaemonView(
         version=sources.version,
         revision=sources.revision,
@@ -139,7 +144,12 @@ def _daemon(
         ready=ready,
         not_ready=stale,
         stopping=sources.health.stopping,
-        reload=ReloadView(ok=ok == 1, at=at or None),
+        reload=ConfigView(
+            ok=ok == 1,
+            at=at or None,
+            restart_count=len(waiting),
+            restart=[escaped(key, RESTART_KEY_CHARS) for key in waiting[:RESTART_LISTED]],
+        ),
         state=ReloadView(ok=saved == 1, at=saved_at or None),
         sinks_failing=failing or {},
         shared=any(

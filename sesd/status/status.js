@@ -163,12 +163,19 @@
     return sinks.length ? [" ", h("span", { class: "bad" }, "notifications not sent lately: " + sinks.join("; "))] : null;
   }
 
+  // As page.py's restart_text: the settings that wait for a restart, after the load's time.
+  function restartText(reload) {
+    if (!reload.restart_count) return "";
+    const more = reload.restart_count - reload.restart.length;
+    return ` (except what waits for a restart: ${reload.restart.join(", ")}${more > 0 ? ` and ${more} more` : ""})`;
+  }
+
   function header(doc) {
     const d = doc.sesd;
     // As page.py's not_ready: a stop begun, then the queues /readyz names.
     const ready = d.ready ? "ready" : "not ready: " + (d.stopping ? ["stopping"] : []).concat(d.not_ready).join(", ");
     const saved = d.state.ok ? "" : `; state file save FAILED (last saved ${moment(d.state.at)})`;
-    const config = "config loaded " + moment(d.reload.at) + (d.reload.ok ? "" : ", last reload FAILED (" + RELOAD_FAILED_WHY + ")") + saved;
+    const config = "config loaded " + moment(d.reload.at) + restartText(d.reload) + (d.reload.ok ? "" : ", last reload FAILED (" + RELOAD_FAILED_WHY + ")") + saved;
     const parts = [
       h("h1", {}, h("a", { href: rooted("/") }, "sesd"), " status ", h("span", { class: "version" }, d.version + (d.revision ? ` (${d.revision})` : ""))),
       // The replica that drew it (page.py's header): through a Service, each refresh
@@ -176,7 +183,7 @@
       h("p", { class: "facts" }, d.host ? [h("span", {}, "on " + d.host), " "] : null,
         h("span", {}, "up " + duration(d.uptime_seconds)), " ",
         h("span", { class: d.ready ? "ok" : "bad" }, ready), " ",
-        h("span", { class: d.reload.ok && d.state.ok ? "ok" : "bad" }, config),
+        h("span", { class: !(d.reload.ok && d.state.ok) ? "bad" : d.reload.restart_count ? "warn" : "ok" }, config),
         // As page.py's sinks_text: posts that did not go out lately, per sink.
         sinksFailing(d.sinks_failing || {})),
     ];
