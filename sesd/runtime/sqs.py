@@ -281,15 +281,16 @@ class QueuePoller:
             raise
         received_at = self._clock()
         done: list[MessageTypeDef] = []
-        try:
-            # Never cancelled: a stop waits for the batch's end and its delete (the
-            # batch's turns of the event loop are shielded, its only awaits).
-            await self._judge.batch(messages, received_at, done)
+        left: list[MessageTypeDef] = []
+        try:  # no stop cuts it short: a stop waits for the batch and its delete (sqs_judge)
+            await self._judge.batch(messages, received_at, done, left)
         except BaseException as exc:
-            # The poller's own cancellation through the shield (the event loop's close, a
-            # program cancelling its task): those judged, counted, not deleted, told.
+            # The poller's own cancellation through the shield (the loop's close, a program
+            # cancelling its task): the judged (counted) told cut off, the rest given back.
             if not is_fault(exc):
                 self._told(len(messages), len(done), None if done else 0)
+                if left:
+                    await self._give_back(left)
             raise
         self._after_batch()
         self._changes.notify()
@@ -392,8 +393,7 @@ class QueuePoller:
             )
 
     def _cut_off(self, event: str, **fields: Any) -> None:
-        """A call (a receive, a delete, a release) the stop's bound cut off: a warning,
-        but at the old place of a queue a reload moved or removed, that place's word
-        (``retired``, at info)."""
+        """A call (a receive, a delete, a release) cut off: a warning, but at the old place
+        of a queue a reload moved or removed, that place's word (``retired``, at info)."""
         if not self._deletes.retired(event, **fields):
             self._log.warning(event, **fields)
