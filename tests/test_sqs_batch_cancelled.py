@@ -195,3 +195,56 @@ async def test_a_give_back_whose_task_is_cancelled_tells_it(
     said = _said(logs)
     assert said["sesd.sqs.release_cut_off"]["count"] == 2
     assert "sesd.task.failed" not in said, said.get("sesd.task.failed", {}).get("exception")
+
+
+async def test_a_give_back_cut_off_after_a_cancelled_delete_leaves_the_batch_told(
+    local_sqs: LocalSqs, logs: io.StringIO
+) -> None:
+    """A program running sesd cancels its task while the batch's delete, made beside the
+    next receive, outlasts that receive: the delete ends cut off, and what the receive
+    brought is given back before the poller ends in that cancellation. A second
+    cancellation while that release waits for SQS (the program's again, the event loop's
+    close) cuts it off too: the release is said cut off, and the batch still told (its
+    delete cut off, its line), not dropped with the release."""
+    async with aws_client("sqs", local_sqs) as sqs:
+        url, _ = await make_queue(sqs, visibility=300)
+        await send_bodies(sqs, url, [f.raw(f.delivery([f"u{i}@one.example"])) for i in range(2)])
+        p, _ = poller(sqs, url, settings="wait_time_seconds = 20\nmax_messages = 1\n")
+        messages = await p._receive()
+        assert messages is not None
+        assert len(messages) == 1
+        answered, releasing = anyio.Event(), anyio.Event()
+        receive = sqs.receive_message
+
+        async def receive_beside(**kwargs: Any) -> Any:
+            answer = await receive(**kwargs)
+            answered.set()  # the poller then waits for the delete, in this same turn
+            return answer
+
+        async def waits(**_: Any) -> Any:
+            await anyio.sleep_forever()
+
+        async def release_waits(**_: Any) -> Any:
+            releasing.set()
+            await anyio.sleep_forever()
+
+        sqs.receive_message = receive_beside
+        sqs.delete_message_batch = waits
+        sqs.change_message_visibility_batch = release_waits
+        task = asyncio.get_running_loop().create_task(p._handle(messages, ask=True))
+        with anyio.fail_after(10):
+            await answered.wait()
+            task.cancel()
+            await releasing.wait()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        assert _counted(p, "delete") == (1, 0)
+        assert _counted(p, "release") == (1, 0)
+        assert await queue_counts(sqs, url) == (0, 2)
+    said = _said(logs)
+    assert said["sesd.sqs.release_cut_off"]["count"] == 1
+    assert said["sesd.sqs.delete_cut_off"]["count"] == 1
+    line = said["sesd.sqs.batch"]
+    assert (line["received"], line["to_delete"], line["deleted"]) == (1, 1, 0)
+    assert "sesd.task.failed" not in said, said.get("sesd.task.failed", {}).get("exception")

@@ -289,8 +289,7 @@ class QueuePoller:
             # cancelling its task): the judged (counted) told cut off, the rest given back.
             if not is_fault(exc):
                 self._told(len(messages), len(done), None if done else 0)
-                if left:
-                    await self._give_back(left)
+                await self._give_back(left)  # (none at an exit: no call made)
             raise
         self._after_batch()
         self._changes.notify()
@@ -304,11 +303,14 @@ class QueuePoller:
         else:
             calls = Calls()
             await self._delete(done, calls)
+        # The batch told first (a fault's end is its supervisor's to tell): a second
+        # cancellation may cut off the give-back below, and would leave it untold.
+        if calls.fault is None:
+            self._told(len(messages), len(done), calls.deleted, calls.so_far)
         answer = raised_after(calls)
         if answer is not None:
-            # The poller ends in what was raised: what the receive beside the delete
-            # brought is given back now, not hidden from every poller until its
-            # visibility timeout (a fault's supervisor starts a poller anew, empty-handed).
+            # The poller ends in what was raised: what the receive beside the delete brought
+            # is given back now, not hidden from every poller until its visibility timeout.
             brought = self._read(answer)
             if brought:
                 await self._give_back(brought)
@@ -319,9 +321,7 @@ class QueuePoller:
             if other is not None:
                 self._fault(other)
             raise first
-        self._told(len(messages), len(done), calls.deleted, calls.so_far)
-        # What the receive raised, or ended a stop's delete: raised, the batch told first.
-        if calls.raised is not None:
+        if calls.raised is not None:  # what the receive raised, or ended a stop's delete
             raise calls.raised
         return calls.answer if calls.answer is NOT_ASKED else self._read(calls.answer)
 
@@ -364,9 +364,8 @@ class QueuePoller:
                 calls.raised = exc
 
     def _fault(self, exc: BaseException) -> None:
-        """An error a batch also ended in, not the one raised: counted and logged as its
-        supervisor does a fault, not dropped; not an exit, nor the poller's own
-        cancellation (:func:`is_fault`)."""
+        """An error a batch also ended in, not the one raised: counted and logged as its supervisor
+        does a fault; not an exit, nor the poller's own cancellation (:func:`is_fault`)."""
         if not is_fault(exc):
             return
         self._metrics.task_failures.labels("poller").inc()
