@@ -55,7 +55,7 @@ async def test_a_step_measured_inside_a_batch_moves_its_receive_time(step: float
     done: list[Any] = []
     async with anyio.create_task_group() as tg:
         tg.start_soon(measure)
-        await judge.batch(messages, RECEIVED, done)
+        await judge.batch(messages, RECEIVED, done, [])
     assert len(done) == 3
     canary = ledger.canary.by_id["canary-1"]
     assert canary.end_to_end_seconds == pytest.approx(30.0)

@@ -2,7 +2,8 @@
 program running sesd that cancels its task, the event loop's close after an exit
 elsewhere. The messages judged so far are counted but not deleted, and come back after
 their visibility timeout: the batch is told as a delete cut off is (said, counted
-failed, the batch's line), then the poller ends in that cancellation. So is a release
+failed, the batch's line); those not yet judged, counted nowhere, are given back at once
+(visibility 0); then the poller ends in that cancellation. So is a release
 of what a poller cancelled as its receive answered gives back, cut off so."""
 
 from __future__ import annotations
@@ -72,7 +73,9 @@ async def test_a_batch_whose_task_is_cancelled_while_judged_tells_it(
     """A program running sesd cancels its task (``Task.cancel()``, which no cancel
     scope's shield holds off) at a turn the batch takes between two messages: the poller
     ends in that cancellation, once the batch is told; the message judged is counted
-    once, hidden until its visibility timeout."""
+    once, hidden until its visibility timeout, the one not judged given back at once
+    (visibility 0), as a batch cancelled before it was judged is: counted nowhere, it
+    need not wait out its visibility timeout."""
     async with aws_client("sqs", local_sqs) as sqs:
         url, p, messages = await _a_costly_batch(sqs)
         task = asyncio.get_running_loop().create_task(p._handle(messages))
@@ -83,8 +86,41 @@ async def test_a_batch_whose_task_is_cancelled_while_judged_tells_it(
                 await task
         assert _counted(p, "delete") == (1, 0)
         assert p._pipeline.ledger.tallies.messages == {("q", Outcome.PROCESSED): 1}
-        assert await queue_counts(sqs, url) == (0, 2)
+        assert await queue_counts(sqs, url) == (1, 1)
+        assert _counted(p, "release") == (0, 0)
     _told_judged_cut_off(_said(logs))
+
+
+async def test_a_batch_whose_task_is_cancelled_before_a_message_is_judged_tells_it(
+    local_sqs: LocalSqs, logs: io.StringIO
+) -> None:
+    """The cancellation at the batch's turn before its first message (the batch took the
+    event loop from the receive's answer so long that it gives the others a turn at
+    once): nothing counted, so no delete is said cut off nor counted failed; the batch's
+    line says none judged to delete, and both messages are given back at once."""
+    async with aws_client("sqs", local_sqs) as sqs:
+        url, p, messages = await _a_costly_batch(sqs)
+        judging = anyio.Event()
+
+        def received_at() -> float:
+            judging.set()  # read just before the batch, which takes its turn at once
+            return 0.0
+
+        p._clock = received_at
+        task = asyncio.get_running_loop().create_task(p._handle(messages))
+        with anyio.fail_after(10):
+            await judging.wait()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        assert _counted(p, "delete") == (0, 0)
+        assert p._pipeline.ledger.tallies.messages == {}
+        assert await queue_counts(sqs, url) == (2, 0)
+    said = _said(logs)
+    assert "sesd.sqs.delete_cut_off" not in said
+    line = said["sesd.sqs.batch"]
+    assert (line["received"], line["to_delete"], line["deleted"]) == (2, 0, 0)
+    assert "sesd.task.failed" not in said, said.get("sesd.task.failed", {}).get("exception")
 
 
 @pytest.mark.parametrize("kind", [KeyboardInterrupt, SystemExit], ids=lambda k: k.__name__)
@@ -93,14 +129,15 @@ def test_a_batch_the_event_loops_close_cancels_while_judged_tells_it(
 ) -> None:
     """An exit in another task while the batch takes a turn between two messages: the
     event loop's close cancels the poller through the turn's shield. The batch is told
-    (the message judged said cut off from its delete, counted failed), the cancellation
-    no fault of sesd's."""
+    (the message judged said cut off from its delete, counted failed; the one not
+    judged given back as the loop closes), the cancellation no fault of sesd's."""
     counted: tuple[float | None, float | None] = (None, None)
+    visible = (0, 0)
 
     async def run() -> None:
-        nonlocal counted
+        nonlocal counted, visible
         async with aws_client("sqs", local_sqs) as sqs:
-            _, p, messages = await _a_costly_batch(sqs)
+            url, p, messages = await _a_costly_batch(sqs)
 
             async def exit_elsewhere() -> None:
                 await _one_judged(p)
@@ -113,11 +150,13 @@ def test_a_batch_the_event_loops_close_cancels_while_judged_tells_it(
                         await asyncio.get_running_loop().create_task(exit_elsewhere())
             finally:
                 counted = _counted(p, "delete")
+                visible = await queue_counts(sqs, url)
 
     with pytest.raises(kind):
         anyio.run(run)
     _told_judged_cut_off(_said(logs))
     assert counted == (1, 0)
+    assert visible == (1, 1)
 
 
 async def test_a_give_back_whose_task_is_cancelled_tells_it(
@@ -155,4 +194,57 @@ async def test_a_give_back_whose_task_is_cancelled_tells_it(
         assert await queue_counts(sqs, url) == (0, 2)
     said = _said(logs)
     assert said["sesd.sqs.release_cut_off"]["count"] == 2
+    assert "sesd.task.failed" not in said, said.get("sesd.task.failed", {}).get("exception")
+
+
+async def test_a_give_back_cut_off_after_a_cancelled_delete_leaves_the_batch_told(
+    local_sqs: LocalSqs, logs: io.StringIO
+) -> None:
+    """A program running sesd cancels its task while the batch's delete, made beside the
+    next receive, outlasts that receive: the delete ends cut off, and what the receive
+    brought is given back before the poller ends in that cancellation. A second
+    cancellation while that release waits for SQS (the program's again, the event loop's
+    close) cuts it off too: the release is said cut off, and the batch still told (its
+    delete cut off, its line), not dropped with the release."""
+    async with aws_client("sqs", local_sqs) as sqs:
+        url, _ = await make_queue(sqs, visibility=300)
+        await send_bodies(sqs, url, [f.raw(f.delivery([f"u{i}@one.example"])) for i in range(2)])
+        p, _ = poller(sqs, url, settings="wait_time_seconds = 20\nmax_messages = 1\n")
+        messages = await p._receive()
+        assert messages is not None
+        assert len(messages) == 1
+        answered, releasing = anyio.Event(), anyio.Event()
+        receive = sqs.receive_message
+
+        async def receive_beside(**kwargs: Any) -> Any:
+            answer = await receive(**kwargs)
+            answered.set()  # the poller then waits for the delete, in this same turn
+            return answer
+
+        async def waits(**_: Any) -> Any:
+            await anyio.sleep_forever()
+
+        async def release_waits(**_: Any) -> Any:
+            releasing.set()
+            await anyio.sleep_forever()
+
+        sqs.receive_message = receive_beside
+        sqs.delete_message_batch = waits
+        sqs.change_message_visibility_batch = release_waits
+        task = asyncio.get_running_loop().create_task(p._handle(messages, ask=True))
+        with anyio.fail_after(10):
+            await answered.wait()
+            task.cancel()
+            await releasing.wait()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        assert _counted(p, "delete") == (1, 0)
+        assert _counted(p, "release") == (1, 0)
+        assert await queue_counts(sqs, url) == (0, 2)
+    said = _said(logs)
+    assert said["sesd.sqs.release_cut_off"]["count"] == 1
+    assert said["sesd.sqs.delete_cut_off"]["count"] == 1
+    line = said["sesd.sqs.batch"]
+    assert (line["received"], line["to_delete"], line["deleted"]) == (1, 1, 0)
     assert "sesd.task.failed" not in said, said.get("sesd.task.failed", {}).get("exception")

@@ -281,15 +281,15 @@ class QueuePoller:
             raise
         received_at = self._clock()
         done: list[MessageTypeDef] = []
-        try:
-            # Never cancelled: a stop waits for the batch's end and its delete (the
-            # batch's turns of the event loop are shielded, its only awaits).
-            await self._judge.batch(messages, received_at, done)
+        left: list[MessageTypeDef] = []
+        try:  # no stop cuts it short: a stop waits for the batch and its delete (sqs_judge)
+            await self._judge.batch(messages, received_at, done, left)
         except BaseException as exc:
-            # The poller's own cancellation through the shield (the event loop's close, a
-            # program cancelling its task): those judged, counted, not deleted, told.
+            # The poller's own cancellation through the shield (the loop's close, a program
+            # cancelling its task): the judged (counted) told cut off, the rest given back.
             if not is_fault(exc):
                 self._told(len(messages), len(done), None if done else 0)
+                await self._give_back(left)  # (none at an exit: no call made)
             raise
         self._after_batch()
         self._changes.notify()
@@ -303,11 +303,14 @@ class QueuePoller:
         else:
             calls = Calls()
             await self._delete(done, calls)
+        # The batch told first (a fault's end is its supervisor's to tell): a second
+        # cancellation may cut off the give-back below, and would leave it untold.
+        if calls.fault is None:
+            self._told(len(messages), len(done), calls.deleted, calls.so_far)
         answer = raised_after(calls)
         if answer is not None:
-            # The poller ends in what was raised: what the receive beside the delete
-            # brought is given back now, not hidden from every poller until its
-            # visibility timeout (a fault's supervisor starts a poller anew, empty-handed).
+            # The poller ends in what was raised: what the receive beside the delete brought
+            # is given back now, not hidden from every poller until its visibility timeout.
             brought = self._read(answer)
             if brought:
                 await self._give_back(brought)
@@ -318,9 +321,7 @@ class QueuePoller:
             if other is not None:
                 self._fault(other)
             raise first
-        self._told(len(messages), len(done), calls.deleted, calls.so_far)
-        # What the receive raised, or ended a stop's delete: raised, the batch told first.
-        if calls.raised is not None:
+        if calls.raised is not None:  # what the receive raised, or ended a stop's delete
             raise calls.raised
         return calls.answer if calls.answer is NOT_ASKED else self._read(calls.answer)
 
@@ -363,9 +364,8 @@ class QueuePoller:
                 calls.raised = exc
 
     def _fault(self, exc: BaseException) -> None:
-        """An error a batch also ended in, not the one raised: counted and logged as its
-        supervisor does a fault, not dropped; not an exit, nor the poller's own
-        cancellation (:func:`is_fault`)."""
+        """An error a batch also ended in, not the one raised: counted and logged as its supervisor
+        does a fault; not an exit, nor the poller's own cancellation (:func:`is_fault`)."""
         if not is_fault(exc):
             return
         self._metrics.task_failures.labels("poller").inc()
@@ -392,8 +392,7 @@ class QueuePoller:
             )
 
     def _cut_off(self, event: str, **fields: Any) -> None:
-        """A call (a receive, a delete, a release) the stop's bound cut off: a warning,
-        but at the old place of a queue a reload moved or removed, that place's word
-        (``retired``, at info)."""
+        """A call (a receive, a delete, a release) cut off: a warning, but at the old place
+        of a queue a reload moved or removed, that place's word (``retired``, at info)."""
         if not self._deletes.retired(event, **fields):
             self._log.warning(event, **fields)

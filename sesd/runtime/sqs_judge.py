@@ -10,7 +10,11 @@ then the loop's other tasks (the watchdog, health, the other pollers) have a tur
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from functools import partial
+from itertools import dropwhile
+from operator import is_not
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -88,7 +92,11 @@ class Judge:
             self._pipeline.ledger.tallies.caught_up(self._label, at)
 
     async def batch(
-        self, messages: list[MessageTypeDef], received_at: float, done: list[MessageTypeDef]
+        self,
+        messages: list[MessageTypeDef],
+        received_at: float,
+        done: list[MessageTypeDef],
+        left: list[MessageTypeDef],
     ) -> None:
         """Run a batch's messages through the pipeline, in order; the event loop's other
         tasks have their turn whenever the batch has held the loop for :data:`HOLD`
@@ -97,7 +105,8 @@ class Judge:
         but not deleted would come back and count twice): its turns, its only awaits,
         are shielded. Those to delete are added to ``done`` as each is judged: what the
         shield does not hold off (the task's own cancellation, the event loop's close)
-        leaves there those counted so far.
+        leaves there those counted so far, and in ``left`` those it came before, not
+        judged, for the poller to give back.
 
         Not a turn before every message: a turn is a trip round the event loop (a
         selector poll, a task switch), about 25,000 instructions, a quarter of what the
@@ -118,7 +127,13 @@ class Judge:
         shifted = canary.shifted
         for message in messages:
             if monotonic() - since >= HOLD:
-                await anyio.lowlevel.cancel_shielded_checkpoint()
+                try:
+                    await anyio.lowlevel.cancel_shielded_checkpoint()
+                except asyncio.CancelledError:
+                    # Counted nowhere, hidden by SQS until their visibility timeout: the
+                    # poller gives them back (not at an exit, which ends the loop at once).
+                    left += dropwhile(partial(is_not, message), messages)
+                    raise
                 since = monotonic()
                 received_at += canary.shifted - shifted
                 shifted = canary.shifted
