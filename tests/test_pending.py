@@ -392,26 +392,27 @@ def test_a_step_moving_100_000_delays_of_one_domain_takes_less_than_holding_them
     """100,000 delays at one domain (none with an expirationTime), then three steps
     of the clock an hour ahead, each moving every delay's expiry, and one an hour back
     taking the last back: the quickest step ahead, and the step back, each take less
-    than twice as long as the delays took to hold (each about as long here; a machine
-    busy elsewhere slows both). Before: each expiry was moved in the domain's sorted
-    list, a search and a shift of those after it, seven times as long as holding them
-    (2.3 s here), quadratic: 5 s a step for a full table, the event loop stopped."""
+    than twice as long as the delays took to hold (each about as long here). Timed in
+    this process's CPU time, which a machine busy elsewhere moves far less than the
+    clock. Before: each expiry was moved in the domain's sorted list, a search and a
+    shift of those after it, seven times as long as holding them (2.3 s here),
+    quadratic: 5 s a step for a full table, the event loop stopped."""
     pending = PendingDelays(200_000)
-    started = time.perf_counter()
+    started = time.process_time()
     for key in range(100_000):
         pending.delayed(key, ("a.example",), NOW + key * 0.1, None)
-    holding = time.perf_counter() - started
+    holding = time.process_time() - started
     taken = []
     for hours in (1, 2, 3):
-        started = time.perf_counter()
+        started = time.process_time()
         pending.stepped(3600.0, NOW + 20_000 + hours * 3600.0)
-        taken.append(time.perf_counter() - started)
+        taken.append(time.process_time() - started)
     assert min(taken) < 2 * holding, (taken, holding)
     assert pending.count("a.example", NOW + LONGEST_DELAY + 3 * 3600.0 - 1) == 100_000
     assert pending.next_expiry(NOW) == NOW + LONGEST_DELAY + 3 * 3600.0
-    started = time.perf_counter()
+    started = time.process_time()
     pending.stepped(-3600.0, NOW + 20_000 + 2 * 3600.0)
-    back = time.perf_counter() - started
+    back = time.process_time() - started
     assert back < 2 * holding, (back, holding)
     assert pending.next_expiry(NOW) == NOW + LONGEST_DELAY + 2 * 3600.0
 

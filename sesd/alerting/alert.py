@@ -33,6 +33,7 @@ __all__ = [
     "named",
     "notification_of",
     "percent",
+    "remuted",
     "scope_of",
     "told_by_labels",
     "with_alerts",
@@ -169,6 +170,14 @@ def with_alerts(notification: Notification, alerts: tuple[Alert, ...]) -> Notifi
     severity = _most_urgent(alerts, notification.severity)
     muting = _muting(notification.rule, notification.kind, alerts, notification.mute)
     return replace(notification, alerts=alerts, severity=severity, **muting)
+
+
+def remuted(notification: Notification) -> Notification:
+    """``notification`` with its mute lines made again by its ``mute``: a reload that
+    added or removed the silences file changed what they begin with."""
+    mute = notification.mute
+    return replace(notification, **_muting(notification.rule, notification.kind,
+                                           notification.alerts, mute))  # fmt: skip
 
 
 def _muting(

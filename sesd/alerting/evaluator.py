@@ -50,7 +50,8 @@ class Evaluator:
         self.states: dict[str, dict[str, AlertState]] = {}
         #: The silences in force (the runtime keeps them as the file says).
         self.silences = silences if silences is not None else SilenceSet()
-        self._silence_prefix = silence_prefix
+        #: What the ``sesd silence add`` line of a firing begins with ("": no line).
+        self.silence_prefix = silence_prefix
         #: Alerts waiting their group_wait.
         self.groups = Groups(config.group_wait.seconds)
         #: The last alert sent per (rule, domain) while it fires: what is posted again
@@ -58,6 +59,10 @@ class Evaluator:
         self.current: dict[tuple[str, str], Alert] = {}
         #: ``--until-resolved`` silences whose alert resolved in the last evaluation.
         self.ended_silences: set[str] = set()
+        #: (rule, label, severity) of each firing alert a change of rules resolved, sent
+        #: or held back by a silence: the ``--until-resolved`` silences waiting on it end
+        #: once the silences file is read (sesd.alerting.service).
+        self.resolved_by_change: list[tuple[str, str, str]] = []
         #: (rule, domain, transition, silence id) a silence held back in the last one.
         self.held: list[tuple[str, str, str, str]] = []
         # rule -> label -> what its last step read, where that step left it inactive:
@@ -129,8 +134,17 @@ class Evaluator:
         self._dashboard = config.dashboard_url
         self._severity = {rule.name: rule.severity for rule in self.rules}
         relabel(self.current, {rule.name: rule for rule in self.rules})
+        firing = {(name, label): old[name].severity for name, label in self.firing() if name in old}
         owed = changes(old, self.rules, self.states, config.by_labels(), groups_gone)
         out = [self._owed(change, now, ledger) for change in self.unheard.narrowed(owed)]
+        # A firing alert whose state the change dropped resolved, its resolve sent or
+        # not (its firing held back by a silence): as at an evaluation's resolve, a
+        # silence made to last until it resolves is over.
+        self.resolved_by_change += [
+            (name, label, severity)
+            for (name, label), severity in firing.items()
+            if label not in self.states.get(name, {})
+        ]
         self.unheard.prune(self.rules, self.states)
         self.rechecked.track(old, self.rules, self.states)
         for rule in self.rules:
@@ -270,7 +284,7 @@ class Evaluator:
 
     def mute(self, rule: str, domains: list[str]) -> str:
         """The ``sesd silence add`` line that mutes ``rule`` on ``domains``."""
-        return silence_command(self._silence_prefix, rule, domains)
+        return silence_command(self.silence_prefix, rule, domains)
 
     def firing(self) -> Iterator[tuple[str, str]]:
         """(rule, domain) of every firing alert."""

@@ -171,6 +171,11 @@ class Outbox:
         self._queued.swap(queued, other)
         self._wake()
 
+    def remuted(self, made: Callable[[Notification], Notification]) -> None:
+        """Each queued notification no delivery has begun on made again by ``made`` (its
+        mute lines), in its place: :meth:`Queued.remade <sesd.alerting.queued.Queued.remade>`."""
+        self._queued.remade(made)
+
     def resolve_waits(self, rule: str, label: str) -> bool:
         """Whether a resolve of ``rule``'s alert on ``label`` waits in the queue."""
         return self._queued.resolve_waits(rule, label)

@@ -14,6 +14,7 @@ what goes.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
 from sesd.alerting.alert import Notification
 from sesd.alerting.behind import resolved_behind
@@ -94,6 +95,13 @@ class Queued:
     def resolve_waits(self, rule: str, label: str) -> bool:
         """Whether a resolve of ``rule``'s alert on ``label`` is queued."""
         return any(told[0] == label for told in resolved_behind(self.line, rule))
+
+    def remade(self, made: Callable[[Notification], Notification]) -> None:
+        """Each notification no delivery has begun on is ``made``'s, in its place; one
+        begun (stepped aside) is left as it is, as a sink may have part of it."""
+        for i, queued in enumerate(self.line):
+            if id(queued) not in self._first_tried:
+                self.line[i] = made(queued)
 
     def moved(self, new: dict[int, Notification]) -> None:
         """Each queued notification is ``new``'s, by its id (a clock step moved it),

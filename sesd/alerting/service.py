@@ -55,6 +55,7 @@ class Alerting:
         faults: Counter,
         console: TextIO | None = None,
         wall: Callable[[], float] | None = None,
+        mute_prefix: Callable[[Config], str] | None = None,
     ) -> None:
         self._config = config
         self._ledger = ledger
@@ -64,6 +65,9 @@ class Alerting:
         self.evaluator = evaluator
         self.silences = SilenceWatcher(config.silences_path, silence_check(config))
         evaluator.silences = self.silences.silences
+        #: What a config's mute lines begin with (sesd.alerting.silences.silence_prefix;
+        #: None: the evaluator's, whatever a reload brings).
+        self._mute_prefix = mute_prefix
         self.notifications = notifications
         self.evaluation_errors = evaluation_errors
         #: Faults nobody foresaw that alerting survives without a restart (a bug after a
@@ -129,12 +133,14 @@ class Alerting:
         self._ticks.retime()  # its evaluate_every
         now = self._clock()
         self.silences.use(config.silences_path, silence_check(config))
+        self._remute(config)
         windows = [spec.name for spec in self._ledger.specs]
         resolves = self.evaluator.configure(config.alerts, windows, now, self._ledger, gone)
         for alert in resolves:
             reason = "; ".join(alert.notes) or None
             event = f"sesd.alert.{alert.kind.value}"  # a new sink is owed a firing
             self._log.info(event, rule=alert.rule, domain=alert.domain, reason=reason)
+        self.end_silences_resolved(now)
         new_sinks = config.alerts.named_sinks()
         for name in self.sink_outboxes.change(old_sinks):
             self._resends.at_once(name)
@@ -151,6 +157,28 @@ class Alerting:
         self.evaluator.retired.keep(unsent_alerts(outboxes, self.evaluator))
         for name in self.sink_outboxes.retire():
             self._resends.forget(name)
+
+    def _remute(self, config: Config) -> None:
+        """The mute lines of ``config``, reloaded: its silences file added or removed
+        changes what they begin with (no line without one). The firings and repeats
+        waiting in the outboxes are given them too, as a restart would give them."""
+        prefix = None if self._mute_prefix is None else self._mute_prefix(config)
+        if prefix is not None and prefix != self.evaluator.silence_prefix:
+            self.evaluator.silence_prefix = prefix
+            self.sink_outboxes.remuted()
+
+    def end_silences_resolved(self, now: float | None = None) -> None:
+        """End the ``--until-resolved`` silences waiting on the alerts a change of rules
+        resolved (a reload, or a config edited while sesd was stopped: the restore's),
+        in the file and in force, as an evaluation's resolve ends them: else ``sesd
+        silence list`` and the status page showed them waiting on an alert gone, and
+        one back (the rule added again) was muted. The file is read first if it changed
+        (a restore comes before any evaluation has read it)."""
+        resolved, self.evaluator.resolved_by_change = self.evaluator.resolved_by_change, []
+        if resolved:
+            now = self._clock() if now is None else now
+            self.silences.look()
+            self.silences.end(self.silences.waiting_on(resolved, now), now)
 
     def stepped(self, now: float, step: float) -> None:
         """The wall clock stepped by ``step`` seconds to ``now`` (measured): every alert
@@ -235,6 +263,7 @@ class Alerting:
         """What comes before the rules are stepped: the silences read (what a new one
         holds recalled from the outboxes), unread queues seen. Returns the ``now``."""
         now = self._clock()
+        self.end_silences_resolved(now)  # a restore's, should nothing have ended them yet
         if self.silences.refresh():
             for rule, domain in recall(self.outboxes.values(), self.evaluator, now):
                 self._log.info("sesd.alert.recalled", rule=rule, domain=domain)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, Final, NamedTuple
 
@@ -206,26 +206,30 @@ class SilenceWatcher:
 
     def use(self, path: str | None, check: Callable[[Silence], str] | None = None) -> None:
         """Read silences from ``path`` (None: no silences), checked by ``check``: the
-        same path's silences read are checked again now, another path's file read now
-        (or the silences would be none until the next evaluation's refresh, which still
-        reports the read as a change)."""
-        if self._switch(path, check):
-            self._unreported = self._read() or self._unreported
+        same path's silences read are checked again now, and the file read now if it
+        changed since (another path's is: else the silences would be none until the
+        next evaluation's refresh), as a start would read it."""
+        self._switch(path, check)
+        self.look()
 
-    def _switch(self, path: str | None, check: Callable[[Silence], str] | None) -> bool:
-        """Take ``check``, and ``path`` unless it is the file read already; whether it
-        was another path."""
+    def look(self) -> None:
+        """Read the file now if it changed since the last read; the next
+        :meth:`refresh` still reports the read as a change (and recalls what a new
+        silence holds from the outboxes)."""
+        self._unreported = self._read() or self._unreported
+
+    def _switch(self, path: str | None, check: Callable[[Silence], str] | None) -> None:
+        """Take ``check``, and ``path`` unless it is the file read already."""
         self._given = check or (lambda silence: "")
         self._said: dict[tuple[str | None, str | None, str | None], str] = {}
         if self.file is not None and self.file.path == path:
             self._take(self._entries)
-            return False
+            return
         self.file = SilenceFile(path) if path else None
         self.silences.items = []
         self._told = {}
         self._entries: list[Entry] = []
         self._identity: tuple[int, int, int] | None = None
-        return True
 
     def refresh(self) -> bool:
         """Read the file again if it changed since the last read; whether it did (or a
@@ -292,6 +296,15 @@ class SilenceWatcher:
         self._said = {key: said for key, said in self._said.items() if key in held}
         return len(entries) - len(self.silences.items)
 
+    def waiting_on(self, resolved: Iterable[tuple[str, str, str]], now: float) -> set[str]:
+        """Ids of the file's ``--until-resolved`` silences that the resolves of the
+        alerts ``resolved`` (rule, label, severity) end at ``now``: those the checks
+        leave out too. A silence on a rule a reload removed is left out from then on;
+        left waiting, it would be in force again were the rule added back, and mute
+        its next incident."""
+        every = SilenceSet([entry.silence for entry in self._entries if entry.silence is not None])
+        return {found for alert in resolved for found in every.waiting_on(*alert, now)}
+
     def end(self, silence_ids: set[str], now: float) -> None:
         """End ``--until-resolved`` silences whose alert resolved (written to the file)."""
         if self.file is None or not silence_ids:
@@ -301,9 +314,11 @@ class SilenceWatcher:
         except SilenceError as exc:
             self._log.error("sesd.silences.unwritable", error=str(exc))
             return
-        for silence in self.silences.items:
-            if silence.id in ended:
-                silence.ends_at = now
+        if not ended:
+            return  # ended in the file already (by another sesd reading it): read next
+        for entry in self._entries:  # those left out too, checked again at a reload
+            if entry.silence is not None and entry.silence.id in ended:
+                entry.silence.ends_at = max(now, entry.silence.starts_at)
         named = sorted(ended)[:SHOWN]  # a file edited by hand may hold any number
         self._log.info(
             "sesd.silences.ended_by_resolve", count=len(ended), ids=[shown_id(i) for i in named]

@@ -29,6 +29,7 @@ __all__ = [
     "new_id",
     "shown_id",
     "silence_command",
+    "silence_prefix",
 ]
 
 #: The silences file's format. For a later build: every key of a silence either narrows
@@ -147,6 +148,15 @@ class SilenceSet:
             for s in self.items
             if s.until_resolved and s.active(now) and s.matches(rule, domain, severity)
         }
+
+
+def silence_prefix(program: str, config_path: str | None, silences_path: str | None) -> str:
+    """What a mute line begins with: ``program``'s ``silence add`` on the config file
+    ``config_path``; "" without a silences file (`sesd silence add` fails then)."""
+    if not silences_path:
+        return ""
+    prefix = f"{program} silence add"
+    return f"{prefix} --config {shlex.quote(config_path)}" if config_path else prefix
 
 
 def silence_command(prefix: str, rule: str, domains: list[str]) -> str:

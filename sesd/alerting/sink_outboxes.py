@@ -13,7 +13,7 @@ import aiohttp
 import anyio
 from prometheus_client import Counter
 
-from sesd.alerting.alert import Notification
+from sesd.alerting.alert import Notification, remuted
 from sesd.alerting.alertmanager import AlertmanagerSink
 from sesd.alerting.clock_steps import Moves
 from sesd.alerting.evaluator import Evaluator
@@ -85,7 +85,12 @@ class SinkOutboxes:
             if age > max_age or not resume(outbox, each, age):
                 whole.append((outbox, each.notification))
         for outbox, notification in reversed(whole):
-            outbox.put(replace(notification, at=now))  # its own ``at`` and ``id``
+            # A page anew (its own ``at`` and ``id``) with the config's mute lines, made
+            # by the evaluator's mute: the file kept the stopped run's lines (naming a
+            # silences file the config may have dropped since), not what made them,
+            # which a recall or a reload needs to make them again.
+            again = replace(notification, at=now, mute=self._evaluator.mute)
+            outbox.put(remuted(again))
         self._evaluator.resumed = []
 
     def _holding(self, sink: Sink) -> Sink:
@@ -184,6 +189,21 @@ class SinkOutboxes:
                           read=each.read + moves.step)
             for each in self._evaluator.resumed
         ]  # fmt: skip
+
+    def remuted(self) -> None:
+        """The mute lines of what waits in every outbox made again (the silences file
+        a reload added or removed), each notification once wherever it waits: recall
+        tells a firing queued for several sinks by its identity."""
+        made: dict[int, tuple[Notification, Notification]] = {}  # id -> (it, kept; made)
+
+        def once(notification: Notification) -> Notification:
+            found = made.get(id(notification))
+            if found is None:
+                found = made[id(notification)] = (notification, remuted(notification))
+            return found[1]
+
+        for outbox in self.every():
+            outbox.remuted(once)
 
     def waiting(self) -> dict[str, int]:
         """How many notifications each sink's outbox holds, the one being delivered

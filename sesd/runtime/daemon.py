@@ -232,6 +232,9 @@ class Daemon(Parts):
     async def start(self, stack: Closes) -> None:
         """Phase 1: what must hold before any task runs, each part closed with ``stack``."""
         self.saver.load(stack.part("state_file"), watched=self._watching)
+        # Silences waiting on alerts the config, edited while sesd was stopped, resolved
+        # end now: a start that goes no further saves those alerts gone.
+        self.alerting.end_silences_resolved()
         try:
             self.web = WebGuard(self.config.http.web)
         except ConfigError as exc:

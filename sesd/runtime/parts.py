@@ -7,7 +7,6 @@ phase, is :class:`sesd.runtime.daemon.Daemon`'s."""
 from __future__ import annotations
 
 import random
-import shlex
 import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
@@ -20,6 +19,7 @@ import anyio.abc
 from sesd import __version__
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.service import Alerting
+from sesd.alerting.silences import silence_prefix
 from sesd.config import Config, QueueConfig, core_settings
 from sesd.core.pipeline import Pipeline
 from sesd.io.logs import get_logger
@@ -92,13 +92,15 @@ class Parts:
             self.resolver = ProviderResolver.from_config(
                 config.providers, ledger.providers, clock=self.clock
             )
-        # Without a silences file, `sesd silence add` fails: no mute line then.
+        # A reload makes the mute line again from the config it brings (its silences
+        # file added or removed), as a restart would.
         program = wiring.get("program", "sesd")
-        prefix = f"{program} silence add" if config.silences_path else ""
-        if prefix and config_path:
-            prefix += f" --config {shlex.quote(config_path)}"
+
+        def prefix(config: Config) -> str:
+            return silence_prefix(program, config_path, config.silences_path)
+
         evaluator = Evaluator(
-            config.alerts, [spec.name for spec in ledger.specs], silence_prefix=prefix
+            config.alerts, [spec.name for spec in ledger.specs], silence_prefix=prefix(config)
         )
         queues = [q.label for q in config.queues]
         self.metrics = Metrics(
@@ -120,6 +122,7 @@ class Parts:
             faults=self.metrics.task_failures.labels("alerting"),
             console=console,
             wall=self.clock.peek,
+            mute_prefix=prefix,
         )
         self.alerting.on_evaluated = self.changes.notify
         self.metrics.watch_outboxes(self.alerting.waiting)
