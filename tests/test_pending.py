@@ -596,6 +596,66 @@ def test_a_retry_without_expiration_time_extends_the_delay_to_16_hours_after_the
     assert pending.count("a.com", LONGEST_DELAY) == 0
 
 
+def test_a_delivery_seen_before_its_delay_times_it_beside_a_recipient_given_up_on() -> None:
+    """Recipient 1's delay ran its 16 h and was forgotten (remembered as given up on);
+    recipient 2's Delivery is processed before its DeliveryDelay, SES's a minute
+    earlier: that delay is over, timed the minute. Only a retry of one given up on
+    goes untimed."""
+    pending = PendingDelays(10)
+    pending.delayed(1, ("a.com",), 0.0, None)
+    assert pending.expire(LONGEST_DELAY) == 1
+    assert pending.holds(1)
+    assert pending.resolved(2, LONGEST_DELAY + 100.0) is None
+    assert pending.delayed(2, ("a.com",), LONGEST_DELAY + 40.0, None) == (("a.com",), 60.0)
+
+
+def test_a_retry_after_ntp_s_step_pends_until_16_hours_after_ses_s_first_delay() -> None:
+    """A recipient delayed at SES's NOW, read on a clock three hours behind (dated on
+    it); NTP steps the clock the three hours ahead, and SES's retry an hour later says
+    nothing of when it gives up: the recipient pends until 16 h after SES's first
+    delay, as without the retry, not three hours less (16 h after the first delay as
+    the clock behind dated it)."""
+    pending = PendingDelays(10)
+    pending.delayed(1, ("a.com",), NOW - 3 * 3600.0, None)
+    pending.stepped(3 * 3600.0, NOW)
+    pending.delayed(1, ("a.com",), NOW + 3600.0, None)
+    assert pending.count("a.com", NOW + LONGEST_DELAY - 1) == 1
+    assert pending.count("a.com", NOW + LONGEST_DELAY) == 0
+
+
+def test_a_delay_ses_gave_up_on_early_after_ntp_s_step_is_not_given_up_on() -> None:
+    """A recipient delayed at SES's NOW, read on a clock three hours behind (dated on
+    it), SES giving up in five hours; NTP steps the clock the three hours ahead, and
+    SES's retry an hour later says it gives up 14 h after NOW. Once that passed and
+    was forgotten, the recipient is not held (SES did not try it 16 h), though 14 h
+    after NOW is 17 h after the first delay as the clock behind dated it."""
+    pending = PendingDelays(10)
+    pending.delayed(1, ("a.com",), NOW - 3 * 3600.0, NOW + 2 * 3600.0)
+    pending.stepped(3 * 3600.0, NOW)
+    pending.delayed(1, ("a.com",), NOW + 3600.0, NOW + 14 * 3600.0)
+    assert pending.expire(NOW + 14 * 3600.0) == 1
+    assert not pending.holds(1)
+
+
+@pytest.mark.parametrize("how", ["its domain evicted", "expired early"])
+def test_a_delay_forgotten_leaves_no_step_s_move_to_the_next_of_its_recipient(how: str) -> None:
+    """A recipient delayed on a clock three hours behind (dated on it), SES giving up in
+    an hour; NTP steps the clock the three hours ahead, and the delay is forgotten: its
+    domain evicted, idle, or its hour past and expired. A delay of it ten minutes after
+    NOW is a new one, and its Delivery ten minutes later times it ten minutes, not
+    none (the step's three hours taken off its length)."""
+    pending = PendingDelays(10)
+    pending.delayed(1, ("a.com",), NOW - 3 * 3600.0, NOW - 2 * 3600.0)
+    pending.stepped(3 * 3600.0, NOW)
+    if how == "its domain evicted":
+        pending.drop_labels(["a.com"])
+    else:
+        assert pending.expire(NOW) == 1
+    assert not pending.holds(1)
+    pending.delayed(1, ("a.com",), NOW + 600.0, None)
+    assert pending.resolved(1, NOW + 1200.0) == (("a.com",), 600.0)
+
+
 def test_a_retry_exactly_16_hours_after_a_given_up_delay_is_not_timed() -> None:
     """SES gave up on the recipient at 16 h after its first delay: a retry stamped at
     that very instant is not pending again, and its Delivery times no delay."""

@@ -297,6 +297,18 @@ def test_a_domains_delays_past_their_expiry_leave_its_share_to_new_ones() -> Non
     assert (pending.count("gmail.com", 200.0), pending.overflow) == (1, 0)
 
 
+def test_a_domains_share_of_delays_expiring_at_a_new_one_s_instant_leaves_it_room() -> None:
+    """A table of eight: gmail.com's six delays (its three quarters) expire at 200 s,
+    the very time of a new delay of it: none of them pends then (a delay pends until
+    its expiry, not at it), and the new one is held, none refused."""
+    pending = PendingDelays(8)
+    for key in range(6):
+        pending.delayed(key, ("gmail.com",), 0.0, 200.0)
+    assert pending.count("gmail.com", 200.0) == 0
+    assert pending.delayed(10, ("gmail.com",), 200.0, None) is None
+    assert (pending.count("gmail.com", 200.0), pending.overflow) == (1, 0)
+
+
 def test_a_new_delay_takes_the_room_of_the_one_expired_longest_only() -> None:
     """A table of four full of delays SES gave up on at 100 s to 130 s (their
     expirationTime); a recipient delayed at 200 s takes the room of the one that expired

@@ -316,6 +316,38 @@ def test_a_delay_read_before_a_step_back_of_days_is_restored_on_the_clock_still_
     assert ended[1] == 900.0
 
 
+@pytest.mark.parametrize(
+    ("past", "kept"),
+    [(0.0, True), (1.0, False)],
+    ids=["put on the restart's clock", "a second after it"],
+)
+def test_a_delay_its_step_back_puts_no_later_than_the_restart_is_restored(
+    past: float, kept: bool
+) -> None:
+    """A state file saved at SAVE whose delay of u1 was first seen two days after the
+    restart (a minute after SAVE), with a move below none that puts it ``past``
+    seconds after the restart's clock: read before a step of the clock back, it is
+    restored on the restart's clock itself, as any clock that read it must have been
+    no later, and its Delivery read a minute after the restart on that clock ends it,
+    timed the minute; a second past it, the move says nothing of the kind (a damaged
+    file's), and it is not restored, said in ``pending_delays_refused``."""
+    pipeline = Pipeline(core_settings(CONFIG))
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in pipeline.ledger.specs])
+    data = msgspec.msgpack.decode(snapshot(pipeline.ledger, evaluator, SAVE))
+    key = pending_key("m1", "u1@a.example")
+    since = SAVE + 60 + 2 * DAY
+    data["pending"]["pending"] = [[key, ["a.example", "unknown"], since, since + HOUR]]
+    data["pending"]["moved"] = [[key, -2 * DAY + past]]
+    again = Pipeline(core_settings(CONFIG))
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in again.ledger.specs])
+    restored = restore(msgspec.msgpack.encode(data), again.ledger, evaluator, SAVE + 60)
+    assert restored["pending_delays_refused"] == (0 if kept else 1)
+    pending = again.ledger.pending
+    assert pending.count("a.example", SAVE + 120) == (1 if kept else 0)
+    ended = pending.resolved(key, SAVE + 120)
+    assert ended == ((("a.example", "unknown"), 60.0) if kept else None)
+
+
 @pytest.mark.parametrize("since", [-1.0, float("nan"), float("inf"), 1e300])
 def test_a_delay_at_no_time_a_clock_tells_is_not_restored_for_its_step_back(
     since: float,

@@ -630,6 +630,50 @@ def test_a_table_read_back_keeps_each_step_back_past_one_remembered_again_after_
             )
 
 
+def test_deliveries_remembered_ahead_of_the_restart_are_held_to_it_in_both_generations() -> None:
+    """A state file read back into a table of six (three resolutions a generation): the
+    Deliveries of recipients 1 to 3 remembered a day ahead of the restart's clock (a
+    damaged file, a hand's edit), and recipient 4's two hours ahead with a step back of
+    an hour since (saved on a clock stepped an hour back; read on one a further hour
+    behind, a step while sesd was stopped that nothing told). The restart holds 1 to 3
+    to its clock, those of the older generation too, and 4 to an hour past it, as far
+    as its step back explains. A DeliveryDelay of each that SQS brings then, SES's half
+    an hour after the restart's clock, is of a delay not over for 1 to 3 (it pends),
+    and over for 4, timed the half hour to its Delivery. Left a day ahead, a Delivery
+    ended a delay begun nearly a day after it; held to the clock, or behind it by the
+    step back, 4's Delivery ended nothing."""
+    table = PendingDelays(6)
+    rows: list[list[float]] = [[key, NOW + DAY] for key in (1, 2, 3)]
+    table.restore({"pending": [], "resolved": [*rows, [4, NOW + 2 * HOUR, HOUR]]})
+    table.held_to(NOW)
+    for key in (1, 2, 3):
+        assert table.delayed(key, ("a.example",), NOW + 1800, None) is None
+    assert table.delayed(4, ("a.example",), NOW + 1800, None) == (("a.example",), 1800.0)
+    assert len(table) == 3
+
+
+def test_what_a_step_ahead_left_of_a_step_back_is_read_back_beside_deliveries_with_none() -> None:
+    """A state file whose Delivery remembered for recipient 1 at NOW carries half a
+    second of a step back (a clock stepped ten minutes back, then NTP's step of 599.5 s
+    ahead: what it did not take back), after recipient 2's, remembered since with none.
+    NTP then steps the clock two days ahead, and SQS brings each recipient's
+    DeliveryDelay, SES's ten minutes before NOW: 1's Delivery is moved the half second
+    less than 2's, as in the table saved. A credit under a second is a step back's as
+    any is (what a step measured leaves of one), and read after a row with none it is
+    still its row's."""
+    table = PendingDelays(100)
+    table.restore({"pending": [], "resolved": [[2, NOW], [1, NOW, 0.5]]})
+    table.stepped(2 * DAY, NOW + 2 * DAY + 60)
+    assert table.delayed(1, ("a.example",), NOW - 600, None) == (
+        ("a.example",),
+        600.0 + 2 * DAY - 0.5,
+    )
+    assert table.delayed(2, ("a.example",), NOW - 600, None) == (
+        ("a.example",),
+        600.0 + 2 * DAY,
+    )
+
+
 @pytest.mark.parametrize(
     ("credit", "kept"),
     [

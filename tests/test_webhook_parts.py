@@ -175,6 +175,18 @@ def test_parts_made_as_saved_fit_where_each_is_within_the_bound_or_one_alert_alo
     assert fits(made, wider, len(made.ends) - 1, most=tight)
 
 
+def test_a_first_part_of_two_alerts_fits_up_to_the_bound_and_not_a_byte_past_it() -> None:
+    """Parts saved as two alerts, then one and one, gone on with from the first (a stop
+    came while it was posted): they fit a bound as large as the first part, to the
+    byte, and not one a byte smaller, that part of two alerts counted as two, not as
+    one alone (which goes whatever its size)."""
+    made, _ = webhook_documents(_incident(4))
+    made = Made((2, 3, 4), made.at, made.id)
+    _, bodies = webhook_documents(_incident(4), made)
+    assert fits(made, bodies, 0, most=len(bodies[0]))
+    assert not fits(made, bodies, 0, most=len(bodies[0]) - 1)
+
+
 def _fuller(wide: Notification, made: Made, k: int, most: int) -> int:
     """The size of part ``k`` of ``wide`` made to hold the alert after its last too."""
     ends = (*made.ends[:k], made.ends[k] + 1, *made.ends[k + 1 :])
