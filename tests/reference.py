@@ -26,13 +26,13 @@ The windows' contract, which this model states:
   duplicate and changes nothing.
 * A recipient (message id, address) is pending at ``now`` from its first
   DeliveryDelay, unless a Delivery or Bounce of it at or after the delay's time
-  was processed (or one SES dated at or after it, when that one was from ahead of
-  the clock, its time held to a day after the clock's), and while ``now`` is
-  before the delay's expiry (its ``expirationTime``, or 16 h; and never more than
-  16 h after the first delay's time, however many follow: SES tries no longer). A
-  delay already expired when it arrives is not pending. When a pending delay is
-  resolved, how long it lasted is a value at the resolution's time (by SES's
-  times, when it ended as SES dated them).
+  was processed (or one SES dated at or after it and no more than 16 h after, when
+  that one was from ahead of the clock, its time held to a day after the clock's),
+  and while ``now`` is before the delay's expiry (its ``expirationTime``, or 16 h;
+  and never more than 16 h after the first delay's time, however many follow: SES
+  tries no longer). A delay already expired when it arrives is not pending. When a
+  pending delay is resolved, how long it lasted is a value at the resolution's time
+  (by SES's times, when it ended as SES dated them).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from sesd.core.events import LONGEST_DELAY
 from sesd.core.pending import DEFAULT_EXPIRY
 from sesd.core.refusals import MOST_AHEAD
 
@@ -183,9 +184,10 @@ class Model:
             return  # expired when it arrived: never pending
         ended = self.resolutions.get(recipient)
         by_ses = self.ses_resolutions.get(recipient)
-        if ended is not None and by_ses is not None and by_ses >= ses:
+        if ended is not None and by_ses is not None and ses <= by_ses <= ses + LONGEST_DELAY:
             # Its Delivery or Bounce, from ahead of the clock, came first as SES dated
-            # the two: timed so, a value at the clock's time of its end.
+            # the two (within the longest SES tries): timed so, a value at the clock's
+            # time of its end.
             if recipient in self.timed:
                 return
             self.timed.add(recipient)

@@ -101,16 +101,16 @@ def test_a_delay_read_after_a_restart_is_over() -> None:
 
 def test_ses_s_time_is_held_to_a_day_ahead_of_the_clock() -> None:
     """A Delivery dated a year ahead of the clock is taken as a day ahead at most: a
-    delay of its recipient dated an hour ahead is over, timed a day less the hour, not
-    a year; one SES dated two days ahead, read a second later, is not over (it
-    pends, as before)."""
+    delay of its recipient dated 23 h ahead is over, timed the hour left of the day,
+    not a year less 23 h; one SES dated two days ahead, read a second later, is not
+    over (it pends, as before)."""
     year = 365 * 86_400.0
     now = SES
     pending = PendingDelays(100)
     pending.resolved(1, now, now + year)
-    assert pending.delayed(1, (DOMAIN,), now, None, now + 3600) == (
+    assert pending.delayed(1, (DOMAIN,), now, None, now + MOST_AHEAD - 3600) == (
         (DOMAIN,),
-        MOST_AHEAD - 3600,
+        3600,
     )
     pending.resolved(2, now, now + year)
     assert pending.delayed(2, (DOMAIN,), now + 1, None, now + 2 * MOST_AHEAD) is None
@@ -196,3 +196,17 @@ def test_a_restart_holds_ses_s_times_to_a_day_after_their_resolution() -> None:
     )
     pending.held_to(now)
     assert _saved(pending) == [(1, now + MOST_AHEAD)]
+
+
+def test_a_delivery_dated_a_year_ahead_times_no_delay_longer_than_ses_tries() -> None:
+    """On a clock set right, a Delivery dated a year ahead (a damaged body) and then
+    its recipient's delay, dated as SES dates one, a minute later: SES tries no
+    recipient longer than 16 h, so the two are no story SES tells. The delay pends, as
+    before; not over and timed a day long (held to a day ahead, the Delivery's time
+    still a day after the delay's), a value that set `delay_duration_p95_seconds`."""
+    pipeline = Pipeline(core_settings(CONFIG))
+    year = 365 * 86_400.0
+    _feed(pipeline, f.delivery([ADDRESS], at=SES + year, message_id="m1"), SES)
+    _feed(pipeline, f.delay([ADDRESS], at=SES + 60, message_id="m1"), SES + 61)
+    assert _timed(pipeline, SES + 62) == (0, None)
+    assert pipeline.ledger.pending.count(DOMAIN, SES + 62) == 1

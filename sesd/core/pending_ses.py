@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sesd.core.events import LONGEST_DELAY
 from sesd.core.refusals import MOST_AHEAD
 
 if TYPE_CHECKING:
@@ -31,7 +32,10 @@ def remembered(table: PendingDelays, key: int, t: float, ses: float) -> None:
 def ended_after(table: PendingDelays, key: int, t: float, ses: float) -> tuple[float, float] | None:
     """(the delay's time, its end's) when a delay at ``t`` (``ses``: SES's own, if
     later) came before its recipient's Delivery or Bounce remembered: as SES dated the
-    two where that one was from ahead of the clock, else on the clock; None if not."""
+    two where that one was from ahead of the clock, else on the clock; None if not.
+    SES tries no recipient longer than ``LONGEST_DELAY``: two it dated further apart (a
+    Delivery dated a year ahead, held to a day) are no story it tells, and are compared
+    on the clock, not taken as a delay a day long."""
     ended = table._resolved.get(key)
     if ended is None:
         ended = table._resolved_before.get(key)
@@ -40,7 +44,7 @@ def ended_after(table: PendingDelays, key: int, t: float, ses: float) -> tuple[f
     if table._ses:
         by_ses = table._ses.get(key)
         at = ses if ses > t else t
-        if by_ses is not None and by_ses >= at:
+        if by_ses is not None and at <= by_ses <= at + LONGEST_DELAY:
             return at, by_ses
     return (t, ended) if ended >= t else None
 
