@@ -26,11 +26,13 @@ The windows' contract, which this model states:
   duplicate and changes nothing.
 * A recipient (message id, address) is pending at ``now`` from its first
   DeliveryDelay, unless a Delivery or Bounce of it at or after the delay's time
-  was processed, and while ``now`` is before the delay's expiry (its
-  ``expirationTime``, or 16 h; and never more than 16 h after the first delay's
-  time, however many follow: SES tries no longer). A delay already expired when it arrives is
-  not pending. When a pending delay is resolved, how long it lasted is a value
-  at the resolution's time.
+  was processed (or one SES dated at or after it and no more than 16 h after, when
+  that one was from ahead of the clock, its time held to a day after the clock's),
+  and while ``now`` is before the delay's expiry (its ``expirationTime``, or 16 h;
+  and never more than 16 h after the first delay's time, however many follow: SES
+  tries no longer). A delay already expired when it arrives is not pending. When a
+  pending delay is resolved, how long it lasted is a value at the resolution's time
+  (by SES's times, when it ended as SES dated them).
 """
 
 from __future__ import annotations
@@ -38,7 +40,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from sesd.core.events import LONGEST_DELAY
 from sesd.core.pending import DEFAULT_EXPIRY
+from sesd.core.refusals import MOST_AHEAD
 
 __all__ = ["Model", "ModelEvent", "Window"]
 
@@ -120,6 +124,8 @@ class Model:
     kept: dict[tuple[str, int], _Kept] = field(default_factory=dict)  # (domain, window)
     delays: dict[tuple[str, str], _Delay] = field(default_factory=dict)
     resolutions: dict[tuple[str, str], float] = field(default_factory=dict)
+    #: SES's time of those resolved from ahead of the clock, held to a day ahead.
+    ses_resolutions: dict[tuple[str, str], float] = field(default_factory=dict)
     #: Recipients whose delay was timed: one value per delayed recipient.
     timed: set[tuple[str, str]] = field(default_factory=set)
     seen: set[tuple[str, str, float, frozenset[str]]] = field(default_factory=set)
@@ -156,8 +162,13 @@ class Model:
                     self._keep(domain, "processing", t, float(event.processing_ms), now)
             recipient = (event.message_id, address)
             if event.kind == "delivery_delay":
-                self._delayed(recipient, domain, t, expires, now, in_windows)
+                self._delayed(recipient, domain, t, event.time, expires, now)
             elif event.kind in ("delivery", "bounce"):
+                if event.time > t:
+                    ses = min(event.time, t + MOST_AHEAD)
+                    self.ses_resolutions[recipient] = max(
+                        ses, self.ses_resolutions.get(recipient, ses)
+                    )
                 self._resolved(recipient, domain, t, now, in_windows)
 
     def _delayed(
@@ -165,13 +176,25 @@ class Model:
         recipient: tuple[str, str],
         domain: str,
         t: float,
+        ses: float,
         expires: float | None,
         now: float,
-        in_windows: bool,
     ) -> None:
         if expires is not None and expires <= now:
             return  # expired when it arrived: never pending
         ended = self.resolutions.get(recipient)
+        by_ses = self.ses_resolutions.get(recipient)
+        if ended is not None and by_ses is not None and ses <= by_ses <= ses + LONGEST_DELAY:
+            # Its Delivery or Bounce, from ahead of the clock, came first as SES dated
+            # the two (within the longest SES tries): timed so, a value at the clock's
+            # time of its end.
+            if recipient in self.timed:
+                return
+            self.timed.add(recipient)
+            at = min(t + by_ses - ses, now)
+            if self.widest.holds(at, now):
+                self._keep(domain, "duration", at, (by_ses - ses) * 1000.0, now)
+            return
         if ended is not None and ended >= t:
             # Its Delivery or Bounce came first: the delay lasted until then, a value
             # at that time (or at the clock's, if that is earlier: the clamp), unless

@@ -55,6 +55,6 @@ def delivered(
         # nearly every delivered recipient had no delay, and the call cost about 440
         # instructions an event (counted under cachegrind, BENCHMARKS.md section 8).
         address = addresses[i]
-        resolved = pending.resolved(pending_key(message_id, address), t)
+        resolved = pending.resolved(pending_key(message_id, address), t, event.time)
         if resolved is not None or not address.isascii() or address[-1:] == ".":
             end_delay(ledger, message_id, address, slots, t, now, resolved)

@@ -38,6 +38,7 @@ from typing import Any, Final
 
 from sesd.core.events import LONGEST_DELAY
 from sesd.core.pending_file import UNKNOWN, restore_into, snapshot_of
+from sesd.core.pending_ses import ended_after, held, remembered
 from sesd.core.pending_steps import held_to, retried, stepped
 from sesd.core.refusals import RecentRefusals
 
@@ -66,6 +67,7 @@ class PendingDelays:
         "_moved",
         "_resolved",
         "_resolved_before",
+        "_ses",
         "_share",
         "max_entries",
         "overflow",
@@ -95,6 +97,9 @@ class PendingDelays:
         # step ahead (sesd.core.pending_steps.stepped); saved with them.
         self._credits: list[tuple[int, float]] = []
         self._credits_before: list[tuple[int, float]] = []
+        # SES's own time of those remembered from ahead of the clock (key -> time, a
+        # day ahead at most: sesd.core.pending_ses); none but on a clock behind SES's.
+        self._ses: dict[int, float] = {}
         # Resolutions that already ended a delay (its duration was recorded): another
         # DeliveryDelay of the same episode (SES sends one at each retry) arriving
         # after them is over, and is not timed a second time. Cleared with the
@@ -115,17 +120,16 @@ class PendingDelays:
         self.refused = RecentRefusals()
 
     def delayed(
-        self, key: int, labels: Labels, t: float, expires: float | None
+        self, key: int, labels: Labels, t: float, expires: float | None, ses: float = -_NEVER
     ) -> tuple[Labels, float] | None:
         """A DeliveryDelay for a recipient (``labels``: one per scope) at event time
-        ``t``. Returns (labels, seconds delayed) when a Delivery or Bounce at or after
-        ``t`` was already seen (the delay is over: nothing is pending) and no other
-        delay of the recipient was timed by it, else None."""
-        ended = self._resolved.get(key)
-        if ended is None:
-            ended = self._resolved_before.get(key)
-        if ended is not None and ended >= t:
-            return self._over(key, labels, t, ended)
+        ``t`` (SES's ``ses``, from ahead of the clock). Returns (labels, seconds delayed)
+        when a Delivery or Bounce at or after ``t`` (or as SES dated them) was already
+        seen (the delay is over: nothing is pending) and no other delay of the
+        recipient was timed by it, else None."""
+        before = ended_after(self, key, t, ses)
+        if before is not None:
+            return self._over(key, labels, *before)
         found = self._entries.get(key)
         if found is not None:
             # Another delay for the same recipient: the first time, the latest expiry,
@@ -203,16 +207,18 @@ class PendingDelays:
             return True
         return bool(self._gave_up or self._gave_up_before) and self._first_of(key) is not None
 
-    def resolved(self, key: int, t: float) -> tuple[Labels, float] | None:
-        """A Delivery or Bounce for a recipient at event time ``t``: returns (labels,
-        seconds delayed) if it was pending since no later than ``t``, or since a time
-        on a clock steps back have since set behind it (:meth:`stepped`); timed from
-        its first time as steps of the clock moved it."""
+    def resolved(self, key: int, t: float, ses: float = -_NEVER) -> tuple[Labels, float] | None:
+        """A Delivery or Bounce for a recipient at event time ``t`` (SES's ``ses``, from
+        ahead of the clock): returns (labels, seconds delayed) if it was pending since no
+        later than ``t``, or since a time on a clock steps back have since set behind it
+        (:meth:`stepped`); timed from its first time as steps of the clock moved it."""
         # Remembered (as _remember() does, inline: nearly every recipient comes here).
         resolved = self._resolved
         known = resolved.get(key)
         if known is None or known < t:
             resolved[key] = t
+        if ses > t:
+            remembered(self, key, t, ses)
         if len(resolved) >= self._generation:
             self._next_generation()
         found = self._entries.get(key)
@@ -253,6 +259,8 @@ class PendingDelays:
         self._resolved_before, self._credits_before = resolved, self._credits
         self._resolved, self._credits = {}, []
         self._counted &= resolved.keys()  # the older generation's are forgotten
+        if self._ses:
+            self._ses = {key: at for key, at in self._ses.items() if key in resolved}
 
     def count(self, label: str, now: float, scope: int = 0) -> int:
         """Recipients of ``label`` (in scope ``scope``) delayed at ``now`` (whose delay
@@ -350,8 +358,9 @@ class PendingDelays:
     def held_to(self, now: float) -> None:
         """No delay's latest time moved past ``now``'s own ``LONGEST_DELAY`` on, no
         resolution remembered after ``now`` (but as far as a step back since put the
-        clock behind it), or at no time (sesd.core.pending_steps.held_to)."""
+        clock behind it), or at no time; nor SES's a day past it (pending_steps, pending_ses)."""
         held_to(self, now)
+        held(self)
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -35,13 +35,18 @@ _LATEST: Final = 253402300799.0
 def snapshot_of(table: PendingDelays) -> dict[str, object]:
     """Plain data for the state file: (key, labels, since, expires) per recipient,
     the recent resolutions (key, time, and the credit of one a step back since put the
-    clock behind) and the recipients given up on or refused by the full table (key,
-    time of their first delay)."""
+    clock behind), SES's times of those from ahead of the clock, and the recipients
+    given up on or refused by the full table (key, time of their first delay)."""
     return {
         # The labels' own tuple (an array to msgpack, as a list is): one new
         # container a row, not two, for a table of up to max_entries.
         "pending": [(key, *entry) for key, entry in table._entries.items()],
         "resolved": _resolutions(table),
+        # SES's own time of each remembered from ahead of the clock (key, time): a file
+        # without it (an earlier build's) restores none; an earlier build leaves it.
+        # Left out, a delay SQS brought after a restart, though SES dated it before its
+        # Delivery, was dated after it on the clock behind, and pended 16 h.
+        "resolved_ses": list(table._ses.items()),
         # A file without it (an earlier build's) restores none; an earlier build
         # reading this file leaves it.
         "gave_up": list({**table._gave_up_before, **table._gave_up}.items()),
@@ -159,6 +164,7 @@ def restore_into(
     for expiries in table._expiries.values():
         expiries.sort()
     _resolutions_into(table, data["resolved"])
+    _ses_into(table, data.get("resolved_ses"))
     for key, first in map(_PAIR, data.get("gave_up", ())):
         table._give_up(int(key), float(first))
     _keep_moves(table, moved)
@@ -202,6 +208,24 @@ def _resolutions_into(table: PendingDelays, rows: list[Any]) -> None:
     if credits:
         table._credits_before = _marks(table._resolved_before, credits)
         table._credits = _marks(table._resolved, credits)
+
+
+def _ses_into(table: PendingDelays, rows: object) -> None:
+    """SES's times of the resolutions remembered from ahead of the clock (none from a
+    file without them, an earlier build's): each of a resolution restored, no more
+    than a day after its time (sesd.core.pending_ses.remembered holds it so); any
+    other row is left out alone."""
+    for row in rows if isinstance(rows, list) else ():
+        if not (
+            isinstance(row, list | tuple) and len(row) >= 2 and isinstance(row[0], int)
+            and isinstance(row[1], int | float) and not isinstance(row[1], bool)
+        ):  # fmt: skip
+            continue
+        key, ses = int(row[0]), float(row[1])
+        at = table._resolved.get(key)
+        at = table._resolved_before.get(key) if at is None else at
+        if at is not None and ses <= at + MOST_AHEAD:
+            table._ses[key] = ses
 
 
 def _marks(resolved: dict[int, float], credits: dict[int, float]) -> list[tuple[int, float]]:

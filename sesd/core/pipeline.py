@@ -326,7 +326,7 @@ class Pipeline:
         # whatever its local part. Nor did an earlier build key it otherwise
         # (legacy_pending_key() is None): only a delay that ended is left to record.
         key = f"{event.message_id}\0{event.recipients[0].strip().lower()}"
-        resolved = ledger.pending.resolved(_xxh3(key.encode()), t)
+        resolved = ledger.pending.resolved(_xxh3(key.encode()), t, event.time)
         if resolved is not None:
             record_duration(ledger, slots, t, now, resolved[1])
         if self._tag_names:

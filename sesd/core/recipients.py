@@ -109,7 +109,7 @@ def delayed(
                 # rules where it has windows: a late delay, in none, still pends.
                 if slot.windows is None:
                     slot.window()
-            ended = ledger.pending.delayed(key, labels, t, expires)
+            ended = ledger.pending.delayed(key, labels, t, expires, event.time)
             if ended is not None:
                 # Its Delivery or Bounce came first (SQS keeps no order): the delay is
                 # over, and lasted until then.
@@ -167,7 +167,7 @@ def bounced(
             cause, also, hinted, advised = found.cause, found.also, found.hinted, found.advised
             causes[cause] = causes.get(cause, 0) + 1
         address = recipient.email_address
-        resolved = ledger.pending.resolved(pending_key(message_id, address), t)
+        resolved = ledger.pending.resolved(pending_key(message_id, address), t, event.time)
         end_delay(ledger, message_id, address, slots, t, now, resolved)
         if in_windows:
             _note_recipient(
