@@ -33,6 +33,9 @@ The windows' contract, which this model states:
   tries no longer). A delay already expired when it arrives is not pending. When a
   pending delay is resolved, how long it lasted is a value at the resolution's time
   (by SES's times, when it ended as SES dated them).
+* A restart holds each Delivery or Bounce remembered later than its clock to it, and
+  SES's time of one to a day after that: the clock's steps are not told to the
+  pipeline, so one dated after the save reads as a damaged file's.
 """
 
 from __future__ import annotations
@@ -225,6 +228,22 @@ class Model:
         self.timed.add(recipient)
         if in_windows:
             self._keep(domain, "duration", t, (t - found.since) * 1000.0, now)
+
+    def restarted(self, now: float) -> None:
+        """A restart from the state file at ``now``. The property test tells the
+        pipeline no step of the clock (the daemon measures them and saves how far a
+        step back put the clock behind each Delivery or Bounce remembered). So a file
+        saved after the clock stepped back holds one dated after its save with no step
+        to explain it, as a damaged file would: the restart holds it to the clock, and
+        SES's time of it to a day after that (sesd.core.pending_steps.held_to,
+        sesd.core.pending_ses.held). Left out, a delay read after the restart, dated
+        between the two on the clock, was over in the model and pending in sesd; one
+        dated at the restart was timed from the Delivery, in sesd from the restart."""
+        for recipient, ended in self.resolutions.items():
+            if ended > now:
+                self.resolutions[recipient] = now
+        for recipient, ses in self.ses_resolutions.items():
+            self.ses_resolutions[recipient] = min(ses, self.resolutions[recipient] + MOST_AHEAD)
 
     # --- figures ---------------------------------------------------------------
 

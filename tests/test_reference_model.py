@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -113,6 +114,7 @@ class Run:
             self.pipeline = Pipeline(core_settings(CONFIG))
             self.evaluator = Evaluator(CONFIG.alerts, [s.name for s in self.pipeline.ledger.specs])
             restore(blob, self.pipeline.ledger, self.evaluator, self.now)
+            self.model.restarted(self.now)
         elif step.action == "ahead" and self.offset == 0:
             self.offset = 600.0
         elif step.action == "back" and self.offset > 0:
@@ -200,3 +202,32 @@ def test_windows_match_the_reference_model(stream: list[Step]) -> None:
     for step in stream:
         run.step(step)
         run.compare()
+
+
+@pytest.mark.parametrize(
+    ("ahead", "dated", "later"),
+    [(0.0, 0.0, 0.0), (0.0, 4000.0, 4000.0), (100_000.0, 100_000.0, 0.0),
+     (100_000.0, 104_000.0, 4000.0), (100_000.0, 80_000.0, 0.0)],
+    ids=["with it", "an hour after it", "ahead, with it", "ahead, an hour after it",
+         "ahead, SES dated the delay before it"],
+)  # fmt: skip
+def test_a_restart_holds_a_delivery_dated_after_its_save_to_the_clock(
+    ahead: float, dated: float, later: float
+) -> None:
+    """u1's Delivery SES dated ``ahead`` of the clock (dated on it, if later), the clock
+    two hours behind, a restart, and ``later`` seconds on, u1's delay SES dated
+    ``dated`` after the Delivery was read. The pipeline is told no step: the file holds
+    a Delivery dated after its save, which the restart holds to its clock, and SES's
+    time of it to a day after that. The delay is timed from there, or pends when read
+    after it on the clock, and the model says the same. Before, the model kept the
+    Delivery where it was: the delay was timed from it, two hours long where sesd
+    timed it from the restart, or over where sesd said it pended; or timed as SES
+    dated the two, though sesd's restart held SES's time of the Delivery before the
+    delay's."""
+    run = Run()
+    delay = Step(later, "event", "delivery_delay", recipients=("u1@a.com",), lag=later - dated)
+    for step in (Step(0.0, "event", "delivery", recipients=("u1@a.com",), lag=-ahead),
+                 Step(0.0, "behind"), Step(0.0, "restart"), delay):  # fmt: skip
+        run.step(step)
+        run.compare()
+    assert run.model.pending("a.com", run.now) == (1 if later else 0)
