@@ -154,6 +154,20 @@ UNIT_VARIABLES = (
 )
 
 
+@pytest.fixture
+def json_logs() -> io.StringIO:
+    """sesd's log lines, as JSON, for a test to read with :func:`said_in` (configured
+    for this test alone: ``_quiet_logs`` configures the next one again)."""
+    stream = io.StringIO()
+    configure_logging("debug", "json", stream=stream)
+    return stream
+
+
+def said_in(json_logs: io.StringIO) -> dict[str, dict[str, Any]]:
+    """The log's lines by event name (the last of each)."""
+    return {r["event"]: r for r in map(json.loads, json_logs.getvalue().splitlines())}
+
+
 @pytest.fixture(autouse=True)
 def _outside_a_unit(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test runs as if no service unit ran the suite: run by one (a CI runner's, a

@@ -18,20 +18,11 @@ import pytest
 
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.core.tallies import Outcome
-from sesd.io.logs import configure_logging
 from sesd.runtime.sqs import QueuePoller
 from tests import factory as f
-from tests.conftest import aws_client, make_queue, queue_counts, send_bodies
+from tests.conftest import aws_client, make_queue, queue_counts, said_in, send_bodies
 from tests.test_sqs_edges import poller
-from tests.test_sqs_stop_delete_cancelled import _counted, _said
-
-
-@pytest.fixture
-def logs() -> io.StringIO:
-    """sesd's log lines, as JSON, for the test to read with :func:`_said`."""
-    stream = io.StringIO()
-    configure_logging("debug", "json", stream=stream)
-    return stream
+from tests.test_sqs_stop_delete_cancelled import _counted
 
 
 async def _a_costly_batch(sqs: Any) -> tuple[str, QueuePoller, list[Any]]:
@@ -68,7 +59,7 @@ def _told_judged_cut_off(said: dict[str, dict[str, Any]]) -> None:
 
 
 async def test_a_batch_whose_task_is_cancelled_while_judged_tells_it(
-    local_sqs: LocalSqs, logs: io.StringIO
+    local_sqs: LocalSqs, json_logs: io.StringIO
 ) -> None:
     """A program running sesd cancels its task (``Task.cancel()``, which no cancel
     scope's shield holds off) at a turn the batch takes between two messages: the poller
@@ -88,11 +79,11 @@ async def test_a_batch_whose_task_is_cancelled_while_judged_tells_it(
         assert p._pipeline.ledger.tallies.messages == {("q", Outcome.PROCESSED): 1}
         assert await queue_counts(sqs, url) == (1, 1)
         assert _counted(p, "release") == (0, 0)
-    _told_judged_cut_off(_said(logs))
+    _told_judged_cut_off(said_in(json_logs))
 
 
 async def test_a_batch_whose_task_is_cancelled_before_a_message_is_judged_tells_it(
-    local_sqs: LocalSqs, logs: io.StringIO
+    local_sqs: LocalSqs, json_logs: io.StringIO
 ) -> None:
     """The cancellation at the batch's turn before its first message (the batch took the
     event loop from the receive's answer so long that it gives the others a turn at
@@ -116,7 +107,7 @@ async def test_a_batch_whose_task_is_cancelled_before_a_message_is_judged_tells_
         assert _counted(p, "delete") == (0, 0)
         assert p._pipeline.ledger.tallies.messages == {}
         assert await queue_counts(sqs, url) == (2, 0)
-    said = _said(logs)
+    said = said_in(json_logs)
     assert "sesd.sqs.delete_cut_off" not in said
     line = said["sesd.sqs.batch"]
     assert (line["received"], line["to_delete"], line["deleted"]) == (2, 0, 0)
@@ -125,7 +116,7 @@ async def test_a_batch_whose_task_is_cancelled_before_a_message_is_judged_tells_
 
 @pytest.mark.parametrize("kind", [KeyboardInterrupt, SystemExit], ids=lambda k: k.__name__)
 def test_a_batch_the_event_loops_close_cancels_while_judged_tells_it(
-    local_sqs: LocalSqs, kind: type[BaseException], logs: io.StringIO
+    local_sqs: LocalSqs, kind: type[BaseException], json_logs: io.StringIO
 ) -> None:
     """An exit in another task while the batch takes a turn between two messages: the
     event loop's close cancels the poller through the turn's shield. The batch is told
@@ -154,13 +145,13 @@ def test_a_batch_the_event_loops_close_cancels_while_judged_tells_it(
 
     with pytest.raises(kind):
         anyio.run(run)
-    _told_judged_cut_off(_said(logs))
+    _told_judged_cut_off(said_in(json_logs))
     assert counted == (1, 0)
     assert visible == (1, 1)
 
 
 async def test_a_give_back_whose_task_is_cancelled_tells_it(
-    local_sqs: LocalSqs, logs: io.StringIO
+    local_sqs: LocalSqs, json_logs: io.StringIO
 ) -> None:
     """A poller cancelled while its receive was in flight gives back what it brought
     (visibility 0, in a shielded scope of its own); a program running sesd cancels its
@@ -192,13 +183,13 @@ async def test_a_give_back_whose_task_is_cancelled_tells_it(
         assert _counted(p, "release") == (1, 0)
         assert p._pipeline.ledger.tallies.messages == {}
         assert await queue_counts(sqs, url) == (0, 2)
-    said = _said(logs)
+    said = said_in(json_logs)
     assert said["sesd.sqs.release_cut_off"]["count"] == 2
     assert "sesd.task.failed" not in said, said.get("sesd.task.failed", {}).get("exception")
 
 
 async def test_a_give_back_cut_off_after_a_cancelled_delete_leaves_the_batch_told(
-    local_sqs: LocalSqs, logs: io.StringIO
+    local_sqs: LocalSqs, json_logs: io.StringIO
 ) -> None:
     """A program running sesd cancels its task while the batch's delete, made beside the
     next receive, outlasts that receive: the delete ends cut off, and what the receive
@@ -242,7 +233,7 @@ async def test_a_give_back_cut_off_after_a_cancelled_delete_leaves_the_batch_tol
         assert _counted(p, "delete") == (1, 0)
         assert _counted(p, "release") == (1, 0)
         assert await queue_counts(sqs, url) == (0, 2)
-    said = _said(logs)
+    said = said_in(json_logs)
     assert said["sesd.sqs.release_cut_off"]["count"] == 1
     assert said["sesd.sqs.delete_cut_off"]["count"] == 1
     line = said["sesd.sqs.batch"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 import time
 from typing import Any
 
@@ -16,10 +15,9 @@ import anyio
 import pytest
 
 from sesd.commands.demo.localsqs import LocalSqs
-from sesd.io.logs import configure_logging
 from sesd.runtime.in_flight import InFlight
 from tests import factory as f
-from tests.conftest import aws_client, make_queue, queue_counts, send_bodies
+from tests.conftest import aws_client, make_queue, queue_counts, said_in, send_bodies
 from tests.test_sqs_edges import poller
 
 
@@ -102,23 +100,10 @@ async def _counts(local_sqs: LocalSqs, url: str) -> tuple[int, int]:
         return await queue_counts(sqs, url)
 
 
-def _said(logs: io.StringIO) -> dict[str, dict[str, Any]]:
-    """The log's lines by event name (the last of each)."""
-    return {r["event"]: r for r in map(json.loads, logs.getvalue().splitlines())}
-
-
 def _told_cut_off(said: dict[str, dict[str, Any]]) -> None:
     """The batch's one message received, none deleted, and its delete said cut off."""
     assert said["sesd.sqs.delete_cut_off"]["count"] == 1
     assert (said["sesd.sqs.batch"]["received"], said["sesd.sqs.batch"]["deleted"]) == (1, 0)
-
-
-@pytest.fixture
-def logs() -> io.StringIO:
-    """sesd's log lines, as JSON, for the test to read with :func:`_said`."""
-    stream = io.StringIO()
-    configure_logging("debug", "json", stream=stream)
-    return stream
 
 
 _EXITS = [KeyboardInterrupt, SystemExit]
@@ -126,7 +111,7 @@ _EXITS = [KeyboardInterrupt, SystemExit]
 
 @pytest.mark.parametrize("kind", _EXITS, ids=lambda kind: kind.__name__)
 def test_what_the_receive_beside_an_exiting_delete_brought_is_given_back(
-    local_sqs: LocalSqs, kind: type[BaseException], logs: io.StringIO
+    local_sqs: LocalSqs, kind: type[BaseException], json_logs: io.StringIO
 ) -> None:
     """The receive beside the batch's delete has brought a message when an exit comes
     under the delete: as the event loop closes, that message is released at once
@@ -135,14 +120,14 @@ def test_what_the_receive_beside_an_exiting_delete_brought_is_given_back(
     message it was to delete stays hidden until then, counted once already."""
     url, _, _ = _an_exit_under_the_delete(local_sqs, kind, brought=True)
     assert anyio.run(_counts, local_sqs, url) == (1, 1)
-    said = _said(logs)
+    said = said_in(json_logs)
     assert said["sesd.sqs.released"]["count"] == 1
     _told_cut_off(said)
 
 
 @pytest.mark.parametrize("kind", _EXITS, ids=lambda kind: kind.__name__)
 def test_a_receive_still_waiting_beside_an_exiting_delete_does_not_hold_the_exit(
-    local_sqs: LocalSqs, kind: type[BaseException], logs: io.StringIO
+    local_sqs: LocalSqs, kind: type[BaseException], json_logs: io.StringIO
 ) -> None:
     """The receive beside the batch's delete is still waiting (a 20 s long poll on an
     empty queue) when an exit comes under the delete: the event loop's close cuts it
@@ -151,14 +136,14 @@ def test_a_receive_still_waiting_beside_an_exiting_delete_does_not_hold_the_exit
     url, took, _ = _an_exit_under_the_delete(local_sqs, kind, brought=False)
     assert took < 10, f"the exit waited {took:.1f}s"
     assert anyio.run(_counts, local_sqs, url) == (0, 1)
-    said = _said(logs)
+    said = said_in(json_logs)
     assert "sesd.sqs.released" not in said
     assert said["sesd.sqs.delete_cut_off"]["count"] == 1
 
 
 @pytest.mark.parametrize("kind", _EXITS, ids=lambda kind: kind.__name__)
 def test_what_a_receive_answered_as_its_bound_ended_brought_is_given_back_at_an_exit(
-    local_sqs: LocalSqs, kind: type[BaseException], logs: io.StringIO
+    local_sqs: LocalSqs, kind: type[BaseException], json_logs: io.StringIO
 ) -> None:
     """The receive beside the batch's delete answers, with a message, in the very turn
     the stop's grace period ends, and an exit then comes under the delete, which the
@@ -170,14 +155,14 @@ def test_what_a_receive_answered_as_its_bound_ended_brought_is_given_back_at_an_
         local_sqs, kind, brought=True, how="answers_as_its_bound_ends"
     )
     assert anyio.run(_counts, local_sqs, url) == (1, 1)
-    said = _said(logs)
+    said = said_in(json_logs)
     assert said["sesd.sqs.released"]["count"] == 1
     _told_cut_off(said)
 
 
 @pytest.mark.parametrize("kind", _EXITS, ids=lambda kind: kind.__name__)
 def test_a_fault_under_the_receive_is_told_when_an_exit_ends_the_wait_for_the_delete(
-    local_sqs: LocalSqs, kind: type[BaseException], logs: io.StringIO
+    local_sqs: LocalSqs, kind: type[BaseException], json_logs: io.StringIO
 ) -> None:
     """The receive beside the batch's delete raises a fault of sesd's own, and an exit
     comes under the delete while the poller waits for it: the event loop's close
@@ -187,7 +172,7 @@ def test_a_fault_under_the_receive_is_told_when_an_exit_ends_the_wait_for_the_de
     url, _, faults = _an_exit_under_the_delete(local_sqs, kind, brought=False, how="raises")
     assert anyio.run(_counts, local_sqs, url) == (0, 1)
     assert faults == 1
-    said = _said(logs)
+    said = said_in(json_logs)
     failed = said["sesd.task.failed"]
     assert (failed["task"], failed["exception"].splitlines()[-1]) == (
         "poller",
@@ -198,7 +183,7 @@ def test_a_fault_under_the_receive_is_told_when_an_exit_ends_the_wait_for_the_de
 
 @pytest.mark.parametrize("kind", _EXITS, ids=lambda kind: kind.__name__)
 def test_an_exit_under_the_receive_is_no_fault_when_the_wait_for_the_delete_ends_too(
-    local_sqs: LocalSqs, kind: type[BaseException], logs: io.StringIO
+    local_sqs: LocalSqs, kind: type[BaseException], json_logs: io.StringIO
 ) -> None:
     """An exit is asked for as the receive beside the batch's delete is made (kept, to be
     raised once the batch is told), and another comes under the delete: the event
@@ -207,7 +192,7 @@ def test_an_exit_under_the_receive_is_no_fault_when_the_wait_for_the_delete_ends
     one (``sesd.task.failed`` would ask to report a bug); the batch is told."""
     url, _, faults = _an_exit_under_the_delete(local_sqs, kind, brought=False, how="exits")
     assert anyio.run(_counts, local_sqs, url) == (0, 1)
-    said = _said(logs)
+    said = said_in(json_logs)
     assert "sesd.task.failed" not in said, said.get("sesd.task.failed", {}).get("exception")
     assert faults == 0
     _told_cut_off(said)
@@ -215,7 +200,7 @@ def test_an_exit_under_the_receive_is_no_fault_when_the_wait_for_the_delete_ends
 
 @pytest.mark.parametrize("kind", _EXITS, ids=lambda kind: kind.__name__)
 def test_an_exit_elsewhere_during_a_receive_beside_a_delete_is_no_fault_of_the_poller(
-    local_sqs: LocalSqs, kind: type[BaseException], logs: io.StringIO
+    local_sqs: LocalSqs, kind: type[BaseException], json_logs: io.StringIO
 ) -> None:
     """An exit comes in another task while a batch's delete and the receive beside it both
     wait for SQS: the event loop's close cancels the poller and the delete together.
@@ -265,7 +250,7 @@ def test_an_exit_elsewhere_during_a_receive_beside_a_delete_is_no_fault_of_the_p
 
     with pytest.raises(kind):
         anyio.run(run)
-    said = _said(logs)
+    said = said_in(json_logs)
     assert "sesd.task.failed" not in said, said.get("sesd.task.failed", {}).get("exception")
     assert faults == 0
     _told_cut_off(said)

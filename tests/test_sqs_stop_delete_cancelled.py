@@ -10,33 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 from typing import Any
 
 import anyio
 import pytest
 
 from sesd.commands.demo.localsqs import LocalSqs
-from sesd.io.logs import configure_logging
 from sesd.runtime.sqs import QueuePoller
 from tests import factory as f
-from tests.conftest import aws_client, make_queue, queue_counts, send_bodies
+from tests.conftest import aws_client, make_queue, queue_counts, said_in, send_bodies
 from tests.test_sqs_edges import poller
 
 _EXITS = [KeyboardInterrupt, SystemExit]
-
-
-@pytest.fixture
-def logs() -> io.StringIO:
-    """sesd's log lines, as JSON, for the test to read with :func:`_said`."""
-    stream = io.StringIO()
-    configure_logging("debug", "json", stream=stream)
-    return stream
-
-
-def _said(logs: io.StringIO) -> dict[str, dict[str, Any]]:
-    """The log's lines by event name (the last of each)."""
-    return {r["event"]: r for r in map(json.loads, logs.getvalue().splitlines())}
 
 
 def _told_cut_off(said: dict[str, dict[str, Any]]) -> None:
@@ -78,7 +63,7 @@ async def _counts(local_sqs: LocalSqs, url: str) -> tuple[int, int]:
 
 @pytest.mark.parametrize("kind", _EXITS, ids=lambda kind: kind.__name__)
 def test_a_stops_delete_the_event_loops_close_cancels_tells_the_batch(
-    local_sqs: LocalSqs, kind: type[BaseException], logs: io.StringIO
+    local_sqs: LocalSqs, kind: type[BaseException], json_logs: io.StringIO
 ) -> None:
     """A stop has begun and the batch's delete waits for SQS when an exit comes in
     another task: the event loop's close cancels the poller, through the delete's shield.
@@ -113,13 +98,13 @@ def test_a_stops_delete_the_event_loops_close_cancels_tells_the_batch(
 
     with pytest.raises(kind):
         anyio.run(run)
-    _told_cut_off(_said(logs))
+    _told_cut_off(said_in(json_logs))
     assert counted == (1, 0)
     assert anyio.run(_counts, local_sqs, url) == (0, 1)
 
 
 async def test_a_stops_delete_whose_task_is_cancelled_tells_the_batch(
-    local_sqs: LocalSqs, logs: io.StringIO
+    local_sqs: LocalSqs, json_logs: io.StringIO
 ) -> None:
     """A program running sesd cancels its task (``Task.cancel()``, which no cancel
     scope's shield holds off) while a stop's delete waits for SQS: the poller ends in
@@ -141,12 +126,12 @@ async def test_a_stops_delete_whose_task_is_cancelled_tells_the_batch(
             with pytest.raises(asyncio.CancelledError):
                 await task
         assert _counted(p, "delete") == (1, 0)
-    _told_cut_off(_said(logs))
+    _told_cut_off(said_in(json_logs))
 
 
 @pytest.mark.parametrize("kind", _EXITS, ids=lambda kind: kind.__name__)
 def test_an_exit_under_a_stops_delete_is_raised_once_the_batch_is_told(
-    local_sqs: LocalSqs, kind: type[BaseException], logs: io.StringIO
+    local_sqs: LocalSqs, kind: type[BaseException], json_logs: io.StringIO
 ) -> None:
     """An exit asked for under a stop's delete (its end, SQS's part of it, not known):
     the batch is told first, as when the exit comes under the delete beside a receive
@@ -171,5 +156,5 @@ def test_an_exit_under_a_stops_delete_is_raised_once_the_batch_is_told(
 
     with pytest.raises(kind):
         anyio.run(run)
-    _told_cut_off(_said(logs))
+    _told_cut_off(said_in(json_logs))
     assert counted == (1, 0)
