@@ -22,7 +22,7 @@ from sesd.runtime.sqs import QueuePoller
 from tests import factory as f
 from tests.conftest import aws_client, make_queue, queue_counts, said_in, send_bodies
 from tests.test_sqs_edges import poller
-from tests.test_sqs_stop_delete_cancelled import _counted
+from tests.test_sqs_stop_delete_cancelled import _counted, _stalled
 
 
 async def _a_costly_batch(sqs: Any) -> tuple[str, QueuePoller, list[Any]]:
@@ -161,13 +161,7 @@ async def test_a_give_back_whose_task_is_cancelled_tells_it(
     counted nowhere."""
     async with aws_client("sqs", local_sqs) as sqs:
         url, p, messages = await _a_costly_batch(sqs)
-        releasing = anyio.Event()
-
-        async def release_waits(**_: Any) -> Any:
-            releasing.set()
-            await anyio.sleep_forever()
-
-        sqs.change_message_visibility_batch = release_waits
+        releasing = _stalled(sqs, "change_message_visibility_batch")
 
         async def handle_cancelled() -> None:
             with anyio.CancelScope() as scope:
@@ -204,7 +198,7 @@ async def test_a_give_back_cut_off_after_a_cancelled_delete_leaves_the_batch_tol
         messages = await p._receive()
         assert messages is not None
         assert len(messages) == 1
-        answered, releasing = anyio.Event(), anyio.Event()
+        answered = anyio.Event()
         receive = sqs.receive_message
 
         async def receive_beside(**kwargs: Any) -> Any:
@@ -212,16 +206,9 @@ async def test_a_give_back_cut_off_after_a_cancelled_delete_leaves_the_batch_tol
             answered.set()  # the poller then waits for the delete, in this same turn
             return answer
 
-        async def waits(**_: Any) -> Any:
-            await anyio.sleep_forever()
-
-        async def release_waits(**_: Any) -> Any:
-            releasing.set()
-            await anyio.sleep_forever()
-
         sqs.receive_message = receive_beside
-        sqs.delete_message_batch = waits
-        sqs.change_message_visibility_batch = release_waits
+        _stalled(sqs, "delete_message_batch")
+        releasing = _stalled(sqs, "change_message_visibility_batch")
         task = asyncio.get_running_loop().create_task(p._handle(messages, ask=True))
         with anyio.fail_after(10):
             await answered.wait()

@@ -42,6 +42,19 @@ def _counted(p: QueuePoller, operation: str) -> tuple[float | None, float | None
     )
 
 
+def _stalled(sqs: Any, call: str) -> anyio.Event:
+    """SQS's ``call`` made to wait for ever once asked (a stalled network); the event
+    says it was asked."""
+    asked = anyio.Event()
+
+    async def waits(**_: Any) -> Any:
+        asked.set()
+        await anyio.sleep_forever()
+
+    setattr(sqs, call, waits)
+    return asked
+
+
 async def _a_batch_in_a_stop(sqs: Any) -> tuple[str, QueuePoller, list[Any]]:
     """A queue with one message (visibility 300 s), a poller that received it, and a stop
     begun: the batch's delete is made alone."""
@@ -77,17 +90,12 @@ def test_a_stops_delete_the_event_loops_close_cancels_tells_the_batch(
         nonlocal url, counted
         async with aws_client("sqs", local_sqs) as sqs:
             url, p, messages = await _a_batch_in_a_stop(sqs)
-            deleting = anyio.Event()
-
-            async def delete_waits(**_: Any) -> Any:
-                deleting.set()
-                await anyio.sleep_forever()
+            deleting = _stalled(sqs, "delete_message_batch")
 
             async def exit_elsewhere() -> None:
                 await deleting.wait()
                 raise kind("elsewhere")
 
-            sqs.delete_message_batch = delete_waits
             try:
                 with anyio.fail_after(10):
                     async with anyio.create_task_group() as tg:
@@ -112,13 +120,7 @@ async def test_a_stops_delete_whose_task_is_cancelled_tells_the_batch(
     failed, the batch's line), not before."""
     async with aws_client("sqs", local_sqs) as sqs:
         _, p, messages = await _a_batch_in_a_stop(sqs)
-        deleting = anyio.Event()
-
-        async def delete_waits(**_: Any) -> Any:
-            deleting.set()
-            await anyio.sleep_forever()
-
-        sqs.delete_message_batch = delete_waits
+        deleting = _stalled(sqs, "delete_message_batch")
         task = asyncio.get_running_loop().create_task(p._handle(messages))
         with anyio.fail_after(10):
             await deleting.wait()
