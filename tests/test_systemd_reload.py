@@ -179,18 +179,9 @@ sys.stdin.read()
 
 def _left(tmp_path: Path, keys: list[str]) -> subprocess.CompletedProcess[str]:
     """`sesd reload` of a stand-in whose reload leaves ``keys`` for a restart."""
-    held = subprocess.Popen(
-        [sys.executable, "-c", _LEFT, str(tmp_path / REPORT_NAME), json.dumps(keys)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    held = _stand_in(_LEFT, str(tmp_path / REPORT_NAME), json.dumps(keys))
     try:
-        assert held.stdout is not None
-        assert held.stdout.readline() == "ready\n"
-        return subprocess.run(
-            [SESD, "reload", str(held.pid)],
-            env={**os.environ, "RUNTIME_DIRECTORY": str(tmp_path)},
-            capture_output=True, text=True, check=False, timeout=60,
-        )  # fmt: skip
+        return _sesd_reload(held.pid, tmp_path)
     finally:
         _put_down(held)
 
@@ -247,21 +238,15 @@ def test_a_sesd_that_tells_no_outcome_is_signalled_as_before(tmp_path: Path) -> 
     """A sesd started before the unit had its runtime directory (the unit replaced, the
     daemon not restarted) writes no outcome: the signal is sent, the reload passes as
     it did, and the line says how to have the outcome waited for."""
-    held = subprocess.Popen(
-        [sys.executable, "-c", "import signal, sys\n"
-         "signal.signal(signal.SIGHUP, lambda *_: print('heard', flush=True))\n"
-         "print('ready', flush=True)\nsys.stdin.read()\n"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    held = _stand_in(
+        "import signal, sys\n"
+        "signal.signal(signal.SIGHUP, lambda *_: print('heard', flush=True))\n"
+        "print('ready', flush=True)\nsys.stdin.read()\n"
+    )
     try:
-        assert held.stdout is not None
-        assert held.stdout.readline() == "ready\n"
-        done = subprocess.run(
-            [SESD, "reload", str(held.pid)],
-            env={**os.environ, "RUNTIME_DIRECTORY": str(tmp_path)},
-            capture_output=True, text=True, check=False, timeout=60,
-        )  # fmt: skip
+        done = _sesd_reload(held.pid, tmp_path)
         assert done.returncode == 0, done.stderr
+        assert held.stdout is not None
         assert held.stdout.readline() == "heard\n"
         assert done.stderr == (
             f"sesd reload: SIGHUP sent; process {held.pid} tells no reload's outcome in "
@@ -303,18 +288,10 @@ def test_a_reload_under_way_as_it_looks_is_not_the_one_waited_for(tmp_path: Path
     first edit's reload is still under way, which read the file before the second
     edit. Its end, in force, is no word on the file as the second left it: the command
     waits for a reload begun after it looked, and says none came."""
-    held = subprocess.Popen(
-        [sys.executable, "-c", _UNDER_WAY, str(tmp_path / REPORT_NAME)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    held = _stand_in(_UNDER_WAY, str(tmp_path / REPORT_NAME))
     try:
+        done = _sesd_reload(held.pid, tmp_path, "--timeout", "2")
         assert held.stdout is not None
-        assert held.stdout.readline() == "ready\n"
-        done = subprocess.run(
-            [SESD, "reload", "--timeout", "2", str(held.pid)],
-            env={**os.environ, "RUNTIME_DIRECTORY": str(tmp_path)},
-            capture_output=True, text=True, check=False, timeout=60,
-        )  # fmt: skip
         assert held.stdout.readline() == "ended\n"
         assert done.returncode == 1, done.stderr
         assert done.stderr.startswith(f"sesd reload: no outcome from process {held.pid} within 2 s")
@@ -449,21 +426,13 @@ def test_a_reload_whose_begin_went_untold_is_not_the_one_waited_for(tmp_path: Pa
     runtime.mkdir(mode=0o700)
     link = tmp_path / "link"
     link.symlink_to(runtime)
-    held = subprocess.Popen(
-        [sys.executable, "-c", _BEGUN_UNTOLD, str(link)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    held = _stand_in(_BEGUN_UNTOLD, str(link), stderr=True)
     try:
-        assert held.stdout is not None
-        assert held.stdout.readline() == "ready\n"
         told = read_report(runtime / REPORT_NAME)
         assert told is not None
         assert (told.begun, told.ended) == (0, 0)  # the reload under way unseen
-        done = subprocess.run(
-            [SESD, "reload", "--timeout", "3600", str(held.pid)],
-            env={**os.environ, "RUNTIME_DIRECTORY": str(runtime)},
-            capture_output=True, text=True, check=False, timeout=60,
-        )  # fmt: skip
+        done = _sesd_reload(held.pid, runtime, "--timeout", "3600")
+        assert held.stdout is not None
         assert held.stdout.readline() == "ended\n"
         assert (done.returncode, done.stderr) == (
             1,
@@ -478,8 +447,6 @@ def test_a_reload_whose_begin_went_untold_is_not_the_one_waited_for(tmp_path: Pa
         assert "sesd.config.reload_report_failed" in held.stderr.readline()
     finally:
         _put_down(held)
-        assert held.stderr is not None
-        held.stderr.close()
 
 
 #: A stand-in for a daemon that ends as the command waits (a stop, a fault): its reload
@@ -529,6 +496,32 @@ def test_a_daemon_that_ends_mid_reload_is_said_at_once(tmp_path: Path) -> None:
         held.stdout.close()
 
 
+def _stand_in(script: str, *args: str, stderr: bool = False) -> subprocess.Popen[str]:
+    """A stand-in for the daemon running ``script`` with ``args``, once it says it is
+    ready (put down if it does not: its pipes closed)."""
+    held = subprocess.Popen(
+        [sys.executable, "-c", script, *args],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE if stderr else None, text=True,
+    )  # fmt: skip
+    try:
+        assert held.stdout is not None
+        assert held.stdout.readline() == "ready\n"
+    except BaseException:
+        _put_down(held)
+        raise
+    return held
+
+
+def _sesd_reload(pid: int, runtime: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """`sesd reload` of process ``pid``, as the unit runs it (``$RUNTIME_DIRECTORY``)."""
+    return subprocess.run(
+        [SESD, "reload", *options, str(pid)],
+        env={**os.environ, "RUNTIME_DIRECTORY": str(runtime)},
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+
+
 def _put_down(held: subprocess.Popen[str]) -> None:
     """End a stand-in for the daemon and close its pipes (left open, a warning)."""
     held.kill()
@@ -537,3 +530,5 @@ def _put_down(held: subprocess.Popen[str]) -> None:
     assert held.stdout is not None
     held.stdin.close()
     held.stdout.close()
+    if held.stderr is not None:
+        held.stderr.close()
