@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import io
 import itertools
+from functools import partial
 from typing import Any
 
 import anyio
@@ -22,6 +23,7 @@ from sesd.runtime.sqs import QueuePoller
 from tests import factory as f
 from tests.conftest import aws_client, make_queue, queue_counts, said_in, send_bodies
 from tests.test_sqs_edges import poller
+from tests.test_sqs_exit_beside_delete import _handled_as_another_task_exits
 from tests.test_sqs_stop_delete_cancelled import _counted, _stalled
 
 
@@ -129,16 +131,10 @@ def test_a_batch_the_event_loops_close_cancels_while_judged_tells_it(
         nonlocal counted, visible
         async with aws_client("sqs", local_sqs) as sqs:
             url, p, messages = await _a_costly_batch(sqs)
-
-            async def exit_elsewhere() -> None:
-                await _one_judged(p)
-                raise kind("elsewhere")
-
             try:
-                with anyio.fail_after(10):
-                    async with anyio.create_task_group() as tg:
-                        tg.start_soon(p._handle, messages)
-                        await asyncio.get_running_loop().create_task(exit_elsewhere())
+                await _handled_as_another_task_exits(
+                    partial(p._handle, messages), partial(_one_judged, p), kind
+                )
             finally:
                 counted = _counted(p, "delete")
                 visible = await queue_counts(sqs, url)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import io
 import time
+from collections.abc import Awaitable, Callable, Coroutine
+from functools import partial
 from typing import Any
 
 import anyio
@@ -98,6 +100,24 @@ async def _counts(local_sqs: LocalSqs, url: str) -> tuple[int, int]:
     """The queue's (visible, hidden) messages, read once the poller's run has ended."""
     async with aws_client("sqs", local_sqs) as sqs:
         return await queue_counts(sqs, url)
+
+
+async def _handled_as_another_task_exits(
+    handle: Callable[[], Coroutine[Any, Any, object]],
+    when: Callable[[], Awaitable[object]],
+    kind: type[BaseException],
+) -> None:
+    """``handle()`` run while another task raises the exit ``kind`` once ``when()`` has
+    returned: an exit elsewhere, whose end closes the event loop under the poller."""
+
+    async def exit_elsewhere() -> None:
+        await when()
+        raise kind("elsewhere")
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(handle)
+            await asyncio.get_running_loop().create_task(exit_elsewhere())
 
 
 def _told_cut_off(said: dict[str, dict[str, Any]]) -> None:
@@ -228,21 +248,16 @@ def test_an_exit_elsewhere_during_a_receive_beside_a_delete_is_no_fault_of_the_p
                 deleting.set()
                 await anyio.sleep_forever()
 
-            async def exit_elsewhere() -> None:
+            async def receive_and_delete_asked() -> None:
                 await asked.wait()
                 await deleting.wait()
-                raise kind("elsewhere")
-
-            async def handle() -> None:
-                await p._handle(messages, ask=True)
 
             sqs.receive_message = receive_beside
             sqs.delete_message_batch = delete_waits
             try:
-                with anyio.fail_after(10):
-                    async with anyio.create_task_group() as tg:
-                        tg.start_soon(handle)
-                        await asyncio.get_running_loop().create_task(exit_elsewhere())
+                await _handled_as_another_task_exits(
+                    partial(p._handle, messages, ask=True), receive_and_delete_asked, kind
+                )
             finally:
                 faults = p._metrics.registry.get_sample_value(
                     "sesd_task_failures_total", {"task": "poller"}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from functools import partial
 from typing import Any
 
 import anyio
@@ -20,6 +21,7 @@ from sesd.runtime.sqs import QueuePoller
 from tests import factory as f
 from tests.conftest import aws_client, make_queue, queue_counts, said_in, send_bodies
 from tests.test_sqs_edges import poller
+from tests.test_sqs_exit_beside_delete import _handled_as_another_task_exits
 
 _EXITS = [KeyboardInterrupt, SystemExit]
 
@@ -91,16 +93,10 @@ def test_a_stops_delete_the_event_loops_close_cancels_tells_the_batch(
         async with aws_client("sqs", local_sqs) as sqs:
             url, p, messages = await _a_batch_in_a_stop(sqs)
             deleting = _stalled(sqs, "delete_message_batch")
-
-            async def exit_elsewhere() -> None:
-                await deleting.wait()
-                raise kind("elsewhere")
-
             try:
-                with anyio.fail_after(10):
-                    async with anyio.create_task_group() as tg:
-                        tg.start_soon(p._handle, messages)
-                        await asyncio.get_running_loop().create_task(exit_elsewhere())
+                await _handled_as_another_task_exits(
+                    partial(p._handle, messages), deleting.wait, kind
+                )
             finally:
                 counted = _counted(p, "delete")
 
