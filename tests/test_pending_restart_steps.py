@@ -47,6 +47,23 @@ def _restarted(
     return again, restored
 
 
+def _saved_empty() -> dict[str, Any]:
+    """The state file a sesd holding nothing saves at SAVE, decoded for a test to edit
+    (a hand's edit, a damaged file)."""
+    pipeline = Pipeline(core_settings(CONFIG))
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in pipeline.ledger.specs])
+    decoded: dict[str, Any] = msgspec.msgpack.decode(snapshot(pipeline.ledger, evaluator, SAVE))
+    return decoded
+
+
+def _read_back(data: dict[str, Any]) -> tuple[Pipeline, dict[str, Any]]:
+    """The state file ``data`` read back by a new sesd a minute after SAVE: that sesd,
+    and what its restore said."""
+    again = Pipeline(core_settings(CONFIG))
+    evaluator = Evaluator(CONFIG.alerts, [s.name for s in again.ledger.specs])
+    return again, restore(msgspec.msgpack.encode(data), again.ledger, evaluator, SAVE + 60)
+
+
 def _late_delay_of_u2(pipeline: Pipeline, now: float) -> None:
     """SQS brings u2's DeliveryDelay, SES's fifteen minutes before SAVE (ten before its
     Delivery), at ``now``."""
@@ -125,14 +142,10 @@ def test_a_delivery_remembered_ahead_of_the_restart_is_held_to_it(written: float
     Before: infinity and the largest raised OverflowError in the pipeline at u2's delay,
     a year ahead timed u3's a year, and not a number ended neither (each pended its 16
     h), nor was it ever replaced: a Delivery compares later than no such time."""
-    pipeline = Pipeline(core_settings(CONFIG))
-    evaluator = Evaluator(CONFIG.alerts, [s.name for s in pipeline.ledger.specs])
-    data = msgspec.msgpack.decode(snapshot(pipeline.ledger, evaluator, SAVE))
+    data = _saved_empty()
     keys = [pending_key(f"m{n}", f"u{n}@a.example") for n in (2, 3)]
     data["pending"]["resolved"] = [[key, written] for key in keys]
-    again = Pipeline(core_settings(CONFIG))
-    evaluator = Evaluator(CONFIG.alerts, [s.name for s in again.ledger.specs])
-    restore(msgspec.msgpack.encode(data), again.ledger, evaluator, SAVE + 60)
+    again, _ = _read_back(data)
     pending = again.ledger.pending
     assert pending.delayed(keys[1], ("a.example",), SAVE - 900, None) == (("a.example",), 960.0)
     _late_delay_of_u2(again, SAVE + 120)
@@ -150,14 +163,10 @@ def test_a_delay_saved_at_no_time_a_clock_tells_is_not_restored(written: float) 
     far before 1970 raised in the pipeline at that Delivery (a length in milliseconds
     no integer holds), before 1970 timed it 57 years, and past year 9999 it pended for
     good, ended by nothing."""
-    pipeline = Pipeline(core_settings(CONFIG))
-    evaluator = Evaluator(CONFIG.alerts, [s.name for s in pipeline.ledger.specs])
-    data = msgspec.msgpack.decode(snapshot(pipeline.ledger, evaluator, SAVE))
+    data = _saved_empty()
     key = pending_key("m2", "u2@a.example")
     data["pending"]["pending"] = [[key, ["a.example", "unknown"], written, written]]
-    again = Pipeline(core_settings(CONFIG))
-    evaluator = Evaluator(CONFIG.alerts, [s.name for s in again.ledger.specs])
-    restored = restore(msgspec.msgpack.encode(data), again.ledger, evaluator, SAVE + 60)
+    again, restored = _read_back(data)
     assert restored["pending_delays_refused"] == 1
     again.feed(f.raw(f.delivery(["u2@a.example"], at=SAVE + 50, message_id="m2")), "q",
                SAVE + 120)  # fmt: skip
@@ -206,15 +215,11 @@ def test_a_delay_saved_further_ahead_than_sesd_dates_one_is_not_restored(
     pends. Before: it was restored, and pended in its label's gauge and its
     ``pending_delays`` rule until a year on. One an hour ahead, kept with the step back
     of an hour before the save, is restored, and pends until its Delivery ends it."""
-    pipeline = Pipeline(core_settings(CONFIG))
-    evaluator = Evaluator(CONFIG.alerts, [s.name for s in pipeline.ledger.specs])
-    data = msgspec.msgpack.decode(snapshot(pipeline.ledger, evaluator, SAVE))
+    data = _saved_empty()
     key = pending_key("m2", "u2@a.example")
     data["pending"]["pending"] = [[key, ["a.example", "unknown"], written, written + HOUR]]
     data["pending"]["moved"] = [[key, -HOUR]]
-    again = Pipeline(core_settings(CONFIG))
-    evaluator = Evaluator(CONFIG.alerts, [s.name for s in again.ledger.specs])
-    restored = restore(msgspec.msgpack.encode(data), again.ledger, evaluator, SAVE + 60)
+    again, restored = _read_back(data)
     pending = again.ledger.pending
     assert restored["pending_delays_refused"] == (0 if kept else 1)
     assert pending.count("a.example", SAVE + 120) == (1 if kept else 0)
@@ -271,18 +276,14 @@ def test_a_save_time_damaged_bounds_the_delays_by_the_restart_s_clock(saved_at: 
     ``pending_delays_refused``). Bounded by the save time as written alone, u1
     (decades after such a save) was dropped with u2, and a save time past year 9999
     let u2 pend a year."""
-    pipeline = Pipeline(core_settings(CONFIG))
-    evaluator = Evaluator(CONFIG.alerts, [s.name for s in pipeline.ledger.specs])
-    data = msgspec.msgpack.decode(snapshot(pipeline.ledger, evaluator, SAVE))
+    data = _saved_empty()
     data["saved_at"] = saved_at
     data["pending"]["pending"] = [
         [pending_key("m1", "u1@a.example"), ["a.example", "unknown"], SAVE - 600, SAVE + HOUR],
         [pending_key("m2", "u2@a.example"), ["a.example", "unknown"], SAVE + 365 * DAY,
          SAVE + 365 * DAY + HOUR],
     ]  # fmt: skip
-    again = Pipeline(core_settings(CONFIG))
-    evaluator = Evaluator(CONFIG.alerts, [s.name for s in again.ledger.specs])
-    restored = restore(msgspec.msgpack.encode(data), again.ledger, evaluator, SAVE + 60)
+    again, restored = _read_back(data)
     assert restored["pending_delays_refused"] == 1
     assert again.ledger.pending.count("a.example", SAVE + 120) == 1
     assert again.ledger.pending.count("a.example", SAVE + 2 * HOUR) == 0
@@ -331,16 +332,12 @@ def test_a_delay_its_step_back_puts_no_later_than_the_restart_is_restored(
     no later, and its Delivery read a minute after the restart on that clock ends it,
     timed the minute; a second past it, the move says nothing of the kind (a damaged
     file's), and it is not restored, said in ``pending_delays_refused``."""
-    pipeline = Pipeline(core_settings(CONFIG))
-    evaluator = Evaluator(CONFIG.alerts, [s.name for s in pipeline.ledger.specs])
-    data = msgspec.msgpack.decode(snapshot(pipeline.ledger, evaluator, SAVE))
+    data = _saved_empty()
     key = pending_key("m1", "u1@a.example")
     since = SAVE + 60 + 2 * DAY
     data["pending"]["pending"] = [[key, ["a.example", "unknown"], since, since + HOUR]]
     data["pending"]["moved"] = [[key, -2 * DAY + past]]
-    again = Pipeline(core_settings(CONFIG))
-    evaluator = Evaluator(CONFIG.alerts, [s.name for s in again.ledger.specs])
-    restored = restore(msgspec.msgpack.encode(data), again.ledger, evaluator, SAVE + 60)
+    again, restored = _read_back(data)
     assert restored["pending_delays_refused"] == (0 if kept else 1)
     pending = again.ledger.pending
     assert pending.count("a.example", SAVE + 120) == (1 if kept else 0)
@@ -357,14 +354,10 @@ def test_a_delay_at_no_time_a_clock_tells_is_not_restored_for_its_step_back(
     step back before the save keeps of a delay read before it: not restored, said in
     ``pending_delays_refused``, as without the move. Restored, it pended for good, or
     its Delivery timed it decades."""
-    pipeline = Pipeline(core_settings(CONFIG))
-    evaluator = Evaluator(CONFIG.alerts, [s.name for s in pipeline.ledger.specs])
-    data = msgspec.msgpack.decode(snapshot(pipeline.ledger, evaluator, SAVE))
+    data = _saved_empty()
     key = pending_key("m1", "u1@a.example")
     data["pending"]["pending"] = [[key, ["a.example", "unknown"], since, SAVE + HOUR]]
     data["pending"]["moved"] = [[key, -DAY]]
-    again = Pipeline(core_settings(CONFIG))
-    evaluator = Evaluator(CONFIG.alerts, [s.name for s in again.ledger.specs])
-    restored = restore(msgspec.msgpack.encode(data), again.ledger, evaluator, SAVE + 60)
+    again, restored = _read_back(data)
     assert restored["pending_delays_refused"] == 1
     assert len(again.ledger.pending) == 0
