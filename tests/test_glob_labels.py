@@ -4,8 +4,9 @@ label, sesd's ``other`` (domains past the cap) included; a provider or tenant gl
 never with sesd's ``unknown`` (a restart with nothing resolved, or no tenant map,
 would page on all of the mail), which a rule watches by name only; a rule on what SES
 says of tenants meets no label of sesd's own but the quoted names. A glob that matches
-only a label its rule never compares it with watches nothing, or leaves out nothing,
-so the config refuses it, saying which label and why."""
+only a label its rule never compares it with watches nothing, so the config refuses
+it, saying which label and why; an exclusion's such glob leaves out what the rule's
+globs leave out already, and is warned of."""
 
 from __future__ import annotations
 
@@ -71,15 +72,18 @@ def test_a_provider_glob_that_matches_only_unknown_is_refused(glob: str) -> None
         '(providers = ["unknown"]) to watch it'
     ) in str(info.value)
     assert "\n" not in str(info.value)
-    # An exclusion's glob is told what it is: naming the label there would watch
-    # nothing more, and "name it to watch it" sent a user the wrong way.
-    with pytest.raises(ConfigError) as info:
-        parse_config(f'{_PROVIDERS}{_RULE}providers = ["*"]\nexclude_providers = ["{glob}"]\n')
+    # An exclusion's glob leaves out what the rule's globs leave out already: nothing.
+    # Taken (a config that ran on it loads after an upgrade) and told what it is:
+    # naming the label there would watch nothing more, and "name it to watch it" sent
+    # a user the wrong way.
+    excluding = parse_config(
+        f'{_PROVIDERS}{_RULE}providers = ["*"]\nexclude_providers = ["{glob}"]\n'
+    )
     assert (
-        f"exclude_providers[0]: {glob!r}, a glob that matches only 'unknown', which a glob "
-        "never takes (domains not resolved yet): the rule's globs leave it out already; "
-        "drop the exclusion"
-    ) in str(info.value)
+        f"alerts.rules[0] (r).exclude_providers[0]: {glob!r}, a glob that matches only "
+        "'unknown', which a glob never takes (domains not resolved yet): the rule's globs "
+        "leave it out already; drop the exclusion"
+    ) in excluding.warnings()
 
 
 def test_an_exclude_providers_glob_leaves_out_unknown_where_the_rule_names_it() -> None:
@@ -114,16 +118,11 @@ def test_a_tenant_glob_is_never_compared_with_unknown_but_is_with_other() -> Non
     [
         # A tenant SES names unknown is labelled 'unknown': only sesd's unknown is left.
         (f'{_RULE}tenants = ["unknow[n]"]', "a glob that matches only 'unknown', which a glob"),
-        (
-            f'{_RULE}tenants = ["*"]\nexclude_tenants = ["[u]nknown"]',
-            "exclude_tenants[0]: '[u]nknown', a glob that matches only 'unknown', which a "
-            "glob never takes: the rule's globs leave it out already; drop the exclusion",
-        ),
         # What SES says of tenants names them as SES does: other past a cap is not there.
         (f'{PAUSED_RULE}tenants = ["othe[r]"]', "tenants[0]: 'othe[r]', a glob that matches"),
         (f'{PAUSED_RULE}tenants = ["unknow?"]\n', ""),
     ],
-    ids=["unknown-alone", "exclude-unknown", "ses-other", "ses-unknowa"],
+    ids=["unknown-alone", "ses-other", "ses-unknowa"],
 )
 def test_a_tenant_glob_that_matches_only_a_label_its_rule_never_meets_is_refused(
     rule: str, message: str
@@ -139,6 +138,26 @@ def test_a_tenant_glob_that_matches_only_a_label_its_rule_never_meets_is_refused
     assert message in str(info.value)
 
 
+def test_an_exclusion_glob_of_only_what_the_rules_globs_leave_out_is_warned_of() -> None:
+    """An exclusion's glob that matches only sesd's ``unknown`` (or a provider's
+    ``none``) leaves out nothing: the rule's globs never take it. It was taken before
+    globs left these labels out, and was how a rule on every provider kept them out: a
+    config that ran on it loads, the rule fires as it would without it, and
+    check-config, the start and a reload tell the user to drop it."""
+    tagged = [
+        *_half_delayed([f"a{k}@x.example" for k in range(3)], {"tenant": ["acme"]}),
+        *_half_delayed([f"n{k}@x.example" for k in range(3)]),
+    ]
+    rule = f'{TENANTS}{_RULE}tenants = ["*"]\nexclude_tenants = ["[u]nknown"]\n'
+    assert _fired(rule, tagged) == _fired(f'{TENANTS}{_RULE}tenants = ["*"]\n', tagged)
+    assert _fired(rule, tagged) == ["acme"]
+    assert (
+        "alerts.rules[0] (r).exclude_tenants[0]: '[u]nknown', a glob that matches only "
+        "'unknown', which a glob never takes: the rule's globs leave it out already; drop "
+        "the exclusion"
+    ) in parse_config(rule).warnings()
+
+
 def test_check_config_refuses_a_provider_glob_of_unknown_alone(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -148,6 +167,25 @@ def test_check_config_refuses_a_provider_glob_of_unknown_alone(
     path.write_text(f'{_PROVIDERS}{_RULE}providers = ["unkn*"]\n')
     assert main(["check-config", str(path)]) == 2
     assert "providers[0]: 'unkn*', a glob that matches only 'unknown'" in capsys.readouterr().err
+
+
+def test_check_config_takes_an_exclusion_of_none_alone_and_warns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Through the command: a rule on every provider that left out the domains without
+    mail with ``exclude_providers = ["non*"]`` (needed before ``*`` left ``none`` out)
+    passes ``sesd check-config``, exit 0, with the warning to drop the exclusion, where
+    the check (and the start after an upgrade) refused it."""
+    path = tmp_path / "sesd.toml"
+    queue = '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/123456789012/q"\n'
+    rule = f'{_RULE}providers = ["*"]\nexclude_providers = ["non*"]\n'
+    path.write_text(queue + _PROVIDERS + rule)
+    assert main(["check-config", "--quiet", str(path)]) == 0
+    assert (
+        ":12: alerts.rules[0] (r).exclude_providers[0]: 'non*', a glob that "
+        "matches only 'none', which a glob never takes (domains without mail: NXDOMAIN, a "
+        "null MX): the rule's globs leave it out already; drop the exclusion"
+    ) in capsys.readouterr().err
 
 
 def test_a_rule_on_what_ses_says_of_tenants_leaves_out_what_it_excludes() -> None:

@@ -27,7 +27,11 @@ from sesd.config.timing_checks import timing_warnings
 from sesd.config.unread import unread_warnings
 from sesd.config.urls import secret_url_warnings, shown_url, url_warnings
 from sesd.config.values import ConfigError, Duration, toml_key
-from sesd.config.watched import check_rule_names, unknown_provider_warnings
+from sesd.config.watched import (
+    check_rule_names,
+    excluded_already_warnings,
+    unknown_provider_warnings,
+)
 from sesd.core.domains import normalise_domain
 from sesd.core.text import escaped, has_control
 
@@ -145,6 +149,7 @@ def config_warnings(config: Config) -> list[str]:
     found += url_warnings(msgspec.to_builtins(config, enc_hook=source_hook))
     found += secret_url_warnings(config.secrets())
     found += _no_group_warnings(config) + unknown_provider_warnings(config)
+    found += excluded_already_warnings(config)
     found += fleet_warnings(config)
     found += unread_warnings(config)
     found += sink_warnings(config.alerts) + plain_http_warnings(config.alerts)

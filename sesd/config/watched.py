@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "NO_DOMAIN_HINT",
     "check_rule_names",
+    "excluded_already_warnings",
     "group_members",
     "no_domain",
     "silence_takes_a_label",
@@ -165,7 +166,9 @@ def _check_rule_providers(config: Config) -> None:
                         f"{said}, a glob that matches no provider sesd knows "
                         f"({', '.join(sorted(known))})"
                     )
-                if not any(fnmatchcase(p, provider) for p in _met(met, key, rule.providers)):
+                if _only_unmet(provider, _met(met, key, rule.providers)):
+                    if key.startswith("exclude_"):
+                        continue  # warned of: see excluded_already_warnings
                     raise ValueError(f"{said}, {_only_unwatched(provider, key, rule.metric)}")
 
 
@@ -200,6 +203,45 @@ def _only_unwatched(glob: str, key: str, metric: str) -> str:
             f"{'' if named else 'drop the glob; '}{_WATCH_UNKNOWN}"
         )
     return f"{said}: {'; '.join(told)}"
+
+
+def _only_unmet(glob: str, met: Iterable[str]) -> bool:
+    """Whether ``glob`` matches none of ``met``, the labels a rule compares it with
+    (:func:`_met`): of those sesd knows, it matches only labels a glob never takes."""
+    return not any(fnmatchcase(label, glob) for label in met)
+
+
+def excluded_already_warnings(config: Config) -> list[str]:
+    """An exclusion's glob that matches only labels the rule's globs never take
+    (``unknown``, a provider's ``none``): it leaves out nothing. Warned of, not
+    refused: ``exclude_providers = ["non*"]`` was how a rule on every provider left
+    out the domains without mail before ``*`` left them out itself, and a config that
+    ran on it must load again after an upgrade, as must a reload of it."""
+    found = []
+    known = {*PROVIDER_LABELS, *config.providers.mx}
+    met = known - set(NOT_PROVIDERS)
+    for i, rule in enumerate(config.alerts.rules):
+        key = "exclude_providers"
+        if rule.providers is not None:
+            found += [
+                f"alerts.rules[{i}] ({rule.name}).{key}[{j}]: {glob!r}, "
+                + _only_unwatched(glob, key, rule.metric)
+                for j, glob in enumerate(rule.exclude_providers or [])
+                if is_glob(glob)
+                and any(fnmatchcase(label, glob) for label in known)
+                and _only_unmet(glob, _met(met, key, rule.providers))
+            ]
+        key = "exclude_tenants"
+        own = (*NOT_NAMES, *(() if rule.metric in TENANT_METRICS else (OTHER,)))
+        found += [
+            f"alerts.rules[{i}] ({rule.name}).{key}[{j}]: {glob!r}, {_ONLY_UNKNOWN}: "
+            + _excluded_already("it")
+            for j, glob in enumerate(rule.exclude_tenants or [])
+            if is_glob(glob)
+            and fnmatchcase(UNKNOWN, glob)
+            and not glob_takes_a_tenant(glob, _met(own, key, rule.tenants))
+        ]
+    return found
 
 
 def _excluded_already(them: str) -> str:
@@ -261,12 +303,9 @@ def _check_rule_tenants(config: Config) -> None:
                     continue
                 # Refused as a name is: it watches nothing, or leaves out nothing.
                 if fnmatchcase(UNKNOWN, tenant):
-                    what = (
-                        _excluded_already("it")
-                        if key.startswith("exclude_")
-                        else "name it to watch it"
-                    )
-                    raise ValueError(f"{said}, {_ONLY_UNKNOWN}: {what}")
+                    if key.startswith("exclude_"):
+                        continue  # warned of: see excluded_already_warnings
+                    raise ValueError(f"{said}, {_ONLY_UNKNOWN}: name it to watch it")
                 if glob_takes_a_tenant(tenant, (*NOT_NAMES, *_OWN_NAMES)):
                     raise ValueError(
                         f"{said}, a glob that matches no tenant label this rule meets (a "
