@@ -141,6 +141,37 @@ def test_a_providers_own_code_gets_its_advice_as_that_providers() -> None:
     assert shown["new.example"] == unknown
 
 
+#: Gmail's words with a code it does not own (4.7.0, RFC 3463's "other security"), as
+#: its error reference gives them; the same words with 4.7.28, its own code.
+GMAIL_WORDS = (
+    "421-4.7.0 [192.0.2.10] Our system has detected an unusual rate of unsolicited mail "
+    "originating from your IP address. To protect our users from spam, mail sent from "
+    "your IP address has been temporarily rate limited."
+)
+GMAIL_CODE = GMAIL_WORDS.replace("4.7.0", "4.7.28")
+
+
+def test_gmails_own_words_name_gmail_and_claim_no_code() -> None:
+    """Gmail's "unusual rate of unsolicited mail" with 4.7.0 is decided by its words,
+    not by a code Gmail documents: its alert on mail behind a Mimecast gateway, or to a
+    receiver not known, said "Google documents this code" of a code that is RFC 3463's,
+    anyone's. Its advice names Gmail, as a receiver's own words' advice does, and is
+    given as it is; the same words with 4.7.28, Gmail's own code, still say whose code
+    it is first."""
+    words, code = classify(None, "", GMAIL_WORDS), classify(None, "", GMAIL_CODE)
+    assert (words.cause, words.status, code.status) == ("ip_reputation", "4.7.0", "4.7.28")
+    assert words.advice.startswith("Gmail ")
+    assert "below 0.1%" in words.advice
+    for provider in ("mimecast", None, "google"):
+        said = advice_for(words.cause, 4, [(words.advised, 4)], provider)
+        assert said == words.advice, provider
+        assert "documents this code" not in said
+    owned = advice_for(code.cause, 4, [(code.advised, 4)], "mimecast")
+    assert owned.startswith("Google documents this code, but this mail goes to provider ")
+    assert _alert(*[f.delay([f"r{i}@x.example"], at=NOW, status="", diagnostic=GMAIL_WORDS)
+                    for i in range(4)]).count(f"noted): {words.advice}") == 1  # fmt: skip
+
+
 def test_a_consumer_domain_is_its_providers_with_the_lookups_off() -> None:
     """``[providers]`` off: no MX is looked up, but gmail.com and outlook.com are
     Google's and Microsoft's by name, as sesd's table of consumer domains says with

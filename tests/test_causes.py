@@ -928,6 +928,11 @@ def _table_text(extra: str = "", *, delay_types: str = "", without: tuple[str, .
             r"\[\[status\]\] #1: `owner` without `advice`: the cause's advice is no one's",
         ),
         (
+            '[[provider]]\ncause = "dns"\nmatch = "x"\nadvice = "a"\nowner = "google"',
+            "",
+            r"\[\[provider\]\] #1: `owner` without `code`: the owner documents a code",
+        ),
+        (
             '[[status]]\ncause = "dns"\ncode = "4"\nadvice = "a"\nowner = "microsoft"\n'
             '[[provider]]\ncause = "dns"\nmatch = "x"\nadvice = "a"',
             "",
@@ -941,7 +946,8 @@ def test_a_broken_table_is_refused_with_its_problem(
 ) -> None:
     """A table with an unknown cause, key or second cause, a bad pattern, an entry with
     nothing to match, a fallback to an unknown cause, or an owner that is no provider,
-    has no advice of its own, or differs from another entry's with the same advice
+    has no advice of its own or no code (alert text says the owner documents the
+    code, which words alone did not decide), or differs from another entry's with the same advice
     (alert text finds an advice by its words: it would be one owner's, then the other's),
     does not load; the error names the entry and the problem."""
     from sesd.core.causes import load_table

@@ -129,6 +129,13 @@ def _entry(raw: dict[str, Any], tier: str, where: str, advice: dict[str, str]) -
         raise ValueError(
             f"causes.toml: {where}: `owner` without `advice`: the cause's advice is no one's"
         )
+    if owner and "code" not in raw:
+        # Alert text says the owner documents this code: words alone decided here, with
+        # whatever code (or none) came with them.
+        raise ValueError(
+            f"causes.toml: {where}: `owner` without `code`: the owner documents a code; "
+            "a receiver's own words name it in the advice"
+        )
     advised = advice_id(cause, own) if own else ""
     return Entry(tier, cause, also, code, match, own or advice[cause], advised, owner)
 
@@ -136,8 +143,8 @@ def _entry(raw: dict[str, Any], tier: str, where: str, advice: dict[str, str]) -
 def load_table(text: str) -> Table:
     """The table a ``causes.toml`` text describes, checked whole: a ValueError names
     the first problem (an unknown table, cause or key, a bad pattern, a missing
-    advice, an owner that is no provider or has no advice to own, or two owners of
-    one advice)."""
+    advice, an owner that is no provider or has no advice or code to own, or two
+    owners of one advice)."""
     data = tomllib.loads(text)
     strangers = set(data) - _TABLE_KEYS
     if strangers:
