@@ -585,6 +585,58 @@ def test_a_rule_naming_a_group_the_config_lacks_is_warned_of() -> None:
         assert not [w for w in warnings if w.startswith("alerts.rules")], named
 
 
+def test_a_rule_on_domains_naming_a_provider_label_is_told_what_watches_it() -> None:
+    """A rule on domains naming ``microsoft``, or sesd's provider labels ``unknown`` and
+    ``none``: no recipient's domain, so it watches nothing there, and was warned of
+    only as a group's name misspelt. The warning says what the name is and what
+    watches it: a rule on providers (``unknown`` not in a ratio rule, which reads the
+    start and DNS there); the canary's alerts come from the canary's rules. ``other``
+    (the domains past ``max_tracked``) is a label of the domains' own, which the rule
+    does watch, and a canary rule reads no domain: nothing is said of either."""
+    base = (
+        '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/1/q"\n'
+        '[alerts]\nsilences_path = "/var/lib/sesd/silences.json"\n'
+        '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\nabove = 0.1\n'
+    )
+    said = "which is no group of [domains] groups and, without a dot, no recipient's domain"
+
+    def warned(domains: str, rule: str = base) -> str:
+        (warning,) = parse_config(rule + f"domains = {domains}\n").warnings()
+        return warning
+
+    assert warned('["gmail.com", "Microsoft"]') == (
+        f"alerts.rules[0] (r).domains[1]: 'Microsoft', {said}: the rule watches nothing "
+        "under it; microsoft is a mailbox provider: a rule on providers watches its mail "
+        '(providers = ["microsoft"] in place of domains)'
+    )
+    assert warned('["none"]') == (
+        f"alerts.rules[0] (r).domains[0]: 'none', {said}: the rule watches nothing under "
+        "it; 'none' is no domain but a provider label (domains without mail: NXDOMAIN, a "
+        'null MX): a rule on providers names it (providers = ["none"])'
+    )
+    assert warned('["unknown"]').endswith(
+        "; 'unknown' is no domain but a provider label (domains not resolved yet): "
+        "watch the lookups with the Prometheus rule SesdProviderLookupsFailing "
+        "(sesd_dns_failing), and the domains with a rule on domains"
+    )
+    count = base.replace("delay_ratio", "delayed_recipients")
+    assert warned('["unknown"]', count).endswith(
+        ': a rule on providers names it (providers = ["unknown"])'
+    )
+    assert warned('["canary"]').endswith(
+        "; 'canary' names the canary's alerts, and no rule on domains counts the canary's "
+        "mail: a rule on canary_missing or canary_send_latency_seconds watches it"
+    )
+    acme = '[providers]\nmx = { acme = ["mx.acme.example"] }\n'
+    assert warned('["acme"]', acme + base).endswith('(providers = ["acme"] in place of domains)')
+    assert parse_config(base + 'domains = ["other"]\n').warnings() == []
+    # A canary rule reads the canary alone: its domains are no label it watches.
+    canary = '[canary]\nfrom = "canary@example.com"\nconfiguration_set = "c"\n' + base
+    canary = canary.replace("delay_ratio", "canary_missing").replace("0.1", "0")
+    canary = canary.replace('window = "5m"', 'window = "15m"')
+    assert parse_config(canary + 'domains = ["canary"]\n').warnings() == []
+
+
 def test_a_fifo_queue_without_delete_invalid_is_warned_of() -> None:
     """On a FIFO queue an invalid message left for the dead-letter queue holds every
     later message of its group back (for ever without one): check-config says to

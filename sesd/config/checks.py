@@ -29,6 +29,7 @@ from sesd.config.urls import secret_url_warnings, shown_url, url_warnings
 from sesd.config.values import ConfigError, Duration, toml_key
 from sesd.config.watched import (
     check_rule_names,
+    dotless_hint,
     excluded_already_warnings,
     unknown_provider_warnings,
 )
@@ -220,12 +221,14 @@ def config_warnings(config: Config) -> list[str]:
 
 def _no_group_warnings(config: Config) -> list[str]:
     """A rule's domain without a dot that no group has: a group's name misspelt (or a
-    group removed), which the rule would watch as a domain no recipient has. Not an
-    error: a dotless domain is a domain, and a reload must not be refused for it."""
+    group removed), a provider's name, which the rule would watch as a domain no
+    recipient has (what it most likely meant is said: sesd.config.watched.dotless_hint).
+    Not an error: a dotless domain is a domain, and a reload must not be refused for
+    it."""
     found = []
     for i, rule in enumerate(config.alerts.rules):
-        if rule.scope != "domain":
-            continue
+        if rule.scope != "domain" or rule.metric in CANARY_METRICS:
+            continue  # a canary rule reads the canary's alert alone, whatever its domains
         for key, named in (("domains", rule.domains), ("exclude_domains", rule.exclude_domains)):
             for j, name in enumerate(named or []):
                 # In its normal form: an ideographic full stop is a dot too.
@@ -234,10 +237,12 @@ def _no_group_warnings(config: Config) -> list[str]:
                     continue
                 if name in (named or [])[:j]:
                     continue  # said at its first place
+                if (meant := dotless_hint(name, rule.metric, config)) is None:
+                    continue  # sesd's own label of the domains past the cap
                 found.append(
                     f"alerts.rules[{i}] ({rule.name}).{key}[{j}]: {name!r}, which is no "
                     "group of [domains] groups and, without a dot, no recipient's domain: "
-                    "the rule watches nothing under it (a group's name misspelt?)"
+                    f"the rule watches nothing under it{meant}"
                 )
     return found
 

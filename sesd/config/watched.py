@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "NO_DOMAIN_HINT",
     "check_rule_names",
+    "dotless_hint",
     "excluded_already_warnings",
     "group_members",
     "no_domain",
@@ -126,6 +127,36 @@ _WATCH_UNKNOWN = (
     "watch the lookups with the Prometheus rule SesdProviderLookupsFailing "
     "(sesd_dns_failing), and the domains with a rule on domains"
 )
+
+
+def dotless_hint(name: str, metric: str, config: Config) -> str | None:
+    """What a rule on domains naming ``name``, without a dot and no group's, most
+    likely meant, said after "the rule watches nothing under it": a mailbox provider,
+    sesd's ``unknown`` or ``none`` (a rule on providers watches those), the canary (its
+    own rules do), else a group's name misspelt. None for ``other``, the domains past
+    ``max_tracked``: a label of the domains' own, which the rule watches."""
+    from sesd.config.alerts import CANARY_METRICS  # defined beside rules
+    from sesd.core.canary import CANARY_DOMAIN
+
+    label = (normalise_domain(name) or name).lower()
+    if label == OTHER:
+        return None
+    if label in NOT_PROVIDERS:
+        said = f"; {label!r} is no domain but a provider label ({_HOLDS[label]})"
+        if label == UNKNOWN and _reads_ratios(metric):
+            return f"{said}: {_WATCH_UNKNOWN}"
+        return f'{said}: a rule on providers names it (providers = ["{label}"])'
+    if label in {*PROVIDER_LABELS, *config.providers.mx}:
+        return (
+            f"; {label} is a mailbox provider: a rule on providers watches its mail "
+            f'(providers = ["{label}"] in place of domains)'
+        )
+    if label == CANARY_DOMAIN:
+        return (
+            f"; {label!r} names the canary's alerts, and no rule on domains counts the "
+            f"canary's mail: a rule on {' or '.join(CANARY_METRICS)} watches it"
+        )
+    return " (a group's name misspelt?)"
 
 
 def _reads_ratios(metric: str) -> bool:
