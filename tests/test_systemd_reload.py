@@ -260,6 +260,49 @@ def test_a_sesd_that_tells_no_outcome_is_signalled_as_before(tmp_path: Path) -> 
         _put_down(held)
 
 
+#: A stand-in for a daemon that says each SIGHUP it hears, and a look (SIGUSR1) after:
+#: a SIGHUP sent before the look is said before it (pending together, the lower
+#: signal's handler runs first).
+_HEARS = """\
+import signal, sys
+signal.signal(signal.SIGHUP, lambda *_: print('heard', flush=True))
+signal.signal(signal.SIGUSR1, lambda *_: print('looked', flush=True))
+print('ready', flush=True)
+sys.stdin.read()
+"""
+
+
+def test_each_exit_2_leaves_the_config_as_it_was(tmp_path: Path) -> None:
+    """A script acting on `sesd reload`'s status learns from a 2 that the config in force
+    is as it was, whatever the cause: sesd refused the file (above), or nothing was
+    sent: a usage error (a mistyped ExecReload= line), no $RUNTIME_DIRECTORY, a process
+    that is not there. A 1 is kept for a signal sent whose outcome is not known."""
+    gone = subprocess.Popen([sys.executable, "-c", ""])
+    assert gone.wait(timeout=60) == 0
+    held = _stand_in(_HEARS)
+    try:
+        mistyped = _sesd_reload(held.pid, tmp_path, "--timeout", "0")
+        assert mistyped.returncode == 2
+        assert mistyped.stderr.startswith("usage: sesd reload ")
+        outside = subprocess.run(
+            [SESD, "reload", str(held.pid)],
+            env={k: v for k, v in os.environ.items() if k != "RUNTIME_DIRECTORY"},
+            capture_output=True, text=True, check=False, timeout=60,
+        )  # fmt: skip
+        assert outside.returncode == 2
+        assert outside.stderr.startswith("sesd reload: $RUNTIME_DIRECTORY is not set")
+        absent = _sesd_reload(gone.pid, tmp_path)
+        assert (absent.returncode, absent.stderr) == (
+            2,
+            f"sesd reload: cannot signal process {gone.pid}: No such process; nothing was sent\n",
+        )
+        held.send_signal(signal.SIGUSR1)
+        assert held.stdout is not None
+        assert held.stdout.readline() == "looked\n"  # no SIGHUP before it
+    finally:
+        _put_down(held)
+
+
 #: A stand-in for the daemon's side, told with sesd's own ReloadReport: a reload is
 #: under way (begun, not ended) as the command looks; the command's SIGHUP ends it,
 #: in force, and begins none (the reload it asked for waits behind it).
