@@ -492,6 +492,68 @@ def test_a_reload_whose_begin_went_untold_is_not_the_one_waited_for(tmp_path: Pa
         _put_down(held)
 
 
+#: As _BEGUN_UNTOLD, after a reload told whole (its begin and end written): the one
+#: whose begin went untold ends at the first command's SIGHUP, and the next SIGHUP's
+#: reload is told whole again. Its log on standard error.
+_UNTOLD_AFTER_TOLD = """\
+import signal, sys
+from pathlib import Path
+
+import anyio
+import structlog
+
+from sesd.runtime.reload_report import ReloadReport
+
+structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+link = Path(sys.argv[1])
+report = ReloadReport(link / "reload.json")
+anyio.run(report.started)
+anyio.run(report.begin)
+anyio.run(report.end, True)
+directory = link.readlink()
+link.unlink()
+anyio.run(report.begin)
+link.symlink_to(directory)
+print("ready", flush=True)
+signal.sigwait({signal.SIGHUP})
+anyio.run(report.end, True)
+signal.sigwait({signal.SIGHUP})
+anyio.run(report.begin)
+anyio.run(report.end, True)
+sys.stdin.read()
+"""
+
+
+def test_after_a_begin_went_untold_the_next_reload_is_waited_for(tmp_path: Path) -> None:
+    """An untold begin after reloads told whole: the file then shows the last told one
+    ended, and the reload under way unseen. Its end is not taken for the command's
+    (exit 1, reload again); the reload again, its begin written, is (exit 0)."""
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    link = tmp_path / "link"
+    link.symlink_to(runtime)
+    held = _stand_in(_UNTOLD_AFTER_TOLD, str(link), stderr=True)
+    try:
+        told = read_report(runtime / REPORT_NAME)
+        assert told is not None
+        assert (told.begun, told.ended, told.read_after) == (1, 1, 1)
+        first = _sesd_reload(held.pid, runtime, "--timeout", "3600")
+        assert first.returncode == 1, first.stderr
+        assert first.stderr.startswith(
+            f"sesd reload: process {held.pid} could not write as its last reload began "
+        )
+        again = _sesd_reload(held.pid, runtime, "--timeout", "3600")
+        assert (again.returncode, again.stderr) == (0, "")
+        told = read_report(runtime / REPORT_NAME)
+        assert told is not None
+        assert (told.begun, told.ended, told.read_after) == (3, 3, 3)
+        assert held.stderr is not None
+        assert "sesd.config.reload_report_failed" in held.stderr.readline()
+    finally:
+        _put_down(held)
+
+
 #: A stand-in for a daemon that ends as the command waits (a stop, a fault): its reload
 #: begun, never ended.
 _ENDS = """\
