@@ -10,11 +10,15 @@ from typing import Any
 
 import aiohttp
 import anyio
+import msgspec
 import pytest
+from structlog.testing import capture_logs
 
+import sesd.runtime.reload
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.commands.status_table import table
-from sesd.config import load_config, parse_config
+from sesd.config import Config, load_config, parse_config
+from sesd.config.files import reread
 from sesd.runtime.daemon import Daemon
 from sesd.status.charts import moment
 from sesd.status.model import build_status, read_counters
@@ -144,6 +148,46 @@ async def test_tls_turned_on_by_a_refresh_waits_for_a_restart_as_by_a_reload(
         with anyio.fail_after(20):
             await daemon.changes.wait_for(lambda: _pending(daemon) == 0)
         assert waiting() == []
+
+
+@pytest.mark.timeout(60)
+async def test_a_refresh_keeps_what_the_last_reload_left_and_adds_its_own(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refresh (a rotated secret, a renewed certificate) reads the config in force
+    again, whose restart-only settings are those that run: what the config file's last
+    reload left stays said. One that reads such a setting changed (here the read made
+    to) leaves it waiting beside them, as its log line says, not in the log alone; a
+    reload of the file as it runs then leaves none."""
+    path = _files(tmp_path, "", queue=await _queue(local_sqs, sqs))
+    running_text = path.read_text()
+    async with running(load_config(path), config_path=path) as daemon:
+        path.write_text(running_text + "[domains]\nmax_tracked = 500\n")
+        assert await daemon.reload()
+        assert await daemon._reloader.refresh(["http.web_config"])
+        assert (await _seen(daemon))[0]["restart"] == ["domains.max_tracked"]
+        assert _pending(daemon) == 1
+
+        def read_console(config: Config) -> Config:
+            again = reread(config)
+            logging = msgspec.structs.replace(again.logging, format="console")
+            return msgspec.structs.replace(again, logging=logging)
+
+        monkeypatch.setattr(sesd.runtime.reload, "reread", read_console)
+        with capture_logs() as logs:
+            assert await daemon._reloader.refresh(["http.web_config"])
+        monkeypatch.undo()
+        ignored = [r["key"] for r in logs if r["event"] == "sesd.config.reload_ignored"]
+        assert ignored == ["logging.format"]
+        told, line = await _seen(daemon)
+        assert told["restart"] == ["domains.max_tracked", "logging.format"]
+        assert line.endswith(f" ({WAITS}: domains.max_tracked, logging.format)</span>")
+        assert daemon.config.logging.format == "json"  # as it runs
+
+        path.write_text(running_text)
+        assert await daemon.reload()
+        assert _pending(daemon) == 0
+        assert (await _seen(daemon))[0]["restart"] == []
 
 
 def test_what_waits_is_listed_escaped_up_to_the_bound_sesd_reload_gives() -> None:

@@ -260,6 +260,49 @@ def test_a_sesd_that_tells_no_outcome_is_signalled_as_before(tmp_path: Path) -> 
         _put_down(held)
 
 
+#: A stand-in for a daemon that says each SIGHUP it hears, and a look (SIGUSR1) after:
+#: a SIGHUP sent before the look is said before it (pending together, the lower
+#: signal's handler runs first).
+_HEARS = """\
+import signal, sys
+signal.signal(signal.SIGHUP, lambda *_: print('heard', flush=True))
+signal.signal(signal.SIGUSR1, lambda *_: print('looked', flush=True))
+print('ready', flush=True)
+sys.stdin.read()
+"""
+
+
+def test_each_exit_2_leaves_the_config_as_it_was(tmp_path: Path) -> None:
+    """A script acting on `sesd reload`'s status learns from a 2 that the config in force
+    is as it was, whatever the cause: sesd refused the file (above), or nothing was
+    sent: a usage error (a mistyped ExecReload= line), no $RUNTIME_DIRECTORY, a process
+    that is not there. A 1 is kept for a signal sent whose outcome is not known."""
+    gone = subprocess.Popen([sys.executable, "-c", ""])
+    assert gone.wait(timeout=60) == 0
+    held = _stand_in(_HEARS)
+    try:
+        mistyped = _sesd_reload(held.pid, tmp_path, "--timeout", "0")
+        assert mistyped.returncode == 2
+        assert mistyped.stderr.startswith("usage: sesd reload ")
+        outside = subprocess.run(
+            [SESD, "reload", str(held.pid)],
+            env={k: v for k, v in os.environ.items() if k != "RUNTIME_DIRECTORY"},
+            capture_output=True, text=True, check=False, timeout=60,
+        )  # fmt: skip
+        assert outside.returncode == 2
+        assert outside.stderr.startswith("sesd reload: $RUNTIME_DIRECTORY is not set")
+        absent = _sesd_reload(gone.pid, tmp_path)
+        assert (absent.returncode, absent.stderr) == (
+            2,
+            f"sesd reload: cannot signal process {gone.pid}: No such process; nothing was sent\n",
+        )
+        held.send_signal(signal.SIGUSR1)
+        assert held.stdout is not None
+        assert held.stdout.readline() == "looked\n"  # no SIGHUP before it
+    finally:
+        _put_down(held)
+
+
 #: A stand-in for the daemon's side, told with sesd's own ReloadReport: a reload is
 #: under way (begun, not ended) as the command looks; the command's SIGHUP ends it,
 #: in force, and begins none (the reload it asked for waits behind it).
@@ -443,6 +486,68 @@ def test_a_reload_whose_begin_went_untold_is_not_the_one_waited_for(tmp_path: Pa
             "sesd.config.reload_failed; sesd.config.reload_ignored names what waits for a "
             "restart)\n",
         )
+        assert held.stderr is not None
+        assert "sesd.config.reload_report_failed" in held.stderr.readline()
+    finally:
+        _put_down(held)
+
+
+#: As _BEGUN_UNTOLD, after a reload told whole (its begin and end written): the one
+#: whose begin went untold ends at the first command's SIGHUP, and the next SIGHUP's
+#: reload is told whole again. Its log on standard error.
+_UNTOLD_AFTER_TOLD = """\
+import signal, sys
+from pathlib import Path
+
+import anyio
+import structlog
+
+from sesd.runtime.reload_report import ReloadReport
+
+structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+link = Path(sys.argv[1])
+report = ReloadReport(link / "reload.json")
+anyio.run(report.started)
+anyio.run(report.begin)
+anyio.run(report.end, True)
+directory = link.readlink()
+link.unlink()
+anyio.run(report.begin)
+link.symlink_to(directory)
+print("ready", flush=True)
+signal.sigwait({signal.SIGHUP})
+anyio.run(report.end, True)
+signal.sigwait({signal.SIGHUP})
+anyio.run(report.begin)
+anyio.run(report.end, True)
+sys.stdin.read()
+"""
+
+
+def test_after_a_begin_went_untold_the_next_reload_is_waited_for(tmp_path: Path) -> None:
+    """An untold begin after reloads told whole: the file then shows the last told one
+    ended, and the reload under way unseen. Its end is not taken for the command's
+    (exit 1, reload again); the reload again, its begin written, is (exit 0)."""
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    link = tmp_path / "link"
+    link.symlink_to(runtime)
+    held = _stand_in(_UNTOLD_AFTER_TOLD, str(link), stderr=True)
+    try:
+        told = read_report(runtime / REPORT_NAME)
+        assert told is not None
+        assert (told.begun, told.ended, told.read_after) == (1, 1, 1)
+        first = _sesd_reload(held.pid, runtime, "--timeout", "3600")
+        assert first.returncode == 1, first.stderr
+        assert first.stderr.startswith(
+            f"sesd reload: process {held.pid} could not write as its last reload began "
+        )
+        again = _sesd_reload(held.pid, runtime, "--timeout", "3600")
+        assert (again.returncode, again.stderr) == (0, "")
+        told = read_report(runtime / REPORT_NAME)
+        assert told is not None
+        assert (told.begun, told.ended, told.read_after) == (3, 3, 3)
         assert held.stderr is not None
         assert "sesd.config.reload_report_failed" in held.stderr.readline()
     finally:

@@ -21,10 +21,13 @@ from sesd.core.text import escaped
 from sesd.runtime.reload_report import Report, read_report, report_path
 from sesd.status.document import RESTART_KEY_CHARS
 
-__all__ = ["EXIT_REFUSED", "EXIT_RESTART", "add_parser"]
+__all__ = ["EXIT_RESTART", "EXIT_UNCHANGED", "add_parser"]
 
-#: sesd refused the config file: the one it had runs on.
-EXIT_REFUSED = EXIT_CONFIG
+#: Nothing changed: sesd refused the config file and runs on the one it had, or no
+#: signal was sent (outside the unit, a process that cannot be signalled; argparse's
+#: usage error is 2 as well). A script may act on a 2 knowing the config in force is
+#: as it was; the line says why. A 1 is a signal sent whose outcome is not known.
+EXIT_UNCHANGED = EXIT_CONFIG
 #: sesd took the config file but for what only a restart changes.
 EXIT_RESTART = 3
 #: Within the unit's TimeoutStartSec (90 s), which bounds a reload too: a read of the
@@ -48,8 +51,10 @@ def add_parser(commands: Commands) -> None:
         commands,
         "reload",
         "send sesd SIGHUP and wait until it has taken the config file or refused it "
-        "(the systemd unit's ExecReload; exit 2 when refused, 3 when taken but for "
-        "settings only a restart changes)",
+        "(the systemd unit's ExecReload; exit 0 when in force, 3 when in force but for "
+        "settings only a restart changes, 2 when nothing changed: refused, or not sent "
+        "(a usage error, no $RUNTIME_DIRECTORY, no such process), 1 when sent but its "
+        "outcome cannot be told)",
     )
     reload.add_argument(
         "pid", type=whole_number(1, 2**31 - 1), help="the daemon's process id ($MAINPID)"
@@ -65,20 +70,24 @@ def add_parser(commands: Commands) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     """0 when the file is in force, 3 when it is but for what only a restart changes, 2
-    when sesd refused it, 1 when no outcome came (or none that is this reload's)."""
+    when nothing changed (sesd refused it, or no signal was sent), 1 when no outcome
+    came (or none that is this reload's)."""
     path = report_path(os.environ)
     if path is None:
         return _said(
             "$RUNTIME_DIRECTORY is not set: systemd sets it for the unit's own processes "
             "(RuntimeDirectory=sesd), where sesd tells each reload's outcome; elsewhere send "
             f"the signal (kill -HUP {args.pid}) and read the log ({_LOGGED})",
-            EXIT_CONFIG,
+            EXIT_UNCHANGED,
         )
     before = read_report(path)
     try:
         os.kill(args.pid, signal.SIGHUP)
     except OSError as exc:
-        return _said(f"cannot signal process {args.pid}: {exc.strerror or exc}", 1)
+        return _said(
+            f"cannot signal process {args.pid}: {exc.strerror or exc}; nothing was sent",
+            EXIT_UNCHANGED,
+        )
     if before is None or before.pid != args.pid:
         # A sesd started before its unit had a runtime directory, an older one, or one
         # that could not write there since it started (/run full): the signal is all it
@@ -126,7 +135,7 @@ def _outcome(pid: int, now: Report, before: Report) -> int:
     if not now.ok:
         return _said(
             f"sesd refused the config file and runs on the config it had: {_WHY}",
-            EXIT_REFUSED,
+            EXIT_UNCHANGED,
         )
     if now.restart_count:
         keys = ", ".join(escaped(key, RESTART_KEY_CHARS) for key in now.restart)

@@ -249,7 +249,7 @@ class Reloader:
         self._files_ok = True
         daemon.metrics.reloaded(self._file_ok and self._files_ok, daemon.clock())
         daemon.metrics.config_in_force(merged.digest())
-        self._waiting(kept if whole else None, web)
+        self._waiting(kept, web, whole=whole)
         self._log.info(
             "sesd.config.reloaded",
             **about,
@@ -270,12 +270,16 @@ class Reloader:
             await daemon.aws.retire(merged, made)
         return True
 
-    def _waiting(self, file: list[str] | None, web: list[str]) -> None:
+    def _waiting(self, file: list[str], web: list[str], *, whole: bool) -> None:
         """What waits for a restart once a read is in force: the config file's settings
-        (None: a refresh, which reads the config in force again and leaves them as the
-        last reload did) and the web configuration's."""
-        if file is not None:
+        and the web configuration's. A reload compares the file with what runs, so its
+        settings replace those said before. A refresh reads the config in force again,
+        whose restart-only settings are those that run: it finds none the last reload
+        left, which stay said, and adds any it finds itself (it logged them)."""
+        if whole:
             self._file_waits = file
+        else:
+            self._file_waits = self._file_waits + [k for k in file if k not in self._file_waits]
         self._web_waits = web
         self._daemon.metrics.waiting_for_restart(self._file_waits + self._web_waits)
 
