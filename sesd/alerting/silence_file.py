@@ -307,14 +307,23 @@ class SilenceWatcher:
         self._said = {key: said for key, said in self._said.items() if key in held}
         return len(entries) - len(self.silences.items)
 
-    def waiting_on(self, resolved: Iterable[tuple[str, str, str]], now: float) -> set[str]:
+    def waiting_on(
+        self, resolved: Iterable[tuple[str, str, str, str | None]], now: float
+    ) -> set[str]:
         """Ids of the file's ``--until-resolved`` silences that the resolves of the
-        alerts ``resolved`` (rule, label, severity) end at ``now``: those the checks
-        leave out too. A silence on a rule a reload removed is left out from then on;
-        left waiting, it would be in force again were the rule added back, and mute
-        its next incident."""
+        alerts ``resolved`` (rule, label, severity, and the severity each fires on
+        from now, None when gone) end at ``now``: those the checks leave out too. A
+        silence on a rule a reload removed is left out from then on; left waiting, it
+        would be in force again were the rule added back, and mute its next incident.
+        One that matches the alert under the severity it fires on waits on."""
         every = SilenceSet([entry.silence for entry in self._entries if entry.silence is not None])
-        return {found for alert in resolved for found in every.waiting_on(*alert, now)}
+        ended: set[str] = set()
+        for rule, label, severity, fires_on in resolved:
+            found = every.waiting_on(rule, label, severity, now)
+            if fires_on is not None:
+                found -= every.waiting_on(rule, label, fires_on, now)
+            ended |= found
+        return ended
 
     def end(self, silence_ids: set[str], now: float) -> None:
         """End ``--until-resolved`` silences whose alert resolved: in force at once (the
