@@ -15,7 +15,7 @@ from sesd.alerting.labels import takes
 from sesd.config import Config, RuleConfig, is_glob
 from sesd.config.watched import group_members
 from sesd.core.canary import CANARY_DOMAIN
-from sesd.core.domains import domain_pattern, normalise_domain
+from sesd.core.domains import FULL_STOPS, domain_pattern, normalise_domain
 from sesd.core.providers import LABELS as PROVIDER_LABELS
 from sesd.core.providers import consumer_domains
 from sesd.core.scopes import DOMAIN, PROVIDER, TENANT
@@ -35,7 +35,8 @@ def dotless_note(config: Config, domain: str) -> str:
         return ""
     own = {*PROVIDER_LABELS, *config.providers.mx, CANARY_DOMAIN, *NOT_NAMES}
     groups = {group.lower() for group in config.domains.groups}
-    if name in own or domain.strip().lower() in groups or name in groups:
+    written = domain.strip().lower().rstrip(FULL_STOPS)  # a group's, with a root dot
+    if name in own or written in groups or name in groups:
         return ""
     if any(_names(rule, name) for rule in config.alerts.rules):
         return ""
