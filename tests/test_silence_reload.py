@@ -301,6 +301,28 @@ async def test_a_config_edited_while_stopped_ends_the_silence_at_the_start(
     assert [s.state(T + 60) for s in after.evaluator.silences.items] == ["expired"]
 
 
+async def test_a_severity_changed_while_stopped_ends_the_silence_on_the_old_one(
+    tmp_path: Path,
+) -> None:
+    """As at a reload: a.example fires held back by ``--severity warning
+    --until-resolved``; sesd stops, the rule is made critical, sesd starts from its
+    state file. The start ends the silence: the warning alert is over."""
+    before, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    file = _watching(silences, severity="warning")
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    before.evaluate()
+    blob = snapshot(pipeline.ledger, before.evaluator, T + 5, stopped=True)
+
+    config = parse_config(_text(silences, RULE + 'sinks = ["ops"]\nseverity = "critical"\n'))
+    fresh = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, [spec.name for spec in fresh.ledger.specs])
+    after = alerting_for(config, fresh, now, evaluator)
+    now[0] = T + 60
+    restore(blob, fresh.ledger, evaluator, T + 60)
+    after.end_silences_resolved()
+    assert [s.ends_at for s in file.read()] == [T + 60]
+
+
 async def test_the_start_ends_the_silence_before_it_runs_anything(
     tmp_path: Path, local_sqs: LocalSqs, sqs: Any
 ) -> None:
