@@ -39,6 +39,11 @@ from sesd.core.label_table import LabelTable, domain_labels
         # A name idna maps before it encodes (a full-width letter) keeps IDNA2008's
         # sharp s, which IDNA2003 would spell "ss": the domain its delay and bounce share.
         ("user@\uff53traße.de", "xn--strae-oqa.de"),
+        # A root dot in any full stop IDNA reads as a dot, as idna.encode(uts46=True)
+        # maps it: ideographic, full-width, half-width.
+        ("user@Bücher.de\u3002", "xn--bcher-kva.de"),
+        ("user@example.org\uff0e", "example.org"),
+        ("user@example.org\uff61", "example.org"),
     ],
 )
 def test_normalisation(address: str, domain: str) -> None:

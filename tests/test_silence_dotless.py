@@ -171,3 +171,34 @@ def test_a_domain_meant_that_counts_under_a_group_is_told_as_the_group(
     assert main([*add, "--domain", "gmail"]) == 0
     assert "for gmail.com's, --domain Mail;" in capsys.readouterr().err
     assert main([*add, "--domain", "Mail"]) == 0
+
+
+def test_each_line_the_note_gives_is_taken_where_the_group_is_named_as_a_provider(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The shipped configs count outlook.com and hotmail.com under a group named
+    microsoft, the mailbox provider's name too: ``--domain microsoft`` alone is refused
+    (which alerts?), so the note gives the group's line with the ``--rule`` that
+    watches it. A consumer glob (``hotmail.*``) is given as typed, and the group its
+    members counted under are named for: its alerts name the group, not the glob's
+    domains. Each line the note gives is then taken."""
+    path = tmp_path / "sesd.toml"
+    rules = RULES.replace(
+        'Big = ["big.example"]', 'Big = ["big.example"], microsoft = ["outlook.com", "hotmail.com"]'
+    )
+    path.write_text(f'[alerts]\nsilences_path = "{tmp_path / "silences.json"}"\n{rules}')
+    add = ["silence", "add", "--config", str(path), "--for", "1h", "--comment", "c"]
+    group = "--domain microsoft --rule delays"
+    for typed, told in (
+        ("outlook", [f"for outlook.com's, {group}", "for outlook.*'s, --domain 'outlook.*'"]),
+        (
+            "hotmail",
+            [f"for hotmail.*'s, --domain 'hotmail.*' (under the group microsoft: {group})"],
+        ),
+    ):
+        assert main([*add, "--domain", typed]) == 0
+        err = capsys.readouterr().err
+        for line in told:
+            assert line in err, err
+    for line in (group, "--domain hotmail.*", "--domain outlook.*"):
+        assert main([*add, *line.split()]) == 0, capsys.readouterr().err

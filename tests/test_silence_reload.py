@@ -162,6 +162,35 @@ async def test_a_reload_resolve_of_an_alert_that_fires_on_leaves_the_silence_wai
     assert alerting.evaluator.silenced("delays", "a.example", T + 10)
 
 
+async def test_a_reload_changing_the_severity_ends_a_silence_on_the_old_one(
+    tmp_path: Path,
+) -> None:
+    """a.example fires, held back by ``--severity warning --until-resolved`` (the rule's
+    severity), and by another silence on the domain alone, until it resolves. A reload
+    makes the rule critical: the warning alert is over (Alertmanager would be sent its
+    resolve), and none will resolve for the first silence to end on. It ends at the
+    reload, in the file and in force; the other, whose alert fires on as critical,
+    waits on. Once the rule is warning again, the next incident is not muted by it."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    file = _watching(silences, severity="warning")
+    other = Silence(id="s2", comment="watching", starts_at=T, ends_at=None,
+                    until_resolved=True, domain="a.example")  # fmt: skip
+    file.add(other, T)
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    alerting.evaluate()
+    assert _queued(alerting, "ops") == []
+    now[0] = T + 10
+    critical = RULE + 'sinks = ["ops"]\nseverity = "critical"\n'
+    alerting.reconfigure(parse_config(_text(silences, critical)))
+    assert [(s.id, s.ends_at) for s in file.read()] == [("s1", T + 10), ("s2", None)]
+    assert [row.id for row in silence_list(alerting.evaluator, T + 10, 10).items] == ["s2"]
+    file.expire({"s2"}, T + 15)
+    now[0] = T + 20
+    alerting.reconfigure(parse_config(_text(silences, RULE + 'sinks = ["ops"]\n')))
+    alerting.evaluate()
+    assert not alerting.evaluator.silenced("delays", "a.example", T + 20)
+
+
 async def test_a_raised_threshold_resolves_by_evaluation_and_ends_the_silence(
     tmp_path: Path,
 ) -> None:
@@ -270,6 +299,28 @@ async def test_a_config_edited_while_stopped_ends_the_silence_at_the_start(
         after.evaluate()
     assert [s.ends_at for s in file.read()] == [T + 60]
     assert [s.state(T + 60) for s in after.evaluator.silences.items] == ["expired"]
+
+
+async def test_a_severity_changed_while_stopped_ends_the_silence_on_the_old_one(
+    tmp_path: Path,
+) -> None:
+    """As at a reload: a.example fires held back by ``--severity warning
+    --until-resolved``; sesd stops, the rule is made critical, sesd starts from its
+    state file. The start ends the silence: the warning alert is over."""
+    before, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    file = _watching(silences, severity="warning")
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    before.evaluate()
+    blob = snapshot(pipeline.ledger, before.evaluator, T + 5, stopped=True)
+
+    config = parse_config(_text(silences, RULE + 'sinks = ["ops"]\nseverity = "critical"\n'))
+    fresh = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, [spec.name for spec in fresh.ledger.specs])
+    after = alerting_for(config, fresh, now, evaluator)
+    now[0] = T + 60
+    restore(blob, fresh.ledger, evaluator, T + 60)
+    after.end_silences_resolved()
+    assert [s.ends_at for s in file.read()] == [T + 60]
 
 
 async def test_the_start_ends_the_silence_before_it_runs_anything(

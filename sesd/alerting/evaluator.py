@@ -60,9 +60,10 @@ class Evaluator:
         #: ``--until-resolved`` silences whose alert resolved in the last evaluation.
         self.ended_silences: set[str] = set()
         #: (rule, label, severity) of each firing alert a change of rules resolved, sent
-        #: or held back by a silence: the ``--until-resolved`` silences waiting on it end
-        #: once the silences file is read (sesd.alerting.service).
-        self.resolved_by_change: list[tuple[str, str, str]] = []
+        #: or held back by a silence, with the severity it fires on from then (None: it
+        #: is gone): the ``--until-resolved`` silences waiting on it end once the
+        #: silences file is read (sesd.alerting.service).
+        self.resolved_by_change: list[tuple[str, str, str, str | None]] = []
         #: (rule, domain, transition, silence id) a silence held back in the last one.
         self.held: list[tuple[str, str, str, str]] = []
         # rule -> label -> what its last step read, where that step left it inactive:
@@ -139,11 +140,14 @@ class Evaluator:
         out = [self._owed(change, now, ledger) for change in self.unheard.narrowed(owed)]
         # A firing alert whose state the change dropped resolved, its resolve sent or
         # not (its firing held back by a silence): as at an evaluation's resolve, a
-        # silence made to last until it resolves is over.
+        # silence made to last until it resolves is over. So is one on its severity
+        # when the rule's changed: that alert is over (Alertmanager is sent its
+        # resolve), and the one firing on under the new severity is not the silence's.
         self.resolved_by_change += [
-            (name, label, severity)
+            (name, label, severity, None if kept is None else self._severity[name])
             for (name, label), severity in firing.items()
-            if label not in self.states.get(name, {})
+            if (kept := self.states.get(name, {}).get(label)) is None
+            or self._severity[name] != severity
         ]
         self.unheard.prune(self.rules, self.states)
         self.rechecked.track(old, self.rules, self.states)

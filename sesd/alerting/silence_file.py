@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Final, NamedTuple
 
@@ -170,14 +170,18 @@ class SilenceFile:
         """Add one silence."""
         self.update(lambda silences: [*silences, silence], now)
 
-    def expire(self, silence_ids: set[str], now: float) -> list[str]:
-        """End the named silences now; returns the ids that were found still running."""
+    def expire(
+        self, silence_ids: Collection[str], now: float, since: Mapping[str, float] | None = None
+    ) -> list[str]:
+        """End the named silences now, or when ``since`` says each ended (a resolve the
+        file could not be told of then); returns the ids that were found still running."""
         ended: list[str] = []
+        since = since or {}
 
         def change(silences: list[Silence]) -> list[Silence]:
             for silence in silences:
                 if silence.id in silence_ids and silence.state(now) != "expired":
-                    silence.ends_at = max(now, silence.starts_at)
+                    silence.ends_at = max(since.get(silence.id, now), silence.starts_at)
                     ended.append(silence.id)
             return silences
 
@@ -202,6 +206,12 @@ class SilenceWatcher:
         #: A read at a reload not yet reported by :meth:`refresh` (whose True recalls
         #: what a new silence holds from the outboxes).
         self._unreported = False
+        #: ``--until-resolved`` silences a resolve ended that the file could not be told
+        #: of yet (id: when): out of force all the same, as the alert's next incident
+        #: must page, and written at each evaluation until a write takes.
+        self._unwritten: dict[str, float] = {}
+        #: Why the last write failed, as logged ("" once one took).
+        self._unwritable = ""
         self._switch(path, check)
 
     def use(self, path: str | None, check: Callable[[Silence], str] | None = None) -> None:
@@ -250,6 +260,7 @@ class SilenceWatcher:
         except SilenceError as exc:
             self._log.error("sesd.silences.unreadable", error=str(exc))
             return False
+        self._still_ended()
         skipped = self._take(self._entries)
         self._log.info(
             "sesd.silences.loaded",
@@ -296,33 +307,68 @@ class SilenceWatcher:
         self._said = {key: said for key, said in self._said.items() if key in held}
         return len(entries) - len(self.silences.items)
 
-    def waiting_on(self, resolved: Iterable[tuple[str, str, str]], now: float) -> set[str]:
+    def waiting_on(
+        self, resolved: Iterable[tuple[str, str, str, str | None]], now: float
+    ) -> set[str]:
         """Ids of the file's ``--until-resolved`` silences that the resolves of the
-        alerts ``resolved`` (rule, label, severity) end at ``now``: those the checks
-        leave out too. A silence on a rule a reload removed is left out from then on;
-        left waiting, it would be in force again were the rule added back, and mute
-        its next incident."""
+        alerts ``resolved`` (rule, label, severity, and the severity each fires on
+        from now, None when gone) end at ``now``: those the checks leave out too. A
+        silence on a rule a reload removed is left out from then on; left waiting, it
+        would be in force again were the rule added back, and mute its next incident.
+        One that matches the alert under the severity it fires on waits on."""
         every = SilenceSet([entry.silence for entry in self._entries if entry.silence is not None])
-        return {found for alert in resolved for found in every.waiting_on(*alert, now)}
+        ended: set[str] = set()
+        for rule, label, severity, fires_on in resolved:
+            found = every.waiting_on(rule, label, severity, now)
+            if fires_on is not None:
+                found -= every.waiting_on(rule, label, fires_on, now)
+            ended |= found
+        return ended
 
     def end(self, silence_ids: set[str], now: float) -> None:
-        """End ``--until-resolved`` silences whose alert resolved (written to the file)."""
-        if self.file is None or not silence_ids:
+        """End ``--until-resolved`` silences whose alert resolved: in force at once (the
+        alert's next incident pages), and in the file, or at a later call (each
+        evaluation's) while the file cannot be written."""
+        if self.file is None or not (silence_ids or self._unwritten):
             return
+        new = silence_ids - self._unwritten.keys()
+        for entry in self._entries:  # those left out too, checked again at a reload
+            if entry.silence is not None and entry.silence.id in new:
+                entry.silence.ends_at = max(now, entry.silence.starts_at)
+        self._unwritten |= dict.fromkeys(new, now)
         try:
-            ended = self.file.expire(silence_ids, now)
+            ended = self.file.expire(self._unwritten.keys(), now, self._unwritten)
         except SilenceError as exc:
-            self._log.error("sesd.silences.unwritable", error=str(exc))
+            if new or str(exc) != self._unwritable:  # not again at each evaluation
+                named = sorted(self._unwritten)[:SHOWN]
+                self._log.error(
+                    "sesd.silences.unwritable",
+                    error=str(exc),
+                    ids=[shown_id(i) for i in named],
+                    hint="ended all the same (the alerts they held page); written to the "
+                    "file once it can be",
+                )
+            self._unwritable = str(exc)
             return
+        self._unwritten, self._unwritable = {}, ""
         if not ended:
             return  # ended in the file already (by another sesd reading it): read next
-        for entry in self._entries:  # those left out too, checked again at a reload
-            if entry.silence is not None and entry.silence.id in ended:
-                entry.silence.ends_at = max(now, entry.silence.starts_at)
         named = sorted(ended)[:SHOWN]  # a file edited by hand may hold any number
         self._log.info(
             "sesd.silences.ended_by_resolve", count=len(ended), ids=[shown_id(i) for i in named]
         )
+
+    def _still_ended(self) -> None:
+        """Keep the silences a resolve ended out of force when the file is read again
+        while it could not be told (an edit by hand, a reload): it still holds them
+        waiting. Those it no longer holds waiting are left to it: nothing to write."""
+        waiting = set()
+        for entry in self._entries:
+            silence = entry.silence
+            if silence is not None and silence.ends_at is None and silence.id in self._unwritten:
+                silence.ends_at = max(self._unwritten[silence.id], silence.starts_at)
+                waiting.add(silence.id)
+        self._unwritten = {i: at for i, at in self._unwritten.items() if i in waiting}
 
 
 def _content(entry: Entry) -> bytes:

@@ -12,10 +12,11 @@ import shlex
 from fnmatch import fnmatchcase
 
 from sesd.alerting.labels import takes
+from sesd.commands.silence_provider import provider_problem
 from sesd.config import Config, RuleConfig, is_glob
 from sesd.config.watched import group_members
 from sesd.core.canary import CANARY_DOMAIN
-from sesd.core.domains import domain_pattern, normalise_domain
+from sesd.core.domains import FULL_STOPS, domain_pattern, normalise_domain
 from sesd.core.providers import LABELS as PROVIDER_LABELS
 from sesd.core.providers import consumer_domains
 from sesd.core.scopes import DOMAIN, PROVIDER, TENANT
@@ -35,7 +36,8 @@ def dotless_note(config: Config, domain: str) -> str:
         return ""
     own = {*PROVIDER_LABELS, *config.providers.mx, CANARY_DOMAIN, *NOT_NAMES}
     groups = {group.lower() for group in config.domains.groups}
-    if name in own or domain.strip().lower() in groups or name in groups:
+    typed = domain.strip().lower().rstrip(FULL_STOPS)  # a group's, with a root dot
+    if name in own or typed in groups or name in groups:
         return ""
     if any(_names(rule, name) for rule in config.alerts.rules):
         return ""
@@ -51,9 +53,7 @@ def dotless_note(config: Config, domain: str) -> str:
                 meant.setdefault(normal, "")
     if not meant:
         return f"{head}; for a domain's, write it whole (gmail.com)"
-    # A domain counted under a group is refused: its alerts name the group.
-    members = group_members(config)
-    told = [f"for {d}'s, --domain {shlex.quote(members.get(d, d))}" for d in meant]
+    told = _told(config, list(meant))
     for provider in sorted({p for p in meant.values() if p}):
         rules = [
             f"--rule {shlex.quote(r.name)}"
@@ -63,6 +63,41 @@ def dotless_note(config: Config, domain: str) -> str:
         if rules:
             told.append(f"for its mailbox provider's, --domain {provider} {' or '.join(rules)}")
     return f"{head}; {'; '.join(told)}"
+
+
+def _told(config: Config, meant: list[str]) -> list[str]:
+    """The line for each domain (or consumer glob) ``meant``: a domain counted under a
+    group is refused, its alerts naming the group, so the group's line is given; a
+    glob mutes its domains but those counted under a group, whose line follows."""
+    members = group_members(config)
+    told, groups_told = [], set()
+    for each in meant:
+        group = members.get(each)
+        groups_told.add(group)
+        told.append(f"for {each}'s, " + (_group_line(config, group) if group else _line(each)))
+    for n, each in enumerate(meant):
+        under = {g for m, g in members.items() if is_glob(each) and fnmatchcase(m, each)}
+        lines = [
+            f"under the group {g}: {_group_line(config, g)}" for g in sorted(under - groups_told)
+        ]
+        if lines:
+            told[n] += f" ({'; '.join(lines)})"
+    return told
+
+
+def _line(domain: str) -> str:
+    return f"--domain {shlex.quote(domain)}"
+
+
+def _group_line(config: Config, group: str) -> str:
+    """What mutes a group's alerts: ``--domain GROUP``, and the ``--rule`` that watches
+    it where the group's name is a mailbox provider's too (``microsoft``: refused
+    without one, as it would mute the provider's alerts as well)."""
+    line = _line(group)
+    if not provider_problem(config, group, None):
+        return line
+    rules = [r.name for r in config.alerts.rules if r.scope == DOMAIN and takes(r, group)]
+    return f"{line} {' or '.join(f'--rule {shlex.quote(r)}' for r in rules)}".rstrip()
 
 
 def _names(rule: RuleConfig, name: str) -> bool:

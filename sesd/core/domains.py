@@ -20,6 +20,7 @@ from sesd.core.alabels import idna2003, idna2008_mapped, plain_alabels
 from sesd.core.text import escaped
 
 __all__ = [
+    "FULL_STOPS",
     "MAX_DOMAIN",
     "OTHER",
     "OWN_OTHER",
@@ -58,6 +59,10 @@ def tag_label(value: str) -> str:
 
 #: The longest domain name as text (RFC 1035's 255 octets in wire form).
 MAX_DOMAIN: Final = 253
+#: The full stops IDNA reads as a dot (RFC 3490, 3.1): ASCII's, and the ideographic,
+#: full-width and half-width ones a CJK input method types. A root dot in any of them
+#: is dropped, as ``idna.encode(uts46=True)`` maps ``example.org。`` to ``example.org.``.
+FULL_STOPS: Final = ".\u3002\uff0e\uff61"
 _HOSTNAME: Final = re.compile(
     r"^(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$"
 )
@@ -91,12 +96,12 @@ def normalise_domain(part: str) -> str | None:
         # shortens a name (an A-label is longer than its Unicode form; only code points
         # IDNA drops, a soft hyphen, would, and no address SMTP carries holds hundreds):
         # past 253 characters as written is past them in normal form.
-        part = part.strip().rstrip(".")
+        part = part.strip().rstrip(FULL_STOPS)
         if len(part) > MAX_DOMAIN:
             return None
     # Cached as compared, not as written: ``Bücher.DE`` (a message's recipient) and
     # ``bücher.de`` (its key) are one entry and one IDNA encoding, not two.
-    return _normalised(part.strip().rstrip(".").lower())
+    return _normalised(part.strip().rstrip(FULL_STOPS).lower())
 
 
 @functools.lru_cache(maxsize=16384)
@@ -155,8 +160,9 @@ def domain_pattern(written: str) -> str:
     """A domain glob (or name) as labels name domains: each dot-separated part that
     is a domain label in its normal form (lower case, IDNA: ``*.рф`` matches
     ``xn--80a1acny.xn--p1ai``, ``Bücher.de`` ``xn--bcher-kva.de``), a trailing dot
-    dropped; glob parts and names that are no domain (a tenant's) lower-cased."""
-    parts = written.strip().rstrip(".").split(".")
+    dropped (in any of :data:`FULL_STOPS`); glob parts and names that are no domain (a
+    tenant's) lower-cased."""
+    parts = written.strip().rstrip(FULL_STOPS).split(".")
     return ".".join(normalise_domain(part) or part.lower() for part in parts)
 
 

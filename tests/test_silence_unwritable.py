@@ -1,0 +1,115 @@
+"""An ``--until-resolved`` silence whose alert resolves while sesd cannot write the
+silences file (a read-only mount, a full disk; here a directory where its lock file
+goes). The resolve happened: the silence ends in force at once, so the alert's next
+incident pages, and stays ended when the file is read again (an edit by hand, a
+reload), though the file still holds it waiting. The failure is logged once, not at
+each evaluation, and the end is written, at the resolve's time, once the file can be.
+The daemon's alerting on a console sink whose outbox does not run, a real file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from structlog.testing import capture_logs
+
+from sesd.alerting.silence_file import SilenceWatcher
+from sesd.config import parse_config
+from sesd.status.alerts import silence_list
+from tests.test_routing import RULE, T, _queued, _silenceable
+from tests.test_rules import feed_spike
+from tests.test_silence_reload import _text, _watching
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def _unwritable(silences: Path) -> Path:
+    """A directory where the file's lock goes: every write is refused, reads are not."""
+    lock = silences.with_name(f"{silences.name}.lock")
+    lock.unlink(missing_ok=True)
+    lock.mkdir()
+    return lock
+
+
+def _hand_added(silences: Path) -> None:
+    """A silence on b.example edited into the file by hand (the CLI cannot write it)."""
+    document = json.loads(silences.read_text())
+    added = {"id": "s2", "comment": "by hand", "starts_at": T, "ends_at": T + 3600}
+    document["silences"].append({**added, "domain": "b.example"})
+    silences.write_text(json.dumps(document))
+
+
+async def test_a_resolve_the_file_cannot_be_told_of_still_ends_the_silence(
+    tmp_path: Path,
+) -> None:
+    """a.example fires under ``--domain a.example --until-resolved``: held back. The
+    file turns unwritable; the alert resolves. The silence no longer holds anything:
+    the status page does not list it, and a.example's next incident pages. One error
+    line says why the file was not told, not one each evaluation. An edit by hand and
+    a reload read the file again, which still holds the silence waiting: it stays
+    ended, and the silence added by hand holds. Once the file can be written, the
+    next evaluation writes the end at the resolve's time."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    file = _watching(silences, domain="a.example")
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    alerting.evaluate()
+    assert _queued(alerting, "ops") == []
+    lock = _unwritable(silences)
+
+    now[0] = T + 10
+    feed_spike(pipeline, "a.example", T + 10, 0, 200)
+    with capture_logs() as logs:
+        alerting.evaluate()
+        now[0] = T + 15
+        alerting.evaluate()
+    assert not alerting.evaluator.silenced("delays", "a.example", T + 15)
+    assert silence_list(alerting.evaluator, T + 15, 10).items == []
+    assert [s.ends_at for s in file.read()] == [None]
+    (line,) = [e for e in logs if e["event"] == "sesd.silences.unwritable"]
+    assert line["error"] == f"cannot lock {silences}: Is a directory"
+    assert line["ids"] == ["s1"]
+
+    now[0] = T + 20
+    feed_spike(pipeline, "a.example", T + 20, 400, 0)
+    alerting.evaluate()
+    assert _queued(alerting, "ops") == [("firing", ["a.example"])]
+
+    _hand_added(silences)
+    now[0] = T + 25
+    alerting.reconfigure(parse_config(_text(silences, RULE + 'sinks = ["ops"]\n')))
+    alerting.evaluate()
+    assert not alerting.evaluator.silenced("delays", "a.example", T + 25)
+    assert [row.id for row in silence_list(alerting.evaluator, T + 25, 10).items] == ["s2"]
+
+    lock.rmdir()
+    now[0] = T + 30
+    with capture_logs() as logs:
+        alerting.evaluate()
+    assert [(s.id, s.ends_at) for s in file.read()] == [("s1", T + 10), ("s2", T + 3600)]
+    ended = [e for e in logs if e["event"] == "sesd.silences.ended_by_resolve"]
+    assert [(e["count"], e["ids"]) for e in ended] == [(1, ["s1"])]
+    written = file.identity()
+    now[0] = T + 35
+    alerting.evaluate()
+    assert file.identity() == written  # nothing left to write
+
+
+def test_a_silence_ended_in_the_file_meanwhile_is_not_written_again(tmp_path: Path) -> None:
+    """The resolve could not be written; meanwhile the silence was ended in the file
+    (``sesd silence expire`` from a host that can write it, another sesd). The next
+    read takes the file's end, and nothing is left to write once the file can be."""
+    silences = tmp_path / "silences.json"
+    file = _watching(silences, domain="a.example")
+    watcher = SilenceWatcher(str(silences))
+    assert watcher.refresh()
+    lock = _unwritable(silences)
+    watcher.end({"s1"}, T + 10)
+    lock.rmdir()
+    assert file.expire({"s1"}, T + 12) == ["s1"]
+    _unwritable(silences)
+    assert watcher.refresh()
+    assert [s.ends_at for s in watcher.silences.items] == [T + 12]
+    with capture_logs() as logs:
+        watcher.end(set(), T + 20)
+    assert logs == []
