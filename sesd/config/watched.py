@@ -129,33 +129,46 @@ _WATCH_UNKNOWN = (
 )
 
 
-def dotless_hint(name: str, metric: str, config: Config) -> str | None:
-    """What a rule on domains naming ``name``, without a dot and no group's, most
-    likely meant, said after "the rule watches nothing under it": a mailbox provider,
-    sesd's ``unknown`` or ``none`` (a rule on providers watches those), the canary (its
-    own rules do), else a group's name misspelt. None for ``other``, the domains past
-    ``max_tracked``: a label of the domains' own, which the rule watches."""
+def dotless_hint(name: str, key: str, metric: str, config: Config) -> str | None:
+    """What a rule on domains naming ``name`` in ``key``, without a dot and no group's,
+    most likely meant, said after "the rule watches (or leaves out) nothing under it":
+    a mailbox provider, sesd's ``unknown`` or ``none`` (a rule on providers watches
+    those, or leaves them out), the canary (its own rules watch it), else a group's
+    name misspelt. An exclusion is told what leaves the label out, not what watches it:
+    a rule on the provider alone is the opposite of what it meant. None for ``other``,
+    the domains past ``max_tracked``: a label of the domains' own, which the rule
+    watches."""
     from sesd.config.alerts import CANARY_METRICS  # defined beside rules
     from sesd.core.canary import CANARY_DOMAIN
 
     label = (normalise_domain(name) or name).lower()
+    excluded = key.startswith("exclude_")
     if label == OTHER:
         return None
     if label in NOT_PROVIDERS:
         said = f"; {label!r} is no domain but a provider label ({_HOLDS[label]})"
+        if excluded:
+            return f"{said}, which a rule on providers leaves out unless it names it"
         if label == UNKNOWN and _reads_ratios(metric):
             return f"{said}: {_WATCH_UNKNOWN}"
         return f'{said}: a rule on providers names it (providers = ["{label}"])'
     if label in {*PROVIDER_LABELS, *config.providers.mx}:
+        if excluded:
+            return (
+                f"; {label} is a mailbox provider, whose domains a rule on domains leaves "
+                "out by their names: a rule on providers leaves it out "
+                f'(exclude_providers = ["{label}"])'
+            )
         return (
             f"; {label} is a mailbox provider: a rule on providers watches its mail "
             f'(providers = ["{label}"] in place of domains)'
         )
     if label == CANARY_DOMAIN:
-        return (
+        said = (
             f"; {label!r} names the canary's alerts, and no rule on domains counts the "
-            f"canary's mail: a rule on {' or '.join(CANARY_METRICS)} watches it"
+            "canary's mail"
         )
+        return said if excluded else f"{said}: a rule on {' or '.join(CANARY_METRICS)} watches it"
     return " (a group's name misspelt?)"
 
 
