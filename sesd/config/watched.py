@@ -221,9 +221,10 @@ _HOLDS = {UNKNOWN: "domains not resolved yet", NONE: "domains without mail: NXDO
 
 
 def _only_unwatched(glob: str, key: str, metric: str) -> str:
-    """Why a provider glob that matches only labels that name no provider is refused,
-    and what to write instead: to watch them, name them; an exclusion's glob leaves out
-    what the rule's globs never took (naming them there would watch nothing more). A
+    """Why a provider glob that matches only labels that name no provider is refused
+    (an exclusion's is warned of: :func:`excluded_already_warnings`), and what to write
+    instead: to watch them, name them; an exclusion's glob leaves out what the rule's
+    globs never took (naming them there would watch nothing more). A
     rule on a ratio is not told to name ``unknown``: that is warned of (see
     :func:`unknown_provider_warnings`), and the line says why and where to watch it."""
     only = [label for label in NOT_PROVIDERS if fnmatchcase(label, glob)]
