@@ -18,6 +18,7 @@ import pytest
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.render import describe
 from sesd.config import core_settings, parse_config
+from sesd.core.cause_table import advice_id
 from sesd.core.causes import advice, advice_for, classify
 from sesd.core.pipeline import Pipeline
 from tests import factory as f
@@ -170,6 +171,31 @@ def test_gmails_own_words_name_gmail_and_claim_no_code() -> None:
     assert owned.startswith("Google documents this code, but this mail goes to provider ")
     assert _alert(*[f.delay([f"r{i}@x.example"], at=NOW, status="", diagnostic=GMAIL_WORDS)
                     for i in range(4)]).count(f"noted): {words.advice}") == 1  # fmt: skip
+
+
+#: The advice Gmail's words (with 4.7.0) and its 4.7.28 shared in an earlier build: a
+#: state file of that build notes the words' recipients under its id.
+GMAIL_SHARED = (
+    "Gmail is limiting you for reputation or an unusual rate of unsolicited mail (4.7.28, "
+    "4.7.0): slow down to Gmail, check Postmaster Tools, and keep the spam rate it "
+    "reports below 0.1% (Google's guidelines: never reach 0.3%)."
+)
+
+
+def test_gmails_words_restored_from_an_earlier_state_file_claim_no_code() -> None:
+    """An advice's id is its words: Gmail's words with 4.7.0, noted in the state file of
+    an earlier build under the advice they shared with 4.7.28, found that advice again
+    after a restart, and their alert on mail to another provider, or to a receiver not
+    known, said "Google documents this code" until they left the window. 4.7.28's
+    advice names its own code alone (the words with 4.7.0 no longer reach it), so that
+    id is no advice this table knows, and the cause's own is given."""
+    before = advice_id("ip_reputation", GMAIL_SHARED)
+    code = classify(None, "", GMAIL_CODE)
+    assert "4.7.0" not in code.advice
+    assert code.advised != before
+    own = advice("ip_reputation")
+    for provider in ("mimecast", None, "google"):
+        assert advice_for("ip_reputation", 4, [(before, 4)], provider) == own, provider
 
 
 def test_a_consumer_domain_is_its_providers_with_the_lookups_off() -> None:

@@ -637,6 +637,47 @@ def test_a_rule_on_domains_naming_a_provider_label_is_told_what_watches_it() -> 
     assert parse_config(canary + 'domains = ["canary"]\n').warnings() == []
 
 
+def test_a_rule_on_domains_leaving_out_a_provider_label_is_told_what_leaves_it_out() -> None:
+    """``exclude_domains = ["microsoft"]`` in a rule on every domain: no recipient's
+    domain is called so, and the rule leaves out nothing, Microsoft's domains least of
+    all. The warning said the rule watched nothing under it, and to name Microsoft in a
+    rule on providers in place of domains: a rule on Microsoft alone, the opposite of
+    what was meant. It says the rule leaves out nothing there, and what does: a rule on
+    providers' exclusion, whose globs leave out ``unknown`` and ``none`` already."""
+    base = (
+        '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/1/q"\n'
+        '[alerts]\nsilences_path = "/var/lib/sesd/silences.json"\n'
+        '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\nabove = 0.1\n'
+    )
+    said = "which is no group of [domains] groups and, without a dot, no recipient's domain"
+
+    def warned(name: str) -> str:
+        (warning,) = parse_config(base + f'exclude_domains = ["{name}"]\n').warnings()
+        return warning
+
+    assert warned("Microsoft") == (
+        f"alerts.rules[0] (r).exclude_domains[0]: 'Microsoft', {said}: the rule leaves out "
+        "nothing under it; microsoft is a mailbox provider, whose domains a rule on domains "
+        "leaves out by their names: a rule on providers leaves it out (exclude_providers = "
+        '["microsoft"])'
+    )
+    for label, holds in (
+        ("none", "domains without mail: NXDOMAIN, a null MX"),
+        ("unknown", "domains not resolved yet"),
+    ):
+        assert warned(label).endswith(
+            f": the rule leaves out nothing under it; {label!r} is no domain but a provider "
+            f"label ({holds}), which a rule on providers leaves out unless it names it"
+        )
+    assert warned("canary").endswith(
+        ": the rule leaves out nothing under it; 'canary' names the canary's alerts, and no "
+        "rule on domains counts the canary's mail"
+    )
+    assert warned("consumer-m").endswith(
+        ": the rule leaves out nothing under it (a group's name misspelt?)"
+    )
+
+
 def test_a_fifo_queue_without_delete_invalid_is_warned_of() -> None:
     """On a FIFO queue an invalid message left for the dead-letter queue holds every
     later message of its group back (for ever without one): check-config says to

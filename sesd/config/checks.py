@@ -237,12 +237,13 @@ def _no_group_warnings(config: Config) -> list[str]:
                     continue
                 if name in (named or [])[:j]:
                     continue  # said at its first place
-                if (meant := dotless_hint(name, rule.metric, config)) is None:
+                if (meant := dotless_hint(name, key, rule.metric, config)) is None:
                     continue  # sesd's own label of the domains past the cap
+                does = "leaves out" if key.startswith("exclude_") else "watches"
                 found.append(
                     f"alerts.rules[{i}] ({rule.name}).{key}[{j}]: {name!r}, which is no "
                     "group of [domains] groups and, without a dot, no recipient's domain: "
-                    f"the rule watches nothing under it{meant}"
+                    f"the rule {does} nothing under it{meant}"
                 )
     return found
 

@@ -129,33 +129,46 @@ _WATCH_UNKNOWN = (
 )
 
 
-def dotless_hint(name: str, metric: str, config: Config) -> str | None:
-    """What a rule on domains naming ``name``, without a dot and no group's, most
-    likely meant, said after "the rule watches nothing under it": a mailbox provider,
-    sesd's ``unknown`` or ``none`` (a rule on providers watches those), the canary (its
-    own rules do), else a group's name misspelt. None for ``other``, the domains past
-    ``max_tracked``: a label of the domains' own, which the rule watches."""
+def dotless_hint(name: str, key: str, metric: str, config: Config) -> str | None:
+    """What a rule on domains naming ``name`` in ``key``, without a dot and no group's,
+    most likely meant, said after "the rule watches (or leaves out) nothing under it":
+    a mailbox provider, sesd's ``unknown`` or ``none`` (a rule on providers watches
+    those, or leaves them out), the canary (its own rules watch it), else a group's
+    name misspelt. An exclusion is told what leaves the label out, not what watches it:
+    a rule on the provider alone is the opposite of what it meant. None for ``other``,
+    the domains past ``max_tracked``: a label of the domains' own, which the rule
+    watches."""
     from sesd.config.alerts import CANARY_METRICS  # defined beside rules
     from sesd.core.canary import CANARY_DOMAIN
 
     label = (normalise_domain(name) or name).lower()
+    excluded = key.startswith("exclude_")
     if label == OTHER:
         return None
     if label in NOT_PROVIDERS:
         said = f"; {label!r} is no domain but a provider label ({_HOLDS[label]})"
+        if excluded:
+            return f"{said}, which a rule on providers leaves out unless it names it"
         if label == UNKNOWN and _reads_ratios(metric):
             return f"{said}: {_WATCH_UNKNOWN}"
         return f'{said}: a rule on providers names it (providers = ["{label}"])'
     if label in {*PROVIDER_LABELS, *config.providers.mx}:
+        if excluded:
+            return (
+                f"; {label} is a mailbox provider, whose domains a rule on domains leaves "
+                "out by their names: a rule on providers leaves it out "
+                f'(exclude_providers = ["{label}"])'
+            )
         return (
             f"; {label} is a mailbox provider: a rule on providers watches its mail "
             f'(providers = ["{label}"] in place of domains)'
         )
     if label == CANARY_DOMAIN:
-        return (
+        said = (
             f"; {label!r} names the canary's alerts, and no rule on domains counts the "
-            f"canary's mail: a rule on {' or '.join(CANARY_METRICS)} watches it"
+            "canary's mail"
         )
+        return said if excluded else f"{said}: a rule on {' or '.join(CANARY_METRICS)} watches it"
     return " (a group's name misspelt?)"
 
 
@@ -208,9 +221,10 @@ _HOLDS = {UNKNOWN: "domains not resolved yet", NONE: "domains without mail: NXDO
 
 
 def _only_unwatched(glob: str, key: str, metric: str) -> str:
-    """Why a provider glob that matches only labels that name no provider is refused,
-    and what to write instead: to watch them, name them; an exclusion's glob leaves out
-    what the rule's globs never took (naming them there would watch nothing more). A
+    """Why a provider glob that matches only labels that name no provider is refused
+    (an exclusion's is warned of: :func:`excluded_already_warnings`), and what to write
+    instead: to watch them, name them; an exclusion's glob leaves out what the rule's
+    globs never took (naming them there would watch nothing more). A
     rule on a ratio is not told to name ``unknown``: that is warned of (see
     :func:`unknown_provider_warnings`), and the line says why and where to watch it."""
     only = [label for label in NOT_PROVIDERS if fnmatchcase(label, glob)]
