@@ -128,7 +128,7 @@ class QueuePoller:
         #: What the poller gives back to SQS: deletes and releases.
         self._deletes = Deletes(client, queue, self._counts, self._log)
         #: How its batches end: a stop's delete, a give-back, each end told.
-        self._ends = Ends(self._deletes, metrics, self._log)
+        self._ends = Ends(self._deletes, self._counts, metrics, self._log)
         #: What each message of a batch comes to: fed to the pipeline, deleted or not.
         self._judge = Judge(
             pipeline,
@@ -268,6 +268,29 @@ class QueuePoller:
         with anyio.move_on_after(seconds):
             await self._stopping.wait()
 
+    async def _judged(self, messages: list[MessageTypeDef]) -> list[MessageTypeDef]:
+        """A batch judged: those to delete. What ends the judging is raised once the batch
+        is told: a fault of sesd's own (:meth:`Ends.misjudged`), the poller's own
+        cancellation through the shield."""
+        received_at = self._clock()
+        done: list[MessageTypeDef] = []
+        left: list[MessageTypeDef] = []
+        try:  # no stop cuts it short: a stop waits for the batch and its delete (sqs_judge)
+            await self._judge.batch(messages, received_at, done, left)
+        except BaseException as exc:
+            if is_fault(exc):  # sesd's own: told, then raised for its supervisor
+                ends, in_flight = self._ends, self._in_flight
+                first = await ends.misjudged(in_flight, exc, messages, done, left, DELETE_LIMIT)
+                if first is exc:
+                    raise
+                raise first from exc  # an exit, a cancellation under the delete
+            # The poller's own cancellation through the shield (the loop's close, a program
+            # cancelling its task): the judged (counted) told cut off, the rest given back.
+            self._ends.told(len(messages), len(done), None if done else 0)
+            await self._ends.give_back(self._in_flight, left)  # (none at an exit: no call made)
+            raise
+        return done
+
     async def _handle(self, messages: list[MessageTypeDef], *, ask: bool = False) -> Asked:
         """Judge a batch and delete what it handled. ``ask``: then, unless a stop has
         begun, receive again while the delete is in flight, and return what that
@@ -281,18 +304,7 @@ class QueuePoller:
             # Cancelled while the receive was in flight: give the messages back now.
             await self._ends.give_back(self._in_flight, messages)
             raise
-        received_at = self._clock()
-        done: list[MessageTypeDef] = []
-        left: list[MessageTypeDef] = []
-        try:  # no stop cuts it short: a stop waits for the batch and its delete (sqs_judge)
-            await self._judge.batch(messages, received_at, done, left)
-        except BaseException as exc:
-            # The poller's own cancellation through the shield (the loop's close, a program
-            # cancelling its task): the judged (counted) told cut off, the rest given back.
-            if not is_fault(exc):
-                self._ends.told(len(messages), len(done), None if done else 0)
-                await self._ends.give_back(self._in_flight, left)  # (none at an exit: no call made)
-            raise
+        done = await self._judged(messages)
         self._after_batch()
         self._changes.notify()
         # Handled messages are deleted even if a cancellation arrives meanwhile:

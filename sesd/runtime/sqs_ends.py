@@ -1,6 +1,7 @@
 """How a poller's batch ends (sesd.runtime.sqs): its delete made alone (a stop under
-way: no receive beside it), what a cancellation gives back, and each end told: the
-batch's line, a call cut off, a fault beside the error the poller raises."""
+way: no receive beside it), what a cancellation gives back, a fault of sesd's own in
+its judging, and each end told: the batch's line, a call cut off, a fault beside the
+error the poller raises."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from sesd.io.logs import debug_logged
 from sesd.metrics.registry import Metrics
+from sesd.metrics.sqs import QueueCounts
 from sesd.runtime.in_flight import InFlight
-from sesd.runtime.sqs_beside import BESIDE, Calls, is_fault
+from sesd.runtime.sqs_beside import BESIDE, Calls, is_fault, raised_first
+from sesd.runtime.sqs_calls import describe_error
 from sesd.runtime.sqs_deletes import Deletes
 
 if TYPE_CHECKING:
@@ -17,14 +20,25 @@ if TYPE_CHECKING:
 else:
     MessageTypeDef = Any
 
-__all__ = ["Ends"]
+__all__ = ["MISJUDGED", "Ends"]
+
+#: What the log says of a fault of sesd's own in a batch's judging, and what came of it.
+MISJUDGED = (
+    "a fault of sesd's own judging the batch: what it judged is deleted as any batch's, "
+    "the rest given back at once for SQS to hand out again (with a redrive policy, a "
+    "message that meets the fault each time moves to the dead-letter queue); the poller "
+    "starts again. A fault that repeats is a bug: report it with its traceback "
+    "(sesd.task.failed)"
+)
 
 
 class Ends:
     """The ends of one poller's batches."""
 
-    def __init__(self, deletes: Deletes, metrics: Metrics, log: Any) -> None:
+    def __init__(self, deletes: Deletes, counts: QueueCounts, metrics: Metrics, log: Any) -> None:
         self._deletes = deletes
+        #: Where a fault in the judging counts (none at a moved or removed queue's old place).
+        self._counts = counts
         self._metrics = metrics
         self._log = log
 
@@ -69,13 +83,56 @@ class Ends:
             else:
                 calls.raised = exc
 
-    def fault(self, exc: BaseException) -> None:
+    async def misjudged(
+        self,
+        in_flight: InFlight,
+        exc: BaseException,
+        messages: list[MessageTypeDef],
+        done: list[MessageTypeDef],
+        left: list[MessageTypeDef],
+        limit: float,
+    ) -> BaseException:
+        """A fault of sesd's own judging a batch (``exc``), which ends the poller for its
+        supervisor to count, log and start again: the batch told first. Those judged
+        to delete (``done``, counted) are deleted as any batch's are (``limit``); those
+        not judged (``left``, the message at fault first) are given back at once, for
+        SQS to hand out again rather than hide them, counted nowhere, until their
+        visibility timeout. The fault counts a processing error of the queue and is
+        said, escaped (its text may quote a body), with what came of the batch. What to
+        raise: the fault, or what ended the delete if it must reach whoever waits for
+        it (an exit, a cancellation; the fault then counted and logged here)."""
+        calls = Calls()
+        await self.delete(in_flight, done, calls, limit)
+        self.told(len(messages), len(done), calls.deleted, calls.so_far)
+        self._counts.error("process")
+        self._log.error(
+            "sesd.sqs.batch_failed",
+            received=len(messages),
+            to_delete=len(done),
+            deleted=calls.so_far if calls.deleted is None else calls.deleted,
+            to_give_back=len(left),
+            error=describe_error(exc),
+            hint=MISJUDGED,
+            **self._deletes.place(),
+        )
+        first, other = raised_first(exc, calls.raised or calls.fault)
+        if other is not None:
+            self.fault(other, MISJUDGED if other is exc else BESIDE)
+        try:
+            await self.give_back(in_flight, left)
+        except BaseException:
+            if first is exc:  # the fault is no longer what the poller ends in
+                self.fault(exc, MISJUDGED)
+            raise
+        return first
+
+    def fault(self, exc: BaseException, hint: str = BESIDE) -> None:
         """An error a batch also ended in, not the one raised: counted and logged as its supervisor
         does a fault; not an exit, nor the poller's own cancellation (:func:`is_fault`)."""
         if not is_fault(exc):
             return
         self._metrics.task_failures.labels("poller").inc()
-        self._log.error("sesd.task.failed", task="poller", hint=BESIDE, exc_info=exc)
+        self._log.error("sesd.task.failed", task="poller", hint=hint, exc_info=exc)
 
     def told(self, received: int, to_delete: int, deleted: int | None, so_far: int = 0) -> None:
         """A batch's end: a delete cut off (``deleted`` None; what its first try deleted,
