@@ -32,14 +32,13 @@ import anyio
 from sesd.config import QueueConfig
 from sesd.core.accounts import DEFAULT_ACCOUNT
 from sesd.core.pipeline import Pipeline
-from sesd.io.logs import debug_logged, get_logger
+from sesd.io.logs import get_logger
 from sesd.io.sdk_blame import answer_too_deep, sesds_own
 from sesd.metrics.registry import Metrics
 from sesd.runtime.clock import compare_with_aws
 from sesd.runtime.health import Changes, Health
 from sesd.runtime.in_flight import InFlight
 from sesd.runtime.sqs_beside import (
-    BESIDE,
     NOT_ASKED,
     Asked,
     Calls,
@@ -51,6 +50,7 @@ from sesd.runtime.sqs_beside import (
 )
 from sesd.runtime.sqs_calls import SQS_ERRORS, InvalidMemory, foreign_answer
 from sesd.runtime.sqs_deletes import Deletes
+from sesd.runtime.sqs_ends import Ends
 from sesd.runtime.sqs_failures import ReceiveFailures
 from sesd.runtime.sqs_judge import Judge, empty_speaks
 
@@ -127,6 +127,8 @@ class QueuePoller:
         self._counts = metrics.sqs_counts(queue)
         #: What the poller gives back to SQS: deletes and releases.
         self._deletes = Deletes(client, queue, self._counts, self._log)
+        #: How its batches end: a stop's delete, a give-back, each end told.
+        self._ends = Ends(self._deletes, self._counts, metrics, self._log)
         #: What each message of a batch comes to: fed to the pipeline, deleted or not.
         self._judge = Judge(
             pipeline,
@@ -229,7 +231,7 @@ class QueuePoller:
             return None
         if answer is None:
             # The grace period ended with the receive still waiting: the network stalled.
-            self._cut_off("sesd.sqs.receive_abandoned", reason="grace period over")
+            self._ends.cut_off("sesd.sqs.receive_abandoned", reason="grace period over")
             return None
         response = answer
         wrong = foreign_answer(response)
@@ -266,6 +268,29 @@ class QueuePoller:
         with anyio.move_on_after(seconds):
             await self._stopping.wait()
 
+    async def _judged(self, messages: list[MessageTypeDef]) -> list[MessageTypeDef]:
+        """A batch judged: those to delete. What ends the judging is raised once the batch
+        is told: a fault of sesd's own (:meth:`Ends.misjudged`), the poller's own
+        cancellation through the shield."""
+        received_at = self._clock()
+        done: list[MessageTypeDef] = []
+        left: list[MessageTypeDef] = []
+        try:  # no stop cuts it short: a stop waits for the batch and its delete (sqs_judge)
+            await self._judge.batch(messages, received_at, done, left)
+        except BaseException as exc:
+            if is_fault(exc):  # sesd's own: told, then raised for its supervisor
+                ends, in_flight = self._ends, self._in_flight
+                first = await ends.misjudged(in_flight, exc, messages, done, left, DELETE_LIMIT)
+                if first is exc:
+                    raise
+                raise first from exc  # an exit, a cancellation under the delete
+            # The poller's own cancellation through the shield (the loop's close, a program
+            # cancelling its task): the judged (counted) told cut off, the rest given back.
+            self._ends.told(len(messages), len(done), None if done else 0)
+            await self._ends.give_back(self._in_flight, left)  # (none at an exit: no call made)
+            raise
+        return done
+
     async def _handle(self, messages: list[MessageTypeDef], *, ask: bool = False) -> Asked:
         """Judge a batch and delete what it handled. ``ask``: then, unless a stop has
         begun, receive again while the delete is in flight, and return what that
@@ -277,20 +302,9 @@ class QueuePoller:
             await anyio.lowlevel.checkpoint_if_cancelled()
         except anyio.get_cancelled_exc_class():
             # Cancelled while the receive was in flight: give the messages back now.
-            await self._give_back(messages)
+            await self._ends.give_back(self._in_flight, messages)
             raise
-        received_at = self._clock()
-        done: list[MessageTypeDef] = []
-        left: list[MessageTypeDef] = []
-        try:  # no stop cuts it short: a stop waits for the batch and its delete (sqs_judge)
-            await self._judge.batch(messages, received_at, done, left)
-        except BaseException as exc:
-            # The poller's own cancellation through the shield (the loop's close, a program
-            # cancelling its task): the judged (counted) told cut off, the rest given back.
-            if not is_fault(exc):
-                self._told(len(messages), len(done), None if done else 0)
-                await self._give_back(left)  # (none at an exit: no call made)
-            raise
+        done = await self._judged(messages)
         self._after_batch()
         self._changes.notify()
         # Handled messages are deleted even if a cancellation arrives meanwhile:
@@ -302,97 +316,25 @@ class QueuePoller:
             )
         else:
             calls = Calls()
-            await self._delete(done, calls)
+            await self._ends.delete(self._in_flight, done, calls, DELETE_LIMIT)
         # The batch told first (a fault's end is its supervisor's to tell): a second
         # cancellation may cut off the give-back below, and would leave it untold.
         if calls.fault is None:
-            self._told(len(messages), len(done), calls.deleted, calls.so_far)
+            self._ends.told(len(messages), len(done), calls.deleted, calls.so_far)
         answer = raised_after(calls)
         if answer is not None:
             # The poller ends in what was raised: what the receive beside the delete brought
             # is given back now, not hidden from every poller until its visibility timeout.
             brought = self._read(answer)
             if brought:
-                await self._give_back(brought)
+                await self._ends.give_back(self._in_flight, brought)
         if calls.other is not None:
-            self._fault(calls.other)
+            self._ends.fault(calls.other)
         if calls.fault is not None:
             first, other = raised_first(calls.fault, calls.raised)
             if other is not None:
-                self._fault(other)
+                self._ends.fault(other)
             raise first
         if calls.raised is not None:  # what the receive raised, or ended a stop's delete
             raise calls.raised
         return calls.answer if calls.answer is NOT_ASKED else self._read(calls.answer)
-
-    async def _give_back(self, messages: list[MessageTypeDef]) -> None:
-        """Release ``messages`` at once (visibility 0), in a bound of its own; told cut off
-        by it, or by the poller's own cancellation through its shield (then raised)."""
-        try:
-            with self._in_flight.budget() as scope:
-                await self._deletes.release(messages)
-            cut = scope.cancelled_caught
-        except BaseException as exc:
-            cut = not is_fault(exc)
-            raise
-        finally:
-            if cut:
-                self._deletes.cut_off("release")
-                self._cut_off(
-                    "sesd.sqs.release_cut_off",
-                    count=len(messages),
-                    hint="they become visible again after their visibility timeout",
-                )
-
-    async def _delete(self, done: list[MessageTypeDef], calls: Calls) -> None:
-        """Delete a batch's handled messages in this task, no receive beside it (a stop
-        under way), in the bound a delete has (its own limit, the margin past the grace
-        period): ``calls.deleted`` says what SQS deleted, None if cut off (``so_far``
-        then says what it had deleted). A fault of sesd's own is kept in
-        ``calls.fault``, for :meth:`_handle` to raise; what else ends the delete, in
-        ``calls.raised``, for :meth:`_handle` to raise once the batch is told."""
-        try:
-            with self._in_flight.scope(DELETE_LIMIT):
-                calls.deleted = await self._deletes.delete(done, calls)
-        except BaseException as exc:  # noqa: BLE001 - raised by _handle
-            # Outside the scope, which takes its own cut. An exit, or the poller's own
-            # cancellation through the shield (the event loop's close, a program
-            # cancelling its task), ends the delete cut off: told so, as beside a receive.
-            if is_fault(exc):
-                calls.fault = exc
-            else:
-                calls.raised = exc
-
-    def _fault(self, exc: BaseException) -> None:
-        """An error a batch also ended in, not the one raised: counted and logged as its supervisor
-        does a fault; not an exit, nor the poller's own cancellation (:func:`is_fault`)."""
-        if not is_fault(exc):
-            return
-        self._metrics.task_failures.labels("poller").inc()
-        self._log.error("sesd.task.failed", task="poller", hint=BESIDE, exc_info=exc)
-
-    def _told(self, received: int, to_delete: int, deleted: int | None, so_far: int = 0) -> None:
-        """A batch's end: a delete cut off (``deleted`` None; what its first try deleted,
-        ``so_far``, does not come back) counted failed, as one the SDK gave up on is (in
-        a stall every delete ends so: the errors' series would else say none failed),
-        and warned of; then the batch's line, at debug level."""
-        if deleted is None:
-            deleted = so_far
-            self._deletes.cut_off("delete")
-            self._cut_off(
-                "sesd.sqs.delete_cut_off",
-                count=to_delete - deleted,
-                deleted=deleted,
-                hint="counted, but not deleted: SQS hands them out again after their "
-                "visibility timeout",
-            )
-        if debug_logged():  # asked first: a line dropped costs about 17,000 instructions
-            self._log.debug(
-                "sesd.sqs.batch", received=received, to_delete=to_delete, deleted=deleted
-            )
-
-    def _cut_off(self, event: str, **fields: Any) -> None:
-        """A call (a receive, a delete, a release) cut off: a warning, but at the old place
-        of a queue a reload moved or removed, that place's word (``retired``, at info)."""
-        if not self._deletes.retired(event, **fields):
-            self._log.warning(event, **fields)

@@ -12,6 +12,7 @@ and every line says ``retired``.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sesd.config import QueueConfig
@@ -40,9 +41,30 @@ __all__ = ["Deletes", "Progress"]
 
 class Progress(Protocol):
     """Where a delete keeps how many it has deleted so far (``so_far``): what one cut
-    off in its second try deleted with its first, which would else be lost with it."""
+    off in its second try deleted with its first, which would else be lost with it;
+    and, for one ended after SQS answered it (:data:`_ANSWERED`), how many it deleted
+    (``deleted``), as when it returns."""
 
     so_far: int
+    deleted: int | None
+
+
+#: The delete of this task in flight, and SQS's answer to it once the SDK has read it
+#: (:func:`_keep_answer`). A cancellation, or an exit, that comes after the answer and
+#: before the SDK hands it back (a hook of its own still running) ends the call
+#: without it: SQS has deleted what it says, and a delete told cut off would count
+#: them failed and have an on-call engineer wait for redeliveries that never come.
+_ANSWERED: ContextVar[list[Any] | None] = ContextVar("sesd_delete_answered", default=None)
+#: The SDK's event with the answer to a delete, read.
+_AFTER_DELETE = "after-call.sqs.DeleteMessageBatch"
+
+
+def _keep_answer(http_response: Any, parsed: Any, **_: Any) -> None:
+    """Keep SQS's answer to the delete in flight (:data:`_ANSWERED`); not an error's, which
+    the SDK raises."""
+    kept = _ANSWERED.get()
+    if kept is not None and http_response.status_code < 300:
+        kept.append(parsed)
 
 
 def _codes(failed: list[Any]) -> list[str]:
@@ -105,22 +127,29 @@ class Deletes:
         #: removed the queue: the old place's errors are not the new one's).
         self._counts = counts
         self._log = log
+        # Once a client (its pollers share it): kept before a hook added later runs.
+        client.meta.events.register(
+            _AFTER_DELETE, _keep_answer, unique_id="sesd-keep-delete-answer"
+        )
         self._undeletable = False  # deletes refused for good (reported once)
         #: Batches in a row whose delete left some undeleted (throttled, SQS in trouble).
         self._delete_errors = 0
 
     async def delete(self, messages: list[MessageTypeDef], progress: Progress | None = None) -> int:
         """Delete the messages a batch handled, in one batch (tried once more); returns
-        how many SQS deleted, and keeps the count in ``progress`` as each try answers."""
+        how many SQS deleted, and keeps the count in ``progress`` as each try answers.
+        A cancellation, or an exit, that ends a try after SQS answered it is raised once
+        that answer is told, the count kept in ``progress.deleted``."""
         # A message without a receipt handle (not from SQS) cannot be deleted; it is
         # counted as any other.
         entries = batch_entries(messages)
         deleted = 0
+        ended: BaseException | None = None  # a cancellation, an exit, after SQS answered
         for attempt in range(2):
-            if not entries:
+            if not entries or ended is not None:
                 break
             try:
-                response = await self._batch("delete", self._client.delete_message_batch, entries)
+                response, ended = await self._delete_try(entries)
             except SQS_ERRORS as exc:
                 if sesds_own(exc):  # a bug of sesd's: a fault (sesd.io.sdk_blame)
                     raise
@@ -162,14 +191,39 @@ class Deletes:
                 retrying=len(retry_ids) if attempt == 0 else 0,
             )
             entries = [e for e in entries if e["Id"] in retry_ids]
-        if entries:
+        self._run(left=bool(entries))
+        if ended is not None:
+            if progress is not None:
+                progress.deleted = deleted
+            raise ended
+        return deleted
+
+    def _run(self, *, left: bool) -> None:
+        """A delete's end in the run of those that left some undeleted: one more (``left``),
+        or the run's length said as deletes work again."""
+        if left:
             self._delete_errors += 1
         elif self._delete_errors:
             self._log.info(
                 "sesd.sqs.deletes_recovered", after_batches=self._delete_errors, **self.place()
             )
             self._delete_errors = 0
-        return deleted
+
+    async def _delete_try(self, entries: list[dict[str, Any]]) -> tuple[Any, BaseException | None]:
+        """One try of a delete: SQS's answer, and what ended the call after SQS answered
+        (a cancellation, an exit: :data:`_ANSWERED`), for :meth:`delete` to tell the
+        answer, try no more, and raise it; None if the call returned."""
+        answered: list[Any] = []
+        kept = _ANSWERED.set(answered)
+        try:
+            return await self._batch("delete", self._client.delete_message_batch, entries), None
+        except BaseException as exc:
+            if not answered or isinstance(exc, Exception):
+                raise
+            self._counts.retried("delete", retries(answered[-1]))  # as :meth:`_batch` would
+            return answered[-1], exc
+        finally:
+            _ANSWERED.reset(kept)
 
     def cut_off(self, operation: str) -> None:
         """A delete or a release (``operation``) cut off before SQS answered (its own

@@ -106,7 +106,8 @@ class Judge:
         are shielded. Those to delete are added to ``done`` as each is judged: what the
         shield does not hold off (the task's own cancellation, the event loop's close)
         leaves there those counted so far, and in ``left`` those it came before, not
-        judged, for the poller to give back.
+        judged, for the poller to give back; so does a fault of sesd's own in the
+        judging (the message at fault first of those left).
 
         Not a turn before every message: a turn is a trip round the event loop (a
         selector poll, a task switch), about 25,000 instructions, a quarter of what the
@@ -137,8 +138,14 @@ class Judge:
                 since = monotonic()
                 received_at += canary.shifted - shifted
                 shifted = canary.shifted
-            if self._judge(message, received_at):
-                done.append(message)
+            try:
+                if self._judge(message, received_at):
+                    done.append(message)
+            except Exception:
+                # A fault of sesd's own (a message's, the pipeline's, is caught in _judge):
+                # this message and those after it, not judged, for the poller to give back.
+                left += dropwhile(partial(is_not, message), messages)
+                raise
 
     def _judge(self, message: MessageTypeDef, received_at: float) -> bool:
         """Run one message through the pipeline. True when it is to be deleted."""

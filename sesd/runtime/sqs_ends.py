@@ -1,0 +1,161 @@
+"""How a poller's batch ends (sesd.runtime.sqs): its delete made alone (a stop under
+way: no receive beside it), what a cancellation gives back, a fault of sesd's own in
+its judging, and each end told: the batch's line, a call cut off, a fault beside the
+error the poller raises."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sesd.io.logs import debug_logged
+from sesd.metrics.registry import Metrics
+from sesd.metrics.sqs import QueueCounts
+from sesd.runtime.in_flight import InFlight
+from sesd.runtime.sqs_beside import BESIDE, Calls, is_fault, raised_first
+from sesd.runtime.sqs_calls import describe_error
+from sesd.runtime.sqs_deletes import Deletes
+
+if TYPE_CHECKING:
+    from types_aiobotocore_sqs.type_defs import MessageTypeDef
+else:
+    MessageTypeDef = Any
+
+__all__ = ["MISJUDGED", "Ends"]
+
+#: What the log says of a fault of sesd's own in a batch's judging, and what came of it.
+MISJUDGED = (
+    "a fault of sesd's own judging the batch: what it judged is deleted as any batch's, "
+    "the rest given back at once for SQS to hand out again (with a redrive policy, a "
+    "message that meets the fault each time moves to the dead-letter queue); the poller "
+    "starts again. A fault that repeats is a bug: report it with its traceback "
+    "(sesd.task.failed)"
+)
+
+
+class Ends:
+    """The ends of one poller's batches."""
+
+    def __init__(self, deletes: Deletes, counts: QueueCounts, metrics: Metrics, log: Any) -> None:
+        self._deletes = deletes
+        #: Where a fault in the judging counts (none at a moved or removed queue's old place).
+        self._counts = counts
+        self._metrics = metrics
+        self._log = log
+
+    async def give_back(self, in_flight: InFlight, messages: list[MessageTypeDef]) -> None:
+        """Release ``messages`` at once (visibility 0), in a bound of its own
+        (``in_flight``'s); told cut off by it, or by the poller's own cancellation
+        through its shield (then raised)."""
+        try:
+            with in_flight.budget() as scope:
+                await self._deletes.release(messages)
+            cut = scope.cancelled_caught
+        except BaseException as exc:
+            cut = not is_fault(exc)
+            raise
+        finally:
+            if cut:
+                self._deletes.cut_off("release")
+                self.cut_off(
+                    "sesd.sqs.release_cut_off",
+                    count=len(messages),
+                    hint="they become visible again after their visibility timeout",
+                )
+
+    async def delete(
+        self, in_flight: InFlight, done: list[MessageTypeDef], calls: Calls, limit: float
+    ) -> None:
+        """Delete a batch's handled messages in this task, no receive beside it (a stop
+        under way), in the bound a delete has (``in_flight``'s: ``limit``, the margin
+        past the grace period): ``calls.deleted`` says what SQS deleted, None if cut off (``so_far``
+        then says what it had deleted). A fault of sesd's own is kept in
+        ``calls.fault``, for the poller to raise; what else ends the delete, in
+        ``calls.raised``, for the poller to raise once the batch is told."""
+        try:
+            with in_flight.scope(limit):
+                calls.deleted = await self._deletes.delete(done, calls)
+        except BaseException as exc:  # noqa: BLE001 - raised by the poller
+            # Outside the scope, which takes its own cut. An exit, or the poller's own
+            # cancellation through the shield (the event loop's close, a program
+            # cancelling its task), ends the delete cut off: told so, as beside a receive.
+            if is_fault(exc):
+                calls.fault = exc
+            else:
+                calls.raised = exc
+
+    async def misjudged(
+        self,
+        in_flight: InFlight,
+        exc: BaseException,
+        messages: list[MessageTypeDef],
+        done: list[MessageTypeDef],
+        left: list[MessageTypeDef],
+        limit: float,
+    ) -> BaseException:
+        """A fault of sesd's own judging a batch (``exc``), which ends the poller for its
+        supervisor to count, log and start again: the batch told first. Those judged
+        to delete (``done``, counted) are deleted as any batch's are (``limit``); those
+        not judged (``left``, the message at fault first) are given back at once, for
+        SQS to hand out again rather than hide them, counted nowhere, until their
+        visibility timeout. The fault counts a processing error of the queue and is
+        said, escaped (its text may quote a body), with what came of the batch. What to
+        raise: the fault, or what ended the delete if it must reach whoever waits for
+        it (an exit, a cancellation; the fault then counted and logged here)."""
+        calls = Calls()
+        await self.delete(in_flight, done, calls, limit)
+        self.told(len(messages), len(done), calls.deleted, calls.so_far)
+        self._counts.error("process")
+        self._log.error(
+            "sesd.sqs.batch_failed",
+            received=len(messages),
+            to_delete=len(done),
+            deleted=calls.so_far if calls.deleted is None else calls.deleted,
+            to_give_back=len(left),
+            error=describe_error(exc),
+            hint=MISJUDGED,
+            **self._deletes.place(),
+        )
+        first, other = raised_first(exc, calls.raised or calls.fault)
+        if other is not None:
+            self.fault(other, MISJUDGED if other is exc else BESIDE)
+        try:
+            await self.give_back(in_flight, left)
+        except BaseException:
+            if first is exc:  # the fault is no longer what the poller ends in
+                self.fault(exc, MISJUDGED)
+            raise
+        return first
+
+    def fault(self, exc: BaseException, hint: str = BESIDE) -> None:
+        """An error a batch also ended in, not the one raised: counted and logged as its supervisor
+        does a fault; not an exit, nor the poller's own cancellation (:func:`is_fault`)."""
+        if not is_fault(exc):
+            return
+        self._metrics.task_failures.labels("poller").inc()
+        self._log.error("sesd.task.failed", task="poller", hint=hint, exc_info=exc)
+
+    def told(self, received: int, to_delete: int, deleted: int | None, so_far: int = 0) -> None:
+        """A batch's end: a delete cut off (``deleted`` None; what its first try deleted,
+        ``so_far``, does not come back) counted failed, as one the SDK gave up on is (in
+        a stall every delete ends so: the errors' series would else say none failed),
+        and warned of; then the batch's line, at debug level."""
+        if deleted is None:
+            deleted = so_far
+            self._deletes.cut_off("delete")
+            self.cut_off(
+                "sesd.sqs.delete_cut_off",
+                count=to_delete - deleted,
+                deleted=deleted,
+                hint="counted, but not deleted: SQS hands them out again after their "
+                "visibility timeout",
+            )
+        if debug_logged():  # asked first: a line dropped costs about 17,000 instructions
+            self._log.debug(
+                "sesd.sqs.batch", received=received, to_delete=to_delete, deleted=deleted
+            )
+
+    def cut_off(self, event: str, **fields: Any) -> None:
+        """A call (a receive, a delete, a release) cut off: a warning, but at the old place
+        of a queue a reload moved or removed, that place's word (``retired``, at info)."""
+        if not self._deletes.retired(event, **fields):
+            self._log.warning(event, **fields)

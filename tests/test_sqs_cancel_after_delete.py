@@ -1,0 +1,104 @@
+"""A program running sesd cancels the poller's task (``Task.cancel()``, which no cancel
+scope's shield holds off) after SQS has answered the batch's delete, before the SDK
+has handed the answer back. The messages were deleted: the batch is told as SQS
+answered (its line says them deleted), with no delete said cut off nor counted
+failed, whether the delete was made alone (a stop under way) or beside the next
+receive; then the poller ends in that cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from typing import Any
+
+import anyio
+import pytest
+
+from sesd.commands.demo.localsqs import LocalSqs
+from tests import factory as f
+from tests.conftest import aws_client, make_queue, queue_counts, said_in, send_bodies
+from tests.test_sqs_edges import poller
+from tests.test_sqs_stop_delete_cancelled import _counted
+
+
+def _held_once_answered(sqs: Any, after: anyio.Event | None = None) -> anyio.Event:
+    """SQS's answer to a delete held in the SDK (an after-call hook that waits for ever),
+    once ``after`` is set, if given; the event says the answer has come."""
+    answered = anyio.Event()
+
+    async def hold(**_: Any) -> None:
+        if after is not None:
+            await after.wait()
+        answered.set()
+        await anyio.sleep_forever()
+
+    sqs.meta.events.register("after-call.sqs.DeleteMessageBatch", hold)
+    return answered
+
+
+def _told_deleted(said: dict[str, dict[str, Any]]) -> None:
+    """The batch's one message said deleted, no delete said cut off, no fault logged."""
+    assert "sesd.sqs.delete_cut_off" not in said, said["sesd.sqs.delete_cut_off"]
+    line = said["sesd.sqs.batch"]
+    assert (line["received"], line["to_delete"], line["deleted"]) == (1, 1, 1)
+    assert "sesd.task.failed" not in said, said.get("sesd.task.failed", {}).get("exception")
+
+
+async def test_a_cancel_after_a_stops_delete_was_answered_tells_it_deleted(
+    local_sqs: LocalSqs, json_logs: io.StringIO
+) -> None:
+    """A stop has begun (the delete made alone) and SQS has answered it when the task is
+    cancelled: the message is gone from the queue, and sesd says so."""
+    async with aws_client("sqs", local_sqs) as sqs:
+        url, _ = await make_queue(sqs, visibility=300)
+        await send_bodies(sqs, url, [f.raw(f.delivery(["u0@one.example"]))])
+        p, _ = poller(sqs, url, settings="wait_time_seconds = 20\nmax_messages = 1\n")
+        messages = await p._receive()
+        assert messages is not None
+        p._stopping.set()
+        answered = _held_once_answered(sqs)
+        task = asyncio.get_running_loop().create_task(p._handle(messages))
+        with anyio.fail_after(10):
+            await answered.wait()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        assert _counted(p, "delete") == (0, 0)
+        assert await queue_counts(sqs, url) == (0, 0)
+    _told_deleted(said_in(json_logs))
+
+
+async def test_a_cancel_after_a_delete_beside_a_receive_was_answered_tells_it_deleted(
+    local_sqs: LocalSqs, json_logs: io.StringIO
+) -> None:
+    """The receive beside the delete has brought the queue's second message, and the
+    poller waits for the delete, which SQS has answered, when the task is cancelled: the
+    first message is said deleted, as it is, and the second given back at once."""
+    async with aws_client("sqs", local_sqs) as sqs:
+        url, _ = await make_queue(sqs, visibility=300)
+        await send_bodies(sqs, url, [f.raw(f.delivery([f"u{i}@one.example"])) for i in range(2)])
+        p, _ = poller(sqs, url, settings="wait_time_seconds = 20\nmax_messages = 1\n")
+        messages = await p._receive()
+        assert messages is not None
+        assert len(messages) == 1
+        received = anyio.Event()
+        receive = sqs.receive_message
+
+        async def receive_beside(**kwargs: Any) -> Any:
+            answer = await receive(**kwargs)
+            received.set()  # the poller then waits for the delete, in this same turn
+            return answer
+
+        sqs.receive_message = receive_beside
+        answered = _held_once_answered(sqs, after=received)
+        task = asyncio.get_running_loop().create_task(p._handle(messages, ask=True))
+        with anyio.fail_after(10):
+            await answered.wait()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        assert _counted(p, "delete") == (0, 0)
+        assert await queue_counts(sqs, url) == (1, 0)
+    said = said_in(json_logs)
+    assert said["sesd.sqs.released"]["count"] == 1
+    _told_deleted(said)
