@@ -157,8 +157,8 @@ async def test_a_refresh_keeps_what_the_last_reload_left_and_adds_its_own(
     """A refresh (a rotated secret, a renewed certificate) reads the config in force
     again, whose restart-only settings are those that run: what the config file's last
     reload left stays said. One that reads such a setting changed (here the read made
-    to) leaves it waiting beside them, as its log line says, not in the log alone; a
-    reload of the file as it runs then leaves none."""
+    to) leaves it waiting beside them, as its log line says, not in the log alone, until
+    a refresh no longer finds it; a reload of the file as it runs then leaves none."""
     path = _files(tmp_path, "", queue=await _queue(local_sqs, sqs))
     running_text = path.read_text()
     async with running(load_config(path), config_path=path) as daemon:
@@ -183,6 +183,14 @@ async def test_a_refresh_keeps_what_the_last_reload_left_and_adds_its_own(
         assert told["restart"] == ["domains.max_tracked", "logging.format"]
         assert line.endswith(f" ({WAITS}: domains.max_tracked, logging.format)</span>")
         assert daemon.config.logging.format == "json"  # as it runs
+
+        # The files read again as they run: the setting that refresh found no longer
+        # differs, and is no longer said; what the reload left still is.
+        assert await daemon._reloader.refresh(["http.web_config"])
+        told, line = await _seen(daemon)
+        assert told["restart"] == ["domains.max_tracked"]
+        assert line.endswith(f" ({WAITS}: domains.max_tracked)</span>")
+        assert _pending(daemon) == 1
 
         path.write_text(running_text)
         assert await daemon.reload()

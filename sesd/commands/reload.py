@@ -51,10 +51,11 @@ def add_parser(commands: Commands) -> None:
         commands,
         "reload",
         "send sesd SIGHUP and wait until it has taken the config file or refused it "
-        "(the systemd unit's ExecReload; exit 0 when in force, 3 when in force but for "
-        "settings only a restart changes, 2 when nothing changed: refused, or not sent "
-        "(a usage error, no $RUNTIME_DIRECTORY, no such process), 1 when sent but its "
-        "outcome cannot be told)",
+        "(the systemd unit's ExecReload; exit 0 when in force, or sent to a sesd that "
+        "tells no outcome, the line saying so; 3 when in force but for settings only a "
+        "restart changes; 2 when nothing changed: refused, or not sent (a usage error, no "
+        "$RUNTIME_DIRECTORY, a process it cannot signal); 1 when sent but its outcome "
+        "cannot be told)",
     )
     reload.add_argument(
         "pid", type=whole_number(1, 2**31 - 1), help="the daemon's process id ($MAINPID)"
@@ -69,9 +70,10 @@ def add_parser(commands: Commands) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    """0 when the file is in force, 3 when it is but for what only a restart changes, 2
-    when nothing changed (sesd refused it, or no signal was sent), 1 when no outcome
-    came (or none that is this reload's)."""
+    """0 when the file is in force (or the signal sent to a sesd that tells no outcome),
+    3 when it is but for what only a restart changes, 2 when nothing changed (sesd
+    refused it, or no signal was sent), 1 when no outcome came (or none that is this
+    reload's)."""
     path = report_path(os.environ)
     if path is None:
         return _said(

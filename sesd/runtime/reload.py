@@ -81,12 +81,14 @@ class Reloader:
         self._given_up = False
         #: Each SIGHUP's outcome, for `sesd reload` (the unit's ExecReload) to wait on.
         self.report = ReloadReport(report_path(os.environ))
-        # What waits for a restart (sesd_config_restart_pending, the status page), both:
-        # the config file's settings as its last reload left them, and the web
-        # configuration's as last read. A refresh reads web.yml, not the config file:
-        # TLS turned on there waits as it would after a SIGHUP, and a renewed
-        # certificate read well must not hide a listen address still waiting.
+        # What waits for a restart (sesd_config_restart_pending, the status page): the
+        # config file's settings as its last reload left them, those the last refresh
+        # found besides, and the web configuration's as last read. A refresh reads
+        # web.yml, not the config file: TLS turned on there waits as it would after a
+        # SIGHUP, and a renewed certificate read well must not hide a listen address
+        # still waiting.
         self._file_waits: list[str] = []
+        self._refresh_waits: list[str] = []
         self._web_waits: list[str] = []
 
     async def on_signal(self) -> None:
@@ -272,16 +274,19 @@ class Reloader:
 
     def _waiting(self, file: list[str], web: list[str], *, whole: bool) -> None:
         """What waits for a restart once a read is in force: the config file's settings
-        and the web configuration's. A reload compares the file with what runs, so its
-        settings replace those said before. A refresh reads the config in force again,
-        whose restart-only settings are those that run: it finds none the last reload
-        left, which stay said, and adds any it finds itself (it logged them)."""
+        and the web configuration's. A reload compares the file and the files it names
+        with what runs, so its settings replace all those said before. A refresh reads
+        the config in force again, whose restart-only settings are those that run: it
+        finds none the last reload left, which stay said. Those it finds itself (it
+        logged them) replace what the last refresh found: a file put back as it runs
+        leaves none waiting."""
         if whole:
-            self._file_waits = file
+            self._file_waits, self._refresh_waits = file, []
         else:
-            self._file_waits = self._file_waits + [k for k in file if k not in self._file_waits]
+            self._refresh_waits = [k for k in file if k not in self._file_waits]
         self._web_waits = web
-        self._daemon.metrics.waiting_for_restart(self._file_waits + self._web_waits)
+        waits = self._file_waits + self._refresh_waits + self._web_waits
+        self._daemon.metrics.waiting_for_restart(waits)
 
     async def _prepare(
         self, read: Callable[[], Config], made: Made
