@@ -188,3 +188,31 @@ async def test_a_lock_the_file_system_refuses_is_retried_not_raised(
     assert _queued(alerting, "ops") == [("firing", ["a.example"])]
     (line,) = [e for e in logs if e["event"] == "sesd.silences.unwritable"]
     assert line["error"] == f"cannot lock {silences}: No locks available"
+
+
+async def test_a_stop_before_the_end_is_written_says_which_silences_a_start_takes_as_waiting(
+    tmp_path: Path,
+) -> None:
+    """a.example resolves while the file cannot be written; sesd stops before it can.
+    The next start reads the file alone, which holds the silence waiting (it would mute
+    a.example's next incident until that resolves): the stop names it, and says what
+    to do. A stop once the end is written says nothing of it."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    _watching(silences, domain="a.example")
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    alerting.evaluate()
+    lock = _unwritable(silences)
+    now[0] = T + 10
+    feed_spike(pipeline, "a.example", T + 10, 0, 200)
+    alerting.evaluate()
+    with capture_logs() as logs:
+        alerting.log_unsent(kept=True)
+    (line,) = [e for e in logs if e["event"] == "sesd.silences.unwritten"]
+    assert (line["log_level"], line["count"], line["ids"]) == ("warning", 1, ["s1"])
+    assert "sesd silence expire" in line["hint"]
+    lock.rmdir()
+    now[0] = T + 15
+    alerting.evaluate()
+    with capture_logs() as logs:
+        alerting.log_unsent(kept=True)
+    assert [e for e in logs if e["event"] == "sesd.silences.unwritten"] == []

@@ -344,6 +344,21 @@ class SilenceWatcher:
             "sesd.silences.ended_by_resolve", count=len(ended), ids=[shown_id(i) for i in named]
         )
 
+    def log_unwritten(self) -> None:
+        """At a stop: the ends the file could not be told of. The next start reads the
+        file alone, which holds those silences waiting: the on-call is told which, and
+        what to do, rather than find the alert's next incident muted."""
+        if not self._unwritten:
+            return
+        self._log.warning(
+            "sesd.silences.unwritten",
+            count=len(self._unwritten),
+            ids=[shown_id(i) for i in sorted(self._unwritten)[:SHOWN]],
+            hint="their alerts resolved, but the silences file still holds them waiting and "
+            "so will the next start: once the file can be written, end each with sesd "
+            "silence expire ID",
+        )
+
     def _still_ended(self) -> None:
         """Keep the silences a resolve ended out of force when the file is read again
         while it could not be told (an edit by hand, a reload): it still holds them
