@@ -8,7 +8,10 @@ The daemon's alerting on a console sink whose outbox does not run, a real file."
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,7 @@ from structlog.testing import capture_logs
 
 from sesd.alerting.silence_file import SilenceWatcher
 from sesd.config import parse_config
+from sesd.io.files import open_lock
 from sesd.status.alerts import silence_list
 from tests.test_routing import RULE, T, _queued, _silenceable
 from tests.test_rules import feed_spike
@@ -107,9 +111,108 @@ def test_a_silence_ended_in_the_file_meanwhile_is_not_written_again(tmp_path: Pa
     watcher.end({"s1"}, T + 10)
     lock.rmdir()
     assert file.expire({"s1"}, T + 12) == ["s1"]
-    _unwritable(silences)
     assert watcher.refresh()
     assert [s.ends_at for s in watcher.silences.items] == [T + 12]
+    read = file.identity()
     with capture_logs() as logs:
         watcher.end(set(), T + 20)
     assert logs == []
+    assert file.identity() == read  # not written again
+
+
+def _held(silences: Path) -> int:
+    """The file's lock, held as ``sesd silence add`` holds it while it writes."""
+    held = open_lock(f"{silences}.lock")
+    fcntl.flock(held, fcntl.LOCK_EX)
+    return held
+
+
+@pytest.mark.timeout(10)
+async def test_a_lock_another_process_holds_never_holds_the_evaluation(tmp_path: Path) -> None:
+    """A ``sesd silence add`` stopped (Ctrl-Z at its terminal, a hung disk) while it
+    holds the file's lock. a.example's alert resolves: the evaluation does not wait
+    for the lock, which would stand the event loop still (no poll, no scrape, no
+    health check) for as long as the command is stopped. The silence ends in force;
+    a lock held a moment is no error, one held over a whole evaluation is said once;
+    the end is written at the first evaluation after the lock is let go."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    file = _watching(silences, domain="a.example")
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    alerting.evaluate()
+    held = _held(silences)
+    try:
+        now[0] = T + 10
+        feed_spike(pipeline, "a.example", T + 10, 0, 200)
+        with capture_logs() as logs:
+            alerting.evaluate()
+        assert not alerting.evaluator.silenced("delays", "a.example", T + 10)
+        assert [e["event"] for e in logs if e["log_level"] == "error"] == []
+        with capture_logs() as logs:
+            for at in (T + 15, T + 20):
+                now[0] = at
+                alerting.evaluate()
+        (line,) = [e for e in logs if e["event"] == "sesd.silences.unwritable"]
+        assert line["error"].startswith(f"cannot lock {silences}: another process holds")
+        assert (line["count"], line["ids"]) == (1, ["s1"])
+        assert [s.ends_at for s in file.read()] == [None]
+    finally:
+        os.close(held)
+    now[0] = T + 25
+    alerting.evaluate()
+    assert [s.ends_at for s in file.read()] == [T + 10]
+
+
+async def test_a_lock_the_file_system_refuses_is_retried_not_raised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The silences file on an NFS mount without its lock service: flock fails with
+    ENOLCK. The evaluation that ends the silence, and each after it that tries the
+    write again, goes on to send what is due: the error is logged once. flock is
+    replaced: a file system that refuses locks cannot be mounted by a test."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    _watching(silences, domain="a.example")
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    alerting.evaluate()
+
+    def flock(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+    now[0] = T + 10
+    feed_spike(pipeline, "a.example", T + 10, 0, 200)
+    with capture_logs() as logs:
+        alerting.evaluate()
+        now[0] = T + 20
+        feed_spike(pipeline, "a.example", T + 20, 400, 0)
+        alerting.evaluate()
+    assert _queued(alerting, "ops") == [("firing", ["a.example"])]
+    (line,) = [e for e in logs if e["event"] == "sesd.silences.unwritable"]
+    assert line["error"] == f"cannot lock {silences}: No locks available"
+
+
+async def test_a_stop_before_the_end_is_written_says_which_silences_a_start_takes_as_waiting(
+    tmp_path: Path,
+) -> None:
+    """a.example resolves while the file cannot be written; sesd stops before it can.
+    The next start reads the file alone, which holds the silence waiting (it would mute
+    a.example's next incident until that resolves): the stop names it, and says what
+    to do. A stop once the end is written says nothing of it."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    _watching(silences, domain="a.example")
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    alerting.evaluate()
+    lock = _unwritable(silences)
+    now[0] = T + 10
+    feed_spike(pipeline, "a.example", T + 10, 0, 200)
+    alerting.evaluate()
+    with capture_logs() as logs:
+        alerting.log_unsent(kept=True)
+    (line,) = [e for e in logs if e["event"] == "sesd.silences.unwritten"]
+    assert (line["log_level"], line["count"], line["ids"]) == ("warning", 1, ["s1"])
+    assert "sesd silence expire" in line["hint"]
+    lock.rmdir()
+    now[0] = T + 15
+    alerting.evaluate()
+    with capture_logs() as logs:
+        alerting.log_unsent(kept=True)
+    assert [e for e in logs if e["event"] == "sesd.silences.unwritten"] == []

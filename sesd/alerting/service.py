@@ -338,8 +338,10 @@ class Alerting:
 
     def log_unsent(self, *, kept: bool) -> None:
         """At a stop, after :meth:`drain`: say what was not delivered, and whether the
-        state file (``kept``) carries it to the next start."""
+        state file (``kept``) carries it to the next start; and which silences' ends
+        the silences file was never told of."""
         log_unsent(self._log, self.unsent(), kept=kept)
+        self.silences.log_unwritten()
 
     async def drain(self) -> None:
         """Last evaluation, every waiting group sent, every outbox emptied; then each

@@ -3,8 +3,10 @@
 Every write happens under an exclusive lock on ``PATH.lock`` and replaces the
 file atomically with mode 0600, so a ``sesd silence add`` and the daemon
 ending an ``--until-resolved`` silence never lose each other's change. The
-daemon looks at the file's identity (inode, size, mtime) once per evaluation
-and reads it again only when it changed: no restart and no signal needed.
+daemon never waits for the lock (a command stopped while it holds it would stall
+the event loop): it writes at a later evaluation. The daemon looks at the
+file's identity (inode, size, mtime) once per evaluation and reads it again
+only when it changed: no restart and no signal needed.
 """
 
 from __future__ import annotations
@@ -13,26 +15,25 @@ import fcntl
 import os
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Final, NamedTuple
+from typing import Final
 
 import msgspec
 
 from sesd.alerting.alert_log import SHOWN
+from sesd.alerting.silence_entries import Entry, Stored, entry_content, entry_of
 from sesd.alerting.silences import (
     KEEP_ENDED,
     SILENCES_VERSION,
-    TEXT_SHOWN,
     Silence,
     SilenceError,
     SilenceSet,
     shown_id,
 )
-from sesd.core.text import escaped
 from sesd.core.unreadable import not_utf8_at, undecoded
 from sesd.io.files import TooLarge, open_lock, read_plain, write_atomic
 from sesd.io.logs import get_logger
 
-__all__ = ["MOST_BYTES", "Entry", "SilenceFile", "SilenceWatcher"]
+__all__ = ["MOST_BYTES", "Entry", "LockHeld", "SilenceFile", "SilenceWatcher"]
 
 
 #: The most bytes of a silences file read: some 200,000 silences, far more than people
@@ -41,48 +42,9 @@ __all__ = ["MOST_BYTES", "Entry", "SilenceFile", "SilenceWatcher"]
 MOST_BYTES: Final = 64 << 20
 
 
-class _Stored(msgspec.Struct):
-    """The file's content, each silence as written (read on its own)."""
-
-    version: int
-    silences: list[msgspec.Raw]
-
-
-class Entry(NamedTuple):
-    """One silence of the file, as read."""
-
-    #: Its place in the file, from 1.
-    number: int
-    #: None when it is no silence.
-    silence: Silence | None
-    raw: msgspec.Raw
-    #: Why it is no silence.
-    problem_read: str = ""
-
-    @property
-    def id(self) -> str | None:
-        """The silence's id, or an unread entry's if it has one (bounded, escaped)."""
-        if self.silence is not None:
-            return shown_id(self.silence.id)
-        try:
-            found: Any = msgspec.json.decode(self.raw)
-        except msgspec.DecodeError:
-            return None
-        named = found.get("id") if isinstance(found, dict) else None
-        return shown_id(named) if isinstance(named, str) else None
-
-    def problem(self, check: Callable[[Silence], str]) -> str:
-        """Why the daemon leaves it out: it is no silence, or ``check`` finds one (""
-        when it takes it)."""
-        return self.problem_read if self.silence is None else check(self.silence)
-
-
-def _entry(number: int, raw: msgspec.Raw) -> Entry:
-    try:
-        return Entry(number, msgspec.json.decode(raw, type=Silence), raw)
-    except msgspec.DecodeError as exc:
-        # msgspec names an unknown key whole: one edited in may be of any length.
-        return Entry(number, None, raw, f"not a silence: {escaped(str(exc), TEXT_SHOWN)}")
+class LockHeld(SilenceError):
+    """Another process holds the file's lock: a ``sesd silence`` command, or another
+    sesd, writing it."""
 
 
 class SilenceFile:
@@ -114,7 +76,7 @@ class SilenceFile:
             # name a place in one JSON string).
             raise SilenceError(f"{self.path} is not a silences file (not UTF-8 at {where})")
         try:
-            document = msgspec.json.decode(blob, type=_Stored)
+            document = msgspec.json.decode(blob, type=Stored)
         # Text that is not UTF-8: UnicodeDecodeError from msgspec 0.22, DecodeError later.
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             raise SilenceError(
@@ -122,7 +84,7 @@ class SilenceFile:
             ) from None
         if document.version != SILENCES_VERSION:
             raise SilenceError(f"{self.path}: version {document.version} is not {SILENCES_VERSION}")
-        return [_entry(n, raw) for n, raw in enumerate(document.silences, 1)]
+        return [entry_of(n, raw) for n, raw in enumerate(document.silences, 1)]
 
     def identity(self) -> tuple[int, int, int] | None:
         """(inode, size, mtime) of the file, None when there is none: a change means a
@@ -139,21 +101,32 @@ class SilenceFile:
         return found.st_ino, found.st_size, found.st_mtime_ns
 
     @contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self, wait: bool) -> Iterator[None]:
         try:
             fd = open_lock(f"{self.path}.lock")
         except OSError as exc:
             raise SilenceError(f"cannot lock {self.path}: {exc.strerror}") from None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise LockHeld(
+                    f"cannot lock {self.path}: another process holds {self.path}.lock "
+                    "(a sesd silence command, or another sesd, writing it)"
+                ) from None
+            except OSError as exc:  # a file system without locks (NFS without its lock service)
+                raise SilenceError(f"cannot lock {self.path}: {exc.strerror}") from None
             yield
         finally:
             os.close(fd)
 
-    def update(self, change: Callable[[list[Silence]], list[Silence]], now: float) -> None:
+    def update(
+        self, change: Callable[[list[Silence]], list[Silence]], now: float, *, wait: bool = True
+    ) -> None:
         """Apply ``change`` to the silences and write the result, under the lock; long
-        ended silences are dropped on the way."""
-        with self._locked():
+        ended silences are dropped on the way. Without ``wait``, a lock another process
+        holds is not waited for: :class:`LockHeld`."""
+        with self._locked(wait):
             entries = self.entries()
             silences = change([entry.silence for entry in entries if entry.silence is not None])
             kept: list[Silence | msgspec.Raw] = [
@@ -171,7 +144,12 @@ class SilenceFile:
         self.update(lambda silences: [*silences, silence], now)
 
     def expire(
-        self, silence_ids: Collection[str], now: float, since: Mapping[str, float] | None = None
+        self,
+        silence_ids: Collection[str],
+        now: float,
+        since: Mapping[str, float] | None = None,
+        *,
+        wait: bool = True,
     ) -> list[str]:
         """End the named silences now, or when ``since`` says each ended (a resolve the
         file could not be told of then); returns the ids that were found still running."""
@@ -185,7 +163,7 @@ class SilenceFile:
                     ended.append(silence.id)
             return silences
 
-        self.update(change, now)
+        self.update(change, now, wait=wait)
         return ended
 
 
@@ -200,7 +178,7 @@ class SilenceWatcher:
     def __init__(self, path: str | None, check: Callable[[Silence], str] | None = None) -> None:
         self._log = get_logger()
         self.file: SilenceFile | None = None
-        #: Each entry left out at the last read (as :func:`_content` has it), and why.
+        #: Each entry left out at the last read (as :func:`entry_content` has it), and why.
         self._told: dict[bytes, str] = {}
         self.silences = SilenceSet()
         #: A read at a reload not yet reported by :meth:`refresh` (whose True recalls
@@ -212,6 +190,8 @@ class SilenceWatcher:
         self._unwritten: dict[str, float] = {}
         #: Why the last write failed, as logged ("" once one took).
         self._unwritable = ""
+        #: Whether the last write found the lock held (said if the next one does too).
+        self._held = False
         self._switch(path, check)
 
     def use(self, path: str | None, check: Callable[[Silence], str] | None = None) -> None:
@@ -289,7 +269,7 @@ class SilenceWatcher:
             if entry.silence is not None and not problem:
                 kept.append(entry.silence)
                 continue
-            content = _content(entry)
+            content = entry_content(entry)
             self._told[content] = problem
             if told.get(content) == problem:
                 continue  # as logged: its place may have moved, not what is wrong
@@ -337,25 +317,46 @@ class SilenceWatcher:
                 entry.silence.ends_at = max(now, entry.silence.starts_at)
         self._unwritten |= dict.fromkeys(new, now)
         try:
-            ended = self.file.expire(self._unwritten.keys(), now, self._unwritten)
+            # The lock is not waited for: a command holding it (stopped at its terminal,
+            # on a hung disk) would hold the event loop, and every poll and scrape, as
+            # long. The next evaluation tries again.
+            ended = self.file.expire(self._unwritten.keys(), now, self._unwritten, wait=False)
         except SilenceError as exc:
-            if new or str(exc) != self._unwritable:  # not again at each evaluation
+            # A command holds the lock for a moment: said once it held it a whole period.
+            moment, self._held = not self._held, isinstance(exc, LockHeld)
+            if (new or str(exc) != self._unwritable) and not (moment and self._held):
                 named = sorted(self._unwritten)[:SHOWN]
                 self._log.error(
                     "sesd.silences.unwritable",
                     error=str(exc),
+                    count=len(self._unwritten),
                     ids=[shown_id(i) for i in named],
                     hint="ended all the same (the alerts they held page); written to the "
                     "file once it can be",
                 )
-            self._unwritable = str(exc)
+                self._unwritable = str(exc)
             return
-        self._unwritten, self._unwritable = {}, ""
+        self._unwritten, self._unwritable, self._held = {}, "", False
         if not ended:
             return  # ended in the file already (by another sesd reading it): read next
         named = sorted(ended)[:SHOWN]  # a file edited by hand may hold any number
         self._log.info(
             "sesd.silences.ended_by_resolve", count=len(ended), ids=[shown_id(i) for i in named]
+        )
+
+    def log_unwritten(self) -> None:
+        """At a stop: the ends the file could not be told of. The next start reads the
+        file alone, which holds those silences waiting: the on-call is told which, and
+        what to do, rather than find the alert's next incident muted."""
+        if not self._unwritten:
+            return
+        self._log.warning(
+            "sesd.silences.unwritten",
+            count=len(self._unwritten),
+            ids=[shown_id(i) for i in sorted(self._unwritten)[:SHOWN]],
+            hint="their alerts resolved, but the silences file still holds them waiting and "
+            "so will the next start: once the file can be written, end each with sesd "
+            "silence expire ID",
         )
 
     def _still_ended(self) -> None:
@@ -369,13 +370,6 @@ class SilenceWatcher:
                 silence.ends_at = max(self._unwritten[silence.id], silence.starts_at)
                 waiting.add(silence.id)
         self._unwritten = {i: at for i, at in self._unwritten.items() if i in waiting}
-
-
-def _content(entry: Entry) -> bytes:
-    """What an entry holds: a silence as the CLI writes it (its writes re-encode each
-    silence, so one edited in by hand reads the same before and after), else as it
-    is written."""
-    return msgspec.json.encode(entry.silence) if entry.silence is not None else bytes(entry.raw)
 
 
 def _matchers(silence: Silence) -> tuple[str | None, str | None, str | None]:

@@ -1,0 +1,66 @@
+"""The entries of a silences file, each read on its own: one edited in by hand that
+is no silence is kept as written, with why, and leaves the others in force."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import msgspec
+
+from sesd.alerting.silences import TEXT_SHOWN, Silence, shown_id
+from sesd.core.text import escaped
+
+__all__ = ["Entry", "Stored", "entry_content", "entry_of"]
+
+
+class Stored(msgspec.Struct):
+    """The file's content, each silence as written (read on its own)."""
+
+    version: int
+    silences: list[msgspec.Raw]
+
+
+class Entry(NamedTuple):
+    """One silence of the file, as read."""
+
+    #: Its place in the file, from 1.
+    number: int
+    #: None when it is no silence.
+    silence: Silence | None
+    raw: msgspec.Raw
+    #: Why it is no silence.
+    problem_read: str = ""
+
+    @property
+    def id(self) -> str | None:
+        """The silence's id, or an unread entry's if it has one (bounded, escaped)."""
+        if self.silence is not None:
+            return shown_id(self.silence.id)
+        try:
+            found: Any = msgspec.json.decode(self.raw)
+        except msgspec.DecodeError:
+            return None
+        named = found.get("id") if isinstance(found, dict) else None
+        return shown_id(named) if isinstance(named, str) else None
+
+    def problem(self, check: Callable[[Silence], str]) -> str:
+        """Why the daemon leaves it out: it is no silence, or ``check`` finds one (""
+        when it takes it)."""
+        return self.problem_read if self.silence is None else check(self.silence)
+
+
+def entry_of(number: int, raw: msgspec.Raw) -> Entry:
+    """The file's ``number``th entry, as written: a silence, or why it is none."""
+    try:
+        return Entry(number, msgspec.json.decode(raw, type=Silence), raw)
+    except msgspec.DecodeError as exc:
+        # msgspec names an unknown key whole: one edited in may be of any length.
+        return Entry(number, None, raw, f"not a silence: {escaped(str(exc), TEXT_SHOWN)}")
+
+
+def entry_content(entry: Entry) -> bytes:
+    """What an entry holds: a silence as the CLI writes it (its writes re-encode each
+    silence, so one edited in by hand reads the same before and after), else as it
+    is written."""
+    return msgspec.json.encode(entry.silence) if entry.silence is not None else bytes(entry.raw)
