@@ -5,6 +5,7 @@ tests/test_silences_e2e.py."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -489,6 +490,26 @@ def test_silence_add_waits_for_the_lock_another_command_holds(
     second.join(20)
     assert codes == [0], capsys.readouterr().err
     assert [s.domain for s in SilenceFile(str(path)).read()] == ["a.example", "b.example"]
+
+
+def test_silence_add_on_a_file_system_that_refuses_locks_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The silences file on an NFS mount without its lock service: flock fails with
+    ENOLCK. The command says which file it could not lock and why, and writes
+    nothing, rather than end in a traceback. flock is replaced: a file system that
+    refuses locks cannot be mounted by a test."""
+    config = _config(tmp_path)
+
+    def flock(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+    add = ["silence", "add", "--config", str(config), "--for", "1h", "--comment", "x"]
+    assert main([*add, "--domain", "a.example"]) == 1
+    path = tmp_path / "silences.json"
+    assert capsys.readouterr().err == f"sesd: cannot lock {path}: No locks available\n"
+    assert not path.exists()
 
 
 def test_silence_add_list_expire(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
