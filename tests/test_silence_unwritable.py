@@ -18,6 +18,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from sesd.alerting.silence_file import SilenceWatcher
+from sesd.alerting.silences import Silence
 from sesd.config import parse_config
 from sesd.io.files import open_lock
 from sesd.status.alerts import silence_list
@@ -216,3 +217,42 @@ async def test_a_stop_before_the_end_is_written_says_which_silences_a_start_take
     with capture_logs() as logs:
         alerting.log_unsent(kept=True)
     assert [e for e in logs if e["event"] == "sesd.silences.unwritten"] == []
+
+
+async def test_a_lock_held_a_moment_after_the_file_ended_what_waited_is_no_error(
+    tmp_path: Path,
+) -> None:
+    """a.example resolves while ``sesd silence expire s1`` holds the file's lock: the
+    command ends s1 itself, so nothing is left to write. b.example resolves later, while
+    another command holds the lock a moment: no error (the lock found held at the
+    earlier resolve was not held over a whole evaluation). Its end is written next."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    file = _watching(silences, domain="a.example")
+    waiting = Silence(id="s2", comment="watching", starts_at=T, ends_at=None,
+                      until_resolved=True, domain="b.example")  # fmt: skip
+    file.add(waiting, T)
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    feed_spike(pipeline, "b.example", T, 5, 5)
+    alerting.evaluate()
+    held = _held(silences)
+    now[0] = T + 10
+    feed_spike(pipeline, "a.example", T + 10, 0, 200)
+    alerting.evaluate()
+    os.close(held)
+    assert file.expire({"s1"}, T + 12) == ["s1"]
+    now[0] = T + 15
+    alerting.evaluate()
+
+    held = _held(silences)
+    try:
+        now[0] = T + 20
+        feed_spike(pipeline, "b.example", T + 20, 0, 200)
+        with capture_logs() as logs:
+            alerting.evaluate()
+        assert not alerting.evaluator.silenced("delays", "b.example", T + 20)
+        assert [e["event"] for e in logs if e["log_level"] == "error"] == []
+    finally:
+        os.close(held)
+    now[0] = T + 25
+    alerting.evaluate()
+    assert [(s.id, s.ends_at) for s in file.read()] == [("s1", T + 12), ("s2", T + 20)]

@@ -5,22 +5,27 @@ tests/test_silences_e2e.py."""
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import json
 import os
 import stat
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Status, Transition
 from sesd.alerting.silence_file import MOST_BYTES, SilenceFile, SilenceWatcher
-from sesd.alerting.silences import Silence, SilenceError
+from sesd.alerting.silences import SILENCES_VERSION, Silence, SilenceError
 from sesd.commands.main import main
 from sesd.config import Config, core_settings, parse_config
 from sesd.core.pipeline import Pipeline
+from sesd.io.files import open_lock, write_atomic
 from tests import factory as f
 from tests.test_rules import CONFIG, feed_spike
 
@@ -446,6 +451,65 @@ def test_silence_add_takes_every_kind_of_label_an_alert_names(
     capsys.readouterr()
     assert main([*add, "--domain", "staging/eu-west-1"]) == 2  # no such account
     assert "names no domain" in capsys.readouterr().err
+
+
+def _lock_waiters(lock: Path) -> int:
+    """How many processes or threads wait for ``lock``'s flock (the kernel's list)."""
+    inode = lock.stat().st_ino
+    rows = Path("/proc/locks").read_text().splitlines()
+    return sum(1 for row in rows if " -> FLOCK " in row and f":{inode} " in row)
+
+
+def test_silence_add_waits_for_the_lock_another_command_holds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two ``sesd silence add`` at once: the second waits for the first's lock, then
+    reads the file the first wrote and adds to it. Neither silence is lost, and the
+    second is not refused: the daemon never waits for the lock, a command does."""
+    config = _config(tmp_path)
+    path = tmp_path / "silences.json"
+    first = open_lock(f"{path}.lock")
+    fcntl.flock(first, fcntl.LOCK_EX)
+    codes: list[int] = []
+    add = ["silence", "add", "--config", str(config), "--for", "1h", "--comment", "x"]
+    second = threading.Thread(target=lambda: codes.append(main([*add, "--domain", "b.example"])))
+    second.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not _lock_waiters(Path(f"{path}.lock")) and second.is_alive():
+            assert time.monotonic() < deadline, "the second add neither waited nor ended"
+            second.join(0.01)
+        assert second.is_alive(), codes  # waiting, not refused
+        # The first command's write, under its lock (the file replaced whole).
+        now = time.time()
+        added = _silence(domain="a.example", starts_at=now, ends_at=now + 3600)
+        first_added = {"version": SILENCES_VERSION, "silences": [added]}
+        write_atomic(str(path), msgspec.json.encode(first_added))
+    finally:
+        os.close(first)
+    second.join(20)
+    assert codes == [0], capsys.readouterr().err
+    assert [s.domain for s in SilenceFile(str(path)).read()] == ["a.example", "b.example"]
+
+
+def test_silence_add_on_a_file_system_that_refuses_locks_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The silences file on an NFS mount without its lock service: flock fails with
+    ENOLCK. The command says which file it could not lock and why, and writes
+    nothing, rather than end in a traceback. flock is replaced: a file system that
+    refuses locks cannot be mounted by a test."""
+    config = _config(tmp_path)
+
+    def flock(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+    add = ["silence", "add", "--config", str(config), "--for", "1h", "--comment", "x"]
+    assert main([*add, "--domain", "a.example"]) == 1
+    path = tmp_path / "silences.json"
+    assert capsys.readouterr().err == f"sesd: cannot lock {path}: No locks available\n"
+    assert not path.exists()
 
 
 def test_silence_add_list_expire(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -311,6 +311,10 @@ class SilenceWatcher:
         evaluation's) while the file cannot be written."""
         if self.file is None or not (silence_ids or self._unwritten):
             return
+        if not self._unwritten:
+            # Nothing was tried since the last write that found the lock held (it took, or
+            # the file ended what waited): a lock held now is held a moment.
+            self._held = False
         new = silence_ids - self._unwritten.keys()
         for entry in self._entries:  # those left out too, checked again at a reload
             if entry.silence is not None and entry.silence.id in new:
