@@ -21,7 +21,13 @@ from prometheus_client import Counter
 from structlog.testing import capture_logs
 
 from sesd.alerting.alert import Alert, Notification
-from sesd.alerting.documents import MOST_BODY_BYTES, Made, fits, webhook_documents
+from sesd.alerting.documents import (
+    MOST_BODY_BYTES,
+    MOST_MOVED_BYTES,
+    Made,
+    fits,
+    webhook_documents,
+)
 from sesd.alerting.rules import Transition
 from sesd.alerting.webhook import WebhookSink
 from sesd.config import WebhookConfig, parse_config
@@ -31,7 +37,7 @@ from sesd.core.text import clean
 from sesd.core.timestamps import iso
 from sesd.core.windows import Breakdown
 from sesd.core.windows.examples import EXAMPLES
-from sesd.io.replica import replica_name
+from sesd.io.replica import MOST_NAME, replica_name
 from tests.receivers import WebhookReceiver
 from tests.test_group_order import WAITED
 from tests.test_reload_sinks import _drained
@@ -188,10 +194,17 @@ def test_a_first_part_of_two_alerts_fits_up_to_the_bound_and_not_a_byte_past_it(
 
 
 def _fuller(wide: Notification, made: Made, k: int, most: int) -> int:
-    """The size of part ``k`` of ``wide`` made to hold the alert after its last too."""
+    """The size of part ``k`` of ``wide`` made to hold the alert after its last too, as
+    :func:`_counted`."""
     ends = (*made.ends[:k], made.ends[k] + 1, *made.ends[k + 1 :])
     _, bodies = webhook_documents(wide, made._replace(ends=ends), most)
-    return len(bodies[k])
+    return _counted(bodies[k])
+
+
+def _counted(body: bytes) -> int:
+    """The size of ``body`` (made with no ``host``) as the parts are cut: each alert as
+    wide as a clock step can make it, and ``host`` the longest name a replica can have."""
+    return len(body) + len(msgspec.json.decode(body)["alerts"]) * MOST_MOVED_BYTES + MOST_NAME
 
 
 #: Texts that take more bytes than characters: two- and four-byte UTF-8, and what JSON
@@ -201,12 +214,13 @@ _TEXTS = ("plain", "\u00e9" * 40, '"\\\n\u2028</script>' * 12, "\U0001f600" * 30
 
 @pytest.mark.parametrize("width", [24, 6])
 def test_no_part_passes_the_bound_by_a_byte(width: int) -> None:
-    """Alerts smaller and smaller, their text multi-byte and escaped, in thirteen parts
-    (``part`` and ``parts`` of two digits) or four: at a bound one byte short of the
-    smallest part that could hold one alert more (in the thirteen, part 11), the parts
-    are the same, none passes the bound, none is empty and the alerts are each once, in
-    order. Counted a byte short (the comma between alerts, a digit of ``part``), that
-    part took the alert more and passed the bound by a byte."""
+    """Alerts smaller and smaller, their text multi-byte and escaped, in fifteen parts
+    (``part`` and ``parts`` of two digits) or five: at a bound one byte short of the
+    smallest part that could hold one alert more (in the fifteen, part 6), the parts
+    are the same, none passes the bound (each counted with the room a clock step and a
+    longer name would take), none is empty and the alerts are each once, in order.
+    Counted a byte short (the comma between alerts, a digit of ``part``), that part took
+    the alert more and passed the bound by a byte."""
     wide = notification(
         *(
             replace(alert(f"d{i}.example"), notes=(_TEXTS[i % 4], "\u00e9" * (300 - 12 * i)))
@@ -217,10 +231,10 @@ def test_no_part_passes_the_bound_by_a_byte(width: int) -> None:
     ends = made.ends
     fuller = [_fuller(wide, made, k, 6000) for k in range(len(ends) - 1)]
     tight = min(fuller) - 1
-    assert (len(ends), fuller.index(tight + 1)) == ((13, 10) if width == 24 else (4, 1))
+    assert (len(ends), fuller.index(tight + 1)) == ((15, 5) if width == 24 else (5, 0))
     got, bodies = webhook_documents(wide, most=tight)
     assert got.ends == ends
-    assert max(len(body) for body in bodies) <= tight
+    assert max(_counted(body) for body in bodies) <= tight
     domains = [[a["domain"] for a in msgspec.json.decode(body)["alerts"]] for body in bodies]
     assert all(domains)
     assert [d for part in domains for d in part] == [a.domain for a in wide.alerts]
@@ -228,16 +242,17 @@ def test_no_part_passes_the_bound_by_a_byte(width: int) -> None:
 
 @pytest.mark.parametrize("width", [2, 9])
 def test_a_document_of_exactly_the_bound_goes_whole(width: int) -> None:
-    """Alerts whose document is exactly ``most`` bytes go as one document; a byte
-    less, as two. Counted with a comma before the first alert too, or the envelope's
-    fields or digits longer than a part's, they went as two. (Ten alerts or more, the
-    envelope is counted with two digits of ``part`` and ``parts``: a document within
-    two bytes of the bound may go as two.)"""
+    """Alerts whose document, counted with the room a clock step and a longer name
+    would take, is exactly ``most`` bytes go as one document; a byte less, as two.
+    Counted with a comma before the first alert too, or the envelope's fields or digits
+    longer than a part's, they went as two. (Ten alerts or more, the envelope is counted
+    with two digits of ``part`` and ``parts``: a document within two bytes of the bound
+    may go as two.)"""
     wide = notification(*(alert(f"d{i}.example") for i in range(width)))
     _, [whole] = webhook_documents(wide)
-    made, bodies = webhook_documents(wide, most=len(whole))
+    made, bodies = webhook_documents(wide, most=_counted(whole))
     assert (made.ends, bodies) == ((width,), [whole])
-    assert len(webhook_documents(wide, most=len(whole) - 1)[1]) == 2
+    assert len(webhook_documents(wide, most=_counted(whole) - 1)[1]) == 2
 
 
 @pytest.mark.parametrize("scope", [DOMAIN, PROVIDER])

@@ -29,9 +29,11 @@ from sesd.config.checks import GET_ACCOUNT_METRICS
 from sesd.config.sink_checks import VALID_FOR_RESENDS
 from sesd.core.scopes import ACCOUNT, DOMAIN, PROVIDER, TENANT
 from sesd.core.timestamps import iso
+from sesd.io.replica import MOST_NAME
 
 __all__ = [
     "MOST_BODY_BYTES",
+    "MOST_MOVED_BYTES",
     "SIGNATURE_HEADER",
     "VALID_FOR_RESENDS",
     "WEBHOOK_SCHEMA",
@@ -55,6 +57,20 @@ SIGNATURE_HEADER = "X-Sesd-Signature-256"
 #: list full of 200 characters of 4-byte UTF-8) is about 60 KB; a tenant's notes take
 #: about 7 KB for each account and region it is paused in.
 MOST_BODY_BYTES = 256 * 1024
+#: The most bytes an alert of a webhook document may gain between when its part is
+#: cut and when the part is posted again (a retry, a restart's), a clock step measured
+#: meanwhile having moved its ``since`` and ``at`` (sesd.alerting.clock_steps). Each
+#: time on a whole second gains its microseconds, 7 bytes (``iso`` writes none when
+#: they are zero). The two sums, each rounded to a float, may put how long it has
+#: fired across a second: a firing told just under a second after it fired is told a
+#: second after, and gains its ``firing_for`` fact and its description's line of how
+#: long and since when (a span of 59s written 1m00s widens each by 2 bytes only).
+#: Nothing else of an alert changes: the rest is its rule's and strangers' text.
+MOST_MOVED_BYTES = (
+    2 * len(".000000")
+    + len(',"firing_for":"1s"')
+    + len("\\nfiring for 1s, since 2026-01-01 00:00:00Z")  # the newline as JSON writes it
+)
 #: What a shared sink's alerts say of their figures.
 _SHARE = (
     "figures: one replica's share of the traffic (several replicas post this alert; "
@@ -201,9 +217,13 @@ def webhook_documents(
     """The webhook bodies (schema ``sesd.webhook.v1``) of ``notification``, and how they
     were made. Each is a whole document with the notification's top-level fields,
     ``part`` (from 1) of ``parts``, and its share of the alerts, in order: as many as
-    keep it within ``most`` bytes (one alone that does not fit goes alone). ``made`` (a
-    retry's): as the parts made before, so that the ones not taken yet carry the same
-    alerts, ``at`` and ``id``. ``host`` is the replica that sent it (sesd.io.replica).
+    keep it within ``most`` bytes (one alone that does not fit goes alone), each alert
+    counted as wide as a clock step can make it (MOST_MOVED_BYTES more) and ``host`` as
+    long as a replica's name can be: a part posted again stays within the bound. ``made``
+    (a retry's): as the parts made before, so that the ones not taken yet carry the same
+    alerts, ``at`` and ``id``. ``host`` is the replica that sends it (sesd.io.replica):
+    after its host was renamed, a sink a reload made anew names the new one, in the
+    parts it posts again too.
 
     Each alert carries the line that mutes its own domain: a receiver making each alert
     a ticket of its own would offer the document's (``--domain '*'`` for several
@@ -229,10 +249,14 @@ def webhook_documents(
         "test": any(alert.test for alert in notification.alerts),
     }
     if made is None:
-        # The envelope with as many digits in part and parts as any part can have.
+        # The envelope with as many digits in part and parts as any part can have, and
+        # the longest name a replica can have (only letters, digits and ".-_").
         most_parts = max(1, len(alerts))
-        empty: dict[str, Any] = {**head, "part": most_parts, "parts": most_parts, "alerts": []}
-        ends = _ends(len(msgspec.json.encode(empty)), [len(a) for a in alerts], most)
+        longest = host.ljust(MOST_NAME, "x")
+        empty: dict[str, Any] = {**head, "host": longest, "part": most_parts,
+                                 "parts": most_parts, "alerts": []}  # fmt: skip
+        sizes = [len(a) + MOST_MOVED_BYTES for a in alerts]
+        ends = _ends(len(msgspec.json.encode(empty)), sizes, most)
         made = Made(ends, at, told)
     bodies, start = [], 0
     for k, end in enumerate(made.ends):
@@ -271,8 +295,9 @@ def _ends(envelope: int, sizes: list[int], most: int) -> tuple[int, ...]:
 def fits(made: Made, bodies: list[bytes], start: int = 0, most: int = MOST_BODY_BYTES) -> bool:
     """Whether each of ``bodies`` (made as ``made`` says) from part ``start`` on keeps
     within ``most`` bytes, or holds one alert alone (which goes alone, as
-    :func:`webhook_documents` makes it). Parts cut for another envelope (an earlier
-    build's, without ``host``; another replica's name) may not."""
+    :func:`webhook_documents` makes it). Parts an earlier build cut (its envelope had no
+    ``host``; it kept no room for a longer name or a clock step; its text was
+    another) may not."""
     firsts = (0, *made.ends[:-1])
     return all(
         len(body) <= most or end - first == 1

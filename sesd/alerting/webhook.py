@@ -68,10 +68,11 @@ class WebhookSink:
     ) -> bool:
         """Go on with ``notification`` from ``progress`` (a restart's, as a stop saved it);
         False, and nothing kept, where a part not taken yet would go past
-        MOST_BODY_BYTES as this replica makes it: its parts were cut for a narrower
-        envelope (an earlier build's, which had no ``host``; a shorter name's). Sent so,
-        a receiver behind a gateway at that bound would refuse it, and its alerts with
-        it: they go whole instead, under a new ``id``."""
+        MOST_BODY_BYTES as this replica makes it: an earlier build cut its parts (for an
+        envelope without ``host``, with no room for a longer name or a clock step). Sent
+        so, a receiver behind a gateway at that bound would refuse it, and its alerts
+        with it: they go whole instead, under a new ``id``. Parts this build cut fit
+        whatever the name now and wherever the clock stepped."""
         start, made = progress
         _, bodies = webhook_documents(notification, made, host=self.host)
         if not fits(made, bodies, start):
