@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from sesd.core.events import LONGEST_DELAY
+from sesd.core.pending_forget import give_up
 from sesd.core.pending_steps import credited
 from sesd.core.refusals import MOST_AHEAD
 
@@ -132,7 +133,7 @@ def restore_into(
             # the full table is not (a retry of it is no new delayed recipient).
             table.overflow += 1
             table.refused.add(float(since))
-            table._give_up(int(key), float(since))
+            give_up(table, int(key), float(since))
         elif int(key) not in table._entries:
             saved = [str(found)] if isinstance(found, str) else [str(f) for f in found]
             labels = tuple(saved[i] if 0 <= i < len(saved) else UNKNOWN for i in where)
@@ -166,7 +167,7 @@ def restore_into(
     _resolutions_into(table, data["resolved"])
     _ses_into(table, data.get("resolved_ses"))
     for key, first in map(_PAIR, data.get("gave_up", ())):
-        table._give_up(int(key), float(first))
+        give_up(table, int(key), float(first))
     _keep_moves(table, moved)
     table.refused.restore(data.get("refused"))
     table._heap = [(e[2], k) for k, e in table._entries.items()]
