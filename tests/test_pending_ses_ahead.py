@@ -160,6 +160,25 @@ def test_ses_s_times_are_forgotten_with_their_resolutions() -> None:
     assert pending.delayed(3, (DOMAIN,), now + 1, None, SES) == ((DOMAIN,), 10.0)
 
 
+def test_ses_s_time_stays_while_its_recipient_is_remembered_in_either_generation() -> None:
+    """A table of four (generations of two resolutions). Ann's Delivery and Bo's are
+    read from ahead; Ann's Bounce comes later, on the clock, then Cy's Delivery from
+    ahead: the generation of the first two is now the older one, and goes. SES's time of
+    Ann's Delivery stays with her Bounce, remembered in the newer generation: her delay
+    SQS brings last is over, timed as SES dated the two. Bo's is forgotten with her
+    Delivery, two generations old: her delay pends."""
+    pending = PendingDelays(4)
+    now = SES - BEHIND
+    pending.resolved(1, now, SES + 10)  # Ann
+    pending.resolved(2, now, SES + 10)  # Bo: the generation is full
+    pending.resolved(1, now + 1)  # Ann's Bounce, on the clock
+    pending.resolved(3, now, SES + 10)  # Cy: the generation of Ann and Bo goes
+    assert sorted(dict(_saved(pending))) == [1, 3]
+    assert pending.delayed(1, (DOMAIN,), now + 2, None, SES) == ((DOMAIN,), 10.0)
+    assert pending.delayed(2, (DOMAIN,), now + 2, None, SES) is None
+    assert len(pending) == 1
+
+
 def test_a_state_file_s_ses_times_are_read_as_a_live_table_holds_them() -> None:
     """Of the saved SES times, one more than a day after its Delivery's time (a damaged
     file), one of no Delivery remembered and rows not of a key and a time are left

@@ -69,6 +69,7 @@ class PendingDelays:
         "_resolved",
         "_resolved_before",
         "_ses",
+        "_ses_before",
         "_share",
         "max_entries",
         "overflow",
@@ -100,7 +101,9 @@ class PendingDelays:
         self._credits_before: list[tuple[int, float]] = []
         # SES's own time of those remembered from ahead of the clock (key -> time, a
         # day ahead at most: sesd.core.pending_ses); none but on a clock behind SES's.
+        # In the resolutions' two generations, the older one's dropped with it.
         self._ses: dict[int, float] = {}
+        self._ses_before: dict[int, float] = {}
         # Resolutions that already ended a delay (its duration was recorded): another
         # DeliveryDelay of the same episode (SES sends one at each retry) arriving
         # after them is over, and is not timed a second time. Cleared with the
@@ -218,7 +221,7 @@ class PendingDelays:
         known = resolved.get(key)
         if known is None or known < t:
             resolved[key] = t
-        if ses > t:
+        if ses > t or self._ses_before:
             remembered(self, key, t, ses)
         if len(resolved) >= self._generation:
             self._next_generation()
@@ -251,17 +254,20 @@ class PendingDelays:
         known = resolved.get(key)
         if known is None or known < t:
             resolved[key] = t
+        if self._ses_before:
+            remembered(self, key, t, t)
         if len(resolved) >= self._generation:
             self._next_generation()
 
     def _next_generation(self) -> None:
-        """The resolutions remembered so far become the older generation."""
+        """The resolutions remembered so far become the older generation, and SES's
+        times of them with them: the older generation's go, none walked (a walk held
+        the event loop 20 ms a generation on a clock behind SES's)."""
         resolved = self._resolved
         self._resolved_before, self._credits_before = resolved, self._credits
         self._resolved, self._credits = {}, []
         self._counted &= resolved.keys()  # the older generation's are forgotten
-        if self._ses:
-            self._ses = {key: at for key, at in self._ses.items() if key in resolved}
+        self._ses_before, self._ses = self._ses, {}
 
     def count(self, label: str, now: float, scope: int = 0) -> int:
         """Recipients of ``label`` (in scope ``scope``) delayed at ``now`` (whose delay

@@ -47,7 +47,7 @@ def snapshot_of(table: PendingDelays) -> dict[str, object]:
         # without it (an earlier build's) restores none; an earlier build leaves it.
         # Left out, a delay SQS brought after a restart, though SES dated it before its
         # Delivery, was dated after it on the clock behind, and pended 16 h.
-        "resolved_ses": list(table._ses.items()),
+        "resolved_ses": list({**table._ses_before, **table._ses}.items()),
         # A file without it (an earlier build's) restores none; an earlier build
         # reading this file leaves it.
         "gave_up": list({**table._gave_up_before, **table._gave_up}.items()),
@@ -223,10 +223,11 @@ def _ses_into(table: PendingDelays, rows: object) -> None:
         ):  # fmt: skip
             continue
         key, ses = int(row[0]), float(row[1])
-        at = table._resolved.get(key)
-        at = table._resolved_before.get(key) if at is None else at
+        at, kept = table._resolved.get(key), table._ses  # (its resolution's generation)
+        if at is None:
+            at, kept = table._resolved_before.get(key), table._ses_before
         if at is not None and ses <= at + MOST_AHEAD:
-            table._ses[key] = ses
+            kept[key] = ses
 
 
 def _marks(resolved: dict[int, float], credits: dict[int, float]) -> list[tuple[int, float]]:
