@@ -262,7 +262,7 @@ class PendingDelays:
     def _next_generation(self) -> None:
         """The resolutions remembered so far become the older generation, and SES's
         times of them with them: the older generation's go, none walked (a walk held
-        the event loop 20 ms a generation on a clock behind SES's)."""
+        the event loop 17-50 ms a generation on a clock behind SES's)."""
         resolved = self._resolved
         self._resolved_before, self._credits_before = resolved, self._credits
         self._resolved, self._credits = {}, []
@@ -331,9 +331,13 @@ class PendingDelays:
     def _list(self, labels: Labels, expires: float) -> None:
         # Delays come nearly in time order, each expiring after those listed: appended
         # where insort() would put it, without its search (about 500 instructions a label).
+        # A label's list made only when it has none (setdefault() made one each time).
+        listed = self._expiries
         for scope, label in enumerate(labels):
-            expiries = self._expiries.setdefault((scope, label), [])
-            if not expiries or expiries[-1] <= expires:
+            expiries = listed.get((scope, label))
+            if expiries is None:
+                listed[(scope, label)] = [expires]
+            elif not expiries or expiries[-1] <= expires:
                 expiries.append(expires)
             else:
                 bisect.insort(expiries, expires)
