@@ -160,6 +160,40 @@ def test_ses_s_times_are_forgotten_with_their_resolutions() -> None:
     assert pending.delayed(3, (DOMAIN,), now + 1, None, SES) == ((DOMAIN,), 10.0)
 
 
+def test_ses_s_time_stays_while_its_recipient_is_remembered_in_either_generation() -> None:
+    """A table of four (generations of two resolutions). Ann's Delivery and Bo's are
+    read from ahead; Ann's Bounce comes later, on the clock, then Cy's Delivery from
+    ahead: the generation of the first two is now the older one, and goes. SES's time of
+    Ann's Delivery stays with her Bounce, remembered in the newer generation: her delay
+    SQS brings last is over, timed as SES dated the two. Bo's is forgotten with her
+    Delivery, two generations old: her delay pends."""
+    pending = PendingDelays(4)
+    now = SES - BEHIND
+    pending.resolved(1, now, SES + 10)  # Ann
+    pending.resolved(2, now, SES + 10)  # Bo: the generation is full
+    pending.resolved(1, now + 1)  # Ann's Bounce, on the clock
+    pending.resolved(3, now, SES + 10)  # Cy: the generation of Ann and Bo goes
+    assert sorted(dict(_saved(pending))) == [1, 3]
+    assert pending.delayed(1, (DOMAIN,), now + 2, None, SES) == ((DOMAIN,), 10.0)
+    assert pending.delayed(2, (DOMAIN,), now + 2, None, SES) is None
+    assert len(pending) == 1
+
+
+def test_ses_s_times_read_back_are_forgotten_with_their_resolutions() -> None:
+    """A table of four read back from a file of three Deliveries from ahead: 1 and 2
+    fill the older generation, 3 the newer. Once 4's Delivery fills the newer, the
+    generation of 1 and 2 goes, and SES's times of them with it, as a live table's."""
+    now = SES - BEHIND
+    pending = PendingDelays(4)
+    rows = [(key, now) for key in (1, 2, 3)]
+    pending.restore(
+        {"pending": [], "resolved": rows, "resolved_ses": [(1, SES + 10), (3, SES + 10)]}
+    )
+    assert sorted(dict(_saved(pending))) == [1, 3]
+    pending.resolved(4, now)
+    assert sorted(dict(_saved(pending))) == [3]
+
+
 def test_a_state_file_s_ses_times_are_read_as_a_live_table_holds_them() -> None:
     """Of the saved SES times, one more than a day after its Delivery's time (a damaged
     file), one of no Delivery remembered and rows not of a key and a time are left
@@ -186,12 +220,14 @@ def test_a_state_file_s_ses_times_are_read_as_a_live_table_holds_them() -> None:
     assert pending.delayed(3, (DOMAIN,), now + 1, None, SES) is None
 
 
-def test_a_restart_holds_ses_s_times_to_a_day_after_their_resolution() -> None:
+@pytest.mark.parametrize("size", [100, 2], ids=["newer generation", "older generation"])
+def test_a_restart_holds_ses_s_times_to_a_day_after_their_resolution(size: int) -> None:
     """A state file saved before a step of the clock back a year (a damaged save time)
     holds the Delivery to the restart's clock: SES's time of it no more than a day
-    after that, whatever the file said."""
+    after that, whatever the file said; so too in a table of two, where the Delivery
+    read back is at once the older generation's."""
     now = SES - BEHIND
-    pending = PendingDelays(100)
+    pending = PendingDelays(size)
     year = 365 * 86_400.0
     pending.restore(
         {"pending": [], "resolved": [(1, now + year)], "resolved_ses": [(1, SES + year)]}

@@ -652,6 +652,24 @@ def test_deliveries_remembered_ahead_of_the_restart_are_held_to_it_in_both_gener
     assert len(table) == 3
 
 
+def test_deliveries_of_two_steps_back_and_of_one_are_each_held_as_far_as_theirs() -> None:
+    """A state file read back on a clock behind its Deliveries: recipient 1's two hours
+    ahead of the restart's clock with two steps back of an hour since, 2's with one, 3's
+    with none (saved on a clock stepped back, read on one further behind). The restart
+    holds each as far as its own steps back explain: 1 two hours past the clock, 2 one
+    hour, 3 to the clock. A DeliveryDelay of each that SQS brings then, SES's half an
+    hour after the restart's clock: over for 1 and 2, timed to their Deliveries (90 and
+    30 minutes), pending for 3, whose Delivery held to the clock came before it."""
+    table = PendingDelays(100)
+    ahead = NOW + 2 * HOUR
+    table.restore({"pending": [], "resolved": [[1, ahead, 2 * HOUR], [2, ahead, HOUR], [3, ahead]]})
+    table.held_to(NOW)
+    assert table.delayed(1, ("a.example",), NOW + 1800, None) == (("a.example",), 5400.0)
+    assert table.delayed(2, ("a.example",), NOW + 1800, None) == (("a.example",), 1800.0)
+    assert table.delayed(3, ("a.example",), NOW + 1800, None) is None
+    assert len(table) == 1
+
+
 def test_what_a_step_ahead_left_of_a_step_back_is_read_back_beside_deliveries_with_none() -> None:
     """A state file whose Delivery remembered for recipient 1 at NOW carries half a
     second of a step back (a clock stepped ten minutes back, then NTP's step of 599.5 s

@@ -38,6 +38,7 @@ from typing import Any, Final
 
 from sesd.core.events import LONGEST_DELAY
 from sesd.core.pending_file import UNKNOWN, restore_into, snapshot_of
+from sesd.core.pending_forget import drop_labels, expire, give_up, unmoved
 from sesd.core.pending_ses import ended_after, held, remembered
 from sesd.core.pending_steps import held_to, retried, stepped
 from sesd.core.refusals import RecentRefusals
@@ -68,6 +69,7 @@ class PendingDelays:
         "_resolved",
         "_resolved_before",
         "_ses",
+        "_ses_before",
         "_share",
         "max_entries",
         "overflow",
@@ -99,7 +101,9 @@ class PendingDelays:
         self._credits_before: list[tuple[int, float]] = []
         # SES's own time of those remembered from ahead of the clock (key -> time, a
         # day ahead at most: sesd.core.pending_ses); none but on a clock behind SES's.
+        # In the resolutions' two generations, the older one's dropped with it.
         self._ses: dict[int, float] = {}
+        self._ses_before: dict[int, float] = {}
         # Resolutions that already ended a delay (its duration was recorded): another
         # DeliveryDelay of the same episode (SES sends one at each retry) arriving
         # after them is over, and is not timed a second time. Cleared with the
@@ -171,7 +175,7 @@ class PendingDelays:
                     self.overflow += 1
                     self.refused.add(since)
                 if first is None or t < first:
-                    self._give_up(key, since)
+                    give_up(self, key, since)
                 return None
             until = since + LONGEST_DELAY if first is None else self._last(key, since)
             if until <= t:
@@ -217,7 +221,7 @@ class PendingDelays:
         known = resolved.get(key)
         if known is None or known < t:
             resolved[key] = t
-        if ses > t:
+        if ses > t or self._ses_before:
             remembered(self, key, t, ses)
         if len(resolved) >= self._generation:
             self._next_generation()
@@ -235,7 +239,7 @@ class PendingDelays:
         if self._moved:
             moved = self._moved.get(key)
             if moved is not None:
-                self._unmoved(key)
+                unmoved(self, key)
                 # Its first time was dated on a clock that steps ahead have since moved
                 # (the bound with it): timed from where they put it, not the step longer.
                 # A Delivery dated before that shows it began earlier: no length known
@@ -250,17 +254,20 @@ class PendingDelays:
         known = resolved.get(key)
         if known is None or known < t:
             resolved[key] = t
+        if self._ses_before:
+            remembered(self, key, t, t)
         if len(resolved) >= self._generation:
             self._next_generation()
 
     def _next_generation(self) -> None:
-        """The resolutions remembered so far become the older generation."""
+        """The resolutions remembered so far become the older generation, and SES's
+        times of them with them: the older generation's go, none walked (a walk held
+        the event loop 17-50 ms a generation on a clock behind SES's)."""
         resolved = self._resolved
         self._resolved_before, self._credits_before = resolved, self._credits
         self._resolved, self._credits = {}, []
         self._counted &= resolved.keys()  # the older generation's are forgotten
-        if self._ses:
-            self._ses = {key: at for key, at in self._ses.items() if key in resolved}
+        self._ses_before, self._ses = self._ses, {}
 
     def count(self, label: str, now: float, scope: int = 0) -> int:
         """Recipients of ``label`` (in scope ``scope``) delayed at ``now`` (whose delay
@@ -287,45 +294,8 @@ class PendingDelays:
         """Forget for good the delays that expired at or before ``before`` (run it well
         behind the clock: a clock that stepped ahead then back loses nothing); with
         ``room`` (a domain label), only those expired longest that make room for one
-        more delay of it, in the table and in its share."""
-        expired = 0
-        heap, entries, expiries = self._heap, self._entries, self._expiries
-        while (
-            heap
-            and heap[0][0] <= before
-            and (
-                room is None
-                or len(entries) >= self.max_entries
-                or len(expiries.get((0, room), ())) >= self._share
-            )
-        ):
-            _, key = heapq.heappop(heap)
-            found = self._entries.get(key)
-            if found is not None and found[2] <= before:
-                del self._entries[key]
-                self._unlist(found[0], found[2])
-                expired += 1
-                if found[2] >= self._last(key, found[1]):
-                    self._give_up(key, found[1])  # (its move kept: its first time's)
-                elif self._moved:
-                    self._unmoved(key)
-        return expired
-
-    def _give_up(self, key: int, since: float) -> None:
-        self._gave_up[key] = since
-        if len(self._gave_up) >= self._generation:
-            forgotten, self._gave_up_before = self._gave_up_before, self._gave_up
-            self._gave_up = {}
-            if self._moved:
-                for old in forgotten:
-                    if old not in self._gave_up_before and old not in self._entries:
-                        self._moved.pop(old, None)
-
-    def _unmoved(self, key: int) -> None:
-        """A delay no longer held: its move goes, but while its recipient is
-        remembered as given up on (its first time is the move's)."""
-        if self._first_of(key) is None:
-            self._moved.pop(key, None)
+        more delay of it, in the table and in its share (sesd.core.pending_forget)."""
+        return expire(self, before, room)
 
     def _first_of(self, key: int) -> float | None:
         first = self._gave_up.get(key)
@@ -333,15 +303,8 @@ class PendingDelays:
 
     def drop_labels(self, labels: Collection[str], scope: int = 0) -> None:
         """Forget every pending recipient of evicted labels (of scope ``scope``), in one
-        pass over the table however many labels go (a round may evict hundreds)."""
-        gone = {label for label in labels if (scope, label) in self._expiries}
-        if not gone:
-            return
-        for key in [k for k, e in self._entries.items() if e[0][scope] in gone]:
-            found, _, expires = self._entries.pop(key)
-            self._unlist(found, expires)
-            if self._moved:
-                self._unmoved(key)
+        pass over the table however many labels go (sesd.core.pending_forget)."""
+        drop_labels(self, labels, scope)
 
     def _last(self, key: int, since: float) -> float:
         """The latest a recipient first delayed at ``since`` pends: ``LONGEST_DELAY``
@@ -368,9 +331,13 @@ class PendingDelays:
     def _list(self, labels: Labels, expires: float) -> None:
         # Delays come nearly in time order, each expiring after those listed: appended
         # where insort() would put it, without its search (about 500 instructions a label).
+        # A label's list made only when it has none (setdefault() made one each time).
+        listed = self._expiries
         for scope, label in enumerate(labels):
-            expiries = self._expiries.setdefault((scope, label), [])
-            if not expiries or expiries[-1] <= expires:
+            expiries = listed.get((scope, label))
+            if expiries is None:
+                listed[(scope, label)] = [expires]
+            elif not expiries or expiries[-1] <= expires:
                 expiries.append(expires)
             else:
                 bisect.insort(expiries, expires)

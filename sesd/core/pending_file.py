@@ -10,9 +10,11 @@ import heapq
 import math
 import operator
 from collections.abc import Callable
+from itertools import groupby, repeat
 from typing import TYPE_CHECKING, Any, Final
 
 from sesd.core.events import LONGEST_DELAY
+from sesd.core.pending_forget import give_up
 from sesd.core.pending_steps import credited
 from sesd.core.refusals import MOST_AHEAD
 
@@ -28,6 +30,7 @@ UNKNOWN: Final = "unknown"
 _DELAY: Final = operator.itemgetter(0, 1, 2, 3)
 #: A resolution's, or a give-up's, likewise.
 _PAIR: Final = operator.itemgetter(0, 1)
+_INFINITE: Final = float("inf")
 #: The last second a date is written in (9999-12-31T23:59:59Z).
 _LATEST: Final = 253402300799.0
 
@@ -46,7 +49,7 @@ def snapshot_of(table: PendingDelays) -> dict[str, object]:
         # without it (an earlier build's) restores none; an earlier build leaves it.
         # Left out, a delay SQS brought after a restart, though SES dated it before its
         # Delivery, was dated after it on the clock behind, and pended 16 h.
-        "resolved_ses": list(table._ses.items()),
+        "resolved_ses": list({**table._ses_before, **table._ses}.items()),
         # A file without it (an earlier build's) restores none; an earlier build
         # reading this file leaves it.
         "gave_up": list({**table._gave_up_before, **table._gave_up}.items()),
@@ -132,7 +135,7 @@ def restore_into(
             # the full table is not (a retry of it is no new delayed recipient).
             table.overflow += 1
             table.refused.add(float(since))
-            table._give_up(int(key), float(since))
+            give_up(table, int(key), float(since))
         elif int(key) not in table._entries:
             saved = [str(found)] if isinstance(found, str) else [str(f) for f in found]
             labels = tuple(saved[i] if 0 <= i < len(saved) else UNKNOWN for i in where)
@@ -166,7 +169,7 @@ def restore_into(
     _resolutions_into(table, data["resolved"])
     _ses_into(table, data.get("resolved_ses"))
     for key, first in map(_PAIR, data.get("gave_up", ())):
-        table._give_up(int(key), float(first))
+        give_up(table, int(key), float(first))
     _keep_moves(table, moved)
     table.refused.restore(data.get("refused"))
     table._heap = [(e[2], k) for k, e in table._entries.items()]
@@ -195,19 +198,40 @@ def _resolutions_into(table: PendingDelays, rows: list[Any]) -> None:
     of its first keys have each, and in the file's order a key remembered again after
     a step back (the newer generation's time, its smaller credit) sits among those
     remembered before it."""
-    credits = {
-        int(row[0]): min(float(row[2]), MOST_AHEAD)
+    credits = _credits(rows)
+    if not credits:  # (as nearly always)
+        for key, t in map(_PAIR, rows):
+            table._remember(int(key), float(t))
+        return
+    # The largest credit first, each credit's in the file's order (a stable sort: its
+    # reverse keeps that order), by index: sorted by a lambda made for each row, the
+    # rows cost a start 110 ms more with 200,000 credited than with none (now 55).
+    keys = [int(row[0]) for row in rows]
+    weights = list(map(credits.get, keys, repeat(0.0)))
+    for index in sorted(range(len(rows)), key=weights.__getitem__, reverse=True):
+        table._remember(keys[index], float(rows[index][1]))
+    table._credits_before = _marks(table._resolved_before, credits)
+    table._credits = _marks(table._resolved, credits)
+
+
+def _credits(rows: list[Any]) -> dict[int, float]:
+    """Key -> credit of each row with one: a number of seconds above none, held to a
+    day. (A float's test inline, as nearly every credit is one: the whole test of
+    each row, as its own calls, took three times as long, 65 ms for 200,000.)"""
+    return {
+        int(row[0]): float(credit) if credit <= MOST_AHEAD else MOST_AHEAD
         for row in rows
-        if isinstance(row, list | tuple) and len(row) > 2 and isinstance(row[2], int | float)
-        and not isinstance(row[2], bool) and row[2] > 0 and math.isfinite(row[2])
+        if (type(row) is list or isinstance(row, list | tuple)) and len(row) > 2
+        and (0.0 < credit < _INFINITE if type(credit := row[2]) is float else _seconds(credit))
     }  # fmt: skip
-    if credits:
-        rows = sorted(rows, key=lambda row: -credits.get(int(row[0]), 0.0))  # (stable)
-    for key, t in map(_PAIR, rows):
-        table._remember(int(key), float(t))
-    if credits:
-        table._credits_before = _marks(table._resolved_before, credits)
-        table._credits = _marks(table._resolved, credits)
+
+
+def _seconds(credit: object) -> bool:
+    """Whether a credit not a float is a number of seconds above none."""
+    return (
+        isinstance(credit, int | float) and not isinstance(credit, bool) and credit > 0
+        and math.isfinite(credit)
+    )  # fmt: skip
 
 
 def _ses_into(table: PendingDelays, rows: object) -> None:
@@ -222,24 +246,25 @@ def _ses_into(table: PendingDelays, rows: object) -> None:
         ):  # fmt: skip
             continue
         key, ses = int(row[0]), float(row[1])
-        at = table._resolved.get(key)
-        at = table._resolved_before.get(key) if at is None else at
+        at, kept = table._resolved.get(key), table._ses  # (its resolution's generation)
+        if at is None:
+            at, kept = table._resolved_before.get(key), table._ses_before
         if at is not None and ses <= at + MOST_AHEAD:
-            table._ses[key] = ses
+            kept[key] = ses
 
 
 def _marks(resolved: dict[int, float], credits: dict[int, float]) -> list[tuple[int, float]]:
     """A generation's credits as :func:`sesd.core.pending_steps.credited` reads them, its
     keys in order of credit, the largest first."""
     marks: list[tuple[int, float]] = []
-    for index, key in enumerate(resolved):
-        credit = credits.get(key, 0.0)
+    index = 0
+    # (Runs of one credit found in C: a look-up and a test a key took three times as
+    # long, 16 ms for 200,000.)
+    for credit, run in groupby(map(credits.get, resolved, repeat(0.0))):
         if not credit:
             break
-        if marks and marks[-1][1] == credit:
-            marks[-1] = (index + 1, credit)
-        else:
-            marks.append((index + 1, credit))
+        index += len(list(run))
+        marks.append((index, credit))
     return marks
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Iterable, Iterator
+from itertools import islice
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -86,14 +87,13 @@ def held_to(table: PendingDelays, now: float) -> None:
         (table._resolved_before, table._credits_before),
     )
     for resolved, credits in pairs:
-        if not credits:  # (as nearly always: a pass of half the time, 10 ms a full table)
-            for key, at in resolved.items():  # (in place, as a step moves them)
-                if not at <= now:
-                    resolved[key] = now
-            continue
-        for key, at, credit in credited(resolved, credits):
-            if not at <= now + credit:
-                resolved[key] = now + credit
+        # (A run of one credit at a time: each key's credit found as credited() finds
+        # it cost a start 10 ms more for a full table's, 4x the pass with none.)
+        for items, credit in _runs(resolved, credits):
+            bound = now + credit
+            for key, at in items:  # (in place, as a step moves them)
+                if not at <= bound:
+                    resolved[key] = bound
     moved = table._moved
     if not moved:
         return
@@ -171,6 +171,19 @@ def credited(
         while credit and index >= upto:
             upto, credit = next(marks, (0, 0.0))
         yield key, at, credit
+
+
+def _runs(
+    resolved: dict[int, float], credits: list[tuple[int, float]]
+) -> Iterator[tuple[Iterator[tuple[int, float]], float]]:
+    """(items, credit) of each run of one generation's resolutions (key, time) that one
+    credit is of, in order, then of the rest (none): as :func:`credited` gives them,
+    each run read to its end before the next is asked."""
+    items, start = iter(resolved.items()), 0
+    for upto, credit in credits:
+        yield islice(items, max(0, upto - start)), credit
+        start = max(start, upto)
+    yield items, 0.0
 
 
 def _firsts(table: PendingDelays) -> Iterator[tuple[int, float]]:
