@@ -214,24 +214,25 @@ _TEXTS = ("plain", "\u00e9" * 40, '"\\\n\u2028</script>' * 12, "\U0001f600" * 30
 
 @pytest.mark.parametrize("width", [24, 6])
 def test_no_part_passes_the_bound_by_a_byte(width: int) -> None:
-    """Alerts smaller and smaller, their text multi-byte and escaped, in fifteen parts
-    (``part`` and ``parts`` of two digits) or five: at a bound one byte short of the
-    smallest part that could hold one alert more (in the fifteen, part 6), the parts
-    are the same, none passes the bound (each counted with the room a clock step and a
-    longer name would take), none is empty and the alerts are each once, in order.
-    Counted a byte short (the comma between alerts, a digit of ``part``), that part took
-    the alert more and passed the bound by a byte."""
+    """Alerts smaller and smaller, their text multi-byte and escaped, in twelve parts
+    (``part`` and ``parts`` of two digits) or three: at a bound one byte short of the
+    smallest part that could hold one alert more (in the twelve, part 10: of two digits
+    too), the parts are the same, none passes the bound (each counted with the room a
+    clock step and a longer name would take), none is empty and the alerts are each
+    once, in order. Counted a byte short (a comma between alerts, a digit of ``part``
+    or ``parts``, a byte of the room), that part took the alert more and passed the
+    bound by a byte."""
     wide = notification(
         *(
             replace(alert(f"d{i}.example"), notes=(_TEXTS[i % 4], "\u00e9" * (300 - 12 * i)))
             for i in range(width)
         )
     )
-    made, bodies = webhook_documents(wide, most=6000)
+    made, bodies = webhook_documents(wide, most=6500)
     ends = made.ends
-    fuller = [_fuller(wide, made, k, 6000) for k in range(len(ends) - 1)]
+    fuller = [_fuller(wide, made, k, 6500) for k in range(len(ends) - 1)]
     tight = min(fuller) - 1
-    assert (len(ends), fuller.index(tight + 1)) == ((15, 5) if width == 24 else (5, 0))
+    assert (len(ends), fuller.index(tight + 1)) == ((12, 9) if width == 24 else (3, 1))
     got, bodies = webhook_documents(wide, most=tight)
     assert got.ends == ends
     assert max(_counted(body) for body in bodies) <= tight

@@ -62,6 +62,19 @@ def _filled(wide: Notification) -> Notification:
     return padded(low)
 
 
+#: A measured step of the clock that moves a time on a whole second off it, and whose
+#: two sums, rounded apart, put a span of just under a second at a second.
+STEP = -3600.5 + 2.0**-23
+
+
+def _late(wide: Notification) -> Notification:
+    """``wide`` with each alert told just under a second after it fired (on a whole
+    second): a step of STEP makes each as wide as a step can."""
+    since = alert().since
+    late = since + 1.0 - math.ulp(since)
+    return replace(wide, alerts=tuple(replace(a, at=late) for a in wide.alerts))
+
+
 def _hook(url: str) -> str:
     sink = f'[alerts.sinks.hook]\ntype = "webhook"\nurl = "{url}"\nsecret = "{SECRET}"\n'
     return sink + RULE + 'sinks = ["hook"]\n'
@@ -72,18 +85,20 @@ async def test_a_part_posted_again_after_the_host_was_renamed_stays_within_the_b
 ) -> None:
     """The incident's part 2, as full as parts are cut, fails (500). While the outbox
     waits to try again, the host is renamed (a name as long as a replica's can be) and
-    a reload changes the sink's timeout: the sink made anew names the new host. Part 2
-    goes again within the bound, and the receiver takes every part once, part 2 and
-    those after it naming the new host. Cut for the old name, part 2 passed the bound by
-    the names' difference, and was refused for good."""
+    a reload changes the sink's timeout: the sink made anew names the new host. The
+    clock steps too, taking the room kept for a step (a name's difference is less than
+    an alert's room: renamed alone, a part cut with no room for the name still fit).
+    Part 2 goes again within the bound, and the receiver takes every part once, part 2
+    and those after it naming the new host. Cut for the old name, part 2 passed the
+    bound by the names' difference, and was refused for good."""
     monkeypatch.setattr(socket, "gethostname", lambda: BEFORE)
-    wide = _filled(_incident(200))
+    wide = _filled(_late(_incident(200)))
     async with (
         WebhookReceiver(secret=SECRET, most=MOST_BODY_BYTES) as hook,
         aiohttp.ClientSession() as session,
     ):
         text = _hook(hook.url)
-        alerting, _pipeline, _now = _alerting(text)
+        alerting, _pipeline, now = _alerting(text)
         alerting.open(session)
         outbox = alerting.outboxes["hook"]
         hook.next_statuses.extend([204, 500])
@@ -92,6 +107,8 @@ async def test_a_part_posted_again_after_the_host_was_renamed_stays_within_the_b
         async def meanwhile(seconds: float) -> None:
             monkeypatch.setattr(socket, "gethostname", lambda: AFTER)
             alerting.reconfigure(parse_config(text.replace("[alerts.sinks.hook]\n", _SLOWER)))
+            now[0] += STEP
+            alerting.stepped(now[0], STEP)
             await anyio.lowlevel.checkpoint()
 
         await _drained(outbox, meanwhile)
@@ -99,28 +116,26 @@ async def test_a_part_posted_again_after_the_host_was_renamed_stays_within_the_b
     assert hook.too_large == []
     assert [body["part"] for body in hook.bodies] == [1, 2, 2, 3]
     assert [body["host"] for body in hook.bodies] == [BEFORE, BEFORE, AFTER, AFTER]
+    assert all(a["details"]["firing_for"] == "1s" for a in hook.bodies[2]["alerts"])
 
 
 async def test_parts_saved_before_the_host_was_renamed_go_on_after_the_restart(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A stop left the incident part-sent, part 2 as full as parts are cut; the host
-    was renamed before the restart. The restarted sink goes on with it from part 2,
-    under its ``id``: each part fits the bound with the new name. Cut for the old
-    name, part 2 passed it, and the notification went again whole, under a new ``id``
-    (a receiver gathering parts never had the first whole)."""
-    wide = _filled(_incident(200))
+    was renamed before the restart, and the restart moves the alerts' times (the
+    clock stepped back meanwhile: the room kept for a step taken). The restarted sink
+    goes on with it from part 2, under its ``id``: each part fits the bound with the
+    new name. Cut for the old name, part 2 passed it, and the notification went again
+    whole, under a new ``id`` (a receiver gathering parts never had the first whole)."""
+    wide = _filled(_late(_incident(200)))
     made, _ = webhook_documents(wide, host=BEFORE)
+    restored = replace(wide, alerts=tuple(a.moved(STEP) for a in wide.alerts))
     monkeypatch.setattr(socket, "gethostname", lambda: AFTER)
     async with aiohttp.ClientSession() as session:
         sink = WebhookSink(_config("http://127.0.0.1:9/hook"), session, "hook")
-        assert sink.resume(wide, (1, made), [])
-        assert sink.progress(wide) == ((1, made), [])
-
-
-#: A measured step of the clock that moves a time on a whole second off it, and whose
-#: two sums, rounded apart, put a span of just under a second at a second.
-STEP = -3600.5 + 2.0**-23
+        assert sink.resume(restored, (1, made), [])
+        assert sink.progress(restored) == ((1, made), [])
 
 
 async def test_a_part_posted_again_after_a_clock_step_stays_within_the_bound(
@@ -135,10 +150,7 @@ async def test_a_part_posted_again_after_a_clock_step_stays_within_the_bound(
     was all taken. Cut for what the alerts said first, it passed
     the bound by about 6 KB, and was refused for good."""
     monkeypatch.setattr(socket, "gethostname", lambda: BEFORE)
-    since = alert().since
-    late = since + 1.0 - math.ulp(since)  # just under a second after it fired
-    wide = _incident(200)
-    wide = _filled(replace(wide, alerts=tuple(replace(a, at=late) for a in wide.alerts)))
+    wide = _filled(_late(_incident(200)))
     moved = wide.alerts[0].moved(STEP)
     assert "firing_for" not in details(wide.alerts[0])
     assert details(moved)["firing_for"] == "1s"
