@@ -102,3 +102,28 @@ async def test_a_cancel_after_a_delete_beside_a_receive_was_answered_tells_it_de
     said = said_in(json_logs)
     assert said["sesd.sqs.released"]["count"] == 1
     _told_deleted(said)
+
+
+async def test_a_cancel_in_a_hook_that_runs_before_sesds_own_tells_it_deleted(
+    local_sqs: LocalSqs, json_logs: io.StringIO
+) -> None:
+    """The program's hook on the delete's answer was added to the client before sesd made
+    its poller (its hooks run first), and the cancellation comes in it: the answer had
+    been read, the message is gone, and sesd says so."""
+    async with aws_client("sqs", local_sqs) as sqs:
+        url, _ = await make_queue(sqs, visibility=300)
+        await send_bodies(sqs, url, [f.raw(f.delivery(["u0@one.example"]))])
+        answered = _held_once_answered(sqs)
+        p, _ = poller(sqs, url, settings="wait_time_seconds = 20\nmax_messages = 1\n")
+        messages = await p._receive()
+        assert messages is not None
+        p._stopping.set()
+        task = asyncio.get_running_loop().create_task(p._handle(messages))
+        with anyio.fail_after(10):
+            await answered.wait()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        assert _counted(p, "delete") == (0, 0)
+        assert await queue_counts(sqs, url) == (0, 0)
+    _told_deleted(said_in(json_logs))
