@@ -14,11 +14,13 @@ from typing import Any
 import anyio
 import pytest
 
+import sesd.io.sqs_answers as answers_module
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.runtime.sqs_calls import InvalidMemory
 from tests import factory as f
 from tests.conftest import aws_client, make_queue, queue_counts, said_in, send_bodies
 from tests.test_sqs_edges import poller
+from tests.test_sqs_receive_beside_delete import _bug_in
 from tests.test_sqs_stop_delete_cancelled import _counted
 
 
@@ -71,3 +73,29 @@ async def test_a_fault_judging_a_batch_tells_it_before_it_ends_the_poller(
     line = said["sesd.sqs.batch"]
     assert (line["received"], line["to_delete"], line["deleted"]) == (3, at, at)
     assert said.get("sesd.sqs.released", {}).get("count", 0) == 2 - at
+
+
+async def test_a_fault_under_the_delete_after_a_judging_fault_is_no_delete_cut_off(
+    local_sqs: LocalSqs, json_logs: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug of sesd's own under the delete of what a faulted batch judged (reading its
+    answer) is counted and logged as a fault, the judging's fault raised: the delete is
+    not said cut off nor counted a failed call, as a batch whose delete faulted is not."""
+    async with aws_client("sqs", local_sqs) as sqs:
+        url, _ = await make_queue(sqs, visibility=300)
+        await send_bodies(sqs, url, [f.raw(f.delivery([f"u{i}@one.example"])) for i in range(3)])
+        p, _ = poller(sqs, url)
+        messages: list[Any] = []
+        with anyio.fail_after(10):
+            while len(messages) < 3:
+                got = await sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+                messages += got.get("Messages", [])
+        p._judge._invalid = _FailsOn(messages[1]["MessageId"])
+        monkeypatch.setattr(answers_module, "_entry", _bug_in("Id"))
+        with anyio.fail_after(10), pytest.raises(RuntimeError, match="a fault judging"):
+            await p._handle(messages)
+        assert _counted(p, "delete") == (0, 1)
+    said = said_in(json_logs)
+    assert "sesd.sqs.delete_cut_off" not in said, said["sesd.sqs.delete_cut_off"]
+    assert said["sesd.task.failed"]["exception"].rstrip().endswith("KeyError: 'no such member'")
+    assert said["sesd.sqs.batch_failed"]["to_give_back"] == 1

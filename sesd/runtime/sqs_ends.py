@@ -106,7 +106,8 @@ class Ends:
         logged here)."""
         calls = Calls()
         await self.delete(in_flight, done, calls, limit)
-        self.told(len(messages), len(done), calls.deleted, calls.so_far)
+        if calls.fault is None:  # a fault under the delete is no delete cut off: logged below
+            self.told(len(messages), len(done), calls.deleted, calls.so_far)
         self._counts.error("process")
         self._log.error(
             "sesd.sqs.batch_failed",
