@@ -168,7 +168,8 @@ class Deletes:
                 "sesd.sqs.delete_partly_failed",
                 failed=len(failed),
                 codes=_codes(failed),
-                retrying=len(retry_ids) if attempt == 0 else 0,
+                # 0 once the call was cut off after this answer: no try follows it.
+                retrying=len(retry_ids) if attempt == 0 and ended is None else 0,
             )
             entries = [e for e in entries if e["Id"] in retry_ids]
         self._run(left=bool(entries))
