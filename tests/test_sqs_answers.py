@@ -21,7 +21,7 @@ from botocore.model import ListShape, MapShape, StructureShape
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from sesd.io.sqs_answers import ANSWERS, UnreadableAnswer, read_answer
+from sesd.io.sqs_answers import ANSWERS, DELETE_ANSWERS, UnreadableAnswer, read_answer
 
 _MODEL = botocore.session.get_session().get_service_model("sqs")
 
@@ -417,3 +417,31 @@ def test_an_unreadable_answer_quotes_its_first_60_characters() -> None:
     whole = "\U0001f600" * 60  # four bytes each: all of it, nothing more
     said = str(UnreadableAnswer("that is not JSON", whole.encode()))
     assert said == f"an answer that is not JSON, not SQS's: {whole!r}"
+
+
+def test_a_deletes_answer_is_kept_for_the_delete_in_flight_alone() -> None:
+    """A batch delete's answer read here is kept in the list its delete set for itself
+    (sesd.runtime.sqs_deletes), which a cancellation after the answer reads; a receive's
+    and an error's are not, and with no list set (no delete in flight) nothing is."""
+    deleted = {"Successful": [{"Id": "0"}], "Failed": []}
+
+    def read(operation: str, status: int = 200) -> None:
+        body = json.dumps(deleted if operation == "DeleteMessageBatch" else {}).encode()
+        read_answer(
+            operation_model=_MODEL.operation_model(operation),
+            response_dict={"status_code": status, "headers": dict(_HEADERS), "body": body},
+            customized_response_dict={},
+        )
+
+    read("DeleteMessageBatch")  # none in flight: nowhere to keep it, and no error
+    kept: list[dict[str, Any]] = []
+    token = DELETE_ANSWERS.set(kept)
+    try:
+        read("ReceiveMessage")
+        read("DeleteMessageBatch", 500)
+        assert kept == []
+        read("DeleteMessageBatch")
+        assert kept == [deleted]
+    finally:
+        DELETE_ANSWERS.reset(token)
+    assert DELETE_ANSWERS.get() is None

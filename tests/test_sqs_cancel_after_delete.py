@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 from typing import Any
 
 import anyio
@@ -102,3 +103,67 @@ async def test_a_cancel_after_a_delete_beside_a_receive_was_answered_tells_it_de
     said = said_in(json_logs)
     assert said["sesd.sqs.released"]["count"] == 1
     _told_deleted(said)
+
+
+async def test_a_cancel_in_a_hook_that_runs_before_sesds_own_tells_it_deleted(
+    local_sqs: LocalSqs, json_logs: io.StringIO
+) -> None:
+    """The program's hook on the delete's answer was added to the client before sesd made
+    its poller (its hooks run first), and the cancellation comes in it: the answer had
+    been read, the message is gone, and sesd says so."""
+    async with aws_client("sqs", local_sqs) as sqs:
+        url, _ = await make_queue(sqs, visibility=300)
+        await send_bodies(sqs, url, [f.raw(f.delivery(["u0@one.example"]))])
+        answered = _held_once_answered(sqs)
+        p, _ = poller(sqs, url, settings="wait_time_seconds = 20\nmax_messages = 1\n")
+        messages = await p._receive()
+        assert messages is not None
+        p._stopping.set()
+        task = asyncio.get_running_loop().create_task(p._handle(messages))
+        with anyio.fail_after(10):
+            await answered.wait()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        assert _counted(p, "delete") == (0, 0)
+        assert await queue_counts(sqs, url) == (0, 0)
+    _told_deleted(said_in(json_logs))
+
+
+async def test_a_cancel_after_a_partly_failed_delete_says_no_retry(
+    local_sqs: LocalSqs, json_logs: io.StringIO
+) -> None:
+    """SQS's answer says the delete failed for the batch's one entry, for a reason a
+    retry may cure, and the task is cancelled before the SDK hands it back: no retry is
+    made, and the warning says none is (not one that never comes)."""
+    async with aws_client("sqs", local_sqs) as sqs:
+        url, _ = await make_queue(sqs, visibility=300)
+        await send_bodies(sqs, url, [f.raw(f.delivery(["u0@one.example"]))])
+        failed = {"Failed": [{"Id": "0", "SenderFault": False, "Code": "InternalError"}]}
+
+        def refuse(response_dict: dict[str, Any], **_: Any) -> None:
+            response_dict["body"] = json.dumps(failed).encode()
+
+        # Before sesd's hooks: the answer sesd reads says so.
+        sqs.meta.events.register("before-parse.sqs.DeleteMessageBatch", refuse)
+        calls: list[str] = []
+        sqs.meta.events.register(
+            "before-call.sqs.DeleteMessageBatch", lambda **_: calls.append("delete")
+        )
+        answered = _held_once_answered(sqs)
+        p, _ = poller(sqs, url, settings="wait_time_seconds = 20\nmax_messages = 1\n")
+        messages = await p._receive()
+        assert messages is not None
+        p._stopping.set()
+        task = asyncio.get_running_loop().create_task(p._handle(messages))
+        with anyio.fail_after(10):
+            await answered.wait()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        assert calls == ["delete"]
+    said = said_in(json_logs)
+    assert said["sesd.sqs.delete_partly_failed"]["retrying"] == 0
+    line = said["sesd.sqs.batch"]
+    assert (line["to_delete"], line["deleted"]) == (1, 0)
+    assert "sesd.sqs.delete_cut_off" not in said

@@ -12,12 +12,12 @@ and every line says ``retired``.
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sesd.config import QueueConfig
 from sesd.io.aws_errors import assume_role_failure, error_code
 from sesd.io.sdk_blame import answer_too_deep, sesds_own
+from sesd.io.sqs_answers import DELETE_ANSWERS, read_deletes
 from sesd.metrics.sqs import QueueCounts
 from sesd.runtime.sqs_calls import (
     DENIED,
@@ -42,29 +42,11 @@ __all__ = ["Deletes", "Progress"]
 class Progress(Protocol):
     """Where a delete keeps how many it has deleted so far (``so_far``): what one cut
     off in its second try deleted with its first, which would else be lost with it;
-    and, for one ended after SQS answered it (:data:`_ANSWERED`), how many it deleted
+    and, for one ended after SQS answered it (:meth:`Deletes._delete_try`), how many it deleted
     (``deleted``), as when it returns."""
 
     so_far: int
     deleted: int | None
-
-
-#: The delete of this task in flight, and SQS's answer to it once the SDK has read it
-#: (:func:`_keep_answer`). A cancellation, or an exit, that comes after the answer and
-#: before the SDK hands it back (a hook of its own still running) ends the call
-#: without it: SQS has deleted what it says, and a delete told cut off would count
-#: them failed and have an on-call engineer wait for redeliveries that never come.
-_ANSWERED: ContextVar[list[Any] | None] = ContextVar("sesd_delete_answered", default=None)
-#: The SDK's event with the answer to a delete, read.
-_AFTER_DELETE = "after-call.sqs.DeleteMessageBatch"
-
-
-def _keep_answer(http_response: Any, parsed: Any, **_: Any) -> None:
-    """Keep SQS's answer to the delete in flight (:data:`_ANSWERED`); not an error's, which
-    the SDK raises."""
-    kept = _ANSWERED.get()
-    if kept is not None and http_response.status_code < 300:
-        kept.append(parsed)
 
 
 def _codes(failed: list[Any]) -> list[str]:
@@ -127,10 +109,8 @@ class Deletes:
         #: removed the queue: the old place's errors are not the new one's).
         self._counts = counts
         self._log = log
-        # Once a client (its pollers share it): kept before a hook added later runs.
-        client.meta.events.register(
-            _AFTER_DELETE, _keep_answer, unique_id="sesd-keep-delete-answer"
-        )
+        # Its answers kept for the delete in flight as they are read (once a client).
+        read_deletes(client)
         self._undeletable = False  # deletes refused for good (reported once)
         #: Batches in a row whose delete left some undeleted (throttled, SQS in trouble).
         self._delete_errors = 0
@@ -188,7 +168,8 @@ class Deletes:
                 "sesd.sqs.delete_partly_failed",
                 failed=len(failed),
                 codes=_codes(failed),
-                retrying=len(retry_ids) if attempt == 0 else 0,
+                # 0 once the call was cut off after this answer: no try follows it.
+                retrying=len(retry_ids) if attempt == 0 and ended is None else 0,
             )
             entries = [e for e in entries if e["Id"] in retry_ids]
         self._run(left=bool(entries))
@@ -211,19 +192,26 @@ class Deletes:
 
     async def _delete_try(self, entries: list[dict[str, Any]]) -> tuple[Any, BaseException | None]:
         """One try of a delete: SQS's answer, and what ended the call after SQS answered
-        (a cancellation, an exit: :data:`_ANSWERED`), for :meth:`delete` to tell the
-        answer, try no more, and raise it; None if the call returned."""
+        (a cancellation, an exit), for :meth:`delete` to tell the answer, try no more,
+        and raise it; None if the call returned.
+
+        A cancellation, or an exit, that comes after the answer and before the SDK hands
+        it back (a hook still running) ends the call without it: SQS has deleted what it
+        says, and a delete told cut off would count them failed and have an on-call
+        engineer wait for redeliveries that never come. The answer is kept as it is read
+        (sesd.io.sqs_answers.DELETE_ANSWERS; an answer the SDK reads instead, not SQS's
+        shape, is not: that delete is told cut off). The SDK's retries of that call are
+        not counted: it adds their count to the answer it hands back."""
         answered: list[Any] = []
-        kept = _ANSWERED.set(answered)
+        kept = DELETE_ANSWERS.set(answered)
         try:
             return await self._batch("delete", self._client.delete_message_batch, entries), None
         except BaseException as exc:
             if not answered or isinstance(exc, Exception):
                 raise
-            self._counts.retried("delete", retries(answered[-1]))  # as :meth:`_batch` would
             return answered[-1], exc
         finally:
-            _ANSWERED.reset(kept)
+            DELETE_ANSWERS.reset(kept)
 
     def cut_off(self, operation: str) -> None:
         """A delete or a release (``operation``) cut off before SQS answered (its own

@@ -25,9 +25,10 @@ __all__ = ["MISJUDGED", "Ends"]
 #: What the log says of a fault of sesd's own in a batch's judging, and what came of it.
 MISJUDGED = (
     "a fault of sesd's own judging the batch: what it judged is deleted as any batch's, "
-    "the rest given back at once for SQS to hand out again (with a redrive policy, a "
-    "message that meets the fault each time moves to the dead-letter queue); the poller "
-    "starts again. A fault that repeats is a bug: report it with its traceback "
+    "those after the message at fault given back at once for SQS to hand out again; "
+    "that message comes back after its visibility timeout (with a redrive policy, one "
+    "that meets the fault each time moves to the dead-letter queue); the poller starts "
+    "again. A fault that repeats is a bug: report it with its traceback "
     "(sesd.task.failed)"
 )
 
@@ -95,15 +96,18 @@ class Ends:
         """A fault of sesd's own judging a batch (``exc``), which ends the poller for its
         supervisor to count, log and start again: the batch told first. Those judged
         to delete (``done``, counted) are deleted as any batch's are (``limit``); those
-        not judged (``left``, the message at fault first) are given back at once, for
+        after the message at fault, not judged (``left``), are given back at once, for
         SQS to hand out again rather than hide them, counted nowhere, until their
-        visibility timeout. The fault counts a processing error of the queue and is
-        said, escaped (its text may quote a body), with what came of the batch. What to
-        raise: the fault, or what ended the delete if it must reach whoever waits for
-        it (an exit, a cancellation; the fault then counted and logged here)."""
+        visibility timeout. The message at fault is not: given back, it would end at
+        once the next poller that reads it. The fault counts a processing error of the
+        queue and is said, escaped (its text may quote a body), with what came of the
+        batch. What to raise: the fault, or what ended the delete if it must reach
+        whoever waits for it (an exit, a cancellation; the fault then counted and
+        logged here)."""
         calls = Calls()
         await self.delete(in_flight, done, calls, limit)
-        self.told(len(messages), len(done), calls.deleted, calls.so_far)
+        if calls.fault is None:  # a fault under the delete is no delete cut off: logged below
+            self.told(len(messages), len(done), calls.deleted, calls.so_far)
         self._counts.error("process")
         self._log.error(
             "sesd.sqs.batch_failed",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from functools import partial
-from itertools import dropwhile
+from itertools import dropwhile, islice
 from operator import is_not
 from typing import TYPE_CHECKING, Any
 
@@ -107,7 +107,7 @@ class Judge:
         shield does not hold off (the task's own cancellation, the event loop's close)
         leaves there those counted so far, and in ``left`` those it came before, not
         judged, for the poller to give back; so does a fault of sesd's own in the
-        judging (the message at fault first of those left).
+        judging, in ``left`` those after the message at fault (not that one).
 
         Not a turn before every message: a turn is a trip round the event loop (a
         selector poll, a task switch), about 25,000 instructions, a quarter of what the
@@ -143,8 +143,12 @@ class Judge:
                     done.append(message)
             except Exception:
                 # A fault of sesd's own (a message's, the pipeline's, is caught in _judge):
-                # this message and those after it, not judged, for the poller to give back.
-                left += dropwhile(partial(is_not, message), messages)
+                # those after this message, not judged, for the poller to give back. This
+                # one stays hidden until its visibility timeout, as any not deleted: one
+                # that meets the fault each time, given back at once, would go to the
+                # next poller of the queue, end it too, and keep every poller restarting
+                # in turn (a queue without a redrive policy, for good).
+                left += islice(dropwhile(partial(is_not, message), messages), 1, None)
                 raise
 
     def _judge(self, message: MessageTypeDef, received_at: float) -> bool:
