@@ -434,6 +434,7 @@ async def test_a_start_after_a_kill_says_the_last_run_did_not_stop_cleanly(
         assert [r for r in sesd.records if r["event"] == "sesd.state.unclean_stop"]
 
 
+@pytest.mark.usefixtures("quick_sdk_retries")  # its subject is the drain, not the SDK's pauses
 async def test_a_stopping_daemon_says_it_is_not_ready(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
