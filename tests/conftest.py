@@ -25,6 +25,7 @@ import pytest
 import structlog
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
+from botocore.retries.standard import ExponentialBackoff
 
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import Config, read_secrets
@@ -287,6 +288,19 @@ def short_polls(monkeypatch: pytest.MonkeyPatch) -> None:
     answers, and when sesd counts it as read, are the same; the long poll keeps tests
     of its own (test_sqs_integration, test_sqs_edges, test_shutdown)."""
     monkeypatch.setattr("sesd.runtime.sqs.SHORT_POLL_PAUSE", 0.05)
+
+
+@pytest.fixture
+def quick_sdk_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SDK's pause before each retry a hundredth of what it drew (a random 0-1 s,
+    then 0-2 s and 0-4 s: up to 70 ms in all, not 7 s), for tests that count retries or
+    read what they end in, not how long they waited. The same calls are made, as many
+    times and in the same order, each still after a pause; the reliability tests keep
+    the SDK's own, which is what they ride out."""
+    drawn = ExponentialBackoff.delay_amount
+    monkeypatch.setattr(
+        ExponentialBackoff, "delay_amount", lambda self, context: drawn(self, context) / 100
+    )
 
 
 @pytest.fixture

@@ -39,6 +39,10 @@ from sesd.runtime.aws_settings import poll_config
 from tests import factory as f
 from tests.fake_ses import ROLE_ACCOUNT, FakeSes, healthy_account
 
+#: The SDK's pauses before its retries cut short: these tests count the retries and
+#: read what they end in, not how long they waited (conftest.quick_sdk_retries).
+pytestmark = pytest.mark.usefixtures("quick_sdk_retries")
+
 NOW = f.T0
 TARGET: Target = ("default", "eu-west-1")
 RULES = """

@@ -24,6 +24,10 @@ from tests.conftest import make_queue, running
 from tests.fake_ses import FakeSes, Reply
 from tests.test_aws_clients import CANARY, _config, _pool_open
 
+#: The SDK's pauses before its retries cut short: these tests count the retries and
+#: read what they end in, not how long they waited (conftest.quick_sdk_retries).
+pytestmark = pytest.mark.usefixtures("quick_sdk_retries")
+
 _KIND = "application/x-amz-json-1.0"
 
 

@@ -26,6 +26,10 @@ from tests.test_reload_calls_in_flight import (
     _until,
 )
 
+#: The SDK's pauses before its retries cut short: these tests count the retries and
+#: read what they end in, not how long they waited (conftest.quick_sdk_retries).
+pytestmark = pytest.mark.usefixtures("quick_sdk_retries")
+
 
 async def test_a_queue_moved_by_a_reload_during_a_stop_counts_its_old_place_nowhere(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

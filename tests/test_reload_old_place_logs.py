@@ -33,6 +33,10 @@ from tests.test_reload_calls_in_flight import Standing, _logged, _moved, reloade
 from tests.test_reload_same_place_counts import _two_pollers
 from tests.test_sqs_edges import ForbiddingSqs
 
+#: The SDK's pauses before its retries cut short: these tests count the retries and
+#: read what they end in, not how long they waited (conftest.quick_sdk_retries).
+pytestmark = pytest.mark.usefixtures("quick_sdk_retries")
+
 #: The line that says a queue's attributes could not be read.
 _ATTRIBUTES = "sesd.sqs.attributes_failed"
 

@@ -24,6 +24,10 @@ from tests.test_reload_calls_in_flight import (
 )
 from tests.test_reload_moved_ready import HoldingFront, _config, _name, _readyz
 
+#: The SDK's pauses before its retries cut short: these tests count the retries and
+#: read what they end in, not how long they waited (conftest.quick_sdk_retries).
+pytestmark = pytest.mark.usefixtures("quick_sdk_retries")
+
 #: Queue ``q`` at an SQS URL that names its region (the calls go to the
 #: :class:`Standing`, the ``[aws]`` endpoint; it reads the queue's name from the URL).
 _NAMED = (

@@ -15,6 +15,10 @@ from tests.test_reload_calls_in_flight import (
     reloaded_mid_receive,
 )
 
+#: The SDK's pauses before its retries cut short: these tests count the retries and
+#: read what they end in, not how long they waited (conftest.quick_sdk_retries).
+pytestmark = pytest.mark.usefixtures("quick_sdk_retries")
+
 
 def _two_pollers(sqs: Standing) -> str:
     """``q`` where it was, read by two pollers."""

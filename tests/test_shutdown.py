@@ -53,6 +53,15 @@ async def _wait_for_log(stream: BufferedByteReceiveStream, event: str) -> list[d
             return seen
 
 
+async def _long_polling(daemon: Daemon, receives: int = 1) -> None:
+    """Until ``receives`` receives are in flight at once: with no message waiting, a
+    receive is all a poller has in flight. Not until a receive has answered: a queue's
+    first long poll, on an empty queue, answers after its whole wait (5 s for nothing)."""
+    with anyio.fail_after(20):
+        while len(daemon.in_flight._scopes) < receives:
+            await anyio.lowlevel.checkpoint()
+
+
 @pytest.mark.timeout(90)
 async def test_sigterm_under_load_loses_nothing(
     local_sqs: LocalSqs, sqs: Any, tmp_path: Path
@@ -120,9 +129,7 @@ async def test_a_long_poll_in_flight_on_a_queue_a_reload_removes_is_released(
     path.write_text(text + f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 5\n')
     daemon: Daemon
     async with running(load_config(str(path)), config_path=path) as daemon:
-        with anyio.fail_after(20):
-            await daemon.changes.wait_for(lambda: "q" in daemon.health.last_receive)
-        # The poller has gone straight back into a 5 s long poll.
+        await _long_polling(daemon, 2)  # ``q``'s 5 s long poll, and ``kept``'s
         path.write_text(text)
         assert await daemon.reload()
         await send_bodies(sqs, url, [f.raw(f.delivery([f"u{i}@one.com"])) for i in range(3)])
@@ -164,9 +171,7 @@ async def test_a_stop_with_no_grace_left_abandons_its_long_poll_at_once(
     )
     daemon: Daemon
     async with running(config) as daemon:
-        with anyio.fail_after(20):
-            await daemon.changes.wait_for(lambda: "q" in daemon.health.last_receive)
-        # The poller has gone straight back into a 5 s long poll.
+        await _long_polling(daemon)  # a 5 s long poll
         daemon.stop()
         await send_bodies(sqs, url, [f.raw(f.delivery([f"u{i}@one.com"])) for i in range(3)])
     assert '"sesd.sqs.receive_abandoned"' in logs.getvalue()
@@ -434,6 +439,7 @@ async def test_a_start_after_a_kill_says_the_last_run_did_not_stop_cleanly(
         assert [r for r in sesd.records if r["event"] == "sesd.state.unclean_stop"]
 
 
+@pytest.mark.usefixtures("quick_sdk_retries")  # its subject is the drain, not the SDK's pauses
 async def test_a_stopping_daemon_says_it_is_not_ready(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -37,6 +37,10 @@ from tests import factory as f
 from tests.conftest import aws_client, make_queue, queue_counts, running, send_bodies
 from tests.proxy import Proxy
 
+#: The SDK's pauses before its retries cut short: these tests count the retries and
+#: read what they end in, not how long they waited (conftest.quick_sdk_retries).
+pytestmark = pytest.mark.usefixtures("quick_sdk_retries")
+
 
 def poller(
     sqs: Any,

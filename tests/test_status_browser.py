@@ -278,6 +278,7 @@ async def test_a_silenced_alert_shows_its_silence(
             seen.assert_clean(host)
 
 
+@pytest.mark.usefixtures("quick_sdk_retries")  # the page's words, not the SDK's pauses
 async def test_an_account_ses_stopped_answering_shows_its_last_answer_and_failing(
     local_sqs: LocalSqs, sqs: Any, browser: Browser
 ) -> None:

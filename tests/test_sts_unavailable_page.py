@@ -24,7 +24,9 @@ from sesd.runtime.aws import AwsClients, poll_config
 from sesd.runtime.sqs_calls import describe_error, hint_for
 from tests.fake_ses import ROLE_ACCOUNT, FakeSes
 
-pytestmark = pytest.mark.timeout(30)
+#: The SDK's pauses before its retries of STS cut short: these tests read what the
+#: retries end in, not how long they waited (conftest.quick_sdk_retries).
+pytestmark = [pytest.mark.timeout(30), pytest.mark.usefixtures("quick_sdk_retries")]
 
 BODIES = {
     "a proxy's text": ("upstream connect error or disconnect/reset before headers", "text/plain"),
