@@ -24,6 +24,9 @@ The windows' contract, which this model states:
   window, the next event inside the window starts it afresh.
 * An identical event (message id, type, time, recipients) seen before is a
   duplicate and changes nothing.
+* A DeliveryDelay of a recipient delayed already and not ended (SES's retry) counts
+  in no window: one delayed recipient is one, however often SES retries it. Its text
+  is still kept (the alert's examples), so it moves the window on as an event does.
 * A recipient (message id, address) is pending at ``now`` from its first
   DeliveryDelay, unless a Delivery or Bounce of it at or after the delay's time
   was processed (or one SES dated at or after it and no more than 16 h after, when
@@ -33,9 +36,37 @@ The windows' contract, which this model states:
   tries no longer). A delay already expired when it arrives is not pending. When a
   pending delay is resolved, how long it lasted is a value at the resolution's time
   (by SES's times, when it ended as SES dated them).
-* A restart holds each Delivery or Bounce remembered later than its clock to it, and
-  SES's time of one to a day after that: the clock's steps are not told to the
-  pipeline, so one dated after the save reads as a damaged file's.
+* A step of the clock that sesd measures moves none of the windows (they are in
+  event time) and none of the event times kept, but for what README's Inputs say of
+  a delay: its first time is the clock's when it came from ahead of it, and so is
+  the latest it pends, 16 h on. A step ahead moves that latest time of each delay
+  first seen no later than the clock it left, or moved before, by the step (never
+  past the clock: its first time so moved is no later than the new clock's); an
+  expiry that latest time set moves with it, an earlier ``expirationTime`` (SES's
+  own time) stays. One later than the latest time when it came was cut to it, and
+  sesd keeps one expiry a delay: it moves as the latest time does, and such a delay
+  may pend up to the step past SES's time (README says so). A step back moves none:
+  it takes back as much of what steps ahead moved, and what it takes back past none
+  is kept, a move below none, against the next step ahead. Such a move moves no
+  latest time and times no delay longer, but a Delivery or Bounce dated on the clock
+  behind, at or after the first time so moved, ends the delay (timed across the
+  step), and a retry dated so keeps the first delay's time. A delay's length, when
+  its Delivery or Bounce ends it, is timed from its first time as steps ahead moved
+  it (none, not less, when the Delivery is dated before that). A retry SES dated
+  before the first time is the first delay, on this clock: what steps moved of the
+  one it replaces goes.
+* Each Delivery or Bounce remembered for a delay SQS brings after it moves with a
+  step ahead too, if dated no later than the clock the step left; a step back moves
+  none, and is kept of each remembered then (its credit) against the next step
+  ahead, which moves it as much less.
+* A restart holds each Delivery or Bounce remembered later than its clock to it (but
+  as far as its credit puts the clock behind it, a day at most: the state file keeps
+  no more), and SES's time of one to a day after that. The clock's steps sesd did not
+  measure (the property test makes some) are not known to it, so one dated after the
+  save reads as a damaged file's. It holds each delay's move likewise: a first time
+  so moved ahead of the restart's clock is held to it (a move below none then goes).
+  A file saved ahead of the restart's clock (the clock stepped back while sesd was
+  stopped) is read at its save and then stepped back as far, as a step measured.
 """
 
 from __future__ import annotations
@@ -116,6 +147,19 @@ class _Delay:
     since: float
     expires: float
     resolved: bool = False
+    #: How far steps of the clock moved its first time (below none: a step back's).
+    moved: float = 0.0
+
+    @property
+    def latest(self) -> float:
+        """The latest it pends: 16 h after its first time, as far as steps ahead moved it."""
+        return self.since + DEFAULT_EXPIRY + max(self.moved, 0.0)
+
+    def move(self, moved: float) -> None:
+        """Its first time moved ``moved`` in all, and the expiry its latest time set."""
+        was, self.moved = self.latest, moved
+        if self.expires == was or self.expires > self.latest:
+            self.expires = self.latest
 
 
 @dataclass
@@ -129,6 +173,8 @@ class Model:
     resolutions: dict[tuple[str, str], float] = field(default_factory=dict)
     #: SES's time of those resolved from ahead of the clock, held to a day ahead.
     ses_resolutions: dict[tuple[str, str], float] = field(default_factory=dict)
+    #: How far steps back since each was remembered put the clock behind it.
+    credits: dict[tuple[str, str], float] = field(default_factory=dict)
     #: Recipients whose delay was timed: one value per delayed recipient.
     timed: set[tuple[str, str]] = field(default_factory=set)
     seen: set[tuple[str, str, float, frozenset[str]]] = field(default_factory=set)
@@ -159,11 +205,14 @@ class Model:
             expires = min(expires, event.time + DEFAULT_EXPIRY)
         for address in event.recipients:
             domain = address.rpartition("@")[2]
+            recipient = (event.message_id, address)
+            found = self.delays.get(recipient)
+            retry = event.kind == "delivery_delay" and found is not None and not found.resolved
             if in_windows:
-                self._keep(domain, event.kind, t, 1.0, now)
+                # (A retry's text is still noted: it moves the window on, counting none.)
+                self._keep(domain, "retry" if retry else event.kind, t, 1.0, now)
                 if event.kind == "delivery":
                     self._keep(domain, "processing", t, float(event.processing_ms), now)
-            recipient = (event.message_id, address)
             if event.kind == "delivery_delay":
                 self._delayed(recipient, domain, t, event.time, expires, now)
             elif event.kind in ("delivery", "bounce"):
@@ -213,35 +262,67 @@ class Model:
         found = self.delays.get(recipient)
         if found is None or found.resolved:
             self.delays[recipient] = _Delay(domain, t, expiry)
-        else:
-            found.since = min(found.since, t)
-            found.expires = min(max(found.expires, expiry), found.since + DEFAULT_EXPIRY)
+            return
+        if t < found.since and not (found.moved < 0 and t >= found.since + found.moved):
+            found.since, found.moved = t, 0.0
+        found.expires = min(max(found.expires, expiry), found.latest)
 
     def _resolved(
         self, recipient: tuple[str, str], domain: str, t: float, now: float, in_windows: bool
     ) -> None:
         self.resolutions[recipient] = max(t, self.resolutions.get(recipient, t))
         found = self.delays.get(recipient)
-        if found is None or found.resolved or found.since > t:
+        if found is None or found.resolved or found.since + min(found.moved, 0.0) > t:
             return
         found.resolved = True
         self.timed.add(recipient)
+        lasted = t - found.since
+        if found.moved > 0 or t < found.since:
+            lasted = max(0.0, lasted - found.moved)
         if in_windows:
-            self._keep(domain, "duration", t, (t - found.since) * 1000.0, now)
+            self._keep(domain, "duration", t, lasted * 1000.0, now)
 
-    def restarted(self, now: float) -> None:
-        """A restart from the state file at ``now``. The property test tells the
-        pipeline no step of the clock (the daemon measures them and saves how far a
-        step back put the clock behind each Delivery or Bounce remembered). So a file
-        saved after the clock stepped back holds one dated after its save with no step
-        to explain it, as a damaged file would: the restart holds it to the clock, and
-        SES's time of it to a day after that (sesd.core.pending_steps.held_to,
+    def stepped(self, step: float, now: float) -> None:
+        """A step of the clock sesd measured: ``step`` seconds, to ``now``."""
+        left = now - step
+        for delay in self.delays.values():
+            if not delay.resolved and (step < 0 or delay.since <= left or delay.moved):
+                delay.move(min(delay.moved + step, now - delay.since))
+        for recipient, at in self.resolutions.items():
+            credit = self.credits.get(recipient, 0.0)
+            if step < 0:
+                self.credits[recipient] = credit - step
+                continue
+            if at <= left and step > credit:
+                self.resolutions[recipient] = at + step - credit
+            self.credits[recipient] = max(0.0, credit - step)
+
+    def restarted(self, now: float, saved: float | None = None) -> None:
+        """A restart from the state file at ``now``, saved at ``saved`` (``now`` if
+        not given; a file saved ahead is stepped back after this, as a step measured).
+        sesd saves how far each step back put the clock behind each Delivery or Bounce
+        remembered (its credit, a day at most). A step it did not measure (the property
+        test makes some) leaves one dated after its save with no step to explain it,
+        as a damaged file would: the restart holds it to the clock, but for its credit,
+        and SES's time of it to a day after that (sesd.core.pending_steps.held_to,
         sesd.core.pending_ses.held). Left out, a delay read after the restart, dated
         between the two on the clock, was over in the model and pending in sesd; one
-        dated at the restart was timed from the Delivery, in sesd from the restart."""
+        dated at the restart was timed from the Delivery, in sesd from the restart.
+        A delay first seen more than a day after both the save and ``now`` is none the
+        file could hold (sesd.core.pending_file), unless a step back's move puts it a
+        day before that; and a first time that steps moved ahead of ``now`` is held to
+        it."""
+        latest = max(now, now if saved is None else saved) + MOST_AHEAD
+        for recipient, delay in list(self.delays.items()):
+            if delay.since > latest and delay.since + delay.moved > latest - MOST_AHEAD:
+                del self.delays[recipient]  # first seen later than the file could hold
+        for delay in self.delays.values():
+            if not delay.resolved and delay.moved and delay.moved > now - delay.since:
+                delay.move(max(0.0, min(delay.moved, now - delay.since)))
         for recipient, ended in self.resolutions.items():
-            if ended > now:
-                self.resolutions[recipient] = now
+            credit = self.credits[recipient] = min(self.credits.get(recipient, 0.0), MOST_AHEAD)
+            if ended > now + credit:
+                self.resolutions[recipient] = now + credit
         for recipient, ses in self.ses_resolutions.items():
             self.ses_resolutions[recipient] = min(ses, self.resolutions[recipient] + MOST_AHEAD)
 
@@ -252,7 +333,7 @@ class Model:
         out: dict[str, int] = {}
         for d, kind, t, _ in self._kept(domain, index).values:
             inside = self.windows[index].holds(t, now)
-            if d == domain and kind not in ("processing", "duration") and inside:
+            if d == domain and kind not in ("processing", "duration", "retry") and inside:
                 out[kind] = out.get(kind, 0) + 1
         return out
 
