@@ -91,11 +91,28 @@ def test_an_exclude_providers_glob_leaves_out_unknown_where_the_rule_names_it() 
     labels it names, so ``unkn*`` is taken there, and leaves ``unknown`` out."""
     rule = f'{_PROVIDERS}{_RULE}providers = ["unknown", "google"]\nexclude_providers = ["unkn*"]\n'
     config = parse_config(rule)
+    assert not [w for w in config.warnings() if "exclude_providers" in w]
     pipeline = Pipeline(core_settings(config))
     pipeline.feed(f.raw(f.delay(["u@gmail.com", "v@unresolved.example"])), "q", NOW)
     evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
     fired = evaluator.evaluate(pipeline.ledger, NOW + 1)
     assert [(a.scope, a.domain) for a in fired] == [("provider", "google")]
+
+
+def test_an_exclude_tenants_glob_leaves_out_unknown_where_the_rule_names_it() -> None:
+    """A rule naming ``unknown`` and ``acme``: its exclusions are compared with the
+    labels it names, so ``unknow[n]``, which matches no tenant's label but sesd's
+    ``unknown``, is taken there (not warned that the rule's globs leave it out already:
+    the rule names it), and leaves out the mail no tenant could be told for."""
+    tagged = [
+        *_half_delayed([f"a{k}@x.example" for k in range(3)], {"tenant": ["acme"]}),
+        *_half_delayed([f"n{k}@x.example" for k in range(3)]),
+    ]
+    rule = f'{TENANTS}{_RULE}tenants = ["unknown", "acme"]\n'
+    assert _fired(rule, tagged) == ["acme", "unknown"]
+    excluded = rule + 'exclude_tenants = ["unknow[n]"]\n'
+    assert _fired(excluded, tagged) == ["acme"]
+    assert not [w for w in parse_config(excluded).warnings() if "exclude_tenants" in w]
 
 
 def test_a_tenant_glob_is_never_compared_with_unknown_but_is_with_other() -> None:
@@ -119,7 +136,11 @@ def test_a_tenant_glob_is_never_compared_with_unknown_but_is_with_other() -> Non
         # A tenant SES names unknown is labelled 'unknown': only sesd's unknown is left.
         (f'{_RULE}tenants = ["unknow[n]"]', "a glob that matches only 'unknown', which a glob"),
         # What SES says of tenants names them as SES does: other past a cap is not there.
-        (f'{PAUSED_RULE}tenants = ["othe[r]"]', "tenants[0]: 'othe[r]', a glob that matches"),
+        (
+            f'{PAUSED_RULE}tenants = ["othe[r]"]',
+            "tenants[0]: 'othe[r]', a glob that matches no tenant label this rule meets (a "
+            "tenant SES names other or unknown is labelled quoted: 'other')",
+        ),
         (f'{PAUSED_RULE}tenants = ["unknow?"]\n', ""),
     ],
     ids=["unknown-alone", "ses-other", "ses-unknowa"],

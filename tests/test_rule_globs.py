@@ -102,6 +102,21 @@ def test_a_group_with_a_space_in_its_name_can_be_named_by_a_rule() -> None:
     assert [(a.kind, a.domain) for a in fired] == [(Transition.FIRING, "Team EU")]
 
 
+def test_a_glob_in_capitals_takes_a_group_named_in_lower_case() -> None:
+    """A domain glob is matched as written and in lower case, as domains are named:
+    ``Team *`` takes the group ``team eu``, no domain's name (a space), and the rule
+    fires on its members' delays."""
+    groups = '[domains]\ngroups = {"team eu" = ["shop.example"]}\n'
+    config = parse_config(f'{groups}{_RULE}domains = ["Team *"]\n')
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
+    for k in range(4):
+        kind = "delay" if k % 2 else "delivery"
+        pipeline.feed(_event(kind, f"u{k}@shop.example"), "q", NOW)
+    fired = evaluator.evaluate(pipeline.ledger, NOW + 1)
+    assert [(a.kind, a.domain) for a in fired] == [(Transition.FIRING, "team eu")]
+
+
 @pytest.mark.parametrize("key", ["providers", "exclude_providers"])
 @pytest.mark.parametrize("glob", ["gmail*", "*.com", "Goog*"])
 def test_a_provider_glob_that_matches_no_provider_is_refused(key: str, glob: str) -> None:

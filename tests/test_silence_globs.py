@@ -47,6 +47,7 @@ def _add(tmp_path: Path) -> list[str]:
         "staging/*",  # no such account
         "prod-eu/eu-*/1",  # an account's label has one '/'
         "prod-eu/*[.]*",  # no region has a dot
+        "[!a-z0-9_-]",  # no character a name has in lower case, as matched
     ],
 )
 def test_silence_add_refuses_a_glob_that_matches_no_label(

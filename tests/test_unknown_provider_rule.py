@@ -94,3 +94,49 @@ def test_a_ratio_rule_s_glob_on_unknown_and_none_is_told_to_name_none_alone() ->
         "domains"
     )
     assert _warned('metric = "bounce_ratio"\nproviders = ["none"]\n') == []
+
+
+def test_a_glob_on_unknown_and_none_alone_is_told_of_both() -> None:
+    """A glob that matches ``unknown`` and ``none`` alone: a count rule is told to name
+    both to watch them; an exclusion is warned that the rule's globs leave both out
+    already."""
+    count = 'metric = "delayed_recipients"\nproviders = ["[un][no]*"]\n'
+    with pytest.raises(ConfigError) as info:
+        parse_config(RULE + count)
+    assert str(info.value).endswith(
+        "a glob that matches only 'unknown' and 'none', which a glob never takes (domains "
+        "not resolved yet; domains without mail: NXDOMAIN, a null MX): name them "
+        '(providers = ["unknown", "none"]) to watch them'
+    )
+    excluded = 'metric = "delay_ratio"\nproviders = ["*"]\nexclude_providers = ["[un][no]*"]\n'
+    assert _warned(excluded) == [
+        "alerts.rules[0] (r).exclude_providers[0]: '[un][no]*', a glob that matches only "
+        "'unknown' and 'none', which a glob never takes (domains not resolved yet; domains "
+        "without mail: NXDOMAIN, a null MX): the rule's globs leave them out already; drop "
+        "the exclusion"
+    ]
+
+
+def test_a_ratio_rule_naming_unknown_after_rules_not_warned_of_is_warned_of() -> None:
+    """Each rule is checked: a rule on a count and one on domains, neither warned of,
+    do not end the check before the ratio rule after them that names ``unknown``."""
+    text = (
+        'metric = "delayed_recipients"\nproviders = ["unknown"]\n'
+        '[[alerts.rules]]\nname = "d"\nmetric = "delay_ratio"\nwindow = "15m"\nabove = 0.1\n'
+        'domains = ["*"]\n'
+        '[[alerts.rules]]\nname = "s"\nmetric = "delay_ratio"\nwindow = "15m"\nabove = 0.1\n'
+        'providers = ["unknown"]\n'
+    )
+    assert [w.split(":", 1)[0] for w in _warned(text)] == ["alerts.rules[2] (s).providers[0]"]
+
+
+def test_each_rules_exclusion_of_none_alone_is_warned_of() -> None:
+    """Two rules each leaving out ``none`` by a glob, as rules on every provider had to
+    before ``*`` left it out: both are warned of, the first not lost to the second."""
+    excluded = 'metric = "delay_ratio"\nproviders = ["*"]\nexclude_providers = ["non[e]"]\n'
+    second = '[[alerts.rules]]\nname = "s"\nwindow = "15m"\nabove = 0.1\n' + excluded
+    warned = [w for w in parse_config(RULE + excluded + second).warnings() if "non[e]" in w]
+    assert [w.split(":", 1)[0] for w in warned] == [
+        "alerts.rules[0] (r).exclude_providers[0]",
+        "alerts.rules[1] (s).exclude_providers[0]",
+    ]
