@@ -31,7 +31,6 @@ from sesd.core.tenant_map import AMBIGUOUS, UNKNOWN, TenantMap
 from sesd.core.tenant_walks import TenantWalk, TenantWalks
 from sesd.core.tenants import TenantNotice
 from sesd.core.text import clean
-from sesd.io.logs import configure_logging
 from sesd.metrics.accounts import AccountCollector
 from sesd.metrics.exposition import render
 from tests.fake_ses import FakeSes, healthy_account
@@ -233,14 +232,14 @@ async def test_an_account_a_reload_removes_mid_poll_is_not_brought_back(
     assert {key[:2] for key in accounts.asked} <= {("default", "us-east-1")}
 
 
-async def test_error_codes_an_endpoint_makes_up_count_as_other(local_sqs: LocalSqs) -> None:
+async def test_error_codes_an_endpoint_makes_up_count_as_other(
+    local_sqs: LocalSqs, json_logs: io.StringIO
+) -> None:
     """GetAccount fails 50 times, each with an error code never seen before (an endpoint
     that is not SES's, a proxy), then once throttled: sesd_ses_poll_errors_total counts
     under two codes, not 51: the 50 under error="other" and TooManyRequestsException under
     its own; its series are the known codes' and other's, none made up. The log line
     still names each code (cut to a word) for whoever reads it."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     pipeline = Pipeline(core_settings(parse_config("")))
     accounts = pipeline.ledger.accounts
     async with FakeSes() as fake, _poller(fake, local_sqs, pipeline) as poller:
@@ -259,7 +258,7 @@ async def test_error_codes_an_endpoint_makes_up_count_as_other(local_sqs: LocalS
         "TooManyRequestsException": 1,
     }
     assert set(series) == {*KNOWN_CODES, OTHER}
-    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    records = [json.loads(line) for line in json_logs.getvalue().splitlines()]
     said = [r["error"] for r in records if r["event"] == "sesd.account.poll_failed"]
     assert said[0].startswith("Made0Up")
     assert len(said[0]) <= 64

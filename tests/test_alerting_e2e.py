@@ -17,7 +17,6 @@ import pytest
 
 from sesd.commands.demo.localsqs import LocalSqs, free_port
 from sesd.config import Config, parse_config, read_secrets
-from sesd.io.logs import configure_logging
 from sesd.runtime.daemon import Daemon
 from tests import factory as f
 from tests.conftest import make_queue, running, send_bodies
@@ -144,12 +143,10 @@ def spike(t: float) -> list[str]:
 
 
 async def test_spike_alerts_and_recovery_resolves(
-    local_sqs: LocalSqs, sqs: Any, monkeypatch: pytest.MonkeyPatch
+    local_sqs: LocalSqs, sqs: Any, monkeypatch: pytest.MonkeyPatch, json_logs: io.StringIO
 ) -> None:
     """A delay spike reaches Slack and PagerDuty once; when it clears, both get the resolve.
     The webhook URL and routing key appear in no log, no console line and no metric."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     console = io.StringIO()
     clock = Clock(f.T0)
     url, _ = await make_queue(sqs)
@@ -198,7 +195,7 @@ async def test_spike_alerts_and_recovery_resolves(
     assert "&lt;!channel&gt;" in json.dumps(firing["blocks"])
     assert "[FIRING] delay-ratio-high: outlook.example" in console.getvalue()
     assert "[RESOLVED] delay-ratio-high: outlook.example" in console.getvalue()
-    everything = logs.getvalue() + console.getvalue() + metrics
+    everything = json_logs.getvalue() + console.getvalue() + metrics
     assert "planted-secret-slack" not in everything
     assert ROUTING_KEY not in everything
 

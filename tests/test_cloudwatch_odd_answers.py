@@ -8,13 +8,14 @@ round. The local CloudWatch endpoint, its answers parsed by botocore."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import anyio
 import pytest
 
 from tests.fake_cloudwatch import Query
-from tests.test_cloudwatch_statuses import AN_HOUR_AGO, AT, TARGET, _failed, _logged, _polled
+from tests.test_cloudwatch_statuses import AN_HOUR_AGO, AT, TARGET, _failed, _polled
 
 #: The newest datapoint's time, as the endpoint writes it (epoch seconds).
 STAMP = AT.timestamp()
@@ -80,11 +81,12 @@ ODD: dict[str, dict[str, Any] | str] = {
 
 
 @pytest.mark.parametrize("case", list(ODD))
-async def test_an_answer_not_of_cloudwatchs_shape_is_a_failed_poll(case: str) -> None:
+async def test_an_answer_not_of_cloudwatchs_shape_is_a_failed_poll(
+    case: str, json_logs: io.StringIO
+) -> None:
     """A first poll reads both figures; the next is answered ``case``: counted under
     ``UnreadableAnswer`` and logged once with a hint naming CloudWatch's endpoint, the
     figures standing as read, and the poll after it reads the figures again."""
-    logs = _logged()
     read = ([Query("bounce", points=[(AN_HOUR_AGO, 0.01)]),
              Query("complaint", points=[(AN_HOUR_AGO, 0.0002)])], None)  # fmt: skip
     async with _polled() as (_ses, cloudwatch, poller):
@@ -103,7 +105,7 @@ async def test_an_answer_not_of_cloudwatchs_shape_is_a_failed_poll(case: str) ->
             await poller.poll_once()
         assert status.aws["bounce"] == 0.03
     assert failed == {(*TARGET, "get_metric_data", "UnreadableAnswer"): 1}
-    (told,) = _failed(logs)
+    (told,) = _failed(json_logs)
     assert "check the CloudWatch endpoint_url" in told["hint"]
 
 

@@ -22,7 +22,6 @@ from sesd.account.poller import AccountPoller
 from sesd.config import core_settings, parse_config
 from sesd.core.accounts import Target
 from sesd.core.pipeline import Pipeline
-from sesd.io.logs import configure_logging
 from tests import factory as f
 from tests.fake_cloudwatch import FakeCloudWatch, Query
 from tests.fake_ses import FakeSes
@@ -76,25 +75,19 @@ async def _polled() -> AsyncIterator[tuple[FakeSes, FakeCloudWatch, AccountPolle
         yield ses, cloudwatch, poller
 
 
-def _logged() -> io.StringIO:
-    """What sesd logs from now on, as JSON lines."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
-    return logs
-
-
 def _failed(logs: io.StringIO) -> list[dict[str, Any]]:
     records = [json.loads(line) for line in logs.getvalue().splitlines()]
     return [r for r in records if r["event"] == "sesd.account.poll_failed"]
 
 
-async def test_a_query_cloudwatch_failed_is_a_counted_failure_not_no_data() -> None:
+async def test_a_query_cloudwatch_failed_is_a_counted_failure_not_no_data(
+    json_logs: io.StringIO,
+) -> None:
     """A first poll reads both figures. The next, CloudWatch answers the bounce query
     InternalError and the complaint query Complete with a newer datapoint: the
     complaint figure moves, the bounce figure stands as last read, and the poll is
     counted as failed under get_metric_data and logged with a hint that names the
     query, its status, and that the next poll tries again."""
-    logs = _logged()
     async with _polled() as (_ses, cloudwatch, poller):
         cloudwatch.script(
             ([Query("bounce", points=[(AN_HOUR_AGO, 0.01)]),
@@ -110,34 +103,34 @@ async def test_a_query_cloudwatch_failed_is_a_counted_failure_not_no_data() -> N
         assert status.aws_at["bounce"] == AN_HOUR_AGO.timestamp()
         failed = {key: n for key, n in poller.accounts.errors.items() if n}
     assert failed == {(*TARGET, "get_metric_data", "MetricQueryFailed"): 1}
-    (told,) = _failed(logs)
+    (told,) = _failed(json_logs)
     assert told["api"] == "get_metric_data"
     assert "Reputation.BounceRate" in told["hint"]
     assert "InternalError" in told["hint"]
     assert "next poll tries again" in told["hint"]
 
 
-async def test_a_forbidden_query_names_the_permission() -> None:
+async def test_a_forbidden_query_names_the_permission(json_logs: io.StringIO) -> None:
     """Both queries answered Forbidden: counted, and the hint names the permission to
     grant, not that it passes by itself."""
-    logs = _logged()
     async with _polled() as (_ses, cloudwatch, poller):
         cloudwatch.script(([Query("bounce", "Forbidden"), Query("complaint", "Forbidden")], None))
         await poller.poll_once()
         assert poller.accounts.status[TARGET].aws == {}
         failed = {key: n for key, n in poller.accounts.errors.items() if n}
     assert failed == {(*TARGET, "get_metric_data", "MetricQueryFailed"): 1}
-    (told,) = _failed(logs)
+    (told,) = _failed(json_logs)
     assert "Forbidden" in told["hint"]
     assert "grant cloudwatch:GetMetricData" in told["hint"]
     assert "next poll tries again" not in told["hint"]
 
 
-async def test_partial_data_is_read_to_its_end_through_the_next_token() -> None:
+async def test_partial_data_is_read_to_its_end_through_the_next_token(
+    json_logs: io.StringIO,
+) -> None:
     """The first page answers both queries PartialData, with older datapoints and a
     NextToken; the second, asked with it, completes them with the newest: the figures
     are the newest datapoints, and nothing is counted as failed."""
-    logs = _logged()
     async with _polled() as (_ses, cloudwatch, poller):
         cloudwatch.script(
             ([Query("bounce", "PartialData", [(AN_HOUR_AGO, 0.01)]),
@@ -149,13 +142,12 @@ async def test_partial_data_is_read_to_its_end_through_the_next_token() -> None:
         assert poller.accounts.status[TARGET].aws == {"bounce": 0.02, "complaint": 0.002}
         assert not [n for n in poller.accounts.errors.values() if n]
     assert [r.get("NextToken") for r in cloudwatch.requests] == [None, "page-2"]
-    assert _failed(logs) == []
+    assert _failed(json_logs) == []
 
 
-async def test_partial_data_without_a_token_is_said_to_be_partial() -> None:
+async def test_partial_data_without_a_token_is_said_to_be_partial(json_logs: io.StringIO) -> None:
     """PartialData with no NextToken to read the rest: the poll is counted as failed
     and the hint says the data was partial, rather than read as all there is."""
-    logs = _logged()
     async with _polled() as (_ses, cloudwatch, poller):
         cloudwatch.script(
             ([Query("bounce", "PartialData", [(AN_HOUR_AGO, 0.01)]),
@@ -165,15 +157,16 @@ async def test_partial_data_without_a_token_is_said_to_be_partial() -> None:
         assert poller.accounts.status[TARGET].aws == {"complaint": 0.002}
         failed = {key: n for key, n in poller.accounts.errors.items() if n}
     assert failed == {(*TARGET, "get_metric_data", "MetricQueryFailed"): 1}
-    (told,) = _failed(logs)
+    (told,) = _failed(json_logs)
     assert "PartialData" in told["hint"]
 
 
-async def test_pages_that_name_a_token_again_are_given_up_not_followed_for_ever() -> None:
+async def test_pages_that_name_a_token_again_are_given_up_not_followed_for_ever(
+    json_logs: io.StringIO,
+) -> None:
     """Partial data whose second page names the first page's token again (an endpoint
     that is not CloudWatch's): the read is given up after two pages, counted as a list
     that does not end, and the hint names CloudWatch's endpoint."""
-    logs = _logged()
     looping = ([Query("bounce", "PartialData"), Query("complaint", "PartialData")], "again")
     async with _polled() as (_ses, cloudwatch, poller):
         cloudwatch.script(looping, looping, looping)
@@ -181,7 +174,7 @@ async def test_pages_that_name_a_token_again_are_given_up_not_followed_for_ever(
         failed = {key: n for key, n in poller.accounts.errors.items() if n}
     assert len(cloudwatch.requests) == 2
     assert failed == {(*TARGET, "get_metric_data", "EndlessList"): 1}
-    (told,) = _failed(logs)
+    (told,) = _failed(json_logs)
     assert "check the CloudWatch endpoint_url" in told["hint"]
 
 
@@ -218,13 +211,14 @@ async def test_a_query_cloudwatch_did_not_complete_still_vouches_for_the_key() -
         assert poller.accounts.accepted_elsewhere(("default", "ap-east-1"), NOW) == ["eu-west-1"]
 
 
-async def test_a_query_whose_status_changes_is_logged_again_with_its_status() -> None:
+async def test_a_query_whose_status_changes_is_logged_again_with_its_status(
+    json_logs: io.StringIO,
+) -> None:
     """The bounce query answered InternalError, then Forbidden, then Forbidden again:
     counted each time under the one code, MetricQueryFailed, but the status is said
     only in the log line, so each change of it is logged (the second line names the
     permission to grant, not that the next poll tries again); the same status again is
     not."""
-    logs = _logged()
     complete = Query("complaint", points=[(AT, 0.0003)])
     async with _polled() as (_ses, cloudwatch, poller):
         cloudwatch.script(
@@ -236,7 +230,7 @@ async def test_a_query_whose_status_changes_is_logged_again_with_its_status() ->
             await poller.poll_once()
         failed = {key: n for key, n in poller.accounts.errors.items() if n}
     assert failed == {(*TARGET, "get_metric_data", "MetricQueryFailed"): 3}
-    told = _failed(logs)
+    told = _failed(json_logs)
     assert [line["error"] for line in told] == ["MetricQueryFailed"] * 2
     assert "InternalError" in told[0]["hint"]
     assert "Forbidden" in told[1]["hint"]

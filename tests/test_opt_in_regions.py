@@ -35,7 +35,6 @@ from sesd.runtime.sqs_calls import VOUCHED_FOR, hint_in
 from tests import factory as f
 from tests.conftest import aws_client
 from tests.fake_ses import ROLE_ACCOUNT, FakeSes
-from tests.test_cloudwatch_statuses import _logged
 from tests.test_setup_partial import passed_on
 from tests.test_sqs_clock_refused import SkewedSqs
 
@@ -110,37 +109,37 @@ def _hints(logs: io.StringIO) -> dict[str, str]:
     return {r["region"]: r["hint"] for r in records if r["event"] == "sesd.account.poll_failed"}
 
 
-async def test_a_key_refused_in_one_region_and_answered_in_another_names_the_region() -> None:
+async def test_a_key_refused_in_one_region_and_answered_in_another_names_the_region(
+    json_logs: io.StringIO,
+) -> None:
     """GetAccount refused with UnrecognizedClientException in ap-east-1, answered in
     eu-west-1 in the same round (same account, same key): the hint says the key works
     in eu-west-1 and ap-east-1 may not be enabled for the account, not that the key
     is not valid."""
-    logs = _logged()
     async with FakeSes() as fake, _poller(fake, [OPT_IN, ENABLED]) as poller:
         fake.refused_regions["ap-east-1"] = "UnrecognizedClientException"
         await poller.poll_once()
         assert poller.accounts.errors == {
             (*OPT_IN, "get_account", "UnrecognizedClientException"): 1
         }
-    hints = _hints(logs)
+    hints = _hints(json_logs)
     assert list(hints) == ["ap-east-1"]
     assert "work in eu-west-1" in hints["ap-east-1"]
     assert "ap-east-1 may be a region the account has not enabled" in hints["ap-east-1"]
     assert "access key is not valid" not in hints["ap-east-1"]
 
 
-async def test_a_key_refused_in_every_region_is_the_keys_fault() -> None:
+async def test_a_key_refused_in_every_region_is_the_keys_fault(json_logs: io.StringIO) -> None:
     """InvalidClientTokenId in both regions polled: no region vouches for the key,
     so each hint says the key is not valid and names no region. A region that answered
     the round before, refusing now, vouches no more."""
-    logs = _logged()
     async with FakeSes() as fake, _poller(fake, [OPT_IN, ENABLED]) as poller:
         fake.refused_regions["ap-east-1"] = "InvalidClientTokenId"
         await poller.poll_once()
         fake.refused_regions["eu-west-1"] = "InvalidClientTokenId"
         fake.refused_regions["ap-east-1"] = "UnrecognizedClientException"
         await poller.poll_once()
-    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    records = [json.loads(line) for line in json_logs.getvalue().splitlines()]
     told = [
         (r["region"], r["error"], r["hint"])
         for r in records
@@ -157,12 +156,13 @@ async def test_a_key_refused_in_every_region_is_the_keys_fault() -> None:
         assert hint == "the access key is not valid: check the credentials"
 
 
-async def test_a_queue_whose_region_refuses_a_key_that_works_elsewhere_says_so() -> None:
+async def test_a_queue_whose_region_refuses_a_key_that_works_elsewhere_says_so(
+    json_logs: io.StringIO,
+) -> None:
     """An SQS queue in ap-east-1 refused with InvalidClientTokenId: before anything
     answered the credentials elsewhere, the hint is the key's; once GetAccount answered
     them in eu-west-1, the next receive tells it again, at error level, as the region's,
     as the account poll's hint does."""
-    logs = _logged()
     message = "The security token included in the request is invalid."
     refused = _queue_refused("ap-east-1", "InvalidClientTokenId", message, [ENABLED])
     async with refused as (queue, account_poller, _fake):
@@ -170,7 +170,7 @@ async def test_a_queue_whose_region_refuses_a_key_that_works_elsewhere_says_so()
         await account_poller.poll_once()
         assert await queue._receive() is None
         assert await queue._receive() is None  # the same hint: not told a third time
-    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    records = [json.loads(line) for line in json_logs.getvalue().splitlines()]
     hints = [r["hint"] for r in records if r["event"] == "sesd.sqs.queue_unusable"]
     assert len(hints) == 2
     assert hints[0] == "the access key is not valid: check the credentials"
@@ -201,11 +201,10 @@ class OptInRefuses(LocalServer):
         return await passed_on(request, self._upstream, await request.read())
 
 
-async def test_the_tenant_polls_name_the_region_too() -> None:
+async def test_the_tenant_polls_name_the_region_too(json_logs: io.StringIO) -> None:
     """The tenant polls of ap-east-1 and eu-west-1, side by side: ListReputationEntities
     refused UnrecognizedClientException in ap-east-1, answered in eu-west-1: once the
     round has ended, the hint names the region, as the account polls' does."""
-    logs = _logged()
     pipeline = Pipeline(core_settings(parse_config("[tenants]\nenabled = true\n")))
     ledger = pipeline.ledger
     async with (
@@ -236,57 +235,58 @@ async def test_the_tenant_polls_name_the_region_too() -> None:
         finally:
             for client in made.values():
                 await client.__aexit__(None, None, None)
-    hints = _hints(logs)
+    hints = _hints(json_logs)
     assert list(hints) == ["ap-east-1"]
     assert "work in eu-west-1" in hints["ap-east-1"]
     assert "ap-east-1 may be a region the account has not enabled" in hints["ap-east-1"]
 
 
-async def test_a_region_that_denies_a_call_vouches_for_the_key() -> None:
+async def test_a_region_that_denies_a_call_vouches_for_the_key(json_logs: io.StringIO) -> None:
     """GetAccount refused UnrecognizedClientException in ap-east-1 and
     AccessDeniedException in eu-west-1 (the role lacks ses:GetAccount there): AWS
     decides what a caller may do only once it knows who signed, so eu-west-1 knew the
     key. The hint of ap-east-1 names the region, not the key; eu-west-1's names the
     permission to grant."""
-    logs = _logged()
     async with FakeSes() as fake, _poller(fake, [OPT_IN, ENABLED]) as poller:
         fake.refused_regions["ap-east-1"] = "UnrecognizedClientException"
         fake.refused_regions["eu-west-1"] = "AccessDeniedException"
         await poller.poll_once()
-    hints = _hints(logs)
+    hints = _hints(json_logs)
     assert "work in eu-west-1" in hints["ap-east-1"]
     assert "ap-east-1 may be a region the account has not enabled" in hints["ap-east-1"]
     assert "access key is not valid" not in hints["ap-east-1"]
     assert hints["eu-west-1"].startswith("grant ses:GetAccount")
 
 
-async def test_a_refusal_before_the_key_is_known_vouches_for_nothing() -> None:
+async def test_a_refusal_before_the_key_is_known_vouches_for_nothing(
+    json_logs: io.StringIO,
+) -> None:
     """GetAccount refused UnrecognizedClientException in ap-east-1 while eu-west-1
     refuses the request before knowing who signed it (a signature that does not match,
     an expired token, a request past its date): eu-west-1 says nothing of where the
     key is known, so ap-east-1's hint stays the key's."""
     for before_sign_in in ("SignatureDoesNotMatch", "ExpiredTokenException", "RequestExpired"):
-        logs = _logged()
+        json_logs.seek(0)  # this refusal's lines alone
+        json_logs.truncate()
         async with FakeSes() as fake, _poller(fake, [OPT_IN, ENABLED]) as poller:
             fake.refused_regions["ap-east-1"] = "UnrecognizedClientException"
             fake.refused_regions["eu-west-1"] = before_sign_in
             await poller.poll_once()
-        hints = _hints(logs)
+        hints = _hints(json_logs)
         assert hints["ap-east-1"] == "the access key is not valid: check the credentials"
 
 
-async def test_a_queue_denied_in_another_region_vouches_for_the_key() -> None:
+async def test_a_queue_denied_in_another_region_vouches_for_the_key(json_logs: io.StringIO) -> None:
     """A queue in eu-west-1 refused AccessDenied (sesd may not read it) and the account
     polled only in ap-east-1, which answers UnrecognizedClientException: the receive's
     denial says eu-west-1 knew the key, so the account poll's hint names the region."""
-    logs = _logged()
     message = "Access to the resource is denied."
     denied = _queue_refused("eu-west-1", "AccessDenied", message, [OPT_IN])
     async with denied as (queue, account_poller, fake):
         fake.refused_regions["ap-east-1"] = "UnrecognizedClientException"
         assert await queue._receive() is None
         await account_poller.poll_once()
-    hints = _hints(logs)
+    hints = _hints(json_logs)
     assert "work in eu-west-1" in hints["ap-east-1"]
     assert "ap-east-1 may be a region the account has not enabled" in hints["ap-east-1"]
 
@@ -315,14 +315,15 @@ async def test_the_role_refused_vouches_for_no_region() -> None:
         assert accounts.accepted_elsewhere(("prod-eu", "ap-east-1"), NOW) == []
 
 
-async def test_a_refusal_told_as_the_keys_is_told_again_once_another_region_answers() -> None:
+async def test_a_refusal_told_as_the_keys_is_told_again_once_another_region_answers(
+    json_logs: io.StringIO,
+) -> None:
     """Round one: ap-east-1 refuses the key as unknown while eu-west-1 fails for its own
     reasons (a 500), so nothing vouches for the key and the hint is the key's. Round
     two: eu-west-1 answers, ap-east-1 refuses as before: the failure is told again, now
     as the region's (as a queue's is), not left saying to rotate a key that works;
     round three, the same again, is not told a third time. Once ap-east-1 has answered
     (enabled), a refusal there later is a new failure, told again."""
-    logs = _logged()
     async with FakeSes() as fake, _poller(fake, [OPT_IN, ENABLED]) as poller:
         fake.refused_regions["ap-east-1"] = "UnrecognizedClientException"
         fake.script_account(500, 500)
@@ -333,7 +334,7 @@ async def test_a_refusal_told_as_the_keys_is_told_again_once_another_region_answ
         await poller.poll_once()
         fake.refused_regions["ap-east-1"] = "UnrecognizedClientException"
         await poller.poll_once()
-    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    records = [json.loads(line) for line in json_logs.getvalue().splitlines()]
     told = [
         r["hint"]
         for r in records

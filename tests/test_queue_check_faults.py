@@ -96,16 +96,16 @@ def keys(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize("queue", ["deep", "deep-error"])
-async def test_a_check_answered_too_deeply_is_a_failed_check(queue: str) -> None:
+async def test_a_check_answered_too_deeply_is_a_failed_check(
+    queue: str, json_logs: io.StringIO
+) -> None:
     """A check answered with JSON nested deeper than the SDK's loader goes (a 200, or an
     error's 500: a proxy's, not SQS's) is a failed check, said with its reason, as a
     receive answered so is: not a fault of sesd's (a traceback, a failed task)."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     async with CheckedSqs() as sqs, aws_client("sqs", sqs) as client:
         config = parse_config(f'[[queues]]\nurl = "{sqs.url}/123456789012/{queue}"\n')
         assert not await check_queue(client, config.queues[0], "default", "us-east-1")
-    (said,) = _logged(logs, "sesd.sqs.attributes_failed")
+    (said,) = _logged(json_logs, "sesd.sqs.attributes_failed")
     assert said["level"] == "warning"
     assert said["error"] == "UnreadableAnswer: an answer nested too deeply, not SQS's"
 

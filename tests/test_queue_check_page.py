@@ -8,16 +8,14 @@ answered so is, not as a queue without one. SQS's own answers read as before."""
 from __future__ import annotations
 
 import io
-import json
 from typing import Any
 
 import pytest
 from aiohttp import web
 
 from sesd.commands.demo.localhttp import LocalServer
-from sesd.io.logs import configure_logging
 from sesd.runtime.sqs_calls import check_queue
-from tests.conftest import aws_client
+from tests.conftest import aws_client, said_in
 from tests.test_sqs_edges import poller
 
 pytestmark = pytest.mark.timeout(30)
@@ -69,30 +67,27 @@ _FOREIGN = {
 }
 
 
-async def _check(endpoint: LoginPage) -> tuple[bool, bool, dict[str, Any]]:
+async def _check(endpoint: LoginPage, json_logs: io.StringIO) -> tuple[bool, bool, dict[str, Any]]:
     """The queue's check at ``endpoint``: its result, whether the queue was told
-    answered, and the lines logged by event."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
+    answered, and the lines ``json_logs`` was given, by event."""
     answered: list[bool] = []
     async with endpoint, aws_client("sqs", endpoint) as sqs:
         p, _ = poller(sqs, f"{endpoint.url}/123456789012/q")
         checked = await check_queue(
             sqs, p._queue, "default", "us-east-1", lambda: answered.append(True)
         )
-    said = {r["event"]: r for r in map(json.loads, logs.getvalue().splitlines())}
-    return checked, bool(answered), said
+    return checked, bool(answered), said_in(json_logs)
 
 
 @pytest.mark.parametrize("answer", list(_FOREIGN))
 async def test_a_page_answered_to_the_check_is_no_missing_dead_letter_queue(
-    answer: str,
+    answer: str, json_logs: io.StringIO
 ) -> None:
     """The check of a queue behind a proxy answering so: not the queue's answer
     (readiness is not told), no warning to add a dead-letter queue, and the failure
     said with what the answer was, no advice (it warned ``sesd.sqs.no_redrive_policy``)."""
     body, kind, error = _FOREIGN[answer]
-    checked, answered, said = await _check(LoginPage(body, kind))
+    checked, answered, said = await _check(LoginPage(body, kind), json_logs)
     assert (checked, answered) == (False, False)
     assert "sesd.sqs.no_redrive_policy" not in said
     failed = said["sesd.sqs.attributes_failed"]
@@ -111,12 +106,14 @@ _SQS_OWN = {
 
 
 @pytest.mark.parametrize("answer", list(_SQS_OWN))
-async def test_sqs_own_answers_to_the_check_read_as_before(answer: str) -> None:
+async def test_sqs_own_answers_to_the_check_read_as_before(
+    answer: str, json_logs: io.StringIO
+) -> None:
     """SQS's answer without the attribute (``{}``, as SQS and moto give for a queue
     without a redrive policy, or an empty body), or with it: the queue answered, and
     the warning to add a dead-letter queue given where it has none."""
     body, guarded = _SQS_OWN[answer]
-    checked, answered, said = await _check(LoginPage(body, _JSON))
+    checked, answered, said = await _check(LoginPage(body, _JSON), json_logs)
     assert (checked, answered) == (guarded, True)
     assert "sesd.sqs.attributes_failed" not in said
     assert ("sesd.sqs.no_redrive_policy" in said) is not guarded

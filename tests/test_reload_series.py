@@ -10,7 +10,6 @@ import anyio
 
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import load_config
-from sesd.io.logs import configure_logging
 from sesd.runtime.daemon import Daemon
 from tests import factory as f
 from tests.conftest import make_queue, running, send_bodies
@@ -28,14 +27,12 @@ def _queues_with_series(daemon: Daemon) -> set[tuple[str, str]]:
 
 
 async def test_a_queue_a_reload_removes_leaves_no_series_on_metrics(
-    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, json_logs: io.StringIO
 ) -> None:
     """Queue ``q`` has received two messages when a reload removes it: afterwards no
     SQS family (messages received, errors, retries) nor ``sesd_queue_ready`` has a
     series of ``q``, so a dashboard or an ``absent()``/rate rule does not read a ghost
     queue frozen at its last value; the kept queue's series stay."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     url, _ = await make_queue(sqs)
     kept, _ = await make_queue(sqs)
     text = (
@@ -58,7 +55,7 @@ async def test_a_queue_a_reload_removes_leaves_no_series_on_metrics(
         assert await daemon.reload()
         # Its poller ends its long poll in flight (which brings nothing) and stops.
         with anyio.fail_after(20):
-            await daemon.changes.wait_for(lambda: "sesd.queue.stopped" in logs.getvalue())
+            await daemon.changes.wait_for(lambda: "sesd.queue.stopped" in json_logs.getvalue())
         series = _queues_with_series(daemon)
     assert {queue for _, queue in series} == {"kept"}
     assert {(name, "kept") for name in families} <= series

@@ -22,7 +22,6 @@ from sesd.alerting.rules import Transition
 from sesd.alerting.sinks import PagerDutySink, Sink, SlackSink
 from sesd.config import PagerDutyConfig, SlackConfig, parse_config
 from sesd.core.windows import Breakdown
-from sesd.io.logs import configure_logging
 from tests.receivers import Answer, Receiver
 
 
@@ -523,18 +522,16 @@ class BrokenSink:
         raise RuntimeError("a rendering bug")
 
 
-async def test_a_sink_bug_is_logged_with_its_traceback_and_counted() -> None:
+async def test_a_sink_bug_is_logged_with_its_traceback_and_counted(json_logs: io.StringIO) -> None:
     """An unexpected exception in a sink is counted as failed and logged with the
     traceback, so the bug can be found; the outbox keeps delivering."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     async with delivering(BrokenSink(), Sleeps()) as (box, counter):
         box.put(notification())
         box.put(notification())
         with anyio.fail_after(10):
             await box.wait_empty()
     assert outcomes(counter, "slack")["failed"] == 2
-    lines = [json.loads(line) for line in logs.getvalue().splitlines()]
+    lines = [json.loads(line) for line in json_logs.getvalue().splitlines()]
     failed = [line for line in lines if line["event"] == "sesd.notify.failed"]
     assert len(failed) == 2
     assert "Traceback" in failed[0]["exception"]
@@ -551,12 +548,10 @@ class _Recorded:
         self.sent.append(notification)
 
 
-async def test_a_fault_in_the_outbox_costs_that_notification_only() -> None:
+async def test_a_fault_in_the_outbox_costs_that_notification_only(json_logs: io.StringIO) -> None:
     """A bug around the send (not in the sink) is counted and logged with its traceback
     like a sink's; raised, it failed the task group every sink's outbox runs in, and
     the notifications they were delivering were lost. The next one is delivered."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     sink = _Recorded()
     async with delivering(sink, Sleeps()) as (box, counter):
         current, faults = box._current, [RuntimeError("a bug")]
@@ -573,18 +568,18 @@ async def test_a_fault_in_the_outbox_costs_that_notification_only() -> None:
             await box.wait_empty()
     assert [n.alerts[0].domain for n in sink.sent] == ["second.example"]
     assert outcomes(counter, "slack")["failed"] == 1
-    lines = [json.loads(line) for line in logs.getvalue().splitlines()]
+    lines = [json.loads(line) for line in json_logs.getvalue().splitlines()]
     (failed,) = [line for line in lines if line["event"] == "sesd.notify.failed"]
     assert "a bug" in failed["exception"]
 
 
-async def test_a_fault_after_a_delivery_is_counted_and_the_outbox_runs_on() -> None:
+async def test_a_fault_after_a_delivery_is_counted_and_the_outbox_runs_on(
+    json_logs: io.StringIO,
+) -> None:
     """A bug in what follows a delivery (the ``on_done`` callback: the state saved at
     once), after the first notification was sent: counted as a fault and logged with
     its traceback, and the outbox goes on to deliver the second. Raised, it ended the
     outbox's task and the second was never sent."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     sink = _Recorded()
     counter = Counter("sesd_notifications", "n", ["sink", "outcome"], registry=CollectorRegistry())
     faults = Counter("sesd_task_failures", "f", registry=CollectorRegistry())
@@ -607,7 +602,7 @@ async def test_a_fault_after_a_delivery_is_counted_and_the_outbox_runs_on() -> N
     assert faults._value.get() == 1
     assert outcomes(counter, "slack")["sent"] == 2
     assert outcomes(counter, "slack")["failed"] == 0
-    lines = [json.loads(line) for line in logs.getvalue().splitlines()]
+    lines = [json.loads(line) for line in json_logs.getvalue().splitlines()]
     (fault,) = [line for line in lines if line["event"] == "sesd.notify.followup_failed"]
     assert "a bug after the delivery" in fault["exception"]
     assert fault["sink"] == "slack"
@@ -626,13 +621,13 @@ class _CancelledUnder(_Recorded):
         self.sent.append(notification)
 
 
-async def test_a_cancellation_no_stop_asked_for_costs_that_notification_only() -> None:
+async def test_a_cancellation_no_stop_asked_for_costs_that_notification_only(
+    json_logs: io.StringIO,
+) -> None:
     """A send that raises ``CancelledError`` though nothing is stopping: counted as
     failed and logged with its traceback, like a bug, and the next notification is
     delivered. Let pass as a stop, it cancelled the task group every sink's outbox
     and the evaluations run in, which then ended quietly: alerting gone, unlogged."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     sink = _CancelledUnder()
     async with delivering(sink, Sleeps()) as (box, counter):
         box.put(notification(alert("first.example")))
@@ -641,7 +636,7 @@ async def test_a_cancellation_no_stop_asked_for_costs_that_notification_only() -
             await box.wait_empty()
     assert [n.alerts[0].domain for n in sink.sent] == ["first.example", "second.example"]
     assert outcomes(counter, "slack")["failed"] == 1
-    lines = [json.loads(line) for line in logs.getvalue().splitlines()]
+    lines = [json.loads(line) for line in json_logs.getvalue().splitlines()]
     (failed,) = [line for line in lines if line["event"] == "sesd.notify.failed"]
     assert failed["error"] == "CancelledError"
 
@@ -687,14 +682,14 @@ class _Owing(_Recorded):
         self.caught_up += 1
 
 
-async def test_a_fault_in_a_catch_up_is_counted_and_the_outbox_runs_on() -> None:
+async def test_a_fault_in_a_catch_up_is_counted_and_the_outbox_runs_on(
+    json_logs: io.StringIO,
+) -> None:
     """A bug while posting what a member missed (Alertmanager's owed resolves), with
     nothing queued: counted as a fault and logged with its traceback; the next
     notification is delivered at once, and the catch-up is tried again (the owed
     resolve posted). Raised, it ended the outbox's task (every sink's, and the
     evaluations, until alerting started again)."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     sink = _Owing()
     counter = Counter("sesd_notifications", "n", ["sink", "outcome"], registry=CollectorRegistry())
     faults = Counter("sesd_task_failures", "f", registry=CollectorRegistry())
@@ -711,7 +706,7 @@ async def test_a_fault_in_a_catch_up_is_counted_and_the_outbox_runs_on() -> None
         tg.cancel_scope.cancel()
     assert [n.alerts[0].domain for n in sink.sent] == ["next.example"]
     assert faults._value.get() == 1
-    lines = [json.loads(line) for line in logs.getvalue().splitlines()]
+    lines = [json.loads(line) for line in json_logs.getvalue().splitlines()]
     (fault,) = [line for line in lines if line["event"] == "sesd.notify.catch_up_failed"]
     assert "a bug in the catch-up" in fault["exception"]
     assert fault["sink"] == "am"

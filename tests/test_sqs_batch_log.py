@@ -8,7 +8,6 @@ import io
 import json
 from typing import Any
 
-from sesd.io.logs import configure_logging
 from tests import factory as f
 from tests.conftest import make_queue, queue_counts, send_bodies
 from tests.test_sqs_edges import poller
@@ -16,12 +15,11 @@ from tests.test_sqs_edges import poller
 
 async def test_a_batch_whose_delete_partly_failed_says_how_many_were_deleted(
     sqs: Any,
+    json_logs: io.StringIO,
 ) -> None:
     """A batch of three countable messages, one of whose receipt handles SQS refuses
     (expired): all three were to be deleted, two were. The batch's line says both,
     not "deleted" for a message still in the queue."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     url, _ = await make_queue(sqs)
     await send_bodies(sqs, url, [f.raw(f.delivery([f"u{i}@one.example"])) for i in range(2)])
     messages = (await sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10))["Messages"]
@@ -34,6 +32,6 @@ async def test_a_batch_whose_delete_partly_failed_says_how_many_were_deleted(
     p, _ = poller(sqs, url)
     await p._handle([*messages, stale])
     assert await queue_counts(sqs, url) == (0, 0)
-    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    records = [json.loads(line) for line in json_logs.getvalue().splitlines()]
     (batch,) = [r for r in records if r["event"] == "sesd.sqs.batch"]
     assert (batch["received"], batch["to_delete"], batch["deleted"]) == (3, 3, 2)

@@ -13,7 +13,6 @@ import pytest
 from aiohttp import web
 
 from sesd.commands.demo.localhttp import LocalServer
-from sesd.io.logs import configure_logging
 from sesd.runtime.aws import sqs_config
 from tests.conftest import aws_client
 from tests.test_sqs_edges import poller
@@ -59,42 +58,44 @@ class SkewedSqs(LocalServer):
         ("InvalidSignatureException", _EARLY),
     ],
 )
-async def test_a_signature_refused_for_its_time_names_the_clock(code: str, message: str) -> None:
+async def test_a_signature_refused_for_its_time_names_the_clock(
+    code: str, message: str, json_logs: io.StringIO
+) -> None:
     """Refused as made too long before AWS's clock, or after it, under either code:
     the hint names the clock, and the queue is failing."""
-    hint, failing = await _refused(code, message)
+    hint, failing = await _refused(code, message, json_logs)
     assert "clock" in hint
     assert "secret access key" not in hint
     assert failing == {"q"}
 
 
-async def test_a_signature_that_does_not_match_still_names_the_keys() -> None:
+async def test_a_signature_that_does_not_match_still_names_the_keys(
+    json_logs: io.StringIO,
+) -> None:
     """Refused for another reason than its time: the secret key is wrong."""
     message = "The request signature we calculated does not match the signature you provided."
-    hint, _ = await _refused("SignatureDoesNotMatch", message)
+    hint, _ = await _refused("SignatureDoesNotMatch", message, json_logs)
     assert "secret access key does not match" in hint
 
 
-async def _refused(code: str, message: str) -> tuple[str, set[str]]:
+async def _refused(code: str, message: str, json_logs: io.StringIO) -> tuple[str, set[str]]:
     """One receive that SQS refuses with ``code`` and ``message``: the hint its
     ``sesd.sqs.queue_unusable`` line gives, and the queues failing after it."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     async with (
         SkewedSqs(code, message) as sqs,
         aws_client("sqs", sqs, sqs_config(5, receive=True)) as client,
     ):
         p, _ = poller(client, f"{sqs.url}/123456789012/q")
         assert await p._receive() is None
-    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    records = [json.loads(line) for line in json_logs.getvalue().splitlines()]
     (unusable,) = [r for r in records if r["event"] == "sesd.sqs.queue_unusable"]
     return unusable["hint"], p._health.failing
 
 
-async def test_a_request_expired_names_the_clock() -> None:
+async def test_a_request_expired_names_the_clock(json_logs: io.StringIO) -> None:
     """RequestExpired (the query protocol's code for a request that reached AWS more
     than 15 minutes from its date stamp: this host's clock): the hint names the clock,
     as a signature refused for its time does, not a passing failure backed off."""
-    hint, failing = await _refused("RequestExpired", "Request has expired.")
+    hint, failing = await _refused("RequestExpired", "Request has expired.", json_logs)
     assert "clock" in hint
     assert failing == {"q"}

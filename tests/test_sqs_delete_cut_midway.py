@@ -14,7 +14,6 @@ import pytest
 from aiohttp import web
 
 import sesd.runtime.sqs as sqs_module
-from sesd.io.logs import configure_logging
 from sesd.runtime.in_flight import InFlight
 from tests import factory as f
 from tests.test_sqs_receive_failures import SometimesThrottled, _errors, _receiving
@@ -62,7 +61,7 @@ class FirstTryHalfDone(SometimesThrottled):
 @pytest.mark.parametrize("end", ["own limit", "stop", "forced exit"])
 @pytest.mark.parametrize("beside", [True, False], ids=["beside_a_receive", "alone"])
 async def test_a_delete_cut_off_in_its_second_try_says_what_its_first_deleted(
-    beside: bool, end: str, monkeypatch: pytest.MonkeyPatch
+    beside: bool, end: str, monkeypatch: pytest.MonkeyPatch, json_logs: io.StringIO
 ) -> None:
     """A batch of two: the delete's first try deletes one and fails the other, and the
     second try, for that one, hangs until the delete's bound cuts it off (its own limit,
@@ -73,8 +72,6 @@ async def test_a_delete_cut_off_in_its_second_try_says_what_its_first_deleted(
     call cut off count a failed delete each. So whether the delete was made beside the
     next receive or alone (a stop under way)."""
     monkeypatch.setattr(sqs_module, "DELETE_LIMIT", 0.3 if end == "own limit" else 15.0)
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     async with FirstTryHalfDone() as sqs, _receiving(sqs) as p:
         p._in_flight = in_flight = InFlight(margin=0.1)
         messages = await p._receive()
@@ -97,7 +94,7 @@ async def test_a_delete_cut_off_in_its_second_try_says_what_its_first_deleted(
                     in_flight.cut()
         sqs.answer_retry.set()
         errors = _errors(p, "delete")
-    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    records = [json.loads(line) for line in json_logs.getvalue().splitlines()]
     (batch,) = [r for r in records if r["event"] == "sesd.sqs.batch"]
     assert (batch["received"], batch["to_delete"], batch["deleted"]) == (2, 2, 1)
     (cut,) = [r for r in records if r["event"] == "sesd.sqs.delete_cut_off"]

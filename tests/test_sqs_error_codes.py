@@ -18,7 +18,6 @@ from aiohttp import web
 from botocore.exceptions import EndpointConnectionError
 
 from sesd.commands.demo.localhttp import LocalServer
-from sesd.io.logs import configure_logging
 from sesd.runtime.sqs_calls import check_queue, unreached
 from tests.conftest import aws_client
 from tests.test_sqs_edges import poller
@@ -44,19 +43,17 @@ class LongCodes(LocalServer):
         return web.json_response(body, status=400, content_type="application/x-amz-json-1.0")
 
 
-async def test_a_refusal_s_long_code_is_said_cut_and_escaped() -> None:
+async def test_a_refusal_s_long_code_is_said_cut_and_escaped(json_logs: io.StringIO) -> None:
     """A receive, a delete and a check refused with a code 8000 characters long, an
     escape sequence in each word: each line says the error in under 200 characters,
     with no control character (each wrote the code whole, 20 kB a line)."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     async with LongCodes() as endpoint, aws_client("sqs", endpoint) as sqs:
         p, _ = poller(sqs, f"{endpoint.url}/123456789012/q")
         messages: Any = [{"MessageId": "m1", "ReceiptHandle": "r1"}]
         assert await p._receive() is None
         await p._deletes.delete(messages)
         await check_queue(sqs, p._queue, "default", "us-east-1")
-    said = [r for r in map(json.loads, logs.getvalue().splitlines()) if "error" in r]
+    said = [r for r in map(json.loads, json_logs.getvalue().splitlines()) if "error" in r]
     events = {r["event"] for r in said}
     assert {"sesd.sqs.receive_failed", "sesd.sqs.delete_failed"} <= events
     assert "sesd.sqs.attributes_failed" in events
@@ -66,14 +63,14 @@ async def test_a_refusal_s_long_code_is_said_cut_and_escaped() -> None:
         assert "\x1b" not in line["error"], line["event"]
 
 
-async def test_an_endpoint_nothing_answers_at_is_named_with_the_setting_that_chose_it() -> None:
+async def test_an_endpoint_nothing_answers_at_is_named_with_the_setting_that_chose_it(
+    json_logs: io.StringIO,
+) -> None:
     """`[aws] endpoint_url` on a port nothing listens on (a local SQS not started, a
     port mistyped): the receive's warning and the check's name that endpoint and the
     setting to look at, not only "Could not connect". A token the endpoint carries in
     its query (a gateway's) is in no line: neither the hint nor the SDK's error, which
     quotes the request's URL, says it."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     with socket.socket() as free:  # a port that was free: nothing listens on it now
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
@@ -85,7 +82,9 @@ async def test_an_endpoint_nothing_answers_at_is_named_with_the_setting_that_cho
         assert await p._receive() is None
         assert await p._receive() is None
         await check_queue(sqs, p._queue, "default", "us-east-1")
-    said = [r for r in map(json.loads, logs.getvalue().splitlines()) if r.get("level") == "warning"]
+    said = [
+        r for r in map(json.loads, json_logs.getvalue().splitlines()) if r.get("level") == "warning"
+    ]
     assert {r["event"] for r in said} == {"sesd.sqs.receive_failed", "sesd.sqs.attributes_failed"}
     for line in said:
         assert line["hint"] == (
@@ -96,7 +95,7 @@ async def test_an_endpoint_nothing_answers_at_is_named_with_the_setting_that_cho
         assert line["error"] == (
             f'EndpointConnectionError: Could not connect to the endpoint URL: "{closed}"'
         ), line["event"]
-    assert "SECRET" not in logs.getvalue()
+    assert "SECRET" not in json_logs.getvalue()
 
 
 @pytest.mark.parametrize(

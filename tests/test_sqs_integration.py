@@ -16,7 +16,6 @@ import pytest
 from sesd import __version__
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import Config, parse_config
-from sesd.io.logs import configure_logging
 from sesd.runtime.daemon import Daemon
 from tests import factory as f
 from tests.conftest import make_queue, queue_counts, running, send_bodies
@@ -237,11 +236,11 @@ async def test_not_ready_until_every_queue_answered(local_sqs: LocalSqs, sqs: An
 
 
 @pytest.mark.usefixtures("short_polls")
-async def test_logs_hold_no_full_address_or_body(local_sqs: LocalSqs, sqs: Any) -> None:
+async def test_logs_hold_no_full_address_or_body(
+    local_sqs: LocalSqs, sqs: Any, json_logs: io.StringIO
+) -> None:
     """An invalid message is logged once, with queue and SQS message id, never its body or a
     full recipient address, even when SQS delivers it again."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     url, _ = await make_queue(sqs, visibility=1, max_receive=5)
     await send_bodies(sqs, url, [f.raw(f.delivery(["jane.doe@bad domain"]))])
     async with running(config_for(local_sqs, [("q", url)], wait=0)) as daemon:
@@ -252,7 +251,7 @@ async def test_logs_hold_no_full_address_or_body(local_sqs: LocalSqs, sqs: Any) 
         )
         await until(daemon, lambda: (received() or 0) >= 2)
         assert daemon.ledger.tallies.messages[("q", "invalid")] == 1
-    text = logs.getvalue()
+    text = json_logs.getvalue()
     records = [json.loads(line) for line in text.splitlines()]
     invalid = [r for r in records if r["event"] == "sesd.message.invalid"]
     assert len(invalid) == 1

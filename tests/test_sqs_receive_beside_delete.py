@@ -17,7 +17,6 @@ from aiohttp import web
 
 import sesd.io.sqs_answers as answers_module
 import sesd.runtime.sqs as sqs_module
-from sesd.io.logs import configure_logging
 from sesd.runtime.in_flight import Cut, InFlight
 from sesd.runtime.sqs_beside import Calls, read_end
 from tests import factory as f
@@ -73,12 +72,12 @@ class SlowDelete(HeldDelete):
         return await super()._answer(request)
 
 
-async def test_a_delete_slower_than_the_receive_beside_it_is_waited_for() -> None:
+async def test_a_delete_slower_than_the_receive_beside_it_is_waited_for(
+    json_logs: io.StringIO,
+) -> None:
     """The receive answers while the batch's delete is still out: the batch ends once
     the delete has answered too, counted as deleted (no cut-off, no failed delete),
     not left running when the poller reads on."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     async with SlowDelete() as sqs, _receiving(sqs) as p:
         messages = await p._receive()
         assert messages is not None
@@ -89,7 +88,7 @@ async def test_a_delete_slower_than_the_receive_beside_it_is_waited_for() -> Non
     assert len(brought) == 1
     assert sqs.seen[-1] == "delete answered"
     assert not errors
-    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    records = [json.loads(line) for line in json_logs.getvalue().splitlines()]
     (batch,) = [r for r in records if r["event"] == "sesd.sqs.batch"]
     assert (batch["received"], batch["deleted"]) == (1, 1)
     assert not [r for r in records if r["event"] == "sesd.sqs.delete_cut_off"]
@@ -154,12 +153,11 @@ async def test_a_fault_under_the_delete_gives_back_what_the_receive_beside_it_br
 
 async def test_a_fault_under_the_receive_beside_the_delete_comes_once_the_batch_is_told(
     monkeypatch: pytest.MonkeyPatch,
+    json_logs: io.StringIO,
 ) -> None:
     """A bug of sesd's own under the receive made beside the batch's delete is raised
     once the delete has answered and the batch's line says what it deleted, as when
     the receive followed the delete's answer."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     async with Releases() as sqs, _receiving(sqs) as p:
         messages = await p._receive()
         assert messages is not None
@@ -167,7 +165,7 @@ async def test_a_fault_under_the_receive_beside_the_delete_comes_once_the_batch_
         with anyio.fail_after(5), pytest.raises(KeyError):
             await p._handle(messages, ask=True)
         assert not sqs.released
-    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    records = [json.loads(line) for line in json_logs.getvalue().splitlines()]
     (batch,) = [r for r in records if r["event"] == "sesd.sqs.batch"]
     assert (batch["received"], batch["deleted"]) == (1, 1)
 
@@ -206,14 +204,12 @@ def _raising(kind: type[BaseException], entry_of: str) -> Callable[[Any, Any], A
 
 @pytest.mark.parametrize("kind", _RAISED, ids=lambda kind: kind.__name__)
 async def test_a_delete_cut_off_beside_a_receive_that_raised_is_counted_failed(
-    kind: type[BaseException], monkeypatch: pytest.MonkeyPatch
+    kind: type[BaseException], monkeypatch: pytest.MonkeyPatch, json_logs: io.StringIO
 ) -> None:
     """A forced exit cuts the batch's delete off while the receive beside it raises (a
     bug of sesd's own, or an exit asked for): the error is raised as itself once the
     delete has ended, and the delete is counted and said cut off first, as any delete
     cut off is, and the batch's line says what it deleted."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     async with HeldReleases() as sqs, _receiving(sqs) as p:
         messages = await p._receive()
         assert messages is not None
@@ -229,7 +225,7 @@ async def test_a_delete_cut_off_beside_a_receive_that_raised_is_counted_failed(
         sqs.answer_deletes.set()
         errors = _errors(p, "delete")
     assert errors == 1
-    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    records = [json.loads(line) for line in json_logs.getvalue().splitlines()]
     assert [r for r in records if r["event"] == "sesd.sqs.delete_cut_off"]
     (batch,) = [r for r in records if r["event"] == "sesd.sqs.batch"]
     assert (batch["received"], batch["deleted"]) == (1, 0)
@@ -244,7 +240,7 @@ async def _waiting_for_the_delete_alone(in_flight: InFlight) -> None:
 
 @pytest.mark.parametrize("end", ["own limit", "stop", "forced exit"])
 async def test_a_delete_that_outlasts_the_receive_beside_it_is_still_bounded(
-    end: str, monkeypatch: pytest.MonkeyPatch
+    end: str, monkeypatch: pytest.MonkeyPatch, json_logs: io.StringIO
 ) -> None:
     """The receive beside the batch's delete answers while the delete hangs (SQS stalls
     on it): the poller waits for the delete no longer than the delete's own bound, its
@@ -252,8 +248,6 @@ async def test_a_delete_that_outlasts_the_receive_beside_it_is_still_bounded(
     a forced exit at once. The delete is counted and said cut off, and what the receive
     brought is read on, not dropped."""
     monkeypatch.setattr(sqs_module, "DELETE_LIMIT", 0.3 if end == "own limit" else 15.0)
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     async with HeldReleases() as sqs, _receiving(sqs) as p:
         p._in_flight = in_flight = InFlight(margin=0.1)
         messages = await p._receive()
@@ -280,7 +274,7 @@ async def test_a_delete_that_outlasts_the_receive_beside_it_is_still_bounded(
     assert took < 1.5, f"the delete held the poller {took:.2f}s past its bound"
     assert errors == 1
     assert [len(b) for b in brought if isinstance(b, list)] == [1]
-    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    records = [json.loads(line) for line in json_logs.getvalue().splitlines()]
     (cut,) = [r for r in records if r["event"] == "sesd.sqs.delete_cut_off"]
     assert (cut["count"], cut["level"]) == (1, "warning")
     (batch,) = [r for r in records if r["event"] == "sesd.sqs.batch"]
@@ -290,7 +284,7 @@ async def test_a_delete_that_outlasts_the_receive_beside_it_is_still_bounded(
 @pytest.mark.parametrize("end", ["stop", "forced exit"])
 @pytest.mark.parametrize("beside", [True, False], ids=["beside_a_receive", "alone"])
 async def test_a_delete_answered_as_its_bound_ends_is_counted_deleted(
-    beside: bool, end: str
+    beside: bool, end: str, json_logs: io.StringIO
 ) -> None:
     """SQS answers the batch's delete in the very turn of the event loop where a stop's
     bound ends (its grace period and margin over) or a forced exit cuts the calls off,
@@ -298,8 +292,6 @@ async def test_a_delete_answered_as_its_bound_ends_is_counted_deleted(
     made it, not said cut off (a warning that the message comes back after its
     visibility timeout, a failed delete counted), whether it was made beside a receive
     or alone."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     async with Releases() as sqs, _receiving(sqs) as p:
         messages = await p._receive()
         assert messages is not None
@@ -333,7 +325,7 @@ async def test_a_delete_answered_as_its_bound_ends_is_counted_deleted(
         errors = _errors(p, "delete")
     assert sqs.seen.count("DeleteMessageBatch") == 1
     assert not errors
-    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    records = [json.loads(line) for line in json_logs.getvalue().splitlines()]
     assert not [r for r in records if r["event"] == "sesd.sqs.delete_cut_off"]
     (batch,) = [r for r in records if r["event"] == "sesd.sqs.batch"]
     assert (batch["received"], batch["deleted"]) == (1, 1)
@@ -362,7 +354,7 @@ def _read_faults(p: Any, logs: io.StringIO) -> list[tuple[str, str]]:
     "kind", [ValueError, *_RAISED[1:], asyncio.CancelledError], ids=lambda kind: kind.__name__
 )
 async def test_a_fault_under_the_delete_beside_a_receive_that_raised_is_not_dropped(
-    kind: type[BaseException], monkeypatch: pytest.MonkeyPatch
+    kind: type[BaseException], monkeypatch: pytest.MonkeyPatch, json_logs: io.StringIO
 ) -> None:
     """sesd's own bug under the batch's delete (KeyError) and an error under the receive
     beside it: one is raised, the delete's when the receive's is a bug too (as when the
@@ -370,8 +362,6 @@ async def test_a_fault_under_the_delete_beside_a_receive_that_raised_is_not_drop
     or a cancellation (it must reach whoever waits for it); the other is counted and
     logged with its traceback, as the poller's supervisor does a fault, not dropped
     unseen."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     async with Releases() as sqs, _receiving(sqs) as p:
         messages = await p._receive()
         assert messages is not None
@@ -384,7 +374,7 @@ async def test_a_fault_under_the_delete_beside_a_receive_that_raised_is_not_drop
         first, other = (KeyError, kind) if issubclass(kind, Exception) else (kind, KeyError)
         with anyio.fail_after(5), pytest.raises(first):
             await p._handle(messages, ask=True)
-        said = _read_faults(p, logs)
+        said = _read_faults(p, json_logs)
     assert said == [("poller", other.__name__)]
 
 

@@ -22,7 +22,6 @@ from botocore.retries.standard import ExponentialBackoff
 
 import sesd.io.sqs_answers as answers_module
 from sesd.commands.demo.localhttp import LocalServer
-from sesd.io.logs import configure_logging
 from sesd.io.sdk_calls import trim_sqs
 from sesd.io.sqs_http import LARGEST_ANSWER
 from sesd.runtime.aws import sqs_config
@@ -192,18 +191,18 @@ class DeepAfterOne(OneMessage):
 
 
 @pytest.mark.parametrize(("call", "counted"), [("receive", 1), ("delete", 2), ("release", 1)])
-async def test_an_error_answer_nested_too_deeply_fails_its_call(call: str, counted: int) -> None:
+async def test_an_error_answer_nested_too_deeply_fails_its_call(
+    call: str, counted: int, json_logs: io.StringIO
+) -> None:
     """A 500 whose body is nested deeper than the SDK's JSON loader goes fails the call
     it answers, as SQS's own error would: counted (a delete at each of its two tries),
     said as an answer nested too deeply, the poller reading on (no fault of sesd's)."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     async with DeepAfterOne() as sqs, _receiving(sqs) as p:
         asked = await _after_one_message(p, call)
         assert not await asked()  # no messages, none deleted
         errors = _errors(p, call)
     assert errors == counted
-    said = {r.get("error") for r in map(json.loads, logs.getvalue().splitlines())} - {None}
+    said = {r.get("error") for r in map(json.loads, json_logs.getvalue().splitlines())} - {None}
     assert said == {"UnreadableAnswer: an answer nested too deeply, not SQS's"}
 
 
@@ -234,18 +233,18 @@ class HugeAnswers(SometimesThrottled):
 
 
 @pytest.mark.parametrize("declared", [True, False], ids=["declared", "chunked"])
-async def test_an_answer_larger_than_sqs_sends_is_a_failed_receive(declared: bool) -> None:
+async def test_an_answer_larger_than_sqs_sends_is_a_failed_receive(
+    declared: bool, json_logs: io.StringIO
+) -> None:
     """An answer bigger than SQS's bound (10 messages of 1 MiB, escaped: 64 MiB) is a
     failed receive, refused before more than the bound is held: at once if its length
     says so, at the first piece past the bound if it streams without one. Before, the
     SDK read any answer whole: an endpoint answering without end took all the memory."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     async with HugeAnswers(declared) as sqs, _receiving(sqs) as p:
         assert await p._receive() is None
         errors = _errors(p, "receive")
     assert errors == 1
-    (said,) = {r.get("error") for r in map(json.loads, logs.getvalue().splitlines())} - {None}
+    (said,) = {r.get("error") for r in map(json.loads, json_logs.getvalue().splitlines())} - {None}
     if declared:
         size = LARGEST_ANSWER + 1
         assert said == f"UnreadableAnswer: an answer of {size} bytes, more than 64 MiB, not SQS's"
@@ -290,7 +289,7 @@ class BreaksOff(OneMessage):
     ("fault", "error"), [("cut", "ConnectionClosedError"), ("stalled", "ReadTimeoutError")]
 )
 async def test_a_delete_whose_answer_breaks_off_mid_body_is_retried_by_the_sdk(
-    fault: str, error: str, monkeypatch: pytest.MonkeyPatch
+    fault: str, error: str, monkeypatch: pytest.MonkeyPatch, json_logs: io.StringIO
 ) -> None:
     """A delete whose answer breaks off after part of its body (the connection cut, or
     silent past the read timeout) is retried by the SDK, as with the SDK's own HTTP
@@ -299,8 +298,6 @@ async def test_a_delete_whose_answer_breaks_off_mid_body_is_retried_by_the_sdk(
     Said otherwise (aiohttp's own errors) each delete would be tried once, and a passing
     cut would leave its messages undeleted, to come back as duplicates."""
     monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0.0)
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     quick = AioConfig(read_timeout=0.2, retries={"mode": "standard", "total_max_attempts": 2})
     async with BreaksOff(fault) as sqs, aws_client("sqs", sqs, sqs_config(5).merge(quick)) as c:
         trim_sqs(c)
@@ -311,6 +308,6 @@ async def test_a_delete_whose_answer_breaks_off_mid_body_is_retried_by_the_sdk(
         errors = _errors(p, "delete")
     assert sqs.deletes == 4  # two tries (the SDK's retry) of each of the delete's two
     assert errors == 2
-    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    records = [json.loads(line) for line in json_logs.getvalue().splitlines()]
     said = {r["error"].partition(":")[0] for r in records if r["event"] == "sesd.sqs.delete_failed"}
     assert said == {error}

@@ -7,7 +7,6 @@ to grant (which the role, once assumed, may well have)."""
 from __future__ import annotations
 
 import io
-import json
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -19,11 +18,12 @@ from sesd.config import core_settings, parse_config
 from sesd.config.aws import ROLE_NOT_ASSUMED
 from sesd.core.pipeline import Pipeline
 from sesd.io.aws_errors import error_code
-from sesd.io.logs import configure_logging, get_logger
+from sesd.io.logs import get_logger
 from sesd.metrics.registry import Metrics
 from sesd.runtime.aws import AwsClients, poll_config
 from sesd.runtime.sqs_calls import check_queue, hint_for
 from sesd.runtime.sqs_deletes import Deletes
+from tests.conftest import said_in
 from tests.fake_ses import ROLE_ACCOUNT, FakeSes
 
 pytestmark = pytest.mark.timeout(30)
@@ -31,12 +31,10 @@ pytestmark = pytest.mark.timeout(30)
 QUEUE = 'name = "q"\nurl = "https://sqs.eu-west-1.amazonaws.com/210987654321/q"\n'
 
 
-async def test_a_role_sts_refuses_is_said_as_the_role_s_not_a_grant() -> None:
+async def test_a_role_sts_refuses_is_said_as_the_role_s_not_a_grant(json_logs: io.StringIO) -> None:
     """STS refuses the role with AccessDenied at the check and at a delete: the check
     does not warn to grant sqs:GetQueueAttributes, and the delete's error names the
     role's hint, not sqs:DeleteMessage."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     async with FakeSes() as fake, AsyncExitStack() as stack:
         fake.script_sts(403, 403)
         config = parse_config(
@@ -53,7 +51,7 @@ async def test_a_role_sts_refuses_is_said_as_the_role_s_not_a_grant() -> None:
         messages: Any = [{"MessageId": "m1", "ReceiptHandle": "r1"}]
         assert await deletes.delete(messages) == 0
         assert len(fake.assume_role) == 2
-    said = {r["event"]: r for r in map(json.loads, logs.getvalue().splitlines())}
+    said = said_in(json_logs)
     check = said["sesd.sqs.attributes_failed"]
     assert check["level"] == "debug"
     assert "GetQueueAttributes" not in check.get("hint", "")

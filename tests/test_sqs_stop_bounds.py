@@ -114,15 +114,13 @@ async def test_a_receive_waiting_when_the_stop_begins_is_abandoned_at_the_grace_
 
 
 async def test_a_receive_in_a_deletes_bound_outlives_the_deletes_limit(
-    local_sqs: Any, sqs: Any, monkeypatch: pytest.MonkeyPatch
+    local_sqs: Any, sqs: Any, monkeypatch: pytest.MonkeyPatch, json_logs: io.StringIO
 ) -> None:
     """The poller's loop receives again in the bound of the batch's delete: the
     delete's own limit (0.3 s here) ends the delete alone. The next receive, a long
     poll of 1 s on the queue the delete emptied, runs its whole poll and answers
     empty; it is not abandoned when the delete's limit comes."""
     monkeypatch.setattr(sqs_module, "DELETE_LIMIT", 0.3)
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     async with Proxy(local_sqs.port) as proxy:
         poller, _, messages, url, stack = await _received_through(proxy, sqs, InFlight())
         async with stack:
@@ -132,7 +130,7 @@ async def test_a_receive_in_a_deletes_bound_outlives_the_deletes_limit(
             took = anyio.current_time() - began
         assert await queue_counts(sqs, url) == (0, 0)
     assert took >= 0.9, f"a long poll of 1 s answered after {took:.2f}s"
-    events = [json.loads(line)["event"] for line in logs.getvalue().splitlines()]
+    events = [json.loads(line)["event"] for line in json_logs.getvalue().splitlines()]
     assert "sesd.sqs.receive_abandoned" not in events
 
 
@@ -177,7 +175,7 @@ async def test_a_receive_in_a_deletes_bound_that_a_cancellation_waits_for_gives_
 
 
 async def test_a_delete_cut_off_by_its_own_limit_in_a_stall_is_a_counted_failure(
-    local_sqs: Any, sqs: Any, monkeypatch: pytest.MonkeyPatch
+    local_sqs: Any, sqs: Any, monkeypatch: pytest.MonkeyPatch, json_logs: io.StringIO
 ) -> None:
     """The network stalls, no stop under way, while a batch's delete is out: its own
     limit cuts it off. That is a failed delete like one the SDK gave up on: counted in
@@ -185,8 +183,6 @@ async def test_a_delete_cut_off_by_its_own_limit_in_a_stall_is_a_counted_failure
     and the series said none failed), and the run of undeleted batches is told when a
     delete works again."""
     monkeypatch.setattr(sqs_module, "DELETE_LIMIT", 0.3)
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     async with Proxy(local_sqs.port) as proxy:
         poller, pipeline, messages, url, stack = await _received_through(proxy, sqs, InFlight())
         async with stack:
@@ -206,7 +202,7 @@ async def test_a_delete_cut_off_by_its_own_limit_in_a_stall_is_a_counted_failure
             with anyio.fail_after(5):
                 assert await poller._deletes.delete(messages) == 3
     assert pipeline.ledger.tallies.messages[("q", "processed")] == 3
-    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    records = [json.loads(line) for line in json_logs.getvalue().splitlines()]
     (cut,) = [r for r in records if r["event"] == "sesd.sqs.delete_cut_off"]
     assert (cut["count"], cut["level"]) == (3, "warning")
     (recovered,) = [r for r in records if r["event"] == "sesd.sqs.deletes_recovered"]

@@ -7,14 +7,12 @@ queue without a dead-letter queue."""
 from __future__ import annotations
 
 import io
-import json
 
 import pytest
 from aiohttp import web
 
-from sesd.io.logs import configure_logging
 from sesd.runtime.sqs_calls import check_queue
-from tests.conftest import aws_client
+from tests.conftest import aws_client, said_in
 from tests.test_queue_check_page import LoginPage
 from tests.test_sqs_edges import poller
 
@@ -39,11 +37,11 @@ async def test_an_untyped_empty_answer_to_a_receive_is_a_failed_receive() -> Non
     assert metrics.registry.get_sample_value("sesd_sqs_errors_total", labels) == 1
 
 
-async def test_an_untyped_empty_answer_to_the_check_is_a_failed_check() -> None:
+async def test_an_untyped_empty_answer_to_the_check_is_a_failed_check(
+    json_logs: io.StringIO,
+) -> None:
     """The queue's check answered so: failed, said with what the answer was, not
     ``sesd.sqs.no_redrive_policy`` ("add a dead-letter queue") nor the queue answered."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     answered: list[bool] = []
     async with EmptyAnswers() as endpoint, aws_client("sqs", endpoint) as sqs:
         p, _ = poller(sqs, f"{endpoint.url}/123456789012/q")
@@ -51,7 +49,7 @@ async def test_an_untyped_empty_answer_to_the_check_is_a_failed_check() -> None:
             sqs, p._queue, "default", "us-east-1", lambda: answered.append(True)
         )
     assert (checked, answered) == (False, [])
-    said = {r["event"]: r for r in map(json.loads, logs.getvalue().splitlines())}
+    said = said_in(json_logs)
     assert "sesd.sqs.no_redrive_policy" not in said
     assert said["sesd.sqs.attributes_failed"]["error"] == (
         "ValueError: an answer without a content type, not SQS's JSON"

@@ -6,7 +6,6 @@ slow try at debug level; both lines say the code escaped and cut, as an SQS erro
 from __future__ import annotations
 
 import io
-import json
 from contextlib import AsyncExitStack
 
 import anyio
@@ -15,12 +14,12 @@ from aiohttp import web
 
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
-from sesd.io.logs import configure_logging
 from sesd.metrics.registry import Metrics
 from sesd.runtime.aws import AwsClients, poll_config
 from sesd.runtime.health import Changes, Health
 from sesd.runtime.in_flight import InFlight
 from sesd.runtime.sqs import QueuePoller
+from tests.conftest import said_in
 from tests.fake_ses import ROLE_ACCOUNT, FakeSes
 
 pytestmark = pytest.mark.timeout(30)
@@ -42,11 +41,11 @@ class CodedSts(FakeSes):
         return web.Response(text=body, status=403, content_type="text/xml")
 
 
-async def test_the_code_of_a_role_refused_is_said_escaped_and_cut_at_each_try() -> None:
+async def test_the_code_of_a_role_refused_is_said_escaped_and_cut_at_each_try(
+    json_logs: io.StringIO,
+) -> None:
     """Two receives through the role, each refused so: the error line and the debug
     line of the try after it both say the code escaped and at most 64 characters."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     async with CodedSts() as fake, AsyncExitStack() as stack:
         config = parse_config(
             f'[aws]\nendpoint_url = "{fake.url}"\n{ROLE_ACCOUNT}[[queues]]\n{QUEUE}'
@@ -66,7 +65,7 @@ async def test_the_code_of_a_role_refused_is_said_escaped_and_cut_at_each_try() 
         for _ in range(2):
             assert await poller._receive() is None
         assert len(fake.assume_role) == 2
-    said = {r["event"]: r for r in map(json.loads, logs.getvalue().splitlines())}
+    said = said_in(json_logs)
     for event in ("sesd.sqs.queue_unusable", "sesd.sqs.still_unusable"):
         error = said[event]["error"]
         assert "\n" not in error, event

@@ -20,7 +20,6 @@ from sesd.core.events import EVENT_TYPE_INDEX, LONGEST_DELAY
 from sesd.core.pipeline import Pipeline
 from sesd.core.text import MAX_CHARS, clean
 from sesd.core.windows.breakdown import CONFIG_SET, DIAGNOSTIC, MESSAGE_ID, MTA
-from sesd.io.logs import configure_logging
 from sesd.runtime.saver import StateSaver
 from sesd.runtime.state import restore, snapshot
 from sesd.runtime.state_bytes import STATE_VERSION, StateError, read_state, write_state
@@ -534,12 +533,10 @@ async def test_a_page_delivered_while_a_save_writes_is_saved_soon_after_it(
 
 
 async def test_an_unreadable_state_file_is_logged_and_sesd_starts_empty(
-    local_sqs: Any, sqs: Any, tmp_path: Path
+    local_sqs: Any, sqs: Any, tmp_path: Path, json_logs: io.StringIO
 ) -> None:
     """A state file of garbage: sesd logs sesd.state.ignored with the reason, starts
     with empty windows, consumes as usual, and replaces the file with a good one."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     url, _ = await make_queue(sqs)
     state = tmp_path / "state.bin"
     state.write_bytes(b"\xc1 not a state file")
@@ -555,7 +552,7 @@ async def test_an_unreadable_state_file_is_logged_and_sesd_starts_empty(
             await daemon.changes.wait_for(
                 lambda: daemon.ledger.tallies.messages.get(("q", "processed"), 0) == 1
             )
-    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    records = [json.loads(line) for line in json_logs.getvalue().splitlines()]
     (ignored,) = [r for r in records if r["event"] == "sesd.state.ignored"]
     assert ignored["path"] == str(state)
     assert "not a sesd state file" in ignored["reason"]

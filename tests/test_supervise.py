@@ -18,7 +18,6 @@ from structlog.testing import capture_logs
 
 from sesd.config import parse_config
 from sesd.core.pipeline import Pipeline
-from sesd.io.logs import configure_logging
 from sesd.runtime import supervise
 from sesd.runtime.daemon import Daemon
 from sesd.runtime.http import StartError
@@ -44,7 +43,9 @@ def _failures() -> Counter:
     return Counter("failures", "test", ["task"], registry=CollectorRegistry())
 
 
-async def test_a_failed_task_is_counted_logged_and_run_again_until_it_returns() -> None:
+async def test_a_failed_task_is_counted_logged_and_run_again_until_it_returns(
+    json_logs: io.StringIO,
+) -> None:
     """Two faults, then the task ends by itself: counted twice under its name, logged
     twice with the traceback and a hint, and run three times in all. The fault's text
     may quote a stranger's (an SDK error quoting an answer): its address hidden, its
@@ -59,18 +60,16 @@ async def test_a_failed_task_is_counted_logged_and_run_again_until_it_returns() 
             raise RuntimeError(f"fault {runs} for {quoted}")
 
     failures = _failures()
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     with anyio.fail_after(5):
         await kept_running("flaky", flaky, failures, restart_after=0.0)
     assert runs == 3
     assert failures.labels("flaky")._value.get() == 2
-    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    records = [json.loads(line) for line in json_logs.getvalue().splitlines()]
     failed = [r for r in records if r["event"] == "sesd.task.failed"]
     assert [r["task"] for r in failed] == ["flaky", "flaky"]
     assert "RuntimeError: fault 1" in failed[0]["exception"]
     assert "in flaky" in failed[0]["exception"]
-    said = logs.getvalue()
+    said = json_logs.getvalue()
     assert "victim@" not in said
     assert "\x1b" not in failed[0]["exception"]
     assert len(said) < 5_000
@@ -85,7 +84,7 @@ async def test_a_stop_is_not_a_fault() -> None:
     assert failures.labels("sleeper")._value.get() == 0
 
 
-async def test_a_task_done_once_is_counted_and_logged_not_run_again() -> None:
+async def test_a_task_done_once_is_counted_and_logged_not_run_again(json_logs: io.StringIO) -> None:
     """A task done once (a queue's check) that raises, or has a future cancelled under
     it, is counted and logged as a kept task is (the error's text cleaned), and
     returns, run once; a stop's cancellation is no fault."""
@@ -102,8 +101,6 @@ async def test_a_task_done_once_is_counted_and_logged_not_run_again() -> None:
         await future
 
     failures = _failures()
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     with anyio.fail_after(5):
         await run_once("check", check, failures, queue="q")
         await run_once("check", check, failures, queue="q")
@@ -111,10 +108,10 @@ async def test_a_task_done_once_is_counted_and_logged_not_run_again() -> None:
         await run_once("check", anyio.sleep_forever, failures)
     assert runs == 2
     assert failures.labels("check")._value.get() == 2
-    failed = [json.loads(line) for line in logs.getvalue().splitlines()]
+    failed = [json.loads(line) for line in json_logs.getvalue().splitlines()]
     assert [(r["task"], r["queue"]) for r in failed] == [("check", "q")] * 2
     assert "RecursionError" in failed[0]["exception"]
-    assert "victim@" not in logs.getvalue()
+    assert "victim@" not in json_logs.getvalue()
     assert "not started again" in failed[0]["hint"]
 
 
@@ -273,7 +270,7 @@ async def test_a_fault_that_ends_the_daemon_still_saves_the_state(
     assert taken_while_saving == [False]
 
 
-async def test_a_cancellation_nobody_asked_for_is_a_fault() -> None:
+async def test_a_cancellation_nobody_asked_for_is_a_fault(json_logs: io.StringIO) -> None:
     """A library's future cancelled under the task that awaited it raises
     ``CancelledError`` there though no stop was asked: counted and run again like any
     fault, not the task's silent end."""
@@ -288,13 +285,11 @@ async def test_a_cancellation_nobody_asked_for_is_a_fault() -> None:
             await future
 
     failures = _failures()
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     with anyio.fail_after(5):
         await kept_running("cancelled", cancelled_under, failures, restart_after=0.0)
     assert runs == 2
     assert failures.labels("cancelled")._value.get() == 1
-    failed = [json.loads(line) for line in logs.getvalue().splitlines()]
+    failed = [json.loads(line) for line in json_logs.getvalue().splitlines()]
     assert [r["task"] for r in failed if r["event"] == "sesd.task.failed"] == ["cancelled"]
 
 
@@ -356,7 +351,9 @@ async def test_a_stop_while_a_poller_waits_to_restart_ends_it_at_once() -> None:
 
 
 @pytest.mark.parametrize(("draw", "pause"), [(0.0, 80.0), (0.5, 100.0), (1.0, 120.0)])
-async def test_tasks_that_fail_together_restart_apart(draw: float, pause: float) -> None:
+async def test_tasks_that_fail_together_restart_apart(
+    draw: float, pause: float, json_logs: io.StringIO
+) -> None:
     """Every poller of a queue meets the same fault at once: each waits the pause give or
     take a fifth, drawn apart, so they do not all start again, and fail, in step. (The
     stop ends the wait: nothing waits here.)"""
@@ -366,13 +363,11 @@ async def test_tasks_that_fail_together_restart_apart(draw: float, pause: float)
         until.set()
         raise RuntimeError("fault")
 
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     with anyio.fail_after(5):
         await kept_running(
             "poller", fails, _failures(), restart_after=100.0, until=until, rand=lambda: draw
         )
-    (failed,) = [json.loads(line) for line in logs.getvalue().splitlines()]
+    (failed,) = [json.loads(line) for line in json_logs.getvalue().splitlines()]
     assert failed["restart_in_seconds"] == pytest.approx(pause)
 
 

@@ -6,6 +6,8 @@ errors are linked or however deep the stack."""
 
 from __future__ import annotations
 
+import io
+
 import anyio
 import pytest
 
@@ -169,18 +171,17 @@ def test_an_error_whose_text_cannot_be_had_is_still_told(broken: str) -> None:
 
 
 @pytest.mark.parametrize("how", ["true", "exception", "stdlib"])
-def test_every_line_logged_with_its_exception_has_the_text_cleaned(how: str) -> None:
+def test_every_line_logged_with_its_exception_has_the_text_cleaned(
+    how: str, json_logs: io.StringIO
+) -> None:
     """A line logged with ``exc_info`` (a sink's failed post quoting the answer, a
     reload's bug, a library's line through the standard library) tells the traceback
     as :func:`said_traceback` does: frames kept, the error's text cleaned."""
-    import io
     import json
     import logging
 
-    from sesd.io.logs import configure_logging, get_logger
+    from sesd.io.logs import get_logger
 
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     try:
         _quoting()
     except OddError as exc:
@@ -188,9 +189,9 @@ def test_every_line_logged_with_its_exception_has_the_text_cleaned(how: str) -> 
             logging.getLogger("some.library").error("failed", exc_info=True)
         else:
             get_logger().error("sesd.x.failed", exc_info=True if how == "true" else exc)
-    (line,) = [json.loads(line) for line in logs.getvalue().splitlines()]
+    (line,) = [json.loads(line) for line in json_logs.getvalue().splitlines()]
     _clean(line["exception"])
-    assert "victim@" not in logs.getvalue()
+    assert "victim@" not in json_logs.getvalue()
     assert "in _quoting" in line["exception"]
     assert "tests.test_tracebacks.OddError: to " in line["exception"]
 
@@ -236,19 +237,16 @@ def test_groups_within_groups_tell_a_bounded_number_of_errors() -> None:
     assert "errors left out" in said
 
 
-def test_a_library_s_line_that_quotes_its_error_has_the_quote_cleaned() -> None:
+def test_a_library_s_line_that_quotes_its_error_has_the_quote_cleaned(
+    json_logs: io.StringIO,
+) -> None:
     """asyncio's "Task exception was never retrieved" (a library's task that failed
     unawaited) writes the error's repr into its message, beside the traceback: the
     message is cleaned as the error's text is, or the address and the whole body go
     into the line all the same."""
     import asyncio
-    import io
     import json
 
-    from sesd.io.logs import configure_logging
-
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
     loop = asyncio.new_event_loop()
     try:
         future = loop.create_future()
@@ -260,10 +258,10 @@ def test_a_library_s_line_that_quotes_its_error_has_the_quote_cleaned() -> None:
         future.exception()  # retrieved: no second line at its collection
     finally:
         loop.close()
-    (line,) = [json.loads(line) for line in logs.getvalue().splitlines()]
+    (line,) = [json.loads(line) for line in json_logs.getvalue().splitlines()]
     assert line["event"].startswith("Task exception was never retrieved")
     assert "OddError" in line["event"]
     _clean(line["event"])
     assert len(line["event"]) <= 1000
-    assert "victim@" not in logs.getvalue()
+    assert "victim@" not in json_logs.getvalue()
     assert "in _quoting" in line["exception"]
