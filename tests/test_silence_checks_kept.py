@@ -38,7 +38,7 @@ def test_the_checks_kept_are_those_of_the_silences_in_the_file(tmp_path: Path) -
         domain = f"d{day}.example"
         silences.add(Silence(id=f"s{day}", comment="", starts_at=now, ends_at=now + DAY,
                              domain=domain), now)  # fmt: skip
-        assert watcher.refresh()
+        assert watcher.refresh(now)
         assert [s.domain for s in watcher.silences.items][-1] == domain
     held = {s.domain for s in silences.read()}
     assert len(held) == 8  # this one, and those that ended within the week

@@ -63,7 +63,7 @@ def test_an_entry_the_daemon_cannot_read_is_skipped_and_the_others_hold(tmp_path
     )
     with capture_logs() as logs:
         watcher = SilenceWatcher(str(path))
-        assert watcher.refresh()
+        assert watcher.refresh(T)
     assert [s.id for s in watcher.silences.items] == ["good", "also-good"]
     assert _skipped(logs) == [
         (2, "dated", "not a silence: Expected `float`, got `str` - at `$.starts_at`"),
@@ -97,7 +97,7 @@ def test_a_silence_that_would_mute_nothing_is_skipped_with_the_reason_the_cli_gi
     )
     with capture_logs() as logs:
         watcher = SilenceWatcher(str(path), silence_check(_config(tmp_path)))
-        watcher.refresh()
+        watcher.refresh(T)
     assert [s.id for s in watcher.silences.items] == ["taken", "everything"]
     assert [(n, i) for n, i, _ in _skipped(logs)] == [
         (1, "address"),
@@ -130,12 +130,12 @@ def test_a_reload_checks_the_silences_read_against_the_new_config(tmp_path: Path
     path = tmp_path / "s.json"
     _write(path, _entry("later", rule="bounce-high"))
     watcher = SilenceWatcher(str(path), silence_check(_config(tmp_path)))
-    watcher.refresh()
+    watcher.refresh(T)
     assert watcher.silences.items == []
     second = _RULES.split("[[alerts.rules]]")[1].replace('"delay-high"', '"bounce-high"')
     second = f"[[alerts.rules]]{second}"
     with capture_logs() as logs:
-        watcher.use(str(path), silence_check(_config(tmp_path, second)))
+        watcher.use(str(path), silence_check(_config(tmp_path, second)), T)
     assert [s.id for s in watcher.silences.items] == ["later"]
     assert _skipped(logs) == []
 
@@ -212,12 +212,12 @@ def test_a_change_of_the_file_checks_only_the_silences_not_checked_yet(tmp_path:
 
     _write(path, _entry("a", domain="yahoo.*"))
     watcher = SilenceWatcher(str(path), check)
-    watcher.refresh()
+    watcher.refresh(T)
     _write(path, _entry("a", domain="yahoo.*"), _entry("b", domain="gmail.*"))
     path.touch()
-    assert watcher.refresh()
+    assert watcher.refresh(T)
     assert checked == ["yahoo.*", "gmail.*"]
-    watcher.use(str(path), check)  # a reload: the config may say otherwise now
+    watcher.use(str(path), check, T)  # a reload: the config may say otherwise now
     assert checked == ["yahoo.*", "gmail.*", "yahoo.*", "gmail.*"]
     assert [s.id for s in watcher.silences.items] == ["a", "b"]
 
@@ -239,7 +239,7 @@ def test_a_reason_names_a_long_matcher_or_key_bounded(tmp_path: Path) -> None:
     )
     with capture_logs() as logs:
         watcher = SilenceWatcher(str(path), silence_check(config))
-        assert watcher.refresh()
+        assert watcher.refresh(T)
     skipped = _skipped(logs)
     assert [len(str(silence_id)) for _, silence_id, _ in skipped] == [6, 4, 4, 8, 3, 100]
     reasons = [reason for _, _, reason in skipped[:5]]
@@ -286,26 +286,26 @@ def test_an_entry_still_wrong_is_logged_once_not_at_each_read_or_reload(tmp_path
     _write(path, _entry("typo", rule="delay-hihg"), ["not", "a", "silence"])
     with capture_logs() as logs:
         watcher = SilenceWatcher(str(path), silence_check(_config(tmp_path)))
-        watcher.refresh()
+        watcher.refresh(T)
         # Another operator's add: the file changes, the entries move, as the CLI writes.
         SilenceFile(str(path)).add(Silence(**_entry("new", domain="gmail.com")), T)
-        assert watcher.refresh()
-        watcher.use(str(path), silence_check(_config(tmp_path)))  # a reload, same rules
+        assert watcher.refresh(T)
+        watcher.use(str(path), silence_check(_config(tmp_path)), T)  # a reload, same rules
     loaded = [e["skipped"] for e in logs if e["event"] == "sesd.silences.loaded"]
     assert loaded == [2, 2]
     assert [(n, i) for n, i, _ in _skipped(logs)] == [(1, "typo"), (2, None)]
     second = _RULES.split("[[alerts.rules]]")[1].replace('"delay-high"', '"bounce-high"')
     with capture_logs() as logs:
-        watcher.use(str(path), silence_check(_config(tmp_path, f"[[alerts.rules]]{second}")))
+        watcher.use(str(path), silence_check(_config(tmp_path, f"[[alerts.rules]]{second}")), T)
     assert [reason for _, _, reason in _skipped(logs)] == [
         "rule 'delay-hihg' matches no rule of the config (rules: delay-high, bounce-high)"
     ]
     _write(path, ["not", "a", "silence"])  # mended: the typo gone, and back
-    watcher.refresh()
+    watcher.refresh(T)
     _write(path, _entry("typo", rule="delay-hihg"), ["not", "a", "silence"])
     path.touch()
     with capture_logs() as logs:
-        assert watcher.refresh()
+        assert watcher.refresh(T)
     assert [(n, i) for n, i, _ in _skipped(logs)] == [(1, "typo")]
 
 

@@ -263,13 +263,13 @@ def test_a_silence_another_sesd_ended_after_this_one_read_it_is_not_said_ended(
     silences = tmp_path / "silences.json"
     file = _watching(silences, domain="a.example")
     watcher = SilenceWatcher(str(silences))
-    assert watcher.refresh()
+    assert watcher.refresh(T)
     assert file.expire({"s1"}, T + 5) == ["s1"]
     with capture_logs() as logs:
         watcher.end({"s1"}, T + 10)
     assert [e for e in logs if e["event"] == "sesd.silences.ended_by_resolve"] == []
     assert [s.ends_at for s in file.read()] == [T + 5]
-    assert watcher.refresh()
+    assert watcher.refresh(T + 10)
     assert [s.state(T + 10) for s in watcher.silences.items] == ["expired"]
 
 

@@ -107,18 +107,79 @@ def test_a_silence_ended_in_the_file_meanwhile_is_not_written_again(tmp_path: Pa
     silences = tmp_path / "silences.json"
     file = _watching(silences, domain="a.example")
     watcher = SilenceWatcher(str(silences))
-    assert watcher.refresh()
+    assert watcher.refresh(T)
     lock = _unwritable(silences)
     watcher.end({"s1"}, T + 10)
     lock.rmdir()
     assert file.expire({"s1"}, T + 12) == ["s1"]
-    assert watcher.refresh()
+    assert watcher.refresh(T + 15)
     assert [s.ends_at for s in watcher.silences.items] == [T + 12]
     read = file.identity()
     with capture_logs() as logs:
         watcher.end(set(), T + 20)
     assert logs == []
     assert file.identity() == read  # not written again
+
+
+def _given_an_end(silences: Path, ends_at: float, *, until_resolved: bool = True) -> None:
+    """The silence given an end by hand, still ``until_resolved`` or no longer."""
+    document = json.loads(silences.read_text())
+    document["silences"][0] |= {"ends_at": ends_at, "until_resolved": until_resolved}
+    silences.write_text(json.dumps(document))
+
+
+async def test_an_end_given_by_hand_meanwhile_brings_no_silence_back_into_force(
+    tmp_path: Path,
+) -> None:
+    """a.example resolves while the file cannot be written; meanwhile an edit by hand
+    gives the silence an end an hour on (still marked ``--until-resolved``). The next
+    read keeps it ended: the resolve happened, and a.example's next incident pages.
+    Once the file can be written the end is written at the resolve's time, by the
+    first evaluation, and not again at each one after."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    file = _watching(silences, domain="a.example")
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    alerting.evaluate()
+    lock = _unwritable(silences)
+    now[0] = T + 10
+    feed_spike(pipeline, "a.example", T + 10, 0, 200)
+    alerting.evaluate()
+    _given_an_end(silences, T + 3600)
+    now[0] = T + 15
+    alerting.evaluate()
+    assert not alerting.evaluator.silenced("delays", "a.example", T + 15)
+    now[0] = T + 20
+    feed_spike(pipeline, "a.example", T + 20, 400, 0)
+    alerting.evaluate()
+    assert _queued(alerting, "ops") == [("firing", ["a.example"])]
+
+    lock.rmdir()
+    written = []
+    for at in (T + 25, T + 30, T + 35):
+        now[0] = at
+        alerting.evaluate()
+        written.append(file.identity())
+    assert [(s.ends_at, s.until_resolved) for s in file.read()] == [(T + 10, True)]
+    assert len(set(written)) == 1  # written once
+
+
+def test_a_silence_made_to_end_at_a_time_by_hand_is_as_the_file_says(tmp_path: Path) -> None:
+    """The resolve could not be written; meanwhile an edit by hand makes the silence
+    one that ends an hour on, no longer ``--until-resolved``: whoever edited it chose
+    the hour, and the resolve has no say in it. It holds, and nothing is written."""
+    silences = tmp_path / "silences.json"
+    file = _watching(silences, domain="a.example")
+    watcher = SilenceWatcher(str(silences))
+    assert watcher.refresh(T)
+    lock = _unwritable(silences)
+    watcher.end({"s1"}, T + 10)
+    _given_an_end(silences, T + 3600, until_resolved=False)
+    assert watcher.refresh(T + 15)
+    assert [s.active(T + 15) for s in watcher.silences.items] == [True]
+    lock.rmdir()
+    read = file.identity()
+    watcher.end(set(), T + 20)
+    assert file.identity() == read
 
 
 def _held(silences: Path) -> int:

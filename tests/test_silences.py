@@ -299,7 +299,7 @@ def test_a_file_larger_than_a_silences_file_is_refused_unread(tmp_path: Path) ->
     path = tmp_path / "silences.json"
     SilenceFile(str(path)).add(_silence(domain="yahoo.com"), T)
     silences = SilenceWatcher(str(path))
-    silences.refresh()
+    silences.refresh(T)
     with path.open("r+b") as grown:  # sparse: no disk, and no memory unless read
         grown.truncate(MOST_BYTES + 1)
     with pytest.raises(SilenceError) as refused:
@@ -308,7 +308,7 @@ def test_a_file_larger_than_a_silences_file_is_refused_unread(tmp_path: Path) ->
         f"{path} is {MOST_BYTES + 1:,} bytes, more than the {MOST_BYTES:,} a silences file "
         "may hold (another file at the path?); not read"
     )
-    silences.refresh()
+    silences.refresh(T)
     assert silences.silences.match("r", "yahoo.com", "info", T + 1) is not None
 
 
@@ -337,13 +337,13 @@ def test_the_daemon_keeps_its_silences_when_the_file_turns_bad(tmp_path: Path) -
     path = tmp_path / "silences.json"
     SilenceFile(str(path)).add(_silence(domain="yahoo.com"), T)
     silences = SilenceWatcher(str(path))
-    silences.refresh()
+    silences.refresh(T)
     assert silences.silences.match("r", "yahoo.com", "info", T + 1) is not None
     path.write_text("garbage")
-    silences.refresh()
+    silences.refresh(T)
     assert silences.silences.match("r", "yahoo.com", "info", T + 1) is not None
     path.unlink()
-    silences.refresh()
+    silences.refresh(T)
     assert silences.silences.match("r", "yahoo.com", "info", T + 1) is None
 
 
@@ -642,7 +642,7 @@ def _evaluator(tmp_path: Path) -> tuple[Pipeline, Evaluator, SilenceFile]:
 
 
 def _tick(evaluator: Evaluator, pipeline: Pipeline, now: float) -> list[tuple[str, str]]:
-    _watcher(evaluator).refresh()
+    _watcher(evaluator).refresh(T)
     evaluator.evaluate(pipeline.ledger, now)
     return [(n.kind.value, a.domain) for n in evaluator.due(now) for a in n.alerts]
 
@@ -822,7 +822,7 @@ def test_only_running_until_resolved_silences_that_match_wait_on_a_resolve(
         T,
     )
     silences = SilenceWatcher(file.path)
-    silences.refresh()
+    silences.refresh(T)
     assert silences.silences.waiting_on("delays", "a.example", "critical", T + 1) == {"waits"}
     assert silences.silences.match("delays", "c.example", "critical", T + 1) is not None
     assert silences.silences.match("delays", "a.example", "warning", T + 1).id == "plain"  # type: ignore[union-attr]
@@ -916,14 +916,14 @@ def test_the_daemon_says_what_it_read_and_what_a_resolve_ended(tmp_path: Path) -
     file.add(_silence(id="s2", ends_at=None, until_resolved=True), T)
     with capture_logs() as logs:
         silences = SilenceWatcher(str(path))
-        silences.refresh()
-        silences.refresh()  # unchanged: not read again
+        silences.refresh(T)
+        silences.refresh(T)  # unchanged: not read again
         silences.end(set(), T + 5)  # nothing to end: the file is not touched
         before = file.identity()
         silences.end({"s2", "s1"}, T + 10)
         assert file.identity() != before
         path.write_text("garbage")
-        silences.refresh()
+        silences.refresh(T)
     assert [s.ends_at for s in silences.silences.items] == [T + 10, T + 10]
     assert [{k: v for k, v in entry.items() if k != "log_level"} for entry in logs] == [
         {"event": "sesd.silences.loaded", "path": str(path), "silences": 2, "skipped": 0},
@@ -950,7 +950,7 @@ def test_a_resolve_that_ends_many_silences_names_the_first_few_and_counts_them(
     for silence_id in ids:
         file.add(_silence(id=silence_id, ends_at=None, until_resolved=True), T)
     silences = SilenceWatcher(str(path))
-    silences.refresh()
+    silences.refresh(T)
     with capture_logs() as logs:
         silences.end(set(ids), T + 10)
     (line,) = [e for e in logs if e["event"] == "sesd.silences.ended_by_resolve"]
@@ -980,8 +980,8 @@ def test_a_path_that_cannot_be_looked_at_is_logged_once_and_evaluation_goes_on(
     (tmp_path / "file").write_text("")
     with capture_logs() as logs:
         silences = SilenceWatcher(str(tmp_path / "file" / "silences.json"))
-        silences.refresh()
-        silences.refresh()
+        silences.refresh(T)
+        silences.refresh(T)
     (entry,) = logs
     assert entry["event"] == "sesd.silences.unreadable"
     assert entry["error"] == f"cannot read {tmp_path}/file/silences.json: Not a directory"
@@ -994,10 +994,10 @@ def test_the_same_path_keeps_the_silences_read_and_another_starts_afresh(
     path = str(tmp_path / "silences.json")
     SilenceFile(path).add(_silence(), T)
     silences = SilenceWatcher(path)
-    silences.refresh()
-    silences.use(path)
+    silences.refresh(T)
+    silences.use(path, None, T)
     assert len(silences.silences.items) == 1
-    silences.use(str(tmp_path / "other.json"))
+    silences.use(str(tmp_path / "other.json"), None, T)
     assert silences.silences.items == []
 
 
@@ -1042,7 +1042,7 @@ def test_a_silence_by_severity_holds_the_alerts_of_that_severity_only(tmp_path: 
     assert _tick(evaluator, pipeline, T) == [("firing", "a.example")]  # rule is critical
     assert not evaluator.silenced("delays", "a.example", T)
     file.add(_silence(id="s2", rule="delays", severity="crit*", ends_at=T + 3600), T)
-    _watcher(evaluator).refresh()
+    _watcher(evaluator).refresh(T)
     assert evaluator.silenced("delays", "a.example", T)
     assert not evaluator.silenced("unknown-rule", "a.example", T)
 

@@ -132,7 +132,7 @@ class Alerting:
         self._config = config
         self._ticks.retime()  # its evaluate_every
         now = self._clock()
-        self.silences.use(config.silences_path, silence_check(config))
+        self.silences.use(config.silences_path, silence_check(config), now)
         self._remute(config)
         windows = [spec.name for spec in self._ledger.specs]
         resolves = self.evaluator.configure(config.alerts, windows, now, self._ledger, gone)
@@ -177,7 +177,7 @@ class Alerting:
         resolved, self.evaluator.resolved_by_change = self.evaluator.resolved_by_change, []
         if resolved:
             now = self._clock() if now is None else now
-            self.silences.look()
+            self.silences.look(now)
             self.silences.end(self.silences.waiting_on(resolved, now), now)
 
     def stepped(self, now: float, step: float) -> None:
@@ -264,7 +264,7 @@ class Alerting:
         holds recalled from the outboxes), unread queues seen. Returns the ``now``."""
         now = self._clock()
         self.end_silences_resolved(now)  # a restore's, should nothing have ended them yet
-        if self.silences.refresh():
+        if self.silences.refresh(now):
             for rule, domain in recall(self.outboxes.values(), self.evaluator, now):
                 self._log.info("sesd.alert.recalled", rule=rule, domain=domain)
         unread = self.unread()

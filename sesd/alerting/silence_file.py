@@ -21,6 +21,7 @@ import msgspec
 
 from sesd.alerting.alert_log import SHOWN
 from sesd.alerting.silence_entries import Entry, Stored, entry_content, entry_of
+from sesd.alerting.silence_left import LeftEnds
 from sesd.alerting.silences import (
     KEEP_ENDED,
     SILENCES_VERSION,
@@ -188,25 +189,30 @@ class SilenceWatcher:
         #: of yet (id: when): out of force all the same, as the alert's next incident
         #: must page, and written at each evaluation until a write takes.
         self._unwritten: dict[str, float] = {}
+        #: Those of the files a reload moved off, written to them once they can be.
+        self._left = LeftEnds()
         #: Why the last write failed, as logged ("" once one took).
         self._unwritable = ""
         #: Whether the last write found the lock held (said if the next one does too).
         self._held = False
         self._switch(path, check)
 
-    def use(self, path: str | None, check: Callable[[Silence], str] | None = None) -> None:
+    def use(self, path: str | None, check: Callable[[Silence], str] | None, now: float) -> None:
         """Read silences from ``path`` (None: no silences), checked by ``check``: the
         same path's silences read are checked again now, and the file read now if it
         changed since (another path's is: else the silences would be none until the
-        next evaluation's refresh), as a start would read it."""
+        next evaluation's refresh), as a start would read it. Ends the file left was
+        not told of yet are still written to it, which holds those silences."""
+        if self.file is not None and self.file.path != path and self._unwritten:
+            self._left.leave(self.file, self._unwritten, now)
         self._switch(path, check)
-        self.look()
+        self.look(now)
 
-    def look(self) -> None:
+    def look(self, now: float) -> None:
         """Read the file now if it changed since the last read; the next
         :meth:`refresh` still reports the read as a change (and recalls what a new
         silence holds from the outboxes)."""
-        self._unreported = self._read() or self._unreported
+        self._unreported = self._read(now) or self._unreported
 
     def _switch(self, path: str | None, check: Callable[[Silence], str] | None) -> None:
         """Take ``check``, and ``path`` unless it is the file read already."""
@@ -216,18 +222,22 @@ class SilenceWatcher:
             self._take(self._entries)
             return
         self.file = SilenceFile(path) if path else None
+        ends = {**self._left.take(path), **self._unwritten} if path else {}
+        # Waiting for the new file too: the old one moved there holds the same silences,
+        # and its read keeps ended those it holds (no file: none).
+        self._unwritten = ends if self.file is not None and self.file.identity() else {}
         self.silences.items = []
         self._told = {}
         self._entries: list[Entry] = []
         self._identity: tuple[int, int, int] | None = None
 
-    def refresh(self) -> bool:
+    def refresh(self, now: float) -> bool:
         """Read the file again if it changed since the last read; whether it did (or a
         reload read another file since the last refresh)."""
         unreported, self._unreported = self._unreported, False
-        return self._read() or unreported
+        return self._read(now) or unreported
 
-    def _read(self) -> bool:
+    def _read(self, now: float) -> bool:
         """Read the file if it changed since the last read; whether it did."""
         if self.file is None:
             return False
@@ -240,7 +250,7 @@ class SilenceWatcher:
         except SilenceError as exc:
             self._log.error("sesd.silences.unreadable", error=str(exc))
             return False
-        self._still_ended()
+        self._still_ended(now)
         skipped = self._take(self._entries)
         self._log.info(
             "sesd.silences.loaded",
@@ -309,6 +319,7 @@ class SilenceWatcher:
         """End ``--until-resolved`` silences whose alert resolved: in force at once (the
         alert's next incident pages), and in the file, or at a later call (each
         evaluation's) while the file cannot be written."""
+        self._left.write(now)
         if self.file is None or not (silence_ids or self._unwritten):
             return
         if not self._unwritten:
@@ -352,25 +363,23 @@ class SilenceWatcher:
         """At a stop: the ends the file could not be told of. The next start reads the
         file alone, which holds those silences waiting: the on-call is told which, and
         what to do, rather than find the alert's next incident muted."""
-        if not self._unwritten:
-            return
-        self._log.warning(
-            "sesd.silences.unwritten",
-            count=len(self._unwritten),
-            ids=[shown_id(i) for i in sorted(self._unwritten)[:SHOWN]],
-            hint="their alerts resolved, but the silences file still holds them waiting and "
-            "so will the next start: once the file can be written, end each with sesd "
-            "silence expire ID",
-        )
+        self._left.log(self.file.path if self.file else None, self._unwritten)
 
-    def _still_ended(self) -> None:
+    def _still_ended(self, now: float) -> None:
         """Keep the silences a resolve ended out of force when the file is read again
-        while it could not be told (an edit by hand, a reload): it still holds them
-        waiting. Those it no longer holds waiting are left to it: nothing to write."""
+        while it could not be told (an edit by hand, a reload): it still holds them in
+        force, waiting or until a time given by hand. Those it ended by ``now``, or
+        no longer ends when their alert resolves (a time given instead), are left to
+        it: the resolve has no say in them."""
         waiting = set()
         for entry in self._entries:
             silence = entry.silence
-            if silence is not None and silence.ends_at is None and silence.id in self._unwritten:
+            if (
+                silence is not None
+                and silence.id in self._unwritten
+                and silence.until_resolved
+                and silence.state(now) != "expired"
+            ):
                 silence.ends_at = max(self._unwritten[silence.id], silence.starts_at)
                 waiting.add(silence.id)
         self._unwritten = {i: at for i, at in self._unwritten.items() if i in waiting}

@@ -1,0 +1,97 @@
+"""Ends a silences file sesd no longer reads was never told of.
+
+A reload that moves ``alerts.silences_path`` (or removes it) while the end of an
+``--until-resolved`` silence waits to be written leaves the old file holding that
+silence waiting. A reload back to it, or a start with the old config, would read it
+so and mute the alert's next incident. The end is still written to that file, the
+one that holds the silence, once it can be; until then the on-call is told which
+silences, in which file, and what to do should sesd stop first.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sesd.alerting.alert_log import SHOWN
+from sesd.alerting.silences import SilenceError, shown_id
+from sesd.io.logs import get_logger
+
+if TYPE_CHECKING:
+    from sesd.alerting.silence_file import SilenceFile
+
+__all__ = ["LeftEnds"]
+
+
+class LeftEnds:
+    """The ends waiting to be written to the files sesd read before, by path."""
+
+    def __init__(self) -> None:
+        self._log = get_logger()
+        #: Each file left: the file, and its ends not written yet (id: when it ended).
+        self._ends: dict[str, tuple[SilenceFile, dict[str, float]]] = {}
+
+    def leave(self, file: SilenceFile, ends: dict[str, float], now: float) -> None:
+        """sesd reads ``file`` no longer, with ``ends`` not written to it: written now
+        if it can be (the lock is not waited for), else said at once, and tried again
+        at each :meth:`write`."""
+        _, before = self._ends.get(file.path, (file, {}))
+        self._ends[file.path] = file, {**before, **ends}
+        self.write(now)
+        if file.path in self._ends:
+            then = "sesd writes their end to it once it can; a start with it before then"
+            self._say(file.path, f"{then} takes them as waiting")
+
+    def take(self, path: str) -> dict[str, float]:
+        """The ends waiting for ``path``, read again (a reload back to it): the watcher's
+        to write from now on."""
+        _, ends = self._ends.pop(path, (None, {}))
+        return ends
+
+    def write(self, now: float) -> None:
+        """Write each file's ends, where it can be now."""
+        for path, (file, ends) in list(self._ends.items()):
+            if file.identity() is None:
+                # Moved or removed: nothing holds the silences waiting (a file moved to
+                # the new path is the watcher's, which ends them there).
+                del self._ends[path]
+                continue
+            try:
+                ended = file.expire(ends.keys(), now, ends, wait=False)
+            except SilenceError:
+                continue  # said when sesd left it, and again at a stop
+            del self._ends[path]
+            if ended:
+                self._log.info(
+                    "sesd.silences.ended_by_resolve",
+                    path=path,
+                    count=len(ended),
+                    ids=[shown_id(i) for i in sorted(ended)[:SHOWN]],
+                )
+
+    def log(self, path: str | None, ends: dict[str, float]) -> None:
+        """At a stop: the ends not written to the file read, at ``path``, and to each
+        file left that still holds silences waiting whose alert resolved."""
+        if path is not None and ends:
+            self._log.warning(
+                "sesd.silences.unwritten",
+                path=path,
+                count=len(ends),
+                ids=[shown_id(i) for i in sorted(ends)[:SHOWN]],
+                hint="their alerts resolved, but the silences file still holds them waiting "
+                "and so will the next start: once the file can be written, end each with "
+                "sesd silence expire ID",
+            )
+        for left in self._ends:
+            self._say(left, "the next start with it takes them as waiting")
+
+    def _say(self, path: str, then: str) -> None:
+        _, ends = self._ends[path]
+        self._log.warning(
+            "sesd.silences.unwritten",
+            path=path,
+            count=len(ends),
+            ids=[shown_id(i) for i in sorted(ends)[:SHOWN]],
+            hint=f"their alerts resolved, but this file, which sesd no longer reads, still "
+            f"holds them waiting: {then}; end each with sesd silence expire ID --config "
+            "CONFIG (a config whose alerts.silences_path is this file) once it can be written",
+        )

@@ -1,0 +1,148 @@
+"""A reload that moves ``alerts.silences_path``, or removes it, while the end of an
+``--until-resolved`` silence waits to be written (the file could not be written when
+its alert resolved). The old file still holds the silence waiting: a reload back to
+it, or a start with the old config, would mute the alert's next incident. The end
+is written to the old file once it can be, and until then the on-call is told which
+silences, in which file, at the reload and at a stop. A file moved to the new path
+holds the same silence: the end is written there. The daemon's alerting on a console
+sink whose outbox does not run, real files."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import MutableMapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+
+from sesd.alerting.service import Alerting
+from sesd.alerting.silence_file import SilenceFile
+from sesd.config import parse_config
+from sesd.core.pipeline import Pipeline
+from tests.test_routing import RULE, T, _queued, _silenceable
+from tests.test_rules import feed_spike
+from tests.test_silence_reload import _text, _watching
+from tests.test_silence_unwritable import _unwritable
+
+pytestmark = pytest.mark.timeout(30)
+
+#: The config with no silences file.
+NO_FILE = '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.ops]\ntype = "console"\n' + RULE
+
+
+async def _resolved_unwritten(
+    tmp_path: Path,
+) -> tuple[Alerting, Pipeline, list[float], SilenceFile, Path]:
+    """a.example fired under ``--domain a.example --until-resolved``, then resolved at
+    T + 10 while the file could not be written: the alerting, its pipeline, its clock,
+    the file, and the directory in the way of its lock."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    file = _watching(silences, domain="a.example")
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    alerting.evaluate()
+    lock = _unwritable(silences)
+    now[0] = T + 10
+    feed_spike(pipeline, "a.example", T + 10, 0, 200)
+    alerting.evaluate()
+    assert [s.ends_at for s in file.read()] == [None]
+    return alerting, pipeline, now, file, lock
+
+
+def _moved(alerting: Alerting, silences: Path | None) -> None:
+    """A reload whose config reads ``silences`` (None: no silences file)."""
+    rules = RULE + 'sinks = ["ops"]\n'
+    text = NO_FILE + 'sinks = ["ops"]\n' if silences is None else _text(silences, rules)
+    alerting.reconfigure(parse_config(text))
+
+
+def _unwritten(logs: list[MutableMapping[str, Any]]) -> list[tuple[Any, ...]]:
+    """(level, path, ids) of each line naming ends not written."""
+    return [
+        (e["log_level"], e["path"], e["ids"])
+        for e in logs
+        if e["event"] == "sesd.silences.unwritten"
+    ]
+
+
+async def test_a_reload_to_another_file_writes_the_end_to_the_old_one_once_it_can(
+    tmp_path: Path,
+) -> None:
+    """The reload says at once which silences the old file still holds waiting, and how
+    to end them there should sesd stop first; so does a stop. Once the old file can be
+    written, the next evaluation writes the end at the resolve's time, and a stop then
+    has nothing to say."""
+    alerting, _, now, old, lock = await _resolved_unwritten(tmp_path)
+    now[0] = T + 15
+    with capture_logs() as logs:
+        _moved(alerting, tmp_path / "other.json")
+    assert _unwritten(logs) == [("warning", old.path, ["s1"])]
+    (line,) = [e for e in logs if e["event"] == "sesd.silences.unwritten"]
+    assert "sesd silence expire ID --config" in line["hint"]
+    with capture_logs() as logs:
+        alerting.log_unsent(kept=True)
+    assert _unwritten(logs) == [("warning", old.path, ["s1"])]
+
+    lock.rmdir()
+    now[0] = T + 20
+    with capture_logs() as logs:
+        alerting.evaluate()
+    assert [s.ends_at for s in old.read()] == [T + 10]
+    ended = [e for e in logs if e["event"] == "sesd.silences.ended_by_resolve"]
+    assert [(e["path"], e["ids"]) for e in ended] == [(old.path, ["s1"])]
+    with capture_logs() as logs:
+        alerting.log_unsent(kept=True)
+    assert _unwritten(logs) == []
+
+
+async def test_a_reload_that_removes_the_path_still_writes_the_end(tmp_path: Path) -> None:
+    """No silences file from the reload on: the old one is written all the same."""
+    alerting, _, now, old, lock = await _resolved_unwritten(tmp_path)
+    now[0] = T + 15
+    _moved(alerting, None)
+    lock.rmdir()
+    now[0] = T + 20
+    alerting.evaluate()
+    assert [s.ends_at for s in old.read()] == [T + 10]
+
+
+async def test_a_reload_back_to_the_old_file_keeps_the_silence_ended(tmp_path: Path) -> None:
+    """Away to a file that does not hold the silence and back, while the old file still
+    cannot be written: the silence stays ended (a.example's next incident pages), and
+    its end is written once it can be."""
+    alerting, pipeline, now, old, lock = await _resolved_unwritten(tmp_path)
+    other = SilenceFile(str(tmp_path / "other.json"))
+    other.update(list, T)  # no silences
+    now[0] = T + 15
+    _moved(alerting, Path(other.path))
+    now[0] = T + 20
+    _moved(alerting, Path(old.path))
+    feed_spike(pipeline, "a.example", T + 20, 400, 0)
+    alerting.evaluate()
+    assert not alerting.evaluator.silenced("delays", "a.example", T + 20)
+    assert _queued(alerting, "ops") == [("firing", ["a.example"])]
+    lock.rmdir()
+    now[0] = T + 25
+    alerting.evaluate()
+    assert [s.ends_at for s in old.read()] == [T + 10]
+
+
+async def test_a_file_moved_to_the_new_path_is_written_there(tmp_path: Path) -> None:
+    """The operator moves the file and the config with it: the new path holds the same
+    silence waiting. It stays ended, its end is written there, and nothing is said of
+    the old path, where no file is made."""
+    alerting, _, now, old, lock = await _resolved_unwritten(tmp_path)
+    other = tmp_path / "other.json"
+    os.replace(old.path, other)
+    now[0] = T + 15
+    with capture_logs() as logs:
+        _moved(alerting, other)
+        assert not alerting.evaluator.silenced("delays", "a.example", T + 15)
+        now[0] = T + 20
+        alerting.evaluate()
+        alerting.log_unsent(kept=True)
+    assert _unwritten(logs) == []
+    assert [s.ends_at for s in SilenceFile(str(other)).read()] == [T + 10]
+    assert old.identity() is None  # no file made there
+    assert lock.is_dir()
