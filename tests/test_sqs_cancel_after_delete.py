@@ -16,6 +16,8 @@ import anyio
 import pytest
 
 from sesd.commands.demo.localsqs import LocalSqs
+from sesd.io.sdk_calls import trim_sqs
+from sesd.runtime.aws import sqs_config
 from tests import factory as f
 from tests.conftest import aws_client, make_queue, queue_counts, said_in, send_bodies
 from tests.test_sqs_edges import poller
@@ -167,3 +169,42 @@ async def test_a_cancel_after_a_partly_failed_delete_says_no_retry(
     line = said["sesd.sqs.batch"]
     assert (line["to_delete"], line["deleted"]) == (1, 0)
     assert "sesd.sqs.delete_cut_off" not in said
+
+
+async def test_sesds_own_delete_never_pauses_once_sqs_answered(local_sqs: LocalSqs) -> None:
+    """With sesd's delete client and no hook of another's, the task never gives the event
+    loop a turn from the moment the answer is read to the call's return: no
+    cancellation nor exit can land there, only where another's hook waits (README)."""
+    async with aws_client("sqs", local_sqs, sqs_config(5)) as sqs:
+        trim_sqs(sqs)
+        url, _ = await make_queue(sqs)
+        await send_bodies(sqs, url, [f.raw(f.delivery([f"u{i}@one.example"])) for i in range(20)])
+        p, _ = poller(sqs, url)
+        read = False
+
+        def answer_read(**_: Any) -> None:  # after sesd's own: the answer is kept
+            nonlocal read
+            read = True
+
+        sqs.meta.events.register("before-parse.sqs.DeleteMessageBatch", answer_read)
+        turns_after_read = deletes = 0
+        ended = anyio.Event()
+
+        async def other_task() -> None:
+            nonlocal turns_after_read
+            while not ended.is_set():
+                turns_after_read += read
+                await anyio.lowlevel.checkpoint()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(other_task)
+            with anyio.fail_after(20):
+                while deletes < 20:
+                    got = await sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+                    messages = got.get("Messages", [])
+                    read = False
+                    deletes += await p._deletes.delete(messages)
+                    assert read or not messages
+                    read = False
+            ended.set()
+        assert turns_after_read == 0

@@ -47,8 +47,9 @@ async def test_a_fault_judging_a_batch_tells_it_before_it_ends_the_poller(
     back at once, not hidden for the queue's visibility timeout (300 s here) counted
     nowhere; it stays hidden, not handed at once to the next poller to end it too. The
     fault is counted as a processing error and said with the batch
-    (received, deleted, to give back), its text escaped, no address in it; then it is
-    raised, as before, for the supervisor to start the poller again."""
+    (received, deleted, to give back, and the one left hidden), its text escaped, no
+    address in it; then it is raised, as before, for the supervisor to start the poller
+    again."""
     async with aws_client("sqs", local_sqs) as sqs:
         url, _ = await make_queue(sqs, visibility=300)
         await send_bodies(sqs, url, [f.raw(f.delivery([f"u{i}@one.example"])) for i in range(3)])
@@ -67,6 +68,7 @@ async def test_a_fault_judging_a_batch_tells_it_before_it_ends_the_poller(
     said = said_in(json_logs)
     failed = said["sesd.sqs.batch_failed"]
     assert (failed["received"], failed["deleted"], failed["to_give_back"]) == (3, at, 2 - at)
+    assert failed["hidden"] == 1
     assert failed["level"] == "error"
     assert failed["error"].startswith("RuntimeError: a fault judging the mail of ")
     assert "u1@one.example" not in failed["error"]
@@ -99,3 +101,29 @@ async def test_a_fault_under_the_delete_after_a_judging_fault_is_no_delete_cut_o
     assert "sesd.sqs.delete_cut_off" not in said, said["sesd.sqs.delete_cut_off"]
     assert said["sesd.task.failed"]["exception"].rstrip().endswith("KeyError: 'no such member'")
     assert said["sesd.sqs.batch_failed"]["to_give_back"] == 1
+
+
+async def test_a_faulted_batch_says_how_many_it_left_hidden(
+    local_sqs: LocalSqs, json_logs: io.StringIO
+) -> None:
+    """An invalid message (left for the redrive policy), then one that meets a fault, then
+    one not judged: the line says two left hidden until their visibility timeout (the
+    invalid one and the one at fault), one given back, none to delete. An on-call
+    engineer counting what comes back later finds both."""
+    async with aws_client("sqs", local_sqs) as sqs:
+        url, _ = await make_queue(sqs, visibility=300)
+        bodies = ["not json", *(f.raw(f.delivery([f"u{i}@one.example"])) for i in (1, 2))]
+        await send_bodies(sqs, url, bodies)
+        p, _ = poller(sqs, url)
+        messages: list[Any] = []
+        with anyio.fail_after(10):
+            while len(messages) < 3:
+                got = await sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+                messages += got.get("Messages", [])
+        messages.sort(key=lambda m: m["Body"] != "not json")
+        p._judge._invalid = _FailsOn(messages[1]["MessageId"])
+        with anyio.fail_after(10), pytest.raises(RuntimeError, match="a fault judging"):
+            await p._handle(messages)
+        assert await queue_counts(sqs, url) == (1, 2)
+    failed = said_in(json_logs)["sesd.sqs.batch_failed"]
+    assert (failed["to_delete"], failed["to_give_back"], failed["hidden"]) == (0, 1, 2)

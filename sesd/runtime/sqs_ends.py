@@ -26,10 +26,10 @@ __all__ = ["MISJUDGED", "Ends"]
 MISJUDGED = (
     "a fault of sesd's own judging the batch: what it judged is deleted as any batch's, "
     "those after the message at fault given back at once for SQS to hand out again; "
-    "that message comes back after its visibility timeout (with a redrive policy, one "
-    "that meets the fault each time moves to the dead-letter queue); the poller starts "
-    "again. A fault that repeats is a bug: report it with its traceback "
-    "(sesd.task.failed)"
+    "those hidden (that message, and any the batch left for SQS to deliver again) come "
+    "back after their visibility timeout (with a redrive policy, one that meets the "
+    "fault each time moves to the dead-letter queue); the poller starts again. A fault "
+    "that repeats is a bug: report it with its traceback (sesd.task.failed)"
 )
 
 
@@ -99,7 +99,8 @@ class Ends:
         after the message at fault, not judged (``left``), are given back at once, for
         SQS to hand out again rather than hide them, counted nowhere, until their
         visibility timeout. The message at fault is not: given back, it would end at
-        once the next poller that reads it. The fault counts a processing error of the
+        once the next poller that reads it; it is said ``hidden``, as are those the
+        batch judged to leave. The fault counts a processing error of the
         queue and is said, escaped (its text may quote a body), with what came of the
         batch. What to raise: the fault, or what ended the delete if it must reach
         whoever waits for it (an exit, a cancellation; the fault then counted and
@@ -115,6 +116,10 @@ class Ends:
             to_delete=len(done),
             deleted=calls.so_far if calls.deleted is None else calls.deleted,
             to_give_back=len(left),
+            # Neither to delete nor given back: the message at fault, and those the batch
+            # judged to leave (invalid, or failed in the pipeline), back after their
+            # visibility timeout. With to_delete and to_give_back, it adds up to received.
+            hidden=len(messages) - len(done) - len(left),
             error=describe_error(exc),
             hint=MISJUDGED,
             **self._deletes.place(),

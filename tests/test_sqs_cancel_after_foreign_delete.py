@@ -1,0 +1,149 @@
+"""A delete whose answer is not one sesd keeps for a cancellation (an answer of 200 the
+SDK reads as no outcome, an error, one the SDK tries again) and whose task is then
+cancelled: nothing says SQS deleted the message. The delete is said cut off, counted
+failed, the message to come back after its visibility timeout. And one the SDK tried
+again before SQS's answer is kept: said deleted, as SQS answered."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import io
+import json
+from typing import Any
+
+import anyio
+import pytest
+from aiohttp import web
+from botocore.retries.standard import ExponentialBackoff
+
+from sesd.commands.demo.localhttp import LocalServer
+from sesd.io.sdk_calls import trim_sqs
+from sesd.io.sqs_answers import DELETE_ANSWERS
+from sesd.runtime.aws import sqs_config
+from tests import factory as f
+from tests.conftest import aws_client, said_in
+from tests.test_sqs_cancel_after_delete import _held_once_answered, _told_deleted
+from tests.test_sqs_edges import poller
+from tests.test_sqs_stop_delete_cancelled import _counted
+
+_JSON = "application/x-amz-json-1.0"
+
+
+class Deletes(LocalServer):
+    """A queue's stand-in whose deletes are answered, in turn, by ``answers`` (status,
+    body), the last again once they run out."""
+
+    def __init__(self, answers: list[tuple[int, bytes]]) -> None:
+        super().__init__()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.answers = answers
+        self.deletes = 0
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/", self._answer)
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        status, body = self.answers[min(self.deletes, len(self.answers) - 1)]
+        self.deletes += 1
+        return web.Response(status=status, body=body, content_type=_JSON)
+
+
+def _body(answer: Any) -> bytes:
+    return json.dumps(answer).encode()
+
+
+#: SQS's answer that the batch's one entry was deleted.
+_DELETED = _body({"Successful": [{"Id": "0"}], "Failed": []})
+
+
+async def _cancelled_delete(
+    sqs: Deletes, monkeypatch: pytest.MonkeyPatch, *, in_backoff: bool = False
+) -> Any:
+    """A stop's delete of one message at ``sqs`` (sesd's delete client: the SDK's retries),
+    its task cancelled once SQS's answer reached the SDK's last hook (after-call), or,
+    ``in_backoff``, once the SDK has read the first answer and asks whether to try
+    again (it then waits to: for ever here). Returns the poller, its delete told."""
+    if in_backoff:
+        monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda *_: 3600.0)
+    else:
+        monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda *_: 0.0)
+    async with aws_client("sqs", sqs, sqs_config(5)) as client:
+        trim_sqs(client)
+        if in_backoff:
+            answered = anyio.Event()
+            client.meta.events.register(
+                "needs-retry.sqs.DeleteMessageBatch", lambda **_: answered.set()
+            )
+        else:
+            answered = _held_once_answered(client)
+        p, _ = poller(client, f"{sqs.url}/123456789012/q")
+        p._stopping.set()  # the delete made alone
+        message: Any = {
+            "MessageId": "m0",
+            "ReceiptHandle": "r0",
+            "Body": f.raw(f.delivery(["u0@one.example"])),
+        }
+        # Its own context, to read after: the delete's answer no longer kept there.
+        context = contextvars.copy_context()
+        task = asyncio.get_running_loop().create_task(p._handle([message]), context=context)
+        with anyio.fail_after(10):
+            await answered.wait()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+    assert DELETE_ANSWERS not in context
+    return p
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        (200, b"<html>Service Unavailable</html>"),  # the SDK reads it as no members
+        (200, _body({"__type": "InternalError", "message": "We encountered an error."})),
+        (200, b""),
+        (400, _body({"__type": "AWS.SimpleQueueService.NonExistentQueue", "message": "?"})),
+    ],
+    ids=["text", "error_at_200", "empty", "error"],
+)
+async def test_a_cancel_after_an_answer_not_kept_says_the_delete_cut_off(
+    answer: tuple[int, bytes], json_logs: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An answer that names no entry deleted, which the SDK still hands on (a proxy's page
+    at 200, an error's shape at 200, nothing), or an error: cancelled in the SDK's last
+    hook, the delete is told cut off, not deleted."""
+    async with Deletes([answer]) as sqs:
+        p = await _cancelled_delete(sqs, monkeypatch)
+    assert sqs.deletes == 1
+    assert _counted(p, "delete") == (1.0, 0.0)
+    said = said_in(json_logs)
+    assert said["sesd.sqs.delete_cut_off"]["count"] == 1
+    assert said["sesd.sqs.batch"]["deleted"] == 0
+
+
+async def test_a_cancel_while_the_sdk_waits_to_try_a_delete_again_says_it_cut_off(
+    json_logs: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 500 whose body has a delete's shape (a proxy's, say) is no answer of SQS's: the SDK
+    tries again, and a cancellation while it waits to ends the delete cut off."""
+    async with Deletes([(500, _DELETED)]) as sqs:
+        p = await _cancelled_delete(sqs, monkeypatch, in_backoff=True)
+    assert sqs.deletes == 1
+    assert _counted(p, "delete") == (1.0, 0.0)
+    said = said_in(json_logs)
+    assert said["sesd.sqs.delete_cut_off"]["count"] == 1
+
+
+async def test_a_cancel_after_sqs_answered_the_sdks_retry_says_it_deleted(
+    json_logs: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first try met SQS's passing error, the SDK's second was answered: the answer is
+    kept for the call across its tries, and a cancellation in the last hook tells it
+    deleted."""
+    error = _body({"__type": "InternalError", "message": "We encountered an error."})
+    async with Deletes([(500, error), (200, _DELETED)]) as sqs:
+        p = await _cancelled_delete(sqs, monkeypatch)
+    assert sqs.deletes == 2
+    assert _counted(p, "delete") == (0.0, 0.0)
+    said = said_in(json_logs)
+    _told_deleted(said)
