@@ -146,3 +146,71 @@ async def test_a_file_moved_to_the_new_path_is_written_there(tmp_path: Path) -> 
     assert [s.ends_at for s in SilenceFile(str(other)).read()] == [T + 10]
     assert old.identity() is None  # no file made there
     assert lock.is_dir()
+
+
+async def test_a_file_moved_to_the_new_path_after_the_reload_is_written_there(
+    tmp_path: Path,
+) -> None:
+    """The reload comes first, the file is moved to the new path after: what the new
+    path holds then is the silence waiting. It stays ended (a.example's next incident
+    pages) and its end is written there, as when the file is moved first."""
+    alerting, pipeline, now, old, lock = await _resolved_unwritten(tmp_path)
+    other = tmp_path / "other.json"
+    now[0] = T + 15
+    _moved(alerting, other)
+    os.replace(old.path, other)
+    now[0] = T + 20
+    feed_spike(pipeline, "a.example", T + 20, 400, 0)
+    with capture_logs() as logs:
+        alerting.evaluate()
+        alerting.log_unsent(kept=True)
+    assert not alerting.evaluator.silenced("delays", "a.example", T + 20)
+    assert _queued(alerting, "ops") == [("firing", ["a.example"])]
+    assert [s.ends_at for s in SilenceFile(str(other)).read()] == [T + 10]
+    assert _unwritten(logs) == []
+    assert lock.is_dir()
+
+
+async def test_an_old_file_missing_a_while_gets_the_end_once_back(tmp_path: Path) -> None:
+    """The old file is missing for an evaluation (its share not mounted a moment, or
+    moved aside and back): it still holds the silence waiting, so its end is kept, said
+    at a stop meanwhile, and written once the file is back and can be written."""
+    alerting, _, now, old, lock = await _resolved_unwritten(tmp_path)
+    now[0] = T + 15
+    _moved(alerting, tmp_path / "other.json")
+    aside = tmp_path / "aside.json"
+    os.replace(old.path, aside)
+    now[0] = T + 20
+    alerting.evaluate()
+    with capture_logs() as logs:
+        alerting.log_unsent(kept=True)
+    assert _unwritten(logs) == [("warning", old.path, ["s1"])]
+    os.replace(aside, old.path)
+    lock.rmdir()
+    now[0] = T + 25
+    alerting.evaluate()
+    assert [s.ends_at for s in old.read()] == [T + 10]
+
+
+async def test_a_reload_back_to_an_old_file_missing_keeps_the_end_for_when_it_is_back(
+    tmp_path: Path,
+) -> None:
+    """Away to another file, and back while the old one is missing (its share not
+    mounted): once it is back, the silence it holds waiting stays ended (a.example's
+    next incident pages) and its end is written once the file can be."""
+    alerting, pipeline, now, old, lock = await _resolved_unwritten(tmp_path)
+    now[0] = T + 15
+    _moved(alerting, tmp_path / "other.json")
+    aside = tmp_path / "aside.json"
+    os.replace(old.path, aside)
+    _moved(alerting, Path(old.path))
+    os.replace(aside, old.path)
+    now[0] = T + 20
+    feed_spike(pipeline, "a.example", T + 20, 400, 0)
+    alerting.evaluate()
+    assert not alerting.evaluator.silenced("delays", "a.example", T + 20)
+    assert _queued(alerting, "ops") == [("firing", ["a.example"])]
+    lock.rmdir()
+    now[0] = T + 25
+    alerting.evaluate()
+    assert [s.ends_at for s in old.read()] == [T + 10]

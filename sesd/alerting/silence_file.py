@@ -203,10 +203,13 @@ class SilenceWatcher:
         changed since (another path's is: else the silences would be none until the
         next evaluation's refresh), as a start would read it. Ends the file left was
         not told of yet are still written to it, which holds those silences."""
-        if self.file is not None and self.file.path != path and self._unwritten:
-            self._left.leave(self.file, self._unwritten, now)
+        left = self.file if self.file is not None and self.file.path != path else None
+        if left is not None and self._unwritten:
+            self._left.leave(left, self._unwritten)
         self._switch(path, check)
         self.look(now)
+        if left is not None:
+            self._left.settle(left.path, now)
 
     def look(self, now: float) -> None:
         """Read the file now if it changed since the last read; the next
@@ -222,10 +225,9 @@ class SilenceWatcher:
             self._take(self._entries)
             return
         self.file = SilenceFile(path) if path else None
-        ends = {**self._left.take(path), **self._unwritten} if path else {}
-        # Waiting for the new file too: the old one moved there holds the same silences,
-        # and its read keeps ended those it holds (no file: none).
-        self._unwritten = ends if self.file is not None and self.file.identity() else {}
+        # Waiting for the new file too: the old one moved or copied there holds the same
+        # silences, and its read keeps ended those it holds (no file: none).
+        self._unwritten = self._unwritten if self.file is not None and self.file.identity() else {}
         self.silences.items = []
         self._told = {}
         self._entries: list[Entry] = []
@@ -250,6 +252,8 @@ class SilenceWatcher:
         except SilenceError as exc:
             self._log.error("sesd.silences.unreadable", error=str(exc))
             return False
+        held = {entry.silence.id for entry in self._entries if entry.silence is not None}
+        self._unwritten = {**self._left.held(self.file.path, held), **self._unwritten}
         self._still_ended(now)
         skipped = self._take(self._entries)
         self._log.info(

@@ -10,6 +10,7 @@ silences, in which file, and what to do should sesd stop first.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from sesd.alerting.alert_log import SHOWN
@@ -30,30 +31,46 @@ class LeftEnds:
         #: Each file left: the file, and its ends not written yet (id: when it ended).
         self._ends: dict[str, tuple[SilenceFile, dict[str, float]]] = {}
 
-    def leave(self, file: SilenceFile, ends: dict[str, float], now: float) -> None:
-        """sesd reads ``file`` no longer, with ``ends`` not written to it: written now
-        if it can be (the lock is not waited for), else said at once, and tried again
-        at each :meth:`write`."""
+    def leave(self, file: SilenceFile, ends: dict[str, float]) -> None:
+        """sesd reads ``file`` no longer, with ``ends`` not written to it: written at
+        :meth:`settle` and at each :meth:`write` from then on, where they can be."""
         _, before = self._ends.get(file.path, (file, {}))
         self._ends[file.path] = file, {**before, **ends}
-        self.write(now)
-        if file.path in self._ends:
-            then = "sesd writes their end to it once it can; a start with it before then"
-            self._say(file.path, f"{then} takes them as waiting")
 
-    def take(self, path: str) -> dict[str, float]:
-        """The ends waiting for ``path``, read again (a reload back to it): the watcher's
-        to write from now on."""
-        _, ends = self._ends.pop(path, (None, {}))
-        return ends
+    def settle(self, path: str, now: float) -> None:
+        """After the reload that left ``path``: its ends written now if they can be (the
+        lock is not waited for), else said at once."""
+        self.write(now)
+        if path in self._ends:
+            then = "sesd writes their end to it once it can; a start with it before then"
+            self._say(path, f"{then} takes them as waiting")
+
+    def held(self, path: str, ids: Collection[str]) -> dict[str, float]:
+        """The ends the file at ``path``, just read holding the silences ``ids``, holds
+        waiting: its own (a reload back to it), and those of a file left that is gone
+        from its path (moved to this one, before the reload or after). The watcher's to
+        keep ended and to write from now on."""
+        found: dict[str, float] = {}
+        for left, (file, ends) in list(self._ends.items()):
+            if file.identity() is not None and left != path:
+                continue
+            if left == path and not ids:
+                continue  # not there yet (a share not mounted): kept for when it is
+            found |= {i: at for i, at in ends.items() if i in ids}
+            kept = {i: at for i, at in ends.items() if i not in ids and left != path}
+            if kept:
+                self._ends[left] = file, kept
+            else:
+                del self._ends[left]
+        return found
 
     def write(self, now: float) -> None:
         """Write each file's ends, where it can be now."""
         for path, (file, ends) in list(self._ends.items()):
             if file.identity() is None:
-                # Moved or removed: nothing holds the silences waiting (a file moved to
-                # the new path is the watcher's, which ends them there).
-                del self._ends[path]
+                # Not there (a share not mounted, the file moved aside): kept, and never
+                # written there, which would make a file. One moved to the path sesd
+                # reads is the watcher's once read (:meth:`held`).
                 continue
             try:
                 ended = file.expire(ends.keys(), now, ends, wait=False)
