@@ -205,7 +205,7 @@ class SilenceWatcher:
         not told of yet are still written to it, which holds those silences."""
         left = self.file if self.file is not None and self.file.path != path else None
         if left is not None and self._unwritten:
-            self._left.leave(left, self._unwritten)
+            self._left.leave(left, self._unwritten, self._identity[0] if self._identity else None)
         self._switch(path, check)
         self.look(now)
         if left is not None:
@@ -253,7 +253,8 @@ class SilenceWatcher:
             self._log.error("sesd.silences.unreadable", error=str(exc))
             return False
         held = {entry.silence.id for entry in self._entries if entry.silence is not None}
-        self._unwritten = {**self._left.held(self.file.path, held), **self._unwritten}
+        found = self._left.held(self.file.path, held, identity[0]) if identity else {}
+        self._unwritten = {**found, **self._unwritten}
         self._still_ended(now)
         skipped = self._take(self._entries)
         self._log.info(
