@@ -25,7 +25,7 @@ from sesd.core.pipeline import Pipeline
 from tests.test_routing import RULE, T, _queued, _silenceable
 from tests.test_rules import feed_spike
 from tests.test_silence_reload import _text, _watching
-from tests.test_silence_unwritable import _unwritable
+from tests.test_silence_unwritable import _given_an_end, _unwritable
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -268,3 +268,19 @@ async def test_a_copy_made_at_the_new_path_after_the_reload_is_written_there(
     now[0] = T + 25
     alerting.evaluate()
     assert [s.ends_at for s in old.read()] == [T + 10]
+
+
+async def test_an_old_file_given_an_end_by_hand_after_the_reload_is_as_it_says(
+    tmp_path: Path,
+) -> None:
+    """After the reload, an edit by hand makes the silence in the old file one that
+    ends an hour on, no longer ``--until-resolved``: whoever edited it chose the hour,
+    and the resolve has no say in it. Once the file can be written, the hour holds."""
+    alerting, _, now, old, lock = await _resolved_unwritten(tmp_path)
+    now[0] = T + 15
+    _moved(alerting, tmp_path / "other.json")
+    _given_an_end(Path(old.path), T + 3600, until_resolved=False)
+    lock.rmdir()
+    now[0] = T + 20
+    alerting.evaluate()
+    assert [(s.ends_at, s.until_resolved) for s in old.read()] == [(T + 3600, False)]

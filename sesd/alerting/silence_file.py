@@ -151,15 +151,18 @@ class SilenceFile:
         since: Mapping[str, float] | None = None,
         *,
         wait: bool = True,
+        resolved: bool = False,
     ) -> list[str]:
         """End the named silences now, or when ``since`` says each ended (a resolve the
-        file could not be told of then); returns the ids that were found still running."""
+        file could not be told of then), only those ``until_resolved`` with ``resolved``;
+        returns the ids that were found still running."""
         ended: list[str] = []
         since = since or {}
 
         def change(silences: list[Silence]) -> list[Silence]:
             for silence in silences:
-                if silence.id in silence_ids and silence.state(now) != "expired":
+                waiting = silence.until_resolved or not resolved
+                if silence.id in silence_ids and silence.state(now) != "expired" and waiting:
                     silence.ends_at = max(since.get(silence.id, now), silence.starts_at)
                     ended.append(silence.id)
             return silences
@@ -337,10 +340,11 @@ class SilenceWatcher:
                 entry.silence.ends_at = max(now, entry.silence.starts_at)
         self._unwritten |= dict.fromkeys(new, now)
         try:
-            # The lock is not waited for: a command holding it (stopped at its terminal,
-            # on a hung disk) would hold the event loop, and every poll and scrape, as
-            # long. The next evaluation tries again.
-            ended = self.file.expire(self._unwritten.keys(), now, self._unwritten, wait=False)
+            # The lock is not waited for (a command holding it, stopped at its terminal or
+            # on a hung disk, would hold every poll and scrape): each evaluation tries.
+            ended = self.file.expire(
+                self._unwritten, now, self._unwritten, wait=False, resolved=True
+            )
         except SilenceError as exc:
             # A command holds the lock for a moment: said once it held it a whole period.
             moment, self._held = not self._held, isinstance(exc, LockHeld)

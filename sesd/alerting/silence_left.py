@@ -79,7 +79,7 @@ class LeftEnds:
                 # reads is the watcher's once read (:meth:`held`).
                 continue
             try:
-                ended = file.expire(ends.keys(), now, ends, wait=False)
+                ended = file.expire(ends.keys(), now, ends, wait=False, resolved=True)
             except SilenceError:
                 continue  # said when sesd left it, and again at a stop
             del self._ends[path]
