@@ -3,13 +3,14 @@
 its alert resolved). The old file still holds the silence waiting: a reload back to
 it, or a start with the old config, would mute the alert's next incident. The end
 is written to the old file once it can be, and until then the on-call is told which
-silences, in which file, at the reload and at a stop. A file moved to the new path
-holds the same silence: the end is written there. The daemon's alerting on a console
+silences, in which file, at the reload and at a stop. A file moved or copied to the
+new path holds the same silence: the end is written there too. The daemon's alerting on a console
 sink whose outbox does not run, real files."""
 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from sesd.core.pipeline import Pipeline
 from tests.test_routing import RULE, T, _queued, _silenceable
 from tests.test_rules import feed_spike
 from tests.test_silence_reload import _text, _watching
-from tests.test_silence_unwritable import _unwritable
+from tests.test_silence_unwritable import _given_an_end, _unwritable
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -214,3 +215,72 @@ async def test_a_reload_back_to_an_old_file_missing_keeps_the_end_for_when_it_is
     now[0] = T + 25
     alerting.evaluate()
     assert [s.ends_at for s in old.read()] == [T + 10]
+
+
+async def test_a_copy_at_the_new_path_leaves_the_end_of_an_old_file_missing_a_while(
+    tmp_path: Path,
+) -> None:
+    """The new path holds a copy of the old file, which is then missing a while (its
+    share not mounted) when the copy is read again. Both hold the silence waiting: the
+    copy is written, and the old file keeps its end, said at a stop meanwhile and
+    written once it is back (else a start with the old config mutes the next
+    incident)."""
+    alerting, _, now, old, lock = await _resolved_unwritten(tmp_path)
+    other = tmp_path / "other.json"
+    shutil.copyfile(old.path, other)
+    now[0] = T + 15
+    _moved(alerting, other)
+    aside = tmp_path / "aside.json"
+    os.replace(old.path, aside)
+    now[0] = T + 20
+    alerting.evaluate()  # writes the end to the copy
+    now[0] = T + 25
+    alerting.evaluate()  # reads the copy written
+    assert [s.ends_at for s in SilenceFile(str(other)).read()] == [T + 10]
+    with capture_logs() as logs:
+        alerting.log_unsent(kept=True)
+    assert _unwritten(logs) == [("warning", old.path, ["s1"])]
+    os.replace(aside, old.path)
+    lock.rmdir()
+    now[0] = T + 30
+    alerting.evaluate()
+    assert [s.ends_at for s in old.read()] == [T + 10]
+
+
+async def test_a_copy_made_at_the_new_path_after_the_reload_is_written_there(
+    tmp_path: Path,
+) -> None:
+    """The reload comes first, the old file is copied to the new path after: the copy
+    holds the silence waiting too. It stays ended (a.example's next incident pages) and
+    its end is written there, as it is to the old file once that can be."""
+    alerting, pipeline, now, old, lock = await _resolved_unwritten(tmp_path)
+    other = tmp_path / "other.json"
+    now[0] = T + 15
+    _moved(alerting, other)
+    shutil.copyfile(old.path, other)
+    now[0] = T + 20
+    feed_spike(pipeline, "a.example", T + 20, 400, 0)
+    alerting.evaluate()
+    assert not alerting.evaluator.silenced("delays", "a.example", T + 20)
+    assert _queued(alerting, "ops") == [("firing", ["a.example"])]
+    assert [s.ends_at for s in SilenceFile(str(other)).read()] == [T + 10]
+    lock.rmdir()
+    now[0] = T + 25
+    alerting.evaluate()
+    assert [s.ends_at for s in old.read()] == [T + 10]
+
+
+async def test_an_old_file_given_an_end_by_hand_after_the_reload_is_as_it_says(
+    tmp_path: Path,
+) -> None:
+    """After the reload, an edit by hand makes the silence in the old file one that
+    ends an hour on, no longer ``--until-resolved``: whoever edited it chose the hour,
+    and the resolve has no say in it. Once the file can be written, the hour holds."""
+    alerting, _, now, old, lock = await _resolved_unwritten(tmp_path)
+    now[0] = T + 15
+    _moved(alerting, tmp_path / "other.json")
+    _given_an_end(Path(old.path), T + 3600, until_resolved=False)
+    lock.rmdir()
+    now[0] = T + 20
+    alerting.evaluate()
+    assert [(s.ends_at, s.until_resolved) for s in old.read()] == [(T + 3600, False)]

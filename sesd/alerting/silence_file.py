@@ -151,15 +151,18 @@ class SilenceFile:
         since: Mapping[str, float] | None = None,
         *,
         wait: bool = True,
+        resolved: bool = False,
     ) -> list[str]:
         """End the named silences now, or when ``since`` says each ended (a resolve the
-        file could not be told of then); returns the ids that were found still running."""
+        file could not be told of then), only those ``until_resolved`` with ``resolved``;
+        returns the ids that were found still running."""
         ended: list[str] = []
         since = since or {}
 
         def change(silences: list[Silence]) -> list[Silence]:
             for silence in silences:
-                if silence.id in silence_ids and silence.state(now) != "expired":
+                waiting = silence.until_resolved or not resolved
+                if silence.id in silence_ids and silence.state(now) != "expired" and waiting:
                     silence.ends_at = max(since.get(silence.id, now), silence.starts_at)
                     ended.append(silence.id)
             return silences
@@ -205,7 +208,7 @@ class SilenceWatcher:
         not told of yet are still written to it, which holds those silences."""
         left = self.file if self.file is not None and self.file.path != path else None
         if left is not None and self._unwritten:
-            self._left.leave(left, self._unwritten)
+            self._left.leave(left, self._unwritten, self._identity[0] if self._identity else None)
         self._switch(path, check)
         self.look(now)
         if left is not None:
@@ -253,7 +256,8 @@ class SilenceWatcher:
             self._log.error("sesd.silences.unreadable", error=str(exc))
             return False
         held = {entry.silence.id for entry in self._entries if entry.silence is not None}
-        self._unwritten = {**self._left.held(self.file.path, held), **self._unwritten}
+        found = self._left.held(self.file.path, held, identity[0]) if identity else {}
+        self._unwritten = {**found, **self._unwritten}
         self._still_ended(now)
         skipped = self._take(self._entries)
         self._log.info(
@@ -336,10 +340,11 @@ class SilenceWatcher:
                 entry.silence.ends_at = max(now, entry.silence.starts_at)
         self._unwritten |= dict.fromkeys(new, now)
         try:
-            # The lock is not waited for: a command holding it (stopped at its terminal,
-            # on a hung disk) would hold the event loop, and every poll and scrape, as
-            # long. The next evaluation tries again.
-            ended = self.file.expire(self._unwritten.keys(), now, self._unwritten, wait=False)
+            # The lock is not waited for (a command holding it, stopped at its terminal or
+            # on a hung disk, would hold every poll and scrape): each evaluation tries.
+            ended = self.file.expire(
+                self._unwritten, now, self._unwritten, wait=False, resolved=True
+            )
         except SilenceError as exc:
             # A command holds the lock for a moment: said once it held it a whole period.
             moment, self._held = not self._held, isinstance(exc, LockHeld)

@@ -28,14 +28,16 @@ class LeftEnds:
 
     def __init__(self) -> None:
         self._log = get_logger()
-        #: Each file left: the file, and its ends not written yet (id: when it ended).
-        self._ends: dict[str, tuple[SilenceFile, dict[str, float]]] = {}
+        #: Each file left: the file, its inode when sesd last read it, and its ends not
+        #: written yet (id: when it ended).
+        self._ends: dict[str, tuple[SilenceFile, int | None, dict[str, float]]] = {}
 
-    def leave(self, file: SilenceFile, ends: dict[str, float]) -> None:
-        """sesd reads ``file`` no longer, with ``ends`` not written to it: written at
-        :meth:`settle` and at each :meth:`write` from then on, where they can be."""
-        _, before = self._ends.get(file.path, (file, {}))
-        self._ends[file.path] = file, {**before, **ends}
+    def leave(self, file: SilenceFile, ends: dict[str, float], inode: int | None) -> None:
+        """sesd reads ``file``, whose inode was ``inode`` at its last read, no longer,
+        with ``ends`` not written to it: written at :meth:`settle` and at each
+        :meth:`write` from then on, where they can be."""
+        _, _, before = self._ends.get(file.path, (file, inode, {}))
+        self._ends[file.path] = file, inode, {**before, **ends}
 
     def settle(self, path: str, now: float) -> None:
         """After the reload that left ``path``: its ends written now if they can be (the
@@ -45,35 +47,39 @@ class LeftEnds:
             then = "sesd writes their end to it once it can; a start with it before then"
             self._say(path, f"{then} takes them as waiting")
 
-    def held(self, path: str, ids: Collection[str]) -> dict[str, float]:
-        """The ends the file at ``path``, just read holding the silences ``ids``, holds
-        waiting: its own (a reload back to it), and those of a file left that is gone
-        from its path (moved to this one, before the reload or after). The watcher's to
-        keep ended and to write from now on."""
+    def held(self, path: str, ids: Collection[str], inode: int) -> dict[str, float]:
+        """The ends the file at ``path`` (inode ``inode``), just read holding the
+        silences ``ids``, holds waiting: its own (a reload back to it), and those of
+        each file left (moved or copied here, before the reload or after; ids are
+        random, so the same id is the same silence). The watcher's to keep ended and to
+        write from now on. A file left keeps them unless it is this one moved here
+        (gone from its path, same inode): a copy, or the old file on a share not
+        mounted a while, is written too once it can be (a move across file systems,
+        which copies, is taken as a copy: a stop names the old path)."""
         found: dict[str, float] = {}
-        for left, (file, ends) in list(self._ends.items()):
-            if file.identity() is not None and left != path:
-                continue
+        for left, (file, was, ends) in list(self._ends.items()):
             if left == path and not ids:
                 continue  # not there yet (a share not mounted): kept for when it is
             found |= {i: at for i, at in ends.items() if i in ids}
+            if left != path and (was != inode or file.identity() is not None):
+                continue
             kept = {i: at for i, at in ends.items() if i not in ids and left != path}
             if kept:
-                self._ends[left] = file, kept
+                self._ends[left] = file, was, kept
             else:
                 del self._ends[left]
         return found
 
     def write(self, now: float) -> None:
         """Write each file's ends, where it can be now."""
-        for path, (file, ends) in list(self._ends.items()):
+        for path, (file, _, ends) in list(self._ends.items()):
             if file.identity() is None:
                 # Not there (a share not mounted, the file moved aside): kept, and never
                 # written there, which would make a file. One moved to the path sesd
                 # reads is the watcher's once read (:meth:`held`).
                 continue
             try:
-                ended = file.expire(ends.keys(), now, ends, wait=False)
+                ended = file.expire(ends.keys(), now, ends, wait=False, resolved=True)
             except SilenceError:
                 continue  # said when sesd left it, and again at a stop
             del self._ends[path]
@@ -102,7 +108,7 @@ class LeftEnds:
             self._say(left, "the next start with it takes them as waiting")
 
     def _say(self, path: str, then: str) -> None:
-        _, ends = self._ends[path]
+        _, _, ends = self._ends[path]
         self._log.warning(
             "sesd.silences.unwritten",
             path=path,
