@@ -317,3 +317,22 @@ async def test_a_lock_held_a_moment_after_the_file_ended_what_waited_is_no_error
     now[0] = T + 25
     alerting.evaluate()
     assert [(s.id, s.ends_at) for s in file.read()] == [("s1", T + 12), ("s2", T + 20)]
+
+
+def test_an_edit_by_hand_not_read_yet_when_the_end_is_written_keeps_its_time(
+    tmp_path: Path,
+) -> None:
+    """The resolve could not be written; an edit by hand then makes the silence one
+    that ends an hour on, no longer ``--until-resolved``, between an evaluation's read
+    of the file and its write. The write leaves that silence as the edit says: the
+    resolve has no say in it."""
+    silences = tmp_path / "silences.json"
+    file = _watching(silences, domain="a.example")
+    watcher = SilenceWatcher(str(silences))
+    assert watcher.refresh(T)
+    lock = _unwritable(silences)
+    watcher.end({"s1"}, T + 10)
+    _given_an_end(silences, T + 3600, until_resolved=False)
+    lock.rmdir()
+    watcher.end(set(), T + 20)  # the edit not read yet
+    assert [(s.ends_at, s.until_resolved) for s in file.read()] == [(T + 3600, False)]

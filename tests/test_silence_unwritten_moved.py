@@ -284,3 +284,41 @@ async def test_an_old_file_given_an_end_by_hand_after_the_reload_is_as_it_says(
     now[0] = T + 20
     alerting.evaluate()
     assert [(s.ends_at, s.until_resolved) for s in old.read()] == [(T + 3600, False)]
+
+
+async def test_a_copy_on_another_file_system_with_the_old_files_inode_number_is_a_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The copy at the new path is on another file system, where its inode number
+    happens to be the one the old file had (each file system numbers its own, a tmpfs
+    from 1), while the old file's share is not mounted. It is a copy all the same: the
+    old file keeps its end, written once it is back."""
+    alerting, _, now, old, lock = await _resolved_unwritten(tmp_path)
+    other = tmp_path / "other.json"
+    shutil.copyfile(old.path, other)
+    was, look = os.stat(old.path), os.stat
+
+    def elsewhere(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        found = look(path, *args, **kwargs)
+        if os.fspath(path) != str(other):
+            return found
+        fields = {name: getattr(found, name) for name in dir(found) if name.startswith("st_")}
+        numbered = [*found]
+        numbered[1:3] = was.st_ino, was.st_dev + 1  # st_ino, st_dev
+        return os.stat_result(numbered, fields)
+
+    monkeypatch.setattr(os, "stat", elsewhere)
+    aside = tmp_path / "aside.json"
+    os.replace(old.path, aside)
+    now[0] = T + 15
+    _moved(alerting, other)
+    now[0] = T + 20
+    alerting.evaluate()
+    with capture_logs() as logs:
+        alerting.log_unsent(kept=True)
+    assert _unwritten(logs) == [("warning", old.path, ["s1"])]
+    os.replace(aside, old.path)
+    lock.rmdir()
+    now[0] = T + 25
+    alerting.evaluate()
+    assert [s.ends_at for s in old.read()] == [T + 10]

@@ -5,7 +5,7 @@ file atomically with mode 0600, so a ``sesd silence add`` and the daemon
 ending an ``--until-resolved`` silence never lose each other's change. The
 daemon never waits for the lock (a command stopped while it holds it would stall
 the event loop): it writes at a later evaluation. The daemon looks at the
-file's identity (inode, size, mtime) once per evaluation and reads it again
+file's identity (device, inode, size, mtime) once per evaluation and reads it again
 only when it changed: no restart and no signal needed.
 """
 
@@ -87,9 +87,9 @@ class SilenceFile:
             raise SilenceError(f"{self.path}: version {document.version} is not {SILENCES_VERSION}")
         return [entry_of(n, raw) for n, raw in enumerate(document.silences, 1)]
 
-    def identity(self) -> tuple[int, int, int] | None:
-        """(inode, size, mtime) of the file, None when there is none: a change means a
-        new version (every write replaces the file, so the inode changes too)."""
+    def identity(self) -> tuple[int, int, int, int] | None:
+        """(device, inode, size, mtime) of the file, None when there is none: a change
+        means a new version (every write replaces the file, so the inode changes too)."""
         try:
             found = os.stat(self.path)
         except FileNotFoundError:
@@ -98,8 +98,8 @@ class SilenceFile:
             # A path through a file, or a directory sesd may not enter: an identity of its
             # own, so the watcher tries the file once, says why it cannot read it, and
             # keeps the silences it had (evaluation goes on).
-            return -1, exc.errno or 0, 0
-        return found.st_ino, found.st_size, found.st_mtime_ns
+            return -1, exc.errno or 0, 0, 0
+        return found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns
 
     @contextmanager
     def _locked(self, wait: bool) -> Iterator[None]:
@@ -208,7 +208,7 @@ class SilenceWatcher:
         not told of yet are still written to it, which holds those silences."""
         left = self.file if self.file is not None and self.file.path != path else None
         if left is not None and self._unwritten:
-            self._left.leave(left, self._unwritten, self._identity[0] if self._identity else None)
+            self._left.leave(left, self._unwritten, self._identity[:2] if self._identity else None)
         self._switch(path, check)
         self.look(now)
         if left is not None:
@@ -234,7 +234,7 @@ class SilenceWatcher:
         self.silences.items = []
         self._told = {}
         self._entries: list[Entry] = []
-        self._identity: tuple[int, int, int] | None = None
+        self._identity: tuple[int, int, int, int] | None = None
 
     def refresh(self, now: float) -> bool:
         """Read the file again if it changed since the last read; whether it did (or a
@@ -256,7 +256,7 @@ class SilenceWatcher:
             self._log.error("sesd.silences.unreadable", error=str(exc))
             return False
         held = {entry.silence.id for entry in self._entries if entry.silence is not None}
-        found = self._left.held(self.file.path, held, identity[0]) if identity else {}
+        found = self._left.held(self.file.path, held, identity[:2]) if identity else {}
         self._unwritten = {**found, **self._unwritten}
         self._still_ended(now)
         skipped = self._take(self._entries)

@@ -22,22 +22,26 @@ if TYPE_CHECKING:
 
 __all__ = ["LeftEnds"]
 
+#: A file's device and inode (``st_dev``, ``st_ino``): which file it is (each file
+#: system numbers its own inodes).
+Where = tuple[int, int]
+
 
 class LeftEnds:
     """The ends waiting to be written to the files sesd read before, by path."""
 
     def __init__(self) -> None:
         self._log = get_logger()
-        #: Each file left: the file, its inode when sesd last read it, and its ends not
-        #: written yet (id: when it ended).
-        self._ends: dict[str, tuple[SilenceFile, int | None, dict[str, float]]] = {}
+        #: Each file left: the file, its (device, inode) when sesd last read it, and its
+        #: ends not written yet (id: when it ended).
+        self._ends: dict[str, tuple[SilenceFile, Where | None, dict[str, float]]] = {}
 
-    def leave(self, file: SilenceFile, ends: dict[str, float], inode: int | None) -> None:
-        """sesd reads ``file``, whose inode was ``inode`` at its last read, no longer,
-        with ``ends`` not written to it: written at :meth:`settle` and at each
-        :meth:`write` from then on, where they can be."""
-        _, _, before = self._ends.get(file.path, (file, inode, {}))
-        self._ends[file.path] = file, inode, {**before, **ends}
+    def leave(self, file: SilenceFile, ends: dict[str, float], where: Where | None) -> None:
+        """sesd reads ``file``, which was ``where`` at its last read, no longer, with
+        ``ends`` not written to it: written at :meth:`settle` and at each :meth:`write`
+        from then on, where they can be."""
+        _, _, before = self._ends.get(file.path, (file, where, {}))
+        self._ends[file.path] = file, where, {**before, **ends}
 
     def settle(self, path: str, now: float) -> None:
         """After the reload that left ``path``: its ends written now if they can be (the
@@ -47,21 +51,22 @@ class LeftEnds:
             then = "sesd writes their end to it once it can; a start with it before then"
             self._say(path, f"{then} takes them as waiting")
 
-    def held(self, path: str, ids: Collection[str], inode: int) -> dict[str, float]:
-        """The ends the file at ``path`` (inode ``inode``), just read holding the
-        silences ``ids``, holds waiting: its own (a reload back to it), and those of
-        each file left (moved or copied here, before the reload or after; ids are
-        random, so the same id is the same silence). The watcher's to keep ended and to
-        write from now on. A file left keeps them unless it is this one moved here
-        (gone from its path, same inode): a copy, or the old file on a share not
-        mounted a while, is written too once it can be (a move across file systems,
-        which copies, is taken as a copy: a stop names the old path)."""
+    def held(self, path: str, ids: Collection[str], where: Where) -> dict[str, float]:
+        """The ends the file at ``path`` (``where``), just read holding the silences
+        ``ids``, holds waiting: its own (a reload back to it), and those of each file
+        left (moved or copied here, before the reload or after; ids are random, so the
+        same id is the same silence). The watcher's to keep ended and to write from now
+        on. A file left keeps them unless it is this one moved here (gone from its
+        path, same device and inode: another file system's file may have the same
+        inode number): a copy, or the old file on a share not mounted a while, is
+        written too once it can be (a move across file systems, which copies, is taken
+        as a copy: a stop names the old path)."""
         found: dict[str, float] = {}
         for left, (file, was, ends) in list(self._ends.items()):
             if left == path and not ids:
                 continue  # not there yet (a share not mounted): kept for when it is
             found |= {i: at for i, at in ends.items() if i in ids}
-            if left != path and (was != inode or file.identity() is not None):
+            if left != path and (was != where or file.identity() is not None):
                 continue
             kept = {i: at for i, at in ends.items() if i not in ids and left != path}
             if kept:
