@@ -67,6 +67,8 @@ The windows' contract, which this model states:
   so moved ahead of the restart's clock is held to it (a move below none then goes).
   A file saved ahead of the restart's clock (the clock stepped back while sesd was
   stopped) is read at its save and then stepped back as far, as a step measured.
+  Which Delivery or Bounce timed a delay is kept: a retry SQS brings after the
+  restart is timed no more than one before it (one value per delayed recipient).
 """
 
 from __future__ import annotations

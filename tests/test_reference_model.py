@@ -358,6 +358,18 @@ stepping = st.lists(
         Step(157_300.0, "read"),
     ]
 )
+# u1's delay and its Delivery read, a restart (on a clock over a day behind the save,
+# or on the same clock), and a retry SES dated before the Delivery: over, and timed no
+# more than it was (the state file keeps which Delivery timed a delay).
+@example(
+    [
+        _delay(0.0, 0.0),
+        _delivery(0.0),
+        Step(0.0, "stopped", by=-100_000.0),
+        _delay(0.0, 5.0),
+    ]
+)
+@example([_delay(0.0, 0.0), _delivery(0.0), Step(0.0, "restart"), _delay(0.0, 5.0)])
 def test_steps_of_the_clock_match_the_reference_model(stream: list[Step]) -> None:
     """Whatever steps the clock makes around a recipient's delays and its Delivery or
     Bounce (ahead, back, set right, across a restart), pending, the windows and how
