@@ -51,10 +51,11 @@ def snapshot_of(table: PendingDelays) -> dict[str, object]:
         # Left out, a delay SQS brought after a restart, though SES dated it before its
         # Delivery, was dated after it on the clock behind, and pended 16 h.
         "resolved_ses": list({**table._ses_before, **table._ses}.items()),
-        # The keys of those that timed a delay already (in order: a set's would differ
-        # from save to save of the same table): (the same). Left out, a retry SQS
-        # brought after a restart, though SES dated it before its recipient's Delivery,
-        # was timed again from it, a second value for one delayed recipient.
+        # The keys of those that timed a delay already, sorted (a set's order is its
+        # history's: a table restored would save them in another). A file without
+        # them (an earlier build's) restores none; an earlier build leaves them. Left
+        # out, a retry SQS brought after a restart, though SES dated it before its
+        # recipient's Delivery, was timed again from it: two values for one recipient.
         "counted": sorted(table._counted),
         # A file without it (an earlier build's) restores none; an earlier build
         # reading this file leaves it.
