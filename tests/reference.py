@@ -50,7 +50,9 @@ The windows' contract, which this model states:
   is kept, a move below none, against the next step ahead. Such a move moves no
   latest time and times no delay longer, but a Delivery or Bounce dated on the clock
   behind, at or after the first time so moved, ends the delay (timed across the
-  step), and a retry dated so keeps the first delay's time. A delay's length, when
+  step), and a retry dated so keeps the first delay's time (its ``expirationTime``,
+  SES's own time, held to the latest that first time sets, not to 16 h after the
+  retry's time on the clock behind). A delay's length, when
   its Delivery or Bounce ends it, is timed from its first time as steps ahead moved
   it (none, not less, when the Delivery is dated before that). A retry SES dated
   before the first time is the first delay, on this clock: what steps moved of the
@@ -67,6 +69,8 @@ The windows' contract, which this model states:
   so moved ahead of the restart's clock is held to it (a move below none then goes).
   A file saved ahead of the restart's clock (the clock stepped back while sesd was
   stopped) is read at its save and then stepped back as far, as a step measured.
+  Which Delivery or Bounce timed a delay is kept: a retry SQS brings after the
+  restart is timed no more than one before it (one value per delayed recipient).
 """
 
 from __future__ import annotations
@@ -258,13 +262,16 @@ class Model:
             if self.widest.holds(at, now):
                 self._keep(domain, "duration", at, (ended - t) * 1000.0, now)
             return
-        expiry = t + DEFAULT_EXPIRY if expires is None else min(expires, t + DEFAULT_EXPIRY)
         found = self.delays.get(recipient)
         if found is None or found.resolved:
+            expiry = t + DEFAULT_EXPIRY if expires is None else min(expires, t + DEFAULT_EXPIRY)
             self.delays[recipient] = _Delay(domain, t, expiry)
             return
         if t < found.since and not (found.moved < 0 and t >= found.since + found.moved):
             found.since, found.moved = t, 0.0
+        # A retry's expirationTime is SES's own time: held to the latest the first delay
+        # pends, not to 16 h after the retry's own time on a clock stepped back.
+        expiry = t + DEFAULT_EXPIRY if expires is None else expires
         found.expires = min(max(found.expires, expiry), found.latest)
 
     def _resolved(

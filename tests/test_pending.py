@@ -486,6 +486,33 @@ def test_a_recipient_delayed_twice_is_timed_once_whatever_the_order() -> None:
         assert pending.count("x.example", NOW) == 0, order
 
 
+@pytest.mark.parametrize("restart_after", [0, 1])
+def test_a_recipient_delayed_twice_is_timed_once_across_a_restart(restart_after: int) -> None:
+    """The same six arrival orders, sesd restarted from its state file after the first
+    or the second of them: one duration still, never two. Before, the file did not
+    say which Delivery had timed a delay, and a retry SQS brought after the restart was
+    timed again from it (a second value, 300 s, beside the 800 s)."""
+    from itertools import permutations
+
+    for order in permutations(["d1", "d2", "delivered"]):
+        pending = PendingDelays(max_entries=100)
+        timed = []
+        for index, step in enumerate(order):
+            if step == "delivered":
+                found = pending.resolved(1, NOW - 200)
+            else:
+                t = NOW - (1000 if step == "d1" else 500)
+                found = pending.delayed(1, ("x.example",), t, NOW + 3600)
+            if found is not None:
+                timed.append(found[1])
+            if index == restart_after:
+                saved = msgspec.msgpack.decode(msgspec.msgpack.encode(pending.snapshot()))
+                pending = PendingDelays(max_entries=100)
+                pending.restore(saved)
+        assert len(timed) == 1, order
+        assert pending.count("x.example", NOW) == 0, order
+
+
 def test_a_recipient_written_another_way_by_its_delivery_or_bounce_ends_its_delay() -> None:
     """A bounce may write in punycode, or with a trailing dot, the address its delay
     wrote in Unicode (a DSN without SMTPUTF8 carries A-labels only): it is one

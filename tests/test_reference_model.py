@@ -358,6 +358,30 @@ stepping = st.lists(
         Step(157_300.0, "read"),
     ]
 )
+# u1's delay and its Delivery read, a restart (on a clock over a day behind the save,
+# or on the same clock), and a retry SES dated before the Delivery: over, and timed no
+# more than it was (the state file keeps which Delivery timed a delay).
+@example(
+    [
+        _delay(0.0, 0.0),
+        _delivery(0.0),
+        Step(0.0, "stopped", by=-100_000.0),
+        _delay(0.0, 5.0),
+    ]
+)
+@example([_delay(0.0, 0.0), _delivery(0.0), Step(0.0, "restart"), _delay(0.0, 5.0)])
+# u2's delay read, expiring in a quarter of an hour, the clock two hours back, and a
+# retry dated on it (from ahead of it) whose expirationTime is 57,000 s on: it pends
+# until then (read 60,000 s on the clock behind, it still does), SES's own time within
+# 16 h of the first delay, not until 16 h after the retry's time on the clock behind.
+@example(
+    [
+        Step(0.0, "event", "delivery_delay", 1, ("u2@a.com",), expires_in=900.0),
+        Step(3.0, "step", by=-7200.0),
+        Step(0.0, "event", "delivery_delay", 1, ("u2@a.com",), expires_in=57_000.0),
+        Step(60_000.0, "read"),
+    ]
+)
 def test_steps_of_the_clock_match_the_reference_model(stream: list[Step]) -> None:
     """Whatever steps the clock makes around a recipient's delays and its Delivery or
     Bounce (ahead, back, set right, across a restart), pending, the windows and how

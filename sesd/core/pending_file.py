@@ -38,8 +38,9 @@ _LATEST: Final = 253402300799.0
 def snapshot_of(table: PendingDelays) -> dict[str, object]:
     """Plain data for the state file: (key, labels, since, expires) per recipient,
     the recent resolutions (key, time, and the credit of one a step back since put the
-    clock behind), SES's times of those from ahead of the clock, and the recipients
-    given up on or refused by the full table (key, time of their first delay)."""
+    clock behind), SES's times of those from ahead of the clock, the keys of those
+    that timed a delay, and the recipients given up on or refused by the full table
+    (key, time of their first delay)."""
     return {
         # The labels' own tuple (an array to msgpack, as a list is): one new
         # container a row, not two, for a table of up to max_entries.
@@ -50,6 +51,12 @@ def snapshot_of(table: PendingDelays) -> dict[str, object]:
         # Left out, a delay SQS brought after a restart, though SES dated it before its
         # Delivery, was dated after it on the clock behind, and pended 16 h.
         "resolved_ses": list({**table._ses_before, **table._ses}.items()),
+        # The keys of those that timed a delay already, sorted (a set's order is its
+        # history's: a table restored would save them in another). A file without
+        # them (an earlier build's) restores none; an earlier build leaves them. Left
+        # out, a retry SQS brought after a restart, though SES dated it before its
+        # recipient's Delivery, was timed again from it: two values for one recipient.
+        "counted": sorted(table._counted),
         # A file without it (an earlier build's) restores none; an earlier build
         # reading this file leaves it.
         "gave_up": list({**table._gave_up_before, **table._gave_up}.items()),
@@ -168,6 +175,7 @@ def restore_into(
         expiries.sort()
     _resolutions_into(table, data["resolved"])
     _ses_into(table, data.get("resolved_ses"))
+    _counted_into(table, data.get("counted"))
     for key, first in map(_PAIR, data.get("gave_up", ())):
         give_up(table, int(key), float(first))
     _keep_moves(table, moved)
@@ -251,6 +259,17 @@ def _ses_into(table: PendingDelays, rows: object) -> None:
             at, kept = table._resolved_before.get(key), table._ses_before
         if at is not None and ses <= at + MOST_AHEAD:
             kept[key] = ses
+
+
+def _counted_into(table: PendingDelays, keys: object) -> None:
+    """The resolutions that timed a delay already (none from a file without them, an
+    earlier build's), of those restored: any other key is left out alone."""
+    resolved, before = table._resolved, table._resolved_before
+    table._counted.update(
+        key
+        for key in (keys if isinstance(keys, list) else ())
+        if type(key) is int and (key in resolved or key in before)
+    )
 
 
 def _marks(resolved: dict[int, float], credits: dict[int, float]) -> list[tuple[int, float]]:

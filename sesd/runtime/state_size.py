@@ -47,9 +47,9 @@ _SPARE_STATES: Final = 256
 #: and each bucket fed distinct long texts past its caps).
 _PER_SLOT: Final = 2048
 #: A pending delay's row with the longest labels (about 390 bytes), with a resolution
-#: (and its step back kept, 9 bytes, and SES's time of it, 19) and a give-up remembered
-#: beside it, and the moves steps of the clock keep of it and of the give-up (19 bytes
-#: each); 46 measured with short labels.
+#: (and its step back kept, 9 bytes, SES's time of it, 19, and its key again where it
+#: timed a delay, 9) and a give-up remembered beside it, and the moves steps of the
+#: clock keep of it and of the give-up (19 bytes each); 46 measured with short labels.
 _PER_PENDING: Final = 512
 #: A key of the duplicate filter (7 bytes measured).
 _PER_KEY: Final = 32
