@@ -43,6 +43,31 @@ async def _a_costly_batch(sqs: Any) -> tuple[str, QueuePoller, list[Any]]:
     return url, p, messages
 
 
+async def _one_of_two_received_the_next_receive_watched(
+    sqs: Any,
+) -> tuple[str, QueuePoller, list[Any], anyio.Event]:
+    """A queue with two messages (visibility 300 s), a poller taking one at a time that
+    received the first, and its next receive (made beside the batch's delete) watched:
+    the event says that receive has answered, with the second message; the poller then
+    waits for the delete, in that same turn."""
+    url, _ = await make_queue(sqs, visibility=300)
+    await send_bodies(sqs, url, [f.raw(f.delivery([f"u{i}@one.example"])) for i in range(2)])
+    p, _ = poller(sqs, url, settings="wait_time_seconds = 20\nmax_messages = 1\n")
+    messages = await p._receive()
+    assert messages is not None
+    assert len(messages) == 1
+    answered = anyio.Event()
+    receive = sqs.receive_message
+
+    async def receive_beside(**kwargs: Any) -> Any:
+        answer = await receive(**kwargs)
+        answered.set()
+        return answer
+
+    sqs.receive_message = receive_beside
+    return url, p, messages, answered
+
+
 async def _one_judged(p: QueuePoller) -> None:
     """Wait, taking every turn of the event loop the batch gives, until it has judged its
     first message: the batch is then at its turn before the second."""
@@ -188,21 +213,7 @@ async def test_a_give_back_cut_off_after_a_cancelled_delete_leaves_the_batch_tol
     close) cuts it off too: the release is said cut off, and the batch still told (its
     delete cut off, its line), not dropped with the release."""
     async with aws_client("sqs", local_sqs) as sqs:
-        url, _ = await make_queue(sqs, visibility=300)
-        await send_bodies(sqs, url, [f.raw(f.delivery([f"u{i}@one.example"])) for i in range(2)])
-        p, _ = poller(sqs, url, settings="wait_time_seconds = 20\nmax_messages = 1\n")
-        messages = await p._receive()
-        assert messages is not None
-        assert len(messages) == 1
-        answered = anyio.Event()
-        receive = sqs.receive_message
-
-        async def receive_beside(**kwargs: Any) -> Any:
-            answer = await receive(**kwargs)
-            answered.set()  # the poller then waits for the delete, in this same turn
-            return answer
-
-        sqs.receive_message = receive_beside
+        url, p, messages, answered = await _one_of_two_received_the_next_receive_watched(sqs)
         _stalled(sqs, "delete_message_batch")
         releasing = _stalled(sqs, "change_message_visibility_batch")
         task = asyncio.get_running_loop().create_task(p._handle(messages, ask=True))

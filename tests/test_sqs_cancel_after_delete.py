@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+from collections.abc import Coroutine
 from typing import Any
 
 import anyio
@@ -20,8 +21,9 @@ from sesd.io.sdk_calls import trim_sqs
 from sesd.runtime.aws import sqs_config
 from tests import factory as f
 from tests.conftest import aws_client, make_queue, queue_counts, said_in, send_bodies
+from tests.test_sqs_batch_cancelled import _one_of_two_received_the_next_receive_watched
 from tests.test_sqs_edges import poller
-from tests.test_sqs_stop_delete_cancelled import _counted
+from tests.test_sqs_stop_delete_cancelled import _a_batch_in_a_stop, _counted
 
 
 def _held_once_answered(sqs: Any, after: anyio.Event | None = None) -> anyio.Event:
@@ -39,6 +41,19 @@ def _held_once_answered(sqs: Any, after: anyio.Event | None = None) -> anyio.Eve
     return answered
 
 
+async def _cancelled_once_answered(
+    handling: Coroutine[Any, Any, object], answered: anyio.Event
+) -> None:
+    """The batch handled in a task of its own, cancelled once SQS's answer to its delete
+    has come; the task ends in that cancellation."""
+    task = asyncio.get_running_loop().create_task(handling)
+    with anyio.fail_after(10):
+        await answered.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
 def _told_deleted(said: dict[str, dict[str, Any]]) -> None:
     """The batch's one message said deleted, no delete said cut off, no fault logged."""
     assert "sesd.sqs.delete_cut_off" not in said, said["sesd.sqs.delete_cut_off"]
@@ -53,19 +68,9 @@ async def test_a_cancel_after_a_stops_delete_was_answered_tells_it_deleted(
     """A stop has begun (the delete made alone) and SQS has answered it when the task is
     cancelled: the message is gone from the queue, and sesd says so."""
     async with aws_client("sqs", local_sqs) as sqs:
-        url, _ = await make_queue(sqs, visibility=300)
-        await send_bodies(sqs, url, [f.raw(f.delivery(["u0@one.example"]))])
-        p, _ = poller(sqs, url, settings="wait_time_seconds = 20\nmax_messages = 1\n")
-        messages = await p._receive()
-        assert messages is not None
-        p._stopping.set()
+        url, p, messages = await _a_batch_in_a_stop(sqs)
         answered = _held_once_answered(sqs)
-        task = asyncio.get_running_loop().create_task(p._handle(messages))
-        with anyio.fail_after(10):
-            await answered.wait()
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
+        await _cancelled_once_answered(p._handle(messages), answered)
         assert _counted(p, "delete") == (0, 0)
         assert await queue_counts(sqs, url) == (0, 0)
     _told_deleted(said_in(json_logs))
@@ -78,28 +83,9 @@ async def test_a_cancel_after_a_delete_beside_a_receive_was_answered_tells_it_de
     poller waits for the delete, which SQS has answered, when the task is cancelled: the
     first message is said deleted, as it is, and the second given back at once."""
     async with aws_client("sqs", local_sqs) as sqs:
-        url, _ = await make_queue(sqs, visibility=300)
-        await send_bodies(sqs, url, [f.raw(f.delivery([f"u{i}@one.example"])) for i in range(2)])
-        p, _ = poller(sqs, url, settings="wait_time_seconds = 20\nmax_messages = 1\n")
-        messages = await p._receive()
-        assert messages is not None
-        assert len(messages) == 1
-        received = anyio.Event()
-        receive = sqs.receive_message
-
-        async def receive_beside(**kwargs: Any) -> Any:
-            answer = await receive(**kwargs)
-            received.set()  # the poller then waits for the delete, in this same turn
-            return answer
-
-        sqs.receive_message = receive_beside
+        url, p, messages, received = await _one_of_two_received_the_next_receive_watched(sqs)
         answered = _held_once_answered(sqs, after=received)
-        task = asyncio.get_running_loop().create_task(p._handle(messages, ask=True))
-        with anyio.fail_after(10):
-            await answered.wait()
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
+        await _cancelled_once_answered(p._handle(messages, ask=True), answered)
         assert _counted(p, "delete") == (0, 0)
         assert await queue_counts(sqs, url) == (1, 0)
     said = said_in(json_logs)
@@ -114,19 +100,9 @@ async def test_a_cancel_in_a_hook_that_runs_before_sesds_own_tells_it_deleted(
     its poller (its hooks run first), and the cancellation comes in it: the answer had
     been read, the message is gone, and sesd says so."""
     async with aws_client("sqs", local_sqs) as sqs:
-        url, _ = await make_queue(sqs, visibility=300)
-        await send_bodies(sqs, url, [f.raw(f.delivery(["u0@one.example"]))])
-        answered = _held_once_answered(sqs)
-        p, _ = poller(sqs, url, settings="wait_time_seconds = 20\nmax_messages = 1\n")
-        messages = await p._receive()
-        assert messages is not None
-        p._stopping.set()
-        task = asyncio.get_running_loop().create_task(p._handle(messages))
-        with anyio.fail_after(10):
-            await answered.wait()
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
+        answered = _held_once_answered(sqs)  # before the poller is made
+        url, p, messages = await _a_batch_in_a_stop(sqs)
+        await _cancelled_once_answered(p._handle(messages), answered)
         assert _counted(p, "delete") == (0, 0)
         assert await queue_counts(sqs, url) == (0, 0)
     _told_deleted(said_in(json_logs))
@@ -139,8 +115,6 @@ async def test_a_cancel_after_a_partly_failed_delete_says_no_retry(
     retry may cure, and the task is cancelled before the SDK hands it back: no retry is
     made, and the warning says none is (not one that never comes)."""
     async with aws_client("sqs", local_sqs) as sqs:
-        url, _ = await make_queue(sqs, visibility=300)
-        await send_bodies(sqs, url, [f.raw(f.delivery(["u0@one.example"]))])
         failed = {"Failed": [{"Id": "0", "SenderFault": False, "Code": "InternalError"}]}
 
         def refuse(response_dict: dict[str, Any], **_: Any) -> None:
@@ -153,16 +127,8 @@ async def test_a_cancel_after_a_partly_failed_delete_says_no_retry(
             "before-call.sqs.DeleteMessageBatch", lambda **_: calls.append("delete")
         )
         answered = _held_once_answered(sqs)
-        p, _ = poller(sqs, url, settings="wait_time_seconds = 20\nmax_messages = 1\n")
-        messages = await p._receive()
-        assert messages is not None
-        p._stopping.set()
-        task = asyncio.get_running_loop().create_task(p._handle(messages))
-        with anyio.fail_after(10):
-            await answered.wait()
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
+        _, p, messages = await _a_batch_in_a_stop(sqs)
+        await _cancelled_once_answered(p._handle(messages), answered)
         assert calls == ["delete"]
     said = said_in(json_logs)
     assert said["sesd.sqs.delete_partly_failed"]["retrying"] == 0

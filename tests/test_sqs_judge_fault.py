@@ -16,6 +16,7 @@ import pytest
 
 import sesd.io.sqs_answers as answers_module
 from sesd.commands.demo.localsqs import LocalSqs
+from sesd.runtime.sqs import QueuePoller
 from sesd.runtime.sqs_calls import InvalidMemory
 from tests import factory as f
 from tests.conftest import aws_client, make_queue, queue_counts, said_in, send_bodies
@@ -38,6 +39,31 @@ class _FailsOn(InvalidMemory):
         return super().__contains__(message_id)
 
 
+_DELIVERIES = [f.raw(f.delivery([f"u{i}@one.example"])) for i in range(3)]
+
+
+async def _three_received(sqs: Any, bodies: list[str]) -> tuple[str, QueuePoller, list[Any]]:
+    """A queue (visibility 300 s) with these three bodies, a poller, and the three
+    messages, received, in the order SQS handed them out."""
+    url, _ = await make_queue(sqs, visibility=300)
+    await send_bodies(sqs, url, bodies)
+    p, _ = poller(sqs, url)
+    messages: list[Any] = []
+    with anyio.fail_after(10):
+        while len(messages) < 3:
+            got = await sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+            messages += got.get("Messages", [])
+    return url, p, messages
+
+
+async def _handled_with_a_fault_judging(p: QueuePoller, messages: list[Any], at: Any) -> None:
+    """The batch handled, sesd's judging of message ``at`` meeting a fault of its own,
+    which the handling raises."""
+    p._judge._invalid = _FailsOn(at["MessageId"])
+    with anyio.fail_after(10), pytest.raises(RuntimeError, match="a fault judging"):
+        await p._handle(messages)
+
+
 @pytest.mark.parametrize("at", [1, 0, 2], ids=["second", "first", "last"])
 async def test_a_fault_judging_a_batch_tells_it_before_it_ends_the_poller(
     local_sqs: LocalSqs, json_logs: io.StringIO, at: int
@@ -51,17 +77,8 @@ async def test_a_fault_judging_a_batch_tells_it_before_it_ends_the_poller(
     address in it; then it is raised, as before, for the supervisor to start the poller
     again."""
     async with aws_client("sqs", local_sqs) as sqs:
-        url, _ = await make_queue(sqs, visibility=300)
-        await send_bodies(sqs, url, [f.raw(f.delivery([f"u{i}@one.example"])) for i in range(3)])
-        p, _ = poller(sqs, url)
-        messages: list[Any] = []
-        with anyio.fail_after(10):
-            while len(messages) < 3:
-                got = await sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
-                messages += got.get("Messages", [])
-        p._judge._invalid = _FailsOn(messages[at]["MessageId"])
-        with anyio.fail_after(10), pytest.raises(RuntimeError, match="a fault judging"):
-            await p._handle(messages)
+        url, p, messages = await _three_received(sqs, _DELIVERIES)
+        await _handled_with_a_fault_judging(p, messages, messages[at])
         assert await queue_counts(sqs, url) == (2 - at, 1)
         assert _counted(p, "process") == (1, 0)
         assert _counted(p, "delete") == (0, 0)
@@ -84,18 +101,9 @@ async def test_a_fault_under_the_delete_after_a_judging_fault_is_no_delete_cut_o
     answer) is counted and logged as a fault, the judging's fault raised: the delete is
     not said cut off nor counted a failed call, as a batch whose delete faulted is not."""
     async with aws_client("sqs", local_sqs) as sqs:
-        url, _ = await make_queue(sqs, visibility=300)
-        await send_bodies(sqs, url, [f.raw(f.delivery([f"u{i}@one.example"])) for i in range(3)])
-        p, _ = poller(sqs, url)
-        messages: list[Any] = []
-        with anyio.fail_after(10):
-            while len(messages) < 3:
-                got = await sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
-                messages += got.get("Messages", [])
-        p._judge._invalid = _FailsOn(messages[1]["MessageId"])
+        _, p, messages = await _three_received(sqs, _DELIVERIES)
         monkeypatch.setattr(answers_module, "_entry", _bug_in("Id"))
-        with anyio.fail_after(10), pytest.raises(RuntimeError, match="a fault judging"):
-            await p._handle(messages)
+        await _handled_with_a_fault_judging(p, messages, messages[1])
         assert _counted(p, "delete") == (0, 1)
     said = said_in(json_logs)
     assert "sesd.sqs.delete_cut_off" not in said, said["sesd.sqs.delete_cut_off"]
@@ -111,19 +119,10 @@ async def test_a_faulted_batch_says_how_many_it_left_hidden(
     invalid one and the one at fault), one given back, none to delete. An on-call
     engineer counting what comes back later finds both."""
     async with aws_client("sqs", local_sqs) as sqs:
-        url, _ = await make_queue(sqs, visibility=300)
         bodies = ["not json", *(f.raw(f.delivery([f"u{i}@one.example"])) for i in (1, 2))]
-        await send_bodies(sqs, url, bodies)
-        p, _ = poller(sqs, url)
-        messages: list[Any] = []
-        with anyio.fail_after(10):
-            while len(messages) < 3:
-                got = await sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
-                messages += got.get("Messages", [])
+        url, p, messages = await _three_received(sqs, bodies)
         messages.sort(key=lambda m: m["Body"] != "not json")
-        p._judge._invalid = _FailsOn(messages[1]["MessageId"])
-        with anyio.fail_after(10), pytest.raises(RuntimeError, match="a fault judging"):
-            await p._handle(messages)
+        await _handled_with_a_fault_judging(p, messages, messages[1])
         assert await queue_counts(sqs, url) == (1, 2)
     failed = said_in(json_logs)["sesd.sqs.batch_failed"]
     assert (failed["to_delete"], failed["to_give_back"], failed["hidden"]) == (0, 1, 2)
