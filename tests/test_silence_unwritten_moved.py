@@ -90,6 +90,14 @@ def _written_once_it_can_be(alerting: Alerting, now: list[float], lock: Path, at
     alerting.evaluate()
 
 
+def _back_and_written_once_it_can_be(
+    alerting: Alerting, now: list[float], aside: Path, old: SilenceFile, lock: Path, at: float
+) -> None:
+    """The old file back from where it was put aside, and writable from ``at``."""
+    os.replace(aside, old.path)
+    _written_once_it_can_be(alerting, now, lock, at)
+
+
 async def test_a_reload_to_another_file_writes_the_end_to_the_old_one_once_it_can(
     tmp_path: Path,
 ) -> None:
@@ -190,8 +198,7 @@ async def test_an_old_file_missing_a_while_gets_the_end_once_back(tmp_path: Path
     now[0] = T + 20
     alerting.evaluate()
     assert _said_at_a_stop(alerting) == [("warning", old.path, ["s1"])]
-    os.replace(aside, old.path)
-    _written_once_it_can_be(alerting, now, lock, T + 25)
+    _back_and_written_once_it_can_be(alerting, now, aside, old, lock, T + 25)
     assert [s.ends_at for s in old.read()] == [T + 10]
 
 
@@ -233,8 +240,7 @@ async def test_a_copy_at_the_new_path_leaves_the_end_of_an_old_file_missing_a_wh
     alerting.evaluate()  # reads the copy written
     assert [s.ends_at for s in SilenceFile(str(other)).read()] == [T + 10]
     assert _said_at_a_stop(alerting) == [("warning", old.path, ["s1"])]
-    os.replace(aside, old.path)
-    _written_once_it_can_be(alerting, now, lock, T + 30)
+    _back_and_written_once_it_can_be(alerting, now, aside, old, lock, T + 30)
     assert [s.ends_at for s in old.read()] == [T + 10]
 
 
@@ -297,6 +303,5 @@ async def test_a_copy_on_another_file_system_with_the_old_files_inode_number_is_
     now[0] = T + 20
     alerting.evaluate()
     assert _said_at_a_stop(alerting) == [("warning", old.path, ["s1"])]
-    os.replace(aside, old.path)
-    _written_once_it_can_be(alerting, now, lock, T + 25)
+    _back_and_written_once_it_can_be(alerting, now, aside, old, lock, T + 25)
     assert [s.ends_at for s in old.read()] == [T + 10]
