@@ -22,10 +22,15 @@ from sesd.alerting.service import Alerting
 from sesd.alerting.silence_file import SilenceFile
 from sesd.config import parse_config
 from sesd.core.pipeline import Pipeline
-from tests.test_routing import RULE, T, _queued, _silenceable
-from tests.test_rules import feed_spike
-from tests.test_silence_reload import _text, _watching
-from tests.test_silence_unwritable import _given_an_end, _unwritable
+from tests.test_routing import RULE, T, _queued
+from tests.test_silence_reload import _text
+from tests.test_silence_unwritable import (
+    _fired_under_a_silence,
+    _given_an_end,
+    _next_incident,
+    _resolves,
+    _unwritable,
+)
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -39,20 +44,17 @@ async def _resolved_unwritten(
     """a.example fired under ``--domain a.example --until-resolved``, then resolved at
     T + 10 while the file could not be written: the alerting, its pipeline, its clock,
     the file, and the directory in the way of its lock."""
-    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
-    file = _watching(silences, domain="a.example")
-    feed_spike(pipeline, "a.example", T, 5, 5)
-    alerting.evaluate()
+    alerting, pipeline, now, silences, file = await _fired_under_a_silence(tmp_path)
     lock = _unwritable(silences)
-    now[0] = T + 10
-    feed_spike(pipeline, "a.example", T + 10, 0, 200)
+    _resolves(pipeline, now)
     alerting.evaluate()
     assert [s.ends_at for s in file.read()] == [None]
     return alerting, pipeline, now, file, lock
 
 
-def _moved(alerting: Alerting, silences: Path | None) -> None:
-    """A reload whose config reads ``silences`` (None: no silences file)."""
+def _moved(alerting: Alerting, now: list[float], silences: Path | None, at: float = T + 15) -> None:
+    """A reload at ``at`` whose config reads ``silences`` (None: no silences file)."""
+    now[0] = at
     rules = RULE + 'sinks = ["ops"]\n'
     text = NO_FILE + 'sinks = ["ops"]\n' if silences is None else _text(silences, rules)
     alerting.reconfigure(parse_config(text))
@@ -67,6 +69,35 @@ def _unwritten(logs: list[MutableMapping[str, Any]]) -> list[tuple[Any, ...]]:
     ]
 
 
+def _said_at_a_stop(alerting: Alerting) -> list[tuple[Any, ...]]:
+    """(level, path, ids) of each line naming ends not written, logged at a stop."""
+    with capture_logs() as logs:
+        alerting.log_unsent(kept=True)
+    return _unwritten(logs)
+
+
+def _put_aside(old: SilenceFile) -> Path:
+    """The old file moved aside (its share not mounted a moment): where it went."""
+    aside = Path(old.path).with_name("aside.json")
+    os.replace(old.path, aside)
+    return aside
+
+
+def _written_once_it_can_be(alerting: Alerting, now: list[float], lock: Path, at: float) -> None:
+    """The old file can be written again from ``at``, when the next evaluation runs."""
+    lock.rmdir()
+    now[0] = at
+    alerting.evaluate()
+
+
+def _back_and_written_once_it_can_be(
+    alerting: Alerting, now: list[float], aside: Path, old: SilenceFile, lock: Path, at: float
+) -> None:
+    """The old file back from where it was put aside, and writable from ``at``."""
+    os.replace(aside, old.path)
+    _written_once_it_can_be(alerting, now, lock, at)
+
+
 async def test_a_reload_to_another_file_writes_the_end_to_the_old_one_once_it_can(
     tmp_path: Path,
 ) -> None:
@@ -75,36 +106,26 @@ async def test_a_reload_to_another_file_writes_the_end_to_the_old_one_once_it_ca
     written, the next evaluation writes the end at the resolve's time, and a stop then
     has nothing to say."""
     alerting, _, now, old, lock = await _resolved_unwritten(tmp_path)
-    now[0] = T + 15
     with capture_logs() as logs:
-        _moved(alerting, tmp_path / "other.json")
+        _moved(alerting, now, tmp_path / "other.json")
     assert _unwritten(logs) == [("warning", old.path, ["s1"])]
     (line,) = [e for e in logs if e["event"] == "sesd.silences.unwritten"]
     assert "sesd silence expire ID --config" in line["hint"]
-    with capture_logs() as logs:
-        alerting.log_unsent(kept=True)
-    assert _unwritten(logs) == [("warning", old.path, ["s1"])]
+    assert _said_at_a_stop(alerting) == [("warning", old.path, ["s1"])]
 
-    lock.rmdir()
-    now[0] = T + 20
     with capture_logs() as logs:
-        alerting.evaluate()
+        _written_once_it_can_be(alerting, now, lock, T + 20)
     assert [s.ends_at for s in old.read()] == [T + 10]
     ended = [e for e in logs if e["event"] == "sesd.silences.ended_by_resolve"]
     assert [(e["path"], e["ids"]) for e in ended] == [(old.path, ["s1"])]
-    with capture_logs() as logs:
-        alerting.log_unsent(kept=True)
-    assert _unwritten(logs) == []
+    assert _said_at_a_stop(alerting) == []
 
 
 async def test_a_reload_that_removes_the_path_still_writes_the_end(tmp_path: Path) -> None:
     """No silences file from the reload on: the old one is written all the same."""
     alerting, _, now, old, lock = await _resolved_unwritten(tmp_path)
-    now[0] = T + 15
-    _moved(alerting, None)
-    lock.rmdir()
-    now[0] = T + 20
-    alerting.evaluate()
+    _moved(alerting, now, None)
+    _written_once_it_can_be(alerting, now, lock, T + 20)
     assert [s.ends_at for s in old.read()] == [T + 10]
 
 
@@ -115,11 +136,9 @@ async def test_a_reload_back_to_the_old_file_keeps_the_silence_ended(tmp_path: P
     alerting, pipeline, now, old, lock = await _resolved_unwritten(tmp_path)
     other = SilenceFile(str(tmp_path / "other.json"))
     other.update(list, T)  # no silences
-    now[0] = T + 15
-    _moved(alerting, Path(other.path))
-    now[0] = T + 20
-    _moved(alerting, Path(old.path))
-    feed_spike(pipeline, "a.example", T + 20, 400, 0)
+    _moved(alerting, now, Path(other.path))
+    _moved(alerting, now, Path(old.path), T + 20)
+    _next_incident(pipeline, now)
     alerting.evaluate()
     assert not alerting.evaluator.silenced("delays", "a.example", T + 20)
     assert _queued(alerting, "ops") == [("firing", ["a.example"])]
@@ -136,9 +155,8 @@ async def test_a_file_moved_to_the_new_path_is_written_there(tmp_path: Path) -> 
     alerting, _, now, old, lock = await _resolved_unwritten(tmp_path)
     other = tmp_path / "other.json"
     os.replace(old.path, other)
-    now[0] = T + 15
     with capture_logs() as logs:
-        _moved(alerting, other)
+        _moved(alerting, now, other)
         assert not alerting.evaluator.silenced("delays", "a.example", T + 15)
         now[0] = T + 20
         alerting.evaluate()
@@ -157,11 +175,9 @@ async def test_a_file_moved_to_the_new_path_after_the_reload_is_written_there(
     pages) and its end is written there, as when the file is moved first."""
     alerting, pipeline, now, old, lock = await _resolved_unwritten(tmp_path)
     other = tmp_path / "other.json"
-    now[0] = T + 15
-    _moved(alerting, other)
+    _moved(alerting, now, other)
     os.replace(old.path, other)
-    now[0] = T + 20
-    feed_spike(pipeline, "a.example", T + 20, 400, 0)
+    _next_incident(pipeline, now)
     with capture_logs() as logs:
         alerting.evaluate()
         alerting.log_unsent(kept=True)
@@ -177,19 +193,12 @@ async def test_an_old_file_missing_a_while_gets_the_end_once_back(tmp_path: Path
     moved aside and back): it still holds the silence waiting, so its end is kept, said
     at a stop meanwhile, and written once the file is back and can be written."""
     alerting, _, now, old, lock = await _resolved_unwritten(tmp_path)
-    now[0] = T + 15
-    _moved(alerting, tmp_path / "other.json")
-    aside = tmp_path / "aside.json"
-    os.replace(old.path, aside)
+    _moved(alerting, now, tmp_path / "other.json")
+    aside = _put_aside(old)
     now[0] = T + 20
     alerting.evaluate()
-    with capture_logs() as logs:
-        alerting.log_unsent(kept=True)
-    assert _unwritten(logs) == [("warning", old.path, ["s1"])]
-    os.replace(aside, old.path)
-    lock.rmdir()
-    now[0] = T + 25
-    alerting.evaluate()
+    assert _said_at_a_stop(alerting) == [("warning", old.path, ["s1"])]
+    _back_and_written_once_it_can_be(alerting, now, aside, old, lock, T + 25)
     assert [s.ends_at for s in old.read()] == [T + 10]
 
 
@@ -200,20 +209,15 @@ async def test_a_reload_back_to_an_old_file_missing_keeps_the_end_for_when_it_is
     mounted): once it is back, the silence it holds waiting stays ended (a.example's
     next incident pages) and its end is written once the file can be."""
     alerting, pipeline, now, old, lock = await _resolved_unwritten(tmp_path)
-    now[0] = T + 15
-    _moved(alerting, tmp_path / "other.json")
-    aside = tmp_path / "aside.json"
-    os.replace(old.path, aside)
-    _moved(alerting, Path(old.path))
+    _moved(alerting, now, tmp_path / "other.json")
+    aside = _put_aside(old)
+    _moved(alerting, now, Path(old.path))
     os.replace(aside, old.path)
-    now[0] = T + 20
-    feed_spike(pipeline, "a.example", T + 20, 400, 0)
+    _next_incident(pipeline, now)
     alerting.evaluate()
     assert not alerting.evaluator.silenced("delays", "a.example", T + 20)
     assert _queued(alerting, "ops") == [("firing", ["a.example"])]
-    lock.rmdir()
-    now[0] = T + 25
-    alerting.evaluate()
+    _written_once_it_can_be(alerting, now, lock, T + 25)
     assert [s.ends_at for s in old.read()] == [T + 10]
 
 
@@ -228,22 +232,15 @@ async def test_a_copy_at_the_new_path_leaves_the_end_of_an_old_file_missing_a_wh
     alerting, _, now, old, lock = await _resolved_unwritten(tmp_path)
     other = tmp_path / "other.json"
     shutil.copyfile(old.path, other)
-    now[0] = T + 15
-    _moved(alerting, other)
-    aside = tmp_path / "aside.json"
-    os.replace(old.path, aside)
+    _moved(alerting, now, other)
+    aside = _put_aside(old)
     now[0] = T + 20
     alerting.evaluate()  # writes the end to the copy
     now[0] = T + 25
     alerting.evaluate()  # reads the copy written
     assert [s.ends_at for s in SilenceFile(str(other)).read()] == [T + 10]
-    with capture_logs() as logs:
-        alerting.log_unsent(kept=True)
-    assert _unwritten(logs) == [("warning", old.path, ["s1"])]
-    os.replace(aside, old.path)
-    lock.rmdir()
-    now[0] = T + 30
-    alerting.evaluate()
+    assert _said_at_a_stop(alerting) == [("warning", old.path, ["s1"])]
+    _back_and_written_once_it_can_be(alerting, now, aside, old, lock, T + 30)
     assert [s.ends_at for s in old.read()] == [T + 10]
 
 
@@ -255,18 +252,14 @@ async def test_a_copy_made_at_the_new_path_after_the_reload_is_written_there(
     its end is written there, as it is to the old file once that can be."""
     alerting, pipeline, now, old, lock = await _resolved_unwritten(tmp_path)
     other = tmp_path / "other.json"
-    now[0] = T + 15
-    _moved(alerting, other)
+    _moved(alerting, now, other)
     shutil.copyfile(old.path, other)
-    now[0] = T + 20
-    feed_spike(pipeline, "a.example", T + 20, 400, 0)
+    _next_incident(pipeline, now)
     alerting.evaluate()
     assert not alerting.evaluator.silenced("delays", "a.example", T + 20)
     assert _queued(alerting, "ops") == [("firing", ["a.example"])]
     assert [s.ends_at for s in SilenceFile(str(other)).read()] == [T + 10]
-    lock.rmdir()
-    now[0] = T + 25
-    alerting.evaluate()
+    _written_once_it_can_be(alerting, now, lock, T + 25)
     assert [s.ends_at for s in old.read()] == [T + 10]
 
 
@@ -277,12 +270,9 @@ async def test_an_old_file_given_an_end_by_hand_after_the_reload_is_as_it_says(
     ends an hour on, no longer ``--until-resolved``: whoever edited it chose the hour,
     and the resolve has no say in it. Once the file can be written, the hour holds."""
     alerting, _, now, old, lock = await _resolved_unwritten(tmp_path)
-    now[0] = T + 15
-    _moved(alerting, tmp_path / "other.json")
+    _moved(alerting, now, tmp_path / "other.json")
     _given_an_end(Path(old.path), T + 3600, until_resolved=False)
-    lock.rmdir()
-    now[0] = T + 20
-    alerting.evaluate()
+    _written_once_it_can_be(alerting, now, lock, T + 20)
     assert [(s.ends_at, s.until_resolved) for s in old.read()] == [(T + 3600, False)]
 
 
@@ -308,17 +298,10 @@ async def test_a_copy_on_another_file_system_with_the_old_files_inode_number_is_
         return os.stat_result(numbered, fields)
 
     monkeypatch.setattr(os, "stat", elsewhere)
-    aside = tmp_path / "aside.json"
-    os.replace(old.path, aside)
-    now[0] = T + 15
-    _moved(alerting, other)
+    aside = _put_aside(old)
+    _moved(alerting, now, other)
     now[0] = T + 20
     alerting.evaluate()
-    with capture_logs() as logs:
-        alerting.log_unsent(kept=True)
-    assert _unwritten(logs) == [("warning", old.path, ["s1"])]
-    os.replace(aside, old.path)
-    lock.rmdir()
-    now[0] = T + 25
-    alerting.evaluate()
+    assert _said_at_a_stop(alerting) == [("warning", old.path, ["s1"])]
+    _back_and_written_once_it_can_be(alerting, now, aside, old, lock, T + 25)
     assert [s.ends_at for s in old.read()] == [T + 10]
