@@ -431,11 +431,9 @@ async def test_the_reload_under_way_as_sesd_reload_looks_is_not_its_outcome(
         assert (told.begun, told.ended, told.ok) == (2, 1, True)
 
 
-#: A stand-in for the daemon's side, told with sesd's own ReloadReport: the write as a
-#: reload begins fails (its runtime directory gone a moment, through the link it writes
-#: by; the command reads by the directory itself), then the directory is back; the
-#: command looks, and its SIGHUP ends that reload, in force. Its log on standard error.
-_BEGUN_UNTOLD = """\
+#: The start of a stand-in whose report is written through a link to its runtime
+#: directory (argv[1]), as sesd's own ReloadReport writes it; its log on standard error.
+_BY_LINK = """\
 import signal, sys
 from pathlib import Path
 
@@ -449,6 +447,16 @@ signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
 link = Path(sys.argv[1])
 report = ReloadReport(link / "reload.json")
 anyio.run(report.started)
+"""
+
+
+#: A stand-in for the daemon's side, told with sesd's own ReloadReport: the write as a
+#: reload begins fails (its runtime directory gone a moment, through the link it writes
+#: by; the command reads by the directory itself), then the directory is back; the
+#: command looks, and its SIGHUP ends that reload, in force. Its log on standard error.
+_BEGUN_UNTOLD = (
+    _BY_LINK
+    + """\
 directory = link.readlink()
 link.unlink()
 anyio.run(report.begin)
@@ -459,6 +467,17 @@ anyio.run(report.end, True)
 print("ended", flush=True)
 sys.stdin.read()
 """
+)
+
+
+def _linked_runtime(tmp_path: Path) -> tuple[Path, Path]:
+    """A runtime directory, as systemd makes it, and a link to it for a stand-in to
+    write its report by (the command reads by the directory itself)."""
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    link = tmp_path / "link"
+    link.symlink_to(runtime)
+    return runtime, link
 
 
 def test_a_reload_whose_begin_went_untold_is_not_the_one_waited_for(tmp_path: Path) -> None:
@@ -467,10 +486,7 @@ def test_a_reload_whose_begin_went_untold_is_not_the_one_waited_for(tmp_path: Pa
     its end, in force, is no word on the file as the operator left it. The command says
     it cannot tell, at once, instead of passing on that outcome or waiting out its time
     for another that may not come."""
-    runtime = tmp_path / "run"
-    runtime.mkdir(mode=0o700)
-    link = tmp_path / "link"
-    link.symlink_to(runtime)
+    runtime, link = _linked_runtime(tmp_path)
     held = _stand_in(_BEGUN_UNTOLD, str(link), stderr=True)
     try:
         told = read_report(runtime / REPORT_NAME)
@@ -497,20 +513,9 @@ def test_a_reload_whose_begin_went_untold_is_not_the_one_waited_for(tmp_path: Pa
 #: As _BEGUN_UNTOLD, after a reload told whole (its begin and end written): the one
 #: whose begin went untold ends at the first command's SIGHUP, and the next SIGHUP's
 #: reload is told whole again. Its log on standard error.
-_UNTOLD_AFTER_TOLD = """\
-import signal, sys
-from pathlib import Path
-
-import anyio
-import structlog
-
-from sesd.runtime.reload_report import ReloadReport
-
-structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
-signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
-link = Path(sys.argv[1])
-report = ReloadReport(link / "reload.json")
-anyio.run(report.started)
+_UNTOLD_AFTER_TOLD = (
+    _BY_LINK
+    + """\
 anyio.run(report.begin)
 anyio.run(report.end, True)
 directory = link.readlink()
@@ -525,16 +530,14 @@ anyio.run(report.begin)
 anyio.run(report.end, True)
 sys.stdin.read()
 """
+)
 
 
 def test_after_a_begin_went_untold_the_next_reload_is_waited_for(tmp_path: Path) -> None:
     """An untold begin after reloads told whole: the file then shows the last told one
     ended, and the reload under way unseen. Its end is not taken for the command's
     (exit 1, reload again); the reload again, its begin written, is (exit 0)."""
-    runtime = tmp_path / "run"
-    runtime.mkdir(mode=0o700)
-    link = tmp_path / "link"
-    link.symlink_to(runtime)
+    runtime, link = _linked_runtime(tmp_path)
     held = _stand_in(_UNTOLD_AFTER_TOLD, str(link), stderr=True)
     try:
         told = read_report(runtime / REPORT_NAME)
