@@ -23,10 +23,11 @@ CANARY = (
 )
 
 
-def _config(local: LocalSqs, url: str, concurrency: int = 1, extra: str = "") -> str:
+def _config(local: LocalSqs, url: str, concurrency: int = 1, extra: str = "", wait: int = 1) -> str:
+    """The config of queue ``url`` on moto, long-polled ``wait`` s (0: short polls)."""
     return (
         f'[aws]\nendpoint_url = "{local.url}"\n'
-        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 1\n'
+        f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = {wait}\n'
         f"concurrency = {concurrency}\n"
         '[http]\nlisten = "127.0.0.1:0"\n[shutdown]\ngrace_period = "10s"\n' + extra
     )

@@ -21,6 +21,14 @@ from tests.fake_ses import FakeSes, Reply
 from tests.test_aws_clients import CANARY, _config, _open_clients, _pool_open, _sessions
 
 
+def _short(local: LocalSqs, url: str, concurrency: int = 1, extra: str = "") -> str:
+    """The config of queue ``url`` on moto, short-polled. A stop (a reload's, the end of
+    a test) ends a poller's pause between two short polls at once, where it waits for a
+    long poll in flight to come back: a second each time, and these tests (but the one
+    of a receive in flight) wait for stops, not for receives."""
+    return _config(local, url, concurrency, extra, wait=0)
+
+
 async def test_reloads_that_change_concurrency_leave_no_clients_open(
     local_sqs: LocalSqs, sqs: Any, tmp_path: Path
 ) -> None:
@@ -32,16 +40,20 @@ async def test_reloads_that_change_concurrency_leave_no_clients_open(
     configure_logging("info", "json", stream=logs)
     url, _ = await make_queue(sqs)
     path = tmp_path / "sesd.toml"
-    path.write_text(_config(local_sqs, url))
+    path.write_text(_short(local_sqs, url))
     async with running(load_config(str(path)), config_path=path) as daemon:
         before = len(_open_clients())
         for reloads, concurrency in enumerate([2, 3, 2, 3, 2], start=1):
-            path.write_text(_config(local_sqs, url, concurrency=concurrency))
+            path.write_text(_short(local_sqs, url, concurrency=concurrency))
             assert await daemon.reload()
-            # The old pollers end their long poll in flight and stop.
+            # The old pollers end their pause between two short polls and stop.
             with anyio.fail_after(20):
                 await daemon.changes.wait_for(partial(_stopped, logs, reloads))
-        assert len(_open_clients()) == before
+        # The stop line comes as the pollers let go of their clients; the check of the
+        # queue a reload started (a GetQueueAttributes) may still hold clients the next
+        # reload retired, closed as its answer comes: waited for, a change at a time.
+        with anyio.fail_after(20):
+            await daemon.changes.wait_for(lambda: len(_open_clients()) == before)
     assert "receive_failed" not in logs.getvalue()
 
 
@@ -59,8 +71,9 @@ async def _far_queue(local: LocalSqs) -> str:
         return str((await far.create_queue(QueueName="far"))["QueueUrl"])
 
 
-def _with_far(kept: str, far: str, wait: int = 1) -> str:
-    """The config ``kept`` and the queue ``far`` in eu-west-1, long-polled ``wait`` s."""
+def _with_far(kept: str, far: str, wait: int = 0) -> str:
+    """The config ``kept`` and the queue ``far`` in eu-west-1, long-polled ``wait`` s (0:
+    short polls)."""
     return (
         kept
         + f'[[queues]]\nurl = "{far}"\nname = "far"\nregion = "eu-west-1"\n'
@@ -71,12 +84,12 @@ def _with_far(kept: str, far: str, wait: int = 1) -> str:
 def _polled(local: LocalSqs, url: str, ses: FakeSes, more: str) -> str:
     """The config of queue ``url`` whose accounts are polled on the fake ``ses``, with
     ``more`` of ``[account_health]``."""
-    return _config(local, url) + f'[account_health]\nses_endpoint_url = "{ses.url}"\n' + more
+    return _short(local, url) + f'[account_health]\nses_endpoint_url = "{ses.url}"\n' + more
 
 
 def _canary_at(local: LocalSqs, url: str, ses: FakeSes) -> str:
     """The config of queue ``url`` whose canary sends through the fake ``ses``."""
-    return _config(local, url, extra=CANARY + f'endpoint_url = "{ses.url}"\n')
+    return _short(local, url, extra=CANARY + f'endpoint_url = "{ses.url}"\n')
 
 
 def _stopped(logs: io.StringIO, times: int) -> bool:
@@ -95,7 +108,7 @@ async def test_a_removed_queues_clients_close_after_its_receive_in_flight(
     url, _ = await make_queue(sqs)
     far = await _far_queue(local_sqs)
     path = tmp_path / "sesd.toml"
-    kept = _config(local_sqs, url)
+    kept = _short(local_sqs, url)
     path.write_text(_with_far(kept, far, wait=2))
     async with running(load_config(str(path)), config_path=path) as daemon:
         queues = daemon.config.queues
@@ -237,23 +250,24 @@ async def test_an_account_removed_then_added_with_another_role_leaves_one_pair(
         return (
             f'[[accounts]]\nname = "reader"\nrole_arn = "arn:aws:iam::{account_id}:role/r"\n'
             f'[[queues]]\nurl = "{read}"\nname = "read"\naccount = "reader"\n'
-            "wait_time_seconds = 1\n"
+            "wait_time_seconds = 0\n"
         )
 
     def sqs_clients() -> int:
         # (Not STS's, made at the role's first call: by the poller, at its own time.)
         return sum(c.meta.service_model.service_name == "sqs" for c in _open_clients())
 
-    path.write_text(_config(local_sqs, url) + reader("111111111111"))
+    path.write_text(_short(local_sqs, url) + reader("111111111111"))
     async with running(load_config(str(path)), config_path=path) as daemon:
         before = sqs_clients()
         old = daemon.sqs(daemon.config.queues[1])
-        path.write_text(_config(local_sqs, url))
+        path.write_text(_short(local_sqs, url))
         assert await daemon.reload()
         with anyio.fail_after(20):
             await daemon.changes.wait_for(partial(_stopped, logs, 1))
-        assert sqs_clients() == before - 2
-        path.write_text(_config(local_sqs, url) + reader("222222222222"))
+            # (The queue's check, started with it, may hold its clients a moment more.)
+            await daemon.changes.wait_for(lambda: sqs_clients() == before - 2)
+        path.write_text(_short(local_sqs, url) + reader("222222222222"))
         assert await daemon.reload()
         assert daemon.sqs(daemon.config.queues[1]) is not old
         assert sqs_clients() == before
@@ -329,13 +343,13 @@ async def test_a_removed_accounts_session_goes_with_its_clients(
     reader = (
         '[[accounts]]\nname = "reader"\nrole_arn = "arn:aws:iam::111111111111:role/r"\n'
         f'[[queues]]\nurl = "{read}"\nname = "read"\naccount = "reader"\n'
-        "wait_time_seconds = 1\n"
+        "wait_time_seconds = 0\n"
     )
-    path.write_text(_config(local_sqs, url) + reader)
+    path.write_text(_short(local_sqs, url) + reader)
     async with running(load_config(str(path)), config_path=path) as daemon:
         assert daemon.aws is not None
         before = await _sessions()
-        path.write_text(_config(local_sqs, url))
+        path.write_text(_short(local_sqs, url))
         assert await daemon.reload()
         with anyio.fail_after(20):
             await daemon.changes.wait_for(partial(_stopped, logs, 1))
@@ -362,7 +376,7 @@ async def test_accounts_removed_leave_no_session_nor_sts_client(
         return (
             f'[[accounts]]\nname = "reader"\nrole_arn = "arn:aws:iam::{n:012d}:role/r"\n'
             f'region = "{region}"\n[[queues]]\nurl = "{url}"\nname = "read"\n'
-            'account = "reader"\nwait_time_seconds = 1\n'
+            'account = "reader"\nwait_time_seconds = 0\n'
         )
 
     def sts_open(region: str) -> bool:
@@ -376,17 +390,17 @@ async def test_accounts_removed_leave_no_session_nor_sts_client(
         # object of the process is walked (sts_open) once, when it holds.
         return any((key[0], key[2]) == ("sts", region) for key in clients)
 
-    path.write_text(_config(local_sqs, url))
+    path.write_text(_short(local_sqs, url))
     async with running(load_config(str(path)), config_path=path) as daemon:
         assert daemon.aws is not None
         before = len(_open_clients()), await _sessions()
         for n, region in enumerate(["eu-west-1", "eu-west-2", "eu-central-1"], start=1):
-            path.write_text(_config(local_sqs, url) + reader(n, region))
+            path.write_text(_short(local_sqs, url) + reader(n, region))
             assert await daemon.reload()
             with anyio.fail_after(20):  # the poller's first call assumed the role
                 await daemon.changes.wait_for(partial(sts_made, daemon.aws._clients, region))
             assert sts_open(region)
-            path.write_text(_config(local_sqs, url))
+            path.write_text(_short(local_sqs, url))
             assert await daemon.reload()
             with anyio.fail_after(20):
                 await daemon.changes.wait_for(partial(_stopped, logs, n))
