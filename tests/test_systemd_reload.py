@@ -594,16 +594,51 @@ def test_a_daemon_that_ends_mid_reload_is_said_at_once(tmp_path: Path) -> None:
             env={**os.environ, "RUNTIME_DIRECTORY": str(tmp_path)},
             stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
-        # Gone, and reaped: no longer a process to signal.
-        assert held.wait(timeout=60) == 0
+        # Gone but not reaped while the command waits (a zombie, which its number alone
+        # still answers for), then reaped: its number may go to another process.
         _, said = command.communicate(timeout=60)
         assert command.returncode == 1
         assert said == f"sesd reload: process {held.pid} ended before the reload did\n"
+        assert held.wait(timeout=60) == 0
     finally:
         held.kill()
         held.wait(timeout=30)
         assert held.stdout is not None
         held.stdout.close()
+
+
+#: A stand-in for a daemon that tells it has started, then ends at once.
+_GONE = """\
+import sys
+from pathlib import Path
+
+import anyio
+
+from sesd.runtime.reload_report import ReloadReport
+
+anyio.run(ReloadReport(Path(sys.argv[1])).started)
+"""
+
+
+def test_a_daemon_ended_before_the_command_is_not_signalled(tmp_path: Path) -> None:
+    """The daemon has ended, not yet reaped by its parent, when the command runs: no
+    signal can reach it, said at once with nothing changed (2), not a wait of the
+    whole timeout for the outcome of a reload that was never asked of anyone."""
+    gone = subprocess.Popen([sys.executable, "-c", _GONE, str(tmp_path / REPORT_NAME)])
+    try:
+        # Ended (its report closed), left unreaped: a zombie its number still names.
+        os.waitid(os.P_PID, gone.pid, os.WEXITED | os.WNOWAIT)
+        command = subprocess.run(
+            [SESD, "reload", "--timeout", "3600", str(gone.pid)],
+            env={**os.environ, "RUNTIME_DIRECTORY": str(tmp_path)},
+            stderr=subprocess.PIPE, text=True, timeout=60,
+        )  # fmt: skip
+        assert command.returncode == 2
+        assert command.stderr == (
+            f"sesd reload: cannot signal process {gone.pid}: No such process; nothing was sent\n"
+        )
+    finally:
+        assert gone.wait(timeout=30) == 0
 
 
 def _stand_in(script: str, *args: str, stderr: bool = False) -> subprocess.Popen[str]:

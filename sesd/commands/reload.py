@@ -11,10 +11,14 @@ believe changed. The outcome comes through the unit's runtime directory
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import select
 import signal
 import sys
 import time
+from contextlib import closing
+from pathlib import Path
 
 from sesd.commands.common import EXIT_CONFIG, Commands, command, whole_number
 from sesd.core.text import escaped
@@ -82,9 +86,15 @@ def execute(args: argparse.Namespace) -> int:
             f"the signal (kill -HUP {args.pid}) and read the log ({_LOGGED})",
             EXIT_UNCHANGED,
         )
+    with closing(_Process(args.pid)) as process:
+        return _reload(args, path, process)
+
+
+def _reload(args: argparse.Namespace, path: Path, process: _Process) -> int:
+    """Signal ``process`` and wait for the outcome its report at ``path`` tells."""
     before = read_report(path)
     try:
-        os.kill(args.pid, signal.SIGHUP)
+        process.hang_up()
     except OSError as exc:
         return _said(
             f"cannot signal process {args.pid}: {exc.strerror or exc}; nothing was sent",
@@ -108,7 +118,7 @@ def execute(args: argparse.Namespace) -> int:
         # A reload that ended since the look above, numbered past what the file told.
         if now is not None and now.pid == args.pid and now.ended > before.begun:
             break
-        if not _alive(args.pid):
+        if not process.alive():
             return _said(f"process {args.pid} ended before the reload did", 1)
         if time.monotonic() > deadline:
             return _said(
@@ -151,6 +161,45 @@ def _outcome(pid: int, now: Report, before: Report) -> int:
             EXIT_RESTART,
         )
     return 0
+
+
+class _Process:
+    """The daemon signalled, followed through a handle on the process itself (a pidfd)
+    where Linux gives one. By its number alone (``kill(pid, 0)``), a daemon that had
+    ended but not yet been reaped by its parent (a zombie) still answered, and once
+    reaped its number, given to a new process, answered for it: either way the command
+    waited out its whole timeout for an outcome that could not come."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        try:
+            self._handle: int | None = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            # Not Linux, a kernel before 5.3, or no such process (the signal says so).
+            self._handle = None
+
+    def hang_up(self) -> None:
+        """Send SIGHUP; OSError where it cannot be sent. One that has ended, if not yet
+        reaped, would take the signal and never answer it: no such process."""
+        if self._handle is None:
+            os.kill(self.pid, signal.SIGHUP)
+        elif not self.alive():
+            raise ProcessLookupError(errno.ESRCH, os.strerror(errno.ESRCH))
+        else:
+            signal.pidfd_send_signal(self._handle, signal.SIGHUP)
+
+    def alive(self) -> bool:
+        """Whether the process has not ended (its handle becomes readable as it ends)."""
+        if self._handle is None:
+            return _alive(self.pid)
+        poll = select.poll()
+        poll.register(self._handle, select.POLLIN)
+        return not poll.poll(0)
+
+    def close(self) -> None:
+        if self._handle is not None:
+            os.close(self._handle)
+            self._handle = None
 
 
 def _alive(pid: int) -> bool:
