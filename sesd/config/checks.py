@@ -25,14 +25,10 @@ from sesd.config.sink_checks import key_warnings, plain_http_warnings, sink_warn
 from sesd.config.sinks import AlertmanagerConfig
 from sesd.config.timing_checks import timing_warnings
 from sesd.config.unread import unread_warnings
+from sesd.config.unwatched import excluded_already_warnings, unknown_provider_warnings
 from sesd.config.urls import secret_url_warnings, shown_url, url_warnings
 from sesd.config.values import ConfigError, Duration, toml_key
-from sesd.config.watched import (
-    check_rule_names,
-    dotless_hint,
-    excluded_already_warnings,
-    unknown_provider_warnings,
-)
+from sesd.config.watched import check_rule_names, dotless_hint
 from sesd.core.domains import normalise_domain
 from sesd.core.text import escaped, has_control
 
