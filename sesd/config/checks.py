@@ -13,7 +13,11 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from sesd.config.alerts import CANARY_METRICS, GET_ACCOUNT_METRICS, AlertsConfig, is_glob
-from sesd.config.canary_checks import canary_window_warnings, check_canary_windows
+from sesd.config.canary_checks import (
+    canary_scope_warnings,
+    canary_window_warnings,
+    check_canary_windows,
+)
 from sesd.config.domains import DomainsConfig, listed_twice
 from sesd.config.fleet_checks import fleet_warnings
 from sesd.config.hooks import source_hook
@@ -151,7 +155,7 @@ def config_warnings(config: Config) -> list[str]:
     found += unread_warnings(config)
     found += sink_warnings(config.alerts) + plain_http_warnings(config.alerts)
     found += key_warnings(config.alerts)
-    found += canary_window_warnings(config)
+    found += canary_window_warnings(config) + canary_scope_warnings(config)
     if not config.account_health.enabled:
         found += [
             f"alerts.rules[{i}] ({rule.name}).metric: {rule.metric} is what SESv2 GetAccount "
