@@ -33,7 +33,7 @@ from sesd.config.unwatched import excluded_already_warnings, unknown_provider_wa
 from sesd.config.urls import secret_url_warnings, shown_url, url_warnings
 from sesd.config.values import ConfigError, Duration, toml_key
 from sesd.config.watched import check_rule_names, dotless_hint
-from sesd.core.domains import normalise_domain
+from sesd.core.domains import group_named, normalise_domain
 from sesd.core.text import escaped, has_control
 
 if TYPE_CHECKING:
@@ -233,7 +233,8 @@ def _no_group_warnings(config: Config) -> list[str]:
             for j, name in enumerate(named or []):
                 # In its normal form: an ideographic full stop is a dot too.
                 dotted = "." in (normalise_domain(name) or name).strip(".")
-                if is_glob(name) or name in config.domains.groups or dotted:
+                named_group = group_named(name, config.domains.groups) is not None
+                if is_glob(name) or named_group or dotted:
                     continue
                 if name in (named or [])[:j]:
                     continue  # said at its first place

@@ -20,7 +20,7 @@ from sesd.config.unwatched import (
     reads_ratios,
 )
 from sesd.core.accounts import DEFAULT_ACCOUNT, glob_takes_an_account
-from sesd.core.domains import OTHER, domain_pattern, normalise_domain, takes_glob
+from sesd.core.domains import OTHER, domain_pattern, group_named, normalise_domain, takes_glob
 from sesd.core.globs import glob_takes_a_domain
 from sesd.core.made import is_tenant
 from sesd.core.providers import LABELS as PROVIDER_LABELS
@@ -67,7 +67,7 @@ def _check_rule_domains(config: Config) -> None:
             for j, domain in enumerate(named or []):
                 said = f"alerts.rules[{i}] ({rule.name}).{key}[{j}]: {domain!r}"
                 # A group's name may be no domain's (a space, any script): its label.
-                if no_domain(domain) and domain not in config.domains.groups:
+                if no_domain(domain) and group_named(domain, config.domains.groups) is None:
                     raise ValueError(f"{said}, which is no domain name ({NO_DOMAIN_HINT})")
                 if is_glob(domain) and not _glob_takes_a_domain_label(domain, config):
                     # Refused as an address is: it watches nothing, or leaves out
