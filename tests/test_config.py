@@ -592,7 +592,8 @@ def test_a_rule_on_domains_naming_a_provider_label_is_told_what_watches_it() -> 
     watches it: a rule on providers (``unknown`` not in a ratio rule, which reads the
     start and DNS there); the canary's alerts come from the canary's rules. ``other``
     (the domains past ``max_tracked``) is a label of the domains' own, which the rule
-    does watch, and a canary rule reads no domain: nothing is said of either."""
+    does watch: nothing is said of it. A canary rule reads no domain: it is told its
+    domains do nothing (tests/test_config_canary_rule_keys.py), not what one means."""
     base = (
         '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/1/q"\n'
         '[alerts]\nsilences_path = "/var/lib/sesd/silences.json"\n'
@@ -634,7 +635,8 @@ def test_a_rule_on_domains_naming_a_provider_label_is_told_what_watches_it() -> 
     canary = '[canary]\nfrom = "canary@example.com"\nconfiguration_set = "c"\n' + base
     canary = canary.replace("delay_ratio", "canary_missing").replace("0.1", "0")
     canary = canary.replace('window = "5m"', 'window = "15m"')
-    assert parse_config(canary + 'domains = ["canary"]\n').warnings() == []
+    (warning,) = parse_config(canary + 'domains = ["canary"]\n').warnings()
+    assert warning.startswith("alerts.rules[0] (r).domains: canary_missing reads the canary")
 
 
 def test_a_rule_on_domains_leaving_out_a_provider_label_is_told_what_leaves_it_out() -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from sesd.config import RuleConfig, is_glob
-from sesd.core.domains import normalise_domain, takes_glob, takes_name
+from sesd.core.domains import group_named, normalise_domain, takes_glob, takes_name
 from sesd.core.providers import NOT_PROVIDERS, UNKNOWN
 from sesd.core.scopes import DOMAIN, PROVIDER, Scope
 
@@ -20,9 +20,10 @@ def labels(rule: RuleConfig, scope: Scope, stated: Collection[str]) -> list[str]
     globs = [d for d in watched if is_glob(d)]
     if scope.axis == DOMAIN:
         names = [d for d in watched if not is_glob(d)]
-        # A domain in its normal form; a group by its name as written (Consumer-MS).
+        # A domain in its normal form; a group by its name as written (Consumer-MS),
+        # a root dot typed after it or not.
         wanted = {normalise_domain(d) or d for d in names}
-        wanted.update(d for d in names if d in scope.windows)
+        wanted.update(g for d in names if (g := group_named(d, scope.windows)) is not None)
         candidates = list(scope.windows)
     else:
         wanted = {d for d in watched if not is_glob(d)}

@@ -1,18 +1,20 @@
 """A canary rule's window against ``[canary]``'s timing: a canary counts as missing
 once ``deadline`` old, and only while it is in the rule's window, so a window no
 longer than the deadline never holds a lost canary. And the deadline against the
-call: it runs from the start of SendEmail, so it must leave room after the call."""
+call: it runs from the start of SendEmail, so it must leave room after the call. And
+what such a rule names: it reads the canary alone, whatever domains it lists."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sesd.config.alerts import CANARY_METRICS
 from sesd.config.values import Duration
 
 if TYPE_CHECKING:
     from sesd.config import Config
 
-__all__ = ["canary_window_warnings", "check_canary_windows"]
+__all__ = ["canary_scope_warnings", "canary_window_warnings", "check_canary_windows"]
 
 
 def check_canary_windows(config: Config) -> None:
@@ -83,3 +85,36 @@ def _deadline_warnings(config: Config) -> list[str]:
         "it returns, before its event can arrive; give a deadline well above it (events "
         "take seconds to minutes)"
     ]
+
+
+#: What a canary rule may name that it never reads, each as a rule on the mail reads it.
+_SCOPE_KEYS = ("domains", "providers", "tenants")
+
+
+def canary_scope_warnings(config: Config) -> list[str]:
+    """A canary rule's ``domains``, ``providers`` or ``tenants``, or what it leaves out
+    of them: the rule reads the canary alone, one alert, whatever it names, so they
+    do nothing, where the user believed it watched (or left out) their mail. Warned
+    of, not refused: a config that ran on them must start and reload. ``domains =
+    ["*"]`` is what a rule without them reads as (and is saved as): said nothing."""
+    found = []
+    for i, rule in enumerate(config.alerts.rules):
+        if rule.metric not in CANARY_METRICS:
+            continue
+        said = (
+            f"{rule.metric} reads the canary alone, one alert (domain 'canary'), whatever "
+            "the rule names"
+        )
+        at = f"alerts.rules[{i}] ({rule.name})"
+        found += [
+            f"{at}.{key}: {said}: its {key} watch nothing; leave {key} out of it (a rule on "
+            f"another metric, such as delay_ratio, watches {key})"
+            for key in _SCOPE_KEYS
+            if getattr(rule, key) not in (None, ["*"])
+        ]
+        found += [
+            f"{at}.{key}: {said}: its {key} leave out nothing; leave {key} out of it"
+            for key in (f"exclude_{key}" for key in _SCOPE_KEYS)
+            if getattr(rule, key)
+        ]
+    return found

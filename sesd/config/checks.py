@@ -13,7 +13,11 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from sesd.config.alerts import CANARY_METRICS, GET_ACCOUNT_METRICS, AlertsConfig, is_glob
-from sesd.config.canary_checks import canary_window_warnings, check_canary_windows
+from sesd.config.canary_checks import (
+    canary_scope_warnings,
+    canary_window_warnings,
+    check_canary_windows,
+)
 from sesd.config.domains import DomainsConfig, listed_twice
 from sesd.config.fleet_checks import fleet_warnings
 from sesd.config.hooks import source_hook
@@ -25,15 +29,11 @@ from sesd.config.sink_checks import key_warnings, plain_http_warnings, sink_warn
 from sesd.config.sinks import AlertmanagerConfig
 from sesd.config.timing_checks import timing_warnings
 from sesd.config.unread import unread_warnings
+from sesd.config.unwatched import excluded_already_warnings, unknown_provider_warnings
 from sesd.config.urls import secret_url_warnings, shown_url, url_warnings
 from sesd.config.values import ConfigError, Duration, toml_key
-from sesd.config.watched import (
-    check_rule_names,
-    dotless_hint,
-    excluded_already_warnings,
-    unknown_provider_warnings,
-)
-from sesd.core.domains import normalise_domain
+from sesd.config.watched import check_rule_names, dotless_hint
+from sesd.core.domains import group_named, normalise_domain
 from sesd.core.text import escaped, has_control
 
 if TYPE_CHECKING:
@@ -155,7 +155,7 @@ def config_warnings(config: Config) -> list[str]:
     found += unread_warnings(config)
     found += sink_warnings(config.alerts) + plain_http_warnings(config.alerts)
     found += key_warnings(config.alerts)
-    found += canary_window_warnings(config)
+    found += canary_window_warnings(config) + canary_scope_warnings(config)
     if not config.account_health.enabled:
         found += [
             f"alerts.rules[{i}] ({rule.name}).metric: {rule.metric} is what SESv2 GetAccount "
@@ -233,7 +233,8 @@ def _no_group_warnings(config: Config) -> list[str]:
             for j, name in enumerate(named or []):
                 # In its normal form: an ideographic full stop is a dot too.
                 dotted = "." in (normalise_domain(name) or name).strip(".")
-                if is_glob(name) or name in config.domains.groups or dotted:
+                named_group = group_named(name, config.domains.groups) is not None
+                if is_glob(name) or named_group or dotted:
                     continue
                 if name in (named or [])[:j]:
                     continue  # said at its first place

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sesd.config.alerts import is_glob
+from sesd.core.domains import group_named
 from sesd.core.scopes import DOMAIN
 from sesd.core.settings import CoreSettings
 
@@ -66,7 +67,7 @@ def _tracked(config: Config) -> tuple[str, ...]:
         for rule in config.alerts.rules
         if rule.scope == DOMAIN and rule.domains
         for domain in rule.domains
-        if not is_glob(domain) and domain not in groups
+        if not is_glob(domain) and group_named(domain, groups) is None
     ]
     return tuple(dict.fromkeys([*config.domains.track, *named]))
 

@@ -3,18 +3,28 @@ the groups they are counted in), providers sesd knows, tenants as SES names them
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
 from sesd.config.alerts import TENANT_METRICS, is_glob
 from sesd.config.domains import NO_DOMAIN_HINT
+from sesd.config.unwatched import (
+    HOLDS,
+    ONLY_UNKNOWN,
+    WATCH_UNKNOWN,
+    met,
+    named_already,
+    only_unmet,
+    only_unwatched,
+    reads_ratios,
+)
 from sesd.core.accounts import DEFAULT_ACCOUNT, glob_takes_an_account
-from sesd.core.domains import OTHER, domain_pattern, normalise_domain, takes_glob
+from sesd.core.domains import OTHER, domain_pattern, group_named, normalise_domain, takes_glob
 from sesd.core.globs import glob_takes_a_domain
 from sesd.core.made import is_tenant
 from sesd.core.providers import LABELS as PROVIDER_LABELS
-from sesd.core.providers import NONE, NOT_PROVIDERS, UNKNOWN
+from sesd.core.providers import NOT_PROVIDERS, UNKNOWN
 from sesd.core.tenant_map import NOT_NAMES, glob_takes_a_tenant
 
 if TYPE_CHECKING:
@@ -24,11 +34,9 @@ __all__ = [
     "NO_DOMAIN_HINT",
     "check_rule_names",
     "dotless_hint",
-    "excluded_already_warnings",
     "group_members",
     "no_domain",
     "silence_takes_a_label",
-    "unknown_provider_warnings",
 ]
 
 
@@ -59,7 +67,7 @@ def _check_rule_domains(config: Config) -> None:
             for j, domain in enumerate(named or []):
                 said = f"alerts.rules[{i}] ({rule.name}).{key}[{j}]: {domain!r}"
                 # A group's name may be no domain's (a space, any script): its label.
-                if no_domain(domain) and domain not in config.domains.groups:
+                if no_domain(domain) and group_named(domain, config.domains.groups) is None:
                     raise ValueError(f"{said}, which is no domain name ({NO_DOMAIN_HINT})")
                 if is_glob(domain) and not _glob_takes_a_domain_label(domain, config):
                     # Refused as an address is: it watches nothing, or leaves out
@@ -96,39 +104,6 @@ def _only_members(pattern: str, config: Config, members: dict[str, str]) -> list
     return sorted(groups)
 
 
-def unknown_provider_warnings(config: Config) -> list[str]:
-    """A ratio rule that names ``unknown`` in its providers: no provider, but the mail
-    to domains not looked up yet (nearly all of it after a start without a state
-    file) or whose lookups fail. A recipient's delay there is counted under
-    ``unknown`` and its delivery, once the lookup answers, under the provider: the
-    ratios read the other halves of what the providers count (a delay ratio high, a
-    delivery ratio low), pages at a start or while DNS fails, not a provider's
-    trouble. Why a glob leaves it out; named, it is taken (a rule that ran on it must
-    load again), and warned of."""
-    found = []
-    for i, rule in enumerate(config.alerts.rules):
-        if not _reads_ratios(rule.metric) or rule.scope != "provider":
-            continue
-        for j, provider in enumerate(rule.providers or []):
-            if provider == UNKNOWN:
-                found.append(
-                    f"alerts.rules[{i}] ({rule.name}).providers[{j}]: 'unknown' is no "
-                    "provider but the mail to domains not looked up yet (after a start "
-                    "without a state file, nearly all of it) or whose lookups fail: their "
-                    "delays count there and their deliveries under the provider found "
-                    f"since, so its {rule.metric} reads the start and DNS, not a provider, "
-                    f"and pages on them; {_WATCH_UNKNOWN}"
-                )
-    return found
-
-
-#: Where to watch what a ratio on ``unknown`` would read.
-_WATCH_UNKNOWN = (
-    "watch the lookups with the Prometheus rule SesdProviderLookupsFailing "
-    "(sesd_dns_failing), and the domains with a rule on domains"
-)
-
-
 def dotless_hint(name: str, key: str, metric: str, config: Config) -> str | None:
     """What a rule on domains naming ``name`` in ``key``, without a dot and no group's,
     most likely meant, said after "the rule watches (or leaves out) nothing under it":
@@ -146,11 +121,11 @@ def dotless_hint(name: str, key: str, metric: str, config: Config) -> str | None
     if label == OTHER:
         return None
     if label in NOT_PROVIDERS:
-        said = f"; {label!r} is no domain but a provider label ({_HOLDS[label]})"
+        said = f"; {label!r} is no domain but a provider label ({HOLDS[label]})"
         if excluded:
             return f"{said}, which a rule on providers leaves out unless it names it"
-        if label == UNKNOWN and _reads_ratios(metric):
-            return f"{said}: {_WATCH_UNKNOWN}"
+        if label == UNKNOWN and reads_ratios(metric):
+            return f"{said}: {WATCH_UNKNOWN}"
         return f'{said}: a rule on providers names it (providers = ["{label}"])'
     if label in {*PROVIDER_LABELS, *config.providers.mx}:
         if excluded:
@@ -172,17 +147,12 @@ def dotless_hint(name: str, key: str, metric: str, config: Config) -> str | None
     return " (a group's name misspelt?)"
 
 
-def _reads_ratios(metric: str) -> bool:
-    """Whether a rule's metric is a ratio, which ``unknown`` reads askew (a count there
-    is as many as it says)."""
-    return metric.endswith("_ratio")
-
-
 def _check_rule_providers(config: Config) -> None:
     """A rule on providers needs them counted, and names providers sesd knows; a glob
-    takes one a glob is compared with (not ``unknown`` nor ``none``: see :func:`_met`)."""
+    takes one a glob is compared with (not ``unknown`` nor ``none``: see
+    :func:`~sesd.config.unwatched.met`)."""
     known = {*PROVIDER_LABELS, *config.providers.mx}
-    met = known - set(NOT_PROVIDERS)
+    providers = known - set(NOT_PROVIDERS)
     for i, rule in enumerate(config.alerts.rules):
         if rule.providers is not None and not config.providers.enabled:
             raise ValueError(
@@ -210,106 +180,11 @@ def _check_rule_providers(config: Config) -> None:
                         f"{said}, a glob that matches no provider sesd knows "
                         f"({', '.join(sorted(known))})"
                     )
-                if _only_unmet(provider, _met(met, key, rule.providers)):
+                if only_unmet(provider, met(providers, key, rule.providers)):
                     if key.startswith("exclude_"):
                         continue  # warned of: see excluded_already_warnings
-                    raise ValueError(f"{said}, {_only_unwatched(provider, key, rule.metric)}")
-
-
-#: What each label that names no provider holds (a glob never takes them).
-_HOLDS = {UNKNOWN: "domains not resolved yet", NONE: "domains without mail: NXDOMAIN, a null MX"}
-
-
-def _only_unwatched(glob: str, key: str, metric: str) -> str:
-    """Why a provider glob that matches only labels that name no provider is refused
-    (an exclusion's is warned of: :func:`excluded_already_warnings`), and what to write
-    instead: to watch them, name them; an exclusion's glob leaves out what the rule's
-    globs never took (naming them there would watch nothing more). A
-    rule on a ratio is not told to name ``unknown``: that is warned of (see
-    :func:`unknown_provider_warnings`), and the line says why and where to watch it."""
-    only = [label for label in NOT_PROVIDERS if fnmatchcase(label, glob)]
-    names = " and ".join(map(repr, only))
-    holds = "; ".join(_HOLDS[label] for label in only)
-    said = f"a glob that matches only {names}, which a glob never takes ({holds})"
-    if key.startswith("exclude_"):
-        return f"{said}: {_excluded_already('it' if len(only) == 1 else 'them')}"
-    named = [label for label in only if label != UNKNOWN or not _reads_ratios(metric)]
-    them = "it" if len(named) == 1 else "them"
-    told = []
-    if named:
-        listed = ", ".join(f'"{label}"' for label in named)
-        # Beside what is not to be named, the one that is, by its name.
-        which = them if named == only else " and ".join(map(repr, named))
-        told.append(f"name {which} (providers = [{listed}]) to watch {them}")
-    if named != only:
-        told.append(
-            f"{UNKNOWN!r} is no provider but the mail to domains not looked up yet or whose "
-            f"lookups fail, so its {metric} reads the start and DNS, not a provider: "
-            f"{'' if named else 'drop the glob; '}{_WATCH_UNKNOWN}"
-        )
-    return f"{said}: {'; '.join(told)}"
-
-
-def _only_unmet(glob: str, met: Iterable[str]) -> bool:
-    """Whether ``glob`` matches none of ``met``, the labels a rule compares it with
-    (:func:`_met`): of those sesd knows, it matches only labels a glob never takes."""
-    return not any(fnmatchcase(label, glob) for label in met)
-
-
-def excluded_already_warnings(config: Config) -> list[str]:
-    """An exclusion's glob that matches only labels the rule's globs never take
-    (``unknown``, a provider's ``none``): it leaves out nothing. Warned of, not
-    refused: ``exclude_providers = ["non*"]`` was how a rule on every provider left
-    out the domains without mail before ``*`` left them out itself, and a config that
-    ran on it must load again after an upgrade, as must a reload of it."""
-    found = []
-    known = {*PROVIDER_LABELS, *config.providers.mx}
-    met = known - set(NOT_PROVIDERS)
-    for i, rule in enumerate(config.alerts.rules):
-        key = "exclude_providers"
-        if rule.providers is not None:
-            found += [
-                f"alerts.rules[{i}] ({rule.name}).{key}[{j}]: {glob!r}, "
-                + _only_unwatched(glob, key, rule.metric)
-                for j, glob in enumerate(rule.exclude_providers or [])
-                if is_glob(glob)
-                and any(fnmatchcase(label, glob) for label in known)
-                and _only_unmet(glob, _met(met, key, rule.providers))
-            ]
-        key = "exclude_tenants"
-        own = (*NOT_NAMES, *(() if rule.metric in TENANT_METRICS else (OTHER,)))
-        found += [
-            f"alerts.rules[{i}] ({rule.name}).{key}[{j}]: {glob!r}, {_ONLY_UNKNOWN}: "
-            + _excluded_already("it")
-            for j, glob in enumerate(rule.exclude_tenants or [])
-            if is_glob(glob)
-            and fnmatchcase(UNKNOWN, glob)
-            and not glob_takes_a_tenant(glob, _met(own, key, rule.tenants))
-        ]
-    return found
-
-
-def _excluded_already(them: str) -> str:
-    """What an exclusion's glob that matches only labels a glob never takes is told."""
-    return f"the rule's globs leave {them} out already; drop the exclusion"
-
-
-#: Why a glob that matches sesd's ``unknown`` alone is refused.
-_ONLY_UNKNOWN = f"a glob that matches only {UNKNOWN!r}, which a glob never takes"
-
-
-def _met(labels: Iterable[str], key: str, watched: list[str] | None) -> set[str]:
-    """The labels a glob of ``key`` (a provider or tenant rule's) is compared with: of
-    ``labels``, all but ``unknown``, which the evaluator takes by name only
-    (sesd.alerting.labels: a restart with nothing resolved, or no tenant map, would
-    page on all the mail; a provider rule's caller leaves ``none`` out of ``labels``
-    too, not this function: a tenant may be called none); and, for an exclusion's
-    glob, the names (not the globs) the rule watches, ``watched``, which it may leave
-    out."""
-    named = [name for name in watched or [] if not is_glob(name)]
-    return {label for label in labels if label != UNKNOWN} | set(
-        named if key.startswith("exclude_") else []
-    )
+                    told = only_unwatched(provider, key, rule.metric, rule.providers)
+                    raise ValueError(f"{said}, {told}")
 
 
 #: The names SES allows a tenant.
@@ -344,13 +219,19 @@ def _check_rule_tenants(config: Config) -> None:
                     raise ValueError(f"{said}, which SES allows no tenant to be called {_NAMES}")
                 if not is_glob(tenant):
                     continue
-                if glob_takes_a_tenant(tenant, _met(own, key, rule.tenants)):
+                if glob_takes_a_tenant(tenant, met(own, key, rule.tenants)):
                     continue
                 # Refused as a name is: it watches nothing, or leaves out nothing.
                 if fnmatchcase(UNKNOWN, tenant):
                     if key.startswith("exclude_"):
                         continue  # warned of: see excluded_already_warnings
-                    raise ValueError(f"{said}, {_ONLY_UNKNOWN}: name it to watch it")
+                    # Named beside the glob already, it is watched: the glob adds nothing.
+                    told = (
+                        "the rule names it already, which watches it: drop the glob"
+                        if named_already([UNKNOWN], rule.tenants)
+                        else "name it to watch it"
+                    )
+                    raise ValueError(f"{said}, {ONLY_UNKNOWN}: {told}")
                 if glob_takes_a_tenant(tenant, (*NOT_NAMES, *_OWN_NAMES)):
                     raise ValueError(
                         f"{said}, a glob that matches no tenant label this rule meets (a "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Collection
 from fnmatch import fnmatchcase
 from typing import Final
 
@@ -27,6 +28,7 @@ __all__ = [
     "TAG_VALUE",
     "domain_of",
     "domain_pattern",
+    "group_named",
     "normalise_domain",
     "readable",
     "recipient_key",
@@ -155,31 +157,53 @@ def recipient_key(address: str) -> str:
     return key if domain is None else f"{local}@{domain}"
 
 
+#: Each full stop IDNA reads as a dot, as ASCII's (a glob's part is no label IDNA maps).
+_AS_DOTS: Final = str.maketrans(dict.fromkeys(FULL_STOPS[1:], "."))
+
+
 @functools.lru_cache(maxsize=256)
 def domain_pattern(written: str) -> str:
     """A domain glob (or name) as labels name domains: each dot-separated part that
     is a domain label in its normal form (lower case, IDNA: ``*.рф`` matches
     ``xn--80a1acny.xn--p1ai``, ``Bücher.de`` ``xn--bcher-kva.de``), a trailing dot
-    dropped (in any of :data:`FULL_STOPS`); glob parts and names that are no domain (a
-    tenant's) lower-cased."""
-    parts = written.strip().rstrip(FULL_STOPS).split(".")
+    dropped, and every dot read in any of :data:`FULL_STOPS` (``*。example.com`` is
+    ``*.example.com``, as the events' domains are read); glob parts and names that are
+    no domain (a tenant's) lower-cased."""
+    parts = written.strip().rstrip(FULL_STOPS).translate(_AS_DOTS).split(".")
     return ".".join(normalise_domain(part) or part.lower() for part in parts)
+
+
+def group_named(name: str, groups: Collection[str]) -> str | None:
+    """The group of ``groups`` a rule's domain name (not a glob) names: as written, or
+    without the root dot typed after it (in any of :data:`FULL_STOPS`), as a domain's
+    is dropped; None when it names none. A group's name is no domain (``Bücher``,
+    ``Consumer MS``), so its normal form is not asked."""
+    return next((written for written in (name, name.rstrip(FULL_STOPS)) if written in groups), None)
 
 
 def takes_name(label: str, name: str, domains: bool) -> bool:
     """Whether a name (a rule's, or its exclusion's) takes ``label``: as written (a
     group's name, a provider's, a tenant's), or, of domains, in its normal form
-    (``Bücher.de``)."""
-    return label == name or (domains and label == normalise_domain(name))
+    (``Bücher.de``), or without a root dot typed after it (the group ``Bücher`` for
+    ``Bücher.``, as a silence takes it)."""
+    return label == name or (
+        domains and (label == normalise_domain(name) or label == name.rstrip(FULL_STOPS))
+    )
 
 
 def takes_glob(label: str, pattern: str, domains: bool) -> bool:
     """Whether a glob takes ``label``: as written (a group's name is a label as the
-    config writes it), and, of domains, in their normal form (``*.рф`` and ``Yahoo.*``
-    as labels are written: ``*.xn--p1ai``, ``yahoo.*``)."""
+    config writes it; of domains, without a root dot too: ``Bü*.``), and, of domains,
+    in their normal form (``*.рф`` and ``Yahoo.*`` as labels are written:
+    ``*.xn--p1ai``, ``yahoo.*``)."""
     if fnmatchcase(label, pattern):
         return True
-    normal = domain_pattern(pattern) if domains else pattern
+    if not domains:
+        return False
+    unrooted = pattern.rstrip(FULL_STOPS)
+    if unrooted != pattern and fnmatchcase(label, unrooted):
+        return True
+    normal = domain_pattern(pattern)
     return normal != pattern and fnmatchcase(label, normal)
 
 

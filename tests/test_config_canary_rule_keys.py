@@ -1,0 +1,92 @@
+"""A canary rule (``canary_missing``, ``canary_send_latency_seconds``) reads the canary
+alone: one alert, domain ``canary``, whatever it names. Its ``domains`` (providers,
+tenants, and what it leaves out) were taken and never read, in silence: the user
+believed the rule watched them. check-config, the start and a reload say they do
+nothing, and what watches them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sesd.commands.main import main
+from sesd.config import parse_config
+from sesd.config.checks import new_warnings
+
+pytestmark = pytest.mark.timeout(60)
+
+_QUEUE = '[[queues]]\nurl = "https://sqs.eu-west-1.amazonaws.com/123456789012/q"\n'
+_CANARY = '[canary]\nfrom = "canary@example.com"\nconfiguration_set = "c"\n'
+_RULE = '[[alerts.rules]]\nname = "c"\nmetric = "canary_missing"\nwindow = "15m"\nabove = 0\n'
+_SAID = (
+    "canary_missing reads the canary alone, one alert (domain 'canary'), whatever the rule names"
+)
+
+
+def _rule_warnings(text: str) -> list[str]:
+    """The warnings of ``text`` that name a rule."""
+    return [w for w in parse_config(text).warnings() if w.startswith("alerts.rules")]
+
+
+def test_a_canary_rules_domains_are_said_to_do_nothing() -> None:
+    """``domains = ["example.com"]`` on a canary rule: the alert is the canary's, the
+    domain's mail is watched by no rule. Said once for the key, with what watches it;
+    the same for what the rule leaves out."""
+    assert _rule_warnings(_CANARY + _RULE + 'domains = ["example.com", "example.org"]\n') == [
+        f"alerts.rules[0] (c).domains: {_SAID}: its domains watch nothing; leave domains "
+        "out of it (a rule on another metric, such as delay_ratio, watches domains)"
+    ]
+    assert _rule_warnings(_CANARY + _RULE + 'exclude_domains = ["example.com"]\n') == [
+        f"alerts.rules[0] (c).exclude_domains: {_SAID}: its exclude_domains leave out "
+        "nothing; leave exclude_domains out of it"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("section", "keys", "key"),
+    [
+        ("[providers]\nenabled = true\n", 'providers = ["google"]\n', "providers"),
+        ("[tenants]\nenabled = true\n", 'tenants = ["acme"]\n', "tenants"),
+    ],
+    ids=["providers", "tenants"],
+)
+def test_a_canary_rules_providers_and_tenants_are_said_to_do_nothing(
+    section: str, keys: str, key: str
+) -> None:
+    """As its domains: a canary rule on providers or tenants reads the canary alone."""
+    latency = _RULE.replace("canary_missing", "canary_send_latency_seconds")
+    said = _SAID.replace("canary_missing", "canary_send_latency_seconds")
+    assert _rule_warnings(_CANARY + section + latency + keys) == [
+        f"alerts.rules[0] (c).{key}: {said}: its {key} watch nothing; leave {key} out of it "
+        f"(a rule on another metric, such as delay_ratio, watches {key})"
+    ]
+
+
+def test_a_canary_rule_without_them_or_on_every_domain_says_nothing() -> None:
+    """Without them, or with ``domains = ["*"]`` (what a rule without them reads as,
+    and how the rule is saved in the state file), nothing is said."""
+    assert _rule_warnings(_CANARY + _RULE) == []
+    assert _rule_warnings(_CANARY + _RULE + 'domains = ["*"]\n') == []
+
+
+def test_a_reload_says_it_once_brought(tmp_path: Path) -> None:
+    """A reload that adds ``domains`` to a canary rule says it (what a reload logs is
+    what its config brought), and one that keeps it does not say it again."""
+    old = parse_config(_QUEUE + _CANARY + _RULE)
+    new = parse_config(_QUEUE + _CANARY + _RULE + 'domains = ["example.com"]\n')
+    assert [w for w in new_warnings(old, new) if w.startswith("alerts.rules")] == [
+        f"alerts.rules[0] (c).domains: {_SAID}: its domains watch nothing; leave domains "
+        "out of it (a rule on another metric, such as delay_ratio, watches domains)"
+    ]
+    assert not [w for w in new_warnings(new, new) if w.startswith("alerts.rules")]
+
+
+def test_check_config_says_it_on_the_rules_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Through the command: exit 0, the warning on the line of the key."""
+    path = tmp_path / "sesd.toml"
+    path.write_text(_QUEUE + _CANARY + _RULE + 'domains = ["example.com"]\n')
+    assert main(["check-config", "--quiet", str(path)]) == 0
+    assert f":11: alerts.rules[0] (c).domains: {_SAID}" in capsys.readouterr().err

@@ -1,0 +1,116 @@
+"""A rule's domains as the user means them, whichever full stop they typed: a root
+dot after a group's name (``Bücher.``, or a full stop of a CJK input method, which
+IDNA reads as a dot) names the group, as it does after a domain's name and in a
+silence; a glob's inner full stop (``*。example.com``) is a dot, as it is in a name
+and in the events' domains."""
+
+from __future__ import annotations
+
+import pytest
+
+from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.silences import Silence
+from sesd.config import ConfigError, core_settings, parse_config
+from sesd.core.domains import domain_pattern, takes_glob, takes_name
+from sesd.core.pipeline import Pipeline
+from tests import factory as f
+
+pytestmark = pytest.mark.timeout(60)
+
+NOW = 1_700_000_000.0
+ROOTS = [".", "\u3002", "\uff0e", "\uff61"]
+STOPS = ROOTS[1:]  # a dot IDNA reads, other than ASCII's
+
+_GROUPS = (
+    '[domains]\ngroups = { "Bücher" = ["buecher.example"], "Consumer MS" = ["hotmail.com"] }\n'
+)
+_RULE = '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\nabove = 0.1\n'
+
+
+def _fired(config_text: str, addresses: list[str]) -> list[str]:
+    """The labels the config's rule fires on after a delivery and a delay to each."""
+    config = parse_config(config_text)
+    pipeline = Pipeline(core_settings(config))
+    for address in addresses:
+        pipeline.feed(f.raw(f.delivery([address])), "q", NOW)
+        pipeline.feed(f.raw(f.delay([address])), "q", NOW)
+    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
+    return sorted(a.domain for a in evaluator.evaluate(pipeline.ledger, NOW + 1))
+
+
+@pytest.mark.parametrize("root", ROOTS)
+def test_a_name_with_a_root_dot_takes_the_group_of_that_name(root: str) -> None:
+    """The group's label is its name as the config writes it; the name with a root dot
+    took it not (only a domain's normal form drops the dot). Of providers and tenants
+    (no domain), nothing changes."""
+    assert takes_name("Bücher", f"Bücher{root}", domains=True)
+    assert takes_name("Consumer MS", f"Consumer MS{root}", domains=True)
+    assert takes_name("xn--bcher-kva.de", f"Bücher.de{root}", domains=True)
+    assert not takes_name("Bücher-2", f"Bücher{root}", domains=True)
+    assert not takes_name("acme", f"acme{root}", domains=False)
+
+
+@pytest.mark.parametrize("stop", STOPS)
+def test_a_globs_inner_full_stop_is_a_dot(stop: str) -> None:
+    """``*。example.com``: the glob part before the full stop was kept whole, so the
+    glob matched no domain (and the config refused it); a name's full stop was read
+    as a dot already."""
+    assert domain_pattern(f"*{stop}example.com") == "*.example.com"
+    assert domain_pattern(f"*.Bücher{stop}de") == "*.xn--bcher-kva.de"
+    assert takes_glob("mail.example.com", f"*{stop}example.com", domains=True)
+    assert takes_glob("mail.example.com", f"mail{stop}*", domains=True)
+
+
+@pytest.mark.parametrize("root", ROOTS)
+def test_a_group_glob_with_a_root_dot_takes_the_group(root: str) -> None:
+    """As a name does: ``Bü*.`` takes the group Bücher."""
+    assert takes_glob("Bücher", f"Bü*{root}", domains=True)
+
+
+@pytest.mark.parametrize("root", ROOTS)
+def test_a_rule_naming_a_group_with_a_root_dot_fires_on_it_and_check_config_agrees(
+    root: str,
+) -> None:
+    """``domains = ["Bücher."]``: the rule watched nothing (the group's mail counts
+    under ``Bücher``), check-config warned it was no group, and a group whose name is
+    no domain (``Consumer MS.``) was refused as no domain name. Each now takes the
+    group, fires on its mail, and says nothing; nor is the name tracked as a domain."""
+    rule = f'{_GROUPS}{_RULE}domains = ["Bücher{root}", "Consumer MS{root}"]\n'
+    config = parse_config(rule)
+    assert not [w for w in config.warnings() if w.startswith("alerts.rules")]
+    assert core_settings(config).track == ()
+    mail = ["a@buecher.example", "b@hotmail.com", "c@other.example"]
+    assert _fired(rule, mail) == ["Bücher", "Consumer MS"]
+    excluded = f'{_GROUPS}{_RULE}exclude_domains = ["Bücher{root}"]\n'
+    assert _fired(excluded, mail) == ["Consumer MS", "other.example"]
+
+
+@pytest.mark.parametrize("stop", STOPS)
+def test_a_rule_with_a_glob_of_an_inner_full_stop_is_taken_and_fires(stop: str) -> None:
+    """``domains = ["*。example.com"]`` was refused as matching no domain; it is taken,
+    and fires on the mail to a subdomain of example.com, not on example.org's."""
+    rule = f'{_RULE}domains = ["*{stop}example.com"]\n'
+    assert _fired(rule, ["a@mail.example.com", "b@mail.example.org"]) == ["mail.example.com"]
+
+
+def test_a_name_no_group_has_is_still_warned_of_with_its_root_dot() -> None:
+    """``Bücherei.`` is no group's name with or without the dot: warned of as before."""
+    (warning,) = [
+        w
+        for w in parse_config(f'{_GROUPS}{_RULE}domains = ["Bücherei."]\n').warnings()
+        if w.startswith("alerts.rules")
+    ]
+    assert "'Bücherei.', which is no group of [domains] groups" in warning
+    with pytest.raises(ConfigError, match="which is no domain name"):
+        parse_config(f'{_GROUPS}{_RULE}domains = ["Consumer M."]\n')
+
+
+@pytest.mark.parametrize("stop", STOPS)
+def test_a_silences_glob_of_an_inner_full_stop_mutes_what_it_names(stop: str) -> None:
+    """A silence reads its glob as a rule does: ``*。example.com`` mutes
+    mail.example.com's alerts, not mail.example.org's."""
+    silence = Silence(
+        id="s1", comment="c", starts_at=0.0, ends_at=None, domain=f"*{stop}example.com"
+    )
+    assert silence.matches("r", "mail.example.com", "info")
+    assert not silence.matches("r", "mail.example.org", "info")
