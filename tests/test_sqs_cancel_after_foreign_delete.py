@@ -19,7 +19,7 @@ from botocore.retries.standard import ExponentialBackoff
 
 from sesd.commands.demo.localhttp import LocalServer
 from sesd.io.sdk_calls import trim_sqs
-from sesd.io.sqs_answers import DELETE_ANSWERS
+from sesd.io.sqs_answers import KEPT
 from sesd.runtime.aws import sqs_config
 from tests import factory as f
 from tests.conftest import aws_client, said_in
@@ -92,7 +92,7 @@ async def _cancelled_delete(
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
-    assert DELETE_ANSWERS not in context
+    assert KEPT not in context
     return p
 
 
