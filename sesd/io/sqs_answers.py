@@ -125,12 +125,15 @@ class Kept:
     """A batch call of entries in flight in this task (a delete, a release), set for each
     by sesd.runtime.sqs_deletes, and its answer once read here (None until then): what
     SQS did, kept for a cancellation or an exit that ends the call before the SDK hands
-    the answer back (its hooks still running)."""
+    the answer back (its hooks still running). ``tries``: the requests the call has
+    sent (sesd.io.sqs_http counts them), the SDK's retries of it one fewer; it adds
+    their count to the answer it hands back, which such an end loses."""
 
-    __slots__ = ("answer",)
+    __slots__ = ("answer", "tries")
 
     def __init__(self) -> None:
         self.answer: dict[str, Any] | None = None
+        self.tries = 0
 
 
 #: The batch call in flight in this task (:class:`Kept`). Kept here, not by a hook of

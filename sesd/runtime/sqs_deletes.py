@@ -217,7 +217,8 @@ class Deletes:
         call after SQS answered (a cancellation, an exit), for the caller to tell the
         answer, make no more calls, and raise it; None if the call returned. What ends
         it before (the module's docstring) is raised. The SDK's retries of a call so
-        ended are not counted: it adds their count to the answer it hands back."""
+        ended are counted as those of one that returned are: from the requests it sent
+        (the SDK adds their count to the answer it hands back)."""
         kept = Kept()
         token = KEPT.set(kept)
         try:
@@ -225,6 +226,7 @@ class Deletes:
         except BaseException as exc:
             if kept.answer is None or isinstance(exc, Exception):
                 raise
+            self._counts.retried(operation, max(kept.tries - 1, 0))
             return kept.answer, exc
         finally:
             KEPT.reset(token)
