@@ -16,12 +16,13 @@ from collections.abc import Coroutine
 from typing import Any, cast
 
 import botocore.session
+import pytest
 from aiobotocore.parsers import create_parser
 from botocore.model import ListShape, MapShape, StructureShape
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from sesd.io.sqs_answers import ANSWERS, DELETE_ANSWERS, UnreadableAnswer, read_answer
+from sesd.io.sqs_answers import ANSWERS, KEPT, Kept, UnreadableAnswer, read_answer
 
 _MODEL = botocore.session.get_session().get_service_model("sqs")
 
@@ -232,6 +233,13 @@ def test_an_sqs_delete_read_by_the_hook_is_the_sdks_own(answer: dict[str, Any]) 
     _same("DeleteMessageBatch", 200, json.dumps(answer).encode())
 
 
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(answer=_DELETED)
+def test_an_sqs_release_read_by_the_hook_is_the_sdks_own(answer: dict[str, Any]) -> None:
+    """A batch release's answer (visibility 0), of the same lists: the same."""
+    _same("ChangeMessageVisibilityBatch", 200, json.dumps(answer).encode())
+
+
 @settings(max_examples=200, deadline=None, derandomize=True)
 @given(
     operation=st.sampled_from([*ANSWERS, "GetQueueAttributes"]),
@@ -419,29 +427,30 @@ def test_an_unreadable_answer_quotes_its_first_60_characters() -> None:
     assert said == f"an answer that is not JSON, not SQS's: {whole!r}"
 
 
-def test_a_deletes_answer_is_kept_for_the_delete_in_flight_alone() -> None:
-    """A batch delete's answer read here is kept in the list its delete set for itself
-    (sesd.runtime.sqs_deletes), which a cancellation after the answer reads; a receive's
-    and an error's are not, and with no list set (no delete in flight) nothing is."""
-    deleted = {"Successful": [{"Id": "0"}], "Failed": []}
+@pytest.mark.parametrize("batch", ["DeleteMessageBatch", "ChangeMessageVisibilityBatch"])
+def test_a_batch_calls_answer_is_kept_for_the_call_in_flight_alone(batch: str) -> None:
+    """A batch delete's or release's answer read here is kept where its call set it for
+    itself (sesd.runtime.sqs_deletes), which a cancellation after the answer reads; a
+    receive's and an error's are not, and with none set (no call in flight) nothing is."""
+    done = {"Successful": [{"Id": "0"}], "Failed": []}
 
     def read(operation: str, status: int = 200) -> None:
-        body = json.dumps(deleted if operation == "DeleteMessageBatch" else {}).encode()
+        body = json.dumps(done if operation == batch else {}).encode()
         read_answer(
             operation_model=_MODEL.operation_model(operation),
             response_dict={"status_code": status, "headers": dict(_HEADERS), "body": body},
             customized_response_dict={},
         )
 
-    read("DeleteMessageBatch")  # none in flight: nowhere to keep it, and no error
-    kept: list[dict[str, Any]] = []
-    token = DELETE_ANSWERS.set(kept)
+    read(batch)  # none in flight: nowhere to keep it, and no error
+    kept = Kept()
+    token = KEPT.set(kept)
     try:
         read("ReceiveMessage")
-        read("DeleteMessageBatch", 500)
-        assert kept == []
-        read("DeleteMessageBatch")
-        assert kept == [deleted]
+        read(batch, 500)
+        assert kept.answer is None
+        read(batch)
+        assert kept.answer == done
     finally:
-        DELETE_ANSWERS.reset(token)
-    assert DELETE_ANSWERS.get() is None
+        KEPT.reset(token)
+    assert KEPT.get() is None

@@ -26,9 +26,12 @@ from tests.test_sqs_edges import poller
 from tests.test_sqs_stop_delete_cancelled import _a_batch_in_a_stop, _counted
 
 
-def _held_once_answered(sqs: Any, after: anyio.Event | None = None) -> anyio.Event:
-    """SQS's answer to a delete held in the SDK (an after-call hook that waits for ever),
-    once ``after`` is set, if given; the event says the answer has come."""
+def _held_once_answered(
+    sqs: Any, after: anyio.Event | None = None, call: str = "DeleteMessageBatch"
+) -> anyio.Event:
+    """SQS's answer to a delete (or another batch ``call``) held in the SDK (an after-call
+    hook that waits for ever), once ``after`` is set, if given; the event says the answer
+    has come."""
     answered = anyio.Event()
 
     async def hold(**_: Any) -> None:
@@ -37,7 +40,7 @@ def _held_once_answered(sqs: Any, after: anyio.Event | None = None) -> anyio.Eve
         answered.set()
         await anyio.sleep_forever()
 
-    sqs.meta.events.register("after-call.sqs.DeleteMessageBatch", hold)
+    sqs.meta.events.register(f"after-call.sqs.{call}", hold)
     return answered
 
 

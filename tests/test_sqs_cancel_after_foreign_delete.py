@@ -19,8 +19,9 @@ from botocore.retries.standard import ExponentialBackoff
 
 from sesd.commands.demo.localhttp import LocalServer
 from sesd.io.sdk_calls import trim_sqs
-from sesd.io.sqs_answers import DELETE_ANSWERS
+from sesd.io.sqs_answers import KEPT
 from sesd.runtime.aws import sqs_config
+from sesd.runtime.sqs import QueuePoller
 from tests import factory as f
 from tests.conftest import aws_client, said_in
 from tests.test_sqs_cancel_after_delete import _held_once_answered, _told_deleted
@@ -47,6 +48,16 @@ class Deletes(LocalServer):
         status, body = self.answers[min(self.deletes, len(self.answers) - 1)]
         self.deletes += 1
         return web.Response(status=status, body=body, content_type=_JSON)
+
+
+class Dropped(Deletes):
+    """As :class:`Deletes`, but the first delete's connection is closed unanswered."""
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        if self.deletes == 0:
+            assert request.transport is not None
+            request.transport.close()
+        return await super()._answer(request)
 
 
 def _body(answer: Any) -> bytes:
@@ -92,7 +103,7 @@ async def _cancelled_delete(
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
-    assert DELETE_ANSWERS not in context
+    assert KEPT not in context
     return p
 
 
@@ -134,16 +145,36 @@ async def test_a_cancel_while_the_sdk_waits_to_try_a_delete_again_says_it_cut_of
     assert said["sesd.sqs.delete_cut_off"]["count"] == 1
 
 
+def _retried(p: QueuePoller) -> float | None:
+    """The SDK's retries of the queue's deletes, as counted."""
+    labels = {"queue": "q", "account": "default", "region": "us-east-1", "operation": "delete"}
+    return p._metrics.registry.get_sample_value("sesd_sqs_retries_total", labels)
+
+
 async def test_a_cancel_after_sqs_answered_the_sdks_retry_says_it_deleted(
     json_logs: io.StringIO, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The first try met SQS's passing error, the SDK's second was answered: the answer is
     kept for the call across its tries, and a cancellation in the last hook tells it
-    deleted."""
+    deleted, its retry counted, as the SDK's retries of a call that returns are (a
+    throttle the retry got past shows nowhere else)."""
     error = _body({"__type": "InternalError", "message": "We encountered an error."})
     async with Deletes([(500, error), (200, _DELETED)]) as sqs:
         p = await _cancelled_delete(sqs, monkeypatch)
     assert sqs.deletes == 2
     assert _counted(p, "delete") == (0.0, 0.0)
+    assert _retried(p) == 1
     said = said_in(json_logs)
     _told_deleted(said)
+
+
+async def test_a_cancel_after_sqs_answered_a_retry_past_a_dropped_connection_counts_it(
+    json_logs: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first try's connection closed with no answer (the SDK tries again, as after a
+    500, though no answer came to read), the second was answered: that retry counts."""
+    async with Dropped([(200, _DELETED)]) as sqs:
+        p = await _cancelled_delete(sqs, monkeypatch)
+    assert sqs.deletes == 2
+    assert _retried(p) == 1
+    _told_deleted(said_in(json_logs))

@@ -21,7 +21,7 @@ from sesd.runtime.sqs_calls import InvalidMemory
 from tests import factory as f
 from tests.conftest import aws_client, make_queue, queue_counts, said_in, send_bodies
 from tests.test_sqs_edges import poller
-from tests.test_sqs_receive_beside_delete import _bug_in
+from tests.test_sqs_receive_beside_delete import _bug_in, _releases_read_by_the_sdk
 from tests.test_sqs_stop_delete_cancelled import _counted
 
 
@@ -102,6 +102,7 @@ async def test_a_fault_under_the_delete_after_a_judging_fault_is_no_delete_cut_o
     not said cut off nor counted a failed call, as a batch whose delete faulted is not."""
     async with aws_client("sqs", local_sqs) as sqs:
         _, p, messages = await _three_received(sqs, _DELIVERIES)
+        _releases_read_by_the_sdk(sqs)
         monkeypatch.setattr(answers_module, "_entry", _bug_in("Id"))
         await _handled_with_a_fault_judging(p, messages, messages[1])
         assert _counted(p, "delete") == (0, 1)

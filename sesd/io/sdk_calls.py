@@ -1,6 +1,6 @@
 """What sesd's SQS clients leave out of the SDK's work on every call: handlers botocore
 registers for every client that do nothing sesd needs on SQS's calls, and the SDK's
-walk over a receive's and a delete's answer where it only copies it
+walk over a receive's, a delete's and a release's answer where it only copies it
 (sesd.io.sqs_answers). Each
 handler runs on every receive and every delete, through aiobotocore's event emitter
 (an awaitable check and a coroutine a handler), and an event left without handlers is
@@ -48,8 +48,9 @@ LEFT_OUT = (
 def trim_sqs(client: Any) -> None:
     """Take :data:`LEFT_OUT` off ``client``'s event hooks (botocore's ``unregister``: a
     client has its own copy of its session's hooks, so no other client loses them), and
-    have its receives' and deletes' answers read without the SDK's walk over their shape
-    where that walk only copies them (sesd.io.sqs_answers). Doing it again does nothing."""
+    have its receives', deletes' and releases' answers read without the SDK's walk over
+    their shape where that walk only copies them (sesd.io.sqs_answers). Doing it again
+    does nothing."""
     for event, handler in LEFT_OUT:
         client.meta.events.unregister(event, handler)
     for operation in ANSWERS:

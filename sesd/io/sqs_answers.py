@@ -2,8 +2,9 @@
 that walk can only copy them: the SDK parses a 200 answer by loading its JSON and then
 visiting every value against the operation's model, a method looked up by name for
 each (a failed look-up, an exception caught, for every text or boolean). The answers
-of a receive and of a batch delete are lists of entries whose members are texts,
-booleans and maps of texts, which that walk passes on as loaded. Counted on the
+of a receive, of a batch delete and of a batch release (visibility 0) are lists of
+entries whose members are texts, booleans and maps of texts, which that walk passes on
+as loaded. Counted on the
 bench's production mix: 35,000 instructions a message of the SDK's 81,000 for reading
 a receive's answer are the walk (the rest loading the JSON), 16,000 of 20,000 a
 message for a delete's. The loop tuned as sesd tunes its clients, with this hook:
@@ -50,12 +51,13 @@ import msgspec
 
 __all__ = [
     "ANSWERS",
-    "DELETE_ANSWERS",
+    "KEPT",
     "Entries",
+    "Kept",
     "UnreadableAnswer",
     "check_attributes",
     "read_answer",
-    "read_deletes",
+    "read_outcomes",
     "watch_check",
 ]
 
@@ -114,16 +116,30 @@ ANSWERS: dict[str, dict[str, Entries]] = {
         )
     },
     "DeleteMessageBatch": _OUTCOMES,
+    # A release's (visibility 0: messages given back), the same lists of the same entries.
+    "ChangeMessageVisibilityBatch": _OUTCOMES,
 }
-#: The batch delete in flight in this task, and its answer once read here
-#: (sesd.runtime.sqs_deletes sets a list for each of its calls): what SQS deleted, kept
-#: for a cancellation or an exit that ends the call before the SDK hands the answer
-#: back (its hooks still running). Kept here, not by a hook of its own on the call's
-#: end: one more handler the SDK runs on every delete, that cost about 11,000
-#: instructions a call (1,100 a message of a batch of ten).
-DELETE_ANSWERS: ContextVar[list[dict[str, Any]] | None] = ContextVar(
-    "sesd_delete_answers", default=None
-)
+
+
+class Kept:
+    """A batch call of entries in flight in this task (a delete, a release), set for each
+    by sesd.runtime.sqs_deletes, and its answer once read here (None until then): what
+    SQS did, kept for a cancellation or an exit that ends the call before the SDK hands
+    the answer back (its hooks still running). ``tries``: the requests the call has
+    sent (sesd.io.sqs_http counts them), the SDK's retries of it one fewer; it adds
+    their count to the answer it hands back, which such an end loses."""
+
+    __slots__ = ("answer", "tries")
+
+    def __init__(self) -> None:
+        self.answer: dict[str, Any] | None = None
+        self.tries = 0
+
+
+#: The batch call in flight in this task (:class:`Kept`). Kept here, not by a hook of
+#: its own on the call's end: one more handler the SDK runs on every delete, that cost
+#: about 11,000 instructions a call (1,100 a message of a batch of ten).
+KEPT: ContextVar[Kept | None] = ContextVar("sesd_kept_answer", default=None)
 
 
 #: An answer loaded as the SDK's ``json.loads(body.decode("utf-8"))`` loads it, where it
@@ -167,10 +183,10 @@ def read_answer(
     customized_response_dict.update(read)
     # Parsed by the SDK as an answer without members: its metadata, from the headers.
     response_dict["body"] = b""
-    if members is _OUTCOMES:  # a delete's, for the delete in flight (DELETE_ANSWERS)
-        kept = DELETE_ANSWERS.get()
+    if members is _OUTCOMES:  # a delete's or a release's, for the call in flight (KEPT)
+        kept = KEPT.get()
         if kept is not None:
-            kept.append(read)
+            kept.answer = read
 
 
 def _members(answer: dict[str, Any], members: dict[str, Entries]) -> dict[str, Any] | None:
@@ -239,17 +255,15 @@ def _entry(entry: dict[str, Any], members: Entries) -> dict[str, Any] | None:
     return read
 
 
-#: The batch delete's call.
-_DELETE = "DeleteMessageBatch"
-
-
-def read_deletes(client: Any) -> None:
-    """Have ``client`` read its batch deletes' answers (:func:`read_answer`, which keeps
-    each for the delete in flight: :data:`DELETE_ANSWERS`), as sesd.io.sdk_calls.trim_sqs
-    does, under the same name: once a client, whichever comes first."""
-    client.meta.events.register(
-        f"before-parse.sqs.{_DELETE}", read_answer, unique_id=f"sesd-read-{_DELETE}"
-    )
+def read_outcomes(client: Any) -> None:
+    """Have ``client`` read its batch deletes' and releases' answers (:func:`read_answer`,
+    which keeps each for the call in flight: :data:`KEPT`), as sesd.io.sdk_calls.trim_sqs
+    does, under the same names: once a client, whichever comes first."""
+    for operation, members in ANSWERS.items():
+        if members is _OUTCOMES:
+            client.meta.events.register(
+                f"before-parse.sqs.{operation}", read_answer, unique_id=f"sesd-read-{operation}"
+            )
 
 
 #: The queue check's call (sesd.runtime.sqs_calls.check_queue).

@@ -21,7 +21,7 @@ from aiobotocore.awsrequest import AioAWSResponse
 from aiobotocore.httpsession import AIOHTTPSession
 from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
 
-from sesd.io.sqs_answers import UnreadableAnswer
+from sesd.io.sqs_answers import KEPT, UnreadableAnswer
 
 __all__ = ["LARGEST_ANSWER", "BoundedSession"]
 
@@ -48,7 +48,12 @@ class BoundedSession(AIOHTTPSession):
     """aiobotocore's session, each answer's body bounded (the module's docstring)."""
 
     async def send(self, request: Any) -> Any:
-        """Send ``request``; its answer, its body read (at most :data:`LARGEST_ANSWER`)."""
+        """Send ``request``; its answer, its body read (at most :data:`LARGEST_ANSWER`).
+        Each request of a batch call whose answer is kept is counted
+        (sesd.io.sqs_answers.Kept: its tries, a dropped connection's too)."""
+        kept = KEPT.get()
+        if kept is not None:
+            kept.tries += 1
         if request.stream_output:  # a body the SDK hands on as a stream: none of SQS's
             return await super().send(request)
         # Left unread by the SDK's session, to be read here with a bound.

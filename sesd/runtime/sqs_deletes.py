@@ -8,6 +8,14 @@ its length said when deletes work again. One no retry cures (the permission, the
 queue gone) is said once at error level, with what it costs. At the old place of a
 queue a reload moved or removed, what fails is said at info, as that place's word,
 and every line says ``retired``.
+
+A delete or a release that SQS answered is told as it answered, also when a
+cancellation or an exit ends the call before the SDK hands the answer back (a hook of
+another's still running): SQS did what it says, and a call told cut off would have an
+on-call engineer wait for what never comes (redeliveries, or messages hidden until
+their visibility timeout). The answer is kept as sesd reads it
+(sesd.io.sqs_answers.KEPT; one the SDK reads instead, not SQS's shape, is not: that
+call is told cut off).
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sesd.config import QueueConfig
 from sesd.io.aws_errors import assume_role_failure, error_code
 from sesd.io.sdk_blame import answer_too_deep, sesds_own
-from sesd.io.sqs_answers import DELETE_ANSWERS, read_deletes
+from sesd.io.sqs_answers import KEPT, Kept, read_outcomes
 from sesd.metrics.sqs import QueueCounts
 from sesd.runtime.sqs_calls import (
     DENIED,
@@ -36,17 +44,28 @@ else:
     SQSClient = Any
     MessageTypeDef = Any
 
-__all__ = ["Deletes", "Progress"]
+__all__ = ["Deletes", "Progress", "Released"]
 
 
 class Progress(Protocol):
     """Where a delete keeps how many it has deleted so far (``so_far``): what one cut
     off in its second try deleted with its first, which would else be lost with it;
-    and, for one ended after SQS answered it (:meth:`Deletes._delete_try`), how many it deleted
-    (``deleted``), as when it returns."""
+    and, for one ended after SQS answered it (:meth:`Deletes._answered`), how many it
+    deleted (``deleted``), as when it returns."""
 
     so_far: int
     deleted: int | None
+
+
+class Released:
+    """How a release ended: ``answered`` once SQS's answer is told, also when a
+    cancellation, or an exit, ended the call after it (:meth:`Deletes.release` raises
+    it then): the release is not to be told cut off."""
+
+    __slots__ = ("answered",)
+
+    def __init__(self) -> None:
+        self.answered = False
 
 
 def _codes(failed: list[Any]) -> list[str]:
@@ -109,8 +128,8 @@ class Deletes:
         #: removed the queue: the old place's errors are not the new one's).
         self._counts = counts
         self._log = log
-        # Its answers kept for the delete in flight as they are read (once a client).
-        read_deletes(client)
+        # Its answers kept for the call in flight as they are read (once a client).
+        read_outcomes(client)
         self._undeletable = False  # deletes refused for good (reported once)
         #: Batches in a row whose delete left some undeleted (throttled, SQS in trouble).
         self._delete_errors = 0
@@ -129,7 +148,8 @@ class Deletes:
             if not entries or ended is not None:
                 break
             try:
-                response, ended = await self._delete_try(entries)
+                call = self._client.delete_message_batch
+                response, ended = await self._answered("delete", call, entries)
             except SQS_ERRORS as exc:
                 if sesds_own(exc):  # a bug of sesd's: a fault (sesd.io.sdk_blame)
                     raise
@@ -190,28 +210,26 @@ class Deletes:
             )
             self._delete_errors = 0
 
-    async def _delete_try(self, entries: list[dict[str, Any]]) -> tuple[Any, BaseException | None]:
-        """One try of a delete: SQS's answer, and what ended the call after SQS answered
-        (a cancellation, an exit), for :meth:`delete` to tell the answer, try no more,
-        and raise it; None if the call returned.
-
-        A cancellation, or an exit, that comes after the answer and before the SDK hands
-        it back (a hook still running) ends the call without it: SQS has deleted what it
-        says, and a delete told cut off would count them failed and have an on-call
-        engineer wait for redeliveries that never come. The answer is kept as it is read
-        (sesd.io.sqs_answers.DELETE_ANSWERS; an answer the SDK reads instead, not SQS's
-        shape, is not: that delete is told cut off). The SDK's retries of that call are
-        not counted: it adds their count to the answer it hands back."""
-        answered: list[Any] = []
-        kept = DELETE_ANSWERS.set(answered)
+    async def _answered(
+        self, operation: str, call: Any, entries: list[dict[str, Any]]
+    ) -> tuple[Any, BaseException | None]:
+        """One batch call (a delete's try, a release): SQS's answer, and what ended the
+        call after SQS answered (a cancellation, an exit), for the caller to tell the
+        answer, make no more calls, and raise it; None if the call returned. What ends
+        it before (the module's docstring) is raised. The SDK's retries of a call so
+        ended are counted as those of one that returned are: from the requests it sent
+        (the SDK adds their count to the answer it hands back)."""
+        kept = Kept()
+        token = KEPT.set(kept)
         try:
-            return await self._batch("delete", self._client.delete_message_batch, entries), None
+            return await self._batch(operation, call, entries), None
         except BaseException as exc:
-            if not answered or isinstance(exc, Exception):
+            if kept.answer is None or isinstance(exc, Exception):
                 raise
-            return answered[-1], exc
+            self._counts.retried(operation, max(kept.tries - 1, 0))
+            return kept.answer, exc
         finally:
-            DELETE_ANSWERS.reset(kept)
+            KEPT.reset(token)
 
     def cut_off(self, operation: str) -> None:
         """A delete or a release (``operation``) cut off before SQS answered (its own
@@ -271,14 +289,18 @@ class Deletes:
             "dead-letter queue",
         )
 
-    async def release(self, messages: list[MessageTypeDef]) -> None:
-        """Make messages visible again at once (visibility timeout 0)."""
+    async def release(
+        self, messages: list[MessageTypeDef], released: Released | None = None
+    ) -> None:
+        """Make messages visible again at once (visibility timeout 0). A cancellation, or
+        an exit, that ends the call after SQS answered it is raised once that answer is
+        told (``released.answered`` then says so)."""
         entries = batch_entries(messages, VisibilityTimeout=0)
         if not entries:
             return
         try:
             call = self._client.change_message_visibility_batch
-            answer = await self._batch("release", call, entries)
+            answer, ended = await self._answered("release", call, entries)
         except SQS_ERRORS as exc:
             if sesds_own(exc):  # a bug of sesd's: a fault (sesd.io.sdk_blame)
                 raise
@@ -301,6 +323,10 @@ class Deletes:
                 )
         if len(entries) > len(failed):
             self._log.info("sesd.sqs.released", count=len(entries) - len(failed), **self.place())
+        if ended is not None:
+            if released is not None:
+                released.answered = True
+            raise ended
 
     async def _batch(self, operation: str, call: Any, entries: list[dict[str, Any]]) -> Any:
         """One batch call on the queue; its failure and the SDK's retries of it counted

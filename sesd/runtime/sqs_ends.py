@@ -13,7 +13,7 @@ from sesd.metrics.sqs import QueueCounts
 from sesd.runtime.in_flight import InFlight
 from sesd.runtime.sqs_beside import BESIDE, Calls, is_fault, raised_first
 from sesd.runtime.sqs_calls import describe_error
-from sesd.runtime.sqs_deletes import Deletes
+from sesd.runtime.sqs_deletes import Deletes, Released
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs.type_defs import MessageTypeDef
@@ -46,13 +46,14 @@ class Ends:
     async def give_back(self, in_flight: InFlight, messages: list[MessageTypeDef]) -> None:
         """Release ``messages`` at once (visibility 0), in a bound of its own
         (``in_flight``'s); told cut off by it, or by the poller's own cancellation
-        through its shield (then raised)."""
+        through its shield (then raised), unless SQS had answered (told as it answered)."""
+        released = Released()
         try:
             with in_flight.budget() as scope:
-                await self._deletes.release(messages)
-            cut = scope.cancelled_caught
+                await self._deletes.release(messages, released)
+            cut = scope.cancelled_caught and not released.answered
         except BaseException as exc:
-            cut = not is_fault(exc)
+            cut = not released.answered and not is_fault(exc)
             raise
         finally:
             if cut:
