@@ -155,18 +155,34 @@ UNIT_VARIABLES = (
 )
 
 
+def sesd_logs(level: str = "debug") -> io.StringIO:
+    """sesd's log lines from now on, at ``level`` and above, as JSON: the lines a user's
+    log shipper reads, libraries' included. structlog's ``capture_logs`` sees sesd's
+    events before its processors: an error's traceback not yet told (cleaned) as
+    ``exception``, a value JSON has no form for not yet its repr, a level's lines not
+    yet left out, and no library's line at all. A test of what the log says (a secret
+    or an address it must not hold) reads these. Read them with :func:`said_in` or
+    :func:`log_records`. Configured for this test alone, and only for loggers bound
+    after it: ``_quiet_logs`` configures the next test again."""
+    stream = io.StringIO()
+    configure_logging(level, "json", stream=stream)
+    return stream
+
+
 @pytest.fixture
 def json_logs() -> io.StringIO:
-    """sesd's log lines, as JSON, for a test to read with :func:`said_in` (configured
-    for this test alone: ``_quiet_logs`` configures the next one again)."""
-    stream = io.StringIO()
-    configure_logging("debug", "json", stream=stream)
-    return stream
+    """sesd's log lines at every level from the test's start (:func:`sesd_logs`)."""
+    return sesd_logs()
+
+
+def log_records(json_logs: io.StringIO) -> list[dict[str, Any]]:
+    """The log's lines, parsed, in the order they were written."""
+    return [json.loads(line) for line in json_logs.getvalue().splitlines()]
 
 
 def said_in(json_logs: io.StringIO) -> dict[str, dict[str, Any]]:
     """The log's lines by event name (the last of each)."""
-    return {r["event"]: r for r in map(json.loads, json_logs.getvalue().splitlines())}
+    return {r["event"]: r for r in log_records(json_logs)}
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,6 @@ test_reputation.py."""
 from __future__ import annotations
 
 import io
-import json
 import socket
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -31,12 +30,12 @@ from sesd.config import core_settings, parse_config, read_secrets
 from sesd.core.accounts import Target
 from sesd.core.pipeline import Pipeline
 from sesd.core.reputation import Estimate
-from sesd.io.logs import configure_logging
 from sesd.metrics.accounts import AccountCollector
 from sesd.metrics.exposition import render
 from sesd.runtime.aws import AwsClients
 from sesd.runtime.aws_settings import poll_config
 from tests import factory as f
+from tests.conftest import log_records, sesd_logs
 from tests.fake_ses import ROLE_ACCOUNT, FakeSes, healthy_account
 
 #: The SDK's pauses before its retries cut short: these tests count the retries and
@@ -112,8 +111,7 @@ async def test_a_pause_and_probation_fire_and_resolve_through_throttling(
     """HEALTHY: nothing. PROBATION with sending paused: both rules fire. A throttled
     poll changes nothing (the last answer holds; the failure is counted and logged
     once). HEALTHY again: both resolve."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
+    logs = sesd_logs()
     config = parse_config(RULES)
     pipeline = Pipeline(core_settings(config))
     evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
@@ -163,7 +161,7 @@ async def test_a_pause_and_probation_fire_and_resolve_through_throttling(
             }
         finally:
             await _close(made)
-    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    records = log_records(logs)
     events = [r["event"] for r in records if r["event"].startswith("sesd.account.")]
     assert events == [
         "sesd.account.status_changed",  # HEALTHY -> PROBATION, paused
@@ -250,14 +248,13 @@ async def test_a_refusal_that_will_not_pass_is_not_told_to_wait_for_the_next_pol
     keys that name the endpoint (it said "the SES endpoint_url", no key of the config,
     and the endpoint was [aws]'s, a local SQS that has no SES) and the one that stops
     the polls; SES's own 500 keeps the hint that the next poll tries again."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
+    logs = sesd_logs()
     pipeline = Pipeline(core_settings(parse_config(RULES)))
     async with FakeSes() as fake, _poller(fake, local_sqs, pipeline) as poller:
         fake.script_account(404, 200, 500)
         for _ in range(3):
             await poller.poll_once()
-    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    records = log_records(logs)
     hints = {r["error"]: r["hint"] for r in records if r["event"] == "sesd.account.poll_failed"}
     assert hints == {
         "NotFoundException": "refused (NotFoundException): the next poll will ask again but "
@@ -274,15 +271,14 @@ async def test_credentials_ses_refuses_are_named_not_the_region(local_sqs: Local
     know, a secret that does not match it. No poll cures these, and the region or the
     endpoint is not the cause: each log line's hint names what to fix in the
     credentials, as the SQS poller's does."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
+    logs = sesd_logs()
     pipeline = Pipeline(core_settings(parse_config(RULES)))
     codes = ("ExpiredTokenException", "UnrecognizedClientException", "InvalidSignatureException")
     async with FakeSes() as fake, _poller(fake, local_sqs, pipeline) as poller:
         fake.script_account(*((403, code) for code in codes))
         for _ in codes:
             await poller.poll_once()
-    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    records = log_records(logs)
     hints = {r["error"]: r["hint"] for r in records if r["event"] == "sesd.account.poll_failed"}
     assert list(hints) == list(codes)
     assert "session token has expired" in hints["ExpiredTokenException"]
@@ -295,15 +291,14 @@ async def test_a_request_expired_is_counted_and_told_as_the_clock(local_sqs: Loc
     """GetAccount refused RequestExpired (the request reached AWS more than 15 minutes
     from its date stamp: this host's clock is off): counted under its own code, not
     ``other``, and the hint names the clock, not the region or the endpoint."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
+    logs = sesd_logs()
     pipeline = Pipeline(core_settings(parse_config(RULES)))
     async with FakeSes() as fake, _poller(fake, local_sqs, pipeline) as poller:
         fake.script_account((400, "RequestExpired"))
         await poller.poll_once()
     errors = {key: n for key, n in pipeline.ledger.accounts.errors.items() if n}
     assert errors == {(*TARGET, "get_account", "RequestExpired"): 1}
-    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    records = log_records(logs)
     hints = {r["error"]: r["hint"] for r in records if r["event"] == "sesd.account.poll_failed"}
     assert list(hints) == ["RequestExpired"]
     assert "clock" in hints["RequestExpired"]
@@ -315,8 +310,7 @@ async def test_no_credentials_is_told_where_sesd_looks_not_to_wait() -> None:
     """GetAccount with no AWS credentials anywhere (the SDK raises before calling): the
     log line's hint says where credentials come from, not that the next poll tries
     again (it would find none either)."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
+    logs = sesd_logs()
     pipeline = Pipeline(core_settings(parse_config(RULES)))
     async with FakeSes() as fake:
         client = (
@@ -328,7 +322,7 @@ async def test_no_credentials_is_told_where_sesd_looks_not_to_wait() -> None:
             await _poll_once_with(client, pipeline.ledger.accounts)
         finally:
             await client.__aexit__(None, None, None)
-    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    records = log_records(logs)
     hints = {r["error"]: r["hint"] for r in records if r["event"] == "sesd.account.poll_failed"}
     assert list(hints) == ["NoCredentialsError"]
     assert "AWS_ACCESS_KEY_ID" in hints["NoCredentialsError"]
@@ -351,8 +345,7 @@ async def test_an_ses_endpoint_nothing_answers_at_is_named_with_what_chose_it() 
     """[account_health] ses_endpoint_url on a port nothing listens on (a local SES not
     started, a port mistyped): the poll's warning names that endpoint and the settings
     that choose it, as the queues' does, not only that the next poll tries again."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
+    logs = sesd_logs()
     pipeline = Pipeline(core_settings(parse_config(RULES)))
     with socket.socket() as free:  # a port that was free: nothing listens on it now
         free.bind(("127.0.0.1", 0))
@@ -363,7 +356,7 @@ async def test_an_ses_endpoint_nothing_answers_at_is_named_with_what_chose_it() 
         "sesv2", region_name=TARGET[1], endpoint_url=closed, config=once
     ) as client:
         await _poll_once_with(client, pipeline.ledger.accounts)
-    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    records = log_records(logs)
     (failed,) = [r for r in records if r["event"] == "sesd.account.poll_failed"]
     assert failed["hint"] == (
         f"nothing answers at {closed}, the endpoint [account_health] "
@@ -721,12 +714,11 @@ async def test_a_signature_refused_for_its_time_names_the_clock(local_sqs: Local
     """The host's clock minutes off from AWS's: SES refuses every poll for its
     signature's time. The hint sends the reader to the clock, as the queues' does,
     not to the region or the endpoint."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
+    logs = sesd_logs()
     pipeline = Pipeline(core_settings(parse_config(RULES)))
     async with SkewedSes() as fake, _poller(fake, local_sqs, pipeline) as poller:
         await poller.poll_once()
-    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    records = log_records(logs)
     (failed,) = [r for r in records if r["event"] == "sesd.account.poll_failed"]
     assert failed["error"] == "InvalidSignatureException"
     assert "clock" in failed["hint"]

@@ -7,8 +7,6 @@ botocore."""
 
 from __future__ import annotations
 
-import io
-import json
 from types import SimpleNamespace
 from typing import Any
 
@@ -20,8 +18,8 @@ from sesd.account import flags
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
-from sesd.io.logs import configure_logging
 from sesd.io.sdk_blame import sesds_own
+from tests.conftest import log_records, sesd_logs
 from tests.fake_ses import FakeSes, healthy_account
 from tests.test_account_health import TARGET, _poller
 from tests.test_sts_unreadable import _BUGS
@@ -81,8 +79,7 @@ async def test_an_answer_the_sdk_cannot_read_is_a_failed_poll(
     """The quota (an object of figures) is a word, or one figure is: botocore raised out
     of the call. It is a failed poll: counted under ``UnreadableAnswer``, logged with
     a hint naming the endpoint; what SES last said stands."""
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     pipeline = Pipeline(core_settings(parse_config("")))
     async with FakeSes() as fake, _poller(fake, local_sqs, pipeline) as poller:
         with anyio.fail_after(20):
@@ -94,7 +91,7 @@ async def test_an_answer_the_sdk_cannot_read_is_a_failed_poll(
     assert accounts.errors == {(*TARGET, "get_account", "UnreadableAnswer"): 1}
     assert accounts.status[TARGET].max_24h == 50000.0
     assert accounts.status[TARGET].sending_enabled is True
-    said = [r for r in map(json.loads, logs.getvalue().splitlines())
+    said = [r for r in log_records(logs)
             if r["event"] == "sesd.account.poll_failed"]  # fmt: skip
     assert [(r["api"], r["error"]) for r in said] == [("get_account", "UnreadableAnswer")]
     assert "endpoint_url" in said[0]["hint"]

@@ -4,8 +4,6 @@ and its answer speaks of the old role's account, not of the one the entry names 
 
 from __future__ import annotations
 
-import io
-import json
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +15,7 @@ from sesd.commands.demo.localtenants import LocalTenants
 from sesd.config import core_settings, load_config, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.core.tenants import TenantNotice
-from sesd.io.logs import configure_logging
-from tests.conftest import make_queue, running
+from tests.conftest import log_records, make_queue, running, sesd_logs
 from tests.fake_ses import FakeSes, healthy_account
 from tests.test_account_health import TARGET, _poller
 from tests.test_aws_clients import _config, _pool_open
@@ -100,8 +97,7 @@ async def test_a_target_added_back_is_told_of_its_own_failures(local_sqs: LocalS
     again, as a new failure. The old watch's memory of what it told silenced it (the
     same code as before), so a role wrongly set up again said nothing; and an answer
     after that was told as a recovery of a failure the new watch never had."""
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     pipeline = Pipeline(core_settings(parse_config("")))
     async with FakeSes() as fake, _poller(fake, local_sqs, pipeline) as poller:
         for _ in range(2):
@@ -110,7 +106,7 @@ async def test_a_target_added_back_is_told_of_its_own_failures(local_sqs: LocalS
             poller.targets = []  # the reloads, as sesd.runtime.reload does them
             poller.targets = [TARGET]
         await poller.poll_once()
-    told = [json.loads(line)["event"] for line in logs.getvalue().splitlines()]
+    told = [r["event"] for r in log_records(logs)]
     assert told.count("sesd.account.poll_failed") == 2
     assert "sesd.account.poll_recovered" not in told
 
@@ -122,8 +118,7 @@ async def test_an_old_watch_s_answer_tells_no_recovery_of_the_new_one(local_sqs:
     new one's credentials. It cleared the refusal remembered, logged as
     ``sesd.account.poll_recovered`` (the new watch still refused), and the next
     refusal was told again as new; now the new watch's failure stands as told."""
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     pipeline = Pipeline(core_settings(parse_config("")))
     async with FakeSes() as fake, _poller(fake, local_sqs, pipeline) as poller:
         fake.account_gate = gate = anyio.Event()
@@ -139,7 +134,7 @@ async def test_an_old_watch_s_answer_tells_no_recovery_of_the_new_one(local_sqs:
                 gate.set()
             fake.script_account((403, "AccessDeniedException"))
             await poller.poll_once()
-    told = [json.loads(line)["event"] for line in logs.getvalue().splitlines()]
+    told = [r["event"] for r in log_records(logs)]
     assert fake.account_requests == 3
     assert told.count("sesd.account.poll_failed") == 1
     assert "sesd.account.poll_recovered" not in told

@@ -4,8 +4,6 @@ connection pool) is part of which client a caller gets."""
 from __future__ import annotations
 
 import gc
-import io
-import json
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +12,7 @@ import pytest
 
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import load_config
-from tests.conftest import make_queue, running
+from tests.conftest import log_records, make_queue, running, sesd_logs
 from tests.fake_ses import ROLE_ACCOUNT, FakeSes
 
 CANARY = (
@@ -180,13 +178,12 @@ async def test_while_sts_fails_the_sdks_refresh_warning_is_one_line_an_episode(
     from sesd.io import logs
     from sesd.runtime.aws import AwsClients, poll_config
 
-    stream = io.StringIO()
-    logs.configure_logging("info", "json", stream)
+    stream = sesd_logs("info")
     now = [1000.0]
     monkeypatch.setattr(logs, "_clock", lambda: now[0])
 
     def refresh_lines() -> list[str]:
-        records = [json.loads(line) for line in stream.getvalue().splitlines()]
+        records = log_records(stream)
         return [r["event"] for r in records if r.get("logger") == "aiobotocore.credentials"]
 
     async with FakeSes() as fake, AsyncExitStack() as stack:

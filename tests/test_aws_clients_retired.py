@@ -15,8 +15,7 @@ import pytest
 
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import load_config
-from sesd.io.logs import configure_logging
-from tests.conftest import make_queue, running
+from tests.conftest import log_records, make_queue, running, sesd_logs
 from tests.fake_ses import FakeSes, Reply
 from tests.test_aws_clients import CANARY, _config, _open_clients, _pool_open, _sessions
 
@@ -36,8 +35,7 @@ async def test_reloads_that_change_concurrency_leave_no_clients_open(
     queue's clients anew (their pool sized for its pollers) and stops its old pollers.
     Once those have stopped, the old clients are closed: as many clients are open as
     at the start (they stayed open until exit, one pair more for each pool size)."""
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     url, _ = await make_queue(sqs)
     path = tmp_path / "sesd.toml"
     path.write_text(_short(local_sqs, url))
@@ -103,8 +101,7 @@ async def test_a_removed_queues_clients_close_after_its_receive_in_flight(
     poller waits in a long poll. Its clients stay open until that receive has come
     back (closed under it, the receive would fail), then are closed; the kept
     queue's clients stay open."""
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     url, _ = await make_queue(sqs)
     far = await _far_queue(local_sqs)
     path = tmp_path / "sesd.toml"
@@ -158,8 +155,7 @@ async def test_a_client_whose_close_hangs_keeps_no_other_open() -> None:
     from sesd.config import parse_config
     from sesd.runtime.aws import AwsClients
 
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     async with AsyncExitStack() as stack:
         clients = AwsClients(parse_config(""), stack)
         made = [
@@ -171,7 +167,7 @@ async def test_a_client_whose_close_hangs_keeps_no_other_open() -> None:
             await stack.aclose()
     assert not room.cancelled_caught
     assert [_pool_open(client) for client in made] == [False, True, False]
-    assert '"what": "aws_client sqs default us-east-1"' in logs.getvalue()
+    assert "aws_client sqs default us-east-1" in [r.get("what") for r in log_records(logs)]
     # What the hung close left, closed as it would have been.
     hung = made[1]._endpoint.http_session
     del hung.__aexit__
@@ -240,8 +236,7 @@ async def test_an_account_removed_then_added_with_another_role_leaves_one_pair(
     its poller has stopped. Another adds ``reader`` back with another role: its queue
     gets clients signed with that role, and as many clients are open as at the start
     (the old role's stayed open until exit, replaced in place but never closed)."""
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     url, _ = await make_queue(sqs)
     read, _ = await make_queue(sqs)
     path = tmp_path / "sesd.toml"
@@ -307,8 +302,7 @@ async def test_the_canarys_send_in_flight_ends_on_its_client(
     """A reload moves the canary while its SendEmail is under way (the fake holds it):
     the old client stays open until that send has its answer, which counts as sent
     (closed under it, the send failed: a canary failure no path had), then closes."""
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     url, _ = await make_queue(sqs)
     path = tmp_path / "sesd.toml"
     async with FakeSes() as old, FakeSes() as new:
@@ -335,8 +329,7 @@ async def test_a_removed_accounts_session_goes_with_its_clients(
     """A reload removes the ``reader`` account and its queue: with its clients, its SDK
     session goes, and the models its clients read (about 8 MB for SQS). Kept, each
     account a reload removed held them until exit, however many reloads."""
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     url, _ = await make_queue(sqs)
     read, _ = await make_queue(sqs)
     path = tmp_path / "sesd.toml"
@@ -367,8 +360,7 @@ async def test_accounts_removed_leave_no_session_nor_sts_client(
     client, which no account in force uses, are gone: as many sessions and clients as
     before the first (each role kept its session, and each region its STS client,
     until exit)."""
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     url, _ = await make_queue(sqs)
     path = tmp_path / "sesd.toml"
 
@@ -437,8 +429,7 @@ async def test_a_retired_client_whose_close_hangs_does_not_hold_its_holder(
     from sesd.runtime.aws import AwsClients
 
     monkeypatch.setattr("sesd.runtime.aws_closing.EXIT_ROOM", 0.3)
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     unhang = anyio.Event()
     held_ended = anyio.Event()
     async with AsyncExitStack() as stack:
@@ -458,7 +449,7 @@ async def test_a_retired_client_whose_close_hangs_does_not_hold_its_holder(
                     await held_ended.wait()
             finally:
                 unhang.set()
-    assert '"what": "aws_client sqs default us-east-1"' in logs.getvalue()
+    assert "aws_client sqs default us-east-1" in [r.get("what") for r in log_records(logs)]
     # What the hung close left, closed as it would have been.
     del session.__aexit__
     await session.__aexit__(None, None, None)
@@ -525,8 +516,7 @@ async def test_a_failed_reloads_client_whose_close_hangs_does_not_hold_the_reloa
     from sesd.runtime.aws import AwsClients, Made
 
     monkeypatch.setattr("sesd.runtime.aws_closing.EXIT_ROOM", 0.3)
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     unhang = anyio.Event()
     async with AsyncExitStack() as stack:
         clients = AwsClients(parse_config(""), stack)
@@ -544,6 +534,6 @@ async def test_a_failed_reloads_client_whose_close_hangs_does_not_hold_the_reloa
         assert made == []
         assert clients._clients == {}
         assert other._endpoint.http_session._sessions is None  # closed
-    assert '"what": "aws_client sqs default us-east-1"' in logs.getvalue()
+    assert "aws_client sqs default us-east-1" in [r.get("what") for r in log_records(logs)]
     del session.__aexit__
     await session.__aexit__(None, None, None)

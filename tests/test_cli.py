@@ -28,6 +28,7 @@ from sesd.config.checks import NO_RULES
 from sesd.config.reading import CONFIG_BOUND
 from sesd.io.logs import configure_logging, flush_logs
 from tests import factory as f
+from tests.conftest import log_records, sesd_logs
 from tests.dns_server import hermetic_text
 from tests.test_web_config import tls_files
 
@@ -848,14 +849,11 @@ def test_a_default_of_zero_is_shown_as_any_other() -> None:
 def test_every_log_line_is_one_json_object_libraries_included() -> None:
     """botocore, aiohttp and asyncio log through the standard library; their warnings
     and errors come out as JSON objects like sesd's own lines, a traceback inside."""
-    import io
-    import json
     import logging
 
-    from sesd.io.logs import configure_logging, get_logger
+    from sesd.io.logs import get_logger
 
-    stream = io.StringIO()
-    configure_logging("info", "json", stream)
+    stream = sesd_logs("info")
     get_logger().info("sesd.test.own", n=1)
     logging.getLogger("botocore.retryhandler").warning("retry %d of %s", 2, "receive")
     logging.getLogger("aiohttp.access").info("below the libraries' level: dropped")
@@ -863,7 +861,7 @@ def test_every_log_line_is_one_json_object_libraries_included() -> None:
         raise ZeroDivisionError
     except ZeroDivisionError:
         logging.getLogger("asyncio").exception("Task exception was never retrieved")
-    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    lines = log_records(stream)
     assert [(r["event"], r["level"], r.get("logger")) for r in lines] == [
         ("sesd.test.own", "info", None),
         ("retry 2 of receive", "warning", "botocore.retryhandler"),
@@ -897,15 +895,10 @@ async def test_a_failed_credential_refresh_is_one_line_without_a_traceback() -> 
     """While STS fails, the SDK warns at each refresh of assumed-role credentials it
     tries, with the exception's traceback: one line each, naming the error."""
     import datetime
-    import io
-    import json
 
     from aiobotocore.credentials import AioRefreshableCredentials
 
-    from sesd.io.logs import configure_logging
-
-    stream = io.StringIO()
-    configure_logging("info", "json", stream)
+    stream = sesd_logs("info")
 
     async def refresh() -> dict[str, str]:
         raise ConnectionError("sts.example: connection reset")
@@ -918,7 +911,7 @@ async def test_a_failed_credential_refresh_is_one_line_without_a_traceback() -> 
     )
     with pytest.raises(ConnectionError):
         await credentials.get_frozen_credentials()
-    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    lines = log_records(stream)
     assert [(r["level"], r["logger"]) for r in lines] == [("warning", "aiobotocore.credentials")]
     assert "ConnectionError: sts.example: connection reset" in lines[0]["event"]
     assert "exception" not in lines[0]

@@ -7,8 +7,6 @@ boolean is not taken for true."""
 
 from __future__ import annotations
 
-import io
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -19,8 +17,7 @@ from sesd.commands.demo.localhttp import LocalServer
 from sesd.commands.demo.localtenants import LocalTenants
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
-from sesd.io.logs import configure_logging
-from tests.conftest import aws_client
+from tests.conftest import aws_client, said_in, sesd_logs
 from tests.test_sqs_edges import poller
 from tests.test_tenant_passes import REGION, Clock, tenant_poller
 
@@ -50,8 +47,7 @@ async def test_a_delete_failure_without_its_id_is_a_failed_entry() -> None:
     ``Id``: one deleted, the other counted as a failed delete and warned of, as a
     failure naming its entry is, and the delete returns (raised, it ends the poller,
     started again 10 s later, at each such answer)."""
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     async with NamelessFailures() as endpoint, aws_client("sqs", endpoint) as sqs:
         url = f"{endpoint.url}/123456789012/q"
         p, metrics = poller(sqs, url)
@@ -64,7 +60,7 @@ async def test_a_delete_failure_without_its_id_is_a_failed_entry() -> None:
         {"queue": "q", "account": "default", "region": "us-east-1", "operation": "delete"},
     )
     assert errors == 1
-    said = {r["event"]: r for r in map(json.loads, logs.getvalue().splitlines())}
+    said = said_in(logs)
     assert said["sesd.sqs.delete_partly_failed"]["codes"] == ["InternalError"]
 
 
@@ -89,8 +85,7 @@ async def test_a_tenant_resource_without_its_arn_is_passed_over() -> None:
     """globex's configuration sets are ``broken``, whose ARN the answer leaves out, and
     ``set-globex``: the walk maps ``set-globex``, passes the other over and says so,
     and ends (the walk, saved, would else fail at the same page every poll)."""
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     pipeline = Pipeline(core_settings(parse_config("[tenants]\nenabled = true\n")))
     async with ArnlessResources("123456789012", REGION) as tenants:
         kinds = ("CONFIGURATION_SET", "broken"), ("CONFIGURATION_SET", "set-globex")
@@ -101,7 +96,7 @@ async def test_a_tenant_resource_without_its_arn_is_passed_over() -> None:
     sender = f"arn:aws:ses:{REGION}:123456789012:identity/example.com"
     assert ledger.tenant_map.tenant(sender, "set-globex") == "globex"
     assert not ledger.tenant_walks.walks  # walked to its end
-    said = {r["event"]: r for r in map(json.loads, logs.getvalue().splitlines())}
+    said = said_in(logs)
     unread = said["sesd.tenants.resources_unread"]
     assert (unread["level"], unread["tenant"], unread["count"]) == ("warning", "globex", 1)
 
@@ -134,8 +129,7 @@ async def test_a_failed_entry_s_odd_code_is_said_cleaned_not_the_poller_s_end(ca
     """Four messages deleted (released), the stand-in fails three with codes no SQS
     gives: three failed entries counted and warned of, their codes said as text, short
     and escaped (raised, a code that is no text ended the poller at each such answer)."""
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     async with OddCodes() as endpoint, aws_client("sqs", endpoint) as sqs:
         p, metrics = poller(sqs, f"{endpoint.url}/123456789012/q")
         messages: Any = [{"MessageId": f"m{i}", "ReceiptHandle": f"r{i}"} for i in range(4)]
@@ -145,7 +139,7 @@ async def test_a_failed_entry_s_odd_code_is_said_cleaned_not_the_poller_s_end(ca
         {"queue": "q", "account": "default", "region": "us-east-1", "operation": call},
     )
     assert errors == 3
-    said = {r["event"]: r for r in map(json.loads, logs.getvalue().splitlines())}
+    said = said_in(logs)
     codes = said[f"sesd.sqs.{call}_partly_failed"]["codes"]
     assert len(codes) == 3
     assert all(isinstance(c, str) and len(c) <= 200 for c in codes)
@@ -166,8 +160,7 @@ async def test_a_delete_failure_named_by_no_id_s_text_is_not_tried_again() -> No
     """Two messages deleted, the stand-in fails one naming it by a list: counted as a
     failed delete and warned of, not tried again (which message it was is not known),
     and the delete returns (raised, unhashable, it ended the poller)."""
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     async with OddIds() as endpoint, aws_client("sqs", endpoint) as sqs:
         p, metrics = poller(sqs, f"{endpoint.url}/123456789012/q")
         messages: Any = [{"MessageId": f"m{i}", "ReceiptHandle": f"r{i}"} for i in range(2)]
@@ -177,7 +170,7 @@ async def test_a_delete_failure_named_by_no_id_s_text_is_not_tried_again() -> No
         {"queue": "q", "account": "default", "region": "us-east-1", "operation": "delete"},
     )
     assert errors == 1
-    said = {r["event"]: r for r in map(json.loads, logs.getvalue().splitlines())}
+    said = said_in(logs)
     assert said["sesd.sqs.delete_partly_failed"]["retrying"] == 0
 
 
@@ -247,13 +240,12 @@ async def test_a_failure_naming_its_entry_is_kept_before_those_naming_none() -> 
     naming the second: that one is tried again (and taken), not cut off behind the
     nameless (cut at one per entry sent, the named one was dropped: its message came
     back after its visibility timeout)."""
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     async with NamelessFirst() as endpoint, aws_client("sqs", endpoint) as sqs:
         p, _ = poller(sqs, f"{endpoint.url}/123456789012/q")
         messages: Any = [{"MessageId": f"m{i}", "ReceiptHandle": f"r{i}"} for i in range(2)]
         await p._deletes.delete(messages)
-    said = {r["event"]: r for r in map(json.loads, logs.getvalue().splitlines())}
+    said = said_in(logs)
     assert said["sesd.sqs.delete_partly_failed"]["retrying"] == 1
     assert endpoint.batches == 2
 

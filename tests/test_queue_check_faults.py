@@ -18,9 +18,8 @@ from aiohttp import web
 import sesd.runtime.sqs_calls as calls_module
 from sesd.commands.demo.localhttp import LocalServer
 from sesd.config import load_config, parse_config
-from sesd.io.logs import configure_logging
 from sesd.runtime.sqs_calls import check_queue
-from tests.conftest import aws_client, running
+from tests.conftest import aws_client, log_records, running, sesd_logs
 from tests.dns_server import hermetic_text
 
 _KIND = "application/x-amz-json-1.0"
@@ -83,9 +82,7 @@ def _config(sqs: CheckedSqs, *names: str, grace: str = "1s") -> str:
 
 
 def _logged(logs: io.StringIO, event: str) -> list[dict[str, Any]]:
-    return [
-        line for line in map(json.loads, logs.getvalue().splitlines()) if line["event"] == event
-    ]
+    return [line for line in log_records(logs) if line["event"] == event]
 
 
 @pytest.fixture
@@ -125,8 +122,7 @@ async def test_a_check_that_raises_is_a_failed_task_not_the_end_of_sesd(
         return recursing(answer)
 
     monkeypatch.setattr(calls_module, "foreign_answer", recursing)
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     path = tmp_path / "sesd.toml"
     async with CheckedSqs() as sqs:
         path.write_text(_config(sqs, "q"))

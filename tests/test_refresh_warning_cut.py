@@ -6,13 +6,12 @@ is said (STS throttles, then refuses) are a line each."""
 
 from __future__ import annotations
 
-import io
-import json
 import logging
 
 import pytest
 
 from sesd.io import logs
+from tests.conftest import log_records, sesd_logs
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -28,14 +27,13 @@ def _warn(error: Exception) -> None:
 
 
 def test_a_refresh_warning_is_kept_by_what_it_says(monkeypatch: pytest.MonkeyPatch) -> None:
-    stream = io.StringIO()
-    logs.configure_logging("info", "json", stream)
+    stream = sesd_logs("info")
     monkeypatch.setattr(logs, "_clock", lambda: 1000.0)
     same = "x" * 400
     _warn(RuntimeError(same + " of one role"))
     _warn(RuntimeError(same + " of another"))
     _warn(RuntimeError("Throttling " + same))
-    said = [json.loads(line)["event"] for line in stream.getvalue().splitlines()]
+    said = [r["event"] for r in log_records(stream)]
     assert len(said) == 2
     assert len(said[0]) < 500
     assert said[0] != said[1]

@@ -18,9 +18,8 @@ from aiohttp import web
 from sesd.commands.demo.localhttp import LocalServer
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import load_config
-from sesd.io.logs import configure_logging
 from tests import factory
-from tests.conftest import make_queue, running
+from tests.conftest import log_records, make_queue, running, sesd_logs
 from tests.fake_ses import FakeSes, Reply
 from tests.test_aws_clients import CANARY, _config, _pool_open
 
@@ -148,9 +147,7 @@ async def _until(condition: Callable[[], bool]) -> None:
 
 
 def _logged(logs: io.StringIO, event: str) -> list[dict[str, Any]]:
-    return [
-        line for line in map(json.loads, logs.getvalue().splitlines()) if line["event"] == event
-    ]
+    return [line for line in log_records(logs) if line["event"] == event]
 
 
 def _config_at(sqs: Standing, *queues: str, grace: str = "1s") -> str:
@@ -177,8 +174,7 @@ async def test_a_queues_check_in_flight_keeps_its_client_until_it_answers(
     could not be read)."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     path = tmp_path / "sesd.toml"
     async with Standing() as sqs:
         kept = _KEPT.format(url=sqs.url)
@@ -210,8 +206,7 @@ async def test_a_refusal_at_a_moved_queues_old_place_leaves_it_ready(
     held meanwhile), and no ``queue_unusable`` is logged of a queue that reads."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     path = tmp_path / "sesd.toml"
     async with Standing() as sqs:
         path.write_text(_config_at(sqs, _OLD.format(url=sqs.url)))
@@ -243,8 +238,7 @@ async def test_a_refusal_of_the_canarys_old_endpoint_is_no_lost_canary(
     then refuses it (403: why it was moved). That refusal is the old endpoint's: no
     failed canary is counted (it counted as a missing canary at once, and paged
     ``canary_missing`` while the endpoint in force sends), and none is warned of."""
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     url, _ = await make_queue(sqs)
     path = tmp_path / "sesd.toml"
     async with FakeSes() as old, FakeSes() as new:
@@ -310,8 +304,7 @@ async def reloaded_mid_receive(
     period ended (30 s a test)."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     path = tmp_path / "sesd.toml"
     async with Standing() as sqs:
         sqs.deleting = deleting or sqs.deleting
@@ -366,8 +359,7 @@ async def test_a_refusal_at_a_removed_queue_leaves_no_series_of_it(
     as sesd ran)."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     path = tmp_path / "sesd.toml"
     async with Standing() as sqs:
         kept = _KEPT.format(url=sqs.url)

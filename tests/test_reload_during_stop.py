@@ -5,16 +5,14 @@ for no queue in force."""
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import anyio
 import pytest
 
 from sesd.config import load_config
-from sesd.io.logs import configure_logging
 from tests import factory
-from tests.conftest import running
+from tests.conftest import running, sesd_logs
 from tests.test_reload_calls_in_flight import (
     _OLD,
     SQS_SERIES,
@@ -43,8 +41,7 @@ async def test_a_queue_moved_by_a_reload_during_a_stop_counts_its_old_place_nowh
     ``q``'s new place never having been asked)."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     path = tmp_path / "sesd.toml"
     async with Standing() as sqs:
         body = factory.sns(factory.delivery(["a@example.com"]))
@@ -79,8 +76,7 @@ async def test_two_reloads_during_a_stop_that_move_a_queue_and_back_apply(
     second finds no pollers of the place the first moved ``q`` to: none started)."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     path = tmp_path / "sesd.toml"
     async with Standing() as sqs:
         path.write_text(_config_at(sqs, _OLD.format(url=sqs.url), grace="30s"))

@@ -5,8 +5,6 @@ test lets them through (a queue whose endpoint hangs), a real daemon."""
 
 from __future__ import annotations
 
-import io
-import json
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +15,9 @@ from aiohttp import web
 from sesd.commands.demo.localhttp import LocalServer
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import load_config
-from sesd.io.logs import configure_logging
 from sesd.runtime.health import READY_WITHIN, Health
 from tests import factory as f
-from tests.conftest import make_queue, running
+from tests.conftest import log_records, make_queue, running, sesd_logs
 from tests.dns_server import hermetic_text
 from tests.test_alerting_e2e import Clock
 from tests.test_reload_calls_in_flight import _until
@@ -195,8 +192,7 @@ async def test_an_answer_of_a_place_the_queue_left_again_does_not_count(
     answers. Nor is ``b``'s missing dead-letter queue ``q``'s: told at info, ``retired``,
     without the hint to add one (a warning, as ``a``'s was at the start, read as the
     queue in force's)."""
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     a, b, c = [(await make_queue(sqs, dlq=False))[0] for _ in range(3)]
     path = tmp_path / "sesd.toml"
     async with HoldingFront(local_sqs.url, _name(b), _name(c)) as front:
@@ -219,7 +215,7 @@ async def test_an_answer_of_a_place_the_queue_left_again_does_not_count(
             front.releases[_name(c)].set()
             with anyio.fail_after(20):
                 await daemon.changes.wait_for(ready)
-    told = [r for r in map(json.loads, logs.getvalue().splitlines()) if r["event"] == _NO_DLQ]
+    told = [r for r in log_records(logs) if r["event"] == _NO_DLQ]
     said = [(r["level"], r.get("retired", False), "hint" in r) for r in told]
     assert said[:2] == [("warning", False, True), ("info", True, False)]
 

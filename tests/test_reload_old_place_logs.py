@@ -7,7 +7,6 @@ before."""
 
 from __future__ import annotations
 
-import io
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from prometheus_client import CollectorRegistry
 
 from sesd.config import QueueConfig, core_settings, parse_config
 from sesd.core.pipeline import Pipeline
-from sesd.io.logs import configure_logging, get_logger
+from sesd.io.logs import get_logger
 from sesd.metrics.registry import Metrics
 from sesd.metrics.sqs import SqsSeries
 from sesd.runtime.health import Changes, Health
@@ -27,7 +26,7 @@ from sesd.runtime.in_flight import InFlight
 from sesd.runtime.sqs import QueuePoller
 from sesd.runtime.sqs_calls import check_queue
 from sesd.runtime.sqs_deletes import Deletes
-from tests.conftest import aws_client
+from tests.conftest import aws_client, sesd_logs
 from tests.test_dedup import break_after_delivery
 from tests.test_reload_calls_in_flight import Standing, _logged, _moved, reloaded_mid_receive
 from tests.test_reload_same_place_counts import _two_pollers
@@ -220,8 +219,7 @@ async def test_deletes_working_again_at_a_moved_queues_old_place_are_logged_as_r
     again, not the queue in force's (whose own lines tell of it)."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     async with Standing() as sqs:
         sqs.deleting = ("Failed", "Failed", "AccessDenied", "Deleted")
         old = QueueConfig(url=f"{sqs.url}/123456789012/old", name="q", region="eu-west-1")
@@ -255,8 +253,7 @@ async def test_a_check_refused_at_a_moved_queues_old_place_is_no_warning() -> No
     place's, told at info, ``retired``, without the hint to grant the permission on a
     queue sesd no longer reads. At the place in force, the same refusal is a warning
     with its hint."""
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     queue = QueueConfig(url="http://127.0.0.1:9/123456789012/q", name="q")
     async with ForbiddingSqs() as forbidding, aws_client("sqs", forbidding) as denied:
         for in_force in (False, True):
@@ -270,8 +267,7 @@ async def test_a_receive_abandoned_at_a_moved_queues_old_place_is_no_warning(sqs
     """A stop's grace period ends while the receive of a poller of ``q``'s old place
     (a reload moved ``q``) is still out: abandoned, it is told at info, ``retired``, as
     a delete or release cut off there is; at the place in force, a warning."""
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     old = parse_config('[[queues]]\nurl = "http://127.0.0.1:9/1/old"\nname = "q"\n').queues[0]
     new = parse_config('[[queues]]\nurl = "http://127.0.0.1:9/1/new"\nname = "q"\n').queues[0]
     pipeline = Pipeline(core_settings(parse_config("")))

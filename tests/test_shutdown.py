@@ -27,13 +27,12 @@ from sesd.alerting.sink_map import sink_session
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.commands.status_table import table
 from sesd.config import Config, load_config, parse_config, read_secrets
-from sesd.io.logs import configure_logging
 from sesd.runtime.daemon import Daemon
 from sesd.runtime.exit_room import TAIL, ExitRoom
 from sesd.runtime.http import http_server
 from sesd.status.document import Status
 from tests import factory as f
-from tests.conftest import make_queue, queue_counts, running, send_bodies
+from tests.conftest import log_records, make_queue, queue_counts, running, send_bodies, sesd_logs
 from tests.dns_server import hermetic, hermetic_text
 from tests.sesd_process import config_file, sesd_process
 from tests.test_reload_calls_in_flight import _OLD, Standing, _config_at
@@ -116,8 +115,7 @@ async def test_a_long_poll_in_flight_on_a_queue_a_reload_removes_is_released(
     off (the network is well: SQS would hide what it took until the visibility
     timeout); it returns, and the messages it brings are made visible again at once
     instead of hiding until their timeout."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
+    logs = sesd_logs()
     url, _ = await make_queue(sqs, visibility=300)
     kept, _ = await make_queue(sqs)
     text = (
@@ -138,7 +136,7 @@ async def test_a_long_poll_in_flight_on_a_queue_a_reload_removes_is_released(
             await daemon.changes.wait_for(lambda: "sesd.queue.stopped" in logs.getvalue())
     released = [
         line["count"]
-        for line in map(json.loads, logs.getvalue().splitlines())
+        for line in log_records(logs)
         if line["event"] == "sesd.sqs.released" and line.get("queue") == "q"
     ]
     # The receive in flight did bring some (a long poll may wake on the first of the
@@ -161,8 +159,7 @@ async def test_a_stop_with_no_grace_left_abandons_its_long_poll_at_once(
 ) -> None:
     """A stop with no grace left: the long poll in flight is abandoned then, as the
     grace period promises, not a moment later; nothing it might bring is counted."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
+    logs = sesd_logs()
     url, _ = await make_queue(sqs, visibility=300)
     config = parse_config(
         f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
@@ -174,7 +171,7 @@ async def test_a_stop_with_no_grace_left_abandons_its_long_poll_at_once(
         await _long_polling(daemon)  # a 5 s long poll
         daemon.stop()
         await send_bodies(sqs, url, [f.raw(f.delivery([f"u{i}@one.com"])) for i in range(3)])
-    assert '"sesd.sqs.receive_abandoned"' in logs.getvalue()
+    assert "sesd.sqs.receive_abandoned" in [r["event"] for r in log_records(logs)]
     received = daemon.metrics.registry.get_sample_value(
         "sesd_sqs_messages_received_total",
         {"queue": "q", "account": "default", "region": "us-east-1"},
@@ -283,8 +280,7 @@ async def test_a_daemon_whose_closes_hang_still_closes_the_rest_and_ends(
     them, are closed all the same, none left for the collector; and the daemon ends
     within the plan. Bounded only as a whole, the sinks' close held the room to its
     end and every AWS client was left open."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
+    logs = sesd_logs()
     room = partial(ExitRoom, 0.6 + TAIL)  # the closes' plan: 0.6 s
     monkeypatch.setattr("sesd.runtime.daemon.ExitRoom", room)
     monkeypatch.setattr("sesd.runtime.daemon.http_server", _hung(http_server))
@@ -297,7 +293,7 @@ async def test_a_daemon_whose_closes_hang_still_closes_the_rest_and_ends(
     _none_left_open(before)
     cut_off = [
         record["what"]
-        for record in map(json.loads, logs.getvalue().splitlines())
+        for record in log_records(logs)
         if record["event"] == "sesd.daemon.close_cut_off"
     ]
     assert cut_off == ["sinks_session", "http_server"]

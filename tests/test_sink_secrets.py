@@ -6,7 +6,7 @@ Alertmanager behind basic auth takes its password as a secret."""
 from __future__ import annotations
 
 import asyncio
-import json
+import io
 import logging
 import re
 from pathlib import Path
@@ -14,13 +14,13 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
-from structlog.testing import capture_logs
 
 from sesd.alerting.alertmanager import AlertmanagerSink
 from sesd.alerting.sinks import Permanent, Retryable, SlackSink, answer
 from sesd.commands.main import main
 from sesd.config import AlertmanagerConfig, Secret, SlackConfig, parse_config, shown_url
 from sesd.config.urls import check_http_url, urls_shown
+from tests.conftest import log_records
 from tests.receivers import WebhookReceiver
 from tests.status_world import world
 from tests.test_sinks import notification
@@ -198,7 +198,10 @@ async def test_a_relay_quoting_a_slack_webhook_s_path_logs_no_token() -> None:
 
 
 async def test_an_alertmanager_behind_basic_auth_gets_its_password_from_a_secret(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    json_logs: io.StringIO,
 ) -> None:
     """``username`` and ``password = "env:NAME"`` reach an Alertmanager behind basic
     auth; a member that refuses or is down is logged without a password, whether it
@@ -212,9 +215,9 @@ async def test_an_alertmanager_behind_basic_auth_gets_its_password_from_a_secret
         in_url = base.replace("http://", "http://ops:wrong-pass@")
         down = "http://ops:s3cret-pass@127.0.0.1:9"
         sink = AlertmanagerSink(AlertmanagerConfig(urls=[in_url, down]), session, "am")
-        with capture_logs() as logs, pytest.raises(Retryable):
+        with pytest.raises(Retryable):
             await sink.send(notification())
-    said = json.dumps(logs)
+    said = json_logs.getvalue()
     assert "s3cret-pass" not in said
     assert "wrong-pass" not in said
     assert "http://ops:***@127.0.0.1:9" in said
@@ -246,13 +249,13 @@ def test_username_and_password_go_together() -> None:
 
 
 async def test_a_malformed_request_is_one_debug_line_not_an_error_with_its_bytes(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, json_logs: io.StringIO
 ) -> None:
     """A client's malformed request (a control byte in a header) is refused before
     sesd's middleware sees it: no error line, no traceback, none of its bytes."""
     async with serving(world()) as (_, base):
         port = int(base.rsplit(":", 1)[1])
-        with capture_logs() as logs, caplog.at_level(logging.DEBUG):
+        with caplog.at_level(logging.DEBUG):
             for _ in range(3):
                 reader, writer = await asyncio.open_connection("127.0.0.1", port)
                 writer.write(b"GET /metrics HTTP/1.1\r\nX-Bad\x01Header: ClientSecret\r\n\r\n")
@@ -262,5 +265,5 @@ async def test_a_malformed_request_is_one_debug_line_not_an_error_with_its_bytes
                 await writer.wait_closed()
     errors = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert errors == []
-    assert "ClientSecret" not in caplog.text + json.dumps(logs)
-    assert [entry["event"] for entry in logs].count("sesd.http.refused") == 3
+    assert "ClientSecret" not in caplog.text + json_logs.getvalue()
+    assert [entry["event"] for entry in log_records(json_logs)].count("sesd.http.refused") == 3

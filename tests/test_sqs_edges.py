@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import json
 import time
 import uuid
 from collections.abc import Callable
@@ -25,7 +24,6 @@ from sesd.config import Config, core_settings, load_config, parse_config
 from sesd.core.pipeline import Pipeline
 from sesd.core.tallies import Outcome
 from sesd.io.backoff import backoff_delay
-from sesd.io.logs import configure_logging
 from sesd.metrics.registry import Metrics
 from sesd.runtime.daemon import Daemon
 from sesd.runtime.health import Changes, Health
@@ -34,7 +32,15 @@ from sesd.runtime.sqs import QueuePoller
 from sesd.runtime.sqs_calls import check_queue
 from sesd.status.document import Status
 from tests import factory as f
-from tests.conftest import aws_client, make_queue, queue_counts, running, send_bodies
+from tests.conftest import (
+    aws_client,
+    log_records,
+    make_queue,
+    queue_counts,
+    running,
+    send_bodies,
+    sesd_logs,
+)
 from tests.proxy import Proxy
 
 #: The SDK's pauses before its retries cut short: these tests count the retries and
@@ -75,8 +81,7 @@ def poller(
 async def test_partial_delete_failure_is_counted_and_the_rest_deleted(sqs: Any) -> None:
     """A batch whose delete fails for one entry (an expired or invalid receipt handle) deletes
     the others, counts the failure, and does not retry a sender fault."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
+    logs = sesd_logs()
     url, _ = await make_queue(sqs)
     await send_bodies(sqs, url, ["a", "b"])
     messages = (await sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10))["Messages"]
@@ -90,7 +95,7 @@ async def test_partial_delete_failure_is_counted_and_the_rest_deleted(sqs: Any) 
         {"queue": "q", "account": "default", "region": "us-east-1", "operation": "delete"},
     )
     assert errors == 1
-    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    records = log_records(logs)
     failed = [r for r in records if r["event"] == "sesd.sqs.delete_partly_failed"]
     assert len(failed) == 1
     assert failed[0]["codes"] == ["ReceiptHandleIsInvalid"]
@@ -99,8 +104,7 @@ async def test_partial_delete_failure_is_counted_and_the_rest_deleted(sqs: Any) 
 
 async def test_queue_without_redrive_policy_is_warned_about(sqs: Any) -> None:
     """At start each queue without a RedrivePolicy gets a warning; one with a DLQ does not."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
+    logs = sesd_logs()
     bare, _ = await make_queue(sqs, dlq=False)
     guarded, _ = await make_queue(sqs)
     config = parse_config(
@@ -108,7 +112,7 @@ async def test_queue_without_redrive_policy_is_warned_about(sqs: Any) -> None:
     )
     assert await check_queue(sqs, config.queues[0], "default", "us-east-1") is False
     assert await check_queue(sqs, config.queues[1], "default", "us-east-1") is True
-    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    records = log_records(logs)
     warned = [r["queue"] for r in records if r["event"] == "sesd.sqs.no_redrive_policy"]
     assert warned == ["bare"]
 
@@ -129,8 +133,7 @@ async def test_a_queue_that_does_not_exist_is_an_error_named_once_and_retried_sl
     every few seconds; the other queue is consumed as usual meanwhile."""
     # The good queue's empty answers are this test's clock: asked again at once.
     monkeypatch.setattr(sqs_module, "SHORT_POLL_PAUSE", 0.0)
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
+    logs = sesd_logs()
     good, _ = await make_queue(sqs)
     missing = good.rsplit("/", 1)[0] + "/no-such-queue"
     config = parse_config(
@@ -173,7 +176,7 @@ async def test_a_queue_that_does_not_exist_is_an_error_named_once_and_retried_sl
     assert status == 503
     assert "missing" in text
     assert "good" not in text
-    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    records = log_records(logs)
     unusable = [r for r in records if r["event"] == "sesd.sqs.queue_unusable"]
     assert len(unusable) == 1
     (record,) = unusable
@@ -282,8 +285,7 @@ async def test_an_answer_that_is_not_sqs_is_a_failed_receive_not_a_dead_daemon(
     daemon reads the messages that come next; one without a receipt handle is counted
     and never sent to DeleteMessageBatch."""
     monkeypatch.setattr(failures_module, "backoff_delay", lambda *_, **__: 0.0)
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
+    logs = sesd_logs()
     async with GarbageSqs() as garbage:
         config = stand_in_config(garbage.url, monkeypatch)
         async with running(config) as daemon:
@@ -301,7 +303,7 @@ async def test_an_answer_that_is_not_sqs_is_a_failed_receive_not_a_dead_daemon(
     # The same event twice: counted once, then a duplicate.
     assert messages == {("q", Outcome.PROCESSED): 1, ("q", Outcome.DUPLICATE): 1}
     assert (poller_failures, receive_errors) == (0.0, 7.0)
-    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    records = log_records(logs)
     failed = [r for r in records if r["event"] == "sesd.sqs.receive_failed"]
     assert [r["consecutive"] for r in failed] == [1, 2, 3, 4, 5, 6, 7]
     assert [r["error"] for r in failed[3:]] == [
@@ -352,7 +354,7 @@ async def _failing_five_times(daemon: Daemon, queue: str) -> None:
 def _unusable_once_then_debug(logs: io.StringIO, queue: str) -> dict[str, Any]:
     """The one error line naming ``queue`` unusable, having checked that every later
     try was logged at debug level only (and none as a passing failure)."""
-    records: list[dict[str, Any]] = [json.loads(line) for line in logs.getvalue().splitlines()]
+    records: list[dict[str, Any]] = log_records(logs)
     unusable = [r for r in records if r["event"] == "sesd.sqs.queue_unusable"]
     assert len(unusable) == 1
     assert unusable[0]["level"] == "error"
@@ -373,8 +375,7 @@ async def test_a_queue_that_stays_unusable_is_an_error_once_over_many_retries(
     (shortened here from a minute): one error names it with its hint; every later try
     is counted, and logged at debug level only."""
     monkeypatch.setattr(failures_module, "PERMANENT_RETRY", 0.01)
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
+    logs = sesd_logs()
     code, hint = _REFUSALS.get(kind, ("", "region"))
     async with ForbiddingSqs(code) as forbidding:
         endpoint = local_sqs.url if kind == "missing" else forbidding.url
@@ -398,8 +399,7 @@ async def test_no_credentials_at_all_is_an_error_once_with_where_sesd_looks(
     with no AWS error code. It is treated as a bad key is: one error naming where
     credentials come from, then the slow retries at debug level, and the queue failing."""
     monkeypatch.setattr(failures_module, "PERMANENT_RETRY", 0.01)
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
+    logs = sesd_logs()
     config = parse_config(
         f'[aws]\nendpoint_url = "{local_sqs.url}"\nregion = "us-east-1"\n'
         f'[[queues]]\nurl = "{local_sqs.url}/123456789012/q"\nname = "q"\n'
@@ -411,7 +411,7 @@ async def test_no_credentials_at_all_is_an_error_once_with_where_sesd_looks(
     assert unusable["error"] == "NoCredentialsError: Unable to locate credentials"
     assert "AWS_ACCESS_KEY_ID" in unusable["hint"]
     assert "[aws] access_key_id" in unusable["hint"]
-    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    records = log_records(logs)
     still = [r for r in records if r["event"] == "sesd.sqs.still_unusable"]
     assert {r["error"] for r in still} == {"NoCredentialsError"}
     sqs_warnings = [r for r in records if r["event"].startswith("sesd.sqs.")]
@@ -457,8 +457,7 @@ async def test_a_delete_cut_off_at_the_end_of_the_grace_period_is_logged(
     """The grace period is over and the network stalls while the handled messages are
     being deleted: the delete is cut off after the margin, and a warning says how many
     were counted but not deleted (they come back after their visibility timeout)."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
+    logs = sesd_logs()
     in_flight = InFlight(margin=0.2)
     async with Proxy(int(local_sqs.url.rsplit(":", 1)[1])) as proxy:
         poller, pipeline, messages, url, stack = await _received_through(proxy, sqs, in_flight)
@@ -470,7 +469,7 @@ async def test_a_delete_cut_off_at_the_end_of_the_grace_period_is_logged(
             proxy.restore()
     assert pipeline.ledger.tallies.messages[("q", "processed")] == 3
     assert _sqs_errors(poller, "delete") == 1  # a failed delete, as the SDK's give-up is
-    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    records = log_records(logs)
     (cut,) = [r for r in records if r["event"] == "sesd.sqs.delete_cut_off"]
     assert (cut["count"], cut["level"], cut["queue"]) == (3, "warning", "q")
     assert await queue_counts(sqs, url) == (0, 3)
@@ -483,8 +482,7 @@ async def test_a_release_after_the_grace_period_has_a_budget_of_its_own(
     cancelled: the messages are still released (visible again at once), on a budget
     counted from the release's start. When the network stalls then, the cut-off
     release is logged with its count."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
+    logs = sesd_logs()
     async with Proxy(int(local_sqs.url.rsplit(":", 1)[1])) as proxy:
         for stalled in (False, True):
             in_flight = InFlight(margin=0.5)
@@ -499,7 +497,7 @@ async def test_a_release_after_the_grace_period_has_a_budget_of_its_own(
                 proxy.restore()
             assert await queue_counts(sqs, url) == ((0, 3) if stalled else (3, 0))
             assert _sqs_errors(poller, "release") == (1 if stalled else 0)
-    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    records = log_records(logs)
     assert [r["count"] for r in records if r["event"] == "sesd.sqs.released"] == [3]
     (cut,) = [r for r in records if r["event"] == "sesd.sqs.release_cut_off"]
     assert (cut["count"], cut["level"]) == (3, "warning")
@@ -530,8 +528,7 @@ async def test_deletes_refused_for_good_are_an_error_once_with_what_they_cost(sq
     and, with a redrive policy, ends in the dead-letter queue: the first refusal is an
     error naming the permission (not retried), later ones debug lines, each counted; a
     delete that works again says so."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
+    logs = sesd_logs()
     url, _ = await make_queue(sqs)
     await send_bodies(sqs, url, ["a", "b"])
     messages = (await sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10))["Messages"]
@@ -548,7 +545,7 @@ async def test_deletes_refused_for_good_are_an_error_once_with_what_they_cost(sq
     p._deletes._client = sqs  # allowed to delete again
     await p._deletes.delete(messages)
     assert await queue_counts(sqs, url) == (0, 0)
-    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    records = log_records(logs)
     said = [(r["event"], r["level"]) for r in records if r["event"].startswith("sesd.sqs.del")]
     assert said == [
         ("sesd.sqs.delete_refused", "error"),
@@ -565,12 +562,11 @@ async def test_a_queue_whose_attributes_may_not_be_read_says_which_permission(
 ) -> None:
     """Receives may work without sqs:GetQueueAttributes, so nothing else would say it is
     missing (nor can the redrive policy be checked): a warning names it."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
+    logs = sesd_logs()
     config = parse_config('[[queues]]\nurl = "http://127.0.0.1:9/123456789012/q"\nname = "q"\n')
     async with ForbiddingSqs() as forbidding, aws_client("sqs", forbidding) as denied:
         assert await check_queue(denied, config.queues[0], "default", "us-east-1") is False
-    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    records = log_records(logs)
     (failed,) = [r for r in records if r["event"] == "sesd.sqs.attributes_failed"]
     assert failed["level"] == "warning"
     assert "grant sqs:GetQueueAttributes" in failed["hint"]
@@ -733,14 +729,13 @@ async def test_deletes_that_keep_failing_are_logged_once_a_run(
     the run begins, not once a batch (thousands a minute at a busy sender), and says
     how long it lasted when deletes work again. The poller reads on at its pace
     (slowing it would empty short windows and resolve their alerts mid-incident)."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
+    logs = sesd_logs()
     async with ThrottledDeletes() as throttled:
         config = stand_in_config(throttled.url, monkeypatch)
         async with running(config) as daemon:
             with anyio.fail_after(20):
                 await daemon.changes.wait_for(lambda: throttled.deletes >= 7)
-    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    records = log_records(logs)
     failed = [r for r in records if r["event"] == "sesd.sqs.delete_failed"]
     assert [r["level"] for r in failed] == ["warning", "warning"] + ["debug"] * 4
     (recovered,) = [r for r in records if r["event"] == "sesd.sqs.deletes_recovered"]
@@ -754,8 +749,7 @@ async def test_a_host_clock_off_from_aws_is_measured_and_said(sqs: Any) -> None:
     a warning when it goes past 30 s, a line when it is back."""
     import time
 
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)
+    logs = sesd_logs()
     url, _ = await make_queue(sqs)
     ahead = [3600.0]
     config = parse_config(f'[[queues]]\nurl = "{url}"\nname = "q"\nwait_time_seconds = 0\n')
@@ -785,8 +779,8 @@ async def test_a_host_clock_off_from_aws_is_measured_and_said(sqs: Any) -> None:
     p._date = None  # as an answer of the next second (one Date a second is compared)
     assert await p._receive() == []
     assert abs(health.clock_offset) < 2
-    events = [json.loads(line) for line in logs.getvalue().splitlines()]
-    said = [
+    events = log_records(logs)
+    said: list[tuple[str, Any]] = [
         (e["event"], e.get("offset_seconds")) for e in events if e["event"].startswith("sesd.clock")
     ]
     assert [event for event, _ in said] == ["sesd.clock.off", "sesd.clock.on_time"]

@@ -6,16 +6,13 @@ of a real id, whose message would be judged, logged and counted again)."""
 
 from __future__ import annotations
 
-import io
-import json
 from typing import Any
 
 import pytest
 
-from sesd.io.logs import configure_logging
 from sesd.runtime import sqs_calls
 from tests import factory as f
-from tests.conftest import aws_client
+from tests.conftest import aws_client, log_records, sesd_logs
 from tests.test_sqs_edges import poller
 from tests.test_sqs_odd_messages import OddMessages
 
@@ -42,8 +39,7 @@ async def test_an_invalid_message_without_an_id_takes_no_place_of_a_real_id(
     invalid one without an id, then ``m1`` again: ``m1`` is known, said invalid once
     (remembered as "", the id-less one put ``m1`` out, said and counted twice)."""
     monkeypatch.setattr(sqs_calls, "_REMEMBERED_INVALID", 1)
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     invalid = {"MessageId": "m1", "ReceiptHandle": "r1", "Body": "not an event"}
     idless = {"ReceiptHandle": "r2", "Body": "not an event"}
     async with OddMessages() as endpoint, aws_client("sqs", endpoint) as sqs:
@@ -53,7 +49,7 @@ async def test_an_invalid_message_without_an_id_takes_no_place_of_a_real_id(
             messages = await p._receive()
             assert messages is not None
             await p._handle(messages)
-    lines: list[dict[str, Any]] = [json.loads(line) for line in logs.getvalue().splitlines()]
+    lines: list[dict[str, Any]] = log_records(logs)
     said = [r.get("sqs_message_id") for r in lines if r["event"] == "sesd.message.invalid"]
     assert said == ["m1", ""]
 

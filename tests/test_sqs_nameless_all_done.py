@@ -5,17 +5,14 @@ none of them, so nothing is counted failed, warned of or said undeleted."""
 
 from __future__ import annotations
 
-import io
-import json
 from typing import Any
 
 import pytest
 from aiohttp import web
 
-from sesd.io.logs import configure_logging
 from sesd.metrics.registry import Metrics
 from sesd.runtime.sqs_deletes import UNNAMED, _ours
-from tests.conftest import aws_client
+from tests.conftest import aws_client, said_in, sesd_logs
 from tests.test_malformed_entries import OddCodes
 from tests.test_sqs_edges import poller
 
@@ -55,8 +52,7 @@ async def test_every_entry_named_done_is_counted_done(call: str) -> None:
     """Three messages deleted (released), each named successful, with a failure naming
     none beside: three done, no failed entry counted or warned of (one was counted
     failed and warned of, a delete said to have deleted two)."""
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     async with AllDoneOneNameless() as endpoint, aws_client("sqs", endpoint) as sqs:
         p, metrics = poller(sqs, f"{endpoint.url}/123456789012/q")
         messages: Any = [{"MessageId": f"m{i}", "ReceiptHandle": f"r{i}"} for i in range(3)]
@@ -65,7 +61,7 @@ async def test_every_entry_named_done_is_counted_done(call: str) -> None:
         else:
             await p._deletes.release(messages)
     assert _errors(metrics, call) == 0
-    said = {r["event"]: r for r in map(json.loads, logs.getvalue().splitlines())}
+    said = said_in(logs)
     assert not [e for e in said if e.endswith("partly_failed")]
     if call == "release":
         assert said["sesd.sqs.released"]["count"] == 3

@@ -7,16 +7,13 @@ later, at each such answer, its batch neither deleted nor released)."""
 
 from __future__ import annotations
 
-import io
-import json
 from typing import Any
 
 import pytest
 from aiohttp import web
 
-from sesd.io.logs import configure_logging
 from tests import factory as f
-from tests.conftest import aws_client
+from tests.conftest import aws_client, said_in, sesd_logs
 from tests.test_malformed_entries import OddCodes
 from tests.test_sqs_edges import poller
 
@@ -50,8 +47,7 @@ async def test_a_null_failed_entry_is_a_failure_naming_no_entry(call: str) -> No
     """Three messages deleted (released): the stand-in takes the first and lists two
     failures as ``null``. Two failed entries are counted and warned of, as failures
     naming no entry are, and the call returns (raised, it ended the poller)."""
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     async with NullFailures() as endpoint, aws_client("sqs", endpoint) as sqs:
         p, metrics = poller(sqs, f"{endpoint.url}/123456789012/q")
         messages: Any = [{"MessageId": f"m{i}", "ReceiptHandle": f"r{i}"} for i in range(3)]
@@ -61,7 +57,7 @@ async def test_a_null_failed_entry_is_a_failure_naming_no_entry(call: str) -> No
         {"queue": "q", "account": "default", "region": "us-east-1", "operation": call},
     )
     assert errors == 2
-    said = {r["event"]: r for r in map(json.loads, logs.getvalue().splitlines())}
+    said = said_in(logs)
     assert said[f"sesd.sqs.{call}_partly_failed"]["failed"] == 2
 
 

@@ -7,16 +7,14 @@ taken for another without one."""
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any
 
 import pytest
 from aiohttp import web
 
-from sesd.io.logs import configure_logging
 from tests import factory as f
-from tests.conftest import aws_client
+from tests.conftest import aws_client, log_records, sesd_logs
 from tests.test_malformed_entries import OddCodes
 from tests.test_sqs_edges import poller
 
@@ -52,14 +50,13 @@ def _message(n: int, **members: Any) -> dict[str, Any]:
 
 async def _batch(endpoint: OddMessages) -> list[dict[str, Any]]:
     """One receive of ``endpoint``'s messages, handled and deleted; the log's lines."""
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     async with endpoint, aws_client("sqs", endpoint) as sqs:
         p, _ = poller(sqs, f"{endpoint.url}/123456789012/q")
         messages = await p._receive()
         assert messages is not None
         await p._handle(messages)
-    return [json.loads(line) for line in logs.getvalue().splitlines()]
+    return log_records(logs)
 
 
 @pytest.mark.parametrize("odd", [["m2"], {"id": "m2"}])

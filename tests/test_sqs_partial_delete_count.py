@@ -4,12 +4,9 @@ the real poller."""
 
 from __future__ import annotations
 
-import io
-import json
 from typing import Any
 
-from sesd.io.logs import configure_logging
-from tests.conftest import make_queue, send_bodies
+from tests.conftest import make_queue, said_in, send_bodies, sesd_logs
 from tests.test_sqs_edges import poller
 
 
@@ -34,8 +31,7 @@ async def test_a_release_that_fails_for_some_entries_counts_and_says_them(sqs: A
     takes one back and fails two (receipts no longer good). The two count as failed
     releases, as failed deletes count, a warning names them (they stay hidden until
     their visibility timeout), and ``sesd.sqs.released`` counts the one released."""
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     url, _ = await make_queue(sqs)
     await send_bodies(sqs, url, ["a"])
     messages = (await sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10))["Messages"]
@@ -49,7 +45,7 @@ async def test_a_release_that_fails_for_some_entries_counts_and_says_them(sqs: A
         {"queue": "q", "account": "default", "region": "us-east-1", "operation": "release"},
     )
     assert errors == 2
-    said = {r["event"]: r for r in map(json.loads, logs.getvalue().splitlines())}
+    said = said_in(logs)
     assert said["sesd.sqs.released"]["count"] == 1
     failed = said["sesd.sqs.release_partly_failed"]
     assert (failed["level"], failed["failed"], failed["codes"]) == (

@@ -4,7 +4,6 @@ protocol) holds the receive until the test lets it answer."""
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
@@ -14,8 +13,7 @@ from aiohttp import web
 
 from sesd.commands.demo.localhttp import LocalServer
 from sesd.config import load_config
-from sesd.io.logs import configure_logging
-from tests.conftest import running
+from tests.conftest import log_records, running, sesd_logs
 
 _KIND = "application/x-amz-json-1.0"
 
@@ -62,8 +60,7 @@ async def test_a_refusal_after_a_reload_removed_the_queue_holds_no_resolve(
     brings back none of the series the reload dropped."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     async with HeldSqs() as sqs:
         text = (
             f'[aws]\nendpoint_url = "{sqs.url}"\nregion = "us-east-1"\n'
@@ -81,7 +78,7 @@ async def test_a_refusal_after_a_reload_removed_the_queue_holds_no_resolve(
             labels = {"queue": "gone", "account": "default", "region": "us-east-1"}
 
             def refused() -> bool:
-                return '"retired": true' in logs.getvalue()
+                return any(r.get("retired") is True for r in log_records(logs))
 
             sqs.deny.set()
             with anyio.fail_after(20):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import io
-import json
 import math
 import weakref
 from typing import Any
@@ -17,11 +16,10 @@ import pytest
 
 import sesd.runtime.sqs as sqs_module
 from sesd.core.tallies import Outcome
-from sesd.io.logs import configure_logging
 from sesd.runtime.in_flight import Cut, InFlight
 from sesd.runtime.sqs_beside import Calls, read_end
 from tests import factory as f
-from tests.conftest import queue_counts, send_bodies
+from tests.conftest import log_records, queue_counts, send_bodies, sesd_logs
 from tests.proxy import Proxy
 from tests.test_sqs_edges import _received_through
 
@@ -130,7 +128,7 @@ async def test_a_receive_in_a_deletes_bound_outlives_the_deletes_limit(
             took = anyio.current_time() - began
         assert await queue_counts(sqs, url) == (0, 0)
     assert took >= 0.9, f"a long poll of 1 s answered after {took:.2f}s"
-    events = [json.loads(line)["event"] for line in json_logs.getvalue().splitlines()]
+    events = [r["event"] for r in log_records(json_logs)]
     assert "sesd.sqs.receive_abandoned" not in events
 
 
@@ -141,8 +139,7 @@ async def test_a_receive_in_a_deletes_bound_that_a_cancellation_waits_for_gives_
     in the bound of the batch's delete waits in its long poll: the receive is not cut
     off, and the two messages it brings are released at once (visible again), neither
     handled nor deleted; the batch before it was deleted."""
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     in_flight = InFlight()
     async with Proxy(local_sqs.port) as proxy:
         poller, pipeline, messages, url, stack = await _received_through(proxy, sqs, in_flight)
@@ -168,7 +165,7 @@ async def test_a_receive_in_a_deletes_bound_that_a_cancellation_waits_for_gives_
                 await done.wait()
         assert cancelled.cancelled_caught
         assert await queue_counts(sqs, url) == (2, 0)
-    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    records = log_records(logs)
     assert [r["count"] for r in records if r["event"] == "sesd.sqs.released"] == [2]
     # The batch before, handled; not the two the cancelled receive brought.
     assert pipeline.ledger.tallies.messages == {("q", Outcome.PROCESSED): 3}
@@ -202,7 +199,7 @@ async def test_a_delete_cut_off_by_its_own_limit_in_a_stall_is_a_counted_failure
             with anyio.fail_after(5):
                 assert await poller._deletes.delete(messages) == 3
     assert pipeline.ledger.tallies.messages[("q", "processed")] == 3
-    records = [json.loads(line) for line in json_logs.getvalue().splitlines()]
+    records = log_records(json_logs)
     (cut,) = [r for r in records if r["event"] == "sesd.sqs.delete_cut_off"]
     assert (cut["count"], cut["level"]) == (3, "warning")
     (recovered,) = [r for r in records if r["event"] == "sesd.sqs.deletes_recovered"]

@@ -7,16 +7,14 @@ delete and warned of; a release is counted and warned of as a failed one."""
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any
 
 import pytest
 from aiohttp import web
 
-from sesd.io.logs import configure_logging
 from sesd.metrics.registry import Metrics
-from tests.conftest import aws_client
+from tests.conftest import aws_client, log_records, said_in, sesd_logs
 from tests.test_malformed_entries import OddCodes
 from tests.test_sqs_edges import poller
 
@@ -54,8 +52,7 @@ async def test_a_delete_named_nowhere_is_not_counted_deleted(answer: dict[str, A
     the others (or of any, or is a page): the others are tried again once, then counted
     as failed deletes and warned of (counted deleted, nothing was said of them, and a
     captive page passed for every delete done)."""
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     async with Unnamed(**answer) as endpoint, aws_client("sqs", endpoint) as sqs:
         p, metrics = poller(sqs, f"{endpoint.url}/123456789012/q")
         messages: Any = [{"MessageId": f"m{i}", "ReceiptHandle": f"r{i}"} for i in range(3)]
@@ -65,7 +62,7 @@ async def test_a_delete_named_nowhere_is_not_counted_deleted(answer: dict[str, A
     assert deleted == (2 if named else 0)
     assert endpoint.calls[1] == (["r1", "r2"] if named else ["r0", "r1", "r2"])
     assert _errors(metrics, "delete") == (2 + 1 if named else 3 + 3)
-    said = list(map(json.loads, logs.getvalue().splitlines()))
+    said = log_records(logs)
     failed = [r for r in said if r["event"] == "sesd.sqs.delete_partly_failed"]
     assert failed[0]["failed"] == (2 if named else 3)
 
@@ -75,14 +72,13 @@ async def test_a_release_named_nowhere_is_not_counted_released(answer: dict[str,
     """Three messages released; the answer names the first and says nothing of the
     others (or of any): those are counted as failed releases and warned of, and
     ``sesd.sqs.released`` counts only what was named released."""
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     async with Unnamed(**answer) as endpoint, aws_client("sqs", endpoint) as sqs:
         p, metrics = poller(sqs, f"{endpoint.url}/123456789012/q")
         messages: Any = [{"MessageId": f"m{i}", "ReceiptHandle": f"r{i}"} for i in range(3)]
         await p._deletes.release(messages)
     unnamed = 3 if answer else 2
     assert _errors(metrics, "release") == unnamed
-    said = {r["event"]: r for r in map(json.loads, logs.getvalue().splitlines())}
+    said = said_in(logs)
     assert said["sesd.sqs.release_partly_failed"]["failed"] == unnamed
     assert said.get("sesd.sqs.released", {}).get("count", 0) == 3 - unnamed

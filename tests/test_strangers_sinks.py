@@ -14,9 +14,8 @@ import pytest
 
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import parse_config
-from sesd.io.logs import configure_logging
 from tests import factory as f
-from tests.conftest import make_queue, running, send_bodies
+from tests.conftest import log_records, make_queue, running, send_bodies, sesd_logs
 from tests.receivers import Receiver
 from tests.test_alerting_e2e import ROUTING_KEY, Clock, alerting_config, short_polled
 
@@ -125,8 +124,7 @@ async def test_an_address_logged_in_full_is_escaped_and_bounded(
     with their addresses in full: one that writes escape sequences and a line break
     shows them escaped, one of 100,000 characters is cut to an address's length, and the
     log line stays one short line."""
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     url, _ = await make_queue(sqs)
     config = parse_config(
         f'[aws]\nendpoint_url = "{local_sqs.url}"\n'
@@ -139,7 +137,7 @@ async def test_an_address_logged_in_full_is_escaped_and_bounded(
         await send_bodies(sqs, url, bodies)
         with anyio.fail_after(20):
             await daemon.changes.wait_for(lambda: sum(daemon.ledger.tallies.messages.values()) >= 2)
-    lines = [json.loads(line) for line in logs.getvalue().splitlines()]
+    lines = log_records(logs)
     details = sorted(e["detail"] for e in lines if e["event"] == "sesd.message.invalid")
     assert len(details) == 2, [e["event"] for e in lines]
     assert details[0] == (

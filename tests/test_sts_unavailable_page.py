@@ -8,8 +8,6 @@ until it is."""
 
 from __future__ import annotations
 
-import io
-import json
 from contextlib import AsyncExitStack
 
 import pytest
@@ -19,9 +17,9 @@ from botocore.exceptions import ClientError
 from sesd.config import parse_config
 from sesd.config.aws import ROLE_NOT_ASSUMED
 from sesd.io.aws_errors import assume_role_failure, error_code
-from sesd.io.logs import configure_logging
 from sesd.runtime.aws import AwsClients, poll_config
 from sesd.runtime.sqs_calls import describe_error, hint_for
+from tests.conftest import log_records, sesd_logs
 from tests.fake_ses import ROLE_ACCOUNT, FakeSes
 
 #: The SDK's pauses before its retries of STS cut short: these tests read what the
@@ -120,8 +118,7 @@ async def test_the_sdk_s_refresh_warning_says_sts_s_error_escaped_and_cut() -> N
     and a message with a line break (STS's are a word and a sentence): the SDK's
     refresh warning, which folds the error's text in, says it escaped and cut (it
     said both whole, the line break a line of its own in the console format)."""
-    stream = io.StringIO()
-    configure_logging("info", "json", stream)
+    stream = sesd_logs("info")
     error = (
         "<ErrorResponse><Error><Type>Sender</Type><Code>{}</Code>"
         "<Message>refused\nsesd.forged line</Message></Error></ErrorResponse>"
@@ -129,7 +126,7 @@ async def test_the_sdk_s_refresh_warning_says_sts_s_error_escaped_and_cut() -> N
     async with UnavailableSts() as fake, AsyncExitStack() as stack:
         fake.answers = [(403, error, "text/xml")]
         await _failure(fake, stack, 1)
-    records = [json.loads(line) for line in stream.getvalue().splitlines()]
+    records = log_records(stream)
     (said,) = [r["event"] for r in records if r.get("logger") == "aiobotocore.credentials"]
     assert "Refreshing temporary credentials failed" in said
     assert "\n" not in said

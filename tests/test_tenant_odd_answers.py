@@ -9,7 +9,6 @@ tenants endpoint, its answers parsed by botocore."""
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable
 from typing import Any
@@ -21,7 +20,7 @@ from aiohttp import web
 from sesd.commands.demo.localtenants import LocalTenants
 from sesd.config import core_settings, parse_config
 from sesd.core.pipeline import Pipeline
-from sesd.io.logs import configure_logging
+from tests.conftest import log_records, sesd_logs
 from tests.test_tenant_passes import REGION, Clock, tenant_poller
 
 ACCOUNT = "123456789012"
@@ -157,8 +156,7 @@ async def test_an_answer_botocore_does_not_read_is_a_failed_call(case: str) -> N
     ``UnreadableAnswer``, logged with a hint, asked once (the same answer would come
     back), the list started over at the next poll; the round goes on (the statuses
     read when the findings' or the walk's answer is the odd one)."""
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     operation, alter = UNREAD[case]
     pipeline = Pipeline(core_settings(parse_config("[tenants]\nenabled = true\n")))
     async with OddAnswers(operation, alter) as tenants:
@@ -177,7 +175,7 @@ async def test_an_answer_botocore_does_not_read_is_a_failed_call(case: str) -> N
     assert tenants.calls[operation] == each
     if operation != "ListReputationEntities":
         assert ("default", REGION, "globex") in ledger.tenant_status.status
-    records = list(map(json.loads, logs.getvalue().splitlines()))
+    records = log_records(logs)
     said = [r for r in records if r["event"] == "sesd.account.poll_failed"]
     if each == 2:  # told as a tenant given up, as one whose pages do not end
         assert not said

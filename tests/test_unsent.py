@@ -3,8 +3,6 @@ keeps its alert as not sent, and the first evaluation after the restart sends it
 
 from __future__ import annotations
 
-import io
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +13,10 @@ import pytest
 from sesd.alerting.alert_log import log_unsent
 from sesd.alerting.rules import Transition
 from sesd.config import Config
-from sesd.io.logs import configure_logging, get_logger
+from sesd.io.logs import get_logger
 from sesd.runtime.daemon import Daemon
 from tests import factory as f
-from tests.conftest import running, send_bodies
+from tests.conftest import log_records, running, send_bodies, sesd_logs
 from tests.receivers import Answer, Receiver
 from tests.test_alerting_e2e import Clock, answered_until, short_polled, spike, stateful
 
@@ -58,8 +56,7 @@ async def test_a_resolve_pagerduty_refused_until_the_stop_is_sent_after_the_rest
     """PagerDuty took the trigger, then answers 500 while the spike ages out and sesd
     stops: the resolve is still queued. The stop says so, and after the restart (the
     spike still over) PagerDuty gets the resolve, so its incident does not stay open."""
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     clock = Clock(f.T0)
     async with stateful(local_sqs, sqs, tmp_path, monkeypatch, grace="1s") as world:
         config, url, slack, pd, _ = world
@@ -73,7 +70,7 @@ async def test_a_resolve_pagerduty_refused_until_the_stop_is_sent_after_the_rest
             with anyio.fail_after(20):
                 await pd.wait_for(2)
     assert _actions(pd) == ["trigger", "resolve"]
-    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    records = log_records(logs)
     (unsent,) = [r for r in records if r["event"] == "sesd.notify.unsent_at_exit"]
     assert unsent["alerts"] == ["resolved delay-ratio-high outlook.example"]
     assert unsent["count"] == 1
@@ -123,8 +120,7 @@ async def test_a_resolve_owed_to_a_sink_the_restart_dropped_is_a_warning(
     config it restarts with no longer has PagerDuty. The resolve the state file owes
     PagerDuty has nowhere to go: a warning names the sink, the rule, the kind and the
     domain, so the operator can resolve the incident in PagerDuty by hand."""
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     clock = Clock(f.T0)
     async with stateful(local_sqs, sqs, tmp_path, monkeypatch, grace="1s") as world:
         config, url, slack, pd, _ = world
@@ -135,7 +131,7 @@ async def test_a_resolve_owed_to_a_sink_the_restart_dropped_is_a_warning(
         async with running(_without_pagerduty(config), clock=clock) as daemon:
             await _evaluations(daemon, 3)
     assert _actions(pd) == ["trigger"]
-    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    records = log_records(logs)
     (gone,) = [r for r in records if r["event"] == "sesd.notify.sink_gone"]
     assert gone["level"] == "warning"
     assert (gone["sink"], gone["rule"], gone["kind"]) == (
@@ -151,10 +147,9 @@ async def test_a_resolve_owed_to_a_sink_the_restart_dropped_is_a_warning(
 def test_a_stop_without_a_state_file_says_the_key_that_would_keep_the_unsent() -> None:
     """Without a state file what a stop leaves unsent is lost; the line says so, naming
     the key as every message of the config names it (``state.path``)."""
-    logs = io.StringIO()
-    configure_logging("info", "json", stream=logs)
+    logs = sesd_logs("info")
     unsent = [("delay-ratio-high", "outlook.example", Transition.FIRING)]
     log_unsent(get_logger(), unsent, kept=False)
-    (line,) = [json.loads(line) for line in logs.getvalue().splitlines()]
+    (line,) = log_records(logs)
     assert line["event"] == "sesd.notify.unsent_at_exit"
     assert line["hint"] == "lost: without state.path nothing is kept across a restart"
