@@ -305,6 +305,45 @@ def test_each_exit_2_leaves_the_config_as_it_was(tmp_path: Path) -> None:
         _put_down(held)
 
 
+#: `sesd reload` as another user than the test's: its modules loaded first, as the
+#: interpreter may lie where only the test's user reaches.
+_AS_NOBODY = """\
+import os, sys
+
+import sesd.commands.reload
+from sesd.commands.main import main
+
+os.setgroups([])
+os.setresgid(65534, 65534, 65534)
+os.setresuid(65534, 65534, 65534)
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="makes a command of another user as root")
+def test_another_user_s_process_is_not_signalled(tmp_path: Path) -> None:
+    """A process of another user (a mistyped number, another user's sesd) is said at
+    once with nothing changed (2): anyone may open a pidfd on it, only the signal
+    through it is refused."""
+    held = _stand_in(_HEARS)
+    try:
+        refused = subprocess.run(
+            [sys.executable, "-c", _AS_NOBODY, "reload", str(held.pid)],
+            env={**os.environ, "RUNTIME_DIRECTORY": str(tmp_path)},
+            capture_output=True, text=True, check=False, timeout=60,
+        )  # fmt: skip
+        assert (refused.returncode, refused.stderr) == (
+            2,
+            f"sesd reload: cannot signal process {held.pid}: Operation not permitted; "
+            "nothing was sent\n",
+        )
+        held.send_signal(signal.SIGUSR1)
+        assert held.stdout is not None
+        assert held.stdout.readline() == "looked\n"  # no SIGHUP before it
+    finally:
+        _put_down(held)
+
+
 #: A stand-in for the daemon's side, told with sesd's own ReloadReport: a reload is
 #: under way (begun, not ended) as the command looks; the command's SIGHUP ends it,
 #: in force, and begins none (the reload it asked for waits behind it).
@@ -639,6 +678,46 @@ def test_a_daemon_ended_before_the_command_is_not_signalled(tmp_path: Path) -> N
         )
     finally:
         assert gone.wait(timeout=30) == 0
+
+
+#: `sesd reload` on a system that gives no pidfd (Linux before 5.3, or not Linux).
+_NO_PIDFD = """\
+import os, sys
+
+del os.pidfd_open
+
+from sesd.commands.main import main
+
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_without_a_pidfd_a_daemon_reaped_mid_reload_is_said_at_once(tmp_path: Path) -> None:
+    """Where the system gives no pidfd, the command follows the daemon by its number:
+    once the daemon has ended and been reaped, no process answers for that number, and
+    the command says at once that it ended, as it does through a pidfd."""
+    held = subprocess.Popen(
+        [sys.executable, "-c", _ENDS, str(tmp_path / REPORT_NAME)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert held.stdout is not None
+        assert held.stdout.readline() == "ready\n"
+        command = subprocess.Popen(
+            [sys.executable, "-c", _NO_PIDFD, "reload", "--timeout", "3600", str(held.pid)],
+            env={**os.environ, "RUNTIME_DIRECTORY": str(tmp_path)},
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        # Gone, and reaped: its number alone no longer answers.
+        assert held.wait(timeout=60) == 0
+        _, said = command.communicate(timeout=60)
+        assert command.returncode == 1
+        assert said == f"sesd reload: process {held.pid} ended before the reload did\n"
+    finally:
+        held.kill()
+        held.wait(timeout=30)
+        assert held.stdout is not None
+        held.stdout.close()
 
 
 def _stand_in(script: str, *args: str, stderr: bool = False) -> subprocess.Popen[str]:

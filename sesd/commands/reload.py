@@ -175,7 +175,8 @@ class _Process:
         try:
             self._handle: int | None = os.pidfd_open(pid)
         except (AttributeError, OSError):
-            # Not Linux, a kernel before 5.3, or no such process (the signal says so).
+            # Not Linux, a kernel before 5.3, a container's filter that refuses it, or no
+            # such process (the signal says so): followed by its number alone.
             self._handle = None
 
     def hang_up(self) -> None:
