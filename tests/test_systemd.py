@@ -94,12 +94,21 @@ def test_unit_is_hardened_and_matched_to_the_drain() -> None:
 def test_the_unit_gives_the_open_files_sesd_would_raise_its_limit_to() -> None:
     """sesd raises its soft limit on open files to WANTED as it starts, a setrlimit the
     unit's system-call filter (~@resources) forbids: where libc makes that call as the
-    setrlimit system call rather than prlimit64 (an older glibc), the
-    filter would kill sesd at every start. The unit sets the limit itself, so sesd
+    setrlimit system call rather than prlimit64 (an older glibc), it would fail and
+    sesd run with fewer files than it means to. The unit sets the limit itself, so sesd
     finds it in force and makes no call."""
     assert "~@privileged @resources" in _values("SystemCallFilter")
     assert _values("LimitNOFILE") == [str(WANTED)]
 
+
+
+def test_a_call_the_filter_forbids_fails_instead_of_killing() -> None:
+    """`sesd reload` (ExecReload, under the unit's filter) follows the daemon through
+    pidfd_open and pidfd_send_signal, calls a systemd older than them leaves out of
+    @system-service; by default the filter kills a process making a call it forbids,
+    and every `systemctl reload` would fail. With EPERM the call fails, and the command
+    follows the daemon by its number."""
+    assert _values("SystemCallErrorNumber") == ["EPERM"]
 
 def test_the_install_steps_make_the_credentials_directory() -> None:
     """systemd refuses to start a unit whose LoadCredential= directory is missing, even
