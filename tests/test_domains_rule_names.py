@@ -114,3 +114,16 @@ def test_a_silences_glob_of_an_inner_full_stop_mutes_what_it_names(stop: str) ->
     )
     assert silence.matches("r", "mail.example.com", "info")
     assert not silence.matches("r", "mail.example.org", "info")
+
+
+@pytest.mark.parametrize("root", ROOTS)
+def test_an_exclusion_of_the_group_a_rule_names_with_a_root_dot_is_refused(root: str) -> None:
+    """``domains = ["Consumer MS."]`` beside ``exclude_domains = ["Consumer MS"]``
+    leaves out the one group the rule watches: it would never fire, and is refused as
+    the same names without the dot are (the name with it was compared as written, a
+    label no group has)."""
+    with pytest.raises(ConfigError, match="it would never fire"):
+        parse_config(
+            f'{_GROUPS}{_RULE}domains = ["Consumer MS{root}"]\nexclude_domains = ["Consumer MS"]\n'
+        )
+
