@@ -70,6 +70,23 @@ def test_a_canary_rule_without_them_or_on_every_domain_says_nothing() -> None:
     assert _rule_warnings(_CANARY + _RULE + 'domains = ["*"]\n') == []
 
 
+@pytest.mark.parametrize(
+    ("section", "key"),
+    [("[providers]\nenabled = true\n", "providers"), ("[tenants]\nenabled = true\n", "tenants")],
+    ids=["providers", "tenants"],
+)
+def test_a_canary_rule_on_every_provider_or_tenant_is_said_to_watch_nothing(
+    section: str, key: str
+) -> None:
+    """``providers = ["*"]`` is no rule's default, as ``domains = ["*"]`` is: the user
+    wrote it, believing the canary rule watched every provider's mail, and was told
+    nothing."""
+    assert _rule_warnings(_CANARY + section + _RULE + f'{key} = ["*"]\n') == [
+        f"alerts.rules[0] (c).{key}: {_SAID}: its {key} watch nothing; leave {key} out of it "
+        f"(a rule on another metric, such as delay_ratio, watches {key})"
+    ]
+
+
 def test_a_reload_says_it_once_brought(tmp_path: Path) -> None:
     """A reload that adds ``domains`` to a canary rule says it (what a reload logs is
     what its config brought), and one that keeps it does not say it again."""

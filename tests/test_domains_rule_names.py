@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.silence_checks import domain_problem
 from sesd.alerting.silences import Silence
 from sesd.config import ConfigError, core_settings, parse_config
 from sesd.core.domains import domain_pattern, takes_glob, takes_name
@@ -114,3 +115,27 @@ def test_a_silences_glob_of_an_inner_full_stop_mutes_what_it_names(stop: str) ->
     )
     assert silence.matches("r", "mail.example.com", "info")
     assert not silence.matches("r", "mail.example.org", "info")
+
+
+@pytest.mark.parametrize("root", ROOTS)
+def test_an_exclusion_of_the_group_a_rule_names_with_a_root_dot_is_refused(root: str) -> None:
+    """``domains = ["Consumer MS."]`` beside ``exclude_domains = ["Consumer MS"]``
+    leaves out the one group the rule watches: it would never fire, and is refused as
+    the same names without the dot are (the name with it was compared as written, a
+    label no group has)."""
+    with pytest.raises(ConfigError, match="it would never fire"):
+        parse_config(
+            f'{_GROUPS}{_RULE}domains = ["Consumer MS{root}"]\nexclude_domains = ["Consumer MS"]\n'
+        )
+
+
+@pytest.mark.parametrize("written", ["Consumer MS.", "Consumer MS\u3002", "consumer ms"])
+def test_a_silence_of_a_group_as_a_rule_names_it_is_taken(written: str) -> None:
+    """A silence mutes a group's alerts by its name in any case, a root dot after it or
+    not, as a rule names it; ``sesd silence add`` refused ``Consumer MS.`` as naming
+    no label, and so the on-call could not mute the group as the rule writes it."""
+    config = parse_config(_GROUPS + _RULE)
+    assert domain_problem(config, written) == ""
+    silence = Silence(id="s1", comment="c", starts_at=0.0, ends_at=None, domain=written)
+    assert silence.matches("r", "Consumer MS", "info")
+    assert "names no domain" in domain_problem(config, "Consumer M.")

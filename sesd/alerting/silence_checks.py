@@ -15,7 +15,7 @@ from sesd.alerting.silences import TEXT_SHOWN, Silence
 from sesd.config import Config, is_glob
 from sesd.config.watched import NO_DOMAIN_HINT, group_members, no_domain, silence_takes_a_label
 from sesd.core.accounts import DEFAULT_ACCOUNT, is_region
-from sesd.core.domains import domain_pattern
+from sesd.core.domains import FULL_STOPS, domain_pattern
 from sesd.core.tenant_map import NOT_NAMES, valid_tenant
 from sesd.core.text import escaped, has_control
 
@@ -96,7 +96,12 @@ def _quoted(matcher: str) -> str:
 def _could_be_label(config: Config, written: str) -> bool:
     """Whether an alert could name ``written``: a domain (or glob), a provider, a tenant,
     a group (its name may be in any script) or an account and region."""
-    if not no_domain(written) or valid_tenant(written) or written in config.domains.groups:
+    if not no_domain(written) or valid_tenant(written):
+        return True
+    # A group's name in any case, a root dot typed after it or not, as a silence
+    # matches it (sesd.alerting.silences) and a rule names it.
+    typed = written.strip().lower().rstrip(FULL_STOPS)
+    if any(group.lower() == typed for group in config.domains.groups):
         return True
     if written in NOT_NAMES:  # a tenant SES names ``other`` is ``'other'``
         return True

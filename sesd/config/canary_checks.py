@@ -96,7 +96,9 @@ def canary_scope_warnings(config: Config) -> list[str]:
     of them: the rule reads the canary alone, one alert, whatever it names, so they
     do nothing, where the user believed it watched (or left out) their mail. Warned
     of, not refused: a config that ran on them must start and reload. ``domains =
-    ["*"]`` is what a rule without them reads as (and is saved as): said nothing."""
+    ["*"]`` is what a rule without them reads as (and is saved as): said nothing; a
+    rule is never given ``providers`` or ``tenants`` of its own, so those the user
+    wrote, ``["*"]`` too (every provider's mail, they believed)."""
     found = []
     for i, rule in enumerate(config.alerts.rules):
         if rule.metric not in CANARY_METRICS:
@@ -110,7 +112,7 @@ def canary_scope_warnings(config: Config) -> list[str]:
             f"{at}.{key}: {said}: its {key} watch nothing; leave {key} out of it (a rule on "
             f"another metric, such as delay_ratio, watches {key})"
             for key in _SCOPE_KEYS
-            if getattr(rule, key) not in (None, ["*"])
+            if getattr(rule, key) is not None and (key != "domains" or rule.domains != ["*"])
         ]
         found += [
             f"{at}.{key}: {said}: its {key} leave out nothing; leave {key} out of it"

@@ -13,7 +13,7 @@ import msgspec
 from sesd.config.urls import check_link
 from sesd.config.values import toml_key
 from sesd.core.causes import CAUSES
-from sesd.core.domains import normalise_domain, takes_glob, takes_name
+from sesd.core.domains import FULL_STOPS, normalise_domain, takes_glob, takes_name
 from sesd.core.text import escaped, has_space_or_control
 
 if TYPE_CHECKING:
@@ -180,7 +180,8 @@ def _check_some_left(kind: str, watched: list[str], excluded: list[str] | None) 
     def left_out(name: str) -> bool:
         if is_glob(name):
             return "*" in excluded or name in excluded
-        label = (normalise_domain(name) or name) if domains else name
+        # A group's name with a root dot typed after it takes the group's label.
+        label = (normalise_domain(name) or name.rstrip(FULL_STOPS)) if domains else name
         return any(
             takes_glob(label, pattern, domains)
             if is_glob(pattern)
