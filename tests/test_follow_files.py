@@ -189,8 +189,11 @@ def test_reread_reads_the_files_and_leaves_the_running_config(tmp_path: Path) ->
     assert again.alerts.sinks["pd"].routing_key.get() == _padded("second")  # type: ignore[union-attr]
     assert again.alerts.sinks["hook"].url.get() == "https://hooks.example/a"  # type: ignore[union-attr]
     assert again.to_display() == running.to_display()
-    # [aws] is read at start only: its file is not followed.
-    assert followed_files(running) == {str(key): "alerts.sinks.pd.routing_key"}
+    # [aws] is read at start only, but its file is followed: a rotation is said to wait.
+    assert followed_files(running) == {
+        str(aws): "aws.secret_access_key",
+        str(key): "alerts.sinks.pd.routing_key",
+    }
     key.unlink()
     with pytest.raises(ConfigError, match=r"^alerts\.sinks\.pd\.routing_key: cannot read"):
         reread(running)

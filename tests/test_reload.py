@@ -289,6 +289,18 @@ def test_an_account_in_use_keeps_its_role_until_a_restart_and_says_so() -> None:
     assert merge(old, old)[1] == []
 
 
+def test_an_aws_key_written_into_the_file_and_replaced_waits_for_a_restart() -> None:
+    """``[aws]`` keys written into the file show as ``***`` before and after: a reload
+    that replaces one still names it as left for a restart (the SQS clients sign with
+    the one read at start), never its value; the same keys again leave none."""
+    aws = '[aws]\naccess_key_id = "AKIAEXAMPLE"\nsecret_access_key = "{}"\n'
+    old = parse_config(aws.format("old-secret"))
+    merged, ignored = merge(old, parse_config(aws.format("new-secret")))
+    assert ignored == ["aws.secret_access_key"]
+    assert merged.aws.secret_access_key.get() == "old-secret"  # type: ignore[union-attr]
+    assert merge(old, parse_config(aws.format("old-secret")))[1] == []
+
+
 def test_a_reload_that_only_the_kept_windows_make_invalid_is_refused() -> None:
     old = parse_config('[windows]\nsizes = ["5m"]\n')
     new = parse_config(

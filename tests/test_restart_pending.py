@@ -4,6 +4,7 @@ until a reload no longer leaves any. A running daemon reloading real files."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -196,6 +197,73 @@ async def test_a_refresh_keeps_what_the_last_reload_left_and_adds_its_own(
         assert await daemon.reload()
         assert _pending(daemon) == 0
         assert (await _seen(daemon))[0]["restart"] == []
+
+
+def _put(path: Path, text: str) -> None:
+    """``text`` in ``path`` as a Secret's mount changes a file: a new one renamed over it."""
+    fresh = path.with_name(f"{path.name}.new")
+    fresh.write_text(text)
+    fresh.chmod(0o600)
+    os.replace(fresh, path)
+
+
+@pytest.mark.timeout(60)
+async def test_aws_keys_rotated_in_their_files_wait_for_a_restart_as_in_the_config_file(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """``[aws]`` is read at start only, its keys from files too. The Secret behind them
+    rotated in its mount is seen (a refresh, no SIGHUP), and said as a reload that
+    changed ``[aws]`` in the config file says it: ``sesd.config.reload_ignored`` by key
+    (never the value), the gauge at 1, the page's config line, the keys not claimed as
+    rotated and taken; sesd signs on with the keys it started with. A SIGHUP meanwhile
+    says it too, as `sesd reload` is told. A file that cannot be read (removed
+    mid-rotation) is refused as any followed secret's, the keys in force kept; the
+    files put back as they run leave nothing waiting."""
+    secret = tmp_path / "aws_secret_access_key"
+    key_id = tmp_path / "aws_access_key_id"
+    _put(secret, "old-secret-0000")
+    _put(key_id, "AKIAOLDEXAMPLE")
+    keys = f'[aws]\naccess_key_id = "file:{key_id}"\nsecret_access_key = "file:{secret}"\n'
+    queue = (await _queue(local_sqs, sqs)).replace("[aws]\n", keys)
+    path = _files(tmp_path, "", queue=queue)
+    path.write_text(path.read_text() + '[reload]\ncheck_files_every = "1s"\n')
+    waiting = "aws.secret_access_key"
+    with capture_logs() as logs:
+        async with running(load_config(path), config_path=path) as daemon:
+            assert _pending(daemon) == 0
+            _put(secret, "new-secret-0000")
+            with anyio.fail_after(20):
+                await daemon.changes.wait_for(lambda: _pending(daemon) == 1)
+            told, line = await _seen(daemon)
+            assert (told["restart"], _reloaded(daemon)) == ([waiting], 1)
+            assert line.endswith(f" ({WAITS}: {waiting})</span>")
+            assert daemon.config.aws.secret_access_key.get() == "old-secret-0000"  # type: ignore[union-attr]
+
+            left: list[str] = []
+            assert await daemon._reloader.reload(left)  # a SIGHUP: `sesd reload` exits 3
+            assert left == [waiting]
+            assert (await _seen(daemon))[0]["restart"] == [waiting]
+
+            secret.unlink()  # mid-rotation
+            with anyio.fail_after(20):
+                await daemon.changes.wait_for(lambda: _reloaded(daemon) == 0)
+            assert daemon.config.aws.secret_access_key.get() == "old-secret-0000"  # type: ignore[union-attr]
+            _put(secret, "old-secret-0000")
+            with anyio.fail_after(20):
+                await daemon.changes.wait_for(lambda: _pending(daemon) == 0)
+            told, line = await _seen(daemon)
+            assert (told["restart"], _reloaded(daemon)) == ([], 1)
+            assert line.startswith('<span class="ok">')
+    ignored = [e for e in logs if e["event"] == "sesd.config.reload_ignored"]
+    assert [(e["key"], e["hint"]) for e in ignored] == [(waiting, "needs a restart")] * 2
+    refreshed = [e for e in logs if e["event"] == "sesd.config.reloaded" and "files" in e]
+    assert [e["files"] for e in refreshed] == [[waiting], [waiting]]
+    assert all(e["secrets_rotated"] == [] and e["changed"] == {} for e in refreshed)
+    (failed,) = [e for e in logs if e["event"] == "sesd.config.reload_failed"]
+    assert failed["files"] == [waiting]
+    assert failed["error"].startswith(f"{waiting}: cannot read secret file {secret}")
+    assert "new-secret" not in repr(logs)
+    assert "old-secret" not in repr(logs)
 
 
 def test_what_waits_is_listed_escaped_up_to_the_bound_sesd_reload_gives() -> None:

@@ -27,13 +27,10 @@ def reread(config: Config) -> Config:
 
 def followed_files(config: Config) -> dict[str, str]:
     """path -> key, for each file :func:`reread` reads (the web configuration's as it
-    was last read): the files whose change a reload would pick up."""
-    files = {
-        str(secret.path): key
-        for key, secret in config.secrets()
-        # [aws] is read at start only: its keys wait for a restart whatever the files say.
-        if secret.path is not None and not key.startswith("aws.")
-    }
+    was last read): the files whose change a reload would pick up. ``[aws]``'s keys'
+    too: sesd signs with them as read at start, but a rotated one is said to wait for
+    a restart (else the old keys, once revoked, failed every receive unannounced)."""
+    files = {str(secret.path): key for key, secret in config.secrets() if secret.path is not None}
     web = config.http.web_config
     if web is not None:
         files[str(web.path)] = "http.web_config"

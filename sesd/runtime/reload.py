@@ -25,6 +25,7 @@ from sesd.runtime.follow import Follower, Signature, signatures, signatures_of
 from sesd.runtime.reload_keys import (
     RESTART_KEYS,
     config_changes,
+    held_secrets,
     merge,
     moved_queues,
     rotated_secrets,
@@ -83,13 +84,14 @@ class Reloader:
         self.report = ReloadReport(report_path(os.environ))
         # What waits for a restart (sesd_config_restart_pending, the status page): the
         # config file's settings as its last reload left them, those the last refresh
-        # found besides, and the web configuration's as last read. A refresh reads
-        # web.yml, not the config file: TLS turned on there waits as it would after a
+        # found besides, and what the files said as last read (the web configuration's
+        # settings, [aws] keys rotated in their files). A refresh reads web.yml and the
+        # Secrets, not the config file: TLS turned on there waits as it would after a
         # SIGHUP, and a renewed certificate read well must not hide a listen address
         # still waiting.
         self._file_waits: list[str] = []
         self._refresh_waits: list[str] = []
-        self._web_waits: list[str] = []
+        self._read_waits: list[str] = []
 
     async def on_signal(self) -> None:
         """A SIGHUP: reload, and never let a failure end sesd; its outcome told to
@@ -209,7 +211,7 @@ class Reloader:
         daemon = self._daemon
         made: Made = []
         try:
-            merged, kept, web, opened = await self._prepare(read, made)
+            merged, kept, read_waits, opened = await self._prepare(read, made)
         except Exception as exc:
             # The clients this try made, and only those: the config in force keeps its.
             if daemon.aws is not None:
@@ -219,7 +221,7 @@ class Reloader:
             self._failed(file=whole)
             self._log.error("sesd.config.reload_failed", **about, error=str(exc), kept=_KEPT)
             return False
-        ignored = kept + web
+        ignored = list(dict.fromkeys(kept + read_waits))
         for key in ignored:
             self._log.warning("sesd.config.reload_ignored", key=key, hint="needs a restart")
         if left is not None:
@@ -251,7 +253,7 @@ class Reloader:
         self._files_ok = True
         daemon.metrics.reloaded(self._file_ok and self._files_ok, daemon.clock())
         daemon.metrics.config_in_force(merged.digest())
-        self._waiting(kept, web, whole=whole)
+        self._waiting(kept, read_waits, whole=whole)
         self._log.info(
             "sesd.config.reloaded",
             **about,
@@ -272,29 +274,29 @@ class Reloader:
             await daemon.aws.retire(merged, made)
         return True
 
-    def _waiting(self, file: list[str], web: list[str], *, whole: bool) -> None:
+    def _waiting(self, file: list[str], read: list[str], *, whole: bool) -> None:
         """What waits for a restart once a read is in force: the config file's settings
-        and the web configuration's. A reload compares the file and the files it names
-        with what runs, so its settings replace all those said before. A refresh reads
-        the config in force again, whose restart-only settings are those that run: it
-        finds none the last reload left, which stay said. Those it finds itself (it
-        logged them) replace what the last refresh found: a file put back as it runs
-        leaves none waiting."""
+        and what its files said (``read``). A reload compares the file and the files it
+        names with what runs, so its settings replace all those said before. A refresh
+        reads the config in force again, whose restart-only settings are those that run:
+        it finds none the last reload left, which stay said. Those it finds itself (it
+        logged them) replace what the last refresh found, and every read of the files
+        replaces what they said: a file put back as it runs leaves none waiting."""
         if whole:
             self._file_waits, self._refresh_waits = file, []
         else:
             self._refresh_waits = [k for k in file if k not in self._file_waits]
-        self._web_waits = web
-        waits = self._file_waits + self._refresh_waits + self._web_waits
-        self._daemon.metrics.waiting_for_restart(waits)
+        self._read_waits = read
+        waits = self._file_waits + self._refresh_waits + self._read_waits
+        self._daemon.metrics.waiting_for_restart(list(dict.fromkeys(waits)))
 
     async def _prepare(
         self, read: Callable[[], Config], made: Made
     ) -> tuple[Config, list[str], list[str], QueueClients]:
         """What can fail, done before anything changes (all or nothing): the config to
-        run, the keys left for a restart (the config file's, then the web
-        configuration's), the clients of the queues it adds (those made anew told to
-        ``made``)."""
+        run, the keys left for a restart (the config file's, then those its files said:
+        [aws] keys rotated in theirs, the web configuration's), the clients of the
+        queues it adds (those made anew told to ``made``)."""
         daemon = self._daemon
         new = await self._read(read)
         if daemon.listen:
@@ -305,11 +307,12 @@ class Reloader:
         # fail must be: a reload that failed half way would leave new rules in force
         # and the queue unread, and the next reload of the file seeing no change.
         opened = await self._open(daemon.config, merged, made)
-        web: list[str] = []
+        # [aws] keys rotated in their files: the clients sign on with those read at start.
+        read_waits = held_secrets(daemon.config, new)
         if daemon.web is not None:
             # Last of what can fail, and before anything changes: all or nothing.
-            web = [f"http.web_config: {key}" for key in daemon.web.apply(merged.http.web)]
-        return merged, ignored, web, opened
+            read_waits += [f"http.web_config: {key}" for key in daemon.web.apply(merged.http.web)]
+        return merged, ignored, read_waits, opened
 
     async def _read(self, read: Callable[[], Config]) -> Config:
         """``read()`` in a thread apart (the web configuration with the rest), given up

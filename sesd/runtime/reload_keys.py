@@ -6,8 +6,9 @@ Reloaded: ``[alerts]`` (rules, sinks, silences path, links, outbox limits),
 is read again (users, headers, the certificate and key; :mod:`sesd.runtime.web`).
 Everything in :data:`RESTART_KEYS` is fixed for the life of the process (the
 windows' layout, the HTTP listener's address, the state file, the SQS client):
-a change there is reported by key and left for the next restart. And what a reload
-changed, as its log line says it.
+a change there is reported by key and left for the next restart, and so is one of
+their secrets read anew with another value (``[aws]`` keys rotated in their files).
+And what a reload changed, as its log line says it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sesd.config.values import toml_key
 __all__ = [
     "RESTART_KEYS",
     "config_changes",
+    "held_secrets",
     "merge",
     "moved_queues",
     "rotated_secrets",
@@ -47,6 +49,11 @@ RESTART_KEYS = (
 )
 
 
+def _restart_only(key: str) -> bool:
+    """Whether ``section.key`` is one of :data:`RESTART_KEYS` or under one."""
+    return any(key == k or key.startswith(f"{k}.") for k in RESTART_KEYS)
+
+
 def _flat(config: Config) -> dict[str, Any]:
     """``section.key`` -> value, secrets as their references (a changed secret behind
     the same reference is not seen: a restart reads it)."""
@@ -68,9 +75,11 @@ def merge(old: Config, new: Config) -> tuple[Config, list[str]]:
     ignored = sorted(
         key
         for key in before.keys() | after.keys()
-        if before.get(key) != after.get(key)
-        and any(key == k or key.startswith(f"{k}.") for k in RESTART_KEYS)
+        if before.get(key) != after.get(key) and _restart_only(key)
     )
+    # A literal replaced by another shows "***" both times: the file changed it all the same.
+    literal = {key for key, secret in old.secrets() if secret.is_literal}
+    ignored += [k for k in rotated_secrets(old, new) if _restart_only(k) and k in literal]
     sections: dict[str, Any] = {}
     fields: dict[str, dict[str, Any]] = {}
     for name in RESTART_KEYS:
@@ -124,6 +133,16 @@ def rotated_secrets(old: Config, new: Config) -> list[str]:
         for key, secret in new.secrets()
         if key in before and before[key].masked() == secret.masked() and before[key] != secret
     ]
+
+
+def held_secrets(old: Config, new: Config) -> list[str]:
+    """The keys of the secrets only a restart applies (``[aws]``'s keys) that ``new``
+    read with another value behind the same ``env:`` or ``file:`` reference: a Secret
+    rotated in its mount. sesd signs on with those it started with; every read of the
+    files (a reload's, a refresh's) reads them anew, so the last one says whether they
+    still differ. Keys, never values."""
+    literal = {key for key, secret in old.secrets() if secret.is_literal}
+    return [k for k in rotated_secrets(old, new) if _restart_only(k) and k not in literal]
 
 
 def rule_changes(old: Config, new: Config) -> dict[str, Any]:
