@@ -95,6 +95,8 @@ def busy_daemon() -> Daemon:
     paused.sending, paused.aws, paused.impact = "DISABLED", "DISABLED", "HIGH"
     paused.findings.append(("BOUNCE", "HIGH", "bounce rate above the threshold"))
     daemon.alerting.evaluate()
+    # A silences file (none there yet, nothing written): its ends not written, none.
+    daemon.alerting.silences.use("/nonexistent.test/silences.json", None, NOW)
     daemon.metrics.sqs_counts(daemon.config.queues[0]).error("receive")
     daemon.metrics.clock_steps.inc()
     daemon.alerting.notifications.labels("slack", "sent").inc()

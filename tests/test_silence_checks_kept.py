@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from sesd.alerting.silence_checks import silence_check
-from sesd.alerting.silence_file import SilenceFile, SilenceWatcher
+from sesd.alerting.silence_file import SilenceFile
+from sesd.alerting.silence_watcher import SilenceWatcher
 from sesd.alerting.silences import Silence
 from sesd.config import parse_config
 from tests import factory as f

@@ -19,7 +19,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from sesd.alerting.silence_checks import silence_check
-from sesd.alerting.silence_file import SilenceFile, SilenceWatcher
+from sesd.alerting.silence_file import SilenceFile
+from sesd.alerting.silence_watcher import SilenceWatcher
 from sesd.alerting.silences import Silence
 from sesd.commands.main import main
 from sesd.config import Config, core_settings, parse_config

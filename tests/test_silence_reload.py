@@ -19,7 +19,8 @@ from structlog.testing import capture_logs
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Transition
-from sesd.alerting.silence_file import SilenceFile, SilenceWatcher
+from sesd.alerting.silence_file import SilenceFile
+from sesd.alerting.silence_watcher import SilenceWatcher
 from sesd.alerting.silences import Silence
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.commands.main import main

@@ -20,7 +20,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from sesd.alerting.service import Alerting
-from sesd.alerting.silence_file import SilenceFile, SilenceWatcher
+from sesd.alerting.silence_file import SilenceFile
+from sesd.alerting.silence_watcher import SilenceWatcher
 from sesd.alerting.silences import Silence
 from sesd.config import parse_config
 from sesd.core.pipeline import Pipeline

@@ -20,7 +20,8 @@ import pytest
 
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Status, Transition
-from sesd.alerting.silence_file import MOST_BYTES, SilenceFile, SilenceWatcher
+from sesd.alerting.silence_file import MOST_BYTES, SilenceFile
+from sesd.alerting.silence_watcher import SilenceWatcher
 from sesd.alerting.silences import SILENCES_VERSION, Silence, SilenceError
 from sesd.commands.main import main
 from sesd.config import Config, core_settings, parse_config

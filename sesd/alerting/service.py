@@ -4,6 +4,7 @@ outboxes (sesd.alerting.sink_outboxes), and their metrics."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Final, TextIO
 
 import aiohttp
@@ -22,7 +23,7 @@ from sesd.alerting.resends import Resends
 from sesd.alerting.retiring import Undelivered, undelivered, unsent_alerts
 from sesd.alerting.rules import Transition
 from sesd.alerting.silence_checks import silence_check
-from sesd.alerting.silence_file import SilenceWatcher
+from sesd.alerting.silence_watcher import SilenceWatcher
 from sesd.alerting.sink_outboxes import SinkOutboxes
 from sesd.alerting.ticks import Ticks
 from sesd.config import Config, core_settings
@@ -117,10 +118,26 @@ class Alerting:
         if notification.kind is not Transition.REPEAT:
             self.on_notified()
 
-    def reconfigure(self, config: Config) -> None:
+    async def read_silences(self, config: Config) -> None:
+        """Before a reload's :meth:`reconfigure` (``files_read``): read the silences
+        file ``config`` names, off the event loop."""
+        await self.silences.ause(config.silences_path, silence_check(config), self._clock())
+
+    async def write_silences(self) -> None:
+        """After a reload's :meth:`reconfigure`: write the ends it left waiting, off
+        the event loop."""
+        await self.silences.aend(set(), self._clock())
+
+    def reconfigure(self, config: Config, *, files_read: bool = False) -> None:
         """Take a reloaded config: rules (states kept by name; a removed rule's alerts
         resolve and the resolves are sent), sinks (queued notifications kept), the
-        outboxes' size and notification age, silences."""
+        outboxes' size and notification age, silences. With ``files_read``, the
+        silences file is not looked at (:meth:`read_silences` read it; ends wait for
+        :meth:`write_silences`): the change is one step, nothing runs amid it."""
+        with self.silences.put_off() if files_read else nullcontext():
+            self._reconfigure(config)
+
+    def _reconfigure(self, config: Config) -> None:
         old_sinks = self._config.alerts.named_sinks()
         removed = {r.name for r in self._config.alerts.rules} - {
             r.name for r in config.alerts.rules
@@ -180,6 +197,14 @@ class Alerting:
             self.silences.look(now)
             self.silences.end(self.silences.waiting_on(resolved, now), now)
 
+    async def aend_silences_resolved(self, now: float | None = None) -> None:
+        """:meth:`end_silences_resolved`, the file read and written off the event loop."""
+        resolved, self.evaluator.resolved_by_change = self.evaluator.resolved_by_change, []
+        if resolved:
+            now = self._clock() if now is None else now
+            await self.silences.alook(now)
+            await self.silences.aend(self.silences.waiting_on(resolved, now), now)
+
     def stepped(self, now: float, step: float) -> None:
         """The wall clock stepped by ``step`` seconds to ``now`` (measured): every alert
         time the evaluator holds moves as far, and so do those of what waits in the
@@ -226,18 +251,39 @@ class Alerting:
             )
 
     def evaluate(self, *, flush: bool = False) -> list[Notification]:
-        """One evaluation at the current time; due notifications go to their outboxes."""
-        now = self._prepare()
+        """One evaluation at the current time; due notifications go to their outboxes.
+        The silences file is read and written in the calling thread (the daemon's
+        evaluations, :meth:`evaluate_in_slices` and :meth:`drain`'s, do it in a worker
+        thread)."""
+        now = self._clock()
+        self.end_silences_resolved(now)  # a restore's, should nothing have ended them yet
+        now = self._prepare(now, self.silences.refresh(now))
         alerts, held, ended = self._decide(now)
         log_alerts(self._log, alerts, held)
-        return self._conclude(now, ended, flush)
+        self.silences.end(ended, now)
+        return self._conclude(now, flush)
+
+    async def _evaluate_whole(self, *, flush: bool) -> list[Notification]:
+        """:meth:`evaluate`, the silences file read and written off the event loop."""
+        now = await self._silences_read()
+        alerts, held, ended = self._decide(now)
+        log_alerts(self._log, alerts, held)
+        await self.silences.aend(ended, now)
+        return self._conclude(now, flush)
+
+    async def _silences_read(self) -> float:
+        """The silences file read (off the event loop) and what else comes before the
+        rules are stepped (:meth:`_prepare`). Returns the ``now``."""
+        now = self._clock()
+        await self.aend_silences_resolved(now)  # a restore's, should nothing have ended them
+        return self._prepare(now, await self.silences.arefresh(now))
 
     async def evaluate_in_slices(self) -> list[Notification]:
         """:meth:`evaluate`, the event loop given back between slices of labels
         (sesd.alerting.slices), and between the log lines of the alerts decided: a
         poll, a scrape or a health check waits for a slice, or for a few hundred
         lines, not for every rule on every domain nor for a storm's every alert."""
-        now, moved = self._prepare(), self.evaluator.moved_by
+        now, moved = await self._silences_read(), self.evaluator.moved_by
         # A stop that comes meanwhile waits for the last slice and the last line: no
         # evaluation is left with states stepped and their alerts not decided, nor
         # with alerts queued and not logged.
@@ -255,16 +301,19 @@ class Alerting:
                 if n:
                     await anyio.lowlevel.checkpoint()
                 log_alerts(self._log, some, some_held)
-        # A clock step measured meanwhile moved the times it left (its groups' starts):
-        # what is due, and when a silence ends, is asked on the clock they moved to.
-        return self._conclude(now + self.evaluator.moved_by - moved, ended, flush=False)
+            # A clock step measured meanwhile moved the times it left (its groups' starts):
+            # what is due, and when a silence ends, is asked on the clock they moved to.
+            now += self.evaluator.moved_by - moved
+            # Waited for (a bound each file operation): no evaluation is left with its
+            # silences ended and its notifications not queued.
+            await self.silences.aend(ended, now)
+        return self._conclude(now, flush=False)
 
-    def _prepare(self) -> float:
-        """What comes before the rules are stepped: the silences read (what a new one
-        holds recalled from the outboxes), unread queues seen. Returns the ``now``."""
-        now = self._clock()
-        self.end_silences_resolved(now)  # a restore's, should nothing have ended them yet
-        if self.silences.refresh(now):
+    def _prepare(self, now: float, silences_read: bool) -> float:
+        """What comes before the rules are stepped, the silences read (``silences_read``:
+        a change, what a new one holds recalled from the outboxes): unread queues
+        seen. Returns the ``now``."""
+        if silences_read:
             for rule, domain in recall(self.outboxes.values(), self.evaluator, now):
                 self._log.info("sesd.alert.recalled", rule=rule, domain=domain)
         unread = self.unread()
@@ -297,10 +346,9 @@ class Alerting:
         alerts = self.evaluator.evaluate(self._ledger, now)
         return alerts, self.evaluator.held, self.evaluator.ended_silences
 
-    def _conclude(self, now: float, ended: set[str], flush: bool) -> list[Notification]:
-        """After the evaluation at ``now`` was decided and logged: the silences its
-        resolves ``ended`` end, and due notifications go to their outboxes."""
-        self.silences.end(ended, now)
+    def _conclude(self, now: float, flush: bool) -> list[Notification]:
+        """After the evaluation at ``now`` was decided and logged, and the silences its
+        resolves ended were ended: due notifications go to their outboxes."""
         self._behind = watch_lag(self._log, self._ledger, now, self._behind)
         notifications = self.evaluator.due(now, flush=flush)
         for notification in notifications:
@@ -347,5 +395,5 @@ class Alerting:
         """Last evaluation, every waiting group sent, every outbox emptied; then each
         Alertmanager member owed a resolve it missed tried once more, sitting out or
         not (what it is still owed is saved as not sent: :meth:`unsent`)."""
-        self.evaluate(flush=True)
+        await self._evaluate_whole(flush=True)
         await self.sink_outboxes.drain()

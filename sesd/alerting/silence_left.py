@@ -11,9 +11,11 @@ silences, in which file, and what to do should sesd stop first.
 from __future__ import annotations
 
 from collections.abc import Collection
+from functools import partial
 from typing import TYPE_CHECKING
 
 from sesd.alerting.alert_log import SHOWN
+from sesd.alerting.silence_io import FileOp, Hung, Later, Steps
 from sesd.alerting.silences import SilenceError, shown_id
 from sesd.io.logs import get_logger
 
@@ -43,15 +45,15 @@ class LeftEnds:
         _, _, before = self._ends.get(file.path, (file, where, {}))
         self._ends[file.path] = file, where, {**before, **ends}
 
-    def settle(self, path: str, now: float) -> None:
+    def settle(self, path: str, now: float) -> Steps[None]:
         """After the reload that left ``path``: its ends written now if they can be (the
         lock is not waited for), else said at once."""
-        self.write(now)
+        yield from self.write(now)
         if path in self._ends:
             then = "sesd writes their end to it once it can; a start with it before then"
             self._say(path, f"{then} takes them as waiting")
 
-    def held(self, path: str, ids: Collection[str], where: Where) -> dict[str, float]:
+    def held(self, path: str, ids: Collection[str], where: Where) -> Steps[dict[str, float]]:
         """The ends the file at ``path`` (``where``), just read holding the silences
         ``ids``, holds waiting: its own (a reload back to it), and those of each file
         left (moved or copied here, before the reload or after; ids are random, so the
@@ -66,7 +68,7 @@ class LeftEnds:
             if left == path and not ids:
                 continue  # not there yet (a share not mounted): kept for when it is
             found |= {i: at for i, at in ends.items() if i in ids}
-            if left != path and (was != where or file.identity() is not None):
+            if left != path and (was != where or (yield from _there(file))):
                 continue
             kept = {i: at for i, at in ends.items() if i not in ids and left != path}
             if kept:
@@ -75,16 +77,19 @@ class LeftEnds:
                 del self._ends[left]
         return found
 
-    def write(self, now: float) -> None:
+    def write(self, now: float) -> Steps[None]:
         """Write each file's ends, where it can be now."""
         for path, (file, _, ends) in list(self._ends.items()):
-            if file.identity() is None:
+            if not (yield from _there(file)):
                 # Not there (a share not mounted, the file moved aside): kept, and never
                 # written there, which would make a file. One moved to the path sesd
                 # reads is the watcher's once read (:meth:`held`).
                 continue
             try:
-                ended = file.expire(ends.keys(), now, ends, wait=False, resolved=True)
+                # A copy: a write given up runs on in its thread while a reload adds some.
+                waiting = dict(ends)
+                expire = partial(file.expire, waiting, now, waiting, wait=False, resolved=True)
+                ended: list[str] = yield FileOp(path, "write", expire)
             except SilenceError:
                 continue  # said when sesd left it, and again at a stop
             del self._ends[path]
@@ -95,6 +100,10 @@ class LeftEnds:
                     count=len(ended),
                     ids=[shown_id(i) for i in sorted(ended)[:SHOWN]],
                 )
+
+    def counts(self) -> dict[str, int]:
+        """How many ends wait to be written to each file left."""
+        return {path: len(ends) for path, (_, _, ends) in self._ends.items()}
 
     def log(self, path: str | None, ends: dict[str, float]) -> None:
         """At a stop: the ends not written to the file read, at ``path``, and to each
@@ -123,3 +132,12 @@ class LeftEnds:
             f"holds them waiting: {then}; end each with sesd silence expire ID --config "
             "CONFIG (a config whose alerts.silences_path is this file) once it can be written",
         )
+
+
+def _there(file: SilenceFile) -> Steps[bool]:
+    """Whether there is a file at ``file``'s path; one that does not answer is taken
+    as there (its ends wait on, said when it hung)."""
+    try:
+        return (yield FileOp(file.path, "look", file.identity)) is not None
+    except (Hung, Later):
+        return True

@@ -12,7 +12,7 @@ from sesd.alerting.rules import Status
 from sesd.metrics.families import described
 from sesd.metrics.rows import Rows
 
-__all__ = ["AlertsCollector", "OutboxCollector"]
+__all__ = ["AlertsCollector", "OutboxCollector", "UnwrittenCollector"]
 
 _LABELS = ("rule", "domain")
 #: (rule, domain) states per chunk of the two families. A large sender's config holds
@@ -106,4 +106,34 @@ class OutboxCollector(Collector):
         )
         for sink, count in sorted(self.waiting().items()):
             family.add_metric([sink], count)
+        yield family
+
+
+class UnwrittenCollector(Collector):
+    """``sesd_silences_unwritten{path}``: the ends of ``--until-resolved`` silences
+    (their alert resolved) not yet written to each silences file. The log says so at a
+    reload and at the stop; a file left unwritable for days shows here all along."""
+
+    _NAME = "sesd_silences_unwritten"
+
+    def __init__(self) -> None:
+        #: Each file's count (the alerting service says, once it is made).
+        self.unwritten: Callable[[], dict[str, int]] = dict
+
+    def describe(self) -> Iterator[Metric]:
+        """The family :meth:`collect` yields, without samples."""
+        return described([(self._NAME, "gauge")])
+
+    def collect(self) -> Iterator[Metric]:
+        """A sample per file: the one read at 0 when none wait, and each file a reload
+        moved off while some waited."""
+        family = GaugeMetricFamily(
+            self._NAME,
+            "Ends of --until-resolved silences whose alert resolved, not yet written to "
+            "the silences file (it cannot be written, or does not answer): ended in force, "
+            "but the file, and so a restart, still holds them waiting.",
+            labels=["path"],
+        )
+        for path, count in sorted(self.unwritten().items()):
+            family.add_metric([path], count)
         yield family

@@ -31,7 +31,7 @@ from sesd.core.ledger import Ledger
 from sesd.io.build import revision
 from sesd.io.logs import dropped_lines
 from sesd.metrics.accounts import AccountCollector
-from sesd.metrics.alerts import AlertsCollector, OutboxCollector
+from sesd.metrics.alerts import AlertsCollector, OutboxCollector, UnwrittenCollector
 from sesd.metrics.canary import CanaryCollector
 from sesd.metrics.families import described
 from sesd.metrics.pipeline import PipelineCollector
@@ -77,6 +77,8 @@ class Metrics:
             self.registry.register(AlertsCollector(evaluator, now))
         self._outboxes = OutboxCollector()
         self.registry.register(self._outboxes)
+        self._unwritten = UnwrittenCollector()
+        self.registry.register(self._unwritten)
         if tenants_polled:
             cap = ledger.tenant_labels.max_tracked
             self.registry.register(
@@ -215,6 +217,10 @@ class Metrics:
     def watch_outboxes(self, waiting: Callable[[], dict[str, int]]) -> None:
         """Read ``sesd_notifications_waiting`` from ``waiting``: each sink's count."""
         self._outboxes.waiting = waiting
+
+    def watch_silences(self, unwritten: Callable[[], dict[str, int]]) -> None:
+        """Read ``sesd_silences_unwritten`` from ``unwritten``: each file's count."""
+        self._unwritten.unwritten = unwritten
 
     def sqs_counts(self, queue: QueueConfig) -> QueueCounts:
         """What a poller reading ``queue`` (where its ``place`` says) counts on the

@@ -234,7 +234,7 @@ class Daemon(Parts):
         self.saver.load(stack.part("state_file"), watched=self._watching)
         # Silences waiting on alerts the config, edited while sesd was stopped, resolved
         # end now: a start that goes no further saves those alerts gone.
-        self.alerting.end_silences_resolved()
+        await self.alerting.aend_silences_resolved()
         try:
             self.web = WebGuard(self.config.http.web)
         except ConfigError as exc:

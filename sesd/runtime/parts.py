@@ -126,6 +126,7 @@ class Parts:
         )
         self.alerting.on_evaluated = self.changes.notify
         self.metrics.watch_outboxes(self.alerting.waiting)
+        self.metrics.watch_silences(self.alerting.silences.unwritten)
         self.health = Health(queues, changed=self.changes.notify)
         self.alerting.unread = lambda: self.health.unread(self.monotonic())
         # The queues' own readiness, not the daemon's: a stop does not make a queue unread

@@ -226,11 +226,14 @@ class Reloader:
             self._log.warning("sesd.config.reload_ignored", key=key, hint="needs a restart")
         if left is not None:
             left += ignored
+        # Read off the event loop first (a share that hangs holds nothing else): the
+        # change below is one step, nothing running amid it.
+        await daemon.alerting.read_silences(merged)
         old, daemon.config = daemon.config, merged
         set_level(merged.logging.level)
         daemon.alerting.evaluator.settle()  # ends under the windows and rules it began with
         daemon.pipeline.reconfigure(core_settings(merged))
-        daemon.alerting.reconfigure(merged)
+        daemon.alerting.reconfigure(merged, files_read=True)
         if daemon.aws is not None:
             daemon.aws.reconfigure(merged)
         for poller in (daemon.account_poller, daemon.tenant_poller):
@@ -269,6 +272,7 @@ class Reloader:
         for warning in said(new_warnings(old, merged, warnings_here), placed):
             self._log.warning("sesd.config.warning", warning=warning)
         daemon.changes.notify()
+        await daemon.alerting.write_silences()  # the ends the change left waiting
         if daemon.aws is not None:
             # Last: the pollers it stopped still hold their clients (closed as they end).
             await daemon.aws.retire(merged, made)

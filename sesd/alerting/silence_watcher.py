@@ -1,0 +1,332 @@
+"""The daemon's view of the silences file: the silences in force, read again when the
+file changes, and the ends of ``--until-resolved`` silences written to it.
+
+Every file operation is a step (sesd.alerting.silence_io): the daemon runs them in a
+worker thread, each waited for a bound (a file on a share that hangs holds nothing
+else), and the CLI and callers that are not async in the calling thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from functools import partial
+from typing import TypeVar
+
+from sesd.alerting.alert_log import SHOWN
+from sesd.alerting.silence_entries import Entry, entry_content
+from sesd.alerting.silence_file import LockHeld, SilenceFile
+from sesd.alerting.silence_io import FileOp, FileThread, Hung, Later, Steps, inline, later
+from sesd.alerting.silence_left import LeftEnds
+from sesd.alerting.silences import Silence, SilenceError, SilenceSet, shown_id
+from sesd.io.logs import get_logger
+
+__all__ = ["SilenceWatcher"]
+
+T = TypeVar("T")
+
+
+class SilenceWatcher:
+    """Keeps :attr:`silences` (what the evaluator matches against) as the file says,
+    reading it again when it changes. A file that cannot be read is logged once per
+    version and the silences read before stay in force. A silence that is none, or
+    that ``check`` finds wrong (its reason; "" when right), is left out, and logged
+    when first left out or when its reason changes: not again at each read of the file
+    (each ``sesd silence add``) nor at each check given anew (a reload)."""
+
+    def __init__(self, path: str | None, check: Callable[[Silence], str] | None = None) -> None:
+        self._log = get_logger()
+        self.file: SilenceFile | None = None
+        #: Each entry left out at the last read (as :func:`entry_content` has it), and why.
+        self._told: dict[bytes, str] = {}
+        self.silences = SilenceSet()
+        #: A read at a reload not yet reported by :meth:`refresh` (whose True recalls
+        #: what a new silence holds from the outboxes).
+        self._unreported = False
+        #: ``--until-resolved`` silences a resolve ended that the file could not be told
+        #: of yet (id: when): out of force all the same, as the alert's next incident
+        #: must page, and written at each evaluation until a write takes.
+        self._unwritten: dict[str, float] = {}
+        #: Those of the files a reload moved off, written to them once they can be.
+        self._left = LeftEnds()
+        #: Why the last write failed, as logged ("" once one took).
+        self._unwritable = ""
+        #: Whether the last write found the lock held (said if the next one does too).
+        self._held = False
+        #: Runs the daemon's file operations (those of the ``a``-methods).
+        self.thread = FileThread()
+        #: Whether the methods that are not async leave the file be (:meth:`put_off`).
+        self._put_off = False
+        inline(self._switch(path, check))  # nothing waits yet: no look at the file
+
+    @contextmanager
+    def put_off(self) -> Iterator[None]:
+        """Within: the methods that are not async do no file operation (the daemon's
+        reload, which reads the file first with :meth:`ause`, and writes after with
+        :meth:`aend`): what was read stays, ends are in force and wait to be written."""
+        self._put_off = True
+        try:
+            yield
+        finally:
+            self._put_off = False
+
+    def _now(self, steps: Steps[T]) -> T:
+        """What ``steps`` return, run in the calling thread (or put off)."""
+        return later(steps) if self._put_off else inline(steps)
+
+    def use(self, path: str | None, check: Callable[[Silence], str] | None, now: float) -> None:
+        """:meth:`ause`, in the calling thread."""
+        self._now(self._use(path, check, now))
+
+    async def ause(
+        self, path: str | None, check: Callable[[Silence], str] | None, now: float
+    ) -> None:
+        """Read silences from ``path`` (None: no silences), checked by ``check``: the
+        same path's silences read are checked again now, and the file read now if it
+        changed since (another path's is: else the silences would be none until the
+        next evaluation's refresh), as a start would read it. Ends the file left was
+        not told of yet are still written to it, which holds those silences."""
+        await self.thread.run(self._use(path, check, now))
+
+    def look(self, now: float) -> None:
+        """:meth:`alook`, in the calling thread."""
+        self._now(self._look(now))
+
+    async def alook(self, now: float) -> None:
+        """Read the file now if it changed since the last read; the next
+        :meth:`arefresh` still reports the read as a change (and recalls what a new
+        silence holds from the outboxes)."""
+        await self.thread.run(self._look(now))
+
+    def refresh(self, now: float) -> bool:
+        """:meth:`arefresh`, in the calling thread."""
+        return self._now(self._refresh(now))
+
+    async def arefresh(self, now: float) -> bool:
+        """Read the file again if it changed since the last read; whether it did (or a
+        reload read another file since the last refresh)."""
+        return await self.thread.run(self._refresh(now))
+
+    def end(self, silence_ids: set[str], now: float) -> None:
+        """:meth:`aend`, in the calling thread."""
+        self._now(self._end(silence_ids, now))
+
+    async def aend(self, silence_ids: set[str], now: float) -> None:
+        """End ``--until-resolved`` silences whose alert resolved: in force at once (the
+        alert's next incident pages), and in the file, or at a later call (each
+        evaluation's) while the file cannot be written."""
+        await self.thread.run(self._end(silence_ids, now))
+
+    def unwritten(self) -> dict[str, int]:
+        """How many ends wait to be written to each file: the one read (0 when none
+        wait) and each a reload moved off."""
+        waiting = {} if self.file is None else {self.file.path: len(self._unwritten)}
+        return self._left.counts() | waiting
+
+    def _use(
+        self, path: str | None, check: Callable[[Silence], str] | None, now: float
+    ) -> Steps[None]:
+        left = self.file if self.file is not None and self.file.path != path else None
+        if left is not None and self._unwritten:
+            self._left.leave(left, self._unwritten, self._identity[:2] if self._identity else None)
+        yield from self._switch(path, check)
+        yield from self._look(now)
+        if left is not None:
+            yield from self._left.settle(left.path, now)
+
+    def _look(self, now: float) -> Steps[None]:
+        self._unreported = (yield from self._read(now)) or self._unreported
+
+    def _switch(self, path: str | None, check: Callable[[Silence], str] | None) -> Steps[None]:
+        """Take ``check``, and ``path`` unless it is the file read already."""
+        self._given = check or (lambda silence: "")
+        self._said: dict[tuple[str | None, str | None, str | None], str] = {}
+        if self.file is not None and self.file.path == path:
+            self._take(self._entries)
+            return
+        self.file = SilenceFile(path) if path else None
+        # Waiting for the new file too: the old one moved or copied there holds the same
+        # silences, and its read keeps ended those it holds (no file: none). One that
+        # does not answer is taken as there: its ends wait on.
+        if self.file is not None and self._unwritten:
+            try:
+                there = (yield FileOp(self.file.path, "look", self.file.identity)) is not None
+            except (Hung, Later):
+                there = True
+            self._unwritten = self._unwritten if there else {}
+        else:
+            self._unwritten = {}
+        self.silences.items = []
+        self._told = {}
+        self._entries: list[Entry] = []
+        self._identity: tuple[int, int, int, int] | None = None
+
+    def _refresh(self, now: float) -> Steps[bool]:
+        unreported, self._unreported = self._unreported, False
+        return (yield from self._read(now)) or unreported
+
+    def _read(self, now: float) -> Steps[bool]:
+        """Read the file if it changed since the last read; whether it did. One that
+        does not answer keeps the silences read last, and is looked at again next time
+        (the thread said it)."""
+        file = self.file
+        if file is None:
+            return False
+        try:
+            identity: tuple[int, int, int, int] | None = yield FileOp(
+                file.path, "look", file.identity
+            )
+            if identity == self._identity:
+                return False
+            entries: list[Entry] = yield FileOp(file.path, "read", file.entries)
+        except (Hung, Later):
+            return False
+        except SilenceError as exc:
+            self._identity = identity  # said once for this version
+            self._log.error("sesd.silences.unreadable", error=str(exc))
+            return False
+        self._identity, self._entries = identity, entries
+        held = {entry.silence.id for entry in self._entries if entry.silence is not None}
+        found = (yield from self._left.held(file.path, held, identity[:2])) if identity else {}
+        self._unwritten = {**found, **self._unwritten}
+        self._still_ended(now)
+        skipped = self._take(self._entries)
+        self._log.info(
+            "sesd.silences.loaded",
+            path=file.path,
+            silences=len(self.silences.items),
+            skipped=skipped,
+        )
+        return True
+
+    def _check(self, silence: Silence) -> str:
+        """What the check says of ``silence``, said once for each set of matchers: a
+        change of the file (each ``sesd silence add``) checks only new ones (a long
+        glob's search takes a while, and holds the evaluation)."""
+        key = _matchers(silence)
+        if key not in self._said:
+            self._said[key] = self._given(silence)
+        return self._said[key]
+
+    def _take(self, entries: list[Entry]) -> int:
+        """Keep the silences of ``entries`` that are right; log each other, why it is
+        left out, once while it stays so. Returns how many were."""
+        kept: list[Silence] = []
+        told, self._told = self._told, {}
+        for entry in entries:
+            problem = entry.problem(self._check)
+            if entry.silence is not None and not problem:
+                kept.append(entry.silence)
+                continue
+            content = entry_content(entry)
+            self._told[content] = problem
+            if told.get(content) == problem:
+                continue  # as logged: its place may have moved, not what is wrong
+            self._log.warning(
+                "sesd.silences.skipped",
+                path=self.file.path if self.file else None,
+                entry=entry.number,
+                id=entry.id,
+                reason=problem,
+            )
+        self.silences.items = kept
+        # Kept for the silences the file holds: one leaves it a while after it ends,
+        # and silences added for months without a reload would otherwise all stay.
+        held = {_matchers(entry.silence) for entry in entries if entry.silence is not None}
+        self._said = {key: said for key, said in self._said.items() if key in held}
+        return len(entries) - len(self.silences.items)
+
+    def waiting_on(
+        self, resolved: Iterable[tuple[str, str, str, str | None]], now: float
+    ) -> set[str]:
+        """Ids of the file's ``--until-resolved`` silences that the resolves of the
+        alerts ``resolved`` (rule, label, severity, and the severity each fires on
+        from now, None when gone) end at ``now``: those the checks leave out too. A
+        silence on a rule a reload removed is left out from then on; left waiting, it
+        would be in force again were the rule added back, and mute its next incident.
+        One that matches the alert under the severity it fires on waits on."""
+        every = SilenceSet([entry.silence for entry in self._entries if entry.silence is not None])
+        ended: set[str] = set()
+        for rule, label, severity, fires_on in resolved:
+            found = every.waiting_on(rule, label, severity, now)
+            if fires_on is not None:
+                found -= every.waiting_on(rule, label, fires_on, now)
+            ended |= found
+        return ended
+
+    def _end(self, silence_ids: set[str], now: float) -> Steps[None]:
+        yield from self._left.write(now)
+        file = self.file
+        if file is None or not (silence_ids or self._unwritten):
+            return
+        if not self._unwritten:
+            # Nothing was tried since the last write that found the lock held (it took, or
+            # the file ended what waited): a lock held now is held a moment.
+            self._held = False
+        new = silence_ids - self._unwritten.keys()
+        for entry in self._entries:  # those left out too, checked again at a reload
+            if entry.silence is not None and entry.silence.id in new:
+                entry.silence.ends_at = max(now, entry.silence.starts_at)
+        self._unwritten |= dict.fromkeys(new, now)
+        try:
+            # The lock is not waited for (a command holding it, stopped at its terminal or
+            # on a hung disk, would hold the write as long, and the file each write
+            # after): each evaluation tries.
+            # A copy: a write given up runs on in its thread while this one changes them.
+            waiting = dict(self._unwritten)
+            expire = partial(file.expire, waiting, now, waiting, wait=False, resolved=True)
+            ended: list[str] = yield FileOp(file.path, "write", expire)
+        except Later:
+            return  # in force, and written by the next write
+        except SilenceError as exc:
+            # A command holds the lock for a moment: said once it held it a whole period.
+            moment, self._held = not self._held, isinstance(exc, LockHeld)
+            if (new or str(exc) != self._unwritable) and not (moment and self._held):
+                named = sorted(self._unwritten)[:SHOWN]
+                self._log.error(
+                    "sesd.silences.unwritable",
+                    error=str(exc),
+                    count=len(self._unwritten),
+                    ids=[shown_id(i) for i in named],
+                    hint="ended all the same (the alerts they held page); written to the "
+                    "file once it can be",
+                )
+                self._unwritable = str(exc)
+            return
+        self._unwritten, self._unwritable, self._held = {}, "", False
+        if not ended:
+            return  # ended in the file already (by another sesd reading it): read next
+        named = sorted(ended)[:SHOWN]  # a file edited by hand may hold any number
+        self._log.info(
+            "sesd.silences.ended_by_resolve", count=len(ended), ids=[shown_id(i) for i in named]
+        )
+
+    def log_unwritten(self) -> None:
+        """At a stop: the ends the file could not be told of. The next start reads the
+        file alone, which holds those silences waiting: the on-call is told which, and
+        what to do, rather than find the alert's next incident muted."""
+        self._left.log(self.file.path if self.file else None, self._unwritten)
+
+    def _still_ended(self, now: float) -> None:
+        """Keep the silences a resolve ended out of force when the file is read again
+        while it could not be told (an edit by hand, a reload): it still holds them in
+        force, waiting or until a time given by hand. Those it ended by ``now``, or
+        no longer ends when their alert resolves (a time given instead), are left to
+        it: the resolve has no say in them."""
+        waiting = set()
+        for entry in self._entries:
+            silence = entry.silence
+            if (
+                silence is not None
+                and silence.id in self._unwritten
+                and silence.until_resolved
+                and silence.state(now) != "expired"
+            ):
+                silence.ends_at = max(self._unwritten[silence.id], silence.starts_at)
+                waiting.add(silence.id)
+        self._unwritten = {i: at for i, at in self._unwritten.items() if i in waiting}
+
+
+def _matchers(silence: Silence) -> tuple[str | None, str | None, str | None]:
+    """What the config's checks read of ``silence``: its matchers."""
+    return silence.rule, silence.domain, silence.severity

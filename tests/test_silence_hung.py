@@ -1,0 +1,298 @@
+"""A silences file that does not answer (a hard-mounted NFS share that hangs, a disk
+that stalls): the daemon reads, looks at and writes it in a worker thread, waits a
+bound for each, and goes on with the silences it read last. The hang is said once
+(its path escaped), and no second operation starts on the file while one hangs.
+
+The hang is real: a file whose read (or write) first opens a FIFO for reading, which
+blocks until the test opens it for writing. sesd's own reads open a FIFO planted at
+the path without waiting (and refuse it), so the FIFO stands in front of a plain file.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, MutableMapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import anyio
+import anyio.to_thread
+import msgspec
+import pytest
+from structlog.testing import capture_logs
+
+from sesd.alerting.silence_entries import Entry
+from sesd.alerting.silence_file import SilenceFile
+from sesd.alerting.silence_watcher import SilenceWatcher
+from sesd.alerting.silences import Silence
+from sesd.commands.demo.localsqs import LocalSqs
+from sesd.config import Config, parse_config
+from sesd.metrics.alerts import UnwrittenCollector
+from tests.conftest import make_queue, running, send_bodies
+from tests.receivers import Receiver
+from tests.test_alerting_e2e import alerting_config, short_polled, spike
+from tests.test_routing import RULE, T, _silenceable
+from tests.test_rules import feed_spike
+from tests.test_silence_reload import BOUNCES, _text, _watching
+
+pytestmark = pytest.mark.timeout(60)
+
+#: How long the tests' watchers wait for the file: short, the hang is the test's own.
+BOUND = 0.3
+
+
+class Stuck(SilenceFile):
+    """A plain silences file whose first read or write (as ``stuck`` says) waits, as
+    one on a share that hangs, until the test opens the FIFO ``gate`` for writing."""
+
+    def __init__(self, path: str, gate: Path, stuck: str = "read") -> None:
+        super().__init__(path)
+        self._gate, self._stuck = gate, stuck
+        #: How many operations came to the gate (one thread at most).
+        self.waits = 0
+        #: Set once the operation that waited has come back.
+        self.back = threading.Event()
+
+    def _wait(self, what: str) -> bool:
+        """Wait at the gate, if this is the operation that does; whether it was."""
+        if what != self._stuck or self.waits:
+            return False
+        self.waits += 1
+        with open(self._gate, "rb") as gate:  # blocks until a writer comes
+            gate.read()
+        return True
+
+    def entries(self) -> list[Entry]:
+        waited = False
+        try:
+            waited = self._wait("read")
+            return super().entries()
+        finally:
+            if waited:
+                self.back.set()
+
+    def update(
+        self, change: Callable[[list[Silence]], list[Silence]], now: float, *, wait: bool = True
+    ) -> None:
+        waited = False
+        try:
+            waited = self._wait("write")
+            super().update(change, now, wait=wait)
+        finally:
+            if waited:
+                self.back.set()
+
+
+@contextmanager
+def gate(tmp_path: Path) -> Iterator[Path]:
+    """A FIFO; opened for writing at the end, whatever the test did, so that no thread
+    waits on it past the test."""
+    fifo = tmp_path / "gate"
+    os.mkfifo(fifo)
+    try:
+        yield fifo
+    finally:
+        _open_gate(fifo)
+
+
+def _open_gate(fifo: Path) -> None:
+    """Let a reader waiting on ``fifo`` through (none waiting: nothing to do)."""
+    try:
+        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:
+        return  # no reader (ENXIO): none waits
+    os.close(fd)
+
+
+async def _back(file: Stuck) -> None:
+    """Wait for the operation given up to come back (its thread ended)."""
+    assert await anyio.to_thread.run_sync(file.back.wait, 10)
+
+
+def _silence(silence_id: str, **kw: Any) -> Silence:
+    return Silence(id=silence_id, comment="c", starts_at=T - 60, ends_at=None, **kw)
+
+
+def _events(logs: list[MutableMapping[str, Any]], event: str) -> list[MutableMapping[str, Any]]:
+    return [line for line in logs if line["event"] == event]
+
+
+async def test_a_read_that_hangs_is_given_up_and_the_silences_read_last_hold(
+    tmp_path: Path,
+) -> None:
+    """The file changes (s2 added) and its read hangs: the refresh comes back within the
+    bound, s1 holds, and the hang is said once with the path escaped. The next refresh
+    starts no second read while the first hangs. Once it comes back, the file is read
+    again: s1 and s2 hold."""
+    path = tmp_path / "sil\x1bences.json"
+    SilenceFile(str(path)).add(_silence("s1", domain="a.example"), T)
+    watcher = SilenceWatcher(str(path))
+    watcher.thread.bound = BOUND
+    assert await watcher.arefresh(T)
+    with gate(tmp_path) as fifo:
+        stuck = Stuck(str(path), fifo)
+        watcher.file = stuck
+        SilenceFile(str(path)).add(_silence("s2", domain="b.example"), T)  # the CLI's
+        with capture_logs() as logs:
+            with anyio.fail_after(5 * BOUND):
+                assert not await watcher.arefresh(T + 1)
+                assert not await watcher.arefresh(T + 2)
+        assert [s.id for s in watcher.silences.items] == ["s1"]
+        (hung,) = _events(logs, "sesd.silences.hung")
+        assert (hung["path"], hung["what"], hung["seconds"]) == (
+            str(path).replace("\x1b", "\\u001b"),
+            "read",
+            BOUND,
+        )
+        assert stuck.waits == 1
+        _open_gate(fifo)
+        await _back(stuck)
+    with capture_logs() as logs:
+        assert await watcher.arefresh(T + 3)
+    assert [s.id for s in watcher.silences.items] == ["s1", "s2"]
+    assert [line["what"] for line in _events(logs, "sesd.silences.answered")] == ["read"]
+
+
+async def test_a_write_that_hangs_keeps_the_end_in_force_and_waiting(tmp_path: Path) -> None:
+    """An ``--until-resolved`` silence whose alert resolved, and the write of its end
+    hangs: it is out of force at once, the end waits (the gauge counts it, the stop
+    names it), and a second end is not tried while the write hangs. Once the file
+    answers, the next evaluation's write takes: the end at the resolve's time."""
+    path = tmp_path / "silences.json"
+    SilenceFile(str(path)).add(_silence("s1", domain="a.example", until_resolved=True), T)
+    watcher = SilenceWatcher(str(path))
+    watcher.thread.bound = BOUND
+    gauge = UnwrittenCollector()
+    gauge.unwritten = watcher.unwritten
+    assert await watcher.arefresh(T)
+    with gate(tmp_path) as fifo:
+        stuck = Stuck(str(path), fifo, stuck="write")
+        watcher.file = stuck
+        with capture_logs() as logs:
+            with anyio.fail_after(5 * BOUND):
+                await watcher.aend({"s1"}, T + 10)
+                await watcher.aend(set(), T + 11)
+            watcher.log_unwritten()
+        assert watcher.silences.match("r", "a.example", "critical", T + 12) is None
+        (family,) = gauge.collect()
+        assert [(s.labels, s.value) for s in family.samples] == [({"path": str(path)}, 1)]
+        assert [line["what"] for line in _events(logs, "sesd.silences.hung")] == ["write"]
+        (unwritable,) = _events(logs, "sesd.silences.unwritable")
+        assert unwritable["ids"] == ["s1"]
+        (unwritten,) = _events(logs, "sesd.silences.unwritten")
+        assert (unwritten["path"], unwritten["ids"]) == (str(path), ["s1"])
+        assert stuck.waits == 1
+        assert SilenceFile(str(path)).read()[0].ends_at is None
+        _open_gate(fifo)
+        await _back(stuck)
+    await watcher.aend(set(), T + 20)
+    assert SilenceFile(str(path)).read()[0].ends_at == T + 10
+    (family,) = gauge.collect()
+    assert [(s.labels, s.value) for s in family.samples] == [({"path": str(path)}, 0)]
+
+
+async def test_a_reload_writes_the_end_it_made_after_the_change(tmp_path: Path) -> None:
+    """A reload's change of rules is one step, the file left alone amid it: a reload
+    that removes the rule ends the ``--until-resolved`` silence holding its alert, in
+    force at once, and in the file once the change is made."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    file = _watching(silences, rule="delays", domain="a.example")
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    await alerting.evaluate_in_slices()
+    assert [s.id for s in alerting.silences.silences.items] == ["s1"]
+    now[0] = T + 10
+    config = parse_config(_text(silences, BOUNCES))
+    await alerting.read_silences(config)
+    alerting.reconfigure(config, files_read=True)
+    assert [s.ends_at for s in file.read()] == [None]  # not in the change
+    assert alerting.silences.silences.match("delays", "a.example", "critical", T + 10) is None
+    await alerting.write_silences()
+    assert [s.ends_at for s in file.read()] == [T + 10]
+
+
+async def test_a_reload_off_a_share_that_hangs_reads_the_new_file_at_once(
+    tmp_path: Path,
+) -> None:
+    """The silences file's read hangs (said once); the on-call moves ``silences_path``
+    to a local disk and reloads: the new file is read at once, its silence in force,
+    though the old file's read still hangs."""
+    alerting, _, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    alerting.silences.thread.bound = BOUND
+    moved = tmp_path / "local.json"
+    SilenceFile(str(moved)).add(_silence("s2", domain="b.example"), T)
+    with gate(tmp_path) as fifo:
+        stuck = Stuck(str(silences), fifo)
+        alerting.silences.file = stuck
+        SilenceFile(str(silences)).add(_silence("s1", domain="a.example"), T)
+        with capture_logs() as logs, anyio.fail_after(5 * BOUND):
+            await alerting.evaluate_in_slices()
+            config = parse_config(_text(moved, RULE + 'sinks = ["ops"]\n'))
+            now[0] = T + 10
+            await alerting.read_silences(config)
+            alerting.reconfigure(config, files_read=True)
+            await alerting.write_silences()
+        assert [s.id for s in alerting.silences.silences.items] == ["s2"]
+        assert [line["what"] for line in _events(logs, "sesd.silences.hung")] == ["read"]
+        assert not stuck.back.is_set()
+        _open_gate(fifo)
+        await _back(stuck)
+
+
+@pytest.mark.timeout(90)
+async def test_the_daemon_serves_and_pages_while_its_silences_read_hangs(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``sesd`` whose silences file's read hangs from its first evaluation: /healthz
+    answers 200, the queue's events are consumed and the alert they fire pages Slack,
+    all while the read hangs; the hang is said once. Once the file answers, its
+    silences are read."""
+    path = tmp_path / "silences.json"
+    SilenceFile(str(path)).add(_silence("s1", domain="b.example"), time.time())
+    monkeypatch.setattr("sesd.alerting.silence_io.BOUND", BOUND)
+    url, _ = await make_queue(sqs)
+    with gate(tmp_path) as fifo:
+        made: list[Stuck] = []
+
+        def stuck(at: str) -> Stuck:
+            made.append(Stuck(at, fifo))
+            return made[-1]
+
+        monkeypatch.setattr("sesd.alerting.silence_watcher.SilenceFile", stuck)
+        async with Receiver("slack") as slack, Receiver("pagerduty") as pd:
+            monkeypatch.setenv("SESD_TEST_SLACK_URL", slack.url)
+            monkeypatch.setenv("SESD_TEST_PD_KEY", "key")
+            config = alerting_config(local_sqs, url, slack, pd, min_events=10)
+            config = _with_silences(short_polled(config, monkeypatch), path)
+            with capture_logs() as logs:
+                async with running(config, console=io.StringIO()) as daemon:
+                    (file,) = made
+                    assert not file.back.is_set()  # its read hangs
+                    health = f"http://127.0.0.1:{daemon.http_port}/healthz"
+                    async with aiohttp.ClientSession() as http, http.get(health) as answer:
+                        assert answer.status == 200
+                    await send_bodies(sqs, url, spike(time.time()))
+                    with anyio.fail_after(30):
+                        await slack.wait_for(1)
+                    assert not file.back.is_set()
+                    assert daemon.alerting.silences.silences.items == []
+                    _open_gate(fifo)
+                    await _back(file)
+                    with anyio.fail_after(10):
+                        await daemon.changes.wait_for(
+                            lambda: (
+                                [s.id for s in daemon.alerting.silences.silences.items] == ["s1"]
+                            )
+                        )
+    assert [line["what"] for line in _events(logs, "sesd.silences.hung")] == ["read"]
+    assert "outlook.example" in slack.accepted[0]["text"]
+
+
+def _with_silences(config: Config, path: Path) -> Config:
+    """``config`` with its silences in the file at ``path``."""
+    alerts = msgspec.structs.replace(config.alerts, silences_path=str(path))
+    return msgspec.structs.replace(config, alerts=alerts)
