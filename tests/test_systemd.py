@@ -101,7 +101,6 @@ def test_the_unit_gives_the_open_files_sesd_would_raise_its_limit_to() -> None:
     assert _values("LimitNOFILE") == [str(WANTED)]
 
 
-
 def test_a_call_the_filter_forbids_fails_instead_of_killing() -> None:
     """`sesd reload` (ExecReload, under the unit's filter) follows the daemon through
     pidfd_open and pidfd_send_signal, calls a systemd older than them leaves out of
@@ -109,6 +108,7 @@ def test_a_call_the_filter_forbids_fails_instead_of_killing() -> None:
     and every `systemctl reload` would fail. With EPERM the call fails, and the command
     follows the daemon by its number."""
     assert _values("SystemCallErrorNumber") == ["EPERM"]
+
 
 def test_the_install_steps_make_the_credentials_directory() -> None:
     """systemd refuses to start a unit whose LoadCredential= directory is missing, even
