@@ -216,17 +216,20 @@ class Deletes:
         """One batch call (a delete's try, a release): SQS's answer, and what ended the
         call after SQS answered (a cancellation, an exit), for the caller to tell the
         answer, make no more calls, and raise it; None if the call returned. What ends
-        it before (the module's docstring) is raised. The SDK's retries of a call so
-        ended are counted as those of one that returned are: from the requests it sent
-        (the SDK adds their count to the answer it hands back)."""
+        it before (the module's docstring) is raised. The SDK's retries of a call
+        ended so, before SQS's answer or after it, are counted as those of one that
+        returned or failed are: from the requests it sent (the SDK adds their count to
+        the answer or the error it hands back, which such an end loses)."""
         kept = Kept()
         token = KEPT.set(kept)
         try:
             return await self._batch(operation, call, entries), None
         except BaseException as exc:
-            if kept.answer is None or isinstance(exc, Exception):
+            if isinstance(exc, Exception):  # its retries counted by _batch, if SQS's
                 raise
             self._counts.retried(operation, max(kept.tries - 1, 0))
+            if kept.answer is None:
+                raise
             return kept.answer, exc
         finally:
             KEPT.reset(token)
