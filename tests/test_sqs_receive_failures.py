@@ -112,11 +112,14 @@ async def test_failed_receives_back_off_to_the_cap(
 
 
 class OneMessage(SometimesThrottled):
-    """Every receive brings one message; every delete deletes what it is asked to."""
+    """Every receive brings one message; every delete deletes, and every release gives
+    back, what it is asked to."""
 
     async def _answer(self, request: web.Request) -> web.StreamResponse:
         asked = await request.json()
-        if request.headers["X-Amz-Target"].endswith("DeleteMessageBatch"):
+        if request.headers["X-Amz-Target"].endswith(
+            ("DeleteMessageBatch", "ChangeMessageVisibilityBatch")
+        ):
             answer: dict[str, Any] = {"Successful": [{"Id": e["Id"]} for e in asked["Entries"]]}
         else:
             answer = {"Messages": [{"MessageId": "m", "ReceiptHandle": "r", "Body": "{}"}]}
@@ -162,7 +165,7 @@ _BUGS: dict[type[BaseException], Callable[[Any, Any], Any]] = {
 
 
 @pytest.mark.parametrize("bug", list(_BUGS), ids=lambda bug: bug.__name__)
-@pytest.mark.parametrize("call", ["receive", "delete", "handled"])
+@pytest.mark.parametrize("call", ["receive", "delete", "release", "handled"])
 async def test_a_bug_of_sesds_own_code_under_a_call_is_sesds_fault(
     call: str, bug: type[BaseException], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -177,7 +180,7 @@ async def test_a_bug_of_sesds_own_code_under_a_call_is_sesds_fault(
         monkeypatch.setattr(answers_module, "_entry", _BUGS[bug])
         with pytest.raises(bug):
             await asked()
-        errors = [_errors(p, c) for c in ("receive", "delete")]
+        errors = [_errors(p, c) for c in ("receive", "delete", "release")]
     assert not any(errors)  # no failed call of SQS's
 
 
