@@ -223,9 +223,9 @@ class Deletes:
         kept = Kept()
         token = KEPT.set(kept)
         try:
-            return await self._batch(operation, call, entries), None
+            return await self._batch(operation, call, entries, kept), None
         except BaseException as exc:
-            if isinstance(exc, Exception):  # its retries counted by _batch, if SQS's
+            if isinstance(exc, Exception):  # its retries counted by _batch, if SQS's error
                 raise
             self._counts.retried(operation, max(kept.tries - 1, 0))
             if kept.answer is None:
@@ -331,14 +331,18 @@ class Deletes:
                 released.answered = True
             raise ended
 
-    async def _batch(self, operation: str, call: Any, entries: list[dict[str, Any]]) -> Any:
+    async def _batch(
+        self, operation: str, call: Any, entries: list[dict[str, Any]], kept: Kept
+    ) -> Any:
         """One batch call on the queue; its failure and the SDK's retries of it counted
-        (a throttle the SDK's retry got past shows nowhere else)."""
+        (a throttle the SDK's retry got past shows nowhere else). An error without an
+        answer (a connection cut, a read timeout) does not say them: they are the
+        requests the call sent (``kept.tries``), one fewer."""
         try:
             answer = await call(QueueUrl=self._queue.url, Entries=entries)
         except SQS_ERRORS as exc:
             if not sesds_own(exc):  # a bug of sesd's is no failed call (sdk_blame)
-                self._counts.retried(operation, retries(exc))
+                self._counts.retried(operation, max(retries(exc), kept.tries - 1))
                 self._counts.error(operation)
             raise
         except RecursionError as exc:
