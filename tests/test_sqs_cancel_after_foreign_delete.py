@@ -2,7 +2,8 @@
 SDK reads as no outcome, an error, one the SDK tries again) and whose task is then
 cancelled: nothing says SQS deleted the message. The delete is said cut off, counted
 failed, the message to come back after its visibility timeout. And one the SDK tried
-again before SQS's answer is kept: said deleted, as SQS answered."""
+again before SQS's answer is kept: said deleted, as SQS answered. The SDK's retries of
+a call are counted once, however it ends (cut off, answered, returned)."""
 
 from __future__ import annotations
 
@@ -222,3 +223,25 @@ async def test_a_cancel_while_sqs_is_slow_to_answer_a_retry_counts_that_retry(
     assert _counted(p, "delete") == (1.0, 0.0)
     assert _retried(p) == 1
     assert said_in(json_logs)["sesd.sqs.delete_cut_off"]["count"] == 1
+
+
+@pytest.mark.parametrize("call", ["delete", "release"])
+async def test_a_call_that_returns_after_the_sdks_retries_counts_them_once(
+    call: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A delete (a release) that met SQS's passing error, then a dropped connection, and
+    was answered at its third try returns: its two retries are counted once, from the
+    SDK's answer, not again from the requests the call sent."""
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda *_: 0.0)
+    error = _body({"__type": "InternalError", "message": "We encountered an error."})
+    answers = [(200, _DELETED), (500, error), (200, _DELETED)]
+    async with Dropped(answers) as sqs, aws_client("sqs", sqs, sqs_config(5)) as client:
+        trim_sqs(client)
+        p, _ = poller(client, f"{sqs.url}/123456789012/q")
+        message: Any = {"MessageId": "m0", "ReceiptHandle": "r0"}
+        await getattr(p._deletes, call)([message])
+    assert sqs.deletes == 3
+    labels = {"queue": "q", "account": "default", "region": "us-east-1", "operation": call}
+    registry = p._metrics.registry
+    assert registry.get_sample_value("sesd_sqs_retries_total", labels) == 2
+    assert _counted(p, call) == (0.0, 0.0)
