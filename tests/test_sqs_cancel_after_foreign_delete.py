@@ -2,7 +2,8 @@
 SDK reads as no outcome, an error, one the SDK tries again) and whose task is then
 cancelled: nothing says SQS deleted the message. The delete is said cut off, counted
 failed, the message to come back after its visibility timeout. And one the SDK tried
-again before SQS's answer is kept: said deleted, as SQS answered."""
+again before SQS's answer is kept: said deleted, as SQS answered. The SDK's retries of
+a call are counted once, however it ends (cut off, answered, returned)."""
 
 from __future__ import annotations
 
@@ -60,6 +61,24 @@ class Dropped(Deletes):
         return await super()._answer(request)
 
 
+class HeldAfter(Deletes):
+    """As :class:`Deletes`, but the delete after its ``answers`` is held unanswered
+    (``arrived`` set) until ``let_go`` is set: a try SQS is slow to answer."""
+
+    def __init__(self, answers: list[tuple[int, bytes]]) -> None:
+        super().__init__(answers)
+        self.arrived = anyio.Event()
+        self.let_go = anyio.Event()
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        if self.deletes == len(self.answers):
+            self.deletes += 1
+            self.arrived.set()
+            await self.let_go.wait()
+            return web.Response(status=503, content_type=_JSON)
+        return await super()._answer(request)
+
+
 def _body(answer: Any) -> bytes:
     return json.dumps(answer).encode()
 
@@ -69,19 +88,26 @@ _DELETED = _body({"Successful": [{"Id": "0"}], "Failed": []})
 
 
 async def _cancelled_delete(
-    sqs: Deletes, monkeypatch: pytest.MonkeyPatch, *, in_backoff: bool = False
+    sqs: Deletes,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    in_backoff: bool = False,
+    arrived: anyio.Event | None = None,
 ) -> Any:
     """A stop's delete of one message at ``sqs`` (sesd's delete client: the SDK's retries),
     its task cancelled once SQS's answer reached the SDK's last hook (after-call), or,
     ``in_backoff``, once the SDK has read the first answer and asks whether to try
-    again (it then waits to: for ever here). Returns the poller, its delete told."""
+    again (it then waits to: for ever here), or once ``arrived`` is set (by ``sqs``).
+    Returns the poller, its delete told."""
     if in_backoff:
         monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda *_: 3600.0)
     else:
         monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda *_: 0.0)
     async with aws_client("sqs", sqs, sqs_config(5)) as client:
         trim_sqs(client)
-        if in_backoff:
+        if arrived is not None:
+            answered = arrived
+        elif in_backoff:
             answered = anyio.Event()
             client.meta.events.register(
                 "needs-retry.sqs.DeleteMessageBatch", lambda **_: answered.set()
@@ -178,3 +204,44 @@ async def test_a_cancel_after_sqs_answered_a_retry_past_a_dropped_connection_cou
     assert sqs.deletes == 2
     assert _retried(p) == 1
     _told_deleted(said_in(json_logs))
+
+
+async def test_a_cancel_while_sqs_is_slow_to_answer_a_retry_counts_that_retry(
+    json_logs: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first try met SQS's passing error, the SDK's second is in flight, unanswered,
+    when a cancellation ends the delete: told cut off, and the retry the SDK made is
+    counted, as that of a call that failed or returned is (slow, throttled deletes
+    that a stop's bound or the delete's own cuts off show their retries too)."""
+    error = _body({"__type": "InternalError", "message": "We encountered an error."})
+    async with HeldAfter([(500, error)]) as sqs:
+        try:
+            p = await _cancelled_delete(sqs, monkeypatch, arrived=sqs.arrived)
+        finally:
+            sqs.let_go.set()
+    assert sqs.deletes == 2
+    assert _counted(p, "delete") == (1.0, 0.0)
+    assert _retried(p) == 1
+    assert said_in(json_logs)["sesd.sqs.delete_cut_off"]["count"] == 1
+
+
+@pytest.mark.parametrize("call", ["delete", "release"])
+async def test_a_call_that_returns_after_the_sdks_retries_counts_them_once(
+    call: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A delete (a release) that met SQS's passing error, then a dropped connection, and
+    was answered at its third try returns: its two retries are counted once, from the
+    SDK's answer, not again from the requests the call sent."""
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda *_: 0.0)
+    error = _body({"__type": "InternalError", "message": "We encountered an error."})
+    answers = [(200, _DELETED), (500, error), (200, _DELETED)]
+    async with Dropped(answers) as sqs, aws_client("sqs", sqs, sqs_config(5)) as client:
+        trim_sqs(client)
+        p, _ = poller(client, f"{sqs.url}/123456789012/q")
+        message: Any = {"MessageId": "m0", "ReceiptHandle": "r0"}
+        await getattr(p._deletes, call)([message])
+    assert sqs.deletes == 3
+    labels = {"queue": "q", "account": "default", "region": "us-east-1", "operation": call}
+    registry = p._metrics.registry
+    assert registry.get_sample_value("sesd_sqs_retries_total", labels) == 2
+    assert _counted(p, call) == (0.0, 0.0)

@@ -1,6 +1,6 @@
 """A poller's give-back (visibility 0: what a cancellation caught before its handling)
 that SQS has answered, ended before the SDK hands the answer back: by a program's
-cancellation of the poller's task, or by the give-back's own bound. SQS made the
+cancellation of the poller's task, an exit, or the give-back's own bound. SQS made the
 messages visible again: the give-back is told as SQS answered it (said released, none
 said cut off nor counted failed), and the queue hands them out at once."""
 
@@ -106,3 +106,24 @@ async def test_a_cancel_after_a_partly_failed_give_back_counts_what_failed(
     said = said_in(json_logs)
     assert said["sesd.sqs.release_partly_failed"]["failed"] == 1
     _told_released(said, count=1)
+
+
+@pytest.mark.parametrize("exit_", [KeyboardInterrupt, SystemExit])
+async def test_an_exit_after_a_give_back_was_answered_tells_it_given_back(
+    exit_: type[BaseException], local_sqs: LocalSqs, json_logs: io.StringIO
+) -> None:
+    """An exit asked for (Ctrl-C, ``sys.exit`` in a program running sesd) that comes in
+    the SDK's last hook, SQS's answer read: the give-back is told as answered, and the
+    exit reaches whoever waits for it."""
+    async with aws_client("sqs", local_sqs) as sqs:
+        url, p, messages = await _a_costly_batch(sqs)
+
+        def leave(**_: Any) -> None:
+            raise exit_
+
+        sqs.meta.events.register(f"after-call.sqs.{_RELEASE}", leave)
+        with anyio.fail_after(10), pytest.raises(exit_):
+            await _given_back(p, messages)
+        assert _counted(p, "release") == (0, 0)
+        assert await queue_counts(sqs, url) == (2, 0)
+    _told_released(said_in(json_logs))

@@ -112,11 +112,14 @@ async def test_failed_receives_back_off_to_the_cap(
 
 
 class OneMessage(SometimesThrottled):
-    """Every receive brings one message; every delete deletes what it is asked to."""
+    """Every receive brings one message; every delete deletes, and every release gives
+    back, what it is asked to."""
 
     async def _answer(self, request: web.Request) -> web.StreamResponse:
         asked = await request.json()
-        if request.headers["X-Amz-Target"].endswith("DeleteMessageBatch"):
+        if request.headers["X-Amz-Target"].endswith(
+            ("DeleteMessageBatch", "ChangeMessageVisibilityBatch")
+        ):
             answer: dict[str, Any] = {"Successful": [{"Id": e["Id"]} for e in asked["Entries"]]}
         else:
             answer = {"Messages": [{"MessageId": "m", "ReceiptHandle": "r", "Body": "{}"}]}
@@ -162,7 +165,7 @@ _BUGS: dict[type[BaseException], Callable[[Any, Any], Any]] = {
 
 
 @pytest.mark.parametrize("bug", list(_BUGS), ids=lambda bug: bug.__name__)
-@pytest.mark.parametrize("call", ["receive", "delete", "handled"])
+@pytest.mark.parametrize("call", ["receive", "delete", "release", "handled"])
 async def test_a_bug_of_sesds_own_code_under_a_call_is_sesds_fault(
     call: str, bug: type[BaseException], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -177,7 +180,7 @@ async def test_a_bug_of_sesds_own_code_under_a_call_is_sesds_fault(
         monkeypatch.setattr(answers_module, "_entry", _BUGS[bug])
         with pytest.raises(bug):
             await asked()
-        errors = [_errors(p, c) for c in ("receive", "delete")]
+        errors = [_errors(p, c) for c in ("receive", "delete", "release")]
     assert not any(errors)  # no failed call of SQS's
 
 
@@ -296,7 +299,9 @@ async def test_a_delete_whose_answer_breaks_off_mid_body_is_retried_by_the_sdk(
     session: sesd's, which reads the body itself to bound it, says the break as the
     SDK's does (ConnectionClosedError, ReadTimeoutError), the errors its retries know.
     Said otherwise (aiohttp's own errors) each delete would be tried once, and a passing
-    cut would leave its messages undeleted, to come back as duplicates."""
+    cut would leave its messages undeleted, to come back as duplicates. The SDK's
+    retries are counted though no answer came back to say how many it made: a break
+    in its last try hid those before it (throttles, 5xx) from the series."""
     monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0.0)
     quick = AioConfig(read_timeout=0.2, retries={"mode": "standard", "total_max_attempts": 2})
     async with BreaksOff(fault) as sqs, aws_client("sqs", sqs, sqs_config(5).merge(quick)) as c:
@@ -306,8 +311,11 @@ async def test_a_delete_whose_answer_breaks_off_mid_body_is_retried_by_the_sdk(
         assert messages is not None
         assert await p._deletes.delete(messages) == 0
         errors = _errors(p, "delete")
+        labels = {"queue": "q", "account": "default", "region": "us-east-1", "operation": "delete"}
+        retried = p._metrics.registry.get_sample_value("sesd_sqs_retries_total", labels)
     assert sqs.deletes == 4  # two tries (the SDK's retry) of each of the delete's two
     assert errors == 2
+    assert retried == 2
     records = [json.loads(line) for line in json_logs.getvalue().splitlines()]
     said = {r["error"].partition(":")[0] for r in records if r["event"] == "sesd.sqs.delete_failed"}
     assert said == {error}

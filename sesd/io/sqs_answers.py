@@ -127,7 +127,9 @@ class Kept:
     SQS did, kept for a cancellation or an exit that ends the call before the SDK hands
     the answer back (its hooks still running). ``tries``: the requests the call has
     sent (sesd.io.sqs_http counts them), the SDK's retries of it one fewer; it adds
-    their count to the answer it hands back, which such an end loses."""
+    their count to the answer or the error it hands back, which such an end loses, as
+    does one before SQS's answer (and an error with no answer, a connection cut, has
+    none)."""
 
     __slots__ = ("answer", "tries")
 

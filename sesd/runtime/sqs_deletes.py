@@ -216,17 +216,20 @@ class Deletes:
         """One batch call (a delete's try, a release): SQS's answer, and what ended the
         call after SQS answered (a cancellation, an exit), for the caller to tell the
         answer, make no more calls, and raise it; None if the call returned. What ends
-        it before (the module's docstring) is raised. The SDK's retries of a call so
-        ended are counted as those of one that returned are: from the requests it sent
-        (the SDK adds their count to the answer it hands back)."""
+        it before (the module's docstring) is raised. The SDK's retries of a call
+        ended so, before SQS's answer or after it, are counted as those of one that
+        returned or failed are: from the requests it sent (the SDK adds their count to
+        the answer or the error it hands back, which such an end loses)."""
         kept = Kept()
         token = KEPT.set(kept)
         try:
-            return await self._batch(operation, call, entries), None
+            return await self._batch(operation, call, entries, kept), None
         except BaseException as exc:
-            if kept.answer is None or isinstance(exc, Exception):
+            if isinstance(exc, Exception):  # its retries counted by _batch, if SQS's error
                 raise
             self._counts.retried(operation, max(kept.tries - 1, 0))
+            if kept.answer is None:
+                raise
             return kept.answer, exc
         finally:
             KEPT.reset(token)
@@ -328,14 +331,18 @@ class Deletes:
                 released.answered = True
             raise ended
 
-    async def _batch(self, operation: str, call: Any, entries: list[dict[str, Any]]) -> Any:
+    async def _batch(
+        self, operation: str, call: Any, entries: list[dict[str, Any]], kept: Kept
+    ) -> Any:
         """One batch call on the queue; its failure and the SDK's retries of it counted
-        (a throttle the SDK's retry got past shows nowhere else)."""
+        (a throttle the SDK's retry got past shows nowhere else). An error without an
+        answer (a connection cut, a read timeout) does not say them: they are the
+        requests the call sent (``kept.tries``), one fewer."""
         try:
             answer = await call(QueueUrl=self._queue.url, Entries=entries)
         except SQS_ERRORS as exc:
             if not sesds_own(exc):  # a bug of sesd's is no failed call (sdk_blame)
-                self._counts.retried(operation, retries(exc))
+                self._counts.retried(operation, max(retries(exc), kept.tries - 1))
                 self._counts.error(operation)
             raise
         except RecursionError as exc:
