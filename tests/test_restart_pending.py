@@ -266,6 +266,66 @@ async def test_aws_keys_rotated_in_their_files_wait_for_a_restart_as_in_the_conf
     assert "old-secret" not in repr(logs)
 
 
+@pytest.mark.timeout(60)
+async def test_an_aws_key_moved_in_the_config_file_and_rotated_in_its_old_file_is_said_once(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """A reload that points ``[aws] secret_access_key`` at another file leaves it for a
+    restart: sesd follows the file it signs with, which then rotates, with a sink's key
+    beside it. The sink's key is taken; the [aws] key waits for both reasons and is
+    named once, on the page and in the gauge's list. Pointed back, the key still waits
+    (its file rotated); the file put back leaves none."""
+    secret, moved = tmp_path / "aws_secret_access_key", tmp_path / "aws_secret_next"
+    _put(secret, "old-secret-0000")
+    _put(moved, "next-secret-0000")
+    pd, first, second = tmp_path / "routing_key", "first".ljust(32, "0"), "second".ljust(32, "0")
+    _put(pd, first)
+    keys = f'[aws]\naccess_key_id = "AKIAEXAMPLE"\nsecret_access_key = "file:{secret}"\n'
+    queue = (await _queue(local_sqs, sqs)).replace("[aws]\n", keys)
+    path = _files(tmp_path, "", queue=queue)
+    sink = f'[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "file:{pd}"\n'
+    path.write_text(path.read_text() + '[reload]\ncheck_files_every = "1s"\n' + sink)
+    running_text = path.read_text()
+    waiting = "aws.secret_access_key"
+    async with running(load_config(path), config_path=path) as daemon:
+
+        def routing_key() -> str:
+            return daemon.config.alerts.sinks["pd"].routing_key.get()  # type: ignore[union-attr]
+
+        path.write_text(running_text.replace(f"file:{secret}", f"file:{moved}"))
+        left: list[str] = []
+        assert await daemon._reloader.reload(left)
+        assert left == [waiting]
+
+        with capture_logs() as logs:
+            _put(secret, "new-secret-0000")
+            _put(pd, second)
+            with anyio.fail_after(20):
+                await daemon.changes.wait_for(
+                    lambda: (
+                        routing_key() == second and any(waiting in e.get("files", ()) for e in logs)
+                    )
+                )
+        rotated = [e["secrets_rotated"] for e in logs if e["event"] == "sesd.config.reloaded"]
+        assert [k for keys in rotated for k in keys] == ["alerts.sinks.pd.routing_key"]
+        assert daemon.config.aws.secret_access_key.get() == "old-secret-0000"  # type: ignore[union-attr]
+        assert (daemon.metrics.restart_keys, _pending(daemon), _reloaded(daemon)) == (
+            (waiting,), 1, 1,
+        )  # fmt: skip
+        told, line = await _seen(daemon)
+        assert (told["restart"], told["restart_count"]) == ([waiting], 1)
+        assert line.endswith(f" ({WAITS}: {waiting})</span>")
+
+        path.write_text(running_text)
+        left = []
+        assert await daemon._reloader.reload(left)
+        assert left == [waiting]
+        _put(secret, "old-secret-0000")
+        with anyio.fail_after(20):
+            await daemon.changes.wait_for(lambda: _pending(daemon) == 0)
+        assert (await _seen(daemon))[0]["restart"] == []
+
+
 def test_what_waits_is_listed_escaped_up_to_the_bound_sesd_reload_gives() -> None:
     """A config of many accounts, each moved to another role: the status lists the first
     20 settings and counts the rest, as `sesd reload` does, each escaped (a line break,
