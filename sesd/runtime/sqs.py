@@ -321,20 +321,28 @@ class QueuePoller:
         # cancellation may cut off the give-back below, and would leave it untold.
         if calls.fault is None:
             self._ends.told(len(messages), len(done), calls.deleted, calls.so_far)
-        answer = raised_after(calls)
-        if answer is not None:
-            # The poller ends in what was raised: what the receive beside the delete brought
-            # is given back now, not hidden from every poller until its visibility timeout.
-            brought = self._read(answer)
-            if brought:
-                await self._ends.give_back(self._in_flight, brought)
+        # What the batch ended in but is not raised, told before the give-back below,
+        # which may raise in turn.
         if calls.other is not None:
             self._ends.fault(calls.other)
+        first = calls.raised  # what the receive raised, or ended a stop's delete
         if calls.fault is not None:
             first, other = raised_first(calls.fault, calls.raised)
             if other is not None:
                 self._ends.fault(other)
+        answer = raised_after(calls)
+        if answer is not None and first is not None:
+            # The poller ends in what was raised: what the receive beside the delete brought
+            # is given back now, not hidden from every poller until its visibility timeout.
+            try:
+                brought = self._read(answer)
+                if brought:
+                    await self._ends.give_back(self._in_flight, brought)
+            except BaseException as exc:
+                instead = self._ends.either(exc, first)  # the other told, not lost
+                if instead is exc:
+                    raise
+                raise instead from exc
+        if first is not None:
             raise first
-        if calls.raised is not None:  # what the receive raised, or ended a stop's delete
-            raise calls.raised
         return calls.answer if calls.answer is NOT_ASKED else self._read(calls.answer)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 else:
     MessageTypeDef = Any
 
-__all__ = ["MISJUDGED", "Ends"]
+__all__ = ["GIVE_BACK", "MISJUDGED", "Ends"]
 
 #: What the log says of a fault of sesd's own in a batch's judging, and what came of it.
 MISJUDGED = (
@@ -30,6 +30,17 @@ MISJUDGED = (
     "back after their visibility timeout (with a redrive policy, one that meets the "
     "fault each time moves to the dead-letter queue); the poller starts again. A fault "
     "that repeats is a bug: report it with its traceback (sesd.task.failed)"
+)
+
+
+#: What the log says of one of two errors a batch ended in: a fault under its delete
+#: (or what ended the receive beside it), then another giving back what that receive
+#: brought (:meth:`Ends.either`).
+GIVE_BACK = (
+    "two errors ended a batch: a fault under its delete (or the receive beside it), then "
+    "another giving back what that receive brought (a fault, an exit, a cancellation); "
+    "this one is told here, the other ends the poller. A fault that repeats is a bug: "
+    "report it with this traceback"
 )
 
 
@@ -135,6 +146,16 @@ class Ends:
                 self.fault(exc, MISJUDGED)
             raise
         return first
+
+    def either(self, exc: BaseException, first: BaseException) -> BaseException:
+        """What the poller raises when the give-back it makes before it raises ``first``
+        (what its batch ended in) raises ``exc``: ``first`` if it must reach whoever
+        waits for it (an exit asked for, a cancellation), else ``exc``. The other is
+        counted and logged here as a fault, with its own traceback, not lost."""
+        raised, other = raised_first(exc, first)
+        if other is not None:
+            self.fault(other, GIVE_BACK)
+        return raised
 
     def fault(self, exc: BaseException, hint: str = BESIDE) -> None:
         """An error a batch also ended in, not the one raised: counted and logged as its supervisor
