@@ -291,6 +291,20 @@ class QueuePoller:
             raise
         return done
 
+    async def _applied(self, messages: list[MessageTypeDef], done: list[MessageTypeDef]) -> None:
+        """What follows a batch's judging: the DNS task told the domains it wants, what
+        waits for a change told one came. A fault of sesd's own there is raised once what
+        the batch handled (``done``) is deleted, not handed out again by SQS after its
+        visibility timeout to count a second time (:meth:`Ends.applied`)."""
+        try:
+            self._after_batch()
+            self._changes.notify()
+        except Exception as exc:
+            first = await self._ends.applied(self._in_flight, exc, messages, done, DELETE_LIMIT)
+            if first is exc:
+                raise
+            raise first from exc
+
     async def _handle(self, messages: list[MessageTypeDef], *, ask: bool = False) -> Asked:
         """Judge a batch and delete what it handled. ``ask``: then, unless a stop has
         begun, receive again while the delete is in flight, and return what that
@@ -305,8 +319,7 @@ class QueuePoller:
             await self._ends.give_back(self._in_flight, messages)
             raise
         done = await self._judged(messages)
-        self._after_batch()
-        self._changes.notify()
+        await self._applied(messages, done)
         # Handled messages are deleted even if a cancellation arrives meanwhile:
         # otherwise they would be counted again after their visibility timeout.
         if ask and not self._stopping.is_set():

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 else:
     MessageTypeDef = Any
 
-__all__ = ["GIVE_BACK", "MISJUDGED", "Ends"]
+__all__ = ["APPLIED", "GIVE_BACK", "MISJUDGED", "Ends"]
 
 #: What the log says of a fault of sesd's own in a batch's judging, and what came of it.
 MISJUDGED = (
@@ -32,6 +32,14 @@ MISJUDGED = (
     "that repeats is a bug: report it with its traceback (sesd.task.failed)"
 )
 
+
+#: What the log says of a fault of sesd's own after a batch was applied, when what ended
+#: its delete (an exit, a cancellation) is what the poller raises (:meth:`Ends.applied`).
+APPLIED = (
+    "a fault of sesd's own after the batch was handled: what it handled is deleted first, "
+    "not left for SQS to hand out again and count a second time; the poller starts "
+    "again. A fault that repeats is a bug: report it with this traceback"
+)
 
 #: What the log says of one of two errors a batch ended in: a fault under its delete
 #: (or what ended the receive beside it), then another giving back what that receive
@@ -117,10 +125,7 @@ class Ends:
         batch. What to raise: the fault, or what ended the delete if it must reach
         whoever waits for it (an exit, a cancellation; the fault then counted and
         logged here)."""
-        calls = Calls()
-        await self.delete(in_flight, done, calls, limit)
-        if calls.fault is None:  # a fault under the delete is no delete cut off: logged below
-            self.told(len(messages), len(done), calls.deleted, calls.so_far)
+        calls = await self._deleted(in_flight, messages, done, limit)
         self._counts.error("process")
         self._log.error(
             "sesd.sqs.batch_failed",
@@ -136,15 +141,56 @@ class Ends:
             hint=MISJUDGED,
             **self._deletes.place(),
         )
-        first, other = raised_first(exc, calls.raised or calls.fault)
-        if other is not None:
-            self.fault(other, MISJUDGED if other is exc else BESIDE)
+        first = self._first(exc, calls, MISJUDGED)
         try:
             await self.give_back(in_flight, left)
         except BaseException:
             if first is exc:  # the fault is no longer what the poller ends in
                 self.fault(exc, MISJUDGED)
             raise
+        return first
+
+    async def applied(
+        self,
+        in_flight: InFlight,
+        exc: BaseException,
+        messages: list[MessageTypeDef],
+        done: list[MessageTypeDef],
+        limit: float,
+    ) -> BaseException:
+        """A fault of sesd's own after a batch was judged and applied (``exc``: in what
+        follows each batch), which ends the poller for its supervisor to count, log and
+        start again: what the batch handled (``done``) is deleted first, as any batch's
+        (``limit``), and the batch told. Left undeleted, SQS would hand it out again
+        after its visibility timeout and it would count a second time: as duplicates, or
+        anew in the windows once the duplicate filter had forgotten it. What to raise:
+        the fault, or what ended the delete if it must reach whoever waits for it (an
+        exit, a cancellation; the fault then counted and logged here)."""
+        calls = await self._deleted(in_flight, messages, done, limit)
+        return self._first(exc, calls, APPLIED)
+
+    async def _deleted(
+        self,
+        in_flight: InFlight,
+        messages: list[MessageTypeDef],
+        done: list[MessageTypeDef],
+        limit: float,
+    ) -> Calls:
+        """What a batch ending in a fault handled (``done``), deleted as any batch's is,
+        and the batch told: what the delete came to."""
+        calls = Calls()
+        await self.delete(in_flight, done, calls, limit)
+        if calls.fault is None:  # a fault under the delete is no delete cut off: told later
+            self.told(len(messages), len(done), calls.deleted, calls.so_far)
+        return calls
+
+    def _first(self, exc: BaseException, calls: Calls, hint: str) -> BaseException:
+        """What a poller whose batch ended in ``exc`` raises once its delete (``calls``)
+        has ended: ``exc``, or what ended the delete if it must reach whoever waits for
+        it (:func:`raised_first`); the other counted and logged here as a fault."""
+        first, other = raised_first(exc, calls.raised or calls.fault)
+        if other is not None:
+            self.fault(other, hint if other is exc else BESIDE)
         return first
 
     def either(self, exc: BaseException, first: BaseException) -> BaseException:
