@@ -1,7 +1,7 @@
 """How a poller's batch ends (sesd.runtime.sqs): its delete made alone (a stop under
 way: no receive beside it), what a cancellation gives back, a fault of sesd's own in
-its judging, and each end told: the batch's line, a call cut off, a fault beside the
-error the poller raises."""
+its judging or after it, and each end told: the batch's line, a call cut off, a fault
+beside the error the poller raises."""
 
 from __future__ import annotations
 
