@@ -291,6 +291,20 @@ class QueuePoller:
             raise
         return done
 
+    async def _applied(self, messages: list[MessageTypeDef], done: list[MessageTypeDef]) -> None:
+        """What follows a batch's judging: the DNS task told the domains it wants, what
+        waits for a change told one came. A fault of sesd's own there is raised once what
+        the batch handled (``done``) is deleted, not handed out again by SQS after its
+        visibility timeout to count a second time (:meth:`Ends.applied`)."""
+        try:
+            self._after_batch()
+            self._changes.notify()
+        except Exception as exc:
+            first = await self._ends.applied(self._in_flight, exc, messages, done, DELETE_LIMIT)
+            if first is exc:
+                raise
+            raise first from exc
+
     async def _handle(self, messages: list[MessageTypeDef], *, ask: bool = False) -> Asked:
         """Judge a batch and delete what it handled. ``ask``: then, unless a stop has
         begun, receive again while the delete is in flight, and return what that
@@ -305,8 +319,7 @@ class QueuePoller:
             await self._ends.give_back(self._in_flight, messages)
             raise
         done = await self._judged(messages)
-        self._after_batch()
-        self._changes.notify()
+        await self._applied(messages, done)
         # Handled messages are deleted even if a cancellation arrives meanwhile:
         # otherwise they would be counted again after their visibility timeout.
         if ask and not self._stopping.is_set():
@@ -321,20 +334,28 @@ class QueuePoller:
         # cancellation may cut off the give-back below, and would leave it untold.
         if calls.fault is None:
             self._ends.told(len(messages), len(done), calls.deleted, calls.so_far)
-        answer = raised_after(calls)
-        if answer is not None:
-            # The poller ends in what was raised: what the receive beside the delete brought
-            # is given back now, not hidden from every poller until its visibility timeout.
-            brought = self._read(answer)
-            if brought:
-                await self._ends.give_back(self._in_flight, brought)
+        # What the batch ended in but is not raised, told before the give-back below,
+        # which may raise in turn.
         if calls.other is not None:
             self._ends.fault(calls.other)
+        first = calls.raised  # what the receive raised, or ended a stop's delete
         if calls.fault is not None:
             first, other = raised_first(calls.fault, calls.raised)
             if other is not None:
                 self._ends.fault(other)
+        answer = raised_after(calls)
+        if answer is not None and first is not None:
+            # The poller ends in what was raised: what the receive beside the delete brought
+            # is given back now, not hidden from every poller until its visibility timeout.
+            try:
+                brought = self._read(answer)
+                if brought:
+                    await self._ends.give_back(self._in_flight, brought)
+            except BaseException as exc:
+                instead = self._ends.either(exc, first)  # the other told, not lost
+                if instead is exc:
+                    raise
+                raise instead from exc
+        if first is not None:
             raise first
-        if calls.raised is not None:  # what the receive raised, or ended a stop's delete
-            raise calls.raised
         return calls.answer if calls.answer is NOT_ASKED else self._read(calls.answer)

@@ -1,7 +1,7 @@
 """How a poller's batch ends (sesd.runtime.sqs): its delete made alone (a stop under
 way: no receive beside it), what a cancellation gives back, a fault of sesd's own in
-its judging, and each end told: the batch's line, a call cut off, a fault beside the
-error the poller raises."""
+its judging or after it, and each end told: the batch's line, a call cut off, a fault
+beside the error the poller raises."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 else:
     MessageTypeDef = Any
 
-__all__ = ["MISJUDGED", "Ends"]
+__all__ = ["APPLIED", "GIVE_BACK", "MISJUDGED", "Ends"]
 
 #: What the log says of a fault of sesd's own in a batch's judging, and what came of it.
 MISJUDGED = (
@@ -30,6 +30,25 @@ MISJUDGED = (
     "back after their visibility timeout (with a redrive policy, one that meets the "
     "fault each time moves to the dead-letter queue); the poller starts again. A fault "
     "that repeats is a bug: report it with its traceback (sesd.task.failed)"
+)
+
+
+#: What the log says of a fault of sesd's own after a batch was applied, when what ended
+#: its delete (an exit, a cancellation) is what the poller raises (:meth:`Ends.applied`).
+APPLIED = (
+    "a fault of sesd's own after the batch was handled: what it handled is deleted first, "
+    "not left for SQS to hand out again and count a second time; the poller starts "
+    "again. A fault that repeats is a bug: report it with this traceback"
+)
+
+#: What the log says of one of two errors a batch ended in: a fault under its delete
+#: (or what ended the receive beside it), then another giving back what that receive
+#: brought (:meth:`Ends.either`).
+GIVE_BACK = (
+    "two errors ended a batch: a fault under its delete (or the receive beside it), then "
+    "another giving back what that receive brought (a fault, an exit, a cancellation); "
+    "this one is told here, the other ends the poller. A fault that repeats is a bug: "
+    "report it with this traceback"
 )
 
 
@@ -106,10 +125,7 @@ class Ends:
         batch. What to raise: the fault, or what ended the delete if it must reach
         whoever waits for it (an exit, a cancellation; the fault then counted and
         logged here)."""
-        calls = Calls()
-        await self.delete(in_flight, done, calls, limit)
-        if calls.fault is None:  # a fault under the delete is no delete cut off: logged below
-            self.told(len(messages), len(done), calls.deleted, calls.so_far)
+        calls = await self._deleted(in_flight, messages, done, limit)
         self._counts.error("process")
         self._log.error(
             "sesd.sqs.batch_failed",
@@ -125,9 +141,7 @@ class Ends:
             hint=MISJUDGED,
             **self._deletes.place(),
         )
-        first, other = raised_first(exc, calls.raised or calls.fault)
-        if other is not None:
-            self.fault(other, MISJUDGED if other is exc else BESIDE)
+        first = self._first(exc, calls, MISJUDGED)
         try:
             await self.give_back(in_flight, left)
         except BaseException:
@@ -135,6 +149,59 @@ class Ends:
                 self.fault(exc, MISJUDGED)
             raise
         return first
+
+    async def applied(
+        self,
+        in_flight: InFlight,
+        exc: BaseException,
+        messages: list[MessageTypeDef],
+        done: list[MessageTypeDef],
+        limit: float,
+    ) -> BaseException:
+        """A fault of sesd's own after a batch was judged and applied (``exc``: in what
+        follows each batch), which ends the poller for its supervisor to count, log and
+        start again: what the batch handled (``done``) is deleted first, as any batch's
+        (``limit``), and the batch told. Left undeleted, SQS would hand it out again
+        after its visibility timeout and it would count a second time: as duplicates, or
+        anew in the windows once the duplicate filter had forgotten it. What to raise:
+        the fault, or what ended the delete if it must reach whoever waits for it (an
+        exit, a cancellation; the fault then counted and logged here)."""
+        calls = await self._deleted(in_flight, messages, done, limit)
+        return self._first(exc, calls, APPLIED)
+
+    async def _deleted(
+        self,
+        in_flight: InFlight,
+        messages: list[MessageTypeDef],
+        done: list[MessageTypeDef],
+        limit: float,
+    ) -> Calls:
+        """What a batch ending in a fault handled (``done``), deleted as any batch's is,
+        and the batch told: what the delete came to."""
+        calls = Calls()
+        await self.delete(in_flight, done, calls, limit)
+        if calls.fault is None:  # a fault under the delete is no delete cut off: told later
+            self.told(len(messages), len(done), calls.deleted, calls.so_far)
+        return calls
+
+    def _first(self, exc: BaseException, calls: Calls, hint: str) -> BaseException:
+        """What a poller whose batch ended in ``exc`` raises once its delete (``calls``)
+        has ended: ``exc``, or what ended the delete if it must reach whoever waits for
+        it (:func:`raised_first`); the other counted and logged here as a fault."""
+        first, other = raised_first(exc, calls.raised or calls.fault)
+        if other is not None:
+            self.fault(other, hint if other is exc else BESIDE)
+        return first
+
+    def either(self, exc: BaseException, first: BaseException) -> BaseException:
+        """What the poller raises when the give-back it makes before it raises ``first``
+        (what its batch ended in) raises ``exc``: ``first`` if it must reach whoever
+        waits for it (an exit asked for, a cancellation), else ``exc``. The other is
+        counted and logged here as a fault, with its own traceback, not lost."""
+        raised, other = raised_first(exc, first)
+        if other is not None:
+            self.fault(other, GIVE_BACK)
+        return raised
 
     def fault(self, exc: BaseException, hint: str = BESIDE) -> None:
         """An error a batch also ended in, not the one raised: counted and logged as its supervisor

@@ -1,0 +1,58 @@
+"""Two faults of sesd's own in one batch: one under its delete, and one under the
+give-back of what the receive beside the delete brought (which the poller makes
+before it ends in the delete's fault). Each is told: the one raised by the poller's
+supervisor, the other by the poller, counted and logged with its own traceback, not
+dropped because the second came while the first waited to be raised."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import pytest
+
+import sesd.io.sqs_answers as answers_module
+import sesd.runtime.sqs_deletes as deletes_module
+from sesd.runtime.sqs_ends import GIVE_BACK
+from tests.conftest import said_in
+from tests.test_sqs_receive_beside_delete import (
+    Releases,
+    _bug_in,
+    _read_faults,
+    _releases_read_by_the_sdk,
+)
+from tests.test_sqs_receive_failures import _receiving
+
+
+def _under_a_release(kind: type[BaseException]) -> Callable[[Any, Any, Any], Any]:
+    """sesd's reading of a release's answer, raising ``kind``."""
+
+    def read(failed: Any, sent: Any, succeeded: Any) -> Any:
+        raise kind("reading the release's answer")
+
+    return read
+
+
+@pytest.mark.parametrize("kind", [ValueError, KeyboardInterrupt], ids=lambda k: k.__name__)
+async def test_a_fault_under_the_give_back_after_one_under_the_delete_tells_both(
+    kind: type[BaseException], monkeypatch: pytest.MonkeyPatch, json_logs: io.StringIO
+) -> None:
+    """The batch's delete meets a bug of sesd's own (KeyError); so does the give-back of
+    the message the receive beside it brought (ValueError), or an exit is asked for
+    under it. The give-back's error is raised, for the supervisor to count and log (an
+    exit, to end the process); the delete's, which the poller was about to raise, is
+    counted and logged by the poller with its traceback: each fault told once."""
+    async with Releases() as sqs, _receiving(sqs) as p:
+        messages = await p._receive()
+        assert messages is not None
+        _releases_read_by_the_sdk(p._deletes._client)
+        monkeypatch.setattr(answers_module, "_entry", _bug_in("Id"))
+        monkeypatch.setattr(deletes_module, "_ours", _under_a_release(kind))
+        with anyio.fail_after(5), pytest.raises(kind, match="the release's answer"):
+            await p._handle(messages, ask=True)
+        assert sqs.released == [0]
+        said = _read_faults(p, json_logs)
+    assert said == [("poller", "KeyError")]
+    assert said_in(json_logs)["sesd.task.failed"]["hint"] == GIVE_BACK
