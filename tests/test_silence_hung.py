@@ -36,7 +36,7 @@ from sesd.metrics.alerts import UnwrittenCollector
 from tests.conftest import make_queue, running, send_bodies
 from tests.receivers import Receiver
 from tests.test_alerting_e2e import alerting_config, short_polled, spike
-from tests.test_routing import RULE, T, _silenceable
+from tests.test_routing import RULE, T, _queued, _silenceable
 from tests.test_rules import feed_spike
 from tests.test_silence_reload import BOUNCES, _text, _watching
 
@@ -296,3 +296,67 @@ def _with_silences(config: Config, path: Path) -> Config:
     """``config`` with its silences in the file at ``path``."""
     alerts = msgspec.structs.replace(config.alerts, silences_path=str(path))
     return msgspec.structs.replace(config, alerts=alerts)
+
+
+@pytest.mark.parametrize("moved", [True, False], ids=["onto a copy", "removing the rule"])
+async def test_a_reload_amid_an_evaluation_keeps_the_silences_until_its_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moved: bool
+) -> None:
+    """a.example fires, held by s1 (on the rule). A reload comes while an evaluation is
+    under way in slices, and its read of the silences file is slow: onto a copy of the
+    file on a local disk, or on the same file (s2 just added) removing the rule. The
+    evaluation decides while the read is under way, under the rules it began with and
+    so under their silences: s1 still holds a.example (the silences in force change
+    with the rules, at the reload's change, not when its read begins; before, they
+    were none, or checked by the new config, which leaves out a silence on a rule it
+    removes), and nothing is paged, at the reload nor after."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    SilenceFile(str(silences)).add(_silence("s1", rule="delays", domain="a.example"), T)
+    copy = tmp_path / "local.json"
+    copy.write_bytes(silences.read_bytes())
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    assert await alerting.evaluate_in_slices() == []  # held
+    if moved:
+        config = parse_config(_text(copy, RULE + 'sinks = ["ops"]\n'))
+    else:
+        config = parse_config(_text(silences, BOUNCES))
+    with gate(tmp_path) as fifo:
+        stuck = Stuck(str(copy if moved else silences), fifo)
+        monkeypatch.setattr(
+            "sesd.alerting.silence_watcher.SilenceFile",
+            lambda at: stuck if at == stuck.path else SilenceFile(at),
+        )
+        alerting.silences.file = SilenceFile(str(silences)) if moved else stuck
+        begun = anyio.Event()
+        slices = alerting.evaluator.slices
+
+        def under_way(ledger: Any, at: float) -> Iterator[None]:
+            """The evaluation's slices, the reload's read begun amid them; the file
+            answers once they ran out (the evaluation decides first)."""
+            evaluation = slices(ledger, at)
+            if not moved:  # the CLI's, after this evaluation's read
+                SilenceFile(str(silences)).add(_silence("s2", domain="b.example"), T)
+            begun.set()
+            while not stuck.waits:
+                yield  # the evaluation gives the event loop back: the reload runs
+            yield from evaluation
+            _open_gate(fifo)
+
+        monkeypatch.setattr(alerting.evaluator, "slices", under_way)
+
+        async def reload() -> None:
+            await begun.wait()
+            await alerting.read_silences(config)
+            alerting.evaluator.settle()  # as the reloader does, before the change
+            alerting.reconfigure(config, files_read=True)
+            await alerting.write_silences()
+
+        now[0] = T + 10
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(reload)
+                assert await alerting.evaluate_in_slices() == []
+        assert _queued(alerting, "ops") == []
+        if moved:
+            assert [s.id for s in alerting.silences.silences.items] == ["s1"]
+            assert alerting.silences.unwritten() == {str(copy): 0}  # the copy read

@@ -16,7 +16,7 @@ from typing import TypeVar
 from sesd.alerting.alert_log import SHOWN
 from sesd.alerting.silence_entries import Entry, entry_content
 from sesd.alerting.silence_file import LockHeld, SilenceFile
-from sesd.alerting.silence_io import FileOp, FileThread, Hung, Later, Steps, inline, later
+from sesd.alerting.silence_io import FileOp, FileThread, Found, Hung, Later, Steps, inline, later
 from sesd.alerting.silence_left import LeftEnds
 from sesd.alerting.silences import Silence, SilenceError, SilenceSet, shown_id
 from sesd.io.logs import get_logger
@@ -57,36 +57,67 @@ class SilenceWatcher:
         self.thread = FileThread()
         #: Whether the methods that are not async leave the file be (:meth:`put_off`).
         self._put_off = False
+        #: What :meth:`aread_ahead` found, for the change :meth:`put_off` makes next.
+        self._found: Found = {}
         inline(self._switch(path, check))  # nothing waits yet: no look at the file
 
     @contextmanager
     def put_off(self) -> Iterator[None]:
         """Within: the methods that are not async do no file operation (the daemon's
-        reload, which reads the file first with :meth:`ause`, and writes after with
-        :meth:`aend`): what was read stays, ends are in force and wait to be written."""
+        reload, which reads the file first with :meth:`aread_ahead`, and writes after
+        with :meth:`aend`): their looks and reads are answered with what it found, ends
+        are in force and wait to be written."""
         self._put_off = True
         try:
             yield
         finally:
-            self._put_off = False
+            self._put_off, self._found = False, {}
 
     def _now(self, steps: Steps[T]) -> T:
         """What ``steps`` return, run in the calling thread (or put off)."""
-        return later(steps) if self._put_off else inline(steps)
+        return later(steps, self._found) if self._put_off else inline(steps)
+
+    async def aread_ahead(self, path: str | None) -> None:
+        """Look at the file at ``path``, and read it if it changed, for the change of
+        config :meth:`put_off` makes next: the silences in force stay as they are until
+        then. An evaluation under way meanwhile decides under the rules it began with,
+        and so under their silences: none, or a new config's checks, would page what the
+        silences hold. The file read now and those sesd left are looked at too."""
+        self._found = await self.thread.run(self._ahead(path))
+
+    def _ahead(self, path: str | None) -> Steps[Found]:
+        read = self.file
+        files = {file.path: file for file in (read, *self._left.files()) if file is not None}
+        here = read is not None and read.path == path
+        if path:
+            files = {path: files.get(path) or SilenceFile(path), **files}
+        found: Found = {}
+        for each, file in files.items():
+            try:
+                found[each, "look"] = yield FileOp(each, "look", file.identity)
+            except (Hung, Later):
+                continue  # taken as there, and not read (as the thread said)
+        # Read as :meth:`_read` would: the file read already if it changed, another if any.
+        if (
+            path
+            and (path, "look") in found
+            and found[path, "look"] != (self._identity if here else None)
+        ):
+            try:
+                found[path, "read"] = yield FileOp(path, "read", files[path].entries)
+            except (Hung, Later):
+                pass
+            except SilenceError as exc:
+                found[path, "read"] = exc
+        return found
 
     def use(self, path: str | None, check: Callable[[Silence], str] | None, now: float) -> None:
-        """:meth:`ause`, in the calling thread."""
-        self._now(self._use(path, check, now))
-
-    async def ause(
-        self, path: str | None, check: Callable[[Silence], str] | None, now: float
-    ) -> None:
         """Read silences from ``path`` (None: no silences), checked by ``check``: the
         same path's silences read are checked again now, and the file read now if it
         changed since (another path's is: else the silences would be none until the
         next evaluation's refresh), as a start would read it. Ends the file left was
         not told of yet are still written to it, which holds those silences."""
-        await self.thread.run(self._use(path, check, now))
+        self._now(self._use(path, check, now))
 
     def look(self, now: float) -> None:
         """:meth:`alook`, in the calling thread."""
