@@ -26,6 +26,8 @@ import msgspec
 import pytest
 from structlog.testing import capture_logs
 
+from sesd.alerting.alert import Notification
+from sesd.alerting.service import Alerting
 from sesd.alerting.silence_entries import Entry
 from sesd.alerting.silence_file import SilenceFile
 from sesd.alerting.silence_watcher import SilenceWatcher
@@ -298,6 +300,45 @@ def _with_silences(config: Config, path: Path) -> Config:
     return msgspec.structs.replace(config, alerts=alerts)
 
 
+async def _reload_amid(
+    alerting: Alerting,
+    config: Config,
+    stuck: Stuck,
+    fifo: Path,
+    meanwhile: Callable[[], None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> list[Notification]:
+    """An evaluation in slices with a reload to ``config`` begun amid them, as the
+    reloader makes it, whose read of ``stuck`` waits until the slices ran out (the
+    evaluation decides first); ``meanwhile`` is done as they begin, after the
+    evaluation's own read. Returns what the evaluation notified."""
+    begun = anyio.Event()
+    slices = alerting.evaluator.slices
+
+    def under_way(ledger: Any, at: float) -> Iterator[None]:
+        evaluation = slices(ledger, at)
+        meanwhile()
+        begun.set()
+        while not stuck.waits:
+            yield  # the evaluation gives the event loop back: the reload runs
+        yield from evaluation
+        _open_gate(fifo)
+
+    async def reload() -> None:
+        await begun.wait()
+        await alerting.read_silences(config)
+        alerting.evaluator.settle()  # as the reloader does, before the change
+        alerting.reconfigure(config, files_read=True)
+        await alerting.write_silences()
+
+    monkeypatch.setattr(alerting.evaluator, "slices", under_way)
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(reload)
+            notified = await alerting.evaluate_in_slices()
+    return notified
+
+
 @pytest.mark.parametrize("moved", [True, False], ids=["onto a copy", "removing the rule"])
 async def test_a_reload_amid_an_evaluation_keeps_the_silences_until_its_change(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moved: bool
@@ -320,6 +361,11 @@ async def test_a_reload_amid_an_evaluation_keeps_the_silences_until_its_change(
         config = parse_config(_text(copy, RULE + 'sinks = ["ops"]\n'))
     else:
         config = parse_config(_text(silences, BOUNCES))
+
+    def added() -> None:
+        if not moved:  # the CLI's, after the evaluation's read
+            SilenceFile(str(silences)).add(_silence("s2", domain="b.example"), T)
+
     with gate(tmp_path) as fifo:
         stuck = Stuck(str(copy if moved else silences), fifo)
         monkeypatch.setattr(
@@ -327,36 +373,64 @@ async def test_a_reload_amid_an_evaluation_keeps_the_silences_until_its_change(
             lambda at: stuck if at == stuck.path else SilenceFile(at),
         )
         alerting.silences.file = SilenceFile(str(silences)) if moved else stuck
-        begun = anyio.Event()
-        slices = alerting.evaluator.slices
-
-        def under_way(ledger: Any, at: float) -> Iterator[None]:
-            """The evaluation's slices, the reload's read begun amid them; the file
-            answers once they ran out (the evaluation decides first)."""
-            evaluation = slices(ledger, at)
-            if not moved:  # the CLI's, after this evaluation's read
-                SilenceFile(str(silences)).add(_silence("s2", domain="b.example"), T)
-            begun.set()
-            while not stuck.waits:
-                yield  # the evaluation gives the event loop back: the reload runs
-            yield from evaluation
-            _open_gate(fifo)
-
-        monkeypatch.setattr(alerting.evaluator, "slices", under_way)
-
-        async def reload() -> None:
-            await begun.wait()
-            await alerting.read_silences(config)
-            alerting.evaluator.settle()  # as the reloader does, before the change
-            alerting.reconfigure(config, files_read=True)
-            await alerting.write_silences()
-
         now[0] = T + 10
-        with anyio.fail_after(10):
-            async with anyio.create_task_group() as tasks:
-                tasks.start_soon(reload)
-                assert await alerting.evaluate_in_slices() == []
+        assert await _reload_amid(alerting, config, stuck, fifo, added, monkeypatch) == []
         assert _queued(alerting, "ops") == []
         if moved:
             assert [s.id for s in alerting.silences.silences.items] == ["s1"]
             assert alerting.silences.unwritten() == {str(copy): 0}  # the copy read
+
+
+async def test_an_end_decided_before_a_reload_moved_the_file_is_written_to_the_old_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """a.example fired under ``--rule delays --domain a.example --until-resolved``, held.
+    Its delays clear; the evaluation that resolves it is under way in slices when a
+    reload moves ``silences_path`` to another file, whose read is slow. The evaluation
+    decided the resolve, and so the silence's end, in the file it read: the end is
+    written there, where the silence is, not to the file the reload read (which holds
+    no such silence): a reload back to the old file, or a start with the old config,
+    would otherwise mute the alert's next incident."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    _watching(silences, rule="delays", domain="a.example")
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    assert await alerting.evaluate_in_slices() == []  # held
+    other = tmp_path / "other.json"
+    SilenceFile(str(other)).update(list, T)  # no silences
+    config = parse_config(_text(other, RULE + 'sinks = ["ops"]\n'))
+    with gate(tmp_path) as fifo:
+        stuck = Stuck(str(other), fifo)
+        monkeypatch.setattr(
+            "sesd.alerting.silence_watcher.SilenceFile",
+            lambda at: stuck if at == stuck.path else SilenceFile(at),
+        )
+        now[0] = T + 10
+        feed_spike(pipeline, "a.example", T + 10, 0, 200)
+        assert await _reload_amid(alerting, config, stuck, fifo, lambda: None, monkeypatch) == []
+    assert [s.ends_at for s in SilenceFile(str(silences)).read()] == [T + 10]
+    assert alerting.silences.unwritten() == {str(other): 0}
+
+
+async def test_an_end_decided_while_a_write_is_under_way_is_written_next(tmp_path: Path) -> None:
+    """s1's end is being written, slowly, when another evaluation ends s2 (both
+    ``--until-resolved``): s2 is out of force at once, and waits for the write under
+    way; that write takes s1, and the next takes s2."""
+    path = tmp_path / "silences.json"
+    for silence_id, domain in (("s1", "a.example"), ("s2", "b.example")):
+        SilenceFile(str(path)).add(_silence(silence_id, domain=domain, until_resolved=True), T)
+    watcher = SilenceWatcher(str(path))
+    assert await watcher.arefresh(T)
+    with gate(tmp_path) as fifo:
+        stuck = Stuck(str(path), fifo, stuck="write")
+        watcher.file = stuck
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(watcher.aend, {"s1"}, T + 10)
+                while not stuck.waits:
+                    await anyio.lowlevel.checkpoint()  # the write of s1's end is under way
+                tasks.start_soon(watcher.aend, {"s2"}, T + 20)
+                await anyio.lowlevel.checkpoint()
+                assert watcher.silences.match("r", "b.example", "critical", T + 20) is None
+                _open_gate(fifo)
+    assert [s.ends_at for s in SilenceFile(str(path)).read()] == [T + 10, T + 20]
+    assert watcher.unwritten() == {str(path): 0}

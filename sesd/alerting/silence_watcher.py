@@ -49,6 +49,8 @@ class SilenceWatcher:
         self._unwritten: dict[str, float] = {}
         #: Those of the files a reload moved off, written to them once they can be.
         self._left = LeftEnds()
+        #: Those of :attr:`_unwritten` ended since the last write was tried.
+        self._new: set[str] = set()
         #: Why the last write failed, as logged ("" once one took).
         self._unwritable = ""
         #: Whether the last write found the lock held (said if the next one does too).
@@ -140,13 +142,17 @@ class SilenceWatcher:
 
     def end(self, silence_ids: set[str], now: float) -> None:
         """:meth:`aend`, in the calling thread."""
-        self._now(self._end(silence_ids, now))
+        self._ended(silence_ids, now)
+        self._now(self._end(now))
 
     async def aend(self, silence_ids: set[str], now: float) -> None:
         """End ``--until-resolved`` silences whose alert resolved: in force at once (the
         alert's next incident pages), and in the file, or at a later call (each
-        evaluation's) while the file cannot be written."""
-        await self.thread.run(self._end(silence_ids, now))
+        evaluation's) while the file cannot be written. Taken as waiting before the
+        write waits its turn: a reload's change of file meanwhile leaves them to the
+        file that holds them, the one the evaluation that ended them read."""
+        self._ended(silence_ids, now)
+        await self.thread.run(self._end(now))
 
     def unwritten(self) -> dict[str, int]:
         """How many ends wait to be written to each file: the one read (0 when none
@@ -285,10 +291,9 @@ class SilenceWatcher:
             ended |= found
         return ended
 
-    def _end(self, silence_ids: set[str], now: float) -> Steps[None]:
-        yield from self._left.write(now)
-        file = self.file
-        if file is None or not (silence_ids or self._unwritten):
+    def _ended(self, silence_ids: set[str], now: float) -> None:
+        """Out of force at ``now``, and waiting to be written to the file read."""
+        if self.file is None or not silence_ids:
             return
         if not self._unwritten:
             # Nothing was tried since the last write that found the lock held (it took, or
@@ -299,6 +304,15 @@ class SilenceWatcher:
             if entry.silence is not None and entry.silence.id in new:
                 entry.silence.ends_at = max(now, entry.silence.starts_at)
         self._unwritten |= dict.fromkeys(new, now)
+        self._new |= new
+
+    def _end(self, now: float) -> Steps[None]:
+        yield from self._left.write(now)
+        file = self.file
+        if file is None or not self._unwritten:
+            return
+        # Those not said yet: said if this write fails, though its error was said before.
+        new, self._new = self._new & self._unwritten.keys(), set()
         try:
             # The lock is not waited for (a command holding it, stopped at its terminal or
             # on a hung disk, would hold the write as long, and the file each write
@@ -308,6 +322,7 @@ class SilenceWatcher:
             expire = partial(file.expire, waiting, now, waiting, wait=False, resolved=True)
             ended: list[str] = yield FileOp(file.path, "write", expire)
         except Later:
+            self._new |= new
             return  # in force, and written by the next write
         except SilenceError as exc:
             # A command holds the lock for a moment: said once it held it a whole period.
@@ -324,7 +339,9 @@ class SilenceWatcher:
                 )
                 self._unwritable = str(exc)
             return
-        self._unwritten, self._unwritable, self._held = {}, "", False
+        # Those ended while it was written (another evaluation's) wait for the next.
+        self._unwritten = {i: at for i, at in self._unwritten.items() if i not in waiting}
+        self._unwritable, self._held = "", False
         if not ended:
             return  # ended in the file already (by another sesd reading it): read next
         named = sorted(ended)[:SHOWN]  # a file edited by hand may hold any number
