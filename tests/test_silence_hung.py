@@ -49,8 +49,8 @@ BOUND = 0.3
 
 
 class Stuck(SilenceFile):
-    """A plain silences file whose first read or write (as ``stuck`` says) waits, as
-    one on a share that hangs, until the test opens the FIFO ``gate`` for writing."""
+    """A plain silences file whose first look, read or write (as ``stuck`` says) waits,
+    as one on a share that hangs, until the test opens the FIFO ``gate`` for writing."""
 
     def __init__(self, path: str, gate: Path, stuck: str = "read") -> None:
         super().__init__(path)
@@ -68,6 +68,15 @@ class Stuck(SilenceFile):
         with open(self._gate, "rb") as gate:  # blocks until a writer comes
             gate.read()
         return True
+
+    def identity(self) -> tuple[int, int, int, int] | None:
+        waited = False
+        try:
+            waited = self._wait("look")
+            return super().identity()
+        finally:
+            if waited:
+                self.back.set()
 
     def entries(self) -> list[Entry]:
         waited = False
@@ -243,6 +252,28 @@ async def test_a_reload_off_a_share_that_hangs_reads_the_new_file_at_once(
         assert not stuck.back.is_set()
         _open_gate(fifo)
         await _back(stuck)
+
+
+async def test_a_reload_off_a_file_no_end_waits_for_does_not_look_at_it(tmp_path: Path) -> None:
+    """A reload moves ``silences_path`` off a share whose next look would hang, no end
+    waiting for the old file: the reload looks at the new file only, and is done at once."""
+    alerting, _, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    alerting.silences.thread.bound = BOUND
+    await alerting.evaluate_in_slices()
+    moved = tmp_path / "local.json"
+    SilenceFile(str(moved)).add(_silence("s2", domain="b.example"), T)
+    with gate(tmp_path) as fifo:
+        stuck = Stuck(str(silences), fifo, stuck="look")
+        alerting.silences.file = stuck
+        config = parse_config(_text(moved, RULE + 'sinks = ["ops"]\n'))
+        now[0] = T + 10
+        with capture_logs() as logs:
+            await alerting.read_silences(config)
+            alerting.reconfigure(config, files_read=True)
+            await alerting.write_silences()
+        assert stuck.waits == 0
+        assert _events(logs, "sesd.silences.hung") == []
+    assert [s.id for s in alerting.silences.silences.items] == ["s2"]
 
 
 @pytest.mark.timeout(90)

@@ -84,13 +84,16 @@ class SilenceWatcher:
         config :meth:`put_off` makes next: the silences in force stay as they are until
         then. An evaluation under way meanwhile decides under the rules it began with,
         and so under their silences: none, or a new config's checks, would page what the
-        silences hold. The file read now and those sesd left are looked at too."""
+        silences hold. The files sesd left with ends waiting are looked at too (where
+        to write them), the one read now among them if some wait for it."""
         self._found = await self.thread.run(self._ahead(path))
 
     def _ahead(self, path: str | None) -> Steps[Found]:
         read = self.file
-        files = {file.path: file for file in (read, *self._left.files()) if file is not None}
         here = read is not None and read.path == path
+        # The file read is looked at if ends wait for it: it is left with them.
+        kept = (read,) if here or self._unwritten else ()
+        files = {file.path: file for file in (*kept, *self._left.files()) if file is not None}
         if path:
             files = {path: files.get(path) or SilenceFile(path), **files}
         found: Found = {}
