@@ -239,12 +239,14 @@ async def test_a_reload_back_to_an_old_file_missing_keeps_the_end_for_when_it_is
     tmp_path: Path,
 ) -> None:
     """Away to another file, and back while the old one is missing (its share not
-    mounted): once it is back, the silence it holds waiting stays ended (a.example's
-    next incident pages) and its end is written once the file can be."""
+    mounted): the gauge counts its end for it all along; once it is back, the silence
+    it holds waiting stays ended (a.example's next incident pages) and its end is
+    written once the file can be."""
     alerting, pipeline, now, old, lock = await _resolved_unwritten(tmp_path)
     await _moved(alerting, now, tmp_path / "other.json")
     aside = _put_aside(old)
     await _moved(alerting, now, Path(old.path))
+    assert alerting.silences.unwritten() == {old.path: 1}
     os.replace(aside, old.path)
     _next_incident(pipeline, now)
     alerting.evaluate()

@@ -118,9 +118,9 @@ class LeftEnds:
         """Each file left that ends wait for."""
         return [file for file, _, _ in self._ends.values()]
 
-    def counts(self) -> dict[str, int]:
-        """How many ends wait to be written to each file left."""
-        return {path: len(ends) for path, (_, _, ends) in self._ends.items()}
+    def waiting(self) -> dict[str, set[str]]:
+        """The ends waiting to be written to each file left, by id."""
+        return {path: set(ends) for path, (_, _, ends) in self._ends.items()}
 
     def log(self, path: str | None, ends: dict[str, float]) -> None:
         """At a stop: the ends not written to the file read, at ``path``, and to each

@@ -160,8 +160,11 @@ class SilenceWatcher:
     def unwritten(self) -> dict[str, int]:
         """How many ends wait to be written to each file: the one read (0 when none
         wait) and each a reload moved off."""
-        waiting = {} if self.file is None else {self.file.path: len(self._unwritten)}
-        return self._left.counts() | waiting
+        waiting = self._left.waiting()
+        if self.file is not None:
+            # Those of a file a reload came back to while it was missing wait with it.
+            waiting[self.file.path] = waiting.get(self.file.path, set()) | self._unwritten.keys()
+        return {path: len(ids) for path, ids in waiting.items()}
 
     def _use(
         self, path: str | None, check: Callable[[Silence], str] | None, now: float
