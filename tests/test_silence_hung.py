@@ -169,6 +169,34 @@ async def test_a_read_that_hangs_is_given_up_and_the_silences_read_last_hold(
     assert [line["what"] for line in _events(logs, "sesd.silences.answered")] == ["read"]
 
 
+async def test_a_file_that_hangs_again_after_it_answered_is_said_again(tmp_path: Path) -> None:
+    """The file's read hangs, is said, and comes back; the next evaluation's read is
+    said answered and runs. A later read that hangs is said again: the on-call hears
+    of each hang, not only the first."""
+    path = tmp_path / "silences.json"
+    SilenceFile(str(path)).add(_silence("s1", domain="a.example"), T)
+    watcher = SilenceWatcher(str(path))
+    watcher.thread.bound = BOUND
+    with capture_logs() as logs:
+        for n in range(2):
+            (tmp_path / str(n)).mkdir()
+            with gate(tmp_path / str(n)) as fifo:
+                stuck = Stuck(str(path), fifo)
+                watcher.file = stuck
+                SilenceFile(str(path)).add(_silence(f"s{n + 2}", domain="b.example"), T)
+                with anyio.fail_after(5 * BOUND):
+                    assert not await watcher.arefresh(T + n)
+                _open_gate(fifo)
+                await _back(stuck)
+            watcher.file = SilenceFile(str(path))
+            assert await watcher.arefresh(T + n)
+    events = ("sesd.silences.hung", "sesd.silences.answered")
+    said = [(e["event"], e["what"]) for e in logs if e["event"] in events]
+    hung, answered = ("sesd.silences.hung", "read"), ("sesd.silences.answered", "read")
+    assert said == [hung, answered, hung, answered]
+    assert [s.id for s in watcher.silences.items] == ["s1", "s2", "s3"]
+
+
 async def test_a_write_that_hangs_keeps_the_end_in_force_and_waiting(tmp_path: Path) -> None:
     """An ``--until-resolved`` silence whose alert resolved, and the write of its end
     hangs: it is out of force at once, the end waits (the gauge counts it, the stop
