@@ -21,12 +21,14 @@ from typing import Any
 
 import aiohttp
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 import msgspec
 import pytest
 from structlog.testing import capture_logs
 
 from sesd.alerting.alert import Notification
+from sesd.alerting.rules import Transition
 from sesd.alerting.service import Alerting
 from sesd.alerting.silence_entries import Entry
 from sesd.alerting.silence_file import SilenceFile
@@ -493,3 +495,43 @@ async def test_an_end_decided_while_a_write_is_under_way_is_written_next(tmp_pat
                 _open_gate(fifo)
     assert [s.ends_at for s in SilenceFile(str(path)).read()] == [T + 10, T + 20]
     assert watcher.unwritten() == {str(path): 0}
+
+
+@pytest.mark.parametrize("step", [-3600.0, 3600.0], ids=["an hour back", "an hour ahead"])
+async def test_a_clock_step_while_the_silences_are_read_leaves_the_group_wait_whole(
+    tmp_path: Path, step: float
+) -> None:
+    """a.example's mail is delayed (on either clock), its rule under a group_wait of
+    30 s; the wall clock steps an hour while the evaluation's read of the silences
+    file is under way (told from another task, as the daemon tells it). The
+    evaluation runs on the clock after the step, as the times it holds do: it fires
+    a.example, whose page waits its 30 s and goes once they are over (run on the
+    clock before the step, amid times moved to the new one, it fired nothing: the
+    page came an evaluation late)."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "30s")
+    SilenceFile(str(silences)).update(list, T)  # no silences
+    for at in (T, T + step):  # delayed on either clock
+        feed_spike(pipeline, "a.example", at, 5, 5)
+    now[0] = T + 1
+    with gate(tmp_path) as fifo:
+        stuck = Stuck(str(silences), fifo)
+        alerting.silences.file = stuck
+
+        async def step_while_read() -> None:
+            while not stuck.waits:
+                await anyio.lowlevel.checkpoint()
+            now[0] = T + 1 + step
+            alerting.stepped(now[0], step)  # as the daemon does
+            _open_gate(fifo)
+
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(step_while_read)
+                assert await alerting.evaluate_in_slices() == []
+    assert alerting.evaluator.waiting() == [("delays", "a.example", Transition.FIRING)]
+    now[0] = T + 30 + step
+    assert await alerting.evaluate_in_slices() == []
+    now[0] = T + 31 + step
+    assert [(n.kind, [a.domain for a in n.alerts]) for n in alerting.evaluate()] == [
+        (Transition.FIRING, ["a.example"])
+    ]
