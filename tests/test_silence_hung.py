@@ -21,11 +21,15 @@ from typing import Any
 
 import aiohttp
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 import msgspec
 import pytest
 from structlog.testing import capture_logs
 
+from sesd.alerting.alert import Notification
+from sesd.alerting.rules import Transition
+from sesd.alerting.service import Alerting
 from sesd.alerting.silence_entries import Entry
 from sesd.alerting.silence_file import SilenceFile
 from sesd.alerting.silence_watcher import SilenceWatcher
@@ -36,7 +40,7 @@ from sesd.metrics.alerts import UnwrittenCollector
 from tests.conftest import make_queue, running, send_bodies
 from tests.receivers import Receiver
 from tests.test_alerting_e2e import alerting_config, short_polled, spike
-from tests.test_routing import RULE, T, _silenceable
+from tests.test_routing import RULE, T, _queued, _silenceable
 from tests.test_rules import feed_spike
 from tests.test_silence_reload import BOUNCES, _text, _watching
 
@@ -47,8 +51,8 @@ BOUND = 0.3
 
 
 class Stuck(SilenceFile):
-    """A plain silences file whose first read or write (as ``stuck`` says) waits, as
-    one on a share that hangs, until the test opens the FIFO ``gate`` for writing."""
+    """A plain silences file whose first look, read or write (as ``stuck`` says) waits,
+    as one on a share that hangs, until the test opens the FIFO ``gate`` for writing."""
 
     def __init__(self, path: str, gate: Path, stuck: str = "read") -> None:
         super().__init__(path)
@@ -66,6 +70,15 @@ class Stuck(SilenceFile):
         with open(self._gate, "rb") as gate:  # blocks until a writer comes
             gate.read()
         return True
+
+    def identity(self) -> tuple[int, int, int, int] | None:
+        waited = False
+        try:
+            waited = self._wait("look")
+            return super().identity()
+        finally:
+            if waited:
+                self.back.set()
 
     def entries(self) -> list[Entry]:
         waited = False
@@ -158,6 +171,34 @@ async def test_a_read_that_hangs_is_given_up_and_the_silences_read_last_hold(
     assert [line["what"] for line in _events(logs, "sesd.silences.answered")] == ["read"]
 
 
+async def test_a_file_that_hangs_again_after_it_answered_is_said_again(tmp_path: Path) -> None:
+    """The file's read hangs, is said, and comes back; the next evaluation's read is
+    said answered and runs. A later read that hangs is said again: the on-call hears
+    of each hang, not only the first."""
+    path = tmp_path / "silences.json"
+    SilenceFile(str(path)).add(_silence("s1", domain="a.example"), T)
+    watcher = SilenceWatcher(str(path))
+    watcher.thread.bound = BOUND
+    with capture_logs() as logs:
+        for n in range(2):
+            (tmp_path / str(n)).mkdir()
+            with gate(tmp_path / str(n)) as fifo:
+                stuck = Stuck(str(path), fifo)
+                watcher.file = stuck
+                SilenceFile(str(path)).add(_silence(f"s{n + 2}", domain="b.example"), T)
+                with anyio.fail_after(5 * BOUND):
+                    assert not await watcher.arefresh(T + n)
+                _open_gate(fifo)
+                await _back(stuck)
+            watcher.file = SilenceFile(str(path))
+            assert await watcher.arefresh(T + n)
+    events = ("sesd.silences.hung", "sesd.silences.answered")
+    said = [(e["event"], e["what"]) for e in logs if e["event"] in events]
+    hung, answered = ("sesd.silences.hung", "read"), ("sesd.silences.answered", "read")
+    assert said == [hung, answered, hung, answered]
+    assert [s.id for s in watcher.silences.items] == ["s1", "s2", "s3"]
+
+
 async def test_a_write_that_hangs_keeps_the_end_in_force_and_waiting(tmp_path: Path) -> None:
     """An ``--until-resolved`` silence whose alert resolved, and the write of its end
     hangs: it is out of force at once, the end waits (the gauge counts it, the stop
@@ -243,6 +284,28 @@ async def test_a_reload_off_a_share_that_hangs_reads_the_new_file_at_once(
         await _back(stuck)
 
 
+async def test_a_reload_off_a_file_no_end_waits_for_does_not_look_at_it(tmp_path: Path) -> None:
+    """A reload moves ``silences_path`` off a share whose next look would hang, no end
+    waiting for the old file: the reload looks at the new file only, and is done at once."""
+    alerting, _, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    alerting.silences.thread.bound = BOUND
+    await alerting.evaluate_in_slices()
+    moved = tmp_path / "local.json"
+    SilenceFile(str(moved)).add(_silence("s2", domain="b.example"), T)
+    with gate(tmp_path) as fifo:
+        stuck = Stuck(str(silences), fifo, stuck="look")
+        alerting.silences.file = stuck
+        config = parse_config(_text(moved, RULE + 'sinks = ["ops"]\n'))
+        now[0] = T + 10
+        with capture_logs() as logs:
+            await alerting.read_silences(config)
+            alerting.reconfigure(config, files_read=True)
+            await alerting.write_silences()
+        assert stuck.waits == 0
+        assert _events(logs, "sesd.silences.hung") == []
+    assert [s.id for s in alerting.silences.silences.items] == ["s2"]
+
+
 @pytest.mark.timeout(90)
 async def test_the_daemon_serves_and_pages_while_its_silences_read_hangs(
     local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -296,3 +359,179 @@ def _with_silences(config: Config, path: Path) -> Config:
     """``config`` with its silences in the file at ``path``."""
     alerts = msgspec.structs.replace(config.alerts, silences_path=str(path))
     return msgspec.structs.replace(config, alerts=alerts)
+
+
+async def _reload_amid(
+    alerting: Alerting,
+    config: Config,
+    stuck: Stuck,
+    fifo: Path,
+    meanwhile: Callable[[], None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> list[Notification]:
+    """An evaluation in slices with a reload to ``config`` begun amid them, as the
+    reloader makes it, whose read of ``stuck`` waits until the slices ran out (the
+    evaluation decides first); ``meanwhile`` is done as they begin, after the
+    evaluation's own read. Returns what the evaluation notified."""
+    begun = anyio.Event()
+    slices = alerting.evaluator.slices
+
+    def under_way(ledger: Any, at: float) -> Iterator[None]:
+        evaluation = slices(ledger, at)
+        meanwhile()
+        begun.set()
+        while not stuck.waits:
+            yield  # the evaluation gives the event loop back: the reload runs
+        yield from evaluation
+        _open_gate(fifo)
+
+    async def reload() -> None:
+        await begun.wait()
+        await alerting.read_silences(config)
+        alerting.evaluator.settle()  # as the reloader does, before the change
+        alerting.reconfigure(config, files_read=True)
+        await alerting.write_silences()
+
+    monkeypatch.setattr(alerting.evaluator, "slices", under_way)
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(reload)
+            notified = await alerting.evaluate_in_slices()
+    return notified
+
+
+@pytest.mark.parametrize("moved", [True, False], ids=["onto a copy", "removing the rule"])
+async def test_a_reload_amid_an_evaluation_keeps_the_silences_until_its_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moved: bool
+) -> None:
+    """a.example fires, held by s1 (on the rule). A reload comes while an evaluation is
+    under way in slices, and its read of the silences file is slow: onto a copy of the
+    file on a local disk, or on the same file (s2 just added) removing the rule. The
+    evaluation decides while the read is under way, under the rules it began with and
+    so under their silences: s1 still holds a.example (the silences in force change
+    with the rules, at the reload's change, not when its read begins; before, they
+    were none, or checked by the new config, which leaves out a silence on a rule it
+    removes), and nothing is paged, at the reload nor after."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    SilenceFile(str(silences)).add(_silence("s1", rule="delays", domain="a.example"), T)
+    copy = tmp_path / "local.json"
+    copy.write_bytes(silences.read_bytes())
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    assert await alerting.evaluate_in_slices() == []  # held
+    if moved:
+        config = parse_config(_text(copy, RULE + 'sinks = ["ops"]\n'))
+    else:
+        config = parse_config(_text(silences, BOUNCES))
+
+    def added() -> None:
+        if not moved:  # the CLI's, after the evaluation's read
+            SilenceFile(str(silences)).add(_silence("s2", domain="b.example"), T)
+
+    with gate(tmp_path) as fifo:
+        stuck = Stuck(str(copy if moved else silences), fifo)
+        monkeypatch.setattr(
+            "sesd.alerting.silence_watcher.SilenceFile",
+            lambda at: stuck if at == stuck.path else SilenceFile(at),
+        )
+        alerting.silences.file = SilenceFile(str(silences)) if moved else stuck
+        now[0] = T + 10
+        assert await _reload_amid(alerting, config, stuck, fifo, added, monkeypatch) == []
+        assert _queued(alerting, "ops") == []
+        if moved:
+            assert [s.id for s in alerting.silences.silences.items] == ["s1"]
+            assert alerting.silences.unwritten() == {str(copy): 0}  # the copy read
+
+
+async def test_an_end_decided_before_a_reload_moved_the_file_is_written_to_the_old_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """a.example fired under ``--rule delays --domain a.example --until-resolved``, held.
+    Its delays clear; the evaluation that resolves it is under way in slices when a
+    reload moves ``silences_path`` to another file, whose read is slow. The evaluation
+    decided the resolve, and so the silence's end, in the file it read: the end is
+    written there, where the silence is, not to the file the reload read (which holds
+    no such silence): a reload back to the old file, or a start with the old config,
+    would otherwise mute the alert's next incident."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    _watching(silences, rule="delays", domain="a.example")
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    assert await alerting.evaluate_in_slices() == []  # held
+    other = tmp_path / "other.json"
+    SilenceFile(str(other)).update(list, T)  # no silences
+    config = parse_config(_text(other, RULE + 'sinks = ["ops"]\n'))
+    with gate(tmp_path) as fifo:
+        stuck = Stuck(str(other), fifo)
+        monkeypatch.setattr(
+            "sesd.alerting.silence_watcher.SilenceFile",
+            lambda at: stuck if at == stuck.path else SilenceFile(at),
+        )
+        now[0] = T + 10
+        feed_spike(pipeline, "a.example", T + 10, 0, 200)
+        assert await _reload_amid(alerting, config, stuck, fifo, lambda: None, monkeypatch) == []
+    assert [s.ends_at for s in SilenceFile(str(silences)).read()] == [T + 10]
+    assert alerting.silences.unwritten() == {str(other): 0}
+
+
+async def test_an_end_decided_while_a_write_is_under_way_is_written_next(tmp_path: Path) -> None:
+    """s1's end is being written, slowly, when another evaluation ends s2 (both
+    ``--until-resolved``): s2 is out of force at once, and waits for the write under
+    way; that write takes s1, and the next takes s2."""
+    path = tmp_path / "silences.json"
+    for silence_id, domain in (("s1", "a.example"), ("s2", "b.example")):
+        SilenceFile(str(path)).add(_silence(silence_id, domain=domain, until_resolved=True), T)
+    watcher = SilenceWatcher(str(path))
+    assert await watcher.arefresh(T)
+    with gate(tmp_path) as fifo:
+        stuck = Stuck(str(path), fifo, stuck="write")
+        watcher.file = stuck
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(watcher.aend, {"s1"}, T + 10)
+                while not stuck.waits:
+                    await anyio.lowlevel.checkpoint()  # the write of s1's end is under way
+                tasks.start_soon(watcher.aend, {"s2"}, T + 20)
+                await anyio.lowlevel.checkpoint()
+                assert watcher.silences.match("r", "b.example", "critical", T + 20) is None
+                _open_gate(fifo)
+    assert [s.ends_at for s in SilenceFile(str(path)).read()] == [T + 10, T + 20]
+    assert watcher.unwritten() == {str(path): 0}
+
+
+@pytest.mark.parametrize("step", [-3600.0, 3600.0], ids=["an hour back", "an hour ahead"])
+async def test_a_clock_step_while_the_silences_are_read_leaves_the_group_wait_whole(
+    tmp_path: Path, step: float
+) -> None:
+    """a.example's mail is delayed (on either clock), its rule under a group_wait of
+    30 s; the wall clock steps an hour while the evaluation's read of the silences
+    file is under way (told from another task, as the daemon tells it). The
+    evaluation runs on the clock after the step, as the times it holds do: it fires
+    a.example, whose page waits its 30 s and goes once they are over (run on the
+    clock before the step, amid times moved to the new one, it fired nothing: the
+    page came an evaluation late)."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "30s")
+    SilenceFile(str(silences)).update(list, T)  # no silences
+    for at in (T, T + step):  # delayed on either clock
+        feed_spike(pipeline, "a.example", at, 5, 5)
+    now[0] = T + 1
+    with gate(tmp_path) as fifo:
+        stuck = Stuck(str(silences), fifo)
+        alerting.silences.file = stuck
+
+        async def step_while_read() -> None:
+            while not stuck.waits:
+                await anyio.lowlevel.checkpoint()
+            now[0] = T + 1 + step
+            alerting.stepped(now[0], step)  # as the daemon does
+            _open_gate(fifo)
+
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(step_while_read)
+                assert await alerting.evaluate_in_slices() == []
+    assert alerting.evaluator.waiting() == [("delays", "a.example", Transition.FIRING)]
+    now[0] = T + 30 + step
+    assert await alerting.evaluate_in_slices() == []
+    now[0] = T + 31 + step
+    assert [(n.kind, [a.domain for a in n.alerts]) for n in alerting.evaluate()] == [
+        (Transition.FIRING, ["a.example"])
+    ]

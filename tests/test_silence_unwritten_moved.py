@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
@@ -52,12 +53,30 @@ async def _resolved_unwritten(
     return alerting, pipeline, now, file, lock
 
 
-def _moved(alerting: Alerting, now: list[float], silences: Path | None, at: float = T + 15) -> None:
+@pytest.fixture(autouse=True, params=["in one call", "as the daemon reloads"])
+def _reloads(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test with the reload made in one call, and as the daemon makes it: the file
+    read before the change of config, in the thread, and written after."""
+    monkeypatch.setattr(sys.modules[__name__], "_AS_THE_DAEMON", request.param != "in one call")
+
+
+_AS_THE_DAEMON = False
+
+
+async def _moved(
+    alerting: Alerting, now: list[float], silences: Path | None, at: float = T + 15
+) -> None:
     """A reload at ``at`` whose config reads ``silences`` (None: no silences file)."""
     now[0] = at
     rules = RULE + 'sinks = ["ops"]\n'
     text = NO_FILE + 'sinks = ["ops"]\n' if silences is None else _text(silences, rules)
-    alerting.reconfigure(parse_config(text))
+    config = parse_config(text)
+    if not _AS_THE_DAEMON:
+        alerting.reconfigure(config)
+        return
+    await alerting.read_silences(config)
+    alerting.reconfigure(config, files_read=True)
+    await alerting.write_silences()
 
 
 def _unwritten(logs: list[MutableMapping[str, Any]]) -> list[tuple[Any, ...]]:
@@ -107,7 +126,7 @@ async def test_a_reload_to_another_file_writes_the_end_to_the_old_one_once_it_ca
     has nothing to say."""
     alerting, _, now, old, lock = await _resolved_unwritten(tmp_path)
     with capture_logs() as logs:
-        _moved(alerting, now, tmp_path / "other.json")
+        await _moved(alerting, now, tmp_path / "other.json")
     assert _unwritten(logs) == [("warning", old.path, ["s1"])]
     (line,) = [e for e in logs if e["event"] == "sesd.silences.unwritten"]
     assert "sesd silence expire ID --config" in line["hint"]
@@ -121,10 +140,24 @@ async def test_a_reload_to_another_file_writes_the_end_to_the_old_one_once_it_ca
     assert _said_at_a_stop(alerting) == []
 
 
+async def test_a_reload_off_an_old_file_writable_again_writes_the_end_unsaid(
+    tmp_path: Path,
+) -> None:
+    """The old file can be written again by the reload that moves off it: the reload
+    writes the end there at the resolve's time, and says nothing of ends not written."""
+    alerting, _, now, old, lock = await _resolved_unwritten(tmp_path)
+    lock.rmdir()
+    with capture_logs() as logs:
+        await _moved(alerting, now, tmp_path / "other.json")
+    assert [s.ends_at for s in old.read()] == [T + 10]
+    assert _unwritten(logs) == []
+    assert _said_at_a_stop(alerting) == []
+
+
 async def test_a_reload_that_removes_the_path_still_writes_the_end(tmp_path: Path) -> None:
     """No silences file from the reload on: the old one is written all the same."""
     alerting, _, now, old, lock = await _resolved_unwritten(tmp_path)
-    _moved(alerting, now, None)
+    await _moved(alerting, now, None)
     _written_once_it_can_be(alerting, now, lock, T + 20)
     assert [s.ends_at for s in old.read()] == [T + 10]
 
@@ -136,8 +169,8 @@ async def test_a_reload_back_to_the_old_file_keeps_the_silence_ended(tmp_path: P
     alerting, pipeline, now, old, lock = await _resolved_unwritten(tmp_path)
     other = SilenceFile(str(tmp_path / "other.json"))
     other.update(list, T)  # no silences
-    _moved(alerting, now, Path(other.path))
-    _moved(alerting, now, Path(old.path), T + 20)
+    await _moved(alerting, now, Path(other.path))
+    await _moved(alerting, now, Path(old.path), T + 20)
     _next_incident(pipeline, now)
     alerting.evaluate()
     assert not alerting.evaluator.silenced("delays", "a.example", T + 20)
@@ -156,7 +189,7 @@ async def test_a_file_moved_to_the_new_path_is_written_there(tmp_path: Path) -> 
     other = tmp_path / "other.json"
     os.replace(old.path, other)
     with capture_logs() as logs:
-        _moved(alerting, now, other)
+        await _moved(alerting, now, other)
         assert not alerting.evaluator.silenced("delays", "a.example", T + 15)
         now[0] = T + 20
         alerting.evaluate()
@@ -175,7 +208,7 @@ async def test_a_file_moved_to_the_new_path_after_the_reload_is_written_there(
     pages) and its end is written there, as when the file is moved first."""
     alerting, pipeline, now, old, lock = await _resolved_unwritten(tmp_path)
     other = tmp_path / "other.json"
-    _moved(alerting, now, other)
+    await _moved(alerting, now, other)
     os.replace(old.path, other)
     _next_incident(pipeline, now)
     with capture_logs() as logs:
@@ -193,7 +226,7 @@ async def test_an_old_file_missing_a_while_gets_the_end_once_back(tmp_path: Path
     moved aside and back): it still holds the silence waiting, so its end is kept, said
     at a stop meanwhile, and written once the file is back and can be written."""
     alerting, _, now, old, lock = await _resolved_unwritten(tmp_path)
-    _moved(alerting, now, tmp_path / "other.json")
+    await _moved(alerting, now, tmp_path / "other.json")
     aside = _put_aside(old)
     now[0] = T + 20
     alerting.evaluate()
@@ -206,12 +239,14 @@ async def test_a_reload_back_to_an_old_file_missing_keeps_the_end_for_when_it_is
     tmp_path: Path,
 ) -> None:
     """Away to another file, and back while the old one is missing (its share not
-    mounted): once it is back, the silence it holds waiting stays ended (a.example's
-    next incident pages) and its end is written once the file can be."""
+    mounted): the gauge counts its end for it all along; once it is back, the silence
+    it holds waiting stays ended (a.example's next incident pages) and its end is
+    written once the file can be."""
     alerting, pipeline, now, old, lock = await _resolved_unwritten(tmp_path)
-    _moved(alerting, now, tmp_path / "other.json")
+    await _moved(alerting, now, tmp_path / "other.json")
     aside = _put_aside(old)
-    _moved(alerting, now, Path(old.path))
+    await _moved(alerting, now, Path(old.path))
+    assert alerting.silences.unwritten() == {old.path: 1}
     os.replace(aside, old.path)
     _next_incident(pipeline, now)
     alerting.evaluate()
@@ -232,7 +267,7 @@ async def test_a_copy_at_the_new_path_leaves_the_end_of_an_old_file_missing_a_wh
     alerting, _, now, old, lock = await _resolved_unwritten(tmp_path)
     other = tmp_path / "other.json"
     shutil.copyfile(old.path, other)
-    _moved(alerting, now, other)
+    await _moved(alerting, now, other)
     aside = _put_aside(old)
     now[0] = T + 20
     alerting.evaluate()  # writes the end to the copy
@@ -252,7 +287,7 @@ async def test_a_copy_made_at_the_new_path_after_the_reload_is_written_there(
     its end is written there, as it is to the old file once that can be."""
     alerting, pipeline, now, old, lock = await _resolved_unwritten(tmp_path)
     other = tmp_path / "other.json"
-    _moved(alerting, now, other)
+    await _moved(alerting, now, other)
     shutil.copyfile(old.path, other)
     _next_incident(pipeline, now)
     alerting.evaluate()
@@ -270,7 +305,7 @@ async def test_an_old_file_given_an_end_by_hand_after_the_reload_is_as_it_says(
     ends an hour on, no longer ``--until-resolved``: whoever edited it chose the hour,
     and the resolve has no say in it. Once the file can be written, the hour holds."""
     alerting, _, now, old, lock = await _resolved_unwritten(tmp_path)
-    _moved(alerting, now, tmp_path / "other.json")
+    await _moved(alerting, now, tmp_path / "other.json")
     _given_an_end(Path(old.path), T + 3600, until_resolved=False)
     _written_once_it_can_be(alerting, now, lock, T + 20)
     assert [(s.ends_at, s.until_resolved) for s in old.read()] == [(T + 3600, False)]
@@ -299,7 +334,7 @@ async def test_a_copy_on_another_file_system_with_the_old_files_inode_number_is_
 
     monkeypatch.setattr(os, "stat", elsewhere)
     aside = _put_aside(old)
-    _moved(alerting, now, other)
+    await _moved(alerting, now, other)
     now[0] = T + 20
     alerting.evaluate()
     assert _said_at_a_stop(alerting) == [("warning", old.path, ["s1"])]

@@ -120,12 +120,11 @@ class Alerting:
 
     async def read_silences(self, config: Config) -> None:
         """Before a reload's :meth:`reconfigure` (``files_read``): read the silences
-        file ``config`` names, off the event loop."""
-        await self.silences.ause(config.silences_path, silence_check(config), self._clock())
+        file ``config`` names, off the event loop; the change takes what was read."""
+        await self.silences.aread_ahead(config.silences_path)
 
     async def write_silences(self) -> None:
-        """After a reload's :meth:`reconfigure`: write the ends it left waiting, off
-        the event loop."""
+        """After a reload's :meth:`reconfigure`: write the ends it left waiting."""
         await self.silences.aend(set(), self._clock())
 
     def reconfigure(self, config: Config, *, files_read: bool = False) -> None:
@@ -257,7 +256,7 @@ class Alerting:
         thread)."""
         now = self._clock()
         self.end_silences_resolved(now)  # a restore's, should nothing have ended them yet
-        now = self._prepare(now, self.silences.refresh(now))
+        now = self._prepare(self.silences.refresh(now), now)
         alerts, held, ended = self._decide(now)
         log_alerts(self._log, alerts, held)
         self.silences.end(ended, now)
@@ -273,10 +272,11 @@ class Alerting:
 
     async def _silences_read(self) -> float:
         """The silences file read (off the event loop) and what else comes before the
-        rules are stepped (:meth:`_prepare`). Returns the ``now``."""
+        rules are stepped (:meth:`_prepare`). Returns the ``now``, read after the file:
+        a clock step measured meanwhile moved the times the evaluation steps."""
         now = self._clock()
         await self.aend_silences_resolved(now)  # a restore's, should nothing have ended them
-        return self._prepare(now, await self.silences.arefresh(now))
+        return self._prepare(await self.silences.arefresh(now), self._clock())
 
     async def evaluate_in_slices(self) -> list[Notification]:
         """:meth:`evaluate`, the event loop given back between slices of labels
@@ -309,7 +309,7 @@ class Alerting:
             await self.silences.aend(ended, now)
         return self._conclude(now, flush=False)
 
-    def _prepare(self, now: float, silences_read: bool) -> float:
+    def _prepare(self, silences_read: bool, now: float) -> float:
         """What comes before the rules are stepped, the silences read (``silences_read``:
         a change, what a new one holds recalled from the outboxes): unread queues
         seen. Returns the ``now``."""

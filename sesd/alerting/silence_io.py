@@ -24,7 +24,7 @@ from sesd.alerting.silences import SilenceError
 from sesd.core.text import escaped
 from sesd.io.logs import get_logger
 
-__all__ = ["BOUND", "FileOp", "FileThread", "Hung", "Later", "Steps", "inline", "later"]
+__all__ = ["BOUND", "FileOp", "FileThread", "Found", "Hung", "Later", "Steps", "inline", "later"]
 
 T = TypeVar("T")
 
@@ -46,6 +46,9 @@ class FileOp(NamedTuple):
 
 #: The steps of one thing the watcher does, which returns a ``T``.
 Steps = Generator[FileOp, Any, T]
+#: The answers of looks and reads made a moment before, by (path, what): each result,
+#: or the error it raised.
+Found = dict[tuple[str, str], Any]
 
 
 class Hung(SilenceError):
@@ -74,13 +77,20 @@ def inline(steps: Steps[T]) -> T:
         return value
 
 
-def later(steps: Steps[T]) -> T:
-    """What ``steps`` return, no file operation done: each has :class:`Later` thrown
-    in (reads keep what was read, writes wait for the next steps that run)."""
+def later(steps: Steps[T], found: Found | None = None) -> T:
+    """What ``steps`` return, no file operation done: a look or a read the thread made
+    a moment before (``found``) is answered as it was, each other has :class:`Later`
+    thrown in (reads keep what was read, writes wait for the next steps that run)."""
+    found = found or {}
     try:
         op = next(steps)
         while True:
-            op = steps.throw(Later(f"{op.path}: not now"))
+            if (op.path, op.what) not in found:
+                op = steps.throw(Later(f"{op.path}: not now"))
+            elif isinstance(answer := found[op.path, op.what], SilenceError):
+                op = steps.throw(answer)
+            else:
+                op = steps.send(answer)
     except StopIteration as stop:
         value: T = stop.value
         return value

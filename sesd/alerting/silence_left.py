@@ -37,6 +37,9 @@ class LeftEnds:
         #: Each file left: the file, its (device, inode) when sesd last read it, and its
         #: ends not written yet (id: when it ended).
         self._ends: dict[str, tuple[SilenceFile, Where | None, dict[str, float]]] = {}
+        #: The files left whose write a reload's change put off: said should the next
+        #: write not take (the reload's own, once the change is made).
+        self._unsaid: set[str] = set()
 
     def leave(self, file: SilenceFile, ends: dict[str, float], where: Where | None) -> None:
         """sesd reads ``file``, which was ``where`` at its last read, no longer, with
@@ -47,11 +50,10 @@ class LeftEnds:
 
     def settle(self, path: str, now: float) -> Steps[None]:
         """After the reload that left ``path``: its ends written now if they can be (the
-        lock is not waited for), else said at once."""
+        lock is not waited for), else said at once; or, the write put off, said by the
+        next write should it not take."""
+        self._unsaid.add(path)
         yield from self.write(now)
-        if path in self._ends:
-            then = "sesd writes their end to it once it can; a start with it before then"
-            self._say(path, f"{then} takes them as waiting")
 
     def held(self, path: str, ids: Collection[str], where: Where) -> Steps[dict[str, float]]:
         """The ends the file at ``path`` (``where``), just read holding the silences
@@ -78,7 +80,9 @@ class LeftEnds:
         return found
 
     def write(self, now: float) -> Steps[None]:
-        """Write each file's ends, where it can be now."""
+        """Write each file's ends, where it can be now; then say each file a reload
+        just left that still holds some (unless the write was put off)."""
+        put_off = False
         for path, (file, _, ends) in list(self._ends.items()):
             if not (yield from _there(file)):
                 # Not there (a share not mounted, the file moved aside): kept, and never
@@ -90,6 +94,9 @@ class LeftEnds:
                 waiting = dict(ends)
                 expire = partial(file.expire, waiting, now, waiting, wait=False, resolved=True)
                 ended: list[str] = yield FileOp(path, "write", expire)
+            except Later:
+                put_off = True
+                continue
             except SilenceError:
                 continue  # said when sesd left it, and again at a stop
             del self._ends[path]
@@ -100,10 +107,20 @@ class LeftEnds:
                     count=len(ended),
                     ids=[shown_id(i) for i in sorted(ended)[:SHOWN]],
                 )
+        if put_off:
+            return
+        for path in sorted(self._unsaid & self._ends.keys()):
+            then = "sesd writes their end to it once it can; a start with it before then"
+            self._say(path, f"{then} takes them as waiting")
+        self._unsaid.clear()
 
-    def counts(self) -> dict[str, int]:
-        """How many ends wait to be written to each file left."""
-        return {path: len(ends) for path, (_, _, ends) in self._ends.items()}
+    def files(self) -> list[SilenceFile]:
+        """Each file left that ends wait for."""
+        return [file for file, _, _ in self._ends.values()]
+
+    def waiting(self) -> dict[str, set[str]]:
+        """The ends waiting to be written to each file left, by id."""
+        return {path: set(ends) for path, (_, _, ends) in self._ends.items()}
 
     def log(self, path: str | None, ends: dict[str, float]) -> None:
         """At a stop: the ends not written to the file read, at ``path``, and to each

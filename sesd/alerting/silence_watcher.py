@@ -16,7 +16,7 @@ from typing import TypeVar
 from sesd.alerting.alert_log import SHOWN
 from sesd.alerting.silence_entries import Entry, entry_content
 from sesd.alerting.silence_file import LockHeld, SilenceFile
-from sesd.alerting.silence_io import FileOp, FileThread, Hung, Later, Steps, inline, later
+from sesd.alerting.silence_io import FileOp, FileThread, Found, Hung, Later, Steps, inline, later
 from sesd.alerting.silence_left import LeftEnds
 from sesd.alerting.silences import Silence, SilenceError, SilenceSet, shown_id
 from sesd.io.logs import get_logger
@@ -49,6 +49,8 @@ class SilenceWatcher:
         self._unwritten: dict[str, float] = {}
         #: Those of the files a reload moved off, written to them once they can be.
         self._left = LeftEnds()
+        #: Those of :attr:`_unwritten` ended since the last write was tried.
+        self._new: set[str] = set()
         #: Why the last write failed, as logged ("" once one took).
         self._unwritable = ""
         #: Whether the last write found the lock held (said if the next one does too).
@@ -57,36 +59,70 @@ class SilenceWatcher:
         self.thread = FileThread()
         #: Whether the methods that are not async leave the file be (:meth:`put_off`).
         self._put_off = False
+        #: What :meth:`aread_ahead` found, for the change :meth:`put_off` makes next.
+        self._found: Found = {}
         inline(self._switch(path, check))  # nothing waits yet: no look at the file
 
     @contextmanager
     def put_off(self) -> Iterator[None]:
         """Within: the methods that are not async do no file operation (the daemon's
-        reload, which reads the file first with :meth:`ause`, and writes after with
-        :meth:`aend`): what was read stays, ends are in force and wait to be written."""
+        reload, which reads the file first with :meth:`aread_ahead`, and writes after
+        with :meth:`aend`): their looks and reads are answered with what it found, ends
+        are in force and wait to be written."""
         self._put_off = True
         try:
             yield
         finally:
-            self._put_off = False
+            self._put_off, self._found = False, {}
 
     def _now(self, steps: Steps[T]) -> T:
         """What ``steps`` return, run in the calling thread (or put off)."""
-        return later(steps) if self._put_off else inline(steps)
+        return later(steps, self._found) if self._put_off else inline(steps)
+
+    async def aread_ahead(self, path: str | None) -> None:
+        """Look at the file at ``path``, and read it if it changed, for the change of
+        config :meth:`put_off` makes next: the silences in force stay as they are until
+        then. An evaluation under way meanwhile decides under the rules it began with,
+        and so under their silences: none, or a new config's checks, would page what the
+        silences hold. The files sesd left with ends waiting are looked at too (where
+        to write them), the one read now among them if some wait for it."""
+        self._found = await self.thread.run(self._ahead(path))
+
+    def _ahead(self, path: str | None) -> Steps[Found]:
+        read = self.file
+        here = read is not None and read.path == path
+        # The file read is looked at if ends wait for it: it is left with them.
+        kept = (read,) if here or self._unwritten else ()
+        files = {file.path: file for file in (*kept, *self._left.files()) if file is not None}
+        if path:
+            files = {path: files.get(path) or SilenceFile(path), **files}
+        found: Found = {}
+        for each, file in files.items():
+            try:
+                found[each, "look"] = yield FileOp(each, "look", file.identity)
+            except (Hung, Later):
+                continue  # taken as there, and not read (as the thread said)
+        # Read as :meth:`_read` would: the file read already if it changed, another if any.
+        if (
+            path
+            and (path, "look") in found
+            and found[path, "look"] != (self._identity if here else None)
+        ):
+            try:
+                found[path, "read"] = yield FileOp(path, "read", files[path].entries)
+            except (Hung, Later):
+                pass
+            except SilenceError as exc:
+                found[path, "read"] = exc
+        return found
 
     def use(self, path: str | None, check: Callable[[Silence], str] | None, now: float) -> None:
-        """:meth:`ause`, in the calling thread."""
-        self._now(self._use(path, check, now))
-
-    async def ause(
-        self, path: str | None, check: Callable[[Silence], str] | None, now: float
-    ) -> None:
         """Read silences from ``path`` (None: no silences), checked by ``check``: the
         same path's silences read are checked again now, and the file read now if it
         changed since (another path's is: else the silences would be none until the
         next evaluation's refresh), as a start would read it. Ends the file left was
         not told of yet are still written to it, which holds those silences."""
-        await self.thread.run(self._use(path, check, now))
+        self._now(self._use(path, check, now))
 
     def look(self, now: float) -> None:
         """:meth:`alook`, in the calling thread."""
@@ -109,19 +145,26 @@ class SilenceWatcher:
 
     def end(self, silence_ids: set[str], now: float) -> None:
         """:meth:`aend`, in the calling thread."""
-        self._now(self._end(silence_ids, now))
+        self._ended(silence_ids, now)
+        self._now(self._end(now))
 
     async def aend(self, silence_ids: set[str], now: float) -> None:
         """End ``--until-resolved`` silences whose alert resolved: in force at once (the
         alert's next incident pages), and in the file, or at a later call (each
-        evaluation's) while the file cannot be written."""
-        await self.thread.run(self._end(silence_ids, now))
+        evaluation's) while the file cannot be written. Taken as waiting before the
+        write waits its turn: a reload's change of file meanwhile leaves them to the
+        file that holds them, the one the evaluation that ended them read."""
+        self._ended(silence_ids, now)
+        await self.thread.run(self._end(now))
 
     def unwritten(self) -> dict[str, int]:
         """How many ends wait to be written to each file: the one read (0 when none
         wait) and each a reload moved off."""
-        waiting = {} if self.file is None else {self.file.path: len(self._unwritten)}
-        return self._left.counts() | waiting
+        waiting = self._left.waiting()
+        if self.file is not None:
+            # Those of a file a reload came back to while it was missing wait with it.
+            waiting[self.file.path] = waiting.get(self.file.path, set()) | self._unwritten.keys()
+        return {path: len(ids) for path, ids in waiting.items()}
 
     def _use(
         self, path: str | None, check: Callable[[Silence], str] | None, now: float
@@ -254,10 +297,9 @@ class SilenceWatcher:
             ended |= found
         return ended
 
-    def _end(self, silence_ids: set[str], now: float) -> Steps[None]:
-        yield from self._left.write(now)
-        file = self.file
-        if file is None or not (silence_ids or self._unwritten):
+    def _ended(self, silence_ids: set[str], now: float) -> None:
+        """Out of force at ``now``, and waiting to be written to the file read."""
+        if self.file is None or not silence_ids:
             return
         if not self._unwritten:
             # Nothing was tried since the last write that found the lock held (it took, or
@@ -268,6 +310,15 @@ class SilenceWatcher:
             if entry.silence is not None and entry.silence.id in new:
                 entry.silence.ends_at = max(now, entry.silence.starts_at)
         self._unwritten |= dict.fromkeys(new, now)
+        self._new |= new
+
+    def _end(self, now: float) -> Steps[None]:
+        yield from self._left.write(now)
+        file = self.file
+        if file is None or not self._unwritten:
+            return
+        # Those not said yet: said if this write fails, though its error was said before.
+        new, self._new = self._new & self._unwritten.keys(), set()
         try:
             # The lock is not waited for (a command holding it, stopped at its terminal or
             # on a hung disk, would hold the write as long, and the file each write
@@ -277,6 +328,7 @@ class SilenceWatcher:
             expire = partial(file.expire, waiting, now, waiting, wait=False, resolved=True)
             ended: list[str] = yield FileOp(file.path, "write", expire)
         except Later:
+            self._new |= new
             return  # in force, and written by the next write
         except SilenceError as exc:
             # A command holds the lock for a moment: said once it held it a whole period.
@@ -293,7 +345,9 @@ class SilenceWatcher:
                 )
                 self._unwritable = str(exc)
             return
-        self._unwritten, self._unwritable, self._held = {}, "", False
+        # Those ended while it was written (another evaluation's) wait for the next.
+        self._unwritten = {i: at for i, at in self._unwritten.items() if i not in waiting}
+        self._unwritable, self._held = "", False
         if not ended:
             return  # ended in the file already (by another sesd reading it): read next
         named = sorted(ended)[:SHOWN]  # a file edited by hand may hold any number
