@@ -7,6 +7,7 @@ dropped because the second came while the first waited to be raised."""
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -15,15 +16,23 @@ import pytest
 
 import sesd.io.sqs_answers as answers_module
 import sesd.runtime.sqs_deletes as deletes_module
-from sesd.runtime.sqs_ends import GIVE_BACK
-from tests.conftest import said_in
+from sesd.commands.demo.localsqs import LocalSqs
+from sesd.runtime.sqs_ends import GIVE_BACK, MISJUDGED
+from tests.conftest import aws_client, said_in
+from tests.test_sqs_judge_fault import _DELIVERIES, _FailsOn, _three_received
 from tests.test_sqs_receive_beside_delete import (
     Releases,
     _bug_in,
+    _raising,
     _read_faults,
     _releases_read_by_the_sdk,
 )
 from tests.test_sqs_receive_failures import _receiving
+
+
+def _records(logs: io.StringIO) -> list[dict[str, Any]]:
+    """The lines logged, each read."""
+    return [json.loads(line) for line in logs.getvalue().splitlines()]
 
 
 def _under_a_release(kind: type[BaseException]) -> Callable[[Any, Any, Any], Any]:
@@ -56,3 +65,26 @@ async def test_a_fault_under_the_give_back_after_one_under_the_delete_tells_both
         said = _read_faults(p, json_logs)
     assert said == [("poller", "KeyError")]
     assert said_in(json_logs)["sesd.task.failed"]["hint"] == GIVE_BACK
+
+
+async def test_an_exit_under_a_faulted_batchs_delete_is_raised_when_its_give_back_faults(
+    local_sqs: LocalSqs, monkeypatch: pytest.MonkeyPatch, json_logs: io.StringIO
+) -> None:
+    """A fault of sesd's own judging the second of three messages; an exit is asked for
+    under the delete of the first, then the give-back of the third meets a bug of
+    sesd's own. The exit is raised: it must reach whoever waits for it, not give way to
+    the give-back's bug, after which the supervisor would start the poller again in a
+    process asked to end. Both faults are counted and logged by the poller, each once
+    with its own traceback."""
+    async with aws_client("sqs", local_sqs) as sqs:
+        _, p, messages = await _three_received(sqs, _DELIVERIES)
+        _releases_read_by_the_sdk(sqs)
+        monkeypatch.setattr(answers_module, "_entry", _raising(KeyboardInterrupt, "Id"))
+        monkeypatch.setattr(deletes_module, "_ours", _under_a_release(ValueError))
+        p._judge._invalid = _FailsOn(messages[1]["MessageId"])
+        with anyio.fail_after(10), pytest.raises(KeyboardInterrupt):
+            await p._handle(messages)
+        said = _read_faults(p, json_logs)
+    assert said == [("poller", "RuntimeError"), ("poller", "ValueError")]
+    hints = [r["hint"] for r in _records(json_logs) if r["event"] == "sesd.task.failed"]
+    assert hints == [MISJUDGED, GIVE_BACK]
