@@ -36,9 +36,11 @@ MISJUDGED = (
 #: What the log says of a fault of sesd's own after a batch was applied, when what ended
 #: its delete (an exit, a cancellation) is what the poller raises (:meth:`Ends.applied`).
 APPLIED = (
-    "a fault of sesd's own after the batch was handled: what it handled is deleted first, "
-    "not left for SQS to hand out again and count a second time; the poller starts "
-    "again. A fault that repeats is a bug: report it with this traceback"
+    "a fault of sesd's own after the batch was handled, while an exit or a cancellation, "
+    "which ends the poller, cut off the delete made first of what the batch handled: "
+    "what it did not delete SQS hands out again after its visibility timeout "
+    "(sesd.sqs.delete_cut_off). A fault that repeats is a bug: report it with this "
+    "traceback"
 )
 
 #: What the log says of one of two errors a batch ended in: the one the poller was to
