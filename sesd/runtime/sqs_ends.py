@@ -36,19 +36,23 @@ MISJUDGED = (
 #: What the log says of a fault of sesd's own after a batch was applied, when what ended
 #: its delete (an exit, a cancellation) is what the poller raises (:meth:`Ends.applied`).
 APPLIED = (
-    "a fault of sesd's own after the batch was handled: what it handled is deleted first, "
-    "not left for SQS to hand out again and count a second time; the poller starts "
-    "again. A fault that repeats is a bug: report it with this traceback"
+    "a fault of sesd's own after the batch was handled, while an exit or a cancellation, "
+    "which ends the poller, cut off the delete made first of what the batch handled: "
+    "what it did not delete SQS hands out again after its visibility timeout "
+    "(sesd.sqs.delete_cut_off). A fault that repeats is a bug: report it with this "
+    "traceback"
 )
 
-#: What the log says of one of two errors a batch ended in: a fault under its delete
-#: (or what ended the receive beside it), then another giving back what that receive
-#: brought (:meth:`Ends.either`).
+#: What the log says of one of two errors a batch ended in: the one the poller was to
+#: raise (a fault under its delete or in its judging, what ended the delete or the
+#: receive beside it), then another giving back messages at once (:meth:`Ends.either`).
 GIVE_BACK = (
-    "two errors ended a batch: a fault under its delete (or the receive beside it), then "
-    "another giving back what that receive brought (a fault, an exit, a cancellation); "
-    "this one is told here, the other ends the poller. A fault that repeats is a bug: "
-    "report it with this traceback"
+    "two errors ended a batch: one the poller was to raise (a fault under its delete or "
+    "in its judging, an exit or a cancellation under its delete or the receive beside "
+    "it), then another giving back messages at once (what that receive brought, or "
+    "those after the message at fault): a fault, an exit, a cancellation; this one is "
+    "told here, the other ends the poller. A fault that repeats is a bug: report it "
+    "with this traceback"
 )
 
 
@@ -144,10 +148,14 @@ class Ends:
         first = self._first(exc, calls, MISJUDGED)
         try:
             await self.give_back(in_flight, left)
-        except BaseException:
+        except BaseException as error:
             if first is exc:  # the fault is no longer what the poller ends in
                 self.fault(exc, MISJUDGED)
-            raise
+                raise
+            # What ended the delete (an exit, a cancellation) must still reach whoever
+            # waits for it: lost behind the give-back's fault, the supervisor would start
+            # again a poller asked to end. The give-back's error is told here.
+            return self.either(error, first)
         return first
 
     async def applied(
