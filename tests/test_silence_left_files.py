@@ -99,3 +99,29 @@ async def test_a_reload_back_to_either_file_left_keeps_its_silence_ended(
     _moved(alerting, now, Path(back.path), T + 30)
     assert not alerting.evaluator.silenced("delays", domain, T + 30)
     assert [path for _, path, _ in _said_at_a_stop(alerting)] == [back.path, other.path]
+
+
+async def test_a_reload_back_to_the_old_path_while_another_file_stands_there_keeps_the_end(
+    tmp_path: Path,
+) -> None:
+    """A reload moved the path off the file while an end waited. The file is then away a
+    while (its share not mounted), an empty silences file standing at its path, and a
+    reload reads that path again: the end is kept for the file. Once the file is back,
+    its silence stays ended (a.example's next incident pages) though the file still
+    holds it waiting."""
+    alerting, _, now, old, _ = await _resolved_unwritten(tmp_path)
+    _moved(alerting, now, tmp_path / "other.json")
+    aside = tmp_path / "aside.json"
+    os.replace(old.path, aside)
+    _empty_file_at(old.path)
+    _moved(alerting, now, Path(old.path), T + 20)
+    os.replace(aside, old.path)
+    now[0] = T + 25
+    alerting.evaluate()
+    assert [s.ends_at for s in old.read()] == [None]
+    assert not alerting.evaluator.silenced("delays", "a.example", T + 25)
+
+
+def _empty_file_at(path: str) -> None:
+    """A silences file holding none at ``path`` (the mount point's own, say)."""
+    Path(path).write_text('{"version": 1, "silences": []}')
