@@ -86,3 +86,48 @@ async def test_an_old_file_writable_again_by_the_reload_gets_the_end_at_the_relo
     with capture_logs() as logs:
         alerting.log_unsent(kept=True)
     assert [e for e in logs if e["event"] == "sesd.silences.unwritten"] == []
+
+
+async def test_the_unwritable_line_says_the_silences_ended_all_the_same(tmp_path: Path) -> None:
+    """a.example resolves while the file cannot be written: the error line says the
+    silence ended all the same, its alert paging, and that the file gets the end once it
+    can be written."""
+    alerting, pipeline, now, silences, _ = await _fired_under_a_silence(tmp_path)
+    _unwritable(silences)
+    _resolves(pipeline, now)
+    with capture_logs() as logs:
+        alerting.evaluate()
+    (line,) = [e for e in logs if e["event"] == "sesd.silences.unwritable"]
+    assert (line["count"], line["ids"]) == (1, ["s1"])
+    assert line["hint"] == (
+        "ended all the same (the alerts they held page); written to the file once it can be"
+    )
+
+
+async def test_a_reload_keeping_the_path_says_nothing_of_a_file_left(tmp_path: Path) -> None:
+    """A reload that changes the config but keeps the silences file while an end waits:
+    no line of a file sesd no longer reads, and a stop names the file once, as the one
+    read."""
+    alerting, _, now, old, _ = await _resolved_unwritten(tmp_path)
+    with capture_logs() as logs:
+        _moved(alerting, now, Path(old.path))
+    assert [e for e in logs if e["event"] == "sesd.silences.unwritten"] == []
+    with capture_logs() as logs:
+        alerting.log_unsent(kept=True)
+    (line,) = [e for e in logs if e["event"] == "sesd.silences.unwritten"]
+    assert (line["path"], line["hint"]) == (old.path, READ)
+
+
+async def test_a_stop_after_a_reload_to_no_silences_file_names_the_old_one(
+    tmp_path: Path,
+) -> None:
+    """A reload removes ``silences_path`` while an end waits, and sesd stops before the
+    old file can be written: the stop names that file, with what the next start with it
+    does."""
+    alerting, _, now, old, _ = await _resolved_unwritten(tmp_path)
+    _moved(alerting, now, None)
+    with capture_logs() as logs:
+        alerting.log_unsent(kept=True)
+    (line,) = [e for e in logs if e["event"] == "sesd.silences.unwritten"]
+    assert (line["path"], line["ids"]) == (old.path, ["s1"])
+    assert line["hint"] == _left("the next start with it takes them as waiting")
