@@ -67,3 +67,29 @@ async def test_a_run_of_failed_deletes_after_one_that_ended_is_warned_of_again(
     ]
     recovered = [r["after_batches"] for r in records if r["event"] == "sesd.sqs.deletes_recovered"]
     assert recovered == [1, 1]
+
+
+async def test_a_delete_cut_off_is_a_batch_of_the_run_and_a_release_cut_off_is_not(
+    json_logs: io.StringIO,
+) -> None:
+    """Two deletes cut off (their bound, a stop's), a give-back cut off between them,
+    then a delete that works: each cut off is counted a failed call of its own, and the
+    run said over is two batches long, the give-back none of it."""
+    messages: list[Any] = [{"MessageId": "m1", "ReceiptHandle": "r1"}]
+    async with ScriptedDeletes(set()) as scripted, aws_client("sqs", scripted) as sqs:
+        p, metrics = poller(sqs, f"{scripted.url}/123456789012/q")
+        p._deletes.cut_off("delete")
+        p._deletes.cut_off("release")
+        p._deletes.cut_off("delete")
+        await p._deletes.delete(messages)
+    records = [json.loads(line) for line in json_logs.getvalue().splitlines()]
+    recovered = [r["after_batches"] for r in records if r["event"] == "sesd.sqs.deletes_recovered"]
+    assert recovered == [2]
+    labels = {"queue": "q", "account": "default", "region": "us-east-1"}
+    counted = {
+        operation: metrics.registry.get_sample_value(
+            "sesd_sqs_errors_total", {**labels, "operation": operation}
+        )
+        for operation in ("delete", "release")
+    }
+    assert counted == {"delete": 2, "release": 1}
