@@ -17,7 +17,12 @@ from sesd.alerting.silences import Silence
 from tests.test_routing import T
 from tests.test_rules import feed_spike
 from tests.test_silence_unwritable import _lock_held, _resolves, _unwritable
-from tests.test_silence_unwritten_moved import _moved, _resolved_unwritten, _said_at_a_stop
+from tests.test_silence_unwritten_moved import (  # noqa: F401 (fixture: _reloads)
+    _moved,
+    _reloads,
+    _resolved_unwritten,
+    _said_at_a_stop,
+)
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -31,7 +36,7 @@ async def test_an_old_file_s_lock_another_process_holds_never_holds_the_evaluati
     holds its lock. The evaluation does not wait for it (which would stand the event
     loop still): the end is written at the first evaluation after the lock is let go."""
     alerting, _, now, old, lock = await _resolved_unwritten(tmp_path)
-    _moved(alerting, now, tmp_path / "other.json")
+    await _moved(alerting, now, tmp_path / "other.json")
     lock.rmdir()
     with _lock_held(Path(old.path)):
         now[0] = T + 20
@@ -53,13 +58,13 @@ async def _two_left(
     second = SilenceFile(str(tmp_path / "b.json"))
     second.add(Silence(id="s2", comment="watching", starts_at=T, ends_at=None,
                        until_resolved=True, domain="b.example"), T)  # fmt: skip
-    _moved(alerting, now, Path(second.path), T + 15)
+    await _moved(alerting, now, Path(second.path), T + 15)
     feed_spike(pipeline, "b.example", T + 15, 5, 5)
     alerting.evaluate()  # b.example fires, held back by s2
     second_lock = _unwritable(Path(second.path))
     _resolves(pipeline, now, "b.example", T + 20)
     alerting.evaluate()
-    _moved(alerting, now, tmp_path / "other.json", T + 25)
+    await _moved(alerting, now, tmp_path / "other.json", T + 25)
     assert [(path, ids) for _, path, ids in _said_at_a_stop(alerting)] == [
         (old.path, ["s1"]),
         (second.path, ["s2"]),
@@ -96,7 +101,7 @@ async def test_a_reload_back_to_either_file_left_keeps_its_silence_ended(
     back, domain, other = (old, "a.example", second)
     if back_to == "second":
         back, domain, other = (second, "b.example", old)
-    _moved(alerting, now, Path(back.path), T + 30)
+    await _moved(alerting, now, Path(back.path), T + 30)
     assert not alerting.evaluator.silenced("delays", domain, T + 30)
     assert [path for _, path, _ in _said_at_a_stop(alerting)] == [back.path, other.path]
 
@@ -110,11 +115,11 @@ async def test_a_reload_back_to_the_old_path_while_another_file_stands_there_kee
     its silence stays ended (a.example's next incident pages) though the file still
     holds it waiting."""
     alerting, _, now, old, _ = await _resolved_unwritten(tmp_path)
-    _moved(alerting, now, tmp_path / "other.json")
+    await _moved(alerting, now, tmp_path / "other.json")
     aside = tmp_path / "aside.json"
     os.replace(old.path, aside)
     _empty_file_at(old.path)
-    _moved(alerting, now, Path(old.path), T + 20)
+    await _moved(alerting, now, Path(old.path), T + 20)
     os.replace(aside, old.path)
     now[0] = T + 25
     alerting.evaluate()

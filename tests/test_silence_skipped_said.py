@@ -1,5 +1,5 @@
 """An entry of the silences file sesd leaves out is said when first left out, not again
-at each read (sesd.alerting.silence_file, silence_entries): another entry left out for
+at each read (sesd.alerting.silence_watcher, silence_entries): another entry left out for
 the same reason, added by a later edit, is said too, whether it is no silence or a
 silence the config's checks refuse."""
 
@@ -10,7 +10,8 @@ from pathlib import Path
 
 from structlog.testing import capture_logs
 
-from sesd.alerting.silence_file import SilenceFile, SilenceWatcher
+from sesd.alerting.silence_file import SilenceFile
+from sesd.alerting.silence_watcher import SilenceWatcher
 from sesd.alerting.silences import SILENCES_VERSION, Silence
 from tests.test_routing import T
 

@@ -13,7 +13,11 @@ from structlog.testing import capture_logs
 
 from tests.test_routing import T
 from tests.test_silence_unwritable import _fired_under_a_silence, _resolves, _unwritable
-from tests.test_silence_unwritten_moved import _moved, _resolved_unwritten
+from tests.test_silence_unwritten_moved import (  # noqa: F401 (fixture: _reloads)
+    _moved,
+    _reloads,
+    _resolved_unwritten,
+)
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -56,7 +60,7 @@ async def test_a_file_left_is_named_at_the_reload_and_at_the_stop_with_what_come
     command with the config that reads that file."""
     alerting, _, now, old, _ = await _resolved_unwritten(tmp_path)
     with capture_logs() as logs:
-        _moved(alerting, now, tmp_path / "other.json")
+        await _moved(alerting, now, tmp_path / "other.json")
     (line,) = [e for e in logs if e["event"] == "sesd.silences.unwritten"]
     assert (line["path"], line["count"], line["ids"]) == (old.path, 1, ["s1"])
     then = "sesd writes their end to it once it can; a start with it before then"
@@ -78,7 +82,7 @@ async def test_an_old_file_writable_again_by_the_reload_gets_the_end_at_the_relo
     alerting, _, now, old, lock = await _resolved_unwritten(tmp_path)
     lock.rmdir()
     with capture_logs() as logs:
-        _moved(alerting, now, tmp_path / "other.json")
+        await _moved(alerting, now, tmp_path / "other.json")
     assert [s.ends_at for s in old.read()] == [T + 10]
     ended = [e for e in logs if e["event"] == "sesd.silences.ended_by_resolve"]
     assert [(e["path"], e["count"], e["ids"]) for e in ended] == [(old.path, 1, ["s1"])]
@@ -110,7 +114,7 @@ async def test_a_reload_keeping_the_path_says_nothing_of_a_file_left(tmp_path: P
     read."""
     alerting, _, now, old, _ = await _resolved_unwritten(tmp_path)
     with capture_logs() as logs:
-        _moved(alerting, now, Path(old.path))
+        await _moved(alerting, now, Path(old.path))
     assert [e for e in logs if e["event"] == "sesd.silences.unwritten"] == []
     with capture_logs() as logs:
         alerting.log_unsent(kept=True)
@@ -125,7 +129,7 @@ async def test_a_stop_after_a_reload_to_no_silences_file_names_the_old_one(
     old file can be written: the stop names that file, with what the next start with it
     does."""
     alerting, _, now, old, _ = await _resolved_unwritten(tmp_path)
-    _moved(alerting, now, None)
+    await _moved(alerting, now, None)
     with capture_logs() as logs:
         alerting.log_unsent(kept=True)
     (line,) = [e for e in logs if e["event"] == "sesd.silences.unwritten"]

@@ -16,7 +16,7 @@ from sesd.runtime.sqs_beside import BESIDE
 from sesd.runtime.sqs_ends import MISJUDGED
 from tests.conftest import aws_client, said_in
 from tests.test_sqs_judge_fault import _DELIVERIES, _handled_with_a_fault_judging, _three_received
-from tests.test_sqs_receive_beside_delete import _bug_in
+from tests.test_sqs_receive_beside_delete import _bug_in, _releases_read_by_the_sdk
 from tests.test_sqs_stop_delete_cancelled import _stalled
 
 
@@ -29,6 +29,7 @@ async def test_a_fault_under_the_delete_is_said_beside_the_judging_fault(
     fault under the delete is logged with the advice for a fault beside another error."""
     async with aws_client("sqs", local_sqs) as sqs:
         _, p, messages = await _three_received(sqs, _DELIVERIES)
+        _releases_read_by_the_sdk(sqs)
         monkeypatch.setattr(answers_module, "_entry", _bug_in("Id"))
         await _handled_with_a_fault_judging(p, messages, messages[1])
     said = said_in(json_logs)
