@@ -472,6 +472,41 @@ async def test_an_end_decided_before_a_reload_moved_the_file_is_written_to_the_o
     assert alerting.silences.unwritten() == {str(other): 0}
 
 
+async def test_an_end_decided_while_a_reload_reads_the_file_moved_waits_for_no_old_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As above, but the on-call moved the silences file to the new path before the
+    reload: the end decided while the reload's read is under way is written to the file
+    moved, which holds the silence, and nothing waits for the old path, where no file is
+    (before: the old path was not looked at, as no end waited when the read began, and
+    its end waited there for good: counted by ``sesd_silences_unwritten``, and named at
+    the stop as held waiting by a file that is not there)."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    _watching(silences, rule="delays", domain="a.example")
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    assert await alerting.evaluate_in_slices() == []  # held
+    moved = tmp_path / "moved.json"
+    config = parse_config(_text(moved, RULE + 'sinks = ["ops"]\n'))
+    with gate(tmp_path) as fifo:
+        stuck = Stuck(str(moved), fifo)
+        monkeypatch.setattr(
+            "sesd.alerting.silence_watcher.SilenceFile",
+            lambda at: stuck if at == stuck.path else SilenceFile(at),
+        )
+        now[0] = T + 10
+        feed_spike(pipeline, "a.example", T + 10, 0, 200)
+
+        def move() -> None:  # after the evaluation's read, before the reload's
+            os.rename(silences, moved)
+
+        assert await _reload_amid(alerting, config, stuck, fifo, move, monkeypatch) == []
+    assert [s.ends_at for s in SilenceFile(str(moved)).read()] == [T + 10]
+    assert alerting.silences.unwritten() == {str(moved): 0}
+    with capture_logs() as logs:
+        alerting.silences.log_unwritten()
+    assert _events(logs, "sesd.silences.unwritten") == []
+
+
 async def test_an_end_decided_while_a_write_is_under_way_is_written_next(tmp_path: Path) -> None:
     """s1's end is being written, slowly, when another evaluation ends s2 (both
     ``--until-resolved``): s2 is out of force at once, and waits for the write under

@@ -9,7 +9,7 @@ else), and the CLI and callers that are not async in the calling thread.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import partial
 from typing import TypeVar
 
@@ -114,6 +114,11 @@ class SilenceWatcher:
                 pass
             except SilenceError as exc:
                 found[path, "read"] = exc
+        if read is not None and read.path not in files and self._unwritten:
+            # An end decided meanwhile (an evaluation under way) leaves it with the file
+            # read: there to be written, or moved to the new path. Last: none comes after.
+            with suppress(Hung, Later):  # taken as there, as above
+                found[read.path, "look"] = yield FileOp(read.path, "look", read.identity)
         return found
 
     def use(self, path: str | None, check: Callable[[Silence], str] | None, now: float) -> None:
