@@ -16,7 +16,7 @@ from sesd.alerting.alert import Alert, Notification
 from sesd.alerting.alert_log import Held, log_alerts, log_sink_gone, log_unsent
 from sesd.alerting.clock_steps import Moves
 from sesd.alerting.evaluator import Evaluator
-from sesd.alerting.lag import watch_lag
+from sesd.alerting.lag import watch_lag, watch_unread
 from sesd.alerting.outbox import Outbox
 from sesd.alerting.recall import recall
 from sesd.alerting.resends import Resends
@@ -316,27 +316,7 @@ class Alerting:
         if silences_read:
             for rule, domain in recall(self.outboxes.values(), self.evaluator, now):
                 self._log.info("sesd.alert.recalled", rule=rule, domain=domain)
-        unread = self.unread()
-        if unread:
-            # An empty window says nothing of an incident while its events wait in an
-            # unread queue, nor for a window's length after (as after a stall).
-            self.evaluator.blind(now)
-        if unread != self._unread:
-            if unread and next(self.evaluator.firing(), None) is None:
-                # No resolve to hold (sesd starting, or stopping, where a queue cannot
-                # be read, the queue's own line saying why): said once an alert fires.
-                return now
-            self._unread = unread
-            if unread:
-                # Any queue: sesd cannot tell which alerts an unread queue's events
-                # belong to, so the one who wonders why an incident stays open is told.
-                self._log.warning(
-                    "sesd.alert.resolves_held",
-                    queues=unread,
-                    hint="no alert resolves on an empty window while these queues "
-                    "cannot be read (receives failing or unanswered), and for a window's "
-                    "length after",
-                )
+        self._unread = watch_unread(self._log, self.evaluator, self.unread(), self._unread, now)
         return now
 
     def _decide(self, now: float) -> tuple[list[Alert], list[Held], set[str]]:
