@@ -472,6 +472,50 @@ async def test_an_end_decided_before_a_reload_moved_the_file_is_written_to_the_o
     assert alerting.silences.unwritten() == {str(other): 0}
 
 
+async def test_an_end_decided_as_a_reload_settles_the_evaluation_is_written_to_the_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As above, but the reload's read is quick: the whole reload runs between two of
+    the evaluation's slices, and its settle decides the evaluation, the resolve and
+    so the silence's end, before its change of files. The end is written to the old
+    file, which holds the silence (before: it waited for the evaluation's write, made
+    after the change, and so went to the new file, which holds no such silence; the
+    old file kept it waiting, to mute the alert's next incident at a reload back to
+    it or a start with the old config)."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    _watching(silences, rule="delays", domain="a.example")
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    assert await alerting.evaluate_in_slices() == []  # held
+    other = tmp_path / "other.json"
+    SilenceFile(str(other)).update(list, T)  # no silences
+    config = parse_config(_text(other, RULE + 'sinks = ["ops"]\n'))
+    now[0] = T + 10
+    feed_spike(pipeline, "a.example", T + 10, 0, 200)
+    reloaded = anyio.Event()
+    slices = alerting.evaluator.slices
+
+    def under_way(ledger: Any, at: float) -> Iterator[None]:
+        evaluation = slices(ledger, at)
+        while not reloaded.is_set():
+            yield  # the evaluation gives the event loop back: the reload runs whole
+        yield from evaluation
+
+    async def reload() -> None:
+        await alerting.read_silences(config)
+        alerting.evaluator.settle()  # as the reloader does, before the change
+        alerting.reconfigure(config, files_read=True)
+        await alerting.write_silences()
+        reloaded.set()
+
+    monkeypatch.setattr(alerting.evaluator, "slices", under_way)
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(reload)
+            assert await alerting.evaluate_in_slices() == []
+    assert [s.ends_at for s in SilenceFile(str(silences)).read()] == [T + 10]
+    assert alerting.silences.unwritten() == {str(other): 0}
+
+
 async def test_an_end_decided_while_a_reload_reads_the_file_moved_waits_for_no_old_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -96,6 +96,10 @@ class Alerting:
         self._tasks: anyio.abc.TaskGroup | None = None
         self._resends = Resends()
         self._ticks = Ticks(lambda: self._config.alerts.evaluate_every.seconds)
+        #: The time of the evaluation under way in slices, less the clock steps measured
+        #: before it, until it ends the silences it decided (a reload's change ends them
+        #: first, in the file it read).
+        self._deciding: float | None = None
         #: Whether the last evaluation found sesd reading further behind than a window.
         self._behind = False
         self._log = get_logger()
@@ -148,6 +152,12 @@ class Alerting:
         self._config = config
         self._ticks.retime()  # its evaluate_every
         now = self._clock()
+        if self._deciding is not None:
+            # The evaluation under way decides under the silences it read: their ends
+            # wait for that file, which the change may leave.
+            self.evaluator.settle()
+            at, self._deciding = self._deciding + self.evaluator.moved_by, None
+            self.silences.decided(self.evaluator.ended_silences, at)
         self.silences.use(config.silences_path, silence_check(config), now)
         self._remute(config)
         windows = [spec.name for spec in self._ledger.specs]
@@ -231,6 +241,7 @@ class Alerting:
                 try:
                     await self.evaluate_in_slices()
                 except Exception:  # noqa: BLE001 - a bug in one evaluation must not stop alerting
+                    self._deciding = None  # nothing it decided is taken by a reload after
                     self.evaluation_errors.inc()
                     self._log.error("sesd.alert.evaluation_failed", exc_info=True)
                 await self._ticks.next()
@@ -284,6 +295,7 @@ class Alerting:
         poll, a scrape or a health check waits for a slice, or for a few hundred
         lines, not for every rule on every domain nor for a storm's every alert."""
         now, moved = await self._silences_read(), self.evaluator.moved_by
+        self._deciding = now - moved
         # A stop that comes meanwhile waits for the last slice and the last line: no
         # evaluation is left with states stepped and their alerts not decided, nor
         # with alerts queued and not logged.
@@ -304,6 +316,8 @@ class Alerting:
             # A clock step measured meanwhile moved the times it left (its groups' starts):
             # what is due, and when a silence ends, is asked on the clock they moved to.
             now += self.evaluator.moved_by - moved
+            # Those a reload's change took meanwhile wait for the file that holds them.
+            ended, self._deciding = set() if self._deciding is None else ended, None
             # Waited for (a bound each file operation): no evaluation is left with its
             # silences ended and its notifications not queued.
             await self.silences.aend(ended, now)

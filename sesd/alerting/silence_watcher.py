@@ -150,7 +150,7 @@ class SilenceWatcher:
 
     def end(self, silence_ids: set[str], now: float) -> None:
         """:meth:`aend`, in the calling thread."""
-        self._ended(silence_ids, now)
+        self.decided(silence_ids, now)
         self._now(self._end(now))
 
     async def aend(self, silence_ids: set[str], now: float) -> None:
@@ -159,7 +159,7 @@ class SilenceWatcher:
         evaluation's) while the file cannot be written. Taken as waiting before the
         write waits its turn: a reload's change of file meanwhile leaves them to the
         file that holds them, the one the evaluation that ended them read."""
-        self._ended(silence_ids, now)
+        self.decided(silence_ids, now)
         await self.thread.run(self._end(now))
 
     def unwritten(self) -> dict[str, int]:
@@ -302,7 +302,7 @@ class SilenceWatcher:
             ended |= found
         return ended
 
-    def _ended(self, silence_ids: set[str], now: float) -> None:
+    def decided(self, silence_ids: set[str], now: float) -> None:
         """Out of force at ``now``, and waiting to be written to the file read."""
         if self.file is None or not silence_ids:
             return
