@@ -614,3 +614,47 @@ async def test_a_clock_step_while_the_silences_are_read_leaves_the_group_wait_wh
     assert [(n.kind, [a.domain for a in n.alerts]) for n in alerting.evaluate()] == [
         (Transition.FIRING, ["a.example"])
     ]
+
+
+async def test_a_clock_step_while_an_end_is_written_leaves_the_group_wait_whole(
+    tmp_path: Path,
+) -> None:
+    """b.example resolves under ``--until-resolved`` as a.example fires, its rule
+    under a group_wait of 30 s; the wall clock steps an hour back while the
+    evaluation writes b.example's silence's end, slowly. What is due is asked on the
+    clock after the step, as the group's start moved to it: a.example's page waits its
+    30 s (asked on the clock before the step, an hour past the moved start, it was
+    paged at once)."""
+    step = -3600.0
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "30s")
+    SilenceFile(str(silences)).add(_silence("s1", domain="b.example", until_resolved=True), T)
+    feed_spike(pipeline, "b.example", T, 5, 5)
+    now[0] = T
+    assert await alerting.evaluate_in_slices() == []  # held
+    feed_spike(pipeline, "b.example", T + 10, 0, 200)
+    for at in (T + 9 + step, T + 9):  # delayed on either clock
+        feed_spike(pipeline, "a.example", at, 5, 5)
+    now[0] = T + 10
+    with gate(tmp_path) as fifo:
+        stuck = Stuck(str(silences), fifo, stuck="write")
+        alerting.silences.file = stuck
+
+        async def step_while_written() -> None:
+            while not stuck.waits:
+                await anyio.lowlevel.checkpoint()
+            now[0] = T + 10 + step
+            alerting.stepped(now[0], step)  # as the daemon does
+            _open_gate(fifo)
+
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(step_while_written)
+                assert await alerting.evaluate_in_slices() == []
+    assert [s.ends_at for s in SilenceFile(str(silences)).read()] == [T + 10]
+    assert alerting.evaluator.waiting() == [("delays", "a.example", Transition.FIRING)]
+    now[0] = T + 39 + step
+    assert await alerting.evaluate_in_slices() == []
+    now[0] = T + 40 + step
+    assert [(n.kind, [a.domain for a in n.alerts]) for n in alerting.evaluate()] == [
+        (Transition.FIRING, ["a.example"])
+    ]

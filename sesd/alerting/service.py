@@ -315,13 +315,14 @@ class Alerting:
                 log_alerts(self._log, some, some_held)
             # A clock step measured meanwhile moved the times it left (its groups' starts):
             # what is due, and when a silence ends, is asked on the clock they moved to.
-            now += self.evaluator.moved_by - moved
+            now, moved = now + self.evaluator.moved_by - moved, self.evaluator.moved_by
             # Those a reload's change took meanwhile wait for the file that holds them.
             ended, self._deciding = set() if self._deciding is None else ended, None
             # Waited for (a bound each file operation): no evaluation is left with its
             # silences ended and its notifications not queued.
             await self.silences.aend(ended, now)
-        return self._conclude(now, flush=False)
+        # And one measured during the write (up to its bound, on a file that hangs).
+        return self._conclude(now + self.evaluator.moved_by - moved, flush=False)
 
     def _prepare(self, silences_read: bool, now: float) -> float:
         """What comes before the rules are stepped, the silences read (``silences_read``:
