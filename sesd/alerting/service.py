@@ -222,6 +222,7 @@ class Alerting:
         moves = Moves(step)  # one object moved once, wherever it waits
         self.evaluator.stepped(now, step, moves)
         self.sink_outboxes.moved(moves)
+        self.silences.stepped(now, step)
 
     def waiting(self) -> dict[str, int]:
         """How many notifications each sink's outbox holds (:meth:`SinkOutboxes.waiting`)."""

@@ -18,7 +18,7 @@ from sesd.alerting.silence_entries import Entry, entry_content
 from sesd.alerting.silence_file import LockHeld, SilenceFile
 from sesd.alerting.silence_io import FileOp, FileThread, Found, Hung, Later, Steps, inline, later
 from sesd.alerting.silence_left import LeftEnds
-from sesd.alerting.silences import Silence, SilenceError, SilenceSet, shown_id
+from sesd.alerting.silences import Silence, SilenceError, SilenceSet, moved_back, shown_id
 from sesd.io.logs import get_logger
 
 __all__ = ["SilenceWatcher"]
@@ -161,6 +161,12 @@ class SilenceWatcher:
         file that holds them, the one the evaluation that ended them read."""
         self.decided(silence_ids, now)
         await self.thread.run(self._end(now))
+
+    def stepped(self, now: float, step: float) -> None:
+        """The wall clock stepped ``step`` seconds to ``now``: the ends a step back would
+        put in force again move back, at once and in the file (:func:`moved_back`)."""
+        moved = moved_back([e.silence for e in self._entries if e.silence], now, step)
+        self._unwritten, self._new = self._unwritten | moved, self._new | moved.keys()
 
     def unwritten(self) -> dict[str, int]:
         """How many ends wait to be written to each file: the one read (0 when none
