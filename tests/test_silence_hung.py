@@ -624,7 +624,8 @@ async def test_a_clock_step_while_an_end_is_written_leaves_the_group_wait_whole(
     evaluation writes b.example's silence's end, slowly. What is due is asked on the
     clock after the step, as the group's start moved to it: a.example's page waits its
     30 s (asked on the clock before the step, an hour past the moved start, it was
-    paged at once)."""
+    paged at once). The end being written moves back with the step, and the next
+    write writes it so."""
     step = -3600.0
     alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "30s")
     SilenceFile(str(silences)).add(_silence("s1", domain="b.example", until_resolved=True), T)
@@ -654,6 +655,9 @@ async def test_a_clock_step_while_an_end_is_written_leaves_the_group_wait_whole(
     assert alerting.evaluator.waiting() == [("delays", "a.example", Transition.FIRING)]
     now[0] = T + 39 + step
     assert await alerting.evaluate_in_slices() == []
+    # The end written moved back with the step (to the silence's start, an hour back),
+    # written by the next write: the one under way wrote the end before it.
+    assert [s.ends_at for s in SilenceFile(str(silences)).read()] == [T - 60]
     now[0] = T + 40 + step
     assert [(n.kind, [a.domain for a in n.alerts]) for n in alerting.evaluate()] == [
         (Transition.FIRING, ["a.example"])

@@ -356,8 +356,9 @@ class SilenceWatcher:
                 )
                 self._unwritable = str(exc)
             return
-        # Those ended while it was written (another evaluation's) wait for the next.
-        self._unwritten = {i: at for i, at in self._unwritten.items() if i not in waiting}
+        # Those ended while it was written (another evaluation's), or moved by a clock
+        # step, wait for the next.
+        self._unwritten = {i: at for i, at in self._unwritten.items() if waiting.get(i) != at}
         self._unwritable, self._held = "", False
         if not ended:
             return  # ended in the file already (by another sesd reading it): read next
