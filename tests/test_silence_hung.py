@@ -472,6 +472,85 @@ async def test_an_end_decided_before_a_reload_moved_the_file_is_written_to_the_o
     assert alerting.silences.unwritten() == {str(other): 0}
 
 
+async def test_an_end_decided_as_a_reload_settles_the_evaluation_is_written_to_the_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As above, but the reload's read is quick: the whole reload runs between two of
+    the evaluation's slices, and its settle decides the evaluation, the resolve and
+    so the silence's end, before its change of files. The end is written to the old
+    file, which holds the silence (before: it waited for the evaluation's write, made
+    after the change, and so went to the new file, which holds no such silence; the
+    old file kept it waiting, to mute the alert's next incident at a reload back to
+    it or a start with the old config)."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    _watching(silences, rule="delays", domain="a.example")
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    assert await alerting.evaluate_in_slices() == []  # held
+    other = tmp_path / "other.json"
+    SilenceFile(str(other)).update(list, T)  # no silences
+    config = parse_config(_text(other, RULE + 'sinks = ["ops"]\n'))
+    now[0] = T + 10
+    feed_spike(pipeline, "a.example", T + 10, 0, 200)
+    reloaded = anyio.Event()
+    slices = alerting.evaluator.slices
+
+    def under_way(ledger: Any, at: float) -> Iterator[None]:
+        evaluation = slices(ledger, at)
+        while not reloaded.is_set():
+            yield  # the evaluation gives the event loop back: the reload runs whole
+        yield from evaluation
+
+    async def reload() -> None:
+        await alerting.read_silences(config)
+        alerting.evaluator.settle()  # as the reloader does, before the change
+        alerting.reconfigure(config, files_read=True)
+        await alerting.write_silences()
+        reloaded.set()
+
+    monkeypatch.setattr(alerting.evaluator, "slices", under_way)
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(reload)
+            assert await alerting.evaluate_in_slices() == []
+    assert [s.ends_at for s in SilenceFile(str(silences)).read()] == [T + 10]
+    assert alerting.silences.unwritten() == {str(other): 0}
+
+
+async def test_an_end_decided_while_a_reload_reads_the_file_moved_waits_for_no_old_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As above, but the on-call moved the silences file to the new path before the
+    reload: the end decided while the reload's read is under way is written to the file
+    moved, which holds the silence, and nothing waits for the old path, where no file is
+    (before: the old path was not looked at, as no end waited when the read began, and
+    its end waited there for good: counted by ``sesd_silences_unwritten``, and named at
+    the stop as held waiting by a file that is not there)."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    _watching(silences, rule="delays", domain="a.example")
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    assert await alerting.evaluate_in_slices() == []  # held
+    moved = tmp_path / "moved.json"
+    config = parse_config(_text(moved, RULE + 'sinks = ["ops"]\n'))
+    with gate(tmp_path) as fifo:
+        stuck = Stuck(str(moved), fifo)
+        monkeypatch.setattr(
+            "sesd.alerting.silence_watcher.SilenceFile",
+            lambda at: stuck if at == stuck.path else SilenceFile(at),
+        )
+        now[0] = T + 10
+        feed_spike(pipeline, "a.example", T + 10, 0, 200)
+
+        def move() -> None:  # after the evaluation's read, before the reload's
+            os.rename(silences, moved)
+
+        assert await _reload_amid(alerting, config, stuck, fifo, move, monkeypatch) == []
+    assert [s.ends_at for s in SilenceFile(str(moved)).read()] == [T + 10]
+    assert alerting.silences.unwritten() == {str(moved): 0}
+    with capture_logs() as logs:
+        alerting.silences.log_unwritten()
+    assert _events(logs, "sesd.silences.unwritten") == []
+
+
 async def test_an_end_decided_while_a_write_is_under_way_is_written_next(tmp_path: Path) -> None:
     """s1's end is being written, slowly, when another evaluation ends s2 (both
     ``--until-resolved``): s2 is out of force at once, and waits for the write under
@@ -532,6 +611,54 @@ async def test_a_clock_step_while_the_silences_are_read_leaves_the_group_wait_wh
     now[0] = T + 30 + step
     assert await alerting.evaluate_in_slices() == []
     now[0] = T + 31 + step
+    assert [(n.kind, [a.domain for a in n.alerts]) for n in alerting.evaluate()] == [
+        (Transition.FIRING, ["a.example"])
+    ]
+
+
+async def test_a_clock_step_while_an_end_is_written_leaves_the_group_wait_whole(
+    tmp_path: Path,
+) -> None:
+    """b.example resolves under ``--until-resolved`` as a.example fires, its rule
+    under a group_wait of 30 s; the wall clock steps an hour back while the
+    evaluation writes b.example's silence's end, slowly. What is due is asked on the
+    clock after the step, as the group's start moved to it: a.example's page waits its
+    30 s (asked on the clock before the step, an hour past the moved start, it was
+    paged at once). The end being written moves back with the step, and the next
+    write writes it so."""
+    step = -3600.0
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "30s")
+    SilenceFile(str(silences)).add(_silence("s1", domain="b.example", until_resolved=True), T)
+    feed_spike(pipeline, "b.example", T, 5, 5)
+    now[0] = T
+    assert await alerting.evaluate_in_slices() == []  # held
+    feed_spike(pipeline, "b.example", T + 10, 0, 200)
+    for at in (T + 9 + step, T + 9):  # delayed on either clock
+        feed_spike(pipeline, "a.example", at, 5, 5)
+    now[0] = T + 10
+    with gate(tmp_path) as fifo:
+        stuck = Stuck(str(silences), fifo, stuck="write")
+        alerting.silences.file = stuck
+
+        async def step_while_written() -> None:
+            while not stuck.waits:
+                await anyio.lowlevel.checkpoint()
+            now[0] = T + 10 + step
+            alerting.stepped(now[0], step)  # as the daemon does
+            _open_gate(fifo)
+
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(step_while_written)
+                assert await alerting.evaluate_in_slices() == []
+    assert [s.ends_at for s in SilenceFile(str(silences)).read()] == [T + 10]
+    assert alerting.evaluator.waiting() == [("delays", "a.example", Transition.FIRING)]
+    now[0] = T + 39 + step
+    assert await alerting.evaluate_in_slices() == []
+    # The end written moved back with the step (to the silence's start, an hour back),
+    # written by the next write: the one under way wrote the end before it.
+    assert [s.ends_at for s in SilenceFile(str(silences)).read()] == [T - 60]
+    now[0] = T + 40 + step
     assert [(n.kind, [a.domain for a in n.alerts]) for n in alerting.evaluate()] == [
         (Transition.FIRING, ["a.example"])
     ]

@@ -16,7 +16,7 @@ from sesd.alerting.alert import Alert, Notification
 from sesd.alerting.alert_log import Held, log_alerts, log_sink_gone, log_unsent
 from sesd.alerting.clock_steps import Moves
 from sesd.alerting.evaluator import Evaluator
-from sesd.alerting.lag import watch_lag
+from sesd.alerting.lag import watch_lag, watch_unread
 from sesd.alerting.outbox import Outbox
 from sesd.alerting.recall import recall
 from sesd.alerting.resends import Resends
@@ -96,6 +96,10 @@ class Alerting:
         self._tasks: anyio.abc.TaskGroup | None = None
         self._resends = Resends()
         self._ticks = Ticks(lambda: self._config.alerts.evaluate_every.seconds)
+        #: The time of the evaluation under way in slices, less the clock steps measured
+        #: before it, until it ends the silences it decided (a reload's change ends them
+        #: first, in the file it read).
+        self._deciding: float | None = None
         #: Whether the last evaluation found sesd reading further behind than a window.
         self._behind = False
         self._log = get_logger()
@@ -148,6 +152,12 @@ class Alerting:
         self._config = config
         self._ticks.retime()  # its evaluate_every
         now = self._clock()
+        if self._deciding is not None:
+            # The evaluation under way decides under the silences it read: their ends
+            # wait for that file, which the change may leave.
+            self.evaluator.settle()
+            at, self._deciding = self._deciding + self.evaluator.moved_by, None
+            self.silences.decided(self.evaluator.ended_silences, at)
         self.silences.use(config.silences_path, silence_check(config), now)
         self._remute(config)
         windows = [spec.name for spec in self._ledger.specs]
@@ -212,6 +222,7 @@ class Alerting:
         moves = Moves(step)  # one object moved once, wherever it waits
         self.evaluator.stepped(now, step, moves)
         self.sink_outboxes.moved(moves)
+        self.silences.stepped(now, step)
 
     def waiting(self) -> dict[str, int]:
         """How many notifications each sink's outbox holds (:meth:`SinkOutboxes.waiting`)."""
@@ -231,6 +242,7 @@ class Alerting:
                 try:
                     await self.evaluate_in_slices()
                 except Exception:  # noqa: BLE001 - a bug in one evaluation must not stop alerting
+                    self._deciding = None  # nothing it decided is taken by a reload after
                     self.evaluation_errors.inc()
                     self._log.error("sesd.alert.evaluation_failed", exc_info=True)
                 await self._ticks.next()
@@ -284,6 +296,7 @@ class Alerting:
         poll, a scrape or a health check waits for a slice, or for a few hundred
         lines, not for every rule on every domain nor for a storm's every alert."""
         now, moved = await self._silences_read(), self.evaluator.moved_by
+        self._deciding = now - moved
         # A stop that comes meanwhile waits for the last slice and the last line: no
         # evaluation is left with states stepped and their alerts not decided, nor
         # with alerts queued and not logged.
@@ -303,11 +316,14 @@ class Alerting:
                 log_alerts(self._log, some, some_held)
             # A clock step measured meanwhile moved the times it left (its groups' starts):
             # what is due, and when a silence ends, is asked on the clock they moved to.
-            now += self.evaluator.moved_by - moved
+            now, moved = now + self.evaluator.moved_by - moved, self.evaluator.moved_by
+            # Those a reload's change took meanwhile wait for the file that holds them.
+            ended, self._deciding = set() if self._deciding is None else ended, None
             # Waited for (a bound each file operation): no evaluation is left with its
             # silences ended and its notifications not queued.
             await self.silences.aend(ended, now)
-        return self._conclude(now, flush=False)
+        # And one measured during the write (up to its bound, on a file that hangs).
+        return self._conclude(now + self.evaluator.moved_by - moved, flush=False)
 
     def _prepare(self, silences_read: bool, now: float) -> float:
         """What comes before the rules are stepped, the silences read (``silences_read``:
@@ -316,27 +332,7 @@ class Alerting:
         if silences_read:
             for rule, domain in recall(self.outboxes.values(), self.evaluator, now):
                 self._log.info("sesd.alert.recalled", rule=rule, domain=domain)
-        unread = self.unread()
-        if unread:
-            # An empty window says nothing of an incident while its events wait in an
-            # unread queue, nor for a window's length after (as after a stall).
-            self.evaluator.blind(now)
-        if unread != self._unread:
-            if unread and next(self.evaluator.firing(), None) is None:
-                # No resolve to hold (sesd starting, or stopping, where a queue cannot
-                # be read, the queue's own line saying why): said once an alert fires.
-                return now
-            self._unread = unread
-            if unread:
-                # Any queue: sesd cannot tell which alerts an unread queue's events
-                # belong to, so the one who wonders why an incident stays open is told.
-                self._log.warning(
-                    "sesd.alert.resolves_held",
-                    queues=unread,
-                    hint="no alert resolves on an empty window while these queues "
-                    "cannot be read (receives failing or unanswered), and for a window's "
-                    "length after",
-                )
+        self._unread = watch_unread(self._log, self.evaluator, self.unread(), self._unread, now)
         return now
 
     def _decide(self, now: float) -> tuple[list[Alert], list[Held], set[str]]:

@@ -9,7 +9,7 @@ else), and the CLI and callers that are not async in the calling thread.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import partial
 from typing import TypeVar
 
@@ -18,7 +18,7 @@ from sesd.alerting.silence_entries import Entry, entry_content
 from sesd.alerting.silence_file import LockHeld, SilenceFile
 from sesd.alerting.silence_io import FileOp, FileThread, Found, Hung, Later, Steps, inline, later
 from sesd.alerting.silence_left import LeftEnds
-from sesd.alerting.silences import Silence, SilenceError, SilenceSet, shown_id
+from sesd.alerting.silences import Silence, SilenceError, SilenceSet, moved_back, shown_id
 from sesd.io.logs import get_logger
 
 __all__ = ["SilenceWatcher"]
@@ -114,6 +114,11 @@ class SilenceWatcher:
                 pass
             except SilenceError as exc:
                 found[path, "read"] = exc
+        if read is not None and read.path not in files and self._unwritten:
+            # An end decided meanwhile (an evaluation under way) leaves it with the file
+            # read: there to be written, or moved to the new path. Last: none comes after.
+            with suppress(Hung, Later):  # taken as there, as above
+                found[read.path, "look"] = yield FileOp(read.path, "look", read.identity)
         return found
 
     def use(self, path: str | None, check: Callable[[Silence], str] | None, now: float) -> None:
@@ -145,7 +150,7 @@ class SilenceWatcher:
 
     def end(self, silence_ids: set[str], now: float) -> None:
         """:meth:`aend`, in the calling thread."""
-        self._ended(silence_ids, now)
+        self.decided(silence_ids, now)
         self._now(self._end(now))
 
     async def aend(self, silence_ids: set[str], now: float) -> None:
@@ -154,8 +159,14 @@ class SilenceWatcher:
         evaluation's) while the file cannot be written. Taken as waiting before the
         write waits its turn: a reload's change of file meanwhile leaves them to the
         file that holds them, the one the evaluation that ended them read."""
-        self._ended(silence_ids, now)
+        self.decided(silence_ids, now)
         await self.thread.run(self._end(now))
+
+    def stepped(self, now: float, step: float) -> None:
+        """The wall clock stepped ``step`` seconds to ``now``: the ends a step back would
+        put in force again move back, at once and in the file (:func:`moved_back`)."""
+        moved = moved_back([e.silence for e in self._entries if e.silence], now, step)
+        self._unwritten, self._new = self._unwritten | moved, self._new | moved.keys()
 
     def unwritten(self) -> dict[str, int]:
         """How many ends wait to be written to each file: the one read (0 when none
@@ -297,7 +308,7 @@ class SilenceWatcher:
             ended |= found
         return ended
 
-    def _ended(self, silence_ids: set[str], now: float) -> None:
+    def decided(self, silence_ids: set[str], now: float) -> None:
         """Out of force at ``now``, and waiting to be written to the file read."""
         if self.file is None or not silence_ids:
             return
@@ -345,8 +356,9 @@ class SilenceWatcher:
                 )
                 self._unwritable = str(exc)
             return
-        # Those ended while it was written (another evaluation's) wait for the next.
-        self._unwritten = {i: at for i, at in self._unwritten.items() if i not in waiting}
+        # Those ended while it was written (another evaluation's), or moved by a clock
+        # step, wait for the next.
+        self._unwritten = {i: at for i, at in self._unwritten.items() if waiting.get(i) != at}
         self._unwritable, self._held = "", False
         if not ended:
             return  # ended in the file already (by another sesd reading it): read next

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 import shlex
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from fnmatch import fnmatchcase
 from typing import Final
 
@@ -26,6 +26,7 @@ __all__ = [
     "Silence",
     "SilenceError",
     "SilenceSet",
+    "moved_back",
     "new_id",
     "shown_id",
     "silence_command",
@@ -150,6 +151,22 @@ class SilenceSet:
             for s in self.items
             if s.until_resolved and s.active(now) and s.matches(rule, domain, severity)
         }
+
+
+def moved_back(silences: Iterable[Silence], now: float, step: float) -> dict[str, float]:
+    """Move back as far the end of each ``--until-resolved`` silence that ended before
+    the wall clock stepped ``step`` seconds back to ``now`` and lies ahead of it;
+    returns where each moved. Such an end is a moment (a resolve, an expire), not a
+    time of day someone chose: left ahead, the silence would be in force again for the
+    step's length, and mute its alert's next incident."""
+    moved: dict[str, float] = {}
+    for silence in silences:
+        end = silence.ends_at
+        if end is None or not (silence.until_resolved and now < end <= now - step):
+            continue  # no end, or one someone chose, or not crossed by the step
+        if silence.state(now) != "expired":  # in force again, or to be
+            silence.ends_at = moved[silence.id] = max(end + step, silence.starts_at)
+    return moved
 
 
 def silence_prefix(program: str, config_path: str | None, silences_path: str | None) -> str:

@@ -1,0 +1,78 @@
+"""An ``--until-resolved`` silence a resolve ended, and the wall clock stepped back
+after: the end is a moment, not a time of day someone chose. Read on the clock
+stepped back, the end written at the resolve lies ahead, and the silence would be
+in force again for the step's length, muting the alert's next incident. The daemon's
+alerting on a console sink whose outbox does not run, real files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sesd.alerting.rules import Transition
+from sesd.alerting.silence_file import SilenceFile
+from sesd.alerting.silences import Silence
+from tests.test_routing import T, _queued, _silenceable
+from tests.test_rules import feed_spike
+
+pytestmark = pytest.mark.timeout(30)
+
+#: The wall clock's step back.
+STEP = -3600.0
+
+
+def _silence(path: Path, *, ends_at: float | None, until_resolved: bool) -> SilenceFile:
+    """The silences file with s1 on a.example's delays, made two hours before T."""
+    file = SilenceFile(str(path))
+    silence = Silence(id="s1", comment="watching", starts_at=T - 7200, ends_at=ends_at,
+                      until_resolved=until_resolved, rule="delays", domain="a.example")  # fmt: skip
+    file.add(silence, T - 7200)
+    return file
+
+
+async def test_a_silence_a_resolve_ended_stays_ended_across_a_step_back(tmp_path: Path) -> None:
+    """s1 (``--until-resolved``, made two hours before) held a.example's firing; its
+    delays clear at T + 600, which ends s1 there. A second later the wall clock steps
+    an hour back, and a.example breaches again: paged (before: held by s1, in force
+    again until the clock reached T + 600, an hour on). The file's end moves back as
+    far, for a start or another replica reading it on the new clock."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    file = _silence(silences, ends_at=None, until_resolved=True)
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    now[0] = T
+    assert await alerting.evaluate_in_slices() == []  # held
+    now[0] = T + 600
+    feed_spike(pipeline, "a.example", T + 600, 0, 200)
+    await alerting.evaluate_in_slices()
+    assert [s.ends_at for s in file.read()] == [T + 600]
+    now[0] = T + 601 + STEP
+    alerting.stepped(now[0], STEP)  # as the daemon does
+    feed_spike(pipeline, "a.example", now[0], 5, 5)
+    now[0] += 1
+    notified = await alerting.evaluate_in_slices()
+    assert [(n.kind, [a.domain for a in n.alerts]) for n in notified] == [
+        (Transition.FIRING, ["a.example"])
+    ]
+    assert alerting.silences.silences.match("delays", "a.example", "critical", now[0]) is None
+    assert [s.ends_at for s in file.read()] == [T + 600 + STEP]
+    assert alerting.silences.unwritten() == {str(silences): 0}
+
+
+async def test_a_silence_given_a_time_stays_until_its_time_across_a_step_back(
+    tmp_path: Path,
+) -> None:
+    """s1 was given a time (``--for``), which passed at T + 600. The clock steps an hour
+    back: s1 is in force again until the clock reads T + 600, as the time someone chose
+    says, and the file keeps it."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    file = _silence(silences, ends_at=T + 600, until_resolved=False)
+    now[0] = T + 601
+    await alerting.evaluate_in_slices()
+    now[0] = T + 602 + STEP
+    alerting.stepped(now[0], STEP)
+    feed_spike(pipeline, "a.example", now[0], 5, 5)
+    now[0] += 1
+    assert await alerting.evaluate_in_slices() == []  # held
+    assert _queued(alerting, "ops") == []
+    assert [s.ends_at for s in file.read()] == [T + 600]
