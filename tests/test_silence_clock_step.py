@@ -13,6 +13,7 @@ import pytest
 from sesd.alerting.rules import Transition
 from sesd.alerting.silence_file import SilenceFile
 from sesd.alerting.silences import Silence
+from sesd.runtime.state import restore, snapshot
 from tests.test_routing import T, _queued, _silenceable
 from tests.test_rules import feed_spike
 
@@ -76,3 +77,34 @@ async def test_a_silence_given_a_time_stays_until_its_time_across_a_step_back(
     assert await alerting.evaluate_in_slices() == []  # held
     assert _queued(alerting, "ops") == []
     assert [s.ends_at for s in file.read()] == [T + 600]
+
+
+async def test_a_silence_a_resolve_ended_stays_ended_after_a_restart_behind_the_save(
+    tmp_path: Path,
+) -> None:
+    """As the first, but the wall clock stepped an hour back while sesd was stopped (no
+    process measured it; the state file, saved a minute after the resolve, is an hour
+    ahead at the start). The restart moves the alert times back the hour, and so s1's
+    end: a.example breaching again is paged (before: s1 read as in force until the
+    clock reached T + 600, an hour on, and held it). The file's end moves back too."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    file = _silence(silences, ends_at=None, until_resolved=True)
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    assert await alerting.evaluate_in_slices() == []  # held
+    now[0] = T + 600
+    feed_spike(pipeline, "a.example", T + 600, 0, 200)
+    await alerting.evaluate_in_slices()
+    assert [s.ends_at for s in file.read()] == [T + 600]
+    blob = snapshot(pipeline.ledger, alerting.evaluator, T + 660, stopped=True)
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    now[0] = T + 660 + STEP
+    restore(blob, pipeline.ledger, alerting.evaluator, now[0])
+    await alerting.aend_silences_resolved()  # as the daemon's start does
+    feed_spike(pipeline, "a.example", now[0], 5, 5)
+    now[0] += 1
+    notified = await alerting.evaluate_in_slices()
+    assert [(n.kind, [a.domain for a in n.alerts]) for n in notified] == [
+        (Transition.FIRING, ["a.example"])
+    ]
+    assert [s.ends_at for s in file.read()] == [T + 600 + STEP]
+    assert alerting.silences.unwritten() == {str(silences): 0}

@@ -64,6 +64,11 @@ class Evaluator:
         #: is gone): the ``--until-resolved`` silences waiting on it end once the
         #: silences file is read (sesd.alerting.service).
         self.resolved_by_change: list[tuple[str, str, str, str | None]] = []
+        #: The restore's time and the step back its state file's save time tells (the
+        #: clock stepped back while sesd was stopped; 0: none): the ends of the
+        #: ``--until-resolved`` silences move back as at a step measured, once the
+        #: silences file is read (sesd.alerting.service).
+        self.restored_back = (0.0, 0.0)
         #: (rule, domain, transition, silence id) a silence held back in the last one.
         self.held: list[tuple[str, str, str, str]] = []
         # rule -> label -> what its last step read, where that step left it inactive:

@@ -201,17 +201,21 @@ class Alerting:
         one back (the rule added again) was muted. The file is read first if it changed
         (a restore comes before any evaluation has read it)."""
         resolved, self.evaluator.resolved_by_change = self.evaluator.resolved_by_change, []
-        if resolved:
+        back, self.evaluator.restored_back = self.evaluator.restored_back, (0.0, 0.0)
+        if resolved or back[1]:
             now = self._clock() if now is None else now
             self.silences.look(now)
+            self.silences.stepped(*back)  # the restore's step back, as one measured
             self.silences.end(self.silences.waiting_on(resolved, now), now)
 
     async def aend_silences_resolved(self, now: float | None = None) -> None:
         """:meth:`end_silences_resolved`, the file read and written off the event loop."""
         resolved, self.evaluator.resolved_by_change = self.evaluator.resolved_by_change, []
-        if resolved:
+        back, self.evaluator.restored_back = self.evaluator.restored_back, (0.0, 0.0)
+        if resolved or back[1]:
             now = self._clock() if now is None else now
             await self.silences.alook(now)
+            self.silences.stepped(*back)  # the restore's step back, as one measured
             await self.silences.aend(self.silences.waiting_on(resolved, now), now)
 
     def stepped(self, now: float, step: float) -> None:

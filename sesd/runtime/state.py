@@ -271,6 +271,12 @@ def _restore(
     # until the clock is past the save, within the windows' reach (a file saved a year
     # ahead holds nothing back for a year).
     evaluator.blind(min(max(now, saved_at), now + ledger.horizon))
+    # The ends of ``--until-resolved`` silences a resolve ended before the save lie
+    # ahead of it too: they move back as the alert times do, once the silences file is
+    # read (sesd.alerting.silences.moved_back); left, each would mute its alert's next
+    # incident until the clock reached it. A step the boot clock tells (the save
+    # behind this clock) put no such end ahead.
+    evaluator.restored_back = (now, stepped_back(saved_at, now))
     # What the change of rules since the save owes the sinks (sesd.alerting.changes),
     # the first named, as many as the line's bound holds, and the others counted:
     # every one is queued all the same.
