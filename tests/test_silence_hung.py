@@ -43,6 +43,7 @@ from tests.test_alerting_e2e import alerting_config, short_polled, spike
 from tests.test_routing import RULE, T, _queued, _silenceable
 from tests.test_rules import feed_spike
 from tests.test_silence_reload import BOUNCES, _text, _watching
+from tests.test_silence_unwritable import _unwritable
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -662,3 +663,51 @@ async def test_a_clock_step_while_an_end_is_written_leaves_the_group_wait_whole(
     assert [(n.kind, [a.domain for a in n.alerts]) for n in alerting.evaluate()] == [
         (Transition.FIRING, ["a.example"])
     ]
+
+
+async def test_a_clock_step_while_a_left_file_is_written_writes_its_end_again(
+    tmp_path: Path,
+) -> None:
+    """A reload left s1's end (T + 10) to the old file, locked then; once it can be
+    written the write is slow, and the wall clock steps an hour back meanwhile. The
+    end moved back with the step waits for the next write, which writes it so (before:
+    the write under way, which wrote the end from before the step, dropped it, and the
+    old file held s1 in force again until the clock reached T + 10)."""
+    step = -3600.0
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    _watching(silences, domain="a.example")
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    assert await alerting.evaluate_in_slices() == []  # held
+    lock = _unwritable(silences)
+    now[0] = T + 10
+    feed_spike(pipeline, "a.example", T + 10, 0, 200)
+    await alerting.evaluate_in_slices()
+    config = parse_config(_text(tmp_path / "other.json", RULE + 'sinks = ["ops"]\n'))
+    await alerting.read_silences(config)
+    alerting.reconfigure(config, files_read=True)
+    await alerting.write_silences()
+    lock.rmdir()
+    left = alerting.silences._left._ends
+    with gate(tmp_path) as fifo:
+        stuck = Stuck(str(silences), fifo, stuck="write")
+        _, was, ends = left[str(silences)]
+        left[str(silences)] = stuck, was, ends
+
+        async def step_while_written() -> None:
+            while not stuck.waits:
+                await anyio.lowlevel.checkpoint()
+            now[0] = T + 11 + step
+            alerting.stepped(now[0], step)  # as the daemon does
+            _open_gate(fifo)
+
+        now[0] = T + 11
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(step_while_written)
+                await alerting.evaluate_in_slices()
+    assert [s.ends_at for s in SilenceFile(str(silences)).read()] == [T + 10]
+    assert alerting.silences.unwritten() == {str(silences): 1, str(tmp_path / "other.json"): 0}
+    now[0] = T + 12 + step
+    await alerting.evaluate_in_slices()
+    assert [s.ends_at for s in SilenceFile(str(silences)).read()] == [T]
+    assert alerting.silences.unwritten() == {str(tmp_path / "other.json"): 0}

@@ -24,6 +24,7 @@ from sesd.alerting.silence_file import SilenceFile
 from sesd.config import parse_config
 from sesd.core.pipeline import Pipeline
 from tests.test_routing import RULE, T, _queued
+from tests.test_rules import feed_spike
 from tests.test_silence_reload import _text
 from tests.test_silence_unwritable import (
     _fired_under_a_silence,
@@ -340,3 +341,25 @@ async def test_a_copy_on_another_file_system_with_the_old_files_inode_number_is_
     assert _said_at_a_stop(alerting) == [("warning", old.path, ["s1"])]
     _back_and_written_once_it_can_be(alerting, now, aside, old, lock, T + 25)
     assert [s.ends_at for s in old.read()] == [T + 10]
+
+
+async def test_an_end_left_to_the_old_file_moves_back_with_a_clock_step_back(
+    tmp_path: Path,
+) -> None:
+    """The reload left s1's end (T + 10) to the old file, which cannot be written yet;
+    then the wall clock steps an hour back. Once the old file can be written, its end
+    is moved back as far (to the silence's start, an hour back): a reload back to it
+    finds s1 ended, and the alert's next incident pages (before: written at T + 10, an
+    hour ahead of the clock, s1 was in force again there and held it)."""
+    alerting, pipeline, now, old, lock = await _resolved_unwritten(tmp_path)
+    await _moved(alerting, now, tmp_path / "other.json")
+    step = -3600.0
+    now[0] = T + 16 + step
+    alerting.stepped(now[0], step)  # as the daemon does
+    _written_once_it_can_be(alerting, now, lock, T + 17 + step)
+    assert [s.ends_at for s in old.read()] == [T]
+    await _moved(alerting, now, Path(old.path), at=T + 18 + step)
+    now[0] = T + 20 + step
+    feed_spike(pipeline, "a.example", now[0], 400, 0)
+    alerting.evaluate()
+    assert _queued(alerting, "ops")[-1] == ("firing", ["a.example"])

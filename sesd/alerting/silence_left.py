@@ -99,7 +99,12 @@ class LeftEnds:
                 continue
             except SilenceError:
                 continue  # said when sesd left it, and again at a stop
-            del self._ends[path]
+            # Those a clock step moved while it was written, or a reload left meanwhile,
+            # wait for the next (the file read meanwhile may have taken them all).
+            file, was, ends = self._ends.pop(path, (file, None, {}))
+            ends = {i: at for i, at in ends.items() if waiting.get(i) != at}
+            if ends:
+                self._ends[path] = file, was, ends
             if ended:
                 self._log.info(
                     "sesd.silences.ended_by_resolve",
@@ -113,6 +118,16 @@ class LeftEnds:
             then = "sesd writes their end to it once it can; a start with it before then"
             self._say(path, f"{then} takes them as waiting")
         self._unsaid.clear()
+
+    def stepped(self, now: float, step: float) -> None:
+        """The wall clock stepped ``step`` seconds to ``now``: each end a step back put
+        ahead of it moves back as far (sesd.alerting.silences.moved_back). Written as
+        it was, the file would hold its silence in force again until the clock reached
+        it, for a reload back to it or a start with the old config."""
+        for _, _, ends in self._ends.values():
+            for silence_id, at in ends.items():
+                if now < at <= now - step:
+                    ends[silence_id] = at + step
 
     def files(self) -> list[SilenceFile]:
         """Each file left that ends wait for."""

@@ -164,9 +164,10 @@ class SilenceWatcher:
 
     def stepped(self, now: float, step: float) -> None:
         """The wall clock stepped ``step`` seconds to ``now``: the ends a step back would
-        put in force again move back, at once and in the file (:func:`moved_back`)."""
+        put in force again move back (:func:`moved_back`): at once, in the file, in those left."""
         moved = moved_back([e.silence for e in self._entries if e.silence], now, step)
         self._unwritten, self._new = self._unwritten | moved, self._new | moved.keys()
+        self._left.stepped(now, step)
 
     def unwritten(self) -> dict[str, int]:
         """How many ends wait to be written to each file: the one read (0 when none
