@@ -552,6 +552,51 @@ async def test_an_end_decided_while_a_reload_reads_the_file_moved_waits_for_no_o
     assert _events(logs, "sesd.silences.unwritten") == []
 
 
+async def test_an_end_decided_as_a_reload_settles_waits_for_no_old_path_moved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As above, but the whole reload runs between two of the evaluation's slices (its
+    read quick), and its settle decides the end, after its read: the file read is
+    looked at all the same, and nothing waits for the old path, where no file is
+    (before: not looked at, as no end waited when the read began, the end waited there
+    for good: counted by ``sesd_silences_unwritten``, and named at the stop)."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    _watching(silences, rule="delays", domain="a.example")
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    assert await alerting.evaluate_in_slices() == []  # held
+    moved = tmp_path / "moved.json"
+    config = parse_config(_text(moved, RULE + 'sinks = ["ops"]\n'))
+    now[0] = T + 10
+    feed_spike(pipeline, "a.example", T + 10, 0, 200)
+    reloaded = anyio.Event()
+    slices = alerting.evaluator.slices
+
+    def under_way(ledger: Any, at: float) -> Iterator[None]:
+        evaluation = slices(ledger, at)
+        os.rename(silences, moved)  # after the evaluation's read, before the reload's
+        while not reloaded.is_set():
+            yield  # the evaluation gives the event loop back: the reload runs whole
+        yield from evaluation
+
+    async def reload() -> None:
+        await alerting.read_silences(config)
+        alerting.evaluator.settle()  # as the reloader does, before the change
+        alerting.reconfigure(config, files_read=True)
+        await alerting.write_silences()
+        reloaded.set()
+
+    monkeypatch.setattr(alerting.evaluator, "slices", under_way)
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(reload)
+            assert await alerting.evaluate_in_slices() == []
+    assert [s.ends_at for s in SilenceFile(str(moved)).read()] == [T + 10]
+    assert alerting.silences.unwritten() == {str(moved): 0}
+    with capture_logs() as logs:
+        alerting.silences.log_unwritten()
+    assert _events(logs, "sesd.silences.unwritten") == []
+
+
 async def test_an_end_decided_while_a_write_is_under_way_is_written_next(tmp_path: Path) -> None:
     """s1's end is being written, slowly, when another evaluation ends s2 (both
     ``--until-resolved``): s2 is out of force at once, and waits for the write under

@@ -125,7 +125,7 @@ class Alerting:
     async def read_silences(self, config: Config) -> None:
         """Before a reload's :meth:`reconfigure` (``files_read``): read the silences
         file ``config`` names, off the event loop; the change takes what was read."""
-        await self.silences.aread_ahead(config.silences_path)
+        await self.silences.aread_ahead(config.silences_path, lambda: self._deciding is not None)
 
     async def write_silences(self) -> None:
         """After a reload's :meth:`reconfigure`: write the ends it left waiting."""

@@ -9,7 +9,7 @@ else), and the CLI and callers that are not async in the calling thread.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from functools import partial
 from typing import TypeVar
 
@@ -79,20 +79,23 @@ class SilenceWatcher:
         """What ``steps`` return, run in the calling thread (or put off)."""
         return later(steps, self._found) if self._put_off else inline(steps)
 
-    async def aread_ahead(self, path: str | None) -> None:
+    async def aread_ahead(self, path: str | None, deciding: Callable[[], bool]) -> None:
         """Look at the file at ``path``, and read it if it changed, for the change of
         config :meth:`put_off` makes next: the silences in force stay as they are until
         then. An evaluation under way meanwhile decides under the rules it began with,
         and so under their silences: none, or a new config's checks, would page what the
         silences hold. The files sesd left with ends waiting are looked at too (where
-        to write them), the one read now among them if some wait for it."""
-        self._found = await self.thread.run(self._ahead(path))
+        to write them), the one read now among them if some wait for it, or may
+        (``deciding``: an evaluation is under way, whose ends the reload's settle
+        decides after this read, for the file that evaluation read)."""
+        self._found = await self.thread.run(self._ahead(path, deciding))
 
-    def _ahead(self, path: str | None) -> Steps[Found]:
+    def _ahead(self, path: str | None, deciding: Callable[[], bool]) -> Steps[Found]:
         read = self.file
         here = read is not None and read.path == path
-        # The file read is looked at if ends wait for it: it is left with them.
-        kept = (read,) if here or self._unwritten else ()
+        # The file read is looked at if ends wait for it, or may: it is left with them.
+        # Asked as the read begins: an evaluation's own read waits for this one to end.
+        kept = (read,) if here or self._unwritten or deciding() else ()
         files = {file.path: file for file in (*kept, *self._left.files()) if file is not None}
         if path:
             files = {path: files.get(path) or SilenceFile(path), **files}
@@ -114,11 +117,6 @@ class SilenceWatcher:
                 pass
             except SilenceError as exc:
                 found[path, "read"] = exc
-        if read is not None and read.path not in files and self._unwritten:
-            # An end decided meanwhile (an evaluation under way) leaves it with the file
-            # read: there to be written, or moved to the new path. Last: none comes after.
-            with suppress(Hung, Later):  # taken as there, as above
-                found[read.path, "look"] = yield FileOp(read.path, "look", read.identity)
         return found
 
     def use(self, path: str | None, check: Callable[[Silence], str] | None, now: float) -> None:
