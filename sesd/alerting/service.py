@@ -205,7 +205,7 @@ class Alerting:
         if resolved or back[1]:
             now = self._clock() if now is None else now
             self.silences.look(now)
-            self.silences.stepped(*back)  # the restore's step back, as one measured
+            self.silences.restored(*back)  # the restore's step back, as one measured
             self.silences.end(self.silences.waiting_on(resolved, now), now)
 
     async def aend_silences_resolved(self, now: float | None = None) -> None:
@@ -215,7 +215,7 @@ class Alerting:
         if resolved or back[1]:
             now = self._clock() if now is None else now
             await self.silences.alook(now)
-            self.silences.stepped(*back)  # the restore's step back, as one measured
+            self.silences.restored(*back)  # the restore's step back, as one measured
             await self.silences.aend(self.silences.waiting_on(resolved, now), now)
 
     def stepped(self, now: float, step: float) -> None:

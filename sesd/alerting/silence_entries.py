@@ -64,3 +64,23 @@ def entry_content(entry: Entry) -> bytes:
     silence, so one edited in by hand reads the same before and after), else as it
     is written."""
     return msgspec.json.encode(entry.silence) if entry.silence is not None else bytes(entry.raw)
+
+
+def still_ended(entries: list[Entry], unwritten: dict[str, float], now: float) -> dict[str, float]:
+    """Keep the silences a resolve ended (``unwritten``, id: when) out of force when the
+    file is read again while it could not be told (an edit by hand, a reload): it still
+    holds them in force, waiting or until a time given by hand. Those it ended by
+    ``now``, or no longer ends when their alert resolves (a time given instead), are
+    left to it: the resolve has no say in them. Returns those still waiting."""
+    waiting = set()
+    for entry in entries:
+        silence = entry.silence
+        if (
+            silence is not None
+            and silence.id in unwritten
+            and silence.until_resolved
+            and silence.state(now) != "expired"
+        ):
+            silence.ends_at = max(unwritten[silence.id], silence.starts_at)
+            waiting.add(silence.id)
+    return {i: at for i, at in unwritten.items() if i in waiting}

@@ -14,7 +14,7 @@ from functools import partial
 from typing import TypeVar
 
 from sesd.alerting.alert_log import SHOWN
-from sesd.alerting.silence_entries import Entry, entry_content
+from sesd.alerting.silence_entries import Entry, entry_content, still_ended
 from sesd.alerting.silence_file import LockHeld, SilenceFile
 from sesd.alerting.silence_io import FileOp, FileThread, Found, Hung, Later, Steps, inline, later
 from sesd.alerting.silence_left import LeftEnds
@@ -51,6 +51,10 @@ class SilenceWatcher:
         self._left = LeftEnds()
         #: Those of :attr:`_unwritten` ended since the last write was tried.
         self._new: set[str] = set()
+        #: A restore's time and step back (:meth:`restored`), for the file's first read.
+        self._back = (0.0, 0.0)
+        #: Whether a read of the file took since sesd started.
+        self._loaded = False
         #: Why the last write failed, as logged ("" once one took).
         self._unwritable = ""
         #: Whether the last write found the lock held (said if the next one does too).
@@ -167,6 +171,16 @@ class SilenceWatcher:
         self._unwritten, self._new = self._unwritten | moved, self._new | moved.keys()
         self._left.stepped(now, step)
 
+    def restored(self, now: float, step: float) -> None:
+        """A restore at ``now`` read the state file saved ``-step`` seconds ahead of the
+        clock: the ends a resolve gave before the save move back as at :meth:`stepped`,
+        now if the file was read, else at its first read (missing or hung at the start,
+        a share mounted late, damaged): read unmoved, they would be in force again."""
+        if self._loaded:
+            self.stepped(now, step)
+        elif step:
+            self._back = (now, step)
+
     def unwritten(self) -> dict[str, int]:
         """How many ends wait to be written to each file: the one read (0 when none
         wait) and each a reload moved off."""
@@ -238,11 +252,14 @@ class SilenceWatcher:
             self._identity = identity  # said once for this version
             self._log.error("sesd.silences.unreadable", error=str(exc))
             return False
-        self._identity, self._entries = identity, entries
+        self._identity, self._entries, self._loaded = identity, entries, True
         held = {entry.silence.id for entry in self._entries if entry.silence is not None}
         found = (yield from self._left.held(file.path, held, identity[:2])) if identity else {}
         self._unwritten = {**found, **self._unwritten}
-        self._still_ended(now)
+        self._unwritten = still_ended(self._entries, self._unwritten, now)
+        if self._back[1]:  # the first read after a restore behind the save
+            back, self._back = self._back, (0.0, 0.0)
+            self.stepped(*back)
         skipped = self._take(self._entries)
         self._log.info(
             "sesd.silences.loaded",
@@ -371,25 +388,6 @@ class SilenceWatcher:
         file alone, which holds those silences waiting: the on-call is told which, and
         what to do, rather than find the alert's next incident muted."""
         self._left.log(self.file.path if self.file else None, self._unwritten)
-
-    def _still_ended(self, now: float) -> None:
-        """Keep the silences a resolve ended out of force when the file is read again
-        while it could not be told (an edit by hand, a reload): it still holds them in
-        force, waiting or until a time given by hand. Those it ended by ``now``, or
-        no longer ends when their alert resolves (a time given instead), are left to
-        it: the resolve has no say in them."""
-        waiting = set()
-        for entry in self._entries:
-            silence = entry.silence
-            if (
-                silence is not None
-                and silence.id in self._unwritten
-                and silence.until_resolved
-                and silence.state(now) != "expired"
-            ):
-                silence.ends_at = max(self._unwritten[silence.id], silence.starts_at)
-                waiting.add(silence.id)
-        self._unwritten = {i: at for i, at in self._unwritten.items() if i in waiting}
 
 
 def _matchers(silence: Silence) -> tuple[str | None, str | None, str | None]:
