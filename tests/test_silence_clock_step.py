@@ -16,6 +16,7 @@ from sesd.alerting.silences import Silence
 from sesd.runtime.state import restore, snapshot
 from tests.test_routing import T, _queued, _silenceable
 from tests.test_rules import feed_spike
+from tests.test_silence_hung import BOUND, Stuck, _back, _open_gate, gate
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -110,15 +111,15 @@ async def test_a_silence_a_resolve_ended_stays_ended_after_a_restart_behind_the_
     assert alerting.silences.unwritten() == {str(silences): 0}
 
 
-@pytest.mark.parametrize("at_start", ["missing", "damaged"])
+@pytest.mark.parametrize("at_start", ["missing", "damaged", "hung"])
 async def test_a_restart_behind_the_save_moves_the_end_back_once_the_file_is_read(
     tmp_path: Path, at_start: str
 ) -> None:
     """As the last, but the silences file does not read at the start (its share mounted
-    a moment later, or a copy half written). Once it reads, s1's end moves back the
-    hour all the same, and a.example breaching again is paged (before: the start's step
-    was spent on no silences; read later, s1 was in force until the clock reached
-    T + 600)."""
+    a moment later, a copy half written, or its read hangs a while). Once it reads,
+    s1's end moves back the hour all the same, and a.example breaching again is paged
+    (before: the start's step was spent on no silences; read later, s1 was in force
+    until the clock reached T + 600)."""
     alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
     file = _silence(silences, ends_at=None, until_resolved=True)
     feed_spike(pipeline, "a.example", T, 5, 5)
@@ -127,16 +128,24 @@ async def test_a_restart_behind_the_save_moves_the_end_back_once_the_file_is_rea
     feed_spike(pipeline, "a.example", T + 600, 0, 200)
     await alerting.evaluate_in_slices()
     blob = snapshot(pipeline.ledger, alerting.evaluator, T + 660, stopped=True)
-    aside = tmp_path / "aside.json"
-    silences.rename(aside)
-    if at_start == "damaged":
-        silences.write_text("{")
     alerting, pipeline, now, _ = await _silenceable(tmp_path, ("ops",), "0s")
     now[0] = T + 660 + STEP
     restore(blob, pipeline.ledger, alerting.evaluator, now[0])
-    await alerting.aend_silences_resolved()  # as the daemon's start does
-    await alerting.evaluate_in_slices()
-    aside.rename(silences)
+    with gate(tmp_path) as fifo:
+        if at_start == "hung":
+            alerting.silences.thread.bound = BOUND
+            alerting.silences.file = stuck = Stuck(str(silences), fifo)
+        else:
+            silences.rename(tmp_path / "aside.json")
+            if at_start == "damaged":
+                silences.write_text("{")
+        await alerting.aend_silences_resolved()  # as the daemon's start does
+        await alerting.evaluate_in_slices()
+        if at_start == "hung":
+            _open_gate(fifo)
+            await _back(stuck)
+        else:
+            (tmp_path / "aside.json").rename(silences)
     feed_spike(pipeline, "a.example", now[0], 5, 5)
     now[0] += 1
     notified = await alerting.evaluate_in_slices()
