@@ -39,13 +39,13 @@ typecheck: $(VENV)/.dev
 	$(BIN)/mypy
 
 # The tests, under coverage.py (branch coverage of sesd/): the report's total must
-# not fall below [tool.coverage.report] fail_under (a ratchet; TESTING.md). Three
+# not fall below [tool.coverage.report] fail_under (a ratchet; TESTING.md). Four
 # worker processes (pytest-xdist), each test taken by whichever is free: most of the
 # suite waits on servers and subprocesses: two workers left the two cores idle a
-# third of the time (a CI run: 540 s of CPU in all, installs and mypy included, for
-# 374 s of tests on two cores); a third runs while the others wait (TESTING.md).
+# third of the time, three about a fifth (1.55 of 2 cores busy); a fourth runs while
+# the others wait: 333 s of tests where three took 384, the same CPU (TESTING.md).
 unit: $(VENV)/.dev
-	$(BIN)/pytest -n 3 --dist worksteal --cov --cov-report=
+	$(BIN)/pytest -n 4 --dist worksteal --cov --cov-report=
 	$(BIN)/coverage report
 
 coverage: unit
