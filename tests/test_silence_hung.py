@@ -275,9 +275,7 @@ async def test_a_reload_off_a_share_that_hangs_reads_the_new_file_at_once(
             await alerting.evaluate_in_slices()
             config = parse_config(_text(moved, RULE + 'sinks = ["ops"]\n'))
             now[0] = T + 10
-            await alerting.read_silences(config)
-            alerting.reconfigure(config, files_read=True)
-            await alerting.write_silences()
+            await _reloaded(alerting, config)
         assert [s.id for s in alerting.silences.silences.items] == ["s2"]
         assert [line["what"] for line in _events(logs, "sesd.silences.hung")] == ["read"]
         assert not stuck.back.is_set()
@@ -299,9 +297,7 @@ async def test_a_reload_off_a_file_no_end_waits_for_does_not_look_at_it(tmp_path
         config = parse_config(_text(moved, RULE + 'sinks = ["ops"]\n'))
         now[0] = T + 10
         with capture_logs() as logs:
-            await alerting.read_silences(config)
-            alerting.reconfigure(config, files_read=True)
-            await alerting.write_silences()
+            await _reloaded(alerting, config)
         assert stuck.waits == 0
         assert _events(logs, "sesd.silences.hung") == []
     assert [s.id for s in alerting.silences.silences.items] == ["s2"]
@@ -362,6 +358,46 @@ def _with_silences(config: Config, path: Path) -> Config:
     return msgspec.structs.replace(config, alerts=alerts)
 
 
+async def _reloaded(alerting: Alerting, config: Config) -> None:
+    """A reload to ``config`` as the reloader makes it: the silences file read, the
+    evaluation under way settled, the change, the ends it left written."""
+    await alerting.read_silences(config)
+    alerting.evaluator.settle()  # as the reloader does, before the change
+    alerting.reconfigure(config, files_read=True)
+    await alerting.write_silences()
+
+
+async def _reload_between_slices(
+    alerting: Alerting,
+    config: Config,
+    meanwhile: Callable[[], None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> list[Notification]:
+    """An evaluation in slices with a whole reload to ``config`` run between two of
+    them (its read quick); ``meanwhile`` is done after the evaluation's own read.
+    Returns what the evaluation notified."""
+    reloaded = anyio.Event()
+    slices = alerting.evaluator.slices
+
+    def under_way(ledger: Any, at: float) -> Iterator[None]:
+        evaluation = slices(ledger, at)
+        meanwhile()
+        while not reloaded.is_set():
+            yield  # the evaluation gives the event loop back: the reload runs whole
+        yield from evaluation
+
+    async def reload() -> None:
+        await _reloaded(alerting, config)
+        reloaded.set()
+
+    monkeypatch.setattr(alerting.evaluator, "slices", under_way)
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(reload)
+            notified = await alerting.evaluate_in_slices()
+    return notified
+
+
 async def _reload_amid(
     alerting: Alerting,
     config: Config,
@@ -388,10 +424,7 @@ async def _reload_amid(
 
     async def reload() -> None:
         await begun.wait()
-        await alerting.read_silences(config)
-        alerting.evaluator.settle()  # as the reloader does, before the change
-        alerting.reconfigure(config, files_read=True)
-        await alerting.write_silences()
+        await _reloaded(alerting, config)
 
     monkeypatch.setattr(alerting.evaluator, "slices", under_way)
     with anyio.fail_after(10):
@@ -492,27 +525,7 @@ async def test_an_end_decided_as_a_reload_settles_the_evaluation_is_written_to_t
     config = parse_config(_text(other, RULE + 'sinks = ["ops"]\n'))
     now[0] = T + 10
     feed_spike(pipeline, "a.example", T + 10, 0, 200)
-    reloaded = anyio.Event()
-    slices = alerting.evaluator.slices
-
-    def under_way(ledger: Any, at: float) -> Iterator[None]:
-        evaluation = slices(ledger, at)
-        while not reloaded.is_set():
-            yield  # the evaluation gives the event loop back: the reload runs whole
-        yield from evaluation
-
-    async def reload() -> None:
-        await alerting.read_silences(config)
-        alerting.evaluator.settle()  # as the reloader does, before the change
-        alerting.reconfigure(config, files_read=True)
-        await alerting.write_silences()
-        reloaded.set()
-
-    monkeypatch.setattr(alerting.evaluator, "slices", under_way)
-    with anyio.fail_after(10):
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(reload)
-            assert await alerting.evaluate_in_slices() == []
+    assert await _reload_between_slices(alerting, config, lambda: None, monkeypatch) == []
     assert [s.ends_at for s in SilenceFile(str(silences)).read()] == [T + 10]
     assert alerting.silences.unwritten() == {str(other): 0}
 
@@ -568,28 +581,11 @@ async def test_an_end_decided_as_a_reload_settles_waits_for_no_old_path_moved(
     config = parse_config(_text(moved, RULE + 'sinks = ["ops"]\n'))
     now[0] = T + 10
     feed_spike(pipeline, "a.example", T + 10, 0, 200)
-    reloaded = anyio.Event()
-    slices = alerting.evaluator.slices
 
-    def under_way(ledger: Any, at: float) -> Iterator[None]:
-        evaluation = slices(ledger, at)
-        os.rename(silences, moved)  # after the evaluation's read, before the reload's
-        while not reloaded.is_set():
-            yield  # the evaluation gives the event loop back: the reload runs whole
-        yield from evaluation
+    def move() -> None:  # after the evaluation's read, before the reload's
+        os.rename(silences, moved)
 
-    async def reload() -> None:
-        await alerting.read_silences(config)
-        alerting.evaluator.settle()  # as the reloader does, before the change
-        alerting.reconfigure(config, files_read=True)
-        await alerting.write_silences()
-        reloaded.set()
-
-    monkeypatch.setattr(alerting.evaluator, "slices", under_way)
-    with anyio.fail_after(10):
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(reload)
-            assert await alerting.evaluate_in_slices() == []
+    assert await _reload_between_slices(alerting, config, move, monkeypatch) == []
     assert [s.ends_at for s in SilenceFile(str(moved)).read()] == [T + 10]
     assert alerting.silences.unwritten() == {str(moved): 0}
     with capture_logs() as logs:
@@ -728,9 +724,7 @@ async def test_a_clock_step_while_a_left_file_is_written_writes_its_end_again(
     feed_spike(pipeline, "a.example", T + 10, 0, 200)
     await alerting.evaluate_in_slices()
     config = parse_config(_text(tmp_path / "other.json", RULE + 'sinks = ["ops"]\n'))
-    await alerting.read_silences(config)
-    alerting.reconfigure(config, files_read=True)
-    await alerting.write_silences()
+    await _reloaded(alerting, config)
     lock.rmdir()
     left = alerting.silences._left._ends
     with gate(tmp_path) as fifo:
