@@ -7,6 +7,7 @@ alerting on a console sink whose outbox does not run, real files."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,6 +34,43 @@ def _silence(path: Path, *, ends_at: float | None, until_resolved: bool) -> Sile
     return file
 
 
+async def _restarted_behind_the_save(
+    tmp_path: Path,
+) -> tuple[Any, Any, list[float], Path, SilenceFile]:
+    """s1 (``--until-resolved``) held a.example's firing and its resolve at T + 600
+    ended it; the state saved at T + 660 is restored by a new sesd at T + 660 + STEP
+    (the clock stepped back while it was stopped). Its alerting, pipeline, clock and
+    silences file (path and file)."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    file = _silence(silences, ends_at=None, until_resolved=True)
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    assert await alerting.evaluate_in_slices() == []  # held
+    now[0] = T + 600
+    feed_spike(pipeline, "a.example", T + 600, 0, 200)
+    await alerting.evaluate_in_slices()
+    assert [s.ends_at for s in file.read()] == [T + 600]
+    blob = snapshot(pipeline.ledger, alerting.evaluator, T + 660, stopped=True)
+    alerting, pipeline, now, _ = await _silenceable(tmp_path, ("ops",), "0s")
+    now[0] = T + 660 + STEP
+    restore(blob, pipeline.ledger, alerting.evaluator, now[0])
+    return alerting, pipeline, now, silences, file
+
+
+async def _paged_again(
+    alerting: Any, pipeline: Any, now: list[float], file: SilenceFile, silences: Path
+) -> None:
+    """a.example breaches again a second on: paged, not held by s1, whose end in the
+    file moved back the step (and is written)."""
+    feed_spike(pipeline, "a.example", now[0], 5, 5)
+    now[0] += 1
+    notified = await alerting.evaluate_in_slices()
+    assert [(n.kind, [a.domain for a in n.alerts]) for n in notified] == [
+        (Transition.FIRING, ["a.example"])
+    ]
+    assert [s.ends_at for s in file.read()] == [T + 600 + STEP]
+    assert alerting.silences.unwritten() == {str(silences): 0}
+
+
 async def test_a_silence_a_resolve_ended_stays_ended_across_a_step_back(tmp_path: Path) -> None:
     """s1 (``--until-resolved``, made two hours before) held a.example's firing; its
     delays clear at T + 600, which ends s1 there. A second later the wall clock steps
@@ -50,15 +88,8 @@ async def test_a_silence_a_resolve_ended_stays_ended_across_a_step_back(tmp_path
     assert [s.ends_at for s in file.read()] == [T + 600]
     now[0] = T + 601 + STEP
     alerting.stepped(now[0], STEP)  # as the daemon does
-    feed_spike(pipeline, "a.example", now[0], 5, 5)
-    now[0] += 1
-    notified = await alerting.evaluate_in_slices()
-    assert [(n.kind, [a.domain for a in n.alerts]) for n in notified] == [
-        (Transition.FIRING, ["a.example"])
-    ]
+    await _paged_again(alerting, pipeline, now, file, silences)
     assert alerting.silences.silences.match("delays", "a.example", "critical", now[0]) is None
-    assert [s.ends_at for s in file.read()] == [T + 600 + STEP]
-    assert alerting.silences.unwritten() == {str(silences): 0}
 
 
 async def test_a_silence_given_a_time_stays_until_its_time_across_a_step_back(
@@ -88,27 +119,9 @@ async def test_a_silence_a_resolve_ended_stays_ended_after_a_restart_behind_the_
     ahead at the start). The restart moves the alert times back the hour, and so s1's
     end: a.example breaching again is paged (before: s1 read as in force until the
     clock reached T + 600, an hour on, and held it). The file's end moves back too."""
-    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
-    file = _silence(silences, ends_at=None, until_resolved=True)
-    feed_spike(pipeline, "a.example", T, 5, 5)
-    assert await alerting.evaluate_in_slices() == []  # held
-    now[0] = T + 600
-    feed_spike(pipeline, "a.example", T + 600, 0, 200)
-    await alerting.evaluate_in_slices()
-    assert [s.ends_at for s in file.read()] == [T + 600]
-    blob = snapshot(pipeline.ledger, alerting.evaluator, T + 660, stopped=True)
-    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
-    now[0] = T + 660 + STEP
-    restore(blob, pipeline.ledger, alerting.evaluator, now[0])
+    alerting, pipeline, now, silences, file = await _restarted_behind_the_save(tmp_path)
     await alerting.aend_silences_resolved()  # as the daemon's start does
-    feed_spike(pipeline, "a.example", now[0], 5, 5)
-    now[0] += 1
-    notified = await alerting.evaluate_in_slices()
-    assert [(n.kind, [a.domain for a in n.alerts]) for n in notified] == [
-        (Transition.FIRING, ["a.example"])
-    ]
-    assert [s.ends_at for s in file.read()] == [T + 600 + STEP]
-    assert alerting.silences.unwritten() == {str(silences): 0}
+    await _paged_again(alerting, pipeline, now, file, silences)
 
 
 @pytest.mark.parametrize("at_start", ["missing", "damaged", "hung"])
@@ -120,17 +133,7 @@ async def test_a_restart_behind_the_save_moves_the_end_back_once_the_file_is_rea
     s1's end moves back the hour all the same, and a.example breaching again is paged
     (before: the start's step was spent on no silences; read later, s1 was in force
     until the clock reached T + 600)."""
-    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
-    file = _silence(silences, ends_at=None, until_resolved=True)
-    feed_spike(pipeline, "a.example", T, 5, 5)
-    assert await alerting.evaluate_in_slices() == []  # held
-    now[0] = T + 600
-    feed_spike(pipeline, "a.example", T + 600, 0, 200)
-    await alerting.evaluate_in_slices()
-    blob = snapshot(pipeline.ledger, alerting.evaluator, T + 660, stopped=True)
-    alerting, pipeline, now, _ = await _silenceable(tmp_path, ("ops",), "0s")
-    now[0] = T + 660 + STEP
-    restore(blob, pipeline.ledger, alerting.evaluator, now[0])
+    alerting, pipeline, now, silences, file = await _restarted_behind_the_save(tmp_path)
     with gate(tmp_path) as fifo:
         if at_start == "hung":
             alerting.silences.thread.bound = BOUND
@@ -146,11 +149,4 @@ async def test_a_restart_behind_the_save_moves_the_end_back_once_the_file_is_rea
             await _back(stuck)
         else:
             (tmp_path / "aside.json").rename(silences)
-    feed_spike(pipeline, "a.example", now[0], 5, 5)
-    now[0] += 1
-    notified = await alerting.evaluate_in_slices()
-    assert [(n.kind, [a.domain for a in n.alerts]) for n in notified] == [
-        (Transition.FIRING, ["a.example"])
-    ]
-    assert [s.ends_at for s in file.read()] == [T + 600 + STEP]
-    assert alerting.silences.unwritten() == {str(silences): 0}
+    await _paged_again(alerting, pipeline, now, file, silences)
