@@ -19,10 +19,11 @@ from structlog.testing import capture_logs
 
 from sesd.alerting import slices
 from sesd.alerting.alert import Alert, Notification
+from sesd.alerting.evaluations import LINES
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.retiring import Undelivered
 from sesd.alerting.rules import Transition
-from sesd.alerting.service import LINES, Alerting
+from sesd.alerting.service import Alerting
 from sesd.alerting.silences import Silence, SilenceSet
 from sesd.config import Config, core_settings, parse_config
 from sesd.core.ledger import Ledger

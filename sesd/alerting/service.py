@@ -1,5 +1,6 @@
-"""Alerting at run time: the evaluation loop, silences, and what goes to the sinks'
-outboxes (sesd.alerting.sink_outboxes), and their metrics."""
+"""Alerting at run time: the loop that evaluates (each evaluation is
+sesd.alerting.evaluations'), a reload's change, the clock's steps, silences, and what
+goes to the sinks' outboxes (sesd.alerting.sink_outboxes), and their metrics."""
 
 from __future__ import annotations
 
@@ -12,13 +13,12 @@ import anyio
 import anyio.abc
 from prometheus_client import Counter
 
-from sesd.alerting.alert import Alert, Notification
-from sesd.alerting.alert_log import Held, log_alerts, log_sink_gone, log_unsent
+from sesd.alerting.alert import Notification
+from sesd.alerting.alert_log import log_sink_gone, log_unsent
 from sesd.alerting.clock_steps import Moves
+from sesd.alerting.evaluations import Evaluations
 from sesd.alerting.evaluator import Evaluator
-from sesd.alerting.lag import watch_lag, watch_unread
 from sesd.alerting.outbox import Outbox
-from sesd.alerting.recall import recall
 from sesd.alerting.resends import Resends
 from sesd.alerting.retiring import Undelivered, undelivered, unsent_alerts
 from sesd.alerting.rules import Transition
@@ -31,13 +31,10 @@ from sesd.core.ledger import Ledger
 from sesd.core.ungrouped import removed_groups
 from sesd.io.logs import get_logger
 
-__all__ = ["LINES", "Alerting"]
+__all__ = ["Alerting"]
 
 #: An event loop that stood still this long (or four evaluation periods) stalled.
 _STALL: Final = 30.0
-#: The log lines of alerts written before the loop is given back: a storm's thousands
-#: of firings cost tens of milliseconds to log; this many, a few.
-LINES: Final = 200
 
 
 class Alerting:
@@ -85,23 +82,26 @@ class Alerting:
             start=self._start,
             console=console,
         )
-        self.evaluations = 0
         self.on_evaluated: Callable[[], None] = lambda: None
         #: Called when a firing or a resolve was delivered (the state file saves it).
         self.on_notified: Callable[[], None] = lambda: None
         #: The queues whose receives fail (denied, deleted, a KMS key disabled) or hang
         #: unanswered: what would fill the windows may wait in them.
         self.unread: Callable[[], list[str]] = list
-        self._unread: list[str] = []
         self._tasks: anyio.abc.TaskGroup | None = None
         self._resends = Resends()
         self._ticks = Ticks(lambda: self._config.alerts.evaluate_every.seconds)
-        #: The time of the evaluation under way in slices, less the clock steps measured
-        #: before it, until it ends the silences it decided (a reload's change ends them
-        #: first, in the file it read).
-        self._deciding: float | None = None
-        #: Whether the last evaluation found sesd reading further behind than a window.
-        self._behind = False
+        self._evaluations = Evaluations(
+            ledger,
+            evaluator,
+            self.silences,
+            clock,
+            sink_outboxes=self.sink_outboxes,
+            dispatch=self.dispatch,
+            resends=self._resends,
+            unread=lambda: self.unread(),
+            evaluated=lambda: self.on_evaluated(),
+        )
         self._log = get_logger()
 
     @property
@@ -125,7 +125,7 @@ class Alerting:
     async def read_silences(self, config: Config) -> None:
         """Before a reload's :meth:`reconfigure` (``files_read``): read the silences
         file ``config`` names, off the event loop; the change takes what was read."""
-        await self.silences.aread_ahead(config.silences_path, lambda: self._deciding is not None)
+        await self.silences.aread_ahead(config.silences_path, self._evaluations.under_way)
 
     async def write_silences(self) -> None:
         """After a reload's :meth:`reconfigure`: write the ends it left waiting."""
@@ -152,12 +152,7 @@ class Alerting:
         self._config = config
         self._ticks.retime()  # its evaluate_every
         now = self._clock()
-        if self._deciding is not None:
-            # The evaluation under way decides under the silences it read: their ends
-            # wait for that file, which the change may leave.
-            self.evaluator.settle()
-            at, self._deciding = self._deciding + self.evaluator.moved_by, None
-            self.silences.decided(self.evaluator.ended_silences, at)
+        self._evaluations.settle()  # an evaluation under way's ends, for the file it read
         self.silences.use(config.silences_path, silence_check(config), now)
         self._remute(config)
         windows = [spec.name for spec in self._ledger.specs]
@@ -196,27 +191,12 @@ class Alerting:
     def end_silences_resolved(self, now: float | None = None) -> None:
         """End the ``--until-resolved`` silences waiting on the alerts a change of rules
         resolved (a reload, or a config edited while sesd was stopped: the restore's),
-        in the file and in force, as an evaluation's resolve ends them: else ``sesd
-        silence list`` and the status page showed them waiting on an alert gone, and
-        one back (the rule added again) was muted. The file is read first if it changed
-        (a restore comes before any evaluation has read it)."""
-        resolved, self.evaluator.resolved_by_change = self.evaluator.resolved_by_change, []
-        back, self.evaluator.restored_back = self.evaluator.restored_back, (0.0, 0.0)
-        if resolved or back[1]:
-            now = self._clock() if now is None else now
-            self.silences.look(now)
-            self.silences.restored(*back)  # the restore's step back, as one measured
-            self.silences.end(self.silences.waiting_on(resolved, now), now)
+        in the file and in force (:meth:`Evaluations.end_silences_resolved`)."""
+        self._evaluations.end_silences_resolved(now)
 
     async def aend_silences_resolved(self, now: float | None = None) -> None:
         """:meth:`end_silences_resolved`, the file read and written off the event loop."""
-        resolved, self.evaluator.resolved_by_change = self.evaluator.resolved_by_change, []
-        back, self.evaluator.restored_back = self.evaluator.restored_back, (0.0, 0.0)
-        if resolved or back[1]:
-            now = self._clock() if now is None else now
-            await self.silences.alook(now)
-            self.silences.restored(*back)  # the restore's step back, as one measured
-            await self.silences.aend(self.silences.waiting_on(resolved, now), now)
+        await self._evaluations.aend_silences_resolved(now)
 
     def stepped(self, now: float, step: float) -> None:
         """The wall clock stepped by ``step`` seconds to ``now`` (measured): every alert
@@ -246,7 +226,7 @@ class Alerting:
                 try:
                     await self.evaluate_in_slices()
                 except Exception:  # noqa: BLE001 - a bug in one evaluation must not stop alerting
-                    self._deciding = None  # nothing it decided is taken by a reload after
+                    self._evaluations.failed()
                     self.evaluation_errors.inc()
                     self._log.error("sesd.alert.evaluation_failed", exc_info=True)
                 await self._ticks.next()
@@ -265,99 +245,23 @@ class Alerting:
                 "window's length",
             )
 
+    @property
+    def evaluations(self) -> int:
+        """How many evaluations ended (sesd.alerting.evaluations)."""
+        return self._evaluations.done
+
     def evaluate(self, *, flush: bool = False) -> list[Notification]:
         """One evaluation at the current time; due notifications go to their outboxes.
         The silences file is read and written in the calling thread (the daemon's
         evaluations, :meth:`evaluate_in_slices` and :meth:`drain`'s, do it in a worker
         thread)."""
-        now = self._clock()
-        self.end_silences_resolved(now)  # a restore's, should nothing have ended them yet
-        now = self._prepare(self.silences.refresh(now), now)
-        alerts, held, ended = self._decide(now)
-        log_alerts(self._log, alerts, held)
-        self.silences.end(ended, now)
-        return self._conclude(now, flush)
-
-    async def _evaluate_whole(self, *, flush: bool) -> list[Notification]:
-        """:meth:`evaluate`, the silences file read and written off the event loop."""
-        now = await self._silences_read()
-        alerts, held, ended = self._decide(now)
-        log_alerts(self._log, alerts, held)
-        await self.silences.aend(ended, now)
-        return self._conclude(now, flush)
-
-    async def _silences_read(self) -> float:
-        """The silences file read (off the event loop) and what else comes before the
-        rules are stepped (:meth:`_prepare`). Returns the ``now``, read after the file:
-        a clock step measured meanwhile moved the times the evaluation steps."""
-        now = self._clock()
-        await self.aend_silences_resolved(now)  # a restore's, should nothing have ended them
-        return self._prepare(await self.silences.arefresh(now), self._clock())
+        return self._evaluations.evaluate(flush=flush)
 
     async def evaluate_in_slices(self) -> list[Notification]:
-        """:meth:`evaluate`, the event loop given back between slices of labels
-        (sesd.alerting.slices), and between the log lines of the alerts decided: a
-        poll, a scrape or a health check waits for a slice, or for a few hundred
-        lines, not for every rule on every domain nor for a storm's every alert."""
-        now, moved = await self._silences_read(), self.evaluator.moved_by
-        self._deciding = now - moved
-        # A stop that comes meanwhile waits for the last slice and the last line: no
-        # evaluation is left with states stepped and their alerts not decided, nor
-        # with alerts queued and not logged.
-        with anyio.CancelScope(shield=True):
-            for _ in self.evaluator.slices(self._ledger, now):
-                await anyio.lowlevel.checkpoint()
-            alerts, held, ended = self._decide(now)
-            # Decided and queued already: what runs between the pieces (a save, a
-            # reload) finds them so; they are logged, then sent, in their order.
-            pieces: list[tuple[list[Alert], list[Held]]] = [
-                (alerts[i : i + LINES], []) for i in range(0, len(alerts), LINES)
-            ]
-            pieces += [([], held[i : i + LINES]) for i in range(0, len(held), LINES)]
-            for n, (some, some_held) in enumerate(pieces):
-                if n:
-                    await anyio.lowlevel.checkpoint()
-                log_alerts(self._log, some, some_held)
-            # A clock step measured meanwhile moved the times it left (its groups' starts):
-            # what is due, and when a silence ends, is asked on the clock they moved to.
-            now, moved = now + self.evaluator.moved_by - moved, self.evaluator.moved_by
-            # Those a reload's change took meanwhile wait for the file that holds them.
-            ended, self._deciding = set() if self._deciding is None else ended, None
-            # Waited for (a bound each file operation): no evaluation is left with its
-            # silences ended and its notifications not queued.
-            await self.silences.aend(ended, now)
-        # And one measured during the write (up to its bound, on a file that hangs).
-        return self._conclude(now + self.evaluator.moved_by - moved, flush=False)
-
-    def _prepare(self, silences_read: bool, now: float) -> float:
-        """What comes before the rules are stepped, the silences read (``silences_read``:
-        a change, what a new one holds recalled from the outboxes): unread queues
-        seen. Returns the ``now``."""
-        if silences_read:
-            for rule, domain in recall(self.outboxes.values(), self.evaluator, now):
-                self._log.info("sesd.alert.recalled", rule=rule, domain=domain)
-        self._unread = watch_unread(self._log, self.evaluator, self.unread(), self._unread, now)
-        return now
-
-    def _decide(self, now: float) -> tuple[list[Alert], list[Held], set[str]]:
-        """The evaluation at ``now`` finished (what its slices left) and decided: its
-        alerts (queued in their groups), what silences held back of them, and which
-        ``--until-resolved`` silences ended (another evaluation keeps its own)."""
-        alerts = self.evaluator.evaluate(self._ledger, now)
-        return alerts, self.evaluator.held, self.evaluator.ended_silences
-
-    def _conclude(self, now: float, flush: bool) -> list[Notification]:
-        """After the evaluation at ``now`` was decided and logged, and the silences its
-        resolves ended were ended: due notifications go to their outboxes."""
-        self._behind = watch_lag(self._log, self._ledger, now, self._behind)
-        notifications = self.evaluator.due(now, flush=flush)
-        for notification in notifications:
-            self.dispatch(notification)
-        self._resends.post(self.evaluator, self.outboxes, now)
-        self.evaluations += 1
-        self._log.debug("sesd.alert.evaluated", at=now, notifications=len(notifications))
-        self.on_evaluated()
-        return notifications
+        """:meth:`evaluate`, as the daemon's loop runs it: the event loop given back
+        between slices of labels and between the log lines of the alerts decided
+        (:meth:`Evaluations.evaluate_in_slices`)."""
+        return await self._evaluations.evaluate_in_slices()
 
     def dispatch(self, notification: Notification) -> None:
         """Queue a notification once on each sink it names (a rule a state file saved may
@@ -395,5 +299,5 @@ class Alerting:
         """Last evaluation, every waiting group sent, every outbox emptied; then each
         Alertmanager member owed a resolve it missed tried once more, sitting out or
         not (what it is still owed is saved as not sent: :meth:`unsent`)."""
-        await self._evaluate_whole(flush=True)
+        await self._evaluations.evaluate_whole(flush=True)
         await self.sink_outboxes.drain()
