@@ -14,9 +14,10 @@ from functools import partial
 from typing import TypeVar
 
 from sesd.alerting.alert_log import SHOWN
-from sesd.alerting.silence_entries import Entry, entry_content, still_ended
+from sesd.alerting.silence_entries import Entry, still_ended
 from sesd.alerting.silence_file import LockHeld, SilenceFile
 from sesd.alerting.silence_io import FileOp, FileThread, Found, Hung, Later, Steps, inline, later
+from sesd.alerting.silence_kept import Kept
 from sesd.alerting.silence_left import LeftEnds
 from sesd.alerting.silences import Silence, SilenceError, SilenceSet, moved_back, shown_id
 from sesd.io.logs import get_logger
@@ -37,8 +38,8 @@ class SilenceWatcher:
     def __init__(self, path: str | None, check: Callable[[Silence], str] | None = None) -> None:
         self._log = get_logger()
         self.file: SilenceFile | None = None
-        #: Each entry left out at the last read (as :func:`entry_content` has it), and why.
-        self._told: dict[bytes, str] = {}
+        #: The checks, and the entries left out at the last read.
+        self._kept = Kept()
         self.silences = SilenceSet()
         #: A read at a reload not yet reported by :meth:`refresh` (whose True recalls
         #: what a new silence holds from the outboxes).
@@ -206,8 +207,7 @@ class SilenceWatcher:
 
     def _switch(self, path: str | None, check: Callable[[Silence], str] | None) -> Steps[None]:
         """Take ``check``, and ``path`` unless it is the file read already."""
-        self._given = check or (lambda silence: "")
-        self._said: dict[tuple[str | None, str | None, str | None], str] = {}
+        self._kept.given(check)
         if self.file is not None and self.file.path == path:
             self._take(self._entries)
             return
@@ -224,7 +224,7 @@ class SilenceWatcher:
         else:
             self._unwritten = {}
         self.silences.items = []
-        self._told = {}
+        self._kept.forget()
         self._entries: list[Entry] = []
         self._identity: tuple[int, int, int, int] | None = None
 
@@ -269,41 +269,9 @@ class SilenceWatcher:
         )
         return True
 
-    def _check(self, silence: Silence) -> str:
-        """What the check says of ``silence``, said once for each set of matchers: a
-        change of the file (each ``sesd silence add``) checks only new ones (a long
-        glob's search takes a while, and holds the evaluation)."""
-        key = _matchers(silence)
-        if key not in self._said:
-            self._said[key] = self._given(silence)
-        return self._said[key]
-
     def _take(self, entries: list[Entry]) -> int:
-        """Keep the silences of ``entries`` that are right; log each other, why it is
-        left out, once while it stays so. Returns how many were."""
-        kept: list[Silence] = []
-        told, self._told = self._told, {}
-        for entry in entries:
-            problem = entry.problem(self._check)
-            if entry.silence is not None and not problem:
-                kept.append(entry.silence)
-                continue
-            content = entry_content(entry)
-            self._told[content] = problem
-            if told.get(content) == problem:
-                continue  # as logged: its place may have moved, not what is wrong
-            self._log.warning(
-                "sesd.silences.skipped",
-                path=self.file.path if self.file else None,
-                entry=entry.number,
-                id=entry.id,
-                reason=problem,
-            )
-        self.silences.items = kept
-        # Kept for the silences the file holds: one leaves it a while after it ends,
-        # and silences added for months without a reload would otherwise all stay.
-        held = {_matchers(entry.silence) for entry in entries if entry.silence is not None}
-        self._said = {key: said for key, said in self._said.items() if key in held}
+        """Keep the silences of ``entries`` that are right (:class:`Kept`); how many were not."""
+        self.silences.items = self._kept.take(entries, self.file.path if self.file else None)
         return len(entries) - len(self.silences.items)
 
     def waiting_on(
@@ -388,8 +356,3 @@ class SilenceWatcher:
         file alone, which holds those silences waiting: the on-call is told which, and
         what to do, rather than find the alert's next incident muted."""
         self._left.log(self.file.path if self.file else None, self._unwritten)
-
-
-def _matchers(silence: Silence) -> tuple[str | None, str | None, str | None]:
-    """What the config's checks read of ``silence``: its matchers."""
-    return silence.rule, silence.domain, silence.severity
