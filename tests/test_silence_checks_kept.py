@@ -44,4 +44,4 @@ def test_the_checks_kept_are_those_of_the_silences_in_the_file(tmp_path: Path) -
     held = {s.domain for s in silences.read()}
     assert len(held) == 8  # this one, and those that ended within the week
     assert len(checked) == 60  # each checked once, when it came
-    assert {key[1] for key in watcher._said} == held
+    assert {key[1] for key in watcher._kept._said} == held

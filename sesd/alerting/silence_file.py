@@ -143,15 +143,21 @@ class SilenceFile:
         *,
         wait: bool = True,
         resolved: bool = False,
+        starts: Mapping[str, tuple[float, float]] | None = None,
     ) -> list[str]:
         """End the named silences now, or when ``since`` says each ended (a resolve the
         file could not be told of then), only those ``until_resolved`` with ``resolved``;
-        returns the ids that were found still running."""
+        returns the ids that were found still running. First, each start a step of the
+        clock back moved (``starts``, id: (the start written, where it moved)) moves
+        where the file still has it as written."""
         ended: list[str] = []
-        since = since or {}
+        since, starts = since or {}, starts or {}
 
         def change(silences: list[Silence]) -> list[Silence]:
             for silence in silences:
+                written, moved = starts.get(silence.id, (None, 0.0))
+                if silence.starts_at == written:
+                    silence.starts_at = moved
                 waiting = silence.until_resolved or not resolved
                 if silence.id in silence_ids and silence.state(now) != "expired" and waiting:
                     silence.ends_at = max(since.get(silence.id, now), silence.starts_at)

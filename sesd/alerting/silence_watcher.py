@@ -1,5 +1,6 @@
 """The daemon's view of the silences file: the silences in force, read again when the
-file changes, and the ends of ``--until-resolved`` silences written to it.
+file changes, and the ends of ``--until-resolved`` silences written to it (with the
+starts a step of the clock back moved).
 
 Every file operation is a step (sesd.alerting.silence_io): the daemon runs them in a
 worker thread, each waited for a bound (a file on a share that hangs holds nothing
@@ -14,10 +15,12 @@ from functools import partial
 from typing import TypeVar
 
 from sesd.alerting.alert_log import SHOWN
-from sesd.alerting.silence_entries import Entry, entry_content, still_ended
+from sesd.alerting.silence_entries import Entry, still_ended
 from sesd.alerting.silence_file import LockHeld, SilenceFile
 from sesd.alerting.silence_io import FileOp, FileThread, Found, Hung, Later, Steps, inline, later
+from sesd.alerting.silence_kept import Kept
 from sesd.alerting.silence_left import LeftEnds
+from sesd.alerting.silence_starts import MovedStarts
 from sesd.alerting.silences import Silence, SilenceError, SilenceSet, moved_back, shown_id
 from sesd.io.logs import get_logger
 
@@ -37,8 +40,8 @@ class SilenceWatcher:
     def __init__(self, path: str | None, check: Callable[[Silence], str] | None = None) -> None:
         self._log = get_logger()
         self.file: SilenceFile | None = None
-        #: Each entry left out at the last read (as :func:`entry_content` has it), and why.
-        self._told: dict[bytes, str] = {}
+        #: The checks, and the entries left out at the last read.
+        self._kept = Kept()
         self.silences = SilenceSet()
         #: A read at a reload not yet reported by :meth:`refresh` (whose True recalls
         #: what a new silence holds from the outboxes).
@@ -164,12 +167,16 @@ class SilenceWatcher:
         self.decided(silence_ids, now)
         await self.thread.run(self._end(now))
 
-    def stepped(self, now: float, step: float) -> None:
+    def stepped(self, now: float, step: float, at: float | None = None) -> None:
         """The wall clock stepped ``step`` seconds to ``now``: the ends a step back would
-        put in force again move back (:func:`moved_back`): at once, in the file, in those left."""
-        moved = moved_back([e.silence for e in self._entries if e.silence], now, step)
+        put in force again move back (:func:`moved_back`): at once, in the file, in those
+        left; and the starts it would put ahead of ``at`` (``now``, or the file's first
+        read after it), of silences in force before it, move to ``at`` (:class:`MovedStarts`)."""
+        silences = [entry.silence for entry in self._entries if entry.silence]
+        moved = moved_back(silences, now, step)
         self._unwritten, self._new = self._unwritten | moved, self._new | moved.keys()
         self._left.stepped(now, step)
+        self._starts.stepped(silences, now, step, now if at is None else at)
 
     def restored(self, now: float, step: float) -> None:
         """A restore at ``now`` read the state file saved ``-step`` seconds ahead of the
@@ -206,12 +213,14 @@ class SilenceWatcher:
 
     def _switch(self, path: str | None, check: Callable[[Silence], str] | None) -> Steps[None]:
         """Take ``check``, and ``path`` unless it is the file read already."""
-        self._given = check or (lambda silence: "")
-        self._said: dict[tuple[str | None, str | None, str | None], str] = {}
+        self._kept.given(check)
         if self.file is not None and self.file.path == path:
             self._take(self._entries)
             return
         self.file = SilenceFile(path) if path else None
+        #: Starts a step back moved, not yet written (a new file has none: the old one
+        #: keeps its starts as written).
+        self._starts = MovedStarts()
         # Waiting for the new file too: the old one moved or copied there holds the same
         # silences, and its read keeps ended those it holds (no file: none). One that
         # does not answer is taken as there: its ends wait on.
@@ -224,7 +233,7 @@ class SilenceWatcher:
         else:
             self._unwritten = {}
         self.silences.items = []
-        self._told = {}
+        self._kept.forget()
         self._entries: list[Entry] = []
         self._identity: tuple[int, int, int, int] | None = None
 
@@ -256,10 +265,12 @@ class SilenceWatcher:
         held = {entry.silence.id for entry in self._entries if entry.silence is not None}
         found = (yield from self._left.held(file.path, held, identity[:2])) if identity else {}
         self._unwritten = {**found, **self._unwritten}
+        # Starts first: an end kept is put no earlier than its start, the moved one.
+        self._starts.held(self._entries)
         self._unwritten = still_ended(self._entries, self._unwritten, now)
         if self._back[1]:  # the first read after a restore behind the save
             back, self._back = self._back, (0.0, 0.0)
-            self.stepped(*back)
+            self.stepped(*back, now)
         skipped = self._take(self._entries)
         self._log.info(
             "sesd.silences.loaded",
@@ -269,41 +280,9 @@ class SilenceWatcher:
         )
         return True
 
-    def _check(self, silence: Silence) -> str:
-        """What the check says of ``silence``, said once for each set of matchers: a
-        change of the file (each ``sesd silence add``) checks only new ones (a long
-        glob's search takes a while, and holds the evaluation)."""
-        key = _matchers(silence)
-        if key not in self._said:
-            self._said[key] = self._given(silence)
-        return self._said[key]
-
     def _take(self, entries: list[Entry]) -> int:
-        """Keep the silences of ``entries`` that are right; log each other, why it is
-        left out, once while it stays so. Returns how many were."""
-        kept: list[Silence] = []
-        told, self._told = self._told, {}
-        for entry in entries:
-            problem = entry.problem(self._check)
-            if entry.silence is not None and not problem:
-                kept.append(entry.silence)
-                continue
-            content = entry_content(entry)
-            self._told[content] = problem
-            if told.get(content) == problem:
-                continue  # as logged: its place may have moved, not what is wrong
-            self._log.warning(
-                "sesd.silences.skipped",
-                path=self.file.path if self.file else None,
-                entry=entry.number,
-                id=entry.id,
-                reason=problem,
-            )
-        self.silences.items = kept
-        # Kept for the silences the file holds: one leaves it a while after it ends,
-        # and silences added for months without a reload would otherwise all stay.
-        held = {_matchers(entry.silence) for entry in entries if entry.silence is not None}
-        self._said = {key: said for key, said in self._said.items() if key in held}
+        """Keep the silences of ``entries`` that are right (:class:`Kept`); how many were not."""
+        self.silences.items = self._kept.take(entries, self.file.path if self.file else None)
         return len(entries) - len(self.silences.items)
 
     def waiting_on(
@@ -342,7 +321,7 @@ class SilenceWatcher:
     def _end(self, now: float) -> Steps[None]:
         yield from self._left.write(now)
         file = self.file
-        if file is None or not self._unwritten:
+        if file is None or not (self._unwritten or self._starts.waiting):
             return
         # Those not said yet: said if this write fails, though its error was said before.
         new, self._new = self._new & self._unwritten.keys(), set()
@@ -351,8 +330,10 @@ class SilenceWatcher:
             # on a hung disk, would hold the write as long, and the file each write
             # after): each evaluation tries.
             # A copy: a write given up runs on in its thread while this one changes them.
-            waiting = dict(self._unwritten)
-            expire = partial(file.expire, waiting, now, waiting, wait=False, resolved=True)
+            waiting, starts = dict(self._unwritten), dict(self._starts.waiting)
+            expire = partial(
+                file.expire, waiting, now, waiting, wait=False, resolved=True, starts=starts
+            )
             ended: list[str] = yield FileOp(file.path, "write", expire)
         except Later:
             self._new |= new
@@ -360,7 +341,9 @@ class SilenceWatcher:
         except SilenceError as exc:
             # A command holds the lock for a moment: said once it held it a whole period.
             moment, self._held = not self._held, isinstance(exc, LockHeld)
-            if (new or str(exc) != self._unwritable) and not (moment and self._held):
+            self._starts.unwritable(str(exc), moment and self._held)
+            said = new or str(exc) != self._unwritable
+            if self._unwritten and said and not (moment and self._held):
                 named = sorted(self._unwritten)[:SHOWN]
                 self._log.error(
                     "sesd.silences.unwritable",
@@ -375,6 +358,7 @@ class SilenceWatcher:
         # Those ended while it was written (another evaluation's), or moved by a clock
         # step, wait for the next.
         self._unwritten = {i: at for i, at in self._unwritten.items() if waiting.get(i) != at}
+        self._starts.written(starts)
         self._unwritable, self._held = "", False
         if not ended:
             return  # ended in the file already (by another sesd reading it): read next
@@ -388,8 +372,4 @@ class SilenceWatcher:
         file alone, which holds those silences waiting: the on-call is told which, and
         what to do, rather than find the alert's next incident muted."""
         self._left.log(self.file.path if self.file else None, self._unwritten)
-
-
-def _matchers(silence: Silence) -> tuple[str | None, str | None, str | None]:
-    """What the config's checks read of ``silence``: its matchers."""
-    return silence.rule, silence.domain, silence.severity
+        self._starts.log(self.file.path if self.file else None)

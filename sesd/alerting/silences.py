@@ -31,6 +31,7 @@ __all__ = [
     "shown_id",
     "silence_command",
     "silence_prefix",
+    "started_back",
 ]
 
 #: The silences file's format. For a later build: every key of a silence either narrows
@@ -166,6 +167,24 @@ def moved_back(silences: Iterable[Silence], now: float, step: float) -> dict[str
             continue  # no end, or one someone chose, or not crossed by the step
         if silence.state(now) != "expired":  # in force again, or to be
             silence.ends_at = moved[silence.id] = max(end + step, silence.starts_at)
+    return moved
+
+
+def started_back(
+    silences: Iterable[Silence], now: float, step: float, at: float
+) -> dict[str, float]:
+    """Move to ``at`` (``now``, or a read of the file after it) the start of each silence
+    in force before the wall clock stepped ``step`` seconds back to ``now`` that the
+    step put ahead of ``at``; returns where each started. Such a start is the moment
+    ``sesd silence add`` ran, not a time someone chose: left ahead, the silence would
+    be pending for the step's length, and the alerts it muted page again. A start
+    written ahead of the clock (not yet in force before the step), and a silence that
+    ended before the step, are left as they are."""
+    moved: dict[str, float] = {}
+    for silence in silences:
+        start = silence.starts_at
+        if at < start <= now - step and silence.active(now - step):
+            moved[silence.id], silence.starts_at = start, at
     return moved
 
 

@@ -1,0 +1,86 @@
+"""The starts of silences a step of the wall clock back moved, until the file has them.
+
+``sesd silence add`` writes the moment it ran as a silence's start. When the wall
+clock steps back past it, a silence in force would be pending for the step's length
+(sesd.alerting.silences.started_back): its start moves back, in force at once, and
+is written to the file with the ends the daemon writes. Until that write takes (the
+file cannot be written, its lock is held, it does not answer), each read of the file
+moves it again: a ``sesd silence`` command's write keeps the start as it read it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sesd.alerting.alert_log import SHOWN
+from sesd.alerting.silence_entries import Entry
+from sesd.alerting.silences import Silence, shown_id, started_back
+from sesd.io.logs import get_logger
+
+__all__ = ["MovedStarts"]
+
+
+class MovedStarts:
+    """The starts moved that the file was not written with yet."""
+
+    def __init__(self) -> None:
+        self._log = get_logger()
+        #: Each start moved and not written: id -> (the start the file has, where it moved).
+        self.waiting: dict[str, tuple[float, float]] = {}
+        #: Those a failed write said.
+        self._said: set[str] = set()
+
+    def stepped(self, silences: Iterable[Silence], now: float, step: float, at: float) -> None:
+        """The wall clock stepped ``step`` seconds to ``now``: the starts of ``silences``
+        a step back put ahead of ``at`` (``now``, or a first read of the file after it)
+        move to ``at``, and wait to be written."""
+        for silence_id, start in started_back(silences, now, step, at).items():
+            written, _ = self.waiting.get(silence_id, (start, at))
+            self.waiting[silence_id] = written, at
+
+    def held(self, entries: list[Entry]) -> None:
+        """The file was read (``entries``): each silence it still has as written moves
+        again. One it has no longer, or with another start (written, or changed by
+        hand: whoever edited it chose that start), is left as the file says."""
+        read = {entry.silence.id: entry.silence for entry in entries if entry.silence is not None}
+        for silence_id, (written, moved) in list(self.waiting.items()):
+            silence = read.get(silence_id)
+            if silence is not None and silence.starts_at == written:
+                silence.starts_at = moved
+            else:
+                del self.waiting[silence_id]
+
+    def written(self, starts: dict[str, tuple[float, float]]) -> None:
+        """The file was written with ``starts``: those moved again meanwhile wait on."""
+        self.waiting = {i: at for i, at in self.waiting.items() if starts.get(i) != at}
+        self._said &= self.waiting.keys()
+
+    def unwritable(self, error: str, quiet: bool) -> None:
+        """A write failed for ``error``: the starts waiting it did not say yet, said
+        (not while ``quiet``: a command holds the lock a moment)."""
+        if quiet or not self.waiting.keys() - self._said:
+            return
+        self._said |= self.waiting.keys()
+        self._log.error(
+            "sesd.silences.unwritable",
+            error=error,
+            count=len(self.waiting),
+            ids=[shown_id(i) for i in sorted(self.waiting)[:SHOWN]],
+            hint="in force all the same (a step of the clock back put their start ahead, "
+            "moved back to the step); until the file is written with it, sesd silence list "
+            "shows them pending: written to the file once it can be",
+        )
+
+    def log(self, path: str | None) -> None:
+        """At a stop: the starts the file at ``path`` still holds ahead of the clock."""
+        if path is None or not self.waiting:
+            return
+        self._log.warning(
+            "sesd.silences.unwritten",
+            path=path,
+            count=len(self.waiting),
+            ids=[shown_id(i) for i in sorted(self.waiting)[:SHOWN]],
+            hint="a step of the clock back moved their start, but the silences file still "
+            "holds it ahead of the clock, and so will the next start: they mute nothing until "
+            "the clock reaches it; add each again with sesd silence add to mute its alerts now",
+        )

@@ -1,0 +1,263 @@
+"""A silence in force when the wall clock steps back. ``sesd silence add`` writes the
+moment it ran as the start: read on the clock stepped back, that start lies ahead, and
+the silence would be pending for the step's length, the alerts it muted paging again.
+Its start moves back to the step, in force and in the file. The daemon's alerting on
+a console sink whose outbox does not run, real files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+
+from sesd.alerting.rules import Transition
+from sesd.alerting.silence_file import SilenceFile
+from sesd.alerting.silences import Silence, started_back
+from sesd.runtime.state import restore, snapshot
+from sesd.status.alerts import silence_list
+from tests.test_routing import T, _queued, _silenceable
+from tests.test_rules import feed_spike
+from tests.test_silence_unwritable import _unwritable
+
+pytestmark = pytest.mark.timeout(30)
+
+#: The wall clock's step back.
+STEP = -3600.0
+#: When the on-call added s1: T, the moment ``sesd silence add`` ran.
+ADDED = T
+
+
+def _silence(
+    path: Path, *, ends_at: float | None = ADDED + 4 * 3600, until_resolved: bool = False
+) -> SilenceFile:
+    """The silences file with s1 on a.example's delays, added at ADDED (``--for 4h``
+    unless told otherwise)."""
+    file = SilenceFile(str(path))
+    silence = Silence(id="s1", comment="watching", starts_at=ADDED, ends_at=ends_at,
+                      until_resolved=until_resolved, rule="delays", domain="a.example")  # fmt: skip
+    file.add(silence, ADDED)
+    return file
+
+
+async def _held_then_stepped(
+    tmp_path: Path, **given: Any
+) -> tuple[Any, Any, list[float], Path, SilenceFile]:
+    """s1 holds a.example's firing at T + 60; a second on, the wall clock steps an hour
+    back (measured, as the daemon does). The alerting, pipeline, clock, silences path
+    and file."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    file = _silence(silences, **given)
+    now[0] = T + 60
+    feed_spike(pipeline, "a.example", now[0], 5, 5)
+    assert await alerting.evaluate_in_slices() == []  # held
+    now[0] = T + 61 + STEP
+    alerting.stepped(now[0], STEP)
+    return alerting, pipeline, now, silences, file
+
+
+async def _still_held(alerting: Any, pipeline: Any, now: list[float]) -> list[Any]:
+    """a.example breaches on a second later: held, nothing queued (before: s1 pending
+    until the clock reached ADDED again, its firing paged). The notifications."""
+    feed_spike(pipeline, "a.example", now[0], 5, 5)
+    now[0] += 1
+    notified: list[Any] = await alerting.evaluate_in_slices()
+    assert notified == []
+    assert _queued(alerting, "ops") == []
+    return notified
+
+
+def _states(alerting: Any, file: SilenceFile, now: float) -> tuple[list[str], list[str]]:
+    """s1's state as the status page shows it, and as ``sesd silence list`` does."""
+    shown = [row.state for row in silence_list(alerting.evaluator, now, 10).items]
+    return shown, [s.state(now) for s in file.read()]
+
+
+@pytest.mark.parametrize("until_resolved", [False, True])
+async def test_a_silence_in_force_stays_in_force_across_a_step_back(
+    tmp_path: Path, until_resolved: bool
+) -> None:
+    """s1 (``--for 4h``, or ``--until-resolved`` and waiting) held a.example's firing
+    when the clock stepped an hour back: it still holds it, and its start moves to
+    the step, in force and in the file: the status page and ``sesd silence list``
+    show it active."""
+    ends_at = None if until_resolved else ADDED + 4 * 3600
+    alerting, pipeline, now, _, file = await _held_then_stepped(
+        tmp_path, ends_at=ends_at, until_resolved=until_resolved
+    )
+    await _still_held(alerting, pipeline, now)
+    assert [(s.starts_at, s.ends_at) for s in file.read()] == [(T + 61 + STEP, ends_at)]
+    assert _states(alerting, file, now[0]) == (["active"], ["active"])
+
+
+async def test_a_silence_moved_back_and_ended_by_its_resolve_ends_there(tmp_path: Path) -> None:
+    """s1, ``--until-resolved``, moved back by the step, ends when a.example resolves
+    after it: the file has it from the step to the resolve, and a.example's next
+    incident pages."""
+    alerting, pipeline, now, _, file = await _held_then_stepped(
+        tmp_path, ends_at=None, until_resolved=True
+    )
+    await _still_held(alerting, pipeline, now)
+    feed_spike(pipeline, "a.example", now[0], 0, 200)
+    now[0] += 1
+    await alerting.evaluate_in_slices()
+    assert [(s.starts_at, s.ends_at) for s in file.read()] == [(T + 61 + STEP, now[0])]
+    feed_spike(pipeline, "a.example", now[0], 400, 0)
+    now[0] += 1
+    notified = await alerting.evaluate_in_slices()
+    assert [n.kind for n in notified] == [Transition.FIRING]
+
+
+async def test_a_silence_moved_back_and_ended_unwritten_stays_ended_when_read_again(
+    tmp_path: Path,
+) -> None:
+    """As the last, but the file cannot be written from before the step, and is edited
+    by hand after the resolve (its comment): read again, it holds s1 from ADDED and
+    waiting. s1 stays ended (before its start moves back again, its end would be taken
+    as ADDED, an hour ahead, and a.example's next incident held until then), and the
+    start and the end are written once the file can be."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    file = _silence(silences, ends_at=None, until_resolved=True)
+    now[0] = T + 60
+    feed_spike(pipeline, "a.example", now[0], 5, 5)
+    assert await alerting.evaluate_in_slices() == []  # held
+    lock = _unwritable(silences)
+    now[0] = T + 61 + STEP
+    alerting.stepped(now[0], STEP)
+    await _still_held(alerting, pipeline, now)
+    feed_spike(pipeline, "a.example", now[0], 0, 200)
+    now[0] += 1
+    await alerting.evaluate_in_slices()
+    resolved = now[0]
+    document = json.loads(silences.read_text())
+    document["silences"][0]["comment"] = "watching a.example"
+    silences.write_text(json.dumps(document))
+    feed_spike(pipeline, "a.example", now[0], 400, 0)
+    now[0] += 1
+    notified = await alerting.evaluate_in_slices()
+    assert [n.kind for n in notified] == [Transition.FIRING]
+    lock.rmdir()
+    now[0] += 1
+    await alerting.evaluate_in_slices()
+    assert [(s.starts_at, s.ends_at) for s in file.read()] == [(T + 61 + STEP, resolved)]
+
+
+async def test_a_silence_added_on_the_clock_stepped_back_keeps_its_start(tmp_path: Path) -> None:
+    """After the step and before sesd writes s1's start, the on-call adds s2 on the
+    clock stepped back: the CLI's write has s1's start as it was, ahead. s1 stays in
+    force all the same and its start is written; s2's is the moment it was added."""
+    alerting, pipeline, now, _, file = await _held_then_stepped(tmp_path)
+    s2 = Silence(id="s2", comment="b too", starts_at=now[0], ends_at=now[0] + 600,
+                 rule="delays", domain="b.example")  # fmt: skip
+    file.add(s2, now[0])
+    await _still_held(alerting, pipeline, now)
+    assert [(s.id, s.starts_at) for s in file.read()] == [
+        ("s1", T + 61 + STEP),
+        ("s2", T + 61 + STEP),
+    ]
+
+
+async def test_a_start_moved_back_holds_while_the_file_cannot_be_written(tmp_path: Path) -> None:
+    """The file cannot be written when the clock steps back: s1 holds a.example's
+    firing all the same, which is said once; the start is written once the file can
+    be, and a stop before says which silence the file holds pending."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    file = _silence(silences)
+    now[0] = T + 60
+    await alerting.evaluate_in_slices()
+    lock = _unwritable(silences)
+    now[0] = T + 61 + STEP
+    alerting.stepped(now[0], STEP)
+    with capture_logs() as logs:
+        await _still_held(alerting, pipeline, now)
+        await _still_held(alerting, pipeline, now)
+        alerting.log_unsent(kept=True)
+    said = [(e["event"], e["ids"]) for e in logs if e["event"].startswith("sesd.silences.un")]
+    assert said == [("sesd.silences.unwritable", ["s1"]), ("sesd.silences.unwritten", ["s1"])]
+    assert [s.starts_at for s in file.read()] == [ADDED]
+    lock.rmdir()
+    await _still_held(alerting, pipeline, now)
+    assert [s.starts_at for s in file.read()] == [T + 61 + STEP]
+    with capture_logs() as logs:
+        alerting.log_unsent(kept=True)
+    assert [e for e in logs if e["event"].startswith("sesd.silences.un")] == []
+
+
+async def _restarted_behind_the_save(tmp_path: Path) -> tuple[Any, Any, list[float], Path]:
+    """s1 held a.example's firing; the state saved at T + 120 is restored by a new
+    sesd at T + 120 + STEP (the clock stepped back while it was stopped). Its alerting,
+    pipeline, clock and silences path."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    _silence(silences)
+    now[0] = T + 60
+    feed_spike(pipeline, "a.example", now[0], 5, 5)
+    assert await alerting.evaluate_in_slices() == []  # held
+    blob = snapshot(pipeline.ledger, alerting.evaluator, T + 120, stopped=True)
+    alerting, pipeline, now, _ = await _silenceable(tmp_path, ("ops",), "0s")
+    now[0] = T + 120 + STEP
+    restore(blob, pipeline.ledger, alerting.evaluator, now[0])
+    return alerting, pipeline, now, silences
+
+
+@pytest.mark.parametrize("at_start", ["read", "missing"])
+async def test_a_silence_in_force_stays_in_force_after_a_restart_behind_the_save(
+    tmp_path: Path, at_start: str
+) -> None:
+    """As the first, but the clock stepped back while sesd was stopped: the restart
+    moves s1's start back as it moves the alert times, at the start or at the file's
+    first read should it not read then (its share mounted a moment later): a.example
+    breaching on is held (before: s1 pending until the clock reached ADDED again)."""
+    alerting, pipeline, now, silences = await _restarted_behind_the_save(tmp_path)
+    restored = now[0]
+    if at_start == "missing":
+        silences.rename(tmp_path / "aside.json")
+    await alerting.aend_silences_resolved()  # as the daemon's start does
+    if at_start == "missing":
+        (tmp_path / "aside.json").rename(silences)  # read at the first evaluation
+    await _still_held(alerting, pipeline, now)
+    moved = restored if at_start == "read" else restored + 1
+    file = SilenceFile(str(silences))
+    assert [s.starts_at for s in file.read()] == [moved]
+    assert _states(alerting, file, now[0]) == (["active"], ["active"])
+
+
+def _one(
+    starts_at: float, ends_at: float | None, until_resolved: bool = False, silence_id: str = "s1"
+) -> Silence:
+    """A silence on the rule delays from ``starts_at`` to ``ends_at``."""
+    return Silence(id=silence_id, comment="c", starts_at=starts_at, ends_at=ends_at,
+                   until_resolved=until_resolved, rule="delays")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("silence", "moved"),
+    [
+        (_one(T, None, until_resolved=True), True),  # waiting on its alert
+        (_one(T, T + 4 * 3600), True),  # --for 4h
+        (_one(T, T + 61), True),  # ends a moment after the step: in force until then
+        (_one(T + 7200, None), False),  # written by hand ahead of the clock
+        (_one(T + 61, T + 4 * 3600), False),  # starts at the step: not yet in force before it
+        (_one(T, T + 30), False),  # started and ended before the step
+        (_one(T - 7200, None), False),  # starts behind the new clock too
+    ],
+)
+def test_a_start_moves_back_when_the_step_put_a_silence_in_force_ahead(
+    silence: Silence, moved: bool
+) -> None:
+    """The clock steps an hour back at T + 60 (to T + 60 + STEP): a start moves to the
+    step when the silence was in force then and the step put the start ahead."""
+    was = silence.starts_at
+    found = started_back([silence], T + 60 + STEP, STEP, T + 60 + STEP)
+    assert found == ({"s1": was} if moved else {})
+    assert silence.starts_at == (T + 60 + STEP if moved else was)
+
+
+def test_a_start_read_after_the_step_moves_to_when_it_is_read() -> None:
+    """A restore's step applied at the file's first read, later: a start the step put
+    ahead of that read moves to it; one the CLI wrote since, on the new clock, stays."""
+    crossed, since = _one(T, None), _one(T + 30 + STEP, None, silence_id="s2")
+    found = started_back([crossed, since], T + STEP, STEP, T + 60 + STEP)
+    assert found == {"s1": T}
+    assert (crossed.starts_at, since.starts_at) == (T + 60 + STEP, T + 30 + STEP)
