@@ -2,21 +2,29 @@
 renewed in place. Every ``[reload] check_files_every`` the files the config in force
 names are looked at (a stat each, in a thread apart); when one has changed since it
 was last read, they are read again with that config (:meth:`Reloader.refresh`), as a
-SIGHUP would read them, but not the config file, which only a SIGHUP reads."""
+SIGHUP would read them, but not the config file, which only a SIGHUP reads.
+
+A file on a hung network mount (an NFS share hard-mounted, a volume gone) holds its
+stat for ever. The look waits :data:`LOOK_BOUND` for each file, says the one that did
+not answer, and looks at the others without it; that file is not looked at again (no
+second thread stuck behind the first) until its stat comes back."""
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Awaitable, Callable
-from functools import partial
+from typing import Final
 
 import anyio
 
 from sesd.config import Config
 from sesd.config.files import followed_files
+from sesd.core.text import escaped
+from sesd.io.logs import get_logger
 from sesd.runtime.apart import apart
 
-__all__ = ["Follower", "Signature", "signatures", "signatures_of"]
+__all__ = ["LOOK_BOUND", "Follower", "Signature", "signature", "signatures", "signatures_of"]
 
 #: What tells a file changed: a replaced file (a new inode, as a Kubernetes mount's
 #: swap or an editor's save make it) or one rewritten in place. None: no such file.
@@ -25,24 +33,64 @@ Signature = tuple[int, int, int] | None
 #: How often a follower that is off ("0s") looks whether a reload turned it on (a
 #: reload wakes it at once; this is the fallback).
 _OFF_LOOK = 60.0
+#: How long a file's stat is waited for, in seconds: well under a second on a disk
+#: that answers; one on a hung mount never does.
+LOOK_BOUND: Final = 5.0
+#: The most of a path a line tells: the config names it, a typo may be of any length.
+_PATH_SHOWN: Final = 500
+
+
+def signature(path: str) -> Signature:
+    """``path``'s signature now (blocking: a stat)."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
 
 def signatures(paths: list[str]) -> dict[str, Signature]:
     """path -> its signature now (blocking: one stat each)."""
-    found: dict[str, Signature] = {}
-    for path in paths:
-        try:
-            stat = os.stat(path)
-        except OSError:
-            found[path] = None
-        else:
-            found[path] = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-    return found
+    return {path: signature(path) for path in paths}
 
 
 def signatures_of(config: Config) -> dict[str, Signature]:
     """The signature of each file ``config`` names (blocking)."""
     return signatures(list(followed_files(config)))
+
+
+class _Look:
+    """One thread's stats of ``paths`` in turn, and which it is at: a look given up says
+    which file did not answer, and knows when its stat comes back."""
+
+    def __init__(self, paths: list[str]) -> None:
+        self._paths = paths
+        self._lock = threading.Lock()
+        self._found: dict[str, Signature] = {}
+        self._at: str | None = None
+        self._given_up = False
+        #: Set once the stat under way when the look was given up has come back.
+        self.back = threading.Event()
+
+    def run(self) -> None:
+        """The stats, in the thread; none begun once the look is given up."""
+        for path in self._paths:
+            with self._lock:
+                if self._given_up:
+                    return
+                self._at = path
+            mark = signature(path)
+            with self._lock:
+                self._found[path], self._at = mark, None
+                if self._given_up:
+                    self.back.set()
+                    return
+
+    def give_up(self) -> tuple[dict[str, Signature], str | None]:
+        """What was found so far, and the path whose stat is under way (if one is)."""
+        with self._lock:
+            self._given_up = True
+            return dict(self._found), self._at
 
 
 class Follower:
@@ -55,6 +103,12 @@ class Follower:
         #: path -> signature when last read; a path not in it is taken as it is found.
         self.seen: dict[str, Signature] = signatures_of(config)
         self._woken = anyio.Event()
+        self._bound = LOOK_BOUND
+        self._log = get_logger()
+        #: Each path whose stat did not answer: the flag set once it has come back.
+        self._hung: dict[str, threading.Event] = {}
+        #: Paths that answered again since their hang: read again, whatever they say.
+        self._answered: set[str] = set()
 
     def wake(self) -> None:
         """Begin the wait again, with the interval of the config in force (a reload
@@ -62,10 +116,15 @@ class Follower:
         self._woken.set()
 
     async def run(
-        self, config: Callable[[], Config], refresh: Callable[[list[str]], Awaitable[object]]
+        self,
+        config: Callable[[], Config],
+        refresh: Callable[[list[str]], Awaitable[object]],
+        hung: Callable[[str, str], object],
     ) -> None:
         """Until cancelled: ``refresh(keys)`` (the keys naming the files that changed)
-        whenever a file ``config()`` names differs from when it was last read."""
+        whenever a file ``config()`` names differs from when it was last read, or has
+        answered again after a hang; ``hung(key, error)`` when one does not answer
+        (the error naming its path, escaped)."""
         while True:
             every = config().reload.check_files_every.seconds
             with anyio.move_on_after(every or _OFF_LOOK):
@@ -76,10 +135,42 @@ class Follower:
             if not every:
                 continue
             files = followed_files(config())
-            now = await apart(partial(signatures, list(files)), "sesd-follow-stat")
+            now = await self._look(files, hung)
+            if any(path in self._hung for path in files):
+                # A refresh reads every file the config names, the one that hangs too:
+                # what changed is read once it answers (and is still unmarked then).
+                continue
             seen = self.seen
             changed = {files[path] for path, mark in now.items() if seen.get(path, mark) != mark}
+            changed |= {files[path] for path in self._answered if path in files}
+            self._answered.clear()
             if changed:
                 await refresh(sorted(changed))  # marks what it reads as seen
             else:
                 self.seen = {**seen, **now}
+
+    async def _look(
+        self, files: dict[str, str], hung: Callable[[str, str], object]
+    ) -> dict[str, Signature]:
+        """The signature of each of ``files`` that answered within the bound. One that
+        did not is told to ``hung`` once, and left out until its stat is back."""
+        for path, back in list(self._hung.items()):
+            if back.is_set():
+                del self._hung[path]
+                self._answered.add(path)
+                self._log.info("sesd.config.file_answered", path=escaped(path, _PATH_SHOWN))
+        todo = [path for path in files if path not in self._hung]
+        found: dict[str, Signature] = {}
+        while todo:
+            look = _Look(todo)
+            with anyio.move_on_after(self._bound):
+                await apart(look.run, "sesd-follow-stat")
+            some, at = look.give_up()
+            found.update(some)
+            if at is None:  # all answered (or the thread never came to one: next time)
+                break
+            self._hung[at] = look.back
+            shown = escaped(at, _PATH_SHOWN)
+            hung(files[at], f"{shown} did not answer a look within {self._bound:g} s")
+            todo = todo[todo.index(at) + 1 :]  # those after it, in a thread of their own
+        return found

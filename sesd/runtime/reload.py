@@ -141,7 +141,21 @@ class Reloader:
 
     async def follow(self) -> None:
         """Refresh whenever a file of the config in force changes (sesd.runtime.follow)."""
-        await self.follower.run(lambda: self._daemon.config, self.refresh)
+        await self.follower.run(lambda: self._daemon.config, self.refresh, self._unanswered)
+
+    def _unanswered(self, key: str, error: str) -> None:
+        """A file the config names did not answer a look (a hung mount): said as a
+        refresh that could not read it, once, the reload metric at 0 until one does."""
+        self._failed(file=False)
+        self._log.error(
+            "sesd.config.reload_failed",
+            files=[key],
+            error=error,
+            kept=_KEPT,
+            hint="a hung mount? The other files are still looked at, but a change to "
+            "one is read once this one answers (a refresh reads them all); sesd looks "
+            "at it again once that look comes back, and reads the files then",
+        )
 
     async def refresh(self, files: list[str]) -> bool:
         """Read again the files of the config in force (``files``, the keys of those that
