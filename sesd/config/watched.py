@@ -21,7 +21,14 @@ from sesd.config.unwatched import (
     reads_ratios,
 )
 from sesd.core.accounts import DEFAULT_ACCOUNT, glob_takes_an_account
-from sesd.core.domains import OTHER, domain_pattern, group_named, normalise_domain, takes_glob
+from sesd.core.domains import (
+    FULL_STOPS,
+    OTHER,
+    domain_pattern,
+    group_named,
+    normalise_domain,
+    takes_glob,
+)
 from sesd.core.globs import glob_takes_a_domain
 from sesd.core.made import is_tenant
 from sesd.core.providers import LABELS as PROVIDER_LABELS
@@ -177,23 +184,40 @@ def _check_rule_providers(config: Config) -> None:
                     # The key and index that name it: either list may.
                     raise ValueError(
                         f"alerts.rules[{i}] ({rule.name}).{key}[{j}]: unknown provider "
-                        f"{provider!r} "
-                        f"(known: {', '.join(sorted(known))})"
+                        f"{provider!r} ({_as_labelled(provider, known)}"
+                        f"known: {', '.join(sorted(known))})"
                     )
                 if not is_glob(provider):
                     continue
                 if not any(fnmatchcase(p, provider) for p in known):
                     # Refused as an unknown name is: it watches nothing, or leaves out
                     # nothing.
+                    hint = _as_labelled(provider, known)
                     raise ValueError(
                         f"{said}, a glob that matches no provider sesd knows "
-                        f"({', '.join(sorted(known))})"
+                        f"({hint}{'known: ' if hint else ''}{', '.join(sorted(known))})"
                     )
                 if only_unmet(provider, met(providers, key, rule.providers)):
                     if key.startswith("exclude_"):
                         continue  # warned of: see excluded_already_warnings
                     told = only_unwatched(provider, key, rule.metric, rule.providers)
                     raise ValueError(f"{said}, {told}")
+
+
+def _as_labelled(written: str, known: Collection[str]) -> str:
+    """What to write in place of a provider written as a domain (``google.``, a root
+    dot after it) or in capitals (``Google``), said before the providers sesd knows; ""
+    when it is no known provider so written."""
+    unrooted = written.strip().rstrip(FULL_STOPS)
+    meant = unrooted.lower()
+    if meant == written or not any(fnmatchcase(label, meant) for label in known):
+        return ""
+    if unrooted != written.strip():
+        lower = ", in lower case" if meant != unrooted else ""
+        return f"a provider is a name, not a domain: write {meant!r}, with no dot after it{lower}; "
+    if meant != unrooted:
+        return f"write {meant!r}: sesd names providers in lower case; "
+    return f"write {meant!r}; "
 
 
 #: The names SES allows a tenant.
