@@ -1011,6 +1011,11 @@ WARNINGS = [
     # provider found since; a ratio there reads a start, not a provider.
     (RA + 'providers = ["microsoft", "unknown"]', ":8: alerts.rules[0] (r).providers[1]: "
      "'unknown' is no provider but the mail to domains not looked up yet" + MORE),
+    # An exclusion that takes nothing the rule watches: a typo, or left from an edit.
+    (RA + 'providers = ["google"]\nexclude_providers = ["yahoo"]', ":9: alerts.rules[0] "
+     "(r).exclude_providers[0]: 'yahoo', which takes none of the providers the rule watches "
+     "(google): it leaves out nothing (a typo, or left from an edit?); correct it or drop the "
+     "exclusion"),
 ]  # fmt: skip
 
 
