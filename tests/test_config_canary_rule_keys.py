@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from sesd.commands.main import main
-from sesd.config import parse_config
+from sesd.config import core_settings, parse_config
 from sesd.config.checks import new_warnings
+from sesd.core.pipeline import Pipeline
+from tests import factory as f
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -107,3 +109,24 @@ def test_check_config_says_it_on_the_rules_line(
     path.write_text(_QUEUE + _CANARY + _RULE + 'domains = ["example.com"]\n')
     assert main(["check-config", "--quiet", str(path)]) == 0
     assert f":11: alerts.rules[0] (c).domains: {_SAID}" in capsys.readouterr().err
+
+
+def test_a_canary_rules_domains_and_tenants_take_no_label_of_their_own() -> None:
+    """A domain a rule names is tracked (its own label past ``max_tracked``, its series
+    from the start) so that its rule can fire on it. A canary rule's domains and
+    tenants were tracked too, though the rule reads the canary alone: with
+    ``max_tracked = 0`` (every domain under ``other``) its example.com still got a
+    label of its own. They are no longer tracked: counted as any other domain is."""
+    capped = "[domains]\nmax_tracked = 0\n[tenants]\nenabled = true\n"
+    on_tenants = _RULE.replace('"c"', '"t"') + 'tenants = ["acme"]\n'
+    text = _QUEUE + _CANARY + capped + _RULE + 'domains = ["example.com"]\n' + on_tenants
+    settings = core_settings(parse_config(text))
+    assert settings.track == ()
+    assert settings.tenants_track == ()
+    pipeline = Pipeline(settings)
+    pipeline.feed(f.raw(f.delivery(["ann@example.com"])), "q", f.T0)
+    assert list(pipeline.ledger.windows) == ["other"]
+    # A rule on the mail naming it still tracks it.
+    mail = text + '[[alerts.rules]]\nname = "d"\nmetric = "delay_ratio"\nwindow = "15m"\n'
+    mail += 'above = 0.1\ndomains = ["example.com"]\n'
+    assert core_settings(parse_config(mail)).track == ("example.com",)

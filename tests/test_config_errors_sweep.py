@@ -644,6 +644,21 @@ CASES = [
      "tenant"),
     (RA + 'providers = ["zz"]', ":8: alerts.rules[0] (r).providers[0]: unknown provider 'zz' "
      "(known: apple," + MORE),
+    # A provider written as a domain: what to write, and why.
+    (RA + 'providers = ["google."]', ":8: alerts.rules[0] (r).providers[0]: unknown provider "
+     "'google.' (a provider is a name, not a domain: write 'google', with no dot after it; known: "
+     "apple," + MORE),
+    (RA + 'exclude_providers = ["yahoo\u3002"]\nproviders = ["*"]', ":8: alerts.rules[0] "
+     "(r).exclude_providers[0]: unknown provider 'yahoo\u3002' (a provider is a name, not a "
+     "domain: write 'yahoo', with no dot after it; known: apple," + MORE),
+    (RA + 'providers = ["Google."]', ":8: alerts.rules[0] (r).providers[0]: unknown provider "
+     "'Google.' (a provider is a name, not a domain: write 'google', with no dot after it, in "
+     "lower case; known: apple," + MORE),
+    (RA + 'providers = ["Microsoft"]', ":8: alerts.rules[0] (r).providers[0]: unknown provider "
+     "'Microsoft' (write 'microsoft': sesd names providers in lower case; known: apple," + MORE),
+    (RA + 'providers = ["goo*."]', ":8: alerts.rules[0] (r).providers[0]: 'goo*.', a glob that "
+     "matches no provider sesd knows (a provider is a name, not a domain: write 'goo*', with no "
+     "dot after it; known: apple," + MORE),
     # One of a rule's domains, providers or tenants it could not watch: the key and the
     # index that name it, where the rule alone was named (either list may name it).
     (RA + 'domains = ["x.com", "a b"]', ":8: alerts.rules[0] (r).domains[1]: 'a b', which is no "
@@ -996,6 +1011,11 @@ WARNINGS = [
     # provider found since; a ratio there reads a start, not a provider.
     (RA + 'providers = ["microsoft", "unknown"]', ":8: alerts.rules[0] (r).providers[1]: "
      "'unknown' is no provider but the mail to domains not looked up yet" + MORE),
+    # An exclusion that takes nothing the rule watches: a typo, or left from an edit.
+    (RA + 'providers = ["google"]\nexclude_providers = ["yahoo"]', ":9: alerts.rules[0] "
+     "(r).exclude_providers[0]: 'yahoo', which takes none of the providers the rule watches "
+     "(google): it leaves out nothing (a typo, or left from an edit?); correct it or drop the "
+     "exclusion"),
 ]  # fmt: skip
 
 

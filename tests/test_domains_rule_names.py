@@ -139,3 +139,59 @@ def test_a_silence_of_a_group_as_a_rule_names_it_is_taken(written: str) -> None:
     silence = Silence(id="s1", comment="c", starts_at=0.0, ends_at=None, domain=written)
     assert silence.matches("r", "Consumer MS", "info")
     assert "names no domain" in domain_problem(config, "Consumer M.")
+
+
+@pytest.mark.parametrize("written", ["Bücher. ", " Bücher", "Bücher\u3002 ", "\tConsumer MS "])
+def test_a_groups_name_with_spaces_around_it_names_the_group(written: str) -> None:
+    """``domains = ["Bücher. "]``: spaces inside the quotes are a typo, dropped as a
+    domain's are and as a silence drops them. The rule watched a domain ``bücher`` no
+    recipient has (tracked as one), and check-config warned the name was no group.
+    It now takes the group, fires on its mail and says nothing; leaving it out takes
+    the group out."""
+    group = written.strip().rstrip("".join(ROOTS))
+    assert takes_name(group, written, domains=True)
+    assert takes_glob("Bücher", "Bü* ", domains=True)
+    rule = f'{_GROUPS}{_RULE}domains = ["{written}"]\n'
+    config = parse_config(rule)
+    assert not [w for w in config.warnings() if w.startswith("alerts.rules")]
+    assert core_settings(config).track == ()
+    mail = ["a@buecher.example", "b@hotmail.com", "c@other.example"]
+    assert _fired(rule, mail) == [group]
+    excluded = f'{_GROUPS}{_RULE}exclude_domains = ["{written}"]\n'
+    assert group not in _fired(excluded, mail)
+
+
+@pytest.mark.parametrize(
+    ("watched", "excluded"),
+    [
+        ('"Bücher"', '"Bü*"'),
+        ('"Bücher."', '"Bü*"'),
+        ('"Bücher"', '"Bü*."'),
+        ('"Bücher", "Consumer MS"', '"Bü*", "Consumer*"'),
+    ],
+)
+def test_an_exclusion_glob_of_the_group_a_rule_names_is_refused(
+    watched: str, excluded: str
+) -> None:
+    """``domains = ["Bücher"]`` beside ``exclude_domains = ["Bü*"]``: the glob takes the
+    group's label, so the rule never fires. It was accepted (the name was compared in
+    its normal form, ``xn--bcher-kva``, which the glob does not take, a label no mail
+    has); it is refused as ``exclude_domains = ["Bücher"]`` is, with the same words."""
+    rule = f"{_GROUPS}{_RULE}domains = [{watched}]\nexclude_domains = [{excluded}]\n"
+    listed = watched.replace('"', "")
+    with pytest.raises(ConfigError) as refused:
+        parse_config(rule)
+    assert str(refused.value) == (
+        "alerts.rules[0] (r).exclude_domains: leaves out every one of the domains the rule "
+        f"watches ({listed}): it would never fire"
+    )
+
+
+def test_an_exclusion_of_the_domain_a_groups_name_spells_is_not_refused() -> None:
+    """A group named ``Microsoft`` is its own label: ``exclude_domains = ["microsoft"]``
+    (the domain ``microsoft``, which the name is in normal form) leaves the group in,
+    and the rule fires on its mail, so the config is not refused as one that never
+    fires."""
+    groups = '[domains]\ngroups = { "Microsoft" = ["hotmail.com"] }\n'
+    rule = f'{groups}{_RULE}domains = ["Microsoft"]\nexclude_domains = ["microsoft"]\n'
+    assert _fired(rule, ["a@hotmail.com"]) == ["Microsoft"]

@@ -28,6 +28,7 @@ from sesd.config.sections import SHIPPED_STOP_TIMEOUT, check_state_files
 from sesd.config.sink_checks import key_warnings, plain_http_warnings, sink_warnings
 from sesd.config.sinks import AlertmanagerConfig
 from sesd.config.timing_checks import timing_warnings
+from sesd.config.unexcluded import excluded_nothing_warnings
 from sesd.config.unread import unread_warnings
 from sesd.config.unwatched import excluded_already_warnings, unknown_provider_warnings
 from sesd.config.urls import secret_url_warnings, shown_url, url_warnings
@@ -150,7 +151,7 @@ def config_warnings(config: Config) -> list[str]:
     found += url_warnings(msgspec.to_builtins(config, enc_hook=source_hook))
     found += secret_url_warnings(config.secrets())
     found += _no_group_warnings(config) + unknown_provider_warnings(config)
-    found += excluded_already_warnings(config)
+    found += excluded_already_warnings(config) + excluded_nothing_warnings(config)
     found += fleet_warnings(config)
     found += unread_warnings(config)
     found += sink_warnings(config.alerts) + plain_http_warnings(config.alerts)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sesd.config.alerts import is_glob
+from sesd.config.alerts import CANARY_METRICS, is_glob
 from sesd.core.domains import group_named
 from sesd.core.scopes import DOMAIN
 from sesd.core.settings import CoreSettings
@@ -60,12 +60,14 @@ def _account_polls(config: Config) -> frozenset[str]:
 
 def _tracked(config: Config) -> tuple[str, ...]:
     """Domains always tracked: ``[domains] track``, and every domain a rule names (a
-    domain under ``other`` is never stepped on its own: its rule would never fire)."""
+    domain under ``other`` is never stepped on its own: its rule would never fire). Not
+    a canary rule's: it reads the canary alone, and its domains would take labels past
+    ``max_tracked``, with series from the start, that no rule reads."""
     groups = config.domains.groups
     named = [
         domain
         for rule in config.alerts.rules
-        if rule.scope == DOMAIN and rule.domains
+        if rule.scope == DOMAIN and rule.domains and rule.metric not in CANARY_METRICS
         for domain in rule.domains
         if not is_glob(domain) and group_named(domain, groups) is None
     ]
@@ -74,11 +76,12 @@ def _tracked(config: Config) -> tuple[str, ...]:
 
 def _named_tenants(config: Config) -> tuple[str, ...]:
     """Tenants a rule names: always tracked, as a named domain is (made-up names in a
-    sender's own tenant tag could otherwise take every label first)."""
+    sender's own tenant tag could otherwise take every label first); not a canary
+    rule's, as its domains are not."""
     named = [
         tenant
         for rule in config.alerts.rules
-        if rule.tenants
+        if rule.tenants and rule.metric not in CANARY_METRICS
         for tenant in rule.tenants
         if not is_glob(tenant)
     ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import string
 import unicodedata
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Final
 
 import msgspec
@@ -13,13 +14,19 @@ import msgspec
 from sesd.config.urls import check_link
 from sesd.config.values import toml_key
 from sesd.core.causes import CAUSES
-from sesd.core.domains import FULL_STOPS, normalise_domain, takes_glob, takes_name
+from sesd.core.domains import group_named, normalise_domain, takes_glob, takes_name
 from sesd.core.text import escaped, has_space_or_control
 
 if TYPE_CHECKING:
     from sesd.config.alerts import AlertsConfig, RuleConfig
 
-__all__ = ["check_extras", "check_template", "check_watched", "link_warnings"]
+__all__ = [
+    "check_extras",
+    "check_some_left",
+    "check_template",
+    "check_watched",
+    "link_warnings",
+]
 
 _LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 #: Labels sesd sets itself on an Alertmanager alert.
@@ -139,9 +146,9 @@ def check_watched(rule: RuleConfig) -> None:
     elif not rule.domains:
         raise ValueError("domains must list '*' or at least one domain")
     if rule.providers is not None:
-        _check_some_left("providers", rule.providers, rule.exclude_providers)
-    else:
-        _check_some_left("domains", rule.domains or [], rule.exclude_domains)
+        check_some_left("providers", rule.providers, rule.exclude_providers)
+    # A rule's domains are checked so beside the groups a name may name, whose label is
+    # the group's (sesd.config.watched).
 
 
 def _check_accounts(rule: RuleConfig) -> None:
@@ -166,11 +173,14 @@ def _check_accounts(rule: RuleConfig) -> None:
         raise ValueError(f"{given[0]}: {rule.metric} watches accounts: leave {given[0]} out")
 
 
-def _check_some_left(kind: str, watched: list[str], excluded: list[str] | None) -> None:
+def check_some_left(
+    kind: str, watched: list[str], excluded: list[str] | None, groups: Collection[str] = ()
+) -> None:
     """A rule whose exclusions leave out every name it watches would never fire: each
     glob it watches is excluded by ``*`` or by itself (one beside a narrower glob
     excluded may still fire), each name by an exclusion that takes its label, as the
-    evaluator takes labels (sesd.alerting.labels)."""
+    evaluator takes labels (sesd.alerting.labels): of domains, the label of the group
+    of ``groups`` it names (``Bücher``, which ``Bü*`` takes), else its normal form."""
     from sesd.config.alerts import is_glob  # defined beside rules
 
     if not excluded:
@@ -180,8 +190,10 @@ def _check_some_left(kind: str, watched: list[str], excluded: list[str] | None) 
     def left_out(name: str) -> bool:
         if is_glob(name):
             return "*" in excluded or name in excluded
-        # A group's name with a root dot typed after it takes the group's label.
-        label = (normalise_domain(name) or name.rstrip(FULL_STOPS)) if domains else name
+        label = name
+        if domains:
+            # Checked already: a group's name, or a domain's.
+            label = group_named(name, groups) or normalise_domain(name) or name
         return any(
             takes_glob(label, pattern, domains)
             if is_glob(pattern)
@@ -208,7 +220,7 @@ def _check_tenants(rule: RuleConfig) -> None:
         raise ValueError(
             f"{_given(rule, 'tenants')} a rule on tenants leaves some out with exclude_tenants"
         )
-    _check_some_left("tenants", rule.tenants or [], rule.exclude_tenants)
+    check_some_left("tenants", rule.tenants or [], rule.exclude_tenants)
 
 
 def _given(rule: RuleConfig, watched: str) -> str:

@@ -6,7 +6,7 @@ ratio on ``unknown`` reads the start and DNS, not a provider (warned of)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
@@ -17,18 +17,21 @@ from sesd.core.providers import NONE, NOT_PROVIDERS, UNKNOWN
 from sesd.core.tenant_map import NOT_NAMES, glob_takes_a_tenant
 
 if TYPE_CHECKING:
-    from sesd.config import Config
+    from sesd.config import Config, RuleConfig
 
 __all__ = [
     "HOLDS",
     "ONLY_UNKNOWN",
     "WATCH_UNKNOWN",
     "excluded_already_warnings",
+    "first_places",
     "met",
     "named_already",
     "only_unmet",
     "only_unwatched",
+    "provider_excluded_already",
     "reads_ratios",
+    "tenant_excluded_already",
     "unknown_provider_warnings",
 ]
 
@@ -49,7 +52,7 @@ def reads_ratios(metric: str) -> bool:
     return metric.endswith("_ratio")
 
 
-def _first_places(names: list[str] | None) -> list[tuple[int, str]]:
+def first_places(names: list[str] | None) -> list[tuple[int, str]]:
     """Each name of a list with its index, at its first place only: one written twice
     is warned of once, where it first is."""
     names = names or []
@@ -69,7 +72,7 @@ def unknown_provider_warnings(config: Config) -> list[str]:
     for i, rule in enumerate(config.alerts.rules):
         if not reads_ratios(rule.metric) or rule.scope != "provider":
             continue
-        for j, provider in _first_places(rule.providers):
+        for j, provider in first_places(rule.providers):
             if provider == UNKNOWN:
                 found.append(
                     f"alerts.rules[{i}] ({rule.name}).providers[{j}]: 'unknown' is no "
@@ -148,34 +151,41 @@ def excluded_already_warnings(config: Config) -> list[str]:
         at = f"alerts.rules[{i}] ({rule.name})"
         key = "exclude_providers"
         if rule.providers is not None:
-            compared = met(known - set(NOT_PROVIDERS), key, rule.providers)
             found += [
                 f"{at}.{key}[{j}]: {name!r}, "
                 + only_unwatched(name, key, rule.metric, rule.providers)
-                for j, name in _first_places(rule.exclude_providers)
-                if (name in NOT_PROVIDERS and name not in compared)
-                or (
-                    is_glob(name)
-                    and any(fnmatchcase(label, name) for label in known)
-                    and only_unmet(name, compared)
-                )
+                for j, name in first_places(rule.exclude_providers)
+                if provider_excluded_already(name, rule, known)
             ]
         key = "exclude_tenants"
-        own = (*NOT_NAMES, *(() if rule.metric in TENANT_METRICS else (OTHER,)))
-        compared = met(own, key, rule.tenants)
         found += [
             f"{at}.{key}[{j}]: {name!r}, "
             + (ONLY_UNKNOWN if is_glob(name) else "which a glob never takes")
             + f": {_excluded_already('it', rule.tenants)}"
-            for j, name in _first_places(rule.exclude_tenants)
-            if (name == UNKNOWN and name not in compared)
-            or (
-                is_glob(name)
-                and fnmatchcase(UNKNOWN, name)
-                and not glob_takes_a_tenant(name, compared)
-            )
+            for j, name in first_places(rule.exclude_tenants)
+            if tenant_excluded_already(name, rule)
         ]
     return found
+
+
+def provider_excluded_already(name: str, rule: RuleConfig, known: Collection[str]) -> bool:
+    """Whether ``name`` in a provider rule's exclusions leaves out only labels its globs
+    never take and it does not name (:func:`excluded_already_warnings`), of the
+    providers sesd ``known``."""
+    compared = met(set(known) - set(NOT_PROVIDERS), "exclude_providers", rule.providers)
+    if not is_glob(name):
+        return name in NOT_PROVIDERS and name not in compared
+    return any(fnmatchcase(label, name) for label in known) and only_unmet(name, compared)
+
+
+def tenant_excluded_already(name: str, rule: RuleConfig) -> bool:
+    """Whether ``name`` in a rule's tenant exclusions leaves out only ``unknown``, which
+    its globs never take and it does not name (:func:`excluded_already_warnings`)."""
+    own = (*NOT_NAMES, *(() if rule.metric in TENANT_METRICS else (OTHER,)))
+    compared = met(own, "exclude_tenants", rule.tenants)
+    if not is_glob(name):
+        return name == UNKNOWN and name not in compared
+    return fnmatchcase(UNKNOWN, name) and not glob_takes_a_tenant(name, compared)
 
 
 def _excluded_already(them: str, watched: list[str] | None) -> str:

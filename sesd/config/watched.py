@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from sesd.config.alerts import TENANT_METRICS, is_glob
 from sesd.config.domains import NO_DOMAIN_HINT
+from sesd.config.rule_checks import check_some_left
 from sesd.config.unwatched import (
     HOLDS,
     ONLY_UNKNOWN,
@@ -20,11 +21,19 @@ from sesd.config.unwatched import (
     reads_ratios,
 )
 from sesd.core.accounts import DEFAULT_ACCOUNT, glob_takes_an_account
-from sesd.core.domains import OTHER, domain_pattern, group_named, normalise_domain, takes_glob
+from sesd.core.domains import (
+    FULL_STOPS,
+    OTHER,
+    domain_pattern,
+    group_named,
+    normalise_domain,
+    takes_glob,
+)
 from sesd.core.globs import glob_takes_a_domain
 from sesd.core.made import is_tenant
 from sesd.core.providers import LABELS as PROVIDER_LABELS
 from sesd.core.providers import NOT_PROVIDERS, UNKNOWN
+from sesd.core.scopes import DOMAIN
 from sesd.core.tenant_map import NOT_NAMES, glob_takes_a_tenant
 
 if TYPE_CHECKING:
@@ -59,15 +68,17 @@ def group_members(config: Config) -> dict[str, str]:
 
 def _check_rule_domains(config: Config) -> None:
     """A rule names domain names or groups (not an address or a URL pasted in: it would
-    watch nothing), and does not name, nor leave out, a domain a group counts under the
-    group's label."""
+    watch nothing), does not name, nor leave out, a domain a group counts under the
+    group's label, and does not leave out every one it watches (a group by its label:
+    ``exclude_domains = ["Bü*"]`` leaves out the group ``Bücher``)."""
     members = group_members(config)
+    group_names = config.domains.groups
     for i, rule in enumerate(config.alerts.rules):
         for key, named in (("domains", rule.domains), ("exclude_domains", rule.exclude_domains)):
             for j, domain in enumerate(named or []):
                 said = f"alerts.rules[{i}] ({rule.name}).{key}[{j}]: {domain!r}"
                 # A group's name may be no domain's (a space, any script): its label.
-                if no_domain(domain) and group_named(domain, config.domains.groups) is None:
+                if no_domain(domain) and group_named(domain, group_names) is None:
                     raise ValueError(f"{said}, which is no domain name ({NO_DOMAIN_HINT})")
                 if is_glob(domain) and not _glob_takes_a_domain_label(domain, config):
                     # Refused as an address is: it watches nothing, or leaves out
@@ -93,6 +104,11 @@ def _check_rule_domains(config: Config) -> None:
                         f"{said}, counted in group {group!r}; name the group instead "
                         f"({key} = [{group!r}])"
                     )
+        if rule.scope == DOMAIN:
+            try:
+                check_some_left("domains", rule.watched, rule.exclude_domains, group_names)
+            except ValueError as exc:
+                raise ValueError(f"alerts.rules[{i}] ({rule.name}).{exc}") from None
 
 
 def _only_members(pattern: str, config: Config, members: dict[str, str]) -> list[str]:
@@ -168,23 +184,40 @@ def _check_rule_providers(config: Config) -> None:
                     # The key and index that name it: either list may.
                     raise ValueError(
                         f"alerts.rules[{i}] ({rule.name}).{key}[{j}]: unknown provider "
-                        f"{provider!r} "
-                        f"(known: {', '.join(sorted(known))})"
+                        f"{provider!r} ({_as_labelled(provider, known)}"
+                        f"known: {', '.join(sorted(known))})"
                     )
                 if not is_glob(provider):
                     continue
                 if not any(fnmatchcase(p, provider) for p in known):
                     # Refused as an unknown name is: it watches nothing, or leaves out
                     # nothing.
+                    hint = _as_labelled(provider, known)
                     raise ValueError(
                         f"{said}, a glob that matches no provider sesd knows "
-                        f"({', '.join(sorted(known))})"
+                        f"({hint}{'known: ' if hint else ''}{', '.join(sorted(known))})"
                     )
                 if only_unmet(provider, met(providers, key, rule.providers)):
                     if key.startswith("exclude_"):
                         continue  # warned of: see excluded_already_warnings
                     told = only_unwatched(provider, key, rule.metric, rule.providers)
                     raise ValueError(f"{said}, {told}")
+
+
+def _as_labelled(written: str, known: Collection[str]) -> str:
+    """What to write in place of a provider written as a domain (``google.``, a root
+    dot after it) or in capitals (``Google``), said before the providers sesd knows; ""
+    when it is no known provider so written."""
+    unrooted = written.strip().rstrip(FULL_STOPS)
+    meant = unrooted.lower()
+    if meant == written or not any(fnmatchcase(label, meant) for label in known):
+        return ""
+    if unrooted != written.strip():
+        lower = ", in lower case" if meant != unrooted else ""
+        return f"a provider is a name, not a domain: write {meant!r}, with no dot after it{lower}; "
+    if meant != unrooted:
+        return f"write {meant!r}: sesd names providers in lower case; "
+    return f"write {meant!r}; "
 
 
 #: The names SES allows a tenant.

@@ -173,34 +173,42 @@ def domain_pattern(written: str) -> str:
     return ".".join(normalise_domain(part) or part.lower() for part in parts)
 
 
+def _as_group(name: str) -> tuple[str, str, str]:
+    """The spellings of a rule's name that name a group (no domain: its normal form is
+    not asked): as written, without a root dot typed after it (in any of
+    :data:`FULL_STOPS`), as a domain's is dropped, and without spaces around it too, as
+    a domain's are (``"Bücher. "``: a typo inside the quotes, as a silence reads it)."""
+    return (name, name.rstrip(FULL_STOPS), name.strip().rstrip(FULL_STOPS))
+
+
 def group_named(name: str, groups: Collection[str]) -> str | None:
-    """The group of ``groups`` a rule's domain name (not a glob) names: as written, or
-    without the root dot typed after it (in any of :data:`FULL_STOPS`), as a domain's
-    is dropped; None when it names none. A group's name is no domain (``Bücher``,
-    ``Consumer MS``), so its normal form is not asked."""
-    return next((written for written in (name, name.rstrip(FULL_STOPS)) if written in groups), None)
+    """The group of ``groups`` a rule's domain name (not a glob) names, in any of its
+    spellings that name a group (:func:`_as_group`); None when it names none. A
+    group's name is no domain (``Bücher``, ``Consumer MS``), so its normal form is not
+    asked."""
+    return next((written for written in _as_group(name) if written in groups), None)
 
 
 def takes_name(label: str, name: str, domains: bool) -> bool:
     """Whether a name (a rule's, or its exclusion's) takes ``label``: as written (a
     group's name, a provider's, a tenant's), or, of domains, in its normal form
-    (``Bücher.de``), or without a root dot typed after it (the group ``Bücher`` for
-    ``Bücher.``, as a silence takes it)."""
+    (``Bücher.de``), or as it names a group (the group ``Bücher`` for ``Bücher.`` or
+    ``Bücher. ``, as a silence takes it)."""
     return label == name or (
-        domains and (label == normalise_domain(name) or label == name.rstrip(FULL_STOPS))
+        domains and (label == normalise_domain(name) or label in _as_group(name))
     )
 
 
 def takes_glob(label: str, pattern: str, domains: bool) -> bool:
     """Whether a glob takes ``label``: as written (a group's name is a label as the
-    config writes it; of domains, without a root dot too: ``Bü*.``), and, of domains,
-    in their normal form (``*.рф`` and ``Yahoo.*`` as labels are written:
-    ``*.xn--p1ai``, ``yahoo.*``)."""
+    config writes it; of domains, without a root dot nor spaces around it too:
+    ``Bü*.``, as a name names a group), and, of domains, in their normal form (``*.рф``
+    and ``Yahoo.*`` as labels are written: ``*.xn--p1ai``, ``yahoo.*``)."""
     if fnmatchcase(label, pattern):
         return True
     if not domains:
         return False
-    unrooted = pattern.rstrip(FULL_STOPS)
+    unrooted = pattern.strip().rstrip(FULL_STOPS)
     if unrooted != pattern and fnmatchcase(label, unrooted):
         return True
     normal = domain_pattern(pattern)
