@@ -1,7 +1,8 @@
 """What a poller's log says when a batch meets a fault of sesd's own and something else
 ends it too: an exit or the poller's own cancellation under the delete of what the
 batch judged, a ``CancelledError`` nobody asked for (a library's own) under that delete,
-an exit asked for under the give-back made before the poller ends. Each line says what
+an exit asked for under the give-back made before the poller ends, a fault or an exit
+under the give-back of a batch the poller's own cancellation reached. Each line says what
 came of the batch and of the poller: no advice that the poller starts again when it
 ends, no pointer to a line that is never logged, no exit dropped without a word.
 moto's SQS, the real poller."""
@@ -17,14 +18,17 @@ import anyio
 import pytest
 
 import sesd.io.sqs_answers as answers_module
+import sesd.runtime.sqs_deletes as deletes_module
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.runtime.sqs import QueuePoller
 from sesd.runtime.sqs_beside import BESIDE
 from sesd.runtime.sqs_ends import APPLIED, EXIT_NOT_RAISED, GIVE_BACK, MISJUDGED, MISJUDGED_ENDING
 from tests import factory as f
 from tests.conftest import aws_client, log_records, make_queue, said_in, send_bodies
+from tests.test_sqs_batch_cancelled import _a_costly_batch
 from tests.test_sqs_edges import poller
 from tests.test_sqs_fault_after_batch import _Slip, _slips
+from tests.test_sqs_give_back_fault import _under_a_release
 from tests.test_sqs_judge_fault import _DELIVERIES, _FailsOn, _three_received
 from tests.test_sqs_receive_beside_delete import (
     _raising,
@@ -214,3 +218,39 @@ async def test_an_exit_under_the_give_back_comes_before_a_stray_cancel_under_the
     assert _read_faults(p, json_logs) == [("poller", "asyncio.exceptions.CancelledError")]
     assert _hints(json_logs, "sesd.task.failed") == [GIVE_BACK]
     assert "sesd.sqs.exit_not_raised" not in said_in(json_logs)
+
+
+@pytest.mark.parametrize("kind", [ValueError, KeyboardInterrupt], ids=lambda k: k.__name__)
+async def test_the_give_back_of_a_batch_cancelled_as_it_is_judged_leaves_it_cancelled(
+    local_sqs: LocalSqs, json_logs: io.StringIO, monkeypatch: pytest.MonkeyPatch, kind: Any
+) -> None:
+    """A program running sesd cancels the poller's task (``Task.cancel()``) at the turn a
+    batch takes before its first message; the give-back of the batch then meets a bug of
+    sesd's own (or an exit is asked for under it). The poller still ends in that
+    cancellation, which the program waits for: the bug, raised in its place, had the
+    poller's supervisor start again a poller asked to end. The bug is counted and logged
+    with its traceback, the exit logged with its own."""
+    async with aws_client("sqs", local_sqs) as sqs:
+        _, p, messages = await _a_costly_batch(sqs)
+        judging = anyio.Event()
+
+        def received_at() -> float:
+            judging.set()  # read just before the batch, which takes its turn at once
+            return 0.0
+
+        p._clock = received_at
+        monkeypatch.setattr(deletes_module, "_ours", _under_a_release(kind))
+        task = asyncio.get_running_loop().create_task(p._handle(messages))
+        with anyio.fail_after(10):
+            await judging.wait()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        faults = _read_faults(p, json_logs)
+    said = said_in(json_logs)
+    if kind is ValueError:
+        assert faults == [("poller", "ValueError")]
+        assert said["sesd.task.failed"]["hint"] == GIVE_BACK
+    else:
+        assert faults == []
+        assert said["sesd.sqs.exit_not_raised"]["hint"] == EXIT_NOT_RAISED

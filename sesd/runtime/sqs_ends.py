@@ -63,11 +63,12 @@ APPLIED = (
 #: receive beside it), then another giving back messages at once (:meth:`Ends.either`).
 GIVE_BACK = (
     "two errors ended a batch: one the poller was to raise (a fault under its delete or "
-    "in its judging, an exit or a cancellation under its delete or the receive beside "
-    "it), then another giving back messages at once (what that receive brought, or "
-    "those after the message at fault): a fault, an exit, a cancellation; this one is "
-    "told here, the other ends the poller. A fault that repeats is a bug: report it "
-    "with this traceback"
+    "in its judging; an exit or a cancellation under its delete or the receive beside "
+    "it; its own cancellation as the batch was judged), then another giving back "
+    "messages at once (what that receive brought, or those after the message at fault "
+    "or not yet judged): a fault, an exit, a cancellation; this one is told here, the "
+    "other ends the poller. A fault that repeats is a bug: report it with this "
+    "traceback"
 )
 
 #: What the log says of an exit asked for while a give-back was made, when the poller
@@ -111,6 +112,19 @@ class Ends:
                     count=len(messages),
                     hint="they become visible again after their visibility timeout",
                 )
+
+    async def given_back(
+        self, in_flight: InFlight, messages: list[MessageTypeDef], ended: BaseException
+    ) -> BaseException:
+        """:meth:`give_back` of ``messages`` before the poller ends in ``ended`` (its own
+        cancellation, an exit): what it raises then, ``ended`` or the give-back's error, as
+        :meth:`either` says, the other told. The give-back's fault raised in place of the
+        cancellation, its supervisor would start again a poller asked to end."""
+        try:
+            await self.give_back(in_flight, messages)
+        except BaseException as error:  # noqa: BLE001 - one of the two raised by the poller
+            return self.either(error, ended)
+        return ended
 
     async def delete(
         self, in_flight: InFlight, done: list[MessageTypeDef], calls: Calls, limit: float
