@@ -20,7 +20,7 @@ import pytest
 import sesd.io.sqs_answers as answers_module
 import sesd.runtime.sqs_deletes as deletes_module
 from sesd.commands.demo.localsqs import LocalSqs
-from sesd.runtime.sqs_ends import GIVE_BACK, MISJUDGED
+from sesd.runtime.sqs_ends import GIVE_BACK, MISJUDGED_ENDING
 from tests.conftest import aws_client, said_in
 from tests.test_sqs_judge_fault import _DELIVERIES, _FailsOn, _three_received
 from tests.test_sqs_receive_beside_delete import (
@@ -80,7 +80,8 @@ async def test_an_exit_under_a_faulted_batchs_delete_is_raised_when_its_give_bac
     sesd's own. The exit is raised: it must reach whoever waits for it, not give way to
     the give-back's bug, after which the supervisor would start the poller again in a
     process asked to end. Both faults are counted and logged by the poller, each once
-    with its own traceback."""
+    with its own traceback: the judging's with the advice for a poller that ends, not
+    one started again."""
     async with aws_client("sqs", local_sqs) as sqs:
         _, p, messages = await _three_received(sqs, _DELIVERIES)
         _releases_read_by_the_sdk(sqs)
@@ -92,7 +93,7 @@ async def test_an_exit_under_a_faulted_batchs_delete_is_raised_when_its_give_bac
         said = _read_faults(p, json_logs)
     assert said == [("poller", "RuntimeError"), ("poller", "ValueError")]
     hints = [r["hint"] for r in _records(json_logs) if r["event"] == "sesd.task.failed"]
-    assert hints == [MISJUDGED, GIVE_BACK]
+    assert hints == [MISJUDGED_ENDING, GIVE_BACK]
 
 
 async def test_a_cancel_under_the_delete_is_raised_when_the_give_back_after_it_faults(

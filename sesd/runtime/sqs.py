@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import anyio
 
@@ -287,9 +287,17 @@ class QueuePoller:
             # The poller's own cancellation through the shield (the loop's close, a program
             # cancelling its task): the judged (counted) told cut off, the rest given back.
             self._ends.told(len(messages), len(done), None if done else 0)
-            await self._ends.give_back(self._in_flight, left)  # (none at an exit: no call made)
-            raise
+            await self._given_back(left, exc)  # (none at an exit: no call made)
         return done
+
+    async def _given_back(self, messages: list[MessageTypeDef], exc: BaseException) -> NoReturn:
+        """Give ``messages`` back at once, then raise ``exc`` (the poller's own
+        cancellation through the shield), or the give-back's error where that must come
+        first (:meth:`Ends.either`)."""
+        first = await self._ends.given_back(self._in_flight, messages, exc)
+        if first is exc:
+            raise exc
+        raise first from exc
 
     async def _applied(self, messages: list[MessageTypeDef], done: list[MessageTypeDef]) -> None:
         """What follows a batch's judging: the DNS task told the domains it wants, what

@@ -35,13 +35,14 @@ __all__ = [
     "read_end",
 ]
 
-#: What the log says of a fault under one of a batch's two calls while the other's
-#: error is the one raised (:func:`raised_first`).
+#: What the log says of a fault under a batch's delete, or under the receive made beside
+#: it, while another error the batch ended in is the one raised (:func:`raised_first`).
 BESIDE = (
-    "a fault under one of a batch's two calls (its delete, the receive made beside it) "
-    "while another error ended the batch (the other call's, or an exit or the event "
-    "loop's close during the wait for the delete): that error ends the poller. A fault "
-    "that repeats is a bug: report it with this traceback"
+    "a fault under a batch's delete, or under the receive made beside it, while another "
+    "error ended the batch: the other call's, a fault of sesd's own in judging the batch "
+    "or after it, an exit, or the poller's own cancellation (the event loop's close, a "
+    "program cancelling its task). That error ends the poller. A fault that repeats is "
+    "a bug: report it with this traceback"
 )
 
 

@@ -5,6 +5,7 @@ beside the error the poller raises."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from sesd.io.logs import debug_logged
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 else:
     MessageTypeDef = Any
 
-__all__ = ["APPLIED", "GIVE_BACK", "MISJUDGED", "Ends"]
+__all__ = ["APPLIED", "EXIT_NOT_RAISED", "GIVE_BACK", "MISJUDGED", "MISJUDGED_ENDING", "Ends"]
 
 #: What the log says of a fault of sesd's own in a batch's judging, and what came of it.
 MISJUDGED = (
@@ -32,15 +33,29 @@ MISJUDGED = (
     "that repeats is a bug: report it with its traceback (sesd.task.failed)"
 )
 
+#: What the log says of a fault of sesd's own judging the batch, when an exit or the
+#: poller's own cancellation ended the delete of what it judged: that ends the poller.
+MISJUDGED_ENDING = (
+    "a fault of sesd's own judging the batch, while an exit or a cancellation, which "
+    "ends the poller (not started again), ended the delete of what it judged: what "
+    "that delete did not delete (sesd.sqs.delete_cut_off, when it was cut off before "
+    "SQS answered) SQS hands out again after its visibility timeout; those after the "
+    "message at fault are given back at once for SQS to hand out again; those hidden "
+    "(that message, and any the batch left for SQS to deliver again) come back after "
+    "their visibility timeout (with a redrive policy, one that meets the fault each "
+    "time moves to the dead-letter queue). A fault that repeats is a bug: report it "
+    "with this traceback"
+)
+
 
 #: What the log says of a fault of sesd's own after a batch was applied, when what ended
 #: its delete (an exit, a cancellation) is what the poller raises (:meth:`Ends.applied`).
 APPLIED = (
     "a fault of sesd's own after the batch was handled, while an exit or a cancellation, "
-    "which ends the poller, cut off the delete made first of what the batch handled: "
-    "what it did not delete SQS hands out again after its visibility timeout "
-    "(sesd.sqs.delete_cut_off). A fault that repeats is a bug: report it with this "
-    "traceback"
+    "which ends the poller (not started again), ended the delete made first of what the "
+    "batch handled: what that delete did not delete (sesd.sqs.delete_cut_off, when it "
+    "was cut off before SQS answered) SQS hands out again after its visibility timeout. "
+    "A fault that repeats is a bug: report it with this traceback"
 )
 
 #: What the log says of one of two errors a batch ended in: the one the poller was to
@@ -48,11 +63,22 @@ APPLIED = (
 #: receive beside it), then another giving back messages at once (:meth:`Ends.either`).
 GIVE_BACK = (
     "two errors ended a batch: one the poller was to raise (a fault under its delete or "
-    "in its judging, an exit or a cancellation under its delete or the receive beside "
-    "it), then another giving back messages at once (what that receive brought, or "
-    "those after the message at fault): a fault, an exit, a cancellation; this one is "
-    "told here, the other ends the poller. A fault that repeats is a bug: report it "
-    "with this traceback"
+    "in its judging; an exit or a cancellation under its delete or the receive beside "
+    "it; its own cancellation as the batch was judged), then another giving back "
+    "messages at once (what that receive brought, or those after the message at fault "
+    "or not yet judged): a fault, an exit, a cancellation; this one is told here, the "
+    "other ends the poller. A fault that repeats is a bug: report it with this "
+    "traceback"
+)
+
+#: What the log says of an exit asked for while a give-back was made, when the poller
+#: was already ending otherwise (its own cancellation, or an exit): that end is raised.
+EXIT_NOT_RAISED = (
+    "an exit (KeyboardInterrupt, SystemExit) asked for while the poller gave back "
+    "messages at once, its own end already under way (its cancellation: the event "
+    "loop's close, a program cancelling its task; or an exit): that end is raised, as "
+    "whoever ended the poller waits for it, and this exit goes no further. If the "
+    "process was to end and runs on, stop it again"
 )
 
 
@@ -86,6 +112,19 @@ class Ends:
                     count=len(messages),
                     hint="they become visible again after their visibility timeout",
                 )
+
+    async def given_back(
+        self, in_flight: InFlight, messages: list[MessageTypeDef], ended: BaseException
+    ) -> BaseException:
+        """:meth:`give_back` of ``messages`` before the poller ends in ``ended`` (its own
+        cancellation, an exit): what it raises then, ``ended`` or the give-back's error, as
+        :meth:`either` says, the other told. The give-back's fault raised in place of the
+        cancellation, its supervisor would start again a poller asked to end."""
+        try:
+            await self.give_back(in_flight, messages)
+        except BaseException as error:  # noqa: BLE001 - one of the two raised by the poller
+            return self.either(error, ended)
+        return ended
 
     async def delete(
         self, in_flight: InFlight, done: list[MessageTypeDef], calls: Calls, limit: float
@@ -128,8 +167,12 @@ class Ends:
         queue and is said, escaped (its text may quote a body), with what came of the
         batch. What to raise: the fault, or what ended the delete if it must reach
         whoever waits for it (an exit, a cancellation; the fault then counted and
-        logged here)."""
+        logged here); when the give-back raises in turn, the one of the two
+        :meth:`either` says."""
         calls = await self._deleted(in_flight, messages, done, limit)
+        # An exit or the poller's own cancellation under the delete ends the poller: the
+        # judging's advice (the delete made, the poller started again) would be untrue.
+        hint = MISJUDGED if calls.raised is None else MISJUDGED_ENDING
         self._counts.error("process")
         self._log.error(
             "sesd.sqs.batch_failed",
@@ -142,19 +185,18 @@ class Ends:
             # visibility timeout. With to_delete and to_give_back, it adds up to received.
             hidden=len(messages) - len(done) - len(left),
             error=describe_error(exc),
-            hint=MISJUDGED,
+            hint=hint,
             **self._deletes.place(),
         )
-        first = self._first(exc, calls, MISJUDGED)
+        first = self._first(exc, calls, hint)
         try:
             await self.give_back(in_flight, left)
-        except BaseException as error:
-            if first is exc:  # the fault is no longer what the poller ends in
-                self.fault(exc, MISJUDGED)
-                raise
-            # What ended the delete (an exit, a cancellation) must still reach whoever
-            # waits for it: lost behind the give-back's fault, the supervisor would start
-            # again a poller asked to end. The give-back's error is told here.
+        except BaseException as error:  # noqa: BLE001 - one of the two raised by the poller
+            # Whichever the poller ends in, the other told here: the judging's fault
+            # beside the give-back's error (which the poller then raises, and which may
+            # end it for good), or the give-back's error beside what ended the delete
+            # (an exit, a cancellation: lost behind a fault, the supervisor would start
+            # again a poller asked to end).
             return self.either(error, first)
         return first
 
@@ -195,7 +237,15 @@ class Ends:
     def _first(self, exc: BaseException, calls: Calls, hint: str) -> BaseException:
         """What a poller whose batch ended in ``exc`` raises once its delete (``calls``)
         has ended: ``exc``, or what ended the delete if it must reach whoever waits for
-        it (:func:`raised_first`); the other counted and logged here as a fault."""
+        it (:func:`raised_first`); the other counted and logged here as a fault. A
+        ``CancelledError`` nobody asked for under the delete (a library's own) is a
+        fault as any other there: ``exc`` is raised, and it is told beside it. Raised
+        instead, its supervisor would start the poller again, while the batch's fault
+        was told as one whose poller an exit or a cancellation ends, its delete cut off
+        (``sesd.sqs.delete_cut_off``, which a fault under the delete does not log)."""
+        if isinstance(calls.fault, asyncio.CancelledError):
+            self.fault(calls.fault, BESIDE)
+            return exc
         first, other = raised_first(exc, calls.raised or calls.fault)
         if other is not None:
             self.fault(other, hint if other is exc else BESIDE)
@@ -205,7 +255,20 @@ class Ends:
         """What the poller raises when the give-back it makes before it raises ``first``
         (what its batch ended in) raises ``exc``: ``first`` if it must reach whoever
         waits for it (an exit asked for, a cancellation), else ``exc``. The other is
-        counted and logged here as a fault, with its own traceback, not lost."""
+        counted and logged here as a fault, with its own traceback, not lost.
+
+        An exit asked for under the give-back (``exc``) comes before a ``CancelledError``
+        nobody asked for (a fault: its supervisor would start again the poller of a
+        process asked to end). After the poller's own end (its cancellation, which
+        whoever cancelled it waits for; an exit) it is raised no further, but logged
+        with its traceback: an exit that left no trace would have the process run on
+        with nothing said."""
+        if isinstance(exc, KeyboardInterrupt | SystemExit) and not isinstance(first, Exception):
+            if is_fault(first):
+                self.fault(first, GIVE_BACK)
+                return exc
+            self._log.error("sesd.sqs.exit_not_raised", hint=EXIT_NOT_RAISED, exc_info=exc)
+            return first
         raised, other = raised_first(exc, first)
         if other is not None:
             self.fault(other, GIVE_BACK)
