@@ -591,3 +591,29 @@ async def test_a_clock_step_between_slices_leaves_the_group_wait_whole(step: flo
     assert [(n.kind, [a.domain for a in n.alerts]) for n in alerting.evaluate()] == [
         (Transition.FIRING, [last])
     ]
+
+
+async def test_each_evaluation_tells_the_status_page_once_its_notifications_are_queued() -> None:
+    """The daemon sets ``on_evaluated`` (the status page's wake-up) after alerting is
+    made. Each evaluation calls it once as it ends, whole or in slices, flushed or not:
+    counted, and with what it made due queued, so the page redrawn on it shows them
+    (told before, or never, the page lagged an evaluation behind the outboxes)."""
+    config, pipeline = _world(20)
+    clock = [T + 1]
+    alerting = _alerting(config, pipeline, clock)
+    heard: list[tuple[int, int]] = []
+    alerting.on_evaluated = lambda: heard.append(
+        (alerting.evaluations, sum(alerting.waiting().values()))
+    )
+    sent: list[int] = []
+    async with aiohttp.ClientSession() as session:
+        alerting.open(session)  # the outboxes, not delivering: what is queued stays
+        _bounces(pipeline, "d0003.example", T)
+        sent.append(len(alerting.evaluate()))
+        clock[0] = T + 2
+        _bounces(pipeline, "d0004.example", T + 2)
+        sent.append(len(await alerting.evaluate_in_slices()))
+        clock[0] = T + 3
+        sent.append(len(alerting.evaluate(flush=True)))  # as a stop's last (drain's)
+    assert sent == [1, 1, 0]  # the bounce rule fired on each domain in its turn
+    assert heard == [(1, 1), (2, 2), (3, 2)]

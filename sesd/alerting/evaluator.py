@@ -62,12 +62,12 @@ class Evaluator:
         #: (rule, label, severity) of each firing alert a change of rules resolved, sent
         #: or held back by a silence, with the severity it fires on from then (None: it
         #: is gone): the ``--until-resolved`` silences waiting on it end once the
-        #: silences file is read (sesd.alerting.service).
+        #: silences file is read (sesd.alerting.evaluations).
         self.resolved_by_change: list[tuple[str, str, str, str | None]] = []
         #: The restore's time and the step back its state file's save time tells (the
         #: clock stepped back while sesd was stopped; 0: none): the ends of the
         #: ``--until-resolved`` silences move back as at a step measured, once the
-        #: silences file is read (sesd.alerting.service).
+        #: silences file is read (sesd.alerting.evaluations).
         self.restored_back = (0.0, 0.0)
         #: (rule, domain, transition, silence id) a silence held back in the last one.
         self.held: list[tuple[str, str, str, str]] = []

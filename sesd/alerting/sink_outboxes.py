@@ -1,7 +1,8 @@
 """The sinks' outboxes: one per configured sink, each delivering on its own (a slow
 sink slows nothing else), made as the config names the sinks and changed as a reload
 does, and those of sinks a reload removed, kept while they empty. What goes into them,
-and when, is the evaluation's (sesd.alerting.service)."""
+and when, is each evaluation's (sesd.alerting.evaluations) and a reload's
+(sesd.alerting.service)."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ and meanwhile no poll, scrape or health check is answered. Here an evaluation li
 its rules' labels a few rules at a time, then steps a range of labels at a time:
 every rule on a label in the same slice, so the rules that read one window read it
 as of one moment although events come between slices. The runtime gives the loop
-back between slices (sesd.alerting.service); nothing here awaits.
+back between slices (sesd.alerting.evaluations); nothing here awaits.
 
 Every slice steps at the evaluation's ``now``, and what is sent is decided once the
 last slice is done, rule by rule and label by label, as a whole evaluation decides
