@@ -261,3 +261,34 @@ def test_a_start_read_after_the_step_moves_to_when_it_is_read() -> None:
     found = started_back([crossed, since], T + STEP, STEP, T + 60 + STEP)
     assert found == {"s1": T}
     assert (crossed.starts_at, since.starts_at) == (T + 60 + STEP, T + 30 + STEP)
+
+
+async def test_a_silence_expired_while_its_start_waits_stays_expired(tmp_path: Path) -> None:
+    """The clock stepped back and, before sesd writes s1's start, the on-call ends s1
+    with ``sesd silence expire`` on the stepped clock: the file has it end at its
+    start, as written, expired. It stays so (before: its start moved again at the
+    read, it was in force from the step to ADDED, and a.example stayed held), and
+    a.example's firing pages. The write of the start leaves it so too."""
+    alerting, pipeline, now, _, file = await _held_then_stepped(tmp_path)
+    assert file.expire({"s1"}, now[0]) == ["s1"]  # as the command does
+    feed_spike(pipeline, "a.example", now[0], 5, 5)
+    now[0] += 1
+    notified = await alerting.evaluate_in_slices()
+    assert [n.kind for n in notified] == [Transition.FIRING]
+    assert [(s.starts_at, s.ends_at) for s in file.read()] == [(ADDED, ADDED)]
+    assert _states(alerting, file, now[0]) == ([], ["expired"])  # the page lists none
+
+
+def test_the_write_of_a_start_leaves_a_silence_expired_since(tmp_path: Path) -> None:
+    """sesd read s1 with its start ahead, moved it, and writes the move; meanwhile
+    ``sesd silence expire`` ended s1 at the start it read. The write leaves s1 expired
+    (moved, it would be in force until ADDED); s2's start, as read, moves."""
+    file = _silence(tmp_path / "silences.json")
+    file.add(_one(ADDED, None, silence_id="s2"), ADDED)
+    now = T + 61 + STEP
+    file.expire({"s1"}, now)
+    file.expire(set(), now, starts={"s1": (ADDED, now), "s2": (ADDED, now)})
+    assert [(s.id, s.starts_at, s.state(now)) for s in file.read()] == [
+        ("s1", ADDED, "expired"),
+        ("s2", now, "active"),
+    ]

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from sesd.alerting.alert_log import SHOWN
 from sesd.alerting.silence_entries import Entry
-from sesd.alerting.silences import Silence, shown_id, started_back
+from sesd.alerting.silences import Silence, shown_id, start_moved, started_back
 from sesd.io.logs import get_logger
 
 __all__ = ["MovedStarts"]
@@ -40,14 +40,13 @@ class MovedStarts:
 
     def held(self, entries: list[Entry]) -> None:
         """The file was read (``entries``): each silence it still has as written moves
-        again. One it has no longer, or with another start (written, or changed by
-        hand: whoever edited it chose that start), is left as the file says."""
+        again. One it has no longer, with another start (written, or changed by hand:
+        whoever edited it chose that start), or expired at the start written, is left
+        as the file says (:func:`start_moved`)."""
         read = {entry.silence.id: entry.silence for entry in entries if entry.silence is not None}
         for silence_id, (written, moved) in list(self.waiting.items()):
             silence = read.get(silence_id)
-            if silence is not None and silence.starts_at == written:
-                silence.starts_at = moved
-            else:
+            if silence is None or not start_moved(silence, written, moved):
                 del self.waiting[silence_id]
 
     def written(self, starts: dict[str, tuple[float, float]]) -> None:
