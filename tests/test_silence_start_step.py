@@ -16,10 +16,12 @@ from structlog.testing import capture_logs
 from sesd.alerting.rules import Transition
 from sesd.alerting.silence_file import SilenceFile
 from sesd.alerting.silences import Silence, started_back
+from sesd.config import parse_config
 from sesd.runtime.state import restore, snapshot
 from sesd.status.alerts import silence_list
-from tests.test_routing import T, _queued, _silenceable
+from tests.test_routing import RULE, T, _queued, _silenceable
 from tests.test_rules import feed_spike
+from tests.test_silence_reload import _text
 from tests.test_silence_unwritable import _unwritable
 
 pytestmark = pytest.mark.timeout(30)
@@ -292,3 +294,34 @@ def test_the_write_of_a_start_leaves_a_silence_expired_since(tmp_path: Path) -> 
         ("s1", ADDED, "expired"),
         ("s2", now, "active"),
     ]
+
+
+@pytest.mark.parametrize("as_the_daemon", [False, True])
+async def test_a_file_moved_to_a_new_path_while_a_start_waits_keeps_it_moved(
+    tmp_path: Path, as_the_daemon: bool
+) -> None:
+    """The file cannot be written when the clock steps back, and the operator moves it
+    to a path sesd can write, the config with it (a reload in one call, or as the
+    daemon makes it: the file read before the change, written after): the new file
+    holds s1 with its start ahead. s1 stays in force (before: pending there, a.example
+    paged for the step's length) and its start is written there."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    _silence(silences)
+    now[0] = T + 60
+    feed_spike(pipeline, "a.example", now[0], 5, 5)
+    assert await alerting.evaluate_in_slices() == []  # held
+    _unwritable(silences)
+    now[0] = T + 61 + STEP
+    alerting.stepped(now[0], STEP)
+    await _still_held(alerting, pipeline, now)
+    other = tmp_path / "other.json"
+    silences.rename(other)
+    config = parse_config(_text(other, RULE + 'sinks = ["ops"]\n'))
+    if as_the_daemon:
+        await alerting.read_silences(config)
+        alerting.reconfigure(config, files_read=True)
+        await alerting.write_silences()
+    else:
+        alerting.reconfigure(config)
+    await _still_held(alerting, pipeline, now)
+    assert [s.starts_at for s in SilenceFile(str(other)).read()] == [T + 61 + STEP]

@@ -52,6 +52,9 @@ class SilenceWatcher:
         self._unwritten: dict[str, float] = {}
         #: Those of the files a reload moved off, written to them once they can be.
         self._left = LeftEnds()
+        #: Starts a step back moved, not yet written (and kept for a new file, as
+        #: :attr:`_unwritten` is: :meth:`_switch`).
+        self._starts = MovedStarts()
         #: Those of :attr:`_unwritten` ended since the last write was tried.
         self._new: set[str] = set()
         #: A restore's time and step back (:meth:`restored`), for the file's first read.
@@ -218,20 +221,18 @@ class SilenceWatcher:
             self._take(self._entries)
             return
         self.file = SilenceFile(path) if path else None
-        #: Starts a step back moved, not yet written (a new file has none: the old one
-        #: keeps its starts as written).
-        self._starts = MovedStarts()
         # Waiting for the new file too: the old one moved or copied there holds the same
-        # silences, and its read keeps ended those it holds (no file: none). One that
-        # does not answer is taken as there: its ends wait on.
-        if self.file is not None and self._unwritten:
+        # silences, and its read keeps ended those it holds, and moved the starts it
+        # holds as written (no file: none). One that does not answer is taken as there:
+        # its ends and starts wait on.
+        there = False
+        if self.file is not None and (self._unwritten or self._starts.waiting):
             try:
                 there = (yield FileOp(self.file.path, "look", self.file.identity)) is not None
             except (Hung, Later):
                 there = True
-            self._unwritten = self._unwritten if there else {}
-        else:
-            self._unwritten = {}
+        if not there:
+            self._unwritten, self._starts = {}, MovedStarts()
         self.silences.items = []
         self._kept.forget()
         self._entries: list[Entry] = []
