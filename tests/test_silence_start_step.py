@@ -325,3 +325,32 @@ async def test_a_file_moved_to_a_new_path_while_a_start_waits_keeps_it_moved(
         alerting.reconfigure(config)
     await _still_held(alerting, pipeline, now)
     assert [s.starts_at for s in SilenceFile(str(other)).read()] == [T + 61 + STEP]
+
+
+async def test_a_silence_added_just_before_the_step_stays_in_force(tmp_path: Path) -> None:
+    """The on-call adds s1 a moment before the clock steps back, after sesd's last read
+    of the file: sesd reads it only after the step, its start an hour ahead. s1 holds
+    a.example's firing all the same (before: pending for the step's length, a.example
+    paged), and its start moves to that read, in force and in the file."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    now[0] = T - 10
+    assert await alerting.evaluate_in_slices() == []  # no file yet: nothing read
+    file = _silence(silences)
+    now[0] = T + 1 + STEP
+    alerting.stepped(now[0], STEP)
+    await _still_held(alerting, pipeline, now)
+    assert [s.starts_at for s in file.read()] == [T + 2 + STEP]  # the evaluation's read
+    assert _states(alerting, file, now[0]) == (["active"], ["active"])
+
+
+async def test_a_start_written_ahead_after_the_step_was_looked_at_stays(tmp_path: Path) -> None:
+    """After the step, sesd looks at the file unchanged; then s2 is added by hand to
+    start ten minutes ahead (its start lies where the step crossed): it stays pending
+    until then, as written, while s1, moved at the step, holds a.example."""
+    alerting, pipeline, now, _, file = await _held_then_stepped(tmp_path)
+    await _still_held(alerting, pipeline, now)
+    ahead = now[0] + 600
+    file.add(_one(ahead, None, silence_id="s2"), now[0])
+    await _still_held(alerting, pipeline, now)
+    assert [(s.id, s.starts_at) for s in file.read()] == [("s1", T + 61 + STEP), ("s2", ahead)]
+    assert _states(alerting, file, now[0])[0] == ["active", "pending"]

@@ -174,12 +174,15 @@ class SilenceWatcher:
         """The wall clock stepped ``step`` seconds to ``now``: the ends a step back would
         put in force again move back (:func:`moved_back`): at once, in the file, in those
         left; and the starts it would put ahead of ``at`` (``now``, or the file's first
-        read after it), of silences in force before it, move to ``at`` (:class:`MovedStarts`)."""
+        read after it), of silences in force before it, move to ``at`` (:class:`MovedStarts`),
+        as do those of silences added a moment before a step measured now, read after it."""
         silences = [entry.silence for entry in self._entries if entry.silence]
         moved = moved_back(silences, now, step)
         self._unwritten, self._new = self._unwritten | moved, self._new | moved.keys()
         self._left.stepped(now, step)
         self._starts.stepped(silences, now, step, now if at is None else at)
+        if at is None:
+            self._starts.measured(now, step)
 
     def restored(self, now: float, step: float) -> None:
         """A restore at ``now`` read the state file saved ``-step`` seconds ahead of the
@@ -254,6 +257,7 @@ class SilenceWatcher:
                 file.path, "look", file.identity
             )
             if identity == self._identity:
+                self._starts.unread = None  # each silence read before the step
                 return False
             entries: list[Entry] = yield FileOp(file.path, "read", file.entries)
         except (Hung, Later):
@@ -267,7 +271,7 @@ class SilenceWatcher:
         found = (yield from self._left.held(file.path, held, identity[:2])) if identity else {}
         self._unwritten = {**found, **self._unwritten}
         # Starts first: an end kept is put no earlier than its start, the moved one.
-        self._starts.held(self._entries)
+        self._starts.held(self._entries, now)
         self._unwritten = still_ended(self._entries, self._unwritten, now)
         if self._back[1]:  # the first read after a restore behind the save
             back, self._back = self._back, (0.0, 0.0)
