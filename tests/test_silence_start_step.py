@@ -16,10 +16,12 @@ from structlog.testing import capture_logs
 from sesd.alerting.rules import Transition
 from sesd.alerting.silence_file import SilenceFile
 from sesd.alerting.silences import Silence, started_back
+from sesd.config import parse_config
 from sesd.runtime.state import restore, snapshot
 from sesd.status.alerts import silence_list
-from tests.test_routing import T, _queued, _silenceable
+from tests.test_routing import RULE, T, _queued, _silenceable
 from tests.test_rules import feed_spike
+from tests.test_silence_reload import _text
 from tests.test_silence_unwritable import _unwritable
 
 pytestmark = pytest.mark.timeout(30)
@@ -261,3 +263,94 @@ def test_a_start_read_after_the_step_moves_to_when_it_is_read() -> None:
     found = started_back([crossed, since], T + STEP, STEP, T + 60 + STEP)
     assert found == {"s1": T}
     assert (crossed.starts_at, since.starts_at) == (T + 60 + STEP, T + 30 + STEP)
+
+
+async def test_a_silence_expired_while_its_start_waits_stays_expired(tmp_path: Path) -> None:
+    """The clock stepped back and, before sesd writes s1's start, the on-call ends s1
+    with ``sesd silence expire`` on the stepped clock: the file has it end at its
+    start, as written, expired. It stays so (before: its start moved again at the
+    read, it was in force from the step to ADDED, and a.example stayed held), and
+    a.example's firing pages. The write of the start leaves it so too."""
+    alerting, pipeline, now, _, file = await _held_then_stepped(tmp_path)
+    assert file.expire({"s1"}, now[0]) == ["s1"]  # as the command does
+    feed_spike(pipeline, "a.example", now[0], 5, 5)
+    now[0] += 1
+    notified = await alerting.evaluate_in_slices()
+    assert [n.kind for n in notified] == [Transition.FIRING]
+    assert [(s.starts_at, s.ends_at) for s in file.read()] == [(ADDED, ADDED)]
+    assert _states(alerting, file, now[0]) == ([], ["expired"])  # the page lists none
+
+
+def test_the_write_of_a_start_leaves_a_silence_expired_since(tmp_path: Path) -> None:
+    """sesd read s1 with its start ahead, moved it, and writes the move; meanwhile
+    ``sesd silence expire`` ended s1 at the start it read. The write leaves s1 expired
+    (moved, it would be in force until ADDED); s2's start, as read, moves."""
+    file = _silence(tmp_path / "silences.json")
+    file.add(_one(ADDED, None, silence_id="s2"), ADDED)
+    now = T + 61 + STEP
+    file.expire({"s1"}, now)
+    file.expire(set(), now, starts={"s1": (ADDED, now), "s2": (ADDED, now)})
+    assert [(s.id, s.starts_at, s.state(now)) for s in file.read()] == [
+        ("s1", ADDED, "expired"),
+        ("s2", now, "active"),
+    ]
+
+
+@pytest.mark.parametrize("as_the_daemon", [False, True])
+async def test_a_file_moved_to_a_new_path_while_a_start_waits_keeps_it_moved(
+    tmp_path: Path, as_the_daemon: bool
+) -> None:
+    """The file cannot be written when the clock steps back, and the operator moves it
+    to a path sesd can write, the config with it (a reload in one call, or as the
+    daemon makes it: the file read before the change, written after): the new file
+    holds s1 with its start ahead. s1 stays in force (before: pending there, a.example
+    paged for the step's length) and its start is written there."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    _silence(silences)
+    now[0] = T + 60
+    feed_spike(pipeline, "a.example", now[0], 5, 5)
+    assert await alerting.evaluate_in_slices() == []  # held
+    _unwritable(silences)
+    now[0] = T + 61 + STEP
+    alerting.stepped(now[0], STEP)
+    await _still_held(alerting, pipeline, now)
+    other = tmp_path / "other.json"
+    silences.rename(other)
+    config = parse_config(_text(other, RULE + 'sinks = ["ops"]\n'))
+    if as_the_daemon:
+        await alerting.read_silences(config)
+        alerting.reconfigure(config, files_read=True)
+        await alerting.write_silences()
+    else:
+        alerting.reconfigure(config)
+    await _still_held(alerting, pipeline, now)
+    assert [s.starts_at for s in SilenceFile(str(other)).read()] == [T + 61 + STEP]
+
+
+async def test_a_silence_added_just_before_the_step_stays_in_force(tmp_path: Path) -> None:
+    """The on-call adds s1 a moment before the clock steps back, after sesd's last read
+    of the file: sesd reads it only after the step, its start an hour ahead. s1 holds
+    a.example's firing all the same (before: pending for the step's length, a.example
+    paged), and its start moves to that read, in force and in the file."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    now[0] = T - 10
+    assert await alerting.evaluate_in_slices() == []  # no file yet: nothing read
+    file = _silence(silences)
+    now[0] = T + 1 + STEP
+    alerting.stepped(now[0], STEP)
+    await _still_held(alerting, pipeline, now)
+    assert [s.starts_at for s in file.read()] == [T + 2 + STEP]  # the evaluation's read
+    assert _states(alerting, file, now[0]) == (["active"], ["active"])
+
+
+async def test_a_start_written_ahead_after_the_step_was_looked_at_stays(tmp_path: Path) -> None:
+    """After the step, sesd looks at the file unchanged; then s2 is added by hand to
+    start ten minutes ahead (its start lies where the step crossed): it stays pending
+    until then, as written, while s1, moved at the step, holds a.example."""
+    alerting, pipeline, now, _, file = await _held_then_stepped(tmp_path)
+    await _still_held(alerting, pipeline, now)
+    ahead = now[0] + 600
+    file.add(_one(ahead, None, silence_id="s2"), now[0])
+    await _still_held(alerting, pipeline, now)
+    assert [(s.id, s.starts_at) for s in file.read()] == [("s1", T + 61 + STEP), ("s2", ahead)]
+    assert _states(alerting, file, now[0])[0] == ["active", "pending"]

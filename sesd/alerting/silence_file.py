@@ -21,7 +21,13 @@ from typing import Final
 import msgspec
 
 from sesd.alerting.silence_entries import Entry, Stored, entry_of
-from sesd.alerting.silences import KEEP_ENDED, SILENCES_VERSION, Silence, SilenceError
+from sesd.alerting.silences import (
+    KEEP_ENDED,
+    SILENCES_VERSION,
+    Silence,
+    SilenceError,
+    start_moved,
+)
 from sesd.core.unreadable import not_utf8_at, undecoded
 from sesd.io.files import TooLarge, open_lock, read_plain, write_atomic
 
@@ -149,15 +155,14 @@ class SilenceFile:
         file could not be told of then), only those ``until_resolved`` with ``resolved``;
         returns the ids that were found still running. First, each start a step of the
         clock back moved (``starts``, id: (the start written, where it moved)) moves
-        where the file still has it as written."""
+        where the file still has it as written (:func:`start_moved`)."""
         ended: list[str] = []
         since, starts = since or {}, starts or {}
 
         def change(silences: list[Silence]) -> list[Silence]:
             for silence in silences:
-                written, moved = starts.get(silence.id, (None, 0.0))
-                if silence.starts_at == written:
-                    silence.starts_at = moved
+                if silence.id in starts:
+                    start_moved(silence, *starts[silence.id])
                 waiting = silence.until_resolved or not resolved
                 if silence.id in silence_ids and silence.state(now) != "expired" and waiting:
                     silence.ends_at = max(since.get(silence.id, now), silence.starts_at)

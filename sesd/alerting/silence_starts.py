@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from sesd.alerting.alert_log import SHOWN
 from sesd.alerting.silence_entries import Entry
-from sesd.alerting.silences import Silence, shown_id, started_back
+from sesd.alerting.silences import Silence, shown_id, start_moved, started_back
 from sesd.io.logs import get_logger
 
 __all__ = ["MovedStarts"]
@@ -29,6 +29,10 @@ class MovedStarts:
         self.waiting: dict[str, tuple[float, float]] = {}
         #: Those a failed write said.
         self._said: set[str] = set()
+        #: A step back measured since the file was last looked at (its ``now`` and how
+        #: far): a silence added a moment before it, read only after, moves at that
+        #: read (:meth:`held`).
+        self.unread: tuple[float, float] | None = None
 
     def stepped(self, silences: Iterable[Silence], now: float, step: float, at: float) -> None:
         """The wall clock stepped ``step`` seconds to ``now``: the starts of ``silences``
@@ -38,17 +42,27 @@ class MovedStarts:
             written, _ = self.waiting.get(silence_id, (start, at))
             self.waiting[silence_id] = written, at
 
-    def held(self, entries: list[Entry]) -> None:
-        """The file was read (``entries``): each silence it still has as written moves
-        again. One it has no longer, or with another start (written, or changed by
-        hand: whoever edited it chose that start), is left as the file says."""
+    def measured(self, now: float, step: float) -> None:
+        """The wall clock stepped ``step`` seconds to ``now``, measured while running:
+        kept for the next read should it be a step back (two before it make one)."""
+        if step < 0:
+            self.unread = now, step + (self.unread[1] if self.unread else 0.0)
+
+    def held(self, entries: list[Entry], now: float) -> None:
+        """The file was read at ``now`` (``entries``): each silence it still has as
+        written moves again. One it has no longer, with another start (written, or
+        changed by hand: whoever edited it chose that start), or expired at the start
+        written, is left as the file says (:func:`start_moved`). Then one added a moment
+        before a step back measured since the last look, so read only now, has its start
+        moved to ``now``, as :meth:`stepped` would have moved it."""
         read = {entry.silence.id: entry.silence for entry in entries if entry.silence is not None}
         for silence_id, (written, moved) in list(self.waiting.items()):
             silence = read.get(silence_id)
-            if silence is not None and silence.starts_at == written:
-                silence.starts_at = moved
-            else:
+            if silence is None or not start_moved(silence, written, moved):
                 del self.waiting[silence_id]
+        if self.unread is not None:
+            self.stepped(read.values(), *self.unread, max(now, self.unread[0]))
+            self.unread = None
 
     def written(self, starts: dict[str, tuple[float, float]]) -> None:
         """The file was written with ``starts``: those moved again meanwhile wait on."""

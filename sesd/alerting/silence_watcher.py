@@ -52,6 +52,9 @@ class SilenceWatcher:
         self._unwritten: dict[str, float] = {}
         #: Those of the files a reload moved off, written to them once they can be.
         self._left = LeftEnds()
+        #: Starts a step back moved, not yet written (and kept for a new file, as
+        #: :attr:`_unwritten` is: :meth:`_switch`).
+        self._starts = MovedStarts()
         #: Those of :attr:`_unwritten` ended since the last write was tried.
         self._new: set[str] = set()
         #: A restore's time and step back (:meth:`restored`), for the file's first read.
@@ -171,12 +174,15 @@ class SilenceWatcher:
         """The wall clock stepped ``step`` seconds to ``now``: the ends a step back would
         put in force again move back (:func:`moved_back`): at once, in the file, in those
         left; and the starts it would put ahead of ``at`` (``now``, or the file's first
-        read after it), of silences in force before it, move to ``at`` (:class:`MovedStarts`)."""
+        read after it), of silences in force before it, move to ``at`` (:class:`MovedStarts`),
+        as do those of silences added a moment before a step measured now, read after it."""
         silences = [entry.silence for entry in self._entries if entry.silence]
         moved = moved_back(silences, now, step)
         self._unwritten, self._new = self._unwritten | moved, self._new | moved.keys()
         self._left.stepped(now, step)
         self._starts.stepped(silences, now, step, now if at is None else at)
+        if at is None:
+            self._starts.measured(now, step)
 
     def restored(self, now: float, step: float) -> None:
         """A restore at ``now`` read the state file saved ``-step`` seconds ahead of the
@@ -218,20 +224,18 @@ class SilenceWatcher:
             self._take(self._entries)
             return
         self.file = SilenceFile(path) if path else None
-        #: Starts a step back moved, not yet written (a new file has none: the old one
-        #: keeps its starts as written).
-        self._starts = MovedStarts()
         # Waiting for the new file too: the old one moved or copied there holds the same
-        # silences, and its read keeps ended those it holds (no file: none). One that
-        # does not answer is taken as there: its ends wait on.
-        if self.file is not None and self._unwritten:
+        # silences, and its read keeps ended those it holds, and moved the starts it
+        # holds as written (no file: none). One that does not answer is taken as there:
+        # its ends and starts wait on.
+        there = False
+        if self.file is not None and (self._unwritten or self._starts.waiting):
             try:
                 there = (yield FileOp(self.file.path, "look", self.file.identity)) is not None
             except (Hung, Later):
                 there = True
-            self._unwritten = self._unwritten if there else {}
-        else:
-            self._unwritten = {}
+        if not there:
+            self._unwritten, self._starts = {}, MovedStarts()
         self.silences.items = []
         self._kept.forget()
         self._entries: list[Entry] = []
@@ -253,6 +257,7 @@ class SilenceWatcher:
                 file.path, "look", file.identity
             )
             if identity == self._identity:
+                self._starts.unread = None  # each silence read before the step
                 return False
             entries: list[Entry] = yield FileOp(file.path, "read", file.entries)
         except (Hung, Later):
@@ -266,7 +271,7 @@ class SilenceWatcher:
         found = (yield from self._left.held(file.path, held, identity[:2])) if identity else {}
         self._unwritten = {**found, **self._unwritten}
         # Starts first: an end kept is put no earlier than its start, the moved one.
-        self._starts.held(self._entries)
+        self._starts.held(self._entries, now)
         self._unwritten = still_ended(self._entries, self._unwritten, now)
         if self._back[1]:  # the first read after a restore behind the save
             back, self._back = self._back, (0.0, 0.0)

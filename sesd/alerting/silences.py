@@ -31,6 +31,7 @@ __all__ = [
     "shown_id",
     "silence_command",
     "silence_prefix",
+    "start_moved",
     "started_back",
 ]
 
@@ -186,6 +187,19 @@ def started_back(
         if at < start <= now - step and silence.active(now - step):
             moved[silence.id], silence.starts_at = start, at
     return moved
+
+
+def start_moved(silence: Silence, written: float, moved: float) -> bool:
+    """Move the start of ``silence``, as a file read has it, from ``written`` to
+    ``moved`` (where a step of the clock back moved it); whether it did. One with
+    another start (a hand edit: whoever made it chose it), or that ends by the start
+    written (``sesd silence expire`` ran on the stepped clock: expired, as it ends
+    where it would begin), is left as the file says: moved, it would be in force
+    again until the start written."""
+    if silence.starts_at != written or (silence.ends_at is not None and silence.ends_at <= written):
+        return False
+    silence.starts_at = moved
+    return True
 
 
 def silence_prefix(program: str, config_path: str | None, silences_path: str | None) -> str:
