@@ -22,11 +22,21 @@ import pytest
 from structlog.testing import capture_logs
 
 import sesd.runtime.follow
+import sesd.runtime.reload
 from sesd.commands.demo.localsqs import LocalSqs
-from sesd.config import load_config
+from sesd.config import Config, load_config
+from sesd.config.files import reread
 from sesd.runtime.follow import Signature
 from tests.conftest import running
-from tests.test_follow_files import _key, _mounted, _reloaded, _swap, _version
+from tests.test_follow_files import (
+    _held_read,
+    _key,
+    _mounted,
+    _padded,
+    _reloaded,
+    _swap,
+    _version,
+)
 
 pytestmark = [pytest.mark.usefixtures("short_polls"), pytest.mark.timeout(60)]
 
@@ -39,8 +49,10 @@ class Mount:
     """The follower's stats, one path of them on a mount that hangs until
     :meth:`answer`; counts what the follower looked at, for the test to wait on."""
 
-    def __init__(self, hung: str, real: Callable[[str], Signature]) -> None:
-        self._hung, self._real = hung, real
+    def __init__(
+        self, hung: set[str], real: Callable[[str], Signature], threads: tuple[str, ...]
+    ) -> None:
+        self._hung, self._real, self._threads = hung, real, threads
         self._answers = threading.Event()
         self._looked: Counter[str] = Counter()
         self._changed = threading.Condition()
@@ -48,8 +60,8 @@ class Mount:
         self.held = 0
 
     def signature(self, path: str) -> Signature:
-        if threading.current_thread().name == "sesd-follow-stat":
-            if path == self._hung and not self._answers.is_set():
+        if threading.current_thread().name in self._threads:
+            if path in self._hung and not self._answers.is_set():
                 with self._changed:
                     self.held += 1
                 self._answers.wait(60)  # the hang: until the test lets it answer
@@ -80,8 +92,10 @@ def bound(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sesd.runtime.follow, "LOOK_BOUND", BOUND)
 
 
-def _hang(monkeypatch: pytest.MonkeyPatch, path: Path) -> Mount:
-    mount = Mount(str(path), sesd.runtime.follow.signature)
+def _hang(
+    monkeypatch: pytest.MonkeyPatch, *paths: Path, threads: tuple[str, ...] = ("sesd-follow-stat",)
+) -> Mount:
+    mount = Mount({str(path) for path in paths}, sesd.runtime.follow.signature, threads)
     monkeypatch.setattr(sesd.runtime.follow, "signature", mount.signature)
     return mount
 
@@ -144,3 +158,135 @@ async def test_a_stop_does_not_wait_for_a_stat_that_hangs(
         assert all(thread.daemon for thread in held)
     finally:
         mount.answer()
+
+
+@pytest.mark.usefixtures("bound")
+async def test_two_files_that_hang_are_each_said_once_and_held_by_one_thread_each(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The routing key and the TLS key on the share that stops answering, the Secret
+    rotated meanwhile: each is said once, each holds one thread, the certificate is
+    still looked at; once the share answers, the rotation is read."""
+    mount_dir, path, _ = await _mounted(local_sqs, sqs, tmp_path)
+    current = mount_dir / "current"
+    mount = _hang(monkeypatch, current / "routing_key", current / "tls.key")
+    with capture_logs() as logs:
+        async with running(load_config(path), config_path=path) as daemon:
+            _version(mount_dir, "v2", "key-two")
+            _swap(mount_dir, "v2")
+            await mount.looked(str(current / "tls.crt"), 3)
+            assert mount.held == 2
+            assert _key(daemon) == "key-one"
+            mount.answer()
+            with anyio.fail_after(20):
+                await daemon.changes.wait_for(lambda: _key(daemon) == "key-two")
+            assert _reloaded(daemon) == 1
+    hung = [e for e in logs if e["event"] == "sesd.config.reload_failed"]
+    assert sorted(key for e in hung for key in e["files"]) == [
+        KEY,
+        "http.web_config: tls_server_config.key_file",
+    ]
+    answered = [e["path"] for e in logs if e["event"] == "sesd.config.file_answered"]
+    assert sorted(answered) == [str(current / "routing_key"), str(current / "tls.key")]
+
+
+@pytest.mark.usefixtures("bound")
+async def test_a_reload_that_moves_a_file_off_the_hung_mount_is_read_at_once(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fix an on-call engineer reaches for: the routing key moved to a file on a
+    disk that answers, then a SIGHUP. The reload does not stat the file the follower
+    knows hangs (every stat of it hangs, the reload's too): it is read at once, the
+    reload metric back at 1, and the follower, no longer held by a file the config
+    does not name, reads the next change to the new file by itself."""
+    mount_dir, path, _ = await _mounted(local_sqs, sqs, tmp_path)
+    routing_key = mount_dir / "current" / "routing_key"
+    mount = _hang(monkeypatch, routing_key, threads=("sesd-follow-stat", "sesd-reload-read"))
+    healthy = tmp_path / "routing_key"
+    healthy.write_text(_padded("key-two"))
+    try:
+        async with running(load_config(path), config_path=path) as daemon:
+            await mount.looked(str(mount_dir / "current" / "tls.crt"), 1)  # after the hang
+            assert _reloaded(daemon) == 0
+            path.write_text(path.read_text().replace(str(routing_key), str(healthy)))
+            with anyio.fail_after(5):  # not the reload's 30 s, nor refused after them
+                assert await daemon.reload()
+            assert _key(daemon) == "key-two"
+            assert _reloaded(daemon) == 1
+            assert mount.held == 1
+
+            healthy.write_text(_padded("key-three"))  # rotated by hand: a new size too
+            with anyio.fail_after(20):
+                await daemon.changes.wait_for(lambda: _key(daemon) == "key-three")
+    finally:
+        mount.answer()
+
+
+@pytest.mark.usefixtures("bound")
+async def test_a_file_that_answers_its_stat_but_not_the_read_after_is_read_again(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mount that answers the stat again, then holds the read the follower begins at
+    once past its bound (a share that flaps): the refresh is given up. Nothing has
+    changed since the files were last read, yet the reload metric must not stay at 0:
+    once that read returns, the follower reads the files again by itself."""
+    monkeypatch.setattr(sesd.runtime.reload, "READ_TIMEOUT", 1.0)
+    mount_dir, path, _ = await _mounted(local_sqs, sqs, tmp_path)
+    mount = _hang(monkeypatch, mount_dir / "current" / "routing_key")
+    flaps = threading.Event()
+    reads: list[str] = []
+
+    def held(config: Config) -> Config:
+        reads.append("read")
+        if len(reads) == 1:
+            flaps.wait(30)  # the first read after the stat answered: held
+        return reread(config)
+
+    monkeypatch.setattr(sesd.runtime.reload, "reread", held)
+    with capture_logs() as logs:
+        try:
+            async with running(load_config(path), config_path=path) as daemon:
+                await mount.looked(str(mount_dir / "current" / "tls.crt"), 1)  # hung
+                assert _reloaded(daemon) == 0
+                mount.answer()
+                with anyio.fail_after(20):
+                    await daemon.changes.wait_for(
+                        lambda: any("took over" in e.get("error", "") for e in logs)
+                    )
+                reader = _held_read()
+                flaps.set()
+                await anyio.to_thread.run_sync(reader.join, 10)
+                assert not reader.is_alive()
+                with anyio.fail_after(10):
+                    await daemon.changes.wait_for(lambda: _reloaded(daemon) == 1)
+                assert _key(daemon) == "key-one"
+        finally:
+            mount.answer()
+            flaps.set()
+
+
+@pytest.mark.usefixtures("bound")
+async def test_a_config_file_refused_during_a_hang_still_reads_0_once_the_file_answers(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SIGHUP during the hang whose config file does not parse is refused at once,
+    not after the stat it would have waited on; once the file answers and the files
+    are read well, the reload metric stays at 0: the config file is still refused."""
+    mount_dir, path, _ = await _mounted(local_sqs, sqs, tmp_path)
+    routing_key = mount_dir / "current" / "routing_key"
+    mount = _hang(monkeypatch, routing_key, threads=("sesd-follow-stat", "sesd-reload-read"))
+    with capture_logs() as logs:
+        try:
+            async with running(load_config(path), config_path=path) as daemon:
+                await mount.looked(str(mount_dir / "current" / "tls.crt"), 1)  # after the hang
+                path.write_text(path.read_text() + "[reload\n")
+                with anyio.fail_after(5):
+                    assert not await daemon.reload()
+                mount.answer()
+                with anyio.fail_after(20):
+                    await daemon.changes.wait_for(
+                        lambda: any(e["event"] == "sesd.config.reloaded" for e in logs)
+                    )
+                assert _reloaded(daemon) == 0
+        finally:
+            mount.answer()

@@ -38,6 +38,9 @@ _OFF_LOOK = 60.0
 LOOK_BOUND: Final = 5.0
 #: The most of a path a line tells: the config names it, a typo may be of any length.
 _PATH_SHOWN: Final = 500
+#: What a file that answered again after a hang was last read as: no stat gives it, so
+#: the file counts as changed until a read of it is in force (one given up is not).
+_UNREAD: Final[Signature] = (-1, -1, -1)
 
 
 def signature(path: str) -> Signature:
@@ -107,8 +110,11 @@ class Follower:
         self._log = get_logger()
         #: Each path whose stat did not answer: the flag set once it has come back.
         self._hung: dict[str, threading.Event] = {}
-        #: Paths that answered again since their hang: read again, whatever they say.
-        self._answered: set[str] = set()
+
+    def unanswered(self) -> set[str]:
+        """The paths whose stat has not come back since it hung: a read that stats the
+        files leaves them be, or it would hang on them as long."""
+        return {path for path, back in self._hung.items() if not back.is_set()}
 
     def wake(self) -> None:
         """Begin the wait again, with the interval of the config in force (a reload
@@ -142,8 +148,6 @@ class Follower:
                 continue
             seen = self.seen
             changed = {files[path] for path, mark in now.items() if seen.get(path, mark) != mark}
-            changed |= {files[path] for path in self._answered if path in files}
-            self._answered.clear()
             if changed:
                 await refresh(sorted(changed))  # marks what it reads as seen
             else:
@@ -157,7 +161,7 @@ class Follower:
         for path, back in list(self._hung.items()):
             if back.is_set():
                 del self._hung[path]
-                self._answered.add(path)
+                self.seen = {**self.seen, path: _UNREAD}  # read again, whatever it says
                 self._log.info("sesd.config.file_answered", path=escaped(path, _PATH_SHOWN))
         todo = [path for path in files if path not in self._hung]
         found: dict[str, Signature] = {}

@@ -119,14 +119,20 @@ class Reloader:
             return False
         marks: dict[str, Signature] = {}
         placers: list[Placer] = []
+        # Not stat'd: a file whose stat hangs would hold this read as long, and a config
+        # moved off it (the fix for a mount that hangs) could never be read. The
+        # follower reads the files again once it answers.
+        hung = self.follower.unanswered()
 
         def read() -> Config:
             # The files as this read reads them (those the new file names first, a
             # moment after): a change from here on is for the follower.
-            marks.update(signatures_of(self._daemon.config))
+            named = [f for f in followed_files(self._daemon.config) if f not in hung]
+            marks.update(signatures(named))
             new, placer = load_placed(path, daemon=True)
             placers.append(placer)
-            marks.update(signatures([f for f in followed_files(new) if f not in marks]))
+            more = [f for f in followed_files(new) if f not in marks and f not in hung]
+            marks.update(signatures(more))
             return new
 
         def placed(warning: str) -> str:
@@ -154,7 +160,8 @@ class Reloader:
             kept=_KEPT,
             hint="a hung mount? The other files are still looked at, but a change to "
             "one is read once this one answers (a refresh reads them all); sesd looks "
-            "at it again once that look comes back, and reads the files then",
+            "at it again once that look comes back, and reads the files then. A SIGHUP "
+            "does not look at it: a config naming another file in its place is read",
         )
 
     async def refresh(self, files: list[str]) -> bool:
