@@ -27,11 +27,12 @@ from sesd.runtime.reload_keys import (
     config_changes,
     held_secrets,
     merge,
-    moved_queues,
     rotated_secrets,
     rule_changes,
 )
+from sesd.runtime.reload_queues import open_added, requeue
 from sesd.runtime.reload_report import ReloadReport, report_path
+from sesd.runtime.reload_waits import Waits
 from sesd.runtime.warned import warnings_here
 
 if TYPE_CHECKING:
@@ -82,16 +83,8 @@ class Reloader:
         self._given_up = False
         #: Each SIGHUP's outcome, for `sesd reload` (the unit's ExecReload) to wait on.
         self.report = ReloadReport(report_path(os.environ))
-        # What waits for a restart (sesd_config_restart_pending, the status page): the
-        # config file's settings as its last reload left them, those the last refresh
-        # found besides, and what the files said as last read (the web configuration's
-        # settings, [aws] keys rotated in their files). A refresh reads web.yml and the
-        # Secrets, not the config file: TLS turned on there waits as it would after a
-        # SIGHUP, and a renewed certificate read well must not hide a listen address
-        # still waiting.
-        self._file_waits: list[str] = []
-        self._refresh_waits: list[str] = []
-        self._read_waits: list[str] = []
+        #: What waits for a restart (sesd_config_restart_pending, the status page).
+        self._waits = Waits(daemon.metrics)
 
     async def on_signal(self) -> None:
         """A SIGHUP: reload, and never let a failure end sesd; its outcome told to
@@ -254,7 +247,7 @@ class Reloader:
             if poller is not None:
                 # Queues and accounts a reload adds are watched from the next poll.
                 poller.targets = merged.health_targets()
-        self._requeue(old, merged, opened)
+        requeue(daemon, old, merged, opened)
         # A stop begun meanwhile (while an added queue's clients were made) starts no
         # canary, as it starts no queue: a canary's first act is a SendEmail. One whose
         # section is as it was moves with its queue too (its account and region are the
@@ -270,7 +263,7 @@ class Reloader:
         self._files_ok = True
         daemon.metrics.reloaded(self._file_ok and self._files_ok, daemon.clock())
         daemon.metrics.config_in_force(merged.digest())
-        self._waiting(kept, read_waits, whole=whole)
+        self._waits.waiting(kept, read_waits, whole=whole)
         self._log.info(
             "sesd.config.reloaded",
             **about,
@@ -292,22 +285,6 @@ class Reloader:
             await daemon.aws.retire(merged, made)
         return True
 
-    def _waiting(self, file: list[str], read: list[str], *, whole: bool) -> None:
-        """What waits for a restart once a read is in force: the config file's settings
-        and what its files said (``read``). A reload compares the file and the files it
-        names with what runs, so its settings replace all those said before. A refresh
-        reads the config in force again, whose restart-only settings are those that run:
-        it finds none the last reload left, which stay said. Those it finds itself (it
-        logged them) replace what the last refresh found, and every read of the files
-        replaces what they said: a file put back as it runs leaves none waiting."""
-        if whole:
-            self._file_waits, self._refresh_waits = file, []
-        else:
-            self._refresh_waits = [k for k in file if k not in self._file_waits]
-        self._read_waits = read
-        waits = self._file_waits + self._refresh_waits + self._read_waits
-        self._daemon.metrics.waiting_for_restart(list(dict.fromkeys(waits)))
-
     async def _prepare(
         self, read: Callable[[], Config], made: Made
     ) -> tuple[Config, list[str], list[str], QueueClients]:
@@ -324,7 +301,7 @@ class Reloader:
         # The added queues' clients are made before anything changes, as what can
         # fail must be: a reload that failed half way would leave new rules in force
         # and the queue unread, and the next reload of the file seeing no change.
-        opened = await self._open(daemon.config, merged, made)
+        opened = await open_added(daemon, daemon.config, merged, made)
         # [aws] keys rotated in their files: the clients sign on with those read at start.
         read_waits = held_secrets(daemon.config, new)
         if daemon.web is not None:
@@ -361,32 +338,3 @@ class Reloader:
                 f"reading the config's files took over {READ_TIMEOUT:.0f} s (a file on a "
                 "hung mount?): given up"
             ) from None
-
-    async def _open(self, old: Config, new: Config, made: Made) -> QueueClients:
-        """The SQS clients of the queues ``new`` adds (or changes), not yet in use; those
-        made anew told to ``made``."""
-        daemon = self._daemon
-        opened: QueueClients = {}
-        if daemon.stopping.is_set() or daemon.aws is None:
-            return opened
-        for queue in new.queues:
-            if queue not in old.queues:
-                opened.update(await daemon.aws.queue_clients(queue, new, made))
-        return opened
-
-    def _requeue(self, old: Config, new: Config, opened: QueueClients) -> None:
-        """Start the queues a reload added (or changed), with their clients ``opened``;
-        stop those it removed."""
-        daemon = self._daemon
-        labels = [q.label for q in new.queues]
-        daemon.health.follow(labels, moved_queues(old.queues, new.queues))
-        daemon.metrics.set_queues(new.queues)
-        if daemon.stopping.is_set():
-            # A stop begun meanwhile starts no queue; those moved or removed are no
-            # longer in force (Consumers.change).
-            daemon.restart_queues(old, new, start=False)
-            return
-        if daemon.aws is not None:
-            daemon.aws.keep(opened, new)
-        for queue in daemon.restart_queues(old, new):
-            daemon.check(queue)
