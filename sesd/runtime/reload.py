@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any, Final
 import anyio
 import msgspec
 
-from sesd.config import Config, ConfigError, Placer, core_settings, load_placed
+from sesd.config import Config, ConfigError, Placer, load_placed
 from sesd.config.checks import new_warnings
 from sesd.config.files import followed_files, reread
 from sesd.config.warned import said
 from sesd.core.text import escaped
-from sesd.io.logs import get_logger, set_level
+from sesd.io.logs import get_logger
 from sesd.runtime.apart import apart
 from sesd.runtime.aws import Made, QueueClients
 from sesd.runtime.follow import Follower, Signature, signatures, signatures_of
@@ -30,8 +30,9 @@ from sesd.runtime.reload_keys import (
     rotated_secrets,
     rule_changes,
 )
-from sesd.runtime.reload_queues import open_added, requeue
+from sesd.runtime.reload_queues import open_added
 from sesd.runtime.reload_report import ReloadReport, report_path
+from sesd.runtime.reload_switch import switch
 from sesd.runtime.reload_waits import Waits
 from sesd.runtime.warned import warnings_here
 
@@ -237,27 +238,7 @@ class Reloader:
         # change below is one step, nothing running amid it.
         await daemon.alerting.read_silences(merged)
         old, daemon.config = daemon.config, merged
-        set_level(merged.logging.level)
-        daemon.alerting.evaluator.settle()  # ends under the windows and rules it began with
-        daemon.pipeline.reconfigure(core_settings(merged))
-        daemon.alerting.reconfigure(merged, files_read=True)
-        if daemon.aws is not None:
-            daemon.aws.reconfigure(merged)
-        for poller in (daemon.account_poller, daemon.tenant_poller):
-            if poller is not None:
-                # Queues and accounts a reload adds are watched from the next poll.
-                poller.targets = merged.health_targets()
-        requeue(daemon, old, merged, opened)
-        # A stop begun meanwhile (while an added queue's clients were made) starts no
-        # canary, as it starts no queue: a canary's first act is a SendEmail. One whose
-        # section is as it was moves with its queue too (its account and region are the
-        # queue's unless it names them): left sending where it did, its events would
-        # go to a queue sesd may no longer read, and each canary go missing.
-        changed = old.canary != merged.canary or (
-            merged.canary is not None and old.canary_sender() != merged.canary_sender()
-        )
-        if changed and not daemon.stopping.is_set():
-            daemon.restart_canary(merged)
+        switch(daemon, old, merged, opened)
         # A reload read the files too; a refresh leaves the config file's outcome be.
         self._file_ok = self._file_ok or whole
         self._files_ok = True
