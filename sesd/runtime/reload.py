@@ -18,6 +18,7 @@ from sesd.config.checks import new_warnings
 from sesd.config.files import followed_files, reread
 from sesd.config.warned import said
 from sesd.core.text import escaped
+from sesd.core.timestamps import iso
 from sesd.io.logs import get_logger
 from sesd.runtime.apart import apart
 from sesd.runtime.aws import Made, QueueClients
@@ -52,6 +53,16 @@ __all__ = [
 #: What a failed reload leaves in force, said in its log line: read alone in a journal,
 #: the line must not leave sesd seeming to run on no config or on the defaults.
 _KEPT: Final = "running config"
+#: What a reload that faulted once its config was switched leaves: a bug in sesd, the
+#: new config in force in part, the old one in the rest. Said until a restart, with
+#: what to do, in each reload's line (each is refused: it would be measured against a
+#: config that does not run, and a reload of the same file would say nothing changed,
+#: its added queues never started).
+_PART_WAY: Final = {
+    "kept": "neither config whole: the new one in part",
+    "hint": "a fault in sesd, not in the file: restart sesd, which applies the config file "
+    "whole (reloads are refused until then), and report this line with its traceback",
+}
 #: How long a read of the config file and the files it names may take, in seconds. A
 #: file on a hung network mount holds a read for ever: the reload is given up (logged,
 #: and the reload metric at 0), and each one after it is refused at once while that read
@@ -86,6 +97,8 @@ class Reloader:
         self.report = ReloadReport(report_path(os.environ))
         #: What waits for a restart (sesd_config_restart_pending, the status page).
         self._waits = Waits(daemon.metrics)
+        #: When a reload faulted once its config was switched (ISO 8601), if one did.
+        self._part_way: str | None = None
 
     async def on_signal(self) -> None:
         """A SIGHUP: reload, and never let a failure end sesd; its outcome told to
@@ -98,8 +111,8 @@ class Reloader:
         except Exception as exc:  # noqa: BLE001 - a failed reload must not end sesd
             self._failed(file=True)
             error = _unexpected(exc)
-            self._log.error("sesd.config.reload_failed", error=error, kept=_KEPT, exc_info=True)
-        await self.report.end(ok, left)
+            self._log.error("sesd.config.reload_failed", error=error, **self._kept(), exc_info=True)
+        await self.report.end(ok, left, part_way=self._part_way is not None)
 
     async def reload(self, left: list[str] | None = None) -> bool:
         """Re-read the config file and apply what may change while running. An invalid
@@ -108,7 +121,7 @@ class Reloader:
         path = self._daemon.config_path
         if not path:
             self._log.warning(
-                "sesd.config.reload_failed", error="no config file to read", kept=_KEPT
+                "sesd.config.reload_failed", error="no config file to read", **self._kept()
             )
             return False
         marks: dict[str, Signature] = {}
@@ -172,13 +185,18 @@ class Reloader:
             self._failed(file=False)
             error = _unexpected(exc)
             self._log.error(
-                "sesd.config.reload_failed", files=files, error=error, kept=_KEPT, exc_info=True
+                "sesd.config.reload_failed", files=files, error=error, **self._kept(), exc_info=True
             )
             return False
         finally:
             # A read given up read nothing: the files are read again at the next look.
             if marks and not self._given_up:
                 self.follower.seen = marks
+
+    def _kept(self) -> dict[str, str]:
+        """What a failed reload's line says is in force (and, after a reload that faulted
+        part way, what to do)."""
+        return _PART_WAY if self._part_way is not None else {"kept": _KEPT}
 
     def _failed(self, *, file: bool) -> None:
         if file:
@@ -227,18 +245,42 @@ class Reloader:
             if not isinstance(exc, ConfigError):
                 raise
             self._failed(file=whole)
-            self._log.error("sesd.config.reload_failed", **about, error=str(exc), kept=_KEPT)
+            self._log.error("sesd.config.reload_failed", **about, error=str(exc), **self._kept())
             return False
         ignored = list(dict.fromkeys(kept + read_waits))
         for key in ignored:
             self._log.warning("sesd.config.reload_ignored", key=key, hint="needs a restart")
         if left is not None:
             left += ignored
-        # Read off the event loop first (a share that hangs holds nothing else): the
-        # change below is one step, nothing running amid it.
-        await daemon.alerting.read_silences(merged)
         old, daemon.config = daemon.config, merged
-        switch(daemon, old, merged, opened)
+        steps: list[str] = []
+        try:
+            switch(daemon, old, merged, opened, steps)
+            steps.append("reload metrics and log")
+            self._said(old, merged, kept, read_waits, whole, about, placed)
+            steps.append("silences written")
+            await daemon.alerting.write_silences()  # the ends the change left waiting
+            steps.append("AWS clients closed")
+            if daemon.aws is not None:
+                # Last: the pollers it stopped still hold their clients (closed as they end).
+                await daemon.aws.retire(merged, made)
+        except Exception as exc:  # noqa: BLE001 - said, and sesd runs on as it can
+            self._faulted(exc, steps, whole=whole, about=about)
+            return False
+        return True
+
+    def _said(
+        self,
+        old: Config,
+        merged: Config,
+        kept: list[str],
+        read_waits: list[str],
+        whole: bool,
+        about: dict[str, Any],
+        placed: Callable[[str], str],
+    ) -> None:
+        """A reload in force said: its metrics, what it leaves for a restart, its lines."""
+        daemon = self._daemon
         # A reload read the files too; a refresh leaves the config file's outcome be.
         self._file_ok = self._file_ok or whole
         self._files_ok = True
@@ -260,11 +302,26 @@ class Reloader:
         for warning in said(new_warnings(old, merged, warnings_here), placed):
             self._log.warning("sesd.config.warning", warning=warning)
         daemon.changes.notify()
-        await daemon.alerting.write_silences()  # the ends the change left waiting
-        if daemon.aws is not None:
-            # Last: the pollers it stopped still hold their clients (closed as they end).
-            await daemon.aws.retire(merged, made)
-        return True
+
+    def _faulted(
+        self, exc: Exception, steps: list[str], *, whole: bool, about: dict[str, Any]
+    ) -> None:
+        """A fault once the config was switched: a bug, which leaves sesd on neither
+        config whole (the parts named before it applied, the others not). Said as it is,
+        and held (the reload metric at 0, all of it waiting for a restart) until a restart
+        applies the file whole; the clients made for it are closed at the stop."""
+        self._part_way = iso(self._daemon.clock())
+        self._failed(file=whole)
+        self._waits.part_way()
+        self._log.error(
+            "sesd.config.reload_failed",
+            **about,
+            error=_unexpected(exc),
+            **_PART_WAY,
+            applied=steps[:-1],
+            at=steps[-1],
+            exc_info=True,
+        )
 
     async def _prepare(
         self, read: Callable[[], Config], made: Made
@@ -275,6 +332,11 @@ class Reloader:
         queues it adds (those made anew told to ``made``)."""
         daemon = self._daemon
         new = await self._read(read)
+        if self._part_way is not None:
+            raise ConfigError(
+                f"a reload failed part way at {self._part_way}: sesd runs neither config "
+                "whole, and a reload cannot tell what it would change"
+            )
         if daemon.listen:
             http = msgspec.structs.replace(new.http, listen=daemon.listen)
             new = msgspec.structs.replace(new, http=http)
@@ -285,6 +347,9 @@ class Reloader:
         opened = await open_added(daemon, daemon.config, merged, made)
         # [aws] keys rotated in their files: the clients sign on with those read at start.
         read_waits = held_secrets(daemon.config, new)
+        # Read off the event loop (a share that hangs holds nothing else): the change
+        # is then one step, nothing running amid it.
+        await daemon.alerting.read_silences(merged)
         if daemon.web is not None:
             # Last of what can fail, and before anything changes: all or nothing.
             read_waits += [f"http.web_config: {key}" for key in daemon.web.apply(merged.http.web)]

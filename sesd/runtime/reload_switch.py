@@ -17,20 +17,31 @@ if TYPE_CHECKING:
 __all__ = ["switch"]
 
 
-def switch(daemon: Parts, old: Config, merged: Config, opened: QueueClients) -> None:
+def switch(
+    daemon: Parts, old: Config, merged: Config, opened: QueueClients, steps: list[str]
+) -> None:
     """Each part of ``daemon`` from ``old`` to ``merged`` (the config now in force), the
-    added queues started with their clients ``opened``."""
+    added queues started with their clients ``opened``; each part named in ``steps`` as
+    it begins, so that a fault says which were applied and which not."""
+    steps.append("logging level")
     set_level(merged.logging.level)
+    steps.append("alert evaluations settled")
     daemon.alerting.evaluator.settle()  # ends under the windows and rules it began with
+    steps.append("pipeline")
     daemon.pipeline.reconfigure(core_settings(merged))
+    steps.append("alert rules, sinks and silences")
     daemon.alerting.reconfigure(merged, files_read=True)
+    steps.append("AWS accounts")
     if daemon.aws is not None:
         daemon.aws.reconfigure(merged)
+    steps.append("account and tenant polls")
     for poller in (daemon.account_poller, daemon.tenant_poller):
         if poller is not None:
             # Queues and accounts a reload adds are watched from the next poll.
             poller.targets = merged.health_targets()
+    steps.append("queues")
     requeue(daemon, old, merged, opened)
+    steps.append("canary")
     # A stop begun meanwhile (while an added queue's clients were made) starts no
     # canary, as it starts no queue: a canary's first act is a SendEmail. One whose
     # section is as it was moves with its queue too (its account and region are the

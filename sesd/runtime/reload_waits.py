@@ -3,9 +3,14 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from sesd.metrics.registry import Metrics
 
-__all__ = ["Waits"]
+__all__ = ["PART_WAY", "Waits"]
+
+#: What waits for a restart after a reload that faulted part way: all of it.
+PART_WAY: Final = "all of it: a reload failed part way"
 
 
 class Waits:
@@ -20,6 +25,7 @@ class Waits:
         self._file_waits: list[str] = []
         self._refresh_waits: list[str] = []
         self._read_waits: list[str] = []
+        self._part_way = False
 
     def waiting(self, file: list[str], read: list[str], *, whole: bool) -> None:
         """What waits for a restart once a read is in force: the config file's settings
@@ -34,5 +40,15 @@ class Waits:
         else:
             self._refresh_waits = [k for k in file if k not in self._file_waits]
         self._read_waits = read
-        waits = self._file_waits + self._refresh_waits + self._read_waits
+        self._said()
+
+    def part_way(self) -> None:
+        """A reload faulted once its config was switched: all of it waits for a restart,
+        named first (the list is cut for the page and `sesd reload`)."""
+        self._part_way = True
+        self._said()
+
+    def _said(self) -> None:
+        waits = [PART_WAY] if self._part_way else []
+        waits += self._file_waits + self._refresh_waits + self._read_waits
         self._metrics.waiting_for_restart(list(dict.fromkeys(waits)))
