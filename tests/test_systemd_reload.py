@@ -216,6 +216,50 @@ def test_a_key_left_for_a_restart_is_said_escaped_and_bounded(tmp_path: Path) ->
     )
 
 
+#: A stand-in for the daemon's side, told with sesd's own ReloadReport: the command's
+#: SIGHUP begins a reload that faults once its config was switched.
+_PART_WAY = """\
+import signal, sys
+from pathlib import Path
+
+import anyio
+
+from sesd.runtime.reload_report import ReloadReport
+
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+report = ReloadReport(Path(sys.argv[1]))
+anyio.run(report.started)
+print("ready", flush=True)
+signal.sigwait({signal.SIGHUP})
+anyio.run(report.begin)
+anyio.run(lambda: report.end(False, [], part_way=True))
+sys.stdin.read()
+"""
+
+
+def test_a_reload_that_faulted_part_way_is_not_said_to_have_changed_nothing(
+    tmp_path: Path,
+) -> None:
+    """A reload that faulted once its config was switched changed part of what runs:
+    the command does not say sesd runs on the config it had (exit 2, which a script
+    takes for nothing changed), but what it runs and to restart, exit 1."""
+    held = _stand_in(_PART_WAY, str(tmp_path / REPORT_NAME))
+    try:
+        done = _sesd_reload(held.pid, tmp_path)
+    finally:
+        _put_down(held)
+    assert (done.returncode, done.stderr) == (
+        1,
+        "sesd reload: a reload faulted part way (a bug in sesd, not in the file): sesd "
+        "runs neither the config it had nor the file whole, and refuses reloads; restart "
+        "sesd, which applies the file whole, and report the traceback of its log line "
+        "sesd.config.reload_failed (journalctl -u sesd)\n",
+    )
+    told = read_report(tmp_path / REPORT_NAME)
+    assert told is not None
+    assert (told.ok, told.part_way) == (False, True)
+
+
 def test_outside_the_unit_reload_says_to_send_the_signal(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

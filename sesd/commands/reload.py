@@ -30,7 +30,8 @@ __all__ = ["EXIT_RESTART", "EXIT_UNCHANGED", "add_parser"]
 #: Nothing changed: sesd refused the config file and runs on the one it had, or no
 #: signal was sent (outside the unit, a process that cannot be signalled; argparse's
 #: usage error is 2 as well). A script may act on a 2 knowing the config in force is
-#: as it was; the line says why. A 1 is a signal sent whose outcome is not known.
+#: as it was; the line says why. A 1 is a signal sent whose outcome is not known, or a
+#: reload that faulted part way (a bug): some of the file in force, not all.
 EXIT_UNCHANGED = EXIT_CONFIG
 #: sesd took the config file but for what only a restart changes.
 EXIT_RESTART = 3
@@ -59,7 +60,7 @@ def add_parser(commands: Commands) -> None:
         "tells no outcome, the line saying so; 3 when in force but for settings only a "
         "restart changes; 2 when nothing changed: refused, or not sent (a usage error, no "
         "$RUNTIME_DIRECTORY, a process it cannot signal); 1 when sent but its outcome "
-        "cannot be told)",
+        "cannot be told, or a reload faulted part way (restart sesd))",
     )
     reload.add_argument(
         "pid", type=whole_number(1, 2**31 - 1), help="the daemon's process id ($MAINPID)"
@@ -77,7 +78,7 @@ def execute(args: argparse.Namespace) -> int:
     """0 when the file is in force (or the signal sent to a sesd that tells no outcome),
     3 when it is but for what only a restart changes, 2 when nothing changed (sesd
     refused it, or no signal was sent), 1 when no outcome came (or none that is this
-    reload's)."""
+    reload's), or a reload faulted part way: sesd runs neither config whole."""
     path = report_path(os.environ)
     if path is None:
         return _said(
@@ -142,6 +143,14 @@ def _outcome(pid: int, now: Report, before: Report) -> int:
             "(sesd.config.reload_report_failed in its log): that reload may have read the "
             "config file before this command looked, and its outcome is not told as this "
             f"one's; reload again, or read its log ({_LOGGED})",
+            1,
+        )
+    if now.part_way:
+        return _said(
+            "a reload faulted part way (a bug in sesd, not in the file): sesd runs neither "
+            "the config it had nor the file whole, and refuses reloads; restart sesd, which "
+            "applies the file whole, and report the traceback of its log line "
+            "sesd.config.reload_failed (journalctl -u sesd)",
             1,
         )
     if not now.ok:

@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Any, Final
 import anyio
 import msgspec
 
-from sesd.config import Config, ConfigError, Placer, core_settings, load_placed
+from sesd.config import Config, ConfigError, Placer, load_placed
 from sesd.config.checks import new_warnings
 from sesd.config.files import followed_files, reread
 from sesd.config.warned import said
 from sesd.core.text import escaped
-from sesd.io.logs import get_logger, set_level
+from sesd.core.timestamps import iso
+from sesd.io.logs import get_logger
 from sesd.runtime.apart import apart
 from sesd.runtime.aws import Made, QueueClients
 from sesd.runtime.follow import Follower, Signature, signatures, signatures_of
@@ -27,11 +28,13 @@ from sesd.runtime.reload_keys import (
     config_changes,
     held_secrets,
     merge,
-    moved_queues,
     rotated_secrets,
     rule_changes,
 )
+from sesd.runtime.reload_queues import open_added
 from sesd.runtime.reload_report import ReloadReport, report_path
+from sesd.runtime.reload_switch import switch
+from sesd.runtime.reload_waits import Waits
 from sesd.runtime.warned import warnings_here
 
 if TYPE_CHECKING:
@@ -50,6 +53,16 @@ __all__ = [
 #: What a failed reload leaves in force, said in its log line: read alone in a journal,
 #: the line must not leave sesd seeming to run on no config or on the defaults.
 _KEPT: Final = "running config"
+#: What a reload that faulted once its config was switched leaves: a bug in sesd, the
+#: new config in force in part, the old one in the rest. Said until a restart, with
+#: what to do, in each reload's line (each is refused: it would be measured against a
+#: config that does not run, and a reload of the same file would say nothing changed,
+#: its added queues never started).
+_PART_WAY: Final = {
+    "kept": "neither config whole: the new one in part",
+    "hint": "a fault in sesd, not in the file: restart sesd, which applies the config file "
+    "whole (reloads are refused until then), and report this line with its traceback",
+}
 #: How long a read of the config file and the files it names may take, in seconds. A
 #: file on a hung network mount holds a read for ever: the reload is given up (logged,
 #: and the reload metric at 0), and each one after it is refused at once while that read
@@ -82,16 +95,10 @@ class Reloader:
         self._given_up = False
         #: Each SIGHUP's outcome, for `sesd reload` (the unit's ExecReload) to wait on.
         self.report = ReloadReport(report_path(os.environ))
-        # What waits for a restart (sesd_config_restart_pending, the status page): the
-        # config file's settings as its last reload left them, those the last refresh
-        # found besides, and what the files said as last read (the web configuration's
-        # settings, [aws] keys rotated in their files). A refresh reads web.yml and the
-        # Secrets, not the config file: TLS turned on there waits as it would after a
-        # SIGHUP, and a renewed certificate read well must not hide a listen address
-        # still waiting.
-        self._file_waits: list[str] = []
-        self._refresh_waits: list[str] = []
-        self._read_waits: list[str] = []
+        #: What waits for a restart (sesd_config_restart_pending, the status page).
+        self._waits = Waits(daemon.metrics)
+        #: When a reload faulted once its config was switched (ISO 8601), if one did.
+        self._part_way: str | None = None
 
     async def on_signal(self) -> None:
         """A SIGHUP: reload, and never let a failure end sesd; its outcome told to
@@ -104,8 +111,8 @@ class Reloader:
         except Exception as exc:  # noqa: BLE001 - a failed reload must not end sesd
             self._failed(file=True)
             error = _unexpected(exc)
-            self._log.error("sesd.config.reload_failed", error=error, kept=_KEPT, exc_info=True)
-        await self.report.end(ok, left)
+            self._log.error("sesd.config.reload_failed", error=error, **self._kept(), exc_info=True)
+        await self.report.end(ok, left, part_way=self._part_way is not None)
 
     async def reload(self, left: list[str] | None = None) -> bool:
         """Re-read the config file and apply what may change while running. An invalid
@@ -114,7 +121,7 @@ class Reloader:
         path = self._daemon.config_path
         if not path:
             self._log.warning(
-                "sesd.config.reload_failed", error="no config file to read", kept=_KEPT
+                "sesd.config.reload_failed", error="no config file to read", **self._kept()
             )
             return False
         marks: dict[str, Signature] = {}
@@ -185,13 +192,18 @@ class Reloader:
             self._failed(file=False)
             error = _unexpected(exc)
             self._log.error(
-                "sesd.config.reload_failed", files=files, error=error, kept=_KEPT, exc_info=True
+                "sesd.config.reload_failed", files=files, error=error, **self._kept(), exc_info=True
             )
             return False
         finally:
             # A read given up read nothing: the files are read again at the next look.
             if marks and not self._given_up:
                 self.follower.seen = marks
+
+    def _kept(self) -> dict[str, str]:
+        """What a failed reload's line says is in force (and, after a reload that faulted
+        part way, what to do)."""
+        return _PART_WAY if self._part_way is not None else {"kept": _KEPT}
 
     def _failed(self, *, file: bool) -> None:
         if file:
@@ -240,44 +252,48 @@ class Reloader:
             if not isinstance(exc, ConfigError):
                 raise
             self._failed(file=whole)
-            self._log.error("sesd.config.reload_failed", **about, error=str(exc), kept=_KEPT)
+            self._log.error("sesd.config.reload_failed", **about, error=str(exc), **self._kept())
             return False
         ignored = list(dict.fromkeys(kept + read_waits))
         for key in ignored:
             self._log.warning("sesd.config.reload_ignored", key=key, hint="needs a restart")
         if left is not None:
             left += ignored
-        # Read off the event loop first (a share that hangs holds nothing else): the
-        # change below is one step, nothing running amid it.
-        await daemon.alerting.read_silences(merged)
         old, daemon.config = daemon.config, merged
-        set_level(merged.logging.level)
-        daemon.alerting.evaluator.settle()  # ends under the windows and rules it began with
-        daemon.pipeline.reconfigure(core_settings(merged))
-        daemon.alerting.reconfigure(merged, files_read=True)
-        if daemon.aws is not None:
-            daemon.aws.reconfigure(merged)
-        for poller in (daemon.account_poller, daemon.tenant_poller):
-            if poller is not None:
-                # Queues and accounts a reload adds are watched from the next poll.
-                poller.targets = merged.health_targets()
-        self._requeue(old, merged, opened)
-        # A stop begun meanwhile (while an added queue's clients were made) starts no
-        # canary, as it starts no queue: a canary's first act is a SendEmail. One whose
-        # section is as it was moves with its queue too (its account and region are the
-        # queue's unless it names them): left sending where it did, its events would
-        # go to a queue sesd may no longer read, and each canary go missing.
-        changed = old.canary != merged.canary or (
-            merged.canary is not None and old.canary_sender() != merged.canary_sender()
-        )
-        if changed and not daemon.stopping.is_set():
-            daemon.restart_canary(merged)
+        steps: list[str] = []
+        try:
+            switch(daemon, old, merged, opened, steps)
+            steps.append("reload metrics and log")
+            self._said(old, merged, kept, read_waits, whole, about, placed)
+            steps.append("silences written")
+            await daemon.alerting.write_silences()  # the ends the change left waiting
+            steps.append("AWS clients closed")
+            if daemon.aws is not None:
+                # Last: the pollers it stopped still hold their clients (closed as they end).
+                await daemon.aws.retire(merged, made)
+        except Exception as exc:  # noqa: BLE001 - said, and sesd runs on as it can
+            self._faulted(exc, steps, whole=whole, about=about)
+            return False
+        return True
+
+    def _said(
+        self,
+        old: Config,
+        merged: Config,
+        kept: list[str],
+        read_waits: list[str],
+        whole: bool,
+        about: dict[str, Any],
+        placed: Callable[[str], str],
+    ) -> None:
+        """A reload in force said: its metrics, what it leaves for a restart, its lines."""
+        daemon = self._daemon
         # A reload read the files too; a refresh leaves the config file's outcome be.
         self._file_ok = self._file_ok or whole
         self._files_ok = True
         daemon.metrics.reloaded(self._file_ok and self._files_ok, daemon.clock())
         daemon.metrics.config_in_force(merged.digest())
-        self._waiting(kept, read_waits, whole=whole)
+        self._waits.waiting(kept, read_waits, whole=whole)
         self._log.info(
             "sesd.config.reloaded",
             **about,
@@ -293,27 +309,26 @@ class Reloader:
         for warning in said(new_warnings(old, merged, warnings_here), placed):
             self._log.warning("sesd.config.warning", warning=warning)
         daemon.changes.notify()
-        await daemon.alerting.write_silences()  # the ends the change left waiting
-        if daemon.aws is not None:
-            # Last: the pollers it stopped still hold their clients (closed as they end).
-            await daemon.aws.retire(merged, made)
-        return True
 
-    def _waiting(self, file: list[str], read: list[str], *, whole: bool) -> None:
-        """What waits for a restart once a read is in force: the config file's settings
-        and what its files said (``read``). A reload compares the file and the files it
-        names with what runs, so its settings replace all those said before. A refresh
-        reads the config in force again, whose restart-only settings are those that run:
-        it finds none the last reload left, which stay said. Those it finds itself (it
-        logged them) replace what the last refresh found, and every read of the files
-        replaces what they said: a file put back as it runs leaves none waiting."""
-        if whole:
-            self._file_waits, self._refresh_waits = file, []
-        else:
-            self._refresh_waits = [k for k in file if k not in self._file_waits]
-        self._read_waits = read
-        waits = self._file_waits + self._refresh_waits + self._read_waits
-        self._daemon.metrics.waiting_for_restart(list(dict.fromkeys(waits)))
+    def _faulted(
+        self, exc: Exception, steps: list[str], *, whole: bool, about: dict[str, Any]
+    ) -> None:
+        """A fault once the config was switched: a bug, which leaves sesd on neither
+        config whole (the parts named before it applied, the others not). Said as it is,
+        and held (the reload metric at 0, all of it waiting for a restart) until a restart
+        applies the file whole; the clients made for it are closed at the stop."""
+        self._part_way = iso(self._daemon.clock())
+        self._failed(file=whole)
+        self._waits.part_way()
+        self._log.error(
+            "sesd.config.reload_failed",
+            **about,
+            error=_unexpected(exc),
+            **_PART_WAY,
+            applied=steps[:-1],
+            at=steps[-1],
+            exc_info=True,
+        )
 
     async def _prepare(
         self, read: Callable[[], Config], made: Made
@@ -324,6 +339,11 @@ class Reloader:
         queues it adds (those made anew told to ``made``)."""
         daemon = self._daemon
         new = await self._read(read)
+        if self._part_way is not None:
+            raise ConfigError(
+                f"a reload failed part way at {self._part_way}: sesd runs neither config "
+                "whole, and a reload cannot tell what it would change"
+            )
         if daemon.listen:
             http = msgspec.structs.replace(new.http, listen=daemon.listen)
             new = msgspec.structs.replace(new, http=http)
@@ -331,9 +351,12 @@ class Reloader:
         # The added queues' clients are made before anything changes, as what can
         # fail must be: a reload that failed half way would leave new rules in force
         # and the queue unread, and the next reload of the file seeing no change.
-        opened = await self._open(daemon.config, merged, made)
+        opened = await open_added(daemon, daemon.config, merged, made)
         # [aws] keys rotated in their files: the clients sign on with those read at start.
         read_waits = held_secrets(daemon.config, new)
+        # Read off the event loop (a share that hangs holds nothing else): the change
+        # is then one step, nothing running amid it.
+        await daemon.alerting.read_silences(merged)
         if daemon.web is not None:
             # Last of what can fail, and before anything changes: all or nothing.
             read_waits += [f"http.web_config: {key}" for key in daemon.web.apply(merged.http.web)]
@@ -368,32 +391,3 @@ class Reloader:
                 f"reading the config's files took over {READ_TIMEOUT:.0f} s (a file on a "
                 "hung mount?): given up"
             ) from None
-
-    async def _open(self, old: Config, new: Config, made: Made) -> QueueClients:
-        """The SQS clients of the queues ``new`` adds (or changes), not yet in use; those
-        made anew told to ``made``."""
-        daemon = self._daemon
-        opened: QueueClients = {}
-        if daemon.stopping.is_set() or daemon.aws is None:
-            return opened
-        for queue in new.queues:
-            if queue not in old.queues:
-                opened.update(await daemon.aws.queue_clients(queue, new, made))
-        return opened
-
-    def _requeue(self, old: Config, new: Config, opened: QueueClients) -> None:
-        """Start the queues a reload added (or changed), with their clients ``opened``;
-        stop those it removed."""
-        daemon = self._daemon
-        labels = [q.label for q in new.queues]
-        daemon.health.follow(labels, moved_queues(old.queues, new.queues))
-        daemon.metrics.set_queues(new.queues)
-        if daemon.stopping.is_set():
-            # A stop begun meanwhile starts no queue; those moved or removed are no
-            # longer in force (Consumers.change).
-            daemon.restart_queues(old, new, start=False)
-            return
-        if daemon.aws is not None:
-            daemon.aws.keep(opened, new)
-        for queue in daemon.restart_queues(old, new):
-            daemon.check(queue)

@@ -63,6 +63,9 @@ class Report:
     #: and how many reloads the file told as begun when it read the config file: its
     #: own number, unless the write as it began failed.
     read_after: int
+    #: Whether a reload faulted once its config was switched (this one or one before):
+    #: sesd runs neither config whole until a restart.
+    part_way: bool = False
 
 
 def read_report(path: Path) -> Report | None:
@@ -75,6 +78,7 @@ def read_report(path: Path) -> Report | None:
             pid=int(data["pid"]), begun=int(data["begun"]), ended=int(data["ended"]),
             ok=bool(data["ok"]), restart=tuple(str(key) for key in data["restart"][:LISTED]),
             restart_count=int(data["restart_count"]), read_after=int(data["read_after"]),
+            part_way=bool(data.get("part_way", False)),
         )  # fmt: skip
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -88,6 +92,7 @@ class ReloadReport:
         self._begun = self._ended = 0
         self._ok = True
         self._restart: list[str] = []
+        self._part_way = False
         #: How many reloads the file last told as begun (a write that failed told
         #: none); when the reload under way read the config file; when the last ended did.
         self._told = self._reading_after = self._read_after = 0
@@ -106,10 +111,12 @@ class ReloadReport:
         await self._write()
         self._reading_after = self._told
 
-    async def end(self, ok: bool, restart: Sequence[str] = ()) -> None:
+    async def end(self, ok: bool, restart: Sequence[str] = (), *, part_way: bool = False) -> None:
         """The reload begun last has ended: ``ok``, its config in force but for the keys
-        it left for a restart (``restart``)."""
+        it left for a restart (``restart``); ``part_way``, sesd on neither config whole
+        since a reload faulted once its config was switched."""
         self._ended, self._ok, self._read_after = self._begun, ok, self._reading_after
+        self._part_way = part_way
         self._restart = list(restart) if ok else []
         await self._write()
 
@@ -121,7 +128,7 @@ class ReloadReport:
             {
                 "pid": os.getpid(), "begun": begun, "ended": self._ended, "ok": self._ok,
                 "restart": self._restart[:LISTED], "restart_count": len(self._restart),
-                "read_after": self._read_after,
+                "read_after": self._read_after, "part_way": self._part_way,
             }
         ).encode()  # fmt: skip
         try:

@@ -1,0 +1,142 @@
+"""A reload that faults part way (a bug in sesd, not the file): before anything changed,
+the config in force is kept whole and the clients made for it closed; once the config
+was switched, sesd runs neither config whole, and says so until a restart. A running
+daemon on moto's SQS, the fault injected in one of its parts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+
+from sesd.config import load_config
+from sesd.runtime.daemon import Daemon
+from tests.conftest import make_queue, running
+
+#: Short polls: a stop need not wait out a long poll (conftest.short_polls).
+pytestmark = [pytest.mark.usefixtures("short_polls"), pytest.mark.timeout(60)]
+
+RULE = (
+    '[[alerts.rules]]\nname = "any-delay"\nmetric = "delayed_recipients"\nwindow = "5m"\n'
+    'above = 0\nsinks = ["console"]\n'
+)
+
+
+def _text(local_sqs: Any, url: str, extra: str = "") -> str:
+    """A daemon's config: queue ``one`` at ``url`` on the local SQS, and ``extra``."""
+    return (
+        f'[aws]\nendpoint_url = "{local_sqs.url}"\nregion = "us-east-1"\n'
+        f'[[queues]]\nurl = "{url}"\nname = "one"\nwait_time_seconds = 0\n'
+        '[http]\nlisten = "127.0.0.1:0"\n' + extra
+    )
+
+
+def _added(local_sqs: Any, url: str, second: str) -> str:
+    """The config with a queue ``two`` at ``second`` and a rule added."""
+    two = f'[[queues]]\nurl = "{second}"\nname = "two"\nwait_time_seconds = 0\n'
+    return _text(local_sqs, url, two + RULE)
+
+
+def _sample(daemon: Daemon, name: str, **labels: str) -> float | None:
+    return daemon.metrics.registry.get_sample_value(name, labels)
+
+
+def _once(daemon: Daemon, monkeypatch: pytest.MonkeyPatch, part: Any, name: str) -> None:
+    """``part.name`` raises the first time it is called, as a bug in it would."""
+    real = getattr(part, name)
+    calls: list[int] = []
+
+    def faulty(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError(f"a fault in {name}")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(part, name, faulty)
+
+
+async def test_a_reload_that_faults_after_the_switch_says_so_until_a_restart(
+    local_sqs: Any, sqs: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A reload adds queue ``two`` and a rule, and the alerting's reconfigure faults:
+    the config was switched, the pipeline reconfigured, queue two not started. The
+    log does not say the running config was kept: it says sesd runs neither config
+    whole, to restart, and has the traceback; the reload metric reads 0 and the
+    restart gauge 1 (named on the page). The same file reloaded again is refused, not
+    taken as no change (it would be: the config in force already says queue two),
+    and both gauges stay as they were until a restart, which reads queue two."""
+    one, _ = await make_queue(sqs)
+    two, _ = await make_queue(sqs)
+    path = tmp_path / "sesd.toml"
+    path.write_text(_text(local_sqs, one))
+    async with running(load_config(path), config_path=path) as daemon:
+        _once(daemon, monkeypatch, daemon.alerting, "reconfigure")
+        path.write_text(_added(local_sqs, one, two))
+        with capture_logs() as logs:
+            await daemon._reloader.on_signal()
+            await daemon._reloader.on_signal()
+            assert not await daemon._reloader.refresh(["alerts.sinks.x.url"])
+        assert _sample(daemon, "sesd_config_last_reload_successful") == 0
+        assert _sample(daemon, "sesd_config_restart_pending") == 1
+        assert daemon.metrics.restart_keys == ("all of it: a reload failed part way",)
+        assert _sample(daemon, "sesd_queue_ready", queue="two") in (None, 0)
+    failed = [e for e in logs if e["event"] == "sesd.config.reload_failed"]
+    assert [e for e in logs if e["event"] == "sesd.config.reloaded"] == []
+    first, again, refreshed = failed
+    assert first["error"] == "RuntimeError: a fault in reconfigure"
+    assert first["exc_info"] is True
+    assert first["kept"] == "neither config whole: the new one in part"
+    assert first["applied"] == ["logging level", "alert evaluations settled", "pipeline"]
+    assert first["at"] == "alert rules, sinks and silences"
+    assert first["hint"] == (
+        "a fault in sesd, not in the file: restart sesd, which applies the config file "
+        "whole (reloads are refused until then), and report this line with its traceback"
+    )
+    for later in (again, refreshed):
+        assert later["error"].startswith("a reload failed part way at ")
+        assert later["error"].endswith(
+            ": sesd runs neither config whole, and a reload cannot tell what it would change"
+        )
+        assert later["kept"] == first["kept"]
+        assert later["hint"] == first["hint"]
+    assert refreshed["files"] == ["alerts.sinks.x.url"]
+
+    async with running(load_config(path), config_path=path) as daemon:
+        assert _sample(daemon, "sesd_config_last_reload_successful") == 1
+        assert _sample(daemon, "sesd_config_restart_pending") == 0
+        assert [q.label for q in daemon.config.queues] == ["one", "two"]
+
+
+async def test_a_reload_that_faults_reading_silences_closes_the_clients_it_made(
+    local_sqs: Any, sqs: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The silences file is read before anything changes, after the added queue's
+    clients are made: a fault there changes nothing, and the clients made for queue
+    two are closed (those of the config in force kept), as when a file is refused.
+    The file reloaded again is taken whole: queue two is read."""
+    one, _ = await make_queue(sqs)
+    two, _ = await make_queue(sqs)
+    path = tmp_path / "sesd.toml"
+    path.write_text(_text(local_sqs, one))
+    async with running(load_config(path), config_path=path) as daemon:
+        assert daemon.aws is not None
+        before, config = dict(daemon.aws._clients), daemon.config
+        _once(daemon, monkeypatch, daemon.alerting, "read_silences")
+        path.write_text(_added(local_sqs, one, two))
+        with capture_logs() as logs:
+            await daemon._reloader.on_signal()
+        assert daemon.config is config
+        assert daemon.aws._clients == before
+        assert _sample(daemon, "sesd_config_last_reload_successful") == 0
+        assert _sample(daemon, "sesd_config_restart_pending") == 0
+        (failed,) = [e for e in logs if e["event"] == "sesd.config.reload_failed"]
+        assert (failed["error"], failed["kept"]) == (
+            "RuntimeError: a fault in read_silences",
+            "running config",
+        )
+
+        assert await daemon.reload()
+        assert [q.label for q in daemon.config.queues] == ["one", "two"]
+        assert _sample(daemon, "sesd_config_last_reload_successful") == 1
