@@ -195,3 +195,29 @@ def test_an_exclusion_of_the_domain_a_groups_name_spells_is_not_refused() -> Non
     groups = '[domains]\ngroups = { "Microsoft" = ["hotmail.com"] }\n'
     rule = f'{groups}{_RULE}domains = ["Microsoft"]\nexclude_domains = ["microsoft"]\n'
     assert _fired(rule, ["a@hotmail.com"]) == ["Microsoft"]
+
+
+@pytest.mark.parametrize(
+    ("watched", "excluded"),
+    [
+        ('"*.example"', '"*."'),
+        ('"*.example"', '"* "'),
+        ('"*.example"', '"*\u3002"'),
+        ('"*.example"', '"*.example "'),
+        ('"*.example", "Bücher"', '"*.Example.", "Bü*"'),
+    ],
+)
+def test_an_exclusion_glob_that_is_the_rules_own_as_written_otherwise_is_refused(
+    watched: str, excluded: str
+) -> None:
+    """``exclude_domains = ["*."]`` is ``*`` to the evaluator (a root dot, spaces and
+    case dropped, as a domain's are), and ``"*.example "`` the rule's own glob: the
+    rule never fires. Only ``*`` and the glob as the rule writes it were refused; the
+    others loaded, and the rule never fired."""
+    rule = f"{_GROUPS}{_RULE}domains = [{watched}]\nexclude_domains = [{excluded}]\n"
+    # As the evaluator takes labels: each the rule watches is left out.
+    patterns = excluded.replace('"', "").split(", ")
+    assert takes_glob("x.example", patterns[0], domains=True)
+    assert all(takes_glob("Bücher", glob, domains=True) for glob in patterns[1:])
+    with pytest.raises(ConfigError, match="would never fire"):
+        parse_config(rule)
