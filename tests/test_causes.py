@@ -395,6 +395,21 @@ def test_sesd_cause_gives_a_providers_own_code_as_an_alert_on_that_mail_does(
     with pytest.raises(SystemExit):
         main(["cause", "--provider", "gmail.com", "550"])
     assert "'gmail.com' is no provider label" in capsys.readouterr().err
+    # A provider written as a domain is (a root dot after it), or with spaces around
+    # it: told what to write, as a rule's providers are.
+    for written in ("google.", "Google\u3002"):
+        with pytest.raises(SystemExit):
+            main(["cause", "--provider", written, "550"])
+        assert (
+            f"{written.lower()!r} is no provider label (a provider is a name, not a domain: "
+            "write 'google', with no dot after it;"
+        ) in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["cause", "--provider", " google ", "550"])
+    assert "' google ' is no provider label (write 'google'; sesd" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["cause", "--provider", "gmail.com.", "550"])
+    assert "'gmail.com.' is no provider label (sesd names" in capsys.readouterr().err
 
 
 def test_sesd_cause_reads_one_diagnostic_a_line(

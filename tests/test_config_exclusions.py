@@ -1,4 +1,4 @@
-"""An exclusion that takes nothing the rule watches (``providers = ["gmail"]`` beside
+"""An exclusion that takes nothing the rule watches (``providers = ["google"]`` beside
 ``exclude_providers = ["yahoo"]``) leaves out nothing: a typo of what was meant, or one
 left from an edit of the rule's names. It loaded in silence; check-config, the start
 and a reload now warn of it, once, naming the key, as an exclusion of sesd's own

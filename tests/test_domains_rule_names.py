@@ -195,3 +195,51 @@ def test_an_exclusion_of_the_domain_a_groups_name_spells_is_not_refused() -> Non
     groups = '[domains]\ngroups = { "Microsoft" = ["hotmail.com"] }\n'
     rule = f'{groups}{_RULE}domains = ["Microsoft"]\nexclude_domains = ["microsoft"]\n'
     assert _fired(rule, ["a@hotmail.com"]) == ["Microsoft"]
+
+
+@pytest.mark.parametrize(
+    ("watched", "excluded"),
+    [
+        ('"*.example"', '"*."'),
+        ('"*.example"', '"* "'),
+        ('"*.example"', '"*\u3002"'),
+        ('"*.example"', '"*.example "'),
+        ('"*.example", "Bücher"', '"*.Example.", "Bü*"'),
+    ],
+)
+def test_an_exclusion_glob_that_is_the_rules_own_as_written_otherwise_is_refused(
+    watched: str, excluded: str
+) -> None:
+    """``exclude_domains = ["*."]`` is ``*`` to the evaluator (a root dot, spaces and
+    case dropped, as a domain's are), and ``"*.example "`` the rule's own glob: the
+    rule never fires. Only ``*`` and the glob as the rule writes it were refused; the
+    others loaded, and the rule never fired."""
+    rule = f"{_GROUPS}{_RULE}domains = [{watched}]\nexclude_domains = [{excluded}]\n"
+    # As the evaluator takes labels: each the rule watches is left out.
+    patterns = excluded.replace('"', "").split(", ")
+    assert takes_glob("x.example", patterns[0], domains=True)
+    assert all(takes_glob("Bücher", glob, domains=True) for glob in patterns[1:])
+    with pytest.raises(ConfigError, match="would never fire"):
+        parse_config(rule)
+
+
+@pytest.mark.parametrize("key", ["domains", "exclude_domains"])
+def test_a_groups_name_in_another_case_is_told_the_group(key: str) -> None:
+    """A rule names a group as written, in its case: ``microsoft`` beside the group
+    ``Microsoft`` is the domain ``microsoft``, no recipient's (a silence takes the
+    group in any case, a rule does not). The warning pointed at a rule on providers,
+    and ``consumer ms`` was refused as no domain name, with how to write a domain:
+    neither named the group meant. Both now do."""
+    groups = '[domains]\ngroups = { "Microsoft" = ["outlook.com"], "Consumer MS" = ["live.com"] }\n'
+    watched = "" if key == "domains" else 'domains = ["*"]\n'
+    config = parse_config(f'{groups}{_RULE}{watched}{key} = ["microsoft."]\n')
+    (warning,) = [w for w in config.warnings() if w.startswith("alerts.rules")]
+    assert warning.endswith(
+        "(the group 'Microsoft'? a rule names a group as its name is written, in its case)"
+    )
+    with pytest.raises(ConfigError) as refused:
+        parse_config(f'{groups}{_RULE}{watched}{key} = ["consumer ms"]\n')
+    assert str(refused.value) == (
+        f"alerts.rules[0] (r).{key}[0]: 'consumer ms', which is no domain name (the group "
+        "'Consumer MS'? a rule names a group as its name is written, in its case)"
+    )

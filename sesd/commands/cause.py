@@ -14,6 +14,7 @@ from sesd.commands.common import Commands, command
 from sesd.commands.output import put
 from sesd.core.cause_owners import owned
 from sesd.core.causes import MAX_TEXT, classify
+from sesd.core.domains import FULL_STOPS
 from sesd.core.providers import MX_LABEL
 from sesd.core.tallies import DELAY_TYPES
 
@@ -121,9 +122,16 @@ def _provider(text: str) -> str:
     no code is owned by."""
     text = _unmarked(text).lower()
     if not MX_LABEL.fullmatch(text):
+        # A provider written as a domain is, a root dot after it (google.), or with
+        # spaces around it: what to write, as a rule's providers are told.
+        meant = text.strip().rstrip(FULL_STOPS)
+        hint = f"write {meant!r}; " if MX_LABEL.fullmatch(meant) else ""
+        if hint and meant != text.strip():
+            hint = f"a provider is a name, not a domain: write {meant!r}, with no dot after it; "
         raise argparse.ArgumentTypeError(
-            f"{text!r} is no provider label (sesd names providers microsoft, google, "
-            "yahoo...; a gateway mimecast..., or a [providers.mx] label)"
+            f"{text!r} is no provider label ({hint}"
+            "sesd names providers microsoft, google, yahoo...; a gateway mimecast..., or "
+            "a [providers.mx] label)"
         )
     return text
 

@@ -14,7 +14,13 @@ import msgspec
 from sesd.config.urls import check_link
 from sesd.config.values import toml_key
 from sesd.core.causes import CAUSES
-from sesd.core.domains import group_named, normalise_domain, takes_glob, takes_name
+from sesd.core.domains import (
+    group_named,
+    normalise_domain,
+    takes_every,
+    takes_glob,
+    takes_name,
+)
 from sesd.core.text import escaped, has_space_or_control
 
 if TYPE_CHECKING:
@@ -177,8 +183,8 @@ def check_some_left(
     kind: str, watched: list[str], excluded: list[str] | None, groups: Collection[str] = ()
 ) -> None:
     """A rule whose exclusions leave out every name it watches would never fire: each
-    glob it watches is excluded by ``*`` or by itself (one beside a narrower glob
-    excluded may still fire), each name by an exclusion that takes its label, as the
+    glob it watches is excluded by ``*`` or by itself, however written (one beside a
+    narrower glob excluded may still fire), each name by an exclusion that takes its label, as the
     evaluator takes labels (sesd.alerting.labels): of domains, the label of the group
     of ``groups`` it names (``Bücher``, which ``Bü*`` takes), else its normal form."""
     from sesd.config.alerts import is_glob  # defined beside rules
@@ -189,7 +195,9 @@ def check_some_left(
 
     def left_out(name: str) -> bool:
         if is_glob(name):
-            return "*" in excluded or name in excluded
+            # A domain glob as the evaluator reads it: ``*.`` is ``*``, and ``"*.example "``
+            # the glob ``*.example``.
+            return any(takes_every(pattern, name, domains) for pattern in excluded)
         label = name
         if domains:
             # Checked already: a group's name, or a domain's.

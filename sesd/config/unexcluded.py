@@ -1,5 +1,5 @@
 """What a rule is told of an exclusion that takes nothing it watches: a provider,
-domain or tenant that none of its names nor globs takes (``providers = ["gmail"]``
+domain or tenant that none of its names nor globs takes (``providers = ["google"]``
 beside ``exclude_providers = ["yahoo"]``). It leaves out nothing: a typo of what was
 meant to be left out, or one left over when the rule's names changed. Warned of, not
 refused: a config that ran on it must start and reload. What the rule's globs take

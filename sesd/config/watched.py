@@ -79,7 +79,8 @@ def _check_rule_domains(config: Config) -> None:
                 said = f"alerts.rules[{i}] ({rule.name}).{key}[{j}]: {domain!r}"
                 # A group's name may be no domain's (a space, any script): its label.
                 if no_domain(domain) and group_named(domain, group_names) is None:
-                    raise ValueError(f"{said}, which is no domain name ({NO_DOMAIN_HINT})")
+                    hint = _in_another_case(domain, group_names) or NO_DOMAIN_HINT
+                    raise ValueError(f"{said}, which is no domain name ({hint})")
                 if is_glob(domain) and not _glob_takes_a_domain_label(domain, config):
                     # Refused as an address is: it watches nothing, or leaves out
                     # nothing (the rule pages on what was meant to be left out).
@@ -120,6 +121,18 @@ def _only_members(pattern: str, config: Config, members: dict[str, str]) -> list
     return sorted(groups)
 
 
+def _in_another_case(name: str, groups: Collection[str]) -> str:
+    """What a rule's name that is a group's in another case (``microsoft`` beside the
+    group ``Microsoft``) is told: the group is its label as written, so the name is a
+    domain's, which no recipient has. A silence takes a group in any case; a rule
+    does not. "" when it is no group's."""
+    typed = name.strip().rstrip(FULL_STOPS).lower()
+    group = next((group for group in groups if group.lower() == typed), None)
+    if group is None:
+        return ""
+    return f"the group {group!r}? a rule names a group as its name is written, in its case"
+
+
 def dotless_hint(name: str, key: str, metric: str, config: Config) -> str | None:
     """What a rule on domains naming ``name`` in ``key``, without a dot and no group's,
     most likely meant, said after "the rule watches (or leaves out) nothing under it":
@@ -136,6 +149,8 @@ def dotless_hint(name: str, key: str, metric: str, config: Config) -> str | None
     excluded = key.startswith("exclude_")
     if label == OTHER:
         return None
+    if told := _in_another_case(name, config.domains.groups):
+        return f" ({told})"
     if label in NOT_PROVIDERS:
         said = f"; {label!r} is no domain but a provider label ({HOLDS[label]})"
         if excluded:

@@ -35,6 +35,7 @@ __all__ = [
     "redact_address",
     "shown_address",
     "tag_label",
+    "takes_every",
     "takes_glob",
     "takes_name",
 ]
@@ -213,6 +214,22 @@ def takes_glob(label: str, pattern: str, domains: bool) -> bool:
         return True
     normal = domain_pattern(pattern)
     return normal != pattern and fnmatchcase(label, normal)
+
+
+def takes_every(pattern: str, glob: str, domains: bool) -> bool:
+    """Whether the glob ``pattern`` takes every label the glob ``glob`` takes, as
+    :func:`takes_glob` takes them: ``*``, or ``glob`` itself; of domains, either in any
+    form takes_glob reads it in (``*.`` and ``"* "`` are ``*``, ``*.Example.`` is
+    ``*.example``)."""
+    if not domains:
+        return pattern in ("*", glob)
+    forms = _glob_forms(pattern)
+    return "*" in forms or _glob_forms(glob) <= forms
+
+
+def _glob_forms(pattern: str) -> set[str]:
+    """The patterns :func:`takes_glob` matches a domain label against."""
+    return {pattern, pattern.strip().rstrip(FULL_STOPS), domain_pattern(pattern)}
 
 
 def readable(label: str) -> str:
