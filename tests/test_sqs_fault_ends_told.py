@@ -122,7 +122,8 @@ async def test_a_judging_fault_beside_an_exit_under_its_give_back_says_it_is_the
     """A fault of sesd's own judging the second of three messages; the first is deleted,
     then an exit is asked for under the give-back of the third. The exit ends the poller:
     the judging's fault, counted and logged by the poller, says it is the other of two
-    errors, not that the poller starts again with the third given back."""
+    errors, not that the poller starts again with the third given back. The batch's
+    line, logged before the give-back was made, says what comes of one that raises."""
     async with aws_client("sqs", local_sqs) as sqs:
         _, p, messages = await _three_received(sqs, _DELIVERIES)
         _deletes_read_by_the_sdk(sqs)
@@ -134,6 +135,8 @@ async def test_a_judging_fault_beside_an_exit_under_its_give_back_says_it_is_the
     said = said_in(json_logs)
     assert said["sesd.sqs.batch"]["deleted"] == 1
     assert said["sesd.task.failed"]["hint"] == GIVE_BACK
+    hint = said["sesd.sqs.batch_failed"]["hint"]
+    assert "the poller starts again, unless an exit or a cancellation under that" in hint
 
 
 async def test_a_stray_cancel_under_the_delete_after_a_fault_after_the_batch_is_a_fault(

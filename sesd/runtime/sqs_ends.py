@@ -26,11 +26,14 @@ __all__ = ["APPLIED", "GIVE_BACK", "MISJUDGED", "MISJUDGED_ENDING", "Ends"]
 #: What the log says of a fault of sesd's own in a batch's judging, and what came of it.
 MISJUDGED = (
     "a fault of sesd's own judging the batch: what it judged is deleted as any batch's, "
-    "those after the message at fault given back at once for SQS to hand out again; "
-    "those hidden (that message, and any the batch left for SQS to deliver again) come "
-    "back after their visibility timeout (with a redrive policy, one that meets the "
-    "fault each time moves to the dead-letter queue); the poller starts again. A fault "
-    "that repeats is a bug: report it with its traceback (sesd.task.failed)"
+    "those after the message at fault given back at once for SQS to hand out again, "
+    "unless that give-back is cut off (sesd.sqs.release_cut_off) or raises (this fault "
+    "then told beside its error: sesd.task.failed); those hidden (that message, and any "
+    "the batch left for SQS to deliver again) come back after their visibility timeout "
+    "(with a redrive policy, one that meets the fault each time moves to the dead-letter "
+    "queue); the poller starts again, unless an exit or a cancellation under that "
+    "give-back ends it. A fault that repeats is a bug: report it with its traceback "
+    "(sesd.task.failed)"
 )
 
 #: What the log says of a fault of sesd's own judging the batch, when an exit or the
@@ -40,7 +43,9 @@ MISJUDGED_ENDING = (
     "ends the poller (not started again), ended the delete of what it judged: what "
     "that delete did not delete (sesd.sqs.delete_cut_off, when it was cut off before "
     "SQS answered) SQS hands out again after its visibility timeout; those after the "
-    "message at fault are given back at once for SQS to hand out again; those hidden "
+    "message at fault are given back at once for SQS to hand out again, unless that "
+    "give-back is cut off (sesd.sqs.release_cut_off) or raises (a fault then told: "
+    "sesd.task.failed); those hidden "
     "(that message, and any the batch left for SQS to deliver again) come back after "
     "their visibility timeout (with a redrive policy, one that meets the fault each "
     "time moves to the dead-letter queue). A fault that repeats is a bug: report it "
