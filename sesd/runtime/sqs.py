@@ -323,7 +323,8 @@ class QueuePoller:
             # receive's answer was read in one a moment ago.
             await anyio.lowlevel.checkpoint_if_cancelled()
         except anyio.get_cancelled_exc_class() as exc:
-            # Cancelled while the receive was in flight: give the messages back now.
+            # Cancelled while the receive was in flight: give the messages back now. A
+            # fault under the give-back is told, not raised in the cancellation's place.
             await self._given_back(messages, exc)
         done = await self._judged(messages)
         await self._applied(messages, done)

@@ -65,14 +65,15 @@ APPLIED = (
 
 #: What the log says of one of two errors a batch ended in: the one the poller was to
 #: raise (a fault under its delete or in its judging, what ended the delete or the
-#: receive beside it), then another giving back messages at once (:meth:`Ends.either`).
+#: receive beside it, the poller's own cancellation), then another giving back messages
+#: at once (:meth:`Ends.either`).
 GIVE_BACK = (
     "two errors ended a batch: one the poller was to raise (a fault under its delete or "
     "in its judging; an exit or a cancellation under its delete or the receive beside "
-    "it; its own cancellation as the batch was judged), then another giving back "
-    "messages at once (what that receive brought, or those after the message at fault "
-    "or not yet judged): a fault, an exit, a cancellation; this one is told here, the "
-    "other ends the poller. A fault that repeats is a bug: report it with this "
+    "it; its own cancellation before or as the batch was judged), then another giving "
+    "back messages at once (what that receive brought, or those after the message at "
+    "fault or not yet judged): a fault, an exit, a cancellation; this one is told here, "
+    "the other ends the poller. A fault that repeats is a bug: report it with this "
     "traceback"
 )
 
