@@ -4,8 +4,9 @@ batch judged, a ``CancelledError`` nobody asked for (a library's own) under that
 an exit asked for under the give-back made before the poller ends, a fault or an exit
 under the give-back of a batch the poller's own cancellation reached. Each line says what
 came of the batch and of the poller: no advice that the poller starts again when it
-ends, no pointer to a line that is never logged, no exit dropped without a word.
-moto's SQS, the real poller."""
+ends, no pointer to a line that is never logged; an exit is raised before a
+cancellation, a cancellation before a fault. An exit that ends a task of the poller's
+ends its event loop: those tests run one of their own. moto's SQS, the real poller."""
 
 from __future__ import annotations
 

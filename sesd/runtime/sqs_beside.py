@@ -189,12 +189,11 @@ def raised_first(
     for comes first: it ends the whole program, whoever cancelled the poller included,
     and asyncio raises it out of the event loop; turned into a cancellation, a Ctrl-C
     could leave the process running. A cancellation comes next (it must reach whoever
-    waits for it), a fault last. Of two alike, ``raised`` comes before ``fault`` where
-    they are no Exception, ``fault`` before ``raised`` where they are: a fault under the
-    batch's delete (``fault``) so comes before the error of the receive beside it, as
-    when the receive followed the delete; the receive's error (``fault``) before what
-    ended the wait for the delete after it (``raised``: an exit, the event loop's
-    close)."""
+    waits for it), a fault last. Of two alike, ``raised`` comes first where they are no
+    Exception, ``fault`` where they are: of two faults, one under the batch's delete
+    (``fault``) so comes before the receive's beside it (``raised``), as when the
+    receive followed the delete. The receive's error is ``fault`` beside what ended the
+    wait for the delete after it (``raised``: an exit, the event loop's close)."""
     if raised is not None and _rank(raised) >= max(_rank(fault), 1):
         return raised, fault
     return fault, raised
