@@ -4,14 +4,15 @@ batch judged, a ``CancelledError`` nobody asked for (a library's own) under that
 an exit asked for under the give-back made before the poller ends, a fault or an exit
 under the give-back of a batch the poller's own cancellation reached. Each line says what
 came of the batch and of the poller: no advice that the poller starts again when it
-ends, no pointer to a line that is never logged, no exit dropped without a word.
-moto's SQS, the real poller."""
+ends, no pointer to a line that is never logged; an exit is raised before a
+cancellation, a cancellation before a fault. An exit that ends a task of the poller's
+ends its event loop: those tests run one of their own. moto's SQS, the real poller."""
 
 from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import anyio
@@ -22,10 +23,11 @@ import sesd.runtime.sqs_deletes as deletes_module
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.runtime.sqs import QueuePoller
 from sesd.runtime.sqs_beside import BESIDE
-from sesd.runtime.sqs_ends import APPLIED, EXIT_NOT_RAISED, GIVE_BACK, MISJUDGED, MISJUDGED_ENDING
+from sesd.runtime.sqs_ends import APPLIED, GIVE_BACK, MISJUDGED, MISJUDGED_ENDING
 from tests import factory as f
 from tests.conftest import aws_client, log_records, make_queue, said_in, send_bodies
 from tests.test_sqs_batch_cancelled import _a_costly_batch
+from tests.test_sqs_cancel_after_release import _given_back
 from tests.test_sqs_edges import poller
 from tests.test_sqs_fault_after_batch import _Slip, _slips
 from tests.test_sqs_give_back_fault import _under_a_release
@@ -63,6 +65,13 @@ def _in_turn(*kinds: type[BaseException]) -> Callable[[Any, Any], Any]:
 def _hints(json_logs: io.StringIO, event: str) -> list[str]:
     """The hints of each ``event`` line, in the order they were logged."""
     return [r["hint"] for r in log_records(json_logs) if r["event"] == event]
+
+
+def _ends_the_loop(run: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """``run`` in an event loop of its own, which a task's exit (``KeyboardInterrupt``)
+    ends: asyncio raises it out of the loop, here caught, not out of pytest's run."""
+    with pytest.raises(KeyboardInterrupt):
+        anyio.run(run)
 
 
 async def _cancelled_under_a_stalled_delete(sqs: Any, p: QueuePoller, messages: list[Any]) -> None:
@@ -114,7 +123,8 @@ async def test_a_judging_fault_beside_an_exit_under_its_give_back_says_it_is_the
     """A fault of sesd's own judging the second of three messages; the first is deleted,
     then an exit is asked for under the give-back of the third. The exit ends the poller:
     the judging's fault, counted and logged by the poller, says it is the other of two
-    errors, not that the poller starts again with the third given back."""
+    errors, not that the poller starts again with the third given back. The batch's
+    line, logged before the give-back was made, says what comes of one that raises."""
     async with aws_client("sqs", local_sqs) as sqs:
         _, p, messages = await _three_received(sqs, _DELIVERIES)
         _deletes_read_by_the_sdk(sqs)
@@ -126,6 +136,8 @@ async def test_a_judging_fault_beside_an_exit_under_its_give_back_says_it_is_the
     said = said_in(json_logs)
     assert said["sesd.sqs.batch"]["deleted"] == 1
     assert said["sesd.task.failed"]["hint"] == GIVE_BACK
+    hint = said["sesd.sqs.batch_failed"]["hint"]
+    assert "the poller starts again, unless an exit or a cancellation under that" in hint
 
 
 async def test_a_stray_cancel_under_the_delete_after_a_fault_after_the_batch_is_a_fault(
@@ -174,25 +186,35 @@ async def test_a_stray_cancel_under_the_delete_after_a_judging_fault_is_a_fault(
     assert said_in(json_logs)["sesd.sqs.batch_failed"]["hint"] == MISJUDGED
 
 
-async def test_an_exit_under_the_give_back_after_the_pollers_cancellation_is_logged(
+def test_an_exit_under_the_give_back_after_the_pollers_cancellation_is_raised(
     local_sqs: LocalSqs, json_logs: io.StringIO, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A fault of sesd's own judging the second of three messages; a program running sesd
     cancels the poller while the delete of the first waits; then an exit is asked for
-    under the give-back of the third. The cancellation ends the poller, as whoever
-    cancelled it waits for; the exit, which went nowhere and was said nowhere, is
-    logged with its traceback."""
-    async with aws_client("sqs", local_sqs) as sqs:
-        _, p, messages = await _three_received(sqs, _DELIVERIES)
-        monkeypatch.setattr(answers_module, "_entry", _raising(KeyboardInterrupt, "Id"))
-        p._judge._invalid = _FailsOn(messages[1]["MessageId"])
-        await _cancelled_under_a_stalled_delete(sqs, p, messages)
-        assert _read_faults(p, json_logs) == [("poller", "RuntimeError")]
-    said = said_in(json_logs)
-    dropped = said["sesd.sqs.exit_not_raised"]
-    assert (dropped["level"], dropped["hint"]) == ("error", EXIT_NOT_RAISED)
-    assert dropped["exception"].splitlines()[-1].startswith("KeyboardInterrupt: under the call")
-    assert said["sesd.task.failed"]["hint"] == MISJUDGED_ENDING
+    under the give-back of the third. The exit ends the poller, and asyncio raises it
+    out of the event loop: it ends the program, whoever cancelled the poller included.
+    Turned into that cancellation, a Ctrl-C could leave the process running. The
+    cancellation is no fault to log; the judging's fault is, as one whose poller ends."""
+    monkeypatch.setattr(answers_module, "_entry", _raising(KeyboardInterrupt, "Id"))
+    ran: list[tuple[QueuePoller, asyncio.Task[Any]]] = []
+
+    async def run() -> None:
+        async with aws_client("sqs", local_sqs) as sqs:
+            _, p, messages = await _three_received(sqs, _DELIVERIES)
+            p._judge._invalid = _FailsOn(messages[1]["MessageId"])
+            asked = _stalled(sqs, "delete_message_batch")
+            task = asyncio.get_running_loop().create_task(p._handle(messages))
+            ran.append((p, task))
+            with anyio.fail_after(10):
+                await asked.wait()
+                task.cancel()
+                await task
+
+    _ends_the_loop(run)
+    [(p, task)] = ran
+    assert isinstance(task.exception(), KeyboardInterrupt)
+    assert _read_faults(p, json_logs) == [("poller", "RuntimeError")]
+    assert _hints(json_logs, "sesd.task.failed") == [MISJUDGED_ENDING]
 
 
 async def test_an_exit_under_the_give_back_comes_before_a_stray_cancel_under_the_delete(
@@ -217,40 +239,76 @@ async def test_an_exit_under_the_give_back_comes_before_a_stray_cancel_under_the
         await p._handle(messages, ask=True)
     assert _read_faults(p, json_logs) == [("poller", "asyncio.exceptions.CancelledError")]
     assert _hints(json_logs, "sesd.task.failed") == [GIVE_BACK]
-    assert "sesd.sqs.exit_not_raised" not in said_in(json_logs)
 
 
-@pytest.mark.parametrize("kind", [ValueError, KeyboardInterrupt], ids=lambda k: k.__name__)
+async def _cancelled_as_it_is_judged(sqs: Any) -> tuple[QueuePoller, asyncio.Task[Any]]:
+    """A program running sesd cancels the poller's task (``Task.cancel()``) at the turn
+    a batch takes before its first message, then gives the batch back: the poller, and
+    its task, cancelled."""
+    _, p, messages = await _a_costly_batch(sqs)
+    judging = anyio.Event()
+
+    def received_at() -> float:
+        judging.set()  # read just before the batch, which takes its turn at once
+        return 0.0
+
+    p._clock = received_at
+    task = asyncio.get_running_loop().create_task(p._handle(messages))
+    with anyio.fail_after(10):
+        await judging.wait()
+    task.cancel()
+    return p, task
+
+
 async def test_the_give_back_of_a_batch_cancelled_as_it_is_judged_leaves_it_cancelled(
-    local_sqs: LocalSqs, json_logs: io.StringIO, monkeypatch: pytest.MonkeyPatch, kind: Any
+    local_sqs: LocalSqs, json_logs: io.StringIO, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A program running sesd cancels the poller's task (``Task.cancel()``) at the turn a
-    batch takes before its first message; the give-back of the batch then meets a bug of
-    sesd's own (or an exit is asked for under it). The poller still ends in that
-    cancellation, which the program waits for: the bug, raised in its place, had the
-    poller's supervisor start again a poller asked to end. The bug is counted and logged
-    with its traceback, the exit logged with its own."""
+    """The give-back of a batch whose poller's task a program cancelled as the batch was
+    judged meets a bug of sesd's own. The poller still ends in that cancellation, which
+    the program waits for: the bug, raised in its place, had the poller's supervisor
+    start again a poller asked to end. The bug is counted and logged with its
+    traceback."""
+    monkeypatch.setattr(deletes_module, "_ours", _under_a_release(ValueError))
+    async with aws_client("sqs", local_sqs) as sqs:
+        p, task = await _cancelled_as_it_is_judged(sqs)
+        with anyio.fail_after(10), pytest.raises(asyncio.CancelledError):
+            await task
+        assert _read_faults(p, json_logs) == [("poller", "ValueError")]
+    assert said_in(json_logs)["sesd.task.failed"]["hint"] == GIVE_BACK
+
+
+def test_an_exit_under_the_give_back_of_a_batch_cancelled_as_it_is_judged_is_raised(
+    local_sqs: LocalSqs, json_logs: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exit asked for under that give-back ends the poller, and asyncio raises it out
+    of the event loop, not the cancellation: the exit ends the program, the program that
+    cancelled the poller's task included. Nothing is logged as a fault."""
+    monkeypatch.setattr(deletes_module, "_ours", _under_a_release(KeyboardInterrupt))
+    ran: list[tuple[QueuePoller, asyncio.Task[Any]]] = []
+
+    async def run() -> None:
+        async with aws_client("sqs", local_sqs) as sqs:
+            ran.append(await _cancelled_as_it_is_judged(sqs))
+            with anyio.fail_after(10):
+                await ran[0][1]
+
+    _ends_the_loop(run)
+    [(p, task)] = ran
+    assert isinstance(task.exception(), KeyboardInterrupt)
+    assert _read_faults(p, json_logs) == []
+
+
+async def test_a_fault_under_the_give_back_of_a_batch_cancelled_before_it_is_judged(
+    local_sqs: LocalSqs, json_logs: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The poller cancelled while its receive was in flight gives the batch back before
+    it judges it; that give-back meets a bug of sesd's own. The poller still ends in its
+    cancellation: the bug, raised in its place, had the poller's supervisor start again
+    a poller asked to end. The bug is counted and logged with its traceback."""
+    monkeypatch.setattr(deletes_module, "_ours", _under_a_release(ValueError))
     async with aws_client("sqs", local_sqs) as sqs:
         _, p, messages = await _a_costly_batch(sqs)
-        judging = anyio.Event()
-
-        def received_at() -> float:
-            judging.set()  # read just before the batch, which takes its turn at once
-            return 0.0
-
-        p._clock = received_at
-        monkeypatch.setattr(deletes_module, "_ours", _under_a_release(kind))
-        task = asyncio.get_running_loop().create_task(p._handle(messages))
         with anyio.fail_after(10):
-            await judging.wait()
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
-        faults = _read_faults(p, json_logs)
-    said = said_in(json_logs)
-    if kind is ValueError:
-        assert faults == [("poller", "ValueError")]
-        assert said["sesd.task.failed"]["hint"] == GIVE_BACK
-    else:
-        assert faults == []
-        assert said["sesd.sqs.exit_not_raised"]["hint"] == EXIT_NOT_RAISED
+            await _given_back(p, messages)
+        assert _read_faults(p, json_logs) == [("poller", "ValueError")]
+    assert said_in(json_logs)["sesd.task.failed"]["hint"] == GIVE_BACK

@@ -292,8 +292,8 @@ class QueuePoller:
 
     async def _given_back(self, messages: list[MessageTypeDef], exc: BaseException) -> NoReturn:
         """Give ``messages`` back at once, then raise ``exc`` (the poller's own
-        cancellation through the shield), or the give-back's error where that must come
-        first (:meth:`Ends.either`)."""
+        cancellation, an exit), or the give-back's error where that must come first (an
+        exit asked for: :meth:`Ends.either`)."""
         first = await self._ends.given_back(self._in_flight, messages, exc)
         if first is exc:
             raise exc
@@ -322,10 +322,10 @@ class QueuePoller:
             # is taken; not a turn of the event loop (25,000 instructions a batch): the
             # receive's answer was read in one a moment ago.
             await anyio.lowlevel.checkpoint_if_cancelled()
-        except anyio.get_cancelled_exc_class():
-            # Cancelled while the receive was in flight: give the messages back now.
-            await self._ends.give_back(self._in_flight, messages)
-            raise
+        except anyio.get_cancelled_exc_class() as exc:
+            # Cancelled while the receive was in flight: give the messages back now. A
+            # fault under the give-back is told, not raised in the cancellation's place.
+            await self._given_back(messages, exc)
         done = await self._judged(messages)
         await self._applied(messages, done)
         # Handled messages are deleted even if a cancellation arrives meanwhile:

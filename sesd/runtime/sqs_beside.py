@@ -185,15 +185,27 @@ def raised_first(
     fault: BaseException, raised: BaseException | None
 ) -> tuple[BaseException, BaseException | None]:
     """Two errors a batch ended in: the one to raise, and the other, to be counted and
-    logged as a fault, not dropped. ``raised`` is raised if it is no Exception (an exit
-    asked for, a cancellation: it must reach whoever waits for it), else ``fault``. A
-    fault under the batch's delete (``fault``) so comes before the error of the receive
-    beside it, as when the receive followed the delete; the receive's error (``fault``)
-    before what ended the wait for the delete after it (``raised``: an exit, the event
-    loop's close)."""
-    if raised is not None and not isinstance(raised, Exception):
+    logged as a fault, not dropped (:func:`is_fault` says which are none). An exit asked
+    for comes first: it ends the whole program, whoever cancelled the poller included,
+    and asyncio raises it out of the event loop; turned into a cancellation, a Ctrl-C
+    could leave the process running. A cancellation comes next (it must reach whoever
+    waits for it), a fault last. Of two alike, ``raised`` comes first where they are no
+    Exception, ``fault`` where they are: of two faults, one under the batch's delete
+    (``fault``) so comes before the receive's beside it (``raised``), as when the
+    receive followed the delete. The receive's error is ``fault`` beside what ended the
+    wait for the delete after it (``raised``: an exit, the event loop's close)."""
+    if raised is not None and _rank(raised) >= max(_rank(fault), 1):
         return raised, fault
     return fault, raised
+
+
+def _rank(exc: BaseException) -> int:
+    """Which of two errors a batch ended in is raised (:func:`raised_first`): an exit
+    asked for (2) before what else is no Exception (1: a cancellation, a
+    ``GeneratorExit``), before a fault (0)."""
+    if isinstance(exc, KeyboardInterrupt | SystemExit):
+        return 2
+    return 0 if isinstance(exc, Exception) else 1
 
 
 def is_fault(exc: BaseException) -> bool:
@@ -201,7 +213,8 @@ def is_fault(exc: BaseException) -> bool:
     (:func:`raised_first`), is a fault to count and log as its supervisor does one. An
     exit asked for is none (the process is ending), nor is the poller's own cancellation
     (a stop, the event loop's close after an exit: the delete beside the receive is
-    cancelled with it); a ``CancelledError`` nobody asked for is, as it would be raised."""
+    cancelled with it), also where an exit is raised in its place; a ``CancelledError``
+    nobody asked for is, as it would be raised."""
     if isinstance(exc, KeyboardInterrupt | SystemExit):
         return False
     return not (isinstance(exc, asyncio.CancelledError) and stop_asked())

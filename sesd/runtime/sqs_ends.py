@@ -21,16 +21,19 @@ if TYPE_CHECKING:
 else:
     MessageTypeDef = Any
 
-__all__ = ["APPLIED", "EXIT_NOT_RAISED", "GIVE_BACK", "MISJUDGED", "MISJUDGED_ENDING", "Ends"]
+__all__ = ["APPLIED", "GIVE_BACK", "MISJUDGED", "MISJUDGED_ENDING", "Ends"]
 
 #: What the log says of a fault of sesd's own in a batch's judging, and what came of it.
 MISJUDGED = (
     "a fault of sesd's own judging the batch: what it judged is deleted as any batch's, "
-    "those after the message at fault given back at once for SQS to hand out again; "
-    "those hidden (that message, and any the batch left for SQS to deliver again) come "
-    "back after their visibility timeout (with a redrive policy, one that meets the "
-    "fault each time moves to the dead-letter queue); the poller starts again. A fault "
-    "that repeats is a bug: report it with its traceback (sesd.task.failed)"
+    "those after the message at fault given back at once for SQS to hand out again, "
+    "unless that give-back is cut off (sesd.sqs.release_cut_off) or raises (this fault "
+    "then told beside its error: sesd.task.failed); those hidden (that message, and any "
+    "the batch left for SQS to deliver again) come back after their visibility timeout "
+    "(with a redrive policy, one that meets the fault each time moves to the dead-letter "
+    "queue); the poller starts again, unless an exit or a cancellation under that "
+    "give-back ends it. A fault that repeats is a bug: report it with its traceback "
+    "(sesd.task.failed)"
 )
 
 #: What the log says of a fault of sesd's own judging the batch, when an exit or the
@@ -40,7 +43,9 @@ MISJUDGED_ENDING = (
     "ends the poller (not started again), ended the delete of what it judged: what "
     "that delete did not delete (sesd.sqs.delete_cut_off, when it was cut off before "
     "SQS answered) SQS hands out again after its visibility timeout; those after the "
-    "message at fault are given back at once for SQS to hand out again; those hidden "
+    "message at fault are given back at once for SQS to hand out again, unless that "
+    "give-back is cut off (sesd.sqs.release_cut_off) or raises (a fault then told: "
+    "sesd.task.failed); those hidden "
     "(that message, and any the batch left for SQS to deliver again) come back after "
     "their visibility timeout (with a redrive policy, one that meets the fault each "
     "time moves to the dead-letter queue). A fault that repeats is a bug: report it "
@@ -60,25 +65,16 @@ APPLIED = (
 
 #: What the log says of one of two errors a batch ended in: the one the poller was to
 #: raise (a fault under its delete or in its judging, what ended the delete or the
-#: receive beside it), then another giving back messages at once (:meth:`Ends.either`).
+#: receive beside it, the poller's own cancellation), then another giving back messages
+#: at once (:meth:`Ends.either`).
 GIVE_BACK = (
     "two errors ended a batch: one the poller was to raise (a fault under its delete or "
     "in its judging; an exit or a cancellation under its delete or the receive beside "
-    "it; its own cancellation as the batch was judged), then another giving back "
-    "messages at once (what that receive brought, or those after the message at fault "
-    "or not yet judged): a fault, an exit, a cancellation; this one is told here, the "
-    "other ends the poller. A fault that repeats is a bug: report it with this "
+    "it; its own cancellation before or as the batch was judged), then another giving "
+    "back messages at once (what that receive brought, or those after the message at "
+    "fault or not yet judged): a fault, an exit, a cancellation; this one is told here, "
+    "the other ends the poller. A fault that repeats is a bug: report it with this "
     "traceback"
-)
-
-#: What the log says of an exit asked for while a give-back was made, when the poller
-#: was already ending otherwise (its own cancellation, or an exit): that end is raised.
-EXIT_NOT_RAISED = (
-    "an exit (KeyboardInterrupt, SystemExit) asked for while the poller gave back "
-    "messages at once, its own end already under way (its cancellation: the event "
-    "loop's close, a program cancelling its task; or an exit): that end is raised, as "
-    "whoever ended the poller waits for it, and this exit goes no further. If the "
-    "process was to end and runs on, stop it again"
 )
 
 
@@ -118,8 +114,9 @@ class Ends:
     ) -> BaseException:
         """:meth:`give_back` of ``messages`` before the poller ends in ``ended`` (its own
         cancellation, an exit): what it raises then, ``ended`` or the give-back's error, as
-        :meth:`either` says, the other told. The give-back's fault raised in place of the
-        cancellation, its supervisor would start again a poller asked to end."""
+        :meth:`either` says (an exit under the give-back before the cancellation), the
+        other told. The give-back's fault raised in place of the cancellation, its
+        supervisor would start again a poller asked to end."""
         try:
             await self.give_back(in_flight, messages)
         except BaseException as error:  # noqa: BLE001 - one of the two raised by the poller
@@ -253,22 +250,13 @@ class Ends:
 
     def either(self, exc: BaseException, first: BaseException) -> BaseException:
         """What the poller raises when the give-back it makes before it raises ``first``
-        (what its batch ended in) raises ``exc``: ``first`` if it must reach whoever
-        waits for it (an exit asked for, a cancellation), else ``exc``. The other is
-        counted and logged here as a fault, with its own traceback, not lost.
-
-        An exit asked for under the give-back (``exc``) comes before a ``CancelledError``
-        nobody asked for (a fault: its supervisor would start again the poller of a
-        process asked to end). After the poller's own end (its cancellation, which
-        whoever cancelled it waits for; an exit) it is raised no further, but logged
-        with its traceback: an exit that left no trace would have the process run on
-        with nothing said."""
-        if isinstance(exc, KeyboardInterrupt | SystemExit) and not isinstance(first, Exception):
-            if is_fault(first):
-                self.fault(first, GIVE_BACK)
-                return exc
-            self._log.error("sesd.sqs.exit_not_raised", hint=EXIT_NOT_RAISED, exc_info=exc)
-            return first
+        (what its batch ended in) raises ``exc``: the one :func:`raised_first` puts first.
+        An exit asked for comes before all (it ends the program, whoever cancelled the
+        poller included), a cancellation next (whoever cancelled the poller waits for
+        it), a fault last; of two alike, the give-back's fault, else ``first``. The other
+        is counted and logged here as a fault, with its own traceback, not lost: a fault,
+        a ``CancelledError`` nobody asked for; not an exit, nor the poller's own
+        cancellation (no faults: :func:`is_fault`)."""
         raised, other = raised_first(exc, first)
         if other is not None:
             self.fault(other, GIVE_BACK)
