@@ -235,7 +235,11 @@ class SilenceWatcher:
             except (Hung, Later):
                 there = True
         if not there:
-            self._unwritten, self._starts = {}, MovedStarts()
+            # A step measured since the last look is kept: the new file's first read
+            # moves those added a moment before it, as the old one's would have.
+            unread, self._unwritten, self._starts = self._starts.unread, {}, MovedStarts()
+            if self.file is not None:
+                self._starts.unread = unread
         self.silences.items = []
         self._kept.forget()
         self._entries: list[Entry] = []
@@ -252,6 +256,7 @@ class SilenceWatcher:
         file = self.file
         if file is None:
             return False
+        measures = self._starts.measures  # a step measured while it is read: moved there
         try:
             identity: tuple[int, int, int, int] | None = yield FileOp(
                 file.path, "look", file.identity
@@ -271,7 +276,7 @@ class SilenceWatcher:
         found = (yield from self._left.held(file.path, held, identity[:2])) if identity else {}
         self._unwritten = {**found, **self._unwritten}
         # Starts first: an end kept is put no earlier than its start, the moved one.
-        self._starts.held(self._entries, now)
+        self._starts.held(self._entries, now, measures)
         self._unwritten = still_ended(self._entries, self._unwritten, now)
         if self._back[1]:  # the first read after a restore behind the save
             back, self._back = self._back, (0.0, 0.0)
