@@ -195,12 +195,15 @@ class SilenceWatcher:
             self._back = (now, step)
 
     def unwritten(self) -> dict[str, int]:
-        """How many ends wait to be written to each file: the one read (0 when none
-        wait) and each a reload moved off."""
+        """How many silences wait to be written to each file, their end or their start
+        moved: the one read (0 when none wait) and each a reload moved off (ends only).
+        Either, left unwritten, is lost at a restart, which reads such a silence waiting
+        or pending."""
         waiting = self._left.waiting()
         if self.file is not None:
             # Those of a file a reload came back to while it was missing wait with it.
-            waiting[self.file.path] = waiting.get(self.file.path, set()) | self._unwritten.keys()
+            here = self._unwritten.keys() | self._starts.waiting.keys()
+            waiting[self.file.path] = waiting.get(self.file.path, set()) | here
         return {path: len(ids) for path, ids in waiting.items()}
 
     def _use(
