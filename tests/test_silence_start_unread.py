@@ -1,8 +1,8 @@
 """A silence added a moment before the wall clock steps back, which sesd reads only
 after the step, its start an hour ahead: the read moves it to the step, as the step
-would have moved it read before. Here that read is in the worker thread when the step
-is measured, or a reload moves the file to a new path before it. Real files, a read
-held at a FIFO as on a share that stalls."""
+would have moved it read before. Here that read, or the look before it, is in the
+worker thread when the step is measured, or a reload moves the file to a new path
+before it. Real files, a read or look held at a FIFO as on a share that stalls."""
 
 from __future__ import annotations
 
@@ -16,12 +16,29 @@ from sesd.alerting.silence_file import SilenceFile
 from sesd.alerting.silence_watcher import SilenceWatcher
 from sesd.alerting.silences import Silence
 from sesd.config import parse_config
-from tests.test_routing import RULE, T
+from tests.test_routing import RULE, _silenceable
 from tests.test_silence_hung import Stuck, _back, gate
 from tests.test_silence_reload import _text
-from tests.test_silence_start_step import ADDED, STEP, _silence, _still_held, _silenceable
+from tests.test_silence_start_step import ADDED, STEP, _silence, _still_held
 
 pytestmark = pytest.mark.timeout(30)
+
+
+class LookedThenStuck(SilenceFile):
+    """A silences file whose first look finds its identity, then waits (as on a share
+    that stalls) until the test opens the FIFO ``gate`` for writing."""
+
+    def __init__(self, path: str, gate: Path) -> None:
+        super().__init__(path)
+        self._gate, self.waits = gate, 0
+
+    def identity(self) -> tuple[int, int, int, int] | None:
+        found = super().identity()
+        if not self.waits:
+            self.waits += 1
+            with open(self._gate, "rb") as gate:  # blocks until a writer comes
+                gate.read()
+        return found
 
 
 def _open_for_writing(fifo: Path) -> None:
@@ -59,6 +76,28 @@ async def test_a_silence_read_while_the_step_is_measured_moves(tmp_path: Path) -
     assert watcher.silences.match("delays", "a.example", "critical", stepped + 1) is not None
     await watcher.aend(set(), stepped + 1)
     assert [(s.id, s.starts_at) for s in file.read()] == [("s0", ADDED - 7200), ("s1", stepped)]
+
+
+async def test_a_look_under_way_when_the_step_is_measured_keeps_it(tmp_path: Path) -> None:
+    """The evaluation's look finds the file unchanged; before it comes back, s1 is
+    added and the clock steps an hour back. The look does not drop the step (it saw
+    the file before s1): the next read moves s1's start to the step (before: pending
+    for the step's length, its alerts paging)."""
+    path = tmp_path / "silences.json"
+    SilenceFile(str(path)).update(list, ADDED - 20)  # a file with no silence yet
+    watcher = SilenceWatcher(str(path))
+    assert await watcher.arefresh(ADDED - 10)
+    stepped = ADDED + 2 + STEP
+    with gate(tmp_path) as fifo:
+        watcher.file = LookedThenStuck(str(path), fifo)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(watcher.arefresh, ADDED + 1)  # its look waits at the gate
+            await anyio.to_thread.run_sync(_open_for_writing, fifo)
+            _silence(path)  # before the look comes back to the event loop
+            watcher.stepped(stepped, STEP)
+    assert watcher.silences.items == []
+    assert await watcher.arefresh(stepped + 1)
+    assert watcher.silences.match("delays", "a.example", "critical", stepped + 1) is not None
 
 
 @pytest.mark.parametrize("as_the_daemon", [False, True])

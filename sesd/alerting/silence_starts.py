@@ -34,7 +34,8 @@ class MovedStarts:
         #: read (:meth:`held`).
         self.unread: tuple[float, float] | None = None
         #: How many steps back were measured: a read under way when one is (its ``now``
-        #: taken before it) moves to the step (:meth:`held`).
+        #: taken before it) moves to the step (:meth:`held`), and a look under way keeps
+        #: it (it may have seen the file before a silence added a moment before).
         self.measures = 0
 
     def stepped(self, silences: Iterable[Silence], now: float, step: float, at: float) -> None:

@@ -265,7 +265,8 @@ class SilenceWatcher:
                 file.path, "look", file.identity
             )
             if identity == self._identity:
-                self._starts.unread = None  # each silence read before the step
+                if measures == self._starts.measures:  # looked at after the step
+                    self._starts.unread = None  # each silence read before it
                 return False
             entries: list[Entry] = yield FileOp(file.path, "read", file.entries)
         except (Hung, Later):
