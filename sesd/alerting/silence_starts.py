@@ -53,6 +53,14 @@ class MovedStarts:
             self.unread = now, step + (self.unread[1] if self.unread else 0.0)
             self.measures += 1
 
+    def forget(self, *, keep_step: bool) -> None:
+        """A reload moved to a file that does not hold them: no start waits. The step
+        kept for the next read stays with ``keep_step`` (a new file, read next), and
+        goes without (no file)."""
+        self.waiting, self._said = {}, set()
+        if not keep_step:
+            self.unread = None
+
     def held(self, entries: list[Entry], now: float, measures: int) -> None:
         """The file was read at ``now`` (``entries``), asked when :attr:`measures` was
         ``measures``: each silence it still has as written moves again. One it has no

@@ -240,9 +240,8 @@ class SilenceWatcher:
         if not there:
             # A step measured since the last look is kept: the new file's first read
             # moves those added a moment before it, as the old one's would have.
-            unread, self._unwritten, self._starts = self._starts.unread, {}, MovedStarts()
-            if self.file is not None:
-                self._starts.unread = unread
+            self._unwritten = {}
+            self._starts.forget(keep_step=self.file is not None)
         self.silences.items = []
         self._kept.forget()
         self._entries: list[Entry] = []
