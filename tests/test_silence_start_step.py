@@ -163,8 +163,9 @@ async def test_a_silence_added_on_the_clock_stepped_back_keeps_its_start(tmp_pat
 
 async def test_a_start_moved_back_holds_while_the_file_cannot_be_written(tmp_path: Path) -> None:
     """The file cannot be written when the clock steps back: s1 holds a.example's
-    firing all the same, which is said once; the start is written once the file can
-    be, and a stop before says which silence the file holds pending."""
+    firing all the same, which is said once and counted by ``sesd_silences_unwritten``
+    (before: 0, ends only); the start is written once the file can be, and a stop
+    before says which silence the file holds pending."""
     alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
     file = _silence(silences)
     now[0] = T + 60
@@ -179,9 +180,12 @@ async def test_a_start_moved_back_holds_while_the_file_cannot_be_written(tmp_pat
     said = [(e["event"], e["ids"]) for e in logs if e["event"].startswith("sesd.silences.un")]
     assert said == [("sesd.silences.unwritable", ["s1"]), ("sesd.silences.unwritten", ["s1"])]
     assert [s.starts_at for s in file.read()] == [ADDED]
+    # Counted as the ends are: the file, and so a restart, holds s1 pending.
+    assert alerting.silences.unwritten() == {str(silences): 1}
     lock.rmdir()
     await _still_held(alerting, pipeline, now)
     assert [s.starts_at for s in file.read()] == [T + 61 + STEP]
+    assert alerting.silences.unwritten() == {str(silences): 0}
     with capture_logs() as logs:
         alerting.log_unsent(kept=True)
     assert [e for e in logs if e["event"].startswith("sesd.silences.un")] == []

@@ -33,6 +33,10 @@ class MovedStarts:
         #: far): a silence added a moment before it, read only after, moves at that
         #: read (:meth:`held`).
         self.unread: tuple[float, float] | None = None
+        #: How many steps back were measured: a read under way when one is (its ``now``
+        #: taken before it) moves to the step (:meth:`held`), and a look under way keeps
+        #: it (it may have seen the file before a silence added a moment before).
+        self.measures = 0
 
     def stepped(self, silences: Iterable[Silence], now: float, step: float, at: float) -> None:
         """The wall clock stepped ``step`` seconds to ``now``: the starts of ``silences``
@@ -47,21 +51,33 @@ class MovedStarts:
         kept for the next read should it be a step back (two before it make one)."""
         if step < 0:
             self.unread = now, step + (self.unread[1] if self.unread else 0.0)
+            self.measures += 1
 
-    def held(self, entries: list[Entry], now: float) -> None:
-        """The file was read at ``now`` (``entries``): each silence it still has as
-        written moves again. One it has no longer, with another start (written, or
-        changed by hand: whoever edited it chose that start), or expired at the start
-        written, is left as the file says (:func:`start_moved`). Then one added a moment
-        before a step back measured since the last look, so read only now, has its start
-        moved to ``now``, as :meth:`stepped` would have moved it."""
+    def forget(self, *, keep_step: bool) -> None:
+        """A reload moved to a file that does not hold them: no start waits. The step
+        kept for the next read stays with ``keep_step`` (a new file, read next), and
+        goes without (no file)."""
+        self.waiting, self._said = {}, set()
+        if not keep_step:
+            self.unread = None
+
+    def held(self, entries: list[Entry], now: float, measures: int) -> None:
+        """The file was read at ``now`` (``entries``), asked when :attr:`measures` was
+        ``measures``: each silence it still has as written moves again. One it has no
+        longer, with another start (written, or changed by hand: whoever edited it chose
+        that start), or expired at the start written, is left as the file says
+        (:func:`start_moved`). Then one added a moment before a step back measured since
+        the last look, so read only now, has its start moved to ``now``, as
+        :meth:`stepped` would have moved it; to the step when it was measured while the
+        read was under way (``now`` is a time before it, on the clock stepped off)."""
         read = {entry.silence.id: entry.silence for entry in entries if entry.silence is not None}
         for silence_id, (written, moved) in list(self.waiting.items()):
             silence = read.get(silence_id)
             if silence is None or not start_moved(silence, written, moved):
                 del self.waiting[silence_id]
         if self.unread is not None:
-            self.stepped(read.values(), *self.unread, max(now, self.unread[0]))
+            at = max(now, self.unread[0]) if measures == self.measures else self.unread[0]
+            self.stepped(read.values(), *self.unread, at)
             self.unread = None
 
     def written(self, starts: dict[str, tuple[float, float]]) -> None:

@@ -195,12 +195,15 @@ class SilenceWatcher:
             self._back = (now, step)
 
     def unwritten(self) -> dict[str, int]:
-        """How many ends wait to be written to each file: the one read (0 when none
-        wait) and each a reload moved off."""
+        """How many silences wait to be written to each file, their end or their start
+        moved: the one read (0 when none wait) and each a reload moved off (ends only).
+        Either, left unwritten, is lost at a restart, which reads such a silence waiting
+        or pending."""
         waiting = self._left.waiting()
         if self.file is not None:
             # Those of a file a reload came back to while it was missing wait with it.
-            waiting[self.file.path] = waiting.get(self.file.path, set()) | self._unwritten.keys()
+            here = self._unwritten.keys() | self._starts.waiting.keys()
+            waiting[self.file.path] = waiting.get(self.file.path, set()) | here
         return {path: len(ids) for path, ids in waiting.items()}
 
     def _use(
@@ -235,7 +238,10 @@ class SilenceWatcher:
             except (Hung, Later):
                 there = True
         if not there:
-            self._unwritten, self._starts = {}, MovedStarts()
+            # A step measured since the last look is kept: the new file's first read
+            # moves those added a moment before it, as the old one's would have.
+            self._unwritten = {}
+            self._starts.forget(keep_step=self.file is not None)
         self.silences.items = []
         self._kept.forget()
         self._entries: list[Entry] = []
@@ -252,12 +258,14 @@ class SilenceWatcher:
         file = self.file
         if file is None:
             return False
+        measures = self._starts.measures  # a step measured while it is read: moved there
         try:
             identity: tuple[int, int, int, int] | None = yield FileOp(
                 file.path, "look", file.identity
             )
             if identity == self._identity:
-                self._starts.unread = None  # each silence read before the step
+                if measures == self._starts.measures:  # looked at after the step
+                    self._starts.unread = None  # each silence read before it
                 return False
             entries: list[Entry] = yield FileOp(file.path, "read", file.entries)
         except (Hung, Later):
@@ -271,7 +279,7 @@ class SilenceWatcher:
         found = (yield from self._left.held(file.path, held, identity[:2])) if identity else {}
         self._unwritten = {**found, **self._unwritten}
         # Starts first: an end kept is put no earlier than its start, the moved one.
-        self._starts.held(self._entries, now)
+        self._starts.held(self._entries, now, measures)
         self._unwritten = still_ended(self._entries, self._unwritten, now)
         if self._back[1]:  # the first read after a restore behind the save
             back, self._back = self._back, (0.0, 0.0)

@@ -110,9 +110,10 @@ class OutboxCollector(Collector):
 
 
 class UnwrittenCollector(Collector):
-    """``sesd_silences_unwritten{path}``: the ends of ``--until-resolved`` silences
-    (their alert resolved) not yet written to each silences file. The log says so at a
-    reload and at the stop; a file left unwritable for days shows here all along."""
+    """``sesd_silences_unwritten{path}``: the silences whose end (an ``--until-resolved``
+    one's alert resolved) or start (moved back by a step of the clock back) is not yet
+    written to each silences file. The log says so at a reload and at the stop; a file
+    left unwritable for days shows here all along."""
 
     _NAME = "sesd_silences_unwritten"
 
@@ -129,9 +130,10 @@ class UnwrittenCollector(Collector):
         moved off while some waited."""
         family = GaugeMetricFamily(
             self._NAME,
-            "Ends of --until-resolved silences whose alert resolved, not yet written to "
-            "the silences file (it cannot be written, or does not answer): ended in force, "
-            "but the file, and so a restart, still holds them waiting.",
+            "Silences whose end (their alert resolved, --until-resolved) or start (moved "
+            "back by a step of the clock back) is not yet written to the silences file (it "
+            "cannot be written, or does not answer): sesd holds them as moved, but the file, "
+            "and so a restart, holds them as written: waiting, or pending.",
             labels=["path"],
         )
         for path, count in sorted(self.unwritten().items()):

@@ -1,0 +1,128 @@
+"""A silence added a moment before the wall clock steps back, which sesd reads only
+after the step, its start an hour ahead: the read moves it to the step, as the step
+would have moved it read before. Here that read, or the look before it, is in the
+worker thread when the step is measured, or a reload moves the file to a new path
+before it. Real files, a read or look held at a FIFO as on a share that stalls."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import anyio.to_thread
+import pytest
+
+from sesd.alerting.silence_file import SilenceFile
+from sesd.alerting.silence_watcher import SilenceWatcher
+from sesd.alerting.silences import Silence
+from sesd.config import parse_config
+from tests.test_routing import RULE, _silenceable
+from tests.test_silence_hung import Stuck, _back, gate
+from tests.test_silence_reload import _text
+from tests.test_silence_start_step import ADDED, STEP, _silence, _still_held
+
+pytestmark = pytest.mark.timeout(30)
+
+
+class LookedThenStuck(SilenceFile):
+    """A silences file whose first look finds its identity, then waits (as on a share
+    that stalls) until the test opens the FIFO ``gate`` for writing."""
+
+    def __init__(self, path: str, gate: Path) -> None:
+        super().__init__(path)
+        self._gate, self.waits = gate, 0
+
+    def identity(self) -> tuple[int, int, int, int] | None:
+        found = super().identity()
+        if not self.waits:
+            self.waits += 1
+            with open(self._gate, "rb") as gate:  # blocks until a writer comes
+                gate.read()
+        return found
+
+
+def _open_for_writing(fifo: Path) -> None:
+    """Open ``fifo`` for writing and close it: comes back once a reader held at it is
+    let through."""
+    with open(fifo, "wb"):
+        pass
+
+
+async def test_a_silence_read_while_the_step_is_measured_moves(tmp_path: Path) -> None:
+    """s0 (from two hours before: behind the stepped clock too) was read a while ago;
+    s1 is added at ADDED, and the evaluation's read of it is in the worker thread when
+    the clock steps an hour back (the step measured on the event loop meanwhile). s1
+    holds all the same (before: the read, asked with the time before the step, spent
+    the step kept on no start, and s1 was pending for the step's length, its alerts
+    paging), and its start is written at the step."""
+    path = tmp_path / "silences.json"
+    file = SilenceFile(str(path))
+    file.add(Silence(id="s0", comment="c", starts_at=ADDED - 7200, ends_at=None,
+                     rule="delays", domain="b.example"), ADDED - 7200)  # fmt: skip
+    watcher = SilenceWatcher(str(path))
+    assert await watcher.arefresh(ADDED - 10)
+    _silence(path)
+    stepped = ADDED + 2 + STEP
+    with gate(tmp_path) as fifo:
+        watcher.file = stuck = Stuck(str(path), fifo)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(watcher.arefresh, ADDED + 1)  # the read waits at the gate
+            # Back once the read is at the gate: it goes on, the file read, as the step
+            # is measured.
+            await anyio.to_thread.run_sync(_open_for_writing, fifo)
+            watcher.stepped(stepped, STEP)
+        await _back(stuck)
+    assert [s.id for s in watcher.silences.items] == ["s0", "s1"]
+    assert watcher.silences.match("delays", "a.example", "critical", stepped + 1) is not None
+    await watcher.aend(set(), stepped + 1)
+    assert [(s.id, s.starts_at) for s in file.read()] == [("s0", ADDED - 7200), ("s1", stepped)]
+
+
+async def test_a_look_under_way_when_the_step_is_measured_keeps_it(tmp_path: Path) -> None:
+    """The evaluation's look finds the file unchanged; before it comes back, s1 is
+    added and the clock steps an hour back. The look does not drop the step (it saw
+    the file before s1): the next read moves s1's start to the step (before: pending
+    for the step's length, its alerts paging)."""
+    path = tmp_path / "silences.json"
+    SilenceFile(str(path)).update(list, ADDED - 20)  # a file with no silence yet
+    watcher = SilenceWatcher(str(path))
+    assert await watcher.arefresh(ADDED - 10)
+    stepped = ADDED + 2 + STEP
+    with gate(tmp_path) as fifo:
+        watcher.file = LookedThenStuck(str(path), fifo)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(watcher.arefresh, ADDED + 1)  # its look waits at the gate
+            await anyio.to_thread.run_sync(_open_for_writing, fifo)
+            _silence(path)  # before the look comes back to the event loop
+            watcher.stepped(stepped, STEP)
+    assert watcher.silences.items == []
+    assert await watcher.arefresh(stepped + 1)
+    assert watcher.silences.match("delays", "a.example", "critical", stepped + 1) is not None
+
+
+@pytest.mark.parametrize("as_the_daemon", [False, True])
+async def test_a_file_moved_before_its_first_read_after_the_step_moves_the_start(
+    tmp_path: Path, as_the_daemon: bool
+) -> None:
+    """The on-call adds s1 a moment before the clock steps back, after sesd's last look;
+    before the next evaluation, the file and the config are moved to a new path (a
+    reload, in one call or as the daemon makes it). The new file's first read, after
+    the step, moves s1's start as the old one's would have (before: no start waited,
+    so the reload dropped the step, and s1 was pending there, a.example paging)."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    now[0] = ADDED - 10
+    assert await alerting.evaluate_in_slices() == []  # no file yet: nothing read
+    _silence(silences)
+    now[0] = ADDED + 1 + STEP
+    alerting.stepped(now[0], STEP)
+    other = tmp_path / "other.json"
+    silences.rename(other)
+    config = parse_config(_text(other, RULE + 'sinks = ["ops"]\n'))
+    if as_the_daemon:
+        await alerting.read_silences(config)
+        alerting.reconfigure(config, files_read=True)
+        await alerting.write_silences()
+    else:
+        alerting.reconfigure(config)
+    await _still_held(alerting, pipeline, now)
+    assert [s.starts_at for s in SilenceFile(str(other)).read()] == [ADDED + 1 + STEP]
