@@ -410,6 +410,12 @@ def test_sesd_cause_gives_a_providers_own_code_as_an_alert_on_that_mail_does(
     with pytest.raises(SystemExit):
         main(["cause", "--provider", "gmail.com.", "550"])
     assert "'gmail.com.' is no provider label (sesd names" in capsys.readouterr().err
+    # A name sesd gives no provider is not offered to write: gmail is taken, with the
+    # advice for mail whose provider is not known (its owner is google).
+    for written in ("gmail.", " gmail "):
+        with pytest.raises(SystemExit):
+            main(["cause", "--provider", written, "550"])
+        assert f"{written!r} is no provider label (sesd names" in capsys.readouterr().err
 
 
 def test_sesd_cause_reads_one_diagnostic_a_line(

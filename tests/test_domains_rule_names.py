@@ -243,3 +243,46 @@ def test_a_groups_name_in_another_case_is_told_the_group(key: str) -> None:
         f"alerts.rules[0] (r).{key}[0]: 'consumer ms', which is no domain name (the group "
         "'Consumer MS'? a rule names a group as its name is written, in its case)"
     )
+
+
+@pytest.mark.parametrize(
+    ("watched", "excluded", "label"),
+    [
+        ("*.рф", "*.xn--p1ai", "xn--80aa0cbo65f.xn--p1ai"),
+        ("*.Example.com. ", "*.example.com", "shop.example.com"),
+        ("*.example.com.", "*.example.com", "shop.example.com"),
+        ("*.example", "**", "shop.example"),
+        ("Bü[c]her", "Bücher", "Bücher"),
+    ],
+)
+def test_a_glob_written_otherwise_than_its_exclusion_is_refused(
+    watched: str, excluded: str, label: str
+) -> None:
+    """The rule's glob written otherwise than its exclusion (``*.рф`` less
+    ``*.xn--p1ai``), or an exclusion of stars alone (``**``, which is ``*``): each
+    domain the glob takes is in normal form, which the exclusion takes too, and it
+    takes no group the exclusion leaves in, so the rule never fires. Only an exclusion
+    written otherwise than the rule's glob was refused; these loaded."""
+    # As the evaluator takes labels: what the rule watches is left out.
+    assert takes_glob(label, watched, domains=True)
+    assert takes_glob(label, excluded, domains=True)
+    with pytest.raises(ConfigError, match="would never fire"):
+        parse_config(f'{_GROUPS}{_RULE}domains = ["{watched}"]\nexclude_domains = ["{excluded}"]\n')
+
+
+@pytest.mark.parametrize(
+    ("groups", "watched", "excluded", "address", "label"),
+    [
+        # A group's name as written is a label no exclusion in normal form takes.
+        ('"Магазин.рф" = ["shop.example"]', "*.рф", "*.xn--p1ai", "a@shop.example", "Магазин.рф"),
+        # [!A] takes a domain that [!a], read in lower case, does not.
+        ('"Bücher" = ["b.example"]', "[!A]*.example", "[!a]*.example", "a@a.example", "a.example"),
+    ],
+)
+def test_a_glob_that_takes_a_label_its_exclusion_leaves_in_is_taken(
+    groups: str, watched: str, excluded: str, address: str, label: str
+) -> None:
+    """Alike as written, not as read: the rule fires on what the exclusion leaves in."""
+    config = f"[domains]\ngroups = {{ {groups} }}\n{_RULE}"
+    config += f'domains = ["{watched}"]\nexclude_domains = ["{excluded}"]\n'
+    assert _fired(config, [address]) == [label]

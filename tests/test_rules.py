@@ -391,6 +391,9 @@ def test_an_unknown_window_lists_the_windows_shortest_first() -> None:
             "leaves out every one of the domains",
         ),
         ("tenant_sending_paused", 'above = 0\nexclude_tenants = ["*"]', "leaves out every one"),
+        # Stars alone are ``*``.
+        ("delay_ratio", 'above = 0.1\nproviders = ["g*"]\nexclude_providers = ["**"]', "every"),
+        ("tenant_sending_paused", 'above = 0\nexclude_tenants = ["***"]', "leaves out every one"),
     ],
 )
 def test_a_threshold_no_value_can_cross_or_every_value_crosses_is_refused(

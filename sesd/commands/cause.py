@@ -15,6 +15,7 @@ from sesd.commands.output import put
 from sesd.core.cause_owners import owned
 from sesd.core.causes import MAX_TEXT, classify
 from sesd.core.domains import FULL_STOPS
+from sesd.core.providers import LABELS as PROVIDER_LABELS
 from sesd.core.providers import MX_LABEL
 from sesd.core.tallies import DELAY_TYPES
 
@@ -123,9 +124,11 @@ def _provider(text: str) -> str:
     text = _unmarked(text).lower()
     if not MX_LABEL.fullmatch(text):
         # A provider written as a domain is, a root dot after it (google.), or with
-        # spaces around it: what to write, as a rule's providers are told.
+        # spaces around it: what to write, as a rule's providers are told. Only a name
+        # sesd gives a provider: ``gmail.`` told to write gmail would be taken, and
+        # advised as mail whose provider is not known.
         meant = text.strip().rstrip(FULL_STOPS)
-        hint = f"write {meant!r}; " if MX_LABEL.fullmatch(meant) else ""
+        hint = f"write {meant!r}; " if meant in PROVIDER_LABELS else ""
         if hint and meant != text.strip():
             hint = f"a provider is a name, not a domain: write {meant!r}, with no dot after it; "
         raise argparse.ArgumentTypeError(

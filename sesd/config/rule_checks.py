@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import string
 import unicodedata
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Final
 
 import msgspec
@@ -15,12 +15,15 @@ from sesd.config.urls import check_link
 from sesd.config.values import toml_key
 from sesd.core.causes import CAUSES
 from sesd.core.domains import (
+    OTHER,
+    glob_forms,
     group_named,
     normalise_domain,
     takes_every,
     takes_glob,
     takes_name,
 )
+from sesd.core.globs import glob_takes_a_domain
 from sesd.core.text import escaped, has_space_or_control
 
 if TYPE_CHECKING:
@@ -184,7 +187,8 @@ def check_some_left(
 ) -> None:
     """A rule whose exclusions leave out every name it watches would never fire: each
     glob it watches is excluded by ``*`` or by itself, however written (one beside a
-    narrower glob excluded may still fire), each name by an exclusion that takes its label, as the
+    narrower glob excluded may still fire), or, of domains, takes no label they leave in
+    (``*.рф`` less ``*.xn--p1ai``), each name by an exclusion that takes its label, as the
     evaluator takes labels (sesd.alerting.labels): of domains, the label of the group
     of ``groups`` it names (``Bücher``, which ``Bü*`` takes), else its normal form."""
     from sesd.config.alerts import is_glob  # defined beside rules
@@ -193,15 +197,7 @@ def check_some_left(
         return
     domains = kind == "domains"
 
-    def left_out(name: str) -> bool:
-        if is_glob(name):
-            # A domain glob as the evaluator reads it: ``*.`` is ``*``, and ``"*.example "``
-            # the glob ``*.example``.
-            return any(takes_every(pattern, name, domains) for pattern in excluded)
-        label = name
-        if domains:
-            # Checked already: a group's name, or a domain's.
-            label = group_named(name, groups) or normalise_domain(name) or name
+    def taken(label: str) -> bool:
         return any(
             takes_glob(label, pattern, domains)
             if is_glob(pattern)
@@ -209,11 +205,39 @@ def check_some_left(
             for pattern in excluded
         )
 
+    def left_out(name: str) -> bool:
+        if is_glob(name):
+            # A domain glob as the evaluator reads it: ``*.`` is ``*``, and ``"*.example "``
+            # the glob ``*.example``.
+            if any(takes_every(pattern, name, domains) for pattern in excluded):
+                return True
+            globs = [pattern for pattern in excluded if is_glob(pattern)]
+            return domains and _takes_nothing_left(name, globs, groups, taken)
+        label = name
+        if domains:
+            # Checked already: a group's name, or a domain's.
+            label = group_named(name, groups) or normalise_domain(name) or name
+        return taken(label)
+
     if all(left_out(name) for name in watched):
         raise ValueError(
             f"exclude_{kind}: leaves out every one of the {kind} the rule watches "
             f"({', '.join(watched)}): it would never fire"
         )
+
+
+def _takes_nothing_left(
+    glob: str, excluded: list[str], groups: Collection[str], taken: Callable[[str], bool]
+) -> bool:
+    """Whether a domain glob no exclusion takes whole (``*.рф`` less ``*.xn--p1ai``)
+    takes nothing they leave in: each domain it takes (in normal form) by a form it is
+    read in that one of ``excluded`` is read in too, each group (and ``other``) that
+    ``taken`` leaves out. ``*.рф`` as written takes a group ``Магазин.рф``, which
+    ``*.xn--p1ai`` leaves in: the rule fires on it."""
+    forms = set().union(*(glob_forms(pattern) for pattern in excluded))
+    if any(glob_takes_a_domain(form) for form in glob_forms(glob) - forms):
+        return False
+    return all(taken(label) for label in (OTHER, *groups) if takes_glob(label, glob, True))
 
 
 def _check_tenants(rule: RuleConfig) -> None:

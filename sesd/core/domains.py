@@ -28,6 +28,7 @@ __all__ = [
     "TAG_VALUE",
     "domain_of",
     "domain_pattern",
+    "glob_forms",
     "group_named",
     "normalise_domain",
     "readable",
@@ -218,18 +219,24 @@ def takes_glob(label: str, pattern: str, domains: bool) -> bool:
 
 def takes_every(pattern: str, glob: str, domains: bool) -> bool:
     """Whether the glob ``pattern`` takes every label the glob ``glob`` takes, as
-    :func:`takes_glob` takes them: ``*``, or ``glob`` itself; of domains, either in any
-    form takes_glob reads it in (``*.`` and ``"* "`` are ``*``, ``*.Example.`` is
-    ``*.example``)."""
-    if not domains:
-        return pattern in ("*", glob)
-    forms = _glob_forms(pattern)
-    return "*" in forms or _glob_forms(glob) <= forms
+    :func:`takes_glob` takes them: ``*`` (or stars alone, ``**``), or ``glob`` itself;
+    of domains, either in any form takes_glob reads it in (``*.`` and ``"* "`` are
+    ``*``, ``*.Example.`` is ``*.example``)."""
+    forms = glob_forms(pattern) if domains else {pattern}
+    return any(_all_stars(form) for form in forms) or (
+        glob_forms(glob) <= forms if domains else glob in forms
+    )
 
 
-def _glob_forms(pattern: str) -> set[str]:
-    """The patterns :func:`takes_glob` matches a domain label against."""
+def glob_forms(pattern: str) -> set[str]:
+    """The patterns :func:`takes_glob` matches a domain label against: as written,
+    without a root dot nor spaces around it, and in the normal form of its parts."""
     return {pattern, pattern.strip().rstrip(FULL_STOPS), domain_pattern(pattern)}
+
+
+def _all_stars(pattern: str) -> bool:
+    """Whether a glob takes every text: stars alone, as ``*`` does."""
+    return pattern != "" and not pattern.strip("*")
 
 
 def readable(label: str) -> str:
