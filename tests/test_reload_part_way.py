@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
+import sesd.runtime.reload_switch as reload_switch
 from sesd.config import load_config
 from sesd.runtime.daemon import Daemon
 from tests.conftest import make_queue, running
@@ -140,3 +141,69 @@ async def test_a_reload_that_faults_reading_silences_closes_the_clients_it_made(
         assert await daemon.reload()
         assert [q.label for q in daemon.config.queues] == ["one", "two"]
         assert _sample(daemon, "sesd_config_last_reload_successful") == 1
+
+
+#: The parts of a reload once its config is switched, in the order they are applied.
+PARTS = [
+    "logging level",
+    "alert evaluations settled",
+    "pipeline",
+    "alert rules, sinks and silences",
+    "AWS accounts",
+    "account and tenant polls",
+    "queues",
+    "canary",
+    "reload metrics and log",
+    "silences written",
+    "AWS clients closed",
+]
+#: A canary moved by the reload, never sent: its restart is where the fault is.
+CANARY = (
+    '[canary]\nfrom = "canary@example.com"\nendpoint_url = "http://127.0.0.1:9"\n'
+    'configuration_set = "sesd"\nqueue = "one"\ninterval = "1h"\ndeadline = "2m"\n'
+    'send_timeout = "5s"\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("owner", "name", "at"),
+    [
+        ("switch", "set_level", "logging level"),
+        ("pipeline", "reconfigure", "pipeline"),
+        ("aws", "reconfigure", "AWS accounts"),
+        ("switch", "requeue", "queues"),
+        ("daemon", "restart_canary", "canary"),
+        ("metrics", "reloaded", "reload metrics and log"),
+        ("alerting", "write_silences", "silences written"),
+        ("aws", "retire", "AWS clients closed"),
+    ],
+)
+async def test_a_fault_in_each_part_names_the_parts_applied_before_it(
+    local_sqs: Any,
+    sqs: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    owner: str,
+    name: str,
+    at: str,
+) -> None:
+    """Wherever the fault is, the line names the part it was in and those applied before
+    it (what an engineer reads to tell what runs), and both gauges are held."""
+    one, _ = await make_queue(sqs)
+    two, _ = await make_queue(sqs)
+    path = tmp_path / "sesd.toml"
+    path.write_text(_text(local_sqs, one))
+    async with running(load_config(path), config_path=path) as daemon:
+        parts = {
+            "switch": reload_switch, "pipeline": daemon.pipeline, "aws": daemon.aws,
+            "daemon": daemon, "metrics": daemon.metrics, "alerting": daemon.alerting,
+        }  # fmt: skip
+        _once(daemon, monkeypatch, parts[owner], name)
+        path.write_text(_added(local_sqs, one, two) + CANARY)
+        with capture_logs() as logs:
+            await daemon._reloader.on_signal()
+        assert _sample(daemon, "sesd_config_last_reload_successful") == 0
+        assert _sample(daemon, "sesd_config_restart_pending") == 1
+    (failed,) = [e for e in logs if e["event"] == "sesd.config.reload_failed"]
+    assert (failed["error"], failed["at"]) == (f"RuntimeError: a fault in {name}", at)
+    assert failed["applied"] == PARTS[: PARTS.index(at)]

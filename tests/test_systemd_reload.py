@@ -260,6 +260,20 @@ def test_a_reload_that_faulted_part_way_is_not_said_to_have_changed_nothing(
     assert (told.ok, told.part_way) == (False, True)
 
 
+def test_the_report_of_a_sesd_from_before_part_way_is_read(tmp_path: Path) -> None:
+    """A sesd started before the command was upgraded writes no ``part_way``: its report
+    is still read (not taken for one that tells no outcome, exit 0), as not part way."""
+    path = tmp_path / REPORT_NAME
+    older = {
+        "pid": 7, "begun": 2, "ended": 2, "ok": False, "restart": [], "restart_count": 0,
+        "read_after": 2,
+    }  # fmt: skip
+    path.write_text(json.dumps(older))
+    told = read_report(path)
+    assert told is not None
+    assert (told.ended, told.ok, told.part_way) == (2, False, False)
+
+
 def test_outside_the_unit_reload_says_to_send_the_signal(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
