@@ -164,7 +164,7 @@ class Reloader:
             "sesd.config.reload_failed",
             files=[key],
             error=error,
-            kept=_KEPT,
+            kept=self._kept()["kept"],  # the hint is the mount's; a reload's says to restart
             hint="a hung mount? The other files are still looked at, but a change to "
             "one is read once this one answers (a refresh reads them all); sesd looks "
             "at it again once that look comes back, and reads the files then. A SIGHUP "
