@@ -6,6 +6,7 @@ behind it is not said again (an hour of a hung share at one look a second would 
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +18,17 @@ from structlog.testing import capture_logs
 import sesd.runtime.follow
 import sesd.runtime.reload
 from sesd.commands.demo.localsqs import LocalSqs
-from sesd.config import load_config
+from sesd.config import Config, load_config
+from sesd.config.files import reread
 from tests.conftest import running
-from tests.test_follow_files import _mounted
+from tests.test_follow_files import _held_read, _key, _mounted, _reloaded
 from tests.test_follow_hung import BOUND, KEY, Mount
 from tests.test_reload_part_way import _once
 
 pytestmark = [pytest.mark.usefixtures("short_polls"), pytest.mark.timeout(60)]
+
+#: What each refresh refused behind a read still held says.
+HELD = "was given up and has not returned"
 
 
 def _mount(monkeypatch: pytest.MonkeyPatch, hung: set[str]) -> Mount:
@@ -63,3 +68,50 @@ async def test_a_file_that_hangs_after_a_reload_faulted_part_way_says_what_is_in
     assert hang["files"] == [KEY]
     assert hang["kept"] == faulted["kept"] == "neither config whole: the new one in part"
     assert hang["hint"].startswith("a hung mount? ")
+
+
+async def test_refreshes_refused_behind_a_held_read_are_said_once(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The routing key's file answers its stat again, then holds the read the follower
+    begins (a share that flaps) past the bound: given up. Each look after it finds the
+    file unread and is refused behind that read: said once, not at each look, the
+    reload metric at 0 meanwhile; once the read returns, the files are read again."""
+    monkeypatch.setattr(sesd.runtime.reload, "READ_TIMEOUT", 1.0)
+    mount_dir, path, _ = await _mounted(local_sqs, sqs, tmp_path)
+    routing_key = str(mount_dir / "current" / "routing_key")
+    mount = _mount(monkeypatch, {routing_key})
+    flaps = threading.Event()
+    reads: list[str] = []
+
+    def held(config: Config) -> Config:
+        reads.append("read")
+        if len(reads) == 1:
+            flaps.wait(30)  # the first read after the stat answered: held
+        return reread(config)
+
+    monkeypatch.setattr(sesd.runtime.reload, "reread", held)
+    with capture_logs() as logs:
+        try:
+            async with running(load_config(path), config_path=path) as daemon:
+                await mount.looked(str(mount_dir / "current" / "tls.crt"), 1)  # hung
+                mount.answer()
+                with anyio.fail_after(20):
+                    await daemon.changes.wait_for(
+                        lambda: any("took over" in e.get("error", "") for e in logs)
+                    )
+                # The held stat's return, the look that began the read, then 4 looks.
+                await mount.looked(routing_key, 6)
+                assert _reloaded(daemon) == 0
+                reader = _held_read()
+                flaps.set()
+                await anyio.to_thread.run_sync(reader.join, 10)
+                with anyio.fail_after(10):
+                    await daemon.changes.wait_for(lambda: _reloaded(daemon) == 1)
+                assert _key(daemon) == "key-one"
+        finally:
+            mount.answer()
+            flaps.set()
+    refused = [e for e in logs if HELD in e.get("error", "")]
+    assert len(refused) <= 1
+    assert len(reads) == 2  # the one held, and the one once it returned

@@ -95,6 +95,9 @@ class Reloader(Following):
         self._held: float | None = None
         #: Whether the last read was given up (it read nothing that was applied).
         self._given_up = False
+        #: The read still held (when it began) that a refresh was refused behind, said:
+        #: those after it, one each look of the follower's, are refused without a word.
+        self._said_behind: float | None = None
         #: Each SIGHUP's outcome, for `sesd reload` (the unit's ExecReload) to wait on.
         self.report = ReloadReport(report_path(os.environ))
         #: What waits for a restart (sesd_config_restart_pending, the status page).
@@ -159,7 +162,10 @@ class Reloader(Following):
         changed: a rotated secret, a renewed certificate), not the config file, and
         apply them as a reload does. True when they are in force; a failure, whatever
         it is, is logged and changes nothing."""
-
+        behind = self._held
+        if behind is not None and behind == self._said_behind:
+            return False  # the metric at 0 meanwhile; tried again once that read returns
+        self._said_behind = behind
         marks: dict[str, Signature] = {}
 
         def read() -> Config:
