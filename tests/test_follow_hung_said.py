@@ -21,7 +21,7 @@ from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import Config, load_config
 from sesd.config.files import reread
 from tests.conftest import running
-from tests.test_follow_files import _held_read, _key, _mounted, _reloaded
+from tests.test_follow_files import _held_read, _key, _mounted, _padded, _reloaded
 from tests.test_follow_hung import BOUND, KEY, Mount
 from tests.test_reload_part_way import _once
 
@@ -115,3 +115,35 @@ async def test_refreshes_refused_behind_a_held_read_are_said_once(
     refused = [e for e in logs if HELD in e.get("error", "")]
     assert len(refused) <= 1
     assert len(reads) == 2  # the one held, and the one once it returned
+
+
+async def test_a_file_refused_once_it_answers_is_read_again_when_fixed(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The routing key's file is cut short while its mount hangs: once it answers, the
+    files are read and the key refused, said once (not at each look: the file is no
+    longer unread), the key in force kept. Fixed by hand, it is read at its change."""
+    mount_dir, path, _ = await _mounted(local_sqs, sqs, tmp_path)
+    routing_key = mount_dir / "current" / "routing_key"
+    mount = _mount(monkeypatch, {str(routing_key)})
+    with capture_logs() as logs:
+        try:
+            async with running(load_config(path), config_path=path) as daemon:
+                await mount.looked(str(mount_dir / "current" / "tls.crt"), 1)  # hung
+                routing_key.write_text("short")
+                mount.answer()
+                with anyio.fail_after(20):
+                    await daemon.changes.wait_for(
+                        lambda: any("5 characters long" in e.get("error", "") for e in logs)
+                    )
+                await mount.looked(str(routing_key), 4)  # the stat's return, then 3 looks
+                assert _reloaded(daemon) == 0
+                assert _key(daemon) == "key-one"
+                routing_key.write_text(_padded("key-two"))
+                with anyio.fail_after(20):
+                    await daemon.changes.wait_for(lambda: _key(daemon) == "key-two")
+                assert _reloaded(daemon) == 1
+        finally:
+            mount.answer()
+    refused = [e for e in logs if "5 characters long" in e.get("error", "")]
+    assert len(refused) == 1
