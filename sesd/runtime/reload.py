@@ -1,7 +1,8 @@
 """Applying a reload (SIGHUP) or a refresh to a running daemon, part by part: all or
 nothing. What a reload takes from a new config file, and what waits for a restart, is
 :mod:`sesd.runtime.reload_keys`. A refresh reads the files of the config in force
-again, not the config file (:mod:`sesd.runtime.follow` says when).
+again, not the config file (:mod:`sesd.runtime.follow` says when; the loop that
+does is :mod:`sesd.runtime.reload_follow`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sesd.io.logs import get_logger
 from sesd.runtime.apart import apart
 from sesd.runtime.aws import Made, QueueClients
 from sesd.runtime.follow import Follower, Signature, signatures, signatures_of
+from sesd.runtime.reload_follow import Following
 from sesd.runtime.reload_keys import (
     RESTART_KEYS,
     config_changes,
@@ -76,7 +78,7 @@ def _unexpected(exc: Exception) -> str:
     return escaped(f"{type(exc).__name__}: {exc}", 500)
 
 
-class Reloader:
+class Reloader(Following):
     """Applies a reloaded config to a running daemon, part by part."""
 
     def __init__(self, daemon: Parts) -> None:
@@ -93,6 +95,9 @@ class Reloader:
         self._held: float | None = None
         #: Whether the last read was given up (it read nothing that was applied).
         self._given_up = False
+        #: The read still held (when it began) that a refresh was refused behind, said:
+        #: those after it, one each look of the follower's, are refused without a word.
+        self._said_behind: float | None = None
         #: Each SIGHUP's outcome, for `sesd reload` (the unit's ExecReload) to wait on.
         self.report = ReloadReport(report_path(os.environ))
         #: What waits for a restart (sesd_config_restart_pending, the status page).
@@ -152,31 +157,15 @@ class Reloader:
 
         return await self._apply(read, applied, whole=True, placed=placed, left=left, path=path)
 
-    async def follow(self) -> None:
-        """Refresh whenever a file of the config in force changes (sesd.runtime.follow)."""
-        await self.follower.run(lambda: self._daemon.config, self.refresh, self._unanswered)
-
-    def _unanswered(self, key: str, error: str) -> None:
-        """A file the config names did not answer a look (a hung mount): said as a
-        refresh that could not read it, once, the reload metric at 0 until one does."""
-        self._failed(file=False)
-        self._log.error(
-            "sesd.config.reload_failed",
-            files=[key],
-            error=error,
-            kept=_KEPT,
-            hint="a hung mount? The other files are still looked at, but a change to "
-            "one is read once this one answers (a refresh reads them all); sesd looks "
-            "at it again once that look comes back, and reads the files then. A SIGHUP "
-            "does not look at it: a config naming another file in its place is read",
-        )
-
     async def refresh(self, files: list[str]) -> bool:
         """Read again the files of the config in force (``files``, the keys of those that
         changed: a rotated secret, a renewed certificate), not the config file, and
         apply them as a reload does. True when they are in force; a failure, whatever
         it is, is logged and changes nothing."""
-
+        behind = self._held
+        if behind is not None and behind == self._said_behind:
+            return False  # the metric at 0 meanwhile; tried again once that read returns
+        self._said_behind = behind
         marks: dict[str, Signature] = {}
 
         def read() -> Config:
