@@ -117,6 +117,23 @@ def test_a_glob_in_capitals_takes_a_group_named_in_lower_case() -> None:
     assert [(a.kind, a.domain) for a in fired] == [(Transition.FIRING, "team eu")]
 
 
+@pytest.mark.parametrize("glob", ["[!A-Z0-9_]*.example.", " [!A-Z0-9_]*.example "])
+def test_a_glob_with_a_root_dot_takes_what_it_takes_without_it(glob: str) -> None:
+    """A domain glob is matched as written, without a root dot nor spaces around it, and
+    in lower case. Without its root dot, a glob whose set leaves out capitals takes
+    ``shop.example`` (a lower-case letter first), though in lower case (``[!a-z0-9_]``)
+    it takes no domain: the config takes it, and the rule fires on that domain."""
+    rules = f'{_RULE}domains = ["{glob}"]\n{_SECOND}exclude_domains = ["{glob}"]\n'
+    config = parse_config(rules)
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
+    for k in range(4):
+        kind = "delay" if k % 2 else "delivery"
+        pipeline.feed(_event(kind, f"u{k}@shop.example"), "q", NOW)
+    fired = evaluator.evaluate(pipeline.ledger, NOW + 1)
+    assert [(a.rule, a.kind, a.domain) for a in fired] == [("r", Transition.FIRING, "shop.example")]
+
+
 @pytest.mark.parametrize("key", ["providers", "exclude_providers"])
 @pytest.mark.parametrize("glob", ["gmail*", "*.com", "Goog*"])
 def test_a_provider_glob_that_matches_no_provider_is_refused(key: str, glob: str) -> None:

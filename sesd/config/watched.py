@@ -25,6 +25,7 @@ from sesd.core.domains import (
     FULL_STOPS,
     OTHER,
     domain_pattern,
+    glob_forms,
     group_named,
     normalise_domain,
     takes_glob,
@@ -291,12 +292,13 @@ def _check_rule_tenants(config: Config) -> None:
 def _glob_takes_a_domain_label(pattern: str, config: Config, members: Collection[str] = ()) -> bool:
     """Whether a domain glob takes some label of the domain scope, as the evaluator
     matches it (sesd.core.domains.takes_glob): a domain in its normal form (but
-    ``members``, a group's: they count under its label), by the glob as written or in
-    the normal form of its parts (``Yahoo.*``, ``*.рф``); a group's name as written;
-    sesd's ``other``."""
+    ``members``, a group's: they count under its label), by the glob as written,
+    without a root dot nor spaces around it (``[!A-Z0-9_]*.example.``, whose set in
+    lower case takes no domain's first letter), or in the normal form of its parts
+    (``Yahoo.*``, ``*.рф``); a group's name as written; sesd's ``other``."""
     if any(takes_glob(label, pattern, True) for label in (OTHER, *config.domains.groups)):
         return True
-    return any(glob_takes_a_domain(glob, members) for glob in (pattern, domain_pattern(pattern)))
+    return any(glob_takes_a_domain(glob, members) for glob in glob_forms(pattern))
 
 
 def silence_takes_a_label(pattern: str, config: Config, members: Collection[str] = ()) -> bool:
