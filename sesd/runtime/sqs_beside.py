@@ -128,9 +128,12 @@ async def delete_and_receive(
                     await beside
             except BaseException as exc:  # noqa: BLE001 - raised once the batch is told
                 # An exit, or the event loop's close (after an exit under the delete):
-                # told as any end of the wait is, the receive's error not dropped.
-                if calls.raised is None:
-                    calls.raised = exc
+                # told as any end of the wait is, the receive's error not dropped. After
+                # the delete's exit, which asyncio raised out of the loop at once, an
+                # exit under the receive is not raised in turn: it would go out of the
+                # loop's close, cutting short the cancellation of every other task.
+                if calls.raised is None or _exited(beside):
+                    calls.raised, calls.other = exc, calls.raised
                 else:
                     calls.raised, calls.other = raised_first(calls.raised, exc)
     finally:
@@ -168,6 +171,13 @@ async def delete_beside(
     except BaseException as exc:  # noqa: BLE001 - raised by the poller, after the receive
         if not (cut.caught and isinstance(exc, asyncio.CancelledError)):
             calls.fault = exc
+
+
+def _exited(task: asyncio.Task[None]) -> bool:
+    """Whether ``task`` (the delete's) ended in an exit, gone out of the event loop."""
+    if not task.done() or task.cancelled():
+        return False
+    return isinstance(task.exception(), KeyboardInterrupt | SystemExit)
 
 
 def raised_after(calls: Calls) -> ReceiveMessageResultTypeDef | BaseException | None:
