@@ -126,3 +126,28 @@ async def test_a_file_moved_before_its_first_read_after_the_step_moves_the_start
         alerting.reconfigure(config)
     await _still_held(alerting, pipeline, now)
     assert [s.starts_at for s in SilenceFile(str(other)).read()] == [ADDED + 1 + STEP]
+
+
+async def test_a_reload_looking_when_the_step_is_measured_keeps_it(tmp_path: Path) -> None:
+    """A reload's look, ahead of its change of config, finds the file unchanged; before
+    it comes back, s1 is added and the clock steps an hour back. The change, which takes
+    what the look found, does not drop the step (the look saw the file before s1): the
+    next read moves s1's start to the step (before: pending for the step's length, its
+    alerts paging)."""
+    path = tmp_path / "silences.json"
+    SilenceFile(str(path)).update(list, ADDED - 20)  # a file with no silence yet
+    watcher = SilenceWatcher(str(path))
+    assert await watcher.arefresh(ADDED - 10)
+    stepped = ADDED + 2 + STEP
+    with gate(tmp_path) as fifo:
+        watcher.file = LookedThenStuck(str(path), fifo)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(watcher.aread_ahead, str(path), lambda: False)  # waits at the gate
+            await anyio.to_thread.run_sync(_open_for_writing, fifo)
+            _silence(path)  # before the look comes back to the event loop
+            watcher.stepped(stepped, STEP)
+    with watcher.put_off():
+        watcher.use(str(path), None, stepped + 1)
+    assert watcher.silences.items == []
+    assert await watcher.arefresh(stepped + 1)
+    assert watcher.silences.match("delays", "a.example", "critical", stepped + 1) is not None

@@ -69,8 +69,10 @@ class SilenceWatcher:
         self.thread = FileThread()
         #: Whether the methods that are not async leave the file be (:meth:`put_off`).
         self._put_off = False
-        #: What :meth:`aread_ahead` found, for the change :meth:`put_off` makes next.
+        #: What :meth:`aread_ahead` found, for the change :meth:`put_off` makes next, and
+        #: the steps back measured when it began (one measured since: a look kept it).
         self._found: Found = {}
+        self._found_measures = 0
         inline(self._switch(path, check))  # nothing waits yet: no look at the file
 
     @contextmanager
@@ -98,7 +100,9 @@ class SilenceWatcher:
         to write them), the one read now among them if some wait for it, or may
         (``deciding``: an evaluation is under way, whose ends the reload's settle
         decides after this read, for the file that evaluation read)."""
+        measures = self._starts.measures
         self._found = await self.thread.run(self._ahead(path, deciding))
+        self._found_measures = measures
 
     def _ahead(self, path: str | None, deciding: Callable[[], bool]) -> Steps[Found]:
         read = self.file
@@ -258,7 +262,8 @@ class SilenceWatcher:
         file = self.file
         if file is None:
             return False
-        measures = self._starts.measures  # a step measured while it is read: moved there
+        # A step measured while it is read (or a reload's read ahead is): moved there.
+        measures = self._found_measures if self._put_off else self._starts.measures
         try:
             identity: tuple[int, int, int, int] | None = yield FileOp(
                 file.path, "look", file.identity
