@@ -151,3 +151,30 @@ async def test_a_reload_looking_when_the_step_is_measured_keeps_it(tmp_path: Pat
     assert watcher.silences.items == []
     assert await watcher.arefresh(stepped + 1)
     assert watcher.silences.match("delays", "a.example", "critical", stepped + 1) is not None
+
+
+async def test_a_read_under_way_across_a_step_back_and_forward_keeps_the_start(
+    tmp_path: Path,
+) -> None:
+    """The evaluation's read of s1 is in the worker thread when the clock steps an hour
+    back, then as far forward again (NTP setting a wrong step right): the clock is
+    past s1's start when the read comes back, so the start stays as written (before:
+    moved to where the step back had put the clock, an hour before s1 was added, and
+    written so to the file)."""
+    path = tmp_path / "silences.json"
+    SilenceFile(str(path)).update(list, ADDED - 20)
+    watcher = SilenceWatcher(str(path))
+    assert await watcher.arefresh(ADDED - 10)
+    file = _silence(path)
+    with gate(tmp_path) as fifo:
+        watcher.file = stuck = Stuck(str(path), fifo)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(watcher.arefresh, ADDED + 1)  # the read waits at the gate
+            await anyio.to_thread.run_sync(_open_for_writing, fifo)
+            watcher.stepped(ADDED + 2 + STEP, STEP)
+            watcher.stepped(ADDED + 3, -STEP)
+        await _back(stuck)
+    assert watcher.silences.match("delays", "a.example", "critical", ADDED + 4) is not None
+    await watcher.aend(set(), ADDED + 4)
+    assert [(s.id, s.starts_at) for s in file.read()] == [("s1", ADDED)]
+    assert watcher.unwritten() == {str(path): 0}

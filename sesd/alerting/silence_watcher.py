@@ -70,7 +70,7 @@ class SilenceWatcher:
         #: Whether the methods that are not async leave the file be (:meth:`put_off`).
         self._put_off = False
         #: What :meth:`aread_ahead` found, for the change :meth:`put_off` makes next, and
-        #: the steps back measured when it began (one measured since: a look kept it).
+        #: the steps measured when it began (a step back measured since: a look keeps it).
         self._found: Found = {}
         self._found_measures = 0
         inline(self._switch(path, check))  # nothing waits yet: no look at the file
