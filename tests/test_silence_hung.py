@@ -115,12 +115,15 @@ def gate(tmp_path: Path) -> Iterator[Path]:
 
 
 def _open_gate(fifo: Path) -> None:
-    """Let a reader waiting on ``fifo`` through (none waiting: nothing to do)."""
+    """Let a reader, or a writer, waiting on ``fifo`` through (none waiting: nothing to
+    do). A thread left waiting would keep the test run from ending."""
     try:
         fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
     except OSError:
-        return  # no reader (ENXIO): none waits
-    os.close(fd)
+        pass  # no reader (ENXIO): none waits
+    else:
+        os.close(fd)
+    os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))  # never waits for a writer
 
 
 async def _back(file: Stuck) -> None:

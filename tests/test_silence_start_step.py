@@ -133,6 +133,8 @@ async def test_a_silence_moved_back_and_ended_unwritten_stays_ended_when_read_ag
     now[0] += 1
     await alerting.evaluate_in_slices()
     resolved = now[0]
+    # Its end and its moved start wait: one silence the file holds as written.
+    assert alerting.silences.unwritten() == {str(silences): 1}
     document = json.loads(silences.read_text())
     document["silences"][0]["comment"] = "watching a.example"
     silences.write_text(json.dumps(document))

@@ -6,6 +6,8 @@ before it. Real files, a read or look held at a FIFO as on a share that stalls."
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
@@ -41,11 +43,12 @@ class LookedThenStuck(SilenceFile):
         return found
 
 
-def _open_for_writing(fifo: Path) -> None:
-    """Open ``fifo`` for writing and close it: comes back once a reader held at it is
-    let through."""
-    with open(fifo, "wb"):
-        pass
+@asynccontextmanager
+async def _held_at(fifo: Path) -> AsyncIterator[None]:
+    """Within: the file operation waiting at ``fifo`` is there, and stays until the end
+    (it cannot come back to the event loop before what is done within)."""
+    with await anyio.to_thread.run_sync(open, fifo, "wb"):  # back once it is there
+        yield
 
 
 async def test_a_silence_read_while_the_step_is_measured_moves(tmp_path: Path) -> None:
@@ -67,10 +70,8 @@ async def test_a_silence_read_while_the_step_is_measured_moves(tmp_path: Path) -
         watcher.file = stuck = Stuck(str(path), fifo)
         async with anyio.create_task_group() as tg:
             tg.start_soon(watcher.arefresh, ADDED + 1)  # the read waits at the gate
-            # Back once the read is at the gate: it goes on, the file read, as the step
-            # is measured.
-            await anyio.to_thread.run_sync(_open_for_writing, fifo)
-            watcher.stepped(stepped, STEP)
+            async with _held_at(fifo):  # the step is measured as the read waits
+                watcher.stepped(stepped, STEP)
         await _back(stuck)
     assert [s.id for s in watcher.silences.items] == ["s0", "s1"]
     assert watcher.silences.match("delays", "a.example", "critical", stepped + 1) is not None
@@ -92,9 +93,9 @@ async def test_a_look_under_way_when_the_step_is_measured_keeps_it(tmp_path: Pat
         watcher.file = LookedThenStuck(str(path), fifo)
         async with anyio.create_task_group() as tg:
             tg.start_soon(watcher.arefresh, ADDED + 1)  # its look waits at the gate
-            await anyio.to_thread.run_sync(_open_for_writing, fifo)
-            _silence(path)  # before the look comes back to the event loop
-            watcher.stepped(stepped, STEP)
+            async with _held_at(fifo):  # before the look comes back to the event loop
+                _silence(path)
+                watcher.stepped(stepped, STEP)
     assert watcher.silences.items == []
     assert await watcher.arefresh(stepped + 1)
     assert watcher.silences.match("delays", "a.example", "critical", stepped + 1) is not None
@@ -126,3 +127,55 @@ async def test_a_file_moved_before_its_first_read_after_the_step_moves_the_start
         alerting.reconfigure(config)
     await _still_held(alerting, pipeline, now)
     assert [s.starts_at for s in SilenceFile(str(other)).read()] == [ADDED + 1 + STEP]
+
+
+async def test_a_reload_looking_when_the_step_is_measured_keeps_it(tmp_path: Path) -> None:
+    """A reload's look, ahead of its change of config, finds the file unchanged; before
+    it comes back, s1 is added and the clock steps an hour back. The change, which takes
+    what the look found, does not drop the step (the look saw the file before s1): the
+    next read moves s1's start to the step (before: pending for the step's length, its
+    alerts paging)."""
+    path = tmp_path / "silences.json"
+    SilenceFile(str(path)).update(list, ADDED - 20)  # a file with no silence yet
+    watcher = SilenceWatcher(str(path))
+    assert await watcher.arefresh(ADDED - 10)
+    stepped = ADDED + 2 + STEP
+    with gate(tmp_path) as fifo:
+        watcher.file = LookedThenStuck(str(path), fifo)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(watcher.aread_ahead, str(path), lambda: False)  # waits at the gate
+            async with _held_at(fifo):  # before the look comes back to the event loop
+                _silence(path)
+                watcher.stepped(stepped, STEP)
+    with watcher.put_off():
+        watcher.use(str(path), None, stepped + 1)
+    assert watcher.silences.items == []
+    assert await watcher.arefresh(stepped + 1)
+    assert watcher.silences.match("delays", "a.example", "critical", stepped + 1) is not None
+
+
+async def test_a_read_under_way_across_a_step_back_and_forward_keeps_the_start(
+    tmp_path: Path,
+) -> None:
+    """The evaluation's read of s1 is in the worker thread when the clock steps an hour
+    back, then as far forward again (NTP setting a wrong step right): the clock is
+    past s1's start when the read comes back, so the start stays as written (before:
+    moved to where the step back had put the clock, an hour before s1 was added, and
+    written so to the file)."""
+    path = tmp_path / "silences.json"
+    SilenceFile(str(path)).update(list, ADDED - 20)
+    watcher = SilenceWatcher(str(path))
+    assert await watcher.arefresh(ADDED - 10)
+    file = _silence(path)
+    with gate(tmp_path) as fifo:
+        watcher.file = stuck = Stuck(str(path), fifo)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(watcher.arefresh, ADDED + 1)  # the read waits at the gate
+            async with _held_at(fifo):
+                watcher.stepped(ADDED + 2 + STEP, STEP)
+                watcher.stepped(ADDED + 3, -STEP)
+        await _back(stuck)
+    assert watcher.silences.match("delays", "a.example", "critical", ADDED + 4) is not None
+    await watcher.aend(set(), ADDED + 4)
+    assert [(s.id, s.starts_at) for s in file.read()] == [("s1", ADDED)]
+    assert watcher.unwritten() == {str(path): 0}

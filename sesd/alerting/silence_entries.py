@@ -3,15 +3,15 @@ is no silence is kept as written, with why, and leaves the others in force."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 import msgspec
 
-from sesd.alerting.silences import TEXT_SHOWN, Silence, shown_id
+from sesd.alerting.silences import TEXT_SHOWN, Silence, SilenceSet, shown_id
 from sesd.core.text import escaped
 
-__all__ = ["Entry", "Stored", "entry_content", "entry_of"]
+__all__ = ["Entry", "Stored", "ended_by", "entry_content", "entry_of", "still_ended"]
 
 
 class Stored(msgspec.Struct):
@@ -84,3 +84,22 @@ def still_ended(entries: list[Entry], unwritten: dict[str, float], now: float) -
             silence.ends_at = max(unwritten[silence.id], silence.starts_at)
             waiting.add(silence.id)
     return {i: at for i, at in unwritten.items() if i in waiting}
+
+
+def ended_by(
+    entries: list[Entry], resolved: Iterable[tuple[str, str, str, str | None]], now: float
+) -> set[str]:
+    """Ids of the ``--until-resolved`` silences of ``entries`` that the resolves of the
+    alerts ``resolved`` (rule, label, severity, and the severity each fires on from
+    now, None when gone) end at ``now``: those the checks leave out too. A silence on a
+    rule a reload removed is left out from then on; left waiting, it would be in force
+    again were the rule added back, and mute its next incident. One that matches the
+    alert under the severity it fires on waits on."""
+    every = SilenceSet([entry.silence for entry in entries if entry.silence is not None])
+    ended: set[str] = set()
+    for rule, label, severity, fires_on in resolved:
+        found = every.waiting_on(rule, label, severity, now)
+        if fires_on is not None:
+            found -= every.waiting_on(rule, label, fires_on, now)
+        ended |= found
+    return ended

@@ -33,10 +33,11 @@ class MovedStarts:
         #: far): a silence added a moment before it, read only after, moves at that
         #: read (:meth:`held`).
         self.unread: tuple[float, float] | None = None
-        #: How many steps back were measured: a read under way when one is (its ``now``
-        #: taken before it) moves to the step (:meth:`held`), and a look under way keeps
-        #: it (it may have seen the file before a silence added a moment before).
-        self.measures = 0
+        #: How many steps were measured, and the ``now`` of the last: a read under way
+        #: when one is (its ``now`` taken before it, on the clock stepped off) moves to
+        #: the last (:meth:`held`), and a look under way keeps a step back (it may have
+        #: seen the file before a silence added a moment before).
+        self.measures, self._last = 0, 0.0
 
     def stepped(self, silences: Iterable[Silence], now: float, step: float, at: float) -> None:
         """The wall clock stepped ``step`` seconds to ``now``: the starts of ``silences``
@@ -51,7 +52,7 @@ class MovedStarts:
         kept for the next read should it be a step back (two before it make one)."""
         if step < 0:
             self.unread = now, step + (self.unread[1] if self.unread else 0.0)
-            self.measures += 1
+        self.measures, self._last = self.measures + 1, now
 
     def forget(self, *, keep_step: bool) -> None:
         """A reload moved to a file that does not hold them: no start waits. The step
@@ -68,15 +69,16 @@ class MovedStarts:
         that start), or expired at the start written, is left as the file says
         (:func:`start_moved`). Then one added a moment before a step back measured since
         the last look, so read only now, has its start moved to ``now``, as
-        :meth:`stepped` would have moved it; to the step when it was measured while the
-        read was under way (``now`` is a time before it, on the clock stepped off)."""
+        :meth:`stepped` would have moved it; to the clock the last step measured while
+        the read was under way set (``now`` is a time before it, on the clock stepped
+        off: one stepped forward again may be past the start, left as written)."""
         read = {entry.silence.id: entry.silence for entry in entries if entry.silence is not None}
         for silence_id, (written, moved) in list(self.waiting.items()):
             silence = read.get(silence_id)
             if silence is None or not start_moved(silence, written, moved):
                 del self.waiting[silence_id]
         if self.unread is not None:
-            at = max(now, self.unread[0]) if measures == self.measures else self.unread[0]
+            at = max(now, self.unread[0]) if measures == self.measures else self._last
             self.stepped(read.values(), *self.unread, at)
             self.unread = None
 

@@ -15,7 +15,7 @@ from functools import partial
 from typing import TypeVar
 
 from sesd.alerting.alert_log import SHOWN
-from sesd.alerting.silence_entries import Entry, still_ended
+from sesd.alerting.silence_entries import Entry, ended_by, still_ended
 from sesd.alerting.silence_file import LockHeld, SilenceFile
 from sesd.alerting.silence_io import FileOp, FileThread, Found, Hung, Later, Steps, inline, later
 from sesd.alerting.silence_kept import Kept
@@ -69,8 +69,10 @@ class SilenceWatcher:
         self.thread = FileThread()
         #: Whether the methods that are not async leave the file be (:meth:`put_off`).
         self._put_off = False
-        #: What :meth:`aread_ahead` found, for the change :meth:`put_off` makes next.
+        #: What :meth:`aread_ahead` found, for the change :meth:`put_off` makes next, and
+        #: the steps measured when it began (a step back measured since: a look keeps it).
         self._found: Found = {}
+        self._found_measures = 0
         inline(self._switch(path, check))  # nothing waits yet: no look at the file
 
     @contextmanager
@@ -98,7 +100,9 @@ class SilenceWatcher:
         to write them), the one read now among them if some wait for it, or may
         (``deciding``: an evaluation is under way, whose ends the reload's settle
         decides after this read, for the file that evaluation read)."""
+        measures = self._starts.measures
         self._found = await self.thread.run(self._ahead(path, deciding))
+        self._found_measures = measures
 
     def _ahead(self, path: str | None, deciding: Callable[[], bool]) -> Steps[Found]:
         read = self.file
@@ -258,7 +262,8 @@ class SilenceWatcher:
         file = self.file
         if file is None:
             return False
-        measures = self._starts.measures  # a step measured while it is read: moved there
+        # A step measured while it is read (or a reload's read ahead is): moved there.
+        measures = self._found_measures if self._put_off else self._starts.measures
         try:
             identity: tuple[int, int, int, int] | None = yield FileOp(
                 file.path, "look", file.identity
@@ -301,20 +306,8 @@ class SilenceWatcher:
     def waiting_on(
         self, resolved: Iterable[tuple[str, str, str, str | None]], now: float
     ) -> set[str]:
-        """Ids of the file's ``--until-resolved`` silences that the resolves of the
-        alerts ``resolved`` (rule, label, severity, and the severity each fires on
-        from now, None when gone) end at ``now``: those the checks leave out too. A
-        silence on a rule a reload removed is left out from then on; left waiting, it
-        would be in force again were the rule added back, and mute its next incident.
-        One that matches the alert under the severity it fires on waits on."""
-        every = SilenceSet([entry.silence for entry in self._entries if entry.silence is not None])
-        ended: set[str] = set()
-        for rule, label, severity, fires_on in resolved:
-            found = every.waiting_on(rule, label, severity, now)
-            if fires_on is not None:
-                found -= every.waiting_on(rule, label, fires_on, now)
-            ended |= found
-        return ended
+        """The file's silences the resolves of ``resolved`` end at ``now`` (:func:`ended_by`)."""
+        return ended_by(self._entries, resolved, now)
 
     def decided(self, silence_ids: set[str], now: float) -> None:
         """Out of force at ``now``, and waiting to be written to the file read."""
