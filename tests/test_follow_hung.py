@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ from tests.test_follow_files import (
     _version,
 )
 
-pytestmark = [pytest.mark.usefixtures("short_polls"), pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.usefixtures("short_polls", "bound"), pytest.mark.timeout(60)]
 
 #: How long the tests' follower waits for a stat: short, the hang is the test's own.
 BOUND = 0.3
@@ -92,17 +92,60 @@ def bound(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sesd.runtime.follow, "LOOK_BOUND", BOUND)
 
 
-def _hang(
-    monkeypatch: pytest.MonkeyPatch, *paths: Path, threads: tuple[str, ...] = ("sesd-follow-stat",)
-) -> Mount:
-    mount = Mount({str(path) for path in paths}, sesd.runtime.follow.signature, threads)
-    monkeypatch.setattr(sesd.runtime.follow, "signature", mount.signature)
-    return mount
+@pytest.fixture
+def hang(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Mount]]:
+    """``hang(*paths, threads=...)``: the stats of ``paths`` made in ``threads`` (the
+    follower's) hang until the test lets the mount answer, or ends: a thread still held
+    would wait out its 60 s past the test."""
+    mounts: list[Mount] = []
+
+    def hang(*paths: Path, threads: tuple[str, ...] = ("sesd-follow-stat",)) -> Mount:
+        mount = Mount({str(path) for path in paths}, sesd.runtime.follow.signature, threads)
+        monkeypatch.setattr(sesd.runtime.follow, "signature", mount.signature)
+        mounts.append(mount)
+        return mount
+
+    yield hang
+    for mount in mounts:
+        mount.answer()
 
 
-@pytest.mark.usefixtures("bound")
+class HeldRead:
+    """The follower's reads of the config's files, the first held (a share that answers
+    the stat again, then holds the read begun at once) until it :meth:`returns`."""
+
+    def __init__(self) -> None:
+        self._flaps = threading.Event()
+        #: How many reads the follower began.
+        self.reads = 0
+
+    def read(self, config: Config) -> Config:
+        self.reads += 1
+        if self.reads == 1:
+            self._flaps.wait(30)  # the first read after the stat answered: held
+        return reread(config)
+
+    async def returns(self) -> None:
+        """Let the held read return, and wait until its thread has ended."""
+        reader = _held_read()
+        self.let_go()
+        await anyio.to_thread.run_sync(reader.join, 10)
+        assert not reader.is_alive()
+
+    def let_go(self) -> None:
+        self._flaps.set()
+
+
+def _first_read_held(monkeypatch: pytest.MonkeyPatch) -> HeldRead:
+    """The follower's first read of the files held, given up after 1 s."""
+    monkeypatch.setattr(sesd.runtime.reload, "READ_TIMEOUT", 1.0)
+    held = HeldRead()
+    monkeypatch.setattr(sesd.runtime.reload, "reread", held.read)
+    return held
+
+
 async def test_a_secret_whose_stat_hangs_is_said_once_and_the_others_still_followed(
-    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, hang: Callable[..., Mount]
 ) -> None:
     """The routing key's file stops answering, then the Secret is rotated (a new key and
     certificate): the hang is said once, naming the file and its key, the reload
@@ -113,7 +156,7 @@ async def test_a_secret_whose_stat_hangs_is_said_once_and_the_others_still_follo
     mount_dir, path, _ = await _mounted(local_sqs, sqs, tmp_path)
     routing_key = mount_dir / "current" / "routing_key"
     cert = str(mount_dir / "current" / "tls.crt")
-    mount = _hang(monkeypatch, routing_key)
+    mount = hang(routing_key)
     with capture_logs() as logs:
         async with running(load_config(path), config_path=path) as daemon:
             _version(mount_dir, "v2", "key-two")
@@ -138,38 +181,33 @@ async def test_a_secret_whose_stat_hangs_is_said_once_and_the_others_still_follo
     assert [e for e in logs if e["event"] == "sesd.task.failed"] == []
 
 
-@pytest.mark.usefixtures("bound")
 async def test_a_stop_does_not_wait_for_a_stat_that_hangs(
-    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, hang: Callable[..., Mount]
 ) -> None:
     """A stop while the follower's stat of a file hangs ends at once: the thread held
     there is left to the mount (a daemon thread, which holds up no exit)."""
     mount_dir, path, _ = await _mounted(local_sqs, sqs, tmp_path)
-    mount = _hang(monkeypatch, mount_dir / "current" / "routing_key")
-    try:
-        async with running(load_config(path), config_path=path) as daemon:
-            await mount.looked(str(mount_dir / "current" / "tls.crt"), 1)  # after the hang
-            assert _reloaded(daemon) == 0
-            stopping = time.monotonic()
-        assert time.monotonic() - stopping < 10  # not the 30 s grace, nor for ever
-        assert mount.held == 1
-        held = _held()  # the one at the hung file, maybe one more ending
-        assert held
-        assert all(thread.daemon for thread in held)
-    finally:
-        mount.answer()
+    mount = hang(mount_dir / "current" / "routing_key")
+    async with running(load_config(path), config_path=path) as daemon:
+        await mount.looked(str(mount_dir / "current" / "tls.crt"), 1)  # after the hang
+        assert _reloaded(daemon) == 0
+        stopping = time.monotonic()
+    assert time.monotonic() - stopping < 10  # not the 30 s grace, nor for ever
+    assert mount.held == 1
+    held = _held()  # the one at the hung file, maybe one more ending
+    assert held
+    assert all(thread.daemon for thread in held)
 
 
-@pytest.mark.usefixtures("bound")
 async def test_two_files_that_hang_are_each_said_once_and_held_by_one_thread_each(
-    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, hang: Callable[..., Mount]
 ) -> None:
     """The routing key and the TLS key on the share that stops answering, the Secret
     rotated meanwhile: each is said once, each holds one thread, the certificate is
     still looked at; once the share answers, the rotation is read."""
     mount_dir, path, _ = await _mounted(local_sqs, sqs, tmp_path)
     current = mount_dir / "current"
-    mount = _hang(monkeypatch, current / "routing_key", current / "tls.key")
+    mount = hang(current / "routing_key", current / "tls.key")
     with capture_logs() as logs:
         async with running(load_config(path), config_path=path) as daemon:
             _version(mount_dir, "v2", "key-two")
@@ -190,9 +228,8 @@ async def test_two_files_that_hang_are_each_said_once_and_held_by_one_thread_eac
     assert sorted(answered) == [str(current / "routing_key"), str(current / "tls.key")]
 
 
-@pytest.mark.usefixtures("bound")
 async def test_a_reload_that_moves_a_file_off_the_hung_mount_is_read_at_once(
-    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, hang: Callable[..., Mount]
 ) -> None:
     """The fix an on-call engineer reaches for: the routing key moved to a file on a
     disk that answers, then a SIGHUP. The reload does not stat the file the follower
@@ -201,48 +238,38 @@ async def test_a_reload_that_moves_a_file_off_the_hung_mount_is_read_at_once(
     does not name, reads the next change to the new file by itself."""
     mount_dir, path, _ = await _mounted(local_sqs, sqs, tmp_path)
     routing_key = mount_dir / "current" / "routing_key"
-    mount = _hang(monkeypatch, routing_key, threads=("sesd-follow-stat", "sesd-reload-read"))
+    mount = hang(routing_key, threads=("sesd-follow-stat", "sesd-reload-read"))
     healthy = tmp_path / "routing_key"
     healthy.write_text(_padded("key-two"))
-    try:
-        async with running(load_config(path), config_path=path) as daemon:
-            await mount.looked(str(mount_dir / "current" / "tls.crt"), 1)  # after the hang
-            assert _reloaded(daemon) == 0
-            path.write_text(path.read_text().replace(str(routing_key), str(healthy)))
-            with anyio.fail_after(5):  # not the reload's 30 s, nor refused after them
-                assert await daemon.reload()
-            assert _key(daemon) == "key-two"
-            assert _reloaded(daemon) == 1
-            assert mount.held == 1
+    async with running(load_config(path), config_path=path) as daemon:
+        await mount.looked(str(mount_dir / "current" / "tls.crt"), 1)  # after the hang
+        assert _reloaded(daemon) == 0
+        path.write_text(path.read_text().replace(str(routing_key), str(healthy)))
+        with anyio.fail_after(5):  # not the reload's 30 s, nor refused after them
+            assert await daemon.reload()
+        assert _key(daemon) == "key-two"
+        assert _reloaded(daemon) == 1
+        assert mount.held == 1
 
-            healthy.write_text(_padded("key-three"))  # rotated by hand: a new size too
-            with anyio.fail_after(20):
-                await daemon.changes.wait_for(lambda: _key(daemon) == "key-three")
-    finally:
-        mount.answer()
+        healthy.write_text(_padded("key-three"))  # rotated by hand: a new size too
+        with anyio.fail_after(20):
+            await daemon.changes.wait_for(lambda: _key(daemon) == "key-three")
 
 
-@pytest.mark.usefixtures("bound")
 async def test_a_file_that_answers_its_stat_but_not_the_read_after_is_read_again(
-    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    local_sqs: LocalSqs,
+    sqs: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    hang: Callable[..., Mount],
 ) -> None:
     """A mount that answers the stat again, then holds the read the follower begins at
     once past its bound (a share that flaps): the refresh is given up. Nothing has
     changed since the files were last read, yet the reload metric must not stay at 0:
     once that read returns, the follower reads the files again by itself."""
-    monkeypatch.setattr(sesd.runtime.reload, "READ_TIMEOUT", 1.0)
     mount_dir, path, _ = await _mounted(local_sqs, sqs, tmp_path)
-    mount = _hang(monkeypatch, mount_dir / "current" / "routing_key")
-    flaps = threading.Event()
-    reads: list[str] = []
-
-    def held(config: Config) -> Config:
-        reads.append("read")
-        if len(reads) == 1:
-            flaps.wait(30)  # the first read after the stat answered: held
-        return reread(config)
-
-    monkeypatch.setattr(sesd.runtime.reload, "reread", held)
+    mount = hang(mount_dir / "current" / "routing_key")
+    held = _first_read_held(monkeypatch)
     with capture_logs() as logs:
         try:
             async with running(load_config(path), config_path=path) as daemon:
@@ -253,40 +280,32 @@ async def test_a_file_that_answers_its_stat_but_not_the_read_after_is_read_again
                     await daemon.changes.wait_for(
                         lambda: any("took over" in e.get("error", "") for e in logs)
                     )
-                reader = _held_read()
-                flaps.set()
-                await anyio.to_thread.run_sync(reader.join, 10)
-                assert not reader.is_alive()
+                await held.returns()
                 with anyio.fail_after(10):
                     await daemon.changes.wait_for(lambda: _reloaded(daemon) == 1)
                 assert _key(daemon) == "key-one"
         finally:
-            mount.answer()
-            flaps.set()
+            held.let_go()
 
 
-@pytest.mark.usefixtures("bound")
 async def test_a_config_file_refused_during_a_hang_still_reads_0_once_the_file_answers(
-    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, hang: Callable[..., Mount]
 ) -> None:
     """A SIGHUP during the hang whose config file does not parse is refused at once,
     not after the stat it would have waited on; once the file answers and the files
     are read well, the reload metric stays at 0: the config file is still refused."""
     mount_dir, path, _ = await _mounted(local_sqs, sqs, tmp_path)
     routing_key = mount_dir / "current" / "routing_key"
-    mount = _hang(monkeypatch, routing_key, threads=("sesd-follow-stat", "sesd-reload-read"))
+    mount = hang(routing_key, threads=("sesd-follow-stat", "sesd-reload-read"))
     with capture_logs() as logs:
-        try:
-            async with running(load_config(path), config_path=path) as daemon:
-                await mount.looked(str(mount_dir / "current" / "tls.crt"), 1)  # after the hang
-                path.write_text(path.read_text() + "[reload\n")
-                with anyio.fail_after(5):
-                    assert not await daemon.reload()
-                mount.answer()
-                with anyio.fail_after(20):
-                    await daemon.changes.wait_for(
-                        lambda: any(e["event"] == "sesd.config.reloaded" for e in logs)
-                    )
-                assert _reloaded(daemon) == 0
-        finally:
+        async with running(load_config(path), config_path=path) as daemon:
+            await mount.looked(str(mount_dir / "current" / "tls.crt"), 1)  # after the hang
+            path.write_text(path.read_text() + "[reload\n")
+            with anyio.fail_after(5):
+                assert not await daemon.reload()
             mount.answer()
+            with anyio.fail_after(20):
+                await daemon.changes.wait_for(
+                    lambda: any(e["event"] == "sesd.config.reloaded" for e in logs)
+                )
+            assert _reloaded(daemon) == 0

@@ -6,23 +6,19 @@ behind it is not said again (an hour of a hung share at one look a second would 
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
 import anyio
-import anyio.to_thread
 import pytest
 from structlog.testing import capture_logs
 
 import sesd.runtime.follow
-import sesd.runtime.reload
 from sesd.commands.demo.localsqs import LocalSqs
-from sesd.config import Config, load_config
-from sesd.config.files import reread
+from sesd.config import load_config
 from tests.conftest import running
-from tests.test_follow_files import _held_read, _key, _mounted, _padded, _reloaded
-from tests.test_follow_hung import BOUND, KEY, Mount
+from tests.test_follow_files import _key, _mounted, _padded, _reloaded
+from tests.test_follow_hung import BOUND, KEY, Mount, _first_read_held
 from tests.test_reload_part_way import _once
 
 pytestmark = [pytest.mark.usefixtures("short_polls"), pytest.mark.timeout(60)]
@@ -77,20 +73,10 @@ async def test_refreshes_refused_behind_a_held_read_are_said_once(
     begins (a share that flaps) past the bound: given up. Each look after it finds the
     file unread and is refused behind that read: said once, not at each look, the
     reload metric at 0 meanwhile; once the read returns, the files are read again."""
-    monkeypatch.setattr(sesd.runtime.reload, "READ_TIMEOUT", 1.0)
     mount_dir, path, _ = await _mounted(local_sqs, sqs, tmp_path)
     routing_key = str(mount_dir / "current" / "routing_key")
     mount = _mount(monkeypatch, {routing_key})
-    flaps = threading.Event()
-    reads: list[str] = []
-
-    def held(config: Config) -> Config:
-        reads.append("read")
-        if len(reads) == 1:
-            flaps.wait(30)  # the first read after the stat answered: held
-        return reread(config)
-
-    monkeypatch.setattr(sesd.runtime.reload, "reread", held)
+    held = _first_read_held(monkeypatch)
     with capture_logs() as logs:
         try:
             async with running(load_config(path), config_path=path) as daemon:
@@ -103,18 +89,16 @@ async def test_refreshes_refused_behind_a_held_read_are_said_once(
                 # The held stat's return, the look that began the read, then 4 looks.
                 await mount.looked(routing_key, 6)
                 assert _reloaded(daemon) == 0
-                reader = _held_read()
-                flaps.set()
-                await anyio.to_thread.run_sync(reader.join, 10)
+                await held.returns()
                 with anyio.fail_after(10):
                     await daemon.changes.wait_for(lambda: _reloaded(daemon) == 1)
                 assert _key(daemon) == "key-one"
         finally:
             mount.answer()
-            flaps.set()
+            held.let_go()
     refused = [e for e in logs if HELD in e.get("error", "")]
     assert len(refused) <= 1
-    assert len(reads) == 2  # the one held, and the one once it returned
+    assert held.reads == 2  # the one held, and the one once it returned
 
 
 async def test_a_file_refused_once_it_answers_is_read_again_when_fixed(

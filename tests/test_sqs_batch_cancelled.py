@@ -43,6 +43,28 @@ async def _a_costly_batch(sqs: Any) -> tuple[str, QueuePoller, list[Any]]:
     return url, p, messages
 
 
+async def _cancelled_before_its_first_message(
+    sqs: Any,
+) -> tuple[str, QueuePoller, asyncio.Task[Any]]:
+    """A costly batch handled in a task of its own, which a program running sesd cancels
+    (``Task.cancel()``) at the batch's turn before its first message: the batch took the
+    event loop from the receive's answer so long that it gives the others a turn at once.
+    The task is left to end in that cancellation."""
+    url, p, messages = await _a_costly_batch(sqs)
+    judging = anyio.Event()
+
+    def received_at() -> float:
+        judging.set()  # read just before the batch, which takes its turn at once
+        return 0.0
+
+    p._clock = received_at
+    task = asyncio.get_running_loop().create_task(p._handle(messages))
+    with anyio.fail_after(10):
+        await judging.wait()
+    task.cancel()
+    return url, p, task
+
+
 async def _one_of_two_received_the_next_receive_watched(
     sqs: Any,
 ) -> tuple[str, QueuePoller, list[Any], anyio.Event]:
@@ -117,20 +139,9 @@ async def test_a_batch_whose_task_is_cancelled_before_a_message_is_judged_tells_
     once): nothing counted, so no delete is said cut off nor counted failed; the batch's
     line says none judged to delete, and both messages are given back at once."""
     async with aws_client("sqs", local_sqs) as sqs:
-        url, p, messages = await _a_costly_batch(sqs)
-        judging = anyio.Event()
-
-        def received_at() -> float:
-            judging.set()  # read just before the batch, which takes its turn at once
-            return 0.0
-
-        p._clock = received_at
-        task = asyncio.get_running_loop().create_task(p._handle(messages))
-        with anyio.fail_after(10):
-            await judging.wait()
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
+        url, p, task = await _cancelled_before_its_first_message(sqs)
+        with anyio.fail_after(10), pytest.raises(asyncio.CancelledError):
+            await task
         assert _counted(p, "delete") == (0, 0)
         assert p._pipeline.ledger.tallies.messages == {}
         assert await queue_counts(sqs, url) == (2, 0)

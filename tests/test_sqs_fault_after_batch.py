@@ -49,6 +49,18 @@ async def _read_until_quiet(p: QueuePoller) -> None:
             await p._handle(messages)
 
 
+async def _one_received(sqs: Any) -> tuple[QueuePoller, list[Any]]:
+    """A queue with one delivery (visibility 30 s), and a poller that received it."""
+    url, _ = await make_queue(sqs, visibility=30)
+    await send_bodies(sqs, url, [f.raw(f.delivery(["u1@one.example"]))])
+    p, _ = poller(sqs, url, settings="wait_time_seconds = 2")
+    with anyio.fail_after(10):
+        messages: list[Any] = []
+        while not messages:
+            messages = await p._receive() or []
+    return p, messages
+
+
 #: The duplicate filter at its smallest (it keeps a key or two): as one is on a busy
 #: queue once the events of a visibility timeout outnumber half its entries.
 _FORGETFUL = "[ingest]\ndedup_max_entries = 2"
@@ -96,13 +108,7 @@ async def test_what_ends_the_delete_after_a_fault_after_a_batch_is_told_too(
     sesd's own (KeyError), or an exit asked for: the fault after the batch is raised and
     the delete's counted and logged, or the exit raised (it must reach whoever waits for
     it) and the fault counted and logged, with what came of it: each told once."""
-    url, _ = await make_queue(sqs, visibility=30)
-    await send_bodies(sqs, url, [f.raw(f.delivery(["u1@one.example"]))])
-    p, _ = poller(sqs, url, settings="wait_time_seconds = 2")
-    with anyio.fail_after(10):
-        messages: list[Any] = []
-        while not messages:
-            messages = await p._receive() or []
+    p, messages = await _one_received(sqs)
     _releases_read_by_the_sdk(sqs)
     monkeypatch.setattr(answers_module, "_entry", _raising(kind, "Id"))
     p._after_batch = _slips

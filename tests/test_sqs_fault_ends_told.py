@@ -26,10 +26,10 @@ from sesd.runtime.sqs_beside import BESIDE
 from sesd.runtime.sqs_ends import APPLIED, GIVE_BACK, MISJUDGED, MISJUDGED_ENDING
 from tests import factory as f
 from tests.conftest import aws_client, log_records, make_queue, said_in, send_bodies
-from tests.test_sqs_batch_cancelled import _a_costly_batch
+from tests.test_sqs_batch_cancelled import _a_costly_batch, _cancelled_before_its_first_message
 from tests.test_sqs_cancel_after_release import _given_back
 from tests.test_sqs_edges import poller
-from tests.test_sqs_fault_after_batch import _Slip, _slips
+from tests.test_sqs_fault_after_batch import _one_received, _Slip, _slips
 from tests.test_sqs_give_back_fault import _under_a_release
 from tests.test_sqs_judge_fault import _DELIVERIES, _FailsOn, _three_received
 from tests.test_sqs_receive_beside_delete import (
@@ -149,13 +149,7 @@ async def test_a_stray_cancel_under_the_delete_after_a_fault_after_the_batch_is_
     the ``CancelledError`` is counted and logged beside it as the fault it is. It was
     raised instead, and the batch's fault logged with the advice for a delete an exit or
     a cancellation cut off, pointing at a ``sesd.sqs.delete_cut_off`` never logged."""
-    url, _ = await make_queue(sqs, visibility=30)
-    await send_bodies(sqs, url, [f.raw(f.delivery(["u1@one.example"]))])
-    p, _ = poller(sqs, url, settings="wait_time_seconds = 2")
-    with anyio.fail_after(10):
-        messages: list[Any] = []
-        while not messages:
-            messages = await p._receive() or []
+    p, messages = await _one_received(sqs)
     _releases_read_by_the_sdk(sqs)
     monkeypatch.setattr(answers_module, "_entry", _raising(asyncio.CancelledError, "Id"))
     p._after_batch = _slips
@@ -241,25 +235,6 @@ async def test_an_exit_under_the_give_back_comes_before_a_stray_cancel_under_the
     assert _hints(json_logs, "sesd.task.failed") == [GIVE_BACK]
 
 
-async def _cancelled_as_it_is_judged(sqs: Any) -> tuple[QueuePoller, asyncio.Task[Any]]:
-    """A program running sesd cancels the poller's task (``Task.cancel()``) at the turn
-    a batch takes before its first message, then gives the batch back: the poller, and
-    its task, cancelled."""
-    _, p, messages = await _a_costly_batch(sqs)
-    judging = anyio.Event()
-
-    def received_at() -> float:
-        judging.set()  # read just before the batch, which takes its turn at once
-        return 0.0
-
-    p._clock = received_at
-    task = asyncio.get_running_loop().create_task(p._handle(messages))
-    with anyio.fail_after(10):
-        await judging.wait()
-    task.cancel()
-    return p, task
-
-
 async def test_the_give_back_of_a_batch_cancelled_as_it_is_judged_leaves_it_cancelled(
     local_sqs: LocalSqs, json_logs: io.StringIO, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -270,7 +245,7 @@ async def test_the_give_back_of_a_batch_cancelled_as_it_is_judged_leaves_it_canc
     traceback."""
     monkeypatch.setattr(deletes_module, "_ours", _under_a_release(ValueError))
     async with aws_client("sqs", local_sqs) as sqs:
-        p, task = await _cancelled_as_it_is_judged(sqs)
+        _, p, task = await _cancelled_before_its_first_message(sqs)
         with anyio.fail_after(10), pytest.raises(asyncio.CancelledError):
             await task
         assert _read_faults(p, json_logs) == [("poller", "ValueError")]
@@ -288,9 +263,10 @@ def test_an_exit_under_the_give_back_of_a_batch_cancelled_as_it_is_judged_is_rai
 
     async def run() -> None:
         async with aws_client("sqs", local_sqs) as sqs:
-            ran.append(await _cancelled_as_it_is_judged(sqs))
+            _, p, task = await _cancelled_before_its_first_message(sqs)
+            ran.append((p, task))
             with anyio.fail_after(10):
-                await ran[0][1]
+                await task
 
     _ends_the_loop(run)
     [(p, task)] = ran

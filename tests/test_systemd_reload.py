@@ -157,8 +157,8 @@ async def test_a_reload_that_leaves_settings_for_a_restart_fails_systemctl_reloa
 
 
 #: A stand-in for the daemon's side, told with sesd's own ReloadReport: the command's
-#: SIGHUP begins a reload that ends in force, leaving the keys given (JSON) for a restart.
-_LEFT = """\
+#: SIGHUP begins a reload. What follows in the script ends it, or the stand-in ends.
+_BEGINS = """\
 import json, signal, sys
 from pathlib import Path
 
@@ -172,9 +172,16 @@ anyio.run(report.started)
 print("ready", flush=True)
 signal.sigwait({signal.SIGHUP})
 anyio.run(report.begin)
+"""
+
+#: The reload ends in force, leaving the keys given (JSON) for a restart.
+_LEFT = (
+    _BEGINS
+    + """\
 anyio.run(report.end, True, json.loads(sys.argv[2]))
 sys.stdin.read()
 """
+)
 
 
 def _left(tmp_path: Path, keys: list[str]) -> subprocess.CompletedProcess[str]:
@@ -216,25 +223,14 @@ def test_a_key_left_for_a_restart_is_said_escaped_and_bounded(tmp_path: Path) ->
     )
 
 
-#: A stand-in for the daemon's side, told with sesd's own ReloadReport: the command's
-#: SIGHUP begins a reload that faults once its config was switched.
-_PART_WAY = """\
-import signal, sys
-from pathlib import Path
-
-import anyio
-
-from sesd.runtime.reload_report import ReloadReport
-
-signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
-report = ReloadReport(Path(sys.argv[1]))
-anyio.run(report.started)
-print("ready", flush=True)
-signal.sigwait({signal.SIGHUP})
-anyio.run(report.begin)
+#: The reload faults once its config was switched.
+_PART_WAY = (
+    _BEGINS
+    + """\
 anyio.run(lambda: report.end(False, [], part_way=True))
 sys.stdin.read()
 """
+)
 
 
 def test_a_reload_that_faulted_part_way_is_not_said_to_have_changed_nothing(
@@ -658,21 +654,7 @@ def test_after_a_begin_went_untold_the_next_reload_is_waited_for(tmp_path: Path)
 
 #: A stand-in for a daemon that ends as the command waits (a stop, a fault): its reload
 #: begun, never ended.
-_ENDS = """\
-import signal, sys
-from pathlib import Path
-
-import anyio
-
-from sesd.runtime.reload_report import ReloadReport
-
-signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
-report = ReloadReport(Path(sys.argv[1]))
-anyio.run(report.started)
-print("ready", flush=True)
-signal.sigwait({signal.SIGHUP})
-anyio.run(report.begin)
-"""
+_ENDS = _BEGINS
 
 
 def test_a_daemon_that_ends_mid_reload_is_said_at_once(tmp_path: Path) -> None:
