@@ -3,8 +3,8 @@ that stalls): the daemon reads, looks at and writes it in a worker thread, waits
 bound for each, and goes on with the silences it read last. The hang is said once
 (its path escaped), and no second operation starts on the file while one hangs.
 
-The hang is real: a file whose read (or write) first opens a FIFO for reading, which
-blocks until the test opens it for writing. sesd's own reads open a FIFO planted at
+The hang is real: a file whose read (or write) first waits at a FIFO it opened for
+reading, until the test opens it for writing and closes it. sesd's own reads open a FIFO planted at
 the path without waiting (and refuse it), so the FIFO stands in front of a plain file.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import os
+import select
 import threading
 import time
 from collections.abc import Callable, Iterator, MutableMapping
@@ -53,7 +54,8 @@ BOUND = 0.3
 
 class Stuck(SilenceFile):
     """A plain silences file whose first look, read or write (as ``stuck`` says) waits,
-    as one on a share that hangs, until the test opens the FIFO ``gate`` for writing."""
+    as one on a share that hangs, until the test opens the FIFO ``gate`` for writing
+    and closes it."""
 
     def __init__(self, path: str, gate: Path, stuck: str = "read") -> None:
         super().__init__(path)
@@ -67,9 +69,17 @@ class Stuck(SilenceFile):
         """Wait at the gate, if this is the operation that does; whether it was."""
         if what != self._stuck or self.waits:
             return False
-        self.waits += 1
-        with open(self._gate, "rb") as gate:  # blocks until a writer comes
-            gate.read()
+        # At the gate before it is counted: a test that lets it through once it is counted
+        # (_open_gate) finds it there. Opened in a blocking open(), it was counted first,
+        # and a gate opened in between was missed: the operation hung.
+        fd = os.open(self._gate, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            self.waits += 1
+            waiting = select.poll()
+            waiting.register(fd, select.POLLIN)
+            waiting.poll()  # until a writer came and went (a FIFO no writer opened yet waits)
+        finally:
+            os.close(fd)
         return True
 
     def identity(self) -> tuple[int, int, int, int] | None:

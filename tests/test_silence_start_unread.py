@@ -14,6 +14,7 @@ import anyio
 import anyio.to_thread
 import pytest
 
+from sesd.alerting.silence_entries import Entry
 from sesd.alerting.silence_file import SilenceFile
 from sesd.alerting.silence_watcher import SilenceWatcher
 from sesd.alerting.silences import Silence
@@ -36,6 +37,23 @@ class LookedThenStuck(SilenceFile):
 
     def identity(self) -> tuple[int, int, int, int] | None:
         found = super().identity()
+        if not self.waits:
+            self.waits += 1
+            with open(self._gate, "rb") as gate:  # blocks until a writer comes
+                gate.read()
+        return found
+
+
+class ReadThenStuck(SilenceFile):
+    """A silences file whose first read takes what the file holds, then waits (as on a
+    share that stalls) until the test opens the FIFO ``gate`` for writing."""
+
+    def __init__(self, path: str, gate: Path) -> None:
+        super().__init__(path)
+        self._gate, self.waits = gate, 0
+
+    def entries(self) -> list[Entry]:
+        found = super().entries()
         if not self.waits:
             self.waits += 1
             with open(self._gate, "rb") as gate:  # blocks until a writer comes
@@ -179,3 +197,37 @@ async def test_a_read_under_way_across_a_step_back_and_forward_keeps_the_start(
     await watcher.aend(set(), ADDED + 4)
     assert [(s.id, s.starts_at) for s in file.read()] == [("s1", ADDED)]
     assert watcher.unwritten() == {str(path): 0}
+
+
+@pytest.mark.parametrize("reload", [False, True])
+async def test_a_silence_added_after_a_read_under_way_took_the_file_moves(
+    tmp_path: Path, reload: bool
+) -> None:
+    """The evaluation's read (or a reload's read ahead) of the file, s0 added, took
+    what it holds and is still in the worker thread when s1 is added and the clock
+    steps an hour back. That read has no s1: the next one, which has, moves its start
+    to the step (before: that read spent the step, and s1 was pending for the step's
+    length, its alerts paging)."""
+    path = tmp_path / "silences.json"
+    SilenceFile(str(path)).update(list, ADDED - 20)
+    watcher = SilenceWatcher(str(path))
+    assert await watcher.arefresh(ADDED - 10)
+    SilenceFile(str(path)).add(Silence(id="s0", comment="c", starts_at=ADDED - 5, ends_at=None,
+                                       rule="delays", domain="b.example"), ADDED - 5)  # fmt: skip
+    stepped = ADDED + 2 + STEP
+    with gate(tmp_path) as fifo:
+        watcher.file = ReadThenStuck(str(path), fifo)
+        async with anyio.create_task_group() as tg:
+            if reload:
+                tg.start_soon(watcher.aread_ahead, str(path), lambda: False)
+            else:
+                tg.start_soon(watcher.arefresh, ADDED + 1)  # its read waits at the gate
+            async with _held_at(fifo):  # the read took the file before s1
+                _silence(path)
+                watcher.stepped(stepped, STEP)
+    if reload:
+        with watcher.put_off():
+            watcher.use(str(path), None, stepped + 1)
+    assert [s.id for s in watcher.silences.items] == ["s0"]
+    assert await watcher.arefresh(stepped + 1)
+    assert watcher.silences.match("delays", "a.example", "critical", stepped + 1) is not None

@@ -31,7 +31,7 @@ from sesd.alerting.silences import (
 from sesd.core.unreadable import not_utf8_at, undecoded
 from sesd.io.files import TooLarge, open_lock, read_plain, write_atomic
 
-__all__ = ["MOST_BYTES", "Entry", "LockHeld", "SilenceFile"]
+__all__ = ["MOST_BYTES", "Entry", "LockHeld", "SilenceFile", "Unread"]
 
 
 #: The most bytes of a silences file read: some 200,000 silences, far more than people
@@ -43,6 +43,11 @@ MOST_BYTES: Final = 64 << 20
 class LockHeld(SilenceError):
     """Another process holds the file's lock: a ``sesd silence`` command, or another
     sesd, writing it."""
+
+
+class Unread(SilenceError):
+    """The file could not be opened or read (its permissions, an I/O error, a share's
+    stale handle): it may be read as it is later, once that is mended or has passed."""
 
 
 class SilenceFile:
@@ -68,7 +73,7 @@ class SilenceFile:
                 "file may hold (another file at the path?); not read"
             ) from None
         except OSError as exc:
-            raise SilenceError(f"cannot read {self.path}: {exc.strerror}") from None
+            raise Unread(f"cannot read {self.path}: {exc.strerror}") from None
         if (where := not_utf8_at(blob)) is not None:
             # Said of the file, where an editor finds it (a silence's own read would
             # name a place in one JSON string).

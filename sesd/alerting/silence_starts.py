@@ -35,8 +35,8 @@ class MovedStarts:
         self.unread: tuple[float, float] | None = None
         #: How many steps were measured, and the ``now`` of the last: a read under way
         #: when one is (its ``now`` taken before it, on the clock stepped off) moves to
-        #: the last (:meth:`held`), and a look under way keeps a step back (it may have
-        #: seen the file before a silence added a moment before).
+        #: the last (:meth:`held`), and a look or read under way keeps a step back (it may
+        #: have seen the file before a silence added a moment before).
         self.measures, self._last = 0, 0.0
 
     def stepped(self, silences: Iterable[Silence], now: float, step: float, at: float) -> None:
@@ -71,15 +71,20 @@ class MovedStarts:
         the last look, so read only now, has its start moved to ``now``, as
         :meth:`stepped` would have moved it; to the clock the last step measured while
         the read was under way set (``now`` is a time before it, on the clock stepped
-        off: one stepped forward again may be past the start, left as written)."""
+        off: one stepped forward again may be past the start, left as written). Such a
+        read may have taken the file before a silence added a moment before the step:
+        the step is kept for the next read, as a look under way keeps it."""
         read = {entry.silence.id: entry.silence for entry in entries if entry.silence is not None}
         for silence_id, (written, moved) in list(self.waiting.items()):
             silence = read.get(silence_id)
             if silence is None or not start_moved(silence, written, moved):
                 del self.waiting[silence_id]
-        if self.unread is not None:
-            at = max(now, self.unread[0]) if measures == self.measures else self._last
-            self.stepped(read.values(), *self.unread, at)
+        if self.unread is None:
+            return
+        under_way = measures != self.measures
+        at = self._last if under_way else max(now, self.unread[0])
+        self.stepped(read.values(), *self.unread, at)
+        if not under_way:
             self.unread = None
 
     def written(self, starts: dict[str, tuple[float, float]]) -> None:

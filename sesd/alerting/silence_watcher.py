@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from sesd.alerting.alert_log import SHOWN
 from sesd.alerting.silence_entries import Entry, ended_by, still_ended
-from sesd.alerting.silence_file import LockHeld, SilenceFile
+from sesd.alerting.silence_file import LockHeld, SilenceFile, Unread
 from sesd.alerting.silence_io import FileOp, FileThread, Found, Hung, Later, Steps, inline, later
 from sesd.alerting.silence_kept import Kept
 from sesd.alerting.silence_left import LeftEnds
@@ -32,7 +32,9 @@ T = TypeVar("T")
 class SilenceWatcher:
     """Keeps :attr:`silences` (what the evaluator matches against) as the file says,
     reading it again when it changes. A file that cannot be read is logged once per
-    version and the silences read before stay in force. A silence that is none, or
+    version and reason, and the silences read before stay in force; one that could not
+    be opened or read is read again at each look (a ``chmod`` that mends it changes
+    nothing the look sees). A silence that is none, or
     that ``check`` finds wrong (its reason; "" when right), is left out, and logged
     when first left out or when its reason changes: not again at each read of the file
     (each ``sesd silence add``) nor at each check given anew (a reload)."""
@@ -61,6 +63,8 @@ class SilenceWatcher:
         self._back = (0.0, 0.0)
         #: Whether a read of the file took since sesd started.
         self._loaded = False
+        #: The version and why the last read of the file failed, as logged (None: it took).
+        self._unreadable: tuple[tuple[int, int, int, int] | None, str] | None = None
         #: Why the last write failed, as logged ("" once one took).
         self._unwritable = ""
         #: Whether the last write found the lock held (said if the next one does too).
@@ -250,6 +254,7 @@ class SilenceWatcher:
         self._kept.forget()
         self._entries: list[Entry] = []
         self._identity: tuple[int, int, int, int] | None = None
+        self._unreadable = None
 
     def _refresh(self, now: float) -> Steps[bool]:
         unreported, self._unreported = self._unreported, False
@@ -276,9 +281,15 @@ class SilenceWatcher:
         except (Hung, Later):
             return False
         except SilenceError as exc:
-            self._identity = identity  # said once for this version
-            self._log.error("sesd.silences.unreadable", error=str(exc))
+            if not isinstance(exc, Unread):  # what it holds: read again once it changes
+                self._identity = identity
+            if self._unreadable != (identity, str(exc)):
+                self._unreadable = identity, str(exc)
+                self._log.error("sesd.silences.unreadable", error=str(exc))
             return False
+        if self._unreadable is not None:
+            self._log.info("sesd.silences.readable", path=file.path, was=self._unreadable[1])
+            self._unreadable = None
         self._identity, self._entries, self._loaded = identity, entries, True
         held = {entry.silence.id for entry in self._entries if entry.silence is not None}
         found = (yield from self._left.held(file.path, held, identity[:2])) if identity else {}
