@@ -6,6 +6,7 @@ force from the next evaluation, not from the next edit of the file."""
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -73,6 +74,11 @@ class Flaky(SilenceFile):
     def __init__(self, path: str) -> None:
         super().__init__(path)
         self.failing, self.reads = "Input/output error", 0
+        #: Whether its look fails too (as a stat of it answers ESTALE).
+        self.unanswered = False
+
+    def identity(self) -> tuple[int, int, int, int] | None:
+        return (-1, errno.ESTALE, 0, 0) if self.unanswered else super().identity()
 
     def entries(self) -> list[Entry]:
         self.reads += 1
@@ -120,3 +126,59 @@ def test_a_file_that_holds_no_silences_file_is_read_again_only_once_it_changes(
             assert not watcher.refresh(now)
     assert counted.reads == 1
     assert [line["event"] for line in logs] == ["sesd.silences.unreadable"]
+
+
+def test_a_file_that_answers_again_unchanged_is_said_readable_at_once() -> None:
+    """Its directory closed to sesd a while (its permissions, a share's stale handle):
+    neither the look nor the read answers, which is said, and the silences read before
+    hold. Once it answers again, unchanged, that is said at that evaluation (before:
+    nothing, until the file's next edit, long after, said it readable again)."""
+    with tempfile.TemporaryDirectory() as where:
+        Path(where).chmod(0o755)
+        folder = Path(where) / "silences"
+        folder.mkdir(mode=0o755)
+        path = folder / "silences.json"
+        file = _watched(path)
+        path.chmod(0o644)
+        watcher = SilenceWatcher(str(path))
+        with _as_the_daemon():
+            assert watcher.refresh(T)
+        with capture_logs() as logs:
+            folder.chmod(0)
+            try:
+                with _as_the_daemon():
+                    assert not watcher.refresh(T + 1)
+                    assert not watcher.refresh(T + 2)
+            finally:
+                folder.chmod(0o755)  # mended
+            with _as_the_daemon():
+                assert not watcher.refresh(T + 3)  # the version read before: in force
+                assert not watcher.refresh(T + 4)
+        assert watcher.silences.match("delays", "a.example", "critical", T + 4) is not None
+        error = f"cannot read {path}: Permission denied"
+        assert [(line["event"], line.get("error", line.get("was"))) for line in logs] == [
+            ("sesd.silences.unreadable", error),
+            ("sesd.silences.readable", error),
+        ]
+        file.expire({"s1"}, T + 5)  # its next edit
+        path.chmod(0o644)
+        with capture_logs() as logs, _as_the_daemon():
+            assert watcher.refresh(T + 6)
+        assert [line["event"] for line in logs] == ["sesd.silences.loaded"]
+
+
+def test_a_file_of_no_silences_that_answers_again_is_not_said_readable(tmp_path: Path) -> None:
+    """What it holds was said not to be a silences file; a while it did not answer at
+    all, then does again, unchanged: it is still no silences file, not said readable."""
+    path = tmp_path / "silences.json"
+    path.write_text("garbage\n")
+    watcher = SilenceWatcher(str(path))
+    watcher.file = flaky = Flaky(str(path))
+    flaky.failing = ""
+    with capture_logs() as logs:
+        assert not watcher.refresh(T)
+        flaky.failing, flaky.unanswered = "Stale file handle", True
+        assert not watcher.refresh(T + 1)
+        flaky.failing, flaky.unanswered = "", False
+        assert not watcher.refresh(T + 2)
+    assert [line["event"] for line in logs] == ["sesd.silences.unreadable"] * 2

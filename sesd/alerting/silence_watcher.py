@@ -21,6 +21,7 @@ from sesd.alerting.silence_io import FileOp, FileThread, Found, Hung, Later, Ste
 from sesd.alerting.silence_kept import Kept
 from sesd.alerting.silence_left import LeftEnds
 from sesd.alerting.silence_starts import MovedStarts
+from sesd.alerting.silence_unread import Unreadable
 from sesd.alerting.silences import Silence, SilenceError, SilenceSet, moved_back, shown_id
 from sesd.io.logs import get_logger
 
@@ -63,8 +64,8 @@ class SilenceWatcher:
         self._back = (0.0, 0.0)
         #: Whether a read of the file took since sesd started.
         self._loaded = False
-        #: The version and why the last read of the file failed, as logged (None: it took).
-        self._unreadable: tuple[tuple[int, int, int, int] | None, str] | None = None
+        #: Why the file could not be read, as logged.
+        self._unreadable = Unreadable()
         #: Why the last write failed, as logged ("" once one took).
         self._unwritable = ""
         #: Whether the last write found the lock held (said if the next one does too).
@@ -254,7 +255,7 @@ class SilenceWatcher:
         self._kept.forget()
         self._entries: list[Entry] = []
         self._identity: tuple[int, int, int, int] | None = None
-        self._unreadable = None
+        self._unreadable.forget()
 
     def _refresh(self, now: float) -> Steps[bool]:
         unreported, self._unreported = self._unreported, False
@@ -276,20 +277,18 @@ class SilenceWatcher:
             if identity == self._identity:
                 if measures == self._starts.measures:  # looked at after the step
                     self._starts.unread = None  # each silence read before it
+                self._unreadable.unchanged(file.path, identity)
                 return False
             entries: list[Entry] = yield FileOp(file.path, "read", file.entries)
         except (Hung, Later):
             return False
         except SilenceError as exc:
-            if not isinstance(exc, Unread):  # what it holds: read again once it changes
+            contents = not isinstance(exc, Unread)  # read again once the file changes
+            if contents:
                 self._identity = identity
-            if self._unreadable != (identity, str(exc)):
-                self._unreadable = identity, str(exc)
-                self._log.error("sesd.silences.unreadable", error=str(exc))
+            self._unreadable.failed(identity, str(exc), contents=contents)
             return False
-        if self._unreadable is not None:
-            self._log.info("sesd.silences.readable", path=file.path, was=self._unreadable[1])
-            self._unreadable = None
+        self._unreadable.read(file.path)
         self._identity, self._entries, self._loaded = identity, entries, True
         held = {entry.silence.id for entry in self._entries if entry.silence is not None}
         found = (yield from self._left.held(file.path, held, identity[:2])) if identity else {}

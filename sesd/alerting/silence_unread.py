@@ -1,0 +1,59 @@
+"""What the daemon says of a silences file it could not read, and of its read again.
+
+A failure is said once for each version of the file and reason, and a read that takes
+after one says so. A file whose look failed too (a directory closed to sesd, a share's
+stale handle) may answer again unchanged: nothing is read then, as nothing changed,
+and the silences read last are in force again; that is said at once too, or the
+on-call who saw the error would hear of it only at the file's next edit.
+"""
+
+from __future__ import annotations
+
+from sesd.io.logs import get_logger
+
+__all__ = ["Unreadable"]
+
+#: The file's identity as a look has it (sesd.alerting.silence_file.SilenceFile.identity).
+Identity = tuple[int, int, int, int] | None
+
+
+class Unreadable:
+    """Why the file could not be read, as said."""
+
+    def __init__(self) -> None:
+        self._log = get_logger()
+        #: The version and why its read failed, as said (None: the last read took).
+        self._said: tuple[Identity, str] | None = None
+        #: Why the version read last is no silences file ("" when its read took).
+        self._bad = ""
+
+    def failed(self, identity: Identity, error: str, *, contents: bool) -> None:
+        """The read of the version ``identity`` failed for ``error``; ``contents``: for
+        what it holds, that version is taken as read."""
+        if contents:
+            self._bad = error
+        if self._said != (identity, error):
+            self._said = identity, error
+            self._log.error("sesd.silences.unreadable", error=error)
+
+    def read(self, path: str) -> None:
+        """The file at ``path`` was read."""
+        self._bad = ""
+        if self._said is not None:
+            self._log.info("sesd.silences.readable", path=path, was=self._said[1])
+            self._said = None
+
+    def unchanged(self, path: str, identity: Identity) -> None:
+        """A look found the version read last (``identity``): one that did not answer
+        since answers again, its silences in force, and is read again once it changes.
+        One that is no silences file still is (said of it before)."""
+        if self._said is None or self._said[0] == identity:
+            return  # none failed since, or this version's contents did
+        if self._bad:
+            self._said = identity, self._bad
+        else:
+            self.read(path)
+
+    def forget(self) -> None:
+        """Another file is read: nothing said of it yet."""
+        self._said, self._bad = None, ""
