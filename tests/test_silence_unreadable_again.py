@@ -182,3 +182,19 @@ def test_a_file_of_no_silences_that_answers_again_is_not_said_readable(tmp_path:
         flaky.failing, flaky.unanswered = "", False
         assert not watcher.refresh(T + 2)
     assert [line["event"] for line in logs] == ["sesd.silences.unreadable"] * 2
+
+
+def test_a_fifo_at_the_path_is_opened_again_only_once_it_changes(tmp_path: Path) -> None:
+    """A FIFO (or a device) at the path is no silences file either: opened at each
+    evaluation, it would let a writer waiting at it through each time (a device may act
+    on each open)."""
+    path = tmp_path / "silences.json"
+    os.mkfifo(path)
+    watcher = SilenceWatcher(str(path))
+    watcher.file = counted = Flaky(str(path))
+    counted.failing = ""
+    with capture_logs() as logs:
+        for now in (T, T + 1, T + 2):
+            assert not watcher.refresh(now)
+    assert counted.reads == 1
+    assert [line["event"] for line in logs] == ["sesd.silences.unreadable"]

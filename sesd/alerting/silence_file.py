@@ -29,7 +29,7 @@ from sesd.alerting.silences import (
     start_moved,
 )
 from sesd.core.unreadable import not_utf8_at, undecoded
-from sesd.io.files import TooLarge, open_lock, read_plain, write_atomic
+from sesd.io.files import NotPlain, TooLarge, open_lock, read_plain, write_atomic
 
 __all__ = ["MOST_BYTES", "Entry", "LockHeld", "SilenceFile", "Unread"]
 
@@ -72,6 +72,8 @@ class SilenceFile:
                 f"{self.path} is {exc.size:,} bytes, more than the {MOST_BYTES:,} a silences "
                 "file may hold (another file at the path?); not read"
             ) from None
+        except NotPlain as exc:  # a FIFO opened at each look would let a writer through
+            raise SilenceError(f"cannot read {self.path}: {exc.strerror}") from None
         except OSError as exc:
             raise Unread(f"cannot read {self.path}: {exc.strerror}") from None
         if (where := not_utf8_at(blob)) is not None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 __all__ = [
+    "NotPlain",
     "TooLarge",
     "a_device",
     "foreign_link",
@@ -111,17 +112,23 @@ class TooLarge(OSError):
         self.size, self.limit = size, limit
 
 
+class NotPlain(OSError):
+    """What is at the path is no plain file (a FIFO, a device, a directory): nothing
+    mends it but another file there."""
+
+
 def read_plain(path: str, limit: int | None = None) -> bytes:
     """The bytes of the plain file at ``path``. A FIFO or a device planted there (or
     named by mistake) is refused, not read: opening a FIFO nobody writes waits for
     ever, and ``sesd silence`` or the daemon's next read of its silences with it.
     FileNotFoundError when there is none; TooLarge, nothing read, when it holds more
-    than ``limit`` bytes; OSError otherwise, its strerror saying why."""
+    than ``limit`` bytes; NotPlain, not read, for what is no plain file; OSError
+    otherwise, its strerror saying why."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     with os.fdopen(fd, "rb") as handle:
         found = os.fstat(fd)
         if not stat.S_ISREG(found.st_mode):
-            raise OSError(errno.EINVAL, _not_plain(found.st_mode), path)
+            raise NotPlain(errno.EINVAL, _not_plain(found.st_mode), path)
         if limit is None:
             return handle.read()
         return _within(handle, path, found.st_size, limit)
