@@ -5,6 +5,10 @@ after one says so. A file whose look failed too (a directory closed to sesd, a s
 stale handle) may answer again unchanged: nothing is read then, as nothing changed,
 and the silences read last are in force again; that is said at once too, or the
 on-call who saw the error would hear of it only at the file's next edit.
+
+Whether the file in force could be read is kept for the metrics and the status page
+too (``sesd_silences_readable``): an alert the on-call muted pages while its file
+cannot be read, and the log said why once, maybe hours ago.
 """
 
 from __future__ import annotations
@@ -26,6 +30,22 @@ class Unreadable:
         self._said: tuple[Identity, str] | None = None
         #: Why the version read last is no silences file ("" when its read took).
         self._bad = ""
+        #: The file in force (None: no silences file).
+        self._path: str | None = None
+
+    @property
+    def why(self) -> str:
+        """Why the file in force could not be read at the last look, as said ("" when
+        it was, or there is none)."""
+        return self._said[1] if self._said is not None else ""
+
+    def readable(self) -> dict[str, int]:
+        """``sesd_silences_readable``: the file in force, 1 when it could be read at the
+        last look (a missing file is no silences: read), 0 when not. A reload to another
+        file drops the old one's series; no file, no series."""
+        if self._path is None:
+            return {}
+        return {self._path: 0 if self._said is not None else 1}
 
     def failed(self, identity: Identity, error: str, *, contents: bool) -> None:
         """The read of the version ``identity`` failed for ``error``; ``contents``: for
@@ -54,6 +74,6 @@ class Unreadable:
         else:
             self.read(path)
 
-    def forget(self) -> None:
-        """Another file is read: nothing said of it yet."""
-        self._said, self._bad = None, ""
+    def forget(self, path: str | None) -> None:
+        """Another file, at ``path``, is read: nothing said of it yet."""
+        self._path, self._said, self._bad = path, None, ""

@@ -64,8 +64,8 @@ class SilenceWatcher:
         self._back = (0.0, 0.0)
         #: Whether a read of the file took since sesd started.
         self._loaded = False
-        #: Why the file could not be read, as logged.
-        self._unreadable = Unreadable()
+        #: Why the file could not be read, as logged (and scraped).
+        self.unreadable = Unreadable()
         #: Why the last write failed, as logged ("" once one took).
         self._unwritable = ""
         #: Whether the last write found the lock held (said if the next one does too).
@@ -255,7 +255,7 @@ class SilenceWatcher:
         self._kept.forget()
         self._entries: list[Entry] = []
         self._identity: tuple[int, int, int, int] | None = None
-        self._unreadable.forget()
+        self.unreadable.forget(path or None)
 
     def _refresh(self, now: float) -> Steps[bool]:
         unreported, self._unreported = self._unreported, False
@@ -277,7 +277,7 @@ class SilenceWatcher:
             if identity == self._identity:
                 if measures == self._starts.measures:  # looked at after the step
                     self._starts.unread = None  # each silence read before it
-                self._unreadable.unchanged(file.path, identity)
+                self.unreadable.unchanged(file.path, identity)
                 return False
             entries: list[Entry] = yield FileOp(file.path, "read", file.entries)
         except (Hung, Later):
@@ -286,9 +286,9 @@ class SilenceWatcher:
             contents = not isinstance(exc, Unread)  # read again once the file changes
             if contents:
                 self._identity = identity
-            self._unreadable.failed(identity, str(exc), contents=contents)
+            self.unreadable.failed(identity, str(exc), contents=contents)
             return False
-        self._unreadable.read(file.path)
+        self.unreadable.read(file.path)
         self._identity, self._entries, self._loaded = identity, entries, True
         held = {entry.silence.id for entry in self._entries if entry.silence is not None}
         found = (yield from self._left.held(file.path, held, identity[:2])) if identity else {}

@@ -320,6 +320,8 @@ def _tail(status: Status) -> list[str]:
         lines.append(f"  ...and {left} more tenants ({_listing_more(len(status.tenants))})")
     silences = status.silences
     lines.append(f"SILENCES: {silences.total or 'none'}")
+    if silences.unreadable:  # absent from an older sesd's document
+        lines.append(f"  the silences file cannot be read: {silences.unreadable}")
     for s in silences.items:
         ends = "its alert resolves" if s.ends_at is None else moment(s.ends_at, status.at)
         matchers = f"rule={s.rule or '*'} domain={s.domain or '*'} severity={s.severity or '*'}"

@@ -12,7 +12,7 @@ from sesd.alerting.rules import Status
 from sesd.metrics.families import described
 from sesd.metrics.rows import Rows
 
-__all__ = ["AlertsCollector", "OutboxCollector", "UnwrittenCollector"]
+__all__ = ["AlertsCollector", "OutboxCollector", "ReadableCollector", "UnwrittenCollector"]
 
 _LABELS = ("rule", "domain")
 #: (rule, domain) states per chunk of the two families. A large sender's config holds
@@ -138,4 +138,35 @@ class UnwrittenCollector(Collector):
         )
         for path, count in sorted(self.unwritten().items()):
             family.add_metric([path], count)
+        yield family
+
+
+class ReadableCollector(Collector):
+    """``sesd_silences_readable{path}``: whether the silences file in force could be
+    read at the last look. The log says why once; an alert muted in a file sesd cannot
+    read pages, and this shows why for as long as it lasts. Why is left out of the
+    labels (an error's text, a path in it): one series per file."""
+
+    _NAME = "sesd_silences_readable"
+
+    def __init__(self) -> None:
+        #: The file in force's value (the alerting service says, once it is made).
+        self.readable: Callable[[], dict[str, int]] = dict
+
+    def describe(self) -> Iterator[Metric]:
+        """The family :meth:`collect` yields, without samples."""
+        return described([(self._NAME, "gauge")])
+
+    def collect(self) -> Iterator[Metric]:
+        """A sample for the file in force, none when there is no silences file."""
+        family = GaugeMetricFamily(
+            self._NAME,
+            "1 when the silences file in force could be read at the last look (a missing "
+            "file is no silences: 1), 0 when not (its permissions, an I/O error, what it "
+            "holds: the log line sesd.silences.unreadable says why): its silences are "
+            "those read before, or none since the start.",
+            labels=["path"],
+        )
+        for path, value in sorted(self.readable().items()):
+            family.add_metric([path], value)
         yield family

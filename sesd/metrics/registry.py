@@ -31,7 +31,12 @@ from sesd.core.ledger import Ledger
 from sesd.io.build import revision
 from sesd.io.logs import dropped_lines
 from sesd.metrics.accounts import AccountCollector
-from sesd.metrics.alerts import AlertsCollector, OutboxCollector, UnwrittenCollector
+from sesd.metrics.alerts import (
+    AlertsCollector,
+    OutboxCollector,
+    ReadableCollector,
+    UnwrittenCollector,
+)
 from sesd.metrics.canary import CanaryCollector
 from sesd.metrics.families import described
 from sesd.metrics.pipeline import PipelineCollector
@@ -79,6 +84,8 @@ class Metrics:
         self.registry.register(self._outboxes)
         self._unwritten = UnwrittenCollector()
         self.registry.register(self._unwritten)
+        self._readable = ReadableCollector()
+        self.registry.register(self._readable)
         if tenants_polled:
             cap = ledger.tenant_labels.max_tracked
             self.registry.register(
@@ -218,9 +225,13 @@ class Metrics:
         """Read ``sesd_notifications_waiting`` from ``waiting``: each sink's count."""
         self._outboxes.waiting = waiting
 
-    def watch_silences(self, unwritten: Callable[[], dict[str, int]]) -> None:
-        """Read ``sesd_silences_unwritten`` from ``unwritten``: each file's count."""
+    def watch_silences(
+        self, unwritten: Callable[[], dict[str, int]], readable: Callable[[], dict[str, int]]
+    ) -> None:
+        """Read ``sesd_silences_unwritten`` from ``unwritten`` (each file's count), and
+        ``sesd_silences_readable`` from ``readable``."""
         self._unwritten.unwritten = unwritten
+        self._readable.readable = readable
 
     def sqs_counts(self, queue: QueueConfig) -> QueueCounts:
         """What a poller reading ``queue`` (where its ``place`` says) counts on the

@@ -126,7 +126,8 @@ class Parts:
         )
         self.alerting.on_evaluated = self.changes.notify
         self.metrics.watch_outboxes(self.alerting.waiting)
-        self.metrics.watch_silences(self.alerting.silences.unwritten)
+        silences = self.alerting.silences
+        self.metrics.watch_silences(silences.unwritten, silences.unreadable.readable)
         self.health = Health(queues, changed=self.changes.notify)
         self.alerting.unread = lambda: self.health.unread(self.monotonic())
         # The queues' own readiness, not the daemon's: a stop does not make a queue unread
@@ -142,6 +143,7 @@ class Parts:
             monotonic=monotonic,
             started=self.clock.peek(),
             version=__version__,
+            silences_unread=lambda: silences.unreadable.why,
         )
         #: The SES API polls ([account_health], [tenants]), where the config enables them.
         self.account_poller = account_poller(self)

@@ -281,8 +281,10 @@ def _silence_ref(silence: Silence) -> SilenceRef:
     )
 
 
-def silence_list(evaluator: Evaluator, now: float, top: int) -> SilenceList:
-    """Active and pending silences, those that end first first."""
+def silence_list(evaluator: Evaluator, now: float, top: int, unreadable: str = "") -> SilenceList:
+    """Active and pending silences, those that end first first; ``unreadable``: why the
+    file could not be read (its path and an error, cleaned: a file named by mistake may
+    hold anything)."""
     found = [s for s in evaluator.silences.items if s.state(now) != "expired"]
     found.sort(key=lambda s: (s.ends_at is None, s.ends_at or 0.0, s.id))
     rows = [
@@ -300,4 +302,4 @@ def silence_list(evaluator: Evaluator, now: float, top: int) -> SilenceList:
         )
         for s in found[:top]
     ]
-    return SilenceList(total=len(found), items=rows)
+    return SilenceList(total=len(found), items=rows, unreadable=clean(unreadable))

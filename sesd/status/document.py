@@ -364,6 +364,9 @@ class SilenceList(msgspec.Struct, frozen=True, kw_only=True):
 
     total: int
     items: list[SilenceRow]
+    #: Why the silences file in force could not be read at the last look ("" when it
+    #: could): its silences are then those read before, none since the start.
+    unreadable: str = ""
 
 
 class Status(msgspec.Struct, frozen=True, kw_only=True):

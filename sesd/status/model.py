@@ -94,7 +94,7 @@ def build_status(
         canary=_canary(ledger, now),
         accounts=_accounts(ledger),
         tenants=tenant_rows(ledger, limit=limits.alerts),
-        silences=silence_list(sources.evaluator, now, limits.alerts),
+        silences=silence_list(sources.evaluator, now, limits.alerts, sources.silences_unread()),
         tenants_total=len(ledger.tenant_status.status),
     )
 

@@ -250,6 +250,8 @@ def _ends(at: float | None, now: float) -> str:
 
 def _silences(silences: SilenceList, now: float) -> str:
     title = f"<h2>Silences <small>{silences.total} active or pending</small></h2>"
+    if silences.unreadable:  # the muted alerts page: why, where the on-call looks
+        title += f'<p class="warn">The silences file cannot be read: {esc(silences.unreadable)}</p>'
     if not silences.items:
         return title + empty("No silence.")
     head = ("id", "rule", "domain", "severity", "comment", "state", "ends")

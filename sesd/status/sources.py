@@ -78,6 +78,9 @@ class Sources:
     version: str
     #: The commit this build was made from ("" unknown).
     revision: str = field(default_factory=revision)
+    #: Why the silences file in force could not be read at the last look ("" when it
+    #: could: sesd.alerting.silence_unread.Unreadable.why).
+    silences_unread: Callable[[], str] = str
     #: This replica's name (sesd.io.replica: the machine's, a pod's in Kubernetes):
     #: which replica answered, when a Service in front of several hands each request
     #: to any of them; its messages name it alike.

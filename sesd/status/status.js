@@ -320,10 +320,12 @@
   }
 
   function silences(list) {
-    const title = h("h2", {}, "Silences ", h("small", {}, `${list.total} active or pending`));
-    if (!list.items.length) return [title, empty("No silence.")];
+    const title = [h("h2", {}, "Silences ", h("small", {}, `${list.total} active or pending`))];
+    // The muted alerts page: why, where the on-call looks (absent from an older sesd).
+    if (list.unreadable) title.push(h("p", { class: "warn" }, "The silences file cannot be read: " + list.unreadable));
+    if (!list.items.length) return [...title, empty("No silence.")];
     const head = ["id", "rule", "domain", "severity", "comment", "state", "ends"];
-    return [title, table("silences", head, list.items.map((s) => row(s.id, "",
+    return [...title, table("silences", head, list.items.map((s) => row(s.id, "",
       td(s.id), td(s.rule || "*"), td(s.domain || "*", "name"), td(s.severity || "*"), td(s.comment, "name"), td(s.state),
       s.ends_at === null ? td("when its alert resolves") : td(moment(s.ends_at), "time"))))];
   }

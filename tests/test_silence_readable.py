@@ -1,0 +1,159 @@
+"""``sesd_silences_readable{path}``: whether the silences file in force could be read at
+the last look. A file sesd cannot read (its permissions, EIO, a share's stale handle,
+what it holds) leaves its silences out of force, or the last read's in force: the log
+says so once, and the on-call paged for an alert they muted finds the cause here, and
+SesdSilencesUnreadable warns of it. A missing file is no silences, by design: readable."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import msgspec
+from prometheus_client.parser import text_string_to_metric_families
+
+from sesd.alerting.silence_watcher import SilenceWatcher
+from sesd.config import parse_config
+from sesd.metrics.exposition import render
+from sesd.runtime.daemon import Daemon
+from tests.test_routing import RULE, T, _silenceable
+from tests.test_silence_hung import _reloaded
+from tests.test_silence_reload import _text, _watching
+from tests.test_silence_unreadable_again import Flaky, _as_the_daemon, _watched
+
+
+def _scraped(daemon: Daemon) -> dict[str, float]:
+    """The gauge's samples as a scrape reads them, by path."""
+    text = render(daemon.metrics.registry.collect()).decode()
+    (family,) = [
+        family
+        for family in text_string_to_metric_families(text)
+        if family.name == "sesd_silences_readable"
+    ]
+    assert family.type == "gauge"
+    return {sample.labels["path"]: sample.value for sample in family.samples}
+
+
+def test_a_file_sesd_cannot_open_reads_0_until_its_permissions_are_mended() -> None:
+    with tempfile.TemporaryDirectory() as where:  # under /tmp, which any user may reach
+        Path(where).chmod(0o755)
+        path = Path(where) / "silences.json"
+        _watched(path)
+        path.chmod(0)
+        daemon = Daemon(parse_config(f'[alerts]\nsilences_path = "{path}"\n'), clock=lambda: T)
+        with _as_the_daemon():
+            daemon.alerting.silences.look(T)
+        assert _scraped(daemon) == {str(path): 0}
+        path.chmod(0o644)  # mended: the file itself does not change
+        with _as_the_daemon():
+            daemon.alerting.silences.look(T + 1)
+        assert _scraped(daemon) == {str(path): 1}
+
+
+def test_a_passing_read_error_reads_0_while_it_lasts(tmp_path: Path) -> None:
+    path = tmp_path / "silences.json"
+    _watched(path)
+    watcher = SilenceWatcher(str(path))
+    watcher.file = flaky = Flaky(str(path))
+    flaky.failing = ""
+    assert watcher.refresh(T)
+    assert watcher.unreadable.readable() == {str(path): 1}
+    flaky.failing = "Stale file handle"
+    path.touch()  # a version the share does not give
+    assert not watcher.refresh(T + 1)
+    assert watcher.unreadable.readable() == {str(path): 0}
+    assert watcher.unreadable.why == f"cannot read {path}: Stale file handle"
+    # The silences read before stay in force: still unreadable, at each look.
+    assert not watcher.refresh(T + 2)
+    assert watcher.unreadable.readable() == {str(path): 0}
+    flaky.failing = ""
+    assert watcher.refresh(T + 3)
+    assert watcher.unreadable.readable() == {str(path): 1}
+    assert watcher.unreadable.why == ""
+
+
+def test_a_file_that_holds_no_silences_file_reads_0_until_it_is_fixed(tmp_path: Path) -> None:
+    path = tmp_path / "silences.json"
+    path.write_text('{"version": 99, "silences": []}')  # a newer sesd's
+    watcher = SilenceWatcher(str(path))
+    for now in (T, T + 1):  # the same version: not read again, still unreadable
+        assert not watcher.refresh(now)
+        assert watcher.unreadable.readable() == {str(path): 0}
+    assert watcher.unreadable.why == f"{path}: version 99 is not 1"
+    path.unlink()  # the on-call writes it anew
+    _watched(path)
+    assert watcher.refresh(T + 2)
+    assert watcher.unreadable.readable() == {str(path): 1}
+
+
+def test_a_missing_file_is_no_silences_and_reads_1(tmp_path: Path) -> None:
+    path = tmp_path / "silences.json"
+    watcher = SilenceWatcher(str(path))
+    assert not watcher.refresh(T)
+    assert watcher.unreadable.readable() == {str(path): 1}
+    assert watcher.unreadable.why == ""
+
+
+def test_no_silences_file_has_no_series(tmp_path: Path) -> None:
+    watcher = SilenceWatcher(None)
+    assert not watcher.refresh(T)
+    assert watcher.unreadable.readable() == {}
+
+
+def test_a_reload_to_another_file_drops_the_series_of_the_old_one(tmp_path: Path) -> None:
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    old.write_text("garbage\n")
+    daemon = Daemon(parse_config(f'[alerts]\nsilences_path = "{old}"\n'), clock=lambda: T)
+    daemon.alerting.silences.look(T)
+    assert _scraped(daemon) == {str(old): 0}
+    daemon.alerting.silences.use(str(new), None, T + 1)
+    assert _scraped(daemon) == {str(new): 1}
+    daemon.alerting.silences.use(None, None, T + 2)
+    assert _scraped(daemon) == {}
+
+
+async def test_a_reload_to_a_file_that_is_no_silences_file_reads_0(tmp_path: Path) -> None:
+    """As the daemon reloads: the file read ahead of the change, which takes what the
+    read found."""
+    alerting, _, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    _watching(silences, rule="delays", domain="a.example")
+    await alerting.evaluate_in_slices()
+    assert alerting.silences.unreadable.readable() == {str(silences): 1}
+    typo = tmp_path / "sesd.log"
+    typo.write_text("garbage\n")
+    now[0] = T + 10
+    await _reloaded(alerting, parse_config(_text(typo, RULE + 'sinks = ["ops"]\n')))
+    assert alerting.silences.unreadable.readable() == {str(typo): 0}
+    typo.write_text('{"version": 1, "silences": []}')
+    now[0] = T + 20
+    await alerting.evaluate_in_slices()
+    assert alerting.silences.unreadable.readable() == {str(typo): 1}
+
+
+def test_the_status_page_says_why_the_file_cannot_be_read(tmp_path: Path) -> None:
+    """Where the on-call paged for a muted alert looks: the Silences part, the API and
+    ``sesd status``. The path and the error are the config's and the file's, escaped."""
+    from sesd.commands.status_table import table
+    from sesd.status.document import Status
+    from sesd.status.model import build_status, read_counters
+    from sesd.status.page import status_html
+
+    path = tmp_path / "<b>silences.json"
+    path.write_text("garbage\n")
+    daemon = Daemon(parse_config(f'[alerts]\nsilences_path = "{path}"\n'), clock=lambda: T)
+    daemon.alerting.silences.look(T)
+    counters = read_counters(daemon.status)
+    doc = build_status(daemon.status, T, counters, (T, counters))
+    why = f"{path} is not a silences file (JSON is malformed: invalid character (byte 0))"
+    assert doc.silences.unreadable == why
+    assert msgspec.json.decode(msgspec.json.encode(doc), type=Status) == doc
+    page = status_html(doc, 10)
+    shown = why.replace("<", "&lt;").replace(">", "&gt;")
+    assert f'<p class="warn">The silences file cannot be read: {shown}</p>' in page
+    assert "<b>" not in page
+    assert f"  the silences file cannot be read: {why}" in table(doc)
+    path.write_text('{"version": 1, "silences": []}')
+    daemon.alerting.silences.look(T + 1)
+    doc = build_status(daemon.status, T + 1, counters, (T, counters))
+    assert doc.silences.unreadable == ""
+    assert "cannot be read" not in status_html(doc, 10) + table(doc)
