@@ -24,6 +24,7 @@ from sesd.runtime.apart import apart
 from sesd.runtime.daemon import Daemon
 from tests.conftest import log_records, running
 from tests.dns_server import hermetic_text
+from tests.fifo_gates import open_for_writing
 from tests.test_web_lock import _certificate, _get, _port, _queue, _trusting
 
 #: Short polls: a stop need not wait out a long poll (conftest.short_polls).
@@ -294,7 +295,8 @@ async def test_a_read_held_by_a_hung_file_is_given_up_and_the_next_refused_until
             reader = _held_read()
             _version(mount, "v3", "key-three")
             _swap(mount, "v3")
-            await anyio.to_thread.run_sync(fifo.write_text, "late")
+            async with open_for_writing(fifo, "w", encoding="utf-8") as late:
+                late.write("late")
             await anyio.to_thread.run_sync(reader.join, 10)
             assert not reader.is_alive()
             assert await daemon.reload()

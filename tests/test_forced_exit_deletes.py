@@ -19,6 +19,7 @@ from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import load_config
 from tests import factory as f
 from tests.conftest import make_queue, queue_counts, running, send_bodies
+from tests.fifo_gates import open_for_writing
 from tests.sesd_process import config_file, sesd_process
 
 #: ``sesd run`` whose first fsync (the forced exit's save: nothing saves before it)
@@ -81,10 +82,9 @@ async def test_what_is_read_after_a_forced_exits_snapshot_is_not_lost(
             sesd.process.send_signal(signal.SIGTERM)
             await sesd.wait_for_event("sesd.daemon.forced_exit")
             # Open once the save's write waits on the disk: its snapshot is taken.
-            held = await anyio.to_thread.run_sync(open, gate, "wb")
-            await send_bodies(sqs, url, _bodies(5))
-            await sesd.logged("sesd.queue.stopped")
-            held.close()
+            async with open_for_writing(gate):
+                await send_bodies(sqs, url, _bodies(5))
+                await sesd.logged("sesd.queue.stopped")
             assert await sesd.process.wait() == 130
     events = [r["event"] for r in sesd.records]
     # The second signal came while a long poll was in flight.
@@ -134,7 +134,8 @@ async def test_a_second_signal_s_exit_outlasts_the_drain(
             sesd.process.send_signal(signal.SIGTERM)
             await sesd.wait_for_event("sesd.daemon.forced_exit")
             unfinished = await sesd.wait_for_event("sesd.state.save_unfinished")
-            await anyio.to_thread.run_sync(lambda: gate.open("wb").close())  # it answers
+            async with open_for_writing(gate):  # it answers
+                pass
             code = await sesd.process.wait()
     assert unfinished["after"] == "stop"
     assert code == 130

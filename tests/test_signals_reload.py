@@ -19,6 +19,7 @@ from sesd.runtime.in_flight import InFlight
 from sesd.runtime.signals import watch_signals
 from tests.conftest import make_queue, running
 from tests.fake_ses import FakeSes
+from tests.fifo_gates import open_for_writing
 from tests.sesd_process import config_file, sesd_process
 
 pytestmark = pytest.mark.timeout(30)
@@ -144,14 +145,11 @@ async def test_sesd_exits_after_a_stop_while_its_reload_hangs_on_a_file(
         sesd.process.send_signal(signal.SIGHUP)
         # Opening the FIFO to write returns once the reload has opened it to read; the
         # read then waits for bytes that never come.
-        writer = await anyio.to_thread.run_sync(os.open, str(path), os.O_WRONLY)
-        try:
+        async with open_for_writing(path):
             sesd.process.send_signal(signal.SIGTERM)
             with anyio.fail_after(30):
                 await sesd.wait_for_event("sesd.daemon.stopped")
                 code = await sesd.process.wait()
-        finally:
-            os.close(writer)
     assert code == 0
 
 
@@ -189,13 +187,10 @@ async def stopped_mid_reload(sesd: Any, gate: Path) -> int:
     in that queue's opening, then let it go. The exit code."""
     sesd.process.send_signal(signal.SIGHUP)
     # Open once the reload waits in the added queue's opening.
-    held = await anyio.to_thread.run_sync(open, gate, "wb")
-    try:
+    async with open_for_writing(gate):
         sesd.process.send_signal(signal.SIGTERM)
         with anyio.fail_after(20):
             await sesd.wait_for_event("sesd.daemon.stopping")
-    finally:
-        held.close()
     with anyio.fail_after(30):
         await sesd.wait_for_event("sesd.daemon.stopped")
         code: int = await sesd.process.wait()

@@ -15,9 +15,10 @@ from sesd.alerting.rules import Transition
 from sesd.alerting.silence_file import SilenceFile
 from sesd.alerting.silences import Silence
 from sesd.runtime.state import restore, snapshot
+from tests.fifo_gates import let_through
 from tests.test_routing import T, _queued, _silenceable
 from tests.test_rules import feed_spike
-from tests.test_silence_hung import BOUND, Stuck, _back, _open_gate, gate
+from tests.test_silence_hung import BOUND, Stuck, _back, gate
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -145,7 +146,7 @@ async def test_a_restart_behind_the_save_moves_the_end_back_once_the_file_is_rea
         await alerting.aend_silences_resolved()  # as the daemon's start does
         await alerting.evaluate_in_slices()
         if at_start == "hung":
-            _open_gate(fifo)
+            let_through(fifo)
             await _back(stuck)
         else:
             (tmp_path / "aside.json").rename(silences)

@@ -18,8 +18,9 @@ from structlog.testing import capture_logs
 from sesd.alerting.silence_file import SilenceFile
 from sesd.alerting.silence_watcher import SilenceWatcher
 from sesd.alerting.silences import Silence
+from tests.fifo_gates import let_through
 from tests.test_routing import T
-from tests.test_silence_hung import BOUND, Stuck, _back, _open_gate, gate
+from tests.test_silence_hung import BOUND, Stuck, _back, gate
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -52,7 +53,7 @@ async def test_a_hang_says_what_alerting_does_meanwhile_and_the_answer_names_the
         SilenceFile(str(path)).add(_silence("s2", domain="b.example"), T)
         with capture_logs() as logs, anyio.fail_after(5 * BOUND):
             assert not await watcher.arefresh(T + 1)
-        _open_gate(fifo)
+        let_through(fifo)
         await _back(stuck)
     (hung,) = _said(logs, "sesd.silences.hung")
     assert hung["path"] == str(tmp_path / SHOWN)
@@ -84,7 +85,7 @@ async def test_an_end_not_written_for_a_hang_says_which_file_did_not_answer_with
         with capture_logs() as logs, anyio.fail_after(5 * BOUND):
             await watcher.aend({"s1"}, T + 10)
             await watcher.aend(set(), T + 11)
-        _open_gate(fifo)
+        let_through(fifo)
         await _back(stuck)
     (unwritable,) = _said(logs, "sesd.silences.unwritable")
     assert unwritable["error"] == f"{tmp_path / SHOWN} did not answer a write within 0.3 s"

@@ -39,6 +39,7 @@ from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import Config, parse_config
 from sesd.metrics.alerts import UnwrittenCollector
 from tests.conftest import make_queue, running, send_bodies
+from tests.fifo_gates import let_through
 from tests.receivers import Receiver
 from tests.test_alerting_e2e import alerting_config, short_polled, spike
 from tests.test_routing import RULE, T, _queued, _silenceable
@@ -70,7 +71,7 @@ class Stuck(SilenceFile):
         if what != self._stuck or self.waits:
             return False
         # At the gate before it is counted: a test that lets it through once it is counted
-        # (_open_gate) finds it there. Opened in a blocking open(), it was counted first,
+        # (let_through) finds it there. Opened in a blocking open(), it was counted first,
         # and a gate opened in between was missed: the operation hung.
         fd = os.open(self._gate, os.O_RDONLY | os.O_NONBLOCK)
         try:
@@ -121,19 +122,7 @@ def gate(tmp_path: Path) -> Iterator[Path]:
     try:
         yield fifo
     finally:
-        _open_gate(fifo)
-
-
-def _open_gate(fifo: Path) -> None:
-    """Let a reader, or a writer, waiting on ``fifo`` through (none waiting: nothing to
-    do). A thread left waiting would keep the test run from ending."""
-    try:
-        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-    except OSError:
-        pass  # no reader (ENXIO): none waits
-    else:
-        os.close(fd)
-    os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))  # never waits for a writer
+        let_through(fifo)
 
 
 async def _back(file: Stuck) -> None:
@@ -177,7 +166,7 @@ async def test_a_read_that_hangs_is_given_up_and_the_silences_read_last_hold(
             BOUND,
         )
         assert stuck.waits == 1
-        _open_gate(fifo)
+        let_through(fifo)
         await _back(stuck)
     with capture_logs() as logs:
         assert await watcher.arefresh(T + 3)
@@ -202,7 +191,7 @@ async def test_a_file_that_hangs_again_after_it_answered_is_said_again(tmp_path:
                 SilenceFile(str(path)).add(_silence(f"s{n + 2}", domain="b.example"), T)
                 with anyio.fail_after(5 * BOUND):
                     assert not await watcher.arefresh(T + n)
-                _open_gate(fifo)
+                let_through(fifo)
                 await _back(stuck)
             watcher.file = SilenceFile(str(path))
             assert await watcher.arefresh(T + n)
@@ -243,7 +232,7 @@ async def test_a_write_that_hangs_keeps_the_end_in_force_and_waiting(tmp_path: P
         assert (unwritten["path"], unwritten["ids"]) == (str(path), ["s1"])
         assert stuck.waits == 1
         assert SilenceFile(str(path)).read()[0].ends_at is None
-        _open_gate(fifo)
+        let_through(fifo)
         await _back(stuck)
     await watcher.aend(set(), T + 20)
     assert SilenceFile(str(path)).read()[0].ends_at == T + 10
@@ -292,7 +281,7 @@ async def test_a_reload_off_a_share_that_hangs_reads_the_new_file_at_once(
         assert [s.id for s in alerting.silences.silences.items] == ["s2"]
         assert [line["what"] for line in _events(logs, "sesd.silences.hung")] == ["read"]
         assert not stuck.back.is_set()
-        _open_gate(fifo)
+        let_through(fifo)
         await _back(stuck)
 
 
@@ -353,7 +342,7 @@ async def test_the_daemon_serves_and_pages_while_its_silences_read_hangs(
                         await slack.wait_for(1)
                     assert not file.back.is_set()
                     assert daemon.alerting.silences.silences.items == []
-                    _open_gate(fifo)
+                    let_through(fifo)
                     await _back(file)
                     with anyio.fail_after(10):
                         await daemon.changes.wait_for(
@@ -433,7 +422,7 @@ async def _reload_amid(
         while not stuck.waits:
             yield  # the evaluation gives the event loop back: the reload runs
         yield from evaluation
-        _open_gate(fifo)
+        let_through(fifo)
 
     async def reload() -> None:
         await begun.wait()
@@ -626,7 +615,7 @@ async def test_an_end_decided_while_a_write_is_under_way_is_written_next(tmp_pat
                 tasks.start_soon(watcher.aend, {"s2"}, T + 20)
                 await anyio.lowlevel.checkpoint()
                 assert watcher.silences.match("r", "b.example", "critical", T + 20) is None
-                _open_gate(fifo)
+                let_through(fifo)
     assert [s.ends_at for s in SilenceFile(str(path)).read()] == [T + 10, T + 20]
     assert watcher.unwritten() == {str(path): 0}
 
@@ -656,7 +645,7 @@ async def test_a_clock_step_while_the_silences_are_read_leaves_the_group_wait_wh
                 await anyio.lowlevel.checkpoint()
             now[0] = T + 1 + step
             alerting.stepped(now[0], step)  # as the daemon does
-            _open_gate(fifo)
+            let_through(fifo)
 
         with anyio.fail_after(10):
             async with anyio.create_task_group() as tasks:
@@ -700,7 +689,7 @@ async def test_a_clock_step_while_an_end_is_written_leaves_the_group_wait_whole(
                 await anyio.lowlevel.checkpoint()
             now[0] = T + 10 + step
             alerting.stepped(now[0], step)  # as the daemon does
-            _open_gate(fifo)
+            let_through(fifo)
 
         with anyio.fail_after(10):
             async with anyio.create_task_group() as tasks:
@@ -750,7 +739,7 @@ async def test_a_clock_step_while_a_left_file_is_written_writes_its_end_again(
                 await anyio.lowlevel.checkpoint()
             now[0] = T + 11 + step
             alerting.stepped(now[0], step)  # as the daemon does
-            _open_gate(fifo)
+            let_through(fifo)
 
         now[0] = T + 11
         with anyio.fail_after(10):

@@ -11,7 +11,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
-import anyio.to_thread
 import pytest
 
 from sesd.alerting.silence_entries import Entry
@@ -19,6 +18,7 @@ from sesd.alerting.silence_file import SilenceFile
 from sesd.alerting.silence_watcher import SilenceWatcher
 from sesd.alerting.silences import Silence
 from sesd.config import parse_config
+from tests.fifo_gates import open_for_writing
 from tests.test_routing import RULE, _silenceable
 from tests.test_silence_hung import Stuck, _back, gate
 from tests.test_silence_reload import _text
@@ -65,7 +65,7 @@ class ReadThenStuck(SilenceFile):
 async def _held_at(fifo: Path) -> AsyncIterator[None]:
     """Within: the file operation waiting at ``fifo`` is there, and stays until the end
     (it cannot come back to the event loop before what is done within)."""
-    with await anyio.to_thread.run_sync(open, fifo, "wb"):  # back once it is there
+    async with open_for_writing(fifo):  # back once it is there
         yield
 
 

@@ -30,6 +30,7 @@ from sesd.runtime.saver import StateSaver
 from sesd.runtime.state_bytes import decoded, write_state
 from tests import factory as f
 from tests.conftest import make_queue, running
+from tests.fifo_gates import open_for_writing
 from tests.sesd_process import config_file, sesd_process
 from tests.test_state_files import _saver, clocked_saver, slow_first_write
 
@@ -458,7 +459,8 @@ async def test_a_stop_signal_during_a_fault_s_last_save_lets_it_finish(
         sesd.process.send_signal(signal.SIGTERM)
         with anyio.fail_after(LAST_SAVE):
             heard = await sesd.wait_for_event("sesd.daemon.signal")
-            await anyio.to_thread.run_sync(lambda: gate.open("wb").close())  # it answers
+            async with open_for_writing(gate):  # it answers
+                pass
             code = await sesd.process.wait()
     assert (heard["signal"], heard["during"]) == ("SIGTERM", "last_save")
     assert code == 1

@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import pytest
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.runtime.reload_report import REPORT_NAME, read_report
 from tests.conftest import make_queue
+from tests.fifo_gates import open_for_writing
 from tests.sesd_process import SesdProcess, config_file, sesd_process
 from tests.test_systemd import _values
 
@@ -498,8 +498,7 @@ async def test_the_reload_under_way_as_sesd_reload_looks_is_not_its_outcome(
             os.kill(sesd.process.pid, signal.SIGHUP)
             # Open once the reload opens the file to read it (its begin in the file), and
             # held: the reload reads on until the text is written and the writer closes.
-            writer = await anyio.to_thread.run_sync(partial(config.open, "w", encoding="utf-8"))
-            with writer:
+            async with open_for_writing(config, "w", encoding="utf-8") as writer:
                 await sesd.wait_for_event("sesd.daemon.signal")
                 command = await anyio.open_process(
                     [SESD, "reload", "--timeout", "3", str(sesd.process.pid)],
@@ -514,8 +513,7 @@ async def test_the_reload_under_way_as_sesd_reload_looks_is_not_its_outcome(
             said = (await command.stderr.receive()).decode()
             await command.aclose()
             # The reload it asked for, begun (in the file) as it opens the file, read at last.
-            writer = await anyio.to_thread.run_sync(partial(config.open, "w", encoding="utf-8"))
-            with writer:
+            async with open_for_writing(config, "w", encoding="utf-8") as writer:
                 told = read_report(runtime / REPORT_NAME)
                 writer.write(taken)
             await sesd.wait_for_event("sesd.config.reloaded")
