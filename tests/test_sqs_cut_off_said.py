@@ -51,8 +51,14 @@ async def test_a_give_back_cut_off_says_so(
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
+        # One request sent, none sent again: no retry of the SDK's to count.
+        retries = p._metrics.registry.get_sample_value(
+            "sesd_sqs_retries_total",
+            {"queue": "q", "account": "default", "region": "us-east-1", "operation": "release"},
+        )
     cut = said_in(json_logs)["sesd.sqs.release_cut_off"]
     assert cut["count"] == 2
+    assert retries == (None if removed else 0)
     if removed:
         assert (cut["level"], cut["retired"], cut.get("hint")) == ("info", True, None)
     else:
