@@ -311,8 +311,9 @@ async def test_the_daemon_serves_and_pages_while_its_silences_read_hangs(
 ) -> None:
     """``sesd`` whose silences file's read hangs from its first evaluation: /healthz
     answers 200, the queue's events are consumed and the alert they fire pages Slack,
-    all while the read hangs; the hang is said once. Once the file answers, its
-    silences are read."""
+    all while the read hangs; the hang is said once, and ``sesd_silences_readable``
+    reads 0 (none of its silences are in force). Once the file answers, its silences
+    are read, and it reads 1."""
     path = tmp_path / "silences.json"
     SilenceFile(str(path)).add(_silence("s1", domain="b.example"), time.time())
     monkeypatch.setattr("sesd.alerting.silence_io.BOUND", BOUND)
@@ -342,6 +343,10 @@ async def test_the_daemon_serves_and_pages_while_its_silences_read_hangs(
                         await slack.wait_for(1)
                     assert not file.back.is_set()
                     assert daemon.alerting.silences.silences.items == []
+                    # None of its silences in force: the gauge and the page say so.
+                    unreadable = daemon.alerting.silences.unreadable
+                    assert unreadable.readable() == {str(path): 0}
+                    assert unreadable.why == f"{path} did not answer a read within {BOUND:g} s"
                     let_through(fifo)
                     await _back(file)
                     with anyio.fail_after(10):
@@ -350,6 +355,7 @@ async def test_the_daemon_serves_and_pages_while_its_silences_read_hangs(
                                 [s.id for s in daemon.alerting.silences.silences.items] == ["s1"]
                             )
                         )
+                    assert unreadable.readable() == {str(path): 1}
     assert [line["what"] for line in _events(logs, "sesd.silences.hung")] == ["read"]
     assert "outlook.example" in slack.accepted[0]["text"]
 

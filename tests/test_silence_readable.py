@@ -9,15 +9,18 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import anyio
 import msgspec
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from sesd.alerting.silence_file import SilenceFile
 from sesd.alerting.silence_watcher import SilenceWatcher
 from sesd.config import parse_config
 from sesd.metrics.exposition import render
 from sesd.runtime.daemon import Daemon
 from tests.test_routing import RULE, T, _silenceable
-from tests.test_silence_hung import _reloaded
+from tests.test_silence_hung import BOUND, Stuck, _back, _open_gate, _reloaded, _silence, gate
 from tests.test_silence_reload import _text, _watching
 from tests.test_silence_unreadable_again import Flaky, _as_the_daemon, _watched
 
@@ -157,3 +160,76 @@ def test_the_status_page_says_why_the_file_cannot_be_read(tmp_path: Path) -> Non
     doc = build_status(daemon.status, T + 1, counters, (T, counters))
     assert doc.silences.unreadable == ""
     assert "cannot be read" not in status_html(doc, 10) + table(doc)
+
+
+@pytest.mark.timeout(30)
+async def test_a_file_that_hangs_from_the_start_reads_0_until_a_read_takes(
+    tmp_path: Path,
+) -> None:
+    """A share that does not answer from the start: none of the file's silences are in
+    force, and the alerts muted there page, so the gauge reads 0 and says the file does
+    not answer, at each look while it hangs; 1 once a read of it takes."""
+    path = tmp_path / "silences.json"
+    SilenceFile(str(path)).add(_silence("s1", domain="a.example"), T)
+    watcher = SilenceWatcher(str(path))
+    watcher.thread.bound = BOUND
+    with gate(tmp_path) as fifo:
+        stuck = Stuck(str(path), fifo, stuck="look")
+        watcher.file = stuck
+        with anyio.fail_after(5 * BOUND):
+            for now in (T, T + 1):  # the second asks nothing of the file: it still hangs
+                assert not await watcher.arefresh(now)
+                assert watcher.silences.items == []
+                assert watcher.unreadable.readable() == {str(path): 0}
+                assert watcher.unreadable.why == f"{path} did not answer a look within {BOUND:g} s"
+        _open_gate(fifo)
+        await _back(stuck)
+    assert await watcher.arefresh(T + 2)
+    assert [s.id for s in watcher.silences.items] == ["s1"]
+    assert watcher.unreadable.readable() == {str(path): 1}
+    assert watcher.unreadable.why == ""
+
+
+@pytest.mark.timeout(30)
+async def test_a_file_that_hangs_after_a_read_took_reads_1(tmp_path: Path) -> None:
+    """The silences read last hold while the file does not answer (the log's
+    sesd.silences.hung says it does not): they are in force as read, 1."""
+    path = tmp_path / "silences.json"
+    SilenceFile(str(path)).add(_silence("s1", domain="a.example"), T)
+    watcher = SilenceWatcher(str(path))
+    watcher.thread.bound = BOUND
+    assert await watcher.arefresh(T)
+    with gate(tmp_path) as fifo:
+        stuck = Stuck(str(path), fifo, stuck="look")
+        watcher.file = stuck
+        with anyio.fail_after(5 * BOUND):
+            assert not await watcher.arefresh(T + 1)
+        assert [s.id for s in watcher.silences.items] == ["s1"]
+        assert watcher.unreadable.readable() == {str(path): 1}
+        assert watcher.unreadable.why == ""
+        _open_gate(fifo)
+        await _back(stuck)
+
+
+@pytest.mark.timeout(30)
+async def test_a_file_that_fails_then_hangs_says_it_does_not_answer(tmp_path: Path) -> None:
+    """Still 0 when a file that could not be read then hangs, and the page says what is
+    true now: it does not answer."""
+    path = tmp_path / "silences.json"
+    path.write_text("garbage\n")
+    watcher = SilenceWatcher(str(path))
+    watcher.thread.bound = BOUND
+    assert not await watcher.arefresh(T)
+    assert watcher.unreadable.readable() == {str(path): 0}
+    with gate(tmp_path) as fifo:
+        stuck = Stuck(str(path), fifo, stuck="look")
+        watcher.file = stuck
+        with anyio.fail_after(5 * BOUND):
+            assert not await watcher.arefresh(T + 1)
+        assert watcher.unreadable.readable() == {str(path): 0}
+        assert watcher.unreadable.why == f"{path} did not answer a look within {BOUND:g} s"
+        _open_gate(fifo)
+        await _back(stuck)
+    assert not await watcher.arefresh(T + 2)  # answers again, still no silences file
+    assert watcher.unreadable.readable() == {str(path): 0}
+    assert watcher.unreadable.why.startswith(f"{path} is not a silences file")

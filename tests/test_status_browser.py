@@ -278,6 +278,34 @@ async def test_a_silenced_alert_shows_its_silence(
             seen.assert_clean(host)
 
 
+async def test_a_silences_file_that_cannot_be_read_says_why_as_text(
+    local_sqs: LocalSqs, sqs: Any, browser: Browser, tmp_path: Path
+) -> None:
+    """The Silences part says the file cannot be read, and why, drawn by the server and
+    by the script alike; its path (the config's, which may hold anything a file name
+    can) shows as text and runs nothing."""
+    url, _ = await make_queue(sqs)
+    folder = tmp_path / "<script>window.sesdPwned = 1<"
+    folder.mkdir()
+    path = folder / 'script><img src=x onerror="window.sesdPwned = 2">.json'
+    path.write_text("garbage\n")
+    config = parse_config(config_text(local_sqs, url, f"silences_path = '{path}'\n"))
+    async with running(config) as daemon:
+        with anyio.fail_after(10):
+            await daemon.changes.wait_for(lambda: bool(daemon.alerting.silences.unreadable.why))
+        host = f"127.0.0.1:{daemon.http_port}"
+        async with watched(browser) as seen:
+            page = seen.page
+            for refresh, redraws in ((300, 0), (0.25, 2)):
+                await opened(page, f"http://{host}/?refresh={refresh}", redraws)
+                said = page.locator("#silences p.warn")
+                await expect(said).to_contain_text(f"The silences file cannot be read: {path}")
+                assert await page.locator("img").count() == 0
+                assert await page.locator("main script").count() == 0
+            assert await page.evaluate("() => window.sesdPwned") is None
+            seen.assert_clean(host)
+
+
 @pytest.mark.usefixtures("quick_sdk_retries")  # the page's words, not the SDK's pauses
 async def test_an_account_ses_stopped_answering_shows_its_last_answer_and_failing(
     local_sqs: LocalSqs, sqs: Any, browser: Browser

@@ -8,7 +8,10 @@ on-call who saw the error would hear of it only at the file's next edit.
 
 Whether the file in force could be read is kept for the metrics and the status page
 too (``sesd_silences_readable``): an alert the on-call muted pages while its file
-cannot be read, and the log said why once, maybe hours ago.
+cannot be read, and the log said why once, maybe hours ago. A file that does not
+answer (a share that hangs) counts too until a look at it answers, as long as none
+of its silences are in force: since a start, or a reload to it. After a look that
+answered, the silences it found hold while the file hangs, as written: readable.
 """
 
 from __future__ import annotations
@@ -32,11 +35,19 @@ class Unreadable:
         self._bad = ""
         #: The file in force (None: no silences file).
         self._path: str | None = None
+        #: Whether a look at the file in force answered with its silences (read, or
+        #: none: the file missing): those hold while it hangs.
+        self._answered = False
+        #: Why the file does not answer, when no look answered or the last failed ("":
+        #: it answers, or the silences found before hold). The thread said it.
+        self._hung = ""
 
     @property
     def why(self) -> str:
         """Why the file in force could not be read at the last look, as said ("" when
         it was, or there is none)."""
+        if self._hung:
+            return self._hung
         return self._said[1] if self._said is not None else ""
 
     def readable(self) -> dict[str, int]:
@@ -45,11 +56,19 @@ class Unreadable:
         file drops the old one's series; no file, no series."""
         if self._path is None:
             return {}
-        return {self._path: 0 if self._said is not None else 1}
+        return {self._path: 0 if self._said is not None or self._hung else 1}
+
+    def hung(self, why: str) -> None:
+        """The file in force did not answer, for ``why``: not readable while none of its
+        silences are in force (none answered since the start or the reload to it) or the
+        last look failed; the silences of a look that answered hold, readable."""
+        if not self._answered or self._said is not None:
+            self._hung = why
 
     def failed(self, identity: Identity, error: str, *, contents: bool) -> None:
         """The read of the version ``identity`` failed for ``error``; ``contents``: for
         what it holds, that version is taken as read."""
+        self._hung = ""
         if contents:
             self._bad = error
         if self._said != (identity, error):
@@ -58,7 +77,7 @@ class Unreadable:
 
     def read(self, path: str) -> None:
         """The file at ``path`` was read."""
-        self._bad = ""
+        self._bad, self._hung, self._answered = "", "", True
         if self._said is not None:
             self._log.info("sesd.silences.readable", path=path, was=self._said[1])
             self._said = None
@@ -66,7 +85,11 @@ class Unreadable:
     def unchanged(self, path: str, identity: Identity) -> None:
         """A look found the version read last (``identity``): one that did not answer
         since answers again, its silences in force, and is read again once it changes.
-        One that is no silences file still is (said of it before)."""
+        One that is no silences file still is (said of it before); one missing holds no
+        silences, as written."""
+        self._hung = ""
+        if identity is None:
+            self._answered = True
         if self._said is None or self._said[0] == identity:
             return  # none failed since, or this version's contents did
         if self._bad:
@@ -77,3 +100,4 @@ class Unreadable:
     def forget(self, path: str | None) -> None:
         """Another file, at ``path``, is read: nothing said of it yet."""
         self._path, self._said, self._bad = path, None, ""
+        self._answered, self._hung = False, ""

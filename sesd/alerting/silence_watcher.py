@@ -280,7 +280,10 @@ class SilenceWatcher:
                 self.unreadable.unchanged(file.path, identity)
                 return False
             entries: list[Entry] = yield FileOp(file.path, "read", file.entries)
-        except (Hung, Later):
+        except Later:
+            return False
+        except Hung as exc:
+            self.unreadable.hung(str(exc))
             return False
         except SilenceError as exc:
             contents = not isinstance(exc, Unread)  # read again once the file changes

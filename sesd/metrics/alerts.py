@@ -163,8 +163,11 @@ class ReadableCollector(Collector):
             self._NAME,
             "1 when the silences file in force could be read at the last look (a missing "
             "file is no silences: 1), 0 when not (its permissions, an I/O error, what it "
-            "holds: the log line sesd.silences.unreadable says why): its silences are "
-            "those read before, or none since the start.",
+            "holds: the log line sesd.silences.unreadable says why; or it does not "
+            "answer, none of its silences in force since the start or the reload to it: "
+            "sesd.silences.hung): its silences are those read before, or none since the "
+            "start. A file that hangs after a look at it answered reads 1: what that look "
+            "found holds, as written.",
             labels=["path"],
         )
         for path, value in sorted(self.readable().items()):
