@@ -19,8 +19,9 @@ from sesd.alerting.silence_watcher import SilenceWatcher
 from sesd.config import parse_config
 from sesd.metrics.exposition import render
 from sesd.runtime.daemon import Daemon
+from tests.fifo_gates import let_through
 from tests.test_routing import RULE, T, _silenceable
-from tests.test_silence_hung import BOUND, Stuck, _back, _open_gate, _reloaded, _silence, gate
+from tests.test_silence_hung import BOUND, Stuck, _back, _reloaded, _silence, gate
 from tests.test_silence_reload import _text, _watching
 from tests.test_silence_unreadable_again import Flaky, _as_the_daemon, _watched
 
@@ -182,7 +183,7 @@ async def test_a_file_that_hangs_from_the_start_reads_0_until_a_read_takes(
                 assert watcher.silences.items == []
                 assert watcher.unreadable.readable() == {str(path): 0}
                 assert watcher.unreadable.why == f"{path} did not answer a look within {BOUND:g} s"
-        _open_gate(fifo)
+        let_through(fifo)
         await _back(stuck)
     assert await watcher.arefresh(T + 2)
     assert [s.id for s in watcher.silences.items] == ["s1"]
@@ -207,7 +208,7 @@ async def test_a_file_that_hangs_after_a_read_took_reads_1(tmp_path: Path) -> No
         assert [s.id for s in watcher.silences.items] == ["s1"]
         assert watcher.unreadable.readable() == {str(path): 1}
         assert watcher.unreadable.why == ""
-        _open_gate(fifo)
+        let_through(fifo)
         await _back(stuck)
 
 
@@ -228,7 +229,7 @@ async def test_a_file_that_fails_then_hangs_says_it_does_not_answer(tmp_path: Pa
             assert not await watcher.arefresh(T + 1)
         assert watcher.unreadable.readable() == {str(path): 0}
         assert watcher.unreadable.why == f"{path} did not answer a look within {BOUND:g} s"
-        _open_gate(fifo)
+        let_through(fifo)
         await _back(stuck)
     assert not await watcher.arefresh(T + 2)  # answers again, still no silences file
     assert watcher.unreadable.readable() == {str(path): 0}
