@@ -6,6 +6,7 @@ SesdSilencesUnreadable warns of it. A missing file is no silences, by design: re
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -234,3 +235,43 @@ async def test_a_file_that_fails_then_hangs_says_it_does_not_answer(tmp_path: Pa
     assert not await watcher.arefresh(T + 2)  # answers again, still no silences file
     assert watcher.unreadable.readable() == {str(path): 0}
     assert watcher.unreadable.why.startswith(f"{path} is not a silences file")
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("stuck", ["look", "read"])
+async def test_a_reload_back_to_a_file_that_hangs_reads_0_at_once(
+    tmp_path: Path, stuck: str
+) -> None:
+    """Its silences held while it hung; the on-call moves ``silences_path`` to a local
+    disk and back, the share still hung: none of its silences are in force after the
+    reload, so the gauge reads 0 and the page says the file does not answer, from the
+    reload on, not from the next evaluation's look."""
+    alerting, _, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    alerting.silences.thread.bound = BOUND
+    SilenceFile(str(silences)).add(_silence("s1", domain="a.example"), T)
+    await alerting.evaluate_in_slices()
+    local = tmp_path / "local.json"
+    SilenceFile(str(local)).add(_silence("s2", domain="b.example"), T)
+    with gate(tmp_path) as fifo:
+        alerting.silences.file = file = Stuck(str(silences), fifo, stuck=stuck)
+        if stuck == "read":
+            os.utime(silences, (T, T))  # a new version, whose read hangs
+        with anyio.fail_after(5 * BOUND):
+            await alerting.evaluate_in_slices()
+            assert [s.id for s in alerting.silences.silences.items] == ["s1"]  # held: 1
+            assert alerting.silences.unreadable.readable() == {str(silences): 1}
+            now[0] = T + 10
+            await _reloaded(alerting, parse_config(_text(local, RULE + 'sinks = ["ops"]\n')))
+            assert alerting.silences.unreadable.readable() == {str(local): 1}
+            now[0] = T + 20
+            await _reloaded(alerting, parse_config(_text(silences, RULE + 'sinks = ["ops"]\n')))
+        assert alerting.silences.silences.items == []
+        assert alerting.silences.unreadable.readable() == {str(silences): 0}
+        why = f"{silences} did not answer a {stuck} within {BOUND:g} s"
+        assert alerting.silences.unreadable.why == why
+        let_through(fifo)
+        await _back(file)
+    now[0] = T + 30
+    await alerting.evaluate_in_slices()
+    assert [s.id for s in alerting.silences.silences.items] == ["s1"]
+    assert alerting.silences.unreadable.readable() == {str(silences): 1}

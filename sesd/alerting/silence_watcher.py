@@ -122,19 +122,14 @@ class SilenceWatcher:
         for each, file in files.items():
             try:
                 found[each, "look"] = yield FileOp(each, "look", file.identity)
-            except (Hung, Later):
-                continue  # taken as there, and not read (as the thread said)
+            except Hung as exc:  # taken as there, not read: the change says it hung
+                found[each, "look"] = exc
         # Read as :meth:`_read` would: the file read already if it changed, another if any.
-        if (
-            path
-            and (path, "look") in found
-            and found[path, "look"] != (self._identity if here else None)
-        ):
+        looked = found[path, "look"] if path else None
+        if path and not isinstance(looked, Hung) and looked != (self._identity if here else None):
             try:
                 found[path, "read"] = yield FileOp(path, "read", files[path].entries)
-            except (Hung, Later):
-                pass
-            except SilenceError as exc:
+            except SilenceError as exc:  # hung too: the change's read says so
                 found[path, "read"] = exc
         return found
 
