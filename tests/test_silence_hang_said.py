@@ -7,33 +7,29 @@ tests/test_silence_hung.py: an operation that waits on a FIFO until the test ope
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
 from pathlib import Path
-from typing import Any
 
 import anyio
 import pytest
 from structlog.testing import capture_logs
 
 from sesd.alerting.silence_file import SilenceFile
-from sesd.alerting.silence_watcher import SilenceWatcher
-from sesd.alerting.silences import Silence
 from tests.fifo_gates import let_through
 from tests.test_routing import T
-from tests.test_silence_hung import BOUND, Stuck, _back, gate
+from tests.test_silence_hung import (
+    BOUND,
+    Stuck,
+    _back,
+    _events,
+    _read_bounded,
+    _silence,
+    gate,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
 #: The path as a line shows it: the escape character escaped.
 SHOWN = "sil\\u001bences.json"
-
-
-def _silence(silence_id: str, **kw: Any) -> Silence:
-    return Silence(id=silence_id, comment="c", starts_at=T - 60, ends_at=None, **kw)
-
-
-def _said(logs: list[MutableMapping[str, Any]], event: str) -> list[MutableMapping[str, Any]]:
-    return [line for line in logs if line["event"] == event]
 
 
 async def test_a_hang_says_what_alerting_does_meanwhile_and_the_answer_names_the_file(
@@ -43,10 +39,7 @@ async def test_a_hang_says_what_alerting_does_meanwhile_and_the_answer_names_the
     meanwhile (the silences read last, ends waiting, the file tried again). Once it
     answers, the line that says so names the file as the hang's line did."""
     path = tmp_path / "sil\x1bences.json"
-    SilenceFile(str(path)).add(_silence("s1", domain="a.example"), T)
-    watcher = SilenceWatcher(str(path))
-    watcher.thread.bound = BOUND
-    assert await watcher.arefresh(T)
+    watcher = await _read_bounded(path, _silence("s1", domain="a.example"))
     with gate(tmp_path) as fifo:
         stuck = Stuck(str(path), fifo)
         watcher.file = stuck
@@ -55,7 +48,7 @@ async def test_a_hang_says_what_alerting_does_meanwhile_and_the_answer_names_the
             assert not await watcher.arefresh(T + 1)
         let_through(fifo)
         await _back(stuck)
-    (hung,) = _said(logs, "sesd.silences.hung")
+    (hung,) = _events(logs, "sesd.silences.hung")
     assert hung["path"] == str(tmp_path / SHOWN)
     assert hung["hint"] == (
         "the silences file did not answer (a hung share or disk?): alerting goes on with "
@@ -64,7 +57,7 @@ async def test_a_hang_says_what_alerting_does_meanwhile_and_the_answer_names_the
     )
     with capture_logs() as logs:
         assert await watcher.arefresh(T + 2)
-    (answered,) = _said(logs, "sesd.silences.answered")
+    (answered,) = _events(logs, "sesd.silences.answered")
     assert (answered["path"], answered["what"]) == (str(tmp_path / SHOWN), "read")
 
 
@@ -75,10 +68,7 @@ async def test_an_end_not_written_for_a_hang_says_which_file_did_not_answer_with
     not written says why, the file (escaped), the operation and the bound; the next
     evaluation's write, while the first still hangs, is not tried and says nothing new."""
     path = tmp_path / "sil\x1bences.json"
-    SilenceFile(str(path)).add(_silence("s1", domain="a.example", until_resolved=True), T)
-    watcher = SilenceWatcher(str(path))
-    watcher.thread.bound = BOUND
-    assert await watcher.arefresh(T)
+    watcher = await _read_bounded(path, _silence("s1", domain="a.example", until_resolved=True))
     with gate(tmp_path) as fifo:
         stuck = Stuck(str(path), fifo, stuck="write")
         watcher.file = stuck
@@ -87,6 +77,6 @@ async def test_an_end_not_written_for_a_hang_says_which_file_did_not_answer_with
             await watcher.aend(set(), T + 11)
         let_through(fifo)
         await _back(stuck)
-    (unwritable,) = _said(logs, "sesd.silences.unwritable")
+    (unwritable,) = _events(logs, "sesd.silences.unwritable")
     assert unwritable["error"] == f"{tmp_path / SHOWN} did not answer a write within 0.3 s"
     assert stuck.waits == 1

@@ -138,6 +138,16 @@ def _events(logs: list[MutableMapping[str, Any]], event: str) -> list[MutableMap
     return [line for line in logs if line["event"] == event]
 
 
+async def _read_bounded(path: Path, silence: Silence) -> SilenceWatcher:
+    """A watcher of ``path``, written with ``silence`` and read at T, that waits BOUND
+    for each operation on the file."""
+    SilenceFile(str(path)).add(silence, T)
+    watcher = SilenceWatcher(str(path))
+    watcher.thread.bound = BOUND
+    assert await watcher.arefresh(T)
+    return watcher
+
+
 async def test_a_read_that_hangs_is_given_up_and_the_silences_read_last_hold(
     tmp_path: Path,
 ) -> None:
@@ -146,10 +156,7 @@ async def test_a_read_that_hangs_is_given_up_and_the_silences_read_last_hold(
     starts no second read while the first hangs. Once it comes back, the file is read
     again: s1 and s2 hold."""
     path = tmp_path / "sil\x1bences.json"
-    SilenceFile(str(path)).add(_silence("s1", domain="a.example"), T)
-    watcher = SilenceWatcher(str(path))
-    watcher.thread.bound = BOUND
-    assert await watcher.arefresh(T)
+    watcher = await _read_bounded(path, _silence("s1", domain="a.example"))
     with gate(tmp_path) as fifo:
         stuck = Stuck(str(path), fifo)
         watcher.file = stuck

@@ -71,6 +71,18 @@ async def _still_held(alerting: Any, pipeline: Any, now: list[float]) -> list[An
     return notified
 
 
+async def _reloaded_to(alerting: Any, silences: Path, as_the_daemon: bool) -> None:
+    """A reload whose config reads ``silences``: in one call, or as the daemon makes
+    it (the file read before the change of config, written after)."""
+    config = parse_config(_text(silences, RULE + 'sinks = ["ops"]\n'))
+    if as_the_daemon:
+        await alerting.read_silences(config)
+        alerting.reconfigure(config, files_read=True)
+        await alerting.write_silences()
+    else:
+        alerting.reconfigure(config)
+
+
 def _states(alerting: Any, file: SilenceFile, now: float) -> tuple[list[str], list[str]]:
     """s1's state as the status page shows it, and as ``sesd silence list`` does."""
     shown = [row.state for row in silence_list(alerting.evaluator, now, 10).items]
@@ -322,13 +334,7 @@ async def test_a_file_moved_to_a_new_path_while_a_start_waits_keeps_it_moved(
     await _still_held(alerting, pipeline, now)
     other = tmp_path / "other.json"
     silences.rename(other)
-    config = parse_config(_text(other, RULE + 'sinks = ["ops"]\n'))
-    if as_the_daemon:
-        await alerting.read_silences(config)
-        alerting.reconfigure(config, files_read=True)
-        await alerting.write_silences()
-    else:
-        alerting.reconfigure(config)
+    await _reloaded_to(alerting, other, as_the_daemon)
     await _still_held(alerting, pipeline, now)
     assert [s.starts_at for s in SilenceFile(str(other)).read()] == [T + 61 + STEP]
 

@@ -17,12 +17,16 @@ from sesd.alerting.silence_entries import Entry
 from sesd.alerting.silence_file import SilenceFile
 from sesd.alerting.silence_watcher import SilenceWatcher
 from sesd.alerting.silences import Silence
-from sesd.config import parse_config
 from tests.fifo_gates import open_for_writing
-from tests.test_routing import RULE, _silenceable
+from tests.test_routing import _silenceable
 from tests.test_silence_hung import Stuck, _back, gate
-from tests.test_silence_reload import _text
-from tests.test_silence_start_step import ADDED, STEP, _silence, _still_held
+from tests.test_silence_start_step import (
+    ADDED,
+    STEP,
+    _reloaded_to,
+    _silence,
+    _still_held,
+)
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -59,6 +63,15 @@ class ReadThenStuck(SilenceFile):
             with open(self._gate, "rb") as gate:  # blocks until a writer comes
                 gate.read()
         return found
+
+
+async def _read_with_no_silence(tmp_path: Path) -> tuple[Path, SilenceWatcher]:
+    """A silences file with no silence yet, and a watcher that read it before ADDED."""
+    path = tmp_path / "silences.json"
+    SilenceFile(str(path)).update(list, ADDED - 20)
+    watcher = SilenceWatcher(str(path))
+    assert await watcher.arefresh(ADDED - 10)
+    return path, watcher
 
 
 @asynccontextmanager
@@ -102,10 +115,7 @@ async def test_a_look_under_way_when_the_step_is_measured_keeps_it(tmp_path: Pat
     added and the clock steps an hour back. The look does not drop the step (it saw
     the file before s1): the next read moves s1's start to the step (before: pending
     for the step's length, its alerts paging)."""
-    path = tmp_path / "silences.json"
-    SilenceFile(str(path)).update(list, ADDED - 20)  # a file with no silence yet
-    watcher = SilenceWatcher(str(path))
-    assert await watcher.arefresh(ADDED - 10)
+    path, watcher = await _read_with_no_silence(tmp_path)
     stepped = ADDED + 2 + STEP
     with gate(tmp_path) as fifo:
         watcher.file = LookedThenStuck(str(path), fifo)
@@ -136,13 +146,7 @@ async def test_a_file_moved_before_its_first_read_after_the_step_moves_the_start
     alerting.stepped(now[0], STEP)
     other = tmp_path / "other.json"
     silences.rename(other)
-    config = parse_config(_text(other, RULE + 'sinks = ["ops"]\n'))
-    if as_the_daemon:
-        await alerting.read_silences(config)
-        alerting.reconfigure(config, files_read=True)
-        await alerting.write_silences()
-    else:
-        alerting.reconfigure(config)
+    await _reloaded_to(alerting, other, as_the_daemon)
     await _still_held(alerting, pipeline, now)
     assert [s.starts_at for s in SilenceFile(str(other)).read()] == [ADDED + 1 + STEP]
 
@@ -153,10 +157,7 @@ async def test_a_reload_looking_when_the_step_is_measured_keeps_it(tmp_path: Pat
     what the look found, does not drop the step (the look saw the file before s1): the
     next read moves s1's start to the step (before: pending for the step's length, its
     alerts paging)."""
-    path = tmp_path / "silences.json"
-    SilenceFile(str(path)).update(list, ADDED - 20)  # a file with no silence yet
-    watcher = SilenceWatcher(str(path))
-    assert await watcher.arefresh(ADDED - 10)
+    path, watcher = await _read_with_no_silence(tmp_path)
     stepped = ADDED + 2 + STEP
     with gate(tmp_path) as fifo:
         watcher.file = LookedThenStuck(str(path), fifo)
@@ -180,10 +181,7 @@ async def test_a_read_under_way_across_a_step_back_and_forward_keeps_the_start(
     past s1's start when the read comes back, so the start stays as written (before:
     moved to where the step back had put the clock, an hour before s1 was added, and
     written so to the file)."""
-    path = tmp_path / "silences.json"
-    SilenceFile(str(path)).update(list, ADDED - 20)
-    watcher = SilenceWatcher(str(path))
-    assert await watcher.arefresh(ADDED - 10)
+    path, watcher = await _read_with_no_silence(tmp_path)
     file = _silence(path)
     with gate(tmp_path) as fifo:
         watcher.file = stuck = Stuck(str(path), fifo)
@@ -208,10 +206,7 @@ async def test_a_silence_added_after_a_read_under_way_took_the_file_moves(
     steps an hour back. That read has no s1: the next one, which has, moves its start
     to the step (before: that read spent the step, and s1 was pending for the step's
     length, its alerts paging)."""
-    path = tmp_path / "silences.json"
-    SilenceFile(str(path)).update(list, ADDED - 20)
-    watcher = SilenceWatcher(str(path))
-    assert await watcher.arefresh(ADDED - 10)
+    path, watcher = await _read_with_no_silence(tmp_path)
     SilenceFile(str(path)).add(Silence(id="s0", comment="c", starts_at=ADDED - 5, ends_at=None,
                                        rule="delays", domain="b.example"), ADDED - 5)  # fmt: skip
     stepped = ADDED + 2 + STEP

@@ -87,6 +87,15 @@ class Flaky(SilenceFile):
         return super().entries()
 
 
+def _read_through_flaky(path: Path) -> tuple[SilenceWatcher, Flaky]:
+    """A watcher of ``path`` that reads it through a :class:`Flaky` file, its reads
+    answering for now."""
+    watcher = SilenceWatcher(str(path))
+    watcher.file = flaky = Flaky(str(path))
+    flaky.failing = ""
+    return watcher, flaky
+
+
 def test_a_passing_error_is_said_once_per_reason_and_the_file_read_once_it_goes(
     tmp_path: Path,
 ) -> None:
@@ -118,9 +127,7 @@ def test_a_file_that_holds_no_silences_file_is_read_again_only_once_it_changes(
     log file named by mistake (up to 64 MiB) would be read whole every evaluation."""
     path = tmp_path / "silences.json"
     path.write_text("garbage\n")
-    watcher = SilenceWatcher(str(path))
-    watcher.file = counted = Flaky(str(path))
-    counted.failing = ""
+    watcher, counted = _read_through_flaky(path)
     with capture_logs() as logs:
         for now in (T, T + 1, T + 2):
             assert not watcher.refresh(now)
@@ -172,9 +179,7 @@ def test_a_file_of_no_silences_that_answers_again_is_not_said_readable(tmp_path:
     all, then does again, unchanged: it is still no silences file, not said readable."""
     path = tmp_path / "silences.json"
     path.write_text("garbage\n")
-    watcher = SilenceWatcher(str(path))
-    watcher.file = flaky = Flaky(str(path))
-    flaky.failing = ""
+    watcher, flaky = _read_through_flaky(path)
     with capture_logs() as logs:
         assert not watcher.refresh(T)
         flaky.failing, flaky.unanswered = "Stale file handle", True
@@ -190,9 +195,7 @@ def test_a_fifo_at_the_path_is_opened_again_only_once_it_changes(tmp_path: Path)
     on each open)."""
     path = tmp_path / "silences.json"
     os.mkfifo(path)
-    watcher = SilenceWatcher(str(path))
-    watcher.file = counted = Flaky(str(path))
-    counted.failing = ""
+    watcher, counted = _read_through_flaky(path)
     with capture_logs() as logs:
         for now in (T, T + 1, T + 2):
             assert not watcher.refresh(now)

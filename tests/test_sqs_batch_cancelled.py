@@ -43,6 +43,25 @@ async def _a_costly_batch(sqs: Any) -> tuple[str, QueuePoller, list[Any]]:
     return url, p, messages
 
 
+async def _give_back_cancelled(sqs: Any, p: QueuePoller, messages: list[Any]) -> None:
+    """``p``, cancelled while its receive of ``messages`` was in flight, gives them
+    back; a program running sesd cancels its task (``Task.cancel()``) while that
+    release waits for SQS. Back once the task ended in that cancellation."""
+    releasing = _stalled(sqs, "change_message_visibility_batch")
+
+    async def handle_cancelled() -> None:
+        with anyio.CancelScope() as scope:
+            scope.cancel()  # while the receive was in flight
+            await p._handle(messages)
+
+    task = asyncio.get_running_loop().create_task(handle_cancelled())
+    with anyio.fail_after(10):
+        await releasing.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
 async def _cancelled_before_its_first_message(
     sqs: Any,
 ) -> tuple[str, QueuePoller, asyncio.Task[Any]]:
@@ -193,19 +212,7 @@ async def test_a_give_back_whose_task_is_cancelled_tells_it(
     counted nowhere."""
     async with aws_client("sqs", local_sqs) as sqs:
         url, p, messages = await _a_costly_batch(sqs)
-        releasing = _stalled(sqs, "change_message_visibility_batch")
-
-        async def handle_cancelled() -> None:
-            with anyio.CancelScope() as scope:
-                scope.cancel()  # while the receive was in flight
-                await p._handle(messages)
-
-        task = asyncio.get_running_loop().create_task(handle_cancelled())
-        with anyio.fail_after(10):
-            await releasing.wait()
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
+        await _give_back_cancelled(sqs, p, messages)
         assert _counted(p, "release") == (1, 0)
         assert p._pipeline.ledger.tallies.messages == {}
         assert await queue_counts(sqs, url) == (0, 2)

@@ -5,17 +5,15 @@ and no advice (sesd reads none of that place's messages again)."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 
-import anyio
 import pytest
 
 import sesd.runtime.sqs as sqs_module
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.runtime.sqs import QueuePoller
 from tests.conftest import aws_client, said_in
-from tests.test_sqs_batch_cancelled import _a_costly_batch
+from tests.test_sqs_batch_cancelled import _a_costly_batch, _give_back_cancelled
 from tests.test_sqs_judge_fault import _DELIVERIES, _handled_with_a_fault_judging, _three_received
 from tests.test_sqs_stop_delete_cancelled import _stalled
 
@@ -38,19 +36,7 @@ async def test_a_give_back_cut_off_says_so(
         _, p, messages = await _a_costly_batch(sqs)
         if removed:
             _removed(p)
-        releasing = _stalled(sqs, "change_message_visibility_batch")
-
-        async def handle_cancelled() -> None:
-            with anyio.CancelScope() as scope:
-                scope.cancel()  # while the receive was in flight
-                await p._handle(messages)
-
-        task = asyncio.get_running_loop().create_task(handle_cancelled())
-        with anyio.fail_after(10):
-            await releasing.wait()
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
+        await _give_back_cancelled(sqs, p, messages)
         # One request sent, none sent again: no retry of the SDK's to count.
         retries = p._metrics.registry.get_sample_value(
             "sesd_sqs_retries_total",

@@ -6,11 +6,10 @@ lines with the error and how many."""
 from __future__ import annotations
 
 import io
-from typing import Any
 
 from sesd.commands.demo.localsqs import LocalSqs
-from tests.conftest import aws_client, make_queue, said_in, send_bodies
-from tests.test_sqs_edges import ForbiddingSqs, poller
+from tests.conftest import aws_client, said_in
+from tests.test_sqs_edges import ForbiddingSqs, poller, two_received
 
 HINT = (
     "these credentials may not delete from the queue: grant sqs:DeleteMessage on it; until "
@@ -26,11 +25,7 @@ async def test_a_delete_refused_for_good_says_what_how_many_where_and_what_to_do
     names AccessDenied, the two, the queue's URL and the hint; the second, a debug
     line, the same error and the two."""
     async with aws_client("sqs", local_sqs) as sqs:
-        url, _ = await make_queue(sqs)
-        await send_bodies(sqs, url, ["a", "b"])
-        got = await sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
-        messages: list[Any] = got["Messages"]
-        assert len(messages) == 2
+        url, messages = await two_received(sqs)
     async with ForbiddingSqs() as forbidding, aws_client("sqs", forbidding) as denied:
         p, _ = poller(denied, url)
         with_first = io.StringIO()

@@ -78,6 +78,17 @@ def poller(
     )
 
 
+async def two_received(sqs: Any) -> tuple[str, list[Any]]:
+    """A queue of two messages, both received: the URL and the two, to give back or
+    delete with other credentials."""
+    url, _ = await make_queue(sqs)
+    await send_bodies(sqs, url, ["a", "b"])
+    got = await sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+    messages: list[Any] = got["Messages"]
+    assert len(messages) == 2
+    return url, messages
+
+
 async def test_partial_delete_failure_is_counted_and_the_rest_deleted(sqs: Any) -> None:
     """A batch whose delete fails for one entry (an expired or invalid receipt handle) deletes
     the others, counts the failure, and does not retry a sender fault."""

@@ -5,11 +5,10 @@ could not give back."""
 from __future__ import annotations
 
 import io
-from typing import Any
 
 from sesd.commands.demo.localsqs import LocalSqs
-from tests.conftest import aws_client, make_queue, said_in, send_bodies
-from tests.test_sqs_edges import ForbiddingSqs, poller
+from tests.conftest import aws_client, said_in
+from tests.test_sqs_edges import ForbiddingSqs, poller, two_received
 
 
 async def test_a_release_refused_is_counted_and_warned_of_with_its_error_and_count(
@@ -19,11 +18,7 @@ async def test_a_release_refused_is_counted_and_warned_of_with_its_error_and_cou
     visibility: one failed release on ``sesd_sqs_errors_total``, and a warning naming
     AccessDenied and the two."""
     async with aws_client("sqs", local_sqs) as sqs:
-        url, _ = await make_queue(sqs)
-        await send_bodies(sqs, url, ["a", "b"])
-        got = await sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
-        messages: list[Any] = got["Messages"]
-        assert len(messages) == 2
+        url, messages = await two_received(sqs)
     async with ForbiddingSqs() as forbidding, aws_client("sqs", forbidding) as denied:
         p, metrics = poller(denied, url)
         await p._deletes.release(messages)

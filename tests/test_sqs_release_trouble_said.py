@@ -13,8 +13,8 @@ from aiohttp import web
 
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.runtime.sqs import QueuePoller
-from tests.conftest import aws_client, make_queue, said_in, send_bodies
-from tests.test_sqs_edges import ForbiddingSqs, poller
+from tests.conftest import aws_client, said_in
+from tests.test_sqs_edges import ForbiddingSqs, poller, two_received
 from tests.test_sqs_receive_failures import OneMessage, _receiving
 
 
@@ -38,11 +38,7 @@ async def test_a_release_refused_is_said_with_its_error_and_count(
     """Two messages to give back, with credentials that may not change their
     visibility: the line names AccessDenied and the two."""
     async with aws_client("sqs", local_sqs) as sqs:
-        url, _ = await make_queue(sqs)
-        await send_bodies(sqs, url, ["a", "b"])
-        got = await sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
-        messages: list[Any] = got["Messages"]
-        assert len(messages) == 2
+        url, messages = await two_received(sqs)
     async with ForbiddingSqs() as forbidding, aws_client("sqs", forbidding) as denied:
         p, _ = poller(denied, url)
         if removed:
