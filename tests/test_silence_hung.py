@@ -413,6 +413,26 @@ async def _reload_between_slices(
     return notified
 
 
+async def _evaluated_amid_a_step(
+    alerting: Alerting, stuck: Stuck, fifo: Path, now: list[float], to: float, step: float
+) -> list[Notification]:
+    """One evaluation whose file operation waits at ``fifo`` (``stuck``): the wall clock
+    steps ``step`` seconds to ``to`` while it waits, told from another task as the
+    daemon tells it, then the operation goes on. Returns what the evaluation notified."""
+
+    async def step_while_stuck() -> None:
+        while not stuck.waits:
+            await anyio.lowlevel.checkpoint()
+        now[0] = to
+        alerting.stepped(to, step)  # as the daemon does
+        let_through(fifo)
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(step_while_stuck)
+            return await alerting.evaluate_in_slices()
+
+
 async def _reload_amid(
     alerting: Alerting,
     config: Config,
@@ -653,17 +673,7 @@ async def test_a_clock_step_while_the_silences_are_read_leaves_the_group_wait_wh
         stuck = Stuck(str(silences), fifo)
         alerting.silences.file = stuck
 
-        async def step_while_read() -> None:
-            while not stuck.waits:
-                await anyio.lowlevel.checkpoint()
-            now[0] = T + 1 + step
-            alerting.stepped(now[0], step)  # as the daemon does
-            let_through(fifo)
-
-        with anyio.fail_after(10):
-            async with anyio.create_task_group() as tasks:
-                tasks.start_soon(step_while_read)
-                assert await alerting.evaluate_in_slices() == []
+        assert await _evaluated_amid_a_step(alerting, stuck, fifo, now, T + 1 + step, step) == []
     assert alerting.evaluator.waiting() == [("delays", "a.example", Transition.FIRING)]
     now[0] = T + 30 + step
     assert await alerting.evaluate_in_slices() == []
@@ -697,17 +707,7 @@ async def test_a_clock_step_while_an_end_is_written_leaves_the_group_wait_whole(
         stuck = Stuck(str(silences), fifo, stuck="write")
         alerting.silences.file = stuck
 
-        async def step_while_written() -> None:
-            while not stuck.waits:
-                await anyio.lowlevel.checkpoint()
-            now[0] = T + 10 + step
-            alerting.stepped(now[0], step)  # as the daemon does
-            let_through(fifo)
-
-        with anyio.fail_after(10):
-            async with anyio.create_task_group() as tasks:
-                tasks.start_soon(step_while_written)
-                assert await alerting.evaluate_in_slices() == []
+        assert await _evaluated_amid_a_step(alerting, stuck, fifo, now, T + 10 + step, step) == []
     assert [s.ends_at for s in SilenceFile(str(silences)).read()] == [T + 10]
     assert alerting.evaluator.waiting() == [("delays", "a.example", Transition.FIRING)]
     now[0] = T + 39 + step
@@ -747,18 +747,8 @@ async def test_a_clock_step_while_a_left_file_is_written_writes_its_end_again(
         _, was, ends = left[str(silences)]
         left[str(silences)] = stuck, was, ends
 
-        async def step_while_written() -> None:
-            while not stuck.waits:
-                await anyio.lowlevel.checkpoint()
-            now[0] = T + 11 + step
-            alerting.stepped(now[0], step)  # as the daemon does
-            let_through(fifo)
-
         now[0] = T + 11
-        with anyio.fail_after(10):
-            async with anyio.create_task_group() as tasks:
-                tasks.start_soon(step_while_written)
-                await alerting.evaluate_in_slices()
+        await _evaluated_amid_a_step(alerting, stuck, fifo, now, T + 11 + step, step)
     assert [s.ends_at for s in SilenceFile(str(silences)).read()] == [T + 10]
     assert alerting.silences.unwritten() == {str(silences): 1, str(tmp_path / "other.json"): 0}
     now[0] = T + 12 + step
