@@ -430,7 +430,8 @@ async def _evaluated_amid_a_step(
     with anyio.fail_after(10):
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(step_while_stuck)
-            return await alerting.evaluate_in_slices()
+            notified = await alerting.evaluate_in_slices()
+    return notified
 
 
 async def _reload_amid(
