@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import pytest
 
-from sesd.alerting.evaluator import Evaluator
-from sesd.config import ConfigError, core_settings, parse_config
-from sesd.core.pipeline import Pipeline
-from tests import factory as f
+from sesd.config import ConfigError, parse_config
+from tests.test_domains_rule_names import _RULE, _fired
 
 pytestmark = pytest.mark.timeout(60)
 
-NOW = 1_700_000_000.0
-_RULE = '[[alerts.rules]]\nname = "r"\nmetric = "delay_ratio"\nwindow = "5m"\nabove = 0.1\n'
 _SECOND = _RULE.replace('"r"', '"s"')
 _GROUPS = (
     '[domains]\ngroups = { "Bücher" = ["buecher.example"], "Магазин.рф" = ["shop.example"] }\n'
@@ -30,17 +26,6 @@ _TAIL = "it leaves out nothing (a typo, or left from an edit?); correct it or dr
 def _rule_warnings(text: str) -> list[str]:
     """The warnings of ``text`` that name a rule."""
     return [w for w in parse_config(text).warnings() if w.startswith("alerts.rules")]
-
-
-def _fired(config_text: str, addresses: list[str]) -> list[str]:
-    """The labels the config's rules fire on after a delivery and a delay to each."""
-    config = parse_config(config_text)
-    pipeline = Pipeline(core_settings(config))
-    for address in addresses:
-        pipeline.feed(f.raw(f.delivery([address])), "q", NOW)
-        pipeline.feed(f.raw(f.delay([address])), "q", NOW)
-    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
-    return sorted(a.domain for a in evaluator.evaluate(pipeline.ledger, NOW + 1))
 
 
 @pytest.mark.parametrize(
