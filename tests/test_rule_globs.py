@@ -17,9 +17,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sesd.alerting.alert import Alert
 from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.rules import Transition
-from sesd.config import ConfigError, core_settings, parse_config
+from sesd.config import Config, ConfigError, core_settings, parse_config
 from sesd.core.domains import normalise_domain
 from sesd.core.globs import glob_takes_a_domain
 from sesd.core.pipeline import Pipeline
@@ -30,6 +31,17 @@ _GROUPS = '[domains]\ngroups = {"Team EU" = ["shop.example"], microsoft = ["outl
 #: A second rule, leaving out what the first watches.
 _SECOND = _RULE.replace('"r"', '"s"')
 _PROVIDERS = '[providers]\nenabled = true\nmx = {acme = ["mx.acme.example"]}\n'
+
+
+def _fired_on_shop(config: Config) -> list[Alert]:
+    """What ``config``'s rules fire on after two deliveries and two delays to
+    shop.example."""
+    pipeline = Pipeline(core_settings(config))
+    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
+    for k in range(4):
+        kind = "delay" if k % 2 else "delivery"
+        pipeline.feed(_event(kind, f"u{k}@shop.example"), "q", NOW)
+    return evaluator.evaluate(pipeline.ledger, NOW + 1)
 
 
 @pytest.mark.parametrize(
@@ -93,12 +105,7 @@ def test_a_group_with_a_space_in_its_name_can_be_named_by_a_rule() -> None:
     """A group's name may hold a space (or be in any script): a rule names it as
     written, as its label is, and fires on its members' delays."""
     config = parse_config(f'{_GROUPS}{_RULE}domains = ["Team EU"]\n')
-    pipeline = Pipeline(core_settings(config))
-    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
-    for k in range(4):
-        kind = "delay" if k % 2 else "delivery"
-        pipeline.feed(_event(kind, f"u{k}@shop.example"), "q", NOW)
-    fired = evaluator.evaluate(pipeline.ledger, NOW + 1)
+    fired = _fired_on_shop(config)
     assert [(a.kind, a.domain) for a in fired] == [(Transition.FIRING, "Team EU")]
 
 
@@ -108,12 +115,7 @@ def test_a_glob_in_capitals_takes_a_group_named_in_lower_case() -> None:
     fires on its members' delays."""
     groups = '[domains]\ngroups = {"team eu" = ["shop.example"]}\n'
     config = parse_config(f'{groups}{_RULE}domains = ["Team *"]\n')
-    pipeline = Pipeline(core_settings(config))
-    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
-    for k in range(4):
-        kind = "delay" if k % 2 else "delivery"
-        pipeline.feed(_event(kind, f"u{k}@shop.example"), "q", NOW)
-    fired = evaluator.evaluate(pipeline.ledger, NOW + 1)
+    fired = _fired_on_shop(config)
     assert [(a.kind, a.domain) for a in fired] == [(Transition.FIRING, "team eu")]
 
 
@@ -125,12 +127,7 @@ def test_a_glob_with_a_root_dot_takes_what_it_takes_without_it(glob: str) -> Non
     it takes no domain: the config takes it, and the rule fires on that domain."""
     rules = f'{_RULE}domains = ["{glob}"]\n{_SECOND}exclude_domains = ["{glob}"]\n'
     config = parse_config(rules)
-    pipeline = Pipeline(core_settings(config))
-    evaluator = Evaluator(config.alerts, [s.name for s in pipeline.ledger.specs])
-    for k in range(4):
-        kind = "delay" if k % 2 else "delivery"
-        pipeline.feed(_event(kind, f"u{k}@shop.example"), "q", NOW)
-    fired = evaluator.evaluate(pipeline.ledger, NOW + 1)
+    fired = _fired_on_shop(config)
     assert [(a.rule, a.kind, a.domain) for a in fired] == [("r", Transition.FIRING, "shop.example")]
 
 
