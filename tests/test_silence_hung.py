@@ -219,7 +219,7 @@ async def test_a_write_that_hangs_keeps_the_end_in_force_and_waiting(tmp_path: P
     watcher = SilenceWatcher(str(path))
     watcher.thread.bound = BOUND
     gauge = UnwrittenCollector()
-    gauge.unwritten = watcher.unwritten
+    gauge.read = watcher.unwritten
     assert await watcher.arefresh(T)
     with gate(tmp_path) as fifo:
         stuck = Stuck(str(path), fifo, stuck="write")

@@ -81,95 +81,76 @@ def _families() -> tuple[Rows, Rows]:
     return firing, silenced
 
 
-class OutboxCollector(Collector):
-    """``sesd_notifications_waiting{sink}``: what each sink's outbox holds, read from
-    the outboxes at scrape time (a delivery adds no bookkeeping of its own)."""
+class _ReadAtScrape(Collector):
+    """A gauge of one label read at scrape time from :attr:`read` (the alerting service
+    says, once it is made): a sample for each label it gives, sorted."""
 
-    _NAME = "sesd_notifications_waiting"
+    _NAME: str
+    _HELP: str
+    _LABEL: str
 
     def __init__(self) -> None:
-        #: Each sink's count (the alerting service says, once it is made).
-        self.waiting: Callable[[], dict[str, int]] = dict
+        #: Each label's value now.
+        self.read: Callable[[], dict[str, int]] = dict
 
     def describe(self) -> Iterator[Metric]:
         """The family :meth:`collect` yields, without samples."""
         return described([(self._NAME, "gauge")])
 
     def collect(self) -> Iterator[Metric]:
-        """A sample per sink: configured ones at 0 when their outbox is empty."""
-        family = GaugeMetricFamily(
-            self._NAME,
-            "Notifications a sink's outbox holds, not yet delivered (the one being tried "
-            "or waiting to be retried included): the backlog of a sink that is down or "
-            "slow.",
-            labels=["sink"],
-        )
-        for sink, count in sorted(self.waiting().items()):
-            family.add_metric([sink], count)
+        """A sample for each label :attr:`read` gives."""
+        family = GaugeMetricFamily(self._NAME, self._HELP, labels=[self._LABEL])
+        for label, value in sorted(self.read().items()):
+            family.add_metric([label], value)
         yield family
 
 
-class UnwrittenCollector(Collector):
+class OutboxCollector(_ReadAtScrape):
+    """``sesd_notifications_waiting{sink}``: what each sink's outbox holds, read from
+    the outboxes at scrape time (a delivery adds no bookkeeping of its own); configured
+    sinks at 0 when their outbox is empty."""
+
+    _NAME = "sesd_notifications_waiting"
+    _HELP = (
+        "Notifications a sink's outbox holds, not yet delivered (the one being tried "
+        "or waiting to be retried included): the backlog of a sink that is down or "
+        "slow."
+    )
+    _LABEL = "sink"
+
+
+class UnwrittenCollector(_ReadAtScrape):
     """``sesd_silences_unwritten{path}``: the silences whose end (an ``--until-resolved``
     one's alert resolved) or start (moved back by a step of the clock back) is not yet
     written to each silences file. The log says so at a reload and at the stop; a file
-    left unwritable for days shows here all along."""
+    left unwritable for days shows here all along. A sample per file: the one read at 0
+    when none wait, and each file a reload moved off while some waited."""
 
     _NAME = "sesd_silences_unwritten"
-
-    def __init__(self) -> None:
-        #: Each file's count (the alerting service says, once it is made).
-        self.unwritten: Callable[[], dict[str, int]] = dict
-
-    def describe(self) -> Iterator[Metric]:
-        """The family :meth:`collect` yields, without samples."""
-        return described([(self._NAME, "gauge")])
-
-    def collect(self) -> Iterator[Metric]:
-        """A sample per file: the one read at 0 when none wait, and each file a reload
-        moved off while some waited."""
-        family = GaugeMetricFamily(
-            self._NAME,
-            "Silences whose end (their alert resolved, --until-resolved) or start (moved "
-            "back by a step of the clock back) is not yet written to the silences file (it "
-            "cannot be written, or does not answer): sesd holds them as moved, but the file, "
-            "and so a restart, holds them as written: waiting, or pending.",
-            labels=["path"],
-        )
-        for path, count in sorted(self.unwritten().items()):
-            family.add_metric([path], count)
-        yield family
+    _HELP = (
+        "Silences whose end (their alert resolved, --until-resolved) or start (moved "
+        "back by a step of the clock back) is not yet written to the silences file (it "
+        "cannot be written, or does not answer): sesd holds them as moved, but the file, "
+        "and so a restart, holds them as written: waiting, or pending."
+    )
+    _LABEL = "path"
 
 
-class ReadableCollector(Collector):
+class ReadableCollector(_ReadAtScrape):
     """``sesd_silences_readable{path}``: whether the silences file in force could be
     read at the last look. The log says why once; an alert muted in a file sesd cannot
     read pages, and this shows why for as long as it lasts. Why is left out of the
-    labels (an error's text, a path in it): one series per file."""
+    labels (an error's text, a path in it): one series per file, the one in force, none
+    when there is no silences file."""
 
     _NAME = "sesd_silences_readable"
-
-    def __init__(self) -> None:
-        #: The file in force's value (the alerting service says, once it is made).
-        self.readable: Callable[[], dict[str, int]] = dict
-
-    def describe(self) -> Iterator[Metric]:
-        """The family :meth:`collect` yields, without samples."""
-        return described([(self._NAME, "gauge")])
-
-    def collect(self) -> Iterator[Metric]:
-        """A sample for the file in force, none when there is no silences file."""
-        family = GaugeMetricFamily(
-            self._NAME,
-            "1 when the silences file in force could be read at the last look (a missing "
-            "file is no silences: 1), 0 when not (its permissions, an I/O error, what it "
-            "holds: the log line sesd.silences.unreadable says why; or it does not "
-            "answer, none of its silences in force since the start or the reload to it: "
-            "sesd.silences.hung): its silences are those read before, or none since the "
-            "start. A file that hangs after a look at it answered reads 1: what that look "
-            "found holds, as written.",
-            labels=["path"],
-        )
-        for path, value in sorted(self.readable().items()):
-            family.add_metric([path], value)
-        yield family
+    _HELP = (
+        "1 when the silences file in force could be read at the last look (a missing "
+        "file is no silences: 1), 0 when not (its permissions, an I/O error, what it "
+        "holds: the log line sesd.silences.unreadable says why; or it does not "
+        "answer, none of its silences in force since the start or the reload to it: "
+        "sesd.silences.hung): its silences are those read before, or none since the "
+        "start. A file that hangs after a look at it answered reads 1: what that look "
+        "found holds, as written."
+    )
+    _LABEL = "path"

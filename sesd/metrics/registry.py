@@ -223,15 +223,15 @@ class Metrics:
 
     def watch_outboxes(self, waiting: Callable[[], dict[str, int]]) -> None:
         """Read ``sesd_notifications_waiting`` from ``waiting``: each sink's count."""
-        self._outboxes.waiting = waiting
+        self._outboxes.read = waiting
 
     def watch_silences(
         self, unwritten: Callable[[], dict[str, int]], readable: Callable[[], dict[str, int]]
     ) -> None:
         """Read ``sesd_silences_unwritten`` from ``unwritten`` (each file's count), and
         ``sesd_silences_readable`` from ``readable``."""
-        self._unwritten.unwritten = unwritten
-        self._readable.readable = readable
+        self._unwritten.read = unwritten
+        self._readable.read = readable
 
     def sqs_counts(self, queue: QueueConfig) -> QueueCounts:
         """What a poller reading ``queue`` (where its ``place`` says) counts on the
