@@ -11,18 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from functools import partial
 from typing import TypeVar
 
-from sesd.alerting.alert_log import SHOWN
+from sesd.alerting.silence_ends import WaitingEnds
 from sesd.alerting.silence_entries import Entry, ended_by, still_ended
-from sesd.alerting.silence_file import LockHeld, SilenceFile, Unread
+from sesd.alerting.silence_file import SilenceFile, Unread
 from sesd.alerting.silence_io import FileOp, FileThread, Found, Hung, Later, Steps, inline, later
 from sesd.alerting.silence_kept import Kept
 from sesd.alerting.silence_left import LeftEnds
 from sesd.alerting.silence_starts import MovedStarts
 from sesd.alerting.silence_unread import Unreadable
-from sesd.alerting.silences import Silence, SilenceError, SilenceSet, moved_back, shown_id
+from sesd.alerting.silences import Silence, SilenceError, SilenceSet, moved_back
 from sesd.io.logs import get_logger
 
 __all__ = ["SilenceWatcher"]
@@ -50,26 +49,20 @@ class SilenceWatcher:
         #: what a new silence holds from the outboxes).
         self._unreported = False
         #: ``--until-resolved`` silences a resolve ended that the file could not be told
-        #: of yet (id: when): out of force all the same, as the alert's next incident
-        #: must page, and written at each evaluation until a write takes.
-        self._unwritten: dict[str, float] = {}
+        #: of yet: out of force all the same, and written at each evaluation until a
+        #: write takes.
+        self._ends = WaitingEnds()
         #: Those of the files a reload moved off, written to them once they can be.
         self._left = LeftEnds()
         #: Starts a step back moved, not yet written (and kept for a new file, as
-        #: :attr:`_unwritten` is: :meth:`_switch`).
+        #: :attr:`_ends` are: :meth:`_switch`).
         self._starts = MovedStarts()
-        #: Those of :attr:`_unwritten` ended since the last write was tried.
-        self._new: set[str] = set()
         #: A restore's time and step back (:meth:`restored`), for the file's first read.
         self._back = (0.0, 0.0)
         #: Whether a read of the file took since sesd started.
         self._loaded = False
         #: Why the file could not be read, as logged (and scraped).
         self.unreadable = Unreadable()
-        #: Why the last write failed, as logged ("" once one took).
-        self._unwritable = ""
-        #: Whether the last write found the lock held (said if the next one does too).
-        self._held = False
         #: Runs the daemon's file operations (those of the ``a``-methods).
         self.thread = FileThread()
         #: Whether the methods that are not async leave the file be (:meth:`put_off`).
@@ -114,7 +107,7 @@ class SilenceWatcher:
         here = read is not None and read.path == path
         # The file read is looked at if ends wait for it, or may: it is left with them.
         # Asked as the read begins: an evaluation's own read waits for this one to end.
-        kept = (read,) if here or self._unwritten or deciding() else ()
+        kept = (read,) if here or self._ends.waiting or deciding() else ()
         files = {file.path: file for file in (*kept, *self._left.files()) if file is not None}
         if path:
             files = {path: files.get(path) or SilenceFile(path), **files}
@@ -181,8 +174,7 @@ class SilenceWatcher:
         read after it), of silences in force before it, move to ``at`` (:class:`MovedStarts`),
         as do those of silences added a moment before a step measured now, read after it."""
         silences = [entry.silence for entry in self._entries if entry.silence]
-        moved = moved_back(silences, now, step)
-        self._unwritten, self._new = self._unwritten | moved, self._new | moved.keys()
+        self._ends.moved(moved_back(silences, now, step))
         self._left.stepped(now, step)
         self._starts.stepped(silences, now, step, now if at is None else at)
         if at is None:
@@ -206,7 +198,7 @@ class SilenceWatcher:
         waiting = self._left.waiting()
         if self.file is not None:
             # Those of a file a reload came back to while it was missing wait with it.
-            here = self._unwritten.keys() | self._starts.waiting.keys()
+            here = self._ends.waiting.keys() | self._starts.waiting.keys()
             waiting[self.file.path] = waiting.get(self.file.path, set()) | here
         return {path: len(ids) for path, ids in waiting.items()}
 
@@ -214,8 +206,10 @@ class SilenceWatcher:
         self, path: str | None, check: Callable[[Silence], str] | None, now: float
     ) -> Steps[None]:
         left = self.file if self.file is not None and self.file.path != path else None
-        if left is not None and self._unwritten:
-            self._left.leave(left, self._unwritten, self._identity[:2] if self._identity else None)
+        if left is not None and self._ends.waiting:
+            self._left.leave(
+                left, self._ends.waiting, self._identity[:2] if self._identity else None
+            )
         yield from self._switch(path, check)
         yield from self._look(now)
         if left is not None:
@@ -236,7 +230,7 @@ class SilenceWatcher:
         # holds as written (no file: none). One that does not answer is taken as there:
         # its ends and starts wait on.
         there = False
-        if self.file is not None and (self._unwritten or self._starts.waiting):
+        if self.file is not None and (self._ends.waiting or self._starts.waiting):
             try:
                 there = (yield FileOp(self.file.path, "look", self.file.identity)) is not None
             except (Hung, Later):
@@ -244,7 +238,7 @@ class SilenceWatcher:
         if not there:
             # A step measured since the last look is kept: the new file's first read
             # moves those added a moment before it, as the old one's would have.
-            self._unwritten = {}
+            self._ends.waiting = {}
             self._starts.forget(keep_step=self.file is not None)
         self.silences.items = []
         self._kept.forget()
@@ -290,10 +284,10 @@ class SilenceWatcher:
         self._identity, self._entries, self._loaded = identity, entries, True
         held = {entry.silence.id for entry in self._entries if entry.silence is not None}
         found = (yield from self._left.held(file.path, held, identity[:2])) if identity else {}
-        self._unwritten = {**found, **self._unwritten}
+        self._ends.waiting = {**found, **self._ends.waiting}
         # Starts first: an end kept is put no earlier than its start, the moved one.
         self._starts.held(self._entries, now, measures)
-        self._unwritten = still_ended(self._entries, self._unwritten, now)
+        self._ends.waiting = still_ended(self._entries, self._ends.waiting, now)
         if self._back[1]:  # the first read after a restore behind the save
             back, self._back = self._back, (0.0, 0.0)
             self.stepped(*back, now)
@@ -319,71 +313,17 @@ class SilenceWatcher:
 
     def decided(self, silence_ids: set[str], now: float) -> None:
         """Out of force at ``now``, and waiting to be written to the file read."""
-        if self.file is None or not silence_ids:
-            return
-        if not self._unwritten:
-            # Nothing was tried since the last write that found the lock held (it took, or
-            # the file ended what waited): a lock held now is held a moment.
-            self._held = False
-        new = silence_ids - self._unwritten.keys()
-        for entry in self._entries:  # those left out too, checked again at a reload
-            if entry.silence is not None and entry.silence.id in new:
-                entry.silence.ends_at = max(now, entry.silence.starts_at)
-        self._unwritten |= dict.fromkeys(new, now)
-        self._new |= new
+        if self.file is not None and silence_ids:
+            self._ends.decided(self._entries, silence_ids, now)
 
     def _end(self, now: float) -> Steps[None]:
         yield from self._left.write(now)
-        file = self.file
-        if file is None or not (self._unwritten or self._starts.waiting):
-            return
-        # Those not said yet: said if this write fails, though its error was said before.
-        new, self._new = self._new & self._unwritten.keys(), set()
-        try:
-            # The lock is not waited for (a command holding it, stopped at its terminal or
-            # on a hung disk, would hold the write as long, and the file each write
-            # after): each evaluation tries.
-            # A copy: a write given up runs on in its thread while this one changes them.
-            waiting, starts = dict(self._unwritten), dict(self._starts.waiting)
-            expire = partial(
-                file.expire, waiting, now, waiting, wait=False, resolved=True, starts=starts
-            )
-            ended: list[str] = yield FileOp(file.path, "write", expire)
-        except Later:
-            self._new |= new
-            return  # in force, and written by the next write
-        except SilenceError as exc:
-            # A command holds the lock for a moment: said once it held it a whole period.
-            moment, self._held = not self._held, isinstance(exc, LockHeld)
-            self._starts.unwritable(str(exc), moment and self._held)
-            said = new or str(exc) != self._unwritable
-            if self._unwritten and said and not (moment and self._held):
-                named = sorted(self._unwritten)[:SHOWN]
-                self._log.error(
-                    "sesd.silences.unwritable",
-                    error=str(exc),
-                    count=len(self._unwritten),
-                    ids=[shown_id(i) for i in named],
-                    hint="ended all the same (the alerts they held page); written to the "
-                    "file once it can be",
-                )
-                self._unwritable = str(exc)
-            return
-        # Those ended while it was written (another evaluation's), or moved by a clock
-        # step, wait for the next.
-        self._unwritten = {i: at for i, at in self._unwritten.items() if waiting.get(i) != at}
-        self._starts.written(starts)
-        self._unwritable, self._held = "", False
-        if not ended:
-            return  # ended in the file already (by another sesd reading it): read next
-        named = sorted(ended)[:SHOWN]  # a file edited by hand may hold any number
-        self._log.info(
-            "sesd.silences.ended_by_resolve", count=len(ended), ids=[shown_id(i) for i in named]
-        )
+        if self.file is not None:
+            yield from self._ends.write(self.file, self._starts, now)
 
     def log_unwritten(self) -> None:
         """At a stop: the ends the file could not be told of. The next start reads the
         file alone, which holds those silences waiting: the on-call is told which, and
         what to do, rather than find the alert's next incident muted."""
-        self._left.log(self.file.path if self.file else None, self._unwritten)
+        self._left.log(self.file.path if self.file else None, self._ends.waiting)
         self._starts.log(self.file.path if self.file else None)
