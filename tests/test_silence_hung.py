@@ -745,8 +745,8 @@ async def test_a_clock_step_while_a_left_file_is_written_writes_its_end_again(
     left = alerting.silences._left._ends
     with gate(tmp_path) as fifo:
         stuck = Stuck(str(silences), fifo, stuck="write")
-        _, was, ends = left[str(silences)]
-        left[str(silences)] = stuck, was, ends
+        _, was, ends, starts = left[str(silences)]
+        left[str(silences)] = stuck, was, ends, starts
 
         now[0] = T + 11
         await _evaluated_amid_a_step(alerting, stuck, fifo, now, T + 11 + step, step)

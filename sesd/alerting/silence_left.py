@@ -1,11 +1,13 @@
-"""Ends a silences file sesd no longer reads was never told of.
+"""Ends, and starts moved, a silences file sesd no longer reads was never told of.
 
 A reload that moves ``alerts.silences_path`` (or removes it) while the end of an
 ``--until-resolved`` silence waits to be written leaves the old file holding that
 silence waiting. A reload back to it, or a start with the old config, would read it
 so and mute the alert's next incident. The end is still written to that file, the
 one that holds the silence, once it can be; until then the on-call is told which
-silences, in which file, and what to do should sesd stop first.
+silences, in which file, and what to do should sesd stop first. So is a start a step
+of the clock back moved (sesd.alerting.silence_starts): left ahead in the old file,
+the silence would be pending there, and page what it mutes.
 """
 
 from __future__ import annotations
@@ -28,25 +30,30 @@ __all__ = ["LeftEnds"]
 #: system numbers its own inodes).
 Where = tuple[int, int]
 
+#: Starts moved, by id: the start the file has, and where it moved.
+Starts = dict[str, tuple[float, float]]
+
 
 class LeftEnds:
-    """The ends waiting to be written to the files sesd read before, by path."""
+    """The ends and starts waiting to be written to the files sesd read before, by path."""
 
     def __init__(self) -> None:
         self._log = get_logger()
-        #: Each file left: the file, its (device, inode) when sesd last read it, and its
-        #: ends not written yet (id: when it ended).
-        self._ends: dict[str, tuple[SilenceFile, Where | None, dict[str, float]]] = {}
+        #: Each file left: the file, its (device, inode) when sesd last read it, its ends
+        #: not written yet (id: when it ended) and its starts moved not written yet.
+        self._ends: dict[str, tuple[SilenceFile, Where | None, dict[str, float], Starts]] = {}
         #: The files left whose write a reload's change put off: said should the next
         #: write not take (the reload's own, once the change is made).
         self._unsaid: set[str] = set()
 
-    def leave(self, file: SilenceFile, ends: dict[str, float], where: Where | None) -> None:
+    def leave(
+        self, file: SilenceFile, ends: dict[str, float], starts: Starts, where: Where | None
+    ) -> None:
         """sesd reads ``file``, which was ``where`` at its last read, no longer, with
-        ``ends`` not written to it: written at :meth:`settle` and at each :meth:`write`
-        from then on, where they can be."""
-        _, _, before = self._ends.get(file.path, (file, where, {}))
-        self._ends[file.path] = file, where, {**before, **ends}
+        ``ends`` and ``starts`` not written to it: written at :meth:`settle` and at each
+        :meth:`write` from then on, where they can be."""
+        _, _, before, moved = self._ends.get(file.path, (file, where, {}, {}))
+        self._ends[file.path] = file, where, {**before, **ends}, {**moved, **starts}
 
     def settle(self, path: str, now: float) -> Steps[None]:
         """After the reload that left ``path``: its ends written now if they can be (the
@@ -55,9 +62,12 @@ class LeftEnds:
         self._unsaid.add(path)
         yield from self.write(now)
 
-    def held(self, path: str, ids: Collection[str], where: Where) -> Steps[dict[str, float]]:
+    def held(
+        self, path: str, ids: Collection[str], where: Where
+    ) -> Steps[tuple[dict[str, float], Starts]]:
         """The ends the file at ``path`` (``where``), just read holding the silences
-        ``ids``, holds waiting: its own (a reload back to it), and those of each file
+        ``ids``, holds waiting, and the starts moved it may hold as written (the watcher
+        moves those it does): its own (a reload back to it), and those of each file
         left (moved or copied here, before the reload or after; ids are random, so the
         same id is the same silence). The watcher's to keep ended and to write from now
         on. A file left keeps them unless it is this one moved here (gone from its
@@ -66,24 +76,27 @@ class LeftEnds:
         written too once it can be (a move across file systems, which copies, is taken
         as a copy: a stop names the old path)."""
         found: dict[str, float] = {}
-        for left, (file, was, ends) in list(self._ends.items()):
+        starts: Starts = {}
+        for left, (file, was, ends, moved) in list(self._ends.items()):
             if left == path and not ids:
                 continue  # not there yet (a share not mounted): kept for when it is
             found |= {i: at for i, at in ends.items() if i in ids}
+            starts |= {i: at for i, at in moved.items() if i in ids}
             if left != path and (was != where or (yield from _there(file))):
                 continue
             kept = {i: at for i, at in ends.items() if i not in ids and left != path}
-            if kept:
-                self._ends[left] = file, was, kept
+            kept_starts = {i: at for i, at in moved.items() if i not in ids and left != path}
+            if kept or kept_starts:
+                self._ends[left] = file, was, kept, kept_starts
             else:
                 del self._ends[left]
-        return found
+        return found, starts
 
     def write(self, now: float) -> Steps[None]:
-        """Write each file's ends, where it can be now; then say each file a reload
-        just left that still holds some (unless the write was put off)."""
+        """Write each file's ends and starts, where it can be now; then say each file a
+        reload just left that still holds some (unless the write was put off)."""
         put_off = False
-        for path, (file, _, ends) in list(self._ends.items()):
+        for path, (file, _, ends, starts) in list(self._ends.items()):
             if not (yield from _there(file)):
                 # Not there (a share not mounted, the file moved aside): kept, and never
                 # written there, which would make a file. One moved to the path sesd
@@ -91,8 +104,10 @@ class LeftEnds:
                 continue
             try:
                 # A copy: a write given up runs on in its thread while a reload adds some.
-                waiting = dict(ends)
-                expire = partial(file.expire, waiting, now, waiting, wait=False, resolved=True)
+                waiting, moved = dict(ends), dict(starts)
+                expire = partial(
+                    file.expire, waiting, now, waiting, wait=False, resolved=True, starts=moved
+                )
                 ended: list[str] = yield FileOp(path, "write", expire)
             except Later:
                 put_off = True
@@ -101,10 +116,11 @@ class LeftEnds:
                 continue  # said when sesd left it, and again at a stop
             # Those a clock step moved while it was written, or a reload left meanwhile,
             # wait for the next (the file read meanwhile may have taken them all).
-            file, was, ends = self._ends.pop(path, (file, None, {}))
+            file, was, ends, starts = self._ends.pop(path, (file, None, {}, {}))
             ends = {i: at for i, at in ends.items() if waiting.get(i) != at}
-            if ends:
-                self._ends[path] = file, was, ends
+            starts = {i: at for i, at in starts.items() if moved.get(i) != at}
+            if ends or starts:
+                self._ends[path] = file, was, ends, starts
             if ended:
                 self._log.info(
                     "sesd.silences.ended_by_resolve",
@@ -115,8 +131,7 @@ class LeftEnds:
         if put_off:
             return
         for path in sorted(self._unsaid & self._ends.keys()):
-            then = "sesd writes their end to it once it can; a start with it before then"
-            self._say(path, f"{then} takes them as waiting")
+            self._say(path, stop=False)
         self._unsaid.clear()
 
     def stepped(self, now: float, step: float) -> None:
@@ -124,22 +139,25 @@ class LeftEnds:
         ahead of it moves back as far (sesd.alerting.silences.moved_back). Written as
         it was, the file would hold its silence in force again until the clock reached
         it, for a reload back to it or a start with the old config."""
-        for _, _, ends in self._ends.values():
+        for _, _, ends, _ in self._ends.values():
             for silence_id, at in ends.items():
                 if now < at <= now - step:
                     ends[silence_id] = at + step
 
     def files(self) -> list[SilenceFile]:
-        """Each file left that ends wait for."""
-        return [file for file, _, _ in self._ends.values()]
+        """Each file left that ends or starts wait for."""
+        return [file for file, _, _, _ in self._ends.values()]
 
     def waiting(self) -> dict[str, set[str]]:
-        """The ends waiting to be written to each file left, by id."""
-        return {path: set(ends) for path, (_, _, ends) in self._ends.items()}
+        """The silences waiting to be written to each file left (an end, a start), by id."""
+        return {
+            path: ends.keys() | starts.keys() for path, (_, _, ends, starts) in self._ends.items()
+        }
 
     def log(self, path: str | None, ends: dict[str, float]) -> None:
         """At a stop: the ends not written to the file read, at ``path``, and to each
-        file left that still holds silences waiting whose alert resolved."""
+        file left that still holds silences waiting whose alert resolved, or starts a
+        step moved ahead of the clock."""
         if path is not None and ends:
             self._log.warning(
                 "sesd.silences.unwritten",
@@ -151,19 +169,38 @@ class LeftEnds:
                 "sesd silence expire ID",
             )
         for left in self._ends:
-            self._say(left, "the next start with it takes them as waiting")
+            self._say(left, stop=True)
 
-    def _say(self, path: str, then: str) -> None:
-        _, _, ends = self._ends[path]
-        self._log.warning(
-            "sesd.silences.unwritten",
-            path=path,
-            count=len(ends),
-            ids=[shown_id(i) for i in sorted(ends)[:SHOWN]],
-            hint=f"their alerts resolved, but this file, which sesd no longer reads, still "
-            f"holds them waiting: {then}; end each with sesd silence expire ID --config "
-            "CONFIG (a config whose alerts.silences_path is this file) once it can be written",
-        )
+    def _say(self, path: str, *, stop: bool) -> None:
+        """Which silences the file left at ``path`` holds not as sesd has them, and what
+        the next start with it (at a ``stop``; else one before sesd writes it) finds."""
+        _, _, ends, starts = self._ends[path]
+        ended = started = "the next start with it"
+        if not stop:
+            then = "to it once it can; a start with it before then"
+            ended, started = f"sesd writes their end {then}", f"sesd writes their start {then}"
+        config = "--config CONFIG (a config whose alerts.silences_path is this file)"
+        if ends:
+            self._log.warning(
+                "sesd.silences.unwritten",
+                path=path,
+                count=len(ends),
+                ids=[shown_id(i) for i in sorted(ends)[:SHOWN]],
+                hint="their alerts resolved, but this file, which sesd no longer reads, still "
+                f"holds them waiting: {ended} takes them as waiting; end each with sesd "
+                f"silence expire ID {config} once it can be written",
+            )
+        if starts:
+            self._log.warning(
+                "sesd.silences.unwritten",
+                path=path,
+                count=len(starts),
+                ids=[shown_id(i) for i in sorted(starts)[:SHOWN]],
+                hint="a step of the clock back moved their start, but this file, which sesd "
+                f"no longer reads, still holds it ahead of the clock: {started} finds them "
+                "pending until the clock reaches it; add each again with sesd silence add "
+                f"{config} to mute its alerts now",
+            )
 
 
 def _there(file: SilenceFile) -> Steps[bool]:

@@ -105,9 +105,11 @@ class SilenceWatcher:
     def _ahead(self, path: str | None, deciding: Callable[[], bool]) -> Steps[Found]:
         read = self.file
         here = read is not None and read.path == path
-        # The file read is looked at if ends wait for it, or may: it is left with them.
-        # Asked as the read begins: an evaluation's own read waits for this one to end.
-        kept = (read,) if here or self._ends.waiting or deciding() else ()
+        # The file read is looked at if ends or starts wait for it, or ends may: it is
+        # left with them. Asked as the read begins: an evaluation's own read waits for
+        # this one to end.
+        waiting = self._ends.waiting or self._starts.waiting
+        kept = (read,) if here or waiting or deciding() else ()
         files = {file.path: file for file in (*kept, *self._left.files()) if file is not None}
         if path:
             files = {path: files.get(path) or SilenceFile(path), **files}
@@ -192,9 +194,8 @@ class SilenceWatcher:
 
     def unwritten(self) -> dict[str, int]:
         """How many silences wait to be written to each file, their end or their start
-        moved: the one read (0 when none wait) and each a reload moved off (ends only).
-        Either, left unwritten, is lost at a restart, which reads such a silence waiting
-        or pending."""
+        moved: the one read (0 when none wait) and each a reload moved off. Either, left
+        unwritten, is lost at a restart, which reads such a silence waiting or pending."""
         waiting = self._left.waiting()
         if self.file is not None:
             # Those of a file a reload came back to while it was missing wait with it.
@@ -206,10 +207,12 @@ class SilenceWatcher:
         self, path: str | None, check: Callable[[Silence], str] | None, now: float
     ) -> Steps[None]:
         left = self.file if self.file is not None and self.file.path != path else None
-        if left is not None and self._ends.waiting:
-            self._left.leave(
-                left, self._ends.waiting, self._identity[:2] if self._identity else None
-            )
+        if left is not None and (self._ends.waiting or self._starts.waiting):
+            # Written to the file left, which holds them as they were (a reload back to
+            # it, a start with the old config would read them so), and to the new file
+            # should it hold them too (:meth:`_switch`).
+            where = self._identity[:2] if self._identity else None
+            self._left.leave(left, self._ends.waiting, self._starts.waiting, where)
         yield from self._switch(path, check)
         yield from self._look(now)
         if left is not None:
@@ -283,8 +286,11 @@ class SilenceWatcher:
         self.unreadable.read(file.path)
         self._identity, self._entries, self._loaded = identity, entries, True
         held = {entry.silence.id for entry in self._entries if entry.silence is not None}
-        found = (yield from self._left.held(file.path, held, identity[:2])) if identity else {}
+        found, starts = (
+            (yield from self._left.held(file.path, held, identity[:2])) if identity else ({}, {})
+        )
         self._ends.waiting = {**found, **self._ends.waiting}
+        self._starts.waiting = {**starts, **self._starts.waiting}
         # Starts first: an end kept is put no earlier than its start, the moved one.
         self._starts.held(self._entries, now, measures)
         self._ends.waiting = still_ended(self._entries, self._ends.waiting, now)

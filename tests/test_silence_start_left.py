@@ -1,0 +1,91 @@
+"""A reload that moves ``alerts.silences_path`` while the start of a silence, moved
+back by a step of the wall clock, waits to be written (the file could not be written
+at the step). The old file still holds the start ahead of the clock: a reload back to
+it, or a start with the old config, would find the silence pending and page what it
+mutes. The start is written to the old file once it can be, as a resolve's end is,
+and until then it is counted and said at a stop. The daemon's alerting on a console
+sink whose outbox does not run, real files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+
+from sesd.alerting.silence_file import SilenceFile
+from tests.test_routing import T, _silenceable
+from tests.test_rules import feed_spike
+from tests.test_silence_start_step import STEP, _reloaded_to, _silence, _still_held
+from tests.test_silence_unwritable import _unwritable
+
+pytestmark = pytest.mark.timeout(30)
+
+
+async def _moved_then_left(
+    tmp_path: Path, as_the_daemon: bool
+) -> tuple[Any, Any, list[float], Path, Path]:
+    """s1 (``--for 4h``) held a.example's firing; the file cannot be written when the
+    clock steps an hour back, so s1's start, moved to the step, waits; then a reload
+    reads other.json (none there yet), and names s1 and the old file. The alerting,
+    pipeline, clock, the old file's path and the directory in the way of its lock."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    _silence(silences)
+    now[0] = T + 60
+    feed_spike(pipeline, "a.example", now[0], 5, 5)
+    assert await alerting.evaluate_in_slices() == []  # held
+    lock = _unwritable(silences)
+    now[0] = T + 61 + STEP
+    alerting.stepped(now[0], STEP)
+    await _still_held(alerting, pipeline, now)
+    with capture_logs() as logs:
+        await _reloaded_to(alerting, tmp_path / "other.json", as_the_daemon)
+    (line,) = [e for e in logs if e["event"] == "sesd.silences.unwritten"]
+    assert (line["path"], line["ids"]) == (str(silences), ["s1"])
+    assert "pending until the clock reaches it" in line["hint"]
+    assert "sesd silence add --config CONFIG" in line["hint"]
+    return alerting, pipeline, now, silences, lock
+
+
+def _said_at_a_stop(alerting: Any) -> list[tuple[Any, ...]]:
+    """(path, ids) of each line naming silences a file holds not as sesd has them."""
+    with capture_logs() as logs:
+        alerting.log_unsent(kept=True)
+    return [(e["path"], e["ids"]) for e in logs if e["event"] == "sesd.silences.unwritten"]
+
+
+@pytest.mark.parametrize("as_the_daemon", [False, True])
+async def test_a_reload_to_another_file_writes_the_moved_start_to_the_old_one_once_it_can(
+    tmp_path: Path, as_the_daemon: bool
+) -> None:
+    """Until the old file can be written, ``sesd_silences_unwritten`` counts s1 there
+    and a stop names it; once it can be, the next evaluation writes s1's start at the
+    step (before: the reload dropped it, and the old file kept s1 an hour ahead,
+    pending for a start with the old config)."""
+    alerting, _, now, silences, lock = await _moved_then_left(tmp_path, as_the_daemon)
+    other = str(tmp_path / "other.json")
+    assert alerting.silences.unwritten() == {str(silences): 1, other: 0}
+    assert _said_at_a_stop(alerting) == [(str(silences), ["s1"])]
+    lock.rmdir()
+    now[0] += 1
+    await alerting.evaluate_in_slices()
+    assert [s.starts_at for s in SilenceFile(str(silences)).read()] == [T + 61 + STEP]
+    assert alerting.silences.unwritten() == {other: 0}
+    assert _said_at_a_stop(alerting) == []
+
+
+@pytest.mark.parametrize("as_the_daemon", [False, True])
+async def test_a_reload_back_to_the_old_file_keeps_the_moved_start(
+    tmp_path: Path, as_the_daemon: bool
+) -> None:
+    """A second reload reads the old file again, still not writable: s1 holds
+    a.example's firing (before: read with its start an hour ahead, pending, a.example
+    paged), and its start is written there once the file can be."""
+    alerting, pipeline, now, silences, lock = await _moved_then_left(tmp_path, as_the_daemon)
+    await _reloaded_to(alerting, silences, as_the_daemon)
+    await _still_held(alerting, pipeline, now)
+    assert alerting.silences.unwritten() == {str(silences): 1}
+    lock.rmdir()
+    await _still_held(alerting, pipeline, now)
+    assert [s.starts_at for s in SilenceFile(str(silences)).read()] == [T + 61 + STEP]
