@@ -226,3 +226,35 @@ async def test_a_silence_added_after_a_read_under_way_took_the_file_moves(
     assert [s.id for s in watcher.silences.items] == ["s0"]
     assert await watcher.arefresh(stepped + 1)
     assert watcher.silences.match("delays", "a.example", "critical", stepped + 1) is not None
+
+
+async def test_a_silence_added_after_the_step_a_reload_waited_through_keeps_its_start(
+    tmp_path: Path,
+) -> None:
+    """A reload's read ahead waits its turn behind the evaluation's read (of s0, just
+    added), held at the share, when the clock steps an hour back; a second after the
+    step, s1 is added on the stepped clock. The read ahead, which began after the
+    step, reads s1 as written: its start is the moment it was added (before: the read
+    ahead was taken as under way at the step, and s1's start moved a second back, to
+    the step, in force and in the file)."""
+    path, watcher = await _read_with_no_silence(tmp_path)
+    SilenceFile(str(path)).add(Silence(id="s0", comment="c", starts_at=ADDED - 5, ends_at=None,
+                                       rule="delays", domain="b.example"), ADDED - 5)  # fmt: skip
+    stepped = ADDED + 2 + STEP
+    added = Silence(id="s1", comment="watching", starts_at=stepped + 1, ends_at=stepped + 4 * 3600,
+                    rule="delays", domain="a.example")  # fmt: skip
+    with gate(tmp_path) as fifo:
+        watcher.file = ReadThenStuck(str(path), fifo)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(watcher.arefresh, ADDED + 1)  # its read waits at the gate
+            tg.start_soon(watcher.aread_ahead, str(path), lambda: False)  # waits its turn
+            async with _held_at(fifo):
+                watcher.stepped(stepped, STEP)
+                SilenceFile(str(path)).add(added, stepped + 1)
+    with watcher.put_off():
+        watcher.use(str(path), None, stepped + 3)
+    # s0's read was under way at the step: moved to it, as if added a moment before.
+    starts = [("s0", stepped), ("s1", stepped + 1)]
+    assert [(s.id, s.starts_at) for s in watcher.silences.items] == starts
+    await watcher.aend(set(), stepped + 4)
+    assert [(s.id, s.starts_at) for s in SilenceFile(str(path)).read()] == starts

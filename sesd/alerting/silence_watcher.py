@@ -98,11 +98,12 @@ class SilenceWatcher:
         to write them), the one read now among them if some wait for it, or may
         (``deciding``: an evaluation is under way, whose ends the reload's settle
         decides after this read, for the file that evaluation read)."""
-        measures = self._starts.measures
         self._found = await self.thread.run(self._ahead(path, deciding))
-        self._found_measures = measures
 
     def _ahead(self, path: str | None, deciding: Callable[[], bool]) -> Steps[Found]:
+        # Once its turn came, as a read of its own: a step measured while it waited for
+        # another's (an evaluation's, held by a share that stalls) came before it.
+        self._found_measures = self._starts.measures
         read = self.file
         here = read is not None and read.path == path
         # The file read is looked at if ends or starts wait for it, or ends may: it is
