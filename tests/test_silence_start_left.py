@@ -8,6 +8,7 @@ sink whose outbox does not run, real files."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +24,10 @@ from tests.test_silence_unwritable import _unwritable
 pytestmark = pytest.mark.timeout(30)
 
 
-async def _moved_then_left(
-    tmp_path: Path, as_the_daemon: bool
-) -> tuple[Any, Any, list[float], Path, Path]:
+async def _moved_unwritten(tmp_path: Path) -> tuple[Any, Any, list[float], Path, Path]:
     """s1 (``--for 4h``) held a.example's firing; the file cannot be written when the
-    clock steps an hour back, so s1's start, moved to the step, waits; then a reload
-    reads other.json (none there yet), and names s1 and the old file. The alerting,
-    pipeline, clock, the old file's path and the directory in the way of its lock."""
+    clock steps an hour back, so s1's start, moved to the step, waits. The alerting,
+    pipeline, clock, the file's path and the directory in the way of its lock."""
     alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
     _silence(silences)
     now[0] = T + 60
@@ -39,6 +37,15 @@ async def _moved_then_left(
     now[0] = T + 61 + STEP
     alerting.stepped(now[0], STEP)
     await _still_held(alerting, pipeline, now)
+    return alerting, pipeline, now, silences, lock
+
+
+async def _moved_then_left(
+    tmp_path: Path, as_the_daemon: bool
+) -> tuple[Any, Any, list[float], Path, Path]:
+    """As :func:`_moved_unwritten`; then a reload reads other.json (none there yet),
+    and names s1 and the old file."""
+    alerting, pipeline, now, silences, lock = await _moved_unwritten(tmp_path)
     with capture_logs() as logs:
         await _reloaded_to(alerting, tmp_path / "other.json", as_the_daemon)
     (line,) = [e for e in logs if e["event"] == "sesd.silences.unwritten"]
@@ -89,3 +96,27 @@ async def test_a_reload_back_to_the_old_file_keeps_the_moved_start(
     lock.rmdir()
     await _still_held(alerting, pipeline, now)
     assert [s.starts_at for s in SilenceFile(str(silences)).read()] == [T + 61 + STEP]
+
+
+@pytest.mark.parametrize("as_the_daemon", [False, True])
+async def test_a_file_moved_to_the_new_path_takes_the_moved_start_there(
+    tmp_path: Path, as_the_daemon: bool
+) -> None:
+    """The operator moves the file, which cannot be written yet, and the config with
+    it: the new path holds s1 with its start as written. s1 holds a.example's firing,
+    its start is written there, and nothing waits for, nor is said of, the old path
+    (before, as the daemon reloads: the old path was counted and named at a stop, as
+    if it still held s1's start ahead)."""
+    alerting, pipeline, now, silences, lock = await _moved_unwritten(tmp_path)
+    other = tmp_path / "other.json"
+    os.replace(silences, other)
+    with capture_logs() as logs:
+        await _reloaded_to(alerting, other, as_the_daemon)
+    assert [e for e in logs if e["event"] == "sesd.silences.unwritten"] == []
+    await _still_held(alerting, pipeline, now)
+    assert [s.starts_at for s in SilenceFile(str(other)).read()] == [T + 61 + STEP]
+    assert alerting.silences.unwritten() == {str(other): 0}
+    assert _said_at_a_stop(alerting) == []
+    assert not silences.exists()  # no file made there
+    assert lock.is_dir()
+
