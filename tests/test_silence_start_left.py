@@ -120,3 +120,25 @@ async def test_a_file_moved_to_the_new_path_takes_the_moved_start_there(
     assert not silences.exists()  # no file made there
     assert lock.is_dir()
 
+
+@pytest.mark.parametrize("as_the_daemon", [False, True])
+async def test_a_start_left_to_the_old_file_moves_again_with_a_second_step_back(
+    tmp_path: Path, as_the_daemon: bool
+) -> None:
+    """The reload left s1's start, moved to the first step, to the old file, which
+    cannot be written yet; then the clock steps an hour back again, which puts that
+    start an hour ahead. Once the old file can be written, s1 starts at the second
+    step: a reload back to it finds s1 in force, holding a.example's firing (before:
+    written at the first step, s1 was pending there for an hour, and a.example
+    paged)."""
+    alerting, pipeline, now, silences, lock = await _moved_then_left(tmp_path, as_the_daemon)
+    now[0] += 1 + STEP
+    second = now[0]
+    alerting.stepped(second, STEP)
+    lock.rmdir()
+    now[0] += 1
+    await alerting.evaluate_in_slices()
+    assert [s.starts_at for s in SilenceFile(str(silences)).read()] == [second]
+    assert alerting.silences.unwritten() == {str(tmp_path / "other.json"): 0}
+    await _reloaded_to(alerting, silences, as_the_daemon)
+    await _still_held(alerting, pipeline, now)

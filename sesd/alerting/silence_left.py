@@ -136,13 +136,20 @@ class LeftEnds:
 
     def stepped(self, now: float, step: float) -> None:
         """The wall clock stepped ``step`` seconds to ``now``: each end a step back put
-        ahead of it moves back as far (sesd.alerting.silences.moved_back). Written as
-        it was, the file would hold its silence in force again until the clock reached
-        it, for a reload back to it or a start with the old config."""
-        for _, _, ends, _ in self._ends.values():
+        ahead of it moves back as far (sesd.alerting.silences.moved_back), and each
+        start moved it put ahead moves to ``now``, as the file read's would
+        (sesd.alerting.silences.started_back). Written as it was, the file would hold
+        its silence in force again, or pending, until the clock reached it, for a reload
+        back to it or a start with the old config. A silence whose ``--for`` ran out
+        before the step moves all the same (sesd no longer reads it to know): the end
+        it was given still ends it."""
+        for _, _, ends, starts in self._ends.values():
             for silence_id, at in ends.items():
                 if now < at <= now - step:
                     ends[silence_id] = at + step
+            for silence_id, (written, moved) in starts.items():
+                if now < moved <= now - step:
+                    starts[silence_id] = written, now
 
     def files(self) -> list[SilenceFile]:
         """Each file left that ends or starts wait for."""
