@@ -742,7 +742,7 @@ async def test_a_clock_step_while_a_left_file_is_written_writes_its_end_again(
     config = parse_config(_text(tmp_path / "other.json", RULE + 'sinks = ["ops"]\n'))
     await _reloaded(alerting, config)
     lock.rmdir()
-    left = alerting.silences._left._ends
+    left = alerting.silences._left._files
     with gate(tmp_path) as fifo:
         stuck = Stuck(str(silences), fifo, stuck="write")
         _, was, ends, starts = left[str(silences)]

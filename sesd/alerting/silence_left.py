@@ -24,7 +24,7 @@ from sesd.io.logs import get_logger
 if TYPE_CHECKING:
     from sesd.alerting.silence_file import SilenceFile
 
-__all__ = ["LeftEnds"]
+__all__ = ["LeftFiles"]
 
 #: A file's device and inode (``st_dev``, ``st_ino``): which file it is (each file
 #: system numbers its own inodes).
@@ -34,14 +34,14 @@ Where = tuple[int, int]
 Starts = dict[str, tuple[float, float]]
 
 
-class LeftEnds:
+class LeftFiles:
     """The ends and starts waiting to be written to the files sesd read before, by path."""
 
     def __init__(self) -> None:
         self._log = get_logger()
         #: Each file left: the file, its (device, inode) when sesd last read it, its ends
         #: not written yet (id: when it ended) and its starts moved not written yet.
-        self._ends: dict[str, tuple[SilenceFile, Where | None, dict[str, float], Starts]] = {}
+        self._files: dict[str, tuple[SilenceFile, Where | None, dict[str, float], Starts]] = {}
         #: The files left whose write a reload's change put off: said should the next
         #: write not take (the reload's own, once the change is made).
         self._unsaid: set[str] = set()
@@ -52,13 +52,13 @@ class LeftEnds:
         """sesd reads ``file``, which was ``where`` at its last read, no longer, with
         ``ends`` and ``starts`` not written to it: written at :meth:`settle` and at each
         :meth:`write` from then on, where they can be."""
-        _, _, before, moved = self._ends.get(file.path, (file, where, {}, {}))
-        self._ends[file.path] = file, where, {**before, **ends}, {**moved, **starts}
+        _, _, before, moved = self._files.get(file.path, (file, where, {}, {}))
+        self._files[file.path] = file, where, {**before, **ends}, {**moved, **starts}
 
     def settle(self, path: str, now: float) -> Steps[None]:
-        """After the reload that left ``path``: its ends written now if they can be (the
-        lock is not waited for), else said at once; or, the write put off, said by the
-        next write should it not take."""
+        """After the reload that left ``path``: its ends and starts written now if they
+        can be (the lock is not waited for), else said at once; or, the write put off,
+        said by the next write should it not take."""
         self._unsaid.add(path)
         yield from self.write(now)
 
@@ -77,7 +77,7 @@ class LeftEnds:
         as a copy: a stop names the old path)."""
         found: dict[str, float] = {}
         starts: Starts = {}
-        for left, (file, was, ends, moved) in list(self._ends.items()):
+        for left, (file, was, ends, moved) in list(self._files.items()):
             if left == path and not ids:
                 continue  # not there yet (a share not mounted): kept for when it is
             found |= {i: at for i, at in ends.items() if i in ids}
@@ -87,16 +87,16 @@ class LeftEnds:
             kept = {i: at for i, at in ends.items() if i not in ids and left != path}
             kept_starts = {i: at for i, at in moved.items() if i not in ids and left != path}
             if kept or kept_starts:
-                self._ends[left] = file, was, kept, kept_starts
+                self._files[left] = file, was, kept, kept_starts
             else:
-                del self._ends[left]
+                del self._files[left]
         return found, starts
 
     def write(self, now: float) -> Steps[None]:
         """Write each file's ends and starts, where it can be now; then say each file a
         reload just left that still holds some (unless the write was put off)."""
         put_off = False
-        for path, (file, _, ends, starts) in list(self._ends.items()):
+        for path, (file, _, ends, starts) in list(self._files.items()):
             if not (yield from _there(file)):
                 # Not there (a share not mounted, the file moved aside): kept, and never
                 # written there, which would make a file. One moved to the path sesd
@@ -116,11 +116,11 @@ class LeftEnds:
                 continue  # said when sesd left it, and again at a stop
             # Those a clock step moved while it was written, or a reload left meanwhile,
             # wait for the next (the file read meanwhile may have taken them all).
-            file, was, ends, starts = self._ends.pop(path, (file, None, {}, {}))
+            file, was, ends, starts = self._files.pop(path, (file, None, {}, {}))
             ends = {i: at for i, at in ends.items() if waiting.get(i) != at}
             starts = {i: at for i, at in starts.items() if moved.get(i) != at}
             if ends or starts:
-                self._ends[path] = file, was, ends, starts
+                self._files[path] = file, was, ends, starts
             if ended:
                 self._log.info(
                     "sesd.silences.ended_by_resolve",
@@ -130,7 +130,7 @@ class LeftEnds:
                 )
         if put_off:
             return
-        for path in sorted(self._unsaid & self._ends.keys()):
+        for path in sorted(self._unsaid & self._files.keys()):
             self._say(path, stop=False)
         self._unsaid.clear()
 
@@ -143,7 +143,7 @@ class LeftEnds:
         back to it or a start with the old config. A silence whose ``--for`` ran out
         before the step moves all the same (sesd no longer reads it to know): the end
         it was given still ends it."""
-        for _, _, ends, starts in self._ends.values():
+        for _, _, ends, starts in self._files.values():
             for silence_id, at in ends.items():
                 if now < at <= now - step:
                     ends[silence_id] = at + step
@@ -153,12 +153,12 @@ class LeftEnds:
 
     def files(self) -> list[SilenceFile]:
         """Each file left that ends or starts wait for."""
-        return [file for file, _, _, _ in self._ends.values()]
+        return [file for file, _, _, _ in self._files.values()]
 
     def waiting(self) -> dict[str, set[str]]:
         """The silences waiting to be written to each file left (an end, a start), by id."""
         return {
-            path: ends.keys() | starts.keys() for path, (_, _, ends, starts) in self._ends.items()
+            path: ends.keys() | starts.keys() for path, (_, _, ends, starts) in self._files.items()
         }
 
     def log(self, path: str | None, ends: dict[str, float]) -> None:
@@ -175,13 +175,13 @@ class LeftEnds:
                 "and so will the next start: once the file can be written, end each with "
                 "sesd silence expire ID",
             )
-        for left in self._ends:
+        for left in self._files:
             self._say(left, stop=True)
 
     def _say(self, path: str, *, stop: bool) -> None:
         """Which silences the file left at ``path`` holds not as sesd has them, and what
         the next start with it (at a ``stop``; else one before sesd writes it) finds."""
-        _, _, ends, starts = self._ends[path]
+        _, _, ends, starts = self._files[path]
         ended = started = "the next start with it"
         if not stop:
             then = "to it once it can; a start with it before then"

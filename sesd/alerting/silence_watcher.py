@@ -18,7 +18,7 @@ from sesd.alerting.silence_entries import Entry, ended_by, still_ended
 from sesd.alerting.silence_file import SilenceFile, Unread
 from sesd.alerting.silence_io import FileOp, FileThread, Found, Hung, Later, Steps, inline, later
 from sesd.alerting.silence_kept import Kept
-from sesd.alerting.silence_left import LeftEnds
+from sesd.alerting.silence_left import LeftFiles
 from sesd.alerting.silence_starts import MovedStarts
 from sesd.alerting.silence_unread import Unreadable
 from sesd.alerting.silences import Silence, SilenceError, SilenceSet, moved_back
@@ -53,7 +53,7 @@ class SilenceWatcher:
         #: write takes.
         self._ends = WaitingEnds()
         #: Those of the files a reload moved off, written to them once they can be.
-        self._left = LeftEnds()
+        self._left = LeftFiles()
         #: Starts a step back moved, not yet written (and kept for a new file, as
         #: :attr:`_ends` are: :meth:`_switch`).
         self._starts = MovedStarts()
