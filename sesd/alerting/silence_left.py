@@ -206,7 +206,7 @@ class LeftFiles:
                 hint="a step of the clock back moved their start, but this file, which sesd "
                 f"no longer reads, still holds it ahead of the clock: {started} finds them "
                 "pending until the clock reaches it; add each again with sesd silence add "
-                f"{config} to mute its alerts now",
+                f"{config} once it can be written, to mute its alerts",
             )
 
 
