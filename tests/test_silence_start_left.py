@@ -18,6 +18,7 @@ from structlog.testing import capture_logs
 from sesd.alerting.silence_file import SilenceFile
 from tests.test_routing import T, _silenceable
 from tests.test_rules import feed_spike
+from tests.test_silence_hung import Stuck, _evaluated_amid_a_step, gate
 from tests.test_silence_start_step import STEP, _reloaded_to, _silence, _still_held
 from tests.test_silence_unwritable import _unwritable
 
@@ -141,4 +142,32 @@ async def test_a_start_left_to_the_old_file_moves_again_with_a_second_step_back(
     assert [s.starts_at for s in SilenceFile(str(silences)).read()] == [second]
     assert alerting.silences.unwritten() == {str(tmp_path / "other.json"): 0}
     await _reloaded_to(alerting, silences, as_the_daemon)
+    await _still_held(alerting, pipeline, now)
+
+
+async def test_a_second_step_back_while_the_old_file_is_written_moves_its_start_again(
+    tmp_path: Path,
+) -> None:
+    """As the last, but the old file's write, once it can be, is slow, and the second
+    step comes meanwhile: the write under way takes s1's start to the first step, an
+    hour ahead of the clock now. The next write moves it from there to the second step
+    (before: the next write looked for the start as first written, found it moved, and
+    left it an hour ahead)."""
+    alerting, pipeline, now, silences, lock = await _moved_then_left(tmp_path, False)
+    lock.rmdir()
+    left = alerting.silences._left._files
+    with gate(tmp_path) as fifo:
+        stuck = Stuck(str(silences), fifo, stuck="write")
+        _, was, ends, starts = left[str(silences)]
+        left[str(silences)] = stuck, was, ends, starts
+        second = now[0] + 1 + STEP
+        await _evaluated_amid_a_step(alerting, stuck, fifo, now, second, STEP)
+    assert [s.starts_at for s in SilenceFile(str(silences)).read()] == [T + 61 + STEP]
+    other = str(tmp_path / "other.json")
+    assert alerting.silences.unwritten() == {str(silences): 1, other: 0}
+    now[0] += 1
+    await alerting.evaluate_in_slices()
+    assert [s.starts_at for s in SilenceFile(str(silences)).read()] == [second]
+    assert alerting.silences.unwritten() == {other: 0}
+    await _reloaded_to(alerting, silences, False)
     await _still_held(alerting, pipeline, now)

@@ -119,6 +119,9 @@ class LeftFiles:
             file, was, ends, starts = self._files.pop(path, (file, None, {}, {}))
             ends = {i: at for i, at in ends.items() if waiting.get(i) != at}
             starts = {i: at for i, at in starts.items() if moved.get(i) != at}
+            for i, (written, at) in starts.items():
+                if i in moved and moved[i][0] == written:  # moved again: from this write's
+                    starts[i] = moved[i][1], at
             if ends or starts:
                 self._files[path] = file, was, ends, starts
             if ended:
