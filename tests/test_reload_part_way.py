@@ -207,3 +207,54 @@ async def test_a_fault_in_each_part_names_the_parts_applied_before_it(
     (failed,) = [e for e in logs if e["event"] == "sesd.config.reload_failed"]
     assert (failed["error"], failed["at"]) == (f"RuntimeError: a fault in {name}", at)
     assert failed["applied"] == PARTS[: PARTS.index(at)]
+
+
+@pytest.mark.parametrize(
+    ("owner", "name", "at"),
+    [
+        ("metrics", "reloaded", "reload metrics and log"),
+        ("alerting", "write_silences", "silences written"),
+        ("aws", "retire", "AWS clients closed"),
+    ],
+)
+async def test_a_fault_after_the_switch_says_the_new_config_is_whole(
+    local_sqs: Any,
+    sqs: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    owner: str,
+    name: str,
+    at: str,
+) -> None:
+    """Every part of the switch was applied (``applied`` names them all: queue two and
+    the rule are in force) and a step after it faults: the line says the new config
+    runs whole, not "the new one in part", with the steps not done from ``at`` on and
+    to restart. The reload after it is refused, saying the same, and why."""
+    one, _ = await make_queue(sqs)
+    two, _ = await make_queue(sqs)
+    path = tmp_path / "sesd.toml"
+    path.write_text(_text(local_sqs, one))
+    async with running(load_config(path), config_path=path) as daemon:
+        parts = {"metrics": daemon.metrics, "alerting": daemon.alerting, "aws": daemon.aws}
+        _once(daemon, monkeypatch, parts[owner], name)
+        path.write_text(_added(local_sqs, one, two))
+        with capture_logs() as logs:
+            await daemon._reloader.on_signal()
+            await daemon._reloader.on_signal()
+        assert [q.label for q in daemon.config.queues] == ["one", "two"]
+        assert "any-delay" in [rule.name for rule in daemon.alerting.evaluator.rules]
+        assert _sample(daemon, "sesd_config_last_reload_successful") == 0
+        assert _sample(daemon, "sesd_config_restart_pending") == 1
+    first, again = [e for e in logs if e["event"] == "sesd.config.reload_failed"]
+    assert first["applied"] == PARTS[: PARTS.index(at)]
+    assert first["at"] == at
+    assert first["kept"] == "the new config whole: the steps from at on not done"
+    assert first["hint"] == (
+        "a fault in sesd, not in the file: the config file is in force; restart sesd "
+        "(reloads are refused until then), and report this line with its traceback"
+    )
+    assert again["error"].startswith("a reload failed part way at ")
+    assert again["error"].endswith(
+        ": its config is in force whole, but what it left undone waits for a restart"
+    )
+    assert (again["kept"], again["hint"]) == (first["kept"], first["hint"])
