@@ -107,7 +107,8 @@ class Reloader(Following):
             self._failed(file=True)
             error = _unexpected(exc)
             self._log.error("sesd.config.reload_failed", error=error, **self._kept(), exc_info=True)
-        await self.report.end(ok, left, part_way=self._part_way is not None)
+        part_way, whole = self._part_way is not None, self._left_as is NEW_WHOLE
+        await self.report.end(ok, left, part_way=part_way, new_whole=whole)
 
     async def reload(self, left: list[str] | None = None) -> bool:
         """Re-read the config file and apply what may change while running. An invalid
