@@ -267,10 +267,11 @@ async def test_a_fault_after_the_switch_says_the_new_config_is_whole(
     first, again = [e for e in logs if e["event"] == "sesd.config.reload_failed"]
     assert first["applied"] == PARTS[: PARTS.index(at)]
     assert first["at"] == at
-    assert first["kept"] == "the new config whole: the steps from at on not done"
+    assert first["kept"] == "the new config whole: steps after its switch left undone"
     assert first["hint"] == (
-        "a fault in sesd, not in the file: the config file is in force; restart sesd "
-        "(reloads are refused until then), and report this line with its traceback"
+        "a fault in sesd, not in the file: the config as that reload read it is in force; "
+        "restart sesd (reloads are refused until then), and report this line with its "
+        "traceback"
     )
     assert again["error"].startswith("a reload failed part way at ")
     assert again["error"].endswith(

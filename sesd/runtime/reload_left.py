@@ -24,11 +24,14 @@ NEITHER_WHOLE: Final = {
 #: The first step after the switch: a fault from it on leaves the new config whole, not
 #: that step (``at``) and those after it (the reload's metrics and line, the silences it
 #: ended written, the clients it no longer needs closed): said so, and held the same.
+#: Said again in the line of each reload refused after it, which has no ``at`` and may
+#: be of a file edited since: the words lean on neither.
 FIRST_AFTER: Final = "reload metrics and log"
 NEW_WHOLE: Final = {
-    "kept": "the new config whole: the steps from at on not done",
-    "hint": "a fault in sesd, not in the file: the config file is in force; restart sesd "
-    "(reloads are refused until then), and report this line with its traceback",
+    "kept": "the new config whole: steps after its switch left undone",
+    "hint": "a fault in sesd, not in the file: the config as that reload read it is in "
+    "force; restart sesd (reloads are refused until then), and report this line with its "
+    "traceback",
 }
 #: Why each reload after one of them is refused (its config in force whole: True).
 REFUSED: Final = {
