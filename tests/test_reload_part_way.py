@@ -239,7 +239,7 @@ async def test_a_fault_after_the_switch_says_the_new_config_is_whole(
     the rule are in force) and a step after it faults: the line says the new config
     runs whole, not "the new one in part", with the steps not done from ``at`` on and
     to restart. The reload after it is refused, saying the same, and why; the outcome
-    told to `sesd reload` after each says the new config whole too."""
+    told to `sesd reload` after each, and the status page, say the new config whole too."""
     monkeypatch.setenv("RUNTIME_DIRECTORY", str(tmp_path))
     one, _ = await make_queue(sqs)
     two, _ = await make_queue(sqs)
@@ -264,6 +264,10 @@ async def test_a_fault_after_the_switch_says_the_new_config_is_whole(
         assert "any-delay" in [rule.name for rule in daemon.alerting.evaluator.rules]
         assert _sample(daemon, "sesd_config_last_reload_successful") == 0
         assert _sample(daemon, "sesd_config_restart_pending") == 1
+        # The status page says what waits, not all of it: the config is in force.
+        assert daemon.metrics.restart_keys[0] == (
+            "what a reload that failed part way left undone after its switch"
+        )
     first, again = [e for e in logs if e["event"] == "sesd.config.reload_failed"]
     assert first["applied"] == PARTS[: PARTS.index(at)]
     assert first["at"] == at

@@ -301,7 +301,7 @@ class Reloader(Following):
         self._part_way = iso(self._daemon.clock())
         self._left_as = NEW_WHOLE if FIRST_AFTER in steps else NEITHER_WHOLE
         self._failed(file=whole)
-        self._waits.part_way()
+        self._waits.part_way(whole=self._left_as is NEW_WHOLE)
         self._log.error(
             "sesd.config.reload_failed",
             **about,
