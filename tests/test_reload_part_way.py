@@ -14,6 +14,7 @@ from structlog.testing import capture_logs
 import sesd.runtime.reload_switch as reload_switch
 from sesd.config import load_config
 from sesd.runtime.daemon import Daemon
+from sesd.runtime.reload_report import REPORT_NAME, read_report
 from tests.conftest import make_queue, running
 
 #: Short polls: a stop need not wait out a long poll (conftest.short_polls).
@@ -188,7 +189,10 @@ async def test_a_fault_in_each_part_names_the_parts_applied_before_it(
     at: str,
 ) -> None:
     """Wherever the fault is, the line names the part it was in and those applied before
-    it (what an engineer reads to tell what runs), and both gauges are held."""
+    it (what an engineer reads to tell what runs), and both gauges are held. The outcome
+    told to `sesd reload` says what the line does: the new config whole from the first
+    step after the switch on, neither config whole before it."""
+    monkeypatch.setenv("RUNTIME_DIRECTORY", str(tmp_path))
     one, _ = await make_queue(sqs)
     two, _ = await make_queue(sqs)
     path = tmp_path / "sesd.toml"
@@ -207,3 +211,74 @@ async def test_a_fault_in_each_part_names_the_parts_applied_before_it(
     (failed,) = [e for e in logs if e["event"] == "sesd.config.reload_failed"]
     assert (failed["error"], failed["at"]) == (f"RuntimeError: a fault in {name}", at)
     assert failed["applied"] == PARTS[: PARTS.index(at)]
+    whole = PARTS.index(at) >= PARTS.index("reload metrics and log")
+    assert failed["kept"].startswith("the new config whole" if whole else "neither config")
+    told = read_report(tmp_path / REPORT_NAME)
+    assert told is not None
+    assert (told.ok, told.part_way, told.new_whole) == (False, True, whole)
+
+
+@pytest.mark.parametrize(
+    ("owner", "name", "at"),
+    [
+        ("metrics", "reloaded", "reload metrics and log"),
+        ("alerting", "write_silences", "silences written"),
+        ("aws", "retire", "AWS clients closed"),
+    ],
+)
+async def test_a_fault_after_the_switch_says_the_new_config_is_whole(
+    local_sqs: Any,
+    sqs: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    owner: str,
+    name: str,
+    at: str,
+) -> None:
+    """Every part of the switch was applied (``applied`` names them all: queue two and
+    the rule are in force) and a step after it faults: the line says the new config
+    runs whole, not "the new one in part", with the steps not done from ``at`` on and
+    to restart. The reload after it is refused, saying the same, and why; the outcome
+    told to `sesd reload` after each, and the status page, say the new config whole too."""
+    monkeypatch.setenv("RUNTIME_DIRECTORY", str(tmp_path))
+    one, _ = await make_queue(sqs)
+    two, _ = await make_queue(sqs)
+    path = tmp_path / "sesd.toml"
+    path.write_text(_text(local_sqs, one))
+    async with running(load_config(path), config_path=path) as daemon:
+        parts = {"metrics": daemon.metrics, "alerting": daemon.alerting, "aws": daemon.aws}
+        _once(daemon, monkeypatch, parts[owner], name)
+        path.write_text(_added(local_sqs, one, two))
+        with capture_logs() as logs:
+            await daemon._reloader.on_signal()
+            told = read_report(tmp_path / REPORT_NAME)
+            await daemon._reloader.on_signal()
+        again_told = read_report(tmp_path / REPORT_NAME)
+        assert told is not None
+        assert again_told is not None
+        assert [(t.ended, t.part_way, t.new_whole) for t in (told, again_told)] == [
+            (1, True, True),
+            (2, True, True),
+        ]
+        assert [q.label for q in daemon.config.queues] == ["one", "two"]
+        assert "any-delay" in [rule.name for rule in daemon.alerting.evaluator.rules]
+        assert _sample(daemon, "sesd_config_last_reload_successful") == 0
+        assert _sample(daemon, "sesd_config_restart_pending") == 1
+        # The status page says what waits, not all of it: the config is in force.
+        assert daemon.metrics.restart_keys[0] == (
+            "what a reload that failed part way left undone after its switch"
+        )
+    first, again = [e for e in logs if e["event"] == "sesd.config.reload_failed"]
+    assert first["applied"] == PARTS[: PARTS.index(at)]
+    assert first["at"] == at
+    assert first["kept"] == "the new config whole: steps after its switch left undone"
+    assert first["hint"] == (
+        "a fault in sesd, not in the file: the config as that reload read it is in force; "
+        "restart sesd (reloads are refused until then), and report this line with its "
+        "traceback"
+    )
+    assert again["error"].startswith("a reload failed part way at ")
+    assert again["error"].endswith(
+        ": its config is in force whole, but what it left undone waits for a restart"
+    )
+    assert (again["kept"], again["hint"]) == (first["kept"], first["hint"])

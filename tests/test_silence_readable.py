@@ -275,3 +275,49 @@ async def test_a_reload_back_to_a_file_that_hangs_reads_0_at_once(
     await alerting.evaluate_in_slices()
     assert [s.id for s in alerting.silences.silences.items] == ["s1"]
     assert alerting.silences.unreadable.readable() == {str(silences): 1}
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("before", ["missing from the start", "removed after a read"])
+async def test_a_share_mounted_late_that_hangs_reads_0_where_the_file_was_missing(
+    tmp_path: Path, before: str
+) -> None:
+    """No file at the path (none yet, or the one read removed): no silences, readable.
+    Then the share is mounted there late, and hangs: the silences the on-call wrote on
+    it are not in force and their alerts page, so the gauge reads 0 and the status page
+    and ``sesd status`` say the file does not answer; 1 once a read of it takes."""
+    from sesd.commands.status_table import table
+    from sesd.status.model import build_status, read_counters
+    from sesd.status.page import status_html
+
+    path = tmp_path / "silences.json"
+    daemon = Daemon(parse_config(f'[alerts]\nsilences_path = "{path}"\n'), clock=lambda: T)
+    watcher = daemon.alerting.silences
+    watcher.thread.bound = BOUND
+    if before == "removed after a read":
+        SilenceFile(str(path)).add(_silence("s0", domain="a.example"), T - 10)
+        assert await watcher.arefresh(T - 5)
+        path.unlink()
+    await watcher.arefresh(T)
+    assert watcher.silences.items == []
+    assert _scraped(daemon) == {str(path): 1}
+    SilenceFile(str(path)).add(_silence("s1", domain="a.example"), T)
+    why = f"{path} did not answer a look within {BOUND:g} s"
+    with gate(tmp_path) as fifo:
+        watcher.file = stuck = Stuck(str(path), fifo, stuck="look")
+        with anyio.fail_after(5 * BOUND):
+            assert not await watcher.arefresh(T + 1)
+        assert watcher.silences.items == []
+        assert _scraped(daemon) == {str(path): 0}
+        assert watcher.unreadable.why == why
+        counters = read_counters(daemon.status)
+        doc = build_status(daemon.status, T + 1, counters, (T, counters))
+        assert f'<p class="warn">The silences file cannot be read: {why}</p>' in status_html(
+            doc, 10
+        )
+        assert f"  the silences file cannot be read: {why}" in table(doc)
+        let_through(fifo)
+        await _back(stuck)
+    assert await watcher.arefresh(T + 2)
+    assert [s.id for s in watcher.silences.items] == ["s1"]
+    assert _scraped(daemon) == {str(path): 1}

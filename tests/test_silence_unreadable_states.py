@@ -2,7 +2,7 @@
 status page's reason), through the looks and reads that change it: a failed read stays
 unreadable while the look finds that version, a look that finds the version read last
 again is readable and says so, one that is no silences file stays unreadable, and a
-missing file that answered holds while the share hangs."""
+missing file holds nothing once a share mounted at its path hangs."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def test_a_look_at_the_version_read_last_after_a_failed_read_is_readable() -> No
     with capture_logs() as logs:
         unreadable = Unreadable()
         unreadable.forget(PATH)
-        unreadable.read(PATH)
+        unreadable.read(PATH, READ)
         unreadable.failed(CHANGED, "Input/output error", contents=False)
         assert unreadable.readable() == {PATH: 0}
         unreadable.unchanged(PATH, READ)
@@ -55,7 +55,7 @@ def test_a_look_at_the_version_that_failed_stays_unreadable() -> None:
     with capture_logs() as logs:
         unreadable = Unreadable()
         unreadable.forget(PATH)
-        unreadable.read(PATH)
+        unreadable.read(PATH, READ)
         unreadable.failed(CHANGED, "Input/output error", contents=False)
         unreadable.unchanged(PATH, CHANGED)
     assert unreadable.readable() == {PATH: 0}
@@ -75,13 +75,25 @@ def test_a_look_back_at_a_file_that_is_no_silences_file_stays_unreadable() -> No
     assert [log["event"] for log in logs] == ["sesd.silences.unreadable"] * 2
 
 
-def test_a_missing_file_that_answered_holds_while_the_share_hangs() -> None:
+def test_a_missing_file_holds_nothing_when_a_share_mounted_there_hangs() -> None:
+    # Missing, no silences: readable. The silences of the share mounted late are not
+    # in force while it hangs: not readable, and said why.
     unreadable = Unreadable()
     unreadable.forget(PATH)
     unreadable.unchanged(PATH, None)
-    unreadable.hung("no answer within 5s")
     assert unreadable.readable() == {PATH: 1}
-    assert unreadable.why == ""
+    unreadable.hung("no answer within 5s")
+    assert unreadable.readable() == {PATH: 0}
+    assert unreadable.why == "no answer within 5s"
+
+
+def test_a_file_read_then_removed_holds_nothing_when_it_hangs() -> None:
+    unreadable = Unreadable()
+    unreadable.forget(PATH)
+    unreadable.read(PATH, READ)
+    unreadable.read(PATH, None)
+    unreadable.hung("no answer within 5s")
+    assert unreadable.readable() == {PATH: 0}
 
 
 def test_a_file_found_but_never_read_does_not_hold_while_it_hangs() -> None:

@@ -18,6 +18,7 @@ from sesd.core.windows import Breakdown
 from sesd.status.alerts import link, silence_list
 from sesd.status.document import AlertRow, SilenceRef, SilenceRow
 from sesd.status.markup import alerts_html
+from sesd.status.page import status_html
 from tests import factory as f
 from tests import status_world
 from tests.status_world import everything, feed
@@ -402,3 +403,30 @@ def test_a_tenant_named_as_a_domain_names_no_provider_and_quotes_ses_at_length()
     assert rows["delay-ratio-high", "outlook.com"].provider == "microsoft"
     head = "SES paused tenant outlook.com in eu-west-1 (account default): "
     assert tenant.notes[0] == head + "y" * (999 - len(head)) + "…"
+
+
+def test_a_long_silence_reason_shows_its_beginning_marked_cut_and_escaped() -> None:
+    """A reason written by hand may run on: the silence's row and the alert it holds
+    show its first 199 characters and an ellipsis that says the rest was cut, the
+    address in it hidden and its markup text, on the page and in ``sesd status``."""
+    why = "<b>MX of outlook.com</b> moves to new hosts tonight; ask ops@example.com "
+    comment = why + "before ending it. " + "x" * 300
+    w = everything()
+    w.evaluator.silences = SilenceSet(
+        [Silence(id="move", comment=comment, starts_at=NOW - 60, ends_at=NOW + 600,
+                 domain="outlook.com")]
+    )  # fmt: skip
+    doc = status(w)
+    (row,) = doc.silences.items
+    shown = "<b>MX of outlook.com</b> moves to new hosts tonight; ask [address] before"
+    assert row.comment.startswith(shown)
+    assert row.comment.endswith("x…")
+    assert len(row.comment) == 200
+    held = [a.silence for a in doc.alerts.items if a.silence is not None]
+    assert held
+    assert all(ref.comment == row.comment for ref in held)
+    page = status_html(doc, 10)
+    escaped = row.comment.replace("<", "&lt;").replace(">", "&gt;")
+    assert f'<td class="name">{escaped}</td>' in page
+    assert "<b>MX" not in page
+    assert f": {row.comment}" in table(doc)

@@ -256,6 +256,70 @@ def test_a_reload_that_faulted_part_way_is_not_said_to_have_changed_nothing(
     assert (told.ok, told.part_way) == (False, True)
 
 
+#: The reload faults in a step after its config was switched: the new one in force whole.
+_NEW_WHOLE = (
+    _BEGINS
+    + """\
+anyio.run(lambda: report.end(False, [], part_way=True, new_whole=True))
+sys.stdin.read()
+"""
+)
+
+
+def test_a_reload_that_faulted_with_its_config_whole_says_so(tmp_path: Path) -> None:
+    """A reload that faulted in a step after its config was switched (its metrics and
+    line, the silences it ended written, the clients it no longer needs closed) left
+    that config in force whole, as its log line says: the command says so too, not
+    that sesd runs neither config whole, and still to restart, exit 1."""
+    held = _stand_in(_NEW_WHOLE, str(tmp_path / REPORT_NAME))
+    try:
+        done = _sesd_reload(held.pid, tmp_path)
+    finally:
+        _put_down(held)
+    assert (done.returncode, done.stderr) == (
+        1,
+        "sesd reload: a reload faulted once its config was in force whole (a bug in "
+        "sesd, not in the file): sesd runs that config, but what the reload left undone "
+        "waits for a restart, and reloads are refused; restart sesd, and report the "
+        "traceback of its log line sesd.config.reload_failed (journalctl -u sesd)\n",
+    )
+    told = read_report(tmp_path / REPORT_NAME)
+    assert told is not None
+    assert (told.ok, told.part_way, told.new_whole) == (False, True, True)
+
+
+#: An older sesd's report of a reload that faulted once its config was switched: it
+#: said no more than ``part_way``, its line saying neither config whole.
+_OLDER_PART_WAY = (
+    _BEGINS
+    + """\
+import os
+older = {
+    "pid": os.getpid(), "begun": 1, "ended": 1, "ok": False, "restart": [],
+    "restart_count": 0, "read_after": 1, "part_way": True,
+}
+Path(sys.argv[1]).write_text(json.dumps(older))
+sys.stdin.read()
+"""
+)
+
+
+def test_a_part_way_report_of_an_older_sesd_says_neither_config_whole(tmp_path: Path) -> None:
+    """A sesd from before it told a config in force whole (the command upgraded, the
+    daemon not restarted) writes ``part_way`` alone: the command says what that sesd's
+    log line said, neither config whole."""
+    held = _stand_in(_OLDER_PART_WAY, str(tmp_path / REPORT_NAME))
+    try:
+        done = _sesd_reload(held.pid, tmp_path)
+    finally:
+        _put_down(held)
+    assert done.returncode == 1
+    assert "sesd runs neither the config it had nor the file whole" in done.stderr
+    told = read_report(tmp_path / REPORT_NAME)
+    assert told is not None
+    assert (told.part_way, told.new_whole) == (True, False)
+
+
 def test_the_report_of_a_sesd_from_before_part_way_is_read(tmp_path: Path) -> None:
     """A sesd started before the command was upgraded writes no ``part_way``: its report
     is still read (not taken for one that tells no outcome, exit 0), as not part way."""

@@ -11,7 +11,9 @@ too (``sesd_silences_readable``): an alert the on-call muted pages while its fil
 cannot be read, and the log said why once, maybe hours ago. A file that does not
 answer (a share that hangs) counts too until a look at it answers, as long as none
 of its silences are in force: since a start, or a reload to it. After a look that
-answered, the silences it found hold while the file hangs, as written: readable.
+answered, the silences it found hold while the file hangs, as written: readable. A
+missing file holds none: a share mounted late at its path that hangs reads 0, as the
+silences written there are not in force and the alerts they mute page.
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ class Unreadable:
         self._bad = ""
         #: The file in force (None: no silences file).
         self._path: str | None = None
-        #: Whether a look at the file in force answered with its silences (read, or
-        #: none: the file missing): those hold while it hangs.
+        #: Whether a look at the file in force answered with its silences, read: those
+        #: hold while it hangs. Not a look that found it missing: none of a file later
+        #: put there (a share mounted late) are in force.
         self._answered = False
         #: Why the file does not answer, when no look answered or the last failed ("":
         #: it answers, or the silences found before hold). The thread said it.
@@ -60,8 +63,9 @@ class Unreadable:
 
     def hung(self, why: str) -> None:
         """The file in force did not answer, for ``why``: not readable while none of its
-        silences are in force (none answered since the start or the reload to it) or the
-        last look failed; the silences of a look that answered hold, readable."""
+        silences are in force (none read since the start or the reload to it, or the
+        file was missing at the last look) or the last look failed; the silences of a
+        look that answered hold, readable."""
         if not self._answered or self._said is not None:
             self._hung = why
 
@@ -75,9 +79,10 @@ class Unreadable:
             self._said = identity, error
             self._log.error("sesd.silences.unreadable", error=error)
 
-    def read(self, path: str) -> None:
-        """The file at ``path`` was read."""
-        self._bad, self._hung, self._answered = "", "", True
+    def read(self, path: str, identity: Identity) -> None:
+        """The file at ``path`` was read, the version ``identity`` (None: missing, no
+        silences)."""
+        self._bad, self._hung, self._answered = "", "", identity is not None
         if self._said is not None:
             self._log.info("sesd.silences.readable", path=path, was=self._said[1])
             self._said = None
@@ -86,16 +91,16 @@ class Unreadable:
         """A look found the version read last (``identity``): one that did not answer
         since answers again, its silences in force, and is read again once it changes.
         One that is no silences file still is (said of it before); one missing holds no
-        silences, as written."""
+        silences, as written, and none hold if the file then hangs."""
         self._hung = ""
         if identity is None:
-            self._answered = True
+            self._answered = False
         if self._said is None or self._said[0] == identity:
             return  # none failed since, or this version's contents did
         if self._bad:
             self._said = identity, self._bad
         else:
-            self.read(path)
+            self.read(path, identity)
 
     def forget(self, path: str | None) -> None:
         """Another file, at ``path``, is read: nothing said of it yet."""

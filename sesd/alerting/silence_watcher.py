@@ -284,7 +284,7 @@ class SilenceWatcher:
                 self._identity = identity
             self.unreadable.failed(identity, str(exc), contents=contents)
             return False
-        self.unreadable.read(file.path)
+        self.unreadable.read(file.path, identity)
         self._identity, self._entries, self._loaded = identity, entries, True
         held = {entry.silence.id for entry in self._entries if entry.silence is not None}
         found, starts = (

@@ -31,7 +31,8 @@ __all__ = ["EXIT_RESTART", "EXIT_UNCHANGED", "add_parser"]
 #: signal was sent (outside the unit, a process that cannot be signalled; argparse's
 #: usage error is 2 as well). A script may act on a 2 knowing the config in force is
 #: as it was; the line says why. A 1 is a signal sent whose outcome is not known, or a
-#: reload that faulted part way (a bug): some of the file in force, not all.
+#: reload that faulted part way (a bug): some of the file in force, not all, or all of
+#: it with what the reload did after its switch left undone, until a restart.
 EXIT_UNCHANGED = EXIT_CONFIG
 #: sesd took the config file but for what only a restart changes.
 EXIT_RESTART = 3
@@ -78,7 +79,8 @@ def execute(args: argparse.Namespace) -> int:
     """0 when the file is in force (or the signal sent to a sesd that tells no outcome),
     3 when it is but for what only a restart changes, 2 when nothing changed (sesd
     refused it, or no signal was sent), 1 when no outcome came (or none that is this
-    reload's), or a reload faulted part way: sesd runs neither config whole."""
+    reload's), or a reload faulted part way: sesd runs neither config whole, or the new
+    one whole with what followed its switch undone."""
     path = report_path(os.environ)
     if path is None:
         return _said(
@@ -143,6 +145,14 @@ def _outcome(pid: int, now: Report, before: Report) -> int:
             "(sesd.config.reload_report_failed in its log): that reload may have read the "
             "config file before this command looked, and its outcome is not told as this "
             f"one's; reload again, or read its log ({_LOGGED})",
+            1,
+        )
+    if now.part_way and now.new_whole:
+        return _said(
+            "a reload faulted once its config was in force whole (a bug in sesd, not in "
+            "the file): sesd runs that config, but what the reload left undone waits for a "
+            "restart, and reloads are refused; restart sesd, and report the traceback of "
+            "its log line sesd.config.reload_failed (journalctl -u sesd)",
             1,
         )
     if now.part_way:

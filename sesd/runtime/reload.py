@@ -33,6 +33,7 @@ from sesd.runtime.reload_keys import (
     rotated_secrets,
     rule_changes,
 )
+from sesd.runtime.reload_left import FIRST_AFTER, KEPT, NEITHER_WHOLE, NEW_WHOLE, REFUSED
 from sesd.runtime.reload_queues import open_added
 from sesd.runtime.reload_report import ReloadReport, report_path
 from sesd.runtime.reload_switch import switch
@@ -52,19 +53,6 @@ __all__ = [
 ]
 
 
-#: What a failed reload leaves in force, said in its log line: read alone in a journal,
-#: the line must not leave sesd seeming to run on no config or on the defaults.
-_KEPT: Final = "running config"
-#: What a reload that faulted once its config was switched leaves: a bug in sesd, the
-#: new config in force in part, the old one in the rest. Said until a restart, with
-#: what to do, in each reload's line (each is refused: it would be measured against a
-#: config that does not run, and a reload of the same file would say nothing changed,
-#: its added queues never started).
-_PART_WAY: Final = {
-    "kept": "neither config whole: the new one in part",
-    "hint": "a fault in sesd, not in the file: restart sesd, which applies the config file "
-    "whole (reloads are refused until then), and report this line with its traceback",
-}
 #: How long a read of the config file and the files it names may take, in seconds. A
 #: file on a hung network mount holds a read for ever: the reload is given up (logged,
 #: and the reload metric at 0), and each one after it is refused at once while that read
@@ -102,8 +90,10 @@ class Reloader(Following):
         self.report = ReloadReport(report_path(os.environ))
         #: What waits for a restart (sesd_config_restart_pending, the status page).
         self._waits = Waits(daemon.metrics)
-        #: When a reload faulted once its config was switched (ISO 8601), if one did.
+        #: When a reload faulted once its config was switched (ISO 8601), if one did,
+        #: and what its line said is in force (:data:`NEITHER_WHOLE` or :data:`NEW_WHOLE`).
         self._part_way: str | None = None
+        self._left_as: dict[str, str] = NEITHER_WHOLE
 
     async def on_signal(self) -> None:
         """A SIGHUP: reload, and never let a failure end sesd; its outcome told to
@@ -117,7 +107,8 @@ class Reloader(Following):
             self._failed(file=True)
             error = _unexpected(exc)
             self._log.error("sesd.config.reload_failed", error=error, **self._kept(), exc_info=True)
-        await self.report.end(ok, left, part_way=self._part_way is not None)
+        part_way, whole = self._part_way is not None, self._left_as is NEW_WHOLE
+        await self.report.end(ok, left, part_way=part_way, new_whole=whole)
 
     async def reload(self, left: list[str] | None = None) -> bool:
         """Re-read the config file and apply what may change while running. An invalid
@@ -192,7 +183,7 @@ class Reloader(Following):
     def _kept(self) -> dict[str, str]:
         """What a failed reload's line says is in force (and, after a reload that faulted
         part way, what to do)."""
-        return _PART_WAY if self._part_way is not None else {"kept": _KEPT}
+        return self._left_as if self._part_way is not None else {"kept": KEPT}
 
     def _failed(self, *, file: bool) -> None:
         if file:
@@ -252,7 +243,7 @@ class Reloader(Following):
         steps: list[str] = []
         try:
             switch(daemon, old, merged, opened, steps)
-            steps.append("reload metrics and log")
+            steps.append(FIRST_AFTER)
             self._said(old, merged, kept, read_waits, whole, about, placed)
             steps.append("silences written")
             await daemon.alerting.write_silences()  # the ends the change left waiting
@@ -303,17 +294,19 @@ class Reloader(Following):
         self, exc: Exception, steps: list[str], *, whole: bool, about: dict[str, Any]
     ) -> None:
         """A fault once the config was switched: a bug, which leaves sesd on neither
-        config whole (the parts named before it applied, the others not). Said as it is,
-        and held (the reload metric at 0, all of it waiting for a restart) until a restart
-        applies the file whole; the clients made for it are closed at the stop."""
+        config whole (the parts named before it applied, the others not), or, in a step
+        after the switch, on the new one whole with that step not done. Said as it is,
+        and held (the reload metric at 0, all of it waiting for a restart) until a
+        restart; the clients made for it are closed at the stop."""
         self._part_way = iso(self._daemon.clock())
+        self._left_as = NEW_WHOLE if FIRST_AFTER in steps else NEITHER_WHOLE
         self._failed(file=whole)
-        self._waits.part_way()
+        self._waits.part_way(whole=self._left_as is NEW_WHOLE)
         self._log.error(
             "sesd.config.reload_failed",
             **about,
             error=_unexpected(exc),
-            **_PART_WAY,
+            **self._left_as,
             applied=steps[:-1],
             at=steps[-1],
             exc_info=True,
@@ -329,10 +322,8 @@ class Reloader(Following):
         daemon = self._daemon
         new = await self._read(read)
         if self._part_way is not None:
-            raise ConfigError(
-                f"a reload failed part way at {self._part_way}: sesd runs neither config "
-                "whole, and a reload cannot tell what it would change"
-            )
+            why = REFUSED[self._left_as is NEW_WHOLE]
+            raise ConfigError(f"a reload failed part way at {self._part_way}: {why}")
         if daemon.listen:
             http = msgspec.structs.replace(new.http, listen=daemon.listen)
             new = msgspec.structs.replace(new, http=http)

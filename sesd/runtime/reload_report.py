@@ -9,13 +9,15 @@ command waits for the outcome of a reload begun after it looked, and fails when 
 refused the file, or took it but for what only a restart changes.
 
 The file holds the daemon's process id, how many SIGHUP reloads began and ended, and of
-the last one ended: whether it ended in force, the keys it left for a restart, and how
-many reloads the file told as begun when it read the config file. A reload counts as
-begun once the file says so, before it reads the config file: one begun after the
-command looked read the file as the operator left it. One whose begin could not be
-written (/run full for a moment) may have read it before: the file says so, and the
-command does not take its outcome for its own. Without ``$RUNTIME_DIRECTORY`` (sesd not
-under the unit) there is no file, and nothing is written."""
+the last one ended: whether it ended in force, the keys it left for a restart, how
+many reloads the file told as begun when it read the config file, and whether a reload
+faulted once its config was switched, leaving that config in force whole or not. A
+reload counts as begun once the file says so, before it reads the config file: one
+begun after the command looked read the file as the operator left it. One whose begin
+could not be written (/run full for a moment) may have read it before: the file says
+so, and the command does not take its outcome for its own. Without
+``$RUNTIME_DIRECTORY`` (sesd not under the unit) there is no file, and nothing is
+written."""
 
 from __future__ import annotations
 
@@ -64,8 +66,13 @@ class Report:
     #: own number, unless the write as it began failed.
     read_after: int
     #: Whether a reload faulted once its config was switched (this one or one before):
-    #: sesd runs neither config whole until a restart.
+    #: sesd runs neither config whole until a restart,
     part_way: bool = False
+    #: or, the fault in a step after the switch, that config whole, what the reload left
+    #: undone waiting for a restart. Apart from part_way, which an older `sesd reload`
+    #: reads alone (still a fault, still to restart); an older sesd writes no new_whole,
+    #: its line saying neither config whole.
+    new_whole: bool = False
 
 
 def read_report(path: Path) -> Report | None:
@@ -79,6 +86,7 @@ def read_report(path: Path) -> Report | None:
             ok=bool(data["ok"]), restart=tuple(str(key) for key in data["restart"][:LISTED]),
             restart_count=int(data["restart_count"]), read_after=int(data["read_after"]),
             part_way=bool(data.get("part_way", False)),
+            new_whole=bool(data.get("new_whole", False)),
         )  # fmt: skip
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -92,7 +100,7 @@ class ReloadReport:
         self._begun = self._ended = 0
         self._ok = True
         self._restart: list[str] = []
-        self._part_way = False
+        self._part_way = self._new_whole = False
         #: How many reloads the file last told as begun (a write that failed told
         #: none); when the reload under way read the config file; when the last ended did.
         self._told = self._reading_after = self._read_after = 0
@@ -111,12 +119,20 @@ class ReloadReport:
         await self._write()
         self._reading_after = self._told
 
-    async def end(self, ok: bool, restart: Sequence[str] = (), *, part_way: bool = False) -> None:
+    async def end(
+        self,
+        ok: bool,
+        restart: Sequence[str] = (),
+        *,
+        part_way: bool = False,
+        new_whole: bool = False,
+    ) -> None:
         """The reload begun last has ended: ``ok``, its config in force but for the keys
         it left for a restart (``restart``); ``part_way``, sesd on neither config whole
-        since a reload faulted once its config was switched."""
+        since a reload faulted once its config was switched, or on that config whole
+        (``new_whole``: the fault came in a step after the switch)."""
         self._ended, self._ok, self._read_after = self._begun, ok, self._reading_after
-        self._part_way = part_way
+        self._part_way, self._new_whole = part_way, new_whole
         self._restart = list(restart) if ok else []
         await self._write()
 
@@ -129,6 +145,7 @@ class ReloadReport:
                 "pid": os.getpid(), "begun": begun, "ended": self._ended, "ok": self._ok,
                 "restart": self._restart[:LISTED], "restart_count": len(self._restart),
                 "read_after": self._read_after, "part_way": self._part_way,
+                "new_whole": self._new_whole,
             }
         ).encode()  # fmt: skip
         try:

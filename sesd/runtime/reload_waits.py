@@ -7,10 +7,12 @@ from typing import Final
 
 from sesd.metrics.registry import Metrics
 
-__all__ = ["PART_WAY", "Waits"]
+__all__ = ["PART_WAY", "UNDONE", "Waits"]
 
-#: What waits for a restart after a reload that faulted part way: all of it.
+#: What waits for a restart after a reload that faulted part way: all of it,
 PART_WAY: Final = "all of it: a reload failed part way"
+#: or, the fault in a step after its switch, only what it left undone: its config runs.
+UNDONE: Final = "what a reload that failed part way left undone after its switch"
 
 
 class Waits:
@@ -25,7 +27,7 @@ class Waits:
         self._file_waits: list[str] = []
         self._refresh_waits: list[str] = []
         self._read_waits: list[str] = []
-        self._part_way = False
+        self._part_way: str | None = None
 
     def waiting(self, file: list[str], read: list[str], *, whole: bool) -> None:
         """What waits for a restart once a read is in force: the config file's settings
@@ -42,13 +44,14 @@ class Waits:
         self._read_waits = read
         self._said()
 
-    def part_way(self) -> None:
+    def part_way(self, *, whole: bool = False) -> None:
         """A reload faulted once its config was switched: all of it waits for a restart,
-        named first (the list is cut for the page and `sesd reload`)."""
-        self._part_way = True
+        or what it left undone (``whole``: its config in force whole), named first (the
+        list is cut for the page and `sesd reload`)."""
+        self._part_way = UNDONE if whole else PART_WAY
         self._said()
 
     def _said(self) -> None:
-        waits = [PART_WAY] if self._part_way else []
+        waits = [self._part_way] if self._part_way else []
         waits += self._file_waits + self._refresh_waits + self._read_waits
         self._metrics.waiting_for_restart(list(dict.fromkeys(waits)))
