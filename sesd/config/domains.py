@@ -58,6 +58,7 @@ class DomainsConfig(Section, frozen=True):
                 raise ValueError(
                     f"{where}: {said}, already in {there}: a domain counts under one group"
                 )
+        in_any_case: dict[str, str] = {}
         for name in self.groups:
             # Named by its key (quoted as TOML quotes a key that is not bare), which the
             # loader puts after "domains.".
@@ -84,6 +85,15 @@ class DomainsConfig(Section, frozen=True):
                 raise ValueError(
                     f"groups.{toml_key(name, 40)}: {len(name)} characters; {label}: "
                     f"at most {LABEL_LENGTH}"
+                )
+            # Two labels to Prometheus, one name to the on-call: a silence (and a rule's
+            # name in another case, told the group meant) takes a group in any case.
+            first = in_any_case.setdefault(name.lower(), name)
+            if first != name:
+                raise ValueError(
+                    f"{key}: {name!r} and the group {first!r} differ in case alone: a silence "
+                    "takes a group's name in any case, and would mute both; make them one "
+                    "group, or name them otherwise"
                 )
 
 
