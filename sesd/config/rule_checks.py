@@ -183,7 +183,11 @@ def _check_accounts(rule: RuleConfig) -> None:
 
 
 def check_some_left(
-    kind: str, watched: list[str], excluded: list[str] | None, groups: Collection[str] = ()
+    kind: str,
+    watched: list[str],
+    excluded: list[str] | None,
+    groups: Collection[str] = (),
+    grouped: Collection[str] = (),
 ) -> None:
     """A rule whose exclusions leave out every name it watches would never fire: each
     glob it watches is excluded by ``*`` or by itself, however written (one beside a
@@ -191,7 +195,10 @@ def check_some_left(
     (``*.рф`` less ``*.xn--p1ai``, ``*.example.com`` less ``*.com``), each name by an
     exclusion that takes its label, as the evaluator takes labels
     (sesd.alerting.labels): of domains, the label of the group of ``groups`` it names
-    (``Bücher``, which ``Bü*`` takes), else its normal form."""
+    (``Bücher``, which ``Bü*`` takes), and its normal form, unless that is no
+    recipient's (without a dot) or ``grouped`` (the domains a group counts) holds it:
+    a group ``Bücher.de`` of other domains leaves the rule ``xn--bcher-kva.de`` too,
+    which ``Bü*`` does not take."""
     from sesd.config.alerts import is_glob  # defined beside rules
 
     if not excluded:
@@ -225,11 +232,15 @@ def check_some_left(
                 if form is not None
             ]
             return domains and _takes_nothing_left(name, leaving, groups, taken)
-        label = name
-        if domains:
-            # Checked already: a group's name, or a domain's.
-            label = group_named(name, groups) or normalise_domain(name) or name
-        return taken(label)
+        if not domains:
+            return taken(name)
+        # Checked already: a group's name, or a domain's, or both.
+        group, domain = group_named(name, groups), normalise_domain(name)
+        labels = [group] if group is not None else []
+        # A group's name without a dot (``Bücher``) is a domain no recipient has.
+        if domain is not None and (group is None or ("." in domain and domain not in grouped)):
+            labels.append(domain)
+        return all(taken(label) for label in labels or [name])
 
     if all(left_out(name) for name in watched):
         raise ValueError(
