@@ -5,6 +5,9 @@ group or ``other`` to fire on loads, and fires on it."""
 
 from __future__ import annotations
 
+import string
+import time
+
 import pytest
 
 from sesd.config import ConfigError, parse_config
@@ -128,3 +131,37 @@ def test_a_long_list_of_names_costs_no_search() -> None:
     assert not leaves_a_domain("*.example.com", [*names, "*.com"])
     assert leaves_a_domain("*.example.com", names)
     assert not leaves_a_domain("shop[0-9].example.com", names)
+
+
+def test_a_costly_search_is_given_up_soon_and_the_rule_loads() -> None:
+    """A glob beside ten others and many names, each of those the shortest domain
+    left in: each name found is stepped around and the search made again, each a few
+    thousand steps over every glob. Before, the searches took about 50 s of CPU for
+    one rule (a reload gives its read 30 s, then refuses the config); the work of all
+    of them is now bounded, and past it the rule loads, as one that may fire."""
+    letters = string.ascii_lowercase + string.digits
+    globs = [f"*.{c}*.example.com" for c in letters[:5]] + [
+        f"{c}*.example.com" for c in letters[5:10]
+    ]
+    names = [f"{c}.example.com" for c in letters + "_"] + [f"a{c}.example.com" for c in letters]
+    started = time.process_time()
+    assert leaves_a_domain("*.example.com", [*globs, *names])
+    assert time.process_time() - started < 3.0
+
+
+def test_a_glob_less_each_of_its_domains_by_name_is_refused_within_the_bound() -> None:
+    """``[a-z0-9_].example`` less each of its 37 domains by name: each is found and
+    stepped around in turn, each search longer than the last, and all of them within
+    the bound: the rule is refused, as it never fires."""
+    names = [f"{c}.example" for c in string.ascii_lowercase + string.digits + "_"]
+    assert not leaves_a_domain("[a-z0-9_].example", names)
+    assert leaves_a_domain("[a-z0-9_].example", names[1:])
+
+
+def test_a_search_past_its_bound_says_the_rule_may_fire() -> None:
+    """``*.example.com`` less a glob of each length its first part may have and one of
+    two parts or more leaves it nothing, but telling so takes a search of each length:
+    past the bound, the glob is said to leave a domain in. A config refused by mistake
+    is worse than a rule that never fires."""
+    lengths = [f"{'?' * n}.example.com" for n in range(1, 64)]
+    assert leaves_a_domain("*.example.com", [*lengths, "*.*.example.com"])

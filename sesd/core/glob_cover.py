@@ -25,6 +25,13 @@ _LONGEST_PART: Final = 63
 #: said to take a domain left in. Telling for sure is costly there, and a rule that
 #: never fires is less harm than a config refused by mistake.
 _MOST_STATES: Final = 5_000
+#: The work one answer does at most, over all its searches: at each step, the
+#: characters tried times the places the globs are at (a quarter of a microsecond of
+#: CPU each). A search is made again for each name found, and a step costs more the
+#: more globs there are: ten globs and sixty names took 50 s of CPU bound by states
+#: alone. Past this (about a quarter of a second), the glob is said to take a domain
+#: left in. ``[a-z0-9_].example`` less each of its 37 domains by name takes 600,000.
+_MOST_WORK: Final = 1_000_000
 
 #: A glob's parts (sesd.core.globs.glob_parts), a run of stars as one.
 _Parts = tuple[tuple[str, str], ...]
@@ -38,7 +45,8 @@ _Shape = tuple[int, bool]
 def leaves_a_domain(glob: str, excluded: Collection[str]) -> bool:
     """Whether ``glob`` matches some domain label in normal form that none of
     ``excluded`` (globs, or names, which match themselves alone) matches. Told so too
-    when that is costly to tell (:data:`_MOST_STATES`, :data:`_MOST_NAMES`)."""
+    when that is costly to tell (:data:`_MOST_STATES`, :data:`_MOST_WORK`,
+    :data:`_MOST_NAMES`)."""
     if glob in excluded:
         return False
     globs = [pattern for pattern in excluded if any(c in pattern for c in "*?[")]
@@ -47,9 +55,10 @@ def leaves_a_domain(glob: str, excluded: Collection[str]) -> bool:
     # around once found, not searched beside (a thousand of them, each begun, made a
     # search of tens of thousands of steps).
     found_names: list[str] = []
+    work = _Work()
     try:
         for _ in range(_MOST_NAMES):
-            found = _shortest_left(glob, globs + found_names)
+            found = _shortest_left(glob, globs + found_names, work)
             if found is None or found not in names:
                 return found is not None
             found_names.append(found)
@@ -63,19 +72,34 @@ def leaves_a_domain(glob: str, excluded: Collection[str]) -> bool:
 _MOST_NAMES: Final = 64
 
 
-def _shortest_left(glob: str, excluded: list[str]) -> str | None:
+def _shortest_left(glob: str, excluded: list[str], work: _Work) -> str | None:
     """The shortest domain label ``glob`` matches and none of ``excluded`` does."""
     globs = [_parts(glob), *(_parts(pattern) for pattern in dict.fromkeys(excluded))]
     # A part's length is counted only when a text found with parts of any length has
     # one longer than a domain's: most searches then take a few hundred steps.
-    found = _search(globs, loose=True)
+    found = _search(globs, work, loose=True)
     if found is None or all(len(part) <= _LONGEST_PART for part in found.split(".")):
         return found
-    return _search(globs, loose=False)
+    return _search(globs, work, loose=False)
 
 
 class _TooMany(Exception):
-    """A search past :data:`_MOST_STATES`."""
+    """A search past :data:`_MOST_STATES`, or an answer's searches past
+    :data:`_MOST_WORK`."""
+
+
+class _Work:
+    """The work an answer's searches have done so far (:data:`_MOST_WORK`)."""
+
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done = 0
+
+    def add(self, work: int) -> None:
+        self.done += work
+        if self.done > _MOST_WORK:
+            raise _TooMany
 
 
 def _parts(pattern: str) -> _Parts:
@@ -84,11 +108,12 @@ def _parts(pattern: str) -> _Parts:
     return tuple(p for i, p in enumerate(written) if p[0] != "*" or written[i - 1 : i] != [p])
 
 
-def _search(globs: list[_Parts], loose: bool) -> str | None:
+def _search(globs: list[_Parts], work: _Work, loose: bool) -> str | None:
     """The shortest domain label the first of ``globs`` matches and none of the others
-    does, if any (:class:`_TooMany` past :data:`_MOST_STATES`). A search over where each
-    glob is and the domain's form, a character of each kind tried at each (characters
-    that every glob's part takes alike, and a domain's form too, step alike)."""
+    does, if any (:class:`_TooMany` past :data:`_MOST_STATES`, or ``work`` past
+    :data:`_MOST_WORK`). A search over where each glob is and the domain's form, a
+    character of each kind tried at each (characters that every glob's part takes
+    alike, and a domain's form too, step alike)."""
     kinds = _kinds(globs)
     first: tuple[_At, _Shape] = (_closed(globs, {(g, 0) for g in range(len(globs))}), (0, False))
     came: dict[tuple[_At, _Shape], tuple[tuple[_At, _Shape], str] | None] = {first: None}
@@ -99,6 +124,7 @@ def _search(globs: list[_Parts], loose: bool) -> str | None:
         if _ends(globs, at, shape):
             text = _read_back(came, state)
             return text if len(text) <= _LONGEST_NAME else None
+        work.add(len(kinds) * (len(at) + 1))
         for c in kinds:
             after = _shape_after(shape, c, loose)
             if after is None:
