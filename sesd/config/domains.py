@@ -7,10 +7,10 @@ from __future__ import annotations
 import msgspec
 
 from sesd.config.values import LABEL_LENGTH, Duration, Section, toml_key
-from sesd.core.domains import normalise_domain
+from sesd.core.domains import OTHER, normalise_domain
 from sesd.core.text import has_control
 
-__all__ = ["NO_DOMAIN_HINT", "DomainsConfig", "listed_twice"]
+__all__ = ["NO_DOMAIN_HINT", "DomainsConfig", "listed_twice", "named_alike"]
 
 #: How to write a domain where an address or a URL was pasted in.
 NO_DOMAIN_HINT = "write the domain alone, as gmail.com for ann@gmail.com"
@@ -62,7 +62,7 @@ class DomainsConfig(Section, frozen=True):
             # Named by its key (quoted as TOML quotes a key that is not bare), which the
             # loader puts after "domains.".
             key = f"groups.{toml_key(name)}"
-            if name in ("other", "invalid") or not name:
+            if name in (OTHER, "invalid") or not name:
                 raise ValueError(f"{key}: the name is reserved")
             if name in (".", ".."):
                 # A URL's path reads them (and %2E, %2E%2E) as steps: no escaping keeps
@@ -85,6 +85,33 @@ class DomainsConfig(Section, frozen=True):
                     f"groups.{toml_key(name, 40)}: {len(name)} characters; {label}: "
                     f"at most {LABEL_LENGTH}"
                 )
+
+
+def named_alike(domains: DomainsConfig) -> list[str]:
+    """Groups whose names differ in case alone (``Shop`` and ``shop``), or from sesd's
+    ``other`` (``Other``): each is a label of its own, and a rule fires on each, but a
+    silence takes a group's name in any case, so one meant for either mutes both.
+    Warned of, not refused: the config works, and an upgrade refusing it would stop
+    the alerts."""
+    found = []
+    in_any_case = {OTHER: OTHER}
+    for name in domains.groups:
+        first = in_any_case.setdefault(name.lower(), name)
+        if first == name:
+            continue
+        key = f"domains.groups.{toml_key(name)}: {name!r} and"
+        if first == OTHER:
+            found.append(
+                f"{key} sesd's 'other' (the domains past max_tracked) differ in case alone: "
+                "a silence takes a group's name in any case, and mutes both; name the group "
+                "otherwise"
+            )
+        else:
+            found.append(
+                f"{key} the group {first!r} differ in case alone: a silence takes a group's "
+                "name in any case, and mutes both; make them one group, or name them otherwise"
+            )
+    return found
 
 
 def listed_twice(domains: DomainsConfig) -> list[str]:

@@ -23,7 +23,7 @@ from sesd.core.domains import (
     takes_glob,
     takes_name,
 )
-from sesd.core.globs import glob_takes_a_domain
+from sesd.core.glob_cover import leaves_a_domain
 from sesd.core.text import escaped, has_space_or_control
 
 if TYPE_CHECKING:
@@ -183,14 +183,22 @@ def _check_accounts(rule: RuleConfig) -> None:
 
 
 def check_some_left(
-    kind: str, watched: list[str], excluded: list[str] | None, groups: Collection[str] = ()
+    kind: str,
+    watched: list[str],
+    excluded: list[str] | None,
+    groups: Collection[str] = (),
+    grouped: Collection[str] = (),
 ) -> None:
     """A rule whose exclusions leave out every name it watches would never fire: each
     glob it watches is excluded by ``*`` or by itself, however written (one beside a
     narrower glob excluded may still fire), or, of domains, takes no label they leave in
-    (``*.рф`` less ``*.xn--p1ai``), each name by an exclusion that takes its label, as the
-    evaluator takes labels (sesd.alerting.labels): of domains, the label of the group
-    of ``groups`` it names (``Bücher``, which ``Bü*`` takes), else its normal form."""
+    (``*.рф`` less ``*.xn--p1ai``, ``*.example.com`` less ``*.com``), each name by an
+    exclusion that takes its label, as the evaluator takes labels
+    (sesd.alerting.labels): of domains, the label of the group of ``groups`` it names
+    (``Bücher``, which ``Bü*`` takes), and its normal form, unless that is no
+    recipient's (without a dot) or ``grouped`` (the domains a group counts) holds it:
+    a group ``Bücher.de`` of other domains leaves the rule ``xn--bcher-kva.de`` too,
+    which ``Bü*`` does not take."""
     from sesd.config.alerts import is_glob  # defined beside rules
 
     if not excluded:
@@ -211,13 +219,28 @@ def check_some_left(
             # the glob ``*.example``.
             if any(takes_every(pattern, name, domains) for pattern in excluded):
                 return True
-            globs = [pattern for pattern in excluded if is_glob(pattern)]
-            return domains and _takes_nothing_left(name, globs, groups, taken)
-        label = name
-        if domains:
-            # Checked already: a group's name, or a domain's.
-            label = group_named(name, groups) or normalise_domain(name) or name
-        return taken(label)
+            # Each exclusion as it takes a domain: a glob in each of its forms, a name
+            # as written and in normal form (the texts it matches).
+            leaving = [
+                form
+                for pattern in excluded
+                for form in (
+                    glob_forms(pattern)
+                    if is_glob(pattern)
+                    else {pattern, normalise_domain(pattern)}
+                )
+                if form is not None
+            ]
+            return domains and _takes_nothing_left(name, leaving, groups, taken)
+        if not domains:
+            return taken(name)
+        # Checked already: a group's name, or a domain's, or both.
+        group, domain = group_named(name, groups), normalise_domain(name)
+        labels = [group] if group is not None else []
+        # A group's name without a dot (``Bücher``) is a domain no recipient has.
+        if domain is not None and (group is None or ("." in domain and domain not in grouped)):
+            labels.append(domain)
+        return all(taken(label) for label in labels or [name])
 
     if all(left_out(name) for name in watched):
         raise ValueError(
@@ -230,12 +253,12 @@ def _takes_nothing_left(
     glob: str, excluded: list[str], groups: Collection[str], taken: Callable[[str], bool]
 ) -> bool:
     """Whether a domain glob no exclusion takes whole (``*.рф`` less ``*.xn--p1ai``)
-    takes nothing they leave in: each domain it takes (in normal form) by a form it is
-    read in that one of ``excluded`` is read in too, each group (and ``other``) that
-    ``taken`` leaves out. ``*.рф`` as written takes a group ``Магазин.рф``, which
-    ``*.xn--p1ai`` leaves in: the rule fires on it."""
-    forms = set().union(*(glob_forms(pattern) for pattern in excluded))
-    if any(glob_takes_a_domain(form) for form in glob_forms(glob) - forms):
+    takes nothing they leave in: each domain it takes (in normal form), in each form it
+    is read in, by one of ``excluded`` (the globs and names the exclusions match a
+    domain as), however written (``*.com`` takes every domain ``*.example.com`` takes);
+    each group (and ``other``) that ``taken`` leaves out. ``*.рф`` as written takes a
+    group ``Магазин.рф``, which ``*.xn--p1ai`` leaves in: the rule fires on it."""
+    if any(leaves_a_domain(form, excluded) for form in glob_forms(glob)):
         return False
     return all(taken(label) for label in (OTHER, *groups) if takes_glob(label, glob, True))
 

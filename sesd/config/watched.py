@@ -98,7 +98,13 @@ def _check_rule_domains(config: Config) -> None:
                         f"{said}, a glob that matches only domains counted in {noun} {listed}: "
                         f"name the {noun} instead ({key} = [{listed}])"
                     )
-                group = None if is_glob(domain) else members.get(normalise_domain(domain) or "")
+                # A group's own name is the group, though a member is the domain it spells
+                # (a group ``example.com`` of example.com and example.net).
+                group = (
+                    None
+                    if is_glob(domain) or group_named(domain, group_names)
+                    else members.get(normalise_domain(domain) or "")
+                )
                 if group is not None:
                     # Its events count under the group's label: the rule would never
                     # fire on it, or go on firing on the group.
@@ -108,7 +114,7 @@ def _check_rule_domains(config: Config) -> None:
                     )
         if rule.scope == DOMAIN:
             try:
-                check_some_left("domains", rule.watched, rule.exclude_domains, group_names)
+                check_some_left("domains", rule.watched, rule.exclude_domains, group_names, members)
             except ValueError as exc:
                 raise ValueError(f"alerts.rules[{i}] ({rule.name}).{exc}") from None
 
