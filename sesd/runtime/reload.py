@@ -299,9 +299,10 @@ class Reloader(Following):
     ) -> None:
         """A fault once the config was switched: a bug, which leaves sesd on neither
         config whole (the parts named before it applied, the others not), or, in a step
-        after the switch, on the new one whole with that step not done. Said as it is,
-        and held (the reload metric at 0, all of it waiting for a restart) until a
-        restart; the clients made for it are closed at the stop."""
+        after the switch, on the new one whole with that step and those after it not
+        done. Said as it is, and held (the reload metric at 0, all of it or what it left
+        undone waiting for a restart) until a restart; the clients made for it are
+        closed at the stop."""
         self._part_way = iso(self._daemon.clock())
         self._left_as = NEW_WHOLE if FIRST_AFTER in steps else NEITHER_WHOLE
         self._failed(file=whole)
