@@ -156,6 +156,7 @@ PARTS = [
     "canary",
     "reload metrics and log",
     "silences written",
+    "followed files marked read",
     "AWS clients closed",
 ]
 #: A canary moved by the reload, never sent: its restart is where the fault is.
@@ -223,6 +224,7 @@ async def test_a_fault_in_each_part_names_the_parts_applied_before_it(
     [
         ("metrics", "reloaded", "reload metrics and log"),
         ("alerting", "write_silences", "silences written"),
+        ("follower", "wake", "followed files marked read"),
         ("aws", "retire", "AWS clients closed"),
     ],
 )
@@ -246,7 +248,10 @@ async def test_a_fault_after_the_switch_says_the_new_config_is_whole(
     path = tmp_path / "sesd.toml"
     path.write_text(_text(local_sqs, one))
     async with running(load_config(path), config_path=path) as daemon:
-        parts = {"metrics": daemon.metrics, "alerting": daemon.alerting, "aws": daemon.aws}
+        parts = {
+            "metrics": daemon.metrics, "alerting": daemon.alerting, "aws": daemon.aws,
+            "follower": daemon._reloader.follower,
+        }  # fmt: skip
         _once(daemon, monkeypatch, parts[owner], name)
         path.write_text(_added(local_sqs, one, two))
         with capture_logs() as logs:

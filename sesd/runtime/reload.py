@@ -203,19 +203,18 @@ class Reloader(Following):
         **about: Any,
     ) -> bool:
         """Apply what ``read()`` gives (``whole``: the config file read, not only its
-        files), then ``applied()``; ``about`` goes in the log lines, each warning as
-        ``placed`` says it; the keys left for a restart, also to ``left``."""
+        files), and ``applied()`` once it is in force; ``about`` goes in the log lines,
+        each warning as ``placed`` says it; the keys left for a restart, also to
+        ``left``."""
         # One at a time, each from the config in force when it starts: a refresh begun
         # before a reload would otherwise put back what the reload replaced.
         async with self._lock:
-            done = await self._apply_alone(read, whole, about, placed, left)
-            if done and applied is not None:
-                applied()
-            return done
+            return await self._apply_alone(read, applied, whole, about, placed, left)
 
     async def _apply_alone(
         self,
         read: Callable[[], Config],
+        applied: Callable[[], None] | None,
         whole: bool,
         about: dict[str, Any],
         placed: Callable[[str], str],
@@ -247,6 +246,11 @@ class Reloader(Following):
             self._said(old, merged, kept, read_waits, whole, about, placed)
             steps.append("silences written")
             await daemon.alerting.write_silences()  # the ends the change left waiting
+            if applied is not None:
+                # A step like the others: a fault here, once the config is in force,
+                # must not be said as a reload refused with the config it had kept.
+                steps.append("followed files marked read")
+                applied()
             steps.append("AWS clients closed")
             if daemon.aws is not None:
                 # Last: the pollers it stopped still hold their clients (closed as they end).
@@ -295,9 +299,10 @@ class Reloader(Following):
     ) -> None:
         """A fault once the config was switched: a bug, which leaves sesd on neither
         config whole (the parts named before it applied, the others not), or, in a step
-        after the switch, on the new one whole with that step not done. Said as it is,
-        and held (the reload metric at 0, all of it waiting for a restart) until a
-        restart; the clients made for it are closed at the stop."""
+        after the switch, on the new one whole with that step and those after it not
+        done. Said as it is, and held (the reload metric at 0, all of it or what it left
+        undone waiting for a restart) until a restart; the clients made for it are
+        closed at the stop."""
         self._part_way = iso(self._daemon.clock())
         self._left_as = NEW_WHOLE if FIRST_AFTER in steps else NEITHER_WHOLE
         self._failed(file=whole)

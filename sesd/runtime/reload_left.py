@@ -23,7 +23,8 @@ NEITHER_WHOLE: Final = {
 }
 #: The first step after the switch: a fault from it on leaves the new config whole, not
 #: that step (``at``) and those after it (the reload's metrics and line, the silences it
-#: ended written, the clients it no longer needs closed): said so, and held the same.
+#: ended written, the files it read marked read for following, the clients it no longer
+#: needs closed): said so, and held the same.
 #: Said again in the line of each reload refused after it, which has no ``at`` and may
 #: be of a file edited since: the words lean on neither.
 FIRST_AFTER: Final = "reload metrics and log"
