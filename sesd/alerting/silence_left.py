@@ -79,7 +79,9 @@ class LeftFiles:
         starts: Starts = {}
         for left, (file, was, ends, moved) in list(self._files.items()):
             if left == path and not ids:
-                continue  # not there yet (a share not mounted): kept for when it is
+                # None read: the file went since the look at it (a share unmounted), which
+                # reads as none, or it holds none. Kept: the next write finds which.
+                continue
             found |= {i: at for i, at in ends.items() if i in ids}
             starts |= {i: at for i, at in moved.items() if i in ids}
             if left != path and (was != where or (yield from _there(file))):
