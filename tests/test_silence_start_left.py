@@ -16,10 +16,12 @@ import pytest
 from structlog.testing import capture_logs
 
 from sesd.alerting.silence_file import SilenceFile
+from sesd.config import parse_config
 from tests.fifo_gates import let_through
-from tests.test_routing import T, _silenceable
+from tests.test_routing import RULE, T, _silenceable
 from tests.test_rules import feed_spike
 from tests.test_silence_hung import BOUND, Stuck, _back, _evaluated_amid_a_step, gate
+from tests.test_silence_reload import _text
 from tests.test_silence_start_step import STEP, _reloaded_to, _silence, _still_held
 from tests.test_silence_unwritable import _unwritable
 
@@ -241,3 +243,34 @@ async def test_a_reload_back_after_a_write_given_up_took_moves_the_start_again(
     await _still_held(alerting, pipeline, now)
     assert [s.starts_at for s in SilenceFile(str(silences)).read()] == [second]
     assert alerting.silences.unwritten() == {str(silences): 0}
+
+
+async def test_a_step_back_amid_a_reload_to_the_file_moved_leaves_nothing_to_the_old_path(
+    tmp_path: Path,
+) -> None:
+    """s1 holds a.example's firing; the operator moves the file, and the config with
+    it. The wall clock steps an hour back after the reload read the new path, before
+    its change (as the daemon reloads: the web config is read between): s1's start
+    moves, and the change leaves it to the old path too, not looked at. The next write
+    finds the old path gone and the file sesd reads the one that was there: nothing
+    waits for, nor is said of, the old path (before: counted there until the file
+    changed again, SesdSilencesUnwritten paging after 15 minutes, and named at a
+    stop), and s1's start is written to the new one."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    _silence(silences)
+    now[0] = T + 60
+    feed_spike(pipeline, "a.example", now[0], 5, 5)
+    assert await alerting.evaluate_in_slices() == []  # held
+    other = tmp_path / "other.json"
+    os.replace(silences, other)
+    config = parse_config(_text(other, RULE + 'sinks = ["ops"]\n'))
+    await alerting.read_silences(config)
+    now[0] = T + 61 + STEP
+    alerting.stepped(now[0], STEP)
+    alerting.reconfigure(config, files_read=True)
+    await alerting.write_silences()
+    await _still_held(alerting, pipeline, now)
+    assert [s.starts_at for s in SilenceFile(str(other)).read()] == [T + 61 + STEP]
+    assert alerting.silences.unwritten() == {str(other): 0}
+    assert _said_at_a_stop(alerting) == []
+    assert not silences.exists()  # no file made there

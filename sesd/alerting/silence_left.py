@@ -59,12 +59,12 @@ class LeftFiles:
         _, _, before, moved = self._files.get(file.path, (file, where, {}, {}))
         self._files[file.path] = file, where, {**before, **ends}, {**moved, **starts}
 
-    def settle(self, path: str, now: float) -> Steps[None]:
+    def settle(self, path: str, now: float, read: Where | None) -> Steps[None]:
         """After the reload that left ``path``: its ends and starts written now if they
         can be (the lock is not waited for), else said at once; or, the write put off,
-        said by the next write should it not take."""
+        said by the next write should it not take. ``read`` as at :meth:`write`."""
         self._unsaid.add(path)
-        yield from self.write(now)
+        yield from self.write(now, read)
 
     def held(
         self, path: str, ids: Mapping[str, float], where: Where
@@ -105,15 +105,22 @@ class LeftFiles:
                 self._given_up.pop(left, None)
         return found, starts
 
-    def write(self, now: float) -> Steps[None]:
+    def write(self, now: float, read: Where | None) -> Steps[None]:
         """Write each file's ends and starts, where it can be now; then say each file a
-        reload just left that still holds some (unless the write was put off)."""
+        reload just left that still holds some (unless the write was put off). ``read``:
+        the (device, inode) of the file sesd reads, at its last read."""
         put_off = False
-        for path, (file, _, ends, starts) in list(self._files.items()):
+        for path, (file, was, ends, starts) in list(self._files.items()):
             if not (yield from _there(file)):
                 # Not there (a share not mounted, the file moved aside): kept, and never
                 # written there, which would make a file. One moved to the path sesd
-                # reads is the watcher's once read (:meth:`held`).
+                # reads (the file read was this one) is the watcher's, which took its
+                # ends and starts as it read it (:meth:`held`); dropped here should that
+                # read not have looked at this path (a reload's, before a step back amid
+                # it left some here).
+                if was is not None and was == read:
+                    del self._files[path]
+                    self._given_up.pop(path, None)
                 continue
             # A copy: a write given up runs on in its thread while a reload adds some.
             waiting, moved = dict(ends), dict(starts)
