@@ -16,9 +16,12 @@ import pytest
 from structlog.testing import capture_logs
 
 from sesd.alerting.silence_file import SilenceFile
-from tests.test_routing import T, _silenceable
+from sesd.config import parse_config
+from tests.fifo_gates import let_through
+from tests.test_routing import RULE, T, _silenceable
 from tests.test_rules import feed_spike
-from tests.test_silence_hung import Stuck, _evaluated_amid_a_step, gate
+from tests.test_silence_hung import BOUND, Stuck, _back, _evaluated_amid_a_step, gate
+from tests.test_silence_reload import _text
 from tests.test_silence_start_step import STEP, _reloaded_to, _silence, _still_held
 from tests.test_silence_unwritable import _unwritable
 
@@ -171,3 +174,103 @@ async def test_a_second_step_back_while_the_old_file_is_written_moves_its_start_
     assert alerting.silences.unwritten() == {other: 0}
     await _reloaded_to(alerting, silences, False)
     await _still_held(alerting, pipeline, now)
+
+
+async def _written_after_a_second_step(
+    tmp_path: Path, as_the_daemon: bool
+) -> tuple[Any, Any, list[float], Path, float]:
+    """As :func:`_moved_then_left`; once the old file can be written, its write does
+    not answer (a share that hangs) and is given up; the clock steps an hour back
+    again; then the write comes back, having taken: the old file holds s1's start at
+    the first step, an hour ahead of the clock. The alerting, pipeline, clock, old
+    file's path and the second step."""
+    alerting, pipeline, now, silences, lock = await _moved_then_left(tmp_path, as_the_daemon)
+    lock.rmdir()
+    alerting.silences.thread.bound = BOUND
+    left = alerting.silences._left._files
+    with gate(tmp_path) as fifo:
+        stuck = Stuck(str(silences), fifo, stuck="write")
+        _, was, ends, starts = left[str(silences)]
+        left[str(silences)] = stuck, was, ends, starts
+        now[0] += 1
+        await alerting.evaluate_in_slices()  # the write is given up
+        assert stuck.waits == 1
+        now[0] += 1 + STEP
+        second = now[0]
+        alerting.stepped(second, STEP)
+        let_through(fifo)
+        await _back(stuck)
+    assert [s.starts_at for s in SilenceFile(str(silences)).read()] == [T + 61 + STEP]
+    return alerting, pipeline, now, silences, second
+
+
+async def test_a_write_given_up_that_took_after_a_second_step_back_is_moved_again(
+    tmp_path: Path,
+) -> None:
+    """The next write moves s1's start from where the write given up put it, to the
+    second step: a reload back to the old file finds s1 in force (before: the next
+    write looked for the start as first written, found the first step's, and left
+    it an hour ahead; s1 pending, a.example paged)."""
+    alerting, pipeline, now, silences, second = await _written_after_a_second_step(tmp_path, False)
+    now[0] += 1
+    await alerting.evaluate_in_slices()
+    assert [s.starts_at for s in SilenceFile(str(silences)).read()] == [second]
+    assert alerting.silences.unwritten() == {str(tmp_path / "other.json"): 0}
+    await _reloaded_to(alerting, silences, False)
+    await _still_held(alerting, pipeline, now)
+
+
+@pytest.mark.parametrize("as_the_daemon", [False, True])
+async def test_a_reload_back_after_a_write_given_up_took_moves_the_start_again(
+    tmp_path: Path, as_the_daemon: bool
+) -> None:
+    """The old file's lock is held again, sesd looks at other.json (after the step:
+    the next read is not one across it), and a reload goes back to the old file: its
+    read finds s1 at the first step, where the write given up put it, and moves it to
+    the second (before: the read looked for the start as first written, found the
+    first step's and left it, s1 pending, a.example paged); the file is written so
+    once it can be."""
+    alerting, pipeline, now, silences, second = await _written_after_a_second_step(
+        tmp_path, as_the_daemon
+    )
+    lock = _unwritable(silences)
+    now[0] += 1
+    await alerting.silences.alook(now[0])
+    await _reloaded_to(alerting, silences, as_the_daemon)
+    await _still_held(alerting, pipeline, now)
+    assert alerting.silences.unwritten() == {str(silences): 1}
+    lock.rmdir()
+    await _still_held(alerting, pipeline, now)
+    assert [s.starts_at for s in SilenceFile(str(silences)).read()] == [second]
+    assert alerting.silences.unwritten() == {str(silences): 0}
+
+
+async def test_a_step_back_amid_a_reload_to_the_file_moved_leaves_nothing_to_the_old_path(
+    tmp_path: Path,
+) -> None:
+    """s1 holds a.example's firing; the operator moves the file, and the config with
+    it. The wall clock steps an hour back after the reload read the new path, before
+    its change (as the daemon reloads: the web config is read between): s1's start
+    moves, and the change leaves it to the old path too, not looked at. The next write
+    finds the old path gone and the file sesd reads the one that was there: nothing
+    waits for, nor is said of, the old path (before: counted there until the file
+    changed again, SesdSilencesUnwritten paging after 15 minutes, and named at a
+    stop), and s1's start is written to the new one."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    _silence(silences)
+    now[0] = T + 60
+    feed_spike(pipeline, "a.example", now[0], 5, 5)
+    assert await alerting.evaluate_in_slices() == []  # held
+    other = tmp_path / "other.json"
+    os.replace(silences, other)
+    config = parse_config(_text(other, RULE + 'sinks = ["ops"]\n'))
+    await alerting.read_silences(config)
+    now[0] = T + 61 + STEP
+    alerting.stepped(now[0], STEP)
+    alerting.reconfigure(config, files_read=True)
+    await alerting.write_silences()
+    await _still_held(alerting, pipeline, now)
+    assert [s.starts_at for s in SilenceFile(str(other)).read()] == [T + 61 + STEP]
+    assert alerting.silences.unwritten() == {str(other): 0}
+    assert _said_at_a_stop(alerting) == []
+    assert not silences.exists()  # no file made there

@@ -212,12 +212,11 @@ class SilenceWatcher:
             # Written to the file left, which holds them as they were (a reload back to
             # it, a start with the old config would read them so), and to the new file
             # should it hold them too (:meth:`_switch`).
-            where = self._identity[:2] if self._identity else None
-            self._left.leave(left, self._ends.waiting, self._starts.waiting, where)
+            self._left.leave(left, self._ends.waiting, self._starts.waiting, self._where())
         yield from self._switch(path, check)
         yield from self._look(now)
         if left is not None:
-            yield from self._left.settle(left.path, now)
+            yield from self._left.settle(left.path, now, self._where())
 
     def _look(self, now: float) -> Steps[None]:
         self._unreported = (yield from self._read(now)) or self._unreported
@@ -286,7 +285,7 @@ class SilenceWatcher:
             return False
         self.unreadable.read(file.path, identity)
         self._identity, self._entries, self._loaded = identity, entries, True
-        held = {entry.silence.id for entry in self._entries if entry.silence is not None}
+        held = {e.silence.id: e.silence.starts_at for e in self._entries if e.silence is not None}
         found, starts = (
             (yield from self._left.held(file.path, held, identity[:2])) if identity else ({}, {})
         )
@@ -323,8 +322,12 @@ class SilenceWatcher:
         if self.file is not None and silence_ids:
             self._ends.decided(self._entries, silence_ids, now)
 
+    def _where(self) -> tuple[int, int] | None:
+        """The (device, inode) of the file read, at its last read."""
+        return self._identity[:2] if self._identity else None
+
     def _end(self, now: float) -> Steps[None]:
-        yield from self._left.write(now)
+        yield from self._left.write(now, self._where())
         if self.file is not None:
             yield from self._ends.write(self.file, self._starts, now)
 
