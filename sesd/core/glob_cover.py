@@ -5,6 +5,7 @@ never fire. Globs as :mod:`fnmatch` matches them, on domain labels in normal for
 
 from __future__ import annotations
 
+import re
 import string
 from collections import deque
 from collections.abc import Collection
@@ -47,10 +48,32 @@ def leaves_a_domain(glob: str, excluded: Collection[str]) -> bool:
     ``excluded`` (globs, or names, which match themselves alone) matches. Told so too
     when that is costly to tell (:data:`_MOST_STATES`, :data:`_MOST_WORK`,
     :data:`_MOST_NAMES`)."""
+    # Most rules fire on one of the few domains their glob takes most simply
+    # (``a.shop.example`` of ``*.shop.example``): one no exclusion takes (none of the
+    # texts the search avoids) tells so in microseconds, where a search takes
+    # milliseconds a rule. Only when each of them is left out is the search made, and
+    # it decides: a rule is refused by the search alone. A name is looked up, not
+    # matched: thousands of them would each be made a pattern, once.
+    globs, names = _globs_and_names(excluded)
+    if any(
+        domain not in names and not any(fnmatchcase(domain, pattern) for pattern in globs)
+        for domain in _some_domains(glob)
+    ):
+        return True
+    return _searched(glob, excluded)
+
+
+def _globs_and_names(excluded: Collection[str]) -> tuple[list[str], set[str]]:
+    """The globs of ``excluded``, and its names (each matches itself alone)."""
+    globs = [pattern for pattern in excluded if any(c in pattern for c in "*?[")]
+    return globs, set(excluded).difference(globs)
+
+
+def _searched(glob: str, excluded: Collection[str]) -> bool:
+    """:func:`leaves_a_domain`, told by the search alone."""
     if glob in excluded:
         return False
-    globs = [pattern for pattern in excluded if any(c in pattern for c in "*?[")]
-    names = set(excluded).difference(globs)
+    globs, names = _globs_and_names(excluded)
     # The names are a few of the domains the globs leave in, at most: each is stepped
     # around once found, not searched beside (a thousand of them, each begun, made a
     # search of tens of thousands of steps).
@@ -65,6 +88,41 @@ def leaves_a_domain(glob: str, excluded: Collection[str]) -> bool:
     except _TooMany:
         pass
     return True
+
+
+#: What a star takes in each domain :func:`_some_domains` makes, and a ``?`` or a set
+#: (the first character a set takes when not this one): nothing or a character, of
+#: each end of the alphabet (an exclusion ``a*`` or ``[a-m]*`` leaves ``z``) and a digit.
+_FILLS: Final = (("", "a"), ("a", "a"), ("", "z"), ("z", "z"), ("", "0"), ("0", "0"))
+#: A domain label in normal form (sesd.core.domains): the texts a search finds (parts
+#: of 1 to 63, neither beginning nor ending in '-').
+_DOMAIN: Final = re.compile(
+    r"(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+)
+
+
+def _some_domains(glob: str) -> list[str]:
+    """A few domains in normal form that ``glob`` matches, if written so that one is
+    (``*.shop.example`` gives ``a.shop.example``): each star as nothing or one
+    character, each ``?`` and set as one it takes. Cheap, and not every domain:
+    ``*.example`` less ``[a-z]*`` and ``[0-9]*`` leaves ``_.example``, which none of
+    these is."""
+    parts = list(glob_parts(glob))
+    found: dict[str, None] = {}
+    for star, one in _FILLS:
+        text = "".join(
+            star
+            if kind == "*"
+            else one
+            if kind == "?"
+            else next((c for c in one + _CHARACTERS if fnmatchcase(c, part)), "")
+            if kind == "set"
+            else part
+            for kind, part in parts
+        )
+        if len(text) <= _LONGEST_NAME and _DOMAIN.fullmatch(text) and fnmatchcase(text, glob):
+            found[text] = None
+    return list(found)
 
 
 #: The names a search steps around at most, each found as the shortest domain left in:
