@@ -59,3 +59,17 @@ def test_a_second_silence_the_checks_refuse_for_the_same_reason_is_said_too(
     assert _skipped(watcher, T) == [(1, "s1")]
     file.add(silence(2), T + 1)
     assert _skipped(watcher, T + 1) == [(2, "s2")]
+
+
+def test_an_entry_left_out_is_said_with_the_file_and_why(tmp_path: Path) -> None:
+    """The line of an entry left out names the file it is in, beside its place, its id
+    and why: the on-call engineer edits that file."""
+    path = tmp_path / "silences.json"
+    _write(path, [{"id": "hand-1", "comment": "by hand", "ends_at": T + 3600}])
+    watcher = SilenceWatcher(str(path))
+    with capture_logs() as logs:
+        assert watcher.refresh(T)
+    [line] = [e for e in logs if e["event"] == "sesd.silences.skipped"]
+    assert (line["path"], line["entry"], line["id"]) == (str(path), 1, "hand-1")
+    assert line["reason"].startswith("not a silence: ")
+    assert "starts_at" in line["reason"]
