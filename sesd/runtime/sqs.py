@@ -43,6 +43,7 @@ from sesd.runtime.sqs_beside import (
     Asked,
     Calls,
     Received,
+    closing,
     delete_and_receive,
     is_fault,
     raised_after,
@@ -271,13 +272,21 @@ class QueuePoller:
     async def _judged(self, messages: list[MessageTypeDef]) -> list[MessageTypeDef]:
         """A batch judged: those to delete. What ends the judging is raised once the batch
         is told: a fault of sesd's own (:meth:`Ends.misjudged`), the poller's own
-        cancellation through the shield."""
+        cancellation through the shield, its coroutine's close."""
         received_at = self._clock()
         done: list[MessageTypeDef] = []
         left: list[MessageTypeDef] = []
         try:  # no stop cuts it short: a stop waits for the batch and its delete (sqs_judge)
             await self._judge.batch(messages, received_at, done, left)
         except BaseException as exc:
+            if closing(exc):
+                # The coroutine closed where the batch took its turn (its task left pending
+                # as the event loop ended): an exit, as a kill is. The judged (counted)
+                # told cut off; it may wait for nothing, so none given back: all come
+                # back after their visibility timeout.
+                self._ends.told(len(messages), len(done), None if done else 0)
+                self._ends.not_given_back(left)
+                raise
             if is_fault(exc):  # sesd's own: told, then raised for its supervisor
                 ends, in_flight = self._ends, self._in_flight
                 first = await ends.misjudged(in_flight, exc, messages, done, left, DELETE_LIMIT)

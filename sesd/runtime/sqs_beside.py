@@ -27,6 +27,7 @@ __all__ = [
     "Asked",
     "Calls",
     "Received",
+    "closing",
     "delete_and_receive",
     "delete_beside",
     "is_fault",
@@ -216,6 +217,28 @@ def _rank(exc: BaseException) -> int:
     if isinstance(exc, KeyboardInterrupt | SystemExit):
         return 2
     return 0 if isinstance(exc, Exception) else 1
+
+
+#: How far down an error's context :func:`closing` looks for the close.
+_CLOSE_DEPTH = 8
+
+
+def closing(exc: BaseException) -> bool:
+    """Whether ``exc`` is the poller's coroutine being closed where it waits
+    (``coroutine.close()``: what Python does to a task left pending as its event loop
+    or the interpreter ends): the ``GeneratorExit`` thrown in, or what was raised in its
+    place as it went up (an anyio scope the close leaves from outside its task says
+    "no running event loop", or "a different task"). An exit, as a kill is: the poller
+    then waits for nothing (Python would raise "coroutine ignored GeneratorExit"),
+    and its messages come back after their visibility timeout."""
+    seen: BaseException | None = exc
+    for _ in range(_CLOSE_DEPTH):
+        if seen is None:
+            return False
+        if isinstance(seen, GeneratorExit):
+            return True
+        seen = seen.__context__
+    return False
 
 
 def is_fault(exc: BaseException) -> bool:

@@ -6,13 +6,14 @@ beside the error the poller raises."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 from sesd.io.logs import debug_logged
 from sesd.metrics.registry import Metrics
 from sesd.metrics.sqs import QueueCounts
 from sesd.runtime.in_flight import InFlight
-from sesd.runtime.sqs_beside import BESIDE, Calls, is_fault, raised_first
+from sesd.runtime.sqs_beside import BESIDE, Calls, closing, is_fault, raised_first
 from sesd.runtime.sqs_calls import describe_error
 from sesd.runtime.sqs_deletes import Deletes, Released
 
@@ -21,11 +22,18 @@ if TYPE_CHECKING:
 else:
     MessageTypeDef = Any
 
-__all__ = ["APPLIED", "GIVE_BACK", "MISJUDGED", "MISJUDGED_ENDING", "Ends"]
+__all__ = [
+    "APPLIED",
+    "GIVE_BACK",
+    "MISJUDGED",
+    "MISJUDGED_ENDING",
+    "MISJUDGED_UNDELETED",
+    "Ends",
+]
 
-#: What the log says of a fault of sesd's own in a batch's judging, and what came of it.
-MISJUDGED = (
-    "a fault of sesd's own judging the batch: what it judged is deleted as any batch's, "
+#: What the log says, after what came of the delete of what a faulted batch judged, of
+#: the rest of the batch and of the poller.
+_MISJUDGED_REST = (
     "those after the message at fault given back at once for SQS to hand out again, "
     "unless that give-back is cut off (sesd.sqs.release_cut_off) or raises (this fault "
     "then told beside its error: sesd.task.failed); those hidden (that message, and any "
@@ -34,6 +42,21 @@ MISJUDGED = (
     "queue); the poller starts again, unless an exit or a cancellation under that "
     "give-back ends it. A fault that repeats is a bug: report it with its traceback "
     "(sesd.task.failed)"
+)
+
+#: What the log says of a fault of sesd's own in a batch's judging, and what came of it.
+MISJUDGED = (
+    "a fault of sesd's own judging the batch: what it judged is deleted as any batch's, "
+    + _MISJUDGED_REST
+)
+
+#: What the log says of a fault of sesd's own in a batch's judging, when another fault of
+#: sesd's own ended the delete of what it judged: ``deleted`` says how many it deleted.
+MISJUDGED_UNDELETED = (
+    "a fault of sesd's own judging the batch, and another under the delete of what it "
+    "judged (told beside it: sesd.task.failed), which ended that delete: what it did not "
+    "delete (all but `deleted`) SQS hands out again after its visibility timeout, counted "
+    "as duplicates; " + _MISJUDGED_REST
 )
 
 #: What the log says of a fault of sesd's own judging the batch, when an exit or the
@@ -102,12 +125,19 @@ class Ends:
             raise
         finally:
             if cut:
-                self._deletes.cut_off("release")
-                self.cut_off(
-                    "sesd.sqs.release_cut_off",
-                    count=len(messages),
-                    hint="they become visible again after their visibility timeout",
-                )
+                self.not_given_back(messages)
+
+    def not_given_back(self, messages: list[MessageTypeDef]) -> None:
+        """A give-back of ``messages`` cut off, or not made (the poller's coroutine closed:
+        it waits for nothing then): counted a failed release, and said."""
+        if not messages:
+            return
+        self._deletes.cut_off("release")
+        self.cut_off(
+            "sesd.sqs.release_cut_off",
+            count=len(messages),
+            hint="they become visible again after their visibility timeout",
+        )
 
     async def given_back(
         self, in_flight: InFlight, messages: list[MessageTypeDef], ended: BaseException
@@ -136,10 +166,11 @@ class Ends:
             with in_flight.scope(limit):
                 calls.deleted = await self._deletes.delete(done, calls)
         except BaseException as exc:  # noqa: BLE001 - raised by the poller
-            # Outside the scope, which takes its own cut. An exit, or the poller's own
+            # Outside the scope, which takes its own cut. An exit, the poller's own
             # cancellation through the shield (the event loop's close, a program
-            # cancelling its task), ends the delete cut off: told so, as beside a receive.
-            if is_fault(exc):
+            # cancelling its task), or its coroutine's close, ends the delete cut off:
+            # told so, as beside a receive.
+            if is_fault(exc) and not closing(exc):
                 calls.fault = exc
             else:
                 calls.raised = exc
@@ -166,10 +197,15 @@ class Ends:
         whoever waits for it (an exit, a cancellation; the fault then counted and
         logged here); when the give-back raises in turn, the one of the two
         :meth:`either` says."""
-        calls = await self._deleted(in_flight, messages, done, limit)
+        calls = Calls()
+        with contextlib.suppress(GeneratorExit):  # the poller's close: _deleted
+            await self._deleted(in_flight, messages, done, limit, calls)
         # An exit or the poller's own cancellation under the delete ends the poller: the
-        # judging's advice (the delete made, the poller started again) would be untrue.
-        hint = MISJUDGED if calls.raised is None else MISJUDGED_ENDING
+        # judging's advice (the delete made, the poller started again) would be untrue;
+        # so would "deleted" after a fault of sesd's own under the delete.
+        hint = MISJUDGED if calls.fault is None else MISJUDGED_UNDELETED
+        if calls.raised is not None:
+            hint = MISJUDGED_ENDING
         self._counts.error("process")
         self._log.error(
             "sesd.sqs.batch_failed",
@@ -186,6 +222,10 @@ class Ends:
             **self._deletes.place(),
         )
         first = self._first(exc, calls, hint)
+        if calls.raised is not None and closing(calls.raised):
+            # The poller's coroutine closed under the delete: it may wait for nothing.
+            self.not_given_back(left)
+            return first
         try:
             await self.give_back(in_flight, left)
         except BaseException as error:  # noqa: BLE001 - one of the two raised by the poller
@@ -213,7 +253,9 @@ class Ends:
         anew in the windows once the duplicate filter had forgotten it. What to raise:
         the fault, or what ended the delete if it must reach whoever waits for it (an
         exit, a cancellation; the fault then counted and logged here)."""
-        calls = await self._deleted(in_flight, messages, done, limit)
+        calls = Calls()
+        with contextlib.suppress(GeneratorExit):  # the poller's close: _deleted
+            await self._deleted(in_flight, messages, done, limit, calls)
         return self._first(exc, calls, APPLIED)
 
     async def _deleted(
@@ -222,14 +264,22 @@ class Ends:
         messages: list[MessageTypeDef],
         done: list[MessageTypeDef],
         limit: float,
-    ) -> Calls:
+        calls: Calls,
+    ) -> None:
         """What a batch ending in a fault handled (``done``), deleted as any batch's is,
-        and the batch told: what the delete came to."""
-        calls = Calls()
-        await self.delete(in_flight, done, calls, limit)
-        if calls.fault is None:  # a fault under the delete is no delete cut off: told later
-            self.told(len(messages), len(done), calls.deleted, calls.so_far)
-        return calls
+        and the batch told: what the delete came to, in ``calls``. The poller's coroutine
+        closed under it (a task left pending as its event loop ends) is an exit that
+        cuts the delete off, kept in ``calls.raised``; Python throws that close into each
+        frame that waits, once the one below has ended: raised here, for the caller to
+        take it too, tell the fault and wait for nothing more."""
+        try:
+            await self.delete(in_flight, done, calls, limit)
+        except GeneratorExit as exc:
+            calls.raised = exc
+            raise
+        finally:
+            if calls.fault is None:  # a fault under the delete is no delete cut off: told later
+                self.told(len(messages), len(done), calls.deleted, calls.so_far)
 
     def _first(self, exc: BaseException, calls: Calls, hint: str) -> BaseException:
         """What a poller whose batch ended in ``exc`` raises once its delete (``calls``)
