@@ -154,3 +154,37 @@ async def test_a_poller_closed_as_it_deletes_what_a_batch_handled_before_a_fault
     assert said["sesd.sqs.delete_cut_off"]["count"] == 3
     assert "sesd.sqs.delete_failed" not in said, said["sesd.sqs.delete_failed"]
     assert "sesd.sqs.batch_failed" not in said
+
+
+async def test_a_poller_closed_as_its_delete_and_next_receive_wait_waits_for_neither(
+    local_sqs: LocalSqs, json_logs: io.StringIO
+) -> None:
+    """Closed while the batch's delete and the next receive, made beside it, both wait
+    for SQS: the poller waits for neither, and says no fault. The delete, a task of its
+    own that the close does not reach, goes on: the three are deleted once SQS answers,
+    as any batch's."""
+    async with aws_client("sqs", local_sqs) as sqs:
+        url, p, messages = await _three_received(sqs, _DELIVERIES)
+        let_delete, deleted = anyio.Event(), anyio.Event()
+        delete = sqs.delete_message_batch
+
+        async def delete_once_let(**kwargs: Any) -> Any:
+            await let_delete.wait()
+            try:
+                return await delete(**kwargs)
+            finally:
+                deleted.set()
+
+        sqs.delete_message_batch = delete_once_let
+        receiving = _stalled(sqs, "receive_message")
+        task = asyncio.get_running_loop().create_task(p._handle(messages, ask=True))
+        with anyio.fail_after(10):
+            await receiving.wait()
+            raised = await _closed(task)
+            let_delete.set()
+            await deleted.wait()
+        _no_wait_in_the_close(raised)
+        assert await queue_counts(sqs, url) == (0, 0)
+        assert _counted(p, "delete") == (0, 0)
+    said = said_in(json_logs)
+    assert "sesd.task.failed" not in said, said["sesd.task.failed"]

@@ -123,7 +123,10 @@ async def delete_and_receive(
                     await beside
         except BaseException as exc:  # noqa: BLE001 - raised once the batch is told
             calls.raised = exc
-        if not beside.done():  # the receive raised, or its bound cut it off
+        # Not once the poller's coroutine is closed (a task left pending as its event
+        # loop ends): it may wait for nothing. The delete, a task of its own, goes on.
+        closed = calls.raised is not None and closing(calls.raised)
+        if not beside.done() and not closed:  # the receive raised, or its bound cut it off
             try:
                 with anyio.CancelScope(shield=True):
                     await beside
@@ -213,10 +216,11 @@ def raised_first(
 def _rank(exc: BaseException) -> int:
     """Which of two errors a batch ended in is raised (:func:`raised_first`): an exit
     asked for (2) before what else is no Exception (1: a cancellation, a
-    ``GeneratorExit``), before a fault (0)."""
+    ``GeneratorExit``; what the poller's close raised: :func:`closing`), before a fault
+    (0)."""
     if isinstance(exc, KeyboardInterrupt | SystemExit):
         return 2
-    return 0 if isinstance(exc, Exception) else 1
+    return 0 if isinstance(exc, Exception) and not closing(exc) else 1
 
 
 #: How far down an error's context :func:`closing` looks for the close.
@@ -224,14 +228,18 @@ _CLOSE_DEPTH = 8
 
 
 def closing(exc: BaseException) -> bool:
-    """Whether ``exc`` is the poller's coroutine being closed where it waits
+    """Whether ``exc`` is what the close of the poller's coroutine raised where it waits
     (``coroutine.close()``: what Python does to a task left pending as its event loop
-    or the interpreter ends): the ``GeneratorExit`` thrown in, or what was raised in its
-    place as it went up (an anyio scope the close leaves from outside its task says
-    "no running event loop", or "a different task"). An exit, as a kill is: the poller
-    then waits for nothing (Python would raise "coroutine ignored GeneratorExit"),
-    and its messages come back after their visibility timeout."""
-    seen: BaseException | None = exc
+    or the interpreter ends). The close's ``GeneratorExit``, thrown in from outside the
+    poller's task (another task's, or none as the interpreter ends), leaves the anyio
+    scope each of the poller's waits is in, which raises a ``RuntimeError`` in its
+    place ("a different task", "no running event loop"). An exit, as a kill is: the
+    poller then waits for nothing (Python would raise "coroutine ignored
+    GeneratorExit"), and its messages come back after their visibility timeout. A
+    ``GeneratorExit`` raised as an error (a library's, in the poller's task) is not."""
+    if isinstance(exc, GeneratorExit):
+        return False
+    seen = exc.__context__
     for _ in range(_CLOSE_DEPTH):
         if seen is None:
             return False

@@ -269,14 +269,11 @@ class Ends:
         """What a batch ending in a fault handled (``done``), deleted as any batch's is,
         and the batch told: what the delete came to, in ``calls``. The poller's coroutine
         closed under it (a task left pending as its event loop ends) is an exit that
-        cuts the delete off, kept in ``calls.raised``; Python throws that close into each
-        frame that waits, once the one below has ended: raised here, for the caller to
-        take it too, tell the fault and wait for nothing more."""
+        cuts the delete off (:func:`closing`, in ``calls.raised``); Python then throws a
+        ``GeneratorExit`` into each frame that waits, once the one below has ended: this
+        one's raised, for the caller to take, tell the fault and wait for nothing more."""
         try:
             await self.delete(in_flight, done, calls, limit)
-        except GeneratorExit as exc:
-            calls.raised = exc
-            raise
         finally:
             if calls.fault is None:  # a fault under the delete is no delete cut off: told later
                 self.told(len(messages), len(done), calls.deleted, calls.so_far)
