@@ -1,17 +1,18 @@
-"""A poller whose coroutine is closed where it waits (``coroutine.close()``: what
-Python does to a task left pending as its event loop or the interpreter ends, its
-coroutine dropped): a ``GeneratorExit`` thrown in as it judges a batch, or as it
+"""A poller whose coroutine a program closes where it waits, from outside its task
+(``coroutine.close()``): a ``GeneratorExit`` thrown in as it judges a batch, or as it
 deletes what a batch handled before a fault of sesd's own (in its judging, or after
-it). That is an exit, as a kill is: the
-poller waits for nothing more (a coroutine being closed may not: Python raises
-"coroutine ignored GeneratorExit"), takes the close for no fault of its own, and what
-it held comes back after its visibility timeout; the batch is told as when an exit
-cuts it off."""
+it). That is an exit, as a kill is: the poller waits for nothing more (a coroutine
+being closed may not: Python raises "coroutine ignored GeneratorExit"), takes the
+close for no fault of its own, and what it held comes back after its visibility
+timeout; the batch is told as when an exit cuts it off. A fault of the poller's own
+task whose context holds a generator's ``GeneratorExit`` is no close."""
 
 from __future__ import annotations
 
 import asyncio
 import io
+import threading
+from collections.abc import Generator
 from typing import Any
 
 import anyio
@@ -29,28 +30,41 @@ from tests.test_sqs_judge_fault import _DELIVERIES, _FailsOn, _three_received
 from tests.test_sqs_stop_delete_cancelled import _counted, _stalled
 
 
-async def _closed(task: asyncio.Task[Any]) -> BaseException | None:
-    """Close ``task``'s coroutine where it waits, from another task (the test's), and
-    return what the close raised, if anything. The task is then let end: asyncio ends
-    one whose coroutine was closed under it in a ``RuntimeError`` of its own."""
-    raised: BaseException | None = None
-    try:
-        task.get_coro().close()
-    except Exception as exc:  # noqa: BLE001 - what the close raised, looked at by the test
-        raised = exc
+async def _closed(task: asyncio.Task[Any], *, in_a_thread: bool = False) -> BaseException | None:
+    """Close ``task``'s coroutine where it waits, from another task (the test's), or
+    from a thread where no event loop runs (``in_a_thread``; the event loop waits for
+    it, nothing else running the coroutine meanwhile), and return what the close
+    raised, if anything. The task is then let end: asyncio ends one whose coroutine was closed
+    under it in a ``RuntimeError`` of its own."""
+    raised: list[BaseException] = []
+
+    def close() -> None:
+        try:
+            task.get_coro().close()
+        except Exception as exc:  # noqa: BLE001 - what the close raised, looked at by the test
+            raised.append(exc)
+
+    if in_a_thread:
+        thread = threading.Thread(target=close)
+        thread.start()
+        thread.join(10)  # the event loop held: nothing else runs the poller's coroutine
+        assert not thread.is_alive()
+    else:
+        close()
     task.cancel()
     with pytest.raises(RuntimeError, match="cannot reuse already awaited coroutine"):
         await task
-    return raised
+    return raised[0] if raised else None
 
 
 def _no_wait_in_the_close(raised: BaseException | None) -> None:
     """The close waited for nothing: it raised, if anything, what anyio's scope the
-    poller waited in raises as it is left from another task (as it is at the
-    interpreter's end too: no event loop runs then), not Python's "coroutine ignored
-    GeneratorExit", which says the poller waited for a call as its coroutine closed."""
+    poller waited in raises as it is left from another task, or where no event loop
+    runs, not Python's "coroutine ignored GeneratorExit", which says the poller waited
+    for a call as its coroutine closed."""
     assert raised is None or "GeneratorExit" not in str(raised), raised
-    assert raised is None or "cancel scope in a different task" in str(raised), raised
+    scope = ("cancel scope in a different task", "no running event loop")
+    assert raised is None or any(said in str(raised) for said in scope), raised
 
 
 def _at_the_turn_after_one_judged(p: QueuePoller) -> anyio.Event:
@@ -69,11 +83,13 @@ def _at_the_turn_after_one_judged(p: QueuePoller) -> anyio.Event:
     return at_turn
 
 
+@pytest.mark.parametrize("in_a_thread", [False, True], ids=["another_task", "no_loop"])
 async def test_a_poller_closed_as_it_judges_a_batch_ends_as_at_an_exit(
-    local_sqs: LocalSqs, json_logs: io.StringIO
+    local_sqs: LocalSqs, json_logs: io.StringIO, in_a_thread: bool
 ) -> None:
-    """Closed at the turn a costly batch gives the event loop between its two messages:
-    no fault said or counted, no call made. The message judged is said cut off from its
+    """Closed at the turn a costly batch gives the event loop between its two messages,
+    from another task or where no event loop runs: no fault said or counted, no call
+    made. The message judged is said cut off from its
     delete (counted, not deleted), as when an exit ends the event loop there; both stay
     hidden until their visibility timeout, as after a kill."""
     async with aws_client("sqs", local_sqs) as sqs:
@@ -82,7 +98,7 @@ async def test_a_poller_closed_as_it_judges_a_batch_ends_as_at_an_exit(
         task = asyncio.get_running_loop().create_task(p._handle(messages))
         with anyio.fail_after(10):
             await at_turn.wait()
-            raised = await _closed(task)
+            raised = await _closed(task, in_a_thread=in_a_thread)
         _no_wait_in_the_close(raised)
         assert _counted(p, "delete") == (1, 0)
         assert _counted(p, "process") == (0, 0)
@@ -188,3 +204,41 @@ async def test_a_poller_closed_as_its_delete_and_next_receive_wait_waits_for_nei
         assert _counted(p, "delete") == (0, 0)
     said = said_in(json_logs)
     assert "sesd.task.failed" not in said, said["sesd.task.failed"]
+
+
+class _FailsClosingALines(_FailsOn):
+    """A fault of sesd's own judging one message, raised as a generator it reads is
+    closed (its cleanup fails): the error's context is that close's ``GeneratorExit``,
+    in the poller's own task, whose coroutine nobody closed."""
+
+    def __contains__(self, message_id: object) -> bool:
+        def lines() -> Generator[None, None, None]:
+            try:
+                yield
+            finally:
+                super(_FailsClosingALines, self).__contains__(message_id)
+
+        read = lines()
+        next(read)
+        read.close()
+        return super().__contains__(message_id)
+
+
+async def test_a_fault_met_as_a_generator_closes_is_no_close_of_the_poller(
+    local_sqs: LocalSqs, json_logs: io.StringIO
+) -> None:
+    """A fault of sesd's own judging the second of three messages, whose context holds a
+    generator's ``GeneratorExit``: told as any judging fault is, not taken for the close
+    of the poller's coroutine. The first is deleted, the third given back at once."""
+    async with aws_client("sqs", local_sqs) as sqs:
+        url, p, messages = await _three_received(sqs, _DELIVERIES)
+        p._judge._invalid = _FailsClosingALines(messages[1]["MessageId"])
+        with anyio.fail_after(10), pytest.raises(RuntimeError, match="a fault judging") as got:
+            await p._handle(messages)
+        assert isinstance(got.value.__context__, GeneratorExit)
+        assert await queue_counts(sqs, url) == (1, 1)
+    said = said_in(json_logs)
+    failed = said["sesd.sqs.batch_failed"]
+    assert (failed["deleted"], failed["to_give_back"]) == (1, 1)
+    assert said["sesd.sqs.released"]["count"] == 1
+    assert "sesd.sqs.delete_cut_off" not in said, said["sesd.sqs.delete_cut_off"]

@@ -23,6 +23,7 @@ answer would come in time.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -274,16 +275,18 @@ class QueuePoller:
         is told: a fault of sesd's own (:meth:`Ends.misjudged`), the poller's own
         cancellation through the shield, its coroutine's close."""
         received_at = self._clock()
+        task = asyncio.current_task()  # (closing)
         done: list[MessageTypeDef] = []
         left: list[MessageTypeDef] = []
         try:  # no stop cuts it short: a stop waits for the batch and its delete (sqs_judge)
             await self._judge.batch(messages, received_at, done, left)
         except BaseException as exc:
-            if closing(exc):
-                # The coroutine closed where the batch took its turn (its task left pending
-                # as the event loop ended): an exit, as a kill is. The judged (counted)
-                # told cut off; it may wait for nothing, so none given back: all come
-                # back after their visibility timeout.
+            if closing(task):
+                # The coroutine closed from outside its task where the batch took its
+                # turn: an exit, as a kill is. The judged (counted) told cut off; it may
+                # wait for nothing, so none given back: all come back after their
+                # visibility timeout. A fault of this task's stays one, whatever it
+                # holds (a GeneratorExit of a generator closed as it failed).
                 self._ends.told(len(messages), len(done), None if done else 0)
                 self._ends.not_given_back(left)
                 raise

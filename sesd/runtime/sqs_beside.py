@@ -27,6 +27,7 @@ __all__ = [
     "Asked",
     "Calls",
     "Received",
+    "closed",
     "closing",
     "delete_and_receive",
     "delete_beside",
@@ -108,6 +109,7 @@ async def delete_and_receive(
     told: what the receive brought is then given back, not hidden until its visibility
     timeout."""
     calls = Calls()
+    task = asyncio.current_task()  # (:func:`closing`)
     cut = in_flight.bound(limit)
     beside = asyncio.get_running_loop().create_task(delete_beside(deletes, done, calls, cut))
     cut.task = beside
@@ -123,10 +125,9 @@ async def delete_and_receive(
                     await beside
         except BaseException as exc:  # noqa: BLE001 - raised once the batch is told
             calls.raised = exc
-        # Not once the poller's coroutine is closed (a task left pending as its event
-        # loop ends): it may wait for nothing. The delete, a task of its own, goes on.
-        closed = calls.raised is not None and closing(calls.raised)
-        if not beside.done() and not closed:  # the receive raised, or its bound cut it off
+        # Not once the poller's coroutine is closed from outside its task: it may wait
+        # for nothing. The delete, a task of its own, goes on.
+        if not beside.done() and not closing(task):  # the receive raised, or its bound cut it off
             try:
                 with anyio.CancelScope(shield=True):
                     await beside
@@ -216,37 +217,38 @@ def raised_first(
 def _rank(exc: BaseException) -> int:
     """Which of two errors a batch ended in is raised (:func:`raised_first`): an exit
     asked for (2) before what else is no Exception (1: a cancellation, a
-    ``GeneratorExit``; what the poller's close raised: :func:`closing`), before a fault
-    (0)."""
+    ``GeneratorExit``: the poller's close, :func:`closed`), before a fault (0)."""
     if isinstance(exc, KeyboardInterrupt | SystemExit):
         return 2
-    return 0 if isinstance(exc, Exception) and not closing(exc) else 1
+    return 0 if isinstance(exc, Exception) else 1
 
 
-#: How far down an error's context :func:`closing` looks for the close.
-_CLOSE_DEPTH = 8
+def closing(task: asyncio.Task[Any] | None) -> bool:
+    """Whether the poller's coroutine is being closed (``coroutine.close()``, by a
+    program running sesd), ``task`` the one the poller waited in: the close's
+    ``GeneratorExit`` is thrown in from outside that task, from another's or where no
+    event loop runs. An exit, as a kill is: the poller then waits for nothing
+    (Python would raise "coroutine ignored GeneratorExit"), and its messages come back
+    after their visibility timeout. Told apart by where the poller's code runs, not by
+    what it caught: anyio's scopes raise a ``RuntimeError`` in place of the close's
+    ``GeneratorExit`` as it leaves them from outside their task, and a fault of the
+    poller's own task may hold a ``GeneratorExit`` too (a generator closed as it
+    failed): that stays a fault."""
+    try:
+        return asyncio.current_task() is not task
+    except RuntimeError:  # no event loop runs in this thread
+        return True
 
 
-def closing(exc: BaseException) -> bool:
-    """Whether ``exc`` is what the close of the poller's coroutine raised where it waits
-    (``coroutine.close()``: what Python does to a task left pending as its event loop
-    or the interpreter ends). The close's ``GeneratorExit``, thrown in from outside the
-    poller's task (another task's, or none as the interpreter ends), leaves the anyio
-    scope each of the poller's waits is in, which raises a ``RuntimeError`` in its
-    place ("a different task", "no running event loop"). An exit, as a kill is: the
-    poller then waits for nothing (Python would raise "coroutine ignored
-    GeneratorExit"), and its messages come back after their visibility timeout. A
-    ``GeneratorExit`` raised as an error (a library's, in the poller's task) is not."""
+def closed(exc: BaseException) -> GeneratorExit:
+    """What the close of the poller's coroutine (:func:`closing`) raised where it waited,
+    as the close's ``GeneratorExit`` (an exit to :func:`raised_first`), not what anyio's
+    scope raised in its place as it was left from outside its task."""
     if isinstance(exc, GeneratorExit):
-        return False
-    seen = exc.__context__
-    for _ in range(_CLOSE_DEPTH):
-        if seen is None:
-            return False
-        if isinstance(seen, GeneratorExit):
-            return True
-        seen = seen.__context__
-    return False
+        return exc
+    close = GeneratorExit()
+    close.__context__ = exc
+    return close
 
 
 def is_fault(exc: BaseException) -> bool:

@@ -232,9 +232,9 @@ class Deletes:
                 raise
             return kept.answer, exc
         finally:
-            # Not in another context: a coroutine closed from outside its task (one left
-            # pending as its event loop ends) runs this there, and the reset would raise
-            # a ValueError in place of the close's GeneratorExit.
+            # Not in another context: a coroutine closed from outside its task runs this
+            # there, and the reset would raise a ValueError in place of the close's
+            # GeneratorExit.
             if KEPT.get() is kept:
                 KEPT.reset(token)
 

@@ -13,7 +13,7 @@ from sesd.io.logs import debug_logged
 from sesd.metrics.registry import Metrics
 from sesd.metrics.sqs import QueueCounts
 from sesd.runtime.in_flight import InFlight
-from sesd.runtime.sqs_beside import BESIDE, Calls, closing, is_fault, raised_first
+from sesd.runtime.sqs_beside import BESIDE, Calls, closed, closing, is_fault, raised_first
 from sesd.runtime.sqs_calls import describe_error
 from sesd.runtime.sqs_deletes import Deletes, Released
 
@@ -162,15 +162,19 @@ class Ends:
         then says what it had deleted). A fault of sesd's own is kept in
         ``calls.fault``, for the poller to raise; what else ends the delete, in
         ``calls.raised``, for the poller to raise once the batch is told."""
+        task = asyncio.current_task()  # (closing)
         try:
             with in_flight.scope(limit):
                 calls.deleted = await self._deletes.delete(done, calls)
         except BaseException as exc:  # noqa: BLE001 - raised by the poller
             # Outside the scope, which takes its own cut. An exit, the poller's own
             # cancellation through the shield (the event loop's close, a program
-            # cancelling its task), or its coroutine's close, ends the delete cut off:
-            # told so, as beside a receive.
-            if is_fault(exc) and not closing(exc):
+            # cancelling its task), or its coroutine's close (kept as the close's
+            # GeneratorExit, an exit to raised_first), ends the delete cut off: told
+            # so, as beside a receive. A GeneratorExit of this task's is a fault.
+            if closing(task):
+                calls.raised = closed(exc)
+            elif is_fault(exc):
                 calls.fault = exc
             else:
                 calls.raised = exc
@@ -222,8 +226,9 @@ class Ends:
             **self._deletes.place(),
         )
         first = self._first(exc, calls, hint)
-        if calls.raised is not None and closing(calls.raised):
-            # The poller's coroutine closed under the delete: it may wait for nothing.
+        if isinstance(calls.raised, GeneratorExit):
+            # The poller's coroutine closed under the delete (what :meth:`delete` keeps
+            # of a close alone): it may wait for nothing.
             self.not_given_back(left)
             return first
         try:
@@ -268,8 +273,8 @@ class Ends:
     ) -> None:
         """What a batch ending in a fault handled (``done``), deleted as any batch's is,
         and the batch told: what the delete came to, in ``calls``. The poller's coroutine
-        closed under it (a task left pending as its event loop ends) is an exit that
-        cuts the delete off (:func:`closing`, in ``calls.raised``); Python then throws a
+        closed under it from outside its task is an exit that cuts the delete off
+        (:func:`closing`; a ``GeneratorExit`` in ``calls.raised``); Python then throws a
         ``GeneratorExit`` into each frame that waits, once the one below has ended: this
         one's raised, for the caller to take, tell the fault and wait for nothing more."""
         try:
