@@ -242,3 +242,24 @@ async def test_a_fault_met_as_a_generator_closes_is_no_close_of_the_poller(
     assert (failed["deleted"], failed["to_give_back"]) == (1, 1)
     assert said["sesd.sqs.released"]["count"] == 1
     assert "sesd.sqs.delete_cut_off" not in said, said["sesd.sqs.delete_cut_off"]
+
+
+async def test_a_poller_closed_as_it_deletes_a_batch_says_that_delete_cut_off(
+    local_sqs: LocalSqs, json_logs: io.StringIO
+) -> None:
+    """Closed while a batch's delete, made alone (no receive beside it), waits for SQS:
+    the delete is said cut off and counted failed, as when an exit cuts it off, and
+    no fault is said; the three come back after their visibility timeout."""
+    async with aws_client("sqs", local_sqs) as sqs:
+        url, p, messages = await _three_received(sqs, _DELIVERIES)
+        deleting = _stalled(sqs, "delete_message_batch")
+        task = asyncio.get_running_loop().create_task(p._handle(messages))
+        with anyio.fail_after(10):
+            await deleting.wait()
+            raised = await _closed(task)
+        _no_wait_in_the_close(raised)
+        assert _counted(p, "delete") == (1, 0)
+        assert await queue_counts(sqs, url) == (0, 3)
+    said = said_in(json_logs)
+    assert said["sesd.sqs.delete_cut_off"]["count"] == 3
+    assert "sesd.task.failed" not in said, said["sesd.task.failed"]

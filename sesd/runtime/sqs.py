@@ -325,6 +325,22 @@ class QueuePoller:
                 raise
             raise first from exc
 
+    async def _deleted_alone(
+        self, messages: list[MessageTypeDef], done: list[MessageTypeDef]
+    ) -> Calls:
+        """A batch's delete of what it handled (``done``), no receive beside it: what it
+        came to. The poller's coroutine closed under it from outside its task (kept in
+        ``calls.raised``) is thrown in here once the delete ended: the batch told as
+        when an exit cuts its delete off, and nothing more waited for."""
+        calls = Calls()
+        try:
+            await self._ends.delete(self._in_flight, done, calls, DELETE_LIMIT)
+        except GeneratorExit:
+            if isinstance(calls.raised, GeneratorExit):
+                self._ends.told(len(messages), len(done), calls.deleted, calls.so_far)
+            raise
+        return calls
+
     async def _handle(self, messages: list[MessageTypeDef], *, ask: bool = False) -> Asked:
         """Judge a batch and delete what it handled. ``ask``: then, unless a stop has
         begun, receive again while the delete is in flight, and return what that
@@ -348,8 +364,7 @@ class QueuePoller:
                 self._in_flight, self._deletes, done, self._ask, DELETE_LIMIT
             )
         else:
-            calls = Calls()
-            await self._ends.delete(self._in_flight, done, calls, DELETE_LIMIT)
+            calls = await self._deleted_alone(messages, done)
         # The batch told first (a fault's end is its supervisor's to tell): a second
         # cancellation may cut off the give-back below, and would leave it untold.
         if calls.fault is None:
