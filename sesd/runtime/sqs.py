@@ -23,7 +23,6 @@ answer would come in time.
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -44,7 +43,6 @@ from sesd.runtime.sqs_beside import (
     Asked,
     Calls,
     Received,
-    closing,
     delete_and_receive,
     is_fault,
     raised_after,
@@ -273,23 +271,13 @@ class QueuePoller:
     async def _judged(self, messages: list[MessageTypeDef]) -> list[MessageTypeDef]:
         """A batch judged: those to delete. What ends the judging is raised once the batch
         is told: a fault of sesd's own (:meth:`Ends.misjudged`), the poller's own
-        cancellation through the shield, its coroutine's close."""
+        cancellation through the shield."""
         received_at = self._clock()
-        task = asyncio.current_task()  # (closing)
         done: list[MessageTypeDef] = []
         left: list[MessageTypeDef] = []
         try:  # no stop cuts it short: a stop waits for the batch and its delete (sqs_judge)
             await self._judge.batch(messages, received_at, done, left)
         except BaseException as exc:
-            if closing(task):
-                # The coroutine closed from outside its task where the batch took its
-                # turn: an exit, as a kill is. The judged (counted) told cut off; it may
-                # wait for nothing, so none given back: all come back after their
-                # visibility timeout. A fault of this task's stays one, whatever it
-                # holds (a GeneratorExit of a generator closed as it failed).
-                self._ends.told(len(messages), len(done), None if done else 0)
-                self._ends.not_given_back(left)
-                raise
             if is_fault(exc):  # sesd's own: told, then raised for its supervisor
                 ends, in_flight = self._ends, self._in_flight
                 first = await ends.misjudged(in_flight, exc, messages, done, left, DELETE_LIMIT)
@@ -325,22 +313,6 @@ class QueuePoller:
                 raise
             raise first from exc
 
-    async def _deleted_alone(
-        self, messages: list[MessageTypeDef], done: list[MessageTypeDef]
-    ) -> Calls:
-        """A batch's delete of what it handled (``done``), no receive beside it: what it
-        came to. The poller's coroutine closed under it from outside its task (kept in
-        ``calls.raised``) is thrown in here once the delete ended: the batch told as
-        when an exit cuts its delete off, and nothing more waited for."""
-        calls = Calls()
-        try:
-            await self._ends.delete(self._in_flight, done, calls, DELETE_LIMIT)
-        except GeneratorExit:
-            if isinstance(calls.raised, GeneratorExit):
-                self._ends.told(len(messages), len(done), calls.deleted, calls.so_far)
-            raise
-        return calls
-
     async def _handle(self, messages: list[MessageTypeDef], *, ask: bool = False) -> Asked:
         """Judge a batch and delete what it handled. ``ask``: then, unless a stop has
         begun, receive again while the delete is in flight, and return what that
@@ -364,7 +336,8 @@ class QueuePoller:
                 self._in_flight, self._deletes, done, self._ask, DELETE_LIMIT
             )
         else:
-            calls = await self._deleted_alone(messages, done)
+            calls = Calls()
+            await self._ends.delete(self._in_flight, done, calls, DELETE_LIMIT)
         # The batch told first (a fault's end is its supervisor's to tell): a second
         # cancellation may cut off the give-back below, and would leave it untold.
         if calls.fault is None:

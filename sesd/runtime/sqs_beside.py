@@ -27,8 +27,6 @@ __all__ = [
     "Asked",
     "Calls",
     "Received",
-    "closed",
-    "closing",
     "delete_and_receive",
     "delete_beside",
     "is_fault",
@@ -109,7 +107,6 @@ async def delete_and_receive(
     told: what the receive brought is then given back, not hidden until its visibility
     timeout."""
     calls = Calls()
-    task = asyncio.current_task()  # (:func:`closing`)
     cut = in_flight.bound(limit)
     beside = asyncio.get_running_loop().create_task(delete_beside(deletes, done, calls, cut))
     cut.task = beside
@@ -125,9 +122,7 @@ async def delete_and_receive(
                     await beside
         except BaseException as exc:  # noqa: BLE001 - raised once the batch is told
             calls.raised = exc
-        # Not once the poller's coroutine is closed from outside its task: it may wait
-        # for nothing. The delete, a task of its own, goes on.
-        if not beside.done() and not closing(task):  # the receive raised, or its bound cut it off
+        if not beside.done():  # the receive raised, or its bound cut it off
             try:
                 with anyio.CancelScope(shield=True):
                     await beside
@@ -217,38 +212,10 @@ def raised_first(
 def _rank(exc: BaseException) -> int:
     """Which of two errors a batch ended in is raised (:func:`raised_first`): an exit
     asked for (2) before what else is no Exception (1: a cancellation, a
-    ``GeneratorExit``: the poller's close, :func:`closed`), before a fault (0)."""
+    ``GeneratorExit``), before a fault (0)."""
     if isinstance(exc, KeyboardInterrupt | SystemExit):
         return 2
     return 0 if isinstance(exc, Exception) else 1
-
-
-def closing(task: asyncio.Task[Any] | None) -> bool:
-    """Whether the poller's coroutine is being closed (``coroutine.close()``, by a
-    program running sesd), ``task`` the one the poller waited in: the close's
-    ``GeneratorExit`` is thrown in from outside that task, from another's or where no
-    event loop runs. An exit, as a kill is: the poller then waits for nothing
-    (Python would raise "coroutine ignored GeneratorExit"), and its messages come back
-    after their visibility timeout. Told apart by where the poller's code runs, not by
-    what it caught: anyio's scopes raise a ``RuntimeError`` in place of the close's
-    ``GeneratorExit`` as it leaves them from outside their task, and a fault of the
-    poller's own task may hold a ``GeneratorExit`` too (a generator closed as it
-    failed): that stays a fault."""
-    try:
-        return asyncio.current_task() is not task
-    except RuntimeError:  # no event loop runs in this thread
-        return True
-
-
-def closed(exc: BaseException) -> GeneratorExit:
-    """What the close of the poller's coroutine (:func:`closing`) raised where it waited,
-    as the close's ``GeneratorExit`` (an exit to :func:`raised_first`), not what anyio's
-    scope raised in its place as it was left from outside its task."""
-    if isinstance(exc, GeneratorExit):
-        return exc
-    close = GeneratorExit()
-    close.__context__ = exc
-    return close
 
 
 def is_fault(exc: BaseException) -> bool:

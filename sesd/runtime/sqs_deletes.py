@@ -232,11 +232,7 @@ class Deletes:
                 raise
             return kept.answer, exc
         finally:
-            # Not in another context: a coroutine closed from outside its task runs this
-            # there, and the reset would raise a ValueError in place of the close's
-            # GeneratorExit.
-            if KEPT.get() is kept:
-                KEPT.reset(token)
+            KEPT.reset(token)
 
     def cut_off(self, operation: str) -> None:
         """A delete or a release (``operation``) cut off before SQS answered (its own

@@ -6,14 +6,13 @@ beside the error the poller raises."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import TYPE_CHECKING, Any
 
 from sesd.io.logs import debug_logged
 from sesd.metrics.registry import Metrics
 from sesd.metrics.sqs import QueueCounts
 from sesd.runtime.in_flight import InFlight
-from sesd.runtime.sqs_beside import BESIDE, Calls, closed, closing, is_fault, raised_first
+from sesd.runtime.sqs_beside import BESIDE, Calls, is_fault, raised_first
 from sesd.runtime.sqs_calls import describe_error
 from sesd.runtime.sqs_deletes import Deletes, Released
 
@@ -125,19 +124,12 @@ class Ends:
             raise
         finally:
             if cut:
-                self.not_given_back(messages)
-
-    def not_given_back(self, messages: list[MessageTypeDef]) -> None:
-        """A give-back of ``messages`` cut off, or not made (the poller's coroutine closed:
-        it waits for nothing then): counted a failed release, and said."""
-        if not messages:
-            return
-        self._deletes.cut_off("release")
-        self.cut_off(
-            "sesd.sqs.release_cut_off",
-            count=len(messages),
-            hint="they become visible again after their visibility timeout",
-        )
+                self._deletes.cut_off("release")
+                self.cut_off(
+                    "sesd.sqs.release_cut_off",
+                    count=len(messages),
+                    hint="they become visible again after their visibility timeout",
+                )
 
     async def given_back(
         self, in_flight: InFlight, messages: list[MessageTypeDef], ended: BaseException
@@ -162,19 +154,14 @@ class Ends:
         then says what it had deleted). A fault of sesd's own is kept in
         ``calls.fault``, for the poller to raise; what else ends the delete, in
         ``calls.raised``, for the poller to raise once the batch is told."""
-        task = asyncio.current_task()  # (closing)
         try:
             with in_flight.scope(limit):
                 calls.deleted = await self._deletes.delete(done, calls)
         except BaseException as exc:  # noqa: BLE001 - raised by the poller
-            # Outside the scope, which takes its own cut. An exit, the poller's own
+            # Outside the scope, which takes its own cut. An exit, or the poller's own
             # cancellation through the shield (the event loop's close, a program
-            # cancelling its task), or its coroutine's close (kept as the close's
-            # GeneratorExit, an exit to raised_first), ends the delete cut off: told
-            # so, as beside a receive. A GeneratorExit of this task's is a fault.
-            if closing(task):
-                calls.raised = closed(exc)
-            elif is_fault(exc):
+            # cancelling its task), ends the delete cut off: told so, as beside a receive.
+            if is_fault(exc):
                 calls.fault = exc
             else:
                 calls.raised = exc
@@ -201,9 +188,7 @@ class Ends:
         whoever waits for it (an exit, a cancellation; the fault then counted and
         logged here); when the give-back raises in turn, the one of the two
         :meth:`either` says."""
-        calls = Calls()
-        with contextlib.suppress(GeneratorExit):  # the poller's close: _deleted
-            await self._deleted(in_flight, messages, done, limit, calls)
+        calls = await self._deleted(in_flight, messages, done, limit)
         # An exit or the poller's own cancellation under the delete ends the poller: the
         # judging's advice (the delete made, the poller started again) would be untrue;
         # so would "deleted" after a fault of sesd's own under the delete.
@@ -226,11 +211,6 @@ class Ends:
             **self._deletes.place(),
         )
         first = self._first(exc, calls, hint)
-        if isinstance(calls.raised, GeneratorExit):
-            # The poller's coroutine closed under the delete (what :meth:`delete` keeps
-            # of a close alone): it may wait for nothing.
-            self.not_given_back(left)
-            return first
         try:
             await self.give_back(in_flight, left)
         except BaseException as error:  # noqa: BLE001 - one of the two raised by the poller
@@ -258,9 +238,7 @@ class Ends:
         anew in the windows once the duplicate filter had forgotten it. What to raise:
         the fault, or what ended the delete if it must reach whoever waits for it (an
         exit, a cancellation; the fault then counted and logged here)."""
-        calls = Calls()
-        with contextlib.suppress(GeneratorExit):  # the poller's close: _deleted
-            await self._deleted(in_flight, messages, done, limit, calls)
+        calls = await self._deleted(in_flight, messages, done, limit)
         return self._first(exc, calls, APPLIED)
 
     async def _deleted(
@@ -269,19 +247,14 @@ class Ends:
         messages: list[MessageTypeDef],
         done: list[MessageTypeDef],
         limit: float,
-        calls: Calls,
-    ) -> None:
+    ) -> Calls:
         """What a batch ending in a fault handled (``done``), deleted as any batch's is,
-        and the batch told: what the delete came to, in ``calls``. The poller's coroutine
-        closed under it from outside its task is an exit that cuts the delete off
-        (:func:`closing`; a ``GeneratorExit`` in ``calls.raised``); Python then throws a
-        ``GeneratorExit`` into each frame that waits, once the one below has ended: this
-        one's raised, for the caller to take, tell the fault and wait for nothing more."""
-        try:
-            await self.delete(in_flight, done, calls, limit)
-        finally:
-            if calls.fault is None:  # a fault under the delete is no delete cut off: told later
-                self.told(len(messages), len(done), calls.deleted, calls.so_far)
+        and the batch told: what the delete came to."""
+        calls = Calls()
+        await self.delete(in_flight, done, calls, limit)
+        if calls.fault is None:  # a fault under the delete is no delete cut off: told later
+            self.told(len(messages), len(done), calls.deleted, calls.so_far)
+        return calls
 
     def _first(self, exc: BaseException, calls: Calls, hint: str) -> BaseException:
         """What a poller whose batch ended in ``exc`` raises once its delete (``calls``)
