@@ -23,7 +23,7 @@ import sesd.runtime.sqs_deletes as deletes_module
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.runtime.sqs import QueuePoller
 from sesd.runtime.sqs_beside import BESIDE
-from sesd.runtime.sqs_ends import APPLIED, GIVE_BACK, MISJUDGED, MISJUDGED_ENDING
+from sesd.runtime.sqs_ends import APPLIED, GIVE_BACK, MISJUDGED_ENDING, MISJUDGED_UNDELETED
 from tests import factory as f
 from tests.conftest import aws_client, log_records, make_queue, said_in, send_bodies
 from tests.test_sqs_batch_cancelled import _a_costly_batch, _cancelled_before_its_first_message
@@ -177,7 +177,7 @@ async def test_a_stray_cancel_under_the_delete_after_a_judging_fault_is_a_fault(
             await p._handle(messages)
         assert _read_faults(p, json_logs) == [("poller", "asyncio.exceptions.CancelledError")]
     assert _hints(json_logs, "sesd.task.failed") == [BESIDE]
-    assert said_in(json_logs)["sesd.sqs.batch_failed"]["hint"] == MISJUDGED
+    assert said_in(json_logs)["sesd.sqs.batch_failed"]["hint"] == MISJUDGED_UNDELETED
 
 
 def test_an_exit_under_the_give_back_after_the_pollers_cancellation_is_raised(

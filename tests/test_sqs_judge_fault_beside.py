@@ -13,7 +13,7 @@ import sesd.io.sqs_answers as answers_module
 import sesd.runtime.sqs as sqs_module
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.runtime.sqs_beside import BESIDE
-from sesd.runtime.sqs_ends import MISJUDGED
+from sesd.runtime.sqs_ends import MISJUDGED_UNDELETED
 from tests.conftest import aws_client, said_in
 from tests.test_sqs_judge_fault import _DELIVERIES, _handled_with_a_fault_judging, _three_received
 from tests.test_sqs_receive_beside_delete import _bug_in, _releases_read_by_the_sdk
@@ -36,7 +36,26 @@ async def test_a_fault_under_the_delete_is_said_beside_the_judging_fault(
     failed = said["sesd.task.failed"]
     assert (failed["task"], failed["hint"]) == ("poller", BESIDE)
     assert failed["exception"].rstrip().endswith("KeyError: 'no such member'")
-    assert said["sesd.sqs.batch_failed"]["hint"] == MISJUDGED
+    assert said["sesd.sqs.batch_failed"]["hint"] == MISJUDGED_UNDELETED
+
+
+async def test_a_faulted_batch_whose_delete_faulted_is_not_said_deleted(
+    local_sqs: LocalSqs, json_logs: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The judging of the second message meets a fault, and reading the answer of the
+    delete of the first meets another: the batch's line does not say what the batch
+    judged is deleted (its ``deleted`` says none was); it says a fault ended that
+    delete, and that what it did not delete comes back as duplicates."""
+    async with aws_client("sqs", local_sqs) as sqs:
+        _, p, messages = await _three_received(sqs, _DELIVERIES)
+        _releases_read_by_the_sdk(sqs)
+        monkeypatch.setattr(answers_module, "_entry", _bug_in("Id"))
+        await _handled_with_a_fault_judging(p, messages, messages[1])
+    failed = said_in(json_logs)["sesd.sqs.batch_failed"]
+    assert (failed["to_delete"], failed["deleted"]) == (1, 0)
+    assert "is deleted as any batch's" not in failed["hint"]
+    assert "under the delete of what it judged" in failed["hint"]
+    assert "duplicates" in failed["hint"]
 
 
 async def test_a_faulted_batch_whose_delete_is_cut_off_says_so_and_none_deleted(

@@ -21,11 +21,18 @@ if TYPE_CHECKING:
 else:
     MessageTypeDef = Any
 
-__all__ = ["APPLIED", "GIVE_BACK", "MISJUDGED", "MISJUDGED_ENDING", "Ends"]
+__all__ = [
+    "APPLIED",
+    "GIVE_BACK",
+    "MISJUDGED",
+    "MISJUDGED_ENDING",
+    "MISJUDGED_UNDELETED",
+    "Ends",
+]
 
-#: What the log says of a fault of sesd's own in a batch's judging, and what came of it.
-MISJUDGED = (
-    "a fault of sesd's own judging the batch: what it judged is deleted as any batch's, "
+#: What the log says, after what came of the delete of what a faulted batch judged, of
+#: the rest of the batch and of the poller.
+_MISJUDGED_REST = (
     "those after the message at fault given back at once for SQS to hand out again, "
     "unless that give-back is cut off (sesd.sqs.release_cut_off) or raises (this fault "
     "then told beside its error: sesd.task.failed); those hidden (that message, and any "
@@ -34,6 +41,21 @@ MISJUDGED = (
     "queue); the poller starts again, unless an exit or a cancellation under that "
     "give-back ends it. A fault that repeats is a bug: report it with its traceback "
     "(sesd.task.failed)"
+)
+
+#: What the log says of a fault of sesd's own in a batch's judging, and what came of it.
+MISJUDGED = (
+    "a fault of sesd's own judging the batch: what it judged is deleted as any batch's, "
+    + _MISJUDGED_REST
+)
+
+#: What the log says of a fault of sesd's own in a batch's judging, when another fault of
+#: sesd's own ended the delete of what it judged: ``deleted`` says how many it deleted.
+MISJUDGED_UNDELETED = (
+    "a fault of sesd's own judging the batch, and another under the delete of what it "
+    "judged (told beside it: sesd.task.failed), which ended that delete: what it did not "
+    "delete (all but `deleted`) SQS hands out again after its visibility timeout, counted "
+    "as duplicates; " + _MISJUDGED_REST
 )
 
 #: What the log says of a fault of sesd's own judging the batch, when an exit or the
@@ -168,8 +190,11 @@ class Ends:
         :meth:`either` says."""
         calls = await self._deleted(in_flight, messages, done, limit)
         # An exit or the poller's own cancellation under the delete ends the poller: the
-        # judging's advice (the delete made, the poller started again) would be untrue.
-        hint = MISJUDGED if calls.raised is None else MISJUDGED_ENDING
+        # judging's advice (the delete made, the poller started again) would be untrue;
+        # so would "deleted" after a fault of sesd's own under the delete.
+        hint = MISJUDGED if calls.fault is None else MISJUDGED_UNDELETED
+        if calls.raised is not None:
+            hint = MISJUDGED_ENDING
         self._counts.error("process")
         self._log.error(
             "sesd.sqs.batch_failed",
