@@ -253,9 +253,9 @@ async def test_a_step_back_amid_a_reload_to_the_file_moved_leaves_nothing_to_the
     its change (as the daemon reloads: the web config is read between): s1's start
     moves, and the change leaves it to the old path too, not looked at. The next write
     finds the old path gone and the file sesd reads the one that was there: nothing
-    waits for, nor is said of, the old path (before: counted there until the file
-    changed again, SesdSilencesUnwritten paging after 15 minutes, and named at a
-    stop), and s1's start is written to the new one."""
+    waits for, nor is said of, the old path (before: counted there until a restart,
+    SesdSilencesUnwritten paging after 15 minutes, and named at a stop), and s1's
+    start is written to the new one."""
     alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
     _silence(silences)
     now[0] = T + 60

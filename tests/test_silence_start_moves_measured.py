@@ -185,3 +185,18 @@ def test_a_start_edited_by_hand_meanwhile_stays_as_edited() -> None:
     starts.held(_read(edited), 1005.0, 0)
     assert edited.starts_at == 1700.0
     assert starts.waiting == {}
+
+
+def test_a_start_a_write_given_up_put_between_moves_on() -> None:
+    # Written at 1550, moved to 1000 by a step; a write of it that did not answer took
+    # once it came back, after a second step moved it to 500: the file has 1000, which
+    # moves on (left there, the silence would be pending until the clock reached it).
+    # A start ahead of the one written, or of a silence ended by then (expired on the
+    # stepped clock), is the file's.
+    assert start_moved(given_up := _silence("a", 1000.0), 1550.0, 500.0)
+    assert given_up.starts_at == 500.0
+    assert not start_moved(_silence("a", 1551.0), 1550.0, 500.0)
+    assert not start_moved(_silence("a", 500.0), 1550.0, 500.0)
+    expired = Silence(id="a", comment="maintenance", starts_at=1000.0, ends_at=1010.0)
+    assert not start_moved(expired, 1550.0, 500.0)
+    assert expired.starts_at == 1000.0

@@ -162,7 +162,7 @@ class SilenceFile:
         file could not be told of then), only those ``until_resolved`` with ``resolved``;
         returns the ids that were found still running. First, each start a step of the
         clock back moved (``starts``, id: (the start written, where it moved)) moves
-        where the file still has it as written (:func:`start_moved`)."""
+        where the file has it between the two (:func:`start_moved`)."""
         ended: list[str] = []
         since, starts = since or {}, starts or {}
 

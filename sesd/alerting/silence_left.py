@@ -12,13 +12,13 @@ the silence would be pending there, and page what it mutes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection
 from functools import partial
 from typing import TYPE_CHECKING
 
 from sesd.alerting.alert_log import SHOWN
 from sesd.alerting.silence_io import FileOp, Hung, Later, Steps
-from sesd.alerting.silences import Silence, SilenceError, shown_id, start_moved
+from sesd.alerting.silences import SilenceError, shown_id
 from sesd.io.logs import get_logger
 
 if TYPE_CHECKING:
@@ -45,10 +45,6 @@ class LeftFiles:
         #: The files left whose write a reload's change put off: said should the next
         #: write not take (the reload's own, once the change is made).
         self._unsaid: set[str] = set()
-        #: Each file left whose write was given up (it did not answer): by id, where that
-        #: write moved each start. Come back, it may have taken: the next write, and a
-        #: read of the file, move a start from there as from the start written.
-        self._given_up: dict[str, dict[str, set[float]]] = {}
 
     def leave(
         self, file: SilenceFile, ends: dict[str, float], starts: Starts, where: Where | None
@@ -67,19 +63,18 @@ class LeftFiles:
         yield from self.write(now, read)
 
     def held(
-        self, path: str, ids: Mapping[str, float], where: Where
+        self, path: str, ids: Collection[str], where: Where
     ) -> Steps[tuple[dict[str, float], Starts]]:
         """The ends the file at ``path`` (``where``), just read holding the silences
-        ``ids`` (id: its start as read), holds waiting, and the starts moved it may hold
-        as written, or where a write given up moved them (the watcher moves those it
-        does): its own (a reload back to it), and those of each file left (moved or
-        copied here, before the reload or after; ids are random, so the same id is the
-        same silence). The watcher's to keep ended and to write from now on. A file
-        left keeps them unless it is this one moved here (gone from its path, same
-        device and inode: another file system's file may have the same inode number): a
-        copy, or the old file on a share not mounted a while, is written too once it can
-        be (a move across file systems, which copies, is taken as a copy: a stop names
-        the old path)."""
+        ``ids``, holds waiting, and the starts moved it may hold (the watcher moves
+        those it does, :func:`sesd.alerting.silences.start_moved`): its own (a reload
+        back to it), and those of each file left (moved or copied here, before the
+        reload or after; ids are random, so the same id is the same silence). The
+        watcher's to keep ended and to write from now on. A file left keeps them unless
+        it is this one moved here (gone from its path, same device and inode: another
+        file system's file may have the same inode number): a copy, or the old file on a
+        share not mounted a while, is written too once it can be (a move across file
+        systems, which copies, is taken as a copy: a stop names the old path)."""
         found: dict[str, float] = {}
         starts: Starts = {}
         for left, (file, was, ends, moved) in list(self._files.items()):
@@ -88,12 +83,7 @@ class LeftFiles:
                 # reads as none, or it holds none. Kept: the next write finds which.
                 continue
             found |= {i: at for i, at in ends.items() if i in ids}
-            given_up = self._given_up.get(left, {})
-            starts |= {
-                i: (ids[i] if ids[i] in given_up.get(i, ()) else written, at)
-                for i, (written, at) in moved.items()
-                if i in ids
-            }
+            starts |= {i: at for i, at in moved.items() if i in ids}
             if left != path and (was != where or (yield from _there(file))):
                 continue
             kept = {i: at for i, at in ends.items() if i not in ids and left != path}
@@ -102,7 +92,6 @@ class LeftFiles:
                 self._files[left] = file, was, kept, kept_starts
             else:
                 del self._files[left]
-                self._given_up.pop(left, None)
         return found, starts
 
     def write(self, now: float, read: Where | None) -> Steps[None]:
@@ -120,25 +109,21 @@ class LeftFiles:
                 # it left some here).
                 if was is not None and was == read:
                     del self._files[path]
-                    self._given_up.pop(path, None)
                 continue
             # A copy: a write given up runs on in its thread while a reload adds some.
+            # Should it take once the file answers, after a further step back, the next
+            # write moves the start on from where it put it (start_moved).
             waiting, moved = dict(ends), dict(starts)
-            given_up = {i: frozenset(at) for i, at in self._given_up.get(path, {}).items()}
             try:
-                write = partial(_written, file, waiting, moved, given_up, now)
-                ended: list[str] = yield FileOp(path, "write", write)
+                expire = partial(
+                    file.expire, waiting, now, waiting, wait=False, resolved=True, starts=moved
+                )
+                ended: list[str] = yield FileOp(path, "write", expire)
             except Later:
                 put_off = True
                 continue
-            except Hung:
-                # It may take once the file answers, moving the starts: kept, as a start
-                # the file may hold. The next write waits for it to come back.
-                for i, (_, at) in moved.items():
-                    self._given_up.setdefault(path, {}).setdefault(i, set()).add(at)
-                continue  # said by the thread
             except SilenceError:
-                continue  # said when sesd left it, and again at a stop
+                continue  # said when sesd left it (a write given up: by the thread)
             self._wrote(file, waiting, moved, ended)
         if put_off:
             return
@@ -152,15 +137,12 @@ class LeftFiles:
         """``file`` was written with ``ends`` and ``starts`` (``ended``: those it found
         still running)."""
         path = file.path
-        self._given_up.pop(path, None)  # each moved from where it may have been
         # Those a clock step moved while it was written, or a reload left meanwhile,
-        # wait for the next (the file read meanwhile may have taken them all).
+        # wait for the next (the file read meanwhile may have taken them all), which
+        # moves such a start on from where this one put it (start_moved).
         file, was, waiting, moved = self._files.pop(path, (file, None, {}, {}))
         waiting = {i: at for i, at in waiting.items() if ends.get(i) != at}
         moved = {i: at for i, at in moved.items() if starts.get(i) != at}
-        for i, (written, at) in moved.items():
-            if i in starts and starts[i][0] == written:  # moved again: from this write's
-                moved[i] = starts[i][1], at
         if waiting or moved:
             self._files[path] = file, was, waiting, moved
         if ended:
@@ -245,28 +227,6 @@ class LeftFiles:
                 "pending until the clock reaches it; add each again with sesd silence add "
                 f"{config} once it can be written, to mute its alerts",
             )
-
-
-def _written(
-    file: SilenceFile,
-    ends: dict[str, float],
-    starts: Starts,
-    given_up: dict[str, frozenset[float]],
-    now: float,
-) -> list[str]:
-    """Write ``ends`` and ``starts`` to ``file`` (:meth:`SilenceFile.expire`); first,
-    each start where a write given up moved it (``given_up``, by id), should that write
-    have taken, moves on from there (a step back since moved it again)."""
-
-    def moved_on(silences: list[Silence]) -> list[Silence]:
-        for silence in silences:
-            if silence.id in starts and silence.starts_at in given_up.get(silence.id, ()):
-                start_moved(silence, silence.starts_at, starts[silence.id][1])
-        return silences
-
-    if given_up:
-        file.update(moved_on, now, wait=False)
-    return file.expire(ends, now, ends, wait=False, resolved=True, starts=starts)
 
 
 def _there(file: SilenceFile) -> Steps[bool]:

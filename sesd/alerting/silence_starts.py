@@ -64,16 +64,17 @@ class MovedStarts:
 
     def held(self, entries: list[Entry], now: float, measures: int) -> None:
         """The file was read at ``now`` (``entries``), asked when :attr:`measures` was
-        ``measures``: each silence it still has as written moves again. One it has no
-        longer, with another start (written, or changed by hand: whoever edited it chose
-        that start), or expired at the start written, is left as the file says
-        (:func:`start_moved`). Then one added a moment before a step back measured since
-        the last look, so read only now, has its start moved to ``now``, as
-        :meth:`stepped` would have moved it; to the clock the last step measured while
-        the read was under way set (``now`` is a time before it, on the clock stepped
-        off: one stepped forward again may be past the start, left as written). Such a
-        read may have taken the file before a silence added a moment before the step:
-        the step is kept for the next read, as a look under way keeps it."""
+        ``measures``: each silence it still has as written (or where a write given up
+        that took put it) moves again. One it has no longer, with another start
+        (written, or changed by hand: whoever edited it chose that start), or expired by
+        the start written, is left as the file says (:func:`start_moved`). Then one added a
+        moment before a step back measured since the last look, so read only now, has
+        its start moved to ``now``, as :meth:`stepped` would have moved it; to the clock
+        the last step measured while the read was under way set (``now`` is a time
+        before it, on the clock stepped off: one stepped forward again may be past the
+        start, left as written). Such a read may have taken the file before a silence
+        added a moment before the step: the step is kept for the next read, as a look
+        under way keeps it."""
         read = {entry.silence.id: entry.silence for entry in entries if entry.silence is not None}
         for silence_id, (written, moved) in list(self.waiting.items()):
             silence = read.get(silence_id)

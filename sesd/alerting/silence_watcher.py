@@ -285,7 +285,7 @@ class SilenceWatcher:
             return False
         self.unreadable.read(file.path, identity)
         self._identity, self._entries, self._loaded = identity, entries, True
-        held = {e.silence.id: e.silence.starts_at for e in self._entries if e.silence is not None}
+        held = {entry.silence.id for entry in self._entries if entry.silence is not None}
         found, starts = (
             (yield from self._left.held(file.path, held, identity[:2])) if identity else ({}, {})
         )

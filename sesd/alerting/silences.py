@@ -190,13 +190,15 @@ def started_back(
 
 
 def start_moved(silence: Silence, written: float, moved: float) -> bool:
-    """Move the start of ``silence``, as a file read has it, from ``written`` to
-    ``moved`` (where a step of the clock back moved it); whether it did. One with
-    another start (a hand edit: whoever made it chose it), or that ends by the start
-    written (``sesd silence expire`` ran on the stepped clock: expired, as it ends
-    where it would begin), is left as the file says: moved, it would be in force
-    again until the start written."""
-    if silence.starts_at != written or (silence.ends_at is not None and silence.ends_at <= written):
+    """Move the start of ``silence``, as a file read has it, to ``moved`` (where a step
+    of the clock back moved it from ``written``); whether it did. Moved from any start
+    between the two: a write that did not answer in time may have taken once it came
+    back, putting an earlier step's there. One with another start (a hand edit:
+    whoever made it chose it), or that ends by the start written (``sesd silence
+    expire`` ran on the stepped clock: expired, or in force only until that end), is
+    left as the file says: moved, it would be in force again until its end."""
+    start, end = silence.starts_at, silence.ends_at
+    if not moved < start <= written or (end is not None and end <= written):
         return False
     silence.starts_at = moved
     return True
