@@ -20,8 +20,10 @@ from sesd.alerting.silences import Silence, started_back
 from sesd.config import parse_config
 from sesd.runtime.state import restore, snapshot
 from sesd.status.alerts import silence_list
+from tests.fifo_gates import let_through
 from tests.test_routing import RULE, T, _queued, _silenceable
 from tests.test_rules import feed_spike
+from tests.test_silence_hung import BOUND, Stuck, _back, gate
 from tests.test_silence_reload import _text
 from tests.test_silence_unwritable import _unwritable
 
@@ -204,6 +206,43 @@ async def test_a_start_moved_back_holds_while_the_file_cannot_be_written(tmp_pat
     with capture_logs() as logs:
         alerting.log_unsent(kept=True)
     assert [e for e in logs if e["event"].startswith("sesd.silences.un")] == []
+
+
+async def test_a_write_given_up_that_took_after_a_second_step_back_moves_on(
+    tmp_path: Path,
+) -> None:
+    """The file read cannot be written at the step; once it can, the write of s1's
+    moved start does not answer (a share that hangs) and is given up; the clock steps
+    an hour back again; then the write comes back, having taken: the file holds the
+    first step's start, an hour ahead of the clock. The next read moves it on to the
+    second step, as it moves the start as first written, and the next write puts it
+    there (before: that read looked for the start as first written only, and moved the
+    first step's as one added a moment before the second step, to the read's time)."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    _silence(silences)
+    now[0] = T + 60
+    feed_spike(pipeline, "a.example", now[0], 5, 5)
+    assert await alerting.evaluate_in_slices() == []  # held
+    lock = _unwritable(silences)
+    now[0] = T + 61 + STEP
+    alerting.stepped(now[0], STEP)
+    await _still_held(alerting, pipeline, now)
+    lock.rmdir()
+    alerting.silences.thread.bound = BOUND
+    with gate(tmp_path) as fifo:
+        stuck = alerting.silences.file = Stuck(str(silences), fifo, stuck="write")
+        now[0] += 1
+        await alerting.evaluate_in_slices()  # the write is given up
+        assert stuck.waits == 1
+        now[0] += 1 + STEP
+        second = now[0]
+        alerting.stepped(second, STEP)
+        let_through(fifo)
+        await _back(stuck)
+    assert [s.starts_at for s in SilenceFile(str(silences)).read()] == [T + 61 + STEP]
+    await _still_held(alerting, pipeline, now)
+    assert [s.starts_at for s in SilenceFile(str(silences)).read()] == [second]
+    assert alerting.silences.unwritten() == {str(silences): 0}
 
 
 async def _restarted_behind_the_save(tmp_path: Path) -> tuple[Any, Any, list[float], Path]:

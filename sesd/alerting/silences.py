@@ -193,7 +193,8 @@ def start_moved(silence: Silence, written: float, moved: float) -> bool:
     """Move the start of ``silence``, as a file read has it, to ``moved`` (where a step
     of the clock back moved it from ``written``); whether it did. Moved from any start
     between the two: a write that did not answer in time may have taken once it came
-    back, putting an earlier step's there. One with another start (a hand edit:
+    back, putting an earlier step's there (a hand edit to such a time moves too: it
+    cannot be told from that write's). One with a start outside them (a hand edit:
     whoever made it chose it), or that ends by the start written (``sesd silence
     expire`` ran on the stepped clock: expired, or in force only until that end), is
     left as the file says: moved, it would be in force again until its end."""
