@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TextIO
 
 import anyio
+import hypothesis
 import pytest
 
 from sesd.config import Config, read_secrets
@@ -40,6 +41,12 @@ from tests.local_aws import (
     sqs,
 )
 from tests.log_lines import _quiet_logs, json_logs, log_records, said_in, sesd_logs
+
+# An example is judged by what it returns, never by how long it took: on a loaded
+# machine (CI's two cores running four workers) one example of a pure function can take
+# a few hundred milliseconds, and Hypothesis's default deadline would fail it.
+hypothesis.settings.register_profile("sesd", deadline=None)
+hypothesis.settings.load_profile("sesd")
 
 #: The fixtures (pytest finds them here) and helpers tests import from here.
 __all__ = [
