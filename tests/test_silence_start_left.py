@@ -22,26 +22,16 @@ from tests.test_routing import RULE, T, _silenceable
 from tests.test_rules import feed_spike
 from tests.test_silence_hung import BOUND, Stuck, _back, _evaluated_amid_a_step, gate
 from tests.test_silence_reload import _text
-from tests.test_silence_start_step import STEP, _reloaded_to, _silence, _still_held
+from tests.test_silence_start_step import (
+    STEP,
+    _moved_unwritten,
+    _reloaded_to,
+    _silence,
+    _still_held,
+)
 from tests.test_silence_unwritable import _unwritable
 
 pytestmark = pytest.mark.timeout(30)
-
-
-async def _moved_unwritten(tmp_path: Path) -> tuple[Any, Any, list[float], Path, Path]:
-    """s1 (``--for 4h``) held a.example's firing; the file cannot be written when the
-    clock steps an hour back, so s1's start, moved to the step, waits. The alerting,
-    pipeline, clock, the file's path and the directory in the way of its lock."""
-    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
-    _silence(silences)
-    now[0] = T + 60
-    feed_spike(pipeline, "a.example", now[0], 5, 5)
-    assert await alerting.evaluate_in_slices() == []  # held
-    lock = _unwritable(silences)
-    now[0] = T + 61 + STEP
-    alerting.stepped(now[0], STEP)
-    await _still_held(alerting, pipeline, now)
-    return alerting, pipeline, now, silences, lock
 
 
 async def _moved_then_left(

@@ -208,6 +208,22 @@ async def test_a_start_moved_back_holds_while_the_file_cannot_be_written(tmp_pat
     assert [e for e in logs if e["event"].startswith("sesd.silences.un")] == []
 
 
+async def _moved_unwritten(tmp_path: Path) -> tuple[Any, Any, list[float], Path, Path]:
+    """s1 (``--for 4h``) held a.example's firing; the file cannot be written when the
+    clock steps an hour back, so s1's start, moved to the step, waits. The alerting,
+    pipeline, clock, the file's path and the directory in the way of its lock."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    _silence(silences)
+    now[0] = T + 60
+    feed_spike(pipeline, "a.example", now[0], 5, 5)
+    assert await alerting.evaluate_in_slices() == []  # held
+    lock = _unwritable(silences)
+    now[0] = T + 61 + STEP
+    alerting.stepped(now[0], STEP)
+    await _still_held(alerting, pipeline, now)
+    return alerting, pipeline, now, silences, lock
+
+
 async def test_a_write_given_up_that_took_after_a_second_step_back_moves_on(
     tmp_path: Path,
 ) -> None:
@@ -218,15 +234,7 @@ async def test_a_write_given_up_that_took_after_a_second_step_back_moves_on(
     second step, as it moves the start as first written, and the next write puts it
     there (before: that read looked for the start as first written only, and moved the
     first step's as one added a moment before the second step, to the read's time)."""
-    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
-    _silence(silences)
-    now[0] = T + 60
-    feed_spike(pipeline, "a.example", now[0], 5, 5)
-    assert await alerting.evaluate_in_slices() == []  # held
-    lock = _unwritable(silences)
-    now[0] = T + 61 + STEP
-    alerting.stepped(now[0], STEP)
-    await _still_held(alerting, pipeline, now)
+    alerting, pipeline, now, silences, lock = await _moved_unwritten(tmp_path)
     lock.rmdir()
     alerting.silences.thread.bound = BOUND
     with gate(tmp_path) as fifo:
