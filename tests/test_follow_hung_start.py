@@ -1,0 +1,102 @@
+"""A file the config names whose stat hangs as sesd starts (its share stopped answering
+a moment after the start read it): the start is not held. sesd serves, the hang is
+said at once as at any look (the reload metric at 0), the other files are followed,
+and the files are read again once it answers.
+
+The hang is real, as in test_follow_hung: the stat of that path waits, in the thread
+that makes it (the start's own, or the follower's), until the test lets it answer."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import MutableMapping
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from structlog.testing import capture_logs
+
+import sesd.runtime.follow
+from sesd.commands.demo.localsqs import LocalSqs
+from sesd.config import load_config
+from tests.conftest import running
+from tests.test_follow_files import _key, _mounted, _reloaded, _swap, _version
+from tests.test_follow_hung import BOUND, KEY, Mount, _held
+
+# Short: without a bound at the start, the start itself hangs, and the test ends here.
+pytestmark = [pytest.mark.usefixtures("short_polls"), pytest.mark.timeout(30)]
+
+CERT = "http.web_config: tls_server_config.cert_file"
+TLS_KEY = "http.web_config: tls_server_config.key_file"
+
+
+def _mount(monkeypatch: pytest.MonkeyPatch, *hung: Path) -> Mount:
+    """The stats of ``hung`` held until the mount answers, in the thread that starts
+    sesd as in the follower's."""
+    monkeypatch.setattr(sesd.runtime.follow, "LOOK_BOUND", BOUND)
+    threads = (threading.current_thread().name, "sesd-follow-stat")
+    mount = Mount({str(path) for path in hung}, sesd.runtime.follow.signature, threads)
+    monkeypatch.setattr(sesd.runtime.follow, "signature", mount.signature)
+    return mount
+
+
+def _hangs(logs: list[MutableMapping[str, Any]]) -> list[str]:
+    """The keys of the files said not to answer a look, in the order said."""
+    lines = [e for e in logs if "did not answer" in e.get("error", "")]
+    return [key for e in lines for key in e["files"]]
+
+
+async def test_a_file_that_hangs_at_the_start_is_said_at_once_and_read_once_it_answers(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The routing key's file hangs from the start: sesd starts and serves, says the
+    hang before the first interval is out, the reload metric at 0; the certificate
+    beside it is still looked at. The Secret rotated meanwhile is read once the file
+    answers, the reload metric back at 1."""
+    mount_dir, path, _ = await _mounted(local_sqs, sqs, tmp_path, every="5s")
+    routing_key = mount_dir / "current" / "routing_key"
+    mount = _mount(monkeypatch, routing_key)
+    with capture_logs() as logs:
+        try:
+            async with running(load_config(path), config_path=path) as daemon:
+                with anyio.fail_after(4):  # inside the interval: the start's own look
+                    await daemon.changes.wait_for(lambda: _hangs(logs) == [KEY])
+                assert _reloaded(daemon) == 0
+                assert mount.held == 1
+                assert [t.daemon for t in _held()] == [True]
+                _version(mount_dir, "v2", "key-two")
+                _swap(mount_dir, "v2")
+                await mount.looked(str(mount_dir / "current" / "tls.crt"), 2)
+                assert _key(daemon) == "key-one"  # read once the file answers
+
+                mount.answer()
+                with anyio.fail_after(20):
+                    await daemon.changes.wait_for(lambda: _key(daemon) == "key-two")
+                assert _reloaded(daemon) == 1
+        finally:
+            mount.answer()
+    (answered,) = [e for e in logs if e["event"] == "sesd.config.file_answered"]
+    assert answered["path"] == str(routing_key)
+    assert [e for e in logs if e["event"] == "sesd.task.failed"] == []
+
+
+async def test_files_side_by_side_that_hang_at_the_start_are_each_said_at_once(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The certificate and its key, one after the other in the files looked at, hang
+    from the start: each is said before the first interval is out (an hour), not the
+    second an interval after the first. Each holds one thread."""
+    mount_dir, path, _ = await _mounted(local_sqs, sqs, tmp_path, every="1h")
+    current = mount_dir / "current"
+    mount = _mount(monkeypatch, current / "tls.crt", current / "tls.key")
+    with capture_logs() as logs:
+        try:
+            async with running(load_config(path), config_path=path) as daemon:
+                with anyio.fail_after(10):
+                    await daemon.changes.wait_for(lambda: len(_hangs(logs)) == 2)
+                assert _hangs(logs) == [CERT, TLS_KEY]
+                assert mount.held == 2
+                assert _reloaded(daemon) == 0
+        finally:
+            mount.answer()
