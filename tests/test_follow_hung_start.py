@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.to_thread
 import pytest
 from structlog.testing import capture_logs
 
@@ -23,6 +24,7 @@ from sesd.config import load_config
 from tests.conftest import running
 from tests.test_follow_files import _key, _mounted, _reloaded, _swap, _version
 from tests.test_follow_hung import BOUND, KEY, Mount, _held
+from tests.test_follow_off_for_long import _Wake
 
 # Short: without a bound at the start, the start itself hangs, and the test ends here.
 pytestmark = [pytest.mark.usefixtures("short_polls"), pytest.mark.timeout(30)]
@@ -41,6 +43,15 @@ def _mount(monkeypatch: pytest.MonkeyPatch, *hung: Path) -> Mount:
     return mount
 
 
+async def _no_wait_left() -> None:
+    """The thread that waited for the start's look, if it is not over, ends within the
+    bound: only the stat that hangs holds one."""
+    waits = [t for t in threading.enumerate() if t.name == "sesd-follow-wait"]
+    for thread in waits:
+        await anyio.to_thread.run_sync(thread.join, 10 * BOUND)
+    assert not [t for t in waits if t.is_alive()]
+
+
 def _hangs(logs: list[MutableMapping[str, Any]]) -> list[str]:
     """The keys of the files said not to answer a look, in the order said."""
     lines = [e for e in logs if "did not answer" in e.get("error", "")]
@@ -52,8 +63,8 @@ async def test_a_file_that_hangs_at_the_start_is_said_at_once_and_read_once_it_a
 ) -> None:
     """The routing key's file hangs from the start: sesd starts and serves, says the
     hang before the first interval is out, the reload metric at 0; the certificate
-    beside it is still looked at. The Secret rotated meanwhile is read once the file
-    answers, the reload metric back at 1."""
+    beside it is still looked at, and the hang holds one thread. The Secret rotated
+    meanwhile is read once the file answers, the reload metric back at 1."""
     mount_dir, path, _ = await _mounted(local_sqs, sqs, tmp_path, every="5s")
     routing_key = mount_dir / "current" / "routing_key"
     mount = _mount(monkeypatch, routing_key)
@@ -64,7 +75,10 @@ async def test_a_file_that_hangs_at_the_start_is_said_at_once_and_read_once_it_a
                     await daemon.changes.wait_for(lambda: _hangs(logs) == [KEY])
                 assert _reloaded(daemon) == 0
                 assert mount.held == 1
-                assert [t.daemon for t in _held()] == [True]
+                held = _held()  # the one at the hung file, maybe one more ending
+                assert held
+                assert all(thread.daemon for thread in held)
+                await _no_wait_left()
                 _version(mount_dir, "v2", "key-two")
                 _swap(mount_dir, "v2")
                 await mount.looked(str(mount_dir / "current" / "tls.crt"), 2)
@@ -100,3 +114,27 @@ async def test_files_side_by_side_that_hang_at_the_start_are_each_said_at_once(
                 assert _reloaded(daemon) == 0
         finally:
             mount.answer()
+
+
+async def test_with_following_off_a_file_that_hangs_at_the_start_is_not_looked_at(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Following off (``"0s"``: only a SIGHUP reads the files): the start does not look
+    at the files either, so a share that hangs then is neither waited on nor said, and
+    the reload metric stays at 1, until the follower's own look has come and gone
+    (a few milliseconds here, a minute in sesd)."""
+    monkeypatch.setattr(sesd.runtime.follow, "_OFF_LOOK", 0.05)
+    mount_dir, path, _ = await _mounted(local_sqs, sqs, tmp_path, every="0s")
+    mount = _mount(monkeypatch, mount_dir / "current" / "routing_key")
+    with capture_logs() as logs:
+        try:
+            async with running(load_config(path), config_path=path) as daemon:
+                wake = _Wake()
+                daemon._reloader.follower._woken = wake  # type: ignore[assignment]
+                with anyio.fail_after(20):
+                    await wake.thrice.wait()
+                assert _reloaded(daemon) == 1
+                assert mount.held == 0
+        finally:
+            mount.answer()
+    assert _hangs(logs) == []

@@ -18,7 +18,7 @@ from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import load_config
 from tests.conftest import running
 from tests.test_follow_files import _key, _mounted, _reloaded, _swap, _version
-from tests.test_follow_hung import BOUND
+from tests.test_follow_hung import BOUND, KEY
 
 pytestmark = [pytest.mark.usefixtures("short_polls"), pytest.mark.timeout(60)]
 
@@ -66,3 +66,26 @@ async def test_a_look_whose_thread_came_late_fails_nothing_and_misses_no_change(
             assert _reloaded(daemon) == 1
     assert [e for e in logs if e["event"] == "sesd.config.reload_failed"] == []
     assert [e for e in logs if e["event"] == "sesd.task.failed"] == []
+
+
+async def test_a_file_removed_before_a_late_look_came_to_it_is_said_unreadable(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The start's look is given up before its thread came to a file, and the routing
+    key's file is removed then: the next look reads the files, and says that one cannot
+    be read (not taken as missing all along), the key read before kept."""
+    _first_late(monkeypatch)
+    mount_dir, path, _ = await _mounted(local_sqs, sqs, tmp_path)
+    with capture_logs() as logs:
+        async with running(load_config(path), config_path=path) as daemon:
+            (mount_dir / "v1" / "routing_key").unlink()
+            with anyio.fail_after(20):
+                await daemon.changes.wait_for(lambda: _reloaded(daemon) == 0)
+            assert _key(daemon) == "key-one"
+    (failed,) = [e for e in logs if e["event"] == "sesd.config.reload_failed"]
+    assert KEY in failed["files"]  # with the others: none had been looked at
+    routing_key = mount_dir / "current" / "routing_key"
+    assert (
+        failed["error"]
+        == f"{KEY}: cannot read secret file {routing_key}: No such file or directory"
+    )
