@@ -19,10 +19,11 @@ import pytest
 from structlog.testing import capture_logs
 
 import sesd.runtime.follow
+import sesd.runtime.reload
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import load_config
 from tests.conftest import running
-from tests.test_follow_files import _key, _mounted, _reloaded, _swap, _version
+from tests.test_follow_files import _key, _mounted, _padded, _reloaded, _swap, _version
 from tests.test_follow_hung import BOUND, KEY, Mount, _held
 from tests.test_follow_off_for_long import _Wake
 
@@ -138,3 +139,34 @@ async def test_with_following_off_a_file_that_hangs_at_the_start_is_not_looked_a
         finally:
             mount.answer()
     assert _hangs(logs) == []
+
+
+async def test_a_reload_at_the_start_that_moves_a_file_off_the_hung_mount_is_read(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The routing key's file hangs from the start, and a SIGHUP comes at once (the fix
+    made before the start, or a reload run as it starts) with the key moved to a disk
+    that answers: the reload waits for the start's look to say the hang, and does not
+    stat that file, as at any time after. It is read, not given up after its 30 s
+    and every reload refused behind that stat."""
+    monkeypatch.setattr(sesd.runtime.follow, "LOOK_BOUND", 1.0)
+    monkeypatch.setattr(sesd.runtime.reload, "READ_TIMEOUT", 3.0)  # without the wait
+    mount_dir, path, _ = await _mounted(local_sqs, sqs, tmp_path, every="1h")
+    routing_key = mount_dir / "current" / "routing_key"
+    threads = ("sesd-follow-stat", "sesd-reload-read")
+    mount = Mount({str(routing_key)}, sesd.runtime.follow.signature, threads)
+    monkeypatch.setattr(sesd.runtime.follow, "signature", mount.signature)
+    healthy = tmp_path / "routing_key"
+    healthy.write_text(_padded("key-two"))
+    with capture_logs() as logs:
+        try:
+            async with running(load_config(path), config_path=path) as daemon:
+                path.write_text(path.read_text().replace(str(routing_key), str(healthy)))
+                with anyio.fail_after(2.5):  # the start's look's bound, not the read's
+                    assert await daemon.reload()
+                assert _key(daemon) == "key-two"
+                assert _reloaded(daemon) == 1
+                assert mount.held == 1  # the start's look's: the reload's never began
+        finally:
+            mount.answer()
+    assert _hangs(logs) == [KEY]

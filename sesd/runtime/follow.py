@@ -141,11 +141,24 @@ class Follower:
         #: runs: a file on a mount that hangs holds no start, and is said as at a look.
         following = files and config.reload.check_files_every.seconds
         self._first = (files, _Look(list(files)).begin()) if following else None
+        #: Set once that look is over: a file that hangs then is said, and known. It
+        #: takes a bound at most for each file it looks at (one after another hangs).
+        self._first_over = anyio.Event()
+        self._first_files = len(files) if self._first is not None else 0
+        if self._first is None:
+            self._first_over.set()
         self._woken = anyio.Event()
         self._bound = LOOK_BOUND
         self._log = get_logger()
         #: Each path whose stat did not answer: the flag set once it has come back.
         self._hung: dict[str, threading.Event] = {}
+
+    async def first_looked(self) -> None:
+        """Until the start's look is over (a bound for each file it looks at, at most):
+        a SIGHUP as sesd starts would otherwise stat a file that hangs before the look
+        has said so, and hold its read there."""
+        with anyio.move_on_after(self._bound * self._first_files):
+            await self._first_over.wait()
 
     def unanswered(self) -> set[str]:
         """The paths whose stat has not come back since it hung: a read that stats the
@@ -169,10 +182,13 @@ class Follower:
         (the error naming its path, escaped)."""
         if self._first is not None:
             (files, first), self._first = self._first, None
-            # One its thread did not come to within the bound is read at the next look:
-            # taken as then found, a change since the start would go unread.
-            unread = dict.fromkeys(files, _UNREAD)
-            self.seen = {**unread, **await self._look(files, hung, first), **self.seen}
+            try:
+                # One its thread did not come to within the bound is read at the next
+                # look: taken as then found, a change since the start would go unread.
+                unread = dict.fromkeys(files, _UNREAD)
+                self.seen = {**unread, **await self._look(files, hung, first), **self.seen}
+            finally:
+                self._first_over.set()
         while True:
             every = config().reload.check_files_every.seconds
             with anyio.move_on_after(every or _OFF_LOOK):

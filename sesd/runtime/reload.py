@@ -142,6 +142,7 @@ class Reloader:
         # Not stat'd: a file whose stat hangs would hold this read as long, and a config
         # moved off it (the fix for a mount that hangs) could never be read. The
         # follower reads the files again once it answers.
+        await self.follower.first_looked()
         hung = self.follower.unanswered()
 
         def read() -> Config:
