@@ -136,8 +136,9 @@ class Follower:
         #: path -> signature when last read; a path not in it is taken as it is found.
         self.seen: dict[str, Signature] = {}
         files = followed_files(config)
-        #: The first look, begun at once: the files as the start read them a moment ago
-        #: (a change from then on is read). It is waited for as any look, once the loop
+        #: The first look, begun at once: the files a moment after the start read them
+        #: (a change from the look on is read; one in that moment is not seen, as when
+        #: the start stat'd them itself). It is waited for as any look, once the loop
         #: runs: a file on a mount that hangs holds no start, and is said as at a look.
         following = files and config.reload.check_files_every.seconds
         self._first = (files, _Look(list(files)).begin()) if following else None
