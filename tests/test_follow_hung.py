@@ -161,7 +161,7 @@ async def test_a_secret_whose_stat_hangs_is_said_once_and_the_others_still_follo
         async with running(load_config(path), config_path=path) as daemon:
             _version(mount_dir, "v2", "key-two")
             _swap(mount_dir, "v2")
-            await mount.looked(cert, 3)  # three intervals at least since the hang
+            await mount.looked(cert, 3)  # three looks at least since the hang
             assert mount.held == 1  # one thread held there, not one more each interval
             assert _reloaded(daemon) == 0
             assert _key(daemon) == "key-one"

@@ -8,7 +8,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Final, NoReturn
 
 import anyio
 import msgspec
@@ -30,9 +30,16 @@ from sesd.io.logs import buffer_output, configure_logging, flush_logs, get_logge
 from sesd.io.replica import own_command
 
 if TYPE_CHECKING:
+    from sesd.config import Config, Placer
     from sesd.runtime.exit_room import ExitRoom
 
-__all__ = ["add_parser"]
+__all__ = ["READ_BOUND", "add_parser"]
+
+#: How long the start's read of the config file and the files it names may take, in
+#: seconds, as a reload's: well under a second from a disk that answers, for ever from
+#: a share that hangs. Within the shipped unit's TimeoutStartSec, which would end sesd
+#: without a word of why.
+READ_BOUND: Final = 30.0
 
 
 def add_parser(commands: Commands) -> None:
@@ -47,6 +54,41 @@ def add_parser(commands: Commands) -> None:
         "($SESD_HTTP_LISTEN)",
     )
     run.set_defaults(execute=execute)
+
+
+def _read(args: argparse.Namespace) -> tuple[Config, Placer] | int:
+    """The config as ``load_placed`` reads it, in a daemon thread (the exit does not wait
+    for one held), READ_BOUND at most; the exit code once said when it fails: past the
+    bound too, a failed start, which a supervisor restarts (the share may answer
+    again)."""
+    from sesd.core.text import escaped
+    from sesd.runtime.http import StartError
+
+    outcome: list[tuple[Config, Placer] | BaseException] = []
+    done = threading.Event()
+
+    def read() -> None:
+        try:
+            outcome.append(load_placed(args, daemon=True))
+        except BaseException as exc:  # noqa: BLE001 - raised again in the main thread
+            outcome.append(exc)
+        done.set()
+
+    given = args.config  # as given (the read sets it again)
+    threading.Thread(target=read, name="sesd-start-read", daemon=True).start()
+    if not done.wait(READ_BOUND):
+        return start_failed(
+            StartError(
+                f"reading {escaped(str(given), 500)} and the files it names took over "
+                f"{READ_BOUND:g} s (a file on a hung mount?)"
+            )
+        )
+    (got,) = outcome
+    if isinstance(got, ConfigError):
+        return config_error(got)
+    if isinstance(got, BaseException):
+        raise got
+    return got
 
 
 def _open_files(pollers: int) -> None:
@@ -150,10 +192,10 @@ def execute(args: argparse.Namespace) -> int:
     from sesd.runtime.daemon import Daemon, StartError
     from sesd.runtime.warned import warnings_here
 
-    try:
-        config, placer = load_placed(args, daemon=True)
-    except ConfigError as exc:
-        return config_error(exc)
+    loaded = _read(args)
+    if isinstance(loaded, int):  # the config or its read failed, said: the exit code
+        return loaded
+    config, placer = loaded
     profile = aws_files_fault()
     if profile:
         return start_failed(StartError(profile))

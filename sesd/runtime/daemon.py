@@ -46,7 +46,7 @@ from sesd.runtime.signals import exit_signals, watch_signals
 from sesd.runtime.state_start import RestoreStopped
 from sesd.runtime.supervise import start_kept
 from sesd.runtime.systemd import Notifier, tell_systemd
-from sesd.runtime.web import WebGuard
+from sesd.runtime.web import guard_at_start
 from sesd.status.routes import add_status_routes
 
 __all__ = ["Daemon", "StartError"]
@@ -236,9 +236,9 @@ class Daemon(Parts):
         # end now: a start that goes no further saves those alerts gone.
         await self.alerting.aend_silences_resolved()
         try:
-            self.web = WebGuard(self.config.http.web)
+            self.web = await guard_at_start(self.config.http.web)
         except ConfigError as exc:
-            # Read and checked with the config a moment ago: changed since.
+            # Read and checked with the config a moment ago: changed since, or hung.
             raise StartError(str(exc)) from None
         self.http_port = await stack.part("http_server").enter_async_context(
             http_server(

@@ -2,7 +2,8 @@
 renewed in place. Every ``[reload] check_files_every`` the files the config in force
 names are looked at (a stat each, in a thread apart); when one has changed since it
 was last read, they are read again with that config (:meth:`Reloader.refresh`), as a
-SIGHUP would read them, but not the config file, which only a SIGHUP reads.
+SIGHUP would read them, but not the config file, which only a SIGHUP reads. The first
+look is begun as sesd starts, a moment after the start read the files.
 
 A file on a hung network mount (an NFS share hard-mounted, a volume gone) holds its
 stat for ever. The look waits :data:`LOOK_BOUND` for each file, says the one that did
@@ -14,6 +15,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Final
 
 import anyio
@@ -41,6 +43,8 @@ _PATH_SHOWN: Final = 500
 #: What a file that answered again after a hang was last read as: no stat gives it, so
 #: the file counts as changed until a read of it is in force (one given up is not).
 _UNREAD: Final[Signature] = (-1, -1, -1)
+#: The name of a look's thread.
+_THREAD: Final = "sesd-follow-stat"
 
 
 def signature(path: str) -> Signature:
@@ -74,9 +78,35 @@ class _Look:
         self._given_up = False
         #: Set once the stat under way when the look was given up has come back.
         self.back = threading.Event()
+        #: Set once the thread has ended: every stat made, or the look given up.
+        self._ended = threading.Event()
+        self._begun = False
+
+    def begin(self) -> _Look:
+        """The stats begun now, in a thread of their own, with no event loop to wait
+        on them yet (:meth:`within` does, once one runs)."""
+        threading.Thread(target=self.run, name=_THREAD, daemon=True).start()
+        self._begun = True
+        return self
+
+    async def within(self, bound: float) -> None:
+        """Until every stat is made, ``bound`` seconds at most: in a thread apart, or,
+        for a look begun already, its end waited for in one (a stop waits for
+        neither)."""
+        with anyio.move_on_after(bound):
+            if self._begun:
+                await apart(partial(self._ended.wait, bound), "sesd-follow-wait")
+            else:
+                await apart(self.run, _THREAD)
 
     def run(self) -> None:
         """The stats, in the thread; none begun once the look is given up."""
+        try:
+            self._stats()
+        finally:
+            self._ended.set()
+
+    def _stats(self) -> None:
         for path in self._paths:
             with self._lock:
                 if self._given_up:
@@ -104,12 +134,32 @@ class Follower:
 
     def __init__(self, config: Config) -> None:
         #: path -> signature when last read; a path not in it is taken as it is found.
-        self.seen: dict[str, Signature] = signatures_of(config)
+        self.seen: dict[str, Signature] = {}
+        files = followed_files(config)
+        #: The first look, begun at once: the files a moment after the start read them
+        #: (a change from the look on is read; one in that moment is not seen, as when
+        #: the start stat'd them itself). It is waited for as any look, once the loop
+        #: runs: a file on a mount that hangs holds no start, and is said as at a look.
+        following = files and config.reload.check_files_every.seconds
+        self._first = (files, _Look(list(files)).begin()) if following else None
+        #: Set once that look is over: a file that hangs then is said, and known. It
+        #: takes a bound at most for each file it looks at (one after another hangs).
+        self._first_over = anyio.Event()
+        self._first_files = len(files) if self._first is not None else 0
+        if self._first is None:
+            self._first_over.set()
         self._woken = anyio.Event()
         self._bound = LOOK_BOUND
         self._log = get_logger()
         #: Each path whose stat did not answer: the flag set once it has come back.
         self._hung: dict[str, threading.Event] = {}
+
+    async def first_looked(self) -> None:
+        """Until the start's look is over (a bound for each file it looks at, at most):
+        a SIGHUP as sesd starts would otherwise stat a file that hangs before the look
+        has said so, and hold its read there."""
+        with anyio.move_on_after(self._bound * self._first_files):
+            await self._first_over.wait()
 
     def unanswered(self) -> set[str]:
         """The paths whose stat has not come back since it hung: a read that stats the
@@ -131,6 +181,15 @@ class Follower:
         whenever a file ``config()`` names differs from when it was last read, or has
         answered again after a hang; ``hung(key, error)`` when one does not answer
         (the error naming its path, escaped)."""
+        if self._first is not None:
+            (files, first), self._first = self._first, None
+            try:
+                # One its thread did not come to within the bound is read at the next
+                # look: taken as then found, a change since the start would go unread.
+                unread = dict.fromkeys(files, _UNREAD)
+                self.seen = {**unread, **await self._look(files, hung, first), **self.seen}
+            finally:
+                self._first_over.set()
         while True:
             every = config().reload.check_files_every.seconds
             with anyio.move_on_after(every or _OFF_LOOK):
@@ -154,10 +213,14 @@ class Follower:
                 self.seen = {**seen, **now}
 
     async def _look(
-        self, files: dict[str, str], hung: Callable[[str, str], object]
+        self,
+        files: dict[str, str],
+        hung: Callable[[str, str], object],
+        begun: _Look | None = None,
     ) -> dict[str, Signature]:
-        """The signature of each of ``files`` that answered within the bound. One that
-        did not is told to ``hung`` once, and left out until its stat is back."""
+        """The signature of each of ``files`` that answered within the bound (their
+        stats ``begun`` already, or begun now). One that did not is told to ``hung``
+        once, and left out until its stat is back."""
         for path, back in list(self._hung.items()):
             if back.is_set():
                 del self._hung[path]
@@ -166,9 +229,8 @@ class Follower:
         todo = [path for path in files if path not in self._hung]
         found: dict[str, Signature] = {}
         while todo:
-            look = _Look(todo)
-            with anyio.move_on_after(self._bound):
-                await apart(look.run, "sesd-follow-stat")
+            look, begun = begun or _Look(todo), None
+            await look.within(self._bound)
             some, at = look.give_up()
             found.update(some)
             if at is None:  # all answered (or the thread never came to one: next time)

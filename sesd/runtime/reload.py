@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
@@ -66,7 +67,7 @@ def _unexpected(exc: Exception) -> str:
     return escaped(f"{type(exc).__name__}: {exc}", 500)
 
 
-class Reloader(Following):
+class Reloader:
     """Applies a reloaded config to a running daemon, part by part."""
 
     def __init__(self, daemon: Parts) -> None:
@@ -75,6 +76,9 @@ class Reloader(Following):
         self._lock = anyio.Lock()
         #: The files the config names, as read a moment ago with it.
         self.follower = Follower(daemon.config)
+        files_failed = partial(self._failed, file=False)
+        self._following = Following(self.follower, lambda: daemon.config, self.refresh,
+                                    files_failed, lambda: self._kept()["kept"])  # fmt: skip
         # What sesd_config_last_reload_successful reports, both: the config file as last
         # read (SIGHUP), and its files as last read (SIGHUP, or a refresh). A renewed
         # certificate read well must not hide a config file that was refused.
@@ -110,6 +114,10 @@ class Reloader(Following):
         part_way, whole = self._part_way is not None, self._left_as is NEW_WHOLE
         await self.report.end(ok, left, part_way=part_way, new_whole=whole)
 
+    async def follow(self) -> None:
+        """Refresh whenever a file of the config in force changes (sesd.runtime.follow)."""
+        await self._following.run()
+
     async def reload(self, left: list[str] | None = None) -> bool:
         """Re-read the config file and apply what may change while running. An invalid
         file changes nothing. True when the new config is in force; the keys it leaves
@@ -125,6 +133,7 @@ class Reloader(Following):
         # Not stat'd: a file whose stat hangs would hold this read as long, and a config
         # moved off it (the fix for a mount that hangs) could never be read. The
         # follower reads the files again once it answers.
+        await self.follower.first_looked()
         hung = self.follower.unanswered()
 
         def read() -> Config:

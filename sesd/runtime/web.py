@@ -17,9 +17,11 @@ import base64
 import binascii
 import hashlib
 import hmac
+import ssl
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from functools import partial
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -30,13 +32,21 @@ from aiohttp.typedefs import Handler
 
 from sesd.config import ConfigError
 from sesd.config.web import WebConfig, load_chain, server_context
+from sesd.core.text import escaped
+from sesd.runtime.apart import apart
 
-__all__ = ["REALM", "BasicAuth", "WebGuard"]
+__all__ = ["LOAD_BOUND", "REALM", "BasicAuth", "WebGuard", "guard_at_start"]
 
 if TYPE_CHECKING:  # aiohttp's headers type (multidict comes with aiohttp)
     from multidict import CIMultiDict
 
 T = TypeVar("T")
+
+#: How long the start waits for the certificate and key to load, in seconds: well
+#: under a second from a disk that answers; from a share that hangs, never. Within
+#: the shipped unit's TimeoutStartSec, so that the start says why before systemd
+#: kills it.
+LOAD_BOUND: Final = 30.0
 
 REALM = "sesd"
 #: Credentials whose check succeeded, remembered (the exporter-toolkit keeps 100 too).
@@ -155,16 +165,39 @@ def _basic(header: str | None) -> tuple[bytes, bytes] | None:
     return (user, password) if colon else None
 
 
+async def guard_at_start(config: WebConfig | None) -> WebGuard:
+    """The start's :class:`WebGuard`, its certificate and key loaded in a thread apart
+    (read with the config a moment ago, and read again here) within LOAD_BOUND; a
+    ConfigError when they are not. A share that stopped answering since would hold
+    the event loop for ever, and with it the stop signals: the start fails instead,
+    saying why, and a supervisor starts sesd again."""
+    tls = (config or WebConfig()).tls_server_config
+    if tls is None:
+        return WebGuard(config)  # no file to read
+    with anyio.move_on_after(LOAD_BOUND):
+        context = await apart(partial(_prefixed, server_context, tls), "sesd-web-load")
+        return WebGuard(config, context)
+    named = [tls.cert_file, tls.key_file] + ([tls.client_ca_file] if tls.client_ca_file else [])
+    files = escaped(", ".join(named), 1500)
+    raise ConfigError(
+        f"http.web_config: tls_server_config: {files} not read within "
+        f"{LOAD_BOUND:g} s (a file on a hung mount?)"
+    )
+
+
 class WebGuard:
     """The web configuration in force: the SSL context the listener serves with and the
     middleware every request passes through."""
 
-    def __init__(self, config: WebConfig | None) -> None:
+    def __init__(self, config: WebConfig | None, context: ssl.SSLContext | None = None) -> None:
+        """``context``: the listener's, its files loaded already; loaded here if not."""
         config = config or WebConfig()
         #: What the listener was started with (its certificate and key as last loaded).
         self._tls = config.tls_server_config
         #: The listener's context (None: plain HTTP); a reload loads new files into it.
-        self.ssl_context = None if self._tls is None else _prefixed(server_context, self._tls)
+        self.ssl_context = None if self._tls is None else context
+        if self._tls is not None and context is None:
+            self.ssl_context = _prefixed(server_context, self._tls)
         self._headers = dict(config.http_server_config.headers)
         self.auth = BasicAuth(config.basic_auth_users)
 
