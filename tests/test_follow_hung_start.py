@@ -170,3 +170,36 @@ async def test_a_reload_at_the_start_that_moves_a_file_off_the_hung_mount_is_rea
         finally:
             mount.answer()
     assert _hangs(logs) == [KEY]
+
+
+async def test_a_reload_at_the_start_waits_for_the_look_at_every_file_that_hangs(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole share hangs from the start (every file the config names on it), and a
+    SIGHUP comes at once with the routing key moved off it: the start's look takes a
+    bound for each file, one after another, and the reload waits for the last of them
+    to be said, not a moment less. It stats none of them, and is read."""
+    monkeypatch.setattr(sesd.runtime.follow, "LOOK_BOUND", 1.0)
+    monkeypatch.setattr(sesd.runtime.reload, "READ_TIMEOUT", 8.0)  # without the wait
+    mount_dir, path, _ = await _mounted(local_sqs, sqs, tmp_path, every="1h")
+    current = mount_dir / "current"
+    routing_key = current / "routing_key"
+    share = {routing_key, current / "tls.crt", current / "tls.key", tmp_path / "web.yml"}
+    threads = ("sesd-follow-stat", "sesd-reload-read")
+    mount = Mount({str(p) for p in share}, sesd.runtime.follow.signature, threads)
+    monkeypatch.setattr(sesd.runtime.follow, "signature", mount.signature)
+    healthy = tmp_path / "routing_key"
+    healthy.write_text(_padded("key-two"))
+    config = load_config(path)
+    # Moved before the start is done: the reload's wait begins as the look's does.
+    path.write_text(path.read_text().replace(str(routing_key), str(healthy)))
+    with capture_logs() as logs:
+        try:
+            async with running(config, config_path=path) as daemon:
+                with anyio.fail_after(7):  # the start's look's bounds, not the read's
+                    assert await daemon.reload()
+                assert _key(daemon) == "key-two"
+                assert mount.held == 4  # the start's look's: the reload's never began
+        finally:
+            mount.answer()
+    assert sorted(_hangs(logs)) == sorted([KEY, CERT, TLS_KEY, "http.web_config"])

@@ -11,13 +11,19 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sesd.commands import run as run_command
+from sesd.commands.common import load_placed
 from sesd.commands.main import main
+from sesd.runtime import early
 from tests.dns_server import hermetic_text
 
 pytestmark = pytest.mark.timeout(30)
@@ -60,4 +66,56 @@ def test_a_file_whose_read_hangs_at_the_start_fails_it_in_one_line(
     assert line == (
         f"sesd: cannot start: reading {path} and the files it names took over 0.5 s "
         "(a file on a hung mount?)"
+    )
+
+
+@pytest.fixture
+def held_signals() -> Iterator[None]:
+    """SIGTERM, SIGINT and SIGHUP held as ``sesd run`` holds them from its first line
+    (sesd.runtime.early), put back as they were after the test."""
+    kinds = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    before = {kind: signal.getsignal(kind) for kind in kinds}
+    early.hold()
+    try:
+        yield
+    finally:
+        for kind, handler in before.items():
+            signal.signal(kind, handler)
+        early.taken()
+
+
+@pytest.mark.usefixtures("held_signals")
+@pytest.mark.parametrize("kind", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_while_the_start_read_hangs_ends_sesd_at_once(
+    kind: signal.Signals,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """systemd's SIGTERM (or a Ctrl-C) while the routing key's read hangs: sesd ends at
+    once, as a stop while it starts does (exit 0), saying what it was waiting on; not
+    once the bound is out, as a failed start (exit 2)."""
+    fifo = tmp_path / "routing_key"
+    os.mkfifo(fifo)
+    path = tmp_path / "sesd.toml"
+    path.write_text(QUEUE + f'[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "file:{fifo}"\n')
+    monkeypatch.setattr(run_command, "READ_BOUND", 10.0)
+
+    def stopped_as_it_reads(*args: Any, **kwargs: Any) -> Any:
+        os.kill(os.getpid(), kind)  # the stop comes while the read hangs
+        return load_placed(*args, **kwargs)
+
+    monkeypatch.setattr(run_command, "load_placed", stopped_as_it_reads)
+    began = time.monotonic()
+    try:
+        code = main(["run", "--config", str(path)])
+    finally:
+        _let_go(fifo)
+    assert time.monotonic() - began < 5  # not the bound's 10 s
+    assert code == 0
+    err = capsys.readouterr().err
+    (line,) = [line for line in err.splitlines() if not line.startswith("{")]
+    assert line == (
+        f"sesd: stopped as it started: reading {path} and the files it names had not "
+        "returned (a file on a hung mount?)"
     )

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from types import FrameType
 from typing import TYPE_CHECKING, Final, NoReturn
 
 import anyio
@@ -75,8 +78,20 @@ def _read(args: argparse.Namespace) -> tuple[Config, Placer] | int:
         done.set()
 
     given = args.config  # as given (the read sets it again)
-    threading.Thread(target=read, name="sesd-start-read", daemon=True).start()
-    if not done.wait(READ_BOUND):
+    try:
+        with _stops_end_the_wait():
+            threading.Thread(target=read, name="sesd-start-read", daemon=True).start()
+            answered = done.wait(READ_BOUND)
+    except _Stopped:
+        # Nothing started yet, nothing to save: a stop then is a stop as sesd starts.
+        flush_logs()
+        print(
+            f"sesd: stopped as it started: reading {escaped(str(given), 500)} and the "
+            "files it names had not returned (a file on a hung mount?)",
+            file=sys.stderr,
+        )
+        return 0
+    if not answered:
         return start_failed(
             StartError(
                 f"reading {escaped(str(given), 500)} and the files it names took over "
@@ -89,6 +104,35 @@ def _read(args: argparse.Namespace) -> tuple[Config, Placer] | int:
     if isinstance(got, BaseException):
         raise got
     return got
+
+
+class _Stopped(Exception):
+    """A stop signal while the start's read is waited for."""
+
+
+def _stop(signum: int, frame: FrameType | None) -> NoReturn:
+    raise _Stopped
+
+
+@contextlib.contextmanager
+def _stops_end_the_wait() -> Iterator[None]:
+    """SIGTERM and SIGINT end the block (:class:`_Stopped`, raised in the main thread,
+    where the wait is), then go back to what held them (sesd.runtime.early, which holds
+    them for the daemon's watch). Held, a stop (systemd's, a Ctrl-C) waited out the
+    read's bound, and sesd then failed its start."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # no handler can be set here: the bound alone
+        return
+    before = {kind: signal.getsignal(kind) for kind in (signal.SIGTERM, signal.SIGINT)}
+    # Not over an ignored signal (sesd run in another program that ignores it).
+    before = {kind: was for kind, was in before.items() if was not in (signal.SIG_IGN, None)}
+    for kind in before:
+        signal.signal(kind, _stop)
+    try:
+        yield
+    finally:
+        for kind, handler in before.items():
+            signal.signal(kind, handler)
 
 
 def _open_files(pollers: int) -> None:

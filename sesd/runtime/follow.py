@@ -143,7 +143,8 @@ class Follower:
         following = files and config.reload.check_files_every.seconds
         self._first = (files, _Look(list(files)).begin()) if following else None
         #: Set once that look is over: a file that hangs then is said, and known. It
-        #: takes a bound at most for each file it looks at (one after another hangs).
+        #: takes a bound for each file it looks at (one after another hangs), and the
+        #: loop's turns between them.
         self._first_over = anyio.Event()
         self._first_files = len(files) if self._first is not None else 0
         if self._first is None:
@@ -155,10 +156,12 @@ class Follower:
         self._hung: dict[str, threading.Event] = {}
 
     async def first_looked(self) -> None:
-        """Until the start's look is over (a bound for each file it looks at, at most):
-        a SIGHUP as sesd starts would otherwise stat a file that hangs before the look
-        has said so, and hold its read there."""
-        with anyio.move_on_after(self._bound * self._first_files):
+        """Until the start's look is over: a SIGHUP as sesd starts would otherwise stat
+        a file that hangs before the look has said so, and hold its read there. Given
+        a bound for each file it looks at and one more: with every file on a share that
+        hangs, the loop's turns between the looks add up past a bound a file, and the
+        reload stat'd the last file before the look had said it."""
+        with anyio.move_on_after(self._bound * (self._first_files + 1)):
             await self._first_over.wait()
 
     def unanswered(self) -> set[str]:
