@@ -15,6 +15,7 @@ import os
 import select
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +34,8 @@ from sesd.alerting.rules import Transition
 from sesd.alerting.service import Alerting
 from sesd.alerting.silence_entries import Entry
 from sesd.alerting.silence_file import SilenceFile
+from sesd.alerting.silence_io import BOUND as SESD_BOUND
+from sesd.alerting.silence_io import FileOp, FileThread
 from sesd.alerting.silence_watcher import SilenceWatcher
 from sesd.alerting.silences import Silence
 from sesd.commands.demo.localsqs import LocalSqs
@@ -49,7 +52,8 @@ from tests.test_silence_unwritable import _unwritable
 
 pytestmark = pytest.mark.timeout(60)
 
-#: How long the tests' watchers wait for the file: short, the hang is the test's own.
+#: How long the tests' watchers wait for an operation held at a gate: short, the hang
+#: is the test's own (:class:`AtTheGate`).
 BOUND = 0.3
 
 
@@ -63,8 +67,15 @@ class Stuck(SilenceFile):
         self._gate, self._stuck = gate, stuck
         #: How many operations came to the gate (one thread at most).
         self.waits = 0
-        #: Set once the operation that waited has come back.
-        self.back = threading.Event()
+        #: Set once the operation that waits is at the gate, and once it has come back.
+        self.at_gate, self.back = threading.Event(), threading.Event()
+        _made.add(self)
+
+    def holds(self, op: FileOp) -> bool:
+        """Whether ``op`` is the operation that waits at the gate: the first of its kind
+        on this path. Asked before it runs; once it ran, none other on the path does
+        until it came back (sesd's thread), and then it has waited."""
+        return op.path == self.path and op.what == self._stuck and not self.waits
 
     def _wait(self, what: str) -> bool:
         """Wait at the gate, if this is the operation that does; whether it was."""
@@ -76,6 +87,7 @@ class Stuck(SilenceFile):
         fd = os.open(self._gate, os.O_RDONLY | os.O_NONBLOCK)
         try:
             self.waits += 1
+            self.at_gate.set()
             waiting = select.poll()
             waiting.register(fd, select.POLLIN)
             waiting.poll()  # until a writer came and went (a FIFO no writer opened yet waits)
@@ -113,6 +125,24 @@ class Stuck(SilenceFile):
                 self.back.set()
 
 
+#: The stuck files alive: :class:`AtTheGate` asks each whether it holds an operation.
+_made: weakref.WeakSet[Stuck] = weakref.WeakSet()
+
+
+class AtTheGate(FileThread):
+    """The daemon's file thread, which gives up at :data:`BOUND` only an operation a
+    :class:`Stuck` file holds at its gate: the hang the test makes. Any other (a look
+    or a read of a plain file, a write that takes) waits sesd's own bound, as a disk
+    that answers does: on a loaded machine the thread that runs one may not get a core
+    within BOUND, and a look given up there says a file hung that the test means to
+    answer."""
+
+    async def _call(self, op: FileOp) -> Any:
+        held = any(file.holds(op) for file in _made)
+        self.bound = BOUND if held else SESD_BOUND
+        return await super()._call(op)
+
+
 @contextmanager
 def gate(tmp_path: Path) -> Iterator[Path]:
     """A FIFO; opened for writing at the end, whatever the test did, so that no thread
@@ -128,6 +158,15 @@ def gate(tmp_path: Path) -> Iterator[Path]:
 async def _back(file: Stuck) -> None:
     """Wait for the operation given up to come back (its thread ended)."""
     assert await anyio.to_thread.run_sync(file.back.wait, 10)
+
+
+async def _through(fifo: Path, file: Stuck) -> None:
+    """Let ``file``'s operation through the gate ``fifo`` once it is there, and wait for
+    it to come back. Given up, it may not be there yet: on a loaded machine its thread
+    may not have run since, and a gate opened with no reader lets nothing through."""
+    assert await anyio.to_thread.run_sync(file.at_gate.wait, 10)
+    let_through(fifo)
+    await _back(file)
 
 
 def _silence(silence_id: str, **kw: Any) -> Silence:

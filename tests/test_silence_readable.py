@@ -20,9 +20,16 @@ from sesd.alerting.silence_watcher import SilenceWatcher
 from sesd.config import parse_config
 from sesd.metrics.exposition import render
 from sesd.runtime.daemon import Daemon
-from tests.fifo_gates import let_through
 from tests.test_routing import RULE, T, _silenceable
-from tests.test_silence_hung import BOUND, Stuck, _back, _reloaded, _silence, gate
+from tests.test_silence_hung import (
+    BOUND,
+    AtTheGate,
+    Stuck,
+    _reloaded,
+    _silence,
+    _through,
+    gate,
+)
 from tests.test_silence_reload import _text, _watching
 from tests.test_silence_unreadable_again import Flaky, _as_the_daemon, _watched
 
@@ -174,7 +181,7 @@ async def test_a_file_that_hangs_from_the_start_reads_0_until_a_read_takes(
     path = tmp_path / "silences.json"
     SilenceFile(str(path)).add(_silence("s1", domain="a.example"), T)
     watcher = SilenceWatcher(str(path))
-    watcher.thread.bound = BOUND
+    watcher.thread = AtTheGate()
     with gate(tmp_path) as fifo:
         stuck = Stuck(str(path), fifo, stuck="look")
         watcher.file = stuck
@@ -184,8 +191,7 @@ async def test_a_file_that_hangs_from_the_start_reads_0_until_a_read_takes(
                 assert watcher.silences.items == []
                 assert watcher.unreadable.readable() == {str(path): 0}
                 assert watcher.unreadable.why == f"{path} did not answer a look within {BOUND:g} s"
-        let_through(fifo)
-        await _back(stuck)
+        await _through(fifo, stuck)
     assert await watcher.arefresh(T + 2)
     assert [s.id for s in watcher.silences.items] == ["s1"]
     assert watcher.unreadable.readable() == {str(path): 1}
@@ -199,7 +205,7 @@ async def test_a_file_that_hangs_after_a_read_took_reads_1(tmp_path: Path) -> No
     path = tmp_path / "silences.json"
     SilenceFile(str(path)).add(_silence("s1", domain="a.example"), T)
     watcher = SilenceWatcher(str(path))
-    watcher.thread.bound = BOUND
+    watcher.thread = AtTheGate()
     assert await watcher.arefresh(T)
     with gate(tmp_path) as fifo:
         stuck = Stuck(str(path), fifo, stuck="look")
@@ -209,8 +215,7 @@ async def test_a_file_that_hangs_after_a_read_took_reads_1(tmp_path: Path) -> No
         assert [s.id for s in watcher.silences.items] == ["s1"]
         assert watcher.unreadable.readable() == {str(path): 1}
         assert watcher.unreadable.why == ""
-        let_through(fifo)
-        await _back(stuck)
+        await _through(fifo, stuck)
 
 
 @pytest.mark.timeout(30)
@@ -220,7 +225,7 @@ async def test_a_file_that_fails_then_hangs_says_it_does_not_answer(tmp_path: Pa
     path = tmp_path / "silences.json"
     path.write_text("garbage\n")
     watcher = SilenceWatcher(str(path))
-    watcher.thread.bound = BOUND
+    watcher.thread = AtTheGate()
     assert not await watcher.arefresh(T)
     assert watcher.unreadable.readable() == {str(path): 0}
     with gate(tmp_path) as fifo:
@@ -230,8 +235,7 @@ async def test_a_file_that_fails_then_hangs_says_it_does_not_answer(tmp_path: Pa
             assert not await watcher.arefresh(T + 1)
         assert watcher.unreadable.readable() == {str(path): 0}
         assert watcher.unreadable.why == f"{path} did not answer a look within {BOUND:g} s"
-        let_through(fifo)
-        await _back(stuck)
+        await _through(fifo, stuck)
     assert not await watcher.arefresh(T + 2)  # answers again, still no silences file
     assert watcher.unreadable.readable() == {str(path): 0}
     assert watcher.unreadable.why.startswith(f"{path} is not a silences file")
@@ -247,7 +251,7 @@ async def test_a_reload_back_to_a_file_that_hangs_reads_0_at_once(
     reload, so the gauge reads 0 and the page says the file does not answer, from the
     reload on, not from the next evaluation's look."""
     alerting, _, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
-    alerting.silences.thread.bound = BOUND
+    alerting.silences.thread = AtTheGate()
     SilenceFile(str(silences)).add(_silence("s1", domain="a.example"), T)
     await alerting.evaluate_in_slices()
     local = tmp_path / "local.json"
@@ -269,8 +273,7 @@ async def test_a_reload_back_to_a_file_that_hangs_reads_0_at_once(
         assert alerting.silences.unreadable.readable() == {str(silences): 0}
         why = f"{silences} did not answer a {stuck} within {BOUND:g} s"
         assert alerting.silences.unreadable.why == why
-        let_through(fifo)
-        await _back(file)
+        await _through(fifo, file)
     now[0] = T + 30
     await alerting.evaluate_in_slices()
     assert [s.id for s in alerting.silences.silences.items] == ["s1"]
@@ -293,7 +296,7 @@ async def test_a_share_mounted_late_that_hangs_reads_0_where_the_file_was_missin
     path = tmp_path / "silences.json"
     daemon = Daemon(parse_config(f'[alerts]\nsilences_path = "{path}"\n'), clock=lambda: T)
     watcher = daemon.alerting.silences
-    watcher.thread.bound = BOUND
+    watcher.thread = AtTheGate()
     if before == "removed after a read":
         SilenceFile(str(path)).add(_silence("s0", domain="a.example"), T - 10)
         assert await watcher.arefresh(T - 5)
@@ -316,8 +319,7 @@ async def test_a_share_mounted_late_that_hangs_reads_0_where_the_file_was_missin
             doc, 10
         )
         assert f"  the silences file cannot be read: {why}" in table(doc)
-        let_through(fifo)
-        await _back(stuck)
+        await _through(fifo, stuck)
     assert await watcher.arefresh(T + 2)
     assert [s.id for s in watcher.silences.items] == ["s1"]
     assert _scraped(daemon) == {str(path): 1}

@@ -8,7 +8,7 @@ daemon's way: a silences file on a hard-mounted NFS share that hangs, or a slow 
 reading 64 MB, would otherwise hold every poller, the HTTP server and alerting. A step
 that has not come back within :attr:`FileThread.bound` is said and given up (its
 caller goes on with what it read last), and no other one starts on that file until
-it has.
+it has; one that no thread began in time never will, and holds nothing.
 """
 
 from __future__ import annotations
@@ -141,8 +141,14 @@ class FileThread:
             del self._hung[op.path]
             self._log.info("sesd.silences.answered", path=shown, what=what)
         back = threading.Event()
+        # Taken by the thread as it begins the operation, or by the bound's end first:
+        # then the file is never asked (the thread skips it, or never gets it), and
+        # nothing would set ``back``. Left unset, the file stayed hung until a restart.
+        begun = threading.Lock()
 
         def call() -> Any:
+            if not begun.acquire(blocking=False):
+                return None  # given up before it began: nobody waits for it
             try:
                 return op.call()
             finally:
@@ -150,6 +156,8 @@ class FileThread:
 
         with anyio.move_on_after(self.bound):
             return await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+        if begun.acquire(blocking=False):
+            back.set()  # no thread began it in time (all busy, or none ran): tried next time
         why = f"{shown} did not answer a {op.what} within {self.bound:g} s"
         self._hung[op.path] = op.what, back, why
         self._log.warning(
