@@ -674,6 +674,9 @@ CASES = [
     ('[domains]\ngroups = {g = ["a.com", "b.com"]}\n' + RA + 'domains = ["[ab].com"]',
      ":10: alerts.rules[0] (r).domains[0]: '[ab].com', a glob that matches only domains counted in "
      "group 'g': name the group instead (domains = ['g'])"),
+    ('[domains]\ngroups = {g = ["a.com"], h = ["b.com"]}\n' + RA + 'domains = ["[ab].com"]',
+     ":10: alerts.rules[0] (r).domains[0]: '[ab].com', a glob that matches only domains counted in "
+     "groups 'g', 'h': name the groups instead (domains = ['g', 'h'])"),
     (RA + 'providers = ["google", "x*"]', ":8: alerts.rules[0] (r).providers[1]: 'x*', a glob that "
      "matches no provider sesd knows (apple," + MORE),
     (RA + 'providers = ["unkn?wn"]', ":8: alerts.rules[0] (r).providers[0]: 'unkn?wn', a glob that "

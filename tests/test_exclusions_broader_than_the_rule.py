@@ -25,6 +25,7 @@ pytestmark = pytest.mark.timeout(60)
     [
         ('"*.example.com"', '"*.com"', "shop.example.com"),
         ('"*.Example.COM."', '"*.com"', "shop.example.com"),
+        ('"*.example.com"', '"*.COM."', "shop.example.com"),
         ('"*.рф"', '"*.xn--*"', "xn--80aa0cbo65f.xn--p1ai"),
         ('"[ab].example"', '"a.example", "B.example."', "b.example"),
         ('"shop-*.example"', '"shop*"', "shop-eu.example"),

@@ -64,3 +64,13 @@ def test_a_group_named_after_a_domain_outside_it_left_out_with_the_domain_is_ref
     """The group and the domain both left out: the rule never fires."""
     with pytest.raises(ConfigError, match="it would never fire"):
         parse_config(f'{_OUTSIDE}{_RULE}domains = ["Bücher.de"]\nexclude_domains = [{excluded}]\n')
+
+
+def test_a_group_named_after_its_own_member_left_out_by_a_glob_of_its_name_is_refused() -> None:
+    """``Bücher.de`` of bücher.de itself, less ``Bü*``: the glob takes the group's
+    label as written, and bücher.de's mail counts under the group, never under its
+    own label (``xn--bcher-kva.de``, which the glob does not take): the rule never
+    fires, unlike the rule on ``Bücher.de`` of other domains alone."""
+    groups = '[domains]\ngroups = { "Bücher.de" = ["bücher.de", "x.example"] }\n'
+    with pytest.raises(ConfigError, match="it would never fire"):
+        parse_config(f'{groups}{_RULE}domains = ["Bücher.de"]\nexclude_domains = ["Bü*"]\n')

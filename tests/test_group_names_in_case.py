@@ -77,3 +77,19 @@ def test_groups_whose_names_differ_otherwise_are_warned_of_nothing() -> None:
     config = parse_config(f"[domains]\ngroups = {{ {groups} }}\n")
     assert list(config.domains.groups) == ["Shop", "Shop EU", "Shops", "Others"]
     assert not [w for w in config.warnings() if "differ in case" in w]
+
+
+def test_a_rule_on_one_group_less_the_other_named_alike_fires_on_its_own() -> None:
+    """``shop eu`` less ``Shop EU``: the exclusion takes the group named as written,
+    as the evaluator labels it, not the other (a silence would take both, an exclusion
+    does not). The rule loads, warned that the exclusion leaves out nothing it
+    watches, and fires on ``shop eu``."""
+    groups = '"Shop EU" = ["a.example"], "shop eu" = ["b.example"]'
+    rule = 'domains = ["shop eu"]\nexclude_domains = ["Shop EU"]\n'
+    text = f"[domains]\ngroups = {{ {groups} }}\n{_RULE}{rule}"
+    assert [w for w in parse_config(text).warnings() if "leaves out nothing" in w] == [
+        "alerts.rules[0] (r).exclude_domains[0]: 'Shop EU', which takes none of the domains "
+        "the rule watches (shop eu): it leaves out nothing (a typo, or left from an edit?); "
+        "correct it or drop the exclusion"
+    ]
+    assert _fired(text, ["x@a.example", "y@b.example"]) == ["shop eu"]
