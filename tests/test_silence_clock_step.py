@@ -15,10 +15,9 @@ from sesd.alerting.rules import Transition
 from sesd.alerting.silence_file import SilenceFile
 from sesd.alerting.silences import Silence
 from sesd.runtime.state import restore, snapshot
-from tests.fifo_gates import let_through
 from tests.test_routing import T, _queued, _silenceable
 from tests.test_rules import feed_spike
-from tests.test_silence_hung import BOUND, Stuck, _back, gate
+from tests.test_silence_hung import AtTheGate, Stuck, _through, gate
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -137,7 +136,7 @@ async def test_a_restart_behind_the_save_moves_the_end_back_once_the_file_is_rea
     alerting, pipeline, now, silences, file = await _restarted_behind_the_save(tmp_path)
     with gate(tmp_path) as fifo:
         if at_start == "hung":
-            alerting.silences.thread.bound = BOUND
+            alerting.silences.thread = AtTheGate()
             alerting.silences.file = stuck = Stuck(str(silences), fifo)
         else:
             silences.rename(tmp_path / "aside.json")
@@ -146,8 +145,7 @@ async def test_a_restart_behind_the_save_moves_the_end_back_once_the_file_is_rea
         await alerting.aend_silences_resolved()  # as the daemon's start does
         await alerting.evaluate_in_slices()
         if at_start == "hung":
-            let_through(fifo)
-            await _back(stuck)
+            await _through(fifo, stuck)
         else:
             (tmp_path / "aside.json").rename(silences)
     await _paged_again(alerting, pipeline, now, file, silences)

@@ -14,15 +14,14 @@ import pytest
 from structlog.testing import capture_logs
 
 from sesd.alerting.silence_file import SilenceFile
-from tests.fifo_gates import let_through
 from tests.test_routing import T
 from tests.test_silence_hung import (
     BOUND,
     Stuck,
-    _back,
     _events,
     _read_bounded,
     _silence,
+    _through,
     gate,
 )
 
@@ -46,8 +45,7 @@ async def test_a_hang_says_what_alerting_does_meanwhile_and_the_answer_names_the
         SilenceFile(str(path)).add(_silence("s2", domain="b.example"), T)
         with capture_logs() as logs, anyio.fail_after(5 * BOUND):
             assert not await watcher.arefresh(T + 1)
-        let_through(fifo)
-        await _back(stuck)
+        await _through(fifo, stuck)
     (hung,) = _events(logs, "sesd.silences.hung")
     assert hung["path"] == str(tmp_path / SHOWN)
     assert hung["hint"] == (
@@ -75,8 +73,7 @@ async def test_an_end_not_written_for_a_hang_says_which_file_did_not_answer_with
         with capture_logs() as logs, anyio.fail_after(5 * BOUND):
             await watcher.aend({"s1"}, T + 10)
             await watcher.aend(set(), T + 11)
-        let_through(fifo)
-        await _back(stuck)
+        await _through(fifo, stuck)
     (unwritable,) = _events(logs, "sesd.silences.unwritable")
     assert unwritable["error"] == f"{tmp_path / SHOWN} did not answer a write within 0.3 s"
     assert stuck.waits == 1

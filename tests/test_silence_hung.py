@@ -160,11 +160,16 @@ async def _back(file: Stuck) -> None:
     assert await anyio.to_thread.run_sync(file.back.wait, 10)
 
 
+async def _at_gate(file: Stuck) -> None:
+    """Wait for ``file``'s operation to be at its gate. Given up, it may not be there
+    yet: on a loaded machine its thread may not have run since."""
+    assert await anyio.to_thread.run_sync(file.at_gate.wait, 10)
+
+
 async def _through(fifo: Path, file: Stuck) -> None:
     """Let ``file``'s operation through the gate ``fifo`` once it is there, and wait for
-    it to come back. Given up, it may not be there yet: on a loaded machine its thread
-    may not have run since, and a gate opened with no reader lets nothing through."""
-    assert await anyio.to_thread.run_sync(file.at_gate.wait, 10)
+    it to come back: a gate opened before it came there lets nothing through."""
+    await _at_gate(file)
     let_through(fifo)
     await _back(file)
 
@@ -179,10 +184,10 @@ def _events(logs: list[MutableMapping[str, Any]], event: str) -> list[MutableMap
 
 async def _read_bounded(path: Path, silence: Silence) -> SilenceWatcher:
     """A watcher of ``path``, written with ``silence`` and read at T, that waits BOUND
-    for each operation on the file."""
+    for the operation a :class:`Stuck` file holds (:class:`AtTheGate`)."""
     SilenceFile(str(path)).add(silence, T)
     watcher = SilenceWatcher(str(path))
-    watcher.thread.bound = BOUND
+    watcher.thread = AtTheGate()
     assert await watcher.arefresh(T)
     return watcher
 
@@ -211,9 +216,8 @@ async def test_a_read_that_hangs_is_given_up_and_the_silences_read_last_hold(
             "read",
             BOUND,
         )
+        await _through(fifo, stuck)
         assert stuck.waits == 1
-        let_through(fifo)
-        await _back(stuck)
     with capture_logs() as logs:
         assert await watcher.arefresh(T + 3)
     assert [s.id for s in watcher.silences.items] == ["s1", "s2"]
@@ -227,7 +231,7 @@ async def test_a_file_that_hangs_again_after_it_answered_is_said_again(tmp_path:
     path = tmp_path / "silences.json"
     SilenceFile(str(path)).add(_silence("s1", domain="a.example"), T)
     watcher = SilenceWatcher(str(path))
-    watcher.thread.bound = BOUND
+    watcher.thread = AtTheGate()
     with capture_logs() as logs:
         for n in range(2):
             (tmp_path / str(n)).mkdir()
@@ -237,8 +241,7 @@ async def test_a_file_that_hangs_again_after_it_answered_is_said_again(tmp_path:
                 SilenceFile(str(path)).add(_silence(f"s{n + 2}", domain="b.example"), T)
                 with anyio.fail_after(5 * BOUND):
                     assert not await watcher.arefresh(T + n)
-                let_through(fifo)
-                await _back(stuck)
+                await _through(fifo, stuck)
             watcher.file = SilenceFile(str(path))
             assert await watcher.arefresh(T + n)
     events = ("sesd.silences.hung", "sesd.silences.answered")
@@ -256,7 +259,7 @@ async def test_a_write_that_hangs_keeps_the_end_in_force_and_waiting(tmp_path: P
     path = tmp_path / "silences.json"
     SilenceFile(str(path)).add(_silence("s1", domain="a.example", until_resolved=True), T)
     watcher = SilenceWatcher(str(path))
-    watcher.thread.bound = BOUND
+    watcher.thread = AtTheGate()
     gauge = UnwrittenCollector()
     gauge.read = watcher.unwritten
     assert await watcher.arefresh(T)
@@ -276,10 +279,10 @@ async def test_a_write_that_hangs_keeps_the_end_in_force_and_waiting(tmp_path: P
         assert unwritable["ids"] == ["s1"]
         (unwritten,) = _events(logs, "sesd.silences.unwritten")
         assert (unwritten["path"], unwritten["ids"]) == (str(path), ["s1"])
+        await _at_gate(stuck)
         assert stuck.waits == 1
         assert SilenceFile(str(path)).read()[0].ends_at is None
-        let_through(fifo)
-        await _back(stuck)
+        await _through(fifo, stuck)
     await watcher.aend(set(), T + 20)
     assert SilenceFile(str(path)).read()[0].ends_at == T + 10
     (family,) = gauge.collect()
@@ -312,7 +315,7 @@ async def test_a_reload_off_a_share_that_hangs_reads_the_new_file_at_once(
     to a local disk and reloads: the new file is read at once, its silence in force,
     though the old file's read still hangs."""
     alerting, _, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
-    alerting.silences.thread.bound = BOUND
+    alerting.silences.thread = AtTheGate()
     moved = tmp_path / "local.json"
     SilenceFile(str(moved)).add(_silence("s2", domain="b.example"), T)
     with gate(tmp_path) as fifo:
@@ -327,15 +330,14 @@ async def test_a_reload_off_a_share_that_hangs_reads_the_new_file_at_once(
         assert [s.id for s in alerting.silences.silences.items] == ["s2"]
         assert [line["what"] for line in _events(logs, "sesd.silences.hung")] == ["read"]
         assert not stuck.back.is_set()
-        let_through(fifo)
-        await _back(stuck)
+        await _through(fifo, stuck)
 
 
 async def test_a_reload_off_a_file_no_end_waits_for_does_not_look_at_it(tmp_path: Path) -> None:
     """A reload moves ``silences_path`` off a share whose next look would hang, no end
     waiting for the old file: the reload looks at the new file only, and is done at once."""
     alerting, _, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
-    alerting.silences.thread.bound = BOUND
+    alerting.silences.thread = AtTheGate()
     await alerting.evaluate_in_slices()
     moved = tmp_path / "local.json"
     SilenceFile(str(moved)).add(_silence("s2", domain="b.example"), T)
@@ -362,7 +364,7 @@ async def test_the_daemon_serves_and_pages_while_its_silences_read_hangs(
     are read, and it reads 1."""
     path = tmp_path / "silences.json"
     SilenceFile(str(path)).add(_silence("s1", domain="b.example"), time.time())
-    monkeypatch.setattr("sesd.alerting.silence_io.BOUND", BOUND)
+    monkeypatch.setattr("sesd.alerting.silence_watcher.FileThread", AtTheGate)
     url, _ = await make_queue(sqs)
     with gate(tmp_path) as fifo:
         made: list[Stuck] = []
@@ -393,8 +395,7 @@ async def test_the_daemon_serves_and_pages_while_its_silences_read_hangs(
                     unreadable = daemon.alerting.silences.unreadable
                     assert unreadable.readable() == {str(path): 0}
                     assert unreadable.why == f"{path} did not answer a read within {BOUND:g} s"
-                    let_through(fifo)
-                    await _back(file)
+                    await _through(fifo, file)
                     with anyio.fail_after(10):
                         await daemon.changes.wait_for(
                             lambda: (

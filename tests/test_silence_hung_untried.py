@@ -6,16 +6,23 @@ silences written since were never in force, and the alerts they mute paged.
 
 The threads are held as busy ones would: the worker threads' capacity taken whole for
 as long as the test says, so the operation cannot begin before its bound has passed.
+Or a thread takes the operation up and is held, by a profile function, just before it
+begins it: the race of a thread that runs as the bound ends, which no timing makes.
 """
 
 from __future__ import annotations
 
+import sys
+import threading
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import anyio.to_thread
 import pytest
 from structlog.testing import capture_logs
 
+from sesd.alerting import silence_io
 from sesd.alerting.silence_file import SilenceFile
 from sesd.alerting.silence_io import BOUND as SESD_BOUND
 from sesd.alerting.silence_watcher import SilenceWatcher
@@ -54,4 +61,54 @@ async def test_a_look_given_up_before_a_thread_began_it_leaves_the_file_to_the_n
         threads.total_tokens = total
     assert [s.id for s in watcher.silences.items] == ["s1"]
     assert watcher.unreadable.readable() == {str(path): 1}
+    assert [line["what"] for line in _events(logs, "sesd.silences.answered")] == ["look"]
+
+
+async def test_a_look_a_thread_takes_up_as_its_bound_ends_is_not_made_after(
+    tmp_path: Path,
+) -> None:
+    """A thread takes up the look, and is held before it begins it until the bound has
+    passed: the look is given up, and the thread does not make it after (the file is
+    left to the next operation, which would run beside it). The next refresh looks at
+    the file and reads it."""
+    path = tmp_path / "silences.json"
+    SilenceFile(str(path)).add(_silence("s1", domain="a.example"), T)
+    watcher = SilenceWatcher(str(path))
+    looks: list[int] = []
+
+    class Looked(SilenceFile):
+        def identity(self) -> tuple[int, int, int, int] | None:
+            looks.append(threading.get_ident())
+            return super().identity()
+
+    watcher.file = Looked(str(path))
+    taken, go_on, done = threading.Event(), threading.Event(), threading.Event()
+    held: list[FrameType] = []
+
+    def hold(frame: FrameType, event: str, arg: Any) -> None:
+        # The thread's call of the operation, held before its first line.
+        if event == "call" and not held and frame.f_code.co_filename == silence_io.__file__:
+            if frame.f_code.co_name == "call":
+                held.append(frame)
+                taken.set()
+                go_on.wait(30)
+        elif event == "return" and held and frame is held[0]:
+            sys.setprofile(None)
+            done.set()
+
+    # Set in the worker thread that runs the look: the last one back is the next taken.
+    await anyio.to_thread.run_sync(sys.setprofile, hold)
+    try:
+        with capture_logs() as logs:
+            assert not await watcher.arefresh(T)  # given up at sesd's bound
+    finally:
+        go_on.set()
+    assert taken.is_set()
+    assert await anyio.to_thread.run_sync(done.wait, 10)
+    assert [line["what"] for line in _events(logs, "sesd.silences.hung")] == ["look"]
+    assert looks == []
+    with capture_logs() as logs:
+        assert await watcher.arefresh(T + 1)
+    assert len(looks) == 1
+    assert [s.id for s in watcher.silences.items] == ["s1"]
     assert [line["what"] for line in _events(logs, "sesd.silences.answered")] == ["look"]

@@ -17,10 +17,16 @@ from structlog.testing import capture_logs
 
 from sesd.alerting.silence_file import SilenceFile
 from sesd.config import parse_config
-from tests.fifo_gates import let_through
 from tests.test_routing import RULE, T, _silenceable
 from tests.test_rules import feed_spike
-from tests.test_silence_hung import BOUND, Stuck, _back, _evaluated_amid_a_step, gate
+from tests.test_silence_hung import (
+    AtTheGate,
+    Stuck,
+    _at_gate,
+    _evaluated_amid_a_step,
+    _through,
+    gate,
+)
 from tests.test_silence_reload import _text
 from tests.test_silence_start_step import (
     STEP,
@@ -176,7 +182,7 @@ async def _written_after_a_second_step(
     file's path and the second step."""
     alerting, pipeline, now, silences, lock = await _moved_then_left(tmp_path, as_the_daemon)
     lock.rmdir()
-    alerting.silences.thread.bound = BOUND
+    alerting.silences.thread = AtTheGate()
     left = alerting.silences._left._files
     with gate(tmp_path) as fifo:
         stuck = Stuck(str(silences), fifo, stuck="write")
@@ -184,12 +190,11 @@ async def _written_after_a_second_step(
         left[str(silences)] = stuck, was, ends, starts
         now[0] += 1
         await alerting.evaluate_in_slices()  # the write is given up
-        assert stuck.waits == 1
+        await _at_gate(stuck)
         now[0] += 1 + STEP
         second = now[0]
         alerting.stepped(second, STEP)
-        let_through(fifo)
-        await _back(stuck)
+        await _through(fifo, stuck)
     assert [s.starts_at for s in SilenceFile(str(silences)).read()] == [T + 61 + STEP]
     return alerting, pipeline, now, silences, second
 

@@ -143,7 +143,8 @@ class FileThread:
         back = threading.Event()
         # Taken by the thread as it begins the operation, or by the bound's end first:
         # then the file is never asked (the thread skips it, or never gets it), and
-        # nothing would set ``back``. Left unset, the file stayed hung until a restart.
+        # nothing would set ``back``: left unset, it would hold the file as hung until a
+        # restart.
         begun = threading.Lock()
 
         def call() -> Any:
