@@ -87,13 +87,31 @@ def dns_server(zone: Zone, address: str = "127.0.0.1", port: int = 0) -> Iterato
         port=port,
         logger=_QUIET,
     )
+    closed = _said_until_closed(server)
     server.start_thread()
     try:
         yield f"{address}:{port}"
     finally:
+        closed.set()
         zone.release.set()
         server.stop()
         server.server.server_close()
+
+
+def _said_until_closed(server: Any) -> threading.Event:
+    """An event that, once set, keeps quiet the error of an answer sent after the test
+    is done with the server: a query the zone held (``release``) is answered by its own
+    thread as the socket closes under it, and socketserver would print that
+    ``Bad file descriptor`` into the test run's output. Errors before it are said."""
+    closed = threading.Event()
+    said = server.server.handle_error
+
+    def handle_error(request: Any, client_address: Any) -> None:
+        if not closed.is_set():
+            said(request, client_address)
+
+    server.server.handle_error = handle_error
+    return closed
 
 
 _SHARED: list[str] = []
