@@ -16,6 +16,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from sesd.alerting.silence_file import SilenceFile
+from sesd.alerting.silences import Silence
 from sesd.config import parse_config
 from tests.fifo_gates import let_through
 from tests.test_routing import RULE, T, _silenceable
@@ -271,6 +272,45 @@ async def test_a_step_back_amid_a_reload_to_the_file_moved_leaves_nothing_to_the
     await alerting.write_silences()
     await _still_held(alerting, pipeline, now)
     assert [s.starts_at for s in SilenceFile(str(other)).read()] == [T + 61 + STEP]
+    assert alerting.silences.unwritten() == {str(other): 0}
+    assert _said_at_a_stop(alerting) == []
+    assert not silences.exists()  # no file made there
+
+
+async def test_a_silence_added_amid_a_reload_to_the_file_moved_leaves_nothing_to_the_old_path(
+    tmp_path: Path,
+) -> None:
+    """As the last, but someone runs ``sesd silence add`` on the new path after the
+    reload read it, and an evaluation that waited for the reload's read reads it
+    before the reload's write (which waits its turn behind it): the file sesd reads is
+    a new one then (every write replaces the file), not the one the old path held.
+    Nothing waits for, nor is said of, the old path all the same (before: counted
+    there until a restart, SesdSilencesUnwritten paging after 15 minutes, and named at
+    a stop), and s1's start is written to the new one, which keeps s2."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    _silence(silences)
+    now[0] = T + 60
+    feed_spike(pipeline, "a.example", now[0], 5, 5)
+    assert await alerting.evaluate_in_slices() == []  # held
+    other = tmp_path / "other.json"
+    os.replace(silences, other)
+    config = parse_config(_text(other, RULE + 'sinks = ["ops"]\n'))
+    await alerting.read_silences(config)
+    now[0] = T + 61 + STEP
+    alerting.stepped(now[0], STEP)
+    alerting.reconfigure(config, files_read=True)
+    s2 = Silence(id="s2", comment="later", starts_at=now[0], ends_at=now[0] + 3600,
+                 rule="delays", domain="b.example")  # fmt: skip
+    SilenceFile(str(other)).add(s2, now[0])
+    await alerting.silences.alook(now[0])  # the evaluation's read
+    with capture_logs() as logs:
+        await alerting.write_silences()
+    assert [e for e in logs if e["event"] == "sesd.silences.unwritten"] == []
+    await _still_held(alerting, pipeline, now)
+    assert {s.id: s.starts_at for s in SilenceFile(str(other)).read()} == {
+        "s1": T + 61 + STEP,
+        "s2": T + 61 + STEP,
+    }
     assert alerting.silences.unwritten() == {str(other): 0}
     assert _said_at_a_stop(alerting) == []
     assert not silences.exists()  # no file made there
