@@ -437,3 +437,36 @@ async def test_an_old_file_whose_look_hangs_is_said_and_written_once_it_answers(
     now[0] += 1
     await alerting.evaluate_in_slices()
     assert [s.starts_at for s in SilenceFile(str(silences)).read()] == [T + 61 + STEP]
+
+
+async def test_a_step_back_amid_a_reload_to_the_file_moved_and_damaged_leaves_the_old_path(
+    tmp_path: Path,
+) -> None:
+    """As a step back amid a reload to the file moved, but the operator damaged the
+    file in place as they moved it (an editor that keeps the file): sesd cannot read
+    it, and s1's start waits for it, not for the old path, which is gone (before:
+    counted there too until the file was mended and read, and named at a stop)."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    _silence(silences)
+    now[0] = T + 60
+    feed_spike(pipeline, "a.example", now[0], 5, 5)
+    assert await alerting.evaluate_in_slices() == []  # held
+    other = tmp_path / "other.json"
+    os.replace(silences, other)
+    _damaged_in_place(other)
+    config = parse_config(_text(other, RULE + 'sinks = ["ops"]\n'))
+    await alerting.read_silences(config)
+    now[0] = T + 61 + STEP
+    alerting.stepped(now[0], STEP)
+    alerting.reconfigure(config, files_read=True)
+    await alerting.write_silences()
+    assert alerting.silences.unwritten() == {str(other): 1}
+    assert [path for path, _ in _said_at_a_stop(alerting)] == [str(other)]
+    assert not silences.exists()  # no file made there
+
+
+def _damaged_in_place(path: Path) -> None:
+    """``path`` written over in place (the same device and inode) with what is no
+    silences file."""
+    with path.open("r+", encoding="utf-8") as file:
+        file.write("{ damaged")
