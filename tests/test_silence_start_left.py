@@ -53,6 +53,8 @@ async def _moved_then_left(
     alerting, pipeline, now, silences, lock = await _moved_unwritten(tmp_path)
     with capture_logs() as logs:
         await _reloaded_to(alerting, tmp_path / "other.json", as_the_daemon)
+    # s1 is the old file's: none is made at the new path (s1 copied there).
+    assert not (tmp_path / "other.json").exists()
     (line,) = [e for e in logs if e["event"] == "sesd.silences.unwritten"]
     assert (line["path"], line["count"], line["ids"]) == (str(silences), 1, ["s1"])
     assert line["hint"] == (
