@@ -14,16 +14,20 @@ import pytest
 from structlog.testing import capture_logs
 
 from sesd.alerting.silence_file import SilenceFile
-from tests.test_routing import T
+from sesd.config import parse_config
+from tests.test_routing import RULE, T, _silenceable
 from tests.test_silence_hung import (
     BOUND,
+    AtTheGate,
     Stuck,
     _events,
     _read_bounded,
+    _reloaded,
     _silence,
     _through,
     gate,
 )
+from tests.test_silence_reload import _text
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -77,3 +81,66 @@ async def test_an_end_not_written_for_a_hang_says_which_file_did_not_answer_with
     (unwritable,) = _events(logs, "sesd.silences.unwritable")
     assert unwritable["error"] == f"{tmp_path / SHOWN} did not answer a write within 0.3 s"
     assert stuck.waits == 1
+
+
+async def test_a_reload_whose_look_at_the_file_hangs_says_it_was_the_look(
+    tmp_path: Path,
+) -> None:
+    """A reload that keeps the silences file finds its look hangs (a share that hangs):
+    the line says which file did not answer a look, and the silences read before hold."""
+    alerting, _, _, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    alerting.silences.thread = AtTheGate()
+    SilenceFile(str(silences)).add(_silence("s1", domain="a.example"), T)
+    await alerting.evaluate_in_slices()  # s1 read
+    with gate(tmp_path) as fifo:
+        stuck = Stuck(str(silences), fifo, stuck="look")
+        alerting.silences.file = stuck
+        config = parse_config(_text(silences, RULE + 'sinks = ["ops"]\n'))
+        with capture_logs() as logs, anyio.fail_after(5 * BOUND):
+            await _reloaded(alerting, config)
+        lines = [(e["path"], e["what"]) for e in _events(logs, "sesd.silences.hung")]
+        assert lines == [(str(silences), "look")]
+        assert [s.id for s in alerting.silences.silences.items] == ["s1"]
+        await _through(fifo, stuck)
+
+
+async def test_a_reload_keeping_the_file_unchanged_does_not_read_it(tmp_path: Path) -> None:
+    """A reload that keeps the silences file, unchanged since it was read, does not
+    read it again: a read that would hang (a share that hangs on reads) holds nothing
+    and says nothing."""
+    alerting, _, _, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    alerting.silences.thread = AtTheGate()
+    SilenceFile(str(silences)).add(_silence("s1", domain="a.example"), T)
+    await alerting.evaluate_in_slices()  # s1 read
+    with gate(tmp_path) as fifo:
+        stuck = Stuck(str(silences), fifo, stuck="read")
+        alerting.silences.file = stuck
+        config = parse_config(_text(silences, RULE + 'sinks = ["ops"]\n'))
+        with capture_logs() as logs, anyio.fail_after(5 * BOUND):
+            await _reloaded(alerting, config)
+        assert _events(logs, "sesd.silences.hung") == []
+        assert stuck.waits == 0
+        assert [s.id for s in alerting.silences.silences.items] == ["s1"]
+
+
+async def test_a_reload_whose_read_of_the_changed_file_hangs_says_it_was_the_read(
+    tmp_path: Path,
+) -> None:
+    """A reload that keeps the silences file, changed since it was read (s2 added),
+    finds its read hangs: the line says which file did not answer a read, and the
+    silences read before hold."""
+    alerting, _, _, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    alerting.silences.thread = AtTheGate()
+    SilenceFile(str(silences)).add(_silence("s1", domain="a.example"), T)
+    await alerting.evaluate_in_slices()  # s1 read
+    SilenceFile(str(silences)).add(_silence("s2", domain="b.example"), T)
+    with gate(tmp_path) as fifo:
+        stuck = Stuck(str(silences), fifo, stuck="read")
+        alerting.silences.file = stuck
+        config = parse_config(_text(silences, RULE + 'sinks = ["ops"]\n'))
+        with capture_logs() as logs, anyio.fail_after(5 * BOUND):
+            await _reloaded(alerting, config)
+        lines = [(e["path"], e["what"]) for e in _events(logs, "sesd.silences.hung")]
+        assert lines == [(str(silences), "read")]
+        assert [s.id for s in alerting.silences.silences.items] == ["s1"]
+        await _through(fifo, stuck)

@@ -130,3 +130,103 @@ async def test_a_reload_back_to_the_old_path_while_another_file_stands_there_kee
 def _empty_file_at(path: str) -> None:
     """A silences file holding none at ``path`` (the mount point's own, say)."""
     Path(path).write_text('{"version": 1, "silences": []}')
+
+
+async def test_an_end_left_at_the_very_time_the_clock_steps_back_from_moves_back(
+    tmp_path: Path,
+) -> None:
+    """s1 ended at T + 10, the file locked; a reload at T + 10 moves the path off it,
+    and the wall clock steps 5 s back from that very reading. Once the old file can be
+    written, s1 ends 5 s back, at the step (before: at T + 10, ahead of the clock, so a
+    reload back to the file, or a start with the old config, read s1 in force until
+    the clock reached T + 10 again and muted a.example's next incident meanwhile)."""
+    alerting, _, now, old, lock = await _resolved_unwritten(tmp_path)
+    await _moved(alerting, now, tmp_path / "other.json", at=T + 10)
+    now[0] = T + 5
+    alerting.stepped(now[0], -5.0)
+    lock.rmdir()
+    now[0] += 1
+    alerting.evaluate()
+    assert [s.ends_at for s in old.read()] == [T + 5]
+
+
+def _written_over(path: Path, text: str | SilenceFile) -> None:
+    """``path`` written over in place with ``text`` (or that file's): the same file
+    (device and inode), as an editor that keeps the file writes it."""
+    if isinstance(text, SilenceFile):
+        text = Path(text.path).read_text(encoding="utf-8")
+    with path.open("r+", encoding="utf-8") as file:
+        file.truncate()
+        file.write(text)
+
+
+async def test_a_file_left_twice_keeps_the_ends_it_was_left_with_first(tmp_path: Path) -> None:
+    """silences.json was left holding s1's end (T + 10), then b.json holding s2's (T +
+    20), neither writable. A reload back to silences.json finds it damaged (not read,
+    so s2's end waits for it too: it may be b.json's copy), and another moves the path
+    off it again: it still holds s1's end waiting, counted and named with s2 (before:
+    the second leave took s2 in place of s1, whose end was then never written there,
+    and a start with that file took s1 as waiting and muted a.example's next
+    incident)."""
+    alerting, pipeline, now, old, _ = await _resolved_unwritten(tmp_path)
+    second = SilenceFile(str(tmp_path / "b.json"))
+    second.add(Silence(id="s2", comment="watching", starts_at=T, ends_at=None,
+                       until_resolved=True, domain="b.example"), T)  # fmt: skip
+    await _moved(alerting, now, Path(second.path), T + 15)
+    feed_spike(pipeline, "b.example", T + 15, 5, 5)
+    alerting.evaluate()  # b.example fires, held back by s2
+    _unwritable(Path(second.path))
+    _resolves(pipeline, now, "b.example", T + 20)
+    alerting.evaluate()
+    _written_over(Path(old.path), "{ damaged")
+    await _moved(alerting, now, Path(old.path), T + 25)
+    await _moved(alerting, now, tmp_path / "other.json", T + 30)
+    assert [(path, ids) for _, path, ids in _said_at_a_stop(alerting)] == [
+        (old.path, ["s1", "s2"]),
+        (second.path, ["s2"]),
+    ]
+    assert alerting.silences.unwritten() == {
+        old.path: 2,
+        second.path: 1,
+        str(tmp_path / "other.json"): 0,
+    }
+
+
+async def test_a_file_moved_and_edited_in_place_leaves_nothing_to_the_old_path(
+    tmp_path: Path,
+) -> None:
+    """s1's end waits for silences.json, which cannot be written; the operator moves
+    it to other.json, with the config, and writes over it in place (an editor that
+    keeps the file) with s3 alone. The reload reads other.json, the old file moved
+    there: s1, gone from it, waits for nothing, nor does the old path, and the
+    evaluations go on (before: the reload's write failed on what it kept for the old
+    path)."""
+    alerting, _, now, old, _ = await _resolved_unwritten(tmp_path)
+    other = tmp_path / "other.json"
+    os.replace(old.path, other)
+    edited = SilenceFile(str(tmp_path / "edited.json"))
+    edited.add(Silence(id="s3", comment="watching", starts_at=T, ends_at=T + 3600,
+                       domain="c.example"), T)  # fmt: skip
+    _written_over(other, edited)
+    await _moved(alerting, now, other, T + 15)
+    now[0] = T + 20
+    alerting.evaluate()
+    assert alerting.silences.unwritten() == {str(other): 0}
+    assert _said_at_a_stop(alerting) == []
+    assert [s.id for s in alerting.silences.silences.items] == ["s3"]
+
+
+async def test_an_end_left_at_the_time_the_clock_steps_back_to_stays_as_it_is(
+    tmp_path: Path,
+) -> None:
+    """s1 ended at T + 10, the file locked; a reload at T + 15 moves the path off it,
+    and the wall clock steps 5 s back, to T + 10: the end is not ahead of the clock,
+    and is written as the resolve gave it (before: moved back 5 s all the same)."""
+    alerting, _, now, old, lock = await _resolved_unwritten(tmp_path)
+    await _moved(alerting, now, tmp_path / "other.json", at=T + 15)
+    now[0] = T + 10
+    alerting.stepped(now[0], -5.0)
+    lock.rmdir()
+    now[0] += 1
+    alerting.evaluate()
+    assert [s.ends_at for s in old.read()] == [T + 10]

@@ -199,14 +199,18 @@ async def test_a_file_that_hangs_from_the_start_reads_0_until_a_read_takes(
 
 
 @pytest.mark.timeout(30)
-async def test_a_file_that_hangs_after_a_read_took_reads_1(tmp_path: Path) -> None:
+@pytest.mark.parametrize("looks", [0, 1])
+async def test_a_file_that_hangs_after_a_read_took_reads_1(tmp_path: Path, looks: int) -> None:
     """The silences read last hold while the file does not answer (the log's
-    sesd.silences.hung says it does not): they are in force as read, 1."""
+    sesd.silences.hung says it does not): they are in force as read, 1; also after
+    ``looks`` looks found it unchanged."""
     path = tmp_path / "silences.json"
     SilenceFile(str(path)).add(_silence("s1", domain="a.example"), T)
     watcher = SilenceWatcher(str(path))
     watcher.thread = AtTheGate()
     assert await watcher.arefresh(T)
+    for _ in range(looks):
+        assert not await watcher.arefresh(T)
     with gate(tmp_path) as fifo:
         stuck = Stuck(str(path), fifo, stuck="look")
         watcher.file = stuck

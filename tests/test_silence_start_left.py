@@ -16,6 +16,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from sesd.alerting.silence_file import SilenceFile
+from sesd.alerting.silences import Silence
 from sesd.config import parse_config
 from tests.test_routing import RULE, T, _silenceable
 from tests.test_rules import feed_spike
@@ -48,10 +49,17 @@ async def _moved_then_left(
     alerting, pipeline, now, silences, lock = await _moved_unwritten(tmp_path)
     with capture_logs() as logs:
         await _reloaded_to(alerting, tmp_path / "other.json", as_the_daemon)
+    # s1 is the old file's: none is made at the new path (s1 copied there).
+    assert not (tmp_path / "other.json").exists()
     (line,) = [e for e in logs if e["event"] == "sesd.silences.unwritten"]
-    assert (line["path"], line["ids"]) == (str(silences), ["s1"])
-    assert "pending until the clock reaches it" in line["hint"]
-    assert "sesd silence add --config CONFIG" in line["hint"]
+    assert (line["path"], line["count"], line["ids"]) == (str(silences), 1, ["s1"])
+    assert line["hint"] == (
+        "a step of the clock back moved their start, but this file, which sesd no longer "
+        "reads, still holds it ahead of the clock: sesd writes their start to it once it "
+        "can; a start with it before then finds them pending until the clock reaches it; "
+        "add each again with sesd silence add --config CONFIG (a config whose "
+        "alerts.silences_path is this file) once it can be written, to mute its alerts"
+    )
     return alerting, pipeline, now, silences, lock
 
 
@@ -189,8 +197,11 @@ async def _written_after_a_second_step(
         _, was, ends, starts = left[str(silences)]
         left[str(silences)] = stuck, was, ends, starts
         now[0] += 1
-        await alerting.evaluate_in_slices()  # the write is given up
+        with capture_logs() as logs:
+            await alerting.evaluate_in_slices()  # the write is given up
         await _at_gate(stuck)
+        (hung,) = [e for e in logs if e["event"] == "sesd.silences.hung"]
+        assert (hung["path"], hung["what"]) == (str(silences), "write")
         now[0] += 1 + STEP
         second = now[0]
         alerting.stepped(second, STEP)
@@ -269,3 +280,189 @@ async def test_a_step_back_amid_a_reload_to_the_file_moved_leaves_nothing_to_the
     assert alerting.silences.unwritten() == {str(other): 0}
     assert _said_at_a_stop(alerting) == []
     assert not silences.exists()  # no file made there
+
+
+async def test_a_silence_added_amid_a_reload_to_the_file_moved_leaves_nothing_to_the_old_path(
+    tmp_path: Path,
+) -> None:
+    """As the last, but someone runs ``sesd silence add`` on the new path after the
+    reload read it, and an evaluation that waited for the reload's read reads it
+    before the reload's write (which waits its turn behind it): the file sesd reads is
+    a new one then (every write replaces the file), not the one the old path held.
+    Nothing waits for, nor is said of, the old path all the same (before: counted
+    there until a restart, SesdSilencesUnwritten paging after 15 minutes, and named at
+    a stop), and s1's start is written to the new one, which keeps s2."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    _silence(silences)
+    now[0] = T + 60
+    feed_spike(pipeline, "a.example", now[0], 5, 5)
+    assert await alerting.evaluate_in_slices() == []  # held
+    other = tmp_path / "other.json"
+    os.replace(silences, other)
+    config = parse_config(_text(other, RULE + 'sinks = ["ops"]\n'))
+    await alerting.read_silences(config)
+    now[0] = T + 61 + STEP
+    alerting.stepped(now[0], STEP)
+    alerting.reconfigure(config, files_read=True)
+    s2 = Silence(id="s2", comment="later", starts_at=now[0], ends_at=now[0] + 3600,
+                 rule="delays", domain="b.example")  # fmt: skip
+    SilenceFile(str(other)).add(s2, now[0])
+    await alerting.silences.alook(now[0])  # the evaluation's read
+    with capture_logs() as logs:
+        await alerting.write_silences()
+    assert [e for e in logs if e["event"] == "sesd.silences.unwritten"] == []
+    await _still_held(alerting, pipeline, now)
+    assert {s.id: s.starts_at for s in SilenceFile(str(other)).read()} == {
+        "s1": T + 61 + STEP,
+        "s2": T + 61 + STEP,
+    }
+    assert alerting.silences.unwritten() == {str(other): 0}
+    assert _said_at_a_stop(alerting) == []
+    assert not silences.exists()  # no file made there
+
+
+async def test_a_step_back_amid_a_reload_to_another_file_writes_the_old_one_unsaid(
+    tmp_path: Path,
+) -> None:
+    """s1 holds a.example's firing; a reload moves to other.json (none there), and the
+    wall clock steps an hour back after its read, before its change: s1's start moves,
+    and the change leaves it to the old file, which it had not looked at (nothing
+    waited for it then). The reload's write, after the change, writes it there: nothing
+    is said of the old file, which can be written (before: it was named at the change
+    as holding s1's start ahead, with advice to add s1 again, though the write a moment
+    later took)."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    _silence(silences)
+    now[0] = T + 60
+    feed_spike(pipeline, "a.example", now[0], 5, 5)
+    assert await alerting.evaluate_in_slices() == []  # held
+    other = tmp_path / "other.json"
+    config = parse_config(_text(other, RULE + 'sinks = ["ops"]\n'))
+    with capture_logs() as logs:
+        await alerting.read_silences(config)
+        now[0] = T + 61 + STEP
+        alerting.stepped(now[0], STEP)
+        alerting.reconfigure(config, files_read=True)
+        await alerting.write_silences()
+    assert [e for e in logs if e["event"] == "sesd.silences.unwritten"] == []
+    assert [s.starts_at for s in SilenceFile(str(silences)).read()] == [T + 61 + STEP]
+    assert alerting.silences.unwritten() == {str(other): 0}
+    assert _said_at_a_stop(alerting) == []
+
+
+@pytest.mark.parametrize("as_the_daemon", [False, True])
+async def test_a_start_left_at_the_very_time_the_clock_steps_back_again_moves_again(
+    tmp_path: Path, as_the_daemon: bool
+) -> None:
+    """The file cannot be written; the wall clock steps an hour back, moving s1's start
+    to the step, and at that very reading a reload moves the path off the file and the
+    clock steps an hour back again. Once the old file can be written, s1 starts at the
+    second step (before: at the first, an hour ahead of the clock, so a reload back to
+    the file found s1 pending for that hour and a.example paged)."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    _silence(silences)
+    now[0] = T + 60
+    feed_spike(pipeline, "a.example", now[0], 5, 5)
+    assert await alerting.evaluate_in_slices() == []  # held
+    lock = _unwritable(silences)
+    now[0] = T + 61 + STEP
+    alerting.stepped(now[0], STEP)
+    await _reloaded_to(alerting, tmp_path / "other.json", as_the_daemon)
+    now[0] += STEP
+    second = now[0]
+    alerting.stepped(second, STEP)
+    lock.rmdir()
+    now[0] += 1
+    await alerting.evaluate_in_slices()
+    assert [s.starts_at for s in SilenceFile(str(silences)).read()] == [second]
+
+
+@pytest.mark.parametrize("as_the_daemon", [False, True])
+async def test_a_reload_back_to_the_first_of_two_files_left_keeps_its_moved_start(
+    tmp_path: Path, as_the_daemon: bool
+) -> None:
+    """s1's start, moved by a step back, waits for silences.json, which cannot be
+    written; a reload moves to b.json, where s2 (``--until-resolved``, on b.example)
+    ends while b.json cannot be written either; another to other.json; then one back
+    to silences.json, still locked. s1 holds a.example's firing (before: the start
+    moved was looked for in b.json alone, the last file left, and s1 was read with its
+    start an hour ahead, pending, and a.example paged)."""
+    alerting, pipeline, now, silences, _ = await _moved_unwritten(tmp_path)
+    second = tmp_path / "b.json"
+    SilenceFile(str(second)).add(
+        Silence(id="s2", comment="watching", starts_at=now[0], ends_at=None,
+                until_resolved=True, domain="b.example"), now[0])  # fmt: skip
+    await _reloaded_to(alerting, second, as_the_daemon)
+    feed_spike(pipeline, "b.example", now[0], 5, 5)
+    await alerting.evaluate_in_slices()  # b.example fires, held back by s2
+    _unwritable(second)
+    now[0] += 10
+    feed_spike(pipeline, "b.example", now[0], 0, 200)
+    await alerting.evaluate_in_slices()  # s2 ends, not written
+    await _reloaded_to(alerting, tmp_path / "other.json", as_the_daemon)
+    assert alerting.silences.unwritten() == {
+        str(silences): 1,
+        str(second): 1,
+        str(tmp_path / "other.json"): 0,
+    }
+    await _reloaded_to(alerting, silences, as_the_daemon)
+    await _still_held(alerting, pipeline, now)
+
+
+async def test_an_old_file_whose_look_hangs_is_said_and_written_once_it_answers(
+    tmp_path: Path,
+) -> None:
+    """Once the old file holding s1's moved start can be written, the look at it does
+    not answer (a share that hangs): said naming the file and the look, and the start
+    is written once it answers."""
+    alerting, _, now, silences, lock = await _moved_then_left(tmp_path, False)
+    lock.rmdir()
+    alerting.silences.thread = AtTheGate()
+    left = alerting.silences._left._files
+    with gate(tmp_path) as fifo:
+        stuck = Stuck(str(silences), fifo, stuck="look")
+        _, was, ends, starts = left[str(silences)]
+        left[str(silences)] = stuck, was, ends, starts
+        now[0] += 1
+        with capture_logs() as logs:
+            await alerting.evaluate_in_slices()  # the look is given up
+        await _at_gate(stuck)
+        (hung,) = [e for e in logs if e["event"] == "sesd.silences.hung"]
+        assert (hung["path"], hung["what"]) == (str(silences), "look")
+        await _through(fifo, stuck)
+    now[0] += 1
+    await alerting.evaluate_in_slices()
+    assert [s.starts_at for s in SilenceFile(str(silences)).read()] == [T + 61 + STEP]
+
+
+async def test_a_step_back_amid_a_reload_to_the_file_moved_and_damaged_leaves_the_old_path(
+    tmp_path: Path,
+) -> None:
+    """As a step back amid a reload to the file moved, but the operator damaged the
+    file in place as they moved it (an editor that keeps the file): sesd cannot read
+    it, and s1's start waits for it, not for the old path, which is gone (before:
+    counted there too until the file was mended and read, and named at a stop)."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    _silence(silences)
+    now[0] = T + 60
+    feed_spike(pipeline, "a.example", now[0], 5, 5)
+    assert await alerting.evaluate_in_slices() == []  # held
+    other = tmp_path / "other.json"
+    os.replace(silences, other)
+    _damaged_in_place(other)
+    config = parse_config(_text(other, RULE + 'sinks = ["ops"]\n'))
+    await alerting.read_silences(config)
+    now[0] = T + 61 + STEP
+    alerting.stepped(now[0], STEP)
+    alerting.reconfigure(config, files_read=True)
+    await alerting.write_silences()
+    assert alerting.silences.unwritten() == {str(other): 1}
+    assert [path for path, _ in _said_at_a_stop(alerting)] == [str(other)]
+    assert not silences.exists()  # no file made there
+
+
+def _damaged_in_place(path: Path) -> None:
+    """``path`` written over in place (the same device and inode) with what is no
+    silences file."""
+    with path.open("r+", encoding="utf-8") as file:
+        file.write("{ damaged")

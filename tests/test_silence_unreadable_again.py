@@ -65,6 +65,7 @@ def test_a_file_whose_permissions_are_mended_is_read_at_the_next_look() -> None:
         ("sesd.silences.readable", error),
         ("sesd.silences.loaded", None),
     ]
+    assert [line["path"] for line in logs[1:]] == [str(path), str(path)]
 
 
 class Flaky(SilenceFile):
@@ -135,6 +136,25 @@ def test_a_file_that_holds_no_silences_file_is_read_again_only_once_it_changes(
     assert [line["event"] for line in logs] == ["sesd.silences.unreadable"]
 
 
+def test_a_file_that_holds_no_silences_file_written_again_is_said_again(
+    tmp_path: Path,
+) -> None:
+    """Written again at once with the same garbage: a new version, read and said again
+    (once per version and reason: the on-call sees the file was written, still wrong)."""
+    path = tmp_path / "silences.json"
+    path.write_text("garbage\n")
+    watcher, counted = _read_through_flaky(path)
+    with capture_logs() as logs:
+        assert not watcher.refresh(T)
+        written = tmp_path / "again.json"
+        written.write_text("garbage\n")
+        os.replace(written, path)
+        assert not watcher.refresh(T + 1)
+    assert counted.reads == 2
+    events = [line["event"] for line in logs]
+    assert events == ["sesd.silences.unreadable", "sesd.silences.unreadable"]
+
+
 def test_a_file_that_answers_again_unchanged_is_said_readable_at_once() -> None:
     """Its directory closed to sesd a while (its permissions, a share's stale handle):
     neither the look nor the read answers, which is said, and the silences read before
@@ -167,6 +187,7 @@ def test_a_file_that_answers_again_unchanged_is_said_readable_at_once() -> None:
             ("sesd.silences.unreadable", error),
             ("sesd.silences.readable", error),
         ]
+        assert logs[1]["path"] == str(path)  # the file that answers again
         file.expire({"s1"}, T + 5)  # its next edit
         path.chmod(0o644)
         with capture_logs() as logs, _as_the_daemon():

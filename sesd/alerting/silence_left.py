@@ -45,6 +45,10 @@ class LeftFiles:
         #: The files left whose write a reload's change put off: said should the next
         #: write not take (the reload's own, once the change is made).
         self._unsaid: set[str] = set()
+        #: The files left whose device and inode the file sesd reads had at one of its
+        #: reads: moved there, should their path be gone. Kept past that read: a
+        #: ``sesd silence add`` replaces the file read, which then has another inode.
+        self._read_here: set[str] = set()
 
     def leave(
         self, file: SilenceFile, ends: dict[str, float], starts: Starts, where: Where | None
@@ -84,6 +88,8 @@ class LeftFiles:
                 continue
             found |= {i: at for i, at in ends.items() if i in ids}
             starts |= {i: at for i, at in moved.items() if i in ids}
+            if left != path and was == where:
+                self._read_here.add(left)
             if left != path and (was != where or (yield from _there(file))):
                 continue
             kept = {i: at for i, at in ends.items() if i not in ids and left != path}
@@ -91,7 +97,7 @@ class LeftFiles:
             if kept or kept_starts:
                 self._files[left] = file, was, kept, kept_starts
             else:
-                del self._files[left]
+                self._drop(left)
         return found, starts
 
     def write(self, now: float, read: Where | None) -> Steps[None]:
@@ -106,9 +112,10 @@ class LeftFiles:
                 # reads (the file read was this one) is the watcher's, which took its
                 # ends and starts as it read it (:meth:`held`); dropped here should that
                 # read not have looked at this path (a reload's, before a step back amid
-                # it left some here).
-                if was is not None and was == read:
-                    del self._files[path]
+                # it left some here), or should the file read have been replaced since
+                # (a silence added) and read again before this write.
+                if path in self._read_here or (was is not None and was == read):
+                    self._drop(path)
                 continue
             # A copy: a write given up runs on in its thread while a reload adds some.
             # Should it take once the file answers, after a further step back, the next
@@ -141,6 +148,7 @@ class LeftFiles:
         # wait for the next (the file read meanwhile may have taken them all), which
         # moves such a start on from where this one put it (start_moved).
         file, was, waiting, moved = self._files.pop(path, (file, None, {}, {}))
+        self._read_here.discard(path)  # there, so not the file read
         waiting = {i: at for i, at in waiting.items() if ends.get(i) != at}
         moved = {i: at for i, at in moved.items() if starts.get(i) != at}
         if waiting or moved:
@@ -152,6 +160,11 @@ class LeftFiles:
                 count=len(ended),
                 ids=[shown_id(i) for i in sorted(ended)[:SHOWN]],
             )
+
+    def _drop(self, path: str) -> None:
+        """Nothing waits for the file left at ``path`` any more."""
+        del self._files[path]
+        self._read_here.discard(path)
 
     def stepped(self, now: float, step: float) -> None:
         """The wall clock stepped ``step`` seconds to ``now``: each end a step back put

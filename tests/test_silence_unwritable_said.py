@@ -1,0 +1,133 @@
+"""What sesd says while the silences file it reads cannot be written
+(sesd.alerting.silence_ends): each silence ended since the last line is named once
+the write fails, though the error is the one said before; and the starts a step of
+the clock back moved are said with the write's error, not while a command holds the
+file's lock a moment. The daemon's alerting on a console sink whose outbox does not
+run, real files."""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+
+from sesd.alerting.silences import Silence
+from sesd.config import parse_config
+from tests.test_routing import RULE, T, _silenceable
+from tests.test_rules import feed_spike
+from tests.test_silence_reload import _text, _watching
+from tests.test_silence_start_step import STEP, _silence, _still_held
+from tests.test_silence_unwritable import _lock_held, _resolves, _unwritable
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def _unwritable_lines(logs: list[MutableMapping[str, Any]]) -> list[tuple[Any, ...]]:
+    """(error, count, ids) of each ``sesd.silences.unwritable`` line."""
+    return [
+        (e["error"], e["count"], e["ids"]) for e in logs if e["event"] == "sesd.silences.unwritable"
+    ]
+
+
+@pytest.mark.parametrize("by", ["a resolve", "a reload removing its rule"])
+async def test_a_silence_ended_after_a_write_failed_is_named_when_the_next_fails(
+    tmp_path: Path, by: str
+) -> None:
+    """s1 (a.example) and s2 (b.example, under its own rule) are ``--until-resolved``;
+    the file cannot be written. a.example resolves: the write fails, said naming s1.
+    Then s2 ends (its alert resolves, or a reload removes its rule, as the daemon
+    reloads: the change's write put off, then made), and the write fails with the same
+    error: said again, naming both (before: not said, the on-call told of s1 alone,
+    and a stop the first word of s2 waiting)."""
+    rules = RULE + 'sinks = ["ops"]\n' + RULE.replace('"delays"', '"other"')
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    file = _watching(silences, domain="a.example")
+    s2 = Silence(id="s2", comment="watching", starts_at=T, ends_at=None,
+                 until_resolved=True, rule="other", domain="b.example")  # fmt: skip
+    file.add(s2, T)
+    config = parse_config(_text(silences, rules + 'sinks = ["ops"]\n'))
+    await alerting.read_silences(config)
+    alerting.reconfigure(config, files_read=True)
+    await alerting.write_silences()
+    feed_spike(pipeline, "a.example", T, 5, 5)
+    feed_spike(pipeline, "b.example", T, 5, 5)
+    await alerting.evaluate_in_slices()
+    lock = _unwritable(silences)
+    with capture_logs() as logs:
+        _resolves(pipeline, now)
+        await alerting.evaluate_in_slices()
+    ((error, count, ids),) = _unwritable_lines(logs)
+    assert (count, ids) == (1, ["s1"])
+    with capture_logs() as logs:
+        now[0] = T + 20
+        if by == "a resolve":
+            feed_spike(pipeline, "b.example", now[0], 0, 200)
+            await alerting.evaluate_in_slices()
+        else:
+            config = parse_config(_text(silences, RULE + 'sinks = ["ops"]\n'))
+            await alerting.read_silences(config)
+            alerting.reconfigure(config, files_read=True)
+            await alerting.write_silences()
+    assert _unwritable_lines(logs) == [(error, 2, ["s1", "s2"])]
+    lock.rmdir()
+    now[0] = T + 25
+    await alerting.evaluate_in_slices()
+    assert [(s.id, s.ends_at) for s in file.read()] == [("s1", T + 10), ("s2", T + 20)]
+
+
+async def test_a_start_moved_that_cannot_be_written_is_said_with_the_error(
+    tmp_path: Path,
+) -> None:
+    """The file cannot be written when the clock steps back: the line naming s1's
+    start moved says why the write failed (before: no error, or "None")."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    _silence(silences)
+    now[0] = T + 60
+    await alerting.evaluate_in_slices()
+    lock = _unwritable(silences)
+    now[0] = T + 61 + STEP
+    alerting.stepped(now[0], STEP)
+    with capture_logs() as logs:
+        await _still_held(alerting, pipeline, now)
+    ((error, count, ids),) = _unwritable_lines(logs)
+    assert error == f"cannot lock {silences}: Is a directory"  # the lock's path
+    lock.rmdir()
+    assert (count, ids) == (1, ["s1"])
+
+
+async def test_a_start_moved_is_not_said_while_a_command_holds_the_lock_a_moment(
+    tmp_path: Path,
+) -> None:
+    """``sesd silence add`` holds the file's lock as the evaluation after a step back
+    writes s1's start moved: nothing said (a command holds it a moment, as for an
+    end); held over a second evaluation, said once. Written once the lock is let go."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    file = _silence(silences)
+    now[0] = T + 60
+    await alerting.evaluate_in_slices()
+    now[0] = T + 61 + STEP
+    alerting.stepped(now[0], STEP)
+    with _lock_held(silences):
+        with capture_logs() as logs:
+            await _still_held(alerting, pipeline, now)
+        assert _unwritable_lines(logs) == []
+        with capture_logs() as logs:
+            await _still_held(alerting, pipeline, now)
+        ((error, count, ids),) = _unwritable_lines(logs)
+        assert error.startswith(f"cannot lock {silences}: another process holds")
+        assert (count, ids) == (1, ["s1"])
+    await _still_held(alerting, pipeline, now)
+    assert [s.starts_at for s in file.read()] == [T + 61 + STEP]
+    # Once a write took, a lock held a moment is none the less: the next step back's
+    # start moved is not said while a command holds it for one evaluation.
+    now[0] += 1 + STEP
+    second = now[0]
+    alerting.stepped(second, STEP)
+    with _lock_held(silences), capture_logs() as logs:
+        await _still_held(alerting, pipeline, now)
+    assert _unwritable_lines(logs) == []
+    await _still_held(alerting, pipeline, now)
+    assert [s.starts_at for s in file.read()] == [second]
