@@ -9,6 +9,8 @@ sink whose outbox does not run, real files."""
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +182,31 @@ async def test_a_second_step_back_while_the_old_file_is_written_moves_its_start_
     await _still_held(alerting, pipeline, now)
 
 
+@asynccontextmanager
+async def _old_file_hangs(
+    tmp_path: Path, as_the_daemon: bool, what: str
+) -> AsyncIterator[tuple[Any, Any, list[float], Path, Path, Stuck]]:
+    """As :func:`_moved_then_left`; once the old file can be written, its ``what`` (a
+    look, a write) does not answer (a share that hangs): given up at an evaluation, and
+    said naming the file and the operation. The alerting, pipeline, clock, old file's
+    path, its gate and the file held there, while the operation waits at the gate."""
+    alerting, pipeline, now, silences, lock = await _moved_then_left(tmp_path, as_the_daemon)
+    lock.rmdir()
+    alerting.silences.thread = AtTheGate()
+    left = alerting.silences._left._files
+    with gate(tmp_path) as fifo:
+        stuck = Stuck(str(silences), fifo, stuck=what)
+        _, was, ends, starts = left[str(silences)]
+        left[str(silences)] = stuck, was, ends, starts
+        now[0] += 1
+        with capture_logs() as logs:
+            await alerting.evaluate_in_slices()  # given up
+        await _at_gate(stuck)
+        (hung,) = [e for e in logs if e["event"] == "sesd.silences.hung"]
+        assert (hung["path"], hung["what"]) == (str(silences), what)
+        yield alerting, pipeline, now, silences, fifo, stuck
+
+
 async def _written_after_a_second_step(
     tmp_path: Path, as_the_daemon: bool
 ) -> tuple[Any, Any, list[float], Path, float]:
@@ -188,20 +215,8 @@ async def _written_after_a_second_step(
     again; then the write comes back, having taken: the old file holds s1's start at
     the first step, an hour ahead of the clock. The alerting, pipeline, clock, old
     file's path and the second step."""
-    alerting, pipeline, now, silences, lock = await _moved_then_left(tmp_path, as_the_daemon)
-    lock.rmdir()
-    alerting.silences.thread = AtTheGate()
-    left = alerting.silences._left._files
-    with gate(tmp_path) as fifo:
-        stuck = Stuck(str(silences), fifo, stuck="write")
-        _, was, ends, starts = left[str(silences)]
-        left[str(silences)] = stuck, was, ends, starts
-        now[0] += 1
-        with capture_logs() as logs:
-            await alerting.evaluate_in_slices()  # the write is given up
-        await _at_gate(stuck)
-        (hung,) = [e for e in logs if e["event"] == "sesd.silences.hung"]
-        assert (hung["path"], hung["what"]) == (str(silences), "write")
+    async with _old_file_hangs(tmp_path, as_the_daemon, "write") as given_up:
+        alerting, pipeline, now, silences, fifo, stuck = given_up
         now[0] += 1 + STEP
         second = now[0]
         alerting.stepped(second, STEP)
@@ -415,20 +430,8 @@ async def test_an_old_file_whose_look_hangs_is_said_and_written_once_it_answers(
     """Once the old file holding s1's moved start can be written, the look at it does
     not answer (a share that hangs): said naming the file and the look, and the start
     is written once it answers."""
-    alerting, _, now, silences, lock = await _moved_then_left(tmp_path, False)
-    lock.rmdir()
-    alerting.silences.thread = AtTheGate()
-    left = alerting.silences._left._files
-    with gate(tmp_path) as fifo:
-        stuck = Stuck(str(silences), fifo, stuck="look")
-        _, was, ends, starts = left[str(silences)]
-        left[str(silences)] = stuck, was, ends, starts
-        now[0] += 1
-        with capture_logs() as logs:
-            await alerting.evaluate_in_slices()  # the look is given up
-        await _at_gate(stuck)
-        (hung,) = [e for e in logs if e["event"] == "sesd.silences.hung"]
-        assert (hung["path"], hung["what"]) == (str(silences), "look")
+    async with _old_file_hangs(tmp_path, False, "look") as given_up:
+        alerting, _, now, silences, fifo, stuck = given_up
         await _through(fifo, stuck)
     now[0] += 1
     await alerting.evaluate_in_slices()
