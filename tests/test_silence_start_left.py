@@ -469,3 +469,61 @@ def _damaged_in_place(path: Path) -> None:
     silences file."""
     with path.open("r+", encoding="utf-8") as file:
         file.write("{ damaged")
+
+
+async def test_the_old_path_linked_to_the_new_one_keeps_the_moved_start_while_moved_aside(
+    tmp_path: Path,
+) -> None:
+    """The old file cannot be written; the operator links the new path to it (one file,
+    two names) and reloads: sesd reads that file at the new path while the old path is
+    still there, then writes the new one (which replaces it). Moved aside a while and
+    back, the old path still gets s1's start (before: taken as moved to the new path
+    once gone, it was forgotten, and kept s1 an hour ahead, pending for a start with the
+    old config)."""
+    alerting, pipeline, now, silences, lock = await _moved_unwritten(tmp_path)
+    other = tmp_path / "other.json"
+    os.link(silences, other)
+    await _reloaded_to(alerting, other, True)
+    await _still_held(alerting, pipeline, now)
+    aside = tmp_path / "aside.json"
+    os.replace(silences, aside)
+    await _still_held(alerting, pipeline, now)
+    assert alerting.silences.unwritten() == {str(silences): 1, str(other): 0}
+    os.replace(aside, silences)
+    lock.rmdir()
+    await _still_held(alerting, pipeline, now)
+    assert [s.starts_at for s in SilenceFile(str(silences)).read()] == [T + 61 + STEP]
+    assert alerting.silences.unwritten() == {str(other): 0}
+
+
+async def test_the_old_path_linked_to_the_new_one_amid_a_step_keeps_the_moved_start(
+    tmp_path: Path,
+) -> None:
+    """As the last, but nothing waits as the reload reads the new path, and the clock
+    steps back before its change: the old path, not looked at then, is found there at
+    the reload's write, so is not the file read moved there (before: taken as moved
+    all the same, it was forgotten once moved aside, and kept s1 pending)."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    _silence(silences)
+    now[0] = T + 60
+    feed_spike(pipeline, "a.example", now[0], 5, 5)
+    assert await alerting.evaluate_in_slices() == []  # held
+    lock = _unwritable(silences)
+    other = tmp_path / "other.json"
+    os.link(silences, other)
+    config = parse_config(_text(other, RULE + 'sinks = ["ops"]\n'))
+    await alerting.read_silences(config)
+    now[0] = T + 61 + STEP
+    alerting.stepped(now[0], STEP)
+    alerting.reconfigure(config, files_read=True)
+    await alerting.write_silences()
+    await _still_held(alerting, pipeline, now)
+    aside = tmp_path / "aside.json"
+    os.replace(silences, aside)
+    await _still_held(alerting, pipeline, now)
+    assert alerting.silences.unwritten() == {str(silences): 1, str(other): 0}
+    os.replace(aside, silences)
+    lock.rmdir()
+    await _still_held(alerting, pipeline, now)
+    assert [s.starts_at for s in SilenceFile(str(silences)).read()] == [T + 61 + STEP]
+    assert alerting.silences.unwritten() == {str(other): 0}

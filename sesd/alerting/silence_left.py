@@ -46,8 +46,10 @@ class LeftFiles:
         #: write not take (the reload's own, once the change is made).
         self._unsaid: set[str] = set()
         #: The files left whose device and inode the file sesd reads had at one of its
-        #: reads: moved there, should their path be gone. Kept past that read: a
-        #: ``sesd silence add`` replaces the file read, which then has another inode.
+        #: reads, their path gone or not looked at then: moved there, should their path
+        #: be gone. Kept past that read (a ``sesd silence add`` replaces the file read,
+        #: which then has another inode) until a look finds the path there: another name
+        #: for the file read (a link), or the old file replaced and its inode reused.
         self._read_here: set[str] = set()
 
     def leave(
@@ -88,10 +90,14 @@ class LeftFiles:
                 continue
             found |= {i: at for i, at in ends.items() if i in ids}
             starts |= {i: at for i, at in moved.items() if i in ids}
-            if left != path and was == where:
-                self._read_here.add(left)
-            if left != path and (was != where or (yield from _there(file))):
+            if left != path and was != where:
                 continue
+            if left != path:
+                there = yield from _looked(file)
+                if there is not True:  # moved here, or not looked at (a reload's)
+                    self._read_here.add(left)
+                if there is not False:
+                    continue
             kept = {i: at for i, at in ends.items() if i not in ids and left != path}
             kept_starts = {i: at for i, at in moved.items() if i not in ids and left != path}
             if kept or kept_starts:
@@ -106,7 +112,10 @@ class LeftFiles:
         the (device, inode) of the file sesd reads, at its last read."""
         put_off = False
         for path, (file, was, ends, starts) in list(self._files.items()):
-            if not (yield from _there(file)):
+            there = yield from _looked(file)
+            if there:
+                self._read_here.discard(path)  # there, so not moved to the file read
+            elif there is False:
                 # Not there (a share not mounted, the file moved aside): kept, and never
                 # written there, which would make a file. One moved to the path sesd
                 # reads (the file read was this one) is the watcher's, which took its
@@ -242,10 +251,10 @@ class LeftFiles:
             )
 
 
-def _there(file: SilenceFile) -> Steps[bool]:
-    """Whether there is a file at ``file``'s path; one that does not answer is taken
-    as there (its ends wait on, said when it hung)."""
+def _looked(file: SilenceFile) -> Steps[bool | None]:
+    """Whether there is a file at ``file``'s path; None when the look does not answer
+    (taken as there: its ends wait on, said when it hung) or is put off."""
     try:
         return (yield FileOp(file.path, "look", file.identity)) is not None
     except (Hung, Later):
-        return True
+        return None
