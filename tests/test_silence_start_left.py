@@ -527,3 +527,31 @@ async def test_the_old_path_linked_to_the_new_one_amid_a_step_keeps_the_moved_st
     await _still_held(alerting, pipeline, now)
     assert [s.starts_at for s in SilenceFile(str(silences)).read()] == [T + 61 + STEP]
     assert alerting.silences.unwritten() == {str(other): 0}
+
+
+async def test_the_old_path_linked_to_the_new_one_both_unwritable_keeps_the_moved_start(
+    tmp_path: Path,
+) -> None:
+    """As the old path linked to the new one, but the new path cannot be written either
+    (both in a directory made read-only), so the file read keeps the old file's device
+    and inode. Moved aside a while and back, the old path still gets s1's start
+    (before: once gone, it was taken as moved to the file read, which was still the
+    same file, though a write had found it there; forgotten, it kept s1 an hour ahead,
+    pending for a start with the old config)."""
+    alerting, pipeline, now, silences, lock = await _moved_unwritten(tmp_path)
+    other = tmp_path / "other.json"
+    os.link(silences, other)
+    other_lock = _unwritable(other)
+    await _reloaded_to(alerting, other, True)
+    await _still_held(alerting, pipeline, now)
+    aside = tmp_path / "aside.json"
+    os.replace(silences, aside)
+    await _still_held(alerting, pipeline, now)
+    assert alerting.silences.unwritten() == {str(silences): 1, str(other): 1}
+    os.replace(aside, silences)
+    lock.rmdir()
+    other_lock.rmdir()
+    await _still_held(alerting, pipeline, now)
+    assert [s.starts_at for s in SilenceFile(str(silences)).read()] == [T + 61 + STEP]
+    assert [s.starts_at for s in SilenceFile(str(other)).read()] == [T + 61 + STEP]
+    assert alerting.silences.unwritten() == {str(other): 0}

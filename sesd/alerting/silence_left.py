@@ -51,6 +51,10 @@ class LeftFiles:
         #: which then has another inode) until a look finds the path there: another name
         #: for the file read (a link), or the old file replaced and its inode reused.
         self._read_here: set[str] = set()
+        #: The files left a write's look found there, with the (device, inode) the file
+        #: sesd reads had then: should it be that file, the two are one file under two
+        #: names (a link), so the path gone later is not the file moved there.
+        self._there: dict[str, Where | None] = {}
 
     def leave(
         self, file: SilenceFile, ends: dict[str, float], starts: Starts, where: Where | None
@@ -115,15 +119,19 @@ class LeftFiles:
             there = yield from _looked(file)
             if there:
                 self._read_here.discard(path)  # there, so not moved to the file read
+                self._there[path] = read
             elif there is False:
                 # Not there (a share not mounted, the file moved aside): kept, and never
                 # written there, which would make a file. One moved to the path sesd
-                # reads (the file read was this one) is the watcher's, which took its
+                # reads (the file read was this one, and no look found this path there
+                # while it was: a link, the two one file) is the watcher's, which took its
                 # ends and starts as it read it (:meth:`held`); dropped here should that
                 # read not have looked at this path (a reload's, before a step back amid
                 # it left some here), or should the file read have been replaced since
                 # (a silence added) and read again before this write.
-                if path in self._read_here or (was is not None and was == read):
+                if path in self._read_here or (
+                    was is not None and was == read and self._there.get(path) != read
+                ):
                     self._drop(path)
                 continue
             # A copy: a write given up runs on in its thread while a reload adds some.
@@ -162,6 +170,8 @@ class LeftFiles:
         moved = {i: at for i, at in moved.items() if starts.get(i) != at}
         if waiting or moved:
             self._files[path] = file, was, waiting, moved
+        else:
+            self._there.pop(path, None)
         if ended:
             self._log.info(
                 "sesd.silences.ended_by_resolve",
@@ -174,6 +184,7 @@ class LeftFiles:
         """Nothing waits for the file left at ``path`` any more."""
         del self._files[path]
         self._read_here.discard(path)
+        self._there.pop(path, None)
 
     def stepped(self, now: float, step: float) -> None:
         """The wall clock stepped ``step`` seconds to ``now``: each end a step back put
