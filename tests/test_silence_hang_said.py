@@ -8,6 +8,7 @@ tests/test_silence_hung.py: an operation that waits on a FIFO until the test ope
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -83,15 +84,22 @@ async def test_an_end_not_written_for_a_hang_says_which_file_did_not_answer_with
     assert stuck.waits == 1
 
 
+async def _s1_read(tmp_path: Path) -> tuple[Any, Path]:
+    """The alerting, its file thread giving up only what a gate holds, once it has read
+    s1 from its silences file; and that file's path."""
+    alerting, _, _, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    alerting.silences.thread = AtTheGate()
+    SilenceFile(str(silences)).add(_silence("s1", domain="a.example"), T)
+    await alerting.evaluate_in_slices()  # s1 read
+    return alerting, silences
+
+
 async def test_a_reload_whose_look_at_the_file_hangs_says_it_was_the_look(
     tmp_path: Path,
 ) -> None:
     """A reload that keeps the silences file finds its look hangs (a share that hangs):
     the line says which file did not answer a look, and the silences read before hold."""
-    alerting, _, _, silences = await _silenceable(tmp_path, ("ops",), "0s")
-    alerting.silences.thread = AtTheGate()
-    SilenceFile(str(silences)).add(_silence("s1", domain="a.example"), T)
-    await alerting.evaluate_in_slices()  # s1 read
+    alerting, silences = await _s1_read(tmp_path)
     with gate(tmp_path) as fifo:
         stuck = Stuck(str(silences), fifo, stuck="look")
         alerting.silences.file = stuck
@@ -108,10 +116,7 @@ async def test_a_reload_keeping_the_file_unchanged_does_not_read_it(tmp_path: Pa
     """A reload that keeps the silences file, unchanged since it was read, does not
     read it again: a read that would hang (a share that hangs on reads) holds nothing
     and says nothing."""
-    alerting, _, _, silences = await _silenceable(tmp_path, ("ops",), "0s")
-    alerting.silences.thread = AtTheGate()
-    SilenceFile(str(silences)).add(_silence("s1", domain="a.example"), T)
-    await alerting.evaluate_in_slices()  # s1 read
+    alerting, silences = await _s1_read(tmp_path)
     with gate(tmp_path) as fifo:
         stuck = Stuck(str(silences), fifo, stuck="read")
         alerting.silences.file = stuck
@@ -129,10 +134,7 @@ async def test_a_reload_whose_read_of_the_changed_file_hangs_says_it_was_the_rea
     """A reload that keeps the silences file, changed since it was read (s2 added),
     finds its read hangs: the line says which file did not answer a read, and the
     silences read before hold."""
-    alerting, _, _, silences = await _silenceable(tmp_path, ("ops",), "0s")
-    alerting.silences.thread = AtTheGate()
-    SilenceFile(str(silences)).add(_silence("s1", domain="a.example"), T)
-    await alerting.evaluate_in_slices()  # s1 read
+    alerting, silences = await _s1_read(tmp_path)
     SilenceFile(str(silences)).add(_silence("s2", domain="b.example"), T)
     with gate(tmp_path) as fifo:
         stuck = Stuck(str(silences), fifo, stuck="read")

@@ -471,6 +471,26 @@ def _damaged_in_place(path: Path) -> None:
         file.write("{ damaged")
 
 
+async def _moved_aside(alerting: Any, pipeline: Any, now: list[float], silences: Path) -> Path:
+    """The old file moved aside a while (aside.json beside it, returned), s1 holding
+    a.example's firing at an evaluation meanwhile."""
+    aside = silences.parent / "aside.json"
+    os.replace(silences, aside)
+    await _still_held(alerting, pipeline, now)
+    return aside
+
+
+async def _back_writable(
+    alerting: Any, pipeline: Any, now: list[float], silences: Path, aside: Path, *locks: Path
+) -> None:
+    """The old file moved back from ``aside`` and made writable (``locks`` gone), s1
+    holding a.example's firing at the evaluation that follows."""
+    os.replace(aside, silences)
+    for lock in locks:
+        lock.rmdir()
+    await _still_held(alerting, pipeline, now)
+
+
 async def test_the_old_path_linked_to_the_new_one_keeps_the_moved_start_while_moved_aside(
     tmp_path: Path,
 ) -> None:
@@ -485,13 +505,9 @@ async def test_the_old_path_linked_to_the_new_one_keeps_the_moved_start_while_mo
     os.link(silences, other)
     await _reloaded_to(alerting, other, True)
     await _still_held(alerting, pipeline, now)
-    aside = tmp_path / "aside.json"
-    os.replace(silences, aside)
-    await _still_held(alerting, pipeline, now)
+    aside = await _moved_aside(alerting, pipeline, now, silences)
     assert alerting.silences.unwritten() == {str(silences): 1, str(other): 0}
-    os.replace(aside, silences)
-    lock.rmdir()
-    await _still_held(alerting, pipeline, now)
+    await _back_writable(alerting, pipeline, now, silences, aside, lock)
     assert [s.starts_at for s in SilenceFile(str(silences)).read()] == [T + 61 + STEP]
     assert alerting.silences.unwritten() == {str(other): 0}
 
@@ -518,13 +534,9 @@ async def test_the_old_path_linked_to_the_new_one_amid_a_step_keeps_the_moved_st
     alerting.reconfigure(config, files_read=True)
     await alerting.write_silences()
     await _still_held(alerting, pipeline, now)
-    aside = tmp_path / "aside.json"
-    os.replace(silences, aside)
-    await _still_held(alerting, pipeline, now)
+    aside = await _moved_aside(alerting, pipeline, now, silences)
     assert alerting.silences.unwritten() == {str(silences): 1, str(other): 0}
-    os.replace(aside, silences)
-    lock.rmdir()
-    await _still_held(alerting, pipeline, now)
+    await _back_writable(alerting, pipeline, now, silences, aside, lock)
     assert [s.starts_at for s in SilenceFile(str(silences)).read()] == [T + 61 + STEP]
     assert alerting.silences.unwritten() == {str(other): 0}
 
@@ -544,14 +556,9 @@ async def test_the_old_path_linked_to_the_new_one_both_unwritable_keeps_the_move
     other_lock = _unwritable(other)
     await _reloaded_to(alerting, other, True)
     await _still_held(alerting, pipeline, now)
-    aside = tmp_path / "aside.json"
-    os.replace(silences, aside)
-    await _still_held(alerting, pipeline, now)
+    aside = await _moved_aside(alerting, pipeline, now, silences)
     assert alerting.silences.unwritten() == {str(silences): 1, str(other): 1}
-    os.replace(aside, silences)
-    lock.rmdir()
-    other_lock.rmdir()
-    await _still_held(alerting, pipeline, now)
+    await _back_writable(alerting, pipeline, now, silences, aside, lock, other_lock)
     assert [s.starts_at for s in SilenceFile(str(silences)).read()] == [T + 61 + STEP]
     assert [s.starts_at for s in SilenceFile(str(other)).read()] == [T + 61 + STEP]
     assert alerting.silences.unwritten() == {str(other): 0}
