@@ -20,7 +20,7 @@ from structlog.testing import capture_logs
 from sesd.alerting.silence_file import SilenceFile
 from sesd.alerting.silences import Silence
 from sesd.config import parse_config
-from tests.test_routing import RULE, T, _silenceable
+from tests.test_routing import RULE, T
 from tests.test_rules import feed_spike
 from tests.test_silence_hung import (
     AtTheGate,
@@ -33,9 +33,9 @@ from tests.test_silence_hung import (
 from tests.test_silence_reload import _text
 from tests.test_silence_start_step import (
     STEP,
+    _held,
     _moved_unwritten,
     _reloaded_to,
-    _silence,
     _still_held,
 )
 from tests.test_silence_unwritable import _unwritable
@@ -63,6 +63,17 @@ async def _moved_then_left(
         "alerts.silences_path is this file) once it can be written, to mute its alerts"
     )
     return alerting, pipeline, now, silences, lock
+
+
+async def _reload_read_then_stepped(alerting: Any, now: list[float], path: Path) -> None:
+    """A reload to the silences file at ``path``, as the daemon makes it: its read, then
+    the wall clock stepping an hour back before its change (the web config is read
+    between), then the change; its write is the caller's."""
+    config = parse_config(_text(path, RULE + 'sinks = ["ops"]\n'))
+    await alerting.read_silences(config)
+    now[0] = T + 61 + STEP
+    alerting.stepped(now[0], STEP)
+    alerting.reconfigure(config, files_read=True)
 
 
 def _said_at_a_stop(alerting: Any) -> list[tuple[Any, ...]]:
@@ -277,18 +288,10 @@ async def test_a_step_back_amid_a_reload_to_the_file_moved_leaves_nothing_to_the
     waits for, nor is said of, the old path (before: counted there until a restart,
     SesdSilencesUnwritten paging after 15 minutes, and named at a stop), and s1's
     start is written to the new one."""
-    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
-    _silence(silences)
-    now[0] = T + 60
-    feed_spike(pipeline, "a.example", now[0], 5, 5)
-    assert await alerting.evaluate_in_slices() == []  # held
+    alerting, pipeline, now, silences, _ = await _held(tmp_path)
     other = tmp_path / "other.json"
     os.replace(silences, other)
-    config = parse_config(_text(other, RULE + 'sinks = ["ops"]\n'))
-    await alerting.read_silences(config)
-    now[0] = T + 61 + STEP
-    alerting.stepped(now[0], STEP)
-    alerting.reconfigure(config, files_read=True)
+    await _reload_read_then_stepped(alerting, now, other)
     await alerting.write_silences()
     await _still_held(alerting, pipeline, now)
     assert [s.starts_at for s in SilenceFile(str(other)).read()] == [T + 61 + STEP]
@@ -307,18 +310,10 @@ async def test_a_silence_added_amid_a_reload_to_the_file_moved_leaves_nothing_to
     Nothing waits for, nor is said of, the old path all the same (before: counted
     there until a restart, SesdSilencesUnwritten paging after 15 minutes, and named at
     a stop), and s1's start is written to the new one, which keeps s2."""
-    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
-    _silence(silences)
-    now[0] = T + 60
-    feed_spike(pipeline, "a.example", now[0], 5, 5)
-    assert await alerting.evaluate_in_slices() == []  # held
+    alerting, pipeline, now, silences, _ = await _held(tmp_path)
     other = tmp_path / "other.json"
     os.replace(silences, other)
-    config = parse_config(_text(other, RULE + 'sinks = ["ops"]\n'))
-    await alerting.read_silences(config)
-    now[0] = T + 61 + STEP
-    alerting.stepped(now[0], STEP)
-    alerting.reconfigure(config, files_read=True)
+    await _reload_read_then_stepped(alerting, now, other)
     s2 = Silence(id="s2", comment="later", starts_at=now[0], ends_at=now[0] + 3600,
                  rule="delays", domain="b.example")  # fmt: skip
     SilenceFile(str(other)).add(s2, now[0])
@@ -346,18 +341,10 @@ async def test_a_step_back_amid_a_reload_to_another_file_writes_the_old_one_unsa
     is said of the old file, which can be written (before: it was named at the change
     as holding s1's start ahead, with advice to add s1 again, though the write a moment
     later took)."""
-    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
-    _silence(silences)
-    now[0] = T + 60
-    feed_spike(pipeline, "a.example", now[0], 5, 5)
-    assert await alerting.evaluate_in_slices() == []  # held
+    alerting, _, now, silences, _ = await _held(tmp_path)
     other = tmp_path / "other.json"
-    config = parse_config(_text(other, RULE + 'sinks = ["ops"]\n'))
     with capture_logs() as logs:
-        await alerting.read_silences(config)
-        now[0] = T + 61 + STEP
-        alerting.stepped(now[0], STEP)
-        alerting.reconfigure(config, files_read=True)
+        await _reload_read_then_stepped(alerting, now, other)
         await alerting.write_silences()
     assert [e for e in logs if e["event"] == "sesd.silences.unwritten"] == []
     assert [s.starts_at for s in SilenceFile(str(silences)).read()] == [T + 61 + STEP]
@@ -374,11 +361,7 @@ async def test_a_start_left_at_the_very_time_the_clock_steps_back_again_moves_ag
     clock steps an hour back again. Once the old file can be written, s1 starts at the
     second step (before: at the first, an hour ahead of the clock, so a reload back to
     the file found s1 pending for that hour and a.example paged)."""
-    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
-    _silence(silences)
-    now[0] = T + 60
-    feed_spike(pipeline, "a.example", now[0], 5, 5)
-    assert await alerting.evaluate_in_slices() == []  # held
+    alerting, _, now, silences, _ = await _held(tmp_path)
     lock = _unwritable(silences)
     now[0] = T + 61 + STEP
     alerting.stepped(now[0], STEP)
@@ -445,19 +428,11 @@ async def test_a_step_back_amid_a_reload_to_the_file_moved_and_damaged_leaves_th
     file in place as they moved it (an editor that keeps the file): sesd cannot read
     it, and s1's start waits for it, not for the old path, which is gone (before:
     counted there too until the file was mended and read, and named at a stop)."""
-    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
-    _silence(silences)
-    now[0] = T + 60
-    feed_spike(pipeline, "a.example", now[0], 5, 5)
-    assert await alerting.evaluate_in_slices() == []  # held
+    alerting, _, now, silences, _ = await _held(tmp_path)
     other = tmp_path / "other.json"
     os.replace(silences, other)
     _damaged_in_place(other)
-    config = parse_config(_text(other, RULE + 'sinks = ["ops"]\n'))
-    await alerting.read_silences(config)
-    now[0] = T + 61 + STEP
-    alerting.stepped(now[0], STEP)
-    alerting.reconfigure(config, files_read=True)
+    await _reload_read_then_stepped(alerting, now, other)
     await alerting.write_silences()
     assert alerting.silences.unwritten() == {str(other): 1}
     assert [path for path, _ in _said_at_a_stop(alerting)] == [str(other)]
@@ -519,19 +494,11 @@ async def test_the_old_path_linked_to_the_new_one_amid_a_step_keeps_the_moved_st
     steps back before its change: the old path, not looked at then, is found there at
     the reload's write, so is not the file read moved there (before: taken as moved
     all the same, it was forgotten once moved aside, and kept s1 pending)."""
-    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
-    _silence(silences)
-    now[0] = T + 60
-    feed_spike(pipeline, "a.example", now[0], 5, 5)
-    assert await alerting.evaluate_in_slices() == []  # held
+    alerting, pipeline, now, silences, _ = await _held(tmp_path)
     lock = _unwritable(silences)
     other = tmp_path / "other.json"
     os.link(silences, other)
-    config = parse_config(_text(other, RULE + 'sinks = ["ops"]\n'))
-    await alerting.read_silences(config)
-    now[0] = T + 61 + STEP
-    alerting.stepped(now[0], STEP)
-    alerting.reconfigure(config, files_read=True)
+    await _reload_read_then_stepped(alerting, now, other)
     await alerting.write_silences()
     await _still_held(alerting, pipeline, now)
     aside = await _moved_aside(alerting, pipeline, now, silences)

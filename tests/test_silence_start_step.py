@@ -47,17 +47,24 @@ def _silence(
     return file
 
 
+async def _held(tmp_path: Path, **given: Any) -> tuple[Any, Any, list[float], Path, SilenceFile]:
+    """s1 (:func:`_silence`, ``given``) holds a.example's firing at T + 60. The alerting,
+    pipeline, clock, silences path and file."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    file = _silence(silences, **given)
+    now[0] = T + 60
+    feed_spike(pipeline, "a.example", now[0], 5, 5)
+    assert await alerting.evaluate_in_slices() == []  # held
+    return alerting, pipeline, now, silences, file
+
+
 async def _held_then_stepped(
     tmp_path: Path, **given: Any
 ) -> tuple[Any, Any, list[float], Path, SilenceFile]:
     """s1 holds a.example's firing at T + 60; a second on, the wall clock steps an hour
     back (measured, as the daemon does). The alerting, pipeline, clock, silences path
     and file."""
-    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
-    file = _silence(silences, **given)
-    now[0] = T + 60
-    feed_spike(pipeline, "a.example", now[0], 5, 5)
-    assert await alerting.evaluate_in_slices() == []  # held
+    alerting, pipeline, now, silences, file = await _held(tmp_path, **given)
     now[0] = T + 61 + STEP
     alerting.stepped(now[0], STEP)
     return alerting, pipeline, now, silences, file
@@ -135,11 +142,9 @@ async def test_a_silence_moved_back_and_ended_unwritten_stays_ended_when_read_ag
     waiting. s1 stays ended (before its start moves back again, its end would be taken
     as ADDED, an hour ahead, and a.example's next incident held until then), and the
     start and the end are written once the file can be."""
-    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
-    file = _silence(silences, ends_at=None, until_resolved=True)
-    now[0] = T + 60
-    feed_spike(pipeline, "a.example", now[0], 5, 5)
-    assert await alerting.evaluate_in_slices() == []  # held
+    alerting, pipeline, now, silences, file = await _held(
+        tmp_path, ends_at=None, until_resolved=True
+    )
     lock = _unwritable(silences)
     now[0] = T + 61 + STEP
     alerting.stepped(now[0], STEP)
@@ -212,11 +217,7 @@ async def _moved_unwritten(tmp_path: Path) -> tuple[Any, Any, list[float], Path,
     """s1 (``--for 4h``) held a.example's firing; the file cannot be written when the
     clock steps an hour back, so s1's start, moved to the step, waits. The alerting,
     pipeline, clock, the file's path and the directory in the way of its lock."""
-    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
-    _silence(silences)
-    now[0] = T + 60
-    feed_spike(pipeline, "a.example", now[0], 5, 5)
-    assert await alerting.evaluate_in_slices() == []  # held
+    alerting, pipeline, now, silences, _ = await _held(tmp_path)
     lock = _unwritable(silences)
     now[0] = T + 61 + STEP
     alerting.stepped(now[0], STEP)
@@ -257,11 +258,7 @@ async def _restarted_behind_the_save(tmp_path: Path) -> tuple[Any, Any, list[flo
     """s1 held a.example's firing; the state saved at T + 120 is restored by a new
     sesd at T + 120 + STEP (the clock stepped back while it was stopped). Its alerting,
     pipeline, clock and silences path."""
-    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
-    _silence(silences)
-    now[0] = T + 60
-    feed_spike(pipeline, "a.example", now[0], 5, 5)
-    assert await alerting.evaluate_in_slices() == []  # held
+    alerting, pipeline, now, silences, _ = await _held(tmp_path)
     blob = snapshot(pipeline.ledger, alerting.evaluator, T + 120, stopped=True)
     alerting, pipeline, now, _ = await _silenceable(tmp_path, ("ops",), "0s")
     now[0] = T + 120 + STEP
@@ -372,11 +369,7 @@ async def test_a_file_moved_to_a_new_path_while_a_start_waits_keeps_it_moved(
     daemon makes it: the file read before the change, written after): the new file
     holds s1 with its start ahead. s1 stays in force (before: pending there, a.example
     paged for the step's length) and its start is written there."""
-    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
-    _silence(silences)
-    now[0] = T + 60
-    feed_spike(pipeline, "a.example", now[0], 5, 5)
-    assert await alerting.evaluate_in_slices() == []  # held
+    alerting, pipeline, now, silences, _ = await _held(tmp_path)
     _unwritable(silences)
     now[0] = T + 61 + STEP
     alerting.stepped(now[0], STEP)
