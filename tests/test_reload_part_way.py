@@ -59,6 +59,15 @@ def _once(daemon: Daemon, monkeypatch: pytest.MonkeyPatch, part: Any, name: str)
     monkeypatch.setattr(part, name, faulty)
 
 
+async def _on_queue_one(local_sqs: Any, sqs: Any, tmp_path: Path) -> tuple[str, str, Path]:
+    """Queues one and two, and the config file (returned last) reading queue one."""
+    one, _ = await make_queue(sqs)
+    two, _ = await make_queue(sqs)
+    path = tmp_path / "sesd.toml"
+    path.write_text(_text(local_sqs, one))
+    return one, two, path
+
+
 async def test_a_reload_that_faults_after_the_switch_says_so_until_a_restart(
     local_sqs: Any, sqs: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -69,10 +78,7 @@ async def test_a_reload_that_faults_after_the_switch_says_so_until_a_restart(
     restart gauge 1 (named on the page). The same file reloaded again is refused, not
     taken as no change (it would be: the config in force already says queue two),
     and both gauges stay as they were until a restart, which reads queue two."""
-    one, _ = await make_queue(sqs)
-    two, _ = await make_queue(sqs)
-    path = tmp_path / "sesd.toml"
-    path.write_text(_text(local_sqs, one))
+    one, two, path = await _on_queue_one(local_sqs, sqs, tmp_path)
     async with running(load_config(path), config_path=path) as daemon:
         _once(daemon, monkeypatch, daemon.alerting, "reconfigure")
         path.write_text(_added(local_sqs, one, two))
@@ -118,10 +124,7 @@ async def test_a_reload_that_faults_reading_silences_closes_the_clients_it_made(
     clients are made: a fault there changes nothing, and the clients made for queue
     two are closed (those of the config in force kept), as when a file is refused.
     The file reloaded again is taken whole: queue two is read."""
-    one, _ = await make_queue(sqs)
-    two, _ = await make_queue(sqs)
-    path = tmp_path / "sesd.toml"
-    path.write_text(_text(local_sqs, one))
+    one, two, path = await _on_queue_one(local_sqs, sqs, tmp_path)
     async with running(load_config(path), config_path=path) as daemon:
         assert daemon.aws is not None
         before, config = dict(daemon.aws._clients), daemon.config
@@ -194,10 +197,7 @@ async def test_a_fault_in_each_part_names_the_parts_applied_before_it(
     told to `sesd reload` says what the line does: the new config whole from the first
     step after the switch on, neither config whole before it."""
     monkeypatch.setenv("RUNTIME_DIRECTORY", str(tmp_path))
-    one, _ = await make_queue(sqs)
-    two, _ = await make_queue(sqs)
-    path = tmp_path / "sesd.toml"
-    path.write_text(_text(local_sqs, one))
+    one, two, path = await _on_queue_one(local_sqs, sqs, tmp_path)
     async with running(load_config(path), config_path=path) as daemon:
         parts = {
             "switch": reload_switch, "pipeline": daemon.pipeline, "aws": daemon.aws,
@@ -243,10 +243,7 @@ async def test_a_fault_after_the_switch_says_the_new_config_is_whole(
     to restart. The reload after it is refused, saying the same, and why; the outcome
     told to `sesd reload` after each, and the status page, say the new config whole too."""
     monkeypatch.setenv("RUNTIME_DIRECTORY", str(tmp_path))
-    one, _ = await make_queue(sqs)
-    two, _ = await make_queue(sqs)
-    path = tmp_path / "sesd.toml"
-    path.write_text(_text(local_sqs, one))
+    one, two, path = await _on_queue_one(local_sqs, sqs, tmp_path)
     async with running(load_config(path), config_path=path) as daemon:
         parts = {
             "metrics": daemon.metrics, "alerting": daemon.alerting, "aws": daemon.aws,
