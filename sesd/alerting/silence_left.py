@@ -239,27 +239,30 @@ class LeftFiles:
             then = "to it once it can; a start with it before then"
             ended, started = f"sesd writes their end {then}", f"sesd writes their start {then}"
         config = "--config CONFIG (a config whose alerts.silences_path is this file)"
-        if ends:
-            self._log.warning(
-                "sesd.silences.unwritten",
-                path=path,
-                count=len(ends),
-                ids=[shown_id(i) for i in sorted(ends)[:SHOWN]],
-                hint="their alerts resolved, but this file, which sesd no longer reads, still "
+        said = (
+            (
+                ends,
+                "their alerts resolved, but this file, which sesd no longer reads, still "
                 f"holds them waiting: {ended} takes them as waiting; end each with sesd "
                 f"silence expire ID {config} once it can be written",
-            )
-        if starts:
-            self._log.warning(
-                "sesd.silences.unwritten",
-                path=path,
-                count=len(starts),
-                ids=[shown_id(i) for i in sorted(starts)[:SHOWN]],
-                hint="a step of the clock back moved their start, but this file, which sesd "
+            ),
+            (
+                starts,
+                "a step of the clock back moved their start, but this file, which sesd "
                 f"no longer reads, still holds it ahead of the clock: {started} finds them "
                 "pending until the clock reaches it; add each again with sesd silence add "
                 f"{config} once it can be written, to mute its alerts",
-            )
+            ),
+        )
+        for ids, hint in said:
+            if ids:
+                self._log.warning(
+                    "sesd.silences.unwritten",
+                    path=path,
+                    count=len(ids),
+                    ids=[shown_id(i) for i in sorted(ids)[:SHOWN]],
+                    hint=hint,
+                )
 
 
 def _looked(file: SilenceFile) -> Steps[bool | None]:
