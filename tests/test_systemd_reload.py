@@ -186,7 +186,13 @@ sys.stdin.read()
 
 def _left(tmp_path: Path, keys: list[str]) -> subprocess.CompletedProcess[str]:
     """`sesd reload` of a stand-in whose reload leaves ``keys`` for a restart."""
-    held = _stand_in(_LEFT, str(tmp_path / REPORT_NAME), json.dumps(keys))
+    return _reloaded_stand_in(_LEFT, tmp_path, json.dumps(keys))
+
+
+def _reloaded_stand_in(script: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`sesd reload` of a stand-in running ``script`` (its report in ``tmp_path``, then
+    ``args``), put down once the command is done."""
+    held = _stand_in(script, str(tmp_path / REPORT_NAME), *args)
     try:
         return _sesd_reload(held.pid, tmp_path)
     finally:
@@ -239,11 +245,7 @@ def test_a_reload_that_faulted_part_way_is_not_said_to_have_changed_nothing(
     """A reload that faulted once its config was switched changed part of what runs:
     the command does not say sesd runs on the config it had (exit 2, which a script
     takes for nothing changed), but what it runs and to restart, exit 1."""
-    held = _stand_in(_PART_WAY, str(tmp_path / REPORT_NAME))
-    try:
-        done = _sesd_reload(held.pid, tmp_path)
-    finally:
-        _put_down(held)
+    done = _reloaded_stand_in(_PART_WAY, tmp_path)
     assert (done.returncode, done.stderr) == (
         1,
         "sesd reload: a reload faulted part way (a bug in sesd, not in the file): sesd "
@@ -271,11 +273,7 @@ def test_a_reload_that_faulted_with_its_config_whole_says_so(tmp_path: Path) -> 
     line, the silences it ended written, the clients it no longer needs closed) left
     that config in force whole, as its log line says: the command says so too, not
     that sesd runs neither config whole, and still to restart, exit 1."""
-    held = _stand_in(_NEW_WHOLE, str(tmp_path / REPORT_NAME))
-    try:
-        done = _sesd_reload(held.pid, tmp_path)
-    finally:
-        _put_down(held)
+    done = _reloaded_stand_in(_NEW_WHOLE, tmp_path)
     assert (done.returncode, done.stderr) == (
         1,
         "sesd reload: a reload faulted once its config was in force whole (a bug in "
@@ -308,11 +306,7 @@ def test_a_part_way_report_of_an_older_sesd_says_neither_config_whole(tmp_path: 
     """A sesd from before it told a config in force whole (the command upgraded, the
     daemon not restarted) writes ``part_way`` alone: the command says what that sesd's
     log line said, neither config whole."""
-    held = _stand_in(_OLDER_PART_WAY, str(tmp_path / REPORT_NAME))
-    try:
-        done = _sesd_reload(held.pid, tmp_path)
-    finally:
-        _put_down(held)
+    done = _reloaded_stand_in(_OLDER_PART_WAY, tmp_path)
     assert done.returncode == 1
     assert "sesd runs neither the config it had nor the file whole" in done.stderr
     told = read_report(tmp_path / REPORT_NAME)
