@@ -231,7 +231,7 @@ class Daemon(Parts):
 
     async def start(self, stack: Closes) -> None:
         """Phase 1: what must hold before any task runs, each part closed with ``stack``."""
-        self.saver.load(stack.part("state_file"), watched=self._watching)
+        await self.saver.load_within(stack.part("state_file"), watched=self._watching)
         # Silences waiting on alerts the config, edited while sesd was stopped, resolved
         # end now: a start that goes no further saves those alerts gone.
         await self.alerting.aend_silences_resolved()

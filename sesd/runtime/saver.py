@@ -1,5 +1,6 @@
-"""The state file at run time: read at start (sesd.runtime.state_start), written every
-``save_every`` and last thing at a stop (sesd.runtime.state says what is in it)."""
+"""The state file at run time: read at start (sesd.runtime.state_reach) and restored
+(sesd.runtime.state_start), written every ``save_every`` and last thing at a stop
+(sesd.runtime.state says what is in it)."""
 
 from __future__ import annotations
 
@@ -17,15 +18,15 @@ from sesd.alerting.evaluator import Evaluator
 from sesd.alerting.retiring import Retiring, Undelivered
 from sesd.core.ledger import Ledger
 from sesd.core.text import clean
-from sesd.io.files import linked
 from sesd.io.logs import get_logger
 from sesd.runtime.boot_clock import Boot, no_boot
 from sesd.runtime.state import snapshot
 from sesd.runtime.state_bytes import write_state
-from sesd.runtime.state_lock import hold, let_go
+from sesd.runtime.state_lock import let_go
+from sesd.runtime.state_reach import Reached, reach, reach_within
 from sesd.runtime.state_refused import NAMED_RULES, in_line, rules_in_line
-from sesd.runtime.state_size import kept_owed, retired_room
-from sesd.runtime.state_start import RestoreStopped, clear_leftovers, read_at_start
+from sesd.runtime.state_size import kept_owed, retired_room, state_limit
+from sesd.runtime.state_start import RestoreStopped, read_at_start
 
 __all__ = ["SOON_GAP", "StateSaver"]
 
@@ -63,8 +64,8 @@ class StateSaver:
         boot: Boot = no_boot,
     ) -> None:
         # A link to the file (onto a persistent volume, say): the saves replace the file
-        # it names, not the link.
-        self.path = linked(path) if path else path
+        # it names, not the link, once the start has looked (off the event loop).
+        self.path = path
         #: What is not delivered yet (alerting's ``undelivered``): saved as not sent.
         self._unsent = unsent
         self._ledger = ledger
@@ -121,16 +122,32 @@ class StateSaver:
         first kept aside as ``PATH.unusable``, so the next save does not destroy it.
         Where stop signals are ``watched``, a SIGTERM gives the restore up
         (RestoreStopped), and no save writes what it loaded."""
-        path = self.path
-        if not path:
-            return
-        self._held = hold(path)
+        if self.path:
+            self._restore(reach(self.path, self._limit()), stack, watched)
+
+    async def load_within(self, stack: AsyncExitStack, *, watched: bool) -> None:
+        """:meth:`load` for the daemon's start: the lock and read in a thread, waited for
+        within a bound, a stop ending the wait (sesd.runtime.state_reach); the restore
+        here, where a stop signal gives it up."""
+        if self.path:
+            self._ended = True  # until it is read: a save (a second stop's) would empty it
+            reached = await reach_within(self.path, self._limit())
+            self._ended = False
+            self._restore(reached, stack, watched)
+
+    def _limit(self) -> int:
+        # Past the largest state this config saves, not read: a restore takes about
+        # fifteen times the file in memory, and an OOM kill at each start keeps sesd down.
+        rules, sinks = self._evaluator.rules, self._evaluator.config.named_sinks()
+        return state_limit(self._ledger, rules, sinks)
+
+    def _restore(self, reached: Reached, stack: AsyncExitStack | None, watched: bool) -> None:
+        self.path, self._held = reached.path, reached.held
         if stack is not None:
             stack.callback(self.release)
-        clear_leftovers(path, self._log)
         try:
             found = read_at_start(
-                path, self._ledger, self._evaluator, self._clock, self._log, watched, self._boot
+                reached, self._ledger, self._evaluator, self._clock, self._log, watched, self._boot
             )
         except RestoreStopped:
             self._ended = True  # part of the file is loaded: saved, the rest would be lost

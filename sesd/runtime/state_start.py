@@ -1,16 +1,15 @@
-"""The state file at start: what a cut-off save left beside it, and what it holds,
-restored (or, when it cannot be used, said and kept aside). Its lock, taken first, is
-sesd.runtime.state_lock's; sesd.runtime.saver saves it."""
+"""The state file at start: what it holds, restored (or, when it cannot be used, said
+and kept aside). Its lock, taken first, is sesd.runtime.state_lock's, and the disk
+work before the restore (the lock, what a cut-off save left beside it, the read) is
+sesd.runtime.state_reach's; sesd.runtime.saver saves it."""
 
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
 import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from types import FrameType
 from typing import Any, Final
 
@@ -20,15 +19,12 @@ from sesd.core.timestamps import iso
 from sesd.runtime.boot_clock import Boot, no_boot
 from sesd.runtime.state import restore
 from sesd.runtime.state_alerts import stepped_back
-from sesd.runtime.state_bytes import StateError, read_state
+from sesd.runtime.state_bytes import StateError
+from sesd.runtime.state_reach import Reached
 from sesd.runtime.state_refused import firing_in, rules_in_line
-from sesd.runtime.state_size import state_limit
 
-__all__ = ["Found", "RestoreStopped", "clear_leftovers", "read_at_start"]
+__all__ = ["Found", "RestoreStopped", "read_at_start"]
 
-#: Starts in a row killed while restoring the file after which the next keeps it
-#: aside: one (a deploy's kill at the wrong moment) costs nothing.
-_KILLED_RESTORES: Final = 2
 #: How many refused files are kept aside at most (the first, a later build's after a
 #: rollback say, is never replaced).
 _KEPT_ASIDE: Final = 3
@@ -52,14 +48,14 @@ class Found:
 
 
 class RestoreStopped(BaseException):
-    """A stop signal gave up the file's read and restore at start, where they were: the
+    """A stop signal gave up the file's restore at start, where it was: the
     file is as it was, and what was loaded must never be saved. Not an Exception: the
     restore takes those for a damaged file, and keeps it aside."""
 
 
 @dataclass(slots=True)
 class _Stoppable:
-    """Whether a stop signal gives the restore up now: only while the file is read and
+    """Whether a stop signal gives the restore up now: only while the file is
     restored (a step cut in half elsewhere, the file kept aside but not said, would
     leave the file or the log wrong), and only where stop signals are ``watched``
     (``sesd run``'s watcher, which the signal then reaches, and which stops sesd)."""
@@ -76,21 +72,8 @@ class _Stoppable:
             self.now = False
 
 
-def clear_leftovers(path: str, log: Any) -> None:
-    """Remove what a save cut off (a kill, an OOM) left beside the file: each a copy
-    of the file's size, they would add up until the disk is full. Only this sesd,
-    holding the lock, writes there."""
-    target = Path(path)
-    # The name escaped: a "[" in it (``state[eu].bin``) would make it a pattern.
-    left = list(target.parent.glob(f".{glob.escape(target.name)}.*.tmp"))
-    for leftover in left:
-        leftover.unlink(missing_ok=True)
-    if left:
-        log.info("sesd.state.leftovers_removed", count=len(left))
-
-
 def read_at_start(
-    path: str,
+    reached: Reached,
     ledger: Ledger,
     evaluator: Evaluator,
     clock: Callable[[], float],
@@ -98,18 +81,20 @@ def read_at_start(
     watched: bool = False,
     boot: Boot = no_boot,
 ) -> Found:
-    """Restore what the file holds into ``ledger`` and ``evaluator``. A file that cannot
-    be used is reported and ignored (sesd starts rather than refusing to); one that
-    was read but not understood (damaged, another version's after a rollback) is
-    first kept aside as ``PATH.unusable``, so the next save does not destroy it; so is
-    one whose restore the starts before were killed in, _KILLED_RESTORES in a row.
-    Where stop signals are ``watched``, a SIGTERM or a SIGINT gives the read and the
-    restore up (RestoreStopped): a large file holds them for seconds, more on a busy host, which
-    the exit's room does not have."""
+    """Restore what the file holds, as ``reached`` read it (sesd.runtime.state_reach),
+    into ``ledger`` and ``evaluator``. A file that cannot be used is reported and
+    ignored (sesd starts rather than refusing to); one that was read but not understood
+    (damaged, another version's after a rollback) is first kept aside as
+    ``PATH.unusable``, so the next save does not destroy it; so is one whose restore
+    the starts before were killed in, as many in a row as sesd.runtime.state_reach
+    says (``reached`` did not read it). Where stop signals are ``watched``, a SIGTERM
+    or a SIGINT gives the restore up (RestoreStopped): a large file holds it for
+    seconds, more on a busy host, which the exit's room does not have."""
+    path, killed = reached.path, reached.killed
     marker = f"{path}.restoring"
-    killed = _killed_restores(marker)
-    if killed >= _KILLED_RESTORES and os.path.lexists(path):
-        # Not read: what killed them (the OOM killer, say) would kill this one too.
+    if reached.cleared:
+        log.info("sesd.state.leftovers_removed", count=reached.cleared)
+    if reached.skipped:
         reason = (
             f"the last {killed} starts were killed while they restored it (out of memory? "
             "a crash?): sesd would never start; alerts it had firing get no resolve "
@@ -120,11 +105,13 @@ def read_at_start(
             with contextlib.suppress(OSError):
                 os.unlink(marker)
         return found
+    # Counted once the file is read: what the count is for, a kill of the restore's
+    # doing (out of memory), is not one of the read's, whose size the limit bounds.
     _mark(marker, killed + 1)
     stoppable, stopped = _Stoppable(watched), False
     try:
         with _stop_uncounted(marker, killed, stoppable):
-            return _read(path, ledger, evaluator, clock, log, stoppable, boot)
+            return _read(reached, ledger, evaluator, clock, log, stoppable, boot)
     except RestoreStopped:
         # The marker counts the starts before (the signal's handler put it back): this
         # one proved nothing of the file.
@@ -193,7 +180,7 @@ def _stop_uncounted(marker: str, killed: int, stoppable: _Stoppable) -> Iterator
 
 
 def _read(
-    path: str,
+    reached: Reached,
     ledger: Ledger,
     evaluator: Evaluator,
     clock: Callable[[], float],
@@ -201,16 +188,11 @@ def _read(
     stoppable: _Stoppable,
     boot: Boot,
 ) -> Found:
-    try:
-        # Past the largest state this config saves, not read: a restore takes about
-        # fifteen times the file in memory, and an OOM kill at each start keeps sesd down.
-        with stoppable.during():
-            limit = state_limit(ledger, evaluator.rules, evaluator.config.named_sinks())
-            blob = read_state(path, limit)
-    except StateError as exc:
+    path, blob = reached.path, reached.blob
+    if reached.refused is not None:
         # Not readable by this user (a restore from a backup made as root, say), or too
         # large: kept, or the first save would replace it.
-        return _ignored(log, path, str(exc))
+        return _ignored(log, path, reached.refused)
     if blob is None:
         log.info("sesd.state.none_yet", path=path)
         return Found("none when sesd started")
@@ -256,20 +238,6 @@ def _unclean(log: Any, path: str, saved_at: float, ago: float) -> None:
         "queues and are not counted, and an alert it paged after that save will get no "
         "resolve from sesd (resolve it in its sinks by hand)",
     )
-
-
-def _killed_restores(marker: str) -> int:
-    """How many starts in a row were killed while restoring the file, as ``marker``
-    counts them (0 without one; 1 for one that cannot be read, or holds no count: a
-    start killed before it wrote one, or a hand's garbage, never fewer than one)."""
-    try:
-        with open(marker, "rb") as handle:
-            killed = int(handle.read(16) or b"1")
-    except FileNotFoundError:
-        return 0
-    except (OSError, ValueError):
-        return 1
-    return killed if killed >= 1 else 1
 
 
 def _mark(marker: str, killed: int) -> None:

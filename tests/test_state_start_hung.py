@@ -1,0 +1,152 @@
+"""The state file on a share that stopped answering as sesd starts (an NFS mount
+hard-mounted, a volume gone): its lock and read are waited for within their bound,
+off the event loop. Past it the start fails, saying why in one line (``sesd run``
+exits 2, and a supervisor starts it again), instead of hanging without a word, no
+port, no metrics, until the supervisor's kill; a stop meanwhile ends sesd at once.
+
+The hang is real: the lock's open, or the file's read, waits in the thread that makes
+it until the test lets it answer."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import pytest
+from structlog.testing import capture_logs
+
+import sesd.runtime.state_reach
+from sesd.config import Config, parse_config
+from sesd.runtime.daemon import Daemon, StartError
+from sesd.runtime.state_lock import hold, let_go
+from tests.dns_server import hermetic
+from tests.test_state_files import _saver
+
+pytestmark = pytest.mark.timeout(30)
+
+BOUND = 0.5
+
+
+class Hung:
+    """The start's ``step`` of the state file (``hold``, its lock; ``read_state``, its
+    read), held until :meth:`answer`."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, step: str) -> None:
+        self._real = getattr(sesd.runtime.state_reach, step)
+        self._answers = threading.Event()
+        #: Set once the step is held.
+        self.entered = threading.Event()
+        #: The threads held there.
+        self.held: list[threading.Thread] = []
+        #: When the step began to hang (monotonic).
+        self.at = 0.0
+        monkeypatch.setattr(sesd.runtime.state_reach, step, self._step)
+
+    def _step(self, *args: Any) -> Any:
+        self.held.append(threading.current_thread())
+        self.at = time.monotonic()
+        self.entered.set()
+        # The hang: until the test lets it answer. Within the test's wait for the start
+        # (10 * BOUND): a start that waits on the event loop goes on once it answers.
+        self._answers.wait(8)
+        return self._real(*args)
+
+    def answer(self) -> None:
+        self._answers.set()
+
+    async def ended(self) -> None:
+        """Once the thread held has come back, and done what it does then."""
+        for thread in self.held:
+            await anyio.to_thread.run_sync(thread.join, 10)
+            assert not thread.is_alive()
+
+
+async def _saved(path: Path) -> None:
+    saver = _saver(path)
+    saver.load()
+    await saver.save()
+    saver.release()
+
+
+def _config(path: Path) -> Config:
+    return hermetic(
+        parse_config(
+            '[aws]\nregion = "us-east-1"\n'
+            '[[queues]]\nurl = "http://127.0.0.1:9/123456789012/q"\nname = "q"\n'
+            f'[state]\npath = "{path}"\n'
+        )
+    )
+
+
+@pytest.mark.parametrize("step", ["hold", "read_state"], ids=["lock", "read"])
+async def test_a_state_file_that_hangs_at_the_start_fails_it_within_the_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    """The state file's lock, or its read, does not answer: the start fails within the
+    bound, naming the file, the work left in a daemon thread (the exit does not wait
+    for it). Not a start with the state empty: the file is as it was, and no restore
+    was counted. Once the share answers, the thread lets the lock go: the next start
+    (or another sesd) is not told the file is in use."""
+    path = tmp_path / "state.bin"
+    await _saved(path)
+    blob = path.read_bytes()
+    monkeypatch.setattr(sesd.runtime.state_reach, "READ_BOUND", BOUND)
+    hung = Hung(monkeypatch, step)
+    try:
+        with pytest.raises(StartError) as caught, anyio.fail_after(10 * BOUND):
+            await Daemon(_config(path)).run(handle_signals=False)
+        assert [thread.daemon for thread in hung.held] == [True]
+    finally:
+        hung.answer()
+    assert str(caught.value) == (
+        f"state.path: {path}: its lock and read did not answer within 0.5 s (a file on "
+        "a hung mount?); not started with the state empty, which would page again what "
+        "sesd paged and leave its resolves unsent"
+    )
+    await hung.ended()
+    let_go(hold(str(path)))
+    assert path.read_bytes() == blob
+    assert not (tmp_path / "state.bin.restoring").exists()
+
+
+async def test_a_stop_while_the_state_file_hangs_ends_sesd_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """systemd's SIGTERM while the state file's read hangs is heard at once, not once
+    the bound is out (a failed start): the run ends as after any stop while starting,
+    saying what it waited on. Nothing was loaded, so nothing is saved over the file;
+    once the share answers, the lock taken is let go."""
+    path = tmp_path / "state.bin"
+    await _saved(path)
+    blob = path.read_bytes()
+    hung = Hung(monkeypatch, "read_state")  # the bound left at sesd's 30 s
+    try:
+        with capture_logs() as logs:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(partial(Daemon(_config(path)).run, handle_signals=True))
+                assert await anyio.to_thread.run_sync(hung.entered.wait, 5)
+                os.kill(os.getpid(), signal.SIGTERM)
+        # Measured from the hang: a read on the event loop would hold the stop with it.
+        assert time.monotonic() - hung.at < 5
+    finally:
+        hung.answer()
+    events = [line["event"] for line in logs]
+    assert events[-4:] == [
+        "sesd.daemon.signal",
+        "sesd.daemon.stopping",
+        "sesd.state.read_stopped",
+        "sesd.daemon.stopped",
+    ]
+    (said,) = [line for line in logs if line["event"] == "sesd.state.read_stopped"]
+    assert said["path"] == str(path)
+    await hung.ended()
+    let_go(hold(str(path)))
+    assert path.read_bytes() == blob
+    assert not (tmp_path / "state.bin.restoring").exists()
