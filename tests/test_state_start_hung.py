@@ -9,6 +9,7 @@ it until the test lets it answer."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -150,3 +151,28 @@ async def test_a_stop_while_the_state_file_hangs_ends_sesd_at_once(
     let_go(hold(str(path)))
     assert path.read_bytes() == blob
     assert not (tmp_path / "state.bin.restoring").exists()
+
+
+async def test_a_save_while_the_state_file_hangs_at_the_start_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A save that comes while the start waits for the file's read (a second stop
+    signal's, which saves at once) has nothing loaded to save: it writes nothing, or
+    it would put an empty state over the file. Nor does one after the wait is given
+    up."""
+    path = tmp_path / "state.bin"
+    await _saved(path)
+    blob = path.read_bytes()
+    hung = Hung(monkeypatch, "read_state")
+    saver = _saver(path)
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(partial(saver.load_within, contextlib.AsyncExitStack(), watched=False))
+            assert await anyio.to_thread.run_sync(hung.entered.wait, 5)
+            await saver.save()
+            tg.cancel_scope.cancel()
+        await saver.save()
+    finally:
+        hung.answer()
+    assert path.read_bytes() == blob
+    await hung.ended()
