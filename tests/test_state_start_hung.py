@@ -37,10 +37,15 @@ BOUND = 0.5
 
 class Hung:
     """The start's ``step`` of the state file (``hold``, its lock; ``read_state``, its
-    read), held until :meth:`answer`."""
+    read), held until :meth:`answer`; or ``step`` of ``where`` for ``only`` that path
+    (``os.path.realpath``: following a link onto the share)."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, step: str) -> None:
-        self._real = getattr(sesd.runtime.state_reach, step)
+    def __init__(
+        self, monkeypatch: pytest.MonkeyPatch, step: str, where: Any = None, only: str = ""
+    ) -> None:
+        where = sesd.runtime.state_reach if where is None else where
+        self._real = getattr(where, step)
+        self._only = only
         self._answers = threading.Event()
         #: Set once the step is held.
         self.entered = threading.Event()
@@ -48,16 +53,18 @@ class Hung:
         self.held: list[threading.Thread] = []
         #: When the step began to hang (monotonic).
         self.at = 0.0
-        monkeypatch.setattr(sesd.runtime.state_reach, step, self._step)
+        monkeypatch.setattr(where, step, self._step)
 
-    def _step(self, *args: Any) -> Any:
+    def _step(self, *args: Any, **named: Any) -> Any:
+        if self._only and args[0] != self._only:
+            return self._real(*args, **named)
         self.held.append(threading.current_thread())
         self.at = time.monotonic()
         self.entered.set()
         # The hang: until the test lets it answer. Within the test's wait for the start
         # (10 * BOUND): a start that waits on the event loop goes on once it answers.
         self._answers.wait(8)
-        return self._real(*args)
+        return self._real(*args, **named)
 
     def answer(self) -> None:
         self._answers.set()
@@ -86,7 +93,7 @@ def _config(path: Path) -> Config:
     )
 
 
-@pytest.mark.parametrize("step", ["hold", "read_state"], ids=["lock", "read"])
+@pytest.mark.parametrize("step", ["realpath", "hold", "read_state"], ids=["link", "lock", "read"])
 async def test_a_state_file_that_hangs_at_the_start_fails_it_within_the_bound(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str
 ) -> None:
@@ -94,12 +101,19 @@ async def test_a_state_file_that_hangs_at_the_start_fails_it_within_the_bound(
     bound, naming the file, the work left in a daemon thread (the exit does not wait
     for it). Not a start with the state empty: the file is as it was, and no restore
     was counted. Once the share answers, the thread lets the lock go: the next start
-    (or another sesd) is not told the file is in use."""
+    (or another sesd) is not told the file is in use. So for a path that is a link
+    onto the share: following it looks there too."""
     path = tmp_path / "state.bin"
+    if step == "realpath":
+        (tmp_path / "share").mkdir()
+        path.symlink_to(tmp_path / "share" / "state.bin")
     await _saved(path)
     blob = path.read_bytes()
     monkeypatch.setattr(sesd.runtime.state_reach, "READ_BOUND", BOUND)
-    hung = Hung(monkeypatch, step)
+    if step == "realpath":
+        hung = Hung(monkeypatch, step, os.path, str(path))
+    else:
+        hung = Hung(monkeypatch, step)
     try:
         with pytest.raises(StartError) as caught, anyio.fail_after(10 * BOUND):
             await Daemon(_config(path)).run(handle_signals=False)
@@ -176,3 +190,31 @@ async def test_a_save_while_the_state_file_hangs_at_the_start_writes_nothing(
         hung.answer()
     assert path.read_bytes() == blob
     await hung.ended()
+
+
+async def test_locks_handed_over_as_the_start_gives_up_are_let_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The share answers at the moment the start gives up waiting (the bound, or a
+    stop): the thread has handed the locks over, but the start that was to take them
+    is cancelled before it reads the answer. It lets them go then: left held, the next
+    start in this process, or another sesd, would be told the file is in use."""
+    path = tmp_path / "state.bin"
+    await _saved(path)
+    hung = Hung(monkeypatch, "read_state")
+    saver = _saver(path)
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(partial(saver.load_within, contextlib.AsyncExitStack(), watched=False))
+            assert await anyio.to_thread.run_sync(hung.entered.wait, 5)
+            hung.answer()
+            # The event loop held until the thread has handed the locks over: its answer
+            # waits for the loop, which cancels the start first.
+            (thread,) = hung.held
+            thread.join(5)
+            assert not thread.is_alive()
+            tg.cancel_scope.cancel()
+    finally:
+        hung.answer()
+    let_go(hold(str(path)))
+    assert not (tmp_path / "state.bin.restoring").exists()
