@@ -1,5 +1,5 @@
 """The state file's lock, ``PATH.lock``, held while sesd runs: one sesd a file. Taken
-at start, before the file is read (sesd.runtime.state_start), once the path is one a
+at start, before the file is read (sesd.runtime.state_reach), once the path is one a
 save could ever write (sesd.runtime.state_path)."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Whether a state file could ever be saved where ``[state] path`` says, and a
 silences file written where ``[alerts] silences_path`` says: asked at start
-(sesd.runtime.state_start, ``sesd run``), at a reload, and by ``sesd check-config``,
+(sesd.runtime.state_reach, ``sesd run``), at a reload, and by ``sesd check-config``,
 which loads this alone (not the daemon's HTTP stack, the evaluator or the file's
 restore, for a check run before each reload)."""
 
