@@ -15,6 +15,8 @@ import sesd.runtime.reload_switch as reload_switch
 from sesd.config import load_config
 from sesd.runtime.daemon import Daemon
 from sesd.runtime.reload_report import REPORT_NAME, read_report
+from sesd.status.model import _daemon
+from sesd.status.page import _header
 from tests.conftest import make_queue, running
 
 #: Short polls: a stop need not wait out a long poll (conftest.short_polls).
@@ -284,3 +286,32 @@ async def test_a_fault_after_the_switch_says_the_new_config_is_whole(
         ": its config is in force whole, but what it left undone waits for a restart"
     )
     assert (again["kept"], again["hint"]) == (first["kept"], first["hint"])
+
+
+async def test_a_fault_recording_the_reload_leaves_its_config_named_in_force(
+    local_sqs: Any, sqs: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The first step after the switch records the reload (its metrics, then its line),
+    and it faults before naming the config: that config runs whole all the same, as
+    the line and the restart wait say. The status page's "config loaded" says when it
+    came into force, and sesd_config_info names it, not the config it replaced."""
+    now = [1.8e9]
+    one, two, path = await _on_queue_one(local_sqs, sqs, tmp_path)
+    async with running(load_config(path), config_path=path, clock=lambda: now[0]) as daemon:
+        old = daemon.config.digest()
+        _once(daemon, monkeypatch, daemon.metrics, "reloaded")
+        path.write_text(_added(local_sqs, one, two))
+        now[0] += 600
+        await daemon._reloader.on_signal()
+        new = daemon.config.digest()
+        assert [q.label for q in daemon.config.queues] == ["one", "two"]
+        assert new != old
+        assert _sample(daemon, "sesd_config_info", digest=new) == 1
+        assert _sample(daemon, "sesd_config_info", digest=old) is None
+        assert _sample(daemon, "sesd_config_last_reload_success_timestamp_seconds") == now[0]
+        assert _sample(daemon, "sesd_config_last_reload_successful") == 0
+        header = _header(_daemon(daemon.status, now[0] + 60), now[0] + 60)
+    assert (
+        "config loaded 08:10:00Z (except what waits for a restart: what a reload that failed "
+        "part way left undone after its switch), last reload FAILED"
+    ) in header

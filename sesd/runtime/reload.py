@@ -314,6 +314,11 @@ class Reloader:
         closed at the stop."""
         self._part_way = iso(self._daemon.clock())
         self._left_as = NEW_WHOLE if FIRST_AFTER in steps else NEITHER_WHOLE
+        if self._left_as is NEW_WHOLE:
+            # Its config runs, whichever step after the switch faulted (that of the
+            # reload's metrics among them): the page's "config loaded" and
+            # sesd_config_info say it, not the config it replaced.
+            self._daemon.metrics.loaded(self._daemon.config.digest(), self._daemon.clock())
         self._failed(file=whole)
         self._waits.part_way(whole=self._left_as is NEW_WHOLE)
         self._log.error(
