@@ -358,7 +358,8 @@ class Reloader:
         await daemon.alerting.read_silences(merged)
         if daemon.web is not None:
             # Last of what can fail, and before anything changes: all or nothing.
-            read_waits += [f"http.web_config: {key}" for key in daemon.web.apply(merged.http.web)]
+            waits = await daemon.web.apply(merged.http.web)
+            read_waits += [f"http.web_config: {key}" for key in waits]
         return merged, ignored, read_waits, opened
 
     async def _read(self, read: Callable[[], Config]) -> Config:
