@@ -158,3 +158,26 @@ def test_a_file_replaced_while_the_command_waits_is_said_at_once(
         "or sesd.config.reload_failed; sesd.config.reload_ignored names what waits for a "
         "restart)\n",
     )
+
+
+def test_the_report_of_a_sesd_from_before_it_told_what_a_reload_left_is_no_outcome(
+    tmp_path: Path,
+) -> None:
+    """The first sesd to tell its outcome wrote its process id, counts and ``ok`` alone
+    (the command upgraded, that daemon not restarted): sesd's file all the same, it
+    tells too little to tell this reload's outcome from an earlier one's. The signal is
+    sent and passes, the line saying a restart mends it, as it did; not said to be
+    another program's file, exit 1."""
+    path = tmp_path / REPORT_NAME
+    held = _stand_in(_HEARS)
+    try:
+        path.write_text(json.dumps({"pid": held.pid, "begun": 1, "ended": 1, "ok": True}))
+        assert read_report(path) is None
+        done = _sesd_reload(held.pid, tmp_path)
+        assert held.stdout is not None
+        assert held.stdout.readline() == "heard\n"
+    finally:
+        _put_down(held)
+    assert done.returncode == 0, done.stderr
+    assert f"process {held.pid} tells no reload's outcome" in done.stderr
+    assert "or an older sesd: a restart mends it" in done.stderr

@@ -101,24 +101,27 @@ _Pid = Annotated[int, msgspec.Meta(ge=1)]
 class _Told(msgspec.Struct):
     """The file as sesd writes it, each value of its own type: a ``"false"`` is not
     taken for true, nor a number for a flag. A key an older sesd did not write takes
-    its default; one a later sesd adds is passed over."""
+    its default; one a later sesd adds is passed over. The first sesd to tell its
+    outcome wrote the process id, counts and ``ok`` alone: no outcome the command can
+    take for its reload's (UNSET)."""
 
     pid: _Pid
     begun: _Count
     ended: _Count
     ok: bool
-    restart: list[str]
-    restart_count: _Count
-    read_after: _Count
+    restart: list[str] | msgspec.UnsetType = msgspec.UNSET
+    restart_count: _Count | msgspec.UnsetType = msgspec.UNSET
+    read_after: _Count | msgspec.UnsetType = msgspec.UNSET
     part_way: bool = False
     new_whole: bool = False
 
 
 def read_report(path: Path) -> Report | None:
     """The file's word, or None when there is none (a sesd started before the unit
-    made the directory, or an older one, writes none; a file half-written is never
-    seen, each being replaced whole). ReportError when what is there is not a file
-    sesd wrote: taken for one, it would tell an outcome no reload had."""
+    made the directory, or an older one, writes none, or too little to tell one reload
+    from another; a file half-written is never seen, each being replaced whole).
+    ReportError when what is there is not a file sesd wrote: taken for one, it would
+    tell an outcome no reload had."""
     where = escaped(str(path), 200)
     try:
         blob = read_plain(str(path), MOST_BYTES)
@@ -140,6 +143,12 @@ def read_report(path: Path) -> Report | None:
         raise ReportError(
             f"{where} is not a reload outcome sesd wrote ({escaped(why, 200)})"
         ) from None
+    if (
+        told.restart is msgspec.UNSET
+        or told.restart_count is msgspec.UNSET
+        or told.read_after is msgspec.UNSET
+    ):
+        return None  # as that sesd's reloads passed: signalled, a restart mends it
     return Report(
         pid=told.pid, begun=told.begun, ended=told.ended, ok=told.ok,
         restart=tuple(told.restart[:LISTED]), restart_count=told.restart_count,
