@@ -28,6 +28,7 @@ from sesd.config.web import parse_web_config
 from sesd.runtime.web import WebGuard
 from tests.conftest import running
 from tests.fifo_gates import let_through
+from tests.test_follow_files import _key, _mounted, _reloaded, _swap, _version
 from tests.test_web_lock import (
     TLS,
     _certificate,
@@ -62,8 +63,8 @@ async def test_a_certificate_whose_read_hangs_at_a_reload_is_given_up_within_the
     stops answering (the certificate's path a FIFO nobody writes). The load into the
     port's context is given up within the bound, not held on the event loop: the
     reload is refused naming the files (the metric at 0), the port presents the
-    certificate it had, and the read is left in its thread. The share back, the same
-    file reloads."""
+    certificate it had, and the read is left in its thread. The share back and that
+    read returned, the same file reloads."""
     first = _certificate(tmp_path, "first")
     path = _files(tmp_path, _tls("first"), queue=await _queue(local_sqs, sqs))
     monkeypatch.setattr(sesd.runtime.web, "LOAD_BOUND", BOUND)
@@ -91,6 +92,7 @@ async def test_a_certificate_whose_read_hangs_at_a_reload_is_given_up_within_the
             with capture_logs() as logs:
                 assert not await daemon.reload()
             assert anyio.current_time() - began < 5
+            (reader,) = [t for t in threading.enumerate() if t.name == "sesd-web-load"]
             assert registry.get_sample_value("sesd_config_last_reload_successful") == 0
             assert (await _get(port, "/healthz", tls=_trusting(first)))[0] == 200
             with pytest.raises(aiohttp.ClientConnectorCertificateError):
@@ -99,6 +101,8 @@ async def test_a_certificate_whose_read_hangs_at_a_reload_is_given_up_within_the
             done.set()
             let_through(cert)
             releaser.join(5)
+        # The held read returns: until it does, reloads are refused (the test below).
+        await anyio.to_thread.run_sync(reader.join, 10)
         (failed,) = [e for e in logs if e["event"] == "sesd.config.reload_failed"]
         assert (failed["error"], failed["kept"]) == (
             f"http.web_config: tls_server_config: {cert}, {tmp_path / 'second.key'} not read "
@@ -130,3 +134,93 @@ async def test_without_files_in_memory_the_certificate_is_loaded_from_its_path(
     assert guard.ssl_context is context
     assert guard._tls is not None
     assert guard._tls.cert_file == str(tmp_path / "second.crt")
+
+
+async def test_a_reload_while_a_certificate_read_hangs_is_refused_at_once(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reload whose certificate read was given up leaves that read in its thread. The
+    share answers the config's read again, not the held one: the next reload is
+    refused at once, saying why, as behind a held read of the config's files, rather
+    than start another thread beside it (one more for each reload, were the share
+    to hang on). Once the held read returns, the next reload loads the certificate."""
+    _certificate(tmp_path, "first")
+    path = _files(tmp_path, _tls("first"), queue=await _queue(local_sqs, sqs))
+    monkeypatch.setattr(sesd.runtime.web, "LOAD_BOUND", BOUND)
+    async with running(load_config(path), config_path=path) as daemon:
+        port = _port(daemon)
+        second = _certificate(tmp_path, "second")
+        (tmp_path / "web.yml").write_text(_tls("second"))
+        cert, kept, fifo = tmp_path / "second.crt", tmp_path / "second.crt.kept", tmp_path / "hung"
+        os.mkfifo(fifo)
+        read_silences = daemon.alerting.read_silences
+
+        async def then_hung(config: Config) -> None:
+            await read_silences(config)
+            os.replace(cert, kept)
+            os.link(fifo, cert)  # the FIFO at both names: let through by its own
+
+        monkeypatch.setattr(daemon.alerting, "read_silences", then_hung)
+        done = threading.Event()
+        releaser = threading.Thread(target=_released, args=(fifo, done), daemon=True)
+        releaser.start()
+        try:
+            assert not await daemon.reload()
+            (reader,) = [t for t in threading.enumerate() if t.name == "sesd-web-load"]
+            monkeypatch.setattr(daemon.alerting, "read_silences", read_silences)
+            os.replace(kept, cert)  # the config's read answers; the held one waits on
+            began = anyio.current_time()
+            with capture_logs() as logs:
+                assert not await daemon.reload()
+            assert anyio.current_time() - began < 5
+            assert reader.is_alive()
+        finally:
+            done.set()
+            let_through(fifo)
+            releaser.join(5)
+        await anyio.to_thread.run_sync(reader.join, 10)
+        assert not reader.is_alive()
+        assert await daemon.reload()
+        assert (await _get(port, "/healthz", tls=_trusting(second)))[0] == 200
+    (refused,) = [e for e in logs if e["event"] == "sesd.config.reload_failed"]
+    assert refused["error"].startswith("a read of the config's files begun ")
+    assert refused["error"].endswith(
+        " s ago was given up and has not returned (a file on a hung mount?): none is begun "
+        "until it does"
+    )
+
+
+async def test_a_renewed_certificate_whose_read_hung_is_read_again_once_it_answers(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A certificate renewed on a share that stops answering as the port's load reads it
+    again: the refresh is given up within the bound, and the files are not taken as
+    read. Once the share answers, the follower reads them again by itself (no SIGHUP,
+    no further change): the port presents the new certificate."""
+    monkeypatch.setattr(sesd.runtime.web, "LOAD_BOUND", BOUND)
+    answers = threading.Event()
+    read_chain = sesd.runtime.web_chain.read_chain
+
+    def hung(tls: Any) -> tuple[bytes, bytes]:
+        answers.wait(30)  # the share's hang: the first read, and any read during it
+        return read_chain(tls)
+
+    monkeypatch.setattr(sesd.runtime.web, "read_chain", hung)
+    mount, path, _ = await _mounted(local_sqs, sqs, tmp_path)
+    try:
+        async with running(load_config(path), config_path=path) as daemon:
+            port = _port(daemon)
+            second = _version(mount, "v2", "key-two")
+            _swap(mount, "v2")
+            with anyio.fail_after(20):
+                await daemon.changes.wait_for(lambda: _reloaded(daemon) == 0)
+            (reader,) = [t for t in threading.enumerate() if t.name == "sesd-web-load"]
+            answers.set()
+            await anyio.to_thread.run_sync(reader.join, 10)
+            assert not reader.is_alive()
+            with anyio.fail_after(10):
+                await daemon.changes.wait_for(lambda: _reloaded(daemon) == 1)
+            assert _key(daemon) == "key-two"
+            assert (await _get(port, "/healthz", tls=_trusting(second)))[0] == 200
+    finally:
+        answers.set()
