@@ -36,9 +36,12 @@ __all__ = ["EXIT_RESTART", "EXIT_UNCHANGED", "add_parser"]
 EXIT_UNCHANGED = EXIT_CONFIG
 #: sesd took the config file but for what only a restart changes.
 EXIT_RESTART = 3
-#: Within the unit's TimeoutStartSec (90 s), which bounds a reload too: a read of the
-#: config file is given up at 30 s, and the reload asked for may wait behind one under
-#: way, whose read may take as long.
+#: Within the unit's TimeoutStartSec (90 s), which bounds a reload too, so that the
+#: command says why before systemd ends it. A reload reads the config file and the
+#: files it names (given up at 30 s), then the certificate and key again for the port
+#: (given up at 30 s): 60 s at most, with the check before it. One asked for behind a
+#: reload under way waits for that one too, which may take as long: its outcome, past
+#: this, is said to be untold (exit 1), and the log tells it.
 TIMEOUT = 80
 #: How often the outcome is looked for, in seconds.
 _LOOK_EVERY = 0.05
