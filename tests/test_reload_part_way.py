@@ -315,3 +315,32 @@ async def test_a_fault_recording_the_reload_leaves_its_config_named_in_force(
         "config loaded 08:10:00Z (except what waits for a restart: what a reload that failed "
         "part way left undone after its switch), last reload FAILED"
     ) in header
+
+
+async def test_a_fault_after_a_slow_step_dates_the_config_from_its_switch(
+    local_sqs: Any, sqs: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The steps after the switch take a while (the silences written) before the last
+    faults (the clients closed): "config loaded" says when the config came into force,
+    as for a reload that ends well, not when the fault came."""
+    now = [1.8e9]
+    one, two, path = await _on_queue_one(local_sqs, sqs, tmp_path)
+    async with running(load_config(path), config_path=path, clock=lambda: now[0]) as daemon:
+        write_silences = daemon.alerting.write_silences
+
+        async def slow() -> None:
+            now[0] += 30
+            await write_silences()
+
+        monkeypatch.setattr(daemon.alerting, "write_silences", slow)
+        assert daemon.aws is not None
+        _once(daemon, monkeypatch, daemon.aws, "retire")
+        path.write_text(_added(local_sqs, one, two))
+        now[0] += 600
+        switched = now[0]
+        await daemon._reloader.on_signal()
+        assert now[0] == switched + 30
+        assert [q.label for q in daemon.config.queues] == ["one", "two"]
+        assert _sample(daemon, "sesd_config_info", digest=daemon.config.digest()) == 1
+        assert _sample(daemon, "sesd_config_last_reload_success_timestamp_seconds") == switched
+        assert _sample(daemon, "sesd_config_last_reload_successful") == 0

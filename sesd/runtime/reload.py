@@ -250,6 +250,8 @@ class Reloader:
         if left is not None:
             left += ignored
         old, daemon.config = daemon.config, merged
+        # When it came into force: a step after the switch may take a while, then fault.
+        switched = daemon.clock()
         steps: list[str] = []
         try:
             switch(daemon, old, merged, opened, steps)
@@ -267,7 +269,7 @@ class Reloader:
                 # Last: the pollers it stopped still hold their clients (closed as they end).
                 await daemon.aws.retire(merged, made)
         except Exception as exc:  # noqa: BLE001 - said, and sesd runs on as it can
-            self._faulted(exc, steps, whole=whole, about=about)
+            self._faulted(exc, steps, whole=whole, about=about, switched=switched)
             return False
         return True
 
@@ -306,21 +308,27 @@ class Reloader:
         daemon.changes.notify()
 
     def _faulted(
-        self, exc: Exception, steps: list[str], *, whole: bool, about: dict[str, Any]
+        self,
+        exc: Exception,
+        steps: list[str],
+        *,
+        whole: bool,
+        about: dict[str, Any],
+        switched: float,
     ) -> None:
         """A fault once the config was switched: a bug, which leaves sesd on neither
         config whole (the parts named before it applied, the others not), or, in a step
         after the switch, on the new one whole with that step and those after it not
         done. Said as it is, and held (the reload metric at 0, all of it or what it left
         undone waiting for a restart) until a restart; the clients made for it are
-        closed at the stop."""
+        closed at the stop. ``switched``: when its config was switched in."""
         self._part_way = iso(self._daemon.clock())
         self._left_as = NEW_WHOLE if FIRST_AFTER in steps else NEITHER_WHOLE
         if self._left_as is NEW_WHOLE:
             # Its config runs, whichever step after the switch faulted (that of the
             # reload's metrics among them): the page's "config loaded" and
             # sesd_config_info say it, not the config it replaced.
-            self._daemon.metrics.loaded(self._daemon.config.digest(), self._daemon.clock())
+            self._daemon.metrics.loaded(self._daemon.config.digest(), switched)
         self._failed(file=whole)
         self._waits.part_way(whole=self._left_as is NEW_WHOLE)
         self._log.error(
