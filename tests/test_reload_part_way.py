@@ -43,6 +43,10 @@ def _added(local_sqs: Any, url: str, second: str) -> str:
     return _text(local_sqs, url, two + RULE)
 
 
+#: When the config in force was loaded, as the status page's "config loaded" says.
+LOADED_AT = "sesd_config_last_reload_success_timestamp_seconds"
+
+
 def _sample(daemon: Daemon, name: str, **labels: str) -> float | None:
     return daemon.metrics.registry.get_sample_value(name, labels)
 
@@ -207,14 +211,19 @@ async def test_a_fault_in_each_part_names_the_parts_applied_before_it(
         }  # fmt: skip
         _once(daemon, monkeypatch, parts[owner], name)
         path.write_text(_added(local_sqs, one, two) + CANARY)
+        old, loaded = daemon.config.digest(), _sample(daemon, LOADED_AT)
         with capture_logs() as logs:
             await daemon._reloader.on_signal()
         assert _sample(daemon, "sesd_config_last_reload_successful") == 0
         assert _sample(daemon, "sesd_config_restart_pending") == 1
+        # Neither config whole: the metrics go on naming the one that ran before.
+        whole = PARTS.index(at) >= PARTS.index("reload metrics and log")
+        named = daemon.config.digest() if whole else old
+        assert _sample(daemon, "sesd_config_info", digest=named) == 1
+        assert whole or _sample(daemon, LOADED_AT) == loaded
     (failed,) = [e for e in logs if e["event"] == "sesd.config.reload_failed"]
     assert (failed["error"], failed["at"]) == (f"RuntimeError: a fault in {name}", at)
     assert failed["applied"] == PARTS[: PARTS.index(at)]
-    whole = PARTS.index(at) >= PARTS.index("reload metrics and log")
     assert failed["kept"].startswith("the new config whole" if whole else "neither config")
     told = read_report(tmp_path / REPORT_NAME)
     assert told is not None
