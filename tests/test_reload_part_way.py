@@ -15,6 +15,8 @@ import sesd.runtime.reload_switch as reload_switch
 from sesd.config import load_config
 from sesd.runtime.daemon import Daemon
 from sesd.runtime.reload_report import REPORT_NAME, read_report
+from sesd.status.model import _daemon
+from sesd.status.page import _header
 from tests.conftest import make_queue, running
 
 #: Short polls: a stop need not wait out a long poll (conftest.short_polls).
@@ -39,6 +41,10 @@ def _added(local_sqs: Any, url: str, second: str) -> str:
     """The config with a queue ``two`` at ``second`` and a rule added."""
     two = f'[[queues]]\nurl = "{second}"\nname = "two"\nwait_time_seconds = 0\n'
     return _text(local_sqs, url, two + RULE)
+
+
+#: When the config in force was loaded, as the status page's "config loaded" says.
+LOADED_AT = "sesd_config_last_reload_success_timestamp_seconds"
 
 
 def _sample(daemon: Daemon, name: str, **labels: str) -> float | None:
@@ -205,14 +211,19 @@ async def test_a_fault_in_each_part_names_the_parts_applied_before_it(
         }  # fmt: skip
         _once(daemon, monkeypatch, parts[owner], name)
         path.write_text(_added(local_sqs, one, two) + CANARY)
+        old, loaded = daemon.config.digest(), _sample(daemon, LOADED_AT)
         with capture_logs() as logs:
             await daemon._reloader.on_signal()
         assert _sample(daemon, "sesd_config_last_reload_successful") == 0
         assert _sample(daemon, "sesd_config_restart_pending") == 1
+        # Neither config whole: the metrics go on naming the one that ran before.
+        whole = PARTS.index(at) >= PARTS.index("reload metrics and log")
+        named = daemon.config.digest() if whole else old
+        assert _sample(daemon, "sesd_config_info", digest=named) == 1
+        assert whole or _sample(daemon, LOADED_AT) == loaded
     (failed,) = [e for e in logs if e["event"] == "sesd.config.reload_failed"]
     assert (failed["error"], failed["at"]) == (f"RuntimeError: a fault in {name}", at)
     assert failed["applied"] == PARTS[: PARTS.index(at)]
-    whole = PARTS.index(at) >= PARTS.index("reload metrics and log")
     assert failed["kept"].startswith("the new config whole" if whole else "neither config")
     told = read_report(tmp_path / REPORT_NAME)
     assert told is not None
@@ -284,3 +295,61 @@ async def test_a_fault_after_the_switch_says_the_new_config_is_whole(
         ": its config is in force whole, but what it left undone waits for a restart"
     )
     assert (again["kept"], again["hint"]) == (first["kept"], first["hint"])
+
+
+async def test_a_fault_recording_the_reload_leaves_its_config_named_in_force(
+    local_sqs: Any, sqs: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The first step after the switch records the reload (its metrics, then its line),
+    and it faults before naming the config: that config runs whole all the same, as
+    the line and the restart wait say. The status page's "config loaded" says when it
+    came into force, and sesd_config_info names it, not the config it replaced."""
+    now = [1.8e9]
+    one, two, path = await _on_queue_one(local_sqs, sqs, tmp_path)
+    async with running(load_config(path), config_path=path, clock=lambda: now[0]) as daemon:
+        old = daemon.config.digest()
+        _once(daemon, monkeypatch, daemon.metrics, "reloaded")
+        path.write_text(_added(local_sqs, one, two))
+        now[0] += 600
+        await daemon._reloader.on_signal()
+        new = daemon.config.digest()
+        assert [q.label for q in daemon.config.queues] == ["one", "two"]
+        assert new != old
+        assert _sample(daemon, "sesd_config_info", digest=new) == 1
+        assert _sample(daemon, "sesd_config_info", digest=old) is None
+        assert _sample(daemon, "sesd_config_last_reload_success_timestamp_seconds") == now[0]
+        assert _sample(daemon, "sesd_config_last_reload_successful") == 0
+        header = _header(_daemon(daemon.status, now[0] + 60), now[0] + 60)
+    assert (
+        "config loaded 08:10:00Z (except what waits for a restart: what a reload that failed "
+        "part way left undone after its switch), last reload FAILED"
+    ) in header
+
+
+async def test_a_fault_after_a_slow_step_dates_the_config_from_its_switch(
+    local_sqs: Any, sqs: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The steps after the switch take a while (the silences written) before the last
+    faults (the clients closed): "config loaded" says when the config came into force,
+    as for a reload that ends well, not when the fault came."""
+    now = [1.8e9]
+    one, two, path = await _on_queue_one(local_sqs, sqs, tmp_path)
+    async with running(load_config(path), config_path=path, clock=lambda: now[0]) as daemon:
+        write_silences = daemon.alerting.write_silences
+
+        async def slow() -> None:
+            now[0] += 30
+            await write_silences()
+
+        monkeypatch.setattr(daemon.alerting, "write_silences", slow)
+        assert daemon.aws is not None
+        _once(daemon, monkeypatch, daemon.aws, "retire")
+        path.write_text(_added(local_sqs, one, two))
+        now[0] += 600
+        switched = now[0]
+        await daemon._reloader.on_signal()
+        assert now[0] == switched + 30
+        assert [q.label for q in daemon.config.queues] == ["one", "two"]
+        assert _sample(daemon, "sesd_config_info", digest=daemon.config.digest()) == 1
+        assert _sample(daemon, "sesd_config_last_reload_success_timestamp_seconds") == switched
+        assert _sample(daemon, "sesd_config_last_reload_successful") == 0

@@ -411,16 +411,16 @@ async def test_tls_settings_but_the_certificate_wait_for_a_restart(tmp_path: Pat
     guard = WebGuard(tls)
     assert guard.ssl_context is not None
     stricter = parse_web_config(_tls("tls") + "  min_version: TLS13\n", str(tmp_path))
-    assert guard.apply(stricter) == ["tls_server_config.min_version"]
-    assert guard.apply(stricter) == ["tls_server_config.min_version"]
+    assert await guard.apply(stricter) == ["tls_server_config.min_version"]
+    assert await guard.apply(stricter) == ["tls_server_config.min_version"]
     assert guard.ssl_context.minimum_version == ssl.TLSVersion.TLSv1_2
-    assert guard.apply(plain) == ["tls_server_config"]
-    assert guard.apply(tls) == []
+    assert await guard.apply(plain) == ["tls_server_config"]
+    assert await guard.apply(tls) == []
     open_port = WebGuard(None)
     assert open_port.ssl_context is None
-    assert open_port.apply(tls) == ["tls_server_config"]
+    assert await open_port.apply(tls) == ["tls_server_config"]
     assert not open_port.auth
-    open_port.apply(parse_web_config(_users(alice=ALICE)))
+    await open_port.apply(parse_web_config(_users(alice=ALICE)))
     assert open_port.auth
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from sesd.commands.common import EXIT_CONFIG, Commands, command, whole_number
 from sesd.core.text import escaped
-from sesd.runtime.reload_report import Report, read_report, report_path
+from sesd.runtime.reload_report import Report, ReportError, read_report, report_path
 from sesd.status.document import RESTART_KEY_CHARS
 
 __all__ = ["EXIT_RESTART", "EXIT_UNCHANGED", "add_parser"]
@@ -36,9 +36,12 @@ __all__ = ["EXIT_RESTART", "EXIT_UNCHANGED", "add_parser"]
 EXIT_UNCHANGED = EXIT_CONFIG
 #: sesd took the config file but for what only a restart changes.
 EXIT_RESTART = 3
-#: Within the unit's TimeoutStartSec (90 s), which bounds a reload too: a read of the
-#: config file is given up at 30 s, and the reload asked for may wait behind one under
-#: way, whose read may take as long.
+#: Within the unit's TimeoutStartSec (90 s), which bounds a reload too, so that the
+#: command says why before systemd ends it. A reload reads the config file and the
+#: files it names (given up at 30 s), then the certificate and key again for the port
+#: (given up at 30 s): 60 s at most, with the check before it. One asked for behind a
+#: reload under way waits for that one too, which may take as long: its outcome, past
+#: this, is said to be untold (exit 1), and the log tells it.
 TIMEOUT = 80
 #: How often the outcome is looked for, in seconds.
 _LOOK_EVERY = 0.05
@@ -95,13 +98,24 @@ def execute(args: argparse.Namespace) -> int:
 
 def _reload(args: argparse.Namespace, path: Path, process: _Process) -> int:
     """Signal ``process`` and wait for the outcome its report at ``path`` tells."""
-    before = read_report(path)
+    try:
+        before: Report | ReportError | None = read_report(path)
+    except ReportError as exc:
+        before = exc
     try:
         process.hang_up()
     except OSError as exc:
         return _said(
             f"cannot signal process {args.pid}: {exc.strerror or exc}; nothing was sent",
             EXIT_UNCHANGED,
+        )
+    if isinstance(before, ReportError):
+        # Which reload is this one's cannot be told without the count the file held.
+        # sesd writes the file anew as the reload begins: the next one's is told.
+        return _said(
+            f"SIGHUP sent; its outcome cannot be told: {before}; its log says whether the "
+            f"file is in force ({_LOGGED})",
+            1,
         )
     if before is None or before.pid != args.pid:
         # A sesd started before its unit had a runtime directory, an older one, or one
@@ -117,7 +131,14 @@ def _reload(args: argparse.Namespace, path: Path, process: _Process) -> int:
         )
     deadline = time.monotonic() + args.timeout
     while True:
-        now = read_report(path)
+        try:
+            now = read_report(path)
+        except ReportError as exc:  # sesd replaces its file whole: another program's
+            return _said(
+                f"the outcome cannot be told: {exc}; its log says whether the file is in "
+                f"force ({_LOGGED})",
+                1,
+            )
         # A reload that ended since the look above, numbered past what the file told.
         if now is not None and now.pid == args.pid and now.ended > before.begun:
             break

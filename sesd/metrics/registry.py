@@ -253,6 +253,12 @@ class Metrics:
         self.config_info.labels(digest).set(1)
         self._digest = digest
 
+    def loaded(self, digest: str, now: float) -> None:
+        """The config named by ``digest`` came into force at ``now`` though its reload
+        failed: a step after its switch faulted (the one that records a reload, maybe)."""
+        self.config_in_force(digest)
+        self.reload_at.set(now)
+
     def waiting_for_restart(self, keys: Sequence[str]) -> None:
         """The settings of the config in force that wait for a restart (none: a reload
         put them back as they run)."""

@@ -26,6 +26,7 @@ from sesd.runtime.apart import apart
 from sesd.runtime.aws import Made, QueueClients
 from sesd.runtime.follow import Follower, Signature, signatures, signatures_of
 from sesd.runtime.reload_follow import Following
+from sesd.runtime.reload_held import Held
 from sesd.runtime.reload_keys import (
     RESTART_KEYS,
     config_changes,
@@ -40,6 +41,7 @@ from sesd.runtime.reload_report import ReloadReport, report_path
 from sesd.runtime.reload_switch import switch
 from sesd.runtime.reload_waits import Waits
 from sesd.runtime.warned import warnings_here
+from sesd.runtime.web import Unanswered
 
 if TYPE_CHECKING:
     from sesd.runtime.parts import Parts
@@ -83,8 +85,8 @@ class Reloader:
         # read (SIGHUP), and its files as last read (SIGHUP, or a refresh). A renewed
         # certificate read well must not hide a config file that was refused.
         self._file_ok = self._files_ok = True
-        #: When the read still held in its thread began (monotonic), if one is.
-        self._held: float | None = None
+        #: The read held in its thread, if one is.
+        self._held = Held(daemon.monotonic)
         #: Whether the last read was given up (it read nothing that was applied).
         self._given_up = False
         #: The read still held (when it began) that a refresh was refused behind, said:
@@ -162,7 +164,7 @@ class Reloader:
         changed: a rotated secret, a renewed certificate), not the config file, and
         apply them as a reload does. True when they are in force; a failure, whatever
         it is, is logged and changes nothing."""
-        behind = self._held
+        behind = self._held.since
         if behind is not None and behind == self._said_behind:
             return False  # the metric at 0 meanwhile; tried again once that read returns
         self._said_behind = behind
@@ -248,6 +250,8 @@ class Reloader:
         if left is not None:
             left += ignored
         old, daemon.config = daemon.config, merged
+        # When it came into force: a step after the switch may take a while, then fault.
+        switched = daemon.clock()
         steps: list[str] = []
         try:
             switch(daemon, old, merged, opened, steps)
@@ -265,7 +269,7 @@ class Reloader:
                 # Last: the pollers it stopped still hold their clients (closed as they end).
                 await daemon.aws.retire(merged, made)
         except Exception as exc:  # noqa: BLE001 - said, and sesd runs on as it can
-            self._faulted(exc, steps, whole=whole, about=about)
+            self._faulted(exc, steps, whole=whole, about=about, switched=switched)
             return False
         return True
 
@@ -304,16 +308,27 @@ class Reloader:
         daemon.changes.notify()
 
     def _faulted(
-        self, exc: Exception, steps: list[str], *, whole: bool, about: dict[str, Any]
+        self,
+        exc: Exception,
+        steps: list[str],
+        *,
+        whole: bool,
+        about: dict[str, Any],
+        switched: float,
     ) -> None:
         """A fault once the config was switched: a bug, which leaves sesd on neither
         config whole (the parts named before it applied, the others not), or, in a step
         after the switch, on the new one whole with that step and those after it not
         done. Said as it is, and held (the reload metric at 0, all of it or what it left
         undone waiting for a restart) until a restart; the clients made for it are
-        closed at the stop."""
+        closed at the stop. ``switched``: when its config was switched in."""
         self._part_way = iso(self._daemon.clock())
         self._left_as = NEW_WHOLE if FIRST_AFTER in steps else NEITHER_WHOLE
+        if self._left_as is NEW_WHOLE:
+            # Its config runs, whichever step after the switch faulted (that of the
+            # reload's metrics among them): the page's "config loaded" and
+            # sesd_config_info say it, not the config it replaced.
+            self._daemon.metrics.loaded(self._daemon.config.digest(), switched)
         self._failed(file=whole)
         self._waits.part_way(whole=self._left_as is NEW_WHOLE)
         self._log.error(
@@ -352,33 +367,25 @@ class Reloader:
         # is then one step, nothing running amid it.
         await daemon.alerting.read_silences(merged)
         if daemon.web is not None:
-            # Last of what can fail, and before anything changes: all or nothing.
-            read_waits += [f"http.web_config: {key}" for key in daemon.web.apply(merged.http.web)]
+            # Last of what can fail, and before anything changes: all or nothing. The
+            # certificate and key read again, held as the config's read is: one that
+            # hangs holds off the reads after it, and its files are read again after.
+            try:
+                waits = await daemon.web.apply(merged.http.web, self._held.marked)
+            except Unanswered:
+                self._given_up = True
+                raise
+            read_waits += [f"http.web_config: {key}" for key in waits]
         return merged, ignored, read_waits, opened
 
     async def _read(self, read: Callable[[], Config]) -> Config:
         """``read()`` in a thread apart (the web configuration with the rest), given up
         after READ_TIMEOUT; refused while a read given up is still held."""
-        monotonic = self._daemon.monotonic
         self._given_up = False
-        if self._held is not None:
-            raise ConfigError(
-                f"a read of the config's files begun {monotonic() - self._held:.0f} s ago "
-                "was given up and has not returned (a file on a hung mount?): none is begun "
-                "until it does"
-            )
-
-        def held() -> Config:
-            # Marked by the thread itself: one that never started holds nothing.
-            self._held = monotonic()
-            try:
-                return read()
-            finally:
-                self._held = None
-
+        self._held.refuse()
         try:
             with anyio.fail_after(READ_TIMEOUT):
-                return await apart(held, "sesd-reload-read")
+                return await apart(self._held.marked(read), "sesd-reload-read")
         except TimeoutError:
             self._given_up = True
             raise ConfigError(

@@ -26,21 +26,34 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Annotated, Final
 
 import anyio
+import msgspec
 
-from sesd.io.files import write_atomic
+from sesd.core.text import escaped
+from sesd.core.unreadable import undecoded
+from sesd.io.files import TooLarge, read_plain, write_atomic
 from sesd.io.logs import get_logger
 from sesd.status.document import RESTART_LISTED
 
-__all__ = ["REPORT_NAME", "ReloadReport", "Report", "read_report", "report_path"]
+__all__ = [
+    "REPORT_NAME",
+    "ReloadReport",
+    "Report",
+    "ReportError",
+    "read_report",
+    "report_path",
+]
 
 #: The file's name in the runtime directory.
 REPORT_NAME: Final = "reload.json"
 #: The most keys left for a restart the file lists (its count says how many in all),
 #: as the status page does.
 LISTED: Final = RESTART_LISTED
+#: The most bytes of a file read as one: sesd's own are well under 10 KiB (its keys are
+#: a config's); anything past it is another program's.
+MOST_BYTES: Final = 1 << 20
 
 
 def report_path(environ: dict[str, str] | os._Environ[str]) -> Path | None:
@@ -75,21 +88,72 @@ class Report:
     new_whole: bool = False
 
 
+class ReportError(Exception):
+    """A file at the path that is not an outcome as sesd writes it (another program's,
+    or damaged); the message says why, in one line."""
+
+
+#: A count the file holds, and the daemon's process id.
+_Count = Annotated[int, msgspec.Meta(ge=0)]
+_Pid = Annotated[int, msgspec.Meta(ge=1)]
+
+
+class _Told(msgspec.Struct):
+    """The file as sesd writes it, each value of its own type: a ``"false"`` is not
+    taken for true, nor a number for a flag. A key an older sesd did not write takes
+    its default; one a later sesd adds is passed over. The first sesd to tell its
+    outcome wrote the process id, counts and ``ok`` alone: no outcome the command can
+    take for its reload's (UNSET)."""
+
+    pid: _Pid
+    begun: _Count
+    ended: _Count
+    ok: bool
+    restart: list[str] | msgspec.UnsetType = msgspec.UNSET
+    restart_count: _Count | msgspec.UnsetType = msgspec.UNSET
+    read_after: _Count | msgspec.UnsetType = msgspec.UNSET
+    part_way: bool = False
+    new_whole: bool = False
+
+
 def read_report(path: Path) -> Report | None:
-    """The file's word, or None when there is none to read (no file: a sesd started
-    before the unit made the directory, or an older one, whose file says less; a file
-    half-written is never seen, each being replaced whole)."""
+    """The file's word, or None when there is none (a sesd started before the unit
+    made the directory, or an older one, writes none, or too little to tell one reload
+    from another; a file half-written is never seen, each being replaced whole).
+    ReportError when what is there is not a file sesd wrote: taken for one, it would
+    tell an outcome no reload had."""
+    where = escaped(str(path), 200)
     try:
-        data = json.loads(path.read_bytes())
-        return Report(
-            pid=int(data["pid"]), begun=int(data["begun"]), ended=int(data["ended"]),
-            ok=bool(data["ok"]), restart=tuple(str(key) for key in data["restart"][:LISTED]),
-            restart_count=int(data["restart_count"]), read_after=int(data["read_after"]),
-            part_way=bool(data.get("part_way", False)),
-            new_whole=bool(data.get("new_whole", False)),
-        )  # fmt: skip
-    except (OSError, ValueError, KeyError, TypeError):
+        blob = read_plain(str(path), MOST_BYTES)
+    except (FileNotFoundError, NotADirectoryError):  # none, nor a directory for it
         return None
+    except TooLarge as exc:
+        raise ReportError(
+            f"{where} is not a reload outcome sesd wrote ({exc.size:,} bytes, more than "
+            f"the {MOST_BYTES:,} it ever writes)"
+        ) from None
+    except OSError as exc:
+        raise ReportError(f"cannot read {where}: {exc.strerror or exc}") from None
+    try:
+        told = msgspec.json.decode(blob, type=_Told)
+    # Nested deeper than the decoder goes: RecursionError, not a traceback. Text that
+    # is not UTF-8: UnicodeDecodeError from msgspec 0.22, DecodeError later.
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
+        why = "nested too deep" if isinstance(exc, RecursionError) else undecoded(blob, exc)
+        raise ReportError(
+            f"{where} is not a reload outcome sesd wrote ({escaped(why, 200)})"
+        ) from None
+    if (
+        told.restart is msgspec.UNSET
+        or told.restart_count is msgspec.UNSET
+        or told.read_after is msgspec.UNSET
+    ):
+        return None  # as that sesd's reloads passed: signalled, a restart mends it
+    return Report(
+        pid=told.pid, begun=told.begun, ended=told.ended, ok=told.ok,
+        restart=tuple(told.restart[:LISTED]), restart_count=told.restart_count,
+        read_after=told.read_after, part_way=told.part_way, new_whole=told.new_whole,
+    )  # fmt: skip
 
 
 class ReloadReport:

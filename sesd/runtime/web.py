@@ -6,7 +6,8 @@ configured headers on every response, then HTTP basic auth when users are
 configured. TLS is an :class:`ssl.SSLContext` the listener is given at start.
 
 A reload (SIGHUP) swaps the users and headers for the next request and loads
-the certificate and key again into the live context, for the next handshake.
+the certificate and key again into the live context, for the next handshake
+(read off the event loop, within LOAD_BOUND: :mod:`sesd.runtime.web_chain`).
 Whether TLS is on, and the rest of ``tls_server_config``, is the listener's
 own and waits for a restart.
 """
@@ -31,16 +32,19 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from sesd.config import ConfigError
-from sesd.config.web import WebConfig, load_chain, server_context
+from sesd.config.web import TlsServerConfig, WebConfig, load_chain, server_context
 from sesd.core.text import escaped
 from sesd.runtime.apart import apart
+from sesd.runtime.web_chain import in_memory, read_chain
 
-__all__ = ["LOAD_BOUND", "REALM", "BasicAuth", "WebGuard", "guard_at_start"]
+__all__ = ["LOAD_BOUND", "REALM", "BasicAuth", "Unanswered", "WebGuard", "guard_at_start"]
 
 if TYPE_CHECKING:  # aiohttp's headers type (multidict comes with aiohttp)
     from multidict import CIMultiDict
 
 T = TypeVar("T")
+#: The certificate and key as read.
+Chain = tuple[bytes, bytes]
 
 #: How long the start waits for the certificate and key to load, in seconds: well
 #: under a second from a disk that answers; from a share that hangs, never. Within
@@ -174,12 +178,22 @@ async def guard_at_start(config: WebConfig | None) -> WebGuard:
     tls = (config or WebConfig()).tls_server_config
     if tls is None:
         return WebGuard(config)  # no file to read
+    return WebGuard(config, await _bounded(server_context, tls))
+
+
+class Unanswered(ConfigError):
+    """The certificate and key not read within LOAD_BOUND: the read is left in its
+    thread, and the files were not read."""
+
+
+async def _bounded(load: Callable[[TlsServerConfig], T], tls: TlsServerConfig) -> T:
+    """``load(tls)`` in a thread apart within LOAD_BOUND; Unanswered naming the files
+    when it has not returned by then (the thread left to it: nothing waits for it)."""
     with anyio.move_on_after(LOAD_BOUND):
-        context = await apart(partial(_prefixed, server_context, tls), "sesd-web-load")
-        return WebGuard(config, context)
+        return await apart(partial(_prefixed, load, tls), "sesd-web-load")
     named = [tls.cert_file, tls.key_file] + ([tls.client_ca_file] if tls.client_ca_file else [])
     files = escaped(", ".join(named), 1500)
-    raise ConfigError(
+    raise Unanswered(
         f"http.web_config: tls_server_config: {files} not read within "
         f"{LOAD_BOUND:g} s (a file on a hung mount?)"
     )
@@ -201,11 +215,17 @@ class WebGuard:
         self._headers = dict(config.http_server_config.headers)
         self.auth = BasicAuth(config.basic_auth_users)
 
-    def apply(self, config: WebConfig | None) -> list[str]:
+    async def apply(
+        self,
+        config: WebConfig | None,
+        held: Callable[[Callable[[], Chain]], Callable[[], Chain]] = lambda read: read,
+    ) -> list[str]:
         """Take a reloaded web configuration: users and headers for the next request,
         the certificate and key for the next handshake. Returns the keys whose change
         waits for a restart; ConfigError (nothing changed) when the new files do not
-        load."""
+        load, or Unanswered when they are not read within LOAD_BOUND. The read runs as
+        ``held`` makes it (a reload's marks itself held while it runs: one left in its
+        thread holds off the reads after it, as the config's does)."""
         config = config or WebConfig()
         running, new = self._tls, config.tls_server_config
         ignored = []
@@ -216,13 +236,15 @@ class WebGuard:
             before, after = running.restart_only(), new.restart_only()
             ignored += [f"tls_server_config.{k}" for k in before if before[k] != after[k]]
             assert self.ssl_context is not None
-            # A context of its own first: a load that fails half-way can leave a context
-            # with the new certificate and no key. Then the live one, here on the event
-            # loop, where its handshakes run (an OpenSSL context must not change under a
-            # handshake in another thread). New handshakes get the new certificate; open
-            # connections keep theirs.
-            _prefixed(server_context, new)
-            _prefixed(load_chain, self.ssl_context, new)
+            # Read and loaded into a context of its own first, in a thread apart (a share
+            # that hangs holds that thread, not the event loop), within LOAD_BOUND: a load
+            # that fails half-way can leave a context with the new certificate and no
+            # key. Then the live one, from what was read, here on the event loop, where
+            # its handshakes run (sesd.runtime.web_chain). New handshakes get the new
+            # certificate; open connections keep theirs.
+            blobs = await _bounded(lambda tls: held(partial(read_chain, tls))(), new)
+            with in_memory(new, blobs) as read:
+                _prefixed(load_chain, self.ssl_context, read)
             self._tls = msgspec.structs.replace(
                 running, cert_file=new.cert_file, key_file=new.key_file
             )

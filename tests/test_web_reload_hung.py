@@ -1,0 +1,226 @@
+"""The certificate and key a reload (SIGHUP) names, read with the config, are read
+again to load into the port's context. A share that stopped answering between the two
+reads held that second read, made on the event loop, for ever: no request answered,
+no stop heard. The read is made in a thread apart, given up within its bound: the
+reload is refused as for a certificate that does not load, and the port serves on
+with the certificate it had.
+
+The hang is real: the certificate's path is a FIFO by the time of the second read,
+whose open waits for a writer until the test lets it through."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import anyio
+import pytest
+from structlog.testing import capture_logs
+
+import sesd.runtime.web
+import sesd.runtime.web_chain
+from sesd.commands.demo.localsqs import LocalSqs
+from sesd.config import Config, ConfigError, load_config
+from sesd.config.web import parse_web_config
+from sesd.runtime.web import WebGuard
+from tests.conftest import running
+from tests.fifo_gates import let_through
+from tests.test_follow_files import _key, _mounted, _reloaded, _swap, _version
+from tests.test_web_lock import (
+    TLS,
+    _certificate,
+    _files,
+    _get,
+    _port,
+    _queue,
+    _tls,
+    _trusting,
+)
+
+#: Short polls: a stop need not wait out a long poll (conftest.short_polls).
+pytestmark = [pytest.mark.usefixtures("short_polls"), pytest.mark.timeout(60)]
+
+BOUND = 0.5
+
+
+def _released(fifo: Path, done: threading.Event) -> None:
+    """Without the bound, the event loop itself waits at the FIFO: each open of it is let
+    through after a while, so that the test fails rather than hangs."""
+    if done.wait(10):
+        return
+    while not done.is_set():
+        let_through(fifo)
+        done.wait(0.01)
+
+
+async def test_a_certificate_whose_read_hangs_at_a_reload_is_given_up_within_the_bound(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reload reads the new certificate and key with the config; the share then
+    stops answering (the certificate's path a FIFO nobody writes). The load into the
+    port's context is given up within the bound, not held on the event loop: the
+    reload is refused naming the files (the metric at 0), the port presents the
+    certificate it had, and the read is left in its thread. The share back and that
+    read returned, the same file reloads."""
+    first = _certificate(tmp_path, "first")
+    path = _files(tmp_path, _tls("first"), queue=await _queue(local_sqs, sqs))
+    monkeypatch.setattr(sesd.runtime.web, "LOAD_BOUND", BOUND)
+    async with running(load_config(path), config_path=path) as daemon:
+        port, registry = _port(daemon), daemon.metrics.registry
+        second = _certificate(tmp_path, "second")
+        (tmp_path / "web.yml").write_text(_tls("second"))
+        cert = tmp_path / "second.crt"
+        fifo = tmp_path / "hung"
+        os.mkfifo(fifo)
+        read_silences = daemon.alerting.read_silences
+
+        async def then_hung(config: Config) -> None:
+            # Read after the config and its files, before the port's load.
+            await read_silences(config)
+            os.replace(cert, tmp_path / "second.crt.kept")
+            os.replace(fifo, cert)
+
+        monkeypatch.setattr(daemon.alerting, "read_silences", then_hung)
+        done = threading.Event()
+        releaser = threading.Thread(target=_released, args=(cert, done), daemon=True)
+        releaser.start()
+        try:
+            began = anyio.current_time()
+            with capture_logs() as logs:
+                assert not await daemon.reload()
+            assert anyio.current_time() - began < 5
+            (reader,) = [t for t in threading.enumerate() if t.name == "sesd-web-load"]
+            assert registry.get_sample_value("sesd_config_last_reload_successful") == 0
+            assert (await _get(port, "/healthz", tls=_trusting(first)))[0] == 200
+            with pytest.raises(aiohttp.ClientConnectorCertificateError):
+                await _get(port, "/healthz", tls=_trusting(second))
+        finally:
+            done.set()
+            let_through(cert)
+            releaser.join(5)
+        # The held read returns: until it does, reloads are refused (the test below).
+        await anyio.to_thread.run_sync(reader.join, 10)
+        (failed,) = [e for e in logs if e["event"] == "sesd.config.reload_failed"]
+        assert (failed["error"], failed["kept"]) == (
+            f"http.web_config: tls_server_config: {cert}, {tmp_path / 'second.key'} not read "
+            "within 0.5 s (a file on a hung mount?)",
+            "running config",
+        )
+        monkeypatch.setattr(daemon.alerting, "read_silences", read_silences)
+        os.replace(tmp_path / "second.crt.kept", cert)
+        assert await daemon.reload()
+        assert (await _get(port, "/healthz", tls=_trusting(second)))[0] == 200
+
+
+async def test_without_files_in_memory_the_certificate_is_loaded_from_its_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the system makes no file in memory (no /proc), the port's context loads
+    the files where they are, after the read apart has checked them: a reload still
+    swaps the certificate, and one whose key is not its certificate's changes nothing."""
+    monkeypatch.setattr(sesd.runtime.web_chain, "_OPEN_FILES", tmp_path / "no-proc")
+    _certificate(tmp_path, "first")
+    _certificate(tmp_path, "second")
+    guard = WebGuard(parse_web_config(_tls("first"), str(tmp_path)))
+    assert guard.ssl_context is not None
+    context = guard.ssl_context
+    assert await guard.apply(parse_web_config(_tls("second"), str(tmp_path))) == []
+    mixed = TLS.format(cert="first.crt", key="second.key")
+    with pytest.raises(ConfigError, match=r"^http\.web_config: tls_server_config\.key_file: "):
+        await guard.apply(parse_web_config(mixed, str(tmp_path)))
+    assert guard.ssl_context is context
+    assert guard._tls is not None
+    assert guard._tls.cert_file == str(tmp_path / "second.crt")
+
+
+async def test_a_reload_while_a_certificate_read_hangs_is_refused_at_once(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reload whose certificate read was given up leaves that read in its thread. The
+    share answers the config's read again, not the held one: the next reload is
+    refused at once, saying why, as behind a held read of the config's files, rather
+    than start another thread beside it (one more for each reload, were the share
+    to hang on). Once the held read returns, the next reload loads the certificate."""
+    _certificate(tmp_path, "first")
+    path = _files(tmp_path, _tls("first"), queue=await _queue(local_sqs, sqs))
+    monkeypatch.setattr(sesd.runtime.web, "LOAD_BOUND", BOUND)
+    async with running(load_config(path), config_path=path) as daemon:
+        port = _port(daemon)
+        second = _certificate(tmp_path, "second")
+        (tmp_path / "web.yml").write_text(_tls("second"))
+        cert, kept, fifo = tmp_path / "second.crt", tmp_path / "second.crt.kept", tmp_path / "hung"
+        os.mkfifo(fifo)
+        read_silences = daemon.alerting.read_silences
+
+        async def then_hung(config: Config) -> None:
+            await read_silences(config)
+            os.replace(cert, kept)
+            os.link(fifo, cert)  # the FIFO at both names: let through by its own
+
+        monkeypatch.setattr(daemon.alerting, "read_silences", then_hung)
+        done = threading.Event()
+        releaser = threading.Thread(target=_released, args=(fifo, done), daemon=True)
+        releaser.start()
+        try:
+            assert not await daemon.reload()
+            (reader,) = [t for t in threading.enumerate() if t.name == "sesd-web-load"]
+            monkeypatch.setattr(daemon.alerting, "read_silences", read_silences)
+            os.replace(kept, cert)  # the config's read answers; the held one waits on
+            began = anyio.current_time()
+            with capture_logs() as logs:
+                assert not await daemon.reload()
+            assert anyio.current_time() - began < 5
+            assert reader.is_alive()
+        finally:
+            done.set()
+            let_through(fifo)
+            releaser.join(5)
+        await anyio.to_thread.run_sync(reader.join, 10)
+        assert not reader.is_alive()
+        assert await daemon.reload()
+        assert (await _get(port, "/healthz", tls=_trusting(second)))[0] == 200
+    (refused,) = [e for e in logs if e["event"] == "sesd.config.reload_failed"]
+    assert refused["error"].startswith("a read of the config's files begun ")
+    assert refused["error"].endswith(
+        " s ago was given up and has not returned (a file on a hung mount?): none is begun "
+        "until it does"
+    )
+
+
+async def test_a_renewed_certificate_whose_read_hung_is_read_again_once_it_answers(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A certificate renewed on a share that stops answering as the port's load reads it
+    again: the refresh is given up within the bound, and the files are not taken as
+    read. Once the share answers, the follower reads them again by itself (no SIGHUP,
+    no further change): the port presents the new certificate."""
+    monkeypatch.setattr(sesd.runtime.web, "LOAD_BOUND", BOUND)
+    answers = threading.Event()
+    read_chain = sesd.runtime.web_chain.read_chain
+
+    def hung(tls: Any) -> tuple[bytes, bytes]:
+        answers.wait(30)  # the share's hang: the first read, and any read during it
+        return read_chain(tls)
+
+    monkeypatch.setattr(sesd.runtime.web, "read_chain", hung)
+    mount, path, _ = await _mounted(local_sqs, sqs, tmp_path)
+    try:
+        async with running(load_config(path), config_path=path) as daemon:
+            port = _port(daemon)
+            second = _version(mount, "v2", "key-two")
+            _swap(mount, "v2")
+            with anyio.fail_after(20):
+                await daemon.changes.wait_for(lambda: _reloaded(daemon) == 0)
+            (reader,) = [t for t in threading.enumerate() if t.name == "sesd-web-load"]
+            answers.set()
+            await anyio.to_thread.run_sync(reader.join, 10)
+            assert not reader.is_alive()
+            with anyio.fail_after(10):
+                await daemon.changes.wait_for(lambda: _reloaded(daemon) == 1)
+            assert _key(daemon) == "key-two"
+            assert (await _get(port, "/healthz", tls=_trusting(second)))[0] == 200
+    finally:
+        answers.set()
