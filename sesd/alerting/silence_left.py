@@ -51,9 +51,10 @@ class LeftFiles:
         #: which then has another inode) until a look finds the path there: another name
         #: for the file read (a link), or the old file replaced and its inode reused.
         self._read_here: set[str] = set()
-        #: The files left a write's look found there, with the (device, inode) the file
-        #: sesd reads had then: should it be that file, the two are one file under two
-        #: names (a link), so the path gone later is not the file moved there.
+        #: The files left a look found there (a write's, or a read's while the file sesd
+        #: reads had their device and inode), with the (device, inode) the file sesd
+        #: reads had then: should it be that file, the two are one file under two names
+        #: (a link), so the path gone later is not the file moved there.
         self._there: dict[str, Where | None] = {}
 
     def leave(
@@ -100,6 +101,11 @@ class LeftFiles:
                 there = yield from _looked(file)
                 if there is not True:  # moved here, or not looked at (a reload's)
                     self._read_here.add(left)
+                else:
+                    # There beside the file read, which has its device and inode: another
+                    # name for it (a link), not moved here, as a write's look finds it.
+                    self._read_here.discard(left)
+                    self._there[left] = where
                 if there is not False:
                     continue
             kept = {i: at for i, at in ends.items() if i not in ids and left != path}
