@@ -39,8 +39,9 @@ class LeftFiles:
 
     def __init__(self) -> None:
         self._log = get_logger()
-        #: Each file left: the file, its (device, inode) when sesd last read it, its ends
-        #: not written yet (id: when it ended) and its starts moved not written yet.
+        #: Each file left: the file, its (device, inode) when sesd last read it or found
+        #: it at its path since, its ends not written yet (id: when it ended) and its
+        #: starts moved not written yet.
         self._files: dict[str, tuple[SilenceFile, Where | None, dict[str, float], Starts]] = {}
         #: The files left whose write a reload's change put off: said should the next
         #: write not take (the reload's own, once the change is made).
@@ -98,7 +99,7 @@ class LeftFiles:
             if left != path and was != where:
                 continue
             if left != path:
-                there = yield from _looked(file)
+                there = yield from self._looked(left, file)
                 if there is not True:  # moved here, or not looked at (a reload's)
                     self._read_here.add(left)
                 else:
@@ -122,7 +123,7 @@ class LeftFiles:
         the (device, inode) of the file sesd reads, at its last read."""
         put_off = False
         for path, (file, was, ends, starts) in list(self._files.items()):
-            there = yield from _looked(file)
+            there = yield from self._looked(path, file)
             if there:
                 self._read_here.discard(path)  # there, so not moved to the file read
                 self._there[path] = read
@@ -185,6 +186,24 @@ class LeftFiles:
                 count=len(ended),
                 ids=[shown_id(i) for i in sorted(ended)[:SHOWN]],
             )
+
+    def _looked(self, path: str, file: SilenceFile) -> Steps[bool | None]:
+        """Whether there is a file at the path of ``file``, left at ``path``; None when
+        the look does not answer (taken as there: its ends wait on, said when it hung)
+        or is put off. The file found there is the one left from now on: moved to the
+        path sesd reads, it has the device and inode the look found, not always those
+        of sesd's last read (the file saved anew since, which gives it another inode,
+        or its share mounted again, which numbers its device anew)."""
+        try:
+            found = yield FileOp(file.path, "look", file.identity)
+        except (Hung, Later):
+            return None
+        if found is None:
+            return False
+        if found[0] >= 0 and path in self._files:  # not a path sesd may not look through
+            _, _, ends, starts = self._files[path]
+            self._files[path] = file, found[:2], ends, starts
+        return True
 
     def _drop(self, path: str) -> None:
         """Nothing waits for the file left at ``path`` any more."""
@@ -269,12 +288,3 @@ class LeftFiles:
                     ids=[shown_id(i) for i in sorted(ids)[:SHOWN]],
                     hint=hint,
                 )
-
-
-def _looked(file: SilenceFile) -> Steps[bool | None]:
-    """Whether there is a file at ``file``'s path; None when the look does not answer
-    (taken as there: its ends wait on, said when it hung) or is put off."""
-    try:
-        return (yield FileOp(file.path, "look", file.identity)) is not None
-    except (Hung, Later):
-        return None
