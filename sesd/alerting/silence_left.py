@@ -100,14 +100,17 @@ class LeftFiles:
                 continue
             if left != path:
                 there = yield from self._looked(left, file)
-                if there is not True:  # moved here, or not looked at (a reload's)
-                    self._read_here.add(left)
-                else:
-                    # There beside the file read, which has its device and inode: another
-                    # name for it (a link), not moved here, as a write's look finds it.
+                # Found beside this same file before: another name for it (a link), so
+                # gone now is moved aside a while (a share not mounted), not moved here.
+                linked = self._there.get(left) == where
+                if there:
+                    # There beside the file read, which has its device and inode: a link,
+                    # not moved here, as a write's look finds it.
                     self._read_here.discard(left)
                     self._there[left] = where
-                if there is not False:
+                elif not linked:  # moved here, or not looked at (a reload's)
+                    self._read_here.add(left)
+                if there is not False or linked:
                     continue
             kept = {i: at for i, at in ends.items() if i not in ids and left != path}
             kept_starts = {i: at for i, at in moved.items() if i not in ids and left != path}
