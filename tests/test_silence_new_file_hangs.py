@@ -31,9 +31,9 @@ async def test_a_copy_on_a_share_that_hangs_at_the_reload_keeps_the_end_waiting(
     the file to a share and reloads to it, but the share does not answer the reload's
     look. Once the old file can be written it is, and nothing waits for it; once the
     share answers, s1 stays ended there (a.example's next incident pages) and its end
-    is written to the copy (before: the copy was taken as not there, its end left to
-    the old file alone; read once it answered, it held s1 waiting, and s1 muted the
-    next incident)."""
+    is written to the copy. Taken as not there, the copy would have its end left to
+    the old file alone: read once it answered, it would hold s1 waiting, and s1 would
+    mute the next incident."""
     alerting, pipeline, now, old, lock = await _resolved_unwritten(tmp_path)
     copy = tmp_path / "share.json"
     shutil.copyfile(old.path, copy)
