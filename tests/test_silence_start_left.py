@@ -529,3 +529,59 @@ async def test_the_old_path_linked_to_the_new_one_both_unwritable_keeps_the_move
     assert [s.starts_at for s in SilenceFile(str(silences)).read()] == [T + 61 + STEP]
     assert [s.starts_at for s in SilenceFile(str(other)).read()] == [T + 61 + STEP]
     assert alerting.silences.unwritten() == {str(other): 0}
+
+
+async def test_the_old_path_linked_found_there_by_a_read_before_the_reload_s_write_keeps_it(
+    tmp_path: Path,
+) -> None:
+    """As the old path linked to the new one amid a step (the old path not looked at by
+    the reload's read), but the operator saves the new path in an editor, which writes
+    a file with two names in place, and an evaluation reads it before the reload's
+    write, finding the old path there; the old path is then moved aside as that write
+    looks at it. Moved back, it still gets s1's start (before: that read's look was not
+    taken as the old path found there, so the write took it as moved to the file read:
+    forgotten, neither counted nor said at a stop, it kept s1 an hour ahead, pending
+    for a start with the old config)."""
+    alerting, pipeline, now, silences, _ = await _held(tmp_path)
+    lock = _unwritable(silences)
+    other = tmp_path / "other.json"
+    os.link(silences, other)
+    await _reload_read_then_stepped(alerting, now, other)
+    with other.open("a", encoding="utf-8") as saved:  # in place: one file, two names still
+        saved.write("\n")
+    await alerting.silences.alook(now[0])  # the evaluation's read
+    aside = tmp_path / "aside.json"
+    os.replace(silences, aside)
+    await alerting.write_silences()
+    assert alerting.silences.unwritten() == {str(silences): 1, str(other): 0}
+    await _still_held(alerting, pipeline, now)
+    assert alerting.silences.unwritten() == {str(silences): 1, str(other): 0}
+    assert [path for path, _ in _said_at_a_stop(alerting)] == [str(silences)]
+    await _back_writable(alerting, pipeline, now, silences, aside, lock)
+    assert [s.starts_at for s in SilenceFile(str(silences)).read()] == [T + 61 + STEP]
+    assert alerting.silences.unwritten() == {str(other): 0}
+
+
+async def test_the_old_path_linked_both_unwritable_read_while_moved_aside_keeps_it(
+    tmp_path: Path,
+) -> None:
+    """As the old path linked to the new one, both unwritable, but the operator saves
+    the new path in an editor (in place: one file, two names still) while the old path
+    is moved aside, and an evaluation reads it. Moved back, the old path still gets
+    s1's start (before: that read took the old path as moved to the file read, though
+    a write had found it there beside it; forgotten, it kept s1 an hour ahead)."""
+    alerting, pipeline, now, silences, lock = await _moved_unwritten(tmp_path)
+    other = tmp_path / "other.json"
+    os.link(silences, other)
+    other_lock = _unwritable(other)
+    await _reloaded_to(alerting, other, True)
+    await _still_held(alerting, pipeline, now)
+    aside = tmp_path / "aside.json"
+    os.replace(silences, aside)
+    with other.open("a", encoding="utf-8") as saved:
+        saved.write("\n")
+    await _still_held(alerting, pipeline, now)
+    assert alerting.silences.unwritten() == {str(silences): 1, str(other): 1}
+    await _back_writable(alerting, pipeline, now, silences, aside, lock, other_lock)
+    assert [s.starts_at for s in SilenceFile(str(silences)).read()] == [T + 61 + STEP]
+    assert [s.starts_at for s in SilenceFile(str(other)).read()] == [T + 61 + STEP]

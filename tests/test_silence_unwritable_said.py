@@ -14,12 +14,14 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
+from sesd.alerting.silence_file import SilenceFile
 from sesd.alerting.silences import Silence
 from sesd.config import parse_config
 from tests.test_routing import RULE, T, _silenceable
 from tests.test_rules import feed_spike
+from tests.test_silence_left_files import _written_over
 from tests.test_silence_reload import _text, _watching
-from tests.test_silence_start_step import STEP, _silence, _still_held
+from tests.test_silence_start_step import ADDED, STEP, _silence, _still_held
 from tests.test_silence_unwritable import _lock_held, _resolves, _unwritable
 
 pytestmark = pytest.mark.timeout(30)
@@ -129,5 +131,41 @@ async def test_a_start_moved_is_not_said_while_a_command_holds_the_lock_a_moment
     with _lock_held(silences), capture_logs() as logs:
         await _still_held(alerting, pipeline, now)
     assert _unwritable_lines(logs) == []
+    await _still_held(alerting, pipeline, now)
+    assert [s.starts_at for s in file.read()] == [second]
+
+
+async def test_a_start_changed_by_hand_then_moved_again_is_said_again(tmp_path: Path) -> None:
+    """The file cannot be written when the clock steps back: s1's start moved is said.
+    The operator then gives s1 a start by hand (an editor that keeps the file), so
+    nothing waits; the clock steps back again, and s1's start, ahead of it, moves
+    again: the write fails, and s1 is said again (before: not said, as if the first
+    line still told of it, though the on-call had dealt with that one)."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    file = _silence(silences)
+    now[0] = T + 60
+    await alerting.evaluate_in_slices()
+    lock = _unwritable(silences)
+    now[0] = T + 61 + STEP
+    alerting.stepped(now[0], STEP)
+    with capture_logs() as logs:
+        await _still_held(alerting, pipeline, now)
+    assert [ids for _, _, ids in _unwritable_lines(logs)] == [["s1"]]
+    chosen = SilenceFile(str(tmp_path / "chosen.json"))
+    start = now[0] - 60  # on the stepped clock, before where sesd moved it
+    chosen.add(Silence(id="s1", comment="watching", starts_at=start, ends_at=ADDED + 4 * 3600,
+                       rule="delays", domain="a.example"), start)  # fmt: skip
+    _written_over(silences, chosen)  # in place: the lock is in the way of a command
+    await _still_held(alerting, pipeline, now)
+    assert [s.starts_at for s in file.read()] == [start]
+    assert alerting.silences.unwritten() == {str(silences): 0}
+    now[0] += 1 + STEP
+    second = now[0]
+    alerting.stepped(second, STEP)
+    with capture_logs() as logs:
+        await _still_held(alerting, pipeline, now)
+    assert [ids for _, _, ids in _unwritable_lines(logs)] == [["s1"]]
+    assert alerting.silences.unwritten() == {str(silences): 1}
+    lock.rmdir()
     await _still_held(alerting, pipeline, now)
     assert [s.starts_at for s in file.read()] == [second]

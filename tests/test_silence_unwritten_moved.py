@@ -222,6 +222,58 @@ async def test_a_file_moved_to_the_new_path_after_the_reload_is_written_there(
     assert lock.is_dir()
 
 
+async def test_an_old_file_replaced_then_moved_to_the_new_path_is_the_file_moved(
+    tmp_path: Path,
+) -> None:
+    """After the reload, the old file is saved anew (an editor that writes a new file
+    over it: another inode than the one sesd read), an evaluation looks at it, and then
+    the operator moves it to the new path: the file moved, not a copy. Its end is
+    written there, and nothing waits for, nor is said of, the old path (before: taken
+    as a copy, the old path stayed counted in ``sesd_silences_unwritten`` until a
+    restart, SesdSilencesUnwritten paged after 15 minutes, and a stop named it)."""
+    alerting, _, now, old, lock = await _resolved_unwritten(tmp_path)
+    other = tmp_path / "other.json"
+    await _moved(alerting, now, other)
+    saved = tmp_path / "saved.json"
+    shutil.copyfile(old.path, saved)
+    os.replace(saved, old.path)
+    now[0] = T + 20
+    alerting.evaluate()  # looks at the old file, still locked
+    os.replace(old.path, other)
+    now[0] = T + 25
+    alerting.evaluate()
+    assert [s.ends_at for s in SilenceFile(str(other)).read()] == [T + 10]
+    assert alerting.silences.unwritten() == {str(other): 0}
+    assert _said_at_a_stop(alerting) == []
+    assert old.identity() is None  # no file made there
+    assert lock.is_dir()
+
+
+async def test_an_old_file_moved_to_another_file_system_stays_counted_until_put_back(
+    tmp_path: Path,
+) -> None:
+    """The operator moves the old file to the new path on another file system (a copy,
+    then the old one deleted), with nothing in between to tell it from a copy while the
+    old share is not mounted a while: the end is written to the new path, and the old
+    path stays counted. As the runbook says, a copy of the new file put at the old path
+    is written at the next evaluation, and nothing waits for the old path any more."""
+    alerting, _, now, old, lock = await _resolved_unwritten(tmp_path)
+    other = tmp_path / "other.json"
+    await _moved(alerting, now, other)
+    shutil.copyfile(old.path, other)
+    os.remove(old.path)
+    now[0] = T + 20
+    alerting.evaluate()
+    assert [s.ends_at for s in SilenceFile(str(other)).read()] == [T + 10]
+    assert alerting.silences.unwritten() == {old.path: 1, str(other): 0}
+    lock.rmdir()
+    shutil.copyfile(other, old.path)
+    now[0] = T + 25
+    alerting.evaluate()
+    assert alerting.silences.unwritten() == {str(other): 0}
+    assert _said_at_a_stop(alerting) == []
+
+
 async def test_an_old_file_missing_a_while_gets_the_end_once_back(tmp_path: Path) -> None:
     """The old file is missing for an evaluation (its share not mounted a moment, or
     moved aside and back): it still holds the silence waiting, so its end is kept, said

@@ -39,8 +39,9 @@ class LeftFiles:
 
     def __init__(self) -> None:
         self._log = get_logger()
-        #: Each file left: the file, its (device, inode) when sesd last read it, its ends
-        #: not written yet (id: when it ended) and its starts moved not written yet.
+        #: Each file left: the file, its (device, inode) when sesd last read it or found
+        #: it at its path since, its ends not written yet (id: when it ended) and its
+        #: starts moved not written yet.
         self._files: dict[str, tuple[SilenceFile, Where | None, dict[str, float], Starts]] = {}
         #: The files left whose write a reload's change put off: said should the next
         #: write not take (the reload's own, once the change is made).
@@ -51,9 +52,10 @@ class LeftFiles:
         #: which then has another inode) until a look finds the path there: another name
         #: for the file read (a link), or the old file replaced and its inode reused.
         self._read_here: set[str] = set()
-        #: The files left a write's look found there, with the (device, inode) the file
-        #: sesd reads had then: should it be that file, the two are one file under two
-        #: names (a link), so the path gone later is not the file moved there.
+        #: The files left a look found there (a write's, or a read's while the file sesd
+        #: reads had their device and inode), with the (device, inode) the file sesd
+        #: reads had then: should it be that file, the two are one file under two names
+        #: (a link), so the path gone later is not the file moved there.
         self._there: dict[str, Where | None] = {}
 
     def leave(
@@ -97,10 +99,18 @@ class LeftFiles:
             if left != path and was != where:
                 continue
             if left != path:
-                there = yield from _looked(file)
-                if there is not True:  # moved here, or not looked at (a reload's)
+                there = yield from self._looked(left, file)
+                # Found beside this same file before: another name for it (a link), so
+                # gone now is moved aside a while (a share not mounted), not moved here.
+                linked = self._there.get(left) == where
+                if there:
+                    # There beside the file read, which has its device and inode: a link,
+                    # not moved here, as a write's look finds it.
+                    self._read_here.discard(left)
+                    self._there[left] = where
+                elif not linked:  # moved here, or not looked at (a reload's)
                     self._read_here.add(left)
-                if there is not False:
+                if there is not False or linked:
                     continue
             kept = {i: at for i, at in ends.items() if i not in ids and left != path}
             kept_starts = {i: at for i, at in moved.items() if i not in ids and left != path}
@@ -116,7 +126,7 @@ class LeftFiles:
         the (device, inode) of the file sesd reads, at its last read."""
         put_off = False
         for path, (file, was, ends, starts) in list(self._files.items()):
-            there = yield from _looked(file)
+            there = yield from self._looked(path, file)
             if there:
                 self._read_here.discard(path)  # there, so not moved to the file read
                 self._there[path] = read
@@ -179,6 +189,24 @@ class LeftFiles:
                 count=len(ended),
                 ids=[shown_id(i) for i in sorted(ended)[:SHOWN]],
             )
+
+    def _looked(self, path: str, file: SilenceFile) -> Steps[bool | None]:
+        """Whether there is a file at the path of ``file``, left at ``path``; None when
+        the look does not answer (taken as there: its ends wait on, said when it hung)
+        or is put off. The file found there is the one left from now on: moved to the
+        path sesd reads, it has the device and inode the look found, not always those
+        of sesd's last read (the file saved anew since, which gives it another inode,
+        or its share mounted again, which numbers its device anew)."""
+        try:
+            found = yield FileOp(file.path, "look", file.identity)
+        except (Hung, Later):
+            return None
+        if found is None:
+            return False
+        if found[0] >= 0 and path in self._files:  # not a path sesd may not look through
+            _, _, ends, starts = self._files[path]
+            self._files[path] = file, found[:2], ends, starts
+        return True
 
     def _drop(self, path: str) -> None:
         """Nothing waits for the file left at ``path`` any more."""
@@ -263,12 +291,3 @@ class LeftFiles:
                     ids=[shown_id(i) for i in sorted(ids)[:SHOWN]],
                     hint=hint,
                 )
-
-
-def _looked(file: SilenceFile) -> Steps[bool | None]:
-    """Whether there is a file at ``file``'s path; None when the look does not answer
-    (taken as there: its ends wait on, said when it hung) or is put off."""
-    try:
-        return (yield FileOp(file.path, "look", file.identity)) is not None
-    except (Hung, Later):
-        return None

@@ -80,6 +80,8 @@ class MovedStarts:
             silence = read.get(silence_id)
             if silence is None or not start_moved(silence, written, moved):
                 del self.waiting[silence_id]
+        # One no longer waiting is said again should a step move it once more.
+        self._said &= self.waiting.keys()
         if self.unread is None:
             return
         under_way = measures != self.measures
