@@ -11,7 +11,7 @@ import threading
 import traceback
 from collections.abc import Callable, Iterator
 from types import FrameType
-from typing import TYPE_CHECKING, Final, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import anyio
 import msgspec
@@ -28,6 +28,7 @@ from sesd.commands.common import (
     start_failed,
     with_config,
 )
+from sesd.commands.read_bound import READ_BOUND, Unanswered, read_within
 from sesd.config import ConfigError, HttpConfig
 from sesd.io.logs import buffer_output, configure_logging, flush_logs, get_logger
 from sesd.io.replica import own_command
@@ -37,12 +38,6 @@ if TYPE_CHECKING:
     from sesd.runtime.exit_room import ExitRoom
 
 __all__ = ["READ_BOUND", "add_parser"]
-
-#: How long the start's read of the config file and the files it names may take, in
-#: seconds, as a reload's: well under a second from a disk that answers, for ever from
-#: a share that hangs. Within the shipped unit's TimeoutStartSec, which would end sesd
-#: without a word of why.
-READ_BOUND: Final = 30.0
 
 
 def add_parser(commands: Commands) -> None:
@@ -60,50 +55,32 @@ def add_parser(commands: Commands) -> None:
 
 
 def _read(args: argparse.Namespace) -> tuple[Config, Placer] | int:
-    """The config as ``load_placed`` reads it, in a daemon thread (the exit does not wait
-    for one held), READ_BOUND at most; the exit code once said when it fails: past the
-    bound too, a failed start, which a supervisor restarts (the share may answer
-    again)."""
+    """The config as ``load_placed`` reads it, READ_BOUND at most
+    (sesd.commands.read_bound); the exit code once said when it fails: past the bound
+    too, a failed start, which a supervisor restarts (the share may answer again)."""
     from sesd.core.text import escaped
-    from sesd.runtime.http import StartError
 
-    outcome: list[tuple[Config, Placer] | BaseException] = []
-    done = threading.Event()
-
-    def read() -> None:
-        try:
-            outcome.append(load_placed(args, daemon=True))
-        except BaseException as exc:  # noqa: BLE001 - raised again in the main thread
-            outcome.append(exc)
-        done.set()
-
-    given = args.config  # as given (the read sets it again)
+    given = str(args.config)  # as given (the read sets it again)
     try:
         with _stops_end_the_wait():
-            threading.Thread(target=read, name="sesd-start-read", daemon=True).start()
-            answered = done.wait(READ_BOUND)
+            return read_within(
+                lambda: load_placed(args, daemon=True), given, READ_BOUND, "sesd-start-read"
+            )
     except _Stopped:
         # Nothing started yet, nothing to save: a stop then is a stop as sesd starts.
         flush_logs()
         print(
-            f"sesd: stopped as it started: reading {escaped(str(given), 500)} and the "
-            "files it names had not returned (a file on a hung mount?)",
+            f"sesd: stopped as it started: reading {escaped(given, 500)} and the files it "
+            "names had not returned (a file on a hung mount?)",
             file=sys.stderr,
         )
         return 0
-    if not answered:
-        return start_failed(
-            StartError(
-                f"reading {escaped(str(given), 500)} and the files it names took over "
-                f"{READ_BOUND:g} s (a file on a hung mount?)"
-            )
-        )
-    (got,) = outcome
-    if isinstance(got, ConfigError):
-        return config_error(got)
-    if isinstance(got, BaseException):
-        raise got
-    return got
+    except Unanswered as exc:
+        from sesd.runtime.http import StartError
+
+        return start_failed(StartError(str(exc)))
+    except ConfigError as exc:
+        return config_error(exc)
 
 
 class _Stopped(Exception):
