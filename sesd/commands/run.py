@@ -32,6 +32,7 @@ from sesd.commands.read_bound import READ_BOUND, Unanswered, read_within
 from sesd.config import ConfigError, HttpConfig
 from sesd.io.logs import buffer_output, configure_logging, flush_logs, get_logger
 from sesd.io.replica import own_command
+from sesd.runtime import early
 
 if TYPE_CHECKING:
     from sesd.config import Config, Placer
@@ -61,19 +62,21 @@ def _read(args: argparse.Namespace) -> tuple[Config, Placer] | int:
     from sesd.core.text import escaped
 
     given = str(args.config)  # as given (the read sets it again)
+    reading = False  # a stop held from the imports ends sesd before the read
     try:
         with _stops_end_the_wait():
+            reading = True
             return read_within(
                 lambda: load_placed(args, daemon=True), given, READ_BOUND, "sesd-start-read"
             )
     except _Stopped:
         # Nothing started yet, nothing to save: a stop then is a stop as sesd starts.
         flush_logs()
-        print(
-            f"sesd: stopped as it started: reading {escaped(given, 500)} and the files it "
-            "names had not returned (a file on a hung mount?)",
-            file=sys.stderr,
+        waited = (
+            f": reading {escaped(given, 500)} and the files it names had not returned (a "
+            "file on a hung mount?)"
         )
+        print(f"sesd: stopped as it started{waited if reading else ''}", file=sys.stderr)
         return 0
     except Unanswered as exc:
         from sesd.runtime.http import StartError
@@ -94,9 +97,9 @@ def _stop(signum: int, frame: FrameType | None) -> NoReturn:
 @contextlib.contextmanager
 def _stops_end_the_wait() -> Iterator[None]:
     """SIGTERM and SIGINT end the block (:class:`_Stopped`, raised in the main thread,
-    where the wait is), then go back to what held them (sesd.runtime.early, which holds
-    them for the daemon's watch). Held, a stop (systemd's, a Ctrl-C) waited out the
-    read's bound, and sesd then failed its start."""
+    where the wait is), one held already as it begins too, then go back to what held
+    them (sesd.runtime.early, which holds them for the daemon's watch). Held, a stop
+    (systemd's, a Ctrl-C) waited out the read's bound, and sesd then failed its start."""
     if threading.current_thread() is not threading.main_thread():
         yield  # no handler can be set here: the bound alone
         return
@@ -106,6 +109,11 @@ def _stops_end_the_wait() -> Iterator[None]:
     for kind in before:
         signal.signal(kind, _stop)
     try:
+        # One that came during the imports is held, for a watch not yet there: it ends
+        # the start now, before the read. Looked at once this block's handlers are set,
+        # so that one coming meanwhile is theirs, not held unseen.
+        if early.stop_held():
+            raise _Stopped
         yield
     finally:
         for kind, handler in before.items():

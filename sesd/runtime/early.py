@@ -16,7 +16,7 @@ from __future__ import annotations
 import signal
 from types import FrameType
 
-__all__ = ["hold", "taken"]
+__all__ = ["hold", "stop_held", "taken"]
 
 _received: list[signal.Signals] = []
 
@@ -30,6 +30,12 @@ def hold() -> None:
 
 def _remember(signum: int, frame: FrameType | None) -> None:
     _received.append(signal.Signals(signum))
+
+
+def stop_held() -> bool:
+    """Whether a SIGTERM or SIGINT is held, left held for the watcher: what may end a
+    start before its watch runs (its read of the config file, on a share that hangs)."""
+    return any(kind != signal.SIGHUP for kind in _received)
 
 
 def taken() -> list[signal.Signals]:
