@@ -5,8 +5,8 @@ instead of waiting without a word until systemd's TimeoutStartSec kills it.
 
 The hang is real: the routing key's file is a FIFO no one writes, whose open waits
 until a writer comes (the test lets one come once it is done). Run by ``main()``: it
-ends before the daemon is made; a stop during the imports, by a ``sesd run`` process
-that the test signals as it loads its modules."""
+ends before the daemon is made; a stop or a reload during the imports, by a ``sesd
+run`` process that the test signals as it loads its modules."""
 
 from __future__ import annotations
 
@@ -171,3 +171,28 @@ async def test_a_stop_during_the_imports_ends_sesd_before_its_read(tmp_path: Pat
         err = b"".join([chunk async for chunk in process.stderr]).decode()
     assert (code, err.splitlines()) == (0, ["sesd: stopped as it started"])
     assert time.monotonic() - began < 5  # not the bound's 10 s
+
+
+async def test_a_reload_during_the_imports_leaves_the_start_to_read_its_config(
+    tmp_path: Path,
+) -> None:
+    """A SIGHUP while ``sesd run`` loads its modules (``systemctl reload`` as sesd
+    restarts) is held for a reload once started: the start goes on to read its config
+    (here one it refuses: exit 2, the error said), not ended as by a stop, exit 0."""
+    path = tmp_path / "sesd.toml"
+    path.write_text("bogus = 1\n" + QUEUE)
+    gate = tmp_path / "imports"
+    os.mkfifo(gate)
+    command = [sys.executable, "-c", HELD_IN_ITS_IMPORTS, str(gate), "run", "--config", str(path)]
+    async with await anyio.open_process(command, stderr=subprocess.PIPE) as process:
+        try:
+            with anyio.fail_after(20):
+                async with open_for_writing(gate):  # held in its imports, signals held
+                    process.send_signal(signal.SIGHUP)
+                code = await process.wait()
+        finally:
+            if process.returncode is None:
+                process.kill()
+        assert process.stderr is not None
+        err = b"".join([chunk async for chunk in process.stderr]).decode()
+    assert (code, err.splitlines()) == (2, [f"sesd: config error: {path}:1: bogus: unknown key"])

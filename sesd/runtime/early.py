@@ -7,8 +7,9 @@ lost, and the pod ran on (consuming, deleting, saving nothing) until its SIGKILL
 Elsewhere the same signal killed sesd at once, a SIGINT with a traceback, and so did
 a SIGHUP (a reload sent as sesd restarts), whose default action ends a process. ``sesd
 run`` calls :func:`hold` first thing, before its imports; the signal watcher acts
-on what was held once it runs. Standard library only: it is imported before the
-rest of sesd.
+on what was held once it runs, but a stop held already ends the start before its
+read of the config, which may hang on a share (:func:`stop_held`). Standard library
+only: it is imported before the rest of sesd.
 """
 
 from __future__ import annotations
