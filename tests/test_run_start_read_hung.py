@@ -5,19 +5,23 @@ instead of waiting without a word until systemd's TimeoutStartSec kills it.
 
 The hang is real: the routing key's file is a FIFO no one writes, whose open waits
 until a writer comes (the test lets one come once it is done). Run by ``main()``: it
-ends before the daemon is made."""
+ends before the daemon is made; a stop or a reload during the imports, by a ``sesd
+run`` process that the test signals as it loads its modules."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 from sesd.commands import run as run_command
@@ -25,6 +29,7 @@ from sesd.commands.common import load_placed
 from sesd.commands.main import main
 from sesd.runtime import early
 from tests.dns_server import hermetic_text
+from tests.fifo_gates import open_for_writing
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -119,3 +124,75 @@ def test_a_stop_while_the_start_read_hangs_ends_sesd_at_once(
         f"sesd: stopped as it started: reading {path} and the files it names had not "
         "returned (a file on a hung mount?)"
     )
+
+
+#: ``sesd run`` whose command's imports wait at the FIFO given first, until the test
+#: lets them through: its stop signals are held then (sesd.runtime.early), as in the
+#: second or so its modules take to load. The start's read bound is 10 s.
+HELD_IN_ITS_IMPORTS = """
+import sys
+from sesd.commands import main as entry, run
+gate = sys.argv.pop(1)
+run.READ_BOUND = 10.0
+parser = entry._parser
+def importing(command):
+    with open(gate, "rb") as held:
+        held.read()
+    return parser(command)
+entry._parser = importing
+sys.exit(entry.main())
+"""
+
+
+async def test_a_stop_during_the_imports_ends_sesd_before_its_read(tmp_path: Path) -> None:
+    """systemd's SIGTERM while ``sesd run`` loads its modules, before it reads its
+    config, on a share that hangs: held until then, it ends sesd before the read, exit 0
+    (a Ctrl-C is held and acted on alike); it waited out the read's bound, and sesd
+    failed its start (exit 2)."""
+    fifo = tmp_path / "routing_key"
+    os.mkfifo(fifo)
+    path = tmp_path / "sesd.toml"
+    path.write_text(QUEUE + f'[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "file:{fifo}"\n')
+    gate = tmp_path / "imports"
+    os.mkfifo(gate)
+    command = [sys.executable, "-c", HELD_IN_ITS_IMPORTS, str(gate), "run", "--config", str(path)]
+    async with await anyio.open_process(command, stderr=subprocess.PIPE) as process:
+        try:
+            with anyio.fail_after(20):
+                async with open_for_writing(gate):  # held in its imports, signals held
+                    process.send_signal(signal.SIGTERM)
+                began = time.monotonic()
+                code = await process.wait()
+        finally:
+            if process.returncode is None:
+                process.kill()
+            _let_go(fifo)
+        assert process.stderr is not None
+        err = b"".join([chunk async for chunk in process.stderr]).decode()
+    assert (code, err.splitlines()) == (0, ["sesd: stopped as it started"])
+    assert time.monotonic() - began < 5  # not the bound's 10 s
+
+
+async def test_a_reload_during_the_imports_leaves_the_start_to_read_its_config(
+    tmp_path: Path,
+) -> None:
+    """A SIGHUP while ``sesd run`` loads its modules (``systemctl reload`` as sesd
+    restarts) is held for a reload once started: the start goes on to read its config
+    (here one it refuses: exit 2, the error said), not ended as by a stop, exit 0."""
+    path = tmp_path / "sesd.toml"
+    path.write_text("bogus = 1\n" + QUEUE)
+    gate = tmp_path / "imports"
+    os.mkfifo(gate)
+    command = [sys.executable, "-c", HELD_IN_ITS_IMPORTS, str(gate), "run", "--config", str(path)]
+    async with await anyio.open_process(command, stderr=subprocess.PIPE) as process:
+        try:
+            with anyio.fail_after(20):
+                async with open_for_writing(gate):  # held in its imports, signals held
+                    process.send_signal(signal.SIGHUP)
+                code = await process.wait()
+        finally:
+            if process.returncode is None:
+                process.kill()
+        assert process.stderr is not None
+        err = b"".join([chunk async for chunk in process.stderr]).decode()
+    assert (code, err.splitlines()) == (2, [f"sesd: config error: {path}:1: bogus: unknown key"])

@@ -17,6 +17,8 @@ import anyio
 import pytest
 
 from sesd.commands.common import EXIT_CONFIG, EXIT_START
+from sesd.commands.read_bound import READ_BOUND
+from sesd.commands.reload import TIMEOUT as RELOAD_WAIT
 from sesd.config import ConfigError, load_config, parse_config
 from sesd.runtime.descriptors import WANTED
 from sesd.runtime.systemd import Notifier
@@ -129,6 +131,14 @@ def _values(key: str) -> list[str]:
         for line in UNIT.read_text().split("[Service]")[1].split("\n[")[0].splitlines()
         if line.startswith(f"{key}=")
     ]
+
+
+def test_each_reload_command_ends_within_systemd_s_timeout_saying_why() -> None:
+    """systemd gives each ExecReload= line TimeoutStartSec of its own, then kills it
+    with no reason said: the check's read bound and `sesd reload`'s wait are inside it."""
+    (timeout,) = _values("TimeoutStartSec")
+    assert READ_BOUND < RELOAD_WAIT < int(timeout.removesuffix("s"))
+    assert [line.split()[1] for line in _values("ExecReload")] == ["check-config", "reload"]
 
 
 def test_a_reload_of_an_invalid_config_fails_before_the_signal(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from sesd.commands.common import (
     Commands,
@@ -16,10 +17,18 @@ from sesd.commands.common import (
     with_config,
 )
 from sesd.commands.output import OutputFailed, put
+from sesd.commands.read_bound import READ_BOUND, Unanswered, read_within
 from sesd.config import ConfigError
 from sesd.config.warned import said
 
-__all__ = ["add_parser"]
+if TYPE_CHECKING:
+    from sesd.config import Config, Placer
+
+__all__ = ["EXIT_UNREAD", "add_parser"]
+
+#: The exit status when the read of the config file or a file it names did not return
+#: within READ_BOUND: not 2, the file's own refusal, since nothing is known of the file.
+EXIT_UNREAD = 1
 
 
 def add_parser(commands: Commands) -> None:
@@ -43,15 +52,21 @@ def add_parser(commands: Commands) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    """0 for a valid config (warnings on stderr), 2 for an invalid one; a config printed
-    to a standard output gone or full ends as sesd.commands.main says, after the
-    warnings."""
+    """0 for a valid config (warnings on stderr), 2 for an invalid one, 1 when its read
+    did not return within READ_BOUND (sesd.commands.read_bound): nothing is known of
+    the file then; a config printed to a standard output gone or full ends as
+    sesd.commands.main says, after the warnings."""
+    given = str(getattr(args, "path", None) or args.config)
     try:
-        config, placer = load_placed(args, daemon=True)
-    except ConfigError as exc:
-        # A check run where the sinks' secrets are not (a laptop, CI) checks the rest.
-        why = "sesd run needs it where it runs"
-        return config_error(secrets_told(exc, args, why, "checks everything else", daemon=True))
+        checked = read_within(lambda: _checked(args), given, READ_BOUND, "sesd-check-read")
+    except Unanswered as exc:
+        # Under the unit's ExecReload, the one line in the journal that says why the
+        # reload failed; else systemd's timeout ended the check without a reason.
+        print(f"sesd: cannot check the config: {exc}", file=sys.stderr)
+        return EXIT_UNREAD
+    if isinstance(checked, str):
+        return config_error(checked)
+    config, placer, warnings = checked
     # Quiet for a check run before each reload (systemd's ExecReload): the journal
     # gets what is wrong, not the whole config every time.
     unwritten: BrokenPipeError | OutputFailed | None = None
@@ -64,6 +79,23 @@ def execute(args: argparse.Namespace) -> int:
         # Standard output gone or full: the warnings, on standard error, are still
         # what the check found; said, then the status says what became of the result.
         unwritten = exc
+    for warning in said(warnings, placer.warning):
+        print(f"sesd: warning: {one_line(warning)}", file=sys.stderr)
+    if unwritten is not None:
+        raise unwritten
+    return 0
+
+
+def _checked(args: argparse.Namespace) -> tuple[Config, Placer, list[str]] | str:
+    """The config, what places its warnings, and its warnings, or why it was refused:
+    all that reads the config file, the files it names and the directories it writes
+    to, any of which may be on a share that hangs."""
+    try:
+        config, placer = load_placed(args, daemon=True)
+    except ConfigError as exc:
+        # A check run where the sinks' secrets are not (a laptop, CI) checks the rest.
+        why = "sesd run needs it where it runs"
+        return secrets_told(exc, args, why, "checks everything else", daemon=True)
     warnings = config.warnings()
     # On the host that runs sesd (it has the secrets), what `sesd run` would refuse
     # at start; a warning, since systemd's StateDirectory= creates the directory then.
@@ -78,8 +110,4 @@ def execute(args: argparse.Namespace) -> int:
         if problem is not None:
             # First: the start's refusal, never left among those not shown.
             warnings.insert(0, f"{problem} (sesd run would not start on this host)")
-    for warning in said(warnings, placer.warning):
-        print(f"sesd: warning: {one_line(warning)}", file=sys.stderr)
-    if unwritten is not None:
-        raise unwritten
-    return 0
+    return config, placer, warnings

@@ -11,7 +11,7 @@ import threading
 import traceback
 from collections.abc import Callable, Iterator
 from types import FrameType
-from typing import TYPE_CHECKING, Final, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import anyio
 import msgspec
@@ -28,21 +28,17 @@ from sesd.commands.common import (
     start_failed,
     with_config,
 )
+from sesd.commands.read_bound import READ_BOUND, Unanswered, read_within
 from sesd.config import ConfigError, HttpConfig
 from sesd.io.logs import buffer_output, configure_logging, flush_logs, get_logger
 from sesd.io.replica import own_command
+from sesd.runtime import early
 
 if TYPE_CHECKING:
     from sesd.config import Config, Placer
     from sesd.runtime.exit_room import ExitRoom
 
 __all__ = ["READ_BOUND", "add_parser"]
-
-#: How long the start's read of the config file and the files it names may take, in
-#: seconds, as a reload's: well under a second from a disk that answers, for ever from
-#: a share that hangs. Within the shipped unit's TimeoutStartSec, which would end sesd
-#: without a word of why.
-READ_BOUND: Final = 30.0
 
 
 def add_parser(commands: Commands) -> None:
@@ -60,50 +56,34 @@ def add_parser(commands: Commands) -> None:
 
 
 def _read(args: argparse.Namespace) -> tuple[Config, Placer] | int:
-    """The config as ``load_placed`` reads it, in a daemon thread (the exit does not wait
-    for one held), READ_BOUND at most; the exit code once said when it fails: past the
-    bound too, a failed start, which a supervisor restarts (the share may answer
-    again)."""
+    """The config as ``load_placed`` reads it, READ_BOUND at most
+    (sesd.commands.read_bound); the exit code once said when it fails: past the bound
+    too, a failed start, which a supervisor restarts (the share may answer again)."""
     from sesd.core.text import escaped
-    from sesd.runtime.http import StartError
 
-    outcome: list[tuple[Config, Placer] | BaseException] = []
-    done = threading.Event()
-
-    def read() -> None:
-        try:
-            outcome.append(load_placed(args, daemon=True))
-        except BaseException as exc:  # noqa: BLE001 - raised again in the main thread
-            outcome.append(exc)
-        done.set()
-
-    given = args.config  # as given (the read sets it again)
+    given = str(args.config)  # as given (the read sets it again)
+    reading = False  # a stop held from the imports ends sesd before the read
     try:
         with _stops_end_the_wait():
-            threading.Thread(target=read, name="sesd-start-read", daemon=True).start()
-            answered = done.wait(READ_BOUND)
+            reading = True
+            return read_within(
+                lambda: load_placed(args, daemon=True), given, READ_BOUND, "sesd-start-read"
+            )
     except _Stopped:
         # Nothing started yet, nothing to save: a stop then is a stop as sesd starts.
         flush_logs()
-        print(
-            f"sesd: stopped as it started: reading {escaped(str(given), 500)} and the "
-            "files it names had not returned (a file on a hung mount?)",
-            file=sys.stderr,
+        waited = (
+            f": reading {escaped(given, 500)} and the files it names had not returned (a "
+            "file on a hung mount?)"
         )
+        print(f"sesd: stopped as it started{waited if reading else ''}", file=sys.stderr)
         return 0
-    if not answered:
-        return start_failed(
-            StartError(
-                f"reading {escaped(str(given), 500)} and the files it names took over "
-                f"{READ_BOUND:g} s (a file on a hung mount?)"
-            )
-        )
-    (got,) = outcome
-    if isinstance(got, ConfigError):
-        return config_error(got)
-    if isinstance(got, BaseException):
-        raise got
-    return got
+    except Unanswered as exc:
+        from sesd.runtime.http import StartError
+
+        return start_failed(StartError(str(exc)))
+    except ConfigError as exc:
+        return config_error(exc)
 
 
 class _Stopped(Exception):
@@ -117,9 +97,9 @@ def _stop(signum: int, frame: FrameType | None) -> NoReturn:
 @contextlib.contextmanager
 def _stops_end_the_wait() -> Iterator[None]:
     """SIGTERM and SIGINT end the block (:class:`_Stopped`, raised in the main thread,
-    where the wait is), then go back to what held them (sesd.runtime.early, which holds
-    them for the daemon's watch). Held, a stop (systemd's, a Ctrl-C) waited out the
-    read's bound, and sesd then failed its start."""
+    where the wait is), one held already as it begins too, then go back to what held
+    them (sesd.runtime.early, which holds them for the daemon's watch). Held, a stop
+    (systemd's, a Ctrl-C) waited out the read's bound, and sesd then failed its start."""
     if threading.current_thread() is not threading.main_thread():
         yield  # no handler can be set here: the bound alone
         return
@@ -129,6 +109,11 @@ def _stops_end_the_wait() -> Iterator[None]:
     for kind in before:
         signal.signal(kind, _stop)
     try:
+        # One that came during the imports is held, for a watch not yet there: it ends
+        # the start now, before the read. Looked at once this block's handlers are set,
+        # so that one coming meanwhile is theirs, not held unseen.
+        if early.stop_held():
+            raise _Stopped
         yield
     finally:
         for kind, handler in before.items():
