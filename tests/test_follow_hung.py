@@ -73,6 +73,11 @@ class Mount:
     def answer(self) -> None:
         self._answers.set()
 
+    def count(self, path: str) -> int:
+        """How many times the follower has looked at ``path`` so far."""
+        with self._changed:
+            return self._looked[path]
+
     async def looked(self, path: str, times: int) -> None:
         """Once the follower has looked at ``path`` ``times`` times in all."""
 

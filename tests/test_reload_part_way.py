@@ -326,12 +326,14 @@ async def test_a_fault_recording_the_reload_leaves_its_config_named_in_force(
     ) in header
 
 
+@pytest.mark.parametrize("faults", [True, False], ids=["faulted", "ended well"])
 async def test_a_fault_after_a_slow_step_dates_the_config_from_its_switch(
-    local_sqs: Any, sqs: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    local_sqs: Any, sqs: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, faults: bool
 ) -> None:
     """The steps after the switch take a while (the silences written) before the last
     faults (the clients closed): "config loaded" says when the config came into force,
-    as for a reload that ends well, not when the fault came."""
+    as for a reload that ends well, not when the fault came. One that ends well after
+    the same slow step is dated from its switch too, not from its end."""
     now = [1.8e9]
     one, two, path = await _on_queue_one(local_sqs, sqs, tmp_path)
     async with running(load_config(path), config_path=path, clock=lambda: now[0]) as daemon:
@@ -343,7 +345,8 @@ async def test_a_fault_after_a_slow_step_dates_the_config_from_its_switch(
 
         monkeypatch.setattr(daemon.alerting, "write_silences", slow)
         assert daemon.aws is not None
-        _once(daemon, monkeypatch, daemon.aws, "retire")
+        if faults:
+            _once(daemon, monkeypatch, daemon.aws, "retire")
         path.write_text(_added(local_sqs, one, two))
         now[0] += 600
         switched = now[0]
@@ -352,4 +355,4 @@ async def test_a_fault_after_a_slow_step_dates_the_config_from_its_switch(
         assert [q.label for q in daemon.config.queues] == ["one", "two"]
         assert _sample(daemon, "sesd_config_info", digest=daemon.config.digest()) == 1
         assert _sample(daemon, "sesd_config_last_reload_success_timestamp_seconds") == switched
-        assert _sample(daemon, "sesd_config_last_reload_successful") == 0
+        assert _sample(daemon, "sesd_config_last_reload_successful") == (0 if faults else 1)

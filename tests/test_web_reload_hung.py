@@ -20,6 +20,7 @@ import anyio
 import pytest
 from structlog.testing import capture_logs
 
+import sesd.runtime.follow
 import sesd.runtime.web
 import sesd.runtime.web_chain
 from sesd.commands.demo.localsqs import LocalSqs
@@ -29,6 +30,8 @@ from sesd.runtime.web import WebGuard
 from tests.conftest import running
 from tests.fifo_gates import let_through
 from tests.test_follow_files import _key, _mounted, _reloaded, _swap, _version
+from tests.test_follow_hung import BOUND as FOLLOW_BOUND
+from tests.test_follow_hung import Mount
 from tests.test_web_lock import (
     TLS,
     _certificate,
@@ -224,3 +227,53 @@ async def test_a_renewed_certificate_whose_read_hung_is_read_again_once_it_answe
             assert (await _get(port, "/healthz", tls=_trusting(second)))[0] == 200
     finally:
         answers.set()
+
+
+async def test_looks_behind_a_held_certificate_read_read_nothing_until_it_returns_then_once(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A renewed certificate whose read for the port hangs: each look while that read is
+    held finds the files unread and is refused behind it, said once (not at each look)
+    and reading nothing (no thread more to hang beside it). Once it returns, the next
+    look reads the files once; the looks after it read nothing more."""
+    monkeypatch.setattr(sesd.runtime.web, "LOAD_BOUND", BOUND)
+    answers = threading.Event()
+    reads: list[str] = []
+    read_chain = sesd.runtime.web_chain.read_chain
+
+    def hung(tls: Any) -> tuple[bytes, bytes]:
+        reads.append(tls.cert_file)
+        answers.wait(30)  # the share's hang: the first read, and any read during it
+        return read_chain(tls)
+
+    monkeypatch.setattr(sesd.runtime.web, "read_chain", hung)
+    monkeypatch.setattr(sesd.runtime.follow, "LOOK_BOUND", FOLLOW_BOUND)
+    looks = Mount(set(), sesd.runtime.follow.signature, ("sesd-follow-stat",))
+    monkeypatch.setattr(sesd.runtime.follow, "signature", looks.signature)
+    mount, path, _ = await _mounted(local_sqs, sqs, tmp_path)
+    cert = str(mount / "current" / "tls.crt")
+    with capture_logs() as logs:
+        try:
+            async with running(load_config(path), config_path=path) as daemon:
+                port = _port(daemon)
+                second = _version(mount, "v2", "key-two")
+                _swap(mount, "v2")
+                with anyio.fail_after(20):
+                    await daemon.changes.wait_for(lambda: _reloaded(daemon) == 0)
+                (reader,) = [t for t in threading.enumerate() if t.name == "sesd-web-load"]
+                await looks.looked(cert, looks.count(cert) + 3)  # three looks behind it
+                assert (reads, _key(daemon), _reloaded(daemon)) == ([cert], "key-one", 0)
+                answers.set()
+                await anyio.to_thread.run_sync(reader.join, 10)
+                with anyio.fail_after(10):
+                    await daemon.changes.wait_for(lambda: _reloaded(daemon) == 1)
+                await looks.looked(cert, looks.count(cert) + 3)  # three looks after it
+                assert (reads, _key(daemon)) == ([cert, cert], "key-two")
+                assert (await _get(port, "/healthz", tls=_trusting(second)))[0] == 200
+        finally:
+            answers.set()
+    given_up, behind = [e for e in logs if e["event"] == "sesd.config.reload_failed"]
+    assert given_up["error"].endswith(f" not read within {BOUND:g} s (a file on a hung mount?)")
+    assert "has not returned" in behind["error"]
+    (reloaded,) = [e for e in logs if e["event"] == "sesd.config.reloaded"]
+    assert "http.web_config: tls_server_config.cert_file" in reloaded["files"]
