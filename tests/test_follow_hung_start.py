@@ -59,16 +59,14 @@ def _hangs(logs: list[MutableMapping[str, Any]]) -> list[str]:
     return [key for e in lines for key in e["files"]]
 
 
-async def test_a_file_that_hangs_at_the_start_is_said_at_once_and_read_once_it_answers(
+async def test_a_file_that_hangs_at_the_start_is_said_at_once(
     local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The routing key's file hangs from the start: sesd starts and serves, says the
-    hang before the first interval is out, the reload metric at 0; the certificate
-    beside it is still looked at, and the hang holds one thread. The Secret rotated
-    meanwhile is read once the file answers, the reload metric back at 1."""
+    hang before the first interval is out (5 s here: the follower's own look would say
+    it only after one), the reload metric at 0, and the hang holds one thread."""
     mount_dir, path, _ = await _mounted(local_sqs, sqs, tmp_path, every="5s")
-    routing_key = mount_dir / "current" / "routing_key"
-    mount = _mount(monkeypatch, routing_key)
+    mount = _mount(monkeypatch, mount_dir / "current" / "routing_key")
     with capture_logs() as logs:
         try:
             async with running(load_config(path), config_path=path) as daemon:
@@ -79,6 +77,29 @@ async def test_a_file_that_hangs_at_the_start_is_said_at_once_and_read_once_it_a
                 held = _held()  # the one at the hung file, maybe one more ending
                 assert held
                 assert all(thread.daemon for thread in held)
+                await _no_wait_left()
+        finally:
+            mount.answer()
+    assert [e for e in logs if e["event"] == "sesd.task.failed"] == []
+
+
+async def test_a_file_that_hangs_at_the_start_is_read_once_it_answers(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The routing key's file hangs from the start (said at once, the test above): the
+    certificate beside it is still looked at, at each interval (a second here). The
+    Secret rotated meanwhile is read once the file answers, the reload metric back
+    at 1."""
+    mount_dir, path, _ = await _mounted(local_sqs, sqs, tmp_path, every="1s")
+    routing_key = mount_dir / "current" / "routing_key"
+    mount = _mount(monkeypatch, routing_key)
+    with capture_logs() as logs:
+        try:
+            async with running(load_config(path), config_path=path) as daemon:
+                with anyio.fail_after(10):
+                    await daemon.changes.wait_for(lambda: _hangs(logs) == [KEY])
+                assert _reloaded(daemon) == 0
+                assert mount.held == 1
                 await _no_wait_left()
                 _version(mount_dir, "v2", "key-two")
                 _swap(mount_dir, "v2")

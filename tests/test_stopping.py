@@ -17,7 +17,8 @@ from tests.conftest import make_queue, send_bodies
 from tests.proxy import Proxy
 from tests.sesd_process import config_file, sesd_process
 
-GRACE = 4.0
+#: Short: the stop waits it out on the stalled network, and must end within it and 5 s.
+GRACE = 1.0
 
 
 @pytest.mark.timeout(90)
