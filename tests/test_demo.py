@@ -202,6 +202,11 @@ def test_demo_shows_the_delay_spike(tmp_path: Path) -> None:
     assert int(canary[-1][1]) >= 1
     assert "sesd.daemon.stopped" in result.stderr
     assert "Traceback" not in result.stderr
+    # The last summary, printed once the daemon stopped, names no page: its address,
+    # the last on the screen, led to a port that no longer answers.
+    headers = re.findall(r"^\d\d:\d\d:\d\dZ  window .*$", result.stdout, re.MULTILINE)
+    assert headers[-1].endswith("the last summary: the demo stopped, and its status page with it")
+    assert all("  status page: http://127.0.0.1:" in header for header in headers[:-1])
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "inf", "soon", "1e-300", "0.09"])

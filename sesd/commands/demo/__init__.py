@@ -1,7 +1,7 @@
 """``sesd demo``: the whole pipeline with no AWS account.
 
 moto's SQS server runs in-process on loopback; a generator publishes realistic
-SES events for a dozen domains into a queue (with a dead-letter queue), with a
+SES events for fifteen domains into a queue (with a dead-letter queue), with a
 delay spike on one domain every few minutes; the real daemon consumes them,
 serves its status page and metrics (the page's address is the first line the
 demo prints), and a per-domain summary is printed every few seconds. A
@@ -286,7 +286,7 @@ async def run_demo(
                 await daemon.stopping.wait()
                 # The generator and the report stop; the daemon drains on its own.
                 side.cancel_scope.cancel()
-    print_line(summary(daemon))
+    print_line(summary(daemon, last=True))
     return 0
 
 
