@@ -275,6 +275,24 @@ def test_a_time_that_is_no_number_of_seconds_ahead_is_a_usage_error(
     assert f"{value!r}: give a number {least}" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("after", [0.0, 30.0, 120.0, 200.0, 1000.0])
+def test_the_spike_comes_when_asked_and_again_every_three_minutes(after: float) -> None:
+    """The spike lasts 75 s and comes again every 3 minutes. Its cycle was counted from
+    the demo's start, so a --spike-after later in it than 105 s was cut short at 180 s
+    (120 s), or never came at all (200 s), while the demo's line said it "starts 200 s
+    in". It comes when asked, whole, and again 3 minutes after each start."""
+    import random
+
+    from sesd.commands.demo.traffic import Traffic
+
+    traffic = Traffic(random.Random(7), spike_start=after)
+    for start in (after, after + 180):
+        assert not traffic.phase(start - 0.5).spiking
+        assert all(traffic.phase(start + s).spiking for s in (0.0, 30.0, 74.5))
+        assert not traffic.phase(start + 75).spiking
+        assert not traffic.phase(start + 179.5).spiking
+
+
 def test_without_moto_the_demo_says_how_to_get_it_in_one_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -2,7 +2,7 @@
 
 moto's SQS server runs in-process on loopback; a generator publishes realistic
 SES events for fifteen domains into a queue (with a dead-letter queue), with a
-delay spike on one domain every few minutes; the real daemon consumes them,
+delay spike on one domain every three minutes; the real daemon consumes them,
 serves its status page and metrics (the page's address is the first line the
 demo prints), and a per-domain summary is printed every few seconds. A
 small DNS server on loopback gives the demo's company domains their MX, for

@@ -48,11 +48,13 @@ class Phase:
     """Where in the cycle the demo is: before, during or after the spike."""
 
     spiking: bool
+    #: Seconds since the latest spike began (a cycle begins with its spike).
     seconds_into_cycle: float
 
 
 class Traffic:
-    """Generates bodies; the spike repeats every ``cycle`` seconds for ``spike`` seconds."""
+    """Generates bodies; the spike, ``spike_start`` seconds in, lasts ``spike`` seconds
+    and comes again every ``cycle`` seconds."""
 
     def __init__(
         self,
@@ -73,9 +75,12 @@ class Traffic:
         self._delayed: list[tuple[float, dict[str, object], str]] = []
 
     def phase(self, elapsed: float) -> Phase:
-        """The phase ``elapsed`` seconds after the demo started."""
-        into = elapsed % self._cycle
-        return Phase(self._spike_start <= into < self._spike_start + self._spike, into)
+        """The phase ``elapsed`` seconds after the demo started: the first spike at
+        ``spike_start``, then one every ``cycle`` after it. Counted from the start
+        instead, a spike asked for later in the cycle (``--spike-after 200``) never
+        came, and one asked for 120 s in was cut short at 180 s."""
+        into = (elapsed - self._spike_start) % self._cycle
+        return Phase(elapsed >= self._spike_start and into < self._spike, into)
 
     def bodies(self, now: float, elapsed: float, count: int) -> list[str]:
         """``count`` new messages' bodies, plus deliveries of earlier delays now due."""
