@@ -47,6 +47,11 @@ def _while_it_fires(process: subprocess.Popen[str]) -> tuple[list[str], str]:
     assert alert["cause"]["name"] == "ip_reputation"
     assert status["scopes"][0]["items"][0]["name"] == "outlook.com"
     assert any(v is not None for v in status["scopes"][0]["items"][0]["sparkline"])
+    # A domain's page counts what was sent, and how much of it was delivered.
+    with urllib.request.urlopen(page + "api/v1/domain/gmail.com", timeout=10) as response:
+        minute = json.load(response)["windows"][0]
+    assert minute["sent"] > 0
+    assert minute["delivery_ratio"] is not None
     with urllib.request.urlopen(page, timeout=10) as response:
         html = response.read().decode()
     return lines, html
@@ -291,6 +296,34 @@ def test_the_spike_comes_when_asked_and_again_every_three_minutes(after: float) 
         assert all(traffic.phase(start + s).spiking for s in (0.0, 30.0, 74.5))
         assert not traffic.phase(start + 75).spiking
         assert not traffic.phase(start + 179.5).spiking
+
+
+def test_each_demo_message_is_sent_as_ses_publishes_it_then_delivered_or_not() -> None:
+    """A domain's page showed "sent 0" and its delivery ratio "-", its first table
+    unfilled: the demo published no Send event but the canary's. Each message it sends
+    comes with SES's Send event, in all three forms as its other events, so the page
+    counts what was sent and how much of it was delivered."""
+    import random
+
+    from sesd.commands.demo.traffic import Traffic
+    from sesd.core.decode import Event, decode_body
+
+    traffic = Traffic(random.Random(7), spike_start=0.0)
+    now = 1_800_000_000.0
+    events = [decode_body(body) for body in traffic.bodies(now, 10.0, 400)]
+    assert all(isinstance(event, Event) for event in events), events[:3]
+    by_type: dict[str, set[str]] = {}
+    for event in events:
+        assert isinstance(event, Event)
+        by_type.setdefault(event.type, set()).add(event.message_id)
+    assert len(by_type["send"]) == 400
+    outcomes = set().union(*(ids for kind, ids in by_type.items() if kind != "send"))
+    assert outcomes == by_type["send"]
+    assert by_type["delivery_delay"]  # outlook.com's spike, 0 s in
+    # The spike's delays are delivered later; no Send again for them.
+    later = [decode_body(body) for body in traffic.bodies(now + 100, 110.0, 0)]
+    assert later
+    assert {e.type for e in later if isinstance(e, Event)} == {"delivery"}
 
 
 def test_without_moto_the_demo_says_how_to_get_it_in_one_line(

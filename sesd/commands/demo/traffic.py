@@ -83,7 +83,8 @@ class Traffic:
         return Phase(elapsed >= self._spike_start and into < self._spike, into)
 
     def bodies(self, now: float, elapsed: float, count: int) -> list[str]:
-        """``count`` new messages' bodies, plus deliveries of earlier delays now due."""
+        """``count`` new messages' bodies (each one's Send event, then what became of
+        it), plus deliveries of earlier delays now due."""
         out = [
             self._resolve(mail, address, now) for due, mail, address in self._delayed if due <= now
         ]
@@ -94,6 +95,9 @@ class Traffic:
             address = f"user{self._rng.randrange(100_000)}@{domain}"
             sent = now - self._rng.uniform(0.5, 3.0)
             mail = _mail(sent, address, self._rng)
+            # SES's Send event, as a configuration set that publishes it sends: without
+            # it a domain's page counted nothing sent, and no delivery ratio.
+            out.append(_wrap(self._rng, {"eventType": "Send", "mail": mail, "send": {}}))
             roll = self._rng.random()
             if spiking and domain == SPIKE_DOMAIN and roll < self._delay_share:
                 out.append(self._delay(mail, address, now))
@@ -274,6 +278,7 @@ def _wrap(rng: random.Random, event: dict[str, object]) -> str:
     if roll < 0.9:
         return msgspec.json.encode(event).decode()
     names = {
+        "Send": "Email Sent",
         "Delivery": "Email Delivered",
         "DeliveryDelay": "Email Delivery Delayed",
         "Bounce": "Email Bounced",
