@@ -280,6 +280,18 @@ def test_a_time_that_is_no_number_of_seconds_ahead_is_a_usage_error(
     assert f"{value!r}: give a number {least}" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("value", ["-0", "-0.0", "-0e5"])
+def test_minus_zero_seconds_in_is_zero(value: str) -> None:
+    """-0 is a time of 0 or more, and the demo took it for --spike-after and
+    --pause-after; its line then said the spike "starts -0 s in". It says 0."""
+    from sesd.commands.demo import _from_start
+
+    at = _from_start(value)
+    assert plan(at, at, None) == (
+        "A delay spike on outlook.com starts 0 s in; SES pauses tenant globex 0 s in. Ctrl-C stops."
+    )
+
+
 @pytest.mark.parametrize("after", [0.0, 30.0, 120.0, 200.0, 1000.0])
 def test_the_spike_comes_when_asked_and_again_every_three_minutes(after: float) -> None:
     """The spike lasts 75 s and comes again every 3 minutes. Its cycle was counted from

@@ -125,8 +125,9 @@ def _summary_every(text: str) -> float:
 
 
 def _from_start(text: str) -> float:
-    """Seconds after the start (0 or more), else a usage error."""
-    return _positive(text, zero=True)
+    """Seconds after the start (0 or more), else a usage error. -0 is 0: the demo's
+    line said the spike "starts -0 s in"."""
+    return _positive(text, zero=True) + 0.0
 
 
 async def _publish(

@@ -48,7 +48,8 @@ class Phase:
     """Where in the cycle the demo is: before, during or after the spike."""
 
     spiking: bool
-    #: Seconds since the latest spike began (a cycle begins with its spike).
+    #: Seconds since the latest spike began (a cycle begins with its spike; before the
+    #: first, since one a cycle earlier would have).
     seconds_into_cycle: float
 
 
