@@ -44,8 +44,10 @@ def test_status_at_the_default_address_says_no_address_was_named(
 ) -> None:
     """`sesd status` typed bare, beside a daemon whose config listens elsewhere, asks
     the default address: the line said only "Connection refused", as if the daemon
-    were down. It says that no address was named, and what names the daemon's. (The
-    default is a port nothing listens on here: 9585 may be another test's.)"""
+    were down. It says that no address was named, and what names the daemon's; and,
+    as the line of a config's address does, asks whether sesd runs at all: typed by a
+    newcomer with none started, the line spoke only of a config. (The default is a
+    port nothing listens on here: 9585 may be another test's.)"""
     from sesd.commands import status
 
     monkeypatch.delenv("SESD_CONFIG", raising=False)
@@ -55,7 +57,7 @@ def test_status_at_the_default_address_says_no_address_was_named(
     assert capsys.readouterr().err == (
         "sesd: cannot reach sesd at http://127.0.0.1:1: Connection refused (no --config, "
         "--url nor $SESD_HTTP_LISTEN named the daemon's address, so http://127.0.0.1:1 "
-        "was asked: give the config the daemon runs with)\n"
+        "was asked: is sesd running? If it is, give the config it runs with)\n"
     )
 
 
