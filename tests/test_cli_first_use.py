@@ -3,6 +3,7 @@ that says what to write instead, with the exit status a script can act on."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import anyio
@@ -43,8 +44,10 @@ def test_status_at_the_default_address_says_no_address_was_named(
 ) -> None:
     """`sesd status` typed bare, beside a daemon whose config listens elsewhere, asks
     the default address: the line said only "Connection refused", as if the daemon
-    were down. It says that no address was named, and what names the daemon's. (The
-    default is a port nothing listens on here: 9585 may be another test's.)"""
+    were down. It says that no address was named, and what names the daemon's; and,
+    as the line of a config's address does, asks whether sesd runs at all: typed by a
+    newcomer with none started, the line spoke only of a config. (The default is a
+    port nothing listens on here: 9585 may be another test's.)"""
     from sesd.commands import status
 
     monkeypatch.delenv("SESD_CONFIG", raising=False)
@@ -54,7 +57,7 @@ def test_status_at_the_default_address_says_no_address_was_named(
     assert capsys.readouterr().err == (
         "sesd: cannot reach sesd at http://127.0.0.1:1: Connection refused (no --config, "
         "--url nor $SESD_HTTP_LISTEN named the daemon's address, so http://127.0.0.1:1 "
-        "was asked: give the config the daemon runs with)\n"
+        "was asked: is sesd running? If it is, give the config it runs with)\n"
     )
 
 
@@ -337,3 +340,26 @@ def test_sesd_alone_lists_the_commands_and_silence_alone_its_three(
     assert exited.value.code == 2
     *_, line = capsys.readouterr().err.splitlines()
     assert line == "sesd silence: error: the following arguments are required: {add,list,expire}"
+
+
+def test_each_command_is_a_line_or_two_in_sesd_help(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`sesd --help` is where a new user picks a command: reload's line there held its
+    every exit code, nine lines among one-line neighbours. Each command takes at most
+    two lines there; reload's exit codes are in its own --help, for a script's author."""
+    monkeypatch.setenv("COLUMNS", "80")
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    listing = out.split("\n  {", 1)[1].split("\noptions:", 1)[0].splitlines()[1:]
+    starts = [i for i, line in enumerate(listing) if re.match(r"    [a-z]", line)]
+    assert len(starts) == 10, listing
+    for start, end in zip(starts, [*starts[1:], len(listing)], strict=True):
+        assert len([line for line in listing[start:end] if line.strip()]) <= 2, listing[start]
+    with pytest.raises(SystemExit):
+        main(["reload", "--help"])
+    assert "3 when in force but for settings only a restart changes" in " ".join(
+        capsys.readouterr().out.split()
+    )

@@ -47,6 +47,11 @@ def _while_it_fires(process: subprocess.Popen[str]) -> tuple[list[str], str]:
     assert alert["cause"]["name"] == "ip_reputation"
     assert status["scopes"][0]["items"][0]["name"] == "outlook.com"
     assert any(v is not None for v in status["scopes"][0]["items"][0]["sparkline"])
+    # A domain's page counts what was sent, and how much of it was delivered.
+    with urllib.request.urlopen(page + "api/v1/domain/gmail.com", timeout=10) as response:
+        minute = json.load(response)["windows"][0]
+    assert minute["sent"] > 0
+    assert minute["delivery_ratio"] is not None
     with urllib.request.urlopen(page, timeout=10) as response:
         html = response.read().decode()
     return lines, html
@@ -202,6 +207,11 @@ def test_demo_shows_the_delay_spike(tmp_path: Path) -> None:
     assert int(canary[-1][1]) >= 1
     assert "sesd.daemon.stopped" in result.stderr
     assert "Traceback" not in result.stderr
+    # The last summary, printed once the daemon stopped, names no page: its address,
+    # the last on the screen, led to a port that no longer answers.
+    headers = re.findall(r"^\d\d:\d\d:\d\dZ  window .*$", result.stdout, re.MULTILINE)
+    assert headers[-1].endswith("the last summary: the demo stopped, and its status page with it")
+    assert all("  status page: http://127.0.0.1:" in header for header in headers[:-1])
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "inf", "soon", "1e-300", "0.09"])
@@ -268,6 +278,64 @@ def test_a_time_that_is_no_number_of_seconds_ahead_is_a_usage_error(
         main(["demo", option, value])
     assert exited.value.code == 2
     assert f"{value!r}: give a number {least}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["-0", "-0.0", "-0e5"])
+def test_minus_zero_seconds_in_is_zero(value: str) -> None:
+    """-0 is a time of 0 or more, and the demo took it for --spike-after and
+    --pause-after; its line then said the spike "starts -0 s in". It says 0."""
+    from sesd.commands.demo import _from_start
+
+    at = _from_start(value)
+    assert plan(at, at, None) == (
+        "A delay spike on outlook.com starts 0 s in; SES pauses tenant globex 0 s in. Ctrl-C stops."
+    )
+
+
+@pytest.mark.parametrize("after", [0.0, 30.0, 120.0, 200.0, 1000.0])
+def test_the_spike_comes_when_asked_and_again_every_three_minutes(after: float) -> None:
+    """The spike lasts 75 s and comes again every 3 minutes. Its cycle was counted from
+    the demo's start, so a --spike-after later in it than 105 s was cut short at 180 s
+    (120 s), or never came at all (200 s), while the demo's line said it "starts 200 s
+    in". It comes when asked, whole, and again 3 minutes after each start."""
+    import random
+
+    from sesd.commands.demo.traffic import Traffic
+
+    traffic = Traffic(random.Random(7), spike_start=after)
+    for start in (after, after + 180):
+        assert not traffic.phase(start - 0.5).spiking
+        assert all(traffic.phase(start + s).spiking for s in (0.0, 30.0, 74.5))
+        assert not traffic.phase(start + 75).spiking
+        assert not traffic.phase(start + 179.5).spiking
+
+
+def test_each_demo_message_is_sent_as_ses_publishes_it_then_delivered_or_not() -> None:
+    """A domain's page showed "sent 0" and its delivery ratio "-", its first table
+    unfilled: the demo published no Send event but the canary's. Each message it sends
+    comes with SES's Send event, in all three forms as its other events, so the page
+    counts what was sent and how much of it was delivered."""
+    import random
+
+    from sesd.commands.demo.traffic import Traffic
+    from sesd.core.decode import Event, decode_body
+
+    traffic = Traffic(random.Random(7), spike_start=0.0)
+    now = 1_800_000_000.0
+    events = [decode_body(body) for body in traffic.bodies(now, 10.0, 400)]
+    assert all(isinstance(event, Event) for event in events), events[:3]
+    by_type: dict[str, set[str]] = {}
+    for event in events:
+        assert isinstance(event, Event)
+        by_type.setdefault(event.type, set()).add(event.message_id)
+    assert len(by_type["send"]) == 400
+    outcomes = set().union(*(ids for kind, ids in by_type.items() if kind != "send"))
+    assert outcomes == by_type["send"]
+    assert by_type["delivery_delay"]  # outlook.com's spike, 0 s in
+    # The spike's delays are delivered later; no Send again for them.
+    later = [decode_body(body) for body in traffic.bodies(now + 100, 110.0, 0)]
+    assert later
+    assert {e.type for e in later if isinstance(e, Event)} == {"delivery"}
 
 
 def test_without_moto_the_demo_says_how_to_get_it_in_one_line(

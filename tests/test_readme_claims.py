@@ -299,6 +299,36 @@ def test_a_default_readme_gives_a_flag_is_the_command_s(
     assert _default(command, flag) == default
 
 
+def test_the_demo_s_traffic_is_as_readme_s_quick_start_says() -> None:
+    """README's first lines say what the demo shows: traffic over fifteen domains, the
+    spike on outlook.com for 75 s and again every 3 minutes, a canary every 5 s. It
+    said "a dozen" domains while the demo sent to fifteen; a spike or a canary changed
+    on one side only leaves the newcomer waiting for what does not come."""
+    import inspect
+
+    from sesd.commands.demo.resources import demo_config
+    from sesd.commands.demo.traffic import DOMAINS, SPIKE_DOMAIN, Traffic
+
+    said = " ".join(TEXT.split("\n---\n", 1)[0].split())
+    numbers = {15: "fifteen"}
+    assert f"synthetic SES traffic over {numbers[len(DOMAINS)]} domains" in said
+    shape = {name: param.default for name, param in inspect.signature(Traffic).parameters.items()}
+    assert (shape["spike"], shape["cycle"]) == (75.0, 180.0)
+    assert (
+        f"a delay spike on `{SPIKE_DOMAIN}` 30 s in (for 75 s, then again every 3 minutes" in said
+    )
+    config = demo_config(
+        "http://127.0.0.1:1",
+        "http://127.0.0.1:1/q",
+        "127.0.0.1:0",
+        "127.0.0.1:53",
+        "http://127.0.0.1:2",
+    )
+    assert config.canary is not None
+    assert config.canary.interval.seconds == 5.0
+    assert "a canary every 5 s through a local SES" in said
+
+
 def _anchor(heading: str) -> str:
     """The anchor GitHub gives a heading: lower case, its punctuation and backticks
     dropped, each space a hyphen (``Provisioning: `sesd setup` `` is

@@ -153,9 +153,14 @@ def _gives(switches: list[argparse.Action], word: str) -> bool:
     return False
 
 
-def command(commands: Commands, name: str, help_text: str) -> Parser:
-    """A subcommand with its help."""
-    return commands.add_parser(name, help=help_text, description=help_text, formatter_class=Help)
+def command(
+    commands: Commands, name: str, help_text: str, description: str | None = None
+) -> Parser:
+    """A subcommand with its help: ``help_text`` is its line in ``sesd --help``, and
+    ``description`` (when the command has more to say) heads its own ``--help``."""
+    return commands.add_parser(
+        name, help=help_text, description=description or help_text, formatter_class=Help
+    )
 
 
 def with_config(commands: Commands, name: str, help_text: str) -> Parser:

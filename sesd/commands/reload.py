@@ -59,6 +59,9 @@ def add_parser(commands: Commands) -> None:
     reload = command(
         commands,
         "reload",
+        # Its line in `sesd --help` is one among the others; the exit codes are for
+        # its own --help, which a script's author reads.
+        "send sesd SIGHUP and wait until it has taken the config file or refused it",
         "send sesd SIGHUP and wait until it has taken the config file or refused it "
         "(the systemd unit's ExecReload; exit 0 when in force, or sent to a sesd that "
         "tells no outcome, the line saying so; 3 when in force but for settings only a "

@@ -221,12 +221,13 @@ def _started(args: argparse.Namespace, url: str, through: Access) -> int:
 def _unnamed(args: argparse.Namespace) -> str:
     """What to add to the line of a daemon not reached at the default address, asked
     because nothing named another: `sesd status` typed bare beside a daemon whose
-    config listens elsewhere said "Connection refused", as if that daemon were down."""
+    config listens elsewhere said "Connection refused", as if that daemon were down;
+    and typed with none started, as a newcomer does, the line spoke only of a config."""
     if args.url is not None or args.config or os.environ.get("SESD_HTTP_LISTEN"):
         return ""
     return (
         f" (no --config, --url nor $SESD_HTTP_LISTEN named the daemon's address, so "
-        f"{DEFAULT_URL} was asked: give the config the daemon runs with)"
+        f"{DEFAULT_URL} was asked: is sesd running? If it is, give the config it runs with)"
     )
 
 

@@ -1,8 +1,8 @@
 """``sesd demo``: the whole pipeline with no AWS account.
 
 moto's SQS server runs in-process on loopback; a generator publishes realistic
-SES events for a dozen domains into a queue (with a dead-letter queue), with a
-delay spike on one domain every few minutes; the real daemon consumes them,
+SES events for fifteen domains into a queue (with a dead-letter queue), with a
+delay spike on one domain every three minutes; the real daemon consumes them,
 serves its status page and metrics (the page's address is the first line the
 demo prints), and a per-domain summary is printed every few seconds. A
 small DNS server on loopback gives the demo's company domains their MX, for
@@ -125,8 +125,9 @@ def _summary_every(text: str) -> float:
 
 
 def _from_start(text: str) -> float:
-    """Seconds after the start (0 or more), else a usage error."""
-    return _positive(text, zero=True)
+    """Seconds after the start (0 or more), else a usage error. -0 is 0: the demo's
+    line said the spike "starts -0 s in"."""
+    return _positive(text, zero=True) + 0.0
 
 
 async def _publish(
@@ -286,7 +287,7 @@ async def run_demo(
                 await daemon.stopping.wait()
                 # The generator and the report stop; the daemon drains on its own.
                 side.cancel_scope.cancel()
-    print_line(summary(daemon))
+    print_line(summary(daemon, last=True))
     return 0
 
 

@@ -37,11 +37,18 @@ def _tenant_line(daemon: Daemon, now: float) -> str:
     return "  delay% by tenant: " + ", ".join(shown)
 
 
-def summary(daemon: Daemon) -> str:
+def summary(daemon: Daemon, last: bool = False) -> str:
     """What the demo prints every few seconds: each domain's counts in the first window
-    (busiest first), the delay ratio by provider and by tenant, and the canary."""
+    (busiest first), the delay ratio by provider and by tenant, and the canary. The
+    ``last``, printed once the daemon stopped, names no page: the address over the
+    final table led to a port that no longer answers."""
     p, now = daemon.ledger, daemon.clock()
     assert daemon.http_port is not None  # it listens once started
+    where = (
+        "the last summary: the demo stopped, and its status page with it"
+        if last
+        else f"status page: {page_url(daemon.config.http, daemon.http_port)}"
+    )
     rows = []
     for domain, windows in list(p.windows.items()):
         figures = windows.figures(0, now)
@@ -51,7 +58,7 @@ def summary(daemon: Daemon) -> str:
         # UTC, marked, as the alerts printed between summaries are: the machine's own
         # zone, unmarked, read beside them was hours off.
         f"\n{datetime.fromtimestamp(now, UTC).strftime('%H:%M:%SZ')}  window {p.specs[0].name}   "
-        f"status page: {page_url(daemon.config.http, daemon.http_port)}",
+        + where,
         f"  {'domain':<{w}} {'delivered':>9} {'delayed':>8} {'delay%':>7} {'bounced':>8} "
         f"{'p95 proc':>9} {'pending':>8}",
     ]

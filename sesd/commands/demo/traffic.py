@@ -48,11 +48,14 @@ class Phase:
     """Where in the cycle the demo is: before, during or after the spike."""
 
     spiking: bool
+    #: Seconds since the latest spike began (a cycle begins with its spike; before the
+    #: first, since one a cycle earlier would have).
     seconds_into_cycle: float
 
 
 class Traffic:
-    """Generates bodies; the spike repeats every ``cycle`` seconds for ``spike`` seconds."""
+    """Generates bodies; the spike, ``spike_start`` seconds in, lasts ``spike`` seconds
+    and comes again every ``cycle`` seconds."""
 
     def __init__(
         self,
@@ -73,12 +76,16 @@ class Traffic:
         self._delayed: list[tuple[float, dict[str, object], str]] = []
 
     def phase(self, elapsed: float) -> Phase:
-        """The phase ``elapsed`` seconds after the demo started."""
-        into = elapsed % self._cycle
-        return Phase(self._spike_start <= into < self._spike_start + self._spike, into)
+        """The phase ``elapsed`` seconds after the demo started: the first spike at
+        ``spike_start``, then one every ``cycle`` after it. Counted from the start
+        instead, a spike asked for later in the cycle (``--spike-after 200``) never
+        came, and one asked for 120 s in was cut short at 180 s."""
+        into = (elapsed - self._spike_start) % self._cycle
+        return Phase(elapsed >= self._spike_start and into < self._spike, into)
 
     def bodies(self, now: float, elapsed: float, count: int) -> list[str]:
-        """``count`` new messages' bodies, plus deliveries of earlier delays now due."""
+        """``count`` new messages' bodies (each one's Send event, then what became of
+        it), plus deliveries of earlier delays now due."""
         out = [
             self._resolve(mail, address, now) for due, mail, address in self._delayed if due <= now
         ]
@@ -89,6 +96,9 @@ class Traffic:
             address = f"user{self._rng.randrange(100_000)}@{domain}"
             sent = now - self._rng.uniform(0.5, 3.0)
             mail = _mail(sent, address, self._rng)
+            # SES's Send event, as a configuration set that publishes it sends: without
+            # it a domain's page counted nothing sent, and no delivery ratio.
+            out.append(_wrap(self._rng, {"eventType": "Send", "mail": mail, "send": {}}))
             roll = self._rng.random()
             if spiking and domain == SPIKE_DOMAIN and roll < self._delay_share:
                 out.append(self._delay(mail, address, now))
@@ -269,6 +279,7 @@ def _wrap(rng: random.Random, event: dict[str, object]) -> str:
     if roll < 0.9:
         return msgspec.json.encode(event).decode()
     names = {
+        "Send": "Email Sent",
         "Delivery": "Email Delivered",
         "DeliveryDelay": "Email Delivery Delayed",
         "Bounce": "Email Bounced",
