@@ -1,15 +1,24 @@
-"""Two groups whose names differ in case alone (``Shop`` and ``shop``), or a group
-named sesd's ``other`` in another case (``Other``), load and fire each under its own
-label, but a silence takes a group's name in any case, and so mutes both: warned of,
-naming both, not refused (an upgrade refusing a config that works is worse). Groups
-named otherwise are warned of nothing."""
+"""Two groups whose names one silence takes alike: in case alone (``Shop`` and
+``shop``), but for a root dot (``Shop.`` and ``shop``), or in a domain's normal form
+(``Bücher`` and ``xn--bcher-kva``), or a group so named beside sesd's ``other``
+(``Other``, ``other.``). Each loads and fires under its own label, but a silence
+takes a name in any case, without its root dot and as a domain's too, and so mutes
+both: warned of, naming both and the silence, not refused (an upgrade refusing a
+config that works is worse). Groups a silence tells apart, and a group named as a
+mailbox provider (``sesd silence add`` asks for the ``--rule`` that tells them
+apart), are warned of nothing."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from sesd.alerting.silences import Silence
+from sesd.commands.main import main
+from sesd.commands.silence_provider import provider_problem
 from sesd.config import parse_config
+from tests.test_cli import QUEUE
 from tests.test_domains_rule_names import _RULE, _fired
 
 pytestmark = pytest.mark.timeout(60)
@@ -93,3 +102,178 @@ def test_a_rule_on_one_group_less_the_other_named_alike_fires_on_its_own() -> No
         "correct it or drop the exclusion"
     ]
     assert _fired(text, ["x@a.example", "y@b.example"]) == ["shop eu"]
+
+
+def _silence(domain: str) -> Silence:
+    return Silence(id="s1", comment="c", starts_at=0.0, ends_at=None, domain=domain)
+
+
+def test_a_silence_takes_a_groups_name_without_its_root_dot_and_as_a_domains() -> None:
+    """Why ``Shop.`` and ``shop``, or ``Bücher`` and ``xn--bcher-kva``, are one name to
+    the on-call: the mute line of the group ``Shop.`` (``--domain Shop.``) mutes the
+    group ``shop`` too, and that of ``Bücher`` the group ``xn--bcher-kva``; the other
+    way round, each mutes its own group alone."""
+    assert _silence("Shop.").matches("r", "Shop.", "info")
+    assert _silence("Shop.").matches("r", "shop", "info")
+    assert not _silence("shop").matches("r", "Shop.", "info")
+    assert _silence("Bücher").matches("r", "Bücher", "info")
+    assert _silence("Bücher").matches("r", "xn--bcher-kva", "info")
+    assert not _silence("xn--bcher-kva").matches("r", "Bücher", "info")
+
+
+_ALIKE = "make them one group, or name them otherwise"
+
+
+@pytest.mark.parametrize(
+    ("groups", "warning"),
+    [
+        (
+            '"Shop." = ["a.example"], "shop" = ["b.example"]',
+            "domains.groups.shop: 'shop' and the group 'Shop.' are one name but for a root "
+            "dot, which a silence drops: one of 'Shop.' mutes both; " + _ALIKE,
+        ),
+        (
+            '"shop" = ["a.example"], "SHOP\u3002" = ["b.example"]',
+            "domains.groups.\"SHOP\u3002\": 'SHOP\u3002' and the group 'shop' are one name but for "
+            "a root dot, which a silence drops: one of 'SHOP\u3002' mutes both; " + _ALIKE,
+        ),
+        (
+            '"Bücher" = ["a.example"], "xn--bcher-kva" = ["b.example"]',
+            "domains.groups.xn--bcher-kva: 'xn--bcher-kva' and the group 'Bücher' are one name "
+            "in a domain's normal form (IDNA), as a silence reads a name: one of 'Bücher' "
+            "mutes both; " + _ALIKE,
+        ),
+        (
+            '"xn--bcher-kva.de" = ["a.example"], "Bücher.DE" = ["b.example"]',
+            "domains.groups.\"Bücher.DE\": 'Bücher.DE' and the group 'xn--bcher-kva.de' are one "
+            "name in a domain's normal form (IDNA), as a silence reads a name: one of "
+            "'Bücher.DE' mutes both; " + _ALIKE,
+        ),
+    ],
+)
+def test_groups_one_silence_takes_otherwise_load_and_are_warned_of(
+    groups: str, warning: str
+) -> None:
+    """Each is its own label, and a rule fires on each: the config loads as it did.
+    The mute line of one group's alerts mutes the other's too: warned of, naming the
+    silence that mutes both."""
+    text = f"[domains]\ngroups = {{ {groups} }}\n{_RULE}"
+    config = parse_config(text)
+    assert [w for w in config.warnings() if w.startswith("domains.groups")] == [warning]
+    assert len(_fired(text, ["x@a.example", "y@b.example"])) == 2
+
+
+#: ``other`` in full-width letters, which IDNA maps to ``other``.
+_WIDE_OTHER = "\uff4f\uff54\uff48\uff45\uff52"
+
+
+@pytest.mark.parametrize(
+    ("name", "how"),
+    [
+        ("other.", "are one name but for a root dot, which a silence drops"),
+        (_WIDE_OTHER, "are one name in a domain's normal form (IDNA), as a silence reads a name"),
+    ],
+)
+def test_a_group_a_silence_of_takes_as_other_loads_and_is_warned_of(name: str, how: str) -> None:
+    """``other.`` (or ``other`` in full-width letters) is no reserved name, but a
+    silence of it takes sesd's ``other`` too: it loads, fires, and is warned of."""
+    text = f'[domains]\nmax_tracked = 2\ngroups = {{ "{name}" = ["a.example"] }}\n{_RULE}'
+    config = parse_config(text)
+    assert [w for w in config.warnings() if w.startswith("domains.groups")] == [
+        f"domains.groups.\"{name}\": {name!r} and sesd's 'other' (the domains past "
+        f"max_tracked) {how}: one of {name!r} mutes both; name the group otherwise"
+    ]
+    mail = ["x@a.example", "y@b.example", "z@c.example"]
+    assert _fired(text, mail) == sorted([name, "b.example", "other"])
+
+
+def test_groups_a_silence_tells_apart_are_warned_of_nothing() -> None:
+    """A name whose dot is inside it (``Bücher.de`` beside ``bücher``), one that is
+    another's with a letter more (``Shop.EU``, ``Shops.``), or in another script
+    (``Bucher``): no silence of one takes the other."""
+    groups = (
+        '"Bücher.de" = ["a.example"], "bücher" = ["b.example"], "Shop" = ["c.example"], '
+        '"Shop.EU" = ["d.example"], "Shops." = ["e.example"], "Bucher" = ["f.example"], '
+        '"xn--bcher-kva.com" = ["g.example"]'
+    )
+    config = parse_config(f"[domains]\ngroups = {{ {groups} }}\n")
+    assert not [w for w in config.warnings() if w.startswith("domains.groups")]
+    names = list(config.domains.groups)
+    assert not [(a, b) for a in names for b in names if a != b and _silence(a).matches("r", b, "i")]
+
+
+def test_a_group_named_as_a_mailbox_provider_is_warned_of_nothing() -> None:
+    """The group ``Google`` beside the provider ``google``: a silence of ``google`` alone
+    would mute both, but ``sesd silence add`` refuses it, asking for the ``--rule``
+    of each, and a rule's alerts are of providers or of domains: the rule tells them
+    apart, as the mute line of either writes it."""
+    rules = (
+        f'{_RULE}[[alerts.rules]]\nname = "p"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+        'above = 0.1\nproviders = ["google"]\n'
+    )
+    config = parse_config(f'[domains]\ngroups = {{ "Google" = ["a.example"] }}\n{rules}')
+    assert not [w for w in config.warnings() if w.startswith("domains.groups")]
+    assert provider_problem(config, "Google", None).startswith(
+        "--domain Google names the mailbox provider and the group google: add --rule"
+    )
+    assert provider_problem(config, "Google", "r") == ""
+    assert provider_problem(config, "Google", "p") == ""
+
+
+def test_check_config_prints_the_warnings_of_groups_named_alike(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``sesd check-config`` says each, with the file and the line of its key, and
+    exits 0: the config loads."""
+    groups = (
+        '[domains]\ngroups = { "Shop" = ["a.example"], "shop" = ["b.example"], '
+        '"Shop." = ["c.example"], "Bücher" = ["d.example"], "xn--bcher-kva" = ["e.example"] }\n'
+    )
+    path = tmp_path / "sesd.toml"
+    path.write_text(QUEUE + groups + _RULE)
+    assert main(["check-config", str(path)]) == 0
+    line = len(QUEUE.splitlines()) + 2
+    warned = [w for w in capsys.readouterr().err.splitlines() if "domains.groups" in w]
+    assert warned == [
+        f"sesd: warning: {path}:{line}: domains.groups.shop: 'shop' and the group 'Shop' "
+        "differ in case alone: a silence takes a group's name in any case, and mutes both; "
+        + _ALIKE,
+        f"sesd: warning: {path}:{line}: domains.groups.\"Shop.\": 'Shop.' and the group "
+        "'Shop' are one name but for a root dot, which a silence drops: one of 'Shop.' "
+        "mutes both; " + _ALIKE,
+        f"sesd: warning: {path}:{line}: domains.groups.xn--bcher-kva: 'xn--bcher-kva' and "
+        "the group 'Bücher' are one name in a domain's normal form (IDNA), as a silence "
+        "reads a name: one of 'Bücher' mutes both; " + _ALIKE,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("groups", "warning"),
+    [
+        (
+            '"Shop*" = ["a.example"], "shop-eu" = ["b.example"]',
+            "domains.groups.shop-eu: 'shop-eu' and the group 'Shop*' are one name to a "
+            "silence, which reads 'Shop*' as a glob: one of 'Shop*' mutes both; " + _ALIKE,
+        ),
+        (
+            '"Shop " = ["a.example"], "shop" = ["b.example"]',
+            "domains.groups.shop: 'shop' and the group 'Shop ' are one name but for spaces "
+            "around it, which a silence drops: one of 'Shop ' mutes the other, and not its "
+            "own; " + _ALIKE,
+        ),
+        (
+            '"[ab]" = ["a.example"], "[AB]" = ["b.example"]',
+            "domains.groups.\"[AB]\": '[AB]' and the group '[ab]' differ in case alone: a "
+            "silence takes a group's name in any case, and mutes both; " + _ALIKE,
+        ),
+    ],
+)
+def test_groups_named_as_globs_or_with_spaces_are_warned_of_as_a_silence_takes_them(
+    groups: str, warning: str
+) -> None:
+    """A group's name a silence reads as a glob (``Shop*``) takes the other's; one with
+    a space after it is read without, so its mute line mutes the other group and not
+    its own; two in another case alone are taken alike by every silence (``[[]ab]``
+    takes both), though their own names, as globs, take neither."""
+    config = parse_config(f"[domains]\ngroups = {{ {groups} }}\n")
+    assert [w for w in config.warnings() if w.startswith("domains.groups")] == [warning]

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import msgspec
 
+from sesd.config.alerts import is_glob
 from sesd.config.values import LABEL_LENGTH, Duration, Section, toml_key
-from sesd.core.domains import OTHER, normalise_domain
+from sesd.core.domains import FULL_STOPS, OTHER, normalise_domain, silence_forms, silence_takes
 from sesd.core.text import has_control
 
 __all__ = ["NO_DOMAIN_HINT", "DomainsConfig", "listed_twice", "named_alike"]
@@ -88,30 +89,88 @@ class DomainsConfig(Section, frozen=True):
 
 
 def named_alike(domains: DomainsConfig) -> list[str]:
-    """Groups whose names differ in case alone (``Shop`` and ``shop``), or from sesd's
-    ``other`` (``Other``): each is a label of its own, and a rule fires on each, but a
-    silence takes a group's name in any case, so one meant for either mutes both.
-    Warned of, not refused: the config works, and an upgrade refusing it would stop
-    the alerts."""
+    """Groups whose names one silence takes alike: in case alone (``Shop`` and
+    ``shop``), but for a root dot (``Shop.`` and ``shop``), or in a domain's normal
+    form (``Bücher`` and ``xn--bcher-kva``), or a group so named beside sesd's
+    ``other`` (``Other``). Each is a label of its own, and a rule fires on each, but a
+    silence takes a name in any case, without a root dot and as a domain's, so one
+    meant for either mutes both. Warned of, not refused: the config works, and an
+    upgrade refusing it would stop the alerts. A group named as a mailbox provider is
+    not: ``sesd silence add`` asks for the ``--rule`` that tells them apart."""
     found = []
-    in_any_case = {OTHER: OTHER}
-    for name in domains.groups:
-        first = in_any_case.setdefault(name.lower(), name)
-        if first == name:
-            continue
-        key = f"domains.groups.{toml_key(name)}: {name!r} and"
-        if first == OTHER:
-            found.append(
-                f"{key} sesd's 'other' (the domains past max_tracked) differ in case alone: "
-                "a silence takes a group's name in any case, and mutes both; name the group "
-                "otherwise"
-            )
-        else:
-            found.append(
-                f"{key} the group {first!r} differ in case alone: a silence takes a group's "
-                "name in any case, and mutes both; make them one group, or name them otherwise"
-            )
+    # Where each name comes (sesd's ``other`` first), the first in each case, and the
+    # first of each form a silence of it reads (a label in one is taken): looked up,
+    # not matched with every name, as a config may have thousands of groups. A name
+    # with a glob's form (``Shop*``) is matched with each name.
+    order = {OTHER: -1}
+    named = {OTHER: OTHER}
+    forms = dict.fromkeys(silence_forms(OTHER), OTHER)
+    globs: list[str] = []
+    for i, name in enumerate(domains.groups):
+        alike = [named.get(name.lower()), forms.get(name.lower())]
+        alike += [named.get(form) for form in silence_forms(name)]
+        alike += [n for n in globs if silence_takes(n, name)]
+        if any(is_glob(form) for form in silence_forms(name)):
+            alike += [n for n in order if silence_takes(name, n)]
+        # Each as a silence takes it (a glob's form read literally above may not be);
+        # one in another case alone is taken with it by every silence (``[[]ab]``).
+        taken = [n for n in alike if n is not None and _one_silence(name, n)]
+        taken += [n for n in alike[:1] if n is not None]
+        first = min(taken, key=order.__getitem__, default=None)
+        if first is not None:
+            found.append(_alike(name, first))
+        order[name] = i
+        named.setdefault(name.lower(), name)
+        for form in silence_forms(name):
+            forms.setdefault(form, name)
+        if any(is_glob(form) for form in silence_forms(name)):
+            globs.append(name)
     return found
+
+
+def _alike(name: str, first: str) -> str:
+    """The warning of ``name``, which one silence takes with ``first`` (sesd's
+    ``other``, or a group before it): how they are alike, and which silence mutes both
+    (as written: the name a rule's mute line gives)."""
+    key = f"domains.groups.{toml_key(name)}: {name!r} and"
+    if first == OTHER:
+        key += " sesd's 'other' (the domains past max_tracked)"
+        fix = "name the group otherwise"
+    else:
+        key += f" the group {first!r}"
+        fix = "make them one group, or name them otherwise"
+    if name.lower() == first.lower():
+        return (
+            f"{key} differ in case alone: a silence takes a group's name in any case, and "
+            f"mutes both; {fix}"
+        )
+    either = [n for n in (first, name) if silence_takes(n, name if n == first else first)]
+    if name.rstrip(FULL_STOPS).lower() == first.rstrip(FULL_STOPS).lower():
+        how = "are one name but for a root dot, which a silence drops"
+    elif _bare(name) == _bare(first):
+        how = "are one name but for spaces around it, which a silence drops"
+    elif normalise_domain(name) == normalise_domain(first):
+        how = "are one name in a domain's normal form (IDNA), as a silence reads a name"
+    else:
+        how = f"are one name to a silence, which reads {either[0]!r} as a glob"
+    if len(either) == 2:
+        mutes = "one of either mutes both"
+    elif silence_takes(either[0], either[0]):
+        mutes = f"one of {either[0]!r} mutes both"
+    else:  # a name with spaces around it: the silence takes it without
+        mutes = f"one of {either[0]!r} mutes the other, and not its own"
+    return f"{key} {how}: {mutes}; {fix}"
+
+
+def _one_silence(name: str, other: str) -> bool:
+    """Whether a silence of either name takes the other."""
+    return silence_takes(name, other) or silence_takes(other, name)
+
+
+def _bare(name: str) -> str:
+    """A name as a silence reads it in lower case: without spaces around it or a root
+    dot."""
+    return name.strip().rstrip(FULL_STOPS).lower()
 
 
 def listed_twice(domains: DomainsConfig) -> list[str]:
