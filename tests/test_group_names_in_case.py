@@ -202,22 +202,29 @@ def test_groups_a_silence_tells_apart_are_warned_of_nothing() -> None:
     assert not [(a, b) for a in names for b in names if a != b and _silence(a).matches("r", b, "i")]
 
 
-def test_a_group_named_as_a_mailbox_provider_is_warned_of_nothing() -> None:
-    """The group ``Google`` beside the provider ``google``: a silence of ``google`` alone
-    would mute both, but ``sesd silence add`` refuses it, asking for the ``--rule``
-    of each, and a rule's alerts are of providers or of domains: the rule tells them
-    apart, as the mute line of either writes it."""
+@pytest.mark.parametrize(
+    ("provider", "mx"), [("google", ""), ("acme", '[providers.mx]\nacme = ["mx.acme.example"]\n')]
+)
+def test_a_group_named_as_a_mailbox_provider_is_warned_of_nothing(provider: str, mx: str) -> None:
+    """The group ``Google`` beside the provider ``google``, or ``Acme`` beside the
+    config's own provider ``acme``: a silence of the name alone would mute both, but
+    ``sesd silence add`` refuses it, asking for the ``--rule`` of each (of the
+    config's own providers it took it, and muted both), and a rule's alerts are of
+    providers or of domains: the rule tells them apart, as the mute line of either
+    writes it."""
+    group = provider.capitalize()
     rules = (
         f'{_RULE}[[alerts.rules]]\nname = "p"\nmetric = "delay_ratio"\nwindow = "5m"\n'
-        'above = 0.1\nproviders = ["google"]\n'
+        f'above = 0.1\nproviders = ["{provider}"]\n'
     )
-    config = parse_config(f'[domains]\ngroups = {{ "Google" = ["a.example"] }}\n{rules}')
+    config = parse_config(f'{mx}[domains]\ngroups = {{ "{group}" = ["a.example"] }}\n{rules}')
     assert not [w for w in config.warnings() if w.startswith("domains.groups")]
-    assert provider_problem(config, "Google", None).startswith(
-        "--domain Google names the mailbox provider and the group google: add --rule"
+    assert provider_problem(config, group, None) == (
+        f"--domain {group} names the mailbox provider and the group {provider}: add --rule to "
+        f"say which alerts: --rule p for the provider's; --rule r for the group {provider}'s"
     )
-    assert provider_problem(config, "Google", "r") == ""
-    assert provider_problem(config, "Google", "p") == ""
+    assert provider_problem(config, group, "r") == ""
+    assert provider_problem(config, group, "p") == ""
 
 
 def test_check_config_prints_the_warnings_of_groups_named_alike(
