@@ -4,14 +4,28 @@ each group's name as the label it becomes."""
 
 from __future__ import annotations
 
+from typing import Final
+
 import msgspec
 
 from sesd.config.alerts import is_glob
 from sesd.config.values import LABEL_LENGTH, Duration, Section, toml_key
-from sesd.core.domains import FULL_STOPS, OTHER, normalise_domain, silence_forms, silence_takes
+from sesd.core.domains import (
+    FULL_STOPS,
+    OTHER,
+    forms_take,
+    normalise_domain,
+    silence_forms,
+    silence_takes,
+)
 from sesd.core.text import has_control
 
 __all__ = ["NO_DOMAIN_HINT", "DomainsConfig", "listed_twice", "named_alike"]
+
+#: Matches of a group's name with a glob-shaped one's, at most, a config's warnings make
+#: (each silence of one such is matched with every other name): well under a second,
+#: where thousands of names read as globs would hold a start or a reload for a minute.
+_GLOB_MATCHES: Final = 100_000
 
 #: How to write a domain where an address or a URL was pasted in.
 NO_DOMAIN_HINT = "write the domain alone, as gmail.com for ann@gmail.com"
@@ -101,30 +115,45 @@ def named_alike(domains: DomainsConfig) -> list[str]:
     # Where each name comes (sesd's ``other`` first), the first in each case, and the
     # first of each form a silence of it reads (a label in one is taken): looked up,
     # not matched with every name, as a config may have thousands of groups. A name
-    # with a glob's form (``Shop*``) is matched with each name.
+    # with a glob's form (``Shop*``) is matched with each name, up to a bound.
+    shapes = {name: silence_forms(name) for name in (OTHER, *domains.groups)}
+    shaped = [name for name in domains.groups if any(map(is_glob, shapes[name]))]
+    glob_shaped = set(shaped)
     order = {OTHER: -1}
     named = {OTHER: OTHER}
-    forms = dict.fromkeys(silence_forms(OTHER), OTHER)
+    forms = dict.fromkeys(shapes[OTHER], OTHER)
     globs: list[str] = []
+    left, unmatched = _GLOB_MATCHES, ""
     for i, name in enumerate(domains.groups):
-        alike = [named.get(name.lower()), forms.get(name.lower())]
-        alike += [named.get(form) for form in silence_forms(name)]
-        alike += [n for n in globs if silence_takes(n, name)]
-        if any(is_glob(form) for form in silence_forms(name)):
-            alike += [n for n in order if silence_takes(name, n)]
-        # Each as a silence takes it (a glob's form read literally above may not be);
-        # one in another case alone is taken with it by every silence (``[[]ab]``).
-        taken = [n for n in alike if n is not None and _one_silence(name, n)]
-        taken += [n for n in alike[:1] if n is not None]
+        lower, glob = name.lower(), name in glob_shaped
+        # Each as a silence takes it (a glob's form read literally here may not be).
+        looked = [forms.get(lower), *(named.get(form) for form in shapes[name])]
+        taken = [n for n in looked if n is not None and _one_silence(name, n)]
+        # One in another case alone is taken with it by every silence (``[[]ab]``).
+        taken += [n for n in (named.get(lower),) if n is not None]
+        matches = len(globs) + (len(order) if glob else 0)
+        if matches > left and not unmatched:
+            unmatched = name
+        if not unmatched:
+            left -= matches
+            taken += [n for n in globs if forms_take(shapes[n], name)]
+            taken += [n for n in order if glob and forms_take(shapes[name], n)]
         first = min(taken, key=order.__getitem__, default=None)
         if first is not None:
             found.append(_alike(name, first))
         order[name] = i
-        named.setdefault(name.lower(), name)
-        for form in silence_forms(name):
+        named.setdefault(lower, name)
+        for form in shapes[name]:
             forms.setdefault(form, name)
-        if any(is_glob(form) for form in silence_forms(name)):
+        if glob:
             globs.append(name)
+    if unmatched:
+        found.append(
+            f"domains.groups: {len(shaped)} groups' names a silence reads as globs (with *, "
+            f"? or [, as {shaped[0]!r}): too many to match with every other name at each "
+            f"load, and from {unmatched!r} on they were not, so a silence of one may mute "
+            "groups not warned of here; name the groups without *, ? and ["
+        )
     return found
 
 
@@ -149,7 +178,8 @@ def _alike(name: str, first: str) -> str:
         how = "are one name but for a root dot, which a silence drops"
     elif _bare(name) == _bare(first):
         how = "are one name but for spaces around it, which a silence drops"
-    elif normalise_domain(name) == normalise_domain(first):
+    # Two names that are no domain (``Shop*``, ``Shop EU``) have no normal form alike.
+    elif (domain := normalise_domain(name)) is not None and domain == normalise_domain(first):
         how = "are one name in a domain's normal form (IDNA), as a silence reads a name"
     else:
         how = f"are one name to a silence, which reads {either[0]!r} as a glob"

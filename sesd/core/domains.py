@@ -28,6 +28,7 @@ __all__ = [
     "TAG_VALUE",
     "domain_of",
     "domain_pattern",
+    "forms_take",
     "glob_forms",
     "group_named",
     "normalise_domain",
@@ -183,8 +184,14 @@ def silence_takes(matcher: str, label: str) -> bool:
     rule takes a domain in (:func:`domain_pattern`: ``Bücher`` takes ``xn--bcher-kva``
     too); a root dot after any name changes nothing (a group's name is no domain: one
     typed after it is dropped here)."""
+    return forms_take(silence_forms(matcher), label)
+
+
+def forms_take(forms: tuple[str, ...], label: str) -> bool:
+    """Whether a silence whose matcher's :func:`silence_forms` are ``forms`` takes
+    ``label``: as :func:`silence_takes`, the forms read once for many labels."""
     name = label.lower()
-    return any(fnmatchcase(name, pattern) for pattern in silence_forms(matcher))
+    return any(fnmatchcase(name, pattern) for pattern in forms)
 
 
 def silence_forms(matcher: str) -> tuple[str, str, str]:
