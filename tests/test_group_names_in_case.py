@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from sesd.alerting.silence_checks import silence_check
 from sesd.alerting.silences import Silence
 from sesd.commands.main import main
 from sesd.commands.silence_provider import provider_problem
@@ -313,3 +314,55 @@ def test_thousands_of_groups_named_as_globs_load_at_once_and_are_said_unmatched(
     )
     # Each group before it, a glob's name the first takes, is warned of.
     assert len(warned) == 2 + 314
+
+
+def test_a_silence_of_the_configs_own_provider_read_from_a_file_is_kept() -> None:
+    """``--domain acme`` without ``--rule``, ``acme`` of ``[providers.mx]``, is refused
+    when added, but one added before (or edited in) is read as before at a start or a
+    reload: kept, muting the provider's alerts and those of a group named ``Acme``
+    alike, as written."""
+    mx = '[providers.mx]\nacme = ["mx.acme.example"]\n'
+    config = parse_config(f'{mx}[domains]\ngroups = {{ "Acme" = ["a.example"] }}\n{_RULE}')
+    silence = _silence("acme")
+    assert silence_check(config)(silence) == ""
+    assert silence.matches("r", "acme", "info")
+    assert silence.matches("r", "Acme", "info")
+    assert provider_problem(config, "acme", None)
+
+
+def test_a_name_alike_several_is_warned_of_with_the_first() -> None:
+    """``other.`` is alike sesd's ``other`` (but for a root dot) and the group
+    ``OTHER.`` before it (in case), and ``shop`` alike ``shop.`` and ``SHOP``: each
+    warning names the first, sesd's own ``other`` before any group, as a config reads
+    from the top."""
+    groups = (
+        '"OTHER." = ["a.example"], "other." = ["b.example"], "shop." = ["c.example"], '
+        '"SHOP" = ["d.example"], "shop" = ["e.example"]'
+    )
+    config = parse_config(f"[domains]\ngroups = {{ {groups} }}\n")
+    own = "sesd's 'other' (the domains past max_tracked) are one name but for a root dot"
+    dot = "are one name but for a root dot, which a silence drops: one of 'shop.' mutes both"
+    assert [w for w in config.warnings() if w.startswith("domains.groups")] == [
+        f"domains.groups.\"OTHER.\": 'OTHER.' and {own}, which a silence drops: one of "
+        "'OTHER.' mutes both; name the group otherwise",
+        f"domains.groups.\"other.\": 'other.' and {own}, which a silence drops: one of "
+        "'other.' mutes both; name the group otherwise",
+        f"domains.groups.SHOP: 'SHOP' and the group 'shop.' {dot}; " + _ALIKE,
+        f"domains.groups.shop: 'shop' and the group 'shop.' {dot}; " + _ALIKE,
+    ]
+
+
+@pytest.mark.timeout(20)
+def test_a_group_named_as_a_glob_among_thousands_is_matched_with_each() -> None:
+    """One name read as a glob beside thousands of groups named plainly is matched
+    with each of them, within the bound: each it takes is warned of, and none left
+    unmatched."""
+    names = ["Shop*", *(f"shop-{i}" for i in range(3000))]
+    groups = ", ".join(f'"{name}" = ["m{i}.example"]' for i, name in enumerate(names))
+    config = parse_config(f"[domains]\ngroups = {{ {groups} }}\n")
+    warned = [w for w in config.warnings() if w.startswith("domains.groups")]
+    assert len(warned) == 3000
+    assert warned[-1] == (
+        "domains.groups.shop-2999: 'shop-2999' and the group 'Shop*' are one name to a "
+        "silence, which reads 'Shop*' as a glob: one of 'Shop*' mutes both; " + _ALIKE
+    )
