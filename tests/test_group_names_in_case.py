@@ -264,6 +264,11 @@ def test_check_config_prints_the_warnings_of_groups_named_alike(
             "silence, which reads 'Shop*' as a glob: one of 'Shop*' mutes both; " + _ALIKE,
         ),
         (
+            '"Shop*" = ["a.example"], "Shop?" = ["b.example"]',
+            "domains.groups.\"Shop?\": 'Shop?' and the group 'Shop*' are one name to a "
+            "silence, which reads 'Shop*' as a glob: one of either mutes both; " + _ALIKE,
+        ),
+        (
             '"Shop*" = ["a.example"], "Shop EU" = ["b.example"]',
             "domains.groups.\"Shop EU\": 'Shop EU' and the group 'Shop*' are one name to a "
             "silence, which reads 'Shop*' as a glob: one of 'Shop*' mutes both; " + _ALIKE,
@@ -284,7 +289,8 @@ def test_check_config_prints_the_warnings_of_groups_named_alike(
 def test_groups_named_as_globs_or_with_spaces_are_warned_of_as_a_silence_takes_them(
     groups: str, warning: str
 ) -> None:
-    """A group's name a silence reads as a glob (``Shop*``) takes the other's; one with
+    """A group's name a silence reads as a glob (``Shop*``) takes the other's (and
+    ``Shop?``'s takes ``Shop*``: a silence of either mutes both); one with
     a space after it is read without, so its mute line mutes the other group and not
     its own; two in another case alone are taken alike by every silence (``[[]ab]``
     takes both), though their own names, as globs, take neither."""
