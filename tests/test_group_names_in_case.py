@@ -6,10 +6,12 @@ takes a name in any case, without its root dot and as a domain's too, and so mut
 both: warned of, naming both and the silence, not refused (an upgrade refusing a
 config that works is worse). Groups a silence tells apart, and a group named as a
 mailbox provider (``sesd silence add`` asks for the ``--rule`` that tells them
-apart), are warned of nothing."""
+apart), are warned of nothing. A group whose own mute line mutes none of its alerts
+(``Shop ``, ``Shop [EU]``) is warned of too."""
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,8 @@ from sesd.alerting.silences import Silence
 from sesd.commands.main import main
 from sesd.commands.silence_provider import provider_problem
 from sesd.config import parse_config
+from sesd.config.domains import unmuted
+from sesd.config.values import toml_key
 from tests.test_cli import QUEUE
 from tests.test_domains_rule_names import _RULE, _fired
 
@@ -295,7 +299,8 @@ def test_groups_named_as_globs_or_with_spaces_are_warned_of_as_a_silence_takes_t
     its own; two in another case alone are taken alike by every silence (``[[]ab]``
     takes both), though their own names, as globs, take neither."""
     config = parse_config(f"[domains]\ngroups = {{ {groups} }}\n")
-    assert [w for w in config.warnings() if w.startswith("domains.groups")] == [warning]
+    own = unmuted(config.domains)  # Shop 's, [ab]'s: their own mute line mutes them not
+    assert [w for w in config.warnings() if w.startswith("domains.groups")] == [warning, *own]
 
 
 @pytest.mark.timeout(20)
@@ -307,7 +312,9 @@ def test_thousands_of_groups_named_as_globs_load_at_once_and_are_said_unmatched(
     names = ["Shop*", "shop-eu", *(f"Shop [{i}]" for i in range(4000))]
     groups = ", ".join(f'"{name}" = ["m{i}.example"]' for i, name in enumerate(names))
     config = parse_config(f"[domains]\ngroups = {{ {groups} }}\n")
-    warned = [w for w in config.warnings() if w.startswith("domains.groups")]
+    own = unmuted(config.domains)  # each Shop [N]: its own mute line mutes it not
+    warned = [w for w in config.warnings() if w.startswith("domains.groups") and w not in own]
+    assert len(own) == 4000
     assert warned[0] == (
         "domains.groups.shop-eu: 'shop-eu' and the group 'Shop*' are one name to a "
         "silence, which reads 'Shop*' as a glob: one of 'Shop*' mutes both; " + _ALIKE
@@ -372,3 +379,41 @@ def test_a_group_named_as_a_glob_among_thousands_is_matched_with_each() -> None:
         "domains.groups.shop-2999: 'shop-2999' and the group 'Shop*' are one name to a "
         "silence, which reads 'Shop*' as a glob: one of 'Shop*' mutes both; " + _ALIKE
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("Shop ", "has spaces around it, which a silence drops"),
+        ("\u3000Shop", "has spaces around it, which a silence drops"),
+        ("Shop [EU]", "is read by a silence as a glob, whose [...] takes one character"),
+        ("[ab]", "is read by a silence as a glob, whose [...] takes one character"),
+    ],
+)
+def test_a_group_its_own_mute_line_mutes_not_loads_and_is_warned_of(name: str, why: str) -> None:
+    """The mute line of a group's alerts gives its name: a silence of ``Shop `` is one
+    of ``shop``, and ``[ab]`` takes ``a`` or ``b`` (a tenant's, a group's), neither
+    the group. ``sesd silence add`` refused the line, or took it and muted another
+    label's alerts while the group's pages went on; the config loaded without a word.
+    It loads and fires as before, and is warned of."""
+    text = f'[domains]\ngroups = {{ "{name}" = ["a.example"] }}\n{_RULE}'
+    config = parse_config(text)
+    quoted = shlex.quote(name)
+    assert [w for w in config.warnings() if w.startswith("domains.groups")] == [
+        f"domains.groups.{toml_key(name)}: {name!r} {why}: the mute line of the group's "
+        f"alerts (--domain {quoted}) mutes none of them; name the group otherwise"
+    ]
+    assert not _silence(name).matches("r", name, "info")
+    assert _fired(text, ["x@a.example"]) == [name]
+
+
+def test_groups_their_own_mute_line_mutes_are_warned_of_nothing() -> None:
+    """A name with a glob's ``*`` or ``?`` (each takes itself), a root dot, a space
+    inside, in another script or as a domain: its own mute line mutes it."""
+    groups = (
+        '"Shop*" = ["a.example"], "Shop?" = ["b.example"], "Shop." = ["c.example"], '
+        '"Shop EU" = ["d.example"], "Bücher" = ["e.example"], "Почта" = ["f.example"]'
+    )
+    config = parse_config(f"[domains]\ngroups = {{ {groups} }}\n")
+    assert unmuted(config.domains) == []
+    assert all(_silence(name).matches("r", name, "info") for name in config.domains.groups)

@@ -4,6 +4,7 @@ each group's name as the label it becomes."""
 
 from __future__ import annotations
 
+import shlex
 from typing import Final
 
 import msgspec
@@ -20,7 +21,7 @@ from sesd.core.domains import (
 )
 from sesd.core.text import has_control
 
-__all__ = ["NO_DOMAIN_HINT", "DomainsConfig", "listed_twice", "named_alike"]
+__all__ = ["NO_DOMAIN_HINT", "DomainsConfig", "listed_twice", "named_alike", "unmuted"]
 
 #: Matches of a group's name with a glob-shaped one's, at most, a config's warnings make
 #: (each silence of one such is matched with every other name): well under a second,
@@ -153,6 +154,29 @@ def named_alike(domains: DomainsConfig) -> list[str]:
             f"? or [, as {shaped[0]!r}): too many to match with every other name at each "
             f"load, and from {unmatched!r} on they were not, so a silence of one may mute "
             "groups not warned of here; name the groups without *, ? and ["
+        )
+    return found
+
+
+def unmuted(domains: DomainsConfig) -> list[str]:
+    """Groups whose alerts' own mute line (``sesd silence add --domain NAME``) mutes none
+    of them: a silence drops spaces around a name (``Shop ``), and reads ``[EU]`` as a
+    glob's set, one character of those it holds. The line is refused, or mutes another
+    name's alerts (a tenant ``a`` for ``[ab]``), while the group's pages go on.
+    Warned of, not refused: the config works, and an upgrade refusing it would stop
+    the alerts."""
+    found = []
+    for name in domains.groups:
+        if silence_takes(name, name):
+            continue
+        if name != name.strip():
+            why = "has spaces around it, which a silence drops"
+        else:
+            why = "is read by a silence as a glob, whose [...] takes one character"
+        found.append(
+            f"domains.groups.{toml_key(name)}: {name!r} {why}: the mute line of the "
+            f"group's alerts (--domain {shlex.quote(name)}) mutes none of them; name the "
+            "group otherwise"
         )
     return found
 
