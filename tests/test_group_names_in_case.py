@@ -1,15 +1,29 @@
-"""Two groups whose names differ in case alone (``Shop`` and ``shop``), or a group
-named sesd's ``other`` in another case (``Other``), load and fire each under its own
-label, but a silence takes a group's name in any case, and so mutes both: warned of,
-naming both, not refused (an upgrade refusing a config that works is worse). Groups
-named otherwise are warned of nothing."""
+"""Two groups whose names one silence takes alike: in case alone (``Shop`` and
+``shop``), but for a root dot (``Shop.`` and ``shop``), or in a domain's normal form
+(``Bücher`` and ``xn--bcher-kva``), or a group so named beside sesd's ``other``
+(``Other``, ``other.``). Each loads and fires under its own label, but a silence
+takes a name in any case, without its root dot and as a domain's too, and so mutes
+both: warned of, naming both and the silence, not refused (an upgrade refusing a
+config that works is worse). Groups a silence tells apart, and a group named as a
+mailbox provider (``sesd silence add`` asks for the ``--rule`` that tells them
+apart), are warned of nothing. A group whose own mute line mutes none of its alerts
+(``Shop ``, ``Shop [EU]``) is warned of too."""
 
 from __future__ import annotations
 
+import shlex
+from pathlib import Path
+
 import pytest
 
+from sesd.alerting.silence_checks import silence_check
 from sesd.alerting.silences import Silence
+from sesd.commands.main import main
+from sesd.commands.silence_provider import provider_problem
 from sesd.config import parse_config
+from sesd.config.domains import unmuted
+from sesd.config.values import toml_key
+from tests.test_cli import QUEUE
 from tests.test_domains_rule_names import _RULE, _fired
 
 pytestmark = pytest.mark.timeout(60)
@@ -93,3 +107,313 @@ def test_a_rule_on_one_group_less_the_other_named_alike_fires_on_its_own() -> No
         "correct it or drop the exclusion"
     ]
     assert _fired(text, ["x@a.example", "y@b.example"]) == ["shop eu"]
+
+
+def _silence(domain: str) -> Silence:
+    return Silence(id="s1", comment="c", starts_at=0.0, ends_at=None, domain=domain)
+
+
+def test_a_silence_takes_a_groups_name_without_its_root_dot_and_as_a_domains() -> None:
+    """Why ``Shop.`` and ``shop``, or ``Bücher`` and ``xn--bcher-kva``, are one name to
+    the on-call: the mute line of the group ``Shop.`` (``--domain Shop.``) mutes the
+    group ``shop`` too, and that of ``Bücher`` the group ``xn--bcher-kva``; the other
+    way round, each mutes its own group alone."""
+    assert _silence("Shop.").matches("r", "Shop.", "info")
+    assert _silence("Shop.").matches("r", "shop", "info")
+    assert not _silence("shop").matches("r", "Shop.", "info")
+    assert _silence("Bücher").matches("r", "Bücher", "info")
+    assert _silence("Bücher").matches("r", "xn--bcher-kva", "info")
+    assert not _silence("xn--bcher-kva").matches("r", "Bücher", "info")
+
+
+_ALIKE = "make them one group, or name them otherwise"
+
+
+@pytest.mark.parametrize(
+    ("groups", "warning"),
+    [
+        (
+            '"Shop." = ["a.example"], "shop" = ["b.example"]',
+            "domains.groups.shop: 'shop' and the group 'Shop.' are one name but for a root "
+            "dot, which a silence drops: one of 'Shop.' mutes both; " + _ALIKE,
+        ),
+        (
+            '"shop" = ["a.example"], "SHOP\u3002" = ["b.example"]',
+            "domains.groups.\"SHOP\u3002\": 'SHOP\u3002' and the group 'shop' are one name but for "
+            "a root dot, which a silence drops: one of 'SHOP\u3002' mutes both; " + _ALIKE,
+        ),
+        (
+            '"Bücher" = ["a.example"], "xn--bcher-kva" = ["b.example"]',
+            "domains.groups.xn--bcher-kva: 'xn--bcher-kva' and the group 'Bücher' are one name "
+            "in a domain's normal form (IDNA), as a silence reads a name: one of 'Bücher' "
+            "mutes both; " + _ALIKE,
+        ),
+        (
+            '"xn--bcher-kva.de" = ["a.example"], "Bücher.DE" = ["b.example"]',
+            "domains.groups.\"Bücher.DE\": 'Bücher.DE' and the group 'xn--bcher-kva.de' are one "
+            "name in a domain's normal form (IDNA), as a silence reads a name: one of "
+            "'Bücher.DE' mutes both; " + _ALIKE,
+        ),
+    ],
+)
+def test_groups_one_silence_takes_otherwise_load_and_are_warned_of(
+    groups: str, warning: str
+) -> None:
+    """Each is its own label, and a rule fires on each: the config loads as it did.
+    The mute line of one group's alerts mutes the other's too: warned of, naming the
+    silence that mutes both."""
+    text = f"[domains]\ngroups = {{ {groups} }}\n{_RULE}"
+    config = parse_config(text)
+    assert [w for w in config.warnings() if w.startswith("domains.groups")] == [warning]
+    assert len(_fired(text, ["x@a.example", "y@b.example"])) == 2
+
+
+#: ``other`` in full-width letters, which IDNA maps to ``other``.
+_WIDE_OTHER = "\uff4f\uff54\uff48\uff45\uff52"
+
+
+@pytest.mark.parametrize(
+    ("name", "how"),
+    [
+        ("other.", "are one name but for a root dot, which a silence drops"),
+        (_WIDE_OTHER, "are one name in a domain's normal form (IDNA), as a silence reads a name"),
+    ],
+)
+def test_a_group_a_silence_of_takes_as_other_loads_and_is_warned_of(name: str, how: str) -> None:
+    """``other.`` (or ``other`` in full-width letters) is no reserved name, but a
+    silence of it takes sesd's ``other`` too: it loads, fires, and is warned of."""
+    text = f'[domains]\nmax_tracked = 2\ngroups = {{ "{name}" = ["a.example"] }}\n{_RULE}'
+    config = parse_config(text)
+    assert [w for w in config.warnings() if w.startswith("domains.groups")] == [
+        f"domains.groups.\"{name}\": {name!r} and sesd's 'other' (the domains past "
+        f"max_tracked) {how}: one of {name!r} mutes both; name the group otherwise"
+    ]
+    mail = ["x@a.example", "y@b.example", "z@c.example"]
+    assert _fired(text, mail) == sorted([name, "b.example", "other"])
+
+
+def test_groups_a_silence_tells_apart_are_warned_of_nothing() -> None:
+    """A name whose dot is inside it (``Bücher.de`` beside ``bücher``), one that is
+    another's with a letter more (``Shop.EU``, ``Shops.``), or in another script
+    (``Bucher``): no silence of one takes the other."""
+    groups = (
+        '"Bücher.de" = ["a.example"], "bücher" = ["b.example"], "Shop" = ["c.example"], '
+        '"Shop.EU" = ["d.example"], "Shops." = ["e.example"], "Bucher" = ["f.example"], '
+        '"xn--bcher-kva.com" = ["g.example"]'
+    )
+    config = parse_config(f"[domains]\ngroups = {{ {groups} }}\n")
+    assert not [w for w in config.warnings() if w.startswith("domains.groups")]
+    names = list(config.domains.groups)
+    assert not [(a, b) for a in names for b in names if a != b and _silence(a).matches("r", b, "i")]
+
+
+@pytest.mark.parametrize(
+    ("provider", "mx"), [("google", ""), ("acme", '[providers.mx]\nacme = ["mx.acme.example"]\n')]
+)
+def test_a_group_named_as_a_mailbox_provider_is_warned_of_nothing(provider: str, mx: str) -> None:
+    """The group ``Google`` beside the provider ``google``, or ``Acme`` beside the
+    config's own provider ``acme``: a silence of the name alone would mute both, but
+    ``sesd silence add`` refuses it, asking for the ``--rule`` of each (of the
+    config's own providers it took it, and muted both), and a rule's alerts are of
+    providers or of domains: the rule tells them apart, as the mute line of either
+    writes it."""
+    group = provider.capitalize()
+    rules = (
+        f'{_RULE}[[alerts.rules]]\nname = "p"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+        f'above = 0.1\nproviders = ["{provider}"]\n'
+    )
+    config = parse_config(f'{mx}[domains]\ngroups = {{ "{group}" = ["a.example"] }}\n{rules}')
+    assert not [w for w in config.warnings() if w.startswith("domains.groups")]
+    assert provider_problem(config, group, None) == (
+        f"--domain {group} names the mailbox provider and the group {provider}: add --rule to "
+        f"say which alerts: --rule p for the provider's; --rule r for the group {provider}'s"
+    )
+    assert provider_problem(config, group, "r") == ""
+    assert provider_problem(config, group, "p") == ""
+
+
+def test_check_config_prints_the_warnings_of_groups_named_alike(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``sesd check-config`` says each, with the file and the line of its key, and
+    exits 0: the config loads."""
+    groups = (
+        '[domains]\ngroups = { "Shop" = ["a.example"], "shop" = ["b.example"], '
+        '"Shop." = ["c.example"], "Bücher" = ["d.example"], "xn--bcher-kva" = ["e.example"] }\n'
+    )
+    path = tmp_path / "sesd.toml"
+    path.write_text(QUEUE + groups + _RULE)
+    assert main(["check-config", str(path)]) == 0
+    line = len(QUEUE.splitlines()) + 2
+    warned = [w for w in capsys.readouterr().err.splitlines() if "domains.groups" in w]
+    assert warned == [
+        f"sesd: warning: {path}:{line}: domains.groups.shop: 'shop' and the group 'Shop' "
+        "differ in case alone: a silence takes a group's name in any case, and mutes both; "
+        + _ALIKE,
+        f"sesd: warning: {path}:{line}: domains.groups.\"Shop.\": 'Shop.' and the group "
+        "'Shop' are one name but for a root dot, which a silence drops: one of 'Shop.' "
+        "mutes both; " + _ALIKE,
+        f"sesd: warning: {path}:{line}: domains.groups.xn--bcher-kva: 'xn--bcher-kva' and "
+        "the group 'Bücher' are one name in a domain's normal form (IDNA), as a silence "
+        "reads a name: one of 'Bücher' mutes both; " + _ALIKE,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("groups", "warning"),
+    [
+        (
+            '"Shop*" = ["a.example"], "shop-eu" = ["b.example"]',
+            "domains.groups.shop-eu: 'shop-eu' and the group 'Shop*' are one name to a "
+            "silence, which reads 'Shop*' as a glob: one of 'Shop*' mutes both; " + _ALIKE,
+        ),
+        (
+            '"Shop*" = ["a.example"], "Shop?" = ["b.example"]',
+            "domains.groups.\"Shop?\": 'Shop?' and the group 'Shop*' are one name to a "
+            "silence, which reads 'Shop*' as a glob: one of either mutes both; " + _ALIKE,
+        ),
+        (
+            '"Shop*" = ["a.example"], "Shop EU" = ["b.example"]',
+            "domains.groups.\"Shop EU\": 'Shop EU' and the group 'Shop*' are one name to a "
+            "silence, which reads 'Shop*' as a glob: one of 'Shop*' mutes both; " + _ALIKE,
+        ),
+        (
+            '"Shop " = ["a.example"], "shop" = ["b.example"]',
+            "domains.groups.shop: 'shop' and the group 'Shop ' are one name but for spaces "
+            "around it, which a silence drops: one of 'Shop ' mutes the other, and not its "
+            "own; " + _ALIKE,
+        ),
+        (
+            '"[ab]" = ["a.example"], "[AB]" = ["b.example"]',
+            "domains.groups.\"[AB]\": '[AB]' and the group '[ab]' differ in case alone: a "
+            "silence takes a group's name in any case, and mutes both; " + _ALIKE,
+        ),
+    ],
+)
+def test_groups_named_as_globs_or_with_spaces_are_warned_of_as_a_silence_takes_them(
+    groups: str, warning: str
+) -> None:
+    """A group's name a silence reads as a glob (``Shop*``) takes the other's (and
+    ``Shop?``'s takes ``Shop*``: a silence of either mutes both); one with
+    a space after it is read without, so its mute line mutes the other group and not
+    its own; two in another case alone are taken alike by every silence (``[[]ab]``
+    takes both), though their own names, as globs, take neither."""
+    config = parse_config(f"[domains]\ngroups = {{ {groups} }}\n")
+    own = unmuted(config.domains)  # Shop 's, [ab]'s: their own mute line mutes them not
+    assert [w for w in config.warnings() if w.startswith("domains.groups")] == [warning, *own]
+
+
+@pytest.mark.timeout(20)
+def test_thousands_of_groups_named_as_globs_load_at_once_and_are_said_unmatched() -> None:
+    """A silence of a name read as a glob (``Shop [EU]``) is matched with every other
+    name: thousands so named took a minute at each start and reload. Matched up to a
+    bound: the first are warned of as before, and the rest said not matched, naming
+    the first group left."""
+    names = ["Shop*", "shop-eu", *(f"Shop [{i}]" for i in range(4000))]
+    groups = ", ".join(f'"{name}" = ["m{i}.example"]' for i, name in enumerate(names))
+    config = parse_config(f"[domains]\ngroups = {{ {groups} }}\n")
+    own = unmuted(config.domains)  # each Shop [N]: its own mute line mutes it not
+    warned = [w for w in config.warnings() if w.startswith("domains.groups") and w not in own]
+    assert len(own) == 4000
+    assert warned[0] == (
+        "domains.groups.shop-eu: 'shop-eu' and the group 'Shop*' are one name to a "
+        "silence, which reads 'Shop*' as a glob: one of 'Shop*' mutes both; " + _ALIKE
+    )
+    assert warned[-1] == (
+        "domains.groups: 4001 groups' names a silence reads as globs (with *, ? or [, as "
+        "'Shop*'): too many to match with every other name at each load, and from 'Shop "
+        "[314]' on they were not, so a silence of one may mute groups not warned of here; "
+        "name the groups without *, ? and ["
+    )
+    # Each group before it, a glob's name the first takes, is warned of.
+    assert len(warned) == 2 + 314
+
+
+def test_a_silence_of_the_configs_own_provider_read_from_a_file_is_kept() -> None:
+    """``--domain acme`` without ``--rule``, ``acme`` of ``[providers.mx]``, is refused
+    when added, but one added before (or edited in) is read as before at a start or a
+    reload: kept, muting the provider's alerts and those of a group named ``Acme``
+    alike, as written."""
+    mx = '[providers.mx]\nacme = ["mx.acme.example"]\n'
+    config = parse_config(f'{mx}[domains]\ngroups = {{ "Acme" = ["a.example"] }}\n{_RULE}')
+    silence = _silence("acme")
+    assert silence_check(config)(silence) == ""
+    assert silence.matches("r", "acme", "info")
+    assert silence.matches("r", "Acme", "info")
+    assert provider_problem(config, "acme", None)
+
+
+def test_a_name_alike_several_is_warned_of_with_the_first() -> None:
+    """``other.`` is alike sesd's ``other`` (but for a root dot) and the group
+    ``OTHER.`` before it (in case), and ``shop`` alike ``shop.`` and ``SHOP``: each
+    warning names the first, sesd's own ``other`` before any group, as a config reads
+    from the top."""
+    groups = (
+        '"OTHER." = ["a.example"], "other." = ["b.example"], "shop." = ["c.example"], '
+        '"SHOP" = ["d.example"], "shop" = ["e.example"]'
+    )
+    config = parse_config(f"[domains]\ngroups = {{ {groups} }}\n")
+    own = "sesd's 'other' (the domains past max_tracked) are one name but for a root dot"
+    dot = "are one name but for a root dot, which a silence drops: one of 'shop.' mutes both"
+    assert [w for w in config.warnings() if w.startswith("domains.groups")] == [
+        f"domains.groups.\"OTHER.\": 'OTHER.' and {own}, which a silence drops: one of "
+        "'OTHER.' mutes both; name the group otherwise",
+        f"domains.groups.\"other.\": 'other.' and {own}, which a silence drops: one of "
+        "'other.' mutes both; name the group otherwise",
+        f"domains.groups.SHOP: 'SHOP' and the group 'shop.' {dot}; " + _ALIKE,
+        f"domains.groups.shop: 'shop' and the group 'shop.' {dot}; " + _ALIKE,
+    ]
+
+
+@pytest.mark.timeout(20)
+def test_a_group_named_as_a_glob_among_thousands_is_matched_with_each() -> None:
+    """One name read as a glob beside thousands of groups named plainly is matched
+    with each of them, within the bound: each it takes is warned of, and none left
+    unmatched."""
+    names = ["Shop*", *(f"shop-{i}" for i in range(3000))]
+    groups = ", ".join(f'"{name}" = ["m{i}.example"]' for i, name in enumerate(names))
+    config = parse_config(f"[domains]\ngroups = {{ {groups} }}\n")
+    warned = [w for w in config.warnings() if w.startswith("domains.groups")]
+    assert len(warned) == 3000
+    assert warned[-1] == (
+        "domains.groups.shop-2999: 'shop-2999' and the group 'Shop*' are one name to a "
+        "silence, which reads 'Shop*' as a glob: one of 'Shop*' mutes both; " + _ALIKE
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("Shop ", "has spaces around it, which a silence drops"),
+        ("\u3000Shop", "has spaces around it, which a silence drops"),
+        ("Shop [EU]", "is read by a silence as a glob, whose [...] takes one character"),
+        ("[ab]", "is read by a silence as a glob, whose [...] takes one character"),
+    ],
+)
+def test_a_group_its_own_mute_line_mutes_not_loads_and_is_warned_of(name: str, why: str) -> None:
+    """The mute line of a group's alerts gives its name: a silence of ``Shop `` is one
+    of ``shop``, and ``[ab]`` takes ``a`` or ``b`` (a tenant's, a group's), neither
+    the group. ``sesd silence add`` refused the line, or took it and muted another
+    label's alerts while the group's pages went on; the config loaded without a word.
+    It loads and fires as before, and is warned of."""
+    text = f'[domains]\ngroups = {{ "{name}" = ["a.example"] }}\n{_RULE}'
+    config = parse_config(text)
+    quoted = shlex.quote(name)
+    assert [w for w in config.warnings() if w.startswith("domains.groups")] == [
+        f"domains.groups.{toml_key(name)}: {name!r} {why}: the mute line of the group's "
+        f"alerts (--domain {quoted}) mutes none of them; name the group otherwise"
+    ]
+    assert not _silence(name).matches("r", name, "info")
+    assert _fired(text, ["x@a.example"]) == [name]
+
+
+def test_groups_their_own_mute_line_mutes_are_warned_of_nothing() -> None:
+    """A name with a glob's ``*`` or ``?`` (each takes itself), a root dot, a space
+    inside, in another script or as a domain: its own mute line mutes it."""
+    groups = (
+        '"Shop*" = ["a.example"], "Shop?" = ["b.example"], "Shop." = ["c.example"], '
+        '"Shop EU" = ["d.example"], "Bücher" = ["e.example"], "Почта" = ["f.example"]'
+    )
+    config = parse_config(f"[domains]\ngroups = {{ {groups} }}\n")
+    assert unmuted(config.domains) == []
+    assert all(_silence(name).matches("r", name, "info") for name in config.domains.groups)

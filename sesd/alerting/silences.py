@@ -15,7 +15,7 @@ from typing import Final
 
 import msgspec
 
-from sesd.core.domains import FULL_STOPS, domain_pattern
+from sesd.core.domains import silence_takes
 from sesd.core.text import escaped
 
 __all__ = [
@@ -83,19 +83,13 @@ class Silence(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_f
         """Whether every matcher given matches; the domain (provider, tenant, account,
         group) in any case, as the alert's mute line gives it (a tenant's name has
         capitals, a group's may be in any script), and a domain in any spelling a rule
-        takes (see :func:`domain_pattern`); a root dot after any name changes nothing."""
+        takes; a root dot after any name changes nothing (:func:`silence_takes`, which the
+        config's warnings of groups named alike ask too)."""
         if self.rule is not None and not fnmatchcase(rule, self.rule):
             return False
         if self.severity is not None and not fnmatchcase(severity, self.severity):
             return False
-        if self.domain is None:
-            return True
-        name, written = domain.lower(), self.domain.strip().lower()
-        # A group's name is no domain: a root dot typed after it is dropped here.
-        return any(
-            fnmatchcase(name, pattern)
-            for pattern in (domain_pattern(written), written, written.rstrip(FULL_STOPS))
-        )
+        return self.domain is None or silence_takes(self.domain, domain)
 
     def active(self, now: float) -> bool:
         """Whether it mutes at ``now``."""

@@ -32,7 +32,9 @@ def provider_problem(
     ``groups_known`` (a refused file's groups unread), nor without rules read, the
     config cannot tell the readings apart: a ``--rule`` is asked for, and taken."""
     name = domain_pattern(domain)
-    if name not in PROVIDER_LABELS:
+    # The config's own providers too (``[providers.mx]``): a silence of one without a
+    # --rule mutes a group of that name as a built-in provider's would.
+    if name not in {*PROVIDER_LABELS, *config.providers.mx}:
         return ""
     said = f"--domain {shlex.quote(domain)}"
     rules = config.alerts.rules

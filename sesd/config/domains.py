@@ -4,13 +4,29 @@ each group's name as the label it becomes."""
 
 from __future__ import annotations
 
+import shlex
+from typing import Final
+
 import msgspec
 
+from sesd.config.alerts import is_glob
 from sesd.config.values import LABEL_LENGTH, Duration, Section, toml_key
-from sesd.core.domains import OTHER, normalise_domain
+from sesd.core.domains import (
+    FULL_STOPS,
+    OTHER,
+    forms_take,
+    normalise_domain,
+    silence_forms,
+    silence_takes,
+)
 from sesd.core.text import has_control
 
-__all__ = ["NO_DOMAIN_HINT", "DomainsConfig", "listed_twice", "named_alike"]
+__all__ = ["NO_DOMAIN_HINT", "DomainsConfig", "listed_twice", "named_alike", "unmuted"]
+
+#: Matches of a group's name with a glob-shaped one's, at most, a config's warnings make
+#: (each silence of one such is matched with every other name): well under a second,
+#: where thousands of names read as globs would hold a start or a reload for a minute.
+_GLOB_MATCHES: Final = 100_000
 
 #: How to write a domain where an address or a URL was pasted in.
 NO_DOMAIN_HINT = "write the domain alone, as gmail.com for ann@gmail.com"
@@ -88,30 +104,127 @@ class DomainsConfig(Section, frozen=True):
 
 
 def named_alike(domains: DomainsConfig) -> list[str]:
-    """Groups whose names differ in case alone (``Shop`` and ``shop``), or from sesd's
-    ``other`` (``Other``): each is a label of its own, and a rule fires on each, but a
-    silence takes a group's name in any case, so one meant for either mutes both.
+    """Groups whose names one silence takes alike: in case alone (``Shop`` and
+    ``shop``), but for a root dot (``Shop.`` and ``shop``), or in a domain's normal
+    form (``Bücher`` and ``xn--bcher-kva``), or a group so named beside sesd's
+    ``other`` (``Other``). Each is a label of its own, and a rule fires on each, but a
+    silence takes a name in any case, without a root dot and as a domain's, so one
+    meant for either mutes both. Warned of, not refused: the config works, and an
+    upgrade refusing it would stop the alerts. A group named as a mailbox provider is
+    not: ``sesd silence add`` asks for the ``--rule`` that tells them apart."""
+    found = []
+    # Where each name comes (sesd's ``other`` first), the first in each case, and the
+    # first of each form a silence of it reads (a label in one is taken): looked up,
+    # not matched with every name, as a config may have thousands of groups. A name
+    # with a glob's form (``Shop*``) is matched with each name, up to a bound.
+    shapes = {name: silence_forms(name) for name in (OTHER, *domains.groups)}
+    shaped = [name for name in domains.groups if any(map(is_glob, shapes[name]))]
+    glob_shaped = set(shaped)
+    order = {OTHER: -1}
+    named = {OTHER: OTHER}
+    forms = dict.fromkeys(shapes[OTHER], OTHER)
+    globs: list[str] = []
+    left, unmatched = _GLOB_MATCHES, ""
+    for i, name in enumerate(domains.groups):
+        lower, glob = name.lower(), name in glob_shaped
+        # Each as a silence takes it (a glob's form read literally here may not be).
+        looked = [forms.get(lower), *(named.get(form) for form in shapes[name])]
+        taken = [n for n in looked if n is not None and _one_silence(name, n)]
+        # One in another case alone is taken with it by every silence (``[[]ab]``).
+        taken += [n for n in (named.get(lower),) if n is not None]
+        matches = len(globs) + (len(order) if glob else 0)
+        if matches > left and not unmatched:
+            unmatched = name
+        if not unmatched:
+            left -= matches
+            taken += [n for n in globs if forms_take(shapes[n], name)]
+            taken += [n for n in order if glob and forms_take(shapes[name], n)]
+        first = min(taken, key=order.__getitem__, default=None)
+        if first is not None:
+            found.append(_alike(name, first))
+        order[name] = i
+        named.setdefault(lower, name)
+        for form in shapes[name]:
+            forms.setdefault(form, name)
+        if glob:
+            globs.append(name)
+    if unmatched:
+        found.append(
+            f"domains.groups: {len(shaped)} groups' names a silence reads as globs (with *, "
+            f"? or [, as {shaped[0]!r}): too many to match with every other name at each "
+            f"load, and from {unmatched!r} on they were not, so a silence of one may mute "
+            "groups not warned of here; name the groups without *, ? and ["
+        )
+    return found
+
+
+def unmuted(domains: DomainsConfig) -> list[str]:
+    """Groups whose alerts' own mute line (``sesd silence add --domain NAME``) mutes none
+    of them: a silence drops spaces around a name (``Shop ``), and reads ``[EU]`` as a
+    glob's set, one character of those it holds. The line is refused, or mutes another
+    name's alerts (a tenant ``a`` for ``[ab]``), while the group's pages go on.
     Warned of, not refused: the config works, and an upgrade refusing it would stop
     the alerts."""
     found = []
-    in_any_case = {OTHER: OTHER}
     for name in domains.groups:
-        first = in_any_case.setdefault(name.lower(), name)
-        if first == name:
+        if silence_takes(name, name):
             continue
-        key = f"domains.groups.{toml_key(name)}: {name!r} and"
-        if first == OTHER:
-            found.append(
-                f"{key} sesd's 'other' (the domains past max_tracked) differ in case alone: "
-                "a silence takes a group's name in any case, and mutes both; name the group "
-                "otherwise"
-            )
+        if name != name.strip():
+            why = "has spaces around it, which a silence drops"
         else:
-            found.append(
-                f"{key} the group {first!r} differ in case alone: a silence takes a group's "
-                "name in any case, and mutes both; make them one group, or name them otherwise"
-            )
+            why = "is read by a silence as a glob, whose [...] takes one character"
+        found.append(
+            f"domains.groups.{toml_key(name)}: {name!r} {why}: the mute line of the "
+            f"group's alerts (--domain {shlex.quote(name)}) mutes none of them; name the "
+            "group otherwise"
+        )
     return found
+
+
+def _alike(name: str, first: str) -> str:
+    """The warning of ``name``, which one silence takes with ``first`` (sesd's
+    ``other``, or a group before it): how they are alike, and which silence mutes both
+    (as written: the name a rule's mute line gives)."""
+    key = f"domains.groups.{toml_key(name)}: {name!r} and"
+    if first == OTHER:
+        key += " sesd's 'other' (the domains past max_tracked)"
+        fix = "name the group otherwise"
+    else:
+        key += f" the group {first!r}"
+        fix = "make them one group, or name them otherwise"
+    if name.lower() == first.lower():
+        return (
+            f"{key} differ in case alone: a silence takes a group's name in any case, and "
+            f"mutes both; {fix}"
+        )
+    either = [n for n in (first, name) if silence_takes(n, name if n == first else first)]
+    if name.rstrip(FULL_STOPS).lower() == first.rstrip(FULL_STOPS).lower():
+        how = "are one name but for a root dot, which a silence drops"
+    elif _bare(name) == _bare(first):
+        how = "are one name but for spaces around it, which a silence drops"
+    # Two names that are no domain (``Shop*``, ``Shop EU``) have no normal form alike.
+    elif (domain := normalise_domain(name)) is not None and domain == normalise_domain(first):
+        how = "are one name in a domain's normal form (IDNA), as a silence reads a name"
+    else:
+        how = f"are one name to a silence, which reads {either[0]!r} as a glob"
+    if len(either) == 2:
+        mutes = "one of either mutes both"
+    elif silence_takes(either[0], either[0]):
+        mutes = f"one of {either[0]!r} mutes both"
+    else:  # a name with spaces around it: the silence takes it without
+        mutes = f"one of {either[0]!r} mutes the other, and not its own"
+    return f"{key} {how}: {mutes}; {fix}"
+
+
+def _one_silence(name: str, other: str) -> bool:
+    """Whether a silence of either name takes the other."""
+    return silence_takes(name, other) or silence_takes(other, name)
+
+
+def _bare(name: str) -> str:
+    """A name as a silence reads it in lower case: without spaces around it or a root
+    dot."""
+    return name.strip().rstrip(FULL_STOPS).lower()
 
 
 def listed_twice(domains: DomainsConfig) -> list[str]:

@@ -28,6 +28,7 @@ __all__ = [
     "TAG_VALUE",
     "domain_of",
     "domain_pattern",
+    "forms_take",
     "glob_forms",
     "group_named",
     "normalise_domain",
@@ -35,6 +36,8 @@ __all__ = [
     "recipient_key",
     "redact_address",
     "shown_address",
+    "silence_forms",
+    "silence_takes",
     "tag_label",
     "takes_every",
     "takes_glob",
@@ -173,6 +176,30 @@ def domain_pattern(written: str) -> str:
     no domain (a tenant's) lower-cased."""
     parts = written.strip().rstrip(FULL_STOPS).translate(_AS_DOTS).split(".")
     return ".".join(normalise_domain(part) or part.lower() for part in parts)
+
+
+def silence_takes(matcher: str, label: str) -> bool:
+    """Whether a silence's domain matcher (a name or a glob) takes an alert's ``label``
+    (a domain, group, provider, tenant or account): in any case, and in any spelling a
+    rule takes a domain in (:func:`domain_pattern`: ``Bücher`` takes ``xn--bcher-kva``
+    too); a root dot after any name changes nothing (a group's name is no domain: one
+    typed after it is dropped here)."""
+    return forms_take(silence_forms(matcher), label)
+
+
+def forms_take(forms: tuple[str, ...], label: str) -> bool:
+    """Whether a silence whose matcher's :func:`silence_forms` are ``forms`` takes
+    ``label``: as :func:`silence_takes`, the forms read once for many labels."""
+    name = label.lower()
+    return any(fnmatchcase(name, pattern) for pattern in forms)
+
+
+def silence_forms(matcher: str) -> tuple[str, str, str]:
+    """The globs (or names) :func:`silence_takes` matches a label in lower case
+    against: a domain's normal form, as written in lower case without spaces around
+    it, and without a root dot too."""
+    written = matcher.strip().lower()
+    return (domain_pattern(written), written, written.rstrip(FULL_STOPS))
 
 
 def _as_group(name: str) -> tuple[str, str, str]:
