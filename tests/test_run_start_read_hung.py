@@ -128,12 +128,14 @@ def test_a_stop_while_the_start_read_hangs_ends_sesd_at_once(
 
 #: ``sesd run`` whose command's imports wait at the FIFO given first, until the test
 #: lets them through: its stop signals are held then (sesd.runtime.early), as in the
-#: second or so its modules take to load. The start's read bound is 10 s.
+#: second or so its modules take to load. The start's read bound is 20 s: well above
+#: what the rest of the start takes on a loaded machine (six seconds seen), so a stop
+#: that waited it out is told by the time as by the line.
 HELD_IN_ITS_IMPORTS = """
 import sys
 from sesd.commands import main as entry, run
 gate = sys.argv.pop(1)
-run.READ_BOUND = 10.0
+run.READ_BOUND = 20.0
 parser = entry._parser
 def importing(command):
     with open(gate, "rb") as held:
@@ -158,7 +160,7 @@ async def test_a_stop_during_the_imports_ends_sesd_before_its_read(tmp_path: Pat
     command = [sys.executable, "-c", HELD_IN_ITS_IMPORTS, str(gate), "run", "--config", str(path)]
     async with await anyio.open_process(command, stderr=subprocess.PIPE) as process:
         try:
-            with anyio.fail_after(20):
+            with anyio.fail_after(25):
                 async with open_for_writing(gate):  # held in its imports, signals held
                     process.send_signal(signal.SIGTERM)
                 began = time.monotonic()
@@ -170,7 +172,7 @@ async def test_a_stop_during_the_imports_ends_sesd_before_its_read(tmp_path: Pat
         assert process.stderr is not None
         err = b"".join([chunk async for chunk in process.stderr]).decode()
     assert (code, err.splitlines()) == (0, ["sesd: stopped as it started"])
-    assert time.monotonic() - began < 5  # not the bound's 10 s
+    assert time.monotonic() - began < 15  # not the bound's 20 s
 
 
 async def test_a_reload_during_the_imports_leaves_the_start_to_read_its_config(
