@@ -71,10 +71,16 @@ sys.exit(main())
 
 
 def _faketime_library() -> str:
+    """libfaketime's thread-safe build. sesd runs threads besides its event loop's (its
+    worker threads; each waiting for the GIL asks libfaketime the time too), and the
+    plain build parses the file into state every thread shares, unlocked: a read that
+    races another's as the file is replaced may return the offset before it, a step
+    back and one ahead that the wall clock never made (a loaded machine makes the
+    race likelier). The thread-safe build takes one call at a time."""
     require_tool("faketime")
-    found = sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1"))
+    found = sorted(glob.glob("/usr/lib/*/faketime/libfaketimeMT.so.1"))
     if not found:
-        pytest.fail("faketime is installed but libfaketime.so.1 is not where Debian puts it")
+        pytest.fail("faketime is installed but libfaketimeMT.so.1 is not where Debian puts it")
     return found[0]
 
 
