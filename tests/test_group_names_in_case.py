@@ -427,3 +427,17 @@ def test_groups_their_own_mute_line_mutes_are_warned_of_nothing() -> None:
     config = parse_config(f"[domains]\ngroups = {{ {groups} }}\n")
     assert unmuted(config.domains) == []
     assert all(_silence(name).matches("r", name, "info") for name in config.domains.groups)
+
+
+@pytest.mark.parametrize("name", ["Shop EU.", "Ab Cd\u3002"])
+def test_the_mute_line_of_a_group_named_with_a_space_and_a_root_dot_is_taken(
+    name: str,
+) -> None:
+    """``Shop EU.`` is no domain, and a silence of it takes the group as written; but
+    ``sesd silence add`` looked for a group named ``Shop EU``, without the dot, and
+    refused the group's own mute line as naming no label, the daemon leaving it out
+    of the file the same. It is taken, and mutes the group's alerts."""
+    config = parse_config(f'[domains]\ngroups = {{ "{name}" = ["a.example"] }}\n{_RULE}')
+    assert not [w for w in config.warnings() if w.startswith("domains.groups")]
+    assert silence_check(config)(_silence(name)) == ""
+    assert _silence(name).matches("r", name, "info")
