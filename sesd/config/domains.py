@@ -150,11 +150,14 @@ def named_alike(domains: DomainsConfig) -> list[str]:
         if glob:
             globs.append(name)
     if unmatched:
-        found.append(
+        # First: a load says only the first of many warnings (sesd.config.warned), and
+        # this one tells that those of these names are not all.
+        found.insert(
+            0,
             f"domains.groups: {len(shaped)} groups' names a silence reads as globs (with *, "
             f"? or [, as {shaped[0]!r}): too many to match with every other name at each "
             f"load, and from {unmatched!r} on they were not, so a silence of one may mute "
-            "groups not warned of here; name the groups without *, ? and ["
+            "groups not warned of here; name the groups without *, ? and [",
         )
     return found
 
