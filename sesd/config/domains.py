@@ -154,10 +154,11 @@ def named_alike(domains: DomainsConfig) -> list[str]:
         # this one tells that those of these names are not all.
         found.insert(
             0,
-            f"domains.groups: {len(shaped)} groups' names a silence reads as globs (with *, "
-            f"? or [, as {shaped[0]!r}): too many to match with every other name at each "
-            f"load, and from {unmatched!r} on they were not, so a silence of one may mute "
-            "groups not warned of here; name the groups without *, ? and [",
+            f"domains.groups: {len(shaped)} of {len(domains.groups)} groups' names a silence "
+            f"reads as globs (with *, ? or [, as {shaped[0]!r}): too many matches of each "
+            f"with every other name to make at each load, and from {unmatched!r} on they "
+            "were not made, so a silence of one may mute groups not warned of here; name "
+            "the groups without *, ? and [",
         )
     return found
 
