@@ -21,6 +21,7 @@ from sesd.alerting.silences import Silence
 from sesd.commands.main import main
 from sesd.commands.silence_provider import provider_problem
 from sesd.config import parse_config
+from sesd.config.checks import new_warnings
 from sesd.config.domains import unmuted
 from sesd.config.values import toml_key
 from sesd.config.warned import said
@@ -445,3 +446,15 @@ def test_the_mute_line_of_a_group_named_with_a_space_and_a_root_dot_is_taken(
     assert not [w for w in config.warnings() if w.startswith("domains.groups")]
     assert silence_check(config)(_silence(name)) == ""
     assert _silence(name).matches("r", name, "info")
+
+
+def test_a_reload_says_a_new_group_its_own_mute_line_mutes_not() -> None:
+    """A reload says the warnings its config brings, each told from the last config's
+    with any list index left out (an entry moved is no news): the warning of a group
+    ``Shop [2]`` read as that of ``Shop [1]`` before it, and went unsaid."""
+    before = parse_config('[domains]\ngroups = { "Shop [1]" = ["a.example"] }\n')
+    after = parse_config(
+        '[domains]\ngroups = { "Shop [1]" = ["a.example"], "Shop [2]" = ["b.example"] }\n'
+    )
+    assert new_warnings(before, after) == unmuted(after.domains)[1:]
+    assert new_warnings(after, after) == []
