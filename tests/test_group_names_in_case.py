@@ -424,10 +424,12 @@ def test_a_group_its_own_mute_line_mutes_not_loads_and_is_warned_of(name: str, w
 
 def test_groups_their_own_mute_line_mutes_are_warned_of_nothing() -> None:
     """A name with a glob's ``*`` or ``?`` (each takes itself), a root dot, a space
-    inside, in another script or as a domain: its own mute line mutes it."""
+    inside, in another script or as a domain, or a ``[`` a glob reads as itself (no
+    set closes it, or an empty one): its own mute line mutes it."""
     groups = (
         '"Shop*" = ["a.example"], "Shop?" = ["b.example"], "Shop." = ["c.example"], '
-        '"Shop EU" = ["d.example"], "Bücher" = ["e.example"], "Почта" = ["f.example"]'
+        '"Shop EU" = ["d.example"], "Bücher" = ["e.example"], "Почта" = ["f.example"], '
+        '"Shop [" = ["g.example"], "a[]b" = ["h.example"]'
     )
     config = parse_config(f"[domains]\ngroups = {{ {groups} }}\n")
     assert unmuted(config.domains) == []
@@ -458,3 +460,14 @@ def test_a_reload_says_a_new_group_its_own_mute_line_mutes_not() -> None:
     )
     assert new_warnings(before, after) == unmuted(after.domains)[1:]
     assert new_warnings(after, after) == []
+
+
+def test_each_group_its_own_mute_line_mutes_not_is_warned_of_among_others() -> None:
+    """Each such group is warned of, wherever it comes among groups whose mute line
+    mutes them, in the order the config gives them."""
+    groups = '"Shop" = ["a.example"], "[ab]" = ["b.example"], "EU " = ["c.example"]'
+    config = parse_config(f"[domains]\ngroups = {{ {groups} }}\n")
+    assert [w.split(":")[0] for w in unmuted(config.domains)] == [
+        'domains.groups."[ab]"',
+        'domains.groups."EU "',
+    ]
