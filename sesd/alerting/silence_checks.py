@@ -15,7 +15,7 @@ from sesd.alerting.silences import TEXT_SHOWN, Silence
 from sesd.config import Config, is_glob
 from sesd.config.watched import NO_DOMAIN_HINT, group_members, no_domain, silence_takes_a_label
 from sesd.core.accounts import DEFAULT_ACCOUNT, is_region
-from sesd.core.domains import FULL_STOPS, domain_pattern
+from sesd.core.domains import domain_pattern, silence_forms
 from sesd.core.tenant_map import NOT_NAMES, valid_tenant
 from sesd.core.text import escaped, has_control
 
@@ -99,9 +99,10 @@ def _could_be_label(config: Config, written: str) -> bool:
     if not no_domain(written) or valid_tenant(written):
         return True
     # A group's name in any case, a root dot typed after it or not, as a silence
-    # matches it (sesd.alerting.silences) and a rule names it.
-    typed = written.strip().lower().rstrip(FULL_STOPS)
-    if any(group.lower() == typed for group in config.domains.groups):
+    # matches it (sesd.alerting.silences) and a rule names it: in each form a silence
+    # reads, as the group ``Shop EU.`` is no domain, its mute line keeping the dot.
+    typed = silence_forms(written)
+    if any(group.lower() in typed for group in config.domains.groups):
         return True
     if written in NOT_NAMES:  # a tenant SES names ``other`` is ``'other'``
         return True

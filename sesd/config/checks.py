@@ -90,6 +90,10 @@ def new_warnings(
 
 _QUEUE_AT = re.compile(r"\bqueues\[(\d+)\]")
 
+#: An index, written right after its key (``track[0]``, ``groups."Shop EU"[1]``): not
+#: a group's name such as ``Shop [1]``, whose warnings would read as ``Shop [2]``'s.
+_INDEX = re.compile(r"(?<=[\w\"\]])\[\d+\]")
+
 
 def _unmoved(warning: str, config: Config) -> str:
     """``warning`` with ``queues[1]`` as ``queues (NAME)`` (names are unique), and every
@@ -100,7 +104,7 @@ def _unmoved(warning: str, config: Config) -> str:
         at = int(found.group(1))
         return f"queues ({queues[at].label})" if at < len(queues) else found.group(0)
 
-    return re.sub(r"\[\d+\]", "[]", _QUEUE_AT.sub(named, warning))
+    return _INDEX.sub("[]", _QUEUE_AT.sub(named, warning))
 
 
 def config_warnings(config: Config) -> list[str]:
