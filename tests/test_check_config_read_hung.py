@@ -17,6 +17,7 @@ import pytest
 
 from sesd.commands import check_config
 from sesd.commands.main import main
+from tests.long_paths import long_path, named
 from tests.test_run_start_read_hung import QUEUE, _let_go
 
 pytestmark = pytest.mark.timeout(30)
@@ -37,19 +38,24 @@ def _checked_hung(fifo: Path, argv: list[str]) -> int:
     return code
 
 
+@pytest.mark.parametrize("length", [0, 501], ids=["path", "long-path"])
 def test_a_config_file_whose_read_hangs_fails_the_reload_s_check_in_one_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    length: int,
 ) -> None:
     """The unit's check before a reload (``--quiet --no-secrets``), its config file on a
-    share that hangs: exit 1 within the bound, one line naming the file and the bound."""
-    path = tmp_path / "sesd.toml"
+    share that hangs: exit 1 within the bound, one line naming the file (a path of 501
+    characters cut at 500) and the bound."""
+    path = long_path(tmp_path, length, ".toml") if length else tmp_path / "sesd.toml"
     os.mkfifo(path)
     monkeypatch.setattr(check_config, "READ_BOUND", 0.2)
     code = _checked_hung(path, ["check-config", "--quiet", "--no-secrets", "--config", str(path)])
     assert code == check_config.EXIT_UNREAD == 1
     assert capsys.readouterr().err.splitlines() == [
-        f"sesd: cannot check the config: reading {path} and the files it names took over "
-        "0.2 s (a file on a hung mount?)"
+        f"sesd: cannot check the config: reading {named(path)} and the files it names took "
+        "over 0.2 s (a file on a hung mount?)"
     ]
 
 

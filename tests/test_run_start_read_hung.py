@@ -30,6 +30,7 @@ from sesd.commands.main import main
 from sesd.runtime import early
 from tests.dns_server import hermetic_text
 from tests.fifo_gates import open_for_writing
+from tests.long_paths import long_path, named
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -74,6 +75,21 @@ def test_a_file_whose_read_hangs_at_the_start_fails_it_in_one_line(
     )
 
 
+def test_the_start_s_read_refuses_a_config_no_daemon_can_run_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Read in its thread, the config is still read for a daemon: one without a queue
+    (which ``sesd check-config`` refuses too) fails the start in one line, exit 2; not
+    a daemon started that consumes nothing."""
+    path = tmp_path / "sesd.toml"
+    path.write_text(hermetic_text('[aws]\nendpoint_url = "http://127.0.0.1:9"\n'))
+    assert main(["run", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert [line for line in err.splitlines() if not line.startswith("{")] == [
+        f"sesd: config error: {path}: queues: at least one [[queues]] is needed"
+    ]
+
+
 @pytest.fixture
 def held_signals() -> Iterator[None]:
     """SIGTERM, SIGINT and SIGHUP held as ``sesd run`` holds them from its first line
@@ -90,19 +106,25 @@ def held_signals() -> Iterator[None]:
 
 
 @pytest.mark.usefixtures("held_signals")
-@pytest.mark.parametrize("kind", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize(
+    ("kind", "length"),
+    [(signal.SIGTERM, 0), (signal.SIGINT, 0), (signal.SIGTERM, 501)],
+    ids=["SIGTERM", "SIGINT", "SIGTERM-long-path"],
+)
 def test_a_stop_while_the_start_read_hangs_ends_sesd_at_once(
     kind: signal.Signals,
+    length: int,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """systemd's SIGTERM (or a Ctrl-C) while the routing key's read hangs: sesd ends at
-    once, as a stop while it starts does (exit 0), saying what it was waiting on; not
-    once the bound is out, as a failed start (exit 2)."""
+    once, as a stop while it starts does (exit 0), saying what it was waiting on (a
+    config path of 501 characters cut at 500); not once the bound is out, as a failed
+    start (exit 2)."""
     fifo = tmp_path / "routing_key"
     os.mkfifo(fifo)
-    path = tmp_path / "sesd.toml"
+    path = long_path(tmp_path, length, ".toml") if length else tmp_path / "sesd.toml"
     path.write_text(QUEUE + f'[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "file:{fifo}"\n')
     monkeypatch.setattr(run_command, "READ_BOUND", 10.0)
 
@@ -121,8 +143,8 @@ def test_a_stop_while_the_start_read_hangs_ends_sesd_at_once(
     err = capsys.readouterr().err
     (line,) = [line for line in err.splitlines() if not line.startswith("{")]
     assert line == (
-        f"sesd: stopped as it started: reading {path} and the files it names had not "
-        "returned (a file on a hung mount?)"
+        f"sesd: stopped as it started: reading {named(path)} and the files it names had "
+        "not returned (a file on a hung mount?)"
     )
 
 

@@ -5,6 +5,7 @@ and keeps."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -160,6 +161,23 @@ def test_leftovers_of_a_file_named_with_glob_characters_are_removed_and_no_other
     saver.release()
     assert not left.exists()
     assert (tmp_path / ".statee.bin.k2x9.tmp").exists()
+
+
+def test_a_leftover_that_cannot_be_removed_fails_the_start_and_lets_the_lock_go(
+    tmp_path: Path,
+) -> None:
+    """Something where a save's leftover would be that the start cannot remove (a
+    directory of that name): the start fails, and lets the file's lock go as it does,
+    not left to the process's exit (a start in the same process, or a test's, would be
+    told the file is in use)."""
+    from sesd.runtime.state_lock import hold, let_go
+
+    path = tmp_path / "state.bin"
+    (tmp_path / ".state.bin.k2x9.tmp").mkdir()
+    saver = _saver(path)
+    with pytest.raises(OSError, match=r"\.state\.bin\.k2x9\.tmp"):
+        saver.load()
+    let_go(hold(str(path)))
 
 
 def test_the_lock_file_goes_to_the_owner_of_the_directory(tmp_path: Path) -> None:
@@ -583,6 +601,27 @@ def test_a_state_file_larger_than_this_config_could_save_is_kept_aside_unread(
     peak = measured_alone(_load_peak, str(path), str(limit))
     assert peak < 4 << 20, peak
     assert not path.exists()
+    assert (tmp_path / "state.bin.unusable").stat().st_size == limit + 1
+
+
+async def test_a_state_file_larger_than_the_limit_is_kept_aside_unread_by_the_daemon(
+    tmp_path: Path,
+) -> None:
+    """So at the daemon's start, which reads the file in a thread of its own: the limit
+    goes with it, and the file one byte past it is kept aside unread, its size and the
+    limit said."""
+    path = tmp_path / "state.bin"
+    config = parse_config(RULE)
+    sinks = config.alerts.named_sinks()
+    limit = state_limit(Pipeline(core_settings(config)).ledger, config.alerts.rules, sinks)
+    with path.open("wb") as handle:
+        handle.truncate(limit + 1)
+    saver = _saver(path)
+    with capture_logs() as logs:
+        async with contextlib.AsyncExitStack() as stack:
+            await saver.load_within(stack, watched=False)
+    (ignored,) = [log for log in logs if log["event"] == "sesd.state.ignored"]
+    assert f"is {limit + 1:,} bytes, more than the {limit:,}" in ignored["reason"]
     assert (tmp_path / "state.bin.unusable").stat().st_size == limit + 1
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import traceback
+import tracemalloc
 import warnings
 from collections.abc import Callable
 from functools import partial
@@ -22,6 +23,7 @@ import sesd.runtime.state_start as start
 from sesd.config import parse_config
 from sesd.runtime import early
 from sesd.runtime.daemon import Daemon
+from sesd.runtime.state_reach import killed_restores
 from sesd.runtime.state_start import RestoreStopped
 from tests.dns_server import hermetic
 from tests.test_state_files import _saver
@@ -211,18 +213,36 @@ def test_an_empty_restore_marker_counts_one_killed_start(tmp_path: Path) -> None
 
 
 def test_a_garbage_restore_marker_counts_one_killed_start(tmp_path: Path) -> None:
-    """A marker holding no count (garbage, a negative number written by hand): one
-    killed start, never fewer than none, so a start killed after it makes two and the
-    file is kept aside at the next, not after a crash loop of many."""
+    """A marker holding no count (garbage, a negative number written by hand, a digit
+    other than 0-9, which read as text would count: U+0662 as 2): one killed start,
+    never fewer than none, so a start killed after it makes two and the file is kept
+    aside at the next, not after a crash loop of many."""
     path = tmp_path / "state.bin"
     _saved_file(path)
-    for garbage in (b"x\xff", b"-5", b"   "):
+    for garbage in (b"x\xff", b"-5", b"   ", "\u0662".encode()):
         (tmp_path / "state.bin.restoring").write_bytes(garbage)
         assert "sesd.state.restored" in _restored(path), garbage
     (tmp_path / "state.bin.restoring").write_bytes(b"-5")
     _killed_start(path)
     assert (tmp_path / "state.bin.restoring").read_bytes() == b"2"
     assert "sesd.state.ignored" in _restored(path)
+
+
+def test_a_huge_restore_marker_is_not_read_whole(tmp_path: Path) -> None:
+    """A marker grown huge (a file copied over it by mistake; here 64 MiB, sparse): the
+    start reads no more of it than a count takes, not the whole into memory, and counts
+    it as garbage, one killed start."""
+    marker = tmp_path / "state.bin.restoring"
+    with marker.open("wb") as handle:
+        handle.truncate(64 << 20)
+    tracemalloc.start()
+    try:
+        killed = killed_restores(str(marker))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert killed == 1
+    assert peak < 1 << 20, peak
 
 
 def test_a_file_that_cannot_be_kept_aside_is_never_saved_over(tmp_path: Path) -> None:
