@@ -155,7 +155,15 @@ def clear_leftovers(path: str) -> int:
     # The name escaped: a "[" in it (``state[eu].bin``) would make it a pattern.
     left = list(target.parent.glob(f".{glob.escape(target.name)}.*.tmp"))
     for leftover in left:
-        leftover.unlink(missing_ok=True)
+        try:
+            leftover.unlink(missing_ok=True)
+        except OSError as exc:
+            # A directory of that name, or one sesd may not write: one line, as for the
+            # lock, not a traceback; what is in the way is the operator's to move.
+            raise StartError(
+                f"state.path: cannot remove {escaped(str(leftover), 500)}, where a save "
+                f"cut off leaves its copy: {exc.strerror or exc} (move it out of the way)"
+            ) from exc
     return len(left)
 
 
