@@ -1,7 +1,8 @@
 """A group's own mute line mutes it, whatever its name: a silence drops spaces around
-a name (``Shop ``) and reads ``*``, ``?`` and ``[`` as a glob's (``[ab]`` takes ``a``
-and ``b``), so the line printed with an alert gives the name with each such character
-as a glob's set of itself (``Shop[ ]``, ``[[]ab]``). Pasted into a shell and run, it
+a name (``Shop ``) and a root dot (``Shop.``), and reads ``*``, ``?`` and ``[`` as a
+glob's (``[ab]`` takes ``a`` and ``b``), so the line printed with an alert gives the
+name with each such character as a glob's set of itself (``Shop[ ]``, ``Shop[.]``,
+``[[]ab]``). Pasted into a shell and run, it
 mutes the alert's label and no other."""
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ RULES = (
 # its spaces, would take: another group, a tenant (``a``, ``b``), a domain.
 OTHERS = ["Shop", "shop", "Shop E", "Shop EU", "Shopx", "a", "b", "ax", "Shop  ", "shop.example"]
 NAMES = ["Shop ", " Shop", "\u3000Shop", "Shop [EU]", "[ab]", "Shop*", "a?", "Shop?[x]", "Shop "]
+# A root dot, which a silence drops: ``Shop.`` as written mutes ``Shop`` too.
+NAMES += ["Shop.", "Shop\u3002", "Shop. ", "Shop ."]
 
 
 @pytest.mark.parametrize(
@@ -39,6 +42,10 @@ NAMES = ["Shop ", " Shop", "\u3000Shop", "Shop [EU]", "[ab]", "Shop*", "a?", "Sh
         ("[ab]", "[[]ab]"),
         ("Shop*", "Shop[*]"),
         ("a?", "a[?]"),
+        ("Shop.", "Shop[.]"),
+        ("Shop\u3002", "Shop[\u3002]"),
+        ("Shop. ", "Shop[.][ ]"),
+        ("Shop.EU", "Shop.EU"),
         ("Shop EU", "Shop EU"),
         ("example.com", "example.com"),
         ("*.example.com", "[*].example.com"),
@@ -47,7 +54,7 @@ NAMES = ["Shop ", " Shop", "\u3000Shop", "Shop [EU]", "[ab]", "Shop*", "a?", "Sh
 def test_the_matcher_of_a_name_keeps_its_spaces_and_glob_characters_as_sets(
     name: str, matcher: str
 ) -> None:
-    """A name with neither reads as itself, as every mute line did."""
+    """A name with none of them reads as itself, as every mute line did."""
     assert exact_matcher(name) == matcher
 
 

@@ -197,20 +197,27 @@ def forms_take(forms: tuple[str, ...], label: str) -> bool:
 
 def exact_matcher(label: str) -> str:
     """A silence's domain matcher that takes ``label`` (in any case, as
-    :func:`silence_takes` reads one), and no other label a glob or the spaces dropped
-    would add: each ``*``, ``?`` and ``[`` a set of itself (``[*]``), which a glob
-    reads as that character, and each space around the name a set too (``Shop[ ]``),
-    which a silence does not drop. A name with neither is itself, so most mute lines
-    read as the name."""
+    :func:`silence_takes` reads one), and no other label a glob, the spaces or the
+    root dot dropped would add: each ``*``, ``?`` and ``[`` a set of itself (``[*]``),
+    which a glob reads as that character, and each space around the name and full stop
+    ending it a set too (``Shop[ ]``, ``Shop[.]``), which a silence does not drop. A
+    name with none of them is itself, so most mute lines read as the name."""
     body = label.strip()
     start = label.index(body) if body else len(label)
-    kept = "".join(f"[{c}]" if c in "*?[" else c for c in body)
-    return _as_sets(label[:start]) + kept + _as_sets(label[start + len(body) :])
+    name = body.rstrip(FULL_STOPS)
+    kept = "".join(f"[{c}]" if c in "*?[" else c for c in name)
+    return (
+        _as_sets(label[:start])
+        + kept
+        + _as_sets(body[len(name) :])
+        + _as_sets(label[start + len(body) :])
+    )
 
 
-def _as_sets(spaces: str) -> str:
-    """Each of ``spaces`` (around a name) a glob's set of itself, kept by a silence."""
-    return "".join(f"[{c}]" for c in spaces)
+def _as_sets(kept: str) -> str:
+    """Each of ``kept`` (spaces around a name, its root dot) a glob's set of itself,
+    which a silence does not drop."""
+    return "".join(f"[{c}]" for c in kept)
 
 
 def silence_forms(matcher: str) -> tuple[str, str, str]:
