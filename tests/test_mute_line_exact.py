@@ -7,15 +7,21 @@ mutes the alert's label and no other."""
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 from pathlib import Path
 
 import pytest
 
+from sesd.alerting.alert import notification_of
+from sesd.alerting.evaluator import Evaluator
+from sesd.alerting.rules import Transition
 from sesd.alerting.silence_file import SilenceFile
 from sesd.alerting.silences import Silence, silence_command
 from sesd.commands.main import main
+from sesd.config.alerts import AlertsConfig
 from sesd.core.domains import exact_matcher
+from tests.test_render import RULE, T, _alert, _render
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -122,3 +128,24 @@ def test_a_domain_counted_in_such_a_group_is_refused_with_the_groups_exact_line(
     [silence] = SilenceFile(str(silences)).read()
     assert silence.matches("delays", "Shop [EU]", "info")
     assert not silence.matches("delays", "Shop E", "info")
+
+
+def test_each_sink_carries_the_line_as_it_is_run() -> None:
+    """A group whose name holds what Slack formats (``*``, ``_``, backticks) and the
+    glob sets of its line (``[*]``): each sink gives the line character for character
+    (Slack as text it does not format, the others as JSON strings or a console line),
+    so what the on-call copies is the command that mutes that group alone."""
+    name = "Shop [EU]*_x_ `y` "
+    alert = dataclasses.replace(_alert(Transition.FIRING, "a.example"), domain=name)
+    mute = Evaluator(AlertsConfig(), []).mute
+    notification = notification_of(RULE, Transition.FIRING, tuple(RULE.sinks), (alert,), T, mute)
+    line = silence_command("sesd silence add", RULE.name, [name])
+    words = shlex.split(line)
+    assert words[words.index("--domain") + 1] == "Shop [[]EU][*]_x_ `y`[ ]"
+    got = _render(notification)
+    closing = got["slack"]["blocks"][-1]["elements"][-1]
+    assert closing == {"type": "plain_text", "text": f"mute: {line}", "emoji": False}
+    assert [e["payload"]["custom_details"]["mute"] for e in got["pagerduty"]] == [line]
+    assert [d["annotations"]["mute"] for d in got["alertmanager"]] == [line]
+    assert f"    mute: {line}" in got["console"]
+    assert got["webhook"]["mute"] == line
