@@ -34,6 +34,9 @@ def _tenants(watched: str) -> str:
         ("Acme", '"Acme"'),
         ("acme", '"*"'),
         ("acme", '"Ac*"'),
+        # The glob takes Acme (its A is no a): a silence of acme mutes Acme's alerts.
+        ("acme", '"[!a]cme"'),
+        ("acme", '"[!A-Z]CME"'),
         ("google", '"Google"'),
         ("google", '"*"'),
     ],
@@ -49,9 +52,10 @@ def test_a_provider_named_as_a_watched_tenant_asks_for_the_tenants_rule(
     assert provider_problem(config, name, "tenant-delays") == ""
 
 
-def test_a_provider_no_rule_alerts_on_is_refused_as_muting_nothing_still() -> None:
-    """A rule on tenants that watches another tenant: nothing alerts on ``acme``."""
-    config = parse_config(MX + _tenants('"Shop"'))
+@pytest.mark.parametrize("watched", ['"Shop"', '"[!aA]cme"', '"acme?"'])
+def test_a_provider_no_rule_alerts_on_is_refused_as_muting_nothing_still(watched: str) -> None:
+    """A rule on tenants that watches no tenant acme in any case: nothing alerts on it."""
+    config = parse_config(MX + _tenants(watched))
     assert provider_problem(config, "acme", None).endswith("it would mute nothing")
 
 

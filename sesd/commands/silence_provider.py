@@ -13,14 +13,17 @@ nothing."""
 
 from __future__ import annotations
 
+import re
 import shlex
 from fnmatch import fnmatchcase
 
 from sesd.alerting.labels import takes
 from sesd.config import Config, RuleConfig, is_glob
 from sesd.core.domains import domain_pattern
+from sesd.core.globs import glob_parts
 from sesd.core.providers import LABELS as PROVIDER_LABELS
 from sesd.core.scopes import DOMAIN, PROVIDER, TENANT
+from sesd.core.tenant_map import valid_tenant
 
 __all__ = ["provider_problem"]
 
@@ -91,8 +94,28 @@ def _takes_tenant(rule: RuleConfig, name: str) -> bool:
     if takes(rule, name):
         return True
     named = [t for t in rule.watched if not is_glob(t) and t.lower() == name]
-    globbed = any(is_glob(t) and fnmatchcase(name, t.lower()) for t in rule.watched)
+    globbed = any(is_glob(t) and _in_any_case(t, name) for t in rule.watched)
     return globbed or any(takes(rule, t) for t in named)
+
+
+#: The characters of a tenant's name (ASCII: each has one other case at most).
+_TENANT_CHARACTERS = [c for c in map(chr, range(128)) if valid_tenant(c)]
+
+
+def _in_any_case(pattern: str, name: str) -> bool:
+    """Whether a glob on tenants takes a tenant named ``name`` (lower case) in some
+    case: each of its sets and characters taken in either case. The glob lower-cased
+    would not do: ``[!a]cme`` takes ``Acme``, whose ``A`` is no ``a``."""
+    parts = []
+    for kind, text in glob_parts(pattern):
+        if kind in "*?":
+            parts.append(".*" if kind == "*" else ".")
+            continue
+        found = {c.lower() for c in _TENANT_CHARACTERS if fnmatchcase(c, text)}
+        if not found:
+            return False  # a character no tenant's name has: the glob takes none
+        parts.append(f"[{re.escape(''.join(sorted(found)))}]")
+    return re.fullmatch("".join(parts), name, re.DOTALL) is not None
 
 
 def _either(names: list[str]) -> str:
