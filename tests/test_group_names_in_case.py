@@ -6,8 +6,9 @@ takes a name in any case, without its root dot and as a domain's too, and so mut
 both: warned of, naming both and the silence, not refused (an upgrade refusing a
 config that works is worse). Groups a silence tells apart, and a group named as a
 mailbox provider (``sesd silence add`` asks for the ``--rule`` that tells them
-apart), are warned of nothing. A group whose own mute line mutes none of its alerts
-(``Shop ``, ``Shop [EU]``) is warned of too."""
+apart), are warned of nothing. A group a silence of its name as written mutes none
+of the alerts of (``Shop ``, ``Shop [EU]``) is warned of too, with the line that
+does."""
 
 from __future__ import annotations
 
@@ -396,27 +397,34 @@ def test_tens_of_thousands_of_groups_named_plainly_load_at_once() -> None:
     assert not [w for w in config.warnings() if w.startswith("domains.groups")]
 
 
+_SPACES = "has spaces around it, which a silence drops"
+_GLOB = "is read by a silence as a glob, whose [...] takes one character"
+
+
 @pytest.mark.parametrize(
-    ("name", "why"),
+    ("name", "why", "line"),
     [
-        ("Shop ", "has spaces around it, which a silence drops"),
-        ("\u3000Shop", "has spaces around it, which a silence drops"),
-        ("Shop [EU]", "is read by a silence as a glob, whose [...] takes one character"),
-        ("[ab]", "is read by a silence as a glob, whose [...] takes one character"),
+        ("Shop ", _SPACES, "'Shop[ ]'"),
+        ("\u3000Shop", _SPACES, "'[\u3000]Shop'"),
+        ("Shop [EU]", _GLOB, "'Shop [[]EU]'"),
+        ("[ab]", _GLOB, "'[[]ab]'"),
     ],
 )
-def test_a_group_its_own_mute_line_mutes_not_loads_and_is_warned_of(name: str, why: str) -> None:
-    """The mute line of a group's alerts gives its name: a silence of ``Shop `` is one
-    of ``shop``, and ``[ab]`` takes ``a`` or ``b`` (a tenant's, a group's), neither
-    the group. ``sesd silence add`` refused the line, or took it and muted another
-    label's alerts while the group's pages went on; the config loaded without a word.
-    It loads and fires as before, and is warned of."""
+def test_a_group_its_name_as_written_mutes_not_loads_and_is_warned_of(
+    name: str, why: str, line: str
+) -> None:
+    """A silence of ``Shop `` is one of ``shop``, and ``[ab]`` takes ``a`` or ``b`` (a
+    tenant's, a group's), neither the group: ``sesd silence add`` refuses the name
+    typed so, or takes it and mutes another label's alerts while the group's pages go
+    on. It loads and fires as before, and is warned of, with the matcher its alerts'
+    mute line gives, which mutes the group alone."""
     text = f'[domains]\ngroups = {{ "{name}" = ["a.example"] }}\n{_RULE}'
     config = parse_config(text)
     quoted = shlex.quote(name)
     assert [w for w in config.warnings() if w.startswith("domains.groups")] == [
-        f"domains.groups.{toml_key(name)}: {name!r} {why}: the mute line of the group's "
-        f"alerts (--domain {quoted}) mutes none of them; name the group otherwise"
+        f"domains.groups.{toml_key(name)}: {name!r} {why}: a silence of the name as "
+        f"written (--domain {quoted}) mutes none of the group's alerts; their mute line "
+        f"gives --domain {line}, which mutes them alone (or name the group otherwise)"
     ]
     assert not _silence(name).matches("r", name, "info")
     assert _fired(text, ["x@a.example"]) == [name]

@@ -202,3 +202,19 @@ def test_each_line_the_note_gives_is_taken_where_the_group_is_named_as_a_provide
             assert line in err, err
     for line in (group, "--domain hotmail.*", "--domain outlook.*"):
         assert main([*add, *line.split()]) == 0, capsys.readouterr().err
+
+
+def test_a_group_told_for_a_domain_meant_is_given_as_its_own_label_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The group ``Mail [x]``: the note gives ``--domain 'Mail [[]x]'``, which is taken
+    and mutes that group (the name as written is a glob that matches no label)."""
+    path = tmp_path / "sesd.toml"
+    rules = RULES.replace(
+        'Big = ["big.example"]', 'Big = ["big.example"], "Mail [x]" = ["gmail.com"]'
+    )
+    path.write_text(f'[alerts]\nsilences_path = "{tmp_path / "silences.json"}"\n{rules}')
+    add = ["silence", "add", "--config", str(path), "--for", "1h", "--comment", "c"]
+    assert main([*add, "--domain", "gmail"]) == 0
+    assert "for gmail.com's, --domain 'Mail [[]x]';" in capsys.readouterr().err
+    assert main([*add, "--domain", "Mail [[]x]"]) == 0, capsys.readouterr().err

@@ -15,7 +15,7 @@ from sesd.alerting.silences import TEXT_SHOWN, Silence
 from sesd.config import Config, is_glob
 from sesd.config.watched import NO_DOMAIN_HINT, group_members, no_domain, silence_takes_a_label
 from sesd.core.accounts import DEFAULT_ACCOUNT, is_region
-from sesd.core.domains import domain_pattern, silence_forms
+from sesd.core.domains import domain_pattern, exact_matcher, silence_forms
 from sesd.core.tenant_map import NOT_NAMES, valid_tenant
 from sesd.core.text import escaped, has_control
 
@@ -59,7 +59,7 @@ def domain_problem(
         return (
             f"{said} is a glob that matches only domains counted under the {noun} "
             f"{', '.join(map(repr, groups))}: its alerts name the {noun} "
-            f"({prefix}domain {shlex.quote(groups[0])})"
+            f"({prefix}domain {shlex.quote(exact_matcher(groups[0]))})"
         )
     if not _could_be_label(config, domain):
         return (
@@ -69,7 +69,7 @@ def domain_problem(
     if written in members:
         return (
             f"{said} counts under the group {members[written]!r}: its alerts name the "
-            f"group ({prefix}domain {shlex.quote(members[written])})"
+            f"group ({prefix}domain {shlex.quote(exact_matcher(members[written]))})"
         )
     return ""
 

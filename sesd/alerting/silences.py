@@ -15,7 +15,7 @@ from typing import Final
 
 import msgspec
 
-from sesd.core.domains import silence_takes
+from sesd.core.domains import exact_matcher, silence_takes
 from sesd.core.text import escaped
 
 __all__ = [
@@ -214,6 +214,8 @@ def silence_command(prefix: str, rule: str, domains: list[str]) -> str:
     the line would fail when run)."""
     if not prefix:
         return ""
-    domain = domains[0] if len(domains) == 1 else "*"
+    # Its own label, exactly: a silence drops spaces around a name and reads ``[EU]``
+    # as a glob, so ``Shop `` or ``[ab]`` as written would mute another label's alerts.
+    domain = exact_matcher(domains[0]) if len(domains) == 1 else "*"
     words = ["--rule", rule, "--domain", domain, "--for", "4h", "--comment", "REASON"]
     return f"{prefix} " + " ".join(shlex.quote(word) for word in words)

@@ -16,7 +16,7 @@ from sesd.commands.silence_provider import provider_problem
 from sesd.config import Config, RuleConfig, is_glob
 from sesd.config.watched import group_members
 from sesd.core.canary import CANARY_DOMAIN
-from sesd.core.domains import FULL_STOPS, domain_pattern, normalise_domain
+from sesd.core.domains import FULL_STOPS, domain_pattern, exact_matcher, normalise_domain
 from sesd.core.providers import LABELS as PROVIDER_LABELS
 from sesd.core.providers import consumer_domains
 from sesd.core.scopes import DOMAIN, PROVIDER, TENANT
@@ -93,7 +93,7 @@ def _group_line(config: Config, group: str) -> str:
     """What mutes a group's alerts: ``--domain GROUP``, and the ``--rule`` that watches
     it where the group's name is a mailbox provider's too (``microsoft``: refused
     without one, as it would mute the provider's alerts as well)."""
-    line = _line(group)
+    line = _line(exact_matcher(group))  # its own label alone, whatever its name
     if not provider_problem(config, group, None):
         return line
     rules = [r.name for r in config.alerts.rules if r.scope == DOMAIN and takes(r, group)]

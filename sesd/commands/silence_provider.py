@@ -1,10 +1,11 @@
 """``sesd silence add --domain NAME`` where NAME is a mailbox provider's (``microsoft``):
 which alerts it would mute, and the ``--rule`` to type for each.
 
-An alert names a provider when a rule on providers fires for it, and a group when a
-rule on domains fires for a group of that name. Without ``--rule`` the silence would
-mute both: refused, with the ``--rule`` of each reading the config has (the rules that
-watch it, as the evaluator picks their labels). A rule on domains alone that watches no
+An alert names a provider when a rule on providers fires for it, a group when a rule
+on domains fires for a group of that name, and a tenant when a rule on tenants fires
+for a tenant of that name in any case (``Acme``). Without ``--rule`` the silence would
+mute them all: refused, with the ``--rule`` of each reading the config has (the rules
+that watch it, as the evaluator picks their labels). A rule on domains alone that watches no
 group of that name would mute nothing (a domain's name has a dot): refused too,
 pointing at the provider's rules. The line for ``--rule`` used to
 name every rule on domains, and the one an on-call engineer picked from it then muted
@@ -12,14 +13,17 @@ nothing."""
 
 from __future__ import annotations
 
+import re
 import shlex
 from fnmatch import fnmatchcase
 
 from sesd.alerting.labels import takes
-from sesd.config import Config, RuleConfig
+from sesd.config import Config, RuleConfig, is_glob
 from sesd.core.domains import domain_pattern
+from sesd.core.globs import glob_parts
 from sesd.core.providers import LABELS as PROVIDER_LABELS
-from sesd.core.scopes import DOMAIN, PROVIDER
+from sesd.core.scopes import DOMAIN, PROVIDER, TENANT
+from sesd.core.tenant_map import valid_tenant
 
 __all__ = ["provider_problem"]
 
@@ -52,19 +56,25 @@ def provider_problem(
     written = [group for group in config.domains.groups if group.lower() == name]
     grouped = bool(written)
     groups = [r.name for r in rules if r.scope == DOMAIN and any(takes(r, g) for g in written)]
+    tenants = [r.name for r in rules if r.scope == TENANT and _takes_tenant(r, name)]
     if rule is None:
         told = [
             f"{_either(providers)} for the provider's",
             f"{_either(groups)} for the group {name}'s",
+            f"{_either(tenants)} for a tenant {name}'s",
         ]
-        choices = [t for t, names in zip(told, (providers, groups), strict=True) if names]
+        found = (providers, groups, tenants)
+        choices = [t for t, names in zip(told, found, strict=True) if names]
         if not choices:
             group = _no_group_rule(name, grouped)
             return (
                 f"{said} names the mailbox provider {name}, and no rule alerts on it: "
                 f"{_no_provider_rule(rules)}, and {group}; it would mute nothing"
             )
-        what = "the mailbox provider and the group" if grouped else "the mailbox provider"
+        what = " and ".join(
+            noun for noun, named in (("the group", grouped), ("a tenant", bool(tenants))) if named
+        )
+        what = f"the mailbox provider and {what}" if what else "the mailbox provider"
         return f"{said} names {what} {name}: add --rule to say which alerts: " + "; ".join(choices)
     chosen = [r for r in rules if fnmatchcase(r.name, rule)]
     if not chosen or any(r.scope != DOMAIN or r.name in groups for r in chosen):
@@ -75,6 +85,37 @@ def provider_problem(
         f"{said} --rule {shlex.quote(rule)}: rules on domains only, and {why}: it would "
         f"mute nothing; {name} is a mailbox provider: {fix}"
     )
+
+
+def _takes_tenant(rule: RuleConfig, name: str) -> bool:
+    """Whether a rule on tenants may fire on a tenant a silence of ``name`` (lower
+    case) takes: the tenant in any case (``Acme`` for ``acme``), as a silence matches
+    it, named by the rule or matched by its glob."""
+    if takes(rule, name):
+        return True
+    named = [t for t in rule.watched if not is_glob(t) and t.lower() == name]
+    globbed = any(is_glob(t) and _in_any_case(t, name) for t in rule.watched)
+    return globbed or any(takes(rule, t) for t in named)
+
+
+#: The characters of a tenant's name (ASCII: each has one other case at most).
+_TENANT_CHARACTERS = [c for c in map(chr, range(128)) if valid_tenant(c)]
+
+
+def _in_any_case(pattern: str, name: str) -> bool:
+    """Whether a glob on tenants takes a tenant named ``name`` (lower case) in some
+    case: each of its sets and characters taken in either case. The glob lower-cased
+    would not do: ``[!a]cme`` takes ``Acme``, whose ``A`` is no ``a``."""
+    parts = []
+    for kind, text in glob_parts(pattern):
+        if kind in "*?":
+            parts.append(".*" if kind == "*" else ".")
+            continue
+        found = {c.lower() for c in _TENANT_CHARACTERS if fnmatchcase(c, text)}
+        if not found:
+            return False  # a character no tenant's name has: the glob takes none
+        parts.append(f"[{re.escape(''.join(sorted(found)))}]")
+    return re.fullmatch("".join(parts), name, re.DOTALL) is not None
 
 
 def _either(names: list[str]) -> str:

@@ -14,6 +14,7 @@ from sesd.config.values import LABEL_LENGTH, Duration, Section, toml_key
 from sesd.core.domains import (
     FULL_STOPS,
     OTHER,
+    exact_matcher,
     forms_take,
     normalise_domain,
     silence_forms,
@@ -164,12 +165,13 @@ def named_alike(domains: DomainsConfig) -> list[str]:
 
 
 def unmuted(domains: DomainsConfig) -> list[str]:
-    """Groups whose alerts' own mute line (``sesd silence add --domain NAME``) mutes none
-    of them: a silence drops spaces around a name (``Shop ``), and reads ``[EU]`` as a
-    glob's set, one character of those it holds. The line is refused, or mutes another
-    name's alerts (a tenant ``a`` for ``[ab]``), while the group's pages go on.
-    Warned of, not refused: the config works, and an upgrade refusing it would stop
-    the alerts."""
+    """Groups a silence of the name as written (``sesd silence add --domain NAME``)
+    mutes none of the alerts of: a silence drops spaces around a name (``Shop ``), and
+    reads ``[EU]`` as a glob's set, one character of those it holds. Typed so, it is
+    refused, or mutes another name's alerts (a tenant ``a`` for ``[ab]``), while the
+    group's pages go on; the alerts' own mute line gives the name with those as sets
+    of themselves (``Shop[ ]``), which mutes the group alone. Warned of, not refused:
+    the config works, and an upgrade refusing it would stop the alerts."""
     found = []
     for name in domains.groups:
         # Only a set ([...]) or spaces around keep a name from taking itself: the
@@ -181,9 +183,10 @@ def unmuted(domains: DomainsConfig) -> list[str]:
         else:
             why = "is read by a silence as a glob, whose [...] takes one character"
         found.append(
-            f"domains.groups.{toml_key(name)}: {name!r} {why}: the mute line of the "
-            f"group's alerts (--domain {shlex.quote(name)}) mutes none of them; name the "
-            "group otherwise"
+            f"domains.groups.{toml_key(name)}: {name!r} {why}: a silence of the name as "
+            f"written (--domain {shlex.quote(name)}) mutes none of the group's alerts; "
+            f"their mute line gives --domain {shlex.quote(exact_matcher(name))}, which "
+            "mutes them alone (or name the group otherwise)"
         )
     return found
 

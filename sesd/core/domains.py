@@ -28,6 +28,7 @@ __all__ = [
     "TAG_VALUE",
     "domain_of",
     "domain_pattern",
+    "exact_matcher",
     "forms_take",
     "glob_forms",
     "group_named",
@@ -192,6 +193,31 @@ def forms_take(forms: tuple[str, ...], label: str) -> bool:
     ``label``: as :func:`silence_takes`, the forms read once for many labels."""
     name = label.lower()
     return any(fnmatchcase(name, pattern) for pattern in forms)
+
+
+def exact_matcher(label: str) -> str:
+    """A silence's domain matcher that takes ``label`` (in any case, as
+    :func:`silence_takes` reads one), and no other label a glob, the spaces or the
+    root dot dropped would add: each ``*``, ``?`` and ``[`` a set of itself (``[*]``),
+    which a glob reads as that character, and each space around the name and full stop
+    ending it a set too (``Shop[ ]``, ``Shop[.]``), which a silence does not drop. A
+    name with none of them is itself, so most mute lines read as the name."""
+    body = label.strip()
+    start = label.index(body) if body else len(label)
+    name = body.rstrip(FULL_STOPS)
+    kept = "".join(f"[{c}]" if c in "*?[" else c for c in name)
+    return (
+        _as_sets(label[:start])
+        + kept
+        + _as_sets(body[len(name) :])
+        + _as_sets(label[start + len(body) :])
+    )
+
+
+def _as_sets(kept: str) -> str:
+    """Each of ``kept`` (spaces around a name, its root dot) a glob's set of itself,
+    which a silence does not drop."""
+    return "".join(f"[{c}]" for c in kept)
 
 
 def silence_forms(matcher: str) -> tuple[str, str, str]:

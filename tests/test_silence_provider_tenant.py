@@ -1,0 +1,73 @@
+"""``sesd silence add --domain NAME`` without ``--rule``, where NAME is a mailbox
+provider's (``google``, or ``acme`` of ``[providers.mx]``) and a tenant's a rule on
+tenants watches (``Acme``): the silence would mute the tenant's alerts as well as the
+provider's. Refused, asking for the ``--rule`` of the tenant's rules; it was refused
+as muting nothing, which sent the on-call away from the alerts that were paging."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sesd.alerting.silence_file import SilenceFile
+from sesd.commands.main import main
+from sesd.commands.silence_provider import provider_problem
+from sesd.config import parse_config
+
+pytestmark = pytest.mark.timeout(30)
+
+MX = '[providers.mx]\nacme = ["mx.acme.example"]\n'
+
+
+def _tenants(watched: str) -> str:
+    return (
+        '[tenants]\nenabled = true\n[[alerts.rules]]\nname = "tenant-delays"\n'
+        f'metric = "delay_ratio"\nwindow = "5m"\nabove = 0.1\ntenants = [{watched}]\n'
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "watched"),
+    [
+        ("acme", '"Acme"'),
+        ("Acme", '"Acme"'),
+        ("acme", '"*"'),
+        ("acme", '"Ac*"'),
+        # The glob takes Acme (its A is no a): a silence of acme mutes Acme's alerts.
+        ("acme", '"[!a]cme"'),
+        ("acme", '"[!A-Z]CME"'),
+        ("google", '"Google"'),
+        ("google", '"*"'),
+    ],
+)
+def test_a_provider_named_as_a_watched_tenant_asks_for_the_tenants_rule(
+    name: str, watched: str
+) -> None:
+    config = parse_config(MX + _tenants(watched))
+    assert provider_problem(config, name, None) == (
+        f"--domain {name} names the mailbox provider and a tenant {name.lower()}: add "
+        f"--rule to say which alerts: --rule tenant-delays for a tenant {name.lower()}'s"
+    )
+    assert provider_problem(config, name, "tenant-delays") == ""
+
+
+@pytest.mark.parametrize("watched", ['"Shop"', '"[!aA]cme"', '"acme?"'])
+def test_a_provider_no_rule_alerts_on_is_refused_as_muting_nothing_still(watched: str) -> None:
+    """A rule on tenants that watches no tenant acme in any case: nothing alerts on it."""
+    config = parse_config(MX + _tenants(watched))
+    assert provider_problem(config, "acme", None).endswith("it would mute nothing")
+
+
+def test_silence_add_with_the_rule_asked_for_mutes_the_tenants_alerts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "sesd.toml"
+    silences = tmp_path / "silences.json"
+    path.write_text(f'[alerts]\nsilences_path = "{silences}"\n{MX}' + _tenants('"Acme"'))
+    add = ["silence", "add", "--config", str(path), "--domain", "acme", "--for", "1h"]
+    assert main([*add, "--comment", "c"]) != 0
+    assert "--rule tenant-delays for a tenant acme's" in capsys.readouterr().err
+    assert main([*add, "--comment", "c", "--rule", "tenant-delays"]) == 0
+    [silence] = SilenceFile(str(silences)).read()
+    assert silence.matches("tenant-delays", "Acme", "info")
