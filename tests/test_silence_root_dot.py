@@ -52,3 +52,20 @@ def test_silence_add_takes_a_name_with_a_root_dot_and_the_daemon_keeps_it(
         assert main([*add, "--domain", name]) == 0, capsys.readouterr().err
         assert capsys.readouterr().err == ""
         assert check(_silence(name)) == ""
+
+
+@pytest.mark.parametrize("group", ["Bücher.", "shop\u3002"])
+def test_the_mute_line_of_a_group_named_with_its_root_dot_gets_no_note(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], group: str
+) -> None:
+    """A group may be named with a root dot after it, and a silence of its name as
+    written mutes its alerts: no note that the name has no dot and mutes a tenant or a
+    domain of that very name, which would send the on-call engineer after another."""
+    config = CONFIG.replace('"Bücher"', f'"{group}"')
+    path = tmp_path / "sesd.toml"
+    path.write_text(f'[alerts]\nsilences_path = "{tmp_path / "silences.json"}"\n{config}')
+    add = ["silence", "add", "--config", str(path), "--for", "1h", "--comment", "c"]
+    assert main([*add, "--domain", group]) == 0
+    assert capsys.readouterr().err == ""
+    assert _silence(group).matches("delays", group, "info")
+    assert silence_check(parse_config(path.read_text()))(_silence(group)) == ""
