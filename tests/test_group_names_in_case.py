@@ -479,3 +479,25 @@ def test_each_group_its_own_mute_line_mutes_not_is_warned_of_among_others() -> N
         'domains.groups."[ab]"',
         'domains.groups."EU "',
     ]
+
+
+def test_a_reload_says_a_new_group_named_with_an_index_and_no_space() -> None:
+    """``Shop[2]``, written without a space, is no index either: its quoted key and
+    its name as the warning quotes it keep the ``[2]`` that tells it from ``Shop[1]``."""
+    before = parse_config('[domains]\ngroups = { "Shop[1]" = ["a.example"] }\n')
+    after = parse_config(
+        '[domains]\ngroups = { "Shop[1]" = ["a.example"], "Shop[2]" = ["b.example"] }\n'
+    )
+    assert new_warnings(before, after) == unmuted(after.domains)[1:]
+    assert new_warnings(after, after) == []
+
+
+def test_a_reload_moving_a_member_of_a_group_named_with_a_dash_says_nothing() -> None:
+    """A group's bare name may end in ``-``: the index after it is a member's, which a
+    domain written before it moves, and a warning moved is no news at a reload."""
+    before = parse_config('[domains]\ngroups = { shop- = ["a.example", "a.example"] }\n')
+    after = parse_config(
+        '[domains]\ngroups = { shop- = ["c.example", "a.example", "a.example"] }\n'
+    )
+    assert [w for w in after.warnings() if "shop-[2]" in w]
+    assert new_warnings(before, after) == []

@@ -394,3 +394,37 @@ async def test_a_reload_names_the_secrets_it_read_anew_with_another_value(
         assert "services/new" not in str(rotated)
         again = await _reload(sesd, "sesd.config.reloaded")
         assert again["secrets_rotated"] == []
+
+
+async def test_a_reload_says_again_no_warning_of_a_group_and_each_of_a_new_group(
+    local_sqs: LocalSqs, sqs: Any, tmp_path: Path
+) -> None:
+    """Reloads of one config, then with a member moved in a group whose bare name ends
+    in ``-``, say no warning again; a group ``Shop[2]`` added beside ``Shop[1]`` is
+    warned of, its name no index."""
+    url, _ = await make_queue(sqs)
+    base = f'[aws]\nendpoint_url = "{local_sqs.url}"\n' + _queue(url, "q") + "[domains]\n"
+    groups = 'groups = { "Shop[1]" = ["c.example"], shop- = ['
+    path = config_file(tmp_path, base + groups + '"a.example", "a.example"] }\n')
+    async with sesd_process(path) as sesd:
+        started = [r["warning"] for r in sesd.records if r["event"] == "sesd.config.warning"]
+        config_file(tmp_path, base + groups + '"a.example", "a.example"] }\n# unchanged\n')
+        await _reload(sesd, "sesd.config.reloaded")
+        moved = base + groups + '"d.example", "a.example", "a.example"'
+        config_file(tmp_path, moved + "] }\n")
+        await _reload(sesd, "sesd.config.reloaded")
+        added = moved + '], "Shop[2]" = ["e.example"] }\n'
+        config_file(tmp_path, added)
+        await _reload(sesd, "sesd.config.reloaded")
+        # A sink no rule sends to: once it is said, what came before it has been too.
+        config_file(tmp_path, added + '[alerts.sinks.spare]\ntype = "console"\n')
+        await _reload(sesd, "sesd.config.reloaded")
+        with anyio.fail_after(20):
+            await sesd.wait_for(lambda r: "alerts.sinks.spare: " in r.get("warning", ""))
+    assert [w for w in started if "domains.groups.shop-[1]: " in w]
+    said = [r["warning"] for r in sesd.records if r["event"] == "sesd.config.warning"]
+    assert said[: len(started)] == started
+    assert [w.partition(": ")[2][:24] for w in said[len(started) :]] == [
+        'domains.groups."Shop[2]"',
+        "alerts.sinks.spare: no r",
+    ]

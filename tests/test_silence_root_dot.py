@@ -52,3 +52,43 @@ def test_silence_add_takes_a_name_with_a_root_dot_and_the_daemon_keeps_it(
         assert main([*add, "--domain", name]) == 0, capsys.readouterr().err
         assert capsys.readouterr().err == ""
         assert check(_silence(name)) == ""
+
+
+@pytest.mark.parametrize("group", ["Bücher.", "shop\u3002"])
+def test_the_mute_line_of_a_group_named_with_its_root_dot_gets_no_note(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], group: str
+) -> None:
+    """A group may be named with a root dot after it, and a silence of its name as
+    written mutes its alerts: no note that the name has no dot and mutes a tenant or a
+    domain of that very name, which would send the on-call engineer after another."""
+    config = CONFIG.replace('"Bücher"', f'"{group}"')
+    path = tmp_path / "sesd.toml"
+    path.write_text(f'[alerts]\nsilences_path = "{tmp_path / "silences.json"}"\n{config}')
+    add = ["silence", "add", "--config", str(path), "--for", "1h", "--comment", "c"]
+    assert main([*add, "--domain", group]) == 0
+    assert capsys.readouterr().err == ""
+    assert _silence(group).matches("delays", group, "info")
+    assert silence_check(parse_config(path.read_text()))(_silence(group)) == ""
+
+
+def test_the_mute_line_of_a_group_named_as_a_provider_with_its_root_dot_is_taken(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The group ``Microsoft.``, a mailbox provider's name with a root dot, watched by a
+    rule: ``--domain Microsoft. --rule grp`` mutes its alerts, as the daemon keeps it.
+    It was refused as naming no group (``microsoft``, looked for without the dot)."""
+    rules = (
+        '[domains]\ngroups = { "Microsoft." = ["a.example"] }\n[providers]\nenabled = true\n'
+        '[[alerts.rules]]\nname = "grp"\nmetric = "delay_ratio"\nwindow = "5m"\nabove = 0.1\n'
+        'domains = ["Microsoft."]\n'
+        '[[alerts.rules]]\nname = "prov"\nmetric = "delay_ratio"\nwindow = "5m"\nabove = 0.1\n'
+        'providers = ["*"]\n'
+    )
+    path = tmp_path / "sesd.toml"
+    path.write_text(f'[alerts]\nsilences_path = "{tmp_path / "silences.json"}"\n{rules}')
+    add = ["silence", "add", "--config", str(path), "--for", "1h", "--comment", "c"]
+    assert main([*add, "--domain", "Microsoft.", "--rule", "grp"]) == 0
+    assert capsys.readouterr().err == ""
+    silence = Silence(id="s1", comment="c", starts_at=0.0, ends_at=None, domain="Microsoft.")
+    assert silence.matches("grp", "Microsoft.", "info")
+    assert silence_check(parse_config(path.read_text()))(silence) == ""

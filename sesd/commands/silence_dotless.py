@@ -16,7 +16,12 @@ from sesd.commands.silence_provider import provider_problem
 from sesd.config import Config, RuleConfig, is_glob
 from sesd.config.watched import group_members
 from sesd.core.canary import CANARY_DOMAIN
-from sesd.core.domains import FULL_STOPS, domain_pattern, exact_matcher, normalise_domain
+from sesd.core.domains import (
+    domain_pattern,
+    exact_matcher,
+    normalise_domain,
+    silence_forms,
+)
 from sesd.core.providers import LABELS as PROVIDER_LABELS
 from sesd.core.providers import consumer_domains
 from sesd.core.scopes import DOMAIN, PROVIDER, TENANT
@@ -36,8 +41,9 @@ def dotless_note(config: Config, domain: str) -> str:
         return ""
     own = {*PROVIDER_LABELS, *config.providers.mx, CANARY_DOMAIN, *NOT_NAMES}
     groups = {group.lower() for group in config.domains.groups}
-    typed = domain.strip().lower().rstrip(FULL_STOPS)  # a group's, with a root dot
-    if name in own or typed in groups or name in groups:
+    # A group's in each form a silence reads it: ``Bücher.`` with a root dot typed
+    # after it, or the group ``Bücher.`` named with one.
+    if name in own or name in groups or groups.intersection(silence_forms(domain)):
         return ""
     if any(_names(rule, name) for rule in config.alerts.rules):
         return ""

@@ -19,7 +19,7 @@ from fnmatch import fnmatchcase
 
 from sesd.alerting.labels import takes
 from sesd.config import Config, RuleConfig, is_glob
-from sesd.core.domains import domain_pattern
+from sesd.core.domains import domain_pattern, silence_forms
 from sesd.core.globs import glob_parts
 from sesd.core.providers import LABELS as PROVIDER_LABELS
 from sesd.core.scopes import DOMAIN, PROVIDER, TENANT
@@ -51,9 +51,11 @@ def provider_problem(
         )
     # The rules whose alerts name it, as the evaluator picks a rule's labels: a rule on
     # domains takes a group by its name as the config writes it (Microsoft), and a
-    # provider glob never takes unknown or none.
+    # provider glob never takes unknown or none. A group in each form a silence reads
+    # it: ``Microsoft.`` takes the group ``Microsoft.`` too, named with its root dot.
     providers = [r.name for r in rules if r.scope == PROVIDER and takes(r, name)]
-    written = [group for group in config.domains.groups if group.lower() == name]
+    forms = silence_forms(domain)
+    written = [group for group in config.domains.groups if group.lower() in forms]
     grouped = bool(written)
     groups = [r.name for r in rules if r.scope == DOMAIN and any(takes(r, g) for g in written)]
     tenants = [r.name for r in rules if r.scope == TENANT and _takes_tenant(r, name)]

@@ -90,9 +90,16 @@ def new_warnings(
 
 _QUEUE_AT = re.compile(r"\bqueues\[(\d+)\]")
 
-#: An index, written right after its key (``track[0]``, ``groups."Shop EU"[1]``): not
-#: a group's name such as ``Shop [1]``, whose warnings would read as ``Shop [2]``'s.
-_INDEX = re.compile(r"(?<=[\w\"\]])\[\d+\]")
+#: A key's path as a warning begins it, or says it after a space (``track[0]``,
+#: ``domains.groups.shop-[1]``, ``groups."Shop[1]"[0]``), or after a rule's name
+#: (``alerts.rules[0] (latency).sinks[1]``): its indexes are where an entry is, not
+#: what it is. A group's name, quoted or not, is no path: ``Shop[2]``'s warnings must
+#: not read as ``Shop[1]``'s.
+_PATH = re.compile(
+    r'(?:(?<![^\s])[a-z_]+|(?<=\))\.[a-z_]+)(?:\.(?:[\w-]+|"(?:[^"\\]|\\.)*")|\[\d+\])+'
+)
+#: In a path, a quoted key (kept as written, a ``[1]`` in it too) or an index.
+_INDEX = re.compile(r'"(?:[^"\\]|\\.)*"|\[\d+\]')
 
 
 def _unmoved(warning: str, config: Config) -> str:
@@ -104,7 +111,10 @@ def _unmoved(warning: str, config: Config) -> str:
         at = int(found.group(1))
         return f"queues ({queues[at].label})" if at < len(queues) else found.group(0)
 
-    return _INDEX.sub("[]", _QUEUE_AT.sub(named, warning))
+    def unplaced(path: re.Match[str]) -> str:
+        return _INDEX.sub(lambda found: found[0] if found[0][0] == '"' else "[]", path[0])
+
+    return _PATH.sub(unplaced, _QUEUE_AT.sub(named, warning))
 
 
 def config_warnings(config: Config) -> list[str]:
