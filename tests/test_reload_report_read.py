@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from sesd.runtime.reload_report import REPORT_NAME, ReportError, read_report
-from tests.test_systemd_reload import _HEARS, _put_down, _sesd_reload, _stand_in
+from tests.test_systemd_reload import _BEGINS, _HEARS, _put_down, _sesd_reload, _stand_in
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -112,24 +112,17 @@ def test_a_file_at_the_path_before_the_signal_is_said_and_the_signal_sent(
 
 #: A stand-in for a daemon whose reload's outcome is replaced by another program's file
 #: (the second argument, its process id for "PID") as the reload begins.
-_REPLACED = """\
-import os, signal, sys
-from pathlib import Path
-
-import anyio
+_REPLACED = (
+    _BEGINS
+    + """\
+import os
 
 from sesd.io.files import write_atomic
-from sesd.runtime.reload_report import ReloadReport
 
-signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
-report = ReloadReport(Path(sys.argv[1]))
-anyio.run(report.started)
-print("ready", flush=True)
-signal.sigwait({signal.SIGHUP})
-anyio.run(report.begin)
 write_atomic(sys.argv[1], sys.argv[2].replace('"PID"', str(os.getpid())).encode())
 sys.stdin.read()
 """
+)
 
 
 @pytest.mark.parametrize(
