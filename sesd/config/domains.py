@@ -193,8 +193,11 @@ def unmuted(domains: DomainsConfig) -> list[str]:
 
 def _alike(name: str, first: str) -> str:
     """The warning of ``name``, which one silence takes with ``first`` (sesd's
-    ``other``, or a group before it): how they are alike, and which silence mutes both
-    (as written: the name a rule's mute line gives)."""
+    ``other``, or a group before it): how they are alike, and which silence mutes both.
+    A silence typed as the name is written may, where their alerts' mute lines do not:
+    those give a root dot, spaces around and glob characters as sets of themselves
+    (``Shop[.]``), and the warning says so, or an on-call engineer pasting them is
+    told they mute a group they do not."""
     key = f"domains.groups.{toml_key(name)}: {name!r} and"
     if first == OTHER:
         key += " sesd's 'other' (the domains past max_tracked)"
@@ -217,12 +220,22 @@ def _alike(name: str, first: str) -> str:
         how = "are one name in a domain's normal form (IDNA), as a silence reads a name"
     else:
         how = f"are one name to a silence, which reads {either[0]!r} as a glob"
+    # Whether the mute line of either's alerts mutes the other's too (a name in
+    # another case or in a domain's normal form), or tells them apart.
+    lines = {n: exact_matcher(n) for n in (first, name)}
+    apart = not any(silence_takes(lines[n], name if n == first else first) for n in lines)
+    typed = " as written" if apart else ""
     if len(either) == 2:
-        mutes = "one of either mutes both"
+        mutes = f"one of either{typed} mutes both"
     elif silence_takes(either[0], either[0]):
-        mutes = f"one of {either[0]!r} mutes both"
+        mutes = f"one of {either[0]!r}{typed} mutes both"
     else:  # a name with spaces around it: the silence takes it without
-        mutes = f"one of {either[0]!r} mutes the other, and not its own"
+        mutes = f"one of {either[0]!r}{typed} mutes the other, and not its own"
+    if apart:
+        given = " and ".join(
+            f"--domain {shlex.quote(line)}" for n, line in lines.items() if line != n
+        )
+        mutes += f", where their alerts' mute lines ({given}) mute each alone"
     return f"{key} {how}: {mutes}; {fix}"
 
 
