@@ -508,3 +508,19 @@ def test_each_group_its_own_mute_line_mutes_not_is_warned_of_among_others() -> N
         'domains.groups."[ab]"',
         'domains.groups."EU "',
     ]
+
+
+def test_a_groups_mute_line_that_takes_its_name_in_another_case_says_so() -> None:
+    """``[[]ab]``, the mute line of ``[ab]``'s alerts, takes ``[AB]`` too (a silence
+    takes a name in any case): the warning of each says so, not "alone"."""
+    config = parse_config(
+        '[domains]\ngroups = { "[ab]" = ["a.example"], "[AB]" = ["b.example"] }\n'
+    )
+    said = [w.rpartition("; their mute line gives ")[2] for w in unmuted(config.domains)]
+    assert said == [
+        "--domain '[[]ab]', which mutes them and those of the group named so in another "
+        "case (or name the group otherwise)",
+        "--domain '[[]AB]', which mutes them and those of the group named so in another "
+        "case (or name the group otherwise)",
+    ]
+    assert _silence("[[]ab]").matches("r", "[AB]", "info")

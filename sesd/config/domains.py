@@ -173,6 +173,11 @@ def unmuted(domains: DomainsConfig) -> list[str]:
     of themselves (``Shop[ ]``), which mutes the group alone. Warned of, not refused:
     the config works, and an upgrade refusing it would stop the alerts."""
     found = []
+    # A name in another case alone is taken by the mute line too (``[[]ab]`` mutes
+    # ``[AB]``): said so, not "alone" (the names alike are warned of as well).
+    cased: dict[str, int] = {}
+    for name in domains.groups:
+        cased[name.lower()] = cased.get(name.lower(), 0) + 1
     for name in domains.groups:
         # Only a set ([...]) or spaces around keep a name from taking itself: the
         # others are not matched, as a glob's compiling costs at each of thousands.
@@ -182,11 +187,16 @@ def unmuted(domains: DomainsConfig) -> list[str]:
             why = "has spaces around it, which a silence drops"
         else:
             why = "is read by a silence as a glob, whose [...] takes one character"
+        alone = (
+            "alone"
+            if cased[name.lower()] == 1
+            else "and those of the group named so in another case"
+        )
         found.append(
             f"domains.groups.{toml_key(name)}: {name!r} {why}: a silence of the name as "
             f"written (--domain {shlex.quote(name)}) mutes none of the group's alerts; "
             f"their mute line gives --domain {shlex.quote(exact_matcher(name))}, which "
-            "mutes them alone (or name the group otherwise)"
+            f"mutes them {alone} (or name the group otherwise)"
         )
     return found
 
