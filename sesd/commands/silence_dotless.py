@@ -16,7 +16,14 @@ from sesd.commands.silence_provider import provider_problem
 from sesd.config import Config, RuleConfig, is_glob
 from sesd.config.watched import group_members
 from sesd.core.canary import CANARY_DOMAIN
-from sesd.core.domains import FULL_STOPS, domain_pattern, exact_matcher, normalise_domain
+from sesd.core.domains import (
+    FULL_STOPS,
+    domain_pattern,
+    exact_matcher,
+    forms_take,
+    normalise_domain,
+    silence_forms,
+)
 from sesd.core.providers import LABELS as PROVIDER_LABELS
 from sesd.core.providers import consumer_domains
 from sesd.core.scopes import DOMAIN, PROVIDER, TENANT
@@ -38,6 +45,11 @@ def dotless_note(config: Config, domain: str) -> str:
     groups = {group.lower() for group in config.domains.groups}
     typed = domain.strip().lower().rstrip(FULL_STOPS)  # a group's, with a root dot
     if name in own or typed in groups or name in groups:
+        return ""
+    # A group named with a root dot (``Shop.``), which a silence of it as written
+    # takes: its alerts, not a tenant's or a domain's, are what it mutes.
+    forms = silence_forms(domain)
+    if any(forms_take(forms, group) for group in groups):
         return ""
     if any(_names(rule, name) for rule in config.alerts.rules):
         return ""
