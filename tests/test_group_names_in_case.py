@@ -118,12 +118,15 @@ def _silence(domain: str) -> Silence:
 
 def test_a_silence_takes_a_groups_name_without_its_root_dot_and_as_a_domains() -> None:
     """Why ``Shop.`` and ``shop``, or ``Bücher`` and ``xn--bcher-kva``, are one name to
-    the on-call: the mute line of the group ``Shop.`` (``--domain Shop.``) mutes the
-    group ``shop`` too, and that of ``Bücher`` the group ``xn--bcher-kva``; the other
-    way round, each mutes its own group alone."""
+    the on-call: a silence typed as ``--domain Shop.`` mutes the group ``shop`` too
+    (the mute line of ``Shop.``'s alerts, ``Shop[.]``, does not), and that of
+    ``Bücher``, its mute line too, the group ``xn--bcher-kva``; the other way round,
+    each mutes its own group alone."""
     assert _silence("Shop.").matches("r", "Shop.", "info")
     assert _silence("Shop.").matches("r", "shop", "info")
     assert not _silence("shop").matches("r", "Shop.", "info")
+    assert _silence("Shop[.]").matches("r", "Shop.", "info")
+    assert not _silence("Shop[.]").matches("r", "shop", "info")
     assert _silence("Bücher").matches("r", "Bücher", "info")
     assert _silence("Bücher").matches("r", "xn--bcher-kva", "info")
     assert not _silence("xn--bcher-kva").matches("r", "Bücher", "info")
@@ -138,12 +141,14 @@ _ALIKE = "make them one group, or name them otherwise"
         (
             '"Shop." = ["a.example"], "shop" = ["b.example"]',
             "domains.groups.shop: 'shop' and the group 'Shop.' are one name but for a root "
-            "dot, which a silence drops: one of 'Shop.' mutes both; " + _ALIKE,
+            "dot, which a silence drops: one of 'Shop.' as written mutes both, where their "
+            "alerts' mute lines (--domain 'Shop[.]') mute each alone; " + _ALIKE,
         ),
         (
             '"shop" = ["a.example"], "SHOP\u3002" = ["b.example"]',
             "domains.groups.\"SHOP\u3002\": 'SHOP\u3002' and the group 'shop' are one name but for "
-            "a root dot, which a silence drops: one of 'SHOP\u3002' mutes both; " + _ALIKE,
+            "a root dot, which a silence drops: one of 'SHOP\u3002' as written mutes both, "
+            "where their alerts' mute lines (--domain 'SHOP[\u3002]') mute each alone; " + _ALIKE,
         ),
         (
             '"Bücher" = ["a.example"], "xn--bcher-kva" = ["b.example"]',
@@ -163,8 +168,8 @@ def test_groups_one_silence_takes_otherwise_load_and_are_warned_of(
     groups: str, warning: str
 ) -> None:
     """Each is its own label, and a rule fires on each: the config loads as it did.
-    The mute line of one group's alerts mutes the other's too: warned of, naming the
-    silence that mutes both."""
+    A silence of one mutes the other's alerts too (typed as written, where a root
+    dot's mute line tells them apart): warned of, naming the silence that mutes both."""
     text = f"[domains]\ngroups = {{ {groups} }}\n{_RULE}"
     config = parse_config(text)
     assert [w for w in config.warnings() if w.startswith("domains.groups")] == [warning]
@@ -178,18 +183,28 @@ _WIDE_OTHER = "\uff4f\uff54\uff48\uff45\uff52"
 @pytest.mark.parametrize(
     ("name", "how"),
     [
-        ("other.", "are one name but for a root dot, which a silence drops"),
-        (_WIDE_OTHER, "are one name in a domain's normal form (IDNA), as a silence reads a name"),
+        (
+            "other.",
+            "are one name but for a root dot, which a silence drops: one of 'other.' as "
+            "written mutes both, where their alerts' mute lines (--domain 'other[.]') "
+            "mute each alone",
+        ),
+        (
+            _WIDE_OTHER,
+            "are one name in a domain's normal form (IDNA), as a silence reads a name: "
+            f"one of {_WIDE_OTHER!r} mutes both",
+        ),
     ],
 )
 def test_a_group_a_silence_of_takes_as_other_loads_and_is_warned_of(name: str, how: str) -> None:
     """``other.`` (or ``other`` in full-width letters) is no reserved name, but a
-    silence of it takes sesd's ``other`` too: it loads, fires, and is warned of."""
+    silence of it takes sesd's ``other`` too: it loads, fires, and is warned of
+    (``other.`` typed as written: its alerts' mute line, ``other[.]``, mutes it alone)."""
     text = f'[domains]\nmax_tracked = 2\ngroups = {{ "{name}" = ["a.example"] }}\n{_RULE}'
     config = parse_config(text)
     assert [w for w in config.warnings() if w.startswith("domains.groups")] == [
         f"domains.groups.\"{name}\": {name!r} and sesd's 'other' (the domains past "
-        f"max_tracked) {how}: one of {name!r} mutes both; name the group otherwise"
+        f"max_tracked) {how}; name the group otherwise"
     ]
     mail = ["x@a.example", "y@b.example", "z@c.example"]
     assert _fired(text, mail) == sorted([name, "b.example", "other"])
@@ -255,7 +270,8 @@ def test_check_config_prints_the_warnings_of_groups_named_alike(
         + _ALIKE,
         f"sesd: warning: {path}:{line}: domains.groups.\"Shop.\": 'Shop.' and the group "
         "'Shop' are one name but for a root dot, which a silence drops: one of 'Shop.' "
-        "mutes both; " + _ALIKE,
+        "as written mutes both, where their alerts' mute lines (--domain 'Shop[.]') mute "
+        "each alone; " + _ALIKE,
         f"sesd: warning: {path}:{line}: domains.groups.xn--bcher-kva: 'xn--bcher-kva' and "
         "the group 'Bücher' are one name in a domain's normal form (IDNA), as a silence "
         "reads a name: one of 'Bücher' mutes both; " + _ALIKE,
@@ -268,23 +284,28 @@ def test_check_config_prints_the_warnings_of_groups_named_alike(
         (
             '"Shop*" = ["a.example"], "shop-eu" = ["b.example"]',
             "domains.groups.shop-eu: 'shop-eu' and the group 'Shop*' are one name to a "
-            "silence, which reads 'Shop*' as a glob: one of 'Shop*' mutes both; " + _ALIKE,
+            "silence, which reads 'Shop*' as a glob: one of 'Shop*' as written mutes both, "
+            "where their alerts' mute lines (--domain 'Shop[*]') mute each alone; " + _ALIKE,
         ),
         (
             '"Shop*" = ["a.example"], "Shop?" = ["b.example"]',
             "domains.groups.\"Shop?\": 'Shop?' and the group 'Shop*' are one name to a "
-            "silence, which reads 'Shop*' as a glob: one of either mutes both; " + _ALIKE,
+            "silence, which reads 'Shop*' as a glob: one of either as written mutes both, "
+            "where their alerts' mute lines (--domain 'Shop[*]' and --domain 'Shop[?]') "
+            "mute each alone; " + _ALIKE,
         ),
         (
             '"Shop*" = ["a.example"], "Shop EU" = ["b.example"]',
             "domains.groups.\"Shop EU\": 'Shop EU' and the group 'Shop*' are one name to a "
-            "silence, which reads 'Shop*' as a glob: one of 'Shop*' mutes both; " + _ALIKE,
+            "silence, which reads 'Shop*' as a glob: one of 'Shop*' as written mutes both, "
+            "where their alerts' mute lines (--domain 'Shop[*]') mute each alone; " + _ALIKE,
         ),
         (
             '"Shop " = ["a.example"], "shop" = ["b.example"]',
             "domains.groups.shop: 'shop' and the group 'Shop ' are one name but for spaces "
-            "around it, which a silence drops: one of 'Shop ' mutes the other, and not its "
-            "own; " + _ALIKE,
+            "around it, which a silence drops: one of 'Shop ' as written mutes the other, "
+            "and not its own, where their alerts' mute lines (--domain 'Shop[ ]') mute "
+            "each alone; " + _ALIKE,
         ),
         (
             '"[ab]" = ["a.example"], "[AB]" = ["b.example"]',
@@ -328,7 +349,8 @@ def test_thousands_of_groups_named_as_globs_load_at_once_and_are_said_unmatched(
     assert warned[:2] == [
         unmatched,
         "domains.groups.shop-eu: 'shop-eu' and the group 'Shop*' are one name to a "
-        "silence, which reads 'Shop*' as a glob: one of 'Shop*' mutes both; " + _ALIKE,
+        "silence, which reads 'Shop*' as a glob: one of 'Shop*' as written mutes both, "
+        "where their alerts' mute lines (--domain 'Shop[*]') mute each alone; " + _ALIKE,
     ]
     assert unmatched in said(config.warnings(), str)  # as check-config and a start say
     # Each group before it, a glob's name the first takes, is warned of.
@@ -360,12 +382,18 @@ def test_a_name_alike_several_is_warned_of_with_the_first() -> None:
     )
     config = parse_config(f"[domains]\ngroups = {{ {groups} }}\n")
     own = "sesd's 'other' (the domains past max_tracked) are one name but for a root dot"
-    dot = "are one name but for a root dot, which a silence drops: one of 'shop.' mutes both"
+    dot = (
+        "are one name but for a root dot, which a silence drops: one of 'shop.' as "
+        "written mutes both, where their alerts' mute lines (--domain 'shop[.]') mute "
+        "each alone"
+    )
     assert [w for w in config.warnings() if w.startswith("domains.groups")] == [
         f"domains.groups.\"OTHER.\": 'OTHER.' and {own}, which a silence drops: one of "
-        "'OTHER.' mutes both; name the group otherwise",
+        "'OTHER.' as written mutes both, where their alerts' mute lines (--domain "
+        "'OTHER[.]') mute each alone; name the group otherwise",
         f"domains.groups.\"other.\": 'other.' and {own}, which a silence drops: one of "
-        "'other.' mutes both; name the group otherwise",
+        "'other.' as written mutes both, where their alerts' mute lines (--domain "
+        "'other[.]') mute each alone; name the group otherwise",
         f"domains.groups.SHOP: 'SHOP' and the group 'shop.' {dot}; " + _ALIKE,
         f"domains.groups.shop: 'shop' and the group 'shop.' {dot}; " + _ALIKE,
     ]
@@ -383,7 +411,8 @@ def test_a_group_named_as_a_glob_among_thousands_is_matched_with_each() -> None:
     assert len(warned) == 3000
     assert warned[-1] == (
         "domains.groups.shop-2999: 'shop-2999' and the group 'Shop*' are one name to a "
-        "silence, which reads 'Shop*' as a glob: one of 'Shop*' mutes both; " + _ALIKE
+        "silence, which reads 'Shop*' as a glob: one of 'Shop*' as written mutes both, "
+        "where their alerts' mute lines (--domain 'Shop[*]') mute each alone; " + _ALIKE
     )
 
 
@@ -501,3 +530,19 @@ def test_a_reload_moving_a_member_of_a_group_named_with_a_dash_says_nothing() ->
     )
     assert [w for w in after.warnings() if "shop-[2]" in w]
     assert new_warnings(before, after) == []
+
+
+def test_a_groups_mute_line_that_takes_its_name_in_another_case_says_so() -> None:
+    """``[[]ab]``, the mute line of ``[ab]``'s alerts, takes ``[AB]`` too (a silence
+    takes a name in any case): the warning of each says so, not "alone"."""
+    config = parse_config(
+        '[domains]\ngroups = { "[ab]" = ["a.example"], "[AB]" = ["b.example"] }\n'
+    )
+    said = [w.rpartition("; their mute line gives ")[2] for w in unmuted(config.domains)]
+    assert said == [
+        "--domain '[[]ab]', which mutes them and those of the group named so in another "
+        "case (or name the group otherwise)",
+        "--domain '[[]AB]', which mutes them and those of the group named so in another "
+        "case (or name the group otherwise)",
+    ]
+    assert _silence("[[]ab]").matches("r", "[AB]", "info")

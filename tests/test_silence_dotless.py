@@ -218,3 +218,23 @@ def test_a_group_told_for_a_domain_meant_is_given_as_its_own_label_alone(
     assert main([*add, "--domain", "gmail"]) == 0
     assert "for gmail.com's, --domain 'Mail [[]x]';" in capsys.readouterr().err
     assert main([*add, "--domain", "Mail [[]x]"]) == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("domain", ["Shop.", "shop.", " SHOP. "])
+def test_a_group_named_with_a_root_dot_typed_as_written_gets_no_note(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], domain: str
+) -> None:
+    """``--domain Shop.`` takes the group ``Shop.``'s alerts (its mute line is
+    ``Shop[.]``): the note said it muted a tenant's or a domain's of that very name."""
+    path = tmp_path / "sesd.toml"
+    path.write_text(
+        f'[alerts]\nsilences_path = "{tmp_path / "silences.json"}"\n'
+        '[[alerts.rules]]\nname = "delays"\nmetric = "delay_ratio"\nwindow = "5m"\n'
+        'above = 0.1\n[domains]\ngroups = { "Shop." = ["a.example"] }\n'
+    )
+    add = ["silence", "add", "--config", str(path), "--for", "1h", "--comment", "c"]
+    assert main([*add, "--domain", domain]) == 0
+    assert capsys.readouterr().err == ""
+    assert Silence(id="s", comment="c", starts_at=0.0, ends_at=None, domain=domain).matches(
+        "delays", "Shop.", "info"
+    )

@@ -19,6 +19,7 @@ from sesd.core.canary import CANARY_DOMAIN
 from sesd.core.domains import (
     domain_pattern,
     exact_matcher,
+    forms_take,
     normalise_domain,
     silence_forms,
 )
@@ -41,9 +42,13 @@ def dotless_note(config: Config, domain: str) -> str:
         return ""
     own = {*PROVIDER_LABELS, *config.providers.mx, CANARY_DOMAIN, *NOT_NAMES}
     groups = {group.lower() for group in config.domains.groups}
-    # A group's in each form a silence reads it: ``Bücher.`` with a root dot typed
-    # after it, or the group ``Bücher.`` named with one.
-    if name in own or name in groups or groups.intersection(silence_forms(domain)):
+    if name in own or name in groups:
+        return ""
+    # A group in each form a silence reads it: ``Bücher.`` with a root dot typed after
+    # it, or the group ``Shop.`` named with one, which a silence of it as written takes:
+    # its alerts, not a tenant's or a domain's, are what it mutes.
+    forms = silence_forms(domain)
+    if any(forms_take(forms, group) for group in groups):
         return ""
     if any(_names(rule, name) for rule in config.alerts.rules):
         return ""

@@ -5,8 +5,10 @@ An alert names a provider when a rule on providers fires for it, a group when a 
 on domains fires for a group of that name, and a tenant when a rule on tenants fires
 for a tenant of that name in any case (``Acme``). Without ``--rule`` the silence would
 mute them all: refused, with the ``--rule`` of each reading the config has (the rules
-that watch it, as the evaluator picks their labels). A rule on domains alone that watches no
-group of that name would mute nothing (a domain's name has a dot): refused too,
+that watch it, as the evaluator picks their labels). ``other`` is sesd's label of the
+domains past max_tracked as well, which a rule on domains fires on. A rule on domains
+alone that watches no group of that name would mute nothing (a domain's name has a
+dot): refused too,
 pointing at the provider's rules. The line for ``--rule`` used to
 name every rule on domains, and the one an on-call engineer picked from it then muted
 nothing."""
@@ -19,7 +21,7 @@ from fnmatch import fnmatchcase
 
 from sesd.alerting.labels import takes
 from sesd.config import Config, RuleConfig, is_glob
-from sesd.core.domains import domain_pattern, silence_forms
+from sesd.core.domains import OTHER, domain_pattern, silence_takes
 from sesd.core.globs import glob_parts
 from sesd.core.providers import LABELS as PROVIDER_LABELS
 from sesd.core.scopes import DOMAIN, PROVIDER, TENANT
@@ -54,18 +56,27 @@ def provider_problem(
     # provider glob never takes unknown or none. A group in each form a silence reads
     # it: ``Microsoft.`` takes the group ``Microsoft.`` too, named with its root dot.
     providers = [r.name for r in rules if r.scope == PROVIDER and takes(r, name)]
-    forms = silence_forms(domain)
-    written = [group for group in config.domains.groups if group.lower() in forms]
+    # The groups the silence takes as it matches them (``other.`` takes the group
+    # ``other.``, as its root dot is no domain's); and sesd's own ``other``, the domains
+    # past max_tracked, which a rule on domains fires on: its mute line is
+    # ``--domain other``.
+    written = [group for group in config.domains.groups if silence_takes(domain, group)]
     grouped = bool(written)
     groups = [r.name for r in rules if r.scope == DOMAIN and any(takes(r, g) for g in written)]
+    past = (
+        [r.name for r in rules if r.scope == DOMAIN and takes(r, OTHER)]
+        if silence_takes(domain, OTHER)
+        else []
+    )
     tenants = [r.name for r in rules if r.scope == TENANT and _takes_tenant(r, name)]
     if rule is None:
         told = [
             f"{_either(providers)} for the provider's",
             f"{_either(groups)} for the group {name}'s",
             f"{_either(tenants)} for a tenant {name}'s",
+            f"{_either(past)} for the domains past max_tracked ({OTHER})",
         ]
-        found = (providers, groups, tenants)
+        found = (providers, groups, tenants, past)
         choices = [t for t, names in zip(told, found, strict=True) if names]
         if not choices:
             group = _no_group_rule(name, grouped)
@@ -77,9 +88,10 @@ def provider_problem(
             noun for noun, named in (("the group", grouped), ("a tenant", bool(tenants))) if named
         )
         what = f"the mailbox provider and {what}" if what else "the mailbox provider"
-        return f"{said} names {what} {name}: add --rule to say which alerts: " + "; ".join(choices)
+        what += f" {name}" + (f" and sesd's {OTHER} (the domains past max_tracked)" if past else "")
+        return f"{said} names {what}: add --rule to say which alerts: " + "; ".join(choices)
     chosen = [r for r in rules if fnmatchcase(r.name, rule)]
-    if not chosen or any(r.scope != DOMAIN or r.name in groups for r in chosen):
+    if not chosen or any(r.scope != DOMAIN or r.name in (*groups, *past) for r in chosen):
         return ""  # the group's, the provider's or a tenant's; or no rule (told apart)
     fix = f"its alerts come from {_either(providers)}" if providers else _no_provider_rule(rules)
     why = _no_group_rule(name, grouped) + ("" if grouped else " (a domain's name has a dot)")

@@ -173,6 +173,11 @@ def unmuted(domains: DomainsConfig) -> list[str]:
     of themselves (``Shop[ ]``), which mutes the group alone. Warned of, not refused:
     the config works, and an upgrade refusing it would stop the alerts."""
     found = []
+    # A name in another case alone is taken by the mute line too (``[[]ab]`` mutes
+    # ``[AB]``): said so, not "alone" (the names alike are warned of as well).
+    cased: dict[str, int] = {}
+    for name in domains.groups:
+        cased[name.lower()] = cased.get(name.lower(), 0) + 1
     for name in domains.groups:
         # Only a set ([...]) or spaces around keep a name from taking itself: the
         # others are not matched, as a glob's compiling costs at each of thousands.
@@ -182,19 +187,27 @@ def unmuted(domains: DomainsConfig) -> list[str]:
             why = "has spaces around it, which a silence drops"
         else:
             why = "is read by a silence as a glob, whose [...] takes one character"
+        alone = (
+            "alone"
+            if cased[name.lower()] == 1
+            else "and those of the group named so in another case"
+        )
         found.append(
             f"domains.groups.{toml_key(name)}: {name!r} {why}: a silence of the name as "
             f"written (--domain {shlex.quote(name)}) mutes none of the group's alerts; "
             f"their mute line gives --domain {shlex.quote(exact_matcher(name))}, which "
-            "mutes them alone (or name the group otherwise)"
+            f"mutes them {alone} (or name the group otherwise)"
         )
     return found
 
 
 def _alike(name: str, first: str) -> str:
     """The warning of ``name``, which one silence takes with ``first`` (sesd's
-    ``other``, or a group before it): how they are alike, and which silence mutes both
-    (as written: the name a rule's mute line gives)."""
+    ``other``, or a group before it): how they are alike, and which silence mutes both.
+    A silence typed as the name is written may, where their alerts' mute lines do not:
+    those give a root dot, spaces around and glob characters as sets of themselves
+    (``Shop[.]``), and the warning says so, or an on-call engineer pasting them is
+    told they mute a group they do not."""
     key = f"domains.groups.{toml_key(name)}: {name!r} and"
     if first == OTHER:
         key += " sesd's 'other' (the domains past max_tracked)"
@@ -217,12 +230,22 @@ def _alike(name: str, first: str) -> str:
         how = "are one name in a domain's normal form (IDNA), as a silence reads a name"
     else:
         how = f"are one name to a silence, which reads {either[0]!r} as a glob"
+    # Whether the mute line of either's alerts mutes the other's too (a name in
+    # another case or in a domain's normal form), or tells them apart.
+    lines = {n: exact_matcher(n) for n in (first, name)}
+    apart = not any(silence_takes(lines[n], name if n == first else first) for n in lines)
+    typed = " as written" if apart else ""
     if len(either) == 2:
-        mutes = "one of either mutes both"
+        mutes = f"one of either{typed} mutes both"
     elif silence_takes(either[0], either[0]):
-        mutes = f"one of {either[0]!r} mutes both"
+        mutes = f"one of {either[0]!r}{typed} mutes both"
     else:  # a name with spaces around it: the silence takes it without
-        mutes = f"one of {either[0]!r} mutes the other, and not its own"
+        mutes = f"one of {either[0]!r}{typed} mutes the other, and not its own"
+    if apart:
+        given = " and ".join(
+            f"--domain {shlex.quote(line)}" for n, line in lines.items() if line != n
+        )
+        mutes += f", where their alerts' mute lines ({given}) mute each alone"
     return f"{key} {how}: {mutes}; {fix}"
 
 
