@@ -45,6 +45,15 @@ UNREAD = [
     (f'{{"pid": 7, "restart": {NESTED}}}', "Expected `str`, got `array` - at `$.restart[0]`"),
     (NESTED, "Expected `object`, got `array`"),
     ('{"pid": 7, "note": "\udcff"}', "not UTF-8 at line 1, column 21, byte offset 20"),
+    (_with(begun=-1), "Expected `int` >= 0 - at `$.begun`"),
+    (_with(ended=-1), "Expected `int` >= 0 - at `$.ended`"),
+    (_with(part_way=1), "Expected `bool`, got `int` - at `$.part_way`"),
+    (_with(restart_count=-1), "Expected `int` >= 0 - at `$.restart_count`"),
+    (_with(read_after=-1), "Expected `int` >= 0 - at `$.read_after`"),
+    (
+        json.dumps({k: v for k, v in WRITTEN.items() if k != "ok"}),
+        "Object missing required field `ok`",
+    ),
 ]
 
 
@@ -84,6 +93,27 @@ def test_a_later_sesd_s_key_is_passed_over(tmp_path: Path) -> None:
     told = read_report(path)
     assert told is not None
     assert (told.pid, told.ended, told.part_way, told.new_whole) == (7, 1, True, False)
+
+
+def test_an_older_sesd_s_file_faulted_nowhere(tmp_path: Path) -> None:
+    """A file from a sesd that wrote neither ``part_way`` nor ``new_whole`` tells a
+    reload that did not fault once its config was switched."""
+    path = tmp_path / REPORT_NAME
+    older = {k: v for k, v in WRITTEN.items() if k not in ("part_way", "new_whole")}
+    path.write_text(json.dumps(older))
+    told = read_report(path)
+    assert told is not None
+    assert (told.part_way, told.new_whole) == (False, False)
+
+
+@pytest.mark.parametrize("key", ["restart", "restart_count", "read_after"])
+def test_a_file_without_one_of_the_outcome_s_keys_tells_none(tmp_path: Path, key: str) -> None:
+    """The first sesd to tell its outcome wrote none of these keys, so a file without
+    them tells no outcome; one with some but not all tells none either, rather than an
+    outcome with a count or a list it does not hold (a traceback)."""
+    path = tmp_path / REPORT_NAME
+    path.write_text(json.dumps({name: value for name, value in WRITTEN.items() if name != key}))
+    assert read_report(path) is None
 
 
 @pytest.mark.parametrize(("text", "why"), [UNREAD[0], UNREAD[2], UNREAD[8]])

@@ -39,6 +39,7 @@ from tests.test_silence_start_step import (
     _still_held,
 )
 from tests.test_silence_unwritable import _unwritable
+from tests.test_silence_unwritten_moved import _saved_as
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -117,6 +118,23 @@ async def test_a_reload_back_to_the_old_file_keeps_the_moved_start(
     lock.rmdir()
     await _still_held(alerting, pipeline, now)
     assert [s.starts_at for s in SilenceFile(str(silences)).read()] == [T + 61 + STEP]
+
+
+@pytest.mark.parametrize("as_the_daemon", [False, True])
+async def test_a_reload_back_to_an_old_file_that_no_longer_holds_the_silence_forgets_its_start(
+    tmp_path: Path, as_the_daemon: bool
+) -> None:
+    """A second reload reads the old file again, still not writable, once a hand edit
+    took s1 out of it (another in its place): no start is left to write, so nothing
+    waits for that file, nor is named at a stop (kept, the start was counted in
+    ``sesd_silences_unwritten`` and named at each stop as long as it stayed locked)."""
+    alerting, _, _, silences, _ = await _moved_then_left(tmp_path, as_the_daemon)
+    file = SilenceFile(str(silences))
+    _saved_as(file, lambda blob: blob.replace(b'"s1"', b'"s9"'))
+    await _reloaded_to(alerting, silences, as_the_daemon)
+    assert [s.id for s in file.read()] == ["s9"]
+    assert alerting.silences.unwritten() == {str(silences): 0}
+    assert _said_at_a_stop(alerting) == []
 
 
 @pytest.mark.parametrize("as_the_daemon", [False, True])

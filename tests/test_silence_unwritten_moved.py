@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from structlog.testing import capture_logs
 
 from sesd.alerting.service import Alerting
 from sesd.alerting.silence_file import SilenceFile
+from sesd.alerting.silences import Silence
 from sesd.config import parse_config
 from sesd.core.pipeline import Pipeline
 from tests.test_routing import RULE, T, _queued
@@ -29,6 +30,7 @@ from tests.test_silence_reload import _text
 from tests.test_silence_unwritable import (
     _fired_under_a_silence,
     _given_an_end,
+    _lock_held,
     _next_incident,
     _resolves,
     _unwritable,
@@ -103,6 +105,17 @@ def _put_aside(old: SilenceFile) -> Path:
     return aside
 
 
+def _saved_as(file: SilenceFile, edit: Callable[[bytes], bytes]) -> bytes:
+    """The file saved anew by hand (as an editor does: a new file over it) as ``edit``
+    makes it of what it held: what it held."""
+    path = Path(file.path)
+    held = path.read_bytes()
+    edited = path.with_name("edited.json")
+    edited.write_bytes(edit(held))
+    os.replace(edited, path)
+    return held
+
+
 def _written_once_it_can_be(alerting: Alerting, now: list[float], lock: Path, at: float) -> None:
     """The old file can be written again from ``at``, when the next evaluation runs."""
     lock.rmdir()
@@ -153,6 +166,26 @@ async def test_a_reload_off_an_old_file_writable_again_writes_the_end_unsaid(
     assert [s.ends_at for s in old.read()] == [T + 10]
     assert _unwritten(logs) == []
     assert _said_at_a_stop(alerting) == []
+
+
+@pytest.mark.timeout(10)
+async def test_a_lock_another_process_holds_on_the_old_file_never_holds_the_evaluation(
+    tmp_path: Path,
+) -> None:
+    """A ``sesd silence add --config OLD`` stopped while it holds the old file's lock:
+    the evaluation does not wait for it, which would stand the event loop still for
+    as long as the command is stopped. The end is written at the first evaluation
+    after the lock is let go."""
+    alerting, _, now, old, lock = await _resolved_unwritten(tmp_path)
+    await _moved(alerting, now, tmp_path / "other.json")
+    lock.rmdir()
+    with _lock_held(Path(old.path)):
+        now[0] = T + 20
+        alerting.evaluate()
+        assert [s.ends_at for s in old.read()] == [None]
+    now[0] = T + 25
+    alerting.evaluate()
+    assert [s.ends_at for s in old.read()] == [T + 10]
 
 
 async def test_a_reload_that_removes_the_path_still_writes_the_end(tmp_path: Path) -> None:
@@ -249,6 +282,61 @@ async def test_an_old_file_replaced_then_moved_to_the_new_path_is_the_file_moved
     assert lock.is_dir()
 
 
+async def test_an_old_file_moved_after_a_look_its_directory_refused_is_the_file_moved(
+    tmp_path: Path,
+) -> None:
+    """After the reload, an evaluation's look cannot get through the old file's
+    directory (its permissions changed a while: here a plain file stands in its place,
+    the tests running as root), then the directory is back and the operator moves the
+    old file to the new path: the file moved, as without that look. A refused look
+    says nothing of the file there: taken for its device and inode, the file moved no
+    longer matched them, and the old path stayed counted in ``sesd_silences_unwritten``
+    until a restart, named at a stop."""
+    share = tmp_path / "share"
+    share.mkdir()
+    alerting, _, now, old, lock = await _resolved_unwritten(share)
+    other = tmp_path / "other.json"
+    await _moved(alerting, now, other)
+    aside = tmp_path / "share.aside"
+    os.replace(share, aside)
+    share.write_text("")
+    now[0] = T + 20
+    alerting.evaluate()  # the old path cannot be looked through
+    share.unlink()
+    os.replace(aside, share)
+    os.replace(old.path, other)
+    now[0] = T + 25
+    alerting.evaluate()
+    assert [s.ends_at for s in SilenceFile(str(other)).read()] == [T + 10]
+    assert alerting.silences.unwritten() == {str(other): 0}
+    assert _said_at_a_stop(alerting) == []
+    assert old.identity() is None  # no file made there
+    assert lock.is_dir()
+
+
+async def test_an_old_file_moved_to_the_new_path_without_the_silence_leaves_nothing_waiting(
+    tmp_path: Path,
+) -> None:
+    """After the reload, the operator takes the silence out of the old file by hand (an
+    evaluation looks at it, still locked), then moves it to the new path: the file
+    moved, with no silence left to end. Nothing waits for, nor is said of, either path,
+    and evaluations go on."""
+    alerting, _, now, old, _ = await _resolved_unwritten(tmp_path)
+    other = tmp_path / "other.json"
+    await _moved(alerting, now, other)
+    _saved_as(old, lambda blob: blob.replace(b'"s1"', b'"s9"'))
+    now[0] = T + 20
+    alerting.evaluate()  # looks at the old file, still locked
+    os.replace(old.path, other)
+    now[0] = T + 25
+    alerting.evaluate()
+    now[0] = T + 30
+    alerting.evaluate()
+    assert [s.id for s in SilenceFile(str(other)).read()] == ["s9"]
+    assert alerting.silences.unwritten() == {str(other): 0}
+    assert _said_at_a_stop(alerting) == []
+
+
 async def test_an_old_file_moved_to_another_file_system_stays_counted_until_put_back(
     tmp_path: Path,
 ) -> None:
@@ -307,6 +395,106 @@ async def test_a_reload_back_to_an_old_file_missing_keeps_the_end_for_when_it_is
     assert _queued(alerting, "ops") == [("firing", ["a.example"])]
     _written_once_it_can_be(alerting, now, lock, T + 25)
     assert [s.ends_at for s in old.read()] == [T + 10]
+
+
+@pytest.mark.parametrize("first", ["missing", "still locked"])
+async def test_an_old_file_not_written_holds_back_no_write_of_another(
+    tmp_path: Path, first: str
+) -> None:
+    """s1's end waits for silences.json, s2's for b.json, both left by reloads; the first
+    is missing a while (its share not mounted), or still cannot be written, as b.json
+    can be again: s2's end is written to b.json at the next evaluation, s1's still
+    waits (not so, the first file held back every file after it for as long)."""
+    alerting, pipeline, now, old, _ = await _resolved_unwritten(tmp_path)
+    second, _, lock = await _second_unwritten(alerting, pipeline, now, tmp_path)
+    await _moved(alerting, now, tmp_path / "other.json", T + 18)
+    if first == "missing":
+        _put_aside(old)
+    _written_once_it_can_be(alerting, now, lock, T + 20)
+    assert [s.ends_at for s in second.read()] == [T + 17]
+    assert alerting.silences.unwritten() == {old.path: 1, str(tmp_path / "other.json"): 0}
+
+
+async def test_a_reload_back_to_an_old_file_edited_unreadable_keeps_the_end_for_its_mending(
+    tmp_path: Path,
+) -> None:
+    """Away to another file, and back once a hand edit left the old file's silence
+    unreadable (no silence read from it): its end still waits for that file. Once the
+    edit is mended, the silence it holds waiting stays ended (a.example's next incident
+    pages), and its end is written once the file can be. Forgotten at the read that
+    found none, the mended silence held the next incident back."""
+    alerting, pipeline, now, old, lock = await _resolved_unwritten(tmp_path)
+    await _moved(alerting, now, tmp_path / "other.json")
+    written = _saved_as(old, lambda blob: blob.replace(b'"a.example"', b"7"))
+    await _moved(alerting, now, Path(old.path))
+    assert old.read() == []
+    _saved_as(old, lambda _: written)
+    _next_incident(pipeline, now)
+    alerting.evaluate()
+    assert not alerting.evaluator.silenced("delays", "a.example", T + 20)
+    assert _queued(alerting, "ops") == [("firing", ["a.example"])]
+    _written_once_it_can_be(alerting, now, lock, T + 25)
+    assert [s.ends_at for s in old.read()] == [T + 10]
+
+
+async def _second_unwritten(
+    alerting: Alerting, pipeline: Pipeline, now: list[float], tmp_path: Path
+) -> tuple[SilenceFile, Silence, Path]:
+    """A reload at T + 15 to b.json, where s2 (``--until-resolved``, on b.example) held
+    b.example's firing, then ended at T + 17 while b.json could not be written: the
+    file, s2, and the directory in the way of its lock."""
+    second = SilenceFile(str(tmp_path / "b.json"))
+    s2 = Silence(id="s2", comment="watching", starts_at=T + 15, ends_at=None,
+                 until_resolved=True, domain="b.example")  # fmt: skip
+    second.add(s2, T + 15)
+    await _moved(alerting, now, Path(second.path))
+    feed_spike(pipeline, "b.example", T + 15, 5, 5)
+    alerting.evaluate()  # b.example fires, held back by s2
+    lock = _unwritable(Path(second.path))
+    _resolves(pipeline, now, "b.example", T + 17)
+    alerting.evaluate()  # s2 ends, not written
+    return second, s2, lock
+
+
+async def test_ends_left_to_two_old_files_are_both_kept_by_a_file_holding_both(
+    tmp_path: Path,
+) -> None:
+    """s1's end waits for silences.json, which cannot be written; a reload moves to
+    b.json, where s2 (``--until-resolved``, on b.example) ends while b.json cannot be
+    written either; another to other.json, then one to c.json, which holds both
+    silences (copied in): the two stay ended, a.example's next incident pages, and both
+    ends are written there. Taken from the last file left alone, or from none past the
+    first file left that is not c.json, s1 or s2 read from c.json held its incident."""
+    alerting, pipeline, now, old, _ = await _resolved_unwritten(tmp_path)
+    (s1,) = old.read()
+    _, s2, _ = await _second_unwritten(alerting, pipeline, now, tmp_path)
+    await _moved(alerting, now, tmp_path / "other.json", T + 18)
+    both = SilenceFile(str(tmp_path / "c.json"))
+    both.add(s1, T + 19)
+    both.add(s2, T + 19)
+    await _moved(alerting, now, Path(both.path), T + 19)
+    _next_incident(pipeline, now)
+    alerting.evaluate()
+    assert not alerting.evaluator.silenced("delays", "a.example", T + 20)
+    assert _queued(alerting, "ops") == [("firing", ["a.example"])]
+    assert {s.id: s.ends_at for s in both.read()} == {"s1": T + 10, "s2": T + 17}
+
+
+async def test_a_reload_back_to_an_old_file_that_no_longer_holds_the_silence_forgets_its_end(
+    tmp_path: Path,
+) -> None:
+    """Away to another file, and back once a hand edit took the silence out of the old
+    file (another in its place, still locked): nothing is left to end, so nothing waits
+    for that file, nor is named at a stop (kept, the end was counted in
+    ``sesd_silences_unwritten`` and named at each stop as long as the file could not
+    be written)."""
+    alerting, _, now, old, _ = await _resolved_unwritten(tmp_path)
+    await _moved(alerting, now, tmp_path / "other.json")
+    _saved_as(old, lambda blob: blob.replace(b'"s1"', b'"s9"'))
+    await _moved(alerting, now, Path(old.path), T + 20)
+    assert [s.id for s in old.read()] == ["s9"]
+    assert alerting.silences.unwritten() == {old.path: 0}
+    assert _said_at_a_stop(alerting) == []
 
 
 async def test_a_copy_at_the_new_path_leaves_the_end_of_an_old_file_missing_a_while(
