@@ -119,6 +119,40 @@ async def test_a_certificate_whose_read_hangs_at_a_reload_is_given_up_within_the
         assert (await _get(port, "/healthz", tls=_trusting(second)))[0] == 200
 
 
+@pytest.mark.parametrize("name", ["second.crt", "second.key"])
+async def test_the_port_loads_the_files_as_read_not_their_paths_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """The share stops answering once the read apart has the certificate and key: the
+    port's context loads what was read, from memory, and never opens either path again
+    on the event loop (which would wait there for ever)."""
+    _certificate(tmp_path, "first")
+    _certificate(tmp_path, "second")
+    guard = WebGuard(parse_web_config(_tls("first"), str(tmp_path)))
+    hung = tmp_path / name
+    read = sesd.runtime.web_chain.read_chain
+
+    def then_hung(tls: Any) -> tuple[bytes, bytes]:
+        blobs = read(tls)
+        hung.unlink()
+        os.mkfifo(hung)
+        return blobs
+
+    monkeypatch.setattr(sesd.runtime.web, "read_chain", then_hung)
+    done = threading.Event()
+    releaser = threading.Thread(target=_released, args=(hung, done), daemon=True)
+    releaser.start()
+    try:
+        began = anyio.current_time()
+        assert await guard.apply(parse_web_config(_tls("second"), str(tmp_path))) == []
+        assert anyio.current_time() - began < 5
+    finally:
+        done.set()
+        releaser.join(5)
+    assert guard._tls is not None
+    assert guard._tls.cert_file == str(tmp_path / "second.crt")
+
+
 async def test_without_files_in_memory_the_certificate_is_loaded_from_its_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
