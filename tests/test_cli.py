@@ -451,6 +451,24 @@ def test_a_state_file_that_could_never_be_saved_stops_the_start(
     assert f"sesd: cannot start: state.path: directory {missing} does not exist" in err
 
 
+def test_a_save_s_leftover_sesd_cannot_remove_stops_the_start_in_one_line(
+    tmp_path: Path, sesd_run: SesdRun
+) -> None:
+    """A directory named as a cut-off save's copy beside the state file: `sesd run`
+    says what is in the way in one line, exit 2, where it ended with a traceback."""
+    state = tmp_path / "state"
+    (state / ".state.bin.x.tmp").mkdir(parents=True)
+    text = QUEUE + f'[http]\nlisten = "127.0.0.1:0"\n[state]\npath = "{state}/state.bin"\n'
+    code, err = sesd_run("--config", str(_config(tmp_path, text)))
+    assert code == 2
+    assert "Traceback" not in err
+    (line,) = [line for line in err.splitlines() if not line.startswith("{")]
+    assert line == (
+        f"sesd: cannot start: state.path: cannot remove {state}/.state.bin.x.tmp, where a "
+        "save cut off leaves its copy: Is a directory (move it out of the way)"
+    )
+
+
 def test_the_demo_with_its_port_taken_is_one_line_and_exit_2(
     taken_port: int, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
