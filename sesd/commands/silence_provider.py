@@ -53,13 +53,12 @@ def provider_problem(
         )
     # The rules whose alerts name it, as the evaluator picks a rule's labels: a rule on
     # domains takes a group by its name as the config writes it (Microsoft), and a
-    # provider glob never takes unknown or none. A group in each form a silence reads
-    # it: ``Microsoft.`` takes the group ``Microsoft.`` too, named with its root dot.
+    # provider glob never takes unknown or none.
     providers = [r.name for r in rules if r.scope == PROVIDER and takes(r, name)]
-    # The groups the silence takes as it matches them (``other.`` takes the group
-    # ``other.``, as its root dot is no domain's); and sesd's own ``other``, the domains
-    # past max_tracked, which a rule on domains fires on: its mute line is
-    # ``--domain other``.
+    # The groups the silence takes as it matches them (``Microsoft.`` takes the group
+    # ``Microsoft.`` too, named with its root dot, and ``other.`` the group ``other.``); and
+    # sesd's own ``other``, the domains past max_tracked, which a rule on domains fires
+    # on: its mute line is ``--domain other``.
     written = [group for group in config.domains.groups if silence_takes(domain, group)]
     grouped = bool(written)
     groups = [r.name for r in rules if r.scope == DOMAIN and any(takes(r, g) for g in written)]
