@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -177,24 +177,11 @@ async def test_a_stop_during_the_imports_ends_sesd_before_its_read(tmp_path: Pat
     os.mkfifo(fifo)
     path = tmp_path / "sesd.toml"
     path.write_text(QUEUE + f'[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "file:{fifo}"\n')
-    gate = tmp_path / "imports"
-    os.mkfifo(gate)
-    command = [sys.executable, "-c", HELD_IN_ITS_IMPORTS, str(gate), "run", "--config", str(path)]
-    async with await anyio.open_process(command, stderr=subprocess.PIPE) as process:
-        try:
-            with anyio.fail_after(25):
-                async with open_for_writing(gate):  # held in its imports, signals held
-                    process.send_signal(signal.SIGTERM)
-                began = time.monotonic()
-                code = await process.wait()
-        finally:
-            if process.returncode is None:
-                process.kill()
-            _let_go(fifo)
-        assert process.stderr is not None
-        err = b"".join([chunk async for chunk in process.stderr]).decode()
+    code, err, took = await _signalled_in_its_imports(
+        tmp_path, path, signal.SIGTERM, 25, lambda: _let_go(fifo)
+    )
     assert (code, err.splitlines()) == (0, ["sesd: stopped as it started"])
-    assert time.monotonic() - began < 15  # not the bound's 20 s
+    assert took < 15  # not the bound's 20 s
 
 
 async def test_a_reload_during_the_imports_leaves_the_start_to_read_its_config(
@@ -205,18 +192,35 @@ async def test_a_reload_during_the_imports_leaves_the_start_to_read_its_config(
     (here one it refuses: exit 2, the error said), not ended as by a stop, exit 0."""
     path = tmp_path / "sesd.toml"
     path.write_text("bogus = 1\n" + QUEUE)
+    code, err, _ = await _signalled_in_its_imports(tmp_path, path, signal.SIGHUP, 20)
+    assert (code, err.splitlines()) == (2, [f"sesd: config error: {path}:1: bogus: unknown key"])
+
+
+async def _signalled_in_its_imports(
+    tmp_path: Path,
+    path: Path,
+    kind: signal.Signals,
+    within: float,
+    then: Callable[[], None] = lambda: None,
+) -> tuple[int, str, float]:
+    """``sesd run --config path`` sent ``kind`` while held in its imports (``then``
+    once it ended, or was killed past ``within`` seconds): its exit code, its standard
+    error, and the seconds from the signal to the end."""
     gate = tmp_path / "imports"
     os.mkfifo(gate)
     command = [sys.executable, "-c", HELD_IN_ITS_IMPORTS, str(gate), "run", "--config", str(path)]
     async with await anyio.open_process(command, stderr=subprocess.PIPE) as process:
         try:
-            with anyio.fail_after(20):
+            with anyio.fail_after(within):
                 async with open_for_writing(gate):  # held in its imports, signals held
-                    process.send_signal(signal.SIGHUP)
+                    process.send_signal(kind)
+                began = time.monotonic()
                 code = await process.wait()
         finally:
             if process.returncode is None:
                 process.kill()
+            then()
         assert process.stderr is not None
         err = b"".join([chunk async for chunk in process.stderr]).decode()
-    assert (code, err.splitlines()) == (2, [f"sesd: config error: {path}:1: bogus: unknown key"])
+    took = time.monotonic() - began
+    return code, err, took
