@@ -60,6 +60,24 @@ def _released(fifo: Path, done: threading.Event) -> None:
         done.wait(0.01)
 
 
+def _reads_held(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, list[str]]:
+    """The port's reads of the certificate and key held, as by a share that hangs, until
+    the event given is set (LOAD_BOUND the tests'); the certificates each read began
+    for, in order."""
+    monkeypatch.setattr(sesd.runtime.web, "LOAD_BOUND", BOUND)
+    answers = threading.Event()
+    reads: list[str] = []
+    read_chain = sesd.runtime.web_chain.read_chain
+
+    def hung(tls: Any) -> tuple[bytes, bytes]:
+        reads.append(tls.cert_file)
+        answers.wait(30)  # the share's hang: the first read, and any read during it
+        return read_chain(tls)
+
+    monkeypatch.setattr(sesd.runtime.web, "read_chain", hung)
+    return answers, reads
+
+
 async def test_a_certificate_whose_read_hangs_at_a_reload_is_given_up_within_the_bound(
     local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -282,15 +300,7 @@ async def test_a_renewed_certificate_whose_read_hung_is_read_again_once_it_answe
     again: the refresh is given up within the bound, and the files are not taken as
     read. Once the share answers, the follower reads them again by itself (no SIGHUP,
     no further change): the port presents the new certificate."""
-    monkeypatch.setattr(sesd.runtime.web, "LOAD_BOUND", BOUND)
-    answers = threading.Event()
-    read_chain = sesd.runtime.web_chain.read_chain
-
-    def hung(tls: Any) -> tuple[bytes, bytes]:
-        answers.wait(30)  # the share's hang: the first read, and any read during it
-        return read_chain(tls)
-
-    monkeypatch.setattr(sesd.runtime.web, "read_chain", hung)
+    answers, _ = _reads_held(monkeypatch)
     mount, path, _ = await _mounted(local_sqs, sqs, tmp_path)
     try:
         async with running(load_config(path), config_path=path) as daemon:
@@ -318,17 +328,7 @@ async def test_looks_behind_a_held_certificate_read_read_nothing_until_it_return
     held finds the files unread and is refused behind it, said once (not at each look)
     and reading nothing (no thread more to hang beside it). Once it returns, the next
     look reads the files once; the looks after it read nothing more."""
-    monkeypatch.setattr(sesd.runtime.web, "LOAD_BOUND", BOUND)
-    answers = threading.Event()
-    reads: list[str] = []
-    read_chain = sesd.runtime.web_chain.read_chain
-
-    def hung(tls: Any) -> tuple[bytes, bytes]:
-        reads.append(tls.cert_file)
-        answers.wait(30)  # the share's hang: the first read, and any read during it
-        return read_chain(tls)
-
-    monkeypatch.setattr(sesd.runtime.web, "read_chain", hung)
+    answers, reads = _reads_held(monkeypatch)
     monkeypatch.setattr(sesd.runtime.follow, "LOOK_BOUND", FOLLOW_BOUND)
     looks = Mount(set(), sesd.runtime.follow.signature, ("sesd-follow-stat",))
     monkeypatch.setattr(sesd.runtime.follow, "signature", looks.signature)
