@@ -58,6 +58,52 @@ def test_the_clock_follows_the_monotonic_clock_between_steps() -> None:
     assert c.steps == [pytest.approx(600.5), pytest.approx(-7200)]
 
 
+class HeldReads(Clocks):
+    """Clocks whose thread is held ``hold`` seconds (a loaded host, a paused VM) at the
+    next read of the wall clock, after the monotonic clock was read: both clocks move
+    on by the hold before the wall clock answers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hold = 0.0
+
+    def read_wall(self) -> float:
+        self.tick(self.hold)
+        self.hold = 0.0
+        return self.wall
+
+
+def test_a_thread_held_between_its_reads_is_not_a_step() -> None:
+    """Held three seconds between the monotonic and the wall read, the clocks moved
+    together: no step counted or reported, and time goes on as they say."""
+    c = HeldReads()
+    clock = AnchoredClock(c.read_wall, lambda: c.monotonic, on_step=c.steps.append)
+    c.tick(10)
+    c.hold = 3.0
+    assert clock() == pytest.approx(1_000_013.0)
+    assert clock.steps == 0
+    assert c.steps == []
+    c.tick(1)
+    assert clock() == pytest.approx(1_000_014.0)
+    assert clock.steps == 0
+
+
+def test_a_step_during_a_held_read_is_measured_within_half_the_hold() -> None:
+    """A real step made while the thread was held is counted once, measured as the
+    step give or take half the hold, and the clock carries on from the new time."""
+    c = HeldReads()
+    clock = AnchoredClock(c.read_wall, lambda: c.monotonic, on_step=c.steps.append)
+    c.wall += 600
+    c.hold = 2.0
+    assert clock() == pytest.approx(1_000_602.0)
+    assert clock.steps == 1
+    (step,) = c.steps
+    assert 599.0 <= step <= 601.0
+    c.tick(5)
+    assert 1_000_606.0 <= clock() <= 1_000_608.0
+    assert clock.steps == 1
+
+
 #: ``sesd run`` whose housekeeping passes come every second rather than every ten: the
 #: pass after a step that the test waits for comes as soon, and the same code runs at
 #: each pass (more of them see the stepped clock).
