@@ -164,6 +164,22 @@ def test_a_start_moved_again_after_a_write_took_is_said_again() -> None:
     assert [(log["count"], log["ids"]) for log in logs] == [(1, ["a"]), (1, ["a"])]
 
 
+def test_a_write_failing_for_another_reason_says_the_starts_again() -> None:
+    # Refused by the file's permissions, then by a full disk once those are mended:
+    # each reason said once, naming the starts (before: the line said the permissions,
+    # which the on-call had mended, and never the disk).
+    with capture_logs() as logs:
+        starts = MovedStarts()
+        starts.stepped([_silence("a", 1550.0)], 1000.0, -600.0, 1000.0)
+        for error in ("Permission denied", "Permission denied", "No space left on device"):
+            starts.unwritable(error, False)
+        starts.unwritable("No space left on device", False)
+    assert [(log["error"], log["ids"]) for log in logs] == [
+        ("Permission denied", ["a"]),
+        ("No space left on device", ["a"]),
+    ]
+
+
 def test_a_start_already_at_the_step_is_not_moved() -> None:
     # Started at 1000, in force when the clock stepped from 1600 back to 1000: nothing
     # ahead of the clock, nothing to write, nothing to say should a write fail.

@@ -169,3 +169,35 @@ async def test_a_start_changed_by_hand_then_moved_again_is_said_again(tmp_path: 
     lock.rmdir()
     await _still_held(alerting, pipeline, now)
     assert [s.starts_at for s in file.read()] == [second]
+
+
+async def test_a_start_moved_is_said_again_when_the_write_fails_for_another_reason(
+    tmp_path: Path,
+) -> None:
+    """The file cannot be written when the clock steps back (a directory where its
+    lock goes): s1's start moved is said with that error, once over two evaluations.
+    The operator removes the directory, but a link is put there: the next write fails
+    for that, said naming s1 again (before: not said, the log naming the directory
+    the on-call had removed), and not at the evaluation after. Written once it goes."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    file = _silence(silences)
+    now[0] = T + 60
+    await alerting.evaluate_in_slices()
+    lock = _unwritable(silences)
+    now[0] = T + 61 + STEP
+    alerting.stepped(now[0], STEP)
+    moved = now[0]
+    with capture_logs() as logs:
+        await _still_held(alerting, pipeline, now)
+        await _still_held(alerting, pipeline, now)
+    assert _unwritable_lines(logs) == [(f"cannot lock {silences}: Is a directory", 1, ["s1"])]
+    lock.rmdir()
+    lock.symlink_to(tmp_path / "elsewhere")
+    with capture_logs() as logs:
+        await _still_held(alerting, pipeline, now)
+        await _still_held(alerting, pipeline, now)
+    link = f"cannot lock {silences}: it is a symbolic link (remove it)"
+    assert _unwritable_lines(logs) == [(link, 1, ["s1"])]
+    lock.unlink()
+    await _still_held(alerting, pipeline, now)
+    assert [s.starts_at for s in file.read()] == [moved]

@@ -27,8 +27,9 @@ class MovedStarts:
         self._log = get_logger()
         #: Each start moved and not written: id -> (the start the file has, where it moved).
         self.waiting: dict[str, tuple[float, float]] = {}
-        #: Those a failed write said.
+        #: Those a failed write said, and the error the last line said.
         self._said: set[str] = set()
+        self._error = ""
         #: A step back measured since the file was last looked at (its ``now`` and how
         #: far): a silence added a moment before it, read only after, moves at that
         #: read (:meth:`held`).
@@ -96,11 +97,15 @@ class MovedStarts:
         self._said &= self.waiting.keys()
 
     def unwritable(self, error: str, quiet: bool) -> None:
-        """A write failed for ``error``: the starts waiting it did not say yet, said
-        (not while ``quiet``: a command holds the lock a moment)."""
-        if quiet or not self.waiting.keys() - self._said:
+        """A write failed for ``error``: the starts waiting said, should one not have
+        been yet or the error differ from the one said (the last line would name a
+        reason mended since, the on-call mending it in vain); once per reason, not at
+        each evaluation (not while ``quiet``: a command holds the lock a moment)."""
+        if quiet or not self.waiting:
             return
-        self._said |= self.waiting.keys()
+        if error == self._error and self.waiting.keys() <= self._said:
+            return
+        self._said, self._error = self._said | self.waiting.keys(), error
         self._log.error(
             "sesd.silences.unwritable",
             error=error,
