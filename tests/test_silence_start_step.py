@@ -81,10 +81,17 @@ async def _still_held(alerting: Any, pipeline: Any, now: list[float]) -> list[An
     return notified
 
 
-async def _reloaded_to(alerting: Any, silences: Path, as_the_daemon: bool) -> None:
-    """A reload whose config reads ``silences``: in one call, or as the daemon makes
-    it (the file read before the change of config, written after)."""
-    config = parse_config(_text(silences, RULE + 'sinks = ["ops"]\n'))
+#: The config of :func:`_reloaded_to` without a silences file.
+_NO_FILE = '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.ops]\ntype = "console"\n' + RULE
+_NO_FILE += 'sinks = ["ops"]\n'
+
+
+async def _reloaded_to(alerting: Any, silences: Path | None, as_the_daemon: bool) -> None:
+    """A reload whose config reads ``silences`` (None: no silences file): in one call,
+    or as the daemon makes it (the file read before the change of config, written
+    after)."""
+    text = _text(silences, RULE + 'sinks = ["ops"]\n') if silences else _NO_FILE
+    config = parse_config(text)
     if as_the_daemon:
         await alerting.read_silences(config)
         alerting.reconfigure(config, files_read=True)

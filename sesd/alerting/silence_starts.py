@@ -55,13 +55,11 @@ class MovedStarts:
             self.unread = now, step + (self.unread[1] if self.unread else 0.0)
         self.measures, self._last = self.measures + 1, now
 
-    def forget(self, *, keep_step: bool) -> None:
-        """A reload moved to a file that does not hold them: no start waits. The step
-        kept for the next read stays with ``keep_step`` (a new file, read next), and
-        goes without (no file)."""
+    def forget(self) -> None:
+        """A reload moved to a file that does not hold them, or to none: no start waits.
+        The step kept for the next read stays: the file read next (this one, or another
+        after a reload to none) may hold a silence added a moment before it."""
         self.waiting, self._said = {}, set()
-        if not keep_step:
-            self.unread = None
 
     def held(self, entries: list[Entry], now: float, measures: int) -> None:
         """The file was read at ``now`` (``entries``), asked when :attr:`measures` was
