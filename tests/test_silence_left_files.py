@@ -14,6 +14,7 @@ import pytest
 from sesd.alerting.service import Alerting
 from sesd.alerting.silence_file import SilenceFile
 from sesd.alerting.silences import Silence
+from sesd.core.pipeline import Pipeline
 from tests.test_routing import T
 from tests.test_rules import feed_spike
 from tests.test_silence_unwritable import _lock_held, _resolves, _unwritable
@@ -47,14 +48,12 @@ async def test_an_old_file_s_lock_another_process_holds_never_holds_the_evaluati
     assert [s.ends_at for s in old.read()] == [T + 10]
 
 
-async def _two_left(
-    tmp_path: Path,
-) -> tuple[Alerting, list[float], SilenceFile, Path, SilenceFile, Path]:
-    """Two reloads each moved the path off a file holding a silence whose end waited:
-    silences.json (s1 on a.example, resolved at T + 10) and b.json (s2 on b.example,
-    resolved at T + 20), neither writable yet. The alerting, its clock, and each file
-    with the directory in the way of its lock."""
-    alerting, pipeline, now, old, lock = await _resolved_unwritten(tmp_path)
+async def _second_unwritten(
+    tmp_path: Path, alerting: Alerting, pipeline: Pipeline, now: list[float]
+) -> tuple[SilenceFile, Path]:
+    """A reload at T + 15 moves the path to b.json, holding s2 (``--until-resolved``
+    on b.example), which holds back b.example's firing; b.json cannot be written when
+    b.example resolves at T + 20. The file, and the directory in the way of its lock."""
     second = SilenceFile(str(tmp_path / "b.json"))
     second.add(Silence(id="s2", comment="watching", starts_at=T, ends_at=None,
                        until_resolved=True, domain="b.example"), T)  # fmt: skip
@@ -64,6 +63,18 @@ async def _two_left(
     second_lock = _unwritable(Path(second.path))
     _resolves(pipeline, now, "b.example", T + 20)
     alerting.evaluate()
+    return second, second_lock
+
+
+async def _two_left(
+    tmp_path: Path,
+) -> tuple[Alerting, list[float], SilenceFile, Path, SilenceFile, Path]:
+    """Two reloads each moved the path off a file holding a silence whose end waited:
+    silences.json (s1 on a.example, resolved at T + 10) and b.json (s2 on b.example,
+    resolved at T + 20), neither writable yet. The alerting, its clock, and each file
+    with the directory in the way of its lock."""
+    alerting, pipeline, now, old, lock = await _resolved_unwritten(tmp_path)
+    second, second_lock = await _second_unwritten(tmp_path, alerting, pipeline, now)
     await _moved(alerting, now, tmp_path / "other.json", T + 25)
     assert [(path, ids) for _, path, ids in _said_at_a_stop(alerting)] == [
         (old.path, ["s1"]),
@@ -132,6 +143,22 @@ def _empty_file_at(path: str) -> None:
     Path(path).write_text('{"version": 1, "silences": []}')
 
 
+async def _end_left_across_a_step(
+    tmp_path: Path, *, left_at: float, stepped_to: float
+) -> list[float | None]:
+    """s1 ended at T + 10, the file locked; a reload at ``left_at`` moves the path off
+    it, and the wall clock steps back to ``stepped_to``. The old file's ends once it
+    can be written (at the evaluation a second after the step)."""
+    alerting, _, now, old, lock = await _resolved_unwritten(tmp_path)
+    await _moved(alerting, now, tmp_path / "other.json", at=left_at)
+    now[0] = stepped_to
+    alerting.stepped(now[0], stepped_to - left_at)
+    lock.rmdir()
+    now[0] += 1
+    alerting.evaluate()
+    return [s.ends_at for s in old.read()]
+
+
 async def test_an_end_left_at_the_very_time_the_clock_steps_back_from_moves_back(
     tmp_path: Path,
 ) -> None:
@@ -140,14 +167,7 @@ async def test_an_end_left_at_the_very_time_the_clock_steps_back_from_moves_back
     written, s1 ends 5 s back, at the step (before: at T + 10, ahead of the clock, so a
     reload back to the file, or a start with the old config, read s1 in force until
     the clock reached T + 10 again and muted a.example's next incident meanwhile)."""
-    alerting, _, now, old, lock = await _resolved_unwritten(tmp_path)
-    await _moved(alerting, now, tmp_path / "other.json", at=T + 10)
-    now[0] = T + 5
-    alerting.stepped(now[0], -5.0)
-    lock.rmdir()
-    now[0] += 1
-    alerting.evaluate()
-    assert [s.ends_at for s in old.read()] == [T + 5]
+    assert await _end_left_across_a_step(tmp_path, left_at=T + 10, stepped_to=T + 5) == [T + 5]
 
 
 def _written_over(path: Path, text: str | SilenceFile) -> None:
@@ -169,15 +189,7 @@ async def test_a_file_left_twice_keeps_the_ends_it_was_left_with_first(tmp_path:
     and a start with that file took s1 as waiting and muted a.example's next
     incident)."""
     alerting, pipeline, now, old, _ = await _resolved_unwritten(tmp_path)
-    second = SilenceFile(str(tmp_path / "b.json"))
-    second.add(Silence(id="s2", comment="watching", starts_at=T, ends_at=None,
-                       until_resolved=True, domain="b.example"), T)  # fmt: skip
-    await _moved(alerting, now, Path(second.path), T + 15)
-    feed_spike(pipeline, "b.example", T + 15, 5, 5)
-    alerting.evaluate()  # b.example fires, held back by s2
-    _unwritable(Path(second.path))
-    _resolves(pipeline, now, "b.example", T + 20)
-    alerting.evaluate()
+    second, _ = await _second_unwritten(tmp_path, alerting, pipeline, now)
     _written_over(Path(old.path), "{ damaged")
     await _moved(alerting, now, Path(old.path), T + 25)
     await _moved(alerting, now, tmp_path / "other.json", T + 30)
@@ -222,11 +234,4 @@ async def test_an_end_left_at_the_time_the_clock_steps_back_to_stays_as_it_is(
     """s1 ended at T + 10, the file locked; a reload at T + 15 moves the path off it,
     and the wall clock steps 5 s back, to T + 10: the end is not ahead of the clock,
     and is written as the resolve gave it (before: moved back 5 s all the same)."""
-    alerting, _, now, old, lock = await _resolved_unwritten(tmp_path)
-    await _moved(alerting, now, tmp_path / "other.json", at=T + 15)
-    now[0] = T + 10
-    alerting.stepped(now[0], -5.0)
-    lock.rmdir()
-    now[0] += 1
-    alerting.evaluate()
-    assert [s.ends_at for s in old.read()] == [T + 10]
+    assert await _end_left_across_a_step(tmp_path, left_at=T + 15, stepped_to=T + 10) == [T + 10]

@@ -464,24 +464,40 @@ def _damaged_in_place(path: Path) -> None:
         file.write("{ damaged")
 
 
-async def _moved_aside(alerting: Any, pipeline: Any, now: list[float], silences: Path) -> Path:
-    """The old file moved aside a while (aside.json beside it, returned), s1 holding
-    a.example's firing at an evaluation meanwhile."""
-    aside = silences.parent / "aside.json"
-    os.replace(silences, aside)
-    await _still_held(alerting, pipeline, now)
-    return aside
-
-
 async def _back_writable(
     alerting: Any, pipeline: Any, now: list[float], silences: Path, aside: Path, *locks: Path
 ) -> None:
     """The old file moved back from ``aside`` and made writable (``locks`` gone), s1
-    holding a.example's firing at the evaluation that follows."""
+    holding a.example's firing at the evaluation that follows, which writes s1's start
+    moved there."""
     os.replace(aside, silences)
     for lock in locks:
         lock.rmdir()
     await _still_held(alerting, pipeline, now)
+    assert [s.starts_at for s in SilenceFile(str(silences)).read()] == [T + 61 + STEP]
+
+
+async def _aside_and_back(
+    alerting: Any,
+    pipeline: Any,
+    now: list[float],
+    silences: Path,
+    other: Path,
+    *locks: Path,
+    waiting_there: int = 0,
+) -> None:
+    """After a reload to ``other``, the new path linked to the old file: s1 holds
+    a.example's firing at an evaluation, and at another while the old file is moved
+    aside a while (aside.json beside it); meanwhile s1's start is counted for the old
+    path, and ``waiting_there`` for ``other`` (1: it cannot be written either). Then
+    :func:`_back_writable` (``locks``): nothing waits any more but for the file read."""
+    await _still_held(alerting, pipeline, now)
+    aside = silences.parent / "aside.json"
+    os.replace(silences, aside)
+    await _still_held(alerting, pipeline, now)
+    assert alerting.silences.unwritten() == {str(silences): 1, str(other): waiting_there}
+    await _back_writable(alerting, pipeline, now, silences, aside, *locks)
+    assert alerting.silences.unwritten() == {str(other): 0}
 
 
 async def test_the_old_path_linked_to_the_new_one_keeps_the_moved_start_while_moved_aside(
@@ -497,12 +513,7 @@ async def test_the_old_path_linked_to_the_new_one_keeps_the_moved_start_while_mo
     other = tmp_path / "other.json"
     os.link(silences, other)
     await _reloaded_to(alerting, other, True)
-    await _still_held(alerting, pipeline, now)
-    aside = await _moved_aside(alerting, pipeline, now, silences)
-    assert alerting.silences.unwritten() == {str(silences): 1, str(other): 0}
-    await _back_writable(alerting, pipeline, now, silences, aside, lock)
-    assert [s.starts_at for s in SilenceFile(str(silences)).read()] == [T + 61 + STEP]
-    assert alerting.silences.unwritten() == {str(other): 0}
+    await _aside_and_back(alerting, pipeline, now, silences, other, lock)
 
 
 async def test_the_old_path_linked_to_the_new_one_amid_a_step_keeps_the_moved_start(
@@ -518,12 +529,7 @@ async def test_the_old_path_linked_to_the_new_one_amid_a_step_keeps_the_moved_st
     os.link(silences, other)
     await _reload_read_then_stepped(alerting, now, other)
     await alerting.write_silences()
-    await _still_held(alerting, pipeline, now)
-    aside = await _moved_aside(alerting, pipeline, now, silences)
-    assert alerting.silences.unwritten() == {str(silences): 1, str(other): 0}
-    await _back_writable(alerting, pipeline, now, silences, aside, lock)
-    assert [s.starts_at for s in SilenceFile(str(silences)).read()] == [T + 61 + STEP]
-    assert alerting.silences.unwritten() == {str(other): 0}
+    await _aside_and_back(alerting, pipeline, now, silences, other, lock)
 
 
 async def test_the_old_path_linked_to_the_new_one_both_unwritable_keeps_the_moved_start(
@@ -540,13 +546,10 @@ async def test_the_old_path_linked_to_the_new_one_both_unwritable_keeps_the_move
     os.link(silences, other)
     other_lock = _unwritable(other)
     await _reloaded_to(alerting, other, True)
-    await _still_held(alerting, pipeline, now)
-    aside = await _moved_aside(alerting, pipeline, now, silences)
-    assert alerting.silences.unwritten() == {str(silences): 1, str(other): 1}
-    await _back_writable(alerting, pipeline, now, silences, aside, lock, other_lock)
-    assert [s.starts_at for s in SilenceFile(str(silences)).read()] == [T + 61 + STEP]
+    await _aside_and_back(
+        alerting, pipeline, now, silences, other, lock, other_lock, waiting_there=1
+    )
     assert [s.starts_at for s in SilenceFile(str(other)).read()] == [T + 61 + STEP]
-    assert alerting.silences.unwritten() == {str(other): 0}
 
 
 async def test_the_old_path_linked_found_there_by_a_read_before_the_reload_s_write_keeps_it(
@@ -576,7 +579,6 @@ async def test_the_old_path_linked_found_there_by_a_read_before_the_reload_s_wri
     assert alerting.silences.unwritten() == {str(silences): 1, str(other): 0}
     assert [path for path, _ in _said_at_a_stop(alerting)] == [str(silences)]
     await _back_writable(alerting, pipeline, now, silences, aside, lock)
-    assert [s.starts_at for s in SilenceFile(str(silences)).read()] == [T + 61 + STEP]
     assert alerting.silences.unwritten() == {str(other): 0}
 
 
@@ -601,5 +603,4 @@ async def test_the_old_path_linked_both_unwritable_read_while_moved_aside_keeps_
     await _still_held(alerting, pipeline, now)
     assert alerting.silences.unwritten() == {str(silences): 1, str(other): 1}
     await _back_writable(alerting, pipeline, now, silences, aside, lock, other_lock)
-    assert [s.starts_at for s in SilenceFile(str(silences)).read()] == [T + 61 + STEP]
     assert [s.starts_at for s in SilenceFile(str(other)).read()] == [T + 61 + STEP]

@@ -70,14 +70,18 @@ def test_a_step_forward_after_a_step_back_is_no_step_back(forward: float) -> Non
     assert in_force.starts_at == 1105.0
 
 
-def test_a_reload_to_no_file_drops_the_step_measured() -> None:
+def test_a_reload_off_the_file_drops_its_starts_and_keeps_the_step_measured() -> None:
+    # The starts waiting are the old file's; the step, measured since the last look,
+    # moves a start the next file read (after a reload to none, say) has ahead of it.
     starts = MovedStarts()
+    starts.stepped([_silence("old", 1550.0)], 1000.0, -600.0, 1000.0)
     starts.measured(1000.0, -600.0)
-    starts.forget(keep_step=False)
+    starts.forget()
+    assert starts.waiting == {}
     added = _silence("a", 1300.0)
     starts.held(_read(added), 1010.0, 1)
-    assert added.starts_at == 1300.0
-    assert starts.waiting == {}
+    assert added.starts_at == 1010.0
+    assert starts.waiting == {"a": (1300.0, 1010.0)}
 
 
 def test_a_start_moved_twice_unwritten_moves_from_the_files_start() -> None:
@@ -162,6 +166,22 @@ def test_a_start_moved_again_after_a_write_took_is_said_again() -> None:
         starts.stepped([moved], 400.0, -605.0, 400.0)
         starts.unwritable("Permission denied", False)
     assert [(log["count"], log["ids"]) for log in logs] == [(1, ["a"]), (1, ["a"])]
+
+
+def test_a_write_failing_for_another_reason_says_the_starts_again() -> None:
+    # Refused by the file's permissions, then by a full disk once those are mended:
+    # each reason said once, naming the starts (before: the line said the permissions,
+    # which the on-call had mended, and never the disk).
+    with capture_logs() as logs:
+        starts = MovedStarts()
+        starts.stepped([_silence("a", 1550.0)], 1000.0, -600.0, 1000.0)
+        for error in ("Permission denied", "Permission denied", "No space left on device"):
+            starts.unwritable(error, False)
+        starts.unwritable("No space left on device", False)
+    assert [(log["error"], log["ids"]) for log in logs] == [
+        ("Permission denied", ["a"]),
+        ("No space left on device", ["a"]),
+    ]
 
 
 def test_a_start_already_at_the_step_is_not_moved() -> None:

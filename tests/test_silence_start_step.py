@@ -70,6 +70,23 @@ async def _held_then_stepped(
     return alerting, pipeline, now, silences, file
 
 
+async def _stepped_unwritable(
+    tmp_path: Path,
+) -> tuple[Any, Any, list[float], Path, SilenceFile, Path]:
+    """s1 (:func:`_silence`) read at T + 60; the file then cannot be written (a directory
+    where its lock goes) when, a second on, the wall clock steps an hour back (measured,
+    as the daemon does). The alerting, pipeline, clock, silences path, file, and the
+    directory in the way."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    file = _silence(silences)
+    now[0] = T + 60
+    await alerting.evaluate_in_slices()
+    lock = _unwritable(silences)
+    now[0] = T + 61 + STEP
+    alerting.stepped(now[0], STEP)
+    return alerting, pipeline, now, silences, file, lock
+
+
 async def _still_held(alerting: Any, pipeline: Any, now: list[float]) -> list[Any]:
     """a.example breaches on a second later: held, nothing queued (before: s1 pending
     until the clock reached ADDED again, its firing paged). The notifications."""
@@ -81,10 +98,17 @@ async def _still_held(alerting: Any, pipeline: Any, now: list[float]) -> list[An
     return notified
 
 
-async def _reloaded_to(alerting: Any, silences: Path, as_the_daemon: bool) -> None:
-    """A reload whose config reads ``silences``: in one call, or as the daemon makes
-    it (the file read before the change of config, written after)."""
-    config = parse_config(_text(silences, RULE + 'sinks = ["ops"]\n'))
+#: The config of :func:`_reloaded_to` without a silences file.
+_NO_FILE = '[alerts]\ngroup_wait = "0s"\n[alerts.sinks.ops]\ntype = "console"\n' + RULE
+_NO_FILE += 'sinks = ["ops"]\n'
+
+
+async def _reloaded_to(alerting: Any, silences: Path | None, as_the_daemon: bool) -> None:
+    """A reload whose config reads ``silences`` (None: no silences file): in one call,
+    or as the daemon makes it (the file read before the change of config, written
+    after)."""
+    text = _text(silences, RULE + 'sinks = ["ops"]\n') if silences else _NO_FILE
+    config = parse_config(text)
     if as_the_daemon:
         await alerting.read_silences(config)
         alerting.reconfigure(config, files_read=True)
@@ -188,13 +212,7 @@ async def test_a_start_moved_back_holds_while_the_file_cannot_be_written(tmp_pat
     firing all the same, which is said once and counted by ``sesd_silences_unwritten``
     (before: 0, ends only); the start is written once the file can be, and a stop
     before says which silence the file holds pending."""
-    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
-    file = _silence(silences)
-    now[0] = T + 60
-    await alerting.evaluate_in_slices()
-    lock = _unwritable(silences)
-    now[0] = T + 61 + STEP
-    alerting.stepped(now[0], STEP)
+    alerting, pipeline, now, silences, file, lock = await _stepped_unwritable(tmp_path)
     with capture_logs() as logs:
         await _still_held(alerting, pipeline, now)
         await _still_held(alerting, pipeline, now)

@@ -151,6 +151,30 @@ async def test_a_file_moved_before_its_first_read_after_the_step_moves_the_start
     assert [s.starts_at for s in SilenceFile(str(other)).read()] == [ADDED + 1 + STEP]
 
 
+@pytest.mark.parametrize("as_the_daemon", [False, True])
+async def test_a_reload_to_no_file_and_back_after_the_step_moves_the_start(
+    tmp_path: Path, as_the_daemon: bool
+) -> None:
+    """sesd read the file; the on-call adds s1 a moment before the clock steps back,
+    after sesd's last look. Before the next evaluation a reload takes a config with
+    no silences file, and a second one the file again (the edit undone). The file's
+    first read, after the step, moves s1's start as the first reload's would have
+    (before: the reload to no file dropped the step, and s1 was pending for the
+    step's length, a.example paging)."""
+    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    SilenceFile(str(silences)).update(list, ADDED - 20)
+    now[0] = ADDED - 10
+    assert await alerting.evaluate_in_slices() == []  # the file read, no silence in it
+    _silence(silences)
+    now[0] = ADDED + 1 + STEP
+    alerting.stepped(now[0], STEP)
+    await _reloaded_to(alerting, None, as_the_daemon)
+    assert alerting.silences.unwritten() == {}
+    await _reloaded_to(alerting, silences, as_the_daemon)
+    await _still_held(alerting, pipeline, now)
+    assert [s.starts_at for s in SilenceFile(str(silences)).read()] == [ADDED + 1 + STEP]
+
+
 async def test_a_reload_looking_when_the_step_is_measured_keeps_it(tmp_path: Path) -> None:
     """A reload's look, ahead of its change of config, finds the file unchanged; before
     it comes back, s1 is added and the clock steps an hour back. The change, which takes

@@ -21,7 +21,13 @@ from tests.test_routing import RULE, T, _silenceable
 from tests.test_rules import feed_spike
 from tests.test_silence_left_files import _written_over
 from tests.test_silence_reload import _text, _watching
-from tests.test_silence_start_step import ADDED, STEP, _silence, _still_held
+from tests.test_silence_start_step import (
+    ADDED,
+    STEP,
+    _silence,
+    _stepped_unwritable,
+    _still_held,
+)
 from tests.test_silence_unwritable import _lock_held, _resolves, _unwritable
 
 pytestmark = pytest.mark.timeout(30)
@@ -85,13 +91,7 @@ async def test_a_start_moved_that_cannot_be_written_is_said_with_the_error(
 ) -> None:
     """The file cannot be written when the clock steps back: the line naming s1's
     start moved says why the write failed (before: no error, or "None")."""
-    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
-    _silence(silences)
-    now[0] = T + 60
-    await alerting.evaluate_in_slices()
-    lock = _unwritable(silences)
-    now[0] = T + 61 + STEP
-    alerting.stepped(now[0], STEP)
+    alerting, pipeline, now, silences, _, lock = await _stepped_unwritable(tmp_path)
     with capture_logs() as logs:
         await _still_held(alerting, pipeline, now)
     ((error, count, ids),) = _unwritable_lines(logs)
@@ -141,13 +141,7 @@ async def test_a_start_changed_by_hand_then_moved_again_is_said_again(tmp_path: 
     nothing waits; the clock steps back again, and s1's start, ahead of it, moves
     again: the write fails, and s1 is said again (before: not said, as if the first
     line still told of it, though the on-call had dealt with that one)."""
-    alerting, pipeline, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
-    file = _silence(silences)
-    now[0] = T + 60
-    await alerting.evaluate_in_slices()
-    lock = _unwritable(silences)
-    now[0] = T + 61 + STEP
-    alerting.stepped(now[0], STEP)
+    alerting, pipeline, now, silences, file, lock = await _stepped_unwritable(tmp_path)
     with capture_logs() as logs:
         await _still_held(alerting, pipeline, now)
     assert [ids for _, _, ids in _unwritable_lines(logs)] == [["s1"]]
@@ -169,3 +163,29 @@ async def test_a_start_changed_by_hand_then_moved_again_is_said_again(tmp_path: 
     lock.rmdir()
     await _still_held(alerting, pipeline, now)
     assert [s.starts_at for s in file.read()] == [second]
+
+
+async def test_a_start_moved_is_said_again_when_the_write_fails_for_another_reason(
+    tmp_path: Path,
+) -> None:
+    """The file cannot be written when the clock steps back (a directory where its
+    lock goes): s1's start moved is said with that error, once over two evaluations.
+    The operator removes the directory, but a link is put there: the next write fails
+    for that, said naming s1 again (before: not said, the log naming the directory
+    the on-call had removed), and not at the evaluation after. Written once it goes."""
+    alerting, pipeline, now, silences, file, lock = await _stepped_unwritable(tmp_path)
+    moved = now[0]
+    with capture_logs() as logs:
+        await _still_held(alerting, pipeline, now)
+        await _still_held(alerting, pipeline, now)
+    assert _unwritable_lines(logs) == [(f"cannot lock {silences}: Is a directory", 1, ["s1"])]
+    lock.rmdir()
+    lock.symlink_to(tmp_path / "elsewhere")
+    with capture_logs() as logs:
+        await _still_held(alerting, pipeline, now)
+        await _still_held(alerting, pipeline, now)
+    link = f"cannot lock {silences}: it is a symbolic link (remove it)"
+    assert _unwritable_lines(logs) == [(link, 1, ["s1"])]
+    lock.unlink()
+    await _still_held(alerting, pipeline, now)
+    assert [s.starts_at for s in file.read()] == [moved]

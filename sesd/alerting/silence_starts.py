@@ -27,8 +27,9 @@ class MovedStarts:
         self._log = get_logger()
         #: Each start moved and not written: id -> (the start the file has, where it moved).
         self.waiting: dict[str, tuple[float, float]] = {}
-        #: Those a failed write said.
+        #: Those a failed write said, and the error the last line said.
         self._said: set[str] = set()
+        self._error = ""
         #: A step back measured since the file was last looked at (its ``now`` and how
         #: far): a silence added a moment before it, read only after, moves at that
         #: read (:meth:`held`).
@@ -54,13 +55,11 @@ class MovedStarts:
             self.unread = now, step + (self.unread[1] if self.unread else 0.0)
         self.measures, self._last = self.measures + 1, now
 
-    def forget(self, *, keep_step: bool) -> None:
-        """A reload moved to a file that does not hold them: no start waits. The step
-        kept for the next read stays with ``keep_step`` (a new file, read next), and
-        goes without (no file)."""
+    def forget(self) -> None:
+        """A reload moved to a file that does not hold them, or to none: no start waits.
+        The step kept for the next read stays: the file read next (this one, or another
+        after a reload to none) may hold a silence added a moment before it."""
         self.waiting, self._said = {}, set()
-        if not keep_step:
-            self.unread = None
 
     def held(self, entries: list[Entry], now: float, measures: int) -> None:
         """The file was read at ``now`` (``entries``), asked when :attr:`measures` was
@@ -96,11 +95,15 @@ class MovedStarts:
         self._said &= self.waiting.keys()
 
     def unwritable(self, error: str, quiet: bool) -> None:
-        """A write failed for ``error``: the starts waiting it did not say yet, said
-        (not while ``quiet``: a command holds the lock a moment)."""
-        if quiet or not self.waiting.keys() - self._said:
+        """A write failed for ``error``: the starts waiting said, should one not have
+        been yet or the error differ from the one said (the last line would name a
+        reason mended since, the on-call mending it in vain); once per reason, not at
+        each evaluation (not while ``quiet``: a command holds the lock a moment)."""
+        if quiet or not self.waiting:
             return
-        self._said |= self.waiting.keys()
+        if error == self._error and self.waiting.keys() <= self._said:
+            return
+        self._said, self._error = self._said | self.waiting.keys(), error
         self._log.error(
             "sesd.silences.unwritable",
             error=error,

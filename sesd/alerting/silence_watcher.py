@@ -239,10 +239,12 @@ class SilenceWatcher:
             except (Hung, Later):
                 there = True
         if not there:
-            # A step measured since the last look is kept: the new file's first read
-            # moves those added a moment before it, as the old one's would have.
+            # A step measured since the last look is kept, through a reload to no file
+            # too (none is looked at meanwhile): the next file's first read moves those
+            # added a moment before it, as the old one's would have (else pending for
+            # the step's length, a reload back to the old file among them).
             self._ends.waiting = {}
-            self._starts.forget(keep_step=self.file is not None)
+            self._starts.forget()
         self.silences.items = []
         self._kept.forget()
         self._entries: list[Entry] = []
