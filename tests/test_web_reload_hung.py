@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import anyio
+import anyio.lowlevel
 import pytest
 from structlog.testing import capture_logs
 
@@ -27,7 +30,8 @@ import sesd.runtime.web_chain
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import Config, ConfigError, load_config
 from sesd.config.web import parse_web_config
-from sesd.runtime.web import WebGuard
+from sesd.runtime.web import Unanswered, WebGuard
+from sesd.runtime.web_chain import Chain
 from tests.conftest import running
 from tests.fifo_gates import let_through
 from tests.test_follow_files import _key, _mounted, _reloaded, _swap, _version
@@ -69,7 +73,7 @@ def _reads_held(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, list[
     reads: list[str] = []
     read_chain = sesd.runtime.web_chain.read_chain
 
-    def hung(tls: Any) -> tuple[bytes, bytes]:
+    def hung(tls: Any) -> Chain:
         reads.append(tls.cert_file)
         answers.wait(30)  # the share's hang: the first read, and any read during it
         return read_chain(tls)
@@ -150,11 +154,11 @@ async def test_the_port_loads_the_files_as_read_not_their_paths_again(
     hung = tmp_path / name
     read = sesd.runtime.web_chain.read_chain
 
-    def then_hung(tls: Any) -> tuple[bytes, bytes]:
-        blobs = read(tls)
+    def then_hung(tls: Any) -> Chain:
+        chain = read(tls)
         hung.unlink()
         os.mkfifo(hung)
-        return blobs
+        return chain
 
     monkeypatch.setattr(sesd.runtime.web, "read_chain", then_hung)
     done = threading.Event()
@@ -171,33 +175,122 @@ async def test_the_port_loads_the_files_as_read_not_their_paths_again(
     assert guard._tls.cert_file == str(tmp_path / "second.crt")
 
 
-async def test_without_files_in_memory_the_certificate_is_loaded_from_its_path(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def _no_memfd(monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    """A system that makes no file in memory: a filter that refuses memfd, or no /proc."""
+    if how == "memfd refused":
+
+        def refused(name: str, flags: int) -> int:
+            raise PermissionError(1, "Operation not permitted")
+
+        monkeypatch.setattr(os, "memfd_create", refused)
+    else:
+        monkeypatch.setattr(sesd.runtime.web_chain, "_OPEN_FILES", Path("/nonexistent/fd"))
+
+
+def _presents(context: ssl.SSLContext, ca: Any) -> bool:
+    """Whether a handshake with ``context``, the server's, passes for a client that
+    trusts ``ca`` alone (in memory: no socket)."""
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    ends = [ssl.MemoryBIO() for _ in range(4)]
+    near = client.wrap_bio(ends[0], ends[1], server_hostname="127.0.0.1")
+    far = context.wrap_bio(ends[2], ends[3], server_side=True)
+    done = [False, False]
+    for _ in range(10):
+        for i, side in enumerate((near, far)):
+            try:
+                side.do_handshake()
+                done[i] = True
+            except ssl.SSLWantReadError:
+                pass
+            except ssl.SSLError:
+                return False
+        ends[2].write(ends[1].read())
+        ends[0].write(ends[3].read())
+        if all(done):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("how", ["memfd refused", "no /proc"])
+@pytest.mark.parametrize("name", ["second.crt", "second.key"])
+async def test_without_files_in_memory_the_port_loads_copies_not_the_paths_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, how: str
 ) -> None:
-    """Where the system makes no file in memory (no /proc), the port's context loads
-    the files where they are, after the read apart has checked them: a reload still
-    swaps the certificate, and one whose key is not its certificate's changes nothing."""
-    monkeypatch.setattr(sesd.runtime.web_chain, "_OPEN_FILES", tmp_path / "no-proc")
-    _certificate(tmp_path, "first")
-    _certificate(tmp_path, "second")
+    """Where the system makes no file in memory, the share stops answering once the read
+    apart has the certificate and key: the port's context loads copies the read made in
+    a directory of its own, never either path on the event loop (which would wait there
+    for ever), and presents the new certificate; the copies are gone after. One whose
+    key is not its certificate's changes nothing."""
+    _no_memfd(monkeypatch, how)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    first = _certificate(tmp_path, "first")
+    second = _certificate(tmp_path, "second")
     guard = WebGuard(parse_web_config(_tls("first"), str(tmp_path)))
     assert guard.ssl_context is not None
     context = guard.ssl_context
-    assert await guard.apply(parse_web_config(_tls("second"), str(tmp_path))) == []
     mixed = TLS.format(cert="first.crt", key="second.key")
     with pytest.raises(ConfigError, match=r"^http\.web_config: tls_server_config\.key_file: "):
         await guard.apply(parse_web_config(mixed, str(tmp_path)))
+    assert _presents(context, first)
+    hung = tmp_path / name
+    read = sesd.runtime.web_chain.read_chain
+
+    def then_hung(tls: Any) -> Chain:
+        chain = read(tls)
+        hung.unlink()
+        os.mkfifo(hung)
+        return chain
+
+    monkeypatch.setattr(sesd.runtime.web, "read_chain", then_hung)
+    done = threading.Event()
+    releaser = threading.Thread(target=_released, args=(hung, done), daemon=True)
+    releaser.start()
+    try:
+        began = anyio.current_time()
+        assert await guard.apply(parse_web_config(_tls("second"), str(tmp_path))) == []
+        assert anyio.current_time() - began < 5
+    finally:
+        done.set()
+        releaser.join(5)
     assert guard.ssl_context is context
-    assert guard._tls is not None
-    assert guard._tls.cert_file == str(tmp_path / "second.crt")
+    assert (_presents(context, second), _presents(context, first)) == (True, False)
+    assert list(scratch.iterdir()) == []
 
 
-async def test_where_the_second_file_in_memory_is_refused_the_files_are_loaded_from_their_paths(
+async def test_a_copy_made_for_a_read_given_up_is_removed_when_it_returns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without files in memory, the copies (the key among them) are made by the read
+    apart: one given up past the bound that returns later leaves none behind."""
+    _no_memfd(monkeypatch, "memfd refused")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    answers, _ = _reads_held(monkeypatch)
+    _certificate(tmp_path, "first")
+    _certificate(tmp_path, "second")
+    guard = WebGuard(parse_web_config(_tls("first"), str(tmp_path)))
+    try:
+        with pytest.raises(Unanswered):
+            await guard.apply(parse_web_config(_tls("second"), str(tmp_path)))
+        (reader,) = [t for t in threading.enumerate() if t.name == "sesd-web-load"]
+    finally:
+        answers.set()
+    await anyio.to_thread.run_sync(reader.join, 10)
+    assert not reader.is_alive()
+    await anyio.lowlevel.checkpoint()  # the thread's result handed to the loop, dropped
+    assert list(scratch.iterdir()) == []
+
+
+async def test_where_the_second_file_in_memory_is_refused_the_copies_are_made_apart(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A system filter that lets one file in memory be made and refuses the next: the
-    one made is closed, and the port's context loads the files where they are; a
-    reload still swaps the certificate, where the refusal raised."""
+    one made is closed, and the port's context loads copies in a directory of its own;
+    a reload still swaps the certificate, where the refusal raised."""
     made: list[int] = []
 
     def memfd_create(name: str, flags: int) -> int:
@@ -209,11 +302,11 @@ async def test_where_the_second_file_in_memory_is_refused_the_files_are_loaded_f
     memfd = os.memfd_create
     monkeypatch.setattr(os, "memfd_create", memfd_create)
     _certificate(tmp_path, "first")
-    _certificate(tmp_path, "second")
+    second = _certificate(tmp_path, "second")
     guard = WebGuard(parse_web_config(_tls("first"), str(tmp_path)))
+    assert guard.ssl_context is not None
     assert await guard.apply(parse_web_config(_tls("second"), str(tmp_path))) == []
-    assert guard._tls is not None
-    assert guard._tls.cert_file == str(tmp_path / "second.crt")
+    assert _presents(guard.ssl_context, second)
     assert len(made) == 1
 
 

@@ -38,10 +38,16 @@ EXIT_UNCHANGED = EXIT_CONFIG
 EXIT_RESTART = 3
 #: Within the unit's TimeoutStartSec (90 s), which bounds a reload too, so that the
 #: command says why before systemd ends it. A reload reads the config file and the
-#: files it names (given up at 30 s), then the certificate and key again for the port
-#: (given up at 30 s): 60 s at most, with the check before it. One asked for behind a
-#: reload under way waits for that one too, which may take as long: its outcome, past
-#: this, is said to be untold (exit 1), and the log tells it.
+#: files it names (given up at 30 s); makes the clients of the queues it adds (the
+#: SDK's model files read from disk and, for the default account while no credentials
+#: were found, the SDK's credential chain: instance metadata and a container's
+#: endpoint within the SDK's timeouts, a credential_process as long as it runs);
+#: looks at and reads the silences file (5 s a step, after those of an evaluation's
+#: read under way); then reads the certificate and key again for the port (given up
+#: at 30 s). A share that stops answering holds it for one 30 s bound (5 s more if the
+#: silences file is on it too), within this; every bound at once adds up past it, as
+#: does a reload asked for behind one under way (it waits for that one too). Past
+#: this, its outcome is said to be untold (exit 1), and the log tells it.
 TIMEOUT = 80
 #: How often the outcome is looked for, in seconds.
 _LOOK_EVERY = 0.05

@@ -326,9 +326,14 @@ class Reloader:
         self._left_as = NEW_WHOLE if FIRST_AFTER in steps else NEITHER_WHOLE
         if self._left_as is NEW_WHOLE:
             # Its config runs, whichever step after the switch faulted (that of the
-            # reload's metrics among them): the page's "config loaded" and
-            # sesd_config_info say it, not the config it replaced.
-            self._daemon.metrics.loaded(self._daemon.config.digest(), switched)
+            # reload's metrics among them): sesd_config_info names it, and the page's
+            # "config loaded" dates it as had the read ended well (a refresh over a
+            # config file refused since dates nothing: only a good SIGHUP does).
+            metrics, digest = self._daemon.metrics, self._daemon.config.digest()
+            if whole or self._file_ok:
+                metrics.loaded(digest, switched)
+            else:
+                metrics.config_in_force(digest)
         self._failed(file=whole)
         self._waits.part_way(whole=self._left_as is NEW_WHOLE)
         self._log.error(

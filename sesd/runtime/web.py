@@ -35,7 +35,7 @@ from sesd.config import ConfigError
 from sesd.config.web import TlsServerConfig, WebConfig, load_chain, server_context
 from sesd.core.text import escaped
 from sesd.runtime.apart import apart
-from sesd.runtime.web_chain import in_memory, read_chain
+from sesd.runtime.web_chain import Chain, read_chain
 
 __all__ = ["LOAD_BOUND", "REALM", "BasicAuth", "Unanswered", "WebGuard", "guard_at_start"]
 
@@ -43,8 +43,6 @@ if TYPE_CHECKING:  # aiohttp's headers type (multidict comes with aiohttp)
     from multidict import CIMultiDict
 
 T = TypeVar("T")
-#: The certificate and key as read.
-Chain = tuple[bytes, bytes]
 
 #: How long the start waits for the certificate and key to load, in seconds: well
 #: under a second from a disk that answers; from a share that hangs, never. Within
@@ -236,15 +234,17 @@ class WebGuard:
             before, after = running.restart_only(), new.restart_only()
             ignored += [f"tls_server_config.{k}" for k in before if before[k] != after[k]]
             assert self.ssl_context is not None
-            # Read and loaded into a context of its own first, in a thread apart (a share
-            # that hangs holds that thread, not the event loop), within LOAD_BOUND: a load
-            # that fails half-way can leave a context with the new certificate and no
-            # key. Then the live one, from what was read, here on the event loop, where
-            # its handshakes run (sesd.runtime.web_chain). New handshakes get the new
-            # certificate; open connections keep theirs.
-            blobs = await _bounded(lambda tls: held(partial(read_chain, tls))(), new)
-            with in_memory(new, blobs) as read:
-                _prefixed(load_chain, self.ssl_context, read)
+            # Read, copied and loaded into a context of its own first, in a thread apart
+            # (a share that hangs holds that thread, not the event loop), within
+            # LOAD_BOUND: a load that fails half-way can leave a context with the new
+            # certificate and no key. Then the live one, from the copies, here on the
+            # event loop, where its handshakes run (sesd.runtime.web_chain). New
+            # handshakes get the new certificate; open connections keep theirs.
+            chain = await _bounded(lambda tls: held(partial(read_chain, tls))(), new)
+            try:
+                _prefixed(load_chain, self.ssl_context, chain.tls)
+            finally:
+                chain.close()
             self._tls = msgspec.structs.replace(
                 running, cert_file=new.cert_file, key_file=new.key_file
             )

@@ -1,18 +1,21 @@
-"""A reload's certificate and key: read off the event loop, loaded on it from memory.
+"""A reload's certificate and key: read off the event loop, loaded on it from copies.
 
 Python's ssl loads a certificate and key from paths alone, and the listener's context
 is loaded on the event loop, where its handshakes run (an OpenSSL context must not
-change under a handshake in another thread). Loaded there from the files themselves,
-a share that stopped answering since the reload read them held the event loop, and
-with it every request and the stop signals, for ever. The files are read in a thread
-apart instead (:func:`read_chain`, which the caller bounds), and the loop loads what
-was read from files in memory (:func:`in_memory`), whose read cannot hang."""
+change under a handshake in another thread: loaded in one, a key whose read hangs
+leaves the port with the new certificate and no key, and no handshake succeeds).
+Loaded there from the files themselves, a share that stopped answering since the
+reload read them held the event loop, and with it every request and the stop
+signals, for ever. The files are read in a thread apart instead (:func:`read_chain`,
+which the caller bounds), which copies what it read to files whose read cannot hang:
+the loop loads those (:class:`Chain`)."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+import shutil
+import tempfile
+import weakref
 from pathlib import Path
 
 import msgspec
@@ -21,7 +24,7 @@ from sesd.config import ConfigError
 from sesd.config.reading import read_bounded
 from sesd.config.web import TlsServerConfig, server_context
 
-__all__ = ["in_memory", "read_chain"]
+__all__ = ["Chain", "read_chain"]
 
 #: Where a process's open files are named by number.
 _OPEN_FILES = Path("/proc/self/fd")
@@ -29,39 +32,68 @@ _OPEN_FILES = Path("/proc/self/fd")
 _KEYS = ("cert_file", "key_file")
 
 
-def read_chain(tls: TlsServerConfig) -> tuple[bytes, bytes]:
+class Chain:
+    """The certificate and key as read, copied to files of sesd's own: in memory
+    (memfd) where the system makes them, or else in a directory of the temp dir only
+    sesd may read (the copies there for as long as the load takes). Closed by
+    :meth:`close`, or once dropped (a read given up that returns later)."""
+
+    def __init__(self, tls: TlsServerConfig, blobs: tuple[bytes, bytes]) -> None:
+        opened: list[int] = []
+        directory: list[str] = []
+        #: Removes the copies; called at most once, by close() or at collection.
+        self._remove = weakref.finalize(self, _remove, opened, directory)
+        try:
+            paths = _in_memory(blobs, opened) or _in_directory(blobs, directory)
+        except BaseException:
+            self._remove()
+            raise
+        #: ``tls`` naming the copies.
+        self.tls = msgspec.structs.replace(tls, cert_file=paths[0], key_file=paths[1])
+
+    def close(self) -> None:
+        """Remove the copies."""
+        self._remove()
+
+
+def read_chain(tls: TlsServerConfig) -> Chain:
     """The certificate and key ``tls`` names, as read, checked as a context of their own
     (the client CA file with them); ConfigError naming the key of the file at fault.
     Blocking: for a thread apart."""
-    blobs = (_read(tls, "cert_file"), _read(tls, "key_file"))
-    with in_memory(tls, blobs) as read:
-        server_context(read)
-    return blobs
-
-
-@contextmanager
-def in_memory(tls: TlsServerConfig, blobs: tuple[bytes, bytes]) -> Iterator[TlsServerConfig]:
-    """``tls`` naming files in memory that hold ``blobs`` (its certificate and key as
-    read), closed at the end. Where the system makes none (no memfd, no /proc), ``tls``
-    as it is: the files read again where they are."""
-    opened: list[int] = []
+    chain = Chain(tls, (_read(tls, "cert_file"), _read(tls, "key_file")))
     try:
-        if _OPEN_FILES.is_dir():
-            for key, blob in zip(_KEYS, blobs, strict=True):
-                opened.append(os.memfd_create(f"sesd-{key}", os.MFD_CLOEXEC))
-                with os.fdopen(os.dup(opened[-1]), "wb") as handle:
-                    handle.write(blob)
+        server_context(chain.tls)
+    except BaseException:
+        chain.close()
+        raise
+    return chain
+
+
+def _in_memory(blobs: tuple[bytes, bytes], opened: list[int]) -> list[str] | None:
+    """Paths to files in memory holding ``blobs`` (their descriptors added to
+    ``opened``); None where the system makes none (no memfd, no /proc)."""
+    if not _OPEN_FILES.is_dir():
+        return None
+    try:
+        for key, blob in zip(_KEYS, blobs, strict=True):
+            opened.append(os.memfd_create(f"sesd-{key}", os.MFD_CLOEXEC))
+            with os.fdopen(os.dup(opened[-1]), "wb") as handle:
+                handle.write(blob)
     except (AttributeError, OSError):  # not Linux, or a filter that refuses memfd
-        _close(opened)
-        opened = []
-    try:
-        if len(opened) < len(_KEYS):
-            yield tls
-        else:
-            cert, key = (str(_OPEN_FILES / str(fd)) for fd in opened)
-            yield msgspec.structs.replace(tls, cert_file=cert, key_file=key)
-    finally:
-        _close(opened)
+        _remove(opened, [])
+        return None
+    return [str(_OPEN_FILES / str(fd)) for fd in opened]
+
+
+def _in_directory(blobs: tuple[bytes, bytes], directory: list[str]) -> list[str]:
+    """Paths to copies of ``blobs`` in a directory made for them (told to
+    ``directory``), which only sesd may read: mkdtemp makes it so."""
+    directory.append(tempfile.mkdtemp(prefix="sesd-tls-"))
+    paths = [os.path.join(directory[0], key) for key in _KEYS]
+    for path, blob in zip(paths, blobs, strict=True):
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as handle:
+            handle.write(blob)
+    return paths
 
 
 def _read(tls: TlsServerConfig, key: str) -> bytes:
@@ -72,6 +104,10 @@ def _read(tls: TlsServerConfig, key: str) -> bytes:
         raise ConfigError(f"tls_server_config.{key}: cannot read {path}: {exc.strerror}") from None
 
 
-def _close(opened: list[int]) -> None:
+def _remove(opened: list[int], directory: list[str]) -> None:
     for fd in opened:
         os.close(fd)
+    opened.clear()
+    for path in directory:
+        shutil.rmtree(path, ignore_errors=True)
+    directory.clear()
