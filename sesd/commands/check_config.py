@@ -17,9 +17,10 @@ from sesd.commands.common import (
     with_config,
 )
 from sesd.commands.output import OutputFailed, put
-from sesd.commands.read_bound import READ_BOUND, Unanswered, read_within
+from sesd.commands.read_bound import Unanswered, read_within
 from sesd.config import ConfigError
 from sesd.config.warned import said
+from sesd.io import hung
 
 if TYPE_CHECKING:
     from sesd.config import Config, Placer
@@ -27,7 +28,8 @@ if TYPE_CHECKING:
 __all__ = ["EXIT_UNREAD", "add_parser"]
 
 #: The exit status when the read of the config file or a file it names did not return
-#: within READ_BOUND: not 2, the file's own refusal, since nothing is known of the file.
+#: within READ_BOUND (sesd.io.hung): not 2, the file's own refusal, since nothing is
+#: known of the file.
 EXIT_UNREAD = 1
 
 
@@ -53,12 +55,12 @@ def add_parser(commands: Commands) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     """0 for a valid config (warnings on stderr), 2 for an invalid one, 1 when its read
-    did not return within READ_BOUND (sesd.commands.read_bound): nothing is known of
+    did not return within READ_BOUND (sesd.io.hung): nothing is known of
     the file then; a config printed to a standard output gone or full ends as
     sesd.commands.main says, after the warnings."""
     given = str(getattr(args, "path", None) or args.config)
     try:
-        checked = read_within(lambda: _checked(args), given, READ_BOUND, "sesd-check-read")
+        checked = read_within(lambda: _checked(args), given, hung.READ_BOUND, "sesd-check-read")
     except Unanswered as exc:
         # Under the unit's ExecReload, the one line in the journal that says why the
         # reload failed; else systemd's timeout ended the check without a reason.

@@ -9,17 +9,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Final, TypeVar
+from typing import TypeVar
 
 from sesd.core.text import escaped
 
-__all__ = ["READ_BOUND", "Unanswered", "read_within"]
+__all__ = ["Unanswered", "read_within"]
 
 _T = TypeVar("_T")
-
-#: How long the read may take, in seconds, as a reload's: within the shipped unit's
-#: TimeoutStartSec, which bounds a start and each reload command alike.
-READ_BOUND: Final = 30.0
 
 
 class Unanswered(Exception):
