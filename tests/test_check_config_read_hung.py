@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+import sesd.io.hung
 from sesd.commands import check_config
 from sesd.commands.main import main
 from tests.long_paths import long_path, named
@@ -50,7 +51,7 @@ def test_a_config_file_whose_read_hangs_fails_the_reload_s_check_in_one_line(
     characters cut at 500) and the bound."""
     path = long_path(tmp_path, length, ".toml") if length else tmp_path / "sesd.toml"
     os.mkfifo(path)
-    monkeypatch.setattr(check_config, "READ_BOUND", 0.2)
+    monkeypatch.setattr(sesd.io.hung, "READ_BOUND", 0.2)
     code = _checked_hung(path, ["check-config", "--quiet", "--no-secrets", "--config", str(path)])
     assert code == check_config.EXIT_UNREAD == 1
     assert capsys.readouterr().err.splitlines() == [
@@ -68,7 +69,7 @@ def test_a_secret_file_whose_read_hangs_fails_the_check_naming_the_config_file(
     os.mkfifo(fifo)
     path = tmp_path / "sesd.toml"
     path.write_text(QUEUE + f'[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "file:{fifo}"\n')
-    monkeypatch.setattr(check_config, "READ_BOUND", 0.2)
+    monkeypatch.setattr(sesd.io.hung, "READ_BOUND", 0.2)
     code = _checked_hung(fifo, ["check-config", str(path)])
     assert code == 1
     out, err = capsys.readouterr()

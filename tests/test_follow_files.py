@@ -16,6 +16,7 @@ import pytest
 import trustme
 from structlog.testing import capture_logs
 
+import sesd.io.hung
 import sesd.runtime.reload
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import Config, ConfigError, load_config, parse_config
@@ -272,11 +273,11 @@ async def test_a_read_held_by_a_hung_file_is_given_up_and_the_next_refused_until
     local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A rotated Secret whose key is a file no read returns from (a FIFO with no writer,
-    as a file on a hung mount): the refresh is given up after READ_TIMEOUT, logged and
+    as a file on a hung mount): the refresh is given up after READ_BOUND, logged and
     the reload metric at 0; a SIGHUP meanwhile is refused at once, saying why, instead
     of waiting behind the held read without a word; once that read returns, a SIGHUP
     reads the files again."""
-    monkeypatch.setattr(sesd.runtime.reload, "READ_TIMEOUT", 1.0)
+    monkeypatch.setattr(sesd.io.hung, "READ_BOUND", 1.0)
     mount, path, _ = await _mounted(local_sqs, sqs, tmp_path)
     with capture_logs() as logs:
         async with running(load_config(path), config_path=path) as daemon:
@@ -314,11 +315,11 @@ async def test_a_read_held_by_a_hung_file_is_given_up_and_the_next_refused_until
 async def test_a_refresh_given_up_is_read_again_once_the_mount_answers(
     local_sqs: LocalSqs, sqs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A rotated Secret whose read hangs past READ_TIMEOUT (a mount that stops answering
+    """A rotated Secret whose read hangs past READ_BOUND (a mount that stops answering
     for a while): the refresh is given up and what the read would have read is dropped,
     so the files are not taken as read; once the mount answers again, the follower
     reads them by itself and the new key is in force, the reload metric back at 1."""
-    monkeypatch.setattr(sesd.runtime.reload, "READ_TIMEOUT", 1.0)
+    monkeypatch.setattr(sesd.io.hung, "READ_BOUND", 1.0)
     mount, path, _ = await _mounted(local_sqs, sqs, tmp_path)
     answers = threading.Event()
     reads: list[str] = []

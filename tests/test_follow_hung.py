@@ -21,6 +21,7 @@ import anyio.to_thread
 import pytest
 from structlog.testing import capture_logs
 
+import sesd.io.hung
 import sesd.runtime.follow
 import sesd.runtime.reload
 from sesd.commands.demo.localsqs import LocalSqs
@@ -143,7 +144,7 @@ class HeldRead:
 
 def _first_read_held(monkeypatch: pytest.MonkeyPatch) -> HeldRead:
     """The follower's first read of the files held, given up after 1 s."""
-    monkeypatch.setattr(sesd.runtime.reload, "READ_TIMEOUT", 1.0)
+    monkeypatch.setattr(sesd.io.hung, "READ_BOUND", 1.0)
     held = HeldRead()
     monkeypatch.setattr(sesd.runtime.reload, "reread", held.read)
     return held

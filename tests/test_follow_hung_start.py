@@ -18,8 +18,8 @@ import anyio.to_thread
 import pytest
 from structlog.testing import capture_logs
 
+import sesd.io.hung
 import sesd.runtime.follow
-import sesd.runtime.reload
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import load_config
 from tests.conftest import running
@@ -171,7 +171,7 @@ async def test_a_reload_at_the_start_that_moves_a_file_off_the_hung_mount_is_rea
     stat that file, as at any time after. It is read, not given up after its 30 s
     and every reload refused behind that stat."""
     monkeypatch.setattr(sesd.runtime.follow, "LOOK_BOUND", 1.0)
-    monkeypatch.setattr(sesd.runtime.reload, "READ_TIMEOUT", 3.0)  # without the wait
+    monkeypatch.setattr(sesd.io.hung, "READ_BOUND", 3.0)  # without the wait
     mount_dir, path, _ = await _mounted(local_sqs, sqs, tmp_path, every="1h")
     routing_key = mount_dir / "current" / "routing_key"
     threads = ("sesd-follow-stat", "sesd-reload-read")
@@ -201,7 +201,7 @@ async def test_a_reload_at_the_start_waits_for_the_look_at_every_file_that_hangs
     bound for each file, one after another, and the reload waits for the last of them
     to be said, not a moment less. It stats none of them, and is read."""
     monkeypatch.setattr(sesd.runtime.follow, "LOOK_BOUND", 1.0)
-    monkeypatch.setattr(sesd.runtime.reload, "READ_TIMEOUT", 8.0)  # without the wait
+    monkeypatch.setattr(sesd.io.hung, "READ_BOUND", 8.0)  # without the wait
     mount_dir, path, _ = await _mounted(local_sqs, sqs, tmp_path, every="1h")
     current = mount_dir / "current"
     routing_key = current / "routing_key"

@@ -24,6 +24,7 @@ from typing import Any
 import anyio
 import pytest
 
+import sesd.io.hung
 from sesd.commands import run as run_command
 from sesd.commands.common import load_placed
 from sesd.commands.main import main
@@ -55,7 +56,7 @@ def test_a_file_whose_read_hangs_at_the_start_fails_it_in_one_line(
     os.mkfifo(fifo)
     path = tmp_path / "sesd.toml"
     path.write_text(QUEUE + f'[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "file:{fifo}"\n')
-    monkeypatch.setattr(run_command, "READ_BOUND", 0.5)
+    monkeypatch.setattr(sesd.io.hung, "READ_BOUND", 0.5)
     # Without a bound the test's own thread waits here: let it go, a while after.
     later = threading.Timer(10, _let_go, (fifo,))
     later.start()
@@ -126,7 +127,7 @@ def test_a_stop_while_the_start_read_hangs_ends_sesd_at_once(
     os.mkfifo(fifo)
     path = long_path(tmp_path, length, ".toml") if length else tmp_path / "sesd.toml"
     path.write_text(QUEUE + f'[alerts.sinks.pd]\ntype = "pagerduty"\nrouting_key = "file:{fifo}"\n')
-    monkeypatch.setattr(run_command, "READ_BOUND", 10.0)
+    monkeypatch.setattr(sesd.io.hung, "READ_BOUND", 10.0)
 
     def stopped_as_it_reads(*args: Any, **kwargs: Any) -> Any:
         os.kill(os.getpid(), kind)  # the stop comes while the read hangs
@@ -155,9 +156,10 @@ def test_a_stop_while_the_start_read_hangs_ends_sesd_at_once(
 #: that waited it out is told by the time as by the line.
 HELD_IN_ITS_IMPORTS = """
 import sys
-from sesd.commands import main as entry, run
+from sesd.commands import main as entry
+from sesd.io import hung
 gate = sys.argv.pop(1)
-run.READ_BOUND = 20.0
+hung.READ_BOUND = 20.0
 parser = entry._parser
 def importing(command):
     with open(gate, "rb") as held:

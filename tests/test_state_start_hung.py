@@ -23,6 +23,7 @@ import anyio.to_thread
 import pytest
 from structlog.testing import capture_logs
 
+import sesd.io.hung
 import sesd.runtime.state_reach
 from sesd.config import Config, parse_config
 from sesd.runtime.daemon import Daemon, StartError
@@ -110,7 +111,7 @@ async def test_a_state_file_that_hangs_at_the_start_fails_it_within_the_bound(
         path.symlink_to(tmp_path / "share" / "state.bin")
     await _saved(path)
     blob = path.read_bytes()
-    monkeypatch.setattr(sesd.runtime.state_reach, "READ_BOUND", BOUND)
+    monkeypatch.setattr(sesd.io.hung, "READ_BOUND", BOUND)
     if step == "realpath":
         hung = Hung(monkeypatch, step, os.path, str(path))
     else:
@@ -140,7 +141,7 @@ async def test_a_long_state_path_that_hangs_is_named_within_its_bound(
     characters cut at 500, as the start's other lines name a path."""
     path = long_path(tmp_path, 501, ".bin")
     await _saved(path)
-    monkeypatch.setattr(sesd.runtime.state_reach, "READ_BOUND", BOUND)
+    monkeypatch.setattr(sesd.io.hung, "READ_BOUND", BOUND)
     hung = Hung(monkeypatch, "read_state")
     try:
         with pytest.raises(StartError) as caught, anyio.fail_after(10 * BOUND):

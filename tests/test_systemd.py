@@ -17,9 +17,9 @@ import anyio
 import pytest
 
 from sesd.commands.common import EXIT_CONFIG, EXIT_START
-from sesd.commands.read_bound import READ_BOUND
 from sesd.commands.reload import TIMEOUT as RELOAD_WAIT
 from sesd.config import ConfigError, load_config, parse_config
+from sesd.io.hung import READ_BOUND
 from sesd.runtime.descriptors import WANTED
 from sesd.runtime.systemd import Notifier
 from tests.conftest import UNIT_VARIABLES, make_queue, require_tool, running

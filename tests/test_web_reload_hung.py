@@ -24,6 +24,7 @@ import anyio.lowlevel
 import pytest
 from structlog.testing import capture_logs
 
+import sesd.io.hung
 import sesd.runtime.follow
 import sesd.runtime.web
 import sesd.runtime.web_chain
@@ -66,9 +67,9 @@ def _released(fifo: Path, done: threading.Event) -> None:
 
 def _reads_held(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, list[str]]:
     """The port's reads of the certificate and key held, as by a share that hangs, until
-    the event given is set (LOAD_BOUND the tests'); the certificates each read began
+    the event given is set (READ_BOUND the tests'); the certificates each read began
     for, in order."""
-    monkeypatch.setattr(sesd.runtime.web, "LOAD_BOUND", BOUND)
+    monkeypatch.setattr(sesd.io.hung, "READ_BOUND", BOUND)
     answers = threading.Event()
     reads: list[str] = []
     read_chain = sesd.runtime.web_chain.read_chain
@@ -93,7 +94,7 @@ async def test_a_certificate_whose_read_hangs_at_a_reload_is_given_up_within_the
     read returned, the same file reloads."""
     first = _certificate(tmp_path, "first")
     path = _files(tmp_path, _tls("first"), queue=await _queue(local_sqs, sqs))
-    monkeypatch.setattr(sesd.runtime.web, "LOAD_BOUND", BOUND)
+    monkeypatch.setattr(sesd.io.hung, "READ_BOUND", BOUND)
     async with running(load_config(path), config_path=path) as daemon:
         port, registry = _port(daemon), daemon.metrics.registry
         second = _certificate(tmp_path, "second")
@@ -339,7 +340,7 @@ async def test_a_reload_while_a_certificate_read_hangs_is_refused_at_once(
     to hang on). Once the held read returns, the next reload loads the certificate."""
     _certificate(tmp_path, "first")
     path = _files(tmp_path, _tls("first"), queue=await _queue(local_sqs, sqs))
-    monkeypatch.setattr(sesd.runtime.web, "LOAD_BOUND", BOUND)
+    monkeypatch.setattr(sesd.io.hung, "READ_BOUND", BOUND)
     async with running(load_config(path), config_path=path) as daemon:
         port = _port(daemon)
         second = _certificate(tmp_path, "second")

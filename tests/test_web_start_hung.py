@@ -21,6 +21,7 @@ import anyio.to_thread
 import pytest
 
 import sesd.config.web
+import sesd.io.hung
 import sesd.runtime.web
 from sesd.config import load_config
 from sesd.runtime.daemon import Daemon, StartError
@@ -66,7 +67,7 @@ async def test_a_certificate_whose_read_hangs_at_the_start_fails_it_within_the_b
     config = load_config(_files(tmp_path, _tls("tls")))
     hung = Hung(monkeypatch)
     held = hung.held
-    monkeypatch.setattr(sesd.runtime.web, "LOAD_BOUND", BOUND)
+    monkeypatch.setattr(sesd.io.hung, "READ_BOUND", BOUND)
     try:
         with pytest.raises(StartError) as caught, anyio.fail_after(10 * BOUND):
             await Daemon(hermetic(config)).run(handle_signals=False)

@@ -17,7 +17,7 @@ from sesd.commands.common import (
     with_config,
 )
 from sesd.commands.output import OutputFailed, put
-from sesd.commands.read_bound import READ_BOUND, Unanswered, read_within
+from sesd.commands.read_bound import EXIT_UNREAD, Unanswered, config_within, unread
 from sesd.config import ConfigError
 from sesd.config.warned import said
 
@@ -25,10 +25,6 @@ if TYPE_CHECKING:
     from sesd.config import Config, Placer
 
 __all__ = ["EXIT_UNREAD", "add_parser"]
-
-#: The exit status when the read of the config file or a file it names did not return
-#: within READ_BOUND: not 2, the file's own refusal, since nothing is known of the file.
-EXIT_UNREAD = 1
 
 
 def add_parser(commands: Commands) -> None:
@@ -53,17 +49,16 @@ def add_parser(commands: Commands) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     """0 for a valid config (warnings on stderr), 2 for an invalid one, 1 when its read
-    did not return within READ_BOUND (sesd.commands.read_bound): nothing is known of
+    did not return within READ_BOUND (sesd.io.hung): nothing is known of
     the file then; a config printed to a standard output gone or full ends as
     sesd.commands.main says, after the warnings."""
-    given = str(getattr(args, "path", None) or args.config)
+    given = getattr(args, "path", None) or args.config
     try:
-        checked = read_within(lambda: _checked(args), given, READ_BOUND, "sesd-check-read")
+        checked = config_within(lambda: _checked(args), given, "sesd-check-read")
     except Unanswered as exc:
         # Under the unit's ExecReload, the one line in the journal that says why the
         # reload failed; else systemd's timeout ended the check without a reason.
-        print(f"sesd: cannot check the config: {exc}", file=sys.stderr)
-        return EXIT_UNREAD
+        return unread("check the config", exc)
     if isinstance(checked, str):
         return config_error(checked)
     config, placer, warnings = checked

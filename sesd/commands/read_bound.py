@@ -1,25 +1,30 @@
 """A command's read of the config file and the files it names, bounded: from a disk that
 answers it takes well under a second, from a share that hangs (an NFS mount
-hard-mounted, a volume gone) for ever. ``sesd run`` and ``sesd check-config`` (the
-shipped unit's check before each reload) read in a daemon thread, which the exit does
-not wait for, and give the read up at the bound, saying why; waited for, the read held
-the command without a word until systemd's timeout ended it."""
+hard-mounted, a volume gone) for ever. Every command that reads a config (``sesd run``,
+``check-config``, the shipped unit's check before each reload, and ``silence``,
+``send-test-alert``, ``replay``, ``status``, ``setup``) reads it in a daemon thread,
+which the exit does not wait for, and gives the read up at READ_BOUND
+(:mod:`sesd.io.hung`), saying why; waited for, the read held the command without a
+word (until systemd's timeout ended it, under the unit; for ever, at a terminal)."""
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable
 from typing import Final, TypeVar
 
 from sesd.core.text import escaped
+from sesd.io import hung
 
-__all__ = ["READ_BOUND", "Unanswered", "read_within"]
+__all__ = ["EXIT_UNREAD", "Unanswered", "config_within", "read_within", "unread"]
 
 _T = TypeVar("_T")
 
-#: How long the read may take, in seconds, as a reload's: within the shipped unit's
-#: TimeoutStartSec, which bounds a start and each reload command alike.
-READ_BOUND: Final = 30.0
+#: A command's exit status when its read of the config file or a file it names did not
+#: return within the bound: not 2, the file's own refusal, since nothing is known of
+#: the file; 1, as for any command that could not do what it was asked.
+EXIT_UNREAD: Final = 1
 
 
 class Unanswered(Exception):
@@ -51,3 +56,18 @@ def read_within(read: Callable[[], _T], given: str, bound: float, thread: str) -
     if isinstance(got, BaseException):
         raise got
     return got
+
+
+def config_within(read: Callable[[], _T], given: str | None, thread: str) -> _T:
+    """``read()``, a command's read of the config file ``given`` (as given: ``PATH`` or
+    ``--config``) and of the files it names, within READ_BOUND (:mod:`sesd.io.hung`),
+    in a daemon thread named ``thread``; :class:`Unanswered` past it."""
+    return read_within(read, str(given), hung.READ_BOUND, thread)
+
+
+def unread(doing: str, exc: Unanswered) -> int:
+    """A command's config read given up, said in one line on stderr (what the command
+    cannot do, the file and the bound: ``sesd: cannot replay: reading ...``); its exit
+    status, EXIT_UNREAD."""
+    print(f"sesd: cannot {doing}: {exc}", file=sys.stderr)
+    return EXIT_UNREAD

@@ -28,8 +28,9 @@ from sesd.commands.common import (
     start_failed,
     with_config,
 )
-from sesd.commands.read_bound import READ_BOUND, Unanswered, read_within
+from sesd.commands.read_bound import Unanswered, read_within
 from sesd.config import ConfigError, HttpConfig
+from sesd.io import hung
 from sesd.io.logs import buffer_output, configure_logging, flush_logs, get_logger
 from sesd.io.replica import own_command
 from sesd.runtime import early
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from sesd.config import Config, Placer
     from sesd.runtime.exit_room import ExitRoom
 
-__all__ = ["READ_BOUND", "add_parser"]
+__all__ = ["add_parser"]
 
 
 def add_parser(commands: Commands) -> None:
@@ -56,9 +57,9 @@ def add_parser(commands: Commands) -> None:
 
 
 def _read(args: argparse.Namespace) -> tuple[Config, Placer] | int:
-    """The config as ``load_placed`` reads it, READ_BOUND at most
-    (sesd.commands.read_bound); the exit code once said when it fails: past the bound
-    too, a failed start, which a supervisor restarts (the share may answer again)."""
+    """The config as ``load_placed`` reads it, READ_BOUND (sesd.io.hung) at most; the
+    exit code once said when it fails: past the bound too, a failed start, which a
+    supervisor restarts (the share may answer again)."""
     from sesd.core.text import escaped
 
     given = str(args.config)  # as given (the read sets it again)
@@ -67,7 +68,7 @@ def _read(args: argparse.Namespace) -> tuple[Config, Placer] | int:
         with _stops_end_the_wait():
             reading = True
             return read_within(
-                lambda: load_placed(args, daemon=True), given, READ_BOUND, "sesd-start-read"
+                lambda: load_placed(args, daemon=True), given, hung.READ_BOUND, "sesd-start-read"
             )
     except _Stopped:
         # Nothing started yet, nothing to save: a stop then is a stop as sesd starts.

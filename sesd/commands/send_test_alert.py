@@ -15,6 +15,7 @@ from sesd.alerting.rules import Transition
 from sesd.alerting.sink_map import build_sink, sink_session
 from sesd.alerting.sinks import DeliveryError, PagerDutySink, RateLimited, Retryable, Sink
 from sesd.commands.common import Commands, config_error, load, with_config
+from sesd.commands.read_bound import Unanswered, config_within, unread
 from sesd.config import AlertmanagerConfig, Config, ConfigError, read_secrets
 from sesd.core.windows import Breakdown
 from sesd.io.logs import configure_logging, get_logger
@@ -50,23 +51,37 @@ def add_parser(commands: Commands) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    """0 when delivered, 1 when not, 2 for a bad config or an unknown sink."""
+    """0 when delivered, 1 when not (or when the config's read has not returned within
+    its bound: a config on a hung mount), 2 for a bad config or an unknown sink."""
     try:
-        config = load(args, secrets=False)
-    except ConfigError as exc:
-        return config_error(exc)
-    try:
-        # The chosen sink's secrets alone: an on-call testing Slack on a host where
-        # PagerDuty's routing key is not set is testing Slack.
-        read_secrets(config, sink=args.sink)
-    except ConfigError as exc:
-        return config_error(f"{args.config}: {exc}")
+        read = config_within(lambda: _read(args), args.config, "sesd-test-alert-read")
+    except Unanswered as exc:
+        return unread("send the test alert", exc)
+    if isinstance(read, str):
+        return config_error(read)
+    config = read
     # The config's level is the daemon's (often "warning" or "error" to keep its log
     # quiet); this command's lines are what a person at a terminal sees it do: a wait
     # of a minute or two behind a 429, the send, so they are shown at info at least.
     level = "debug" if config.logging.level == "debug" else "info"
     configure_logging(level, config.logging.format)
     return anyio.run(send_test_alert, config, args.sink)
+
+
+def _read(args: argparse.Namespace) -> Config | str:
+    """The config and the chosen sink's secrets, or why not (as config_error says it):
+    all that reads the config file and the files it names, on a share that may hang."""
+    try:
+        config = load(args, secrets=False)
+    except ConfigError as exc:
+        return str(exc)
+    try:
+        # The chosen sink's secrets alone: an on-call testing Slack on a host where
+        # PagerDuty's routing key is not set is testing Slack.
+        read_secrets(config, sink=args.sink)
+    except ConfigError as exc:
+        return f"{args.config}: {exc}"
+    return config
 
 
 def test_notification(kind: Transition, now: float) -> Notification:

@@ -32,8 +32,9 @@ from botocore.parsers import ResponseParserError
 
 from sesd.commands.common import Commands, command, config_error, whole_number
 from sesd.commands.provision import EVENT_TYPES, Plan, SetupOptions, Taken, run_setup
+from sesd.commands.read_bound import Unanswered, config_within, unread
 from sesd.commands.setup_unanswered import unsent
-from sesd.config import ConfigError, load_config
+from sesd.config import Config, ConfigError, load_config
 from sesd.config.aws import CREDENTIALS_REFUSED, KEY_UNKNOWN, region_not_enabled
 from sesd.config.urls import check_http_url
 from sesd.core.accounts import is_region
@@ -153,16 +154,29 @@ def add_parser(commands: Commands) -> None:
     setup.set_defaults(execute=execute)
 
 
+def _config(path: str) -> Config | int:
+    """The config at ``path``, or the exit status once why not is said: refused, or its
+    read not returned within its bound (a config on a share that hangs, said rather
+    than waited on without a word)."""
+    try:
+        # Only the regions and the endpoint are read: the sinks' secrets are not
+        # needed (nor, often, set) where setup runs.
+        return config_within(
+            lambda: load_config(path, resolve_secrets=False), path, "sesd-setup-read"
+        )
+    except Unanswered as exc:
+        return unread("set up", exc)
+    except ConfigError as exc:
+        return config_error(exc)
+
+
 def execute(args: argparse.Namespace) -> int:
     """Provision every region; prints the plans and the IAM permissions sesd needs."""
     regions, endpoint = ["us-east-1"], None
     if args.config:
-        try:
-            # Only the regions and the endpoint are read: the sinks' secrets are not
-            # needed (nor, often, set) where setup runs.
-            config = load_config(args.config, resolve_secrets=False)
-        except ConfigError as exc:
-            return config_error(exc)
+        config = _config(args.config)
+        if isinstance(config, int):
+            return config
         # With the default credentials, in their account: another account's queues
         # are that account's to set up (its credentials, its run of setup).
         own = [q for q in config.queues if not q.account]

@@ -29,6 +29,7 @@ from sesd.alerting.silence_file import SilenceFile
 from sesd.alerting.silences import TEXT_SHOWN, Silence, SilenceError, new_id, shown_id
 from sesd.commands.common import Commands, command, config_error, load, with_config
 from sesd.commands.output import confirmed
+from sesd.commands.read_bound import Unanswered, config_within, unread
 from sesd.commands.silence_dotless import dotless_note
 from sesd.commands.silence_provider import provider_problem
 from sesd.commands.silence_refused import refused_config
@@ -39,6 +40,8 @@ from sesd.io.logs import configure_logging
 __all__ = ["add_parser", "run_silence"]
 
 EXIT_USAGE = 2
+#: What each subcommand cannot do when its read of the config is given up.
+_DOING = {"add": "add the silence", "list": "list the silences", "expire": "expire the silence"}
 
 
 def add_parser(commands: Commands) -> None:
@@ -117,17 +120,30 @@ def execute(args: argparse.Namespace) -> int:
     """Silences need the file's paths, not its secrets (the sinks' keys may not be
     here): the config is read without them. A file a reload refused still gives them:
     the daemon runs on the config it last loaded, and an incident is when a silence
-    matters most."""
-    unread: set[str] = set()
+    matters most. A read that has not returned within its bound (a config on a hung
+    mount) is given up, saying so, exit 1."""
     try:
-        config = load(args, secrets=False)
+        read = config_within(lambda: _read(args), args.config, "sesd-silence-read")
+    except Unanswered as exc:
+        return unread(_DOING[args.silence_command], exc)
+    if isinstance(read, str):
+        return config_error(read)
+    config, missing = read
+    configure_logging(config.logging.level, config.logging.format)
+    return run_silence(config, args, labels_known="domains" not in missing)
+
+
+def _read(args: argparse.Namespace) -> tuple[Config, set[str]] | str:
+    """The config without its secrets, and the tables that could not be read (none but
+    of a file a reload refused), or why the file gives silences nothing (as config_error
+    says it): all that reads the config file, on a share that may hang."""
+    try:
+        return load(args, secrets=False), set()
     except ConfigError as exc:
         try:
-            config, unread = refused_config(args, exc)
+            return refused_config(args, exc)
         except ConfigError:
-            return config_error(exc)
-    configure_logging(config.logging.level, config.logging.format)
-    return run_silence(config, args, labels_known="domains" not in unread)
+            return str(exc)
 
 
 def run_silence(config: Config, args: argparse.Namespace, *, labels_known: bool = True) -> int:

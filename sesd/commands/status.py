@@ -31,7 +31,6 @@ import anyio
 import msgspec
 
 from sesd.commands.common import (
-    EXIT_CONFIG,
     Commands,
     config_error,
     listen_refused,
@@ -170,11 +169,12 @@ def _has_tls(http: HttpConfig) -> bool:
 
 def execute(args: argparse.Namespace) -> int:
     """0 once printed (or when Ctrl-C ends ``--watch``); 1 when the daemon cannot be
-    reached; 2 for a config that cannot be read."""
+    reached, or the config's read has not returned within its bound (a config on a hung
+    mount); 2 for a config that cannot be read."""
     # An --url given empty (a variable unset) is no request for the default.
     url = args.url if args.url is not None else _configured_url(args.config)
-    if url is None:
-        return EXIT_CONFIG
+    if isinstance(url, int):
+        return url
     try:
         url = askable(url, given=args.url is not None)
     except Unaskable as exc:  # the command line's (or config's) mistake: not a daemon down
@@ -192,18 +192,23 @@ def execute(args: argparse.Namespace) -> int:
     return _started(args, url, through)
 
 
-def _configured_url(config_path: str | None) -> str | None:
-    """:func:`default_url`, or None once a config that cannot be read is said."""
+def _configured_url(config_path: str | None) -> str | int:
+    """:func:`default_url`, read within its bound (the config and its web config may be
+    on a share that hangs), or the exit status once why not is said."""
     listen = os.environ.get("SESD_HTTP_LISTEN")
     if not config_path and not listen:
         return DEFAULT_URL
+    from sesd.commands.read_bound import Unanswered, config_within, unread
     from sesd.config import ConfigError
 
     try:
-        return default_url(config_path, listen)
+        return config_within(
+            lambda: default_url(config_path, listen), config_path, "sesd-status-read"
+        )
+    except Unanswered as exc:
+        return unread("ask the daemon", exc)
     except ConfigError as exc:
-        config_error(exc)
-        return None
+        return config_error(exc)
 
 
 def _started(args: argparse.Namespace, url: str, through: Access) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import msgspec
@@ -21,6 +21,7 @@ from sesd.config.files import followed_files, reread
 from sesd.config.warned import said
 from sesd.core.text import escaped
 from sesd.core.timestamps import iso
+from sesd.io import hung
 from sesd.io.logs import get_logger
 from sesd.runtime.apart import apart
 from sesd.runtime.aws import Made, QueueClients
@@ -54,13 +55,6 @@ __all__ = [
     "rotated_secrets",
     "rule_changes",
 ]
-
-
-#: How long a read of the config file and the files it names may take, in seconds. A
-#: file on a hung network mount holds a read for ever: the reload is given up (logged,
-#: and the reload metric at 0), and each one after it is refused at once while that read
-#: is still held, instead of waiting behind it without a word.
-READ_TIMEOUT: Final = 30.0
 
 
 def _unexpected(exc: Exception) -> str:
@@ -385,15 +379,19 @@ class Reloader:
 
     async def _read(self, read: Callable[[], Config]) -> Config:
         """``read()`` in a thread apart (the web configuration with the rest), given up
-        after READ_TIMEOUT; refused while a read given up is still held."""
+        after READ_BOUND (sesd.io.hung): a file on a hung network mount holds a read for
+        ever. The reload is given up (logged, and the reload metric at 0), and each one
+        after it is refused at once while that read is still held, instead of waiting
+        behind it without a word."""
         self._given_up = False
         self._held.refuse()
+        bound = hung.READ_BOUND
         try:
-            with anyio.fail_after(READ_TIMEOUT):
+            with anyio.fail_after(bound):
                 return await apart(self._held.marked(read), "sesd-reload-read")
         except TimeoutError:
             self._given_up = True
             raise ConfigError(
-                f"reading the config's files took over {READ_TIMEOUT:.0f} s (a file on a "
+                f"reading the config's files took over {bound:.0f} s (a file on a "
                 "hung mount?): given up"
             ) from None

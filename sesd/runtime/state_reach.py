@@ -18,7 +18,9 @@ from typing import Final
 import anyio
 
 from sesd.core.text import escaped
+from sesd.io import hung
 from sesd.io.files import linked
+from sesd.io.hung import READ_BOUND  # the start's modules name it from here too
 from sesd.io.logs import get_logger
 from sesd.runtime.apart import apart
 from sesd.runtime.http import StartError
@@ -27,12 +29,6 @@ from sesd.runtime.state_lock import hold, let_go
 
 __all__ = ["KILLED_RESTORES", "READ_BOUND", "Reached", "killed_restores", "reach", "reach_within"]
 
-#: How long the start waits for the file's lock and read, in seconds: well under a
-#: second from a disk that answers (1.1 s for a file with the pending table full),
-#: for ever from a share that hangs. As the start's other reads (the config's, the
-#: certificate's): within the shipped unit's TimeoutStartSec, which would end sesd
-#: without a word of why.
-READ_BOUND: Final = 30.0
 #: Starts in a row killed while restoring the file after which the next keeps it
 #: aside: one (a deploy's kill at the wrong moment) costs nothing.
 KILLED_RESTORES: Final = 2
@@ -82,16 +78,16 @@ def reach(given: str, limit: int) -> Reached:
 
 async def reach_within(given: str, limit: int, bound: float | None = None) -> Reached:
     """:func:`reach`, in a daemon thread of its own (the exit does not wait for one
-    held), waited ``bound`` seconds at most (READ_BOUND unless given). Past it, a
-    StartError naming the file: not a start with the state empty, as for a file that
-    cannot be used, which stays so at every start (sesd would never start). A share
-    that hangs answers again, mostly, and the file still holds the alerts sesd paged
-    and the resolves it owes: started empty, sesd would page those again and never
-    resolve them, with no lock against a second sesd on the file, and no save could be
-    written. A supervisor starts sesd again, and the file is read once it answers. A
+    held), waited ``bound`` seconds at most (READ_BOUND, sesd.io.hung's, unless given).
+    Past it, a StartError naming the file: not a start with the state empty, as for a
+    file that cannot be used, which stays so at every start (sesd would never start).
+    A share that hangs answers again, mostly, and the file still holds the alerts sesd
+    paged and the resolves it owes: started empty, sesd would page those again and
+    never resolve them, with no lock against a second sesd on the file, and no save
+    could be written. A supervisor starts sesd again, and the file is read once it answers. A
     stop meanwhile (:meth:`Daemon.stop` cancels the wait) ends the start at once. The
     work given up, what it takes once it answers is let go in its thread."""
-    bound = READ_BOUND if bound is None else bound
+    bound = hung.READ_BOUND if bound is None else bound
     handover = _Handover()
     with anyio.move_on_after(bound) as waited:
         try:

@@ -7,7 +7,8 @@ configured. TLS is an :class:`ssl.SSLContext` the listener is given at start.
 
 A reload (SIGHUP) swaps the users and headers for the next request and loads
 the certificate and key again into the live context, for the next handshake
-(read off the event loop, within LOAD_BOUND: :mod:`sesd.runtime.web_chain`).
+(read off the event loop, within READ_BOUND: :mod:`sesd.runtime.web_chain`,
+:mod:`sesd.io.hung`).
 Whether TLS is on, and the rest of ``tls_server_config``, is the listener's
 own and waits for a restart.
 """
@@ -22,7 +23,7 @@ import ssl
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from functools import partial
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -34,21 +35,16 @@ from aiohttp.typedefs import Handler
 from sesd.config import ConfigError
 from sesd.config.web import TlsServerConfig, WebConfig, load_chain, server_context
 from sesd.core.text import escaped
+from sesd.io import hung
 from sesd.runtime.apart import apart
 from sesd.runtime.web_chain import Chain, read_chain
 
-__all__ = ["LOAD_BOUND", "REALM", "BasicAuth", "Unanswered", "WebGuard", "guard_at_start"]
+__all__ = ["REALM", "BasicAuth", "Unanswered", "WebGuard", "guard_at_start"]
 
 if TYPE_CHECKING:  # aiohttp's headers type (multidict comes with aiohttp)
     from multidict import CIMultiDict
 
 T = TypeVar("T")
-
-#: How long the start waits for the certificate and key to load, in seconds: well
-#: under a second from a disk that answers; from a share that hangs, never. Within
-#: the shipped unit's TimeoutStartSec, so that the start says why before systemd
-#: kills it.
-LOAD_BOUND: Final = 30.0
 
 REALM = "sesd"
 #: Credentials whose check succeeded, remembered (the exporter-toolkit keeps 100 too).
@@ -169,7 +165,7 @@ def _basic(header: str | None) -> tuple[bytes, bytes] | None:
 
 async def guard_at_start(config: WebConfig | None) -> WebGuard:
     """The start's :class:`WebGuard`, its certificate and key loaded in a thread apart
-    (read with the config a moment ago, and read again here) within LOAD_BOUND; a
+    (read with the config a moment ago, and read again here) within READ_BOUND; a
     ConfigError when they are not. A share that stopped answering since would hold
     the event loop for ever, and with it the stop signals: the start fails instead,
     saying why, and a supervisor starts sesd again."""
@@ -180,20 +176,21 @@ async def guard_at_start(config: WebConfig | None) -> WebGuard:
 
 
 class Unanswered(ConfigError):
-    """The certificate and key not read within LOAD_BOUND: the read is left in its
+    """The certificate and key not read within READ_BOUND: the read is left in its
     thread, and the files were not read."""
 
 
 async def _bounded(load: Callable[[TlsServerConfig], T], tls: TlsServerConfig) -> T:
-    """``load(tls)`` in a thread apart within LOAD_BOUND; Unanswered naming the files
+    """``load(tls)`` in a thread apart within READ_BOUND; Unanswered naming the files
     when it has not returned by then (the thread left to it: nothing waits for it)."""
-    with anyio.move_on_after(LOAD_BOUND):
+    bound = hung.READ_BOUND
+    with anyio.move_on_after(bound):
         return await apart(partial(_prefixed, load, tls), "sesd-web-load")
     named = [tls.cert_file, tls.key_file] + ([tls.client_ca_file] if tls.client_ca_file else [])
     files = escaped(", ".join(named), 1500)
     raise Unanswered(
         f"http.web_config: tls_server_config: {files} not read within "
-        f"{LOAD_BOUND:g} s (a file on a hung mount?)"
+        f"{bound:g} s (a file on a hung mount?)"
     )
 
 
@@ -221,7 +218,7 @@ class WebGuard:
         """Take a reloaded web configuration: users and headers for the next request,
         the certificate and key for the next handshake. Returns the keys whose change
         waits for a restart; ConfigError (nothing changed) when the new files do not
-        load, or Unanswered when they are not read within LOAD_BOUND. The read runs as
+        load, or Unanswered when they are not read within READ_BOUND. The read runs as
         ``held`` makes it (a reload's marks itself held while it runs: one left in its
         thread holds off the reads after it, as the config's does)."""
         config = config or WebConfig()
@@ -236,7 +233,7 @@ class WebGuard:
             assert self.ssl_context is not None
             # Read, copied and loaded into a context of its own first, in a thread apart
             # (a share that hangs holds that thread, not the event loop), within
-            # LOAD_BOUND: a load that fails half-way can leave a context with the new
+            # READ_BOUND: a load that fails half-way can leave a context with the new
             # certificate and no key. Then the live one, from the copies, here on the
             # event loop, where its handshakes run (sesd.runtime.web_chain). New
             # handshakes get the new certificate; open connections keep theirs.

@@ -27,6 +27,7 @@ from sesd.commands.common import (
     with_config,
 )
 from sesd.commands.output import OutputFailed, put
+from sesd.commands.read_bound import Unanswered, config_within, unread
 from sesd.commands.replay.archive import bodies
 from sesd.commands.replay.archive_s3 import S3Reader, is_s3
 from sesd.commands.replay.engine import UTF16_ADVICE, Replay, Where
@@ -88,13 +89,14 @@ def add_parser(commands: Commands) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     """The exit status: 0, 2 for a bad config or option, 3 when an input was skipped
-    or UTF-16, or no value read was an SES event."""
+    or UTF-16, or no value read was an SES event; 1 when the config's read has not
+    returned within its bound (a config on a hung mount)."""
     try:
-        config = load(args)
-    except ConfigError as exc:
-        # Any fault of a secret alone: replay never sends, so never needs one.
-        why = "replay sends nothing to any sink"
-        return config_error(secrets_told(exc, args, why, "replays", unused=True))
+        config = config_within(lambda: _config(args), args.config, "sesd-replay-read")
+    except Unanswered as exc:
+        return unread("replay", exc)
+    if isinstance(config, str):
+        return config_error(config)
     configure_logging(config.logging.level, config.logging.format)
     return run_replay(
         config,
@@ -106,6 +108,17 @@ def execute(args: argparse.Namespace) -> int:
         settings=args.settings,
         quiet=args.quiet,
     )
+
+
+def _config(args: argparse.Namespace) -> Config | str:
+    """The config, or why not (as config_error says it): all that reads the config file
+    and the files it names, on a share that may hang."""
+    try:
+        return load(args)
+    except ConfigError as exc:
+        # Any fault of a secret alone: replay never sends, so never needs one.
+        why = "replay sends nothing to any sink"
+        return secrets_told(exc, args, why, "replays", unused=True)
 
 
 def run_replay(
