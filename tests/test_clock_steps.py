@@ -104,6 +104,63 @@ def test_a_step_during_a_held_read_is_measured_within_half_the_hold() -> None:
     assert clock.steps == 1
 
 
+class HeldAt(Clocks):
+    """Clocks whose thread is held at chosen reads (either clock's, counted from the
+    next one): both clocks move on by the hold before that read answers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+        self.holds: dict[int, float] = {}
+
+    def hold(self, read: int, seconds: float) -> None:
+        """Hold the thread ``seconds`` at the ``read``-th read from now (0: the next)."""
+        self.holds[self.reads + read] = seconds
+
+    def _answer(self) -> None:
+        self.tick(self.holds.pop(self.reads, 0.0))
+        self.reads += 1
+
+    def read_wall(self) -> float:
+        self._answer()
+        return self.wall
+
+    def read_monotonic(self) -> float:
+        self._answer()
+        return self.monotonic
+
+
+def test_a_thread_held_while_the_clock_is_made_is_not_a_step() -> None:
+    """Held three seconds between the reads that anchor a new clock (a loaded host at
+    sesd's start), the clocks moved together: the first call counts no step, reports
+    none, and reads the wall clock's time."""
+    c = HeldAt()
+    c.hold(1, 3.0)
+    clock = AnchoredClock(c.read_wall, c.read_monotonic, on_step=c.steps.append)
+    c.tick(1)
+    assert clock() == pytest.approx(c.wall)
+    assert clock.steps == 0
+    assert c.steps == []
+
+
+@pytest.mark.parametrize("read", [1, 2], ids=["before the wall read", "after it"])
+@pytest.mark.parametrize("step", [600.0, -600.0], ids=["ahead", "back"])
+def test_a_step_during_a_long_hold_is_counted_once(read: int, step: float) -> None:
+    """The wall clock steps while the thread is held six seconds at a call's read: the
+    step is counted and reported once, as made, and the clock goes on from the wall
+    clock's new time. Before, the new anchor, taken in the middle of the held reads,
+    was three seconds off, and the next call counted that as a second step."""
+    c = HeldAt()
+    clock = AnchoredClock(c.read_wall, c.read_monotonic, on_step=c.steps.append)
+    c.wall += step
+    c.hold(read, 6.0)
+    assert clock() == pytest.approx(c.wall)
+    c.tick(1)
+    assert clock() == pytest.approx(c.wall)
+    assert clock.steps == 1
+    assert c.steps == [pytest.approx(step)]
+
+
 #: ``sesd run`` whose housekeeping passes come every second rather than every ten: the
 #: pass after a step that the test waits for comes as soon, and the same code runs at
 #: each pass (more of them see the stepped clock).
