@@ -58,52 +58,6 @@ def test_the_clock_follows_the_monotonic_clock_between_steps() -> None:
     assert c.steps == [pytest.approx(600.5), pytest.approx(-7200)]
 
 
-class HeldReads(Clocks):
-    """Clocks whose thread is held ``hold`` seconds (a loaded host, a paused VM) at the
-    next read of the wall clock, after the monotonic clock was read: both clocks move
-    on by the hold before the wall clock answers."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.hold = 0.0
-
-    def read_wall(self) -> float:
-        self.tick(self.hold)
-        self.hold = 0.0
-        return self.wall
-
-
-def test_a_thread_held_between_its_reads_is_not_a_step() -> None:
-    """Held three seconds between the monotonic and the wall read, the clocks moved
-    together: no step counted or reported, and time goes on as they say."""
-    c = HeldReads()
-    clock = AnchoredClock(c.read_wall, lambda: c.monotonic, on_step=c.steps.append)
-    c.tick(10)
-    c.hold = 3.0
-    assert clock() == pytest.approx(1_000_013.0)
-    assert clock.steps == 0
-    assert c.steps == []
-    c.tick(1)
-    assert clock() == pytest.approx(1_000_014.0)
-    assert clock.steps == 0
-
-
-def test_a_step_during_a_held_read_is_measured_within_half_the_hold() -> None:
-    """A real step made while the thread was held is counted once, measured as the
-    step give or take half the hold, and the clock carries on from the new time."""
-    c = HeldReads()
-    clock = AnchoredClock(c.read_wall, lambda: c.monotonic, on_step=c.steps.append)
-    c.wall += 600
-    c.hold = 2.0
-    assert clock() == pytest.approx(1_000_602.0)
-    assert clock.steps == 1
-    (step,) = c.steps
-    assert 599.0 <= step <= 601.0
-    c.tick(5)
-    assert 1_000_606.0 <= clock() <= 1_000_608.0
-    assert clock.steps == 1
-
-
 class HeldAt(Clocks):
     """Clocks whose thread is held at chosen reads (either clock's, counted from the
     next one): both clocks move on by the hold before that read answers."""
@@ -130,6 +84,54 @@ class HeldAt(Clocks):
         return self.monotonic
 
 
+def at(seconds: float, within: float = 1e-6) -> Any:
+    """``seconds``, give or take ``within`` (pytest.approx's own tolerance, relative,
+    is a second at these times)."""
+    return pytest.approx(seconds, rel=0, abs=within)
+
+
+#: Where a call's thread is held: its reads are the monotonic clock's, the wall
+#: clock's, the monotonic clock's again.
+HOLDS = {"before the wall read": (1,), "after it": (2,), "both": (1, 2)}
+
+
+@pytest.mark.parametrize("reads", HOLDS.values(), ids=HOLDS.keys())
+def test_a_thread_held_between_its_reads_is_not_a_step(reads: tuple[int, ...]) -> None:
+    """Held three seconds between a call's reads of the two clocks, the clocks moved
+    together: no step counted or reported, and time goes on as they say."""
+    c = HeldAt()
+    clock = AnchoredClock(c.read_wall, c.read_monotonic, on_step=c.steps.append)
+    c.tick(10)
+    for read in reads:
+        c.hold(read, 3.0)
+    assert clock() == at(c.wall)
+    assert clock.steps == 0
+    assert c.steps == []
+    c.tick(1)
+    assert clock() == at(c.wall)
+    assert clock.steps == 0
+
+
+@pytest.mark.parametrize(
+    ("read", "off"), [(1, 0.4), (2, -0.4)], ids=["before the wall read", "after it"]
+)
+def test_a_step_during_a_held_read_is_measured_within_half_the_hold(read: int, off: float) -> None:
+    """A real step made while the thread was held (under a second, so no read again)
+    is counted once, measured as the step give or take half the hold (the wall read
+    taken at the middle of the monotonic ones), and the clock carries on from the new
+    time as far off."""
+    c = HeldAt()
+    clock = AnchoredClock(c.read_wall, c.read_monotonic, on_step=c.steps.append)
+    c.wall += 600
+    c.hold(read, 0.8)
+    assert clock() == at(c.wall + off - 0.4)  # the wall clock's time when read
+    assert clock.steps == 1
+    assert c.steps == [at(600 + off)]
+    c.tick(5)
+    assert clock() == at(c.wall + off)
+    assert clock.steps == 1
+
+
 def test_a_thread_held_while_the_clock_is_made_is_not_a_step() -> None:
     """Held three seconds between the reads that anchor a new clock (a loaded host at
     sesd's start), the clocks moved together: the first call counts no step, reports
@@ -138,7 +140,7 @@ def test_a_thread_held_while_the_clock_is_made_is_not_a_step() -> None:
     c.hold(1, 3.0)
     clock = AnchoredClock(c.read_wall, c.read_monotonic, on_step=c.steps.append)
     c.tick(1)
-    assert clock() == pytest.approx(c.wall)
+    assert clock() == at(c.wall)
     assert clock.steps == 0
     assert c.steps == []
 
@@ -154,11 +156,11 @@ def test_a_step_during_a_long_hold_is_counted_once(read: int, step: float) -> No
     clock = AnchoredClock(c.read_wall, c.read_monotonic, on_step=c.steps.append)
     c.wall += step
     c.hold(read, 6.0)
-    assert clock() == pytest.approx(c.wall)
+    assert clock() == at(c.wall)
     c.tick(1)
-    assert clock() == pytest.approx(c.wall)
+    assert clock() == at(c.wall)
     assert clock.steps == 1
-    assert c.steps == [pytest.approx(step)]
+    assert c.steps == [at(step)]
 
 
 #: ``sesd run`` whose housekeeping passes come every second rather than every ten: the
