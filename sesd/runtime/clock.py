@@ -82,8 +82,9 @@ class AnchoredClock:
         # between reads (a loaded host, a VM paused for a second) would else have its
         # wall read taken for a step as long as the hold. The wall time lies within the
         # span the two reads carry the anchor to, give or take TOLERANCE, unless the
-        # wall clock stepped. A step ahead hidden by a hold after the wall read is seen
-        # at the next call: the anchor is unchanged until a step is.
+        # wall clock stepped. A step the hold hides (one ahead, by a hold after the wall
+        # read; one back, by a hold before it) is seen at the next call: the anchor is
+        # unchanged until a step is.
         before, wall, after = self._read()
         earliest = self._anchor_wall + (before - self._anchor_monotonic)
         latest = self._anchor_wall + (after - self._anchor_monotonic)
