@@ -132,6 +132,26 @@ def test_a_step_during_a_held_read_is_measured_within_half_the_hold(read: int, o
     assert clock.steps == 1
 
 
+@pytest.mark.parametrize(
+    ("read", "step"), [(2, 2.0), (1, -2.0)], ids=["ahead, held after", "back, held before"]
+)
+def test_a_step_a_held_call_hides_is_seen_at_the_next(read: int, step: float) -> None:
+    """The wall clock steps two seconds while a call is held three on the side that
+    hides it (after the wall read for a step ahead, before it for one back): that call
+    counts none and goes on on the old time; the next, not held, counts the step once,
+    as made, and reads the wall clock's time."""
+    c = HeldAt()
+    clock = AnchoredClock(c.read_wall, c.read_monotonic, on_step=c.steps.append)
+    c.wall += step
+    c.hold(read, 3.0)
+    assert clock() == at(c.wall - step)
+    assert clock.steps == 0
+    c.tick(1)
+    assert clock() == at(c.wall)
+    assert clock.steps == 1
+    assert c.steps == [at(step)]
+
+
 def test_a_thread_held_while_the_clock_is_made_is_not_a_step() -> None:
     """Held three seconds between the reads that anchor a new clock (a loaded host at
     sesd's start), the clocks moved together: the first call counts no step, reports
