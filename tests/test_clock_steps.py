@@ -58,50 +58,129 @@ def test_the_clock_follows_the_monotonic_clock_between_steps() -> None:
     assert c.steps == [pytest.approx(600.5), pytest.approx(-7200)]
 
 
-class HeldReads(Clocks):
-    """Clocks whose thread is held ``hold`` seconds (a loaded host, a paused VM) at the
-    next read of the wall clock, after the monotonic clock was read: both clocks move
-    on by the hold before the wall clock answers."""
+class HeldAt(Clocks):
+    """Clocks whose thread is held at chosen reads (either clock's, counted from the
+    next one): both clocks move on by the hold before that read answers."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.hold = 0.0
+        self.reads = 0
+        self.holds: dict[int, float] = {}
+
+    def hold(self, read: int, seconds: float) -> None:
+        """Hold the thread ``seconds`` at the ``read``-th read from now (0: the next)."""
+        self.holds[self.reads + read] = seconds
+
+    def _answer(self) -> None:
+        self.tick(self.holds.pop(self.reads, 0.0))
+        self.reads += 1
 
     def read_wall(self) -> float:
-        self.tick(self.hold)
-        self.hold = 0.0
+        self._answer()
         return self.wall
 
+    def read_monotonic(self) -> float:
+        self._answer()
+        return self.monotonic
 
-def test_a_thread_held_between_its_reads_is_not_a_step() -> None:
-    """Held three seconds between the monotonic and the wall read, the clocks moved
+
+def at(seconds: float, within: float = 1e-6) -> Any:
+    """``seconds``, give or take ``within`` (pytest.approx's own tolerance, relative,
+    is a second at these times)."""
+    return pytest.approx(seconds, rel=0, abs=within)
+
+
+#: Where a call's thread is held: its reads are the monotonic clock's, the wall
+#: clock's, the monotonic clock's again.
+HOLDS = {"before the wall read": (1,), "after it": (2,), "both": (1, 2)}
+
+
+@pytest.mark.parametrize("reads", HOLDS.values(), ids=HOLDS.keys())
+def test_a_thread_held_between_its_reads_is_not_a_step(reads: tuple[int, ...]) -> None:
+    """Held three seconds between a call's reads of the two clocks, the clocks moved
     together: no step counted or reported, and time goes on as they say."""
-    c = HeldReads()
-    clock = AnchoredClock(c.read_wall, lambda: c.monotonic, on_step=c.steps.append)
+    c = HeldAt()
+    clock = AnchoredClock(c.read_wall, c.read_monotonic, on_step=c.steps.append)
     c.tick(10)
-    c.hold = 3.0
-    assert clock() == pytest.approx(1_000_013.0)
+    for read in reads:
+        c.hold(read, 3.0)
+    assert clock() == at(c.wall)
     assert clock.steps == 0
     assert c.steps == []
     c.tick(1)
-    assert clock() == pytest.approx(1_000_014.0)
+    assert clock() == at(c.wall)
     assert clock.steps == 0
 
 
-def test_a_step_during_a_held_read_is_measured_within_half_the_hold() -> None:
-    """A real step made while the thread was held is counted once, measured as the
-    step give or take half the hold, and the clock carries on from the new time."""
-    c = HeldReads()
-    clock = AnchoredClock(c.read_wall, lambda: c.monotonic, on_step=c.steps.append)
+@pytest.mark.parametrize(
+    ("read", "off"), [(1, 0.4), (2, -0.4)], ids=["before the wall read", "after it"]
+)
+def test_a_step_during_a_held_read_is_measured_within_half_the_hold(read: int, off: float) -> None:
+    """A real step made while the thread was held (under a second, so no read again)
+    is counted once, measured as the step give or take half the hold (the wall read
+    taken at the middle of the monotonic ones), and the clock carries on from the new
+    time as far off."""
+    c = HeldAt()
+    clock = AnchoredClock(c.read_wall, c.read_monotonic, on_step=c.steps.append)
     c.wall += 600
-    c.hold = 2.0
-    assert clock() == pytest.approx(1_000_602.0)
+    c.hold(read, 0.8)
+    assert clock() == at(c.wall + off - 0.4)  # the wall clock's time when read
     assert clock.steps == 1
-    (step,) = c.steps
-    assert 599.0 <= step <= 601.0
+    assert c.steps == [at(600 + off)]
     c.tick(5)
-    assert 1_000_606.0 <= clock() <= 1_000_608.0
+    assert clock() == at(c.wall + off)
     assert clock.steps == 1
+
+
+@pytest.mark.parametrize(
+    ("read", "step"), [(2, 2.0), (1, -2.0)], ids=["ahead, held after", "back, held before"]
+)
+def test_a_step_a_held_call_hides_is_seen_at_the_next(read: int, step: float) -> None:
+    """The wall clock steps two seconds while a call is held three on the side that
+    hides it (after the wall read for a step ahead, before it for one back): that call
+    counts none and goes on on the old time; the next, not held, counts the step once,
+    as made, and reads the wall clock's time."""
+    c = HeldAt()
+    clock = AnchoredClock(c.read_wall, c.read_monotonic, on_step=c.steps.append)
+    c.wall += step
+    c.hold(read, 3.0)
+    assert clock() == at(c.wall - step)
+    assert clock.steps == 0
+    c.tick(1)
+    assert clock() == at(c.wall)
+    assert clock.steps == 1
+    assert c.steps == [at(step)]
+
+
+def test_a_thread_held_while_the_clock_is_made_is_not_a_step() -> None:
+    """Held three seconds between the reads that anchor a new clock (a loaded host at
+    sesd's start), the clocks moved together: the first call counts no step, reports
+    none, and reads the wall clock's time."""
+    c = HeldAt()
+    c.hold(1, 3.0)
+    clock = AnchoredClock(c.read_wall, c.read_monotonic, on_step=c.steps.append)
+    c.tick(1)
+    assert clock() == at(c.wall)
+    assert clock.steps == 0
+    assert c.steps == []
+
+
+@pytest.mark.parametrize("read", [1, 2], ids=["before the wall read", "after it"])
+@pytest.mark.parametrize("step", [600.0, -600.0], ids=["ahead", "back"])
+def test_a_step_during_a_long_hold_is_counted_once(read: int, step: float) -> None:
+    """The wall clock steps while the thread is held six seconds at a call's read: the
+    step is counted and reported once, as made, and the clock goes on from the wall
+    clock's new time. Before, the new anchor, taken in the middle of the held reads,
+    was three seconds off, and the next call counted that as a second step."""
+    c = HeldAt()
+    clock = AnchoredClock(c.read_wall, c.read_monotonic, on_step=c.steps.append)
+    c.wall += step
+    c.hold(read, 6.0)
+    assert clock() == at(c.wall)
+    c.tick(1)
+    assert clock() == at(c.wall)
+    assert clock.steps == 1
+    assert c.steps == [at(step)]
 
 
 #: ``sesd run`` whose housekeeping passes come every second rather than every ten: the

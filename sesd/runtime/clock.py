@@ -26,6 +26,10 @@ __all__ = ["TOLERANCE", "AnchoredClock", "compare_with_aws"]
 
 #: Divergence (seconds) beyond which the wall clock is taken to have stepped.
 TOLERANCE: Final = 1.0
+#: Reads of the wall clock (each between two of the monotonic one) an anchor is taken
+#: from at most: the first whose monotonic reads lie within TOLERANCE of each other,
+#: else the closest.
+_ANCHOR_READS: Final = 3
 
 
 class AnchoredClock:
@@ -42,10 +46,29 @@ class AnchoredClock:
         self._wall = wall
         self._monotonic = monotonic
         self._on_step = on_step
-        self._anchor_wall = wall()
-        self._anchor_monotonic = monotonic()
+        self._anchor_wall, self._anchor_monotonic = self._anchor(*self._read())
         #: Steps of the wall clock seen so far.
         self.steps = 0
+
+    def _read(self) -> tuple[float, float, float]:
+        """The wall clock read between two reads of the monotonic one."""
+        before = self._monotonic()
+        wall = self._wall()
+        return before, wall, self._monotonic()
+
+    def _anchor(self, before: float, wall: float, after: float) -> tuple[float, float]:
+        """An anchor (wall time, monotonic time) from a read, taken at the middle of its
+        monotonic reads: off by half their span at most. A span past TOLERANCE (the
+        thread held between them) would leave it off by more than a step is allowed to
+        be, the next call taking that for a step of its own: the clocks are read again,
+        up to _ANCHOR_READS times, and the closest read anchors."""
+        for _ in range(_ANCHOR_READS - 1):
+            if after - before <= TOLERANCE:
+                break
+            read = self._read()
+            if read[2] - read[0] < after - before:
+                before, wall, after = read
+        return wall, (before + after) / 2
 
     def peek(self) -> float:
         """The current time as the monotonic clock carries the anchor, without looking
@@ -59,21 +82,21 @@ class AnchoredClock:
         # between reads (a loaded host, a VM paused for a second) would else have its
         # wall read taken for a step as long as the hold. The wall time lies within the
         # span the two reads carry the anchor to, give or take TOLERANCE, unless the
-        # wall clock stepped. A step ahead hidden by a hold after the wall read is seen
-        # at the next call: the anchor is unchanged until a step is.
-        before = self._monotonic()
-        wall = self._wall()
-        after = self._monotonic()
+        # wall clock stepped. A step the hold hides (one ahead, by a hold after the wall
+        # read; one back, by a hold before it) is seen at the next call: the anchor is
+        # unchanged until a step is.
+        before, wall, after = self._read()
         earliest = self._anchor_wall + (before - self._anchor_monotonic)
         latest = self._anchor_wall + (after - self._anchor_monotonic)
         if earliest - TOLERANCE <= wall <= latest + TOLERANCE:
             return latest
-        # Anchored at the middle of the two reads: off by half a hold at most.
-        middle = (before + after) / 2
-        self._anchor_wall, self._anchor_monotonic = wall, middle
+        was = self._anchor_wall - self._anchor_monotonic
+        self._anchor_wall, self._anchor_monotonic = self._anchor(before, wall, after)
         self.steps += 1
-        self._on_step(wall - (earliest + (middle - before)))
-        return wall
+        # What the new anchor says less what the old one said, at any one time: what
+        # the times kept on this clock move by.
+        self._on_step(self._anchor_wall - self._anchor_monotonic - was)
+        return self._anchor_wall
 
 
 def compare_with_aws(date: str | None, now: float, health: Health, gauge: Gauge, log: Any) -> None:
