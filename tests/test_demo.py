@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -97,6 +98,53 @@ def _spike_shown(text: str) -> bool:
     )
 
 
+#: The rules whose alerts the spike's test waits for, each with its mute line.
+_SPIKE_RULES = {"delay-ratio-high", "provider-delay-ratio-high", "tenant-paused"}
+
+
+def _mute_lines(text: str) -> dict[str, str]:
+    """Each alert's mute line as the console printed it, by the rule it names: the
+    line under the alert, among those indented below it, that begins ``mute:``."""
+    found: dict[str, str] = {}
+    alert = False
+    for line in text.splitlines():
+        if re.search(r"Z \[(FIRING|RESOLVED)\] ", line):
+            alert = True
+        elif alert and line.startswith("    mute: "):
+            command = line.removeprefix("    mute: ")
+            words = shlex.split(command)
+            found[words[words.index("--rule") + 1]] = command
+        elif not line.startswith("    "):
+            alert = False
+    return found
+
+
+def _spike_and_mutes_shown(text: str) -> bool:
+    """:func:`_spike_shown`, and the mute line of each of the alerts it waits for."""
+    return _spike_shown(text) and _mute_lines(text).keys() >= _SPIKE_RULES
+
+
+Ran = list[tuple[str, subprocess.CompletedProcess[str]]]
+
+
+def _muted_as_printed(text: str) -> tuple[Ran, str, subprocess.CompletedProcess[str]]:
+    """Run the mute line of each alert the demo printed, as an on-call engineer pastes
+    it, while the demo runs; then ``sesd silence list`` on the config the lines name.
+    Returns each line with what it did, that config, and the list."""
+    commands = list(_mute_lines(text).values())
+    assert commands, "no alert printed a mute line"
+    ran = [
+        (command, subprocess.run(shlex.split(command), capture_output=True, text=True,
+                                 timeout=30, check=False))
+        for command in commands
+    ]  # fmt: skip
+    words = shlex.split(commands[0])
+    config = words[words.index("--config") + 1]
+    listing = [sys.executable, "-m", "sesd", "silence", "list", "--config", config]
+    listed = subprocess.run(listing, capture_output=True, text=True, timeout=30, check=False)
+    return ran, config, listed
+
+
 @pytest.mark.timeout(120)
 def test_demo_shows_the_delay_spike(tmp_path: Path) -> None:
     """The demo prints its status page's address first; the page shows the spike on
@@ -104,7 +152,9 @@ def test_demo_shows_the_delay_spike(tmp_path: Path) -> None:
     SQS, shows per-domain summaries, flags the spiking domain, prints the alerts it
     raises (on the domain and on its provider, with the cause), counts each tenant and
     alerts when SES pauses one, times the canary, and at Ctrl-C drains, prints a last
-    summary and exits 0 (the test presses it once all that was printed). On a machine
+    summary and exits 0 (the test presses it once all that was printed). Each alert
+    ends in its mute line, which run as printed while the demo runs mutes it in the
+    demo's own silences file (with no silences file it had none). On a machine
     whose time zone is not UTC, each summary's time is UTC and says so, as the alerts
     printed between the summaries do."""
     errors = tmp_path / "stderr"
@@ -139,7 +189,8 @@ def test_demo_shows_the_delay_spike(tmp_path: Path) -> None:
     ):
         try:
             lines, html = _while_it_fires(process)
-            _read_until(process, lines, _spike_shown)
+            _read_until(process, lines, _spike_and_mutes_shown)
+            muted, config, listed = _muted_as_printed("".join(lines))
             out = _ctrl_c(process)
         finally:
             process.kill()
@@ -207,6 +258,20 @@ def test_demo_shows_the_delay_spike(tmp_path: Path) -> None:
     assert int(canary[-1][1]) >= 1
     assert "sesd.daemon.stopped" in result.stderr
     assert "Traceback" not in result.stderr
+    # Each alert says how to mute it, on the demo's own config and silences file: the
+    # line, run as printed while the demo runs, adds the silence (its id printed), and
+    # the demo's silences list it. The files go with the demo.
+    assert _mute_lines(result.stdout).keys() >= _SPIKE_RULES
+    for command, done in muted:
+        assert done.returncode == 0, (command, done.stderr)
+        assert re.fullmatch(r"[0-9a-f]{12}\n", done.stdout), done.stdout
+        assert f" --config {shlex.quote(config)} " in command
+        assert re.search(rf"^{done.stdout.strip()}  active +rule=", listed.stdout, re.MULTILINE), (
+            listed.stdout
+        )
+    assert listed.returncode == 0, listed.stderr
+    assert "--domain outlook.com --for 4h --comment REASON" in result.stdout
+    assert not Path(config).exists()
     # The last summary, printed once the daemon stopped, names no page: its address,
     # the last on the screen, led to a port that no longer answers.
     headers = re.findall(r"^\d\d:\d\d:\d\dZ  window .*$", result.stdout, re.MULTILINE)
