@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -15,8 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from sesd.alerting.silence_file import SilenceFile
+from sesd.alerting.silences import Silence
 from sesd.commands.demo import plan
 from sesd.commands.demo.localsqs import free_port
+from sesd.config import load_config
 from tests.sesd_process import hearing_ctrl_c
 
 #: The --duration of a demo that a test stops (Ctrl-C) once it printed what the test
@@ -24,6 +28,10 @@ from tests.sesd_process import hearing_ctrl_c
 #: for a fixed few seconds lost it on a loaded machine (the canary's round trip alone
 #: took more than 3 s); it takes 2 to 10 s from the daemon's start there.
 _BOUND = "45"
+#: The spike's test's: it runs each alert's mute line while the demo runs, three
+#: processes started at once, which took 14 s on a loaded machine after the alerts came
+#: at 26 s (past the other tests' bound, the lines would find the demo's files gone).
+_SPIKE_BOUND = "90"
 #: A summary's canary line once a canary came back.
 _CANARY_BACK = re.compile(r"canary: [1-9]\d* sent, [1-9]\d* back")
 
@@ -97,6 +105,57 @@ def _spike_shown(text: str) -> bool:
     )
 
 
+#: The rules whose alerts the spike's test waits for, each with its mute line.
+_SPIKE_RULES = {"delay-ratio-high", "provider-delay-ratio-high", "tenant-paused"}
+
+
+def _mute_lines(text: str) -> dict[str, str]:
+    """Each alert's mute line as the console printed it, by the rule it names: the
+    line under the alert, among those indented below it, that begins ``mute:``."""
+    found: dict[str, str] = {}
+    alert = False
+    for line in text.splitlines():
+        if re.search(r"Z \[(FIRING|RESOLVED)\] ", line):
+            alert = True
+        elif alert and line.startswith("    mute: "):
+            command = line.removeprefix("    mute: ")
+            words = shlex.split(command)
+            found[words[words.index("--rule") + 1]] = command
+        elif not line.startswith("    "):
+            alert = False
+    return found
+
+
+def _spike_and_mutes_shown(text: str) -> bool:
+    """:func:`_spike_shown`, and the mute line of each of the alerts it waits for."""
+    return _spike_shown(text) and _mute_lines(text).keys() >= _SPIKE_RULES
+
+
+def _muted_as_printed(text: str) -> tuple[list[tuple[str, int, str, str]], str, list[Silence]]:
+    """Run the mute line of each alert the demo printed, as an on-call engineer pastes
+    it, while the demo runs (all at once: each is a process's start, seconds on a
+    loaded machine, and the demo's time is bounded); then read the silences file of the
+    config the lines name. Returns each line with its status, output and errors, that
+    config, and the silences."""
+    commands = list(_mute_lines(text).values())
+    assert commands, "no alert printed a mute line"
+    started = [
+        (command, subprocess.Popen(shlex.split(command), stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True))
+        for command in commands
+    ]  # fmt: skip
+    ran = []
+    for command, process in started:
+        with process:
+            out, err = process.communicate(timeout=30)
+        ran.append((command, process.returncode, out, err))
+    words = shlex.split(commands[0])
+    config = words[words.index("--config") + 1]
+    silences = load_config(config, resolve_secrets=False).silences_path
+    assert silences is not None
+    return ran, config, SilenceFile(silences).read()
+
+
 @pytest.mark.timeout(120)
 def test_demo_shows_the_delay_spike(tmp_path: Path) -> None:
     """The demo prints its status page's address first; the page shows the spike on
@@ -104,7 +163,9 @@ def test_demo_shows_the_delay_spike(tmp_path: Path) -> None:
     SQS, shows per-domain summaries, flags the spiking domain, prints the alerts it
     raises (on the domain and on its provider, with the cause), counts each tenant and
     alerts when SES pauses one, times the canary, and at Ctrl-C drains, prints a last
-    summary and exits 0 (the test presses it once all that was printed). On a machine
+    summary and exits 0 (the test presses it once all that was printed). Each alert
+    ends in its mute line, which run as printed while the demo runs mutes it in the
+    demo's own silences file (with no silences file it had none). On a machine
     whose time zone is not UTC, each summary's time is UTC and says so, as the alerts
     printed between the summaries do."""
     errors = tmp_path / "stderr"
@@ -120,7 +181,7 @@ def test_demo_shows_the_delay_spike(tmp_path: Path) -> None:
                 "--listen",
                 "127.0.0.1:0",
                 "--duration",
-                _BOUND,
+                _SPIKE_BOUND,
                 "--spike-after",
                 "1",
                 "--every",
@@ -139,7 +200,8 @@ def test_demo_shows_the_delay_spike(tmp_path: Path) -> None:
     ):
         try:
             lines, html = _while_it_fires(process)
-            _read_until(process, lines, _spike_shown)
+            _read_until(process, lines, _spike_and_mutes_shown)
+            muted, config, silences = _muted_as_printed("".join(lines))
             out = _ctrl_c(process)
         finally:
             process.kill()
@@ -207,6 +269,21 @@ def test_demo_shows_the_delay_spike(tmp_path: Path) -> None:
     assert int(canary[-1][1]) >= 1
     assert "sesd.daemon.stopped" in result.stderr
     assert "Traceback" not in result.stderr
+    # Each alert says how to mute it, on the demo's own config and silences file: the
+    # line, run as printed while the demo runs, adds the silence (its id printed) to
+    # the demo's silences file, matching what the alert names. The files go with the
+    # demo.
+    assert _mute_lines(result.stdout).keys() >= _SPIKE_RULES
+    added = {}
+    for command, status, said, err in muted:
+        assert status == 0, (command, err)
+        assert re.fullmatch(r"[0-9a-f]{12}\n", said), said
+        assert f" --config {shlex.quote(config)} " in command
+        words = shlex.split(command)
+        added[said.strip()] = (words[words.index("--rule") + 1], words[words.index("--domain") + 1])
+    assert {s.id: (s.rule, s.domain) for s in silences} == added
+    assert "--domain outlook.com --for 4h --comment REASON" in result.stdout
+    assert not Path(config).exists()
     # The last summary, printed once the daemon stopped, names no page: its address,
     # the last on the screen, led to a port that no longer answers.
     headers = re.findall(r"^\d\d:\d\d:\d\dZ  window .*$", result.stdout, re.MULTILINE)

@@ -3,7 +3,8 @@ silences file: a config without ``silences_path`` (nor a state file beside which
 goes) carries none, as the command would fail; one with it carries the command. A
 reload leaves the line a restart with that config would give: on the alerts from then
 on, and on the firings still waiting in an outbox, not the line of the config the
-daemon started with; but a page whose delivery has begun goes on as it was made. A real
+daemon started with; but a page whose delivery has begun goes on as it was made. (A
+restart gives one a stop left part-sent the restart's lines, as its sink takes it.) A real
 daemon's parts, not started, its outboxes not running (but one run to a local PagerDuty)."""
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import aiohttp
 import anyio
+import msgspec
+import pytest
 
 from sesd.alerting.rules import Transition
 from sesd.alerting.silence_file import SilenceFile
@@ -208,3 +211,33 @@ async def test_a_part_sent_page_sent_whole_after_the_restart_has_the_configs_lin
         assert [a.domain for a in rest.alerts] == DOMAINS[1:]
         assert rest.silence == line.replace("a.example", "'*'")
         assert dict(rest.mutes) == {d: line.replace("a.example", d) for d in DOMAINS[1:]}
+
+
+@pytest.mark.parametrize("silences", [True, False])
+async def test_a_page_part_sent_goes_on_with_the_restarts_mute_lines(
+    tmp_path: Path, silences: bool
+) -> None:
+    """A PagerDuty page of three domains a stop left part-sent, its lines made by a run
+    on another config file (an upgrade moved it) with a silences file. The restart
+    goes on from the second trigger, each with the line the restart gives: on its own
+    config file, or none where that config has no silences file (the saved line would
+    be refused, or write a silence no sesd reads). Each line names the alert's domain."""
+    state, path = tmp_path / "state", tmp_path / "sesd.toml"
+    old = "sesd silence add --config /etc/sesd-old/sesd.toml --rule delays --domain"
+    async with _PagerDuty() as pd, aiohttp.ClientSession() as session:
+        await _stopped_part_sent(pd, session, state, "firing", "post")
+        data = msgspec.msgpack.decode(state.read_bytes())
+        (part,) = data["part_sent"]
+        part["silence"] = f"{old} '*' --for 4h --comment REASON"
+        part["mutes"] = [[d, f"{old} {d} --for 4h --comment REASON"] for d in DOMAINS]
+        state.write_bytes(msgspec.msgpack.encode(data))
+        text = QUEUE + _pagerduty(pd.url)
+        if silences:
+            text = text.replace("[alerts]\n", f'[alerts]\nsilences_path = "{path}.s"\n')
+        daemon = _restarted_part_sent(state, path, text, session, T + 30)
+        await _drained(daemon.alerting.outboxes["pd"], lambda seconds: anyio.lowlevel.checkpoint())
+    assert _told(pd, "trigger") == [f"sesd:delays:{domain}" for domain in DOMAINS]
+    line = _restarted(path)
+    assert bool(line) is silences
+    after = [e["payload"]["custom_details"].get("mute") for e in pd.accepted[1:]]
+    assert after == [line.replace("a.example", d) or None for d in DOMAINS[1:]]

@@ -100,7 +100,9 @@ def test_a_clock_step_moves_every_time_and_a_time_no_clock_tells_reads_as_now() 
 
 def test_each_domain_s_mute_line_goes_on_with_its_notification() -> None:
     """The parts not taken yet carry each alert's line to mute its own domain, as the
-    parts taken did: the notification goes on with its mutes as saved."""
+    parts taken did: the notification is read back with its mutes as saved (a stop
+    before the outboxes open saves them again; the outbox that goes on with it makes
+    them anew from the config: tests/test_reload_mute_line.py)."""
     mutes = [["a.example", "sesd silence add --domain a.example"]]
     (each,), _ = _read(_entry(silence="sesd silence add --domain '*'", mutes=mutes))
     assert each.notification.mutes == (("a.example", "sesd silence add --domain a.example"),)

@@ -77,21 +77,28 @@ class SinkOutboxes:
         for name, sink_config in self._alerts().named_sinks().items():
             self._add(build_sink(name, sink_config, session, self._console))
         now, max_age, whole = self._clock(), self._alerts().notification_max_age.seconds, []
+        mute = self._evaluator.mute
         # In reverse: each goes ahead of those as urgent, as one that stepped aside.
         for each in reversed(self._evaluator.resumed):
             outbox = self.live.get(each.sink)
             if outbox is None:
                 continue
-            age = each.aged(now)
-            if age > max_age or not resume(outbox, each, age):
-                whole.append((outbox, each.notification))
+            # Its mute lines the config's, made by the evaluator's mute, whether it goes
+            # on or goes whole: the file kept the stopped run's lines, a command on its
+            # program, config file and silences file, which an upgrade or a config
+            # changed since may have moved or dropped (a line that fails, or a silence
+            # written to a file this sesd does not read), and not what made them, which
+            # a reload and what a silence holds back of a page need to make them again.
+            # Each line still names the alert as it fired (a group renamed since keeps
+            # its old name): only the command it is given to changes. Made before the
+            # sink takes it: it goes on from where it was with this object (parts
+            # already taken had the old line, those to come the one that works now).
+            going = each._replace(notification=remuted(replace(each.notification, mute=mute)))
+            age = going.aged(now)
+            if age > max_age or not resume(outbox, going, age):
+                whole.append((outbox, going.notification))
         for outbox, notification in reversed(whole):
-            # A page anew (its own ``at`` and ``id``) with the config's mute lines, made
-            # by the evaluator's mute: the file kept the stopped run's lines (naming a
-            # silences file the config may have dropped since), not what made them,
-            # which a recall or a reload needs to make them again.
-            again = replace(notification, at=now, mute=self._evaluator.mute)
-            outbox.put(remuted(again))
+            outbox.put(replace(notification, at=now))  # a page anew: its own ``at``, ``id``
         self._evaluator.resumed = []
 
     def _holding(self, sink: Sink) -> Sink:

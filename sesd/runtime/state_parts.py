@@ -125,6 +125,8 @@ def _resumed(part: SavedPart, age: float, now: float, step: float) -> Resumed:
         replace(a, at=clocked(a.at, now, step), since=clocked(a.since, now, step))
         for a in part.alerts
     )
+    # The mute lines as saved, which a stop before the outboxes open saves again: the
+    # outbox that goes on with it gives it the config's (sesd.alerting.sink_outboxes).
     notification = Notification(
         part.rule, part.kind, part.severity, part.sinks, alerts, clocked(part.at, now, step),
         part.silence, part.mutes,

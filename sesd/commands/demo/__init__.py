@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import math
 import random
+import sys
+import tempfile
 import time
 from typing import Any, Final
 
@@ -34,9 +36,9 @@ from sesd.commands.demo.localsqs import LocalSqs
 from sesd.commands.demo.localtenants import LocalTenants
 from sesd.commands.demo.resources import (
     create_resources,
-    demo_config,
     keep_to_loopback,
     reserve,
+    write_config,
 )
 from sesd.commands.demo.summary import page_url, summary
 from sesd.commands.demo.traffic import (
@@ -54,6 +56,7 @@ from sesd.io.logs import (
     get_logger,
     print_line,
 )
+from sesd.io.replica import own_command
 from sesd.runtime.daemon import Daemon, StartError
 
 __all__ = ["run_demo"]
@@ -247,7 +250,8 @@ async def run_demo(
     # exit (nor the start, more than the buffer's wait: nothing runs yet).
     print_line(f"sesd demo: the status page is at {page}")
     flush_logs()
-    with local as sqs:
+    # The config and the silences file it names: gone with the demo, as its queue is.
+    with local as sqs, tempfile.TemporaryDirectory(prefix="sesd-demo-") as here:
         queue_url = await create_resources(sqs.url)
         async with (
             local_dns() as nameserver,
@@ -256,8 +260,12 @@ async def run_demo(
         ):
             for name in TENANTS:
                 tenants.add(name)
-            config = demo_config(sqs.url, queue_url, http.listen, nameserver, tenants.url)
-            daemon = Daemon(config)
+            path, config = write_config(
+                here, sqs.url, queue_url, http.listen, nameserver, tenants.url
+            )
+            # The mute line names the program as `sesd run`'s does: `make demo`'s is
+            # the venv's, on no PATH.
+            daemon = Daemon(config, config_path=path, program=own_command(sys.argv[0]))
             # The spike and the pause count from here: the daemon's start takes a while.
             started, begun = time.time(), anyio.current_time()
             await tg.start(daemon.run)

@@ -1,6 +1,7 @@
 """What ``sesd demo`` sets up before the daemon starts: the local queue (with its
 dead-letter queue) and the canary's verified identity in moto, and the daemon's
-config pointing at them, the local DNS server and the local tenant API."""
+config pointing at them, the local DNS server and the local tenant API, written to a
+file beside the silences file it names."""
 
 from __future__ import annotations
 
@@ -11,10 +12,18 @@ from typing import Final
 
 from aiobotocore.session import get_session
 
-from sesd.config import Config, HttpConfig, parse_config
+from sesd.config import Config, HttpConfig, load_config, parse_config
 from sesd.runtime.http import ListenError
 
-__all__ = ["CANARY_FROM", "QUEUE", "create_resources", "demo_config", "keep_to_loopback", "reserve"]
+__all__ = [
+    "CANARY_FROM",
+    "QUEUE",
+    "create_resources",
+    "demo_config",
+    "keep_to_loopback",
+    "reserve",
+    "write_config",
+]
 
 QUEUE: Final = "sesd-demo-events"
 CANARY_FROM: Final = "canary@example.com"
@@ -85,13 +94,44 @@ async def create_resources(endpoint: str) -> str:
     return str(queue_url)
 
 
+def write_config(
+    directory: str, endpoint: str, queue_url: str, listen: str, nameserver: str, tenants: str
+) -> tuple[str, Config]:
+    """The daemon's config (:func:`demo_config`) written to ``directory``, with a
+    silences file there, and read back as ``sesd run`` reads its file: its path and
+    the config. With both, each alert the console prints has its mute line, a
+    ``sesd silence add --config`` that names this file: a first user sees how an alert
+    is muted, and can try it while the demo runs. Without them the alerts had none."""
+    path = os.path.join(directory, "config.toml")
+    silences = os.path.join(directory, "silences.json")
+    with open(path, "w", encoding="utf-8") as file:
+        file.write(_text(endpoint, queue_url, listen, nameserver, tenants, silences))
+    return path, load_config(path, daemon=True)
+
+
 def demo_config(
     endpoint: str, queue_url: str, listen: str, nameserver: str, tenants: str
 ) -> Config:
     """The daemon's config: the local queue, DNS and tenant API; the canary every few
-    seconds; rules on domains, providers, tenants and the canary, to the console."""
-    return parse_config(
-        f"""
+    seconds; rules on domains, providers, tenants and the canary, to the console (no
+    silences file: :func:`write_config` gives it one)."""
+    return parse_config(_text(endpoint, queue_url, listen, nameserver, tenants, None))
+
+
+def _text(
+    endpoint: str,
+    queue_url: str,
+    listen: str,
+    nameserver: str,
+    tenants: str,
+    silences: str | None,
+) -> str:
+    """:func:`demo_config`'s TOML, with ``silences`` its silences file if given."""
+    # A JSON string is a TOML basic string: the temporary directory (from $TMPDIR) may
+    # hold a quote or a backslash.
+    quoted = json.dumps(silences, ensure_ascii=False)
+    silences_key = "" if silences is None else f"silences_path = {quoted}"
+    return f"""
 [aws]
 region = "us-east-1"
 endpoint_url = "{endpoint}"
@@ -134,6 +174,7 @@ deadline = "20s"
 [alerts]
 evaluate_every = "1s"
 group_wait = "0s"
+{silences_key}
 
 [[alerts.rules]]
 name = "canary-missing"
@@ -173,4 +214,3 @@ tenants = ["*"]
 severity = "critical"
 sinks = ["console"]
 """
-    )
