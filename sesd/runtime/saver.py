@@ -23,10 +23,10 @@ from sesd.runtime.boot_clock import Boot, no_boot
 from sesd.runtime.state import snapshot
 from sesd.runtime.state_bytes import write_state
 from sesd.runtime.state_lock import let_go
-from sesd.runtime.state_reach import Reached, reach, reach_within
+from sesd.runtime.state_reach import Disk, Reached, in_place, ran, reach, reach_within, within
 from sesd.runtime.state_refused import NAMED_RULES, in_line, rules_in_line
 from sesd.runtime.state_size import kept_owed, retired_room, state_limit
-from sesd.runtime.state_start import RestoreStopped, read_at_start
+from sesd.runtime.state_start import read_at_start
 
 __all__ = ["SOON_GAP", "StateSaver"]
 
@@ -115,25 +115,21 @@ class StateSaver:
         self._left_out: set[tuple[str, str, float, str]] = set()
 
     def load(self, stack: AsyncExitStack | None = None, *, watched: bool = False) -> None:
-        """Restore what the file holds, and hold it until ``stack`` closes (StartError
-        when it could never be saved, or another sesd holds it). A file that cannot be
-        used is reported and ignored (sesd starts rather than refusing to); one that
-        was read but not understood (damaged, another version's after a rollback) is
-        first kept aside as ``PATH.unusable``, so the next save does not destroy it.
-        Where stop signals are ``watched``, a SIGTERM gives the restore up
-        (RestoreStopped), and no save writes what it loaded."""
+        """Restore what the file holds (sesd.runtime.state_start, its disk work in this
+        thread), and hold it until ``stack`` closes (StartError when it could never be
+        saved, or another sesd holds it). Where stop signals are ``watched``, a SIGTERM
+        gives the restore up (RestoreStopped), and no save writes what it loaded."""
         if self.path:
-            self._restore(reach(self.path, self._limit()), stack, watched)
+            ran(self._restore(reach(self.path, self._limit()), stack, watched, in_place))
 
     async def load_within(self, stack: AsyncExitStack, *, watched: bool) -> None:
-        """:meth:`load` for the daemon's start: the lock and read in a thread, waited for
-        within a bound, a stop ending the wait (sesd.runtime.state_reach); the restore
-        here, where a stop signal gives it up."""
+        """:meth:`load` for the daemon's start: the lock and read, and each disk step of
+        the restore, in a thread, waited for within a bound, a stop ending the wait
+        (sesd.runtime.state_reach); the restore here, where a stop signal gives it up."""
         if self.path:
             self._ended = True  # until it is read: a save (a second stop's) would empty it
             reached = await reach_within(self.path, self._limit())
-            self._ended = False
-            self._restore(reached, stack, watched)
+            await self._restore(reached, stack, watched, within)
 
     def _limit(self) -> int:
         # Past the largest state this config saves, not read: a restore takes about
@@ -141,17 +137,20 @@ class StateSaver:
         rules, sinks = self._evaluator.rules, self._evaluator.config.named_sinks()
         return state_limit(self._ledger, rules, sinks)
 
-    def _restore(self, reached: Reached, stack: AsyncExitStack | None, watched: bool) -> None:
+    async def _restore(
+        self, reached: Reached, stack: AsyncExitStack | None, watched: bool, disk: Disk
+    ) -> None:
         self.path, self._held = reached.path, reached.held
         if stack is not None:
             stack.callback(self.release)
-        try:
-            found = read_at_start(
-                reached, self._ledger, self._evaluator, self._clock, self._log, watched, self._boot
-            )
-        except RestoreStopped:
-            self._ended = True  # part of the file is loaded: saved, the rest would be lost
-            raise
+        # No save (a second stop's) until the restore is done: given up part way (a stop,
+        # a disk that hangs), part of the file is loaded, and the rest would be lost.
+        self._ended = True
+        found = await read_at_start(
+            reached, self._ledger, self._evaluator, self._clock, self._log, watched, self._boot,
+            disk,
+        )  # fmt: skip
+        self._ended = False
         self._absent, self._says_stopped = found.absent, found.says_stopped
         self._untouchable = found.untouchable
 

@@ -3,17 +3,19 @@ lock taken, what a cut-off save left beside it removed, the starts before it kil
 while restoring counted, and the file read. On a share that stopped answering (an NFS
 mount hard-mounted, a volume gone) each would hold the event loop for ever, and with
 it the stop signals: the daemon waits for them in a thread of its own, READ_BOUND at
-most (:func:`reach_within`). The restore from what was read is
-sesd.runtime.state_start's, on the main thread, where a stop signal gives it up."""
+most (:func:`reach_within`), as for each disk step of the restore after it
+(:func:`within`). The restore from what was read is sesd.runtime.state_start's, on
+the main thread, where a stop signal gives it up."""
 
 from __future__ import annotations
 
 import glob
 import os
 import threading
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final, Generic, Protocol, TypeVar, cast
 
 import anyio
 
@@ -27,11 +29,31 @@ from sesd.runtime.http import StartError
 from sesd.runtime.state_bytes import StateError, read_state
 from sesd.runtime.state_lock import hold, let_go
 
-__all__ = ["KILLED_RESTORES", "READ_BOUND", "Reached", "killed_restores", "reach", "reach_within"]
+__all__ = [
+    "KILLED_RESTORES",
+    "READ",
+    "READ_BOUND",
+    "Disk",
+    "Reached",
+    "Step",
+    "in_place",
+    "killed_restores",
+    "no_undo",
+    "ran",
+    "reach",
+    "reach_within",
+    "within",
+]
+
+_T = TypeVar("_T")
 
 #: Starts in a row killed while restoring the file after which the next keeps it
 #: aside: one (a deploy's kill at the wrong moment) costs nothing.
 KILLED_RESTORES: Final = 2
+
+
+def no_undo(done: object) -> None:
+    """Nothing to undo: the work is as right done late as done in time."""
 
 
 @dataclass(slots=True)
@@ -76,71 +98,140 @@ def reach(given: str, limit: int) -> Reached:
     return reached
 
 
-async def reach_within(given: str, limit: int, bound: float | None = None) -> Reached:
-    """:func:`reach`, in a daemon thread of its own (the exit does not wait for one
-    held), waited ``bound`` seconds at most (READ_BOUND, sesd.io.hung's, unless given).
-    Past it, a StartError naming the file: not a start with the state empty, as for a
-    file that cannot be used, which stays so at every start (sesd would never start).
-    A share that hangs answers again, mostly, and the file still holds the alerts sesd
-    paged and the resolves it owes: started empty, sesd would page those again and
-    never resolve them, with no lock against a second sesd on the file, and no save
-    could be written. A supervisor starts sesd again, and the file is read once it answers. A
-    stop meanwhile (:meth:`Daemon.stop` cancels the wait) ends the start at once. The
-    work given up, what it takes once it answers is let go in its thread."""
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A step of the start's disk work, as the start says it when the step does not
+    answer: ``what`` of the file (``its lock and read``), ``after`` (how the file is
+    left when a stop gives the wait up), ``why`` (why the start fails rather than goes
+    on, past the bound), and ``event``, the stop's log line; ``shielded``, one a stop
+    does not give up (it is the stop's), bounded all the same."""
+
+    what: str
+    after: str
+    why: str
+    event: str
+    shielded: bool = False
+
+
+#: The file's lock and read (:func:`reach`).
+READ: Final = Step(
+    "lock and read",
+    "it is as it was, and the next start reads it",
+    "not started with the state empty, which would page again what sesd paged and "
+    "leave its resolves unsent",
+    "sesd.state.read_stopped",
+)
+
+
+class Disk(Protocol):
+    """How the start does a step's disk work: :func:`within` (the daemon's), or
+    :func:`in_place` (in the calling thread)."""
+
+    def __call__(
+        self, work: Callable[[], _T], path: str, step: Step, undo: Callable[[_T], None] = ...
+    ) -> Awaitable[_T]: ...
+
+
+async def in_place(
+    work: Callable[[], _T], path: str, step: Step, undo: Callable[[_T], None] = no_undo
+) -> _T:
+    """``work()`` here and now: nothing waits (:func:`ran`)."""
+    return work()
+
+
+def ran(steps: Coroutine[Any, Any, _T]) -> _T:
+    """The end of ``steps``, whose disk work is :func:`in_place`, run here: nothing in
+    them waits (outside the daemon: tools and tests that restore a file)."""
+    try:
+        steps.send(None)
+    except StopIteration as ended:
+        return cast("_T", ended.value)
+    steps.close()
+    raise RuntimeError("the start's steps waited, their disk work not in place")
+
+
+async def within(
+    work: Callable[[], _T],
+    path: str,
+    step: Step,
+    undo: Callable[[_T], None] = no_undo,
+    bound: float | None = None,
+) -> _T:
+    """``work()`` on the file ``path``, in a daemon thread of its own (the exit does not
+    wait for one held), waited ``bound`` seconds at most (READ_BOUND, sesd.io.hung's, unless given).
+    Past it, a StartError naming the file and ``step``. A stop meanwhile
+    (:meth:`Daemon.stop` cancels the wait) ends the start at once, said. The work
+    given up, what it did once it answers is given to ``undo``, in its thread (or here,
+    when it answered as the start gave up): never left done for a start that is over."""
     bound = hung.READ_BOUND if bound is None else bound
-    handover = _Handover()
-    with anyio.move_on_after(bound) as waited:
+    handover = _Handover(undo)
+    with anyio.CancelScope(shield=step.shielded), anyio.move_on_after(bound) as waited:
         try:
-            reached = await apart(lambda: handover.handed(reach(given, limit)), "sesd-state-read")
+            done = await apart(lambda: handover.handed(work()), "sesd-state-read")
         except anyio.get_cancelled_exc_class():
             handover.give_up()
             if not waited.cancel_called:  # a stop, not the bound
                 get_logger().info(
-                    "sesd.state.read_stopped",
-                    path=escaped(given, 500),
-                    hint="a stop came while the state file's lock and read had not "
-                    "answered (a file on a hung mount?): it is as it was, and the next "
-                    "start reads it",
+                    step.event,
+                    path=escaped(path, 500),
+                    hint=f"a stop came while the state file's {step.what} had not answered "
+                    f"(a file on a hung mount?): {step.after}",
                 )
             raise
         except BaseException:
             handover.give_up()
             raise
-        return reached
+        return done
     handover.give_up()
     raise StartError(
-        f"state.path: {escaped(given, 500)}: its lock and read did not answer within "
-        f"{bound:g} s (a file on a hung mount?); not started with the state empty, which "
-        "would page again what sesd paged and leave its resolves unsent"
+        f"state.path: {escaped(path, 500)}: its {step.what} did not answer within "
+        f"{bound:g} s (a file on a hung mount?); {step.why}"
     )
 
 
-class _Handover:
-    """Who lets go of the locks the disk work takes: the start that waits for them, or,
-    once it gave up waiting, the thread (a share that answers at last). Either way
-    once, never left held: another sesd, or the next start, would find them held."""
+async def reach_within(given: str, limit: int, bound: float | None = None) -> Reached:
+    """:func:`reach`, :func:`within` ``bound``. Past it, not a start with the state
+    empty, as for a file that cannot be used, which stays so at every start (sesd would
+    never start). A share that hangs answers again, mostly, and the file still holds
+    the alerts sesd paged and the resolves it owes: started empty, sesd would page
+    those again and never resolve them, with no lock against a second sesd on the file,
+    and no save could be written. A supervisor starts sesd again, and the file is read
+    once it answers. The locks the read takes once it answers are let go then."""
+    return await within(lambda: reach(given, limit), given, READ, _let_go_of, bound)
 
-    def __init__(self) -> None:
+
+def _let_go_of(reached: Reached) -> None:
+    let_go(reached.held)
+
+
+class _Handover(Generic[_T]):
+    """Who undoes what the disk work did (the locks it took, say): nobody while the
+    start waits for it; once the start gave up, the thread (a share that answers at
+    last), or the start for what was handed over already. Either way once, never left
+    done: another sesd, or the next start, would find the locks held."""
+
+    def __init__(self, undo: Callable[[_T], None]) -> None:
         self._gate = threading.Lock()
         self._given_up = False
-        self._taken: list[int] | None = None
+        self._undo = undo
+        self._taken: tuple[_T] | None = None
 
-    def handed(self, reached: Reached) -> Reached:
-        """In the thread: ``reached``, its locks let go if the start gave up."""
+    def handed(self, done: _T) -> _T:
+        """In the thread: ``done``, undone if the start gave up."""
         with self._gate:
             if not self._given_up:
-                self._taken = reached.held
-                return reached
-        let_go(reached.held)
-        return reached
+                self._taken = (done,)
+                return done
+        self._undo(done)
+        return done
 
     def give_up(self) -> None:
-        """The start waits no more: locks handed over already are let go here."""
+        """The start waits no more: what was handed over already is undone here."""
         with self._gate:
             self._given_up = True
             taken, self._taken = self._taken, None
         if taken is not None:
-            let_go(taken)
+            self._undo(taken[0])
 
 
 def clear_leftovers(path: str) -> int:

@@ -1,15 +1,18 @@
 """The state file at start: what it holds, restored (or, when it cannot be used, said
 and kept aside). Its lock, taken first, is sesd.runtime.state_lock's, and the disk
 work before the restore (the lock, what a cut-off save left beside it, the read) is
-sesd.runtime.state_reach's; sesd.runtime.saver saves it."""
+sesd.runtime.state_reach's, which runs the restore's own steps on the disk too (its
+count, the file kept aside); sesd.runtime.saver saves it."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import signal
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from types import FrameType
 from typing import Any, Final
 
@@ -20,7 +23,7 @@ from sesd.runtime.boot_clock import Boot, no_boot
 from sesd.runtime.state import restore
 from sesd.runtime.state_alerts import stepped_back
 from sesd.runtime.state_bytes import StateError
-from sesd.runtime.state_reach import Reached
+from sesd.runtime.state_reach import Disk, Reached, Step, in_place
 from sesd.runtime.state_refused import firing_in, rules_in_line
 
 __all__ = ["Found", "RestoreStopped", "read_at_start"]
@@ -33,6 +36,36 @@ _STOPS: Final = (signal.SIGTERM, signal.SIGINT)
 #: How far (seconds) the file's save time may be ahead of the clock before it is said:
 #: more than two clocks a restart apart differ by.
 _AHEAD: Final = 60.0
+#: The restore's steps on the disk, as the start says them when one does not answer
+#: (sesd.runtime.state_reach.within): each a failed start, a supervisor's to repeat.
+_COUNT: Final = Step(
+    "count of the restore (the .restoring file beside it)",
+    "nothing restored, the count as it was; the next start restores it",
+    "not restored uncounted: a restore that kills sesd (out of memory) would be tried "
+    "at each start for ever",
+    "sesd.state.count_stopped",
+)
+_UNCOUNT: Final = Step(
+    "count of the restore (the .restoring file beside it), removed as it ended,",
+    "the count is removed once it answers",
+    "every save would hang as well: a supervisor starts sesd again, and the count is "
+    "removed once it answers",
+    "sesd.state.count_stopped",
+)
+_PUT_BACK: Final = Step(
+    "count of the restore (the .restoring file beside it), put back as a stop came,",
+    "",  # shielded from the stop it is for
+    "the stop goes on without it: left, it counts this start as one killed while restoring",
+    "sesd.state.count_stopped",
+    shielded=True,
+)
+_ASIDE: Final = Step(
+    "move to PATH.unusable, as sesd cannot use it,",
+    "it is moved once it answers",
+    "not started without it: where the file is stays unknown until it answers, and a "
+    "save would hang, or replace it",
+    "sesd.state.aside_stopped",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +105,7 @@ class _Stoppable:
             self.now = False
 
 
-def read_at_start(
+async def read_at_start(
     reached: Reached,
     ledger: Ledger,
     evaluator: Evaluator,
@@ -80,6 +113,7 @@ def read_at_start(
     log: Any,
     watched: bool = False,
     boot: Boot = no_boot,
+    disk: Disk = in_place,
 ) -> Found:
     """Restore what the file holds, as ``reached`` read it (sesd.runtime.state_reach),
     into ``ledger`` and ``evaluator``. A file that cannot be used is reported and
@@ -89,7 +123,9 @@ def read_at_start(
     the starts before were killed in, as many in a row as sesd.runtime.state_reach
     says (``reached`` did not read it). Where stop signals are ``watched``, a SIGTERM
     or a SIGINT gives the restore up (RestoreStopped): a large file holds it for
-    seconds, more on a busy host, which the exit's room does not have."""
+    seconds, more on a busy host, which the exit's room does not have. Each step on
+    the disk (the count, the file kept aside) is ``disk``'s: the daemon's waits for it
+    within a bound (a share that hangs fails the start, saying so)."""
     path, killed = reached.path, reached.killed
     marker = f"{path}.restoring"
     if reached.cleared:
@@ -100,35 +136,41 @@ def read_at_start(
             "a crash?): sesd would never start; alerts it had firing get no resolve "
             "from sesd (close them in their sinks by hand)"
         )
-        found = _ignored(log, path, reason)
+        found = await _ignored(log, path, reason, disk)
         if found.untouchable is None:  # kept: the next start skips it too until it is moved
-            with contextlib.suppress(OSError):
-                os.unlink(marker)
+            await disk(partial(_unmark, marker), path, _UNCOUNT)
         return found
     # Counted once the file is read: what the count is for, a kill of the restore's
-    # doing (out of memory), is not one of the read's, whose size the limit bounds.
-    _mark(marker, killed + 1)
-    stoppable, stopped = _Stoppable(watched), False
+    # doing (out of memory), is not one of the read's, whose size the limit bounds. Not
+    # counted in time (a share that hangs), no restore: one that kills sesd would be
+    # tried at each start, never kept aside. Counted late, for a start given up, the
+    # count is put back as it was: this start restored nothing.
+    put_back = partial(_put_back, marker, killed)
+    await disk(partial(_mark, marker, killed + 1), path, _COUNT, lambda _: _apart(put_back))
+    stoppable = _Stoppable(watched)
     try:
         with _stop_uncounted(marker, killed, stoppable):
-            return _read(reached, ledger, evaluator, clock, log, stoppable, boot)
+            found = await _read(reached, ledger, evaluator, clock, log, stoppable, boot, disk)
     except RestoreStopped:
-        # The marker counts the starts before (the signal's handler put it back): this
-        # one proved nothing of the file.
-        stopped = True
+        # The marker counts the starts before, put back here: this one proved nothing of
+        # the file. Shielded (_PUT_BACK): the stop would cut the wait short, and the exit
+        # race the count; a share that hangs holds the stop within the bound, said.
         log.info("sesd.state.restore_stopped", path=path, hint="a stop came while the file "
                  "was restored: it is as it was, and the next start restores it")  # fmt: skip
+        await disk(put_back, path, _PUT_BACK)
         raise
     except KeyboardInterrupt:
         # A SIGINT's default action (sesd embedded in another program): a stop too,
         # the marker put back by the handler as for a SIGTERM's.
-        stopped = True
         raise
-    finally:
-        # Reached unless the process was killed: the marker says only that.
-        if not stopped:
-            with contextlib.suppress(OSError):  # none (a full disk), or not a file
-                os.unlink(marker)
+    except BaseException:
+        # Given up another way (a stop while a step waited, a step past the bound, a
+        # fault): removed in a thread, not waited for, on a share that may hang.
+        _apart(partial(_unmark, marker))
+        raise
+    # Reached unless the process was killed: the marker says only that.
+    await disk(partial(_unmark, marker), path, _UNCOUNT)
+    return found
 
 
 @contextlib.contextmanager
@@ -149,11 +191,11 @@ def _stop_uncounted(marker: str, killed: int, stoppable: _Stoppable) -> Iterator
             signal.signal(signum, before)
 
     def stopped(signum: int, frame: FrameType | None) -> None:
-        if killed:
-            _mark(marker, killed)
-        else:
-            with contextlib.suppress(OSError):
-                os.unlink(marker)
+        if not stoppable.watched:
+            # Here, before the signal's default action ends the process. Watched, the
+            # restore gives up (RestoreStopped) and puts it back off the event loop: on
+            # a share that hangs, here the watcher would not hear the stop.
+            _put_back(marker, killed)
         put_back()  # a second signal, of either, goes straight where it went
         before = installed[signum]
         if callable(before):
@@ -179,7 +221,7 @@ def _stop_uncounted(marker: str, killed: int, stoppable: _Stoppable) -> Iterator
         put_back()
 
 
-def _read(
+async def _read(
     reached: Reached,
     ledger: Ledger,
     evaluator: Evaluator,
@@ -187,12 +229,13 @@ def _read(
     log: Any,
     stoppable: _Stoppable,
     boot: Boot,
+    disk: Disk,
 ) -> Found:
     path, blob = reached.path, reached.blob
     if reached.refused is not None:
         # Not readable by this user (a restore from a backup made as root, say), or too
         # large: kept, or the first save would replace it.
-        return _ignored(log, path, reached.refused)
+        return await _ignored(log, path, reached.refused, disk)
     if blob is None:
         log.info("sesd.state.none_yet", path=path)
         return Found("none when sesd started")
@@ -201,7 +244,7 @@ def _read(
         with stoppable.during():
             restored = restore(blob, ledger, evaluator, now, boot())
     except StateError as exc:
-        found = _ignored(log, path, str(exc))
+        found = await _ignored(log, path, str(exc), disk)
         # Nothing in the file is loaded, so nothing will resolve these.
         _left_open(log, firing_in(blob), "these alerts were firing in the file sesd "
                    "could not use: resolve them in their sinks by hand")  # fmt: skip
@@ -255,6 +298,25 @@ def _mark(marker: str, killed: int) -> None:
         os.close(fd)
 
 
+def _unmark(marker: str) -> None:
+    with contextlib.suppress(OSError):  # none (a full disk), or not a file
+        os.unlink(marker)
+
+
+def _put_back(marker: str, killed: int) -> None:
+    """The count in ``marker`` put back to ``killed``, the starts before this one."""
+    if killed:
+        _mark(marker, killed)
+    else:
+        _unmark(marker)
+
+
+def _apart(work: Callable[[], None]) -> None:
+    """``work()`` in a daemon thread of its own, not waited for: the disk may hang, and
+    what would wait (a start given up) must not."""
+    threading.Thread(target=work, name="sesd-state-read", daemon=True).start()
+
+
 def _ahead(log: Any, path: str, saved_at: float, now: float) -> None:
     """The file was saved later than the clock now reads: said once, for a person."""
     if saved_at - now > _AHEAD:
@@ -285,11 +347,14 @@ def _left_open(log: Any, rules: dict[str, list[str]], hint: str) -> None:
         log.warning("sesd.state.rules_unknown", **rules_in_line(sorted(rules.items())), hint=hint)
 
 
-def _ignored(log: Any, path: str, reason: str) -> Found:
+async def _ignored(log: Any, path: str, reason: str, disk: Disk) -> Found:
     """The file, not used for ``reason``, kept aside and said. One that cannot be moved
     is the only copy of what it holds: sesd starts empty and saves nothing over it this
     run (alerting goes on; a failed save, each said), an error for a person to act on."""
-    fields, absent = _keep_aside(path)
+    # Not kept aside in time (a share that hangs): no start without it, the file where
+    # it was or moved (unknown until the share answers; moved late, as rightly), and a
+    # save would hang or replace it. Started again, sesd looks once more.
+    fields, absent = await disk(partial(_keep_aside, path), path, _ASIDE)
     if fields.get("kept_aside") != "no":
         log.warning("sesd.state.ignored", path=path, reason=reason, **fields)
         return Found(absent)

@@ -1,0 +1,194 @@
+"""The state file's share stops answering as sesd restores it, after the read: the
+restore's own steps on the disk (its count in ``PATH.restoring``, the count removed as
+it ends, a file sesd cannot use moved to ``PATH.unusable``) are waited for within the
+read's bound, off the event loop. Past it the start fails, saying which step in one
+line (``sesd run`` exits 2); a stop meanwhile ends sesd at once. On the event loop,
+each held sesd without a word, no port, no stop heard, until the supervisor's kill.
+
+The hang is real: the step waits in the thread that makes it until the test lets it
+answer (tests.test_state_start_hung.Hung)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from functools import partial
+from pathlib import Path
+
+import anyio
+import anyio.lowlevel
+import anyio.to_thread
+import pytest
+from structlog.testing import capture_logs
+
+import sesd.runtime.state_reach
+import sesd.runtime.state_start as start
+from sesd.runtime.daemon import Daemon, StartError
+from tests.test_state_restore_killed import _stopping_restore
+from tests.test_state_start_hung import BOUND, Hung, _config, _saved
+
+pytestmark = pytest.mark.timeout(30)
+
+#: Each step: what the start names when it does not answer, and why it fails then;
+#: the function that does it.
+STEPS = {
+    "count": (
+        "count of the restore (the .restoring file beside it)",
+        "not restored uncounted: a restore that kills sesd (out of memory) would be "
+        "tried at each start for ever",
+        "_mark",
+    ),
+    "uncount": (
+        "count of the restore (the .restoring file beside it), removed as it ended,",
+        "every save would hang as well: a supervisor starts sesd again, and the count "
+        "is removed once it answers",
+        "_unmark",
+    ),
+    "aside": (
+        "move to PATH.unusable, as sesd cannot use it,",
+        "not started without it: where the file is stays unknown until it answers, and "
+        "a save would hang, or replace it",
+        "_keep_aside",
+    ),
+}
+#: What each leaves once it answers at last: the file kept aside or not, the count.
+LEFT = {"count": (False, False), "uncount": (False, False), "aside": (True, False)}
+
+
+async def _file(path: Path, step: str) -> bytes:
+    """The state file ``step`` is taken on: a saved one, or one sesd cannot use."""
+    if step == "aside":
+        await anyio.Path(path).write_bytes(b"\xffdamaged")
+    else:
+        await _saved(path)
+    return await anyio.Path(path).read_bytes()
+
+
+async def _threads_ended() -> None:
+    """Once every thread the start's disk work left behind has come back."""
+    for thread in threading.enumerate():
+        if thread.name == "sesd-state-read":
+            await anyio.to_thread.run_sync(thread.join, 10)
+            assert not thread.is_alive()
+
+
+def _left(path: Path, blob: bytes, step: str) -> None:
+    """The file where the step, answered at last, leaves it, and no count of a restore
+    that did not run (or ran to its end)."""
+    aside, counted = LEFT[step]
+    kept = path.with_name(f"{path.name}.unusable")
+    assert (kept.read_bytes() if aside else path.read_bytes()) == blob
+    assert kept.exists() is aside
+    assert path.with_name(f"{path.name}.restoring").exists() is counted
+
+
+@pytest.mark.parametrize("step", list(STEPS))
+async def test_a_restore_step_that_hangs_fails_the_start_within_the_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    """The file read, the restore's step on the disk does not answer: the start fails
+    within the bound, naming the file and the step, the event loop going on meanwhile
+    (a task of the test's keeps running). Counting the restore: no restore uncounted.
+    Once the share answers, the step left to its thread ends as it should: a count for
+    the start given up put back, the count of one that restored removed, the file sesd
+    cannot use kept aside."""
+    path = tmp_path / "state.bin"
+    blob = await _file(path, step)
+    monkeypatch.setattr(sesd.runtime.state_reach, "READ_BOUND", BOUND)
+    what, why, name = STEPS[step]
+    hung = Hung(monkeypatch, name, start)
+    ticks = 0
+
+    async def ticking() -> None:
+        nonlocal ticks
+        await anyio.to_thread.run_sync(hung.entered.wait, 5)
+        while True:
+            ticks += 1
+            await anyio.lowlevel.checkpoint()
+
+    try:
+        with anyio.fail_after(10 * BOUND):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(ticking)
+                with pytest.raises(StartError) as caught:
+                    await Daemon(_config(path)).run(handle_signals=False)
+                tg.cancel_scope.cancel()
+        waited = time.monotonic() - hung.at
+        assert [(thread.name, thread.daemon) for thread in hung.held] == [("sesd-state-read", True)]
+    finally:
+        hung.answer()
+    assert str(caught.value) == (
+        f"state.path: {path}: its {what} did not answer within 0.5 s (a file on a hung "
+        f"mount?); {why}"
+    )
+    assert ticks > 100  # the loop went on while the step hung
+    assert waited < 8  # not once the step answered (the hang's end)
+    await hung.ended()
+    await _threads_ended()
+    _left(path, blob, step)
+
+
+@pytest.mark.parametrize("step", list(STEPS))
+async def test_a_stop_while_a_restore_step_hangs_ends_sesd_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    """systemd's SIGTERM while the restore's step on the disk hangs is heard at once,
+    not once the bound is out: the run ends as after any stop while starting, saying
+    what it waited on. Once the share answers, the step ends as it should."""
+    path = tmp_path / "state.bin"
+    blob = await _file(path, step)
+    what, _, name = STEPS[step]
+    hung = Hung(monkeypatch, name, start)  # the bound left at sesd's 30 s
+    try:
+        with capture_logs() as logs:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(partial(Daemon(_config(path)).run, handle_signals=True))
+                assert await anyio.to_thread.run_sync(hung.entered.wait, 5)
+                os.kill(os.getpid(), signal.SIGTERM)
+        # Measured from the hang: a step on the event loop would hold the stop with it.
+        assert time.monotonic() - hung.at < 5
+    finally:
+        hung.answer()
+    (said,) = [line for line in logs if line["event"].endswith("_stopped") and "hint" in line]
+    assert said["path"] == str(path)
+    assert said["hint"].startswith(f"a stop came while the state file's {what} had not ")
+    assert [line["event"] for line in logs][-1] == "sesd.daemon.stopped"
+    await hung.ended()
+    await _threads_ended()
+    _left(path, blob, step)
+
+
+async def test_a_stop_while_restoring_puts_the_count_back_off_the_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM as the file is restored, watched (``sesd run``'s daemon), the share
+    hanging as the count is put back: the stop's handler leaves that to the restore
+    given up, off the event loop (its own wait, within the bound, not cut short by the
+    stop it is for), and the start fails in one line. In the handler, it held the loop,
+    the stop unheard. Once the share answers, the count is put back."""
+    path = tmp_path / "state.bin"
+    blob = await _file(path, "count")
+    monkeypatch.setattr(sesd.runtime.state_reach, "READ_BOUND", BOUND)
+    monkeypatch.setattr(start, "restore", _stopping_restore)
+    hung = Hung(monkeypatch, "_unmark", start)
+    try:
+        with capture_logs() as logs, pytest.raises(StartError) as caught:
+            with anyio.fail_after(10 * BOUND):
+                await Daemon(_config(path)).run(handle_signals=True)
+        assert time.monotonic() - hung.at < 8
+        # Once, in a thread: not in the handler first, holding the event loop there.
+        assert [(thread.name, thread.daemon) for thread in hung.held] == [("sesd-state-read", True)]
+    finally:
+        hung.answer()
+    assert str(caught.value) == (
+        f"state.path: {path}: its count of the restore (the .restoring file beside it), "
+        "put back as a stop came, did not answer within 0.5 s (a file on a hung mount?); "
+        "the stop goes on without it: left, it counts this start as one killed while "
+        "restoring"
+    )
+    assert "sesd.state.restore_stopped" in [line["event"] for line in logs]
+    await hung.ended()
+    await _threads_ended()
+    _left(path, blob, "count")
