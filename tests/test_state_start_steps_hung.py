@@ -23,7 +23,7 @@ import anyio.to_thread
 import pytest
 from structlog.testing import capture_logs
 
-import sesd.runtime.state_reach
+import sesd.io.hung
 import sesd.runtime.state_start as start
 from sesd.runtime.daemon import Daemon, StartError
 from tests.test_state_restore_killed import _stopping_restore
@@ -96,7 +96,7 @@ async def test_a_restore_step_that_hangs_fails_the_start_within_the_bound(
     cannot use kept aside."""
     path = tmp_path / "state.bin"
     blob = await _file(path, step)
-    monkeypatch.setattr(sesd.runtime.state_reach, "READ_BOUND", BOUND)
+    monkeypatch.setattr(sesd.io.hung, "READ_BOUND", BOUND)
     what, why, name = STEPS[step]
     hung = Hung(monkeypatch, name, start)
     ticks = 0
@@ -170,7 +170,7 @@ async def test_a_stop_while_restoring_puts_the_count_back_off_the_event_loop(
     the stop unheard. Once the share answers, the count is put back."""
     path = tmp_path / "state.bin"
     blob = await _file(path, "count")
-    monkeypatch.setattr(sesd.runtime.state_reach, "READ_BOUND", BOUND)
+    monkeypatch.setattr(sesd.io.hung, "READ_BOUND", BOUND)
     monkeypatch.setattr(start, "restore", _stopping_restore)
     hung = Hung(monkeypatch, "_unmark", start)
     try:

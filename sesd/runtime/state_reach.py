@@ -22,7 +22,6 @@ import anyio
 from sesd.core.text import escaped
 from sesd.io import hung
 from sesd.io.files import linked
-from sesd.io.hung import READ_BOUND  # the start's modules name it from here too
 from sesd.io.logs import get_logger
 from sesd.runtime.apart import apart
 from sesd.runtime.http import StartError
@@ -32,7 +31,6 @@ from sesd.runtime.state_lock import hold, let_go
 __all__ = [
     "KILLED_RESTORES",
     "READ",
-    "READ_BOUND",
     "Disk",
     "Reached",
     "Step",
