@@ -18,7 +18,13 @@ from sesd.config.canary_checks import (
     canary_window_warnings,
     check_canary_windows,
 )
-from sesd.config.domains import DomainsConfig, listed_twice, named_alike, unmuted
+from sesd.config.domains import (
+    DomainsConfig,
+    counted_elsewhere,
+    listed_twice,
+    named_alike,
+    unmuted,
+)
 from sesd.config.fleet_checks import fleet_warnings
 from sesd.config.hooks import source_hook
 from sesd.config.queue_checks import queue_warnings
@@ -162,7 +168,7 @@ def config_warnings(config: Config) -> list[str]:
     found += _grace_warnings(config)
     found += queue_warnings(config)
     found += listed_twice(config.domains) + named_alike(config.domains)
-    found += unmuted(config.domains)
+    found += unmuted(config.domains) + counted_elsewhere(config.domains)
     found += link_warnings(config.alerts)
     found += url_warnings(msgspec.to_builtins(config, enc_hook=source_hook))
     found += secret_url_warnings(config.secrets())
