@@ -12,7 +12,7 @@ import pytest
 
 from sesd.commands.main import main
 from sesd.config import core_settings, parse_config
-from sesd.config.checks import new_warnings
+from sesd.config.said_anew import new_warnings
 from sesd.core.pipeline import Pipeline
 from tests import factory as f
 

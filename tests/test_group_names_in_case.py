@@ -22,8 +22,8 @@ from sesd.alerting.silences import Silence
 from sesd.commands.main import main
 from sesd.commands.silence_provider import provider_problem
 from sesd.config import parse_config
-from sesd.config.checks import new_warnings
 from sesd.config.domains import unmuted
+from sesd.config.said_anew import new_warnings
 from sesd.config.values import toml_key
 from sesd.config.warned import said
 from tests.test_cli import QUEUE

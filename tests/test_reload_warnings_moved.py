@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from sesd.config import Config, parse_config
-from sesd.config.checks import new_warnings
+from sesd.config.said_anew import new_warnings
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -60,3 +60,46 @@ def test_a_reload_warns_of_a_second_queue_or_rule_of_the_same_kind() -> None:
     assert [said[:40] for said in new_warnings(old, new)] == [
         "queues[1].visibility_timeout: 0 shows ea"
     ]
+
+
+def _excluding(scope: str, named: str, glob: str, left_out: str) -> str:
+    """A rule on ``scope`` watching ``named`` and ``glob``, less ``left_out``, which it
+    does not watch: warned of, the rule's names listed in the warning."""
+    enabled = "[tenants]\nenabled = true\n" if scope == "tenants" else ""
+    return f'{enabled}{RA}{scope} = ["{named}", "{glob}"]\nexclude_{scope} = ["{left_out}"]\n'
+
+
+@pytest.mark.parametrize(
+    ("scope", "named", "old", "new", "left_out"),
+    [
+        ("tenants", "a", "eu[1]*", "eu[2]*", "zz"),
+        ("domains", "a.example", "eu[1]*.example", "eu[2]*.example", "zz.example"),
+    ],
+)
+def test_a_reload_says_a_warning_whose_names_differ_in_a_bracket_alone(
+    scope: str, named: str, old: str, new: str, left_out: str
+) -> None:
+    """The warning lists what the rule watches: ``eu[1]*`` there is a glob, no key's
+    index, and was read as one, so the warning of the rule now on ``eu[2]*`` read as
+    the last config's and went unsaid. It is said; the same rule moved, its glob the
+    same, is not."""
+    before = _parsed(_excluding(scope, named, old, left_out))
+    after = _excluding(scope, named, new, left_out)
+    assert [w for w in new_warnings(before, _parsed(after)) if "(r)" in w] == [
+        f"alerts.rules[0] (r).exclude_{scope}[0]: {left_out!r}, which takes none of the "
+        f"{scope} the rule watches ({named}, {new}): it leaves out nothing (a typo, or "
+        "left from an edit?); correct it or drop the exclusion"
+    ]
+    moved = after.replace(RA, RA.replace('"r"', '"s"') + RA)
+    assert not [w for w in new_warnings(_parsed(after), _parsed(moved)) if "(r)" in w]
+
+
+def test_a_reload_of_another_queue_does_not_say_a_groups_warning_again() -> None:
+    """A group named ``Shop queues[0]`` is warned of (a silence reads ``[0]`` as a
+    glob's set): its name was read as the first queue's index, and said as that
+    queue's name, so a reload giving the queue another URL said the group's warning
+    again, as new. Nothing of the group changed: it is not said."""
+    group = '[domains]\ngroups = { "Shop queues[0]" = ["a.example"] }\n'
+    before, after = _parsed(Q + group), _parsed(Q.replace("/1/q", "/1/p") + group)
+    assert [w for w in after.warnings() if w.startswith('domains.groups."Shop queues[0]"')]
+    assert not [w for w in new_warnings(before, after) if w.startswith("domains.groups")]

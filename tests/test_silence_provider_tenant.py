@@ -71,3 +71,40 @@ def test_silence_add_with_the_rule_asked_for_mutes_the_tenants_alerts(
     assert main([*add, "--comment", "c", "--rule", "tenant-delays"]) == 0
     [silence] = SilenceFile(str(silences)).read()
     assert silence.matches("tenant-delays", "Acme", "info")
+
+
+_PROVIDERS = (
+    '[providers]\nenabled = true\n[[alerts.rules]]\nname = "provider-delays"\n'
+    'metric = "delay_ratio"\nwindow = "5m"\nabove = 0.1\nproviders = ["acme"]\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("watched", "excluded"),
+    [('"Acme*"', '"Acme"'), ('"*"', '"[aA]*"'), ('"*"', '"[aA][cC][mM][eE]"')],
+)
+def test_a_tenant_rule_leaving_out_every_acme_is_not_asked_for(watched: str, excluded: str) -> None:
+    """The rule's glob takes a tenant acme in some case, but its exclusions leave out
+    each such one: it never fires on one, and a silence of acme needs no ``--rule``
+    for it. The line named it all the same, beside the provider's rule, and alone was
+    no refusal as muting nothing."""
+    tenants = _tenants(watched) + f"exclude_tenants = [{excluded}]\n"
+    assert provider_problem(parse_config(MX + _PROVIDERS + tenants), "acme", None) == (
+        "--domain acme names the mailbox provider acme: add --rule to say which alerts: "
+        "--rule provider-delays for the provider's"
+    )
+    assert provider_problem(parse_config(MX + tenants), "acme", None).endswith(
+        "it would mute nothing"
+    )
+
+
+@pytest.mark.parametrize("excluded", ['"Acme"', '"acme", "Acme", "ACME"', '"[aA]cme"'])
+def test_a_tenant_rule_leaving_out_some_acme_is_asked_for_still(excluded: str) -> None:
+    """``*`` less ``Acme`` still takes ``ACME`` or ``AcMe``: the rule may fire on a
+    tenant a silence of acme mutes."""
+    tenants = _tenants('"*"') + f"exclude_tenants = [{excluded}]\n"
+    assert provider_problem(parse_config(MX + _PROVIDERS + tenants), "acme", None) == (
+        "--domain acme names the mailbox provider and a tenant acme: add --rule to say "
+        "which alerts: --rule provider-delays for the provider's; --rule tenant-delays for "
+        "a tenant acme's"
+    )

@@ -15,7 +15,7 @@ from sesd.alerting.silences import TEXT_SHOWN, Silence
 from sesd.config import Config, is_glob
 from sesd.config.watched import NO_DOMAIN_HINT, group_members, no_domain, silence_takes_a_label
 from sesd.core.accounts import DEFAULT_ACCOUNT, is_region
-from sesd.core.domains import domain_pattern, exact_matcher, silence_forms
+from sesd.core.domains import domain_pattern, exact_matcher, silence_forms, silence_takes
 from sesd.core.tenant_map import NOT_NAMES, valid_tenant
 from sesd.core.text import escaped, has_control
 
@@ -66,10 +66,22 @@ def domain_problem(
             f"{said} names no domain, provider, tenant, group or ACCOUNT/REGION: it "
             f"would mute nothing ({NO_DOMAIN_HINT})"
         )
-    if written in members:
+    # A group named as its own member (``gmail.com`` of gmail.com): its alerts' mute
+    # line is the name, and mutes the group.
+    if written in members and not silence_takes(domain, members[written]):
+        group = members[written]
+        # Named so, another group is muted by the name too, but a silence cannot tell it
+        # from the domain: check-config tells which group to rename.
+        named = next((g for g in config.domains.groups if silence_takes(domain, g)), None)
+        also = (
+            ""
+            if named is None
+            else f"; it names the group {named!r} as well, which a silence cannot tell "
+            "from the domain: rename that group"
+        )
         return (
-            f"{said} counts under the group {members[written]!r}: its alerts name the "
-            f"group ({prefix}domain {shlex.quote(exact_matcher(members[written]))})"
+            f"{said} counts under the group {group!r}: its alerts name the "
+            f"group ({prefix}domain {shlex.quote(exact_matcher(group))}){also}"
         )
     return ""
 

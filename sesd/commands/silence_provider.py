@@ -15,12 +15,12 @@ nothing."""
 
 from __future__ import annotations
 
-import re
 import shlex
 from fnmatch import fnmatchcase
+from functools import cache
 
 from sesd.alerting.labels import takes
-from sesd.config import Config, RuleConfig, is_glob
+from sesd.config import Config, RuleConfig
 from sesd.core.domains import OTHER, domain_pattern, silence_takes
 from sesd.core.globs import glob_parts
 from sesd.core.providers import LABELS as PROVIDER_LABELS
@@ -103,32 +103,59 @@ def provider_problem(
 def _takes_tenant(rule: RuleConfig, name: str) -> bool:
     """Whether a rule on tenants may fire on a tenant a silence of ``name`` (lower
     case) takes: the tenant in any case (``Acme`` for ``acme``), as a silence matches
-    it, named by the rule or matched by its glob."""
-    if takes(rule, name):
-        return True
-    named = [t for t in rule.watched if not is_glob(t) and t.lower() == name]
-    globbed = any(is_glob(t) and _in_any_case(t, name) for t in rule.watched)
-    return globbed or any(takes(rule, t) for t in named)
+    it, named by the rule or matched by its glob, and not left out by its exclusions."""
+    return takes(rule, name) or (
+        valid_tenant(name) and _in_another_case(rule.watched, rule.excluded, name)
+    )
 
 
-#: The characters of a tenant's name (ASCII: each has one other case at most).
-_TENANT_CHARACTERS = [c for c in map(chr, range(128)) if valid_tenant(c)]
+def _in_another_case(watched: list[str], excluded: list[str], name: str) -> bool:
+    """Whether some tenant named ``name`` in another case than its own is taken by one
+    of ``watched`` (names and globs, as :mod:`fnmatch` matches them) and by none of
+    ``excluded``. Each character is tried in either case, the place in every glob
+    stepped on at once: ``Acme*`` less ``Acme`` takes no ``acme``, nor ``*`` less
+    ``[aA]*``, though each glob does; and ``*`` less ``Acme`` takes ``ACME``."""
+    globs = [list(glob_parts(pattern)) for pattern in (*watched, *excluded)]
+
+    @cache
+    def found(i: int, places: tuple[frozenset[int], ...], same: bool) -> bool:
+        if i == len(name):
+            ended = [len(parts) in at for parts, at in zip(globs, places, strict=True)]
+            return not same and any(ended[: len(watched)]) and not any(ended[len(watched) :])
+        return any(
+            found(i + 1, _stepped(globs, places, c), same and c == name[i])
+            for c in dict.fromkeys((name[i], name[i].upper()))
+        )
+
+    return found(0, tuple(_onward(parts, {0}) for parts in globs), True)
 
 
-def _in_any_case(pattern: str, name: str) -> bool:
-    """Whether a glob on tenants takes a tenant named ``name`` (lower case) in some
-    case: each of its sets and characters taken in either case. The glob lower-cased
-    would not do: ``[!a]cme`` takes ``Acme``, whose ``A`` is no ``a``."""
-    parts = []
-    for kind, text in glob_parts(pattern):
-        if kind in "*?":
-            parts.append(".*" if kind == "*" else ".")
-            continue
-        found = {c.lower() for c in _TENANT_CHARACTERS if fnmatchcase(c, text)}
-        if not found:
-            return False  # a character no tenant's name has: the glob takes none
-        parts.append(f"[{re.escape(''.join(sorted(found)))}]")
-    return re.fullmatch("".join(parts), name, re.DOTALL) is not None
+def _stepped(
+    globs: list[list[tuple[str, str]]], places: tuple[frozenset[int], ...], c: str
+) -> tuple[frozenset[int], ...]:
+    """Where each glob (its parts) is after the character ``c``, from ``places``."""
+    return tuple(
+        _onward(parts, {k if parts[k][0] == "*" else k + 1 for k in at if _step(parts, k, c)})
+        for parts, at in zip(globs, places, strict=True)
+    )
+
+
+def _step(parts: list[tuple[str, str]], k: int, c: str) -> bool:
+    """Whether the glob's part ``k`` takes the character ``c``."""
+    if k == len(parts):
+        return False
+    kind, text = parts[k]
+    return kind in "*?" or (kind == "set" and fnmatchcase(c, text)) or c == text
+
+
+def _onward(parts: list[tuple[str, str]], at: set[int]) -> frozenset[int]:
+    """``at`` and the places past each ``*`` from there, which takes nothing too."""
+    places = set(at)
+    for k in sorted(at):
+        while k < len(parts) and parts[k][0] == "*":
+            k += 1
+            places.add(k)
+    return frozenset(places)
 
 
 def _either(names: list[str]) -> str:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -18,7 +16,13 @@ from sesd.config.canary_checks import (
     canary_window_warnings,
     check_canary_windows,
 )
-from sesd.config.domains import DomainsConfig, listed_twice, named_alike, unmuted
+from sesd.config.domains import (
+    DomainsConfig,
+    counted_elsewhere,
+    listed_twice,
+    named_alike,
+    unmuted,
+)
 from sesd.config.fleet_checks import fleet_warnings
 from sesd.config.hooks import source_hook
 from sesd.config.queue_checks import queue_warnings
@@ -46,7 +50,6 @@ __all__ = [
     "check_across_sections",
     "config_warnings",
     "for_daemon",
-    "new_warnings",
 ]
 
 #: The warning of a config without rules.
@@ -73,48 +76,6 @@ def for_daemon(config: Config) -> Config:
     if not config.queues:
         raise ConfigError("queues: at least one [[queues]] is needed")
     return config
-
-
-def new_warnings(
-    old: Config, new: Config, warned: Callable[[Config], list[str]] | None = None
-) -> list[str]:
-    """The warnings of ``new`` that ``old`` did not give (each as ``warned`` says them,
-    :meth:`Config.warnings` unless given): what a reload says of what it brought. A
-    warning names a queue or a rule by its index, which a queue or rule written before
-    it moves: each is told by what it is (a queue's name, a rule's, and the value said
-    after any other index), not where it is."""
-    said = warned or (lambda config: config.warnings())
-    before = {_unmoved(warning, old) for warning in said(old)}
-    return [warning for warning in said(new) if _unmoved(warning, new) not in before]
-
-
-_QUEUE_AT = re.compile(r"\bqueues\[(\d+)\]")
-
-#: A key's path as a warning begins it, or says it after a space (``track[0]``,
-#: ``domains.groups.shop-[1]``, ``groups."Shop[1]"[0]``), or after a rule's name
-#: (``alerts.rules[0] (latency).sinks[1]``): its indexes are where an entry is, not
-#: what it is. A group's name, quoted or not, is no path: ``Shop[2]``'s warnings must
-#: not read as ``Shop[1]``'s.
-_PATH = re.compile(
-    r'(?:(?<![^\s])[a-z_]+|(?<=\))\.[a-z_]+)(?:\.(?:[\w-]+|"(?:[^"\\]|\\.)*")|\[\d+\])+'
-)
-#: In a path, a quoted key (kept as written, a ``[1]`` in it too) or an index.
-_INDEX = re.compile(r'"(?:[^"\\]|\\.)*"|\[\d+\]')
-
-
-def _unmoved(warning: str, config: Config) -> str:
-    """``warning`` with ``queues[1]`` as ``queues (NAME)`` (names are unique), and every
-    other index left out: a rule's is followed by its name, a list's by the value."""
-    queues = config.queues
-
-    def named(found: re.Match[str]) -> str:
-        at = int(found.group(1))
-        return f"queues ({queues[at].label})" if at < len(queues) else found.group(0)
-
-    def unplaced(path: re.Match[str]) -> str:
-        return _INDEX.sub(lambda found: found[0] if found[0][0] == '"' else "[]", path[0])
-
-    return _PATH.sub(unplaced, _QUEUE_AT.sub(named, warning))
 
 
 def config_warnings(config: Config) -> list[str]:
@@ -162,7 +123,7 @@ def config_warnings(config: Config) -> list[str]:
     found += _grace_warnings(config)
     found += queue_warnings(config)
     found += listed_twice(config.domains) + named_alike(config.domains)
-    found += unmuted(config.domains)
+    found += unmuted(config.domains) + counted_elsewhere(config.domains)
     found += link_warnings(config.alerts)
     found += url_warnings(msgspec.to_builtins(config, enc_hook=source_hook))
     found += secret_url_warnings(config.secrets())

@@ -14,6 +14,7 @@ from sesd.config.values import LABEL_LENGTH, Duration, Section, toml_key
 from sesd.core.domains import (
     FULL_STOPS,
     OTHER,
+    domain_pattern,
     exact_matcher,
     forms_take,
     normalise_domain,
@@ -22,7 +23,15 @@ from sesd.core.domains import (
 )
 from sesd.core.text import has_control
 
-__all__ = ["NO_DOMAIN_HINT", "DomainsConfig", "listed_twice", "named_alike", "unmuted"]
+__all__ = [
+    "NO_DOMAIN_HINT",
+    "DomainsConfig",
+    "counted_elsewhere",
+    "grouped",
+    "listed_twice",
+    "named_alike",
+    "unmuted",
+]
 
 #: Matches of a group's name with a glob-shaped one's, at most, a config's warnings make
 #: (each silence of one such is matched with every other name): well under a second,
@@ -162,6 +171,63 @@ def named_alike(domains: DomainsConfig) -> list[str]:
             "the groups without *, ? and [",
         )
     return found
+
+
+def grouped(domains: DomainsConfig) -> dict[str, str]:
+    """Each domain a group counts (in its normal form): the group's name. Its events
+    count under the group's label, never its own."""
+    return {
+        member: group
+        for group, names in domains.groups.items()
+        for domain in names
+        if (member := normalise_domain(domain)) is not None
+    }
+
+
+def counted_elsewhere(domains: DomainsConfig) -> list[str]:
+    """Groups named as a domain another group counts (``gmail.com`` beside ``google``
+    of gmail.com). Each is a label of its own, but a silence reads the name as the
+    domain's, whose alerts name the other group: ``sesd silence add`` refuses it,
+    pointing at the other group, and the daemon leaves it out of the silences file, so
+    the group's pages cannot be muted by its name. Warned of, not refused: the config
+    works, and an upgrade refusing it would stop the alerts."""
+    # Most names have no dot, and no member is without one: the members are put in
+    # their normal form (costly, for thousands of groups) only when a name may be one.
+    everyone = any(not _dotted(d) for names in domains.groups.values() for d in names)
+    named = [name for name in domains.groups if everyone or _dotted(name) or not name.isascii()]
+    members = grouped(domains) if named else {}
+    found = []
+    for name in named:
+        # As a silence of the name reads it (a root dot dropped, in its normal form).
+        domain = domain_pattern(name)
+        other = members.get(domain)
+        if other is None or other == name:
+            continue  # a group of its own domain: the silence mutes that group
+        line = exact_matcher(name)
+        typed = f"--domain {shlex.quote(name)}"
+        if domain_pattern(line) == domain:
+            said = f"its alerts' mute line ({typed})"
+        else:  # a root dot or a glob's character, a set of itself in the mute line
+            said = (
+                f"a silence of the name as written ({typed}; their mute line, --domain "
+                f"{shlex.quote(line)}, is not)"
+            )
+        found.append(
+            f"domains.groups.{toml_key(name)}: {name!r} is the domain {domain}, which the "
+            f"group {other!r} counts: {said} is read as that domain's, whose alerts name "
+            f"{other!r}, and `sesd silence add` refuses it (the daemon leaves it out of "
+            f"the silences file); rename the group {name!r} to a name that is no domain "
+            "another group counts"
+        )
+    return found
+
+
+def _dotted(written: str) -> bool:
+    """Whether a name has a dot but for a root dot (a domain's normal form has one)."""
+    unrooted = written.strip().rstrip(FULL_STOPS)
+    return "." in unrooted or (
+        not unrooted.isascii() and any(stop in unrooted for stop in FULL_STOPS)
+    )
 
 
 def unmuted(domains: DomainsConfig) -> list[str]:

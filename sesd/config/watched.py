@@ -8,7 +8,7 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
 from sesd.config.alerts import TENANT_METRICS, is_glob
-from sesd.config.domains import NO_DOMAIN_HINT
+from sesd.config.domains import NO_DOMAIN_HINT, grouped
 from sesd.config.rule_checks import check_some_left
 from sesd.config.unwatched import (
     HOLDS,
@@ -59,12 +59,7 @@ def no_domain(written: str) -> bool:
 def group_members(config: Config) -> dict[str, str]:
     """Each domain a group counts (in its normal form): the group's name. Its events
     count under the group's label, never its own."""
-    return {
-        member: group
-        for group, domains in config.domains.groups.items()
-        for domain in domains
-        if (member := normalise_domain(domain)) is not None
-    }
+    return grouped(config.domains)
 
 
 def _check_rule_domains(config: Config) -> None:

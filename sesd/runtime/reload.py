@@ -16,8 +16,8 @@ import anyio
 import msgspec
 
 from sesd.config import Config, ConfigError, Placer, load_placed
-from sesd.config.checks import new_warnings
 from sesd.config.files import followed_files, reread
+from sesd.config.said_anew import new_warnings
 from sesd.config.warned import said
 from sesd.core.text import escaped
 from sesd.core.timestamps import iso
