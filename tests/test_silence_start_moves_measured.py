@@ -184,6 +184,24 @@ def test_a_write_failing_for_another_reason_says_the_starts_again() -> None:
     ]
 
 
+def test_reasons_that_alternate_say_the_starts_once_each_until_a_write_takes() -> None:
+    # A share failing one way, then another, and back at each evaluation: each reason
+    # said once (before: a line at each evaluation). Once a write took (one begun
+    # before the start moved: it waits on), a reason said before is news again.
+    with capture_logs() as logs:
+        starts = MovedStarts()
+        starts.stepped([_silence("a", 1550.0)], 1000.0, -600.0, 1000.0)
+        for error in ("Stale file handle", "Input/output error") * 3:
+            starts.unwritable(error, False)
+        starts.written({})
+        starts.unwritable("Stale file handle", False)
+    assert [log["error"] for log in logs] == [
+        "Stale file handle",
+        "Input/output error",
+        "Stale file handle",
+    ]
+
+
 def test_a_start_already_at_the_step_is_not_moved() -> None:
     # Started at 1000, in force when the clock stepped from 1600 back to 1000: nothing
     # ahead of the clock, nothing to write, nothing to say should a write fail.
