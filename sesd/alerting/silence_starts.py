@@ -68,7 +68,12 @@ class MovedStarts:
         """The wall clock stepped ``step`` seconds to ``now``, measured while running:
         kept for the next read should it be a step back (two before it make one)."""
         if step < 0:
-            self.unread = now, step + (self.unread[1] if self.unread else 0.0)
+            # As far as the highest the clock read before the steps since the last look,
+            # when a silence added a moment before one started: not their sum, which
+            # counts the time between as ahead too (a step long past, kept through a
+            # reload to no file, would move a start written by hand ahead of the clock).
+            before = max(now - step, self.unread[0] - self.unread[1] if self.unread else now)
+            self.unread = now, now - before
         self.measures, self._last = self.measures + 1, now
 
     def forget(self) -> None:
