@@ -1,7 +1,8 @@
 """The starts a step of the wall clock back moved, as each later read of a file not
 written yet moves them again: to the read after the step, by the whole of the steps
-back measured before it, as the file still has them; and what the log says of those
-the file could not be written with, once for each, and in full at a stop."""
+back measured before it (as far as the clock read before them), as the file still
+has them; and what the log says of those the file could not be written with, once
+for each, and in full at a stop."""
 
 from __future__ import annotations
 
@@ -55,6 +56,19 @@ def test_two_steps_back_before_a_read_move_a_start_by_both() -> None:
     added = _silence("a", 1550.0)
     starts.held(_read(added), 905.0, 2)
     assert added.starts_at == 905.0
+
+
+def test_a_step_back_the_clock_went_past_since_adds_nothing_to_the_next() -> None:
+    # 1600 back to 1000; the clock reads 2100 when it steps back to 2000 (no file read
+    # between: a reload to no silences file, say). A silence added at 2050 moves; one
+    # written by hand to start at 2300, ahead of all the clock read, stays pending
+    # (before: the steps summed, as if the clock had read 2700).
+    starts = MovedStarts()
+    starts.measured(1000.0, -600.0)
+    starts.measured(2000.0, -100.0)
+    added, ahead = _silence("added", 2050.0), _silence("ahead", 2300.0)
+    starts.held(_read(added, ahead), 2005.0, 2)
+    assert (added.starts_at, ahead.starts_at) == (2005.0, 2300.0)
 
 
 @pytest.mark.parametrize("forward", [0.0, 0.5])
@@ -181,6 +195,24 @@ def test_a_write_failing_for_another_reason_says_the_starts_again() -> None:
     assert [(log["error"], log["ids"]) for log in logs] == [
         ("Permission denied", ["a"]),
         ("No space left on device", ["a"]),
+    ]
+
+
+def test_reasons_that_alternate_say_the_starts_once_each_until_a_write_takes() -> None:
+    # A share failing one way, then another, and back at each evaluation: each reason
+    # said once (before: a line at each evaluation). Once a write took (one begun
+    # before the start moved: it waits on), a reason said before is news again.
+    with capture_logs() as logs:
+        starts = MovedStarts()
+        starts.stepped([_silence("a", 1550.0)], 1000.0, -600.0, 1000.0)
+        for error in ("Stale file handle", "Input/output error") * 3:
+            starts.unwritable(error, False)
+        starts.written({})
+        starts.unwritable("Stale file handle", False)
+    assert [log["error"] for log in logs] == [
+        "Stale file handle",
+        "Input/output error",
+        "Stale file handle",
     ]
 
 

@@ -175,6 +175,33 @@ async def test_a_reload_to_no_file_and_back_after_the_step_moves_the_start(
     assert [s.starts_at for s in SilenceFile(str(silences)).read()] == [ADDED + 1 + STEP]
 
 
+async def test_a_step_long_past_kept_through_no_file_moves_no_start_written_ahead(
+    tmp_path: Path,
+) -> None:
+    """A reload takes a config with no silences file; the clock steps an hour back,
+    and two hours on (long past where it stepped from) a second back. Meanwhile the
+    on-call writes s2 into the file by hand, to start half an hour ahead (planned
+    work); a reload takes the file again. s2 stays as written, pending (before: the
+    two steps summed, as if the clock had been two hours ahead, moved its start to
+    the read, muting a.example half an hour early)."""
+    alerting, _, now, silences = await _silenceable(tmp_path, ("ops",), "0s")
+    SilenceFile(str(silences)).update(list, ADDED - 20)
+    now[0] = ADDED - 10
+    assert await alerting.evaluate_in_slices() == []  # the file read, no silence in it
+    await _reloaded_to(alerting, None, False)
+    now[0] = ADDED + STEP
+    alerting.stepped(now[0], STEP)
+    now[0] = ADDED + 2 * 3600 + STEP - 1
+    alerting.stepped(now[0], -1.0)
+    planned = now[0] + 1800
+    s2 = Silence(id="s2", comment="planned work", starts_at=planned, ends_at=planned + 3600,
+                 rule="delays", domain="a.example")  # fmt: skip
+    SilenceFile(str(silences)).add(s2, now[0])
+    await _reloaded_to(alerting, silences, False)
+    assert [s.starts_at for s in alerting.silences.silences.items] == [planned]
+    assert alerting.silences.unwritten() == {str(silences): 0}
+
+
 async def test_a_reload_looking_when_the_step_is_measured_keeps_it(tmp_path: Path) -> None:
     """A reload's look, ahead of its change of config, finds the file unchanged; before
     it comes back, s1 is added and the clock steps an hour back. The change, which takes

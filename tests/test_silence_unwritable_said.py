@@ -28,7 +28,7 @@ from tests.test_silence_start_step import (
     _stepped_unwritable,
     _still_held,
 )
-from tests.test_silence_unwritable import _lock_held, _resolves, _unwritable
+from tests.test_silence_unwritable import _end_unwritten, _lock_held, _resolves, _unwritable
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -189,3 +189,52 @@ async def test_a_start_moved_is_said_again_when_the_write_fails_for_another_reas
     lock.unlink()
     await _still_held(alerting, pipeline, now)
     assert [s.starts_at for s in file.read()] == [moved]
+
+
+def _swapped(lock: Path, elsewhere: Path) -> None:
+    """What is in the way of the lock changes: a directory becomes a link, or back."""
+    if lock.is_symlink():
+        lock.unlink()
+        lock.mkdir()
+    else:
+        lock.rmdir()
+        lock.symlink_to(elsewhere)
+
+
+async def test_reasons_that_alternate_are_each_said_once_not_at_each_evaluation(
+    tmp_path: Path,
+) -> None:
+    """The file cannot be written when the clock steps back, and why alternates at
+    each evaluation (a directory where its lock goes, then a link, then the directory
+    again: a share failing one way, then another): s1's start moved is said once for
+    each reason, two lines over six evaluations (before: a line at each, a flood at 3
+    a.m. for as long as the share is sick). Written once the way is clear."""
+    alerting, pipeline, now, _, file, lock = await _stepped_unwritable(tmp_path)
+    moved = now[0]
+    with capture_logs() as logs:
+        for _ in range(6):
+            await _still_held(alerting, pipeline, now)
+            _swapped(lock, tmp_path / "elsewhere")
+    assert [ids for _, _, ids in _unwritable_lines(logs)] == [["s1"], ["s1"]]
+    lock.rmdir()
+    await _still_held(alerting, pipeline, now)
+    assert [s.starts_at for s in file.read()] == [moved]
+
+
+async def test_an_end_waiting_is_said_once_for_each_reason_that_alternates(
+    tmp_path: Path,
+) -> None:
+    """s1 ended while the file could not be written (a directory where its lock
+    goes), said then. Why alternates at each write after (a link, the directory
+    again, ...): the link said once, and nothing more over four writes (before: a
+    line at each). Written once the way is clear."""
+    silences, file, watcher, lock = _end_unwritten(tmp_path)
+    with capture_logs() as logs:
+        for n in range(4):
+            _swapped(lock, tmp_path / "elsewhere")
+            watcher.end(set(), T + 11 + n)
+    link = f"cannot lock {silences}: it is a symbolic link (remove it)"
+    assert _unwritable_lines(logs) == [(link, 1, ["s1"])]
+    lock.rmdir()
+    watcher.end(set(), T + 20)
+    assert [s.ends_at for s in file.read()] == [T + 10]

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from sesd.alerting.alert_log import SHOWN
 from sesd.alerting.silence_file import LockHeld
 from sesd.alerting.silence_io import FileOp, Later, Steps
+from sesd.alerting.silence_starts import said_before
 from sesd.alerting.silences import SilenceError, shown_id
 from sesd.io.logs import get_logger
 
@@ -36,8 +37,8 @@ class WaitingEnds:
         self.waiting: dict[str, float] = {}
         #: Those of :attr:`waiting` ended since the last write was tried.
         self._new: set[str] = set()
-        #: Why the last write failed, as logged ("" once one took).
-        self._unwritable = ""
+        #: Why writes failed, as logged since one last took (the last few).
+        self._reasons: list[str] = []
         #: Whether the last write found the lock held (said if the next one does too).
         self._held = False
 
@@ -79,8 +80,10 @@ class WaitingEnds:
             # A command holds the lock for a moment: said once it held it a whole period.
             moment, self._held = not self._held, isinstance(exc, LockHeld)
             starts.unwritable(str(exc), moment and self._held)
-            said = new or str(exc) != self._unwritable
-            if self.waiting and said and not (moment and self._held):
+            if self.waiting and not (moment and self._held):
+                # Each reason once, though they alternate (else a line each evaluation).
+                if said_before(self._reasons, str(exc)) and not new:
+                    return
                 named = sorted(self.waiting)[:SHOWN]
                 self._log.error(
                     "sesd.silences.unwritable",
@@ -90,13 +93,12 @@ class WaitingEnds:
                     hint="ended all the same (the alerts they held page); written to the "
                     "file once it can be",
                 )
-                self._unwritable = str(exc)
             return
         # Those ended while it was written (another evaluation's), or moved by a clock
         # step, wait for the next.
         self.waiting = {i: at for i, at in self.waiting.items() if waiting.get(i) != at}
         starts.written(moved)
-        self._unwritable, self._held = "", False
+        self._reasons, self._held = [], False
         if not ended:
             return  # ended in the file already (by another sesd reading it): read next
         named = sorted(ended)[:SHOWN]  # a file edited by hand may hold any number

@@ -11,13 +11,29 @@ moves it again: a ``sesd silence`` command's write keeps the start as it read it
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Final
 
 from sesd.alerting.alert_log import SHOWN
 from sesd.alerting.silence_entries import Entry
 from sesd.alerting.silences import Silence, shown_id, start_moved, started_back
 from sesd.io.logs import get_logger
 
-__all__ = ["MovedStarts"]
+__all__ = ["REASONS", "MovedStarts", "said_before"]
+
+#: How many reasons a write failed for are remembered as said, the last ones: a file
+#: failing one way, then another, and back (a share's stale handle, then its I/O
+#: error), says each once, not a line at each evaluation.
+REASONS: Final = 8
+
+
+def said_before(reasons: list[str], error: str) -> bool:
+    """Whether ``error`` is among ``reasons`` (those said, the last :data:`REASONS`);
+    one that is not is kept as said."""
+    if error in reasons:
+        return True
+    reasons.append(error)
+    del reasons[:-REASONS]
+    return False
 
 
 class MovedStarts:
@@ -27,9 +43,9 @@ class MovedStarts:
         self._log = get_logger()
         #: Each start moved and not written: id -> (the start the file has, where it moved).
         self.waiting: dict[str, tuple[float, float]] = {}
-        #: Those a failed write said, and the error the last line said.
+        #: Those a failed write said, and the reasons said since a write last took.
         self._said: set[str] = set()
-        self._error = ""
+        self._reasons: list[str] = []
         #: A step back measured since the file was last looked at (its ``now`` and how
         #: far): a silence added a moment before it, read only after, moves at that
         #: read (:meth:`held`).
@@ -52,14 +68,19 @@ class MovedStarts:
         """The wall clock stepped ``step`` seconds to ``now``, measured while running:
         kept for the next read should it be a step back (two before it make one)."""
         if step < 0:
-            self.unread = now, step + (self.unread[1] if self.unread else 0.0)
+            # As far as the highest the clock read before the steps since the last look,
+            # when a silence added a moment before one started: not their sum, which
+            # counts the time between as ahead too (a step long past, kept through a
+            # reload to no file, would move a start written by hand ahead of the clock).
+            before = max(now - step, self.unread[0] - self.unread[1] if self.unread else now)
+            self.unread = now, now - before
         self.measures, self._last = self.measures + 1, now
 
     def forget(self) -> None:
         """A reload moved to a file that does not hold them, or to none: no start waits.
         The step kept for the next read stays: the file read next (this one, or another
         after a reload to none) may hold a silence added a moment before it."""
-        self.waiting, self._said = {}, set()
+        self.waiting, self._said, self._reasons = {}, set(), []
 
     def held(self, entries: list[Entry], now: float, measures: int) -> None:
         """The file was read at ``now`` (``entries``), asked when :attr:`measures` was
@@ -92,18 +113,22 @@ class MovedStarts:
     def written(self, starts: dict[str, tuple[float, float]]) -> None:
         """The file was written with ``starts``: those moved again meanwhile wait on."""
         self.waiting = {i: at for i, at in self.waiting.items() if starts.get(i) != at}
+        # A write took: the next to fail is news, whatever its reason.
         self._said &= self.waiting.keys()
+        self._reasons = []
 
     def unwritable(self, error: str, quiet: bool) -> None:
         """A write failed for ``error``: the starts waiting said, should one not have
-        been yet or the error differ from the one said (the last line would name a
-        reason mended since, the on-call mending it in vain); once per reason, not at
-        each evaluation (not while ``quiet``: a command holds the lock a moment)."""
+        been yet or the error not have been said since a write took (the last line
+        would name a reason mended since, the on-call mending it in vain); once per
+        reason, not at each evaluation, though reasons alternate (not while ``quiet``: a
+        command holds the lock a moment)."""
         if quiet or not self.waiting:
             return
-        if error == self._error and self.waiting.keys() <= self._said:
+        known = said_before(self._reasons, error)
+        if known and self.waiting.keys() <= self._said:
             return
-        self._said, self._error = self._said | self.waiting.keys(), error
+        self._said |= self.waiting.keys()
         self._log.error(
             "sesd.silences.unwritable",
             error=error,
