@@ -23,6 +23,7 @@ import msgspec
 from sesd.config import ConfigError
 from sesd.config.reading import read_bounded
 from sesd.config.web import TlsServerConfig, server_context
+from sesd.core.text import escaped
 
 __all__ = ["Chain", "read_chain"]
 
@@ -87,12 +88,25 @@ def _in_memory(blobs: tuple[bytes, bytes], opened: list[int]) -> list[str] | Non
 
 def _in_directory(blobs: tuple[bytes, bytes], directory: list[str]) -> list[str]:
     """Paths to copies of ``blobs`` in a directory made for them (told to
-    ``directory``), which only sesd may read: mkdtemp makes it so."""
-    directory.append(tempfile.mkdtemp(prefix="sesd-tls-"))
-    paths = [os.path.join(directory[0], key) for key in _KEYS]
-    for path, blob in zip(paths, blobs, strict=True):
-        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as handle:
-            handle.write(blob)
+    ``directory``), which only sesd may read: mkdtemp makes it so. ConfigError saying
+    why when the temp directory takes none (unwritable, full, none usable): a reload
+    refused as for a file that does not load, not as a fault of sesd's."""
+    try:
+        directory.append(tempfile.mkdtemp(prefix="sesd-tls-"))
+        paths = [os.path.join(directory[0], key) for key in _KEYS]
+        for path, blob in zip(paths, blobs, strict=True):
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+            with open(os.open(path, flags, 0o600), "wb") as handle:
+                handle.write(blob)
+    except OSError as exc:
+        # The directory made, or else the temp directory (None: no usable one at all,
+        # as the error says).
+        where = directory[0] if directory else tempfile.tempdir or "the temp directory"
+        why = escaped(f"{where}: {exc.strerror or exc}", 500)
+        raise ConfigError(
+            f"tls_server_config: no file in memory here, and no copy of cert_file and "
+            f"key_file made in the temp directory (TMPDIR): {why}"
+        ) from None
     return paths
 
 
