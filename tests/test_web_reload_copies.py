@@ -8,6 +8,7 @@ SQS; memfd refused as a system call filter does."""
 from __future__ import annotations
 
 import os
+import ssl
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,15 @@ import aiohttp
 import pytest
 from structlog.testing import capture_logs
 
+import sesd.config.web
+import sesd.runtime.web
 from sesd.commands.demo.localsqs import LocalSqs
 from sesd.config import load_config
+from sesd.config.web import TlsServerConfig, parse_web_config
+from sesd.runtime.web import WebGuard
 from tests.conftest import running
 from tests.test_web_lock import _certificate, _files, _get, _port, _queue, _tls, _trusting
+from tests.test_web_reload_hung import _presents
 
 #: Short polls: a stop need not wait out a long poll (conftest.short_polls).
 pytestmark = [pytest.mark.usefixtures("short_polls"), pytest.mark.timeout(60)]
@@ -68,3 +74,36 @@ async def test_a_temp_directory_that_takes_no_copy_refuses_the_reload_in_one_lin
         assert (await _get(port, "/healthz", tls=_trusting(first)))[0] == 200
         with pytest.raises(aiohttp.ClientConnectorCertificateError):
             await _get(port, "/healthz", tls=_trusting(second))
+
+
+async def test_the_copies_are_unnamed_before_the_event_loop_loads_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """memfd refused, /proc there: by the time the event loop loads the copies into the
+    port's context, the read apart has opened them and removed their names, so the
+    loop neither opens nor removes anything in the temp directory, and a process
+    killed amid the load leaves no copy of the key there. The new certificate is
+    presented, and the copies' descriptors are closed after."""
+    monkeypatch.setattr(os, "memfd_create", _memfd_refused)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    _certificate(tmp_path, "first")
+    second = _certificate(tmp_path, "second")
+    guard = WebGuard(parse_web_config(_tls("first"), str(tmp_path)))
+    assert guard.ssl_context is not None
+    seen: list[tuple[list[str], str, str]] = []
+    load_chain = sesd.config.web.load_chain
+
+    def looked(context: ssl.SSLContext, tls: TlsServerConfig) -> None:
+        seen.append(([p.name for p in scratch.iterdir()], tls.cert_file, tls.key_file))
+        load_chain(context, tls)
+
+    monkeypatch.setattr(sesd.runtime.web, "load_chain", looked)
+    before = sorted(os.listdir("/proc/self/fd"))
+    assert await guard.apply(parse_web_config(_tls("second"), str(tmp_path))) == []
+    ((named, cert, key),) = seen
+    assert named == []
+    assert (cert.startswith("/proc/self/fd/"), key.startswith("/proc/self/fd/")) == (True, True)
+    assert _presents(guard.ssl_context, second)
+    assert sorted(os.listdir("/proc/self/fd")) == before
