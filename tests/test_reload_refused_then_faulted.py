@@ -1,10 +1,10 @@
 """A reload refused (a file that does not parse), then a read of the config that faults
 once its config is switched in (a bug in sesd), then a good file: what the log, the
 reload's metrics, ``sesd_config_info`` and the outcome told to `sesd reload` say at
-each step. The config file refused, only a good SIGHUP dates the config in force again
-("config loaded"); a refresh of its files does not, whether it ends well or faults
-after its switch. A running daemon on moto's SQS, the fault injected in one of its
-parts."""
+each step. The config file refused, only a SIGHUP that puts its file in force dates
+the config again ("config loaded"); a refresh of its files does not, whether it ends
+well or faults after its switch. A running daemon on moto's SQS, the fault injected
+in one of its parts."""
 
 from __future__ import annotations
 

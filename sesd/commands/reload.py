@@ -44,10 +44,13 @@ EXIT_RESTART = 3
 #: endpoint within the SDK's timeouts, a credential_process as long as it runs);
 #: looks at and reads the silences file (5 s a step, after those of an evaluation's
 #: read under way); then reads the certificate and key again for the port (given up
-#: at 30 s). A share that stops answering holds it for one 30 s bound (5 s more if the
-#: silences file is on it too), within this; every bound at once adds up past it, as
-#: does a reload asked for behind one under way (it waits for that one too). Past
-#: this, its outcome is said to be untold (exit 1), and the log tells it.
+#: at 30 s). Once its config is switched in, it writes the silences file (5 s a step,
+#: refused at once where a step hung) and closes the clients it no longer needs (all
+#: within 5 s). A share that stops answering holds it for one 30 s bound (5 s more if
+#: the silences file is on it too), within this; every bound at once adds up past it,
+#: as does a reload asked for behind a reload or a refresh under way (it waits for
+#: that one too). Past this, its outcome is said to be untold (exit 1), and the log
+#: tells it.
 TIMEOUT = 80
 #: How often the outcome is looked for, in seconds.
 _LOOK_EVERY = 0.05

@@ -322,7 +322,7 @@ class Reloader:
             # Its config runs, whichever step after the switch faulted (that of the
             # reload's metrics among them): sesd_config_info names it, and the page's
             # "config loaded" dates it as had the read ended well (a refresh over a
-            # config file refused since dates nothing: only a good SIGHUP does).
+            # config file refused since dates nothing: only a SIGHUP does).
             metrics, digest = self._daemon.metrics, self._daemon.config.digest()
             if whole or self._file_ok:
                 metrics.loaded(digest, switched)

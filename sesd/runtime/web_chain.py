@@ -7,8 +7,9 @@ leaves the port with the new certificate and no key, and no handshake succeeds).
 Loaded there from the files themselves, a share that stopped answering since the
 reload read them held the event loop, and with it every request and the stop
 signals, for ever. The files are read in a thread apart instead (:func:`read_chain`,
-which the caller bounds), which copies what it read to files whose read cannot hang:
-the loop loads those (:class:`Chain`)."""
+which the caller bounds), which copies what it read to files of sesd's own, in memory
+or (where memfd is not made) on the temp directory's disk: the loop loads those
+(:class:`Chain`)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ import msgspec
 from sesd.config import ConfigError
 from sesd.config.reading import read_bounded
 from sesd.config.web import TlsServerConfig, server_context
+from sesd.core.text import escaped
 
 __all__ = ["Chain", "read_chain"]
 
@@ -35,8 +37,9 @@ _KEYS = ("cert_file", "key_file")
 class Chain:
     """The certificate and key as read, copied to files of sesd's own: in memory
     (memfd) where the system makes them, or else in a directory of the temp dir only
-    sesd may read (the copies there for as long as the load takes). Closed by
-    :meth:`close`, or once dropped (a read given up that returns later)."""
+    sesd may read (named there only while the read apart writes them, where /proc
+    is; without it, until the load is over). Closed by :meth:`close`, or once
+    dropped (a read given up that returns later)."""
 
     def __init__(self, tls: TlsServerConfig, blobs: tuple[bytes, bytes]) -> None:
         opened: list[int] = []
@@ -44,7 +47,7 @@ class Chain:
         #: Removes the copies; called at most once, by close() or at collection.
         self._remove = weakref.finalize(self, _remove, opened, directory)
         try:
-            paths = _in_memory(blobs, opened) or _in_directory(blobs, directory)
+            paths = _in_memory(blobs, opened) or _in_directory(blobs, opened, directory)
         except BaseException:
             self._remove()
             raise
@@ -85,14 +88,38 @@ def _in_memory(blobs: tuple[bytes, bytes], opened: list[int]) -> list[str] | Non
     return [str(_OPEN_FILES / str(fd)) for fd in opened]
 
 
-def _in_directory(blobs: tuple[bytes, bytes], directory: list[str]) -> list[str]:
-    """Paths to copies of ``blobs`` in a directory made for them (told to
-    ``directory``), which only sesd may read: mkdtemp makes it so."""
-    directory.append(tempfile.mkdtemp(prefix="sesd-tls-"))
-    paths = [os.path.join(directory[0], key) for key in _KEYS]
-    for path, blob in zip(paths, blobs, strict=True):
-        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as handle:
-            handle.write(blob)
+def _in_directory(blobs: tuple[bytes, bytes], opened: list[int], directory: list[str]) -> list[str]:
+    """Paths to copies of ``blobs`` made in a directory of the temp directory (told to
+    ``directory``), which only sesd may read: mkdtemp makes it so. Where /proc names
+    open files, the copies are opened (told to ``opened``) and their names removed
+    here, in the thread apart: the event loop loads them by descriptor, never by a
+    name there, nor removes one (on a disk that hangs, a removal would hold it), and
+    a process killed leaves no copy of the key behind. ConfigError saying why
+    when the temp directory takes none (unwritable, full, none usable): a reload
+    refused as for a file that does not load, not as a fault of sesd's."""
+    try:
+        directory.append(tempfile.mkdtemp(prefix="sesd-tls-"))
+        paths = [os.path.join(directory[0], key) for key in _KEYS]
+        for path, blob in zip(paths, blobs, strict=True):
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+            with open(os.open(path, flags, 0o600), "wb") as handle:
+                handle.write(blob)
+        if _OPEN_FILES.is_dir():
+            for path in paths:
+                opened.append(os.open(path, os.O_RDONLY | os.O_CLOEXEC))
+                os.unlink(path)
+            os.rmdir(directory[0])
+            directory.clear()
+            return [str(_OPEN_FILES / str(fd)) for fd in opened]
+    except OSError as exc:
+        # The directory made, or else the temp directory (None: no usable one at all,
+        # as the error says).
+        where = directory[0] if directory else tempfile.tempdir or "the temp directory"
+        why = escaped(f"{where}: {exc.strerror or exc}", 500)
+        raise ConfigError(
+            f"tls_server_config: no file in memory here, and no copy of cert_file and "
+            f"key_file made in the temp directory (TMPDIR): {why}"
+        ) from None
     return paths
 
 
