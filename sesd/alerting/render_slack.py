@@ -14,7 +14,7 @@ from sesd.alerting.alert import SEVERITY_RANK, Alert, Notification
 from sesd.alerting.render import describe, headline, links, plain_for, test_mark, utc_time
 from sesd.alerting.rules import Transition
 from sesd.core.scopes import DOMAIN
-from sesd.core.text import slack_entities, slack_escape, slack_head, slack_plain
+from sesd.core.text import slack_escape, slack_head, slack_plain
 
 __all__ = [
     "SLACK_MAX_ALERTS_TEXT",
@@ -92,13 +92,14 @@ def slack_message(notification: Notification, host: str = "") -> dict[str, Any]:
     if notification.silence:
         # Text Slack does not format: a domain's '_' (``_x_.example``) would slant part
         # of the command, and what is copied would mute another domain. A look-alike
-        # would too. Its '&', '<' and '>' as entities all the same, which Slack shows as
-        # the characters: a group's name may hold them (``R&D``, ``<eu>``), and Slack
-        # names them control characters in every text object, plain text too (a
-        # ``<!channel>`` is its to read as a mention); backticks as they are: plain
-        # text opens no code.
-        mute = slack_entities(f"mute: {notification.silence}")
-        closing.append({"type": "plain_text", "text": mute, "emoji": False})
+        # would too. Nor escaped: Slack reads no mention or link in plain text (its
+        # '&', '<', '>' escaping is for mrkdwn's special parsing), and takes a raw one
+        # there, escaping it itself as it stores it: a group named ``R&D`` or ``<eu>``
+        # shows and copies as written. Sent as an entity it could show as one
+        # (``R&amp;D``), and what is copied name another group.
+        closing.append(
+            {"type": "plain_text", "text": f"mute: {notification.silence}", "emoji": False}
+        )
     blocks.append({"type": "context", "elements": closing})
     return {"text": _fallback(title, alerts, mixed=mixed), "blocks": blocks}
 
