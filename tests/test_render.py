@@ -479,30 +479,6 @@ def test_the_mute_line_in_slack_is_the_command_as_run() -> None:
         assert f"--domain {domain} " in line
 
 
-def test_the_mute_line_in_slack_holds_a_groups_ampersand_and_brackets_as_entities() -> None:
-    """A group's name may hold ``&``, ``<`` and ``>`` (``R&D <eu>``, or ``<!channel>``),
-    and so may the config file's path the line names. Slack reads the three as control
-    characters in every text object, plain text too (``<!channel>`` is its to read as
-    a mention): the mute line under the alert holds each as the entity Slack shows as
-    the character, and read so it is the command, character for character."""
-    prefix = "sesd silence add --config '/etc/sesd&co/<prod>.toml'"
-    for name in ("R&D <eu>", "<!channel>", "a&amp;b", "x`y`"):
-        line = silence_command(prefix, "delay-ratio-high", [name])
-        notification = Notification(
-            rule="delay-ratio-high",
-            kind=Transition.FIRING,
-            severity="critical",
-            sinks=(),
-            alerts=(_alert(Transition.FIRING, name),),
-            at=T,
-            silence=line,
-        )
-        text = slack_message(notification)["blocks"][-1]["elements"][-1]["text"]
-        assert not re.search(r"[<>]|&(?!amp;|lt;|gt;)", text), text
-        shown = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-        assert shown == f"mute: {line}"
-
-
 def test_a_cut_section_splits_no_entity() -> None:
     """A diagnostic of ampersands (each sent as ``&amp;``) cut at 3,000 characters, the
     bound falling at each place in an entity: the section ends before the entity, never

@@ -14,11 +14,12 @@ from sesd.alerting.alert import SEVERITY_RANK, Alert, Notification
 from sesd.alerting.render import describe, headline, links, plain_for, test_mark, utc_time
 from sesd.alerting.rules import Transition
 from sesd.core.scopes import DOMAIN
-from sesd.core.text import slack_entities, slack_escape, slack_head, slack_plain
+from sesd.core.text import slack_escape, slack_head, slack_plain
 
 __all__ = [
     "SLACK_MAX_ALERTS_TEXT",
     "SLACK_MAX_BLOCKS",
+    "SLACK_MAX_MUTE",
     "SLACK_MAX_REST",
     "SLACK_MAX_SECTION",
     "SLACK_MAX_TEXT",
@@ -31,6 +32,10 @@ SLACK_MAX_TEXT = 3000
 #: The alerts' sections of a message in all, and the one naming those not shown: a
 #: message's blocks hold at most about 12,000 characters (Slack: msg_blocks_too_long).
 SLACK_MAX_ALERTS_TEXT, SLACK_MAX_REST = 9000, 1500
+#: The mute line's most: a text object holds 3,000 characters, and beside the alerts'
+#: 9,000, the rest's 1,500, the title and the sender, this keeps the message's blocks
+#: within their 12,000 (a line is about 150 characters).
+SLACK_MAX_MUTE = 1000
 
 _ICON = {
     Transition.FIRING: ":rotating_light:",
@@ -90,17 +95,27 @@ def slack_message(notification: Notification, host: str = "") -> dict[str, Any]:
     sender = f"sesd on {slack_plain(host)}" if host else "sesd"
     closing = [_mrkdwn(f"{sender} · {utc_time(first.at)}")]
     if notification.silence:
-        # Text Slack does not format: a domain's '_' (``_x_.example``) would slant part
-        # of the command, and what is copied would mute another domain. A look-alike
-        # would too. Its '&', '<' and '>' as entities all the same, which Slack shows as
-        # the characters: a group's name may hold them (``R&D``, ``<eu>``), and Slack
-        # names them control characters in every text object, plain text too (a
-        # ``<!channel>`` is its to read as a mention); backticks as they are: plain
-        # text opens no code.
-        mute = slack_entities(f"mute: {notification.silence}")
-        closing.append({"type": "plain_text", "text": mute, "emoji": False})
+        closing.append({"type": "plain_text", "text": _mute(notification.silence), "emoji": False})
     blocks.append({"type": "context", "elements": closing})
     return {"text": _fallback(title, alerts, mixed=mixed), "blocks": blocks}
+
+
+def _mute(line: str) -> str:
+    """The mute line as a plain text object holds it: as written, within
+    SLACK_MAX_MUTE. Text Slack does not format: a domain's '_' (``_x_.example``) would
+    slant part of the command, and what is copied would mute another domain; a
+    look-alike would too. Nor escaped: Slack reads no mention or link in plain text
+    (its '&', '<', '>' escaping is for mrkdwn's special parsing), and takes a raw one
+    there, escaping it itself as it stores it: a group named ``R&D`` or ``<eu>`` shows
+    and copies as written. Sent as an entity it could show as one (``R&amp;D``), and
+    what is copied name another group. Past the bound (a config file's path of
+    thousands of characters) the line is left out, said: cut, it would be another
+    command (a domain's head, no ``--comment``); whole, Slack would refuse the message
+    and every alert in it."""
+    text = f"mute: {line}"
+    if len(text) <= SLACK_MAX_MUTE:
+        return text
+    return f"mute: its sesd silence add line ({len(line):,} characters) is too long to show here"
 
 
 def _more(hidden: Sequence[Alert]) -> str:

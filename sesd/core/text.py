@@ -28,7 +28,6 @@ __all__ = [
     "json_escaped",
     "mta_name",
     "redact_addresses",
-    "slack_entities",
     "slack_escape",
     "slack_head",
     "slack_plain",
@@ -233,18 +232,13 @@ def mta_name(value: str) -> str:
     return value[found.end() :].strip() if found else value.strip()
 
 
-def slack_entities(text: str) -> str:
-    """Slack's three control characters (``&``, ``<``, ``>``) as the entities Slack
-    asks for in every text object, ``plain_text`` too, and shows as the characters: no
-    text can then open a ``<!channel>`` mention, a ``<@user>`` or a ``<url|link>``."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def slack_escape(text: str) -> str:
-    """:func:`slack_entities`, for mrkdwn. Slack has no escape for a backtick, and three
-    would open a code block that swallows the lines after it: each becomes a modifier
-    grave accent (sesd's own Slack text uses none)."""
-    return slack_entities(text).replace("`", "\u02cb")
+    """Slack's three control characters as entities: no text can then open a
+    ``<!channel>`` mention, a ``<@user>`` or a ``<url|link>``. Slack has no escape for
+    a backtick, and three would open a code block that swallows the lines after it:
+    each becomes a modifier grave accent (sesd's own Slack text uses none)."""
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return escaped.replace("`", "\u02cb")
 
 
 #: The longest entity :func:`slack_escape` writes (``&amp;``), less its ``&``.

@@ -20,7 +20,7 @@ from sesd.runtime import early
 from sesd.runtime.in_flight import InFlight
 from sesd.runtime.signal_pipe import SignalPipe
 
-__all__ = ["EXIT_FORCED", "FORCED_SAVE", "exit_signals", "watch_signals"]
+__all__ = ["EXIT_FORCED", "FORCED_SAVE", "at_forced_exit", "exit_signals", "watch_signals"]
 
 #: Exit code after a second signal cut the graceful stop short.
 EXIT_FORCED = 130
@@ -31,6 +31,27 @@ FORCED_SAVE = 2.0
 #: Then how long for the log lines still buffered (``sesd.daemon.forced_exit`` among
 #: them) to be written: a log reader that stalls holds the exit no longer.
 FORCED_LOGS = 1.0
+#: What a forced exit does before it ends the process, the last added first.
+_AT_FORCED_EXIT: list[Callable[[], None]] = []
+
+
+@contextlib.contextmanager
+def at_forced_exit(callback: Callable[[], None]) -> Iterator[None]:
+    """Have a forced exit (a second stop signal, or one during the exit) call
+    ``callback`` while within: it ends the process with ``os._exit``, which runs no
+    ``finally`` nor exit handler (``sesd demo``'s temporary directory stayed). The
+    callback must not raise, and what it waits for holds the exit: a moment's work."""
+    _AT_FORCED_EXIT.append(callback)
+    try:
+        yield
+    finally:
+        _AT_FORCED_EXIT.remove(callback)
+
+
+def _before_forced_exit() -> None:
+    # A copy: a forced exit during the exit runs in the signal pipe's thread.
+    for callback in reversed([*_AT_FORCED_EXIT]):
+        callback()
 
 
 async def watch_signals(
@@ -134,6 +155,7 @@ def _last_save_goes_on(signum: signal.Signals) -> None:
 
 def _exit_forced(signum: signal.Signals) -> None:
     get_logger().warning("sesd.daemon.forced_exit", signal=signum.name, during="exit")
+    _before_forced_exit()
     flush_logs(FORCED_LOGS)
     os._exit(EXIT_FORCED)
 
@@ -161,5 +183,6 @@ async def _forced_exit(
         await save()
     # os._exit runs no exit handler, the one that writes the buffered lines included;
     # nothing else runs from here on, so the event loop may wait.
+    _before_forced_exit()
     flush_logs(FORCED_LOGS)
     os._exit(EXIT_FORCED)

@@ -16,9 +16,11 @@ from __future__ import annotations
 import argparse
 import math
 import random
+import shutil
 import sys
 import tempfile
 import time
+from functools import partial
 from typing import Any, Final
 
 import anyio
@@ -58,6 +60,7 @@ from sesd.io.logs import (
 )
 from sesd.io.replica import own_command
 from sesd.runtime.daemon import Daemon, StartError
+from sesd.runtime.signals import at_forced_exit
 
 __all__ = ["run_demo"]
 
@@ -250,8 +253,13 @@ async def run_demo(
     # exit (nor the start, more than the buffer's wait: nothing runs yet).
     print_line(f"sesd demo: the status page is at {page}")
     flush_logs()
-    # The config and the silences file it names: gone with the demo, as its queue is.
-    with local as sqs, tempfile.TemporaryDirectory(prefix="sesd-demo-") as here:
+    # The config and the silences file it names: gone with the demo, as its queue is,
+    # a second Ctrl-C's exit too (it runs no ``with`` block's end).
+    with (
+        local as sqs,
+        tempfile.TemporaryDirectory(prefix="sesd-demo-") as here,
+        at_forced_exit(partial(shutil.rmtree, here, ignore_errors=True)),
+    ):
         queue_url = await create_resources(sqs.url)
         async with (
             local_dns() as nameserver,
