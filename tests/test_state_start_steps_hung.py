@@ -52,6 +52,13 @@ STEPS = {
         "_keep_aside",
     ),
 }
+#: How a stop while each hangs leaves the file, as said: true once sesd has exited,
+#: which ends the thread the step waits in.
+AFTER = {
+    "count": "nothing restored, the count as it was; the next start restores it",
+    "aside": "where it is stays unknown until it answers (moved, if the move went through "
+    "before sesd ended), and the next start looks again",
+}
 #: What each leaves once it answers at last: the file kept aside or not, the count.
 LEFT = {"count": (False, False), "aside": (True, False)}
 
@@ -153,6 +160,7 @@ async def test_a_stop_while_a_restore_step_hangs_ends_sesd_at_once(
     (said,) = [line for line in logs if line["event"].endswith("_stopped") and "hint" in line]
     assert said["path"] == str(path)
     assert said["hint"].startswith(f"a stop came while the state file's {what} had not ")
+    assert said["hint"].endswith(f"(a file on a hung mount?): {AFTER[step]}")
     assert [line["event"] for line in logs][-1] == "sesd.daemon.stopped"
     await hung.ended()
     await _threads_ended()

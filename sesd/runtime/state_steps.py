@@ -41,7 +41,9 @@ PUT_BACK: Final = Step(
 #: Past the bound, a failed start.
 ASIDE: Final = Step(
     "move to PATH.unusable, as sesd cannot use it,",
-    "it is moved once it answers",
+    # Not "moved once it answers": the stop's exit ends the thread that moves it.
+    "where it is stays unknown until it answers (moved, if the move went through "
+    "before sesd ended), and the next start looks again",
     "not started without it: where the file is stays unknown until it answers, and a "
     "save would hang, or replace it",
     "sesd.state.aside_stopped",
