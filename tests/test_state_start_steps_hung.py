@@ -1,9 +1,11 @@
 """The state file's share stops answering as sesd restores it, after the read: the
-restore's own steps on the disk (its count in ``PATH.restoring``, the count removed as
-it ends, a file sesd cannot use moved to ``PATH.unusable``) are waited for within the
-read's bound, off the event loop. Past it the start fails, saying which step in one
-line (``sesd run`` exits 2); a stop meanwhile ends sesd at once. On the event loop,
-each held sesd without a word, no port, no stop heard, until the supervisor's kill.
+restore's own steps on the disk (its count in ``PATH.restoring``, a file sesd cannot
+use moved to ``PATH.unusable``) are waited for within the read's bound, off the event
+loop. Past it the start fails, saying which step in one line (``sesd run`` exits 2);
+a stop meanwhile ends sesd at once. The count's last word once the restore is over
+(removed, or put back at a stop) is waited for, a stop's too; past the bound sesd
+goes on, started or stopped, the count left said. On the event loop, each held sesd
+without a word, no port, no stop heard, until the supervisor's kill.
 
 The hang is real: the step waits in the thread that makes it until the test lets it
 answer (tests.test_state_start_hung.Hung)."""
@@ -14,8 +16,10 @@ import os
 import signal
 import threading
 import time
+from collections.abc import MutableMapping
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import anyio
 import anyio.lowlevel
@@ -26,25 +30,20 @@ from structlog.testing import capture_logs
 import sesd.io.hung
 import sesd.runtime.state_start as start
 from sesd.runtime.daemon import Daemon, StartError
+from tests.conftest import running
 from tests.test_state_restore_killed import _stopping_restore
 from tests.test_state_start_hung import BOUND, Hung, _config, _saved
 
 pytestmark = pytest.mark.timeout(30)
 
-#: Each step: what the start names when it does not answer, and why it fails then;
-#: the function that does it.
+#: Each step that fails the start past the bound: what the start names when it does
+#: not answer, and why it fails then; the function that does it.
 STEPS = {
     "count": (
         "count of the restore (the .restoring file beside it)",
         "not restored uncounted: a restore that kills sesd (out of memory) would be "
         "tried at each start for ever",
         "_mark",
-    ),
-    "uncount": (
-        "count of the restore (the .restoring file beside it), removed as it ended,",
-        "every save would hang as well: a supervisor starts sesd again, and the count "
-        "is removed once it answers",
-        "_unmark",
     ),
     "aside": (
         "move to PATH.unusable, as sesd cannot use it,",
@@ -53,8 +52,15 @@ STEPS = {
         "_keep_aside",
     ),
 }
+#: How a stop while each hangs leaves the file, as said: true once sesd has exited,
+#: which ends the thread the step waits in.
+AFTER = {
+    "count": "nothing restored, the count as it was; the next start restores it",
+    "aside": "where it is stays unknown until it answers (moved, if the move went through "
+    "before sesd ended), and the next start looks again",
+}
 #: What each leaves once it answers at last: the file kept aside or not, the count.
-LEFT = {"count": (False, False), "uncount": (False, False), "aside": (True, False)}
+LEFT = {"count": (False, False), "aside": (True, False)}
 
 
 async def _file(path: Path, step: str) -> bytes:
@@ -154,6 +160,7 @@ async def test_a_stop_while_a_restore_step_hangs_ends_sesd_at_once(
     (said,) = [line for line in logs if line["event"].endswith("_stopped") and "hint" in line]
     assert said["path"] == str(path)
     assert said["hint"].startswith(f"a stop came while the state file's {what} had not ")
+    assert said["hint"].endswith(f"(a file on a hung mount?): {AFTER[step]}")
     assert [line["event"] for line in logs][-1] == "sesd.daemon.stopped"
     await hung.ended()
     await _threads_ended()
@@ -166,29 +173,115 @@ async def test_a_stop_while_restoring_puts_the_count_back_off_the_event_loop(
     """SIGTERM as the file is restored, watched (``sesd run``'s daemon), the share
     hanging as the count is put back: the stop's handler leaves that to the restore
     given up, off the event loop (its own wait, within the bound, not cut short by the
-    stop it is for), and the start fails in one line. In the handler, it held the loop,
-    the stop unheard. Once the share answers, the count is put back."""
+    stop it is for). Past the bound the stop ends as one during the read does, no
+    failed start (``sesd run`` exits 0, not 2: `systemctl stop` would leave the unit
+    failed), the count left said in one line naming the file and what to remove. In
+    the handler, it held the loop, the stop unheard. Once the share answers, the
+    count is put back."""
     path = tmp_path / "state.bin"
     blob = await _file(path, "count")
     monkeypatch.setattr(sesd.io.hung, "READ_BOUND", BOUND)
     monkeypatch.setattr(start, "restore", _stopping_restore)
     hung = Hung(monkeypatch, "_unmark", start)
     try:
-        with capture_logs() as logs, pytest.raises(StartError) as caught:
-            with anyio.fail_after(10 * BOUND):
-                await Daemon(_config(path)).run(handle_signals=True)
+        with capture_logs() as logs, anyio.fail_after(10 * BOUND):
+            await Daemon(_config(path)).run(handle_signals=True)
         assert time.monotonic() - hung.at < 8
         # Once, in a thread: not in the handler first, holding the event loop there.
         assert [(thread.name, thread.daemon) for thread in hung.held] == [("sesd-state-read", True)]
     finally:
         hung.answer()
-    assert str(caught.value) == (
+    (left,) = [line for line in logs if line["event"] == "sesd.state.count_left"]
+    assert left["log_level"] == "warning"
+    assert left["error"] == (
         f"state.path: {path}: its count of the restore (the .restoring file beside it), "
         "put back as a stop came, did not answer within 0.5 s (a file on a hung mount?); "
         "the stop goes on without it: left, it counts this start as one killed while "
         "restoring"
     )
-    assert "sesd.state.restore_stopped" in [line["event"] for line in logs]
+    assert left["hint"] == (
+        f"remove {path}.restoring once the share answers, if sesd has stopped by then"
+    )
+    events = [line["event"] for line in logs]
+    assert "sesd.state.restore_stopped" in events
+    assert events[-1] == "sesd.daemon.stopped"
     await hung.ended()
     await _threads_ended()
     _left(path, blob, "count")
+
+
+#: The count of a restore that ended, left past the bound: the line that says so.
+UNCOUNT_LEFT = (
+    "its count of the restore (the .restoring file beside it), removed as it ended, did "
+    "not answer within 0.5 s (a file on a hung mount?); sesd goes on without it, removed "
+    "once it answers while sesd runs: left, it counts this start as one killed while "
+    "restoring"
+)
+
+
+def _count_left(logs: list[MutableMapping[str, Any]], path: Path) -> None:
+    """The one line that says the count of a restore that ended was left."""
+    (left,) = [line for line in logs if line["event"] == "sesd.state.count_left"]
+    assert left["log_level"] == "warning"
+    assert left["error"] == f"state.path: {path}: {UNCOUNT_LEFT}"
+    assert left["hint"] == (
+        f"remove {path}.restoring once the share answers, if sesd has stopped by then"
+    )
+
+
+async def test_a_count_not_removed_in_time_as_the_restore_ends_leaves_sesd_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file restored, the share stops answering as its count is removed: the
+    restore is over, so past the bound sesd starts (its saves on that share said as
+    they fail, as for a share that hangs later), the count left to its thread said in
+    one line naming the file to remove. A failed start (exit 2) would end that thread
+    with the process, the count never removed: the next start would take this one for
+    one killed while restoring, and two in a row keep a good file aside. Once the share
+    answers, the count is removed."""
+    path = tmp_path / "state.bin"
+    await _saved(path)
+    monkeypatch.setattr(sesd.io.hung, "READ_BOUND", BOUND)
+    hung = Hung(monkeypatch, "_unmark", start)
+    marker = path.with_name(f"{path.name}.restoring")
+    try:
+        with capture_logs() as logs, anyio.fail_after(10 * BOUND):
+            async with running(_config(path)) as daemon:
+                assert daemon.http_port
+                assert marker.read_bytes() == b"1"  # the share still hangs
+        assert [(thread.name, thread.daemon) for thread in hung.held] == [("sesd-state-read", True)]
+    finally:
+        hung.answer()
+    _count_left(logs, path)
+    await hung.ended()
+    await _threads_ended()
+    assert not marker.exists()
+
+
+async def test_a_stop_as_the_count_is_removed_waits_for_it_within_the_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM as the count of a restore that ended is removed, the share slow: the wait
+    is not cut short by the stop (its exit would race the thread, the count left for
+    the next start to take for a kill), bounded all the same. Past the bound, sesd
+    stops as asked (exit 0, not a failed start), the count left said."""
+    path = tmp_path / "state.bin"
+    await _saved(path)
+    monkeypatch.setattr(sesd.io.hung, "READ_BOUND", BOUND)
+    hung = Hung(monkeypatch, "_unmark", start)
+    try:
+        with capture_logs() as logs, anyio.fail_after(10 * BOUND):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(partial(Daemon(_config(path)).run, handle_signals=True))
+                assert await anyio.to_thread.run_sync(hung.entered.wait, 5)
+                os.kill(os.getpid(), signal.SIGTERM)
+        assert time.monotonic() - hung.at >= BOUND  # the stop waited for it
+    finally:
+        hung.answer()
+    _count_left(logs, path)
+    events = [line["event"] for line in logs]
+    assert "sesd.state.count_stopped" not in events
+    assert events[-1] == "sesd.daemon.stopped"
+    await hung.ended()
+    await _threads_ended()
+    assert not path.with_name(f"{path.name}.restoring").exists()

@@ -2,7 +2,7 @@
 and kept aside). Its lock, taken first, is sesd.runtime.state_lock's, and the disk
 work before the restore (the lock, what a cut-off save left beside it, the read) is
 sesd.runtime.state_reach's, which runs the restore's own steps on the disk too (its
-count, the file kept aside); sesd.runtime.saver saves it."""
+count, the file kept aside: sesd.runtime.state_steps); sesd.runtime.saver saves it."""
 
 from __future__ import annotations
 
@@ -23,8 +23,9 @@ from sesd.runtime.boot_clock import Boot, no_boot
 from sesd.runtime.state import restore
 from sesd.runtime.state_alerts import stepped_back
 from sesd.runtime.state_bytes import StateError
-from sesd.runtime.state_reach import Disk, Reached, Step, in_place
+from sesd.runtime.state_reach import Disk, Reached, in_place
 from sesd.runtime.state_refused import firing_in, rules_in_line
+from sesd.runtime.state_steps import ASIDE, COUNT, PUT_BACK, UNCOUNT, counted_last
 
 __all__ = ["Found", "RestoreStopped", "read_at_start"]
 
@@ -36,36 +37,6 @@ _STOPS: Final = (signal.SIGTERM, signal.SIGINT)
 #: How far (seconds) the file's save time may be ahead of the clock before it is said:
 #: more than two clocks a restart apart differ by.
 _AHEAD: Final = 60.0
-#: The restore's steps on the disk, as the start says them when one does not answer
-#: (sesd.runtime.state_reach.within): each a failed start, a supervisor's to repeat.
-_COUNT: Final = Step(
-    "count of the restore (the .restoring file beside it)",
-    "nothing restored, the count as it was; the next start restores it",
-    "not restored uncounted: a restore that kills sesd (out of memory) would be tried "
-    "at each start for ever",
-    "sesd.state.count_stopped",
-)
-_UNCOUNT: Final = Step(
-    "count of the restore (the .restoring file beside it), removed as it ended,",
-    "the count is removed once it answers",
-    "every save would hang as well: a supervisor starts sesd again, and the count is "
-    "removed once it answers",
-    "sesd.state.count_stopped",
-)
-_PUT_BACK: Final = Step(
-    "count of the restore (the .restoring file beside it), put back as a stop came,",
-    "",  # shielded from the stop it is for
-    "the stop goes on without it: left, it counts this start as one killed while restoring",
-    "sesd.state.count_stopped",
-    shielded=True,
-)
-_ASIDE: Final = Step(
-    "move to PATH.unusable, as sesd cannot use it,",
-    "it is moved once it answers",
-    "not started without it: where the file is stays unknown until it answers, and a "
-    "save would hang, or replace it",
-    "sesd.state.aside_stopped",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +109,7 @@ async def read_at_start(
         )
         found = await _ignored(log, path, reason, disk)
         if found.untouchable is None:  # kept: the next start skips it too until it is moved
-            await disk(partial(_unmark, marker), path, _UNCOUNT)
+            await counted_last(disk, partial(_unmark, marker), path, UNCOUNT, marker, log)
         return found
     # Counted once the file is read: what the count is for, a kill of the restore's
     # doing (out of memory), is not one of the read's, whose size the limit bounds. Not
@@ -146,18 +117,20 @@ async def read_at_start(
     # tried at each start, never kept aside. Counted late, for a start given up, the
     # count is put back as it was: this start restored nothing.
     put_back = partial(_put_back, marker, killed)
-    await disk(partial(_mark, marker, killed + 1), path, _COUNT, lambda _: _apart(put_back))
+    await disk(partial(_mark, marker, killed + 1), path, COUNT, lambda _: _apart(put_back))
     stoppable = _Stoppable(watched)
     try:
         with _stop_uncounted(marker, killed, stoppable):
             found = await _read(reached, ledger, evaluator, clock, log, stoppable, boot, disk)
     except RestoreStopped:
         # The marker counts the starts before, put back here: this one proved nothing of
-        # the file. Shielded (_PUT_BACK): the stop would cut the wait short, and the exit
-        # race the count; a share that hangs holds the stop within the bound, said.
+        # the file. Shielded (PUT_BACK): the stop would cut the wait short, and the exit
+        # race the count; a share that hangs holds the stop within the bound, then the
+        # stop goes on (exit 0, as one during the read; not a failed start, which would
+        # leave the unit failed by `systemctl stop`), the count left said.
         log.info("sesd.state.restore_stopped", path=path, hint="a stop came while the file "
                  "was restored: it is as it was, and the next start restores it")  # fmt: skip
-        await disk(put_back, path, _PUT_BACK)
+        await counted_last(disk, put_back, path, PUT_BACK, marker, log)
         raise
     except KeyboardInterrupt:
         # A SIGINT's default action (sesd embedded in another program): a stop too,
@@ -169,7 +142,7 @@ async def read_at_start(
         _apart(partial(_unmark, marker))
         raise
     # Reached unless the process was killed: the marker says only that.
-    await disk(partial(_unmark, marker), path, _UNCOUNT)
+    await counted_last(disk, partial(_unmark, marker), path, UNCOUNT, marker, log)
     return found
 
 
@@ -354,7 +327,7 @@ async def _ignored(log: Any, path: str, reason: str, disk: Disk) -> Found:
     # Not kept aside in time (a share that hangs): no start without it, the file where
     # it was or moved (unknown until the share answers; moved late, as rightly), and a
     # save would hang or replace it. Started again, sesd looks once more.
-    fields, absent = await disk(partial(_keep_aside, path), path, _ASIDE)
+    fields, absent = await disk(partial(_keep_aside, path), path, ASIDE)
     if fields.get("kept_aside") != "no":
         log.warning("sesd.state.ignored", path=path, reason=reason, **fields)
         return Found(absent)
