@@ -94,12 +94,15 @@ def test_a_reload_says_a_warning_whose_names_differ_in_a_bracket_alone(
     assert not [w for w in new_warnings(_parsed(after), _parsed(moved)) if "(r)" in w]
 
 
-def test_a_reload_of_another_queue_does_not_say_a_groups_warning_again() -> None:
+@pytest.mark.parametrize("name", ["Shop queues[0]", "Shop queues[0].eu", "Shop queues[0]x"])
+def test_a_reload_of_another_queue_does_not_say_a_groups_warning_again(name: str) -> None:
     """A group named ``Shop queues[0]`` is warned of (a silence reads ``[0]`` as a
     glob's set): its name was read as the first queue's index, and said as that
     queue's name, so a reload giving the queue another URL said the group's warning
-    again, as new. Nothing of the group changed: it is not said."""
-    group = '[domains]\ngroups = { "Shop queues[0]" = ["a.example"] }\n'
+    again, as new; and so it was of ``Shop queues[0].eu`` (``queues[0]`` read alone,
+    ``.eu`` left) or ``Shop queues[0]x``. Nothing of the group changed: it is not
+    said."""
+    group = f'[domains]\ngroups = {{ "{name}" = ["a.example"] }}\n'
     before, after = _parsed(Q + group), _parsed(Q.replace("/1/q", "/1/p") + group)
-    assert [w for w in after.warnings() if w.startswith('domains.groups."Shop queues[0]"')]
+    assert [w for w in after.warnings() if w.startswith(f'domains.groups."{name}"')]
     assert not [w for w in new_warnings(before, after) if w.startswith("domains.groups")]

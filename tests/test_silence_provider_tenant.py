@@ -108,3 +108,36 @@ def test_a_tenant_rule_leaving_out_some_acme_is_asked_for_still(excluded: str) -
         "which alerts: --rule provider-delays for the provider's; --rule tenant-delays for "
         "a tenant acme's"
     )
+
+
+_LONG = "a" * 32
+#: A glob taking a name whose eleventh character from the end is an ``a``, in this
+#: case: each case of the name's last twenty characters reads apart.
+_APART = '"*a' + "?" * 20 + 'x"'
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize(
+    ("watched", "excluded", "asked"),
+    [
+        # The glob wants an x last: no case of the name is taken, exactly.
+        (_APART, "", False),
+        # Its exclusion takes none either: every other case is taken.
+        ('"*"', _APART, True),
+        # Both exclusions leave out every case, but following them apart is past the
+        # bound: the rule is named, as it may fire.
+        ('"*"', _APART.replace("x", "") + ', "*A' + "?" * 20 + '"', True),
+    ],
+)
+def test_a_long_provider_name_against_globs_telling_many_cases_apart_is_answered_at_once(
+    watched: str, excluded: str, asked: bool
+) -> None:
+    """A 32-character name is 2^32 cases; each of its last twenty told apart by a glob
+    (as ``*a????????????????????x`` does) held ``sesd silence add`` for hours. The
+    places in a watched glob are followed each on its own, and the exclusions' up to
+    a bound: the answer comes at once."""
+    tenants = _tenants(watched) + (f"exclude_tenants = [{excluded}]\n" if excluded else "")
+    config = parse_config(f'[providers.mx]\n{_LONG} = ["mx.a.example"]\n' + tenants)
+    said = provider_problem(config, _LONG, None)
+    assert said.endswith(f"--rule tenant-delays for a tenant {_LONG}'s") is asked
+    assert said.endswith("it would mute nothing") is not asked

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import shlex
 from fnmatch import fnmatchcase
-from functools import cache
+from typing import Final
 
 from sesd.alerting.labels import takes
 from sesd.config import Config, RuleConfig
@@ -109,25 +109,42 @@ def _takes_tenant(rule: RuleConfig, name: str) -> bool:
     )
 
 
+#: Readings of a name's cases a search follows at once, at most: each a place in one
+#: watched glob and in every exclusion. An exclusion such as ``*a????????????????x``
+#: keeps apart each case of the name's last sixteen characters, 2^16 readings, which
+#: held ``sesd silence add`` for minutes; past the bound the rule is named, as it may
+#: fire (a ``--rule`` too many in the line, never one too few).
+_READINGS: Final = 4096
+
+
 def _in_another_case(watched: list[str], excluded: list[str], name: str) -> bool:
     """Whether some tenant named ``name`` in another case than its own is taken by one
     of ``watched`` (names and globs, as :mod:`fnmatch` matches them) and by none of
     ``excluded``. Each character is tried in either case, the place in every glob
     stepped on at once: ``Acme*`` less ``Acme`` takes no ``acme``, nor ``*`` less
-    ``[aA]*``, though each glob does; and ``*`` less ``Acme`` takes ``ACME``."""
-    globs = [list(glob_parts(pattern)) for pattern in (*watched, *excluded)]
-
-    @cache
-    def found(i: int, places: tuple[frozenset[int], ...], same: bool) -> bool:
-        if i == len(name):
-            ended = [len(parts) in at for parts, at in zip(globs, places, strict=True)]
-            return not same and any(ended[: len(watched)]) and not any(ended[len(watched) :])
-        return any(
-            found(i + 1, _stepped(globs, places, c), same and c == name[i])
-            for c in dict.fromkeys((name[i], name[i].upper()))
-        )
-
-    return found(0, tuple(_onward(parts, {0}) for parts in globs), True)
+    ``[aA]*``, though each glob does; and ``*`` less ``Acme`` takes ``ACME``. A
+    watched glob's places are followed each on its own (one taking the name is
+    enough), the exclusions' together (each must leave it out)."""
+    wanted = [list(glob_parts(pattern)) for pattern in watched]
+    left_out = [list(glob_parts(pattern)) for pattern in excluded]
+    start = tuple(_onward(parts, {0}) for parts in left_out)
+    readings = {(g, k, True, start) for g, parts in enumerate(wanted) for k in _onward(parts, {0})}
+    for letter in name:
+        readings = {
+            (g, after, same and c == letter, _stepped(left_out, places, c))
+            for g, k, same, places in readings
+            for c in dict.fromkeys((letter, letter.upper()))
+            if _step(wanted[g], k, c)
+            for after in _onward(wanted[g], {k if wanted[g][k][0] == "*" else k + 1})
+        }
+        if len(readings) > _READINGS:
+            return True
+    return any(
+        not same
+        and k == len(wanted[g])
+        and not any(len(parts) in at for parts, at in zip(left_out, places, strict=True))
+        for g, k, same, places in readings
+    )
 
 
 def _stepped(

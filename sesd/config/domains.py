@@ -191,15 +191,23 @@ def counted_elsewhere(domains: DomainsConfig) -> list[str]:
     pointing at the other group, and the daemon leaves it out of the silences file, so
     the group's pages cannot be muted by its name. Warned of, not refused: the config
     works, and an upgrade refusing it would stop the alerts."""
-    # Most names have no dot, and no member is without one: the members are put in
-    # their normal form (costly, for thousands of groups) only when a name may be one.
-    everyone = any(not _dotted(d) for names in domains.groups.values() for d in names)
-    named = [name for name in domains.groups if everyone or _dotted(name) or not name.isascii()]
-    members = grouped(domains) if named else {}
+    # Each name as a silence reads it, looked up among the members; a member is put in
+    # its normal form (IDNA, costly for tens of thousands) only when it may be a name:
+    # one not plain (:func:`_plain`, written out here, a call costing more than the
+    # test), or one whose plain form a name has.
+    read = {name: _as_read(name) for name in domains.groups}
+    wanted = set(read.values())
+    members = {
+        member: group
+        for group, names in domains.groups.items()
+        for written in names
+        if written.rstrip(".").lower() in wanted
+        or not written.isascii()
+        or written.split() != [written]
+        if (member := normalise_domain(written)) in wanted
+    }
     found = []
-    for name in named:
-        # As a silence of the name reads it (a root dot dropped, in its normal form).
-        domain = domain_pattern(name)
+    for name, domain in read.items():
         other = members.get(domain)
         if other is None or other == name:
             continue  # a group of its own domain: the silence mutes that group
@@ -222,12 +230,17 @@ def counted_elsewhere(domains: DomainsConfig) -> list[str]:
     return found
 
 
-def _dotted(written: str) -> bool:
-    """Whether a name has a dot but for a root dot (a domain's normal form has one)."""
-    unrooted = written.strip().rstrip(FULL_STOPS)
-    return "." in unrooted or (
-        not unrooted.isascii() and any(stop in unrooted for stop in FULL_STOPS)
-    )
+def _plain(written: str) -> bool:
+    """Whether ``written`` is ASCII without spaces (nearly every name): its normal form,
+    if it has one, and the form a silence reads it in are it lower-cased, a root dot
+    dropped."""
+    return written.isascii() and written.split() == [written]
+
+
+def _as_read(written: str) -> str:
+    """``written`` as a silence reads a name (:func:`domain_pattern`), at the cost of a
+    lower-casing where it is :func:`_plain`."""
+    return written.rstrip(".").lower() if _plain(written) else domain_pattern(written)
 
 
 def unmuted(domains: DomainsConfig) -> list[str]:

@@ -36,10 +36,12 @@ _QUEUE_AT = re.compile(r"queues\[(\d+)\]")
 #: its indexes are where an entry is, not what it is. A name, quoted or not, is no
 #: path: ``Shop[2]``'s warnings must not read as ``Shop[1]``'s, nor a rule's glob
 #: ``eu[2]*`` listed in a warning as ``eu[1]*``, nor a group ``Shop queues[0]`` (its
-#: name quoted, the path's end its quote's) as naming the first queue.
+#: name quoted, the path's end its quote's) as naming the first queue. A path is read
+#: whole or not at all (possessively: ``Shop queues[0].eu`` is not ``queues[0]`` and
+#: ``.eu``), and ends where a key's does, at no letter nor quote (``queues[0]x``).
 _PATH = (
-    r'(?:(?<![^\s])(?:{sections})|(?<=\))\.[a-z_]+)(?:\.(?:[\w-]+|"(?:[^"\\]|\\.)*")|\[\d+\])+'
-    r"""(?!"|'(?!s\b))"""
+    r'(?:(?<![^\s])(?:{sections})|(?<=\))\.[a-z_]+)(?:\.(?:[\w-]+|"(?:[^"\\]|\\.)*")|\[\d+\])++'
+    r"""(?![\w"-]|'(?!s\b))"""
 )
 #: In a path, a quoted key (kept as written, a ``[1]`` in it too) or an index.
 _INDEX = re.compile(r'"(?:[^"\\]|\\.)*"|\[\d+\]')
