@@ -19,6 +19,7 @@ from typing import Any, Final, Generic, Protocol, TypeVar, cast
 
 import anyio
 
+from sesd.config import sections
 from sesd.core.text import escaped
 from sesd.io import hung
 from sesd.io.files import linked
@@ -102,7 +103,8 @@ class Step:
     answer: ``what`` of the file (``its lock and read``), ``after`` (how the file is
     left when a stop gives the wait up), ``why`` (why the start fails rather than goes
     on, past the bound), and ``event``, the stop's log line; ``shielded``, one a stop
-    does not give up (it is the stop's), bounded all the same."""
+    does not give up (it is the stop's, or holds one), bounded all the same, by what
+    the stop's last save has (:func:`within`)."""
 
     what: str
     after: str
@@ -156,12 +158,17 @@ async def within(
     bound: float | None = None,
 ) -> _T:
     """``work()`` on the file ``path``, in a daemon thread of its own (the exit does not
-    wait for one held), waited ``bound`` seconds at most (READ_BOUND, sesd.io.hung's, unless given).
+    wait for one held), waited ``bound`` seconds at most (unless given: READ_BOUND,
+    sesd.io.hung's; a ``shielded`` step's, LAST_SAVE, as the stop's last save has).
     Past it, a StartError naming the file and ``step``. A stop meanwhile
     (:meth:`Daemon.stop` cancels the wait) ends the start at once, said. The work
     given up, what it did once it answers is given to ``undo``, in its thread (or here,
     when it answered as the start gave up): never left done for a start that is over."""
-    bound = hung.READ_BOUND if bound is None else bound
+    if bound is None:
+        # A shielded step holds a stop that comes meanwhile: given what the stop's last
+        # save is, a stop still ends within the grace period, LAST_SAVE and the exit's
+        # room, as promised whatever the grace period (READ_BOUND is longer than some).
+        bound = sections.LAST_SAVE if step.shielded else hung.READ_BOUND
     handover = _Handover(undo)
     with anyio.CancelScope(shield=step.shielded), anyio.move_on_after(bound) as waited:
         try:

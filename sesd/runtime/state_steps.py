@@ -1,7 +1,8 @@
 """The restore's own steps on the state file's disk (sesd.runtime.state_start's): its
 count in ``PATH.restoring``, written, removed as it ends or put back as a stop came,
 and the file kept aside, each as the start says it when it does not answer
-(sesd.runtime.state_reach.within, READ_BOUND)."""
+(sesd.runtime.state_reach.within: READ_BOUND; the count's last word, shielded from a
+stop, LAST_SAVE)."""
 
 from __future__ import annotations
 
