@@ -57,7 +57,9 @@ STEPS = {
 #: How a stop while each hangs leaves the file, as said: true once sesd has exited,
 #: which ends the thread the step waits in.
 AFTER = {
-    "count": "nothing restored, the count as it was; the next start restores it",
+    "count": "nothing restored, and the next start restores it; the count as it was, "
+    "unless written before sesd ended (then it counts this start as one killed while "
+    "restoring)",
     "aside": "where it is stays unknown until it answers (moved, if the move went through "
     "before sesd ended), and the next start looks again",
 }

@@ -115,7 +115,8 @@ async def read_at_start(
     # doing (out of memory), is not one of the read's, whose size the limit bounds. Not
     # counted in time (a share that hangs), no restore: one that kills sesd would be
     # tried at each start, never kept aside. Counted late, for a start given up, the
-    # count is put back as it was: this start restored nothing.
+    # count is put back as it was (this start restored nothing), if sesd has not ended
+    # by then: its exit ends the threads that write it.
     put_back = partial(_put_back, marker, killed)
     await disk(partial(_mark, marker, killed + 1), path, COUNT, lambda _: _apart(put_back))
     stoppable = _Stoppable(watched)
