@@ -4,8 +4,9 @@ while restoring counted, and the file read. On a share that stopped answering (a
 mount hard-mounted, a volume gone) each would hold the event loop for ever, and with
 it the stop signals: the daemon waits for them in a thread of its own, READ_BOUND at
 most (:func:`reach_within`), as for each disk step of the restore after it
-(:func:`within`). The restore from what was read is sesd.runtime.state_start's, on
-the main thread, where a stop signal gives it up."""
+(:func:`within`; the count's last word, which a stop waits for, LAST_SAVE). The
+restore from what was read is sesd.runtime.state_start's, on the main thread, where a
+stop signal gives it up."""
 
 from __future__ import annotations
 
@@ -101,10 +102,11 @@ def reach(given: str, limit: int) -> Reached:
 class Step:
     """A step of the start's disk work, as the start says it when the step does not
     answer: ``what`` of the file (``its lock and read``), ``after`` (how the file is
-    left when a stop gives the wait up), ``why`` (why the start fails rather than goes
-    on, past the bound), and ``event``, the stop's log line; ``shielded``, one a stop
-    does not give up (it is the stop's, or holds one), bounded all the same, by what
-    the stop's last save has (:func:`within`)."""
+    left when a stop gives the wait up), ``why`` (past the bound, why the start fails
+    rather than goes on, or, a step it goes on without, what that leaves), and
+    ``event``, the stop's log line; ``shielded``, one a stop does not give up (it is
+    the stop's, or holds one), bounded all the same, by what the stop's last save has
+    (:func:`within`)."""
 
     what: str
     after: str

@@ -96,7 +96,8 @@ async def read_at_start(
     or a SIGINT gives the restore up (RestoreStopped): a large file holds it for
     seconds, more on a busy host, which the exit's room does not have. Each step on
     the disk (the count, the file kept aside) is ``disk``'s: the daemon's waits for it
-    within a bound (a share that hangs fails the start, saying so)."""
+    within a bound (a share that hangs fails the start, saying so; past the count's
+    last word, the restore over, sesd goes on, the count left to its thread, said)."""
     path, killed = reached.path, reached.killed
     marker = f"{path}.restoring"
     if reached.cleared:
