@@ -4,8 +4,9 @@ while restoring counted, and the file read. On a share that stopped answering (a
 mount hard-mounted, a volume gone) each would hold the event loop for ever, and with
 it the stop signals: the daemon waits for them in a thread of its own, READ_BOUND at
 most (:func:`reach_within`), as for each disk step of the restore after it
-(:func:`within`). The restore from what was read is sesd.runtime.state_start's, on
-the main thread, where a stop signal gives it up."""
+(:func:`within`; the count's last word, which a stop waits for, LAST_SAVE). The
+restore from what was read is sesd.runtime.state_start's, on the main thread, where a
+stop signal gives it up."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from typing import Any, Final, Generic, Protocol, TypeVar, cast
 
 import anyio
 
+from sesd.config import sections
 from sesd.core.text import escaped
 from sesd.io import hung
 from sesd.io.files import linked
@@ -100,9 +102,11 @@ def reach(given: str, limit: int) -> Reached:
 class Step:
     """A step of the start's disk work, as the start says it when the step does not
     answer: ``what`` of the file (``its lock and read``), ``after`` (how the file is
-    left when a stop gives the wait up), ``why`` (why the start fails rather than goes
-    on, past the bound), and ``event``, the stop's log line; ``shielded``, one a stop
-    does not give up (it is the stop's), bounded all the same."""
+    left when a stop gives the wait up), ``why`` (past the bound, why the start fails
+    rather than goes on, or, a step it goes on without, what that leaves), and
+    ``event``, the stop's log line; ``shielded``, one a stop does not give up (it is
+    the stop's, or holds one), bounded all the same, by what the stop's last save has
+    (:func:`within`)."""
 
     what: str
     after: str
@@ -156,12 +160,17 @@ async def within(
     bound: float | None = None,
 ) -> _T:
     """``work()`` on the file ``path``, in a daemon thread of its own (the exit does not
-    wait for one held), waited ``bound`` seconds at most (READ_BOUND, sesd.io.hung's, unless given).
+    wait for one held), waited ``bound`` seconds at most (unless given: READ_BOUND,
+    sesd.io.hung's; a ``shielded`` step's, LAST_SAVE, as the stop's last save has).
     Past it, a StartError naming the file and ``step``. A stop meanwhile
     (:meth:`Daemon.stop` cancels the wait) ends the start at once, said. The work
     given up, what it did once it answers is given to ``undo``, in its thread (or here,
     when it answered as the start gave up): never left done for a start that is over."""
-    bound = hung.READ_BOUND if bound is None else bound
+    if bound is None:
+        # A shielded step holds a stop that comes meanwhile: given what the stop's last
+        # save is, a stop still ends within the grace period, LAST_SAVE and the exit's
+        # room, as promised whatever the grace period (READ_BOUND is longer than some).
+        bound = sections.LAST_SAVE if step.shielded else hung.READ_BOUND
     handover = _Handover(undo)
     with anyio.CancelScope(shield=step.shielded), anyio.move_on_after(bound) as waited:
         try:

@@ -96,7 +96,8 @@ async def read_at_start(
     or a SIGINT gives the restore up (RestoreStopped): a large file holds it for
     seconds, more on a busy host, which the exit's room does not have. Each step on
     the disk (the count, the file kept aside) is ``disk``'s: the daemon's waits for it
-    within a bound (a share that hangs fails the start, saying so)."""
+    within a bound (a share that hangs fails the start, saying so; past the count's
+    last word, the restore over, sesd goes on, the count left to its thread, said)."""
     path, killed = reached.path, reached.killed
     marker = f"{path}.restoring"
     if reached.cleared:
@@ -115,7 +116,8 @@ async def read_at_start(
     # doing (out of memory), is not one of the read's, whose size the limit bounds. Not
     # counted in time (a share that hangs), no restore: one that kills sesd would be
     # tried at each start, never kept aside. Counted late, for a start given up, the
-    # count is put back as it was: this start restored nothing.
+    # count is put back as it was (this start restored nothing), if sesd has not ended
+    # by then: its exit ends the threads that write it.
     put_back = partial(_put_back, marker, killed)
     await disk(partial(_mark, marker, killed + 1), path, COUNT, lambda _: _apart(put_back))
     stoppable = _Stoppable(watched)

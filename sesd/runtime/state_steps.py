@@ -1,7 +1,8 @@
 """The restore's own steps on the state file's disk (sesd.runtime.state_start's): its
 count in ``PATH.restoring``, written, removed as it ends or put back as a stop came,
 and the file kept aside, each as the start says it when it does not answer
-(sesd.runtime.state_reach.within, READ_BOUND)."""
+(sesd.runtime.state_reach.within: READ_BOUND; the count's last word, shielded from a
+stop, LAST_SAVE)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,10 @@ __all__ = ["ASIDE", "COUNT", "PUT_BACK", "UNCOUNT", "counted_last"]
 #: Past the bound, a failed start, a supervisor's to repeat.
 COUNT: Final = Step(
     "count of the restore (the .restoring file beside it)",
-    "nothing restored, the count as it was; the next start restores it",
+    # Not "the count as it was": the stop's exit ends the thread that writes it, and
+    # the one that would put it back once it answers.
+    "nothing restored, and the next start restores it; the count as it was, unless "
+    "written before sesd ended (then it counts this start as one killed while restoring)",
     "not restored uncounted: a restore that kills sesd (out of memory) would be tried "
     "at each start for ever",
     "sesd.state.count_stopped",
