@@ -97,6 +97,9 @@ async def test_the_copies_are_unnamed_before_the_event_loop_loads_them(
 
     def looked(context: ssl.SSLContext, tls: TlsServerConfig) -> None:
         seen.append(([p.name for p in scratch.iterdir()], tls.cert_file, tls.key_file))
+        # Only sesd's user may read the copies, the key's above all: the directory
+        # aside, each is made so (the umask would leave it readable by all).
+        assert [os.stat(p).st_mode & 0o777 for p in (tls.cert_file, tls.key_file)] == [0o600] * 2
         load_chain(context, tls)
 
     monkeypatch.setattr(sesd.runtime.web, "load_chain", looked)
