@@ -58,6 +58,19 @@ def test_the_clock_follows_the_monotonic_clock_between_steps() -> None:
     assert c.steps == [pytest.approx(600.5), pytest.approx(-7200)]
 
 
+@pytest.mark.parametrize("off", [TOLERANCE, -TOLERANCE], ids=["ahead", "behind"])
+def test_a_wall_clock_off_by_the_tolerance_is_no_step(off: float) -> None:
+    """The wall clock a whole TOLERANCE off the anchor's reckoning, no more, is jitter:
+    no step counted or reported, and time goes on as the monotonic clock carries it."""
+    c = Clocks()
+    clock = AnchoredClock(lambda: c.wall, lambda: c.monotonic, on_step=c.steps.append)
+    c.tick(10)
+    c.wall += off
+    assert clock() == 1_000_010.0
+    assert clock.steps == 0
+    assert c.steps == []
+
+
 class HeldAt(Clocks):
     """Clocks whose thread is held at chosen reads (either clock's, counted from the
     next one): both clocks move on by the hold before that read answers."""
@@ -181,6 +194,36 @@ def test_a_step_during_a_long_hold_is_counted_once(read: int, step: float) -> No
     assert clock() == at(c.wall)
     assert clock.steps == 1
     assert c.steps == [at(step)]
+
+
+#: Holds at a step's reads (counted from the call's first: the reads again are the
+#: fourth to sixth and the seventh to ninth), and how far off the read that anchors is.
+HELD_EACH_TIME = {
+    "the third closest": ({1: 2.0, 4: 3.0}, 0.0),
+    "the first closest": ({2: 2.0, 4: 3.0, 7: 2.5}, -1.0),
+}
+
+
+@pytest.mark.parametrize(("holds", "off"), HELD_EACH_TIME.values(), ids=HELD_EACH_TIME.keys())
+def test_a_step_held_at_each_read_is_anchored_by_the_closest_of_three(
+    holds: dict[int, float], off: float
+) -> None:
+    """The wall clock steps while the thread is held between a call's reads, then
+    between those of the reads again: the clocks are read three times at most, and the
+    read whose monotonic reads lie closest anchors (held after the wall read, it is
+    off by half the hold). The clock goes on that far off, within TOLERANCE: the next
+    call counts no second step. Taken by how far the wall read is from the monotonic
+    read after it rather than before, a read held before its wall read looks closest."""
+    c = HeldAt()
+    clock = AnchoredClock(c.read_wall, c.read_monotonic, on_step=c.steps.append)
+    c.wall += 600
+    for read, seconds in holds.items():
+        c.hold(read, seconds)
+    clock()
+    c.tick(1)
+    assert clock() == at(c.wall + off)
+    assert clock.steps == 1
+    assert c.steps == [at(600 + off)]
 
 
 #: ``sesd run`` whose housekeeping passes come every second rather than every ten: the

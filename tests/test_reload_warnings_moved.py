@@ -106,3 +106,29 @@ def test_a_reload_of_another_queue_does_not_say_a_groups_warning_again(name: str
     before, after = _parsed(Q + group), _parsed(Q.replace("/1/q", "/1/p") + group)
     assert [w for w in after.warnings() if w.startswith(f'domains.groups."{name}"')]
     assert not [w for w in new_warnings(before, after) if w.startswith("domains.groups")]
+
+
+def test_a_tenant_glob_spelt_as_a_queue_past_the_last_is_no_queue() -> None:
+    """A tenant glob may read ``queues[1]``, which the warning listing the rule's
+    tenants says after a space, as it says a queue's key: with one queue there is none
+    at that index, and the warning is said as written, not a reload raising."""
+    enabled = "[tenants]\nenabled = true\n"
+    watched = enabled + RA + 'tenants = ["a", "queues[1]"]\nexclude_tenants = ["zz"]\n'
+    said = [w for w in new_warnings(_parsed(enabled), _parsed(watched)) if "(r)" in w]
+    assert said == [
+        "alerts.rules[0] (r).exclude_tenants[0]: 'zz', which takes none of the tenants the "
+        "rule watches (a, queues[1]): it leaves out nothing (a typo, or left from an "
+        "edit?); correct it or drop the exclusion"
+    ]
+
+
+def test_a_reload_says_a_warning_of_a_group_renamed() -> None:
+    """A group's key is quoted in a warning (``domains.groups."Shop A"[1]``) and kept
+    as written: only the index after it is left out. Renamed, the group's warning
+    names another group, and is said."""
+    group = '[domains]\ngroups = {{ "{}" = ["a.example", "a.example"] }}\n'
+    before, after = _parsed(group.format("Shop A")), _parsed(group.format("Shop B"))
+    assert new_warnings(before, after) == [
+        'domains.groups."Shop B"[1]: \'a.example\', listed at domains.groups."Shop B"[0] '
+        "too: it counts once (another domain meant?)"
+    ]

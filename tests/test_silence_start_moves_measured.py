@@ -182,6 +182,21 @@ def test_a_start_moved_again_after_a_write_took_is_said_again() -> None:
     assert [(log["count"], log["ids"]) for log in logs] == [(1, ["a"]), (1, ["a"])]
 
 
+def test_a_start_written_then_moved_again_is_said_though_its_reason_was() -> None:
+    # Two starts said unwritable; a write takes one (the other moved again meanwhile),
+    # whose next failure says the other; a step moves the written one again, and the
+    # same reason refuses it: news, as that start was never said since it was written.
+    with capture_logs() as logs:
+        starts = MovedStarts()
+        starts.stepped([_silence("a", 1550.0), _silence("x", 1500.0)], 1000.0, -600.0, 1000.0)
+        starts.unwritable("Permission denied", False)
+        starts.written({"x": (1500.0, 1000.0)})
+        starts.unwritable("Permission denied", False)
+        starts.stepped([_silence("x", 1000.0)], 400.0, -605.0, 400.0)
+        starts.unwritable("Permission denied", False)
+    assert [log["ids"] for log in logs] == [["a", "x"], ["a"], ["a", "x"]]
+
+
 def test_a_write_failing_for_another_reason_says_the_starts_again() -> None:
     # Refused by the file's permissions, then by a full disk once those are mended:
     # each reason said once, naming the starts (before: the line said the permissions,

@@ -97,13 +97,27 @@ async def test_the_copies_are_unnamed_before_the_event_loop_loads_them(
 
     def looked(context: ssl.SSLContext, tls: TlsServerConfig) -> None:
         seen.append(([p.name for p in scratch.iterdir()], tls.cert_file, tls.key_file))
+        # Only sesd's user may read the copies, the key's above all: the directory
+        # aside, each is made so (the umask would leave it readable by all).
+        assert [os.stat(p).st_mode & 0o777 for p in (tls.cert_file, tls.key_file)] == [0o600] * 2
         load_chain(context, tls)
 
     monkeypatch.setattr(sesd.runtime.web, "load_chain", looked)
+    # The directory the copies are made in is named as sesd's: a process killed before
+    # their names are removed leaves it to whoever looks in the temp directory.
+    made: list[str] = []
+    rmdir = os.rmdir
+
+    def removed(path: str) -> None:
+        made.append(os.path.basename(path))
+        rmdir(path)
+
+    monkeypatch.setattr(os, "rmdir", removed)
     before = sorted(os.listdir("/proc/self/fd"))
     assert await guard.apply(parse_web_config(_tls("second"), str(tmp_path))) == []
     ((named, cert, key),) = seen
     assert named == []
+    assert [name.startswith("sesd-tls-") for name in made] == [True]
     assert (cert.startswith("/proc/self/fd/"), key.startswith("/proc/self/fd/")) == (True, True)
     assert _presents(guard.ssl_context, second)
     assert sorted(os.listdir("/proc/self/fd")) == before
