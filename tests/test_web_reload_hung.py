@@ -65,6 +65,33 @@ def _released(fifo: Path, done: threading.Event) -> None:
         done.wait(0.01)
 
 
+async def _applied_then_hung(
+    guard: WebGuard, tmp_path: Path, hung: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``guard`` given the second certificate, whose file ``hung`` becomes a FIFO no one
+    writes once the read apart has read it (a share that stops answering then): the
+    reload takes, within 5 s, so nothing opened the path again on the event loop."""
+    read = sesd.runtime.web_chain.read_chain
+
+    def then_hung(tls: Any) -> Chain:
+        chain = read(tls)
+        hung.unlink()
+        os.mkfifo(hung)
+        return chain
+
+    monkeypatch.setattr(sesd.runtime.web, "read_chain", then_hung)
+    done = threading.Event()
+    releaser = threading.Thread(target=_released, args=(hung, done), daemon=True)
+    releaser.start()
+    try:
+        began = anyio.current_time()
+        assert await guard.apply(parse_web_config(_tls("second"), str(tmp_path))) == []
+        assert anyio.current_time() - began < 5
+    finally:
+        done.set()
+        releaser.join(5)
+
+
 def _reads_held(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, list[str]]:
     """The port's reads of the certificate and key held, as by a share that hangs, until
     the event given is set (READ_BOUND the tests'); the certificates each read began
@@ -152,26 +179,7 @@ async def test_the_port_loads_the_files_as_read_not_their_paths_again(
     _certificate(tmp_path, "first")
     _certificate(tmp_path, "second")
     guard = WebGuard(parse_web_config(_tls("first"), str(tmp_path)))
-    hung = tmp_path / name
-    read = sesd.runtime.web_chain.read_chain
-
-    def then_hung(tls: Any) -> Chain:
-        chain = read(tls)
-        hung.unlink()
-        os.mkfifo(hung)
-        return chain
-
-    monkeypatch.setattr(sesd.runtime.web, "read_chain", then_hung)
-    done = threading.Event()
-    releaser = threading.Thread(target=_released, args=(hung, done), daemon=True)
-    releaser.start()
-    try:
-        began = anyio.current_time()
-        assert await guard.apply(parse_web_config(_tls("second"), str(tmp_path))) == []
-        assert anyio.current_time() - began < 5
-    finally:
-        done.set()
-        releaser.join(5)
+    await _applied_then_hung(guard, tmp_path, tmp_path / name, monkeypatch)
     assert guard._tls is not None
     assert guard._tls.cert_file == str(tmp_path / "second.crt")
 
@@ -236,26 +244,7 @@ async def test_without_files_in_memory_the_port_loads_copies_not_the_paths_again
     with pytest.raises(ConfigError, match=r"^http\.web_config: tls_server_config\.key_file: "):
         await guard.apply(parse_web_config(mixed, str(tmp_path)))
     assert _presents(context, first)
-    hung = tmp_path / name
-    read = sesd.runtime.web_chain.read_chain
-
-    def then_hung(tls: Any) -> Chain:
-        chain = read(tls)
-        hung.unlink()
-        os.mkfifo(hung)
-        return chain
-
-    monkeypatch.setattr(sesd.runtime.web, "read_chain", then_hung)
-    done = threading.Event()
-    releaser = threading.Thread(target=_released, args=(hung, done), daemon=True)
-    releaser.start()
-    try:
-        began = anyio.current_time()
-        assert await guard.apply(parse_web_config(_tls("second"), str(tmp_path))) == []
-        assert anyio.current_time() - began < 5
-    finally:
-        done.set()
-        releaser.join(5)
+    await _applied_then_hung(guard, tmp_path, tmp_path / name, monkeypatch)
     assert guard.ssl_context is context
     assert (_presents(context, second), _presents(context, first)) == (True, False)
     assert list(scratch.iterdir()) == []
