@@ -14,6 +14,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import MutableMapping
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,23 @@ def _config(path: Path) -> Config:
     )
 
 
+async def stopped_while_hung(hung: Hung, path: Path) -> list[MutableMapping[str, Any]]:
+    """The log of a ``sesd run`` (in process, watching signals) on the state file
+    ``path`` sent systemd's SIGTERM once ``hung`` holds the file's disk work: the stop
+    heard within 5 s of the hang (work on the event loop would hold it with it). The
+    share answers after, whatever the run did."""
+    try:
+        with capture_logs() as logs:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(partial(Daemon(_config(path)).run, handle_signals=True))
+                assert await anyio.to_thread.run_sync(hung.entered.wait, 5)
+                os.kill(os.getpid(), signal.SIGTERM)
+        assert time.monotonic() - hung.at < 5
+    finally:
+        hung.answer()
+    return logs
+
+
 @pytest.mark.parametrize("step", ["realpath", "hold", "read_state"], ids=["link", "lock", "read"])
 async def test_a_state_file_that_hangs_at_the_start_fails_it_within_the_bound(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str
@@ -165,16 +183,7 @@ async def test_a_stop_while_the_state_file_hangs_ends_sesd_at_once(
     await _saved(path)
     blob = path.read_bytes()
     hung = Hung(monkeypatch, "read_state")  # the bound left at sesd's 30 s
-    try:
-        with capture_logs() as logs:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(partial(Daemon(_config(path)).run, handle_signals=True))
-                assert await anyio.to_thread.run_sync(hung.entered.wait, 5)
-                os.kill(os.getpid(), signal.SIGTERM)
-        # Measured from the hang: a read on the event loop would hold the stop with it.
-        assert time.monotonic() - hung.at < 5
-    finally:
-        hung.answer()
+    logs = await stopped_while_hung(hung, path)
     events = [line["event"] for line in logs]
     assert events[-4:] == [
         "sesd.daemon.signal",

@@ -34,7 +34,7 @@ import sesd.runtime.state_start as start
 from sesd.runtime.daemon import Daemon, StartError
 from tests.conftest import running
 from tests.test_state_restore_killed import _stopping_restore
-from tests.test_state_start_hung import BOUND, Hung, _config, _saved
+from tests.test_state_start_hung import BOUND, Hung, _config, _saved, stopped_while_hung
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -159,16 +159,7 @@ async def test_a_stop_while_a_restore_step_hangs_ends_sesd_at_once(
     blob = await _file(path, step)
     what, _, name = STEPS[step]
     hung = Hung(monkeypatch, name, start)  # the bound left at sesd's 30 s
-    try:
-        with capture_logs() as logs:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(partial(Daemon(_config(path)).run, handle_signals=True))
-                assert await anyio.to_thread.run_sync(hung.entered.wait, 5)
-                os.kill(os.getpid(), signal.SIGTERM)
-        # Measured from the hang: a step on the event loop would hold the stop with it.
-        assert time.monotonic() - hung.at < 5
-    finally:
-        hung.answer()
+    logs = await stopped_while_hung(hung, path)
     (said,) = [line for line in logs if line["event"].endswith("_stopped") and "hint" in line]
     assert said["path"] == str(path)
     assert said["hint"].startswith(f"a stop came while the state file's {what} had not ")
