@@ -210,9 +210,9 @@ def test_thousands_of_names_are_looked_up_not_matched() -> None:
     among them, not matched against each as a pattern (each compiled once, half a
     second of CPU, and fnmatch's cache of patterns filled with them)."""
     names = [f"mailbox{i}.example.net" for i in range(20_000)]
-    started = time.process_time()
+    started = time.thread_time()
     assert leaves_a_domain("*.example.net", names)
-    assert time.process_time() - started < 0.2
+    assert time.thread_time() - started < 0.2
 
 
 def test_a_costly_search_is_given_up_soon_and_the_rule_loads() -> None:
@@ -220,16 +220,17 @@ def test_a_costly_search_is_given_up_soon_and_the_rule_loads() -> None:
     left in: each name found is stepped around and the search made again, each a few
     thousand steps over every glob. Before, the searches took about 50 s of CPU for
     one rule (a reload gives its read 30 s, then refuses the config); the work of all
-    of them is now bounded, and past it the rule loads, as one that may fire."""
+    of them is now bounded, and past it the rule loads, as one that may fire. (This
+    thread's CPU: the process's counts the threads earlier tests left in a worker.)"""
     letters = string.ascii_lowercase + string.digits
     globs = [f"*.{c}*.example.com" for c in letters[:5]] + [
         f"{c}*.example.com" for c in letters[5:10]
     ]
     names = [f"{c}.example.com" for c in letters + "_"] + [f"a{c}.example.com" for c in letters]
     assert _searched_for("*.example.com", [*globs, *names])
-    started = time.process_time()
+    started = time.thread_time()
     assert leaves_a_domain("*.example.com", [*globs, *names])
-    assert time.process_time() - started < 3.0
+    assert time.thread_time() - started < 3.0
 
 
 def test_a_glob_less_each_of_its_domains_by_name_is_refused_within_the_bound() -> None:

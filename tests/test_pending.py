@@ -398,21 +398,21 @@ def test_a_step_moving_100_000_delays_of_one_domain_takes_less_than_holding_them
     shift of those after it, seven times as long as holding them (2.3 s here),
     quadratic: 5 s a step for a full table, the event loop stopped."""
     pending = PendingDelays(200_000)
-    started = time.process_time()
+    started = time.thread_time()
     for key in range(100_000):
         pending.delayed(key, ("a.example",), NOW + key * 0.1, None)
-    holding = time.process_time() - started
+    holding = time.thread_time() - started
     taken = []
     for hours in (1, 2, 3):
-        started = time.process_time()
+        started = time.thread_time()
         pending.stepped(3600.0, NOW + 20_000 + hours * 3600.0)
-        taken.append(time.process_time() - started)
+        taken.append(time.thread_time() - started)
     assert min(taken) < 2 * holding, (taken, holding)
     assert pending.count("a.example", NOW + LONGEST_DELAY + 3 * 3600.0 - 1) == 100_000
     assert pending.next_expiry(NOW) == NOW + LONGEST_DELAY + 3 * 3600.0
-    started = time.process_time()
+    started = time.thread_time()
     pending.stepped(-3600.0, NOW + 20_000 + 2 * 3600.0)
-    back = time.process_time() - started
+    back = time.thread_time() - started
     assert back < 2 * holding, (back, holding)
     assert pending.next_expiry(NOW) == NOW + LONGEST_DELAY + 2 * 3600.0
 
