@@ -30,7 +30,6 @@ from tests.test_silence_reload import _text
 from tests.test_silence_unwritable import (
     _fired_under_a_silence,
     _given_an_end,
-    _lock_held,
     _next_incident,
     _resolves,
     _unwritable,
@@ -166,26 +165,6 @@ async def test_a_reload_off_an_old_file_writable_again_writes_the_end_unsaid(
     assert [s.ends_at for s in old.read()] == [T + 10]
     assert _unwritten(logs) == []
     assert _said_at_a_stop(alerting) == []
-
-
-@pytest.mark.timeout(10)
-async def test_a_lock_another_process_holds_on_the_old_file_never_holds_the_evaluation(
-    tmp_path: Path,
-) -> None:
-    """A ``sesd silence add --config OLD`` stopped while it holds the old file's lock:
-    the evaluation does not wait for it, which would stand the event loop still for
-    as long as the command is stopped. The end is written at the first evaluation
-    after the lock is let go."""
-    alerting, _, now, old, lock = await _resolved_unwritten(tmp_path)
-    await _moved(alerting, now, tmp_path / "other.json")
-    lock.rmdir()
-    with _lock_held(Path(old.path)):
-        now[0] = T + 20
-        alerting.evaluate()
-        assert [s.ends_at for s in old.read()] == [None]
-    now[0] = T + 25
-    alerting.evaluate()
-    assert [s.ends_at for s in old.read()] == [T + 10]
 
 
 async def test_a_reload_that_removes_the_path_still_writes_the_end(tmp_path: Path) -> None:
